@@ -1,0 +1,54 @@
+/**
+ * ghosteam's CLI entry. Each command lives in cli/commands/<name>.ts and exports
+ * `register(program: Command): void`; this file loads them all, so adding a command never edits it.
+ * Errors print one line (no stack) unless --verbose is given, and exit non-zero.
+ */
+import { Command, CommanderError } from 'commander';
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export class UsageError extends Error {
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+export async function buildProgram(): Promise<Command> {
+  const program = new Command('ghosteam')
+    .description('Declarative, GitOps-driven machine learning on Kubernetes or on one machine')
+    .version('0.1.0')
+    .option('--verbose', 'print stack traces and debug logs')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  const dir = join(here, 'commands');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+  for (const f of files) {
+    const mod = (await import(pathToFileURL(join(dir, f)).href)) as { register?: (p: Command) => void };
+    if (typeof mod.register === 'function') mod.register(program);
+  }
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const program = await buildProgram();
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode;
+    }
+    const e = err as Error & { exitCode?: number };
+    if (verbose) console.error(e.stack ?? e);
+    else console.error(`error: ${e.message}`);
+    return typeof e.exitCode === 'number' ? e.exitCode : 1;
+  }
+}
+
+if (process.argv[1] && /ghosteam(\.mjs)?$|cli[\\/]main\.ts$/.test(process.argv[1])) {
+  process.exitCode = await main(process.argv);
+}
