@@ -1,0 +1,366 @@
+/**
+ * The ghosteam custom resources (group `ghosteam.io`, version `v1alpha1`): `Model`, `DriftMonitor`,
+ * `TrainingRun`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
+ * (`Static<>`), the CRDs' structural openAPIV3Schema (charts/crds/index.ts) and the run-time ajv
+ * validation (charts/crds/validate.ts) are all derived from these schemas.
+ *
+ * Durations are integer seconds (unambiguous for every consumer); the constructs accept '1m'-style
+ * strings and convert. Times are RFC 3339 strings (`date-time`).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const GROUP = 'ghosteam.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+/** A string restricted to a fixed set of values (renders as `enum`, which Kubernetes prefers to `anyOf`). */
+export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+const DateTime = (description: string) => Type.String({ format: 'date-time', description });
+const DnsName = (description: string) =>
+  Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description });
+const Quantity = (description: string) =>
+  Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$', description });
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+
+export const ConditionStatusSchema = StringEnum(['True', 'False', 'Unknown'] as const);
+
+/** A Kubernetes-style condition (metav1.Condition). `lastTransitionTime` changes only when `status` flips. */
+export const ConditionSchema = Type.Object({
+  type: Type.String({ description: "PascalCase condition type, e.g. 'Ready'", minLength: 1, maxLength: 316 }),
+  status: ConditionStatusSchema,
+  reason: Type.String({ description: 'PascalCase reason constant', pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', maxLength: 1024 }),
+  message: Type.String({ maxLength: 32768 }),
+  lastTransitionTime: DateTime('When status last changed'),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type Condition = Static<typeof ConditionSchema>;
+export type ConditionStatus = Static<typeof ConditionStatusSchema>;
+
+export const GpuSchema = Type.Object({
+  count: Type.Integer({ minimum: 1, description: 'GPUs per replica (or MIG slices when mig is set)' }),
+  product: Type.Optional(Type.String({ description: "Node label nvidia.com/gpu.product, e.g. 'NVIDIA-A100-SXM4-40GB'" })),
+  minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1, description: 'Minimum memory per GPU in MiB' })),
+  mig: Type.Optional(Type.String({ pattern: '^[0-9]+g\\.[0-9]+gb$', description: "MIG profile, e.g. '1g.10gb'" })),
+});
+export type GpuRequest = Static<typeof GpuSchema>;
+
+export const ResourcesSchema = Type.Object({
+  cpu: Quantity('CPU request (limit defaults to the request)'),
+  memory: Quantity('Memory request and limit'),
+  cpuLimit: Type.Optional(Quantity('CPU limit')),
+  memoryLimit: Type.Optional(Quantity('Memory limit')),
+  gpu: Type.Optional(GpuSchema),
+});
+export type Resources = Static<typeof ResourcesSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Model
+
+export const ModelRefSchema = Type.Object({
+  name: Type.String({ minLength: 1, description: 'Registered model name in the model registry' }),
+  version: Type.Optional(Type.Integer({ minimum: 1, description: 'Pinned version (wins over alias)' })),
+  alias: Type.Optional(Type.String({ minLength: 1, description: "Registry alias to follow, e.g. 'champion'; 'latest' follows the newest version" })),
+});
+export type ModelRef = Static<typeof ModelRefSchema>;
+
+export const RolloutThresholdsSchema = Type.Object({
+  maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Max fraction of failed requests on the canary' })),
+  maxP99LatencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Max p99 latency of the canary in ms' })),
+  maxPredictionDrift: Type.Optional(Type.Number({ minimum: 0, description: 'Max drift score between canary and stable predictions' })),
+});
+export type RolloutThresholds = Static<typeof RolloutThresholdsSchema>;
+
+export const RolloutSchema = Type.Object({
+  strategy: StringEnum(['canary', 'direct'] as const, { description: "'direct' replaces the stable version at once" }),
+  /** Canary traffic percentages, strictly increasing, ending at 100. */
+  steps: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { description: 'Canary traffic percent per step' }),
+  intervalSeconds: Type.Integer({ minimum: 1, description: 'How long each step is analysed before the next' }),
+  thresholds: RolloutThresholdsSchema,
+  /** Minimum requests observed on the canary in a step before it can pass. */
+  minRequests: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+export type RolloutPolicy = Static<typeof RolloutSchema>;
+
+export const AutoscalingSchema = Type.Object({
+  minReplicas: Type.Integer({ minimum: 0 }),
+  maxReplicas: Type.Integer({ minimum: 1 }),
+  targetConcurrency: Type.Integer({ minimum: 1, description: 'In-flight requests per replica' }),
+});
+export type Autoscaling = Static<typeof AutoscalingSchema>;
+
+export const PayloadLoggingSchema = Type.Object({
+  enabled: Type.Boolean(),
+  mode: StringEnum(['all', 'request', 'response'] as const),
+  /** Where KServe's logger sends CloudEvents; absent means the operator's default sink. */
+  url: Type.Optional(Type.String()),
+  sampleRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+});
+export type PayloadLogging = Static<typeof PayloadLoggingSchema>;
+
+export const ModelSpecSchema = Type.Object({
+  modelRef: ModelRefSchema,
+  format: StringEnum(['onnx'] as const),
+  /** The KServe InferenceService (same namespace) whose predictor the operator manages. */
+  inferenceService: DnsName('InferenceService name'),
+  /** The KServe ServingRuntime the predictor uses. */
+  runtime: DnsName('ServingRuntime name'),
+  resources: ResourcesSchema,
+  autoscaling: AutoscalingSchema,
+  rollout: RolloutSchema,
+  payloadLogging: PayloadLoggingSchema,
+});
+export type ModelSpec = Static<typeof ModelSpecSchema>;
+
+export const ModelPhaseSchema = StringEnum(['Pending', 'Progressing', 'Ready', 'RolledBack', 'Failed'] as const);
+export type ModelPhase = Static<typeof ModelPhaseSchema>;
+
+export const AnalysisResultSchema = Type.Object({
+  step: Type.Integer({ minimum: 0, description: 'Index into spec.rollout.steps' }),
+  version: Type.Integer({ minimum: 1, description: 'Canary version analysed' }),
+  trafficPercent: Type.Integer({ minimum: 0, maximum: 100 }),
+  checkedAt: DateTime('When the analysis ran'),
+  passed: Type.Boolean(),
+  requests: Type.Optional(Type.Integer({ minimum: 0 })),
+  errorRate: Type.Optional(Type.Number({ minimum: 0 })),
+  p99LatencyMs: Type.Optional(Type.Number({ minimum: 0 })),
+  predictionDrift: Type.Optional(Type.Number({ minimum: 0 })),
+  message: Type.Optional(Type.String()),
+});
+export type AnalysisResult = Static<typeof AnalysisResultSchema>;
+
+export const ModelStatusSchema = Type.Object({
+  phase: Type.Optional(ModelPhaseSchema),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The version serving the stable share of traffic. */
+  stableVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The version being rolled out (absent when no rollout is in progress). */
+  canaryVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Index into spec.rollout.steps of the current step. */
+  stepIndex: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Percent of traffic on the canary now. */
+  trafficPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  stepStartedAt: Type.Optional(DateTime('When the current step began')),
+  /** Analysis results of the current (or last) rollout, oldest first. */
+  analysis: Type.Optional(Type.Array(AnalysisResultSchema)),
+  /** The last version that failed analysis and was rolled back (not retried until a newer one appears). */
+  lastFailedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  url: Type.Optional(Type.String()),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type ModelStatus = Static<typeof ModelStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// DriftMonitor
+
+export const DRIFT_TESTS = ['auto', 'ks', 'psi', 'chi2', 'jensen-shannon', 'wasserstein', 'mmd'] as const;
+export const DriftTestSchema = StringEnum(DRIFT_TESTS);
+export type DriftTest = Static<typeof DriftTestSchema>;
+
+export const FeatureTypeSchema = StringEnum(['numerical', 'categorical'] as const);
+export type FeatureType = Static<typeof FeatureTypeSchema>;
+
+export const DriftFeatureSchema = Type.Object({
+  name: Type.String({ minLength: 1 }),
+  type: FeatureTypeSchema,
+  /** Overrides spec.test for this feature. */
+  test: Type.Optional(DriftTestSchema),
+  /** Overrides spec.thresholds.feature for this feature. */
+  threshold: Type.Optional(Type.Number({ minimum: 0 })),
+});
+export type DriftFeature = Static<typeof DriftFeatureSchema>;
+
+export const DriftMonitorSpecSchema = Type.Object({
+  /** The ghosteam `Model` (same namespace) whose traffic is monitored. */
+  model: DnsName('Model name'),
+  /** The reference dataset artifact (URI or local path) that current traffic is compared against. */
+  reference: Type.Object({
+    uri: Type.String({ minLength: 1 }),
+    format: StringEnum(['parquet', 'csv', 'jsonl'] as const),
+  }),
+  features: Type.Array(DriftFeatureSchema, { minItems: 1 }),
+  /** Default test for every feature ('auto' picks by type and sample size). */
+  test: DriftTestSchema,
+  thresholds: Type.Object({
+    /** Per-feature threshold: a p-value for ks/chi2, a distance for psi/jensen-shannon/wasserstein/mmd. Absent = the test's default. */
+    feature: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Dataset drift when at least this share of features drifted. */
+    driftShare: Type.Number({ minimum: 0, maximum: 1 }),
+  }),
+  window: Type.Object({
+    seconds: Type.Integer({ minimum: 1, description: 'How much recent traffic each check looks at' }),
+    minSamples: Type.Integer({ minimum: 1, description: 'Checks with fewer samples are inconclusive' }),
+  }),
+  /** Standard 5-field cron expression for checks. */
+  schedule: Type.String({ minLength: 9 }),
+  action: Type.Object({
+    retrain: Type.Optional(
+      Type.Object({
+        /** The pipeline (WorkflowTemplate) name to run. */
+        pipeline: DnsName('Pipeline name'),
+        params: Type.Optional(Type.Record(Type.String(), Type.String())),
+        /** No new run is started within this many seconds of the last one. */
+        cooldownSeconds: Type.Integer({ minimum: 0 }),
+      }),
+    ),
+  }),
+});
+export type DriftMonitorSpec = Static<typeof DriftMonitorSpecSchema>;
+
+export const FeatureDriftResultSchema = Type.Object({
+  name: Type.String(),
+  test: DriftTestSchema,
+  /** The test statistic (distance or score). */
+  statistic: Type.Number(),
+  pValue: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  threshold: Type.Number(),
+  drifted: Type.Boolean(),
+});
+export type FeatureDriftResult = Static<typeof FeatureDriftResultSchema>;
+
+export const DriftMonitorStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  lastCheckTime: Type.Optional(DateTime('When drift was last checked')),
+  nextCheckTime: Type.Optional(DateTime('When the next check is due')),
+  samples: Type.Optional(Type.Integer({ minimum: 0 })),
+  features: Type.Optional(Type.Array(FeatureDriftResultSchema)),
+  datasetDrift: Type.Optional(Type.Boolean()),
+  driftShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** Name of the last TrainingRun this monitor created. */
+  lastTriggeredRun: Type.Optional(Type.String()),
+  lastTriggeredAt: Type.Optional(DateTime('When lastTriggeredRun was created')),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type DriftMonitorStatus = Static<typeof DriftMonitorStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// TrainingRun
+
+export const TRAINING_REASONS = ['drift', 'git-change', 'schedule', 'manual'] as const;
+export const TrainingReasonSchema = StringEnum(TRAINING_REASONS);
+export type TrainingReason = Static<typeof TrainingReasonSchema>;
+
+export const TrainingRunSpecSchema = Type.Object({
+  /** The pipeline (WorkflowTemplate) name. */
+  pipeline: DnsName('Pipeline name'),
+  /** Argument values (Argo parameters are strings; non-strings are JSON-encoded). */
+  params: Type.Optional(Type.Record(Type.String(), Type.String())),
+  reason: TrainingReasonSchema,
+  /** The registered model name the run produces a version of. */
+  model: Type.Optional(Type.String()),
+  /** The pipeline's `ghosteam.io/spec-hash` when the run was requested. */
+  specHash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+  gitCommit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,64}$' })),
+  /** The DriftMonitor that requested the run (reason 'drift'). */
+  driftMonitor: Type.Optional(Type.String()),
+});
+export type TrainingRunSpec = Static<typeof TrainingRunSpecSchema>;
+
+export const TrainingRunPhaseSchema = StringEnum(['Pending', 'Running', 'Succeeded', 'Failed'] as const);
+export type TrainingRunPhase = Static<typeof TrainingRunPhaseSchema>;
+
+export const TrainingRunStatusSchema = Type.Object({
+  phase: Type.Optional(TrainingRunPhaseSchema),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** The Argo Workflow (or local run id) executing the pipeline. */
+  workflowName: Type.Optional(Type.String()),
+  startedAt: Type.Optional(DateTime('When the run started')),
+  finishedAt: Type.Optional(DateTime('When the run finished')),
+  /** The model version the run registered, if any. */
+  registeredVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  message: Type.Optional(Type.String()),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type TrainingRunStatus = Static<typeof TrainingRunStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Whole objects
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  generation?: number;
+  resourceVersion?: string;
+  uid?: string;
+  creationTimestamp?: string;
+  finalizers?: string[];
+  deletionTimestamp?: string;
+}
+
+export interface GhosteamResource<K extends string, S, St> {
+  apiVersion: typeof API_VERSION;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: S;
+  status?: St;
+}
+export type ModelResource = GhosteamResource<'Model', ModelSpec, ModelStatus>;
+export type DriftMonitorResource = GhosteamResource<'DriftMonitor', DriftMonitorSpec, DriftMonitorStatus>;
+export type TrainingRunResource = GhosteamResource<'TrainingRun', TrainingRunSpec, TrainingRunStatus>;
+
+export interface KindDef {
+  readonly kind: 'Model' | 'DriftMonitor' | 'TrainingRun';
+  readonly plural: string;
+  readonly singular: string;
+  readonly shortNames: readonly string[];
+  readonly spec: TSchema;
+  readonly status: TSchema;
+  readonly printerColumns: readonly { name: string; type: string; jsonPath: string; description?: string; priority?: number }[];
+}
+
+export const KINDS: readonly KindDef[] = [
+  {
+    kind: 'Model',
+    plural: 'models',
+    singular: 'model',
+    shortNames: ['gmodel', 'mdl'],
+    spec: ModelSpecSchema,
+    status: ModelStatusSchema,
+    printerColumns: [
+      { name: 'Stable', type: 'integer', jsonPath: '.status.stableVersion', description: 'Version serving stable traffic' },
+      { name: 'Canary', type: 'integer', jsonPath: '.status.canaryVersion', description: 'Version being rolled out' },
+      { name: 'Traffic', type: 'integer', jsonPath: '.status.trafficPercent', description: 'Percent of traffic on the canary' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+  {
+    kind: 'DriftMonitor',
+    plural: 'driftmonitors',
+    singular: 'driftmonitor',
+    shortNames: ['dm', 'drift'],
+    spec: DriftMonitorSpecSchema,
+    status: DriftMonitorStatusSchema,
+    printerColumns: [
+      { name: 'Model', type: 'string', jsonPath: '.spec.model' },
+      { name: 'Drift', type: 'boolean', jsonPath: '.status.datasetDrift' },
+      { name: 'Share', type: 'number', jsonPath: '.status.driftShare' },
+      { name: 'Last-Check', type: 'date', jsonPath: '.status.lastCheckTime' },
+      { name: 'Last-Run', type: 'string', jsonPath: '.status.lastTriggeredRun', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+  {
+    kind: 'TrainingRun',
+    plural: 'trainingruns',
+    singular: 'trainingrun',
+    shortNames: ['tr', 'trun'],
+    spec: TrainingRunSpecSchema,
+    status: TrainingRunStatusSchema,
+    printerColumns: [
+      { name: 'Pipeline', type: 'string', jsonPath: '.spec.pipeline' },
+      { name: 'Reason', type: 'string', jsonPath: '.spec.reason' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Version', type: 'integer', jsonPath: '.status.registeredVersion' },
+      { name: 'Workflow', type: 'string', jsonPath: '.status.workflowName', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+];
