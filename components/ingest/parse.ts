@@ -1,0 +1,271 @@
+/**
+ * Pure parsing and type inference for ingest: text (CSV, JSON Lines) or decoded rows (Parquet) in,
+ * a typed Dataset out. Every error names the file, the line (or row) and the column.
+ */
+import { columnFromCells, type Cell, type Column, type ColumnType, type Dataset } from '../dataset/index.ts';
+
+export class IngestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IngestError';
+  }
+}
+
+/** Raw cells as read: strings from CSV, JSON scalars from JSON Lines and Parquet. */
+export type RawCell = string | number | boolean | null;
+
+export interface RawTable {
+  readonly file: string;
+  readonly names: string[];
+  /** columns[c][r] */
+  readonly columns: RawCell[][];
+  /** Where row r came from, for messages: e.g. 'data.csv:17' or 'data.parquet row 17'. */
+  readonly where: (row: number, col: number) => string;
+}
+
+/** Strings read as missing in CSV. */
+export const NULL_TOKENS = new Set(['', 'NA', 'N/A', 'null', 'NULL', 'NaN', 'nan']);
+const TRUE = new Set(['true', 'True', 'TRUE']);
+const FALSE = new Set(['false', 'False', 'FALSE']);
+const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * RFC 4180 CSV: quoted fields may hold the delimiter, doubled quotes and newlines; CRLF or LF.
+ * The first record is the header.
+ */
+export function parseCsv(text: string, file: string, delimiter = ','): RawTable {
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const records: string[][] = [];
+  const lines: number[] = [];
+  let field = '';
+  let record: string[] = [];
+  let line = 1;
+  let recordLine = 1;
+  let i = 0;
+  let quoted = false;
+  let fieldStarted = false;
+  const n = text.length;
+  const endRecord = (): void => {
+    record.push(field);
+    // A blank line (one empty unquoted field) is skipped.
+    if (!(record.length === 1 && record[0] === '' && !fieldStarted)) {
+      records.push(record);
+      lines.push(recordLine);
+    }
+    record = [];
+    field = '';
+    fieldStarted = false;
+  };
+  while (i < n) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') {
+          field += '"';
+          i += 2;
+          continue;
+        }
+        quoted = false;
+        i++;
+        const next = text[i];
+        if (i < n && next !== delimiter && next !== '\n' && next !== '\r') {
+          throw new IngestError(`${file}:${line}:${record.length + 1}: unexpected '${next}' after a closing quote; double a quote inside a quoted field ("")`);
+        }
+        continue;
+      }
+      if (ch === '\n') line++;
+      field += ch;
+      i++;
+      continue;
+    }
+    if (ch === '"' && field === '') {
+      quoted = true;
+      fieldStarted = true;
+      i++;
+      continue;
+    }
+    if (ch === delimiter) {
+      record.push(field);
+      field = '';
+      fieldStarted = true;
+      i++;
+      continue;
+    }
+    if (ch === '\r' || ch === '\n') {
+      endRecord();
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      i++;
+      line++;
+      recordLine = line;
+      continue;
+    }
+    field += ch;
+    i++;
+  }
+  if (quoted) throw new IngestError(`${file}:${recordLine}:${record.length + 1}: a quoted field is never closed; add the closing '"'`);
+  if (field !== '' || record.length > 0 || fieldStarted) endRecord();
+  if (records.length === 0) throw new IngestError(`${file}: the file is empty; a CSV needs a header line`);
+  const names = records[0].map((h) => h.trim());
+  checkNames(names, (c) => `${file}:${lines[0]}:${c + 1}`);
+  const columns: RawCell[][] = names.map(() => new Array<RawCell>(records.length - 1));
+  for (let r = 1; r < records.length; r++) {
+    const rec = records[r];
+    if (rec.length !== names.length) {
+      throw new IngestError(`${file}:${lines[r]}: expected ${names.length} fields (as in the header) but found ${rec.length}`);
+    }
+    for (let c = 0; c < names.length; c++) {
+      const v = rec[c];
+      columns[c][r - 1] = NULL_TOKENS.has(v) ? null : v;
+    }
+  }
+  const dataLines = lines.slice(1);
+  return { file, names, columns, where: (row, col) => `${file}:${dataLines[row]}:${col + 1}` };
+}
+
+function checkNames(names: string[], at: (c: number) => string): void {
+  const seen = new Map<string, number>();
+  names.forEach((h, c) => {
+    if (h === '') throw new IngestError(`${at(c)}: column ${c + 1} has no name; give every column a header`);
+    if (seen.has(h)) throw new IngestError(`${at(c)}: column name '${h}' appears twice (also column ${seen.get(h)! + 1}); rename one`);
+    seen.set(h, c);
+  });
+}
+
+/** JSON Lines: one JSON object per line; keys are columns (the union over all lines, in first-seen order). */
+export function parseJsonl(text: string, file: string): RawTable {
+  const rows: Record<string, unknown>[] = [];
+  const lines: number[] = [];
+  const names: string[] = [];
+  const known = new Set<string>();
+  const src = text.split('\n');
+  for (let l = 0; l < src.length; l++) {
+    const s = src[l].trim();
+    if (s === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(s);
+    } catch (err) {
+      throw new IngestError(`${file}:${l + 1}: not valid JSON (${(err as Error).message})`);
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new IngestError(`${file}:${l + 1}: each line must be a JSON object ({"column": value, ...})`);
+    for (const k of Object.keys(v)) {
+      if (!known.has(k)) {
+        known.add(k);
+        names.push(k);
+      }
+    }
+    rows.push(v as Record<string, unknown>);
+    lines.push(l + 1);
+  }
+  const columns: RawCell[][] = names.map((name) =>
+    rows.map((row, r) => {
+      const x = row[name];
+      if (x === undefined || x === null) return null;
+      if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string') return x;
+      throw new IngestError(`${file}:${lines[r]} (column '${name}'): nested ${Array.isArray(x) ? 'array' : 'object'} values are not supported; flatten it into scalar columns`);
+    }),
+  );
+  return { file, names, columns, where: (row, col) => `${file}:${lines[row]} (column '${names[col]}')` };
+}
+
+/** Rows decoded from Parquet (hyparquet objects). bigint becomes number, Date an ISO string. */
+export function tableFromObjects(rows: readonly Record<string, unknown>[], names: string[], file: string): RawTable {
+  const columns: RawCell[][] = names.map((name) =>
+    rows.map((row, r) => {
+      const x = row[name];
+      if (x === undefined || x === null) return null;
+      if (typeof x === 'number') return Number.isNaN(x) ? null : x;
+      if (typeof x === 'boolean' || typeof x === 'string') return x;
+      if (typeof x === 'bigint') return Number(x);
+      if (x instanceof Date) return x.toISOString();
+      throw new IngestError(`${file} row ${r + 1} (column '${name}'): nested values are not supported; flatten it into scalar columns`);
+    }),
+  );
+  return { file, names, columns, where: (row, col) => `${file} row ${row + 1} (column '${names[col]}')` };
+}
+
+const isBool = (x: RawCell): boolean => typeof x === 'boolean' || (typeof x === 'string' && (TRUE.has(x) || FALSE.has(x)));
+const isNum = (x: RawCell): boolean => typeof x === 'number' || (typeof x === 'string' && NUMBER.test(x.trim()));
+
+/** The inference rule, documented in components/ingest: boolean, then numeric, then categorical (few distinct values), else string. */
+export function inferType(cells: readonly RawCell[], maxCategories = 100): ColumnType {
+  let nonNull = 0;
+  let allBool = true;
+  let allNum = true;
+  const distinct = new Set<string>();
+  for (const x of cells) {
+    if (x === null) continue;
+    nonNull++;
+    if (allBool && !isBool(x)) allBool = false;
+    if (allNum && !isNum(x)) allNum = false;
+    if (distinct.size <= maxCategories) distinct.add(String(x));
+  }
+  if (nonNull === 0) return 'string';
+  if (allBool) return 'boolean';
+  if (allNum) return 'numeric';
+  if (distinct.size <= maxCategories && distinct.size * 2 <= nonNull) return 'categorical';
+  return 'string';
+}
+
+function convert(x: RawCell, type: ColumnType): Cell | undefined {
+  if (x === null) return null;
+  switch (type) {
+    case 'numeric':
+      if (typeof x === 'number') return x;
+      if (typeof x === 'boolean') return x ? 1 : 0;
+      return NUMBER.test(x.trim()) ? Number(x) : undefined;
+    case 'boolean':
+      if (typeof x === 'boolean') return x;
+      if (x === 1 || x === 0) return x === 1;
+      if (typeof x === 'string') {
+        if (TRUE.has(x) || x === '1') return true;
+        if (FALSE.has(x) || x === '0') return false;
+      }
+      return undefined;
+    case 'categorical':
+    case 'string':
+      return String(x);
+  }
+}
+
+export interface TypeOptions {
+  /** Declared types by column name; the others are inferred. */
+  readonly types?: Readonly<Record<string, ColumnType>>;
+  /** Keep only these columns, in this order. */
+  readonly columns?: readonly string[];
+  readonly maxCategories?: number;
+}
+
+const TYPES: readonly ColumnType[] = ['numeric', 'categorical', 'boolean', 'string'];
+
+export function typeTable(t: RawTable, opts: TypeOptions = {}): Dataset {
+  for (const [name, type] of Object.entries(opts.types ?? {})) {
+    if (!t.names.includes(name)) throw new IngestError(`${t.file}: 'types' declares column '${name}', which the file doesn't have (it has ${t.names.join(', ')})`);
+    if (!TYPES.includes(type)) throw new IngestError(`'types.${name}' is '${String(type)}'; use one of ${TYPES.join(', ')}`);
+  }
+  let keep = t.names.map((_, i) => i);
+  if (opts.columns) {
+    keep = opts.columns.map((name) => {
+      const i = t.names.indexOf(name);
+      if (i < 0) throw new IngestError(`${t.file}: 'columns' lists '${name}', which the file doesn't have (it has ${t.names.join(', ')})`);
+      return i;
+    });
+  }
+  const rows = t.columns.length ? t.columns[0].length : 0;
+  const columns: Column[] = keep.map((c) => {
+    const name = t.names[c];
+    const raw = t.columns[c];
+    const declared = opts.types?.[name];
+    const type = declared ?? inferType(raw, opts.maxCategories);
+    const cells: Cell[] = new Array(raw.length);
+    for (let r = 0; r < raw.length; r++) {
+      const v = convert(raw[r], type);
+      if (v === undefined) {
+        throw new IngestError(`${t.where(r, c)}: '${String(raw[r])}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is ${declared ? 'declared' : 'inferred as'} ${type}`);
+      }
+      cells[r] = v;
+    }
+    return columnFromCells(name, type, cells);
+  });
+  return { rows, columns };
+}
