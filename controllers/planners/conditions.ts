@@ -1,0 +1,88 @@
+/**
+ * Kubernetes-style status conditions, computed purely. `lastTransitionTime` changes only when a
+ * condition's status flips; reason and message updates keep the old time.
+ */
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  /** PascalCase constant, e.g. `CanaryProgressing`. */
+  readonly reason: string;
+  readonly message: string;
+  /** RFC 3339. */
+  readonly lastTransitionTime: string;
+  readonly observedGeneration?: number;
+}
+
+export interface ConditionInput {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** RFC 3339 with second precision, as the API server stores metav1.Time. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * Returns `existing` with `inputs` merged in (by type, in the order: existing types first, then new
+ * ones). A condition keeps its lastTransitionTime unless its status changes.
+ */
+export function setConditions(
+  existing: readonly Condition[] | undefined,
+  inputs: readonly ConditionInput[],
+  now: number,
+  observedGeneration?: number,
+): Condition[] {
+  const out: Condition[] = [...(existing ?? [])];
+  for (const c of inputs) {
+    const i = out.findIndex((o) => o.type === c.type);
+    const prev = i >= 0 ? out[i] : undefined;
+    const next: Condition = {
+      type: c.type,
+      status: c.status,
+      reason: c.reason,
+      message: c.message,
+      lastTransitionTime: prev && prev.status === c.status ? prev.lastTransitionTime : rfc3339(now),
+      ...(observedGeneration !== undefined ? { observedGeneration } : {}),
+    };
+    if (i >= 0) out[i] = next;
+    else out.push(next);
+  }
+  return out;
+}
+
+export function getCondition(conds: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conds?.find((c) => c.type === type);
+}
+
+/** The phase shown by `kubectl get`: derived from the conditions, never stored independently. */
+export function phaseFromConditions(conds: readonly Condition[] | undefined): string {
+  const ready = getCondition(conds, 'Ready');
+  const degraded = getCondition(conds, 'Degraded');
+  const progressing = getCondition(conds, 'Progressing');
+  if (ready?.status === 'False' && ready.reason === 'InvalidSpec') return 'Failed';
+  if (progressing?.status === 'True') return progressing.reason === 'Queued' ? 'Queued' : 'Progressing';
+  if (degraded?.status === 'True') return 'Degraded';
+  if (ready?.status === 'True') return 'Ready';
+  return 'Pending';
+}
+
+/** Deep structural equality for JSON values (status diffing). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => jsonEqual(x, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  return ak.length === bk.length && ak.every((k) => jsonEqual(ao[k], bo[k]));
+}

@@ -1,0 +1,173 @@
+/**
+ * TrainingRun planning: submit one pipeline run (an Argo Workflow from the pipeline's
+ * WorkflowTemplate, or a local engine run), follow its phase, and on success register the model
+ * version with lineage. The submission's name is the TrainingRun's name, and the registration is
+ * found again by its lineage run id, so neither is ever done twice.
+ */
+import type { NodeAffinity, Toleration } from './placement.ts';
+import { dnsName } from './names.ts';
+
+export type TrainingReason = 'drift' | 'git-change' | 'schedule' | 'manual';
+export const TRAINING_REASONS: readonly TrainingReason[] = ['drift', 'git-change', 'schedule', 'manual'];
+
+export type TrainingPhase = 'Pending' | 'Queued' | 'Running' | 'Registering' | 'Succeeded' | 'Failed';
+
+export interface TrainingRunState {
+  readonly phase: TrainingPhase;
+  /** The submitted Workflow (or local run); equal to the TrainingRun's name. */
+  readonly workflowName?: string;
+  readonly workflowPhase?: string;
+  readonly node?: string;
+  readonly queuePosition?: number;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly registeredVersion?: number;
+  readonly message?: string;
+}
+
+/** The run as the pipeline backend reports it. */
+export interface WorkflowObserved {
+  /** Argo phases: Pending, Running, Succeeded, Failed, Error. */
+  readonly phase?: string;
+  readonly message?: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** Where the trained model landed (an output artifact's URI or a local path). */
+  readonly modelSource?: string;
+  readonly datasetDigest?: string;
+}
+
+export type GpuDecision =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'placed'; readonly node: string; readonly affinity: NodeAffinity; readonly tolerations: Toleration[] }
+  | { readonly kind: 'queued'; readonly position: number; readonly reason: string }
+  | { readonly kind: 'kueue'; readonly labels: Record<string, string> };
+
+export interface TrainingRunObserved {
+  readonly namespace: string;
+  readonly name: string;
+  readonly model: string;
+  readonly pipeline: string;
+  readonly reason: TrainingReason;
+  readonly gitCommit?: string;
+  readonly parameters: Readonly<Record<string, string>>;
+  readonly state: TrainingRunState;
+  readonly templateFound: boolean;
+  /** undefined: no workflow exists (yet). */
+  readonly workflow?: WorkflowObserved;
+  readonly gpu: GpuDecision;
+  /** A registry version whose lineage.runId is this run's workflow; found by the reconciler. */
+  readonly registeredVersion?: number;
+}
+
+export interface WorkflowSubmission {
+  readonly name: string;
+  readonly namespace: string;
+  readonly template: string;
+  readonly parameters: Record<string, string>;
+  readonly labels: Record<string, string>;
+  readonly affinity?: NodeAffinity;
+  readonly tolerations?: Toleration[];
+}
+
+export type TrainingAction =
+  | { readonly type: 'submit'; readonly workflow: WorkflowSubmission }
+  | { readonly type: 'register'; readonly model: string; readonly source: string; readonly lineage: { runId: string; pipeline: string; gitCommit?: string; reason: TrainingReason; datasetDigest?: string } }
+  | { readonly type: 'event'; readonly eventType: 'Normal' | 'Warning'; readonly reason: string; readonly message: string };
+
+export interface TrainingPlan {
+  readonly actions: TrainingAction[];
+  readonly status: TrainingRunState;
+  readonly requeueAfterMs?: number;
+}
+
+export const TEMPLATE_POLL_MS = 30_000;
+export const QUEUE_POLL_MS = 30_000;
+
+export function gitChangeRunName(template: string, specHash: string): string {
+  return dnsName([template, 'git', specHash.replace(/^sha256:/, '').slice(0, 12)]);
+}
+
+export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPlan {
+  const actions: TrainingAction[] = [];
+  const s = o.state;
+  const ev = (eventType: 'Normal' | 'Warning', reason: string, message: string) => actions.push({ type: 'event', eventType, reason, message });
+  const at = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
+  if (s.phase === 'Succeeded' || s.phase === 'Failed') return { actions, status: s };
+
+  if (s.workflowName === undefined) {
+    // Not submitted yet.
+    if (!o.templateFound) {
+      return { actions, status: { phase: 'Pending', message: `WorkflowTemplate ${o.namespace}/${o.pipeline} not found; waiting for it to be synced` }, requeueAfterMs: TEMPLATE_POLL_MS };
+    }
+    if (o.gpu.kind === 'queued') {
+      if (s.phase !== 'Queued') ev('Normal', 'Queued', o.gpu.reason);
+      return { actions, status: { phase: 'Queued', queuePosition: o.gpu.position, message: o.gpu.reason }, requeueAfterMs: QUEUE_POLL_MS };
+    }
+    const labels: Record<string, string> = {
+      'ghosteam.io/training-run': o.name, 'ghosteam.io/model': o.model, 'ghosteam.io/reason': o.reason,
+      ...(o.gpu.kind === 'kueue' ? o.gpu.labels : {}),
+    };
+    const workflow: WorkflowSubmission = {
+      name: o.name, namespace: o.namespace, template: o.pipeline, parameters: { ...o.parameters }, labels,
+      ...(o.gpu.kind === 'placed' ? { affinity: o.gpu.affinity, tolerations: o.gpu.tolerations } : {}),
+    };
+    actions.push({ type: 'submit', workflow });
+    ev('Normal', 'Submitted', `Workflow ${o.name} submitted from WorkflowTemplate ${o.pipeline} (reason ${o.reason})`);
+    return {
+      actions,
+      status: { phase: 'Running', workflowName: o.name, startedAt: at, ...(o.gpu.kind === 'placed' ? { node: o.gpu.node } : {}), message: `Workflow ${o.name} submitted` },
+      requeueAfterMs: 5_000,
+    };
+  }
+
+  // Submitted: follow it.
+  const wf = o.workflow;
+  if (!wf) {
+    // Status says submitted but the Workflow is gone (crash before create, or deleted): submit again.
+    actions.push({ type: 'submit', workflow: { name: s.workflowName, namespace: o.namespace, template: o.pipeline, parameters: { ...o.parameters }, labels: { 'ghosteam.io/training-run': o.name, 'ghosteam.io/model': o.model, 'ghosteam.io/reason': o.reason } } });
+    return { actions, status: s, requeueAfterMs: 5_000 };
+  }
+  const phase = wf.phase ?? 'Pending';
+  if (phase === 'Failed' || phase === 'Error') {
+    const message = `Workflow ${s.workflowName} ${phase.toLowerCase()}: ${wf.message ?? 'no message'}`;
+    ev('Warning', 'TrainingFailed', message);
+    return { actions, status: { ...s, phase: 'Failed', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, message } };
+  }
+  if (phase !== 'Succeeded') {
+    return { actions, status: { ...s, phase: 'Running', workflowPhase: phase, message: `Workflow ${s.workflowName} is ${phase}` }, requeueAfterMs: 10_000 };
+  }
+  if (o.registeredVersion !== undefined) {
+    if (s.registeredVersion !== o.registeredVersion) ev('Normal', 'Registered', `version ${o.registeredVersion} of ${o.model} registered from ${s.workflowName}`);
+    return { actions, status: { ...s, phase: 'Succeeded', workflowPhase: phase, finishedAt: wf.finishedAt ?? s.finishedAt ?? at, registeredVersion: o.registeredVersion, message: `registered ${o.model} version ${o.registeredVersion}` } };
+  }
+  if (!wf.modelSource) {
+    const message = `Workflow ${s.workflowName} succeeded but produced no model artifact; give the pipeline an output artifact named 'model'`;
+    ev('Warning', 'NoModelArtifact', message);
+    return { actions, status: { ...s, phase: 'Failed', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, message } };
+  }
+  actions.push({
+    type: 'register', model: o.model, source: wf.modelSource,
+    lineage: { runId: s.workflowName, pipeline: o.pipeline, reason: o.reason, ...(o.gitCommit ? { gitCommit: o.gitCommit } : {}), ...(wf.datasetDigest ? { datasetDigest: wf.datasetDigest } : {}) },
+  });
+  return { actions, status: { ...s, phase: 'Registering', workflowPhase: phase, message: `registering ${o.model} from ${s.workflowName}` }, requeueAfterMs: 1_000 };
+}
+
+/** Finds the trained model in an Argo Workflow's status: an output artifact or parameter named 'model' (or 'model-uri'). */
+export function modelSourceFromWorkflow(status: Record<string, unknown> | undefined): string | undefined {
+  const nodes = (status?.nodes ?? {}) as Record<string, { outputs?: { artifacts?: Array<Record<string, unknown>>; parameters?: Array<{ name: string; value?: string }> } }>;
+  const outputs = [status?.outputs as (typeof nodes)[string]['outputs'], ...Object.keys(nodes).sort().map((k) => nodes[k].outputs)];
+  for (const out of outputs) {
+    for (const p of out?.parameters ?? []) if ((p.name === 'model-uri' || p.name === 'model') && p.value) return p.value;
+    for (const a of out?.artifacts ?? []) {
+      if (a.name !== 'model') continue;
+      for (const [scheme, loc] of Object.entries(a)) {
+        const l = loc as { bucket?: string; key?: string; path?: string } | undefined;
+        if (scheme === 's3' && l?.key) return `s3://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;
+        if (scheme === 'gcs' && l?.key) return `gs://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;
+        if (scheme === 'http' && (l as { url?: string })?.url) return (l as { url: string }).url;
+      }
+    }
+  }
+  return undefined;
+}
