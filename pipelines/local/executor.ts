@@ -1,0 +1,284 @@
+/**
+ * Runs one attempt of one task on this machine: a built-in component in-process (it gets local
+ * paths, an AbortSignal and callbacks, per components/component.ts), or the task's command as a
+ * child process in its own process group (so a timeout or Ctrl-C stops the whole tree).
+ *
+ * Command tasks see, with Argo-style placeholders substituted in `command`/`args`:
+ *   {{inputs.parameters.X}} / {{params.X}}   the task parameter X (text; non-strings as JSON)
+ *   {{inputs.artifacts.X.path}}              the local path of input artifact X (read-only)
+ *   {{outputs.artifacts.X.path}}             where to write output artifact X
+ *   {{outputs.parameters.X.path}}            a file whose content becomes output parameter X
+ *   {{item}}                                 the parallelFor item;  {{workflow.name}} the run id
+ * and the same through the environment: GHOSTEAM_PARAM_X, GHOSTEAM_INPUT_X, GHOSTEAM_OUTPUT_X,
+ * GHOSTEAM_OUTPUT_PARAMS_DIR (X upper-cased, '-' and '.' as '_'), plus the run context (index.ts).
+ * A stdout line `::ghosteam::progress {"epoch":3,"epochs":10,"loss":0.41}` reports progress.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Component, ComponentContext, ParamValue, ProgressEvent } from '../../components/component.ts';
+import type { EnvValue, TaskSpec } from '../spec.ts';
+import { valueText, type FailureKind } from './plan.ts';
+
+export interface AttemptInput {
+  readonly task: TaskSpec;
+  /** Resolved task params plus the reserved ones. */
+  readonly params: Readonly<Record<string, ParamValue>>;
+  readonly item?: ParamValue;
+  /** Input artifact name -> local path. */
+  readonly inputs: Readonly<Record<string, string>>;
+  /** The attempt's directory: outputs go to <dir>/out, scratch is <dir>/tmp. */
+  readonly dir: string;
+  /** Cancels the run. */
+  readonly signal: AbortSignal;
+  readonly component?: Component;
+  /** Reserved context (GHOSTEAM_RUN_ID, ...) for child processes. */
+  readonly contextEnv: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  readonly killGraceMs: number;
+  log(line: string): void;
+  progress(e: ProgressEvent): void;
+}
+
+export type AttemptResult =
+  | { readonly ok: true; readonly outputs: Record<string, string>; readonly outputParams: Record<string, ParamValue> }
+  | { readonly ok: false; readonly kind: FailureKind | 'cancelled'; readonly message: string };
+
+export function envName(prefix: string, name: string): string {
+  return `${prefix}${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+class AttemptError extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs the attempt with the task's timeout; never throws. */
+export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
+  const ctl = new AbortController();
+  const onCancel = (): void => ctl.abort(new Error('cancelled'));
+  if (a.signal.aborted) return { ok: false, kind: 'cancelled', message: 'run cancelled' };
+  a.signal.addEventListener('abort', onCancel, { once: true });
+  let timedOut = false;
+  const timer =
+    a.task.timeoutSeconds !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          ctl.abort(new Error('timeout'));
+        }, a.task.timeoutSeconds * 1000)
+      : undefined;
+  const outDir = join(a.dir, 'out');
+  const tmpDir = join(a.dir, 'tmp');
+  const outputs: Record<string, string> = {};
+  for (const name of Object.keys(a.task.outputs)) outputs[name] = join(outDir, name);
+  try {
+    await mkdir(join(outDir, '.params'), { recursive: true });
+    await mkdir(tmpDir, { recursive: true });
+    const outputParams = a.component
+      ? await runComponent(a, a.component, outputs, tmpDir, ctl.signal)
+      : await runCommand(a, outputs, join(outDir, '.params'), tmpDir, ctl.signal);
+    if (ctl.signal.aborted) throw ctl.signal.reason;
+    for (const [name, path] of Object.entries(outputs)) {
+      const optional = a.component?.outputs.find((o) => o.name === name)?.optional;
+      const st = await stat(path).catch(() => undefined);
+      if (!st) {
+        if (optional) {
+          delete outputs[name];
+          continue;
+        }
+        throw new AttemptError('error', `did not write output artifact '${name}' (expected a file at ${path})`);
+      }
+      if (!st.isFile()) throw new AttemptError('error', `output artifact '${name}' at ${path} is not a regular file; artifacts are single files`);
+    }
+    for (const p of a.task.outputParams) {
+      if (!(p in outputParams)) throw new AttemptError('error', `did not set output parameter '${p}'`);
+    }
+    return { ok: true, outputs, outputParams };
+  } catch (e) {
+    if (timedOut) return { ok: false, kind: 'failure', message: `timed out after ${a.task.timeoutSeconds}s (timeoutSeconds)` };
+    if (a.signal.aborted) return { ok: false, kind: 'cancelled', message: 'run cancelled' };
+    if (e instanceof AttemptError) return { ok: false, kind: e.kind, message: e.message };
+    return { ok: false, kind: 'failure', message: (e as Error)?.message ?? String(e) };
+  } finally {
+    clearTimeout(timer);
+    a.signal.removeEventListener('abort', onCancel);
+  }
+}
+
+async function runComponent(a: AttemptInput, c: Component, outputs: Record<string, string>, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+  const outputParams: Record<string, ParamValue> = {};
+  const allowed = new Set([...a.task.outputParams, ...(c.outputParams ?? [])]);
+  for (const i of c.inputs) {
+    if (!i.optional && !(i.name in a.inputs)) throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
+  }
+  const ctx: ComponentContext = {
+    params: a.params,
+    inputs: a.inputs,
+    outputs,
+    workDir: tmpDir,
+    signal,
+    log: (line) => a.log(line),
+    progress: (e) => a.progress(e),
+    setOutput: (name, value) => {
+      if (!allowed.has(name)) throw new Error(`output parameter '${name}' is not declared (declared: ${[...allowed].join(', ') || 'none'})`);
+      outputParams[name] = value;
+    },
+  };
+  // A component that ignores its signal cannot be stopped in-process; the attempt ends anyway.
+  let onAbort: () => void = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    await Promise.race([c.run(ctx), aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return outputParams;
+}
+
+function resolveEnv(task: TaskSpec): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(task.env) as [string, EnvValue][]) {
+    if (typeof v === 'string') {
+      env[k] = v;
+      continue;
+    }
+    const { name, key } = v.secretKeyRef;
+    const local = envName('GHOSTEAM_SECRET_', `${name}_${key}`);
+    const val = process.env[local];
+    if (val === undefined) {
+      throw new AttemptError('error', `env '${k}' comes from secret '${name}' key '${key}'; locally, set ${local} in the environment to provide it`);
+    }
+    env[k] = val;
+  }
+  return env;
+}
+
+/** Substitutes Argo-style placeholders; an unknown one is an error naming it. */
+export function substitute(text: string, vars: Readonly<Record<string, string>>, where: string): string {
+  return text.replace(/\{\{\s*([^}]+?)\s*\}\}/g, (_, name: string) => {
+    const v = vars[name];
+    if (v === undefined) throw new AttemptError('error', `${where}: unknown placeholder '{{${name}}}'; known: ${Object.keys(vars).map((k) => `{{${k}}}`).join(', ') || 'none'}`);
+    return v;
+  });
+}
+
+async function runCommand(a: AttemptInput, outputs: Record<string, string>, paramsDir: string, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+  const t = a.task;
+  if (!t.command || t.command.length === 0) {
+    throw new AttemptError('error', `has no command and no component; it runs image '${t.image}''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component`);
+  }
+  const vars: Record<string, string> = { 'workflow.name': valueText(a.contextEnv.GHOSTEAM_RUN_ID ?? '') };
+  const env: Record<string, string> = { ...a.contextEnv, GHOSTEAM_WORK_DIR: tmpDir, GHOSTEAM_OUTPUT_PARAMS_DIR: paramsDir };
+  for (const [k, v] of Object.entries(a.params)) {
+    if (k.startsWith('ghosteam.')) continue;
+    vars[`inputs.parameters.${k}`] = vars[`params.${k}`] = valueText(v);
+    env[envName('GHOSTEAM_PARAM_', k)] = valueText(v);
+  }
+  for (const [k, p] of Object.entries(a.inputs)) {
+    vars[`inputs.artifacts.${k}.path`] = p;
+    env[envName('GHOSTEAM_INPUT_', k)] = p;
+  }
+  for (const [k, p] of Object.entries(outputs)) {
+    vars[`outputs.artifacts.${k}.path`] = p;
+    env[envName('GHOSTEAM_OUTPUT_', k)] = p;
+  }
+  for (const k of t.outputParams) vars[`outputs.parameters.${k}.path`] = join(paramsDir, k);
+  if (a.item !== undefined) vars.item = valueText(a.item);
+  const argv = [...t.command, ...(t.args ?? [])].map((s, i) => substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`));
+  Object.assign(env, resolveEnv(t));
+
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      cwd: a.cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    const kill = (): void => {
+      if (child.pid === undefined || child.exitCode !== null) return;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      killTimer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, a.killGraceMs);
+      killTimer.unref();
+    };
+    signal.addEventListener('abort', kill, { once: true });
+    const lines = (stream: NodeJS.ReadableStream, isStdout: boolean): void => {
+      let buf = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          emit(buf.slice(0, i), isStdout);
+          buf = buf.slice(i + 1);
+        }
+      });
+      stream.on('end', () => {
+        if (buf) emit(buf, isStdout);
+      });
+    };
+    const emit = (line: string, isStdout: boolean): void => {
+      if (isStdout && line.startsWith('::ghosteam::progress ')) {
+        try {
+          a.progress(JSON.parse(line.slice(21)) as ProgressEvent);
+          return;
+        } catch {
+          /* not ours: log it */
+        }
+      }
+      a.log(line.replace(/\r$/, ''));
+    };
+    lines(child.stdout!, true);
+    lines(child.stderr!, false);
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      signal.removeEventListener('abort', kill);
+      if (e.code === 'ENOENT' || e.code === 'EACCES') {
+        reject(
+          new AttemptError(
+            'error',
+            `command '${argv[0]}' is not runnable on this machine (${e.code === 'ENOENT' ? 'not found on PATH' : 'permission denied'}); on a cluster it runs in image '${t.image}'. Install it locally, or run the pipeline on a cluster`,
+          ),
+        );
+      } else reject(new AttemptError('error', `could not start '${argv[0]}': ${e.message}`));
+    });
+    child.on('close', (code, sig) => {
+      signal.removeEventListener('abort', kill);
+      clearTimeout(killTimer);
+      if (signal.aborted) reject(signal.reason);
+      else if (code === 0) resolve();
+      else reject(new AttemptError('failure', sig ? `'${argv[0]}' was killed by ${sig}` : `'${argv[0]}' exited with code ${code}`));
+    });
+  });
+
+  const outputParams: Record<string, ParamValue> = {};
+  for (const k of t.outputParams) {
+    const text = await readFile(join(paramsDir, k), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const trimmed = text.replace(/\n$/, '');
+    try {
+      outputParams[k] = JSON.parse(trimmed) as ParamValue;
+    } catch {
+      outputParams[k] = trimmed;
+    }
+  }
+  return outputParams;
+}

@@ -1,0 +1,187 @@
+/**
+ * Local state of the engine under one root (default `.ghosteam/`):
+ *   store/sha256/<2 hex>/<64 hex>   content-addressed artifacts (read-only files)
+ *   cache/<2 hex>/<key>.json         step-cache entries: outputs (digests) and output params of a task
+ *   runs/<run id>/record.json        run records;  runs/<run id>/logs/<node>.log  task logs
+ *   work/<run id>/<node>/<attempt>/  scratch and output files of an attempt (removed when it ends)
+ * Every file is written atomically (temporary file + rename), so a crash never leaves a torn file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { ParamValue } from '../../components/component.ts';
+import type { ArtifactRef, RunRecord } from './types.ts';
+
+/** Writes `data` to `file` atomically: a sibling temporary file, then rename. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+export async function sha256File(file: string): Promise<{ hex: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    h.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { hex: h.digest('hex'), size };
+}
+
+export class ArtifactStore {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = join(root, 'store', 'sha256');
+  }
+
+  pathOf(digest: string): string {
+    const hex = digest.replace(/^sha256:/, '');
+    if (!/^[0-9a-f]{64}$/.test(hex)) throw new Error(`'${digest}' is not a sha256 digest`);
+    return join(this.dir, hex.slice(0, 2), hex);
+  }
+
+  async has(digest: string): Promise<boolean> {
+    return stat(this.pathOf(digest)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
+  }
+
+  /**
+   * Moves `file` into the store (it is consumed) and returns its digest. Content already stored is
+   * kept as is; new content lands by rename, so readers never see a partial file.
+   */
+  async put(file: string, kind: ArtifactRef['kind']): Promise<ArtifactRef> {
+    const st = await stat(file);
+    if (!st.isFile()) throw new Error(`'${file}' is not a regular file (artifacts are single files)`);
+    const { hex, size } = await sha256File(file);
+    const digest = `sha256:${hex}`;
+    const dest = this.pathOf(digest);
+    if (await this.has(digest)) {
+      await unlink(file).catch(() => {});
+      return { kind, digest, size };
+    }
+    await mkdir(join(this.dir, hex.slice(0, 2)), { recursive: true });
+    await chmod(file, 0o444);
+    try {
+      await rename(file, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      const tmp = `${dest}.${randomBytes(4).toString('hex')}.tmp`;
+      await copyFile(file, tmp);
+      await chmod(tmp, 0o444);
+      await rename(tmp, dest);
+      await unlink(file).catch(() => {});
+    }
+    return { kind, digest, size };
+  }
+}
+
+export interface CacheEntry {
+  readonly key: string;
+  readonly task: string;
+  readonly runId: string;
+  readonly createdAt: string;
+  readonly outputs: Record<string, ArtifactRef>;
+  readonly outputParams: Record<string, ParamValue>;
+}
+
+export class StepCache {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = join(root, 'cache');
+  }
+  private file(key: string): string {
+    return join(this.dir, key.slice(0, 2), `${key}.json`);
+  }
+  async get(key: string): Promise<CacheEntry | undefined> {
+    try {
+      return JSON.parse(await readFile(this.file(key), 'utf8')) as CacheEntry;
+    } catch {
+      return undefined;
+    }
+  }
+  async put(e: CacheEntry): Promise<void> {
+    await mkdir(join(this.dir, e.key.slice(0, 2)), { recursive: true });
+    await writeFileAtomic(this.file(e.key), JSON.stringify(e));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A record's status as readers should see it: a 'Running' run whose process is gone was interrupted. */
+export function effectiveStatus(r: RunRecord): RunRecord['status'] | 'Interrupted' {
+  return r.status === 'Running' && (r.host !== hostname() || !isAlive(r.pid)) ? 'Interrupted' : r.status;
+}
+
+export class RunStore {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = join(root, 'runs');
+  }
+  runDir(id: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id)) throw new Error(`'${id}' is not a valid run id`);
+    return join(this.dir, id);
+  }
+  async save(r: RunRecord): Promise<void> {
+    const d = this.runDir(r.id);
+    await mkdir(d, { recursive: true });
+    await writeFileAtomic(join(d, 'record.json'), JSON.stringify(r, null, 2) + '\n');
+  }
+  async load(id: string): Promise<RunRecord> {
+    let text: string;
+    try {
+      text = await readFile(join(this.runDir(id), 'record.json'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new Error(`run '${id}' not found in ${this.dir}; list runs with 'ghosteam runs list'`);
+      }
+      throw e;
+    }
+    try {
+      return JSON.parse(text) as RunRecord;
+    } catch (e) {
+      throw new Error(`${join(this.runDir(id), 'record.json')}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  /** All runs, newest first. Unreadable records are skipped. */
+  async list(): Promise<RunRecord[]> {
+    let ids: string[];
+    try {
+      ids = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const out: RunRecord[] = [];
+    for (const id of ids) {
+      try {
+        out.push(await this.load(id));
+      } catch {
+        /* a run being created or a foreign file */
+      }
+    }
+    return out.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1));
+  }
+  async readLog(id: string, rel: string): Promise<string> {
+    return readFile(join(this.runDir(id), rel), 'utf8').catch(() => '');
+  }
+}
+
+export async function removeDir(d: string): Promise<void> {
+  await rm(d, { recursive: true, force: true }).catch(() => {});
+}

@@ -1,0 +1,147 @@
+/**
+ * Types of the local pipeline engine: the run record written to disk, the event stream, and the
+ * options of `runPipeline`. Plain data only; the record is what `ghosteam runs show` reads back.
+ */
+import type { Component, ParamValue, ArtifactKind } from '../../components/component.ts';
+
+/**
+ * A node's state. The names are Argo's node phases, so a local run and an Argo Workflow read alike:
+ *  - Pending: not started yet;  Running: an attempt is in progress (or waiting to retry);
+ *  - Succeeded: ran (or was reused from cache / a resumed run; see `cached`, `resumed`);
+ *  - Skipped: its `when` was false, or it needs outputs of a skipped task, or its fan-out list was empty;
+ *  - Failed: the task itself failed (non-zero exit, thrown error, timeout) after its retries;
+ *  - Error: the engine could not run it (command not runnable here, missing output, bad reference);
+ *  - Omitted: never started because the run failed first (fail-fast) or was cancelled;
+ *  - Cancelled: was running when the run was cancelled.
+ */
+export type NodeState = 'Pending' | 'Running' | 'Succeeded' | 'Skipped' | 'Failed' | 'Error' | 'Omitted' | 'Cancelled';
+
+export type RunStatus = 'Running' | 'Succeeded' | 'Failed' | 'Cancelled';
+
+export interface ArtifactRef {
+  readonly kind: ArtifactKind;
+  /** 'sha256:<hex>' of the file's content; the file lives in the store under that digest. */
+  readonly digest: string;
+  readonly size: number;
+}
+
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly outcome?: 'Succeeded' | 'Failed' | 'Error' | 'Cancelled';
+  readonly message?: string;
+}
+
+export interface NodeRecord {
+  /** `train`, or `train(2)` for the third instance of a `parallelFor` task. */
+  readonly id: string;
+  readonly task: string;
+  /** The construct path, for error messages. */
+  readonly path: string;
+  state: NodeState;
+  message?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  /** The step-cache key (sha256 hex) this node ran under. */
+  cacheKey?: string;
+  /** True when the result came from the step cache. */
+  cached?: boolean;
+  /** True when the result was carried over from the run being resumed. */
+  resumed?: boolean;
+  attempts: AttemptRecord[];
+  outputs: Record<string, ArtifactRef>;
+  outputParams: Record<string, ParamValue>;
+  /** Log file, relative to the run directory. */
+  log?: string;
+  /** For a `parallelFor` task: its instance ids, in item order. */
+  children?: string[];
+  /** For a `parallelFor` instance: its item. */
+  item?: ParamValue;
+  isExitHandler?: boolean;
+}
+
+export interface RunRecord {
+  readonly version: 1;
+  readonly id: string;
+  readonly pipeline: string;
+  readonly pipelinePath: string;
+  status: RunStatus;
+  message?: string;
+  readonly params: Record<string, ParamValue>;
+  readonly gitCommit: string | null;
+  readonly startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  /** Process that runs it; a 'Running' record whose process is gone was interrupted. */
+  pid: number;
+  host: string;
+  /** When the run was resumed (`--resume`), oldest first; a resumed run keeps its id. */
+  resumedAt?: string[];
+  /** Node ids in display order (tasks in topological order, fan-out instances after their task, exit handler last). */
+  order: string[];
+  nodes: Record<string, NodeRecord>;
+}
+
+export type EngineEvent =
+  | { readonly type: 'run-start'; readonly runId: string; readonly pipeline: string; readonly time: string; readonly nodes: readonly string[]; readonly resumed: boolean }
+  | {
+      readonly type: 'node';
+      readonly runId: string;
+      readonly node: string;
+      readonly path: string;
+      readonly state: NodeState;
+      readonly time: string;
+      readonly attempt?: number;
+      readonly cached?: boolean;
+      readonly resumed?: boolean;
+      readonly message?: string;
+      readonly durationMs?: number;
+    }
+  | { readonly type: 'retry'; readonly runId: string; readonly node: string; readonly attempt: number; readonly delayMs: number; readonly message: string; readonly time: string }
+  | { readonly type: 'log'; readonly runId: string; readonly node: string; readonly line: string; readonly time: string }
+  | {
+      readonly type: 'progress';
+      readonly runId: string;
+      readonly node: string;
+      readonly time: string;
+      readonly epoch?: number;
+      readonly epochs?: number;
+      readonly loss?: number;
+      readonly fraction?: number;
+      readonly message?: string;
+    }
+  | { readonly type: 'run-end'; readonly runId: string; readonly status: RunStatus; readonly time: string; readonly durationMs: number; readonly message?: string };
+
+/** Looks up a built-in component by name (the catalog: components/index.ts `getComponent`). */
+export type ComponentResolver = (name: string) => Component | undefined | Promise<Component | undefined>;
+
+export interface RunOptions {
+  /** Parameter values; strings are parsed per the ParamSpec type (as from `--param k=v`). */
+  readonly params?: Readonly<Record<string, ParamValue>>;
+  /** Root of local state: store/, cache/, runs/, work/. @default '.ghosteam' (in the cwd) */
+  readonly storeDir?: string;
+  /** Use the step cache. @default true */
+  readonly cache?: boolean;
+  /** Most task attempts running at once. @default max(2, available CPUs) */
+  readonly concurrency?: number;
+  /** Called for every event, synchronously; must not throw. */
+  readonly onEvent?: (e: EngineEvent) => void;
+  /** Aborting it cancels the run: running tasks are stopped and the record says Cancelled. */
+  readonly signal?: AbortSignal;
+  /** Run id of a failed or interrupted run to continue (its finished tasks are not redone). */
+  readonly resume?: string;
+  /** Component lookup. @default the catalog in components/index.ts */
+  readonly components?: ComponentResolver;
+  /** The git commit recorded in the run (and given to `register`). @default `git rev-parse HEAD` in `cwd` */
+  readonly gitCommit?: string | null;
+  /** Working directory for command tasks and git. @default process.cwd() */
+  readonly cwd?: string;
+  /** Run id to use (tests). @default '<pipeline>-<utc timestamp>-<random>' */
+  readonly runId?: string;
+  /** Grace period between SIGTERM and SIGKILL when stopping a command task. @default 3000 */
+  readonly killGraceMs?: number;
+  /** Injected for tests: waits `ms` (retry back-off). @default setTimeout */
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
