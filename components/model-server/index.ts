@@ -1,0 +1,67 @@
+/**
+ * ghosteam's model server: Open Inference Protocol (KServe V2) REST and KServe V1 predict, on
+ * onnxruntime-node. It runs in-process (`startModelServer`), from the CLI (`ghosteam serve`) and in
+ * the cluster as the KServe ServingRuntime image (images/model-server).
+ *
+ * ```ts
+ * const server = await startModelServer({ models: [{ ref: 'fraud@champion' }], registry, port: 0 });
+ * const admin = new ModelServerAdminClient(server.url);
+ * await admin.load({ ref: 'fraud@3' });
+ * await admin.setTraffic('fraud', { stable: '2', canary: '3', canaryPercent: 10 });
+ * ...
+ * await server.close();   // drains in-flight requests
+ * ```
+ *
+ * ## Inference (Open Inference Protocol, ../shared/upstream/open-inference-protocol)
+ * - `GET  /v2/health/live`, `GET /v2/health/ready` (503 while draining). Never need the token.
+ * - `GET  /v2` server metadata.
+ * - `GET  /v2/models/{name}[/versions/{v}]` model metadata (platform `onnxruntime_onnx`, inputs,
+ *   outputs with -1 for variable dims); `…/ready`.
+ * - `POST /v2/models/{name}[/versions/{v}]/infer` JSON tensors (every datatype except FP16/BF16),
+ *   row-major `data` (flat or nested), `parameters`, requested `outputs`. The response has
+ *   `model_name`, `model_version`, `id` (the request's, `x-request-id`, or generated) and outputs,
+ *   plus an `x-ghosteam-version` header naming the version that answered.
+ * - `POST /v1/models/{name}:predict` `{"instances": [[...], ...]}` → `{"predictions": [...]}`
+ *   (single-input models).
+ * - `GET  /metrics` Prometheus (see ./metrics.ts for the series: requests, errors by code,
+ *   latency, batch size, queue delay, all labelled model and version).
+ *
+ * ## Routing between versions
+ * An unversioned request goes to the model's traffic split: `stable` answers, except that
+ * `canaryPercent`% of requests go to `canary`. With `shadow: true` the stable version answers all of
+ * them and the canary gets a copy of that share whose answer is dropped (but counted in its
+ * metrics and payload log). The header `x-ghosteam-version: 3` pins a request to version 3.
+ * A versioned path (`/v2/models/fraud/versions/3/infer`) always goes to that version.
+ * The first version loaded for a name is its stable version until traffic says otherwise.
+ *
+ * ## Admin API (same bearer token; disable with `admin: false`)
+ * - `GET    /admin/models` → `{"models":[{name, versions:[{version, source, loadedAt, batching, inputs, outputs}], traffic}]}`
+ * - `POST   /admin/models` `{"ref":"fraud@3"}` or `{"name":"fraud","version":"3","path":"/m/fraud.onnx"}`,
+ *   optional `"stable": true` → the loaded version (idempotent for the same file; 409 for another).
+ * - `GET    /admin/models/{name}`; `DELETE /admin/models/{name}` unloads every version.
+ * - `DELETE /admin/models/{name}/versions/{v}` drains and unloads one version (409 if it is the
+ *   stable one while others are loaded; a removed canary resets canaryPercent to 0).
+ * - `GET|PUT /admin/models/{name}/traffic` `{"stable":"2","canary":"3","canaryPercent":10,"shadow":false}`
+ *   (versions must be loaded; canary null clears it).
+ * - `GET    /admin/models/{name}/stats` → `{"model","traffic","versions":{"3":{"requests","errors",
+ *   "errorsByCode","errorRate","latencyMs":{"p50","p99","window"}}}}`, counted since load, latency
+ *   over the last 2048 requests. `ModelServerAdminClient` wraps all of these.
+ *
+ * ## Payload log (for the drift monitor)
+ * One JSON object per sampled request (see ./payload-log.ts for the exact record), to a rotating
+ * JSON Lines file or as CloudEvents to an HTTP sink; buffered, dropped and counted when full.
+ *
+ * ## Limits and errors
+ * Every client mistake is a 4xx `{"error": "..."}` naming what was wrong: 400 bad JSON/tensors,
+ * 401 token, 404 unknown model/version/route, 405 method, 409 conflicting load/unload, 413 body
+ * over `maxBodyBytes`, 429 past `maxInflight` in-flight requests, 503 while draining.
+ */
+export { startModelServer } from './server.ts';
+export type { ModelServer, ModelServerOptions, LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';
+export { ModelServerAdminClient, ModelServerAdminError } from './admin-client.ts';
+export { parseModelSpec, type ModelSpec } from './models.ts';
+export type { TrafficSplit } from './traffic.ts';
+export type { BatchingOptions } from './batcher.ts';
+export type { PayloadLogOptions, PayloadRecord } from './payload-log.ts';
+export type { VersionStats } from './metrics.ts';
+export type { TensorSpec, OipDatatype } from './tensors.ts';

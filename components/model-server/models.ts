@@ -1,0 +1,119 @@
+/**
+ * Loading ONNX model versions into onnxruntime-node sessions, and parsing the model specs users
+ * write (`fraud@champion`, `fraud:3`, `./model.onnx`, `fraud=./model.onnx`, `fraud:2=./model.onnx`).
+ */
+import * as ort from 'onnxruntime-node';
+import { basename, extname, resolve as resolvePath } from 'node:path';
+import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
+import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec, type TypedData } from './tensors.ts';
+import type { BatchInput, RawOutput } from './batcher.ts';
+
+/** A model to serve: a file on disk, or a registry reference resolved through a ModelRegistry. */
+export type ModelSpec =
+  | { readonly name: string; readonly version?: string; readonly path: string }
+  | { readonly ref: string };
+
+/**
+ * Parses a CLI model spec. `NAME[@ALIAS|@VERSION|:VERSION]` is a registry reference; a value ending
+ * in `.onnx` or containing a path separator is a file (name = file name without `.onnx`, version 1);
+ * `NAME[:VERSION]=PATH` names a file explicitly.
+ */
+export function parseModelSpec(s: string): ModelSpec {
+  const eq = s.indexOf('=');
+  if (eq > 0) {
+    const left = s.slice(0, eq);
+    const path = s.slice(eq + 1);
+    const m = /^([A-Za-z0-9][-A-Za-z0-9_.]*)(?:[:@](\d+))?$/.exec(left);
+    if (!m) throw new Error(`model spec '${s}': '${left}' is not NAME or NAME:VERSION (e.g. fraud:2=./model.onnx)`);
+    if (!path) throw new Error(`model spec '${s}': the path after '=' is empty`);
+    return { name: m[1], version: m[2], path };
+  }
+  if (s.endsWith('.onnx') || s.includes('/') || s.includes('\\')) {
+    const name = basename(s, extname(s)).replace(/[^-A-Za-z0-9_.]/g, '-');
+    if (!/^[A-Za-z0-9]/.test(name)) throw new Error(`model spec '${s}': can't derive a model name from the file name; write NAME=${s}`);
+    return { name, path: s };
+  }
+  parseModelRef(s); // throws a clear message for a malformed reference
+  return { ref: s };
+}
+
+export interface ResolvedSpec {
+  readonly name: string;
+  readonly version: string;
+  readonly path: string;
+  /** Where it came from, for the admin listing: a path or 'registry:fraud@champion'. */
+  readonly source: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9][-A-Za-z0-9_.]*$/;
+
+export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Promise<ResolvedSpec> {
+  if ('ref' in spec) {
+    if (!registry) throw new RequestError(400, `model '${spec.ref}' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry`);
+    const { name, version } = parseModelRef(spec.ref);
+    let mv;
+    try {
+      mv = await registry.resolve(name, version);
+    } catch (e) {
+      throw new RequestError(404, `can't resolve '${spec.ref}' in the ${registry.kind} registry: ${(e as Error).message}`);
+    }
+    if (mv.format && mv.format !== 'onnx') throw new RequestError(400, `'${spec.ref}' resolved to ${mv.name} version ${mv.version} in format '${mv.format}'; the model server serves ONNX only`);
+    const path = await registry.fetchArtifact(mv);
+    return { name: mv.name, version: String(mv.version), path, source: `registry:${spec.ref}` };
+  }
+  if (typeof spec.name !== 'string' || !NAME_RE.test(spec.name)) throw new RequestError(400, `model name ${JSON.stringify(spec.name)} is invalid; use letters, digits, '-', '_' and '.'`);
+  if (spec.version !== undefined && (typeof spec.version !== 'string' || !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(spec.version))) throw new RequestError(400, `model version ${JSON.stringify(spec.version)} is invalid; use e.g. "2"`);
+  if (typeof spec.path !== 'string' || spec.path === '') throw new RequestError(400, `model '${spec.name}': path must be a non-empty string`);
+  const path = resolvePath(spec.path);
+  return { name: spec.name, version: spec.version ?? '1', path, source: path };
+}
+
+export interface SessionOptions {
+  /** onnxruntime intra-op threads. @default 1 (the HTTP layer needs the other core) */
+  readonly intraOpThreads?: number;
+}
+
+/** One loaded ONNX session with its OIP signature. */
+export interface OrtModel {
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  /** True when every input and output has a variable first dimension, so rows can be merged. */
+  readonly batchable: boolean;
+  readonly run: (inputs: readonly BatchInput[]) => Promise<Record<string, RawOutput>>;
+  readonly release: () => Promise<void>;
+}
+
+function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: string, path: string): TensorSpec[] {
+  return meta.map((m) => {
+    if (!m.isTensor) throw new RequestError(400, `${path}: ${what} '${m.name}' is not a tensor; the server serves tensor models only`);
+    const datatype = oipDatatypeOf(m.type);
+    if (!datatype) throw new RequestError(400, `${path}: ${what} '${m.name}' has type ${m.type}, which has no JSON form in the Open Inference Protocol here (use float32/float64/int*/uint*/bool/string)`);
+    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+  });
+}
+
+export async function loadOrtModel(path: string, opts: SessionOptions = {}): Promise<OrtModel> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(path, {
+      intraOpNumThreads: opts.intraOpThreads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (e) {
+    throw new RequestError(400, `can't load ONNX model ${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const inputs = signature(session.inputMetadata, 'input', path);
+  const outputs = signature(session.outputMetadata, 'output', path);
+  const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
+    const f: Record<string, ort.Tensor> = {};
+    for (const i of feeds) f[i.name] = new ort.Tensor(ortTypeOf(i.datatype) as 'float32', i.typed as unknown as Float32Array, i.shape as number[]);
+    const out = await session.run(f);
+    const r: Record<string, RawOutput> = {};
+    for (const k of Object.keys(out)) r[k] = { data: out[k].data as TypedData, dims: out[k].dims };
+    return r;
+  };
+  return { inputs, outputs, batchable, run, release: () => session.release() };
+}

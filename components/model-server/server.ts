@@ -1,0 +1,639 @@
+/**
+ * The model server: Open Inference Protocol (KServe V2) REST + KServe V1 predict on raw node:http
+ * and onnxruntime-node, with dynamic batching, canary/shadow routing, payload logging, Prometheus
+ * metrics, bearer auth, limits and graceful drain. See ./index.ts for the HTTP surface.
+ *
+ * Why node:http and not fastify: the hot path is one route, and every layer between the socket and
+ * session.run costs throughput on a 2-core machine (see bench/serve.ts). Routing is a split of the
+ * path, the body is read into one Buffer and parsed once, and the response is one prebuilt string.
+ */
+import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createHash, timingSafeEqual, randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { ModelRegistry } from '../registry/types.ts';
+import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from './batcher.ts';
+import { ServerMetrics, type VersionMetrics, type VersionStats } from './metrics.ts';
+import { loadOrtModel, resolveSpec, type ModelSpec, type OrtModel, type SessionOptions } from './models.ts';
+import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
+import { decodeInputs, decodeInput, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
+import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
+
+export interface ModelServerOptions {
+  /** Models loaded before the server starts listening. */
+  readonly models?: readonly ModelSpec[];
+  /** Resolves `{ ref: 'fraud@champion' }` specs (local or MLflow registry). */
+  readonly registry?: ModelRegistry;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** 0 picks a free port. @default 8080 */
+  readonly port?: number;
+  /** When set, every endpoint except /v2/health/* needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** Dynamic batching for every model, or false to run each request alone. @default { maxBatchSize: 64, maxQueueDelayMs: 2 } */
+  readonly batching?: false | BatchingOptions;
+  /** Largest request body. @default 4 MiB */
+  readonly maxBodyBytes?: number;
+  /** Requests in flight past which the server answers 429. @default 1024 */
+  readonly maxInflight?: number;
+  /** Sampled payload logging for drift monitoring. */
+  readonly payloadLog?: PayloadLogOptions;
+  /** Serve /admin/* (load, unload, traffic, stats). @default true */
+  readonly admin?: boolean;
+  /** Header that pins a request to a version. @default 'x-ghosteam-version' */
+  readonly versionHeader?: string;
+  /** How long close() waits for in-flight requests. @default 10000 */
+  readonly drainTimeoutMs?: number;
+  readonly session?: SessionOptions;
+  /** Include Node process metrics (cpu, memory, GC) in /metrics. @default true */
+  readonly processMetrics?: boolean;
+  /** Random source for traffic splits (tests). @default Math.random */
+  readonly random?: () => number;
+  /**
+   * Benchmark only: answer every infer request with this fixed body after reading the request,
+   * without parsing it or running a model. Measures the HTTP ceiling of this same server.
+   */
+  readonly fixedInferResponse?: string;
+}
+
+export interface LoadedVersionInfo {
+  readonly name: string;
+  readonly version: string;
+  readonly source: string;
+  readonly loadedAt: string;
+  readonly batching: boolean;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+export interface ModelInfo {
+  readonly name: string;
+  readonly versions: readonly LoadedVersionInfo[];
+  readonly traffic: TrafficSplit;
+}
+
+export interface ModelStats {
+  readonly model: string;
+  readonly traffic: TrafficSplit;
+  readonly versions: Record<string, VersionStats>;
+}
+
+export interface ModelServer {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  load(spec: ModelSpec, opts?: { stable?: boolean }): Promise<LoadedVersionInfo>;
+  unload(name: string, version?: string): Promise<void>;
+  setTraffic(name: string, split: TrafficSplit): TrafficSplit;
+  models(): ModelInfo[];
+  stats(name: string): ModelStats;
+  readonly metrics: ServerMetrics;
+  /** Stops accepting, drains in-flight requests, flushes the payload log, releases sessions. */
+  close(): Promise<void>;
+}
+
+interface Version {
+  readonly name: string;
+  readonly version: string;
+  readonly source: string;
+  readonly path: string;
+  readonly loadedAt: string;
+  readonly model: OrtModel;
+  readonly batcher?: Batcher;
+  readonly metrics: VersionMetrics;
+  unloading: boolean;
+  readonly prefix: string;
+}
+
+interface Served {
+  readonly name: string;
+  readonly versions: Map<string, Version>;
+  readonly loadedSet: Set<string>;
+  traffic: TrafficSplit;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' };
+const SERVER_META = JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: [] });
+const BINARY_EXT_MSG = 'the binary tensor data extension is not supported; send tensors as JSON (tritonclient: binary_data=False)';
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+function send(res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, extra ? { ...JSON_HEADERS, ...extra, 'content-length': Buffer.byteLength(body) } : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const errorBody = (message: string) => JSON.stringify({ error: message });
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const len = req.headers['content-length'];
+    if (len !== undefined && Number(len) > limit) {
+      req.resume();
+      reject(new RequestError(413, `request body is ${len} bytes; the limit is ${limit}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new RequestError(413, `request body exceeds the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(buf: Buffer): unknown {
+  if (buf.length === 0) throw new RequestError(400, 'request body is empty; send a JSON object');
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (e) {
+    throw new RequestError(400, `request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function asObject(v: unknown, what: string): Record<string, unknown> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RequestError(400, `${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** Shape of nested arrays (of the first element at each level). */
+function nestedShape(v: unknown): number[] {
+  const dims: number[] = [];
+  let cur = v;
+  while (Array.isArray(cur)) {
+    dims.push(cur.length);
+    cur = cur[0];
+  }
+  return dims;
+}
+
+export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
+  const host = options.host ?? '127.0.0.1';
+  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const maxInflight = options.maxInflight ?? 1024;
+  const versionHeader = (options.versionHeader ?? 'x-ghosteam-version').toLowerCase();
+  const batching = options.batching === false ? undefined : (options.batching ?? {});
+  const random = options.random ?? Math.random;
+  const adminOn = options.admin !== false;
+  const tokenDigest = options.token ? digest(`Bearer ${options.token}`) : undefined;
+  if (options.token !== undefined && options.token.length < 8) throw new Error('token must be at least 8 characters');
+  const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics });
+  const payload = options.payloadLog
+    ? new PayloadLogger(options.payloadLog, (n) => metrics.payloadDropped.inc(n), (n) => metrics.payloadWritten.inc(n))
+    : undefined;
+  const served = new Map<string, Served>();
+  const idBase = randomBytes(4).toString('hex');
+  let idSeq = 0;
+  let inflight = 0;
+  let closing = false;
+  const unknownMetrics = metrics.forVersion('', '');
+
+  // ---------- model lifecycle ----------
+  async function load(spec: ModelSpec, opts: { stable?: boolean } = {}): Promise<LoadedVersionInfo> {
+    const r = await resolveSpec(spec, options.registry);
+    const existing = served.get(r.name)?.versions.get(r.version);
+    if (existing && !existing.unloading) {
+      if (existing.path !== r.path) throw new RequestError(409, `model '${r.name}' version '${r.version}' is already loaded from ${existing.path}; unload it first to load ${r.path}`);
+      return info(existing);
+    }
+    const model = await loadOrtModel(r.path, options.session);
+    const vm = metrics.forVersion(r.name, r.version);
+    const batcher = batching && model.batchable
+      ? new Batcher(model.run, model.outputs, batching, {
+          onRun(rows, _n, delays) {
+            vm.batchChild.observe(rows);
+            for (const d of delays) vm.queueChild.observe(d / 1000);
+          },
+        })
+      : undefined;
+    const v: Version = {
+      name: r.name, version: r.version, source: r.source, path: r.path, loadedAt: new Date().toISOString(), model, batcher, metrics: vm, unloading: false,
+      prefix: `{"model_name":${JSON.stringify(r.name)},"model_version":${JSON.stringify(r.version)},"id":`,
+    };
+    let s = served.get(r.name);
+    if (!s) {
+      s = { name: r.name, versions: new Map(), loadedSet: new Set(), traffic: { stable: r.version, canaryPercent: 0, shadow: false } };
+      served.set(r.name, s);
+    }
+    s.versions.set(r.version, v);
+    s.loadedSet.add(r.version);
+    if (opts.stable) s.traffic = { ...s.traffic, stable: r.version, canary: s.traffic.canary === r.version ? undefined : s.traffic.canary };
+    return info(v);
+  }
+
+  async function unload(name: string, version?: string): Promise<void> {
+    const s = served.get(name);
+    if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
+    const targets = version === undefined ? [...s.versions.values()] : [s.versions.get(version)];
+    if (targets[0] === undefined) throw new RequestError(404, `model '${name}' has no loaded version '${version}'; loaded: ${[...s.versions.keys()].join(', ')}`);
+    if (version !== undefined && s.versions.size > 1 && s.traffic.stable === version) {
+      throw new RequestError(409, `version '${version}' is the stable version of '${name}'; point traffic.stable at another version first (PUT /admin/models/${name}/traffic)`);
+    }
+    for (const v of targets as Version[]) {
+      v.unloading = true;
+      s.versions.delete(v.version);
+      s.loadedSet.delete(v.version);
+    }
+    if (s.versions.size === 0) served.delete(name);
+    else if (s.traffic.canary !== undefined && !s.loadedSet.has(s.traffic.canary)) s.traffic = { stable: s.traffic.stable, canaryPercent: 0, shadow: false };
+    for (const v of targets as Version[]) {
+      await v.batcher?.drain();
+      await v.model.release().catch(() => undefined);
+    }
+  }
+
+  function setTraffic(name: string, split: TrafficSplit): TrafficSplit {
+    const s = served.get(name);
+    if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
+    const parsed = parseTrafficSplit(split, [...s.versions.keys()], name);
+    if (typeof parsed === 'string') throw new RequestError(400, parsed);
+    s.traffic = parsed;
+    return parsed;
+  }
+
+  function info(v: Version): LoadedVersionInfo {
+    return { name: v.name, version: v.version, source: v.source, loadedAt: v.loadedAt, batching: v.batcher !== undefined, inputs: v.model.inputs, outputs: v.model.outputs };
+  }
+  function models(): ModelInfo[] {
+    return [...served.values()].map((s) => ({ name: s.name, versions: [...s.versions.values()].map(info), traffic: s.traffic }));
+  }
+  function stats(name: string): ModelStats {
+    const s = served.get(name);
+    if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
+    const versions: Record<string, VersionStats> = {};
+    for (const v of s.versions.values()) versions[v.version] = v.metrics.stats();
+    return { model: name, traffic: s.traffic, versions };
+  }
+
+  function getServed(name: string): Served {
+    const s = served.get(name);
+    if (!s) throw new RequestError(404, `model '${name}' is not loaded; loaded models: ${[...served.keys()].join(', ') || 'none'}`);
+    return s;
+  }
+  function getVersion(s: Served, version: string): Version {
+    const v = s.versions.get(version);
+    if (!v || v.unloading) throw new RequestError(404, `model '${s.name}' has no loaded version '${version}'; loaded: ${[...s.versions.keys()].join(', ')}`);
+    return v;
+  }
+  /** The version answering an unversioned request, and an optional shadow copy target. */
+  function pick(s: Served, req: IncomingMessage): { v: Version; shadow?: Version } {
+    const pinnedRaw = req.headers[versionHeader];
+    const pinned = Array.isArray(pinnedRaw) ? pinnedRaw[0] : pinnedRaw;
+    const d = route(s.traffic, s.loadedSet, pinned, s.traffic.canary !== undefined ? random() : 1);
+    if (typeof d === 'string') throw new RequestError(404, `model '${s.name}': ${d}`);
+    return { v: getVersion(s, d.version), shadow: d.shadow ? s.versions.get(d.shadow) : undefined };
+  }
+
+  // ---------- inference ----------
+  async function runInference(v: Version, inputs: DecodedTensor[]): Promise<Record<string, RawOutput>> {
+    if (v.batcher) return v.batcher.submit(inputs);
+    const out = await v.model.run(inputs);
+    v.metrics.batchChild.observe(inputs[0]?.shape[0] ?? 0);
+    return out;
+  }
+
+  function logPayload(v: Version, id: string, inputs: readonly DecodedTensor[], out: Record<string, RawOutput>, names: readonly string[]): void {
+    if (!payload || !payload.sample()) return;
+    const ins: Record<string, PayloadTensor> = {};
+    for (const t of inputs) ins[t.name] = { shape: t.shape, datatype: t.datatype, data: t.json };
+    const outs: Record<string, PayloadTensor> = {};
+    for (const n of names) {
+      const spec = v.model.outputs.find((o) => o.name === n)!;
+      const o = out[n];
+      if (o) outs[n] = { shape: o.dims, datatype: spec.datatype, data: toPlain(o.data as ArrayLike<unknown>, spec.datatype) };
+    }
+    payload.push({ ts: new Date().toISOString(), model: v.name, version: v.version, id, inputs: ins, outputs: outs });
+  }
+
+  function shadowCopy(sv: Version, rawInputs: unknown, id: string): void {
+    const t0 = performance.now();
+    let inputs: DecodedTensor[];
+    try {
+      inputs = decodeInputs(rawInputs, sv.model.inputs);
+    } catch {
+      sv.metrics.error(400, (performance.now() - t0) / 1000);
+      return;
+    }
+    runInference(sv, inputs).then(
+      (out) => {
+        sv.metrics.ok((performance.now() - t0) / 1000);
+        logPayload(sv, id, inputs, out, sv.model.outputs.map((o) => o.name));
+      },
+      () => sv.metrics.error(500, (performance.now() - t0) / 1000),
+    );
+  }
+
+  async function handleInfer(req: IncomingMessage, res: ServerResponse, name: string, version: string | undefined, t0: number): Promise<void> {
+    if (req.headers['inference-header-content-length'] !== undefined) throw new RequestError(400, BINARY_EXT_MSG);
+    const s = getServed(name);
+    const buf = await readBody(req, maxBody);
+    if (options.fixedInferResponse !== undefined) { send(res, 200, options.fixedInferResponse); return; }
+    const { v, shadow } = version === undefined ? pick(s, req) : { v: getVersion(s, version), shadow: undefined };
+    let status = 200;
+    try {
+      const body = asObject(parseJson(buf), 'the inference request');
+      if (body.parameters !== undefined) asObject(body.parameters, "'parameters'");
+      if (body.id !== undefined && typeof body.id !== 'string') throw new RequestError(400, "'id' must be a string");
+      const inputs = decodeInputs(body.inputs, v.model.inputs);
+      const names = selectOutputs(body.outputs, v.model.outputs);
+      const hdrId = req.headers['x-request-id'];
+      const id = (body.id as string | undefined) ?? (typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`);
+      if (shadow) shadowCopy(shadow, body.inputs, id);
+      const out = await runInference(v, inputs);
+      let text = v.prefix + JSON.stringify(id) + ',"outputs":[';
+      for (let i = 0; i < names.length; i++) {
+        const spec = v.model.outputs.find((o) => o.name === names[i])!;
+        const o = out[names[i]];
+        text += `${i ? ',' : ''}{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${o.dims.join(',')}],"data":${jsonArrayText(o.data as ArrayLike<unknown>, spec.datatype)}}`;
+      }
+      text += ']}';
+      send(res, 200, text, { 'x-ghosteam-version': v.version });
+      logPayload(v, id, inputs, out, names);
+    } catch (e) {
+      status = e instanceof RequestError ? e.status : 500;
+      throw e;
+    } finally {
+      const sec = (performance.now() - t0) / 1000;
+      if (status === 200) v.metrics.ok(sec);
+      else v.metrics.error(status, sec);
+    }
+  }
+
+  async function handlePredictV1(req: IncomingMessage, res: ServerResponse, name: string, t0: number): Promise<void> {
+    const s = getServed(name);
+    const buf = await readBody(req, maxBody);
+    const { v } = pick(s, req);
+    let status = 200;
+    try {
+      const body = asObject(parseJson(buf), 'the predict request');
+      const instances = body.instances;
+      if (!Array.isArray(instances) || instances.length === 0) throw new RequestError(400, `'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}`);
+      if (v.model.inputs.length !== 1) throw new RequestError(400, `model '${name}' has ${v.model.inputs.length} inputs; V1 predict supports single-input models only — use POST /v2/models/${name}/infer`);
+      const spec = v.model.inputs[0];
+      const shape = [instances.length, ...nestedShape(instances[0])];
+      const input = decodeInput({ name: spec.name, datatype: spec.datatype, shape, data: instances }, spec, 0);
+      const out = await runInference(v, [input]);
+      const names = v.model.outputs.map((o) => o.name);
+      const rows = instances.length;
+      const perOutput = names.map((n, i) => ({ n, data: toPlain(out[n].data as ArrayLike<unknown>, v.model.outputs[i].datatype) }));
+      const predictions = Array.from({ length: rows }, (_, r) => {
+        const cells = perOutput.map(({ data }) => {
+          const w = data.length / rows;
+          return w === 1 ? data[r] : data.slice(r * w, (r + 1) * w);
+        });
+        return names.length === 1 ? cells[0] : Object.fromEntries(names.map((n, i) => [n, cells[i]]));
+      });
+      send(res, 200, JSON.stringify({ predictions }), { 'x-ghosteam-version': v.version });
+      const hdrId = req.headers['x-request-id'];
+      logPayload(v, typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`, [input], out, names);
+    } catch (e) {
+      status = e instanceof RequestError ? e.status : 500;
+      throw e;
+    } finally {
+      const sec = (performance.now() - t0) / 1000;
+      if (status === 200) v.metrics.ok(sec);
+      else v.metrics.error(status, sec);
+    }
+  }
+
+  function modelMetadata(v: Version, s: Served): string {
+    return JSON.stringify({ name: v.name, versions: [...s.versions.keys()], platform: 'onnxruntime_onnx', inputs: v.model.inputs, outputs: v.model.outputs });
+  }
+
+  // ---------- admin ----------
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse, parts: string[], method: string): Promise<void> {
+    // parts: ['admin', 'models', name?, sub?, version?]
+    if (parts[1] !== 'models') throw new RequestError(404, `no admin route ${req.url}`);
+    if (parts.length === 2) {
+      if (method === 'GET') return send(res, 200, JSON.stringify({ models: models() }));
+      if (method === 'POST') {
+        const b = asObject(parseJson(await readBody(req, maxBody)), 'the load request');
+        const stable = b.stable;
+        if (stable !== undefined && typeof stable !== 'boolean') throw new RequestError(400, "'stable' must be true or false");
+        let spec: ModelSpec;
+        if (typeof b.ref === 'string') spec = { ref: b.ref };
+        else if (typeof b.name === 'string' && typeof b.path === 'string') spec = { name: b.name, version: b.version === undefined ? undefined : String(b.version), path: b.path };
+        else throw new RequestError(400, `load request needs {"ref": "fraud@champion"} or {"name": "fraud", "version": "2", "path": "/models/fraud.onnx"}`);
+        const loaded = await load(spec, { stable: stable === true });
+        return send(res, 200, JSON.stringify(loaded));
+      }
+      throw new RequestError(405, `${method} is not allowed on /admin/models; use GET or POST`);
+    }
+    const name = parts[2];
+    if (parts.length === 3) {
+      if (method === 'GET') {
+        const m = models().find((x) => x.name === name);
+        if (!m) throw new RequestError(404, `model '${name}' is not loaded`);
+        return send(res, 200, JSON.stringify(m));
+      }
+      if (method === 'DELETE') { await unload(name); return send(res, 200, JSON.stringify({ unloaded: name })); }
+      throw new RequestError(405, `${method} is not allowed on /admin/models/${name}; use GET or DELETE`);
+    }
+    if (parts.length === 4 && parts[3] === 'traffic') {
+      if (method === 'GET') return send(res, 200, JSON.stringify(getServed(name).traffic));
+      if (method === 'PUT') {
+        const split = setTraffic(name, parseJson(await readBody(req, maxBody)) as TrafficSplit);
+        return send(res, 200, JSON.stringify(split));
+      }
+      throw new RequestError(405, `${method} is not allowed on traffic; use GET or PUT`);
+    }
+    if (parts.length === 4 && parts[3] === 'stats') {
+      if (method === 'GET') return send(res, 200, JSON.stringify(stats(name)));
+      throw new RequestError(405, `${method} is not allowed on stats; use GET`);
+    }
+    if (parts.length === 5 && parts[3] === 'versions') {
+      if (method === 'DELETE') { await unload(name, parts[4]); return send(res, 200, JSON.stringify({ unloaded: `${name}/${parts[4]}` })); }
+      throw new RequestError(405, `${method} is not allowed on a model version; use DELETE to unload it`);
+    }
+    throw new RequestError(404, `no admin route ${req.url}`);
+  }
+
+  function authorized(req: IncomingMessage): boolean {
+    if (!tokenDigest) return true;
+    const h = req.headers.authorization;
+    if (typeof h !== 'string') return false;
+    return timingSafeEqual(digest(h), tokenDigest);
+  }
+
+  // ---------- dispatch ----------
+  async function dispatch(req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    let parts: string[];
+    try {
+      parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+    } catch {
+      throw new RequestError(400, `the path ${JSON.stringify(path)} has a malformed %-escape`);
+    }
+    const p0 = parts[0];
+    if (p0 === 'v2') {
+      if (parts[1] === 'health' && parts.length === 3) {
+        if (method !== 'GET' && method !== 'HEAD') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
+        if (parts[2] === 'live') return send(res, 200, '{"live":true}');
+        if (parts[2] === 'ready') return closing ? send(res, 503, '{"ready":false}') : send(res, 200, '{"ready":true}');
+      }
+    }
+    if (!authorized(req)) {
+      const had = req.headers.authorization !== undefined;
+      throw new RequestError(401, had ? 'invalid bearer token' : 'missing bearer token; send Authorization: Bearer <token>');
+    }
+    if (p0 === 'v2') {
+      if (parts.length === 1) {
+        if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /v2; use GET`);
+        return send(res, 200, SERVER_META);
+      }
+      if (parts[1] === 'models' && parts.length >= 3) {
+        const name = parts[2];
+        let version: string | undefined;
+        let rest = parts.slice(3);
+        if (rest[0] === 'versions') {
+          if (rest.length < 2) throw new RequestError(404, `no route for ${method} ${path}; expected /v2/models/${name}/versions/<version>`);
+          version = rest[1];
+          rest = rest.slice(2);
+        }
+        if (rest.length === 1 && rest[0] === 'infer') {
+          if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
+          return handleInfer(req, res, name, version, t0);
+        }
+        if (rest.length > 1 || (rest.length === 1 && rest[0] !== 'ready')) throw new RequestError(404, `no route for ${method} ${path}`);
+        if (method !== 'GET' && method !== 'HEAD') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
+        const s = getServed(name);
+        const v = version === undefined ? getVersion(s, s.traffic.stable) : getVersion(s, version);
+        if (rest.length === 1) return send(res, 200, JSON.stringify({ name: v.name, version: v.version, ready: true }));
+        return send(res, 200, modelMetadata(v, s));
+      }
+    }
+    if (p0 === 'v1' && parts[1] === 'models' && parts.length === 3) {
+      const m = /^(.+):predict$/.exec(parts[2]);
+      if (m) {
+        if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
+        return handlePredictV1(req, res, m[1], t0);
+      }
+      if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
+      const s = getServed(parts[2]);
+      return send(res, 200, JSON.stringify({ name: s.name, ready: true }));
+    }
+    if (p0 === 'metrics' && parts.length === 1) {
+      if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
+      const text = await metrics.text();
+      if (!res.headersSent) { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(text); }
+      return;
+    }
+    if (p0 === 'admin' && adminOn) return handleAdmin(req, res, parts, method);
+    throw new RequestError(404, `no route for ${method} ${path}`);
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const t0 = performance.now();
+    const isHealth = req.url !== undefined && req.url.startsWith('/v2/health/');
+    if (closing && !isHealth) {
+      res.setHeader('connection', 'close');
+      send(res, 503, errorBody('the server is shutting down'));
+      req.resume();
+      return;
+    }
+    if (!isHealth && inflight >= maxInflight) {
+      unknownMetrics.error(429, 0);
+      send(res, 429, errorBody(`too many requests in flight (limit ${maxInflight}); retry later`), { 'retry-after': '1' });
+      req.resume();
+      return;
+    }
+    inflight++;
+    metrics.inflight.inc();
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inflight--;
+      metrics.inflight.dec();
+      if (closing && inflight === 0) drained?.();
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    dispatch(req, res, t0).catch((e: unknown) => {
+      if (e instanceof RequestError) {
+        if (e.status === 404 && /is not loaded|no route|no admin route/.test(e.message)) unknownMetrics.error(404, (performance.now() - t0) / 1000);
+        send(res, e.status, errorBody(e.message), e.status === 401 ? { 'www-authenticate': 'Bearer' } : e.status === 405 ? { allow: 'GET, POST' } : undefined);
+        if (!req.complete) req.resume();
+      } else {
+        const msg = e instanceof Error ? e.message : String(e);
+        send(res, 500, errorBody(`internal error: ${msg}`));
+      }
+    });
+  }
+
+  let drained: (() => void) | undefined;
+  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000, headersTimeout: 30_000 }, onRequest);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const body = errorBody(err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large' : 'malformed HTTP request');
+    socket.end(`HTTP/1.1 ${err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  });
+
+  try {
+    for (const m of options.models ?? []) await load(m);
+  } catch (e) {
+    for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
+    await payload?.close();
+    throw e instanceof RequestError ? new Error(e.message) : e;
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, host, () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+
+  async function close(): Promise<void> {
+    if (closed) return closed;
+    closing = true;
+    closed = (async () => {
+      const stopped = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (inflight > 0) {
+        await Promise.race([
+          new Promise<void>((r) => { drained = r; }),
+          new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs ?? 10_000).unref()),
+        ]);
+      }
+      server.closeAllConnections();
+      await stopped;
+      for (const s of [...served.values()]) {
+        for (const v of s.versions.values()) {
+          await v.batcher?.drain();
+          await v.model.release().catch(() => undefined);
+        }
+      }
+      served.clear();
+      await payload?.close();
+    })();
+    return closed;
+  }
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    load,
+    unload,
+    setTraffic,
+    models,
+    stats,
+    metrics,
+    close,
+  };
+}
+
+export type { BatchInput };

@@ -1,0 +1,229 @@
+/**
+ * Pure tensor plumbing between Open Inference Protocol JSON and onnxruntime: datatype mapping,
+ * validation of request inputs against a model's signature (with messages that say what was
+ * wrong), conversion to typed arrays, and JSON encoding of outputs. No I/O here.
+ */
+
+/** Open Inference Protocol datatypes we carry over JSON. FP16/BF16 have no JSON form in onnxruntime-node. */
+export type OipDatatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP32' | 'FP64' | 'BYTES';
+
+/** onnxruntime tensor type names. */
+export type OrtType = 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64' | 'float32' | 'float64' | 'string';
+
+const ORT_TO_OIP: Record<string, OipDatatype> = {
+  bool: 'BOOL', uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
+  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64', float32: 'FP32', float64: 'FP64', string: 'BYTES',
+};
+const OIP_TO_ORT: Record<OipDatatype, OrtType> = {
+  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
+  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+};
+const INT_RANGE: Partial<Record<OipDatatype, [number, number]>> = {
+  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295], INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+export function oipDatatypeOf(ortType: string): OipDatatype | undefined {
+  return ORT_TO_OIP[ortType];
+}
+export function ortTypeOf(dt: OipDatatype): OrtType {
+  return OIP_TO_ORT[dt];
+}
+export const OIP_DATATYPES: readonly string[] = Object.keys(OIP_TO_ORT);
+
+/** One input or output of a model: name, datatype and shape (-1 for a symbolic/variable dim). */
+export interface TensorSpec {
+  readonly name: string;
+  readonly datatype: OipDatatype;
+  readonly shape: readonly number[];
+}
+
+export type TypedData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
+
+/** A validated input ready for onnxruntime. `data` keeps the flat JSON values for payload logging. */
+export interface DecodedTensor {
+  readonly name: string;
+  readonly datatype: OipDatatype;
+  readonly shape: number[];
+  readonly typed: TypedData;
+  readonly json: readonly unknown[];
+}
+
+/** A client mistake: becomes a 4xx `{"error": message}`. */
+export class RequestError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+const bad = (m: string) => new RequestError(400, m);
+
+function flatten(data: unknown[], out: unknown[], depth: number): void {
+  if (depth > 32) throw bad('data nests arrays more than 32 levels deep');
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Array.isArray(v)) flatten(v, out, depth + 1);
+    else out.push(v);
+  }
+}
+
+function isNested(data: unknown[]): boolean {
+  for (let i = 0; i < data.length; i++) if (Array.isArray(data[i])) return true;
+  return false;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v);
+  if (typeof v === 'object') return Array.isArray(v) ? 'an array' : 'an object';
+  return String(v);
+}
+
+function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
+  const n = flat.length;
+  const elemErr = (i: number, want: string) => bad(`${where}: data[${i}] is ${describe(flat[i])}; expected ${want} for datatype ${dt}`);
+  switch (dt) {
+    case 'FP32':
+    case 'FP64': {
+      const out = dt === 'FP32' ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') throw elemErr(i, 'a number');
+        out[i] = v;
+      }
+      return out;
+    }
+    case 'BOOL': {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'boolean') throw elemErr(i, 'true or false');
+        out[i] = v ? 1 : 0;
+      }
+      return out;
+    }
+    case 'BYTES': {
+      const out: string[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'string') throw elemErr(i, 'a string');
+        out[i] = v;
+      }
+      return out;
+    }
+    default: {
+      const [lo, hi] = INT_RANGE[dt]!;
+      const want = `an integer in [${lo}, ${hi}]`;
+      const check = (i: number): number => {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw elemErr(i, want);
+        return v;
+      };
+      if (dt === 'INT64' || dt === 'UINT64') {
+        const out = dt === 'INT64' ? new BigInt64Array(n) : new BigUint64Array(n);
+        for (let i = 0; i < n; i++) out[i] = BigInt(check(i));
+        return out;
+      }
+      const Ctor = { UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array, INT8: Int8Array, INT16: Int16Array, INT32: Int32Array }[dt as 'UINT8'];
+      const out = new Ctor(n);
+      for (let i = 0; i < n; i++) out[i] = check(i);
+      return out;
+    }
+  }
+}
+
+/**
+ * Validates one OIP request input against the model's input spec and converts it.
+ * `where` names it in errors, e.g. `input 'input'`.
+ */
+export function decodeInput(raw: unknown, spec: TensorSpec, index: number): DecodedTensor {
+  const where = `inputs[${index}] ('${spec.name}')`;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad(`inputs[${index}] must be an object with name, shape, datatype and data`);
+  const r = raw as { name?: unknown; shape?: unknown; datatype?: unknown; data?: unknown };
+  if (r.datatype !== spec.datatype) {
+    if (typeof r.datatype !== 'string') throw bad(`${where}: datatype is missing; expected "${spec.datatype}"`);
+    throw bad(`${where}: datatype is "${r.datatype}"; the model expects "${spec.datatype}"`);
+  }
+  const shape = r.shape;
+  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0)) {
+    throw bad(`${where}: shape must be an array of non-negative integers, e.g. [1, ${spec.shape.slice(1).join(', ') || 1}]`);
+  }
+  if (shape.length !== spec.shape.length || shape.some((d, i) => spec.shape[i] !== -1 && spec.shape[i] !== d)) {
+    throw bad(`${where}: shape is [${shape.join(', ')}]; the model expects [${spec.shape.join(', ')}] (-1 = any size)`);
+  }
+  if (!Array.isArray(r.data)) throw bad(`${where}: data must be an array (row-major, flat or nested)`);
+  let size = 1;
+  for (const d of shape as number[]) size *= d;
+  if (size > 1 << 26) throw bad(`${where}: shape [${shape.join(', ')}] holds ${size} elements; the limit is ${1 << 26}`);
+  let flat = r.data as unknown[];
+  if (isNested(flat)) {
+    const out: unknown[] = [];
+    flatten(flat, out, 0);
+    flat = out;
+  }
+  if (flat.length !== size) throw bad(`${where}: data has ${flat.length} elements; shape [${shape.join(', ')}] needs ${size}`);
+  return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed: typedFrom(spec.datatype, flat, where), json: flat };
+}
+
+/**
+ * Validates the `inputs` of an OIP request against the model's inputs: every model input present
+ * once, no unknown names; returns them in the model's order.
+ */
+export function decodeInputs(inputs: unknown, specs: readonly TensorSpec[]): DecodedTensor[] {
+  if (!Array.isArray(inputs)) throw bad(`'inputs' must be an array of tensors; the model expects ${specs.map((s) => `'${s.name}'`).join(', ')}`);
+  const out: DecodedTensor[] = new Array(specs.length);
+  const seen = new Set<string>();
+  for (let i = 0; i < inputs.length; i++) {
+    const name = (inputs[i] as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') throw bad(`inputs[${i}].name must be a string`);
+    const j = specs.findIndex((s) => s.name === name);
+    if (j < 0) throw bad(`inputs[${i}]: the model has no input named '${name}'; its inputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
+    if (seen.has(name)) throw bad(`inputs[${i}]: input '${name}' is given twice`);
+    seen.add(name);
+    out[j] = decodeInput(inputs[i], specs[j], i);
+  }
+  const missing = specs.filter((s) => !seen.has(s.name));
+  if (missing.length) throw bad(`missing input ${missing.map((s) => `'${s.name}'`).join(', ')}; the model expects ${specs.map((s) => `'${s.name}' ${s.datatype} [${s.shape.join(', ')}]`).join(', ')}`);
+  return out;
+}
+
+/** Resolves the OIP `outputs` field (requested outputs) to output names. Absent = all outputs. */
+export function selectOutputs(requested: unknown, specs: readonly TensorSpec[]): string[] {
+  if (requested === undefined || requested === null) return specs.map((s) => s.name);
+  if (!Array.isArray(requested)) throw bad(`'outputs' must be an array of {"name": ...}; the model's outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
+  return requested.map((o, i) => {
+    const name = (o as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') throw bad(`outputs[${i}].name must be a string`);
+    if (!specs.some((s) => s.name === name)) throw bad(`outputs[${i}]: the model has no output named '${name}'; its outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
+    return name;
+  });
+}
+
+/** Appends a typed array's values as JSON array text (no intermediate arrays). */
+export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: OipDatatype): string {
+  const n = data.length;
+  if (n === 0) return '[]';
+  let s = '[';
+  if (datatype === 'BYTES') {
+    for (let i = 0; i < n; i++) s += (i ? ',' : '') + JSON.stringify((data as ArrayLike<unknown>)[i]);
+  } else if (datatype === 'BOOL') {
+    for (let i = 0; i < n; i++) s += (i ? ',' : '') + ((data as ArrayLike<unknown>)[i] ? 'true' : 'false');
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = Number((data as ArrayLike<number | bigint>)[i]);
+      // JSON has no NaN/Infinity; a model can still produce them. Encode as null rather than break the body.
+      s += (i ? ',' : '') + (Number.isFinite(v) ? String(v) : 'null');
+    }
+  }
+  return s + ']';
+}
+
+/** Converts onnxruntime output data to plain JSON-able values (for payload logs and V1 predictions). */
+export function toPlain(data: ArrayLike<unknown>, datatype: OipDatatype): unknown[] {
+  const out = new Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    out[i] = datatype === 'BOOL' ? Boolean(v) : typeof v === 'bigint' ? Number(v) : v;
+  }
+  return out;
+}
