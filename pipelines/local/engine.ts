@@ -331,7 +331,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       GHOSTEAM_GIT_COMMIT: gitCommit ?? '',
       GHOSTEAM_TASK: n.id,
       GHOSTEAM_STORE_DIR: root,
-      ...Object.fromEntries(Object.entries(extraParams).map(([k, v]) => [`GHOSTEAM_${k.slice('ghosteam.'.length).toUpperCase()}`, typeof v === 'string' ? v : JSON.stringify(v)])),
+      ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
     };
     const allParams: Record<string, ParamValue> = {
       ...taskParams,

@@ -9,6 +9,7 @@
  *   {{outputs.artifacts.X.path}}             where to write output artifact X
  *   {{outputs.parameters.X.path}}            a file whose content becomes output parameter X
  *   {{item}}                                 the parallelFor item;  {{workflow.name}} the run id
+ *   {{workflow.status}}                      exit handler only: the DAG's outcome
  * and the same through the environment: GHOSTEAM_PARAM_X, GHOSTEAM_INPUT_X, GHOSTEAM_OUTPUT_X,
  * GHOSTEAM_OUTPUT_PARAMS_DIR (X upper-cased, '-' and '.' as '_'), plus the run context (index.ts).
  * A stdout line `::ghosteam::progress {"epoch":3,"epochs":10,"loss":0.41}` reports progress.
@@ -176,7 +177,8 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, para
   if (!t.command || t.command.length === 0) {
     throw new AttemptError('error', `has no command and no component; it runs image '${t.image}''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component`);
   }
-  const vars: Record<string, string> = { 'workflow.name': valueText(a.contextEnv.GHOSTEAM_RUN_ID ?? '') };
+  const vars: Record<string, string> = { 'workflow.name': a.contextEnv.GHOSTEAM_RUN_ID ?? '' };
+  if (a.contextEnv.GHOSTEAM_WORKFLOW_STATUS !== undefined) vars['workflow.status'] = a.contextEnv.GHOSTEAM_WORKFLOW_STATUS;
   const env: Record<string, string> = { ...a.contextEnv, GHOSTEAM_WORK_DIR: tmpDir, GHOSTEAM_OUTPUT_PARAMS_DIR: paramsDir };
   for (const [k, v] of Object.entries(a.params)) {
     if (k.startsWith('ghosteam.')) continue;

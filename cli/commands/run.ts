@@ -1,0 +1,77 @@
+/**
+ * `ghosteam run <app.ts>`: runs one of the app's pipelines on this machine with the local engine
+ * (pipelines/local). Live progress on a TTY, a summary otherwise, JSON events with --json.
+ * Ctrl-C cancels cleanly (a second Ctrl-C exits at once). Exit code: 0 succeeded, 1 failed,
+ * 130 cancelled.
+ */
+import type { Command } from 'commander';
+import { dirname, resolve } from 'node:path';
+import { choosePipeline, createReporter, failureReport, gitCommitOf, loadPipelines, parseParamArgs, runPipeline } from '../../pipelines/local/index.ts';
+
+interface RunFlags {
+  pipeline?: string;
+  param: string[];
+  cache: boolean;
+  resume?: string;
+  json?: boolean;
+  concurrency?: string;
+  storeDir: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('Run a pipeline of an app on this machine (the embedded engine)')
+    .argument('<app>', 'the app file, e.g. examples/fraud-detection/app.ts')
+    .option('-p, --pipeline <name>', 'which pipeline to run (needed when the app defines several)')
+    .option('--param <name=value>', 'a pipeline parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--no-cache', 'run every task, ignoring the step cache')
+    .option('--resume <run>', 'continue a failed or interrupted run without redoing its finished tasks')
+    .option('--json', 'print a machine-readable event stream (one JSON object per line)')
+    .option('-j, --concurrency <n>', 'most tasks running at once (default: number of CPUs, at least 2)')
+    .option('--store-dir <dir>', 'directory for artifacts, cache and run records', '.ghosteam')
+    .action(async (app: string, flags: RunFlags) => {
+      const params = parseParamArgs(flags.param);
+      let concurrency: number | undefined;
+      if (flags.concurrency !== undefined) {
+        concurrency = Number(flags.concurrency);
+        if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency expects a positive integer, got '${flags.concurrency}'`);
+      }
+      const spec = choosePipeline(await loadPipelines(app), flags.pipeline, app);
+      const reporter = createReporter(flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'quiet');
+      const ctl = new AbortController();
+      let interrupts = 0;
+      const onSigint = (): void => {
+        interrupts++;
+        if (interrupts === 1) {
+          if (!flags.json) process.stderr.write('\ncancelling: stopping running tasks (Ctrl-C again to exit at once)\n');
+          ctl.abort(new Error('cancelled by user'));
+        } else process.exit(130);
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      try {
+        const rec = await runPipeline(spec, {
+          params,
+          cache: flags.cache,
+          storeDir: flags.storeDir,
+          signal: ctl.signal,
+          // The commit of the app's repository (lineage), even when run from elsewhere.
+          gitCommit: await gitCommitOf(dirname(resolve(app))),
+          onEvent: (e) => reporter.onEvent(e),
+          ...(flags.resume ? { resume: flags.resume } : {}),
+          ...(concurrency ? { concurrency } : {}),
+        });
+        reporter.stop();
+        if (rec.status !== 'Succeeded') {
+          const report = await failureReport(rec, resolve(flags.storeDir));
+          if (report) process.stderr.write(report.replace('<app>', app) + '\n');
+          process.exitCode = rec.status === 'Cancelled' ? 130 : 1;
+        }
+      } finally {
+        reporter.stop();
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      }
+    });
+}

@@ -1,0 +1,88 @@
+/**
+ * `ghosteam runs list|show`: the records of local pipeline runs (.ghosteam/runs).
+ */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import pc from 'picocolors';
+import { effectiveStatus, formatDuration, RunStore, type RunRecord } from '../../pipelines/local/index.ts';
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
+}
+
+function counts(r: RunRecord): string {
+  const ids = r.order.filter((id) => !r.nodes[id]?.children);
+  const by = (s: string) => ids.filter((id) => r.nodes[id]?.state === s).length;
+  const cached = ids.filter((id) => r.nodes[id]?.cached).length;
+  const parts = [`${by('Succeeded')}/${ids.length} succeeded`];
+  if (cached) parts.push(`${cached} cached`);
+  for (const s of ['Failed', 'Error', 'Skipped', 'Omitted', 'Cancelled']) if (by(s)) parts.push(`${by(s)} ${s.toLowerCase()}`);
+  return parts.join(', ');
+}
+
+export function register(program: Command): void {
+  const runs = program.command('runs').description('List and inspect local pipeline runs');
+  runs
+    .command('list')
+    .description('List local runs, newest first')
+    .option('--json', 'print the records as JSON')
+    .option('--store-dir <dir>', 'directory of the local state', '.ghosteam')
+    .action(async (flags: { json?: boolean; storeDir: string }) => {
+      const all = await new RunStore(resolve(flags.storeDir)).list();
+      if (flags.json) {
+        process.stdout.write(JSON.stringify(all.map((r) => ({ ...r, status: effectiveStatus(r) })), null, 2) + '\n');
+        return;
+      }
+      if (all.length === 0) {
+        process.stdout.write(`no runs in ${resolve(flags.storeDir, 'runs')}; start one with 'ghosteam run <app>'\n`);
+        return;
+      }
+      const rows = [['RUN', 'PIPELINE', 'STATUS', 'STARTED', 'DURATION', 'COMMIT', 'TASKS']];
+      for (const r of all) {
+        rows.push([r.id, r.pipeline, effectiveStatus(r), r.startedAt.replace('T', ' ').slice(0, 19), r.durationMs !== undefined ? formatDuration(r.durationMs) : '-', r.gitCommit?.slice(0, 8) ?? '-', counts(r)]);
+      }
+      process.stdout.write(table(rows) + '\n');
+    });
+  runs
+    .command('show')
+    .description('Show one run: status, per-task state, timings, artifacts')
+    .argument('<run>', 'the run id (see ghosteam runs list)')
+    .option('--json', 'print the record as JSON')
+    .option('--logs', 'print each task log too')
+    .option('--store-dir <dir>', 'directory of the local state', '.ghosteam')
+    .action(async (id: string, flags: { json?: boolean; logs?: boolean; storeDir: string }) => {
+      const store = new RunStore(resolve(flags.storeDir));
+      const r = await store.load(id);
+      if (flags.json) {
+        process.stdout.write(JSON.stringify({ ...r, status: effectiveStatus(r) }, null, 2) + '\n');
+        return;
+      }
+      const out: string[] = [];
+      out.push(`${pc.bold(r.id)}  pipeline ${r.pipeline} (${r.pipelinePath})`);
+      out.push(`status    ${effectiveStatus(r)}${r.message ? ` — ${r.message}` : ''}`);
+      out.push(`started   ${r.startedAt}${r.durationMs !== undefined ? `  (${formatDuration(r.durationMs)})` : ''}`);
+      if (r.resumedAt?.length) out.push(`resumed   ${r.resumedAt.join(', ')}`);
+      out.push(`commit    ${r.gitCommit ?? '-'}`);
+      out.push(`params    ${Object.keys(r.params).length ? Object.entries(r.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '-'}`);
+      out.push('');
+      const rows = [['TASK', 'STATE', 'DURATION', 'ATTEMPTS', 'NOTE']];
+      for (const nid of r.order) {
+        const n = r.nodes[nid];
+        if (!n) continue;
+        const note = n.cached ? 'cached' : n.resumed ? 'from resumed run' : (n.message ?? '');
+        rows.push([nid, n.state, n.durationMs !== undefined ? formatDuration(n.durationMs) : '-', String(n.attempts.length), note]);
+      }
+      out.push(table(rows));
+      const arts = r.order.flatMap((nid) => Object.entries(r.nodes[nid]?.outputs ?? {}).map(([k, a]) => `  ${nid}.${k}  ${a.kind}  ${a.digest}  ${a.size} B`));
+      if (arts.length) out.push('', 'artifacts', ...arts);
+      if (flags.logs) {
+        for (const nid of r.order) {
+          const n = r.nodes[nid];
+          if (!n?.log) continue;
+          out.push('', pc.bold(`--- ${nid} (${n.log})`), (await store.readLog(r.id, n.log)).trimEnd());
+        }
+      }
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,85 @@
+/**
+ * Finds the pipelines of a user's app file (`ghosteam run app.ts`): loads the app the way
+ * `ghosteam synth` does (charts/synth.ts `loadApp`, when present) and collects every `Pipeline`
+ * construct's IR. Without that loader, the module's exports are searched: a construct tree (an
+ * App, a Chart), a Pipeline, or a plain PipelineSpec.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PipelineSpec } from '../spec.ts';
+
+interface ConstructLike {
+  readonly node: { readonly path: string; findAll(): readonly unknown[] };
+}
+
+function isConstruct(x: unknown): x is ConstructLike {
+  return !!x && typeof x === 'object' && 'node' in x && typeof (x as ConstructLike).node?.findAll === 'function';
+}
+
+/** A plain-data PipelineSpec (not a class instance: a Pipeline construct has `name`, `tasks` and `params` too). */
+function isSpec(x: unknown): x is PipelineSpec {
+  if (!x || typeof x !== 'object') return false;
+  const proto = Object.getPrototypeOf(x) as unknown;
+  return (proto === Object.prototype || proto === null) && typeof (x as PipelineSpec).name === 'string' && Array.isArray((x as PipelineSpec).tasks) && Array.isArray((x as PipelineSpec).params);
+}
+
+/** A Pipeline construct: its toSpec() gives a PipelineSpec (a Task's gives a TaskSpec, which has no `tasks`). */
+function specOf(x: unknown): PipelineSpec | undefined {
+  const f = (x as { toSpec?: unknown })?.toSpec;
+  if (typeof f !== 'function') return undefined;
+  if (x && (x as object).constructor?.name !== 'Pipeline' && !('tasks' in (x as object))) return undefined;
+  const s = (f as () => unknown).call(x);
+  return isSpec(s) ? s : undefined;
+}
+
+export function collectPipelines(roots: readonly unknown[]): PipelineSpec[] {
+  const seen = new Set<unknown>();
+  const out: PipelineSpec[] = [];
+  const add = (x: unknown): void => {
+    if (seen.has(x)) return;
+    seen.add(x);
+    const s = isSpec(x) ? x : specOf(x);
+    if (s && !out.some((o) => o.name === s.name && o.path === s.path)) out.push(s);
+  };
+  for (const r of roots) {
+    if (isConstruct(r)) for (const c of r.node.findAll()) add(c);
+    else add(r);
+  }
+  return out;
+}
+
+/** Loads an app file and returns its pipelines (in construct order). */
+export async function loadPipelines(appFile: string): Promise<PipelineSpec[]> {
+  const file = resolve(appFile);
+  if (!existsSync(file)) throw new Error(`${appFile}: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)`);
+  const synthPath = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../charts/synth.ts');
+  if (existsSync(synthPath)) {
+    const synth = (await import(pathToFileURL(synthPath).href)) as { loadApp?: (f: string) => Promise<unknown> };
+    if (typeof synth.loadApp === 'function') {
+      const app = await synth.loadApp(file);
+      const found = collectPipelines([app]);
+      if (found.length) return found;
+    }
+  }
+  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  const roots: unknown[] = [];
+  for (const v of Object.values(mod)) {
+    if (typeof v === 'function') continue;
+    roots.push(v);
+  }
+  return collectPipelines(roots);
+}
+
+/** Picks the pipeline to run: the one named, or the only one. */
+export function choosePipeline(pipelines: readonly PipelineSpec[], name: string | undefined, appFile: string): PipelineSpec {
+  const names = pipelines.map((p) => p.name).join(', ');
+  if (pipelines.length === 0) throw new Error(`${appFile}: defines no Pipeline; add one (new Pipeline(chart, 'train', ...)) or export it`);
+  if (name === undefined) {
+    if (pipelines.length > 1) throw new Error(`${appFile}: defines ${pipelines.length} pipelines (${names}); choose one with --pipeline NAME`);
+    return pipelines[0];
+  }
+  const p = pipelines.find((x) => x.name === name);
+  if (!p) throw new Error(`${appFile}: has no pipeline '${name}'; it defines: ${names}`);
+  return p;
+}
