@@ -1,0 +1,326 @@
+/**
+ * Compiles a PipelineSpec (the IR) to an Argo `WorkflowTemplate`, plus a `CronWorkflow` when the
+ * pipeline is scheduled. Pure: spec in, plain objects out.
+ *
+ * Container conventions (what a task image can rely on):
+ *   - input artifact `x` is at /ghosteam/inputs/x; output artifact `y` must be written to
+ *     /ghosteam/outputs/y; output param `p` is read from /ghosteam/outputs/params/p (JSON or text);
+ *   - param `k` arrives as env GHOSTEAM_PARAM_<K> (upper snake case); built-in components also get
+ *     `--param k=v --input x=PATH --output y=PATH --output-params DIR` after
+ *     `ghosteam component run <name>`;
+ *   - /tmp and /ghosteam/outputs are writable emptyDirs (the root filesystem is read-only).
+ * Data dependencies use `depends: "a.Succeeded"`, so a task whose upstream was skipped by its `when`
+ * is skipped too (IR semantics); `after`-only dependencies also accept a skipped upstream.
+ */
+import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
+import type { ICronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';
+import type { ITemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Template';
+import type { IDAGTask } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask';
+import { createHash } from 'node:crypto';
+import type { ParamValue } from '../components/component.ts';
+import { CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL } from '../charts/rendered-object.ts';
+import { dataDependencies } from './check.ts';
+import { canonicalJson, pipelineSpecHash, SPEC_HASH_ANNOTATION } from './hash.ts';
+import { formatDuration } from './names.ts';
+import type { ConditionSpec, GpuSpec, PipelineSpec, ResourcesSpec, TaskSpec, ValueRef } from './spec.ts';
+
+export const DAG_TEMPLATE = 'ghosteam-dag';
+export const INPUTS_DIR = '/ghosteam/inputs';
+export const OUTPUTS_DIR = '/ghosteam/outputs';
+export const OUTPUT_PARAMS_DIR = '/ghosteam/outputs/params';
+export const PIPELINE_LABEL = 'ghosteam.io/pipeline';
+export const COMPONENT_LABEL = 'ghosteam.io/component';
+/** UID/GID the pods run as (distroless `nonroot`). */
+export const RUN_AS = 65532;
+
+export const POD_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  runAsUser: RUN_AS,
+  runAsGroup: RUN_AS,
+  fsGroup: RUN_AS,
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+export const CONTAINER_SECURITY_CONTEXT = {
+  runAsNonRoot: true,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+export const GPU_TOLERATION = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' } as const;
+
+export interface CompiledPipeline {
+  workflowTemplate: IWorkflowTemplate & { metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> } };
+  cronWorkflow?: ICronWorkflow & { metadata: { name: string; labels: Record<string, string>; annotations: Record<string, string> } };
+  specHash: string;
+}
+
+export function envName(param: string): string {
+  return `GHOSTEAM_PARAM_${param.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`;
+}
+
+function paramString(v: ParamValue): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** A value reference as an Argo expression usable inside the DAG. */
+export function argoValue(r: ValueRef): string {
+  switch (r.kind) {
+    case 'literal':
+      return paramString(r.value);
+    case 'param':
+      return `{{workflow.parameters.${r.name}}}`;
+    case 'taskOutput':
+      return `{{tasks.${r.task}.outputs.parameters.${r.output}}}`;
+    case 'item':
+      return r.field === undefined ? '{{item}}' : `{{item.${r.field}}}`;
+  }
+}
+
+/** Argo `when`: numbers and booleans compare bare; strings (and anything else) are quoted. */
+export function argoWhen(c: ConditionSpec): string {
+  const literal = c.left.kind === 'literal' ? c.left.value : c.right.kind === 'literal' ? c.right.value : undefined;
+  const bare = typeof literal === 'number' || typeof literal === 'boolean' || ['>', '>=', '<', '<='].includes(c.op);
+  const side = (r: ValueRef) => (bare ? argoValue(r) : `'${argoValue(r).replace(/'/g, "\\'")}'`);
+  return `${side(c.left)} ${c.op} ${side(c.right)}`;
+}
+
+export function gpuResourceName(g: GpuSpec): string {
+  return g.mig ? `nvidia.com/mig-${g.mig}` : 'nvidia.com/gpu';
+}
+
+export function podResources(r: ResourcesSpec): { requests: Record<string, string>; limits: Record<string, string> } {
+  const requests: Record<string, string> = { cpu: r.cpu, memory: r.memory };
+  const limits: Record<string, string> = { cpu: r.cpuLimit ?? r.cpu, memory: r.memoryLimit ?? r.memory };
+  if (r.gpu) {
+    requests[gpuResourceName(r.gpu)] = String(r.gpu.count);
+    limits[gpuResourceName(r.gpu)] = String(r.gpu.count);
+  }
+  return { requests, limits };
+}
+
+/** nodeSelector / affinity / tolerations that place a pod on a matching GPU node. */
+export function gpuPlacement(g: GpuSpec | undefined): {
+  nodeSelector?: Record<string, string>;
+  affinity?: Record<string, unknown>;
+  tolerations?: Record<string, string>[];
+} {
+  if (!g) return {};
+  return {
+    ...(g.product ? { nodeSelector: { 'nvidia.com/gpu.product': g.product } } : {}),
+    ...(g.minMemoryMiB
+      ? {
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.memory', operator: 'Gt', values: [String(g.minMemoryMiB - 1)] }] }],
+              },
+            },
+          },
+        }
+      : {}),
+    tolerations: [{ ...GPU_TOLERATION }],
+  };
+}
+
+function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate {
+  const paramNames = Object.keys(t.params);
+  const inputNames = Object.keys(t.inputs);
+  const outputNames = Object.keys(t.outputs);
+  const env: Record<string, unknown>[] = paramNames.map((k) => ({ name: envName(k), value: `{{inputs.parameters.${k}}}` }));
+  for (const [k, v] of Object.entries(t.env)) {
+    env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
+  }
+  env.push({ name: 'GHOSTEAM_PIPELINE', value: pipeline.name }, { name: 'GHOSTEAM_TASK', value: t.name });
+  if (exit) env.push({ name: 'GHOSTEAM_WORKFLOW_STATUS', value: '{{workflow.status}}' });
+  let args = t.args ? [...t.args] : undefined;
+  if (t.component) {
+    args = [
+      ...paramNames.flatMap((k) => ['--param', `${k}={{inputs.parameters.${k}}}`]),
+      ...inputNames.flatMap((k) => ['--input', `${k}=${INPUTS_DIR}/${k}`]),
+      ...outputNames.flatMap((k) => ['--output', `${k}=${OUTPUTS_DIR}/${k}`]),
+      '--output-params',
+      OUTPUT_PARAMS_DIR,
+      ...(args ?? []),
+    ];
+  }
+  const placement = gpuPlacement(t.resources.gpu);
+  const tpl: ITemplate = {
+    name: t.name,
+    metadata: {
+      annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
+      labels: { [PIPELINE_LABEL]: pipeline.name, ...(t.component ? { [COMPONENT_LABEL]: t.component.name } : {}) },
+    },
+    ...(paramNames.length || inputNames.length
+      ? {
+          inputs: {
+            ...(paramNames.length ? { parameters: paramNames.map((name) => ({ name })) } : {}),
+            ...(inputNames.length ? { artifacts: inputNames.map((name) => ({ name, path: `${INPUTS_DIR}/${name}` })) } : {}),
+          },
+        }
+      : {}),
+    ...(outputNames.length || t.outputParams.length
+      ? {
+          outputs: {
+            ...(t.outputParams.length ? { parameters: t.outputParams.map((name) => ({ name, valueFrom: { path: `${OUTPUT_PARAMS_DIR}/${name}` } })) } : {}),
+            ...(outputNames.length ? { artifacts: outputNames.map((name) => ({ name, path: `${OUTPUTS_DIR}/${name}` })) } : {}),
+          },
+        }
+      : {}),
+    container: {
+      name: 'main',
+      image: t.image,
+      ...(t.command ? { command: [...t.command] } : {}),
+      ...(args ? { args } : {}),
+      env: env as never,
+      resources: podResources(t.resources) as never,
+      securityContext: structuredClone(CONTAINER_SECURITY_CONTEXT) as never,
+      volumeMounts: [
+        { name: 'ghosteam-outputs', mountPath: OUTPUTS_DIR },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+    },
+    volumes: [
+      { name: 'ghosteam-outputs', emptyDir: {} },
+      { name: 'tmp', emptyDir: {} },
+    ],
+    ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
+    ...(placement.affinity ? { affinity: placement.affinity as never } : {}),
+    ...(placement.tolerations ? { tolerations: placement.tolerations as never } : {}),
+    ...(t.retry
+      ? {
+          retryStrategy: {
+            limit: t.retry.limit,
+            retryPolicy: t.retry.policy,
+            ...(t.retry.backoff
+              ? {
+                  backoff: {
+                    duration: formatDuration(t.retry.backoff.durationSeconds),
+                    factor: t.retry.backoff.factor,
+                    ...(t.retry.backoff.maxDurationSeconds !== undefined ? { maxDuration: formatDuration(t.retry.backoff.maxDurationSeconds) } : {}),
+                  },
+                }
+              : {}),
+          },
+        }
+      : {}),
+    ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
+    ...(t.cache.enabled
+      ? {
+          memoize: {
+            // Same task definition + same param values → reuse. The definition hash covers the
+            // component version and image, so bumping either invalidates the cache.
+            key: [taskHash(t), ...paramNames.map((k) => `{{inputs.parameters.${k}}}`)].join('/'),
+            maxAge: t.cache.maxAgeSeconds !== undefined ? formatDuration(t.cache.maxAgeSeconds) : '8760h',
+            cache: { configMap: { name: `ghosteam-cache-${pipeline.name}`.slice(0, 253) } },
+          },
+        }
+      : {}),
+  };
+  return tpl;
+}
+
+function taskHash(t: TaskSpec): string {
+  const { path: _path, dependsOn: _deps, ...rest } = t;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
+}
+
+function dagTask(t: TaskSpec): IDAGTask {
+  const data = new Set(dataDependencies(t));
+  const depends = t.dependsOn.map((d) => (data.has(d) ? `${d}.Succeeded` : `(${d}.Succeeded || ${d}.Skipped)`)).join(' && ');
+  const params = Object.entries(t.params);
+  const inputs = Object.entries(t.inputs);
+  return {
+    name: t.name,
+    template: t.name,
+    ...(depends ? { depends } : {}),
+    ...(params.length || inputs.length
+      ? {
+          arguments: {
+            ...(params.length ? { parameters: params.map(([name, r]) => ({ name, value: argoValue(r) })) } : {}),
+            ...(inputs.length ? { artifacts: inputs.map(([name, a]) => ({ name, from: `{{tasks.${a.task}.outputs.artifacts.${a.output}}}` })) } : {}),
+          },
+        }
+      : {}),
+    ...(t.when ? { when: argoWhen(t.when) } : {}),
+    ...(t.parallelFor ? { withParam: t.parallelFor.items.kind === 'literal' ? JSON.stringify(t.parallelFor.items.value) : argoValue(t.parallelFor.items) } : {}),
+  };
+}
+
+/** Exit-handler arguments: only literals and pipeline params can reach it. */
+function exitArguments(t: TaskSpec): IDAGTask['arguments'] | undefined {
+  const params = Object.entries(t.params);
+  return params.length ? { parameters: params.map(([name, r]) => ({ name, value: argoValue(r) })) } : undefined;
+}
+
+export function compileArgo(spec: PipelineSpec): CompiledPipeline {
+  const specHash = pipelineSpecHash(spec);
+  const labels = { ...MANAGED_BY_LABEL, [PIPELINE_LABEL]: spec.name };
+  const annotations: Record<string, string> = {
+    [CONSTRUCT_PATH_ANNOTATION]: spec.path,
+    [SPEC_HASH_ANNOTATION]: specHash,
+    ...(spec.description ? { 'workflows.argoproj.io/description': spec.description } : {}),
+  };
+  const templates: ITemplate[] = [
+    {
+      name: DAG_TEMPLATE,
+      dag: { tasks: spec.tasks.map(dagTask) },
+    },
+    ...spec.tasks.map((t) => template(t, spec, false)),
+  ];
+  // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
+  if (spec.exitHandler) {
+    const eh = spec.exitHandler;
+    templates.push({ name: `${eh.name}-exit`, dag: { tasks: [{ name: eh.name, template: eh.name, ...(exitArguments(eh) ? { arguments: exitArguments(eh) } : {}) }] } });
+    templates.push(template(eh, spec, true));
+  }
+  const parallelism = spec.tasks.find((t) => t.parallelFor?.parallelism)?.parallelFor?.parallelism;
+  const workflowSpec = {
+    entrypoint: DAG_TEMPLATE,
+    ...(spec.params.length
+      ? {
+          arguments: {
+            parameters: spec.params.map((p) => ({
+              name: p.name,
+              ...(p.default !== undefined ? { value: paramString(p.default) } : {}),
+              ...(p.description ? { description: p.description } : {}),
+              ...(p.enum ? { enum: [...p.enum] } : {}),
+            })),
+          },
+        }
+      : {}),
+    ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+    securityContext: structuredClone(POD_SECURITY_CONTEXT),
+    podMetadata: { labels: { [PIPELINE_LABEL]: spec.name } },
+    ...(spec.exitHandler ? { onExit: `${spec.exitHandler.name}-exit` } : {}),
+    ...(parallelism ? { parallelism } : {}),
+    templates,
+  };
+  const workflowTemplate: CompiledPipeline['workflowTemplate'] = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'WorkflowTemplate',
+    metadata: { name: spec.name, labels, annotations },
+    spec: workflowSpec as never,
+  };
+  let cronWorkflow: CompiledPipeline['cronWorkflow'];
+  if (spec.schedule) {
+    cronWorkflow = {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'CronWorkflow',
+      metadata: { name: spec.name, labels: { ...labels }, annotations: { ...annotations } },
+      spec: {
+        schedules: [spec.schedule.cron],
+        ...(spec.schedule.timezone ? { timezone: spec.schedule.timezone } : {}),
+        concurrencyPolicy: spec.schedule.concurrencyPolicy,
+        workflowMetadata: {
+          labels: { [PIPELINE_LABEL]: spec.name, 'ghosteam.io/reason': 'schedule' },
+          annotations: { [SPEC_HASH_ANNOTATION]: specHash },
+        },
+        workflowSpec: { workflowTemplateRef: { name: spec.name } },
+      },
+    };
+  }
+  return { workflowTemplate, ...(cronWorkflow ? { cronWorkflow } : {}), specHash };
+}

@@ -1,0 +1,77 @@
+/**
+ * The built-in components, as the pipeline DSL sees them: name, version, typed inputs/outputs and
+ * output params (the `Component` contract minus `run`). Kept as plain data so that synthesizing a
+ * pipeline never loads the components' heavy dependencies (tfjs, onnxruntime). A test checks every
+ * entry against the real component module in components/<name>/.
+ */
+import type { Component } from '../components/component.ts';
+
+export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs'> & { readonly outputParams?: readonly string[]; readonly description?: string };
+
+export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
+  ingest: {
+    name: 'ingest',
+    version: '1',
+    inputs: [{ name: 'source', kind: 'file', optional: true }],
+    outputs: [{ name: 'dataset', kind: 'dataset' }],
+    outputParams: ['rows', 'columns', 'digest'],
+  },
+  validate: {
+    name: 'validate',
+    version: '1',
+    inputs: [{ name: 'dataset', kind: 'dataset' }],
+    outputs: [{ name: 'report', kind: 'metrics' }],
+    outputParams: ['passed', 'violations', 'failureRate'],
+  },
+  split: {
+    name: 'split',
+    version: '1',
+    inputs: [{ name: 'dataset', kind: 'dataset' }],
+    outputs: [
+      { name: 'train', kind: 'dataset' },
+      { name: 'test', kind: 'dataset' },
+    ],
+    outputParams: ['trainRows', 'testRows'],
+  },
+  'train-tabular': {
+    name: 'train-tabular',
+    version: '1',
+    inputs: [{ name: 'train', kind: 'dataset' }],
+    outputs: [{ name: 'model', kind: 'model' }],
+    outputParams: ['finalLoss', 'backend', 'rows'],
+  },
+  evaluate: {
+    name: 'evaluate',
+    version: '1',
+    inputs: [
+      { name: 'model', kind: 'model' },
+      { name: 'test', kind: 'dataset' },
+    ],
+    outputs: [{ name: 'metrics', kind: 'metrics' }],
+    outputParams: ['auc', 'accuracy', 'precision', 'recall', 'f1'],
+  },
+  'export-onnx': {
+    name: 'export-onnx',
+    version: '1',
+    inputs: [{ name: 'model', kind: 'model' }],
+    outputs: [{ name: 'onnx', kind: 'model' }],
+    outputParams: ['digest'],
+  },
+  register: {
+    name: 'register',
+    version: '1',
+    inputs: [
+      { name: 'model', kind: 'model' },
+      { name: 'metrics', kind: 'metrics', optional: true },
+    ],
+    outputs: [],
+    outputParams: ['version'],
+  },
+};
+
+/** Looks a built-in component up by name; the error lists what exists. */
+export function builtinComponent(name: string): ComponentDescriptor {
+  const c = BUILTIN_COMPONENTS[name];
+  if (!c) throw new Error(`'${name}' is not a built-in component; use one of ${Object.keys(BUILTIN_COMPONENTS).join(', ')}, or pass a Component object`);
+  return c;
+}

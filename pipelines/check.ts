@@ -1,0 +1,189 @@
+/**
+ * Semantic checks of a PipelineSpec (the IR), shared by the construct (before it renders), the local
+ * engine (before it runs a spec it was handed) and `ghosteam validate`. Every message names the
+ * construct path, the field, what is wrong and how to fix it. Pure.
+ */
+import type { Issue } from '../charts/errors.ts';
+import { dnsLabelProblem, toDnsLabel } from './names.ts';
+import type { ConditionSpec, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
+
+/** Names the DAG uses itself; a task can't take them. */
+export const RESERVED_TASK_NAMES = ['ghosteam-dag'];
+
+export const messages = {
+  notDns: (name: string) => `'${name}' ${dnsLabelProblem(name)}; use '${toDnsLabel(name)}'`,
+  duplicateTask: (name: string) => `has two tasks named '${name}'; give each task a unique id`,
+  reservedTask: (name: string) => `'${name}' is reserved by ghosteam; choose another task id`,
+  unknownParam: (name: string, known: readonly string[]) =>
+    `refers to pipeline param '${name}', which is not declared; declare it with pipeline.param('${name}', …)${known.length ? ` or use one of ${known.join(', ')}` : ''}`,
+  unknownTask: (task: string, pipeline: string) => `refers to task '${task}', which is not in pipeline '${pipeline}'; add the task or fix the reference`,
+  missingArtifact: (task: string, output: string, produced: readonly string[]) =>
+    `consumes '${task}.outputs.${output}', which task '${task}' does not produce; ${produced.length ? `consume one of ${produced.map((p) => `'${task}.outputs.${p}'`).join(', ')}` : `task '${task}' produces no artifacts`} or declare the output`,
+  artifactKind: (task: string, output: string, want: string, got: string) =>
+    `expects a ${want} artifact but '${task}.outputs.${output}' is a ${got}; pass a ${want} output`,
+  missingOutputParam: (task: string, output: string, declared: readonly string[]) =>
+    `reads output param '${task}.${output}', which task '${task}' does not set; ${declared.length ? `use one of ${declared.join(', ')}` : `task '${task}' sets no output params`} or add it to its outputParams`,
+  itemWithoutLoop: () => 'uses the parallelFor item, but the task has no parallelFor; add parallelFor or pass a value',
+  cycle: (names: readonly string[]) => `form a cycle ${names.join(' → ')}; remove one of these dependencies (inputs, params, when or after)`,
+  selfDependency: (name: string) => `makes task '${name}' depend on itself; remove the reference`,
+  exitHandlerDeps: (deps: readonly string[]) =>
+    `runs after the DAG whatever its outcome, so it can't consume outputs of ${deps.map((d) => `'${d}'`).join(', ')}; pass values through pipeline params instead`,
+  paramDefaultType: (name: string, type: string) => `default of param '${name}' is not a ${type}; give a ${type} default`,
+  paramEnum: (name: string, value: unknown, allowed: readonly string[]) => `default ${JSON.stringify(value)} of param '${name}' is not one of ${allowed.join(', ')}`,
+  duplicateParam: (name: string) => `declares param '${name}' twice; remove one`,
+} as const;
+
+function refsOf(t: TaskSpec): { field: string; ref: ValueRef }[] {
+  const out: { field: string; ref: ValueRef }[] = [];
+  for (const [k, r] of Object.entries(t.params)) out.push({ field: `params.${k}`, ref: r });
+  if (t.when) {
+    out.push({ field: 'when', ref: t.when.left });
+    out.push({ field: 'when', ref: t.when.right });
+  }
+  if (t.parallelFor) out.push({ field: 'parallelFor', ref: t.parallelFor.items });
+  return out;
+}
+
+/** Upstream tasks a task consumes data from (artifacts, output params, conditions, loop items). */
+export function dataDependencies(t: TaskSpec): string[] {
+  const s = new Set<string>();
+  for (const i of Object.values(t.inputs)) s.add(i.task);
+  for (const { ref } of refsOf(t)) if (ref.kind === 'taskOutput') s.add(ref.task);
+  return [...s].sort();
+}
+
+function typeOk(type: string, v: unknown): boolean {
+  switch (type) {
+    case 'string':
+      return typeof v === 'string';
+    case 'number':
+      return typeof v === 'number' && Number.isFinite(v);
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'list':
+      return Array.isArray(v);
+    default:
+      return true;
+  }
+}
+
+/** Finds one cycle (as a closed list of names) in the dependency graph, or undefined. */
+export function findCycle(order: readonly string[], deps: ReadonlyMap<string, readonly string[]>): string[] | undefined {
+  const state = new Map<string, 1 | 2>();
+  const stack: string[] = [];
+  const visit = (n: string): string[] | undefined => {
+    state.set(n, 1);
+    stack.push(n);
+    for (const d of deps.get(n) ?? []) {
+      if (!deps.has(d)) continue;
+      const s = state.get(d);
+      if (s === 1) return [...stack.slice(stack.indexOf(d)), d];
+      if (s === undefined) {
+        const c = visit(d);
+        if (c) return c;
+      }
+    }
+    stack.pop();
+    state.set(n, 2);
+    return undefined;
+  };
+  for (const n of order) {
+    if (!state.has(n)) {
+      const c = visit(n);
+      if (c) return c.reverse();
+    }
+  }
+  return undefined;
+}
+
+/** Stable topological order: a task comes after its dependencies, ties by declaration order. */
+export function topoOrder<T extends { name: string; dependsOn: readonly string[] }>(tasks: readonly T[]): T[] {
+  const index = new Map(tasks.map((t, i) => [t.name, i]));
+  const remaining = new Map(tasks.map((t) => [t.name, new Set(t.dependsOn.filter((d) => index.has(d)))]));
+  const out: T[] = [];
+  while (out.length < tasks.length) {
+    const next = tasks.find((t) => remaining.has(t.name) && remaining.get(t.name)!.size === 0);
+    if (!next) throw new Error('dependency cycle');
+    out.push(next);
+    remaining.delete(next.name);
+    for (const r of remaining.values()) r.delete(next.name);
+  }
+  return out;
+}
+
+export function checkPipelineSpec(spec: PipelineSpec): Issue[] {
+  const issues: Issue[] = [];
+  const nameProblem = dnsLabelProblem(spec.name);
+  if (nameProblem) issues.push({ path: spec.path, field: 'name', message: messages.notDns(spec.name) });
+
+  const paramNames: string[] = [];
+  for (const p of spec.params) {
+    if (paramNames.includes(p.name)) issues.push({ path: spec.path, field: 'params', message: messages.duplicateParam(p.name) });
+    paramNames.push(p.name);
+    if (p.default !== undefined && !typeOk(p.type, p.default)) issues.push({ path: spec.path, field: `params.${p.name}`, message: messages.paramDefaultType(p.name, p.type) });
+    if (p.enum && p.default !== undefined && !p.enum.includes(p.default as string)) {
+      issues.push({ path: spec.path, field: `params.${p.name}`, message: messages.paramEnum(p.name, p.default, p.enum) });
+    }
+  }
+
+  const all = [...spec.tasks, ...(spec.exitHandler ? [spec.exitHandler] : [])];
+  const byName = new Map<string, TaskSpec>();
+  for (const t of all) {
+    if (byName.has(t.name)) issues.push({ path: spec.path, field: 'tasks', message: messages.duplicateTask(t.name) });
+    byName.set(t.name, t);
+    if (dnsLabelProblem(t.name)) issues.push({ path: t.path, field: 'name', message: messages.notDns(t.name) });
+    if (RESERVED_TASK_NAMES.includes(t.name)) issues.push({ path: t.path, field: 'name', message: messages.reservedTask(t.name) });
+  }
+  const dagNames = new Set(spec.tasks.map((t) => t.name));
+
+  const checkTask = (t: TaskSpec, isExit: boolean) => {
+    for (const { field, ref } of refsOf(t)) {
+      if (ref.kind === 'param' && !paramNames.includes(ref.name)) issues.push({ path: t.path, field, message: messages.unknownParam(ref.name, paramNames) });
+      if (ref.kind === 'item' && !t.parallelFor) issues.push({ path: t.path, field, message: messages.itemWithoutLoop() });
+      if (ref.kind === 'taskOutput') {
+        const up = dagNames.has(ref.task) ? byName.get(ref.task) : undefined;
+        if (ref.task === t.name) issues.push({ path: t.path, field, message: messages.selfDependency(t.name) });
+        else if (!up) {
+          if (!isExit) issues.push({ path: t.path, field, message: messages.unknownTask(ref.task, spec.name) });
+        } else if (!up.outputParams.includes(ref.output)) {
+          issues.push({ path: t.path, field, message: messages.missingOutputParam(ref.task, ref.output, up.outputParams) });
+        }
+      }
+    }
+    for (const [k, input] of Object.entries(t.inputs)) {
+      const field = `inputs.${k}`;
+      const up = dagNames.has(input.task) ? byName.get(input.task) : undefined;
+      if (input.task === t.name) issues.push({ path: t.path, field, message: messages.selfDependency(t.name) });
+      else if (!up) {
+        if (!isExit) issues.push({ path: t.path, field, message: messages.unknownTask(input.task, spec.name) });
+      } else {
+        const out = up.outputs[input.output];
+        if (!out) issues.push({ path: t.path, field, message: messages.missingArtifact(input.task, input.output, Object.keys(up.outputs)) });
+        else if (out.kind !== input.kind) issues.push({ path: t.path, field, message: messages.artifactKind(input.task, input.output, input.kind, out.kind) });
+      }
+    }
+    for (const d of t.dependsOn) {
+      if (d === t.name) {
+        if (!issues.some((i) => i.path === t.path && i.message === messages.selfDependency(t.name))) issues.push({ path: t.path, field: 'after', message: messages.selfDependency(t.name) });
+      } else if (!dagNames.has(d) && !isExit) issues.push({ path: t.path, field: 'after', message: messages.unknownTask(d, spec.name) });
+    }
+  };
+  for (const t of spec.tasks) checkTask(t, false);
+  if (spec.exitHandler) {
+    checkTask(spec.exitHandler, true);
+    const deps = [...new Set([...spec.exitHandler.dependsOn, ...dataDependencies(spec.exitHandler)])].sort();
+    if (deps.length > 0) issues.push({ path: spec.exitHandler.path, field: 'inputs', message: messages.exitHandlerDeps(deps) });
+  }
+
+  const cycle = findCycle(
+    spec.tasks.map((t) => t.name),
+    new Map(spec.tasks.map((t) => [t.name, t.dependsOn.filter((d) => d !== t.name)])),
+  );
+  if (cycle) issues.push({ path: spec.path, field: 'tasks', message: messages.cycle(cycle) });
+  return issues;
+}
+
+/** Renders a condition for messages and Argo `when`. */
+export function conditionText(c: ConditionSpec, render: (r: ValueRef) => string): string {
+  return `${render(c.left)} ${c.op} ${render(c.right)}`;
+}

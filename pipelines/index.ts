@@ -1,0 +1,10 @@
+/** ghosteam/pipelines: the Pipeline construct DSL, its IR and the Argo compiler. */
+export * from './spec.ts';
+export { Pipeline, Task, DEFAULT_COMPONENT_IMAGE, type PipelineProps, type TaskProps, type ComponentTaskProps, type ParamOptions } from './pipeline.ts';
+export { Param, OutputParam, Item, Condition, Artifact, ArtifactDecl, ArtifactRef, Secret, SecretRef, ParallelFor, type ValueInput, type ParamTypeMap } from './values.ts';
+export { Gpu, Resources, Retry, Cache, Schedule, GPU_PRODUCTS, gpuProductLabel } from './resources.ts';
+export { BUILTIN_COMPONENTS, builtinComponent, type ComponentDescriptor } from './catalog.ts';
+export { compileArgo, type CompiledPipeline } from './argo.ts';
+export { checkPipelineSpec, topoOrder, findCycle, dataDependencies } from './check.ts';
+export { pipelineSpecHash, canonicalJson, SPEC_HASH_ANNOTATION } from './hash.ts';
+export { parseDuration, formatDuration, dnsLabelProblem } from './names.ts';

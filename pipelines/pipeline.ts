@@ -1,0 +1,355 @@
+/**
+ * The `Pipeline` construct: typed params, tasks (plain containers or built-in components) that pass
+ * typed artifacts and params, `when`, `parallelFor`, an exit handler and an optional schedule.
+ * Dependencies are inferred from what a task consumes. `toSpec()` renders the IR (spec.ts) lazily,
+ * and the construct emits an Argo WorkflowTemplate (+ CronWorkflow when scheduled) through argo.ts.
+ */
+import { Construct } from 'constructs';
+import type { ArtifactKind, ParamValue } from '../components/component.ts';
+import { ValidationError, type Issue } from '../charts/errors.ts';
+import { RenderedObject } from '../charts/rendered-object.ts';
+import { compileArgo } from './argo.ts';
+import { builtinComponent, type ComponentDescriptor } from './catalog.ts';
+import { checkPipelineSpec, messages, topoOrder } from './check.ts';
+import { pipelineSpecHash } from './hash.ts';
+import { dnsLabelProblem, parseDuration } from './names.ts';
+import { Cache, Resources, Retry, type Schedule } from './resources.ts';
+import type { ArtifactInputSpec, ArtifactOutputSpec, EnvValue, ParamSpec, ParamType, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
+import { ArtifactDecl, ArtifactRef, Condition, Item, OutputParam, ParallelFor, Param, SecretRef, type ParamTypeMap, type ValueInput } from './values.ts';
+
+/** The image that runs built-in components (`ghosteam component run <name>`). */
+export const DEFAULT_COMPONENT_IMAGE = 'ghcr.io/ghosteam/components:0.1.0';
+
+const SECRET_LIKE = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?)/i;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface PipelineProps {
+  /** WorkflowTemplate name (DNS-1123). @default - the construct id */
+  readonly name?: string;
+  readonly description?: string;
+  /** Run on a cron schedule (adds an Argo CronWorkflow). @default - no schedule */
+  readonly schedule?: Schedule;
+  /** @default - the namespace's default service account */
+  readonly serviceAccountName?: string;
+  /** Image for built-in component tasks. @default DEFAULT_COMPONENT_IMAGE */
+  readonly componentImage?: string;
+  /** @default - the chart's namespace */
+  readonly namespace?: string;
+}
+
+export interface ParamOptions<K extends ParamType> {
+  readonly type: K;
+  /** @default - required at submission */
+  readonly default?: ParamTypeMap[K];
+  readonly description?: string;
+  /** Allowed values (string params). */
+  readonly enum?: readonly string[];
+}
+
+interface CommonTaskProps {
+  /** Parameter values: literals, pipeline params, upstream output params or the loop item. */
+  readonly params?: Readonly<Record<string, ValueInput>>;
+  /** Input artifacts: outputs of upstream tasks (each creates a dependency). */
+  readonly inputs?: Readonly<Record<string, ArtifactRef>>;
+  /** Environment variables; secrets only by reference (`Secret.fromSecret(name, key)`). */
+  readonly env?: Readonly<Record<string, string | SecretRef>>;
+  /** @default Resources.DEFAULT (500m CPU, 512Mi) */
+  readonly resources?: Resources;
+  /** @default Retry.none() */
+  readonly retry?: Retry;
+  /** Wall-clock limit of one attempt, e.g. '30m'. @default - none */
+  readonly timeout?: string | number;
+  /** @default Cache.enabled() for component tasks, Cache.disabled() for containers */
+  readonly cache?: Cache;
+  /** Run only if the condition holds (otherwise the task is Skipped). */
+  readonly when?: Condition;
+  readonly parallelFor?: ParallelFor;
+  /** Extra ordering dependencies (beyond those inferred from inputs/params). */
+  readonly after?: readonly Task[];
+}
+
+export interface TaskProps<O extends Record<string, ArtifactKind> = Record<string, ArtifactKind>> extends CommonTaskProps {
+  readonly image: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  /** Output artifacts the container writes. */
+  readonly outputs?: { readonly [K in keyof O]: ArtifactDecl<O[K]> };
+  /** Output params the container sets. */
+  readonly outputParams?: readonly string[];
+}
+
+export type ComponentTaskProps = CommonTaskProps;
+
+function fail(path: string, field: string, message: string): never {
+  throw new ValidationError([{ path, field, message }]);
+}
+
+export class Task<O extends Record<string, ArtifactKind> = Record<string, ArtifactKind>> extends Construct {
+  readonly name: string;
+  readonly component?: ComponentDescriptor;
+  /** Typed handles on this task's output artifacts. */
+  readonly outputs: { readonly [K in keyof O]: ArtifactRef<O[K]> };
+  private readonly declaredOutputs: Record<string, ArtifactOutputSpec>;
+  private readonly declaredOutputParams: readonly string[];
+  private readonly after: Task[] = [];
+
+  constructor(
+    readonly pipeline: Pipeline,
+    id: string,
+    private readonly props: CommonTaskProps & { image?: string; command?: readonly string[]; args?: readonly string[]; outputs?: Record<string, ArtifactDecl>; outputParams?: readonly string[] },
+    component?: ComponentDescriptor,
+    readonly isExitHandler = false,
+  ) {
+    super(pipeline, id);
+    this.name = id;
+    this.component = component;
+    const path = this.node.path;
+    if (dnsLabelProblem(id)) fail(path, 'name', messages.notDns(id));
+
+    if (component) {
+      this.declaredOutputs = Object.fromEntries(component.outputs.map((o) => [o.name, { kind: o.kind, ...(o.description ? { description: o.description } : {}) }]));
+      this.declaredOutputParams = [...(component.outputParams ?? [])];
+    } else {
+      if (!props.image) fail(path, 'image', 'is required for a container task; set image, or use pipeline.component(...) for a built-in step');
+      this.declaredOutputs = Object.fromEntries(
+        Object.entries(props.outputs ?? {}).map(([k, d]) => [k, { kind: d.kind, ...(d.description ? { description: d.description } : {}) }]),
+      );
+      this.declaredOutputParams = [...(props.outputParams ?? [])];
+    }
+    this.outputs = Object.fromEntries(Object.entries(this.declaredOutputs).map(([k, o]) => [k, new ArtifactRef(this, k, o.kind)])) as Task<O>['outputs'];
+    this.checkProps(path);
+    for (const t of props.after ?? []) this.addDependency(t);
+  }
+
+  private checkProps(path: string): void {
+    const p = this.props;
+    const own = (owner: { node: { path: string } }, field: string, what: string) => {
+      if (owner === this) fail(path, field, messages.selfDependency(this.name));
+      const ownerPipeline = owner instanceof Task ? owner.pipeline : owner;
+      if (ownerPipeline !== this.pipeline) fail(path, field, `uses ${what} from ${owner.node.path}, which belongs to another pipeline; pass it as a param of this pipeline instead`);
+    };
+    for (const [k, v] of Object.entries(p.params ?? {})) {
+      if (v instanceof Param) own(v.pipeline, `params.${k}`, `param '${v.name}'`);
+      else if (v instanceof OutputParam) own(v.task, `params.${k}`, `output param '${v.name}'`);
+      else if (v instanceof Item && !p.parallelFor) fail(path, `params.${k}`, messages.itemWithoutLoop());
+    }
+    for (const [k, ref] of Object.entries(p.inputs ?? {})) {
+      if (!(ref instanceof ArtifactRef)) fail(path, `inputs.${k}`, 'must be an output artifact of another task (e.g. split.outputs.train)');
+      own(ref.task, `inputs.${k}`, `artifact '${ref.name}'`);
+    }
+    if (p.when) for (const o of p.when.owners) own(o, 'when', 'a value');
+    if (p.parallelFor) for (const o of p.parallelFor.owners) own(o, 'parallelFor', 'a value');
+    for (const [k, v] of Object.entries(p.env ?? {})) {
+      if (!ENV_NAME.test(k)) fail(path, `env.${k}`, 'is not a valid environment variable name; use letters, digits and _ (not starting with a digit)');
+      if (typeof v === 'string' && SECRET_LIKE.test(k)) fail(path, `env.${k}`, `looks like a secret but is given as a literal; pass it by reference: Secret.fromSecret('<secret-name>', '<key>')`);
+    }
+    if (p.timeout !== undefined) {
+      try {
+        const s = parseDuration(p.timeout);
+        if (s < 1) fail(path, 'timeout', 'must be at least 1 second');
+      } catch (err) {
+        if (err instanceof ValidationError) throw err;
+        fail(path, 'timeout', (err as Error).message);
+      }
+    }
+    if (this.component) {
+      const c = this.component;
+      const declared = c.inputs.map((i) => i.name);
+      for (const [k, ref] of Object.entries(p.inputs ?? {})) {
+        const want = c.inputs.find((i) => i.name === k);
+        if (!want) fail(path, `inputs.${k}`, `is not an input of component '${c.name}'; use one of ${declared.join(', ') || '(none)'}`);
+        if (want.kind !== ref.kind) fail(path, `inputs.${k}`, messages.artifactKind(ref.task.name, ref.name, want.kind, ref.kind));
+      }
+      for (const i of c.inputs) {
+        if (!i.optional && !(p.inputs && i.name in p.inputs)) fail(path, `inputs.${i.name}`, `is required by component '${c.name}' (a ${i.kind} artifact); pass an upstream output`);
+      }
+    }
+  }
+
+  /** A handle on output artifact `name` (checked against the declared outputs). */
+  output<K extends keyof O & string>(name: K): ArtifactRef<O[K]> {
+    const ref = (this.outputs as Record<string, ArtifactRef>)[name];
+    if (!ref) fail(this.node.path, `outputs.${name}`, `is not an output of task '${this.name}'; use one of ${Object.keys(this.declaredOutputs).join(', ') || '(none)'}`);
+    return ref as ArtifactRef<O[K]>;
+  }
+
+  /** A handle on output param `name`, for `when` conditions and downstream params. */
+  outputParam<T extends ParamValue = ParamValue>(name: string): OutputParam<T> {
+    if (!this.declaredOutputParams.includes(name)) {
+      fail(this.node.path, `outputParams.${name}`, messages.missingOutputParam(this.name, name, this.declaredOutputParams));
+    }
+    return new OutputParam<T>(this, name);
+  }
+
+  /** Runs this task after `tasks` (ordering only; data dependencies are inferred). */
+  addDependency(...tasks: Task[]): this {
+    for (const t of tasks) {
+      if (t === this) fail(this.node.path, 'after', messages.selfDependency(this.name));
+      if (t.pipeline !== this.pipeline) fail(this.node.path, 'after', `refers to ${t.node.path}, which belongs to another pipeline; tasks can only wait for tasks of their own pipeline`);
+      if (!this.after.includes(t)) this.after.push(t);
+    }
+    return this;
+  }
+
+  toSpec(): TaskSpec {
+    const p = this.props;
+    const valueRef = (v: ValueInput): ValueRef => (v instanceof Param || v instanceof OutputParam || v instanceof Item ? v.ref : { kind: 'literal', value: v });
+    const params: Record<string, ValueRef> = {};
+    for (const k of Object.keys(p.params ?? {}).sort()) params[k] = valueRef(p.params![k]);
+    const inputs: Record<string, ArtifactInputSpec> = {};
+    for (const k of Object.keys(p.inputs ?? {}).sort()) {
+      const r = p.inputs![k];
+      inputs[k] = { task: r.task.name, output: r.name, kind: r.kind };
+    }
+    const env: Record<string, EnvValue> = {};
+    for (const k of Object.keys(p.env ?? {}).sort()) {
+      const v = p.env![k];
+      env[k] = v instanceof SecretRef ? { secretKeyRef: { name: v.name, key: v.key } } : v;
+    }
+    const deps = new Set<string>(this.after.map((t) => t.name));
+    for (const r of Object.values(inputs)) deps.add(r.task);
+    for (const r of Object.values(params)) if (r.kind === 'taskOutput') deps.add(r.task);
+    if (p.when) for (const r of [p.when.spec.left, p.when.spec.right]) if (r.kind === 'taskOutput') deps.add(r.task);
+    if (p.parallelFor && p.parallelFor.ref.kind === 'taskOutput') deps.add(p.parallelFor.ref.task);
+    const c = this.component;
+    const cache = p.cache ?? (c ? Cache.enabled() : Cache.disabled());
+    return {
+      name: this.name,
+      path: this.node.path,
+      ...(c ? { component: { name: c.name, version: c.version } } : {}),
+      image: c ? (p.image ?? this.pipeline.componentImage) : p.image!,
+      ...(c ? { command: ['ghosteam', 'component', 'run', c.name] } : p.command ? { command: [...p.command] } : {}),
+      ...(p.args ? { args: [...p.args] } : {}),
+      params,
+      inputs,
+      outputs: { ...this.declaredOutputs },
+      outputParams: [...this.declaredOutputParams],
+      env,
+      resources: (p.resources ?? Resources.DEFAULT).spec,
+      ...((p.retry ?? Retry.none()).spec ? { retry: p.retry!.spec } : {}),
+      ...(p.timeout !== undefined ? { timeoutSeconds: parseDuration(p.timeout) } : {}),
+      cache: cache.spec,
+      ...(p.when ? { when: p.when.spec } : {}),
+      ...(p.parallelFor ? { parallelFor: { items: p.parallelFor.ref, ...(p.parallelFor.parallelism ? { parallelism: p.parallelFor.parallelism } : {}) } } : {}),
+      dependsOn: [...deps].sort(),
+    };
+  }
+}
+
+export class Pipeline extends Construct {
+  readonly name: string;
+  readonly componentImage: string;
+  readonly schedule?: Schedule;
+  private readonly params: { param: Param; spec: ParamSpec }[] = [];
+  private readonly tasks: Task[] = [];
+  private exit?: Task;
+
+  constructor(scope: Construct, id: string, private readonly props: PipelineProps = {}) {
+    super(scope, id);
+    this.name = props.name ?? id;
+    this.componentImage = props.componentImage ?? DEFAULT_COMPONENT_IMAGE;
+    this.schedule = props.schedule;
+    if (dnsLabelProblem(this.name)) fail(this.node.path, 'name', messages.notDns(this.name));
+    // Rendered lazily, at synth time, so tasks added after construction are included.
+    const compiled = () => compileArgo(this.toSpec());
+    new RenderedObject(this, 'WorkflowTemplate', {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'WorkflowTemplate',
+      name: this.name,
+      namespace: props.namespace,
+      owner: this,
+      render: () => {
+        const wt = compiled().workflowTemplate;
+        return { labels: wt.metadata.labels, annotations: wt.metadata.annotations, body: { spec: wt.spec } };
+      },
+    });
+    if (props.schedule) {
+      new RenderedObject(this, 'CronWorkflow', {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'CronWorkflow',
+        name: this.name,
+        namespace: props.namespace,
+        owner: this,
+        render: () => {
+          const cw = compiled().cronWorkflow!;
+          return { labels: cw.metadata.labels, annotations: cw.metadata.annotations, body: { spec: cw.spec } };
+        },
+      });
+    }
+  }
+
+  /** Declares a typed pipeline parameter. */
+  param<K extends ParamType>(name: string, opts: ParamOptions<K>): Param<ParamTypeMap[K]> {
+    const path = this.node.path;
+    if (this.params.some((p) => p.spec.name === name)) fail(path, 'params', messages.duplicateParam(name));
+    if (!/^[a-zA-Z][a-zA-Z0-9_-]*$/.test(name)) fail(path, `params.${name}`, 'is not a valid param name; use letters, digits, _ and -, starting with a letter');
+    const spec: ParamSpec = {
+      name,
+      type: opts.type,
+      ...(opts.default !== undefined ? { default: opts.default } : {}),
+      ...(opts.description ? { description: opts.description } : {}),
+      ...(opts.enum ? { enum: [...opts.enum] } : {}),
+    };
+    const param = new Param<ParamTypeMap[K]>(this, name, opts.type);
+    this.params.push({ param: param as Param, spec });
+    return param;
+  }
+
+  private checkNewTask(id: string): void {
+    if (this.tasks.some((t) => t.name === id) || this.exit?.name === id) fail(this.node.path, 'tasks', messages.duplicateTask(id));
+  }
+
+  /** Adds a container task. */
+  task<O extends Record<string, ArtifactKind> = Record<string, never>>(id: string, props: TaskProps<O>): Task<O> {
+    this.checkNewTask(id);
+    const t = new Task<O>(this, id, props as TaskProps);
+    this.tasks.push(t as unknown as Task);
+    return t;
+  }
+
+  /** Adds a task that runs a built-in component (by name, e.g. 'train-tabular', or a Component object). */
+  component(id: string, component: string | ComponentDescriptor, props: ComponentTaskProps = {}): Task {
+    this.checkNewTask(id);
+    let c: ComponentDescriptor;
+    try {
+      c = typeof component === 'string' ? builtinComponent(component) : component;
+    } catch (err) {
+      fail(`${this.node.path}/${id}`, 'component', (err as Error).message);
+    }
+    const t = new Task(this, id, props, c);
+    this.tasks.push(t);
+    return t;
+  }
+
+  /** The exit handler: runs after the DAG whatever its outcome (gets GHOSTEAM_WORKFLOW_STATUS). */
+  onExit(id: string, props: TaskProps | (ComponentTaskProps & { component: string | ComponentDescriptor })): Task {
+    if (this.exit) fail(this.node.path, 'onExit', `already has exit handler '${this.exit.name}'; a pipeline has at most one`);
+    this.checkNewTask(id);
+    const c = 'component' in props ? (typeof props.component === 'string' ? builtinComponent(props.component) : props.component) : undefined;
+    this.exit = new Task(this, id, props as TaskProps, c, true);
+    return this.exit;
+  }
+
+  /** The plain-data IR, validated. Throws a ValidationError listing every problem. */
+  toSpec(): PipelineSpec {
+    const tasks = this.tasks.map((t) => t.toSpec());
+    const raw: PipelineSpec = {
+      name: this.name,
+      path: this.node.path,
+      ...(this.props.description ? { description: this.props.description } : {}),
+      params: this.params.map((p) => p.spec),
+      tasks,
+      ...(this.exit ? { exitHandler: this.exit.toSpec() } : {}),
+      ...(this.schedule ? { schedule: this.schedule.spec } : {}),
+      ...(this.props.serviceAccountName ? { serviceAccountName: this.props.serviceAccountName } : {}),
+    };
+    const issues: Issue[] = checkPipelineSpec(raw);
+    if (issues.length > 0) throw new ValidationError(issues);
+    return { ...raw, tasks: topoOrder(tasks) };
+  }
+
+  /** `sha256:<hex>` of the canonical spec (see hash.ts). */
+  get specHash(): string {
+    return pipelineSpecHash(this.toSpec());
+  }
+}
