@@ -69,7 +69,7 @@ describe('ghosteam CRDs', () => {
     bad.spec.rollout.strategy = 'blue-green';
     bad.spec.replicas = 3;
     bad.status.trafficPercent = 150;
-    assert.deepEqual(validateGhosteamObject(bad), [
+    assert.deepEqual(validateGhosteamObject(bad as unknown as ModelResource), [
       { field: 'spec.replicas', message: 'is not a known field; remove it or check its spelling' },
       { field: 'spec.rollout.strategy', message: 'must be one of "canary", "direct"' },
       { field: 'status.trafficPercent', message: 'must be <= 100' },
