@@ -3,7 +3,8 @@
  * write (`fraud@champion`, `fraud:3`, `./model.onnx`, `fraud=./model.onnx`, `fraud:2=./model.onnx`).
  */
 import * as ort from 'onnxruntime-node';
-import { basename, extname, resolve as resolvePath } from 'node:path';
+import { basename, extname, join, resolve as resolvePath } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
 import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
 import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec, type TypedData } from './tensors.ts';
 import type { BatchInput, RawOutput } from './batcher.ts';
@@ -64,7 +65,14 @@ export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Pr
   if (typeof spec.name !== 'string' || !NAME_RE.test(spec.name)) throw new RequestError(400, `model name ${JSON.stringify(spec.name)} is invalid; use letters, digits, '-', '_' and '.'`);
   if (spec.version !== undefined && (typeof spec.version !== 'string' || !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(spec.version))) throw new RequestError(400, `model version ${JSON.stringify(spec.version)} is invalid; use e.g. "2"`);
   if (typeof spec.path !== 'string' || spec.path === '') throw new RequestError(400, `model '${spec.name}': path must be a non-empty string`);
-  const path = resolvePath(spec.path);
+  let path = resolvePath(spec.path);
+  // A directory (KServe's /mnt/models) must hold exactly one .onnx file.
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isDirectory()) {
+    const files = (await readdir(path)).filter((f) => f.endsWith('.onnx')).sort();
+    if (files.length !== 1) throw new RequestError(400, `model '${spec.name}': directory ${path} holds ${files.length} .onnx files (${files.join(', ') || 'none'}); it must hold exactly one, or pass the file's path`);
+    path = join(path, files[0]);
+  }
   return { name: spec.name, version: spec.version ?? '1', path, source: path };
 }
 

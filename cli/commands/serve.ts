@@ -1,0 +1,96 @@
+/**
+ * `ghosteam serve`: serves ONNX models over the Open Inference Protocol (and KServe V1 predict)
+ * from the registry or from files, until SIGTERM/SIGINT, then drains in-flight requests and exits 0.
+ *
+ *   ghosteam serve --model fraud@champion --port 8080
+ *   ghosteam serve --model ./fraud.onnx --model fraud:2=./fraud-v2.onnx --token-env SERVE_TOKEN
+ */
+import type { Command } from 'commander';
+import { startModelServer, parseModelSpec, type ModelSpec } from '../../components/model-server/index.ts';
+
+interface ServeFlags {
+  model: string[];
+  port: string;
+  host: string;
+  tokenEnv?: string;
+  payloadLog?: string;
+  payloadSink?: string;
+  payloadSample: string;
+  batching: boolean;
+  maxBatchSize: string;
+  maxQueueDelayMs: string;
+  maxBody: string;
+  maxInflight: string;
+  threads: string;
+  admin: boolean;
+  registryDir?: string;
+  mlflowUri?: string;
+}
+
+function int(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve ONNX models over the Open Inference Protocol (KServe V2) and KServe V1')
+    .option('-m, --model <spec>', 'a model: fraud@champion, fraud:3 (registry), ./model.onnx or fraud:2=./model.onnx (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8080')
+    .option('--host <addr>', 'address to bind', '127.0.0.1')
+    .option('--token-env <NAME>', 'environment variable holding a bearer token required on every endpoint but health')
+    .option('--payload-log <file>', 'write sampled request/response records to this rotating JSON Lines file')
+    .option('--payload-sink <url>', 'POST sampled records as CloudEvents to this URL instead of a file')
+    .option('--payload-sample <rate>', 'share of requests recorded, 0-1', '1')
+    .option('--no-batching', 'run every request alone (no dynamic batching)')
+    .option('--max-batch-size <rows>', 'most rows merged into one model run', '64')
+    .option('--max-queue-delay-ms <ms>', 'longest a request waits for a batch', '2')
+    .option('--max-body <bytes>', 'largest request body', String(4 * 1024 * 1024))
+    .option('--max-inflight <n>', 'requests in flight before answering 429', '1024')
+    .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
+    .option('--no-admin', 'disable the /admin API (load/unload, traffic, stats)')
+    .option('--registry-dir <dir>', 'local registry directory (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
+    .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
+    .action(async (flags: ServeFlags) => {
+      if (flags.model.length === 0) throw new Error('no model to serve; pass --model fraud@champion or --model ./model.onnx');
+      const models: ModelSpec[] = flags.model.map(parseModelSpec);
+      let token: string | undefined;
+      if (flags.tokenEnv) {
+        token = process.env[flags.tokenEnv];
+        if (!token) throw new Error(`--token-env ${flags.tokenEnv}: the environment variable is not set or empty`);
+      }
+      const sample = Number(flags.payloadSample);
+      if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
+      if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
+      const registry = models.some((m) => 'ref' in m)
+        ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
+        : undefined;
+      const server = await startModelServer({
+        models,
+        registry,
+        host: flags.host,
+        port: int('--port', flags.port, 0),
+        token,
+        batching: flags.batching ? { maxBatchSize: int('--max-batch-size', flags.maxBatchSize, 1), maxQueueDelayMs: Number(flags.maxQueueDelayMs) } : false,
+        maxBodyBytes: int('--max-body', flags.maxBody, 1),
+        maxInflight: int('--max-inflight', flags.maxInflight, 1),
+        session: { intraOpThreads: int('--threads', flags.threads, 1) },
+        admin: flags.admin,
+        payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
+      });
+      for (const m of server.models()) {
+        process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
+      }
+      process.stdout.write(`listening on ${server.url}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          process.stderr.write(`${sig}: draining in-flight requests\n`);
+          server.close().then(resolve, (e: Error) => { process.stderr.write(`error while closing: ${e.message}\n`); process.exitCode = 1; resolve(); });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}

@@ -1,0 +1,54 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { denseNetForward } from '../../components/onnx/index.ts';
+import { tempDir, writeFraudModel, rows, inferBody, post } from './fixtures.ts';
+
+const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
+
+describe('ghosteam serve', () => {
+  test('--help exits 0 and starts with Usage:', () => {
+    const r = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^Usage: ghosteam serve/);
+    assert.match(r.stdout, /--token-env <NAME>/);
+  });
+
+  test('without a model it says what to pass', () => {
+    const r = spawnSync(process.execPath, [bin, 'serve'], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stderr.trim(), 'error: no model to serve; pass --model fraud@champion or --model ./model.onnx');
+  });
+
+  test('a missing token variable is an error', () => {
+    const r = spawnSync(process.execPath, [bin, 'serve', '--model', 'x.onnx', '--token-env', 'GHOSTEAM_NOPE_TOKEN'], { encoding: 'utf8', env: { ...process.env, GHOSTEAM_NOPE_TOKEN: '' } });
+    assert.equal(r.stderr.trim(), 'error: --token-env GHOSTEAM_NOPE_TOKEN: the environment variable is not set or empty');
+  });
+
+  test('serves a file with a token, answers, and exits 0 on SIGTERM', async () => {
+    const dir = tempDir();
+    const m = writeFraudModel(dir, 4);
+    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${m.path}`, '--port', '0', '--token-env', 'SERVE_TOKEN'], { env: { ...process.env, SERVE_TOKEN: 'token-abcdefgh' } });
+    let out = '';
+    child.stderr.on('data', (c) => (out += c));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (c) => {
+        out += c;
+        const u = /listening on (http:\/\/\S+)/.exec(out);
+        if (u) resolve(u[1]);
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    assert.match(out, /serving fraud version 1 \(stable 1\)/);
+    const x = rows(2, 1);
+    const r = await post(`${url}/v2/models/fraud/infer`, inferBody(x), { authorization: 'Bearer token-abcdefgh' });
+    assert.equal(r.status, 200);
+    const want = denseNetForward(m.net, x);
+    r.json.outputs[0].data.forEach((v: number, i: number) => assert.ok(Math.abs(v - want[i]) < 1e-5));
+    assert.equal((await post(`${url}/v2/models/fraud/infer`, inferBody(x))).status, 401);
+    const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
+    assert.equal(code, 0);
+    assert.match(out, /SIGTERM: draining in-flight requests/);
+  });
+});

@@ -1,0 +1,34 @@
+// The image can't be built here (no container engine); these checks keep its inputs consistent.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startModelServer } from '../../components/model-server/index.ts';
+import { tempDir, writeFraudModel, get } from './fixtures.ts';
+
+const root = join(import.meta.dirname, '../..');
+const dockerfile = readFileSync(join(root, 'images/model-server/Dockerfile'), 'utf8');
+
+describe('images/model-server', () => {
+  test('its dependency versions equal the root package.json', () => {
+    const img = JSON.parse(readFileSync(join(root, 'images/model-server/package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    for (const [name, v] of Object.entries(img.dependencies)) assert.equal(v, pkg.dependencies[name], `${name}: image ${v}, root ${pkg.dependencies[name]}`);
+  });
+  test('runs as a non-root numeric user and every COPY source exists', () => {
+    assert.match(dockerfile, /^USER 65532:65532$/m);
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)) assert.ok(existsSync(join(root, m[1])), `COPY source ${m[1]} is missing`);
+  });
+  test('a model directory with one .onnx file (KServe /mnt/models) is served; two files are refused', async () => {
+    const dir = tempDir();
+    const models = join(dir, 'mnt-models');
+    mkdirSync(models);
+    writeFraudModel(models, 1, 'model.onnx');
+    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: models }] });
+    try {
+      assert.equal((await get(`${s.url}/v2/models/fraud/ready`)).status, 200);
+    } finally { await s.close(); }
+    writeFraudModel(models, 2, 'other.onnx');
+    await assert.rejects(startModelServer({ port: 0, models: [{ name: 'fraud', path: models }] }), { message: `model 'fraud': directory ${models} holds 2 .onnx files (model.onnx, other.onnx); it must hold exactly one, or pass the file's path` });
+  });
+});
