@@ -1,0 +1,30 @@
+/**
+ * The model registry: one interface (types.ts), two implementations.
+ * `openRegistry()` picks MLflow when a tracking URI is given or MLFLOW_TRACKING_URI is set, else
+ * the local registry under GHOSTEAM_REGISTRY_DIR or `.ghosteam/registry`.
+ */
+import { LocalRegistry } from './local.ts';
+import { MlflowRegistry } from './mlflow/index.ts';
+import type { ModelRegistry } from './types.ts';
+
+export * from './types.ts';
+export { RegistryError, checkAlias, checkModelName, type RegistryErrorCode } from './errors.ts';
+export { LocalRegistry, sha256File, type LocalRegistryOptions } from './local.ts';
+export { MlflowRegistry, MlflowError, type MlflowRegistryOptions } from './mlflow/index.ts';
+
+export interface OpenRegistryOptions {
+  /** An MLflow tracking URI (http://host:port). @default process.env.MLFLOW_TRACKING_URI */
+  readonly trackingUri?: string;
+  /** Local registry directory. @default process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry' */
+  readonly dir?: string;
+  /** MLflow experiment for registration runs. @default process.env.GHOSTEAM_MLFLOW_EXPERIMENT ?? 'ghosteam' */
+  readonly experiment?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function openRegistry(opts: OpenRegistryOptions = {}): ModelRegistry {
+  const env = opts.env ?? process.env;
+  const uri = opts.trackingUri ?? (opts.dir ? undefined : env.MLFLOW_TRACKING_URI);
+  if (uri) return new MlflowRegistry({ trackingUri: uri, experiment: opts.experiment ?? env.GHOSTEAM_MLFLOW_EXPERIMENT });
+  return new LocalRegistry({ dir: opts.dir ?? env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry' });
+}

@@ -1,0 +1,35 @@
+/** The model artifact train-tabular writes and evaluate / export-onnx / register read. */
+import { readFile } from 'node:fs/promises';
+import type { DenseNet } from '../onnx/index.ts';
+
+export const MODEL_FORMAT = 'ghosteam.densenet/v1';
+
+export interface ModelArtifact {
+  readonly format: typeof MODEL_FORMAT;
+  readonly net: DenseNet;
+  readonly label: string;
+  /** The label value read as class 1. */
+  readonly positive: string;
+  readonly training: {
+    readonly rows: number;
+    readonly epochs: number;
+    readonly batchSize: number;
+    readonly learningRate: number;
+    readonly seed: number;
+    readonly hidden?: readonly number[];
+    readonly backend: string;
+    readonly losses: readonly number[];
+    readonly durationMs: number;
+  };
+}
+
+export async function readModel(path: string): Promise<ModelArtifact> {
+  let m: ModelArtifact;
+  try {
+    m = JSON.parse(await readFile(path, 'utf8')) as ModelArtifact;
+  } catch (err) {
+    throw new Error(`cannot read model ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  if (m?.format !== MODEL_FORMAT) throw new Error(`${path}: not a ghosteam model artifact (format '${String(m?.format)}', expected '${MODEL_FORMAT}'); produce it with train-tabular`);
+  return m;
+}

@@ -1,0 +1,120 @@
+/**
+ * The training loop: a seeded, deterministic (on CPU backends) fit of a logistic regression or a
+ * dense MLP with Adam and binary cross-entropy, written on tfjs-core ops so that initialisation and
+ * shuffling come from our own seeded PRNG (tfjs's layers API shuffles with Math.random).
+ */
+import type { DenseLayer, DenseNet } from '../onnx/index.ts';
+import { mulberry32, shuffleInPlace } from '../random.ts';
+import { loadTf, type BackendChoice } from './backend.ts';
+import { meanStd } from './features.ts';
+
+export interface TrainOptions {
+  readonly kind: 'logistic' | 'mlp';
+  /** Hidden layer sizes for 'mlp'. @default [32, 16] */
+  readonly hidden?: readonly number[];
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  /** L2 penalty on weights. @default 0 */
+  readonly l2?: number;
+  readonly seed: number;
+  readonly backend?: BackendChoice;
+  readonly signal?: AbortSignal;
+  readonly onEpoch?: (epoch: number, epochs: number, loss: number) => void;
+}
+
+export interface TrainResult {
+  readonly net: DenseNet;
+  readonly backend: string;
+  readonly losses: number[];
+  readonly durationMs: number;
+}
+
+/** Glorot-uniform init from the seeded generator. */
+function glorot(nIn: number, nOut: number, rand: () => number): Float32Array {
+  const limit = Math.sqrt(6 / (nIn + nOut));
+  const w = new Float32Array(nIn * nOut);
+  for (let i = 0; i < w.length; i++) w[i] = (rand() * 2 - 1) * limit;
+  return w;
+}
+
+/**
+ * Trains on x (row-major [rows][k], NaN allowed: filled with the column mean) and y (0/1).
+ * Inputs are standardised; the mean/std go into the DenseNet so serving applies them.
+ */
+export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: number, featureNames: string[], opts: TrainOptions): Promise<TrainResult> {
+  const start = performance.now();
+  const k = featureNames.length;
+  if (k === 0) throw new Error('train-tabular: no features to train on; set param features');
+  if (rows === 0) throw new Error('train-tabular: the training set is empty');
+  const { tf, backend } = await loadTf(opts.backend ?? 'auto');
+  const { mean, std } = meanStd(x, rows, k);
+  const xn = new Float32Array(x.length);
+  for (let i = 0; i < rows; i++)
+    for (let j = 0; j < k; j++) {
+      const a = x[i * k + j];
+      xn[i * k + j] = Number.isNaN(a) ? 0 : (a - mean[j]) / (std[j] || 1);
+    }
+  const rand = mulberry32(opts.seed);
+  const sizes = [k, ...(opts.kind === 'mlp' ? (opts.hidden ?? [32, 16]) : []), 1];
+  const vars = sizes.slice(1).map((nOut, l) => ({
+    w: tf.variable(tf.tensor2d(glorot(sizes[l], nOut, rand), [sizes[l], nOut])),
+    b: tf.variable(tf.zeros([nOut])),
+  }));
+  const X = tf.tensor2d(xn, [rows, k]);
+  const Y = tf.tensor2d(y, [rows, 1]);
+  const optimizer = tf.train.adam(opts.learningRate);
+  const l2 = opts.l2 ?? 0;
+  const logits = (xb: import('@tensorflow/tfjs').Tensor2D) => {
+    let h = xb;
+    vars.forEach((v, l) => {
+      h = tf.add(tf.matMul(h, v.w), v.b);
+      if (l < vars.length - 1) h = tf.relu(h);
+    });
+    return h;
+  };
+  const order = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) order[i] = i;
+  const losses: number[] = [];
+  try {
+    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+      if (opts.signal?.aborted) throw new Error('train-tabular: cancelled');
+      shuffleInPlace(order, rand);
+      const idx = tf.tensor1d(order, 'int32');
+      const batchLosses: import('@tensorflow/tfjs').Scalar[] = [];
+      for (let s = 0; s < rows; s += opts.batchSize) {
+        const n = Math.min(opts.batchSize, rows - s);
+        const cost = tf.tidy(() => {
+          const bi = idx.slice(s, n);
+          const xb = tf.gather(X, bi) as import('@tensorflow/tfjs').Tensor2D;
+          const yb = tf.gather(Y, bi);
+          const c = optimizer.minimize(() => {
+            let loss = tf.losses.sigmoidCrossEntropy(yb, logits(xb)) as import('@tensorflow/tfjs').Scalar;
+            if (l2 > 0) for (const v of vars) loss = tf.add(loss, tf.mul(l2, tf.sum(tf.square(v.w))));
+            return loss;
+          }, true)!;
+          return tf.mul(c, n) as import('@tensorflow/tfjs').Scalar;
+        });
+        batchLosses.push(cost);
+      }
+      const total = tf.addN(batchLosses);
+      const loss = (await total.data())[0] / rows;
+      tf.dispose([total, idx, ...batchLosses]);
+      losses.push(loss);
+      opts.onEpoch?.(epoch, opts.epochs, loss);
+      // Yield so an abort or a progress line gets through between epochs.
+      await new Promise((r) => setImmediate(r));
+    }
+    const layers: DenseLayer[] = [];
+    for (let l = 0; l < vars.length; l++) {
+      const w = (await vars[l].w.array()) as number[][];
+      const b = Array.from(await vars[l].b.data());
+      layers.push({ weights: w, bias: b, activation: l < vars.length - 1 ? 'relu' : 'sigmoid' });
+    }
+    const net: DenseNet = { kind: opts.kind, featureNames, normalize: { mean, std }, layers };
+    return { net, backend, losses, durationMs: performance.now() - start };
+  } finally {
+    tf.dispose([X, Y, ...vars.flatMap((v) => [v.w, v.b])]);
+    optimizer.dispose();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The shared registry suite against a real MLflow tracking server, from the peers harness
+ * (test/peers: usePeers(['mlflow'])). Until the harness is in the checkout, GHOSTEAM_TEST_MLFLOW_URL
+ * points the suite at a server started by hand (`mlflow server --host 127.0.0.1 --port 5055`).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { MlflowError, MlflowRegistry, RegistryError } from '../../components/registry/index.ts';
+import { runRegistrySuite } from './suite.ts';
+
+async function mlflowPeer(): Promise<{ url?: string; skip?: string }> {
+  const harness = new URL('../peers/index.ts', import.meta.url);
+  if (existsSync(harness)) {
+    const { usePeers } = (await import(harness.href)) as { usePeers: (p: string[]) => Promise<{ skip?: string | false; mlflowUrl?: string }> };
+    const peers = await usePeers(['mlflow']);
+    return peers.skip ? { skip: peers.skip } : { url: peers.mlflowUrl };
+  }
+  if (process.env.GHOSTEAM_TEST_MLFLOW_URL) return { url: process.env.GHOSTEAM_TEST_MLFLOW_URL };
+  if (process.env.CI) throw new Error('the MLflow peer is required in CI (test/peers is missing and GHOSTEAM_TEST_MLFLOW_URL is unset)');
+  return { skip: 'no MLflow peer (test/peers missing; set GHOSTEAM_TEST_MLFLOW_URL)' };
+}
+
+const peer = await mlflowPeer();
+const runId = randomBytes(4).toString('hex');
+const cacheDir = mkdtempSync(join(tmpdir(), 'ghosteam-mlflow-cache-'));
+
+runRegistrySuite(
+  'mlflow',
+  async () => ({
+    registry: new MlflowRegistry({ trackingUri: peer.url!, experiment: `ghosteam-test-${runId}`, cacheDir }),
+    model: (b) => `${b}-${runId}`,
+  }),
+  { skip: peer.skip },
+);
+
+describe('MLflow registry specifics', { skip: peer.skip }, () => {
+  test('an MLflow error keeps its code and message', async () => {
+    const reg = new MlflowRegistry({ trackingUri: peer.url!, experiment: `ghosteam-test-${runId}`, cacheDir });
+    const f = join(cacheDir, 'm.onnx');
+    writeFileSync(f, 'x');
+    await reg.registerVersion(`dup-${runId}`, { artifactPath: f });
+    // Creating the registered model again is what MLflow answers with RESOURCE_ALREADY_EXISTS.
+    const res = await fetch(`${peer.url}/api/2.0/mlflow/registered-models/create`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `dup-${runId}` }) });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error_code: string }).error_code, 'RESOURCE_ALREADY_EXISTS');
+    // Through the client, the same condition becomes a clear MlflowError.
+    const client = reg as unknown as { call: (op: string, p: Promise<unknown>) => Promise<unknown> };
+    await assert.rejects(
+      client.call('registered-models/create', Promise.resolve({ error: { error_code: 'RESOURCE_ALREADY_EXISTS', message: `Registered Model (name=dup-${runId}) already exists.` }, response: new Response(null, { status: 400 }) })),
+      (err: unknown) => {
+        assert.ok(err instanceof MlflowError);
+        assert.equal(err.code, 'ALREADY_EXISTS');
+        assert.equal(err.message, `MLflow registered-models/create failed: RESOURCE_ALREADY_EXISTS (HTTP 400): Registered Model (name=dup-${runId}) already exists.`);
+        return true;
+      },
+    );
+  });
+
+  test('an unreachable server is named in the error', async () => {
+    // A port that was just free: nothing listens there.
+    const srv = createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as AddressInfo).port;
+    await new Promise((r) => srv.close(r));
+    const reg = new MlflowRegistry({ trackingUri: `http://127.0.0.1:${port}`, cacheDir });
+    await assert.rejects(reg.listModels(), (err: unknown) => {
+      assert.ok(err instanceof RegistryError);
+      assert.equal(err.code, 'UNAVAILABLE');
+      assert.equal(err.message, `cannot reach MLflow at http://127.0.0.1:${port} (registered-models/search): ECONNREFUSED; check MLFLOW_TRACKING_URI and that the server is up`);
+      return true;
+    });
+  });
+});
