@@ -1,0 +1,101 @@
+// `ghosteam run` and `ghosteam runs` through the real CLI, on an app built with the Pipeline construct.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { delay, tempDir } from './helpers.ts';
+
+const bin = fileURLToPath(new URL('../../bin/ghosteam.mjs', import.meta.url));
+const app = fileURLToPath(new URL('./fixtures/app.ts', import.meta.url));
+let dir: string;
+let cleanup: () => Promise<void>;
+before(async () => ({ dir, cleanup } = await tempDir()));
+after(() => cleanup());
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('ghosteam run', () => {
+  test('--help exits 0 and starts with Usage:', () => {
+    const r = cli(['run', '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^Usage: ghosteam run \[options\] <app>/);
+    assert.match(r.out, /--no-cache/);
+  });
+
+  test('runs the app pipeline, then an unchanged re-run is all cache hits (--json events)', () => {
+    const first = cli(['run', app, '--param', 'rows=4']);
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, /^run demo-pipeline-\S+ Succeeded in \d/m);
+    const second = cli(['run', app, '--param', 'rows=4', '--json']);
+    assert.equal(second.code, 0, second.err);
+    const events = second.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; node?: string; state?: string; cached?: boolean; status?: string });
+    assert.equal(events[0].type, 'run-start');
+    assert.equal(events.at(-1)!.status, 'Succeeded');
+    const nodes = events.filter((e) => e.type === 'node');
+    assert.deepEqual(nodes.map((e) => [e.node, e.state, e.cached]), [
+      ['prepare', 'Succeeded', true],
+      ['count', 'Succeeded', true],
+    ]);
+  });
+
+  test('a failed task prints its path, error and last log lines, and exits 1', () => {
+    const r = cli(['run', app, '--param', 'rows=2', '--no-cache'], { FAIL_AT: 'count' });
+    assert.equal(r.code, 1);
+    const lines = r.err.trim().split('\n');
+    assert.equal(lines[0], "✗ task 'count' (demo/demo-pipeline/count) failed: 'sh' exited with code 4");
+    assert.match(lines[1], /^ {2}last 6 log lines \(.*\/\.ghosteam\/runs\/demo-pipeline-[^/]+\/logs\/count\.log\):$/);
+    assert.deepEqual(lines.slice(2, 8), ['  | line 1', '  | line 2', '  | line 3', '  | line 4', '  | line 5', '  | count failed: bad data']);
+    assert.match(lines[8], /^run (demo-pipeline-\S+) failed; after fixing it, continue with: ghosteam run .*app\.ts --resume \1$/);
+  });
+
+  test('bad params and unknown pipelines are one-line errors', () => {
+    const bad = cli(['run', app, '--param', 'rows=many']);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.err, "error: param 'rows': expects a number, got 'many'\n");
+    const unknown = cli(['run', app, '--pipeline', 'nope']);
+    assert.equal(unknown.err, `error: ${app}: has no pipeline 'nope'; it defines: demo-pipeline\n`);
+    const missing = cli(['run', 'missing.ts']);
+    assert.equal(missing.err, 'error: missing.ts: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)\n');
+  });
+
+  test('Ctrl-C (SIGINT) cancels: the record says Cancelled and the exit code is 130', async () => {
+    const child = spawn(process.execPath, [bin, 'run', app, '--param', 'rows=3', '--no-cache', '--json'], { cwd: dir, env: { ...process.env, FAIL_AT: 'none', SLOW: '1' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    // `prepare` is quick; wait until a task is running, then interrupt.
+    for (let i = 0; i < 200 && !/"state":"Running"/.test(out); i++) await delay(25);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    assert.equal(code, 130);
+    const end = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string; runId: string }).find((e) => e.type === 'run-end');
+    assert.equal(end?.status, 'Cancelled');
+    const show = cli(['runs', 'show', end!.runId, '--json']);
+    assert.equal((JSON.parse(show.out) as { status: string }).status, 'Cancelled');
+  });
+});
+
+describe('ghosteam runs', () => {
+  test('list shows runs newest first with status and task counts; show prints tasks and artifacts', () => {
+    const list = cli(['runs', 'list']);
+    assert.equal(list.code, 0);
+    const rows = list.out.trim().split('\n');
+    assert.match(rows[0], /^RUN\s+PIPELINE\s+STATUS\s+STARTED\s+DURATION\s+COMMIT\s+TASKS$/);
+    assert.ok(rows.slice(1).some((r) => /Succeeded .* 2\/2 succeeded, 2 cached$/.test(r)));
+    assert.ok(rows.slice(1).some((r) => /Failed .* 1\/2 succeeded, 1 failed$/.test(r)));
+    const json = JSON.parse(cli(['runs', 'list', '--json']).out) as { id: string; status: string }[];
+    const failed = json.find((r) => r.status === 'Failed')!;
+    const show = cli(['runs', 'show', failed.id, '--logs']);
+    assert.equal(show.code, 0);
+    assert.match(show.out, new RegExp(`^${failed.id}  pipeline demo-pipeline \\(demo/demo-pipeline\\)$`, 'm'));
+    assert.match(show.out, /^status {4}Failed — 'demo\/demo-pipeline\/count' failed$/m);
+    assert.match(show.out, /^count\s+Failed\s+\S+\s+1\s+'sh' exited with code 4$/m);
+    assert.match(show.out, /^ {2}prepare\.data {2}dataset {2}sha256:[0-9a-f]{64} {2}4 B$/m);
+    assert.match(show.out, /^count failed: bad data$/m);
+    const none = cli(['runs', 'show', 'nope']);
+    assert.equal(none.code, 1);
+    assert.equal(none.err, `error: run 'nope' not found in ${dir}/.ghosteam/runs; list runs with 'ghosteam runs list'\n`);
+  });
+});
