@@ -6,7 +6,7 @@
  *
  * Params: threshold (0.5), bins (calibration bins, 10), gate (optional; see components/gate).
  * Output: `metrics`, JSON { rows, threshold, metrics, confusion, calibration, gate? }.
- * Output params: accuracy, precision, recall, f1, rocAuc, logLoss, ece, passed (true without a gate).
+ * Output params: accuracy, precision, recall, f1, rocAuc (also as `auc`), logLoss, ece, passed (true without a gate).
  * Predictions use the pure-JS DenseNet forward pass (the ONNX graph's semantics); missing
  * feature values are filled with the training mean.
  */
@@ -30,7 +30,7 @@ export const evaluate = defineComponent({
     { name: 'test', kind: 'dataset' },
   ],
   outputs: [{ name: 'metrics', kind: 'metrics' }],
-  outputParams: ['accuracy', 'precision', 'recall', 'f1', 'rocAuc', 'logLoss', 'ece', 'passed'],
+  outputParams: ['accuracy', 'precision', 'recall', 'f1', 'auc', 'rocAuc', 'logLoss', 'ece', 'positiveRate', 'passed'],
   async run(ctx) {
     const p = new Params('evaluate', ctx);
     const model = await readModel(p.input('model'));
@@ -44,6 +44,7 @@ export const evaluate = defineComponent({
     const g = gateSpec ? checkGate({ ...ev.metrics }, gateSpec) : undefined;
     await writeFileAtomic(p.output('metrics'), JSON.stringify({ ...ev, ...(g ? { gate: g } : {}) }, null, 2) + '\n');
     for (const [k, v] of Object.entries(ev.metrics)) ctx.setOutput(k, Number.isFinite(v) ? v : null);
+    ctx.setOutput('auc', Number.isFinite(ev.metrics.rocAuc) ? ev.metrics.rocAuc : null);
     ctx.setOutput('passed', g ? g.passed : true);
     const m = ev.metrics;
     ctx.log(`${ds.rows} rows: accuracy ${m.accuracy.toFixed(4)}, precision ${m.precision.toFixed(4)}, recall ${m.recall.toFixed(4)}, f1 ${m.f1.toFixed(4)}, rocAuc ${m.rocAuc.toFixed(4)}, logLoss ${m.logLoss.toFixed(4)}`);

@@ -18,7 +18,7 @@ export const exportOnnx = defineComponent({
   version: '1',
   description: 'Writes the trained model as an ONNX model (opset 17) for onnxruntime and KServe',
   inputs: [{ name: 'model', kind: 'model' }],
-  outputs: [{ name: 'onnx', kind: 'file', description: 'model.onnx' }],
+  outputs: [{ name: 'onnx', kind: 'model', description: 'model.onnx' }],
   outputParams: ['digest', 'features'],
   async run(ctx) {
     const p = new Params('export-onnx', ctx);

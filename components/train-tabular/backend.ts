@@ -7,10 +7,12 @@
  *   3. 'cpu' (pure JS).
  * `prefer` forces one ('auto' tries in that order). The result names the backend actually used.
  */
-import * as tf from '@tensorflow/tfjs';
-
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export type Tf = typeof tf;
+export type Tf = typeof import('@tensorflow/tfjs');
+
+// tfjs is imported on first use, so loading the component catalog stays cheap.
+let tfModule: Promise<Tf> | undefined;
+const loadModule = (): Promise<Tf> => (tfModule ??= import('@tensorflow/tfjs'));
 
 async function tryImport(name: string): Promise<boolean> {
   try {
@@ -26,14 +28,15 @@ let chosen: Promise<string> | undefined;
 let chosenFor: BackendChoice | undefined;
 
 export async function loadTf(prefer: BackendChoice = 'auto'): Promise<{ tf: Tf; backend: string }> {
+  const tf = await loadModule();
   if (!chosen || chosenFor !== prefer) {
     chosenFor = prefer;
-    chosen = pick(prefer);
+    chosen = pick(tf, prefer);
   }
   return { tf, backend: await chosen };
 }
 
-async function pick(prefer: BackendChoice): Promise<string> {
+async function pick(tf: Tf, prefer: BackendChoice): Promise<string> {
   const order: BackendChoice[] = prefer === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [prefer];
   const tried: string[] = [];
   for (const b of order) {
