@@ -1,0 +1,139 @@
+/**
+ * Local engine benchmark (`npm run bench:engine`).
+ *  1. Engine overhead: a 100-task no-op pipeline (a chain of 100, and 100 independent tasks), cold
+ *     (no cache) and fully cached, against a same-run baseline of calling the no-op component 100
+ *     times directly. Goal: overhead under 20 ms per task.
+ *  2. The example pipeline (examples/fraud-detection/app.ts when it exists; otherwise a
+ *     representative ingest → split → train-tabular → evaluate → export-onnx pipeline from the
+ *     component catalog on the example's synthetic fraud data), cold vs fully cached.
+ *     Goal: the cached re-run under 1 s. Prints figures and ratios, then one JSON line.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Chart } from 'cdk8s';
+import { defineComponent, type Component, type ComponentContext } from '../components/component.ts';
+import type { PipelineSpec, TaskSpec } from '../pipelines/spec.ts';
+import { runPipeline } from '../pipelines/local/engine.ts';
+import { loadPipelines } from '../pipelines/local/load.ts';
+import type { RunRecord } from '../pipelines/local/types.ts';
+
+const noop = defineComponent({ name: 'noop', version: '1', description: 'does nothing', inputs: [], outputs: [], async run() {} });
+const noopTask = (name: string, after: string[]): TaskSpec => ({
+  name,
+  path: `bench/${name}`,
+  component: { name: 'noop', version: '1' },
+  image: 'none',
+  params: {},
+  inputs: {},
+  outputs: {},
+  outputParams: [],
+  env: {},
+  resources: { cpu: '10m', memory: '16Mi' },
+  cache: { enabled: true },
+  dependsOn: after,
+});
+const N = 100;
+const chain: PipelineSpec = { name: 'noop-chain', path: 'bench/noop-chain', params: [], tasks: Array.from({ length: N }, (_, i) => noopTask(`t${i}`, i ? [`t${i - 1}`] : [])) };
+const wide: PipelineSpec = { name: 'noop-wide', path: 'bench/noop-wide', params: [], tasks: Array.from({ length: N }, (_, i) => noopTask(`t${i}`, [])) };
+
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+function mustSucceed(r: RunRecord, what: string): void {
+  if (r.status !== 'Succeeded') {
+    const bad = r.order.filter((id) => r.nodes[id].state !== 'Succeeded' && r.nodes[id].state !== 'Skipped').map((id) => `${id}: ${r.nodes[id].state} ${r.nodes[id].message ?? ''}`);
+    throw new Error(`${what} ${r.status}: ${bad.join('; ')}`);
+  }
+}
+
+const root = await mkdtemp(join(tmpdir(), 'ghosteam-bench-'));
+try {
+  // Baseline: the component itself, 100 calls, no engine.
+  const ctx = { params: {}, inputs: {}, outputs: {}, workDir: root, signal: new AbortController().signal, log() {}, progress() {}, setOutput() {} } as ComponentContext;
+  let t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) await (noop as Component).run(ctx);
+  const baselineMs = ms(t0);
+
+  const components = (name: string) => (name === 'noop' ? noop : undefined);
+  const measure = async (spec: PipelineSpec, storeDir: string, cache: boolean) => {
+    const t = process.hrtime.bigint();
+    const r = await runPipeline(spec, { storeDir, components, cache, gitCommit: null });
+    mustSucceed(r, spec.name);
+    return ms(t);
+  };
+  // Warm up module loading and the JIT once, outside the measurements.
+  await measure({ ...chain, tasks: chain.tasks.slice(0, 5) }, join(root, 'warm'), false);
+  const chainCold = await measure(chain, join(root, 'chain'), true);
+  const chainCached = await measure(chain, join(root, 'chain'), true);
+  const wideCold = await measure(wide, join(root, 'wide'), true);
+  const wideCached = await measure(wide, join(root, 'wide'), true);
+  const perTask = (x: number) => (x - baselineMs) / N;
+
+  console.log(`engine overhead, ${N} no-op tasks (baseline: ${N} direct calls = ${round(baselineMs, 3)} ms)`);
+  console.log(`  chain of ${N}:      cold ${round(chainCold)} ms (${round(perTask(chainCold))} ms/task)   cached ${round(chainCached)} ms (${round(perTask(chainCached))} ms/task)`);
+  console.log(`  ${N} independent:   cold ${round(wideCold)} ms (${round(perTask(wideCold))} ms/task)   cached ${round(wideCached)} ms (${round(perTask(wideCached))} ms/task)`);
+  console.log(`  goal < 20 ms/task: ${perTask(Math.max(chainCold, wideCold)) < 20 ? 'met' : 'NOT met'}`);
+
+  // The example pipeline.
+  let spec: PipelineSpec | undefined;
+  let source = 'examples/fraud-detection/app.ts';
+  const exampleApp = new URL('../examples/fraud-detection/app.ts', import.meta.url).pathname;
+  if (existsSync(exampleApp)) {
+    try {
+      spec = (await loadPipelines(exampleApp))[0];
+    } catch (e) {
+      console.log(`  (could not load ${source}: ${(e as Error).message}; using the representative pipeline)`);
+    }
+  }
+  const cwd = join(root, 'example');
+  await (await import('node:fs/promises')).mkdir(cwd, { recursive: true });
+  if (!spec) {
+    source = 'representative ingest → split → train-tabular → evaluate → export-onnx (examples/fraud-detection/app.ts not present)';
+    const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
+    await writeFile(join(cwd, 'fraud.csv'), toCsv(generate('reference', 20_000, 7)));
+    const { Pipeline } = await import('../pipelines/pipeline.ts');
+    const app = new App({ outdir: join(root, 'dist') });
+    const p = new Pipeline(new Chart(app, 'bench'), 'fraud-train');
+    const ingest = p.component('ingest', 'ingest', { params: { path: join(cwd, 'fraud.csv') } });
+    const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
+    const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'is_fraud', epochs: 5, hidden: '32,16' } });
+    p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+    p.component('export', 'export-onnx', { inputs: { model: train.output('model') } });
+    spec = p.toSpec();
+  }
+  const runExample = async () => {
+    const t = process.hrtime.bigint();
+    const r = await runPipeline(spec!, { cwd, storeDir: join(root, 'example-store'), gitCommit: null });
+    mustSucceed(r, spec!.name);
+    return { ms: ms(t), cached: r.order.filter((id) => r.nodes[id].cached).length, total: r.order.length };
+  };
+  const cold = await runExample();
+  const cached = await runExample();
+  console.log(`example pipeline: ${source}`);
+  console.log(`  cold ${round(cold.ms)} ms   fully cached ${round(cached.ms)} ms (${cached.cached}/${cached.total} cache hits)   ratio cold/cached ${round(cold.ms / cached.ms, 1)}x`);
+  console.log(`  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'}`);
+
+  console.log(
+    JSON.stringify({
+      bench: 'engine',
+      tasks: N,
+      baselineDirectMs: round(baselineMs, 3),
+      chainColdMs: round(chainCold),
+      chainCachedMs: round(chainCached),
+      wideColdMs: round(wideCold),
+      wideCachedMs: round(wideCached),
+      overheadPerTaskMs: round(perTask(Math.max(chainCold, wideCold))),
+      overheadGoalMet: perTask(Math.max(chainCold, wideCold)) < 20,
+      example: spec.name,
+      exampleColdMs: round(cold.ms),
+      exampleCachedMs: round(cached.ms),
+      exampleCacheHits: cached.cached,
+      exampleTasks: cached.total,
+      coldOverCachedRatio: round(cold.ms / cached.ms, 1),
+      cachedGoalMet: cached.ms < 1000,
+    }),
+  );
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
