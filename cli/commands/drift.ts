@@ -1,0 +1,190 @@
+/**
+ * `ghosteam drift --reference ref.csv --current cur.parquet [--tests ks] [--json] [--report drift.html] [--png DIR]`
+ * Compares two datasets column by column. Exit code 0: no dataset drift; 1: drift; 2: error.
+ * The current data can also be a model server payload log (`--current-log payloads.jsonl --features a,b,c`),
+ * compared through the streaming summary of the reference.
+ */
+import { CommanderError, Option, type Command } from 'commander';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pc from 'picocolors';
+import writeFileAtomic from 'write-file-atomic';
+import {
+  buildReferenceSummary,
+  compareToReference,
+  datasetColumns,
+  detectDriftFromPayloadLog,
+  detectDriftParallel,
+  featureChartSvg,
+  matrixFromColumns,
+  mmdTest,
+  pcaReconstructionDrift,
+  readPair,
+  renderHtmlReport,
+  svgToPng,
+  TEST_NAMES,
+  type ColumnData,
+  type DriftOptions,
+  type DriftResult,
+  type TestName,
+} from '../../components/drift/index.ts';
+import { ingestFile } from '../../components/ingest/index.ts';
+import { fmt } from '../../components/drift/report.ts';
+
+export interface DriftFlags {
+  reference: string;
+  current?: string;
+  currentLog?: string;
+  features?: string;
+  tests: string;
+  json?: boolean;
+  report?: string;
+  png?: string;
+  share: string;
+  correction: 'none' | 'bonferroni' | 'fdr';
+  bins: string;
+  columns?: string;
+  multivariate?: boolean;
+  saveSummary?: string;
+  threads?: string;
+}
+
+/** The JSON the command prints: the DriftResult without the chart data. */
+export function driftJson(result: DriftResult): unknown {
+  return { ...result, columns: result.columns.map(({ histogram: _h, ...c }) => c) };
+}
+
+/** The terminal table. */
+export function formatDriftTable(result: DriftResult, color = false): string {
+  const c = color ? pc : { red: (s: string) => s, green: (s: string) => s, bold: (s: string) => s, dim: (s: string) => s };
+  const head = ['column', 'type', 'test', 'statistic', 'p-value', 'threshold', 'verdict', 'missing ref/cur'];
+  const body = result.columns.map((col) => [
+    col.name,
+    col.type,
+    col.test ?? '-',
+    fmt(col.statistic),
+    col.pValue === null ? '-' : fmt(col.adjustedPValue ?? col.pValue),
+    `${col.pValue === null ? '>=' : '<'} ${fmt(col.threshold)}`,
+    col.verdict,
+    `${col.missing.reference}/${col.missing.current}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  const out = [c.bold(line(head))];
+  for (const r of body) {
+    const s = line(r);
+    out.push(r[6] === 'drift' ? c.red(s) : r[6] === 'empty' ? c.dim(s) : s);
+  }
+  const verdict =
+    result.status === 'empty'
+      ? 'No current rows: nothing to compare.'
+      : `${result.datasetDrift ? c.red('Dataset drift detected') : c.green('No dataset drift')}: ${result.driftedColumns} of ${result.testedColumns} columns drifted (share ${fmt(result.driftShare)}, threshold ${fmt(result.driftShareThreshold)})${result.correction !== 'none' ? `, ${result.correction} correction` : ''}.`;
+  out.push('', verdict);
+  const mv = result.multivariate;
+  if (mv?.mmd) out.push(`MMD ${fmt(mv.mmd.statistic)} (p ${fmt(mv.mmd.pValue)}, ${mv.mmd.permutations} permutations): ${mv.mmd.drifted ? 'drift' : 'no drift'}`);
+  if (mv?.pca) out.push(`PCA reconstruction error ratio ${fmt(mv.pca.ratio)} (KS p ${fmt(mv.pca.ks.pValue)}): ${mv.pca.drifted ? 'drift' : 'no drift'}`);
+  return out.join('\n');
+}
+
+function userError(message: string): Error & { exitCode: number } {
+  return Object.assign(new Error(message), { exitCode: 2 });
+}
+
+function parseNumber(name: string, v: string, lo: number, hi: number, integer = false): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < lo || n > hi || (integer && !Number.isInteger(n))) throw userError(`--${name} ${v}: must be ${integer ? 'an integer' : 'a number'} from ${lo} to ${hi}`);
+  return n;
+}
+
+/** Runs the command; returns the exit code (0 no drift, 1 drift). Throws (exit 2) on user errors. */
+export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+  if (!flags.current && !flags.currentLog) throw userError('give the current data: --current FILE or --current-log PAYLOADS.jsonl --features a,b,…');
+  if (flags.current && flags.currentLog) throw userError('give either --current or --current-log, not both');
+  const tests = flags.tests as TestName | 'auto';
+  if (tests !== 'auto' && !TEST_NAMES.includes(tests)) throw userError(`--tests ${flags.tests}: use auto or one of ${TEST_NAMES.join(', ')}`);
+  const opts: DriftOptions = {
+    tests,
+    driftShare: parseNumber('share', flags.share, 0, 1),
+    correction: flags.correction,
+    bins: parseNumber('bins', flags.bins, 2, 10000, true),
+    ...(flags.columns ? { columns: flags.columns.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+  };
+  let result: DriftResult;
+  try {
+    if (flags.currentLog) {
+      const features = (flags.features ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      if (features.length === 0) throw userError('--current-log needs --features: the input tensor column names, in order');
+      const ref = await ingestFile(flags.reference, { columns: features });
+      const summary = buildReferenceSummary(datasetColumns(ref), { bins: opts.bins });
+      if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(summary));
+      const r = await detectDriftFromPayloadLog(flags.currentLog, summary, { features, drift: opts });
+      result = r.latest;
+    } else {
+      const { reference, current } = await readPair(flags.reference, flags.current!, opts.columns);
+      const refCols = datasetColumns(reference);
+      const curCols = datasetColumns(current);
+      if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(buildReferenceSummary(refCols, { bins: opts.bins })));
+      result = await detectDriftParallel(refCols, curCols, opts, flags.threads !== undefined ? { threads: parseNumber('threads', flags.threads, 0, 64, true) } : {});
+      if (flags.multivariate) result = { ...result, multivariate: multivariate(refCols, curCols) };
+    }
+  } catch (err) {
+    if ((err as { exitCode?: number }).exitCode !== undefined) throw err;
+    throw userError((err as Error).message);
+  }
+  if (flags.report) {
+    const html = renderHtmlReport(result, { reference: flags.reference, current: flags.current ?? flags.currentLog });
+    await writeFileAtomic(flags.report, html);
+  }
+  if (flags.png) {
+    await mkdir(flags.png, { recursive: true });
+    for (const col of result.columns) {
+      const file = join(flags.png, `${col.name.replace(/[^A-Za-z0-9._-]+/g, '_')}.png`);
+      await writeFileAtomic(file, await svgToPng(featureChartSvg(col)));
+    }
+  }
+  if (flags.json) log(JSON.stringify(driftJson(result), null, 2));
+  else {
+    log(formatDriftTable(result, process.stdout.isTTY === true));
+    if (flags.report) log(`Report written to ${flags.report}`);
+    if (flags.png) log(`Charts written to ${flags.png}/`);
+  }
+  return result.datasetDrift ? 1 : 0;
+}
+
+function multivariate(ref: readonly ColumnData[], cur: readonly ColumnData[]): DriftResult['multivariate'] {
+  const names = ref.filter((c) => c.type === 'numeric').map((c) => c.name);
+  if (names.length === 0) return undefined;
+  const pick = (cols: readonly ColumnData[]) => matrixFromColumns(names.map((n) => cols.find((c) => c.name === n)!.values as ArrayLike<number>));
+  const R = pick(ref);
+  const C = pick(cur);
+  const { missingRows: _m, ...mmd } = mmdTest(R, C);
+  return { mmd, pca: pcaReconstructionDrift(R, C) };
+}
+
+export function register(program: Command): void {
+  program
+    .command('drift')
+    .description('Detect data drift between a reference and a current dataset (exit 0: none, 1: drift, 2: error)')
+    .requiredOption('-r, --reference <file>', 'Reference data (.csv, .jsonl or .parquet)')
+    .option('-c, --current <file>', 'Current data (.csv, .jsonl or .parquet)')
+    .option('--current-log <file>', "A model server payload log (JSON Lines) as the current data")
+    .option('--features <names>', 'With --current-log: input tensor column names, comma-separated, in order')
+    .addOption(new Option('-t, --tests <test>', 'Test for every column where it applies').choices(['auto', ...TEST_NAMES]).default('auto'))
+    .option('--json', 'Print the result as JSON')
+    .option('--report <file>', 'Write a self-contained HTML report')
+    .option('--png <dir>', 'Write one PNG chart per feature into this directory')
+    .option('--share <x>', 'Dataset drift when the share of drifted columns is at least this', '0.5')
+    .addOption(new Option('--correction <kind>', 'Multiple-testing correction of p-values').choices(['none', 'bonferroni', 'fdr']).default('none'))
+    .option('--bins <n>', 'Quantile bins for PSI and Jensen-Shannon on numeric columns', '10')
+    .option('--columns <names>', 'Only these columns, comma-separated')
+    .option('--multivariate', 'Also run MMD and PCA reconstruction-error drift on the numeric columns')
+    .option('--save-summary <file>', "Write the reference's streaming summary (JSON) for monitors")
+    .option('--threads <n>', 'Worker threads for wide data (default: CPU cores; 0 = none)')
+    .exitOverride((err) => {
+      // Usage errors exit 2 (1 means drift).
+      throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);
+    })
+    .action(async (flags: DriftFlags) => {
+      process.exitCode = await runDrift(flags);
+    });
+}
