@@ -96,7 +96,11 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
       if (!st.isFile()) throw new AttemptError('error', `output artifact '${name}' at ${path} is not a regular file; artifacts are single files`);
     }
     for (const p of a.task.outputParams) {
-      if (!(p in outputParams)) throw new AttemptError('error', `did not set output parameter '${p}'`);
+      if (p in outputParams) continue;
+      // A component's unset output param reads as null, as in its container (components/index.ts);
+      // a command must write the file, as Argo requires of `valueFrom.path`.
+      if (a.component) outputParams[p] = null;
+      else throw new AttemptError('error', `did not set output parameter '${p}' (write it to {{outputs.parameters.${p}.path}})`);
     }
     return { ok: true, outputs, outputParams };
   } catch (e) {

@@ -1,12 +1,12 @@
 /**
  * Finds the pipelines of a user's app file (`ghosteam run app.ts`): loads the app the way
- * `ghosteam synth` does (charts/synth.ts `loadApp`, when present) and collects every `Pipeline`
- * construct's IR. Without that loader, the module's exports are searched: a construct tree (an
- * App, a Chart), a Pipeline, or a plain PipelineSpec.
+ * `ghosteam synth` does (charts/synth.ts `loadApp`) and collects every `Pipeline` construct's IR.
+ * `collectPipelines` also accepts plain PipelineSpecs (for callers that build specs themselves).
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { withSynthContext } from '../../charts/context.ts';
+import { loadApp } from '../../charts/synth.ts';
 import type { PipelineSpec } from '../spec.ts';
 
 interface ConstructLike {
@@ -49,26 +49,17 @@ export function collectPipelines(roots: readonly unknown[]): PipelineSpec[] {
   return out;
 }
 
-/** Loads an app file and returns its pipelines (in construct order). */
+/**
+ * Loads an app file exactly as `ghosteam synth` does (charts/synth.ts `loadApp`: the default export
+ * is a cdk8s App or a function that fills one) and returns its pipelines, in construct order.
+ * Specs are rendered inside the synthesis context (the app's directory), as synth renders them.
+ */
 export async function loadPipelines(appFile: string): Promise<PipelineSpec[]> {
   const file = resolve(appFile);
   if (!existsSync(file)) throw new Error(`${appFile}: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)`);
-  const synthPath = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../charts/synth.ts');
-  if (existsSync(synthPath)) {
-    const synth = (await import(pathToFileURL(synthPath).href)) as { loadApp?: (f: string) => Promise<unknown> };
-    if (typeof synth.loadApp === 'function') {
-      const app = await synth.loadApp(file);
-      const found = collectPipelines([app]);
-      if (found.length) return found;
-    }
-  }
-  const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  const roots: unknown[] = [];
-  for (const v of Object.values(mod)) {
-    if (typeof v === 'function') continue;
-    roots.push(v);
-  }
-  return collectPipelines(roots);
+  const appDir = dirname(file);
+  const app = await withSynthContext({ appDir }, () => loadApp(file));
+  return withSynthContext({ appDir }, () => collectPipelines([app]));
 }
 
 /** Picks the pipeline to run: the one named, or the only one. */
