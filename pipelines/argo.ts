@@ -2,13 +2,14 @@
  * Compiles a PipelineSpec (the IR) to an Argo `WorkflowTemplate`, plus a `CronWorkflow` when the
  * pipeline is scheduled. Pure: spec in, plain objects out.
  *
- * Container conventions (what a task image can rely on):
- *   - input artifact `x` is at /ghosteam/inputs/x; output artifact `y` must be written to
- *     /ghosteam/outputs/y; output param `p` is read from /ghosteam/outputs/params/p (JSON or text);
+ * Container conventions (what a task image can rely on; the same as `ghosteam component run`, see
+ * components/index.ts):
+ *   - input artifact `x` is at /tmp/inputs/x; output artifact `y` must be written to /tmp/outputs/y;
+ *     output param `p` is read from /tmp/outputs/params/p (a string as-is, anything else as JSON);
  *   - param `k` arrives as env GHOSTEAM_PARAM_<K> (upper snake case); built-in components also get
- *     `--param k=v --input x=PATH --output y=PATH --output-params DIR` after
- *     `ghosteam component run <name>`;
- *   - /tmp and /ghosteam/outputs are writable emptyDirs (the root filesystem is read-only).
+ *     `--param k=v --input x=PATH --output y=PATH --output-params-dir DIR` after
+ *     `ghosteam component run <name>`; GHOSTEAM_RUN_ID is the Workflow name;
+ *   - /tmp is a writable emptyDir (the root filesystem is read-only).
  * Data dependencies use `depends: "a.Succeeded"`, so a task whose upstream was skipped by its `when`
  * is skipped too (IR semantics); `after`-only dependencies also accept a skipped upstream.
  */
@@ -25,9 +26,9 @@ import { formatDuration } from './names.ts';
 import type { ConditionSpec, GpuSpec, PipelineSpec, ResourcesSpec, TaskSpec, ValueRef } from './spec.ts';
 
 export const DAG_TEMPLATE = 'ghosteam-dag';
-export const INPUTS_DIR = '/ghosteam/inputs';
-export const OUTPUTS_DIR = '/ghosteam/outputs';
-export const OUTPUT_PARAMS_DIR = '/ghosteam/outputs/params';
+export const INPUTS_DIR = '/tmp/inputs';
+export const OUTPUTS_DIR = '/tmp/outputs';
+export const OUTPUT_PARAMS_DIR = '/tmp/outputs/params';
 export const PIPELINE_LABEL = 'ghosteam.io/pipeline';
 export const COMPONENT_LABEL = 'ghosteam.io/component';
 /** UID/GID the pods run as (distroless `nonroot`). */
@@ -48,6 +49,14 @@ export const CONTAINER_SECURITY_CONTEXT = {
   capabilities: { drop: ['ALL'] },
   seccompProfile: { type: 'RuntimeDefault' },
 } as const;
+
+/** Fresh mutable copies of the security defaults (for embedding in objects). */
+export function podSecurityContext(): { runAsNonRoot: boolean; runAsUser: number; runAsGroup: number; fsGroup: number; seccompProfile: { type: string } } {
+  return structuredClone(POD_SECURITY_CONTEXT) as never;
+}
+export function containerSecurityContext(): { runAsNonRoot: boolean; readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } } {
+  return structuredClone(CONTAINER_SECURITY_CONTEXT) as never;
+}
 
 export const GPU_TOLERATION = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' } as const;
 
@@ -133,7 +142,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
   for (const [k, v] of Object.entries(t.env)) {
     env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
   }
-  env.push({ name: 'GHOSTEAM_PIPELINE', value: pipeline.name }, { name: 'GHOSTEAM_TASK', value: t.name });
+  env.push({ name: 'GHOSTEAM_PIPELINE', value: pipeline.name }, { name: 'GHOSTEAM_TASK', value: t.name }, { name: 'GHOSTEAM_RUN_ID', value: '{{workflow.name}}' });
   if (exit) env.push({ name: 'GHOSTEAM_WORKFLOW_STATUS', value: '{{workflow.status}}' });
   let args = t.args ? [...t.args] : undefined;
   if (t.component) {
@@ -141,7 +150,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
       ...paramNames.flatMap((k) => ['--param', `${k}={{inputs.parameters.${k}}}`]),
       ...inputNames.flatMap((k) => ['--input', `${k}=${INPUTS_DIR}/${k}`]),
       ...outputNames.flatMap((k) => ['--output', `${k}=${OUTPUTS_DIR}/${k}`]),
-      '--output-params',
+      '--output-params-dir',
       OUTPUT_PARAMS_DIR,
       ...(args ?? []),
     ];
@@ -176,16 +185,10 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
       ...(args ? { args } : {}),
       env: env as never,
       resources: podResources(t.resources) as never,
-      securityContext: structuredClone(CONTAINER_SECURITY_CONTEXT) as never,
-      volumeMounts: [
-        { name: 'ghosteam-outputs', mountPath: OUTPUTS_DIR },
-        { name: 'tmp', mountPath: '/tmp' },
-      ],
+      securityContext: containerSecurityContext() as never,
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
     },
-    volumes: [
-      { name: 'ghosteam-outputs', emptyDir: {} },
-      { name: 'tmp', emptyDir: {} },
-    ],
+    volumes: [{ name: 'tmp', emptyDir: {} }],
     ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
     ...(placement.affinity ? { affinity: placement.affinity as never } : {}),
     ...(placement.tolerations ? { tolerations: placement.tolerations as never } : {}),
@@ -292,7 +295,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
         }
       : {}),
     ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
-    securityContext: structuredClone(POD_SECURITY_CONTEXT),
+    securityContext: podSecurityContext(),
     podMetadata: { labels: { [PIPELINE_LABEL]: spec.name } },
     ...(spec.exitHandler ? { onExit: `${spec.exitHandler.name}-exit` } : {}),
     ...(parallelism ? { parallelism } : {}),

@@ -48,14 +48,21 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
       { name: 'test', kind: 'dataset' },
     ],
     outputs: [{ name: 'metrics', kind: 'metrics' }],
-    outputParams: ['auc', 'accuracy', 'precision', 'recall', 'f1'],
+    outputParams: ['accuracy', 'precision', 'recall', 'f1', 'auc', 'rocAuc', 'logLoss', 'ece', 'positiveRate', 'passed'],
+  },
+  gate: {
+    name: 'gate',
+    version: '1',
+    inputs: [{ name: 'metrics', kind: 'metrics' }],
+    outputs: [],
+    outputParams: ['passed', 'reasons'],
   },
   'export-onnx': {
     name: 'export-onnx',
     version: '1',
     inputs: [{ name: 'model', kind: 'model' }],
     outputs: [{ name: 'onnx', kind: 'model' }],
-    outputParams: ['digest'],
+    outputParams: ['digest', 'features'],
   },
   register: {
     name: 'register',
@@ -63,9 +70,11 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [
       { name: 'model', kind: 'model' },
       { name: 'metrics', kind: 'metrics', optional: true },
+      { name: 'dataset', kind: 'dataset', optional: true },
+      { name: 'trained', kind: 'model', optional: true },
     ],
     outputs: [],
-    outputParams: ['version'],
+    outputParams: ['version', 'modelRef', 'registry'],
   },
 };
 

@@ -1,0 +1,149 @@
+/**
+ * `DriftMonitor`: compare the live traffic of a `Model` with a reference dataset on a schedule, per
+ * feature, and retrain with a pipeline when enough features drift. Synthesizes a ghosteam
+ * `DriftMonitor` resource (the operator runs the checks and creates `TrainingRun`s).
+ */
+import { Construct } from 'constructs';
+import { messages } from '../pipelines/check.ts';
+import { dnsLabelProblem, parseDuration } from '../pipelines/names.ts';
+import type { Pipeline } from '../pipelines/pipeline.ts';
+import { Schedule } from '../pipelines/resources.ts';
+import { API_VERSION, DRIFT_TESTS, type DriftFeature, type DriftMonitorSpec, type DriftTest } from './crds/types.ts';
+import { ValidationError, type Issue } from './errors.ts';
+import type { Model } from './model.ts';
+import { MODEL_LABEL } from './model.ts';
+import { RenderedObject } from './rendered-object.ts';
+
+const NUMERICAL_ONLY: readonly DriftTest[] = ['ks', 'wasserstein', 'mmd'];
+const CATEGORICAL_ONLY: readonly DriftTest[] = ['chi2'];
+
+export class Feature {
+  private constructor(readonly spec: DriftFeature) {}
+  /** A numeric feature. @param opts.test @default - the monitor's test */
+  static numerical(name: string, opts: { test?: DriftTest; threshold?: number } = {}): Feature {
+    return Feature.make(name, 'numerical', opts);
+  }
+  static categorical(name: string, opts: { test?: DriftTest; threshold?: number } = {}): Feature {
+    return Feature.make(name, 'categorical', opts);
+  }
+  private static make(name: string, type: DriftFeature['type'], opts: { test?: DriftTest; threshold?: number }): Feature {
+    if (!name) throw new Error('Feature: give the column name');
+    if (opts.test !== undefined) checkTest(opts.test, type, `Feature.${type}('${name}')`);
+    if (opts.threshold !== undefined && !(opts.threshold >= 0)) throw new Error(`Feature.${type}('${name}'): threshold ${opts.threshold} must be >= 0`);
+    return new Feature({ name, type, ...(opts.test ? { test: opts.test } : {}), ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}) });
+  }
+}
+
+function checkTest(test: string, type: DriftFeature['type'] | undefined, where: string): void {
+  if (!(DRIFT_TESTS as readonly string[]).includes(test)) throw new Error(`${where}: test '${test}' is unknown; use one of ${DRIFT_TESTS.join(', ')}`);
+  if (type === 'categorical' && NUMERICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs numbers; use chi2, psi or jensen-shannon for a categorical feature`);
+  if (type === 'numerical' && CATEGORICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs categories; use ks, psi, wasserstein, jensen-shannon or mmd for a numerical feature`);
+}
+
+export class Retrain {
+  private constructor(readonly spec: NonNullable<DriftMonitorSpec['action']['retrain']>) {}
+  /**
+   * Start the pipeline when dataset drift is detected, at most once per `cooldown`.
+   * @param opts.cooldown @default '6h'
+   */
+  static withPipeline(pipeline: Pipeline | string, opts: { cooldown?: string | number; params?: Record<string, string> } = {}): Retrain {
+    const name = typeof pipeline === 'string' ? pipeline : pipeline.name;
+    if (dnsLabelProblem(name)) throw new Error(`Retrain.withPipeline: ${messages.notDns(name)}`);
+    return new Retrain({ pipeline: name, ...(opts.params ? { params: { ...opts.params } } : {}), cooldownSeconds: parseDuration(opts.cooldown ?? '6h') });
+  }
+}
+
+export interface DriftMonitorProps {
+  /** @default - the construct id */
+  readonly name?: string;
+  /** The Model (or its name) whose traffic is monitored. */
+  readonly model: Model | string;
+  /** The reference dataset (URI or path); the format comes from the extension. */
+  readonly reference: string;
+  /** @default - from the extension of `reference` (.parquet, .csv, .jsonl) */
+  readonly referenceFormat?: 'parquet' | 'csv' | 'jsonl';
+  readonly features: readonly Feature[];
+  /** Default test per feature. @default 'auto' (by type and sample size) */
+  readonly test?: DriftTest;
+  /** Per-feature threshold. @default - each test's default */
+  readonly featureThreshold?: number;
+  /** Dataset drift when at least this share of features drifted. @default 0.5 */
+  readonly driftShare?: number;
+  /** How much recent traffic each check looks at. @default '1h' */
+  readonly window?: string | number;
+  /** @default 100 */
+  readonly minSamples?: number;
+  /** @default Schedule.cron('*\/15 * * * *') */
+  readonly schedule?: Schedule;
+  /** @default - report only, never retrain */
+  readonly retrain?: Retrain;
+  /** @default - the chart's namespace */
+  readonly namespace?: string;
+}
+
+export class DriftMonitor extends Construct {
+  readonly name: string;
+  private readonly spec: DriftMonitorSpec;
+
+  constructor(scope: Construct, id: string, props: DriftMonitorProps) {
+    super(scope, id);
+    const path = this.node.path;
+    this.name = props.name ?? id;
+    const issues: Issue[] = [];
+    if (dnsLabelProblem(this.name)) issues.push({ path, field: 'name', message: messages.notDns(this.name) });
+    const modelName = typeof props.model === 'string' ? props.model : props.model.name;
+    const format = props.referenceFormat ?? formatOf(props.reference);
+    if (!format) issues.push({ path, field: 'referenceFormat', message: `can't be told from '${props.reference}'; name a .parquet, .csv or .jsonl file or set referenceFormat` });
+    if (props.features.length === 0) issues.push({ path, field: 'features', message: 'is empty; list the features to monitor, e.g. [Feature.numerical(\'amount\')]' });
+    const seen = new Set<string>();
+    for (const f of props.features) {
+      if (seen.has(f.spec.name)) issues.push({ path, field: 'features', message: `lists '${f.spec.name}' twice; keep one` });
+      seen.add(f.spec.name);
+    }
+    const test = props.test ?? 'auto';
+    try {
+      checkTest(test, undefined, 'test');
+    } catch (err) {
+      issues.push({ path, field: 'test', message: (err as Error).message.replace(/^test: /, '') });
+    }
+    const driftShare = props.driftShare ?? 0.5;
+    if (!(driftShare > 0 && driftShare <= 1)) issues.push({ path, field: 'driftShare', message: `${driftShare} must be in (0, 1]; e.g. 0.3 means 30% of features` });
+    const minSamples = props.minSamples ?? 100;
+    if (!Number.isInteger(minSamples) || minSamples < 1) issues.push({ path, field: 'minSamples', message: `${minSamples} must be a whole number >= 1` });
+    let windowSeconds = 3600;
+    try {
+      windowSeconds = parseDuration(props.window ?? '1h');
+      if (windowSeconds < 1) issues.push({ path, field: 'window', message: 'must be at least 1s' });
+    } catch (err) {
+      issues.push({ path, field: 'window', message: (err as Error).message });
+    }
+    if (issues.length) throw new ValidationError(issues);
+
+    this.spec = {
+      model: modelName,
+      reference: { uri: props.reference, format: format! },
+      features: props.features.map((f) => ({ ...f.spec })),
+      test,
+      thresholds: { ...(props.featureThreshold !== undefined ? { feature: props.featureThreshold } : {}), driftShare },
+      window: { seconds: windowSeconds, minSamples },
+      schedule: (props.schedule ?? Schedule.cron('*/15 * * * *')).spec.cron,
+      action: props.retrain ? { retrain: props.retrain.spec } : {},
+    };
+    new RenderedObject(this, 'DriftMonitor', {
+      apiVersion: API_VERSION,
+      kind: 'DriftMonitor',
+      name: this.name,
+      namespace: props.namespace,
+      owner: this,
+      render: () => ({ labels: { [MODEL_LABEL]: modelName }, body: { spec: this.spec } }),
+    });
+  }
+}
+
+function formatOf(uri: string): 'parquet' | 'csv' | 'jsonl' | undefined {
+  const ext = /\.([a-z]+)$/i.exec(uri.replace(/[?#].*$/, ''))?.[1]?.toLowerCase();
+  if (ext === 'parquet' || ext === 'pq') return 'parquet';
+  if (ext === 'csv') return 'csv';
+  if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
+  return undefined;
+}

@@ -1,0 +1,293 @@
+/**
+ * Validation of synthesized (or hand-written) Kubernetes objects, before anything is written:
+ *   - Argo WorkflowTemplate / CronWorkflow: the published models (@kubernetes-models/argo-workflows)
+ *     plus DAG semantics (unknown tasks/templates/params, artifacts nobody produces, cycles);
+ *   - KServe InferenceService / ServingRuntime: our TypeBox schemas of the fields we use (closed);
+ *   - ghosteam Model / DriftMonitor / TrainingRun: their own CRD schema (ajv);
+ *   - every object: DNS-1123 names, duplicates, security defaults and requests+limits on pod specs,
+ *     and GPU requests on a runtime that can't use one.
+ * `ghosteam synth` and `ghosteam validate` both call validateObjects, so messages are identical.
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';
+import { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
+import type { ErrorObject } from 'ajv';
+import { findCycle, messages } from '../pipelines/check.ts';
+import { dnsLabelProblem } from '../pipelines/names.ts';
+import { toStructural, type JsonSchema } from './crds/structural.ts';
+import { ajvFieldPath, ajvMessage, validateGhosteamObject } from './crds/validate.ts';
+import { GROUP } from './crds/types.ts';
+import type { Issue } from './errors.ts';
+import { InferenceServiceSchema, ServingRuntimeSchema } from './kserve.ts';
+import { gpuOnCpuRuntime } from './model.ts';
+import { CONSTRUCT_PATH_ANNOTATION } from './rendered-object.ts';
+import { GPU_CAPABLE_ANNOTATION } from './serving-runtime.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+export type K8sObject = {
+  apiVersion?: unknown;
+  kind?: unknown;
+  metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, string> };
+  [k: string]: unknown;
+};
+
+/** An object and where it came from (a chart name or a file). */
+export interface SourcedObject {
+  readonly object: K8sObject;
+  readonly source: string;
+}
+
+/** The path an issue names: the construct path annotation, else `source#Kind/name`. */
+export function objectPath(o: SourcedObject): string {
+  const a = o.object.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION];
+  return a ?? `${o.source}#${String(o.object.kind)}/${String(o.object.metadata?.name ?? '?')}`;
+}
+
+let kserve: { isvc: ValidateFunction; sr: ValidateFunction } | undefined;
+function closed(s: JsonSchema): JsonSchema {
+  const out: JsonSchema = { ...s };
+  if (s.properties) {
+    out.properties = Object.fromEntries(Object.entries(s.properties as Record<string, JsonSchema>).map(([k, v]) => [k, closed(v)]));
+    if (s.additionalProperties === undefined) out.additionalProperties = false;
+  }
+  if (s.items) out.items = closed(s.items as JsonSchema);
+  return out;
+}
+function kserveValidators() {
+  if (!kserve) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats(ajv);
+    kserve = { isvc: ajv.compile(closed(toStructural(InferenceServiceSchema))), sr: ajv.compile(closed(toStructural(ServingRuntimeSchema))) };
+  }
+  return kserve;
+}
+
+function ajvIssues(path: string, errors: ErrorObject[] | null | undefined): Issue[] {
+  return (errors ?? []).map((e) => ({ path, field: ajvFieldPath(e), message: ajvMessage(e) }));
+}
+
+type Container = { name?: string; securityContext?: Record<string, unknown>; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
+
+/** Security defaults and requests+limits on one container. */
+function containerIssues(path: string, field: string, c: Container, podSc: Record<string, unknown> | undefined): Issue[] {
+  const out: Issue[] = [];
+  const sc = c.securityContext ?? {};
+  const need = (ok: boolean, f: string, fix: string) => {
+    if (!ok) out.push({ path, field: `${field}.${f}`, message: `is missing or weaker than the default; set ${fix}` });
+  };
+  need(sc.runAsNonRoot === true || podSc?.runAsNonRoot === true, 'securityContext.runAsNonRoot', 'runAsNonRoot: true');
+  need(sc.readOnlyRootFilesystem === true, 'securityContext.readOnlyRootFilesystem', 'readOnlyRootFilesystem: true (mount an emptyDir where the program writes)');
+  need(sc.allowPrivilegeEscalation === false, 'securityContext.allowPrivilegeEscalation', 'allowPrivilegeEscalation: false');
+  const drop = (sc.capabilities as { drop?: string[] } | undefined)?.drop ?? [];
+  need(drop.includes('ALL'), 'securityContext.capabilities.drop', "capabilities: { drop: ['ALL'] }");
+  const seccomp = (sc.seccompProfile as { type?: string } | undefined)?.type ?? (podSc?.seccompProfile as { type?: string } | undefined)?.type;
+  need(seccomp === 'RuntimeDefault' || seccomp === 'Localhost', 'securityContext.seccompProfile.type', "seccompProfile: { type: 'RuntimeDefault' }");
+  for (const kind of ['requests', 'limits'] as const) {
+    const r = c.resources?.[kind] ?? {};
+    if (!r.cpu || !r.memory) out.push({ path, field: `${field}.resources.${kind}`, message: `must set cpu and memory; add resources.${kind}.cpu and .memory` });
+  }
+  return out;
+}
+
+const TASK_REF = /\{\{\s*tasks\.([a-z0-9][-a-z0-9]*)\.outputs\.(parameters|artifacts)\.([A-Za-z0-9_-]+)\s*\}\}/g;
+const WF_PARAM = /\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}/g;
+
+type ArgoTemplate = {
+  name?: string;
+  metadata?: { annotations?: Record<string, string> };
+  dag?: { tasks?: ArgoTask[] };
+  container?: Container;
+  outputs?: { parameters?: { name: string }[]; artifacts?: { name: string }[] };
+};
+type ArgoTask = {
+  name?: string;
+  template?: string;
+  depends?: string;
+  dependencies?: string[];
+  when?: string;
+  withParam?: string;
+  arguments?: { parameters?: { name: string; value?: string }[]; artifacts?: { name: string; from?: string }[] };
+};
+type ArgoSpec = {
+  entrypoint?: string;
+  onExit?: string;
+  arguments?: { parameters?: { name: string }[] };
+  templates?: ArgoTemplate[];
+  securityContext?: Record<string, unknown>;
+};
+
+/** DAG semantics and pod security of an Argo WorkflowSpec. */
+export function argoSpecIssues(path: string, pipelineName: string, spec: ArgoSpec, fieldPrefix: string): Issue[] {
+  const issues: Issue[] = [];
+  const templates = spec.templates ?? [];
+  const byName = new Map<string, ArgoTemplate>();
+  for (const [i, t] of templates.entries()) {
+    const name = t.name ?? '';
+    if (byName.has(name)) issues.push({ path, field: `${fieldPrefix}.templates[${i}].name`, message: `duplicates template '${name}'; give each template a unique name` });
+    byName.set(name, t);
+  }
+  if (spec.entrypoint && !byName.has(spec.entrypoint)) issues.push({ path, field: `${fieldPrefix}.entrypoint`, message: `names template '${spec.entrypoint}', which doesn't exist; add it or fix the name` });
+  if (spec.onExit && !byName.has(spec.onExit)) issues.push({ path, field: `${fieldPrefix}.onExit`, message: `names template '${spec.onExit}', which doesn't exist; add it or fix the name` });
+  const params = (spec.arguments?.parameters ?? []).map((p) => p.name);
+
+  for (const [ti, t] of templates.entries()) {
+    if (t.container) issues.push(...containerIssues(t.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION] ?? path, `${fieldPrefix}.templates[${ti}].container`, t.container, spec.securityContext));
+    if (!t.dag) continue;
+    const tasks = t.dag.tasks ?? [];
+    const taskByName = new Map<string, ArgoTask>();
+    const deps = new Map<string, string[]>();
+    for (const task of tasks) {
+      const tname = task.name ?? '';
+      const tpl = task.template ? byName.get(task.template) : undefined;
+      const tpath = tpl?.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION] ?? `${path}/${tname}`;
+      if (taskByName.has(tname)) issues.push({ path, field: 'tasks', message: messages.duplicateTask(tname) });
+      taskByName.set(tname, task);
+      if (dnsLabelProblem(tname)) issues.push({ path: tpath, field: 'name', message: messages.notDns(tname) });
+      if (!tpl) issues.push({ path: tpath, field: 'template', message: `names template '${task.template ?? ''}', which doesn't exist; add it or fix the name` });
+    }
+    for (const task of tasks) {
+      const tname = task.name ?? '';
+      const tpl = task.template ? byName.get(task.template) : undefined;
+      const tpath = tpl?.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION] ?? `${path}/${tname}`;
+      const d = new Set<string>(task.dependencies ?? []);
+      for (const tok of (task.depends ?? '').split(/[\s()&|!]+/).filter(Boolean)) d.add(tok.replace(/\.[A-Za-z]+$/, ''));
+      const check = (field: string, text: string | undefined) => {
+        if (!text) return;
+        for (const m of text.matchAll(WF_PARAM)) if (!params.includes(m[1])) issues.push({ path: tpath, field, message: messages.unknownParam(m[1], params) });
+        for (const m of text.matchAll(TASK_REF)) {
+          const [, up, what, out] = m;
+          d.add(up);
+          const upTask = taskByName.get(up);
+          if (up === tname) issues.push({ path: tpath, field, message: messages.selfDependency(tname) });
+          else if (!upTask) issues.push({ path: tpath, field, message: messages.unknownTask(up, pipelineName) });
+          else {
+            const upTpl = upTask.template ? byName.get(upTask.template) : undefined;
+            const declared = ((what === 'parameters' ? upTpl?.outputs?.parameters : upTpl?.outputs?.artifacts) ?? []).map((o) => o.name);
+            if (!declared.includes(out)) {
+              issues.push({
+                path: tpath,
+                field,
+                message: what === 'parameters' ? messages.missingOutputParam(up, out, declared) : messages.missingArtifact(up, out, declared),
+              });
+            }
+          }
+        }
+      };
+      for (const p of task.arguments?.parameters ?? []) check(`params.${p.name}`, p.value);
+      for (const a of task.arguments?.artifacts ?? []) check(`inputs.${a.name}`, a.from);
+      check('when', task.when);
+      check('parallelFor', task.withParam);
+      for (const dep of d) {
+        if (dep !== tname && !taskByName.has(dep) && !issues.some((i) => i.path === tpath && i.message === messages.unknownTask(dep, pipelineName))) {
+          issues.push({ path: tpath, field: 'after', message: messages.unknownTask(dep, pipelineName) });
+        }
+      }
+      deps.set(tname, [...d].filter((x) => x !== tname));
+    }
+    const cycle = findCycle(tasks.map((x) => x.name ?? ''), deps);
+    if (cycle) issues.push({ path, field: 'tasks', message: messages.cycle(cycle) });
+  }
+  return issues;
+}
+
+function modelErrors(path: string, fn: () => void): Issue[] {
+  try {
+    fn();
+    return [];
+  } catch (err) {
+    const errors = (err as { errors?: ErrorObject[] }).errors;
+    if (errors) return ajvIssues(path, errors);
+    return [{ path, field: '', message: (err as Error).message }];
+  }
+}
+
+function isvcGpu(o: K8sObject): number {
+  const lim = ((o.spec as { predictor?: { model?: Container } } | undefined)?.predictor?.model?.resources?.limits ?? {}) as Record<string, string>;
+  return Object.entries(lim)
+    .filter(([k]) => k.startsWith('nvidia.com/'))
+    .reduce((n, [, v]) => n + Number(v), 0);
+}
+
+/** Validates one object in isolation. */
+export function validateObject(o: SourcedObject): Issue[] {
+  const obj = o.object;
+  const path = objectPath(o);
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return [{ path: o.source, field: '', message: 'is not a Kubernetes object (a mapping with apiVersion, kind and metadata)' }];
+  if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return [{ path, field: 'apiVersion', message: 'and kind are required; every object needs both' }];
+  const name = obj.metadata?.name;
+  if (typeof name !== 'string') return [{ path, field: 'metadata.name', message: 'is required; name the object' }];
+  const issues: Issue[] = [];
+  const type = `${obj.apiVersion}/${obj.kind}`;
+  const dnsKinds = ['argoproj.io/v1alpha1/WorkflowTemplate', 'argoproj.io/v1alpha1/CronWorkflow', 'serving.kserve.io/v1beta1/InferenceService', 'serving.kserve.io/v1alpha1/ServingRuntime'];
+  if ((dnsKinds.includes(type) || obj.apiVersion.startsWith(`${GROUP}/`)) && dnsLabelProblem(name)) {
+    issues.push({ path, field: 'metadata.name', message: messages.notDns(name) });
+  }
+  switch (type) {
+    case 'argoproj.io/v1alpha1/WorkflowTemplate':
+      issues.push(...modelErrors(path, () => new WorkflowTemplate(obj as never).validate()));
+      issues.push(...argoSpecIssues(path, name, (obj.spec ?? {}) as ArgoSpec, 'spec'));
+      break;
+    case 'argoproj.io/v1alpha1/CronWorkflow': {
+      issues.push(...modelErrors(path, () => new CronWorkflow(obj as never).validate()));
+      const ws = (obj.spec as { workflowSpec?: ArgoSpec } | undefined)?.workflowSpec;
+      if (ws?.templates) issues.push(...argoSpecIssues(path, name, ws, 'spec.workflowSpec'));
+      break;
+    }
+    case 'serving.kserve.io/v1beta1/InferenceService': {
+      const v = kserveValidators().isvc;
+      if (!v(obj)) issues.push(...ajvIssues(path, v.errors));
+      else {
+        const p = (obj.spec as { predictor: { model: Container; securityContext?: Record<string, unknown> } }).predictor;
+        issues.push(...containerIssues(path, 'spec.predictor.model', p.model, p.securityContext));
+      }
+      break;
+    }
+    case 'serving.kserve.io/v1alpha1/ServingRuntime': {
+      const v = kserveValidators().sr;
+      if (!v(obj)) issues.push(...ajvIssues(path, v.errors));
+      else {
+        const cs = (obj.spec as { containers: Container[] }).containers;
+        cs.forEach((c, i) => issues.push(...containerIssues(path, `spec.containers[${i}]`, c, undefined)));
+      }
+      break;
+    }
+    default:
+      if (obj.apiVersion.startsWith(`${GROUP}/`)) {
+        for (const e of validateGhosteamObject(obj)) issues.push({ path, ...e });
+      }
+  }
+  return issues;
+}
+
+/** Validates a whole set: each object, then duplicates and cross-object rules. */
+export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Map<string, SourcedObject>();
+  for (const o of objects) {
+    issues.push(...validateObject(o));
+    const m = o.object.metadata;
+    if (!m || typeof m.name !== 'string') continue;
+    const group = String(o.object.apiVersion).split('/').slice(0, -1).join('/');
+    const key = `${group}/${String(o.object.kind)}/${String(m.namespace ?? '')}/${m.name}`;
+    const first = seen.get(key);
+    if (first) {
+      issues.push({ path: objectPath(o), field: 'metadata.name', message: `'${m.name}' is also used by another ${String(o.object.kind)} (${objectPath(first)}); give one of them another name` });
+    } else seen.set(key, o);
+  }
+  // A GPU request on a runtime that can't use one.
+  const runtimes = new Map<string, SourcedObject>();
+  for (const o of objects) if (o.object.kind === 'ServingRuntime') runtimes.set(`${String(o.object.metadata?.namespace ?? '')}/${String(o.object.metadata?.name)}`, o);
+  for (const o of objects) {
+    if (o.object.kind !== 'InferenceService') continue;
+    const gpus = isvcGpu(o.object);
+    if (gpus === 0) continue;
+    const rtName = (o.object.spec as { predictor?: { model?: { runtime?: string } } })?.predictor?.model?.runtime;
+    const rt = runtimes.get(`${String(o.object.metadata?.namespace ?? '')}/${rtName}`);
+    if (rt && rt.object.metadata?.annotations?.[GPU_CAPABLE_ANNOTATION] === 'false') {
+      issues.push({ path: objectPath(o), field: 'resources.gpu', message: gpuOnCpuRuntime(gpus, rtName ?? '') });
+    }
+  }
+  return issues;
+}
