@@ -53,7 +53,10 @@ export interface ServingState {
 export type RolloutPhase = 'Idle' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
 
 export interface StepAnalysis {
+  /** 1-based step number. */
   readonly step: number;
+  /** The canary version analysed. */
+  readonly version?: number;
   readonly percent: number;
   readonly verdict: 'Passed' | 'Failed';
   readonly requests: number;
@@ -202,13 +205,13 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
     event('Warning', 'RolledBack', `version ${r.canaryVersion} rolled back: ${message}; version ${r.stableVersion} keeps serving`);
     r = {
       phase: 'RolledBack', stableVersion: r.stableVersion, rejectedVersion: r.canaryVersion,
-      analyses: analysis ? [...r.analyses, analysis] : r.analyses, reason, message, handledAction: r.handledAction,
+      analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses, reason, message, handledAction: r.handledAction,
     };
   };
   const promote = (reason: string, message: string, analysis?: StepAnalysis) => {
     event('Normal', 'Promoted', `version ${r.canaryVersion} promoted: ${message}`);
     r = {
-      phase: 'Promoted', stableVersion: r.canaryVersion, analyses: analysis ? [...r.analyses, analysis] : r.analyses,
+      phase: 'Promoted', stableVersion: r.canaryVersion, analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses,
       reason, message, handledAction: r.handledAction,
       ...(r.rejectedVersion !== undefined && r.rejectedVersion !== r.canaryVersion ? { rejectedVersion: r.rejectedVersion } : {}),
     };
@@ -285,7 +288,7 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
           if (r.stepIndex + 1 < policy.steps.length) {
             const next = r.stepIndex + 1;
             event('Normal', 'StepPassed', `${v.analysis.message}; moving to ${policy.steps[next]}%`);
-            r = { ...r, stepIndex: next, stepStartedAt: undefined, analyses: [...r.analyses, v.analysis], reason: 'StepPassed', message: `canary ${r.canaryVersion} at step ${next + 1} (${policy.steps[next]}%)` };
+            r = { ...r, stepIndex: next, stepStartedAt: undefined, analyses: [...r.analyses, { ...v.analysis, version: r.canaryVersion }], reason: 'StepPassed', message: `canary ${r.canaryVersion} at step ${next + 1} (${policy.steps[next]}%)` };
             requeueAfterMs = TRAFFIC_POLL_MS;
           } else {
             promote('AnalysisPassed', `all ${policy.steps.length} steps passed`, v.analysis);

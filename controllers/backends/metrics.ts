@@ -1,0 +1,58 @@
+/**
+ * Canary metrics sources: Prometheus' query API (the model server's series, over the exact step
+ * window) and the local model server's admin stats (counted since the version was loaded).
+ */
+import type { VersionMetrics } from '../planners/canary.ts';
+import type { KObject } from '../runtime/store.ts';
+import type { ModelSpec } from '../../charts/crds/index.ts';
+import type { MetricsSource } from './types.ts';
+
+type M = KObject & { spec: ModelSpec };
+
+export class PrometheusMetrics implements MetricsSource {
+  constructor(private readonly baseUrl: string, private readonly fetchFn: typeof fetch = fetch) {}
+
+  private async scalar(query: string, now: number): Promise<number | null> {
+    const u = new URL('/api/v1/query', this.baseUrl);
+    u.searchParams.set('query', query);
+    u.searchParams.set('time', String(now / 1000));
+    const res = await this.fetchFn(u, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`Prometheus query failed (${res.status}): ${query}`);
+    const body = (await res.json()) as { data?: { result?: Array<{ value: [number, string] }> } };
+    const v = body.data?.result?.[0]?.value?.[1];
+    if (v === undefined) return null;
+    const n = Number(v);
+    return Number.isFinite(n) ? n : null;
+  }
+
+  async versionMetrics(m: M, version: number, sinceMs: number, now: number): Promise<VersionMetrics | undefined> {
+    const w = `${Math.max(1, Math.round((now - sinceMs) / 1000))}s`;
+    const sel = `model="${m.spec.modelRef.name}",version="${version}"`;
+    const [req, err, p99] = await Promise.all([
+      this.scalar(`sum(increase(ghosteam_model_requests_total{${sel}}[${w}]))`, now),
+      this.scalar(`sum(increase(ghosteam_model_errors_total{${sel}}[${w}]))`, now),
+      this.scalar(`histogram_quantile(0.99, sum by (le) (rate(ghosteam_model_request_duration_seconds_bucket{${sel}}[${w}])))`, now),
+    ]);
+    if (req === null) return undefined;
+    return { requests: Math.round(req), errors: Math.round(err ?? 0), p99LatencyMs: p99 === null ? null : p99 * 1000 };
+  }
+}
+
+/** The subset of ModelServerAdminClient the operator uses. */
+export interface ModelServerAdmin {
+  stats(name: string): Promise<{ versions: Record<string, { requests: number; errors: number; latencyMs: { p99: number; window: number } }> }>;
+  listModels(): Promise<Array<{ name: string; versions: Array<{ version: string; source?: string }>; traffic?: { stable: string; canary?: string; canaryPercent?: number } }>>;
+  load(spec: { name: string; version: string; path: string; stable?: boolean }): Promise<unknown>;
+  unload(name: string, version?: string): Promise<void>;
+  setTraffic(name: string, split: { stable: string; canary?: string; canaryPercent?: number }): Promise<unknown>;
+}
+
+export class ModelServerMetrics implements MetricsSource {
+  constructor(private readonly admin: ModelServerAdmin) {}
+  async versionMetrics(m: M, version: number): Promise<VersionMetrics | undefined> {
+    const s = await this.admin.stats(m.spec.modelRef.name).catch(() => undefined);
+    const v = s?.versions[String(version)];
+    if (!v) return undefined;
+    return { requests: v.requests, errors: v.errors, p99LatencyMs: v.latencyMs.window ? v.latencyMs.p99 : null };
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The I/O seams of the reconcilers. Each has a Kubernetes implementation and a local one; the
+ * planners never see which.
+ */
+import type { ServingState, VersionMetrics } from '../planners/canary.ts';
+import type { KObject } from '../runtime/store.ts';
+import type { ModelSpec } from '../../charts/crds/index.ts';
+import type { NodeAffinity, Toleration } from '../planners/placement.ts';
+import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
+
+export interface ServingObserved {
+  /** What is served, when the serving layer reports it in place; undefined otherwise. */
+  readonly serving?: ServingState;
+  /** Whether the serving layer reports ready. */
+  readonly ready: boolean;
+  readonly url?: string;
+  readonly message?: string;
+  /** Whether the serving object exists at all. */
+  readonly exists: boolean;
+}
+
+export interface ServeRequest {
+  readonly model: KObject & { spec: ModelSpec };
+  readonly stable: { version: number; source: string };
+  readonly canary?: { version: number; source: string };
+  readonly canaryPercent: number;
+  readonly placement?: { affinity: NodeAffinity; tolerations: Toleration[] };
+}
+
+export interface ServingBackend {
+  observe(model: KObject & { spec: ModelSpec }): Promise<ServingObserved>;
+  /** Idempotent: writes only what differs. */
+  serve(req: ServeRequest): Promise<'unchanged' | 'created' | 'updated'>;
+  /** Cleanup when the Model is deleted. */
+  remove(model: KObject & { spec: ModelSpec }): Promise<void>;
+}
+
+export interface MetricsSource {
+  /** Metrics of one version over [sinceMs, now]. undefined when unknown. */
+  versionMetrics(model: KObject & { spec: ModelSpec }, version: number, sinceMs: number, now: number): Promise<VersionMetrics | undefined>;
+  /** Drift between the canary's and the stable's prediction distributions; null when unavailable. */
+  predictionDrift?(model: KObject & { spec: ModelSpec }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null>;
+}
+
+export interface PipelineBackend {
+  templateExists(namespace: string, pipeline: string): Promise<boolean>;
+  observe(namespace: string, name: string): Promise<WorkflowObserved | undefined>;
+  /** Idempotent: AlreadyExists is success. */
+  submit(w: WorkflowSubmission, owner: KObject): Promise<'created' | 'unchanged'>;
+  /** The pipeline's spec hash (annotation ghosteam.io/spec-hash), when known. */
+  specHash?(namespace: string, pipeline: string): Promise<string | undefined>;
+}

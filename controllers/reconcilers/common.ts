@@ -1,0 +1,57 @@
+/** Shared pieces of the reconcilers: results, finalizers, status writes. */
+import { jsonEqual } from '../planners/conditions.ts';
+import { type KObject, type ObjectStore, type ResourceType } from '../runtime/store.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import type { Logger } from '../runtime/log.ts';
+
+export const FINALIZER = 'ghosteam.io/finalizer';
+
+export interface ReconcileResult {
+  readonly requeueAfterMs?: number;
+}
+
+export interface Request {
+  readonly namespace?: string;
+  readonly name: string;
+}
+
+export interface ReconcileContext {
+  readonly store: ObjectStore;
+  readonly events: EventRecorder;
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+/** Adds the finalizer when missing; returns the (possibly updated) object. */
+export async function ensureFinalizer(store: ObjectStore, t: ResourceType, obj: KObject): Promise<KObject> {
+  if (obj.metadata.finalizers?.includes(FINALIZER)) return obj;
+  return store.replace(t, { ...obj, metadata: { ...obj.metadata, finalizers: [...(obj.metadata.finalizers ?? []), FINALIZER] } });
+}
+
+export async function removeFinalizer(store: ObjectStore, t: ResourceType, obj: KObject): Promise<void> {
+  if (!obj.metadata.finalizers?.includes(FINALIZER)) return;
+  await store.replace(t, { ...obj, metadata: { ...obj.metadata, finalizers: obj.metadata.finalizers.filter((f) => f !== FINALIZER) } });
+}
+
+/**
+ * Writes status when it differs (optimistic: a stale resourceVersion is a 409 and the reconcile is
+ * retried). Returns the stored object.
+ */
+export async function writeStatus(store: ObjectStore, t: ResourceType, obj: KObject, status: object): Promise<{ obj: KObject; result: 'unchanged' | 'updated' }> {
+  if (jsonEqual(obj.status, status)) return { obj, result: 'unchanged' };
+  const next = await store.replaceStatus(t, { ...obj, status });
+  return { obj: next, result: 'updated' };
+}
+
+export function coords(o: KObject) {
+  return { kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name, resourceVersion: o.metadata.resourceVersion };
+}
+
+export function logApplied(log: Logger, what: string, result: string, o: KObject): void {
+  if (result === 'unchanged') log.debug(`${what} is unchanged`, coords(o));
+  else log.info(`${what} has been ${result}`, coords(o));
+}
+
+export function clean<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

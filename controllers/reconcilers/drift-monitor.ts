@@ -1,0 +1,102 @@
+/**
+ * The DriftMonitor reconciler: on its schedule, reads the payload-log window of its model, compares
+ * it with the reference with the drift library, writes per-feature results and the verdict, and
+ * creates exactly one TrainingRun when drift holds and the cooldown has passed.
+ */
+import type { DriftMonitorSpec, DriftMonitorStatus, Condition } from '../../charts/crds/index.ts';
+import { driftCheckDue, planDriftMonitor, validateDriftPolicy, type DriftCheckResult, type DriftMonitorState, type DriftPolicy } from '../planners/drift.ts';
+import { setConditions } from '../planners/conditions.ts';
+import { isAlreadyExists, TYPES, type KObject } from '../runtime/store.ts';
+import { ownerRef } from '../backends/kserve.ts';
+import { clean, coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+
+export type DriftMonitorObject = KObject & { spec: DriftMonitorSpec; status?: DriftMonitorStatus };
+
+/** Runs one drift check over the window ending at `now` (payload log vs reference, drift library). */
+export type DriftChecker = (monitor: DriftMonitorObject, window: { startMs: number; endMs: number }) => Promise<DriftCheckResult>;
+
+export interface DriftMonitorDeps extends ReconcileContext {
+  readonly check: DriftChecker;
+  /** The pipeline's current spec hash (WorkflowTemplate annotation), recorded on the TrainingRun. */
+  readonly specHash?: (namespace: string, pipeline: string) => Promise<string | undefined>;
+}
+
+export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
+  const p: DriftPolicy = { cron: spec.schedule, cooldownMs: (spec.action.retrain?.cooldownSeconds ?? 0) * 1000, consecutive: 1, minRows: spec.window.minSamples };
+  const err = validateDriftPolicy(p);
+  if (err) throw new Error(err);
+  return p;
+}
+
+function stateOf(st: DriftMonitorStatus | undefined): DriftMonitorState {
+  if (!st) return { consecutiveDrifted: 0 };
+  const lastResult: DriftCheckResult | undefined = st.features
+    ? { features: st.features.map((f) => clean({ feature: f.name, method: f.test, statistic: f.statistic, threshold: f.threshold, drifted: f.drifted, pValue: f.pValue })), share: st.driftShare ?? 0, drifted: !!st.datasetDrift, rows: st.samples ?? 0, windowStart: '', windowEnd: st.lastCheckTime ?? '' }
+    : undefined;
+  return clean({ lastCheckAt: st.lastCheckTime, nextCheckAt: st.nextCheckTime, consecutiveDrifted: 0, lastTriggeredAt: st.lastTriggeredAt, lastTrainingRun: st.lastTriggeredRun, lastResult }) as DriftMonitorState;
+}
+
+const SPEC_HASH_FALLBACK = `sha256:${'0'.repeat(64)}`;
+
+export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): Promise<ReconcileResult> {
+  const t = TYPES.DriftMonitor;
+  let obj = (await d.store.get(t, req.namespace, req.name)) as DriftMonitorObject | undefined;
+  if (!obj || obj.metadata.deletionTimestamp) return {};
+  const log = d.log.with(coords(obj));
+  const now = d.now();
+  const gen = obj.metadata.generation ?? 1;
+  let policy: DriftPolicy;
+  try {
+    policy = driftPolicyOf(obj.spec);
+  } catch (e) {
+    const conditions = setConditions(obj.status?.conditions as never, [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: (e as Error).message }], now, gen) as Condition[];
+    await writeStatus(d.store, t, obj, { ...(obj.status ?? {}), observedGeneration: gen, conditions });
+    return {};
+  }
+  const state = stateOf(obj.status);
+  let result: DriftCheckResult | undefined;
+  let checkError: string | undefined;
+  if (driftCheckDue(state, now)) {
+    try {
+      result = await d.check(obj, { startMs: now - obj.spec.window.seconds * 1000, endMs: now });
+    } catch (e) {
+      checkError = (e as Error).message;
+    }
+  }
+  const retrain = obj.spec.action.retrain;
+  const plan = planDriftMonitor({
+    namespace: obj.metadata.namespace!, name: obj.metadata.name, model: obj.spec.model, pipeline: retrain?.pipeline ?? '',
+    policy: retrain ? policy : { ...policy, cooldownMs: Number.POSITIVE_INFINITY }, state, ...(result ? { result } : {}),
+  }, now);
+  const s = plan.status;
+  const r = s.lastResult;
+  const message = checkError ? `drift check failed: ${checkError}` : (s.message ?? '');
+  const conditions = setConditions(obj.status?.conditions as never, [
+    { type: 'Ready', status: checkError ? 'False' : 'True', reason: checkError ? 'CheckFailed' : r ? 'Checked' : 'Scheduled', message },
+    { type: 'Degraded', status: r?.drifted ? 'True' : 'False', reason: r?.drifted ? 'DriftDetected' : 'NoDrift', message: r?.drifted ? message : '' },
+  ], now, gen) as Condition[];
+  const status: DriftMonitorStatus = clean({
+    observedGeneration: gen, lastCheckTime: s.lastCheckAt, nextCheckTime: s.nextCheckAt, samples: r?.rows,
+    features: r?.features.map((f) => clean({ name: f.feature, test: f.method as never, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted })),
+    datasetDrift: r?.drifted, driftShare: r?.share, lastTriggeredRun: s.lastTrainingRun, lastTriggeredAt: s.lastTriggeredAt, conditions,
+  });
+  // The status write is the commit point: only the writer that wins it creates the run.
+  obj = (await writeStatus(d.store, t, obj, status)).obj as DriftMonitorObject;
+  for (const a of plan.actions) {
+    if (a.type === 'event') await d.events.record(obj, a.eventType, a.reason, a.message);
+    else if (a.type === 'createTrainingRun' && retrain) {
+      const specHash = (await d.specHash?.(a.run.namespace, a.run.pipeline)) ?? SPEC_HASH_FALLBACK;
+      try {
+        await d.store.create(TYPES.TrainingRun, {
+          apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun',
+          metadata: { name: a.run.name, namespace: a.run.namespace, labels: { 'ghosteam.io/model': a.run.model, 'ghosteam.io/reason': 'drift', 'ghosteam.io/drift-monitor': obj.metadata.name }, ownerReferences: [{ ...ownerRef(obj), blockOwnerDeletion: false }] },
+          spec: { pipeline: a.run.pipeline, reason: 'drift', model: a.run.model, specHash, driftMonitor: obj.metadata.name, ...(retrain.params ? { params: retrain.params } : {}) },
+        });
+        log.info(`TrainingRun ${a.run.namespace}/${a.run.name} has been created (drift)`);
+      } catch (e) {
+        if (!isAlreadyExists(e)) throw e;
+      }
+    }
+  }
+  return { requeueAfterMs: checkError ? Math.min(plan.requeueAfterMs, 60_000) : plan.requeueAfterMs };
+}

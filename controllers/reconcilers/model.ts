@@ -1,0 +1,228 @@
+/**
+ * The Model reconciler: keeps the serving layer (KServe InferenceService, or the local model server)
+ * in step with the Model's spec and the registry, and runs canary rollouts through planCanary.
+ * Level-triggered: re-read, gather observed state once, plan, write status (the commit point),
+ * then apply the actions idempotently.
+ */
+import type { ModelRegistry } from '../../components/registry/types.ts';
+import type { ModelSpec, ModelStatus, AnalysisResult, Condition } from '../../charts/crds/index.ts';
+import {
+  desiredServing, planCanary, sameServing, validateCanaryPolicy,
+  type CanaryMetrics, type CanaryPolicy, type ManualAction, type RolloutStatus, type StepAnalysis,
+} from '../planners/canary.ts';
+import { getCondition, rfc3339, setConditions, type ConditionInput } from '../planners/conditions.ts';
+import type { GpuDecision } from '../planners/training-run.ts';
+import { TYPES, type KObject } from '../runtime/store.ts';
+import type { MetricsSource, ServingBackend } from '../backends/types.ts';
+import { clean, coords, ensureFinalizer, logApplied, removeFinalizer, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+
+export const ROLLOUT_ANNOTATION = 'ghosteam.io/rollout';
+const ACTIONS: readonly ManualAction[] = ['pause', 'resume', 'promote', 'abort'];
+
+export type ModelObject = KObject & { spec: ModelSpec; status?: ModelStatus };
+
+export interface ModelDeps extends ReconcileContext {
+  readonly serving: ServingBackend;
+  readonly registry?: ModelRegistry;
+  readonly metrics?: MetricsSource;
+  /** GPU decision for a predictor with spec.resources.gpu. */
+  readonly gpu?: (model: ModelObject) => Promise<GpuDecision> | GpuDecision;
+  /** Cached read of the Model (informer); falls back to the store. */
+  readonly cached?: (namespace: string, name: string) => KObject | undefined;
+}
+
+const DEFAULTS = { maxErrorRate: 0.05, maxP99LatencyMs: Number.POSITIVE_INFINITY, maxPredictionDrift: Number.POSITIVE_INFINITY, minRequests: 20 };
+
+/** The canary policy of a Model's spec; undefined for a direct rollout. Throws with a message naming the field. */
+export function policyOf(spec: ModelSpec): CanaryPolicy | undefined {
+  const r = spec.rollout;
+  if (!r || r.strategy === 'direct') return undefined;
+  const steps = r.steps.filter((s) => s < 100);
+  if (steps.length === 0) return undefined;
+  const policy: CanaryPolicy = {
+    steps, stepDurationMs: r.intervalSeconds * 1000,
+    maxErrorRate: r.thresholds?.maxErrorRate ?? DEFAULTS.maxErrorRate,
+    maxP99LatencyMs: r.thresholds?.maxP99LatencyMs ?? DEFAULTS.maxP99LatencyMs,
+    maxPredictionDrift: r.thresholds?.maxPredictionDrift ?? DEFAULTS.maxPredictionDrift,
+    minRequests: r.minRequests ?? DEFAULTS.minRequests,
+  };
+  const err = validateCanaryPolicy(policy, 'spec.rollout');
+  if (err) throw new Error(err);
+  return policy;
+}
+
+export function manualAction(o: KObject): ManualAction | undefined {
+  const v = o.metadata.annotations?.[ROLLOUT_ANNOTATION];
+  return v && (ACTIONS as readonly string[]).includes(v) ? (v as ManualAction) : undefined;
+}
+
+/** Reads the rollout state back from a Model's status. */
+export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
+  if (!st) return { phase: 'Idle', analyses: [] };
+  const prog = getCondition(st.conditions, 'Progressing');
+  const deg = getCondition(st.conditions, 'Degraded');
+  const act = getCondition(st.conditions, 'RolloutAction');
+  const inRollout = st.canaryVersion !== undefined;
+  const phase: RolloutStatus['phase'] = inRollout ? (prog?.reason === 'Paused' ? 'Paused' : 'Progressing') : st.phase === 'RolledBack' ? 'RolledBack' : 'Idle';
+  const src = phase === 'RolledBack' ? deg : prog;
+  return clean({
+    phase,
+    stableVersion: st.stableVersion,
+    canaryVersion: st.canaryVersion,
+    stepIndex: inRollout ? (st.stepIndex ?? 0) : undefined,
+    stepStartedAt: inRollout ? st.stepStartedAt : undefined,
+    analyses: (st.analysis ?? []).map((a): StepAnalysis => ({
+      step: a.step + 1, version: a.version, percent: a.trafficPercent, verdict: a.passed ? 'Passed' : 'Failed', requests: a.requests ?? 0,
+      errorRate: a.errorRate ?? null, p99LatencyMs: a.p99LatencyMs ?? null, predictionDrift: a.predictionDrift ?? null, at: a.checkedAt, message: a.message ?? '',
+    })),
+    rejectedVersion: st.lastFailedVersion,
+    reason: src?.reason,
+    message: src?.message,
+    handledAction: act?.status === 'True' ? act.message : undefined,
+  }) as RolloutStatus;
+}
+
+function analysisOut(a: StepAnalysis, fallbackVersion: number): AnalysisResult {
+  return clean({
+    step: a.step - 1, version: a.version ?? fallbackVersion, trafficPercent: a.percent, checkedAt: a.at, passed: a.verdict === 'Passed',
+    requests: a.requests, errorRate: a.errorRate ?? undefined, p99LatencyMs: a.p99LatencyMs ?? undefined, predictionDrift: a.predictionDrift ?? undefined, message: a.message,
+  }) as AnalysisResult;
+}
+
+/** The Model status for a rollout state plus what the serving layer reports. Pure. */
+export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, policy: CanaryPolicy | undefined, ready: { ok: boolean; reason: string; message: string }, generation: number, now: number, url?: string): ModelStatus {
+  const want = desiredServing(r, policy);
+  const inRollout = r.phase === 'Progressing' || r.phase === 'Paused';
+  const conds: ConditionInput[] = [
+    { type: 'Ready', status: ready.ok ? 'True' : 'False', reason: ready.reason, message: ready.message },
+    inRollout
+      ? { type: 'Progressing', status: 'True', reason: r.phase === 'Paused' ? 'Paused' : 'CanaryProgressing', message: r.message ?? `canary ${r.canaryVersion} at ${want?.canaryPercent ?? 0}%` }
+      : { type: 'Progressing', status: 'False', reason: r.phase === 'Promoted' ? 'Promoted' : 'Idle', message: r.stableVersion !== undefined ? `version ${r.stableVersion} serves all traffic` : 'nothing to serve yet' },
+    r.phase === 'RolledBack'
+      ? { type: 'Degraded', status: 'True', reason: r.reason ?? 'RolledBack', message: r.message ?? `version ${r.rejectedVersion} was rolled back` }
+      : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '' },
+  ];
+  if (r.handledAction || getCondition(prev?.conditions, 'RolloutAction')) {
+    conds.push(r.handledAction ? { type: 'RolloutAction', status: 'True', reason: r.handledAction === 'abort' ? 'Aborted' : 'Promoted', message: r.handledAction } : { type: 'RolloutAction', status: 'False', reason: 'None', message: '' });
+  }
+  const conditions = setConditions(prev?.conditions as never, conds, now, generation) as Condition[];
+  const phase: ModelStatus['phase'] = ready.reason === 'InvalidSpec' ? 'Failed' : inRollout ? 'Progressing' : r.phase === 'RolledBack' ? 'RolledBack' : ready.ok ? 'Ready' : 'Pending';
+  const fallback = r.canaryVersion ?? r.rejectedVersion ?? r.stableVersion ?? 1;
+  return clean({
+    phase, observedGeneration: generation,
+    stableVersion: r.stableVersion, canaryVersion: inRollout ? r.canaryVersion : undefined,
+    stepIndex: inRollout ? r.stepIndex : undefined, stepStartedAt: inRollout ? r.stepStartedAt : undefined,
+    trafficPercent: want?.canaryPercent ?? 0,
+    analysis: r.analyses.length ? r.analyses.map((a) => analysisOut(a, fallback)) : undefined,
+    lastFailedVersion: r.rejectedVersion, url: url ?? prev?.url, conditions,
+  }) as ModelStatus;
+}
+
+export async function reconcileModel(d: ModelDeps, req: Request): Promise<ReconcileResult> {
+  const t = TYPES.Model;
+  let obj = (d.cached?.(req.namespace!, req.name) ?? (await d.store.get(t, req.namespace, req.name))) as ModelObject | undefined;
+  if (!obj) return {};
+  const log = d.log.with(coords(obj));
+  if (obj.metadata.deletionTimestamp) {
+    await d.serving.remove(obj);
+    await removeFinalizer(d.store, t, obj);
+    log.info(`Model ${req.namespace}/${req.name} cleaned up`);
+    return {};
+  }
+  obj = (await ensureFinalizer(d.store, t, obj)) as ModelObject;
+  const now = d.now();
+  const gen = obj.metadata.generation ?? 1;
+  const spec = obj.spec;
+
+  let policy: CanaryPolicy | undefined;
+  try {
+    policy = policyOf(spec);
+  } catch (e) {
+    const st = modelStatus(obj.status, rolloutFromStatus(obj.status), undefined, { ok: false, reason: 'InvalidSpec', message: (e as Error).message }, gen, now);
+    await writeStatus(d.store, t, obj, st);
+    return {};
+  }
+
+  // Gather the observed state once.
+  const name = spec.modelRef.name;
+  let target: number | undefined;
+  let targetProblem: string | undefined;
+  if (spec.modelRef.version !== undefined) target = spec.modelRef.version;
+  else if (!d.registry) targetProblem = `spec.modelRef has no version and no model registry is configured; pin spec.modelRef.version or start the operator with a registry`;
+  else {
+    try {
+      target = (await d.registry.resolve(name, spec.modelRef.alias ?? 'latest')).version;
+    } catch (e) {
+      targetProblem = (e as Error).message;
+    }
+  }
+  const alias = spec.modelRef.alias;
+  const manageAlias = !!d.registry && alias !== 'champion' && spec.modelRef.version === undefined;
+  let champion: number | undefined;
+  if (manageAlias) champion = await d.registry!.resolve(name, 'champion').then((v) => v.version, () => undefined);
+  const served = await d.serving.observe(obj);
+  const rollout = rolloutFromStatus(obj.status);
+  let metrics: CanaryMetrics | undefined;
+  if (d.metrics && rollout.phase === 'Progressing' && rollout.stepStartedAt && policy && rollout.canaryVersion !== undefined && rollout.stableVersion !== undefined) {
+    const since = Date.parse(rollout.stepStartedAt);
+    if (now >= since + policy.stepDurationMs) {
+      const [canary, stable, drift] = await Promise.all([
+        d.metrics.versionMetrics(obj, rollout.canaryVersion, since, now),
+        d.metrics.versionMetrics(obj, rollout.stableVersion, since, now),
+        d.metrics.predictionDrift ? d.metrics.predictionDrift(obj, rollout.stableVersion, rollout.canaryVersion, since, now) : Promise.resolve(null),
+      ]);
+      metrics = clean({ canary, stable, predictionDrift: drift });
+    }
+  }
+  let gpu: GpuDecision = { kind: 'none' };
+  if (spec.resources.gpu && d.gpu) gpu = await d.gpu(obj);
+
+  // Plan.
+  const plan = planCanary({
+    model: `${req.namespace}/${req.name}`, targetVersion: target, policy, rollout, serving: served.serving, champion, manageAlias,
+    action: manualAction(obj), metrics,
+  }, now);
+
+  const want = desiredServing(plan.status, policy);
+  const inPlace = served.ready && sameServing(served.serving, want);
+  const ready = gpu.kind === 'queued'
+    ? { ok: false, reason: 'Queued', message: gpu.reason }
+    : target === undefined && plan.status.stableVersion === undefined
+      ? { ok: false, reason: 'NoVersion', message: targetProblem ?? 'no version to serve' }
+      : inPlace
+        ? { ok: true, reason: 'Serving', message: want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `version ${want.stableVersion} stable, version ${want.canaryVersion} canary at ${want.canaryPercent}%` : `version ${want?.stableVersion} serving` }
+        : { ok: false, reason: served.exists ? 'Deploying' : 'Creating', message: `waiting for ${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'the model server'} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}` };
+  const status = modelStatus(obj.status, plan.status, policy, ready, gen, now, served.url);
+
+  // Commit the decision, then act on it.
+  const prevReady = getCondition(obj.status?.conditions, 'Ready');
+  const w = await writeStatus(d.store, t, obj, status);
+  obj = w.obj as ModelObject;
+  const newReady = getCondition(status.conditions, 'Ready')!;
+  if (prevReady?.status !== newReady.status) await d.events.record(obj, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
+
+  let requeueAfterMs = plan.requeueAfterMs;
+  for (const a of plan.actions) {
+    if (a.type === 'event') await d.events.record(obj, a.eventType, a.reason, a.message);
+    else if (a.type === 'setAlias') {
+      await d.registry!.setAlias(name, a.alias, a.version);
+      log.info(`alias ${name}@${a.alias} has been moved to version ${a.version}`);
+    } else if (a.type === 'serve') {
+      if (gpu.kind === 'queued') continue;
+      const source = async (v: number) => (d.registry ? (await d.registry.getVersion(name, v)).source : `${name}/${v}`);
+      const result = await d.serving.serve({
+        model: obj,
+        stable: { version: a.stableVersion, source: await source(a.stableVersion) },
+        ...(a.canaryVersion !== undefined ? { canary: { version: a.canaryVersion, source: await source(a.canaryVersion) } } : {}),
+        canaryPercent: a.canaryPercent,
+        ...(gpu.kind === 'placed' ? { placement: { affinity: gpu.affinity, tolerations: gpu.tolerations } } : {}),
+      });
+      logApplied(log, `${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'Served model'} ${req.namespace}/${spec.inferenceService}`, result, obj);
+    }
+  }
+  if (targetProblem && requeueAfterMs === undefined) requeueAfterMs = 30_000;
+  if (gpu.kind === 'queued') requeueAfterMs = Math.min(requeueAfterMs ?? 30_000, 30_000);
+  return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
+}
+
+export { rfc3339 };

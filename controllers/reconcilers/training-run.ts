@@ -1,0 +1,98 @@
+/**
+ * The TrainingRun reconciler: submits the pipeline (an Argo Workflow from its WorkflowTemplate, or a
+ * local engine run), follows it, and on success registers the model version with lineage.
+ */
+import type { ModelRegistry } from '../../components/registry/types.ts';
+import type { TrainingRunSpec, TrainingRunStatus, Condition } from '../../charts/crds/index.ts';
+import { planTrainingRun, type GpuDecision, type TrainingRunState } from '../planners/training-run.ts';
+import { getCondition, setConditions, type ConditionInput } from '../planners/conditions.ts';
+import { TYPES, type KObject } from '../runtime/store.ts';
+import type { PipelineBackend } from '../backends/types.ts';
+import { ADMITTED_CONDITION } from './gpu.ts';
+import { clean, coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+
+export type TrainingRunObject = KObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
+
+export interface TrainingRunDeps extends ReconcileContext {
+  readonly pipelines: PipelineBackend;
+  readonly registry?: ModelRegistry;
+  readonly gpu?: (run: TrainingRunObject) => Promise<GpuDecision> | GpuDecision;
+  readonly cached?: (namespace: string, name: string) => KObject | undefined;
+}
+
+function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
+  if (!st?.phase) return { phase: 'Pending' };
+  const queued = getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
+  return clean({
+    phase: st.phase === 'Pending' && queued ? 'Queued' : st.phase,
+    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message,
+  }) as TrainingRunState;
+}
+
+export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: TrainingRunState, gpu: GpuDecision, gen: number, now: number): TrainingRunStatus {
+  const phase: TrainingRunStatus['phase'] = s.phase === 'Queued' ? 'Pending' : s.phase === 'Registering' ? 'Running' : s.phase;
+  const done = s.phase === 'Succeeded' || s.phase === 'Failed';
+  const conds: ConditionInput[] = [
+    { type: 'Ready', status: s.phase === 'Succeeded' ? 'True' : 'False', reason: s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
+    { type: 'Progressing', status: done ? 'False' : 'True', reason: s.phase === 'Queued' ? 'Queued' : done ? 'Finished' : s.phase, message: s.message ?? '' },
+    { type: 'Degraded', status: s.phase === 'Failed' ? 'True' : 'False', reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected', message: s.phase === 'Failed' ? (s.message ?? '') : '' },
+  ];
+  if (gpu.kind === 'placed') conds.push({ type: ADMITTED_CONDITION, status: 'True', reason: 'Placed', message: gpu.node });
+  else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION)) conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
+  return clean({
+    phase, observedGeneration: gen, workflowName: s.workflowName, startedAt: s.startedAt, finishedAt: s.finishedAt,
+    registeredVersion: s.registeredVersion, message: s.message, conditions: setConditions(prev?.conditions as never, conds, now, gen) as Condition[],
+  }) as TrainingRunStatus;
+}
+
+export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Promise<ReconcileResult> {
+  const t = TYPES.TrainingRun;
+  let obj = (d.cached?.(req.namespace!, req.name) ?? (await d.store.get(t, req.namespace, req.name))) as TrainingRunObject | undefined;
+  if (!obj || obj.metadata.deletionTimestamp) return {};
+  const log = d.log.with(coords(obj));
+  const now = d.now();
+  const s = obj.spec;
+  const state = stateOf(obj.status);
+  if (state.phase === 'Succeeded' || state.phase === 'Failed') return {};
+  const model = s.model ?? s.pipeline;
+  const ns = obj.metadata.namespace!;
+
+  // Gather.
+  const admitted = getCondition(obj.status?.conditions, ADMITTED_CONDITION);
+  const [templateFound, workflow] = await Promise.all([
+    state.workflowName ? Promise.resolve(true) : d.pipelines.templateExists(ns, s.pipeline),
+    state.workflowName ? d.pipelines.observe(ns, state.workflowName) : Promise.resolve(undefined),
+  ]);
+  let gpu: GpuDecision = { kind: 'none' };
+  if (d.gpu && (!state.workflowName || admitted?.status === 'True')) gpu = await d.gpu(obj);
+  let registeredVersion: number | undefined;
+  if (workflow?.phase === 'Succeeded' && d.registry && state.workflowName) {
+    const versions = await d.registry.listVersions(model).catch(() => []);
+    registeredVersion = versions.find((v) => v.lineage.runId === state.workflowName)?.version;
+  }
+
+  const plan = planTrainingRun({
+    namespace: ns, name: obj.metadata.name, model, pipeline: s.pipeline, reason: s.reason, ...(s.gitCommit ? { gitCommit: s.gitCommit } : {}),
+    parameters: s.params ?? {}, state, templateFound, ...(workflow ? { workflow } : {}), gpu, ...(registeredVersion !== undefined ? { registeredVersion } : {}),
+  }, now);
+
+  const status = trainingRunStatus(obj.status, plan.status, gpu, obj.metadata.generation ?? 1, now);
+  obj = (await writeStatus(d.store, t, obj, status)).obj as TrainingRunObject;
+
+  for (const a of plan.actions) {
+    if (a.type === 'event') await d.events.record(obj, a.eventType, a.reason, a.message);
+    else if (a.type === 'submit') {
+      const r = await d.pipelines.submit(a.workflow, obj);
+      if (r === 'created') log.info(`Workflow ${ns}/${a.workflow.name} has been created from WorkflowTemplate ${s.pipeline}`);
+    } else if (a.type === 'register') {
+      if (!d.registry) throw new Error(`TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}`);
+      const mv = await d.registry.registerVersion(a.model, {
+        artifactPath: a.source,
+        lineage: { runId: a.lineage.runId, pipeline: a.lineage.pipeline, reason: a.lineage.reason, ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}), ...(a.lineage.datasetDigest ? { datasetDigest: a.lineage.datasetDigest } : {}) },
+        tags: { 'ghosteam.io/training-run': `${ns}/${obj.metadata.name}`, 'ghosteam.io/reason': a.lineage.reason },
+      });
+      log.info(`model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`);
+    }
+  }
+  return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+}

@@ -1,0 +1,173 @@
+/**
+ * KubeStore: the ObjectStore over the Kubernetes API server, on @kubernetes/client-node's KubeConfig
+ * (KUBECONFIG, ~/.kube/config or in-cluster) for connection and auth, its Watch for streaming, and
+ * plain JSON requests for CRUD (any kind, including custom resources and /status).
+ */
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+import fetch, { type RequestInit } from 'node-fetch';
+import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { ApiError, type KObject, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
+
+export function loadKubeConfig(kubeconfig?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else if (process.env.KUBERNETES_SERVICE_HOST && !process.env.KUBECONFIG) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster configured; set KUBECONFIG, or run in a cluster, or use --local');
+  return kc;
+}
+
+export class KubeStore implements ObjectStore {
+  readonly kind = 'kube' as const;
+  private readonly server: string;
+  private init?: { at: number; value: Promise<RequestInit> };
+  private readonly watcher: Watch;
+  private readonly servedCache = new Map<string, boolean>();
+
+  constructor(readonly kc: KubeConfig) {
+    this.server = kc.getCurrentCluster()!.server.replace(/\/$/, '');
+    this.watcher = new Watch(kc);
+  }
+
+  /** Auth headers and TLS agent, refreshed every minute (for expiring tokens). Keep-alive for throughput. */
+  private async requestInit(): Promise<RequestInit> {
+    const now = Date.now();
+    if (!this.init || now - this.init.at > 60_000) {
+      this.init = {
+        at: now,
+        value: this.kc.applyToFetchOptions({}).then((r) => {
+          const init = r as unknown as RequestInit & { agent?: HttpsAgent };
+          const opts = (init.agent as HttpsAgent | undefined)?.options ?? {};
+          init.agent = this.server.startsWith('https:')
+            ? new HttpsAgent({ ...opts, keepAlive: true, maxSockets: 64 })
+            : (new HttpAgent({ keepAlive: true, maxSockets: 64 }) as unknown as HttpsAgent);
+          return init;
+        }),
+      };
+    }
+    return this.init.value;
+  }
+
+  path(t: ResourceType, namespace?: string, name?: string, sub?: string): string {
+    const base = t.group ? `/apis/${t.group}/${t.version}` : `/api/${t.version}`;
+    const ns = t.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+    return `${base}${ns}/${t.plural}${name ? `/${encodeURIComponent(name)}` : ''}${sub ? `/${sub}` : ''}`;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const init = await this.requestInit();
+    const res = await fetch(this.server + path, {
+      ...init,
+      method,
+      headers: { ...(init.headers as Record<string, string>), Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (res.status >= 400) {
+      let status: { reason?: string; message?: string } = {};
+      try {
+        status = JSON.parse(text);
+      } catch {
+        /* not a Status */
+      }
+      throw new ApiError(res.status, status.reason ?? String(res.status), status.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async get(t: ResourceType, namespace: string | undefined, name: string): Promise<KObject | undefined> {
+    try {
+      return await this.request<KObject>('GET', this.path(t, namespace, name));
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list(t: ResourceType, namespace?: string, labelSelector?: string): Promise<ListResult> {
+    const items: KObject[] = [];
+    let cont: string | undefined;
+    let rv = '';
+    do {
+      const q = new URLSearchParams({ limit: '500' });
+      if (labelSelector) q.set('labelSelector', labelSelector);
+      if (cont) q.set('continue', cont);
+      const r = await this.request<{ items: KObject[]; metadata: { resourceVersion: string; continue?: string } }>('GET', `${this.path(t, namespace)}?${q}`);
+      for (const o of r.items) items.push({ ...o, apiVersion: t.group ? `${t.group}/${t.version}` : t.version, kind: t.kind });
+      rv = r.metadata.resourceVersion;
+      cont = r.metadata.continue || undefined;
+    } while (cont);
+    return { items, resourceVersion: rv };
+  }
+
+  create(t: ResourceType, obj: KObject): Promise<KObject> {
+    return this.request('POST', this.path(t, obj.metadata.namespace), obj);
+  }
+
+  replace(t: ResourceType, obj: KObject): Promise<KObject> {
+    return this.request('PUT', this.path(t, obj.metadata.namespace, obj.metadata.name), obj);
+  }
+
+  replaceStatus(t: ResourceType, obj: KObject): Promise<KObject> {
+    return this.request('PUT', this.path(t, obj.metadata.namespace, obj.metadata.name, t.statusSubresource ? 'status' : undefined), obj);
+  }
+
+  /** Server-side apply with a field manager (used for objects the operator fully owns). */
+  apply(t: ResourceType, obj: KObject, fieldManager: string): Promise<KObject> {
+    const q = new URLSearchParams({ fieldManager, force: 'true' });
+    return this.request('PATCH', `${this.path(t, obj.metadata.namespace, obj.metadata.name)}?${q}`, obj, 'application/apply-patch+yaml');
+  }
+
+  async delete(t: ResourceType, namespace: string | undefined, name: string): Promise<void> {
+    try {
+      await this.request('DELETE', this.path(t, namespace, name));
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === 404)) throw e;
+    }
+  }
+
+  async watch(t: ResourceType, namespace: string | undefined, resourceVersion: string, onEvent: (e: WatchEvent) => void, onDone: (err: unknown) => void): Promise<Watcher> {
+    let finished = false;
+    const done = (err: unknown) => {
+      if (finished) return;
+      finished = true;
+      onDone(err);
+    };
+    const ctrl = await this.watcher.watch(
+      this.path(t, namespace),
+      { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 },
+      (type, obj) => {
+        if (type === 'ERROR') {
+          const s = obj as { code?: number; reason?: string; message?: string };
+          done(new ApiError(s.code ?? 500, s.reason ?? 'Error', s.message ?? 'watch error'));
+          return;
+        }
+        onEvent({ type: type as WatchEvent['type'], object: obj as KObject });
+      },
+      (err) => {
+        const code = (err as { statusCode?: number } | null)?.statusCode;
+        done(code ? new ApiError(code, code === 410 ? 'Gone' : 'Error', (err as Error).message) : err);
+      },
+    );
+    return { stop: () => ctrl.abort() };
+  }
+
+  async served(t: ResourceType): Promise<boolean> {
+    const key = `${t.group}/${t.version}/${t.plural}`;
+    const hit = this.servedCache.get(key);
+    if (hit !== undefined) return hit;
+    try {
+      const r = await this.request<{ resources: Array<{ name: string }> }>('GET', t.group ? `/apis/${t.group}/${t.version}` : `/api/${t.version}`);
+      const ok = r.resources.some((x) => x.name === t.plural);
+      this.servedCache.set(key, ok);
+      return ok;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 404) {
+        this.servedCache.set(key, false);
+        return false;
+      }
+      throw e;
+    }
+  }
+}
