@@ -26,7 +26,7 @@ import { trainDenseNet } from './train.ts';
 export { loadTf } from './backend.ts';
 export { predictDenseNet, featureMatrix, labelVector, labelInfo, defaultFeatures } from './features.ts';
 export { readModel, MODEL_FORMAT, type ModelArtifact } from './model.ts';
-export { trainDenseNet, type TrainOptions, type TrainResult } from './train.ts';
+export { trainDenseNet, predictWithTf, type TrainOptions, type TrainResult } from './train.ts';
 
 export const trainTabular = defineComponent({
   name: 'train-tabular',

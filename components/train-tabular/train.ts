@@ -118,3 +118,24 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
     optimizer.dispose();
   }
 }
+
+/** The DenseNet's probabilities computed with TensorFlow.js ops on the current backend (float32). */
+export async function predictWithTf(net: DenseNet, x: Float32Array, rows: number, backend: BackendChoice = 'auto'): Promise<Float32Array> {
+  const { tf } = await loadTf(backend);
+  const k = net.featureNames.length;
+  const out = tf.tidy(() => {
+    let h: import('@tensorflow/tfjs').Tensor2D = tf.tensor2d(x, [rows, k]);
+    if (net.normalize) h = tf.div(tf.sub(h, tf.tensor1d(net.normalize.mean)), tf.tensor1d(net.normalize.std.map((s) => s || 1)));
+    for (const layer of net.layers) {
+      h = tf.add(tf.matMul(h, tf.tensor2d(layer.weights)), tf.tensor1d(layer.bias));
+      if (layer.activation === 'relu') h = tf.relu(h);
+      else if (layer.activation === 'sigmoid') h = tf.sigmoid(h);
+      else if (layer.activation === 'tanh') h = tf.tanh(h);
+      else if (layer.activation === 'softmax') h = tf.softmax(h);
+    }
+    return h.shape[1] === 2 ? tf.slice(h, [0, 1], [rows, 1]) : h;
+  });
+  const data = (await out.data()) as Float32Array;
+  out.dispose();
+  return data;
+}
