@@ -1,0 +1,83 @@
+/**
+ * The components and trainer images can't be built here (no container engine), so this checks
+ * what can go wrong without building them: every file the catalog loads is copied in, every bare
+ * import is a dependency of images/components/package.json at the root's exact version, tfjs-node
+ * is never a package dependency, and both images run as a non-root uid.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const imagePkg = JSON.parse(readFileSync(join(root, 'images/components/package.json'), 'utf8'));
+
+function copied(dockerfile: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of readFileSync(join(root, dockerfile), 'utf8').split('\n')) {
+    const m = /^COPY (?!--from)(.+) \S+$/.exec(line.trim());
+    if (!m) continue;
+    for (const src of m[1].split(/\s+/)) {
+      const p = join(root, src);
+      const walk = (f: string): void => {
+        if (statSync(f).isDirectory()) for (const n of readdirSync(f)) walk(join(f, n));
+        else out.add(relative(root, f));
+      };
+      if (existsSync(p)) walk(p);
+    }
+  }
+  return out;
+}
+
+/** Every .ts file reachable from the CLI entry through relative imports, and the bare imports. */
+function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
+  const files = new Set<string>();
+  const bare = new Set<string>();
+  const visit = (f: string): void => {
+    if (files.has(f)) return;
+    files.add(f);
+    const src = readFileSync(join(root, f), 'utf8');
+    for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\('([^']+)'\)/g)) {
+      const spec = m[1] ?? m[2];
+      if (/^import type /.test(m[0].trim())) continue;
+      if (spec.startsWith('.')) visit(relative(root, resolve(dirname(join(root, f)), spec)));
+      else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) bare.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+    }
+  };
+  for (const e of entries) visit(e);
+  return { files, bare };
+}
+
+test('the components image copies everything the component and models commands load', () => {
+  const { files, bare } = closure(['cli/main.ts', 'cli/commands/component.ts', 'cli/commands/models.ts']);
+  for (const dockerfile of ['images/components/Dockerfile', 'images/trainer/Dockerfile']) {
+    const c = copied(dockerfile);
+    for (const f of files) assert.ok(c.has(f), `${dockerfile} does not copy ${f}`);
+  }
+  // The optional GPU packages are imported by name at run time and are not dependencies.
+  bare.delete('@tensorflow/tfjs-node-gpu');
+  bare.delete('@tensorflow/tfjs-node');
+  for (const b of bare) assert.ok(b in imagePkg.dependencies, `images/components/package.json lacks '${b}'`);
+});
+
+test('image dependency versions equal the root package.json; tfjs-node is never a dependency', () => {
+  for (const [name, v] of Object.entries(imagePkg.dependencies as Record<string, string>)) {
+    assert.equal(v, rootPkg.dependencies[name], `${name}: image ${v}, root ${rootPkg.dependencies[name]}`);
+  }
+  for (const deps of [rootPkg.dependencies, rootPkg.devDependencies ?? {}, imagePkg.dependencies]) {
+    assert.ok(!('@tensorflow/tfjs-node' in deps) && !('@tensorflow/tfjs-node-gpu' in deps));
+  }
+  const trainer = readFileSync(join(root, 'images/trainer/Dockerfile'), 'utf8');
+  assert.match(trainer, /@tensorflow\/tfjs-node-gpu@4\.22\.0/);
+  assert.equal(rootPkg.dependencies['@tensorflow/tfjs'], '4.22.0');
+});
+
+test('both images run as a non-root uid', () => {
+  for (const f of ['images/components/Dockerfile', 'images/trainer/Dockerfile']) {
+    const users = readFileSync(join(root, f), 'utf8').split('\n').filter((l) => l.startsWith('USER '));
+    assert.deepEqual(users, ['USER 65532:65532'], f);
+  }
+});
