@@ -1,0 +1,54 @@
+// Where the real-peers harness keeps its caches and its state, and the pinned versions it installs.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type PeerName = 'kube' | 'mlflow' | 'prometheus' | 'python';
+export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 'python'];
+
+export interface PinnedVersions {
+  readonly kubernetes: string;
+  readonly apt: readonly string[];
+  readonly python: Readonly<Record<string, string>>;
+}
+
+export const peersDir = fileURLToPath(new URL('.', import.meta.url));
+export const repoRoot = resolve(peersDir, '../..');
+export const kubeModuleDir = join(peersDir, 'kube');
+/** Upstream CRDs, read in place (never copied into the project). */
+export const upstreamDir = process.env.GHOSTEAM_UPSTREAM_DIR ?? resolve(repoRoot, '../shared/upstream');
+
+export const versions: PinnedVersions = JSON.parse(readFileSync(join(peersDir, 'versions.json'), 'utf8'));
+
+/** Installs (venv, built binary) survive across runs here. */
+export const cacheDir = process.env.GHOSTEAM_PEERS_CACHE ?? join(homedir(), '.cache', 'ghosteam-peers');
+/** The state file written by `peers:up`: which daemons run, on which ports, with which files. */
+export const stateFile = process.env.GHOSTEAM_PEERS_STATE ?? join(cacheDir, 'state.json');
+
+export const UP_HINT = 'start them with `npm run peers:up` (first run installs and builds, ~15 min; then seconds)';
+
+export function shortHash(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex').slice(0, 12);
+}
+
+/** The venv is keyed by the pins, so changing a pin builds a new one beside the old. */
+export function venvDir(): string {
+  return join(cacheDir, `venv-${shortHash(JSON.stringify(versions.python))}`);
+}
+
+export function venvPython(): string {
+  return join(venvDir(), 'bin', 'python');
+}
+
+/** Written last by the installer: a venv without it is half-built. */
+export const VENV_COMPLETE_MARKER = '.ghosteam-complete';
+
+/** The kube binary is keyed by the Kubernetes version and by every input of its build. */
+export function kubeBinary(): string {
+  const inputs = ['go.mod', 'go.sum', 'cmd/ghosteam-kube/main.go'].map((f) => readFileSync(join(kubeModuleDir, f), 'utf8'));
+  return join(cacheDir, 'bin', `ghosteam-kube-${versions.kubernetes}-${shortHash(...inputs)}`);
+}

@@ -1,0 +1,180 @@
+// Starts and stops the peer daemons: each binds 127.0.0.1 on a free port and keeps its data in a
+// temp dir of its own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { isAlive, kubeTls, probe, probeKube, type KubeState, type MlflowState, type PrometheusState } from './state.ts';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function logTail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Spawn a daemon in its own process group with output to `log`; it outlives this process unless `attached`. */
+function spawnDaemon(cmd: string, args: readonly string[], log: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {}): ChildProcess {
+  const fd = openSync(log, 'a');
+  try {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true });
+    if (!opts.attached) child.unref();
+    return child;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Poll `check` every 250 ms until it returns true; fail early when the daemon exits. */
+async function waitReady(what: string, pid: number, log: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) throw new Error(`${what} exited while starting; the end of ${log}:\n${logTail(log)}`);
+    if (await check()) return;
+    await sleep(250);
+  }
+  throw new Error(`${what} was not ready within ${timeoutMs / 1000}s; the end of ${log}:\n${logTail(log)}`);
+}
+
+/** Stop a daemon's process group: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  if (!isAlive(pid)) return;
+  signal('SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return;
+    await sleep(100);
+  }
+  signal('SIGKILL');
+}
+
+export async function startKube(bin: string): Promise<KubeState> {
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-kube-'));
+  const [port, etcdPort, etcdPeerPort] = [await freePort(), await freePort(), await freePort()];
+  const log = join(dir, 'kube.log');
+  const child = spawnDaemon(bin, ['--dir', dir, '--port', String(port), '--etcd-port', String(etcdPort), '--etcd-peer-port', String(etcdPeerPort)], log);
+  const kubeconfig = join(dir, 'kubeconfig');
+  await waitReady('kube-apiserver', child.pid!, log, 180_000, async () => {
+    if (!existsSync(kubeconfig)) return false;
+    return (await probeKube(port, kubeTls(kubeconfig))).status === 200;
+  });
+  return { pid: child.pid!, port, dir, kubeconfig, log };
+}
+
+export async function startMlflow(venv: string): Promise<MlflowState> {
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-mlflow-'));
+  const port = await freePort();
+  const log = join(dir, 'mlflow.log');
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawnDaemon(
+    join(venv, 'bin', 'mlflow'),
+    [
+      'server',
+      '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`,
+      '--artifacts-destination', join(dir, 'artifacts'),
+      '--host', '127.0.0.1',
+      '--port', String(port),
+      '--workers', '1',
+    ],
+    log,
+    { cwd: dir, env: { ...process.env, MLFLOW_TRACKING_URI: '' } },
+  );
+  await waitReady('mlflow server', child.pid!, log, 180_000, async () => (await probe(`${url}/health`)).status === 200);
+  return { pid: child.pid!, url, dir, log };
+}
+
+export interface ScrapeTarget {
+  /** The Prometheus job name. */
+  readonly job: string;
+  /** host:port addresses. */
+  readonly targets: readonly string[];
+  /** @default '/metrics' */
+  readonly metricsPath?: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface PrometheusOptions {
+  readonly scrape?: readonly ScrapeTarget[];
+  /** @default '1s' */
+  readonly scrapeInterval?: string;
+}
+
+/** The Prometheus config: the given static jobs plus a file_sd job over `targetsDir`. */
+export function prometheusConfig(opts: PrometheusOptions, targetsDir: string): string {
+  const interval = opts.scrapeInterval ?? '1s';
+  return stringify({
+    global: { scrape_interval: interval, evaluation_interval: interval },
+    scrape_configs: [
+      ...(opts.scrape ?? []).map((s) => ({
+        job_name: s.job,
+        metrics_path: s.metricsPath ?? '/metrics',
+        static_configs: [{ targets: [...s.targets], ...(s.labels ? { labels: { ...s.labels } } : {}) }],
+      })),
+      {
+        job_name: 'file-sd',
+        file_sd_configs: [{ files: [join(targetsDir, '*.json')], refresh_interval: '1s' }],
+      },
+    ],
+  });
+}
+
+export interface StartedPrometheus extends PrometheusState {
+  readonly child: ChildProcess;
+}
+
+export async function startPrometheus(bin: string, opts: PrometheusOptions = {}, { attached = false } = {}): Promise<StartedPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-prometheus-'));
+  const targetsDir = join(dir, 'targets');
+  mkdirSync(targetsDir);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const log = join(dir, 'prometheus.log');
+  const config = join(dir, 'prometheus.yml');
+  writeFileSync(config, prometheusConfig(opts, targetsDir));
+  const child = spawnDaemon(
+    bin,
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-lifecycle',
+      '--storage.tsdb.retention.time=1d',
+    ],
+    log,
+    { cwd: dir, attached },
+  );
+  await waitReady('prometheus', child.pid!, log, 60_000, async () => (await probe(`${url}/-/ready`)).status === 200);
+  return { pid: child.pid!, url, dir, targetsDir, log, child };
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir && dir.startsWith(tmpdir())) rmSync(dir, { recursive: true, force: true });
+}

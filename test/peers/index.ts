@@ -1,0 +1,184 @@
+/**
+ * Real peers for tests: a kube-apiserver with etcd and the upstream + ghosteam CRDs, an MLflow
+ * tracking server, Prometheus, and a Python venv with the reference clients.
+ *
+ *   const peers = await usePeers(['kube', 'mlflow']);
+ *   describe('registry against MLflow', { skip: peers.skip }, () => { ... peers.mlflowUrl ... });
+ *
+ * `npm run peers:up` starts them (installing once into ~/.cache/ghosteam-peers); usePeers finds them
+ * through its state file, or through KUBECONFIG / MLFLOW_TRACKING_URI / PROMETHEUS_URL / PEERS_PYTHON,
+ * and health-checks each one it is asked for. With CI=true a missing peer throws, so the test fails;
+ * elsewhere it returns `skip` with a one-line hint. Set GHOSTEAM_PEERS=auto to have usePeers start
+ * missing peers itself (under a lock, so concurrent test files start them once); they keep running
+ * until `npm run peers:down`.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import writeFileAtomic from 'write-file-atomic';
+import { UP_HINT, type PeerName } from './config.ts';
+import { startPrometheus, stopPid, removeDir, type PrometheusOptions, type ScrapeTarget } from './daemons.ts';
+import { ensurePrometheus } from './install.ts';
+import { checkPeer, kubeTls, readState, type PeersState } from './state.ts';
+
+export type { PeerName } from './config.ts';
+export type { PrometheusOptions, ScrapeTarget } from './daemons.ts';
+
+export interface Peers {
+  /** Set when a requested peer is missing on a developer's machine: pass it to `describe(..., { skip })`. */
+  readonly skip?: string;
+  /** Path of the admin kubeconfig for the peer API server. */
+  readonly kubeconfig: string;
+  /** Base URL of the MLflow tracking server, e.g. http://127.0.0.1:PORT (no trailing slash). */
+  readonly mlflowUrl: string;
+  /** Base URL of the shared Prometheus. */
+  readonly prometheusUrl: string;
+  /** The venv's python (mlflow, scipy, tritonclient[http], kserve, onnxruntime, schemathesis). */
+  readonly python: string;
+  /** Where file_sd target files for the shared Prometheus go (see `addScrapeTargets`), when known. */
+  readonly prometheusTargetsDir?: string;
+}
+
+const inCi = () => process.env.CI === 'true';
+
+/** Peers the environment points at, for those the state file doesn't have. */
+function fromEnv(): PeersState {
+  const env = process.env;
+  const out: { -readonly [K in keyof PeersState]: PeersState[K] } = {};
+  const kc = env.KUBECONFIG;
+  // Only a kubeconfig the harness wrote: tests create and delete things, never aim them at a real cluster.
+  if (kc && !kc.includes(':') && existsSync(kc) && /^current-context: ghosteam-peers$/m.test(readFileSync(kc, 'utf8'))) {
+    const port = Number(new URL(kubeTls(kc).server).port);
+    out.kube = { pid: 0, port, dir: '', kubeconfig: kc, log: '(started outside the harness)' };
+  }
+  if (env.MLFLOW_TRACKING_URI?.startsWith('http://127.0.0.1:')) {
+    out.mlflow = { pid: 0, url: env.MLFLOW_TRACKING_URI.replace(/\/+$/, ''), dir: '', log: '(started outside the harness)' };
+  }
+  if (env.PROMETHEUS_URL?.startsWith('http://127.0.0.1:')) {
+    out.prometheus = { pid: 0, url: env.PROMETHEUS_URL.replace(/\/+$/, ''), dir: '', targetsDir: '', log: '(started outside the harness)' };
+  }
+  if (env.PEERS_PYTHON) out.python = { python: env.PEERS_PYTHON };
+  return out;
+}
+
+async function resolve(names: readonly PeerName[]): Promise<{ state: PeersState; problems: string[] }> {
+  const recorded = readState();
+  const env = fromEnv();
+  const state: { -readonly [K in keyof PeersState]: PeersState[K] } = {};
+  const problems: string[] = [];
+  for (const name of new Set(names)) {
+    const fromState = await checkPeer(name, recorded);
+    if (fromState === undefined) {
+      Object.assign(state, { [name]: recorded[name] });
+      continue;
+    }
+    if (env[name] && (await checkPeer(name, env)) === undefined) {
+      Object.assign(state, { [name]: env[name] });
+      continue;
+    }
+    problems.push(fromState);
+  }
+  return { state, problems };
+}
+
+/**
+ * Find (and health-check) the named peers. In CI a missing peer throws; on a developer's machine the
+ * result carries `skip`.
+ */
+export async function usePeers(names: readonly PeerName[]): Promise<Peers> {
+  let { state, problems } = await resolve(names);
+  if (problems.length > 0 && process.env.GHOSTEAM_PEERS === 'auto') {
+    const { peersUp } = await import('./up.ts');
+    await peersUp(names);
+    ({ state, problems } = await resolve(names));
+  }
+  const peers: Peers = {
+    kubeconfig: state.kube?.kubeconfig ?? '',
+    mlflowUrl: state.mlflow?.url ?? '',
+    prometheusUrl: state.prometheus?.url ?? '',
+    python: state.python?.python ?? '',
+    prometheusTargetsDir: state.prometheus?.targetsDir || undefined,
+  };
+  if (problems.length === 0) return peers;
+  if (inCi()) {
+    throw new Error(`real peers missing in CI: ${problems.join('; ')}. .ci/run starts them with \`npm run peers:up\`.`);
+  }
+  return { ...peers, skip: `needs real peers: ${problems.join('; ')}; ${UP_HINT}` };
+}
+
+/** A KubeConfig for the peer API server. */
+export function kubeConfig(peers: Pick<Peers, 'kubeconfig'>): KubeConfig {
+  if (!peers.kubeconfig) throw new Error('no kube peer: call usePeers([\'kube\']) and honour its skip');
+  const kc = new KubeConfig();
+  kc.loadFromFile(peers.kubeconfig);
+  return kc;
+}
+
+/** A namespace name unique to this process and call: `prefix-<pid>-<n>-<random>`, at most 63 chars. */
+let nsCounter = 0;
+export function uniqueName(prefix: string): string {
+  const suffix = `${process.pid}-${++nsCounter}-${Math.random().toString(36).slice(2, 7)}`;
+  return `${prefix.slice(0, 62 - suffix.length)}-${suffix}`;
+}
+
+/**
+ * Poll `fn` until it returns a value other than undefined/false, or throw after `timeoutMs` with the
+ * last error (or `what`).
+ */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, { timeoutMs = 10_000, intervalMs = 100 } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`, { cause: last });
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Have the shared Prometheus scrape `targets` (file_sd; picked up within ~1 s). Returns a function that
+ * removes them again. `name` must be unique to the caller (use `uniqueName`).
+ */
+export function addScrapeTargets(peers: Pick<Peers, 'prometheusTargetsDir'>, name: string, target: ScrapeTarget): () => void {
+  if (!peers.prometheusTargetsDir) throw new Error('the shared Prometheus was not started by `npm run peers:up`, so it has no file_sd dir; use startTestPrometheus()');
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`scrape target name '${name}': use letters, digits, '.', '_' or '-'`);
+  const file = join(peers.prometheusTargetsDir, `${name}.json`);
+  const labels = { job: target.job, ...(target.labels ?? {}), ...(target.metricsPath ? { __metrics_path__: target.metricsPath } : {}) };
+  writeFileAtomic.sync(file, JSON.stringify([{ targets: [...target.targets], labels }]));
+  return () => rmSync(file, { force: true });
+}
+
+export interface TestPrometheus {
+  readonly url: string;
+  /** Stop it and remove its data. */
+  stop(): Promise<void>;
+}
+
+/** Start a Prometheus of the test's own, scraping the given targets; stop it in an `after` hook. */
+export async function startTestPrometheus(opts: PrometheusOptions): Promise<TestPrometheus> {
+  const bin = await ensurePrometheus(() => {});
+  const p = await startPrometheus(bin, opts, { attached: true });
+  return {
+    url: p.url,
+    async stop() {
+      await stopPid(p.pid, 5000);
+      removeDir(p.dir);
+    },
+  };
+}
+
+/** Run an instant PromQL query against a Prometheus; returns the `data.result` vector. */
+export async function promQuery(url: string, query: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(query)}`);
+  const body = (await res.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  if (body.status !== 'success') throw new Error(`PromQL ${query}: ${body.error ?? res.status}`);
+  return body.data?.result ?? [];
+}

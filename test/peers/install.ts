@@ -1,0 +1,132 @@
+// Installs what the peers need, once, into the cache: the Python venv, the kube-apiserver binary
+// built from the Kubernetes Go modules, and Debian's Prometheus. Each install holds a lock, so two
+// processes asking at once build it once.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { cacheDir, kubeBinary, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
+
+export type Log = (line: string) => void;
+
+/** Run `fn` holding an exclusive lock named `name` in the cache dir (waits up to `waitMs`). */
+export async function withLock<T>(name: string, fn: () => Promise<T>, waitMs = 60 * 60_000): Promise<T> {
+  mkdirSync(cacheDir, { recursive: true });
+  const target = join(cacheDir, `${name}.lock-target`);
+  if (!existsSync(target)) writeFileSync(target, '');
+  const release = await lockfile.lock(target, {
+    stale: 30_000,
+    retries: { retries: Math.ceil(waitMs / 1000), factor: 1, minTimeout: 1000, maxTimeout: 1000 },
+  });
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
+
+/** Run a command, streaming its output to `log`; reject with the command and its tail on failure. */
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const onData = (buf: Buffer) => {
+      for (const line of buf.toString('utf8').split('\n')) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        opts.log(line);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => reject(new Error(`${cmd}: ${err.message}`, { cause: err })));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`\`${cmd} ${args.join(' ')}\` exited with ${code}:\n${tail.join('\n')}`));
+    });
+  });
+}
+
+export function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+export function pythonRequirements(): string[] {
+  return Object.entries(versions.python).map(([name, version]) => `${name}==${version}`);
+}
+
+/** The modules the venv must import; the check that the install is whole. */
+const PYTHON_IMPORTS = ['mlflow', 'scipy', 'tritonclient.http', 'kserve', 'onnxruntime', 'schemathesis'];
+
+export function isPythonInstalled(): boolean {
+  return existsSync(join(venvDir(), VENV_COMPLETE_MARKER));
+}
+
+export async function ensurePython(log: Log): Promise<string> {
+  if (isPythonInstalled()) return venvPython();
+  return withLock('python', async () => {
+    if (isPythonInstalled()) return venvPython();
+    const base = process.env.GHOSTEAM_PEERS_BASE_PYTHON ?? which('python3');
+    if (!base) throw new Error('python3 is not on PATH; install Python >= 3.11 (only the test peers need it)');
+    const dir = venvDir();
+    rmSync(dir, { recursive: true, force: true });
+    log(`python: creating ${dir} with ${pythonRequirements().join(' ')}`);
+    await run(base, ['-m', 'venv', dir], { log });
+    const pip = join(dir, 'bin', 'pip');
+    await run(pip, ['install', '--disable-pip-version-check', '--no-input', '--progress-bar', 'off', ...pythonRequirements()], {
+      log: () => {},
+    });
+    await run(venvPython(), ['-c', `import ${PYTHON_IMPORTS.join(', ')}`], { log });
+    writeFileSync(join(dir, VENV_COMPLETE_MARKER), JSON.stringify(versions.python) + '\n');
+    return venvPython();
+  });
+}
+
+export function isKubeBuilt(): boolean {
+  return existsSync(kubeBinary());
+}
+
+export async function ensureKube(log: Log): Promise<string> {
+  const bin = kubeBinary();
+  if (existsSync(bin)) return bin;
+  return withLock('kube', async () => {
+    if (existsSync(bin)) return bin;
+    const goMod = readFileSync(join(kubeModuleDir, 'go.mod'), 'utf8');
+    if (!goMod.includes(`k8s.io/kubernetes ${versions.kubernetes}`)) {
+      throw new Error(`test/peers/kube/go.mod does not require k8s.io/kubernetes ${versions.kubernetes} (test/peers/versions.json); make them agree`);
+    }
+    if (!which('go')) throw new Error('the Go toolchain is not on PATH; install Go >= 1.26 (only the kube test peer needs it)');
+    mkdirSync(join(cacheDir, 'bin'), { recursive: true });
+    const tmp = `${bin}.tmp-${process.pid}`;
+    log(`kube: building kube-apiserver ${versions.kubernetes} with embedded etcd (first time only; ~10-20 min on 2 cores)`);
+    await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ghosteam-kube'], { cwd: kubeModuleDir, log });
+    renameSync(tmp, bin);
+    return bin;
+  });
+}
+
+export function prometheusBinary(): string | undefined {
+  return process.env.GHOSTEAM_PROMETHEUS_BIN ?? which('prometheus');
+}
+
+export async function ensurePrometheus(log: Log): Promise<string> {
+  const found = prometheusBinary();
+  if (found) return found;
+  return withLock('apt', async () => {
+    const again = prometheusBinary();
+    if (again) return again;
+    const root = process.getuid?.() === 0;
+    if (!root || !which('apt-get')) {
+      throw new Error(`prometheus is not on PATH; install it with \`sudo apt-get update && sudo apt-get install -y ${versions.apt.join(' ')}\``);
+    }
+    log(`prometheus: apt-get install ${versions.apt.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...versions.apt], { env, log: () => {} });
+    const bin = prometheusBinary();
+    if (!bin) throw new Error(`apt-get installed ${versions.apt.join(' ')} but prometheus is still not on PATH`);
+    return bin;
+  });
+}

@@ -1,0 +1,125 @@
+// Bring the peers up (installing what is missing) and down. Both are idempotent and hold the
+// 'up' lock, so concurrent callers (several test files, or a person and a test) don't race.
+import { KubeConfig } from '@kubernetes/client-node';
+import { PEER_NAMES, type PeerName } from './config.ts';
+import { ghosteamCrdObjects, installCrds, upstreamCrds } from './crds.ts';
+import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
+import { ensureKube, ensurePrometheus, ensurePython, withLock, type Log } from './install.ts';
+import { checkPeer, readState, writeState, type PeersState } from './state.ts';
+import { dirname } from 'node:path';
+
+export interface UpResult {
+  readonly state: PeersState;
+  /** Seconds per phase, for the README's cold/warm figures. */
+  readonly timings: Record<string, number>;
+}
+
+async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    timings[name] = Math.round((performance.now() - t0) / 100) / 10;
+  }
+}
+
+/** Start the named peers that are not already healthy. */
+export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log = () => {}): Promise<UpResult> {
+  const want = new Set(names);
+  if (want.has('mlflow')) want.add('python');
+  return withLock('up', async () => {
+    const timings: Record<string, number> = {};
+    let state: PeersState = readState();
+    const missing = new Set<PeerName>();
+    for (const n of want) {
+      const why = await checkPeer(n, state);
+      if (why !== undefined) missing.add(n);
+    }
+    if (missing.size === 0) return { state, timings };
+
+    // Installs run side by side: the Go build is CPU-bound, pip and apt mostly wait on the network.
+    const [kubeBin, python, promBin] = await Promise.all([
+      missing.has('kube') ? timed(timings, 'install kube', () => ensureKube(log)) : undefined,
+      missing.has('python') || missing.has('mlflow') ? timed(timings, 'install python', () => ensurePython(log)) : undefined,
+      missing.has('prometheus') ? timed(timings, 'install prometheus', () => ensurePrometheus(log)) : undefined,
+    ]);
+
+    const save = (patch: PeersState) => {
+      state = { ...readState(), ...patch };
+      writeState(state);
+    };
+    if (python) save({ python: { python } });
+    const starts: Promise<void>[] = [];
+    if (kubeBin) {
+      starts.push(
+        timed(timings, 'start kube', async () => {
+          await stopRecorded(state.kube);
+          const kube = await startKube(kubeBin);
+          save({ kube });
+          log(`kube: kube-apiserver ready on https://127.0.0.1:${kube.port}`);
+          const kc = new KubeConfig();
+          kc.loadFromFile(kube.kubeconfig);
+          const crds = await timed(timings, 'install CRDs', async () => installCrds(kc, [...upstreamCrds(), ...(await ghosteamCrdObjects())]));
+          log(`kube: ${crds.length} CRDs Established`);
+        }),
+      );
+    }
+    if (missing.has('mlflow') && python) {
+      starts.push(
+        timed(timings, 'start mlflow', async () => {
+          await stopRecorded(state.mlflow);
+          const mlflow = await startMlflow(dirname(dirname(python)));
+          save({ mlflow });
+          log(`mlflow: tracking server ready at ${mlflow.url}`);
+        }),
+      );
+    }
+    if (promBin) {
+      starts.push(
+        timed(timings, 'start prometheus', async () => {
+          await stopRecorded(state.prometheus);
+          const { child: _child, ...prometheus } = await startPrometheus(promBin);
+          save({ prometheus });
+          log(`prometheus: ready at ${prometheus.url}`);
+        }),
+      );
+    }
+    const results = await Promise.allSettled(starts);
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n\n'));
+    return { state: readState(), timings };
+  });
+}
+
+async function stopRecorded(peer: { pid: number; dir: string } | undefined): Promise<void> {
+  if (!peer) return;
+  await stopPid(peer.pid);
+  removeDir(peer.dir);
+}
+
+/** Stop every recorded daemon and remove its temp dir; the caches stay. */
+export async function peersDown(log: Log = () => {}): Promise<void> {
+  await withLock('up', async () => {
+    const state = readState();
+    await Promise.all(
+      (['kube', 'mlflow', 'prometheus'] as const).map(async (n) => {
+        const peer = state[n];
+        if (!peer) return;
+        await stopRecorded(peer);
+        log(`${n}: stopped (pid ${peer.pid})`);
+      }),
+    );
+    writeState(state.python ? { python: state.python } : {});
+  });
+}
+
+/** The shell-sourceable lines `peers:up` ends with (`set -a; . file; set +a` exports them). */
+export function envLines(state: PeersState): string[] {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const lines: string[] = [];
+  if (state.kube) lines.push(`KUBECONFIG=${q(state.kube.kubeconfig)}`);
+  if (state.mlflow) lines.push(`MLFLOW_TRACKING_URI=${q(state.mlflow.url)}`);
+  if (state.prometheus) lines.push(`PROMETHEUS_URL=${q(state.prometheus.url)}`);
+  if (state.python) lines.push(`PEERS_PYTHON=${q(state.python.python)}`);
+  return lines;
+}
