@@ -1,31 +1,21 @@
 /**
- * The shared registry suite against a real MLflow tracking server, from the peers harness
- * (test/peers: usePeers(['mlflow'])). Until the harness is in the checkout, GHOSTEAM_TEST_MLFLOW_URL
- * points the suite at a server started by hand (`mlflow server --host 127.0.0.1 --port 5055`).
+ * The shared registry suite against a real MLflow tracking server from the peers harness
+ * (`npm run peers:up`, or MLFLOW_TRACKING_URI=http://127.0.0.1:PORT of a server started by hand
+ * with `mlflow server --host 127.0.0.1 --artifacts-destination DIR`).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { MlflowError, MlflowRegistry, RegistryError } from '../../components/registry/index.ts';
+import { usePeers } from '../peers/index.ts';
 import { runRegistrySuite } from './suite.ts';
 
-async function mlflowPeer(): Promise<{ url?: string; skip?: string }> {
-  const harness = new URL('../peers/index.ts', import.meta.url);
-  if (existsSync(harness)) {
-    const { usePeers } = (await import(harness.href)) as { usePeers: (p: string[]) => Promise<{ skip?: string | false; mlflowUrl?: string }> };
-    const peers = await usePeers(['mlflow']);
-    return peers.skip ? { skip: peers.skip } : { url: peers.mlflowUrl };
-  }
-  if (process.env.GHOSTEAM_TEST_MLFLOW_URL) return { url: process.env.GHOSTEAM_TEST_MLFLOW_URL };
-  if (process.env.CI) throw new Error('the MLflow peer is required in CI (test/peers is missing and GHOSTEAM_TEST_MLFLOW_URL is unset)');
-  return { skip: 'no MLflow peer (test/peers missing; set GHOSTEAM_TEST_MLFLOW_URL)' };
-}
-
-const peer = await mlflowPeer();
+const peers = await usePeers(['mlflow']);
+const peer = { url: peers.mlflowUrl, skip: peers.skip };
 const runId = randomBytes(4).toString('hex');
 const cacheDir = mkdtempSync(join(tmpdir(), 'ghosteam-mlflow-cache-'));
 
