@@ -1,0 +1,389 @@
+/**
+ * The ML-aware plan between two syntheses (base → head): what will happen to models, pipelines and
+ * drift monitors when the head is merged and synced, followed by a unified YAML diff.
+ * Pure: takes two lists of synthesized objects, returns data. Rendering lives in plan-render.ts.
+ */
+import { createTwoFilesPatch } from 'diff';
+import { stringify } from 'yaml';
+import { diffFields, formatChange, type FieldChange } from './fields.ts';
+import {
+  annotation,
+  CONSTRUCT_PATH_ANNOTATION,
+  displayName,
+  indexObjects,
+  isGhosteamKind,
+  isPipeline,
+  jsonEqual,
+  SPEC_HASH_ANNOTATION,
+  withoutVolatile,
+  type K8sObject,
+} from './objects.ts';
+
+export interface ObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+  readonly constructPath?: string;
+}
+
+export interface ModelPlan {
+  readonly name: string;
+  readonly namespace?: string;
+  /** 'added' | 'removed' | 'changed'. */
+  readonly change: 'added' | 'removed' | 'changed';
+  /** One sentence: 'fraud: canary of v4 at 10→50→100%'. */
+  readonly headline: string;
+  readonly versionBefore?: string;
+  readonly versionAfter?: string;
+  /** The rollout that will carry the head version ('canary 10→50→100%', 'direct'). */
+  readonly rollout?: string;
+  /** Each changed field, formatted ('runtime onnx → triton', 'resources.limits.cpu 1 → 2'). */
+  readonly details: readonly string[];
+}
+
+export interface PipelinePlan {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly kind: string;
+  readonly change: 'added' | 'removed' | 'changed';
+  readonly hashBefore?: string;
+  readonly hashAfter?: string;
+  /** True when the spec hash differs (or the pipeline is new): a TrainingRun with reason git-change follows. */
+  readonly retrain: boolean;
+  /** 'fraud-train: task train changed (epochs 10 → 20) → retrain'. */
+  readonly headline: string;
+  readonly details: readonly string[];
+}
+
+export interface DriftMonitorPlan {
+  readonly name: string;
+  readonly namespace?: string;
+  readonly change: 'added' | 'removed' | 'changed';
+  readonly headline: string;
+  readonly details: readonly string[];
+}
+
+export interface Plan {
+  readonly models: readonly ModelPlan[];
+  readonly pipelines: readonly PipelinePlan[];
+  readonly driftMonitors: readonly DriftMonitorPlan[];
+  readonly added: readonly ObjectRef[];
+  readonly removed: readonly ObjectRef[];
+  /** Every changed object, whatever its kind (models, pipelines and monitors included). */
+  readonly changed: readonly ObjectRef[];
+  readonly unchanged: number;
+  /** Names of the pipelines that will retrain. */
+  readonly retrain: readonly string[];
+  /** Unified diff of the YAML of every added, removed or changed object ('' when identical). */
+  readonly diff: string;
+}
+
+function ref(o: K8sObject): ObjectRef {
+  const constructPath = annotation(o, CONSTRUCT_PATH_ANNOTATION);
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
+    name: o.metadata.name,
+    ...(constructPath ? { constructPath } : {}),
+  };
+}
+
+function get(obj: unknown, path: string): unknown {
+  let cur = obj;
+  for (const part of path.split('.')) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function firstDefined(obj: unknown, paths: readonly string[]): unknown {
+  for (const p of paths) {
+    const v = get(obj, p);
+    if (v !== undefined && v !== null) return v;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+const VERSION_PATHS = ['spec.version', 'spec.modelVersion', 'spec.model.version'];
+
+function versionOf(o: K8sObject | undefined): string | undefined {
+  const v = o && firstDefined(o, VERSION_PATHS);
+  return v === undefined ? undefined : String(v);
+}
+
+function stepPercent(s: unknown): number | undefined {
+  if (typeof s === 'number') return s;
+  if (s && typeof s === 'object') {
+    const o = s as Record<string, unknown>;
+    const v = o.weight ?? o.percent ?? o.traffic ?? o.setWeight;
+    if (typeof v === 'number') return v;
+  }
+  return undefined;
+}
+
+/** 'canary 10→50→100%', 'direct', 'blue-green'; undefined when the model declares no rollout. */
+export function describeRollout(o: K8sObject | undefined): string | undefined {
+  const r = o && (get(o, 'spec.rollout') as Record<string, unknown> | undefined);
+  if (!r || typeof r !== 'object') return undefined;
+  const canary = r.canary as Record<string, unknown> | undefined;
+  const strategy = String(r.strategy ?? r.type ?? (canary ? 'canary' : Object.keys(r)[0] ?? 'direct'));
+  const rawSteps = (r.steps ?? canary?.steps ?? canary?.trafficSteps) as unknown;
+  if (Array.isArray(rawSteps)) {
+    const steps = rawSteps.map(stepPercent).filter((n): n is number => n !== undefined);
+    if (steps.length > 0) {
+      if (steps[steps.length - 1] !== 100) steps.push(100);
+      return `${strategy} ${steps.join('→')}%`;
+    }
+  }
+  return strategy;
+}
+
+function labelModelField(path: string): string {
+  return path.replace(/^spec\./, '');
+}
+
+function planModel(name: string, namespace: string | undefined, before: K8sObject | undefined, after: K8sObject | undefined): ModelPlan {
+  const versionBefore = versionOf(before);
+  const versionAfter = versionOf(after);
+  const rollout = describeRollout(after ?? before);
+  const changes: FieldChange[] = diffFields(before?.spec, after?.spec, 'spec');
+  const details = changes.map((c) => formatChange(labelModelField(c.path), c));
+  const ns = namespace ? { namespace } : {};
+  if (!before) {
+    const v = versionAfter ? ` at v${versionAfter}` : '';
+    return { name, ...ns, change: 'added', headline: `${name}: new model${v}${rollout ? ` (${rollout})` : ''}`, ...(versionAfter ? { versionAfter } : {}), ...(rollout ? { rollout } : {}), details };
+  }
+  if (!after) {
+    return { name, ...ns, change: 'removed', headline: `${name}: model removed (was v${versionBefore ?? '?'}); its serving stops`, ...(versionBefore ? { versionBefore } : {}), details };
+  }
+  let headline: string;
+  const parts: string[] = [];
+  if (versionBefore !== versionAfter) {
+    const target = `v${versionAfter ?? '?'}`;
+    if (rollout && /^canary/.test(rollout)) headline = `${name}: ${rollout.replace(/^canary/, `canary of ${target} at`)} (from v${versionBefore ?? '?'})`;
+    else headline = `${name}: v${versionBefore ?? '?'} → ${target}${rollout ? `, ${rollout}` : ', replaced at once'}`;
+  } else {
+    const rolloutBefore = describeRollout(before);
+    if (rolloutBefore !== rollout) parts.push(`rollout ${rolloutBefore ?? 'none'} → ${rollout ?? 'none'}`);
+    const runtime = changes.filter((c) => /^spec\.(runtime|format|framework|servingRuntime)\b/.test(c.path));
+    if (runtime.length > 0) parts.push(...runtime.map((c) => formatChange(labelModelField(c.path), c)));
+    if (changes.some((c) => /^spec\.resources\b/.test(c.path))) parts.push('resources change');
+    const other = changes.filter((c) => !/^spec\.(rollout|runtime|format|framework|servingRuntime|resources)\b/.test(c.path));
+    if (other.length > 0 && parts.length === 0) parts.push(other.map((c) => formatChange(labelModelField(c.path), c)).join(', '));
+    headline = `${name}: ${parts.length > 0 ? parts.join('; ') : 'metadata changes only'}`;
+  }
+  return {
+    name,
+    ...ns,
+    change: 'changed',
+    headline,
+    ...(versionBefore ? { versionBefore } : {}),
+    ...(versionAfter ? { versionAfter } : {}),
+    ...(rollout ? { rollout } : {}),
+    details,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipelines
+
+interface ArgoTemplate {
+  readonly name?: string;
+  readonly dag?: { readonly tasks?: readonly ({ readonly name: string; readonly template?: string } & Record<string, unknown>)[] };
+  readonly steps?: unknown;
+  readonly [key: string]: unknown;
+}
+
+/** The workflow spec of a WorkflowTemplate (spec) or CronWorkflow (spec.workflowSpec). */
+function workflowSpec(o: K8sObject): Record<string, unknown> {
+  const spec = (o.spec ?? {}) as Record<string, unknown>;
+  return (spec.workflowSpec as Record<string, unknown> | undefined) ?? spec;
+}
+
+/**
+ * Each DAG task with the template it runs merged in, so that a change to either reads as a change
+ * to the task. Undefined when the pipeline has no DAG (then the whole spec is compared).
+ */
+function tasksOf(o: K8sObject): Map<string, unknown> | undefined {
+  const ws = workflowSpec(o);
+  const templates = (Array.isArray(ws.templates) ? ws.templates : []) as ArgoTemplate[];
+  const byName = new Map(templates.filter((t) => typeof t.name === 'string').map((t) => [t.name as string, t]));
+  const entry = (ws.entrypoint as string | undefined) ?? templates.find((t) => t.dag)?.name;
+  const dag = entry ? byName.get(entry)?.dag : undefined;
+  if (!dag || !Array.isArray(dag.tasks)) return undefined;
+  const out = new Map<string, unknown>();
+  for (const t of dag.tasks) {
+    const { name: _n, template, ...rest } = t;
+    const tpl = template ? byName.get(template) : undefined;
+    const { name: _tn, ...tplRest } = tpl ?? {};
+    out.set(t.name, { ...rest, ...(tpl ? { template: tplRest } : {}) });
+  }
+  return out;
+}
+
+/** 'arguments.parameters[epochs].value' → 'epochs'; 'template.container.image' → 'image'. */
+export function labelTaskField(path: string): string {
+  const param = /(?:^|\.)(?:arguments|inputs)\.parameters\[([^\]]+)\]\.(?:value|default)$/.exec(path);
+  if (param) return param[1];
+  const artifact = /(?:^|\.)(?:arguments|inputs|outputs)\.artifacts\[([^\]]+)\]/.exec(path);
+  if (artifact) return `artifact ${artifact[1]}`;
+  return path.replace(/^template\.(container|script)\./, '').replace(/^template\./, '');
+}
+
+/** Pipeline-level fields: 'arguments.parameters[epochs].value' → 'parameter epochs'. */
+function labelPipelineField(path: string): string {
+  const param = /^arguments\.parameters\[([^\]]+)\]\.value$/.exec(path);
+  return param ? `parameter ${param[1]}` : path;
+}
+
+function describePipelineChanges(before: K8sObject, after: K8sObject): string[] {
+  const details: string[] = [];
+  const wsBefore = workflowSpec(before);
+  const wsAfter = workflowSpec(after);
+  const tb = tasksOf(before);
+  const ta = tasksOf(after);
+  if (tb && ta) {
+    for (const [name, spec] of ta) {
+      const old = tb.get(name);
+      if (old === undefined) {
+        details.push(`task ${name} added`);
+        continue;
+      }
+      const changes = diffFields(old, spec);
+      if (changes.length > 0) details.push(`task ${name} changed (${changes.map((c) => formatChange(labelTaskField(c.path), c)).join(', ')})`);
+    }
+    for (const name of tb.keys()) if (!ta.has(name)) details.push(`task ${name} removed`);
+    const { templates: _a, ...restBefore } = wsBefore;
+    const { templates: _b, ...restAfter } = wsAfter;
+    for (const c of diffFields(restBefore, restAfter)) details.push(formatChange(labelPipelineField(c.path), c));
+  } else {
+    for (const c of diffFields(wsBefore, wsAfter)) details.push(formatChange(labelPipelineField(c.path), c));
+  }
+  if (before.spec !== undefined && after.spec !== undefined && before !== after) {
+    // A CronWorkflow's schedule lives beside workflowSpec.
+    const sb = before.spec as Record<string, unknown>;
+    const sa = after.spec as Record<string, unknown>;
+    if (sb.workflowSpec !== undefined || sa.workflowSpec !== undefined) {
+      const { workflowSpec: _x, ...cb } = sb;
+      const { workflowSpec: _y, ...ca } = sa;
+      for (const c of diffFields(cb, ca)) details.push(formatChange(c.path, c));
+    }
+  }
+  return details;
+}
+
+function planPipeline(before: K8sObject | undefined, after: K8sObject | undefined): PipelinePlan {
+  const o = (after ?? before) as K8sObject;
+  const name = o.metadata.name;
+  const ns = o.metadata.namespace ? { namespace: o.metadata.namespace } : {};
+  const hashBefore = before && annotation(before, SPEC_HASH_ANNOTATION);
+  const hashAfter = after && annotation(after, SPEC_HASH_ANNOTATION);
+  const hashes = { ...(hashBefore ? { hashBefore } : {}), ...(hashAfter ? { hashAfter } : {}) };
+  if (!before) {
+    return { name, ...ns, kind: o.kind, change: 'added', ...hashes, retrain: true, headline: `${name}: new pipeline → first training run`, details: [] };
+  }
+  if (!after) {
+    return { name, ...ns, kind: o.kind, change: 'removed', ...hashes, retrain: false, headline: `${name}: pipeline removed; no further training runs`, details: [] };
+  }
+  const details = describePipelineChanges(before, after);
+  const retrain = hashBefore !== hashAfter;
+  const what = details.length > 0 ? details.join('; ') : retrain ? `spec hash ${short(hashBefore)} → ${short(hashAfter)}` : 'metadata changes only';
+  const headline = `${name}: ${what}${retrain ? ' → retrain' : ' (spec hash unchanged: no retrain)'}`;
+  return { name, ...ns, kind: o.kind, change: 'changed', ...hashes, retrain, headline, details };
+}
+
+function short(h: string | undefined): string {
+  if (!h) return 'none';
+  const bare = h.replace(/^sha256:/, '');
+  return bare.length > 12 ? bare.slice(0, 12) : bare;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift monitors
+
+function planDriftMonitor(before: K8sObject | undefined, after: K8sObject | undefined): DriftMonitorPlan {
+  const o = (after ?? before) as K8sObject;
+  const name = o.metadata.name;
+  const ns = o.metadata.namespace ? { namespace: o.metadata.namespace } : {};
+  const changes = diffFields(before?.spec, after?.spec, 'spec');
+  const details = changes.map((c) => formatChange(c.path.replace(/^spec\./, ''), c));
+  if (!before) return { name, ...ns, change: 'added', headline: `${name}: new drift monitor`, details };
+  if (!after) return { name, ...ns, change: 'removed', headline: `${name}: drift monitor removed; drift no longer triggers retraining`, details };
+  const thresholds = changes.filter((c) => /threshold|share|pvalue|p_value|psi|ks|limit|min|max/i.test(c.path));
+  const shown = thresholds.length > 0 ? thresholds : changes;
+  const headline = `${name}: ${shown.length > 0 ? shown.map((c) => formatChange(c.path.replace(/^spec\./, ''), c)).join(', ') : 'metadata changes only'}`;
+  return { name, ...ns, change: 'changed', headline, details };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fileName(o: K8sObject): string {
+  return `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}.yaml`;
+}
+
+function toYaml(o: K8sObject | undefined): string {
+  return o ? stringify(withoutVolatile(o), { lineWidth: 0 }) : '';
+}
+
+/** A unified diff of one object's YAML (volatile annotations such as the source commit left out). */
+export function objectDiff(before: K8sObject | undefined, after: K8sObject | undefined): string {
+  const o = (after ?? before) as K8sObject;
+  const name = fileName(o);
+  const patch = createTwoFilesPatch(before ? `a/${name}` : '/dev/null', after ? `b/${name}` : '/dev/null', toYaml(before), toYaml(after), undefined, undefined, { context: 3 });
+  // Drop the 'Index:'/'====' preamble that createTwoFilesPatch adds: git-style output reads better in a PR.
+  return patch.replace(/^=+\n/m, '');
+}
+
+/**
+ * Compares two syntheses. Both lists are validated (`indexObjects`), so a malformed head throws an
+ * ObjectSetError naming the object. Objects are matched by group, kind, namespace and name;
+ * `ghosteam.io/source-commit` is ignored when deciding what changed.
+ */
+export function computePlan(baseObjects: readonly unknown[], headObjects: readonly unknown[], labels = { base: 'base', head: 'head' }): Plan {
+  const base = indexObjects(baseObjects, labels.base);
+  const head = indexObjects(headObjects, labels.head);
+  const keys = [...head.keys(), ...[...base.keys()].filter((k) => !head.has(k))];
+  const models: ModelPlan[] = [];
+  const pipelines: PipelinePlan[] = [];
+  const driftMonitors: DriftMonitorPlan[] = [];
+  const added: ObjectRef[] = [];
+  const removed: ObjectRef[] = [];
+  const changed: ObjectRef[] = [];
+  const diffs: string[] = [];
+  let unchanged = 0;
+  for (const key of keys.sort()) {
+    const before = base.get(key);
+    const after = head.get(key);
+    if (before && after && jsonEqual(withoutVolatile(before), withoutVolatile(after))) {
+      unchanged++;
+      continue;
+    }
+    const o = (after ?? before) as K8sObject;
+    if (!before) added.push(ref(o));
+    else if (!after) removed.push(ref(o));
+    else changed.push(ref(o));
+    diffs.push(objectDiff(before, after));
+    if (isGhosteamKind(o, 'Model')) models.push(planModel(o.metadata.name, o.metadata.namespace, before, after));
+    else if (isGhosteamKind(o, 'DriftMonitor')) driftMonitors.push(planDriftMonitor(before, after));
+    if ((before && isPipeline(before)) || (after && isPipeline(after))) pipelines.push(planPipeline(before, after));
+  }
+  return {
+    models,
+    pipelines,
+    driftMonitors,
+    added,
+    removed,
+    changed,
+    unchanged,
+    retrain: pipelines.filter((p) => p.retrain).map((p) => p.name),
+    diff: diffs.join(''),
+  };
+}
+
+export { displayName };
