@@ -41,6 +41,8 @@ export interface LocalOperatorOptions {
   readonly log?: Logger;
   /** @default 2 */
   readonly workers?: number;
+  /** Every object is reconciled again this often (picks up new registry versions). @default 10000 */
+  readonly resyncMs?: number;
 }
 
 const KIND_TYPES: Record<string, ResourceType> = { Model: TYPES.Model, DriftMonitor: TYPES.DriftMonitor, TrainingRun: TYPES.TrainingRun };
@@ -71,7 +73,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
   try {
     operator = await startControllers({
       store, serving: new ModelServerBackend(o.modelServer, o.modelServerUrl), pipelines, registry: o.registry,
-      metrics: o.metrics ?? new ModelServerMetrics(o.modelServer), driftCheck: o.driftCheck, log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false,
+      metrics: o.metrics ?? new ModelServerMetrics(o.modelServer), driftCheck: o.driftCheck, log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, resyncMs: o.resyncMs ?? 10_000,
     });
   } catch (e) {
     store.close();

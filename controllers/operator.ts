@@ -78,7 +78,7 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
   const runs: Controller = {
     name: 'trainingrun', type: TYPES.TrainingRun,
     watches: d.store.kind === 'kube' ? [{ type: TYPES.Workflow }] : [],
-    reconcile: (req) => reconcileTrainingRun({ ...ctx, pipelines: d.pipelines, registry: d.registry, ...(gpu ? { gpu: (r: TrainingRunObject) => gpu!.decide(r) } : {}) }, req),
+    reconcile: (req) => reconcileTrainingRun({ ...ctx, pipelines: d.pipelines, registry: d.registry, onRegistered: () => manager.enqueueAll('model'), ...(gpu ? { gpu: (r: TrainingRunObject) => gpu!.decide(r) } : {}) }, req),
   };
   const monitors: Controller = {
     name: 'driftmonitor', type: TYPES.DriftMonitor,

@@ -18,6 +18,8 @@ export interface TrainingRunDeps extends ReconcileContext {
   readonly registry?: ModelRegistry;
   readonly gpu?: (run: TrainingRunObject) => Promise<GpuDecision> | GpuDecision;
   readonly cached?: (namespace: string, name: string) => KObject | undefined;
+  /** Called after a version is registered (the Model reconciler then picks it up at once). */
+  readonly onRegistered?: (model: string, version: number) => void;
 }
 
 function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
@@ -92,6 +94,7 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
         tags: { 'ghosteam.io/training-run': `${ns}/${obj.metadata.name}`, 'ghosteam.io/reason': a.lineage.reason },
       });
       log.info(`model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`);
+      d.onRegistered?.(a.model, mv.version);
     }
   }
   return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
