@@ -119,7 +119,9 @@ async function main(): Promise<void> {
   const row = Array.from({ length: 16 }, () => Math.round(rnd() * 1000) / 100);
   const body = JSON.stringify({ inputs: [{ name: 'input', shape: [1, 16], datatype: 'FP32', data: row }] });
   const log = (s: string) => process.stdout.write(s + '\n');
-  log(`bench:serve — fraud MLP 16→64→64→1, ${seconds}s per load run, ${(await import('node:os')).cpus().length} CPUs`);
+  const os = await import('node:os');
+  const load0 = os.loadavg()[0];
+  log(`bench:serve — fraud MLP 16→64→64→1, ${seconds}s per load run, ${os.cpus().length} CPUs, load average ${load0.toFixed(1)} (others' work on the machine skews every figure; compare ratios within one run)`);
 
   // (a) raw session.run
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
@@ -195,6 +197,9 @@ async function main(): Promise<void> {
   const summary = {
     bench: 'serve',
     seconds,
+    cpus: os.cpus().length,
+    loadavg_start: Math.round(load0 * 10) / 10,
+    loadavg_end: Math.round(os.loadavg()[0] * 10) / 10,
     a_raw_batch1_calls_per_s: Math.round(a1),
     a_raw_batch64_calls_per_s: Math.round(a64),
     a_raw_batch64_rows_per_s: Math.round(a64 * 64),
