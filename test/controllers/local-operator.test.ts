@@ -11,8 +11,9 @@ import { LocalRegistry } from '../../components/registry/local.ts';
 import { startLocalOperator, type LocalOperator } from '../../controllers/local.ts';
 import { FakeModelServer, modelObject } from './fakes.ts';
 import type { ModelStatus } from '../../charts/crds/index.ts';
+import type { KObject } from '../../controllers/runtime/store.ts';
 
-const cond = (o: { status?: unknown }, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
+const cond = (o: KObject, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
 
 describe('local operator: canary rollouts', () => {
   let dir: string;
