@@ -22,7 +22,7 @@ import { radixSortInPlace } from '../../components/drift/sort.ts';
 
 const rand = mulberry32(7);
 const normal = (): number => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-const num = (name: string, n: number, f: () => number): ColumnData => ({ name, type: 'numeric', values: Float64Array.from({ length: n }, f) });
+const num = (name: string, n: number, f: () => number) => ({ name, type: 'numeric' as const, values: Float64Array.from({ length: n }, f) });
 const cat = (name: string, values: (string | null)[]): ColumnData => ({ name, type: 'categorical', values });
 
 describe('sorting', () => {

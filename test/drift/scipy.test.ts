@@ -76,8 +76,8 @@ for (let t = 0; t < 20; t++) {
   jsPairs.push([Array.from({ length: k }, () => (rand() < 0.2 ? 0 : rand() * 100)), Array.from({ length: k }, () => (rand() < 0.2 ? 0 : rand() * 100))]);
 }
 jsPairs.forEach(([p, q]) => {
-  if (p.every((x) => x === 0)) p[0] = 1;
-  if (q.every((x) => x === 0)) q[0] = 1;
+  if (!p.some((x) => x !== 0)) p[0] = 1;
+  if (!q.some((x) => x !== 0)) q[0] = 1;
 });
 
 const chiGrid: [number, number][] = [];
