@@ -110,11 +110,13 @@ function firstDefined(obj: unknown, paths: readonly string[]): unknown {
 // ---------------------------------------------------------------------------------------------
 // Models
 
-const VERSION_PATHS = ['spec.version', 'spec.modelVersion', 'spec.model.version'];
-
+/** 'v4' for a pinned version, '@champion' for an alias; undefined when the model has neither. */
 function versionOf(o: K8sObject | undefined): string | undefined {
-  const v = o && firstDefined(o, VERSION_PATHS);
-  return v === undefined ? undefined : String(v);
+  if (!o) return undefined;
+  const v = firstDefined(o, ['spec.modelRef.version', 'spec.version', 'spec.modelVersion']);
+  if (typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v))) return `v${v}`;
+  const alias = firstDefined(o, ['spec.modelRef.alias']);
+  return typeof alias === 'string' ? `@${alias}` : v === undefined ? undefined : String(v);
 }
 
 function stepPercent(s: unknown): number | undefined {
@@ -156,18 +158,19 @@ function planModel(name: string, namespace: string | undefined, before: K8sObjec
   const details = changes.map((c) => formatChange(labelModelField(c.path), c));
   const ns = namespace ? { namespace } : {};
   if (!before) {
-    const v = versionAfter ? ` at v${versionAfter}` : '';
+    const v = versionAfter ? ` at ${versionAfter}` : '';
     return { name, ...ns, change: 'added', headline: `${name}: new model${v}${rollout ? ` (${rollout})` : ''}`, ...(versionAfter ? { versionAfter } : {}), ...(rollout ? { rollout } : {}), details };
   }
   if (!after) {
-    return { name, ...ns, change: 'removed', headline: `${name}: model removed (was v${versionBefore ?? '?'}); its serving stops`, ...(versionBefore ? { versionBefore } : {}), details };
+    return { name, ...ns, change: 'removed', headline: `${name}: model removed (was ${versionBefore ?? 'unversioned'}); its serving stops`, ...(versionBefore ? { versionBefore } : {}), details };
   }
   let headline: string;
   const parts: string[] = [];
   if (versionBefore !== versionAfter) {
-    const target = `v${versionAfter ?? '?'}`;
-    if (rollout && /^canary/.test(rollout)) headline = `${name}: ${rollout.replace(/^canary/, `canary of ${target} at`)} (from v${versionBefore ?? '?'})`;
-    else headline = `${name}: v${versionBefore ?? '?'} → ${target}${rollout ? `, ${rollout}` : ', replaced at once'}`;
+    const target = versionAfter ?? 'unversioned';
+    const from = versionBefore ?? 'unversioned';
+    if (rollout && /^canary/.test(rollout)) headline = `${name}: ${rollout.replace(/^canary/, `canary of ${target} at`)} (from ${from})`;
+    else headline = `${name}: ${from} → ${target}${rollout ? `, ${rollout}` : ', replaced at once'}`;
   } else {
     const rolloutBefore = describeRollout(before);
     if (rolloutBefore !== rollout) parts.push(`rollout ${rolloutBefore ?? 'none'} → ${rollout ?? 'none'}`);
@@ -196,7 +199,6 @@ function planModel(name: string, namespace: string | undefined, before: K8sObjec
 interface ArgoTemplate {
   readonly name?: string;
   readonly dag?: { readonly tasks?: readonly ({ readonly name: string; readonly template?: string } & Record<string, unknown>)[] };
-  readonly steps?: unknown;
   readonly [key: string]: unknown;
 }
 
@@ -206,9 +208,25 @@ function workflowSpec(o: K8sObject): Record<string, unknown> {
   return (spec.workflowSpec as Record<string, unknown> | undefined) ?? spec;
 }
 
+/** Pipeline parameters with their values ('epochs' → '20'). */
+function workflowParams(o: K8sObject): Map<string, string> {
+  const params = get(workflowSpec(o), 'arguments.parameters');
+  const out = new Map<string, string>();
+  if (Array.isArray(params)) for (const p of params as { name?: unknown; value?: unknown }[]) if (typeof p.name === 'string' && p.value !== undefined) out.set(p.name, String(p.value));
+  return out;
+}
+
+/** Replaces `{{workflow.parameters.X}}` in every string with X's value, so a task shows what it will really get. */
+function substitute(value: unknown, params: Map<string, string>): unknown {
+  if (typeof value === 'string') return value.replace(/\{\{\s*workflow\.parameters\.([-\w.]+)\s*\}\}/g, (m, n: string) => params.get(n) ?? m);
+  if (Array.isArray(value)) return value.map((v) => substitute(v, params));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, params)]));
+  return value;
+}
+
 /**
- * Each DAG task with the template it runs merged in, so that a change to either reads as a change
- * to the task. Undefined when the pipeline has no DAG (then the whole spec is compared).
+ * Each DAG task with the template it runs merged in and pipeline parameters substituted, so that a
+ * change to any of them reads as a change to the task. Undefined when the pipeline has no DAG.
  */
 function tasksOf(o: K8sObject): Map<string, unknown> | undefined {
   const ws = workflowSpec(o);
@@ -217,12 +235,13 @@ function tasksOf(o: K8sObject): Map<string, unknown> | undefined {
   const entry = (ws.entrypoint as string | undefined) ?? templates.find((t) => t.dag)?.name;
   const dag = entry ? byName.get(entry)?.dag : undefined;
   if (!dag || !Array.isArray(dag.tasks)) return undefined;
+  const params = workflowParams(o);
   const out = new Map<string, unknown>();
   for (const t of dag.tasks) {
     const { name: _n, template, ...rest } = t;
     const tpl = template ? byName.get(template) : undefined;
     const { name: _tn, ...tplRest } = tpl ?? {};
-    out.set(t.name, { ...rest, ...(tpl ? { template: tplRest } : {}) });
+    out.set(t.name, substitute({ ...rest, ...(tpl ? { template: tplRest } : {}) }, params));
   }
   return out;
 }
@@ -236,62 +255,77 @@ export function labelTaskField(path: string): string {
   return path.replace(/^template\.(container|script)\./, '').replace(/^template\./, '');
 }
 
-/** Pipeline-level fields: 'arguments.parameters[epochs].value' → 'parameter epochs'. */
-function labelPipelineField(path: string): string {
-  const param = /^arguments\.parameters\[([^\]]+)\]\.value$/.exec(path);
-  return param ? `parameter ${param[1]}` : path;
-}
-
-function describePipelineChanges(before: K8sObject, after: K8sObject): string[] {
+function describeWorkflowChanges(before: K8sObject, after: K8sObject): string[] {
   const details: string[] = [];
   const wsBefore = workflowSpec(before);
   const wsAfter = workflowSpec(after);
   const tb = tasksOf(before);
   const ta = tasksOf(after);
-  if (tb && ta) {
-    for (const [name, spec] of ta) {
-      const old = tb.get(name);
-      if (old === undefined) {
-        details.push(`task ${name} added`);
-        continue;
-      }
-      const changes = diffFields(old, spec);
-      if (changes.length > 0) details.push(`task ${name} changed (${changes.map((c) => formatChange(labelTaskField(c.path), c)).join(', ')})`);
+  if (!tb || !ta) return diffFields(wsBefore, wsAfter).map((c) => formatChange(c.path, c));
+  for (const [name, spec] of ta) {
+    const old = tb.get(name);
+    if (old === undefined) {
+      details.push(`task ${name} added`);
+      continue;
     }
-    for (const name of tb.keys()) if (!ta.has(name)) details.push(`task ${name} removed`);
-    const { templates: _a, ...restBefore } = wsBefore;
-    const { templates: _b, ...restAfter } = wsAfter;
-    for (const c of diffFields(restBefore, restAfter)) details.push(formatChange(labelPipelineField(c.path), c));
-  } else {
-    for (const c of diffFields(wsBefore, wsAfter)) details.push(formatChange(labelPipelineField(c.path), c));
+    const changes = diffFields(old, spec);
+    if (changes.length > 0) details.push(`task ${name} changed (${changes.map((c) => formatChange(labelTaskField(c.path), c)).join(', ')})`);
   }
-  if (before.spec !== undefined && after.spec !== undefined && before !== after) {
-    // A CronWorkflow's schedule lives beside workflowSpec.
-    const sb = before.spec as Record<string, unknown>;
-    const sa = after.spec as Record<string, unknown>;
-    if (sb.workflowSpec !== undefined || sa.workflowSpec !== undefined) {
-      const { workflowSpec: _x, ...cb } = sb;
-      const { workflowSpec: _y, ...ca } = sa;
-      for (const c of diffFields(cb, ca)) details.push(formatChange(c.path, c));
-    }
+  for (const name of tb.keys()) if (!ta.has(name)) details.push(`task ${name} removed`);
+  const { templates: _a, ...restBefore } = wsBefore;
+  const { templates: _b, ...restAfter } = wsAfter;
+  const used = JSON.stringify(wsAfter.templates ?? []) + JSON.stringify(wsBefore.templates ?? []);
+  for (const c of diffFields(restBefore, restAfter)) {
+    const param = /^arguments\.parameters\[([^\]]+)\]\.(value|description)$/.exec(c.path);
+    if (param) {
+      // A parameter a task consumes was already reported on that task (substituted); say it once.
+      if (param[2] === 'value' && used.includes(`{{workflow.parameters.${param[1]}}}`)) continue;
+      details.push(formatChange(`parameter ${param[1]}${param[2] === 'description' ? ' description' : ''}`, c));
+    } else details.push(formatChange(c.path, c));
   }
   return details;
 }
 
-function planPipeline(before: K8sObject | undefined, after: K8sObject | undefined): PipelinePlan {
-  const o = (after ?? before) as K8sObject;
+/** The fields of a CronWorkflow beside its workflowSpec (schedule, timezone, concurrency). */
+function describeScheduleChanges(before: K8sObject, after: K8sObject): string[] {
+  const { workflowSpec: _x, workflowMetadata: _m, ...sb } = (before.spec ?? {}) as Record<string, unknown>;
+  const { workflowSpec: _y, workflowMetadata: _n, ...sa } = (after.spec ?? {}) as Record<string, unknown>;
+  return diffFields(sb, sa).map((c) => formatChange(c.path.replace(/^schedules\[\d+\]$/, 'schedule'), c));
+}
+
+/**
+ * One plan per pipeline (namespace/name), over every object that carries its spec hash (the
+ * WorkflowTemplate and, when scheduled, the CronWorkflow). The object with the DAG explains the
+ * change; the others add their schedule changes.
+ */
+function planPipeline(before: readonly K8sObject[], after: readonly K8sObject[]): PipelinePlan {
+  const primary = (list: readonly K8sObject[]) => list.find((o) => tasksOf(o) !== undefined) ?? list[0];
+  const b = primary(before);
+  const a = primary(after);
+  const o = (a ?? b) as K8sObject;
   const name = o.metadata.name;
   const ns = o.metadata.namespace ? { namespace: o.metadata.namespace } : {};
-  const hashBefore = before && annotation(before, SPEC_HASH_ANNOTATION);
-  const hashAfter = after && annotation(after, SPEC_HASH_ANNOTATION);
+  const hashBefore = b && annotation(b, SPEC_HASH_ANNOTATION);
+  const hashAfter = a && annotation(a, SPEC_HASH_ANNOTATION);
   const hashes = { ...(hashBefore ? { hashBefore } : {}), ...(hashAfter ? { hashAfter } : {}) };
-  if (!before) {
+  if (!b) {
     return { name, ...ns, kind: o.kind, change: 'added', ...hashes, retrain: true, headline: `${name}: new pipeline → first training run`, details: [] };
   }
-  if (!after) {
+  if (!a) {
     return { name, ...ns, kind: o.kind, change: 'removed', ...hashes, retrain: false, headline: `${name}: pipeline removed; no further training runs`, details: [] };
   }
-  const details = describePipelineChanges(before, after);
+  const details = describeWorkflowChanges(b, a);
+  const kinds = new Set([...before, ...after].map((x) => x.kind));
+  for (const kind of kinds) {
+    const kb = before.find((x) => x.kind === kind);
+    const ka = after.find((x) => x.kind === kind);
+    if (kb === b || !kb || !ka) {
+      if (kb && !ka && kb !== b) details.push(`${kind} removed`);
+      if (ka && !kb && ka !== a) details.push(`${kind} added`);
+      continue;
+    }
+    details.push(...describeScheduleChanges(kb, ka));
+  }
   const retrain = hashBefore !== hashAfter;
   const what = details.length > 0 ? details.join('; ') : retrain ? `spec hash ${short(hashBefore)} → ${short(hashAfter)}` : 'metadata changes only';
   const headline = `${name}: ${what}${retrain ? ' → retrain' : ' (spec hash unchanged: no retrain)'}`;
@@ -322,6 +356,10 @@ function planDriftMonitor(before: K8sObject | undefined, after: K8sObject | unde
 }
 
 // ---------------------------------------------------------------------------------------------
+
+function pipelineGroup(o: K8sObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
 
 function fileName(o: K8sObject): string {
   return `${o.kind}/${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name}.yaml`;
@@ -356,6 +394,7 @@ export function computePlan(baseObjects: readonly unknown[], headObjects: readon
   const removed: ObjectRef[] = [];
   const changed: ObjectRef[] = [];
   const diffs: string[] = [];
+  const changedPipelines = new Set<string>();
   let unchanged = 0;
   for (const key of keys.sort()) {
     const before = base.get(key);
@@ -371,8 +410,10 @@ export function computePlan(baseObjects: readonly unknown[], headObjects: readon
     diffs.push(objectDiff(before, after));
     if (isGhosteamKind(o, 'Model')) models.push(planModel(o.metadata.name, o.metadata.namespace, before, after));
     else if (isGhosteamKind(o, 'DriftMonitor')) driftMonitors.push(planDriftMonitor(before, after));
-    if ((before && isPipeline(before)) || (after && isPipeline(after))) pipelines.push(planPipeline(before, after));
+    if ((before && isPipeline(before)) || (after && isPipeline(after))) changedPipelines.add(pipelineGroup(o));
   }
+  const group = (objs: Map<string, K8sObject>, g: string) => [...objs.values()].filter((x) => isPipeline(x) && pipelineGroup(x) === g);
+  for (const g of [...changedPipelines].sort()) pipelines.push(planPipeline(group(base, g), group(head, g)));
   return {
     models,
     pipelines,
