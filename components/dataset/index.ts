@@ -214,13 +214,17 @@ export function encodeDataset(ds: Dataset): Buffer {
     switch (c.type) {
       case 'numeric': {
         // Copy (canonicalising NaN payloads, so equal data gives equal bytes). x86 and arm are LE.
-        const v = Float64Array.from(c.values, (x) => (Number.isNaN(x) ? NaN : x));
+        const v = new Float64Array(c.values.length);
+        for (let i = 0; i < v.length; i++) {
+          const x = c.values[i];
+          v[i] = x === x ? x : NaN;
+        }
         return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       }
       case 'boolean':
         return Buffer.from(c.values.buffer, c.values.byteOffset, c.values.byteLength);
       case 'categorical': {
-        const v = Int32Array.from(c.codes);
+        const v = new Int32Array(c.codes);
         return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       }
       case 'string':
@@ -283,7 +287,7 @@ export function decodeDataset(buf: Uint8Array, where = 'dataset'): Dataset {
         return { name: h.name, type: 'numeric', values: v };
       }
       case 'boolean':
-        return { name: h.name, type: 'boolean', values: Uint8Array.from(block) };
+        return { name: h.name, type: 'boolean', values: new Uint8Array(block) };
       case 'categorical': {
         const v = new Int32Array(rows);
         new Uint8Array(v.buffer).set(block);

@@ -80,14 +80,16 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       if (opts.signal?.aborted) throw new Error('train-tabular: cancelled');
       shuffleInPlace(order, rand);
+      // Shuffle once per epoch (one gather), then take contiguous batches (cheap slices).
       const idx = tf.tensor1d(order, 'int32');
+      const Xs = tf.gather(X, idx) as import('@tensorflow/tfjs').Tensor2D;
+      const Ys = tf.gather(Y, idx) as import('@tensorflow/tfjs').Tensor2D;
       const batchLosses: import('@tensorflow/tfjs').Scalar[] = [];
       for (let s = 0; s < rows; s += opts.batchSize) {
         const n = Math.min(opts.batchSize, rows - s);
         const cost = tf.tidy(() => {
-          const bi = idx.slice(s, n);
-          const xb = tf.gather(X, bi) as import('@tensorflow/tfjs').Tensor2D;
-          const yb = tf.gather(Y, bi);
+          const xb = tf.slice(Xs, [s, 0], [n, k]);
+          const yb = tf.slice(Ys, [s, 0], [n, 1]);
           const c = optimizer.minimize(() => {
             let loss = tf.losses.sigmoidCrossEntropy(yb, logits(xb)) as import('@tensorflow/tfjs').Scalar;
             if (l2 > 0) for (const v of vars) loss = tf.add(loss, tf.mul(l2, tf.sum(tf.square(v.w))));
@@ -99,7 +101,7 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       }
       const total = tf.addN(batchLosses);
       const loss = (await total.data())[0] / rows;
-      tf.dispose([total, idx, ...batchLosses]);
+      tf.dispose([total, idx, Xs, Ys, ...batchLosses]);
       losses.push(loss);
       opts.onEpoch?.(epoch, opts.epochs, loss);
       // Yield so an abort or a progress line gets through between epochs.
