@@ -9,11 +9,11 @@
  *     Goal: the cached re-run under 1 s. Prints figures and ratios, then one JSON line.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Chart } from 'cdk8s';
-import { defineComponent, type Component, type ComponentContext } from '../components/component.ts';
+import { defineComponent, type Component, type ComponentContext, type ParamValue } from '../components/component.ts';
 import type { PipelineSpec, TaskSpec } from '../pipelines/spec.ts';
 import { runPipeline } from '../pipelines/local/engine.ts';
 import { loadPipelines } from '../pipelines/local/load.ts';
@@ -64,55 +64,96 @@ try {
   };
   // Warm up module loading and the JIT once, outside the measurements.
   await measure({ ...chain, tasks: chain.tasks.slice(0, 5) }, join(root, 'warm'), false);
-  const chainCold = await measure(chain, join(root, 'chain'), true);
-  const chainCached = await measure(chain, join(root, 'chain'), true);
-  const wideCold = await measure(wide, join(root, 'wide'), true);
-  const wideCached = await measure(wide, join(root, 'wide'), true);
+  // Median of 3 (this machine is shared; single runs are noisy). Each cold run gets a fresh store.
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const pair = async (spec: PipelineSpec, i: number) => {
+    const d = join(root, `${spec.name}-${i}`);
+    return [await measure(spec, d, true), await measure(spec, d, true)];
+  };
+  const chainRuns = [await pair(chain, 0), await pair(chain, 1), await pair(chain, 2)];
+  const wideRuns = [await pair(wide, 0), await pair(wide, 1), await pair(wide, 2)];
+  const chainCold = median(chainRuns.map((r) => r[0]));
+  const chainCached = median(chainRuns.map((r) => r[1]));
+  const wideCold = median(wideRuns.map((r) => r[0]));
+  const wideCached = median(wideRuns.map((r) => r[1]));
   const perTask = (x: number) => (x - baselineMs) / N;
 
-  console.log(`engine overhead, ${N} no-op tasks (baseline: ${N} direct calls = ${round(baselineMs, 3)} ms)`);
+  console.log(`engine overhead, ${N} no-op tasks, median of 3 (baseline: ${N} direct calls = ${round(baselineMs, 3)} ms)`);
   console.log(`  chain of ${N}:      cold ${round(chainCold)} ms (${round(perTask(chainCold))} ms/task)   cached ${round(chainCached)} ms (${round(perTask(chainCached))} ms/task)`);
   console.log(`  ${N} independent:   cold ${round(wideCold)} ms (${round(perTask(wideCold))} ms/task)   cached ${round(wideCached)} ms (${round(perTask(wideCached))} ms/task)`);
   console.log(`  goal < 20 ms/task: ${perTask(Math.max(chainCold, wideCold)) < 20 ? 'met' : 'NOT met'}`);
 
-  // The example pipeline.
+  // The example pipeline, on the example's synthetic data (absolute path: components resolve
+  // relative paths against the process's cwd), with a registry of its own.
+  const cwd = join(root, 'example');
+  await mkdir(join(cwd, 'data'), { recursive: true });
+  const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
+  const csv = join(cwd, 'data', 'reference.csv');
+  await writeFile(csv, toCsv(generate('reference', 20_000, 7)));
+  process.env.GHOSTEAM_REGISTRY_DIR = join(root, 'registry');
+  delete process.env.MLFLOW_TRACKING_URI;
+  const EPOCHS = 5;
   let spec: PipelineSpec | undefined;
+  let params: Record<string, ParamValue> = {};
   let source = 'examples/fraud-detection/app.ts';
   const exampleApp = new URL('../examples/fraud-detection/app.ts', import.meta.url).pathname;
   if (existsSync(exampleApp)) {
     try {
-      spec = (await loadPipelines(exampleApp))[0];
+      spec = (await loadPipelines(exampleApp)).find((p) => p.tasks.some((t) => t.component?.name === 'train-tabular'));
+      if (spec) {
+        const names = new Set(spec.params.map((p) => p.name));
+        if (names.has('data')) params.data = csv;
+        if (names.has('epochs')) params.epochs = EPOCHS;
+        source += ` (${spec.name}, ${spec.tasks.length} tasks, epochs=${EPOCHS}, 20k rows)`;
+      }
     } catch (e) {
       console.log(`  (could not load ${source}: ${(e as Error).message}; using the representative pipeline)`);
     }
   }
-  const cwd = join(root, 'example');
-  await (await import('node:fs/promises')).mkdir(cwd, { recursive: true });
   if (!spec) {
-    source = 'representative ingest → split → train-tabular → evaluate → export-onnx (examples/fraud-detection/app.ts not present)';
-    const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
-    await writeFile(join(cwd, 'fraud.csv'), toCsv(generate('reference', 20_000, 7)));
+    source = `representative ingest → split → train-tabular → evaluate → export-onnx (epochs=${EPOCHS}, 20k rows; examples/fraud-detection/app.ts not usable)`;
     const { Pipeline } = await import('../pipelines/pipeline.ts');
     const app = new App({ outdir: join(root, 'dist') });
     const p = new Pipeline(new Chart(app, 'bench'), 'fraud-train');
-    const ingest = p.component('ingest', 'ingest', { params: { path: join(cwd, 'fraud.csv') } });
+    const ingest = p.component('ingest', 'ingest', { params: { path: csv } });
     const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
-    const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'is_fraud', epochs: 5, hidden: '32,16' } });
+    const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'is_fraud', epochs: EPOCHS, hidden: '32,16' } });
     p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
     p.component('export', 'export-onnx', { inputs: { model: train.output('model') } });
     spec = p.toSpec();
+    params = {};
   }
   const runExample = async () => {
     const t = process.hrtime.bigint();
-    const r = await runPipeline(spec!, { cwd, storeDir: join(root, 'example-store'), gitCommit: null });
+    const r = await runPipeline(spec!, { cwd, params, storeDir: join(root, 'example-store'), gitCommit: null });
     mustSucceed(r, spec!.name);
-    return { ms: ms(t), cached: r.order.filter((id) => r.nodes[id].cached).length, total: r.order.length };
+    const ran = r.order.filter((id) => !r.nodes[id].cached && r.nodes[id].state === 'Succeeded' && !r.nodes[id].children);
+    return { ms: ms(t), cached: r.order.filter((id) => r.nodes[id].cached).length, total: r.order.length, ran };
   };
   const cold = await runExample();
   const cached = await runExample();
+  // The same cached re-run as a user sees it: a fresh `ghosteam run` process (node + tsx start-up,
+  // loading the app, then the run).
+  let cliCachedMs: number | null = null;
+  let cliHelpMs: number | null = null;
+  if (existsSync(exampleApp) && params.data) {
+    const { spawnSync } = await import('node:child_process');
+    const bin = new URL('../bin/ghosteam.mjs', import.meta.url).pathname;
+    const args = [bin, 'run', exampleApp, '--store-dir', join(root, 'example-store'), '--json', ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${String(v)}`])];
+    const t1 = process.hrtime.bigint();
+    spawnSync(process.execPath, [bin, '--help'], { cwd, encoding: 'utf8', env: process.env });
+    cliHelpMs = ms(t1);
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: process.env });
+    cliCachedMs = ms(t);
+    if (r.status !== 0) throw new Error(`ghosteam run (cached) exited ${r.status}: ${r.stderr}`);
+  }
   console.log(`example pipeline: ${source}`);
-  console.log(`  cold ${round(cold.ms)} ms   fully cached ${round(cached.ms)} ms (${cached.cached}/${cached.total} cache hits)   ratio cold/cached ${round(cold.ms / cached.ms, 1)}x`);
-  console.log(`  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'}`);
+  console.log(`  cold ${round(cold.ms)} ms   fully cached ${round(cached.ms)} ms (${cached.cached}/${cached.total} cache hits${cached.ran.length ? `; ran again, cache disabled by the pipeline: ${cached.ran.join(', ')}` : ''})   ratio cold/cached ${round(cold.ms / cached.ms, 1)}x`);
+  if (cliCachedMs !== null) {
+    console.log(`  cached re-run as a fresh 'ghosteam run' process (start-up and app loading included): ${round(cliCachedMs)} ms; baseline 'ghosteam --help' process: ${round(cliHelpMs!)} ms`);
+  }
+  console.log(`  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'} (engine)${cliCachedMs !== null ? `, ${cliCachedMs < 1000 ? 'met' : 'NOT met'} (whole CLI process)` : ''}`);
 
   console.log(
     JSON.stringify({
@@ -128,6 +169,8 @@ try {
       example: spec.name,
       exampleColdMs: round(cold.ms),
       exampleCachedMs: round(cached.ms),
+      exampleCachedCliProcessMs: cliCachedMs === null ? null : round(cliCachedMs),
+      cliHelpProcessMs: cliHelpMs === null ? null : round(cliHelpMs),
       exampleCacheHits: cached.cached,
       exampleTasks: cached.total,
       coldOverCachedRatio: round(cold.ms / cached.ms, 1),

@@ -6,7 +6,6 @@
  */
 import type { Command } from 'commander';
 import { dirname, resolve } from 'node:path';
-import { choosePipeline, createReporter, failureReport, gitCommitOf, loadPipelines, parseParamArgs, runPipeline } from '../../pipelines/local/index.ts';
 
 interface RunFlags {
   pipeline?: string;
@@ -31,6 +30,9 @@ export function register(program: Command): void {
     .option('-j, --concurrency <n>', 'most tasks running at once (default: number of CPUs, at least 2)')
     .option('--store-dir <dir>', 'directory for artifacts, cache and run records', '.ghosteam')
     .action(async (app: string, flags: RunFlags) => {
+      // Loaded here, not at the top: main.ts loads every command to build the help, and the engine
+      // pulls in the app loader (charts) — other commands should not pay for that.
+      const { choosePipeline, createReporter, failureReport, gitCommitOf, loadPipelines, parseParamArgs, runPipeline } = await import('../../pipelines/local/index.ts');
       const params = parseParamArgs(flags.param);
       let concurrency: number | undefined;
       if (flags.concurrency !== undefined) {

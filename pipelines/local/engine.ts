@@ -95,9 +95,12 @@ export function newRunId(pipeline: string, now = new Date()): string {
   return `${pipeline}-${ts}-${randomBytes(2).toString('hex')}`;
 }
 
+/** The component catalog module (components/index.ts); worker threads load components from it. */
+export const CATALOG_URL = pathToFileURL(resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../components/index.ts')).href;
+
 /** The catalog resolver: components/index.ts `getComponent`, loaded on first use. */
 export const catalogResolver: ComponentResolver = async (name) => {
-  const url = pathToFileURL(resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../components/index.ts')).href;
+  const url = CATALOG_URL;
   let mod: { getComponent?: (n: string) => Component | undefined };
   try {
     mod = (await import(url)) as typeof mod;
@@ -107,6 +110,16 @@ export const catalogResolver: ComponentResolver = async (name) => {
   if (typeof mod.getComponent !== 'function') throw new Error('components/index.ts does not export getComponent(name)');
   return mod.getComponent(name);
 };
+
+/**
+ * Whether a component task is heavy enough for a worker thread of its own: it asks for a GPU or at
+ * least 2 CPUs (a training step). A worker costs about a second to start (it loads the catalog),
+ * so light steps run inline; heavy ones then run truly in parallel and never block the engine.
+ */
+export function isHeavy(t: TaskSpec): boolean {
+  const cpu = t.resources.cpu.endsWith('m') ? Number(t.resources.cpu.slice(0, -1)) / 1000 : Number(t.resources.cpu);
+  return !!t.resources.gpu || cpu >= 2;
+}
 
 /** Records to disk at most every `ms` (and on flush), so a 100-task run does not write 400 files. */
 class RecordSaver {
@@ -149,6 +162,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   const sleep = opts.sleep ?? defaultSleep;
   const resolveComponent = opts.components ?? catalogResolver;
   const killGraceMs = opts.killGraceMs ?? 3000;
+  const isolation = opts.isolation ?? (opts.components ? 'inline' : 'auto');
+  if (isolation !== 'inline' && opts.components) throw new Error(`isolation '${isolation}' runs catalog components only; leave out \`components\` or use isolation 'inline'`);
 
   let prev: RunRecord | undefined;
   if (opts.resume) {
@@ -275,16 +290,14 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
         inputDigests[k] = ref.digest;
         inputPaths[k] = store.pathOf(ref.digest);
       }
-      if (t.component) {
-        component = await componentOf(t.component.name);
-        if (!component) throw new PipelineError(t.path, `component '${t.component.name}' is not in the component catalog (components/index.ts)`);
-      }
     } catch (e) {
       return fail('Error', (e as Error).message);
     }
     const upstream: Record<string, string> = {};
     for (const d of t.dependsOn) upstream[d] = results.get(d)?.key ?? results.get(d)?.state ?? 'none';
-    const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: component?.version ?? null, upstream, ...(item !== undefined ? { item } : {}) });
+    // The component's version comes from the spec (the construct copies it from the catalog's
+    // descriptor), so a fully cached run never loads the components at all.
+    const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: t.component?.version ?? null, upstream, ...(item !== undefined ? { item } : {}) });
     n.cacheKey = key;
 
     // Reuse: the run being resumed, then the step cache.
@@ -315,6 +328,15 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     }
 
     // Run, with retries.
+    if (t.component) {
+      try {
+        component = await componentOf(t.component.name);
+      } catch (e) {
+        return fail('Error', `${t.path}: ${(e as Error).message}`);
+      }
+      if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`);
+    }
+    const inWorker = !!component && (isolation === 'worker' || (isolation === 'auto' && isHeavy(t)));
     let log: WriteStream | undefined;
     const logLine = (line: string): void => {
       if (!log) {
@@ -355,6 +377,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
           n.attempts.push(a);
           setState(n, 'Running', { attempt });
           const dir = join(workRoot, n.id, String(attempt));
+          // A resumed run reuses its id: clear what an earlier attempt left, so a stale file is never taken as an output.
+          if (prev) await removeDir(dir);
           const r = await runAttempt({
             task: t,
             params: allParams,
@@ -362,7 +386,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
             inputs: inputPaths,
             dir,
             signal,
-            ...(component ? { component } : {}),
+            ...(component ? { component, isolation: inWorker ? ('worker' as const) : ('inline' as const), catalog: CATALOG_URL } : {}),
             contextEnv,
             cwd,
             killGraceMs,
@@ -383,7 +407,6 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
             if (cacheOn) {
               await cache.put({ key, task: t.name, runId, createdAt: new Date().toISOString(), outputs, outputParams: r.outputParams }).catch(() => {});
             }
-            await removeDir(dir);
             setState(n, 'Succeeded', attempt > 1 ? { message: `succeeded on attempt ${attempt}` } : {});
             return { state: 'Succeeded', outputs, outputParams: r.outputParams, key };
           }
@@ -505,6 +528,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   rec.finishedAt = new Date().toISOString();
   rec.durationMs = Date.now() - started;
   await saver.flush();
+  // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
+  // for a look at what the failing attempt left behind.
   if (rec.status === 'Succeeded') await removeDir(workRoot);
   emit({ type: 'run-end', runId, status: rec.status, time: rec.finishedAt, durationMs: rec.durationMs, ...(rec.message ? { message: rec.message } : {}) });
   return rec;

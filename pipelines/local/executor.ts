@@ -15,6 +15,7 @@
  * A stdout line `::ghosteam::progress {"epoch":3,"epochs":10,"loss":0.41}` reports progress.
  */
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Component, ComponentContext, ParamValue, ProgressEvent } from '../../components/component.ts';
@@ -33,6 +34,12 @@ export interface AttemptInput {
   /** Cancels the run. */
   readonly signal: AbortSignal;
   readonly component?: Component;
+  /**
+   * Where the component runs: 'inline' in this thread, or 'worker' in a worker thread that loads
+   * it from `catalog` (a module URL exporting getComponent) — only catalog components can.
+   */
+  readonly isolation?: 'inline' | 'worker';
+  readonly catalog?: string;
   /** Reserved context (GHOSTEAM_RUN_ID, ...) for child processes. */
   readonly contextEnv: Readonly<Record<string, string>>;
   readonly cwd: string;
@@ -77,10 +84,12 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
   const outputs: Record<string, string> = {};
   for (const name of Object.keys(a.task.outputs)) outputs[name] = join(outDir, name);
   try {
-    await mkdir(join(outDir, '.params'), { recursive: true });
+    await mkdir(a.component ? outDir : join(outDir, '.params'), { recursive: true });
     await mkdir(tmpDir, { recursive: true });
     const outputParams = a.component
-      ? await runComponent(a, a.component, outputs, tmpDir, ctl.signal)
+      ? a.isolation === 'worker' && a.catalog
+        ? await runComponentInWorker(a, a.component, a.catalog, outputs, tmpDir, ctl.signal)
+        : await runComponent(a, a.component, outputs, tmpDir, ctl.signal)
       : await runCommand(a, outputs, join(outDir, '.params'), tmpDir, ctl.signal);
     if (ctl.signal.aborted) throw ctl.signal.reason;
     for (const [name, path] of Object.entries(outputs)) {
@@ -147,6 +156,67 @@ async function runComponent(a: AttemptInput, c: Component, outputs: Record<strin
     signal.removeEventListener('abort', onAbort);
   }
   return outputParams;
+}
+
+async function runComponentInWorker(a: AttemptInput, c: Component, catalog: string, outputs: Record<string, string>, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+  for (const i of c.inputs) {
+    if (!i.optional && !(i.name in a.inputs)) throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
+  }
+  const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
+    workerData: {
+      catalog,
+      component: c.name,
+      params: a.params,
+      inputs: a.inputs,
+      outputs,
+      workDir: tmpDir,
+      allowedOutputParams: [...new Set([...a.task.outputParams, ...(c.outputParams ?? [])])],
+    },
+    stdout: true,
+    stderr: true,
+  });
+  const forward = (stream: NodeJS.ReadableStream): void => {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      let i: number;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        a.log(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+    stream.on('end', () => buf && a.log(buf));
+  };
+  forward(worker.stdout);
+  forward(worker.stderr);
+  return new Promise<Record<string, ParamValue>>((resolve, reject) => {
+    let settled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const settle = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(killTimer);
+      fn();
+    };
+    const onAbort = (): void => {
+      worker.postMessage({ type: 'abort', reason: String((signal.reason as Error)?.message ?? 'aborted') });
+      // A component that ignores its signal is stopped anyway.
+      killTimer = setTimeout(() => void worker.terminate(), a.killGraceMs);
+      killTimer.unref();
+      settle(() => reject(signal.reason));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    worker.on('message', (m: { type: string; line?: string; event?: ProgressEvent; outputParams?: Record<string, ParamValue>; message?: string }) => {
+      if (m.type === 'log') a.log(m.line!);
+      else if (m.type === 'progress') a.progress(m.event!);
+      else if (m.type === 'done') settle(() => resolve(m.outputParams!));
+      else if (m.type === 'error') settle(() => reject(new Error(m.message)));
+    });
+    worker.on('error', (e) => settle(() => reject(new AttemptError('error', `component worker crashed: ${e.message}`))));
+    worker.on('exit', (code) => settle(() => reject(new AttemptError('error', `component worker exited (code ${code}) before finishing`))));
+  });
 }
 
 function resolveEnv(task: TaskSpec): Record<string, string> {

@@ -109,8 +109,13 @@ export class StepCache {
       return undefined;
     }
   }
+  private readonly made = new Set<string>();
   async put(e: CacheEntry): Promise<void> {
-    await mkdir(join(this.dir, e.key.slice(0, 2)), { recursive: true });
+    const sub = join(this.dir, e.key.slice(0, 2));
+    if (!this.made.has(sub)) {
+      await mkdir(sub, { recursive: true });
+      this.made.add(sub);
+    }
     await writeFileAtomic(this.file(e.key), JSON.stringify(e));
   }
 }

@@ -134,6 +134,12 @@ export interface RunOptions {
   readonly resume?: string;
   /** Component lookup. @default the catalog in components/index.ts */
   readonly components?: ComponentResolver;
+  /**
+   * Where components run: 'worker' (a worker thread per attempt; catalog components only),
+   * 'inline' (this thread), or 'auto': a worker for heavy steps (a GPU or ≥ 2 CPUs requested,
+   * i.e. training), inline for the rest. @default 'auto' with the catalog, 'inline' with `components`
+   */
+  readonly isolation?: 'inline' | 'worker' | 'auto';
   /** The git commit recorded in the run (and given to `register`). @default `git rev-parse HEAD` in `cwd` */
   readonly gitCommit?: string | null;
   /** Working directory for command tasks and git. @default process.cwd() */

@@ -1,0 +1,53 @@
+/**
+ * Runs one catalog component in a worker thread (see executor.ts `isolation: 'worker'`), so a
+ * CPU-bound step (training) runs in parallel with others and never blocks the engine: progress
+ * keeps redrawing, and a cancel or timeout can always stop it (the engine terminates the worker if
+ * the component ignores its AbortSignal).
+ *
+ * Messages to the engine: {type:'log',line} {type:'progress',event} {type:'done',outputParams}
+ * {type:'error',message}. From the engine: {type:'abort',reason}.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Component, ComponentContext, ParamValue } from '../../components/component.ts';
+
+export interface WorkerInput {
+  readonly catalog: string;
+  readonly component: string;
+  readonly params: Record<string, ParamValue>;
+  readonly inputs: Record<string, string>;
+  readonly outputs: Record<string, string>;
+  readonly workDir: string;
+  readonly allowedOutputParams: string[];
+}
+
+const port = parentPort!;
+const w = workerData as WorkerInput;
+const ctl = new AbortController();
+port.on('message', (m: { type: string; reason?: string }) => {
+  if (m.type === 'abort') ctl.abort(new Error(m.reason ?? 'aborted'));
+});
+try {
+  const mod = (await import(w.catalog)) as { getComponent(n: string): Component | undefined };
+  const c = mod.getComponent(w.component);
+  if (!c) throw new Error(`component '${w.component}' is not in the component catalog`);
+  const outputParams: Record<string, ParamValue> = {};
+  const allowed = new Set(w.allowedOutputParams);
+  const ctx: ComponentContext = {
+    params: w.params,
+    inputs: w.inputs,
+    outputs: w.outputs,
+    workDir: w.workDir,
+    signal: ctl.signal,
+    log: (line) => port.postMessage({ type: 'log', line: String(line) }),
+    progress: (event) => port.postMessage({ type: 'progress', event }),
+    setOutput: (name, value) => {
+      if (!allowed.has(name)) throw new Error(`output parameter '${name}' is not declared (declared: ${[...allowed].join(', ') || 'none'})`);
+      outputParams[name] = value;
+    },
+  };
+  await c.run(ctx);
+  port.postMessage({ type: 'done', outputParams });
+} catch (e) {
+  port.postMessage({ type: 'error', message: (e as Error)?.message ?? String(e) });
+}
+port.close();
