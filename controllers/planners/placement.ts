@@ -11,6 +11,8 @@
  *  - A request that fits nowhere is queued; the requests behind it (lower priority) are queued too
  *    ("waiting behind ..."): no backfill, so a large request is not starved by small ones.
  *  - Best fit: the node left with the fewest free units of the requested resource; ties by name.
+ *  - With Kueue installed, requests in namespaces that have a LocalQueue are handed to Kueue
+ *    (label kueue.x-k8s.io/queue-name) instead.
  */
 
 export interface Taint {
@@ -69,7 +71,7 @@ export interface PlacementObserved {
   readonly quotas: Readonly<Record<string, number>>;
   /** GPUs used in each namespace by workloads that are NOT in `requests` (other pods). */
   readonly namespaceUsage?: Readonly<Record<string, number>>;
-  /** When Kueue's CRDs are installed: the LocalQueue name per namespace ('*' for any). */
+  /** When Kueue's CRDs are installed: the LocalQueue name per namespace ('*' for any); namespaces without one use the built-in queue. */
   readonly kueue?: { readonly queues: Readonly<Record<string, string>> };
 }
 
@@ -170,15 +172,18 @@ export function planPlacement(o: PlacementObserved): PlacementPlan {
   const placements: Placement[] = [];
   const queued: QueuedRequest[] = [];
   const kueue: KueueHandoff[] = [];
-  const requests = [...o.requests].sort(queueOrder);
+  const sorted = [...o.requests].sort(queueOrder);
 
+  // Kueue hand-off: namespaces with a LocalQueue are Kueue's to schedule; the rest stay with us.
+  let requests = sorted;
   if (o.kueue) {
-    for (const r of requests) {
+    const ours: GpuRequest[] = [];
+    for (const r of sorted) {
       const queueName = o.kueue.queues[r.namespace] ?? o.kueue.queues['*'];
       if (queueName) kueue.push({ key: r.key, queueName, labels: { [KUEUE_QUEUE_LABEL]: queueName } });
-      else queued.push({ key: r.key, position: queued.length + 1, reason: `Kueue is installed but namespace ${r.namespace} has no LocalQueue configured; set one for it` });
+      else ours.push(r);
     }
-    return { placements, queued, kueue };
+    requests = ours;
   }
 
   // Free capacity per node and resource; usage per namespace.

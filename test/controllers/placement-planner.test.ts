@@ -92,11 +92,11 @@ describe('planPlacement', () => {
     assert.deepEqual(p.placements.map((x) => x.key), ['a']);
   });
 
-  test('with Kueue installed, work is handed to the namespace LocalQueue', () => {
+  test('with Kueue installed, work in a namespace with a LocalQueue is handed to it; other namespaces use the built-in queue', () => {
     const p = plan({ nodes: [node('gpu-a', 1)], kueue: { queues: { ml: 'team-ml' } }, requests: [req('a', 4), req('b', 1, { namespace: 'x' })] });
-    assert.deepEqual(p.placements, []);
     assert.deepEqual(p.kueue, [{ key: 'a', queueName: 'team-ml', labels: { 'kueue.x-k8s.io/queue-name': 'team-ml' } }]);
-    assert.deepEqual(p.queued, [{ key: 'b', position: 1, reason: 'Kueue is installed but namespace x has no LocalQueue configured; set one for it' }]);
+    assert.deepEqual(p.placements.map((x) => [x.key, x.node]), [['b', 'gpu-a']]);
+    assert.deepEqual(p.queued, []);
   });
 
   test('queued work starts when capacity frees up', () => {
