@@ -135,7 +135,8 @@ h1{margin:0 0 8px;font-size:22px}.sub{color:#666;font-size:13px;margin-bottom:16
 .verdict.drift{background:#fdecea;border-color:#e57373}.verdict.ok{background:#edf7ed;border-color:#81c784}.verdict.empty{background:#f5f5f5}
 table{border-collapse:collapse;font-size:13px;margin-bottom:24px;width:100%}th,td{border-bottom:1px solid #eee;padding:5px 8px;text-align:left}th{background:#fafafa}
 tr.drift td{background:#fff5f5}.v.drift{color:#c0392b;font-weight:600}.v.no-drift,.v.constant{color:#2e7d32}.v.empty{color:#888}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(580px,1fr));gap:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:16px}
+.card svg{width:100%;height:auto;display:block}
 .card{border:1px solid #e3e3e3;border-radius:8px;padding:8px}.facts{font-size:12px;color:#333;margin:4px 6px}.note{font-size:12px;color:#8a6d3b;margin:4px 6px}
 </style></head><body>
 <h1>${escapeXml(title)}</h1>
