@@ -28,13 +28,21 @@ import { startModelServer, type ModelServerOptions } from '../components/model-s
 const self = fileURLToPath(import.meta.url);
 
 
-interface LoadResult { rps: number; p50: number; p99: number; errors: number; non2xx: number; rssMb: number }
+interface LoadResult { rps: number; p50: number; p99: number; errors: number; non2xx: number; rssMb: number; cpuUsPerReq: number }
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
   });
+}
+
+/** CPU seconds (user + system) the process has used: a per-request cost that others' load skews less than wall-clock rates. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch { return 0; }
 }
 
 function rssMb(pid: number): number {
@@ -73,10 +81,12 @@ async function stop(child: ChildProcess): Promise<void> {
 async function load(url: string, body: string, connections: number, seconds: number, pid: number, overallRate?: number): Promise<LoadResult> {
   let peak = 0;
   const t = setInterval(() => { peak = Math.max(peak, rssMb(pid)); }, 250);
+  const cpu0 = cpuSeconds(pid);
   const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, pipelining: 1, ...(overallRate ? { overallRate } : {}) });
   clearInterval(t);
   peak = Math.max(peak, rssMb(pid));
-  return { rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, rssMb: Math.round(peak) };
+  const cpuUsPerReq = r.requests.total > 0 ? Math.round(((cpuSeconds(pid) - cpu0) * 1e6) / r.requests.total) : 0;
+  return { rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, rssMb: Math.round(peak), cpuUsPerReq };
 }
 
 function findPython(): string | undefined {
@@ -85,7 +95,7 @@ function findPython(): string | undefined {
 }
 
 const KSERVE_MODEL = `
-import sys, numpy as np, onnxruntime as ort, kserve
+import sys, uuid, numpy as np, onnxruntime as ort, kserve
 from kserve import Model, ModelServer, InferRequest, InferResponse, InferOutput
 
 class Fraud(Model):
@@ -104,7 +114,7 @@ class Fraud(Model):
         y = self.sess.run(None, {"input": x})[0]
         out = InferOutput(name="probability", shape=list(y.shape), datatype="FP32")
         out.set_data_from_numpy(y, binary_data=False)
-        return InferResponse(model_name=self.name, infer_outputs=[out], response_id=payload.id)
+        return InferResponse(model_name=self.name, infer_outputs=[out], response_id=payload.id or str(uuid.uuid4()))
 
 if __name__ == "__main__":
     ModelServer(http_port=int(sys.argv[2]), grpc_port=int(sys.argv[3]), workers=1, enable_grpc=False).start([Fraud("fraud", sys.argv[1])])
@@ -148,7 +158,7 @@ async function main(): Promise<void> {
       for (const c of conns) {
         const r = await load(target, body, c, seconds, child.pid!);
         results[`${key}_c${c}`] = r;
-        log(`${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  errors ${r.errors} non2xx ${r.non2xx}`);
+        log(`${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`);
       }
       await extra?.(target, child.pid!);
     } finally { await stop(child); }
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
       for (const c of [1, 64]) {
         const r = await load(target, body, c, seconds, child.pid!);
         results[`c_kserve_c${c}`] = r;
-        log(`${'c_kserve'.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  errors ${r.errors} non2xx ${r.non2xx}`);
+        log(`${'c_kserve'.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`);
       }
     } catch (e) {
       log(`(c) failed: ${(e as Error).message}\n${err}`);

@@ -400,6 +400,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       logPayload(v, typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`, [input], out, names);
     } catch (e) {
       status = e instanceof RequestError ? e.status : 500;
+      // V1 callers send instances, not named tensors: say it in their terms.
+      if (e instanceof RequestError) throw new RequestError(e.status, e.message.replace(/^inputs\[0\] \('[^']*'\): (shape is \[\d+)/, 'instances: $1').replace(/^inputs\[0\] \('[^']*'\): /, 'instances: '));
       throw e;
     } finally {
       const sec = (performance.now() - t0) / 1000;
