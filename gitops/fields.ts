@@ -31,15 +31,22 @@ function namedArray(a: readonly unknown[]): boolean {
   return true;
 }
 
-/** Flattens JSON data to path → printable scalar. Empty objects and arrays are leaves. */
+/** Flattens JSON data to path → printable scalar. Empty objects and arrays below the root are leaves. */
 export function flatten(value: unknown, prefix = '', out = new Map<string, string>()): Map<string, string> {
   if (Array.isArray(value)) {
-    if (value.length === 0) out.set(prefix, '[]');
-    else if (namedArray(value)) for (const x of value) flatten(x, `${prefix}[${(x as { name: string }).name}]`, out);
+    if (value.length === 0) {
+      if (prefix) out.set(prefix, '[]');
+    } else if (namedArray(value)) {
+      // The name is the element's identity (it is in the path); its other fields are the leaves.
+      for (const x of value) {
+        const { name, ...rest } = x as { name: string };
+        flatten(rest, `${prefix}[${name}]`, out);
+      }
+    }
     else value.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
   } else if (value && typeof value === 'object') {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) out.set(prefix, '{}');
+    if (entries.length === 0 && prefix) out.set(prefix, '{}');
     for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (value !== undefined) {
     out.set(prefix, scalar(value));
