@@ -81,8 +81,12 @@ export function calibration(y: ArrayLike<number>, p: ArrayLike<number>, bins: nu
   const count = new Array<number>(bins).fill(0);
   const sumP = new Array<number>(bins).fill(0);
   const sumY = new Array<number>(bins).fill(0);
+  // Bins are (lower, upper] (the first also holds 0), with edges i * (1 / bins), exactly as
+  // scikit-learn's calibration_curve(strategy='uniform') computes them, so the tables agree.
+  const step = 1 / bins;
   for (let i = 0; i < y.length; i++) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(p[i] * bins)));
+    let b = 0;
+    while (b < bins - 1 && (b + 1) * step < p[i]) b++;
     count[b]++;
     sumP[b] += p[i];
     sumY[b] += y[i];

@@ -34,6 +34,9 @@ describe('binary metrics', () => {
     assert.equal(cal[0].fractionPositive, 0.25);
     assert.equal(cal[1].fractionPositive, 0.75);
     assert.equal(calibration([1], [1], 3)[2].count, 1);
+    // Bins are (lower, upper]: a score on an edge belongs to the lower bin (as in scikit-learn).
+    assert.deepEqual(calibration([0, 1, 1], [0.5, 0.5, 0], 2).map((b) => b.count), [3, 0]);
+    assert.deepEqual(calibration([0, 1], [0.3, 0.30001], 10).map((b) => b.count).slice(2, 4), [1, 1]);
   });
 });
 
