@@ -4,6 +4,7 @@
  * with `mlflow server --host 127.0.0.1 --artifacts-destination DIR`).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -64,5 +65,34 @@ describe('MLflow registry specifics', { skip: peer.skip }, () => {
       assert.equal(err.message, `cannot reach MLflow at http://127.0.0.1:${port} (registered-models/search): ECONNREFUSED; check MLFLOW_TRACKING_URI and that the server is up`);
       return true;
     });
+  });
+});
+
+const withPython = await usePeers(['mlflow', 'python']);
+
+describe('MLflow\'s own client reads what the registry wrote', { skip: withPython.skip }, () => {
+  test('models:/NAME@ALIAS downloads the same bytes, with metrics on the run', async () => {
+    const reg = new MlflowRegistry({ trackingUri: withPython.mlflowUrl, experiment: `ghosteam-test-${runId}`, cacheDir });
+    const name = `pyread-${runId}`;
+    const f = join(cacheDir, 'model.onnx');
+    const bytes = randomBytes(5000);
+    writeFileSync(f, bytes);
+    const mv = await reg.registerVersion(name, { artifactPath: f, metrics: { rocAuc: 0.87 } });
+    await reg.setAlias(name, 'champion', mv.version);
+    const out = execFileSync(
+      withPython.python,
+      ['-c', `import mlflow, json, os, hashlib
+from mlflow import MlflowClient
+mlflow.set_tracking_uri(${JSON.stringify(withPython.mlflowUrl)})
+c = MlflowClient()
+v = c.get_model_version_by_alias(${JSON.stringify(name)}, 'champion')
+d = mlflow.artifacts.download_artifacts(artifact_uri=f'models:/${name}@champion', dst_path=${JSON.stringify(join(cacheDir, 'py'))})
+files = sorted(os.listdir(d))
+digest = 'sha256:' + hashlib.sha256(open(os.path.join(d, 'model.onnx'), 'rb').read()).hexdigest()
+print(json.dumps({'version': v.version, 'files': files, 'digest': digest, 'auc': c.get_run(v.run_id).data.metrics['rocAuc']}))`],
+      { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: withPython.mlflowUrl } },
+    );
+    const r = JSON.parse(out.trim().split('\n').pop()!);
+    assert.deepEqual(r, { version: String(mv.version), files: ['model.onnx'], digest: mv.digest, auc: 0.87 });
   });
 });
