@@ -127,7 +127,9 @@ function send(res: ServerResponse, status: number, body: string, extra?: Record<
   res.end(body);
 }
 
-const errorBody = (message: string) => JSON.stringify({ error: message });
+function errorBody(message: string): string {
+  return JSON.stringify({ error: message });
+}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -539,6 +541,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     throw new RequestError(404, `no route for ${method} ${path}`);
   }
 
+  // One function for every request (no per-request closure).
+  function onResponseClose(): void {
+    inflight--;
+    metrics.inflight.dec();
+    if (closing && inflight === 0) drained?.();
+  }
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = performance.now();
     const isHealth = req.url !== undefined && req.url.startsWith('/v2/health/');
@@ -556,15 +565,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     inflight++;
     metrics.inflight.inc();
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      inflight--;
-      metrics.inflight.dec();
-      if (closing && inflight === 0) drained?.();
-    };
-    res.once('close', finish); // emitted after 'finish' too, and when the client goes away
+    res.once('close', onResponseClose); // emitted after 'finish' too, and when the client goes away
     dispatch(req, res, t0).catch((e: unknown) => {
       if (e instanceof RequestError) {
         if (e.status === 404 && /is not loaded|no route|no admin route/.test(e.message)) unknownMetrics.error(404, (performance.now() - t0) / 1000);
