@@ -1,0 +1,97 @@
+/**
+ * The operator's install manifests: the ghosteam CRDs, a least-privilege ClusterRole (exactly the
+ * verbs and resources the controllers use), a namespaced Role for the leader Lease and Events, a
+ * ServiceAccount, a Deployment under the `restricted` Pod Security Standard with probes and
+ * resources, a metrics Service and a PodDisruptionBudget. Plain objects, ready for YAML or the API.
+ */
+import { ghosteamCrds } from './crds/index.ts';
+
+export interface OperatorInstallProps {
+  /** Namespace the operator runs in. @default 'ghosteam-system' */
+  readonly namespace?: string;
+  /** @default 'ghcr.io/ghosteam/operator:0.1.0' */
+  readonly image?: string;
+  /** Replicas (one leads at a time through a Lease). @default 2 */
+  readonly replicas?: number;
+  /** Workers per controller. @default 4 */
+  readonly workers?: number;
+  /** MLflow tracking URI for the registry; absent: models must pin spec.modelRef.version. */
+  readonly mlflowUri?: string;
+  /** Prometheus base URL for canary analysis. */
+  readonly prometheusUrl?: string;
+  /** Include the CRDs. @default true */
+  readonly crds?: boolean;
+}
+
+export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+
+const NAME = 'ghosteam-operator';
+const HEALTH_PORT = 8081;
+
+/** Every rule the controllers need, and nothing else. Kept next to the code that uses it: see controllers/operator.ts. */
+export const OPERATOR_RULES = [
+  { apiGroups: ['ghosteam.io'], resources: ['models', 'driftmonitors', 'trainingruns'], verbs: ['get', 'list', 'watch', 'update'] },
+  { apiGroups: ['ghosteam.io'], resources: ['trainingruns'], verbs: ['create'] },
+  { apiGroups: ['ghosteam.io'], resources: ['models/status', 'driftmonitors/status', 'trainingruns/status'], verbs: ['get', 'update'] },
+  { apiGroups: ['ghosteam.io'], resources: ['models/finalizers', 'driftmonitors/finalizers', 'trainingruns/finalizers'], verbs: ['update'] },
+  { apiGroups: ['serving.kserve.io'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+  { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['get', 'list', 'watch', 'create'] },
+  { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['nodes', 'pods', 'resourcequotas'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+  { apiGroups: ['kueue.x-k8s.io'], resources: ['localqueues'], verbs: ['get', 'list', 'watch'] },
+] as const;
+
+export function operatorInstallManifests(props: OperatorInstallProps = {}): Manifest[] {
+  const ns = props.namespace ?? 'ghosteam-system';
+  const image = props.image ?? 'ghcr.io/ghosteam/operator:0.1.0';
+  const replicas = props.replicas ?? 2;
+  const labels = { 'app.kubernetes.io/name': NAME, 'app.kubernetes.io/part-of': 'ghosteam', 'app.kubernetes.io/component': 'operator' };
+  const selector = { 'app.kubernetes.io/name': NAME };
+  const env: Array<Record<string, unknown>> = [
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+  ];
+  if (props.mlflowUri) env.push({ name: 'MLFLOW_TRACKING_URI', value: props.mlflowUri });
+  const args = ['operator', '--health-port', String(HEALTH_PORT), '--bind-address', '0.0.0.0', '--leader-elect', '--workers', String(props.workers ?? 4)];
+  if (props.prometheusUrl) args.push('--prometheus-url', props.prometheusUrl);
+  const out: Manifest[] = [];
+  if (props.crds ?? true) out.push(...(ghosteamCrds() as unknown as Manifest[]));
+  out.push(
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: NAME, namespace: ns, labels }, automountServiceAccountToken: true },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: NAME, labels }, rules: OPERATOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: NAME, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME }, subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${NAME}-leader-election`, namespace: ns, labels }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${NAME}-leader-election`, namespace: ns, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${NAME}-leader-election` }, subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }] },
+    {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: NAME, namespace: ns, labels },
+      spec: {
+        replicas, selector: { matchLabels: selector },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(HEALTH_PORT) } },
+          spec: {
+            serviceAccountName: NAME,
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            terminationGracePeriodSeconds: 30,
+            affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }] } },
+            containers: [{
+              name: 'operator', image, imagePullPolicy: 'IfNotPresent', args, env,
+              ports: [{ name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+              livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+              readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
+              resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '320Mi' } },
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            }],
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+          },
+        },
+      },
+    },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: `${NAME}-metrics`, namespace: ns, labels }, spec: { selector, ports: [{ name: 'http-metrics', port: HEALTH_PORT, targetPort: 'http-metrics', protocol: 'TCP' }] } },
+    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: NAME, namespace: ns, labels }, spec: { minAvailable: 1, selector: { matchLabels: selector } } },
+  );
+  return out;
+}

@@ -1,0 +1,119 @@
+/**
+ * `ghosteam operator`: runs the operator against the cluster of the current kubeconfig (or
+ * in-cluster), or with --local over the local state store, registry, model server and pipeline
+ * engine (the embedded default). Runs until SIGTERM/SIGINT.
+ *
+ *   ghosteam operator --leader-elect --health-port 8081
+ *   ghosteam operator --local --model-server http://127.0.0.1:8080 --manifests dist/
+ */
+import { Option, type Command } from 'commander';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+interface OperatorFlags {
+  local?: boolean;
+  stateDir: string;
+  registryDir?: string;
+  mlflowUri?: string;
+  prometheusUrl?: string;
+  modelServer?: string;
+  manifests?: string;
+  app?: string;
+  workers: string;
+  healthPort?: string;
+  bindAddress: string;
+  leaderElect?: boolean;
+  leaseNamespace?: string;
+  namespace?: string;
+  kubeconfig?: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+function int(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+/** ghosteam objects (Model, DriftMonitor, TrainingRun) from the YAML files in a directory. */
+export function readGhosteamManifests(dir: string): Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> {
+  const out: Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> = [];
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch {
+    throw new Error(`--manifests ${dir}: directory not found; run 'ghosteam synth' first or point at the synthesized output`);
+  }
+  for (const f of files) {
+    const docs = parseAllDocuments(readFileSync(join(dir, f), 'utf8'));
+    for (const d of Array.isArray(docs) ? docs : [docs]) {
+      if (d.errors.length) throw new Error(`${join(dir, f)}: ${d.errors[0].message}`);
+      const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name: string } } | null;
+      if (o?.apiVersion === 'ghosteam.io/v1alpha1' && o.metadata) out.push(o as never);
+    }
+  }
+  return out;
+}
+
+export function register(program: Command): void {
+  program
+    .command('operator')
+    .description('Run the ghosteam operator (canaries, drift-triggered retraining, GPU placement)')
+    .option('--local', 'run without a cluster, over the local state store (the embedded default)')
+    .option('--state-dir <dir>', 'local mode: where objects are kept', '.ghosteam/state')
+    .option('--registry-dir <dir>', 'local model registry directory (default: .ghosteam/registry)')
+    .option('--mlflow-uri <url>', 'MLflow tracking URI of the model registry (default: MLFLOW_TRACKING_URI)')
+    .option('--prometheus-url <url>', 'Prometheus base URL for canary analysis')
+    .option('--model-server <url>', 'local mode: base URL of the ghosteam model server (admin API)')
+    .option('--manifests <dir>', 'local mode: apply the ghosteam objects in these YAML files at start')
+    .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns may run')
+    .option('--workers <n>', 'workers per controller', '4')
+    .option('--health-port <port>', 'serve /healthz, /readyz and /metrics on this port')
+    .option('--bind-address <addr>', 'address for the health/metrics server', '127.0.0.1')
+    .option('--leader-elect', 'take a coordination.k8s.io Lease so only one replica reconciles')
+    .option('--lease-namespace <ns>', 'namespace of the leader Lease (default: POD_NAMESPACE or default)')
+    .option('-n, --namespace <ns>', 'watch only this namespace')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, in-cluster, or ~/.kube/config)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (f: OperatorFlags) => {
+      const workers = int('--workers', f.workers, 1);
+      const healthPort = f.healthPort === undefined ? undefined : int('--health-port', f.healthPort, 0);
+      const { createLogger } = await import('../../controllers/runtime/log.ts');
+      const { openRegistry } = await import('../../components/registry/index.ts');
+      const log = createLogger({ level: f.logLevel });
+      const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
+      let stop: () => Promise<void>;
+      if (f.local) {
+        if (!f.modelServer) throw new Error('--local needs --model-server <url> (start one with `ghosteam serve`)');
+        const { startLocalOperator } = await import('../../controllers/local.ts');
+        const { ModelServerAdminClient } = await import('../../components/model-server/index.ts');
+        const { runPipeline } = await import('../../pipelines/local/index.ts');
+        let pipelines = new Map();
+        if (f.app) {
+          const { loadPipelines } = await import('../../pipelines/local/load.ts');
+          pipelines = new Map((await loadPipelines(f.app)).map((p) => [p.name, p]));
+        }
+        const admin = new ModelServerAdminClient(f.modelServer);
+        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, engine: { run: runPipeline, pipelines }, log, workers });
+        for (const o of f.manifests ? readGhosteamManifests(f.manifests) : []) {
+          await op.apply(o as never);
+          log.info(`${o.kind} ${o.metadata.namespace ?? 'default'}/${o.metadata.name} applied`);
+        }
+        stop = () => op.stop();
+      } else {
+        const { startOperator } = await import('../../controllers/operator.ts');
+        const op = await startOperator({
+          kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log,
+          ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
+        });
+        stop = () => op.stop();
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => resolve();
+        process.once('SIGTERM', done);
+        process.once('SIGINT', done);
+      });
+      await stop();
+    });
+}
