@@ -351,7 +351,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       GHOSTEAM_RUN_ID: runId,
       GHOSTEAM_PIPELINE: spec.name,
       GHOSTEAM_GIT_COMMIT: gitCommit ?? '',
-      GHOSTEAM_TASK: n.id,
+      GHOSTEAM_TASK: t.name,
+      GHOSTEAM_NODE: n.id,
       GHOSTEAM_STORE_DIR: root,
       ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
     };

@@ -10,16 +10,21 @@
  *   {{outputs.parameters.X.path}}            a file whose content becomes output parameter X
  *   {{item}}                                 the parallelFor item;  {{workflow.name}} the run id
  *   {{workflow.status}}                      exit handler only: the DAG's outcome
- * and the same through the environment: GHOSTEAM_PARAM_X, GHOSTEAM_INPUT_X, GHOSTEAM_OUTPUT_X,
- * GHOSTEAM_OUTPUT_PARAMS_DIR (X upper-cased, '-' and '.' as '_'), plus the run context (index.ts).
- * A stdout line `::ghosteam::progress {"epoch":3,"epochs":10,"loss":0.41}` reports progress.
+ * The container conventions of pipelines/argo.ts hold too: the literal paths /tmp/inputs/X,
+ * /tmp/outputs/Y and /tmp/outputs/params/P in `command`/`args` are mapped onto the attempt's
+ * directories, and param X arrives as env GHOSTEAM_PARAM_<X> (argo.ts `envName`: upper snake case).
+ * Also in the environment: GHOSTEAM_INPUT_X, GHOSTEAM_OUTPUT_Y (paths), GHOSTEAM_OUTPUT_PARAMS_DIR,
+ * GHOSTEAM_WORK_DIR (scratch), plus the run context (index.ts). An output param file holds a string
+ * as-is or JSON. A stdout line `::ghosteam::progress {"epoch":3,"epochs":10,"loss":0.41}` reports
+ * progress.
  */
 import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Component, ComponentContext, ParamValue, ProgressEvent } from '../../components/component.ts';
 import type { EnvValue, TaskSpec } from '../spec.ts';
+import { envName as paramEnvName } from '../argo.ts';
 import { valueText, type FailureKind } from './plan.ts';
 
 export interface AttemptInput {
@@ -84,13 +89,13 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
   const outputs: Record<string, string> = {};
   for (const name of Object.keys(a.task.outputs)) outputs[name] = join(outDir, name);
   try {
-    await mkdir(a.component ? outDir : join(outDir, '.params'), { recursive: true });
+    await mkdir(a.component ? outDir : join(outDir, 'params'), { recursive: true });
     await mkdir(tmpDir, { recursive: true });
     const outputParams = a.component
       ? a.isolation === 'worker' && a.catalog
         ? await runComponentInWorker(a, a.component, a.catalog, outputs, tmpDir, ctl.signal)
         : await runComponent(a, a.component, outputs, tmpDir, ctl.signal)
-      : await runCommand(a, outputs, join(outDir, '.params'), tmpDir, ctl.signal);
+      : await runCommand(a, outputs, outDir, tmpDir, ctl.signal);
     if (ctl.signal.aborted) throw ctl.signal.reason;
     for (const [name, path] of Object.entries(outputs)) {
       const optional = a.component?.outputs.find((o) => o.name === name)?.optional;
@@ -246,18 +251,28 @@ export function substitute(text: string, vars: Readonly<Record<string, string>>,
   });
 }
 
-async function runCommand(a: AttemptInput, outputs: Record<string, string>, paramsDir: string, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+/** Maps the container's fixed paths (/tmp/inputs, /tmp/outputs; pipelines/argo.ts) onto this attempt's directories. */
+export function mapContainerPaths(s: string, inDir: string, outDir: string): string {
+  return s.replace(/(?<![A-Za-z0-9_.\/-])\/tmp\/(inputs|outputs)(?=\/|$|[^A-Za-z0-9_.-])/g, (_, which: string) => (which === 'inputs' ? inDir : outDir));
+}
+
+async function runCommand(a: AttemptInput, outputs: Record<string, string>, outDir: string, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
   const t = a.task;
   if (!t.command || t.command.length === 0) {
     throw new AttemptError('error', `has no command and no component; it runs image '${t.image}''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component`);
   }
+  const paramsDir = join(outDir, 'params');
+  // Inputs also appear under <attempt>/in/<name>, as they do under /tmp/inputs in the container.
+  const inDir = join(a.dir, 'in');
+  await mkdir(inDir, { recursive: true });
+  for (const [k, p] of Object.entries(a.inputs)) await symlink(p, join(inDir, k)).catch(() => {});
   const vars: Record<string, string> = { 'workflow.name': a.contextEnv.GHOSTEAM_RUN_ID ?? '' };
   if (a.contextEnv.GHOSTEAM_WORKFLOW_STATUS !== undefined) vars['workflow.status'] = a.contextEnv.GHOSTEAM_WORKFLOW_STATUS;
   const env: Record<string, string> = { ...a.contextEnv, GHOSTEAM_WORK_DIR: tmpDir, GHOSTEAM_OUTPUT_PARAMS_DIR: paramsDir };
   for (const [k, v] of Object.entries(a.params)) {
     if (k.startsWith('ghosteam.')) continue;
     vars[`inputs.parameters.${k}`] = vars[`params.${k}`] = valueText(v);
-    env[envName('GHOSTEAM_PARAM_', k)] = valueText(v);
+    env[paramEnvName(k)] = valueText(v);
   }
   for (const [k, p] of Object.entries(a.inputs)) {
     vars[`inputs.artifacts.${k}.path`] = p;
@@ -269,7 +284,7 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, para
   }
   for (const k of t.outputParams) vars[`outputs.parameters.${k}.path`] = join(paramsDir, k);
   if (a.item !== undefined) vars.item = valueText(a.item);
-  const argv = [...t.command, ...(t.args ?? [])].map((s, i) => substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`));
+  const argv = [...t.command, ...(t.args ?? [])].map((s, i) => mapContainerPaths(substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`), inDir, outDir));
   Object.assign(env, resolveEnv(t));
 
   await new Promise<void>((resolve, reject) => {

@@ -17,9 +17,10 @@
  *     'ghosteam.task'         the node id: the task name, or `task(i)` for a parallelFor instance
  *     'ghosteam.inputDigests' { inputName: 'sha256:<hex>' } of the task's input artifacts
  *     'ghosteam.status'       exit handler only: the DAG's outcome, 'Succeeded' | 'Failed'
- *   command tasks (environment): GHOSTEAM_RUN_ID, GHOSTEAM_PIPELINE, GHOSTEAM_GIT_COMMIT ('' outside
- *     git), GHOSTEAM_TASK, GHOSTEAM_STORE_DIR, GHOSTEAM_WORKFLOW_STATUS (exit handler), plus the params and
- *     artifact paths described in executor.ts.
+ *   command tasks (environment, as pipelines/argo.ts sets them in a container): GHOSTEAM_RUN_ID,
+ *     GHOSTEAM_PIPELINE, GHOSTEAM_TASK (task name), GHOSTEAM_WORKFLOW_STATUS (exit handler), and
+ *     locally also GHOSTEAM_GIT_COMMIT ('' outside git), GHOSTEAM_NODE (node id), GHOSTEAM_STORE_DIR,
+ *     plus the params and artifact paths described in executor.ts.
  * None of these enters the step-cache key, so re-running an unchanged pipeline is all cache hits.
  */
 export { runPipeline, newRunId, gitCommitOf, catalogResolver } from './engine.ts';

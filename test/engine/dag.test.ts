@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { runPipeline } from '../../pipelines/local/engine.ts';
 import { ArtifactStore } from '../../pipelines/local/store.ts';
+import { mapContainerPaths } from '../../pipelines/local/executor.ts';
 import { catalog, collect, comp, delay, item, lit, out, param, pipeline, task, tempDir } from './helpers.ts';
 
 let dir: string;
@@ -82,6 +83,29 @@ describe('artifacts and params through commands', () => {
     const { createHash } = await import('node:crypto');
     assert.equal(digest, `sha256:${createHash('sha256').update(stored).digest('hex')}`);
     assert.match(await readFile(`${dir}/runs/cmd-run/logs/count.log`, 'utf8'), /^run=cmd-run$/m);
+  });
+
+  test('the container conventions of the Argo compiler work locally: /tmp/inputs, /tmp/outputs, GHOSTEAM_PARAM_*', async () => {
+    const spec = pipeline('p', [
+      task('make', { command: ['sh', '-c', 'seq 1 5 > /tmp/outputs/data'], outputs: { data: { kind: 'dataset' } } }),
+      task('use', {
+        command: ['sh', '-c', 'wc -l < /tmp/inputs/data | tr -d " " > /tmp/outputs/params/lines; echo "$GHOSTEAM_PARAM_TEST_FRACTION" > /tmp/outputs/copy'],
+        params: { testFraction: lit(0.2) },
+        inputs: { data: { task: 'make', output: 'data', kind: 'dataset' } },
+        outputs: { copy: { kind: 'file' } },
+        outputParams: ['lines'],
+      }),
+    ]);
+    const rec = await runPipeline(spec, { storeDir: dir, cache: false });
+    assert.equal(rec.status, 'Succeeded', JSON.stringify(rec.nodes.use.message));
+    assert.equal(rec.nodes.use.outputParams.lines, 5);
+    assert.equal(await readFile(new ArtifactStore(dir).pathOf(rec.nodes.use.outputs.copy.digest), 'utf8'), '0.2\n');
+  });
+
+  test('container paths map onto the attempt directories, and nothing else does', () => {
+    assert.equal(mapContainerPaths('cat /tmp/inputs/d > /tmp/outputs/params/p', '/w/in', '/w/out'), 'cat /w/in/d > /w/out/params/p');
+    assert.equal(mapContainerPaths('--out=/tmp/outputs', '/w/in', '/w/out'), '--out=/w/out');
+    assert.equal(mapContainerPaths('/tmp/outputsx /var/tmp/inputs', '/w/in', '/w/out'), '/tmp/outputsx /var/tmp/inputs');
   });
 
   test('a command that is not installed is an Error that says so', async () => {
