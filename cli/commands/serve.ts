@@ -22,7 +22,7 @@ interface ServeFlags {
   maxBody: string;
   maxInflight: string;
   threads: string;
-  admin: boolean;
+  admin?: boolean;
   registryDir?: string;
   mlflowUri?: string;
 }
@@ -50,7 +50,8 @@ export function register(program: Command): void {
     .option('--max-body <bytes>', 'largest request body', String(4 * 1024 * 1024))
     .option('--max-inflight <n>', 'requests in flight before answering 429', '1024')
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
-    .option('--no-admin', 'disable the /admin API (load/unload, traffic, stats)')
+    .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
+    .option('--no-admin', 'never serve the /admin API')
     .option('--registry-dir <dir>', 'local registry directory (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
     .action(async (flags: ServeFlags) => {
@@ -83,6 +84,7 @@ export function register(program: Command): void {
       for (const m of server.models()) {
         process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
       }
+      if (!server.admin && flags.admin === undefined) process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
       process.stdout.write(`listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {

@@ -34,7 +34,7 @@
  * A versioned path (`/v2/models/fraud/versions/3/infer`) always goes to that version.
  * The first version loaded for a name is its stable version until traffic says otherwise.
  *
- * ## Admin API (same bearer token; disable with `admin: false`)
+ * ## Admin API (same bearer token; on by default only on loopback or with a token; `admin: false` disables it)
  * - `GET    /admin/models` → `{"models":[{name, versions:[{version, source, loadedAt, batching, inputs, outputs}], traffic}]}`
  * - `POST   /admin/models` `{"ref":"fraud@3"}` or `{"name":"fraud","version":"3","path":"/m/fraud.onnx"}`,
  *   optional `"stable": true` → the loaded version (idempotent for the same file; 409 for another).
@@ -56,7 +56,7 @@
  * 401 token, 404 unknown model/version/route, 405 method, 409 conflicting load/unload, 413 body
  * over `maxBodyBytes`, 429 past `maxInflight` in-flight requests, 503 while draining.
  */
-export { startModelServer } from './server.ts';
+export { startModelServer, adminDefault } from './server.ts';
 export type { ModelServer, ModelServerOptions, LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';
 export { ModelServerAdminClient, ModelServerAdminError } from './admin-client.ts';
 export { parseModelSpec, type ModelSpec } from './models.ts';

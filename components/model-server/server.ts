@@ -37,7 +37,11 @@ export interface ModelServerOptions {
   readonly maxInflight?: number;
   /** Sampled payload logging for drift monitoring. */
   readonly payloadLog?: PayloadLogOptions;
-  /** Serve /admin/* (load, unload, traffic, stats). @default true */
+  /**
+   * Serve /admin/* (load, unload, traffic, stats). The admin API loads files by path, so by default
+   * it is on only where nobody else can reach it unauthenticated.
+   * @default - true when bound to a loopback address or when a token is set, else false
+   */
   readonly admin?: boolean;
   /** Header that pins a request to a version. @default 'x-ghosteam-version' */
   readonly versionHeader?: string;
@@ -81,6 +85,8 @@ export interface ModelServer {
   /** http://127.0.0.1:PORT */
   readonly url: string;
   readonly port: number;
+  /** Whether /admin/* is served (see ModelServerOptions.admin). */
+  readonly admin: boolean;
   load(spec: ModelSpec, opts?: { stable?: boolean }): Promise<LoadedVersionInfo>;
   unload(name: string, version?: string): Promise<void>;
   setTraffic(name: string, split: TrafficSplit): TrafficSplit;
@@ -181,6 +187,11 @@ function nestedShape(v: unknown): number[] {
   return dims;
 }
 
+/** Whether the admin API is on when not set: only where nobody can reach it unauthenticated. */
+export function adminDefault(host: string, token: string | undefined): boolean {
+  return token !== undefined || host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   const host = options.host ?? '127.0.0.1';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -188,7 +199,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const versionHeader = (options.versionHeader ?? 'x-ghosteam-version').toLowerCase();
   const batching = options.batching === false ? undefined : (options.batching ?? {});
   const random = options.random ?? Math.random;
-  const adminOn = options.admin !== false;
+  const adminOn = options.admin ?? adminDefault(host, options.token);
   const tokenDigest = options.token ? digest(`Bearer ${options.token}`) : undefined;
   if (options.token !== undefined && options.token.length < 8) throw new Error('token must be at least 8 characters');
   const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics });
@@ -630,6 +641,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
+    admin: adminOn,
     load,
     unload,
     setTraffic,

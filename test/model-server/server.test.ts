@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { startModelServer, ModelServerAdminClient, ModelServerAdminError, parseModelSpec, type ModelServer } from '../../components/model-server/index.ts';
+import { startModelServer, adminDefault, ModelServerAdminClient, ModelServerAdminError, parseModelSpec, type ModelServer } from '../../components/model-server/index.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
 import { tempDir, writeFraudModel, writeIdentityModel, rows, inferBody, post, get, IDENTITY_TYPES } from './fixtures.ts';
@@ -340,6 +340,24 @@ describe('model server: models from the local registry', () => {
       const r2 = await post(`${s.url}/v2/models/fraud/infer`, inferBody(x), { 'x-ghosteam-version': '2' });
       close(r2.json.outputs[0].data, denseNetForward(b.net, x));
       await assert.rejects(admin.load({ ref: 'fraud@nope' }), (e: ModelServerAdminError) => e.status === 404 && e.message.startsWith("POST /admin/models: 404 can't resolve 'fraud@nope' in the local registry: "));
+    } finally { await s.close(); }
+  });
+});
+
+describe('model server: admin API exposure', () => {
+  test('off by default beyond loopback without a token (pure rule; tests bind loopback only)', () => {
+    assert.equal(adminDefault('0.0.0.0', undefined), false);
+    assert.equal(adminDefault('10.0.0.5', undefined), false);
+    assert.equal(adminDefault('0.0.0.0', 'abcdefgh12'), true);
+    assert.equal(adminDefault('127.0.0.1', undefined), true);
+    assert.equal(adminDefault('::1', undefined), true);
+  });
+  test('admin: false removes the routes', async () => {
+    const m = writeFraudModel(tempDir(), 6);
+    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], admin: false });
+    try {
+      assert.equal(s.admin, false);
+      assert.deepEqual(await get(`${s.url}/admin/models`), { status: 404, json: { error: 'no route for GET /admin/models' } });
     } finally { await s.close(); }
   });
 });
