@@ -73,9 +73,12 @@ export function parseCsv(text: string, file: string, delimiter = ','): RawTable 
         }
         continue;
       }
-      if (ch === '\n') line++;
-      field += ch;
-      i++;
+      // A quoted run: copy up to the next quote in one slice, counting newlines.
+      let j = text.indexOf('"', i);
+      if (j < 0) j = n;
+      for (let q = i; q < j; q++) if (text.charCodeAt(q) === 10) line++;
+      field += text.slice(i, j);
+      i = j;
       continue;
     }
     if (ch === '"' && field === '') {
@@ -99,8 +102,15 @@ export function parseCsv(text: string, file: string, delimiter = ','): RawTable 
       recordLine = line;
       continue;
     }
-    field += ch;
-    i++;
+    // An unquoted run: copy up to the next delimiter or line end in one slice.
+    let j = i + 1;
+    while (j < n) {
+      const c = text[j];
+      if (c === delimiter || c === '\n' || c === '\r') break;
+      j++;
+    }
+    field += text.slice(i, j);
+    i = j;
   }
   if (quoted) throw new IngestError(`${file}:${recordLine}:${record.length + 1}: a quoted field is never closed; add the closing '"'`);
   if (field !== '' || record.length > 0 || fieldStarted) endRecord();
@@ -258,8 +268,11 @@ export function typeTable(t: RawTable, opts: TypeOptions = {}): Dataset {
     const declared = opts.types?.[name];
     const type = declared ?? inferType(raw, opts.maxCategories);
     const cells: Cell[] = new Array(raw.length);
+    // Inferred numeric columns already passed the number check: parse directly.
+    const fast = !declared && type === 'numeric';
     for (let r = 0; r < raw.length; r++) {
-      const v = convert(raw[r], type);
+      const x = raw[r];
+      const v = fast ? (x === null ? null : Number(x)) : convert(x, type);
       if (v === undefined) {
         throw new IngestError(`${t.where(r, c)}: '${String(raw[r])}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is ${declared ? 'declared' : 'inferred as'} ${type}`);
       }
