@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .action(async (app: string, flags: RunFlags) => {
       // Loaded here, not at the top: main.ts loads every command to build the help, and the engine
       // pulls in the app loader (charts) — other commands should not pay for that.
-      const { choosePipeline, createReporter, failureReport, gitCommitOf, loadPipelines, parseParamArgs, runPipeline } = await import('../../pipelines/local/index.ts');
+      const { choosePipeline, createReporter, failureReport, gitCommitOf, killRunningTasks, loadPipelines, parseParamArgs, runPipeline } = await import('../../pipelines/local/index.ts');
       const params = parseParamArgs(flags.param);
       let concurrency: number | undefined;
       if (flags.concurrency !== undefined) {
@@ -48,7 +48,10 @@ export function register(program: Command): void {
         if (interrupts === 1) {
           if (!flags.json) process.stderr.write('\ncancelling: stopping running tasks (Ctrl-C again to exit at once)\n');
           ctl.abort(new Error('cancelled by user'));
-        } else process.exit(130);
+        } else {
+          killRunningTasks();
+          process.exit(130);
+        }
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);

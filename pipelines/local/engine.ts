@@ -446,7 +446,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       if (!r || !TERMINAL_OK.has(r.state)) return skip(`needs outputs of task '${d}', which ${r ? `was ${r.state.toLowerCase()}` : 'did not run'}`);
     }
     try {
-      if (t.when) {
+      // A `when` that reads the loop item is decided per instance (Argo evaluates it per child).
+      const perItem = !!t.when && !!t.parallelFor && (t.when.left.kind === 'item' || t.when.right.kind === 'item');
+      if (t.when && !perItem) {
         const c = evaluateCondition(t.when, scopeOf(), t.path);
         if (!c.holds) return skip(`when condition is false: ${c.text}`);
       }
@@ -458,7 +460,22 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       rec.order.splice(rec.order.indexOf(t.name) + 1, 0, ...n.children);
       n.children.forEach((id, i) => (rec.nodes[id] = newNode(t, id, { item: items[i] })));
       setState(n, 'Running');
-      const parts = await Promise.all(n.children.map((id, i) => runNode(t, rec.nodes[id], items[i], [own, global], extraParams, cacheable)));
+      const instance = async (id: string, it: ParamValue): Promise<Result> => {
+        if (perItem) {
+          try {
+            const c = evaluateCondition(t.when!, scopeOf(it), `${t.path}(${JSON.stringify(it)})`);
+            if (!c.holds) {
+              setState(rec.nodes[id], 'Skipped', { message: `when condition is false: ${c.text}` });
+              return { state: 'Skipped', outputs: {}, outputParams: {} };
+            }
+          } catch (e) {
+            setState(rec.nodes[id], 'Error', { message: (e as Error).message });
+            return { state: 'Error', outputs: {}, outputParams: {} };
+          }
+        }
+        return runNode(t, rec.nodes[id], it, [own, global], extraParams, cacheable);
+      };
+      const parts = await Promise.all(n.children.map((id, i) => instance(id, items[i])));
       const states = parts.map((p) => p.state);
       const state: NodeState = (['Cancelled', 'Failed', 'Error', 'Omitted'] as const).find((s) => states.includes(s)) ?? 'Succeeded';
       const outputParams: Record<string, ParamValue> = {};

@@ -57,6 +57,21 @@ export type AttemptResult =
   | { readonly ok: true; readonly outputs: Record<string, string>; readonly outputParams: Record<string, ParamValue> }
   | { readonly ok: false; readonly kind: FailureKind | 'cancelled'; readonly message: string };
 
+/** Process groups of running command tasks, so a forced exit can still stop them (killRunningTasks). */
+const running = new Set<number>();
+
+/** SIGKILLs every running command task's process group; for a forced exit (a second Ctrl-C). */
+export function killRunningTasks(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  running.clear();
+}
+
 export function envName(prefix: string, name: string): string {
   return `${prefix}${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
@@ -294,6 +309,7 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    if (child.pid !== undefined) running.add(child.pid);
     let killTimer: NodeJS.Timeout | undefined;
     const kill = (): void => {
       if (child.pid === undefined || child.exitCode !== null) return;
@@ -352,6 +368,7 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
       } else reject(new AttemptError('error', `could not start '${argv[0]}': ${e.message}`));
     });
     child.on('close', (code, sig) => {
+      if (child.pid !== undefined) running.delete(child.pid);
       signal.removeEventListener('abort', kill);
       clearTimeout(killTimer);
       if (signal.aborted) reject(signal.reason);

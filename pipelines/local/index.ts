@@ -36,6 +36,7 @@ export {
   retryDelayMs,
 } from './plan.ts';
 export { ArtifactStore, RunStore, StepCache, effectiveStatus } from './store.ts';
+export { killRunningTasks } from './executor.ts';
 export { createReporter, failureReport, formatDuration, type Reporter, type ReporterMode } from './progress.ts';
 export { loadPipelines, choosePipeline, collectPipelines } from './load.ts';
 export type * from './types.ts';

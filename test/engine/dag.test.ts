@@ -195,6 +195,17 @@ describe('parallelFor', () => {
     assert.deepEqual(rec.nodes['sq(3)'].item, { n: 4 });
   });
 
+  test('a when that reads the item is decided per instance', async () => {
+    const seen: number[] = [];
+    const rec0 = comp('rec0', (ctx) => void seen.push(ctx.params.n as number));
+    const spec = pipeline('p', [task('big', { ...C('rec0'), params: { n: item() }, parallelFor: { items: lit([1, 5, 2, 8]) }, when: { left: item(), op: '>', right: lit(3) } })]);
+    const rec = await runPipeline(spec, { storeDir: dir, components: catalog(rec0), cache: false });
+    assert.equal(rec.nodes.big.state, 'Succeeded');
+    assert.deepEqual(rec.nodes.big.children!.map((id) => rec.nodes[id].state), ['Skipped', 'Succeeded', 'Skipped', 'Succeeded']);
+    assert.equal(rec.nodes['big(0)'].message, 'when condition is false: 1 > 3');
+    assert.deepEqual(seen.sort(), [5, 8]);
+  });
+
   test('fan-out over an upstream output given as a JSON string; an empty list is Skipped', async () => {
     const list = comp('list', (ctx) => ctx.setOutput('items', ctx.params.empty ? '[]' : '["a","b"]'), { outputParams: ['items'] });
     const echo = comp('echo', (ctx) => ctx.log(`item=${ctx.params.x as string}`));
