@@ -7,23 +7,26 @@ export interface SynthContext {
   readonly appDir?: string;
 }
 
-let current: SynthContext = {};
+// Kept on globalThis: an app loaded as CommonJS gets its own copy of this module, and must still see
+// the context that synthApp (ESM) sets.
+const KEY = Symbol.for('ghosteam.synthContext');
+const store = globalThis as unknown as { [KEY]?: SynthContext };
 
 export function setSynthContext(ctx: SynthContext): void {
-  current = { ...ctx };
+  store[KEY] = { ...ctx };
 }
 
 export function synthContext(): SynthContext {
-  return current;
+  return store[KEY] ?? {};
 }
 
 /** Runs `fn` with `ctx` as the synthesis context, restoring the previous one afterwards. */
 export function withSynthContext<T>(ctx: SynthContext, fn: () => T): T {
-  const prev = current;
-  current = { ...ctx };
+  const prev = store[KEY];
+  store[KEY] = { ...ctx };
   try {
     return fn();
   } finally {
-    current = prev;
+    store[KEY] = prev;
   }
 }
