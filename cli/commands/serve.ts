@@ -4,6 +4,9 @@
  *
  *   ghosteam serve --model fraud@champion --port 8080
  *   ghosteam serve --model ./fraud.onnx --model fraud:2=./fraud-v2.onnx --token-env SERVE_TOKEN
+ *
+ * A file model without a version gets $GHOSTEAM_MODEL_VERSION, else 1 (in KServe, set it on the
+ * predictor so the metrics' version label is the registry version).
  */
 import type { Command } from 'commander';
 import { startModelServer, parseModelSpec, type ModelSpec } from '../../components/model-server/index.ts';
@@ -56,7 +59,11 @@ export function register(program: Command): void {
     .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
     .action(async (flags: ServeFlags) => {
       if (flags.model.length === 0) throw new Error('no model to serve; pass --model fraud@champion or --model ./model.onnx');
-      const models: ModelSpec[] = flags.model.map(parseModelSpec);
+      // In KServe each revision's pod serves {{.Name}}=/mnt/models; GHOSTEAM_MODEL_VERSION (set on the
+      // predictor by the operator) labels it with its registry version, so per-version metrics line up.
+      const envVersion = process.env.GHOSTEAM_MODEL_VERSION || undefined;
+      if (envVersion !== undefined && !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(envVersion)) throw new Error(`GHOSTEAM_MODEL_VERSION '${envVersion}' is not a version; use e.g. 3`);
+      const models: ModelSpec[] = flags.model.map(parseModelSpec).map((m) => ('path' in m && m.version === undefined && envVersion ? { ...m, version: envVersion } : m));
       let token: string | undefined;
       if (flags.tokenEnv) {
         token = process.env[flags.tokenEnv];

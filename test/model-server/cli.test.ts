@@ -29,7 +29,7 @@ describe('ghosteam serve', () => {
   test('serves a file with a token, answers, and exits 0 on SIGTERM', async () => {
     const dir = tempDir();
     const m = writeFraudModel(dir, 4);
-    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${m.path}`, '--port', '0', '--token-env', 'SERVE_TOKEN'], { env: { ...process.env, SERVE_TOKEN: 'token-abcdefgh' } });
+    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${m.path}`, '--port', '0', '--token-env', 'SERVE_TOKEN'], { env: { ...process.env, SERVE_TOKEN: 'token-abcdefgh', GHOSTEAM_MODEL_VERSION: '7' } });
     let out = '';
     child.stderr.on('data', (c) => (out += c));
     const url = await new Promise<string>((resolve, reject) => {
@@ -40,10 +40,11 @@ describe('ghosteam serve', () => {
       });
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
     });
-    assert.match(out, /serving fraud version 1 \(stable 1\)/);
+    assert.match(out, /serving fraud version 7 \(stable 7\)/); // from GHOSTEAM_MODEL_VERSION
     const x = rows(2, 1);
     const r = await post(`${url}/v2/models/fraud/infer`, inferBody(x), { authorization: 'Bearer token-abcdefgh' });
     assert.equal(r.status, 200);
+    assert.equal(r.json.model_version, '7');
     const want = denseNetForward(m.net, x);
     r.json.outputs[0].data.forEach((v: number, i: number) => assert.ok(Math.abs(v - want[i]) < 1e-5));
     assert.equal((await post(`${url}/v2/models/fraud/infer`, inferBody(x))).status, 401);
