@@ -1,0 +1,60 @@
+/**
+ * The DriftMonitor's check over a payload log (JSON Lines written by the model server, or by the
+ * payload sink in a cluster) with the drift library (components/drift): summarize the window of the
+ * monitor's model, compare it with the reference summary, map the result to the planner's types.
+ */
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { buildReferenceSummary, datasetColumns, detectDriftFromPayloadLog, readPair, readReferenceSummary, type ReferenceSummary, type TestName } from '../../components/drift/index.ts';
+import type { DriftCheckResult } from '../planners/drift.ts';
+import type { DriftChecker, DriftMonitorObject } from '../reconcilers/drift-monitor.ts';
+
+const TEST_NAMES: Record<string, TestName | 'auto'> = { auto: 'auto', ks: 'ks', psi: 'psi', chi2: 'chisquare', 'jensen-shannon': 'jensenshannon', wasserstein: 'wasserstein', mmd: 'auto' };
+const CRD_TEST: Record<string, string> = { ks: 'ks', psi: 'psi', chisquare: 'chi2', jensenshannon: 'jensen-shannon', wasserstein: 'wasserstein' };
+
+const toPath = (uri: string) => (uri.startsWith('file://') ? fileURLToPath(uri) : uri);
+
+export interface PayloadDriftOptions {
+  /** The payload log to read for a monitor (a JSON Lines file). */
+  readonly payloadLog: (m: DriftMonitorObject) => string;
+  /** The model name recorded in the payload log. @default the Model's name (spec.model) */
+  readonly modelName?: (m: DriftMonitorObject) => string;
+}
+
+export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
+  const cache = new Map<string, { mtimeMs: number; summary: ReferenceSummary }>();
+  const reference = async (m: DriftMonitorObject): Promise<ReferenceSummary> => {
+    const path = toPath(m.spec.reference.uri);
+    const s = await stat(path).catch(() => {
+      throw new Error(`DriftMonitor ${m.metadata.namespace}/${m.metadata.name}: spec.reference.uri ${m.spec.reference.uri} not found`);
+    });
+    const hit = cache.get(path);
+    if (hit && hit.mtimeMs === s.mtimeMs) return hit.summary;
+    const summary = path.endsWith('.json')
+      ? await readReferenceSummary(path)
+      : buildReferenceSummary(datasetColumns((await readPair(path, path, m.spec.features.map((f) => f.name))).reference));
+    cache.set(path, { mtimeMs: s.mtimeMs, summary });
+    return summary;
+  };
+  return async (m, window): Promise<DriftCheckResult> => {
+    const ref = await reference(m);
+    const tests: Record<string, TestName | 'auto'> = {};
+    const thresholds: Partial<Record<TestName, number>> = {};
+    for (const f of m.spec.features) tests[f.name] = TEST_NAMES[f.test ?? m.spec.test] ?? 'auto';
+    const t = TEST_NAMES[m.spec.test];
+    if (m.spec.thresholds.feature !== undefined && t && t !== 'auto') thresholds[t] = m.spec.thresholds.feature;
+    const report = await detectDriftFromPayloadLog(o.payloadLog(m), ref, {
+      features: m.spec.features.map((f) => f.name), model: o.modelName?.(m) ?? m.spec.model,
+      since: new Date(window.startMs), until: new Date(window.endMs), window: 'all', skipInvalid: true,
+      drift: { tests, thresholds, driftShare: m.spec.thresholds.driftShare, columns: m.spec.features.map((f) => f.name), histograms: false },
+    });
+    const r = report.latest;
+    return {
+      features: r.columns.filter((c) => c.statistic !== null).map((c) => ({
+        feature: c.name, method: CRD_TEST[c.test ?? ''] ?? 'ks', statistic: c.statistic!, threshold: c.threshold, drifted: c.drifted, ...(c.pValue !== null ? { pValue: c.pValue } : {}),
+      })),
+      share: r.driftShare, drifted: r.datasetDrift, rows: r.rows.current,
+      windowStart: new Date(window.startMs).toISOString(), windowEnd: new Date(window.endMs).toISOString(),
+    };
+  };
+}
