@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ParamValue } from '../../components/component.ts';
+import { dataDependencies } from '../check.ts';
 import type { ConditionSpec, ParamSpec, PipelineSpec, RetrySpec, TaskSpec, ValueRef } from '../spec.ts';
 
 /** A user mistake in a pipeline or its parameters; `where` names the place (pipeline path, task path, param). */
@@ -110,20 +111,12 @@ export function topoOrder(spec: PipelineSpec): string[] {
   return out;
 }
 
-/** Upstream tasks whose outputs the task needs (params, inputs, `when`, `parallelFor` items). */
+/**
+ * Upstream tasks whose outputs the task needs (params, inputs, `when`, `parallelFor` items): the
+ * same set the Argo compiler turns into `depends: "x.Succeeded"`, so both skip alike.
+ */
 export function outputDependencies(t: TaskSpec): Set<string> {
-  const s = new Set<string>();
-  const add = (r: ValueRef): void => {
-    if (r.kind === 'taskOutput') s.add(r.task);
-  };
-  Object.values(t.params).forEach(add);
-  Object.values(t.inputs).forEach((i) => s.add(i.task));
-  if (t.when) {
-    add(t.when.left);
-    add(t.when.right);
-  }
-  if (t.parallelFor) add(t.parallelFor.items);
-  return s;
+  return new Set(dataDependencies(t));
 }
 
 // ---------------------------------------------------------------------------------------------
