@@ -86,6 +86,10 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       const Ys = tf.gather(Y, idx) as import('@tensorflow/tfjs').Tensor2D;
       const batchLosses: import('@tensorflow/tfjs').Scalar[] = [];
       for (let s = 0; s < rows; s += opts.batchSize) {
+        if (opts.signal?.aborted) {
+          tf.dispose([idx, Xs, Ys, ...batchLosses]);
+          throw new Error('train-tabular: cancelled');
+        }
         const n = Math.min(opts.batchSize, rows - s);
         const cost = tf.tidy(() => {
           const xb = tf.slice(Xs, [s, 0], [n, k]);
