@@ -94,8 +94,9 @@ export async function synthAt(repoDir: string, ref: string, opts: SynthAtOptions
   const git = gitClient(root);
   await git.raw(['worktree', 'add', '--quiet', '--detach', tree, commit]);
   try {
-    const modules = join(root, 'node_modules');
-    if (existsSync(modules) && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
+    // The repository's own dependencies, else ours (a bare clone that `watch` keeps has none).
+    const modules = [join(root, 'node_modules'), join(ownRoot, 'node_modules')].find((m) => existsSync(m));
+    if (modules && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
     const appAbs = join(tree, appRel);
     if (!existsSync(appAbs)) throw new SynthFailedError(`${appRel} does not exist at ${commit.slice(0, 7)}; pass --app with the app file's path at that commit`, commit);
     const out = join(tmp, 'objects.json');

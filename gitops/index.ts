@@ -1,0 +1,13 @@
+/** ghosteam/gitops: plans for pull requests, retraining from commits, write-back of version pins. */
+export * from './objects.ts';
+export { computePlan, objectDiff, describeRollout, type Plan, type ModelPlan, type PipelinePlan, type DriftMonitorPlan, type ObjectRef } from './plan.ts';
+export { renderText, renderMarkdown, renderJson, planFails, type PlanReport, type Revision } from './plan-render.ts';
+export { runPlan, type RunPlanOptions } from './plan-run.ts';
+export { synthAt, resolveCommit, SynthFailedError, type SynthAtResult } from './synth-at.ts';
+export * from './lockfile.ts';
+export * from './retrain.ts';
+export { writeBack, type WritebackOptions, type WritebackResult } from './writeback.ts';
+export { credentialsFromEnv, credentialsFromSecret, redact, redactUrl, type GitCredentials } from './git.ts';
+export { RepoWatcher, type WatchOptions, type WatchRuntime, type Promotion, type CommitReport, type RetrainContext } from './watch.ts';
+export { localRuntime, clusterRuntime, registeredModelOf } from './runtimes.ts';
+export { applySyncWaves, syncWaveFor, WAVES } from './sync-waves.ts';
