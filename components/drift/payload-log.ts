@@ -211,12 +211,8 @@ export async function summarizePayloadLog(source: string | AsyncIterable<string 
     windows.push({ start: s.start ?? '', end: s.end ?? '', rows: s.rows, complete, summary: s });
   };
   const width = names.length;
-  const row = new Array<unknown>(reference.columns.length);
   const addRows = (a: SummaryAccumulator, b: PayloadBatch, from: number, to: number): void => {
-    for (let r = from; r < to; r++) {
-      for (let j = 0; j < width; j++) if (colIdx[j] >= 0) row[colIdx[j]] = b.data[r * width + j];
-      a.addRow(row);
-    }
+    a.addRowMajor(b.data, to - from, width, colIdx, from);
     a.touch(b.ts);
   };
   for await (const b of readPayloadLog(source, opts, stats)) {

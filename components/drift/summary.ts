@@ -281,6 +281,53 @@ export class SummaryAccumulator {
     }
   }
 
+  /**
+   * Adds `rows` rows from a row-major batch of `width` values per row: batch column j goes to summary
+   * column colIdx[j] (-1: ignored). Column by column, so each inner loop is monomorphic and allocation-free.
+   */
+  addRowMajor(data: ArrayLike<unknown>, rows: number, width: number, colIdx: ArrayLike<number>, fromRow = 0): void {
+    for (let j = 0; j < width; j++) {
+      const i = colIdx[j];
+      if (i < 0) continue;
+      const s = this.summary.columns[i];
+      if (s.type !== 'numeric' || s.values !== null) {
+        for (let r = fromRow; r < fromRow + rows; r++) this.addValue(i, data[r * width + j]);
+        continue;
+      }
+      const index = this.index[i]!;
+      const counts = s.counts;
+      let n = 0;
+      let missing = 0;
+      let min = s.min ?? Infinity;
+      let max = s.max ?? -Infinity;
+      let sum = 0;
+      let sumSq = 0;
+      for (let r = fromRow; r < fromRow + rows; r++) {
+        const v = data[r * width + j];
+        const x = typeof v === 'number' ? v : v === null || v === undefined || v === '' ? NaN : Number(v);
+        if (!(x - x === 0)) {
+          missing++;
+          continue;
+        }
+        n++;
+        counts[index.bin(x)]++;
+        if (x < min) min = x;
+        if (x > max) max = x;
+        sum += x;
+        sumSq += x * x;
+      }
+      s.n += n;
+      s.missing += missing;
+      if (n > 0) {
+        s.min = min;
+        s.max = max;
+      }
+      s.sum += sum;
+      s.sumSq += sumSq;
+    }
+    this.summary.rows += rows;
+  }
+
   /** Adds one row given in `columns` order. */
   addRow(values: ArrayLike<unknown>): void {
     for (let i = 0; i < this.summary.columns.length; i++) this.addValue(i, values[i]);
