@@ -219,6 +219,11 @@ async function main(): Promise<void> {
     ratio_b64_over_d64: ratio(b64.rps, results.d_ceiling_c64?.rps),
     ratio_b64_nobatch_over_d64: ratio(results.b_nobatch_c64?.rps, results.d_ceiling_c64?.rps),
     ratio_b1_over_d1: ratio(results.b_batching_c1?.rps, results.d_ceiling_c1?.rps),
+    // Server CPU per request, ceiling ÷ ours: the throughput ratio when the server is CPU-bound, which
+    // others' load on a shared machine distorts much less than wall-clock rates.
+    cpu_ratio_d64_over_b64: ratio(results.d_ceiling_c64?.cpuUsPerReq, b64.cpuUsPerReq),
+    cpu_ratio_d64_over_b64_nobatch: ratio(results.d_ceiling_c64?.cpuUsPerReq, results.b_nobatch_c64?.cpuUsPerReq),
+    cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64.cpuUsPerReq),
     goals: {
       throughput_ge_75pct_of_ceiling: (ratio(b64.rps, results.d_ceiling_c64?.rps) ?? 0) >= 0.75,
       ge_5x_kserve: kc64 ? (ratio(b64.rps, kc64.rps) ?? 0) >= 5 : null,
@@ -228,6 +233,7 @@ async function main(): Promise<void> {
   };
   log('');
   log(`(b)/(a) batch-1 calls: ${summary.ratio_b64_over_a1}   (b)/(c) vs KServe: ${summary.ratio_b64_over_c64}   (b)/(d) vs HTTP ceiling: ${summary.ratio_b64_over_d64} (no batching: ${summary.ratio_b64_nobatch_over_d64})`);
+  log(`server CPU per request at 64 clients: ceiling ${results.d_ceiling_c64?.cpuUsPerReq} µs, ghosteam ${b64.cpuUsPerReq} µs (no batching ${results.b_nobatch_c64?.cpuUsPerReq} µs), KServe ${kc64?.cpuUsPerReq ?? '-'} µs → CPU-bound (b)/(d) ${summary.cpu_ratio_d64_over_b64}, (b)/(c) ${summary.cpu_ratio_c64_over_b64}`);
   log(JSON.stringify(summary));
 }
 
