@@ -21,6 +21,7 @@ import { ModelServerBackend } from './backends/model-server.ts';
 import { ModelServerMetrics, type ModelServerAdmin } from './backends/metrics.ts';
 import { LocalPipelineBackend, type RunPipeline } from './backends/local-pipelines.ts';
 import type { DriftChecker } from './reconcilers/drift-monitor.ts';
+import { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
 import type { MetricsSource } from './backends/types.ts';
 
 export interface LocalOperatorOptions {
@@ -33,8 +34,10 @@ export interface LocalOperatorOptions {
   readonly modelServerUrl?: string;
   /** The local pipeline engine and the pipelines it may run (by name). */
   readonly engine?: { readonly run: RunPipeline; readonly pipelines: ReadonlyMap<string, PipelineSpec & { specHash?: string }> | (() => ReadonlyMap<string, PipelineSpec & { specHash?: string }>); readonly storeDir?: string; readonly cwd?: string };
-  /** Reads the payload log and runs the drift library for a DriftMonitor. */
+  /** Reads the payload log and runs the drift library for a DriftMonitor. @default - over `payloadLog` when given */
   readonly driftCheck?: DriftChecker;
+  /** The model server's payload log (JSON Lines): DriftMonitor checks and canary prediction drift read it. */
+  readonly payloadLog?: string;
   /** Overrides the canary metrics (default: the model server's per-version stats). */
   readonly metrics?: MetricsSource;
   readonly clock?: () => number;
@@ -73,7 +76,8 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
   try {
     operator = await startControllers({
       store, serving: new ModelServerBackend(o.modelServer, o.modelServerUrl), pipelines, registry: o.registry,
-      metrics: o.metrics ?? new ModelServerMetrics(o.modelServer), driftCheck: o.driftCheck, log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, resyncMs: o.resyncMs ?? 10_000,
+      metrics: o.metrics ?? new ModelServerMetrics(o.modelServer, o.payloadLog ? payloadPredictionDrift({ payloadLog: () => o.payloadLog! }) : undefined),
+      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, resyncMs: o.resyncMs ?? 10_000,
     });
   } catch (e) {
     store.close();

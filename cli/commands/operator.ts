@@ -19,6 +19,7 @@ interface OperatorFlags {
   prometheusUrl?: string;
   modelServer?: string;
   manifests?: string;
+  payloadLog?: string;
   app?: string;
   workers: string;
   healthPort?: string;
@@ -66,6 +67,7 @@ export function register(program: Command): void {
     .option('--mlflow-uri <url>', 'MLflow tracking URI of the model registry (default: MLFLOW_TRACKING_URI)')
     .option('--prometheus-url <url>', 'Prometheus base URL for canary analysis')
     .option('--model-server <url>', 'local mode: base URL of the ghosteam model server (admin API)')
+    .option('--payload-log <file>', 'local mode: the model server payload log (drift checks, canary prediction drift)')
     .option('--manifests <dir>', 'local mode: apply the ghosteam objects in these YAML files at start')
     .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns may run')
     .option('--workers <n>', 'workers per controller', '4')
@@ -95,7 +97,7 @@ export function register(program: Command): void {
           pipelines = new Map((await loadPipelines(f.app)).map((p) => [p.name, p]));
         }
         const admin = new ModelServerAdminClient(f.modelServer);
-        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, engine: { run: runPipeline, pipelines }, log, workers });
+        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), engine: { run: runPipeline, pipelines }, log, workers });
         for (const o of f.manifests ? readGhosteamManifests(f.manifests) : []) {
           await op.apply(o as never);
           log.info(`${o.kind} ${o.metadata.namespace ?? 'default'}/${o.metadata.name} applied`);

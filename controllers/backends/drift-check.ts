@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { buildReferenceSummary, datasetColumns, detectDriftFromPayloadLog, readPair, readReferenceSummary, type ReferenceSummary, type TestName } from '../../components/drift/index.ts';
+import { buildReferenceSummary, datasetColumns, detectDrift, detectDriftFromPayloadLog, readPair, readReferenceSummary, type ReferenceSummary, type TestName } from '../../components/drift/index.ts';
 import type { DriftCheckResult } from '../planners/drift.ts';
 import type { DriftChecker, DriftMonitorObject } from '../reconcilers/drift-monitor.ts';
 
@@ -56,5 +56,48 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
       share: r.driftShare, drifted: r.datasetDrift, rows: r.rows.current,
       windowStart: new Date(window.startMs).toISOString(), windowEnd: new Date(window.endMs).toISOString(),
     };
+  };
+}
+
+/**
+ * Prediction drift between a canary and the stable version: PSI of the canary's first output
+ * against the stable's, over the step window of the payload log. null when either side has fewer
+ * than `minRows` predictions.
+ */
+export function payloadPredictionDrift(o: { payloadLog: (model: string) => string; minRows?: number }) {
+  return async (m: { spec: { modelRef: { name: string } } }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null> => {
+    const { createReadStream } = await import('node:fs');
+    const { createInterface } = await import('node:readline');
+    const name = m.spec.modelRef.name;
+    const vals: Record<string, number[]> = { [String(stable)]: [], [String(canary)]: [] };
+    let stream;
+    try {
+      stream = createReadStream(o.payloadLog(name));
+      for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        if (!line) continue;
+        let rec: { ts?: string; model?: string; version?: string; outputs?: Record<string, { data?: unknown[] }> };
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (rec.model !== name || !rec.version || !(rec.version in vals) || !rec.ts) continue;
+        const t = Date.parse(rec.ts);
+        if (t < sinceMs || t > now) continue;
+        const first = Object.values(rec.outputs ?? {})[0]?.data;
+        const v = Array.isArray(first) ? Number((first as unknown[]).flat(4)[0]) : NaN;
+        if (Number.isFinite(v)) vals[rec.version].push(v);
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    } finally {
+      stream?.destroy();
+    }
+    const a = vals[String(stable)];
+    const b = vals[String(canary)];
+    if (a.length < (o.minRows ?? 50) || b.length < (o.minRows ?? 50)) return null;
+    const r = detectDrift([{ name: 'prediction', type: 'numeric', values: Float64Array.from(a) } as never], [{ name: 'prediction', type: 'numeric', values: Float64Array.from(b) } as never], { tests: 'psi', histograms: false });
+    return r.columns[0]?.statistic ?? null;
   };
 }

@@ -48,7 +48,7 @@ export interface ModelServerAdmin {
 }
 
 export class ModelServerMetrics implements MetricsSource {
-  constructor(private readonly admin: ModelServerAdmin) {}
+  constructor(private readonly admin: ModelServerAdmin, readonly predictionDrift?: MetricsSource['predictionDrift']) {}
   async versionMetrics(m: M, version: number): Promise<VersionMetrics | undefined> {
     const s = await this.admin.stats(m.spec.modelRef.name).catch(() => undefined);
     const v = s?.versions[String(version)];
