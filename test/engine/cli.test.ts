@@ -12,15 +12,41 @@ let cleanup: () => Promise<void>;
 before(async () => ({ dir, cleanup } = await tempDir()));
 after(() => cleanup());
 
+/** Runs a command in this process (fast: no CLI start-up), capturing stdout. */
+async function inProcess(args: string[]): Promise<{ out: string; err?: Error }> {
+  const { Command } = await import('commander');
+  const { register: registerRun } = await import('../../cli/commands/run.ts');
+  const { register: registerRuns } = await import('../../cli/commands/runs.ts');
+  const program = new Command('ghosteam').exitOverride();
+  let out = '';
+  program.configureOutput({ writeOut: (s) => void (out += s), writeErr: (s) => void (out += s) });
+  registerRun(program);
+  registerRuns(program);
+  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => void (out += s) });
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
+  const cwd = process.cwd();
+  process.chdir(dir);
+  try {
+    await program.parseAsync(['node', 'ghosteam', ...args]);
+    return { out };
+  } catch (e) {
+    return { out, err: e as Error };
+  } finally {
+    process.stdout.write = write;
+    process.chdir(cwd);
+  }
+}
+
 function cli(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env, FORCE_COLOR: '0', NO_COLOR: '1' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 describe('ghosteam run', () => {
-  test('--help exits 0 and starts with Usage:', () => {
-    const r = cli(['run', '--help']);
-    assert.equal(r.code, 0);
+  test('--help starts with Usage:', async () => {
+    const r = await inProcess(['run', '--help']);
+    assert.equal((r.err as { exitCode?: number })?.exitCode, 0);
     assert.match(r.out, /^Usage: ghosteam run \[options\] <app>/);
     assert.match(r.out, /--no-cache/);
   });
@@ -51,14 +77,16 @@ describe('ghosteam run', () => {
     assert.match(lines[8], /^run (demo-pipeline-\S+) failed; after fixing it, continue with: ghosteam run .*app\.ts --resume \1$/);
   });
 
-  test('bad params and unknown pipelines are one-line errors', () => {
+  test('bad params are a one-line error and exit 1', () => {
     const bad = cli(['run', app, '--param', 'rows=many']);
     assert.equal(bad.code, 1);
     assert.equal(bad.err, "error: param 'rows': expects a number, got 'many'\n");
-    const unknown = cli(['run', app, '--pipeline', 'nope']);
-    assert.equal(unknown.err, `error: ${app}: has no pipeline 'nope'; it defines: demo-pipeline\n`);
-    const missing = cli(['run', 'missing.ts']);
-    assert.equal(missing.err, 'error: missing.ts: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)\n');
+  });
+
+  test('unknown pipelines and missing app files are clear errors', async () => {
+    assert.equal((await inProcess(['run', app, '--pipeline', 'nope'])).err?.message, `${app}: has no pipeline 'nope'; it defines: demo-pipeline`);
+    assert.equal((await inProcess(['run', 'missing.ts'])).err?.message, 'missing.ts: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)');
+    assert.equal((await inProcess(['run', app, '--concurrency', '0'])).err?.message, "--concurrency expects a positive integer, got '0'");
   });
 
   test('Ctrl-C (SIGINT) cancels: the record says Cancelled and the exit code is 130', async () => {
@@ -72,30 +100,29 @@ describe('ghosteam run', () => {
     assert.equal(code, 130);
     const end = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string; runId: string }).find((e) => e.type === 'run-end');
     assert.equal(end?.status, 'Cancelled');
-    const show = cli(['runs', 'show', end!.runId, '--json']);
+    const show = await inProcess(['runs', 'show', end!.runId, '--json']);
     assert.equal((JSON.parse(show.out) as { status: string }).status, 'Cancelled');
   });
 });
 
 describe('ghosteam runs', () => {
-  test('list shows runs newest first with status and task counts; show prints tasks and artifacts', () => {
-    const list = cli(['runs', 'list']);
-    assert.equal(list.code, 0);
+  test('list shows runs newest first with status and task counts; show prints tasks and artifacts', async () => {
+    const list = await inProcess(['runs', 'list']);
+    assert.equal(list.err, undefined);
     const rows = list.out.trim().split('\n');
     assert.match(rows[0], /^RUN\s+PIPELINE\s+STATUS\s+STARTED\s+DURATION\s+COMMIT\s+TASKS$/);
     assert.ok(rows.slice(1).some((r) => /Succeeded .* 2\/2 succeeded, 2 cached$/.test(r)));
     assert.ok(rows.slice(1).some((r) => /Failed .* 1\/2 succeeded, 1 failed$/.test(r)));
-    const json = JSON.parse(cli(['runs', 'list', '--json']).out) as { id: string; status: string }[];
+    const json = JSON.parse((await inProcess(['runs', 'list', '--json'])).out) as { id: string; status: string }[];
     const failed = json.find((r) => r.status === 'Failed')!;
-    const show = cli(['runs', 'show', failed.id, '--logs']);
-    assert.equal(show.code, 0);
+    const show = await inProcess(['runs', 'show', failed.id, '--logs']);
+    assert.equal(show.err, undefined);
     assert.match(show.out, new RegExp(`^${failed.id}  pipeline demo-pipeline \\(demo/demo-pipeline\\)$`, 'm'));
     assert.match(show.out, /^status {4}Failed — 'demo\/demo-pipeline\/count' failed$/m);
     assert.match(show.out, /^count\s+Failed\s+\S+\s+1\s+'sh' exited with code 4$/m);
     assert.match(show.out, /^ {2}prepare\.data {2}dataset {2}sha256:[0-9a-f]{64} {2}4 B$/m);
     assert.match(show.out, /^count failed: bad data$/m);
-    const none = cli(['runs', 'show', 'nope']);
-    assert.equal(none.code, 1);
-    assert.equal(none.err, `error: run 'nope' not found in ${dir}/.ghosteam/runs; list runs with 'ghosteam runs list'\n`);
+    const none = await inProcess(['runs', 'show', 'nope']);
+    assert.equal(none.err?.message, `run 'nope' not found in ${dir}/.ghosteam/runs; list runs with 'ghosteam runs list'`);
   });
 });
