@@ -91,6 +91,19 @@ describe('model server: protocol and errors', () => {
     assert.equal((await get(`${s.url}/v2/models/%E0%A4%A`)).status, 400);
   });
 
+  test('admin API bad input: exact 4xx messages', async () => {
+    assert.deepEqual((await post(`${s.url}/admin/models`, '{}')).json, { error: 'load request needs {"ref": "fraud@champion"} or {"name": "fraud", "version": "2", "path": "/models/fraud.onnx"}' });
+    const put = await fetch(`${s.url}/admin/models/fraud/traffic`, { method: 'PUT', body: 'nope' });
+    assert.equal(put.status, 400);
+    assert.match(((await put.json()) as { error: string }).error, /^request body is not valid JSON: /);
+    const del = await fetch(`${s.url}/admin/models/nope/versions/1`, { method: 'DELETE' });
+    assert.deepEqual({ status: del.status, json: await del.json() }, { status: 404, json: { error: "model 'nope' is not loaded" } });
+    assert.deepEqual((await post(`${s.url}/admin/models/fraud/stats`, '')).json, { error: 'POST is not allowed on stats; use GET' });
+    const st = await get(`${s.url}/admin/models/fraud/stats`);
+    assert.equal(st.status, 200);
+    assert.deepEqual(st.json.traffic, { stable: '1', canaryPercent: 0, shadow: false });
+  });
+
   test('binary tensor extension gets a clear 400', async () => {
     const r = await post(`${s.url}/v2/models/fraud/infer`, '{}', { 'inference-header-content-length': '2' });
     assert.deepEqual(r.json, { error: 'the binary tensor data extension is not supported; send tensors as JSON (tritonclient: binary_data=False)' });
