@@ -17,12 +17,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { stringify } from 'yaml';
 import { withSynthContext } from './context.ts';
 import { ghosteamCrds } from './crds/index.ts';
 import { ValidationError } from './errors.ts';
 import { SOURCE_COMMIT_ANNOTATION } from './rendered-object.ts';
 import { validateObjects, type K8sObject } from './validate.ts';
+import { toYamlDocument } from './yaml-emit.ts';
 
 export const CRDS_FILE = 'ghosteam-crds.yaml';
 const MANIFEST = '.ghosteam-synth.json';
@@ -55,9 +55,9 @@ export interface SynthOptions {
   readonly appDir?: string;
 }
 
-/** Serialises objects as a multi-document YAML stream; deterministic (no folding, no anchors). */
+/** Serialises objects as a multi-document YAML stream; deterministic (see yaml-emit.ts). */
 export function toYaml(objects: readonly unknown[]): string {
-  return objects.map((o) => stringify(o, { aliasDuplicateObjects: false, lineWidth: 0 })).join('---\n');
+  return objects.map((o) => toYamlDocument(o)).join('---\n');
 }
 
 export function gitCommit(dir: string): string | undefined {
