@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 
 interface RunFlags {
   pipeline?: string;
-  param: string[];
+  param?: string[];
   cache: boolean;
   resume?: string;
   json?: boolean;
@@ -21,19 +21,19 @@ export function register(program: Command): void {
   program
     .command('run')
     .description('Run a pipeline of an app on this machine (the embedded engine)')
-    .argument('<app>', 'the app file, e.g. examples/fraud-detection/app.ts')
-    .option('-p, --pipeline <name>', 'which pipeline to run (needed when the app defines several)')
-    .option('--param <name=value>', 'a pipeline parameter (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--no-cache', 'run every task, ignoring the step cache')
-    .option('--resume <run>', 'continue a failed or interrupted run without redoing its finished tasks')
-    .option('--json', 'print a machine-readable event stream (one JSON object per line)')
-    .option('-j, --concurrency <n>', 'most tasks running at once (default: number of CPUs, at least 2)')
-    .option('--store-dir <dir>', 'directory for artifacts, cache and run records', '.ghosteam')
+    .argument('<app>', 'The app file, e.g. examples/fraud-detection/app.ts')
+    .option('-p, --pipeline <name>', 'Which pipeline to run (needed when the app defines several)')
+    .option('--param <name=value>', 'A pipeline parameter (repeatable)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
+    .option('--no-cache', 'Run every task, ignoring the step cache')
+    .option('--resume <run>', 'Continue a failed or interrupted run without redoing its finished tasks')
+    .option('--json', 'Print a machine-readable event stream (one JSON object per line)')
+    .option('-j, --concurrency <n>', 'Most tasks running at once (default: the number of CPUs, at least 2)')
+    .option('--store-dir <dir>', 'Directory for artifacts, cache and run records', '.ghosteam')
     .action(async (app: string, flags: RunFlags) => {
       // Loaded here, not at the top: main.ts loads every command to build the help, and the engine
       // pulls in the app loader (charts) — other commands should not pay for that.
       const { choosePipeline, createReporter, failureReport, gitCommitOf, killRunningTasks, loadPipelines, parseParamArgs, runPipeline } = await import('../../pipelines/local/index.ts');
-      const params = parseParamArgs(flags.param);
+      const params = parseParamArgs(flags.param ?? []);
       let concurrency: number | undefined;
       if (flags.concurrency !== undefined) {
         concurrency = Number(flags.concurrency);

@@ -26,8 +26,8 @@ export function register(program: Command): void {
   runs
     .command('list')
     .description('List local runs, newest first')
-    .option('--json', 'print the records as JSON')
-    .option('--store-dir <dir>', 'directory of the local state', '.ghosteam')
+    .option('--json', 'Print the records as JSON')
+    .option('--store-dir <dir>', 'Directory of the local state', '.ghosteam')
     .action(async (flags: { json?: boolean; storeDir: string }) => {
       const all = await new RunStore(resolve(flags.storeDir)).list();
       if (flags.json) {
@@ -47,10 +47,10 @@ export function register(program: Command): void {
   runs
     .command('show')
     .description('Show one run: status, per-task state, timings, artifacts')
-    .argument('<run>', 'the run id (see ghosteam runs list)')
-    .option('--json', 'print the record as JSON')
-    .option('--logs', 'print each task log too')
-    .option('--store-dir <dir>', 'directory of the local state', '.ghosteam')
+    .argument('<run>', 'The run id (see ghosteam runs list)')
+    .option('--json', 'Print the record as JSON')
+    .option('--logs', 'Print each task log too')
+    .option('--store-dir <dir>', 'Directory of the local state', '.ghosteam')
     .action(async (id: string, flags: { json?: boolean; logs?: boolean; storeDir: string }) => {
       const store = new RunStore(resolve(flags.storeDir));
       const r = await store.load(id);
