@@ -1,0 +1,82 @@
+// Sync stability against the real kube-apiserver (peers harness, upstream + ghosteam CRDs): the
+// synthesized example and the Argo CD Applications are server-side applied, then server-side
+// dry-run applied again: the result must equal what is stored, and every field we set must come
+// back unchanged (Argo CD would otherwise sit OutOfSync on defaulted or normalised fields).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject, type KubeConfig } from '@kubernetes/client-node';
+import { App, Chart } from 'cdk8s';
+import { synthApp } from '../../charts/synth.ts';
+import { ArgoCdApps, Environment } from '../../charts/argocd.ts';
+import { applySyncWaves } from '../../gitops/sync-waves.ts';
+import { unstableFields } from '../../gitops/sync-stability.ts';
+import type { K8sObject } from '../../gitops/objects.ts';
+import { kubeConfig, uniqueName, usePeers } from '../peers/index.ts';
+
+describe('unstableFields (pure)', () => {
+  test('values the server rewrote or dropped are reported; fields it added are not', () => {
+    assert.deepEqual(unstableFields({ a: { cpu: '1000m', keep: 1 }, l: [{ x: 1 }] }, { a: { cpu: '1', keep: 1, extra: true }, l: [{ x: 1, d: 0 }], status: {} }), [{ path: 'a.cpu', desired: '1000m', live: '1' }]);
+    assert.deepEqual(unstableFields({ gone: { x: 1 } }, {}), [{ path: 'gone', desired: { x: 1 }, live: undefined }]);
+    assert.deepEqual(unstableFields({ l: [1, 2] }, { l: [1] }), [{ path: 'l', desired: [1, 2], live: [1] }]);
+    assert.deepEqual(unstableFields({ a: 1, b: [{ c: 'x' }] }, { a: 1, b: [{ c: 'x' }] }), []);
+  });
+});
+
+const peers = await usePeers(['kube']);
+
+/** What changes on every write and so is no difference: managedFields timestamps. */
+function comparable(o: KubernetesObject): unknown {
+  const c = structuredClone(o) as KubernetesObject & { metadata: { managedFields?: { time?: string }[] } };
+  for (const f of c.metadata?.managedFields ?? []) delete f.time;
+  return c;
+}
+
+describe('sync stability on a real API server', { skip: peers.skip }, () => {
+  let kc: KubeConfig;
+  let api: KubernetesObjectApi;
+  let ns: string;
+  const cleanup: K8sObject[] = [];
+
+  before(async () => {
+    kc = kubeConfig(peers);
+    api = KubernetesObjectApi.makeApiClient(kc);
+    ns = uniqueName('gitops-sync');
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  });
+  after(async () => {
+    for (const o of cleanup.reverse()) await api.delete(o as KubernetesObject).catch(() => undefined);
+    await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+  });
+
+  async function applyTwice(objects: readonly K8sObject[]): Promise<void> {
+    for (const desired of objects) {
+      const live = await api.patch(desired as KubernetesObject, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply);
+      cleanup.push(desired);
+      const what = `${desired.kind}/${desired.metadata.name}`;
+      assert.deepEqual(unstableFields(desired, live), [], `${what}: the server changed fields we set`);
+      const again = await api.patch(desired as KubernetesObject, undefined, 'All', 'argocd-controller', true, PatchStrategy.ServerSideApply);
+      assert.deepEqual(comparable(again), comparable(live), `${what}: a second (dry-run) apply would change it`);
+      assert.equal(again.metadata?.resourceVersion, live.metadata?.resourceVersion, `${what}: dry-run re-apply bumped resourceVersion`);
+    }
+  }
+
+  test('the synthesized example (sync waves applied) is stable', async () => {
+    const { objects } = await synthApp('examples/fraud-detection/app.ts', { sourceCommit: '0123456789abcdef0123456789abcdef01234567' });
+    // The CRDs are cluster-wide and already installed by the harness; everything else goes into a
+    // namespace of this test, in sync-wave order.
+    const wave = (o: K8sObject) => Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0);
+    const namespaced = applySyncWaves(objects as K8sObject[])
+      .filter((o) => o.kind !== 'CustomResourceDefinition')
+      .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } }))
+      .sort((a, b) => wave(a) - wave(b));
+    assert.ok(namespaced.length >= 6);
+    await applyTwice(namespaced);
+  });
+
+  test('the Argo CD Applications are stable', async () => {
+    const app = new App();
+    const chart = new Chart(app, 'gitops');
+    new ArgoCdApps(chart, 'fraud', { repoURL: 'https://git.example.com/acme/ml.git', argocdNamespace: ns, environments: [Environment.of('dev', { values: { replicas: 1 } }), Environment.of('prod', { autoSync: false })] });
+    await applyTwice(chart.toJson() as K8sObject[]);
+  });
+});
