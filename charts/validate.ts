@@ -64,9 +64,12 @@ function kserveValidators() {
   return kserve;
 }
 
-function ajvIssues(path: string, errors: ErrorObject[] | null | undefined): Issue[] {
-  return (errors ?? []).map((e) => ({ path, field: ajvFieldPath(e), message: ajvMessage(e) }));
+function ajvIssues(path: string, errors: ErrorObject[] | null | undefined, unknownField?: string): Issue[] {
+  return (errors ?? []).map((e) => ({ path, field: ajvFieldPath(e), message: e.keyword === 'additionalProperties' && unknownField ? unknownField : ajvMessage(e) }));
 }
+
+/** KServe is validated against the subset of fields ghosteam writes (charts/kserve.ts). */
+const KSERVE_UNKNOWN = "is not among the KServe fields ghosteam writes (charts/kserve.ts); remove it, or check the object with 'kubectl apply --dry-run=server'";
 
 type Container = { name?: string; securityContext?: Record<string, unknown>; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
 
@@ -237,7 +240,7 @@ export function validateObject(o: SourcedObject): Issue[] {
     }
     case 'serving.kserve.io/v1beta1/InferenceService': {
       const v = kserveValidators().isvc;
-      if (!v(obj)) issues.push(...ajvIssues(path, v.errors));
+      if (!v(obj)) issues.push(...ajvIssues(path, v.errors, KSERVE_UNKNOWN));
       else {
         const p = (obj.spec as { predictor: { model: Container; securityContext?: Record<string, unknown> } }).predictor;
         issues.push(...containerIssues(path, 'spec.predictor.model', p.model, p.securityContext));
@@ -246,7 +249,7 @@ export function validateObject(o: SourcedObject): Issue[] {
     }
     case 'serving.kserve.io/v1alpha1/ServingRuntime': {
       const v = kserveValidators().sr;
-      if (!v(obj)) issues.push(...ajvIssues(path, v.errors));
+      if (!v(obj)) issues.push(...ajvIssues(path, v.errors, KSERVE_UNKNOWN));
       else {
         const cs = (obj.spec as { containers: Container[] }).containers;
         cs.forEach((c, i) => issues.push(...containerIssues(path, `spec.containers[${i}]`, c, undefined)));

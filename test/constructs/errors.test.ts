@@ -275,3 +275,18 @@ describe('models: GPU on a runtime that cannot use one, CR schema errors', () =>
     assert.deepEqual(issuesOf(() => synth(app)), ["two/train: 'metadata.name' 'train' is also used by another WorkflowTemplate (one/train); give one of them another name"]);
   });
 });
+
+describe('KServe objects are checked against the fields ghosteam writes', () => {
+  test('unknown fields and bad values', () => {
+    const { chart: c } = chart();
+    new Model(c, 'fraud', { registry: 'fraud' });
+    const objs = objectsOf(c) as any[];
+    const isvc = objs.find((o) => o.kind === 'InferenceService');
+    isvc.spec.predictor.sklearn = { storageUri: 's3://x' };
+    isvc.spec.predictor.scaleMetric = 'gpu';
+    assert.deepEqual(validateYaml(objs), [
+      "test/fraud: 'spec.predictor.sklearn' is not among the KServe fields ghosteam writes (charts/kserve.ts); remove it, or check the object with 'kubectl apply --dry-run=server'",
+      "test/fraud: 'spec.predictor.scaleMetric' must be one of \"cpu\", \"memory\", \"concurrency\", \"rps\"",
+    ]);
+  });
+});
