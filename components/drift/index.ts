@@ -47,3 +47,4 @@ export { sortNumeric } from './sort.ts';
 export { mmdTest, pcaReconstructionDrift, matrixFromColumns, type Matrix, type MmdOptions, type PcaOptions } from './multivariate.ts';
 export { renderHtmlReport, featureChartSvg, svgToPng, type ReportMeta } from './report.ts';
 export { columnData, datasetColumns, readPair, readReferenceSummary } from './io.ts';
+export { driftComponent } from './component.ts';
