@@ -148,3 +148,19 @@ describe('credentials and redaction', () => {
     assert.equal(isNonFastForward(new Error('fatal: Authentication failed')), false);
   });
 });
+
+describe('registeredModelOf', () => {
+  test('reads the register task’s model name from the synthesized WorkflowTemplate', async () => {
+    const { registeredModelOf } = await import('../../gitops/runtimes.ts');
+    const wt = (name: string, value: string): K8sObject => ({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'WorkflowTemplate',
+      metadata: { name, namespace: 'ml' },
+      spec: { templates: [{ name: 'dag', dag: { tasks: [{ name: 'train', template: 'train' }, { name: 'register', template: 'register', arguments: { parameters: [{ name: 'name', value }] } }] } }] },
+    });
+    assert.equal(registeredModelOf([wt('a-train', 'fraud')], 'a-train'), 'fraud');
+    assert.equal(registeredModelOf([wt('a-train', 'fraud')], 'a-train', 'other'), undefined);
+    assert.equal(registeredModelOf([wt('a-train', '{{workflow.parameters.model}}')], 'a-train'), undefined, 'a templated name is not known before the run');
+    assert.equal(registeredModelOf([], 'a-train'), undefined);
+  });
+});
