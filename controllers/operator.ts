@@ -18,6 +18,7 @@ import { reconcileModel, type ModelObject } from './reconcilers/model.ts';
 import { reconcileTrainingRun, type TrainingRunObject } from './reconcilers/training-run.ts';
 import { reconcileDriftMonitor, type DriftChecker } from './reconcilers/drift-monitor.ts';
 import { reconcileGitChange } from './reconcilers/git-change.ts';
+import { payloadDriftChecker } from './backends/drift-check.ts';
 import { GpuScheduler, gpuOfWorkflowTemplate, type GpuSpecLike } from './reconcilers/gpu.ts';
 
 export interface OperatorDeps {
@@ -56,7 +57,6 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
   const events = eventRecorder(d.store, 'ghosteam-operator', log, now);
   const ctx = { store: d.store, events, log, now };
   const cache = (t: typeof TYPES[keyof typeof TYPES]) => () => manager.informer(t)?.list() ?? [];
-  const cachedGet = (t: typeof TYPES[keyof typeof TYPES]) => (ns: string, name: string) => manager.informer(t)?.get(ns, name);
   let gpu: GpuScheduler | undefined;
   if (d.gpuScheduling) {
     gpu = new GpuScheduler({
@@ -73,7 +73,7 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
   const models: Controller = {
     name: 'model', type: TYPES.Model,
     watches: [{ type: TYPES.InferenceService }],
-    reconcile: (req) => reconcileModel({ ...ctx, serving: d.serving, registry: d.registry, metrics: d.metrics, cached: cachedGet(TYPES.Model), ...(gpu ? { gpu: (m: ModelObject) => gpu!.decide(m) } : {}) }, req),
+    reconcile: (req) => reconcileModel({ ...ctx, serving: d.serving, registry: d.registry, metrics: d.metrics, ...(gpu ? { gpu: (m: ModelObject) => gpu!.decide(m) } : {}) }, req),
   };
   const runs: Controller = {
     name: 'trainingrun', type: TYPES.TrainingRun,
@@ -119,6 +119,8 @@ export interface KubeOperatorOptions {
   readonly prometheusUrl?: string;
   readonly metrics?: MetricsSource;
   readonly driftCheck?: DriftChecker;
+  /** A payload log (JSON Lines) the DriftMonitors read when no driftCheck is given. */
+  readonly payloadLog?: string;
   readonly workers?: number;
   readonly healthPort?: number;
   readonly healthHost?: string;
@@ -141,7 +143,7 @@ export async function startOperator(o: KubeOperatorOptions = {}): Promise<Runnin
   const running = await startControllers({
     store, serving, pipelines: new ArgoBackend(store), registry: o.registry,
     metrics: o.metrics ?? (o.prometheusUrl ? new PrometheusMetrics(o.prometheusUrl) : undefined),
-    driftCheck: o.driftCheck, log: o.log, workers: o.workers, healthPort: o.healthPort, healthHost: o.healthHost, namespace: o.namespace,
+    driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log: o.log, workers: o.workers, healthPort: o.healthPort, healthHost: o.healthHost, namespace: o.namespace,
     gpuScheduling: o.gpuScheduling ?? true, now: o.now,
     ...(o.leaderElection ? { leaderElection: { namespace: o.leaderElection.namespace, name: o.leaderElection.name ?? 'ghosteam-operator', identity: o.leaderElection.identity ?? `${process.env.HOSTNAME ?? 'local'}-${process.pid}`, leaseDurationMs: o.leaderElection.leaseDurationMs, renewMs: o.leaderElection.renewMs } } : {}),
   });

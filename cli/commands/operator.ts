@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .option('--mlflow-uri <url>', 'MLflow tracking URI of the model registry (default: MLFLOW_TRACKING_URI)')
     .option('--prometheus-url <url>', 'Prometheus base URL for canary analysis')
     .option('--model-server <url>', 'local mode: base URL of the ghosteam model server (admin API)')
-    .option('--payload-log <file>', 'local mode: the model server payload log (drift checks, canary prediction drift)')
+    .option('--payload-log <file>', 'the payload log (JSON Lines) DriftMonitors read; local mode also uses it for canary prediction drift')
     .option('--manifests <dir>', 'local mode: apply the ghosteam objects in these YAML files at start')
     .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns may run')
     .option('--workers <n>', 'workers per controller', '4')
@@ -106,7 +106,7 @@ export function register(program: Command): void {
       } else {
         const { startOperator } = await import('../../controllers/operator.ts');
         const op = await startOperator({
-          kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log,
+          kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log,
           ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
         });
         stop = () => op.stop();
