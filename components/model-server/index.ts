@@ -18,7 +18,9 @@
  * - `GET  /v2/models/{name}[/versions/{v}]` model metadata (platform `onnxruntime_onnx`, inputs,
  *   outputs with -1 for variable dims); `…/ready`.
  * - `POST /v2/models/{name}[/versions/{v}]/infer` JSON tensors (every datatype except FP16/BF16),
- *   row-major `data` (flat or nested), `parameters`, requested `outputs`. The response has
+ *   row-major `data` (flat or nested), `parameters`, requested `outputs`; also the binary tensor
+ *   data extension (`Inference-Header-Content-Length`, `binary_data_size`, `binary_data`,
+ *   `binary_data_output`), tritonclient's default. The response has
  *   `model_name`, `model_version`, `id` (the request's, `x-request-id`, or generated) and outputs,
  *   plus an `x-ghosteam-version` header naming the version that answered.
  * - `POST /v1/models/{name}:predict` `{"instances": [[...], ...]}` → `{"predictions": [...]}`

@@ -23,6 +23,7 @@ import { loadOrtModel, resolveSpec, type ModelSpec, type OrtModel, type SessionO
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
 import { decodeInputs, decodeInput, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
+import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -123,8 +124,7 @@ interface Served {
   traffic: TrafficSplit;
 }
 
-const SERVER_META = JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: [] });
-const BINARY_EXT_MSG = 'the binary tensor data extension is not supported; send tensors as JSON (tritonclient: binary_data=False)';
+const SERVER_META = JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data'] });
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -354,31 +354,59 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     );
   }
 
+  /** Which outputs go back as binary blocks: per requested output, else the request-wide flag. */
+  function binaryOutputs(body: Record<string, unknown>, names: readonly string[]): boolean[] {
+    const all = (body.parameters as { binary_data_output?: unknown } | undefined)?.binary_data_output === true;
+    const req = Array.isArray(body.outputs) ? (body.outputs as Array<{ name?: unknown; parameters?: { binary_data?: unknown } }>) : [];
+    return names.map((n) => {
+      const o = req.find((x) => x && x.name === n);
+      const b = o?.parameters?.binary_data;
+      return typeof b === 'boolean' ? b : all;
+    });
+  }
+
   async function handleInfer(req: IncomingMessage, res: ServerResponse, name: string, version: string | undefined, t0: number): Promise<void> {
-    if (req.headers['inference-header-content-length'] !== undefined) throw new RequestError(400, BINARY_EXT_MSG);
     const s = getServed(name);
     const buf = await readBody(req, maxBody);
     if (options.fixedInferResponse !== undefined) { send(res, 200, options.fixedInferResponse); return; }
     const { v, shadow } = version === undefined ? pick(s, req) : { v: getVersion(s, version), shadow: undefined };
     let status = 200;
     try {
-      const body = asObject(parseJson(buf), 'the inference request');
+      const hdrLen = req.headers['inference-header-content-length'];
+      let jsonBuf = buf;
+      let binary: Buffer | undefined;
+      if (hdrLen !== undefined) ({ json: jsonBuf, binary } = splitBinaryBody(buf, String(hdrLen)));
+      const body = asObject(parseJson(jsonBuf), 'the inference request');
       if (body.parameters !== undefined) asObject(body.parameters, "'parameters'");
       if (body.id !== undefined && typeof body.id !== 'string') throw new RequestError(400, "'id' must be a string");
-      const inputs = decodeInputs(body.inputs, v.model.inputs);
+      const rawInputs = binary ? attachBinaryInputs(body.inputs, binary, v.model.inputs) : body.inputs;
+      const inputs = decodeInputs(rawInputs, v.model.inputs);
       const names = selectOutputs(body.outputs, v.model.outputs);
       const hdrId = req.headers['x-request-id'];
       const id = (body.id as string | undefined) ?? (typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`);
-      if (shadow) shadowCopy(shadow, body.inputs, id);
+      if (shadow) shadowCopy(shadow, rawInputs, id);
       const out = await runInference(v, inputs);
+      const asBinary = body.parameters !== undefined || body.outputs !== undefined ? binaryOutputs(body, names) : undefined;
       let text = v.prefix + JSON.stringify(id) + ',"outputs":[';
+      const blocks: Buffer[] = [];
       for (let i = 0; i < names.length; i++) {
         const spec = v.model.outputs.find((o) => o.name === names[i])!;
         const o = out[names[i]];
-        text += `${i ? ',' : ''}{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${o.dims.join(',')}],"data":${jsonArrayText(o.data as ArrayLike<unknown>, spec.datatype)}}`;
+        text += `${i ? ',' : ''}{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${o.dims.join(',')}],`;
+        if (asBinary?.[i]) {
+          const b = encodeBinary(o.data as ArrayLike<unknown>, spec.datatype);
+          blocks.push(b);
+          text += `"parameters":{"binary_data_size":${b.length}}}`;
+        } else text += `"data":${jsonArrayText(o.data as ArrayLike<unknown>, spec.datatype)}}`;
       }
       text += ']}';
-      send(res, 200, text, { 'x-ghosteam-version': v.version });
+      if (blocks.length === 0) send(res, 200, text, { 'x-ghosteam-version': v.version });
+      else if (!res.headersSent && !res.destroyed) {
+        const head = Buffer.from(text);
+        const payload = Buffer.concat([head, ...blocks]);
+        res.writeHead(200, ['content-type', 'application/octet-stream', 'content-length', String(payload.length), 'inference-header-content-length', String(head.length), 'x-ghosteam-version', v.version]);
+        res.end(payload);
+      }
       logPayload(v, id, inputs, out, names);
     } catch (e) {
       status = e instanceof RequestError ? e.status : 500;

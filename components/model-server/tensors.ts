@@ -46,7 +46,7 @@ export interface DecodedTensor {
   readonly datatype: OipDatatype;
   readonly shape: number[];
   readonly typed: TypedData;
-  readonly json: readonly unknown[];
+  readonly json: readonly unknown[] | TypedData;
 }
 
 /** A client mistake: becomes a 4xx `{"error": message}`. */
@@ -160,10 +160,16 @@ export function decodeInput(raw: unknown, spec: TensorSpec, index: number): Deco
   if (shape.length !== spec.shape.length || shape.some((d, i) => spec.shape[i] !== -1 && spec.shape[i] !== d)) {
     throw bad(`${where}: shape is [${shape.join(', ')}]; the model expects [${spec.shape.join(', ')}] (-1 = any size)`);
   }
-  if (!Array.isArray(r.data)) throw bad(`${where}: data must be an array (row-major, flat or nested)`);
   let size = 1;
   for (const d of shape as number[]) size *= d;
   if (size > 1 << 26) throw bad(`${where}: shape [${shape.join(', ')}] holds ${size} elements; the limit is ${1 << 26}`);
+  if (ArrayBuffer.isView(r.data)) {
+    // Already typed (binary tensor extension, see binary.ts).
+    const typed = r.data as unknown as TypedData;
+    if (typed.length !== size) throw bad(`${where}: binary data has ${typed.length} elements; shape [${shape.join(', ')}] needs ${size}`);
+    return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed, json: typed };
+  }
+  if (!Array.isArray(r.data)) throw bad(`${where}: data must be an array (row-major, flat or nested)`);
   let flat = r.data as unknown[];
   if (isNested(flat)) {
     const out: unknown[] = [];

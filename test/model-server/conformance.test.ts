@@ -29,13 +29,13 @@ describe('conformance with real clients', { skip: peers.skip }, () => {
   });
   after(() => s.close());
 
-  test('tritonclient[http]: health, metadata, infer (versioned and not), four datatypes, and a 400', async () => {
+  test('tritonclient[http]: health, metadata, infer (versioned and not, JSON and binary), four datatypes, and a 400', async () => {
     const x = rows(3, 21);
     const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_client.py'), s.url.replace('http://', ''), token, JSON.stringify(x)], { timeout: 60_000 });
     const out = JSON.parse(stdout);
     assert.equal(out.live, true);
     assert.equal(out.ready, true);
-    assert.deepEqual(out.server, { name: 'ghosteam', version: '0.1.0', extensions: [] });
+    assert.deepEqual(out.server, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data'] });
     assert.equal(out.model_ready, true);
     assert.equal(out.model_ready_v1, true);
     assert.equal(out.model_ready_v9, false);
@@ -45,7 +45,12 @@ describe('conformance with real clients', { skip: peers.skip }, () => {
     const want = denseNetForward(m.net, x);
     (out.infer.probability as number[][]).forEach((r, i) => assert.ok(Math.abs(r[0] - want[i]) < 1e-5));
     assert.deepEqual(out.infer_v1, out.infer.probability);
-    for (const dt of ['INT64', 'BOOL', 'BYTES', 'FP64']) assert.equal(out[`identity_${dt}`], true, dt);
+    assert.deepEqual(out.infer_binary, out.infer.probability);
+    assert.deepEqual(out.infer_binary_all_outputs, out.infer.probability);
+    for (const dt of ['INT64', 'BOOL', 'BYTES', 'FP64']) {
+      assert.equal(out[`identity_${dt}`], true, dt);
+      assert.equal(out[`identity_${dt}_binary`], true, `${dt} binary`);
+    }
     assert.deepEqual(out.bad, { status: '400', message: "inputs[0] ('input'): shape is [1, 3]; the model expects [-1, 16] (-1 = any size)" });
   });
 

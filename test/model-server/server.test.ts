@@ -23,7 +23,7 @@ describe('model server: protocol and errors', () => {
   test('health, server metadata, model metadata and ready with and without version', async () => {
     assert.deepEqual(await get(`${s.url}/v2/health/live`), { status: 200, json: { live: true } });
     assert.deepEqual(await get(`${s.url}/v2/health/ready`), { status: 200, json: { ready: true } });
-    assert.deepEqual((await get(`${s.url}/v2`)).json, { name: 'ghosteam', version: '0.1.0', extensions: [] });
+    assert.deepEqual((await get(`${s.url}/v2`)).json, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data'] });
     const meta = { name: 'fraud', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16] }], outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }] };
     assert.deepEqual((await get(`${s.url}/v2/models/fraud`)).json, meta);
     assert.deepEqual((await get(`${s.url}/v2/models/fraud/versions/1`)).json, meta);
@@ -104,9 +104,23 @@ describe('model server: protocol and errors', () => {
     assert.deepEqual(st.json.traffic, { stable: '1', canaryPercent: 0, shadow: false });
   });
 
-  test('binary tensor extension gets a clear 400', async () => {
-    const r = await post(`${s.url}/v2/models/fraud/infer`, '{}', { 'inference-header-content-length': '2' });
-    assert.deepEqual(r.json, { error: 'the binary tensor data extension is not supported; send tensors as JSON (tritonclient: binary_data=False)' });
+  test('binary tensor extension: FP32 in, binary out, and exact 400s for bad framing', async () => {
+    const x = rows(2, 3);
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [2, 16], datatype: 'FP32', parameters: { binary_data_size: 128 } }], outputs: [{ name: 'probability', parameters: { binary_data: true } }] }));
+    const body = Buffer.concat([header, Buffer.from(Float32Array.from(x.flat()).buffer)]);
+    const res = await fetch(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(header.length) }, body });
+    assert.equal(res.status, 200);
+    const raw = Buffer.from(await res.arrayBuffer());
+    const n = Number(res.headers.get('inference-header-content-length'));
+    const head = JSON.parse(raw.subarray(0, n).toString());
+    assert.deepEqual(head.outputs[0], { name: 'probability', datatype: 'FP32', shape: [2, 1], parameters: { binary_data_size: 8 } });
+    const probs = Array.from(new Float32Array(raw.subarray(n).buffer.slice(raw.byteOffset + n, raw.byteOffset + n + 8)));
+    close(probs, denseNetForward(m1.net, x));
+    const r = await post(`${s.url}/v2/models/fraud/infer`, '{}', { 'inference-header-content-length': '99' });
+    assert.deepEqual(r.json, { error: 'Inference-Header-Content-Length is "99"; it must be the byte length of the JSON header, between 1 and the body size (2)' });
+    const short = Buffer.concat([header, Buffer.alloc(64)]);
+    const r2 = await fetch(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(header.length) }, body: short });
+    assert.deepEqual({ status: r2.status, json: await r2.json() }, { status: 400, json: { error: 'inputs[0]: binary_data_size 128 runs past the end of the body (64 bytes left)' } });
   });
 
   test('metrics count requests, errors by code, latency and batch size per version', async () => {

@@ -9,6 +9,7 @@ import { decodeInputs, jsonArrayText, RequestError } from '../../components/mode
 import { Batcher, type BatchInput, type RawOutput } from '../../components/model-server/batcher.ts';
 import { parseModelSpec } from '../../components/model-server/models.ts';
 import { PayloadLogger, type PayloadRecord } from '../../components/model-server/payload-log.ts';
+import { decodeBinary, encodeBinary, attachBinaryInputs } from '../../components/model-server/binary.ts';
 import { tempDir } from './fixtures.ts';
 
 describe('traffic routing (pure)', () => {
@@ -162,5 +163,22 @@ describe('payload logger', () => {
       assert.match(log.lastError!, /answered 500$/);
       await log.close();
     } finally { sink.close(); }
+  });
+});
+
+describe('binary tensor extension (pure)', () => {
+  test('BYTES and INT64 round-trip through encode/decode', () => {
+    const strs = ['a', '', 'héllo'];
+    assert.deepEqual(decodeBinary(encodeBinary(strs, 'BYTES'), 'BYTES', 'x'), strs);
+    const ints = BigInt64Array.from([1n, -2n, 9007199254740991n]);
+    assert.deepEqual(Array.from(decodeBinary(encodeBinary(ints, 'INT64'), 'INT64', 'x') as BigInt64Array), [1n, -2n, 9007199254740991n]);
+    assert.deepEqual(Array.from(decodeBinary(encodeBinary([true, false], 'BOOL'), 'BOOL', 'x') as Uint8Array), [1, 0]);
+  });
+  test('bad framing is a 400 naming the tensor', () => {
+    assert.throws(() => decodeBinary(Buffer.alloc(6), 'FP32', "inputs[0] ('x')"), { message: "inputs[0] ('x'): binary_data_size 6 is not a multiple of 4 bytes (FP32)" });
+    assert.throws(() => decodeBinary(Buffer.from([2]), 'BOOL', 'b'), { message: 'b: BOOL byte 0 is 2; expected 0 or 1' });
+    assert.throws(() => decodeBinary(Buffer.from([9, 0, 0, 0, 65]), 'BYTES', 's'), { message: 's: a BYTES element of 9 bytes runs past its binary_data_size' });
+    const specs = [{ name: 'x', datatype: 'FP32' as const, shape: [-1] }];
+    assert.throws(() => attachBinaryInputs([{ name: 'x', shape: [1], datatype: 'FP32', parameters: { binary_data_size: 4 } }], Buffer.alloc(8), specs), { message: "the body has 4 bytes of binary data that no input's binary_data_size accounts for" });
   });
 });
