@@ -23,7 +23,7 @@ export function trainingPipeline(chart: Chart): Pipeline {
     schedule: Schedule.cron('0 3 * * 1', { timezone: 'UTC' }),
   });
   const data = p.param('data', { type: 'string', default: 'data/fraud/reference.csv', description: 'Training data (CSV, JSON Lines or Parquet)' });
-  const epochs = p.param('epochs', { type: 'number', default: 20, description: 'Training epochs' });
+  const epochs = p.param('epochs', { type: 'number', default: 10, description: 'Training epochs' });
   const quality = p.param('gate', { type: 'json', default: { rocAuc: '>= 0.80' }, description: 'Quality gate: { metric: rule } on evaluation metrics' });
 
   const ingest = p.component('ingest', 'ingest', { params: { path: data } });
@@ -43,7 +43,7 @@ export function trainingPipeline(chart: Chart): Pipeline {
   });
   const train = p.component('train', 'train-tabular', {
     inputs: { train: split.output('train') },
-    params: { label: LABEL, model: 'mlp', hidden: [32, 16], epochs, seed: 7 },
+    params: { label: LABEL, model: 'mlp', hidden: [32, 16], epochs, batchSize: 512, l2: 0.001, seed: 7 },
     resources: Resources.of({ cpu: '4', memory: '8Gi', gpu: Gpu.count(1, { product: 'nvidia-a100' }) }),
     retry: Retry.onFailure({ limit: 2, backoff: '30s', maxBackoff: '5m' }),
     timeout: '2h',
@@ -88,6 +88,7 @@ export default function fraudDetection(app: App): void {
     window: '1h',
     minSamples: 500,
     schedule: Schedule.cron('*/10 * * * *'),
-    retrain: Retrain.withPipeline(training, { cooldown: '6h' }),
+    // Retraining learns from the most recent labelled period, not the reference one.
+    retrain: Retrain.withPipeline(training, { cooldown: '6h', params: { data: 'data/fraud/recent.csv' } }),
   });
 }
