@@ -335,6 +335,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
         return fail('Error', `${t.path}: ${(e as Error).message}`);
       }
       if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`);
+      if (component.version !== t.component.version) {
+        return fail('Error', `${t.path}: the pipeline was built for component '${t.component.name}' version ${t.component.version}, but the catalog has version ${component.version}; update pipelines/catalog.ts (the descriptor) to match`);
+      }
     }
     const inWorker = !!component && (isolation === 'worker' || (isolation === 'auto' && isHeavy(t)));
     let log: WriteStream | undefined;

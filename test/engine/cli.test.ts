@@ -24,7 +24,9 @@ async function inProcess(args: string[]): Promise<{ out: string; err?: Error }> 
   registerRuns(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => void (out += s) });
   const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
+  // The commands write strings; the test runner's own (binary) reports pass through untouched.
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    typeof chunk === 'string' ? ((out += chunk), true) : (write as (...a: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
   const cwd = process.cwd();
   process.chdir(dir);
   try {

@@ -355,6 +355,12 @@ describe('context for components', () => {
     assert.equal(rec.nodes.t.state, 'Error');
     assert.equal(rec.nodes.t.message, "test/t: component 'nope' is not in the component catalog (components/index.ts)");
   });
+  test('a spec built for another component version is an Error, not a silently wrong cache key', async () => {
+    const v2 = comp('v', () => {}, { version: '2' });
+    const rec = await runPipeline(pipeline('p', [task('t', { component: { name: 'v', version: '1' } })]), { storeDir: dir, components: catalog(v2) });
+    assert.equal(rec.nodes.t.message, "test/t: the pipeline was built for component 'v' version 1, but the catalog has version 2; update pipelines/catalog.ts (the descriptor) to match");
+  });
+
   test('a component that does not write a declared output is an Error', async () => {
     const lazy = comp('lazy', () => {});
     const rec = await runPipeline(pipeline('p', [task('t', { ...C('lazy'), outputs: { model: { kind: 'model' } } })]), { storeDir: dir, components: catalog(lazy), cache: false });

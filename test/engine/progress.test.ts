@@ -34,3 +34,23 @@ test('json mode writes one event per line; quiet mode only the summary', () => {
   q.onEvent({ type: 'run-end', runId: 'r', status: 'Failed', time: 't', durationMs: 1200 });
   assert.equal(text, 'run r Failed in 1.2s\n');
 });
+
+test('the TTY view redraws in place: one line per task, fan-out instances under their task', () => {
+  let text = '';
+  const sink = new Writable({ write(c, _e, cb) { text += String(c); cb(); } }) as unknown as NodeJS.WriteStream;
+  (sink as { rows?: number }).rows = 40;
+  const r = createReporter('tty', sink);
+  const t = new Date().toISOString();
+  r.onEvent({ type: 'run-start', runId: 'r1', pipeline: 'p', time: t, nodes: ['a', 'b'], resumed: false });
+  r.onEvent({ type: 'node', runId: 'r1', node: 'a', path: 'x/a', state: 'Running', time: t, attempt: 1 });
+  r.onEvent({ type: 'progress', runId: 'r1', node: 'a', time: t, epoch: 2, epochs: 4, loss: 0.5 });
+  r.onEvent({ type: 'node', runId: 'r1', node: 'b(0)', path: 'x/b', state: 'Running', time: t });
+  r.onEvent({ type: 'node', runId: 'r1', node: 'a', path: 'x/a', state: 'Succeeded', time: new Date(Date.parse(t) + 1500).toISOString() });
+  r.onEvent({ type: 'run-end', runId: 'r1', status: 'Succeeded', time: t, durationMs: 1500 });
+  r.stop();
+  // The last frame, after the final cursor-up: header, a, b, b(0).
+  const frames = text.split(/\x1b\[\d+A/);
+  const last = plain(frames[frames.length - 1]).split('\n').filter(Boolean);
+  assert.deepEqual(last.slice(0, 4).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')), ['running p run', '✓ a Succeeded', '· b Pending', `${last[3].trim()[0]} b(0) Running`]);
+  assert.equal(last.at(-1), 'Succeeded in 1.5s');
+});
