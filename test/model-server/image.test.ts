@@ -14,6 +14,13 @@ describe('images/model-server', () => {
     const img = JSON.parse(readFileSync(join(root, 'images/model-server/package.json'), 'utf8')) as { dependencies: Record<string, string> };
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     for (const [name, v] of Object.entries(img.dependencies)) assert.equal(v, pkg.dependencies[name], `${name}: image ${v}, root ${pkg.dependencies[name]}`);
+    // and the image's lockfile pins the same versions as the root lockfile for the packages both hold
+    type Lock = { packages: Record<string, { version?: string }> };
+    const imgLock = JSON.parse(readFileSync(join(root, 'images/model-server/package-lock.json'), 'utf8')) as Lock;
+    const rootLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as Lock;
+    for (const name of Object.keys(img.dependencies)) {
+      assert.equal(imgLock.packages[`node_modules/${name}`]?.version, rootLock.packages[`node_modules/${name}`]?.version, `${name} in the lockfiles`);
+    }
   });
   test('runs as a non-root numeric user and every COPY source exists', () => {
     assert.match(dockerfile, /^USER 65532:65532$/m);
