@@ -292,5 +292,22 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
       issues.push({ path: objectPath(o), field: 'resources.gpu', message: gpuOnCpuRuntime(gpus, rtName ?? '') });
     }
   }
+  // A DriftMonitor's model and retrain pipeline should be in the set (when the set holds that namespace).
+  const names = (kind: string, ns: string) =>
+    objects.filter((o) => o.object.kind === kind && String(o.object.metadata?.namespace ?? '') === ns).map((o) => String(o.object.metadata?.name));
+  for (const o of objects) {
+    if (o.object.kind !== 'DriftMonitor' || !String(o.object.apiVersion).startsWith(`${GROUP}/`)) continue;
+    const ns = String(o.object.metadata?.namespace ?? '');
+    const spec = (o.object.spec ?? {}) as { model?: string; action?: { retrain?: { pipeline?: string } } };
+    const models = names('Model', ns);
+    if (spec.model && models.length > 0 && !models.includes(spec.model)) {
+      issues.push({ path: objectPath(o), field: 'spec.model', message: `names Model '${spec.model}', which is not synthesized in namespace '${ns}'; use one of ${models.join(', ')}` });
+    }
+    const pipelines = names('WorkflowTemplate', ns);
+    const p = spec.action?.retrain?.pipeline;
+    if (p && pipelines.length > 0 && !pipelines.includes(p)) {
+      issues.push({ path: objectPath(o), field: 'spec.action.retrain.pipeline', message: `names pipeline '${p}', which is not synthesized in namespace '${ns}'; use one of ${pipelines.join(', ')}` });
+    }
+  }
   return issues;
 }

@@ -290,3 +290,17 @@ describe('KServe objects are checked against the fields ghosteam writes', () => 
     ]);
   });
 });
+
+describe('cross-object references', () => {
+  test("a DriftMonitor's model and retrain pipeline must exist when their namespace is synthesized", async () => {
+    const { DriftMonitor, Feature, Retrain } = await import('../../charts/index.ts');
+    const { app, chart: c } = chart();
+    new Pipeline(c, 'train').task('a', { image: 'x:1' });
+    new Model(c, 'fraud', { registry: 'fraud' });
+    new DriftMonitor(c, 'drift', { model: 'fruad', reference: 'ref.csv', features: [Feature.numerical('amount')], retrain: Retrain.withPipeline('trian') });
+    assert.deepEqual(issuesOf(() => synth(app)), [
+      "test/drift: 'spec.model' names Model 'fruad', which is not synthesized in namespace 'ml'; use one of fraud",
+      "test/drift: 'spec.action.retrain.pipeline' names pipeline 'trian', which is not synthesized in namespace 'ml'; use one of train",
+    ]);
+  });
+});
