@@ -16,7 +16,7 @@ export class UsageError extends Error {
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-export async function buildProgram(): Promise<Command> {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('ghosteam')
     .description('Declarative, GitOps-driven machine learning on Kubernetes or on one machine')
     .version('0.1.0')
@@ -24,18 +24,28 @@ export async function buildProgram(): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const dir = join(here, 'commands');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
-  for (const f of files) {
+  const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+  // Start-up cost matters (every command imports heavy libraries): when the first argument names a
+  // command module, load only that one; top-level help and unknown commands load them all.
+  const first = argv.slice(2).find((a) => !a.startsWith('-'));
+  const only = first !== undefined && all.includes(`${first}.ts`) ? [`${first}.ts`] : all;
+  for (const f of only) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { register?: (p: Command) => void };
     if (typeof mod.register === 'function') mod.register(program);
   }
   return program;
 }
 
+// `ghosteam ... | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
-    const program = await buildProgram();
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
