@@ -4,7 +4,7 @@
  *    pooled (standardized) sample (median heuristic); p-value from a seeded permutation test
  *    p = (1 + #{perm >= observed}) / (1 + permutations). Rows are subsampled (seeded) to `maxSamples` per side.
  *  - PCA reconstruction error: fit PCA on the standardized reference, keep the components explaining
- *    `varianceKept` of the variance, and compare per-row reconstruction errors of reference and current
+ *    `varianceKept` of the variance (at most rank − 1, so errors are never rounding noise), and compare per-row reconstruction errors of reference and current
  *    (KS two-sample on the errors, and the ratio of mean errors). Drift: KS p < alpha and ratio >= minRatio.
  * Rows with a missing value are left out (and counted).
  */
@@ -241,7 +241,10 @@ export function pcaReconstructionDrift(ref: Matrix, cur: Matrix, opts: PcaOption
       }
     }
   }
-  k = Math.max(1, Math.min(d, k));
+  // Components beyond the reference's numerical rank reconstruct it exactly: errors would be rounding noise.
+  const rank = values.filter((v) => v > 1e-9 * Math.max(values[0], 1e-300)).length;
+  if (rank < 2) return { components: 0, referenceError: 0, currentError: 0, ratio: 1, ks: { statistic: 0, pValue: 1 }, drifted: false };
+  k = Math.max(1, Math.min(rank - 1, k));
   const errors = (m: Matrix, rows: number[]): Float64Array => {
     const out = new Float64Array(rows.length);
     const proj = new Float64Array(k);
