@@ -308,6 +308,13 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
     if (p && pipelines.length > 0 && !pipelines.includes(p)) {
       issues.push({ path: objectPath(o), field: 'spec.action.retrain.pipeline', message: `names pipeline '${p}', which is not synthesized in namespace '${ns}'; use one of ${pipelines.join(', ')}` });
     }
+    const wt = objects.find((x) => x.object.kind === 'WorkflowTemplate' && x.object.metadata?.name === p && String(x.object.metadata?.namespace ?? '') === ns);
+    if (wt) {
+      const declared = (((wt.object.spec as ArgoSpec | undefined)?.arguments?.parameters ?? []) as { name: string }[]).map((x) => x.name);
+      for (const k of Object.keys((spec.action?.retrain as { params?: Record<string, string> } | undefined)?.params ?? {})) {
+        if (!declared.includes(k)) issues.push({ path: objectPath(o), field: `spec.action.retrain.params.${k}`, message: messages.unknownRetrainParam(k, p!, declared) });
+      }
+    }
   }
   return issues;
 }

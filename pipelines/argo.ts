@@ -279,7 +279,10 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
     templates.push({ name: `${eh.name}-exit`, dag: { tasks: [{ name: eh.name, template: eh.name, ...(exitArguments(eh) ? { arguments: exitArguments(eh) } : {}) }] } });
     templates.push(template(eh, spec, true));
   }
-  const parallelism = spec.tasks.find((t) => t.parallelFor?.parallelism)?.parallelFor?.parallelism;
+  // Argo has no per-task fan-out limit in a DAG; the tightest parallelFor limit bounds the whole
+  // workflow's concurrent pods instead (stricter than asked, never looser).
+  const limits = spec.tasks.map((t) => t.parallelFor?.parallelism).filter((n): n is number => n !== undefined);
+  const parallelism = limits.length ? Math.min(...limits) : undefined;
   const workflowSpec = {
     entrypoint: DAG_TEMPLATE,
     ...(spec.params.length

@@ -30,6 +30,8 @@ export const messages = {
     `runs after the DAG whatever its outcome, so it can't consume outputs of ${deps.map((d) => `'${d}'`).join(', ')}; pass values through pipeline params instead`,
   paramDefaultType: (name: string, type: string) => `default of param '${name}' is not a ${type}; give a ${type} default`,
   paramEnum: (name: string, value: unknown, allowed: readonly string[]) => `default ${JSON.stringify(value)} of param '${name}' is not one of ${allowed.join(', ')}`,
+  unknownRetrainParam: (name: string, pipeline: string, known: readonly string[]) =>
+    `passes param '${name}', which pipeline '${pipeline}' does not declare; declare it with pipeline.param('${name}', …)${known.length ? ` or use one of ${known.join(', ')}` : ''}`,
   duplicateParam: (name: string) => `declares param '${name}' twice; remove one`,
 } as const;
 

@@ -302,5 +302,13 @@ describe('cross-object references', () => {
       "test/drift: 'spec.model' names Model 'fruad', which is not synthesized in namespace 'ml'; use one of fraud",
       "test/drift: 'spec.action.retrain.pipeline' names pipeline 'trian', which is not synthesized in namespace 'ml'; use one of train",
     ]);
+    const second = chart();
+    const p = new Pipeline(second.chart, 'train');
+    p.param('data', { type: 'string', default: 'a.csv' });
+    p.task('a', { image: 'x:1' });
+    new DriftMonitor(second.chart, 'drift', { model: 'fraud', reference: 'ref.csv', features: [Feature.numerical('amount')], retrain: Retrain.withPipeline(p, { params: { dataset: 'b.csv' } }) });
+    assert.deepEqual(issuesOf(() => synth(second.app)), [
+      "test/drift: 'spec.action.retrain.params.dataset' passes param 'dataset', which pipeline 'train' does not declare; declare it with pipeline.param('dataset', …) or use one of data",
+    ]);
   });
 });
