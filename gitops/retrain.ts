@@ -101,10 +101,14 @@ export type CommitAction =
 /**
  * What to do with each new commit (oldest first): write-backs are skipped (but still advance the
  * watermark). Only the newest non-write-back commit needs a synthesis when `latestOnly` is set,
- * which is what a slow consumer wants after a burst of pushes.
+ * which is what a slow consumer wants after a burst of pushes. With `baseline` (a watcher's first
+ * poll) the newest commit is synthesized even when it is a write-back, so that every pipeline gets
+ * its first training run.
  */
-export function planCommits(commits: readonly CommitInfo[], opts: { latestOnly?: boolean; lockFiles?: readonly string[] } = {}): CommitAction[] {
-  const actions: CommitAction[] = commits.map((c) => {
+export function planCommits(commits: readonly CommitInfo[], opts: { latestOnly?: boolean; lockFiles?: readonly string[]; baseline?: boolean } = {}): CommitAction[] {
+  const actions: CommitAction[] = commits.map((c, i) => {
+    // The first commit a watcher ever sees is its baseline: synthesized whatever it touches.
+    if (opts.baseline && i === commits.length - 1) return { kind: 'synthesize', commit: c };
     const why = writebackReason(c, opts.lockFiles);
     return why ? { kind: 'skip', commit: c, why: `write-back commit: ${why}` } : { kind: 'synthesize', commit: c };
   });

@@ -9,13 +9,12 @@
  *    pipeline. The operator runs it, rolls the canary out and promotes; nothing is written back here.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import writeFileAtomic from 'write-file-atomic';
 import { stringify } from 'yaml';
-import { gitClient } from './git.ts';
+import { withWorktree } from './synth-at.ts';
 import type { K8sObject } from './objects.ts';
 import type { RetrainStart } from './retrain.ts';
 import type { Promotion, RetrainContext, WatchRuntime } from './watch.ts';
@@ -36,7 +35,11 @@ export function registeredModelOf(objects: readonly K8sObject[], pipeline: strin
   return undefined;
 }
 
-export function localRuntime(o: { stateDir: string; log?: (line: string) => void }): WatchRuntime {
+/**
+ * @param o.workdir where the pipeline runs (relative data paths resolve against it); by default the
+ *   worktree of the commit, so data must be in the repository or be absolute paths/URLs.
+ */
+export function localRuntime(o: { stateDir: string; workdir?: string; log?: (line: string) => void }): WatchRuntime {
   const registryDir = join(o.stateDir, 'registry');
   return {
     name: `the local engine (${o.stateDir})`,
@@ -50,29 +53,28 @@ export function localRuntime(o: { stateDir: string; log?: (line: string) => void
       const { openRegistry } = await import('../components/registry/index.ts');
       const registry = openRegistry({ dir: registryDir });
       const before = model ? ((await registry.listModels()).find((m) => m.name === model)?.latestVersion ?? undefined) : undefined;
-      const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-watch-run-'));
-      const tree = join(tmp, 'tree');
-      const git = gitClient(ctx.repoDir);
-      await git.raw(['worktree', 'add', '--quiet', '--detach', tree, ctx.commit]);
-      try {
+      const ok = await withWorktree(ctx.repoDir, ctx.commit, async (tree) => {
+        let stderr = '';
         const code = await new Promise<number>((res) => {
           const child = execFile(
             process.execPath,
-            [join(ownRoot, 'bin', 'ghosteam.mjs'), 'run', ctx.app, '--pipeline', start.pipeline, '--store-dir', join(resolve(o.stateDir), 'engine')],
-            { cwd: tree, env: { ...process.env, GHOSTEAM_REGISTRY_DIR: resolve(registryDir), MLFLOW_TRACKING_URI: '' }, maxBuffer: 64 * 1024 * 1024 },
+            [join(ownRoot, 'bin', 'ghosteam.mjs'), 'run', join(tree, ctx.app), '--pipeline', start.pipeline, '--store-dir', join(resolve(o.stateDir), 'engine')],
+            { cwd: o.workdir ? resolve(o.workdir) : tree, env: { ...process.env, GHOSTEAM_REGISTRY_DIR: resolve(registryDir), MLFLOW_TRACKING_URI: '' }, maxBuffer: 64 * 1024 * 1024 },
             (err) => res(err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0),
           );
           child.stdout?.on('data', (d: Buffer) => o.log?.(d.toString().trimEnd()));
+          child.stderr?.on('data', (d: Buffer) => {
+            stderr = (stderr + d.toString()).slice(-4000);
+          });
         });
         if (code !== 0) {
-          o.log?.(`${start.pipeline}: the training run failed (exit ${code}); see the run record under ${join(o.stateDir, 'engine')}`);
-          return undefined;
+          const last = stderr.trim().split('\n').slice(-3).join(' | ');
+          o.log?.(`${start.pipeline}: the training run failed (exit ${code})${last ? `: ${last}` : ''}; see the run record under ${join(o.stateDir, 'engine')}`);
+          return false;
         }
-      } finally {
-        await git.raw(['worktree', 'remove', '--force', tree]).catch(() => undefined);
-        await rm(tmp, { recursive: true, force: true });
-      }
-      if (!model) return undefined;
+        return true;
+      });
+      if (!ok || !model) return undefined;
       const versions = await registry.listVersions(model).catch(() => []);
       const latest = versions.reduce<(typeof versions)[number] | undefined>((a, v) => (!a || v.version > a.version ? v : a), undefined);
       if (!latest || latest.version === before) return undefined; // the gate held the model back

@@ -83,20 +83,34 @@ export interface SynthAtOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * Runs `fn` with a temporary worktree of `commit` (dependencies linked in: the repository's
+ * node_modules, else ours), removed afterwards whatever happens.
+ */
+export async function withWorktree<T>(root: string, commit: string, fn: (tree: string, tmp: string) => Promise<T>): Promise<T> {
+  const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-tree-'));
+  const tree = join(tmp, 'tree');
+  const git = gitClient(root);
+  await git.raw(['worktree', 'add', '--quiet', '--detach', tree, commit]);
+  try {
+    // The repository's own dependencies, else ours (the clone that `watch` keeps has none).
+    const modules = [join(root, 'node_modules'), join(ownRoot, 'node_modules')].find((m) => existsSync(m));
+    if (modules && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
+    return await fn(tree, tmp);
+  } finally {
+    await git.raw(['worktree', 'remove', '--force', tree]).catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    await git.raw(['worktree', 'prune']).catch(() => undefined);
+  }
+}
+
 /** Synthesizes `opts.app` at `ref` of the repository at `repoDir`. Throws SynthFailedError with the synth's message. */
 export async function synthAt(repoDir: string, ref: string, opts: SynthAtOptions): Promise<SynthAtResult> {
   const root = await repoRoot(repoDir);
   const commit = await resolveCommit(root, ref);
   const appRel = isAbsolute(opts.app) ? relative(root, opts.app) : opts.app;
   if (appRel.startsWith('..')) throw new Error(`app ${opts.app} is outside the repository ${root}`);
-  const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-synth-'));
-  const tree = join(tmp, 'tree');
-  const git = gitClient(root);
-  await git.raw(['worktree', 'add', '--quiet', '--detach', tree, commit]);
-  try {
-    // The repository's own dependencies, else ours (a bare clone that `watch` keeps has none).
-    const modules = [join(root, 'node_modules'), join(ownRoot, 'node_modules')].find((m) => existsSync(m));
-    if (modules && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
+  return withWorktree(root, commit, async (tree, tmp) => {
     const appAbs = join(tree, appRel);
     if (!existsSync(appAbs)) throw new SynthFailedError(`${appRel} does not exist at ${commit.slice(0, 7)}; pass --app with the app file's path at that commit`, commit);
     const out = join(tmp, 'objects.json');
@@ -107,9 +121,5 @@ export async function synthAt(repoDir: string, ref: string, opts: SynthAtOptions
       throw new SynthFailedError(msg, commit);
     }
     return { commit, objects: JSON.parse(await readFile(out, 'utf8')) as K8sObject[] };
-  } finally {
-    await git.raw(['worktree', 'remove', '--force', tree]).catch(() => undefined);
-    await rm(tmp, { recursive: true, force: true });
-    await git.raw(['worktree', 'prune']).catch(() => undefined);
-  }
+  });
 }

@@ -159,7 +159,7 @@ export class RepoWatcher {
     let state = await this.readState();
     const commits = await this.newCommits(state.lastCommit, tip);
     const reports: CommitReport[] = [];
-    for (const action of planCommits(commits, { latestOnly: this.o.latestOnly, lockFiles: [this.lockFile()] })) {
+    for (const action of planCommits(commits, { latestOnly: this.o.latestOnly, lockFiles: [this.lockFile()], baseline: state.lastCommit === undefined })) {
       const c = action.commit;
       const subject = c.message.split('\n')[0] ?? '';
       if (action.kind === 'skip') {

@@ -20,6 +20,7 @@ interface WatchFlags {
   writeBackBranch?: string;
   stateDir: string;
   latestOnly?: boolean;
+  workdir?: string;
 }
 
 /** '30s', '5m', '1h' or plain seconds → milliseconds. */
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--latest-only', 'synthesize only the newest commit of each fetch')
     .option('--no-write-back', 'do not commit promotions to models.lock.json')
     .option('--write-back-branch <name>', 'push pins to this branch (for review) instead of the followed one')
+    .option('--workdir <dir>', 'directory local training runs in, for relative data paths (default: a worktree of the commit)')
     .option('--state-dir <dir>', 'where the private clone and watch state live', '.ghosteam/watch')
     .addHelpText('after', '\nCredentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASSWORD; never put them in the URL.\n\nExample:\n  ghosteam watch https://github.com/acme/ml.git --app examples/fraud-detection/app.ts')
     .action(async (repo: string, flags: WatchFlags) => {
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       const id = createHash('sha256').update(`${redactUrl(source)}#${flags.branch}`).digest('hex').slice(0, 12);
       const stateDir = join(flags.stateDir, id);
       const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-      const runtime = flags.apply ? await clusterRuntime({ log }) : localRuntime({ stateDir, log });
+      const runtime = flags.apply ? await clusterRuntime({ log }) : localRuntime({ stateDir, log, ...(flags.workdir ? { workdir: flags.workdir } : {}) });
       const watcher = new RepoWatcher({
         source,
         branch: flags.branch,

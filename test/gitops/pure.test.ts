@@ -88,6 +88,7 @@ describe('commit filtering (no write-back loops)', () => {
   test('planCommits skips write-backs and, with latestOnly, all but the newest real change', () => {
     const commits = [c('a', ['app.ts']), c('pin\n\nGhosteam-Writeback: true', ['models.lock.json']), c('b', ['app.ts']), c('pin2', ['models.lock.json'])];
     assert.deepEqual(planCommits(commits).map((a) => a.kind), ['synthesize', 'skip', 'synthesize', 'skip']);
+    assert.deepEqual(planCommits([c('pin\n\nGhosteam-Writeback: true', ['models.lock.json'])], { baseline: true }).map((a) => a.kind), ['synthesize'], 'a first poll always has a baseline');
     const latest = planCommits(commits, { latestOnly: true });
     assert.deepEqual(latest.map((a) => (a.kind === 'skip' ? a.why : 'synthesize')), [
       'superseded by a newer commit in the same fetch',
