@@ -104,6 +104,7 @@ describe('DriftMonitor', () => {
   test('synthesizes the CR with features, tests, thresholds, window, schedule and retrain action', () => {
     const { app, chart: c } = chart();
     const p = new Pipeline(c, 'retrain');
+    p.param('epochs', { type: 'number', default: 10 });
     p.task('t', { image: 'x:1' });
     const m = new Model(c, 'fraud', { registry: 'fraud' });
     new DriftMonitor(c, 'drift', {
