@@ -63,7 +63,7 @@ export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
   const deg = getCondition(st.conditions, 'Degraded');
   const act = getCondition(st.conditions, 'RolloutAction');
   const inRollout = st.canaryVersion !== undefined;
-  const phase: RolloutStatus['phase'] = inRollout ? (prog?.reason === 'Paused' ? 'Paused' : 'Progressing') : st.phase === 'RolledBack' ? 'RolledBack' : 'Idle';
+  const phase: RolloutStatus['phase'] = inRollout ? (prog?.reason === 'Paused' ? 'Paused' : 'Progressing') : st.phase === 'RolledBack' ? 'RolledBack' : prog?.reason === 'Promoted' ? 'Promoted' : 'Idle';
   const src = phase === 'RolledBack' ? deg : prog;
   return clean({
     phase,

@@ -186,6 +186,9 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
       const o = await store.get(TYPES.Model, ns, 'resume');
       return (o?.status as ModelStatus | undefined)?.stableVersion === 2 ? o : undefined;
     }, { timeoutMs: 30_000 });
+    // Status is the commit point; the InferenceService follows it.
+    await eventually('ISVC on v2 only', async () => (await store.get(TYPES.InferenceService, ns, 'resume'))?.metadata.annotations?.['ghosteam.io/stable-version'] === '2', { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 100));
     watching = false;
     const st = done.status as ModelStatus;
     // Step 1 (30%) analysed once, step 2 (60%) analysed once: nothing repeated, nothing skipped.
@@ -274,7 +277,10 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     const b = uniqueName('gpu-b');
     const node = async (name: string, gpus: number) => {
       const n = await store.create(TYPES.Node, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB', 'nvidia.com/gpu.memory': '40960', 'kubernetes.io/hostname': name } }, spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] } });
-      await store.replaceStatus(TYPES.Node, { ...n, status: { capacity: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' }, allocatable: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' } } });
+      // Play the kubelet and the node lifecycle controller: report capacity and Ready, lift the not-ready taint.
+      const withStatus = await store.replaceStatus(TYPES.Node, { ...n, status: { capacity: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' }, allocatable: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'fake', lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] } });
+      const taints = ((withStatus.spec as { taints?: Array<{ key: string }> }).taints ?? []).filter((t) => !t.key.startsWith('node.kubernetes.io/'));
+      await store.replace(TYPES.Node, { ...withStatus, spec: { ...(withStatus.spec as object), taints } });
       stops.push(() => store.delete(TYPES.Node, undefined, name));
     };
     await node(a, 1);
