@@ -73,6 +73,17 @@ describe('sync stability on a real API server', { skip: peers.skip }, () => {
     await applyTwice(namespaced);
   });
 
+  test('the check has teeth: a normalised quantity is reported, an undeclared field is refused', async () => {
+    const quota = { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'unstable', namespace: ns }, spec: { hard: { 'requests.cpu': '1000m' } } };
+    const live = await api.patch(quota as KubernetesObject, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply);
+    cleanup.push(quota as K8sObject);
+    assert.deepEqual(unstableFields(quota, live), [{ path: 'spec.hard.requests.cpu', desired: '1000m', live: '1' }]);
+    const drift = { apiVersion: 'ghosteam.io/v1alpha1', kind: 'DriftMonitor', metadata: { name: 'pruned', namespace: ns }, spec: { model: 'fraud', reference: { uri: 'data.csv', format: 'csv' }, features: [{ name: 'x', type: 'numerical' }], thresholds: { driftShare: 0.3 }, window: { seconds: 3600 }, schedule: '*/10 * * * *', notInTheSchema: true } };
+    // Server-side apply refuses a field the CRD schema doesn't declare (instead of pruning it), so an
+    // unknown field in synthesized output fails the apply above loudly.
+    await assert.rejects(api.patch(drift as KubernetesObject, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply), /\.spec\.notInTheSchema: field not declared in schema/);
+  });
+
   test('the Argo CD Applications are stable', async () => {
     const app = new App();
     const chart = new Chart(app, 'gitops');
