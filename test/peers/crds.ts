@@ -4,10 +4,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { ApiextensionsV1Api, ApiException, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import writeFileAtomic from 'write-file-atomic';
 import { parseAllDocuments } from 'yaml';
 import { cacheDir, repoRoot, shortHash, upstreamDir } from './config.ts';
+import { KubeHttpError, rawKube } from './raw.ts';
 
 /** The upstream CRD files the harness installs, relative to `upstreamDir`. A missing one is an error. */
 export const UPSTREAM_CRD_FILES: readonly string[] = [
@@ -72,38 +73,31 @@ function isEstablished(crd: V1CustomResourceDefinition): boolean {
 
 /**
  * Create (or replace, when it exists) each CRD, then wait until all are Established.
- * Returns the names installed.
+ * Returns the names installed. Goes through the raw client: see raw.ts for why.
  */
-export async function installCrds(kc: KubeConfig, crds: readonly V1CustomResourceDefinition[], timeoutMs = 60_000): Promise<string[]> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+export async function installCrds(kubeconfigPath: string, crds: readonly V1CustomResourceDefinition[], timeoutMs = 60_000): Promise<string[]> {
+  const kube = rawKube(kubeconfigPath);
+  const base = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
   const names: string[] = [];
   for (const crd of crds) {
     const name = crd.metadata?.name;
     if (!name) throw new Error(`a CustomResourceDefinition without metadata.name (group ${crd.spec?.group ?? '?'})`);
     names.push(name);
     try {
-      await api.createCustomResourceDefinition({ body: crd });
+      await kube.request('POST', base, crd);
     } catch (err) {
-      if (!(err instanceof ApiException) || err.code !== 409) throw new Error(`creating CRD ${name}: ${describe(err)}`, { cause: err });
-      const current = await api.readCustomResourceDefinition({ name });
+      if (!(err instanceof KubeHttpError) || err.status !== 409) throw new Error(`creating CRD ${name}: ${(err as Error).message.slice(0, 1000)}`, { cause: err });
+      const current = await kube.request<V1CustomResourceDefinition>('GET', `${base}/${name}`);
       const body = { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion } };
-      await api.replaceCustomResourceDefinition({ name, body });
+      await kube.request('PUT', `${base}/${name}`, body);
     }
   }
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const list = await api.listCustomResourceDefinition();
+    const list = await kube.request<{ items: V1CustomResourceDefinition[] }>('GET', base);
     const pending = names.filter((n) => !list.items.some((c) => c.metadata?.name === n && isEstablished(c)));
     if (pending.length === 0) return names;
     if (Date.now() > deadline) throw new Error(`CRDs not Established within ${timeoutMs / 1000}s: ${pending.join(', ')}`);
     await sleep(200);
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = typeof err.body === 'string' ? err.body : JSON.stringify(err.body);
-    return `HTTP ${err.code}: ${body.slice(0, 500)}`;
-  }
-  return (err as Error).message;
 }

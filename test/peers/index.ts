@@ -24,6 +24,7 @@ import { checkPeer, kubeTls, readState, type PeersState } from './state.ts';
 
 export type { PeerName } from './config.ts';
 export type { PrometheusOptions, ScrapeTarget } from './daemons.ts';
+export { rawKube, KubeHttpError, type RawKube, type KubeObject } from './raw.ts';
 
 export interface Peers {
   /** Set when a requested peer is missing on a developer's machine: pass it to `describe(..., { skip })`. */

@@ -14,9 +14,13 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, waitMs = 6
   mkdirSync(cacheDir, { recursive: true });
   const target = join(cacheDir, `${name}.lock-target`);
   if (!existsSync(target)) writeFileSync(target, '');
+  // The holder refreshes the lock every stale/2; a generous stale keeps a busy holder (a loaded
+  // machine, a long synchronous parse) from having its lock taken, at the price of a slower takeover
+  // after a holder was killed.
   const release = await lockfile.lock(target, {
-    stale: 30_000,
+    stale: 300_000,
     retries: { retries: Math.ceil(waitMs / 1000), factor: 1, minTimeout: 1000, maxTimeout: 1000 },
+    onCompromised: (err) => process.stderr.write(`[peers] lock ${name}: ${err.message}\n`),
   });
   try {
     return await fn();

@@ -1,6 +1,5 @@
 // Bring the peers up (installing what is missing) and down. Both are idempotent and hold the
 // 'up' lock, so concurrent callers (several test files, or a person and a test) don't race.
-import { KubeConfig } from '@kubernetes/client-node';
 import { PEER_NAMES, type PeerName } from './config.ts';
 import { ghosteamCrdObjects, installCrds, upstreamCrds } from './crds.ts';
 import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
@@ -55,12 +54,16 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
         timed(timings, 'start kube', async () => {
           await stopRecorded(state.kube);
           const kube = await startKube(kubeBin);
-          save({ kube });
           log(`kube: kube-apiserver ready on https://127.0.0.1:${kube.port}`);
-          const kc = new KubeConfig();
-          kc.loadFromFile(kube.kubeconfig);
-          const crds = await timed(timings, 'install CRDs', async () => installCrds(kc, [...upstreamCrds(), ...(await ghosteamCrdObjects())]));
-          log(`kube: ${crds.length} CRDs Established`);
+          // Recorded only once the CRDs are Established: usePeers must never see a kube without them.
+          try {
+            const crds = await timed(timings, 'install CRDs', async () => installCrds(kube.kubeconfig, [...upstreamCrds(), ...(await ghosteamCrdObjects())]));
+            log(`kube: ${crds.length} CRDs Established`);
+          } catch (err) {
+            await stopRecorded(kube);
+            throw err;
+          }
+          save({ kube });
         }),
       );
     }

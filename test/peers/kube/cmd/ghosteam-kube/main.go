@@ -80,6 +80,8 @@ func main() {
 		// No controller-manager runs, so nothing would create the token a
 		// ServiceAccount admission check waits for.
 		"--disable-admission-plugins=ServiceAccount",
+		// Endpoints may not be loopback addresses, and nothing outside this process needs them.
+		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 		"--v=" + strconv.Itoa(*verbosity),
 	})
