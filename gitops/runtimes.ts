@@ -83,10 +83,12 @@ export function localRuntime(o: { stateDir: string; workdir?: string; log?: (lin
   };
 }
 
-export async function clusterRuntime(o: { namespace?: string; log?: (line: string) => void }): Promise<WatchRuntime> {
+/** @param o.kubeconfig a kubeconfig file; default: KUBECONFIG, ~/.kube/config or in-cluster. */
+export async function clusterRuntime(o: { kubeconfig?: string; namespace?: string; log?: (line: string) => void }): Promise<WatchRuntime> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  kc.loadFromDefault();
+  if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+  else kc.loadFromDefault();
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const apply = async (obj: K8sObject) => {
     await api.patch(obj as never, undefined, undefined, 'ghosteam-watch', true, k8s.PatchStrategy.ServerSideApply);

@@ -91,3 +91,31 @@ describe('sync stability on a real API server', { skip: peers.skip }, () => {
     await applyTwice(chart.toJson() as K8sObject[]);
   });
 });
+
+describe('watch --apply against a real API server', { skip: peers.skip }, () => {
+  test('applies a commit in sync-wave order and creates a git-change TrainingRun the CRD accepts', async () => {
+    const { clusterRuntime } = await import('../../gitops/runtimes.ts');
+    const kc = kubeConfig(peers);
+    const api = KubernetesObjectApi.makeApiClient(kc);
+    const ns = uniqueName('gitops-apply');
+    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+    try {
+      const lines: string[] = [];
+      const runtime = await clusterRuntime({ kubeconfig: peers.kubeconfig, log: (l) => lines.push(l) });
+      const { objects } = await synthApp('examples/fraud-detection/app.ts', { sourceCommit: 'abcdef0123456789abcdef0123456789abcdef01', crds: false });
+      const inNs = (objects as K8sObject[]).map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } }));
+      await runtime.apply(inNs, 'abcdef0123456789abcdef0123456789abcdef01');
+      const wt = inNs.find((o) => o.kind === 'WorkflowTemplate') as K8sObject;
+      const hash = wt.metadata.annotations?.['ghosteam.io/spec-hash'] as string;
+      await runtime.retrain({ pipeline: 'fraud-train', namespace: ns, key: `${ns}/fraud-train`, hash, reason: 'git-change', commit: 'abcdef0123456789abcdef0123456789abcdef01' }, { repoDir: '', commit: '', app: '', objects: inNs });
+      const name = `fraud-train-${hash.replace('sha256:', '').slice(0, 10)}`;
+      const run = (await api.read({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: ns } })) as KubernetesObject & { spec: Record<string, unknown> };
+      assert.deepEqual(run.spec, { pipeline: 'fraud-train', reason: 'git-change', specHash: hash, gitCommit: 'abcdef0123456789abcdef0123456789abcdef01', model: 'fraud' });
+      assert.deepEqual(lines, [`TrainingRun ${ns}/${name} created (git-change); the operator runs and promotes it`]);
+      const live = await api.read({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: 'fraud', namespace: ns } });
+      assert.equal(live.metadata?.annotations?.['argocd.argoproj.io/sync-wave'], '0');
+    } finally {
+      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+    }
+  });
+});
