@@ -86,7 +86,7 @@ const b = Float64Array.from({ length: N1 }, () => normal() * 1.01 + 0.002);
 let best = Infinity;
 let ksCpu = Infinity;
 let ks = ks2samp(new Float64Array([0]), new Float64Array([1]));
-for (let rep = 0; rep < 3; rep++) {
+for (let rep = 0; rep < 5; rep++) {
   const t = performance.now();
   const c = cpuSec();
   ks = ks2samp(sortNumeric(a).sorted, sortNumeric(b).sorted);
@@ -98,7 +98,7 @@ writeF64(ksFile, [a, b]);
 let scipyBest: number | null = null;
 let scipyBestCpu: number | null = null;
 if (python) {
-  for (let rep = 0; rep < 3; rep++) {
+  for (let rep = 0; rep < 5; rep++) {
     const s = scipyKs(1, N1, N1, ksFile)! * 1000;
     scipyBest = scipyBest === null ? s : Math.min(scipyBest, s);
     scipyBestCpu = scipyBestCpu === null ? scipyCpu * 1000 : Math.min(scipyBestCpu, scipyCpu * 1000);
