@@ -23,6 +23,8 @@ import { ValidationError } from './errors.ts';
 import { SOURCE_COMMIT_ANNOTATION } from './rendered-object.ts';
 import { validateObjects, type K8sObject } from './validate.ts';
 import { toYamlDocument } from './yaml-emit.ts';
+import { applySyncWaves } from '../gitops/sync-waves.ts';
+import type { K8sObject as GitopsObject } from '../gitops/objects.ts';
 
 export const CRDS_FILE = 'ghosteam-crds.yaml';
 const MANIFEST = '.ghosteam-synth.json';
@@ -97,7 +99,13 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
     }
     const issues = validateObjects(sourced);
     if (issues.length > 0) throw new ValidationError(issues);
-    const rendered = files.map((f) => ({ ...f, yaml: toYaml(f.objects) }));
+    // Argo CD sync waves over the whole output, so CRDs and what objects reference apply first.
+    const waved = applySyncWaves(files.flatMap((f) => f.objects) as GitopsObject[]) as K8sObject[];
+    let i = 0;
+    const rendered = files.map((f) => {
+      const objects = waved.slice(i, (i += f.objects.length));
+      return { ...f, objects, yaml: toYaml(objects) };
+    });
     return { files: rendered, objects: rendered.flatMap((f) => f.objects) };
   });
 }
