@@ -79,8 +79,8 @@ export function generate(period: Period, rows: number, seed: number): FraudRow[]
   for (let i = 0; i < rows; i++) {
     const hour = drift ? (r() < 0.45 ? 22 + r() * 6 : r() * 24) % 24 : (8 + normal(r) * 4 + 24) % 24;
     const avg = Math.exp(3.6 + normal(r) * 0.7);
-    const amount = avg * Math.exp(normal(r) * (drift ? 0.7 : 0.6) + (drift ? 0.35 : 0));
-    const foreign = r() < (drift ? 0.2 : 0.08) ? 1 : 0;
+    const amount = avg * Math.exp(normal(r) * 0.6 + (drift ? 0.15 : 0));
+    const foreign = r() < (drift ? 0.12 : 0.08) ? 1 : 0;
     const online = r() < (drift ? 0.7 : 0.45) ? 1 : 0;
     const present = online ? 0 : r() < 0.9 ? 1 : 0;
     const v = [
@@ -95,11 +95,11 @@ export function generate(period: Period, rows: number, seed: number): FraudRow[]
       foreign,
       online,
       present,
-      Math.min(1, Math.max(0, (drift ? 0.26 : 0.2) + normal(r) * 0.15)),
-      Math.min(1, Math.max(0, (drift ? 0.64 : 0.7) + normal(r) * 0.2)),
-      Math.min(10, Math.floor(-Math.log(Math.max(r(), 1e-9)) * (drift ? 0.45 : 0.3))),
-      Math.min(20, Math.floor(-Math.log(Math.max(r(), 1e-9)) * (drift ? 1.8 : 1.2))),
-      r() < (drift ? 0.08 : 0.03) ? 1 : 0,
+      Math.min(1, Math.max(0, (drift ? 0.22 : 0.2) + normal(r) * 0.15)),
+      Math.min(1, Math.max(0, (drift ? 0.68 : 0.7) + normal(r) * 0.2)),
+      Math.min(10, Math.floor(-Math.log(Math.max(r(), 1e-9)) * (drift ? 0.36 : 0.3))),
+      Math.min(20, Math.floor(-Math.log(Math.max(r(), 1e-9)) * (drift ? 1.5 : 1.2))),
+      r() < (drift ? 0.045 : 0.03) ? 1 : 0,
     ].map((x) => Math.round(x * 1e6) / 1e6);
     const p = 1 / (1 + Math.exp(-logit(v)));
     out.push({ values: v, label: r() < p ? 1 : 0 });
