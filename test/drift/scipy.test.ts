@@ -3,10 +3,10 @@
  * ties, tiny samples, heavy tails, all-equal columns, exact and asymptotic KS regimes, p-values down to
  * underflow. All cases go to ONE python run; agreement is relative 1e-9.
  */
-import { describe, test, before } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usePeers } from '../peers/index.ts';
@@ -134,8 +134,10 @@ describe('drift statistics agree with SciPy', { skip: peers.skip }, () => {
     chisf: number[];
     fdr: number[][];
   };
+  let dir = '';
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
   before(() => {
-    const dir = mkdtempSync(join(tmpdir(), 'drift-scipy-'));
+    dir = mkdtempSync(join(tmpdir(), 'drift-scipy-'));
     writeFileSync(join(dir, 'cases.json'), JSON.stringify({ ks: ksCases, kstwo: kstwoGrid, chi: chiTables, js: jsPairs, chisf: chiGrid, fdr: fdrSets }));
     writeFileSync(join(dir, 'run.py'), PY);
     const t0 = Date.now();
