@@ -72,6 +72,8 @@ function readyOf(isvc: KObject): { ready: boolean; message?: string } {
 }
 
 export class KServeBackend implements ServingBackend {
+  /** The InferenceService carries a controller owner reference: garbage collection removes it. */
+  readonly needsFinalizer = false;
   /** `cached` reads an informer cache: undefined = absent, null = no cache yet (read the API server). */
   constructor(private readonly store: ObjectStore, private readonly cached?: (ns: string, name: string) => KObject | undefined | null) {}
 
@@ -92,20 +94,34 @@ export class KServeBackend implements ServingBackend {
   async serve(req: ServeRequest): Promise<'unchanged' | 'created' | 'updated'> {
     const want = desiredInferenceService(req);
     const ns = want.metadata.namespace!;
-    const cur = await this.store.get(TYPES.InferenceService, ns, want.metadata.name);
+    // Cache first: an up-to-date cached copy that already matches means no request at all.
+    const hit = this.cached ? this.cached(ns, want.metadata.name) : null;
+    if (hit && this.merged(hit, want, req) === undefined) return 'unchanged';
+    let cur = hit === undefined ? undefined : await this.store.get(TYPES.InferenceService, ns, want.metadata.name);
     if (!cur) {
       try {
         await this.store.create(TYPES.InferenceService, want);
         return 'created';
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
-        return this.serve(req);
+        // The cache was behind: read the live object and update it instead.
+        cur = await this.store.get(TYPES.InferenceService, ns, want.metadata.name);
+        if (!cur) throw e;
       }
     }
     const owner = cur.metadata.ownerReferences?.find((o) => o.controller);
     if (owner && owner.uid !== req.model.metadata.uid) {
       throw new ApiError(409, 'Conflict', `InferenceService ${ns}/${want.metadata.name} is controlled by ${owner.kind} ${owner.name}; give Model ${req.model.metadata.name} another spec.inferenceService`);
     }
+    const next = this.merged(cur, want, req);
+    if (!next) return 'unchanged';
+    await this.store.replace(TYPES.InferenceService, next);
+    return 'updated';
+  }
+
+  /** The object to write to bring `cur` to `want`, or undefined when nothing differs. */
+  private merged(cur: KObject, want: KObject, req: ServeRequest): KObject | undefined {
+    const ns = want.metadata.namespace!;
     const annotations = { ...(cur.metadata.annotations ?? {}) };
     delete annotations[CANARY_ANNOTATION];
     const next: KObject = {
@@ -118,9 +134,8 @@ export class KServeBackend implements ServingBackend {
       },
       spec: { ...(cur.spec as object), predictor: (want.spec as { predictor: unknown }).predictor },
     };
-    if (jsonEqual(next.metadata, cur.metadata) && jsonEqual(next.spec, cur.spec)) return 'unchanged';
-    await this.store.replace(TYPES.InferenceService, next);
-    return 'updated';
+    if (jsonEqual(next.metadata, cur.metadata) && jsonEqual(next.spec, cur.spec)) return undefined;
+    return next;
   }
 
   async remove(model: KObject & { spec: ModelSpec }): Promise<void> {

@@ -7,6 +7,7 @@ import type { ModelServerAdmin } from './metrics.ts';
 type M = KObject & { spec: ModelSpec };
 
 export class ModelServerBackend implements ServingBackend {
+  readonly needsFinalizer = true;
   constructor(private readonly admin: ModelServerAdmin, private readonly url?: string) {}
 
   async observe(m: M): Promise<ServingObserved> {

@@ -28,6 +28,8 @@ export interface ServeRequest {
 }
 
 export interface ServingBackend {
+  /** Whether remove() must run before the Model goes (false when owner references clean up). */
+  readonly needsFinalizer: boolean;
   observe(model: KObject & { spec: ModelSpec }): Promise<ServingObserved>;
   /** Idempotent: writes only what differs. */
   serve(req: ServeRequest): Promise<'unchanged' | 'created' | 'updated'>;

@@ -124,12 +124,12 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   if (!obj) return {};
   const log = d.log.with(coords(obj));
   if (obj.metadata.deletionTimestamp) {
-    await d.serving.remove(obj);
+    if (d.serving.needsFinalizer) await d.serving.remove(obj);
     await removeFinalizer(d.store, t, obj);
     log.info(`Model ${req.namespace}/${req.name} cleaned up`);
     return {};
   }
-  obj = (await ensureFinalizer(d.store, t, obj)) as ModelObject;
+  if (d.serving.needsFinalizer) obj = (await ensureFinalizer(d.store, t, obj)) as ModelObject;
   const now = d.now();
   const gen = obj.metadata.generation ?? 1;
   const spec = obj.spec;
@@ -199,10 +199,16 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   const w = await writeStatus(d.store, t, obj, status);
   obj = w.obj as ModelObject;
   const newReady = getCondition(status.conditions, 'Ready')!;
-  if (prevReady?.status !== newReady.status) await d.events.record(obj, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
+  if (prevReady && prevReady.status !== newReady.status) await d.events.record(obj, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
 
   let requeueAfterMs = plan.requeueAfterMs;
-  for (const a of plan.actions) {
+  // Spec fields other than the version (resources, autoscaling, runtime, logging) also reach the
+  // serving layer: when the plan has no serve action, re-assert the committed split (diff-then-write).
+  const actions = [...plan.actions];
+  if (want && !actions.some((a) => a.type === 'serve')) {
+    actions.push({ type: 'serve', stableVersion: want.stableVersion!, ...(want.canaryPercent > 0 ? { canaryVersion: want.canaryVersion } : {}), canaryPercent: want.canaryPercent });
+  }
+  for (const a of actions) {
     if (a.type === 'event') await d.events.record(obj, a.eventType, a.reason, a.message);
     else if (a.type === 'setAlias') {
       await d.registry!.setAlias(name, a.alias, a.version);

@@ -306,6 +306,24 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     assert.equal(conditionOf(await store.get(TYPES.TrainingRun, ns, 'big-1'), 'GpuAdmitted')?.message, b);
   });
 
+  test('a spec change that keeps the version (autoscaling) reaches the InferenceService', async () => {
+    const ns = await newNs('specchange');
+    stops.push(playKServe(store, ns));
+    await register('sc', 'a');
+    await operator(ns);
+    await store.create(TYPES.Model, modelObject('sc', { namespace: ns, version: 1 }));
+    await eventually('ready', async () => conditionOf(await store.get(TYPES.Model, ns, 'sc'), 'Ready')?.status === 'True', { timeoutMs: 15_000 });
+    const cur = (await store.get(TYPES.Model, ns, 'sc'))!;
+    const spec = modelObject('sc', { namespace: ns, version: 1 }).spec;
+    await store.replace(TYPES.Model, { ...cur, spec: { ...spec, autoscaling: { ...spec.autoscaling, maxReplicas: 7 } } });
+    await eventually('maxReplicas 7', async () => ((await store.get(TYPES.InferenceService, ns, 'sc'))?.spec as { predictor: { maxReplicas: number } }).predictor.maxReplicas === 7, { timeoutMs: 10_000 });
+    const m = await eventually('observedGeneration 2', async () => {
+      const o = await store.get(TYPES.Model, ns, 'sc');
+      return (o?.status as ModelStatus | undefined)?.observedGeneration === 2 ? o : undefined;
+    });
+    assert.equal((m.status as ModelStatus).stableVersion, 1);
+  });
+
   test('409 on a concurrent update; the operator retries and converges', async () => {
     const ns = await newNs('conflict');
     const m = await store.create(TYPES.Model, modelObject('c', { namespace: ns, version: 1 }));
