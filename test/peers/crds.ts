@@ -92,11 +92,17 @@ export async function installCrds(kubeconfigPath: string, crds: readonly V1Custo
       await kube.request('PUT', `${base}/${name}`, body);
     }
   }
+  return waitEstablished(kubeconfigPath, names, timeoutMs);
+}
+
+/** Wait until every named CRD has condition Established=True; returns the names. */
+export async function waitEstablished(kubeconfigPath: string, names: readonly string[], timeoutMs = 60_000): Promise<string[]> {
+  const kube = rawKube(kubeconfigPath);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const list = await kube.request<{ items: V1CustomResourceDefinition[] }>('GET', base);
+    const list = await kube.request<{ items: V1CustomResourceDefinition[] }>('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
     const pending = names.filter((n) => !list.items.some((c) => c.metadata?.name === n && isEstablished(c)));
-    if (pending.length === 0) return names;
+    if (pending.length === 0) return [...names];
     if (Date.now() > deadline) throw new Error(`CRDs not Established within ${timeoutMs / 1000}s: ${pending.join(', ')}`);
     await sleep(200);
   }

@@ -1,7 +1,7 @@
 // Starts and stops the peer daemons: each binds 127.0.0.1 on a free port and keeps its data in a
 // temp dir of its own.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,8 +76,10 @@ export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
   signal('SIGKILL');
 }
 
-export async function startKube(bin: string): Promise<KubeState> {
+/** Start the API server; `seedEtcd` is an etcd data dir to start from (copied, never used in place). */
+export async function startKube(bin: string, seedEtcd?: string): Promise<KubeState> {
   const dir = mkdtempSync(join(tmpdir(), 'ghosteam-kube-'));
+  if (seedEtcd) cpSync(seedEtcd, join(dir, 'etcd'), { recursive: true });
   const [port, etcdPort, etcdPeerPort] = [await freePort(), await freePort(), await freePort()];
   const log = join(dir, 'kube.log');
   const child = spawnDaemon(bin, ['--dir', dir, '--port', String(port), '--etcd-port', String(etcdPort), '--etcd-peer-port', String(etcdPeerPort)], log);
@@ -89,8 +91,10 @@ export async function startKube(bin: string): Promise<KubeState> {
   return { pid: child.pid!, port, dir, kubeconfig, log };
 }
 
-export async function startMlflow(venv: string): Promise<MlflowState> {
+/** Start the MLflow server; `seedDb` is an already-migrated SQLite store to start from (copied). */
+export async function startMlflow(venv: string, seedDb?: string): Promise<MlflowState> {
   const dir = mkdtempSync(join(tmpdir(), 'ghosteam-mlflow-'));
+  if (seedDb) cpSync(seedDb, join(dir, 'mlflow.db'));
   const port = await freePort();
   const log = join(dir, 'mlflow.log');
   const url = `http://127.0.0.1:${port}`;

@@ -134,3 +134,30 @@ export async function ensurePrometheus(log: Log): Promise<string> {
     return bin;
   });
 }
+
+/**
+ * An MLflow SQLite store with every migration applied and the Default experiment, made once per venv:
+ * a fresh store costs the server half a minute of migrations at each start.
+ */
+export async function ensureMlflowSeed(log: Log): Promise<string> {
+  const seed = join(venvDir(), 'mlflow-seed.db');
+  if (existsSync(seed)) return seed;
+  return withLock('python', async () => {
+    if (existsSync(seed)) return seed;
+    const tmp = `${seed}.tmp-${process.pid}`;
+    rmSync(tmp, { force: true });
+    const code = [
+      'import sys',
+      'from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore',
+      'from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore',
+      "uri = 'sqlite:///' + sys.argv[1]",
+      // The server's default artifact root when it proxies artifacts, so the Default experiment matches.
+      "SqlAlchemyStore(uri, 'mlflow-artifacts:/')",
+      'RegistryStore(uri)',
+    ].join('\n');
+    await run(venvPython(), ['-c', code, tmp], { log: () => {} });
+    renameSync(tmp, seed);
+    log('mlflow: migrated a seed store for later starts');
+    return seed;
+  });
+}

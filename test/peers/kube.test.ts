@@ -102,14 +102,14 @@ describe('kube peer (kube-apiserver + etcd)', { skip: peers.skip }, () => {
       const isvc = (await custom.createNamespacedCustomObject({ ...ISVC, namespace: ns, body: inferenceService('fraud', ns) })) as Obj;
       assert.equal((isvc.spec?.predictor as { minReplicas: number }).minReplicas, 1);
 
-      await eventually('the ADDED events', () => wfWatch.events.includes('ADDED hello') && isvcWatch.events.includes('ADDED fraud'));
+      await eventually('the ADDED events', () => wfWatch.events.includes('ADDED hello') && isvcWatch.events.includes('ADDED fraud'), { timeoutMs: 30_000 });
 
       // Play the controller's part: write status through the status subresource.
       const current = (await custom.getNamespacedCustomObject({ ...ISVC, namespace: ns, name: 'fraud' })) as Obj;
       current.status = { url: 'http://fraud.example', conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }] };
       const updated = (await custom.replaceNamespacedCustomObjectStatus({ ...ISVC, namespace: ns, name: 'fraud', body: current })) as Obj;
       assert.equal(updated.status?.url, 'http://fraud.example');
-      await eventually('the MODIFIED event', () => isvcWatch.events.includes('MODIFIED fraud'));
+      await eventually('the MODIFIED event', () => isvcWatch.events.includes('MODIFIED fraud'), { timeoutMs: 30_000 });
     } finally {
       wfWatch.stop();
       isvcWatch.stop();

@@ -1,11 +1,12 @@
 // Bring the peers up (installing what is missing) and down. Both are idempotent and hold the
 // 'up' lock, so concurrent callers (several test files, or a person and a test) don't race.
-import { PEER_NAMES, type PeerName } from './config.ts';
-import { ghosteamCrdObjects, installCrds, upstreamCrds } from './crds.ts';
+import { cacheDir, PEER_NAMES, shortHash, type PeerName } from './config.ts';
+import { ghosteamCrdObjects, installCrds, upstreamCrds, waitEstablished } from './crds.ts';
 import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
-import { ensureKube, ensurePrometheus, ensurePython, withLock, type Log } from './install.ts';
-import { checkPeer, readState, writeState, type PeersState } from './state.ts';
-import { dirname } from 'node:path';
+import { ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, withLock, type Log } from './install.ts';
+import { checkPeer, readState, writeState, type KubeState, type PeersState } from './state.ts';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export interface UpResult {
   readonly state: PeersState;
@@ -53,16 +54,7 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
       starts.push(
         timed(timings, 'start kube', async () => {
           await stopRecorded(state.kube);
-          const kube = await startKube(kubeBin);
-          log(`kube: kube-apiserver ready on https://127.0.0.1:${kube.port}`);
-          // Recorded only once the CRDs are Established: usePeers must never see a kube without them.
-          try {
-            const crds = await timed(timings, 'install CRDs', async () => installCrds(kube.kubeconfig, [...upstreamCrds(), ...(await ghosteamCrdObjects())]));
-            log(`kube: ${crds.length} CRDs Established`);
-          } catch (err) {
-            await stopRecorded(kube);
-            throw err;
-          }
+          const kube = await startSeededKube(kubeBin, timings, log);
           save({ kube });
         }),
       );
@@ -71,7 +63,8 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
       starts.push(
         timed(timings, 'start mlflow', async () => {
           await stopRecorded(state.mlflow);
-          const mlflow = await startMlflow(dirname(dirname(python)));
+          const seed = await timed(timings, 'mlflow seed store', () => ensureMlflowSeed(log));
+          const mlflow = await startMlflow(dirname(dirname(python)), seed);
           save({ mlflow });
           log(`mlflow: tracking server ready at ${mlflow.url}`);
         }),
@@ -92,6 +85,42 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
     if (failed.length > 0) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n\n'));
     return { state: readState(), timings };
   });
+}
+
+/**
+ * Start kube with every CRD Established. Installing the upstream CRDs (megabytes of schema) costs the
+ * API server a minute or more of CPU, so the first start snapshots etcd's data dir once they are in,
+ * keyed by the binary and the CRDs' content; later starts copy that seed and only wait.
+ */
+async function startSeededKube(kubeBin: string, timings: Record<string, number>, log: Log): Promise<KubeState> {
+  const crds = [...upstreamCrds(), ...(await ghosteamCrdObjects())];
+  const names = crds.map((c) => c.metadata!.name!);
+  const seed = join(cacheDir, 'etcd-seed', shortHash(basename(kubeBin), JSON.stringify(crds)));
+  if (!existsSync(seed)) {
+    const first = await startKube(kubeBin);
+    log(`kube: kube-apiserver ready on https://127.0.0.1:${first.port}; installing ${names.length} CRDs (first time for this CRD set)`);
+    try {
+      await timed(timings, 'install CRDs', () => installCrds(first.kubeconfig, crds, 300_000));
+    } finally {
+      await stopPid(first.pid, 30_000);
+    }
+    const tmp = `${seed}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    cpSync(join(first.dir, 'etcd'), tmp, { recursive: true });
+    mkdirSync(dirname(seed), { recursive: true });
+    renameSync(tmp, seed);
+    removeDir(first.dir);
+  }
+  const kube = await startKube(kubeBin, seed);
+  // Recorded only once the CRDs are Established: usePeers must never see a kube without them.
+  try {
+    await timed(timings, 'CRDs Established', () => waitEstablished(kube.kubeconfig, names, 300_000));
+  } catch (err) {
+    await stopRecorded(kube);
+    throw err;
+  }
+  log(`kube: kube-apiserver on https://127.0.0.1:${kube.port} with ${names.length} CRDs Established`);
+  return kube;
 }
 
 async function stopRecorded(peer: { pid: number; dir: string } | undefined): Promise<void> {

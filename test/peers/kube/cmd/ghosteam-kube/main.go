@@ -56,7 +56,7 @@ func main() {
 	if err := writePKI(*dir, *port); err != nil {
 		fatal(fmt.Errorf("writing certificates into %s: %w", *dir, err))
 	}
-	etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), *etcdPort, *etcdPeerPort)
+	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), *etcdPort, *etcdPeerPort)
 	if err != nil {
 		fatal(fmt.Errorf("starting embedded etcd: %w", err))
 	}
@@ -85,7 +85,10 @@ func main() {
 		"--profiling=false",
 		"--v=" + strconv.Itoa(*verbosity),
 	})
-	os.Exit(cli.Run(cmd))
+	code := cli.Run(cmd)
+	// A clean etcd shutdown leaves a data dir the harness can reuse as a seed.
+	etcd.Close()
+	os.Exit(code)
 }
 
 func fatal(err error) {
@@ -93,7 +96,7 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-func startEtcd(dataDir string, clientPort, peerPort int) (string, error) {
+func startEtcd(dataDir string, clientPort, peerPort int) (*embed.Etcd, string, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "ghosteam"
 	cfg.Dir = dataDir
@@ -113,17 +116,17 @@ func startEtcd(dataDir string, clientPort, peerPort int) (string, error) {
 	cfg.UnsafeNoFsync = true
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		return "", err
+		return nil, "", err
 	case <-time.After(60 * time.Second):
 		e.Close()
-		return "", errors.New("etcd was not ready within 60s")
+		return nil, "", errors.New("etcd was not ready within 60s")
 	}
-	return client.String(), nil
+	return e, client.String(), nil
 }
 
 // writePKI creates the certificates and keys once; later runs reuse them.
