@@ -66,6 +66,8 @@ export interface DemoRecord {
   driftedFrom?: number;
   driftSeries: Array<{ t: number; share: number; rows: number; drifted: boolean }>;
   driftCharts: ColumnDrift[];
+  /** Moments to mark on the charts (ms since the start). */
+  readonly markers: Array<{ t: number; label: string }>;
   gitLog: Array<{ hash: string; author: string; subject: string; trailers: string }>;
   plan: string;
   readonly checks: ReadonlyArray<{ name: string; ok: boolean; detail: string }>;
@@ -129,10 +131,7 @@ export function trafficChartSvg(points: readonly TrafficPoint[], markers: Readon
       acc += n;
     }
   }
-  for (const m of markers) {
-    if (m.t < t0 || m.t > t1) continue;
-    parts.push(`<line x1="${x(m.t).toFixed(1)}" x2="${x(m.t).toFixed(1)}" y1="${pad.t}" y2="${pad.t + h}" stroke="#333" stroke-dasharray="3,3"/>`, `<text x="${(x(m.t) + 3).toFixed(1)}" y="${pad.t + 26}" font-size="10" fill="#333">${e(m.label)}</text>`);
-  }
+  parts.push(...markerSvg(markers, x, pad.t, h, t0, t1));
   const span = (t1 - t0) / 1000;
   for (const s of axisTicks(span, 10)) parts.push(`<text x="${x(t0 + s * 1000).toFixed(1)}" y="${pad.t + h + 14}" font-size="10" text-anchor="middle" fill="#555">${Math.round((t0 / 1000) + s)}s</text>`);
   parts.push(`<text x="${pad.l}" y="18" font-size="13" font-weight="bold" fill="#222">Live traffic: answers per second by version</text>`);
@@ -163,7 +162,7 @@ export function driftSeriesSvg(series: ReadonlyArray<{ t: number; share: number;
     parts.push(`<path d="${d}" fill="none" stroke="#4C78A8" stroke-width="2"/>`);
     for (const p of series) parts.push(`<circle cx="${x(p.t + 1500).toFixed(1)}" cy="${y(p.share).toFixed(1)}" r="3" fill="${p.drifted ? ERROR_COLOR : '#4C78A8'}"/>`);
   }
-  for (const c of checks) parts.push(`<line x1="${x(c.t).toFixed(1)}" x2="${x(c.t).toFixed(1)}" y1="${pad.t}" y2="${pad.t + h}" stroke="#333" stroke-dasharray="3,3"/><text x="${(x(c.t) + 3).toFixed(1)}" y="${pad.t + 10}" font-size="10" fill="#333">${e(c.label)}</text>`);
+  parts.push(...markerSvg(checks, x, pad.t, h, t0, t1));
   for (const s of axisTicks((t1 - t0) / 1000, 10)) parts.push(`<text x="${x(t0 + s * 1000).toFixed(1)}" y="${pad.t + h + 14}" font-size="10" text-anchor="middle" fill="#555">${Math.round(t0 / 1000 + s)}s</text>`);
   parts.push(`<text x="${pad.l}" y="18" font-size="13" font-weight="bold" fill="#222">Share of drifted features per 3-second window of live traffic (payload log vs reference period)</text>`);
   parts.push(`<text x="${pad.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#555">seconds since the demo started; dashed lines: the DriftMonitor's scheduled checks</text>`);
@@ -175,6 +174,26 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>, 
   return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${e(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+/** Dashed vertical lines with labels on a white backing, staggered so that close ones don't overlap. */
+function markerSvg(markers: ReadonlyArray<{ t: number; label: string }>, x: (t: number) => number, top: number, h: number, t0: number, t1: number): string[] {
+  const out: string[] = [];
+  const rows: number[] = [];
+  for (const m of [...markers].sort((a, b) => a.t - b.t)) {
+    if (m.t < t0 || m.t > t1) continue;
+    const xm = x(m.t);
+    const wLabel = m.label.length * 5.8 + 6;
+    let row = rows.findIndex((end) => end < xm);
+    if (row < 0) row = rows.length;
+    rows[row] = xm + wLabel;
+    const anchorEnd = xm + wLabel > x(t1);
+    const ty = top + 24 + row * 14;
+    out.push(`<line x1="${xm.toFixed(1)}" x2="${xm.toFixed(1)}" y1="${top}" y2="${top + h}" stroke="#333" stroke-dasharray="3,3"/>`);
+    out.push(`<rect x="${(anchorEnd ? xm - wLabel : xm + 1).toFixed(1)}" y="${ty - 10}" width="${wLabel.toFixed(1)}" height="13" fill="#fff" fill-opacity="0.85"/>`);
+    out.push(`<text x="${(anchorEnd ? xm - 3 : xm + 3).toFixed(1)}" y="${ty}" font-size="10" fill="#222"${anchorEnd ? ' text-anchor="end"' : ''}>${e(m.label)}</text>`);
+  }
+  return out;
+}
+
 const pct = (v: number | undefined) => (v === undefined ? '–' : `${(v * 100).toFixed(v > 0 && v < 0.01 ? 2 : 1)}%`);
 
 export function renderDemoReport(r: DemoRecord): string {
@@ -183,9 +202,7 @@ export function renderDemoReport(r: DemoRecord): string {
   const ok = r.checks.length > 0 && r.checks.every((c) => c.ok);
   const tEnd = r.traffic.length ? r.traffic[r.traffic.length - 1].t + 1000 : r.wallMs;
   const tStart = r.traffic.length ? r.traffic[0].t : 0;
-  const markers = r.timeline
-    .filter((x) => /^(registered|switched|v\d+ (promoted|rolled back))/.test(x.text) || (x.step === 'drift' && x.text.includes('TrainingRun')))
-    .map((x) => ({ t: x.t - t0, label: x.step === 'drift' ? 'drift → retrain' : x.text.startsWith('switched') ? 'drifted traffic' : x.text.split(/[:(]/)[0].replace(/^registered (a deliberately )?/, '').replace(/^fraud /, '').slice(0, 28) }));
+  const markers = r.markers;
   const checkMarks = r.driftChecks.map((c) => ({ t: c.t, label: c.samples < 500 ? 'check: too few rows' : c.datasetDrift ? 'check: drift' : 'check: no drift' }));
   const versionsRows = r.versions.map((v) => [
     `v${v.version}`, e(v.lineage.reason ?? '–'), e(v.lineage.runId ?? '–'), fmt(v.metrics.rocAuc, 3), fmt(v.metrics.f1, 3), fmt(v.metrics.logLoss, 3), fmt(v.metrics.ece, 3), pct(v.metrics.positiveRate),
@@ -215,7 +232,7 @@ small{color:#666;font-weight:normal}
 <h1>ghosteam demo ${ok ? '<span class="ok">✓ every step happened</span>' : '<span class="bad">✗ incomplete</span>'}</h1>
 <p class="sub">${e(r.startedAt)} · embedded default (local engine, local registry, local OIP server, local operator) · the demo clock ran ${r.speed}x (1-minute canary steps took ${(60 / r.speed).toFixed(1)} s; the 10-minute drift schedule ${(600 / r.speed).toFixed(0)} s) · wall ${sec(r.wallMs)}, CPU ${sec(r.cpuMs)}</p>
 <div class="kpis">
-${r.versions.map((v) => `<div class="kpi">v${v.version} ROC AUC<b>${fmt(v.metrics.rocAuc, 3)}</b><small>${e(v.lineage.reason ?? '')}</small></div>`).join('')}
+${r.versions.map((v) => v.tags['demo.ghosteam.io/broken'] ? `<div class="kpi">v${v.version}<b class="bad">broken</b><small>rolled back</small></div>` : `<div class="kpi">v${v.version} ROC AUC<b>${fmt(v.metrics.rocAuc, 3)}</b><small>trained: ${e(v.lineage.reason ?? '')}</small></div>`).join('')}
 <div class="kpi">requests<b>${r.traffic.reduce((a, p) => a + Object.values(p.ok).reduce((x, y) => x + y, 0) + Object.values(p.errors).reduce((x, y) => x + y, 0), 0).toLocaleString('en')}</b><small>${r.rate}/s over HTTP</small></div>
 <div class="kpi">drift checks<b>${r.driftChecks.length}</b><small>${r.driftChecks.filter((c) => c.datasetDrift).length} found drift</small></div>
 </div>

@@ -234,7 +234,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const operatorLog: string[] = [];
   const record: DemoRecord = {
     startedAt: new Date(t0).toISOString(), speed, rows, seed, rate, timeline, versions: [], driftChecks: [], rollouts: [], traffic: [], gitLog: [], plan: '',
-    driftCharts: [], driftSeries: [], checks, wallMs: 0, cpuMs: 0, repo: relative(process.cwd(), repo) || repo, features: [...FEATURES], firstCommit,
+    driftCharts: [], driftSeries: [], markers: [], checks, wallMs: 0, cpuMs: 0, repo: relative(process.cwd(), repo) || repo, features: [...FEATURES], firstCommit,
   };
   try {
     log('train', `pipeline ${trainSpec.name} on the local engine: ${trainSpec.tasks.map((t) => t.name).join(' → ')}`);
@@ -300,15 +300,18 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const s1 = mon1.status as DriftMonitorStatus;
     traffic.use(liveDrifted, 'drifted');
     record.driftedFrom = Date.now() - t0;
+    record.markers.push({ t: record.driftedFrom, label: 'drifted traffic' });
     log('traffic', `switched to drifted-period traffic (the check at ${s1.lastCheckTime?.slice(11, 16)} saw ${s1.samples} rows, no drift)`);
     const mon2 = await op.waitFor('DriftMonitor', ns, monName, (m) => !!(m.status as DriftMonitorStatus | undefined)?.lastTriggeredRun, stepTimeout * 2);
     const s2 = mon2.status as DriftMonitorStatus;
     const trName = s2.lastTriggeredRun!;
+    record.markers.push({ t: Date.now() - t0, label: 'drift → retrain' });
     const tr = await op.waitFor('TrainingRun', ns, trName, (r) => ['Succeeded', 'Failed'].includes((r.status as TrainingRunStatus | undefined)?.phase ?? ''), stepTimeout * 2);
     const trs = tr.status as TrainingRunStatus;
     if (trs.phase !== 'Succeeded' || !trs.registeredVersion) throw new Error(`TrainingRun ${trName} ${trs.phase}: ${trs.message ?? ''}`);
     const v2 = await registry.getVersion(modelName, trs.registeredVersion);
     log('retrain', `registered ${modelName} v${v2.version} (reason ${v2.lineage.reason}, run ${v2.lineage.runId}): ROC AUC ${v2.metrics.rocAuc?.toFixed(3)} on the drifted period`);
+    record.markers.push({ t: Date.now() - t0, label: `v${v2.version} registered` });
     check('drift detected → v2 registered with reason drift', v2.version === 2 && v2.lineage.reason === 'drift', `v${v2.version}, reason ${v2.lineage.reason}`);
 
     // 6a. The canary of v2: 10% → 50% → promoted, analysed on the server's per-version metrics.
@@ -317,6 +320,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const champion2 = (await registry.resolve(modelName, 'champion')).version;
     const a2 = ((promoted.status as ModelStatus).analysis ?? []).filter((a) => a.version === v2.version);
     record.rollouts.push({ version: v2.version, outcome: 'promoted', reason: 'AnalysisPassed', analysis: a2 });
+    record.markers.push({ t: Date.now() - t0, label: `v${v2.version} promoted` });
     log('canary', `v${v2.version} promoted after ${a2.length} analysed steps; ${modelName}@champion → v${champion2}`);
     check('champion == v2 after promotion', champion2 === v2.version && a2.length >= 2 && a2.every((a) => a.passed), `champion v${champion2}, ${a2.length} passed steps`);
     const trainingRuns = await op.list('TrainingRun', ns);
@@ -334,9 +338,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const broken = join(dir, 'fraud-v3-broken.onnx');
     writeFileSync(broken, brokenLookupModel(readFileSync(v2.source), FEATURES.indexOf('amount_log')));
     const v3 = await registry.registerVersion(modelName, {
-      artifactPath: broken, lineage: { reason: 'manual' }, metrics: v2.metrics,
+      artifactPath: broken, lineage: { reason: 'manual' },
       tags: { 'demo.ghosteam.io/broken': 'amount lookup table one bucket short: amounts >= e^5 fail with HTTP 500' },
     });
+    record.markers.push({ t: Date.now() - t0, label: `v${v3.version} registered` });
     log('canary', `registered a deliberately broken v${v3.version} (v2 plus an amount lookup that fails on large amounts)`);
     const rolled = await op.waitFor('Model', ns, modelName, (m) => (m.status as ModelStatus).phase === 'RolledBack' && (m.status as ModelStatus).lastFailedVersion === v3.version, stepTimeout);
     const rs = rolled.status as ModelStatus;
@@ -344,6 +349,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const a3 = (rs.analysis ?? []).filter((a) => a.version === v3.version);
     record.rollouts.push({ version: v3.version, outcome: 'rolled back', reason: degraded?.reason ?? '', message: degraded?.message, analysis: a3 });
     const champion3 = (await registry.resolve(modelName, 'champion')).version;
+    record.markers.push({ t: Date.now() - t0, label: `v${v3.version} rolled back` });
     log('canary', `v${v3.version} rolled back (${degraded?.reason}): ${degraded?.message}; v${rs.stableVersion} keeps serving`);
     check('v3 rolled back with the reason recorded', rs.stableVersion === v2.version && champion3 === v2.version && !!degraded?.reason && degraded.reason !== 'AsExpected' && !!degraded.message, `${degraded?.reason}: ${degraded?.message}`);
 
