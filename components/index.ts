@@ -34,6 +34,7 @@ import { register } from './register/index.ts';
 import { split } from './split/index.ts';
 import { trainTabular } from './train-tabular/index.ts';
 import { validate } from './validate/index.ts';
+import { driftComponent } from './drift/component.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -54,7 +55,7 @@ export const CONTAINER_PATHS = {
   outputParams: '/tmp/outputs/params',
 } as const;
 
-const BUILTINS: readonly Component[] = [evaluate, exportOnnx, gate, ingest, register, split, trainTabular, validate];
+const BUILTINS: readonly Component[] = [driftComponent, evaluate, exportOnnx, gate, ingest, register, split, trainTabular, validate];
 const byName = new Map(BUILTINS.map((c) => [c.name, c]));
 
 export function getComponent(name: string): Component | undefined {
