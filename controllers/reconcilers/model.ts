@@ -224,6 +224,8 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
         ...(gpu.kind === 'placed' ? { placement: { affinity: gpu.affinity, tolerations: gpu.tolerations } } : {}),
       });
       logApplied(log, `${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'Served model'} ${req.namespace}/${spec.inferenceService}`, result, obj);
+      // Look again soon to see the change land (the serving layer may not send an event).
+      if (result !== 'unchanged') requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
     }
   }
   if (targetProblem && requeueAfterMs === undefined) requeueAfterMs = 30_000;

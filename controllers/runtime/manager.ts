@@ -11,7 +11,18 @@ import { OperatorMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { LeaderElector, type LeaderOptions } from './leader.ts';
 import type { Logger } from './log.ts';
+import { jsonEqual } from '../planners/conditions.ts';
 import type { ReconcileResult, Request } from '../reconcilers/common.ts';
+
+/** Whether anything but status (and resourceVersion/managedFields) changed. */
+export function metaChanged(a: KObject, b: KObject): boolean {
+  const m = (o: KObject) => [o.metadata.generation, o.metadata.labels ?? {}, o.metadata.annotations ?? {}, o.metadata.finalizers ?? [], o.metadata.deletionTimestamp ?? null, o.metadata.ownerReferences ?? []];
+  if (!jsonEqual(m(a), m(b))) return true;
+  // Kinds without a status subresource (or without generation tracking) compare the rest too.
+  const { metadata: _a, status: _s, ...ra } = a;
+  const { metadata: _b, status: _t, ...rb } = b;
+  return a.metadata.generation === undefined && !jsonEqual(ra, rb);
+}
 
 export interface Watches {
   readonly type: ResourceType;
@@ -119,7 +130,12 @@ export class Manager {
     for (const c of this.controllers) {
       const q = this.queues.get(c.name)!;
       const primary = this.ensureInformer(c.type);
-      primary.addHandler((_type, o) => q.add(objectKey(o)));
+      // Like controller-runtime's GenerationChanged predicate: a status-only update (our own status
+      // write, mostly) does not need a reconcile; deadlines come back through requeueAfter.
+      primary.addHandler((type, o, old) => {
+        if (type === 'MODIFIED' && old && !metaChanged(old, o)) return;
+        q.add(objectKey(o));
+      });
       for (const w of c.watches ?? []) {
         const inf = this.ensureInformer(w.type);
         const map = w.map ?? ((o: KObject) => (o.metadata.ownerReferences ?? []).filter((r) => r.controller && r.kind === c.type.kind).map((r) => (o.metadata.namespace ? `${o.metadata.namespace}/${r.name}` : r.name)));
