@@ -75,7 +75,7 @@ export default function fraudDetection(app: App): void {
     registry: MODEL_NAME,
     resources: Resources.of({ cpu: '1', memory: '1Gi' }),
     autoscaling: Autoscaling.of({ minReplicas: 1, maxReplicas: 4, targetConcurrency: 16 }),
-    rollout: Rollout.canary({ steps: [10, 50, 100], interval: '1m', maxErrorRate: 0.01, maxP99LatencyMs: 50, maxPredictionDrift: 0.25, minRequests: 100 }),
+    rollout: Rollout.canary({ steps: [10, 50, 100], interval: '1m', maxErrorRate: 0.01, maxP99LatencyMs: 50, maxPredictionDrift: 0.25, minRequests: 200 }),
     payloadLogging: PayloadLogging.enabled({ mode: 'all' }),
   });
 
