@@ -68,11 +68,11 @@ export interface DemoOptions {
   readonly report?: string;
   /** Labelled rows per period (training data). @default 20000 */
   readonly rows?: number;
-  /** Live requests per traffic period sample (rows cycled through). @default 4000 */
+  /** Distinct live rows per traffic period (cycled through). @default 4000 */
   readonly trafficRows?: number;
-  /** How much faster the demo clock runs than the wall clock. @default 30 */
+  /** How much faster the demo clock runs than the wall clock. @default 20 */
   readonly speed?: number;
-  /** Requests per second of live traffic. @default 300 */
+  /** Requests per second of live traffic. @default 500 */
   readonly rate?: number;
   readonly seed?: number;
   /** Extra pipeline params for every training run (tests: fewer epochs). */
@@ -156,7 +156,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const rows = o.rows ?? 20_000;
   const trafficRows = o.trafficRows ?? 4000;
   const speed = o.speed ?? 20;
-  const rate = o.rate ?? 400;
+  const rate = o.rate ?? 500;
   const seed = o.seed ?? 1;
   const stepTimeout = o.stepTimeoutMs ?? 90_000;
   // Wall-clock time until the operator starts; from then on the demo clock (see below).
@@ -496,7 +496,7 @@ Options:
   --report <file>   HTML report (default: "demo-report.html")
   --rows <n>        Labelled rows per period (default: 20000)
   --speed <x>       How much faster the demo clock runs (default: 20)
-  --rate <n>        Live requests per second (default: 400)
+  --rate <n>        Live requests per second (default: 500)
   --seed <n>        Data seed (default: 1)
 `);
     return;
