@@ -66,6 +66,7 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
       runGpu: d.runGpu ?? ((run) => gpuOfWorkflowTemplate(manager.informer(TYPES.WorkflowTemplate)?.get(run.metadata.namespace, (run.spec as { pipeline: string }).pipeline))),
     });
   }
+  const written = new Map<string, string>();
   const requeueGpuWork = () => {
     manager.enqueueAll('trainingrun');
     manager.enqueueAll('model');
@@ -73,7 +74,7 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
   const models: Controller = {
     name: 'model', type: TYPES.Model,
     watches: [{ type: TYPES.InferenceService }],
-    reconcile: (req) => reconcileModel({ ...ctx, serving: d.serving, registry: d.registry, metrics: d.metrics, ...(gpu ? { gpu: (m: ModelObject) => gpu!.decide(m) } : {}) }, req),
+    reconcile: (req) => reconcileModel({ ...ctx, serving: d.serving, registry: d.registry, metrics: d.metrics, cached: (ns, name) => manager.informer(TYPES.Model)?.get(ns, name), written, ...(gpu ? { gpu: (m: ModelObject) => gpu!.decide(m) } : {}) }, req),
   };
   const runs: Controller = {
     name: 'trainingrun', type: TYPES.TrainingRun,

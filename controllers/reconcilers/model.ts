@@ -27,8 +27,10 @@ export interface ModelDeps extends ReconcileContext {
   readonly metrics?: MetricsSource;
   /** GPU decision for a predictor with spec.resources.gpu. */
   readonly gpu?: (model: ModelObject) => Promise<GpuDecision> | GpuDecision;
-  /** Cached read of the Model (informer); falls back to the store. */
+  /** Cached read of the Model (informer); undefined falls back to the store. */
   readonly cached?: (namespace: string, name: string) => KObject | undefined;
+  /** resourceVersions this operator last wrote, by key: a cached copy older than that is not trusted. */
+  readonly written?: Map<string, string>;
 }
 
 const DEFAULTS = { maxErrorRate: 0.05, maxP99LatencyMs: Number.POSITIVE_INFINITY, maxPredictionDrift: Number.POSITIVE_INFINITY, minRequests: 20 };
@@ -120,7 +122,10 @@ export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, pol
 
 export async function reconcileModel(d: ModelDeps, req: Request): Promise<ReconcileResult> {
   const t = TYPES.Model;
-  let obj = (d.cached?.(req.namespace!, req.name) ?? (await d.store.get(t, req.namespace, req.name))) as ModelObject | undefined;
+  const key = `${req.namespace}/${req.name}`;
+  const hit = d.cached?.(req.namespace!, req.name);
+  const trusted = hit && d.written && (!d.written.has(key) || d.written.get(key) === hit.metadata.resourceVersion);
+  let obj = (trusted ? hit : await d.store.get(t, req.namespace, req.name)) as ModelObject | undefined;
   if (!obj) return {};
   const log = d.log.with(coords(obj));
   if (obj.metadata.deletionTimestamp) {
@@ -198,6 +203,7 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   const prevReady = getCondition(obj.status?.conditions, 'Ready');
   const w = await writeStatus(d.store, t, obj, status);
   obj = w.obj as ModelObject;
+  if (w.result === 'updated' && obj.metadata.resourceVersion) d.written?.set(key, obj.metadata.resourceVersion);
   const newReady = getCondition(status.conditions, 'Ready')!;
   if (prevReady && prevReady.status !== newReady.status) await d.events.record(obj, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
 
