@@ -57,7 +57,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, '..', '..');
 const MARKER = '.ghosteam-demo';
 /** Wall-clock time from starting the operator to the first scheduled drift check. */
-const CHECK_LEAD_MS = 7000;
+const CHECK_LEAD_MS = 5000;
 /** The outcome checks runDemo makes; fewer means a step never ran. */
 const EXPECTED_CHECKS = 8;
 
@@ -70,7 +70,7 @@ export interface DemoOptions {
   readonly rows?: number;
   /** Distinct live rows per traffic period (cycled through). @default 4000 */
   readonly trafficRows?: number;
-  /** How much faster the demo clock runs than the wall clock. @default 20 */
+  /** How much faster the demo clock runs than the wall clock. @default 15 */
   readonly speed?: number;
   /** Requests per second of live traffic. @default 500 */
   readonly rate?: number;
@@ -155,7 +155,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const reportPath = resolve(o.report ?? 'demo-report.html');
   const rows = o.rows ?? 20_000;
   const trafficRows = o.trafficRows ?? 4000;
-  const speed = o.speed ?? 20;
+  const speed = o.speed ?? 15;
   const rate = o.rate ?? 500;
   const seed = o.seed ?? 1;
   const stepTimeout = o.stepTimeoutMs ?? 90_000;
@@ -495,7 +495,7 @@ Options:
   --dir <dir>       Workspace, recreated on every run (default: ".ghosteam/demo")
   --report <file>   HTML report (default: "demo-report.html")
   --rows <n>        Labelled rows per period (default: 20000)
-  --speed <x>       How much faster the demo clock runs (default: 20)
+  --speed <x>       How much faster the demo clock runs (default: 15)
   --rate <n>        Live requests per second (default: 500)
   --seed <n>        Data seed (default: 1)
 `);

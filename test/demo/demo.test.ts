@@ -18,7 +18,7 @@ test('the demo: drift → one retrain (reason drift) → v2 promoted → broken 
   const dir = mkdtempSync(join(tmpdir(), 'gt-demo-'));
   const lines: string[] = [];
   try {
-    const out = await runDemo({ dir: join(dir, 'ws'), report: join(dir, 'report.html'), rows: 12_000, trafficRows: 2000, speed: 25, rate: 600, progress: 'quiet', print: (l) => lines.push(l), stepTimeoutMs: 60_000 });
+    const out = await runDemo({ dir: join(dir, 'ws'), report: join(dir, 'report.html'), rows: 12_000, trafficRows: 2000, speed: 15, rate: 500, progress: 'quiet', print: (l) => lines.push(l), stepTimeoutMs: 60_000 });
     assert.deepEqual(out.checks.filter((c) => !c.ok), [], lines.join('\n'));
     assert.equal(out.checks.length, 8);
     assert.equal(out.ok, true);
