@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import pc from 'picocolors';
+import { colors as pc } from '../colors.ts';
 import { effectiveStatus, formatDuration, RunStore, type RunRecord } from '../../pipelines/local/index.ts';
 
 function table(rows: string[][]): string {

@@ -96,7 +96,9 @@ describe('ghosteam run', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     // `prepare` is quick; wait until a task is running, then interrupt.
-    for (let i = 0; i < 200 && !/"state":"Running"/.test(out); i++) await delay(25);
+    // Start-up can take seconds on a loaded machine: SIGINT before the handler is installed would just kill it.
+    for (let i = 0; i < 2400 && !/"state":"Running"/.test(out); i++) await delay(25);
+    assert.match(out, /"state":"Running"/, 'no task reached Running within 60 s');
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 130);
