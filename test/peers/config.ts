@@ -27,7 +27,7 @@ export const cacheDir = process.env.GHOSTEAM_PEERS_CACHE ?? join(homedir(), '.ca
 /** The state file written by `peers:up`: which daemons run, on which ports, with which files. */
 export const stateFile = process.env.GHOSTEAM_PEERS_STATE ?? join(cacheDir, 'state.json');
 
-export const UP_HINT = 'start them with `npm run peers:up` (first run installs and builds, ~15 min; then seconds)';
+export const UP_HINT = 'start them with `npm run peers:up` (the first run installs and builds them, 10-40 min; later starts take about a minute)';
 
 export function shortHash(...parts: string[]): string {
   const h = createHash('sha256');

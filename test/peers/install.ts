@@ -104,7 +104,7 @@ export async function ensureKube(log: Log): Promise<string> {
     if (!which('go')) throw new Error('the Go toolchain is not on PATH; install Go >= 1.26 (only the kube test peer needs it)');
     mkdirSync(join(cacheDir, 'bin'), { recursive: true });
     const tmp = `${bin}.tmp-${process.pid}`;
-    log(`kube: building kube-apiserver ${versions.kubernetes} with embedded etcd (first time only; ~10-20 min on 2 cores)`);
+    log(`kube: building kube-apiserver ${versions.kubernetes} with embedded etcd (first time only; 8 min of CPU, longer on a busy 2-core machine)`);
     await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ghosteam-kube'], { cwd: kubeModuleDir, log });
     renameSync(tmp, bin);
     return bin;
