@@ -4,17 +4,10 @@
  */
 import type { DenseNet, DenseLayer, Activation } from './index.ts';
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seededRandom } from '../random.ts';
+
+/** The project's one seeded PRNG (mulberry32), under the name this module has always exported. */
+export { seededRandom };
 
 /**
  * An MLP with the given layer sizes ([16, 64, 64, 1] = 16 features, two hidden ReLU layers of 64,
