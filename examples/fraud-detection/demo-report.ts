@@ -113,7 +113,6 @@ export function trafficChartSvg(points: readonly TrafficPoint[], markers: Readon
       const xa = x(p.t);
       const xb = i === points.length ? x(t1) : x(points[i].t);
       parts.push(`<rect x="${xa.toFixed(1)}" y="${pad.t}" width="${Math.max(0, xb - xa).toFixed(1)}" height="${h}" fill="${p.phase === 'drifted' ? '#FDF2E9' : '#EEF4FA'}"/>`);
-      parts.push(`<text x="${(xa + 4).toFixed(1)}" y="${pad.t + 12}" font-size="10" fill="#777">${e(p.phase)} traffic</text>`);
       start = i;
     }
   }
@@ -141,6 +140,10 @@ export function trafficChartSvg(points: readonly TrafficPoint[], markers: Readon
     lx += 50;
   }
   parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="${ERROR_COLOR}"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">errors</text>`);
+  lx += 70;
+  parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="#EEF4FA" stroke="#ccc"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">reference-period traffic</text>`);
+  lx += 160;
+  parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="#FDF2E9" stroke="#ccc"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">drifted-period traffic</text>`);
   parts.push(`<text x="${pad.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#555">seconds since the demo started (wall clock)</text>`);
   parts.push('</svg>');
   return parts.join('');
@@ -182,10 +185,11 @@ function markerSvg(markers: ReadonlyArray<{ t: number; label: string }>, x: (t: 
     if (m.t < t0 || m.t > t1) continue;
     const xm = x(m.t);
     const wLabel = m.label.length * 5.8 + 6;
-    let row = rows.findIndex((end) => end < xm);
-    if (row < 0) row = rows.length;
-    rows[row] = xm + wLabel;
     const anchorEnd = xm + wLabel > x(t1);
+    const [a, b] = anchorEnd ? [xm - wLabel, xm] : [xm, xm + wLabel];
+    let row = rows.findIndex((end) => end < a);
+    if (row < 0) row = rows.length;
+    rows[row] = b + 2;
     const ty = top + 24 + row * 14;
     out.push(`<line x1="${xm.toFixed(1)}" x2="${xm.toFixed(1)}" y1="${top}" y2="${top + h}" stroke="#333" stroke-dasharray="3,3"/>`);
     out.push(`<rect x="${(anchorEnd ? xm - wLabel : xm + 1).toFixed(1)}" y="${ty - 10}" width="${wLabel.toFixed(1)}" height="13" fill="#fff" fill-opacity="0.85"/>`);

@@ -395,6 +395,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   record.cpuMs = cpuMs;
   record.operatorLogLines = operatorLog.length;
   await writeFileAtomic(reportPath, renderDemoReport(record));
+  // The report's data, for anyone who wants the numbers (or to re-render the report).
+  await writeFileAtomic(join(dir, 'demo-record.json'), JSON.stringify(record));
   check('report written', existsSync(reportPath) && readFileSync(reportPath, 'utf8').includes('</html>'), relative(process.cwd(), reportPath) || reportPath);
   return { ok: checks.length === EXPECTED_CHECKS && checks.every((c) => c.ok), checks, record, reportPath, repoDir: repo, wallMs, cpuMs };
 }
