@@ -203,6 +203,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   git(repo, 'init', '-q', '-b', 'main');
   git(repo, 'config', 'user.name', 'ghosteam demo');
   git(repo, 'config', 'user.email', 'demo@ghosteam.invalid');
+  git(repo, 'config', 'commit.gpgsign', 'false');
   // Write-back pushes into this repository, as it would push to the team's remote.
   git(repo, 'config', 'receive.denyCurrentBranch', 'updateInstead');
   git(repo, 'add', 'app.ts', 'data.ts', '.gitignore', 'package.json');
