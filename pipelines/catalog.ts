@@ -57,20 +57,6 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputs: [],
     outputParams: ['passed', 'reasons'],
   },
-  drift: {
-    name: 'drift',
-    version: '1',
-    inputs: [
-      { name: 'reference', kind: 'dataset' },
-      { name: 'current', kind: 'dataset' },
-    ],
-    outputs: [
-      { name: 'result', kind: 'metrics' },
-      { name: 'report', kind: 'file', optional: true },
-      { name: 'summary', kind: 'file', optional: true },
-    ],
-    outputParams: ['datasetDrift', 'driftShare', 'driftedColumns'],
-  },
   'export-onnx': {
     name: 'export-onnx',
     version: '1',
@@ -89,6 +75,20 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     ],
     outputs: [],
     outputParams: ['version', 'modelRef', 'registry'],
+  },
+  drift: {
+    name: 'drift',
+    version: '1',
+    inputs: [
+      { name: 'reference', kind: 'dataset' },
+      { name: 'current', kind: 'dataset' },
+    ],
+    outputs: [
+      { name: 'result', kind: 'metrics' },
+      { name: 'report', kind: 'file', optional: true },
+      { name: 'summary', kind: 'file', optional: true },
+    ],
+    outputParams: ['datasetDrift', 'driftShare', 'driftedColumns'],
   },
 };
 

@@ -70,7 +70,7 @@ describe('construct-time errors', () => {
       "test/p/t3: 'inputs.test' is required by component 'evaluate' (a dataset artifact); pass an upstream output",
     ]);
     assert.deepEqual(issuesOf(() => p.component('t4', 'train-xgboost')), [
-      "test/p/t4: 'component' 'train-xgboost' is not a built-in component; use one of ingest, validate, split, train-tabular, evaluate, gate, export-onnx, register, or pass a Component object",
+      "test/p/t4: 'component' 'train-xgboost' is not a built-in component; use one of ingest, validate, split, train-tabular, evaluate, gate, export-onnx, register, drift, or pass a Component object",
     ]);
   });
 
