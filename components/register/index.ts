@@ -39,7 +39,7 @@ export function lineageFrom(params: Readonly<Record<string, ParamValue>>, env: N
     pipeline: pick(params.pipeline, params['ghosteam.pipeline'], env.GHOSTEAM_PIPELINE),
     gitCommit: pick(params.gitCommit, params['ghosteam.gitCommit'], env.GHOSTEAM_GIT_COMMIT),
     datasetDigest: pick(params.datasetDigest),
-    reason: pick(params.reason, env.GHOSTEAM_REASON),
+    reason: pick(params.reason, params['ghosteam.reason'], env.GHOSTEAM_REASON),
   };
   return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as Lineage;
 }

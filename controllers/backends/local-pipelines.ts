@@ -66,7 +66,8 @@ export class LocalPipelineBackend implements PipelineBackend {
     if (this.running.has(w.name) || (await this.record(w.name))) return 'unchanged';
     const spec = this.o.pipelines().get(w.template);
     if (!spec) throw new Error(`pipeline ${w.template} is not loaded in the local operator`);
-    const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(this.o.cwd ? { cwd: this.o.cwd } : {}) })
+    const reason = w.labels?.['ghosteam.io/reason'];
+    const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(reason ? { reason } : {}), ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(this.o.cwd ? { cwd: this.o.cwd } : {}) })
       .catch((e) => {
         this.o.log.error(`local run ${w.name} failed to start: ${(e as Error).message}`);
         return undefined;

@@ -111,11 +111,6 @@ export function rewriteImports(source: string, file: string): string {
   return out;
 }
 
-/** The same pipeline with `reason` given to its register step, so the registered version's lineage says why it was trained. */
-export function withRegisterReason(spec: PipelineSpec, reason: string): PipelineSpec {
-  return { ...spec, tasks: spec.tasks.map((t) => (t.component?.name === 'register' ? { ...t, params: { ...t.params, reason: { kind: 'literal', value: reason } } } : t)) };
-}
-
 /**
  * Built-in components read files relative to the process's working directory (RunOptions.cwd is for
  * command tasks), so string params naming a file of the demo repository are made absolute.
@@ -240,7 +235,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   try {
     log('train', `pipeline ${trainSpec.name} on the local engine: ${trainSpec.tasks.map((t) => t.name).join(' → ')}`);
     const reporter = createReporter(progress);
-    const v1run = await runPipeline(withRegisterReason(trainSpec, 'manual'), { cwd: repo, storeDir: '.ghosteam', params: repoPathParams(trainSpec, extraParams, repo) as RunOptions['params'], onEvent: (e) => reporter.onEvent(e) });
+    const v1run = await runPipeline(trainSpec, { reason: 'manual', cwd: repo, storeDir: '.ghosteam', params: repoPathParams(trainSpec, extraParams, repo) as RunOptions['params'], onEvent: (e) => reporter.onEvent(e) });
     reporter.stop();
     if (v1run.status !== 'Succeeded') throw new Error(`the first training run ${v1run.id} ended ${v1run.status}: ${v1run.message ?? 'see its logs under ' + join(repo, '.ghosteam', 'runs', v1run.id)}`);
     const v1 = await registry.resolve(modelName, 'latest');
@@ -270,7 +265,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       const tr = (await op!.list('TrainingRun')).find((r) => (r.status as TrainingRunStatus | undefined)?.workflowName === opts.runId);
       const reason = (tr?.spec as { reason?: string } | undefined)?.reason ?? 'manual';
       log('retrain', `TrainingRun ${tr?.metadata.name ?? opts.runId} runs pipeline ${spec.name} (reason ${reason}, params ${JSON.stringify(opts.params ?? {})})`);
-      return runPipeline(withRegisterReason(spec, reason), { ...opts, params: repoPathParams(spec, { ...extraParams, ...(opts.params ?? {}) }, repo) as RunOptions['params'] });
+      return runPipeline(spec, { ...opts, reason, params: repoPathParams(spec, { ...extraParams, ...(opts.params ?? {}) }, repo) as RunOptions['params'] });
     };
     op = await startLocalOperator({
       stateDir: join(dir, 'state'), registry, modelServer: admin, modelServerUrl: server.url,

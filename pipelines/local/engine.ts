@@ -357,6 +357,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       GHOSTEAM_TASK: t.name,
       GHOSTEAM_NODE: n.id,
       GHOSTEAM_STORE_DIR: root,
+      ...(opts.reason ? { GHOSTEAM_REASON: opts.reason } : {}),
       ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
     };
     const allParams: Record<string, ParamValue> = {
@@ -366,6 +367,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       'ghosteam.gitCommit': gitCommit,
       'ghosteam.task': n.id,
       'ghosteam.inputDigests': inputDigests,
+      ...(opts.reason ? { 'ghosteam.reason': opts.reason } : {}),
       ...extraParams,
     };
     const firstStart = Date.now();

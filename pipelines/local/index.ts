@@ -17,6 +17,7 @@
  *     'ghosteam.task'         the node id: the task name, or `task(i)` for a parallelFor instance
  *     'ghosteam.inputDigests' { inputName: 'sha256:<hex>' } of the task's input artifacts
  *     'ghosteam.status'       exit handler only: the DAG's outcome, 'Succeeded' | 'Failed'
+ *     'ghosteam.reason'       why the run exists (RunOptions.reason: 'drift', 'git-change', ...), when given
  *   command tasks (environment, as pipelines/argo.ts sets them in a container): GHOSTEAM_RUN_ID,
  *     GHOSTEAM_PIPELINE, GHOSTEAM_TASK (task name), GHOSTEAM_WORKFLOW_STATUS (exit handler), and
  *     locally also GHOSTEAM_GIT_COMMIT ('' outside git), GHOSTEAM_NODE (node id), GHOSTEAM_STORE_DIR,

@@ -20,7 +20,7 @@ export class PipelineError extends Error {
 }
 
 /** Parameters the engine passes to every component besides the task's own (see index.ts). */
-export const RESERVED_PARAMS = ['ghosteam.runId', 'ghosteam.pipeline', 'ghosteam.gitCommit', 'ghosteam.task', 'ghosteam.inputDigests', 'ghosteam.status'] as const;
+export const RESERVED_PARAMS = ['ghosteam.runId', 'ghosteam.pipeline', 'ghosteam.gitCommit', 'ghosteam.task', 'ghosteam.inputDigests', 'ghosteam.status', 'ghosteam.reason'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Spec checks

@@ -144,6 +144,8 @@ export interface RunOptions {
   readonly gitCommit?: string | null;
   /** Working directory for command tasks and git. @default process.cwd() */
   readonly cwd?: string;
+  /** Why the run exists ('drift' | 'git-change' | 'schedule' | 'manual'): given to tasks as 'ghosteam.reason' / GHOSTEAM_REASON, recorded by `register`. */
+  readonly reason?: string;
   /** Run id to use (tests). @default '<pipeline>-<utc timestamp>-<random>' */
   readonly runId?: string;
   /** Grace period between SIGTERM and SIGKILL when stopping a command task. @default 3000 */

@@ -43,6 +43,7 @@ describe('catalog', () => {
       reason: 'drift',
     });
     assert.deepEqual(lineageFrom({ runId: 'explicit', 'ghosteam.runId': 'r' }, {}), { runId: 'explicit' });
+    assert.equal(lineageFrom({ 'ghosteam.reason': 'drift' }, { GHOSTEAM_REASON: 'manual' }).reason, 'drift', "the engine's run reason wins over the environment");
   });
 
   test('parseAssignments', () => {

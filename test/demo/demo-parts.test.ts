@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
-import { rewriteImports, withRegisterReason, repoPathParams } from '../../examples/fraud-detection/demo.ts';
+import { rewriteImports, repoPathParams } from '../../examples/fraud-detection/demo.ts';
 import { DemoClock } from '../../examples/fraud-detection/demo-clock.ts';
 import { brokenLookupModel } from '../../examples/fraud-detection/demo-broken.ts';
 import { renderDemoReport, trafficChartSvg, type DemoRecord } from '../../examples/fraud-detection/demo-report.ts';
@@ -34,13 +34,6 @@ const spec = {
     { name: 'register', component: { name: 'register', version: '1' }, params: { name: { kind: 'literal', value: 'fraud' } } },
   ],
 } as unknown as PipelineSpec;
-
-test('the register step gets the run reason; other steps are untouched', () => {
-  const out = withRegisterReason(spec, 'drift');
-  assert.deepEqual(out.tasks[1].params, { name: { kind: 'literal', value: 'fraud' }, reason: { kind: 'literal', value: 'drift' } });
-  assert.equal(out.tasks[0], spec.tasks[0]);
-  assert.equal((spec.tasks[1].params as Record<string, unknown>).reason, undefined);
-});
 
 test('string params naming a file of the repository become absolute; others stay', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gt-demo-parts-'));

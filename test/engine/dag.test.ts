@@ -349,6 +349,16 @@ describe('context for components', () => {
     assert.equal(got['ghosteam.task'], 'look');
     assert.deepEqual(got['ghosteam.inputDigests'], { d: rec.nodes.mk.outputs.d.digest });
     assert.equal(rec.gitCommit, 'abc123');
+    assert.equal('ghosteam.reason' in got, false, 'no reason given, none passed');
+  });
+  test("the run's reason reaches components as 'ghosteam.reason' and stays out of the cache key", async () => {
+    let got: unknown;
+    const look = comp('look', (ctx) => void (got = ctx.params['ghosteam.reason']));
+    const spec = pipeline('reasonp', [task('look', C('look'))]);
+    await runPipeline(spec, { storeDir: dir, components: catalog(look), reason: 'drift' });
+    assert.equal(got, 'drift');
+    const again = await runPipeline(spec, { storeDir: dir, components: catalog(look), reason: 'git-change' });
+    assert.equal(again.nodes.look.cached, true, 'a different reason is the same computation');
   });
   test('an unknown component is an Error naming it and the catalog', async () => {
     const rec = await runPipeline(pipeline('p', [task('t', C('nope'))]), { storeDir: dir, components: catalog() });
