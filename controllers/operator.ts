@@ -5,9 +5,9 @@
  */
 import type { ModelRegistry } from '../components/registry/types.ts';
 import { Manager, type Controller } from './runtime/manager.ts';
-import { TYPES, type KObject, type ObjectStore } from './runtime/store.ts';
+import { objectKey, TYPES, type KObject, type ObjectStore } from './runtime/store.ts';
 import { KubeStore, loadKubeConfig } from './runtime/kube-store.ts';
-import { eventRecorder } from './runtime/events.ts';
+import { eventRecorder, type EventRecorder } from './runtime/events.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
 import type { LeaderOptions } from './runtime/leader.ts';
 import type { MetricsSource, PipelineBackend, ServingBackend } from './backends/types.ts';
@@ -51,10 +51,9 @@ const noDriftChecker: DriftChecker = async () => {
   throw new Error('no payload-log reader is configured for drift checks in this operator');
 };
 
-export function buildControllers(d: OperatorDeps, manager: Manager): Controller[] {
+export function buildControllers(d: OperatorDeps, manager: Manager, events: EventRecorder = eventRecorder(d.store, 'ghosteam-operator', d.log ?? createLogger(), d.now ?? Date.now)): Controller[] {
   const log = d.log ?? createLogger();
   const now = d.now ?? Date.now;
-  const events = eventRecorder(d.store, 'ghosteam-operator', log, now);
   const ctx = { store: d.store, events, log, now };
   const cache = (t: typeof TYPES[keyof typeof TYPES]) => () => manager.informer(t)?.list() ?? [];
   let gpu: GpuScheduler | undefined;
@@ -66,6 +65,9 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
       runGpu: d.runGpu ?? ((run) => gpuOfWorkflowTemplate(manager.informer(TYPES.WorkflowTemplate)?.get(run.metadata.namespace, (run.spec as { pipeline: string }).pipeline))),
     });
   }
+  // resourceVersions of our own Model writes that the informer has not delivered yet: until it does,
+  // the cached copy is older than what we wrote. Once the watch delivers that version, the cache is
+  // current again (events arrive in order) and reconciles read it instead of GETting the Model.
   const written = new Map<string, string>();
   const requeueGpuWork = () => {
     manager.enqueueAll('trainingrun');
@@ -74,6 +76,10 @@ export function buildControllers(d: OperatorDeps, manager: Manager): Controller[
   const models: Controller = {
     name: 'model', type: TYPES.Model,
     watches: [{ type: TYPES.InferenceService }],
+    observe: (type, o) => {
+      const k = objectKey(o);
+      if (type === 'DELETED' || (written.size && written.get(k) === o.metadata.resourceVersion)) written.delete(k);
+    },
     reconcile: (req) => reconcileModel({ ...ctx, serving: d.serving, registry: d.registry, metrics: d.metrics, cached: (ns, name) => manager.informer(TYPES.Model)?.get(ns, name), written, ...(gpu ? { gpu: (m: ModelObject) => gpu!.decide(m) } : {}) }, req),
   };
   const runs: Controller = {
@@ -109,9 +115,16 @@ export async function startControllers(d: OperatorDeps): Promise<RunningOperator
     store: d.store, log, workers: d.workers, healthPort: d.healthPort, healthHost: d.healthHost, leaderElection: d.leaderElection, namespace: d.namespace, resyncMs: d.resyncMs,
     extraTypes: d.gpuScheduling ? [TYPES.Pod, TYPES.ResourceQuota, TYPES.LocalQueue, TYPES.WorkflowTemplate] : [],
   });
-  for (const c of buildControllers(d, manager)) manager.add(c);
+  const events = eventRecorder(d.store, 'ghosteam-operator', log, d.now ?? Date.now);
+  for (const c of buildControllers(d, manager, events)) manager.add(c);
   await manager.start();
-  return { manager, stop: () => manager.stop() };
+  return {
+    manager,
+    stop: async () => {
+      await manager.stop();
+      await events.flush();
+    },
+  };
 }
 
 export interface KubeOperatorOptions {

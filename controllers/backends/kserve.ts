@@ -74,6 +74,8 @@ function readyOf(isvc: KObject): { ready: boolean; message?: string } {
 export class KServeBackend implements ServingBackend {
   /** The InferenceService carries a controller owner reference: garbage collection removes it. */
   readonly needsFinalizer = false;
+  /** The operator watches InferenceServices: a change made here comes back as an event. */
+  readonly notifies = true;
   /** `cached` reads an informer cache: undefined = absent, null = no cache yet (read the API server). */
   constructor(private readonly store: ObjectStore, private readonly cached?: (ns: string, name: string) => KObject | undefined | null) {}
 
@@ -97,6 +99,15 @@ export class KServeBackend implements ServingBackend {
     // Cache first: an up-to-date cached copy that already matches means no request at all.
     const hit = this.cached ? this.cached(ns, want.metadata.name) : null;
     if (hit && this.merged(hit, want, req) === undefined) return 'unchanged';
+    // Write over the cached copy (its resourceVersion makes the PUT conditional); only when the
+    // cache turns out to be behind (409) read the live object and merge again.
+    if (hit) {
+      try {
+        return await this.update(hit, want, req);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === 409 && e.reason === 'Conflict')) throw e;
+      }
+    }
     let cur = hit === undefined ? undefined : await this.store.get(TYPES.InferenceService, ns, want.metadata.name);
     if (!cur) {
       try {
@@ -109,9 +120,13 @@ export class KServeBackend implements ServingBackend {
         if (!cur) throw e;
       }
     }
+    return this.update(cur, want, req);
+  }
+
+  private async update(cur: KObject, want: KObject, req: ServeRequest): Promise<'unchanged' | 'updated'> {
     const owner = cur.metadata.ownerReferences?.find((o) => o.controller);
     if (owner && owner.uid !== req.model.metadata.uid) {
-      throw new ApiError(409, 'Conflict', `InferenceService ${ns}/${want.metadata.name} is controlled by ${owner.kind} ${owner.name}; give Model ${req.model.metadata.name} another spec.inferenceService`);
+      throw new ApiError(409, 'OwnedByAnother', `InferenceService ${want.metadata.namespace}/${want.metadata.name} is controlled by ${owner.kind} ${owner.name}; give Model ${req.model.metadata.name} another spec.inferenceService`);
     }
     const next = this.merged(cur, want, req);
     if (!next) return 'unchanged';

@@ -30,6 +30,8 @@ export interface ServeRequest {
 export interface ServingBackend {
   /** Whether remove() must run before the Model goes (false when owner references clean up). */
   readonly needsFinalizer: boolean;
+  /** Whether a change made by serve() comes back as a watch event (else the reconciler polls for it). */
+  readonly notifies?: boolean;
   observe(model: KObject & { spec: ModelSpec }): Promise<ServingObserved>;
   /** Idempotent: writes only what differs. */
   serve(req: ServeRequest): Promise<'unchanged' | 'created' | 'updated'>;

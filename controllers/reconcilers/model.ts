@@ -200,12 +200,16 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   const status = modelStatus(obj.status, plan.status, policy, ready, gen, now, served.url);
 
   // Commit the decision, then act on it.
-  const prevReady = getCondition(obj.status?.conditions, 'Ready');
-  const w = await writeStatus(d.store, t, obj, status);
-  obj = w.obj as ModelObject;
-  if (w.result === 'updated' && obj.metadata.resourceVersion) d.written?.set(key, obj.metadata.resourceVersion);
-  const newReady = getCondition(status.conditions, 'Ready')!;
-  if (prevReady && prevReady.status !== newReady.status) await d.events.record(obj, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
+  const observed = obj;
+  let latest: ModelObject = obj;
+  const commit = async () => {
+    const prevReady = getCondition(observed.status?.conditions, 'Ready');
+    const w = await writeStatus(d.store, t, observed, status);
+    const stored = (latest = w.obj as ModelObject);
+    if (w.result === 'updated' && stored.metadata.resourceVersion) d.written?.set(key, stored.metadata.resourceVersion);
+    const newReady = getCondition(status.conditions, 'Ready')!;
+    if (prevReady && prevReady.status !== newReady.status) await d.events.record(stored, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
+  };
 
   let requeueAfterMs = plan.requeueAfterMs;
   // Spec fields other than the version (resources, autoscaling, runtime, logging) also reach the
@@ -214,25 +218,37 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   if (want && !actions.some((a) => a.type === 'serve')) {
     actions.push({ type: 'serve', stableVersion: want.stableVersion!, ...(want.canaryPercent > 0 ? { canaryVersion: want.canaryVersion } : {}), canaryPercent: want.canaryPercent });
   }
-  for (const a of actions) {
-    if (a.type === 'event') await d.events.record(obj, a.eventType, a.reason, a.message);
-    else if (a.type === 'setAlias') {
-      await d.registry!.setAlias(name, a.alias, a.version);
-      log.info(`alias ${name}@${a.alias} has been moved to version ${a.version}`);
-    } else if (a.type === 'serve') {
-      if (gpu.kind === 'queued') continue;
-      const source = async (v: number) => (d.registry ? (await d.registry.getVersion(name, v)).source : `${name}/${v}`);
-      const result = await d.serving.serve({
-        model: obj,
-        stable: { version: a.stableVersion, source: await source(a.stableVersion) },
-        ...(a.canaryVersion !== undefined ? { canary: { version: a.canaryVersion, source: await source(a.canaryVersion) } } : {}),
-        canaryPercent: a.canaryPercent,
-        ...(gpu.kind === 'placed' ? { placement: { affinity: gpu.affinity, tolerations: gpu.tolerations } } : {}),
-      });
-      logApplied(log, `${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'Served model'} ${req.namespace}/${spec.inferenceService}`, result, obj);
-      // Look again soon to see the change land (the serving layer may not send an event).
-      if (result !== 'unchanged') requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
+  const act = async () => {
+    for (const a of actions) {
+      if (a.type === 'event') await d.events.record(latest, a.eventType, a.reason, a.message);
+      else if (a.type === 'setAlias') {
+        await d.registry!.setAlias(name, a.alias, a.version);
+        log.info(`alias ${name}@${a.alias} has been moved to version ${a.version}`);
+      } else if (a.type === 'serve') {
+        if (gpu.kind === 'queued') continue;
+        const source = async (v: number) => (d.registry ? (await d.registry.getVersion(name, v)).source : `${name}/${v}`);
+        const result = await d.serving.serve({
+          model: latest,
+          stable: { version: a.stableVersion, source: await source(a.stableVersion) },
+          ...(a.canaryVersion !== undefined ? { canary: { version: a.canaryVersion, source: await source(a.canaryVersion) } } : {}),
+          canaryPercent: a.canaryPercent,
+          ...(gpu.kind === 'placed' ? { placement: { affinity: gpu.affinity, tolerations: gpu.tolerations } } : {}),
+        });
+        logApplied(log, `${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'Served model'} ${req.namespace}/${spec.inferenceService}`, result, latest);
+        // Look again soon to see the change land, unless the serving layer sends an event for it.
+        if (result !== 'unchanged' && !d.serving.notifies) requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
+      }
     }
+  };
+  // A plan that moves the rollout (serve a new split, move an alias) is committed to status first,
+  // so a restart resumes at the same step. A plan that moves nothing only re-asserts the committed
+  // split (e.g. a spec change that keeps the version): nothing to resume, so the status write and
+  // the serving update go out together instead of one after the other.
+  if (plan.actions.some((a) => a.type === 'serve' || a.type === 'setAlias')) {
+    await commit();
+    await act();
+  } else {
+    await Promise.all([commit(), act()]);
   }
   if (targetProblem && requeueAfterMs === undefined) requeueAfterMs = 30_000;
   if (gpu.kind === 'queued') requeueAfterMs = Math.min(requeueAfterMs ?? 30_000, 30_000);

@@ -10,6 +10,17 @@ export interface InformerHandler {
   (type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'RESYNC', obj: KObject, old?: KObject): void;
 }
 
+/**
+ * What the cache keeps of an object: all of it but metadata.managedFields (like controller-runtime's
+ * TransformStripManagedFields). Nothing here reads them, and they are often the largest part of an
+ * object; an update that omits them leaves the server's copy unchanged.
+ */
+export function cacheable(o: KObject): KObject {
+  if (!(o.metadata as { managedFields?: unknown }).managedFields) return o;
+  const { managedFields: _m, ...metadata } = o.metadata as KObject['metadata'] & { managedFields?: unknown };
+  return { ...o, metadata };
+}
+
 export class Informer {
   readonly cache = new Map<string, KObject>();
   private rv = '0';
@@ -76,7 +87,8 @@ export class Informer {
     this.relists++;
     const r = await this.store.list(this.type, this.opts.namespace);
     const seen = new Set<string>();
-    for (const o of r.items) {
+    for (const item of r.items) {
+      const o = cacheable(item);
       const k = objectKey(o);
       seen.add(k);
       const old = this.cache.get(k);
@@ -114,8 +126,9 @@ export class Informer {
           this.cache.delete(k);
           this.fire('DELETED', e.object);
         } else {
-          this.cache.set(k, e.object);
-          this.fire(old ? 'MODIFIED' : 'ADDED', e.object, old);
+          const o = cacheable(e.object);
+          this.cache.set(k, o);
+          this.fire(old ? 'MODIFIED' : 'ADDED', o, old);
         }
       },
       (err) => {

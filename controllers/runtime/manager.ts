@@ -5,7 +5,7 @@
  * controller owner references).
  */
 import { objectKey, typeKey, type KObject, type ObjectStore, type ResourceType } from './store.ts';
-import { Informer } from './informer.ts';
+import { Informer, type InformerHandler } from './informer.ts';
 import { WorkQueue } from './queue.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
@@ -34,6 +34,8 @@ export interface Controller {
   readonly name: string;
   readonly type: ResourceType;
   readonly watches?: readonly Watches[];
+  /** Sees every event of the primary informer, before the predicate (e.g. to learn when the cache caught up with a write). */
+  readonly observe?: InformerHandler;
   reconcile(req: Request): Promise<ReconcileResult | void>;
 }
 
@@ -132,6 +134,7 @@ export class Manager {
       const primary = this.ensureInformer(c.type);
       // Like controller-runtime's GenerationChanged predicate: a status-only update (our own status
       // write, mostly) does not need a reconcile; deadlines come back through requeueAfter.
+      if (c.observe) primary.addHandler(c.observe);
       primary.addHandler((type, o, old) => {
         if (type === 'MODIFIED' && old && !metaChanged(old, o)) return;
         q.add(objectKey(o));

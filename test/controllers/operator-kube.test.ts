@@ -104,8 +104,8 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     });
     assert.match(finalIsvc.model.storageUri, /fraud/);
     await eventually('champion moved', async () => (await registry.resolve('fraud', 'champion')).version === 2);
-    const { items: events } = await store.list(TYPES.Event, ns);
-    assert.ok(events.some((e) => e.reason === 'Promoted'), events.map((e) => e.reason).join(','));
+    // Events are posted in the background (they never hold a reconcile): wait for it.
+    await eventually('a Promoted Event', async () => (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'Promoted'));
   });
 
   test('a canary is rolled back on error rate; the reason is in status and an Event', async () => {
@@ -133,8 +133,7 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
       return i?.metadata.annotations?.['ghosteam.io/canary-version'] === undefined && i?.metadata.annotations?.['ghosteam.io/stable-version'] === '1' ? i : undefined;
     });
     assert.equal((isvc.spec as { predictor: { canaryTrafficPercent?: number } }).predictor.canaryTrafficPercent, undefined);
-    const { items: events } = await store.list(TYPES.Event, ns);
-    assert.ok(events.some((e) => e.reason === 'RolledBack' && e.type === 'Warning'));
+    await eventually('a RolledBack Warning Event', async () => (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'RolledBack' && e.type === 'Warning'));
     assert.ok(m.metadata.uid);
   });
 
