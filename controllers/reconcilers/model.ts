@@ -190,19 +190,21 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
 
   const want = desiredServing(plan.status, policy);
   const inPlace = served.ready && sameServing(served.serving, want);
-  const ready = gpu.kind === 'queued'
+  const readiness = (exists: boolean) => gpu.kind === 'queued'
     ? { ok: false, reason: 'Queued', message: gpu.reason }
     : target === undefined && plan.status.stableVersion === undefined
       ? { ok: false, reason: 'NoVersion', message: targetProblem ?? 'no version to serve' }
       : inPlace
         ? { ok: true, reason: 'Serving', message: want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `version ${want.stableVersion} stable, version ${want.canaryVersion} canary at ${want.canaryPercent}%` : `version ${want?.stableVersion} serving` }
-        : { ok: false, reason: served.exists ? 'Deploying' : 'Creating', message: `waiting for ${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'the model server'} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}` };
-  const status = modelStatus(obj.status, plan.status, policy, ready, gen, now, served.url);
+        : { ok: false, reason: exists ? 'Deploying' : 'Creating', message: `waiting for ${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'the model server'} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}` };
+  let status = modelStatus(obj.status, plan.status, policy, readiness(served.exists), gen, now, served.url);
 
   // Commit the decision, then act on it.
   const observed = obj;
   let latest: ModelObject = obj;
+  let created = false;
   const commit = async () => {
+    if (created && !served.exists) status = modelStatus(observed.status, plan.status, policy, readiness(true), gen, now, served.url);
     const prevReady = getCondition(observed.status?.conditions, 'Ready');
     const w = await writeStatus(d.store, t, observed, status);
     const stored = (latest = w.obj as ModelObject);
@@ -236,7 +238,8 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
         });
         logApplied(log, `${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'Served model'} ${req.namespace}/${spec.inferenceService}`, result, latest);
         // Look again soon to see the change land, unless the serving layer sends an event for it.
-        if (result !== 'unchanged' && !d.serving.notifies) requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
+        if (result === 'created') created = true;
+      if (result !== 'unchanged' && !d.serving.notifies) requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
       }
     }
   };
@@ -244,7 +247,13 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   // so a restart resumes at the same step. A plan that moves nothing only re-asserts the committed
   // split (e.g. a spec change that keeps the version): nothing to resume, so the status write and
   // the serving update go out together instead of one after the other.
-  if (plan.actions.some((a) => a.type === 'serve' || a.type === 'setAlias')) {
+  // The first deploy of a Model is the exception: with no stable version there is no step to
+  // resume or skip (a restart plans the same deploy again, and serve is idempotent), so it creates
+  // the serving object first and the one status write already says Deploying, not Creating.
+  if (observed.status?.stableVersion === undefined && plan.status.phase === 'Idle' && plan.status.stableVersion !== undefined && !plan.actions.some((a) => a.type === 'setAlias')) {
+    await act();
+    await commit();
+  } else if (plan.actions.some((a) => a.type === 'serve' || a.type === 'setAlias')) {
     await commit();
     await act();
   } else {
