@@ -218,8 +218,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const modelName = (modelObj.spec as { modelRef: { name: string } }).modelRef.name;
 
   // 3. Train v1 on the local engine.
+  // The demo is the embedded default: its register steps write to the demo's local registry even
+  // where MLFLOW_TRACKING_URI is set (the register component would pick MLflow first).
   const prevRegistryEnv = process.env.GHOSTEAM_REGISTRY_DIR;
+  const prevMlflowEnv = process.env.MLFLOW_TRACKING_URI;
   process.env.GHOSTEAM_REGISTRY_DIR = registryDir;
+  delete process.env.MLFLOW_TRACKING_URI;
+  if (prevMlflowEnv !== undefined) log('setup', `MLFLOW_TRACKING_URI is set; the demo uses its own local registry at ${registryDir} and leaves MLflow alone`);
   const registry = new LocalRegistry({ dir: registryDir });
   const extraParams = o.params ?? {};
   const progress = o.progress ?? (process.stdout.isTTY ? 'tty' : 'quiet');
@@ -383,6 +388,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     await server?.close().catch(() => undefined);
     if (prevRegistryEnv === undefined) delete process.env.GHOSTEAM_REGISTRY_DIR;
     else process.env.GHOSTEAM_REGISTRY_DIR = prevRegistryEnv;
+    if (prevMlflowEnv !== undefined) process.env.MLFLOW_TRACKING_URI = prevMlflowEnv;
   }
   const wallMs = Date.now() - t0;
   const cpu = process.cpuUsage(cpu0);

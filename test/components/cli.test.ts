@@ -46,7 +46,7 @@ describe('ghosteam component / models (CLI)', () => {
     assert.equal(readFileSync(join(dir, 'out/params/rows'), 'utf8'), '2');
     assert.equal(JSON.parse(ok.stdout).digest, readFileSync(join(dir, 'out/params/digest'), 'utf8'));
     assert.equal(unknown.code, 1);
-    assert.equal(unknown.stderr, 'error: unknown component \'trian\'; built-in components: evaluate, export-onnx, gate, ingest, register, split, train-tabular, validate\n');
+    assert.equal(unknown.stderr, 'error: unknown component \'trian\'; built-in components: drift, evaluate, export-onnx, gate, ingest, register, split, train-tabular, validate\n');
     assert.equal(missing.stderr, "error: component 'split' needs input 'dataset': add --input dataset=PATH\n");
     assert.equal(badParam.stderr, "error: ingest: param 'format' must be one of auto, csv, jsonl, parquet, got 'xls'\n");
   });
