@@ -14,11 +14,13 @@ import { LocalRegistry } from '../../components/registry/index.ts';
 import { LocalStore } from '../../controllers/runtime/local-store.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
 
-test('the demo: drift → one retrain (reason drift) → v2 promoted → broken v3 rolled back → pin committed → plan → report', { timeout: 170_000 }, async () => {
+test('the demo: drift → one retrain (reason drift) → v2 promoted → broken v3 rolled back → pin committed → plan → report', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gt-demo-'));
   const lines: string[] = [];
   try {
-    const out = await runDemo({ dir: join(dir, 'ws'), report: join(dir, 'report.html'), rows: 12_000, trafficRows: 2000, speed: 15, rate: 500, progress: 'quiet', print: (l) => lines.push(l), stepTimeoutMs: 60_000 });
+    // Speed 10 (not the demo's 15): in CI other test files share the 2 cores, and each canary step must
+    // still see the policy's 200 requests at 10% of the live rate within the step and its grace period.
+    const out = await runDemo({ dir: join(dir, 'ws'), report: join(dir, 'report.html'), rows: 12_000, trafficRows: 2000, speed: 10, rate: 500, progress: 'quiet', print: (l) => lines.push(l), stepTimeoutMs: 60_000 });
     assert.deepEqual(out.checks.filter((c) => !c.ok), [], lines.join('\n'));
     assert.equal(out.checks.length, 8);
     assert.equal(out.ok, true);
