@@ -28,7 +28,8 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
   // Start-up cost matters (every command imports heavy libraries): when the first argument names a
   // command module, load only that one; top-level help and unknown commands load them all.
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
-  const only = first !== undefined && all.includes(`${first}.ts`) ? [`${first}.ts`] : all;
+  const versionOnly = first === undefined && argv.some((a) => a === '-V' || a === '--version');
+  const only = versionOnly ? [] : first !== undefined && all.includes(`${first}.ts`) ? [`${first}.ts`] : all;
   for (const f of only) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { register?: (p: Command) => void };
     if (typeof mod.register === 'function') mod.register(program);
