@@ -6,7 +6,7 @@
 import { ObjectSetError } from './objects.ts';
 import { computePlan } from './plan.ts';
 import type { PlanReport } from './plan-render.ts';
-import { synthAt, SynthFailedError, type SynthAtResult } from './synth-at.ts';
+import { repoRoot, resolveCommit, synthAt, SynthFailedError, type SynthAtResult } from './synth-at.ts';
 
 export interface RunPlanOptions {
   /** A directory inside the repository. @default process.cwd() */
@@ -33,6 +33,11 @@ export async function runPlan(opts: RunPlanOptions): Promise<PlanReport> {
   const started = Date.now();
   const repoDir = opts.repoDir ?? process.cwd();
   const headRef = opts.head ?? 'HEAD';
+  // Both refs are resolved before either worktree is added: a git command racing a concurrent
+  // `worktree add` in the same repository can read its half-written admin directory and fail.
+  const root = await repoRoot(repoDir);
+  await resolveCommit(root, opts.base);
+  await resolveCommit(root, headRef);
   const [b, h] = await Promise.all([attempt(repoDir, opts.base, opts.app), attempt(repoDir, headRef, opts.app)]);
   const base = { ref: opts.base, ...((b.ok ? b.r.commit : b.commit) ? { commit: b.ok ? b.r.commit : b.commit } : {}) };
   const head = { ref: headRef, ...((h.ok ? h.r.commit : h.commit) ? { commit: h.ok ? h.r.commit : h.commit } : {}) };
