@@ -2,15 +2,16 @@
  * The binary tensor data extension of the KServe V2 / Triton HTTP protocol (what tritonclient uses
  * by default): the body is a JSON header of `Inference-Header-Content-Length` bytes followed by raw
  * little-endian tensor bytes, one block per input with `parameters.binary_data_size`. BYTES tensors
- * are a sequence of 4-byte little-endian lengths each followed by that many bytes. Pure; no I/O.
+ * are a sequence of 4-byte little-endian lengths each followed by that many bytes; FP16 blocks are
+ * IEEE half bits, kept as a Uint16Array (onnxruntime-node's float16 form). Pure; no I/O.
  */
-import { RequestError, type OipDatatype, type TensorSpec, type TypedData } from './tensors.ts';
+import { RequestError, NUL_FREE, type OipDatatype, type TensorSpec, type TypedData } from './tensors.ts';
 
 const ELEM_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
-  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
+  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
 };
 const CTORS = {
-  BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array, UINT16: Uint16Array, INT16: Int16Array, UINT32: Uint32Array, INT32: Int32Array,
+  BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array, UINT16: Uint16Array, INT16: Int16Array, FP16: Uint16Array, UINT32: Uint32Array, INT32: Int32Array,
   FP32: Float32Array, UINT64: BigUint64Array, INT64: BigInt64Array, FP64: Float64Array,
 } as const;
 
@@ -60,6 +61,7 @@ export function decodeBinary(bytes: Buffer, dt: OipDatatype, where: string): Typ
       const len = bytes.readUInt32LE(o);
       o += 4;
       if (o + len > bytes.length) throw bad(`${where}: a BYTES element of ${len} bytes runs past its binary_data_size`);
+      if (bytes.subarray(o, o + len).includes(0)) throw bad(`${where}: BYTES element ${out.length} contains a NUL byte; expected ${NUL_FREE}`);
       out.push(bytes.toString('utf8', o, o + len));
       o += len;
     }

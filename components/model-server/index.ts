@@ -17,7 +17,9 @@
  * - `GET  /v2` server metadata.
  * - `GET  /v2/models/{name}[/versions/{v}]` model metadata (platform `onnxruntime_onnx`, inputs,
  *   outputs with -1 for variable dims); `…/ready`.
- * - `POST /v2/models/{name}[/versions/{v}]/infer` JSON tensors (every datatype except FP16/BF16),
+ * - `POST /v2/models/{name}[/versions/{v}]/infer` JSON tensors (BOOL, UINT8-64, INT8-64, FP16 as
+ *   numbers rounded to the nearest half, FP32, FP64, BYTES; out-of-range values are 400s; BF16
+ *   models can't be loaded by onnxruntime-node 1.30 and say so),
  *   row-major `data` (flat or nested), `parameters`, requested `outputs`; also the binary tensor
  *   data extension (`Inference-Header-Content-Length`, `binary_data_size`, `binary_data`,
  *   `binary_data_output`), tritonclient's default. The response has

@@ -8,6 +8,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
 import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec, type TypedData } from './tensors.ts';
 import type { BatchInput, RawOutput } from './batcher.ts';
+import { unsupportedIoMessage } from './onnx-io.ts';
 
 /** A model to serve: a file on disk, or a registry reference resolved through a ModelRegistry. */
 export type ModelSpec =
@@ -95,7 +96,7 @@ function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: st
   return meta.map((m) => {
     if (!m.isTensor) throw new RequestError(400, `${path}: ${what} '${m.name}' is not a tensor; the server serves tensor models only`);
     const datatype = oipDatatypeOf(m.type);
-    if (!datatype) throw new RequestError(400, `${path}: ${what} '${m.name}' has type ${m.type}, which has no JSON form in the Open Inference Protocol here (use float32/float64/int*/uint*/bool/string)`);
+    if (!datatype) throw new RequestError(400, `${path}: ${what} '${m.name}' has type ${m.type}, which has no JSON form in the Open Inference Protocol here (use float16/float32/float64/int*/uint*/bool/string)`);
     return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
   });
 }
@@ -110,7 +111,8 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
       graphOptimizationLevel: 'all',
     });
   } catch (e) {
-    throw new RequestError(400, `can't load ONNX model ${path}: ${(e as Error).message.split('\n')[0]}`);
+    const msg = (e as Error).message;
+    throw new RequestError(400, (await unsupportedIoMessage(path, msg)) ?? `can't load ONNX model ${path}: ${msg.split('\n')[0]}`);
   }
   const inputs = signature(session.inputMetadata, 'input', path);
   const outputs = signature(session.outputMetadata, 'output', path);

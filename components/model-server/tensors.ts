@@ -4,20 +4,91 @@
  * wrong), conversion to typed arrays, and JSON encoding of outputs. No I/O here.
  */
 
-/** Open Inference Protocol datatypes we carry over JSON. FP16/BF16 have no JSON form in onnxruntime-node. */
-export type OipDatatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP32' | 'FP64' | 'BYTES';
+/**
+ * Open Inference Protocol datatypes the server carries, over JSON and the binary extension. FP16
+ * travels as JSON numbers (rounded to the nearest half, as numpy does) and as IEEE half bits in a
+ * Uint16Array, which is what onnxruntime-node 1.30's float16 Tensor holds on Node 20 (no
+ * Float16Array). BF16 is not here: onnxruntime-node 1.30 has no bfloat16 Tensor and can't even
+ * load a model with a bfloat16 input or output (see bf16Unsupported in models.ts).
+ */
+export type OipDatatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'FP32' | 'FP64' | 'BYTES';
 
 /** onnxruntime tensor type names. */
-export type OrtType = 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64' | 'float32' | 'float64' | 'string';
+export type OrtType = 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'string';
 
 const ORT_TO_OIP: Record<string, OipDatatype> = {
   bool: 'BOOL', uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
-  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64', float32: 'FP32', float64: 'FP64', string: 'BYTES',
+  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64', float16: 'FP16', float32: 'FP32', float64: 'FP64', string: 'BYTES',
 };
 const OIP_TO_ORT: Record<OipDatatype, OrtType> = {
   BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
-  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
 };
+
+// ---------- 16-bit floats (pure) ----------
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** Largest finite half. Values at or past 65520 round to infinity, so they are refused on input. */
+export const FP16_MAX = 65504;
+
+/** A number → IEEE 754 half bits, rounding to nearest even (as numpy's astype(float16)). */
+export function toHalfBits(v: number): number {
+  // Rounds the double directly (no float32 step, which could round twice), as numpy does for float64.
+  if (Number.isNaN(v)) return 0x7e00;
+  const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+  const a = Math.abs(v);
+  if (a >= 65520) return sign | 0x7c00;
+  if (a < 2 ** -25) return sign; // rounds to ±0 (2^-25 is half the smallest subnormal; ties go to even = 0)
+  if (a < 2 ** -14) {
+    // subnormal: value = m * 2^-24, m in [0, 1023]
+    return sign | roundHalfEven(a * 2 ** 24);
+  }
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--; // log2 rounding at powers of two
+  else if (2 ** (e + 1) <= a) e++;
+  const m = roundHalfEven((a / 2 ** e - 1) * 1024); // 0..1024
+  if (m === 1024) e++;
+  const bits = ((e + 15) << 10) | (m === 1024 ? 0 : m);
+  return sign | bits;
+}
+
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** IEEE 754 half bits → number. */
+export function fromHalfBits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return sign * m * 2 ** -24;
+  if (e === 31) return m ? NaN : sign * Infinity;
+  return sign * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** bfloat16 bits (the top half of a float32, rounded to nearest even) ↔ number. For the binary form and tests. */
+export function toBf16Bits(v: number): number {
+  F32[0] = v;
+  const u = U32[0];
+  if (Number.isNaN(v)) return (u >>> 16) | 0x40;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+export function fromBf16Bits(b: number): number {
+  U32[0] = (b & 0xffff) << 16;
+  return F32[0];
+}
+
+/** Half bits in a Uint16Array → numbers (for JSON output, payload logs and V1 predictions). */
+export function halfArrayToNumbers(h: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = fromHalfBits(h[i]);
+  return out;
+}
 const INT_RANGE: Partial<Record<OipDatatype, [number, number]>> = {
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295], INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
@@ -82,6 +153,9 @@ function describe(v: unknown): string {
   return String(v);
 }
 
+/** onnxruntime-node passes strings to the session as C strings: everything after a NUL would be silently lost. */
+export const NUL_FREE = 'a string without NUL characters (onnxruntime string tensors end at NUL)';
+
 // Hot path: no closures here. tsx (esbuild keepNames) wraps every named closure in a __name() call
 // per creation, which showed up as ~4% of server CPU in a profile.
 function elemError(where: string, dt: OipDatatype, flat: unknown[], i: number, want: string): RequestError {
@@ -107,6 +181,16 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       }
       return out;
     }
+    case 'FP16': {
+      const out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number');
+        if (v >= 65520 || v <= -65520) throw bad(`${where}: data[${i}] is ${v}, beyond FP16's largest finite value ±${FP16_MAX}; scale it or use a model with an FP32 input`);
+        out[i] = toHalfBits(v);
+      }
+      return out;
+    }
     case 'BOOL': {
       const out = new Uint8Array(n);
       for (let i = 0; i < n; i++) {
@@ -121,6 +205,7 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       for (let i = 0; i < n; i++) {
         const v = flat[i];
         if (typeof v !== 'string') throw elemError(where, dt, flat, i, 'a string');
+        if (v.includes('\0')) throw elemError(where, dt, flat, i, NUL_FREE);
         out[i] = v;
       }
       return out;
@@ -167,7 +252,8 @@ export function decodeInput(raw: unknown, spec: TensorSpec, index: number): Deco
     // Already typed (binary tensor extension, see binary.ts).
     const typed = r.data as unknown as TypedData;
     if (typed.length !== size) throw bad(`${where}: binary data has ${typed.length} elements; shape [${shape.join(', ')}] needs ${size}`);
-    return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed, json: typed };
+    const json = spec.datatype === 'FP16' ? halfArrayToNumbers(typed as Uint16Array) : typed;
+    return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed, json };
   }
   if (!Array.isArray(r.data)) throw bad(`${where}: data must be an array (row-major, flat or nested)`);
   let flat = r.data as unknown[];
@@ -224,8 +310,10 @@ export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: Oi
   } else if (datatype === 'BOOL') {
     for (let i = 0; i < n; i++) s += (i ? ',' : '') + ((data as ArrayLike<unknown>)[i] ? 'true' : 'false');
   } else {
+    const half = datatype === 'FP16';
     for (let i = 0; i < n; i++) {
-      const v = Number((data as ArrayLike<number | bigint>)[i]);
+      const raw = (data as ArrayLike<number | bigint>)[i];
+      const v = half ? fromHalfBits(raw as number) : Number(raw);
       // JSON has no NaN/Infinity; a model can still produce them. Encode as null rather than break the body.
       s += (i ? ',' : '') + (Number.isFinite(v) ? String(v) : 'null');
     }
@@ -238,7 +326,7 @@ export function toPlain(data: ArrayLike<unknown>, datatype: OipDatatype): unknow
   const out = new Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    out[i] = datatype === 'BOOL' ? Boolean(v) : typeof v === 'bigint' ? Number(v) : v;
+    out[i] = datatype === 'BOOL' ? Boolean(v) : datatype === 'FP16' ? fromHalfBits(v as number) : typeof v === 'bigint' ? Number(v) : v;
   }
   return out;
 }
