@@ -51,6 +51,13 @@
  *   "errorsByCode","errorRate","latencyMs":{"p50","p99","window"}}}}`, counted since load, latency
  *   over the last 2048 requests. `ModelServerAdminClient` wraps all of these.
  *
+ * ## Model repository extension (OIP/Triton; on with the admin API, same token; see ./repository.ts)
+ * - `POST /v2/repository/index` `{"ready": true}?` → `[{name, version, state: READY|UNAVAILABLE, reason}]`:
+ *   loaded versions, versions loaded before and since unloaded, and registry models not loaded.
+ * - `POST /v2/repository/models/{name}/load` `{"parameters": {"ref": "fraud@3"} | {"path": "/m/f.onnx", "version": "3"}}?`;
+ *   with no parameters it reloads the versions this server had, else the registry's latest.
+ * - `POST /v2/repository/models/{name}/unload` unloads every version (as `DELETE /admin/models/{name}`).
+ *
  * ## Payload log (for the drift monitor)
  * One JSON object per sampled request (see ./payload-log.ts for the exact record), to a rotating
  * JSON Lines file or as CloudEvents to an HTTP sink; buffered, dropped and counted when full.

@@ -24,6 +24,7 @@ import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './pay
 import { decodeInputs, decodeInput, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
+import { ModelRepository } from './repository.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -124,7 +125,10 @@ interface Served {
   traffic: TrafficSplit;
 }
 
-const SERVER_META = JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data'] });
+/** `GET /v2`. The model repository extension (load/unload by name) is there only with the admin API. */
+function serverMeta(repository: boolean): string {
+  return JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: repository ? ['binary_tensor_data', 'model_repository'] : ['binary_tensor_data'] });
+}
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -218,6 +222,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   let inflight = 0;
   let closing = false;
   const unknownMetrics = metrics.forVersion('', '');
+  const SERVER_META = serverMeta(adminOn);
+  // The OIP model repository extension: a second door to load/unload below, guarded like /admin.
+  const repository = new ModelRepository({
+    load: (spec) => load(spec),
+    unload: (name) => unload(name),
+    loaded: () => [...served.values()].map((x) => ({ name: x.name, versions: [...x.versions.keys()] })),
+    registry: options.registry,
+  });
 
   // ---------- model lifecycle ----------
   async function load(spec: ModelSpec, opts: { stable?: boolean } = {}): Promise<LoadedVersionInfo> {
@@ -248,6 +260,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     s.versions.set(r.version, v);
     s.loadedSet.add(r.version);
+    repository.remember(r);
     if (opts.stable) s.traffic = { ...s.traffic, stable: r.version, canary: s.traffic.canary === r.version ? undefined : s.traffic.canary };
     return info(v);
   }
@@ -541,6 +554,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       throw new RequestError(401, had ? 'invalid bearer token' : 'missing bearer token; send Authorization: Bearer <token>');
     }
     if (p0 === 'v2') {
+      if (parts[1] === 'repository') {
+        if (!adminOn) throw new RequestError(404, `no route for ${method} ${path}: the model repository extension is off, as the admin API is (the server is reachable beyond loopback without a token; set a token or --admin)`);
+        const buf = await readBody(req, maxBody);
+        return send(res, 200, await repository.route(method, parts, buf.length === 0 ? undefined : parseJson(buf)));
+      }
       if (parts.length === 1) {
         if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /v2; use GET`);
         return send(res, 200, SERVER_META);

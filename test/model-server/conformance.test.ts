@@ -35,7 +35,7 @@ describe('conformance with real clients', { skip: peers.skip }, () => {
     const out = JSON.parse(stdout);
     assert.equal(out.live, true);
     assert.equal(out.ready, true);
-    assert.deepEqual(out.server, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data'] });
+    assert.deepEqual(out.server, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data', 'model_repository'] });
     assert.equal(out.model_ready, true);
     assert.equal(out.model_ready_v1, true);
     assert.equal(out.model_ready_v9, false);

@@ -23,7 +23,7 @@ describe('model server: protocol and errors', () => {
   test('health, server metadata, model metadata and ready with and without version', async () => {
     assert.deepEqual(await get(`${s.url}/v2/health/live`), { status: 200, json: { live: true } });
     assert.deepEqual(await get(`${s.url}/v2/health/ready`), { status: 200, json: { ready: true } });
-    assert.deepEqual((await get(`${s.url}/v2`)).json, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data'] });
+    assert.deepEqual((await get(`${s.url}/v2`)).json, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data', 'model_repository'] });
     const meta = { name: 'fraud', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16] }], outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }] };
     assert.deepEqual((await get(`${s.url}/v2/models/fraud`)).json, meta);
     assert.deepEqual((await get(`${s.url}/v2/models/fraud/versions/1`)).json, meta);

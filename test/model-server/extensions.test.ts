@@ -1,0 +1,61 @@
+// FP16 tensors and the model repository extension against the real tritonclient (Python, from the
+// peers harness): what a Triton user's code does, unchanged, against our server.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { usePeers } from '../peers/index.ts';
+import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
+import { fromHalfBits, toHalfBits } from '../../components/model-server/tensors.ts';
+import { tempDir, writeFraudModel } from './fixtures.ts';
+import { writeFp16Model, FP16_W, FP16_B } from './graphs.ts';
+
+const run = promisify(execFile);
+const peers = await usePeers(['python']);
+const token = 'extensions-token';
+const half = (v: number) => fromHalfBits(toHalfBits(v));
+
+describe('tritonclient: FP16 and the model repository extension', { skip: peers.skip }, () => {
+  const dir = tempDir();
+  const m1 = writeFraudModel(dir, 1);
+  let s: ModelServer;
+  before(async () => {
+    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }, { name: 'affine16', path: writeFp16Model(dir) }] });
+  });
+  after(() => s.close());
+
+  test('FP16 over JSON and binary gets the right answer; index, unload, load and their errors', async () => {
+    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_extensions.py'), s.url.replace('http://', ''), token], { timeout: 60_000 });
+    const out = JSON.parse(stdout);
+    const x16 = (out.x16 as number[][]).flat();
+    for (const mode of ['fp16_json', 'fp16_binary']) {
+      const r = out[mode];
+      assert.equal(r.y_dtype, 'float16', mode);
+      assert.equal(r.datatype, 'FP16', mode);
+      assert.deepEqual(r.x32.flat(), x16, `${mode}: the server received exactly numpy's halves`);
+      assert.deepEqual(r.y.flat(), r.y32.flat(), `${mode}: y as FP16 equals its exact FP32 cast`);
+      (r.y.flat() as number[]).forEach((y, i) => {
+        const want = half(Math.fround(x16[i] * FP16_W[i % 3] + half(FP16_B[i % 3])));
+        assert.equal(y, want, `${mode} y[${i}]`);
+        const np = out.numpy_y.flat()[i];
+        const ulp = 2 ** (Math.floor(Math.log2(Math.abs(np) || 2 ** -14)) - 10);
+        assert.ok(Math.abs(y - np) <= ulp, `${mode} y[${i}] = ${y}; numpy says ${np}`);
+      });
+    }
+    assert.deepEqual(out.fp16_json.y, out.fp16_binary.y);
+
+    assert.deepEqual(out.index0, [
+      { name: 'affine16', version: '1', state: 'READY', reason: '' },
+      { name: 'fraud', version: '1', state: 'READY', reason: '' },
+    ]);
+    assert.equal(out.ready_after_unload, false);
+    assert.deepEqual(out.index_unloaded[1], { name: 'fraud', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });
+    assert.equal(out.ready_after_load, true);
+    assert.deepEqual(out.load_config, { status: '400', message: `parameters.config: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}` });
+    assert.deepEqual(out.load_unknown, { status: '404', message: `model 'nope' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/nope.onnx"}}` });
+    assert.deepEqual(out.unload_unknown, { status: '404', message: "model 'nope' is not loaded" });
+    assert.deepEqual(out.index_no_token, { status: '401', message: 'missing bearer token; send Authorization: Bearer <token>' });
+    assert.deepEqual(out.index_final, out.index0);
+  });
+});
