@@ -25,6 +25,7 @@ import { validateObjects, type K8sObject } from './validate.ts';
 import { toYamlDocument } from './yaml-emit.ts';
 import { applySyncWaves } from '../gitops/sync-waves.ts';
 import type { K8sObject as GitopsObject } from '../gitops/objects.ts';
+import { enableTypeScript } from '../pipelines/own-files.ts';
 
 export const CRDS_FILE = 'ghosteam-crds.yaml';
 const MANIFEST = '.ghosteam-synth.json';
@@ -140,6 +141,7 @@ export async function loadApp(appPath: string): Promise<App> {
     throw new Error(`${appPath}: a TypeScript app must load as an ES module; add "type": "module" to the package.json next to it (or create one), or rename it to .mts`);
   }
   let mod: { default?: unknown };
+  await enableTypeScript();
   try {
     // The query makes an edited app load afresh in a long-lived process (plan, watch, tests).
     mod = (await import(`${pathToFileURL(abs).href}?v=${statSync(abs).mtimeMs}`)) as { default?: unknown };

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { MODULE_EXT } from '../pipelines/own-files.ts';
 
 export class UsageError extends Error {
   constructor(message: string, readonly exitCode = 2) {
@@ -24,12 +25,12 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const dir = join(here, 'commands');
-  const all = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+  const all = readdirSync(dir).filter((f) => f.endsWith(MODULE_EXT) && !f.endsWith('.test.ts')).sort();
   // Start-up cost matters (every command imports heavy libraries): when the first argument names a
   // command module, load only that one; top-level help and unknown commands load them all.
   const first = argv.slice(2).find((a) => !a.startsWith('-'));
   const versionOnly = first === undefined && argv.some((a) => a === '-V' || a === '--version');
-  const only = versionOnly ? [] : first !== undefined && all.includes(`${first}.ts`) ? [`${first}.ts`] : all;
+  const only = versionOnly ? [] : first !== undefined && all.includes(`${first}${MODULE_EXT}`) ? [`${first}${MODULE_EXT}`] : all;
   for (const f of only) {
     const mod = (await import(pathToFileURL(join(dir, f)).href)) as { register?: (p: Command) => void };
     if (typeof mod.register === 'function') mod.register(program);
@@ -60,6 +61,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && /ghosteam(\.mjs)?$|cli[\\/]main\.ts$/.test(process.argv[1])) {
+if (process.argv[1] && /ghosteam(\.mjs)?$|cli[\\/]main\.[jt]s$/.test(process.argv[1])) {
   process.exitCode = await main(process.argv);
 }

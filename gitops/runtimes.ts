@@ -10,16 +10,15 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { stringify } from 'yaml';
+import { PACKAGE_ROOT as ownRoot } from '../pipelines/own-files.ts';
 import { withWorktree } from './synth-at.ts';
 import type { K8sObject } from './objects.ts';
 import type { RetrainStart } from './retrain.ts';
 import type { Promotion, RetrainContext, WatchRuntime } from './watch.ts';
 
-const ownRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The registered model a pipeline's register task names (its `name` argument), from the synthesized WorkflowTemplate. */
 export function registeredModelOf(objects: readonly K8sObject[], pipeline: string, namespace?: string): string | undefined {

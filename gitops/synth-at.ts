@@ -9,13 +9,10 @@ import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { PACKAGE_ROOT as ownRoot, sourcePath } from '../pipelines/own-files.ts';
 import { gitClient } from './git.ts';
 import type { K8sObject } from './objects.ts';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const ownRoot = resolve(here, '..');
 
 export class SynthFailedError extends Error {
   constructor(message: string, readonly commit: string) {
@@ -68,7 +65,7 @@ export function synthModuleFor(treeDir: string, appAbs: string): string {
 function runChild(args: string[], cwd: string, timeoutMs: number): Promise<{ code: number; stderr: string }> {
   const tsx = createRequire(join(ownRoot, 'package.json')).resolve('tsx');
   return new Promise((res) => {
-    execFile(process.execPath, ['--import', tsx, join(here, 'synth-child.ts'), ...args], { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } }, (err, _stdout, stderr) => {
+    execFile(process.execPath, ['--import', tsx, sourcePath('gitops/synth-child.ts'), ...args], { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } }, (err, _stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
       const killed = err && (err as { killed?: boolean }).killed;
       res({ code, stderr: killed ? `synthesis timed out after ${Math.round(timeoutMs / 1000)} s` : stderr });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test command: type-check, then run every *.test.ts under test/ with node's own test runner.
+// The test command: type-check, build, then run every *.test.ts under test/ with node's own test runner.
 // Usage: npm test [-- <path-substring> ...]   (filters test files by substring)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -31,6 +31,14 @@ if (!process.env.GHOSTEAM_SKIP_TYPECHECK) {
     console.error('type-check failed');
     process.exit(tsc.status ?? 1);
   }
+}
+
+// The CLI runs the compiled build when it matches the sources (bin/ghosteam.mjs): build it, so the
+// CLI tests run what users run.
+const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('build failed');
+  process.exit(build.status ?? 1);
 }
 
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {

@@ -1,4 +1,4 @@
-// Worker bootstrap: load TypeScript through tsx, then the drift worker (see parallel.ts).
-import { register } from 'tsx/esm/api';
-register();
-await import('./worker.ts');
+// Entry of a drift worker thread (see parallel.ts): loads worker.ts (or, compiled, worker.js).
+import { loadWorker } from '../../pipelines/worker-bootstrap.mjs';
+
+await loadWorker(import.meta.url);

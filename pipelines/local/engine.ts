@@ -22,8 +22,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Component, ParamValue } from '../../components/component.ts';
+import { ownModuleUrl } from '../own-files.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import { runAttempt } from './executor.ts';
 import {
@@ -96,7 +96,7 @@ export function newRunId(pipeline: string, now = new Date()): string {
 }
 
 /** The component catalog module (components/index.ts); worker threads load components from it. */
-export const CATALOG_URL = pathToFileURL(resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../components/index.ts')).href;
+export const CATALOG_URL = ownModuleUrl('components/index.ts');
 
 /** The catalog resolver: components/index.ts `getComponent`, loaded on first use. */
 export const catalogResolver: ComponentResolver = async (name) => {

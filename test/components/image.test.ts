@@ -32,7 +32,7 @@ function copied(dockerfile: string): Set<string> {
   return out;
 }
 
-/** Every .ts file reachable from the CLI entry through relative imports, and the bare imports. */
+/** Every file reachable from the entries through relative imports (static and dynamic), and the bare imports. */
 function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
   const files = new Set<string>();
   const bare = new Set<string>();
@@ -43,6 +43,8 @@ function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
     for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\('([^']+)'\)/g)) {
       const spec = m[1] ?? m[2];
       if (/^import type /.test(m[0].trim())) continue;
+      // bin/ghosteam.mjs runs build/ only when it exists; images run the sources.
+      if (spec.startsWith('.') && spec.includes('/build/')) continue;
       if (spec.startsWith('.')) visit(relative(root, resolve(dirname(join(root, f)), spec)));
       else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) bare.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
     }
@@ -51,12 +53,19 @@ function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
   return { files, bare };
 }
 
-test('the components image copies everything the component and models commands load', () => {
-  const { files, bare } = closure(['cli/main.ts', 'cli/commands/component.ts', 'cli/commands/models.ts']);
-  for (const dockerfile of ['images/components/Dockerfile', 'images/trainer/Dockerfile']) {
+test('each image copies everything its commands load, from bin/ghosteam.mjs on', () => {
+  const images: Record<string, string[]> = {
+    'images/components/Dockerfile': ['cli/commands/component.ts', 'cli/commands/models.ts'],
+    'images/trainer/Dockerfile': ['cli/commands/component.ts', 'cli/commands/models.ts'],
+    'images/model-server/Dockerfile': ['cli/commands/serve.ts'],
+    'images/operator/Dockerfile': ['cli/commands/operator.ts', 'cli/commands/install.ts'],
+  };
+  for (const [dockerfile, commands] of Object.entries(images)) {
     const c = copied(dockerfile);
-    for (const f of files) assert.ok(c.has(f), `${dockerfile} does not copy ${f}`);
+    const missing = [...closure(['bin/ghosteam.mjs', 'cli/main.ts', ...commands]).files].filter((f) => !c.has(f));
+    assert.deepEqual(missing, [], `${dockerfile} does not copy ${missing.join(', ')}`);
   }
+  const { bare } = closure(['bin/ghosteam.mjs', 'cli/main.ts', 'cli/commands/component.ts', 'cli/commands/models.ts']);
   // The optional GPU packages are imported by name at run time and are not dependencies.
   bare.delete('@tensorflow/tfjs-node-gpu');
   bare.delete('@tensorflow/tfjs-node');
