@@ -1,0 +1,206 @@
+/**
+ * An open-loop HTTP/1.1 load generator for latency at a fixed request rate (used by bench:serve).
+ *
+ * Why not autocannon's `overallRate`: autocannon 9 gives each connection a quota of
+ * rate/connections requests per second and refills it from a 1 s setInterval; within the second a
+ * connection sends back to back, as fast as the server answers (lib/httpClient.js `_doRequest`,
+ * `reqsMadeThisSecond`). At 5,000 req/s over 64 connections that is a closed-loop burst at the
+ * server's full speed for the first ~0.3 s of every second and silence for the rest, so its "p99 at
+ * 5,000 req/s" is the p99 of a saturated server. Its coordinated-omission correction also uses
+ * `Math.ceil(1 / rate)` = 1 ms as the expected interval (rate is per second per connection), which
+ * back-fills synthetic samples for every response slower than 1 ms.
+ *
+ * Here request i is due at start + i / rate (an even schedule, no bursts beyond the timer's 1 ms
+ * granularity), goes out on any idle keep-alive connection, and waits in a backlog only when all
+ * connections are busy. Latency is measured from the request's *due* time to the last byte of its
+ * response, so a late generator or a full backlog counts against the server (no coordinated
+ * omission); the generator's own lateness is reported separately (`sendLagMs`).
+ *
+ * Run as a child process (optionally pinned with taskset):
+ *   node --import tsx bench/open-loop.ts '{"url":"http://127.0.0.1:8080/v2/models/fraud/infer","body":"...","rate":5000,"connections":64,"seconds":5}'
+ * prints one JSON line (OpenLoopResult).
+ */
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export interface OpenLoopOptions {
+  readonly url: string;
+  readonly body: string;
+  readonly rate: number;
+  readonly connections: number;
+  readonly seconds: number;
+  /** Unmeasured lead-in at the same rate. @default 1 */
+  readonly warmupSeconds?: number;
+  /** Also return every measured latency (due → response, ms), to merge windows. @default false */
+  readonly raw?: boolean;
+}
+
+export interface Quantiles { readonly p50: number; readonly p90: number; readonly p99: number; readonly p999: number; readonly max: number }
+
+export interface OpenLoopResult {
+  /** Responses per second achieved over the measured window. */
+  readonly rps: number;
+  readonly requests: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  /** Due time → last response byte (ms, 0.01 ms resolution). */
+  readonly latencyMs: Quantiles;
+  /** Due time → the request's write: the generator's own contribution. */
+  readonly sendLagMs: Quantiles;
+  /** The request's write → last response byte: what the server and the network stack took. */
+  readonly serviceMs: Quantiles;
+  /** Requests that found every connection busy and waited in the backlog. */
+  readonly backlogged: number;
+  /** Every measured latency in ms (0.01 ms resolution), when asked for with `raw`. */
+  readonly latencies?: number[];
+}
+
+/** Quantiles of a sample (sorted in place), rounded to 0.01 ms. */
+export function quantiles(xs: Float64Array): Quantiles {
+  xs.sort();
+  const r = (v: number) => Math.round(v * 100) / 100;
+  const q = (p: number) => (xs.length ? r(xs[Math.min(xs.length - 1, Math.ceil(p * xs.length) - 1)]) : 0);
+  return { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: xs.length ? r(xs[xs.length - 1]) : 0 };
+}
+
+interface Conn {
+  readonly socket: Socket;
+  buf: Buffer | undefined;
+  /** Due time and write time of the request in flight, -1 when idle. */
+  due: number;
+  sent: number;
+}
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
+  const u = new URL(o.url);
+  const body = Buffer.from(o.body);
+  const request = Buffer.concat([
+    Buffer.from(`POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`),
+    body,
+  ]);
+  const interval = 1000 / o.rate;
+  const warm = (o.warmupSeconds ?? 1) * 1000;
+  const total = Math.round(((warm + o.seconds * 1000) / 1000) * o.rate);
+  const measuredFrom = Math.round((warm / 1000) * o.rate);
+  const lat = new Float64Array(total - measuredFrom);
+  const lag = new Float64Array(total - measuredFrom);
+  const svc = new Float64Array(total - measuredFrom);
+  let done = 0;
+  let measured = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let backlogged = 0;
+  let firstMeasuredDue = 0;
+  let lastEnd = 0;
+  const idle: Conn[] = [];
+  const backlog: number[] = []; // request indices
+  let start = 0;
+  let next = 0; // next request index to schedule
+  let finish: () => void = () => undefined;
+  const finished = new Promise<void>((r) => { finish = r; });
+
+  function send(c: Conn, i: number): void {
+    c.due = start + i * interval;
+    c.sent = performance.now();
+    (c as { idx?: number }).idx = i;
+    c.socket.write(request);
+  }
+
+  function complete(c: Conn, status: number): void {
+    const end = performance.now();
+    const i = (c as { idx?: number }).idx!;
+    if (i >= measuredFrom) {
+      const k = i - measuredFrom;
+      lat[k] = end - c.due;
+      lag[k] = c.sent - c.due;
+      svc[k] = end - c.sent;
+      measured++;
+      if (status < 200 || status > 299) non2xx++;
+      lastEnd = end;
+    }
+    c.due = -1;
+    done++;
+    const b = backlog.shift();
+    if (b !== undefined) send(c, b);
+    else idle.push(c);
+    if (done === total) finish();
+  }
+
+  function onData(this: Socket, chunk: Buffer): void {
+    const c = (this as unknown as { conn: Conn }).conn;
+    c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
+    for (;;) {
+      const b: Buffer | undefined = c.buf;
+      if (!b) return;
+      const he: number = b.indexOf(HEADER_END);
+      if (he < 0) return;
+      const head = b.toString('latin1', 0, he);
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      const len = m ? Number(m[1]) : 0;
+      const end: number = he + 4 + len;
+      if (b.length < end) return;
+      const status = Number(head.slice(9, 12));
+      c.buf = b.length > end ? b.subarray(end) : undefined;
+      complete(c, status);
+    }
+  }
+
+  function onError(this: Socket): void {
+    errors++;
+    const c = (this as unknown as { conn: Conn }).conn;
+    if (c.due >= 0) complete(c, 0);
+  }
+
+  const conns = await Promise.all(Array.from({ length: o.connections }, () => new Promise<Conn>((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname);
+    socket.setNoDelay(true);
+    const c: Conn = { socket, buf: undefined, due: -1, sent: 0 };
+    (socket as unknown as { conn: Conn }).conn = c;
+    socket.once('connect', () => resolve(c));
+    socket.once('error', reject);
+  })));
+  for (const c of conns) {
+    c.socket.removeAllListeners('error');
+    c.socket.on('data', onData);
+    c.socket.on('error', onError);
+    idle.push(c);
+  }
+
+  start = performance.now() + 5;
+  firstMeasuredDue = start + measuredFrom * interval;
+  function tick(): void {
+    const now = performance.now();
+    while (next < total && start + next * interval <= now) {
+      const c = idle.pop();
+      if (c) send(c, next);
+      else { backlog.push(next); if (next >= measuredFrom) backlogged++; }
+      next++;
+    }
+    if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
+  }
+  setTimeout(tick, 5);
+  // A connection the server closed would leave its request unanswered: give up 10 s after the schedule ends.
+  const guard = setTimeout(() => { errors += total - done; finish(); }, warm + o.seconds * 1000 + 10_000);
+  await finished;
+  clearTimeout(guard);
+  for (const c of conns) c.socket.destroy();
+  const span = (lastEnd - firstMeasuredDue) / 1000;
+  return {
+    rps: Math.round(measured / span),
+    requests: measured,
+    non2xx,
+    errors,
+    latencyMs: quantiles(lat),
+    sendLagMs: quantiles(lag),
+    serviceMs: quantiles(svc),
+    backlogged,
+    ...(o.raw ? { latencies: Array.from(lat, (v) => Math.round(v * 100) / 100) } : {}),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const r = await openLoop(JSON.parse(process.argv[2]) as OpenLoopOptions);
+  process.stdout.write(JSON.stringify(r) + '\n');
+}
