@@ -25,8 +25,9 @@
  *   `binary_data_output`), tritonclient's default. The response has
  *   `model_name`, `model_version`, `id` (the request's, `x-request-id`, or generated) and outputs,
  *   plus an `x-ghosteam-version` header naming the version that answered.
- * - `POST /v1/models/{name}:predict` `{"instances": [[...], ...]}` → `{"predictions": [...]}`
- *   (single-input models).
+ * - `POST /v1/models/{name}:predict` → `{"predictions": [...]}`, one per row: `{"instances": [[...], ...]}`
+ *   (single-input models), `{"instances": [{"a": [...], "b": [...]}, ...]}` (rows keyed by input name)
+ *   or `{"inputs": {"a": [[...], ...], "b": [...]}}` (columns); see ./v1.ts.
  * - `GET  /metrics` Prometheus (see ./metrics.ts for the series: requests, errors by code,
  *   latency, batch size, queue delay, all labelled model and version).
  *

@@ -21,10 +21,11 @@ import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from '
 import { ServerMetrics, type VersionMetrics, type VersionStats } from './metrics.ts';
 import { loadOrtModel, resolveSpec, type ModelSpec, type OrtModel, type SessionOptions } from './models.ts';
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
-import { decodeInputs, decodeInput, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
+import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
 import { ModelRepository } from './repository.ts';
+import { decodeV1Request, v1Predictions } from './v1.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -184,17 +185,6 @@ function parseJson(buf: Buffer): unknown {
 function asObject(v: unknown, what: string): Record<string, unknown> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new RequestError(400, `${what} must be a JSON object`);
   return v as Record<string, unknown>;
-}
-
-/** Shape of nested arrays (of the first element at each level). */
-function nestedShape(v: unknown): number[] {
-  const dims: number[] = [];
-  let cur = v;
-  while (Array.isArray(cur)) {
-    dims.push(cur.length);
-    cur = cur[0];
-  }
-  return dims;
 }
 
 /** Whether the admin API is on when not set: only where nobody can reach it unauthenticated. */
@@ -438,30 +428,16 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     let status = 200;
     try {
       const body = asObject(parseJson(buf), 'the predict request');
-      const instances = body.instances;
-      if (!Array.isArray(instances) || instances.length === 0) throw new RequestError(400, `'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}`);
-      if (v.model.inputs.length !== 1) throw new RequestError(400, `model '${name}' has ${v.model.inputs.length} inputs; V1 predict supports single-input models only — use POST /v2/models/${name}/infer`);
-      const spec = v.model.inputs[0];
-      const shape = [instances.length, ...nestedShape(instances[0])];
-      const input = decodeInput({ name: spec.name, datatype: spec.datatype, shape, data: instances }, spec, 0);
-      const out = await runInference(v, [input]);
+      // Rows or columns, single- or multi-input (./v1.ts); its errors are in V1 terms.
+      const { inputs, rows } = decodeV1Request(body, v.model.inputs, name);
+      const out = await runInference(v, inputs);
       const names = v.model.outputs.map((o) => o.name);
-      const rows = instances.length;
-      const perOutput = names.map((n, i) => ({ n, data: toPlain(out[n].data as ArrayLike<unknown>, v.model.outputs[i].datatype) }));
-      const predictions = Array.from({ length: rows }, (_, r) => {
-        const cells = perOutput.map(({ data }) => {
-          const w = data.length / rows;
-          return w === 1 ? data[r] : data.slice(r * w, (r + 1) * w);
-        });
-        return names.length === 1 ? cells[0] : Object.fromEntries(names.map((n, i) => [n, cells[i]]));
-      });
+      const predictions = v1Predictions(out as Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>, v.model.outputs, names, rows);
       send(res, 200, JSON.stringify({ predictions }), { 'x-ghosteam-version': v.version });
       const hdrId = req.headers['x-request-id'];
-      logPayload(v, typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`, [input], out, names);
+      logPayload(v, typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`, inputs, out, names);
     } catch (e) {
       status = e instanceof RequestError ? e.status : 500;
-      // V1 callers send instances, not named tensors: say it in their terms.
-      if (e instanceof RequestError) throw new RequestError(e.status, e.message.replace(/^inputs\[0\] \('[^']*'\): (shape is \[\d+)/, 'instances: $1').replace(/^inputs\[0\] \('[^']*'\): /, 'instances: '));
       throw e;
     } finally {
       const sec = (performance.now() - t0) / 1000;

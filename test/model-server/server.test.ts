@@ -52,7 +52,7 @@ describe('model server: protocol and errors', () => {
     const r = await post(`${s.url}/v1/models/fraud:predict`, JSON.stringify({ instances: x }));
     assert.equal(r.status, 200);
     close(r.json.predictions, denseNetForward(m1.net, x));
-    assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[[1,2]]}')).json, { error: 'instances: shape is [1, 2]; the model expects [-1, 16] (-1 = any size)' });
+    assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[[1,2]]}')).json, { error: "instances[0]: shape is [2]; input 'input' takes [16] per instance (the model's input is [-1, 16], -1 = any size)" });
     assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[]}')).json, { error: `'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}` });
   });
 
