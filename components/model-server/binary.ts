@@ -5,12 +5,13 @@
  * are a sequence of 4-byte little-endian lengths each followed by that many bytes; FP16 blocks are
  * IEEE half bits, kept as a Uint16Array (onnxruntime-node's float16 form). Pure; no I/O.
  */
-import { RequestError, NUL_FREE, type OipDatatype, type TensorSpec, type TypedData } from './tensors.ts';
+import { RequestError, NUL_FREE, fromBf16Bits, toBf16Bits, type OipDatatype, type TensorSpec, type TypedData } from './tensors.ts';
 
 const ELEM_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
-  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
+  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, BF16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
 };
 const CTORS = {
+  BF16: Float32Array, // never used to view bytes (see decodeBinary); Float32Array holds the values
   BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array, UINT16: Uint16Array, INT16: Int16Array, FP16: Uint16Array, UINT32: Uint32Array, INT32: Int32Array,
   FP32: Float32Array, UINT64: BigUint64Array, INT64: BigInt64Array, FP64: Float64Array,
 } as const;
@@ -69,6 +70,12 @@ export function decodeBinary(bytes: Buffer, dt: OipDatatype, where: string): Typ
   }
   const size = ELEM_BYTES[dt];
   if (bytes.length % size !== 0) throw bad(`${where}: binary_data_size ${bytes.length} is not a multiple of ${size} bytes (${dt})`);
+  if (dt === 'BF16') {
+    // bfloat16 → float32 is exact: the bits are the float32's top half.
+    const out = new Float32Array(bytes.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = fromBf16Bits(bytes.readUInt16LE(i * 2));
+    return out;
+  }
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
   const Ctor = CTORS[dt] as unknown as new (b: ArrayBuffer, o: number, n: number) => Exclude<TypedData, string[]>;
@@ -89,6 +96,11 @@ export function encodeBinary(data: ArrayLike<unknown>, dt: OipDatatype): Buffer 
       parts.push(len, b);
     }
     return Buffer.concat(parts);
+  }
+  if (dt === 'BF16') {
+    const out = Buffer.alloc(data.length * 2);
+    for (let i = 0; i < data.length; i++) out.writeUInt16LE(toBf16Bits(Number(data[i])), i * 2);
+    return out;
   }
   if (ArrayBuffer.isView(data)) {
     const v = data as unknown as ArrayBufferView;

@@ -17,9 +17,10 @@
  * - `GET  /v2` server metadata.
  * - `GET  /v2/models/{name}[/versions/{v}]` model metadata (platform `onnxruntime_onnx`, inputs,
  *   outputs with -1 for variable dims); `…/ready`.
- * - `POST /v2/models/{name}[/versions/{v}]/infer` JSON tensors (BOOL, UINT8-64, INT8-64, FP16 as
- *   numbers rounded to the nearest half, FP32, FP64, BYTES; out-of-range values are 400s; BF16
- *   models can't be loaded by onnxruntime-node 1.30 and say so),
+ * - `POST /v2/models/{name}[/versions/{v}]/infer` JSON tensors (BOOL, UINT8-64, INT8-64, FP16 and
+ *   BF16 as numbers rounded to the nearest half/bfloat16, FP32, FP64, BYTES; out-of-range values
+ *   are 400s; a bfloat16 model is loaded with float32 Casts at its edges, as onnxruntime-node 1.30
+ *   has no bfloat16 Tensor; float8/int4 models can't be loaded and say so),
  *   row-major `data` (flat or nested), `parameters`, requested `outputs`; also the binary tensor
  *   data extension (`Inference-Header-Content-Length`, `binary_data_size`, `binary_data`,
  *   `binary_data_output`), tritonclient's default. The response has

@@ -4,11 +4,11 @@
  */
 import * as ort from 'onnxruntime-node';
 import { basename, extname, join, resolve as resolvePath } from 'node:path';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
 import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec, type TypedData } from './tensors.ts';
 import type { BatchInput, RawOutput } from './batcher.ts';
-import { unsupportedIoMessage } from './onnx-io.ts';
+import { rewriteBf16Io, unsupportedIoMessage } from './onnx-io.ts';
 
 /** A model to serve: a file on disk, or a registry reference resolved through a ModelRegistry. */
 export type ModelSpec =
@@ -102,20 +102,32 @@ function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: st
 }
 
 export async function loadOrtModel(path: string, opts: SessionOptions = {}): Promise<OrtModel> {
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: opts.intraOpThreads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
   let session: ort.InferenceSession;
+  // bfloat16 inputs/outputs: onnxruntime-node 1.30 has no bfloat16 Tensor, so such a model is
+  // loaded with float32 Casts at its edges (onnx-io.ts) and those tensors are BF16 to clients.
+  let bf16: Set<string> | undefined;
   try {
-    session = await ort.InferenceSession.create(path, {
-      intraOpNumThreads: opts.intraOpThreads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await ort.InferenceSession.create(path, sessionOptions);
   } catch (e) {
     const msg = (e as Error).message;
-    throw new RequestError(400, (await unsupportedIoMessage(path, msg)) ?? `can't load ONNX model ${path}: ${msg.split('\n')[0]}`);
+    const rewritten = /Unsupported data type: 16$/m.test(msg) ? await readFile(path).then(rewriteBf16Io, () => undefined) : undefined;
+    if (!rewritten) throw new RequestError(400, (await unsupportedIoMessage(path, msg)) ?? `can't load ONNX model ${path}: ${msg.split('\n')[0]}`);
+    try {
+      session = await ort.InferenceSession.create(rewritten.bytes, sessionOptions);
+    } catch (e2) {
+      throw new RequestError(400, `can't load ONNX model ${path} (with its bfloat16 inputs and outputs cast from and to float32): ${(e2 as Error).message.split('\n')[0]}`);
+    }
+    bf16 = new Set([...rewritten.inputs, ...rewritten.outputs]);
   }
-  const inputs = signature(session.inputMetadata, 'input', path);
-  const outputs = signature(session.outputMetadata, 'output', path);
+  const asBf16 = (t: TensorSpec): TensorSpec => (bf16?.has(t.name) ? { ...t, datatype: 'BF16' } : t);
+  const inputs = signature(session.inputMetadata, 'input', path).map(asBf16);
+  const outputs = signature(session.outputMetadata, 'output', path).map(asBf16);
   const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};

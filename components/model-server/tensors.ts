@@ -8,10 +8,12 @@
  * Open Inference Protocol datatypes the server carries, over JSON and the binary extension. FP16
  * travels as JSON numbers (rounded to the nearest half, as numpy does) and as IEEE half bits in a
  * Uint16Array, which is what onnxruntime-node 1.30's float16 Tensor holds on Node 20 (no
- * Float16Array). BF16 is not here: onnxruntime-node 1.30 has no bfloat16 Tensor and can't even
- * load a model with a bfloat16 input or output (see bf16Unsupported in models.ts).
+ * Float16Array). BF16 travels as JSON numbers rounded to the nearest bfloat16 and is held as a
+ * Float32Array of those exact values: onnxruntime-node 1.30 has no bfloat16 Tensor (nor can it
+ * load a model with bfloat16 inputs or outputs), so models.ts loads such a model with float32
+ * Casts at its edges; the binary form is the top 16 bits of each float32.
  */
-export type OipDatatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'FP32' | 'FP64' | 'BYTES';
+export type OipDatatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'BF16' | 'FP32' | 'FP64' | 'BYTES';
 
 /** onnxruntime tensor type names. */
 export type OrtType = 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'string';
@@ -22,12 +24,15 @@ const ORT_TO_OIP: Record<string, OipDatatype> = {
 };
 const OIP_TO_ORT: Record<OipDatatype, OrtType> = {
   BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
-  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP16: 'float16', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP16: 'float16', BF16: 'float32', FP32: 'float32', FP64: 'float64', BYTES: 'string',
 };
 
 // ---------- 16-bit floats (pure) ----------
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
+
+/** Largest finite bfloat16 (0x7f7f). */
+export const BF16_MAX = 3.3895313892515355e38;
 
 /** Largest finite half. Values at or past 65520 round to infinity, so they are refused on input. */
 export const FP16_MAX = 65504;
@@ -188,6 +193,17 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
         if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number');
         if (v >= 65520 || v <= -65520) throw bad(`${where}: data[${i}] is ${v}, beyond FP16's largest finite value ±${FP16_MAX}; scale it or use a model with an FP32 input`);
         out[i] = toHalfBits(v);
+      }
+      return out;
+    }
+    case 'BF16': {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number');
+        const b = toBf16Bits(v);
+        if ((b & 0x7f80) === 0x7f80) throw bad(`${where}: data[${i}] is ${v}, beyond BF16's largest finite value ±${BF16_MAX}; scale it`);
+        out[i] = fromBf16Bits(b);
       }
       return out;
     }

@@ -1,14 +1,14 @@
-// Every OIP datatype the server claims, over JSON and the binary extension: FP16 conversions
-// (exhaustive over all 65,536 half and bfloat16 bit patterns), a real FP16 ONNX model checked to
-// FP16 precision, exact 400s for out-of-range values, and the precise error for BF16 models that
-// onnxruntime-node 1.30 can't load.
+// Every OIP datatype the server claims, over JSON and the binary extension: FP16 and BF16
+// conversions (exhaustive over all 65,536 bit patterns of each), real FP16 and BF16 ONNX models
+// checked to their precision, exact 400s for out-of-range values, and the precise error for types
+// onnxruntime-node 1.30 can't pass at all (float8).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { decodeInput, jsonArrayText, toPlain, toHalfBits, fromHalfBits, toBf16Bits, fromBf16Bits, RequestError } from '../../components/model-server/tensors.ts';
 import { decodeBinary, encodeBinary } from '../../components/model-server/binary.ts';
 import { tempDir, writeIdentityModel, post, get, IDENTITY_TYPES } from './fixtures.ts';
-import { writeFp16Model, writeBf16Model, FP16_W, FP16_B } from './graphs.ts';
+import { writeFp16Model, writeBf16Model, writeFloat8Model, FP16_W, FP16_B, BF16_W } from './graphs.ts';
 import { seededRandom } from '../../components/onnx/random.ts';
 
 const half = (v: number) => fromHalfBits(toHalfBits(v));
@@ -209,15 +209,59 @@ describe('model server: every datatype through real ONNX models', () => {
   });
 });
 
-describe('BF16 models: onnxruntime-node 1.30 cannot load them; the error says so precisely', () => {
-  test('starting with one fails with the message; loading one through the admin API is a 400', async () => {
+describe('BF16: a model with bfloat16 edges, loaded with float32 Casts around them', () => {
+  const dir = tempDir();
+  const bf = (v: number) => fromBf16Bits(toBf16Bits(v));
+  let s: ModelServer;
+  before(async () => { s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'scale16', path: writeBf16Model(dir) }] }); });
+  after(() => s.close());
+
+  test('metadata says BF16; JSON numbers are rounded to bfloat16; y = x * w rounded to bfloat16', async () => {
+    const meta = (await get(`${s.url}/v2/models/scale16`)).json;
+    assert.deepEqual(meta.inputs, [{ name: 'x', datatype: 'BF16', shape: [-1, 2] }]);
+    assert.deepEqual(meta.outputs, [{ name: 'y', datatype: 'BF16', shape: [-1, 2] }, { name: 'x32', datatype: 'FP32', shape: [-1, 2] }]);
+    const rnd = seededRandom(9);
+    const x = Array.from({ length: 40 }, () => (rnd() - 0.5) * 10 ** Math.floor(rnd() * 12 - 4));
+    const r = await post(`${s.url}/v2/models/scale16/infer`, JSON.stringify({ inputs: [{ name: 'x', datatype: 'BF16', shape: [20, 2], data: x }] }));
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const [y, x32] = r.json.outputs;
+    assert.equal(y.datatype, 'BF16');
+    assert.deepEqual(x32.data, x.map(bf));
+    assert.deepEqual(y.data, x.map((v, i) => bf(Math.fround(bf(v) * BF16_W[i % 2]))));
+    const big = await post(`${s.url}/v2/models/scale16/infer`, JSON.stringify({ inputs: [{ name: 'x', datatype: 'BF16', shape: [1, 2], data: [1, 3.4e38] }] }));
+    assert.deepEqual(big.json, { error: "inputs[0] ('x'): data[1] is 3.4e+38, beyond BF16's largest finite value ±3.3895313892515355e+38; scale it" });
+  });
+
+  test('BF16 over the binary extension: bfloat16 bits in, bfloat16 bits out, V1 numbers', async () => {
+    const x = [1.5, -0.1, 300, 2 ** -100];
+    const blk = Buffer.from(Uint16Array.from(x, toBf16Bits).buffer);
+    const b = await binaryInfer(`${s.url}/v2/models/scale16/infer`, { inputs: [{ name: 'x', datatype: 'BF16', shape: [2, 2], parameters: { binary_data_size: 8 } }], outputs: [{ name: 'y', parameters: { binary_data: true } }] }, [blk]);
+    assert.deepEqual(b.head.outputs[0], { name: 'y', datatype: 'BF16', shape: [2, 2], parameters: { binary_data_size: 8 } });
+    const bits = Array.from({ length: 4 }, (_, i) => b.rest.readUInt16LE(i * 2));
+    assert.deepEqual(bits, x.map((v, i) => toBf16Bits(bf(v) * BF16_W[i % 2])));
+    const v1 = await post(`${s.url}/v1/models/scale16:predict`, JSON.stringify({ instances: [[1.5, -0.1]] }));
+    assert.deepEqual(v1.json, { predictions: [{ y: [0.75, bf(bf(-0.1) * -3)], x32: [1.5, bf(-0.1)] }] });
+  });
+
+  test('pure: BF16 decoding and binary blocks', () => {
+    const t = decodeInput({ name: 'x', datatype: 'BF16', shape: [2], data: [3.14159, -1e-3] }, { name: 'x', datatype: 'BF16', shape: [-1] }, 0);
+    assert.ok(t.typed instanceof Float32Array);
+    assert.deepEqual(Array.from(t.typed as Float32Array), [3.140625, bf(-1e-3)]);
+    const bytes = Buffer.from([0x49, 0x40, 0x80, 0xbf]); // 0x4049 = 3.140625, 0xbf80 = -1
+    assert.deepEqual(Array.from(decodeBinary(bytes, 'BF16', 'inputs[0]') as Float32Array), [3.140625, -1]);
+    assert.deepEqual(encodeBinary(Float32Array.from([3.140625, -1]), 'BF16'), bytes);
+  });
+});
+
+describe('types onnxruntime-node 1.30 cannot pass at all (float8): the error says so precisely', () => {
+  test('starting with such a model fails with the message; loading one through the admin API is a 400', async () => {
     const dir = tempDir();
-    const path = writeBf16Model(dir);
-    const message = `can't load ONNX model ${path}: input 'x', output 'y' have element type bfloat16 (ONNX TensorProto 16), which onnxruntime-node 1.30 can't pass into or out of a session (its Tensor has no bfloat16 type); add a Cast to float32 or float16 at the graph's inputs and outputs`;
-    await assert.rejects(startModelServer({ port: 0, processMetrics: false, models: [{ name: 'b', path }] }), { message });
+    const path = writeFloat8Model(dir);
+    const message = `can't load ONNX model ${path}: input 'x', output 'y' have element type float8e4m3fn (ONNX TensorProto 17), which onnxruntime-node 1.30 can't pass into or out of a session (its Tensor has no float8e4m3fn type); add a Cast to float32 or float16 at the graph's inputs and outputs`;
+    await assert.rejects(startModelServer({ port: 0, processMetrics: false, models: [{ name: 'f8', path }] }), { message });
     const s = await startModelServer({ port: 0, processMetrics: false });
     try {
-      const r = await post(`${s.url}/admin/models`, JSON.stringify({ name: 'b', path }));
+      const r = await post(`${s.url}/admin/models`, JSON.stringify({ name: 'f8', path }));
       assert.deepEqual({ status: r.status, json: r.json }, { status: 400, json: { error: message } });
     } finally {
       await s.close();

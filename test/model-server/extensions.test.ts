@@ -1,4 +1,4 @@
-// FP16 tensors and the model repository extension against the real tritonclient (Python, from the
+// FP16 and BF16 tensors and the model repository extension against the real tritonclient (Python, from the
 // peers harness): what a Triton user's code does, unchanged, against our server.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,23 +9,23 @@ import { usePeers } from '../peers/index.ts';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { fromHalfBits, toHalfBits } from '../../components/model-server/tensors.ts';
 import { tempDir, writeFraudModel } from './fixtures.ts';
-import { writeFp16Model, FP16_W, FP16_B } from './graphs.ts';
+import { writeFp16Model, writeBf16Model, FP16_W, FP16_B } from './graphs.ts';
 
 const run = promisify(execFile);
 const peers = await usePeers(['python']);
 const token = 'extensions-token';
 const half = (v: number) => fromHalfBits(toHalfBits(v));
 
-describe('tritonclient: FP16 and the model repository extension', { skip: peers.skip }, () => {
+describe('tritonclient: FP16, BF16 and the model repository extension', { skip: peers.skip }, () => {
   const dir = tempDir();
   const m1 = writeFraudModel(dir, 1);
   let s: ModelServer;
   before(async () => {
-    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }, { name: 'affine16', path: writeFp16Model(dir) }] });
+    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }, { name: 'affine16', path: writeFp16Model(dir) }, { name: 'scale16', path: writeBf16Model(dir) }] });
   });
   after(() => s.close());
 
-  test('FP16 over JSON and binary gets the right answer; index, unload, load and their errors', async () => {
+  test('FP16 over JSON and binary and BF16 over binary get the right answers; index, unload, load and their errors', async () => {
     const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_extensions.py'), s.url.replace('http://', ''), token], { timeout: 60_000 });
     const out = JSON.parse(stdout);
     const x16 = (out.x16 as number[][]).flat();
@@ -44,10 +44,15 @@ describe('tritonclient: FP16 and the model repository extension', { skip: peers.
       });
     }
     assert.deepEqual(out.fp16_json.y, out.fp16_binary.y);
+    // BF16 from ml_dtypes arrays, binary both ways: the server got numpy's bfloat16s and answered ml_dtypes' rounding of x * w.
+    assert.equal(out.bf16.y_dtype, 'bfloat16');
+    assert.deepEqual(out.bf16.x32, out.bf16.x);
+    assert.deepEqual(out.bf16.y, out.bf16.numpy_y);
 
     assert.deepEqual(out.index0, [
       { name: 'affine16', version: '1', state: 'READY', reason: '' },
       { name: 'fraud', version: '1', state: 'READY', reason: '' },
+      { name: 'scale16', version: '1', state: 'READY', reason: '' },
     ]);
     assert.equal(out.ready_after_unload, false);
     assert.deepEqual(out.index_unloaded[1], { name: 'fraud', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });

@@ -1,8 +1,8 @@
 /**
  * Small ONNX graphs for the datatype, V1 and repository tests, written with onnx-proto (the
  * project's dense-net writer in components/onnx is FP32-only): an FP16 model that computes
- * y = x * w + b in half precision, a BF16 identity (onnxruntime-node can't load it), and a
- * two-input model for V1 predict.
+ * y = x * w + b in half precision, a model with bfloat16 inputs and outputs, a float8 identity
+ * (onnxruntime-node can't load it), and a two-input model for V1 predict.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ function vi(name: string, elemType: number, dims: readonly Dim[]) {
 
 function write(path: string, graph: Record<string, unknown>): string {
   const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'ghosteam-test', graph,
+    irVersion: 9, opsetImport: [{ domain: '', version: 19 }], producerName: 'ghosteam-test', graph,
   })).finish();
   writeFileSync(path, bytes);
   return path;
@@ -55,13 +55,36 @@ export function writeFp16Model(dir: string): string {
   });
 }
 
-/** A BF16 identity: input 'x' and output 'y', both bfloat16 [N, 2]. */
+/** Weights of the BF16 model: y[r, j] = bf16(float32(x[r, j]) * BF16_W[j]). */
+export const BF16_W = [0.5, -3];
+
+/**
+ * A model with bfloat16 edges, as models exported for bf16 serving look: x BF16 [N, 2] → Cast to
+ * float32 → Mul by BF16_W → Cast to bfloat16 → y BF16 [N, 2]; x32 = Cast(x, float32) shows the
+ * exact values it received. onnxruntime's CPU provider has Cast kernels for bfloat16 (few others).
+ */
 export function writeBf16Model(dir: string): string {
-  return write(join(dir, 'identity-bf16.onnx'), {
-    name: 'identity_bf16',
-    node: [{ opType: 'Identity', input: ['x'], output: ['y'] }],
+  const to = (t: number) => [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: t }];
+  return write(join(dir, 'scale-bf16.onnx'), {
+    name: 'scale_bf16',
+    initializer: [{ name: 'w', dataType: DT.FLOAT, dims: [2], floatData: BF16_W }],
+    node: [
+      { opType: 'Cast', input: ['x'], output: ['x32'], attribute: to(DT.FLOAT) },
+      { opType: 'Mul', input: ['x32', 'w'], output: ['y32'] },
+      { opType: 'Cast', input: ['y32'], output: ['y'], attribute: to(DT.BFLOAT16) },
+    ],
     input: [vi('x', DT.BFLOAT16, ['N', 2])],
-    output: [vi('y', DT.BFLOAT16, ['N', 2])],
+    output: [vi('y', DT.BFLOAT16, ['N', 2]), vi('x32', DT.FLOAT, ['N', 2])],
+  });
+}
+
+/** An identity on float8 (FLOAT8E4M3FN = 17, newer than onnx-proto's enum) tensors: onnxruntime-node 1.30 can't load it. */
+export function writeFloat8Model(dir: string): string {
+  return write(join(dir, 'identity-f8.onnx'), {
+    name: 'identity_f8',
+    node: [{ opType: 'Identity', input: ['x'], output: ['y'] }],
+    input: [vi('x', 17, ['N', 2])],
+    output: [vi('y', 17, ['N', 2])],
   });
 }
 

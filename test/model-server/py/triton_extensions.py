@@ -6,6 +6,7 @@ usage: triton_extensions.py HOST:PORT TOKEN
 import json
 import sys
 
+import ml_dtypes
 import numpy as np
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
@@ -52,6 +53,20 @@ for binary in (False, True):
 w = np.array([0.5, -3, 1.25], dtype=np.float16)
 b = np.array([0.1, 2, -7], dtype=np.float16)
 out["numpy_y"] = (x16.astype(np.float32) * w.astype(np.float32) + b.astype(np.float32)).astype(np.float16).astype(np.float64).tolist()
+
+# BF16 (tritonclient sends it as binary only, from ml_dtypes.bfloat16 arrays)
+xb = ((rng.random((4, 2)) - 0.5) * 1000).astype(ml_dtypes.bfloat16)
+ib = httpclient.InferInput("x", list(xb.shape), "BF16")
+ib.set_data_from_numpy(xb, binary_data=True)
+rb = c.infer("scale16", [ib], outputs=[httpclient.InferRequestedOutput("y", binary_data=True), httpclient.InferRequestedOutput("x32", binary_data=False)], headers=hdrs())
+yb = rb.as_numpy("y")
+out["bf16"] = {
+    "x": xb.astype(np.float64).tolist(),
+    "y_dtype": str(yb.dtype),
+    "y": yb.astype(np.float64).tolist(),
+    "x32": rb.as_numpy("x32").astype(np.float64).tolist(),
+    "numpy_y": (xb.astype(np.float32) * np.array([0.5, -3], dtype=np.float32)).astype(ml_dtypes.bfloat16).astype(np.float64).tolist(),
+}
 
 # Model repository extension
 out["index0"] = c.get_model_repository_index(headers=hdrs())
