@@ -4,12 +4,13 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { usePeers } from '../peers/index.ts';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { fromHalfBits, toHalfBits } from '../../components/model-server/tensors.ts';
-import { tempDir, writeFraudModel } from './fixtures.ts';
-import { writeFp16Model, writeBf16Model, FP16_W, FP16_B } from './graphs.ts';
+import { tempDir, writeFraudModel, get } from './fixtures.ts';
+import { writeFp16Model, writeBf16Model, writeTwoInputModel, FP16_W, FP16_B } from './graphs.ts';
 
 const run = promisify(execFile);
 const peers = await usePeers(['python']);
@@ -21,7 +22,7 @@ describe('tritonclient: FP16, BF16 and the model repository extension', { skip: 
   const m1 = writeFraudModel(dir, 1);
   let s: ModelServer;
   before(async () => {
-    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }, { name: 'affine16', path: writeFp16Model(dir) }, { name: 'scale16', path: writeBf16Model(dir) }] });
+    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }, { name: 'affine16', path: writeFp16Model(dir) }, { name: 'scale16', path: writeBf16Model(dir) }, { name: 'two', path: writeTwoInputModel(dir) }] });
   });
   after(() => s.close());
 
@@ -53,6 +54,7 @@ describe('tritonclient: FP16, BF16 and the model repository extension', { skip: 
       { name: 'affine16', version: '1', state: 'READY', reason: '' },
       { name: 'fraud', version: '1', state: 'READY', reason: '' },
       { name: 'scale16', version: '1', state: 'READY', reason: '' },
+      { name: 'two', version: '1', state: 'READY', reason: '' },
     ]);
     assert.equal(out.ready_after_unload, false);
     assert.deepEqual(out.index_unloaded[1], { name: 'fraud', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });
@@ -62,5 +64,43 @@ describe('tritonclient: FP16, BF16 and the model repository extension', { skip: 
     assert.deepEqual(out.unload_unknown, { status: '404', message: "model 'nope' is not loaded" });
     assert.deepEqual(out.index_no_token, { status: '401', message: 'missing bearer token; send Authorization: Bearer <token>' });
     assert.deepEqual(out.index_final, out.index0);
+  });
+
+  // The OIP OpenAPI spec has neither the repository extension nor KServe V1: fuzz them from this
+  // small spec of their request bodies (schemathesis also sends bodies that break it).
+  test('schemathesis over the repository extension and V1 predict: no 5xx, server still healthy', async () => {
+    const spec = `openapi: 3.0.3
+info: {title: ghosteam repository and V1, version: '1'}
+paths:
+  /v2/repository/index:
+    post:
+      requestBody: {content: {application/json: {schema: {type: object, properties: {ready: {type: boolean}}}}}}
+      responses: {'200': {description: ok}}
+  /v2/repository/models/{name}/load:
+    post:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [fraud, nope, two]}}]
+      requestBody: {content: {application/json: {schema: {type: object, properties: {parameters: {type: object, properties: {ref: {type: string}, path: {type: string}, version: {type: string}}}}}}}}
+      responses: {'200': {description: ok}}
+  /v2/repository/models/{name}/unload:
+    post:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [affine16, nope]}}]
+      requestBody: {content: {application/json: {schema: {type: object, properties: {parameters: {type: object, properties: {unload_dependents: {type: boolean}}}}}}}}
+      responses: {'200': {description: ok}}
+  /v1/models/{name}:predict:
+    post:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [two, fraud, scale16]}}]
+      requestBody: {content: {application/json: {schema: {type: object, properties: {instances: {type: array, items: {}}, inputs: {}}}}}}
+      responses: {'200': {description: ok}}
+`;
+    const specPath = join(dir, 'repository-v1.yaml');
+    writeFileSync(specPath, spec);
+    const st = join(dirname(peers.python), 'schemathesis');
+    const r = await run(st, ['run', specPath, '--url', s.url, '--checks', 'not_a_server_error', '--max-examples', '30', '--seed', '11', '--workers', '1',
+      '--phases', 'examples,coverage,fuzzing', '-H', `Authorization: Bearer ${token}`, '--no-color', '--request-timeout', '10', '--suppress-health-check', 'all'],
+    { timeout: 170_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, cwd: dir }).catch((e: { code?: number; stdout?: string; stderr?: string }) => e);
+    const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+    assert.ok(!('code' in r) || r.code === 0, `schemathesis failed:\n${text.slice(-6000)}`);
+    assert.match(text, /\d+ generated, \d+ passed/);
+    assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
   });
 });
