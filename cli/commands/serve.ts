@@ -55,8 +55,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
-    .option('--registry-dir <dir>', 'local registry directory (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
-    .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
+    .option('--registry-dir <dir>', 'local registry directory, also for loading by name through /v2/repository (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
+    .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI, also for loading by name through /v2/repository (default: $MLFLOW_TRACKING_URI)')
     .action(async (flags: ServeFlags) => {
       if (flags.model.length === 0) throw new Error('no model to serve; pass --model fraud@champion or --model ./model.onnx');
       // In KServe each revision's pod serves {{.Name}}=/mnt/models; GHOSTEAM_MODEL_VERSION (set on the
@@ -72,7 +72,9 @@ export function register(program: Command): void {
       const sample = Number(flags.payloadSample);
       if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
       if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
-      const registry = models.some((m) => 'ref' in m)
+      // A registry is opened for registry models, and whenever one is named: the model repository
+      // extension (POST /v2/repository/models/NAME/load) then loads from it by name.
+      const registry = models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined
         ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
         : undefined;
       const server = await startModelServer({
