@@ -29,6 +29,8 @@
  * - `POST /v1/models/{name}:predict` → `{"predictions": [...]}`, one per row: `{"instances": [[...], ...]}`
  *   (single-input models), `{"instances": [{"a": [...], "b": [...]}, ...]}` (rows keyed by input name)
  *   or `{"inputs": {"a": [[...], ...], "b": [...]}}` (columns); see ./v1.ts.
+ *   `GET /v1/models` → `{"models": [...]}`, `GET /v1/models/{name}` → `{"name", "ready"}`, and
+ *   `GET /` → `{"status": "alive"}` (KServe V1 liveness; no token, like /v2/health).
  * - `GET  /metrics` Prometheus (see ./metrics.ts for the series: requests, errors by code,
  *   latency, batch size, queue delay, all labelled model and version).
  *

@@ -525,6 +525,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (parts[2] === 'ready') return closing ? send(res, 503, '{"ready":false}') : send(res, 200, '{"ready":true}');
       }
     }
+    // KServe V1 liveness (what its clients' is_server_live asks); open, like /v2/health.
+    if (parts.length === 0 && (method === 'GET' || method === 'HEAD')) return send(res, 200, '{"status":"alive"}');
     if (!authorized(req)) {
       const had = req.headers.authorization !== undefined;
       throw new RequestError(401, had ? 'invalid bearer token' : 'missing bearer token; send Authorization: Bearer <token>');
@@ -559,6 +561,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (rest.length === 1) return send(res, 200, JSON.stringify({ name: v.name, version: v.version, ready: true }));
         return send(res, 200, modelMetadata(v, s));
       }
+    }
+    if (p0 === 'v1' && parts[1] === 'models' && parts.length === 2) {
+      if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
+      return send(res, 200, JSON.stringify({ models: [...served.keys()] }));
     }
     if (p0 === 'v1' && parts[1] === 'models' && parts.length === 3) {
       const m = /^(.+):predict$/.exec(parts[2]);

@@ -103,4 +103,18 @@ paths:
     assert.match(text, /\d+ generated, \d+ passed/);
     assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
   });
+
+  test('KServe\'s own V1 REST client: liveness, readiness, rows keyed by input name, columns, a 400, the model list', async () => {
+    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/kserve_v1.py'), s.url, token], { timeout: 60_000 });
+    const out = JSON.parse(stdout);
+    assert.equal(out.live, true);
+    assert.equal(out.ready_two, true);
+    const want = { predictions: [{ shifted: [1.5, 2], doubled: 2 }, { shifted: [-2, -7], doubled: -8 }] };
+    assert.deepEqual(out.rows, want);
+    assert.deepEqual(out.columns, want);
+    assert.deepEqual(out.bad, { status: 400, error: "instances[0]: missing input 'offset'; every instance needs 'features', 'offset'" });
+    // The fuzz test above may have unloaded or reloaded models: the list is whatever is loaded now.
+    assert.deepEqual(out.list.models.sort(), s.models().map((m) => m.name).sort());
+    assert.ok(out.list.models.includes('two'));
+  });
 });

@@ -6,7 +6,7 @@ import { startModelServer, type ModelServer } from '../../components/model-serve
 import { decodeV1Request, v1Predictions } from '../../components/model-server/v1.ts';
 import { RequestError, type TensorSpec } from '../../components/model-server/tensors.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
-import { tempDir, writeFraudModel, rows, post } from './fixtures.ts';
+import { tempDir, writeFraudModel, rows, post, get } from './fixtures.ts';
 import { writeTwoInputModel } from './graphs.ts';
 
 const TWO: TensorSpec[] = [{ name: 'features', datatype: 'FP32', shape: [-1, 2] }, { name: 'offset', datatype: 'INT64', shape: [-1, 1] }];
@@ -102,5 +102,12 @@ describe('V1 predict over HTTP: a real two-input model, and single-input rows as
       assert.equal(r.status, 200, JSON.stringify(r.json));
       (r.json.predictions as number[]).forEach((p, i) => assert.ok(Math.abs(p - want[i]) < 1e-5, `${Object.keys(body)[0]} row ${i}`));
     }
+  });
+
+  test('KServe V1 liveness at / and the model list at /v1/models', async () => {
+    assert.deepEqual(await get(`${s.url}/`), { status: 200, json: { status: 'alive' } });
+    assert.deepEqual(await get(`${s.url}/v1/models`), { status: 200, json: { models: ['two', 'fraud'] } });
+    const r = await post(`${s.url}/v1/models`, '{}');
+    assert.deepEqual({ status: r.status, json: r.json }, { status: 405, json: { error: 'POST is not allowed on /v1/models; use GET' } });
   });
 });
