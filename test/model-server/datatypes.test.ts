@@ -201,6 +201,12 @@ describe('model server: every datatype through real ONNX models', () => {
     assert.deepEqual(inf.json.outputs[0].data, [0.0999755859375, 2, null]);
   });
 
+  test('FP16 under dynamic batching: 24 concurrent callers each get exactly their own rows', async () => {
+    const bodies = Array.from({ length: 24 }, (_, k) => Array.from({ length: 3 * (1 + (k % 3)) }, (_, j) => k * 10 + j * 0.25));
+    const res = await Promise.all(bodies.map((x) => post(`${s.url}/v2/models/affine16/infer`, JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP16', shape: [x.length / 3, 3], data: x }], outputs: [{ name: 'x32' }] }))));
+    res.forEach((r, k) => assert.deepEqual(r.json.outputs[0].data, bodies[k].map(half), `caller ${k}`));
+  });
+
   test('FP16 through KServe V1 predict: numbers in, numbers out', async () => {
     const r = await post(`${s.url}/v1/models/affine16:predict`, JSON.stringify({ instances: [[1, 2, 3], [0.1, 0.2, 0.3]] }));
     assert.equal(r.status, 200, JSON.stringify(r.json));
