@@ -97,7 +97,7 @@ function decodeNamedRows(instances: unknown[], specs: readonly TensorSpec[]): V1
     }
     for (let j = 0; j < specs.length; j++) {
       const spec = specs[j];
-      if (!(spec.name in inst)) throw bad(`instances[${r}]: missing input '${spec.name}'; every instance needs ${list(specs)}`);
+      if (!Object.hasOwn(inst, spec.name)) throw bad(`instances[${r}]: missing input '${spec.name}'; every instance needs ${list(specs)}`);
       const v = inst[spec.name];
       const sh = nestedShape(v);
       if (r === 0) {
@@ -124,7 +124,7 @@ function decodeColumns(raw: unknown, specs: readonly TensorSpec[]): V1Inputs {
     throw bad(`'inputs' must be an object keyed by input name (${list(specs)}), each a batch of rows`);
   }
   for (const k of Object.keys(cols)) if (!specs.some((s) => s.name === k)) throw bad(`inputs: the model has no input named '${k}'; its inputs are ${list(specs)}`);
-  const missing = specs.filter((s) => !(s.name in cols));
+  const missing = specs.filter((s) => !Object.hasOwn(cols, s.name));
   if (missing.length) throw bad(`inputs: missing ${missing.map((s) => `'${s.name}'`).join(', ')}; the model's inputs are ${list(specs)}`);
   let rows = -1;
   let rowsFrom = '';

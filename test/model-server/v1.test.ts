@@ -46,6 +46,9 @@ describe('V1 request decoding (pure)', () => {
     throws400({ instances: [[1, 2]] }, ONE, "instances[0]: shape is [2]; input 'input' takes [3] per instance (the model's input is [-1, 3], -1 = any size)");
     throws400({ instances: [[1, 2, 3], [4, 5, 6]] }, [{ name: 'input', datatype: 'FP32', shape: [1, 3] }], 'instances: shape is [2, 3]; the model expects [1, 3] (-1 = any size)');
     throws400({ instances: [[[1, 2, 3], [4, 5]]] }, [{ name: 'input', datatype: 'FP32', shape: [-1, 2, 3] }], 'instances: the rows are ragged: data has 5 elements; shape [1, 2, 3] needs 6');
+    const proto: TensorSpec[] = [{ name: 'toString', datatype: 'FP32', shape: [-1] }, { name: 'b', datatype: 'FP32', shape: [-1] }];
+    throws400({ instances: [{ b: 1 }] }, proto, "instances[0]: missing input 'toString'; every instance needs 'toString', 'b'"); // not found on Object.prototype
+    throws400({ inputs: { b: [1] } }, proto, "inputs: missing 'toString'; the model's inputs are 'toString', 'b'");
     throws400({ instances: [], inputs: {} }, TWO, "send either 'instances' (rows) or 'inputs' (columns), not both");
     throws400({ instances: [] }, TWO, `'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}`);
     throws400({ inputs: { features: [[1, 2]] } }, TWO, "inputs: missing 'offset'; the model's inputs are 'features', 'offset'");
