@@ -23,6 +23,7 @@ import { LocalPipelineBackend, type RunPipeline } from './backends/local-pipelin
 import type { DriftChecker } from './reconcilers/drift-monitor.ts';
 import { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
 import type { MetricsSource } from './backends/types.ts';
+import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
 
 export interface LocalOperatorOptions {
   /** Where objects are kept. undefined: in memory only. @default - in memory */
@@ -46,6 +47,8 @@ export interface LocalOperatorOptions {
   readonly workers?: number;
   /** Every object is reconciled again this often (picks up new registry versions). @default 10000 */
   readonly resyncMs?: number;
+  /** Commit promoted versions to a lock file in Git, as the cluster operator does with --git-repo. @default - off */
+  readonly gitWriteBack?: GitWriteBackOptions;
 }
 
 const KIND_TYPES: Record<string, ResourceType> = { Model: TYPES.Model, DriftMonitor: TYPES.DriftMonitor, TrainingRun: TYPES.TrainingRun };
@@ -78,6 +81,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
       store, serving: new ModelServerBackend(o.modelServer, o.modelServerUrl), pipelines, registry: o.registry,
       metrics: o.metrics ?? new ModelServerMetrics(o.modelServer, o.payloadLog ? payloadPredictionDrift({ payloadLog: () => o.payloadLog! }) : undefined),
       driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, resyncMs: o.resyncMs ?? 10_000,
+      ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     });
   } catch (e) {
     store.close();

@@ -18,6 +18,8 @@ import { reconcileModel, type ModelObject } from './reconcilers/model.ts';
 import { reconcileTrainingRun, type TrainingRunObject } from './reconcilers/training-run.ts';
 import { reconcileDriftMonitor, type DriftChecker } from './reconcilers/drift-monitor.ts';
 import { reconcileGitChange } from './reconcilers/git-change.ts';
+import { gitPinWriter, reconcileWriteBack, type GitWriteBackOptions } from './reconcilers/writeback.ts';
+import { planWriteBack } from './planners/writeback.ts';
 import { payloadDriftChecker } from './backends/drift-check.ts';
 import { GpuScheduler, gpuOfWorkflowTemplate, type GpuSpecLike } from './reconcilers/gpu.ts';
 
@@ -40,6 +42,8 @@ export interface OperatorDeps {
   readonly gpuScheduling?: boolean;
   /** GPU request of a TrainingRun when not derivable from a WorkflowTemplate (local mode). */
   readonly runGpu?: (run: KObject) => GpuSpecLike | undefined;
+  /** Commit promoted versions to a lock file in Git (controllers/reconcilers/writeback.ts). @default - off */
+  readonly gitWriteBack?: GitWriteBackOptions;
 }
 
 export interface RunningOperator {
@@ -92,6 +96,18 @@ export function buildControllers(d: OperatorDeps, manager: Manager, events: Even
     reconcile: (req) => reconcileDriftMonitor({ ...ctx, check: d.driftCheck ?? noDriftChecker, specHash: d.pipelines.specHash?.bind(d.pipelines) }, req),
   };
   const out = [models, runs, monitors];
+  if (d.gitWriteBack) {
+    const writer = gitPinWriter(d.gitWriteBack, (line) => log.debug(line));
+    const backoff = d.gitWriteBack.backoff;
+    out.push({
+      name: 'writeback', type: TYPES.Model,
+      // A promotion is a status-only change, which the manager's predicate drops: enqueue it here.
+      observe: (type, o) => {
+        if (type !== 'DELETED' && planWriteBack((o as ModelObject).status, now(), backoff).kind !== 'none') manager.queue('writeback')?.add(objectKey(o));
+      },
+      reconcile: (req) => reconcileWriteBack({ ...ctx, writer, registry: d.registry, ...(backoff ? { backoff } : {}) }, req),
+    });
+  }
   if (d.store.kind === 'kube') {
     out.push({ name: 'gitchange', type: TYPES.WorkflowTemplate, reconcile: (req) => reconcileGitChange(ctx, req) });
   }
@@ -144,6 +160,8 @@ export interface KubeOperatorOptions {
   readonly log?: Logger;
   readonly gpuScheduling?: boolean;
   readonly now?: () => number;
+  /** Commit promoted versions to a lock file in Git. @default - off */
+  readonly gitWriteBack?: GitWriteBackOptions;
 }
 
 /** Runs the operator against the Kubernetes API server (KUBECONFIG or in-cluster). */
@@ -158,7 +176,7 @@ export async function startOperator(o: KubeOperatorOptions = {}): Promise<Runnin
     store, serving, pipelines: new ArgoBackend(store), registry: o.registry,
     metrics: o.metrics ?? (o.prometheusUrl ? new PrometheusMetrics(o.prometheusUrl) : undefined),
     driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log: o.log, workers: o.workers, healthPort: o.healthPort, healthHost: o.healthHost, namespace: o.namespace,
-    gpuScheduling: o.gpuScheduling ?? true, now: o.now,
+    gpuScheduling: o.gpuScheduling ?? true, now: o.now, ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     ...(o.leaderElection ? { leaderElection: { namespace: o.leaderElection.namespace, name: o.leaderElection.name ?? 'ghosteam-operator', identity: o.leaderElection.identity ?? `${process.env.HOSTNAME ?? 'local'}-${process.pid}`, leaseDurationMs: o.leaderElection.leaseDurationMs, renewMs: o.leaderElection.renewMs } } : {}),
   });
   manager = running.manager;

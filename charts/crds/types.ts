@@ -150,9 +150,22 @@ export const ModelStatusSchema = Type.Object({
   /** The last version that failed analysis and was rolled back (not retried until a newer one appears). */
   lastFailedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
   url: Type.Optional(Type.String()),
+  /** Git write-back of the promoted version (operator started with --git-repo); see controllers/planners/writeback.ts. */
+  writeBack: Type.Optional(Type.Object({
+    /** The last stable version found pinned in (or pushed to) the lock file: it is not written again. */
+    version: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** The write-back commit (absent when the version was already pinned). */
+    commit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,64}$' })),
+    /** The lock file pinning a newer version than this Model's stable one (another writer won). */
+    supersededBy: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Failed attempts in a row for the pending version; sets the backoff. */
+    failures: Type.Optional(Type.Integer({ minimum: 0 })),
+    lastAttemptTime: Type.Optional(DateTime('When the last write-back attempt finished')),
+  })),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
 export type ModelStatus = Static<typeof ModelStatusSchema>;
+export type ModelWriteBack = NonNullable<ModelStatus['writeBack']>;
 
 // ---------------------------------------------------------------------------------------------
 // DriftMonitor

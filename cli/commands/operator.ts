@@ -8,8 +8,11 @@
  */
 import { Option, type Command } from 'commander';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { credentialsFromEnv } from '../../gitops/git.ts';
+import { LOCK_FILE } from '../../gitops/lockfile.ts';
+import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
 
 interface OperatorFlags {
   local?: boolean;
@@ -29,6 +32,43 @@ interface OperatorFlags {
   namespace?: string;
   kubeconfig?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  gitRepo?: string;
+  gitBranch: string;
+  lockFile: string;
+}
+
+/**
+ * The write-back settings of --git-repo/--git-branch/--lock-file; undefined without --git-repo.
+ * `given` says which flags were typed (the others hold defaults). Credentials come from the
+ * environment only (GHOSTEAM_GIT_TOKEN, GHOSTEAM_GIT_USERNAME, GHOSTEAM_GIT_PASSWORD), as for
+ * `ghosteam watch`; a path is resolved like watch's repository argument.
+ */
+export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lockFile: string }, given: { gitBranch: boolean; lockFile: boolean }, env: Readonly<Record<string, string | undefined>> = process.env): GitWriteBackOptions | undefined {
+  if (f.gitRepo === undefined) {
+    for (const flag of ['gitBranch', 'lockFile'] as const) {
+      if (given[flag]) throw new Error(`${flag === 'gitBranch' ? '--git-branch' : '--lock-file'} needs --git-repo <url> (the repository to write promoted versions back to)`);
+    }
+    return undefined;
+  }
+  const repo = f.gitRepo.trim();
+  if (repo === '') throw new Error(`--git-repo needs a Git URL (https://, ssh://, git@host:path) or a path to a repository`);
+  const branch = f.gitBranch;
+  if (!/^[^\s~^:?*[\\\x00-\x1f\x7f]+$/.test(branch) || /^[-/.]|\.\.|\/\/|@\{|\/\.|\.lock$|[/.]$/.test(branch) || branch === '@') {
+    throw new Error(`--git-branch '${branch}' is not a valid branch name (see git check-ref-format)`);
+  }
+  const lockFile = f.lockFile;
+  const parts = lockFile.split('/');
+  if (lockFile.startsWith('/') || /^[A-Za-z]:|\\/.test(lockFile) || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new Error(`--lock-file '${lockFile}' must be a path inside the repository, relative to its root, e.g. deploy/${LOCK_FILE}`);
+  }
+  if (parts[parts.length - 1] !== LOCK_FILE) {
+    throw new Error(`--lock-file '${lockFile}' must be named ${LOCK_FILE}: the Model construct reads the ${LOCK_FILE} next to the app`);
+  }
+  const credentials = credentialsFromEnv(env);
+  return {
+    repo: /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo),
+    branch, lockFile, ...(credentials ? { credentials } : {}),
+  };
 }
 
 function int(flag: string, v: string, min: number): number {
@@ -78,12 +118,26 @@ export function register(program: Command): void {
     .option('-n, --namespace <ns>', 'watch only this namespace')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG, in-cluster, or ~/.kube/config)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .action(async (f: OperatorFlags) => {
+    .option('--git-repo <url>', 'write promoted versions back to this Git repository (URL or path; off when absent)')
+    .option('--git-branch <name>', 'branch the lock file lives on', 'main')
+    .option('--lock-file <path>', 'the lock file\'s path inside the repository', LOCK_FILE)
+    .addHelpText('after', `\nWrite-back (--git-repo): when a canary is promoted, the new version is committed to the lock file,
+so Argo CD keeps it. Credentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASSWORD;
+never put them in the URL. Each Model shows the outcome in its WrittenBack condition.
+
+Example:
+  ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`)
+    .action(async (f: OperatorFlags, cmd: Command) => {
+      const gitWriteBack = gitWriteBackFlags(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
       const workers = int('--workers', f.workers, 1);
       const healthPort = f.healthPort === undefined ? undefined : int('--health-port', f.healthPort, 0);
       const { createLogger } = await import('../../controllers/runtime/log.ts');
       const { openRegistry } = await import('../../components/registry/index.ts');
       const log = createLogger({ level: f.logLevel });
+      if (gitWriteBack) {
+        const { redactUrl } = await import('../../gitops/git.ts');
+        log.info(`write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`);
+      }
       const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
       let stop: () => Promise<void>;
       if (f.local) {
@@ -97,7 +151,7 @@ export function register(program: Command): void {
           pipelines = new Map((await loadPipelines(f.app)).map((p) => [p.name, p]));
         }
         const admin = new ModelServerAdminClient(f.modelServer);
-        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), engine: { run: runPipeline, pipelines }, log, workers });
+        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), engine: { run: runPipeline, pipelines }, log, workers, ...(gitWriteBack ? { gitWriteBack } : {}) });
         for (const o of f.manifests ? readGhosteamManifests(f.manifests) : []) {
           await op.apply(o as never);
           log.info(`${o.kind} ${o.metadata.namespace ?? 'default'}/${o.metadata.name} applied`);
@@ -106,7 +160,7 @@ export function register(program: Command): void {
       } else {
         const { startOperator } = await import('../../controllers/operator.ts');
         const op = await startOperator({
-          kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log,
+          kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log, ...(gitWriteBack ? { gitWriteBack } : {}),
           ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
         });
         stop = () => op.stop();

@@ -116,7 +116,7 @@ export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, pol
     stepIndex: inRollout ? r.stepIndex : undefined, stepStartedAt: inRollout ? r.stepStartedAt : undefined,
     trafficPercent: want?.canaryPercent ?? 0,
     analysis: r.analyses.length ? r.analyses.map((a) => analysisOut(a, fallback)) : undefined,
-    lastFailedVersion: r.rejectedVersion, url: url ?? prev?.url, conditions,
+    lastFailedVersion: r.rejectedVersion, url: url ?? prev?.url, writeBack: prev?.writeBack, conditions,
   }) as ModelStatus;
 }
 
