@@ -17,7 +17,7 @@
  * lateness, and the machine's CPU pressure (/proc/pressure/cpu: share of time some task waited for a
  * core, others' work included). BENCH_PIN=1 pins the load generator to CPU 0 and the server to CPU 1.
  * Python comes from the peers harness, or $GHOSTEAM_PYTHON; without it (c) is reported as null.
- * BENCH_DURATION (seconds, default 5). Ends with one JSON line.
+ * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone. Ends with one JSON line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -38,6 +38,8 @@ const self = fileURLToPath(import.meta.url);
 const openLoopScript = fileURLToPath(new URL('./open-loop.ts', import.meta.url));
 const FIXED_RATE = 5000;
 const pin = process.env.BENCH_PIN === '1';
+/** BENCH_ONLY=latency: only the fixed-rate latency phase (ceiling and model), for quick re-runs on a quiet machine. */
+const latencyOnly = process.env.BENCH_ONLY === 'latency';
 /** The command line, pinned to one CPU with taskset when BENCH_PIN=1 (the exec'd process keeps the pid). */
 const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (pin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 
@@ -61,6 +63,7 @@ interface FixedRateWindow {
   server: ServerProbe | null;
   runqueueWaitMs: number;
   pressureS: number;
+  stealMs: number;
   cpuS: number;
   seconds: number;
 }
@@ -91,6 +94,8 @@ interface FixedRateResult {
   serverRunqueueWaitMsPerS: number;
   /** Share of the time during which some task on the machine waited for a CPU (PSI cpu "some"). */
   cpuPressure: number;
+  /** CPU time the hypervisor took from the machine (steal, all CPUs), per second (ms/s). */
+  stealMsPerS: number;
   /** Server CPU (all its threads) per request. */
   cpuUsPerReq: number;
 }
@@ -100,6 +105,11 @@ function schedWaitNs(pid: number): number {
 }
 function psiSomeUs(): number {
   try { return Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))![1]); } catch { return Number.NaN; }
+}
+
+/** CPU time the hypervisor took from this VM's CPUs (steal, /proc/stat), all CPUs, in ms. */
+function stealMs(): number {
+  try { return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)[8]) * 10; } catch { return Number.NaN; }
 }
 
 function ask(child: ChildProcess, cmd: string): Promise<ServerProbe | null> {
@@ -122,14 +132,14 @@ async function fixedRateWindow(url: string, body: string, rate: number, seconds:
   // The generator starts (~0.5 s) and warms up for 1 s before its measured window.
   await new Promise((r) => setTimeout(r, 1500));
   await ask(child, 'probe-start');
-  const w0 = schedWaitNs(pid), p0 = psiSomeUs(), c0 = cpuSeconds(pid), t0 = performance.now();
+  const w0 = schedWaitNs(pid), p0 = psiSomeUs(), c0 = cpuSeconds(pid), s0 = stealMs(), t0 = performance.now();
   await new Promise((r) => setTimeout(r, Math.max(0, seconds * 1000 - 600)));
   const server = await ask(child, 'probe-stop');
   const el = (performance.now() - t0) / 1000;
-  const w1 = schedWaitNs(pid), p1 = psiSomeUs(), c1 = cpuSeconds(pid);
+  const w1 = schedWaitNs(pid), p1 = psiSomeUs(), c1 = cpuSeconds(pid), s1 = stealMs();
   await exited;
   const { latencies, ...open } = JSON.parse(out.trim().split('\n').pop()!) as OpenLoopResult;
-  return { p99: open.latencyMs.p99, latencies: latencies ?? [], open, server, runqueueWaitMs: (w1 - w0) / 1e6, pressureS: (p1 - p0) / 1e6, cpuS: c1 - c0, seconds: el };
+  return { p99: open.latencyMs.p99, latencies: latencies ?? [], open, server, runqueueWaitMs: (w1 - w0) / 1e6, pressureS: (p1 - p0) / 1e6, stealMs: s1 - s0, cpuS: c1 - c0, seconds: el };
 }
 
 function mergeWindows(rate: number, ws: readonly FixedRateWindow[]): FixedRateResult {
@@ -163,6 +173,7 @@ function mergeWindows(rate: number, ws: readonly FixedRateWindow[]): FixedRateRe
     } : null,
     serverRunqueueWaitMsPerS: Math.round((sum((w) => w.runqueueWaitMs) / secs) * 10) / 10,
     cpuPressure: Math.round((sum((w) => w.pressureS) / secs) * 1000) / 1000,
+    stealMsPerS: Math.round((sum((w) => w.stealMs) / secs) * 10) / 10,
     cpuUsPerReq: Math.round((sum((w) => w.cpuS) * 1e6) / (rate * secs)),
   };
 }
@@ -171,7 +182,7 @@ function fixedRateLine(key: string, r: FixedRateResult): string {
   return `${key.padEnd(16)} @${r.rate} req/s open loop: ${r.rps} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms (windows ${r.windowP99.join(', ')})  p99.9 ${r.p999} ms  max ${r.max} ms  errors ${r.errors} non2xx ${r.non2xx}\n` +
     `${''.padEnd(17)}generator lag p99 ${r.sendLagP99} ms, write→response p99 ${r.serviceP99} ms, backlogged ${r.backlogged}` +
     (r.gc ? ` | server event-loop delay p99 ${r.eventLoopDelayP99} ms max ${r.eventLoopDelayMax} ms, busy ${r.eventLoopUtilization}, GC ${r.gc.count}× ${r.gc.totalMs} ms (max ${r.gc.maxMs} ms, ${r.gc.over1ms} over 1 ms)` : '') +
-    ` | server CPU ${r.cpuUsPerReq} µs/req, run-queue wait ${r.serverRunqueueWaitMsPerS} ms/s | machine CPU pressure ${r.cpuPressure}`;
+    ` | server CPU ${r.cpuUsPerReq} µs/req, run-queue wait ${r.serverRunqueueWaitMsPerS} ms/s | machine CPU pressure ${r.cpuPressure}, steal ${r.stealMsPerS} ms/s`;
 }
 
 function freePort(): Promise<number> {
@@ -289,15 +300,16 @@ async function main(): Promise<void> {
     while (performance.now() < end) { for (let i = 0; i < 100; i++) await session.run({ input: t }); n += 100; }
     return n / 2;
   };
-  const a1 = await raw(1);
-  const a64 = await raw(64);
+  const a1 = latencyOnly ? Number.NaN : await raw(1);
+  const a64 = latencyOnly ? Number.NaN : await raw(64);
   await session.release();
-  log(`(a) raw session.run: batch 1 ${Math.round(a1)} calls/s; batch 64 ${Math.round(a64)} calls/s = ${Math.round(a64 * 64)} rows/s`);
+  if (!latencyOnly) log(`(a) raw session.run: batch 1 ${Math.round(a1)} calls/s; batch 64 ${Math.round(a64)} calls/s = ${Math.round(a64 * 64)} rows/s`);
 
   const base = { port: 0, models: [{ name: 'fraud', path: modelPath }] };
   const results: Record<string, LoadResult | null> = {};
   const fixed5k: Record<string, FixedRateResult> = {};
   const run = async (key: string, opts: ModelServerOptions, conns: number[]) => {
+    if (latencyOnly) return;
     const { url, child } = await startChild(opts);
     try {
       const target = `${url}/v2/models/fraud/infer`;
@@ -348,7 +360,8 @@ async function main(): Promise<void> {
   const py = findPython();
   results.c_kserve_c1 = null;
   results.c_kserve_c64 = null;
-  if (!py) log('(c) skipped: no Python with kserve (set GHOSTEAM_PYTHON or provide the peers venv)');
+  if (latencyOnly) log('(a), (b), (c) and (d) throughput skipped: BENCH_ONLY=latency');
+  else if (!py) log('(c) skipped: no Python with kserve (set GHOSTEAM_PYTHON or provide the peers venv)');
   else {
     const script = join(dir, 'kserve_fraud.py');
     writeFileSync(script, KSERVE_MODEL);
@@ -370,7 +383,7 @@ async function main(): Promise<void> {
     } finally { await stop(child); }
   }
 
-  const b64 = results.b_batching_c64!;
+  const b64 = results.b_batching_c64 ?? undefined;
   const kc64 = results.c_kserve_c64 as LoadResult | null;
   const ratio = (x: number | undefined, y: number | undefined) => (x && y ? Math.round((x / y) * 1000) / 1000 : null);
   const summary = {
@@ -388,28 +401,28 @@ async function main(): Promise<void> {
     b_batching_at5000: fixed5k.b_batching ?? null,
     // p99 at 5,000 req/s, ours over the ceiling route's in the same run: what the model path adds to the tail.
     ratio_p99_at5000_b_over_d: ratio(fixed5k.b_batching?.p99, fixed5k.d_ceiling?.p99),
-    ratio_b64_over_a1: ratio(b64.rps, a1),
-    ratio_b64_over_c64: ratio(b64.rps, kc64?.rps),
-    ratio_b64_over_d64: ratio(b64.rps, results.d_ceiling_c64?.rps),
+    ratio_b64_over_a1: ratio(b64?.rps, a1),
+    ratio_b64_over_c64: ratio(b64?.rps, kc64?.rps),
+    ratio_b64_over_d64: ratio(b64?.rps, results.d_ceiling_c64?.rps),
     ratio_b64_nobatch_over_d64: ratio(results.b_nobatch_c64?.rps, results.d_ceiling_c64?.rps),
     ratio_b1_over_d1: ratio(results.b_batching_c1?.rps, results.d_ceiling_c1?.rps),
     // Server CPU per request, ceiling ÷ ours: the throughput ratio when the server is CPU-bound, which
     // others' load on a shared machine distorts much less than wall-clock rates.
-    cpu_ratio_d64_over_b64: ratio(results.d_ceiling_c64?.cpuUsPerReq, b64.cpuUsPerReq),
+    cpu_ratio_d64_over_b64: ratio(results.d_ceiling_c64?.cpuUsPerReq, b64?.cpuUsPerReq),
     cpu_ratio_d64_over_b64_nobatch: ratio(results.d_ceiling_c64?.cpuUsPerReq, results.b_nobatch_c64?.cpuUsPerReq),
-    cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64.cpuUsPerReq),
+    cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64?.cpuUsPerReq),
     goals: {
-      throughput_ge_75pct_of_ceiling: (ratio(b64.rps, results.d_ceiling_c64?.rps) ?? 0) >= 0.75,
-      ge_5x_kserve: kc64 ? (ratio(b64.rps, kc64.rps) ?? 0) >= 5 : null,
+      throughput_ge_75pct_of_ceiling: b64 ? (ratio(b64.rps, results.d_ceiling_c64?.rps) ?? 0) >= 0.75 : null,
+      ge_5x_kserve: kc64 ? (ratio(b64?.rps, kc64.rps) ?? 0) >= 5 : null,
       p99_under_5ms_at_5000: fixed5k.b_batching ? fixed5k.b_batching.p99 < 5 && fixed5k.b_batching.errors === 0 && fixed5k.b_batching.non2xx === 0 : null,
       // The same bar for the route that runs no model: when it fails too, the machine or the load generator is the limit.
       ceiling_p99_under_5ms_at_5000: fixed5k.d_ceiling ? fixed5k.d_ceiling.p99 < 5 : null,
-      rss_under_300mb: Math.max(...Object.entries(results).filter(([k, v]) => k.startsWith('b_') && v).map(([, v]) => v!.rssMb)) < 300,
+      rss_under_300mb: latencyOnly ? null : Math.max(...Object.entries(results).filter(([k, v]) => k.startsWith('b_') && v).map(([, v]) => v!.rssMb)) < 300,
     },
   };
   log('');
   log(`(b)/(a) batch-1 calls: ${summary.ratio_b64_over_a1}   (b)/(c) vs KServe: ${summary.ratio_b64_over_c64}   (b)/(d) vs HTTP ceiling: ${summary.ratio_b64_over_d64} (no batching: ${summary.ratio_b64_nobatch_over_d64})`);
-  log(`server CPU per request at 64 clients: ceiling ${results.d_ceiling_c64?.cpuUsPerReq} µs, ghosteam ${b64.cpuUsPerReq} µs (no batching ${results.b_nobatch_c64?.cpuUsPerReq} µs), KServe ${kc64?.cpuUsPerReq ?? '-'} µs → CPU-bound (b)/(d) ${summary.cpu_ratio_d64_over_b64}, (b)/(c) ${summary.cpu_ratio_c64_over_b64}`);
+  log(`server CPU per request at 64 clients: ceiling ${results.d_ceiling_c64?.cpuUsPerReq} µs, ghosteam ${b64?.cpuUsPerReq} µs (no batching ${results.b_nobatch_c64?.cpuUsPerReq} µs), KServe ${kc64?.cpuUsPerReq ?? '-'} µs → CPU-bound (b)/(d) ${summary.cpu_ratio_d64_over_b64}, (b)/(c) ${summary.cpu_ratio_c64_over_b64}`);
   const fb = fixed5k.b_batching, fd = fixed5k.d_ceiling;
   if (fb && fd) {
     log(`p99 at ${FIXED_RATE} req/s (open loop): ghosteam ${fb.p99} ms, HTTP ceiling ${fd.p99} ms (ratio ${summary.ratio_p99_at5000_b_over_d}); goal < 5 ms: ${summary.goals.p99_under_5ms_at_5000 ? 'met' : 'NOT met'}` +
