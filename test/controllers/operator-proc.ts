@@ -1,6 +1,7 @@
 /**
  * The operator as a separate process, so a test can kill it (SIGKILL) mid-rollout and start it
- * again. Config from the environment: KUBECONFIG, GT_REGISTRY_DIR, GT_METRICS_FILE, GT_NAMESPACE.
+ * again. Config from the environment: KUBECONFIG, GT_REGISTRY_DIR, GT_METRICS_FILE, GT_NAMESPACE, and
+ * for write-back GT_GIT_REPO (+ GT_GIT_LOCK_FILE).
  */
 import { startOperator } from '../../controllers/operator.ts';
 import { LocalRegistry } from '../../components/registry/local.ts';
@@ -13,6 +14,7 @@ const op = await startOperator({
   metrics: new FileMetrics(process.env.GT_METRICS_FILE!),
   namespace: process.env.GT_NAMESPACE,
   gpuScheduling: false,
+  ...(process.env.GT_GIT_REPO ? { gitWriteBack: { repo: process.env.GT_GIT_REPO, lockFile: process.env.GT_GIT_LOCK_FILE ?? 'models.lock.json', backoff: { baseMs: 200, maxMs: 1000 } } } : {}),
   log: createLogger({ level: 'info', write: (l) => process.stdout.write(`${l}\n`) }),
 });
 process.stdout.write('OPERATOR-STARTED\n');
