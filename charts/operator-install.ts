@@ -5,6 +5,24 @@
  * resources, a metrics Service and a PodDisruptionBudget. Plain objects, ready for YAML or the API.
  */
 import { ghosteamCrds } from './crds/index.ts';
+import { writeBackTargetProblem } from '../controllers/planners/writeback.ts';
+
+/** The operator's Git write-back (`ghosteam operator --git-repo`): promoted versions are committed to the lock file. */
+export interface OperatorGitWriteBack {
+  /** Remote URL (https:// or ssh), without credentials: the operator clones it from inside the cluster. */
+  readonly repo: string;
+  /** @default 'main' */
+  readonly branch?: string;
+  /** The lock file's path inside the repository (next to the app). @default 'models.lock.json' */
+  readonly lockFile?: string;
+  /**
+   * A Secret in the operator's namespace with the access token (key `token`) and optionally the
+   * user name (key `username`, default 'x-access-token'). The kubelet injects them as environment
+   * variables (secretKeyRef): the operator never reads Secrets through the API.
+   * @default - none (a public remote, or credentials the image provides)
+   */
+  readonly secret?: { readonly name: string; readonly tokenKey?: string; readonly usernameKey?: string };
+}
 
 export interface OperatorInstallProps {
   /** Namespace the operator runs in. @default 'ghosteam-system' */
@@ -21,6 +39,25 @@ export interface OperatorInstallProps {
   readonly prometheusUrl?: string;
   /** Include the CRDs. @default true */
   readonly crds?: boolean;
+  /** Commit promoted versions to a lock file in Git. @default - off */
+  readonly gitWriteBack?: OperatorGitWriteBack;
+}
+
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** Checks the write-back settings; the error names the field (`names`: the flags, when they came from the CLI). */
+export function gitWriteBackProblem(g: OperatorGitWriteBack, names = { repo: 'gitWriteBack.repo', branch: 'gitWriteBack.branch', lockFile: 'gitWriteBack.lockFile', secret: 'gitWriteBack.secret.name' }): string | undefined {
+  const problem = writeBackTargetProblem({ repo: g.repo, branch: g.branch ?? 'main', lockFile: g.lockFile ?? 'models.lock.json' }, names);
+  if (problem) return problem;
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(g.repo) && /^https?:/i.test(g.repo)) return `${names.repo} must not carry credentials; put the token in a Secret (key 'token') and name it with ${names.secret}`;
+  if (!/^(https?|ssh|git):\/\/|^[^/\s]+@[^:\s]+:/i.test(g.repo)) return `${names.repo} '${g.repo}' must be a remote URL (https://…, ssh://… or git@host:path): the operator clones it from inside the cluster`;
+  const sec = g.secret;
+  if (sec) {
+    if (!DNS_SUBDOMAIN.test(sec.name) || sec.name.length > 253) return `${names.secret} '${sec.name}' is not a valid Secret name (lower-case letters, digits, '-' and '.')`;
+    for (const k of [sec.tokenKey, sec.usernameKey]) if (k !== undefined && !SECRET_KEY.test(k)) return `Secret key '${k}' of ${sec.name} is not valid (letters, digits, '-', '_' and '.')`;
+  }
+  return undefined;
 }
 
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -55,6 +92,20 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): Mani
   if (props.mlflowUri) env.push({ name: 'MLFLOW_TRACKING_URI', value: props.mlflowUri });
   const args = ['operator', '--health-port', String(HEALTH_PORT), '--bind-address', '0.0.0.0', '--leader-elect', '--workers', String(props.workers ?? 4)];
   if (props.prometheusUrl) args.push('--prometheus-url', props.prometheusUrl);
+  const g = props.gitWriteBack;
+  if (g) {
+    const problem = gitWriteBackProblem(g);
+    if (problem) throw new Error(problem);
+    args.push('--git-repo', g.repo, '--git-branch', g.branch ?? 'main', '--lock-file', g.lockFile ?? 'models.lock.json');
+    // git needs a writable HOME; the root filesystem is read-only.
+    env.push({ name: 'HOME', value: '/tmp' });
+    if (g.secret) {
+      env.push(
+        { name: 'GHOSTEAM_GIT_TOKEN', valueFrom: { secretKeyRef: { name: g.secret.name, key: g.secret.tokenKey ?? 'token' } } },
+        { name: 'GHOSTEAM_GIT_USERNAME', valueFrom: { secretKeyRef: { name: g.secret.name, key: g.secret.usernameKey ?? 'username', optional: true } } },
+      );
+    }
+  }
   const out: Manifest[] = [];
   if (props.crds ?? true) out.push(...(ghosteamCrds() as unknown as Manifest[]));
   out.push(
@@ -85,7 +136,8 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): Mani
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
               volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             }],
-            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }],
+            // Write-back clones the repository into /tmp: room for it.
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: g ? '512Mi' : '64Mi' } }],
           },
         },
       },

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { operatorInstallManifests, type Manifest } from '../../charts/operator-install.ts';
+import { gitWriteBackProblem, operatorInstallManifests, type Manifest, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
 
 interface InstallFlags {
   dryRun?: boolean;
@@ -18,6 +18,25 @@ interface InstallFlags {
   prometheusUrl?: string;
   crds: boolean;
   kubeconfig?: string;
+  gitRepo?: string;
+  gitBranch: string;
+  lockFile: string;
+  gitSecret?: string;
+}
+
+const GIT_FLAGS = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file', secret: '--git-secret' };
+
+/** The operator's write-back from the install flags; undefined without --git-repo. `given`: the flags typed. */
+export function installGitWriteBack(f: { gitRepo?: string; gitBranch: string; lockFile: string; gitSecret?: string }, given: { gitBranch: boolean; lockFile: boolean }): OperatorGitWriteBack | undefined {
+  if (f.gitRepo === undefined) {
+    const stray = given.gitBranch ? '--git-branch' : given.lockFile ? '--lock-file' : f.gitSecret !== undefined ? '--git-secret' : undefined;
+    if (stray) throw new Error(`${stray} needs --git-repo <url> (the repository the operator writes promoted versions back to)`);
+    return undefined;
+  }
+  const g: OperatorGitWriteBack = { repo: f.gitRepo, branch: f.gitBranch, lockFile: f.lockFile, ...(f.gitSecret !== undefined ? { secret: { name: f.gitSecret } } : {}) };
+  const problem = gitWriteBackProblem(g, GIT_FLAGS);
+  if (problem) throw new Error(problem);
+  return g;
 }
 
 export function toYaml(objs: readonly Manifest[]): string {
@@ -49,11 +68,16 @@ export function register(program: Command): void {
     .option('--prometheus-url <url>', 'Prometheus base URL for canary analysis')
     .option('--no-crds', 'leave the CRDs out')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG or ~/.kube/config)')
-    .action(async (f: InstallFlags) => {
+    .option('--git-repo <url>', 'the operator writes promoted versions back to this Git repository (https or ssh URL, no credentials)')
+    .option('--git-branch <name>', 'branch the lock file lives on', 'main')
+    .option('--lock-file <path>', 'the lock file\'s path inside the repository', 'models.lock.json')
+    .option('--git-secret <name>', 'Secret in the operator namespace with the Git token (key \'token\', optional \'username\')')
+    .action(async (f: InstallFlags, cmd: Command) => {
+      const gitWriteBack = installGitWriteBack(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
       const replicas = Number(f.replicas);
       if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas expects an integer ≥ 1, got '${f.replicas}'`);
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace)) throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
-      const objs = operatorInstallManifests({ namespace: f.namespace, image: f.image, replicas, mlflowUri: f.mlflowUri, prometheusUrl: f.prometheusUrl, crds: f.crds });
+      const objs = operatorInstallManifests({ namespace: f.namespace, image: f.image, replicas, mlflowUri: f.mlflowUri, prometheusUrl: f.prometheusUrl, crds: f.crds, ...(gitWriteBack ? { gitWriteBack } : {}) });
       if (f.dryRun) {
         process.stdout.write(toYaml(objs));
         return;

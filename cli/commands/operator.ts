@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { credentialsFromEnv } from '../../gitops/git.ts';
 import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
+import { writeBackTargetProblem } from '../../controllers/planners/writeback.ts';
 
 interface OperatorFlags {
   local?: boolean;
@@ -50,20 +51,11 @@ export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lock
     }
     return undefined;
   }
+  const problem = writeBackTargetProblem({ repo: f.gitRepo, branch: f.gitBranch, lockFile: f.lockFile });
+  if (problem) throw new Error(problem);
   const repo = f.gitRepo.trim();
-  if (repo === '') throw new Error(`--git-repo needs a Git URL (https://, ssh://, git@host:path) or a path to a repository`);
   const branch = f.gitBranch;
-  if (!/^[^\s~^:?*[\\\x00-\x1f\x7f]+$/.test(branch) || /^[-/.]|\.\.|\/\/|@\{|\/\.|\.lock$|[/.]$/.test(branch) || branch === '@') {
-    throw new Error(`--git-branch '${branch}' is not a valid branch name (see git check-ref-format)`);
-  }
   const lockFile = f.lockFile;
-  const parts = lockFile.split('/');
-  if (lockFile.startsWith('/') || /^[A-Za-z]:|\\/.test(lockFile) || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new Error(`--lock-file '${lockFile}' must be a path inside the repository, relative to its root, e.g. deploy/${LOCK_FILE}`);
-  }
-  if (parts[parts.length - 1] !== LOCK_FILE) {
-    throw new Error(`--lock-file '${lockFile}' must be named ${LOCK_FILE}: the Model construct reads the ${LOCK_FILE} next to the app`);
-  }
   const credentials = credentialsFromEnv(env);
   return {
     repo: /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo),
