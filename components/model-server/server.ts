@@ -215,19 +215,25 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const SERVER_META = serverMeta(adminOn);
   // The OIP model repository extension: a second door to load/unload below, guarded like /admin.
   const repository = new ModelRepository({
-    load: (spec) => load(spec),
+    // Triton's load re-reads a model that is already loaded (a new file at the same path).
+    load: (spec) => load(spec, { reload: true }),
     unload: (name) => unload(name),
     loaded: () => [...served.values()].map((x) => ({ name: x.name, versions: [...x.versions.keys()] })),
     registry: options.registry,
   });
 
   // ---------- model lifecycle ----------
-  async function load(spec: ModelSpec, opts: { stable?: boolean } = {}): Promise<LoadedVersionInfo> {
+  /**
+   * Loads a version; one already loaded from the same file is kept as it is, or with `reload` read
+   * again and swapped in: requests after the swap get the new session, and the old one is drained
+   * and released as unload does.
+   */
+  async function load(spec: ModelSpec, opts: { stable?: boolean; reload?: boolean } = {}): Promise<LoadedVersionInfo> {
     const r = await resolveSpec(spec, options.registry);
     const existing = served.get(r.name)?.versions.get(r.version);
     if (existing && !existing.unloading) {
       if (existing.path !== r.path) throw new RequestError(409, `model '${r.name}' version '${r.version}' is already loaded from ${existing.path}; unload it first to load ${r.path}`);
-      return info(existing);
+      if (!opts.reload) return info(existing);
     }
     const model = await loadOrtModel(r.path, options.session);
     const vm = metrics.forVersion(r.name, r.version);
@@ -248,10 +254,16 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       s = { name: r.name, versions: new Map(), loadedSet: new Set(), traffic: { stable: r.version, canaryPercent: 0, shadow: false } };
       served.set(r.name, s);
     }
+    const replaced = s.versions.get(r.version);
     s.versions.set(r.version, v);
     s.loadedSet.add(r.version);
     repository.remember(r);
     if (opts.stable) s.traffic = { ...s.traffic, stable: r.version, canary: s.traffic.canary === r.version ? undefined : s.traffic.canary };
+    if (replaced) {
+      replaced.unloading = true;
+      await replaced.batcher?.drain();
+      await replaced.model.release().catch(() => undefined);
+    }
     return info(v);
   }
 

@@ -3,7 +3,7 @@
 // models and a local registry. tritonclient drives the same routes in extensions.test.ts.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { parseIndexRequest, parseLoadRequest, parseUnloadRequest } from '../../components/model-server/repository.ts';
 import { RequestError } from '../../components/model-server/tensors.ts';
@@ -83,8 +83,15 @@ describe('model repository extension on a real server', () => {
     ]);
     const r2 = await post(`${s.url}/v2/models/fraud/versions/2/infer`, inferBody(x), auth);
     denseNetForward(m2.net, x).forEach((p, i) => assert.ok(Math.abs(r2.json.outputs[0].data[i] - p) < 1e-5));
-    // Loading a remembered model that is loaded already is a no-op that names its versions (Triton: "reload").
+    // Loading a model that is loaded already reads its files again (Triton: "or reloaded if the model
+    // is already loaded"): a new model at version 1's path is served after the load, not before.
+    const retrained = writeFraudModel(dir, 77, basename(m1.path));
+    const before1 = await post(`${s.url}/v2/models/fraud/versions/1/infer`, inferBody(x), auth);
+    denseNetForward(m1.net, x).forEach((p, i) => assert.ok(Math.abs(before1.json.outputs[0].data[i] - p) < 1e-5));
     assert.deepEqual((await repo('models/fraud/load', {})).json, { name: 'fraud', load: true, versions: ['1', '2'] });
+    const after1 = await post(`${s.url}/v2/models/fraud/versions/1/infer`, inferBody(x), auth);
+    denseNetForward(retrained.net, x).forEach((p, i) => assert.ok(Math.abs(after1.json.outputs[0].data[i] - p) < 1e-5));
+    assert.ok(denseNetForward(m1.net, x).some((p, i) => Math.abs(after1.json.outputs[0].data[i] - p) > 1e-3), 'the reloaded model answers differently');
     // The admin API sees what the repository did: one concept, one place.
     assert.deepEqual((await get(`${s.url}/admin/models/fraud`, auth)).json.versions.map((v: { version: string }) => v.version), ['1', '2']);
   });
