@@ -2,8 +2,13 @@
  * `Model`: serve a registered model version with KServe, rolled out by the ghosteam operator.
  * Synthesizes a KServe `InferenceService` (predictor on the ghosteam ServingRuntime), the runtime
  * itself (once per chart) and a ghosteam `Model` resource holding the rollout policy.
- * The version comes from, in order: `models.lock.json` next to the app (written by GitOps on
- * promotion), the version in `registry` ('fraud@3'), or its alias ('fraud@champion', default 'latest').
+ * The version: a fixed reference in `registry` ('fraud@3') is served exactly and wins over the lock
+ * file (that is how to force a version, an older one included). Otherwise the Model follows an alias
+ * ('fraud@champion'; 'fraud' = 'fraud@latest') and, once `models.lock.json` next to the app pins the
+ * model (GitOps writes it on every promotion), carries both: the pin as the promoted baseline and the
+ * alias as where new candidates come from, so the operator canaries a newer version of the alias
+ * against the pin (reverting the pin in Git to an older version does not roll back while the alias
+ * points higher; write 'fraud@2' for that).
  */
 import { Construct } from 'constructs';
 import { parseModelRef } from '../components/registry/types.ts';
@@ -25,7 +30,10 @@ export const MODEL_LABEL = 'ghosteam.io/model';
 export interface ModelProps {
   /** Name of the InferenceService and the Model resource (DNS-1123). @default - the construct id */
   readonly name?: string;
-  /** Registered model: 'fraud', 'fraud@champion', 'fraud@3', or { name, version, alias }. */
+  /**
+   * Registered model: 'fraud' (follows 'latest'), 'fraud@champion' (follows that alias), 'fraud@3'
+   * (fixed: exactly version 3, whatever models.lock.json pins), or { name, version, alias }.
+   */
   readonly registry: string | ModelRef;
   /** @default 'onnx' */
   readonly format?: 'onnx';
@@ -39,7 +47,7 @@ export interface ModelProps {
   readonly payloadLogging?: PayloadLogging;
   /** @default ModelServingRuntime.defaultFor(this) (ghosteam-onnx, CPU) */
   readonly runtime?: ModelServingRuntime;
-  /** Read version pins from models.lock.json next to the app. @default true */
+  /** Read version pins from models.lock.json next to the app (for a followed alias; a fixed version ignores them). @default true */
   readonly useLockFile?: boolean;
   /**
    * Where KServe downloads the model from (s3://, gs://, pvc://, https://). Normally the operator
@@ -101,12 +109,18 @@ export class Model extends Construct {
     return typeof parsed.version === 'number' ? { name: parsed.name, version: parsed.version } : { name: parsed.name, alias: parsed.version };
   }
 
-  /** The registry reference after applying the lock file pin (if any). */
+  /**
+   * The registry reference after applying the lock file pin (if any). A fixed version ('fraud@3', or
+   * { name, version } with no alias) is kept as written: the user's fixed version wins over the pin.
+   * A followed alias gets the pin as spec.modelRef.version next to the alias ('latest' by default),
+   * so the pin is the baseline and the operator still rolls out newer versions of the alias.
+   */
   get modelRef(): ModelRef {
-    if (this.props.useLockFile === false) return { ...this.ref };
+    const fixed = this.ref.version !== undefined && this.ref.alias === undefined;
+    if (this.props.useLockFile === false || fixed) return { ...this.ref };
     const dir = synthContext().appDir;
     const pin = dir ? readModelsLock(dir)?.models[this.ref.name] : undefined;
-    return pin ? { ...this.ref, version: pin.version } : { ...this.ref };
+    return pin ? { ...this.ref, version: pin.version, alias: this.ref.alias ?? 'latest' } : { ...this.ref };
   }
 
   modelSpec(): ModelSpec {

@@ -63,8 +63,17 @@ export type Resources = Static<typeof ResourcesSchema>;
 
 export const ModelRefSchema = Type.Object({
   name: Type.String({ minLength: 1, description: 'Registered model name in the model registry' }),
-  version: Type.Optional(Type.Integer({ minimum: 1, description: 'Pinned version (wins over alias)' })),
-  alias: Type.Optional(Type.String({ minLength: 1, description: "Registry alias to follow, e.g. 'champion'; 'latest' follows the newest version" })),
+  version: Type.Optional(Type.Integer({
+    minimum: 1,
+    description: 'Without alias: the fixed version to serve, exactly (older ones included: this is how to force a version). ' +
+      'With alias: the promoted baseline (models.lock.json, written back on promotion); a newer version of the alias that has not failed its canary is canaried against it. ' +
+      'A pin older than the version serving never rolls the Model back; use a fixed version for that',
+  })),
+  alias: Type.Optional(Type.String({
+    minLength: 1,
+    description: "Registry alias new versions come from, e.g. 'champion'; 'latest' follows the newest version (the default without version). " +
+      "Unless it is 'champion', promotions move the registry's champion alias",
+  })),
 });
 export type ModelRef = Static<typeof ModelRefSchema>;
 

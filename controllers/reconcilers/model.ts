@@ -11,6 +11,7 @@ import {
   type CanaryMetrics, type CanaryPolicy, type ManualAction, type RolloutStatus, type StepAnalysis,
 } from '../planners/canary.ts';
 import { getCondition, rfc3339, setConditions, type ConditionInput } from '../planners/conditions.ts';
+import { decideTarget, followedAlias } from '../planners/model-target.ts';
 import type { GpuDecision } from '../planners/training-run.ts';
 import { TYPES, type KObject } from '../runtime/store.ts';
 import type { MetricsSource, ServingBackend } from '../backends/types.ts';
@@ -150,19 +151,26 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
 
   // Gather the observed state once.
   const name = spec.modelRef.name;
-  let target: number | undefined;
+  // The alias the spec follows for new versions (none for a fixed version); decideTarget picks the
+  // target from it, the pin and the rollout so far (planners/model-target.ts).
+  const follow = followedAlias(spec.modelRef);
+  const pinned = spec.modelRef.version !== undefined;
+  let aliasVersion: number | undefined;
   let targetProblem: string | undefined;
-  if (spec.modelRef.version !== undefined) target = spec.modelRef.version;
-  else if (!d.registry) targetProblem = `spec.modelRef has no version and no model registry is configured; pin spec.modelRef.version or start the operator with a registry`;
-  else {
+  if (follow !== undefined && !d.registry) {
+    if (!pinned) targetProblem = `spec.modelRef has no version and no model registry is configured; pin spec.modelRef.version or start the operator with a registry`;
+  } else if (follow !== undefined) {
     try {
-      target = (await d.registry.resolve(name, spec.modelRef.alias ?? 'latest')).version;
+      aliasVersion = (await d.registry!.resolve(name, follow)).version;
     } catch (e) {
-      targetProblem = (e as Error).message;
+      // Pinned: the pin still says what to serve, so an unresolvable alias is no error.
+      if (pinned) log.debug(`alias ${name}@${follow} not resolved (${(e as Error).message}); keeping pinned version ${spec.modelRef.version}`);
+      else targetProblem = (e as Error).message;
     }
   }
-  const alias = spec.modelRef.alias;
-  const manageAlias = !!d.registry && alias !== 'champion' && spec.modelRef.version === undefined;
+  const decision = decideTarget(spec.modelRef, aliasVersion, obj.status);
+  const target = decision.target;
+  const manageAlias = !!d.registry && decision.manageAlias;
   let champion: number | undefined;
   if (manageAlias) champion = await d.registry!.resolve(name, 'champion').then((v) => v.version, () => undefined);
   const served = await d.serving.observe(obj);

@@ -92,6 +92,34 @@ describe('Model', () => {
     assert.deepEqual(find(build({ lockDir: tmpdir() }).result.objects, 'Model').spec.modelRef, { name: 'fraud', alias: 'champion' });
   });
 
+  test('a lock pin keeps the followed alias (default latest); a fixed version wins over the pin', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ghosteam-lock-'));
+    try {
+      writeFileSync(join(dir, 'models.lock.json'), JSON.stringify({ models: { a: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, b: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, c: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, d: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, e: { version: 7, promotedAt: '2026-11-23T04:00:00Z' } } }));
+      const { app, chart: c } = chart();
+      new Model(c, 'a', { registry: 'a' });
+      new Model(c, 'b', { registry: 'b@latest' });
+      new Model(c, 'c', { registry: 'c@2' });
+      new Model(c, 'd', { registry: { name: 'd', version: 2 } });
+      new Model(c, 'e', { registry: { name: 'e' } });
+      new Model(c, 'f', { registry: 'f@staging' });
+      new Model(c, 'g', { registry: 'g', useLockFile: false });
+      const objs = synth(app, { appDir: dir }).objects;
+      const ref = (n: string) => find(objs, 'Model', n).spec.modelRef;
+      assert.deepEqual(ref('a'), { name: 'a', version: 7, alias: 'latest' });
+      assert.deepEqual(ref('b'), { name: 'b', version: 7, alias: 'latest' });
+      assert.deepEqual(ref('c'), { name: 'c', version: 2 });
+      assert.deepEqual(ref('d'), { name: 'd', version: 2 });
+      assert.deepEqual(ref('e'), { name: 'e', version: 7, alias: 'latest' });
+      // Not in the lock file, or the lock file off: the alias alone.
+      assert.deepEqual(ref('f'), { name: 'f', alias: 'staging' });
+      assert.deepEqual(ref('g'), { name: 'g', alias: 'latest' });
+      assert.deepEqual(find(objs, 'InferenceService', 'c').spec.predictor.model.env[1], { name: 'GHOSTEAM_MODEL_VERSION', value: '2' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('bad registry references name the field', () => {
     const { chart: c } = chart();
     assert.deepEqual(issuesOf(() => new Model(c, 'x', { registry: 'fraud@@1' })), [
