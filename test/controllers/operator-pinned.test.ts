@@ -4,7 +4,8 @@
  * Model the construct synthesizes from the lock file at the remote), a real bare git remote the
  * operator writes back to, and the local registry. A Model pinned at v2 and following 'latest'
  * canaries and promotes a newly registered v3, the write-back pins v3, and applying the
- * re-synthesized Model (pin v3) changes nothing. A v4 that fails its canary is not tried again.
+ * re-synthesized Model (pin v3) changes nothing. A v4 that fails its canary is not tried again, a
+ * pin reverted in Git to v1 rolls nothing back, and a fixed reference ('fraud@2') does.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,12 +56,12 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
   const remoteLock = (bare: string) => JSON.parse(git(bare, 'show', `main:${LOCK}`)) as { models: Record<string, { version: number; previous?: number; reason: string }> };
 
   /** What `ghosteam synth` makes of the app with the lock file at the remote's main next to it. */
-  const synthModel = (bare: string, ns: string): KObject & { spec: ModelSpec } => {
+  const synthModel = (bare: string, ns: string, o: { lock?: string; registry?: string } = {}): KObject & { spec: ModelSpec } => {
     const appDir = mkdtempSync(join(dir, 'app-'));
-    writeFileSync(join(appDir, 'models.lock.json'), git(bare, 'show', `main:${LOCK}`));
+    writeFileSync(join(appDir, 'models.lock.json'), o.lock ?? git(bare, 'show', `main:${LOCK}`));
     const app = new App();
     const chart = new Chart(app, 'serving', { namespace: ns });
-    new Model(chart, 'fraud', { registry: 'fraud', rollout: Rollout.canary({ steps: [50], interval: '1s', maxErrorRate: 0.05, minRequests: 10 }) });
+    new Model(chart, 'fraud', { registry: o.registry ?? 'fraud', rollout: Rollout.canary({ steps: [50], interval: '1s', maxErrorRate: 0.05, minRequests: 10 }) });
     const m = synthesize(app, { sourceCommit: false, crds: false, appDir }).objects.find((o) => (o as KObject).kind === 'Model') as KObject & { spec: ModelSpec };
     return m;
   };
@@ -71,7 +72,7 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     await store.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, touched: v } } });
   };
 
-  test('pin v2 + latest: v3 is canaried, promoted and pinned; the re-synthesized Model changes nothing; a failed v4 is not retried', async () => {
+  test('pin v2 + latest: v3 is canaried, promoted and pinned; the re-synthesized Model changes nothing; a failed v4 is not retried; a reverted pin rolls nothing back, a fixed reference does', async () => {
     const ns = uniqueName('pinned');
     await createNamespace(store, ns);
     stops.push(playKServe(store, ns));
@@ -158,5 +159,30 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     assert.equal((after4.status?.analysis ?? []).filter((a) => a.version === 4).length, 1, 'one analysis of v4: it ran once');
     assert.equal((await store.list(TYPES.Event, ns)).items.filter((e) => e.reason === 'RolloutStarted').length, 2, 'rollouts of v3 and v4 only');
     assert.deepEqual(pins(bare), ['Pin fraud to v3 (drift)', 'Pin fraud to v2 (drift)']);
+
+    // A human reverts the pin in Git to v1 while latest points higher: no rollback (v4 failed, so
+    // the baseline is what serves, v3).
+    const reverted = synthModel(bare, ns, { lock: JSON.stringify({ models: { fraud: { version: 1, promotedAt: '2026-11-23T04:00:00.000Z', reason: 'manual', metrics: {} } } }) });
+    assert.deepEqual(reverted.spec.modelRef, { name: 'fraud', version: 1, alias: 'latest' });
+    const beforeRevert = (await getModel(ns))!;
+    const revertedGen = (await store.replace(TYPES.Model, { ...beforeRevert, spec: reverted.spec })).metadata.generation!;
+    await eventually('the reverted pin observed', async () => (await getModel(ns))?.status?.observedGeneration === revertedGen, { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const stayed = (await getModel(ns))!;
+    assert.deepEqual([stayed.status?.stableVersion, stayed.status?.canaryVersion, stayed.status?.phase], [3, undefined, 'RolledBack']);
+
+    // The way back is a fixed reference, which wins over the lock file: 'fraud@2' is canaried and
+    // promoted; the lock file keeps v3 (write-back never downgrades) and champion stays on v3.
+    metrics.set('fraud', 2, { requests: 400, errors: 0, p99LatencyMs: 20 });
+    const forced = synthModel(bare, ns, { registry: 'fraud@2' });
+    assert.deepEqual(forced.spec.modelRef, { name: 'fraud', version: 2 });
+    await store.replace(TYPES.Model, { ...(await getModel(ns))!, spec: forced.spec });
+    await eventually('v2 promoted by the fixed reference', async () => {
+      const o = await getModel(ns);
+      return o?.status?.stableVersion === 2 && o.status.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted';
+    }, { timeoutMs: 30_000 });
+    await eventually('WrittenBack Superseded', async () => conditionOf(await getModel(ns), 'WrittenBack')?.reason === 'Superseded', { timeoutMs: 20_000 });
+    assert.equal(remoteLock(bare).models.fraud.version, 3);
+    assert.equal((await registry.resolve('fraud', 'champion')).version, 3);
   });
 });
