@@ -101,7 +101,7 @@ export interface CanaryObserved {
   readonly serving?: ServingState;
   /** The registry's `champion` alias; undefined when unset. */
   readonly champion?: number;
-  /** Whether the operator moves the champion alias (false when the spec targets that alias). */
+  /** Whether the operator moves the champion alias: decideTarget's manageAlias (false for a fixed version or when the spec follows champion itself). */
   readonly manageAlias: boolean;
   /** From the spec (`spec.rollout.paused`) or the `ghosteam.io/rollout` annotation. */
   readonly action?: ManualAction;
