@@ -15,7 +15,13 @@
  * what explains its tail: the server's event-loop delay and GC pauses (measured inside the server),
  * how long its main thread sat runnable but not running (/proc/PID/schedstat), the generator's own
  * lateness, and the machine's CPU pressure (/proc/pressure/cpu: share of time some task waited for a
- * core, others' work included). BENCH_PIN=1 pins the load generator to CPU 0 and the server to CPU 1.
+ * core, others' work included) and the hypervisor's steal time (/proc/stat).
+ *
+ * Where the processes run: unpinned by default. BENCH_PIN=1 pins the load generator to CPU 0 and
+ * the servers to CPU 1 (taskset); on the shared 2-core machine that was worse, not better (a
+ * neighbour's build on one CPU can then no longer be avoided by either process), so it is opt-in.
+ * Ceiling and model windows alternate (BENCH_ROUNDS rounds, default 2) so both meet the same
+ * neighbours; a run whose CPU pressure is high says so, and its tail figures are the neighbours'.
  * Python comes from the peers harness, or $GHOSTEAM_PYTHON; without it (c) is reported as null.
  * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone. Ends with one JSON line.
  */
