@@ -9,7 +9,7 @@ import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { PACKAGE_ROOT as ownRoot, sourcePath } from '../pipelines/own-files.ts';
 import { gitClient } from './git.ts';
 import type { K8sObject } from './objects.ts';
@@ -80,24 +80,43 @@ export interface SynthAtOptions {
   readonly timeoutMs?: number;
 }
 
+/** Worktree adds and removes of one repository, one at a time: git's worktree admin files race otherwise. */
+const worktreeLocks = new Map<string, Promise<unknown>>();
+function serialized<T>(root: string, op: () => Promise<T>): Promise<T> {
+  const prev = worktreeLocks.get(root) ?? Promise.resolve();
+  const next = prev.then(op, op);
+  const tail = next.catch(() => undefined);
+  worktreeLocks.set(root, tail);
+  void tail.then(() => worktreeLocks.get(root) === tail && worktreeLocks.delete(root));
+  return next;
+}
+
 /**
  * Runs `fn` with a temporary worktree of `commit` (dependencies linked in: the repository's
- * node_modules, else ours), removed afterwards whatever happens.
+ * node_modules, else ours), removed afterwards whatever happens. Each worktree gets a unique name,
+ * and adds/removes in one process take turns (plan adds base and head at once): a shared name or a
+ * prune during another add leaves git with a half-written admin directory.
  */
 export async function withWorktree<T>(root: string, commit: string, fn: (tree: string, tmp: string) => Promise<T>): Promise<T> {
   const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-tree-'));
-  const tree = join(tmp, 'tree');
+  const tree = join(tmp, basename(tmp));
   const git = gitClient(root);
-  await git.raw(['worktree', 'add', '--quiet', '--detach', tree, commit]);
+  try {
+    await serialized(root, () => git.raw(['worktree', 'add', '--quiet', '--detach', tree, commit]));
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
   try {
     // The repository's own dependencies, else ours (the clone that `watch` keeps has none).
     const modules = [join(root, 'node_modules'), join(ownRoot, 'node_modules')].find((m) => existsSync(m));
     if (modules && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
     return await fn(tree, tmp);
   } finally {
-    await git.raw(['worktree', 'remove', '--force', tree]).catch(() => undefined);
+    const removed = await serialized(root, () => git.raw(['worktree', 'remove', '--force', tree])).then(() => true, () => false);
     await rm(tmp, { recursive: true, force: true });
-    await git.raw(['worktree', 'prune']).catch(() => undefined);
+    // Only when remove failed: a prune beside another process's add could take its admin files.
+    if (!removed) await serialized(root, () => git.raw(['worktree', 'prune'])).catch(() => undefined);
   }
 }
 
