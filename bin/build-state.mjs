@@ -6,12 +6,22 @@ import { join } from 'node:path';
 
 /** The folders compiled into build/ (tsconfig.build.json includes the same). */
 export const SOURCE_DIRS = ['pipelines', 'components', 'charts', 'controllers', 'gitops', 'cli'];
+/** Root files the build also depends on: compiler settings, and the lockfile (the vendored bundles come from node_modules). */
+export const ROOT_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 export const BUILD_DIR = 'build';
 export const MANIFEST = '.sources.json';
 
-/** Every source file the build depends on (.ts, and the .mjs worker entries it copies), with its mtime and size. */
+/** Every file the build depends on (the .ts sources, the .mjs worker entries it copies, ROOT_FILES), with its mtime and size. */
 export function sourceSnapshot(root) {
   const files = {};
+  for (const f of ROOT_FILES) {
+    try {
+      const st = statSync(join(root, f));
+      files[f] = `${st.mtimeMs}:${st.size}`;
+    } catch {
+      // absent (an install without a lockfile): nothing to record
+    }
+  }
   for (const dir of SOURCE_DIRS) {
     let entries;
     try {

@@ -5,15 +5,65 @@
 // records the sources it was made from (build/.sources.json) and the CLI uses it only while they
 // match. Type errors are `npm run typecheck`'s business; this only emits.
 //
+// Two dependencies ship as hundreds of small ES modules (TypeBox ~200, the Argo Workflows models
+// ~230 with kubernetes-models), and loading each costs more than the CLI's own work: the build
+// bundles them with esbuild into build/vendor/ and points the compiled imports there (VENDOR).
+//
 // The new build is written beside the old one and swapped in with renames, so a CLI started
 // meanwhile sees the old build or the new one, never a half-written one.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { BUILD_DIR, buildIsFresh, MANIFEST, SOURCE_DIRS, sourceSnapshot } from '../bin/build-state.mjs';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+
+/** Bundles in build/vendor/: the module specifiers the compiled code imports them by, and the entry. */
+const VENDOR = {
+  'typebox.js': {
+    specifiers: ['@sinclair/typebox'],
+    entry: "export * from '@sinclair/typebox';",
+  },
+  'argo-workflows.js': {
+    specifiers: ['@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate', '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow'],
+    entry: [
+      "export { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';",
+      "export { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';",
+    ].join('\n'),
+  },
+};
+
+async function vendor(out) {
+  const esbuild = await import('esbuild');
+  for (const [file, v] of Object.entries(VENDOR)) {
+    await esbuild.build({
+      stdin: { contents: v.entry, resolveDir: root, loader: 'js' },
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outfile: join(out, 'vendor', file),
+      logLevel: 'error',
+      // CommonJS dependencies inside the bundle (ajv's formats) still call require().
+      banner: { js: "import { createRequire as __ghosteamCreateRequire } from 'node:module'; const require = __ghosteamCreateRequire(import.meta.url);" },
+    });
+  }
+  // Point the compiled imports of those specifiers at the bundles.
+  const rewrites = Object.entries(VENDOR).flatMap(([file, v]) => v.specifiers.map((spec) => ({ spec, file })));
+  for (const e of readdirSync(out, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile() || !e.name.endsWith('.js') || (e.parentPath ?? e.path).startsWith(join(out, 'vendor'))) continue;
+    const path = join(e.parentPath ?? e.path, e.name);
+    const before = readFileSync(path, 'utf8');
+    let text = before;
+    for (const { spec, file } of rewrites) {
+      let rel = relative(dirname(path), join(out, 'vendor', file));
+      if (!rel.startsWith('.')) rel = `./${rel}`;
+      text = text.replaceAll(`from '${spec}'`, `from '${rel}'`).replaceAll(`from "${spec}"`, `from "${rel}"`);
+    }
+    if (text !== before) writeFileSync(path, text);
+  }
+}
 const quiet = process.argv.includes('--quiet');
 if (!process.argv.includes('--force') && buildIsFresh(root)) {
   if (!quiet) console.log('ghosteam build: build/ matches the sources (--force rebuilds)');
@@ -41,6 +91,8 @@ try {
     console.error(`ghosteam build: tsc exited ${r.status}; build/ is unchanged`);
     process.exit(1);
   }
+  mkdirSync(join(tmp, 'vendor'), { recursive: true });
+  await vendor(tmp);
   // Files the compiled code loads by URL that tsc does not emit: the worker-thread entries.
   for (const rel of Object.keys(snapshot)) {
     if (rel.endsWith('.mjs')) cpSync(join(root, rel), join(tmp, rel));

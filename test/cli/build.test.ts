@@ -39,7 +39,7 @@ describe('build freshness', () => {
     }
   });
 
-  test('fresh only while every source is as recorded: an edit, a new file, a removed file or no manifest make it stale', () => {
+  test('fresh only while every source is as recorded: an edit, a new file, a removed file, a dependency change or no manifest make it stale', () => {
     const { dir, record } = fake();
     try {
       assert.equal(buildIsFresh(dir), false, 'no manifest yet');
@@ -57,6 +57,14 @@ describe('build freshness', () => {
       record();
       rmSync(join(dir, 'charts', 'c.ts'));
       assert.equal(buildIsFresh(dir), false, 'a removed source');
+      record();
+      // The vendored bundles come from node_modules: a dependency change (the lockfile) counts too.
+      writeFileSync(join(dir, 'package-lock.json'), '{"lockfileVersion": 3}\n');
+      assert.equal(buildIsFresh(dir), false, 'a new lockfile');
+      record();
+      assert.equal(buildIsFresh(dir), true);
+      writeFileSync(join(dir, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {}}\n');
+      assert.equal(buildIsFresh(dir), false, 'a changed lockfile');
       record();
       writeFileSync(join(dir, 'build', MANIFEST), '{"files": ');
       assert.equal(buildIsFresh(dir), false, 'a torn manifest');
@@ -117,5 +125,19 @@ describe('the CLI, compiled and from the sources', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the vendored bundles', () => {
+  test('the compiled build imports TypeBox and the Argo models from build/vendor, and they are the real packages', async () => {
+    if (!buildIsFresh(root)) return assert.ok(!process.env.CI, 'CI builds before the tests');
+    const compiled = readFileSync(join(root, 'build', 'charts', 'validate.js'), 'utf8');
+    assert.match(compiled, /from '\.\.\/vendor\/argo-workflows\.js'/);
+    assert.doesNotMatch(compiled, /from '@kubernetes-models\//);
+    const vendored = (await import(join(root, 'build', 'vendor', 'argo-workflows.js'))) as { WorkflowTemplate: new (o: unknown) => { validate(): void } };
+    const bad = { apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate', metadata: { name: 'x' }, spec: { templates: 'not a list' } };
+    assert.throws(() => new vendored.WorkflowTemplate(bad).validate(), /templates/);
+    const { Type } = (await import(join(root, 'build', 'vendor', 'typebox.js'))) as typeof import('@sinclair/typebox');
+    assert.deepEqual(JSON.parse(JSON.stringify(Type.Object({ a: Type.Integer({ minimum: 1 }) }))), { type: 'object', properties: { a: { type: 'integer', minimum: 1 } }, required: ['a'] });
   });
 });
