@@ -57,6 +57,12 @@ export interface Component {
   readonly outputs: readonly ComponentIO[];
   /** Names of output parameters the component sets. */
   readonly outputParams?: readonly string[];
+  /**
+   * Params that name a local file the component reads (ingest's `path`). The local engine resolves a
+   * relative one against the run's working directory and keys the step cache on the file's content,
+   * so editing the file re-runs the step and everything downstream.
+   */
+  readonly fileParams?: readonly string[];
   run(ctx: ComponentContext): Promise<void>;
 }
 

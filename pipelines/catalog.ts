@@ -6,7 +6,7 @@
  */
 import type { Component } from '../components/component.ts';
 
-export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs'> & { readonly outputParams?: readonly string[]; readonly description?: string };
+export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & { readonly outputParams?: readonly string[]; readonly description?: string };
 
 export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
   ingest: {
@@ -15,6 +15,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'source', kind: 'file', optional: true }],
     outputs: [{ name: 'dataset', kind: 'dataset' }],
     outputParams: ['rows', 'columns', 'digest'],
+    fileParams: ['path'],
   },
   validate: {
     name: 'validate',

@@ -72,6 +72,7 @@ export const ingest = defineComponent({
   inputs: [{ name: 'source', kind: 'file', optional: true, description: 'The source file (or use param path)' }],
   outputs: [{ name: 'dataset', kind: 'dataset', description: 'GTDS dataset' }],
   outputParams: ['rows', 'columns', 'digest'],
+  fileParams: ['path'],
   async run(ctx) {
     const p = new Params('ingest', ctx);
     const path = p.optionalInput('source') ?? p.string('path');

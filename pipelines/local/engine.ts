@@ -23,6 +23,7 @@ import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
+import { BUILTIN_COMPONENTS } from '../catalog.ts';
 import { ownModuleUrl } from '../own-files.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import { runAttempt } from './executor.ts';
@@ -39,7 +40,7 @@ import {
   topoOrder,
   type ValueScope,
 } from './plan.ts';
-import { ArtifactStore, effectiveStatus, removeDir, RunStore, StepCache } from './store.ts';
+import { ArtifactStore, effectiveStatus, FileDigests, removeDir, RunStore, StepCache } from './store.ts';
 import type { ArtifactRef, ComponentResolver, EngineEvent, NodeRecord, NodeState, RunOptions, RunRecord } from './types.ts';
 
 const TERMINAL_OK: ReadonlySet<NodeState> = new Set(['Succeeded']);
@@ -155,6 +156,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   const root = resolve(cwd, opts.storeDir ?? '.ghosteam');
   const store = new ArtifactStore(root);
   const cache = new StepCache(root);
+  const fileDigests = new FileDigests(root);
   const runs = new RunStore(root);
   const useCache = opts.cache ?? true;
   const concurrency = Math.max(1, opts.concurrency ?? Math.max(2, availableParallelism()));
@@ -260,6 +262,12 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     if (!components.has(name)) components.set(name, await resolveComponent(name));
     return components.get(name);
   };
+  /** The params of a task's component that name local files: from the catalog's descriptor (nothing loaded), or the component a custom resolver gives. */
+  const fileParamsOf = async (t: TaskSpec): Promise<readonly string[]> => {
+    if (!t.component) return [];
+    if (opts.components) return (await componentOf(t.component.name))?.fileParams ?? [];
+    return BUILTIN_COMPONENTS[t.component.name]?.fileParams ?? [];
+  };
   const scopeOf = (item?: ParamValue): ValueScope => ({
     params,
     outputs: (task, output) => results.get(task)?.outputParams[output],
@@ -293,11 +301,25 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     } catch (e) {
       return fail('Error', (e as Error).message);
     }
+    // Local files named by params: resolved against the run's cwd, and their content keys the cache.
+    const files: Record<string, string> = {};
+    const runParams: Record<string, ParamValue> = { ...taskParams };
+    try {
+      for (const name of await fileParamsOf(t)) {
+        const v = taskParams[name];
+        if (typeof v !== 'string' || v === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) continue;
+        const abs = resolve(cwd, v);
+        files[name] = await fileDigests.of(abs);
+        runParams[name] = abs;
+      }
+    } catch (e) {
+      return fail('Error', `${t.path}: ${(e as Error).message}`);
+    }
     const upstream: Record<string, string> = {};
     for (const d of t.dependsOn) upstream[d] = results.get(d)?.key ?? results.get(d)?.state ?? 'none';
     // The component's version comes from the spec (the construct copies it from the catalog's
     // descriptor), so a fully cached run never loads the components at all.
-    const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: t.component?.version ?? null, upstream, ...(item !== undefined ? { item } : {}) });
+    const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: t.component?.version ?? null, upstream, files, ...(item !== undefined ? { item } : {}) });
     n.cacheKey = key;
 
     // Reuse: the run being resumed, then the step cache.
@@ -361,7 +383,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
     };
     const allParams: Record<string, ParamValue> = {
-      ...taskParams,
+      ...runParams,
       'ghosteam.runId': runId,
       'ghosteam.pipeline': spec.name,
       'ghosteam.gitCommit': gitCommit,

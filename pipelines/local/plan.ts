@@ -359,6 +359,8 @@ export interface CacheKeyInput {
   /** Cache keys of the upstream tasks (so a change anywhere upstream invalidates everything downstream). */
   readonly upstream: Readonly<Record<string, string>>;
   readonly item?: ParamValue;
+  /** Content digests of the local files the task's file params name (Component.fileParams). */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -369,6 +371,6 @@ export interface CacheKeyInput {
  */
 export function cacheKey(k: CacheKeyInput): string {
   const { path: _p, cache: _c, retry: _r, timeoutSeconds: _t, resources: _res, dependsOn: _d, ...rest } = k.task;
-  const material = { v: 1, task: rest, params: k.params, inputs: k.inputs, component: k.componentVersion, upstream: k.upstream, item: k.item ?? null };
+  const material = { v: 1, task: rest, params: k.params, inputs: k.inputs, component: k.componentVersion, upstream: k.upstream, item: k.item ?? null, ...(k.files && Object.keys(k.files).length > 0 ? { files: k.files } : {}) };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
 }

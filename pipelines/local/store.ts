@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ParamValue } from '../../components/component.ts';
 import type { ArtifactRef, RunRecord } from './types.ts';
 
@@ -189,4 +189,42 @@ export class RunStore {
 
 export async function removeDir(d: string): Promise<void> {
   await rm(d, { recursive: true, force: true }).catch(() => {});
+}
+
+/**
+ * Content digests of local files that tasks read by name (Component.fileParams), for step-cache
+ * keys. Hashing is remembered by (inode, size, mtime) in cache/files.json, so an unchanged large
+ * file is not read again on every run; any change to it is a new digest.
+ */
+export class FileDigests {
+  private readonly path: string;
+  private memo: Record<string, { stat: string; digest: string }> | undefined;
+  constructor(root: string) {
+    this.path = join(root, 'cache', 'files.json');
+  }
+  /** 'sha256:…' of the file at `abs`, or 'missing' / 'unreadable:<code>' (the task then fails with its own message). */
+  async of(abs: string): Promise<string> {
+    let st;
+    try {
+      st = await stat(abs);
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+    }
+    if (!st.isFile()) return 'not-a-file';
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    this.memo ??= await readFile(this.path, 'utf8').then((t) => JSON.parse(t) as Record<string, { stat: string; digest: string }>, () => ({}));
+    const hit = this.memo[abs];
+    if (hit && hit.stat === stamp) return hit.digest;
+    const hash = createHash('sha256');
+    try {
+      for await (const chunk of createReadStream(abs)) hash.update(chunk as Buffer);
+    } catch (e) {
+      return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    this.memo[abs] = { stat: stamp, digest };
+    await mkdir(dirname(this.path), { recursive: true });
+    await writeFileAtomic(this.path, JSON.stringify(this.memo));
+    return digest;
+  }
 }

@@ -179,14 +179,15 @@ describe('DriftMonitor', () => {
 });
 
 describe('built-in component catalog', () => {
-  test('matches the real components (name, version, inputs, outputs, output params)', async () => {
+  test('matches the real components (name, version, inputs, outputs, output params, file params)', async () => {
     const { listComponents } = await import('../../components/index.ts');
-    const shape = (c: { name: string; version: string; inputs: readonly { name: string; kind: string; optional?: boolean }[]; outputs: readonly { name: string; kind: string }[]; outputParams?: readonly string[] }) => ({
+    const shape = (c: { name: string; version: string; inputs: readonly { name: string; kind: string; optional?: boolean }[]; outputs: readonly { name: string; kind: string }[]; outputParams?: readonly string[]; fileParams?: readonly string[] }) => ({
       name: c.name,
       version: c.version,
       inputs: c.inputs.map((i) => ({ name: i.name, kind: i.kind, optional: i.optional ?? false })),
       outputs: c.outputs.map((o) => ({ name: o.name, kind: o.kind })),
       outputParams: [...(c.outputParams ?? [])],
+      fileParams: [...(c.fileParams ?? [])],
     });
     const real = Object.fromEntries(listComponents().map((c) => [c.name, shape(c)]));
     const ours = Object.fromEntries(Object.values(BUILTIN_COMPONENTS).map((c) => [c.name, shape(c)]));

@@ -2,7 +2,7 @@
 // and the example fraud pipeline end to end on a small slice of its synthetic data.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,31 @@ describe('catalog components', () => {
       assert.ok(ev.events.some((e) => e.type === 'log' && e.node === 'ingest'), 'worker logs reach the event stream');
     });
   }
+  test("a file param resolves against the run's cwd, and the file's content keys the cache: an edit re-runs the task and what reads it", async () => {
+    const work = join(dir, 'filecwd');
+    await mkdir(join(work, 'data'), { recursive: true });
+    const csv = join(work, 'data', 'rows.csv');
+    await writeFile(csv, 'a,b\n1,x\n2,y\n');
+    const opts = { cwd: work, storeDir: '.ghosteam', isolation: 'inline' as const };
+    const first = await runPipeline(spec('data/rows.csv'), opts);
+    assert.equal(first.status, 'Succeeded', JSON.stringify(first.nodes, null, 1));
+    assert.equal(first.nodes.ingest.outputParams.rows, 2);
+    assert.ok(existsSync(join(work, '.ghosteam', 'cache', 'files.json')));
+    const same = await runPipeline(spec('data/rows.csv'), opts);
+    assert.deepEqual(same.order.filter((id) => !same.nodes[id].cached), [], 'unchanged file: all cached');
+    // New content under the old mtime: the memo of digests keys on (inode, size, mtime), so it misses, and the cache key follows the content.
+    const { mtime } = await stat(csv);
+    await writeFile(csv, 'a,b\n1,x\n3,z\n4,w\n');
+    await utimes(csv, mtime, mtime);
+    const edited = await runPipeline(spec('data/rows.csv'), opts);
+    assert.deepEqual(edited.order.filter((id) => !edited.nodes[id].cached), ['ingest', 'rows']);
+    assert.equal(edited.nodes.ingest.outputParams.rows, 3);
+    // Written back byte for byte (a new mtime): the same content is a cache hit again.
+    await writeFile(csv, 'a,b\n1,x\n2,y\n');
+    const restored = await runPipeline(spec('data/rows.csv'), opts);
+    assert.deepEqual(restored.order.filter((id) => !restored.nodes[id].cached), []);
+    assert.equal(restored.nodes.ingest.outputParams.rows, 2);
+  });
   test('a component error in a worker fails the task with its message', async () => {
     const rec = await runPipeline(spec(join(dir, 'missing.csv')), { storeDir: join(dir, 'werr'), isolation: 'worker', cache: false });
     assert.equal(rec.nodes.ingest.state, 'Failed');
