@@ -24,6 +24,7 @@ interface OperatorFlags {
   modelServer?: string;
   manifests?: string;
   payloadLog?: string;
+  payloadSinkPort?: string;
   app?: string;
   workers: string;
   healthPort?: string;
@@ -100,6 +101,7 @@ export function register(program: Command): void {
     .option('--prometheus-url <url>', 'Prometheus base URL for canary analysis')
     .option('--model-server <url>', 'local mode: base URL of the ghosteam model server (admin API)')
     .option('--payload-log <file>', 'the payload log (JSON Lines) DriftMonitors read; local mode also uses it for canary prediction drift')
+    .option('--payload-sink-port <port>', 'receive inference CloudEvents (KServe logger) on this port into --payload-log; one replica only: with several, run `ghosteam payload-sink` as a Deployment on a shared volume')
     .option('--manifests <dir>', 'local mode: apply the ghosteam objects in these YAML files at start')
     .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns may run')
     .option('--workers <n>', 'workers per controller', '4')
@@ -123,6 +125,8 @@ Example:
       const gitWriteBack = gitWriteBackFlags(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
       const workers = int('--workers', f.workers, 1);
       const healthPort = f.healthPort === undefined ? undefined : int('--health-port', f.healthPort, 0);
+      const sinkPort = f.payloadSinkPort === undefined ? undefined : int('--payload-sink-port', f.payloadSinkPort, 0);
+      if (sinkPort !== undefined && !f.payloadLog) throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
       const { createLogger } = await import('../../controllers/runtime/log.ts');
       const { openRegistry } = await import('../../components/registry/index.ts');
       const log = createLogger({ level: f.logLevel });
@@ -157,11 +161,24 @@ Example:
         });
         stop = () => op.stop();
       }
+      let sinkStop: () => Promise<void> = async () => {};
+      if (sinkPort !== undefined) {
+        try {
+          const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
+          const sink = await startPayloadSink({ file: resolve(f.payloadLog!), port: sinkPort, host: f.bindAddress });
+          log.info(`payload sink listening on ${sink.url}, writing ${sink.file}`);
+          sinkStop = () => sink.close();
+        } catch (e) {
+          await stop();
+          throw new Error(`--payload-sink-port ${sinkPort}: ${(e as Error).message}`);
+        }
+      }
       await new Promise<void>((resolve) => {
         const done = () => resolve();
         process.once('SIGTERM', done);
         process.once('SIGINT', done);
       });
       await stop();
+      await sinkStop();
     });
 }

@@ -1,0 +1,64 @@
+/**
+ * `ghosteam payload-sink`: receives inference CloudEvents (KServe's inference logger, or
+ * `ghosteam serve --payload-sink <url>`) and appends them to DIR/payloads.jsonl, the payload log
+ * DriftMonitors read (`ghosteam operator --payload-log DIR/payloads.jsonl`). Runs until SIGTERM/SIGINT.
+ *
+ *   ghosteam payload-sink --port 8090 --dir /var/lib/ghosteam/payloads --host 0.0.0.0
+ */
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+
+interface SinkFlags {
+  port: string;
+  dir: string;
+  host: string;
+  tokenEnv?: string;
+  pairTtl: string;
+}
+
+/** The file the sink writes in --dir (the operator's --payload-log names it). */
+export const PAYLOAD_LOG_FILE = 'payloads.jsonl';
+
+function int(flag: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+export function register(program: Command): void {
+  program
+    .command('payload-sink')
+    .description('Receive inference CloudEvents (KServe logger, ghosteam serve) into the payload log DriftMonitors read')
+    .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8090')
+    .option('-d, --dir <dir>', `directory of the payload log (${PAYLOAD_LOG_FILE}, rotated at 64 MiB)`, '.ghosteam/payloads')
+    .option('--host <addr>', 'address to bind (0.0.0.0 in a pod)', '127.0.0.1')
+    .option('--token-env <NAME>', 'environment variable holding a bearer token required on POST / and /metrics (KServe\'s logger sends none)')
+    .option('--pair-ttl <ms>', 'how long a KServe request waits for its response; then it is written without outputs', '30000')
+    .addHelpText('after', `
+Accepts POST / with CloudEvents 1.0: binary mode (ce-* headers; KServe's inference logger sends
+org.kubeflow.serving.inference.request/.response pairs joined by ce-id) or structured batches
+(ghosteam serve --payload-sink). A bad event gets 400 {"error"}. GET /healthz, GET /metrics.
+
+Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ url }), at it):
+  ghosteam payload-sink --host 0.0.0.0 --dir /data/payloads
+  ghosteam operator --payload-log /data/payloads/${PAYLOAD_LOG_FILE}`)
+    .action(async (f: SinkFlags) => {
+      let token: string | undefined;
+      if (f.tokenEnv) {
+        token = process.env[f.tokenEnv];
+        if (!token) throw new Error(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`);
+      }
+      const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
+      const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
+      const sink = await startPayloadSink({ file, port: int('--port', f.port, 0), host: f.host, pairTtlMs: int('--pair-ttl', f.pairTtl, 1), ...(token ? { token } : {}) });
+      process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
+      await new Promise<void>((done) => {
+        const stop = (sig: string): void => {
+          process.stderr.write(`${sig}: flushing the payload log\n`);
+          sink.close().then(done, (e: Error) => { process.stderr.write(`error while closing: ${e.message}\n`); process.exitCode = 1; done(); });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+}
