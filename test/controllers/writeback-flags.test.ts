@@ -50,8 +50,8 @@ describe('ghosteam operator --git-repo', () => {
     const help = cli('operator', '--help');
     assert.equal(help.status, 0);
     assert.match(help.stdout, /^Usage:/);
-    assert.match(help.stdout, /--git-repo <url> +write promoted versions back to this Git repository/);
-    assert.match(help.stdout, /--lock-file <path> +the lock file's path inside the repository \(default:\s+"models\.lock\.json"\)/);
+    assert.match(help.stdout, /--git-repo <url> +write promoted versions back to this Git\s+repository/);
+    assert.match(help.stdout, /--lock-file <path> +the lock file's path inside the repository\s+\(default:\s+"models\.lock\.json"\)/);
     assert.match(help.stdout, /GHOSTEAM_GIT_TOKEN/);
   });
 });
