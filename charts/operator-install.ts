@@ -41,6 +41,19 @@ export interface OperatorInstallProps {
   readonly crds?: boolean;
   /** Commit promoted versions to a lock file in Git. @default - off */
   readonly gitWriteBack?: OperatorGitWriteBack;
+  /**
+   * Host the payload sink in the operator (`ghosteam operator --payload-sink-port`): a Service
+   * `ghosteam-payload-sink` (port 80) for InferenceServices' `logger.url`, writing the payload log its
+   * DriftMonitors read to an emptyDir. The file lives in the pod, so this needs `replicas: 1`; with
+   * several replicas, run `ghosteam payload-sink` as its own Deployment on a ReadWriteMany volume.
+   * @default - off
+   */
+  readonly payloadSink?: { /** emptyDir size limit. @default '1Gi' */ readonly sizeLimit?: string };
+}
+
+/** The in-cluster URL of the payload sink Service for InferenceServices' `logger.url`. */
+export function payloadSinkUrl(namespace = 'ghosteam-system'): string {
+  return `http://${SINK_NAME}.${namespace}.svc.cluster.local/`;
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -64,6 +77,9 @@ export type Manifest = { apiVersion: string; kind: string; metadata: { name: str
 
 const NAME = 'ghosteam-operator';
 const HEALTH_PORT = 8081;
+const SINK_NAME = 'ghosteam-payload-sink';
+const SINK_PORT = 8090;
+const SINK_DIR = '/var/lib/ghosteam/payloads';
 
 /** Every rule the controllers need, and nothing else. Kept next to the code that uses it: see controllers/operator.ts. */
 export const OPERATOR_RULES = [
@@ -106,6 +122,9 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): Mani
       );
     }
   }
+  const sink = props.payloadSink;
+  if (sink && replicas !== 1) throw new Error(`payloadSink: the sink keeps the payload log in the operator's pod, so it needs replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`);
+  if (sink) args.push('--payload-log', `${SINK_DIR}/payloads.jsonl`, '--payload-sink-port', String(SINK_PORT));
   const out: Manifest[] = [];
   if (props.crds ?? true) out.push(...(ghosteamCrds() as unknown as Manifest[]));
   out.push(
@@ -129,20 +148,22 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): Mani
             affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }] } },
             containers: [{
               name: 'operator', image, imagePullPolicy: 'IfNotPresent', args, env,
-              ports: [{ name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+              ports: [{ name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' }, ...(sink ? [{ name: 'http-payloads', containerPort: SINK_PORT, protocol: 'TCP' }] : [])],
               livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
               readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
-              resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { cpu: '1', memory: '320Mi' } },
+              // The sink holds up to 10,000 unpaired KServe halves: more memory with it.
+              resources: { requests: { cpu: '100m', memory: sink ? '256Mi' : '192Mi' }, limits: { cpu: '1', memory: sink ? '640Mi' : '320Mi' } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(sink ? [{ name: 'payloads', mountPath: SINK_DIR }] : [])],
             }],
-            // Write-back clones the repository into /tmp: room for it.
-            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: g ? '512Mi' : '64Mi' } }],
+            // Write-back clones the repository into /tmp: room for it. The payload log rotates at 64 MiB × 6 files.
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: g ? '512Mi' : '64Mi' } }, ...(sink ? [{ name: 'payloads', emptyDir: { sizeLimit: sink.sizeLimit ?? '1Gi' } }] : [])],
           },
         },
       },
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: `${NAME}-metrics`, namespace: ns, labels }, spec: { selector, ports: [{ name: 'http-metrics', port: HEALTH_PORT, targetPort: 'http-metrics', protocol: 'TCP' }] } },
+    ...(sink ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: SINK_NAME, namespace: ns, labels }, spec: { selector, ports: [{ name: 'http-payloads', port: 80, targetPort: 'http-payloads', protocol: 'TCP' }] } }] : []),
     { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: NAME, namespace: ns, labels }, spec: { minAvailable: 1, selector: { matchLabels: selector } } },
   );
   return out;

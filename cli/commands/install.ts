@@ -22,6 +22,7 @@ interface InstallFlags {
   gitBranch: string;
   lockFile: string;
   gitSecret?: string;
+  payloadSink?: boolean;
 }
 
 const GIT_FLAGS = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file', secret: '--git-secret' };
@@ -71,13 +72,15 @@ export function register(program: Command): void {
     .option('--git-repo <url>', 'the operator writes promoted versions back to this Git repository (https or ssh URL, no credentials)')
     .option('--git-branch <name>', 'branch the lock file lives on', 'main')
     .option('--lock-file <path>', 'the lock file\'s path inside the repository', 'models.lock.json')
+    .option('--payload-sink', 'host the payload sink in the operator (Service ghosteam-payload-sink, port 80) for InferenceServices\' logger.url; needs one replica (the default with it)')
     .option('--git-secret <name>', 'Secret in the operator namespace with the Git token (key \'token\', optional \'username\')')
     .action(async (f: InstallFlags, cmd: Command) => {
       const gitWriteBack = installGitWriteBack(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
-      const replicas = Number(f.replicas);
+      const replicas = f.payloadSink && cmd.getOptionValueSource('replicas') !== 'cli' ? 1 : Number(f.replicas);
       if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas expects an integer ≥ 1, got '${f.replicas}'`);
+      if (f.payloadSink && replicas !== 1) throw new Error(`--payload-sink keeps the payload log in the operator's pod, so it needs --replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`);
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace)) throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
-      const objs = operatorInstallManifests({ namespace: f.namespace, image: f.image, replicas, mlflowUri: f.mlflowUri, prometheusUrl: f.prometheusUrl, crds: f.crds, ...(gitWriteBack ? { gitWriteBack } : {}) });
+      const objs = operatorInstallManifests({ namespace: f.namespace, image: f.image, replicas, mlflowUri: f.mlflowUri, prometheusUrl: f.prometheusUrl, crds: f.crds, ...(gitWriteBack ? { gitWriteBack } : {}), ...(f.payloadSink ? { payloadSink: {} } : {}) });
       if (f.dryRun) {
         process.stdout.write(toYaml(objs));
         return;
