@@ -14,6 +14,7 @@ import { credentialsFromEnv } from '../../gitops/git.ts';
 import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
 import { writeBackTargetProblem } from '../../controllers/planners/writeback.ts';
+import { intArg } from '../args.ts';
 
 interface OperatorFlags {
   local?: boolean;
@@ -62,12 +63,6 @@ export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lock
     repo: /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo),
     branch, lockFile, ...(credentials ? { credentials } : {}),
   };
-}
-
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer ≥ ${min}, got '${v}'`);
-  return n;
 }
 
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from the YAML files in a directory. */
@@ -123,9 +118,9 @@ Example:
   ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`)
     .action(async (f: OperatorFlags, cmd: Command) => {
       const gitWriteBack = gitWriteBackFlags(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
-      const workers = int('--workers', f.workers, 1);
-      const healthPort = f.healthPort === undefined ? undefined : int('--health-port', f.healthPort, 0);
-      const sinkPort = f.payloadSinkPort === undefined ? undefined : int('--payload-sink-port', f.payloadSinkPort, 0);
+      const workers = intArg('--workers', f.workers, 1);
+      const healthPort = f.healthPort === undefined ? undefined : intArg('--health-port', f.healthPort, 0);
+      const sinkPort = f.payloadSinkPort === undefined ? undefined : intArg('--payload-sink-port', f.payloadSinkPort, 0);
       if (sinkPort !== undefined && !f.payloadLog) throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
       const { createLogger } = await import('../../controllers/runtime/log.ts');
       const { openRegistry } = await import('../../components/registry/index.ts');

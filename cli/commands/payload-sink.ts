@@ -7,6 +7,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { intArg } from '../args.ts';
 
 interface SinkFlags {
   port: string;
@@ -18,12 +19,6 @@ interface SinkFlags {
 
 /** The file the sink writes in --dir (the operator's --payload-log names it). */
 export const PAYLOAD_LOG_FILE = 'payloads.jsonl';
-
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
 
 export function register(program: Command): void {
   program
@@ -50,7 +45,7 @@ Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ ur
       }
       const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
       const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
-      const sink = await startPayloadSink({ file, port: int('--port', f.port, 0), host: f.host, pairTtlMs: int('--pair-ttl', f.pairTtl, 1), ...(token ? { token } : {}) });
+      const sink = await startPayloadSink({ file, port: intArg('--port', f.port, 0), host: f.host, pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1), ...(token ? { token } : {}) });
       process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
       await new Promise<void>((done) => {
         const stop = (sig: string): void => {

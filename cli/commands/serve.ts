@@ -10,6 +10,7 @@
  */
 import type { Command } from 'commander';
 import { startModelServer, parseModelSpec, type ModelSpec } from '../../components/model-server/index.ts';
+import { intArg } from '../args.ts';
 
 interface ServeFlags {
   model: string[];
@@ -28,12 +29,6 @@ interface ServeFlags {
   admin?: boolean;
   registryDir?: string;
   mlflowUri?: string;
-}
-
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} expects an integer ≥ ${min}, got '${v}'`);
-  return n;
 }
 
 export function register(program: Command): void {
@@ -81,12 +76,12 @@ export function register(program: Command): void {
         models,
         registry,
         host: flags.host,
-        port: int('--port', flags.port, 0),
+        port: intArg('--port', flags.port, 0),
         token,
-        batching: flags.batching ? { maxBatchSize: int('--max-batch-size', flags.maxBatchSize, 1), maxQueueDelayMs: Number(flags.maxQueueDelayMs) } : false,
-        maxBodyBytes: int('--max-body', flags.maxBody, 1),
-        maxInflight: int('--max-inflight', flags.maxInflight, 1),
-        session: { intraOpThreads: int('--threads', flags.threads, 1) },
+        batching: flags.batching ? { maxBatchSize: intArg('--max-batch-size', flags.maxBatchSize, 1), maxQueueDelayMs: Number(flags.maxQueueDelayMs) } : false,
+        maxBodyBytes: intArg('--max-body', flags.maxBody, 1),
+        maxInflight: intArg('--max-inflight', flags.maxInflight, 1),
+        session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
         admin: flags.admin,
         payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
       });

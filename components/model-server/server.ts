@@ -32,6 +32,7 @@ import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './pay
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
+import { readBody } from './http.ts';
 import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1Predictions } from './v1.ts';
 
@@ -154,31 +155,6 @@ function send(res: ServerResponse, status: number, body: string, extra?: Record<
 
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const len = req.headers['content-length'];
-    if (len !== undefined && Number(len) > limit) {
-      req.resume();
-      reject(new RequestError(413, `request body is ${len} bytes; the limit is ${limit}`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new RequestError(413, `request body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function parseJson(buf: Buffer): unknown {

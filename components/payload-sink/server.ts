@@ -15,7 +15,9 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { readBody } from '../model-server/http.ts';
 import { PayloadLogger } from '../model-server/payload-log.ts';
+import { RequestError } from '../model-server/tensors.ts';
 import { EventError, Pairer, parseCloudEvents, type SinkEvent } from './events.ts';
 
 export interface PayloadSinkOptions {
@@ -51,41 +53,11 @@ export interface PayloadSink {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
 
 function send(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...extra });
   res.end(body);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const len = Number(req.headers['content-length']);
-    if (len > limit) {
-      req.resume();
-      reject(new HttpError(413, `request body is ${len} bytes; the limit is ${limit}`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new HttpError(413, `request body exceeds the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -130,26 +102,26 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
     if (path === '/healthz') {
-      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} is not allowed on /healthz; use GET`);
+      if (method !== 'GET' && method !== 'HEAD') throw new RequestError(405, `${method} is not allowed on /healthz; use GET`);
       return send(res, 200, '{"ok":true}');
     }
-    if (!authorized(req)) throw new HttpError(401, req.headers.authorization === undefined ? 'missing bearer token; send Authorization: Bearer <token>' : 'invalid bearer token');
+    if (!authorized(req)) throw new RequestError(401, req.headers.authorization === undefined ? 'missing bearer token; send Authorization: Bearer <token>' : 'invalid bearer token');
     if (path === '/metrics') {
-      if (method !== 'GET') throw new HttpError(405, `${method} is not allowed on /metrics; use GET`);
+      if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
       syncCounts();
       const text = await registry.metrics();
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(text);
       return;
     }
-    if (path !== '/') throw new HttpError(404, `no route ${path}; POST CloudEvents to /`);
-    if (method !== 'POST') throw new HttpError(405, `${method} is not allowed on /; POST CloudEvents`);
+    if (path !== '/') throw new RequestError(404, `no route ${path}; POST CloudEvents to /`);
+    if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on /; POST CloudEvents`);
     const body = (await readBody(req, maxBody)).toString('utf8');
     let evs: SinkEvent[];
     try {
       evs = parseCloudEvents(req.headers, body);
     } catch (e) {
-      if (e instanceof EventError) throw new HttpError(400, e.message);
+      if (e instanceof EventError) throw new RequestError(400, e.message);
       throw e;
     }
     // A batch is taken in order: events before a bad one are kept, and the error names the bad one.
@@ -160,7 +132,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       } catch (e) {
         if (!(e instanceof EventError)) throw e;
         accepted += i;
-        throw new HttpError(400, evs.length > 1 ? `${e.message} (the ${i} events before it were accepted)` : e.message);
+        throw new RequestError(400, evs.length > 1 ? `${e.message} (the ${i} events before it were accepted)` : e.message);
       }
       events.inc({ kind: ev.kind });
     }
@@ -171,7 +143,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
 
   const server: Server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, (req, res) => {
     handle(req, res).catch((e: Error) => {
-      const status = e instanceof HttpError ? e.status : 500;
+      const status = e instanceof RequestError ? e.status : 500;
       if (status < 500) {
         rejectedCount++;
         rejected.inc({ code: String(status) });

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
-import { tempDir, writeFraudModel, rows, inferBody, post } from './fixtures.ts';
+import { tempDir, writeFraudModel, rows, inferBody, post, watchServe } from './fixtures.ts';
 
 const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
 
@@ -18,17 +18,9 @@ describe('ghosteam serve with a registry and the repository extension', () => {
     await new LocalRegistry({ dir: registryDir }).registerVersion('churn', { artifactPath: churn.path });
     const fraud = writeFraudModel(dir, 11);
     const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${fraud.path}`, '--port', '0', '--registry-dir', registryDir], { env: { ...process.env, MLFLOW_TRACKING_URI: '' } });
-    let out = '';
-    child.stderr.on('data', (c) => (out += c));
+    const served = watchServe(child);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (c) => {
-          out += c;
-          const u = /listening on (http:\/\/\S+)/.exec(out);
-          if (u) resolve(u[1]);
-        });
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-      });
+      const url = await served.url;
       const index = await post(`${url}/v2/repository/index`, '');
       assert.deepEqual(index.json, [
         { name: 'churn', state: 'UNAVAILABLE', reason: 'in the local registry (latest version 1); not loaded' },
@@ -41,7 +33,7 @@ describe('ghosteam serve with a registry and the repository extension', () => {
       denseNetForward(churn.net, x).forEach((p, i) => assert.ok(Math.abs(r.json.outputs[0].data[i] - p) < 1e-5));
     } finally {
       const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
-      assert.equal(code, 0, out);
+      assert.equal(code, 0, served.output());
     }
   });
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { denseNetForward } from '../../components/onnx/index.ts';
-import { tempDir, writeFraudModel, rows, inferBody, post } from './fixtures.ts';
+import { tempDir, writeFraudModel, rows, inferBody, post, watchServe } from './fixtures.ts';
 
 const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
 
@@ -30,17 +30,9 @@ describe('ghosteam serve', () => {
     const dir = tempDir();
     const m = writeFraudModel(dir, 4);
     const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${m.path}`, '--port', '0', '--token-env', 'SERVE_TOKEN'], { env: { ...process.env, SERVE_TOKEN: 'token-abcdefgh', GHOSTEAM_MODEL_VERSION: '7' } });
-    let out = '';
-    child.stderr.on('data', (c) => (out += c));
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c) => {
-        out += c;
-        const u = /listening on (http:\/\/\S+)/.exec(out);
-        if (u) resolve(u[1]);
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
-    });
-    assert.match(out, /serving fraud version 7 \(stable 7\)/); // from GHOSTEAM_MODEL_VERSION
+    const served = watchServe(child);
+    const url = await served.url;
+    assert.match(served.output(), /serving fraud version 7 \(stable 7\)/); // from GHOSTEAM_MODEL_VERSION
     const x = rows(2, 1);
     const r = await post(`${url}/v2/models/fraud/infer`, inferBody(x), { authorization: 'Bearer token-abcdefgh' });
     assert.equal(r.status, 200);
@@ -50,6 +42,6 @@ describe('ghosteam serve', () => {
     assert.equal((await post(`${url}/v2/models/fraud/infer`, inferBody(x))).status, 401);
     const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
     assert.equal(code, 0);
-    assert.match(out, /SIGTERM: draining in-flight requests/);
+    assert.match(served.output(), /SIGTERM: draining in-flight requests/);
   });
 });

@@ -1,4 +1,5 @@
 /** Model files and helpers shared by the model-server tests. */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,4 +62,19 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   let json: unknown;
   try { json = JSON.parse(text); } catch { json = text; }
   return { status: res.status, json };
+}
+
+/** Follows a spawned `ghosteam serve`: its combined output so far, and its URL once it says "listening on" (rejects if it exits first). */
+export function watchServe(child: ChildProcessWithoutNullStreams): { readonly url: Promise<string>; output(): string } {
+  let out = '';
+  child.stderr.on('data', (c) => (out += c));
+  const url = new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      out += c;
+      const u = /listening on (http:\/\/\S+)/.exec(out);
+      if (u) resolve(u[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+  });
+  return { url, output: () => out };
 }
