@@ -22,6 +22,8 @@ export interface PayloadLogOptions {
   /** Only records of this model / version. @default all */
   readonly model?: string;
   readonly version?: string;
+  /** Only records of this Kubernetes namespace; records without one (a local server's) always match. @default all */
+  readonly namespace?: string;
   /** Only records with since <= ts < until (ISO strings or Dates). */
   readonly since?: string | Date;
   readonly until?: string | Date;
@@ -118,7 +120,7 @@ export async function* readPayloadLog(source: string | AsyncIterable<string | Bu
     if (line === '') continue;
     const where = `${file}:${lineNo}`;
     try {
-      let rec: { ts?: unknown; model?: unknown; version?: unknown; inputs?: Record<string, Tensor>; outputs?: Record<string, Tensor> };
+      let rec: { ts?: unknown; model?: unknown; version?: unknown; namespace?: unknown; inputs?: Record<string, Tensor>; outputs?: Record<string, Tensor> };
       try {
         rec = JSON.parse(line);
       } catch {
@@ -126,6 +128,7 @@ export async function* readPayloadLog(source: string | AsyncIterable<string | Bu
       }
       if (opts.model !== undefined && rec.model !== opts.model) continue;
       if (opts.version !== undefined && String(rec.version) !== opts.version) continue;
+      if (opts.namespace !== undefined && rec.namespace !== undefined && rec.namespace !== opts.namespace) continue;
       if (typeof rec.ts !== 'string') throw new DriftError(`${where}: ts must be an ISO-8601 string`);
       const time = Date.parse(rec.ts);
       if (!Number.isFinite(time)) throw new DriftError(`${where}: ts '${rec.ts}' is not a valid time`);

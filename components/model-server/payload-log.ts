@@ -28,6 +28,8 @@ export interface PayloadRecord {
   readonly model: string;
   readonly version: string;
   readonly id: string;
+  /** The Kubernetes namespace of the InferenceService (records the payload sink got from KServe's logger); absent locally. */
+  readonly namespace?: string;
   readonly inputs: Record<string, PayloadTensor>;
   readonly outputs: Record<string, PayloadTensor>;
 }
@@ -58,7 +60,7 @@ function plainTensor(t: PayloadTensor): { shape: number[]; datatype: OipDatatype
 /** The JSON form of a record, with typed arrays turned into plain number arrays. */
 export function recordJson(r: PayloadRecord): string {
   const map = (ts: Record<string, PayloadTensor>) => Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, plainTensor(v)]));
-  return JSON.stringify({ ts: r.ts, model: r.model, version: r.version, id: r.id, inputs: map(r.inputs), outputs: map(r.outputs) });
+  return JSON.stringify({ ts: r.ts, model: r.model, version: r.version, id: r.id, ...(r.namespace ? { namespace: r.namespace } : {}), inputs: map(r.inputs), outputs: map(r.outputs) });
 }
 
 export class PayloadLogger {

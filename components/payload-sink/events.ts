@@ -25,7 +25,7 @@ export class EventError extends Error {}
 
 /** One received CloudEvent, reduced to what the sink uses. */
 export type SinkEvent =
-  | { readonly kind: 'request' | 'response'; readonly key: string; readonly id: string; readonly time?: string; readonly model?: string; readonly body: Record<string, unknown> }
+  | { readonly kind: 'request' | 'response'; readonly key: string; readonly id: string; readonly time?: string; readonly model?: string; readonly namespace?: string; readonly body: Record<string, unknown> }
   | { readonly kind: 'record'; readonly record: PayloadRecord };
 
 const OIP_TYPES = new Set<string>(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'BF16', 'FP32', 'FP64', 'BYTES']);
@@ -119,6 +119,7 @@ function fromAttributes(a: { id: string; type: string; time?: string; inferences
     id: a.id, body,
     ...(validTime(a.time) ? { time: validTime(a.time) } : {}),
     ...(a.inferenceservicename ? { model: a.inferenceservicename } : {}),
+    ...(a.namespace ? { namespace: a.namespace } : {}),
   };
 }
 
@@ -207,7 +208,8 @@ export function kserveRecord(req: SinkEvent & { kind: 'request' }, res: (SinkEve
   const r = res ? responseTensors(res.body, where) : { outputs: {} };
   const model = req.model ?? res?.model ?? ('model' in r ? r.model : undefined);
   if (!model) throw new EventError(`${where}: no model name: send ce-inferenceservicename or a response with model_name`);
-  return { ts: req.time ?? res?.time ?? new Date(now()).toISOString(), model, version: ('version' in r ? r.version : undefined) ?? '', id: req.id, inputs, outputs: r.outputs };
+  const namespace = req.namespace ?? res?.namespace;
+  return { ts: req.time ?? res?.time ?? new Date(now()).toISOString(), model, version: ('version' in r ? r.version : undefined) ?? '', id: req.id, ...(namespace ? { namespace } : {}), inputs, outputs: r.outputs };
 }
 
 export interface PairerOptions {

@@ -44,7 +44,7 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
     const t = TEST_NAMES[m.spec.test];
     if (m.spec.thresholds.feature !== undefined && t && t !== 'auto') thresholds[t] = m.spec.thresholds.feature;
     const report = await detectDriftFromPayloadLog(o.payloadLog(m), ref, {
-      features: m.spec.features.map((f) => f.name), model: o.modelName?.(m) ?? m.spec.model,
+      features: m.spec.features.map((f) => f.name), model: o.modelName?.(m) ?? m.spec.model, namespace: m.metadata.namespace,
       since: new Date(window.startMs), until: new Date(window.endMs), window: 'all', skipInvalid: true,
       drift: { tests, thresholds, driftShare: m.spec.thresholds.driftShare, columns: m.spec.features.map((f) => f.name), histograms: false },
     });

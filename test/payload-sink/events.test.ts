@@ -57,7 +57,7 @@ describe('KServe logger pairs → records', () => {
         assert.equal(p.size, 1);
         const out = p.add(second);
         assert.equal(p.size, 0);
-        assert.deepEqual(out, [{ ts: '2026-11-23T07:00:00.123Z', model: 'fraud', id: 'abc', ...c.want }]);
+        assert.deepEqual(out, [{ ts: '2026-11-23T07:00:00.123Z', model: 'fraud', id: 'abc', namespace: 'ml', ...c.want }]);
       });
     }
   }
@@ -91,7 +91,7 @@ describe('unpaired halves: TTL and bound', () => {
     assert.deepEqual(p.expire(), []);
     now = 1100;
     const out = p.expire();
-    assert.deepEqual(out, [{ ts: '2026-11-23T07:00:00.123Z', model: 'fraud', version: '', id: 'q', inputs: { instances: { shape: [1, 2], datatype: 'FP64', data: [1, 2] } }, outputs: {} }]);
+    assert.deepEqual(out, [{ ts: '2026-11-23T07:00:00.123Z', model: 'fraud', version: '', id: 'q', namespace: 'ml', inputs: { instances: { shape: [1, 2], datatype: 'FP64', data: [1, 2] } }, outputs: {} }]);
     assert.deepEqual(p.counts, { requestsAlone: 1, responsesDropped: 1, requestsDropped: 0 });
     assert.equal(p.size, 0);
     // The late response finds nothing and waits (then is dropped) rather than pairing with a written request.

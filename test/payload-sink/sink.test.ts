@@ -85,6 +85,7 @@ describe('KServe logger events → sink → DriftMonitor check', () => {
     assert.equal(first.model, 'fraud');
     assert.equal(first.version, '4');
     assert.equal(first.id, 'id-0');
+    assert.equal(first.namespace, 'ml', 'the record keeps the InferenceService namespace (ce-namespace)');
     const check = payloadDriftChecker({ payloadLog: () => file });
     const monitor = {
       apiVersion: 'ghosteam.io/v1alpha1', kind: 'DriftMonitor', metadata: { name: 'fraud-drift', namespace: 'ml' },
@@ -94,6 +95,10 @@ describe('KServe logger events → sink → DriftMonitor check', () => {
     assert.equal(r.rows, 300);
     assert.equal(r.drifted, true);
     assert.deepEqual(r.features.map((f) => [f.feature, f.drifted]), [['amount', true], ['age', false]]);
+    // A DriftMonitor of the same model name in another namespace reads none of ml's traffic.
+    const elsewhere = { ...monitor, metadata: { name: 'fraud-drift', namespace: 'other' } } as DriftMonitorObject;
+    const none = await check(elsewhere, { startMs: t0 - 1000, endMs: Date.now() }).then((x) => x.rows, (e: Error) => e.message);
+    assert.equal(none, 0);
   });
 
   test('a request whose response never comes is written after the TTL, without outputs', async () => {
@@ -106,7 +111,7 @@ describe('KServe logger events → sink → DriftMonitor check', () => {
     const metrics = await (await fetch(`${sink.url}/metrics`)).text();
     assert.match(metrics, /ghosteam_payload_sink_unpaired_total\{outcome="request_written"\} 1/);
     await sink.close();
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { ts: '2026-11-23T07:00:00.000Z', model: 'fraud', version: '', id: 'lone', inputs: { instances: { shape: [1, 2], datatype: 'FP64', data: [1, 2] } }, outputs: {} });
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { ts: '2026-11-23T07:00:00.000Z', model: 'fraud', version: '', id: 'lone', namespace: 'ml', inputs: { instances: { shape: [1, 2], datatype: 'FP64', data: [1, 2] } }, outputs: {} });
   });
 });
 
@@ -200,7 +205,7 @@ describe('ghosteam operator --payload-sink-port', () => {
       child.kill('SIGTERM');
     });
     assert.equal(code, 0);
-    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { ts: '2026-11-23T07:00:00.000Z', model: 'fraud', version: '', id: 'op-1', inputs: { instances: { shape: [1, 2], datatype: 'FP64', data: [1, 2] } }, outputs: { predictions: { shape: [1], datatype: 'FP64', data: [0.5] } } });
+    assert.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { ts: '2026-11-23T07:00:00.000Z', model: 'fraud', version: '', id: 'op-1', namespace: 'ml', inputs: { instances: { shape: [1, 2], datatype: 'FP64', data: [1, 2] } }, outputs: { predictions: { shape: [1], datatype: 'FP64', data: [0.5] } } });
   });
 
   test('--payload-sink-port needs --payload-log', () => {
