@@ -12,3 +12,4 @@ export { validateObjects, validateObject, objectPath, type SourcedObject, type K
 export { synthApp, synthesize, loadApp, toYaml, writeFilesAtomically, CRDS_FILE, type SynthResult, type SynthFile, type SynthOptions } from './synth.ts';
 export { setSynthContext, withSynthContext, synthContext } from './context.ts';
 export { CONSTRUCT_PATH_ANNOTATION, SOURCE_COMMIT_ANNOTATION, RenderedObject } from './rendered-object.ts';
+export { payloadSinkUrl } from './operator-install.ts';

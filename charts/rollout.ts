@@ -2,6 +2,7 @@
  * Value classes for how a model is served: rollout policy, autoscaling, payload logging.
  */
 import { parseDuration } from '../pipelines/names.ts';
+import { payloadSinkUrl } from './operator-install.ts';
 import type { Autoscaling as AutoscalingSpec, PayloadLogging as PayloadLoggingSpec, RolloutPolicy } from './crds/types.ts';
 
 export interface CanaryOptions {
@@ -91,7 +92,8 @@ export class PayloadLogging {
   }
   /**
    * Log requests and/or responses (KServe logger; the drift monitor reads them).
-   * @param opts.url CloudEvents sink; @default - the operator's default sink
+   * @param opts.url CloudEvents sink; @default - KServe's default logger URL (its inferenceservice-config);
+   *   `toPayloadSink()` points at ghosteam's sink, which is what DriftMonitors read in a cluster
    * @param opts.sampleRate fraction of requests logged; @default 1
    */
   static enabled(opts: { mode?: PayloadLoggingSpec['mode']; url?: string; sampleRate?: number } = {}): PayloadLogging {
@@ -103,5 +105,14 @@ export class PayloadLogging {
       ...(opts.url ? { url: opts.url } : {}),
       ...(opts.sampleRate !== undefined ? { sampleRate: opts.sampleRate } : {}),
     });
+  }
+  /**
+   * Log to the payload sink the operator hosts (`ghosteam install --payload-sink`), whose payload
+   * log the cluster's DriftMonitors read.
+   * @param opts.operatorNamespace where the operator is installed; @default 'ghosteam-system'
+   */
+  static toPayloadSink(opts: { mode?: PayloadLoggingSpec['mode']; sampleRate?: number; operatorNamespace?: string } = {}): PayloadLogging {
+    const { operatorNamespace, ...rest } = opts;
+    return PayloadLogging.enabled({ ...rest, url: payloadSinkUrl(operatorNamespace) });
   }
 }

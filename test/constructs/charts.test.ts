@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Autoscaling, DriftMonitor, Feature, Model, PayloadLogging, Retrain, Rollout } from '../../charts/index.ts';
+import { Autoscaling, DriftMonitor, Feature, Model, PayloadLogging, payloadSinkUrl, Retrain, Rollout } from '../../charts/index.ts';
 import { readModelsLock } from '../../charts/lock.ts';
 import { BUILTIN_COMPONENTS } from '../../pipelines/catalog.ts';
 import { Pipeline, Resources, Schedule } from '../../pipelines/index.ts';
@@ -22,6 +22,16 @@ describe('Model', () => {
     });
     return { app, m, result: synth(app, { appDir: opts.lockDir }) };
   };
+
+  test("PayloadLogging.toPayloadSink points the KServe logger at the operator's payload sink", () => {
+    const { app, chart: c } = chart('serving');
+    new Model(c, 'fraud', { registry: 'fraud', payloadLogging: PayloadLogging.toPayloadSink({ mode: 'request' }) });
+    new Model(c, 'churn', { registry: 'churn', payloadLogging: PayloadLogging.toPayloadSink({ operatorNamespace: 'ml-ops' }) });
+    const objects = synth(app, {}).objects;
+    assert.deepEqual(find(objects, 'InferenceService', 'fraud').spec.predictor.logger, { mode: 'request', url: 'http://ghosteam-payload-sink.ghosteam-system.svc.cluster.local/' });
+    assert.deepEqual(find(objects, 'InferenceService', 'churn').spec.predictor.logger, { mode: 'all', url: 'http://ghosteam-payload-sink.ml-ops.svc.cluster.local/' });
+    assert.equal(payloadSinkUrl('ml-ops'), 'http://ghosteam-payload-sink.ml-ops.svc.cluster.local/');
+  });
 
   test('InferenceService: predictor on the ghosteam runtime, autoscaling, logger, security', () => {
     const isvc = find(build().result.objects, 'InferenceService', 'fraud');
