@@ -158,6 +158,8 @@ export const ModelStatusSchema = Type.Object({
   analysis: Type.Optional(Type.Array(AnalysisResultSchema)),
   /** The last version that failed analysis and was rolled back (not retried until a newer one appears). */
   lastFailedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The stable version the last promotion replaced (while the Model is in its Promoted state); write-back records it as the pin's `previous`. */
+  promotedFrom: Type.Optional(Type.Integer({ minimum: 1 })),
   url: Type.Optional(Type.String()),
   /** Git write-back of the promoted version (operator started with --git-repo); see controllers/planners/writeback.ts. */
   writeBack: Type.Optional(Type.Object({

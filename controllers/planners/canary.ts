@@ -80,6 +80,8 @@ export interface RolloutStatus {
   readonly analyses: readonly StepAnalysis[];
   /** The last rolled-back version: not rolled out again until the target moves on. */
   readonly rejectedVersion?: number;
+  /** After a promotion: the stable version it replaced. */
+  readonly promotedFrom?: number;
   /** PascalCase reason of the last outcome (AnalysisPassed, ErrorRateTooHigh, Aborted, ...). */
   readonly reason?: string;
   readonly message?: string;
@@ -213,6 +215,7 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
     r = {
       phase: 'Promoted', stableVersion: r.canaryVersion, analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses,
       reason, message, handledAction: r.handledAction,
+      ...(r.stableVersion !== undefined ? { promotedFrom: r.stableVersion } : {}),
       ...(r.rejectedVersion !== undefined && r.rejectedVersion !== r.canaryVersion ? { rejectedVersion: r.rejectedVersion } : {}),
     };
   };

@@ -79,6 +79,7 @@ export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
       errorRate: a.errorRate ?? null, p99LatencyMs: a.p99LatencyMs ?? null, predictionDrift: a.predictionDrift ?? null, at: a.checkedAt, message: a.message ?? '',
     })),
     rejectedVersion: st.lastFailedVersion,
+    promotedFrom: phase === 'Promoted' ? st.promotedFrom : undefined,
     reason: src?.reason,
     message: src?.message,
     handledAction: act?.status === 'True' ? act.message : undefined,
@@ -117,7 +118,7 @@ export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, pol
     stepIndex: inRollout ? r.stepIndex : undefined, stepStartedAt: inRollout ? r.stepStartedAt : undefined,
     trafficPercent: want?.canaryPercent ?? 0,
     analysis: r.analyses.length ? r.analyses.map((a) => analysisOut(a, fallback)) : undefined,
-    lastFailedVersion: r.rejectedVersion, url: url ?? prev?.url, writeBack: prev?.writeBack, conditions,
+    lastFailedVersion: r.rejectedVersion, promotedFrom: r.phase === 'Promoted' ? r.promotedFrom : undefined, url: url ?? prev?.url, writeBack: prev?.writeBack, conditions,
   }) as ModelStatus;
 }
 

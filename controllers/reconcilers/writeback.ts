@@ -82,7 +82,9 @@ export async function reconcileWriteBack(d: WriteBackDeps, req: Request): Promis
   if (plan.kind === 'wait') return { requeueAfterMs: plan.requeueAfterMs };
   const log = d.log.with(coords(obj));
   const model = obj.spec.modelRef.name;
-  const pin: PinRequest = { model, version: plan.version, promotedAt: plan.promotedAt, ...(await provenance(d.registry, model, plan.version)) };
+  // The version this promotion replaced, while the Model still says so (else the lock's current pin).
+  const previous = obj.status?.stableVersion === plan.version ? obj.status.promotedFrom : undefined;
+  const pin: PinRequest = { model, version: plan.version, promotedAt: plan.promotedAt, ...(previous !== undefined ? { previous } : {}), ...(await provenance(d.registry, model, plan.version)) };
   const outcome = await d.writer.write(pin);
   if (outcome.kind === 'failed') log.warn(`write-back of ${model} v${plan.version} to ${d.writer.target.repo} failed: ${outcome.error}`);
   else log.info(`write-back of ${model} v${plan.version}: ${outcome.kind}${outcome.kind === 'pushed' ? ` (${outcome.commit.slice(0, 7)})` : ''}`);

@@ -10,7 +10,7 @@
  *   5. the DriftMonitor finds the drift and starts exactly one TrainingRun (reason drift) → v2;
  *   6. the Model reconciler canaries v2 (10 → 50 → 100%) with metric analysis and promotes it; a
  *      broken v3 (./demo-broken.ts) fails its analysis on real errors and is rolled back;
- *   7. write-back commits the pin to models.lock.json; `ghosteam plan` compares first and last commit;
+ *   7. the operator's write-back commits the pin to models.lock.json; `ghosteam plan` compares first and last commit;
  *   8. a timeline on stdout and demo-report.html.
  *
  * The operator is the real one (controllers/local.ts: the same reconcilers as in the cluster). Its
@@ -32,7 +32,6 @@ import { synthApp } from '../../charts/synth.ts';
 import { buildReferenceSummary, detectDriftFromPayloadLog, type ColumnDrift } from '../../components/drift/index.ts';
 import { startModelServer, ModelServerAdminClient } from '../../components/model-server/index.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
-import type { ModelVersion } from '../../components/registry/types.ts';
 import { startLocalOperator, type LocalOperator } from '../../controllers/local.ts';
 import { payloadDriftChecker, payloadPredictionDrift } from '../../controllers/backends/drift-check.ts';
 import { ModelServerMetrics, type ModelServerAdmin } from '../../controllers/backends/metrics.ts';
@@ -41,7 +40,7 @@ import type { DriftChecker } from '../../controllers/reconcilers/drift-monitor.t
 import { createLogger } from '../../controllers/runtime/log.ts';
 import type { KObject } from '../../controllers/runtime/store.ts';
 import type { DriftMonitorStatus, ModelStatus, TrainingRunStatus, AnalysisResult } from '../../charts/crds/index.ts';
-import { runPlan, renderText, writeBack } from '../../gitops/index.ts';
+import { runPlan, renderText } from '../../gitops/index.ts';
 import { createReporter, loadPipelines, runPipeline } from '../../pipelines/local/index.ts';
 import type { RunOptions } from '../../pipelines/local/types.ts';
 import { pipelineSpecHash } from '../../pipelines/hash.ts';
@@ -276,6 +275,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       stateDir: join(dir, 'state'), registry, modelServer: admin, modelServerUrl: server.url,
       engine: { run, pipelines: pipelineMap, cwd: repo, storeDir: '.ghosteam' },
       driftCheck, metrics, clock: clock.now, resyncMs: 200,
+      // Promotions are written back to the demo repository by the operator, as in a cluster.
+      gitWriteBack: { repo, branch: 'main' },
       log: createLogger({ level: 'info', write: (l) => operatorLog.push(l) }),
     });
     await op.apply(modelObj);
@@ -327,13 +328,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const trainingRuns = await op.list('TrainingRun', ns);
     check('exactly one TrainingRun', trainingRuns.length === 1 && trainingRuns[0].metadata.name === trName && (trainingRuns[0].spec as { reason?: string }).reason === 'drift', trainingRuns.map((r) => `${r.metadata.name} (${(r.spec as { reason?: string }).reason})`).join(', '));
 
-    // 7. Write-back: the promotion becomes a commit of models.lock.json.
-    const wb = await writeBack({
-      repo, branch: 'main',
-      pin: { model: modelName, version: v2.version, reason: 'drift', metrics: pickMetrics(v2), promotedAt: new Date(clock.now()).toISOString(), previous: v1.version },
-      author: { name: 'ghosteam', email: 'ghosteam@users.noreply.local' },
-    });
-    log('gitops', `write-back ${wb.outcome}: models.lock.json pins ${modelName} v${wb.pinned} (${wb.commit?.slice(0, 7) ?? 'no commit'})`);
+    // 7. Write-back: the operator commits the promotion to models.lock.json (status.writeBack says so).
+    const written = await op.waitFor('Model', ns, modelName, (m) => (m.status as ModelStatus).writeBack?.version === v2.version, stepTimeout);
+    const wb = (written.status as ModelStatus).writeBack!;
+    log('gitops', `write-back by the operator: models.lock.json pins ${modelName} v${wb.version} (${wb.commit?.slice(0, 7) ?? 'already pinned'})`);
 
     // 6b. A broken v3: the canary's real errors fail the analysis and it is rolled back.
     const broken = join(dir, 'fraud-v3-broken.onnx');
@@ -401,12 +399,6 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   await writeFileAtomic(join(dir, 'demo-record.json'), JSON.stringify(record));
   check('report written', existsSync(reportPath) && readFileSync(reportPath, 'utf8').includes('</html>'), relative(process.cwd(), reportPath) || reportPath);
   return { ok: checks.length === EXPECTED_CHECKS && checks.every((c) => c.ok), checks, record, reportPath, repoDir: repo, wallMs, cpuMs };
-}
-
-function pickMetrics(v: ModelVersion): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of ['rocAuc', 'f1', 'logLoss', 'ece']) if (typeof v.metrics[k] === 'number') out[k] = Number(v.metrics[k].toFixed(4));
-  return out;
 }
 
 async function waitUntil(pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -67,7 +67,7 @@ describe('planCanary', () => {
       { type: 'serve', stableVersion: 2, canaryPercent: 0 },
       { type: 'setAlias', alias: 'champion', version: 2 },
     ]);
-    assert.deepEqual({ phase: p.status.phase, stable: p.status.stableVersion, canary: p.status.canaryVersion, reason: p.status.reason }, { phase: 'Promoted', stable: 2, canary: undefined, reason: 'AnalysisPassed' });
+    assert.deepEqual({ phase: p.status.phase, stable: p.status.stableVersion, canary: p.status.canaryVersion, reason: p.status.reason, from: p.status.promotedFrom }, { phase: 'Promoted', stable: 2, canary: undefined, reason: 'AnalysisPassed', from: 1 });
     assert.equal(p.requeueAfterMs, undefined);
   });
 

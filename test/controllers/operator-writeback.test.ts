@@ -116,6 +116,8 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     const lock = remoteLock(bare);
     assert.deepEqual(Object.keys(lock.models), ['fraud']);
     assert.equal(lock.models.fraud.version, 2);
+    assert.equal(lock.models.fraud.previous, 1, 'the version the promotion replaced (status.promotedFrom)');
+    assert.equal(st.promotedFrom, 1);
     assert.equal(lock.models.fraud.reason, 'drift');
     assert.deepEqual(lock.models.fraud.metrics, { auc: 0.91 });
     assert.match(git(bare, 'log', '-1', '--format=%B', 'main'), /^Ghosteam-Writeback: true$/m);
