@@ -198,7 +198,8 @@ export async function removeDir(d: string): Promise<void> {
  */
 export class FileDigests {
   private readonly path: string;
-  private memo: Record<string, { stat: string; digest: string }> | undefined;
+  /** Loaded once per run, shared by tasks digesting at the same time. */
+  private memo: Promise<Record<string, { stat: string; digest: string }>> | undefined;
   constructor(root: string) {
     this.path = join(root, 'cache', 'files.json');
   }
@@ -212,8 +213,9 @@ export class FileDigests {
     }
     if (!st.isFile()) return 'not-a-file';
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    this.memo ??= await readFile(this.path, 'utf8').then((t) => JSON.parse(t) as Record<string, { stat: string; digest: string }>, () => ({}));
-    const hit = this.memo[abs];
+    type Memo = Record<string, { stat: string; digest: string }>;
+    const memo = await (this.memo ??= readFile(this.path, 'utf8').then((t) => JSON.parse(t) as Memo, (): Memo => ({})));
+    const hit = memo[abs];
     if (hit && hit.stat === stamp) return hit.digest;
     const hash = createHash('sha256');
     try {
@@ -222,9 +224,9 @@ export class FileDigests {
       return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
     }
     const digest = `sha256:${hash.digest('hex')}`;
-    this.memo[abs] = { stat: stamp, digest };
+    memo[abs] = { stat: stamp, digest };
     await mkdir(dirname(this.path), { recursive: true });
-    await writeFileAtomic(this.path, JSON.stringify(this.memo));
+    await writeFileAtomic(this.path, JSON.stringify(memo));
     return digest;
   }
 }
