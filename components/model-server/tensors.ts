@@ -88,12 +88,6 @@ export function fromBf16Bits(b: number): number {
   return F32[0];
 }
 
-/** Half bits in a Uint16Array → numbers (for JSON output, payload logs and V1 predictions). */
-export function halfArrayToNumbers(h: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) out[i] = fromHalfBits(h[i]);
-  return out;
-}
 const INT_RANGE: Partial<Record<OipDatatype, [number, number]>> = {
   UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295], INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
@@ -116,7 +110,7 @@ export interface TensorSpec {
 
 export type TypedData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
 
-/** A validated input ready for onnxruntime. `data` keeps the flat JSON values for payload logging. */
+/** A validated input ready for onnxruntime. `json` keeps the flat JSON values (or, from binary, the typed data) for payload logging. */
 export interface DecodedTensor {
   readonly name: string;
   readonly datatype: OipDatatype;
@@ -268,8 +262,8 @@ export function decodeInput(raw: unknown, spec: TensorSpec, index: number): Deco
     // Already typed (binary tensor extension, see binary.ts).
     const typed = r.data as unknown as TypedData;
     if (typed.length !== size) throw bad(`${where}: binary data has ${typed.length} elements; shape [${shape.join(', ')}] needs ${size}`);
-    const json = spec.datatype === 'FP16' ? halfArrayToNumbers(typed as Uint16Array) : typed;
-    return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed, json };
+    // As onnxruntime gets it (FP16: half bits); toPlain makes numbers only when a payload is logged.
+    return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed, json: typed };
   }
   if (!Array.isArray(r.data)) throw bad(`${where}: data must be an array (row-major, flat or nested)`);
   let flat = r.data as unknown[];

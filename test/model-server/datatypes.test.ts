@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { decodeInput, jsonArrayText, toPlain, toHalfBits, fromHalfBits, toBf16Bits, fromBf16Bits, RequestError } from '../../components/model-server/tensors.ts';
 import { decodeBinary, encodeBinary } from '../../components/model-server/binary.ts';
+import { recordJson } from '../../components/model-server/payload-log.ts';
 import { tempDir, writeIdentityModel, post, get, IDENTITY_TYPES } from './fixtures.ts';
 import { writeFp16Model, writeBf16Model, writeFloat8Model, FP16_W, FP16_B, BF16_W } from './graphs.ts';
 import { seededRandom } from '../../components/onnx/random.ts';
@@ -88,7 +89,9 @@ describe('FP16 tensors and range errors (pure)', () => {
     assert.deepEqual(Array.from(typed as Uint16Array), [0x3c00, 0x2e66, 0xfbff]);
     assert.deepEqual(encodeBinary(typed as Uint16Array, 'FP16'), bytes);
     const t = decodeInput({ name: 'x', datatype: 'FP16', shape: [3], data: typed }, spec('FP16'), 0);
-    assert.deepEqual(Array.from(t.json as ArrayLike<number>), [1, 0.0999755859375, -65504]);
+    // What the payload log writes for it: the half values as numbers (decoded once, at log time).
+    const logged = JSON.parse(recordJson({ ts: 't', model: 'm', version: '1', id: 'i', inputs: { x: { shape: t.shape, datatype: t.datatype, data: t.json as never } }, outputs: {} }));
+    assert.deepEqual(logged.inputs.x.data, [1, 0.0999755859375, -65504]);
     assert.throws(() => decodeBinary(bytes.subarray(0, 5), 'FP16', 'inputs[0]'), { message: 'inputs[0]: binary_data_size 5 is not a multiple of 2 bytes (FP16)' });
     const nul = Buffer.from([1, 0, 0, 0, 0x61, 2, 0, 0, 0, 0x62, 0]);
     assert.throws(() => decodeBinary(nul, 'BYTES', 'inputs[0]'), { message: 'inputs[0]: BYTES element 1 contains a NUL byte; expected a string without NUL characters (onnxruntime string tensors end at NUL)' });
