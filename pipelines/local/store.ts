@@ -200,11 +200,18 @@ export class FileDigests {
   private readonly path: string;
   /** Loaded once per run, shared by tasks digesting at the same time. */
   private memo: Promise<Record<string, { stat: string; digest: string }>> | undefined;
+  /** Per run: each file is stat'd and hashed once, however many tasks read it. */
+  private readonly pending = new Map<string, Promise<string>>();
   constructor(root: string) {
     this.path = join(root, 'cache', 'files.json');
   }
   /** 'sha256:…' of the file at `abs`, or 'missing' / 'unreadable:<code>' (the task then fails with its own message). */
-  async of(abs: string): Promise<string> {
+  of(abs: string): Promise<string> {
+    let p = this.pending.get(abs);
+    if (!p) this.pending.set(abs, (p = this.digest(abs)));
+    return p;
+  }
+  private async digest(abs: string): Promise<string> {
     let st;
     try {
       st = await stat(abs);
@@ -217,13 +224,12 @@ export class FileDigests {
     const memo = await (this.memo ??= readFile(this.path, 'utf8').then((t) => JSON.parse(t) as Memo, (): Memo => ({})));
     const hit = memo[abs];
     if (hit && hit.stat === stamp) return hit.digest;
-    const hash = createHash('sha256');
+    let digest: string;
     try {
-      for await (const chunk of createReadStream(abs)) hash.update(chunk as Buffer);
+      digest = `sha256:${(await sha256File(abs)).hex}`;
     } catch (e) {
       return `unreadable:${(e as NodeJS.ErrnoException).code ?? 'error'}`;
     }
-    const digest = `sha256:${hash.digest('hex')}`;
     memo[abs] = { stat: stamp, digest };
     await mkdir(dirname(this.path), { recursive: true });
     await writeFileAtomic(this.path, JSON.stringify(memo));
