@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { App, Chart } from 'cdk8s';
 import { defineComponent, type Component, type ComponentContext, type ParamValue } from '../components/component.ts';
 import type { PipelineSpec, TaskSpec } from '../pipelines/spec.ts';
@@ -139,7 +140,7 @@ try {
   let cli: { compiledMs: number; sourceMs: number; nodeMs: number; compiledRan: boolean } | null = null;
   if (existsSync(exampleApp) && params.data) {
     const { spawnSync } = await import('node:child_process');
-    const repo = new URL('..', import.meta.url).pathname;
+    const repo = fileURLToPath(new URL('..', import.meta.url));
     const build = spawnSync(process.execPath, [join(repo, 'scripts', 'build.mjs'), '--quiet'], { encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
     const bin = join(repo, 'bin', 'ghosteam.mjs');

@@ -3,9 +3,10 @@
 // while that matches the TypeScript sources, else the sources through tsx: same behaviour, the
 // build only starts faster. GHOSTEAM_FROM_SOURCE=1 forces the sources. A user's app.ts loads through
 // tsx either way (pipelines/own-files.ts enableTypeScript).
+import { fileURLToPath } from 'node:url';
 import { buildIsFresh } from './build-state.mjs';
 
-const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const verbose = process.argv.includes('--verbose');
 const fromSource = process.env.GHOSTEAM_FROM_SOURCE === '1';
 if (!fromSource && buildIsFresh(root)) {

@@ -15,9 +15,10 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BUILD_DIR, buildIsFresh, MANIFEST, SOURCE_DIRS, sourceSnapshot } from '../bin/build-state.mjs';
 
-const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
+const root = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 
 /** Bundles in build/vendor/: the module specifiers the compiled code imports them by, and the entry. */
 const VENDOR = {
