@@ -9,7 +9,9 @@
  * indent, trailing newline), so rewriting an unchanged file is a no-op in Git. Pure.
  */
 
-export const LOCK_FILE = 'models.lock.json';
+import { LOCK_FILE } from '../charts/lock.ts';
+
+export { LOCK_FILE };
 
 export type PromotionReason = 'drift' | 'git-change' | 'schedule' | 'manual';
 export const PROMOTION_REASONS: readonly PromotionReason[] = ['drift', 'git-change', 'schedule', 'manual'];

@@ -17,10 +17,10 @@
  * up the Model's own reconciler (write-back is a controller of its own).
  */
 import type { Condition, ModelStatus, ModelWriteBack } from '../../charts/crds/index.ts';
+import { LOCK_FILE } from '../../charts/lock.ts';
 import { getCondition, rfc3339, setConditions, type ConditionInput } from './conditions.ts';
 
 export const WRITTEN_BACK = 'WrittenBack';
-const LOCK_FILE = 'models.lock.json';
 
 /**
  * What is wrong with a write-back target, or undefined. `names` are what the user typed them as
