@@ -22,7 +22,7 @@
  * requests queued during a stall later, so the model route's p99 is ~1.5–2× the ceiling's.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { createHash, timingSafeEqual, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { ModelRegistry } from '../registry/types.ts';
 import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from './batcher.ts';
@@ -32,7 +32,7 @@ import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './pay
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
-import { readBody } from './http.ts';
+import { bearerCheck, readBody, send } from './http.ts';
 import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1Predictions } from './v1.ts';
 
@@ -140,18 +140,6 @@ function serverMeta(repository: boolean): string {
   return JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: repository ? ['binary_tensor_data', 'model_repository'] : ['binary_tensor_data'] });
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-function send(res: ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
-  if (res.headersSent || res.destroyed) return;
-  // The flat [name, value, ...] form is node's cheapest way to write headers.
-  const h: string[] = ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))];
-  if (extra) for (const k in extra) h.push(k, extra[k]);
-  res.writeHead(status, h);
-  res.end(body);
-}
 
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
@@ -184,8 +172,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const batching = options.batching === false ? undefined : (options.batching ?? {});
   const random = options.random ?? Math.random;
   const adminOn = options.admin ?? adminDefault(host, options.token);
-  const tokenDigest = options.token ? digest(`Bearer ${options.token}`) : undefined;
-  if (options.token !== undefined && options.token.length < 8) throw new Error('token must be at least 8 characters');
+  const authorized = bearerCheck(options.token);
   const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics });
   const payload = options.payloadLog
     ? new PayloadLogger(options.payloadLog, (n) => metrics.payloadDropped.inc(n), (n) => metrics.payloadWritten.inc(n))
@@ -494,12 +481,6 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     throw new RequestError(404, `no admin route ${req.url}`);
   }
 
-  function authorized(req: IncomingMessage): boolean {
-    if (!tokenDigest) return true;
-    const h = req.headers.authorization;
-    if (typeof h !== 'string') return false;
-    return timingSafeEqual(digest(h), tokenDigest);
-  }
 
   // ---------- dispatch ----------
   async function dispatch(req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {

@@ -14,7 +14,7 @@
  *   `data` is already a record.
  */
 import type { PayloadRecord, PayloadTensor } from '../model-server/payload-log.ts';
-import type { OipDatatype } from '../model-server/tensors.ts';
+import { OIP_DATATYPES, type OipDatatype } from '../model-server/tensors.ts';
 
 export const KSERVE_REQUEST = 'org.kubeflow.serving.inference.request';
 export const KSERVE_RESPONSE = 'org.kubeflow.serving.inference.response';
@@ -28,7 +28,7 @@ export type SinkEvent =
   | { readonly kind: 'request' | 'response'; readonly key: string; readonly id: string; readonly time?: string; readonly model?: string; readonly namespace?: string; readonly body: Record<string, unknown> }
   | { readonly kind: 'record'; readonly record: PayloadRecord };
 
-const OIP_TYPES = new Set<string>(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'BF16', 'FP32', 'FP64', 'BYTES']);
+const OIP_TYPES = new Set<string>(OIP_DATATYPES);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

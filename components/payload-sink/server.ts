@@ -12,10 +12,9 @@
  * Nothing a client sends yields a 5xx.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { readBody } from '../model-server/http.ts';
+import { bearerCheck, readBody, send } from '../model-server/http.ts';
 import { PayloadLogger } from '../model-server/payload-log.ts';
 import { RequestError } from '../model-server/tensors.ts';
 import { EventError, Pairer, parseCloudEvents, type SinkEvent } from './events.ts';
@@ -54,17 +53,9 @@ export interface PayloadSink {
 }
 
 
-function send(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...extra });
-  res.end(body);
-}
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSink> {
-  if (o.token !== undefined && o.token.length < 8) throw new Error('token must be at least 8 characters');
-  const tokenDigest = o.token ? digest(`Bearer ${o.token}`) : undefined;
+  const authorized = bearerCheck(o.token);
   const maxBody = o.maxBodyBytes ?? 16 * 1024 * 1024;
   const registry = new Registry();
   const events = new Counter({ name: 'ghosteam_payload_sink_events_total', help: 'CloudEvents accepted, by kind (request, response, record)', labelNames: ['kind'], registers: [registry] });
@@ -92,11 +83,6 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
   }, Math.max(50, Math.min(1000, (o.pairTtlMs ?? 30_000) / 4)));
   expiry.unref();
 
-  const authorized = (req: IncomingMessage) => {
-    if (!tokenDigest) return true;
-    const h = req.headers.authorization;
-    return typeof h === 'string' && timingSafeEqual(digest(h), tokenDigest);
-  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
