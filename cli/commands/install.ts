@@ -8,6 +8,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { gitWriteBackProblem, operatorInstallManifests, type Manifest, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
+import { intArg } from '../args.ts';
 
 interface InstallFlags {
   dryRun?: boolean;
@@ -76,8 +77,7 @@ export function register(program: Command): void {
     .option('--git-secret <name>', 'Secret in the operator namespace with the Git token (key \'token\', optional \'username\')')
     .action(async (f: InstallFlags, cmd: Command) => {
       const gitWriteBack = installGitWriteBack(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
-      const replicas = f.payloadSink && cmd.getOptionValueSource('replicas') !== 'cli' ? 1 : Number(f.replicas);
-      if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`--replicas expects an integer ≥ 1, got '${f.replicas}'`);
+      const replicas = f.payloadSink && cmd.getOptionValueSource('replicas') !== 'cli' ? 1 : intArg('--replicas', f.replicas, 1);
       if (f.payloadSink && replicas !== 1) throw new Error(`--payload-sink keeps the payload log in the operator's pod, so it needs --replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`);
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace)) throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
       const objs = operatorInstallManifests({ namespace: f.namespace, image: f.image, replicas, mlflowUri: f.mlflowUri, prometheusUrl: f.prometheusUrl, crds: f.crds, ...(gitWriteBack ? { gitWriteBack } : {}), ...(f.payloadSink ? { payloadSink: {} } : {}) });
