@@ -266,9 +266,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       predictionDrift: (m, stable, canary, since, now) => predictionDrift(m, stable, canary, clock.toReal(since), clock.toReal(now)),
     };
     const run = async (spec: PipelineSpec, opts: RunOptions) => {
-      const tr = (await op!.list('TrainingRun')).find((r) => (r.status as TrainingRunStatus | undefined)?.workflowName === opts.runId);
-      const reason = (tr?.spec as { reason?: string } | undefined)?.reason ?? 'manual';
-      log('retrain', `TrainingRun ${tr?.metadata.name ?? opts.runId} runs pipeline ${spec.name} (reason ${reason}, params ${JSON.stringify(opts.params ?? {})})`);
+      // The local operator passes the TrainingRun's reason (its ghosteam.io/reason label).
+      const reason = opts.reason ?? 'manual';
+      log('retrain', `workflow ${opts.runId} runs pipeline ${spec.name} (reason ${reason}, params ${JSON.stringify(opts.params ?? {})})`);
       return runPipeline(spec, { ...opts, reason, params: repoPathParams(spec, { ...extraParams, ...(opts.params ?? {}) }, repo) as RunOptions['params'] });
     };
     op = await startLocalOperator({
