@@ -3,16 +3,17 @@
  * `ghosteamCrds()` returns plain `apiextensions.k8s.io/v1` objects (ready for YAML or a kube API
  * server): structural openAPIV3Schema, status subresource, printer columns, short names.
  */
+import type { K8sObject, ObjectMeta } from '../objects.ts';
 import { toStructural, type JsonSchema } from './structural.ts';
 import { GROUP, KINDS, VERSION, type KindDef } from './types.ts';
 
 export * from './types.ts';
 export { toStructural, type JsonSchema } from './structural.ts';
 
-export interface CustomResourceDefinition {
+export interface CustomResourceDefinition extends K8sObject {
   apiVersion: 'apiextensions.k8s.io/v1';
   kind: 'CustomResourceDefinition';
-  metadata: { name: string; labels: Record<string, string>; annotations?: Record<string, string> };
+  metadata: ObjectMeta & { labels: Record<string, string> };
   spec: {
     group: string;
     scope: 'Namespaced';
