@@ -15,6 +15,8 @@ import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
 import { intArg } from '../args.ts';
 import { writeBackTargetProblem } from '../../api/lock.ts';
+import { API_VERSION } from '../../api/crds/types.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 interface OperatorFlags {
   local?: boolean;
@@ -67,7 +69,7 @@ export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lock
 
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from the YAML files in a directory. */
 export function readGhosteamManifests(dir: string): Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> {
-  const out: Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> = [];
+  const out: K8sObject[] = [];
   let files: string[];
   try {
     files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -78,11 +80,18 @@ export function readGhosteamManifests(dir: string): Array<{ apiVersion: string; 
     const docs = parseAllDocuments(readFileSync(join(dir, f), 'utf8'));
     for (const d of Array.isArray(docs) ? docs : [docs]) {
       if (d.errors.length) throw new Error(`${join(dir, f)}: ${d.errors[0].message}`);
-      const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name: string } } | null;
-      if (o?.apiVersion === 'ghosteam.io/v1alpha1' && o.metadata) out.push(o as never);
+      const o: unknown = d.toJS();
+      if (isGhosteamObject(o)) out.push(o);
     }
   }
   return out;
+}
+
+/** A ghosteam custom resource as synthesized: the rest is validated when the local operator applies it. */
+function isGhosteamObject(o: unknown): o is K8sObject {
+  if (!o || typeof o !== 'object') return false;
+  const x = o as Partial<K8sObject>;
+  return x.apiVersion === API_VERSION && typeof x.kind === 'string' && typeof x.metadata?.name === 'string';
 }
 
 export function register(program: Command): void {
@@ -142,9 +151,9 @@ Example:
           pipelines = new Map((await loadPipelines(f.app)).map((p) => [p.name, p]));
         }
         const admin = new ModelServerAdminClient(f.modelServer);
-        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), engine: { run: runPipeline, pipelines }, log, workers, ...(gitWriteBack ? { gitWriteBack } : {}) });
+        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin, modelServerUrl: f.modelServer, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), engine: { run: runPipeline, pipelines }, log, workers, ...(gitWriteBack ? { gitWriteBack } : {}) });
         for (const o of f.manifests ? readGhosteamManifests(f.manifests) : []) {
-          await op.apply(o as never);
+          await op.apply(o);
           log.info(`${o.kind} ${o.metadata.namespace ?? 'default'}/${o.metadata.name} applied`);
         }
         stop = () => op.stop();
