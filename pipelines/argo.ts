@@ -21,46 +21,19 @@ import type { ITemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1
 import type { IDAGTask } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask';
 import { createHash } from 'node:crypto';
 import type { ParamValue } from '../components/component.ts';
-import { CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL } from '../charts/rendered-object.ts';
 import { dataDependencies } from './check.ts';
-import { canonicalJson, pipelineSpecHash, SPEC_HASH_ANNOTATION } from './hash.ts';
+import { pipelineSpecHash } from './hash.ts';
 import { CONTAINER_DIRS, containerDirs, contractEnv, paramEnvName } from './contract.ts';
-import { formatDuration } from './names.ts';
+import { formatDuration } from '../api/names.ts';
 import type { ConditionSpec, GpuSpec, PipelineSpec, ResourcesSpec, TaskSpec, ValueRef } from './spec.ts';
+import { COMPONENT_LABEL, CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL, PIPELINE_LABEL, REASON_LABEL, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
+import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
+import { canonicalJson } from '../api/json.ts';
 
 export const DAG_TEMPLATE = 'ghosteam-dag';
 export const INPUTS_DIR = CONTAINER_DIRS.inputs;
 export const OUTPUTS_DIR = CONTAINER_DIRS.outputs;
 export const OUTPUT_PARAMS_DIR = CONTAINER_DIRS.outputParams;
-export const PIPELINE_LABEL = 'ghosteam.io/pipeline';
-export const COMPONENT_LABEL = 'ghosteam.io/component';
-/** UID/GID the pods run as (distroless `nonroot`). */
-export const RUN_AS = 65532;
-
-export const POD_SECURITY_CONTEXT = {
-  runAsNonRoot: true,
-  runAsUser: RUN_AS,
-  runAsGroup: RUN_AS,
-  fsGroup: RUN_AS,
-  seccompProfile: { type: 'RuntimeDefault' },
-} as const;
-
-export const CONTAINER_SECURITY_CONTEXT = {
-  runAsNonRoot: true,
-  readOnlyRootFilesystem: true,
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-} as const;
-
-/** Fresh mutable copies of the security defaults (for embedding in objects). */
-export function podSecurityContext(): { runAsNonRoot: boolean; runAsUser: number; runAsGroup: number; fsGroup: number; seccompProfile: { type: string } } {
-  return structuredClone(POD_SECURITY_CONTEXT) as never;
-}
-export function containerSecurityContext(): { runAsNonRoot: boolean; readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } } {
-  return structuredClone(CONTAINER_SECURITY_CONTEXT) as never;
-}
-
 export const GPU_TOLERATION = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' } as const;
 
 export interface CompiledPipeline {
@@ -330,7 +303,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
         ...(spec.schedule.timezone ? { timezone: spec.schedule.timezone } : {}),
         concurrencyPolicy: spec.schedule.concurrencyPolicy,
         workflowMetadata: {
-          labels: { [PIPELINE_LABEL]: spec.name, 'ghosteam.io/reason': 'schedule' },
+          labels: { [PIPELINE_LABEL]: spec.name, [REASON_LABEL]: 'schedule' },
           annotations: { [SPEC_HASH_ANNOTATION]: specHash },
         },
         workflowSpec: { workflowTemplateRef: { name: spec.name } },

@@ -8,5 +8,7 @@ export { CONTAINER_DIRS, contractEnv, containerDirs, paramEnvName, inputEnvName,
 export { BUILTIN_COMPONENTS, builtinComponent, type ComponentDescriptor } from './catalog.ts';
 export { compileArgo, type CompiledPipeline } from './argo.ts';
 export { checkPipelineSpec, topoOrder, findCycle, dataDependencies } from './check.ts';
-export { pipelineSpecHash, canonicalJson, SPEC_HASH_ANNOTATION } from './hash.ts';
-export { parseDuration, formatDuration, dnsLabelProblem } from './names.ts';
+export { pipelineSpecHash } from './hash.ts';
+export { parseDuration, formatDuration, dnsLabelProblem } from '../api/names.ts';
+export { SPEC_HASH_ANNOTATION } from '../api/objects.ts';
+export { canonicalJson } from '../api/json.ts';

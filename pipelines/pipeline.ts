@@ -6,15 +6,15 @@
  */
 import { Construct } from 'constructs';
 import type { ArtifactKind, ParamValue } from '../components/component.ts';
-import { ValidationError, type Issue } from '../charts/errors.ts';
-import { RenderedObject } from '../charts/rendered-object.ts';
+import { ValidationError, type Issue } from '../api/errors.ts';
+import { RenderedObject } from '../api/rendered-object.ts';
 import { compileArgo } from './argo.ts';
-import { synthContext } from '../charts/context.ts';
+import { synthContext } from '../api/context.ts';
 import { builtinComponent, type ComponentDescriptor } from './catalog.ts';
 import { ContainerComponent, paramValueProblem, type ContainerLocal } from './container-component.ts';
 import { checkPipelineSpec, messages, topoOrder } from './check.ts';
 import { pipelineSpecHash } from './hash.ts';
-import { dnsLabelProblem, parseDuration } from './names.ts';
+import { dnsLabelProblem, parseDuration } from '../api/names.ts';
 import { Cache, Resources, Retry, type Schedule } from './resources.ts';
 import type { ArtifactInputSpec, ArtifactOutputSpec, DistributedSpec, EnvValue, LocalRunSpec, ParamSpec, ParamType, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
 import { ArtifactDecl, ArtifactRef, Condition, Item, OutputParam, ParallelFor, Param, SecretRef, type ParamTypeMap, type ValueInput } from './values.ts';
