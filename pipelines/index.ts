@@ -3,6 +3,8 @@ export * from './spec.ts';
 export { Pipeline, Task, DEFAULT_COMPONENT_IMAGE, type PipelineProps, type TaskProps, type ComponentTaskProps, type ParamOptions } from './pipeline.ts';
 export { Param, OutputParam, Item, Condition, Artifact, ArtifactDecl, ArtifactRef, Secret, SecretRef, ParallelFor, type ValueInput, type ParamTypeMap } from './values.ts';
 export { Gpu, Resources, Retry, Cache, Schedule, GPU_PRODUCTS, gpuProductLabel } from './resources.ts';
+export { ContainerComponent, type ContainerComponentProps, type ContainerIO, type ContainerParam, type ContainerLocal } from './container-component.ts';
+export { CONTAINER_DIRS, contractEnv, containerDirs, paramEnvName, inputEnvName, outputEnvName, upperSnake, type ContractDirs } from './contract.ts';
 export { BUILTIN_COMPONENTS, builtinComponent, type ComponentDescriptor } from './catalog.ts';
 export { compileArgo, type CompiledPipeline } from './argo.ts';
 export { checkPipelineSpec, topoOrder, findCycle, dataDependencies } from './check.ts';
