@@ -10,11 +10,14 @@ import lz4 from 'lz4js';
 
 const lz4Decompress = (lz4 as { decompress(src: Uint8Array, maxSize?: number): Uint8Array }).decompress;
 
+/** apache-arrow views decoded buffers as typed arrays in place, so they must start 8-byte aligned. */
+const aligned = (b: Uint8Array): Uint8Array => (b.byteOffset % 8 === 0 ? b : new Uint8Array(b));
+
 let registered = false;
 
 export function registerArrowCodecs(): void {
   if (registered) return;
   registered = true;
-  compressionRegistry.set(CompressionType.LZ4_FRAME, { decode: (data: Uint8Array) => lz4Decompress(data) });
-  compressionRegistry.set(CompressionType.ZSTD, { decode: (data: Uint8Array) => zstdDecompress(data) });
+  compressionRegistry.set(CompressionType.LZ4_FRAME, { decode: (data: Uint8Array) => aligned(lz4Decompress(data)) });
+  compressionRegistry.set(CompressionType.ZSTD, { decode: (data: Uint8Array) => aligned(zstdDecompress(data)) });
 }
