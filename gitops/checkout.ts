@@ -5,17 +5,21 @@
  * else `npm install`, when the commit has a package.json). A checkout stays until newer ones replace
  * it, because the local operator runs the pipelines of the last applied commit from it.
  *
- * A checkout is complete only when its `.ghosteam-ready` marker exists; one without it (a watcher
+ * Dependencies are installed once per package.json + lockfile content (`<stateDir>/deps/<hash>`) and
+ * linked into every checkout that has the same ones, so a commit that changes only code installs
+ * nothing. A checkout is complete only when its `.ghosteam-ready` marker exists; one without it (a watcher
  * killed mid-install) is removed and made again.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PACKAGE_ROOT as ownRoot } from '../pipelines/own-files.ts';
 import { gitClient } from './git.ts';
 
 const READY = '.ghosteam-ready';
+const DEP_FILES = ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'] as const;
 /** Checkouts kept (newest first by modification time); older ones are removed. */
 export const KEEP_TREES = 3;
 
@@ -51,17 +55,32 @@ export async function prepareTree(cloneDir: string, treesDir: string, sha: strin
   await git.raw(['worktree', 'prune']).catch(() => undefined);
   await mkdir(treesDir, { recursive: true });
   await git.raw(['worktree', 'add', '--quiet', '--detach', tree, sha]);
-  const cmd = installCommand({ packageJson: existsSync(join(tree, 'package.json')), packageLock: existsSync(join(tree, 'package-lock.json')), npmShrinkwrap: existsSync(join(tree, 'npm-shrinkwrap.json')) });
+  const manifests = DEP_FILES.filter((f) => existsSync(join(tree, f)));
+  const cmd = installCommand({ packageJson: manifests.includes('package.json'), packageLock: manifests.includes('package-lock.json'), npmShrinkwrap: manifests.includes('npm-shrinkwrap.json') });
   if (cmd && !existsSync(join(tree, 'node_modules'))) {
-    log(`${sha.slice(0, 7)}: installing the repository's dependencies (npm ${cmd[0]})`);
-    const r = await npm(cmd, tree, installTimeoutMs);
-    if (r.code !== 0) {
-      const last = r.output.trim().split('\n').filter((l) => !/^npm warn/i.test(l)).slice(-5).join(' | ');
-      throw new Error(`npm ${cmd[0]} failed in the checkout of ${sha.slice(0, 7)} (exit ${r.code}): ${last}; fix package.json/package-lock.json in the repository`);
+    const texts = await Promise.all(manifests.map((f) => readFile(join(tree, f), 'utf8')));
+    // Dependencies are installed once per package.json + lockfile and shared by the checkouts that
+    // have the same ones; a relative file: dependency only resolves from the checkout itself.
+    const shareable = !texts.some((t) => /"file:(?!\/)|"link:(?!\/)/.test(t));
+    const key = createHash('sha256').update(manifests.map((f, i) => `${f}\0${texts[i]}\0`).join('')).digest('hex').slice(0, 16);
+    const depsDir = shareable ? join(treesDir, '..', 'deps', key) : tree;
+    if (!existsSync(join(depsDir, READY))) {
+      if (shareable) {
+        await rm(depsDir, { recursive: true, force: true });
+        await mkdir(depsDir, { recursive: true });
+        for (const [i, f] of manifests.entries()) await writeFile(join(depsDir, f), texts[i]);
+      }
+      log(`${sha.slice(0, 7)}: installing the repository's dependencies (npm ${cmd[0]})`);
+      const r = await npm(cmd, depsDir, installTimeoutMs);
+      if (r.code !== 0) {
+        const last = r.output.trim().split('\n').filter((l) => !/^npm warn/i.test(l)).slice(-5).join(' | ');
+        throw new Error(`npm ${cmd[0]} failed in the checkout of ${sha.slice(0, 7)} (exit ${r.code}): ${last}; fix package.json/package-lock.json in the repository`);
+      }
+      if (shareable) await writeFile(join(depsDir, READY), `${new Date().toISOString()}\n`);
     }
+    if (shareable) await symlink(join(depsDir, 'node_modules'), join(tree, 'node_modules'), 'dir');
   } else if (!cmd && !existsSync(join(tree, 'node_modules')) && existsSync(join(ownRoot, 'node_modules'))) {
     // No package.json: the app can only import what ghosteam itself has.
-    const { symlink } = await import('node:fs/promises');
     await symlink(join(ownRoot, 'node_modules'), join(tree, 'node_modules'), 'dir');
   }
   await writeFile(join(tree, READY), `${new Date().toISOString()}\n`);
