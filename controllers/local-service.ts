@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { ModelRegistry } from '../components/registry/types.ts';
 import type { Logger } from './runtime/log.ts';
-import type { KObject } from './runtime/store.ts';
+import type { K8sObject as KObject } from '../api/objects.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
 import type { LocalPipeline } from './backends/local-pipelines.ts';
 import { startLocalOperator, type LocalOperator } from './local.ts';

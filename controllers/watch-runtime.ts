@@ -6,8 +6,8 @@
  * writes the pin back (with --git-repo); watch never pins.
  */
 import { join, resolve } from 'node:path';
-import type { TrainingRunStatus } from '../charts/crds/index.ts';
-import type { K8sObject } from '../gitops/objects.ts';
+import type { TrainingRunStatus } from '../api/crds/types.ts';
+import { PIPELINE_LABEL, REASON_LABEL, SOURCE_COMMIT_ANNOTATION, SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
 import type { RetrainStart } from '../gitops/retrain.ts';
 import { registeredModelOf } from '../gitops/runtimes.ts';
 import type { RetrainContext, RetrainOutcome, WatchRuntime } from '../gitops/watch.ts';
@@ -26,7 +26,7 @@ export function gitChangeTrainingRun(start: RetrainStart, model: string | undefi
   return {
     apiVersion: 'ghosteam.io/v1alpha1',
     kind: 'TrainingRun',
-    metadata: { name, namespace: start.namespace ?? 'default', labels: { 'ghosteam.io/pipeline': start.pipeline, 'ghosteam.io/reason': 'git-change' }, annotations: { 'ghosteam.io/source-commit': start.commit, 'ghosteam.io/spec-hash': start.hash } },
+    metadata: { name, namespace: start.namespace ?? 'default', labels: { [PIPELINE_LABEL]: start.pipeline, [REASON_LABEL]: 'git-change' }, annotations: { [SOURCE_COMMIT_ANNOTATION]: start.commit, [SPEC_HASH_ANNOTATION]: start.hash } },
     spec: { pipeline: start.pipeline, reason: 'git-change', specHash: start.hash, gitCommit: start.commit, ...(model ? { model } : {}) },
   } as K8sObject;
 }

@@ -15,7 +15,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PACKAGE_ROOT as ownRoot } from '../pipelines/own-files.ts';
+import { PACKAGE_ROOT as ownRoot } from '../api/own-files.ts';
 import { gitClient } from './git.ts';
 
 const READY = '.ghosteam-ready';

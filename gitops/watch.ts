@@ -24,10 +24,10 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { gitClient, gitError, redact, redactUrl, secretsOf, type GitCredentials } from './git.ts';
 import { LOCK_FILE } from './lockfile.ts';
-import type { K8sObject } from './objects.ts';
 import { decideRetrains, EMPTY_STATE, MAX_HASHES_PER_PIPELINE, planCommits, type CommitInfo, type RetrainStart, type WatchState } from './retrain.ts';
 import { synthAt, synthTree } from './synth-at.ts';
 import { prepareTree, pruneTrees } from './checkout.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 export interface RetrainContext {
   /** The watcher's private clone. */

@@ -10,9 +10,10 @@ import type { PipelineSpec } from '../../pipelines/spec.ts';
 import { gateOfNodes } from '../../pipelines/local/outcome.ts';
 import type { RunOptions, RunRecord } from '../../pipelines/local/types.ts';
 import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
-import type { KObject } from '../runtime/store.ts';
 import type { PipelineBackend } from './types.ts';
 import type { Logger } from '../runtime/log.ts';
+import { type K8sObject, REASON_LABEL } from '../../api/objects.ts';
+import { clean } from '../../api/json.ts';
 
 /** A node's stored artifact file. */
 function artifactPath(storeDir: string, digest: string): string {
@@ -104,20 +105,20 @@ export class LocalPipelineBackend implements PipelineBackend {
     const storeDir = this.storeRoot();
     const nodes = (rec.order ?? Object.keys(rec.nodes ?? {})).map((id) => rec.nodes[id]).filter((n) => n !== undefined);
     const model = onnxArtifactOf(nodes, storeDir);
-    return Object.fromEntries(Object.entries({
+    return clean<WorkflowObserved>({
       phase,
       message: rec.status === 'Running' && !live ? 'the local run was interrupted (operator restarted)' : rec.message,
       startedAt: rec.startedAt, finishedAt: rec.finishedAt,
       modelSource: model,
       gate: gateOfNodes(nodes),
-    }).filter(([, v]) => v !== undefined)) as WorkflowObserved;
+    });
   }
 
-  async submit(w: WorkflowSubmission, owner: KObject): Promise<'created' | 'unchanged'> {
+  async submit(w: WorkflowSubmission, owner: K8sObject): Promise<'created' | 'unchanged'> {
     if (this.running.has(w.name) || this.failedToStart.has(w.name) || (await this.record(w.name))) return 'unchanged';
     const spec = this.o.pipelines().get(w.template);
     if (!spec) throw new Error(`pipeline ${w.template} is not loaded in the local operator`);
-    const reason = w.labels?.['ghosteam.io/reason'];
+    const reason = w.labels?.[REASON_LABEL];
     const gitCommit = (owner.spec as { gitCommit?: string } | undefined)?.gitCommit;
     const cwd = spec.cwd ?? this.o.cwd;
     const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(reason ? { reason } : {}), ...(gitCommit ? { gitCommit } : {}), ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(cwd ? { cwd } : {}) })

@@ -14,7 +14,8 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import writeFileAtomic from 'write-file-atomic';
-import { TYPES, typeKey, type KObject } from './store.ts';
+import type { K8sObject as KObject } from '../../api/objects.ts';
+import { TYPES, typeKey } from './store.ts';
 
 export const INBOX_DIR = 'inbox';
 

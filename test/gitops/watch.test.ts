@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { RepoWatcher, MAX_ATTEMPTS, type RetrainOutcome, type WatchRuntime } from '../../gitops/watch.ts';
 import { writeBack } from '../../gitops/writeback.ts';
 import type { RetrainStart } from '../../gitops/retrain.ts';
-import type { K8sObject } from '../../gitops/objects.ts';
+import type { K8sObject } from '../../api/objects.ts';
 import { git, startGitServer, type GitServer } from './git-server.ts';
 
 const root = resolve(import.meta.dirname, '../..');
