@@ -90,3 +90,14 @@ test('both images run as a non-root uid', () => {
     assert.deepEqual(users, ['USER 65532:65532'], f);
   }
 });
+
+test('each image takes its Node.js base as the NODE_IMAGE build argument, defaulting to the public node image', () => {
+  // npm run images:build passes a local Debian base (Docker Hub is not reachable there); users get node:20.
+  for (const f of ['images/components/Dockerfile', 'images/model-server/Dockerfile', 'images/operator/Dockerfile', 'images/trainer/Dockerfile']) {
+    const text = readFileSync(join(root, f), 'utf8');
+    assert.match(text, /^ARG NODE_IMAGE=node:20\.\d+-bookworm-slim$/m, f);
+    const froms = text.split('\n').filter((l) => l.startsWith('FROM '));
+    assert.ok(froms.every((l) => !/^FROM node:/.test(l)), `${f}: a FROM names the node image directly: ${froms.join(' | ')}`);
+    assert.ok(froms.some((l) => l.startsWith('FROM ${NODE_IMAGE}')), f);
+  }
+});
