@@ -70,6 +70,11 @@ test('each image copies everything its commands load, from bin/ghosteam.mjs on',
   bare.delete('@tensorflow/tfjs-node-gpu');
   bare.delete('@tensorflow/tfjs-node');
   for (const b of bare) assert.ok(b in imagePkg.dependencies, `images/components/package.json lacks '${b}'`);
+  // The model server image installs only its own package.json (npm run images:build found
+  // onnx-proto missing there: the server failed at start with "Cannot find package").
+  const serverPkg = JSON.parse(readFileSync(join(root, 'images/model-server/package.json'), 'utf8'));
+  const server = closure(['bin/ghosteam.mjs', 'cli/main.ts', 'cli/commands/serve.ts']).bare;
+  for (const b of server) assert.ok(b in serverPkg.dependencies, `images/model-server/package.json lacks '${b}'`);
 });
 
 test('image dependency versions equal the root package.json; tfjs-node is never a dependency', () => {
