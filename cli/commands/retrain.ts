@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import type { K8sObject } from '../../api/objects.ts';
+import { SPEC_HASH_ANNOTATION, type K8sObject } from '../../api/objects.ts';
 
 interface RetrainFlags {
   stateDir: string;
@@ -52,7 +52,7 @@ export function register(program: Command): void {
         const store = new KubeStore(loadKubeConfig(f.kubeconfig));
         const ns = f.namespace ?? 'default';
         const wt = await store.get(TYPES.WorkflowTemplate, ns, pipeline);
-        const hash = wt?.metadata.annotations?.['ghosteam.io/spec-hash'];
+        const hash = wt?.metadata.annotations?.[SPEC_HASH_ANNOTATION];
         if (!hash) throw new Error(`WorkflowTemplate ${ns}/${pipeline} ${wt ? 'has no ghosteam.io/spec-hash annotation' : 'does not exist'}; sync the app first (Argo CD or \`ghosteam watch --apply\`), or pass -n with the pipeline's namespace`);
         const run = manualTrainingRun(pipeline, ns, new Date(), params, hash, f.model);
         await store.create(TYPES.TrainingRun, run);
