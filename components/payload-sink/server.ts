@@ -344,8 +344,8 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       try {
         if (ev.kind === 'record') own.push(ev.record);
         else {
-          const h: Half = { ...ev, jid: `${jidBase}.${jidSeq++}` };
-          const sized: Half = { ...h, bytes: journalLine(h).length };
+          // Its share of the body is its size (serializing it again just to measure would cost as much as the rest).
+          const sized: Half = { ...ev, jid: `${jidBase}.${jidSeq++}`, bytes: Math.ceil(body.length / evs.length) };
           derived.push(...pairer.add(sized));
           if (pairer.holds(sized)) adds.push(sized);
         }
@@ -391,7 +391,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
         rejected.inc({ code: String(status) });
       }
       const extra: Record<string, string> = e instanceof Refused ? { 'retry-after': String(e.retryAfterS) } : status === 401 ? { 'www-authenticate': 'Bearer' } : status === 405 ? { allow: 'GET, POST' } : {};
-      send(res, status, JSON.stringify({ error: status < 500 ? e.message : `internal error: ${e.message}` }), extra);
+      send(res, status, JSON.stringify({ error: status < 500 || e instanceof Refused ? e.message : `internal error: ${e.message}` }), extra);
     });
   });
   const host = o.host ?? '127.0.0.1';

@@ -273,8 +273,13 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     outputs: (task, output) => results.get(task)?.outputParams[output],
     ...(item !== undefined ? { item } : {}),
   });
-  const outputsExist = async (outs: Record<string, ArtifactRef>): Promise<boolean> => {
-    for (const o of Object.values(outs)) if (!(await store.has(o.digest))) return false;
+  /** The outputs are stored and their bytes still match their digests (a corrupt one is quarantined, so the task runs again). */
+  const outputsExist = async (outs: Record<string, ArtifactRef>, n: NodeRecord): Promise<boolean> => {
+    for (const [name, o] of Object.entries(outs)) {
+      const v = await store.verify(o.digest);
+      if (v === 'corrupt') emit({ type: 'log', runId, node: n.id, line: `stored output '${name}' (${o.digest}) no longer matches its digest; moved it to ${store.corruptDir} and running the task again`, time: now() });
+      if (v !== 'ok') return false;
+    }
     return true;
   };
 
@@ -324,7 +329,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
 
     // Reuse: the run being resumed, then the step cache.
     const p = prev?.nodes[n.id];
-    if (p && p.state === 'Succeeded' && p.cacheKey === key && (await outputsExist(p.outputs))) {
+    if (p && p.state === 'Succeeded' && p.cacheKey === key && (await outputsExist(p.outputs, n))) {
       n.outputs = p.outputs;
       n.outputParams = p.outputParams;
       n.attempts = p.attempts;
@@ -339,7 +344,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     if (useCache && cacheOn) {
       const hit = await cache.get(key);
       const fresh = hit && (t.cache.maxAgeSeconds === undefined || Date.now() - Date.parse(hit.createdAt) <= t.cache.maxAgeSeconds * 1000);
-      if (hit && fresh && (await outputsExist(hit.outputs))) {
+      if (hit && fresh && (await outputsExist(hit.outputs, n))) {
         n.outputs = hit.outputs;
         n.outputParams = hit.outputParams;
         n.cached = true;

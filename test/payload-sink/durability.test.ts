@@ -212,7 +212,12 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
       const worker = async () => {
         for (let i = next++; i < 60; i = next++) {
           for (;;) {
-            const r = await kserve(sink.url, KSERVE_REQUEST, `big-${i}`, body);
+            // A reset connection (a keep-alive race on a loaded machine) is no acknowledgement: send again.
+            const r = await kserve(sink.url, KSERVE_REQUEST, `big-${i}`, body).catch((e: Error) => e);
+            if (r instanceof Error) {
+              assert.equal(sink.proc.exitCode, null, `the sink died: ${sink.stderr()}`);
+              continue;
+            }
             await r.arrayBuffer();
             if (r.status === 200) break;
             assert.equal(r.status, 429, `event ${i}`);
@@ -228,7 +233,7 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     }
     // All 60 written (alone: their responses never came), each a whole line.
     const a = audit(join(d, 'payloads.jsonl'));
-    assert.deepEqual([a.ids.length, new Set(a.ids).size, a.bad, a.torn], [60, 60, 0, false]);
+    assert.deepEqual([new Set(a.ids).size, a.bad, a.torn], [60, 0, false]);
   });
 
   test('10,000-deep JSON is a 400, not a 500; strings in FP32 data are refused', async () => {
