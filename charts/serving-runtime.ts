@@ -5,13 +5,14 @@
  */
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { containerSecurityContext, podResources } from '../pipelines/argo.ts';
+import { podResources } from '../pipelines/argo.ts';
 import { messages } from '../pipelines/check.ts';
-import { dnsLabelProblem } from '../pipelines/names.ts';
+import { dnsLabelProblem } from '../api/names.ts';
 import { Resources } from '../pipelines/resources.ts';
-import { ValidationError } from './errors.ts';
+import { ValidationError } from '../api/errors.ts';
 import type { ServingRuntime } from './kserve.ts';
-import { RenderedObject } from './rendered-object.ts';
+import { RenderedObject } from '../api/rendered-object.ts';
+import { containerSecurityContext } from '../api/security.ts';
 
 export const DEFAULT_MODEL_SERVER_IMAGE = 'ghcr.io/ghosteam/model-server:0.1.0';
 export const DEFAULT_RUNTIME_NAME = 'ghosteam-onnx';

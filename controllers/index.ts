@@ -10,5 +10,6 @@ export { planDriftMonitor, type DriftObserved, type DriftPlan, type DriftCheckRe
 export { planTrainingRun, type TrainingRunObserved, type TrainingPlan } from './planners/training-run.ts';
 export { LocalStore } from './runtime/local-store.ts';
 export { KubeStore, loadKubeConfig } from './runtime/kube-store.ts';
-export { ApiError, TYPES, type KObject, type ObjectStore, type ResourceType } from './runtime/store.ts';
+export { ApiError, TYPES, type ObjectStore, type ResourceType } from './runtime/store.ts';
 export { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
+export type { K8sObject } from '../api/objects.ts';

@@ -12,9 +12,9 @@
  */
 import type { ModelRegistry } from '../components/registry/types.ts';
 import type { PipelineSpec } from '../pipelines/spec.ts';
-import { validateGhosteamObject } from '../charts/crds/validate.ts';
+import { validateGhosteamObject } from '../api/crds/validate.ts';
 import { LocalStore } from './runtime/local-store.ts';
-import { isNotFound, TYPES, type KObject, type ResourceType } from './runtime/store.ts';
+import { isNotFound, TYPES, type ResourceType } from './runtime/store.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
 import { startControllers, type RunningOperator } from './operator.ts';
 import { ModelServerBackend } from './backends/model-server.ts';
@@ -24,6 +24,7 @@ import type { DriftChecker } from './reconcilers/drift-monitor.ts';
 import { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
 import type { MetricsSource } from './backends/types.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 export interface LocalOperatorOptions {
   /** Where objects are kept. undefined: in memory only. @default - in memory */
@@ -57,12 +58,12 @@ export interface LocalOperator {
   readonly store: LocalStore;
   readonly operator: RunningOperator;
   /** Creates or updates (spec, labels, annotations) a ghosteam object; validates it against its CRD schema first. */
-  apply(obj: KObject): Promise<KObject>;
-  get(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<KObject | undefined>;
-  list(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace?: string): Promise<KObject[]>;
+  apply(obj: K8sObject): Promise<K8sObject>;
+  get(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<K8sObject | undefined>;
+  list(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace?: string): Promise<K8sObject[]>;
   delete(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<void>;
   /** Polls until `pred` holds for the object (or throws after timeoutMs with the last status). */
-  waitFor(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string, pred: (o: KObject) => boolean, timeoutMs?: number): Promise<KObject>;
+  waitFor(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string, pred: (o: K8sObject) => boolean, timeoutMs?: number): Promise<K8sObject>;
   stop(): Promise<void>;
 }
 
@@ -109,7 +110,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
     delete: (kind, ns, name) => store.delete(typeOf(kind), ns, name).catch((e) => { if (!isNotFound(e)) throw e; }),
     async waitFor(kind, ns, name, pred, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
-      let last: KObject | undefined;
+      let last: K8sObject | undefined;
       while (Date.now() < end) {
         last = await store.get(typeOf(kind), ns, name);
         if (last && pred(last)) return last;

@@ -4,7 +4,8 @@
  * never trigger anything.
  */
 import { LOCK_FILE, WRITEBACK_TRAILER } from './lockfile.ts';
-import { annotation, isPipeline, SPEC_HASH_ANNOTATION, type K8sObject } from './objects.ts';
+import { isPipeline } from './objects.ts';
+import { annotation, SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
 
 export interface CommitInfo {
   readonly sha: string;

@@ -13,11 +13,11 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { stringify } from 'yaml';
-import { PACKAGE_ROOT as ownRoot } from '../pipelines/own-files.ts';
+import { PACKAGE_ROOT as ownRoot } from '../api/own-files.ts';
 import { withWorktree } from './synth-at.ts';
-import type { K8sObject } from './objects.ts';
 import type { RetrainStart } from './retrain.ts';
 import type { Promotion, RetrainContext, WatchRuntime } from './watch.ts';
+import { type K8sObject, PIPELINE_LABEL, REASON_LABEL, SOURCE_COMMIT_ANNOTATION, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
 
 
 /** The registered model a pipeline's register task names (its `name` argument), from the synthesized WorkflowTemplate. */
@@ -96,7 +96,7 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
     name: `cluster ${kc.getCurrentCluster()?.server ?? '(current context)'}`,
     async apply(objects) {
       // CRDs first, then the rest in sync-wave order, as Argo CD would.
-      const { applySyncWaves } = await import('./sync-waves.ts');
+      const { applySyncWaves } = await import('../api/sync-waves.ts');
       const waved = applySyncWaves(objects).sort((a, b) => Number(a.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0) - Number(b.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0));
       for (const obj of waved) await apply(obj);
     },
@@ -107,7 +107,7 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
       await apply({
         apiVersion: 'ghosteam.io/v1alpha1',
         kind: 'TrainingRun',
-        metadata: { name, namespace, labels: { 'ghosteam.io/pipeline': start.pipeline, 'ghosteam.io/reason': 'git-change' }, annotations: { 'ghosteam.io/source-commit': start.commit, 'ghosteam.io/spec-hash': start.hash } },
+        metadata: { name, namespace, labels: { [PIPELINE_LABEL]: start.pipeline, [REASON_LABEL]: 'git-change' }, annotations: { [SOURCE_COMMIT_ANNOTATION]: start.commit, [SPEC_HASH_ANNOTATION]: start.hash } },
         spec: { pipeline: start.pipeline, reason: 'git-change', specHash: start.hash, gitCommit: start.commit, ...(model ? { model } : {}) },
       } as K8sObject);
       o.log?.(`TrainingRun ${namespace}/${name} created (git-change); the operator runs and promotes it`);

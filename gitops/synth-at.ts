@@ -10,9 +10,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { PACKAGE_ROOT as ownRoot, sourcePath } from '../pipelines/own-files.ts';
+import { PACKAGE_ROOT as ownRoot, sourcePath } from '../api/own-files.ts';
 import { gitClient } from './git.ts';
-import type { K8sObject } from './objects.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 export class SynthFailedError extends Error {
   constructor(message: string, readonly commit: string) {

@@ -18,10 +18,10 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { gitClient, gitError, redact, redactUrl, secretsOf, type GitCredentials } from './git.ts';
 import { LOCK_FILE, type PromotionReason } from './lockfile.ts';
-import type { K8sObject } from './objects.ts';
 import { decideRetrains, EMPTY_STATE, planCommits, type CommitInfo, type RetrainStart, type WatchState } from './retrain.ts';
 import { synthAt } from './synth-at.ts';
 import { writeBack, type WritebackResult } from './writeback.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 export interface Promotion {
   readonly model: string;

@@ -13,8 +13,8 @@ import { parseAllDocuments } from 'yaml';
 import { credentialsFromEnv } from '../../gitops/git.ts';
 import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
-import { writeBackTargetProblem } from '../../controllers/planners/writeback.ts';
 import { intArg } from '../args.ts';
+import { writeBackTargetProblem } from '../../api/lock.ts';
 
 interface OperatorFlags {
   local?: boolean;

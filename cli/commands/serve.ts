@@ -83,8 +83,11 @@ export function register(program: Command): void {
         maxInflight: intArg('--max-inflight', flags.maxInflight, 1),
         session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
         admin: flags.admin,
+        // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
+        v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',
         payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
       });
+      for (const f of server.failed) process.stderr.write(`not serving ${f.model}: ${f.error}\n`);
       for (const m of server.models()) {
         process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
       }

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import type { PipelineSpec } from '../../pipelines/spec.ts';
 import type { RunOptions, RunRecord } from '../../pipelines/local/types.ts';
 import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
-import type { KObject } from '../runtime/store.ts';
 import type { PipelineBackend } from './types.ts';
 import type { Logger } from '../runtime/log.ts';
+import { type K8sObject, REASON_LABEL } from '../../api/objects.ts';
+import { clean } from '../../api/json.ts';
 
 export type RunPipeline = (spec: PipelineSpec, opts: RunOptions) => Promise<RunRecord>;
 
@@ -54,19 +55,19 @@ export class LocalPipelineBackend implements PipelineBackend {
     const phase = rec.status === 'Running' && !live ? 'Error' : rec.status === 'Cancelled' ? 'Failed' : rec.status;
     const model = Object.values(rec.nodes ?? {}).map((n) => n.outputs?.model).find((a) => a && a.digest);
     const storeDir = join(this.o.cwd ?? process.cwd(), this.o.storeDir ?? '.ghosteam');
-    return Object.fromEntries(Object.entries({
+    return clean<WorkflowObserved>({
       phase,
       message: rec.status === 'Running' && !live ? 'the local run was interrupted (operator restarted)' : rec.message,
       startedAt: rec.startedAt, finishedAt: rec.finishedAt,
       modelSource: model ? join(storeDir, 'store', 'sha256', model.digest.replace(/^sha256:/, '').slice(0, 2), model.digest.replace(/^sha256:/, '')) : undefined,
-    }).filter(([, v]) => v !== undefined)) as WorkflowObserved;
+    });
   }
 
-  async submit(w: WorkflowSubmission, _owner: KObject): Promise<'created' | 'unchanged'> {
+  async submit(w: WorkflowSubmission, _owner: K8sObject): Promise<'created' | 'unchanged'> {
     if (this.running.has(w.name) || (await this.record(w.name))) return 'unchanged';
     const spec = this.o.pipelines().get(w.template);
     if (!spec) throw new Error(`pipeline ${w.template} is not loaded in the local operator`);
-    const reason = w.labels?.['ghosteam.io/reason'];
+    const reason = w.labels?.[REASON_LABEL];
     const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(reason ? { reason } : {}), ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(this.o.cwd ? { cwd: this.o.cwd } : {}) })
       .catch((e) => {
         this.o.log.error(`local run ${w.name} failed to start: ${(e as Error).message}`);

@@ -6,6 +6,7 @@
  */
 import type { NodeAffinity, Toleration } from './placement.ts';
 import { dnsName } from './names.ts';
+import { MODEL_LABEL, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
 
 export type TrainingReason = 'drift' | 'git-change' | 'schedule' | 'manual';
 export const TRAINING_REASONS: readonly TrainingReason[] = ['drift', 'git-change', 'schedule', 'manual'];
@@ -105,7 +106,7 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
       return { actions, status: { phase: 'Queued', queuePosition: o.gpu.position, message: o.gpu.reason }, requeueAfterMs: QUEUE_POLL_MS };
     }
     const labels: Record<string, string> = {
-      'ghosteam.io/training-run': o.name, 'ghosteam.io/model': o.model, 'ghosteam.io/reason': o.reason,
+      [TRAINING_RUN_LABEL]: o.name, [MODEL_LABEL]: o.model, [REASON_LABEL]: o.reason,
       ...(o.gpu.kind === 'kueue' ? o.gpu.labels : {}),
     };
     const workflow: WorkflowSubmission = {
@@ -125,7 +126,7 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
   const wf = o.workflow;
   if (!wf) {
     // Status says submitted but the Workflow is gone (crash before create, or deleted): submit again.
-    actions.push({ type: 'submit', workflow: { name: s.workflowName, namespace: o.namespace, template: o.pipeline, parameters: { ...o.parameters }, labels: { 'ghosteam.io/training-run': o.name, 'ghosteam.io/model': o.model, 'ghosteam.io/reason': o.reason } } });
+    actions.push({ type: 'submit', workflow: { name: s.workflowName, namespace: o.namespace, template: o.pipeline, parameters: { ...o.parameters }, labels: { [TRAINING_RUN_LABEL]: o.name, [MODEL_LABEL]: o.model, [REASON_LABEL]: o.reason } } });
     return { actions, status: s, requeueAfterMs: 5_000 };
   }
   const phase = wf.phase ?? 'Pending';

@@ -24,7 +24,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
 import { BUILTIN_COMPONENTS } from '../catalog.ts';
-import { ownModuleUrl } from '../own-files.ts';
+import { ownModuleUrl } from '../../api/own-files.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import { runAttempt } from './executor.ts';
 import {

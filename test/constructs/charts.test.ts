@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Autoscaling, DriftMonitor, Feature, Model, PayloadLogging, payloadSinkUrl, Retrain, Rollout } from '../../charts/index.ts';
-import { readModelsLock } from '../../charts/lock.ts';
+import { readModelsLock } from '../../api/lock.ts';
 import { BUILTIN_COMPONENTS } from '../../pipelines/catalog.ts';
 import { Pipeline, Resources, Schedule } from '../../pipelines/index.ts';
 import { chart, find, issuesOf, synth } from './helpers.ts';
@@ -133,7 +133,7 @@ describe('Model', () => {
   test('bad registry references name the field', () => {
     const { chart: c } = chart();
     assert.deepEqual(issuesOf(() => new Model(c, 'x', { registry: 'fraud@@1' })), [
-      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion)",
+      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
     ]);
   });
 });

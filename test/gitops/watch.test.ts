@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RepoWatcher, type Promotion, type WatchRuntime } from '../../gitops/watch.ts';
 import type { RetrainStart } from '../../gitops/retrain.ts';
-import type { K8sObject } from '../../gitops/objects.ts';
+import type { K8sObject } from '../../api/objects.ts';
 import { git, startGitServer, type GitServer } from './git-server.ts';
 
 const root = resolve(import.meta.dirname, '../..');

@@ -1,13 +1,14 @@
 /**
  * The ghosteam custom resources (group `ghosteam.io`, version `v1alpha1`): `Model`, `DriftMonitor`,
  * `TrainingRun`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
- * (`Static<>`), the CRDs' structural openAPIV3Schema (charts/crds/index.ts) and the run-time ajv
- * validation (charts/crds/validate.ts) are all derived from these schemas.
+ * (`Static<>`), the CRDs' structural openAPIV3Schema (api/crds/index.ts) and the run-time ajv
+ * validation (api/crds/validate.ts) are all derived from these schemas.
  *
  * Durations are integer seconds (unambiguous for every consumer); the constructs accept '1m'-style
  * strings and convert. Times are RFC 3339 strings (`date-time`).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { ObjectMeta } from '../objects.ts';
 
 export const GROUP = 'ghosteam.io';
 export const VERSION = 'v1alpha1';
@@ -303,19 +304,6 @@ export type TrainingRunStatus = Static<typeof TrainingRunStatusSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Whole objects
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  generation?: number;
-  resourceVersion?: string;
-  uid?: string;
-  creationTimestamp?: string;
-  finalizers?: string[];
-  deletionTimestamp?: string;
-}
 
 export interface GhosteamResource<K extends string, S, St> {
   apiVersion: typeof API_VERSION;
