@@ -59,7 +59,7 @@ export interface PayloadSinkOptions {
   readonly maxFiles?: number;
   /** When the log is fsynced: 'always' (before each answer, group commit), 'interval', 'never'. @default 'always' */
   readonly fsync?: FsyncPolicy;
-  /** Free bytes the disk needs before a sink that hit a write error takes events again. @default 1 MiB */
+  /** Free bytes the disk needs before a sink that hit a write error takes events again (then a probe write decides). @default 64 KiB */
   readonly minFreeBytes?: number;
   /** Where state changes are reported. @default stderr */
   readonly log?: (line: string) => void;
@@ -143,7 +143,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
   // One body of the largest size always fits, so a lone large event is never refused forever.
   const maxInflight = Math.max(o.maxInflightBytes ?? 48 * 1024 * 1024, maxBody);
   const maxQueued = o.maxQueuedBytes ?? 32 * 1024 * 1024;
-  const minFree = o.minFreeBytes ?? 1024 * 1024;
+  const minFree = o.minFreeBytes ?? 64 * 1024;
   const say = o.log ?? ((l: string) => void process.stderr.write(l + '\n'));
   const fsync = o.fsync ?? 'always';
   const registry = new Registry();
