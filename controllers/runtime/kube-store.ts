@@ -36,6 +36,19 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   return kc;
 }
 
+/** Any headers shape (a Headers object, entries, a record) as a plain record of lower-case names. */
+export function plainHeaders(h: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h === undefined || h === null) return out;
+  if (typeof (h as Headers).forEach === 'function' && !Array.isArray(h)) {
+    (h as Headers).forEach((value, key) => (out[key.toLowerCase()] = value));
+    return out;
+  }
+  const entries = Array.isArray(h) ? (h as [string, string][]) : Object.entries(h as Record<string, unknown>);
+  for (const [k, v] of entries) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+  return out;
+}
+
 export class KubeStore implements ObjectStore {
   readonly kind = 'kube' as const;
   private readonly server: string;
@@ -60,6 +73,9 @@ export class KubeStore implements ObjectStore {
           init.agent = this.server.startsWith('https:')
             ? new HttpsAgent({ ...opts, keepAlive: true, maxSockets: 64 })
             : new HttpAgent({ keepAlive: true, maxSockets: 64 });
+          // The client returns a fetch Headers object (the Authorization of a token, in-cluster or in
+          // a kubeconfig, lives there); spreading one copies nothing, so make it a plain record once.
+          init.headers = plainHeaders(init.headers);
           return init;
         }),
       };
@@ -78,7 +94,7 @@ export class KubeStore implements ObjectStore {
     const res = await fetch(this.server + path, {
       ...init,
       method,
-      headers: { ...(init.headers as Record<string, string>), Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
+      headers: { ...(init.headers as Record<string, string>), accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
