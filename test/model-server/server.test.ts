@@ -295,20 +295,15 @@ describe('model server: limits and shutdown', () => {
   });
 
   test('past maxInflight the server answers 429', async () => {
-    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2 });
+    // two requests whose bodies have arrived wait in the batcher's queue and keep two slots busy
+    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2, batching: { maxBatchSize: 64, maxQueueDelayMs: 400 } });
     try {
-      // two requests that send headers but hold their bodies keep two slots busy
-      const held = [0, 1].map(() => {
-        const r = request(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
-        r.on('error', () => {});
-        r.write('{');
-        return r;
-      });
-      await new Promise((r) => setTimeout(r, 100));
+      const held = [0, 1].map((i) => post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, i))));
+      await new Promise((r) => setTimeout(r, 150));
       const r = await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 1)));
-      assert.deepEqual({ status: r.status, json: r.json }, { status: 429, json: { error: 'too many requests in flight (limit 2); retry later' } });
+      assert.deepEqual({ status: r.status, json: r.json, retry: r.headers.get('retry-after') }, { status: 429, json: { error: 'too many requests in flight (limit 2); retry later' }, retry: '1' });
       assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
-      held.forEach((h) => h.destroy());
+      assert.deepEqual((await Promise.all(held)).map((h) => h.status), [200, 200]);
     } finally { await s.close(); }
   });
 
