@@ -15,8 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { usePeers, uniqueName } from '../test/peers/index.ts';
 import { KubeStore, loadKubeConfig } from '../controllers/runtime/kube-store.ts';
-import { TYPES, type KObject } from '../controllers/runtime/store.ts';
+import { TYPES } from '../controllers/runtime/store.ts';
 import { LocalRegistry } from '../components/registry/local.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 const N = Number(process.env.BENCH_MODELS ?? 1000);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 200);
@@ -34,7 +35,7 @@ const registry = new LocalRegistry({ dir: join(dir, 'registry') });
 writeFileSync(join(dir, 'm.onnx'), 'model');
 await registry.registerVersion('bench', { artifactPath: join(dir, 'm.onnx'), lineage: { reason: 'manual' } });
 
-const model = (i: number, maxReplicas = 2): KObject => ({
+const model = (i: number, maxReplicas = 2): K8sObject => ({
   apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: `m-${i}`, namespace: ns },
   spec: {
     modelRef: { name: 'bench', version: 1 }, format: 'onnx', inferenceService: `m-${i}`, runtime: 'ghosteam-onnx',
@@ -66,7 +67,7 @@ console.log(`baseline: ${N} InferenceService creates + status writes by one clie
 const isvcSeen = new Map<string, number>(); // name -> time of last spec change observed
 let kserveStop = false;
 const pending = new Set<string>();
-const kq: KObject[] = [];
+const kq: K8sObject[] = [];
 const kserve = async () => {
   while (!kserveStop) {
     const o = kq.shift();
@@ -111,7 +112,7 @@ let readyS = Number.NaN;
 {
   // Track readiness off a watch (a full list every poll would load the API server we measure).
   const ready = new Set<string>();
-  const isReady = (m: KObject) => ((m.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  const isReady = (m: K8sObject) => ((m.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
   const l = await store.list(TYPES.Model, ns);
   for (const m of l.items) if (isReady(m)) ready.add(m.metadata.name);
   const w = await store.watch(TYPES.Model, ns, l.resourceVersion, (e) => {

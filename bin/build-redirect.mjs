@@ -1,4 +1,4 @@
-// Module resolve hook, registered by pipelines/own-files.ts `enableTypeScript` when the CLI runs
+// Module resolve hook, registered by api/own-files.ts `enableTypeScript` when the CLI runs
 // compiled and is about to load a user's TypeScript app: an import that resolves to one of our own
 // source files (…/charts/index.ts) is sent to its compiled copy (build/charts/index.js), which the CLI
 // has loaded already. Without it the app would get a second copy of each module: its Model would not

@@ -2,7 +2,7 @@
 // The ghosteam CLI. It runs the compiled build (build/, `npm run build`, made on `npm install`)
 // while that matches the TypeScript sources, else the sources through tsx: same behaviour, the
 // build only starts faster. GHOSTEAM_FROM_SOURCE=1 forces the sources. A user's app.ts loads through
-// tsx either way (pipelines/own-files.ts enableTypeScript).
+// tsx either way (api/own-files.ts enableTypeScript).
 import { fileURLToPath } from 'node:url';
 import { buildIsFresh } from './build-state.mjs';
 

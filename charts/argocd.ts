@@ -12,15 +12,15 @@
  * operator owns (canary traffic, storage URI, status) are ignored through `managedFieldsManagers`
  * and `RespectIgnoreDifferences`, so Argo CD neither shows them OutOfSync nor reverts a rollout.
  * Ordering inside a sync comes from the `argocd.argoproj.io/sync-wave` annotations that
- * `applySyncWaves` (gitops/sync-waves.ts) puts on the synthesized objects.
+ * `applySyncWaves` (api/sync-waves.ts) puts on the synthesized objects.
  *
  * @see https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/
  */
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { ValidationError } from './errors.ts';
+import { ValidationError } from '../api/errors.ts';
 
-export { applySyncWaves, syncWaveFor, WAVES } from '../gitops/sync-waves.ts';
+export { applySyncWaves, syncWaveFor, WAVES } from '../api/sync-waves.ts';
 
 export type EnvValue = string | number | boolean;
 

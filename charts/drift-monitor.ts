@@ -5,14 +5,14 @@
  */
 import { Construct } from 'constructs';
 import { messages } from '../pipelines/check.ts';
-import { dnsLabelProblem, parseDuration } from '../pipelines/names.ts';
+import { dnsLabelProblem, parseDuration } from '../api/names.ts';
 import type { Pipeline } from '../pipelines/pipeline.ts';
 import { Schedule } from '../pipelines/resources.ts';
-import { API_VERSION, DRIFT_TESTS, type DriftFeature, type DriftMonitorSpec, type DriftTest } from './crds/types.ts';
-import { ValidationError, type Issue } from './errors.ts';
+import { API_VERSION, DRIFT_TESTS, type DriftFeature, type DriftMonitorSpec, type DriftTest } from '../api/crds/types.ts';
+import { ValidationError, type Issue } from '../api/errors.ts';
 import type { Model } from './model.ts';
-import { MODEL_LABEL } from './model.ts';
-import { RenderedObject } from './rendered-object.ts';
+import { RenderedObject } from '../api/rendered-object.ts';
+import { MODEL_LABEL } from '../api/objects.ts';
 
 const NUMERICAL_ONLY: readonly DriftTest[] = ['ks', 'wasserstein', 'mmd'];
 const CATEGORICAL_ONLY: readonly DriftTest[] = ['chi2'];

@@ -1,15 +1,18 @@
 /** ghosteam/charts: Model, DriftMonitor, the serving runtime, CRDs, validation and synthesis. */
-export * from './crds/index.ts';
-export { validateGhosteamObject } from './crds/validate.ts';
-export { Model, MODEL_LABEL, gpuOnCpuRuntime, type ModelProps } from './model.ts';
+export * from '../api/crds/index.ts';
+export { validateGhosteamObject } from '../api/crds/validate.ts';
+export { Model, gpuOnCpuRuntime, type ModelProps } from './model.ts';
 export { ModelServingRuntime, DEFAULT_MODEL_SERVER_IMAGE, DEFAULT_RUNTIME_NAME, GPU_CAPABLE_ANNOTATION, type ModelServingRuntimeProps } from './serving-runtime.ts';
 export { DriftMonitor, Feature, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
 export { Rollout, Autoscaling, PayloadLogging, type CanaryOptions } from './rollout.ts';
 export { InferenceServiceSchema, ServingRuntimeSchema, type InferenceService, type ServingRuntime } from './kserve.ts';
-export { readModelsLock, parseModelsLock, LOCK_FILE, type ModelsLock, type ModelPin } from './lock.ts';
-export { ValidationError, formatIssue, type Issue } from './errors.ts';
-export { validateObjects, validateObject, objectPath, type SourcedObject, type K8sObject } from './validate.ts';
-export { synthApp, synthesize, loadApp, toYaml, writeFilesAtomically, CRDS_FILE, type SynthResult, type SynthFile, type SynthOptions } from './synth.ts';
-export { setSynthContext, withSynthContext, synthContext } from './context.ts';
-export { CONSTRUCT_PATH_ANNOTATION, SOURCE_COMMIT_ANNOTATION, RenderedObject } from './rendered-object.ts';
+export { readModelsLock, parseModelsLock, LOCK_FILE, type ModelsLock, type ModelPin } from '../api/lock.ts';
+export { ValidationError, formatIssue, type Issue } from '../api/errors.ts';
+export { validateObjects, validateObject, objectPath, type SourcedObject, type UncheckedObject } from './validate.ts';
+export { synthApp, synthesize, toYaml, writeFilesAtomically, CRDS_FILE, type SynthResult, type SynthFile, type SynthOptions } from './synth.ts';
+export { setSynthContext, withSynthContext, synthContext } from '../api/context.ts';
+export { RenderedObject } from '../api/rendered-object.ts';
 export { payloadSinkUrl } from './operator-install.ts';
+export { CONSTRUCT_PATH_ANNOTATION, SOURCE_COMMIT_ANNOTATION, type K8sObject } from '../api/objects.ts';
+export { loadApp } from '../api/app.ts';
+export { MODEL_LABEL } from '../api/objects.ts';

@@ -6,7 +6,7 @@
  * @see https://kserve.github.io/website/latest/reference/api/
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './crds/types.ts';
+import { StringEnum } from '../api/crds/types.ts';
 
 const StrMap = Type.Record(Type.String(), Type.String());
 

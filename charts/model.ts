@@ -12,20 +12,21 @@
  */
 import { Construct } from 'constructs';
 import { parseModelRef } from '../components/registry/types.ts';
-import { containerSecurityContext, gpuPlacement, podSecurityContext, podResources } from '../pipelines/argo.ts';
+import { gpuPlacement, podResources } from '../pipelines/argo.ts';
 import { messages } from '../pipelines/check.ts';
-import { dnsLabelProblem } from '../pipelines/names.ts';
+import { dnsLabelProblem } from '../api/names.ts';
 import { Resources } from '../pipelines/resources.ts';
-import { synthContext } from './context.ts';
-import { API_VERSION, type ModelRef, type ModelSpec } from './crds/types.ts';
-import { ValidationError } from './errors.ts';
+import { synthContext } from '../api/context.ts';
+import { API_VERSION, type ModelRef, type ModelSpec } from '../api/crds/types.ts';
+import { ValidationError } from '../api/errors.ts';
 import type { InferenceService } from './kserve.ts';
-import { readModelsLock } from './lock.ts';
-import { RenderedObject } from './rendered-object.ts';
+import { readModelsLock } from '../api/lock.ts';
+import { RenderedObject } from '../api/rendered-object.ts';
 import { Autoscaling, PayloadLogging, Rollout } from './rollout.ts';
 import { ModelServingRuntime } from './serving-runtime.ts';
+import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
+import { MODEL_LABEL } from '../api/objects.ts';
 
-export const MODEL_LABEL = 'ghosteam.io/model';
 
 export interface ModelProps {
   /** Name of the InferenceService and the Model resource (DNS-1123). @default - the construct id */

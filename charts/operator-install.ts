@@ -4,8 +4,9 @@
  * ServiceAccount, a Deployment under the `restricted` Pod Security Standard with probes and
  * resources, a metrics Service and a PodDisruptionBudget. Plain objects, ready for YAML or the API.
  */
-import { ghosteamCrds } from './crds/index.ts';
-import { writeBackTargetProblem } from '../controllers/planners/writeback.ts';
+import { ghosteamCrds } from '../api/crds/index.ts';
+import type { K8sObject } from '../api/objects.ts';
+import { writeBackTargetProblem } from '../api/lock.ts';
 
 /** The operator's Git write-back (`ghosteam operator --git-repo`): promoted versions are committed to the lock file. */
 export interface OperatorGitWriteBack {
@@ -73,7 +74,6 @@ export function gitWriteBackProblem(g: OperatorGitWriteBack, names = { repo: 'gi
   return undefined;
 }
 
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
 
 const NAME = 'ghosteam-operator';
 const HEALTH_PORT = 8081;
@@ -95,7 +95,7 @@ export const OPERATOR_RULES = [
   { apiGroups: ['kueue.x-k8s.io'], resources: ['localqueues'], verbs: ['get', 'list', 'watch'] },
 ] as const;
 
-export function operatorInstallManifests(props: OperatorInstallProps = {}): Manifest[] {
+export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sObject[] {
   const ns = props.namespace ?? 'ghosteam-system';
   const image = props.image ?? 'ghcr.io/ghosteam/operator:0.1.0';
   const replicas = props.replicas ?? 2;
@@ -125,8 +125,8 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): Mani
   const sink = props.payloadSink;
   if (sink && replicas !== 1) throw new Error(`payloadSink: the sink keeps the payload log in the operator's pod, so it needs replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`);
   if (sink) args.push('--payload-log', `${SINK_DIR}/payloads.jsonl`, '--payload-sink-port', String(SINK_PORT));
-  const out: Manifest[] = [];
-  if (props.crds ?? true) out.push(...(ghosteamCrds() as unknown as Manifest[]));
+  const out: K8sObject[] = [];
+  if (props.crds ?? true) out.push(...(ghosteamCrds()));
   out.push(
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: NAME, namespace: ns, labels }, automountServiceAccountToken: true },

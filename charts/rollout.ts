@@ -1,9 +1,9 @@
 /**
  * Value classes for how a model is served: rollout policy, autoscaling, payload logging.
  */
-import { parseDuration } from '../pipelines/names.ts';
+import { parseDuration } from '../api/names.ts';
 import { payloadSinkUrl } from './operator-install.ts';
-import type { Autoscaling as AutoscalingSpec, PayloadLogging as PayloadLoggingSpec, RolloutPolicy } from './crds/types.ts';
+import type { Autoscaling as AutoscalingSpec, PayloadLogging as PayloadLoggingSpec, RolloutPolicy } from '../api/crds/types.ts';
 
 export interface CanaryOptions {
   /** Canary traffic percent per step, strictly increasing; 100 is appended when missing. */

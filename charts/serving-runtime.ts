@@ -5,13 +5,14 @@
  */
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { containerSecurityContext, podResources } from '../pipelines/argo.ts';
+import { podResources } from '../pipelines/argo.ts';
 import { messages } from '../pipelines/check.ts';
-import { dnsLabelProblem } from '../pipelines/names.ts';
+import { dnsLabelProblem } from '../api/names.ts';
 import { Resources } from '../pipelines/resources.ts';
-import { ValidationError } from './errors.ts';
+import { ValidationError } from '../api/errors.ts';
 import type { ServingRuntime } from './kserve.ts';
-import { RenderedObject } from './rendered-object.ts';
+import { RenderedObject } from '../api/rendered-object.ts';
+import { containerSecurityContext } from '../api/security.ts';
 
 export const DEFAULT_MODEL_SERVER_IMAGE = 'ghcr.io/ghosteam/model-server:0.1.0';
 export const DEFAULT_RUNTIME_NAME = 'ghosteam-onnx';
@@ -76,8 +77,11 @@ export class ModelServingRuntime extends Construct {
               name: 'kserve-container',
               image,
               // The image's entrypoint is `ghosteam serve --host 0.0.0.0`; KServe's storage initializer
-              // puts the model file under /mnt/models (images/model-server/Dockerfile).
-              args: ['--port', String(MODEL_SERVER_PORT), '--model', `{{.Name}}=${KSERVE_MODEL_DIR}`],
+              // puts the model file under /mnt/models (images/model-server/Dockerfile). Beyond loopback
+              // the server needs a token or an explicit --unauthenticated: here the mesh/ingress in
+              // front of the InferenceService is what authenticates, so it is said explicitly (the
+              // admin API stays off without a token).
+              args: ['--port', String(MODEL_SERVER_PORT), '--model', `{{.Name}}=${KSERVE_MODEL_DIR}`, '--unauthenticated'],
               ...(props.registryUrl ? { env: [{ name: 'GHOSTEAM_REGISTRY_URL', value: props.registryUrl }] } : {}),
               ports: [{ containerPort: MODEL_SERVER_PORT, protocol: 'TCP', name: 'http' }],
               resources: podResources(resources),

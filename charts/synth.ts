@@ -1,31 +1,23 @@
 /**
- * Synthesis of a ghosteam app: load the app file, render every chart, annotate, validate everything,
- * and only then write one YAML file per chart plus `ghosteam-crds.yaml` (atomically: files are
- * written to a temp dir next to the output and renamed into place). Reused by `ghosteam synth`,
- * `ghosteam plan` (GitOps) and the local engine.
- *
- * The app file contract — an ES module (TypeScript is fine) whose default export is either
- *   - a cdk8s `App` with charts in it, or
- *   - a function `(app: App) => void | App | Promise<void | App>` that adds charts to the fresh
- *     `App` it receives (or returns its own).
- * The function form is preferred: the app is built inside the synthesis context, so it can be
- * synthesized more than once per process.
+ * Synthesis of a ghosteam app: load the app file (api/app.ts), render every chart, annotate,
+ * validate everything, and only then write one YAML file per chart plus `ghosteam-crds.yaml`
+ * (atomically: files are written to a temp dir next to the output and renamed into place). Reused by
+ * `ghosteam synth` and `ghosteam plan` (GitOps).
  */
 import { App, Chart } from 'cdk8s';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { withSynthContext } from './context.ts';
-import { ghosteamCrds } from './crds/index.ts';
-import { ValidationError } from './errors.ts';
-import { SOURCE_COMMIT_ANNOTATION } from './rendered-object.ts';
-import { validateObjects, type K8sObject } from './validate.ts';
+import { loadApp } from '../api/app.ts';
+import { withSynthContext } from '../api/context.ts';
+import { ghosteamCrds } from '../api/crds/index.ts';
+import { ValidationError } from '../api/errors.ts';
+import { validateObjects } from './validate.ts';
 import { toYamlDocument } from './yaml-emit.ts';
-import { applySyncWaves } from '../gitops/sync-waves.ts';
-import type { K8sObject as GitopsObject } from '../gitops/objects.ts';
-import { enableTypeScript } from '../pipelines/own-files.ts';
+import { applySyncWaves } from '../api/sync-waves.ts';
+import type { K8sObject } from '../api/objects.ts';
+import { SOURCE_COMMIT_ANNOTATION } from '../api/objects.ts';
 
 export const CRDS_FILE = 'ghosteam-crds.yaml';
 const MANIFEST = '.ghosteam-synth.json';
@@ -95,13 +87,13 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
       files.push({ name, chart: chart.node.id, objects, yaml: '' });
     }
     if (opts.crds !== false) {
-      const crds = ghosteamCrds() as unknown as K8sObject[];
+      const crds = ghosteamCrds();
       files.push({ name: CRDS_FILE, chart: 'ghosteam-crds', objects: crds, yaml: '' });
     }
     const issues = validateObjects(sourced);
     if (issues.length > 0) throw new ValidationError(issues);
     // Argo CD sync waves over the whole output, so CRDs and what objects reference apply first.
-    const waved = applySyncWaves(files.flatMap((f) => f.objects) as GitopsObject[]) as K8sObject[];
+    const waved = applySyncWaves(files.flatMap((f) => f.objects));
     let i = 0;
     const rendered = files.map((f) => {
       const objects = waved.slice(i, (i += f.objects.length));
@@ -113,56 +105,8 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
 
 function annotate(o: K8sObject, commit: string | undefined): K8sObject {
   if (!commit) return o;
-  const metadata = (o.metadata ?? {}) as { annotations?: Record<string, string> };
-  const annotations = Object.fromEntries(Object.entries({ ...(metadata.annotations ?? {}), [SOURCE_COMMIT_ANNOTATION]: commit }).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return { ...o, metadata: { ...metadata, annotations } };
-}
-
-/** Whether the nearest package.json above `dir` says "type": "module". */
-function inModulePackage(dir: string): boolean {
-  for (let d = dir; ; d = dirname(d)) {
-    const pkg = join(d, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type === 'module';
-      } catch {
-        return false;
-      }
-    }
-    if (dirname(d) === d) return false;
-  }
-}
-
-/** Loads an app module and returns the App it defines (see the contract above). */
-export async function loadApp(appPath: string): Promise<App> {
-  const abs = resolve(appPath);
-  if (!existsSync(abs)) throw new Error(`app file ${appPath} does not exist; pass the path of your app.ts`);
-  if (/\.ts$/.test(abs) && !inModulePackage(dirname(abs))) {
-    throw new Error(`${appPath}: a TypeScript app must load as an ES module; add "type": "module" to the package.json next to it (or create one), or rename it to .mts`);
-  }
-  let mod: { default?: unknown };
-  await enableTypeScript();
-  try {
-    // The query makes an edited app load afresh in a long-lived process (plan, watch, tests).
-    mod = (await import(`${pathToFileURL(abs).href}?v=${statSync(abs).mtimeMs}`)) as { default?: unknown };
-  } catch (err) {
-    const msg = (err as Error).message ?? String(err);
-    if (/require\(\) ES Module|ERR_REQUIRE_ESM|Cannot use import statement outside a module/.test(msg)) {
-      throw new Error(`${appPath}: could not be loaded as an ES module; add "type": "module" to the package.json next to it, or rename it to .mts`, { cause: err });
-    }
-    throw err;
-  }
-  let def = mod.default;
-  // A .ts file outside a "type": "module" package loads as CommonJS: its exports arrive as `default`.
-  if (def && typeof def === 'object' && !(def instanceof App)) def = (def as { default?: unknown }).default;
-  if (def instanceof App) return def;
-  if (typeof def === 'function') {
-    const app = new App({ outdir: join(dirname(abs), 'dist') });
-    const ret = await (def as (app: App) => unknown)(app);
-    if (ret instanceof App) return ret;
-    return app;
-  }
-  throw new Error(`${appPath}: the default export must be a cdk8s App or a function (app: App) => void; got ${def === undefined ? 'no default export' : typeof def}`);
+  const annotations = Object.fromEntries(Object.entries({ ...(o.metadata.annotations ?? {}), [SOURCE_COMMIT_ANNOTATION]: commit }).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { ...o, metadata: { ...o.metadata, annotations } };
 }
 
 /**

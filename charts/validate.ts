@@ -14,19 +14,20 @@ import { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1al
 import { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
 import type { ErrorObject } from 'ajv';
 import { findCycle, messages } from '../pipelines/check.ts';
-import { dnsLabelProblem } from '../pipelines/names.ts';
-import { toStructural, type JsonSchema } from './crds/structural.ts';
-import { ajvFieldPath, ajvMessage, validateGhosteamObject } from './crds/validate.ts';
-import { GROUP } from './crds/types.ts';
-import type { Issue } from './errors.ts';
+import { dnsLabelProblem } from '../api/names.ts';
+import { toStructural, type JsonSchema } from '../api/crds/structural.ts';
+import { ajvFieldPath, ajvMessage, validateGhosteamObject } from '../api/crds/validate.ts';
+import { GROUP } from '../api/crds/types.ts';
+import type { Issue } from '../api/errors.ts';
 import { InferenceServiceSchema, ServingRuntimeSchema } from './kserve.ts';
 import { gpuOnCpuRuntime } from './model.ts';
-import { CONSTRUCT_PATH_ANNOTATION } from './rendered-object.ts';
 import { GPU_CAPABLE_ANNOTATION } from './serving-runtime.ts';
+import { CONSTRUCT_PATH_ANNOTATION } from '../api/objects.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export type K8sObject = {
+/** An object read from YAML and not yet checked: any field may be missing or of the wrong type (api/objects.ts `K8sObject` is the checked shape). */
+export type UncheckedObject = {
   apiVersion?: unknown;
   kind?: unknown;
   metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, string> };
@@ -35,7 +36,7 @@ export type K8sObject = {
 
 /** An object and where it came from (a chart name or a file). */
 export interface SourcedObject {
-  readonly object: K8sObject;
+  readonly object: UncheckedObject;
   readonly source: string;
 }
 
@@ -206,7 +207,7 @@ function modelErrors(path: string, fn: () => void): Issue[] {
   }
 }
 
-function isvcGpu(o: K8sObject): number {
+function isvcGpu(o: UncheckedObject): number {
   const lim = ((o.spec as { predictor?: { model?: Container } } | undefined)?.predictor?.model?.resources?.limits ?? {}) as Record<string, string>;
   return Object.entries(lim)
     .filter(([k]) => k.startsWith('nvidia.com/'))

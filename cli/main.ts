@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MODULE_EXT } from '../pipelines/own-files.ts';
+import { MODULE_EXT } from '../api/own-files.ts';
 
 export class UsageError extends Error {
   constructor(message: string, readonly exitCode = 2) {

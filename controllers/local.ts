@@ -12,18 +12,19 @@
  */
 import type { ModelRegistry } from '../components/registry/types.ts';
 import type { PipelineSpec } from '../pipelines/spec.ts';
-import { validateGhosteamObject } from '../charts/crds/validate.ts';
+import { validateGhosteamObject } from '../api/crds/validate.ts';
 import { LocalStore } from './runtime/local-store.ts';
-import { isNotFound, TYPES, type KObject, type ResourceType } from './runtime/store.ts';
+import { isNotFound, TYPES, type ResourceType } from './runtime/store.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
 import { startControllers, type RunningOperator } from './operator.ts';
 import { ModelServerBackend } from './backends/model-server.ts';
 import { ModelServerMetrics, type ModelServerAdmin } from './backends/metrics.ts';
-import { LocalPipelineBackend, type RunPipeline } from './backends/local-pipelines.ts';
+import { LocalPipelineBackend, type LocalPipeline, type RunPipeline } from './backends/local-pipelines.ts';
 import type { DriftChecker } from './reconcilers/drift-monitor.ts';
 import { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
 import type { MetricsSource } from './backends/types.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 export interface LocalOperatorOptions {
   /** Where objects are kept. undefined: in memory only. @default - in memory */
@@ -34,7 +35,7 @@ export interface LocalOperatorOptions {
   /** Base URL of the model server, for status.url. */
   readonly modelServerUrl?: string;
   /** The local pipeline engine and the pipelines it may run (by name). */
-  readonly engine?: { readonly run: RunPipeline; readonly pipelines: ReadonlyMap<string, PipelineSpec & { specHash?: string }> | (() => ReadonlyMap<string, PipelineSpec & { specHash?: string }>); readonly storeDir?: string; readonly cwd?: string };
+  readonly engine?: { readonly run: RunPipeline; readonly pipelines: ReadonlyMap<string, LocalPipeline> | (() => ReadonlyMap<string, LocalPipeline>); readonly storeDir?: string; readonly cwd?: string };
   /** Reads the payload log and runs the drift library for a DriftMonitor. @default - over `payloadLog` when given */
   readonly driftCheck?: DriftChecker;
   /** The model server's payload log (JSON Lines): DriftMonitor checks and canary prediction drift read it. */
@@ -45,6 +46,10 @@ export interface LocalOperatorOptions {
   readonly log?: Logger;
   /** @default 2 */
   readonly workers?: number;
+  /** Serve /healthz, /readyz and /metrics on this port (0: any free port). @default - none */
+  readonly healthPort?: number;
+  /** @default '127.0.0.1' */
+  readonly healthHost?: string;
   /** Every object is reconciled again this often (picks up new registry versions). @default 10000 */
   readonly resyncMs?: number;
   /** Commit promoted versions to a lock file in Git, as the cluster operator does with --git-repo. @default - off */
@@ -57,12 +62,12 @@ export interface LocalOperator {
   readonly store: LocalStore;
   readonly operator: RunningOperator;
   /** Creates or updates (spec, labels, annotations) a ghosteam object; validates it against its CRD schema first. */
-  apply(obj: KObject): Promise<KObject>;
-  get(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<KObject | undefined>;
-  list(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace?: string): Promise<KObject[]>;
+  apply(obj: K8sObject): Promise<K8sObject>;
+  get(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<K8sObject | undefined>;
+  list(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace?: string): Promise<K8sObject[]>;
   delete(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<void>;
   /** Polls until `pred` holds for the object (or throws after timeoutMs with the last status). */
-  waitFor(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string, pred: (o: KObject) => boolean, timeoutMs?: number): Promise<KObject>;
+  waitFor(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string, pred: (o: K8sObject) => boolean, timeoutMs?: number): Promise<K8sObject>;
   stop(): Promise<void>;
 }
 
@@ -80,7 +85,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
     operator = await startControllers({
       store, serving: new ModelServerBackend(o.modelServer, o.modelServerUrl), pipelines, registry: o.registry,
       metrics: o.metrics ?? new ModelServerMetrics(o.modelServer, o.payloadLog ? payloadPredictionDrift({ payloadLog: () => o.payloadLog! }) : undefined),
-      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, resyncMs: o.resyncMs ?? 10_000,
+      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, healthPort: o.healthPort, healthHost: o.healthHost, resyncMs: o.resyncMs ?? 10_000,
       ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     });
   } catch (e) {
@@ -109,7 +114,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
     delete: (kind, ns, name) => store.delete(typeOf(kind), ns, name).catch((e) => { if (!isNotFound(e)) throw e; }),
     async waitFor(kind, ns, name, pred, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
-      let last: KObject | undefined;
+      let last: K8sObject | undefined;
       while (Date.now() < end) {
         last = await store.get(typeOf(kind), ns, name);
         if (last && pred(last)) return last;

@@ -5,7 +5,7 @@
  */
 import type { ModelRegistry } from '../components/registry/types.ts';
 import { Manager, type Controller } from './runtime/manager.ts';
-import { objectKey, TYPES, type KObject, type ObjectStore } from './runtime/store.ts';
+import { objectKey, TYPES, type ObjectStore } from './runtime/store.ts';
 import { KubeStore, loadKubeConfig } from './runtime/kube-store.ts';
 import { eventRecorder, type EventRecorder } from './runtime/events.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
@@ -22,6 +22,7 @@ import { gitPinWriter, reconcileWriteBack, type GitWriteBackOptions } from './re
 import { planWriteBack } from './planners/writeback.ts';
 import { payloadDriftChecker } from './backends/drift-check.ts';
 import { GpuScheduler, gpuOfWorkflowTemplate, type GpuSpecLike } from './reconcilers/gpu.ts';
+import type { K8sObject } from '../api/objects.ts';
 
 export interface OperatorDeps {
   readonly store: ObjectStore;
@@ -41,7 +42,7 @@ export interface OperatorDeps {
   /** Schedule GPU work with the built-in placement planner (needs Node/Pod watch rights). @default true on kube */
   readonly gpuScheduling?: boolean;
   /** GPU request of a TrainingRun when not derivable from a WorkflowTemplate (local mode). */
-  readonly runGpu?: (run: KObject) => GpuSpecLike | undefined;
+  readonly runGpu?: (run: K8sObject) => GpuSpecLike | undefined;
   /** Commit promoted versions to a lock file in Git (controllers/reconcilers/writeback.ts). @default - off */
   readonly gitWriteBack?: GitWriteBackOptions;
 }

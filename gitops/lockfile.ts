@@ -9,7 +9,7 @@
  * indent, trailing newline), so rewriting an unchanged file is a no-op in Git. Pure.
  */
 
-import { LOCK_FILE } from '../charts/lock.ts';
+import { LOCK_FILE } from '../api/lock.ts';
 
 export { LOCK_FILE };
 

@@ -6,18 +6,9 @@
 import { createTwoFilesPatch } from 'diff';
 import { stringify } from 'yaml';
 import { diffFields, formatChange, type FieldChange } from './fields.ts';
-import {
-  annotation,
-  CONSTRUCT_PATH_ANNOTATION,
-  displayName,
-  indexObjects,
-  isGhosteamKind,
-  isPipeline,
-  jsonEqual,
-  SPEC_HASH_ANNOTATION,
-  withoutVolatile,
-  type K8sObject,
-} from './objects.ts';
+import { indexObjects, isGhosteamKind, isPipeline, withoutVolatile } from './objects.ts';
+import { annotation, CONSTRUCT_PATH_ANNOTATION, displayName, SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
+import { jsonEqual } from '../api/json.ts';
 
 export interface ObjectRef {
   readonly apiVersion: string;

@@ -4,7 +4,8 @@
  * never trigger anything.
  */
 import { LOCK_FILE, WRITEBACK_TRAILER } from './lockfile.ts';
-import { annotation, isPipeline, SPEC_HASH_ANNOTATION, type K8sObject } from './objects.ts';
+import { isPipeline } from './objects.ts';
+import { annotation, SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
 
 export interface CommitInfo {
   readonly sha: string;
@@ -45,6 +46,8 @@ export interface WatchState {
   readonly lastCommit?: string;
   /** Pipeline key ('namespace/name') → spec hashes already trained (oldest first). */
   readonly trained: Readonly<Record<string, readonly string[]>>;
+  /** 'key@hash' → failed TrainingRuns so far, for a spec hash that is to be tried again. */
+  readonly failures?: Readonly<Record<string, number>>;
 }
 
 export const EMPTY_STATE: WatchState = { trained: {} };

@@ -2,14 +2,16 @@
  * Compiles a PipelineSpec (the IR) to an Argo `WorkflowTemplate`, plus a `CronWorkflow` when the
  * pipeline is scheduled. Pure: spec in, plain objects out.
  *
- * Container conventions (what a task image can rely on; the same as `ghosteam component run`, see
- * components/index.ts):
+ * Container conventions: the I/O contract of pipelines/contract.ts, the same environment the local
+ * engine gives a step (GHOSTEAM_INPUT_<X>, GHOSTEAM_OUTPUT_<Y>, GHOSTEAM_OUTPUT_PARAMS_DIR,
+ * GHOSTEAM_WORK_DIR, GHOSTEAM_PARAM_<K>, GHOSTEAM_RUN_ID = the Workflow name, ...):
  *   - input artifact `x` is at /tmp/inputs/x; output artifact `y` must be written to /tmp/outputs/y;
  *     output param `p` is read from /tmp/outputs/params/p (a string as-is, anything else as JSON);
- *   - param `k` arrives as env GHOSTEAM_PARAM_<K> (upper snake case); built-in components also get
- *     `--param k=v --input x=PATH --output y=PATH --output-params-dir DIR` after
- *     `ghosteam component run <name>`; GHOSTEAM_RUN_ID is the Workflow name;
- *   - /tmp is a writable emptyDir (the root filesystem is read-only).
+ *     Argo maps its artifacts and parameters to exactly those paths;
+ *   - /tmp, /tmp/outputs, /tmp/outputs/params and /tmp/work are writable emptyDirs that exist
+ *     before the step starts (the root filesystem is read-only);
+ *   - built-in components also get `--param k=v --input x=PATH --output y=PATH --output-params-dir DIR`
+ *     after `ghosteam component run <name>`.
  * Data dependencies use `depends: "a.Succeeded"`, so a task whose upstream was skipped by its `when`
  * is skipped too (IR semantics); `after`-only dependencies also accept a skipped upstream.
  */
@@ -19,45 +21,19 @@ import type { ITemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1
 import type { IDAGTask } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask';
 import { createHash } from 'node:crypto';
 import type { ParamValue } from '../components/component.ts';
-import { CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL } from '../charts/rendered-object.ts';
 import { dataDependencies } from './check.ts';
-import { canonicalJson, pipelineSpecHash, SPEC_HASH_ANNOTATION } from './hash.ts';
-import { formatDuration } from './names.ts';
+import { pipelineSpecHash } from './hash.ts';
+import { CONTAINER_DIRS, containerDirs, contractEnv, paramEnvName } from './contract.ts';
+import { formatDuration } from '../api/names.ts';
 import type { ConditionSpec, GpuSpec, PipelineSpec, ResourcesSpec, TaskSpec, ValueRef } from './spec.ts';
+import { COMPONENT_LABEL, CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL, PIPELINE_LABEL, REASON_LABEL, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
+import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
+import { canonicalJson } from '../api/json.ts';
 
 export const DAG_TEMPLATE = 'ghosteam-dag';
-export const INPUTS_DIR = '/tmp/inputs';
-export const OUTPUTS_DIR = '/tmp/outputs';
-export const OUTPUT_PARAMS_DIR = '/tmp/outputs/params';
-export const PIPELINE_LABEL = 'ghosteam.io/pipeline';
-export const COMPONENT_LABEL = 'ghosteam.io/component';
-/** UID/GID the pods run as (distroless `nonroot`). */
-export const RUN_AS = 65532;
-
-export const POD_SECURITY_CONTEXT = {
-  runAsNonRoot: true,
-  runAsUser: RUN_AS,
-  runAsGroup: RUN_AS,
-  fsGroup: RUN_AS,
-  seccompProfile: { type: 'RuntimeDefault' },
-} as const;
-
-export const CONTAINER_SECURITY_CONTEXT = {
-  runAsNonRoot: true,
-  readOnlyRootFilesystem: true,
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-} as const;
-
-/** Fresh mutable copies of the security defaults (for embedding in objects). */
-export function podSecurityContext(): { runAsNonRoot: boolean; runAsUser: number; runAsGroup: number; fsGroup: number; seccompProfile: { type: string } } {
-  return structuredClone(POD_SECURITY_CONTEXT) as never;
-}
-export function containerSecurityContext(): { runAsNonRoot: boolean; readOnlyRootFilesystem: boolean; allowPrivilegeEscalation: boolean; capabilities: { drop: string[] }; seccompProfile: { type: string } } {
-  return structuredClone(CONTAINER_SECURITY_CONTEXT) as never;
-}
-
+export const INPUTS_DIR = CONTAINER_DIRS.inputs;
+export const OUTPUTS_DIR = CONTAINER_DIRS.outputs;
+export const OUTPUT_PARAMS_DIR = CONTAINER_DIRS.outputParams;
 export const GPU_TOLERATION = { key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' } as const;
 
 export interface CompiledPipeline {
@@ -66,9 +42,16 @@ export interface CompiledPipeline {
   specHash: string;
 }
 
-export function envName(param: string): string {
-  return `GHOSTEAM_PARAM_${param.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`;
-}
+/** The environment variable that carries param `param` (pipelines/contract.ts). */
+export const envName = paramEnvName;
+
+/** The emptyDirs every step's container mounts, so that each contract directory exists and is writable by the non-root user. */
+export const CONTRACT_VOLUMES: readonly { readonly name: string; readonly mountPath: string }[] = [
+  { name: 'tmp', mountPath: '/tmp' },
+  { name: 'ghosteam-outputs', mountPath: CONTAINER_DIRS.outputs },
+  { name: 'ghosteam-output-params', mountPath: CONTAINER_DIRS.outputParams },
+  { name: 'ghosteam-work', mountPath: CONTAINER_DIRS.work },
+];
 
 function paramString(v: ParamValue): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
@@ -138,11 +121,10 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
   const paramNames = Object.keys(t.params);
   const inputNames = Object.keys(t.inputs);
   const outputNames = Object.keys(t.outputs);
-  const env: Record<string, unknown>[] = paramNames.map((k) => ({ name: envName(k), value: `{{inputs.parameters.${k}}}` }));
+  const env: Record<string, unknown>[] = contractEnv(t, containerDirs(t), (k) => `{{inputs.parameters.${k}}}`, { runId: '{{workflow.name}}', pipeline: pipeline.name });
   for (const [k, v] of Object.entries(t.env)) {
     env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
   }
-  env.push({ name: 'GHOSTEAM_PIPELINE', value: pipeline.name }, { name: 'GHOSTEAM_TASK', value: t.name }, { name: 'GHOSTEAM_RUN_ID', value: '{{workflow.name}}' });
   if (exit) env.push({ name: 'GHOSTEAM_WORKFLOW_STATUS', value: '{{workflow.status}}' });
   let args = t.args ? [...t.args] : undefined;
   if (t.component) {
@@ -160,7 +142,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
     name: t.name,
     metadata: {
       annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
-      labels: { [PIPELINE_LABEL]: pipeline.name, ...(t.component ? { [COMPONENT_LABEL]: t.component.name } : {}) },
+      labels: { [PIPELINE_LABEL]: pipeline.name, ...(t.component || t.container ? { [COMPONENT_LABEL]: (t.component ?? t.container)!.name } : {}) },
     },
     ...(paramNames.length || inputNames.length
       ? {
@@ -186,9 +168,9 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
       env: env as never,
       resources: podResources(t.resources) as never,
       securityContext: containerSecurityContext() as never,
-      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+      volumeMounts: CONTRACT_VOLUMES.map((v) => ({ ...v })),
     },
-    volumes: [{ name: 'tmp', emptyDir: {} }],
+    volumes: CONTRACT_VOLUMES.map((v) => ({ name: v.name, emptyDir: {} })),
     ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
     ...(placement.affinity ? { affinity: placement.affinity as never } : {}),
     ...(placement.tolerations ? { tolerations: placement.tolerations as never } : {}),
@@ -226,7 +208,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
 }
 
 function taskHash(t: TaskSpec): string {
-  const { path: _path, dependsOn: _deps, ...rest } = t;
+  const { path: _path, dependsOn: _deps, local: _local, ...rest } = t;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
 }
 
@@ -321,7 +303,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
         ...(spec.schedule.timezone ? { timezone: spec.schedule.timezone } : {}),
         concurrencyPolicy: spec.schedule.concurrencyPolicy,
         workflowMetadata: {
-          labels: { [PIPELINE_LABEL]: spec.name, 'ghosteam.io/reason': 'schedule' },
+          labels: { [PIPELINE_LABEL]: spec.name, [REASON_LABEL]: 'schedule' },
           annotations: { [SPEC_HASH_ANNOTATION]: specHash },
         },
         workflowSpec: { workflowTemplateRef: { name: spec.name } },

@@ -3,8 +3,8 @@
  * engine (before it runs a spec it was handed) and `ghosteam validate`. Every message names the
  * construct path, the field, what is wrong and how to fix it. Pure.
  */
-import type { Issue } from '../charts/errors.ts';
-import { dnsLabelProblem, toDnsLabel } from './names.ts';
+import type { Issue } from '../api/errors.ts';
+import { dnsLabelProblem, toDnsLabel } from '../api/names.ts';
 import type { ConditionSpec, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
 
 /** Names the DAG uses itself; a task can't take them. */

@@ -6,15 +6,17 @@
  */
 import { Construct } from 'constructs';
 import type { ArtifactKind, ParamValue } from '../components/component.ts';
-import { ValidationError, type Issue } from '../charts/errors.ts';
-import { RenderedObject } from '../charts/rendered-object.ts';
+import { ValidationError, type Issue } from '../api/errors.ts';
+import { RenderedObject } from '../api/rendered-object.ts';
 import { compileArgo } from './argo.ts';
+import { synthContext } from '../api/context.ts';
 import { builtinComponent, type ComponentDescriptor } from './catalog.ts';
+import { ContainerComponent, paramValueProblem, type ContainerLocal } from './container-component.ts';
 import { checkPipelineSpec, messages, topoOrder } from './check.ts';
 import { pipelineSpecHash } from './hash.ts';
-import { dnsLabelProblem, parseDuration } from './names.ts';
+import { dnsLabelProblem, parseDuration } from '../api/names.ts';
 import { Cache, Resources, Retry, type Schedule } from './resources.ts';
-import type { ArtifactInputSpec, ArtifactOutputSpec, EnvValue, ParamSpec, ParamType, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
+import type { ArtifactInputSpec, ArtifactOutputSpec, DistributedSpec, EnvValue, LocalRunSpec, ParamSpec, ParamType, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
 import { ArtifactDecl, ArtifactRef, Condition, Item, OutputParam, ParallelFor, Param, SecretRef, type ParamTypeMap, type ValueInput } from './values.ts';
 
 /** The image that runs built-in components (`ghosteam component run <name>`). */
@@ -66,6 +68,8 @@ interface CommonTaskProps {
   readonly parallelFor?: ParallelFor;
   /** Extra ordering dependencies (beyond those inferred from inputs/params). */
   readonly after?: readonly Task[];
+  /** How `ghosteam run` starts a command on this machine (overrides a container component's). @default - command[0] from PATH, in the app's folder */
+  readonly local?: ContainerLocal;
 }
 
 export interface TaskProps<O extends Record<string, ArtifactKind> = Record<string, ArtifactKind>> extends CommonTaskProps {
@@ -76,6 +80,8 @@ export interface TaskProps<O extends Record<string, ArtifactKind> = Record<strin
   readonly outputs?: { readonly [K in keyof O]: ArtifactDecl<O[K]> };
   /** Output params the container sets. */
   readonly outputParams?: readonly string[];
+  /** Data-parallel training over `workers` processes/pods (see ContainerComponentProps.distributed). @default - one process */
+  readonly distributed?: { readonly workers: number; readonly gpusPerWorker?: number };
 }
 
 export type ComponentTaskProps = CommonTaskProps;
@@ -86,7 +92,10 @@ function fail(path: string, field: string, message: string): never {
 
 export class Task<O extends Record<string, ArtifactKind> = Record<string, ArtifactKind>> extends Construct {
   readonly name: string;
+  /** The built-in component the task runs (in-process locally, `ghosteam component run` in a container). */
   readonly component?: ComponentDescriptor;
+  /** The container component the task instantiates. */
+  readonly container?: ContainerComponent;
   /** Typed handles on this task's output artifacts. */
   readonly outputs: { readonly [K in keyof O]: ArtifactRef<O[K]> };
   private readonly declaredOutputs: Record<string, ArtifactOutputSpec>;
@@ -96,19 +105,28 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
   constructor(
     readonly pipeline: Pipeline,
     id: string,
-    private readonly props: CommonTaskProps & { image?: string; command?: readonly string[]; args?: readonly string[]; outputs?: Record<string, ArtifactDecl>; outputParams?: readonly string[] },
-    component?: ComponentDescriptor,
+    private readonly props: CommonTaskProps & {
+      image?: string;
+      command?: readonly string[];
+      args?: readonly string[];
+      outputs?: Record<string, ArtifactDecl>;
+      outputParams?: readonly string[];
+      distributed?: { readonly workers: number; readonly gpusPerWorker?: number };
+    },
+    definition?: ComponentDescriptor | ContainerComponent,
     readonly isExitHandler = false,
   ) {
     super(pipeline, id);
     this.name = id;
+    const component = definition instanceof ContainerComponent ? undefined : definition;
     this.component = component;
+    if (definition instanceof ContainerComponent) this.container = definition;
     const path = this.node.path;
     if (dnsLabelProblem(id)) fail(path, 'name', messages.notDns(id));
 
-    if (component) {
-      this.declaredOutputs = Object.fromEntries(component.outputs.map((o) => [o.name, { kind: o.kind, ...(o.description ? { description: o.description } : {}) }]));
-      this.declaredOutputParams = [...(component.outputParams ?? [])];
+    if (definition) {
+      this.declaredOutputs = Object.fromEntries(definition.outputs.map((o) => [o.name, { kind: o.kind, ...(o.description ? { description: o.description } : {}) }]));
+      this.declaredOutputParams = [...(definition.outputParams ?? [])];
     } else {
       if (!props.image) fail(path, 'image', 'is required for a container task; set image, or use pipeline.component(...) for a built-in step');
       this.declaredOutputs = Object.fromEntries(
@@ -152,8 +170,9 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
         fail(path, 'timeout', (err as Error).message);
       }
     }
-    if (this.component) {
-      const c = this.component;
+    const def = this.component ?? this.container;
+    if (def) {
+      const c = def;
       const declared = c.inputs.map((i) => i.name);
       for (const [k, ref] of Object.entries(p.inputs ?? {})) {
         const want = c.inputs.find((i) => i.name === k);
@@ -163,6 +182,37 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
       for (const i of c.inputs) {
         if (!i.optional && !(p.inputs && i.name in p.inputs)) fail(path, `inputs.${i.name}`, `is required by component '${c.name}' (a ${i.kind} artifact); pass an upstream output`);
       }
+    }
+    if (this.container) this.checkContainerParams(path, this.container);
+    const d = p.distributed ?? this.container?.distributed;
+    if (p.distributed) {
+      const { workers, gpusPerWorker = 0 } = p.distributed;
+      if (!Number.isInteger(workers) || workers < 1) fail(path, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
+      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0) fail(path, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
+    }
+    if (d) {
+      if (p.resources?.spec.gpu) fail(path, 'resources.gpu', 'is set on a distributed step; give GPUs per worker with distributed.gpusPerWorker instead');
+      if (p.parallelFor) fail(path, 'parallelFor', 'cannot fan out a distributed step; run its workers with distributed.workers, or drop distributed');
+      if (this.isExitHandler) fail(path, 'distributed', 'an exit handler cannot be distributed; run distributed training as a task of the DAG');
+    }
+  }
+
+  /** A container component's params: only declared ones, every required one, literals of the declared type. */
+  private checkContainerParams(path: string, c: ContainerComponent): void {
+    const given = this.props.params ?? {};
+    const declared = Object.keys(c.params);
+    for (const [k, v] of Object.entries(given)) {
+      const d = c.params[k];
+      if (!d) fail(path, `params.${k}`, `is not a param of component '${c.name}'; ${declared.length ? `use one of ${declared.join(', ')}` : 'it declares none'}, or declare it in ContainerComponent.define({ params })`);
+      if (!(v instanceof Param || v instanceof OutputParam || v instanceof Item)) {
+        const why = paramValueProblem(d, v as ParamValue);
+        if (why) fail(path, `params.${k}`, `${why} (component '${c.name}' declares it ${d.type}${d.enum ? ` of ${d.enum.join(', ')}` : ''}${d.min !== undefined ? `, min ${d.min}` : ''}${d.max !== undefined ? `, max ${d.max}` : ''})`);
+      } else if (v instanceof Param && v.type !== d.type && d.type !== 'json') {
+        fail(path, `params.${k}`, `takes pipeline param '${v.name}' of type ${v.type}, but component '${c.name}' declares it ${d.type}; declare the pipeline param as ${d.type}`);
+      }
+    }
+    for (const [k, d] of Object.entries(c.params)) {
+      if (d.default === undefined && !(k in given)) fail(path, `params.${k}`, `is required by component '${c.name}' (a ${d.type}); pass it in params`);
     }
   }
 
@@ -212,20 +262,40 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     if (p.when) for (const r of [p.when.spec.left, p.when.spec.right]) if (r.kind === 'taskOutput') deps.add(r.task);
     if (p.parallelFor && p.parallelFor.ref.kind === 'taskOutput') deps.add(p.parallelFor.ref.task);
     const c = this.component;
-    const cache = p.cache ?? (c ? Cache.enabled() : Cache.disabled());
+    const cc = this.container;
+    if (cc) {
+      // Declared defaults become literals, so both back ends (and the cache key) see every param.
+      for (const [k, d] of Object.entries(cc.params)) if (!(k in params) && d.default !== undefined) params[k] = { kind: 'literal', value: d.default };
+      for (const k of Object.keys(cc.env)) if (!(k in env)) env[k] = cc.env[k];
+    }
+    const sortedParams = Object.fromEntries(Object.keys(params).sort().map((k) => [k, params[k]]));
+    const sortedEnv = Object.fromEntries(Object.keys(env).sort().map((k) => [k, env[k]]));
+    const cache = p.cache ?? (c || cc ? Cache.enabled() : Cache.disabled());
+    const localProps = { ...(cc?.local ?? {}), ...(p.local ?? {}) };
+    const appDir = synthContext().appDir;
+    const local: LocalRunSpec | undefined =
+      c || (!appDir && !localProps.interpreter && !localProps.venv)
+        ? undefined
+        : { ...(appDir ? { dir: appDir } : {}), ...(localProps.interpreter ? { interpreter: localProps.interpreter } : {}), ...(localProps.venv ? { venv: localProps.venv } : {}) };
+    const dist = p.distributed ?? cc?.distributed;
+    const distributed: DistributedSpec | undefined = dist ? { workers: dist.workers, gpusPerWorker: dist.gpusPerWorker ?? 0 } : undefined;
+    const args = p.args ?? cc?.args;
     return {
       name: this.name,
       path: this.node.path,
       ...(c ? { component: { name: c.name, version: c.version } } : {}),
-      image: c ? (p.image ?? this.pipeline.componentImage) : p.image!,
-      ...(c ? { command: ['ghosteam', 'component', 'run', c.name] } : p.command ? { command: [...p.command] } : {}),
-      ...(p.args ? { args: [...p.args] } : {}),
-      params,
+      ...(cc ? { container: { name: cc.name, version: cc.version } } : {}),
+      image: c ? (p.image ?? this.pipeline.componentImage) : cc ? (p.image ?? cc.image) : p.image!,
+      ...(c ? { command: ['ghosteam', 'component', 'run', c.name] } : cc ? { command: [...(p.command ?? cc.command)] } : p.command ? { command: [...p.command] } : {}),
+      ...(args ? { args: [...args] } : {}),
+      params: sortedParams,
       inputs,
       outputs: { ...this.declaredOutputs },
       outputParams: [...this.declaredOutputParams],
-      env,
-      resources: (p.resources ?? Resources.DEFAULT).spec,
+      env: sortedEnv,
+      resources: (p.resources ?? cc?.resources ?? Resources.DEFAULT).spec,
+      ...(local ? { local } : {}),
+      ...(distributed ? { distributed } : {}),
       ...((p.retry ?? Retry.none()).spec ? { retry: p.retry!.spec } : {}),
       ...(p.timeout !== undefined ? { timeoutSeconds: parseDuration(p.timeout) } : {}),
       cache: cache.spec,
@@ -307,10 +377,13 @@ export class Pipeline extends Construct {
     return t;
   }
 
-  /** Adds a task that runs a built-in component (by name, e.g. 'train-tabular', or a Component object). */
-  component(id: string, component: string | ComponentDescriptor, props: ComponentTaskProps = {}): Task {
+  /**
+   * Adds a task that runs a component: a built-in one (by name, e.g. 'train-tabular', or its
+   * descriptor) or a container component (`ContainerComponent.define(...)`).
+   */
+  component(id: string, component: string | ComponentDescriptor | ContainerComponent, props: ComponentTaskProps = {}): Task {
     this.checkNewTask(id);
-    let c: ComponentDescriptor;
+    let c: ComponentDescriptor | ContainerComponent;
     try {
       c = typeof component === 'string' ? builtinComponent(component) : component;
     } catch (err) {
@@ -322,7 +395,7 @@ export class Pipeline extends Construct {
   }
 
   /** The exit handler: runs after the DAG whatever its outcome (gets GHOSTEAM_WORKFLOW_STATUS). */
-  onExit(id: string, props: TaskProps | (ComponentTaskProps & { component: string | ComponentDescriptor })): Task {
+  onExit(id: string, props: TaskProps | (ComponentTaskProps & { component: string | ComponentDescriptor | ContainerComponent })): Task {
     if (this.exit) fail(this.node.path, 'onExit', `already has exit handler '${this.exit.name}'; a pipeline has at most one`);
     this.checkNewTask(id);
     const c = 'component' in props ? (typeof props.component === 'string' ? builtinComponent(props.component) : props.component) : undefined;

@@ -4,7 +4,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import type { CacheSpec, GpuSpec, ResourcesSpec, RetrySpec, ScheduleSpec } from './spec.ts';
-import { parseDuration } from './names.ts';
+import { parseDuration } from '../api/names.ts';
 
 /**
  * Short product names → the `nvidia.com/gpu.product` node label that GPU feature discovery sets.

@@ -89,6 +89,27 @@ export interface CacheSpec {
 
 export type EnvValue = string | { readonly secretKeyRef: { readonly name: string; readonly key: string } };
 
+/**
+ * How the local engine runs a command step. Ignored in a cluster (the image decides there), and left
+ * out of the spec hash: pointing at another virtual environment is no change to the pipeline.
+ */
+export interface LocalRunSpec {
+  /** The app file's folder (absolute): the step's working directory, so relative paths in its command resolve against it. */
+  readonly dir?: string;
+  /** Replaces `command[0]` locally, e.g. a virtual environment's python. A relative path resolves against `dir`. */
+  readonly interpreter?: string;
+  /** A virtual environment: its `bin/` goes first on PATH and VIRTUAL_ENV is set. A relative path resolves against `dir`. */
+  readonly venv?: string;
+}
+
+/** Data-parallel training over several worker processes (a Kubeflow Trainer TrainJob in a cluster). */
+export interface DistributedSpec {
+  /** Worker processes (pods in a cluster), each with the torchrun rendezvous environment. */
+  readonly workers: number;
+  /** GPUs each worker requests. */
+  readonly gpusPerWorker: number;
+}
+
 export interface TaskSpec {
   /** DNS-1123 label, unique within the pipeline. */
   readonly name: string;
@@ -96,6 +117,8 @@ export interface TaskSpec {
   readonly path: string;
   /** A built-in component (components/); the container runs `ghosteam component run <name>`. */
   readonly component?: { readonly name: string; readonly version: string };
+  /** The container component (pipelines/container-component.ts) the task instantiates; its image and command are the task's. */
+  readonly container?: { readonly name: string; readonly version: string };
   readonly image: string;
   readonly command?: readonly string[];
   readonly args?: readonly string[];
@@ -110,6 +133,10 @@ export interface TaskSpec {
   readonly timeoutSeconds?: number;
   readonly cache: CacheSpec;
   readonly when?: ConditionSpec;
+  /** Local-only settings for a command step (interpreter, virtual environment, working directory). */
+  readonly local?: LocalRunSpec;
+  /** Runs the command as `workers` processes/pods with a rendezvous environment. */
+  readonly distributed?: DistributedSpec;
   /** Fan-out: one instance of the task per item (Argo `withParam`). */
   readonly parallelFor?: { readonly items: ValueRef; readonly parallelism?: number };
   /**

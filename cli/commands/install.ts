@@ -7,8 +7,9 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { gitWriteBackProblem, operatorInstallManifests, type Manifest, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
+import { gitWriteBackProblem, operatorInstallManifests, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
 import { intArg } from '../args.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 interface InstallFlags {
   dryRun?: boolean;
@@ -41,7 +42,7 @@ export function installGitWriteBack(f: { gitRepo?: string; gitBranch: string; lo
   return g;
 }
 
-export function toYaml(objs: readonly Manifest[]): string {
+export function toYaml(objs: readonly K8sObject[]): string {
   return objs.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
@@ -96,7 +97,7 @@ export function register(program: Command): void {
           console.log(`${o.kind} ${o.metadata.name} created`);
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 409)) throw e;
-          const cur = await store.request<Manifest>('GET', `${base}/${o.metadata.name}`);
+          const cur = await store.request<K8sObject>('GET', `${base}/${o.metadata.name}`);
           await store.request('PUT', `${base}/${o.metadata.name}`, { ...o, metadata: { ...o.metadata, resourceVersion: (cur.metadata as { resourceVersion?: string }).resourceVersion } });
           console.log(`${o.kind} ${o.metadata.name} updated`);
         }

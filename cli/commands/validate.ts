@@ -6,8 +6,8 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { formatIssue, type Issue } from '../../charts/errors.ts';
-import { validateObjects, type K8sObject, type SourcedObject } from '../../charts/validate.ts';
+import { formatIssue, type Issue } from '../../api/errors.ts';
+import { validateObjects, type UncheckedObject, type SourcedObject } from '../../charts/validate.ts';
 
 function yamlFiles(path: string): string[] {
   const st = statSync(path);
@@ -43,7 +43,7 @@ export function readObjects(path: string): { objects: SourcedObject[]; issues: I
       }
       const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
       if (value === null || value === undefined) continue;
-      objects.push({ object: value as K8sObject, source: `${shown}:${line}` });
+      objects.push({ object: value as UncheckedObject, source: `${shown}:${line}` });
     }
   }
   return { objects, issues, files: files.length };

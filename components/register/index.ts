@@ -27,6 +27,7 @@ import { Params } from '../params.ts';
 import { openRegistry } from '../registry/index.ts';
 import type { Lineage } from '../registry/types.ts';
 import { readModel } from '../train-tabular/model.ts';
+import { clean } from '../../api/json.ts';
 
 /** The lineage from params, the engine's reserved params and the environment (pure). */
 export function lineageFrom(params: Readonly<Record<string, ParamValue>>, env: NodeJS.ProcessEnv): Lineage {
@@ -34,14 +35,14 @@ export function lineageFrom(params: Readonly<Record<string, ParamValue>>, env: N
     for (const v of vals) if (typeof v === 'string' && v !== '') return v;
     return undefined;
   };
-  const l: Record<string, string | undefined> = {
+  const l: Lineage = {
     runId: pick(params.runId, params['ghosteam.runId'], env.GHOSTEAM_RUN_ID),
     pipeline: pick(params.pipeline, params['ghosteam.pipeline'], env.GHOSTEAM_PIPELINE),
     gitCommit: pick(params.gitCommit, params['ghosteam.gitCommit'], env.GHOSTEAM_GIT_COMMIT),
     datasetDigest: pick(params.datasetDigest),
     reason: pick(params.reason, params['ghosteam.reason'], env.GHOSTEAM_REASON),
   };
-  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as Lineage;
+  return clean(l);
 }
 
 export const register = defineComponent({

@@ -1,12 +1,12 @@
 /** PipelineBackend over Argo Workflows: a Workflow created from the pipeline's WorkflowTemplate (workflowTemplateRef). */
-import { isAlreadyExists, TYPES, type KObject, type ObjectStore } from '../runtime/store.ts';
-import { modelSourceFromWorkflow, type WorkflowObserved, type WorkflowSubmission } from '../planners/training-run.ts';
+import { isAlreadyExists, TYPES, type ObjectStore } from '../runtime/store.ts';
+import { gateFromWorkflow, modelSourceFromWorkflow, type WorkflowObserved, type WorkflowSubmission } from '../planners/training-run.ts';
 import type { PipelineBackend } from './types.ts';
 import { ownerRef } from './kserve.ts';
+import { SPEC_HASH_ANNOTATION, type K8sObject } from '../../api/objects.ts';
 
-export const SPEC_HASH_ANNOTATION = 'ghosteam.io/spec-hash';
 
-export function workflowFor(w: WorkflowSubmission, owner: KObject): KObject {
+export function workflowFor(w: WorkflowSubmission, owner: K8sObject): K8sObject {
   const spec: Record<string, unknown> = {
     workflowTemplateRef: { name: w.template },
     arguments: { parameters: Object.entries(w.parameters).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => ({ name, value })) },
@@ -36,10 +36,11 @@ export class ArgoBackend implements PipelineBackend {
     if (!wf) return undefined;
     const st = (wf.status ?? {}) as { phase?: string; message?: string; startedAt?: string; finishedAt?: string };
     const src = modelSourceFromWorkflow(wf.status as Record<string, unknown> | undefined);
-    return Object.fromEntries(Object.entries({ phase: st.phase, message: st.message, startedAt: st.startedAt, finishedAt: st.finishedAt, modelSource: src }).filter(([, v]) => v)) as WorkflowObserved;
+    const gate = gateFromWorkflow(wf.status as Record<string, unknown> | undefined);
+    return Object.fromEntries(Object.entries({ phase: st.phase, message: st.message, startedAt: st.startedAt, finishedAt: st.finishedAt, modelSource: src, gate }).filter(([, v]) => v)) as WorkflowObserved;
   }
 
-  async submit(w: WorkflowSubmission, owner: KObject): Promise<'created' | 'unchanged'> {
+  async submit(w: WorkflowSubmission, owner: K8sObject): Promise<'created' | 'unchanged'> {
     try {
       await this.store.create(TYPES.Workflow, workflowFor(w, owner));
       return 'created';

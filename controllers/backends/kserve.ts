@@ -4,20 +4,21 @@
  * the previous ready revision (stable) and the newest (canary). The versions are recorded in
  * annotations so the observed split can be read back.
  */
-import { ApiError, isAlreadyExists, TYPES, type KObject, type ObjectStore } from '../runtime/store.ts';
-import { jsonEqual } from '../planners/conditions.ts';
+import { ApiError, isAlreadyExists, TYPES, type ObjectStore } from '../runtime/store.ts';
 import type { ServeRequest, ServingBackend, ServingObserved } from './types.ts';
-import type { ModelSpec } from '../../charts/crds/index.ts';
+import type { ModelSpec } from '../../api/crds/index.ts';
+import { jsonEqual } from '../../api/json.ts';
+import { type K8sObject, MANAGED_BY_LABEL, MODEL_LABEL } from '../../api/objects.ts';
 
 export const STABLE_ANNOTATION = 'ghosteam.io/stable-version';
 export const CANARY_ANNOTATION = 'ghosteam.io/canary-version';
 
-export function ownerRef(o: KObject) {
+export function ownerRef(o: K8sObject) {
   return { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
 
 /** The InferenceService the operator wants for a serve request (only the fields it owns). */
-export function desiredInferenceService(req: ServeRequest): KObject {
+export function desiredInferenceService(req: ServeRequest): K8sObject {
   const m = req.model;
   const s = m.spec;
   const newest = req.canary ?? req.stable;
@@ -53,7 +54,7 @@ export function desiredInferenceService(req: ServeRequest): KObject {
     metadata: {
       name: s.inferenceService,
       namespace: m.metadata.namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'ghosteam', 'ghosteam.io/model': m.metadata.name },
+      labels: { ...MANAGED_BY_LABEL, [MODEL_LABEL]: m.metadata.name },
       annotations: {
         [STABLE_ANNOTATION]: String(req.stable.version),
         ...(req.canary && req.canaryPercent > 0 ? { [CANARY_ANNOTATION]: String(req.canary.version) } : {}),
@@ -64,7 +65,7 @@ export function desiredInferenceService(req: ServeRequest): KObject {
   };
 }
 
-function readyOf(isvc: KObject): { ready: boolean; message?: string } {
+function readyOf(isvc: K8sObject): { ready: boolean; message?: string } {
   const st = (isvc.status ?? {}) as { conditions?: Array<{ type: string; status: string; message?: string }>; observedGeneration?: number };
   const c = st.conditions?.find((x) => x.type === 'Ready');
   const current = st.observedGeneration === undefined || st.observedGeneration >= (isvc.metadata.generation ?? 0);
@@ -77,9 +78,9 @@ export class KServeBackend implements ServingBackend {
   /** The operator watches InferenceServices: a change made here comes back as an event. */
   readonly notifies = true;
   /** `cached` reads an informer cache: undefined = absent, null = no cache yet (read the API server). */
-  constructor(private readonly store: ObjectStore, private readonly cached?: (ns: string, name: string) => KObject | undefined | null) {}
+  constructor(private readonly store: ObjectStore, private readonly cached?: (ns: string, name: string) => K8sObject | undefined | null) {}
 
-  async observe(model: KObject & { spec: ModelSpec }): Promise<ServingObserved> {
+  async observe(model: K8sObject & { spec: ModelSpec }): Promise<ServingObserved> {
     const hit = this.cached ? this.cached(model.metadata.namespace!, model.spec.inferenceService) : null;
     const isvc = hit === null ? await this.store.get(TYPES.InferenceService, model.metadata.namespace, model.spec.inferenceService) : hit;
     if (!isvc) return { exists: false, ready: false };
@@ -123,7 +124,7 @@ export class KServeBackend implements ServingBackend {
     return this.update(cur, want, req);
   }
 
-  private async update(cur: KObject, want: KObject, req: ServeRequest): Promise<'unchanged' | 'updated'> {
+  private async update(cur: K8sObject, want: K8sObject, req: ServeRequest): Promise<'unchanged' | 'updated'> {
     const owner = cur.metadata.ownerReferences?.find((o) => o.controller);
     if (owner && owner.uid !== req.model.metadata.uid) {
       throw new ApiError(409, 'OwnedByAnother', `InferenceService ${want.metadata.namespace}/${want.metadata.name} is controlled by ${owner.kind} ${owner.name}; give Model ${req.model.metadata.name} another spec.inferenceService`);
@@ -135,11 +136,11 @@ export class KServeBackend implements ServingBackend {
   }
 
   /** The object to write to bring `cur` to `want`, or undefined when nothing differs. */
-  private merged(cur: KObject, want: KObject, req: ServeRequest): KObject | undefined {
+  private merged(cur: K8sObject, want: K8sObject, req: ServeRequest): K8sObject | undefined {
     const ns = want.metadata.namespace!;
     const annotations = { ...(cur.metadata.annotations ?? {}) };
     delete annotations[CANARY_ANNOTATION];
-    const next: KObject = {
+    const next: K8sObject = {
       ...cur,
       metadata: {
         ...cur.metadata,
@@ -153,7 +154,7 @@ export class KServeBackend implements ServingBackend {
     return next;
   }
 
-  async remove(model: KObject & { spec: ModelSpec }): Promise<void> {
+  async remove(model: K8sObject & { spec: ModelSpec }): Promise<void> {
     const cur = await this.store.get(TYPES.InferenceService, model.metadata.namespace, model.spec.inferenceService);
     if (cur && cur.metadata.ownerReferences?.some((o) => o.uid === model.metadata.uid)) {
       await this.store.delete(TYPES.InferenceService, model.metadata.namespace, model.spec.inferenceService);

@@ -3,11 +3,11 @@
  * window) and the local model server's admin stats (counted since the version was loaded).
  */
 import type { VersionMetrics } from '../planners/canary.ts';
-import type { KObject } from '../runtime/store.ts';
-import type { ModelSpec } from '../../charts/crds/index.ts';
+import type { ModelSpec } from '../../api/crds/index.ts';
 import type { MetricsSource } from './types.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
-type M = KObject & { spec: ModelSpec };
+type M = K8sObject & { spec: ModelSpec };
 
 export class PrometheusMetrics implements MetricsSource {
   constructor(private readonly baseUrl: string, private readonly fetchFn: typeof fetch = fetch) {}

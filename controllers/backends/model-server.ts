@@ -1,10 +1,10 @@
 /** ServingBackend over the local model server's admin API: versions loaded from the registry, traffic split set by weight. */
-import type { KObject } from '../runtime/store.ts';
-import type { ModelSpec } from '../../charts/crds/index.ts';
+import type { ModelSpec } from '../../api/crds/index.ts';
 import type { ServeRequest, ServingBackend, ServingObserved } from './types.ts';
 import type { ModelServerAdmin } from './metrics.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
-type M = KObject & { spec: ModelSpec };
+type M = K8sObject & { spec: ModelSpec };
 
 export class ModelServerBackend implements ServingBackend {
   readonly needsFinalizer = true;

@@ -3,10 +3,10 @@
  * planners never see which.
  */
 import type { ServingState, VersionMetrics } from '../planners/canary.ts';
-import type { KObject } from '../runtime/store.ts';
-import type { ModelSpec } from '../../charts/crds/index.ts';
+import type { ModelSpec } from '../../api/crds/index.ts';
 import type { NodeAffinity, Toleration } from '../planners/placement.ts';
 import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export interface ServingObserved {
   /** What is served, when the serving layer reports it in place; undefined otherwise. */
@@ -20,7 +20,7 @@ export interface ServingObserved {
 }
 
 export interface ServeRequest {
-  readonly model: KObject & { spec: ModelSpec };
+  readonly model: K8sObject & { spec: ModelSpec };
   readonly stable: { version: number; source: string };
   readonly canary?: { version: number; source: string };
   readonly canaryPercent: number;
@@ -32,25 +32,25 @@ export interface ServingBackend {
   readonly needsFinalizer: boolean;
   /** Whether a change made by serve() comes back as a watch event (else the reconciler polls for it). */
   readonly notifies?: boolean;
-  observe(model: KObject & { spec: ModelSpec }): Promise<ServingObserved>;
+  observe(model: K8sObject & { spec: ModelSpec }): Promise<ServingObserved>;
   /** Idempotent: writes only what differs. */
   serve(req: ServeRequest): Promise<'unchanged' | 'created' | 'updated'>;
   /** Cleanup when the Model is deleted. */
-  remove(model: KObject & { spec: ModelSpec }): Promise<void>;
+  remove(model: K8sObject & { spec: ModelSpec }): Promise<void>;
 }
 
 export interface MetricsSource {
   /** Metrics of one version over [sinceMs, now]. undefined when unknown. */
-  versionMetrics(model: KObject & { spec: ModelSpec }, version: number, sinceMs: number, now: number): Promise<VersionMetrics | undefined>;
+  versionMetrics(model: K8sObject & { spec: ModelSpec }, version: number, sinceMs: number, now: number): Promise<VersionMetrics | undefined>;
   /** Drift between the canary's and the stable's prediction distributions; null when unavailable. */
-  predictionDrift?(model: KObject & { spec: ModelSpec }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null>;
+  predictionDrift?(model: K8sObject & { spec: ModelSpec }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null>;
 }
 
 export interface PipelineBackend {
   templateExists(namespace: string, pipeline: string): Promise<boolean>;
   observe(namespace: string, name: string): Promise<WorkflowObserved | undefined>;
   /** Idempotent: AlreadyExists is success. */
-  submit(w: WorkflowSubmission, owner: KObject): Promise<'created' | 'unchanged'>;
+  submit(w: WorkflowSubmission, owner: K8sObject): Promise<'created' | 'unchanged'>;
   /** The pipeline's spec hash (annotation ghosteam.io/spec-hash), when known. */
   specHash?(namespace: string, pipeline: string): Promise<string | undefined>;
 }

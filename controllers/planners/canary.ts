@@ -10,6 +10,7 @@
  * clock (`stepStartedAt`) starts only once the step's traffic is observed in place, and promotion
  * (100% to the canary) happens only after the last step's analysis passed, or on a manual promote.
  */
+import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 
 export interface CanaryPolicy {
@@ -317,9 +318,5 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
   if (o.manageAlias && r.stableVersion !== undefined && o.champion !== r.stableVersion) {
     actions.push({ type: 'setAlias', alias: 'champion', version: r.stableVersion });
   }
-  return { actions, status: stripUndefined(r), ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return { actions, status: clean(r), ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }

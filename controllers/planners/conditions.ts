@@ -2,18 +2,7 @@
  * Kubernetes-style status conditions, computed purely. `lastTransitionTime` changes only when a
  * condition's status flips; reason and message updates keep the old time.
  */
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface Condition {
-  readonly type: string;
-  readonly status: ConditionStatus;
-  /** PascalCase constant, e.g. `CanaryProgressing`. */
-  readonly reason: string;
-  readonly message: string;
-  /** RFC 3339. */
-  readonly lastTransitionTime: string;
-  readonly observedGeneration?: number;
-}
+import type { Condition, ConditionStatus } from '../../api/crds/types.ts';
 
 export interface ConditionInput {
   readonly type: string;
@@ -71,18 +60,3 @@ export function phaseFromConditions(conds: readonly Condition[] | undefined): st
   return 'Pending';
 }
 
-/** Deep structural equality for JSON values (status diffing). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const bb = b as unknown[];
-    return a.length === bb.length && a.every((x, i) => jsonEqual(x, bb[i]));
-  }
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length && ak.every((k) => jsonEqual(ao[k], bo[k]));
-}

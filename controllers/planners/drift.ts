@@ -5,6 +5,7 @@
  * run is created, so restarts and concurrent workers converge on the same single object.
  */
 import { CronExpressionParser } from 'cron-parser';
+import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 import { compactTime, dnsName } from './names.ts';
 
@@ -159,6 +160,3 @@ export function planDriftMonitor(o: DriftObserved, now: number): DriftPlan {
   return { actions, status: clean(status), requeueAfterMs: next - now };
 }
 
-function clean<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}

@@ -20,7 +20,7 @@
  * it is never chosen here; for the other shapes the canary planner does not start a rollout of its
  * `rejectedVersion` until the target moves on (planners/canary.ts, step 1).
  */
-import type { ModelRef, ModelStatus } from '../../charts/crds/types.ts';
+import type { ModelRef, ModelStatus } from '../../api/crds/types.ts';
 
 export type TargetRule = 'fixed' | 'alias' | 'pin' | 'serving' | 'canary';
 

@@ -16,29 +16,10 @@
  * waits an exponential backoff from `lastAttemptTime`, so retries survive a restart and never hold
  * up the Model's own reconciler (write-back is a controller of its own).
  */
-import type { Condition, ModelStatus, ModelWriteBack } from '../../charts/crds/index.ts';
-import { LOCK_FILE } from '../../charts/lock.ts';
+import type { Condition, ModelStatus, ModelWriteBack } from '../../api/crds/index.ts';
 import { getCondition, rfc3339, setConditions, type ConditionInput } from './conditions.ts';
 
 export const WRITTEN_BACK = 'WrittenBack';
-
-/**
- * What is wrong with a write-back target, or undefined. `names` are what the user typed them as
- * (the flags, by default), so the message points at the right place.
- */
-export function writeBackTargetProblem(t: { readonly repo: string; readonly branch: string; readonly lockFile: string }, names = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file' }): string | undefined {
-  if (t.repo.trim() === '') return `${names.repo} needs a Git URL (https://, ssh://, git@host:path) or a path to a repository`;
-  const b = t.branch;
-  if (!/^[^\s~^:?*[\\\x00-\x1f\x7f]+$/.test(b) || /^[-/.]|\.\.|\/\/|@\{|\/\.|\.lock$|[/.]$/.test(b) || b === '@') {
-    return `${names.branch} '${b}' is not a valid branch name (see git check-ref-format)`;
-  }
-  const parts = t.lockFile.split('/');
-  if (t.lockFile.startsWith('/') || /^[A-Za-z]:|\\/.test(t.lockFile) || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    return `${names.lockFile} '${t.lockFile}' must be a path inside the repository, relative to its root, e.g. deploy/${LOCK_FILE}`;
-  }
-  if (parts[parts.length - 1] !== LOCK_FILE) return `${names.lockFile} '${t.lockFile}' must be named ${LOCK_FILE}: the Model construct reads the ${LOCK_FILE} next to the app`;
-  return undefined;
-}
 
 export interface WriteBackBackoff {
   /** Delay after the first failure; it doubles with every further one. @default 5000 */

@@ -3,14 +3,16 @@
  * it with the reference with the drift library, writes per-feature results and the verdict, and
  * creates exactly one TrainingRun when drift holds and the cooldown has passed.
  */
-import type { DriftMonitorSpec, DriftMonitorStatus, Condition } from '../../charts/crds/index.ts';
+import type { DriftMonitorSpec, DriftMonitorStatus, Condition } from '../../api/crds/index.ts';
 import { driftCheckDue, planDriftMonitor, validateDriftPolicy, type DriftCheckResult, type DriftMonitorState, type DriftPolicy } from '../planners/drift.ts';
 import { setConditions } from '../planners/conditions.ts';
-import { isAlreadyExists, TYPES, type KObject } from '../runtime/store.ts';
+import { isAlreadyExists, TYPES } from '../runtime/store.ts';
 import { ownerRef } from '../backends/kserve.ts';
-import { clean, coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { clean } from '../../api/json.ts';
+import { DRIFT_MONITOR_LABEL, type K8sObject, MODEL_LABEL, REASON_LABEL } from '../../api/objects.ts';
 
-export type DriftMonitorObject = KObject & { spec: DriftMonitorSpec; status?: DriftMonitorStatus };
+export type DriftMonitorObject = K8sObject & { spec: DriftMonitorSpec; status?: DriftMonitorStatus };
 
 /** Runs one drift check over the window ending at `now` (payload log vs reference, drift library). */
 export type DriftChecker = (monitor: DriftMonitorObject, window: { startMs: number; endMs: number }) => Promise<DriftCheckResult>;
@@ -49,7 +51,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
   try {
     policy = driftPolicyOf(obj.spec);
   } catch (e) {
-    const conditions = setConditions(obj.status?.conditions as never, [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: (e as Error).message }], now, gen) as Condition[];
+    const conditions = setConditions(obj.status?.conditions, [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: (e as Error).message }], now, gen);
     await writeStatus(d.store, t, obj, { ...(obj.status ?? {}), observedGeneration: gen, conditions });
     return {};
   }
@@ -71,10 +73,10 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
   const s = plan.status;
   const r = s.lastResult;
   const message = checkError ? `drift check failed: ${checkError}` : (s.message ?? '');
-  const conditions = setConditions(obj.status?.conditions as never, [
+  const conditions = setConditions(obj.status?.conditions, [
     { type: 'Ready', status: checkError ? 'False' : 'True', reason: checkError ? 'CheckFailed' : r ? 'Checked' : 'Scheduled', message },
     { type: 'Degraded', status: r?.drifted ? 'True' : 'False', reason: r?.drifted ? 'DriftDetected' : 'NoDrift', message: r?.drifted ? message : '' },
-  ], now, gen) as Condition[];
+  ], now, gen);
   const status: DriftMonitorStatus = clean({
     observedGeneration: gen, lastCheckTime: s.lastCheckAt, nextCheckTime: s.nextCheckAt, samples: r?.rows,
     features: r?.features.map((f) => clean({ name: f.feature, test: f.method as never, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted })),
@@ -89,7 +91,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
       try {
         await d.store.create(TYPES.TrainingRun, {
           apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun',
-          metadata: { name: a.run.name, namespace: a.run.namespace, labels: { 'ghosteam.io/model': a.run.model, 'ghosteam.io/reason': 'drift', 'ghosteam.io/drift-monitor': obj.metadata.name }, ownerReferences: [{ ...ownerRef(obj), blockOwnerDeletion: false }] },
+          metadata: { name: a.run.name, namespace: a.run.namespace, labels: { [MODEL_LABEL]: a.run.model, [REASON_LABEL]: 'drift', [DRIFT_MONITOR_LABEL]: obj.metadata.name }, ownerReferences: [{ ...ownerRef(obj), blockOwnerDeletion: false }] },
           spec: { pipeline: a.run.pipeline, reason: 'drift', model: a.run.model, specHash, driftMonitor: obj.metadata.name, ...(retrain.params ? { params: retrain.params } : {}) },
         });
         log.info(`TrainingRun ${a.run.namespace}/${a.run.name} has been created (drift)`);

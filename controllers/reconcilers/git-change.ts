@@ -4,24 +4,25 @@
  * The run's name is derived from the template and the hash, so it is created once per hash, across
  * restarts and concurrent workers. Templates opt in with the label `ghosteam.io/retrain-on-change: "true"`.
  */
-import { isAlreadyExists, TYPES, type KObject } from '../runtime/store.ts';
+import { isAlreadyExists, TYPES } from '../runtime/store.ts';
 import { gitChangeRunName } from '../planners/training-run.ts';
-import { SPEC_HASH_ANNOTATION } from '../backends/argo.ts';
 import type { ReconcileContext, ReconcileResult, Request } from './common.ts';
+import { PIPELINE_LABEL, REASON_LABEL, SPEC_HASH_ANNOTATION } from '../../api/objects.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export const RETRAIN_ON_CHANGE_LABEL = 'ghosteam.io/retrain-on-change';
 export const MODEL_ANNOTATION = 'ghosteam.io/model';
 export const GIT_COMMIT_ANNOTATION = 'ghosteam.io/git-commit';
 
 /** The TrainingRun a template's current hash calls for, or undefined. Pure. */
-export function planGitChange(wt: KObject): KObject | undefined {
+export function planGitChange(wt: K8sObject): K8sObject | undefined {
   const hash = wt.metadata.annotations?.[SPEC_HASH_ANNOTATION];
   if (!hash || wt.metadata.labels?.[RETRAIN_ON_CHANGE_LABEL] !== 'true' || !/^sha256:[0-9a-f]{64}$/.test(hash)) return undefined;
   const commit = wt.metadata.annotations?.[GIT_COMMIT_ANNOTATION];
   const model = wt.metadata.annotations?.[MODEL_ANNOTATION];
   return {
     apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun',
-    metadata: { name: gitChangeRunName(wt.metadata.name, hash), namespace: wt.metadata.namespace, labels: { 'ghosteam.io/reason': 'git-change', 'ghosteam.io/pipeline': wt.metadata.name } },
+    metadata: { name: gitChangeRunName(wt.metadata.name, hash), namespace: wt.metadata.namespace, labels: { [REASON_LABEL]: 'git-change', [PIPELINE_LABEL]: wt.metadata.name } },
     spec: { pipeline: wt.metadata.name, reason: 'git-change', specHash: hash, ...(model ? { model } : {}), ...(commit && /^[0-9a-f]{7,64}$/.test(commit) ? { gitCommit: commit } : {}) },
   };
 }

@@ -7,7 +7,7 @@
 import { planPlacement, type GpuNode, type GpuRequest, type PlacementObserved, type Taint } from '../planners/placement.ts';
 import type { GpuDecision } from '../planners/training-run.ts';
 import { getCondition } from '../planners/conditions.ts';
-import type { KObject } from '../runtime/store.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export const PRIORITY_ANNOTATION = 'ghosteam.io/priority';
 export const ADMITTED_CONDITION = 'GpuAdmitted';
@@ -20,15 +20,15 @@ export interface GpuSpecLike {
 }
 
 export interface GpuSources {
-  readonly nodes: () => KObject[];
-  readonly pods: () => KObject[];
-  readonly trainingRuns: () => KObject[];
-  readonly models: () => KObject[];
+  readonly nodes: () => K8sObject[];
+  readonly pods: () => K8sObject[];
+  readonly trainingRuns: () => K8sObject[];
+  readonly models: () => K8sObject[];
   /** The GPU request of a TrainingRun (from its pipeline), if any. */
-  readonly runGpu: (run: KObject) => GpuSpecLike | undefined;
-  readonly resourceQuotas?: () => KObject[];
+  readonly runGpu: (run: K8sObject) => GpuSpecLike | undefined;
+  readonly resourceQuotas?: () => K8sObject[];
   /** LocalQueues when Kueue's CRDs are installed; undefined otherwise. */
-  readonly localQueues?: () => KObject[] | undefined;
+  readonly localQueues?: () => K8sObject[] | undefined;
 }
 
 const num = (v: unknown): number => {
@@ -38,7 +38,7 @@ const num = (v: unknown): number => {
   return Number.isFinite(n) ? n : 0;
 };
 
-function podGpus(pod: KObject): Record<string, number> {
+function podGpus(pod: K8sObject): Record<string, number> {
   const out: Record<string, number> = {};
   const spec = pod.spec as { containers?: Array<{ resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }> } | undefined;
   for (const c of spec?.containers ?? []) {
@@ -48,12 +48,12 @@ function podGpus(pod: KObject): Record<string, number> {
   return out;
 }
 
-const activePod = (p: KObject) => {
+const activePod = (p: K8sObject) => {
   const phase = (p.status as { phase?: string } | undefined)?.phase;
   return phase !== 'Succeeded' && phase !== 'Failed';
 };
 
-export function inventory(nodes: KObject[], pods: KObject[]): GpuNode[] {
+export function inventory(nodes: K8sObject[], pods: K8sObject[]): GpuNode[] {
   const used = new Map<string, Record<string, number>>();
   for (const p of pods) {
     const n = (p.spec as { nodeName?: string } | undefined)?.nodeName;
@@ -77,7 +77,7 @@ export function inventory(nodes: KObject[], pods: KObject[]): GpuNode[] {
   }).filter((n) => Object.keys(n.allocatable).length > 0);
 }
 
-export const requestKey = (o: KObject) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
+export const requestKey = (o: K8sObject) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
 
 export class GpuScheduler {
   private chain: Promise<unknown> = Promise.resolve();
@@ -88,7 +88,7 @@ export class GpuScheduler {
     const pods = this.s.pods();
     const requests: GpuRequest[] = [];
     const ours = new Set<string>();
-    const add = (o: KObject, gpu: GpuSpecLike, podMatch: (p: KObject) => boolean) => {
+    const add = (o: K8sObject, gpu: GpuSpecLike, podMatch: (p: K8sObject) => boolean) => {
       const admitted = getCondition((o.status as { conditions?: never[] } | undefined)?.conditions, ADMITTED_CONDITION);
       const mine = pods.filter((p) => activePod(p) && podMatch(p));
       for (const p of mine) ours.add(`${p.metadata.namespace}/${p.metadata.name}`);
@@ -129,7 +129,7 @@ export class GpuScheduler {
   }
 
   /** The decision for one object (serialized so two workers never admit into the same free block). */
-  decide(o: KObject): Promise<GpuDecision> {
+  decide(o: K8sObject): Promise<GpuDecision> {
     const run = this.chain.then(() => {
       const plan = planPlacement(this.observe());
       const key = requestKey(o);
@@ -147,7 +147,7 @@ export class GpuScheduler {
 }
 
 /** The GPU request of an Argo WorkflowTemplate: the largest per-pod GPU request of its templates. */
-export function gpuOfWorkflowTemplate(wt: KObject | undefined): GpuSpecLike | undefined {
+export function gpuOfWorkflowTemplate(wt: K8sObject | undefined): GpuSpecLike | undefined {
   const templates = ((wt?.spec as { templates?: Array<{ container?: { resources?: { limits?: Record<string, string>; requests?: Record<string, string> } }; nodeSelector?: Record<string, string> }> } | undefined)?.templates) ?? [];
   let best: GpuSpecLike | undefined;
   for (const t of templates) {

@@ -5,7 +5,7 @@
  * then apply the actions idempotently.
  */
 import type { ModelRegistry } from '../../components/registry/types.ts';
-import type { ModelSpec, ModelStatus, AnalysisResult, Condition } from '../../charts/crds/index.ts';
+import type { ModelSpec, ModelStatus, AnalysisResult, Condition } from '../../api/crds/index.ts';
 import {
   desiredServing, planCanary, sameServing, validateCanaryPolicy,
   type CanaryMetrics, type CanaryPolicy, type ManualAction, type RolloutStatus, type StepAnalysis,
@@ -13,14 +13,16 @@ import {
 import { getCondition, rfc3339, setConditions, type ConditionInput } from '../planners/conditions.ts';
 import { decideTarget, followedAlias } from '../planners/model-target.ts';
 import type { GpuDecision } from '../planners/training-run.ts';
-import { TYPES, type KObject } from '../runtime/store.ts';
+import { TYPES } from '../runtime/store.ts';
 import type { MetricsSource, ServingBackend } from '../backends/types.ts';
-import { clean, coords, ensureFinalizer, logApplied, removeFinalizer, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, ensureFinalizer, logApplied, removeFinalizer, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { clean } from '../../api/json.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export const ROLLOUT_ANNOTATION = 'ghosteam.io/rollout';
 const ACTIONS: readonly ManualAction[] = ['pause', 'resume', 'promote', 'abort'];
 
-export type ModelObject = KObject & { spec: ModelSpec; status?: ModelStatus };
+export type ModelObject = K8sObject & { spec: ModelSpec; status?: ModelStatus };
 
 export interface ModelDeps extends ReconcileContext {
   readonly serving: ServingBackend;
@@ -29,7 +31,7 @@ export interface ModelDeps extends ReconcileContext {
   /** GPU decision for a predictor with spec.resources.gpu. */
   readonly gpu?: (model: ModelObject) => Promise<GpuDecision> | GpuDecision;
   /** Cached read of the Model (informer); undefined falls back to the store. */
-  readonly cached?: (namespace: string, name: string) => KObject | undefined;
+  readonly cached?: (namespace: string, name: string) => K8sObject | undefined;
   /** resourceVersions this operator last wrote, by key: a cached copy older than that is not trusted. */
   readonly written?: Map<string, string>;
 }
@@ -54,7 +56,7 @@ export function policyOf(spec: ModelSpec): CanaryPolicy | undefined {
   return policy;
 }
 
-export function manualAction(o: KObject): ManualAction | undefined {
+export function manualAction(o: K8sObject): ManualAction | undefined {
   const v = o.metadata.annotations?.[ROLLOUT_ANNOTATION];
   return v && (ACTIONS as readonly string[]).includes(v) ? (v as ManualAction) : undefined;
 }
@@ -109,7 +111,7 @@ export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, pol
   if (r.handledAction || getCondition(prev?.conditions, 'RolloutAction')) {
     conds.push(r.handledAction ? { type: 'RolloutAction', status: 'True', reason: r.handledAction === 'abort' ? 'Aborted' : 'Promoted', message: r.handledAction } : { type: 'RolloutAction', status: 'False', reason: 'None', message: '' });
   }
-  const conditions = setConditions(prev?.conditions as never, conds, now, generation) as Condition[];
+  const conditions = setConditions(prev?.conditions, conds, now, generation);
   const phase: ModelStatus['phase'] = ready.reason === 'InvalidSpec' ? 'Failed' : inRollout ? 'Progressing' : r.phase === 'RolledBack' ? 'RolledBack' : ready.ok ? 'Ready' : 'Pending';
   const fallback = r.canaryVersion ?? r.rejectedVersion ?? r.stableVersion ?? 1;
   return clean({

@@ -3,21 +3,23 @@
  * local engine run), follows it, and on success registers the model version with lineage.
  */
 import type { ModelRegistry } from '../../components/registry/types.ts';
-import type { TrainingRunSpec, TrainingRunStatus, Condition } from '../../charts/crds/index.ts';
+import type { TrainingRunSpec, TrainingRunStatus, Condition } from '../../api/crds/index.ts';
 import { planTrainingRun, type GpuDecision, type TrainingRunState } from '../planners/training-run.ts';
 import { getCondition, setConditions, type ConditionInput } from '../planners/conditions.ts';
-import { TYPES, type KObject } from '../runtime/store.ts';
+import { TYPES } from '../runtime/store.ts';
 import type { PipelineBackend } from '../backends/types.ts';
 import { ADMITTED_CONDITION } from './gpu.ts';
-import { clean, coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { clean } from '../../api/json.ts';
+import { type K8sObject, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
 
-export type TrainingRunObject = KObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
+export type TrainingRunObject = K8sObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
 
 export interface TrainingRunDeps extends ReconcileContext {
   readonly pipelines: PipelineBackend;
   readonly registry?: ModelRegistry;
   readonly gpu?: (run: TrainingRunObject) => Promise<GpuDecision> | GpuDecision;
-  readonly cached?: (namespace: string, name: string) => KObject | undefined;
+  readonly cached?: (namespace: string, name: string) => K8sObject | undefined;
   /** Called after a version is registered (the Model reconciler then picks it up at once). */
   readonly onRegistered?: (model: string, version: number) => void;
 }
@@ -27,15 +29,16 @@ function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
   const queued = getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
   return clean({
     phase: st.phase === 'Pending' && queued ? 'Queued' : st.phase,
-    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message,
+    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message, gate: st.gate,
   }) as TrainingRunState;
 }
 
 export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: TrainingRunState, gpu: GpuDecision, gen: number, now: number): TrainingRunStatus {
   const phase: TrainingRunStatus['phase'] = s.phase === 'Queued' ? 'Pending' : s.phase === 'Registering' ? 'Running' : s.phase;
   const done = s.phase === 'Succeeded' || s.phase === 'Failed';
+  const rejected = s.gate?.passed === false;
   const conds: ConditionInput[] = [
-    { type: 'Ready', status: s.phase === 'Succeeded' ? 'True' : 'False', reason: s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
+    { type: 'Ready', status: s.phase === 'Succeeded' && !rejected ? 'True' : 'False', reason: rejected ? 'GateRejected' : s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
     { type: 'Progressing', status: done ? 'False' : 'True', reason: s.phase === 'Queued' ? 'Queued' : done ? 'Finished' : s.phase, message: s.message ?? '' },
     { type: 'Degraded', status: s.phase === 'Failed' ? 'True' : 'False', reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected', message: s.phase === 'Failed' ? (s.message ?? '') : '' },
   ];
@@ -43,7 +46,7 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
   else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION)) conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
   return clean({
     phase, observedGeneration: gen, workflowName: s.workflowName, startedAt: s.startedAt, finishedAt: s.finishedAt,
-    registeredVersion: s.registeredVersion, message: s.message, conditions: setConditions(prev?.conditions as never, conds, now, gen) as Condition[],
+    registeredVersion: s.registeredVersion, gate: s.gate, message: s.message, conditions: setConditions(prev?.conditions, conds, now, gen),
   }) as TrainingRunStatus;
 }
 
@@ -91,7 +94,7 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
       const mv = await d.registry.registerVersion(a.model, {
         artifactPath: a.source,
         lineage: { runId: a.lineage.runId, pipeline: a.lineage.pipeline, reason: a.lineage.reason, ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}), ...(a.lineage.datasetDigest ? { datasetDigest: a.lineage.datasetDigest } : {}) },
-        tags: { 'ghosteam.io/training-run': `${ns}/${obj.metadata.name}`, 'ghosteam.io/reason': a.lineage.reason },
+        tags: { [TRAINING_RUN_LABEL]: `${ns}/${obj.metadata.name}`, [REASON_LABEL]: a.lineage.reason },
       });
       log.info(`model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`);
       d.onRegistered?.(a.model, mv.version);

@@ -7,12 +7,13 @@
  * when the queue is full, new Events are dropped with a warning rather than holding workers.
  */
 import { randomBytes } from 'node:crypto';
-import { TYPES, type KObject, type ObjectStore } from './store.ts';
+import { TYPES, type ObjectStore } from './store.ts';
 import type { Logger } from './log.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export interface EventRecorder {
   /** Queues the Event; resolves at once (the post happens in the background). */
-  record(obj: KObject, eventType: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  record(obj: K8sObject, eventType: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
   /** Resolves once every queued Event has been posted (or has failed). */
   flush(): Promise<void>;
 }
@@ -27,11 +28,11 @@ export interface EventRecorderOptions {
 export function eventRecorder(store: ObjectStore, component: string, log: Logger, now: () => number = Date.now, opts: EventRecorderOptions = {}): EventRecorder {
   const concurrency = opts.concurrency ?? 4;
   const maxQueued = opts.maxQueued ?? 10_000;
-  const queue: KObject[] = [];
+  const queue: K8sObject[] = [];
   let inFlight = 0;
   let dropped = 0;
   let idle: Array<() => void> = [];
-  const post = async (ev: KObject) => {
+  const post = async (ev: K8sObject) => {
     try {
       await store.create(TYPES.Event, ev);
     } catch (e) {

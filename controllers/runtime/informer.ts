@@ -3,11 +3,12 @@
  * A 410 Gone (resourceVersion too old) re-lists; other watch endings re-watch after a backoff from
  * the last seen version. Every `resyncMs` all cached keys are handed to the handler again.
  */
-import { isGone, objectKey, type KObject, type ObjectStore, type ResourceType, type Watcher } from './store.ts';
+import { isGone, objectKey, type ObjectStore, type ResourceType, type Watcher } from './store.ts';
 import type { Logger } from './log.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export interface InformerHandler {
-  (type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'RESYNC', obj: KObject, old?: KObject): void;
+  (type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'RESYNC', obj: K8sObject, old?: K8sObject): void;
 }
 
 /**
@@ -15,14 +16,14 @@ export interface InformerHandler {
  * TransformStripManagedFields). Nothing here reads them, and they are often the largest part of an
  * object; an update that omits them leaves the server's copy unchanged.
  */
-export function cacheable(o: KObject): KObject {
+export function cacheable(o: K8sObject): K8sObject {
   if (!(o.metadata as { managedFields?: unknown }).managedFields) return o;
-  const { managedFields: _m, ...metadata } = o.metadata as KObject['metadata'] & { managedFields?: unknown };
+  const { managedFields: _m, ...metadata } = o.metadata as K8sObject['metadata'] & { managedFields?: unknown };
   return { ...o, metadata };
 }
 
 export class Informer {
-  readonly cache = new Map<string, KObject>();
+  readonly cache = new Map<string, K8sObject>();
   private rv = '0';
   private watcher?: Watcher;
   private stopped = false;
@@ -65,15 +66,15 @@ export class Informer {
     clearTimeout(this.retry);
   }
 
-  list(): KObject[] {
+  list(): K8sObject[] {
     return [...this.cache.values()];
   }
 
-  get(namespace: string | undefined, name: string): KObject | undefined {
+  get(namespace: string | undefined, name: string): K8sObject | undefined {
     return this.cache.get(namespace ? `${namespace}/${name}` : name);
   }
 
-  private fire(type: Parameters<InformerHandler>[0], o: KObject, old?: KObject): void {
+  private fire(type: Parameters<InformerHandler>[0], o: K8sObject, old?: K8sObject): void {
     for (const h of this.handlers) {
       try {
         h(type, o, old);

@@ -7,7 +7,8 @@ import type { KubeConfig, Watch } from '@kubernetes/client-node';
 import fetch, { type RequestInit } from 'node-fetch';
 import { Agent as HttpsAgent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
-import { ApiError, type KObject, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
+import { ApiError, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 /**
  * @kubernetes/client-node loads its whole generated API (about 21 MB of JavaScript in 2,500 files)
@@ -93,9 +94,9 @@ export class KubeStore implements ObjectStore {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  async get(t: ResourceType, namespace: string | undefined, name: string): Promise<KObject | undefined> {
+  async get(t: ResourceType, namespace: string | undefined, name: string): Promise<K8sObject | undefined> {
     try {
-      return await this.request<KObject>('GET', this.path(t, namespace, name));
+      return await this.request<K8sObject>('GET', this.path(t, namespace, name));
     } catch (e) {
       if (e instanceof ApiError && e.code === 404) return undefined;
       throw e;
@@ -103,14 +104,14 @@ export class KubeStore implements ObjectStore {
   }
 
   async list(t: ResourceType, namespace?: string, labelSelector?: string): Promise<ListResult> {
-    const items: KObject[] = [];
+    const items: K8sObject[] = [];
     let cont: string | undefined;
     let rv = '';
     do {
       const q = new URLSearchParams({ limit: '500' });
       if (labelSelector) q.set('labelSelector', labelSelector);
       if (cont) q.set('continue', cont);
-      const r = await this.request<{ items: KObject[]; metadata: { resourceVersion: string; continue?: string } }>('GET', `${this.path(t, namespace)}?${q}`);
+      const r = await this.request<{ items: K8sObject[]; metadata: { resourceVersion: string; continue?: string } }>('GET', `${this.path(t, namespace)}?${q}`);
       for (const o of r.items) items.push({ ...o, apiVersion: t.group ? `${t.group}/${t.version}` : t.version, kind: t.kind });
       rv = r.metadata.resourceVersion;
       cont = r.metadata.continue || undefined;
@@ -118,20 +119,20 @@ export class KubeStore implements ObjectStore {
     return { items, resourceVersion: rv };
   }
 
-  create(t: ResourceType, obj: KObject): Promise<KObject> {
+  create(t: ResourceType, obj: K8sObject): Promise<K8sObject> {
     return this.request('POST', this.path(t, obj.metadata.namespace), obj);
   }
 
-  replace(t: ResourceType, obj: KObject): Promise<KObject> {
+  replace(t: ResourceType, obj: K8sObject): Promise<K8sObject> {
     return this.request('PUT', this.path(t, obj.metadata.namespace, obj.metadata.name), obj);
   }
 
-  replaceStatus(t: ResourceType, obj: KObject): Promise<KObject> {
+  replaceStatus(t: ResourceType, obj: K8sObject): Promise<K8sObject> {
     return this.request('PUT', this.path(t, obj.metadata.namespace, obj.metadata.name, t.statusSubresource ? 'status' : undefined), obj);
   }
 
   /** Server-side apply with a field manager (used for objects the operator fully owns). */
-  apply(t: ResourceType, obj: KObject, fieldManager: string): Promise<KObject> {
+  apply(t: ResourceType, obj: K8sObject, fieldManager: string): Promise<K8sObject> {
     const q = new URLSearchParams({ fieldManager, force: 'true' });
     return this.request('PATCH', `${this.path(t, obj.metadata.namespace, obj.metadata.name)}?${q}`, obj, 'application/apply-patch+yaml');
   }
@@ -160,7 +161,7 @@ export class KubeStore implements ObjectStore {
           done(new ApiError(s.code ?? 500, s.reason ?? 'Error', s.message ?? 'watch error'));
           return;
         }
-        onEvent({ type: type as WatchEvent['type'], object: obj as KObject });
+        onEvent({ type: type as WatchEvent['type'], object: obj as K8sObject });
       },
       (err) => {
         const code = (err as { statusCode?: number } | null)?.statusCode;

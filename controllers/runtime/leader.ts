@@ -3,8 +3,9 @@
  * a replica takes the Lease when it is free or expired, renews it every `renewMs`, and calls
  * `onLost` when a renewal fails past the lease duration (the operator then stops reconciling).
  */
-import { isConflict, TYPES, type KObject, type ObjectStore } from './store.ts';
+import { isConflict, TYPES, type ObjectStore } from './store.ts';
 import type { Logger } from './log.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export interface LeaderOptions {
   readonly namespace: string;
@@ -100,7 +101,7 @@ export class LeaderElector {
       const mine = s.holderIdentity === this.o.identity;
       const expired = !s.holderIdentity || !s.renewTime || Date.parse(s.renewTime) + (s.leaseDurationSeconds ?? durS) * 1000 < now;
       if (!mine && !expired) return false;
-      const next: KObject = {
+      const next: K8sObject = {
         ...cur,
         spec: { ...s, ...spec, acquireTime: mine ? s.acquireTime : micro(now), leaseTransitions: (s.leaseTransitions ?? 0) + (mine ? 0 : 1) },
       };

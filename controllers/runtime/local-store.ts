@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import writeFileAtomic from 'write-file-atomic';
 import lockfile from 'proper-lockfile';
-import { ApiError, apiVersionOf, typeKey, type KObject, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
-import { jsonEqual } from '../planners/conditions.ts';
+import { ApiError, apiVersionOf, typeKey, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
+import { jsonEqual } from '../../api/json.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 interface Sub {
   key: string;
@@ -34,7 +35,7 @@ const clone = <T>(o: T): T => structuredClone(o);
 
 export class LocalStore implements ObjectStore {
   readonly kind = 'local' as const;
-  private readonly objects = new Map<string, Map<string, KObject>>();
+  private readonly objects = new Map<string, Map<string, K8sObject>>();
   private readonly history: Array<{ rv: number; key: string; event: WatchEvent }> = [];
   private readonly subs = new Set<Sub>();
   private rv = 0;
@@ -72,16 +73,17 @@ export class LocalStore implements ObjectStore {
     const rvFile = join(dir, 'rv');
     if (existsSync(rvFile)) this.rv = Number(readFileSync(rvFile, 'utf8')) || 0;
     for (const tk of readdirSync(dir, { withFileTypes: true })) {
-      if (!tk.isDirectory()) continue;
-      const m = new Map<string, KObject>();
+      // Only '<Kind>.<group>' folders hold objects (inbox/ and the like are not tables).
+      if (!tk.isDirectory() || !tk.name.includes('.')) continue;
+      const m = new Map<string, K8sObject>();
       for (const ns of readdirSync(join(dir, tk.name), { withFileTypes: true })) {
         if (!ns.isDirectory()) continue;
         for (const f of readdirSync(join(dir, tk.name, ns.name))) {
           if (!f.endsWith('.json')) continue;
           const path = join(dir, tk.name, ns.name, f);
-          let o: KObject;
+          let o: K8sObject;
           try {
-            o = JSON.parse(readFileSync(path, 'utf8')) as KObject;
+            o = JSON.parse(readFileSync(path, 'utf8')) as K8sObject;
           } catch (e) {
             throw new Error(`${path}: not valid JSON (${(e as Error).message}); delete the file to drop the object`);
           }
@@ -97,14 +99,14 @@ export class LocalStore implements ObjectStore {
     return `${ns ?? '_'}/${name}`;
   }
 
-  private table(t: ResourceType): Map<string, KObject> {
+  private table(t: ResourceType): Map<string, K8sObject> {
     const k = typeKey(t);
     let m = this.objects.get(k);
     if (!m) this.objects.set(k, (m = new Map()));
     return m;
   }
 
-  private persist(t: ResourceType, o: KObject, deleted = false): void {
+  private persist(t: ResourceType, o: K8sObject, deleted = false): void {
     if (!this.dir) return;
     const d = join(this.dir, typeKey(t), o.metadata.namespace ?? '_');
     const file = join(d, `${o.metadata.name}.json`);
@@ -116,7 +118,7 @@ export class LocalStore implements ObjectStore {
     writeFileAtomic.sync(join(this.dir, 'rv'), String(this.rv));
   }
 
-  private emit(t: ResourceType, type: WatchEvent['type'], o: KObject): void {
+  private emit(t: ResourceType, type: WatchEvent['type'], o: K8sObject): void {
     const key = typeKey(t);
     const event: WatchEvent = { type, object: clone(o) };
     this.history.push({ rv: this.rv, key, event });
@@ -133,7 +135,7 @@ export class LocalStore implements ObjectStore {
     return new ApiError(404, 'NotFound', `${t.plural}.${t.group || 'core'} "${name}" not found${ns ? ` in namespace ${ns}` : ''}`);
   }
 
-  private check(t: ResourceType, obj: KObject): void {
+  private check(t: ResourceType, obj: K8sObject): void {
     if (!obj?.metadata?.name) throw new ApiError(422, 'Invalid', `${t.kind}: metadata.name is required`);
     if (t.namespaced && !obj.metadata.namespace) throw new ApiError(422, 'Invalid', `${t.kind} ${obj.metadata.name}: metadata.namespace is required`);
     if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(obj.metadata.name) || obj.metadata.name.length > 253) {
@@ -141,7 +143,7 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  async get(t: ResourceType, namespace: string | undefined, name: string): Promise<KObject | undefined> {
+  async get(t: ResourceType, namespace: string | undefined, name: string): Promise<K8sObject | undefined> {
     const o = this.table(t).get(this.nk(t.namespaced ? namespace : undefined, name));
     return o ? clone(o) : undefined;
   }
@@ -155,7 +157,7 @@ export class LocalStore implements ObjectStore {
     return { items, resourceVersion: String(this.rv) };
   }
 
-  async create(t: ResourceType, obj: KObject): Promise<KObject> {
+  async create(t: ResourceType, obj: K8sObject): Promise<K8sObject> {
     this.check(t, obj);
     const m = this.table(t);
     const k = this.nk(obj.metadata.namespace, obj.metadata.name);
@@ -172,7 +174,7 @@ export class LocalStore implements ObjectStore {
     return clone(o);
   }
 
-  private current(t: ResourceType, obj: KObject): KObject {
+  private current(t: ResourceType, obj: K8sObject): K8sObject {
     this.check(t, obj);
     const cur = this.table(t).get(this.nk(obj.metadata.namespace, obj.metadata.name));
     if (!cur) throw this.notFound(t, obj.metadata.namespace, obj.metadata.name);
@@ -182,7 +184,7 @@ export class LocalStore implements ObjectStore {
     return cur;
   }
 
-  private commit(t: ResourceType, next: KObject, cur: KObject): KObject {
+  private commit(t: ResourceType, next: K8sObject, cur: K8sObject): K8sObject {
     if (jsonEqual(next, cur)) return clone(cur); // no-op writes keep the resourceVersion, like the API server
     this.rv++;
     next.metadata.resourceVersion = String(this.rv);
@@ -200,7 +202,7 @@ export class LocalStore implements ObjectStore {
     return clone(next);
   }
 
-  async replace(t: ResourceType, obj: KObject): Promise<KObject> {
+  async replace(t: ResourceType, obj: K8sObject): Promise<K8sObject> {
     const cur = this.current(t, obj);
     const next = clone(obj);
     next.apiVersion = cur.apiVersion;
@@ -218,7 +220,7 @@ export class LocalStore implements ObjectStore {
     return this.commit(t, next, cur);
   }
 
-  async replaceStatus(t: ResourceType, obj: KObject): Promise<KObject> {
+  async replaceStatus(t: ResourceType, obj: K8sObject): Promise<K8sObject> {
     const cur = this.current(t, obj);
     const next = clone(cur);
     if (obj.status === undefined) delete next.status;

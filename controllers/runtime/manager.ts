@@ -4,19 +4,20 @@
  * primary type and the secondary types whose changes map back to primary keys (by default through
  * controller owner references).
  */
-import { objectKey, typeKey, type KObject, type ObjectStore, type ResourceType } from './store.ts';
+import { objectKey, typeKey, type ObjectStore, type ResourceType } from './store.ts';
 import { Informer, type InformerHandler } from './informer.ts';
 import { WorkQueue } from './queue.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { LeaderElector, type LeaderOptions } from './leader.ts';
 import type { Logger } from './log.ts';
-import { jsonEqual } from '../planners/conditions.ts';
 import type { ReconcileResult, Request } from '../reconcilers/common.ts';
+import { jsonEqual } from '../../api/json.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 /** Whether anything but status (and resourceVersion/managedFields) changed. */
-export function metaChanged(a: KObject, b: KObject): boolean {
-  const m = (o: KObject) => [o.metadata.generation, o.metadata.labels ?? {}, o.metadata.annotations ?? {}, o.metadata.finalizers ?? [], o.metadata.deletionTimestamp ?? null, o.metadata.ownerReferences ?? []];
+export function metaChanged(a: K8sObject, b: K8sObject): boolean {
+  const m = (o: K8sObject) => [o.metadata.generation, o.metadata.labels ?? {}, o.metadata.annotations ?? {}, o.metadata.finalizers ?? [], o.metadata.deletionTimestamp ?? null, o.metadata.ownerReferences ?? []];
   if (!jsonEqual(m(a), m(b))) return true;
   // Kinds without a status subresource (or without generation tracking) compare the rest too.
   const { metadata: _a, status: _s, ...ra } = a;
@@ -27,7 +28,7 @@ export function metaChanged(a: KObject, b: KObject): boolean {
 export interface Watches {
   readonly type: ResourceType;
   /** Primary keys ('namespace/name') affected by a change of this object. @default controller owner refs of the primary kind */
-  readonly map?: (obj: KObject) => string[];
+  readonly map?: (obj: K8sObject) => string[];
 }
 
 export interface Controller {
@@ -141,7 +142,7 @@ export class Manager {
       });
       for (const w of c.watches ?? []) {
         const inf = this.ensureInformer(w.type);
-        const map = w.map ?? ((o: KObject) => (o.metadata.ownerReferences ?? []).filter((r) => r.controller && r.kind === c.type.kind).map((r) => (o.metadata.namespace ? `${o.metadata.namespace}/${r.name}` : r.name)));
+        const map = w.map ?? ((o: K8sObject) => (o.metadata.ownerReferences ?? []).filter((r) => r.controller && r.kind === c.type.kind).map((r) => (o.metadata.namespace ? `${o.metadata.namespace}/${r.name}` : r.name)));
         inf.addHandler((type, o) => {
           if (type === 'RESYNC') return;
           for (const k of map(o)) q.add(k);

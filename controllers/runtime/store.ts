@@ -6,37 +6,7 @@
  *  - LocalStore (controllers/runtime/local-store.ts): files under .ghosteam/state (local mode).
  * Both pass the shared suite in test/controllers/store-suite.ts.
  */
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: OwnerReference[];
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface KObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  // Kind-specific fields (spec, status, data, ...).
-  [key: string]: unknown;
-}
+import type { K8sObject } from '../../api/objects.ts';
 
 export interface ResourceType {
   readonly group: string;
@@ -98,7 +68,7 @@ export const isGone = (e: unknown): boolean => e instanceof ApiError && e.code =
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 export interface WatchEvent {
   readonly type: WatchEventType;
-  readonly object: KObject;
+  readonly object: K8sObject;
 }
 
 export interface Watcher {
@@ -106,20 +76,20 @@ export interface Watcher {
 }
 
 export interface ListResult {
-  readonly items: KObject[];
+  readonly items: K8sObject[];
   readonly resourceVersion: string;
 }
 
 export interface ObjectStore {
   readonly kind: 'kube' | 'local';
-  get(t: ResourceType, namespace: string | undefined, name: string): Promise<KObject | undefined>;
+  get(t: ResourceType, namespace: string | undefined, name: string): Promise<K8sObject | undefined>;
   list(t: ResourceType, namespace?: string, labelSelector?: string): Promise<ListResult>;
   /** 409 AlreadyExists when the name is taken. */
-  create(t: ResourceType, obj: KObject): Promise<KObject>;
+  create(t: ResourceType, obj: K8sObject): Promise<K8sObject>;
   /** Replaces spec/metadata; 409 Conflict when metadata.resourceVersion is stale. */
-  replace(t: ResourceType, obj: KObject): Promise<KObject>;
+  replace(t: ResourceType, obj: K8sObject): Promise<K8sObject>;
   /** Replaces status only; 409 Conflict when metadata.resourceVersion is stale. */
-  replaceStatus(t: ResourceType, obj: KObject): Promise<KObject>;
+  replaceStatus(t: ResourceType, obj: K8sObject): Promise<K8sObject>;
   /** Marks for deletion (finalizers) or deletes. NotFound is not an error. */
   delete(t: ResourceType, namespace: string | undefined, name: string): Promise<void>;
   /**

@@ -8,7 +8,7 @@ import { featureChartSvg } from '../../components/drift/index.ts';
 import { escapeXml, fmt } from '../../components/drift/report.ts';
 import type { ColumnDrift } from '../../components/drift/index.ts';
 import type { ModelVersion } from '../../components/registry/types.ts';
-import type { AnalysisResult, FeatureDriftResult } from '../../charts/crds/index.ts';
+import type { AnalysisResult, FeatureDriftResult } from '../../api/crds/index.ts';
 
 export interface TimelineEntry {
   /** Wall-clock ms. */

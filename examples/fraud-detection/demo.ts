@@ -38,8 +38,7 @@ import { ModelServerMetrics, type ModelServerAdmin } from '../../controllers/bac
 import type { MetricsSource } from '../../controllers/backends/types.ts';
 import type { DriftChecker } from '../../controllers/reconcilers/drift-monitor.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
-import type { KObject } from '../../controllers/runtime/store.ts';
-import type { DriftMonitorStatus, ModelStatus, TrainingRunStatus, AnalysisResult } from '../../charts/crds/index.ts';
+import type { DriftMonitorStatus, ModelStatus, TrainingRunStatus, AnalysisResult } from '../../api/crds/index.ts';
 import { runPlan, renderText } from '../../gitops/index.ts';
 import { createReporter, loadPipelines, runPipeline } from '../../pipelines/local/index.ts';
 import type { RunOptions } from '../../pipelines/local/types.ts';
@@ -51,6 +50,7 @@ import { DemoClock } from './demo-clock.ts';
 import { Traffic } from './demo-traffic.ts';
 import { brokenLookupModel } from './demo-broken.ts';
 import { renderDemoReport, type DemoRecord, type DriftCheckRecord, type TimelineEntry } from './demo-report.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, '..', '..');
@@ -100,7 +100,7 @@ export interface DemoOutcome {
   readonly cpuMs: number;
 }
 
-type Obj<S> = KObject & { status?: S };
+type Obj<S> = K8sObject & { status?: S };
 
 /** The example app as a user's repository holds it: ghosteam imported by its package name. */
 export function rewriteImports(source: string, file: string): string {
@@ -210,8 +210,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const pipelines = await loadPipelines(appFile);
   const pipelineMap = new Map(pipelines.map((p) => [p.name, { ...p, specHash: pipelineSpecHash(p) }]));
   const trainSpec = pipelines[0];
-  const modelObj = synth.objects.find((x) => x.kind === 'Model') as KObject | undefined;
-  const monitorObj = synth.objects.find((x) => x.kind === 'DriftMonitor') as KObject | undefined;
+  const modelObj = synth.objects.find((x) => x.kind === 'Model') as K8sObject | undefined;
+  const monitorObj = synth.objects.find((x) => x.kind === 'DriftMonitor') as K8sObject | undefined;
   if (!trainSpec || !modelObj || !monitorObj) throw new Error(`${appFile}: the demo needs a Pipeline, a Model and a DriftMonitor; the app synthesized ${synth.objects.map((x) => x.kind).join(', ')}`);
   const ns = modelObj.metadata.namespace ?? NAMESPACE;
   const modelName = (modelObj.spec as { modelRef: { name: string } }).modelRef.name;

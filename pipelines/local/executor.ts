@@ -21,10 +21,11 @@
 import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import { mkdir, readFile, stat, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import type { Component, ComponentContext, ParamValue, ProgressEvent } from '../../components/component.ts';
 import type { EnvValue, TaskSpec } from '../spec.ts';
-import { envName as paramEnvName } from '../argo.ts';
+import { contractEnv } from '../contract.ts';
 import { valueText, type FailureKind } from './plan.ts';
 
 export interface AttemptInput {
@@ -271,6 +272,50 @@ export function mapContainerPaths(s: string, inDir: string, outDir: string): str
   return s.replace(/(?<![A-Za-z0-9_.\/-])\/tmp\/(inputs|outputs)(?=\/|$|[^A-Za-z0-9_.-])/g, (_, which: string) => (which === 'inputs' ? inDir : outDir));
 }
 
+/** Loopback rendezvous for a distributed step's workers (what torchrun sets; MASTER_PORT is free when chosen). */
+export function rendezvousEnv(workers: number, rank: number, port: number): Record<string, string> {
+  return {
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    WORLD_SIZE: String(workers),
+    RANK: String(rank),
+    LOCAL_RANK: String(rank),
+    LOCAL_WORLD_SIZE: String(workers),
+    GROUP_RANK: '0',
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/**
+ * The argv and environment of a command step run locally: the task's `local` settings applied
+ * (interpreter replaces command[0], a venv goes first on PATH; relative paths against `local.dir`).
+ */
+export function localCommand(t: TaskSpec, argv: readonly string[], baseEnv: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string>; cwd?: string } {
+  const l = t.local ?? {};
+  const base = l.dir;
+  const abs = (p: string): string => (isAbsolute(p) || !base ? p : resolve(base, p));
+  const out = [...argv];
+  const env: Record<string, string> = {};
+  if (l.venv) {
+    const venv = abs(l.venv);
+    env.VIRTUAL_ENV = venv;
+    env.PATH = [join(venv, process.platform === 'win32' ? 'Scripts' : 'bin'), baseEnv.PATH].filter(Boolean).join(delimiter);
+  }
+  // A bare name ('python3.12') is looked up on PATH; anything with a slash is a path.
+  if (l.interpreter) out[0] = l.interpreter.includes('/') ? abs(l.interpreter) : l.interpreter;
+  return { argv: out, env, ...(base ? { cwd: base } : {}) };
+}
+
 async function runCommand(a: AttemptInput, outputs: Record<string, string>, outDir: string, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
   const t = a.task;
   if (!t.command || t.command.length === 0) {
@@ -283,28 +328,72 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
   for (const [k, p] of Object.entries(a.inputs)) await symlink(p, join(inDir, k)).catch(() => {});
   const vars: Record<string, string> = { 'workflow.name': a.contextEnv.GHOSTEAM_RUN_ID ?? '' };
   if (a.contextEnv.GHOSTEAM_WORKFLOW_STATUS !== undefined) vars['workflow.status'] = a.contextEnv.GHOSTEAM_WORKFLOW_STATUS;
-  const env: Record<string, string> = { ...a.contextEnv, GHOSTEAM_WORK_DIR: tmpDir, GHOSTEAM_OUTPUT_PARAMS_DIR: paramsDir };
+  // The I/O contract (pipelines/contract.ts), exactly as the Argo template sets it, over this attempt's directories.
+  const env: Record<string, string> = { ...a.contextEnv };
+  const present = { ...t, inputs: Object.fromEntries(Object.entries(t.inputs).filter(([k]) => k in a.inputs)) };
+  const contract = contractEnv(present, { inputs: a.inputs, outputs, outputParamsDir: paramsDir, workDir: tmpDir }, (k) => valueText(a.params[k] ?? null), {
+    runId: a.contextEnv.GHOSTEAM_RUN_ID ?? '',
+    pipeline: a.contextEnv.GHOSTEAM_PIPELINE ?? '',
+  });
+  for (const { name, value } of contract) env[name] = value;
   for (const [k, v] of Object.entries(a.params)) {
     if (k.startsWith('ghosteam.')) continue;
     vars[`inputs.parameters.${k}`] = vars[`params.${k}`] = valueText(v);
-    env[paramEnvName(k)] = valueText(v);
   }
-  for (const [k, p] of Object.entries(a.inputs)) {
-    vars[`inputs.artifacts.${k}.path`] = p;
-    env[envName('GHOSTEAM_INPUT_', k)] = p;
-  }
-  for (const [k, p] of Object.entries(outputs)) {
-    vars[`outputs.artifacts.${k}.path`] = p;
-    env[envName('GHOSTEAM_OUTPUT_', k)] = p;
-  }
+  for (const [k, p] of Object.entries(a.inputs)) vars[`inputs.artifacts.${k}.path`] = p;
+  for (const [k, p] of Object.entries(outputs)) vars[`outputs.artifacts.${k}.path`] = p;
   for (const k of t.outputParams) vars[`outputs.parameters.${k}.path`] = join(paramsDir, k);
   if (a.item !== undefined) vars.item = valueText(a.item);
-  const argv = [...t.command, ...(t.args ?? [])].map((s, i) => mapContainerPaths(substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`), inDir, outDir));
+  const substituted = [...t.command, ...(t.args ?? [])].map((s, i) => mapContainerPaths(substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`), inDir, outDir));
   Object.assign(env, resolveEnv(t));
+  const local = localCommand(t, substituted, process.env);
+  const argv = local.argv;
+  Object.assign(env, local.env);
+  const cwd = local.cwd ?? a.cwd;
 
-  await new Promise<void>((resolve, reject) => {
+  const workers = t.distributed?.workers ?? 1;
+  const port = t.distributed ? await freePort() : 0;
+  // Every worker is stopped as soon as one fails: a rendezvous never completes without all of them.
+  const group = new AbortController();
+  const onOuter = (): void => group.abort(signal.reason);
+  if (signal.aborted) onOuter();
+  else signal.addEventListener('abort', onOuter, { once: true });
+  try {
+    await Promise.all(
+      Array.from({ length: workers }, (_, rank) =>
+        spawnOne(a, t, argv, { ...env, ...(t.distributed ? rendezvousEnv(workers, rank, port) : {}) }, cwd, group.signal, t.distributed ? `[rank ${rank}] ` : '').catch((e: unknown) => {
+          if (!group.signal.aborted) group.abort(e);
+          throw e;
+        }),
+      ),
+    );
+  } catch (e) {
+    if (signal.aborted) throw signal.reason;
+    // The first worker's failure, not a sibling's "killed by SIGTERM".
+    throw group.signal.reason ?? e;
+  } finally {
+    signal.removeEventListener('abort', onOuter);
+  }
+
+  const outputParams: Record<string, ParamValue> = {};
+  for (const k of t.outputParams) {
+    const text = await readFile(join(paramsDir, k), 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    const trimmed = text.replace(/\n$/, '');
+    try {
+      outputParams[k] = JSON.parse(trimmed) as ParamValue;
+    } catch {
+      outputParams[k] = trimmed;
+    }
+  }
+  return outputParams;
+}
+
+/** Runs one process of a command step in its own process group; rejects with an AttemptError on failure. */
+function spawnOne(a: AttemptInput, t: TaskSpec, argv: readonly string[], env: Record<string, string>, cwd: string, signal: AbortSignal, prefix: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
-      cwd: a.cwd,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -346,13 +435,13 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
     const emit = (line: string, isStdout: boolean): void => {
       if (isStdout && line.startsWith('::ghosteam::progress ')) {
         try {
-          a.progress(JSON.parse(line.slice(21)) as ProgressEvent);
+          if (prefix === '' || prefix === '[rank 0] ') a.progress(JSON.parse(line.slice(21)) as ProgressEvent);
           return;
         } catch {
           /* not ours: log it */
         }
       }
-      a.log(line.replace(/\r$/, ''));
+      a.log(prefix + line.replace(/\r$/, ''));
     };
     lines(child.stdout!, true);
     lines(child.stderr!, false);
@@ -362,7 +451,9 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
         reject(
           new AttemptError(
             'error',
-            `command '${argv[0]}' is not runnable on this machine (${e.code === 'ENOENT' ? 'not found on PATH' : 'permission denied'}); on a cluster it runs in image '${t.image}'. Install it locally, or run the pipeline on a cluster`,
+            t.local?.interpreter || t.local?.venv
+              ? `command '${argv[0]}' is not runnable on this machine (${e.code === 'ENOENT' ? 'not found' : 'permission denied'}); it comes from the step's local ${t.local.interpreter ? `interpreter '${t.local.interpreter}'` : `venv '${t.local.venv}'`}${t.local.dir ? ` (relative to ${t.local.dir})` : ''}: create it, or point local.${t.local.interpreter ? 'interpreter' : 'venv'} at one that exists`
+              : `command '${argv[0]}' is not runnable on this machine (${e.code === 'ENOENT' ? 'not found on PATH' : 'permission denied'}); on a cluster it runs in image '${t.image}'. Install it locally, or run the pipeline on a cluster`,
           ),
         );
       } else reject(new AttemptError('error', `could not start '${argv[0]}': ${e.message}`));
@@ -373,20 +464,7 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
       clearTimeout(killTimer);
       if (signal.aborted) reject(signal.reason);
       else if (code === 0) resolve();
-      else reject(new AttemptError('failure', sig ? `'${argv[0]}' was killed by ${sig}` : `'${argv[0]}' exited with code ${code}`));
+      else reject(new AttemptError('failure', sig ? `${prefix}'${argv[0]}' was killed by ${sig}` : `${prefix}'${argv[0]}' exited with code ${code}`));
     });
   });
-
-  const outputParams: Record<string, ParamValue> = {};
-  for (const k of t.outputParams) {
-    const text = await readFile(join(paramsDir, k), 'utf8').catch(() => undefined);
-    if (text === undefined) continue;
-    const trimmed = text.replace(/\n$/, '');
-    try {
-      outputParams[k] = JSON.parse(trimmed) as ParamValue;
-    } catch {
-      outputParams[k] = trimmed;
-    }
-  }
-  return outputParams;
 }

@@ -1,13 +1,13 @@
 /**
  * Finds the pipelines of a user's app file (`ghosteam run app.ts`): loads the app the way
- * `ghosteam synth` does (charts/synth.ts `loadApp`) and collects every `Pipeline` construct's IR.
+ * `ghosteam synth` does (api/app.ts `loadApp`) and collects every `Pipeline` construct's IR.
  * `collectPipelines` also accepts plain PipelineSpecs (for callers that build specs themselves).
  */
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { withSynthContext } from '../../charts/context.ts';
-import { loadApp } from '../../charts/synth.ts';
+import { withSynthContext } from '../../api/context.ts';
 import type { PipelineSpec } from '../spec.ts';
+import { loadApp } from '../../api/app.ts';
 
 interface ConstructLike {
   readonly node: { readonly path: string; findAll(): readonly unknown[] };
@@ -50,7 +50,7 @@ export function collectPipelines(roots: readonly unknown[]): PipelineSpec[] {
 }
 
 /**
- * Loads an app file exactly as `ghosteam synth` does (charts/synth.ts `loadApp`: the default export
+ * Loads an app file exactly as `ghosteam synth` does (api/app.ts `loadApp`: the default export
  * is a cdk8s App or a function that fills one) and returns its pipelines, in construct order.
  * Specs are rendered inside the synthesis context (the app's directory), as synth renders them.
  */

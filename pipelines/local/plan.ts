@@ -4,6 +4,7 @@
  * Nothing here does I/O, so it is unit-tested exhaustively (test/engine/plan.test.ts).
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../api/json.ts';
 import type { ParamValue } from '../../components/component.ts';
 import { dataDependencies } from '../check.ts';
 import type { ConditionSpec, ParamSpec, PipelineSpec, RetrySpec, TaskSpec, ValueRef } from '../spec.ts';
@@ -336,17 +337,6 @@ export function retryDelayMs(retry: RetrySpec | undefined, next: number, kind: F
 // ---------------------------------------------------------------------------------------------
 // Cache keys
 
-/** JSON with object keys sorted, so equal values hash equally. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-    .join(',')}}`;
-}
 
 export interface CacheKeyInput {
   readonly task: TaskSpec;

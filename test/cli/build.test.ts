@@ -106,7 +106,7 @@ describe('the CLI, compiled and from the sources', () => {
         join(dir, 'app.ts'),
         [
           "import { writeFileSync } from 'node:fs';",
-          `import { RUNNING_COMPILED } from ${JSON.stringify(join(root, 'pipelines', 'own-files.ts'))};`,
+          `import { RUNNING_COMPILED } from ${JSON.stringify(join(root, 'api', 'own-files.ts'))};`,
           'export default function (): void {',
           "  writeFileSync(process.env.GHOSTEAM_TEST_OUT!, JSON.stringify({ compiled: RUNNING_COMPILED }));",
           '}',
@@ -119,7 +119,7 @@ describe('the CLI, compiled and from the sources', () => {
         assert.equal(r.status, 0, r.stderr);
         return JSON.parse(readFileSync(out, 'utf8')) as { compiled: boolean };
       };
-      // Compiled, the app's `…/pipelines/own-files.ts` resolves to build/pipelines/own-files.js.
+      // Compiled, the app's `…/api/own-files.ts` resolves to build/api/own-files.js.
       assert.deepEqual(seen({}), { compiled: buildIsFresh(root) as boolean });
       assert.deepEqual(seen({ GHOSTEAM_FROM_SOURCE: '1' }), { compiled: false });
     } finally {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Autoscaling, DriftMonitor, Feature, Model, PayloadLogging, payloadSinkUrl, Retrain, Rollout } from '../../charts/index.ts';
-import { readModelsLock } from '../../charts/lock.ts';
+import { readModelsLock } from '../../api/lock.ts';
 import { BUILTIN_COMPONENTS } from '../../pipelines/catalog.ts';
 import { Pipeline, Resources, Schedule } from '../../pipelines/index.ts';
 import { chart, find, issuesOf, synth } from './helpers.ts';
@@ -69,7 +69,7 @@ describe('Model', () => {
     assert.equal(m.spec.inferenceService, 'fraud');
     const sr = find(objs, 'ServingRuntime', 'ghosteam-onnx');
     assert.equal(sr.spec.containers[0].image, 'ghcr.io/ghosteam/model-server:0.1.0');
-    assert.deepEqual(sr.spec.containers[0].args, ['--port', '8080', '--model', '{{.Name}}=/mnt/models']);
+    assert.deepEqual(sr.spec.containers[0].args, ['--port', '8080', '--model', '{{.Name}}=/mnt/models', '--unauthenticated']);
     assert.deepEqual(sr.spec.supportedModelFormats, [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }]);
     assert.equal(sr.metadata.annotations['ghosteam.io/gpu-capable'], 'false');
   });
@@ -133,7 +133,7 @@ describe('Model', () => {
   test('bad registry references name the field', () => {
     const { chart: c } = chart();
     assert.deepEqual(issuesOf(() => new Model(c, 'x', { registry: 'fraud@@1' })), [
-      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion)",
+      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
     ]);
   });
 });

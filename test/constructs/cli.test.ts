@@ -18,9 +18,9 @@ describe('synthApp and the CLI', () => {
     assert.deepEqual(a.files.map((f) => f.name), ['fraud-detection.yaml', 'ghosteam-crds.yaml']);
     assert.equal(a.files[0].yaml, b.files[0].yaml);
     assert.equal(a.files[1].yaml, b.files[1].yaml);
-    for (const o of a.files[0].objects as { metadata: { annotations: Record<string, string> } }[]) {
-      assert.equal(o.metadata.annotations['ghosteam.io/source-commit'], 'a'.repeat(40));
-      assert.match(o.metadata.annotations['ghosteam.io/construct-path'], /^fraud-detection\//);
+    for (const o of a.files[0].objects) {
+      assert.equal(o.metadata.annotations?.['ghosteam.io/source-commit'], 'a'.repeat(40));
+      assert.match(o.metadata.annotations?.['ghosteam.io/construct-path'] ?? '', /^fraud-detection\//);
     }
   });
 

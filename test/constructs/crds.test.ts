@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
-import { ghosteamCrds, type JsonSchema, type ModelResource, type TrainingRunResource } from '../../charts/crds/index.ts';
-import { validateGhosteamObject } from '../../charts/crds/validate.ts';
+import { ghosteamCrds, type JsonSchema, type ModelResource, type TrainingRunResource } from '../../api/crds/index.ts';
+import { validateGhosteamObject } from '../../api/crds/validate.ts';
 
 /** Kubernetes structural-schema rules that matter here: every node typed (or preserve-unknown), no
  * unions, and never `properties` together with `additionalProperties` on the same node. */

@@ -2,15 +2,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { App, Chart } from 'cdk8s';
-import { formatIssue } from '../../charts/errors.ts';
+import { formatIssue } from '../../api/errors.ts';
 import { Model, ModelServingRuntime, Rollout } from '../../charts/index.ts';
-import { validateObjects, type K8sObject } from '../../charts/validate.ts';
+import { validateObjects, type UncheckedObject } from '../../charts/validate.ts';
 import { checkPipelineSpec } from '../../pipelines/check.ts';
 import { Artifact, Gpu, Item, Pipeline, Resources } from '../../pipelines/index.ts';
 import type { PipelineSpec } from '../../pipelines/spec.ts';
 import { chart, issuesOf, objectsOf, synth } from './helpers.ts';
 
-const validateYaml = (objects: unknown[]) => validateObjects(objects.map((object) => ({ object: object as K8sObject, source: 'dist/test.yaml' }))).map(formatIssue);
+const validateYaml = (objects: unknown[]) => validateObjects(objects.map((object) => ({ object: object as UncheckedObject, source: 'dist/test.yaml' }))).map(formatIssue);
 const clone = <T>(x: T): T => structuredClone(x);
 
 function twoStep() {

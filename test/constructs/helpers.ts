@@ -2,7 +2,7 @@
 import { App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { synthesize, type SynthResult } from '../../charts/synth.ts';
-import { ValidationError } from '../../charts/errors.ts';
+import { ValidationError } from '../../api/errors.ts';
 
 export function chart(namespace = 'ml'): { app: App; chart: Chart } {
   const app = new App();

@@ -168,7 +168,14 @@ describe('Pipeline → Argo', () => {
         seccompProfile: { type: 'RuntimeDefault' },
       }, t.name);
       assert.ok(t.container.resources.requests.cpu && t.container.resources.limits.memory, t.name);
-      assert.deepEqual(t.container.volumeMounts, [{ name: 'tmp', mountPath: '/tmp' }]);
+      // The I/O contract's directories exist and are writable (pipelines/contract.ts).
+      assert.deepEqual(t.container.volumeMounts, [
+        { name: 'tmp', mountPath: '/tmp' },
+        { name: 'ghosteam-outputs', mountPath: '/tmp/outputs' },
+        { name: 'ghosteam-output-params', mountPath: '/tmp/outputs/params' },
+        { name: 'ghosteam-work', mountPath: '/tmp/work' },
+      ]);
+      assert.deepEqual(t.volumes.map((v: { name: string; emptyDir?: object }) => [v.name, !!v.emptyDir]), [['tmp', true], ['ghosteam-outputs', true], ['ghosteam-output-params', true], ['ghosteam-work', true]]);
     }
     const env = tpl('report').container.env;
     assert.deepEqual(env.find((e: { name: string }) => e.name === 'API_TOKEN'), { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'notify', key: 'token' } } });

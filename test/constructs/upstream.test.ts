@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { toStructural, type JsonSchema } from '../../charts/crds/structural.ts';
+import { toStructural, type JsonSchema } from '../../api/crds/structural.ts';
 import { InferenceServiceSchema, ServingRuntimeSchema } from '../../charts/kserve.ts';
 import { synthApp } from '../../charts/synth.ts';
 import { Gpu, Pipeline, Resources, Schedule } from '../../pipelines/index.ts';

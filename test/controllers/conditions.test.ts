@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setConditions, phaseFromConditions, jsonEqual, rfc3339 } from '../../controllers/planners/conditions.ts';
+import { setConditions, phaseFromConditions, rfc3339 } from '../../controllers/planners/conditions.ts';
+import { jsonEqual } from '../../api/json.ts';
 
 const T0 = Date.parse('2026-11-23T04:00:00.700Z');
 test('lastTransitionTime changes only when the status flips', () => {

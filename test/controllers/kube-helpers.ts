@@ -1,9 +1,10 @@
 /** Helpers for the operator's integration tests against the real kube-apiserver (peers harness). */
 import { readFileSync, existsSync } from 'node:fs';
 import { KubeStore } from '../../controllers/runtime/kube-store.ts';
-import { TYPES, type KObject } from '../../controllers/runtime/store.ts';
+import { TYPES } from '../../controllers/runtime/store.ts';
 import type { MetricsSource } from '../../controllers/backends/types.ts';
 import type { VersionMetrics } from '../../controllers/planners/canary.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 export async function createNamespace(store: KubeStore, name: string): Promise<void> {
   await store.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -54,7 +55,7 @@ export class TestMetrics implements MetricsSource {
   set(model: string, version: number, m: VersionMetrics): void {
     this.byVersion.set(`${model}@${version}`, m);
   }
-  async versionMetrics(m: KObject & { spec: { modelRef: { name: string } } }, version: number): Promise<VersionMetrics | undefined> {
+  async versionMetrics(m: K8sObject & { spec: { modelRef: { name: string } } }, version: number): Promise<VersionMetrics | undefined> {
     return this.byVersion.get(`${m.spec.modelRef.name}@${version}`);
   }
 }
@@ -62,12 +63,12 @@ export class TestMetrics implements MetricsSource {
 /** Same, read from a JSON file (for an operator in a child process): { "model@version": {requests, errors, p99LatencyMs} }. */
 export class FileMetrics implements MetricsSource {
   constructor(private readonly file: string) {}
-  async versionMetrics(m: KObject & { spec: { modelRef: { name: string } } }, version: number): Promise<VersionMetrics | undefined> {
+  async versionMetrics(m: K8sObject & { spec: { modelRef: { name: string } } }, version: number): Promise<VersionMetrics | undefined> {
     if (!existsSync(this.file)) return undefined;
     return (JSON.parse(readFileSync(this.file, 'utf8')) as Record<string, VersionMetrics>)[`${m.spec.modelRef.name}@${version}`];
   }
 }
 
-export function conditionOf(o: KObject | undefined, type: string): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
+export function conditionOf(o: K8sObject | undefined, type: string): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
   return ((o?.status as { conditions?: Array<{ type: string; status: string; reason: string; message: string; lastTransitionTime: string }> } | undefined)?.conditions ?? []).find((c) => c.type === type);
 }

@@ -14,7 +14,7 @@ import { startLocalOperator } from '../../controllers/local.ts';
 import { payloadDriftChecker } from '../../controllers/backends/drift-check.ts';
 import type { RunPipeline } from '../../controllers/backends/local-pipelines.ts';
 import type { PipelineSpec } from '../../pipelines/spec.ts';
-import type { DriftMonitorStatus, TrainingRunStatus } from '../../charts/crds/index.ts';
+import type { DriftMonitorStatus, TrainingRunStatus } from '../../api/crds/index.ts';
 import { FakeModelServer } from './fakes.ts';
 
 function rng(seed: number) {

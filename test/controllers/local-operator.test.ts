@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { startLocalOperator, type LocalOperator } from '../../controllers/local.ts';
 import { FakeModelServer, modelObject } from './fakes.ts';
-import type { ModelStatus } from '../../charts/crds/index.ts';
-import type { KObject } from '../../controllers/runtime/store.ts';
+import type { ModelStatus } from '../../api/crds/index.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
-const cond = (o: KObject, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
+const cond = (o: K8sObject, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
 
 describe('local operator: canary rollouts', () => {
   let dir: string;

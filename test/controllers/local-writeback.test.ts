@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { startLocalOperator, type LocalOperator } from '../../controllers/local.ts';
-import { TYPES, type KObject } from '../../controllers/runtime/store.ts';
-import type { ModelStatus } from '../../charts/crds/index.ts';
+import { TYPES } from '../../controllers/runtime/store.ts';
+import type { ModelStatus } from '../../api/crds/index.ts';
 import { FakeModelServer, modelObject } from './fakes.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
-const cond = (o: KObject, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
+const cond = (o: K8sObject, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
 
 describe('local operator: write-back', () => {
   let dir: string;

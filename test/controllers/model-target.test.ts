@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decideTarget, followedAlias, type TargetDecision } from '../../controllers/planners/model-target.ts';
 import { planCanary, type CanaryPolicy } from '../../controllers/planners/canary.ts';
-import type { ModelRef, ModelStatus } from '../../charts/crds/types.ts';
+import type { ModelRef, ModelStatus } from '../../api/crds/types.ts';
 
 type St = Pick<ModelStatus, 'stableVersion' | 'canaryVersion' | 'lastFailedVersion'>;
 const fixed: ModelRef = { name: 'fraud', version: 2 };

@@ -12,15 +12,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, uniqueName, usePeers } from '../peers/index.ts';
 import { KubeStore, loadKubeConfig } from '../../controllers/runtime/kube-store.ts';
-import { ApiError, TYPES, type KObject } from '../../controllers/runtime/store.ts';
+import { ApiError, TYPES } from '../../controllers/runtime/store.ts';
 import { startOperator, type RunningOperator } from '../../controllers/operator.ts';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
 import type { DriftChecker } from '../../controllers/reconcilers/drift-monitor.ts';
-import type { ModelStatus, TrainingRunStatus, DriftMonitorStatus } from '../../charts/crds/index.ts';
+import type { ModelStatus, TrainingRunStatus, DriftMonitorStatus } from '../../api/crds/index.ts';
 import { conditionOf, createNamespace, playKServe, TestMetrics } from './kube-helpers.ts';
 import { modelObject } from './fakes.ts';
 import { runStoreSuite } from './store-suite.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 const peers = await usePeers(['kube']);
 const quiet = createLogger({ level: 'error' });

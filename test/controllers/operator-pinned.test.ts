@@ -16,14 +16,15 @@ import { join } from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { eventually, uniqueName, usePeers } from '../peers/index.ts';
 import { KubeStore, loadKubeConfig } from '../../controllers/runtime/kube-store.ts';
-import { TYPES, type KObject } from '../../controllers/runtime/store.ts';
+import { TYPES } from '../../controllers/runtime/store.ts';
 import { startOperator } from '../../controllers/operator.ts';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
 import { Model, Rollout } from '../../charts/index.ts';
 import { synthesize } from '../../charts/synth.ts';
-import type { ModelSpec, ModelStatus } from '../../charts/crds/index.ts';
+import type { ModelSpec, ModelStatus } from '../../api/crds/index.ts';
 import { conditionOf, createNamespace, playKServe, TestMetrics } from './kube-helpers.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 const peers = await usePeers(['kube']);
 const quiet = createLogger({ level: 'error' });
@@ -56,16 +57,16 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
   const remoteLock = (bare: string) => JSON.parse(git(bare, 'show', `main:${LOCK}`)) as { models: Record<string, { version: number; previous?: number; reason: string }> };
 
   /** What `ghosteam synth` makes of the app with the lock file at the remote's main next to it. */
-  const synthModel = (bare: string, ns: string, o: { lock?: string; registry?: string } = {}): KObject & { spec: ModelSpec } => {
+  const synthModel = (bare: string, ns: string, o: { lock?: string; registry?: string } = {}): K8sObject & { spec: ModelSpec } => {
     const appDir = mkdtempSync(join(dir, 'app-'));
     writeFileSync(join(appDir, 'models.lock.json'), o.lock ?? git(bare, 'show', `main:${LOCK}`));
     const app = new App();
     const chart = new Chart(app, 'serving', { namespace: ns });
     new Model(chart, 'fraud', { registry: o.registry ?? 'fraud', rollout: Rollout.canary({ steps: [50], interval: '1s', maxErrorRate: 0.05, minRequests: 10 }) });
-    const m = synthesize(app, { sourceCommit: false, crds: false, appDir }).objects.find((o) => (o as KObject).kind === 'Model') as KObject & { spec: ModelSpec };
+    const m = synthesize(app, { sourceCommit: false, crds: false, appDir }).objects.find((o) => (o as K8sObject).kind === 'Model') as K8sObject & { spec: ModelSpec };
     return m;
   };
-  const getModel = (ns: string) => store.get(TYPES.Model, ns, 'fraud') as Promise<(KObject & { spec: ModelSpec; status?: ModelStatus }) | undefined>;
+  const getModel = (ns: string) => store.get(TYPES.Model, ns, 'fraud') as Promise<(K8sObject & { spec: ModelSpec; status?: ModelStatus }) | undefined>;
   const touch = async (ns: string, v: string) => {
     // The registry is not watched: a label touch makes the operator look now (a resync would, later).
     const cur = (await getModel(ns))!;

@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, uniqueName, usePeers } from '../peers/index.ts';
 import { KubeStore, loadKubeConfig } from '../../controllers/runtime/kube-store.ts';
-import { TYPES, type KObject } from '../../controllers/runtime/store.ts';
+import { TYPES } from '../../controllers/runtime/store.ts';
 import { startOperator, type RunningOperator } from '../../controllers/operator.ts';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
-import type { ModelStatus } from '../../charts/crds/index.ts';
+import type { ModelStatus } from '../../api/crds/index.ts';
 import { conditionOf, createNamespace, playKServe, TestMetrics } from './kube-helpers.ts';
 import { modelObject } from './fakes.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 const peers = await usePeers(['kube']);
 const quiet = createLogger({ level: 'error' });
@@ -77,7 +78,7 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     writeFileSync(f, `model ${name}`);
     return registry.registerVersion(name, { artifactPath: f, metrics, lineage: { reason } });
   };
-  const getModel = (ns: string, name: string) => store.get(TYPES.Model, ns, name) as Promise<KObject | undefined>;
+  const getModel = (ns: string, name: string) => store.get(TYPES.Model, ns, name) as Promise<K8sObject | undefined>;
 
   /** v1 deployed, then v2 registered and canaried to promotion (metrics from `metrics` or a file). */
   const promote = async (ns: string, name: string, setMetrics: (m: { requests: number; errors: number; p99LatencyMs: number }) => void): Promise<void> => {

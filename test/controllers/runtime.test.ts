@@ -5,10 +5,11 @@ import { LocalStore } from '../../controllers/runtime/local-store.ts';
 import { LeaderElector } from '../../controllers/runtime/leader.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
 import { Manager } from '../../controllers/runtime/manager.ts';
-import { TYPES, type KObject } from '../../controllers/runtime/store.ts';
+import { TYPES } from '../../controllers/runtime/store.ts';
 import { silentLogger } from '../../controllers/runtime/log.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
-const run = (name: string): KObject => ({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: 'ml' }, spec: {} });
+const run = (name: string): K8sObject => ({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: 'ml' }, spec: {} });
 
 test('leader election: one holder at a time; a released Lease is taken over', async () => {
   const store = await LocalStore.open();

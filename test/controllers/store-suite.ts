@@ -4,9 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError, TYPES, type KObject, type ObjectStore, type WatchEvent } from '../../controllers/runtime/store.ts';
+import { ApiError, TYPES, type ObjectStore, type WatchEvent } from '../../controllers/runtime/store.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
-const model = (ns: string, name: string, version = 1): KObject => ({
+const model = (ns: string, name: string, version = 1): K8sObject => ({
   apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name, namespace: ns },
   spec: {
     modelRef: { name: 'fraud', version }, format: 'onnx', inferenceService: name, runtime: 'ghosteam-onnx',

@@ -1,7 +1,7 @@
 // The write-back planner (controllers/planners/writeback.ts): table tests with a fixed clock.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ModelStatus } from '../../charts/crds/index.ts';
+import type { ModelStatus } from '../../api/crds/index.ts';
 import { backoffMs, planWriteBack, writeBackStatus, type WriteBackOutcome } from '../../controllers/planners/writeback.ts';
 
 const NOW = Date.parse('2026-11-23T08:00:00Z');

@@ -10,7 +10,7 @@ import { ArgoCdApps, Environment, valueEnvName, applySyncWaves, syncWaveFor } fr
 import { synthApp } from '../../charts/synth.ts';
 import { loadCrdFile } from '../peers/crds.ts';
 import { upstreamDir } from '../peers/config.ts';
-import type { K8sObject } from '../../gitops/objects.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 /** Closes every object schema that lists properties (unless it preserves unknown fields), so unknown fields fail like in a structural CRD with pruning reported. */
 function strict(schema: any): any {

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { computePlan, describeRollout, labelTaskField, objectDiff } from '../../gitops/plan.ts';
 import { planFails, renderJson, renderMarkdown, renderText, type PlanReport } from '../../gitops/plan-render.ts';
 import { diffFields, flatten, formatChange } from '../../gitops/fields.ts';
-import { indexObjects, jsonEqual, objectKey, withoutVolatile, type K8sObject } from '../../gitops/objects.ts';
+import { indexObjects, withoutVolatile } from '../../gitops/objects.ts';
+import { objectKey, type K8sObject } from '../../api/objects.ts';
+import { jsonEqual } from '../../api/json.ts';
 
 type Mutable = Record<string, any>;
 const clone = <T>(x: T): T => structuredClone(x);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { applyPin, parseLock, serializeLock, writebackMessage, type PinRequest } from '../../gitops/lockfile.ts';
 import { decideRetrains, EMPTY_STATE, parseTrailers, planCommits, writebackReason, type CommitInfo } from '../../gitops/retrain.ts';
 import { credentialsFromEnv, credentialsFromSecret, isNonFastForward, redact, redactUrl, secretsOf } from '../../gitops/git.ts';
-import type { K8sObject } from '../../gitops/objects.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 const req = (over: Partial<PinRequest> = {}): PinRequest => ({ model: 'fraud', version: 4, reason: 'drift', metrics: { auc: 0.91 }, promotedAt: '2026-11-23T04:00:00.000Z', ...over });
 

@@ -8,10 +8,10 @@ import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject, t
 import { App, Chart } from 'cdk8s';
 import { synthApp } from '../../charts/synth.ts';
 import { ArgoCdApps, Environment } from '../../charts/argocd.ts';
-import { applySyncWaves } from '../../gitops/sync-waves.ts';
+import { applySyncWaves } from '../../api/sync-waves.ts';
 import { unstableFields } from '../../gitops/sync-stability.ts';
-import type { K8sObject } from '../../gitops/objects.ts';
 import { kubeConfig, uniqueName, usePeers } from '../peers/index.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 describe('unstableFields (pure)', () => {
   test('values the server rewrote or dropped are reported; fields it added are not', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { startModelServer, adminDefault, ModelServerAdminClient, ModelServerAdminError, parseModelSpec, type ModelServer } from '../../components/model-server/index.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
@@ -66,7 +67,7 @@ describe('model server: protocol and errors', () => {
     ['wrong datatype', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP64","data":${x1}}]}`, 400, `inputs[0] ('input'): datatype is "FP64"; the model expects "FP32"`],
     ['wrong shape', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,15],"datatype":"FP32","data":${x1}}]}`, 400, "inputs[0] ('input'): shape is [1, 15]; the model expects [-1, 16] (-1 = any size)"],
     ['wrong data length', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[2,16],"datatype":"FP32","data":' + x1 + '}]}', 400, "inputs[0] ('input'): data has 16 elements; shape [2, 16] needs 32"],
-    ['string in FP32 data', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":' + x1.replace(/^\[[^,]+/, '["a"') + '}]}', 400, `inputs[0] ('input'): data[0] is "a"; expected a number for datatype FP32`],
+    ['string in FP32 data', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":' + x1.replace(/^\[[^,]+/, '["a"') + '}]}', 400, `inputs[0] ('input'): data[0] is "a"; expected a number (or null for a missing value) for datatype FP32`],
     ['negative shape', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[-1,16],"datatype":"FP32","data":[]}]}', 400, "inputs[0] ('input'): shape must be an array of non-negative integers, e.g. [1, 16]"],
     ['unknown requested output', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}}],"outputs":[{"name":"logits"}]}`, 400, "outputs[0]: the model has no output named 'logits'; its outputs are 'probability'"],
     ['parameters not an object', '/v2/models/fraud/infer', `{"parameters":3,"inputs":[]}`, 400, "'parameters' must be a JSON object"],
@@ -295,15 +296,22 @@ describe('model server: limits and shutdown', () => {
   });
 
   test('past maxInflight the server answers 429', async () => {
-    // two requests whose bodies have arrived wait in the batcher's queue and keep two slots busy
-    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2, batching: { maxBatchSize: 64, maxQueueDelayMs: 400 } });
+    // Three pipelined requests whose bodies have all arrived: two are admitted, the third is a 429.
+    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2, batching: { maxBatchSize: 64, maxQueueDelayMs: 300 } });
     try {
-      const held = [0, 1].map((i) => post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, i))));
-      await new Promise((r) => setTimeout(r, 150));
-      const r = await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 1)));
-      assert.deepEqual({ status: r.status, json: r.json, retry: r.headers.get('retry-after') }, { status: 429, json: { error: 'too many requests in flight (limit 2); retry later' }, retry: '1' });
+      const body = inferBody(rows(1, 1));
+      const one = `POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      const text = await new Promise<string>((resolve) => {
+        let t = '';
+        const sock = connect(s.port, '127.0.0.1');
+        sock.on('data', (c) => (t += c));
+        sock.on('error', () => {});
+        setTimeout(() => { sock.destroy(); resolve(t); }, 2000);
+        sock.write(one.repeat(3));
+      });
+      assert.deepEqual([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((x) => Number(x[1])), [200, 200, 429]);
+      assert.match(text, /retry-after: 1\r\n[\s\S]*\{"error":"too many requests in flight \(limit 2\); retry later"\}/);
       assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
-      assert.deepEqual((await Promise.all(held)).map((h) => h.status), [200, 200]);
     } finally { await s.close(); }
   });
 
@@ -337,7 +345,7 @@ describe('model server: limits and shutdown', () => {
 
 describe('model server: startup errors', () => {
   test('a missing model file fails startup with the path', async () => {
-    await assert.rejects(startModelServer({ port: 0, models: [{ name: 'x', path: '/nonexistent/m.onnx' }] }), (e: Error) => e.message.startsWith("can't load ONNX model /nonexistent/m.onnx: "));
+    await assert.rejects(startModelServer({ port: 0, models: [{ name: 'x', path: '/nonexistent/m.onnx' }] }), (e: Error) => e.message === "model 'x': /nonexistent/m.onnx does not exist");
   });
   test('a registry ref without a registry is explained', async () => {
     await assert.rejects(startModelServer({ port: 0, models: [{ ref: 'fraud@champion' }] }), { message: "model 'fraud@champion' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry" });

@@ -144,7 +144,7 @@ describe('ghosteam serve beyond loopback', () => {
     // The model path does not exist, so nothing is bound: the warning comes before loading.
     const r = spawnSync(process.execPath, [bin, 'serve', '--model', '/nonexistent/x.onnx', '--host', '0.0.0.0', '--unauthenticated', '--admin'], { encoding: 'utf8' });
     assert.equal(r.stderr.split('\n')[0], 'WARNING: the model server listens on 0.0.0.0 with NO token: anyone who can reach this address can use it; its /admin API loads any file this process can read and changes traffic for anyone who asks. Set a token (--token-env NAME) or bind 127.0.0.1.');
-    assert.match(r.stderr, /error: can't load ONNX model \/nonexistent\/x\.onnx/);
+    assert.match(r.stderr, /error: .*\/nonexistent\/x\.onnx/);
   });
   test('the image binds 0.0.0.0 only with a token or the explicit flag from its runtime', () => {
     const dockerfile = readFileSync(join(root, 'images/model-server/Dockerfile'), 'utf8');

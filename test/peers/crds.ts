@@ -60,10 +60,10 @@ export function upstreamCrds(): V1CustomResourceDefinition[] {
   return UPSTREAM_CRD_FILES.flatMap((f) => loadCrdFile(join(upstreamDir, f)));
 }
 
-/** ghosteam's own CRDs, from `ghosteamCrds()` in charts/crds/index.ts. */
+/** ghosteam's own CRDs, from `ghosteamCrds()` in api/crds/index.ts. */
 export async function ghosteamCrdObjects(): Promise<V1CustomResourceDefinition[]> {
-  const mod = (await import(pathToFileURL(join(repoRoot, 'charts/crds/index.ts')).href)) as { ghosteamCrds?: () => unknown[] };
-  if (typeof mod.ghosteamCrds !== 'function') throw new Error('charts/crds/index.ts does not export ghosteamCrds(); the harness installs the ghosteam CRDs from it');
+  const mod = (await import(pathToFileURL(join(repoRoot, 'api/crds/index.ts')).href)) as { ghosteamCrds?: () => unknown[] };
+  if (typeof mod.ghosteamCrds !== 'function') throw new Error('api/crds/index.ts does not export ghosteamCrds(); the harness installs the ghosteam CRDs from it');
   return mod.ghosteamCrds() as V1CustomResourceDefinition[];
 }
 

@@ -1,13 +1,14 @@
 /**
  * The ghosteam custom resources (group `ghosteam.io`, version `v1alpha1`): `Model`, `DriftMonitor`,
  * `TrainingRun`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
- * (`Static<>`), the CRDs' structural openAPIV3Schema (charts/crds/index.ts) and the run-time ajv
- * validation (charts/crds/validate.ts) are all derived from these schemas.
+ * (`Static<>`), the CRDs' structural openAPIV3Schema (api/crds/index.ts) and the run-time ajv
+ * validation (api/crds/validate.ts) are all derived from these schemas.
  *
  * Durations are integer seconds (unambiguous for every consumer); the constructs accept '1m'-style
  * strings and convert. Times are RFC 3339 strings (`date-time`).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { ObjectMeta } from '../objects.ts';
 
 export const GROUP = 'ghosteam.io';
 export const VERSION = 'v1alpha1';
@@ -296,6 +297,12 @@ export const TrainingRunStatusSchema = Type.Object({
   finishedAt: Type.Optional(DateTime('When the run finished')),
   /** The model version the run registered, if any. */
   registeredVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The pipeline's quality gate, when it has one; a rejected model is never registered. */
+  gate: Type.Optional(Type.Object({
+    passed: Type.Boolean(),
+    /** Why the gate rejected the model (one line per failed rule). */
+    reasons: Type.Array(Type.String()),
+  })),
   message: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
@@ -303,19 +310,6 @@ export type TrainingRunStatus = Static<typeof TrainingRunStatusSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Whole objects
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  generation?: number;
-  resourceVersion?: string;
-  uid?: string;
-  creationTimestamp?: string;
-  finalizers?: string[];
-  deletionTimestamp?: string;
-}
 
 export interface GhosteamResource<K extends string, S, St> {
   apiVersion: typeof API_VERSION;

@@ -5,10 +5,8 @@
  */
 import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
+import { CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL } from './objects.ts';
 
-export const CONSTRUCT_PATH_ANNOTATION = 'ghosteam.io/construct-path';
-export const SOURCE_COMMIT_ANNOTATION = 'ghosteam.io/source-commit';
-export const MANAGED_BY_LABEL = { 'app.kubernetes.io/managed-by': 'ghosteam' } as const;
 
 export interface Rendered {
   readonly labels?: Record<string, string>;

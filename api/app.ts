@@ -1,0 +1,63 @@
+/**
+ * Loading a user's app file, shared by synth (charts/synth.ts) and the local engine
+ * (pipelines/local/load.ts). The app file contract — an ES module (TypeScript is fine) whose default
+ * export is either
+ *   - a cdk8s `App` with charts in it, or
+ *   - a function `(app: App) => void | App | Promise<void | App>` that adds charts to the fresh
+ *     `App` it receives (or returns its own).
+ * The function form is preferred: the app is built inside the synthesis context, so it can be
+ * synthesized more than once per process.
+ */
+import { App } from 'cdk8s';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { enableTypeScript } from './own-files.ts';
+
+/** Whether the nearest package.json above `dir` says "type": "module". */
+function inModulePackage(dir: string): boolean {
+  for (let d = dir; ; d = dirname(d)) {
+    const pkg = join(d, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(d) === d) return false;
+  }
+}
+
+/** Loads an app module and returns the App it defines (see the contract above). */
+export async function loadApp(appPath: string): Promise<App> {
+  const abs = resolve(appPath);
+  if (!existsSync(abs)) throw new Error(`app file ${appPath} does not exist; pass the path of your app.ts`);
+  if (/\.ts$/.test(abs) && !inModulePackage(dirname(abs))) {
+    throw new Error(`${appPath}: a TypeScript app must load as an ES module; add "type": "module" to the package.json next to it (or create one), or rename it to .mts`);
+  }
+  let mod: { default?: unknown };
+  await enableTypeScript();
+  try {
+    // The query makes an edited app load afresh in a long-lived process (plan, watch, tests).
+    mod = (await import(`${pathToFileURL(abs).href}?v=${statSync(abs).mtimeMs}`)) as { default?: unknown };
+  } catch (err) {
+    const msg = (err as Error).message ?? String(err);
+    if (/require\(\) ES Module|ERR_REQUIRE_ESM|Cannot use import statement outside a module/.test(msg)) {
+      throw new Error(`${appPath}: could not be loaded as an ES module; add "type": "module" to the package.json next to it, or rename it to .mts`, { cause: err });
+    }
+    throw err;
+  }
+  let def = mod.default;
+  // A .ts file outside a "type": "module" package loads as CommonJS: its exports arrive as `default`.
+  if (def && typeof def === 'object' && !(def instanceof App)) def = (def as { default?: unknown }).default;
+  if (def instanceof App) return def;
+  if (typeof def === 'function') {
+    const app = new App({ outdir: join(dirname(abs), 'dist') });
+    const ret = await (def as (app: App) => unknown)(app);
+    if (ret instanceof App) return ret;
+    return app;
+  }
+  throw new Error(`${appPath}: the default export must be a cdk8s App or a function (app: App) => void; got ${def === undefined ? 'no default export' : typeof def}`);
+}
+
