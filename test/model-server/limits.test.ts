@@ -84,7 +84,8 @@ describe('model server: slow clients hold no capacity', () => {
   test('200 connections dribbling their bodies do not make normal requests 429', async () => {
     // Before, each dribbling request held a maxInflight slot until the request timeout: with 64 slots
     // every normal request was a 429.
-    const s = await startModelServer({ port: 0, processMetrics: false, maxInflight: 64, models: [{ name: 'fraud', path: m.path }] });
+    // requestTimeoutMs past the test's length: the slow clients stay connected throughout, even on a loaded machine.
+    const s = await startModelServer({ port: 0, processMetrics: false, maxInflight: 64, requestTimeoutMs: 300_000, models: [{ name: 'fraud', path: m.path }] });
     const slow = await startSlowClients({ url: `${s.url}/v2/models/fraud/infer`, connections: 200, bodyBytes: 4000, bytePeriodMs: 50 });
     try {
       assert.equal(slow.open(), 200, 'every slow client is connected and sending');
