@@ -6,7 +6,8 @@ import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { isHeavy, runPipeline } from '../../pipelines/local/engine.ts';
+import { runPipeline } from '../../pipelines/local/engine.ts';
+import { isHeavy } from '../../pipelines/local/node-runner.ts';
 import { loadPipelines } from '../../pipelines/local/load.ts';
 import { collect, lit, out, pipeline, task, tempDir } from './helpers.ts';
 
@@ -24,7 +25,7 @@ describe('catalog components', () => {
   // ingest (CSV) -> gate on a metrics file written by a command: real components, both isolations.
   const spec = (csv: string) =>
     pipeline('cat', [
-      task('ingest', { component: { name: 'ingest', version: '1' }, params: { path: lit(csv) }, outputs: { dataset: { kind: 'dataset' } }, outputParams: ['rows', 'columns', 'digest'] }),
+      task('ingest', { component: { name: 'ingest', version: '2' }, params: { path: lit(csv) }, outputs: { dataset: { kind: 'dataset' } }, outputParams: ['rows', 'columns', 'digest'] }),
       task('rows', { command: ['sh', '-c', 'echo "{\\"rows\\": {{inputs.parameters.n}}}" > {{outputs.artifacts.metrics.path}}'], params: { n: out('ingest', 'rows') }, outputs: { metrics: { kind: 'metrics' } } }),
     ]);
   for (const isolation of ['inline', 'worker'] as const) {
