@@ -6,7 +6,11 @@
  *  2. The example pipeline (examples/fraud-detection/app.ts when it exists; otherwise a
  *     representative ingest → split → train-tabular → evaluate → export-onnx pipeline from the
  *     component catalog on the example's synthetic fraud data), cold vs fully cached.
- *     Goal: the cached re-run under 1 s. Prints figures and ratios, then one JSON line.
+ *     Goal: the cached re-run under 1 s.
+ *  3. Dataset artifacts: write/read of 1M rows × 20 columns as Apache Arrow IPC (the format steps
+ *     exchange) against GTDS (the format it replaced, kept in bench/gtds.ts for this baseline only),
+ *     in the same run (bench/datasets.ts).
+ * Prints figures and ratios, then one JSON line.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +23,7 @@ import type { PipelineSpec, TaskSpec } from '../pipelines/spec.ts';
 import { runPipeline } from '../pipelines/local/engine.ts';
 import { loadPipelines } from '../pipelines/local/load.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
+import { runDatasetBench } from './datasets.ts';
 
 const noop = defineComponent({ name: 'noop', version: '1', description: 'does nothing', inputs: [], outputs: [], async run() {} });
 const noopTask = (name: string, after: string[]): TaskSpec => ({
@@ -170,6 +175,13 @@ try {
   }
   console.log(`  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'} (engine)${cli ? `, ${cli.compiledMs < 1000 ? 'met' : 'NOT met'} (whole CLI process)` : ''}`);
 
+  const dsb = await runDatasetBench(root);
+  const mb = (b: number) => round(b / 2 ** 20, 1);
+  console.log(`dataset artifacts, ${dsb.rows.toLocaleString('en-US')} rows × ${dsb.columns} columns (18 float with 1% missing, 1 categorical, 1 boolean), median of 3:`);
+  console.log(`  Arrow IPC (Feather v2): write ${dsb.arrowWriteMs} ms, read ${dsb.arrowReadMs} ms, ${mb(dsb.arrowBytes)} MiB`);
+  console.log(`  GTDS (baseline):        write ${dsb.gtdsWriteMs} ms, read ${dsb.gtdsReadMs} ms, ${mb(dsb.gtdsBytes)} MiB`);
+  console.log(`  ratio GTDS/Arrow: write ${round(dsb.gtdsWriteMs / dsb.arrowWriteMs)}x, read ${round(dsb.gtdsReadMs / dsb.arrowReadMs)}x`);
+
   console.log(
     JSON.stringify({
       bench: 'engine',
@@ -194,6 +206,17 @@ try {
       coldOverCachedRatio: round(cold.ms / cached.ms, 1),
       cachedGoalMet: cached.ms < 1000,
       cachedCliProcessGoalMet: cli ? cli.compiledMs < 1000 : null,
+      datasetRows: dsb.rows,
+      datasetColumns: dsb.columns,
+      datasetFormat: 'arrow-ipc',
+      datasetWriteMs: dsb.arrowWriteMs,
+      datasetReadMs: dsb.arrowReadMs,
+      datasetBytes: dsb.arrowBytes,
+      gtdsWriteMs: dsb.gtdsWriteMs,
+      gtdsReadMs: dsb.gtdsReadMs,
+      gtdsBytes: dsb.gtdsBytes,
+      gtdsOverArrowWriteRatio: round(dsb.gtdsWriteMs / dsb.arrowWriteMs),
+      gtdsOverArrowReadRatio: round(dsb.gtdsReadMs / dsb.arrowReadMs),
     }),
   );
 } finally {

@@ -1,7 +1,7 @@
 /**
  * npm run bench:train — train-tabular's speed: the demo-sized job (20k rows × 16 features,
  * 10 epochs, batch 256) on the wasm backend against the pure-JS cpu backend measured in the same
- * run, for logistic regression and a 32-16 MLP; plus GTDS dataset write+read of 100k rows.
+ * run, for logistic regression and a 32-16 MLP; plus dataset (Arrow IPC) write+read of 100k rows.
  * Reports wall time and this process's CPU time (user+sys): on a shared, loaded machine the CPU
  * time is the closer estimate of the uncontended wall time (training is single-threaded).
  * Ends with one line of JSON.
@@ -51,9 +51,9 @@ const cols: Record<string, { type: 'numeric'; cells: number[] }> = {};
 for (let j = 0; j < 20; j++) cols[`f${j}`] = { type: 'numeric', cells: Array.from({ length: 100_000 }, () => r()) };
 const ds = datasetFromColumns(cols);
 const t0 = performance.now();
-await writeDataset(join(dir, 'd.gtds'), ds);
+await writeDataset(join(dir, 'd.arrow'), ds);
 const t1 = performance.now();
-await readDataset(join(dir, 'd.gtds'));
+await readDataset(join(dir, 'd.arrow'));
 const t2 = performance.now();
 const jsonT0 = performance.now();
 const text = JSON.stringify(Object.fromEntries(ds.columns.map((c) => [c.name, Array.from((c as { values: Float64Array }).values)])));
@@ -63,5 +63,5 @@ rmSync(dir, { recursive: true, force: true });
 results.gtds_write_100k_ms = +(t1 - t0).toFixed(1);
 results.gtds_read_100k_ms = +(t2 - t1).toFixed(1);
 results.json_roundtrip_100k_ms = +(jsonT1 - jsonT0).toFixed(1);
-console.log(`GTDS 100k rows × 20 numeric: write ${results.gtds_write_100k_ms} ms, read ${results.gtds_read_100k_ms} ms (plain JSON stringify+parse baseline: ${results.json_roundtrip_100k_ms} ms)`);
+console.log(`dataset (Arrow IPC) 100k rows × 20 numeric: write ${results.gtds_write_100k_ms} ms, read ${results.gtds_read_100k_ms} ms (plain JSON stringify+parse baseline: ${results.json_roundtrip_100k_ms} ms)`);
 console.log(JSON.stringify(results));

@@ -11,7 +11,7 @@ export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' 
 export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
   ingest: {
     name: 'ingest',
-    version: '1',
+    version: '2',
     inputs: [{ name: 'source', kind: 'file', optional: true }],
     outputs: [{ name: 'dataset', kind: 'dataset' }],
     outputParams: ['rows', 'columns', 'digest'],
@@ -26,7 +26,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   },
   split: {
     name: 'split',
-    version: '1',
+    version: '2',
     inputs: [{ name: 'dataset', kind: 'dataset' }],
     outputs: [
       { name: 'train', kind: 'dataset' },

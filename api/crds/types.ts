@@ -297,6 +297,12 @@ export const TrainingRunStatusSchema = Type.Object({
   finishedAt: Type.Optional(DateTime('When the run finished')),
   /** The model version the run registered, if any. */
   registeredVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The pipeline's quality gate, when it has one; a rejected model is never registered. */
+  gate: Type.Optional(Type.Object({
+    passed: Type.Boolean(),
+    /** Why the gate rejected the model (one line per failed rule). */
+    reasons: Type.Array(Type.String()),
+  })),
   message: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });

@@ -1,5 +1,5 @@
 /**
- * drift: compares a current dataset with a reference dataset (both GTDS, e.g. from ingest) column by column.
+ * drift: compares a current dataset with a reference dataset (both Arrow datasets, e.g. from ingest) column by column.
  *
  * Params:
  *   tests        'auto' (default) or one test for every column where it applies: ks, chisquare, wasserstein, psi, jensenshannon

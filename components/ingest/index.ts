@@ -1,5 +1,5 @@
 /**
- * ingest: CSV, JSON Lines or Parquet → a typed GTDS dataset (components/dataset).
+ * ingest: CSV, JSON Lines or Parquet → a typed dataset (an Apache Arrow IPC file, components/dataset).
  *
  * Params:
  *   path       the source file, when it isn't given as the `source` input artifact
@@ -67,10 +67,10 @@ export async function ingestFile(path: string, opts: TypeOptions & { format?: st
 
 export const ingest = defineComponent({
   name: 'ingest',
-  version: '1',
+  version: '2',
   description: 'Reads CSV, JSON Lines or Parquet into a typed tabular dataset (types inferred or declared)',
   inputs: [{ name: 'source', kind: 'file', optional: true, description: 'The source file (or use param path)' }],
-  outputs: [{ name: 'dataset', kind: 'dataset', description: 'GTDS dataset' }],
+  outputs: [{ name: 'dataset', kind: 'dataset', description: 'Apache Arrow IPC (Feather v2) dataset' }],
   outputParams: ['rows', 'columns', 'digest'],
   fileParams: ['path'],
   async run(ctx) {

@@ -3,14 +3,20 @@
  * write (`fraud@champion`, `fraud:3`, `./model.onnx`, `fraud=./model.onnx`, `fraud:2=./model.onnx`).
  */
 import * as ort from 'onnxruntime-node';
-import { basename, extname, join, resolve as resolvePath } from 'node:path';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, extname, resolve as resolvePath } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
 import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec, type TypedData } from './tensors.ts';
 import type { BatchInput, RawOutput } from './batcher.ts';
 import { rewriteBf16Io, unsupportedIoMessage } from './onnx-io.ts';
+import { planGraph, type ClassLabels, type GraphPlan } from './graph.ts';
+import { modelFileIn, nativeFormatError, nativeFormatHint } from './formats.ts';
 
-/** A model to serve: a file on disk, or a registry reference resolved through a ModelRegistry. */
+/**
+ * A model to serve: a file on disk (an .onnx file, a directory holding one, or an MLflow model
+ * directory with an `MLmodel` file of the onnx flavor), or a registry reference resolved through a
+ * ModelRegistry (`fraud@champion`, `models:/fraud@champion`, `models:/fraud/3`, `runs:/RUN/model`).
+ */
 export type ModelSpec =
   | { readonly name: string; readonly version?: string; readonly path: string }
   | { readonly ref: string };
@@ -30,6 +36,14 @@ export function parseModelSpec(s: string): ModelSpec {
     if (!path) throw new Error(`model spec '${s}': the path after '=' is empty`);
     return { name: m[1], version: m[2], path };
   }
+  if (s.startsWith('models:/')) {
+    parseModelRef(s); // throws a clear message for a malformed URI
+    return { ref: s };
+  }
+  if (s.startsWith('runs:/')) {
+    if (!/^runs:\/[0-9a-zA-Z]+\/.+/.test(s)) throw new Error(`model spec '${s}': an MLflow run URI is runs:/RUN_ID/PATH (e.g. runs:/0a1b2c/model)`);
+    return { ref: s };
+  }
   if (s.endsWith('.onnx') || s.includes('/') || s.includes('\\')) {
     const name = basename(s, extname(s)).replace(/[^-A-Za-z0-9_.]/g, '-');
     if (!/^[A-Za-z0-9]/.test(name)) throw new Error(`model spec '${s}': can't derive a model name from the file name; write NAME=${s}`);
@@ -37,6 +51,17 @@ export function parseModelSpec(s: string): ModelSpec {
   }
   parseModelRef(s); // throws a clear message for a malformed reference
   return { ref: s };
+}
+
+/** The model name a spec will be served under, as far as it is known before loading (for failure reports). */
+export function specName(spec: ModelSpec): string {
+  if (!('ref' in spec)) return spec.name;
+  if (spec.ref.startsWith('runs:/')) return spec.ref.replace(/\/+$/, '').split('/').pop() ?? spec.ref;
+  try {
+    return parseModelRef(spec.ref).name;
+  } catch {
+    return spec.ref;
+  }
 }
 
 export interface ResolvedSpec {
@@ -52,6 +77,16 @@ const NAME_RE = /^[A-Za-z0-9][-A-Za-z0-9_.]*$/;
 export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Promise<ResolvedSpec> {
   if ('ref' in spec) {
     if (!registry) throw new RequestError(400, `model '${spec.ref}' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry`);
+    if (spec.ref.startsWith('runs:/')) {
+      if (!registry.fetchRunModel) throw new RequestError(400, `'${spec.ref}' is an MLflow run URI; the ${registry.kind} registry has no runs; configure an MLflow registry (MLFLOW_TRACKING_URI)`);
+      let got;
+      try {
+        got = await registry.fetchRunModel(spec.ref);
+      } catch (e) {
+        throw new RequestError(404, `can't load '${spec.ref}' from the ${registry.kind} registry: ${(e as Error).message}`);
+      }
+      return { name: got.name, version: '1', path: await modelFileIn(got.path, spec.ref), source: spec.ref };
+    }
     const { name, version } = parseModelRef(spec.ref);
     let mv;
     try {
@@ -60,20 +95,13 @@ export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Pr
       throw new RequestError(404, `can't resolve '${spec.ref}' in the ${registry.kind} registry: ${(e as Error).message}`);
     }
     if (mv.format && mv.format !== 'onnx') throw new RequestError(400, `'${spec.ref}' resolved to ${mv.name} version ${mv.version} in format '${mv.format}'; the model server serves ONNX only`);
-    const path = await registry.fetchArtifact(mv);
+    const path = await modelFileIn(await registry.fetchArtifact(mv), spec.ref);
     return { name: mv.name, version: String(mv.version), path, source: `registry:${spec.ref}` };
   }
   if (typeof spec.name !== 'string' || !NAME_RE.test(spec.name)) throw new RequestError(400, `model name ${JSON.stringify(spec.name)} is invalid; use letters, digits, '-', '_' and '.'`);
   if (spec.version !== undefined && (typeof spec.version !== 'string' || !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(spec.version))) throw new RequestError(400, `model version ${JSON.stringify(spec.version)} is invalid; use e.g. "2"`);
   if (typeof spec.path !== 'string' || spec.path === '') throw new RequestError(400, `model '${spec.name}': path must be a non-empty string`);
-  let path = resolvePath(spec.path);
-  // A directory (KServe's /mnt/models) must hold exactly one .onnx file.
-  const st = await stat(path).catch(() => undefined);
-  if (st?.isDirectory()) {
-    const files = (await readdir(path)).filter((f) => f.endsWith('.onnx')).sort();
-    if (files.length !== 1) throw new RequestError(400, `model '${spec.name}': directory ${path} holds ${files.length} .onnx files (${files.join(', ') || 'none'}); it must hold exactly one, or pass the file's path`);
-    path = join(path, files[0]);
-  }
+  const path = await modelFileIn(resolvePath(spec.path), `model '${spec.name}'`);
   return { name: spec.name, version: spec.version ?? '1', path, source: path };
 }
 
@@ -86,18 +114,23 @@ export interface SessionOptions {
 export interface OrtModel {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
-  /** True when every input and output has a variable first dimension, so rows can be merged. */
+  /** True when every output's rows follow the inputs' rows (graph.ts), so requests can be merged. */
   readonly batchable: boolean;
+  /** Why it is or isn't batchable, from the graph. */
+  readonly batchReason: string;
+  /** Outputs that the ONNX model declares as seq(map) (ZipMap), now served as [N, classes] tensors, with their labels. */
+  readonly classLabels: ReadonlyMap<string, ClassLabels>;
   readonly run: (inputs: readonly BatchInput[]) => Promise<Record<string, RawOutput>>;
   readonly release: () => Promise<void>;
 }
 
-function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: string, path: string): TensorSpec[] {
+function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: string, path: string, labels?: ReadonlyMap<string, ClassLabels>): TensorSpec[] {
   return meta.map((m) => {
-    if (!m.isTensor) throw new RequestError(400, `${path}: ${what} '${m.name}' is not a tensor; the server serves tensor models only`);
+    if (!m.isTensor) throw new RequestError(400, `${path}: ${what} '${m.name}' is not a tensor; the Open Inference Protocol carries tensors only (a ZipMap's seq(map) output is served as a tensor; export other outputs as tensors)`);
     const datatype = oipDatatypeOf(m.type);
     if (!datatype) throw new RequestError(400, `${path}: ${what} '${m.name}' has type ${m.type}, which has no JSON form in the Open Inference Protocol here (use float16/float32/float64/int*/uint*/bool/string)`);
-    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+    const l = labels?.get(m.name);
+    return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)), ...(l ? { parameters: { labels: l } } : {}) };
   });
 }
 
@@ -108,16 +141,34 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   };
+  const fileBytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+    throw new RequestError(400, `can't read model file ${path}: ${e.code ?? e.message}`);
+  });
+  // The graph as the server runs it: ZipMap outputs as tensors, row dims made symbolic (graph.ts).
+  let plan: GraphPlan | undefined;
+  try {
+    plan = planGraph(fileBytes);
+  } catch {
+    const hint = nativeFormatHint(path, fileBytes.subarray(0, 512));
+    if (hint) throw nativeFormatError('model', path, hint);
+    // Not decodable by onnx-proto: let onnxruntime say what it thinks below.
+  }
+  if (plan && plan.problems.length) throw new RequestError(400, `can't serve ONNX model ${path}: ${plan.problems.join('; ')}`);
   let session: ort.InferenceSession;
   // bfloat16 inputs/outputs: onnxruntime-node 1.30 has no bfloat16 Tensor, so such a model is
   // loaded with float32 Casts at its edges (onnx-io.ts) and those tensors are BF16 to clients.
   let bf16: Set<string> | undefined;
+  const modelBytes = plan?.bytes ?? fileBytes;
   try {
-    session = await ort.InferenceSession.create(path, sessionOptions);
+    session = plan?.bytes ? await ort.InferenceSession.create(plan.bytes, sessionOptions) : await ort.InferenceSession.create(path, sessionOptions);
   } catch (e) {
     const msg = (e as Error).message;
-    const rewritten = /Unsupported data type: 16$/m.test(msg) ? await readFile(path).then(rewriteBf16Io, () => undefined) : undefined;
-    if (!rewritten) throw new RequestError(400, (await unsupportedIoMessage(path, msg)) ?? `can't load ONNX model ${path}: ${msg.split('\n')[0]}`);
+    const rewritten = /Unsupported data type: 16$/m.test(msg) ? rewriteBf16Io(modelBytes) : undefined;
+    if (!rewritten) {
+      const hint = nativeFormatHint(path, fileBytes.subarray(0, 512));
+      if (hint && /Protobuf parsing failed|INVALID_PROTOBUF/i.test(msg)) throw nativeFormatError('model', path, hint);
+      throw new RequestError(400, (await unsupportedIoMessage(path, msg)) ?? `can't load ONNX model ${path}: ${msg.split('\n')[0]}`);
+    }
     try {
       session = await ort.InferenceSession.create(rewritten.bytes, sessionOptions);
     } catch (e2) {
@@ -127,8 +178,11 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
   }
   const asBf16 = (t: TensorSpec): TensorSpec => (bf16?.has(t.name) ? { ...t, datatype: 'BF16' } : t);
   const inputs = signature(session.inputMetadata, 'input', path).map(asBf16);
-  const outputs = signature(session.outputMetadata, 'output', path).map(asBf16);
-  const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  const outputs = signature(session.outputMetadata, 'output', path, plan?.labels).map(asBf16);
+  const declared = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  // Proved from the graph, or (an operator the analysis doesn't know) every leading dim declared variable.
+  const batchable = declared && (plan?.batchRows ?? true);
+  const batchReason = plan ? (plan.batchRows === undefined ? `declared shapes (the graph has ${plan.batchReason})` : plan.batchReason) : 'declared shapes';
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};
     for (const i of feeds) f[i.name] = new ort.Tensor(ortTypeOf(i.datatype) as 'float32', i.typed as unknown as Float32Array, i.shape as number[]);
@@ -137,5 +191,5 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
     for (const k of Object.keys(out)) r[k] = { data: out[k].data as TypedData, dims: out[k].dims };
     return r;
   };
-  return { inputs, outputs, batchable, run, release: () => session.release() };
+  return { inputs, outputs, batchable, batchReason, classLabels: plan?.labels ?? new Map(), run, release: () => session.release() };
 }

@@ -115,10 +115,23 @@ export class ModelRepository {
   /** Every version ever loaded: name → version → the file it came from. */
   private readonly known = new Map<string, Map<string, { path: string; source: string }>>();
 
+  /** Models that failed to load at startup (name → why); cleared when one loads. */
+  private readonly failures = new Map<string, string>();
+
   constructor(private readonly host: RepositoryHost) {}
+
+  /** A model the server could not load: listed UNAVAILABLE with the reason, and named in 404s. */
+  fail(name: string, reason: string): void {
+    this.failures.set(name, reason);
+  }
+
+  failure(name: string): string | undefined {
+    return this.failures.get(name);
+  }
 
   /** Called by the server for every version it loads, whichever door it came through. */
   remember(r: { name: string; version: string; path: string; source: string }): void {
+    this.failures.delete(r.name);
     let m = this.known.get(r.name);
     if (!m) this.known.set(r.name, (m = new Map()));
     m.set(r.version, { path: r.path, source: r.source });
@@ -137,6 +150,7 @@ export class ModelRepository {
         out.push({ name, version, state: isLoaded ? 'READY' : 'UNAVAILABLE', reason: isLoaded ? '' : 'unloaded' });
       }
     }
+    if (!ready) for (const [name, reason] of this.failures) if (!names.has(name)) out.push({ name, state: 'UNAVAILABLE', reason: `failed to load: ${reason}` });
     if (!ready && this.host.registry) {
       let listed;
       try {
@@ -145,7 +159,7 @@ export class ModelRepository {
         throw new RequestError(502, `can't list the ${this.host.registry.kind} registry: ${(e as Error).message}`);
       }
       for (const m of listed) {
-        if (names.has(m.name)) continue;
+        if (names.has(m.name) || this.failures.has(m.name)) continue;
         out.push({ name: m.name, state: 'UNAVAILABLE', reason: `in the ${this.host.registry.kind} registry (latest version ${m.latestVersion ?? 'none'}); not loaded` });
       }
     }

@@ -27,14 +27,15 @@ import type { AddressInfo } from 'node:net';
 import type { ModelRegistry } from '../registry/types.ts';
 import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from './batcher.ts';
 import { ServerMetrics, type VersionMetrics, type VersionStats } from './metrics.ts';
-import { loadOrtModel, resolveSpec, type ModelSpec, type OrtModel, type SessionOptions } from './models.ts';
+import { loadOrtModel, resolveSpec, specName, type ModelSpec, type OrtModel, type SessionOptions } from './models.ts';
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
 import { bearerCheck, readBody, send } from './http.ts';
 import { ModelRepository } from './repository.ts';
-import { decodeV1Request, v1Predictions } from './v1.ts';
+import { decodeV1Request, v1Answer, v1Shape } from './v1.ts';
+import { modelConfig, TritonStats } from './triton.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -61,6 +62,12 @@ export interface ModelServerOptions {
    * @default - true when bound to a loopback address or when a token is set, else false
    */
   readonly admin?: boolean;
+  /**
+   * KServe V1 answers class probabilities by default instead of labels, as KServe's sklearn server
+   * does with PREDICT_PROBA=true (`ghosteam serve` reads that variable too); a request's
+   * `parameters.predict_proba` still decides for itself. @default false
+   */
+  readonly v1PredictProba?: boolean;
   /** Header that pins a request to a version. @default 'x-ghosteam-version' */
   readonly versionHeader?: string;
   /** How long close() waits for in-flight requests. @default 10000 */
@@ -111,6 +118,8 @@ export interface ModelServer {
   models(): ModelInfo[];
   stats(name: string): ModelStats;
   readonly metrics: ServerMetrics;
+  /** Models of `options.models` that could not be loaded, each with why (the others serve). */
+  readonly failed: ReadonlyArray<{ readonly model: string; readonly error: string }>;
   /** Stops accepting, drains in-flight requests, flushes the payload log, releases sessions. */
   close(): Promise<void>;
 }
@@ -123,7 +132,11 @@ interface Version {
   readonly loadedAt: string;
   readonly model: OrtModel;
   readonly batcher?: Batcher;
+  /** model.run, timed for the Triton statistics. */
+  readonly run: (feeds: readonly BatchInput[]) => Promise<Record<string, RawOutput>>;
   readonly metrics: VersionMetrics;
+  /** Triton's statistics extension (GET /v2/models/{m}/stats). */
+  readonly triton: TritonStats;
   unloading: boolean;
   readonly prefix: string;
 }
@@ -208,16 +221,29 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     const model = await loadOrtModel(r.path, options.session);
     const vm = metrics.forVersion(r.name, r.version);
+    const triton = new TritonStats();
+    // Runs start in the order the batcher plans them; each one's requests and queue delays wait here for its time.
+    const planned: Array<{ requests: number; delays: readonly number[] }> = [];
+    const timedRun = (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
+      const t = performance.now();
+      const done = (): void => {
+        const p = planned.shift();
+        triton.run(feeds[0]?.shape[0] ?? 0, p?.requests ?? 1, performance.now() - t, p?.delays ?? [0]);
+      };
+      return model.run(feeds).then((out) => { done(); return out; }, (e: unknown) => { done(); throw e; });
+    };
     const batcher = batching && model.batchable
-      ? new Batcher(model.run, model.outputs, batching, {
-          onRun(rows, _n, delays) {
+      ? new Batcher(timedRun, model.outputs, batching, {
+          onRun(rows, n, delays) {
             vm.batchChild.observe(rows);
             for (const d of delays) vm.queueChild.observe(d / 1000);
+            planned.push({ requests: n, delays });
           },
         })
       : undefined;
     const v: Version = {
-      name: r.name, version: r.version, source: r.source, path: r.path, loadedAt: new Date().toISOString(), model, batcher, metrics: vm, unloading: false,
+      name: r.name, version: r.version, source: r.source, path: r.path, loadedAt: new Date().toISOString(), model, batcher, metrics: vm, triton, unloading: false,
+      run: timedRun,
       prefix: `{"model_name":${JSON.stringify(r.name)},"model_version":${JSON.stringify(r.version)},"id":`,
     };
     let s = served.get(r.name);
@@ -284,7 +310,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
   function getServed(name: string): Served {
     const s = served.get(name);
-    if (!s) throw new RequestError(404, `model '${name}' is not loaded; loaded models: ${[...served.keys()].join(', ') || 'none'}`);
+    if (!s) {
+      const why = repository.failure(name);
+      throw new RequestError(404, why ? `model '${name}' is not loaded: it failed to load: ${why}` : `model '${name}' is not loaded; loaded models: ${[...served.keys()].join(', ') || 'none'}`);
+    }
     return s;
   }
   function getVersion(s: Served, version: string): Version {
@@ -304,7 +333,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   // ---------- inference ----------
   async function runInference(v: Version, inputs: DecodedTensor[]): Promise<Record<string, RawOutput>> {
     if (v.batcher) return v.batcher.submit(inputs);
-    const out = await v.model.run(inputs);
+    const out = await v.run(inputs);
     v.metrics.batchChild.observe(inputs[0]?.shape[0] ?? 0);
     return out;
   }
@@ -371,7 +400,9 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const hdrId = req.headers['x-request-id'];
       const id = (body.id as string | undefined) ?? (typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`);
       if (shadow) shadowCopy(shadow, rawInputs, id);
+      const tIn = performance.now();
       const out = await runInference(v, inputs);
+      const tOut = performance.now();
       const asBinary = body.parameters !== undefined || body.outputs !== undefined ? binaryOutputs(body, names) : undefined;
       let text = v.prefix + JSON.stringify(id) + ',"outputs":[';
       const blocks: Buffer[] = [];
@@ -393,9 +424,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         res.writeHead(200, ['content-type', 'application/octet-stream', 'content-length', String(payload.length), 'inference-header-content-length', String(head.length), 'x-ghosteam-version', v.version]);
         res.end(payload);
       }
+      const tEnd = performance.now();
+      v.triton.ok(tIn - t0, tEnd - tOut, tEnd - t0, inputs[0]?.shape[0] ?? 0, Date.now());
       logPayload(v, id, inputs, out, names);
     } catch (e) {
       status = e instanceof RequestError ? e.status : 500;
+      v.triton.failed(performance.now() - t0, Date.now());
       throw e;
     } finally {
       const sec = (performance.now() - t0) / 1000;
@@ -413,10 +447,15 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const body = asObject(parseJson(buf), 'the predict request');
       // Rows or columns, single- or multi-input (./v1.ts); its errors are in V1 terms.
       const { inputs, rows } = decodeV1Request(body, v.model.inputs, name);
+      const shape = v1Shape(body, options.v1PredictProba ? 'predict_proba' : 'predict');
+      const tIn = performance.now();
       const out = await runInference(v, inputs);
+      const tOut = performance.now();
       const names = v.model.outputs.map((o) => o.name);
-      const predictions = v1Predictions(out as Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>, v.model.outputs, names, rows);
-      send(res, 200, JSON.stringify({ predictions }), { 'x-ghosteam-version': v.version });
+      const answer = v1Answer(out as Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>, v.model.outputs, rows, shape);
+      send(res, 200, JSON.stringify(answer), { 'x-ghosteam-version': v.version });
+      const tEnd = performance.now();
+      v.triton.ok(tIn - t0, tEnd - tOut, tEnd - t0, rows, Date.now());
       const hdrId = req.headers['x-request-id'];
       logPayload(v, typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`, inputs, out, names);
     } catch (e) {
@@ -425,7 +464,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     } finally {
       const sec = (performance.now() - t0) / 1000;
       if (status === 200) v.metrics.ok(sec);
-      else v.metrics.error(status, sec);
+      else { v.metrics.error(status, sec); v.triton.failed(sec * 1000, Date.now()); }
     }
   }
 
@@ -518,6 +557,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /v2; use GET`);
         return send(res, 200, SERVER_META);
       }
+      if (parts[1] === 'models' && parts.length === 3 && parts[2] === 'stats' && !served.has('stats')) {
+        if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
+        const all = [...served.values()].flatMap((x) => [...x.versions.values()].map((v) => v.triton.json(v.name, v.version)));
+        return send(res, 200, JSON.stringify({ model_stats: all }));
+      }
       if (parts[1] === 'models' && parts.length >= 3) {
         const name = parts[2];
         let version: string | undefined;
@@ -530,6 +574,20 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (rest.length === 1 && rest[0] === 'infer') {
           if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
           return handleInfer(req, res, name, version, t0);
+        }
+        if (rest.length === 1 && (rest[0] === 'config' || rest[0] === 'stats')) {
+          if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
+          const s = getServed(name);
+          if (rest[0] === 'stats') {
+            // Triton answers every version of the model unless one is named.
+            const vs = version === undefined ? [...s.versions.values()] : [getVersion(s, version)];
+            return send(res, 200, JSON.stringify({ model_stats: vs.map((v) => v.triton.json(v.name, v.version)) }));
+          }
+          const v = version === undefined ? getVersion(s, s.traffic.stable) : getVersion(s, version);
+          return send(res, 200, JSON.stringify(modelConfig({
+            name: v.name, version: v.version, inputs: v.model.inputs, outputs: v.model.outputs,
+            batching: v.batcher ? { maxBatchSize: v.batcher.maxBatchSize, maxQueueDelayMs: v.batcher.maxQueueDelayMs } : undefined,
+          })));
         }
         if (rest.length > 1 || (rest.length === 1 && rest[0] !== 'ready')) throw new RequestError(404, `no route for ${method} ${path}`);
         if (method !== 'GET' && method !== 'HEAD') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
@@ -608,12 +666,26 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     socket.end(`HTTP/1.1 ${err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
   });
 
-  try {
-    for (const m of options.models ?? []) await load(m);
-  } catch (e) {
-    for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
+  // One model that can't be served is reported (failed, the repository index, 404s naming why)
+  // and the others still load; the server refuses to start only when none of them loads.
+  const failed: Array<{ model: string; error: string }> = [];
+  for (const m of options.models ?? []) {
+    try {
+      await load(m);
+    } catch (e) {
+      if (!(e instanceof RequestError)) {
+        for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
+        await payload?.close();
+        throw e;
+      }
+      const model = specName(m);
+      failed.push({ model, error: e.message });
+      repository.fail(model, e.message);
+    }
+  }
+  if (failed.length > 0 && served.size === 0) {
     await payload?.close();
-    throw e instanceof RequestError ? new Error(e.message) : e;
+    throw new Error(failed.length === 1 ? failed[0].error : `no model could be loaded:\n${failed.map((f) => `  ${f.model}: ${f.error}`).join('\n')}`);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -659,6 +731,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     models,
     stats,
     metrics,
+    failed,
     close,
   };
 }

@@ -106,6 +106,11 @@ export interface TensorSpec {
   readonly name: string;
   readonly datatype: OipDatatype;
   readonly shape: readonly number[];
+  /**
+   * For an output the model declares as a ZipMap's seq(map): the class label of each column of
+   * the [N, classes] tensor the server answers with (graph.ts).
+   */
+  readonly parameters?: { readonly labels: readonly (string | number)[] };
 }
 
 export type TypedData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
@@ -158,7 +163,8 @@ export const NUL_FREE = 'a string without NUL characters (onnxruntime string ten
 // Hot path: no closures here. tsx (esbuild keepNames) wraps every named closure in a __name() call
 // per creation, which showed up as ~4% of server CPU in a profile.
 function elemError(where: string, dt: OipDatatype, flat: unknown[], i: number, want: string): RequestError {
-  return bad(`${where}: data[${i}] is ${describe(flat[i])}; expected ${want} for datatype ${dt}`);
+  const nullNote = flat[i] === null ? ' (null means a missing value only for FP16, BF16, FP32 and FP64 inputs)' : '';
+  return bad(`${where}: data[${i}] is ${describe(flat[i])}; expected ${want} for datatype ${dt}${nullNote}`);
 }
 
 function checkInt(where: string, dt: OipDatatype, flat: unknown[], i: number, lo: number, hi: number): number {
@@ -175,8 +181,9 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       const out = dt === 'FP32' ? new Float32Array(n) : new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const v = flat[i];
-        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number');
-        out[i] = v;
+        if (typeof v === 'number') out[i] = v;
+        else if (v === null) out[i] = NaN; // a missing value, as XGBoost/LightGBM/sklearn imputers read NaN
+        else throw elemError(where, dt, flat, i, 'a number (or null for a missing value)');
       }
       return out;
     }
@@ -184,7 +191,8 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       const out = new Uint16Array(n);
       for (let i = 0; i < n; i++) {
         const v = flat[i];
-        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number');
+        if (v === null) { out[i] = 0x7e00; continue; }
+        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number (or null for a missing value)');
         if (v >= 65520 || v <= -65520) throw bad(`${where}: data[${i}] is ${v}, beyond FP16's largest finite value ±${FP16_MAX}; scale it or use a model with an FP32 input`);
         out[i] = toHalfBits(v);
       }
@@ -194,7 +202,8 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) {
         const v = flat[i];
-        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number');
+        if (v === null) { out[i] = NaN; continue; }
+        if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number (or null for a missing value)');
         const b = toBf16Bits(v);
         if ((b & 0x7f80) === 0x7f80) throw bad(`${where}: data[${i}] is ${v}, beyond BF16's largest finite value ±${BF16_MAX}; scale it`);
         out[i] = fromBf16Bits(b);

@@ -64,8 +64,17 @@ function decodeBatched(spec: TensorSpec, shape: number[], data: unknown[], base:
   }
 }
 
+/**
+ * A scalar sent for an input that takes one value per instance ([N, 1]): pandas' to_dict('records')
+ * and KServe's sklearn/XGBoost clients send `{"age": 0.03}`, not `{"age": [0.03]}`.
+ */
+function scalarFitsRow(got: readonly number[], spec: TensorSpec): boolean {
+  return got.length === 0 && spec.shape.length === 2 && (spec.shape[1] === 1 || spec.shape[1] === -1);
+}
+
 /** A row's shape against the input's shape without its batch dimension. */
 function checkRowShape(where: string, got: readonly number[], spec: TensorSpec): void {
+  if (scalarFitsRow(got, spec)) return;
   if (spec.shape.length === 0) throw bad(`${where}: input '${spec.name}' is a scalar with no batch dimension; V1 rows can't feed it, use POST /v2/models/{name}/infer`);
   const want = spec.shape.slice(1);
   if (got.length !== want.length || got.some((d, i) => want[i] !== -1 && want[i] !== d)) {
@@ -109,8 +118,45 @@ function decodeNamedRows(instances: unknown[], specs: readonly TensorSpec[]): V1
       columns[j][r] = v;
     }
   }
-  const inputs = specs.map((spec, j) => decodeBatched(spec, [n, ...shapes[j]], columns[j], (row) => (row === undefined ? `instances[*].${spec.name}` : `instances[${row}].${spec.name}`)));
+  const inputs = specs.map((spec, j) => decodeBatched(spec, [n, ...(scalarFitsRow(shapes[j], spec) ? [1] : shapes[j])], columns[j], (row) => (row === undefined ? `instances[*].${spec.name}` : `instances[${row}].${spec.name}`)));
   return { inputs, rows: n };
+}
+
+/**
+ * Rows of named scalars for a single-input model `[N, F]` (pandas' `to_dict('records')`, as KServe's
+ * sklearn and XGBoost servers take them): the values become the row's F columns in the order the
+ * first instance names them, and every instance must name the same columns in the same order (as a
+ * DataFrame's records do). An ONNX model does not keep its feature names, so the order sent is
+ * the order used.
+ */
+function decodeFeatureRows(instances: unknown[], spec: TensorSpec): V1Inputs {
+  const keys = Object.keys(instances[0] as Record<string, unknown>);
+  const width = spec.shape.length === 2 ? spec.shape[1] : undefined;
+  if (width === undefined) throw bad(`instances[0] is an object keyed ${keys.slice(0, 5).map((k) => `'${k}'`).join(', ')}; the model's one input '${spec.name}' is ${dims(spec.shape)}, so send {"instances": [{"${spec.name}": ...}]} or rows of values`);
+  if (width !== -1 && keys.length !== width) throw bad(`instances[0] has ${keys.length} columns (${keys.slice(0, 5).map((k) => `'${k}'`).join(', ')}${keys.length > 5 ? ', …' : ''}); input '${spec.name}' takes ${width} values per instance, one per feature in training order`);
+  const flat: unknown[] = new Array(instances.length * keys.length);
+  for (let r = 0; r < instances.length; r++) {
+    const inst = instances[r];
+    if (!isObject(inst)) throw bad(`instances[${r}] is ${Array.isArray(inst) ? 'an array' : JSON.stringify(inst)}; instances[0] is an object, so every instance must be an object of the same columns`);
+    const k = Object.keys(inst);
+    if (k.length !== keys.length || k.some((x, i) => x !== keys[i])) throw bad(`instances[${r}]: columns are ${k.map((x) => `'${x}'`).join(', ')}; instances[0] has ${keys.map((x) => `'${x}'`).join(', ')}; every instance must name the same columns in the same order (they become the input's columns in that order)`);
+    for (let c = 0; c < keys.length; c++) {
+      const v = inst[keys[c]];
+      if (Array.isArray(v) || isObject(v)) throw bad(`instances[${r}].${keys[c]}: is ${Array.isArray(v) ? 'an array' : 'an object'}; each column of a row takes one value`);
+      flat[r * keys.length + c] = v;
+    }
+  }
+  try {
+    return { inputs: [decodeInput({ name: spec.name, datatype: spec.datatype, shape: [instances.length, keys.length], data: flat }, spec, 0)], rows: instances.length };
+  } catch (e) {
+    if (!(e instanceof RequestError)) throw e;
+    const el = /data\[(\d+)\] is (.*)$/s.exec(e.message);
+    if (el) {
+      const i = Number(el[1]);
+      throw new RequestError(400, `instances[${Math.floor(i / keys.length)}].${keys[i % keys.length]}: is ${el[2]}`);
+    }
+    throw new RequestError(400, `instances: ${e.message.replace(/^inputs\[0\] \('[^']*'\): /, '')}`);
+  }
 }
 
 function decodeColumns(raw: unknown, specs: readonly TensorSpec[]): V1Inputs {
@@ -146,7 +192,11 @@ export function decodeV1Request(body: Record<string, unknown>, specs: readonly T
   if (body.inputs !== undefined) return decodeColumns(body.inputs, specs);
   const instances = body.instances;
   if (!Array.isArray(instances) || instances.length === 0) throw bad(`'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}`);
-  if (isObject(instances[0])) return decodeNamedRows(instances, specs);
+  if (isObject(instances[0])) {
+    const keys = Object.keys(instances[0]);
+    if (specs.length === 1 && !keys.includes(specs[0].name)) return decodeFeatureRows(instances, specs[0]);
+    return decodeNamedRows(instances, specs);
+  }
   if (specs.length !== 1) {
     throw bad(`model '${model}' has ${specs.length} inputs (${list(specs)}); each instance must be an object keyed by input name, e.g. {"instances": [{${specs.map((s) => `"${s.name}": ...`).join(', ')}}]}, or send columns: {"inputs": {${specs.map((s) => `"${s.name}": [...]`).join(', ')}}}`);
   }
@@ -160,18 +210,82 @@ function nest(flat: readonly unknown[], from: number, shape: readonly number[]):
   return Array.from({ length: shape[0] }, (_, i) => nest(flat, from + i * step, shape.slice(1)));
 }
 
+/** How a V1 answer is shaped (`parameters` of the request; see v1Shape). */
+export type V1Shape = 'predict' | 'predict_proba' | 'detailed';
+
 /**
- * One prediction per row: for a single output its row (a scalar when the row is one value), else
- * an object keyed by output name. `out` holds each output's data and dims (first dim = rows).
+ * The answer's shape from the request's `parameters` (KServe V1 bodies may carry them):
+ * `{"predict_proba": true}` answers each row's class probabilities (KServe's sklearn server with
+ * PREDICT_PROBA), `{"detailed": true}` one object per row keyed by output name; otherwise
+ * `predict`: what KServe's sklearn/XGBoost/LightGBM servers answer for `model.predict`. `dflt`
+ * is the server's default (`predict_proba` when started with PREDICT_PROBA=true, as sklearnserver).
  */
-export function v1Predictions(out: Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>, outputs: readonly TensorSpec[], names: readonly string[], rows: number): unknown[] {
-  const per = names.map((n) => {
-    const spec = outputs.find((o) => o.name === n)!;
-    const data = toPlain(out[n].data, spec.datatype);
-    const dimsN = out[n].dims;
-    const rowShape = dimsN[0] === rows ? dimsN.slice(1) : [data.length / rows];
-    const w = rowShape.reduce((a, b) => a * b, 1);
-    return (r: number): unknown => (w === 1 ? data[r] : nest(data, r * w, rowShape));
+export function v1Shape(body: Record<string, unknown>, dflt: V1Shape = 'predict'): V1Shape {
+  const p = body.parameters;
+  if (p === undefined) return dflt;
+  if (!isObject(p)) throw bad(`'parameters' must be an object, e.g. {"predict_proba": true} or {"detailed": true}`);
+  for (const k of ['predict_proba', 'detailed']) if (p[k] !== undefined && typeof p[k] !== 'boolean') throw bad(`parameters.${k} must be true or false`);
+  if (p.predict_proba === true && p.detailed === true) throw bad(`parameters: ask for predict_proba or detailed, not both`);
+  if (p.detailed === true) return 'detailed';
+  if (p.predict_proba === true) return 'predict_proba';
+  if (p.predict_proba === false && dflt === 'predict_proba') return 'predict';
+  return dflt;
+}
+
+/**
+ * The output holding class probabilities: the ZipMap output served as a tensor (it has labels), or a
+ * floating [N, C] output next to a label output. Undefined for a model that isn't a classifier.
+ */
+export function probabilityOutput(outputs: readonly TensorSpec[]): TensorSpec | undefined {
+  const withLabels = outputs.find((o) => o.parameters?.labels);
+  if (withLabels) return withLabels;
+  if (outputs.length < 2) return undefined;
+  const f = outputs.filter((o) => (o.datatype === 'FP32' || o.datatype === 'FP64') && o.shape.length === 2 && o.shape[1] !== 1);
+  const label = outputs.some((o) => o.datatype !== 'FP32' && o.datatype !== 'FP64' && o.shape.length <= 2);
+  return f.length === 1 && label ? f[0] : undefined;
+}
+
+type Outs = Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>;
+
+/** Per row of one output: a scalar when the row is one value, else the nested row. */
+function rowsOf(out: Outs, spec: TensorSpec, rows: number): (r: number) => unknown {
+  const data = toPlain(out[spec.name].data, spec.datatype);
+  const dimsN = out[spec.name].dims;
+  const rowShape = dimsN[0] === rows ? dimsN.slice(1) : [data.length / rows];
+  const w = rowShape.reduce((a, b) => a * b, 1);
+  return (r: number): unknown => (w === 1 ? data[r] : nest(data, r * w, rowShape));
+}
+
+/**
+ * The V1 answer: `{"predictions": [...]}`, one entry per row.
+ * - `predict`: the model's first output (the converters put the label first: skl2onnx, onnxmltools;
+ *   a regressor's value, an IsolationForest's -1/1), a scalar per row when the row is one value;
+ *   as KServe's sklearn server answers `model.predict(X).tolist()`.
+ * - `predict_proba`: each row's class probabilities (the probability output), and `class_labels`
+ *   beside `predictions` saying which class each column is.
+ * - `detailed`: one object per row keyed by output name; a probability output with labels is a map
+ *   `{label: probability}`, as the model's own ZipMap would have answered.
+ */
+export function v1Answer(out: Outs, outputs: readonly TensorSpec[], rows: number, shape: V1Shape): Record<string, unknown> {
+  if (shape === 'predict_proba') {
+    const p = probabilityOutput(outputs);
+    if (!p) throw bad(`parameters.predict_proba: this model has no class-probability output (its outputs are ${outputs.map((o) => `'${o.name}' ${o.datatype} [${o.shape.join(', ')}]`).join(', ')})`);
+    const get = rowsOf(out, p, rows);
+    const predictions = Array.from({ length: rows }, (_, r) => get(r));
+    return p.parameters?.labels ? { predictions, class_labels: p.parameters.labels } : { predictions };
+  }
+  if (shape === 'predict' || outputs.length === 1) {
+    const get = rowsOf(out, outputs[0], rows);
+    return { predictions: Array.from({ length: rows }, (_, r) => get(r)) };
+  }
+  const per = outputs.map((o) => {
+    const get = rowsOf(out, o, rows);
+    const labels = o.parameters?.labels;
+    if (!labels) return get;
+    return (r: number): unknown => {
+      const row = get(r) as unknown[];
+      return Object.fromEntries(labels.map((l, i) => [String(l), Array.isArray(row) ? row[i] : row]));
+    };
   });
-  return Array.from({ length: rows }, (_, r) => (names.length === 1 ? per[0](r) : Object.fromEntries(names.map((n, i) => [n, per[i](r)]))));
+  return { predictions: Array.from({ length: rows }, (_, r) => Object.fromEntries(outputs.map((o, i) => [o.name, per[i](r)]))) };
 }

@@ -62,14 +62,27 @@ export interface ModelRegistry {
   setAlias(name: string, alias: string, version: number): Promise<void>;
   deleteAlias(name: string, alias: string): Promise<void>;
   setTag(name: string, version: number, key: string, value: string): Promise<void>;
-  /** Returns a local path of the version's model file, fetching it if needed. */
+  /** Returns a local path of the version's model file (or model directory), fetching it if needed. */
   fetchArtifact(mv: ModelVersion): Promise<string>;
+  /**
+   * MLflow only: fetches the model a run URI (`runs:/RUN_ID/model`) names into a local directory
+   * and returns it with the model's name (the path's last segment).
+   */
+  fetchRunModel?(uri: string): Promise<{ name: string; path: string }>;
 }
 
-/** Parses 'fraud@champion', 'fraud@3', 'fraud:3' or 'fraud' (= latest). */
+/**
+ * Parses 'fraud@champion', 'fraud@3', 'fraud:3' or 'fraud' (= latest), and MLflow's model URIs
+ * 'models:/fraud@champion', 'models:/fraud/3' and 'models:/fraud/latest'.
+ */
 export function parseModelRef(ref: string): { name: string; version: VersionRef } {
+  const uri = /^models:\/([^/@]+)(?:@([^/]+)|\/([^/]+))?$/.exec(ref);
+  if (ref.startsWith('models:')) {
+    if (!uri) throw new Error(`'${ref}' is not an MLflow model URI; write models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest`);
+    return parseModelRef(`${uri[1]}${uri[2] !== undefined ? `@${uri[2]}` : uri[3] !== undefined ? `@${uri[3]}` : ''}`);
+  }
   const m = /^([A-Za-z0-9][-A-Za-z0-9_.]*)(?:[@:]([-A-Za-z0-9_.]+))?$/.exec(ref);
-  if (!m) throw new Error(`'${ref}' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion)`);
+  if (!m) throw new Error(`'${ref}' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)`);
   const v = m[2];
   return { name: m[1], version: v === undefined ? 'latest' : /^\d+$/.test(v) ? Number(v) : v };
 }

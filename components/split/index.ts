@@ -48,7 +48,7 @@ export function splitIndices(ds: Dataset, opts: SplitOptions): { train: number[]
 
 export const split = defineComponent({
   name: 'split',
-  version: '1',
+  version: '2',
   description: 'Seeded train/test split, optionally stratified by a column',
   inputs: [{ name: 'dataset', kind: 'dataset' }],
   outputs: [

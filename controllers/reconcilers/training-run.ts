@@ -29,15 +29,16 @@ function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
   const queued = getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
   return clean({
     phase: st.phase === 'Pending' && queued ? 'Queued' : st.phase,
-    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message,
+    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message, gate: st.gate,
   }) as TrainingRunState;
 }
 
 export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: TrainingRunState, gpu: GpuDecision, gen: number, now: number): TrainingRunStatus {
   const phase: TrainingRunStatus['phase'] = s.phase === 'Queued' ? 'Pending' : s.phase === 'Registering' ? 'Running' : s.phase;
   const done = s.phase === 'Succeeded' || s.phase === 'Failed';
+  const rejected = s.gate?.passed === false;
   const conds: ConditionInput[] = [
-    { type: 'Ready', status: s.phase === 'Succeeded' ? 'True' : 'False', reason: s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
+    { type: 'Ready', status: s.phase === 'Succeeded' && !rejected ? 'True' : 'False', reason: rejected ? 'GateRejected' : s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
     { type: 'Progressing', status: done ? 'False' : 'True', reason: s.phase === 'Queued' ? 'Queued' : done ? 'Finished' : s.phase, message: s.message ?? '' },
     { type: 'Degraded', status: s.phase === 'Failed' ? 'True' : 'False', reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected', message: s.phase === 'Failed' ? (s.message ?? '') : '' },
   ];
@@ -45,7 +46,7 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
   else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION)) conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
   return clean({
     phase, observedGeneration: gen, workflowName: s.workflowName, startedAt: s.startedAt, finishedAt: s.finishedAt,
-    registeredVersion: s.registeredVersion, message: s.message, conditions: setConditions(prev?.conditions, conds, now, gen),
+    registeredVersion: s.registeredVersion, gate: s.gate, message: s.message, conditions: setConditions(prev?.conditions, conds, now, gen),
   }) as TrainingRunStatus;
 }
 

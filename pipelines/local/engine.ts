@@ -16,6 +16,7 @@
  * Artifacts move by digest through the content-addressed store; results are reused from the step
  * cache (key: plan.ts cacheKey) and from the run being resumed.
  */
+import { gateOfNodes } from './outcome.ts';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -576,6 +577,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
   // for a look at what the failing attempt left behind.
   if (rec.status === 'Succeeded') await removeDir(workRoot);
-  emit({ type: 'run-end', runId, status: rec.status, time: rec.finishedAt, durationMs: rec.durationMs, ...(rec.message ? { message: rec.message } : {}) });
+  const gate = gateOfNodes(rec.order.map((id) => rec.nodes[id]).filter((n) => n !== undefined));
+  emit({ type: 'run-end', runId, status: rec.status, time: rec.finishedAt, durationMs: rec.durationMs, ...(rec.message ? { message: rec.message } : {}), ...(gate ? { gate } : {}) });
   return rec;
 };

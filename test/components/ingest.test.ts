@@ -115,7 +115,7 @@ describe('JSON Lines and Parquet', () => {
 
 test('the ingest component writes the dataset and sets rows, columns, digest', async () => {
   const src = file('comp.csv', 'a,b\n1,x\n2,x\n3,y\n');
-  const out = join(dir, 'out', 'ds.gtds');
+  const out = join(dir, 'out', 'ds.arrow');
   const params = await runComponent(ingest, { params: { columns: 'b,a' }, inputs: { source: src }, outputs: { dataset: out } }, { log: () => undefined });
   const ds = await readDataset(out);
   assert.deepEqual(ds.columns.map((c) => c.name), ['b', 'a']);

@@ -64,7 +64,7 @@ describe('validate', () => {
   });
 
   test('the component writes the report, sets output params, and fails past the threshold', async () => {
-    const input = join(dir, 'v.gtds');
+    const input = join(dir, 'v.arrow');
     await writeDataset(input, ds);
     const report = join(dir, 'report.json');
     await assert.rejects(
@@ -99,7 +99,7 @@ describe('split', () => {
   });
 
   test('the component writes both sets', async () => {
-    const input = join(dir, 'big.gtds');
+    const input = join(dir, 'big.arrow');
     await writeDataset(input, big);
     const out = await runComponent(split, { params: { testFraction: 0.25, seed: 1, stratify: 'y' }, inputs: { dataset: input }, outputs: { train: join(dir, 'tr'), test: join(dir, 'te') } }, quiet);
     assert.deepEqual(out, { trainRows: 750, testRows: 250 });

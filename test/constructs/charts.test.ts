@@ -133,7 +133,7 @@ describe('Model', () => {
   test('bad registry references name the field', () => {
     const { chart: c } = chart();
     assert.deepEqual(issuesOf(() => new Model(c, 'x', { registry: 'fraud@@1' })), [
-      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion)",
+      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
     ]);
   });
 });

@@ -18,13 +18,13 @@ async function run(params: Record<string, ParamValue>, shift: number) {
       amount: { type: 'numeric', cells: Array.from({ length: n }, (): Cell => normal() + s) },
       country: { type: 'categorical', cells: Array.from({ length: n }, (): Cell => (rand() < 0.5 + s / 4 ? 'US' : 'DE')) },
     });
-  await writeDataset(join(dir, 'ref.gtds'), make(500, 0));
-  await writeDataset(join(dir, 'cur.gtds'), make(400, shift));
+  await writeDataset(join(dir, 'ref.arrow'), make(500, 0));
+  await writeDataset(join(dir, 'cur.arrow'), make(400, shift));
   const out: Record<string, ParamValue> = {};
   const logs: string[] = [];
   const ctx = {
     params,
-    inputs: { reference: join(dir, 'ref.gtds'), current: join(dir, 'cur.gtds') },
+    inputs: { reference: join(dir, 'ref.arrow'), current: join(dir, 'cur.arrow') },
     outputs: { result: join(dir, 'result.json'), report: join(dir, 'report.html'), summary: join(dir, 'summary.json') },
     workDir: dir,
     signal: new AbortController().signal,

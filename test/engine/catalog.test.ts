@@ -24,7 +24,7 @@ describe('catalog components', () => {
   // ingest (CSV) -> gate on a metrics file written by a command: real components, both isolations.
   const spec = (csv: string) =>
     pipeline('cat', [
-      task('ingest', { component: { name: 'ingest', version: '1' }, params: { path: lit(csv) }, outputs: { dataset: { kind: 'dataset' } }, outputParams: ['rows', 'columns', 'digest'] }),
+      task('ingest', { component: { name: 'ingest', version: '2' }, params: { path: lit(csv) }, outputs: { dataset: { kind: 'dataset' } }, outputParams: ['rows', 'columns', 'digest'] }),
       task('rows', { command: ['sh', '-c', 'echo "{\\"rows\\": {{inputs.parameters.n}}}" > {{outputs.artifacts.metrics.path}}'], params: { n: out('ingest', 'rows') }, outputs: { metrics: { kind: 'metrics' } } }),
     ]);
   for (const isolation of ['inline', 'worker'] as const) {

@@ -64,7 +64,7 @@ describe('FP16 tensors and range errors (pure)', () => {
     const cases: Array<[string, unknown[], string]> = [
       ['FP16', [1, 70000], "inputs[0] ('x'): data[1] is 70000, beyond FP16's largest finite value ±65504; scale it or use a model with an FP32 input"],
       ['FP16', [-65520], "inputs[0] ('x'): data[0] is -65520, beyond FP16's largest finite value ±65504; scale it or use a model with an FP32 input"],
-      ['FP16', ['1'], `inputs[0] ('x'): data[0] is "1"; expected a number for datatype FP16`],
+      ['FP16', ['1'], `inputs[0] ('x'): data[0] is "1"; expected a number (or null for a missing value) for datatype FP16`],
       ['UINT8', [300], "inputs[0] ('x'): data[0] is 300; expected an integer in [0, 255] for datatype UINT8"],
       ['UINT8', [-1], "inputs[0] ('x'): data[0] is -1; expected an integer in [0, 255] for datatype UINT8"],
       ['INT8', [128], "inputs[0] ('x'): data[0] is 128; expected an integer in [-128, 127] for datatype INT8"],
@@ -75,7 +75,7 @@ describe('FP16 tensors and range errors (pure)', () => {
       ['UINT64', [-3], "inputs[0] ('x'): data[0] is -3; expected an integer in [0, 9007199254740991] for datatype UINT64"],
       ['INT64', [2 ** 60], "inputs[0] ('x'): data[0] is 1152921504606847000; expected an integer in [-9007199254740991, 9007199254740991] for datatype INT64"],
       ['BOOL', [1], "inputs[0] ('x'): data[0] is 1; expected true or false for datatype BOOL"],
-      ['FP32', [null], "inputs[0] ('x'): data[0] is null; expected a number for datatype FP32"],
+      ['INT32', [null], "inputs[0] ('x'): data[0] is null; expected an integer in [-2147483648, 2147483647] for datatype INT32 (null means a missing value only for FP16, BF16, FP32 and FP64 inputs)"],
       ['BYTES', [7], "inputs[0] ('x'): data[0] is 7; expected a string for datatype BYTES"],
       ['BYTES', ['ok', 'a\u0000b'], `inputs[0] ('x'): data[1] is "a\\u0000b"; expected a string without NUL characters (onnxruntime string tensors end at NUL) for datatype BYTES`],
     ];
@@ -211,7 +211,7 @@ describe('model server: every datatype through real ONNX models', () => {
   });
 
   test('FP16 through KServe V1 predict: numbers in, numbers out', async () => {
-    const r = await post(`${s.url}/v1/models/affine16:predict`, JSON.stringify({ instances: [[1, 2, 3], [0.1, 0.2, 0.3]] }));
+    const r = await post(`${s.url}/v1/models/affine16:predict`, JSON.stringify({ instances: [[1, 2, 3], [0.1, 0.2, 0.3]], parameters: { detailed: true } }));
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(r.json.predictions.map((p: { x32: number[] }) => p.x32), [[1, 2, 3], [0.1, 0.2, 0.3].map(half)]);
     assert.deepEqual(r.json.predictions[0].y, [half(0.5 + half(0.1)), -4, half(3.75 - 7)]);
@@ -248,7 +248,7 @@ describe('BF16: a model with bfloat16 edges, loaded with float32 Casts around th
     assert.deepEqual(b.head.outputs[0], { name: 'y', datatype: 'BF16', shape: [2, 2], parameters: { binary_data_size: 8 } });
     const bits = Array.from({ length: 4 }, (_, i) => b.rest.readUInt16LE(i * 2));
     assert.deepEqual(bits, x.map((v, i) => toBf16Bits(bf(v) * BF16_W[i % 2])));
-    const v1 = await post(`${s.url}/v1/models/scale16:predict`, JSON.stringify({ instances: [[1.5, -0.1]] }));
+    const v1 = await post(`${s.url}/v1/models/scale16:predict`, JSON.stringify({ instances: [[1.5, -0.1]], parameters: { detailed: true } }));
     assert.deepEqual(v1.json, { predictions: [{ y: [0.75, bf(bf(-0.1) * -3)], x32: [1.5, bf(-0.1)] }] });
   });
 

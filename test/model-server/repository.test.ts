@@ -30,7 +30,7 @@ describe('repository requests (pure)', () => {
     assert.deepEqual(parseLoadRequest('fraud', { parameters: { path: '/m/f.onnx', version: 2 } }), { kind: 'spec', spec: { name: 'fraud', version: '2', path: '/m/f.onnx' } });
     throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'churn@3' } }), "parameters.ref 'churn@3' names model 'churn', but the request loads 'fraud'");
     throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'fraud@3', path: '/x' } }), 'parameters.ref and parameters.path are exclusive; pass one');
-    throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'fraud@@' } }), "parameters.ref: 'fraud@@' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion)");
+    throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'fraud@@' } }), "parameters.ref: 'fraud@@' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)");
     throws400(() => parseLoadRequest('fraud', { parameters: { version: '2' } }), 'parameters.version goes with parameters.path');
     throws400(() => parseLoadRequest('fraud', { parameters: { config: '{"backend":"onnxruntime"}' } }),
       `parameters.config: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`);
@@ -100,7 +100,7 @@ describe('model repository extension on a real server', () => {
     const cases: Array<[string, unknown, number, string]> = [
       ['models/nope/load', undefined, 404, `model 'nope' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/nope.onnx"}}`],
       ['models/nope/unload', undefined, 404, "model 'nope' is not loaded"],
-      ['models/nope/load', { parameters: { path: join(dir, 'missing.onnx') } }, 400, `can't load ONNX model ${join(dir, 'missing.onnx')}: Load model from ${join(dir, 'missing.onnx')} failed:Load model ${join(dir, 'missing.onnx')} failed. File doesn't exist`],
+      ['models/nope/load', { parameters: { path: join(dir, 'missing.onnx') } }, 400, `model 'nope': ${join(dir, 'missing.onnx')} does not exist`],
       ['models/fraud/load', { parameters: { path: m2.path, version: '1' } }, 409, `model 'fraud' version '1' is already loaded from ${m1.path}; unload it first to load ${m2.path}`],
       ['models/fraud/reload', undefined, 404, 'no route for POST /v2/repository/models/fraud/reload; the repository extension has POST /v2/repository/index, /v2/repository/models/{name}/load and /v2/repository/models/{name}/unload'],
     ];

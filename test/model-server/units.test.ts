@@ -111,7 +111,7 @@ describe('model specs', () => {
     assert.deepEqual(parseModelSpec('fraud:3'), { ref: 'fraud:3' });
     assert.deepEqual(parseModelSpec('./models/fraud.onnx'), { name: 'fraud', path: './models/fraud.onnx' });
     assert.deepEqual(parseModelSpec('fraud:2=/m/x.onnx'), { name: 'fraud', version: '2', path: '/m/x.onnx' });
-    assert.throws(() => parseModelSpec('bad name!'), { message: "'bad name!' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion)" });
+    assert.throws(() => parseModelSpec('bad name!'), { message: "'bad name!' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)" });
     assert.throws(() => parseModelSpec('a b=/x.onnx'), { message: "model spec 'a b=/x.onnx': 'a b' is not NAME or NAME:VERSION (e.g. fraud:2=./model.onnx)" });
   });
 });
