@@ -57,7 +57,7 @@ metrics = {
 }
 print(f"::ghosteam::progress {json.dumps({'fraction': 1, 'message': 'trained'})}", flush=True)
 
-onnx_model = convert_xgboost(model, initial_types=[("input", FloatTensorType([None, len(features)]))], target_opset=17)
+onnx_model = convert_xgboost(model, initial_types=[("input", FloatTensorType([None, len(features)]))], target_opset=15)
 with open(env["GHOSTEAM_OUTPUT_MODEL"], "wb") as f:
     f.write(onnx_model.SerializeToString())
 with open(env["GHOSTEAM_OUTPUT_METRICS"], "w") as f:
