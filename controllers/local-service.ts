@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { ModelRegistry } from '../components/registry/types.ts';
 import type { Logger } from './runtime/log.ts';
-import type { K8sObject as KObject } from '../api/objects.ts';
+import type { K8sObject } from '../api/objects.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
 import type { LocalPipeline } from './backends/local-pipelines.ts';
 import { startLocalOperator, type LocalOperator } from './local.ts';
@@ -34,7 +34,7 @@ export interface LocalServiceOptions {
   /** An app file whose pipelines TrainingRuns run (else the last one an inbox entry named). */
   readonly app?: string;
   /** ghosteam objects to apply at start (--manifests). */
-  readonly manifests?: readonly KObject[];
+  readonly manifests?: readonly K8sObject[];
   /** The engine's store directory (artifacts, cache, run records), absolute. */
   readonly storeDir: string;
   readonly workers?: number;
@@ -108,14 +108,14 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
 
   const [{ ModelServerAdminClient }, { runPipeline }] = await Promise.all([import('../components/model-server/index.ts'), import('../pipelines/local/index.ts')]);
   const op = await startLocalOperator({
-    stateDir: o.stateDir, registry: o.registry, modelServer: new ModelServerAdminClient(o.modelServerUrl) as never, modelServerUrl: o.modelServerUrl,
+    stateDir: o.stateDir, registry: o.registry, modelServer: new ModelServerAdminClient(o.modelServerUrl), modelServerUrl: o.modelServerUrl,
     ...(o.payloadLog ? { payloadLog: o.payloadLog } : {}),
     engine: { run: runPipeline, pipelines: () => pipelines, storeDir: o.storeDir },
     log, workers: o.workers, healthPort: o.healthPort, healthHost: o.healthHost, ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
     ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
   });
 
-  const applyOne = async (obj: KObject): Promise<string> => {
+  const applyOne = async (obj: K8sObject): Promise<string> => {
     const ns = obj.metadata.namespace ?? 'default';
     const existed = await op.get(obj.kind as 'Model', ns, obj.metadata.name);
     await op.apply(obj);

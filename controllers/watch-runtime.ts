@@ -54,12 +54,12 @@ export function localRuntime(o: { stateDir: string; log?: (line: string) => void
     name: `the local operator (${stateDir})`,
     async apply(objects, commit, ctx) {
       const app = ctx?.tree && ctx.app ? { file: join(ctx.tree, ctx.app), tree: ctx.tree, commit } : undefined;
-      await writeInboxEntry(stateDir, { source: 'watch', commit, ...(app ? { app } : {}), objects: operatorObjects(objects) as never });
+      await writeInboxEntry(stateDir, { source: 'watch', commit, ...(app ? { app } : {}), objects: operatorObjects(objects) });
     },
     async retrain(start: RetrainStart, ctx: RetrainContext): Promise<RetrainOutcome> {
       const run = gitChangeTrainingRun(start, registeredModelOf(ctx.objects, start.pipeline, start.namespace), ctx.attempt ?? 1);
       const ns = run.metadata.namespace as string;
-      const id = await writeInboxEntry(stateDir, { source: 'watch', commit: start.commit, objects: [run as never] });
+      const id = await writeInboxEntry(stateDir, { source: 'watch', commit: start.commit, objects: [run] });
       o.log?.(`TrainingRun ${ns}/${run.metadata.name} handed to ${`the local operator (${stateDir})`}; waiting for it to end`);
       const began = Date.now();
       let hinted = began;

@@ -34,7 +34,9 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
   else kc.loadFromDefault();
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const apply = async (obj: K8sObject) => {
-    await api.patch(obj as never, undefined, undefined, 'ghosteam-watch', true, k8s.PatchStrategy.ServerSideApply);
+    // The client types timestamps as Date; a synthesized object has none to send.
+    const { creationTimestamp: _created, deletionTimestamp: _deleted, ...metadata } = obj.metadata;
+    await api.patch({ ...obj, metadata }, undefined, undefined, 'ghosteam-watch', true, k8s.PatchStrategy.ServerSideApply);
   };
   return {
     name: `cluster ${kc.getCurrentCluster()?.server ?? '(current context)'}`,

@@ -5,8 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = fileURLToPath(new URL('..', import.meta.url));
 // --cluster: the cluster suite (test/cluster/), which needs `npm run cluster:up` and
 // `npm run images:build` (root, containers); the default run leaves it out.
 const cluster = process.argv.includes('--cluster');

@@ -15,6 +15,8 @@ import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
 import { intArg } from '../args.ts';
 import { writeBackTargetProblem } from '../../api/lock.ts';
+import { API_VERSION } from '../../api/crds/types.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 interface OperatorFlags {
   local?: boolean;
@@ -67,8 +69,8 @@ export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lock
 }
 
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from a YAML file or the YAML files in a directory. */
-export function readGhosteamManifests(path: string): Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> {
-  const out: Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> = [];
+export function readGhosteamManifests(path: string): K8sObject[] {
+  const out: K8sObject[] = [];
   let files: string[];
   let st;
   try {
@@ -82,11 +84,18 @@ export function readGhosteamManifests(path: string): Array<{ apiVersion: string;
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
     for (const d of Array.isArray(docs) ? docs : [docs]) {
       if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
-      const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name: string } } | null;
-      if (o?.apiVersion === 'ghosteam.io/v1alpha1' && o.metadata) out.push(o as never);
+      const o: unknown = d.toJS();
+      if (isGhosteamObject(o)) out.push(o);
     }
   }
   return out;
+}
+
+/** A ghosteam custom resource as synthesized: the rest is validated when the local operator applies it. */
+function isGhosteamObject(o: unknown): o is K8sObject {
+  if (!o || typeof o !== 'object') return false;
+  const x = o as Partial<K8sObject>;
+  return x.apiVersion === API_VERSION && typeof x.kind === 'string' && typeof x.metadata?.name === 'string';
 }
 
 export function register(program: Command): void {
@@ -143,7 +152,7 @@ Example:
         const service = await startLocalService({
           stateDir: resolve(f.stateDir), registry, registryLabel: choice.label, registryEnv: choice.env, modelServerUrl: f.modelServer,
           ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}), ...(f.app ? { app: f.app } : {}),
-          manifests: f.manifests ? readGhosteamManifests(f.manifests) as never : [],
+          manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
           storeDir: resolve(f.storeDir), workers, healthPort, healthHost: f.bindAddress, log, ...(gitWriteBack ? { gitWriteBack } : {}),
         });
         log.info(`local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`);

@@ -9,9 +9,10 @@ import { getCondition, setConditions, type ConditionInput } from '../planners/co
 import { TYPES } from '../runtime/store.ts';
 import type { PipelineBackend } from '../backends/types.ts';
 import { ADMITTED_CONDITION } from './gpu.ts';
-import { coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import { type K8sObject, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
+import { TerminalError, type ReconcileResult, type Request } from '../runtime/reconcile.ts';
 
 export type TrainingRunObject = K8sObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
 
@@ -90,7 +91,7 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
       const r = await d.pipelines.submit(a.workflow, obj);
       if (r === 'created') log.info(`Workflow ${ns}/${a.workflow.name} has been created from WorkflowTemplate ${s.pipeline}`);
     } else if (a.type === 'register') {
-      if (!d.registry) throw new Error(`TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}`);
+      if (!d.registry) throw new TerminalError(`TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}; start the operator with a registry (--registry-dir or --mlflow-uri)`);
       const mv = await d.registry.registerVersion(a.model, {
         artifactPath: a.source,
         lineage: { runId: a.lineage.runId, pipeline: a.lineage.pipeline, reason: a.lineage.reason, ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}), ...(a.lineage.datasetDigest ? { datasetDigest: a.lineage.datasetDigest } : {}) },

@@ -14,7 +14,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import writeFileAtomic from 'write-file-atomic';
-import type { K8sObject as KObject } from '../../api/objects.ts';
+import type { K8sObject } from '../../api/objects.ts';
 import { TYPES, typeKey } from './store.ts';
 
 export const INBOX_DIR = 'inbox';
@@ -38,7 +38,7 @@ export interface InboxEntry {
   /** The app whose pipelines TrainingRuns run from now on (the synthesized commit's). */
   readonly app?: InboxApp;
   /** ghosteam objects (Model, DriftMonitor, TrainingRun) to create or update. */
-  readonly objects: readonly KObject[];
+  readonly objects: readonly K8sObject[];
 }
 
 export interface InboxOutcome {
@@ -110,15 +110,15 @@ const KINDS = { Model: TYPES.Model, DriftMonitor: TYPES.DriftMonitor, TrainingRu
  * The objects of one kind in a local state directory, read from the files (no lock: a reader sees
  * each object as last written; files are replaced atomically).
  */
-export function readStateObjects(stateDir: string, kind: keyof typeof KINDS, namespace?: string): KObject[] {
+export function readStateObjects(stateDir: string, kind: keyof typeof KINDS, namespace?: string): K8sObject[] {
   const base = join(stateDir, typeKey(KINDS[kind]));
   if (!existsSync(base)) return [];
-  const out: KObject[] = [];
+  const out: K8sObject[] = [];
   for (const ns of readdirSync(base, { withFileTypes: true })) {
     if (!ns.isDirectory() || (namespace !== undefined && ns.name !== namespace)) continue;
     for (const f of readdirSync(join(base, ns.name)).filter((n) => n.endsWith('.json')).sort()) {
       try {
-        out.push(JSON.parse(readFileSync(join(base, ns.name, f), 'utf8')) as KObject);
+        out.push(JSON.parse(readFileSync(join(base, ns.name, f), 'utf8')) as K8sObject);
       } catch {
         // being replaced right now: the next read sees it
       }
