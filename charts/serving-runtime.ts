@@ -16,6 +16,8 @@ import { containerSecurityContext } from '../api/security.ts';
 
 export const DEFAULT_MODEL_SERVER_IMAGE = 'ghcr.io/ghosteam/model-server:0.1.0';
 export const DEFAULT_RUNTIME_NAME = 'ghosteam-onnx';
+/** The model formats ghosteam's server serves (KServe's modelFormat names). */
+export const SUPPORTED_MODEL_FORMATS = [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }] as const;
 export const MODEL_SERVER_PORT = 8080;
 /** Where KServe's storage initializer places the model. */
 export const KSERVE_MODEL_DIR = '/mnt/models';
@@ -68,8 +70,11 @@ export class ModelServingRuntime extends Construct {
       owner: this,
       render: () => {
         const spec: ServingRuntime['spec'] = {
-          supportedModelFormats: [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }],
-          protocolVersions: ['v2'],
+          // What the server really loads: ONNX (a file, a directory holding one, or an MLflow model
+          // directory of the onnx flavor), answered over the Open Inference Protocol and KServe V1.
+          // Native sklearn/XGBoost/LightGBM/PyTorch files are refused with the converter to use.
+          supportedModelFormats: SUPPORTED_MODEL_FORMATS.map((f) => ({ ...f })),
+          protocolVersions: ['v2', 'v1'],
           multiModel: false,
           annotations: { 'prometheus.kserve.io/port': String(MODEL_SERVER_PORT), 'prometheus.kserve.io/path': '/metrics' },
           containers: [
@@ -77,8 +82,11 @@ export class ModelServingRuntime extends Construct {
               name: 'kserve-container',
               image,
               // The image's entrypoint is `ghosteam serve --host 0.0.0.0`; KServe's storage initializer
-              // puts the model file under /mnt/models (images/model-server/Dockerfile).
-              args: ['--port', String(MODEL_SERVER_PORT), '--model', `{{.Name}}=${KSERVE_MODEL_DIR}`],
+              // puts the model file under /mnt/models (images/model-server/Dockerfile). Beyond loopback
+              // the server needs a token or an explicit --unauthenticated: here the mesh/ingress in
+              // front of the InferenceService is what authenticates, so it is said explicitly (the
+              // admin API stays off without a token).
+              args: ['--port', String(MODEL_SERVER_PORT), '--model', `{{.Name}}=${KSERVE_MODEL_DIR}`, '--unauthenticated'],
               ...(props.registryUrl ? { env: [{ name: 'GHOSTEAM_REGISTRY_URL', value: props.registryUrl }] } : {}),
               ports: [{ containerPort: MODEL_SERVER_PORT, protocol: 'TCP', name: 'http' }],
               resources: podResources(resources),

@@ -69,7 +69,7 @@ describe('Model', () => {
     assert.equal(m.spec.inferenceService, 'fraud');
     const sr = find(objs, 'ServingRuntime', 'ghosteam-onnx');
     assert.equal(sr.spec.containers[0].image, 'ghcr.io/ghosteam/model-server:0.1.0');
-    assert.deepEqual(sr.spec.containers[0].args, ['--port', '8080', '--model', '{{.Name}}=/mnt/models']);
+    assert.deepEqual(sr.spec.containers[0].args, ['--port', '8080', '--model', '{{.Name}}=/mnt/models', '--unauthenticated']);
     assert.deepEqual(sr.spec.supportedModelFormats, [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }]);
     assert.equal(sr.metadata.annotations['ghosteam.io/gpu-capable'], 'false');
   });
@@ -82,6 +82,16 @@ describe('Model', () => {
     assert.equal(objs.filter((o) => o.kind === 'ServingRuntime').length, 1);
     assert.deepEqual(find(objs, 'Model', 'b').spec.modelRef, { name: 'b', version: 2 });
     assert.deepEqual(find(objs, 'Model', 'a').spec.modelRef, { name: 'a', alias: 'latest' });
+  });
+
+  test("MLflow model URIs name the registered model: models:/NAME@ALIAS and models:/NAME/VERSION", () => {
+    const { app, chart: c } = chart();
+    new Model(c, 'a', { registry: 'models:/fraud@champion', useLockFile: false });
+    new Model(c, 'b', { registry: 'models:/churn/4' });
+    const objs = synth(app).objects;
+    assert.deepEqual(find(objs, 'Model', 'a').spec.modelRef, { name: 'fraud', alias: 'champion' });
+    assert.deepEqual(find(objs, 'Model', 'b').spec.modelRef, { name: 'churn', version: 4 });
+    assert.deepEqual(find(objs, 'ServingRuntime').spec.protocolVersions, ['v2', 'v1']);
   });
 
   test('models.lock.json next to the app pins the version', () => {
