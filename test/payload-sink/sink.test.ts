@@ -184,8 +184,10 @@ describe('ghosteam operator --payload-sink-port', () => {
   test('hosts the sink, writing the --payload-log its DriftMonitors read', async () => {
     const d = dir();
     const file = join(d, 'payloads.jsonl');
-    // Local mode: the model server URL is not contacted until a Model is applied.
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/ghosteam.mjs'), 'operator', '--local', '--model-server', 'http://127.0.0.1:9', '--state-dir', join(d, 'state'), '--registry-dir', join(d, 'registry'), '--payload-log', file, '--payload-sink-port', '0'], { cwd: d, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The local operator checks at start that its model server answers: a real one, serving nothing yet.
+    const server = await startModelServer({ port: 0, processMetrics: false, models: [] });
+    after(() => server.close());
+    const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/ghosteam.mjs'), 'operator', '--local', '--model-server', server.url, '--state-dir', join(d, 'state'), '--registry-dir', join(d, 'registry'), '--payload-log', file, '--payload-sink-port', '0'], { cwd: d, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const url = await new Promise<string>((resolve, reject) => {
       const on = (c: Buffer) => {
