@@ -5,6 +5,7 @@
  * entry against the real component module in components/<name>/.
  */
 import type { Component } from '../components/component.ts';
+import { ALL_METRICS } from '../components/evaluate/task-metrics.ts';
 
 export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & { readonly outputParams?: readonly string[]; readonly description?: string };
 
@@ -36,20 +37,20 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   },
   'train-tabular': {
     name: 'train-tabular',
-    version: '1',
+    version: '2',
     inputs: [{ name: 'train', kind: 'dataset' }],
     outputs: [{ name: 'model', kind: 'model' }],
-    outputParams: ['finalLoss', 'backend', 'rows'],
+    outputParams: ['finalLoss', 'backend', 'rows', 'task'],
   },
   evaluate: {
     name: 'evaluate',
-    version: '1',
+    version: '2',
     inputs: [
       { name: 'model', kind: 'model' },
       { name: 'test', kind: 'dataset' },
     ],
     outputs: [{ name: 'metrics', kind: 'metrics' }],
-    outputParams: ['accuracy', 'precision', 'recall', 'f1', 'auc', 'rocAuc', 'logLoss', 'ece', 'positiveRate', 'passed'],
+    outputParams: [...ALL_METRICS, 'task', 'passed'],
   },
   gate: {
     name: 'gate',
