@@ -7,7 +7,21 @@
 import type { Component } from '../components/component.ts';
 import { ALL_METRICS } from '../components/evaluate/task-metrics.ts';
 
-export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & { readonly outputParams?: readonly string[]; readonly description?: string };
+/** What a built-in component's param takes; checked at synth time (pipelines/check.ts). */
+export interface ParamDecl {
+  readonly type: 'string' | 'number' | 'boolean' | 'json' | 'list';
+  readonly enum?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+}
+
+export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & {
+  readonly outputParams?: readonly string[];
+  readonly description?: string;
+  /** Every param the component reads, when declared: any other param is a synth-time error. */
+  readonly params?: Readonly<Record<string, ParamDecl>>;
+};
 
 export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
   ingest: {
@@ -41,6 +55,20 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'train', kind: 'dataset' }],
     outputs: [{ name: 'model', kind: 'model' }],
     outputParams: ['finalLoss', 'backend', 'rows', 'task'],
+    params: {
+      task: { type: 'string', enum: ['binary', 'multiclass', 'regression', 'anomaly'] },
+      label: { type: 'string' },
+      positive: { type: 'string' },
+      features: { type: 'list' },
+      model: { type: 'string', enum: ['logistic', 'linear', 'mlp'] },
+      hidden: { type: 'list' },
+      epochs: { type: 'number', integer: true, min: 1 },
+      batchSize: { type: 'number', integer: true, min: 1 },
+      learningRate: { type: 'number', min: 0 },
+      l2: { type: 'number', min: 0 },
+      seed: { type: 'number', integer: true },
+      backend: { type: 'string', enum: ['auto', 'tensorflow', 'wasm', 'cpu'] },
+    },
   },
   evaluate: {
     name: 'evaluate',
@@ -51,6 +79,13 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     ],
     outputs: [{ name: 'metrics', kind: 'metrics' }],
     outputParams: [...ALL_METRICS, 'task', 'passed'],
+    params: {
+      threshold: { type: 'number', min: 0, max: 1 },
+      bins: { type: 'number', integer: true, min: 1 },
+      gate: { type: 'json' },
+      label: { type: 'string' },
+      positive: { type: 'string' },
+    },
   },
   gate: {
     name: 'gate',
@@ -58,6 +93,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'metrics', kind: 'metrics' }],
     outputs: [],
     outputParams: ['passed', 'reasons'],
+    params: { gate: { type: 'json' }, failOnReject: { type: 'boolean' } },
   },
   'export-onnx': {
     name: 'export-onnx',
