@@ -10,7 +10,7 @@ export interface SynthContext {
 // Kept on globalThis: an app loaded as CommonJS gets its own copy of this module, and must still see
 // the context that synthApp (ESM) sets.
 const KEY = Symbol.for('ghosteam.synthContext');
-const store = globalThis as unknown as { [KEY]?: SynthContext };
+const store: { [KEY]?: SynthContext } = globalThis as typeof globalThis & { [KEY]?: SynthContext };
 
 export function setSynthContext(ctx: SynthContext): void {
   store[KEY] = { ...ctx };

@@ -12,7 +12,7 @@ export interface PodSecurityContext {
   runAsUser: number;
   runAsGroup: number;
   fsGroup: number;
-  seccompProfile: { type: string };
+  seccompProfile: { type: 'RuntimeDefault' | 'Localhost' | 'Unconfined' };
 }
 
 export interface ContainerSecurityContext {
@@ -20,7 +20,7 @@ export interface ContainerSecurityContext {
   readOnlyRootFilesystem: boolean;
   allowPrivilegeEscalation: boolean;
   capabilities: { drop: string[] };
-  seccompProfile: { type: string };
+  seccompProfile: { type: 'RuntimeDefault' | 'Localhost' | 'Unconfined' };
 }
 
 /** A fresh copy of the pod-level security defaults (safe to embed in an object and mutate). */

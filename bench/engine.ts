@@ -102,7 +102,7 @@ try {
   let spec: PipelineSpec | undefined;
   let params: Record<string, ParamValue> = {};
   let source = 'examples/fraud-detection/app.ts';
-  const exampleApp = new URL('../examples/fraud-detection/app.ts', import.meta.url).pathname;
+  const exampleApp = fileURLToPath(new URL('../examples/fraud-detection/app.ts', import.meta.url));
   if (existsSync(exampleApp)) {
     try {
       spec = (await loadPipelines(exampleApp)).find((p) => p.tasks.some((t) => t.component?.name === 'train-tabular'));

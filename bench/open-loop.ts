@@ -63,6 +63,9 @@ export function quantiles(xs: Float64Array): Quantiles {
   return { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: xs.length ? r(xs[xs.length - 1]) : 0 };
 }
 
+/** A socket that carries its connection's state. */
+type ConnSocket = Socket & { conn: Conn };
+
 interface Conn {
   readonly socket: Socket;
   buf: Buffer | undefined;
@@ -128,8 +131,8 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     if (done === total) finish();
   }
 
-  function onData(this: Socket, chunk: Buffer): void {
-    const c = (this as unknown as { conn: Conn }).conn;
+  function onData(this: ConnSocket, chunk: Buffer): void {
+    const c = this.conn;
     c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
     for (;;) {
       const b: Buffer | undefined = c.buf;
@@ -147,17 +150,18 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     }
   }
 
-  function onError(this: Socket): void {
+  function onError(this: ConnSocket): void {
     errors++;
-    const c = (this as unknown as { conn: Conn }).conn;
+    const c = this.conn;
     if (c.due >= 0) complete(c, 0);
   }
 
   const conns = await Promise.all(Array.from({ length: o.connections }, () => new Promise<Conn>((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname);
-    socket.setNoDelay(true);
-    const c: Conn = { socket, buf: undefined, due: -1, sent: 0 };
-    (socket as unknown as { conn: Conn }).conn = c;
+    const plain = connect(Number(u.port), u.hostname);
+    plain.setNoDelay(true);
+    const c: Conn = { socket: plain, buf: undefined, due: -1, sent: 0 };
+    // The connection rides on its socket, so the data handler finds it without a lookup.
+    const socket: ConnSocket = Object.assign(plain, { conn: c });
     socket.once('connect', () => resolve(c));
     socket.once('error', reject);
   })));

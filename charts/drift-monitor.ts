@@ -14,7 +14,7 @@ import type { Model } from './model.ts';
 import { RenderedObject } from '../api/rendered-object.ts';
 import { MODEL_LABEL } from '../api/objects.ts';
 
-const NUMERICAL_ONLY: readonly DriftTest[] = ['ks', 'wasserstein', 'mmd'];
+const NUMERICAL_ONLY: readonly DriftTest[] = ['ks', 'wasserstein'];
 const CATEGORICAL_ONLY: readonly DriftTest[] = ['chi2'];
 
 export class Feature {
@@ -35,9 +35,10 @@ export class Feature {
 }
 
 function checkTest(test: string, type: DriftFeature['type'] | undefined, where: string): void {
+  if (test === 'mmd') throw new Error(`${where}: test 'mmd' compares whole samples, not one feature, so a DriftMonitor cannot run it; use one of ${DRIFT_TESTS.join(', ')} (or 'ghosteam drift' for MMD over all features)`);
   if (!(DRIFT_TESTS as readonly string[]).includes(test)) throw new Error(`${where}: test '${test}' is unknown; use one of ${DRIFT_TESTS.join(', ')}`);
   if (type === 'categorical' && NUMERICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs numbers; use chi2, psi or jensen-shannon for a categorical feature`);
-  if (type === 'numerical' && CATEGORICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs categories; use ks, psi, wasserstein, jensen-shannon or mmd for a numerical feature`);
+  if (type === 'numerical' && CATEGORICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs categories; use ks, psi, wasserstein or jensen-shannon for a numerical feature`);
 }
 
 export class Retrain {

@@ -3,20 +3,20 @@
  */
 import { parseDuration } from '../api/names.ts';
 import { payloadSinkUrl } from './operator-install.ts';
-import type { Autoscaling as AutoscalingSpec, PayloadLogging as PayloadLoggingSpec, RolloutPolicy } from '../api/crds/types.ts';
+import { ROLLOUT_DEFAULTS, type Autoscaling as AutoscalingSpec, type PayloadLogging as PayloadLoggingSpec, type RolloutPolicy } from '../api/crds/types.ts';
 
 export interface CanaryOptions {
   /** Canary traffic percent per step, strictly increasing; 100 is appended when missing. */
   readonly steps: readonly number[];
-  /** How long each step is analysed, e.g. '1m'. @default '5m' */
+  /** How long each step is analysed, e.g. '1m'. @default '5m' (ROLLOUT_DEFAULTS.intervalSeconds) */
   readonly interval?: string | number;
-  /** Max fraction of failed canary requests (0..1). @default - not checked */
+  /** Max fraction of failed canary requests (0..1). @default 0.05 (ROLLOUT_DEFAULTS.maxErrorRate, applied by the operator) */
   readonly maxErrorRate?: number;
   /** Max canary p99 latency in ms. @default - not checked */
   readonly maxP99LatencyMs?: number;
   /** Max drift between canary and stable predictions. @default - not checked */
   readonly maxPredictionDrift?: number;
-  /** Requests a step needs before it can pass. @default 0 */
+  /** Requests a step needs before it can pass. @default 20 (ROLLOUT_DEFAULTS.minRequests, applied by the operator) */
   readonly minRequests?: number;
 }
 
@@ -34,7 +34,7 @@ export class Rollout {
     if (steps[steps.length - 1] !== 100) steps.push(100);
     let intervalSeconds: number;
     try {
-      intervalSeconds = parseDuration(opts.interval ?? '5m');
+      intervalSeconds = parseDuration(opts.interval ?? ROLLOUT_DEFAULTS.intervalSeconds);
     } catch (err) {
       throw new Error(`Rollout.canary: interval ${(err as Error).message}`);
     }

@@ -8,15 +8,14 @@
  *     and GPU requests on a runtime that can't use one.
  * `ghosteam synth` and `ghosteam validate` both call validateObjects, so messages are identical.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';
 import { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
 import type { ErrorObject } from 'ajv';
 import { findCycle, messages } from '../pipelines/check.ts';
 import { dnsLabelProblem } from '../api/names.ts';
 import { toStructural, type JsonSchema } from '../api/crds/structural.ts';
-import { ajvFieldPath, ajvMessage, validateGhosteamObject } from '../api/crds/validate.ts';
+import { ajvFieldPath, ajvMessage, createAjv, validateGhosteamObject } from '../api/crds/validate.ts';
 import { GROUP } from '../api/crds/types.ts';
 import type { Issue } from '../api/errors.ts';
 import { InferenceServiceSchema, ServingRuntimeSchema } from './kserve.ts';
@@ -24,7 +23,6 @@ import { gpuOnCpuRuntime } from './model.ts';
 import { GPU_CAPABLE_ANNOTATION } from './serving-runtime.ts';
 import { CONSTRUCT_PATH_ANNOTATION } from '../api/objects.ts';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 /** An object read from YAML and not yet checked: any field may be missing or of the wrong type (api/objects.ts `K8sObject` is the checked shape). */
 export type UncheckedObject = {
@@ -58,8 +56,7 @@ function closed(s: JsonSchema): JsonSchema {
 }
 function kserveValidators() {
   if (!kserve) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats(ajv);
+    const ajv = createAjv();
     kserve = { isvc: ajv.compile(closed(toStructural(InferenceServiceSchema))), sr: ajv.compile(closed(toStructural(ServingRuntimeSchema))) };
   }
   return kserve;
@@ -207,6 +204,12 @@ function modelErrors(path: string, fn: () => void): Issue[] {
   }
 }
 
+/** Runs an Argo model class's own schema validation over an object read from YAML. */
+function argoModelErrors(path: string, Model: new (data: never) => { validate(): void }, obj: UncheckedObject): Issue[] {
+  // The one unchecked step: the constructor's parameter type is what validate() is about to check.
+  return modelErrors(path, () => new Model(obj as never).validate());
+}
+
 function isvcGpu(o: UncheckedObject): number {
   const lim = ((o.spec as { predictor?: { model?: Container } } | undefined)?.predictor?.model?.resources?.limits ?? {}) as Record<string, string>;
   return Object.entries(lim)
@@ -230,11 +233,11 @@ export function validateObject(o: SourcedObject): Issue[] {
   }
   switch (type) {
     case 'argoproj.io/v1alpha1/WorkflowTemplate':
-      issues.push(...modelErrors(path, () => new WorkflowTemplate(obj as never).validate()));
+      issues.push(...argoModelErrors(path, WorkflowTemplate, obj));
       issues.push(...argoSpecIssues(path, name, (obj.spec ?? {}) as ArgoSpec, 'spec'));
       break;
     case 'argoproj.io/v1alpha1/CronWorkflow': {
-      issues.push(...modelErrors(path, () => new CronWorkflow(obj as never).validate()));
+      issues.push(...argoModelErrors(path, CronWorkflow, obj));
       const ws = (obj.spec as { workflowSpec?: ArgoSpec } | undefined)?.workflowSpec;
       if (ws?.templates) issues.push(...argoSpecIssues(path, name, ws, 'spec.workflowSpec'));
       break;

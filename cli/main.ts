@@ -9,12 +9,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MODULE_EXT } from '../api/own-files.ts';
 
-export class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    super(message);
-  }
-}
-
 const here = dirname(fileURLToPath(import.meta.url));
 
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {

@@ -11,11 +11,11 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** Fisher–Yates shuffle in place with the given generator. */
-export function shuffleInPlace<T>(a: T[] | Int32Array | Uint32Array, rand: () => number): void {
+export function shuffleInPlace<E>(a: { readonly length: number; [i: number]: E }, rand: () => number): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     const t = a[i];
     a[i] = a[j];
-    a[j] = t as never;
+    a[j] = t;
   }
 }

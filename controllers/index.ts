@@ -12,4 +12,7 @@ export { LocalStore } from './runtime/local-store.ts';
 export { KubeStore, loadKubeConfig } from './runtime/kube-store.ts';
 export { ApiError, TYPES, type ObjectStore, type ResourceType } from './runtime/store.ts';
 export { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
+export { startLocalService, type LocalService, type LocalServiceOptions } from './local-service.ts';
+export { localRuntime, gitChangeTrainingRun, operatorObjects } from './watch-runtime.ts';
+export { writeInboxEntry, readStateObjects, type InboxEntry } from './runtime/inbox.ts';
 export type { K8sObject } from '../api/objects.ts';

@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './runtime/log.ts';
 import { startControllers, type RunningOperator } from './operator.ts';
 import { ModelServerBackend } from './backends/model-server.ts';
 import { ModelServerMetrics, type ModelServerAdmin } from './backends/metrics.ts';
-import { LocalPipelineBackend, type RunPipeline } from './backends/local-pipelines.ts';
+import { LocalPipelineBackend, type LocalPipeline, type RunPipeline } from './backends/local-pipelines.ts';
 import type { DriftChecker } from './reconcilers/drift-monitor.ts';
 import { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-check.ts';
 import type { MetricsSource } from './backends/types.ts';
@@ -35,7 +35,7 @@ export interface LocalOperatorOptions {
   /** Base URL of the model server, for status.url. */
   readonly modelServerUrl?: string;
   /** The local pipeline engine and the pipelines it may run (by name). */
-  readonly engine?: { readonly run: RunPipeline; readonly pipelines: ReadonlyMap<string, PipelineSpec & { specHash?: string }> | (() => ReadonlyMap<string, PipelineSpec & { specHash?: string }>); readonly storeDir?: string; readonly cwd?: string };
+  readonly engine?: { readonly run: RunPipeline; readonly pipelines: ReadonlyMap<string, LocalPipeline> | (() => ReadonlyMap<string, LocalPipeline>); readonly storeDir?: string; readonly cwd?: string };
   /** Reads the payload log and runs the drift library for a DriftMonitor. @default - over `payloadLog` when given */
   readonly driftCheck?: DriftChecker;
   /** The model server's payload log (JSON Lines): DriftMonitor checks and canary prediction drift read it. */
@@ -46,6 +46,10 @@ export interface LocalOperatorOptions {
   readonly log?: Logger;
   /** @default 2 */
   readonly workers?: number;
+  /** Serve /healthz, /readyz and /metrics on this port (0: any free port). @default - none */
+  readonly healthPort?: number;
+  /** @default '127.0.0.1' */
+  readonly healthHost?: string;
   /** Every object is reconciled again this often (picks up new registry versions). @default 10000 */
   readonly resyncMs?: number;
   /** Commit promoted versions to a lock file in Git, as the cluster operator does with --git-repo. @default - off */
@@ -81,7 +85,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
     operator = await startControllers({
       store, serving: new ModelServerBackend(o.modelServer, o.modelServerUrl), pipelines, registry: o.registry,
       metrics: o.metrics ?? new ModelServerMetrics(o.modelServer, o.payloadLog ? payloadPredictionDrift({ payloadLog: () => o.payloadLog! }) : undefined),
-      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, resyncMs: o.resyncMs ?? 10_000,
+      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, healthPort: o.healthPort, healthHost: o.healthHost, resyncMs: o.resyncMs ?? 10_000,
       ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     });
   } catch (e) {

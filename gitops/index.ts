@@ -10,6 +10,6 @@ export * from './lockfile.ts';
 export * from './retrain.ts';
 export { writeBack, type WritebackOptions, type WritebackResult } from './writeback.ts';
 export { credentialsFromEnv, credentialsFromSecret, redact, redactUrl, type GitCredentials } from './git.ts';
-export { RepoWatcher, type WatchOptions, type WatchRuntime, type Promotion, type CommitReport, type RetrainContext } from './watch.ts';
-export { localRuntime, clusterRuntime, registeredModelOf } from './runtimes.ts';
+export { RepoWatcher, MAX_ATTEMPTS, type WatchOptions, type WatchRuntime, type RetrainOutcome, type CommitReport, type RetrainContext } from './watch.ts';
+export { clusterRuntime, registeredModelOf } from './runtimes.ts';
 export { applySyncWaves, syncWaveFor, WAVES } from '../api/sync-waves.ts';

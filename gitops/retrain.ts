@@ -46,6 +46,8 @@ export interface WatchState {
   readonly lastCommit?: string;
   /** Pipeline key ('namespace/name') → spec hashes already trained (oldest first). */
   readonly trained: Readonly<Record<string, readonly string[]>>;
+  /** 'key@hash' → failed TrainingRuns so far, for a spec hash that is to be tried again. */
+  readonly failures?: Readonly<Record<string, number>>;
 }
 
 export const EMPTY_STATE: WatchState = { trained: {} };

@@ -1,22 +1,14 @@
 /**
  * The two places `ghosteam watch` sends a commit:
- *  - `localRuntime`: the embedded default. Objects are kept under the state directory; retraining
- *    runs the pipeline on this machine with the local engine (`ghosteam run`, in a worktree of the
- *    commit, as a child process so that every commit's code loads fresh). A version the pipeline
- *    registers (which it only does past its quality gate) counts as promoted and is written back.
+ *  - `localRuntime` (controllers/watch-runtime.ts): the embedded default. The commit's ghosteam objects and its checkout go to the
+ *    local operator's inbox (`ghosteam operator --local` applies them to its state, as a cluster
+ *    would); a retrain is a TrainingRun there, run by the operator, which canaries and promotes the
+ *    version and writes the pin back (with --git-repo). Watch only waits for the run to end.
  *  - `clusterRuntime` (`--apply`): server-side apply of every object to the current kubeconfig's
  *    cluster (field manager 'ghosteam-watch'), and a `TrainingRun` (reason git-change) per changed
  *    pipeline. The operator runs it, rolls the canary out and promotes; nothing is written back here.
  */
-import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { stringify } from 'yaml';
-import { PACKAGE_ROOT as ownRoot } from '../api/own-files.ts';
-import { withWorktree } from './synth-at.ts';
-import type { RetrainStart } from './retrain.ts';
-import type { Promotion, RetrainContext, WatchRuntime } from './watch.ts';
+import type { WatchRuntime } from './watch.ts';
 import { type K8sObject, PIPELINE_LABEL, REASON_LABEL, SOURCE_COMMIT_ANNOTATION, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
 
 
@@ -34,54 +26,6 @@ export function registeredModelOf(objects: readonly K8sObject[], pipeline: strin
   return undefined;
 }
 
-/**
- * @param o.workdir where the pipeline runs (relative data paths resolve against it); by default the
- *   worktree of the commit, so data must be in the repository or be absolute paths/URLs.
- */
-export function localRuntime(o: { stateDir: string; workdir?: string; log?: (line: string) => void }): WatchRuntime {
-  const registryDir = join(o.stateDir, 'registry');
-  return {
-    name: `the local engine (${o.stateDir})`,
-    async apply(objects, commit) {
-      await mkdir(join(o.stateDir, 'applied'), { recursive: true });
-      const yaml = objects.map((x) => stringify(x, { lineWidth: 0 })).join('---\n');
-      await writeFileAtomic(join(o.stateDir, 'applied', 'current.yaml'), `# ghosteam watch: synthesized from ${commit}\n${yaml}`);
-    },
-    async retrain(start: RetrainStart, ctx: RetrainContext): Promise<Promotion | undefined> {
-      const model = registeredModelOf(ctx.objects, start.pipeline, start.namespace);
-      const { openRegistry } = await import('../components/registry/index.ts');
-      const registry = openRegistry({ dir: registryDir });
-      const before = model ? ((await registry.listModels()).find((m) => m.name === model)?.latestVersion ?? undefined) : undefined;
-      const ok = await withWorktree(ctx.repoDir, ctx.commit, async (tree) => {
-        let stderr = '';
-        const code = await new Promise<number>((res) => {
-          const child = execFile(
-            process.execPath,
-            [join(ownRoot, 'bin', 'ghosteam.mjs'), 'run', join(tree, ctx.app), '--pipeline', start.pipeline, '--store-dir', join(resolve(o.stateDir), 'engine')],
-            { cwd: o.workdir ? resolve(o.workdir) : tree, env: { ...process.env, GHOSTEAM_REGISTRY_DIR: resolve(registryDir), MLFLOW_TRACKING_URI: '' }, maxBuffer: 64 * 1024 * 1024 },
-            (err) => res(err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0),
-          );
-          child.stdout?.on('data', (d: Buffer) => o.log?.(d.toString().trimEnd()));
-          child.stderr?.on('data', (d: Buffer) => {
-            stderr = (stderr + d.toString()).slice(-4000);
-          });
-        });
-        if (code !== 0) {
-          const last = stderr.trim().split('\n').slice(-3).join(' | ');
-          o.log?.(`${start.pipeline}: the training run failed (exit ${code})${last ? `: ${last}` : ''}; see the run record under ${join(o.stateDir, 'engine')}`);
-          return false;
-        }
-        return true;
-      });
-      if (!ok || !model) return undefined;
-      const versions = await registry.listVersions(model).catch(() => []);
-      const latest = versions.reduce<(typeof versions)[number] | undefined>((a, v) => (!a || v.version > a.version ? v : a), undefined);
-      if (!latest || latest.version === before) return undefined; // the gate held the model back
-      return { model, version: latest.version, ...(before !== undefined ? { previous: before } : {}), metrics: { ...latest.metrics }, reason: 'git-change' };
-    },
-  };
-}
-
 /** @param o.kubeconfig a kubeconfig file; default: KUBECONFIG, ~/.kube/config or in-cluster. */
 export async function clusterRuntime(o: { kubeconfig?: string; namespace?: string; log?: (line: string) => void }): Promise<WatchRuntime> {
   const k8s = await import('@kubernetes/client-node');
@@ -90,7 +34,9 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
   else kc.loadFromDefault();
   const api = k8s.KubernetesObjectApi.makeApiClient(kc);
   const apply = async (obj: K8sObject) => {
-    await api.patch(obj as never, undefined, undefined, 'ghosteam-watch', true, k8s.PatchStrategy.ServerSideApply);
+    // The client types timestamps as Date; a synthesized object has none to send.
+    const { creationTimestamp: _created, deletionTimestamp: _deleted, ...metadata } = obj.metadata;
+    await api.patch({ ...obj, metadata }, undefined, undefined, 'ghosteam-watch', true, k8s.PatchStrategy.ServerSideApply);
   };
   return {
     name: `cluster ${kc.getCurrentCluster()?.server ?? '(current context)'}`,
@@ -111,7 +57,7 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
         spec: { pipeline: start.pipeline, reason: 'git-change', specHash: start.hash, gitCommit: start.commit, ...(model ? { model } : {}) },
       } as K8sObject);
       o.log?.(`TrainingRun ${namespace}/${name} created (git-change); the operator runs and promotes it`);
-      return undefined;
+      return { kind: 'submitted', run: name };
     },
   };
 }

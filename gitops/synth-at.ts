@@ -126,16 +126,28 @@ export async function synthAt(repoDir: string, ref: string, opts: SynthAtOptions
   const commit = await resolveCommit(root, ref);
   const appRel = isAbsolute(opts.app) ? relative(root, opts.app) : opts.app;
   if (appRel.startsWith('..')) throw new Error(`app ${opts.app} is outside the repository ${root}`);
-  return withWorktree(root, commit, async (tree, tmp) => {
-    const appAbs = join(tree, appRel);
-    if (!existsSync(appAbs)) throw new SynthFailedError(`${appRel} does not exist at ${commit.slice(0, 7)}; pass --app with the app file's path at that commit`, commit);
+  return withWorktree(root, commit, (tree) => synthTree(tree, commit, { ...opts, app: appRel }));
+}
+
+/**
+ * Synthesizes `opts.app` (relative to `tree`) in a checkout that already exists (with its
+ * dependencies), in a child process. `commit` is stamped on the objects. Throws SynthFailedError.
+ */
+export async function synthTree(tree: string, commit: string, opts: SynthAtOptions): Promise<SynthAtResult> {
+  const appRel = opts.app;
+  const appAbs = join(tree, appRel);
+  if (!existsSync(appAbs)) throw new SynthFailedError(`${appRel} does not exist at ${commit.slice(0, 7)}; pass --app with the app file's path at that commit`, commit);
+  const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-synth-'));
+  try {
     const out = join(tmp, 'objects.json');
     const r = await runChild([synthModuleFor(tree, appAbs), appAbs, commit, out], tree, opts.timeoutMs ?? 120_000);
     if (r.code !== 0) {
-      // Paths inside the temporary worktree read better as repository paths.
+      // Paths inside the checkout read better as repository paths.
       const msg = r.stderr.trim().split(`${tree}/`).join('') || `synthesis exited with code ${r.code}`;
       throw new SynthFailedError(msg, commit);
     }
     return { commit, objects: JSON.parse(await readFile(out, 'utf8')) as K8sObject[] };
-  });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 }

@@ -1,12 +1,18 @@
 /**
- * `ghosteam watch`: follow a branch of a repository, synthesize each new commit, apply the result,
- * start retraining for pipelines whose spec hash is new (once per hash), and write promotions back
- * to `models.lock.json`.
+ * `ghosteam watch`: follow a branch of a repository, synthesize each new commit, apply the result
+ * to the operator (the local operator's state, or a cluster with `--apply`), and start one
+ * TrainingRun (reason git-change) for each pipeline whose spec hash is new. The operator trains,
+ * canaries, promotes or rolls back, and writes the promoted pin back to Git: watch itself never pins.
  *
  * The decisions are pure (gitops/retrain.ts: which commits, which hashes); this file does the I/O:
- * a private clone under the state directory (the user's checkout is never touched), a state file
- * written atomically after every commit, and a `WatchRuntime` that applies objects and trains —
- * the local engine by default, a cluster with `--apply`.
+ * a private clone under the state directory (the user's checkout is never touched), one checkout per
+ * commit with the repository's dependencies installed (gitops/checkout.ts), a state file written
+ * atomically after every commit, and a `WatchRuntime` that applies objects and starts TrainingRuns.
+ *
+ * A commit is done (the watermark moves past it) when its synthesis failed (reported once), or when
+ * every TrainingRun it started ended in a way retrying cannot change: a registered version, a model
+ * the gate rejected, or a failure after MAX_ATTEMPTS attempts. A failed TrainingRun is retried on the
+ * next poll under a new name.
  *
  * No loop: the write-back commit carries `Ghosteam-Writeback: true` and touches only the lock
  * file, so the next poll skips it; and even a pin committed by hand leaves every spec hash as it
@@ -17,37 +23,44 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { gitClient, gitError, redact, redactUrl, secretsOf, type GitCredentials } from './git.ts';
-import { LOCK_FILE, type PromotionReason } from './lockfile.ts';
-import { decideRetrains, EMPTY_STATE, planCommits, type CommitInfo, type RetrainStart, type WatchState } from './retrain.ts';
-import { synthAt } from './synth-at.ts';
-import { writeBack, type WritebackResult } from './writeback.ts';
+import { LOCK_FILE } from './lockfile.ts';
+import { decideRetrains, EMPTY_STATE, MAX_HASHES_PER_PIPELINE, planCommits, type CommitInfo, type RetrainStart, type WatchState } from './retrain.ts';
+import { synthAt, synthTree } from './synth-at.ts';
+import { prepareTree, pruneTrees } from './checkout.ts';
 import type { K8sObject } from '../api/objects.ts';
 
-export interface Promotion {
-  readonly model: string;
-  readonly version: number;
-  readonly previous?: number;
-  readonly metrics: Readonly<Record<string, number>>;
-  readonly reason: PromotionReason;
-}
-
 export interface RetrainContext {
-  /** The watcher's private clone (a worktree of `commit` can be made from it). */
+  /** The watcher's private clone. */
   readonly repoDir: string;
   readonly commit: string;
   /** The app file, relative to the repository root. */
   readonly app: string;
+  /** The checkout of `commit` (dependencies installed); '' when the runtime does not need one. */
+  readonly tree?: string;
   /** The synthesized objects of the commit. */
   readonly objects: readonly K8sObject[];
+  /** 1 for the first TrainingRun of this spec hash, 2 after one failed, … */
+  readonly attempt?: number;
 }
 
-/** Where synthesized objects go and how a pipeline trains: the local engine, or a cluster. */
+/** How a TrainingRun that watch started ended. */
+export type RetrainOutcome =
+  | { readonly kind: 'registered'; readonly run: string; readonly model?: string; readonly version?: number }
+  | { readonly kind: 'rejected'; readonly run: string; readonly reasons: readonly string[] }
+  | { readonly kind: 'failed'; readonly run: string; readonly message: string }
+  /** Handed to an operator that is not followed (a cluster): counted as done. */
+  | { readonly kind: 'submitted'; readonly run: string };
+
+/** Where synthesized objects go and how a TrainingRun starts: the local operator, or a cluster. */
 export interface WatchRuntime {
   readonly name: string;
-  apply(objects: readonly K8sObject[], commit: string): Promise<void>;
-  /** Trains; resolves with the promotion it led to, if any (undefined: gate failed or not promoted yet). */
-  retrain(start: RetrainStart, ctx: RetrainContext): Promise<Promotion | undefined>;
+  apply(objects: readonly K8sObject[], commit: string, ctx?: { readonly tree?: string; readonly app?: string }): Promise<void>;
+  /** Starts a TrainingRun (reason git-change) and resolves with how it ended (or 'submitted'). */
+  retrain(start: RetrainStart, ctx: RetrainContext): Promise<RetrainOutcome>;
 }
+
+/** TrainingRuns of one spec hash watch starts before it gives up on it. */
+export const MAX_ATTEMPTS = 3;
 
 export interface WatchOptions {
   /** Git URL or local path of the repository to follow. */
@@ -59,11 +72,9 @@ export interface WatchOptions {
   /** Private clone and state.json live here. */
   readonly stateDir: string;
   readonly runtime: WatchRuntime;
-  /** Commit promotions to the lock file. @default true */
-  readonly writeBack?: boolean;
-  /** Push pins to this branch instead (for review). @default - the followed branch */
-  readonly writeBackBranch?: string;
-  /** Lock file path inside the repository. @default - models.lock.json next to the app */
+  /** Make a checkout per commit with the repository's dependencies installed (the local operator trains from it). @default true */
+  readonly checkouts?: boolean;
+  /** Lock file path inside the repository (its commits are write-backs). @default - models.lock.json next to the app */
   readonly lockFile?: string;
   readonly credentials?: GitCredentials;
   /** Synthesize only the newest commit of each fetch. @default false */
@@ -78,14 +89,16 @@ export interface CommitReport {
   readonly action: 'synthesized' | 'skipped' | 'failed';
   readonly why?: string;
   readonly retrains: readonly RetrainStart[];
-  readonly promotions: readonly Promotion[];
-  readonly writebacks: readonly WritebackResult[];
+  readonly outcomes: readonly RetrainOutcome[];
+  /** False when a TrainingRun failed and the commit is tried again on the next poll. */
+  readonly done: boolean;
 }
 
 export class RepoWatcher {
   private readonly branch: string;
   private readonly app: string;
   private readonly repoDir: string;
+  private readonly treesDir: string;
   private readonly statePath: string;
   private readonly log: (line: string) => void;
 
@@ -93,6 +106,7 @@ export class RepoWatcher {
     this.branch = o.branch ?? 'main';
     this.app = o.app ?? 'app.ts';
     this.repoDir = join(o.stateDir, 'repo');
+    this.treesDir = join(o.stateDir, 'trees');
     this.statePath = join(o.stateDir, 'state.json');
     this.log = (line) => o.log?.(redact(line, secretsOf(o.credentials)));
   }
@@ -107,7 +121,7 @@ export class RepoWatcher {
     if (!existsSync(this.statePath)) return EMPTY_STATE;
     try {
       const s = JSON.parse(await readFile(this.statePath, 'utf8')) as WatchState;
-      return { trained: s.trained ?? {}, ...(s.lastCommit ? { lastCommit: s.lastCommit } : {}) };
+      return { trained: s.trained ?? {}, ...(s.failures ? { failures: s.failures } : {}), ...(s.lastCommit ? { lastCommit: s.lastCommit } : {}) };
     } catch (e) {
       throw new Error(`${this.statePath} is not valid watch state (${(e as Error).message}); delete it to start over (every pipeline then trains once more)`);
     }
@@ -153,7 +167,7 @@ export class RepoWatcher {
     return out;
   }
 
-  /** One poll: fetch, then handle each new commit in order. */
+  /** One poll: fetch, then handle each new commit in order (stopping at one whose training must be retried). */
   async pollOnce(): Promise<CommitReport[]> {
     const tip = await this.fetch();
     let state = await this.readState();
@@ -166,50 +180,57 @@ export class RepoWatcher {
         this.log(`${c.sha.slice(0, 7)} ${subject}: skipped (${action.why})`);
         state = { ...state, lastCommit: c.sha };
         await this.writeState(state);
-        reports.push({ sha: c.sha, subject, action: 'skipped', why: action.why, retrains: [], promotions: [], writebacks: [] });
+        reports.push({ sha: c.sha, subject, action: 'skipped', why: action.why, retrains: [], outcomes: [], done: true });
         continue;
       }
       let objects: readonly K8sObject[];
+      let tree: string | undefined;
       try {
-        objects = (await synthAt(this.repoDir, c.sha, { app: this.app })).objects;
+        if (this.o.checkouts !== false) {
+          tree = await prepareTree(this.repoDir, this.treesDir, c.sha, (l) => this.log(l));
+          objects = (await synthTree(tree, c.sha, { app: this.app })).objects;
+        } else {
+          objects = (await synthAt(this.repoDir, c.sha, { app: this.app })).objects;
+        }
       } catch (e) {
         // A broken commit is reported once and passed over; the next good commit is synthesized.
         const why = (e as Error).message;
         this.log(`${c.sha.slice(0, 7)} ${subject}: synthesis failed, nothing applied: ${why}`);
         state = { ...state, lastCommit: c.sha };
         await this.writeState(state);
-        reports.push({ sha: c.sha, subject, action: 'failed', why, retrains: [], promotions: [], writebacks: [] });
+        reports.push({ sha: c.sha, subject, action: 'failed', why, retrains: [], outcomes: [], done: true });
         continue;
       }
-      await this.o.runtime.apply(objects, c.sha);
+      await this.o.runtime.apply(objects, c.sha, { ...(tree ? { tree } : {}), app: this.app });
       const decision = decideRetrains(objects, state, c.sha);
-      // Recorded before training: a hash trains at most once, even if this process dies mid-run.
-      state = decision.state;
-      await this.writeState(state);
       this.log(`${c.sha.slice(0, 7)} ${subject}: applied ${objects.length} objects to ${this.o.runtime.name}; ${decision.start.length === 0 ? 'no pipeline changed' : `retraining ${decision.start.map((s) => s.pipeline).join(', ')} (git-change)`}`);
-      const promotions: Promotion[] = [];
-      const writebacks: WritebackResult[] = [];
+      const trained: Record<string, readonly string[]> = { ...state.trained };
+      const failures: Record<string, number> = { ...(state.failures ?? {}) };
+      const outcomes: RetrainOutcome[] = [];
+      let done = true;
       for (const start of decision.start) {
-        const promotion = await this.o.runtime.retrain(start, { repoDir: this.repoDir, commit: c.sha, app: this.app, objects });
-        if (!promotion) {
-          this.log(`${start.pipeline}: trained at ${c.sha.slice(0, 7)}; nothing promoted`);
+        const id = `${start.key}@${start.hash}`;
+        const attempt = (failures[id] ?? 0) + 1;
+        const outcome = await this.o.runtime.retrain(start, { repoDir: this.repoDir, commit: c.sha, app: this.app, objects, attempt, ...(tree ? { tree } : {}) });
+        outcomes.push(outcome);
+        if (outcome.kind === 'failed' && attempt < MAX_ATTEMPTS) {
+          failures[id] = attempt;
+          done = false;
+          this.log(`${start.pipeline}: TrainingRun ${outcome.run} failed (${outcome.message}); trying again on the next poll (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`);
           continue;
         }
-        promotions.push(promotion);
-        this.log(`${start.pipeline}: promoted ${promotion.model} v${promotion.version}`);
-        if (this.o.writeBack === false) continue;
-        const wb = await writeBack({
-          repo: this.o.source,
-          branch: this.branch,
-          ...(this.o.writeBackBranch ? { pushBranch: this.o.writeBackBranch } : {}),
-          lockFile: this.lockFile(),
-          credentials: this.o.credentials,
-          pin: { model: promotion.model, version: promotion.version, previous: promotion.previous, reason: promotion.reason, metrics: promotion.metrics, promotedAt: (this.o.clock?.() ?? new Date()).toISOString() },
-          log: (l) => this.log(l),
-        });
-        writebacks.push(wb);
+        delete failures[id];
+        trained[start.key] = [...(trained[start.key] ?? []), start.hash].slice(-MAX_HASHES_PER_PIPELINE);
+        if (outcome.kind === 'registered') this.log(`${start.pipeline}: TrainingRun ${outcome.run} registered ${outcome.model ?? 'the model'}${outcome.version !== undefined ? ` version ${outcome.version}` : ''}; the operator canaries it`);
+        else if (outcome.kind === 'rejected') this.log(`${start.pipeline}: TrainingRun ${outcome.run}: the gate rejected the model (${outcome.reasons.join('; ')}); nothing registered`);
+        else if (outcome.kind === 'failed') this.log(`${start.pipeline}: TrainingRun ${outcome.run} failed ${MAX_ATTEMPTS} times (${outcome.message}); giving up on this spec until it changes`);
       }
-      reports.push({ sha: c.sha, subject, action: 'synthesized', retrains: decision.start, promotions, writebacks });
+      state = { trained, ...(Object.keys(failures).length ? { failures } : {}), lastCommit: done ? c.sha : state.lastCommit };
+      if (!state.lastCommit) delete (state as { lastCommit?: string }).lastCommit;
+      await this.writeState(state);
+      reports.push({ sha: c.sha, subject, action: 'synthesized', retrains: decision.start, outcomes, done });
+      if (tree) await pruneTrees(this.repoDir, this.treesDir, tree).catch(() => undefined);
+      if (!done) break;
     }
     return reports;
   }
@@ -223,8 +244,16 @@ export class RepoWatcher {
         this.log(`poll failed (retrying in ${Math.round(intervalMs / 1000)} s): ${(e as Error).message}`);
       }
       await new Promise<void>((res) => {
-        const t = setTimeout(res, intervalMs);
-        signal.addEventListener('abort', () => (clearTimeout(t), res()), { once: true });
+        // One listener per wait, removed when the wait ends (not one more per poll).
+        const onAbort = () => {
+          clearTimeout(t);
+          res();
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          res();
+        }, intervalMs);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   }

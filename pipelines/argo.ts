@@ -19,6 +19,9 @@ import type { IWorkflowTemplate } from '@kubernetes-models/argo-workflows/argopr
 import type { ICronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';
 import type { ITemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Template';
 import type { IDAGTask } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/DAGTask';
+
+/** A container's environment variable, as the Argo models type it (Kubernetes core v1 EnvVar). */
+type EnvVar = NonNullable<NonNullable<ITemplate['container']>['env']>[number];
 import { createHash } from 'node:crypto';
 import type { ParamValue } from '../components/component.ts';
 import { dataDependencies } from './check.ts';
@@ -96,8 +99,8 @@ export function podResources(r: ResourcesSpec): { requests: Record<string, strin
 /** nodeSelector / affinity / tolerations that place a pod on a matching GPU node. */
 export function gpuPlacement(g: GpuSpec | undefined): {
   nodeSelector?: Record<string, string>;
-  affinity?: Record<string, unknown>;
-  tolerations?: Record<string, string>[];
+  affinity?: ITemplate['affinity'];
+  tolerations?: ITemplate['tolerations'];
 } {
   if (!g) return {};
   return {
@@ -121,7 +124,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
   const paramNames = Object.keys(t.params);
   const inputNames = Object.keys(t.inputs);
   const outputNames = Object.keys(t.outputs);
-  const env: Record<string, unknown>[] = contractEnv(t, containerDirs(t), (k) => `{{inputs.parameters.${k}}}`, { runId: '{{workflow.name}}', pipeline: pipeline.name });
+  const env: EnvVar[] = contractEnv(t, containerDirs(t), (k) => `{{inputs.parameters.${k}}}`, { runId: '{{workflow.name}}', pipeline: pipeline.name });
   for (const [k, v] of Object.entries(t.env)) {
     env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
   }
@@ -165,15 +168,15 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
       image: t.image,
       ...(t.command ? { command: [...t.command] } : {}),
       ...(args ? { args } : {}),
-      env: env as never,
-      resources: podResources(t.resources) as never,
-      securityContext: containerSecurityContext() as never,
+      env,
+      resources: podResources(t.resources),
+      securityContext: containerSecurityContext(),
       volumeMounts: CONTRACT_VOLUMES.map((v) => ({ ...v })),
     },
     volumes: CONTRACT_VOLUMES.map((v) => ({ name: v.name, emptyDir: {} })),
     ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
-    ...(placement.affinity ? { affinity: placement.affinity as never } : {}),
-    ...(placement.tolerations ? { tolerations: placement.tolerations as never } : {}),
+    ...(placement.affinity ? { affinity: placement.affinity } : {}),
+    ...(placement.tolerations ? { tolerations: placement.tolerations } : {}),
     ...(t.retry
       ? {
           retryStrategy: {
@@ -290,7 +293,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'WorkflowTemplate',
     metadata: { name: spec.name, labels, annotations },
-    spec: workflowSpec as never,
+    spec: workflowSpec,
   };
   let cronWorkflow: CompiledPipeline['cronWorkflow'];
   if (spec.schedule) {

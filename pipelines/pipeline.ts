@@ -373,7 +373,7 @@ export class Pipeline extends Construct {
   task<O extends Record<string, ArtifactKind> = Record<string, never>>(id: string, props: TaskProps<O>): Task<O> {
     this.checkNewTask(id);
     const t = new Task<O>(this, id, props as TaskProps);
-    this.tasks.push(t as unknown as Task);
+    this.tasks.push(t);
     return t;
   }
 

@@ -78,10 +78,27 @@ export const ModelRefSchema = Type.Object({
 });
 export type ModelRef = Static<typeof ModelRefSchema>;
 
+/**
+ * What the operator applies for a rollout field a Model leaves out. Exported once: the operator uses
+ * these values and the constructs' `@default` docs name them (charts/rollout.ts).
+ */
+export const ROLLOUT_DEFAULTS = {
+  /** Seconds each canary step runs before it is analysed. */
+  intervalSeconds: 300,
+  /** Highest acceptable fraction of failed canary requests. */
+  maxErrorRate: 0.05,
+  /** Canary p99 latency: not checked unless set. */
+  maxP99LatencyMs: Number.POSITIVE_INFINITY,
+  /** Prediction drift between canary and stable: not checked unless set. */
+  maxPredictionDrift: Number.POSITIVE_INFINITY,
+  /** Canary requests a step needs before its analysis can pass. */
+  minRequests: 20,
+} as const;
+
 export const RolloutThresholdsSchema = Type.Object({
-  maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Max fraction of failed requests on the canary' })),
-  maxP99LatencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Max p99 latency of the canary in ms' })),
-  maxPredictionDrift: Type.Optional(Type.Number({ minimum: 0, description: 'Max drift score between canary and stable predictions' })),
+  maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: `Max fraction of failed requests on the canary (default ${ROLLOUT_DEFAULTS.maxErrorRate})` })),
+  maxP99LatencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Max p99 latency of the canary in ms (default: not checked)' })),
+  maxPredictionDrift: Type.Optional(Type.Number({ minimum: 0, description: 'Max drift score between canary and stable predictions (default: not checked)' })),
 });
 export type RolloutThresholds = Static<typeof RolloutThresholdsSchema>;
 
@@ -92,7 +109,7 @@ export const RolloutSchema = Type.Object({
   intervalSeconds: Type.Integer({ minimum: 1, description: 'How long each step is analysed before the next' }),
   thresholds: RolloutThresholdsSchema,
   /** Minimum requests observed on the canary in a step before it can pass. */
-  minRequests: Type.Optional(Type.Integer({ minimum: 0 })),
+  minRequests: Type.Optional(Type.Integer({ minimum: 0, description: `Canary requests a step needs before it can pass (default ${ROLLOUT_DEFAULTS.minRequests})` })),
 });
 export type RolloutPolicy = Static<typeof RolloutSchema>;
 
@@ -143,8 +160,36 @@ export const AnalysisResultSchema = Type.Object({
 });
 export type AnalysisResult = Static<typeof AnalysisResultSchema>;
 
+export const ROLLOUT_PHASES = ['Idle', 'Progressing', 'Paused', 'Promoted', 'RolledBack'] as const;
+export const RolloutPhaseSchema = StringEnum(ROLLOUT_PHASES, {
+  description: 'Idle (nothing to roll out), Progressing or Paused (a canary is under way; the step is status.stepIndex), Promoted (the last canary became stable), RolledBack (the last canary failed)',
+});
+export type RolloutPhase = Static<typeof RolloutPhaseSchema>;
+
+/** The one-shot rollout actions (annotation `ghosteam.io/rollout`) that act once per canary. */
+export const HandledActionSchema = StringEnum(['promote', 'abort'] as const);
+export type HandledAction = Static<typeof HandledActionSchema>;
+
+/**
+ * The rollout state machine's stored state (as Argo Rollouts keeps `status.canary`): the planner
+ * reads it back after a restart. The Progressing/Degraded/RolloutAction conditions report it.
+ */
+export const RolloutStateSchema = Type.Object({
+  phase: RolloutPhaseSchema,
+  /** PascalCase outcome of the last rollout decision (RolloutStarted, StepPassed, ErrorRateTooHigh, Aborted, ...). */
+  reason: Type.Optional(Type.String({ maxLength: 1024 })),
+  message: Type.Optional(Type.String({ maxLength: 32768 })),
+  /** The one-shot action already handled, so an annotation left in place acts once. */
+  handledAction: Type.Optional(HandledActionSchema),
+  /** When the stable version was promoted (phase Promoted); write-back records it. */
+  promotedAt: Type.Optional(DateTime('When the last promotion happened')),
+});
+export type RolloutState = Static<typeof RolloutStateSchema>;
+
 export const ModelStatusSchema = Type.Object({
   phase: Type.Optional(ModelPhaseSchema),
+  /** The rollout state (phase, last outcome, handled action); the step is stepIndex. Absent in a status written by an operator from before this field: then it is read from the conditions, once (controllers/planners/rollout-state.ts). */
+  rollout: Type.Optional(RolloutStateSchema),
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
   /** The version serving the stable share of traffic. */
   stableVersion: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -182,7 +227,11 @@ export type ModelWriteBack = NonNullable<ModelStatus['writeBack']>;
 // ---------------------------------------------------------------------------------------------
 // DriftMonitor
 
-export const DRIFT_TESTS = ['auto', 'ks', 'psi', 'chi2', 'jensen-shannon', 'wasserstein', 'mmd'] as const;
+/**
+ * The per-feature drift tests a DriftMonitor can run. MMD is not among them: it compares whole
+ * multivariate samples, not one feature (use `ghosteam drift` for it); a spec asking for it is an error.
+ */
+export const DRIFT_TESTS = ['auto', 'ks', 'psi', 'chi2', 'jensen-shannon', 'wasserstein'] as const;
 export const DriftTestSchema = StringEnum(DRIFT_TESTS);
 export type DriftTest = Static<typeof DriftTestSchema>;
 
@@ -211,7 +260,7 @@ export const DriftMonitorSpecSchema = Type.Object({
   /** Default test for every feature ('auto' picks by type and sample size). */
   test: DriftTestSchema,
   thresholds: Type.Object({
-    /** Per-feature threshold: a p-value for ks/chi2, a distance for psi/jensen-shannon/wasserstein/mmd. Absent = the test's default. */
+    /** Per-feature threshold: a p-value for ks/chi2, a distance for psi/jensen-shannon/wasserstein. Absent = the test's default. */
     feature: Type.Optional(Type.Number({ minimum: 0 })),
     /** Dataset drift when at least this share of features drifted. */
     driftShare: Type.Number({ minimum: 0, maximum: 1 }),
@@ -297,6 +346,12 @@ export const TrainingRunStatusSchema = Type.Object({
   finishedAt: Type.Optional(DateTime('When the run finished')),
   /** The model version the run registered, if any. */
   registeredVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The pipeline's quality gate, when it has one; a rejected model is never registered. */
+  gate: Type.Optional(Type.Object({
+    passed: Type.Boolean(),
+    /** Why the gate rejected the model (one line per failed rule). */
+    reasons: Type.Array(Type.String()),
+  })),
   message: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });

@@ -7,7 +7,16 @@ import addFormatsModule from 'ajv-formats';
 import { objectSchema, type JsonSchema } from './index.ts';
 import { API_VERSION, KINDS } from './types.ts';
 
+// ajv-formats is CommonJS with `module.exports = plugin`; under NodeNext its declared default import
+// is the module object, while at run time it is the plugin function.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** An ajv instance with the JSON Schema formats (date-time, uri, ...), as every validator here uses. */
+export function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  return ajv;
+}
 
 /** Adds `additionalProperties: false` to every object that lists its properties, so typos are caught
  * (the API server would silently prune them). `metadata` stays open. */
@@ -30,8 +39,7 @@ let compiled: Map<string, ValidateFunction> | undefined;
 
 function validators(): Map<string, ValidateFunction> {
   if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  addFormats(ajv);
+  const ajv = createAjv();
   compiled = new Map(KINDS.map((k) => [k.kind, ajv.compile(closed(objectSchema(k)))]));
   return compiled;
 }

@@ -7,7 +7,7 @@
  *   ghosteam operator --local --model-server http://127.0.0.1:8080 --manifests dist/
  */
 import { Option, type Command } from 'commander';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { credentialsFromEnv } from '../../gitops/git.ts';
@@ -15,6 +15,8 @@ import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
 import { intArg } from '../args.ts';
 import { writeBackTargetProblem } from '../../api/lock.ts';
+import { API_VERSION } from '../../api/crds/types.ts';
+import type { K8sObject } from '../../api/objects.ts';
 
 interface OperatorFlags {
   local?: boolean;
@@ -38,6 +40,7 @@ interface OperatorFlags {
   gitRepo?: string;
   gitBranch: string;
   lockFile: string;
+  storeDir: string;
 }
 
 /**
@@ -65,24 +68,34 @@ export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lock
   };
 }
 
-/** ghosteam objects (Model, DriftMonitor, TrainingRun) from the YAML files in a directory. */
-export function readGhosteamManifests(dir: string): Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> {
-  const out: Array<{ apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }> = [];
+/** ghosteam objects (Model, DriftMonitor, TrainingRun) from a YAML file or the YAML files in a directory. */
+export function readGhosteamManifests(path: string): K8sObject[] {
+  const out: K8sObject[] = [];
   let files: string[];
+  let st;
   try {
-    files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+    st = statSync(path);
   } catch {
-    throw new Error(`--manifests ${dir}: directory not found; run 'ghosteam synth' first or point at the synthesized output`);
+    throw new Error(`--manifests ${path}: no such file or directory; run 'ghosteam synth' first or point at the synthesized output (a YAML file or a directory of them)`);
   }
-  for (const f of files) {
-    const docs = parseAllDocuments(readFileSync(join(dir, f), 'utf8'));
+  if (st.isDirectory()) files = readdirSync(path).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(path, f));
+  else files = [path];
+  for (const file of files) {
+    const docs = parseAllDocuments(readFileSync(file, 'utf8'));
     for (const d of Array.isArray(docs) ? docs : [docs]) {
-      if (d.errors.length) throw new Error(`${join(dir, f)}: ${d.errors[0].message}`);
-      const o = d.toJS() as { apiVersion?: string; kind?: string; metadata?: { name: string } } | null;
-      if (o?.apiVersion === 'ghosteam.io/v1alpha1' && o.metadata) out.push(o as never);
+      if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+      const o: unknown = d.toJS();
+      if (isGhosteamObject(o)) out.push(o);
     }
   }
   return out;
+}
+
+/** A ghosteam custom resource as synthesized: the rest is validated when the local operator applies it. */
+function isGhosteamObject(o: unknown): o is K8sObject {
+  if (!o || typeof o !== 'object') return false;
+  const x = o as Partial<K8sObject>;
+  return x.apiVersion === API_VERSION && typeof x.kind === 'string' && typeof x.metadata?.name === 'string';
 }
 
 export function register(program: Command): void {
@@ -97,8 +110,9 @@ export function register(program: Command): void {
     .option('--model-server <url>', 'local mode: base URL of the ghosteam model server (admin API)')
     .option('--payload-log <file>', 'the payload log (JSON Lines) DriftMonitors read; local mode also uses it for canary prediction drift')
     .option('--payload-sink-port <port>', 'receive inference CloudEvents (KServe logger) on this port into --payload-log; one replica only: with several, run `ghosteam payload-sink` as a Deployment on a shared volume')
-    .option('--manifests <dir>', 'local mode: apply the ghosteam objects in these YAML files at start')
-    .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns may run')
+    .option('--manifests <path>', 'local mode: apply the ghosteam objects in this YAML file, or the YAML files of this directory, at start')
+    .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns run (default: the one `ghosteam watch` applied last)')
+    .option('--store-dir <dir>', 'local mode: the engine\'s artifacts, cache and run records (as `ghosteam run --store-dir`)', '.ghosteam')
     .option('--workers <n>', 'workers per controller', '4')
     .option('--health-port <port>', 'serve /healthz, /readyz and /metrics on this port')
     .option('--bind-address <addr>', 'address for the health/metrics server', '127.0.0.1')
@@ -129,31 +143,28 @@ Example:
         const { redactUrl } = await import('../../gitops/git.ts');
         log.info(`write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`);
       }
-      const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
       let stop: () => Promise<void>;
       if (f.local) {
         if (!f.modelServer) throw new Error('--local needs --model-server <url> (start one with `ghosteam serve`)');
-        const { startLocalOperator } = await import('../../controllers/local.ts');
-        const { ModelServerAdminClient } = await import('../../components/model-server/index.ts');
-        const { runPipeline } = await import('../../pipelines/local/index.ts');
-        let pipelines = new Map();
-        if (f.app) {
-          const { loadPipelines } = await import('../../pipelines/local/load.ts');
-          pipelines = new Map((await loadPipelines(f.app)).map((p) => [p.name, p]));
-        }
-        const admin = new ModelServerAdminClient(f.modelServer);
-        const op = await startLocalOperator({ stateDir: f.stateDir, registry, modelServer: admin as never, modelServerUrl: f.modelServer, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), engine: { run: runPipeline, pipelines }, log, workers, ...(gitWriteBack ? { gitWriteBack } : {}) });
-        for (const o of f.manifests ? readGhosteamManifests(f.manifests) : []) {
-          await op.apply(o as never);
-          log.info(`${o.kind} ${o.metadata.namespace ?? 'default'}/${o.metadata.name} applied`);
-        }
-        stop = () => op.stop();
+        const { startLocalService, localRegistryChoice } = await import('../../controllers/local-service.ts');
+        const choice = localRegistryChoice(f);
+        const registry = openRegistry({ ...(choice.trackingUri ? { trackingUri: choice.trackingUri } : {}), ...(choice.dir ? { dir: choice.dir } : {}) });
+        const service = await startLocalService({
+          stateDir: resolve(f.stateDir), registry, registryLabel: choice.label, registryEnv: choice.env, modelServerUrl: f.modelServer,
+          ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}), ...(f.app ? { app: f.app } : {}),
+          manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
+          storeDir: resolve(f.storeDir), workers, healthPort, healthHost: f.bindAddress, log, ...(gitWriteBack ? { gitWriteBack } : {}),
+        });
+        log.info(`local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`);
+        stop = () => service.stop();
       } else {
+        const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
         const { startOperator } = await import('../../controllers/operator.ts');
         const op = await startOperator({
           kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log, ...(gitWriteBack ? { gitWriteBack } : {}),
           ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
         });
+        log.info(`operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`);
         stop = () => op.stop();
       }
       let sinkStop: () => Promise<void> = async () => {};

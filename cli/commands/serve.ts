@@ -53,7 +53,9 @@ export function register(program: Command): void {
     .option('--registry-dir <dir>', 'local registry directory, also for loading by name through /v2/repository (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI, also for loading by name through /v2/repository (default: $MLFLOW_TRACKING_URI)')
     .action(async (flags: ServeFlags) => {
-      if (flags.model.length === 0) throw new Error('no model to serve; pass --model fraud@champion or --model ./model.onnx');
+      // With no --model the server starts empty when something can load models into it: the local
+      // operator (admin API) or /v2/repository loads from the named registry.
+      if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined) throw new Error('no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions');
       // In KServe each revision's pod serves {{.Name}}=/mnt/models; GHOSTEAM_MODEL_VERSION (set on the
       // predictor by the operator) labels it with its registry version, so per-version metrics line up.
       const envVersion = process.env.GHOSTEAM_MODEL_VERSION || undefined;
@@ -91,6 +93,7 @@ export function register(program: Command): void {
       for (const m of server.models()) {
         process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
       }
+      if (server.models().length === 0) process.stdout.write(`no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`);
       if (!server.admin && flags.admin === undefined) process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
       process.stdout.write(`listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {

@@ -1,13 +1,15 @@
 /**
- * `ghosteam watch <git-url|path>`: follow a branch, synthesize each new commit, apply it (local
- * engine, or a cluster with --apply), retrain pipelines whose spec hash changed (once per hash) and
- * write promotions back to models.lock.json. Logic: gitops/watch.ts and gitops/runtimes.ts.
+ * `ghosteam watch <git-url|path>`: follow a branch, synthesize each new commit (in a checkout with
+ * the repository's dependencies installed), apply it to the local operator (or a cluster with
+ * --apply), and start a TrainingRun for each pipeline whose spec hash changed (once per hash). The
+ * operator trains, canaries, promotes and writes the pin back. Logic: gitops/watch.ts,
+ * controllers/watch-runtime.ts and gitops/runtimes.ts.
  */
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { credentialsFromEnv, redactUrl } from '../../gitops/git.ts';
-import { clusterRuntime, localRuntime } from '../../gitops/runtimes.ts';
+import { clusterRuntime } from '../../gitops/runtimes.ts';
 import { RepoWatcher } from '../../gitops/watch.ts';
 
 interface WatchFlags {
@@ -16,11 +18,9 @@ interface WatchFlags {
   apply?: boolean;
   interval: string;
   once?: boolean;
-  writeBack: boolean;
-  writeBackBranch?: string;
   stateDir: string;
+  operatorStateDir: string;
   latestOnly?: boolean;
-  workdir?: string;
 }
 
 /** '30s', '5m', '1h' or plain seconds → milliseconds. */
@@ -35,19 +35,27 @@ export function parseInterval(text: string): number {
 export function register(program: Command): void {
   program
     .command('watch')
-    .description('Follow a Git repository: synthesize each new commit, apply it, retrain on pipeline changes, write promotions back')
+    .description('Follow a Git repository: synthesize each new commit, apply it to the operator, retrain on pipeline changes')
     .argument('<repo>', 'git URL or local path of the repository to follow')
     .option('-b, --branch <name>', 'branch to follow', 'main')
     .option('--app <file>', 'the app file, relative to the repository root', 'app.ts')
-    .option('--apply', 'apply to the cluster of the current kubeconfig (the operator trains and promotes) instead of the local engine')
+    .option('--apply', 'apply to the cluster of the current kubeconfig instead of the local operator')
     .option('--interval <duration>', 'time between polls', '30s')
     .option('--once', 'poll once and exit')
     .option('--latest-only', 'synthesize only the newest commit of each fetch')
-    .option('--no-write-back', 'do not commit promotions to models.lock.json')
-    .option('--write-back-branch <name>', 'push pins to this branch (for review) instead of the followed one')
-    .option('--workdir <dir>', 'directory local training runs in, for relative data paths (default: a worktree of the commit)')
-    .option('--state-dir <dir>', 'where the private clone and watch state live', '.ghosteam/watch')
-    .addHelpText('after', '\nCredentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASSWORD; never put them in the URL.\n\nExample:\n  ghosteam watch https://github.com/acme/ml.git --app examples/fraud-detection/app.ts')
+    .option('--state-dir <dir>', 'where the private clone, the checkouts and watch state live', '.ghosteam/watch')
+    .option('--operator-state-dir <dir>', 'the local operator\'s --state-dir: each commit is applied there', '.ghosteam/state')
+    .addHelpText('after', `
+The local operator (\`ghosteam operator --local\`, same --state-dir) applies each commit, trains, canaries,
+promotes, and writes the promoted version to models.lock.json when started with --git-repo; watch itself
+never pins. A commit is done when its synthesis failed (reported once) or every TrainingRun it started
+ended: registered, rejected by the gate, or failed 3 times. --once exits 1 when a commit failed.
+
+Credentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASSWORD; never put them in the URL.
+
+Example:
+  ghosteam operator --local --model-server http://127.0.0.1:8080 --git-repo . &
+  ghosteam watch . --app app.ts`)
     .action(async (repo: string, flags: WatchFlags) => {
       const intervalMs = parseInterval(flags.interval);
       const source = /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo);
@@ -55,28 +63,38 @@ export function register(program: Command): void {
       const id = createHash('sha256').update(`${redactUrl(source)}#${flags.branch}`).digest('hex').slice(0, 12);
       const stateDir = join(flags.stateDir, id);
       const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-      const runtime = flags.apply ? await clusterRuntime({ log }) : localRuntime({ stateDir, log, ...(flags.workdir ? { workdir: flags.workdir } : {}) });
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let runtime;
+      if (flags.apply) runtime = await clusterRuntime({ log });
+      else {
+        const { localRuntime } = await import('../../controllers/watch-runtime.ts');
+        runtime = localRuntime({ stateDir: resolve(flags.operatorStateDir), log, signal: ac.signal });
+      }
       const watcher = new RepoWatcher({
         source,
         branch: flags.branch,
         app: flags.app,
-        stateDir,
+        stateDir: resolve(stateDir),
         runtime,
-        writeBack: flags.apply ? false : flags.writeBack,
-        ...(flags.writeBackBranch ? { writeBackBranch: flags.writeBackBranch } : {}),
+        // A cluster's operator builds its own images; only the local operator trains from watch's checkouts.
+        checkouts: !flags.apply,
         credentials: credentialsFromEnv(),
         latestOnly: flags.latestOnly ?? false,
         log,
       });
       log(`watching ${redactUrl(source)} ${flags.branch} (${flags.app}) → ${runtime.name}`);
       if (flags.once) {
-        await watcher.pollOnce();
+        const reports = await watcher.pollOnce();
+        const failed = reports.filter((r) => r.action === 'failed' || !r.done || r.outcomes.some((o) => o.kind === 'failed'));
+        if (failed.length) {
+          log(`${failed.length} commit(s) failed: ${failed.map((r) => `${r.sha.slice(0, 7)} ${r.why ?? r.outcomes.filter((o) => o.kind === 'failed').map((o) => (o as { message: string }).message).join('; ')}`).join('; ')}`);
+          process.exitCode = 1;
+        }
         return;
       }
-      const ac = new AbortController();
-      const stop = () => ac.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
       await watcher.run(ac.signal, intervalMs);
     });
 }

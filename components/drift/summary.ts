@@ -410,7 +410,9 @@ export function summarizeColumns(reference: ReferenceSummary, columns: readonly 
 }
 
 /** Checks a parsed JSON value is a summary of the given kind; says what is wrong and where. */
-export function parseSummary<K extends 'reference' | 'current'>(json: unknown, kind: K, where = 'summary'): K extends 'reference' ? ReferenceSummary : CurrentSummary {
+export function parseSummary(json: unknown, kind: 'reference', where?: string): ReferenceSummary;
+export function parseSummary(json: unknown, kind: 'current', where?: string): CurrentSummary;
+export function parseSummary(json: unknown, kind: 'reference' | 'current', where = 'summary'): ReferenceSummary | CurrentSummary {
   const o = json as { format?: unknown; kind?: unknown; columns?: unknown };
   if (!o || typeof o !== 'object') throw new DriftError(`${where}: not a JSON object`);
   if (o.format !== SUMMARY_FORMAT) throw new DriftError(`${where}: format is ${JSON.stringify(o.format)}, expected "${SUMMARY_FORMAT}"`);
@@ -419,7 +421,7 @@ export function parseSummary<K extends 'reference' | 'current'>(json: unknown, k
   (o.columns as ColumnSummary[]).forEach((c, i) => {
     if (!c || typeof c.name !== 'string' || (c.type !== 'numeric' && c.type !== 'categorical')) throw new DriftError(`${where}: columns[${i}] needs a name and a type of numeric or categorical`);
   });
-  return json as never;
+  return json as ReferenceSummary | CurrentSummary;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ function concat(parts: readonly TypedData[], total: number): TypedData {
     for (const p of parts) for (const v of p as string[]) out.push(v);
     return out;
   }
+  // The parts share one typed-array class; `constructor` is typed as Function, so name its real type.
   const Ctor = (first as unknown as { constructor: new (n: number) => Exclude<TypedData, string[]> }).constructor;
   const out = new Ctor(total);
   let off = 0;

@@ -78,6 +78,7 @@ export function decodeBinary(bytes: Buffer, dt: OipDatatype, where: string): Typ
   }
   const copy = new Uint8Array(bytes.length);
   copy.set(bytes);
+  // CTORS maps each datatype to its typed-array class; TypeScript has no common constructor type for them.
   const Ctor = CTORS[dt] as unknown as new (b: ArrayBuffer, o: number, n: number) => Exclude<TypedData, string[]>;
   const typed = new Ctor(copy.buffer, 0, bytes.length / size);
   if (dt === 'BOOL') for (let i = 0; i < typed.length; i++) if ((typed as Uint8Array)[i] > 1) throw bad(`${where}: BOOL byte ${i} is ${(typed as Uint8Array)[i]}; expected 0 or 1`);
@@ -102,10 +103,8 @@ export function encodeBinary(data: ArrayLike<unknown>, dt: OipDatatype): Buffer 
     for (let i = 0; i < data.length; i++) out.writeUInt16LE(toBf16Bits(Number(data[i])), i * 2);
     return out;
   }
-  if (ArrayBuffer.isView(data)) {
-    const v = data as unknown as ArrayBufferView;
-    return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  }
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // As above: every typed-array class has a static from(); their types share no signature.
   const Ctor = CTORS[dt] as unknown as { from(a: ArrayLike<unknown>): ArrayBufferView };
   const t = Ctor.from(dt === 'BOOL' ? Array.from(data, (x) => (x ? 1 : 0)) : data);
   return Buffer.from(t.buffer, t.byteOffset, t.byteLength);

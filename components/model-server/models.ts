@@ -185,6 +185,7 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
   const batchReason = plan ? (plan.batchRows === undefined ? `declared shapes (the graph has ${plan.batchReason})` : plan.batchReason) : 'declared shapes';
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};
+    // ort.Tensor has one overload per element type; ortTypeOf(datatype) and the typed array match by construction.
     for (const i of feeds) f[i.name] = new ort.Tensor(ortTypeOf(i.datatype) as 'float32', i.typed as unknown as Float32Array, i.shape as number[]);
     const out = await session.run(f);
     const r: Record<string, RawOutput> = {};

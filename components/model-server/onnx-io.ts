@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
-const DT = onnx.TensorProto.DataType as unknown as Record<string, number>;
+/** onnx TensorProto.DataType: element type name → code. */
+const DT: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(onnx.TensorProto.DataType).filter((e): e is [string, number] => typeof e[1] === 'number'));
 
 /** Element types newer than onnx-proto's enum (which ends at BFLOAT16 = 16). */
 const NEWER_TYPES: Record<number, string> = {

@@ -115,6 +115,11 @@ export interface TensorSpec {
 
 export type TypedData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
 
+/** Data decoded from a binary tensor (binary.ts): a typed array (a DataView never comes from there). */
+function isTypedArray(x: unknown): x is Exclude<TypedData, string[]> {
+  return ArrayBuffer.isView(x) && !(x instanceof DataView);
+}
+
 /** A validated input ready for onnxruntime. `json` keeps the flat JSON values (or, from binary, the typed data) for payload logging. */
 export interface DecodedTensor {
   readonly name: string;
@@ -267,9 +272,9 @@ export function decodeInput(raw: unknown, spec: TensorSpec, index: number): Deco
   let size = 1;
   for (const d of shape as number[]) size *= d;
   if (size > 1 << 26) throw bad(`${where}: shape [${shape.join(', ')}] holds ${size} elements; the limit is ${1 << 26}`);
-  if (ArrayBuffer.isView(r.data)) {
+  if (isTypedArray(r.data)) {
     // Already typed (binary tensor extension, see binary.ts).
-    const typed = r.data as unknown as TypedData;
+    const typed = r.data;
     if (typed.length !== size) throw bad(`${where}: binary data has ${typed.length} elements; shape [${shape.join(', ')}] needs ${size}`);
     // As onnxruntime gets it (FP16: half bits); toPlain makes numbers only when a payload is logged.
     return { name: spec.name, datatype: spec.datatype, shape: shape as number[], typed, json: typed };

@@ -6,11 +6,13 @@
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { buildReferenceSummary, datasetColumns, detectDrift, detectDriftFromPayloadLog, readPair, readReferenceSummary, type ReferenceSummary, type TestName } from '../../components/drift/index.ts';
+import type { DriftTest } from '../../api/crds/types.ts';
 import type { DriftCheckResult } from '../planners/drift.ts';
 import type { DriftChecker, DriftMonitorObject } from '../reconcilers/drift-monitor.ts';
 
-const TEST_NAMES: Record<string, TestName | 'auto'> = { auto: 'auto', ks: 'ks', psi: 'psi', chi2: 'chisquare', 'jensen-shannon': 'jensenshannon', wasserstein: 'wasserstein', mmd: 'auto' };
-const CRD_TEST: Record<string, string> = { ks: 'ks', psi: 'psi', chisquare: 'chi2', jensenshannon: 'jensen-shannon', wasserstein: 'wasserstein' };
+/** The CRD's test names and the drift library's, both ways; every CRD test has a library test (checked by the types). */
+const TEST_NAMES: Readonly<Record<DriftTest, TestName | 'auto'>> = { auto: 'auto', ks: 'ks', psi: 'psi', chi2: 'chisquare', 'jensen-shannon': 'jensenshannon', wasserstein: 'wasserstein' };
+const CRD_TEST: Readonly<Record<TestName, DriftTest>> = { ks: 'ks', psi: 'psi', chisquare: 'chi2', jensenshannon: 'jensen-shannon', wasserstein: 'wasserstein' };
 
 const toPath = (uri: string) => (uri.startsWith('file://') ? fileURLToPath(uri) : uri);
 
@@ -40,7 +42,7 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
     const ref = await reference(m);
     const tests: Record<string, TestName | 'auto'> = {};
     const thresholds: Partial<Record<TestName, number>> = {};
-    for (const f of m.spec.features) tests[f.name] = TEST_NAMES[f.test ?? m.spec.test] ?? 'auto';
+    for (const f of m.spec.features) tests[f.name] = TEST_NAMES[f.test ?? m.spec.test];
     const t = TEST_NAMES[m.spec.test];
     if (m.spec.thresholds.feature !== undefined && t && t !== 'auto') thresholds[t] = m.spec.thresholds.feature;
     const report = await detectDriftFromPayloadLog(o.payloadLog(m), ref, {
@@ -51,7 +53,7 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
     const r = report.latest;
     return {
       features: r.columns.filter((c) => c.statistic !== null).map((c) => ({
-        feature: c.name, method: CRD_TEST[c.test ?? ''] ?? 'ks', statistic: c.statistic!, threshold: c.threshold, drifted: c.drifted, ...(c.pValue !== null ? { pValue: c.pValue } : {}),
+        feature: c.name, method: c.test ? CRD_TEST[c.test] : 'ks', statistic: c.statistic!, threshold: c.threshold, drifted: c.drifted, ...(c.pValue !== null ? { pValue: c.pValue } : {}),
       })),
       share: r.driftShare, drifted: r.datasetDrift, rows: r.rows.current,
       windowStart: new Date(window.startMs).toISOString(), windowEnd: new Date(window.endMs).toISOString(),
@@ -97,7 +99,7 @@ export function payloadPredictionDrift(o: { payloadLog: (model: string) => strin
     const a = vals[String(stable)];
     const b = vals[String(canary)];
     if (a.length < (o.minRows ?? 50) || b.length < (o.minRows ?? 50)) return null;
-    const r = detectDrift([{ name: 'prediction', type: 'numeric', values: Float64Array.from(a) } as never], [{ name: 'prediction', type: 'numeric', values: Float64Array.from(b) } as never], { tests: 'psi', histograms: false });
+    const r = detectDrift([{ name: 'prediction', type: 'numeric', values: Float64Array.from(a) }], [{ name: 'prediction', type: 'numeric', values: Float64Array.from(b) }], { tests: 'psi', histograms: false });
     return r.columns[0]?.statistic ?? null;
   };
 }

@@ -77,6 +77,7 @@ export class KServeBackend implements ServingBackend {
   readonly needsFinalizer = false;
   /** The operator watches InferenceServices: a change made here comes back as an event. */
   readonly notifies = true;
+  readonly names = { waitingFor: 'InferenceService', applied: 'InferenceService' };
   /** `cached` reads an informer cache: undefined = absent, null = no cache yet (read the API server). */
   constructor(private readonly store: ObjectStore, private readonly cached?: (ns: string, name: string) => K8sObject | undefined | null) {}
 

@@ -3,9 +3,11 @@
  * pipeline in this process with the TrainingRun's name as the run id; its record on disk
  * (`<storeDir>/runs/<id>/record.json`) is how it is observed, also after a restart.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { PipelineSpec } from '../../pipelines/spec.ts';
+import { gateOfNodes } from '../../pipelines/local/outcome.ts';
 import type { RunOptions, RunRecord } from '../../pipelines/local/types.ts';
 import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
 import type { PipelineBackend } from './types.ts';
@@ -13,11 +15,50 @@ import type { Logger } from '../runtime/log.ts';
 import { type K8sObject, REASON_LABEL } from '../../api/objects.ts';
 import { clean } from '../../api/json.ts';
 
+/** A node's stored artifact file. */
+function artifactPath(storeDir: string, digest: string): string {
+  const hex = digest.replace(/^sha256:/, '');
+  return join(storeDir, 'store', 'sha256', hex.slice(0, 2), hex);
+}
+
+/** True when the file starts like an ONNX ModelProto (field 1, ir_version, a varint) rather than JSON or text. */
+export function looksLikeOnnx(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const b = Buffer.alloc(1);
+    return readSync(fd, b, 0, 1, 0) === 1 && b[0] === 0x08;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The ONNX model a run produced: an output named 'onnx' (export-onnx's), else a 'model' output that is
+ * an ONNX file. A train step's own 'model' (TensorFlow.js JSON) is never taken for it.
+ */
+export function onnxArtifactOf(nodes: readonly { state?: string; outputs?: Record<string, { digest?: string } | undefined> }[], storeDir: string): string | undefined {
+  for (const name of ['onnx', 'model']) {
+    for (const n of nodes) {
+      const a = n.outputs?.[name];
+      if (!a?.digest || n.state === 'Skipped') continue;
+      const file = artifactPath(storeDir, a.digest);
+      if (looksLikeOnnx(file)) return file;
+    }
+  }
+  return undefined;
+}
+
+/** A pipeline the local operator may run: its IR, its spec hash, and the directory it runs in (the app's checkout). */
+export type LocalPipeline = PipelineSpec & { readonly specHash?: string; readonly cwd?: string };
+
 export type RunPipeline = (spec: PipelineSpec, opts: RunOptions) => Promise<RunRecord>;
 
 export interface LocalPipelinesOptions {
   /** Pipelines by name (what `ghosteam synth` would emit as WorkflowTemplates). */
-  readonly pipelines: () => ReadonlyMap<string, PipelineSpec & { specHash?: string }>;
+  readonly pipelines: () => ReadonlyMap<string, LocalPipeline>;
   readonly run: RunPipeline;
   /** @default '.ghosteam' */
   readonly storeDir?: string;
@@ -29,6 +70,7 @@ export interface LocalPipelinesOptions {
 
 export class LocalPipelineBackend implements PipelineBackend {
   private readonly running = new Map<string, Promise<RunRecord | undefined>>();
+  private readonly failedToStart = new Map<string, string>();
   constructor(private readonly o: LocalPipelinesOptions) {}
 
   async templateExists(_ns: string, pipeline: string): Promise<boolean> {
@@ -39,8 +81,13 @@ export class LocalPipelineBackend implements PipelineBackend {
     return this.o.pipelines().get(pipeline)?.specHash;
   }
 
+  /** The engine's store directory (absolute). */
+  private storeRoot(): string {
+    return resolve(this.o.cwd ?? process.cwd(), this.o.storeDir ?? '.ghosteam');
+  }
+
   private async record(id: string): Promise<RunRecord | undefined> {
-    const file = join(this.o.cwd ?? process.cwd(), this.o.storeDir ?? '.ghosteam', 'runs', id, 'record.json');
+    const file = join(this.storeRoot(), 'runs', id, 'record.json');
     try {
       return JSON.parse(await readFile(file, 'utf8')) as RunRecord;
     } catch {
@@ -50,26 +97,34 @@ export class LocalPipelineBackend implements PipelineBackend {
 
   async observe(_ns: string, name: string): Promise<WorkflowObserved | undefined> {
     const rec = await this.record(name);
+    const startError = this.failedToStart.get(name);
+    if (!rec && startError !== undefined) return { phase: 'Error', message: `the local run could not start: ${startError}` };
     if (!rec) return this.running.has(name) ? { phase: 'Pending' } : undefined;
     const live = this.running.has(name);
     const phase = rec.status === 'Running' && !live ? 'Error' : rec.status === 'Cancelled' ? 'Failed' : rec.status;
-    const model = Object.values(rec.nodes ?? {}).map((n) => n.outputs?.model).find((a) => a && a.digest);
-    const storeDir = join(this.o.cwd ?? process.cwd(), this.o.storeDir ?? '.ghosteam');
+    const storeDir = this.storeRoot();
+    const nodes = (rec.order ?? Object.keys(rec.nodes ?? {})).map((id) => rec.nodes[id]).filter((n) => n !== undefined);
+    const model = onnxArtifactOf(nodes, storeDir);
     return clean<WorkflowObserved>({
       phase,
       message: rec.status === 'Running' && !live ? 'the local run was interrupted (operator restarted)' : rec.message,
       startedAt: rec.startedAt, finishedAt: rec.finishedAt,
-      modelSource: model ? join(storeDir, 'store', 'sha256', model.digest.replace(/^sha256:/, '').slice(0, 2), model.digest.replace(/^sha256:/, '')) : undefined,
+      modelSource: model,
+      gate: gateOfNodes(nodes),
     });
   }
 
-  async submit(w: WorkflowSubmission, _owner: K8sObject): Promise<'created' | 'unchanged'> {
-    if (this.running.has(w.name) || (await this.record(w.name))) return 'unchanged';
+  async submit(w: WorkflowSubmission, owner: K8sObject): Promise<'created' | 'unchanged'> {
+    if (this.running.has(w.name) || this.failedToStart.has(w.name) || (await this.record(w.name))) return 'unchanged';
     const spec = this.o.pipelines().get(w.template);
     if (!spec) throw new Error(`pipeline ${w.template} is not loaded in the local operator`);
     const reason = w.labels?.[REASON_LABEL];
-    const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(reason ? { reason } : {}), ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(this.o.cwd ? { cwd: this.o.cwd } : {}) })
+    const gitCommit = (owner.spec as { gitCommit?: string } | undefined)?.gitCommit;
+    const cwd = spec.cwd ?? this.o.cwd;
+    const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(reason ? { reason } : {}), ...(gitCommit ? { gitCommit } : {}), ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(cwd ? { cwd } : {}) })
       .catch((e) => {
+        // No record was written: remembered here, so the run reads as failed instead of being resubmitted forever.
+        this.failedToStart.set(w.name, (e as Error).message);
         this.o.log.error(`local run ${w.name} failed to start: ${(e as Error).message}`);
         return undefined;
       })

@@ -39,12 +39,18 @@ export class PrometheusMetrics implements MetricsSource {
 }
 
 /** The subset of ModelServerAdminClient the operator uses. */
+/**
+ * What the operator needs from the model server's admin API. ModelServerAdminClient
+ * (components/model-server/admin-client.ts) satisfies it as is: cli/commands/operator.ts and the demo
+ * pass one without a cast, so the compiler checks that they match.
+ */
 export interface ModelServerAdmin {
-  stats(name: string): Promise<{ versions: Record<string, { requests: number; errors: number; latencyMs: { p99: number; window: number } }> }>;
-  listModels(): Promise<Array<{ name: string; versions: Array<{ version: string; source?: string }>; traffic?: { stable: string; canary?: string; canaryPercent?: number } }>>;
-  load(spec: { name: string; version: string; path: string; stable?: boolean }): Promise<unknown>;
+  stats(name: string): Promise<{ readonly versions: Readonly<Record<string, { readonly requests: number; readonly errors: number; readonly latencyMs: { readonly p99: number; readonly window: number } }>> }>;
+  listModels(): Promise<ReadonlyArray<{ readonly name: string; readonly versions: ReadonlyArray<{ readonly version: string; readonly source?: string }>; readonly traffic?: { readonly stable: string; readonly canary?: string; readonly canaryPercent?: number } }>>;
+  load(spec: { readonly name: string; readonly version: string; readonly path: string; readonly stable?: boolean }): Promise<unknown>;
   unload(name: string, version?: string): Promise<void>;
-  setTraffic(name: string, split: { stable: string; canary?: string; canaryPercent?: number }): Promise<unknown>;
+  /** Without `canary` the split has none (the server treats an absent canary and null alike). */
+  setTraffic(name: string, split: { readonly stable: string; readonly canary?: string; readonly canaryPercent?: number }): Promise<unknown>;
 }
 
 export class ModelServerMetrics implements MetricsSource {

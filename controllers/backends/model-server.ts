@@ -8,6 +8,9 @@ type M = K8sObject & { spec: ModelSpec };
 
 export class ModelServerBackend implements ServingBackend {
   readonly needsFinalizer = true;
+  /** The reconciler polls: the admin API has no watch. */
+  readonly notifies = false;
+  readonly names = { waitingFor: 'the model server', applied: 'Served model' };
   constructor(private readonly admin: ModelServerAdmin, private readonly url?: string) {}
 
   async observe(m: M): Promise<ServingObserved> {
@@ -35,15 +38,17 @@ export class ModelServerBackend implements ServingBackend {
         changed = true;
       }
     }
-    const split = { stable: String(req.stable.version), ...(req.canary && req.canaryPercent > 0 ? { canary: String(req.canary.version), canaryPercent: req.canaryPercent } : { canaryPercent: 0 }) };
+    const split: { stable: string; canary?: string; canaryPercent: number } = req.canary && req.canaryPercent > 0
+      ? { stable: String(req.stable.version), canary: String(req.canary.version), canaryPercent: req.canaryPercent }
+      : { stable: String(req.stable.version), canaryPercent: 0 };
     const t = info?.traffic;
-    const same = t && t.stable === split.stable && (t.canary ?? undefined) === (split as { canary?: string }).canary && (t.canaryPercent ?? 0) === split.canaryPercent;
+    const same = t && t.stable === split.stable && (t.canary ?? undefined) === split.canary && (t.canaryPercent ?? 0) === split.canaryPercent;
     if (!same) {
-      await this.admin.setTraffic(name, { ...split, ...((split as { canary?: string }).canary ? {} : { canary: null as unknown as undefined }) });
+      await this.admin.setTraffic(name, split);
       changed = true;
     }
     // Unload versions that no longer take traffic (a rolled-back canary, a replaced stable).
-    const keep = new Set([split.stable, (split as { canary?: string }).canary].filter(Boolean) as string[]);
+    const keep = new Set(split.canary === undefined ? [split.stable] : [split.stable, split.canary]);
     for (const v of loaded) if (!keep.has(v)) await this.admin.unload(name, v).catch(() => undefined);
     return !info ? 'created' : changed ? 'updated' : 'unchanged';
   }

@@ -27,11 +27,17 @@ export interface ServeRequest {
   readonly placement?: { affinity: NodeAffinity; tolerations: Toleration[] };
 }
 
+/**
+ * A serving layer declares what it can do; the reconciler asks these, never which class it is
+ * (controller-runtime style: a backend is known by its capabilities).
+ */
 export interface ServingBackend {
   /** Whether remove() must run before the Model goes (false when owner references clean up). */
   readonly needsFinalizer: boolean;
   /** Whether a change made by serve() comes back as a watch event (else the reconciler polls for it). */
-  readonly notifies?: boolean;
+  readonly notifies: boolean;
+  /** How messages name what serves a Model: `waitingFor` in Ready's message ('InferenceService'), `applied` in the log ('InferenceService', 'Served model'). */
+  readonly names: { readonly waitingFor: string; readonly applied: string };
   observe(model: K8sObject & { spec: ModelSpec }): Promise<ServingObserved>;
   /** Idempotent: writes only what differs. */
   serve(req: ServeRequest): Promise<'unchanged' | 'created' | 'updated'>;

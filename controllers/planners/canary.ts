@@ -10,6 +10,7 @@
  * clock (`stepStartedAt`) starts only once the step's traffic is observed in place, and promotion
  * (100% to the canary) happens only after the last step's analysis passed, or on a manual promote.
  */
+import type { HandledAction, RolloutPhase } from '../../api/crds/types.ts';
 import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 
@@ -51,7 +52,6 @@ export interface ServingState {
   readonly canaryPercent: number;
 }
 
-export type RolloutPhase = 'Idle' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
 
 export interface StepAnalysis {
   /** 1-based step number. */
@@ -68,7 +68,7 @@ export interface StepAnalysis {
   readonly message: string;
 }
 
-/** The rollout state, stored under `status.rollout`. */
+/** The rollout state the planner works on; the Model stores it in status (`status.rollout`, `stepIndex`, `analysis`, ...). */
 export interface RolloutStatus {
   readonly phase: RolloutPhase;
   readonly stableVersion?: number;
@@ -87,7 +87,7 @@ export interface RolloutStatus {
   readonly reason?: string;
   readonly message?: string;
   /** The one-shot manual action (promote/abort) already handled, so a lingering annotation acts once. */
-  readonly handledAction?: string;
+  readonly handledAction?: HandledAction;
 }
 
 export type ManualAction = 'pause' | 'resume' | 'promote' | 'abort';
@@ -137,11 +137,12 @@ export function validateCanaryPolicy(p: CanaryPolicy, path = 'spec.rollout'): st
     if (!Number.isInteger(s) || s < 1 || s > 99) return `${path}.steps[${i}] (${s}) must be an integer percentage from 1 to 99`;
     if (i > 0 && s <= p.steps[i - 1]) return `${path}.steps[${i}] (${s}) must be greater than the step before it (${p.steps[i - 1]})`;
   }
-  if (!(p.stepDurationMs > 0)) return `${path}.stepDuration must be positive`;
-  if (!(p.maxErrorRate >= 0 && p.maxErrorRate <= 1)) return `${path}.analysis.maxErrorRate (${p.maxErrorRate}) must be between 0 and 1`;
-  if (!(p.maxP99LatencyMs > 0)) return `${path}.analysis.maxP99LatencyMs (${p.maxP99LatencyMs}) must be positive`;
-  if (!(p.maxPredictionDrift >= 0)) return `${path}.analysis.maxPredictionDrift (${p.maxPredictionDrift}) must be zero or more`;
-  if (!(p.minRequests >= 0)) return `${path}.analysis.minRequests (${p.minRequests}) must be zero or more`;
+  // The fields as the Model spec names them (spec.rollout: intervalSeconds, thresholds.*, minRequests).
+  if (!(p.stepDurationMs > 0)) return `${path}.intervalSeconds (${p.stepDurationMs / 1000}) must be positive`;
+  if (!(p.maxErrorRate >= 0 && p.maxErrorRate <= 1)) return `${path}.thresholds.maxErrorRate (${p.maxErrorRate}) must be between 0 and 1`;
+  if (!(p.maxP99LatencyMs > 0)) return `${path}.thresholds.maxP99LatencyMs (${p.maxP99LatencyMs}) must be positive`;
+  if (!(p.maxPredictionDrift >= 0)) return `${path}.thresholds.maxPredictionDrift (${p.maxPredictionDrift}) must be zero or more`;
+  if (!(p.minRequests >= 0)) return `${path}.minRequests (${p.minRequests}) must be zero or more`;
   return undefined;
 }
 
@@ -255,7 +256,7 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
   if (inRollout() && o.action) {
     const key = o.action;
     if ((o.action === 'abort' || o.action === 'promote') && r.handledAction !== key) {
-      r = { ...r, handledAction: key };
+      r = { ...r, handledAction: o.action };
       if (o.action === 'abort') rollback('Aborted', 'aborted by a manual abort');
       else promote('ManualPromote', 'promoted by a manual promote');
     } else if (o.action === 'pause' && r.phase === 'Progressing') {

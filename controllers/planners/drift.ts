@@ -8,11 +8,12 @@ import { CronExpressionParser } from 'cron-parser';
 import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 import { compactTime, dnsName } from './names.ts';
+import type { DriftTest } from '../../api/crds/types.ts';
 
 export interface FeatureDrift {
   readonly feature: string;
-  /** e.g. 'psi', 'ks', 'chi2', 'wasserstein'. */
-  readonly method: string;
+  /** The test that ran, by its CRD name. */
+  readonly method: DriftTest;
   readonly statistic: number;
   readonly threshold: number;
   readonly drifted: boolean;

@@ -24,6 +24,8 @@ export interface TrainingRunState {
   readonly finishedAt?: string;
   readonly registeredVersion?: number;
   readonly message?: string;
+  /** Set when the run's quality gate rejected the model: the run succeeded and registered nothing. */
+  readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
 }
 
 /** The run as the pipeline backend reports it. */
@@ -33,9 +35,14 @@ export interface WorkflowObserved {
   readonly message?: string;
   readonly startedAt?: string;
   readonly finishedAt?: string;
-  /** Where the trained model landed (an output artifact's URI or a local path). */
+  /** Where the trained ONNX model landed (an output artifact's URI or a local path). */
   readonly modelSource?: string;
   readonly datasetDigest?: string;
+  /**
+   * The pipeline's quality gate, when it has one (a node with the output param `passed`): a run whose
+   * gate rejected the model succeeds without a model to register, and nothing is registered.
+   */
+  readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
 }
 
 export type GpuDecision =
@@ -142,8 +149,14 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
     if (s.registeredVersion !== o.registeredVersion) ev('Normal', 'Registered', `version ${o.registeredVersion} of ${o.model} registered from ${s.workflowName}`);
     return { actions, status: { ...s, phase: 'Succeeded', workflowPhase: phase, finishedAt: wf.finishedAt ?? s.finishedAt ?? at, registeredVersion: o.registeredVersion, message: `registered ${o.model} version ${o.registeredVersion}` } };
   }
+  if (wf.gate && !wf.gate.passed) {
+    // The gate said no: nothing is registered, whatever artifacts the run left behind.
+    const message = `gate rejected the model: ${wf.gate.reasons.join('; ') || 'no reason given'}; nothing was registered`;
+    if (s.gate?.passed !== false) ev('Warning', 'GateRejected', message);
+    return { actions, status: { ...s, phase: 'Succeeded', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, gate: { passed: false, reasons: [...wf.gate.reasons] }, message } };
+  }
   if (!wf.modelSource) {
-    const message = `Workflow ${s.workflowName} succeeded but produced no model artifact; give the pipeline an output artifact named 'model'`;
+    const message = `Workflow ${s.workflowName} succeeded but produced no model artifact; give the pipeline an ONNX output artifact named 'onnx' (export-onnx) or a register step`;
     ev('Warning', 'NoModelArtifact', message);
     return { actions, status: { ...s, phase: 'Failed', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, message } };
   }
@@ -154,14 +167,41 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
   return { actions, status: { ...s, phase: 'Registering', workflowPhase: phase, message: `registering ${o.model} from ${s.workflowName}` }, requeueAfterMs: 1_000 };
 }
 
-/** Finds the trained model in an Argo Workflow's status: an output artifact or parameter named 'model' (or 'model-uri'). */
+/**
+ * The quality gate of an Argo Workflow: a node's output parameter `passed` (the gate component's),
+ * with its `reasons`. undefined when no node has one.
+ */
+export function gateFromWorkflow(status: Record<string, unknown> | undefined): { passed: boolean; reasons: string[] } | undefined {
+  const nodes = (status?.nodes ?? {}) as Record<string, { outputs?: { parameters?: Array<{ name: string; value?: string }> } }>;
+  let out: { passed: boolean; reasons: string[] } | undefined;
+  for (const k of Object.keys(nodes).sort()) {
+    const params = nodes[k].outputs?.parameters ?? [];
+    const passed = params.find((p) => p.name === 'passed')?.value;
+    if (passed === undefined) continue;
+    let reasons: string[] = [];
+    try {
+      const r = JSON.parse(params.find((p) => p.name === 'reasons')?.value ?? '[]') as unknown;
+      if (Array.isArray(r)) reasons = r.map(String);
+    } catch {
+      // not JSON: no reasons
+    }
+    if (passed.trim() === 'false') return { passed: false, reasons };
+    out = { passed: true, reasons };
+  }
+  return out;
+}
+
+/**
+ * Finds the trained ONNX model in an Argo Workflow's status: an output parameter 'model-uri', else an
+ * output artifact named 'onnx' (export-onnx's), else one named 'model'.
+ */
 export function modelSourceFromWorkflow(status: Record<string, unknown> | undefined): string | undefined {
   const nodes = (status?.nodes ?? {}) as Record<string, { outputs?: { artifacts?: Array<Record<string, unknown>>; parameters?: Array<{ name: string; value?: string }> } }>;
   const outputs = [status?.outputs as (typeof nodes)[string]['outputs'], ...Object.keys(nodes).sort().map((k) => nodes[k].outputs)];
-  for (const out of outputs) {
-    for (const p of out?.parameters ?? []) if ((p.name === 'model-uri' || p.name === 'model') && p.value) return p.value;
+  for (const out of outputs) for (const p of out?.parameters ?? []) if ((p.name === 'model-uri' || p.name === 'model') && p.value) return p.value;
+  for (const name of ['onnx', 'model']) for (const out of outputs) {
     for (const a of out?.artifacts ?? []) {
-      if (a.name !== 'model') continue;
+      if (a.name !== name) continue;
       for (const [scheme, loc] of Object.entries(a)) {
         const l = loc as { bucket?: string; key?: string; path?: string } | undefined;
         if (scheme === 's3' && l?.key) return `s3://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;

@@ -10,7 +10,7 @@
  * second replica racing the leader (or a human pinning by hand) cannot make a duplicate commit
  * either. A newer pin at the remote is never downgraded (`superseded`).
  *
- * Only a promotion is written back (Progressing=False with reason Promoted: a canary that passed
+ * Only a promotion is written back (`status.rollout.phase` Promoted: a canary that passed
  * its analysis, or a manual promote): the first deploy of a Model, a rollback and a withdrawn
  * canary leave Git alone. A failed attempt counts in `status.writeBack.failures` and the next one
  * waits an exponential backoff from `lastAttemptTime`, so retries survive a restart and never hold
@@ -18,6 +18,7 @@
  */
 import type { Condition, ModelStatus, ModelWriteBack } from '../../api/crds/index.ts';
 import { getCondition, rfc3339, setConditions, type ConditionInput } from './conditions.ts';
+import { storedRollout } from './rollout-state.ts';
 
 export const WRITTEN_BACK = 'WrittenBack';
 
@@ -48,8 +49,8 @@ export function planWriteBack(status: ModelStatus | undefined, now: number, back
   const stable = status?.stableVersion;
   if (stable === undefined) return { kind: 'none', why: 'no version is served yet' };
   if (status!.canaryVersion !== undefined) return { kind: 'none', why: `canary ${status!.canaryVersion} is in progress` };
-  const prog = getCondition(status!.conditions, 'Progressing');
-  if (prog?.status !== 'False' || prog.reason !== 'Promoted') return { kind: 'none', why: `version ${stable} was not promoted (${prog ? `Progressing ${prog.reason}` : 'no rollout yet'})` };
+  const rollout = storedRollout(status);
+  if (rollout.phase !== 'Promoted') return { kind: 'none', why: `version ${stable} was not promoted (rollout phase ${rollout.phase})` };
   const wb = status!.writeBack;
   if (wb?.version === stable) return { kind: 'none', why: `version ${stable} is already written back` };
   const failures = wb?.failures ?? 0;
@@ -57,7 +58,7 @@ export function planWriteBack(status: ModelStatus | undefined, now: number, back
     const due = Date.parse(wb.lastAttemptTime) + backoffMs(failures, backoff);
     if (due > now) return { kind: 'wait', version: stable, requeueAfterMs: due - now };
   }
-  return { kind: 'write', version: stable, promotedAt: new Date(Date.parse(prog.lastTransitionTime) || now).toISOString() };
+  return { kind: 'write', version: stable, promotedAt: new Date((rollout.promotedAt && Date.parse(rollout.promotedAt)) || now).toISOString() };
 }
 
 /** What writeBack reported, or the error it threw (already redacted). */

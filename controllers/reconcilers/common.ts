@@ -1,4 +1,4 @@
-/** Shared pieces of the reconcilers: results, finalizers, status writes. */
+/** Shared pieces of the reconcilers: finalizers, status writes, log lines (the framework types are in runtime/reconcile.ts). */
 import { type ObjectStore, type ResourceType } from '../runtime/store.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -6,15 +6,6 @@ import { jsonEqual } from '../../api/json.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
 export const FINALIZER = 'ghosteam.io/finalizer';
-
-export interface ReconcileResult {
-  readonly requeueAfterMs?: number;
-}
-
-export interface Request {
-  readonly namespace?: string;
-  readonly name: string;
-}
 
 export interface ReconcileContext {
   readonly store: ObjectStore;

@@ -3,14 +3,16 @@
  * it with the reference with the drift library, writes per-feature results and the verdict, and
  * creates exactly one TrainingRun when drift holds and the cooldown has passed.
  */
-import type { DriftMonitorSpec, DriftMonitorStatus, Condition } from '../../api/crds/index.ts';
+import { DRIFT_TESTS, type DriftMonitorSpec, type DriftMonitorStatus } from '../../api/crds/index.ts';
 import { driftCheckDue, planDriftMonitor, validateDriftPolicy, type DriftCheckResult, type DriftMonitorState, type DriftPolicy } from '../planners/drift.ts';
 import { setConditions } from '../planners/conditions.ts';
 import { isAlreadyExists, TYPES } from '../runtime/store.ts';
 import { ownerRef } from '../backends/kserve.ts';
-import { coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import { DRIFT_MONITOR_LABEL, type K8sObject, MODEL_LABEL, REASON_LABEL } from '../../api/objects.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import type { ReconcileResult, Request } from '../runtime/reconcile.ts';
 
 export type DriftMonitorObject = K8sObject & { spec: DriftMonitorSpec; status?: DriftMonitorStatus };
 
@@ -24,6 +26,12 @@ export interface DriftMonitorDeps extends ReconcileContext {
 }
 
 export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
+  // An object stored before a test was dropped from the CRD (mmd) still carries it: say so, never swap it.
+  const runnable = (t: string | undefined, field: string) => {
+    if (t !== undefined && !(DRIFT_TESTS as readonly string[]).includes(t)) throw new Error(`${field} '${t}' cannot be run per feature by a DriftMonitor; use one of ${DRIFT_TESTS.join(', ')}`);
+  };
+  runnable(spec.test, 'spec.test');
+  spec.features.forEach((f, i) => runnable(f.test, `spec.features[${i}].test`));
   const p: DriftPolicy = { cron: spec.schedule, cooldownMs: (spec.action.retrain?.cooldownSeconds ?? 0) * 1000, consecutive: 1, minRows: spec.window.minSamples };
   const err = validateDriftPolicy(p);
   if (err) throw new Error(err);
@@ -51,7 +59,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
   try {
     policy = driftPolicyOf(obj.spec);
   } catch (e) {
-    const conditions = setConditions(obj.status?.conditions, [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: (e as Error).message }], now, gen);
+    const conditions = setConditions(obj.status?.conditions, [{ type: ConditionType.Ready, status: 'False', reason: Reason.InvalidSpec, message: (e as Error).message }], now, gen);
     await writeStatus(d.store, t, obj, { ...(obj.status ?? {}), observedGeneration: gen, conditions });
     return {};
   }
@@ -79,7 +87,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
   ], now, gen);
   const status: DriftMonitorStatus = clean({
     observedGeneration: gen, lastCheckTime: s.lastCheckAt, nextCheckTime: s.nextCheckAt, samples: r?.rows,
-    features: r?.features.map((f) => clean({ name: f.feature, test: f.method as never, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted })),
+    features: r?.features.map((f) => clean({ name: f.feature, test: f.method, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted })),
     datasetDrift: r?.drifted, driftShare: r?.share, lastTriggeredRun: s.lastTrainingRun, lastTriggeredAt: s.lastTriggeredAt, conditions,
   });
   // The status write is the commit point: only the writer that wins it creates the run.

@@ -6,9 +6,10 @@
  */
 import { isAlreadyExists, TYPES } from '../runtime/store.ts';
 import { gitChangeRunName } from '../planners/training-run.ts';
-import type { ReconcileContext, ReconcileResult, Request } from './common.ts';
+import type { ReconcileContext } from './common.ts';
 import { PIPELINE_LABEL, REASON_LABEL, SPEC_HASH_ANNOTATION } from '../../api/objects.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import type { ReconcileResult, Request } from '../runtime/reconcile.ts';
 
 export const RETRAIN_ON_CHANGE_LABEL = 'ghosteam.io/retrain-on-change';
 export const MODEL_ANNOTATION = 'ghosteam.io/model';

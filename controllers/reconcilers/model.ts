@@ -5,19 +5,22 @@
  * then apply the actions idempotently.
  */
 import type { ModelRegistry } from '../../components/registry/types.ts';
-import type { ModelSpec, ModelStatus, AnalysisResult, Condition } from '../../api/crds/index.ts';
+import { ConditionType, Reason } from '../../api/conditions.ts';
+import { ROLLOUT_DEFAULTS, type ModelSpec, type ModelStatus, type AnalysisResult, type RolloutState } from '../../api/crds/index.ts';
 import {
   desiredServing, planCanary, sameServing, validateCanaryPolicy,
   type CanaryMetrics, type CanaryPolicy, type ManualAction, type RolloutStatus, type StepAnalysis,
 } from '../planners/canary.ts';
 import { getCondition, rfc3339, setConditions, type ConditionInput } from '../planners/conditions.ts';
 import { decideTarget, followedAlias } from '../planners/model-target.ts';
+import { storedRollout } from '../planners/rollout-state.ts';
 import type { GpuDecision } from '../planners/training-run.ts';
 import { TYPES } from '../runtime/store.ts';
 import type { MetricsSource, ServingBackend } from '../backends/types.ts';
-import { coords, ensureFinalizer, logApplied, removeFinalizer, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, ensureFinalizer, logApplied, removeFinalizer, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import type { ReconcileResult, Request } from '../runtime/reconcile.ts';
 
 export const ROLLOUT_ANNOTATION = 'ghosteam.io/rollout';
 const ACTIONS: readonly ManualAction[] = ['pause', 'resume', 'promote', 'abort'];
@@ -36,8 +39,6 @@ export interface ModelDeps extends ReconcileContext {
   readonly written?: Map<string, string>;
 }
 
-const DEFAULTS = { maxErrorRate: 0.05, maxP99LatencyMs: Number.POSITIVE_INFINITY, maxPredictionDrift: Number.POSITIVE_INFINITY, minRequests: 20 };
-
 /** The canary policy of a Model's spec; undefined for a direct rollout. Throws with a message naming the field. */
 export function policyOf(spec: ModelSpec): CanaryPolicy | undefined {
   const r = spec.rollout;
@@ -46,10 +47,10 @@ export function policyOf(spec: ModelSpec): CanaryPolicy | undefined {
   if (steps.length === 0) return undefined;
   const policy: CanaryPolicy = {
     steps, stepDurationMs: r.intervalSeconds * 1000,
-    maxErrorRate: r.thresholds?.maxErrorRate ?? DEFAULTS.maxErrorRate,
-    maxP99LatencyMs: r.thresholds?.maxP99LatencyMs ?? DEFAULTS.maxP99LatencyMs,
-    maxPredictionDrift: r.thresholds?.maxPredictionDrift ?? DEFAULTS.maxPredictionDrift,
-    minRequests: r.minRequests ?? DEFAULTS.minRequests,
+    maxErrorRate: r.thresholds?.maxErrorRate ?? ROLLOUT_DEFAULTS.maxErrorRate,
+    maxP99LatencyMs: r.thresholds?.maxP99LatencyMs ?? ROLLOUT_DEFAULTS.maxP99LatencyMs,
+    maxPredictionDrift: r.thresholds?.maxPredictionDrift ?? ROLLOUT_DEFAULTS.maxPredictionDrift,
+    minRequests: r.minRequests ?? ROLLOUT_DEFAULTS.minRequests,
   };
   const err = validateCanaryPolicy(policy, 'spec.rollout');
   if (err) throw new Error(err);
@@ -61,17 +62,13 @@ export function manualAction(o: K8sObject): ManualAction | undefined {
   return v && (ACTIONS as readonly string[]).includes(v) ? (v as ManualAction) : undefined;
 }
 
-/** Reads the rollout state back from a Model's status. */
+/** Reads the rollout state back from a Model's status (what a restarted operator plans from). */
 export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
   if (!st) return { phase: 'Idle', analyses: [] };
-  const prog = getCondition(st.conditions, 'Progressing');
-  const deg = getCondition(st.conditions, 'Degraded');
-  const act = getCondition(st.conditions, 'RolloutAction');
+  const stored = storedRollout(st);
   const inRollout = st.canaryVersion !== undefined;
-  const phase: RolloutStatus['phase'] = inRollout ? (prog?.reason === 'Paused' ? 'Paused' : 'Progressing') : st.phase === 'RolledBack' ? 'RolledBack' : prog?.reason === 'Promoted' ? 'Promoted' : 'Idle';
-  const src = phase === 'RolledBack' ? deg : prog;
-  return clean({
-    phase,
+  return clean<RolloutStatus>({
+    phase: stored.phase,
     stableVersion: st.stableVersion,
     canaryVersion: st.canaryVersion,
     stepIndex: inRollout ? (st.stepIndex ?? 0) : undefined,
@@ -81,18 +78,18 @@ export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
       errorRate: a.errorRate ?? null, p99LatencyMs: a.p99LatencyMs ?? null, predictionDrift: a.predictionDrift ?? null, at: a.checkedAt, message: a.message ?? '',
     })),
     rejectedVersion: st.lastFailedVersion,
-    promotedFrom: phase === 'Promoted' ? st.promotedFrom : undefined,
-    reason: src?.reason,
-    message: src?.message,
-    handledAction: act?.status === 'True' ? act.message : undefined,
-  }) as RolloutStatus;
+    promotedFrom: stored.phase === 'Promoted' ? st.promotedFrom : undefined,
+    reason: stored.reason,
+    message: stored.message,
+    handledAction: stored.handledAction,
+  });
 }
 
 function analysisOut(a: StepAnalysis, fallbackVersion: number): AnalysisResult {
-  return clean({
+  return clean<AnalysisResult>({
     step: a.step - 1, version: a.version ?? fallbackVersion, trafficPercent: a.percent, checkedAt: a.at, passed: a.verdict === 'Passed',
     requests: a.requests, errorRate: a.errorRate ?? undefined, p99LatencyMs: a.p99LatencyMs ?? undefined, predictionDrift: a.predictionDrift ?? undefined, message: a.message,
-  }) as AnalysisResult;
+  });
 }
 
 /** The Model status for a rollout state plus what the serving layer reports. Pure. */
@@ -100,28 +97,34 @@ export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, pol
   const want = desiredServing(r, policy);
   const inRollout = r.phase === 'Progressing' || r.phase === 'Paused';
   const conds: ConditionInput[] = [
-    { type: 'Ready', status: ready.ok ? 'True' : 'False', reason: ready.reason, message: ready.message },
+    { type: ConditionType.Ready, status: ready.ok ? 'True' : 'False', reason: ready.reason, message: ready.message },
     inRollout
-      ? { type: 'Progressing', status: 'True', reason: r.phase === 'Paused' ? 'Paused' : 'CanaryProgressing', message: r.message ?? `canary ${r.canaryVersion} at ${want?.canaryPercent ?? 0}%` }
-      : { type: 'Progressing', status: 'False', reason: r.phase === 'Promoted' ? 'Promoted' : 'Idle', message: r.stableVersion !== undefined ? `version ${r.stableVersion} serves all traffic` : 'nothing to serve yet' },
+      ? { type: ConditionType.Progressing, status: 'True', reason: r.phase === 'Paused' ? Reason.Paused : Reason.CanaryProgressing, message: r.message ?? `canary ${r.canaryVersion} at ${want?.canaryPercent ?? 0}%` }
+      : { type: ConditionType.Progressing, status: 'False', reason: r.phase === 'Promoted' ? Reason.Promoted : Reason.Idle, message: r.stableVersion !== undefined ? `version ${r.stableVersion} serves all traffic` : 'nothing to serve yet' },
     r.phase === 'RolledBack'
-      ? { type: 'Degraded', status: 'True', reason: r.reason ?? 'RolledBack', message: r.message ?? `version ${r.rejectedVersion} was rolled back` }
-      : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '' },
+      ? { type: ConditionType.Degraded, status: 'True', reason: r.reason ?? Reason.RolledBack, message: r.message ?? `version ${r.rejectedVersion} was rolled back` }
+      : { type: ConditionType.Degraded, status: 'False', reason: Reason.AsExpected, message: '' },
   ];
-  if (r.handledAction || getCondition(prev?.conditions, 'RolloutAction')) {
-    conds.push(r.handledAction ? { type: 'RolloutAction', status: 'True', reason: r.handledAction === 'abort' ? 'Aborted' : 'Promoted', message: r.handledAction } : { type: 'RolloutAction', status: 'False', reason: 'None', message: '' });
+  // Once reported, RolloutAction stays (False when no action is pending), as conditions do.
+  if (r.handledAction || getCondition(prev?.conditions, ConditionType.RolloutAction)) {
+    conds.push(r.handledAction ? { type: ConditionType.RolloutAction, status: 'True', reason: r.handledAction === 'abort' ? Reason.Aborted : Reason.Promoted, message: r.handledAction } : { type: ConditionType.RolloutAction, status: 'False', reason: Reason.None, message: '' });
   }
+  const before = prev ? storedRollout(prev) : undefined;
+  const rollout: RolloutState = clean<RolloutState>({
+    phase: r.phase, reason: r.reason, message: r.message, handledAction: r.handledAction,
+    promotedAt: r.phase === 'Promoted' ? (before?.phase === 'Promoted' && before.promotedAt ? before.promotedAt : rfc3339(now)) : undefined,
+  });
   const conditions = setConditions(prev?.conditions, conds, now, generation);
-  const phase: ModelStatus['phase'] = ready.reason === 'InvalidSpec' ? 'Failed' : inRollout ? 'Progressing' : r.phase === 'RolledBack' ? 'RolledBack' : ready.ok ? 'Ready' : 'Pending';
+  const phase: ModelStatus['phase'] = ready.reason === Reason.InvalidSpec ? 'Failed' : inRollout ? 'Progressing' : r.phase === 'RolledBack' ? 'RolledBack' : ready.ok ? 'Ready' : 'Pending';
   const fallback = r.canaryVersion ?? r.rejectedVersion ?? r.stableVersion ?? 1;
-  return clean({
-    phase, observedGeneration: generation,
+  return clean<ModelStatus>({
+    phase, rollout, observedGeneration: generation,
     stableVersion: r.stableVersion, canaryVersion: inRollout ? r.canaryVersion : undefined,
     stepIndex: inRollout ? r.stepIndex : undefined, stepStartedAt: inRollout ? r.stepStartedAt : undefined,
     trafficPercent: want?.canaryPercent ?? 0,
     analysis: r.analyses.length ? r.analyses.map((a) => analysisOut(a, fallback)) : undefined,
     lastFailedVersion: r.rejectedVersion, promotedFrom: r.phase === 'Promoted' ? r.promotedFrom : undefined, url: url ?? prev?.url, writeBack: prev?.writeBack, conditions,
-  }) as ModelStatus;
+  });
 }
 
 export async function reconcileModel(d: ModelDeps, req: Request): Promise<ReconcileResult> {
@@ -147,7 +150,7 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   try {
     policy = policyOf(spec);
   } catch (e) {
-    const st = modelStatus(obj.status, rolloutFromStatus(obj.status), undefined, { ok: false, reason: 'InvalidSpec', message: (e as Error).message }, gen, now);
+    const st = modelStatus(obj.status, rolloutFromStatus(obj.status), undefined, { ok: false, reason: Reason.InvalidSpec, message: (e as Error).message }, gen, now);
     await writeStatus(d.store, t, obj, st);
     return {};
   }
@@ -207,7 +210,7 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
       ? { ok: false, reason: 'NoVersion', message: targetProblem ?? 'no version to serve' }
       : inPlace
         ? { ok: true, reason: 'Serving', message: want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `version ${want.stableVersion} stable, version ${want.canaryVersion} canary at ${want.canaryPercent}%` : `version ${want?.stableVersion} serving` }
-        : { ok: false, reason: exists ? 'Deploying' : 'Creating', message: `waiting for ${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'the model server'} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}` };
+        : { ok: false, reason: exists ? 'Deploying' : 'Creating', message: `waiting for ${d.serving.names.waitingFor} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}` };
   let status = modelStatus(obj.status, plan.status, policy, readiness(served.exists), gen, now, served.url);
 
   // Commit the decision, then act on it.
@@ -216,11 +219,11 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   let created = false;
   const commit = async () => {
     if (created && !served.exists) status = modelStatus(observed.status, plan.status, policy, readiness(true), gen, now, served.url);
-    const prevReady = getCondition(observed.status?.conditions, 'Ready');
+    const prevReady = getCondition(observed.status?.conditions, ConditionType.Ready);
     const w = await writeStatus(d.store, t, observed, status);
     const stored = (latest = w.obj as ModelObject);
     if (w.result === 'updated' && stored.metadata.resourceVersion) d.written?.set(key, stored.metadata.resourceVersion);
-    const newReady = getCondition(status.conditions, 'Ready')!;
+    const newReady = getCondition(status.conditions, ConditionType.Ready)!;
     if (prevReady && prevReady.status !== newReady.status) await d.events.record(stored, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
   };
 
@@ -247,7 +250,7 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
           canaryPercent: a.canaryPercent,
           ...(gpu.kind === 'placed' ? { placement: { affinity: gpu.affinity, tolerations: gpu.tolerations } } : {}),
         });
-        logApplied(log, `${d.serving.constructor.name === 'KServeBackend' ? 'InferenceService' : 'Served model'} ${req.namespace}/${spec.inferenceService}`, result, latest);
+        logApplied(log, `${d.serving.names.applied} ${req.namespace}/${spec.inferenceService}`, result, latest);
         // Look again soon to see the change land, unless the serving layer sends an event for it.
         if (result === 'created') created = true;
       if (result !== 'unchanged' && !d.serving.notifies) requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);

@@ -9,9 +9,10 @@ import { getCondition, setConditions, type ConditionInput } from '../planners/co
 import { TYPES } from '../runtime/store.ts';
 import type { PipelineBackend } from '../backends/types.ts';
 import { ADMITTED_CONDITION } from './gpu.ts';
-import { coords, writeStatus, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import { type K8sObject, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
+import { TerminalError, type ReconcileResult, type Request } from '../runtime/reconcile.ts';
 
 export type TrainingRunObject = K8sObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
 
@@ -29,15 +30,16 @@ function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
   const queued = getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
   return clean({
     phase: st.phase === 'Pending' && queued ? 'Queued' : st.phase,
-    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message,
+    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message, gate: st.gate,
   }) as TrainingRunState;
 }
 
 export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: TrainingRunState, gpu: GpuDecision, gen: number, now: number): TrainingRunStatus {
   const phase: TrainingRunStatus['phase'] = s.phase === 'Queued' ? 'Pending' : s.phase === 'Registering' ? 'Running' : s.phase;
   const done = s.phase === 'Succeeded' || s.phase === 'Failed';
+  const rejected = s.gate?.passed === false;
   const conds: ConditionInput[] = [
-    { type: 'Ready', status: s.phase === 'Succeeded' ? 'True' : 'False', reason: s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
+    { type: 'Ready', status: s.phase === 'Succeeded' && !rejected ? 'True' : 'False', reason: rejected ? 'GateRejected' : s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
     { type: 'Progressing', status: done ? 'False' : 'True', reason: s.phase === 'Queued' ? 'Queued' : done ? 'Finished' : s.phase, message: s.message ?? '' },
     { type: 'Degraded', status: s.phase === 'Failed' ? 'True' : 'False', reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected', message: s.phase === 'Failed' ? (s.message ?? '') : '' },
   ];
@@ -45,7 +47,7 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
   else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION)) conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
   return clean({
     phase, observedGeneration: gen, workflowName: s.workflowName, startedAt: s.startedAt, finishedAt: s.finishedAt,
-    registeredVersion: s.registeredVersion, message: s.message, conditions: setConditions(prev?.conditions, conds, now, gen),
+    registeredVersion: s.registeredVersion, gate: s.gate, message: s.message, conditions: setConditions(prev?.conditions, conds, now, gen),
   }) as TrainingRunStatus;
 }
 
@@ -89,7 +91,7 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
       const r = await d.pipelines.submit(a.workflow, obj);
       if (r === 'created') log.info(`Workflow ${ns}/${a.workflow.name} has been created from WorkflowTemplate ${s.pipeline}`);
     } else if (a.type === 'register') {
-      if (!d.registry) throw new Error(`TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}`);
+      if (!d.registry) throw new TerminalError(`TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}; start the operator with a registry (--registry-dir or --mlflow-uri)`);
       const mv = await d.registry.registerVersion(a.model, {
         artifactPath: a.source,
         lineage: { runId: a.lineage.runId, pipeline: a.lineage.pipeline, reason: a.lineage.reason, ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}), ...(a.lineage.datasetDigest ? { datasetDigest: a.lineage.datasetDigest } : {}) },

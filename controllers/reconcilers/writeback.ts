@@ -12,8 +12,9 @@ import { gitError, redactUrl, type GitCredentials } from '../../gitops/git.ts';
 import { writeBack } from '../../gitops/writeback.ts';
 import { DEFAULT_BACKOFF, planWriteBack, writeBackStatus, type WriteBackBackoff, type WriteBackOutcome, type WriteBackTarget } from '../planners/writeback.ts';
 import { ApiError, TYPES } from '../runtime/store.ts';
-import { coords, type ReconcileContext, type ReconcileResult, type Request } from './common.ts';
+import { coords, type ReconcileContext } from './common.ts';
 import type { ModelObject } from './model.ts';
+import type { ReconcileResult, Request } from '../runtime/reconcile.ts';
 
 /** Commits one pin; resolves with writeBack's outcome. */
 export interface PinWriter {

@@ -54,12 +54,12 @@ export class KubeStore implements ObjectStore {
     if (!this.init || now - this.init.at > 60_000) {
       this.init = {
         at: now,
-        value: this.kc.applyToFetchOptions({}).then((r) => {
-          const init = r as unknown as RequestInit & { agent?: HttpsAgent };
-          const opts = (init.agent as HttpsAgent | undefined)?.options ?? {};
+        value: this.kc.applyToFetchOptions({}).then((init) => {
+          // The client puts its TLS settings (CA, client certificate) on an https.Agent; keep them.
+          const opts = init.agent instanceof HttpsAgent ? init.agent.options : {};
           init.agent = this.server.startsWith('https:')
             ? new HttpsAgent({ ...opts, keepAlive: true, maxSockets: 64 })
-            : (new HttpAgent({ keepAlive: true, maxSockets: 64 }) as unknown as HttpsAgent);
+            : new HttpAgent({ keepAlive: true, maxSockets: 64 });
           return init;
         }),
       };

@@ -73,7 +73,8 @@ export class LocalStore implements ObjectStore {
     const rvFile = join(dir, 'rv');
     if (existsSync(rvFile)) this.rv = Number(readFileSync(rvFile, 'utf8')) || 0;
     for (const tk of readdirSync(dir, { withFileTypes: true })) {
-      if (!tk.isDirectory()) continue;
+      // Only '<Kind>.<group>' folders hold objects (inbox/ and the like are not tables).
+      if (!tk.isDirectory() || !tk.name.includes('.')) continue;
       const m = new Map<string, K8sObject>();
       for (const ns of readdirSync(join(dir, tk.name), { withFileTypes: true })) {
         if (!ns.isDirectory()) continue;

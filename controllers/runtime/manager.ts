@@ -11,9 +11,9 @@ import { OperatorMetrics } from './metrics.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
 import { LeaderElector, type LeaderOptions } from './leader.ts';
 import type { Logger } from './log.ts';
-import type { ReconcileResult, Request } from '../reconcilers/common.ts';
 import { jsonEqual } from '../../api/json.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import { TerminalError, type ReconcileResult, type Request } from './reconcile.ts';
 
 /** Whether anything but status (and resourceVersion/managedFields) changed. */
 export function metaChanged(a: K8sObject, b: K8sObject): boolean {
@@ -175,6 +175,13 @@ export class Manager {
         this.metrics.reconciles.inc({ controller: c.name, result: r?.requeueAfterMs !== undefined ? 'requeue' : 'success' });
         if (r?.requeueAfterMs !== undefined) q.addAfter(key, Math.max(1, r.requeueAfterMs));
       } catch (e) {
+        if (e instanceof TerminalError) {
+          // Retrying cannot help: forget the key; the object's next change brings it back.
+          q.forget(key);
+          this.metrics.reconciles.inc({ controller: c.name, result: 'terminal' });
+          log.warn(`reconcile failed and will not be retried until the object changes: ${e.message}`, { kind: c.type.kind, namespace, name });
+          continue;
+        }
         const delay = q.addRateLimited(key);
         this.metrics.errors.inc({ controller: c.name });
         this.metrics.reconciles.inc({ controller: c.name, result: 'error' });

@@ -251,8 +251,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const slot = CronExpressionParser.parse((monitorObj.spec as { schedule: string }).schedule, { currentDate: new Date(), tz: 'UTC' }).next().getTime();
     clock = new DemoClock(speed, Date.now(), slot - CHECK_LEAD_MS * speed);
     server = await startModelServer({ port: 0, payloadLog: { file: payloadLog, flushIntervalMs: 100 } });
-    // The operator's ModelServerAdmin declares mutable arrays where the client returns readonly ones; same shape otherwise.
-    const admin = new ModelServerAdminClient(server.url) as unknown as ModelServerAdmin;
+    const admin: ModelServerAdmin = new ModelServerAdminClient(server.url);
     const driftBase = payloadDriftChecker({ payloadLog: () => payloadLog });
     const driftCheck: DriftChecker = async (m, w) => {
       const resolved = { ...m, spec: { ...m.spec, reference: { ...m.spec.reference, uri: resolve(repo, m.spec.reference.uri) } } };
@@ -465,7 +464,7 @@ function fmtRate(r: number | undefined): string {
 /** Drift over time and per-feature histograms, from the payload log, with components/drift. */
 async function driftFigures(record: DemoRecord, reference: readonly FraudRow[], payloadLog: string, model: string, t0: number): Promise<void> {
   const columns = FEATURES.map((name, j) => ({ name, type: 'numeric' as const, values: Float64Array.from(reference, (r) => r.values[j]) }));
-  const summary = buildReferenceSummary(columns as never);
+  const summary = buildReferenceSummary(columns);
   const windows = await detectDriftFromPayloadLog(payloadLog, summary, { features: [...FEATURES], model, window: { durationMs: 3000 }, skipInvalid: true, drift: { driftShare: 0.3, histograms: false } });
   record.driftSeries = windows.windows.filter((w) => w.rows >= 100).map((w) => ({ t: Date.parse(w.start) - t0, share: w.result.driftShare, rows: w.rows, drifted: w.result.datasetDrift }));
   // The histograms compare the reference period with the live traffic since the switch to the drifted period.

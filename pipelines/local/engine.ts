@@ -15,60 +15,23 @@
  *    `terminate`) and sees the DAG's status as `ghosteam.status`; a failing exit handler fails the run.
  * Artifacts move by digest through the content-addressed store; results are reused from the step
  * cache (key: plan.ts cacheKey) and from the run being resumed.
+ * This file schedules; one node's resume/cache/retry/attempt is node-runner.ts `runNode`.
  */
+import { gateOfNodes } from './outcome.ts';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
 import { BUILTIN_COMPONENTS } from '../catalog.ts';
-import { ownModuleUrl } from '../../api/own-files.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
-import { runAttempt } from './executor.ts';
-import {
-  cacheKey,
-  checkSpec,
-  evaluateCondition,
-  fanOutItems,
-  outputDependencies,
-  PipelineError,
-  resolveParams,
-  resolveValue,
-  retryDelayMs,
-  topoOrder,
-  type ValueScope,
-} from './plan.ts';
+import { CATALOG_URL, runNode, Semaphore, type Result, type RunContext } from './node-runner.ts';
+import { checkSpec, evaluateCondition, fanOutItems, outputDependencies, PipelineError, resolveParams, resolveValue, topoOrder, type ValueScope } from './plan.ts';
 import { ArtifactStore, effectiveStatus, FileDigests, removeDir, RunStore, StepCache } from './store.ts';
-import type { ArtifactRef, ComponentResolver, EngineEvent, NodeRecord, NodeState, RunOptions, RunRecord } from './types.ts';
+import type { ComponentResolver, EngineEvent, NodeRecord, NodeState, RunOptions, RunRecord } from './types.ts';
 
 const TERMINAL_OK: ReadonlySet<NodeState> = new Set(['Succeeded']);
-
-interface Result {
-  readonly state: NodeState;
-  readonly outputs: Record<string, ArtifactRef>;
-  readonly outputParams: Record<string, ParamValue>;
-  readonly key?: string;
-}
-
-class Semaphore {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    else this.active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiters.shift();
-      if (next) next();
-      else this.active--;
-    };
-  }
-}
 
 function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((res, rej) => {
@@ -97,8 +60,6 @@ export function newRunId(pipeline: string, now = new Date()): string {
 }
 
 /** The component catalog module (components/index.ts); worker threads load components from it. */
-export const CATALOG_URL = ownModuleUrl('components/index.ts');
-
 /** The catalog resolver: components/index.ts `getComponent`, loaded on first use. */
 export const catalogResolver: ComponentResolver = async (name) => {
   const url = CATALOG_URL;
@@ -111,16 +72,6 @@ export const catalogResolver: ComponentResolver = async (name) => {
   if (typeof mod.getComponent !== 'function') throw new Error('components/index.ts does not export getComponent(name)');
   return mod.getComponent(name);
 };
-
-/**
- * Whether a component task is heavy enough for a worker thread of its own: it asks for a GPU or at
- * least 2 CPUs (a training step). A worker costs about a second to start (it loads the catalog),
- * so light steps run inline; heavy ones then run truly in parallel and never block the engine.
- */
-export function isHeavy(t: TaskSpec): boolean {
-  const cpu = t.resources.cpu.endsWith('m') ? Number(t.resources.cpu.slice(0, -1)) / 1000 : Number(t.resources.cpu);
-  return !!t.resources.gpu || cpu >= 2;
-}
 
 /** Records to disk at most every `ms` (and on flush), so a 100-task run does not write 400 files. */
 class RecordSaver {
@@ -273,192 +224,10 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     outputs: (task, output) => results.get(task)?.outputParams[output],
     ...(item !== undefined ? { item } : {}),
   });
-  const outputsExist = async (outs: Record<string, ArtifactRef>): Promise<boolean> => {
-    for (const o of Object.values(outs)) if (!(await store.has(o.digest))) return false;
-    return true;
-  };
-
-  /** Runs one node (a task, or one instance of a parallelFor) through resume, cache and retries. */
-  const runNode = async (t: TaskSpec, n: NodeRecord, item: ParamValue | undefined, slots: Semaphore[], extraParams: Record<string, ParamValue>, cacheable: boolean): Promise<Result> => {
-    const fail = (state: NodeState, message: string): Result => {
-      setState(n, state, { message });
-      return { state, outputs: {}, outputParams: {} };
-    };
-    // Resolve what the task needs.
-    let taskParams: Record<string, ParamValue>;
-    const inputPaths: Record<string, string> = {};
-    const inputDigests: Record<string, string> = {};
-    let component: Component | undefined;
-    try {
-      taskParams = {};
-      for (const [k, ref] of Object.entries(t.params)) taskParams[k] = resolveValue(ref, scopeOf(item), `${t.path} params.${k}`);
-      for (const [k, inp] of Object.entries(t.inputs)) {
-        const ref = results.get(inp.task)?.outputs[inp.output];
-        if (!ref) throw new PipelineError(t.path, `input '${k}': task '${inp.task}' produced no artifact '${inp.output}'`);
-        inputDigests[k] = ref.digest;
-        inputPaths[k] = store.pathOf(ref.digest);
-      }
-    } catch (e) {
-      return fail('Error', (e as Error).message);
-    }
-    // Local files named by params: resolved against the run's cwd, and their content keys the cache.
-    const files: Record<string, string> = {};
-    const runParams: Record<string, ParamValue> = { ...taskParams };
-    try {
-      for (const name of await fileParamsOf(t)) {
-        const v = taskParams[name];
-        if (typeof v !== 'string' || v === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) continue;
-        const abs = resolve(cwd, v);
-        files[name] = await fileDigests.of(abs);
-        runParams[name] = abs;
-      }
-    } catch (e) {
-      return fail('Error', `${t.path}: ${(e as Error).message}`);
-    }
-    const upstream: Record<string, string> = {};
-    for (const d of t.dependsOn) upstream[d] = results.get(d)?.key ?? results.get(d)?.state ?? 'none';
-    // The component's version comes from the spec (the construct copies it from the catalog's
-    // descriptor), so a fully cached run never loads the components at all.
-    const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: t.component?.version ?? null, upstream, files, ...(item !== undefined ? { item } : {}) });
-    n.cacheKey = key;
-
-    // Reuse: the run being resumed, then the step cache.
-    const p = prev?.nodes[n.id];
-    if (p && p.state === 'Succeeded' && p.cacheKey === key && (await outputsExist(p.outputs))) {
-      n.outputs = p.outputs;
-      n.outputParams = p.outputParams;
-      n.attempts = p.attempts;
-      n.resumed = true;
-      n.cached = p.cached;
-      if (p.log) n.log = p.log;
-      n.startedAt = new Date().toISOString();
-      setState(n, 'Succeeded', { message: 'finished in the resumed run' });
-      return { state: 'Succeeded', outputs: n.outputs, outputParams: n.outputParams, key };
-    }
-    const cacheOn = cacheable && t.cache.enabled;
-    if (useCache && cacheOn) {
-      const hit = await cache.get(key);
-      const fresh = hit && (t.cache.maxAgeSeconds === undefined || Date.now() - Date.parse(hit.createdAt) <= t.cache.maxAgeSeconds * 1000);
-      if (hit && fresh && (await outputsExist(hit.outputs))) {
-        n.outputs = hit.outputs;
-        n.outputParams = hit.outputParams;
-        n.cached = true;
-        n.startedAt = new Date().toISOString();
-        setState(n, 'Succeeded', { message: `cached (from run ${hit.runId})` });
-        return { state: 'Succeeded', outputs: n.outputs, outputParams: n.outputParams, key };
-      }
-    }
-
-    // Run, with retries.
-    if (t.component) {
-      try {
-        component = await componentOf(t.component.name);
-      } catch (e) {
-        return fail('Error', `${t.path}: ${(e as Error).message}`);
-      }
-      if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`);
-      if (component.version !== t.component.version) {
-        return fail('Error', `${t.path}: the pipeline was built for component '${t.component.name}' version ${t.component.version}, but the catalog has version ${component.version}; update pipelines/catalog.ts (the descriptor) to match`);
-      }
-    }
-    const inWorker = !!component && (isolation === 'worker' || (isolation === 'auto' && isHeavy(t)));
-    let log: WriteStream | undefined;
-    const logLine = (line: string): void => {
-      if (!log) {
-        n.log = `logs/${n.id}.log`;
-        log = createWriteStream(join(runDir, n.log), { flags: 'a' });
-        log.on('error', () => {});
-      }
-      log.write(line + '\n');
-      emit({ type: 'log', runId, node: n.id, line, time: now() });
-    };
-    const contextEnv: Record<string, string> = {
-      GHOSTEAM_RUN_ID: runId,
-      GHOSTEAM_PIPELINE: spec.name,
-      GHOSTEAM_GIT_COMMIT: gitCommit ?? '',
-      GHOSTEAM_TASK: t.name,
-      GHOSTEAM_NODE: n.id,
-      GHOSTEAM_STORE_DIR: root,
-      ...(opts.reason ? { GHOSTEAM_REASON: opts.reason } : {}),
-      ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
-    };
-    const allParams: Record<string, ParamValue> = {
-      ...runParams,
-      'ghosteam.runId': runId,
-      'ghosteam.pipeline': spec.name,
-      'ghosteam.gitCommit': gitCommit,
-      'ghosteam.task': n.id,
-      'ghosteam.inputDigests': inputDigests,
-      ...(opts.reason ? { 'ghosteam.reason': opts.reason } : {}),
-      ...extraParams,
-    };
-    const firstStart = Date.now();
-    try {
-      for (let attempt = 1; ; attempt++) {
-        let delay = 0;
-        const releases: (() => void)[] = [];
-        for (const s of slots) releases.push(await s.acquire());
-        try {
-          if (signal.aborted) return fail(attempt === 1 ? 'Omitted' : 'Cancelled', attempt === 1 ? 'not started: the run was cancelled' : 'cancelled while waiting to retry');
-          if (failed && attempt === 1 && !n.isExitHandler) return fail('Omitted', 'not started: an earlier task failed');
-          const a = { attempt, startedAt: new Date().toISOString() };
-          n.attempts.push(a);
-          setState(n, 'Running', { attempt });
-          const dir = join(workRoot, n.id, String(attempt));
-          // A resumed run reuses its id: clear what an earlier attempt left, so a stale file is never taken as an output.
-          if (prev) await removeDir(dir);
-          const r = await runAttempt({
-            task: t,
-            params: allParams,
-            ...(item !== undefined ? { item } : {}),
-            inputs: inputPaths,
-            dir,
-            signal,
-            ...(component ? { component, isolation: inWorker ? ('worker' as const) : ('inline' as const), catalog: CATALOG_URL } : {}),
-            contextEnv,
-            cwd,
-            killGraceMs,
-            log: logLine,
-            progress: (e) => emit({ type: 'progress', runId, node: n.id, time: now(), ...e }),
-          });
-          const outcome = r.ok ? 'Succeeded' : r.kind === 'cancelled' ? 'Cancelled' : r.kind === 'error' ? 'Error' : 'Failed';
-          n.attempts[n.attempts.length - 1] = { ...a, finishedAt: new Date().toISOString(), outcome, ...(r.ok ? {} : { message: r.message }) };
-          if (r.ok) {
-            const outputs: Record<string, ArtifactRef> = {};
-            try {
-              for (const [name, path] of Object.entries(r.outputs)) outputs[name] = await store.put(path, t.outputs[name].kind);
-            } catch (e) {
-              return fail('Error', `could not store outputs: ${(e as Error).message}`);
-            }
-            n.outputs = outputs;
-            n.outputParams = r.outputParams;
-            if (cacheOn) {
-              await cache.put({ key, task: t.name, runId, createdAt: new Date().toISOString(), outputs, outputParams: r.outputParams }).catch(() => {});
-            }
-            setState(n, 'Succeeded', attempt > 1 ? { message: `succeeded on attempt ${attempt}` } : {});
-            return { state: 'Succeeded', outputs, outputParams: r.outputParams, key };
-          }
-          if (r.kind === 'cancelled') return fail('Cancelled', 'cancelled while running');
-          const next = retryDelayMs(t.retry, attempt + 1, r.kind, Date.now() - firstStart);
-          if (next === null || signal.aborted) {
-            const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-            return fail(r.kind === 'error' ? 'Error' : 'Failed', `${r.message}${tries}`);
-          }
-          delay = next;
-          logLine(`attempt ${attempt} failed: ${r.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
-          emit({ type: 'retry', runId, node: n.id, attempt: attempt + 1, delayMs: delay, message: r.message, time: now() });
-        } finally {
-          releases.reverse().forEach((r) => r());
-        }
-        try {
-          if (delay > 0) await sleep(delay, signal);
-        } catch {
-          return fail('Cancelled', 'cancelled while waiting to retry');
-        }
-      }
-    } finally {
-      if (log) await new Promise<void>((r) => log!.end(r));
-    }
+  const ctx: RunContext = {
+    spec, runId, runDir, workRoot, root, cwd, gitCommit, ...(opts.reason ? { reason: opts.reason } : {}), ...(prev ? { prev } : {}),
+    store, cache, fileDigests, useCache, isolation, killGraceMs, signal, sleep, results,
+    failed: () => failed, componentOf, fileParamsOf, scopeOf, setState, emit,
   };
 
   /** A task: skip checks, `when`, fan-out; then its node(s). */
@@ -479,7 +248,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
         const c = evaluateCondition(t.when, scopeOf(), t.path);
         if (!c.holds) return skip(`when condition is false: ${c.text}`);
       }
-      if (!t.parallelFor) return await runNode(t, n, undefined, [global], extraParams, cacheable);
+      if (!t.parallelFor) return await runNode(ctx, t, n, undefined, [global], extraParams, cacheable);
       const items = fanOutItems(resolveValue(t.parallelFor.items, scopeOf(), `${t.path} parallelFor.items`), t.path);
       if (items.length === 0) return skip('parallelFor list is empty');
       const own = new Semaphore(t.parallelFor.parallelism ?? items.length);
@@ -500,7 +269,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
             return { state: 'Error', outputs: {}, outputParams: {} };
           }
         }
-        return runNode(t, rec.nodes[id], it, [own, global], extraParams, cacheable);
+        return runNode(ctx, t, rec.nodes[id], it, [own, global], extraParams, cacheable);
       };
       const parts = await Promise.all(n.children.map((id, i) => instance(id, items[i])));
       const states = parts.map((p) => p.state);
@@ -576,6 +345,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
   // for a look at what the failing attempt left behind.
   if (rec.status === 'Succeeded') await removeDir(workRoot);
-  emit({ type: 'run-end', runId, status: rec.status, time: rec.finishedAt, durationMs: rec.durationMs, ...(rec.message ? { message: rec.message } : {}) });
+  const gate = gateOfNodes(rec.order.map((id) => rec.nodes[id]).filter((n) => n !== undefined));
+  emit({ type: 'run-end', runId, status: rec.status, time: rec.finishedAt, durationMs: rec.durationMs, ...(rec.message ? { message: rec.message } : {}), ...(gate ? { gate } : {}) });
   return rec;
 };

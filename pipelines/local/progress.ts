@@ -4,6 +4,7 @@
  * when output is not a TTY; or a JSON event per line (`--json`). Also the failure report: each
  * failed task's path, its error, and the last lines of its log.
  */
+import { gateNote } from './outcome.ts';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pc from 'picocolors';
@@ -89,7 +90,10 @@ export function createReporter(mode: ReporterMode, out: NodeJS.WriteStream = pro
   if (mode === 'quiet') {
     return {
       onEvent: (e) => {
-        if (e.type === 'run-end') out.write(`run ${e.runId} ${e.status} in ${formatDuration(e.durationMs)}\n`);
+        if (e.type === 'run-end') {
+          const note = gateNote(e.gate);
+          out.write(`run ${e.runId} ${e.status} in ${formatDuration(e.durationMs)}${note ? `, but ${note}` : ''}\n`);
+        }
       },
       stop: () => {},
     };
@@ -168,7 +172,10 @@ export function createReporter(mode: ReporterMode, out: NodeJS.WriteStream = pro
         case 'run-end':
           if (timer) clearInterval(timer);
           draw(true);
-          out.write(`${e.status === 'Succeeded' ? pc.green(e.status) : e.status === 'Cancelled' ? pc.yellow(e.status) : pc.red(e.status)} in ${formatDuration(e.durationMs)}\n`);
+          {
+            const note = gateNote(e.gate);
+            out.write(`${e.status === 'Succeeded' ? (note ? pc.yellow(e.status) : pc.green(e.status)) : e.status === 'Cancelled' ? pc.yellow(e.status) : pc.red(e.status)} in ${formatDuration(e.durationMs)}${note ? `, but ${note}` : ''}\n`);
+          }
           break;
         default:
           break;

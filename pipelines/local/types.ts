@@ -112,7 +112,16 @@ export type EngineEvent =
       readonly fraction?: number;
       readonly message?: string;
     }
-  | { readonly type: 'run-end'; readonly runId: string; readonly status: RunStatus; readonly time: string; readonly durationMs: number; readonly message?: string };
+  | {
+      readonly type: 'run-end';
+      readonly runId: string;
+      readonly status: RunStatus;
+      readonly time: string;
+      readonly durationMs: number;
+      readonly message?: string;
+      /** Set when the pipeline has a quality gate: a Succeeded run whose gate rejected the model registered nothing. */
+      readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
+    };
 
 /** Looks up a built-in component by name (the catalog: components/index.ts `getComponent`). */
 export type ComponentResolver = (name: string) => Component | undefined | Promise<Component | undefined>;

@@ -70,6 +70,11 @@ test('each image copies everything its commands load, from bin/ghosteam.mjs on',
   bare.delete('@tensorflow/tfjs-node-gpu');
   bare.delete('@tensorflow/tfjs-node');
   for (const b of bare) assert.ok(b in imagePkg.dependencies, `images/components/package.json lacks '${b}'`);
+  // The model server image installs only its own package.json (npm run images:build found
+  // onnx-proto missing there: the server failed at start with "Cannot find package").
+  const serverPkg = JSON.parse(readFileSync(join(root, 'images/model-server/package.json'), 'utf8'));
+  const server = closure(['bin/ghosteam.mjs', 'cli/main.ts', 'cli/commands/serve.ts']).bare;
+  for (const b of server) assert.ok(b in serverPkg.dependencies, `images/model-server/package.json lacks '${b}'`);
 });
 
 test('image dependency versions equal the root package.json; tfjs-node is never a dependency', () => {
@@ -88,5 +93,16 @@ test('both images run as a non-root uid', () => {
   for (const f of ['images/components/Dockerfile', 'images/trainer/Dockerfile']) {
     const users = readFileSync(join(root, f), 'utf8').split('\n').filter((l) => l.startsWith('USER '));
     assert.deepEqual(users, ['USER 65532:65532'], f);
+  }
+});
+
+test('each image takes its Node.js base as the NODE_IMAGE build argument, defaulting to the public node image', () => {
+  // npm run images:build passes a local Debian base (Docker Hub is not reachable there); users get node:20.
+  for (const f of ['images/components/Dockerfile', 'images/model-server/Dockerfile', 'images/operator/Dockerfile', 'images/trainer/Dockerfile']) {
+    const text = readFileSync(join(root, f), 'utf8');
+    assert.match(text, /^ARG NODE_IMAGE=node:20\.\d+-bookworm-slim$/m, f);
+    const froms = text.split('\n').filter((l) => l.startsWith('FROM '));
+    assert.ok(froms.every((l) => !/^FROM node:/.test(l)), `${f}: a FROM names the node image directly: ${froms.join(' | ')}`);
+    assert.ok(froms.some((l) => l.startsWith('FROM ${NODE_IMAGE}')), f);
   }
 });

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { App, Chart } from 'cdk8s';
 import { formatIssue } from '../../api/errors.ts';
-import { Model, ModelServingRuntime, Rollout } from '../../charts/index.ts';
+import { Feature, Model, ModelServingRuntime, Rollout } from '../../charts/index.ts';
 import { validateObjects, type UncheckedObject } from '../../charts/validate.ts';
 import { checkPipelineSpec } from '../../pipelines/check.ts';
 import { Artifact, Gpu, Item, Pipeline, Resources } from '../../pipelines/index.ts';
@@ -115,6 +115,9 @@ describe('construct-time errors', () => {
     assert.throws(() => Resources.of({ cpu: 'two', memory: '1Gi' }), { message: "Resources.of: cpu 'two' is not a Kubernetes quantity; write e.g. '500m', '2', '512Mi' or '4Gi'" });
     assert.throws(() => Rollout.canary({ steps: [50, 10] }), { message: 'Rollout.canary: steps must increase; step 1 (10) is not above 50' });
     assert.throws(() => Rollout.canary({ steps: [10], maxErrorRate: 5 }), { message: 'Rollout.canary: maxErrorRate 5 is a fraction; write e.g. 0.01 for 1%' });
+    // A test the drift monitor cannot run per feature is an error where it is written, not swapped for 'auto'.
+    const mmd = { test: 'mmd' } as unknown as Parameters<typeof Feature.numerical>[1];
+    assert.throws(() => Feature.numerical('amount', mmd), { message: "Feature.numerical('amount'): test 'mmd' compares whole samples, not one feature, so a DriftMonitor cannot run it; use one of auto, ks, psi, chi2, jensen-shannon, wasserstein (or 'ghosteam drift' for MMD over all features)" });
   });
 });
 

@@ -199,7 +199,11 @@ describe('planCanary', () => {
     assert.equal(validateCanaryPolicy({ ...policy, steps: [50, 10] }), 'spec.rollout.steps[1] (10) must be greater than the step before it (50)');
     assert.equal(validateCanaryPolicy({ ...policy, steps: [100] }), 'spec.rollout.steps[0] (100) must be an integer percentage from 1 to 99');
     assert.equal(validateCanaryPolicy({ ...policy, steps: [] }), 'spec.rollout.steps is empty; give at least one canary percentage, e.g. [10, 50]');
-    assert.equal(validateCanaryPolicy({ ...policy, maxErrorRate: 2 }), 'spec.rollout.analysis.maxErrorRate (2) must be between 0 and 1');
+    // Errors name the Model's fields (spec.rollout.intervalSeconds, thresholds.*, minRequests), not the planner's.
+    assert.equal(validateCanaryPolicy({ ...policy, maxErrorRate: 2 }), 'spec.rollout.thresholds.maxErrorRate (2) must be between 0 and 1');
+    assert.equal(validateCanaryPolicy({ ...policy, stepDurationMs: 0 }), 'spec.rollout.intervalSeconds (0) must be positive');
+    assert.equal(validateCanaryPolicy({ ...policy, maxP99LatencyMs: 0 }), 'spec.rollout.thresholds.maxP99LatencyMs (0) must be positive');
+    assert.equal(validateCanaryPolicy({ ...policy, minRequests: -1 }), 'spec.rollout.minRequests (-1) must be zero or more');
     assert.equal(validateCanaryPolicy(policy), undefined);
   });
 });

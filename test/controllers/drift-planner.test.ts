@@ -1,6 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { planDriftMonitor, nextSlot, validateDriftPolicy, retrainRunName, driftCheckDue, type DriftObserved, type DriftCheckResult, type DriftPolicy } from '../../controllers/planners/drift.ts';
+import { driftPolicyOf } from '../../controllers/reconcilers/drift-monitor.ts';
+import type { DriftMonitorSpec } from '../../api/crds/types.ts';
 
 const T0 = Date.parse('2026-11-23T04:00:00Z');
 const MIN = 60_000;
@@ -91,4 +93,16 @@ describe('planDriftMonitor', () => {
     assert.match(n, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
     assert.notEqual(n, retrainRunName('a'.repeat(81), '2026-11-23T04:00:00Z'));
   });
+});
+
+test("a DriftMonitor stored with a test the backend cannot run (mmd) is an invalid spec naming the field, not a silent 'auto'", () => {
+  const spec: DriftMonitorSpec = {
+    model: 'fraud', reference: { uri: 'ref.csv', format: 'csv' }, test: 'psi',
+    features: [{ name: 'amount', type: 'numerical' }, { name: 'age', type: 'numerical', test: 'ks' }],
+    thresholds: { driftShare: 0.5 }, window: { seconds: 600, minSamples: 100 }, schedule: '*/15 * * * *', action: {},
+  };
+  assert.equal(driftPolicyOf(spec).minRows, 100);
+  // What an object written before mmd left the CRD holds.
+  const stored = JSON.parse(JSON.stringify(spec).replace('"test":"ks"', '"test":"mmd"')) as DriftMonitorSpec;
+  assert.throws(() => driftPolicyOf(stored), { message: "spec.features[1].test 'mmd' cannot be run per feature by a DriftMonitor; use one of auto, ks, psi, chi2, jensen-shannon, wasserstein" });
 });

@@ -18,15 +18,34 @@ test('rollout state survives the round trip through Model status (what a restart
   for (const r of states) {
     const st = modelStatus(undefined, r, policy, ok, 3, T0);
     const back = rolloutFromStatus(st);
-    // reason/message only feed the conditions' text; everything the planner decides on must survive.
+    // status.rollout stores the whole state (reason and message included): it comes back unchanged.
     const core = ({ reason: _r, message: _m, ...rest }: RolloutStatus) => rest;
-    assert.deepEqual(core(back), core(r), r.phase);
-    if (r.phase === 'RolledBack') assert.deepEqual([back.reason, back.message], [r.reason, r.message]);
+    assert.deepEqual(back, r, r.phase);
+    assert.equal(st.rollout?.phase, r.phase);
     // Planning from the read-back state decides the same as planning from the original.
     const obs = { model: 'ml/x', targetVersion: r.canaryVersion ?? r.stableVersion, policy, serving: { stableVersion: 1, canaryVersion: 2, canaryPercent: 50 }, champion: 1, manageAlias: true };
     const p1 = planCanary({ ...obs, rollout: back }, T0 + 120_000);
     const p2 = planCanary({ ...obs, rollout: r }, T0 + 120_000);
     assert.deepEqual([p1.actions, core(p1.status), p1.requeueAfterMs], [p2.actions, core(p2.status), p2.requeueAfterMs]);
+  }
+});
+
+test("a status in the shape an older operator wrote (phase in the conditions' reasons) reads back as the same rollout", () => {
+  // What the operator wrote before status.rollout: the same status, minus that field.
+  const states: RolloutStatus[] = [
+    { phase: 'Idle', stableVersion: 1, analyses: [] },
+    { phase: 'Paused', stableVersion: 1, canaryVersion: 2, stepIndex: 0, analyses: [], reason: 'Paused', message: 'paused at step 1' },
+    { phase: 'Promoted', stableVersion: 2, promotedFrom: 1, analyses: [] },
+    { phase: 'RolledBack', stableVersion: 1, rejectedVersion: 2, analyses: [], reason: 'ErrorRateTooHigh', message: 'canary error rate 0.3 exceeds 0.05 at step 1 (10%)', handledAction: 'abort' },
+  ];
+  for (const r of states) {
+    const { rollout: _new, ...old } = modelStatus(undefined, r, policy, ok, 3, T0);
+    const back = rolloutFromStatus(old);
+    assert.deepEqual([back.phase, back.stepIndex, back.canaryVersion, back.promotedFrom, back.handledAction], [r.phase, r.stepIndex, r.canaryVersion, r.promotedFrom, r.handledAction], r.phase);
+    // Written again, the status carries status.rollout; a promotion keeps the time the old condition recorded.
+    const again = modelStatus(old, back, policy, ok, 3, T0 + 60_000);
+    assert.equal(again.rollout?.phase, r.phase);
+    if (r.phase === 'Promoted') assert.equal(again.rollout?.promotedAt, old.conditions?.find((c) => c.type === 'Progressing')?.lastTransitionTime);
   }
 });
 

@@ -197,6 +197,60 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     child.kill('SIGTERM');
   });
 
+  test('a Model whose status has the shape an older operator wrote (rollout phase in condition reasons) keeps reconciling', async () => {
+    // Before status.rollout, the operator kept the rollout phase in the Progressing reason ('Paused',
+    // 'Promoted'). Such objects are in clusters today: they must reconcile as they did, and get
+    // status.rollout on their next status write.
+    const ns = await newNs('legacy');
+    stops.push(playKServe(store, ns));
+    const metrics = new TestMetrics();
+    for (const n of ['paused', 'promoted']) {
+      await register(n, 'a');
+      await register(n, 'b');
+    }
+    metrics.set('paused', 2, { requests: 100, errors: 0, p99LatencyMs: 20 });
+    const t0 = '2026-11-30T10:00:00Z';
+    const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => ({ type, status, reason, message, lastTransitionTime: t0, observedGeneration: 1 });
+    const legacy: Record<string, ModelStatus> = {
+      // A canary of v2 paused at step 1 (30%); the pause annotation has since been removed.
+      paused: {
+        phase: 'Progressing', observedGeneration: 1, stableVersion: 1, canaryVersion: 2, stepIndex: 0, trafficPercent: 30, stepStartedAt: t0,
+        conditions: [cond('Ready', 'True', 'Serving', 'version 1 stable, version 2 canary at 30%'), cond('Progressing', 'True', 'Paused', 'paused at step 1'), cond('Degraded', 'False', 'AsExpected', '')],
+      },
+      // v2 promoted over v1.
+      promoted: {
+        phase: 'Ready', observedGeneration: 1, stableVersion: 2, promotedFrom: 1, trafficPercent: 0,
+        conditions: [cond('Ready', 'True', 'Serving', 'version 2 serving'), cond('Progressing', 'False', 'Promoted', 'version 2 serves all traffic'), cond('Degraded', 'False', 'AsExpected', '')],
+      },
+    };
+    for (const [name, status] of Object.entries(legacy)) {
+      const created = await store.create(TYPES.Model, modelObject(name, { namespace: ns, version: 2, steps: [30, 100], intervalSeconds: 1 }));
+      const stored = await store.replaceStatus(TYPES.Model, { ...created, status });
+      assert.equal((stored.status as ModelStatus).rollout, undefined);
+      assert.equal((stored.status as ModelStatus).conditions?.find((c) => c.type === 'Progressing')?.reason, status.conditions![1].reason);
+    }
+    await operator(ns, { metrics });
+    // Paused read from the old reason: with no pause annotation the canary resumes (an Event says so),
+    // then passes its analysis and is promoted.
+    await eventually('a Resumed Event for the paused canary', async () => (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'Resumed' && (e.involvedObject as { name?: string } | undefined)?.name === 'paused'), { timeoutMs: 15_000 });
+    const paused = await eventually('the resumed canary is promoted', async () => {
+      const st = (await store.get(TYPES.Model, ns, 'paused'))?.status as ModelStatus | undefined;
+      return st?.stableVersion === 2 && st.canaryVersion === undefined ? st : undefined;
+    }, { timeoutMs: 20_000 });
+    assert.equal(paused.rollout?.phase, 'Promoted');
+    assert.equal(paused.promotedFrom, 1);
+    // Promoted read from the old reason: the state is kept (an Idle reading would drop promotedFrom),
+    // now stored in status.rollout, with the promotion time the old condition recorded.
+    const promoted = await eventually('the promoted Model carries status.rollout', async () => {
+      const st = (await store.get(TYPES.Model, ns, 'promoted'))?.status as ModelStatus | undefined;
+      return st?.rollout ? st : undefined;
+    }, { timeoutMs: 15_000 });
+    assert.deepEqual(promoted.rollout, { phase: 'Promoted', reason: 'Promoted', message: 'version 2 serves all traffic', promotedAt: t0 });
+    assert.equal(promoted.stableVersion, 2);
+    assert.equal(promoted.promotedFrom, 1);
+    assert.equal(promoted.conditions?.find((c) => c.type === 'Progressing')?.reason, 'Promoted');
+  });
+
   test('drift → exactly one TrainingRun, even with two operators racing', async () => {
     const ns = await newNs('drift');
     let checks = 0;

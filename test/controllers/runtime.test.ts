@@ -5,6 +5,7 @@ import { LocalStore } from '../../controllers/runtime/local-store.ts';
 import { LeaderElector } from '../../controllers/runtime/leader.ts';
 import { Informer } from '../../controllers/runtime/informer.ts';
 import { Manager } from '../../controllers/runtime/manager.ts';
+import { TerminalError } from '../../controllers/runtime/reconcile.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
 import { silentLogger } from '../../controllers/runtime/log.ts';
 import type { K8sObject } from '../../api/objects.ts';
@@ -74,6 +75,37 @@ test('manager: /healthz, /readyz and Prometheus /metrics with reconcile count, e
   assert.match(text, /ghosteam_reconcile_duration_seconds_count\{controller="runs"\} [2-9]/);
   assert.match(text, /ghosteam_workqueue_depth\{controller="runs"\} \d/);
   assert.equal((await fetch(`${base}/nope`)).status, 404);
+  await manager.stop();
+  store.close();
+});
+
+test('manager: a TerminalError is not retried; an ordinary error is, with backoff; a change to the object reconciles it again', async () => {
+  const store = await LocalStore.open();
+  const manager = new Manager({ store, log: silentLogger, workers: 1 });
+  const calls = new Map<string, number>();
+  manager.add({
+    name: 'runs', type: TYPES.TrainingRun,
+    reconcile: async (req) => {
+      calls.set(req.name, (calls.get(req.name) ?? 0) + 1);
+      if (req.name === 'never') throw new TerminalError('spec.pipeline names no pipeline; fix the spec');
+      if (req.name === 'flaky') throw new Error('the API server is busy');
+      return {};
+    },
+  });
+  await store.create(TYPES.TrainingRun, run('never'));
+  await store.create(TYPES.TrainingRun, run('flaky'));
+  await manager.start();
+  const end = Date.now() + 5000;
+  while ((calls.get('flaky') ?? 0) < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  assert.ok((calls.get('flaky') ?? 0) >= 3, `an ordinary error is retried (${calls.get('flaky')} calls)`);
+  assert.equal(calls.get('never'), 1, 'a TerminalError is reconciled once');
+  // The next change to the object (here a label) brings it back once.
+  const cur = (await store.get(TYPES.TrainingRun, 'ml', 'never'))!;
+  await store.replace(TYPES.TrainingRun, { ...cur, metadata: { ...cur.metadata, labels: { fixed: 'yes' } } });
+  const end2 = Date.now() + 3000;
+  while ((calls.get('never') ?? 0) < 2 && Date.now() < end2) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(calls.get('never'), 2);
   await manager.stop();
   store.close();
 });

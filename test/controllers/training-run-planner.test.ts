@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planTrainingRun, modelSourceFromWorkflow, gitChangeRunName, type TrainingRunObserved } from '../../controllers/planners/training-run.ts';
+import { planTrainingRun, modelSourceFromWorkflow, gateFromWorkflow, gitChangeRunName, type TrainingRunObserved } from '../../controllers/planners/training-run.ts';
 
 const T0 = Date.parse('2026-11-23T04:00:00Z');
 const obs = (over: Partial<TrainingRunObserved>): TrainingRunObserved => ({
@@ -68,11 +68,33 @@ describe('planTrainingRun', () => {
     assert.equal(f.status.message, 'Workflow fraud-drift-1 failed: child train failed');
     assert.equal(f.status.phase, 'Failed');
     const n = planTrainingRun(obs({ state: running, workflow: { phase: 'Succeeded' } }), T0);
-    assert.equal(n.status.message, "Workflow fraud-drift-1 succeeded but produced no model artifact; give the pipeline an output artifact named 'model'");
+    assert.equal(n.status.message, "Workflow fraud-drift-1 succeeded but produced no model artifact; give the pipeline an ONNX output artifact named 'onnx' (export-onnx) or a register step");
+  });
+
+  test('a model the gate rejected is never registered, whatever artifacts the run left', () => {
+    const running = { phase: 'Running' as const, workflowName: 'fraud-drift-1' };
+    const r = planTrainingRun(obs({ state: running, workflow: { phase: 'Succeeded', modelSource: '/store/model.onnx', gate: { passed: false, reasons: ['rocAuc is 0.808827; needs >= 0.9'] } } }), T0);
+    assert.deepEqual(r.actions, [{ type: 'event', eventType: 'Warning', reason: 'GateRejected', message: 'gate rejected the model: rocAuc is 0.808827; needs >= 0.9; nothing was registered' }]);
+    assert.equal(r.status.phase, 'Succeeded');
+    assert.deepEqual(r.status.gate, { passed: false, reasons: ['rocAuc is 0.808827; needs >= 0.9'] });
+    assert.equal(r.status.registeredVersion, undefined);
+    // Done: the next pass does nothing (no second event, no register).
+    assert.deepEqual(planTrainingRun(obs({ state: r.status, workflow: { phase: 'Succeeded', modelSource: '/store/model.onnx', gate: { passed: false, reasons: [] } } }), T0).actions, []);
+    // A gate that passed does not stop registration.
+    const ok = planTrainingRun(obs({ state: running, workflow: { phase: 'Succeeded', modelSource: '/store/model.onnx', gate: { passed: true, reasons: [] } } }), T0);
+    assert.equal(ok.actions[0]?.type, 'register');
+  });
+
+  test('the gate from Argo status: a node output parameter passed=false rejects', () => {
+    assert.deepEqual(gateFromWorkflow({ nodes: { a: { outputs: { parameters: [{ name: 'passed', value: 'true' }] } }, g: { outputs: { parameters: [{ name: 'passed', value: 'false' }, { name: 'reasons', value: '["rocAuc is 0.8; needs >= 0.9"]' }] } } } }), { passed: false, reasons: ['rocAuc is 0.8; needs >= 0.9'] });
+    assert.deepEqual(gateFromWorkflow({ nodes: { g: { outputs: { parameters: [{ name: 'passed', value: 'true' }] } } } }), { passed: true, reasons: [] });
+    assert.equal(gateFromWorkflow({ nodes: {} }), undefined);
   });
 
   test('model source from Argo status: artifact or parameter', () => {
     assert.equal(modelSourceFromWorkflow({ nodes: { b: { outputs: { artifacts: [{ name: 'model', s3: { bucket: 'm', key: 'fraud/model.onnx' } }] } } } }), 's3://m/fraud/model.onnx');
+    // export-onnx's 'onnx' wins over a train step's 'model' (TensorFlow.js JSON), whatever the node order.
+    assert.equal(modelSourceFromWorkflow({ nodes: { a: { outputs: { artifacts: [{ name: 'model', s3: { bucket: 'm', key: 'train/model.json' } }] } }, z: { outputs: { artifacts: [{ name: 'onnx', s3: { bucket: 'm', key: 'export/model.onnx' } }] } } } }), 's3://m/export/model.onnx');
     assert.equal(modelSourceFromWorkflow({ outputs: { parameters: [{ name: 'model-uri', value: 'gs://x/y' }] } }), 'gs://x/y');
     assert.equal(modelSourceFromWorkflow({ nodes: {} }), undefined);
   });

@@ -16,15 +16,19 @@ describe('planWriteBack', () => {
     ['no status', undefined, { kind: 'none', why: 'no version is served yet' }],
     ['nothing served', { conditions: [] }, { kind: 'none', why: 'no version is served yet' }],
     ['a canary in progress', { stableVersion: 1, canaryVersion: 2, conditions: [progressing('CanaryProgressing', 'True')] }, { kind: 'none', why: 'canary 2 is in progress' }],
-    ['the first deploy', { stableVersion: 1, conditions: [progressing('Idle')] }, { kind: 'none', why: 'version 1 was not promoted (Progressing Idle)' }],
-    ['no rollout condition yet', { stableVersion: 1 }, { kind: 'none', why: 'version 1 was not promoted (no rollout yet)' }],
+    ['the first deploy', { stableVersion: 1, conditions: [progressing('Idle')] }, { kind: 'none', why: 'version 1 was not promoted (rollout phase Idle)' }],
+    ['no rollout condition yet', { stableVersion: 1 }, { kind: 'none', why: 'version 1 was not promoted (rollout phase Idle)' }],
     ['a promotion never written back', promoted(), { kind: 'write', version: 2, promotedAt: '2026-11-23T07:59:00.000Z' }],
     ['a promotion after an earlier write-back', promoted({ writeBack: { version: 1, commit: 'abcdef1' } }), { kind: 'write', version: 2, promotedAt: '2026-11-23T07:59:00.000Z' }],
     ['already written back', promoted({ writeBack: { version: 2 } }), { kind: 'none', why: 'version 2 is already written back' }],
     ['in backoff after 1 failure (1 s)', promoted({ writeBack: { failures: 1, lastAttemptTime: '2026-11-23T07:59:59.500Z' } }), { kind: 'wait', version: 2, requeueAfterMs: 500 }],
     ['in backoff after 3 failures (4 s)', promoted({ writeBack: { failures: 3, lastAttemptTime: '2026-11-23T07:59:57Z' } }), { kind: 'wait', version: 2, requeueAfterMs: 1000 }],
     ['backoff over', promoted({ writeBack: { failures: 3, lastAttemptTime: '2026-11-23T07:59:56Z' } }), { kind: 'write', version: 2, promotedAt: '2026-11-23T07:59:00.000Z' }],
-    ['a rollback after a written-back promotion', { stableVersion: 2, lastFailedVersion: 3, conditions: [progressing('Idle')], writeBack: { version: 2 } }, { kind: 'none', why: 'version 2 was not promoted (Progressing Idle)' }],
+    // status.rollout (what the operator writes now) decides; the conditions only report it.
+    ['status.rollout Promoted, no conditions', { stableVersion: 2, rollout: { phase: 'Promoted', promotedAt: PROMOTED_AT } }, { kind: 'write', version: 2, promotedAt: '2026-11-23T07:59:00.000Z' }],
+    ['status.rollout Idle wins over a stale Promoted reason', { stableVersion: 2, rollout: { phase: 'Idle', reason: 'Replaced' }, conditions: [progressing('Promoted')] }, { kind: 'none', why: 'version 2 was not promoted (rollout phase Idle)' }],
+    ['status.rollout RolledBack', { stableVersion: 2, lastFailedVersion: 3, rollout: { phase: 'RolledBack', reason: 'ErrorRateTooHigh' } }, { kind: 'none', why: 'version 2 was not promoted (rollout phase RolledBack)' }],
+    ['a rollback after a written-back promotion', { stableVersion: 2, lastFailedVersion: 3, conditions: [progressing('Idle')], writeBack: { version: 2 } }, { kind: 'none', why: 'version 2 was not promoted (rollout phase Idle)' }],
   ];
   for (const [name, status, want] of cases) {
     test(name, () => assert.deepEqual(planWriteBack(status, NOW, B), want));

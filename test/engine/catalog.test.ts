@@ -6,7 +6,8 @@ import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { isHeavy, runPipeline } from '../../pipelines/local/engine.ts';
+import { runPipeline } from '../../pipelines/local/engine.ts';
+import { isHeavy } from '../../pipelines/local/node-runner.ts';
 import { loadPipelines } from '../../pipelines/local/load.ts';
 import { collect, lit, out, pipeline, task, tempDir } from './helpers.ts';
 

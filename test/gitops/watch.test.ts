@@ -1,13 +1,15 @@
-// watch → retrain → write-back, with no loop, against a real git remote (git http-backend on
-// 127.0.0.1) and the real synth (each commit synthesized in its own worktree). Only training is
-// replaced: the runtime below records what it is asked to apply and train, and "promotes" the next
-// version, because a real training run takes minutes (the local engine has its own tests).
+// watch → retrain, with no loop, against a real git remote (git http-backend on 127.0.0.1) and the
+// real synth (each commit synthesized in its own worktree). Only the operator is replaced: the
+// runtime below records what it is asked to apply and train and answers with an outcome, because the
+// real loop (watch + operator --local + serve) has its own end-to-end test (test/e2e/loop.test.ts).
+// Pins are written the way the operator writes them (gitops/writeback.ts), never by watch.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { RepoWatcher, type Promotion, type WatchRuntime } from '../../gitops/watch.ts';
+import { RepoWatcher, MAX_ATTEMPTS, type RetrainOutcome, type WatchRuntime } from '../../gitops/watch.ts';
+import { writeBack } from '../../gitops/writeback.ts';
 import type { RetrainStart } from '../../gitops/retrain.ts';
 import type { K8sObject } from '../../api/objects.ts';
 import { git, startGitServer, type GitServer } from './git-server.ts';
@@ -35,14 +37,20 @@ class RecordingRuntime implements WatchRuntime {
   readonly applied: { commit: string; models: Record<string, unknown> }[] = [];
   readonly trained: RetrainStart[] = [];
   private version = 0;
+  /** Outcomes to answer with, in order; after them every run registers the next version. */
+  readonly script: Array<RetrainOutcome['kind']> = [];
   async apply(objects: readonly K8sObject[], commit: string): Promise<void> {
     const models = Object.fromEntries(objects.filter((o) => o.kind === 'Model').map((o) => [o.metadata.name, (o.spec as { modelRef: unknown }).modelRef]));
     this.applied.push({ commit, models });
   }
-  async retrain(start: RetrainStart): Promise<Promotion> {
-    this.trained.push(start);
+  async retrain(start: RetrainStart, ctx: { attempt?: number }): Promise<RetrainOutcome> {
+    this.trained.push({ ...start, attempt: ctx.attempt } as RetrainStart);
+    const kind = this.script.shift() ?? 'registered';
+    const run = `${start.pipeline}-${this.trained.length}`;
+    if (kind === 'failed') return { kind, run, message: 'Cannot find package cdk8s' };
+    if (kind === 'rejected') return { kind, run, reasons: ['rocAuc is 0.8; needs >= 0.9'] };
     this.version++;
-    return { model: 'demo', version: this.version, metrics: { auc: 0.9 + this.version / 100 }, reason: 'git-change' };
+    return { kind: 'registered', run, model: 'demo', version: this.version };
   }
 }
 
@@ -63,7 +71,7 @@ after(async () => {
 });
 
 describe('ghosteam watch', () => {
-  test('retrains once per spec hash, writes promotions back, and never retrains on its own write-back', async () => {
+  test('retrains once per spec hash, never pins, and never retrains on the operator\'s write-back', async () => {
     const url = server.createRepo('watched');
     const work = tmp();
     await git(work, 'clone', '--quiet', url, 'w');
@@ -79,15 +87,22 @@ describe('ghosteam watch', () => {
 
     const runtime = new RecordingRuntime();
     const lines: string[] = [];
-    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, log: (l) => lines.push(l), clock: () => new Date('2026-11-23T05:00:00.000Z') });
+    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, checkouts: false, log: (l) => lines.push(l), clock: () => new Date('2026-11-23T05:00:00.000Z') });
+    // What the operator does after promoting a version (with --git-repo): one write-back commit.
+    const operatorPins = async (version: number, previous?: number) => {
+      const r = await writeBack({ repo: url, pin: { model: 'demo', version, ...(previous ? { previous } : {}), reason: 'git-change', metrics: {}, promotedAt: '2026-11-23T05:00:00.000Z' } });
+      assert.equal(r.outcome, 'pushed');
+    };
 
-    // 1. First commit: the pipeline is new → one training run → v1 promoted and pinned.
+    // 1. First commit: the pipeline is new → one training run; watch pins nothing.
     const c1 = await commit('demo app', { 'package.json': '{ "type": "module" }\n', 'app.ts': appSource(10), 'data.csv': 'y\n1\n' });
+    const head1 = await git(w, 'ls-remote', url, 'refs/heads/main');
     const r1 = await watcher.pollOnce();
-    assert.deepEqual(r1.map((r) => [r.sha, r.action]), [[c1, 'synthesized']]);
+    assert.deepEqual(r1.map((r) => [r.sha, r.action, r.done]), [[c1, 'synthesized', true]]);
     assert.deepEqual(runtime.trained.map((t) => [t.pipeline, t.reason, t.commit]), [['demo-train', 'git-change', c1]]);
-    assert.equal(r1[0].writebacks[0].outcome, 'pushed');
+    assert.equal(await git(w, 'ls-remote', url, 'refs/heads/main'), head1, 'watch wrote nothing to the repository');
     assert.deepEqual(runtime.applied[0].models, { demo: { name: 'demo', alias: 'latest' } });
+    await operatorPins(1);
 
     // 2. The next poll sees only the write-back commit and skips it: no synthesis, no retrain.
     const r2 = await watcher.pollOnce();
@@ -105,7 +120,8 @@ describe('ghosteam watch', () => {
     assert.deepEqual(runtime.trained.map((t) => t.commit), [c1, c3]);
     // The model was applied at the version pinned by the first write-back (the synth read the lock file).
     assert.deepEqual(runtime.applied.at(-1)?.models, { demo: { name: 'demo', alias: 'latest', version: 1 } });
-    assert.equal(synthesized?.writebacks[0].previous, 1);
+    assert.deepEqual(synthesized?.outcomes.map((o) => o.kind), ['registered']);
+    await operatorPins(2, 1);
 
     // 4. A commit that changes the pin and something else is synthesized (no trailer, not lock-only),
     //    the model follows the pin, and the pipeline's spec hash is unaffected: no retrain.
@@ -138,11 +154,42 @@ describe('ghosteam watch', () => {
     await git(work, 'commit', '--quiet', '-m', 'broken');
     await git(work, 'push', '--quiet', url, 'main');
     const runtime = new RecordingRuntime();
-    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, writeBack: false });
+    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, checkouts: false });
     const r = await watcher.pollOnce();
     assert.equal(r[0].action, 'failed');
     assert.match(r[0].why ?? '', /broken on purpose/);
     assert.deepEqual(runtime.applied, []);
     assert.deepEqual(await watcher.pollOnce(), [], 'a failed commit is not retried on every poll');
+  });
+
+  test('a failed TrainingRun keeps its commit pending and is tried again under a new attempt; a rejected model is final', async () => {
+    const url = server.createRepo('retry');
+    const work = tmp();
+    await git(work, 'init', '--quiet', '--initial-branch=main');
+    writeFileSync(join(work, 'package.json'), '{ "type": "module" }\n');
+    writeFileSync(join(work, 'app.ts'), appSource(10));
+    await git(work, 'add', 'app.ts', 'package.json');
+    await git(work, 'commit', '--quiet', '-m', 'app');
+    await git(work, 'push', '--quiet', url, 'main');
+    const runtime = new RecordingRuntime();
+    runtime.script.push('failed', 'failed', 'failed');
+    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, checkouts: false });
+    const first = await watcher.pollOnce();
+    assert.deepEqual(first.map((r) => [r.done, r.outcomes.map((o) => o.kind)]), [[false, ['failed']]]);
+    assert.equal((await watcher.readState()).lastCommit, undefined, 'the commit is not done');
+    await watcher.pollOnce();
+    const third = await watcher.pollOnce();
+    assert.deepEqual(runtime.trained.map((t) => (t as RetrainStart & { attempt?: number }).attempt), [1, 2, MAX_ATTEMPTS]);
+    assert.equal(third[0].done, true, `after ${MAX_ATTEMPTS} failures the spec is given up on`);
+    assert.deepEqual(await watcher.pollOnce(), []);
+
+    // A gate rejection is an answer, not an error: one run, done.
+    writeFileSync(join(work, 'app.ts'), appSource(11));
+    await git(work, 'commit', '--quiet', '-am', 'epochs 11');
+    await git(work, 'push', '--quiet', url, 'main');
+    runtime.script.push('rejected');
+    const r = await watcher.pollOnce();
+    assert.deepEqual(r.map((x) => [x.done, x.outcomes.map((o) => o.kind)]), [[true, ['rejected']]]);
+    assert.equal(runtime.trained.length, 4);
   });
 });

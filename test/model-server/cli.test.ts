@@ -18,7 +18,7 @@ describe('ghosteam serve', () => {
   test('without a model it says what to pass', () => {
     const r = spawnSync(process.execPath, [bin, 'serve'], { encoding: 'utf8' });
     assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim(), 'error: no model to serve; pass --model fraud@champion or --model ./model.onnx');
+    assert.equal(r.stderr.trim(), 'error: no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions');
   });
 
   test('a missing token variable is an error', () => {

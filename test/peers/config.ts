@@ -47,8 +47,25 @@ export function venvPython(): string {
 /** Written last by the installer: a venv without it is half-built. */
 export const VENV_COMPLETE_MARKER = '.ghosteam-complete';
 
+/**
+ * Linker flags of the Kubernetes binaries: stripped, and stamped with the real version, so
+ * `/version` says v1.36.x (without them it says `v0.0.0-master+$Format:%H$`, which `kubectl
+ * version` cannot parse).
+ */
+export function kubeLdflags(): string {
+  const m = /^v(\d+)\.(\d+)\./.exec(versions.kubernetes);
+  if (!m) throw new Error(`test/peers/versions.json: kubernetes '${versions.kubernetes}' is not a vMAJOR.MINOR.PATCH version`);
+  const pkg = 'k8s.io/component-base/version';
+  return ['-s', '-w', `-X ${pkg}.gitVersion=${versions.kubernetes}`, `-X ${pkg}.gitMajor=${m[1]}`, `-X ${pkg}.gitMinor=${m[2]}`, `-X ${pkg}.gitTreeState=clean`].join(' ');
+}
+
 /** The kube binary is keyed by the Kubernetes version and by every input of its build. */
 export function kubeBinary(): string {
-  const inputs = ['go.mod', 'go.sum', 'cmd/ghosteam-kube/main.go'].map((f) => readFileSync(join(kubeModuleDir, f), 'utf8'));
-  return join(cacheDir, 'bin', `ghosteam-kube-${versions.kubernetes}-${shortHash(...inputs)}`);
+  return kubeModuleBinary('ghosteam-kube');
+}
+
+/** A binary of test/peers/kube (ghosteam-kube, ghosteam-node, ghosteam-pause), keyed by every input of its build. */
+export function kubeModuleBinary(cmd: string): string {
+  const inputs = ['go.mod', 'go.sum', `cmd/${cmd}/main.go`].map((f) => readFileSync(join(kubeModuleDir, f), 'utf8'));
+  return join(cacheDir, 'bin', `${cmd}-${versions.kubernetes}-${shortHash(...inputs, kubeLdflags())}`);
 }

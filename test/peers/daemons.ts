@@ -22,7 +22,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function logTail(file: string, lines = 25): string {
+export function logTail(file: string, lines = 25): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -31,7 +31,7 @@ function logTail(file: string, lines = 25): string {
 }
 
 /** Spawn a daemon in its own process group with output to `log`; it outlives this process unless `attached`. */
-function spawnDaemon(cmd: string, args: readonly string[], log: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {}): ChildProcess {
+export function spawnDaemon(cmd: string, args: readonly string[], log: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {}): ChildProcess {
   const fd = openSync(log, 'a');
   try {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true });
@@ -43,7 +43,7 @@ function spawnDaemon(cmd: string, args: readonly string[], log: string, opts: { 
 }
 
 /** Poll `check` every 250 ms until it returns true; fail early when the daemon exits. */
-async function waitReady(what: string, pid: number, log: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+export async function waitReady(what: string, pid: number, log: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) throw new Error(`${what} exited while starting; the end of ${log}:\n${logTail(log)}`);

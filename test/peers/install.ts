@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { cacheDir, kubeBinary, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
+import { cacheDir, kubeBinary, kubeLdflags, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
 
 export type Log = (line: string) => void;
 
@@ -105,7 +105,7 @@ export async function ensureKube(log: Log): Promise<string> {
     mkdirSync(join(cacheDir, 'bin'), { recursive: true });
     const tmp = `${bin}.tmp-${process.pid}`;
     log(`kube: building kube-apiserver ${versions.kubernetes} with embedded etcd (first time only; 8 min of CPU, longer on a busy 2-core machine)`);
-    await run('go', ['build', '-trimpath', '-ldflags=-s -w', '-o', tmp, './cmd/ghosteam-kube'], { cwd: kubeModuleDir, log });
+    await run('go', ['build', '-trimpath', `-ldflags=${kubeLdflags()}`, '-o', tmp, './cmd/ghosteam-kube'], { cwd: kubeModuleDir, log });
     renameSync(tmp, bin);
     return bin;
   });

@@ -181,7 +181,9 @@ export class MlflowRegistry implements ModelRegistry {
       const dir = `${this.proxyPath(run.artifact_uri!)}/model`;
       await this.call('mlflow-artifacts upload', this.client.PUT('/api/2.0/mlflow-artifacts/artifacts/{artifact_path}', {
         params: { path: { artifact_path: `${dir}/${file}` } },
+        // The OpenAPI document types the artifact body as a string; it is raw bytes, sent as they are.
         body: bytes as unknown as string,
+        // openapi-fetch's serializer returns its body type (string); a Buffer is what fetch must send.
         bodySerializer: (b: unknown) => b as Buffer as never,
         headers: { 'content-type': 'application/octet-stream' },
         // openapi-fetch encodes '/' inside a path param; the server's route wants real slashes.

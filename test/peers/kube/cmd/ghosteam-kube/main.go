@@ -4,6 +4,12 @@
 // of the product.
 //
 //	ghosteam-kube --dir DIR --port N --etcd-port N --etcd-peer-port N
+//	              [--bind-address IP --service-cluster-ip-range CIDR --node]
+//
+// With --node it serves the test cluster of `npm run cluster:up` instead: a real node joins it, so
+// the ServiceAccount admission plugin and the `kubernetes` Service endpoints are on, and it reaches
+// the kubelet (logs, exec) with the admin client certificate. --bind-address is then an address of
+// this machine that pods can reach (never loopback, which is the pod's own).
 //
 // On first use it writes into DIR a CA, the serving certificate, the
 // service-account key pair, an admin client certificate (group system:masters)
@@ -45,6 +51,9 @@ func main() {
 	etcdPort := fs.Int("etcd-port", 0, "embedded etcd client port on 127.0.0.1")
 	etcdPeerPort := fs.Int("etcd-peer-port", 0, "embedded etcd peer port on 127.0.0.1")
 	verbosity := fs.Int("v", 0, "kube-apiserver log verbosity")
+	bind := fs.String("bind-address", "127.0.0.1", "address to serve on (and to advertise)")
+	serviceCIDR := fs.String("service-cluster-ip-range", "10.0.0.0/24", "Service ClusterIP range")
+	node := fs.Bool("node", false, "serve a cluster with a real node (see the package comment)")
 	_ = fs.Parse(os.Args[1:])
 	if *dir == "" || *port == 0 || *etcdPort == 0 || *etcdPeerPort == 0 {
 		fmt.Fprintln(os.Stderr, "ghosteam-kube: --dir, --port, --etcd-port and --etcd-peer-port are required")
@@ -53,7 +62,15 @@ func main() {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		fatal(err)
 	}
-	if err := writePKI(*dir, *port); err != nil {
+	bindIP := net.ParseIP(*bind)
+	if bindIP == nil || bindIP.IsUnspecified() {
+		fatal(fmt.Errorf("--bind-address %q: give one IP address of this machine", *bind))
+	}
+	serviceIP, err := firstServiceIP(*serviceCIDR)
+	if err != nil {
+		fatal(fmt.Errorf("--service-cluster-ip-range %q: %w", *serviceCIDR, err))
+	}
+	if err := writePKI(*dir, bindIP, serviceIP, *port); err != nil {
 		fatal(fmt.Errorf("writing certificates into %s: %w", *dir, err))
 	}
 	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), *etcdPort, *etcdPeerPort)
@@ -63,28 +80,38 @@ func main() {
 
 	p := func(name string) string { return filepath.Join(*dir, name) }
 	cmd := app.NewAPIServerCommand()
-	cmd.SetArgs([]string{
+	args := []string{
 		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
+		"--bind-address=" + bindIP.String(),
+		"--advertise-address=" + bindIP.String(),
 		"--secure-port=" + strconv.Itoa(*port),
 		"--tls-cert-file=" + p("serving.crt"),
 		"--tls-private-key-file=" + p("serving.key"),
 		"--client-ca-file=" + p("ca.crt"),
-		"--service-account-issuer=https://127.0.0.1:" + strconv.Itoa(*port),
+		"--service-account-issuer=https://" + net.JoinHostPort(bindIP.String(), strconv.Itoa(*port)),
 		"--service-account-key-file=" + p("sa.pub"),
 		"--service-account-signing-key-file=" + p("sa.key"),
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=" + *serviceCIDR,
 		"--authorization-mode=RBAC",
 		"--allow-privileged=true",
-		// No controller-manager runs, so nothing would create the token a
-		// ServiceAccount admission check waits for.
-		"--disable-admission-plugins=ServiceAccount",
-		// Endpoints may not be loopback addresses, and nothing outside this process needs them.
-		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 		"--v=" + strconv.Itoa(*verbosity),
-	})
+	}
+	if *node {
+		args = append(args,
+			"--kubelet-client-certificate="+p("admin.crt"),
+			"--kubelet-client-key="+p("admin.key"),
+		)
+	} else {
+		args = append(args,
+			// No controller-manager runs, so nothing would create the token a
+			// ServiceAccount admission check waits for.
+			"--disable-admission-plugins=ServiceAccount",
+			// Endpoints may not be loopback addresses, and nothing outside this process needs them.
+			"--endpoint-reconciler-type=none",
+		)
+	}
+	cmd.SetArgs(args)
 	code := cli.Run(cmd)
 	// A clean etcd shutdown leaves a data dir the harness can reuse as a seed.
 	etcd.Close()
@@ -130,10 +157,10 @@ func startEtcd(dataDir string, clientPort, peerPort int) (*embed.Etcd, string, e
 }
 
 // writePKI creates the certificates and keys once; later runs reuse them.
-func writePKI(dir string, port int) error {
+func writePKI(dir string, bind, serviceIP net.IP, port int) error {
 	p := func(name string) string { return filepath.Join(dir, name) }
 	if _, err := os.Stat(p("kubeconfig")); err == nil {
-		return rewriteKubeconfigServer(dir, port)
+		return rewriteKubeconfigServer(dir, bind, port)
 	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -172,7 +199,7 @@ func writePKI(dir string, port int) error {
 	servDER, servKey, err := leaf(2, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.0.0.1")},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), bind, serviceIP},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 	})
 	if err != nil {
@@ -210,12 +237,28 @@ func writePKI(dir string, port int) error {
 			return err
 		}
 	}
-	return rewriteKubeconfigServer(dir, port)
+	return rewriteKubeconfigServer(dir, bind, port)
+}
+
+// firstServiceIP is the ClusterIP of the `kubernetes` Service: the range's first address.
+func firstServiceIP(cidr string) (net.IP, error) {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil {
+		return nil, err
+	}
+	ip := n.IP.To4()
+	if ip == nil {
+		return nil, errors.New("only IPv4 ranges are supported here")
+	}
+	out := make(net.IP, 4)
+	copy(out, ip)
+	out[3]++
+	return out, nil
 }
 
 // rewriteKubeconfigServer writes the kubeconfig for the current port, with the
 // certificates inlined so the file can be copied alone.
-func rewriteKubeconfigServer(dir string, port int) error {
+func rewriteKubeconfigServer(dir string, bind net.IP, port int) error {
 	read := func(name string) (string, error) {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		return base64.StdEncoding.EncodeToString(b), err
@@ -237,7 +280,7 @@ kind: Config
 clusters:
 - name: ghosteam-peers
   cluster:
-    server: https://127.0.0.1:%d
+    server: https://%s
     certificate-authority-data: %s
 users:
 - name: ghosteam-admin
@@ -250,7 +293,7 @@ contexts:
     cluster: ghosteam-peers
     user: ghosteam-admin
 current-context: ghosteam-peers
-`, port, ca, crt, key)
+`, net.JoinHostPort(bind.String(), strconv.Itoa(port)), ca, crt, key)
 	return writeAtomic(filepath.Join(dir, "kubeconfig"), []byte(kc))
 }
 

@@ -1,0 +1,287 @@
+/**
+ * The node runner: runs ONE node of a local run (a task, or one instance of a parallelFor) through
+ * resume, the step cache and retries, and records its state. It sees its run only through
+ * `RunContext` (settings, stores, the results so far, the run's callbacks), so it is a unit of its
+ * own: test/engine/node-runner.test.ts drives it without a DAG. engine.ts builds the context and
+ * schedules the nodes.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Component, ParamValue } from '../../components/component.ts';
+import { ownModuleUrl } from '../../api/own-files.ts';
+import type { PipelineSpec, TaskSpec } from '../spec.ts';
+import { runAttempt } from './executor.ts';
+import { cacheKey, PipelineError, resolveValue, retryDelayMs, type ValueScope } from './plan.ts';
+import { removeDir, type ArtifactStore, type FileDigests, type StepCache } from './store.ts';
+import type { ArtifactRef, EngineEvent, NodeRecord, NodeState, RunRecord } from './types.ts';
+
+/** What a node (or a task) ended with. */
+export interface Result {
+  readonly state: NodeState;
+  readonly outputs: Record<string, ArtifactRef>;
+  readonly outputParams: Record<string, ParamValue>;
+  readonly key?: string;
+}
+
+/** A counting semaphore: `concurrency` for the whole run, `parallelism` for one fan-out. */
+export class Semaphore {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    else this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.active--;
+    };
+  }
+}
+
+/** Where the component catalog loads from in this process (the engine's resolver and worker threads). */
+export const CATALOG_URL = ownModuleUrl('components/index.ts');
+
+/**
+ * Whether a component task is heavy enough for a worker thread of its own: it asks for a GPU or at
+ * least 2 CPUs (a training step). A worker costs about a second to start (it loads the catalog),
+ * so light steps run inline; heavy ones then run truly in parallel and never block the engine.
+ */
+export function isHeavy(t: TaskSpec): boolean {
+  const cpu = t.resources.cpu.endsWith('m') ? Number(t.resources.cpu.slice(0, -1)) / 1000 : Number(t.resources.cpu);
+  return !!t.resources.gpu || cpu >= 2;
+}
+
+/** What a node runner needs from its run. */
+export interface RunContext {
+  readonly spec: PipelineSpec;
+  readonly runId: string;
+  /** Where the run record and logs live. */
+  readonly runDir: string;
+  /** Scratch directories of the attempts. */
+  readonly workRoot: string;
+  /** The store directory (.ghosteam). */
+  readonly root: string;
+  /** Local file params resolve against this. */
+  readonly cwd: string;
+  readonly gitCommit: string | null;
+  /** Why the run was started (drift, git-change, ...), passed to the steps. */
+  readonly reason?: string;
+  /** The run being resumed: its succeeded nodes are reused when their cache key matches. */
+  readonly prev?: RunRecord;
+  readonly store: ArtifactStore;
+  readonly cache: StepCache;
+  readonly fileDigests: FileDigests;
+  readonly useCache: boolean;
+  readonly isolation: 'inline' | 'worker' | 'auto';
+  readonly killGraceMs: number;
+  readonly signal: AbortSignal;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Results of the tasks finished so far (inputs and upstream keys come from here). */
+  readonly results: ReadonlyMap<string, Result>;
+  /** True once a task of the run failed: a node not yet started is omitted (fail-fast). */
+  failed(): boolean;
+  componentOf(name: string): Promise<Component | undefined>;
+  /** The params of a task's component that name local files (their content keys the cache). */
+  fileParamsOf(t: TaskSpec): Promise<readonly string[]>;
+  scopeOf(item?: ParamValue): ValueScope;
+  setState(n: NodeRecord, state: NodeState, extra?: { message?: string; attempt?: number }): void;
+  emit(e: EngineEvent): void;
+}
+
+const now = (): string => new Date().toISOString();
+
+async function outputsExist(store: ArtifactStore, outs: Record<string, ArtifactRef>): Promise<boolean> {
+  for (const o of Object.values(outs)) if (!(await store.has(o.digest))) return false;
+  return true;
+}
+
+/**
+ * Runs one node (a task, or one instance of a parallelFor) through resume, cache and retries, and
+ * records its state on `n`. Never throws: every outcome is a Result (and a node state).
+ */
+export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item: ParamValue | undefined, slots: readonly Semaphore[], extraParams: Record<string, ParamValue>, cacheable: boolean): Promise<Result> {
+  const { spec, runId, runDir, workRoot, root, cwd, gitCommit, prev, store, cache, fileDigests, signal, results } = ctx;
+  const fail = (state: NodeState, message: string): Result => {
+    ctx.setState(n, state, { message });
+    return { state, outputs: {}, outputParams: {} };
+  };
+  // Resolve what the task needs.
+  let taskParams: Record<string, ParamValue>;
+  const inputPaths: Record<string, string> = {};
+  const inputDigests: Record<string, string> = {};
+  let component: Component | undefined;
+  try {
+    taskParams = {};
+    for (const [k, ref] of Object.entries(t.params)) taskParams[k] = resolveValue(ref, ctx.scopeOf(item), `${t.path} params.${k}`);
+    for (const [k, inp] of Object.entries(t.inputs)) {
+      const ref = results.get(inp.task)?.outputs[inp.output];
+      if (!ref) throw new PipelineError(t.path, `input '${k}': task '${inp.task}' produced no artifact '${inp.output}'`);
+      inputDigests[k] = ref.digest;
+      inputPaths[k] = store.pathOf(ref.digest);
+    }
+  } catch (e) {
+    return fail('Error', (e as Error).message);
+  }
+  // Local files named by params: resolved against the run's cwd, and their content keys the cache.
+  const files: Record<string, string> = {};
+  const runParams: Record<string, ParamValue> = { ...taskParams };
+  try {
+    for (const name of await ctx.fileParamsOf(t)) {
+      const v = taskParams[name];
+      if (typeof v !== 'string' || v === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) continue;
+      const abs = resolve(cwd, v);
+      files[name] = await fileDigests.of(abs);
+      runParams[name] = abs;
+    }
+  } catch (e) {
+    return fail('Error', `${t.path}: ${(e as Error).message}`);
+  }
+  const upstream: Record<string, string> = {};
+  for (const d of t.dependsOn) upstream[d] = results.get(d)?.key ?? results.get(d)?.state ?? 'none';
+  // The component's version comes from the spec (the construct copies it from the catalog's
+  // descriptor), so a fully cached run never loads the components at all.
+  const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: t.component?.version ?? null, upstream, files, ...(item !== undefined ? { item } : {}) });
+  n.cacheKey = key;
+
+  // Reuse: the run being resumed, then the step cache.
+  const p = prev?.nodes[n.id];
+  if (p && p.state === 'Succeeded' && p.cacheKey === key && (await outputsExist(store, p.outputs))) {
+    n.outputs = p.outputs;
+    n.outputParams = p.outputParams;
+    n.attempts = p.attempts;
+    n.resumed = true;
+    n.cached = p.cached;
+    if (p.log) n.log = p.log;
+    n.startedAt = new Date().toISOString();
+    ctx.setState(n, 'Succeeded', { message: 'finished in the resumed run' });
+    return { state: 'Succeeded', outputs: n.outputs, outputParams: n.outputParams, key };
+  }
+  const cacheOn = cacheable && t.cache.enabled;
+  if (ctx.useCache && cacheOn) {
+    const hit = await cache.get(key);
+    const fresh = hit && (t.cache.maxAgeSeconds === undefined || Date.now() - Date.parse(hit.createdAt) <= t.cache.maxAgeSeconds * 1000);
+    if (hit && fresh && (await outputsExist(store, hit.outputs))) {
+      n.outputs = hit.outputs;
+      n.outputParams = hit.outputParams;
+      n.cached = true;
+      n.startedAt = new Date().toISOString();
+      ctx.setState(n, 'Succeeded', { message: `cached (from run ${hit.runId})` });
+      return { state: 'Succeeded', outputs: n.outputs, outputParams: n.outputParams, key };
+    }
+  }
+
+  // Run, with retries.
+  if (t.component) {
+    try {
+      component = await ctx.componentOf(t.component.name);
+    } catch (e) {
+      return fail('Error', `${t.path}: ${(e as Error).message}`);
+    }
+    if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`);
+    if (component.version !== t.component.version) {
+      return fail('Error', `${t.path}: the pipeline was built for component '${t.component.name}' version ${t.component.version}, but the catalog has version ${component.version}; update pipelines/catalog.ts (the descriptor) to match`);
+    }
+  }
+  const inWorker = !!component && (ctx.isolation === 'worker' || (ctx.isolation === 'auto' && isHeavy(t)));
+  let log: WriteStream | undefined;
+  const logLine = (line: string): void => {
+    if (!log) {
+      n.log = `logs/${n.id}.log`;
+      log = createWriteStream(join(runDir, n.log), { flags: 'a' });
+      log.on('error', () => {});
+    }
+    log.write(line + '\n');
+    ctx.emit({ type: 'log', runId, node: n.id, line, time: now() });
+  };
+  const contextEnv: Record<string, string> = {
+    GHOSTEAM_RUN_ID: runId,
+    GHOSTEAM_PIPELINE: spec.name,
+    GHOSTEAM_GIT_COMMIT: gitCommit ?? '',
+    GHOSTEAM_TASK: t.name,
+    GHOSTEAM_NODE: n.id,
+    GHOSTEAM_STORE_DIR: root,
+    ...(ctx.reason ? { GHOSTEAM_REASON: ctx.reason } : {}),
+    ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
+  };
+  const allParams: Record<string, ParamValue> = {
+    ...runParams,
+    'ghosteam.runId': runId,
+    'ghosteam.pipeline': spec.name,
+    'ghosteam.gitCommit': gitCommit,
+    'ghosteam.task': n.id,
+    'ghosteam.inputDigests': inputDigests,
+    ...(ctx.reason ? { 'ghosteam.reason': ctx.reason } : {}),
+    ...extraParams,
+  };
+  const firstStart = Date.now();
+  try {
+    for (let attempt = 1; ; attempt++) {
+      let delay = 0;
+      const releases: (() => void)[] = [];
+      for (const s of slots) releases.push(await s.acquire());
+      try {
+        if (signal.aborted) return fail(attempt === 1 ? 'Omitted' : 'Cancelled', attempt === 1 ? 'not started: the run was cancelled' : 'cancelled while waiting to retry');
+        if (ctx.failed() && attempt === 1 && !n.isExitHandler) return fail('Omitted', 'not started: an earlier task failed');
+        const a = { attempt, startedAt: new Date().toISOString() };
+        n.attempts.push(a);
+        ctx.setState(n, 'Running', { attempt });
+        const dir = join(workRoot, n.id, String(attempt));
+        // A resumed run reuses its id: clear what an earlier attempt left, so a stale file is never taken as an output.
+        if (prev) await removeDir(dir);
+        const r = await runAttempt({
+          task: t,
+          params: allParams,
+          ...(item !== undefined ? { item } : {}),
+          inputs: inputPaths,
+          dir,
+          signal,
+          ...(component ? { component, isolation: inWorker ? ('worker' as const) : ('inline' as const), catalog: CATALOG_URL } : {}),
+          contextEnv,
+          cwd,
+          killGraceMs: ctx.killGraceMs,
+          log: logLine,
+          progress: (e) => ctx.emit({ type: 'progress', runId, node: n.id, time: now(), ...e }),
+        });
+        const outcome = r.ok ? 'Succeeded' : r.kind === 'cancelled' ? 'Cancelled' : r.kind === 'error' ? 'Error' : 'Failed';
+        n.attempts[n.attempts.length - 1] = { ...a, finishedAt: new Date().toISOString(), outcome, ...(r.ok ? {} : { message: r.message }) };
+        if (r.ok) {
+          const outputs: Record<string, ArtifactRef> = {};
+          try {
+            for (const [name, path] of Object.entries(r.outputs)) outputs[name] = await store.put(path, t.outputs[name].kind);
+          } catch (e) {
+            return fail('Error', `could not store outputs: ${(e as Error).message}`);
+          }
+          n.outputs = outputs;
+          n.outputParams = r.outputParams;
+          if (cacheOn) {
+            await cache.put({ key, task: t.name, runId, createdAt: new Date().toISOString(), outputs, outputParams: r.outputParams }).catch(() => {});
+          }
+          ctx.setState(n, 'Succeeded', attempt > 1 ? { message: `succeeded on attempt ${attempt}` } : {});
+          return { state: 'Succeeded', outputs, outputParams: r.outputParams, key };
+        }
+        if (r.kind === 'cancelled') return fail('Cancelled', 'cancelled while running');
+        const next = retryDelayMs(t.retry, attempt + 1, r.kind, Date.now() - firstStart);
+        if (next === null || signal.aborted) {
+          const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+          return fail(r.kind === 'error' ? 'Error' : 'Failed', `${r.message}${tries}`);
+        }
+        delay = next;
+        logLine(`attempt ${attempt} failed: ${r.message}; retrying in ${(delay / 1000).toFixed(1)}s`);
+        ctx.emit({ type: 'retry', runId, node: n.id, attempt: attempt + 1, delayMs: delay, message: r.message, time: now() });
+      } finally {
+        releases.reverse().forEach((r) => r());
+      }
+      try {
+        if (delay > 0) await ctx.sleep(delay, signal);
+      } catch {
+        return fail('Cancelled', 'cancelled while waiting to retry');
+      }
+    }
+  } finally {
+    if (log) await new Promise<void>((r) => log!.end(r));
+  }
+}

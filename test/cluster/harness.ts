@@ -1,0 +1,119 @@
+/**
+ * The cluster suite's access to the test cluster (`npm run cluster:up`) and the images
+ * (`npm run images:build`). With CI=true a missing cluster or image fails the suite; elsewhere
+ * `skip` says what to run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { rawKube, type KubeObject, type RawKube } from '../peers/raw.ts';
+import { CLUSTER_NET } from '../peers/cluster/config.ts';
+import { checkCluster, clusterImages, readClusterState } from '../peers/cluster/node.ts';
+import { BUILT_IMAGES, imageRef, type BuiltImage } from '../peers/cluster/images.ts';
+
+export interface Cluster {
+  readonly skip?: string;
+  readonly kubeconfig: string;
+  readonly kube: RawKube;
+  image(name: BuiltImage): string;
+}
+
+export async function useCluster(images: readonly BuiltImage[] = BUILT_IMAGES): Promise<Cluster> {
+  const state = readClusterState();
+  let why = await checkCluster(state);
+  if (why === undefined) {
+    const have = clusterImages(state!.containerdSocket);
+    const missing = images.filter((i) => !have.has(imageRef(i)));
+    if (missing.length > 0) why = `the cluster lacks the image(s) ${missing.map(imageRef).join(', ')}; run \`npm run images:build\``;
+  }
+  const kubeconfig = state?.kubeconfig ?? '';
+  const cluster: Cluster = { kubeconfig, kube: why ? (undefined as unknown as RawKube) : rawKube(kubeconfig), image: imageRef };
+  if (why === undefined) return cluster;
+  if (process.env.CI === 'true') throw new Error(`the test cluster is missing in CI: ${why}. .ci/run starts it with \`npm run cluster:up\` and \`npm run images:build\`.`);
+  return { ...cluster, skip: `needs the test cluster: ${why}; run \`npm run cluster:up\` and \`npm run images:build\` (as root)` };
+}
+
+/** The restricted Pod Security profile's container settings, as every test pod uses them. */
+export const RESTRICTED = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  runAsUser: 65532,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+} as const;
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(500);
+  }
+}
+
+interface PodLike extends KubeObject {
+  status?: { phase?: string; containerStatuses?: { state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode: number } } }[] };
+}
+
+/** Wait for a pod to reach one of `phases`; fail at once on an image or config error. */
+export async function waitPod(kube: RawKube, ns: string, name: string, phases: readonly string[], timeoutMs = 180_000): Promise<PodLike> {
+  return waitFor(`pod ${ns}/${name} to be ${phases.join(' or ')}`, async () => {
+    const pod = await kube.request<PodLike>('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
+    const waiting = pod.status?.containerStatuses?.map((c) => c.state?.waiting).find((w) => w && /Err|Invalid|BackOff/.test(w.reason ?? ''));
+    if (waiting) throw Object.assign(new Error(`pod ${ns}/${name}: ${waiting.reason}: ${waiting.message ?? ''}`), { fatal: true });
+    return phases.includes(pod.status?.phase ?? '') ? pod : undefined;
+  }, timeoutMs).catch(async (err: Error) => {
+    const events = await kube.request<{ items: { reason: string; message: string }[] }>('GET', `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${name}`).catch(() => ({ items: [] }));
+    throw new Error(`${err.message}\nevents: ${events.items.map((e) => `${e.reason}: ${e.message}`).join(' | ')}`);
+  });
+}
+
+export async function podLogs(kube: RawKube, ns: string, name: string): Promise<string> {
+  return String(await kube.request('GET', `/api/v1/namespaces/${ns}/pods/${name}/log`));
+}
+
+/** The interface of the default route: where traffic that leaves the machine goes. */
+export function defaultInterface(): string {
+  const route = readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).find((f) => f[1] === '00000000');
+  if (!route) throw new Error('no default route in /proc/net/route');
+  return route[0];
+}
+
+export interface Capture {
+  /** Stop the capture and return the packets it saw, one line each. */
+  stop(): Promise<string[]>;
+}
+
+/**
+ * Capture, on the interface traffic leaves this machine by, every packet to or from the cluster's
+ * addresses (pods, Services, the node's address). A passing suite sees none.
+ */
+export async function captureClusterEgress(): Promise<Capture> {
+  const iface = defaultInterface();
+  const filter = `net ${CLUSTER_NET.podCIDR} or net ${CLUSTER_NET.serviceCIDR} or host ${CLUSTER_NET.nodeIP}`;
+  const bin = ['/usr/bin/tcpdump', '/usr/sbin/tcpdump'].find(existsSync) ?? 'tcpdump';
+  const child: ChildProcess = spawn(bin, ['-i', iface, '-nn', '-l', '-p', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
+  // tcpdump says "listening on" once the capture runs.
+  await waitFor(`tcpdump on ${iface} to listen`, async () => {
+    if (child.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
+    return /listening on/.test(err);
+  }, 15_000);
+  return {
+    async stop() {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('close', r));
+      return out.split('\n').filter(Boolean);
+    },
+  };
+}

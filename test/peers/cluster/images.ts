@@ -1,0 +1,172 @@
+// `npm run images:build`: every image in images/ built with the Dockerfile users build, on a base
+// image made here from Debian's packages (Docker Hub is not reachable: debootstrap + `docker
+// import`, with the Node.js this machine runs), then smoke-tested, saved under the cache and
+// loaded into the test cluster's containerd when it runs. A test peer, never the product.
+//
+// The GPU trainer image is not built: its Dockerfile installs @tensorflow/tfjs-node-gpu, whose
+// install downloads libtensorflow from outside the registries, and starts from an NVIDIA CUDA image
+// that is not reachable either. test/components/image.test.ts keeps checking its inputs.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cacheDir, repoRoot, shortHash } from '../config.ts';
+import { spawnDaemon, stopPid, waitReady } from '../daemons.ts';
+import { mountsUnder } from './node.ts';
+import { run, which, type Log } from '../install.ts';
+
+/** The images built here, by directory under images/, and the tag each gets (the one charts/ and synth use). */
+export const BUILT_IMAGES = ['components', 'model-server', 'operator'] as const;
+export type BuiltImage = (typeof BUILT_IMAGES)[number];
+export const NOT_BUILT: Readonly<Record<string, string>> = {
+  trainer: 'installs @tensorflow/tfjs-node-gpu, whose install downloads libtensorflow from outside the registries, on an NVIDIA CUDA base image that is not reachable here',
+};
+
+const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+export function imageRef(name: BuiltImage): string {
+  return `ghcr.io/ghosteam/${name}:${version}`;
+}
+
+export const imagesDir = join(cacheDir, 'images');
+export const dockerRoot = join(cacheDir, 'docker');
+const DEBIAN_SUITE = 'bookworm';
+const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+/** What the base holds besides Node.js: its shared libraries, and the CA bundle npm needs. */
+const BASE_PACKAGES = ['ca-certificates', 'libstdc++6'];
+
+/**
+ * The CA certificates this machine adds to Debian's (/usr/local/share/ca-certificates): where
+ * registry traffic passes a TLS-inspecting proxy, npm inside a build needs them as the host's npm
+ * does. They go into the local base only, never into the Dockerfiles or a published image.
+ */
+const LOCAL_CA_DIR = '/usr/local/share/ca-certificates';
+function localCaFiles(): string[] {
+  if (!existsSync(LOCAL_CA_DIR)) return [];
+  return readdirSync(LOCAL_CA_DIR).filter((f) => f.endsWith('.crt')).sort();
+}
+
+/** The local base image: Debian bookworm (minbase) with this machine's node and npm where the public node image keeps them. */
+export function baseImageRef(): string {
+  const cas = localCaFiles().map((f) => readFileSync(join(LOCAL_CA_DIR, f), 'utf8'));
+  return `ghosteam.local/node:${process.versions.node}-${DEBIAN_SUITE}-${shortHash(BASE_PACKAGES.join(','), DEBIAN_MIRROR, ...cas)}`;
+}
+
+export function imageArchive(name: BuiltImage): string {
+  return join(imagesDir, `${name}.tar`);
+}
+
+export interface Docker {
+  readonly host: string;
+  docker(args: readonly string[], opts?: { log?: Log; input?: string }): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Start a dockerd of our own (own socket and data root; no bridge, no iptables, no masquerade). */
+export async function startDocker(log: Log): Promise<Docker> {
+  if (!existsSync('/usr/sbin/dockerd')) {
+    throw new Error('images: dockerd is not installed; `apt-get install docker.io` (Debian) provides it');
+  }
+  const dir = join(tmpdir(), `ghosteam-docker-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(dockerRoot, { recursive: true });
+  const sock = join(dir, 'docker.sock');
+  const host = `unix://${sock}`;
+  const logFile = join(dir, 'dockerd.log');
+  const child = spawnDaemon(
+    '/usr/sbin/dockerd',
+    ['--host', host, '--data-root', dockerRoot, '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip6tables=false', '--storage-driver=overlay2', '--containerd-namespace=ghosteam-docker', '--containerd-plugins-namespace=ghosteam-docker-plugins'],
+    logFile,
+  );
+  // The Debian client matches the Debian daemon; a newer CLI elsewhere on PATH may want buildx.
+  const client = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+  const docker = (args: readonly string[], opts: { log?: Log; input?: string } = {}) =>
+    new Promise<string>((resolve, reject) => {
+      const p = spawn(client, ['--host', host, ...args], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const tail: string[] = [];
+      const onData = (b: Buffer) => {
+        const s = b.toString('utf8');
+        out += s;
+        for (const l of s.split('\n')) {
+          if (!l.trim()) continue;
+          tail.push(l);
+          if (tail.length > 40) tail.shift();
+          opts.log?.(l);
+        }
+      };
+      p.stdout.on('data', onData);
+      p.stderr.on('data', onData);
+      p.on('error', reject);
+      p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(' ')} exited with ${code}:\n${tail.join('\n')}`))));
+      p.stdin.end(opts.input ?? '');
+    });
+  await waitReady('dockerd', child.pid!, logFile, 60_000, async () => spawnSync(client, ['--host', host, 'version'], { stdio: 'ignore' }).status === 0);
+  log(`docker: dockerd ready (${host})`);
+  return {
+    host,
+    docker,
+    async stop() {
+      await stopPid(child.pid!, 20_000);
+      // dockerd leaves its default network namespace mounted under the exec root.
+      for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Build the base image once (debootstrap + docker import); later calls find it in dockerd. */
+export async function ensureBaseImage(d: Docker, log: Log): Promise<string> {
+  const ref = baseImageRef();
+  if (await d.docker(['image', 'inspect', ref]).then(() => true, () => false)) return ref;
+  if (!which('debootstrap')) throw new Error('images: debootstrap is not installed; `apt-get install debootstrap` provides it');
+  const root = join(cacheDir, `base-rootfs-${process.pid}`);
+  rmSync(root, { recursive: true, force: true });
+  log(`images: debootstrap ${DEBIAN_SUITE} (minbase + ${BASE_PACKAGES.join(', ')}) for ${ref}`);
+  try {
+    await run('debootstrap', ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, DEBIAN_SUITE, root, DEBIAN_MIRROR], { log: () => {} });
+    // This machine's Node.js and npm, where the public node image keeps them.
+    const node = process.execPath;
+    mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
+    cpSync(node, join(root, 'usr/local/bin/node'));
+    const npmDir = [join(node, '../../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'].find((p) => existsSync(join(p, 'bin/npm-cli.js')));
+    if (!npmDir) throw new Error(`images: npm not found beside ${node}`);
+    cpSync(npmDir, join(root, 'usr/local/lib/node_modules/npm'), { recursive: true });
+    symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(root, 'usr/local/bin/npm'));
+    symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(root, 'usr/local/bin/npx'));
+    const cas = localCaFiles();
+    if (cas.length > 0) {
+      mkdirSync(join(root, LOCAL_CA_DIR), { recursive: true });
+      for (const f of cas) cpSync(join(LOCAL_CA_DIR, f), join(root, LOCAL_CA_DIR, f));
+      await run('chroot', [root, 'update-ca-certificates'], { log: () => {} });
+    }
+    rmSync(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
+    mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
+    rmSync(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
+    mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+    const tar = join(cacheDir, `base-${process.pid}.tar`);
+    await run('tar', ['--numeric-owner', '-C', root, '-cf', tar, '.'], { log: () => {} });
+    const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(cas.length > 0 ? ['NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'] : [])];
+    await d.docker(['import', ...env.flatMap((e) => ['--change', `ENV ${e}`]), '--change', 'CMD ["node"]', tar, ref]);
+    rmSync(tar, { force: true });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  return ref;
+}
+
+/** Build one image with its own Dockerfile from the repository root, on the given base. */
+export async function buildImage(d: Docker, name: BuiltImage, base: string, log: Log): Promise<string> {
+  const ref = imageRef(name);
+  await d.docker(['build', '--network', 'host', '--build-arg', `NODE_IMAGE=${base}`, '--file', `images/${name}/Dockerfile`, '--tag', ref, repoRoot], { log });
+  return ref;
+}
+
+export async function saveImage(d: Docker, name: BuiltImage): Promise<string> {
+  mkdirSync(imagesDir, { recursive: true });
+  const out = imageArchive(name);
+  const tmp = `${out}.tmp-${process.pid}`;
+  await d.docker(['save', '--output', tmp, imageRef(name)]);
+  renameSync(tmp, out);
+  return out;
+}
+

@@ -1,0 +1,616 @@
+// The test cluster: a kube-apiserver of its own (ghosteam-kube --node), kube-controller-manager,
+// kube-scheduler, kube-proxy and a kubelet (ghosteam-node), on containerd from Debian with
+// Debian's CNI plugins. `clusterUp` starts what is not running (installing and building once),
+// `clusterDown` stops it and removes every trace but the caches. A test peer, never the product.
+//
+// Why an API server of its own rather than the shared peer's: the controllers of a real cluster
+// (garbage collector, namespace, deployment...) would act on the objects the other suites create
+// in the shared one to play those controllers themselves; and a node needs the API server on an
+// address pods can reach, with ServiceAccount tokens, which the shared peer leaves off.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import writeFileAtomic from 'write-file-atomic';
+import { stringify } from 'yaml';
+import { cacheDir, kubeLdflags, kubeModuleBinary, kubeModuleDir } from '../config.ts';
+import { freePort, logTail, spawnDaemon, stopPid, waitReady } from '../daemons.ts';
+import { ensureKube, run, which, withLock, type Log } from '../install.ts';
+import { isAlive, kubeTls } from '../state.ts';
+import { CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
+
+export interface DaemonState {
+  readonly pid: number;
+  readonly log: string;
+}
+
+export interface ClusterState {
+  /** Temp dir: configs, logs, the API server's PKI and etcd, the kubelet's root, containerd's state. */
+  readonly dir: string;
+  readonly kubeconfig: string;
+  readonly apiPort: number;
+  readonly startedAt: number;
+  readonly containerdSocket: string;
+  readonly daemons: Partial<Record<DaemonName, DaemonState>>;
+}
+
+export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet';
+/** Start order; teardown runs it backwards. */
+const DAEMONS: readonly DaemonName[] = ['containerd', 'apiserver', 'controller-manager', 'scheduler', 'proxy', 'kubelet'];
+
+/** A failure of one part of the cluster, named, with the log to read. */
+export class ClusterPartError extends Error {
+  constructor(
+    readonly part: string,
+    message: string,
+  ) {
+    super(`cluster:up: ${part}: ${message}`);
+  }
+}
+
+export function readClusterState(): ClusterState | undefined {
+  if (!existsSync(clusterStateFile)) return undefined;
+  try {
+    return JSON.parse(readFileSync(clusterStateFile, 'utf8')) as ClusterState;
+  } catch (err) {
+    throw new Error(`${clusterStateFile}: not a readable cluster state file (${(err as Error).message}); run \`npm run cluster:down\` to clear it`, { cause: err });
+  }
+}
+
+function writeClusterState(state: ClusterState | undefined): void {
+  if (state === undefined) rmSync(clusterStateFile, { force: true });
+  else writeFileAtomic.sync(clusterStateFile, JSON.stringify(state, null, 2) + '\n');
+}
+
+/** GET a path on the cluster's API server with the admin certificate; never rejects (a failure is status 0). */
+export function apiGet(kubeconfig: string, path: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve) => {
+    let tls: ReturnType<typeof kubeTls>;
+    try {
+      tls = kubeTls(kubeconfig);
+    } catch (err) {
+      resolve({ status: 0, body: (err as Error).message });
+      return;
+    }
+    const url = new URL(path, tls.server);
+    const req = httpsRequest(url, { method: 'GET', ca: tls.ca, cert: tls.cert, key: tls.key, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => resolve({ status: 0, body: err.message }));
+    req.end();
+  });
+}
+
+/** Why the recorded cluster is not usable, or undefined when every daemon lives and the node is Ready. */
+export async function checkCluster(state: ClusterState | undefined = readClusterState()): Promise<string | undefined> {
+  if (!state) return 'the cluster is not running';
+  for (const name of DAEMONS) {
+    const d = state.daemons[name];
+    if (!d) return `${name} was never started`;
+    if (!isAlive(d.pid)) return `${name} (pid ${d.pid}) has exited; see ${d.log}`;
+  }
+  const ready = await apiGet(state.kubeconfig, '/readyz');
+  if (ready.status !== 200) return `the API server is not ready (${ready.status || ready.body}); see ${state.daemons.apiserver?.log}`;
+  const node = await apiGet(state.kubeconfig, `/api/v1/nodes/${NODE_NAME}`);
+  if (node.status !== 200) return `node ${NODE_NAME} is not registered (${node.status}); see ${state.daemons.kubelet?.log}`;
+  const cond = (JSON.parse(node.body) as { status?: { conditions?: { type: string; status: string; message?: string }[] } }).status?.conditions?.find((c) => c.type === 'Ready');
+  return cond?.status === 'True' ? undefined : `node ${NODE_NAME} is not Ready (${cond?.message ?? 'no Ready condition'}); see ${state.daemons.kubelet?.log}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Installs: Debian packages, the node binary, the pause image.
+
+function missingPackages(): typeof NODE_PACKAGES {
+  return NODE_PACKAGES.filter((p) => !existsSync(p.file));
+}
+
+async function ensurePackages(log: Log): Promise<void> {
+  if (missingPackages().length === 0) return;
+  await withLock('apt', async () => {
+    const missing = missingPackages();
+    if (missing.length === 0) return;
+    const names = missing.map((p) => p.pkg);
+    if (!which('apt-get')) {
+      throw new ClusterPartError('packages', `missing ${missing.map((p) => `${p.pkg} (${p.why})`).join(', ')}; install them with your package manager`);
+    }
+    log(`packages: apt-get install ${names.join(' ')}`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    try {
+      await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+      await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...names], { env, log: () => {} });
+    } catch (err) {
+      throw new ClusterPartError('packages', `apt-get install ${names.join(' ')} failed: ${(err as Error).message}`);
+    }
+    const still = missingPackages();
+    if (still.length > 0) throw new ClusterPartError('packages', `apt-get installed ${names.join(' ')} but ${still.map((p) => p.file).join(', ')} is still missing`);
+  });
+}
+
+/** Build one command of test/peers/kube into the cache (once; keyed by its inputs). */
+async function ensureModuleBinary(cmd: 'ghosteam-node' | 'ghosteam-pause', log: Log, what: string): Promise<string> {
+  const bin = kubeModuleBinary(cmd);
+  if (existsSync(bin)) return bin;
+  return withLock('kube', async () => {
+    if (existsSync(bin)) return bin;
+    if (!which('go')) throw new ClusterPartError(cmd, 'the Go toolchain is not on PATH; install Go >= 1.26 (only the test peers need it)');
+    mkdirSync(join(cacheDir, 'bin'), { recursive: true });
+    const tmp = `${bin}.tmp-${process.pid}`;
+    log(`${cmd}: building ${what} (first time only)`);
+    const ldflags = cmd === 'ghosteam-pause' ? '-s -w' : kubeLdflags();
+    try {
+      await run('go', ['build', '-trimpath', `-ldflags=${ldflags}`, '-o', tmp, `./cmd/${cmd}`], {
+        cwd: kubeModuleDir,
+        env: cmd === 'ghosteam-pause' ? { ...process.env, CGO_ENABLED: '0' } : process.env,
+        log,
+      });
+    } catch (err) {
+      throw new ClusterPartError(cmd, `go build failed: ${(err as Error).message}`);
+    }
+    renameSync(tmp, bin);
+    return bin;
+  });
+}
+
+/**
+ * A Docker image archive (the `docker save` layout, which `ctr images import` reads) holding one
+ * layer with `files` (path in image -> path here) and the given entrypoint.
+ */
+export function writeImageArchive(out: string, ref: string, files: Record<string, string>, entrypoint: readonly string[]): void {
+  const work = mkdtempSync(join(tmpdir(), 'ghosteam-image-'));
+  try {
+    const root = join(work, 'rootfs');
+    for (const [inImage, src] of Object.entries(files)) {
+      const dest = join(root, inImage);
+      mkdirSync(join(dest, '..'), { recursive: true });
+      writeFileSync(dest, readFileSync(src), { mode: 0o755 });
+    }
+    const tarArgs = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0'];
+    execFileSync('tar', [...tarArgs, '-C', root, '-cf', join(work, 'layer.tar'), '.']);
+    const diffId = execFileSync('sha256sum', [join(work, 'layer.tar')], { encoding: 'utf8' }).split(' ')[0];
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Entrypoint: entrypoint, User: '65535:65535' },
+      rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+    };
+    writeFileSync(join(work, 'config.json'), JSON.stringify(config));
+    writeFileSync(join(work, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: [ref], Layers: ['layer.tar'] }]));
+    execFileSync('tar', [...tarArgs, '-C', work, '-cf', out, 'manifest.json', 'config.json', 'layer.tar']);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function ctr(socket: string, args: readonly string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('ctr', ['--address', socket, '--namespace', 'k8s.io', ...args], { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 << 20 });
+  return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? String(r.error ?? '') };
+}
+
+/** The image refs containerd (namespace k8s.io) holds. */
+export function clusterImages(socket: string): Set<string> {
+  const r = ctr(socket, ['images', 'ls', '--quiet']);
+  if (r.status !== 0) throw new Error(`ctr images ls: ${r.stderr.trim()}`);
+  return new Set(r.stdout.split('\n').filter(Boolean));
+}
+
+/** Import a `docker save` archive into the node's containerd, where the kubelet finds it. */
+export function importImageArchive(socket: string, archive: string): void {
+  const r = ctr(socket, ['images', 'import', '--no-unpack=false', archive]);
+  if (r.status !== 0) throw new Error(`ctr images import ${archive}: ${(r.stderr || r.stdout).trim()}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host networking: the node address, forwarding, and the guard that keeps pod traffic here.
+
+function sh(cmd: string, args: readonly string[]): { status: number; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return { status: r.status ?? 1, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim() };
+}
+
+function must(part: string, cmd: string, args: readonly string[]): void {
+  const r = sh(cmd, args);
+  if (r.status !== 0) throw new ClusterPartError(part, `\`${cmd} ${args.join(' ')}\` failed: ${r.out}`);
+}
+
+/** The guard rules, as `iptables` argument lists after the chain name. */
+export function guardRules(net: typeof CLUSTER_NET = CLUSTER_NET): { forward: string[][]; output: string[][] } {
+  return {
+    // Forwarded traffic from pods: only to pods (Service traffic is DNATed to a pod before FORWARD).
+    forward: [
+      ['-s', net.podCIDR, '-d', net.podCIDR, '-j', 'RETURN'],
+      ['-s', net.podCIDR, '-j', 'REJECT'],
+      ['-d', net.serviceCIDR, '-j', 'REJECT'],
+    ],
+    // This machine's own traffic to cluster addresses: only over loopback or the pod bridge.
+    output: [
+      ['-o', 'lo', '-j', 'RETURN'],
+      ['-o', net.bridge, '-j', 'RETURN'],
+      ['-d', net.podCIDR, '-j', 'REJECT'],
+      ['-d', net.serviceCIDR, '-j', 'REJECT'],
+      ['-d', `${net.nodeIP}/32`, '-j', 'REJECT'],
+    ],
+  };
+}
+
+function setUpHostNetwork(): void {
+  const part = 'host network';
+  const has = sh('ip', ['-4', 'addr', 'show', 'dev', 'lo']).out.includes(` ${CLUSTER_NET.nodeIP}/32 `);
+  if (!has) must(part, 'ip', ['addr', 'add', `${CLUSTER_NET.nodeIP}/32`, 'dev', 'lo']);
+  must(part, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  tearDownGuard();
+  const rules = guardRules();
+  for (const [suffix, hook, list] of [['FWD', 'FORWARD', rules.forward], ['OUT', 'OUTPUT', rules.output]] as const) {
+    const chain = `${CLUSTER_NET.guardChain}-${suffix}`;
+    must(part, 'iptables', ['-w', '-N', chain]);
+    for (const r of list) must(part, 'iptables', ['-w', '-A', chain, ...r]);
+    must(part, 'iptables', ['-w', '-I', hook, '1', '-j', chain]);
+  }
+}
+
+function tearDownGuard(): void {
+  for (const [suffix, hook] of [['FWD', 'FORWARD'], ['OUT', 'OUTPUT']] as const) {
+    const chain = `${CLUSTER_NET.guardChain}-${suffix}`;
+    while (sh('iptables', ['-w', '-D', hook, '-j', chain]).status === 0);
+    sh('iptables', ['-w', '-F', chain]);
+    sh('iptables', ['-w', '-X', chain]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration files.
+
+export function containerdConfig(dir: string, socket: string): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return [
+    'version = 2',
+    `root = ${JSON.stringify(containerdRoot)}`,
+    `state = ${JSON.stringify(join(dir, 'containerd-state'))}`,
+    'disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper"]',
+    '[grpc]',
+    `  address = ${JSON.stringify(socket)}`,
+    '[ttrpc]',
+    `  address = ${JSON.stringify(`${socket}.ttrpc`)}`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+    `[plugins."io.containerd.internal.v1.opt"]`,
+    `  path = ${JSON.stringify(join(dir, 'containerd-opt'))}`,
+    `[${cri}]`,
+    `  sandbox_image = ${JSON.stringify(PAUSE_IMAGE)}`,
+    // This VM refuses a negative oom_score_adj: without this every sandbox fails in runc.
+    '  restrict_oom_score_adj = true',
+    '  enable_selinux = false',
+    `[${cri}.containerd]`,
+    '  snapshotter = "overlayfs"',
+    '  default_runtime_name = "runc"',
+    `[${cri}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `[${cri}.containerd.runtimes.runc.options]`,
+    '  SystemdCgroup = false',
+    '  BinaryName = "/usr/sbin/runc"',
+    `[${cri}.cni]`,
+    '  bin_dir = "/usr/lib/cni"',
+    `  conf_dir = ${JSON.stringify(join(dir, 'cni'))}`,
+    '  max_conf_num = 1',
+    '',
+  ].join('\n');
+}
+
+export function cniConflist(dir: string): object {
+  return {
+    cniVersion: '0.4.0',
+    name: 'ghosteam',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: CLUSTER_NET.bridge,
+        isGateway: true,
+        // No masquerade: a pod packet that escaped would keep its pod source address, which the
+        // guard rejects and the capture check would see.
+        ipMasq: false,
+        hairpinMode: true,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: CLUSTER_NET.podCIDR, gateway: CLUSTER_NET.podGateway }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: join(dir, 'cni-ipam'),
+        },
+      },
+    ],
+  };
+}
+
+export function kubeletConfig(dir: string, socket: string, port: number, healthzPort: number, ca: string): object {
+  return {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    // The VM boots cgroup v1, which the kubelet refuses unless told.
+    failCgroupV1: false,
+    cgroupDriver: 'cgroupfs',
+    failSwapOn: false,
+    address: CLUSTER_NET.nodeIP,
+    port,
+    readOnlyPort: 0,
+    healthzBindAddress: '127.0.0.1',
+    healthzPort,
+    containerRuntimeEndpoint: `unix://${socket}`,
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: ca } },
+    authorization: { mode: 'Webhook' },
+    // Pods resolve nothing: a resolver at the pod's own loopback fails at once instead of sending
+    // queries to this machine's upstream resolver, off the machine. Everything here is by address.
+    resolvConf: join(dir, 'resolv.conf'),
+    rotateCertificates: false,
+    serializeImagePulls: false,
+    // A shared build machine's disk is often fuller than the defaults allow; never evict or GC here.
+    evictionHard: { 'memory.available': '50Mi', 'nodefs.available': '1%', 'imagefs.available': '1%' },
+    imageGCHighThresholdPercent: 100,
+    imageGCLowThresholdPercent: 99,
+    maxPods: 60,
+    staticPodPath: '',
+    shutdownGracePeriod: '0s',
+  };
+}
+
+export function proxyConfig(kubeconfig: string, healthzPort: number, metricsPort: number): object {
+  return {
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    clientConnection: { kubeconfig },
+    mode: 'iptables',
+    hostnameOverride: NODE_NAME,
+    bindAddress: CLUSTER_NET.nodeIP,
+    clusterCIDR: CLUSTER_NET.podCIDR,
+    healthzBindAddress: `127.0.0.1:${healthzPort}`,
+    metricsBindAddress: `127.0.0.1:${metricsPort}`,
+    // Pods on one bridge reach each other's Services: masquerading makes the reply come back
+    // through this machine's conntrack rather than straight across the bridge.
+    iptables: { masqueradeAll: true },
+    // NodePorts only on the node's own address, never on the machine's network interface.
+    nodePortAddresses: [`${CLUSTER_NET.nodeIP}/32`],
+    // Leave the machine's conntrack sysctls alone.
+    conntrack: { maxPerCore: 0, min: 0 },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Up and down.
+
+async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  try {
+    return await fn();
+  } finally {
+    timings[name] = Math.round((performance.now() - t0) / 100) / 10;
+  }
+}
+
+export interface ClusterUpResult {
+  readonly state: ClusterState;
+  readonly timings: Record<string, number>;
+}
+
+/** Start the cluster unless it is already up and healthy. Idempotent; holds the 'cluster' lock. */
+export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
+  return withLock('cluster', async () => {
+    const timings: Record<string, number> = {};
+    const recorded = readClusterState();
+    if ((await checkCluster(recorded)) === undefined) return { state: recorded!, timings };
+    if (recorded) {
+      log('cluster: the recorded cluster is not healthy; tearing it down before starting again');
+      await tearDown(recorded, log);
+      writeClusterState(undefined);
+    }
+    if (process.getuid?.() !== 0) {
+      throw new ClusterPartError('preflight', 'needs root: it runs containerd, mounts pod volumes and writes iptables rules (a test peer; run it in a VM or CI machine you own)');
+    }
+    if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
+      throw new ClusterPartError('preflight', 'no cgroup filesystem under /sys/fs/cgroup; containers cannot run on this machine');
+    }
+    await timed(timings, 'packages', () => ensurePackages(log));
+    const [apiBin, nodeBin, pauseBin] = await timed(timings, 'build', async () => {
+      // One after the other: the Go builds share the build cache, and building them at once would
+      // compile the shared packages twice.
+      const api = await ensureKube(log).catch((err: Error) => {
+        throw new ClusterPartError('kube-apiserver build', err.message);
+      });
+      const node = await ensureModuleBinary('ghosteam-node', log, 'kubelet, kube-controller-manager, kube-scheduler and kube-proxy');
+      const pause = await ensureModuleBinary('ghosteam-pause', log, 'the pod sandbox (pause) process');
+      return [api, node, pause];
+    });
+
+    const dir = mkdtempSync(join(tmpdir(), 'ghosteam-cluster-'));
+    const socket = join(dir, 'containerd.sock');
+    let state: ClusterState = { dir, kubeconfig: join(dir, 'apiserver', 'kubeconfig'), apiPort: 0, startedAt: Date.now(), containerdSocket: socket, daemons: {} };
+    const started = (name: DaemonName, d: DaemonState) => {
+      state = { ...state, daemons: { ...state.daemons, [name]: d } };
+      writeClusterState(state);
+    };
+    writeClusterState(state);
+    try {
+      await timed(timings, 'host network', async () => setUpHostNetwork());
+      mkdirSync(containerdRoot, { recursive: true });
+      mkdirSync(join(dir, 'cni'));
+      writeFileSync(join(dir, 'cni', '10-ghosteam.conflist'), JSON.stringify(cniConflist(dir), null, 2));
+      writeFileSync(join(dir, 'containerd.toml'), containerdConfig(dir, socket));
+      writeFileSync(join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n');
+
+      await timed(timings, 'containerd', async () => {
+        const log_ = join(dir, 'containerd.log');
+        const child = spawnDaemon('containerd', ['--config', join(dir, 'containerd.toml')], log_);
+        started('containerd', { pid: child.pid!, log: log_ });
+        await waitReady('containerd', child.pid!, log_, 60_000, async () => existsSync(socket) && ctr(socket, ['version']).status === 0).catch((err: Error) => {
+          throw new ClusterPartError('containerd', err.message);
+        });
+        if (!clusterImages(socket).has(PAUSE_IMAGE)) {
+          const archive = join(dir, 'pause.tar');
+          writeImageArchive(archive, PAUSE_IMAGE, { pause: pauseBin }, ['/pause']);
+          try {
+            importImageArchive(socket, archive);
+          } catch (err) {
+            throw new ClusterPartError('pause image', (err as Error).message);
+          }
+          log(`containerd: imported the sandbox image ${PAUSE_IMAGE}`);
+        }
+      });
+
+      await timed(timings, 'kube-apiserver', async () => {
+        const port = await freePort();
+        state = { ...state, apiPort: port };
+        const [etcdPort, etcdPeerPort] = [await freePort(), await freePort()];
+        const log_ = join(dir, 'apiserver.log');
+        const args = ['--dir', join(dir, 'apiserver'), '--port', String(port), '--etcd-port', String(etcdPort), '--etcd-peer-port', String(etcdPeerPort)];
+        args.push('--bind-address', CLUSTER_NET.nodeIP, '--service-cluster-ip-range', CLUSTER_NET.serviceCIDR, '--node');
+        const child = spawnDaemon(apiBin, args, log_);
+        started('apiserver', { pid: child.pid!, log: log_ });
+        await waitReady('kube-apiserver', child.pid!, log_, 180_000, async () => existsSync(state.kubeconfig) && (await apiGet(state.kubeconfig, '/readyz')).status === 200).catch((err: Error) => {
+          throw new ClusterPartError('kube-apiserver', err.message);
+        });
+      });
+
+      const pki = (f: string) => join(dir, 'apiserver', f);
+      const kc = state.kubeconfig;
+      const node = async (name: Exclude<DaemonName, 'containerd' | 'apiserver'>, args: string[]) => {
+        const log_ = join(dir, `${name}.log`);
+        const child = spawnDaemon(nodeBin, [name, ...args], log_);
+        started(name, { pid: child.pid!, log: log_ });
+        // Fail early when one exits at once (a bad flag, a port in use).
+        await sleep(1500);
+        if (!isAlive(child.pid!)) throw new ClusterPartError(name, `exited while starting; the end of ${log_}:\n${logTail(log_)}`);
+      };
+      await timed(timings, 'control plane', async () => {
+        await node('controller-manager', [
+          `--kubeconfig=${kc}`,
+          `--service-account-private-key-file=${pki('sa.key')}`,
+          `--root-ca-file=${pki('ca.crt')}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          '--secure-port=0',
+          '--cluster-name=ghosteam',
+          '--profiling=false',
+        ]);
+        await node('scheduler', [`--kubeconfig=${kc}`, '--leader-elect=false', '--bind-address=127.0.0.1', '--secure-port=0', '--profiling=false']);
+      });
+      await timed(timings, 'node', async () => {
+        const [proxyHealthz, proxyMetrics, kubeletPort, kubeletHealthz] = [await freePort(), await freePort(), await freePort(), await freePort()];
+        writeFileSync(join(dir, 'proxy.yaml'), stringify(proxyConfig(kc, proxyHealthz, proxyMetrics)));
+        await node('proxy', [`--config=${join(dir, 'proxy.yaml')}`]);
+        writeFileSync(join(dir, 'kubelet.yaml'), stringify(kubeletConfig(dir, socket, kubeletPort, kubeletHealthz, pki('ca.crt'))));
+        await node('kubelet', [
+          `--config=${join(dir, 'kubelet.yaml')}`,
+          `--kubeconfig=${kc}`,
+          `--root-dir=${join(dir, 'kubelet')}`,
+          `--cert-dir=${join(dir, 'kubelet-pki')}`,
+          `--node-ip=${CLUSTER_NET.nodeIP}`,
+          `--hostname-override=${NODE_NAME}`,
+        ]);
+      });
+      await timed(timings, 'node Ready', async () => {
+        const deadline = Date.now() + 180_000;
+        let why = await checkCluster(state);
+        while (why !== undefined && Date.now() < deadline) {
+          for (const name of DAEMONS) {
+            const d = state.daemons[name]!;
+            if (!isAlive(d.pid)) throw new ClusterPartError(name, `exited; the end of ${d.log}:\n${logTail(d.log)}`);
+          }
+          await sleep(500);
+          why = await checkCluster(state);
+        }
+        if (why !== undefined) throw new ClusterPartError('node', `not Ready within 180s: ${why}\n${logTail(state.daemons.kubelet!.log)}`);
+        // Pods need their ServiceAccount: the controller-manager makes `default` in each namespace.
+        while ((await apiGet(kc, '/api/v1/namespaces/default/serviceaccounts/default')).status !== 200) {
+          if (Date.now() > deadline) throw new ClusterPartError('kube-controller-manager', `made no default ServiceAccount within 180s; see ${state.daemons['controller-manager']!.log}`);
+          await sleep(500);
+        }
+      });
+      return { state, timings };
+    } catch (err) {
+      log(`cluster: ${(err as Error).message.split('\n')[0]}; tearing down what was started (logs kept in ${dir})`);
+      await tearDown(state, log, { keepLogs: true });
+      writeClusterState(undefined);
+      throw err;
+    }
+  });
+}
+
+/** Stop the cluster and remove its traces (mounts, pod networks, rules, temp dir); the caches stay. */
+export async function clusterDown(log: Log = () => {}): Promise<void> {
+  await withLock('cluster', async () => {
+    const state = readClusterState();
+    if (!state) {
+      log('cluster: not running');
+      return;
+    }
+    await tearDown(state, log);
+    writeClusterState(undefined);
+  });
+}
+
+async function tearDown(state: ClusterState, log: Log, { keepLogs = false } = {}): Promise<void> {
+  const stop = async (name: DaemonName, graceMs = 10_000) => {
+    const d = state.daemons[name];
+    if (!d || !isAlive(d.pid)) return;
+    await stopPid(d.pid, graceMs);
+    log(`${name}: stopped (pid ${d.pid})`);
+  };
+  await stop('kubelet');
+  // The pods' containers: their shims outlive containerd, so remove them through it first.
+  const socket = state.containerdSocket;
+  const containerd = state.daemons.containerd;
+  if (containerd && isAlive(containerd.pid) && existsSync(socket)) {
+    const tasks = ctr(socket, ['tasks', 'ls', '--quiet']).stdout.split('\n').filter(Boolean);
+    for (const t of tasks) ctr(socket, ['tasks', 'kill', '--signal', 'SIGKILL', t]);
+    for (const t of tasks) {
+      for (let i = 0; i < 20 && ctr(socket, ['tasks', 'delete', t]).status !== 0; i++) await sleep(250);
+    }
+    const containers = ctr(socket, ['containers', 'ls', '--quiet']).stdout.split('\n').filter(Boolean);
+    for (const c of containers) ctr(socket, ['containers', 'delete', c]);
+    if (tasks.length > 0) log(`containerd: removed ${tasks.length} task(s), ${containers.length} container(s)`);
+  }
+  for (const name of ['proxy', 'scheduler', 'controller-manager', 'apiserver'] as const) await stop(name);
+  await stop('containerd', 20_000);
+  // kube-proxy's rules: it removes its own chains with --cleanup.
+  const nodeBin = kubeModuleBinary('ghosteam-node');
+  if (existsSync(nodeBin)) spawnSync(nodeBin, ['proxy', '--cleanup'], { stdio: 'ignore', timeout: 60_000 });
+  // Pod network namespaces containerd made while this cluster ran, the bridge, the guard.
+  const netnsDir = '/var/run/netns';
+  if (existsSync(netnsDir)) {
+    for (const n of readdirSync(netnsDir)) {
+      const p = join(netnsDir, n);
+      if (!n.startsWith('cni-') || statSync(p).mtimeMs < state.startedAt - 1000) continue;
+      sh('umount', ['-l', p]);
+      rmSync(p, { force: true });
+    }
+  }
+  sh('ip', ['link', 'delete', CLUSTER_NET.bridge]);
+  tearDownGuard();
+  sh('ip', ['addr', 'del', `${CLUSTER_NET.nodeIP}/32`, 'dev', 'lo']);
+  // Whatever is still mounted under the temp dir (pod volumes, sandbox /dev/shm), deepest first.
+  for (const m of mountsUnder(state.dir)) sh('umount', ['-l', m]);
+  if (keepLogs) {
+    for (const sub of ['kubelet', 'containerd-state', 'containerd-opt', 'apiserver']) rmSync(join(state.dir, sub), { recursive: true, force: true });
+  } else if (state.dir.startsWith(tmpdir())) {
+    rmSync(state.dir, { recursive: true, force: true });
+  }
+}
+
+/** Mount points below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1]?.replace(/\\040/g, ' '))
+    .filter((m): m is string => !!m && m.startsWith(dir + '/'))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** The shell-sourceable lines `cluster:up` prints. */
+export function clusterEnvLines(state: ClusterState, extra: Record<string, string> = {}): string[] {
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return [`KUBECONFIG=${q(state.kubeconfig)}`, `GHOSTEAM_CLUSTER_KUBECONFIG=${q(state.kubeconfig)}`, ...Object.entries(extra).map(([k, v]) => `${k}=${q(v)}`)];
+}
