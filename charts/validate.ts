@@ -265,7 +265,42 @@ export function validateObject(o: SourcedObject): Issue[] {
         for (const e of validateGhosteamObject(obj)) issues.push({ path, ...e });
       }
   }
+  if (obj.kind !== 'Secret') for (const f of plaintextSecrets(obj)) issues.push({ path, field: f.field, message: messages.plaintextSecret(f.name) });
   return issues;
+}
+
+/**
+ * Names of environment variables that hold secrets (a password, token, API or private key,
+ * credentials); `_FILE`, `_PATH`, `_ID`… variants name where a secret is, not the secret.
+ */
+export const SECRET_ENV_NAME = /(^|_)(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY|SECRET_?KEY|PRIVATE_?KEY|CREDENTIALS?)(_|$)/i;
+const NOT_A_SECRET_VALUE = /_(FILE|PATH|DIR|ENV|NAME|ID|URL|URI|HEADER|TYPE)$/i;
+
+/**
+ * Every `env` entry anywhere in an object (containers of Pods, Deployments, Argo templates, KServe
+ * predictors…) that puts a secret-named variable's value in plain text (pure).
+ */
+export function plaintextSecrets(obj: unknown): Array<{ field: string; name: string }> {
+  const out: Array<{ field: string; name: string }> = [];
+  const walk = (v: unknown, field: string, depth: number): void => {
+    if (depth > 64 || typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, `${field}[${i}]`, depth + 1));
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      const f = field ? `${field}.${k}` : k;
+      if (k === 'env' && Array.isArray(x)) {
+        x.forEach((e, i) => {
+          const name = (e as { name?: unknown })?.name;
+          const value = (e as { value?: unknown })?.value;
+          if (typeof name === 'string' && SECRET_ENV_NAME.test(name) && !NOT_A_SECRET_VALUE.test(name) && typeof value === 'string' && value !== '') out.push({ field: `${f}[${i}].value`, name });
+        });
+      } else walk(x, f, depth + 1);
+    }
+  };
+  walk(obj, '', 0);
+  return out;
 }
 
 /** Validates a whole set: each object, then duplicates and cross-object rules. */

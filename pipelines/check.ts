@@ -15,6 +15,7 @@ export const RESERVED_TASK_NAMES = ['ghosteam-dag'];
 export const messages = {
   notDns: (name: string) => `'${name}' ${dnsLabelProblem(name)}; use '${toDnsLabel(name)}'`,
   duplicateTask: (name: string) => `has two tasks named '${name}'; give each task a unique id`,
+  plaintextSecret: (name: string) => `puts the secret ${name} in plain text; reference a Secret instead: valueFrom: {secretKeyRef: {name: <secret>, key: <key>}} (kubectl create secret generic <secret> --from-literal=<key>=…)`,
   reservedTask: (name: string) => `'${name}' is reserved by ghosteam; choose another task id`,
   unknownParam: (name: string, known: readonly string[]) =>
     `refers to pipeline param '${name}', which is not declared; declare it with pipeline.param('${name}', …)${known.length ? ` or use one of ${known.join(', ')}` : ''}`,

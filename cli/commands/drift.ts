@@ -117,7 +117,11 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
       const ref = await ingestFile(flags.reference, { columns: features });
       const summary = buildReferenceSummary(datasetColumns(ref), { bins: opts.bins });
       if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(summary));
-      const r = await detectDriftFromPayloadLog(flags.currentLog, summary, { features, drift: opts });
+      // A torn or foreign line (a crash, a full disk) is skipped and counted, not fatal; a log of
+      // nothing but bad lines is still an error, with the first line's reason.
+      const r = await detectDriftFromPayloadLog(flags.currentLog, summary, { features, drift: opts, skipInvalid: true });
+      if (r.skipped > 0 && r.records === 0) throw userError(`${flags.currentLog}: none of its ${r.skipped} record(s) could be read; the first: ${r.firstSkipped}`);
+      if (r.skipped > 0) process.stderr.write(`warning: skipped ${r.skipped} unreadable line(s) of ${flags.currentLog} (the first: ${r.firstSkipped}); drift is computed over the other ${r.records} record(s)\n`);
       result = r.latest;
     } else {
       const { reference, current } = await readPair(flags.reference, flags.current!, opts.columns);

@@ -6,7 +6,7 @@
  *   ghosteam payload-sink --port 8090 --dir /var/lib/ghosteam/payloads --host 0.0.0.0
  */
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { intArg } from '../args.ts';
 
 interface SinkFlags {
@@ -15,6 +15,7 @@ interface SinkFlags {
   host: string;
   tokenEnv?: string;
   pairTtl: string;
+  fsync: 'always' | 'interval' | 'never';
 }
 
 /** The file the sink writes in --dir (the operator's --payload-log names it). */
@@ -29,10 +30,17 @@ export function register(program: Command): void {
     .option('--host <addr>', 'address to bind (0.0.0.0 in a pod)', '127.0.0.1')
     .option('--token-env <NAME>', 'environment variable holding a bearer token required on POST / and /metrics (KServe\'s logger sends none)')
     .option('--pair-ttl <ms>', 'how long a KServe request waits for its response; then it is written without outputs', '30000')
+    .addOption(new Option('--fsync <policy>', 'when the log is fsynced: always (before each answer; one fsync covers the requests that arrive meanwhile), interval (every second; an answer still means written, so kill -9 loses nothing, a power loss may), never').choices(['always', 'interval', 'never']).default('always'))
     .addHelpText('after', `
 Accepts POST / with CloudEvents 1.0: binary mode (ce-* headers; KServe's inference logger sends
 org.kubeflow.serving.inference.request/.response pairs joined by ce-id) or structured batches
 (ghosteam serve --payload-sink). A bad event gets 400 {"error"}. GET /healthz, GET /metrics.
+
+A 200 means the events are on disk (see --fsync). KServe halves waiting for their pair are kept
+in ${PAYLOAD_LOG_FILE}.pending and come back after a restart. When the sink cannot keep that
+promise it answers 429 (busy) or 503 (disk full or failing) with Retry-After, /healthz turns 503,
+and stderr says why. A torn last line (crash, full disk) is moved to ${PAYLOAD_LOG_FILE}.torn-<time>
+on start.
 
 Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ url }), at it):
   ghosteam payload-sink --host 0.0.0.0 --dir /data/payloads
@@ -45,7 +53,7 @@ Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ ur
       }
       const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
       const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
-      const sink = await startPayloadSink({ file, port: intArg('--port', f.port, 0), host: f.host, pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1), ...(token ? { token } : {}) });
+      const sink = await startPayloadSink({ file, port: intArg('--port', f.port, 0), host: f.host, pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1), fsync: f.fsync, ...(token ? { token } : {}) });
       process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
       await new Promise<void>((done) => {
         const stop = (sig: string): void => {

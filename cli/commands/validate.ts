@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter } from 'yaml';
 import { formatIssue, type Issue } from '../../api/errors.ts';
 import { validateObjects, type UncheckedObject, type SourcedObject } from '../../charts/validate.ts';
+import { parseYamlStream } from '../../charts/yaml-read.ts';
 
 function yamlFiles(path: string): string[] {
   const st = statSync(path);
@@ -32,9 +33,7 @@ export function readObjects(path: string): { objects: SourcedObject[]; issues: I
   for (const file of files) {
     const shown = relative(process.cwd(), file) || file;
     const lc = new LineCounter();
-    const docs = parseAllDocuments(readFileSync(file, 'utf8'), { lineCounter: lc });
-    const list = Array.isArray(docs) ? docs : [docs];
-    for (const doc of list) {
+    for (const doc of parseYamlStream(readFileSync(file, 'utf8'), lc)) {
       const line = lc.linePos(doc.range?.[0] ?? 0).line;
       if (doc.errors.length > 0) {
         const e = doc.errors[0];

@@ -104,7 +104,7 @@ function tensorRows(t: Tensor, k: number, where: string, what: string): { rows: 
 }
 
 /** Reads a payload log and yields one batch per matching record. */
-export async function* readPayloadLog(source: string | AsyncIterable<string | Buffer>, opts: PayloadLogOptions, stats?: { skipped: number; records: number }): AsyncGenerator<PayloadBatch> {
+export async function* readPayloadLog(source: string | AsyncIterable<string | Buffer>, opts: PayloadLogOptions, stats?: { skipped: number; records: number; firstSkipped?: string }): AsyncGenerator<PayloadBatch> {
   const k = opts.features.length;
   if (k === 0) throw new DriftError('features: declare at least one feature name for the input tensor columns');
   const outNames = opts.outputNames ?? [];
@@ -159,7 +159,10 @@ export async function* readPayloadLog(source: string | AsyncIterable<string | Bu
       yield { ts: rec.ts, time, line: lineNo, rows: inp.rows, width, data: merged };
     } catch (err) {
       if (opts.skipInvalid && err instanceof DriftError) {
-        if (stats) stats.skipped++;
+        if (stats) {
+          stats.skipped++;
+          stats.firstSkipped ??= err.message;
+        }
         continue;
       }
       throw err;
@@ -199,13 +202,13 @@ function columnIndexMap(reference: ReferenceSummary, names: readonly string[]): 
  * Builds current summaries over a payload log, one per window. Memory: one fixed-size summary per
  * open window (count windows: one at a time).
  */
-export async function summarizePayloadLog(source: string | AsyncIterable<string | Buffer>, reference: ReferenceSummary, opts: SummarizeOptions): Promise<{ windows: SummaryWindow[]; skipped: number; records: number }> {
+export async function summarizePayloadLog(source: string | AsyncIterable<string | Buffer>, reference: ReferenceSummary, opts: SummarizeOptions): Promise<{ windows: SummaryWindow[]; skipped: number; records: number; firstSkipped?: string }> {
   const names = [...opts.features, ...(opts.outputTensor ? opts.outputNames ?? [] : [])];
   const colIdx = columnIndexMap(reference, names);
   const spec = opts.window ?? 'all';
   if (spec !== 'all' && 'count' in spec && !(Number.isInteger(spec.count) && spec.count > 0)) throw new DriftError(`window.count: ${spec.count} must be a positive integer`);
   if (spec !== 'all' && 'durationMs' in spec && !(spec.durationMs > 0)) throw new DriftError(`window.durationMs: ${spec.durationMs} must be positive`);
-  const stats = { skipped: 0, records: 0 };
+  const stats: { skipped: number; records: number; firstSkipped?: string } = { skipped: 0, records: 0 };
   const windows: SummaryWindow[] = [];
   const open = new Map<number, SummaryAccumulator>();
   let acc: SummaryAccumulator | null = null;
@@ -269,7 +272,9 @@ export interface PayloadDriftReport {
   /** The last window's result (the one a monitor acts on); status 'empty' when the log had no rows. */
   readonly latest: DriftResult;
   readonly records: number;
+  /** Lines skipped as unreadable (with skipInvalid), and the first one's reason (file:line: why). */
   readonly skipped: number;
+  readonly firstSkipped?: string;
 }
 
 /**
@@ -284,8 +289,8 @@ export async function detectDriftFromPayloadLog(
   reference: ReferenceSummary,
   opts: SummarizeOptions & { readonly drift?: DriftOptions },
 ): Promise<PayloadDriftReport> {
-  const { windows, records, skipped } = await summarizePayloadLog(source, reference, opts);
+  const { windows, records, skipped, firstSkipped } = await summarizePayloadLog(source, reference, opts);
   const out = windows.map((w) => ({ start: w.start, end: w.end, rows: w.rows, complete: w.complete, result: compareToReference(reference, w.summary, opts.drift) }));
   const latest = out.length > 0 ? out[out.length - 1].result : compareToReference(reference, new SummaryAccumulator(reference).snapshot(), opts.drift);
-  return { windows: out, latest, records, skipped };
+  return { windows: out, latest, records, skipped, ...(firstSkipped ? { firstSkipped } : {}) };
 }

@@ -10,11 +10,12 @@
  * type `io.ghosteam.inference.payload`), as KServe's logger posts to its sink.
  *
  * The request path only pushes a small object onto a bounded buffer. Serialisation and I/O happen
- * on a timer; when the buffer is full, records are dropped and counted, never waited for.
+ * on a timer; when the buffer is full, records are dropped and counted, never waited for (a model
+ * server's payload log is a sample for drift monitoring; inference never waits on it). The file is
+ * written by ./jsonl-file.ts, which repairs a torn last line on open and never leaves one behind.
  */
-import { appendFile, rename, stat, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { JsonlFile, type FsyncPolicy } from './jsonl-file.ts';
 import { toPlain, type OipDatatype, type TypedData } from './tensors.ts';
 
 export interface PayloadTensor {
@@ -51,6 +52,8 @@ export interface PayloadLogOptions {
   readonly maxFiles?: number;
   /** Source attribute of the CloudEvents. @default 'ghosteam/model-server' */
   readonly source?: string;
+  /** When the file is fsynced (see ./jsonl-file.ts). @default 'interval' */
+  readonly fsync?: FsyncPolicy;
 }
 
 function plainTensor(t: PayloadTensor): { shape: number[]; datatype: OipDatatype; data: unknown[] } {
@@ -67,7 +70,7 @@ export class PayloadLogger {
   private buffer: PayloadRecord[] = [];
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
-  private size = -1;
+  private out: Promise<JsonlFile> | undefined;
   dropped = 0;
   written = 0;
   failed = 0;
@@ -118,21 +121,14 @@ export class PayloadLogger {
   }
 
   private async writeFile(batch: PayloadRecord[]): Promise<void> {
-    const file = this.opts.file!;
     let text = '';
     for (const r of batch) text += recordJson(r) + '\n';
-    if (this.size < 0) {
-      await mkdir(dirname(file), { recursive: true });
-      this.size = await stat(file).then((s) => s.size, () => 0);
-    }
-    const bytes = Buffer.byteLength(text);
-    if (this.size > 0 && this.size + bytes > this.maxBytes) {
-      for (let i = this.maxFiles - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(() => {});
-      await rename(file, `${file}.1`).catch(() => {});
-      this.size = 0;
-    }
-    await appendFile(file, text);
-    this.size += bytes;
+    this.out ??= JsonlFile.open({ file: this.opts.file!, maxBytes: this.maxBytes, maxFiles: this.maxFiles, fsync: this.opts.fsync ?? 'interval' });
+    const out = await this.out.catch((e: Error) => {
+      this.out = undefined; // try again on the next flush
+      throw e;
+    });
+    await out.append(text);
   }
 
   private async post(batch: PayloadRecord[]): Promise<void> {
@@ -147,5 +143,6 @@ export class PayloadLogger {
   async close(): Promise<void> {
     clearInterval(this.timer);
     while (this.buffer.length > 0 || this.flushing) await this.flush();
+    if (this.out) await (await this.out.catch(() => undefined))?.close();
   }
 }

@@ -25,7 +25,13 @@ export class EventError extends Error {}
 
 /** One received CloudEvent, reduced to what the sink uses. */
 export type SinkEvent =
-  | { readonly kind: 'request' | 'response'; readonly key: string; readonly id: string; readonly time?: string; readonly model?: string; readonly namespace?: string; readonly body: Record<string, unknown> }
+  | {
+    readonly kind: 'request' | 'response'; readonly key: string; readonly id: string; readonly time?: string; readonly model?: string; readonly namespace?: string; readonly body: Record<string, unknown>;
+    /** Size of the half as held (its serialized body); counts against the Pairer's maxPendingBytes. @default 0 */
+    readonly bytes?: number;
+    /** The sink's journal id of this half (see ./server.ts), reported by Pairer.takeReleased(). */
+    readonly jid?: string;
+  }
   | { readonly kind: 'record'; readonly record: PayloadRecord };
 
 const OIP_TYPES = new Set<string>(OIP_DATATYPES);
@@ -37,7 +43,36 @@ function header(headers: Readonly<Record<string, string | string[] | undefined>>
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Deepest nesting of arrays and objects a sink accepts (a tensor needs a handful of levels). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The nesting depth of a JSON text (strings skipped), stopping early past `limit`. Linear and
+ * allocation-free: run before JSON.parse so a 10,000-deep document is a 400, not a stack overflow
+ * in the code that walks the parsed value.
+ */
+export function jsonDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 function parseJson(text: string, what: string): unknown {
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new EventError(`${what} nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep; send tensors as flat or [rows][columns] arrays`);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -69,7 +104,33 @@ function checkTensor(t: unknown, where: string): PayloadTensor {
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) throw new EventError(`${where}.shape must be an array of non-negative integers`);
   if (typeof t.datatype !== 'string' || !OIP_TYPES.has(t.datatype)) throw new EventError(`${where}.datatype ${JSON.stringify(t.datatype)} is not an Open Inference Protocol datatype`);
   if (!Array.isArray(t.data)) throw new EventError(`${where}.data must be an array (binary tensor data is not supported; log JSON requests)`);
+  checkValues(t.data, t.datatype as OipDatatype, where);
   return { shape: t.shape as number[], datatype: t.datatype as OipDatatype, data: t.data };
+}
+
+/**
+ * Every value of a tensor's (possibly nested) data matches its datatype: numbers for numeric
+ * types (null is accepted for floats: JSON has no NaN), integers for INT/UINT, booleans for BOOL,
+ * strings for BYTES. The payload log is what drift is computed on, so a string in FP32 data is a
+ * 400 to its sender instead of a poisoned record.
+ */
+function checkValues(data: unknown[], datatype: OipDatatype, where: string): void {
+  const float = datatype.startsWith('FP');
+  const int = datatype.startsWith('INT') || datatype.startsWith('UINT');
+  const ok = (x: unknown): boolean =>
+    datatype === 'BYTES' ? typeof x === 'string'
+      : datatype === 'BOOL' ? typeof x === 'boolean'
+        : float ? typeof x === 'number' || x === null
+          : int ? Number.isInteger(x)
+            : true;
+  const walk = (a: unknown[], path: string): void => {
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i];
+      if (Array.isArray(x)) walk(x, `${path}[${i}]`);
+      else if (!ok(x)) throw new EventError(`${where}.data${path}[${i}] is ${JSON.stringify(x)?.slice(0, 40)}, not ${datatype === 'BYTES' ? 'a string' : datatype === 'BOOL' ? 'a boolean' : int ? 'an integer' : 'a number'} as datatype ${datatype} needs`);
+    }
+  };
+  walk(data, '');
 }
 
 /**
@@ -217,6 +278,8 @@ export interface PairerOptions {
   readonly ttlMs?: number;
   /** Halves held at most; the oldest goes first when full. @default 10000 */
   readonly maxPending?: number;
+  /** Bytes of halves held at most (their `bytes`); the oldest goes first when over. @default 32 MiB */
+  readonly maxPendingBytes?: number;
   readonly now?: () => number;
 }
 
@@ -231,7 +294,7 @@ export interface PairerCounts {
 
 /**
  * Joins KServe request and response events by (namespace, InferenceService, ce-id), in either
- * order. Memory is bounded: at most maxPending halves, each kept at most ttlMs. A request that
+ * order. Memory is bounded: at most maxPending halves and maxPendingBytes of them, each kept at most ttlMs. A request that
  * outlives its TTL is still written, without outputs (drift over features needs only the inputs);
  * a lone response is dropped. Both are counted.
  */
@@ -240,18 +303,60 @@ export class Pairer {
   readonly counts: PairerCounts = { requestsAlone: 0, responsesDropped: 0, requestsDropped: 0 };
   private readonly ttlMs: number;
   private readonly maxPending: number;
+  private readonly maxPendingBytes: number;
   private readonly now: () => number;
+  private heldBytes = 0;
+  private released: string[] = [];
 
   constructor(o: PairerOptions = {}) {
     this.ttlMs = o.ttlMs ?? 30_000;
     this.maxPending = o.maxPending ?? 10_000;
+    this.maxPendingBytes = o.maxPendingBytes ?? 32 * 1024 * 1024;
     this.now = o.now ?? Date.now;
     if (!(this.ttlMs > 0)) throw new Error(`ttlMs must be positive; got ${o.ttlMs}`);
     if (!(Number.isInteger(this.maxPending) && this.maxPending > 0)) throw new Error(`maxPending must be a positive integer; got ${o.maxPending}`);
+    if (!(this.maxPendingBytes > 0)) throw new Error(`maxPendingBytes must be positive; got ${o.maxPendingBytes}`);
   }
 
   get size(): number {
     return this.pending.size;
+  }
+
+  /** Bytes of the halves held. */
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** True while `ev` itself is waiting for its other half. */
+  holds(ev: SinkEvent & { kind: 'request' | 'response' }): boolean {
+    return this.pending.get(ev.key)?.ev === ev;
+  }
+
+  /** Forgets `ev` if it is still waiting (it was never acknowledged); nothing is written or counted. */
+  drop(ev: SinkEvent & { kind: 'request' | 'response' }): void {
+    if (!this.holds(ev)) return;
+    this.pending.delete(ev.key);
+    this.heldBytes -= ev.bytes ?? 0;
+  }
+
+  /** The journal ids (`jid`) of the halves that left since the last call: paired, written alone or dropped. */
+  takeReleased(): string[] {
+    const r = this.released;
+    this.released = [];
+    return r;
+  }
+
+  /** The halves held, oldest first (to rewrite the sink's journal). */
+  held(): Array<SinkEvent & { kind: 'request' | 'response' }> {
+    return [...this.pending.values()].map((v) => v.ev);
+  }
+
+  private take(key: string): void {
+    const v = this.pending.get(key);
+    if (!v) return;
+    this.pending.delete(key);
+    this.heldBytes -= v.ev.bytes ?? 0;
+    if (v.ev.jid !== undefined) this.released.push(v.ev.jid);
   }
 
   /**
@@ -261,7 +366,7 @@ export class Pairer {
   add(ev: SinkEvent & { kind: 'request' | 'response' }): PayloadRecord[] {
     const other = this.pending.get(ev.key);
     if (other && other.ev.kind !== ev.kind) {
-      this.pending.delete(ev.key);
+      this.take(ev.key);
       const [req, res] = ev.kind === 'request' ? [ev, other.ev] : [other.ev, ev];
       return [kserveRecord(req as SinkEvent & { kind: 'request' }, res as SinkEvent & { kind: 'response' }, this.now)];
     }
@@ -269,9 +374,10 @@ export class Pairer {
     if (ev.kind === 'request') requestTensors(ev.body, `event ${ev.id}`);
     else responseTensors(ev.body, `event ${ev.id}`);
     const out = other ? this.release(ev.key, other) : [];
-    this.pending.delete(ev.key);
+    this.take(ev.key);
     this.pending.set(ev.key, { at: this.now(), ev });
-    while (this.pending.size > this.maxPending) {
+    this.heldBytes += ev.bytes ?? 0;
+    while (this.pending.size > this.maxPending || (this.heldBytes > this.maxPendingBytes && this.pending.size > 1)) {
       const [k, v] = this.pending.entries().next().value!;
       out.push(...this.release(k, v));
     }
@@ -297,7 +403,7 @@ export class Pairer {
   }
 
   private release(key: string, v: { ev: SinkEvent & { kind: 'request' | 'response' } }): PayloadRecord[] {
-    this.pending.delete(key);
+    this.take(key);
     if (v.ev.kind === 'response') {
       this.counts.responsesDropped++;
       return [];

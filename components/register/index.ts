@@ -19,6 +19,11 @@
  *               2. env GHOSTEAM_RUN_ID, GHOSTEAM_PIPELINE, GHOSTEAM_GIT_COMMIT, GHOSTEAM_REASON
  *                  (in a container: the Argo compiler sets GHOSTEAM_RUN_ID to {{workflow.name}})
  * Output params: version (number), modelRef ('name@version'), registry ('local' | 'mlflow').
+ *
+ * Exactly once: the version records the run id and task (lineage.runId, lineage.task), and a
+ * registration from the same pair returns that version (a run killed after registering and resumed
+ * registers nothing new). Bytes identical to an existing version reuse it (a cached re-run is not
+ * a new version). The model's bytes must match the digest the engine recorded for the artifact.
  */
 import { readFile } from 'node:fs/promises';
 import { defineComponent, type ParamValue } from '../component.ts';
@@ -41,6 +46,7 @@ export function lineageFrom(params: Readonly<Record<string, ParamValue>>, env: N
     gitCommit: pick(params.gitCommit, params['ghosteam.gitCommit'], env.GHOSTEAM_GIT_COMMIT),
     datasetDigest: pick(params.datasetDigest),
     reason: pick(params.reason, params['ghosteam.reason'], env.GHOSTEAM_REASON),
+    task: pick(params['ghosteam.task'], env.GHOSTEAM_NODE, env.GHOSTEAM_TASK),
   };
   return clean(l);
 }
@@ -86,8 +92,13 @@ export const register = defineComponent({
     const ds = p.optionalInput('dataset');
     if (ds) lineage.datasetDigest = await datasetDigest(ds);
     const tags = p.json<Record<string, string>>('tags', {});
+    // The engine passes the store digest of each input: bytes that no longer match are never registered.
+    const inputDigests = ctx.params['ghosteam.inputDigests'];
+    const expected = inputDigests && typeof inputDigests === 'object' && !Array.isArray(inputDigests) ? (inputDigests as Record<string, unknown>).model : undefined;
     const mv = await reg.registerVersion(name, {
       artifactPath: p.input('model'),
+      reuseIdentical: true,
+      ...(typeof expected === 'string' ? { expectedDigest: expected } : {}),
       format: p.string('format', 'onnx'),
       metrics,
       params,
@@ -96,7 +107,12 @@ export const register = defineComponent({
     });
     const alias = p.string('alias', undefined);
     if (alias) await reg.setAlias(name, alias, mv.version);
-    ctx.log(`registered ${name} version ${mv.version} in the ${reg.kind} registry${alias ? ` as @${alias}` : ''} (${mv.digest ?? 'no digest'})`);
+    const how = mv.reused === 'run'
+      ? `${name} version ${mv.version} was already registered by this run (${lineage.runId}, task ${lineage.task}); not registering it again`
+      : mv.reused === 'digest'
+        ? `${name} version ${mv.version} already holds these exact bytes (${mv.digest}); reusing it instead of registering a new version`
+        : `registered ${name} version ${mv.version} in the ${reg.kind} registry (${mv.digest ?? 'no digest'})`;
+    ctx.log(`${how}${alias ? `; @${alias} points at it` : ''}`);
     ctx.setOutput('version', mv.version);
     ctx.setOutput('modelRef', `${name}@${mv.version}`);
     ctx.setOutput('registry', reg.kind);

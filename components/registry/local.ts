@@ -6,6 +6,10 @@
  *   <root>/models/<name>/versions/<n>/version.json the version record: its presence IS the version
  *   <root>/models/<name>/versions/<n>/<file>       the copied model file (e.g. model.onnx)
  *
+ * A version's `source` is stored relative to the registry root (`models/<name>/versions/<n>/<file>`)
+ * and read back as an absolute path under the root it is read from, so a copied or moved registry
+ * serves its own files. Records written with an absolute source (before) are read as they are.
+ *
  * Crash safety (a kill -9 at any moment): every JSON file is replaced atomically (write-file-atomic:
  * temp file, fsync, rename), and a version is committed by writing its version.json last, after its
  * model file is complete. A crash before that leaves a directory without version.json, which every
@@ -17,11 +21,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { checkAlias, checkModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError } from './errors.ts';
-import type { ModelRegistry, ModelVersion, RegisteredModel, RegisterInput, VersionRef } from './types.ts';
+import { digestMismatch, reusableVersion, type ModelRegistry, type ModelVersion, type RegisteredModel, type RegisteredVersion, type RegisterInput, type VersionRef } from './types.ts';
 
 interface ModelRecord {
   name: string;
@@ -138,16 +142,22 @@ export class LocalRegistry implements ModelRegistry {
 
   private withAliases(rec: VersionRecord, model: ModelRecord): ModelVersion {
     const aliases = Object.entries(model.aliases).filter(([, v]) => v === rec.version).map(([a]) => a).sort();
-    return { ...rec, aliases };
+    return { ...rec, source: isAbsolute(rec.source) ? rec.source : join(this.root, rec.source), aliases };
   }
 
-  async registerVersion(name: string, input: RegisterInput): Promise<ModelVersion> {
+  async registerVersion(name: string, input: RegisterInput): Promise<RegisteredVersion> {
     checkModelName(name);
     const st = await stat(input.artifactPath).catch(() => undefined);
     if (!st?.isFile()) throw new RegistryError('INVALID', `cannot register '${name}': model file ${input.artifactPath} does not exist or is not a file`);
+    const given = await sha256File(input.artifactPath);
+    if (input.expectedDigest && given !== input.expectedDigest) throw new RegistryError('INVALID', digestMismatch(name, input.artifactPath, given, input.expectedDigest));
     return this.locked(async (assertHeld) => {
       const now = this.now().toISOString();
       let model = await this.readModel(name);
+      if (model) {
+        const reuse = reusableVersion(await this.listVersions(name), input, given);
+        if (reuse) return reuse;
+      }
       if (!model) {
         model = { name, aliases: {}, createdAt: now };
         await mkdir(this.modelDir(name), { recursive: true });
@@ -163,10 +173,14 @@ export class LocalRegistry implements ModelRegistry {
       await copyFile(input.artifactPath, file + '.partial');
       await rename(file + '.partial', file);
       const digest = await sha256File(file);
+      if (digest !== given) {
+        await rm(dir, { recursive: true, force: true });
+        throw new RegistryError('CONFLICT', `cannot register '${name}': model file ${input.artifactPath} changed while it was copied (${given} before, ${digest} after); nothing was registered, retry`);
+      }
       const rec: VersionRecord = {
         name,
         version,
-        source: file,
+        source: relative(this.root, file).split(sep).join('/'),
         digest,
         format: input.format ?? 'onnx',
         tags: { ...(input.tags ?? {}) },
@@ -249,8 +263,12 @@ export class LocalRegistry implements ModelRegistry {
   async setTag(name: string, version: number, key: string, value: string): Promise<void> {
     if (!key) throw new RegistryError('INVALID', 'a tag key must not be empty');
     await this.locked(async (assertHeld) => {
-      const mv = await this.getVersion(name, version);
-      const { aliases: _, ...rec } = mv;
+      await this.requireModel(name);
+      const rec = await readJson<VersionRecord>(join(this.versionDir(name, version), 'version.json'));
+      if (!rec) {
+        const nums = await this.versionNumbers(name);
+        throw notFoundVersion(name, version, nums[nums.length - 1]);
+      }
       const next: VersionRecord = { ...rec, tags: { ...rec.tags, [key]: String(value) } };
       assertHeld();
       await writeFileAtomic(join(this.versionDir(name, version), 'version.json'), JSON.stringify(next, null, 2) + '\n');

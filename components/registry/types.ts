@@ -11,6 +11,12 @@ export interface Lineage {
   readonly gitCommit?: string;
   /** Why the version exists: 'drift' | 'git-change' | 'schedule' | 'manual'. */
   readonly reason?: string;
+  /**
+   * The task of the run that registered it (the pipeline's register step, or a TrainingRun). With
+   * runId it is the idempotency key: a registry holds at most one version per (runId, task), so a
+   * run killed after its registration and resumed gets the same version back, not a second one.
+   */
+  readonly task?: string;
 }
 
 export interface ModelVersion {
@@ -45,6 +51,41 @@ export interface RegisterInput {
   readonly params?: Record<string, string>;
   readonly tags?: Record<string, string>;
   readonly lineage?: Lineage;
+  /**
+   * When a version with the same digest exists, return it (`reused: 'digest'`) instead of making a
+   * new one: a cached re-run of a pipeline then registers nothing new. @default false
+   */
+  readonly reuseIdentical?: boolean;
+  /**
+   * The digest the caller recorded for the file ('sha256:<hex>', e.g. the artifact store's). When
+   * the file's bytes hash to something else, nothing is registered and the error says so.
+   */
+  readonly expectedDigest?: string;
+}
+
+/** What registerVersion returns: the version, and why it is an existing one, when it is. */
+export type RegisteredVersion = ModelVersion & {
+  /** 'run': this (runId, task) registered it before; 'digest': the same bytes are that version. */
+  readonly reused?: 'run' | 'digest';
+};
+
+/** The existing version a registration must return instead of a new one (pure; see RegisterInput). */
+export function reusableVersion(existing: readonly ModelVersion[], input: Pick<RegisterInput, 'lineage' | 'reuseIdentical'>, digest: string): RegisteredVersion | undefined {
+  const l = input.lineage;
+  if (l?.runId && l.task) {
+    const same = existing.find((v) => v.lineage.runId === l.runId && v.lineage.task === l.task);
+    if (same) return { ...same, reused: 'run' };
+  }
+  if (input.reuseIdentical) {
+    const same = existing.find((v) => v.digest === digest);
+    if (same) return { ...same, reused: 'digest' };
+  }
+  return undefined;
+}
+
+/** The error for a file whose bytes are not what the caller recorded (nothing is registered). */
+export function digestMismatch(name: string, path: string, actual: string, expected: string): string {
+  return `cannot register '${name}': model file ${path} hashes to ${actual}, but its recorded digest is ${expected} (its bytes changed after they were stored); nothing was registered. Check the store with 'ghosteam store verify' and run the pipeline again`;
 }
 
 /** A reference to a model version: a number, an alias ('champion'), or 'latest'. */
@@ -52,8 +93,11 @@ export type VersionRef = number | string;
 
 export interface ModelRegistry {
   readonly kind: 'local' | 'mlflow';
-  /** Registers a new version (creating the model if needed) and returns it. */
-  registerVersion(name: string, input: RegisterInput): Promise<ModelVersion>;
+  /**
+   * Registers a new version (creating the model if needed) and returns it; or the existing version
+   * of the same (lineage.runId, lineage.task), or with reuseIdentical of the same digest (`reused`).
+   */
+  registerVersion(name: string, input: RegisterInput): Promise<RegisteredVersion>;
   getVersion(name: string, version: number): Promise<ModelVersion>;
   /** Resolves a version number, alias or 'latest'. Throws a clear error when it doesn't exist. */
   resolve(name: string, ref: VersionRef): Promise<ModelVersion>;

@@ -94,8 +94,16 @@ export interface RunContext {
 
 const now = (): string => new Date().toISOString();
 
-async function outputsExist(store: ArtifactStore, outs: Record<string, ArtifactRef>): Promise<boolean> {
-  for (const o of Object.values(outs)) if (!(await store.has(o.digest))) return false;
+/**
+ * The outputs are stored and their bytes still match their digests. A corrupt one is quarantined
+ * (store/corrupt/) and said so in the node's log, so the task runs again and stores good bytes.
+ */
+async function outputsExist(store: ArtifactStore, outs: Record<string, ArtifactRef>, say: (line: string) => void): Promise<boolean> {
+  for (const [name, o] of Object.entries(outs)) {
+    const v = await store.verify(o.digest);
+    if (v === 'corrupt') say(`stored output '${name}' (${o.digest}) no longer matches its digest; moved it to ${store.corruptDir} and running the task again`);
+    if (v !== 'ok') return false;
+  }
   return true;
 }
 
@@ -105,6 +113,7 @@ async function outputsExist(store: ArtifactStore, outs: Record<string, ArtifactR
  */
 export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item: ParamValue | undefined, slots: readonly Semaphore[], extraParams: Record<string, ParamValue>, cacheable: boolean): Promise<Result> {
   const { spec, runId, runDir, workRoot, root, cwd, gitCommit, prev, store, cache, fileDigests, signal, results } = ctx;
+  const say = (line: string): void => ctx.emit({ type: 'log', runId, node: n.id, line, time: now() });
   const fail = (state: NodeState, message: string): Result => {
     ctx.setState(n, state, { message });
     return { state, outputs: {}, outputParams: {} };
@@ -149,7 +158,7 @@ export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item:
 
   // Reuse: the run being resumed, then the step cache.
   const p = prev?.nodes[n.id];
-  if (p && p.state === 'Succeeded' && p.cacheKey === key && (await outputsExist(store, p.outputs))) {
+  if (p && p.state === 'Succeeded' && p.cacheKey === key && (await outputsExist(store, p.outputs, say))) {
     n.outputs = p.outputs;
     n.outputParams = p.outputParams;
     n.attempts = p.attempts;
@@ -164,7 +173,7 @@ export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item:
   if (ctx.useCache && cacheOn) {
     const hit = await cache.get(key);
     const fresh = hit && (t.cache.maxAgeSeconds === undefined || Date.now() - Date.parse(hit.createdAt) <= t.cache.maxAgeSeconds * 1000);
-    if (hit && fresh && (await outputsExist(store, hit.outputs))) {
+    if (hit && fresh && (await outputsExist(store, hit.outputs, say))) {
       n.outputs = hit.outputs;
       n.outputParams = hit.outputParams;
       n.cached = true;

@@ -1,6 +1,7 @@
 /**
  * Local state of the engine under one root (default `.ghosteam/`):
  *   store/sha256/<2 hex>/<64 hex>   content-addressed artifacts (read-only files)
+ *   store/corrupt/<64 hex>.<time>    artifacts whose bytes no longer matched their name (quarantined)
  *   cache/<2 hex>/<key>.json         step-cache entries: outputs (digests) and output params of a task
  *   runs/<run id>/record.json        run records;  runs/<run id>/logs/<node>.log  task logs
  *   work/<run id>/<node>/<attempt>/  scratch and output files of an attempt (removed when it ends)
@@ -36,10 +37,33 @@ export async function sha256File(file: string): Promise<{ hex: string; size: num
   return { hex: h.digest('hex'), size };
 }
 
+export type Verdict = 'ok' | 'missing' | 'corrupt';
+
+export interface VerifyReport {
+  /** Files checked and their total size. */
+  readonly checked: number;
+  readonly bytes: number;
+  /** Files whose bytes no longer match their digest (moved to store/corrupt/ when repairing). */
+  readonly corrupt: ReadonlyArray<{ readonly digest: string; readonly actual: string; readonly path: string; readonly quarantined?: string }>;
+  /** Names in the store that are not a digest (temporary files of a crashed writer, foreign files). */
+  readonly foreign: readonly string[];
+}
+
+/**
+ * Content-addressed artifacts. Every reuse is verified: `verify(digest)` hashes the file (once per
+ * process for an unchanged inode/size/mtime/ctime) and moves a file whose bytes no longer match its
+ * name to store/corrupt/, so the task that made it runs again and `put` stores good bytes. `put`
+ * of content already stored verifies the existing file too and replaces it when corrupt (also
+ * under --no-cache). `verifyAll` is the full check behind `ghosteam store verify`.
+ */
 export class ArtifactStore {
   readonly dir: string;
+  readonly corruptDir: string;
+  /** digest → the stat stamp it was verified at, in this process. */
+  private readonly verified = new Map<string, string>();
   constructor(root: string) {
     this.dir = join(root, 'store', 'sha256');
+    this.corruptDir = join(root, 'store', 'corrupt');
   }
 
   pathOf(digest: string): string {
@@ -56,8 +80,39 @@ export class ArtifactStore {
   }
 
   /**
+   * Checks that the stored file's bytes still hash to `digest`. A corrupt file is quarantined
+   * (store/corrupt/<hex>.<time>) and 'corrupt' returned: the caller must not use it.
+   */
+  async verify(digest: string): Promise<Verdict> {
+    const path = this.pathOf(digest);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) return 'missing';
+    const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    const want = `sha256:${digest.replace(/^sha256:/, '')}`;
+    if (this.verified.get(want) === stamp) return 'ok';
+    const { hex } = await sha256File(path);
+    if (`sha256:${hex}` === want) {
+      this.verified.set(want, stamp);
+      return 'ok';
+    }
+    this.verified.delete(want);
+    await this.quarantine(want);
+    return 'corrupt';
+  }
+
+  /** Moves the stored file of `digest` to store/corrupt/; returns where it went. */
+  async quarantine(digest: string): Promise<string> {
+    const hex = digest.replace(/^sha256:/, '');
+    await mkdir(this.corruptDir, { recursive: true });
+    const dest = join(this.corruptDir, `${hex}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    await rename(this.pathOf(digest), dest);
+    return dest;
+  }
+
+  /**
    * Moves `file` into the store (it is consumed) and returns its digest. Content already stored is
-   * kept as is; new content lands by rename, so readers never see a partial file.
+   * kept when its bytes are still right, and replaced when they are not; new content lands by
+   * rename, so readers never see a partial file.
    */
   async put(file: string, kind: ArtifactRef['kind']): Promise<ArtifactRef> {
     const st = await stat(file);
@@ -65,7 +120,7 @@ export class ArtifactStore {
     const { hex, size } = await sha256File(file);
     const digest = `sha256:${hex}`;
     const dest = this.pathOf(digest);
-    if (await this.has(digest)) {
+    if ((await this.has(digest)) && (await this.verify(digest)) === 'ok') {
       await unlink(file).catch(() => {});
       return { kind, digest, size };
     }
@@ -81,7 +136,36 @@ export class ArtifactStore {
       await rename(tmp, dest);
       await unlink(file).catch(() => {});
     }
+    const s2 = await stat(dest);
+    this.verified.set(digest, `${s2.ino}:${s2.size}:${s2.mtimeMs}:${s2.ctimeMs}`);
     return { kind, digest, size };
+  }
+
+  /** Hashes every stored file; with `repair`, quarantines the corrupt ones so the next run rebuilds them. */
+  async verifyAll(o: { repair?: boolean } = {}): Promise<VerifyReport> {
+    let checked = 0;
+    let bytes = 0;
+    const corrupt: Array<{ digest: string; actual: string; path: string; quarantined?: string }> = [];
+    const foreign: string[] = [];
+    const prefixes = await readdir(this.dir).catch(() => [] as string[]);
+    for (const pre of prefixes.sort()) {
+      const names = await readdir(join(this.dir, pre)).catch(() => [] as string[]);
+      for (const name of names.sort()) {
+        const path = join(this.dir, pre, name);
+        if (!/^[0-9a-f]{64}$/.test(name) || name.slice(0, 2) !== pre) {
+          foreign.push(path);
+          continue;
+        }
+        const { hex, size } = await sha256File(path);
+        checked++;
+        bytes += size;
+        if (hex === name) continue;
+        const entry: { digest: string; actual: string; path: string; quarantined?: string } = { digest: `sha256:${name}`, actual: `sha256:${hex}`, path };
+        if (o.repair) entry.quarantined = await this.quarantine(entry.digest);
+        corrupt.push(entry);
+      }
+    }
+    return { checked, bytes, corrupt, foreign };
   }
 }
 

@@ -76,7 +76,9 @@ export async function waitPod(kube: RawKube, ns: string, name: string, phases: r
 }
 
 export async function podLogs(kube: RawKube, ns: string, name: string): Promise<string> {
-  return String(await kube.request('GET', `/api/v1/namespaces/${ns}/pods/${name}/log`));
+  // rawKube parses a body that is JSON: a log of one JSON line comes back as an object.
+  const log = await kube.request<unknown>('GET', `/api/v1/namespaces/${ns}/pods/${name}/log`);
+  return typeof log === 'string' ? log : JSON.stringify(log);
 }
 
 /** The interface of the default route: where traffic that leaves the machine goes. */

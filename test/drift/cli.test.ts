@@ -127,5 +127,18 @@ describe('ghosteam drift', () => {
     assert.equal(j.rows.current, 500);
     assert.equal(j.columns.find((c: { name: string }) => c.name === 'amount').drifted, true);
     assert.equal(JSON.parse(readFileSync(summary, 'utf8')).kind, 'reference');
+    // A torn line (kill -9 or a full disk during an append) in the middle and at the end is skipped
+    // and counted; the verdict over the other rows is the same.
+    const torn = join(dir, 'torn.jsonl');
+    writeFileSync(torn, [...lines.slice(0, 25), '{"ts":"2026-11-23T00:25:00.000Z","model":"fr', ...lines.slice(25), '{"ts":"2026'].join('\n'));
+    const t = cli(['drift', '-r', ref, '--current-log', torn, '--features', 'amount,age', '--json']);
+    assert.equal(t.status, 1, t.stderr);
+    assert.equal(JSON.parse(t.stdout).rows.current, 500);
+    assert.equal(t.stderr.trim(), `warning: skipped 2 unreadable line(s) of ${torn} (the first: ${torn}:26: not valid JSON); drift is computed over the other 50 record(s)`);
+    // Nothing readable at all is still an error.
+    writeFileSync(torn, '{"ts":\n');
+    const none = cli(['drift', '-r', ref, '--current-log', torn, '--features', 'amount,age']);
+    assert.equal(none.status, 2);
+    assert.equal(none.stderr.trim(), `error: ${torn}: none of its 1 record(s) could be read; the first: ${torn}:1: not valid JSON`);
   });
 });

@@ -80,7 +80,7 @@ describe('KServe logger events → sink → DriftMonitor check', () => {
       assert.equal((await kserveEvent(`${sink.url}/`, b[0], `id-${i}`, b[1], time)).status, 200);
     }
     await sink.close();
-    assert.deepEqual({ ...sink.stats(), pending: undefined }, { accepted: 300, rejected: 0, written: 150, dropped: 0, pending: undefined, requestsAlone: 0, responsesDropped: 0, requestsDropped: 0 });
+    assert.deepEqual({ ...sink.stats(), pending: undefined }, { accepted: 300, rejected: 0, refused: 0, written: 150, dropped: 0, pending: undefined, requestsAlone: 0, responsesDropped: 0, requestsDropped: 0 });
     const first = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]);
     assert.equal(first.model, 'fraud');
     assert.equal(first.version, '4');

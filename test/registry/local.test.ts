@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, cpSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -95,5 +95,30 @@ describe('openRegistry', () => {
     await reg.registerVersion('m', { artifactPath: f });
     writeFileSync(join(dir, 'models/m/model.json'), '{not json');
     await assert.rejects(reg.listModels(), /models\/m\/model\.json is not valid JSON/);
+  });
+});
+
+describe('registry-relative sources', () => {
+  test('a copied registry serves its own files; old absolute entries still read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ghosteam-reg-rel-'));
+    const f = join(dir, 'in.onnx');
+    writeFileSync(f, 'model bytes');
+    const reg = new LocalRegistry({ dir: join(dir, 'a') });
+    const v = await reg.registerVersion('m', { artifactPath: f });
+    assert.equal(v.source, join(dir, 'a', 'models/m/versions/1/in.onnx'));
+    assert.equal(JSON.parse(readFileSync(join(dir, 'a/models/m/versions/1/version.json'), 'utf8')).source, 'models/m/versions/1/in.onnx', 'stored relative to the registry');
+    cpSync(join(dir, 'a'), join(dir, 'b'), { recursive: true });
+    rmSync(join(dir, 'a'), { recursive: true });
+    const copy = new LocalRegistry({ dir: join(dir, 'b') });
+    const got = await copy.resolve('m', 'latest');
+    assert.equal(got.source, join(dir, 'b', 'models/m/versions/1/in.onnx'));
+    assert.equal(readFileSync(await copy.fetchArtifact(got), 'utf8'), 'model bytes');
+    // setTag keeps the stored source relative.
+    await copy.setTag('m', 1, 'k', 'v');
+    assert.equal(JSON.parse(readFileSync(join(dir, 'b/models/m/versions/1/version.json'), 'utf8')).source, 'models/m/versions/1/in.onnx');
+    // A record written by an older ghosteam, with an absolute source, reads as it is.
+    const rec = JSON.parse(readFileSync(join(dir, 'b/models/m/versions/1/version.json'), 'utf8'));
+    writeFileSync(join(dir, 'b/models/m/versions/1/version.json'), JSON.stringify({ ...rec, source: f }));
+    assert.equal((await copy.getVersion('m', 1)).source, f);
   });
 });

@@ -123,5 +123,38 @@ export function runRegistrySuite(name: string, make: () => Promise<SuiteTarget>,
       const listed = await registry.listVersions(m);
       assert.deepEqual(listed.map((v) => v.lineage.runId).sort(), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
     });
+
+    test('exactly once per (run, task): a second registration returns the first version', async () => {
+      const { registry, model } = await make();
+      const m = model('once');
+      const lineage = { runId: 'run-9', task: 'register', reason: 'manual' };
+      const first = await registry.registerVersion(m, { artifactPath: modelFile().path, lineage });
+      assert.equal(first.reused, undefined);
+      // The resumed run's register step: other bytes even (retrained), still the same version.
+      const again = await registry.registerVersion(m, { artifactPath: modelFile().path, lineage });
+      assert.deepEqual([again.version, again.reused, again.digest], [first.version, 'run', first.digest]);
+      assert.deepEqual(again.lineage, lineage);
+      // Another task of the same run, or the same task of another run, is a new version.
+      const other = await registry.registerVersion(m, { artifactPath: modelFile().path, lineage: { ...lineage, task: 'register-2' } });
+      const next = await registry.registerVersion(m, { artifactPath: modelFile().path, lineage: { ...lineage, runId: 'run-10' } });
+      assert.deepEqual([other.version, next.version], [2, 3]);
+      assert.equal((await registry.listVersions(m)).length, 3);
+    });
+
+    test('identical bytes reuse the existing version with reuseIdentical; a wrong expectedDigest registers nothing', async () => {
+      const { registry, model } = await make();
+      const m = model('same');
+      const f = modelFile();
+      const v1 = await registry.registerVersion(m, { artifactPath: f.path, reuseIdentical: true });
+      const v1again = await registry.registerVersion(m, { artifactPath: f.path, reuseIdentical: true, lineage: { runId: 'cached-rerun' } });
+      assert.deepEqual([v1again.version, v1again.reused], [v1.version, 'digest']);
+      const v2 = await registry.registerVersion(m, { artifactPath: f.path });
+      assert.deepEqual([v2.version, v2.reused], [2, undefined], 'without reuseIdentical the same bytes are a new version');
+      const bad = 'sha256:' + '0'.repeat(64);
+      await rejects(registry.registerVersion(m, { artifactPath: f.path, expectedDigest: bad }), 'INVALID', `cannot register '${m}': model file ${f.path} hashes to ${f.digest}, but its recorded digest is ${bad} (its bytes changed after they were stored); nothing was registered. Check the store with 'ghosteam store verify' and run the pipeline again`);
+      assert.equal((await registry.listVersions(m)).length, 2);
+      const ok = await registry.registerVersion(m, { artifactPath: modelFile().path, expectedDigest: undefined });
+      assert.equal(ok.version, 3);
+    });
   });
 }

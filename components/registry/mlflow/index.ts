@@ -19,7 +19,7 @@ import { basename, join, resolve } from 'node:path';
 import createClient from 'openapi-fetch';
 import writeFileAtomic from 'write-file-atomic';
 import { checkAlias, checkModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError, type RegistryErrorCode } from '../errors.ts';
-import type { Lineage, ModelRegistry, ModelVersion, RegisteredModel, RegisterInput, VersionRef } from '../types.ts';
+import { digestMismatch, reusableVersion, type Lineage, type ModelRegistry, type ModelVersion, type RegisteredModel, type RegisteredVersion, type RegisterInput, type VersionRef } from '../types.ts';
 import type { components, paths } from './schema.gen.ts';
 
 type MlModelVersion = components['schemas']['ModelVersion'];
@@ -38,7 +38,7 @@ export interface MlflowRegistryOptions {
 }
 
 const TAG = 'ghosteam.';
-const LINEAGE_KEYS = ['runId', 'pipeline', 'datasetDigest', 'gitCommit', 'reason'] as const;
+const LINEAGE_KEYS = ['runId', 'pipeline', 'datasetDigest', 'gitCommit', 'reason', 'task'] as const;
 
 /** Maps MLflow's error codes (databricks.proto ErrorCode) onto ours. */
 function codeOf(mlflowCode: string | undefined, status: number): RegistryErrorCode {
@@ -155,12 +155,24 @@ export class MlflowRegistry implements ModelRegistry {
     return `${this.trackingUri}/api/2.0/mlflow-artifacts/artifacts/${path.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  async registerVersion(name: string, input: RegisterInput): Promise<ModelVersion> {
+  async registerVersion(name: string, input: RegisterInput): Promise<RegisteredVersion> {
     checkModelName(name);
     const st = await stat(input.artifactPath).catch(() => undefined);
     if (!st?.isFile()) throw new RegistryError('INVALID', `cannot register '${name}': model file ${input.artifactPath} does not exist or is not a file`);
     const bytes = await readFile(input.artifactPath);
     const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+    if (input.expectedDigest && digest !== input.expectedDigest) throw new RegistryError('INVALID', digestMismatch(name, input.artifactPath, digest, input.expectedDigest));
+    // Exactly once per (lineage.runId, lineage.task): the key is in the version's tags
+    // (ghosteam.lineage.runId/.task), set atomically by model-versions/create.
+    if (input.lineage?.runId && input.lineage.task || input.reuseIdentical) {
+      const existing = await this.versionsOf(name).catch((err) => {
+        if (err instanceof RegistryError && err.code === 'NOT_FOUND') return [] as MlModelVersion[];
+        throw err;
+      });
+      const light = existing.filter((v) => v.status !== 'FAILED_REGISTRATION').map((v) => this.lightVersion(v));
+      const reuse = reusableVersion(light, input, digest);
+      if (reuse) return { ...(await this.getVersion(name, reuse.version)), reused: reuse.reused };
+    }
     const file = basename(input.artifactPath);
     const experimentId = await this.getExperimentId();
     const now = Date.now();
@@ -216,6 +228,14 @@ export class MlflowRegistry implements ModelRegistry {
       await this.client.POST('/api/2.0/mlflow/runs/update', { body: { run_id: runId, status: 'FAILED', end_time: Date.now() } }).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** A version's digest and lineage from its tags alone (no run data): enough to find a reusable one. */
+  private lightVersion(mv: MlModelVersion): ModelVersion {
+    const all = Object.fromEntries((mv.tags ?? []).map((t) => [t.key!, t.value ?? '']));
+    const lineage: Record<string, string> = {};
+    for (const [k, v] of Object.entries(all)) if (k.startsWith(`${TAG}lineage.`)) lineage[k.slice(TAG.length + 'lineage.'.length)] = v;
+    return { name: mv.name!, version: Number(mv.version), source: mv.source ?? '', ...(all[`${TAG}digest`] ? { digest: all[`${TAG}digest`] } : {}), format: all[`${TAG}format`] ?? 'onnx', aliases: [], tags: {}, metrics: {}, params: {}, lineage: lineage as Lineage, createdAt: '' };
   }
 
   private async runData(runId: string | undefined): Promise<{ metrics: Record<string, number>; params: Record<string, string> }> {

@@ -101,6 +101,9 @@ func main() {
 		args = append(args,
 			"--kubelet-client-certificate="+p("admin.crt"),
 			"--kubelet-client-key="+p("admin.key"),
+			// Dial the kubelet by the node's address: its name would be looked up in this
+			// machine's resolver, off the machine.
+			"--kubelet-preferred-address-types=InternalIP",
 		)
 	} else {
 		args = append(args,
