@@ -23,10 +23,13 @@
  * Ceiling and model windows alternate (BENCH_ROUNDS rounds, default 2) so both meet the same
  * neighbours; a run whose CPU pressure is high says so, and its tail figures are the neighbours'.
  * Python comes from the peers harness, or $GHOSTEAM_PYTHON; without it (c) is reported as null.
- * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone. Ends with one JSON line.
+ *   (e) a tree ensemble (XGBoost classifier, 200 trees): ghosteam on its ONNX export against KServe's
+ *       Python ModelServer running xgbserver's model on XGBoost's own file, KServe V1, 1 and 64 clients
+ * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone, BENCH_ONLY=trees
+ * only (e). Ends with one JSON line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
@@ -39,6 +42,7 @@ import { denseNetToOnnx } from '../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../components/onnx/random.ts';
 import { startModelServer, type ModelServerOptions } from '../components/model-server/index.ts';
 import { quantiles, type OpenLoopResult } from './open-loop.ts';
+import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
 
 const self = fileURLToPath(import.meta.url);
 const openLoopScript = fileURLToPath(new URL('./open-loop.ts', import.meta.url));
@@ -46,6 +50,8 @@ const FIXED_RATE = 5000;
 const pin = process.env.BENCH_PIN === '1';
 /** BENCH_ONLY=latency: only the fixed-rate latency phase (ceiling and model), for quick re-runs on a quiet machine. */
 const latencyOnly = process.env.BENCH_ONLY === 'latency';
+/** BENCH_ONLY=trees: only (e), the XGBoost tree ensemble against KServe's xgbserver model. */
+const treesOnly = process.env.BENCH_ONLY === 'trees';
 /** The command line, pinned to one CPU with taskset when BENCH_PIN=1 (the exec'd process keeps the pid). */
 const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (pin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 
@@ -252,8 +258,68 @@ async function load(url: string, body: string, connections: number, seconds: num
 }
 
 function findPython(): string | undefined {
-  const cands = [process.env.GHOSTEAM_PYTHON, '/tmp/gs-venv/bin/python'].filter(Boolean) as string[];
+  const cands = [process.env.GHOSTEAM_PYTHON, peersPython(), '/tmp/gs-venv/bin/python'].filter(Boolean) as string[];
   return cands.find((p) => existsSync(p));
+}
+
+/** The peers harness's venv, when it is installed (npm run peers:up). */
+function peersPython(): string | undefined {
+  return existsSync(join(venvDir(), VENV_COMPLETE_MARKER)) ? venvPython() : undefined;
+}
+
+const xgbScript = fileURLToPath(new URL('./py/xgb_kserve.py', import.meta.url));
+
+/**
+ * (e) A tree ensemble, as most tabular teams serve it: an XGBoost classifier with 200 trees on
+ * scikit-learn's breast-cancer data, exported with onnxmltools. ghosteam serves the ONNX export;
+ * KServe's Python ModelServer serves XGBoost's own model file with xgbserver's model code
+ * (py/xgb_kserve.py: xgbserver itself is not on PyPI). Same KServe V1 body, one row per request,
+ * 1 and 64 clients, one after the other in this run.
+ */
+async function treeEnsemble(py: string, dir: string, seconds: number, log: (s: string) => void): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = { e_trees: null, e_ghosteam_c1: null, e_ghosteam_c64: null, e_kserve_xgb_c1: null, e_kserve_xgb_c64: null };
+  const tdir = join(dir, 'xgb');
+  mkdirSync(tdir, { recursive: true });
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(py, [xgbScript, 'train', tdir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr!.on('data', (x) => { err = (err + x).slice(-2000); });
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`xgb_kserve.py train exited ${code}: ${err}`))));
+  });
+  const kase = JSON.parse(readFileSync(join(tdir, 'case.json'), 'utf8')) as { row: number[]; label: number; proba1: number; trees: number };
+  out.e_trees = kase.trees;
+  const body = JSON.stringify({ instances: [kase.row] });
+  const g = await startChild({ port: 0, processMetrics: false, models: [{ name: 'xgb', path: join(tdir, 'xgb.onnx') }] });
+  const kport = await freePort();
+  const k = spawn(py, [xgbScript, 'serve', tdir, String(kport)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let kerr = '';
+  k.stderr!.on('data', (x) => { kerr = (kerr + x).slice(-4000); });
+  try {
+    // Both answer this row as XGBoost does: ghosteam the label (as KServe's sklearn server), or
+    // the probability when asked; xgbserver the booster's probability of class 1.
+    const gUrl = `${g.url}/v1/models/xgb:predict`;
+    const ga = await (await fetch(gUrl, { method: 'POST', body })).json() as { predictions: number[] };
+    const gp = await (await fetch(gUrl, { method: 'POST', body: JSON.stringify({ instances: [kase.row], parameters: { predict_proba: true } }) })).json() as { predictions: number[][] };
+    await waitReady(`http://127.0.0.1:${kport}/v1/models/xgb`, k, 'kserve xgbserver');
+    const kUrl = `http://127.0.0.1:${kport}/v1/models/xgb:predict`;
+    const ka = await (await fetch(kUrl, { method: 'POST', body })).json() as { predictions: number[] };
+    out.e_agree = ga.predictions[0] === kase.label && Math.abs(gp.predictions[0][1] - kase.proba1) < 1e-4 && Math.abs(ka.predictions[0] - kase.proba1) < 1e-4;
+    log(`(e) XGBoost ${kase.trees} trees: XGBoost says label ${kase.label}, P(1) ${kase.proba1.toFixed(6)}; ghosteam V1 ${ga.predictions[0]} / ${gp.predictions[0][1].toFixed(6)}; KServe xgbserver ${ka.predictions[0].toFixed(6)}`);
+    for (const [key, url, pid] of [['e_ghosteam', gUrl, g.child.pid!], ['e_kserve_xgb', kUrl, k.pid!]] as const) {
+      await load(url, body, 8, 1, pid);
+      for (const c of [1, 64]) {
+        const r = await load(url, body, c, seconds, pid);
+        out[`${key}_c${c}`] = r;
+        log(`${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`);
+      }
+    }
+  } catch (e) {
+    log(`(e) failed: ${(e as Error).message}\n${kerr}`);
+  } finally {
+    await stop(k);
+    await stop(g.child);
+  }
+  return out;
 }
 
 const KSERVE_MODEL = `
@@ -295,6 +361,17 @@ async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   log(`bench:serve — fraud MLP 16→64→64→1, ${seconds}s per load run, ${os.cpus().length} CPUs, load average ${load0.toFixed(1)} (others' work on the machine skews every figure; compare ratios within one run)`);
   log(`fixed-rate latency: open-loop generator (bench/open-loop.ts) in its own process, 64 connections, ${pin ? 'pinned to CPU 0 with the server on CPU 1 (BENCH_PIN=1)' : 'unpinned (the scheduler places generator and server on the 2 CPUs; BENCH_PIN=1 pins them)'}`);
+
+  if (treesOnly) {
+    const py = findPython();
+    const trees = py ? await treeEnsemble(py, dir, seconds, log) : {};
+    if (!py) log('(e) skipped: no Python with kserve and xgboost (set GHOSTEAM_PYTHON or provide the peers venv)');
+    const eg = trees.e_ghosteam_c64 as LoadResult | null | undefined, ek = trees.e_kserve_xgb_c64 as LoadResult | null | undefined;
+    const r = eg && ek ? Math.round((eg.rps / ek.rps) * 1000) / 1000 : null;
+    log(`(e) ghosteam / KServe xgbserver at 64 clients: ${r}`);
+    log(JSON.stringify({ bench: 'serve', seconds, cpus: os.cpus().length, ...trees, ratio_e_ghosteam_over_kserve_xgb_c64: r, goals: { trees_ge_10x_kserve_xgb: r === null ? null : r >= 10 && eg!.errors === 0 && eg!.non2xx === 0 } }));
+    return;
+  }
 
   // (a) raw session.run
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
@@ -362,8 +439,14 @@ async function main(): Promise<void> {
     } finally { await stop(d.child); await stop(b.child); }
   }
 
-  // (c) KServe Python
   const py = findPython();
+  // (e) tree ensemble: ghosteam vs KServe's Python xgbserver model
+  let trees: Record<string, unknown> = { e_ghosteam_c64: null, e_kserve_xgb_c64: null };
+  if (latencyOnly) log('(e) skipped: BENCH_ONLY=latency');
+  else if (!py) log('(e) skipped: no Python with kserve and xgboost (set GHOSTEAM_PYTHON or provide the peers venv)');
+  else trees = await treeEnsemble(py, dir, seconds, log);
+
+  // (c) KServe Python
   results.c_kserve_c1 = null;
   results.c_kserve_c64 = null;
   if (latencyOnly) log('(a), (b), (c) and (d) throughput skipped: BENCH_ONLY=latency');
@@ -417,12 +500,17 @@ async function main(): Promise<void> {
     cpu_ratio_d64_over_b64: ratio(results.d_ceiling_c64?.cpuUsPerReq, b64?.cpuUsPerReq),
     cpu_ratio_d64_over_b64_nobatch: ratio(results.d_ceiling_c64?.cpuUsPerReq, results.b_nobatch_c64?.cpuUsPerReq),
     cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64?.cpuUsPerReq),
+    ...trees,
+    ratio_e_ghosteam_over_kserve_xgb_c64: ratio((trees.e_ghosteam_c64 as LoadResult | null)?.rps, (trees.e_kserve_xgb_c64 as LoadResult | null)?.rps),
     goals: {
       throughput_ge_75pct_of_ceiling: b64 ? (ratio(b64.rps, results.d_ceiling_c64?.rps) ?? 0) >= 0.75 : null,
       ge_5x_kserve: kc64 ? (ratio(b64?.rps, kc64.rps) ?? 0) >= 5 : null,
       p99_under_5ms_at_5000: fixed5k.b_batching ? fixed5k.b_batching.p99 < 5 && fixed5k.b_batching.errors === 0 && fixed5k.b_batching.non2xx === 0 : null,
       // The same bar for the route that runs no model: when it fails too, the machine or the load generator is the limit.
       ceiling_p99_under_5ms_at_5000: fixed5k.d_ceiling ? fixed5k.d_ceiling.p99 < 5 : null,
+      trees_ge_10x_kserve_xgb: trees.e_ghosteam_c64 && trees.e_kserve_xgb_c64
+        ? (ratio((trees.e_ghosteam_c64 as LoadResult).rps, (trees.e_kserve_xgb_c64 as LoadResult).rps) ?? 0) >= 10 && (trees.e_ghosteam_c64 as LoadResult).errors === 0 && (trees.e_ghosteam_c64 as LoadResult).non2xx === 0
+        : null,
       rss_under_300mb: latencyOnly ? null : Math.max(...Object.entries(results).filter(([k, v]) => k.startsWith('b_') && v).map(([, v]) => v!.rssMb)) < 300,
     },
   };

@@ -16,6 +16,8 @@ import { containerSecurityContext } from '../api/security.ts';
 
 export const DEFAULT_MODEL_SERVER_IMAGE = 'ghcr.io/ghosteam/model-server:0.1.0';
 export const DEFAULT_RUNTIME_NAME = 'ghosteam-onnx';
+/** The model formats ghosteam's server serves (KServe's modelFormat names). */
+export const SUPPORTED_MODEL_FORMATS = [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }] as const;
 export const MODEL_SERVER_PORT = 8080;
 /** Where KServe's storage initializer places the model. */
 export const KSERVE_MODEL_DIR = '/mnt/models';
@@ -68,8 +70,11 @@ export class ModelServingRuntime extends Construct {
       owner: this,
       render: () => {
         const spec: ServingRuntime['spec'] = {
-          supportedModelFormats: [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }],
-          protocolVersions: ['v2'],
+          // What the server really loads: ONNX (a file, a directory holding one, or an MLflow model
+          // directory of the onnx flavor), answered over the Open Inference Protocol and KServe V1.
+          // Native sklearn/XGBoost/LightGBM/PyTorch files are refused with the converter to use.
+          supportedModelFormats: SUPPORTED_MODEL_FORMATS.map((f) => ({ ...f })),
+          protocolVersions: ['v2', 'v1'],
           multiModel: false,
           annotations: { 'prometheus.kserve.io/port': String(MODEL_SERVER_PORT), 'prometheus.kserve.io/path': '/metrics' },
           containers: [

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { SPEC_HASH_ANNOTATION, type K8sObject } from '../../api/objects.ts';
 
 interface RetrainFlags {
   stateDir: string;
@@ -17,7 +18,7 @@ interface RetrainFlags {
 }
 
 /** The manual TrainingRun (pure): named by pipeline and time, so two retrains never collide. */
-export function manualTrainingRun(pipeline: string, namespace: string, now: Date, params: Record<string, string>, specHash: string, model?: string) {
+export function manualTrainingRun(pipeline: string, namespace: string, now: Date, params: Record<string, string>, specHash: string, model?: string): K8sObject {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(pipeline)) throw new Error(`'${pipeline}' is not a pipeline name (lowercase letters, digits and '-'); \`ghosteam status\` lists the TrainingRuns and their pipelines`);
   const stamp = now.toISOString().replace(/[-:TZ.]/g, '').slice(0, 14);
   return {
@@ -51,10 +52,10 @@ export function register(program: Command): void {
         const store = new KubeStore(loadKubeConfig(f.kubeconfig));
         const ns = f.namespace ?? 'default';
         const wt = await store.get(TYPES.WorkflowTemplate, ns, pipeline);
-        const hash = wt?.metadata.annotations?.['ghosteam.io/spec-hash'];
+        const hash = wt?.metadata.annotations?.[SPEC_HASH_ANNOTATION];
         if (!hash) throw new Error(`WorkflowTemplate ${ns}/${pipeline} ${wt ? 'has no ghosteam.io/spec-hash annotation' : 'does not exist'}; sync the app first (Argo CD or \`ghosteam watch --apply\`), or pass -n with the pipeline's namespace`);
         const run = manualTrainingRun(pipeline, ns, new Date(), params, hash, f.model);
-        await store.create(TYPES.TrainingRun, run as never);
+        await store.create(TYPES.TrainingRun, run);
         process.stdout.write(`TrainingRun ${run.metadata.namespace}/${run.metadata.name} created (manual)\n`);
         return;
       }
@@ -70,7 +71,7 @@ export function register(program: Command): void {
       const hash = (newest?.spec as { specHash?: string } | undefined)?.specHash;
       if (!hash) throw new Error(`the local operator in ${stateDir} has never run pipeline ${pipeline}; let \`ghosteam watch\` apply the app first (\`ghosteam status\` lists the TrainingRuns)`);
       const run = manualTrainingRun(pipeline, namespace, new Date(), params, hash, model);
-      await writeInboxEntry(stateDir, { source: 'retrain', objects: [run as never] });
+      await writeInboxEntry(stateDir, { source: 'retrain', objects: [run] });
       process.stdout.write(`TrainingRun ${namespace}/${run.metadata.name} (manual) handed to the local operator in ${stateDir}; \`ghosteam status\` shows it\n`);
     });
 }

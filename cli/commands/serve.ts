@@ -35,7 +35,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('Serve ONNX models over the Open Inference Protocol (KServe V2) and KServe V1')
-    .option('-m, --model <spec>', 'a model: fraud@champion, fraud:3 (registry), ./model.onnx or fraud:2=./model.onnx (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('-m, --model <spec>', 'a model: fraud@champion, fraud:3, models:/fraud@champion, models:/fraud/3, runs:/RUN_ID/model (registry), ./model.onnx, an MLflow model dir, or fraud:2=./model.onnx (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8080')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
     .option('--token-env <NAME>', 'environment variable holding a bearer token required on every endpoint but health')

@@ -160,11 +160,44 @@ function errorBody(message: string): string {
 
 function parseJson(buf: Buffer): unknown {
   if (buf.length === 0) throw new RequestError(400, 'request body is empty; send a JSON object');
+  const text = buf.toString('utf8');
   try {
-    return JSON.parse(buf.toString('utf8'));
+    return JSON.parse(text);
   } catch (e) {
+    // Python's json (tritonclient, requests) writes NaN and Infinity for missing and infinite floats.
+    const fixed = pythonJsonNumbers(text);
+    if (fixed !== undefined) {
+      try {
+        return JSON.parse(fixed);
+      } catch {
+        // the first error is the one to report
+      }
+    }
     throw new RequestError(400, `request body is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Python's json.dumps writes float('nan') as NaN and infinities as Infinity/-Infinity, which JSON
+ * lacks. Outside strings, NaN becomes null (a missing value: NaN for float inputs) and the
+ * infinities become numbers JSON.parse reads as ±Infinity. Undefined when there is none.
+ */
+export function pythonJsonNumbers(text: string): string | undefined {
+  let out = '';
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash escapes the next character
+      else if (ch === 34) inString = false;
+      continue;
+    }
+    if (ch === 34) { inString = true; continue; }
+    if (ch === 78 && text.startsWith('NaN', i)) { out += text.slice(last, i) + 'null'; i += 2; last = i + 1; }
+    else if (ch === 73 && text.startsWith('Infinity', i)) { out += text.slice(last, i) + '1e999'; i += 7; last = i + 1; }
+  }
+  return last === 0 ? undefined : out + text.slice(last);
 }
 
 function asObject(v: unknown, what: string): Record<string, unknown> {

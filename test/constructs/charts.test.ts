@@ -84,6 +84,16 @@ describe('Model', () => {
     assert.deepEqual(find(objs, 'Model', 'a').spec.modelRef, { name: 'a', alias: 'latest' });
   });
 
+  test("MLflow model URIs name the registered model: models:/NAME@ALIAS and models:/NAME/VERSION", () => {
+    const { app, chart: c } = chart();
+    new Model(c, 'a', { registry: 'models:/fraud@champion', useLockFile: false });
+    new Model(c, 'b', { registry: 'models:/churn/4' });
+    const objs = synth(app).objects;
+    assert.deepEqual(find(objs, 'Model', 'a').spec.modelRef, { name: 'fraud', alias: 'champion' });
+    assert.deepEqual(find(objs, 'Model', 'b').spec.modelRef, { name: 'churn', version: 4 });
+    assert.deepEqual(find(objs, 'ServingRuntime').spec.protocolVersions, ['v2', 'v1']);
+  });
+
   test('models.lock.json next to the app pins the version', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ghosteam-lock-'));
     try {

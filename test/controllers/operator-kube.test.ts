@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, uniqueName, usePeers } from '../peers/index.ts';
+import { ghosteamCrdObjects, installCrds } from '../peers/crds.ts';
 import { KubeStore, loadKubeConfig } from '../../controllers/runtime/kube-store.ts';
 import { ApiError, TYPES } from '../../controllers/runtime/store.ts';
 import { startOperator, type RunningOperator } from '../../controllers/operator.ts';
@@ -21,7 +22,6 @@ import type { ModelStatus, TrainingRunStatus, DriftMonitorStatus } from '../../a
 import { conditionOf, createNamespace, playKServe, TestMetrics } from './kube-helpers.ts';
 import { modelObject } from './fakes.ts';
 import { runStoreSuite } from './store-suite.ts';
-import type { K8sObject } from '../../api/objects.ts';
 
 const peers = await usePeers(['kube']);
 const quiet = createLogger({ level: 'error' });
@@ -201,6 +201,10 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     // Before status.rollout, the operator kept the rollout phase in the Progressing reason ('Paused',
     // 'Promoted'). Such objects are in clusters today: they must reconcile as they did, and get
     // status.rollout on their next status write.
+    // This test reads status.rollout back, so the API server must have this tree's Model CRD (a
+    // shared peer may have been seeded from an older one, which prunes the field): install it, as
+    // envtest does per suite. Create-or-replace, then wait until Established.
+    await installCrds(peers.kubeconfig, await ghosteamCrdObjects());
     const ns = await newNs('legacy');
     stops.push(playKServe(store, ns));
     const metrics = new TestMetrics();

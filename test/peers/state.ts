@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
-import { stateFile, type PeerName } from './config.ts';
+import { stateFile, venvPython, type PeerName } from './config.ts';
 
 /** `pid` is 0 for a peer found through environment variables rather than started by the harness. */
 export interface KubeState {
@@ -129,7 +129,10 @@ export async function checkPeer(name: PeerName, state: PeersState): Promise<stri
     case 'python': {
       const py = state.python;
       if (!py) return 'the python venv is not installed';
-      return existsSync(py.python) ? undefined : `the venv python ${py.python} is missing`;
+      if (!existsSync(py.python)) return `the venv python ${py.python} is missing`;
+      // The venv is keyed by the pins: a checkout with other pins (a package added) needs its own.
+      const want = venvPython();
+      return py.python === want ? undefined : `the venv ${py.python} was built for other pins than test/peers/versions.json (${want})`;
     }
   }
 }

@@ -93,6 +93,7 @@ print(json.dumps({'version': v.version, 'files': files, 'digest': digest, 'auc':
       { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: withPython.mlflowUrl } },
     );
     const r = JSON.parse(out.trim().split('\n').pop()!);
-    assert.deepEqual(r, { version: String(mv.version), files: ['model.onnx'], digest: mv.digest, auc: 0.87 });
+    // The MLmodel beside the file makes the version an MLflow model of the onnx flavor.
+    assert.deepEqual(r, { version: String(mv.version), files: ['MLmodel', 'model.onnx'], digest: mv.digest, auc: 0.87 });
   });
 });

@@ -15,7 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import createClient from 'openapi-fetch';
 import writeFileAtomic from 'write-file-atomic';
 import { checkAlias, checkModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError, type RegistryErrorCode } from '../errors.ts';
@@ -58,6 +59,31 @@ function codeOf(mlflowCode: string | undefined, status: number): RegistryErrorCo
   if (status === 409) return 'ALREADY_EXISTS';
   if (status >= 400 && status < 500) return 'INVALID';
   return 'UNAVAILABLE';
+}
+
+/**
+ * The MLmodel file of a version ghosteam registers: the `onnx` flavor and the `python_function`
+ * flavor through mlflow.onnx, as `mlflow.onnx.log_model` writes them, so MLflow's own clients load it.
+ */
+export function mlmodelYaml(file: string, runId: string, size: number, nowMs: number): string {
+  const created = new Date(nowMs).toISOString().replace('T', ' ').replace('Z', '000');
+  return [
+    'artifact_path: model',
+    'flavors:',
+    '  onnx:',
+    '    code: null',
+    `    data: ${JSON.stringify(file)}`,
+    '    providers:',
+    '    - CPUExecutionProvider',
+    '  python_function:',
+    '    code: null',
+    `    data: ${JSON.stringify(file)}`,
+    '    loader_module: mlflow.onnx',
+    `model_size_bytes: ${size}`,
+    `run_id: ${JSON.stringify(runId)}`,
+    `utc_time_created: '${created}'`,
+    '',
+  ].join('\n');
 }
 
 export class MlflowError extends RegistryError {
@@ -201,6 +227,9 @@ export class MlflowRegistry implements ModelRegistry {
         // openapi-fetch encodes '/' inside a path param; the server's route wants real slashes.
         fetch: (req: Request) => this.fetchFn(new Request(this.artifactUrl(`${dir}/${file}`), req)),
       }));
+      // An MLmodel file beside it makes the version a real MLflow model of the onnx flavor:
+      // mlflow.pyfunc.load_model('models:/NAME/VERSION') and mlflow.onnx.load_model read it.
+      if ((input.format ?? 'onnx') === 'onnx') await this.upload(`${dir}/MLmodel`, Buffer.from(mlmodelYaml(file, runId, bytes.length, now)));
       try {
         await this.call('registered-models/create', this.client.POST('/api/2.0/mlflow/registered-models/create', { body: { name } }));
       } catch (err) {
@@ -372,7 +401,89 @@ export class MlflowRegistry implements ModelRegistry {
     await this.call('model-versions/set-tag', this.client.POST('/api/2.0/mlflow/model-versions/set-tag', { body: { name, version: String(version), key, value: String(value) } }));
   }
 
+  private async upload(path: string, bytes: Buffer): Promise<void> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.artifactUrl(path), { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    } catch (err) {
+      throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (artifact upload): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`, { cause: err });
+    }
+    if (!res.ok) throw new MlflowError('mlflow-artifacts upload', `HTTP_${res.status}`, res.status, `${path}: ${(await res.text()).slice(0, 300)}`);
+  }
+
+  /** An artifact's bytes through the proxy, or undefined when it doesn't exist. */
+  private async download(uri: string): Promise<Uint8Array | undefined> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.artifactUrl(this.proxyPath(uri)));
+    } catch (err) {
+      throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (artifact download): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`, { cause: err });
+    }
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new MlflowError('mlflow-artifacts download', `HTTP_${res.status}`, res.status, `${uri}: ${(await res.text()).slice(0, 300)}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
+   * Downloads an MLflow model directory (its MLmodel and the onnx flavor's file) into `dest`; the
+   * server then loads it as any MLflow model directory. For models logged by Python
+   * (`mlflow.onnx.log_model`), not registered by ghosteam.
+   */
+  private async fetchMlflowModel(artifactUri: string, dest: string, what: string): Promise<string | undefined> {
+    const base = artifactUri.replace(/\/+$/, '');
+    const mlmodel = await this.download(`${base}/MLmodel`);
+    if (!mlmodel) return undefined;
+    const doc = parseYaml(Buffer.from(mlmodel).toString('utf8')) as { flavors?: Record<string, { data?: unknown }> } | null;
+    const data = doc?.flavors?.onnx?.data;
+    await mkdir(dest, { recursive: true });
+    await writeFileAtomic(join(dest, 'MLmodel'), Buffer.from(mlmodel));
+    if (typeof data === 'string' && /^[^/\\][^\\]*$/.test(data) && !data.split('/').includes('..')) {
+      const bytes = await this.download(`${base}/${data}`);
+      if (!bytes) throw new RegistryError('NOT_FOUND', `${what}: its MLmodel names ${data} in the onnx flavor, but ${base}/${data} does not exist`);
+      await mkdir(dirname(join(dest, data)), { recursive: true });
+      await writeFileAtomic(join(dest, data), Buffer.from(bytes));
+    }
+    return dest;
+  }
+
+  async fetchRunModel(uri: string): Promise<{ name: string; path: string }> {
+    const m = /^runs:\/([0-9a-zA-Z]+)\/(.+?)\/*$/.exec(uri);
+    if (!m) throw new RegistryError('INVALID', `'${uri}' is not an MLflow run URI; write runs:/RUN_ID/PATH`);
+    const [, runId, path] = m;
+    const r = await this.call('runs/get', this.client.GET('/api/2.0/mlflow/runs/get', { params: { query: { run_id: runId } } }));
+    const name = path.split('/').pop()!;
+    const dest = join(this.cacheDir, 'runs', runId, path);
+    const fromRun = await this.fetchMlflowModel(`${r.run!.info!.artifact_uri}/${path}`, dest, uri);
+    if (fromRun) return { name, path: fromRun };
+    // MLflow 3 keeps a model logged in a run (log_model(name=...)) as a LoggedModel of its own.
+    const outputs = ((r.run as { outputs?: { model_outputs?: Array<{ model_id?: string }> } }).outputs?.model_outputs ?? []).map((o) => o.model_id).filter((x): x is string => !!x);
+    for (const id of outputs) {
+      const res = await this.fetchFn(`${this.trackingUri}/api/2.0/mlflow/logged-models/${encodeURIComponent(id)}`).catch(() => undefined);
+      if (!res?.ok) continue;
+      const info = ((await res.json()) as { model?: { info?: { name?: string; artifact_uri?: string } } }).model?.info;
+      if (info?.name === path && info.artifact_uri) {
+        const got = await this.fetchMlflowModel(info.artifact_uri, dest, uri);
+        if (got) return { name, path: got };
+      }
+    }
+    throw new RegistryError('NOT_FOUND', `${uri}: run ${runId} has no MLflow model at '${path}' (no MLmodel under its artifacts, and no logged model named '${path}')`);
+  }
+
   async fetchArtifact(mv: ModelVersion): Promise<string> {
+    if (!mv.digest) {
+      // Not registered by ghosteam (no digest tag): a model logged by MLflow itself; its MLmodel names the file.
+      const q = new URLSearchParams({ name: mv.name, version: String(mv.version) });
+      let res: Response;
+      try {
+        res = await this.fetchFn(`${this.trackingUri}/api/2.0/mlflow/model-versions/get-download-uri?${q}`);
+      } catch (err) {
+        throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (model-versions/get-download-uri): ${(err as Error).message}`, { cause: err });
+      }
+      if (!res.ok) throw new MlflowError('model-versions/get-download-uri', `HTTP_${res.status}`, res.status, (await res.text()).slice(0, 300));
+      const uri = ((await res.json()) as { artifact_uri?: string }).artifact_uri ?? mv.source;
+      const got = await this.fetchMlflowModel(uri, join(this.cacheDir, mv.name, String(mv.version), 'model'), `${mv.name} version ${mv.version}`);
+      if (got) return got;
+    }
     const dest = join(this.cacheDir, mv.name, String(mv.version), basename(mv.source));
     const cached = await readFile(dest).catch(() => undefined);
     const digestOf = (b: Uint8Array) => 'sha256:' + createHash('sha256').update(b).digest('hex');

@@ -20,6 +20,7 @@ async def main():
         "live": await c.is_server_live(base),
         "ready_two": await c.is_model_ready(base, "two", headers=H),
         "rows": await c.infer(base, {"instances": [{"features": [0.5, 1], "offset": [1]}, {"features": [2, -3], "offset": [-4]}]}, model_name="two", headers=H),
+        "rows_detailed": await c.infer(base, {"instances": [{"features": [0.5, 1], "offset": [1]}, {"features": [2, -3], "offset": [-4]}], "parameters": {"detailed": True}}, model_name="two", headers=H),
         "columns": await c.infer(base, {"inputs": {"features": [[0.5, 1], [2, -3]], "offset": [[1], [-4]]}}, model_name="two", headers=H),
     }
     try:
