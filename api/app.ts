@@ -12,7 +12,7 @@ import { App } from 'cdk8s';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { enableTypeScript } from './own-files.ts';
+import { enableTypeScript, PACKAGE_ROOT } from './own-files.ts';
 
 /** Whether the nearest package.json above `dir` says "type": "module". */
 function inModulePackage(dir: string): boolean {
@@ -29,6 +29,49 @@ function inModulePackage(dir: string): boolean {
   }
 }
 
+/** Versions an app should pin for the packages it shares with ghosteam (the ones ghosteam is tested with). */
+function pinnedVersion(pkg: string): string | undefined {
+  try {
+    const own = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    return own.dependencies?.[pkg];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Node's raw "Cannot find package 'cdk8s'" / ERR_PACKAGE_PATH_NOT_EXPORTED as an instruction: the
+ * install command to run, and where. Undefined for any other error. Pure but for reading our package.json.
+ */
+export function missingPackageHint(message: string, code: string | undefined, appDir: string): string | undefined {
+  const missing = /Cannot find package '([^']+)'/.exec(message);
+  if (missing && (code === 'ERR_MODULE_NOT_FOUND' || code === undefined)) {
+    const pkg = missing[1];
+    const pins = pkg === 'cdk8s' || pkg === 'constructs' ? ['cdk8s', 'constructs'] : [pkg];
+    const words = pins.map((p) => (p === 'ghosteam' ? p : pinnedVersion(p) ? `${p}@${pinnedVersion(p)}` : p));
+    return `imports package '${pkg}', which is not installed for the app; run \`npm install ${words.join(' ')}\` in ${appDir} (an app needs ghosteam, cdk8s and constructs in its package.json; \`npx ghosteam init my-app\` scaffolds one)`;
+  }
+  const notExported = /Package subpath '([^']+)' is not defined by "exports" in (\S+?)node_modules[\\/]([^\s]+?)[\\/]package\.json/.exec(message);
+  if (notExported && code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') {
+    return `imports '${notExported[3]}/${notExported[1].replace(/^\.\//, '')}', which that package does not export; check the import path against its documentation (ghosteam exports ${GHOSTEAM_EXPORTS.join(', ')})`;
+  }
+  return undefined;
+}
+
+/** The import paths ghosteam's package.json `exports` offers (kept equal by a test). */
+export const GHOSTEAM_EXPORTS = [
+  'ghosteam/pipelines',
+  'ghosteam/pipelines/local',
+  'ghosteam/components',
+  'ghosteam/components/dataset',
+  'ghosteam/components/drift',
+  'ghosteam/components/registry',
+  'ghosteam/components/model-server',
+  'ghosteam/charts',
+  'ghosteam/controllers',
+  'ghosteam/gitops',
+] as const;
+
 /** Loads an app module and returns the App it defines (see the contract above). */
 export async function loadApp(appPath: string): Promise<App> {
   const abs = resolve(appPath);
@@ -43,6 +86,8 @@ export async function loadApp(appPath: string): Promise<App> {
     mod = (await import(`${pathToFileURL(abs).href}?v=${statSync(abs).mtimeMs}`)) as { default?: unknown };
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
+    const hint = missingPackageHint(msg, (err as NodeJS.ErrnoException).code, dirname(abs));
+    if (hint) throw new Error(`${appPath}: ${hint}`, { cause: err });
     if (/require\(\) ES Module|ERR_REQUIRE_ESM|Cannot use import statement outside a module/.test(msg)) {
       throw new Error(`${appPath}: could not be loaded as an ES module; add "type": "module" to the package.json next to it, or rename it to .mts`, { cause: err });
     }

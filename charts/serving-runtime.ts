@@ -82,8 +82,11 @@ export class ModelServingRuntime extends Construct {
               name: 'kserve-container',
               image,
               // The image's entrypoint is `ghosteam serve --host 0.0.0.0`; KServe's storage initializer
-              // puts the model file under /mnt/models (images/model-server/Dockerfile).
-              args: ['--port', String(MODEL_SERVER_PORT), '--model', `{{.Name}}=${KSERVE_MODEL_DIR}`],
+              // puts the model file under /mnt/models (images/model-server/Dockerfile). Beyond loopback
+              // the server needs a token or an explicit --unauthenticated: here the mesh/ingress in
+              // front of the InferenceService is what authenticates, so it is said explicitly (the
+              // admin API stays off without a token).
+              args: ['--port', String(MODEL_SERVER_PORT), '--model', `{{.Name}}=${KSERVE_MODEL_DIR}`, '--unauthenticated'],
               ...(props.registryUrl ? { env: [{ name: 'GHOSTEAM_REGISTRY_URL', value: props.registryUrl }] } : {}),
               ports: [{ containerPort: MODEL_SERVER_PORT, protocol: 'TCP', name: 'http' }],
               resources: podResources(resources),

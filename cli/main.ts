@@ -38,7 +38,26 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
+/**
+ * Started by npm (`npx ghosteam serve`, `npm run …`), this process runs under `sh -c`: npm forwards
+ * SIGTERM and SIGINT to that shell, which dies without passing them on, and a server would be left
+ * running as an orphan. So under npm, the parent going away is taken as the SIGTERM it was sent:
+ * every command's own SIGTERM handling (serve drains, run cancels its steps) then runs. Outside
+ * npm nothing changes (`nohup ghosteam serve &` keeps running). Polls `process.ppid`, 4 times a second.
+ */
+export function stopWhenOrphaned(env: NodeJS.ProcessEnv = process.env, intervalMs = 250): void {
+  if (env.npm_lifecycle_event === undefined || env.GHOSTEAM_SURVIVE_PARENT === '1') return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, intervalMs);
+  timer.unref();
+}
+
 async function main(argv: string[]): Promise<number> {
+  stopWhenOrphaned();
   const verbose = argv.includes('--verbose');
   try {
     const program = await buildProgram(argv);

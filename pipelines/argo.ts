@@ -210,6 +210,70 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
   return tpl;
 }
 
+/** The Kubeflow Trainer runtime a distributed step's TrainJob uses (installed with Kubeflow Trainer v2). */
+export const TRAINJOB_RUNTIME = { apiGroup: 'trainer.kubeflow.org', kind: 'ClusterTrainingRuntime', name: 'torch-distributed' } as const;
+/** The Kueue label that queues a workload; Kueue admits a TrainJob's pods as one gang. */
+export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
+/** The Kueue LocalQueue distributed steps go to (the operator's GPU placement creates and sizes it). */
+export const TRAINJOB_QUEUE = 'ghosteam-training';
+
+/**
+ * The TrainJob (trainer.kubeflow.org/v1alpha1) a distributed step runs as: `workers` nodes, one
+ * process each, every one with the step's contract environment; the runtime sets torchrun's
+ * rendezvous variables (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK), as the local
+ * engine does on loopback. Queued for Kueue as one gang.
+ */
+export function trainJobManifest(t: TaskSpec, pipeline: PipelineSpec): Record<string, unknown> {
+  const d = t.distributed!;
+  const env: Record<string, unknown>[] = contractEnv(t, containerDirs(t), (k) => `{{inputs.parameters.${k}}}`, { runId: '{{workflow.name}}', pipeline: pipeline.name });
+  for (const [k, v] of Object.entries(t.env)) {
+    env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
+  }
+  return {
+    apiVersion: 'trainer.kubeflow.org/v1alpha1',
+    kind: 'TrainJob',
+    metadata: {
+      generateName: `${pipeline.name}-${t.name}-`.slice(0, 57),
+      labels: { ...MANAGED_BY_LABEL, [PIPELINE_LABEL]: pipeline.name, [KUEUE_QUEUE_LABEL]: TRAINJOB_QUEUE, ...(t.container ? { [COMPONENT_LABEL]: t.container.name } : {}) },
+      annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
+    },
+    spec: {
+      runtimeRef: { ...TRAINJOB_RUNTIME },
+      ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
+      trainer: {
+        image: t.image,
+        ...(t.command ? { command: [...t.command] } : {}),
+        ...(t.args ? { args: [...t.args] } : {}),
+        env,
+        numNodes: d.workers,
+        numProcPerNode: 1,
+        resourcesPerNode: podResources({ ...t.resources, ...(d.gpusPerWorker > 0 ? { gpu: { count: d.gpusPerWorker } } : { gpu: undefined }) }),
+      },
+    },
+  };
+}
+
+/** An Argo resource template that creates the step's TrainJob and waits for its Complete or Failed condition. */
+function trainJobTemplate(t: TaskSpec, pipeline: PipelineSpec): ITemplate {
+  const paramNames = Object.keys(t.params);
+  return {
+    name: t.name,
+    metadata: {
+      annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
+      labels: { [PIPELINE_LABEL]: pipeline.name, ...(t.container ? { [COMPONENT_LABEL]: t.container.name } : {}) },
+    },
+    ...(paramNames.length ? { inputs: { parameters: paramNames.map((name) => ({ name })) } } : {}),
+    resource: {
+      action: 'create',
+      setOwnerReference: true,
+      manifest: JSON.stringify(trainJobManifest(t, pipeline), null, 2),
+      successCondition: 'status.conditions.#(type=="Complete").status == True',
+      failureCondition: 'status.conditions.#(type=="Failed").status == True',
+    },
+    ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
+  };
+}
+
 function taskHash(t: TaskSpec): string {
   const { path: _path, dependsOn: _deps, local: _local, ...rest } = t;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
@@ -256,7 +320,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
       name: DAG_TEMPLATE,
       dag: { tasks: spec.tasks.map(dagTask) },
     },
-    ...spec.tasks.map((t) => template(t, spec, false)),
+    ...spec.tasks.map((t) => (t.distributed ? trainJobTemplate(t, spec) : template(t, spec, false))),
   ];
   // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
   if (spec.exitHandler) {

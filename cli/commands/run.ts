@@ -17,6 +17,23 @@ interface RunFlags {
   storeDir: string;
 }
 
+/** Quotes a word for a POSIX shell when it needs it. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command that resumes a run: the same app, pipeline, store and engine options (params come from the run record). */
+export function resumeCommand(app: string, pipeline: string, flags: Pick<RunFlags, 'cache' | 'storeDir'>, concurrency?: number): string {
+  return [
+    'ghosteam run',
+    shellWord(app),
+    `-p ${shellWord(pipeline)}`,
+    ...(flags.storeDir !== '.ghosteam' ? [`--store-dir ${shellWord(flags.storeDir)}`] : []),
+    ...(flags.cache ? [] : ['--no-cache']),
+    ...(concurrency ? [`-j ${concurrency}`] : []),
+  ].join(' ');
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -40,6 +57,10 @@ export function register(program: Command): void {
         if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency expects a positive integer, got '${flags.concurrency}'`);
       }
       const spec = choosePipeline(await loadPipelines(app), flags.pipeline, app);
+      // A value the components would refuse fails here, before anything runs (and is never retried).
+      const { checkParamValues } = await import('../../pipelines/check.ts');
+      const badValues = checkParamValues(spec, params);
+      if (badValues.length) throw new Error(badValues.join('\n'));
       const reporter = createReporter(flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'quiet');
       const ctl = new AbortController();
       let interrupts = 0;
@@ -69,8 +90,8 @@ export function register(program: Command): void {
         });
         reporter.stop();
         if (rec.status !== 'Succeeded') {
-          const report = await failureReport(rec, resolve(flags.storeDir));
-          if (report) process.stderr.write(report.replace('<app>', app) + '\n');
+          const report = await failureReport(rec, resolve(flags.storeDir), 20, resumeCommand(app, spec.name, flags, concurrency));
+          if (report) process.stderr.write(report + '\n');
           process.exitCode = rec.status === 'Cancelled' ? 130 : 1;
         }
       } finally {

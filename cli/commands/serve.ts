@@ -7,9 +7,16 @@
  *
  * A file model without a version gets $GHOSTEAM_MODEL_VERSION, else 1 (in KServe, set it on the
  * predictor so the metrics' version label is the registry version).
+ *
+ * Beyond loopback (`--host 0.0.0.0`) it needs a token (`--token-env NAME`: the token by reference,
+ * never on the command line) or `--unauthenticated`, said on purpose; the latter still prints a loud
+ * WARNING. On SIGTERM/SIGINT it stops accepting, answers in-flight requests and requests on open
+ * keep-alive connections with `Connection: close`, closes the rest after `--drain-timeout-ms`, and
+ * exits 0; a second signal exits at once.
  */
 import type { Command } from 'commander';
-import { startModelServer, parseModelSpec, type ModelSpec } from '../../components/model-server/index.ts';
+import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec } from '../../components/model-server/index.ts';
+import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
 
 interface ServeFlags {
@@ -25,6 +32,12 @@ interface ServeFlags {
   maxQueueDelayMs: string;
   maxBody: string;
   maxInflight: string;
+  maxInflightPerConnection: string;
+  maxResponseBytes: string;
+  headersTimeoutMs: string;
+  requestTimeoutMs: string;
+  drainTimeoutMs: string;
+  unauthenticated?: boolean;
   threads: string;
   admin?: boolean;
   registryDir?: string;
@@ -45,8 +58,14 @@ export function register(program: Command): void {
     .option('--no-batching', 'run every request alone (no dynamic batching)')
     .option('--max-batch-size <rows>', 'most rows merged into one model run', '64')
     .option('--max-queue-delay-ms <ms>', 'longest a request waits for a batch', '2')
-    .option('--max-body <bytes>', 'largest request body', String(4 * 1024 * 1024))
-    .option('--max-inflight <n>', 'requests in flight before answering 429', '1024')
+    .option('--max-body <bytes>', 'largest request body (past it: 413, read and dropped up to 16 MiB so every client reads it)', String(SERVER_DEFAULTS.maxBodyBytes))
+    .option('--max-inflight <n>', 'requests in flight before answering 429 (a request counts once its body has arrived)', String(SERVER_DEFAULTS.maxInflight))
+    .option('--max-inflight-per-connection <n>', 'requests in flight one connection may hold (HTTP pipelining) before its requests get 429', String(SERVER_DEFAULTS.maxInflightPerConnection))
+    .option('--max-response-bytes <bytes>', 'largest answer; a request whose answer would be larger gets 413 with the reason', String(SERVER_DEFAULTS.maxResponseBytes))
+    .option('--headers-timeout-ms <ms>', "deadline for a request's headers (past it: 408, connection closed)", String(SERVER_DEFAULTS.headersTimeoutMs))
+    .option('--request-timeout-ms <ms>', 'deadline for a whole request, headers and body (past it: 408, connection closed)', String(SERVER_DEFAULTS.requestTimeoutMs))
+    .option('--drain-timeout-ms <ms>', 'on SIGTERM, how long in-flight and keep-alive requests are answered before every connection closes', String(SERVER_DEFAULTS.drainTimeoutMs))
+    .option('--unauthenticated', 'serve without a token on a non-loopback --host, on purpose (e.g. behind a mesh that authenticates); prints a warning')
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
@@ -66,6 +85,11 @@ export function register(program: Command): void {
         token = process.env[flags.tokenEnv];
         if (!token) throw new Error(`--token-env ${flags.tokenEnv}: the environment variable is not set or empty`);
       }
+      // Beyond loopback without a token anyone who reaches the address uses the server: only on purpose.
+      if (!isLoopback(flags.host) && token === undefined) {
+        if (!flags.unauthenticated) throw new Error(`--host ${flags.host} without a token: anyone who can reach this address could use the server${flags.admin ? ' and its /admin API' : ''}. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose`);
+        process.stderr.write(`${exposureWarning('the model server', flags.host, token, flags.admin === true)}\n`);
+      }
       const sample = Number(flags.payloadSample);
       if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
       if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
@@ -83,6 +107,11 @@ export function register(program: Command): void {
         batching: flags.batching ? { maxBatchSize: intArg('--max-batch-size', flags.maxBatchSize, 1), maxQueueDelayMs: Number(flags.maxQueueDelayMs) } : false,
         maxBodyBytes: intArg('--max-body', flags.maxBody, 1),
         maxInflight: intArg('--max-inflight', flags.maxInflight, 1),
+        maxInflightPerConnection: intArg('--max-inflight-per-connection', flags.maxInflightPerConnection, 1),
+        maxResponseBytes: intArg('--max-response-bytes', flags.maxResponseBytes, 1),
+        headersTimeoutMs: intArg('--headers-timeout-ms', flags.headersTimeoutMs, 1),
+        requestTimeoutMs: intArg('--request-timeout-ms', flags.requestTimeoutMs, 1),
+        drainTimeoutMs: intArg('--drain-timeout-ms', flags.drainTimeoutMs, 0),
         session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
         admin: flags.admin,
         // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
@@ -97,12 +126,19 @@ export function register(program: Command): void {
       if (!server.admin && flags.admin === undefined) process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
       process.stdout.write(`listening on ${server.url}\n`);
       await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
+        let stopping = false;
+        const stop = (sig: NodeJS.Signals): void => {
+          if (stopping) {
+            // A second signal: stop waiting for the drain.
+            process.stderr.write(`${sig} again: exiting without waiting for the drain\n`);
+            process.exit(1);
+          }
+          stopping = true;
           process.stderr.write(`${sig}: draining in-flight requests\n`);
           server.close().then(resolve, (e: Error) => { process.stderr.write(`error while closing: ${e.message}\n`); process.exitCode = 1; resolve(); });
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
       });
     });
 }

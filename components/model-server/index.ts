@@ -67,11 +67,23 @@
  * JSON Lines file or as CloudEvents to an HTTP sink; buffered, dropped and counted when full.
  *
  * ## Limits and errors
- * Every client mistake is a 4xx `{"error": "..."}` naming what was wrong: 400 bad JSON/tensors,
- * 401 token, 404 unknown model/version/route, 405 method, 409 conflicting load/unload, 413 body
- * over `maxBodyBytes`, 429 past `maxInflight` in-flight requests, 503 while draining.
+ * Every client mistake is a 4xx `{"error": "..."}` naming what was wrong: 400 bad JSON/tensors
+ * (an output requested twice included), 401 token (`Bearer`, scheme case-insensitive), 404 unknown
+ * model/version/route, 405 method, 408 request not in within `headersTimeoutMs` /
+ * `requestTimeoutMs`, 409 conflicting load/unload, 413 body over `maxBodyBytes` (sent once the body
+ * is read and dropped, up to `drainBodyBytes`, so clients that send before reading see it) or answer
+ * over `maxResponseBytes`, 429 past `maxInflight` requests in flight (counted from when a body has
+ * arrived: a slow sender holds no slot) or `maxInflightPerConnection` on one connection. 408 and 413
+ * close the connection (`Connection: close`).
+ *
+ * ## Shutdown
+ * `close()` (SIGTERM in `ghosteam serve`): readiness turns 503, the listener stops accepting,
+ * in-flight requests and requests arriving on open keep-alive connections are answered with
+ * `Connection: close`; once none is left and no request came for `keepAliveGraceMs`, or after
+ * `drainTimeoutMs`, every connection closes. The KServe manifests give it a preStop sleep (so
+ * endpoints drop the pod first) and a termination grace period longer than both.
  */
-export { startModelServer, adminDefault } from './server.ts';
+export { startModelServer, adminDefault, SERVER_DEFAULTS } from './server.ts';
 export type { ModelServer, ModelServerOptions, LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';
 export { ModelServerAdminClient, ModelServerAdminError } from './admin-client.ts';
 export { parseModelSpec, type ModelSpec } from './models.ts';

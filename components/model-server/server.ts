@@ -23,7 +23,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { ModelRegistry } from '../registry/types.ts';
 import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from './batcher.ts';
 import { ServerMetrics, type VersionMetrics, type VersionStats } from './metrics.ts';
@@ -32,7 +32,7 @@ import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './pay
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
-import { bearerCheck, readBody, send } from './http.ts';
+import { bearerCheck, closeAfter, isLoopback, readBody, send, DEFAULT_DRAIN_BYTES } from './http.ts';
 import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1Answer, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
@@ -52,8 +52,33 @@ export interface ModelServerOptions {
   readonly batching?: false | BatchingOptions;
   /** Largest request body. @default 4 MiB */
   readonly maxBodyBytes?: number;
-  /** Requests in flight past which the server answers 429. @default 1024 */
+  /**
+   * Requests in flight past which the server answers 429. A request counts from the moment its whole
+   * body has arrived until its answer is out, so slow senders hold no slot.
+   * @default 1024
+   */
   readonly maxInflight?: number;
+  /**
+   * In-flight requests one connection may hold (HTTP/1.1 pipelining); past it that connection's
+   * requests are answered 429, so one connection can't take the capacity every other client needs.
+   * @default 16
+   */
+  readonly maxInflightPerConnection?: number;
+  /**
+   * Largest answer. A request whose answer would be larger (many rows, or a model with large outputs)
+   * gets a 413 saying so, before the whole answer is built. @default 64 MiB
+   */
+  readonly maxResponseBytes?: number;
+  /** Deadline for a request's headers, from its first byte; past it the answer is 408 and the connection closes. @default 10000 */
+  readonly headersTimeoutMs?: number;
+  /** Deadline for a whole request (headers and body); past it the answer is 408 and the connection closes. @default 30000 */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Bytes of an oversized body read and dropped before its 413, so that clients that send the whole
+   * body before reading (Python's urllib, tritonclient) read the 413 instead of a broken pipe. Past
+   * it the 413 is sent at once. @default 16 MiB
+   */
+  readonly drainBodyBytes?: number;
   /** Sampled payload logging for drift monitoring. */
   readonly payloadLog?: PayloadLogOptions;
   /**
@@ -70,8 +95,18 @@ export interface ModelServerOptions {
   readonly v1PredictProba?: boolean;
   /** Header that pins a request to a version. @default 'x-ghosteam-version' */
   readonly versionHeader?: string;
-  /** How long close() waits for in-flight requests. @default 10000 */
+  /**
+   * How long close() waits for in-flight requests, and for requests still arriving on open
+   * keep-alive connections (answered with `Connection: close`), before closing every connection.
+   * @default 10000
+   */
   readonly drainTimeoutMs?: number;
+  /**
+   * While draining, how long a keep-alive connection stays open with no request on it after the
+   * last answer went out, so that a request its client already sent is answered rather than cut.
+   * @default 500
+   */
+  readonly keepAliveGraceMs?: number;
   readonly session?: SessionOptions;
   /** Include Node process metrics (cpu, memory, GC) in /metrics. @default true */
   readonly processMetrics?: boolean;
@@ -120,7 +155,11 @@ export interface ModelServer {
   readonly metrics: ServerMetrics;
   /** Models of `options.models` that could not be loaded, each with why (the others serve). */
   readonly failed: ReadonlyArray<{ readonly model: string; readonly error: string }>;
-  /** Stops accepting, drains in-flight requests, flushes the payload log, releases sessions. */
+  /**
+   * Stops accepting connections, answers in-flight requests and requests arriving on open keep-alive
+   * connections with `Connection: close`, then closes the rest; flushes the payload log and releases
+   * sessions.
+   */
   close(): Promise<void>;
 }
 
@@ -207,13 +246,42 @@ function asObject(v: unknown, what: string): Record<string, unknown> {
 
 /** Whether the admin API is on when not set: only where nobody can reach it unauthenticated. */
 export function adminDefault(host: string, token: string | undefined): boolean {
-  return token !== undefined || host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return token !== undefined || isLoopback(host);
+}
+
+/** @see ModelServerOptions */
+export const SERVER_DEFAULTS = {
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxInflight: 1024,
+  maxInflightPerConnection: 16,
+  maxResponseBytes: 64 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  drainBodyBytes: DEFAULT_DRAIN_BYTES,
+  drainTimeoutMs: 10_000,
+  keepAliveGraceMs: 500,
+} as const;
+
+/** Bytes per element in the binary tensor extension (BYTES: at least its 4-byte length). */
+const BINARY_ELEMENT_BYTES: Record<string, number> = {
+  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, BF16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8, BYTES: 4,
+};
+
+/** The 413 for an answer over the response limit. */
+function tooLarge(limit: number, detail: string): RequestError {
+  return new RequestError(413, `the answer would be larger than the server's response limit of ${limit} bytes (${detail}); ask for fewer rows or fewer outputs, or raise the limit (--max-response-bytes)`);
 }
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
   const host = options.host ?? '127.0.0.1';
-  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const maxInflight = options.maxInflight ?? 1024;
+  const maxBody = options.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes;
+  const maxInflight = options.maxInflight ?? SERVER_DEFAULTS.maxInflight;
+  const perConnection = options.maxInflightPerConnection ?? SERVER_DEFAULTS.maxInflightPerConnection;
+  const maxResponse = options.maxResponseBytes ?? SERVER_DEFAULTS.maxResponseBytes;
+  const bodyOpts = { drainBytes: options.drainBodyBytes ?? SERVER_DEFAULTS.drainBodyBytes };
+  const headersTimeout = options.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs;
+  const requestTimeout = options.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs;
+  if (headersTimeout > requestTimeout) throw new Error(`headersTimeoutMs (${headersTimeout}) is longer than requestTimeoutMs (${requestTimeout}), which includes the headers; lower it or raise requestTimeoutMs`);
   const versionHeader = (options.versionHeader ?? 'x-ghosteam-version').toLowerCase();
   const batching = options.batching === false ? undefined : (options.batching ?? {});
   const random = options.random ?? Math.random;
@@ -226,8 +294,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const served = new Map<string, Served>();
   const idBase = randomBytes(4).toString('hex');
   let idSeq = 0;
+  // Every request until its answer is out (what close() drains), and the admitted ones: those whose
+  // body has arrived (what maxInflight and maxInflightPerConnection count).
+  const active = new Set<ServerResponse>();
+  const admitted = new WeakSet<ServerResponse>();
+  const perSocket = new WeakMap<Socket, number>();
   let inflight = 0;
   let closing = false;
+  let lastRequestAt = 0;
   const unknownMetrics = metrics.forVersion('', '');
   const SERVER_META = serverMeta(adminOn);
   // The OIP model repository extension: a second door to load/unload below, guarded like /admin.
@@ -363,6 +437,29 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     return { v: getVersion(s, d.version), shadow: d.shadow ? s.versions.get(d.shadow) : undefined };
   }
 
+  // ---------- admission ----------
+  /**
+   * Reads a request's body, then admits it: only now does it count against maxInflight and its
+   * connection's share, so a client dribbling its body holds no capacity a fast one needs (its
+   * deadline is requestTimeoutMs).
+   */
+  async function body(req: IncomingMessage, res: ServerResponse): Promise<Buffer> {
+    const buf = await readBody(req, maxBody, bodyOpts);
+    if (inflight >= maxInflight) throw new RequestError(429, `too many requests in flight (limit ${maxInflight}); retry later`);
+    const n = perSocket.get(req.socket) ?? 0;
+    if (n >= perConnection) throw new RequestError(429, `too many requests in flight on this connection (limit ${perConnection}); wait for answers before sending more, or open another connection`);
+    perSocket.set(req.socket, n + 1);
+    admitted.add(res);
+    inflight++;
+    metrics.inflight.inc();
+    return buf;
+  }
+
+  /** Throws the 413 when an answer of this many bytes (at least) is over the response limit. */
+  function capResponse(bytes: number, detail: string): void {
+    if (bytes > maxResponse) throw tooLarge(maxResponse, detail);
+  }
+
   // ---------- inference ----------
   async function runInference(v: Version, inputs: DecodedTensor[]): Promise<Record<string, RawOutput>> {
     if (v.batcher) return v.batcher.submit(inputs);
@@ -415,7 +512,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
   async function handleInfer(req: IncomingMessage, res: ServerResponse, name: string, version: string | undefined, t0: number): Promise<void> {
     const s = getServed(name);
-    const buf = await readBody(req, maxBody);
+    const buf = await body(req, res);
     if (options.fixedInferResponse !== undefined) { send(res, 200, options.fixedInferResponse); return; }
     const { v, shadow } = version === undefined ? pick(s, req) : { v: getVersion(s, version), shadow: undefined };
     let status = 200;
@@ -439,17 +536,28 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const asBinary = body.parameters !== undefined || body.outputs !== undefined ? binaryOutputs(body, names) : undefined;
       let text = v.prefix + JSON.stringify(id) + ',"outputs":[';
       const blocks: Buffer[] = [];
+      let blockBytes = 0;
       for (let i = 0; i < names.length; i++) {
         const spec = v.model.outputs.find((o) => o.name === names[i])!;
         const o = out[names[i]];
+        // Every JSON element takes at least 2 characters; a binary one its datatype's size.
+        const elements = (o.data as ArrayLike<unknown>).length;
+        capResponse(text.length + blockBytes + elements * (asBinary?.[i] ? BINARY_ELEMENT_BYTES[spec.datatype] : 2), `output '${spec.name}' has ${elements} elements`);
         text += `${i ? ',' : ''}{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${o.dims.join(',')}],`;
         if (asBinary?.[i]) {
           const b = encodeBinary(o.data as ArrayLike<unknown>, spec.datatype);
           blocks.push(b);
+          blockBytes += b.length;
           text += `"parameters":{"binary_data_size":${b.length}}}`;
-        } else text += `"data":${jsonArrayText(o.data as ArrayLike<unknown>, spec.datatype)}}`;
+        } else {
+          const data = jsonArrayText(o.data as ArrayLike<unknown>, spec.datatype, maxResponse - text.length - blockBytes);
+          if (data === undefined) throw tooLarge(maxResponse, `output '${spec.name}' alone does not fit`);
+          text += `"data":${data}}`;
+        }
+        capResponse(text.length + blockBytes, `after output '${spec.name}'`);
       }
       text += ']}';
+      if (text.length * 3 + blockBytes > maxResponse) capResponse(Buffer.byteLength(text) + blockBytes, 'in UTF-8');
       if (blocks.length === 0) send(res, 200, text, { 'x-ghosteam-version': v.version });
       else if (!res.headersSent && !res.destroyed) {
         const head = Buffer.from(text);
@@ -473,7 +581,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
   async function handlePredictV1(req: IncomingMessage, res: ServerResponse, name: string, t0: number): Promise<void> {
     const s = getServed(name);
-    const buf = await readBody(req, maxBody);
+    const buf = await body(req, res);
     const { v } = pick(s, req);
     let status = 200;
     try {
@@ -485,8 +593,19 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const out = await runInference(v, inputs);
       const tOut = performance.now();
       const names = v.model.outputs.map((o) => o.name);
+      let elements = 0;
+      for (const n of names) elements += (out[n]?.data as ArrayLike<unknown> | undefined)?.length ?? 0;
+      capResponse(elements * 2, `the model's outputs have ${elements} elements`);
       const answer = v1Answer(out as Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>, v.model.outputs, rows, shape);
-      send(res, 200, JSON.stringify(answer), { 'x-ghosteam-version': v.version });
+      let text: string;
+      try {
+        text = JSON.stringify(answer);
+      } catch (e) {
+        if (e instanceof RangeError) throw tooLarge(maxResponse, 'it does not fit in a string');
+        throw e;
+      }
+      capResponse(text.length * 3 > maxResponse ? Buffer.byteLength(text) : text.length, `${text.length} characters of predictions`);
+      send(res, 200, text, { 'x-ghosteam-version': v.version });
       const tEnd = performance.now();
       v.triton.ok(tIn - t0, tEnd - tOut, tEnd - t0, rows, Date.now());
       const hdrId = req.headers['x-request-id'];
@@ -512,7 +631,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (parts.length === 2) {
       if (method === 'GET') return send(res, 200, JSON.stringify({ models: models() }));
       if (method === 'POST') {
-        const b = asObject(parseJson(await readBody(req, maxBody)), 'the load request');
+        const b = asObject(parseJson(await body(req, res)), 'the load request');
         const stable = b.stable;
         if (stable !== undefined && typeof stable !== 'boolean') throw new RequestError(400, "'stable' must be true or false");
         let spec: ModelSpec;
@@ -537,7 +656,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (parts.length === 4 && parts[3] === 'traffic') {
       if (method === 'GET') return send(res, 200, JSON.stringify(getServed(name).traffic));
       if (method === 'PUT') {
-        const split = setTraffic(name, parseJson(await readBody(req, maxBody)) as TrafficSplit);
+        const split = setTraffic(name, parseJson(await body(req, res)) as TrafficSplit);
         return send(res, 200, JSON.stringify(split));
       }
       throw new RequestError(405, `${method} is not allowed on traffic; use GET or PUT`);
@@ -583,7 +702,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (p0 === 'v2') {
       if (parts[1] === 'repository') {
         if (!adminOn) throw new RequestError(404, `no route for ${method} ${path}: the model repository extension is off, as the admin API is (the server is reachable beyond loopback without a token; set a token or --admin)`);
-        const buf = await readBody(req, maxBody);
+        const buf = await body(req, res);
         return send(res, 200, await repository.route(method, parts, buf.length === 0 ? undefined : parseJson(buf)));
       }
       if (parts.length === 1) {
@@ -655,35 +774,34 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   }
 
   // One function for every request (no per-request closure).
-  function onResponseClose(): void {
-    inflight--;
-    metrics.inflight.dec();
-    if (closing && inflight === 0) drained?.();
+  function onResponseClose(this: ServerResponse): void {
+    active.delete(this);
+    if (admitted.has(this)) {
+      admitted.delete(this);
+      inflight--;
+      metrics.inflight.dec();
+      const sock = this.req.socket;
+      const n = perSocket.get(sock);
+      if (n !== undefined) perSocket.set(sock, n - 1);
+    }
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const t0 = performance.now();
-    const isHealth = req.url !== undefined && req.url.startsWith('/v2/health/');
-    if (closing && !isHealth) {
-      res.setHeader('connection', 'close');
-      send(res, 503, errorBody('the server is shutting down'));
-      req.resume();
-      return;
-    }
-    if (!isHealth && inflight >= maxInflight) {
-      unknownMetrics.error(429, 0);
-      send(res, 429, errorBody(`too many requests in flight (limit ${maxInflight}); retry later`), { 'retry-after': '1' });
-      req.resume();
-      return;
-    }
-    inflight++;
-    metrics.inflight.inc();
+    // While draining, requests still arriving on open keep-alive connections are answered, then
+    // their connection closes (`Connection: close`); the listener takes no new connections.
+    if (closing) { res.shouldKeepAlive = false; lastRequestAt = t0; }
+    active.add(res);
     res.once('close', onResponseClose); // emitted after 'finish' too, and when the client goes away
     dispatch(req, res, t0).catch((e: unknown) => {
       if (e instanceof RequestError) {
         if (e.status === 404 && /is not loaded|no route|no admin route/.test(e.message)) unknownMetrics.error(404, (performance.now() - t0) / 1000);
-        send(res, e.status, errorBody(e.message), e.status === 401 ? { 'www-authenticate': 'Bearer' } : e.status === 405 ? { allow: 'GET, POST' } : undefined);
-        if (!req.complete) req.resume();
+        if (e.status === 429) unknownMetrics.error(429, 0);
+        const extra: Record<string, string> | undefined = e.status === 401 ? { 'www-authenticate': 'Bearer' } : e.status === 405 ? { allow: 'GET, POST' } : e.status === 429 ? { 'retry-after': '1' } : undefined;
+        send(res, e.status, errorBody(e.message), extra);
+        // A body this handler did not read is dropped (an error before reading it); an oversized or
+        // late one closes the connection instead (send, closeAfter).
+        if (!req.complete && !closeAfter(e.status)) req.resume();
       } else {
         const msg = e instanceof Error ? e.message : String(e);
         send(res, 500, errorBody(`internal error: ${msg}`));
@@ -691,12 +809,26 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     });
   }
 
-  let drained: (() => void) | undefined;
-  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000, headersTimeout: 30_000 }, onRequest);
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) return socket.destroy();
-    const body = errorBody(err.code === 'HPE_HEADER_OVERFLOW' ? 'request headers are too large' : 'malformed HTTP request');
-    socket.end(`HTTP/1.1 ${err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const server: Server = createServer({
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout,
+    // node checks the two deadlines on this interval (30 s by default, which let a 30 s deadline run 60 s)
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
+  }, onRequest);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // node's own rule: no answer once one has started on this connection (the cast: node keeps the
+    // response it is writing on the socket and has no public accessor for it).
+    const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable || current?.headersSent) return socket.destroy();
+    const [status, reason, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'Request Timeout', `the request did not arrive in time (headers within ${headersTimeout} ms, the whole request within ${requestTimeout} ms)`]
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', 'request headers are too large']
+        : [400, 'Bad Request', 'malformed HTTP request'];
+    const body = errorBody(message);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.destroySoon();
   });
 
   // One model that can't be served is reported (failed, the repository index, 404s naming why)
@@ -732,14 +864,23 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (closed) return closed;
     closing = true;
     closed = (async () => {
-      const stopped = new Promise<void>((r) => server.close(() => r()));
-      server.closeIdleConnections();
-      if (inflight > 0) {
-        await Promise.race([
-          new Promise<void>((r) => { drained = r; }),
-          new Promise<void>((r) => setTimeout(r, options.drainTimeoutMs ?? 10_000).unref()),
-        ]);
+      // One turn of the event loop first: connections already waiting in the accept queue are taken
+      // (closing the listener would reset them) and answered like the others.
+      await new Promise((r) => setImmediate(r));
+      // Stop accepting, but keep the open connections: http.Server#close would also drop the idle
+      // keep-alive ones at once, cutting requests their clients have already sent on them.
+      const stopped = new Promise<void>((r) => NetServer.prototype.close.call(server, () => r()));
+      for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+      lastRequestAt = performance.now();
+      const deadline = lastRequestAt + (options.drainTimeoutMs ?? SERVER_DEFAULTS.drainTimeoutMs);
+      const grace = options.keepAliveGraceMs ?? SERVER_DEFAULTS.keepAliveGraceMs;
+      for (;;) {
+        const now = performance.now();
+        if (now >= deadline) break;
+        if (active.size === 0 && (now - lastRequestAt >= grace || (await connectionCount()) === 0)) break;
+        await new Promise((r) => setTimeout(r, Math.min(25, Math.max(1, deadline - now))));
       }
+      if (process.env.H25S_DEBUG) console.error("closeAll", performance.now(), active.size);
       server.closeAllConnections();
       await stopped;
       for (const s of [...served.values()]) {
@@ -752,6 +893,9 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       await payload?.close();
     })();
     return closed;
+  }
+  function connectionCount(): Promise<number> {
+    return new Promise((r) => server.getConnections((e, n) => r(e ? 1 : n)));
   }
 
   return {

@@ -312,27 +312,45 @@ export function decodeInputs(inputs: unknown, specs: readonly TensorSpec[]): Dec
   return out;
 }
 
-/** Resolves the OIP `outputs` field (requested outputs) to output names. Absent = all outputs. */
+/**
+ * Resolves the OIP `outputs` field (requested outputs) to output names. Absent = all outputs. A name
+ * asked for twice is refused: each would be encoded again, so a small request could ask for an
+ * answer thousands of times the model's output.
+ */
 export function selectOutputs(requested: unknown, specs: readonly TensorSpec[]): string[] {
   if (requested === undefined || requested === null) return specs.map((s) => s.name);
   if (!Array.isArray(requested)) throw bad(`'outputs' must be an array of {"name": ...}; the model's outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
-  return requested.map((o, i) => {
-    const name = (o as { name?: unknown } | null)?.name;
+  const names: string[] = [];
+  for (let i = 0; i < requested.length; i++) {
+    const name = (requested[i] as { name?: unknown } | null)?.name;
     if (typeof name !== 'string') throw bad(`outputs[${i}].name must be a string`);
     if (!specs.some((s) => s.name === name)) throw bad(`outputs[${i}]: the model has no output named '${name}'; its outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
-    return name;
-  });
+    if (names.includes(name)) throw bad(`outputs[${i}]: output '${name}' is requested twice; name each output once`);
+    names.push(name);
+  }
+  return names;
 }
 
-/** Appends a typed array's values as JSON array text (no intermediate arrays). */
-export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: OipDatatype): string {
+/**
+ * A typed array's values as JSON array text (no intermediate arrays), or undefined as soon as the
+ * text would pass `maxChars` (so an oversized answer is never built).
+ */
+export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: OipDatatype): string;
+export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: OipDatatype, maxChars: number): string | undefined;
+export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: OipDatatype, maxChars = Infinity): string | undefined {
   const n = data.length;
   if (n === 0) return '[]';
   let s = '[';
   if (datatype === 'BYTES') {
-    for (let i = 0; i < n; i++) s += (i ? ',' : '') + JSON.stringify((data as ArrayLike<unknown>)[i]);
+    for (let i = 0; i < n; i++) {
+      s += (i ? ',' : '') + JSON.stringify((data as ArrayLike<unknown>)[i]);
+      if (s.length > maxChars) return undefined;
+    }
   } else if (datatype === 'BOOL') {
-    for (let i = 0; i < n; i++) s += (i ? ',' : '') + ((data as ArrayLike<unknown>)[i] ? 'true' : 'false');
+    for (let i = 0; i < n; i++) {
+      s += (i ? ',' : '') + ((data as ArrayLike<unknown>)[i] ? 'true' : 'false');
+      if (s.length > maxChars) return undefined;
+    }
   } else {
     const half = datatype === 'FP16';
     for (let i = 0; i < n; i++) {
@@ -340,9 +358,10 @@ export function jsonArrayText(data: ArrayLike<unknown> | TypedData, datatype: Oi
       const v = half ? fromHalfBits(raw as number) : Number(raw);
       // JSON has no NaN/Infinity; a model can still produce them. Encode as null rather than break the body.
       s += (i ? ',' : '') + (Number.isFinite(v) ? String(v) : 'null');
+      if (s.length > maxChars) return undefined;
     }
   }
-  return s + ']';
+  return s.length + 1 > maxChars ? undefined : s + ']';
 }
 
 /** Converts onnxruntime output data to plain JSON-able values (for payload logs and V1 predictions). */

@@ -10,7 +10,7 @@
 import { Chart, type App } from 'cdk8s';
 import { Autoscaling, DriftMonitor, Feature, Model, PayloadLogging, Retrain, Rollout } from '../../charts/index.ts';
 import { Cache, Gpu, Pipeline, Resources, Retry, Schedule } from '../../pipelines/index.ts';
-import { FEATURES } from './data.ts';
+import { FEATURES, ensureExampleData } from './data.ts';
 
 export const MODEL_NAME = 'fraud';
 export const LABEL = 'is_fraud';
@@ -68,6 +68,8 @@ export function trainingPipeline(chart: Chart): Pipeline {
 }
 
 export default function fraudDetection(app: App): void {
+  // The seeded example data, generated on first use (a fresh clone has none; the demo writes its own).
+  ensureExampleData(process.cwd());
   const chart = new Chart(app, 'fraud-detection', { namespace: NAMESPACE });
   const training = trainingPipeline(chart);
 

@@ -3,8 +3,10 @@
  * later period whose feature distributions shift (higher amounts, more night-time and foreign
  * transactions, a new merchant mix). Labels come from a fixed logistic ground truth, so a model
  * trained on the reference period is measurably worse on the drifted one and a retrain helps.
- * Pure: the same seed gives byte-identical CSV.
+ * Pure (but for `ensureExampleData`): the same seed gives byte-identical CSV.
  */
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** mulberry32: a small, fast, well-distributed 32-bit PRNG. */
 export function rng(seed: number): () => number {
@@ -105,6 +107,33 @@ export function generate(period: Period, rows: number, seed: number): FraudRow[]
     out.push({ values: v, label: r() < p ? 1 : 0 });
   }
   return out;
+}
+
+/** The example's labelled data: rows per period and seed (what `npm run demo` also uses by default). */
+export const EXAMPLE_ROWS = 20_000;
+export const EXAMPLE_SEED = 1;
+/** Where the example app reads its data, relative to the directory `ghosteam run` starts in. */
+export const REFERENCE_CSV = 'data/fraud/reference.csv';
+export const RECENT_CSV = 'data/fraud/recent.csv';
+
+/**
+ * Writes the example's seeded data (reference and recent periods) under `root` when it is missing,
+ * so `npx ghosteam run examples/fraud-detection/app.ts` works on a fresh clone. Existing files are
+ * left alone (the demo writes its own). Returns the files it wrote.
+ */
+export function ensureExampleData(root: string, rows = EXAMPLE_ROWS, seed = EXAMPLE_SEED): string[] {
+  const wrote: string[] = [];
+  for (const [rel, period, s] of [[REFERENCE_CSV, 'reference', seed], [RECENT_CSV, 'drifted', seed + 1]] as const) {
+    const path = join(root, rel);
+    if (existsSync(path)) continue;
+    mkdirSync(dirname(path), { recursive: true });
+    // Written whole under a temporary name, then renamed: a concurrent reader never sees half a file.
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, toCsv(generate(period, rows, s)));
+    renameSync(tmp, path);
+    wrote.push(path);
+  }
+  return wrote;
 }
 
 export function toCsv(rows: readonly FraudRow[]): string {

@@ -44,7 +44,7 @@ import { createReporter, loadPipelines, runPipeline } from '../../pipelines/loca
 import type { RunOptions } from '../../pipelines/local/types.ts';
 import { pipelineSpecHash } from '../../pipelines/hash.ts';
 import type { PipelineSpec } from '../../pipelines/spec.ts';
-import { FEATURES, generate, toCsv, type FraudRow } from './data.ts';
+import { EXAMPLE_ROWS, EXAMPLE_SEED, FEATURES, generate, toCsv, type FraudRow } from './data.ts';
 import { MODEL_NAME, NAMESPACE } from './app.ts';
 import { DemoClock } from './demo-clock.ts';
 import { Traffic } from './demo-traffic.ts';
@@ -147,11 +147,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const print = o.print ?? ((l: string) => process.stdout.write(`${l}\n`));
   const dir = resolve(o.dir ?? '.ghosteam/demo');
   const reportPath = resolve(o.report ?? 'demo-report.html');
-  const rows = o.rows ?? 20_000;
+  const rows = o.rows ?? EXAMPLE_ROWS;
   const trafficRows = o.trafficRows ?? 4000;
   const speed = o.speed ?? 15;
   const rate = o.rate ?? 500;
-  const seed = o.seed ?? 1;
+  const seed = o.seed ?? EXAMPLE_SEED;
   const stepTimeout = o.stepTimeoutMs ?? 90_000;
   // Wall-clock time until the operator starts; from then on the demo clock (see below).
   let clock = new DemoClock(1, t0);

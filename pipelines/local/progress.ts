@@ -195,9 +195,10 @@ function tail(text: string, n: number): string[] {
 
 /**
  * The report printed when a run fails: per failed task, its path, its error, and the last `lines`
- * lines of its log (with the log's location).
+ * lines of its log (with the log's location), then how to resume: `rerun` is the command that ran it,
+ * with every option resuming needs (the CLI passes `ghosteam run app.ts -p NAME --store-dir DIR …`).
  */
-export async function failureReport(rec: RunRecord, storeRoot: string, lines = 20): Promise<string> {
+export async function failureReport(rec: RunRecord, storeRoot: string, lines = 20, rerun = 'ghosteam run <app>'): Promise<string> {
   const runs = new RunStore(storeRoot);
   const out: string[] = [];
   for (const id of rec.order) {
@@ -216,7 +217,7 @@ export async function failureReport(rec: RunRecord, storeRoot: string, lines = 2
     }
   }
   if (rec.status === 'Failed') {
-    out.push(`run ${rec.id} failed; after fixing it, continue with: ghosteam run <app> --resume ${rec.id}`);
+    out.push(`run ${rec.id} failed; after fixing it, continue with: ${rerun} --resume ${rec.id}`);
   }
   return out.join('\n');
 }

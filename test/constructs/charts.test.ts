@@ -69,7 +69,7 @@ describe('Model', () => {
     assert.equal(m.spec.inferenceService, 'fraud');
     const sr = find(objs, 'ServingRuntime', 'ghosteam-onnx');
     assert.equal(sr.spec.containers[0].image, 'ghcr.io/ghosteam/model-server:0.1.0');
-    assert.deepEqual(sr.spec.containers[0].args, ['--port', '8080', '--model', '{{.Name}}=/mnt/models']);
+    assert.deepEqual(sr.spec.containers[0].args, ['--port', '8080', '--model', '{{.Name}}=/mnt/models', '--unauthenticated']);
     assert.deepEqual(sr.spec.supportedModelFormats, [{ name: 'onnx', version: '1', autoSelect: true, priority: 1 }]);
     assert.equal(sr.metadata.annotations['ghosteam.io/gpu-capable'], 'false');
   });

@@ -78,6 +78,7 @@ export const UPSTREAM_SCHEMAS: Record<string, { file: string; version: string }>
   'argoproj.io/v1alpha1/CronWorkflow': { file: 'argo-workflows/argoproj.io_cronworkflows.yaml', version: 'v1alpha1' },
   'serving.kserve.io/v1beta1/InferenceService': { file: 'kserve/serving.kserve.io_inferenceservices.yaml', version: 'v1beta1' },
   'serving.kserve.io/v1alpha1/ServingRuntime': { file: 'kserve/serving.kserve.io_servingruntimes.yaml', version: 'v1alpha1' },
+  'trainer.kubeflow.org/v1alpha1/TrainJob': { file: 'kubeflow-trainer/trainer.kubeflow.org_trainjobs.yaml', version: 'v1alpha1' },
 };
 
 /** Errors of `obj` against its upstream CRD, as 'path: message' lines (empty when valid). */

@@ -76,7 +76,12 @@ describe('ghosteam run', () => {
     assert.equal(lines[0], "✗ task 'count' (demo/demo-pipeline/count) failed: 'sh' exited with code 4");
     assert.match(lines[1], /^ {2}last 6 log lines \(.*\/\.ghosteam\/runs\/demo-pipeline-[^/]+\/logs\/count\.log\):$/);
     assert.deepEqual(lines.slice(2, 8), ['  | line 1', '  | line 2', '  | line 3', '  | line 4', '  | line 5', '  | count failed: bad data']);
-    assert.match(lines[8], /^run (demo-pipeline-\S+) failed; after fixing it, continue with: ghosteam run .*app\.ts --resume \1$/);
+    assert.match(lines[8], /^run (demo-pipeline-\S+) failed; after fixing it, continue with: ghosteam run \S*app\.ts -p demo-pipeline --no-cache --resume \1$/);
+    // The printed command really resumes that run (same id; the task still fails, so it stays Failed).
+    const runId = /run (\S+) failed/.exec(lines[8])![1];
+    const resumed = cli(['run', ...lines[8].replace(/^.*continue with: ghosteam run /, '').split(' ')], { FAIL_AT: 'count' });
+    assert.equal(resumed.code, 1, resumed.err);
+    assert.match(resumed.err, new RegExp(`^run ${runId} failed; after fixing it`, 'm'));
   });
 
   test('bad params are a one-line error and exit 1', () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { startModelServer, adminDefault, ModelServerAdminClient, ModelServerAdminError, parseModelSpec, type ModelServer } from '../../components/model-server/index.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
@@ -295,20 +296,22 @@ describe('model server: limits and shutdown', () => {
   });
 
   test('past maxInflight the server answers 429', async () => {
-    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2 });
+    // Three pipelined requests whose bodies have all arrived: two are admitted, the third is a 429.
+    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2, batching: { maxBatchSize: 64, maxQueueDelayMs: 300 } });
     try {
-      // two requests that send headers but hold their bodies keep two slots busy
-      const held = [0, 1].map(() => {
-        const r = request(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
-        r.on('error', () => {});
-        r.write('{');
-        return r;
+      const body = inferBody(rows(1, 1));
+      const one = `POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+      const text = await new Promise<string>((resolve) => {
+        let t = '';
+        const sock = connect(s.port, '127.0.0.1');
+        sock.on('data', (c) => (t += c));
+        sock.on('error', () => {});
+        setTimeout(() => { sock.destroy(); resolve(t); }, 2000);
+        sock.write(one.repeat(3));
       });
-      await new Promise((r) => setTimeout(r, 100));
-      const r = await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 1)));
-      assert.deepEqual({ status: r.status, json: r.json }, { status: 429, json: { error: 'too many requests in flight (limit 2); retry later' } });
+      assert.deepEqual([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((x) => Number(x[1])), [200, 200, 429]);
+      assert.match(text, /retry-after: 1\r\n[\s\S]*\{"error":"too many requests in flight \(limit 2\); retry later"\}/);
       assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
-      held.forEach((h) => h.destroy());
     } finally { await s.close(); }
   });
 

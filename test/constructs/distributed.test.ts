@@ -1,0 +1,39 @@
+// A distributed container step in a cluster: an Argo resource template that creates a Kubeflow
+// Trainer TrainJob (valid against the upstream CRD), queued for Kueue as one gang, with the same
+// contract environment as any step; the WorkflowTemplate around it stays valid too.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { App, Chart } from 'cdk8s';
+import { ContainerComponent, Pipeline, compileArgo } from '../../pipelines/index.ts';
+import { KUEUE_QUEUE_LABEL, TRAINJOB_QUEUE, trainJobManifest } from '../../pipelines/argo.ts';
+import { upstreamErrors } from './upstream.ts';
+
+test('distributed: { workers, gpusPerWorker } synthesizes to a TrainJob valid against the upstream CRD, queued for Kueue', () => {
+  const p = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  const fit = ContainerComponent.define({
+    name: 'fit-ddp',
+    image: 'ghcr.io/acme/ddp:1',
+    command: ['python', 'fit.py'],
+    params: { epochs: { type: 'number', default: 3 } },
+    distributed: { workers: 4, gpusPerWorker: 2 },
+  });
+  p.component('fit', fit, { timeout: '1h' });
+  const spec = p.toSpec();
+  const wt = compileArgo(spec).workflowTemplate;
+  assert.deepEqual(upstreamErrors(wt as never), []);
+  const tpl = (wt.spec!.templates as unknown as { name: string; resource?: { action: string; manifest: string; successCondition: string; failureCondition: string; setOwnerReference: boolean } }[]).find((t) => t.name === 'fit')!;
+  assert.equal(tpl.resource!.action, 'create');
+  assert.equal(tpl.resource!.setOwnerReference, true);
+  assert.equal(tpl.resource!.successCondition, 'status.conditions.#(type=="Complete").status == True');
+  const job = JSON.parse(tpl.resource!.manifest) as { metadata: { labels: Record<string, string> }; spec: { trainer: { numNodes: number; resourcesPerNode: { limits: Record<string, string> }; env: { name: string; value?: string }[] }; activeDeadlineSeconds: number } };
+  assert.deepEqual(job, trainJobManifest(spec.tasks[0], spec));
+  assert.deepEqual(upstreamErrors(job as never), []);
+  assert.equal(job.metadata.labels[KUEUE_QUEUE_LABEL], TRAINJOB_QUEUE);
+  assert.equal(job.spec.trainer.numNodes, 4);
+  assert.equal(job.spec.trainer.resourcesPerNode.limits['nvidia.com/gpu'], '2');
+  assert.equal(job.spec.activeDeadlineSeconds, 3600);
+  assert.deepEqual(job.spec.trainer.env.find((e) => e.name === 'GHOSTEAM_PARAM_EPOCHS'), { name: 'GHOSTEAM_PARAM_EPOCHS', value: '{{inputs.parameters.epochs}}' });
+  assert.ok(job.spec.trainer.env.some((e) => e.name === 'GHOSTEAM_OUTPUT_PARAMS_DIR'));
+  // A broken manifest would fail the same check: the validator is strict.
+  assert.notDeepEqual(upstreamErrors({ ...job, spec: { ...job.spec, trainer: { ...job.spec.trainer, numNodes: 'four' } } } as never), []);
+});
