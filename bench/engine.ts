@@ -10,6 +10,8 @@
  *  3. Dataset artifacts: write/read of 1M rows × 20 columns as Apache Arrow IPC (the format steps
  *     exchange) against GTDS (the format it replaced, kept in bench/gtds.ts for this baseline only),
  *     in the same run (bench/datasets.ts).
+ *  4. Training time of train-tabular per task (binary, multiclass, regression, anomaly) on the
+ *     same 20k rows × 16 features, 5 epochs (bench/tasks.ts).
  * Prints figures and ratios, then one JSON line.
  */
 import { existsSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { runPipeline } from '../pipelines/local/engine.ts';
 import { loadPipelines } from '../pipelines/local/load.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
 import { runDatasetBench } from './datasets.ts';
+import { runTaskBench } from './tasks.ts';
 
 const noop = defineComponent({ name: 'noop', version: '1', description: 'does nothing', inputs: [], outputs: [], async run() {} });
 const noopTask = (name: string, after: string[]): TaskSpec => ({
@@ -181,6 +184,9 @@ try {
   console.log(`  Arrow IPC (Feather v2): write ${dsb.arrowWriteMs} ms, read ${dsb.arrowReadMs} ms, ${mb(dsb.arrowBytes)} MiB`);
   console.log(`  GTDS (baseline):        write ${dsb.gtdsWriteMs} ms, read ${dsb.gtdsReadMs} ms, ${mb(dsb.gtdsBytes)} MiB`);
   console.log(`  ratio GTDS/Arrow: write ${round(dsb.gtdsWriteMs / dsb.arrowWriteMs)}x, read ${round(dsb.gtdsReadMs / dsb.arrowReadMs)}x`);
+  const tasks = await runTaskBench();
+  console.log(`train-tabular per task, ${tasks.rows.toLocaleString('en-US')} rows × ${tasks.features} features, ${tasks.epochs} epochs, backend ${tasks.backend}:`);
+  console.log(`  binary ${tasks.binaryMs} ms   multiclass (${tasks.classes} classes) ${tasks.multiclassMs} ms   regression ${tasks.regressionMs} ms   anomaly ${tasks.anomalyMs} ms`);
 
   console.log(
     JSON.stringify({
@@ -217,6 +223,10 @@ try {
       gtdsBytes: dsb.gtdsBytes,
       gtdsOverArrowWriteRatio: round(dsb.gtdsWriteMs / dsb.arrowWriteMs),
       gtdsOverArrowReadRatio: round(dsb.gtdsReadMs / dsb.arrowReadMs),
+      trainBinaryMs: tasks.binaryMs,
+      trainMulticlassMs: tasks.multiclassMs,
+      trainRegressionMs: tasks.regressionMs,
+      trainAnomalyMs: tasks.anomalyMs,
     }),
   );
 } finally {

@@ -267,6 +267,7 @@ function peersPython(): string | undefined {
   return existsSync(join(venvDir(), VENV_COMPLETE_MARKER)) ? venvPython() : undefined;
 }
 
+const JSON_CT = { 'content-type': 'application/json' };
 const xgbScript = fileURLToPath(new URL('./py/xgb_kserve.py', import.meta.url));
 
 /**
@@ -291,18 +292,18 @@ async function treeEnsemble(py: string, dir: string, seconds: number, log: (s: s
   const body = JSON.stringify({ instances: [kase.row] });
   const g = await startChild({ port: 0, processMetrics: false, models: [{ name: 'xgb', path: join(tdir, 'xgb.onnx') }] });
   const kport = await freePort();
-  const k = spawn(py, [xgbScript, 'serve', tdir, String(kport)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const k = spawn(py, [xgbScript, 'serve', join(tdir, 'model'), String(kport)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let kerr = '';
   k.stderr!.on('data', (x) => { kerr = (kerr + x).slice(-4000); });
   try {
     // Both answer this row as XGBoost does: ghosteam the label (as KServe's sklearn server), or
     // the probability when asked; xgbserver the booster's probability of class 1.
     const gUrl = `${g.url}/v1/models/xgb:predict`;
-    const ga = await (await fetch(gUrl, { method: 'POST', body })).json() as { predictions: number[] };
-    const gp = await (await fetch(gUrl, { method: 'POST', body: JSON.stringify({ instances: [kase.row], parameters: { predict_proba: true } }) })).json() as { predictions: number[][] };
+    const ga = await (await fetch(gUrl, { method: 'POST', body, headers: JSON_CT })).json() as { predictions: number[] };
+    const gp = await (await fetch(gUrl, { method: 'POST', body: JSON.stringify({ instances: [kase.row], parameters: { predict_proba: true } }), headers: JSON_CT })).json() as { predictions: number[][] };
     await waitReady(`http://127.0.0.1:${kport}/v1/models/xgb`, k, 'kserve xgbserver');
     const kUrl = `http://127.0.0.1:${kport}/v1/models/xgb:predict`;
-    const ka = await (await fetch(kUrl, { method: 'POST', body })).json() as { predictions: number[] };
+    const ka = await (await fetch(kUrl, { method: 'POST', body, headers: JSON_CT })).json() as { predictions: number[] };
     out.e_agree = ga.predictions[0] === kase.label && Math.abs(gp.predictions[0][1] - kase.proba1) < 1e-4 && Math.abs(ka.predictions[0] - kase.proba1) < 1e-4;
     log(`(e) XGBoost ${kase.trees} trees: XGBoost says label ${kase.label}, P(1) ${kase.proba1.toFixed(6)}; ghosteam V1 ${ga.predictions[0]} / ${gp.predictions[0][1].toFixed(6)}; KServe xgbserver ${ka.predictions[0].toFixed(6)}`);
     for (const [key, url, pid] of [['e_ghosteam', gUrl, g.child.pid!], ['e_kserve_xgb', kUrl, k.pid!]] as const) {
@@ -369,7 +370,9 @@ async function main(): Promise<void> {
     const eg = trees.e_ghosteam_c64 as LoadResult | null | undefined, ek = trees.e_kserve_xgb_c64 as LoadResult | null | undefined;
     const r = eg && ek ? Math.round((eg.rps / ek.rps) * 1000) / 1000 : null;
     log(`(e) ghosteam / KServe xgbserver at 64 clients: ${r}`);
-    log(JSON.stringify({ bench: 'serve', seconds, cpus: os.cpus().length, ...trees, ratio_e_ghosteam_over_kserve_xgb_c64: r, goals: { trees_ge_10x_kserve_xgb: r === null ? null : r >= 10 && eg!.errors === 0 && eg!.non2xx === 0 } }));
+    const cr = eg && ek && eg.cpuUsPerReq ? Math.round((ek.cpuUsPerReq / eg.cpuUsPerReq) * 1000) / 1000 : null;
+    log(`(e) server CPU per request at 64 clients: KServe xgbserver / ghosteam ${cr} (what the throughput ratio would be were both CPU-bound)`);
+    log(JSON.stringify({ bench: 'serve', seconds, cpus: os.cpus().length, ...trees, ratio_e_ghosteam_over_kserve_xgb_c64: r, cpu_ratio_e_kserve_xgb_over_ghosteam_c64: cr, goals: { trees_ge_10x_kserve_xgb: r === null ? null : r >= 10 && eg!.errors === 0 && eg!.non2xx === 0 } }));
     return;
   }
 
@@ -502,6 +505,7 @@ async function main(): Promise<void> {
     cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64?.cpuUsPerReq),
     ...trees,
     ratio_e_ghosteam_over_kserve_xgb_c64: ratio((trees.e_ghosteam_c64 as LoadResult | null)?.rps, (trees.e_kserve_xgb_c64 as LoadResult | null)?.rps),
+    cpu_ratio_e_kserve_xgb_over_ghosteam_c64: ratio((trees.e_kserve_xgb_c64 as LoadResult | null)?.cpuUsPerReq, (trees.e_ghosteam_c64 as LoadResult | null)?.cpuUsPerReq),
     goals: {
       throughput_ge_75pct_of_ceiling: b64 ? (ratio(b64.rps, results.d_ceiling_c64?.rps) ?? 0) >= 0.75 : null,
       ge_5x_kserve: kc64 ? (ratio(b64?.rps, kc64.rps) ?? 0) >= 5 : null,

@@ -5,8 +5,23 @@
  * entry against the real component module in components/<name>/.
  */
 import type { Component } from '../components/component.ts';
+import { ALL_METRICS } from '../components/evaluate/task-metrics.ts';
 
-export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & { readonly outputParams?: readonly string[]; readonly description?: string };
+/** What a built-in component's param takes; checked at synth time (pipelines/check.ts). */
+export interface ParamDecl {
+  readonly type: 'string' | 'number' | 'boolean' | 'json' | 'list';
+  readonly enum?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+}
+
+export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & {
+  readonly outputParams?: readonly string[];
+  readonly description?: string;
+  /** Every param the component reads, when declared: any other param is a synth-time error. */
+  readonly params?: Readonly<Record<string, ParamDecl>>;
+};
 
 export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
   ingest: {
@@ -36,20 +51,41 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   },
   'train-tabular': {
     name: 'train-tabular',
-    version: '1',
+    version: '2',
     inputs: [{ name: 'train', kind: 'dataset' }],
     outputs: [{ name: 'model', kind: 'model' }],
-    outputParams: ['finalLoss', 'backend', 'rows'],
+    outputParams: ['finalLoss', 'backend', 'rows', 'task'],
+    params: {
+      task: { type: 'string', enum: ['binary', 'multiclass', 'regression', 'anomaly'] },
+      label: { type: 'string' },
+      positive: { type: 'string' },
+      features: { type: 'list' },
+      model: { type: 'string', enum: ['logistic', 'linear', 'mlp'] },
+      hidden: { type: 'list' },
+      epochs: { type: 'number', integer: true, min: 1 },
+      batchSize: { type: 'number', integer: true, min: 1 },
+      learningRate: { type: 'number', min: 0 },
+      l2: { type: 'number', min: 0 },
+      seed: { type: 'number', integer: true },
+      backend: { type: 'string', enum: ['auto', 'tensorflow', 'wasm', 'cpu'] },
+    },
   },
   evaluate: {
     name: 'evaluate',
-    version: '1',
+    version: '2',
     inputs: [
       { name: 'model', kind: 'model' },
       { name: 'test', kind: 'dataset' },
     ],
     outputs: [{ name: 'metrics', kind: 'metrics' }],
-    outputParams: ['accuracy', 'precision', 'recall', 'f1', 'auc', 'rocAuc', 'logLoss', 'ece', 'positiveRate', 'passed'],
+    outputParams: [...ALL_METRICS, 'task', 'passed'],
+    params: {
+      threshold: { type: 'number', min: 0, max: 1 },
+      bins: { type: 'number', integer: true, min: 1 },
+      gate: { type: 'json' },
+      label: { type: 'string' },
+      positive: { type: 'string' },
+    },
   },
   gate: {
     name: 'gate',
@@ -57,6 +93,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'metrics', kind: 'metrics' }],
     outputs: [],
     outputParams: ['passed', 'reasons'],
+    params: { gate: { type: 'json' }, failOnReject: { type: 'boolean' } },
   },
   'export-onnx': {
     name: 'export-onnx',

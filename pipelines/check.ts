@@ -5,6 +5,8 @@
  */
 import type { Issue } from '../api/errors.ts';
 import { dnsLabelProblem, toDnsLabel } from '../api/names.ts';
+import { ALL_METRICS, TASK_METRICS, type TrainingTask } from '../components/evaluate/task-metrics.ts';
+import { BUILTIN_COMPONENTS, type ParamDecl } from './catalog.ts';
 import type { ConditionSpec, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
 
 /** Names the DAG uses itself; a task can't take them. */
@@ -34,7 +36,95 @@ export const messages = {
   unknownRetrainParam: (name: string, pipeline: string, known: readonly string[]) =>
     `passes param '${name}', which pipeline '${pipeline}' does not declare; declare it with pipeline.param('${name}', …)${known.length ? ` or use one of ${known.join(', ')}` : ''}`,
   duplicateParam: (name: string) => `declares param '${name}' twice; remove one`,
+  undeclaredComponentParam: (name: string, component: string, known: readonly string[]) =>
+    `passes param '${name}', which component '${component}' does not take; remove it or use one of ${known.join(', ')}`,
+  componentParamValue: (name: string, component: string, value: unknown, want: string, via?: string) =>
+    `${via ? `pipeline param '${via}' (default ${JSON.stringify(value)}) feeds` : `passes ${JSON.stringify(value)} to`} param '${name}' of '${component}', which must be ${want}; ${via ? `change the default of '${via}'` : 'fix the value'}`,
+  gateMetric: (metric: string, evaluateTask: string, task: string | undefined, produced: readonly string[]) =>
+    `gates on metric '${metric}', which evaluate task '${evaluateTask}' does not produce${task ? ` for a ${task} model` : ''}; use one of ${produced.join(', ')}${task ? '' : " (or set train-tabular's param task so the check knows which)"}`,
 } as const;
+
+/** What a value must be, in words: 'an integer >= 1', 'one of binary, multiclass'. */
+export function paramWant(d: ParamDecl): string {
+  if (d.enum) return `one of ${d.enum.join(', ')}`;
+  if (d.type === 'number') return [d.integer ? 'an integer' : 'a number', d.min !== undefined ? `>= ${d.min}` : '', d.max !== undefined ? `<= ${d.max}` : ''].filter(Boolean).join(' ');
+  return d.type === 'list' ? 'a list (or a comma-separated string)' : d.type === 'json' ? 'a JSON value' : `a ${d.type}`;
+}
+
+/** Whether a value fits a component param's declaration. Strings are read as the components read them (a CLI gives strings). */
+export function paramFits(d: ParamDecl, v: unknown): boolean {
+  if (v === null || v === undefined) return true;
+  if (d.type === 'number') {
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(n)) return false;
+    if (d.integer && !Number.isInteger(n)) return false;
+    return !((d.min !== undefined && n < d.min) || (d.max !== undefined && n > d.max));
+  }
+  if (d.type === 'boolean') return typeof v === 'boolean' || v === 'true' || v === 'false' || v === '1' || v === '0';
+  if (d.enum) return typeof v === 'string' && d.enum.includes(v);
+  if (d.type === 'string') return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+  if (d.type === 'list') return Array.isArray(v) || typeof v === 'string';
+  return true;
+}
+
+/**
+ * Values given to pipeline params (`ghosteam run --param k=v`) checked against the component params
+ * they feed: the same rule as a default, before anything runs. Returns one message per problem.
+ */
+export function checkParamValues(spec: PipelineSpec, values: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  for (const t of spec.tasks) {
+    const decls = t.component ? BUILTIN_COMPONENTS[t.component.name]?.params : undefined;
+    if (!decls) continue;
+    for (const [k, ref] of Object.entries(t.params)) {
+      const d = decls[k];
+      if (!d || ref.kind !== 'param' || !(ref.name in values)) continue;
+      const v = values[ref.name];
+      if (!paramFits(d, v)) out.push(`--param ${ref.name}=${String(v)}: ${t.path} passes it to param '${k}' of '${t.component!.name}', which must be ${paramWant(d)}`);
+    }
+  }
+  return out;
+}
+
+function literalOrDefault(spec: PipelineSpec, ref: ValueRef | undefined): { value: unknown; via?: string } | undefined {
+  if (!ref) return undefined;
+  if (ref.kind === 'literal') return { value: ref.value };
+  if (ref.kind === 'param') {
+    const p = spec.params.find((x) => x.name === ref.name);
+    return p && p.default !== undefined ? { value: p.default, via: p.name } : undefined;
+  }
+  return undefined;
+}
+
+/** Component params: undeclared names, values outside what they take, gate rules on metrics the upstream evaluate does not produce. */
+function checkComponentParams(spec: PipelineSpec, issues: Issue[]): void {
+  const byName = new Map(spec.tasks.map((t) => [t.name, t]));
+  for (const t of spec.tasks) {
+    const name = t.component?.name;
+    const decls = name ? BUILTIN_COMPONENTS[name]?.params : undefined;
+    if (!name || !decls) continue;
+    for (const [k, ref] of Object.entries(t.params)) {
+      const d = decls[k];
+      if (!d) {
+        issues.push({ path: t.path, field: `params.${k}`, message: messages.undeclaredComponentParam(k, name, Object.keys(decls)) });
+        continue;
+      }
+      const v = literalOrDefault(spec, ref);
+      if (v && !paramFits(d, v.value)) issues.push({ path: t.path, field: `params.${k}`, message: messages.componentParamValue(k, name, v.value, paramWant(d), v.via) });
+    }
+    // Gate rules: on the evaluate task that produces the metrics (gate) or on evaluate itself.
+    const evalTask = name === 'evaluate' ? t : name === 'gate' && t.inputs.metrics ? byName.get(t.inputs.metrics.task) : undefined;
+    const gate = literalOrDefault(spec, t.params.gate);
+    if (!evalTask || evalTask.component?.name !== 'evaluate' || !gate || typeof gate.value !== 'object' || gate.value === null || Array.isArray(gate.value)) continue;
+    const trainTask = evalTask.inputs.model ? byName.get(evalTask.inputs.model.task) : undefined;
+    const declared = trainTask?.component?.name === 'train-tabular' ? literalOrDefault(spec, trainTask.params.task)?.value : undefined;
+    const task = typeof declared === 'string' && declared in TASK_METRICS ? (declared as TrainingTask) : undefined;
+    const produced = task ? TASK_METRICS[task] : ALL_METRICS;
+    for (const metric of Object.keys(gate.value)) {
+      if (!produced.includes(metric)) issues.push({ path: t.path, field: 'params.gate', message: messages.gateMetric(metric, evalTask.name, task, produced) });
+    }
+  }
+}
 
 function refsOf(t: TaskSpec): { field: string; ref: ValueRef }[] {
   const out: { field: string; ref: ValueRef }[] = [];
@@ -177,6 +267,8 @@ export function checkPipelineSpec(spec: PipelineSpec): Issue[] {
     const deps = [...new Set([...spec.exitHandler.dependsOn, ...dataDependencies(spec.exitHandler)])].sort();
     if (deps.length > 0) issues.push({ path: spec.exitHandler.path, field: 'inputs', message: messages.exitHandlerDeps(deps) });
   }
+
+  checkComponentParams(spec, issues);
 
   const cycle = findCycle(
     spec.tasks.map((t) => t.name),

@@ -1,6 +1,6 @@
 """bench:serve's tree-ensemble case, Python side.
 
-  xgb_kserve.py train OUTDIR       -> OUTDIR/model.json (XGBoost's own file, what xgbserver loads),
+  xgb_kserve.py train OUTDIR       -> OUTDIR/model/model.json (XGBoost's own file, what xgbserver loads),
                                       OUTDIR/xgb.onnx (onnxmltools, default options) and
                                       OUTDIR/case.json (a row and what XGBoost predicts for it)
   xgb_kserve.py serve DIR PORT     -> KServe's Python ModelServer serving DIR with xgbserver's model
@@ -25,7 +25,9 @@ def train(out):
     X, y = load_breast_cancer(return_X_y=True)
     X = X.astype(np.float32)
     clf = xgb.XGBClassifier(n_estimators=200, max_depth=6, random_state=0).fit(X, y)
-    clf.get_booster().save_model(os.path.join(out, "model.json"))
+    # xgbserver takes the one .bst/.json/.ubj in its model directory: keep case.json out of it.
+    os.makedirs(os.path.join(out, "model"), exist_ok=True)
+    clf.get_booster().save_model(os.path.join(out, "model", "model.json"))
     onx = convert_xgboost(clf, initial_types=[("input", FloatTensorType([None, X.shape[1]]))], target_opset=15)
     with open(os.path.join(out, "xgb.onnx"), "wb") as f:
         f.write(onx.SerializeToString())

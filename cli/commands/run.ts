@@ -57,6 +57,10 @@ export function register(program: Command): void {
         if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency expects a positive integer, got '${flags.concurrency}'`);
       }
       const spec = choosePipeline(await loadPipelines(app), flags.pipeline, app);
+      // A value the components would refuse fails here, before anything runs (and is never retried).
+      const { checkParamValues } = await import('../../pipelines/check.ts');
+      const badValues = checkParamValues(spec, params);
+      if (badValues.length) throw new Error(badValues.join('\n'));
       const reporter = createReporter(flags.json ? 'json' : process.stdout.isTTY ? 'tty' : 'quiet');
       const ctl = new AbortController();
       let interrupts = 0;

@@ -25,7 +25,8 @@ export const gate = defineComponent({
     const path = p.input('metrics');
     const doc = JSON.parse(await readFile(path, 'utf8')) as { metrics?: Record<string, number> };
     if (!doc.metrics || typeof doc.metrics !== 'object') throw new Error(`gate: ${path} has no 'metrics' object; connect evaluate's metrics output`);
-    const r = checkGate(doc.metrics, p.json<Gate>('gate'));
+    // `auc` is another name for rocAuc, as in evaluate's output params.
+    const r = checkGate(typeof doc.metrics.rocAuc === 'number' ? { ...doc.metrics, auc: doc.metrics.rocAuc } : doc.metrics, p.json<Gate>('gate'));
     ctx.setOutput('passed', r.passed);
     ctx.setOutput('reasons', [...r.reasons]);
     ctx.log(r.passed ? `gate passed: ${r.checks.map((c) => `${c.metric} ${c.op} ${c.threshold}`).join(', ')}` : `gate rejected the model: ${r.reasons.join('; ')}`);

@@ -28,12 +28,29 @@ export interface DenseLayer {
   activation: Activation;
 }
 
+/** What the network predicts; it decides the output tensor (see denseNetToOnnx). */
+export type DenseNetTask = 'binary' | 'multiclass' | 'regression' | 'anomaly';
+export const DENSENET_TASKS: readonly DenseNetTask[] = ['binary', 'multiclass', 'regression', 'anomaly'];
+
+/** The output tensor's default name per task. */
+export const DEFAULT_OUTPUT_NAME: Readonly<Record<DenseNetTask, string>> = { binary: 'probability', multiclass: 'probabilities', regression: 'prediction', anomaly: 'score' };
+
 export interface DenseNet {
-  kind: 'logistic' | 'mlp';
+  /** 'logistic' and 'linear' are one layer; 'mlp' has hidden layers (an autoencoder for anomaly). */
+  kind: 'logistic' | 'linear' | 'mlp';
+  /**
+   * binary: output [N, 1], the positive class's probability. multiclass: [N, C] class probabilities
+   * (softmax), in the order of `classes`. regression: [N, 1] the prediction. anomaly: the layers
+   * reconstruct the (normalized) input and the output [N, 1] is the mean squared reconstruction
+   * error per row. @default 'binary'
+   */
+  task?: DenseNetTask;
+  /** multiclass: the class label of each output column. */
+  classes?: string[];
   featureNames: string[];
   /** @default 'input' */
   inputName?: string;
-  /** @default 'probability' */
+  /** @default DEFAULT_OUTPUT_NAME[task]: 'probability' | 'probabilities' | 'prediction' | 'score' */
   outputName?: string;
   /**
    * Per-feature standardisation applied first: (x - mean) / std. A std of 0 (a constant feature)
@@ -73,7 +90,9 @@ function checkVector(v: unknown, len: number, path: string, what: string): numbe
 /** Validates a DenseNet and returns its input width and output width. Throws DenseNetError naming the field. */
 export function validateDenseNet(net: DenseNet): { inputs: number; outputs: number } {
   if (!net || typeof net !== 'object') throw new DenseNetError('net', 'expected a DenseNet object');
-  if (net.kind !== 'logistic' && net.kind !== 'mlp') throw new DenseNetError('kind', `is ${JSON.stringify(net.kind)}; expected 'logistic' or 'mlp'`);
+  if (net.kind !== 'logistic' && net.kind !== 'linear' && net.kind !== 'mlp') throw new DenseNetError('kind', `is ${JSON.stringify(net.kind)}; expected 'logistic', 'linear' or 'mlp'`);
+  const task = net.task ?? 'binary';
+  if (!DENSENET_TASKS.includes(task)) throw new DenseNetError('task', `is ${JSON.stringify(task)}; expected one of ${DENSENET_TASKS.join(', ')}`);
   if (!Array.isArray(net.featureNames) || net.featureNames.length === 0) throw new DenseNetError('featureNames', 'expected a non-empty array of feature names');
   net.featureNames.forEach((f, i) => {
     if (typeof f !== 'string' || f === '') throw new DenseNetError(`featureNames[${i}]`, 'expected a non-empty string');
@@ -84,7 +103,7 @@ export function validateDenseNet(net: DenseNet): { inputs: number; outputs: numb
       throw new DenseNetError(key, `is ${JSON.stringify(v)}; expected a tensor name such as 'input' (letters, digits, _ . : -)`);
     }
   }
-  if ((net.inputName ?? 'input') === (net.outputName ?? 'probability')) throw new DenseNetError('outputName', 'must differ from inputName');
+  if ((net.inputName ?? 'input') === (net.outputName ?? DEFAULT_OUTPUT_NAME[task])) throw new DenseNetError('outputName', 'must differ from inputName');
   const k = net.featureNames.length;
   if (net.normalize !== undefined) {
     checkVector(net.normalize.mean, k, 'normalize.mean', 'one per feature');
@@ -94,7 +113,7 @@ export function validateDenseNet(net: DenseNet): { inputs: number; outputs: numb
     });
   }
   if (!Array.isArray(net.layers) || net.layers.length === 0) throw new DenseNetError('layers', 'expected at least one layer');
-  if (net.kind === 'logistic' && net.layers.length !== 1) throw new DenseNetError('layers', `a logistic model has exactly one layer; got ${net.layers.length} (use kind 'mlp')`);
+  if (net.kind !== 'mlp' && net.layers.length !== 1) throw new DenseNetError('layers', `a ${net.kind} model has exactly one layer; got ${net.layers.length} (use kind 'mlp')`);
   let width = k;
   net.layers.forEach((layer, li) => {
     const p = `layers[${li}]`;
@@ -111,10 +130,17 @@ export function validateDenseNet(net: DenseNet): { inputs: number; outputs: numb
     width = out;
   });
   const last = net.layers[net.layers.length - 1];
-  if (width !== 1 && !(width === 2 && last.activation === 'softmax')) {
-    throw new DenseNetError(`layers[${net.layers.length - 1}]`, `has ${width} outputs; the last layer must have 1 output (or 2 with softmax, of which the second is the probability)`);
+  const lastPath = `layers[${net.layers.length - 1}]`;
+  if (task === 'binary' && width !== 1 && !(width === 2 && last.activation === 'softmax')) {
+    throw new DenseNetError(lastPath, `has ${width} outputs; the last layer must have 1 output (or 2 with softmax, of which the second is the probability)`);
   }
-  return { inputs: k, outputs: width };
+  if (task === 'multiclass') {
+    if (width < 2 || last.activation !== 'softmax') throw new DenseNetError(lastPath, `has ${width} outputs with activation '${last.activation}'; a multiclass model ends in a softmax over 2 or more classes`);
+    if (net.classes !== undefined && (!Array.isArray(net.classes) || net.classes.length !== width)) throw new DenseNetError('classes', `has ${Array.isArray(net.classes) ? net.classes.length : 'no'} labels; expected ${width}, one per output column`);
+  }
+  if (task === 'regression' && width !== 1) throw new DenseNetError(lastPath, `has ${width} outputs; a regression model has 1`);
+  if (task === 'anomaly' && width !== k) throw new DenseNetError(lastPath, `has ${width} outputs; an anomaly autoencoder reconstructs its ${k} inputs`);
+  return { inputs: k, outputs: task === 'multiclass' ? width : 1 };
 }
 
 function floatTensor(name: string, dims: number[], values: number[]): onnxProto.onnx.ITensorProto {
@@ -147,8 +173,9 @@ function safeStd(std: number[]): number[] {
 /** Serialises a validated DenseNet as ONNX bytes. Throws DenseNetError on an invalid description. */
 export function denseNetToOnnx(net: DenseNet, opts: OnnxWriteOptions = {}): Uint8Array {
   const { inputs: k, outputs } = validateDenseNet(net);
+  const task = net.task ?? 'binary';
   const inputName = net.inputName ?? 'input';
-  const outputName = net.outputName ?? 'probability';
+  const outputName = net.outputName ?? DEFAULT_OUTPUT_NAME[task];
   const nodes: onnxProto.onnx.INodeProto[] = [];
   const inits: onnxProto.onnx.ITensorProto[] = [];
   let cur = inputName;
@@ -175,9 +202,19 @@ export function denseNetToOnnx(net: DenseNet, opts: OnnxWriteOptions = {}): Uint
       case 'linear': break;
     }
   });
-  if (outputs === 2) {
+  if (task === 'binary' && net.layers[net.layers.length - 1].bias.length === 2) {
     inits.push(int64Tensor('slice_starts', [1]), int64Tensor('slice_ends', [2]), int64Tensor('slice_axes', [1]));
     node('Slice', [cur, 'slice_starts', 'slice_ends', 'slice_axes'], 'positive_class');
+  }
+  if (task === 'anomaly') {
+    // Mean squared reconstruction error of the normalized input, per row.
+    const target = net.normalize ? 'normalized' : inputName;
+    node('Sub', [target, cur], 'reconstruction_error');
+    node('Mul', ['reconstruction_error', 'reconstruction_error'], 'squared_error');
+    node('ReduceMean', ['squared_error'], 'score', [
+      { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] },
+      { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+    ]);
   }
   // Rename the last node's output to the graph output (or add Identity when the graph is empty of ops after input).
   const lastNode = nodes[nodes.length - 1];
@@ -187,17 +224,19 @@ export function denseNetToOnnx(net: DenseNet, opts: OnnxWriteOptions = {}): Uint
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: opts.producer ?? 'ghosteam',
     producerVersion: '0.1.0',
-    docString: `ghosteam ${net.kind}: ${k} features → probability`,
+    docString: `ghosteam ${net.kind} (${task}): ${k} features → ${outputName}`,
     metadataProps: [
       { key: 'ghosteam.kind', value: net.kind },
+      { key: 'ghosteam.task', value: task },
       { key: 'ghosteam.featureNames', value: JSON.stringify(net.featureNames) },
+      ...(net.classes ? [{ key: 'ghosteam.classes', value: JSON.stringify(net.classes) }] : []),
     ],
     graph: {
       name: opts.modelName ?? `ghosteam-${net.kind}`,
       node: nodes,
       initializer: inits,
       input: [valueInfo(inputName, ['N', k])],
-      output: [valueInfo(outputName, ['N', 1])],
+      output: [valueInfo(outputName, ['N', outputs])],
     },
   };
   return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
@@ -205,14 +244,17 @@ export function denseNetToOnnx(net: DenseNet, opts: OnnxWriteOptions = {}): Uint
 
 /**
  * Reference forward pass in plain JS (float64), the same computation the ONNX graph performs.
- * `rows` is [N][k]; returns the probability per row.
+ * `rows` is [N][k]; returns each row's output vector: [probability] (binary), the class
+ * probabilities (multiclass), [prediction] (regression) or [score] (anomaly).
  */
-export function denseNetForward(net: DenseNet, rows: number[][]): number[] {
+export function denseNetOutputs(net: DenseNet, rows: number[][]): number[][] {
   const { inputs: k } = validateDenseNet(net);
+  const task = net.task ?? 'binary';
   const std = net.normalize ? safeStd(net.normalize.std) : undefined;
   return rows.map((row, r) => {
     if (row.length !== k) throw new DenseNetError(`rows[${r}]`, `has ${row.length} values; expected ${k}`);
-    let x = net.normalize ? row.map((v, i) => (v - net.normalize!.mean[i]) / std![i]) : row.slice();
+    const x0 = net.normalize ? row.map((v, i) => (v - net.normalize!.mean[i]) / std![i]) : row.slice();
+    let x = x0;
     for (const layer of net.layers) {
       const out = layer.bias.length;
       const y = layer.bias.slice();
@@ -232,6 +274,13 @@ export function denseNetForward(net: DenseNet, rows: number[][]): number[] {
       }
       x = y;
     }
-    return x.length === 2 ? x[1] : x[0];
+    if (task === 'anomaly') return [x.reduce((a, v, i) => a + (x0[i] - v) ** 2, 0) / k];
+    if (task === 'binary' && x.length === 2) return [x[1]];
+    return x;
   });
+}
+
+/** The first output per row: the probability (binary), prediction (regression) or score (anomaly). */
+export function denseNetForward(net: DenseNet, rows: number[][]): number[] {
+  return denseNetOutputs(net, rows).map((o) => o[0]);
 }

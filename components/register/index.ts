@@ -82,7 +82,9 @@ export const register = defineComponent({
     if (trained) {
       const m = await readModel(trained);
       params.kind = m.net.kind;
-      params.label = m.label;
+      params.task = m.task ?? 'binary';
+      if (m.label !== undefined) params.label = m.label;
+      if (m.classes) params.classes = m.classes.join(',');
       params.features = m.net.featureNames.join(',');
       for (const [k, v] of Object.entries(m.training)) if (k !== 'losses' && k !== 'durationMs') params[k] = Array.isArray(v) ? v.join(',') : String(v);
     }

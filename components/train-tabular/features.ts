@@ -2,8 +2,8 @@
  * Pure: turns a dataset into the model's feature matrix and binary label, the same way for
  * training, evaluation and (through the DenseNet's normalisation) serving.
  */
-import type { DenseNet } from '../onnx/index.ts';
-import { getColumn, type Column, type Dataset } from '../dataset/index.ts';
+import type { DenseNet, DenseNetTask } from '../onnx/index.ts';
+import { cellAt, getColumn, type Column, type Dataset } from '../dataset/index.ts';
 
 export interface LabelInfo {
   readonly column: string;
@@ -145,4 +145,124 @@ export function predictDenseNet(net: DenseNet, x: Float32Array | Float64Array, r
     out[i] = cur.length === 2 ? cur[1] : cur[0];
   }
   return out;
+}
+
+/** What train-tabular learns: see components/onnx DenseNetTask. */
+export type Task = DenseNetTask;
+export const TASKS: readonly Task[] = ['binary', 'multiclass', 'regression', 'anomaly'];
+
+/** Most distinct integer values a numeric label may have to be read as classes rather than a quantity. */
+export const MAX_INFERRED_CLASSES = 20;
+
+/**
+ * The task a label implies when `task` isn't given: no label → anomaly; boolean, 0/1 or two
+ * categories → binary; more categories, strings, or 3..20 distinct integers → multiclass; any
+ * other number → regression. `why` says what decided it, for the log.
+ */
+export function inferTask(ds: Dataset, label: string | undefined): { task: Task; why: string } {
+  if (label === undefined) return { task: 'anomaly', why: 'no label column is given' };
+  const c = getColumn(ds, label);
+  if (c.type === 'boolean') return { task: 'binary', why: `label '${label}' is boolean` };
+  if (c.type === 'categorical') return c.categories.length <= 2 ? { task: 'binary', why: `label '${label}' has 2 categories` } : { task: 'multiclass', why: `label '${label}' has ${c.categories.length} categories` };
+  if (c.type === 'string') return { task: 'multiclass', why: `label '${label}' holds strings` };
+  const distinct = new Set<number>();
+  let integers = true;
+  for (let i = 0; i < ds.rows; i++) {
+    const v = c.values[i];
+    if (Number.isNaN(v)) continue;
+    if (!Number.isInteger(v)) integers = false;
+    if (distinct.size <= MAX_INFERRED_CLASSES) distinct.add(v);
+  }
+  const values = [...distinct].sort((a, b) => a - b);
+  if (values.every((v) => v === 0 || v === 1)) return { task: 'binary', why: `label '${label}' holds only 0 and 1` };
+  if (integers && distinct.size <= MAX_INFERRED_CLASSES) return { task: 'multiclass', why: `label '${label}' holds ${distinct.size} integer values (${values.join(', ')})` };
+  return { task: 'regression', why: `label '${label}' is numeric with ${integers ? `more than ${MAX_INFERRED_CLASSES} distinct values` : 'fractional values'}` };
+}
+
+/** The class labels of a multiclass label column, in output order: categories as declared, else sorted values. */
+export function classesOf(ds: Dataset, label: string, where: string): string[] {
+  const c = getColumn(ds, label);
+  if (c.type === 'categorical') return [...c.categories];
+  const seen = new Set<string>();
+  let numeric = true;
+  for (let i = 0; i < ds.rows; i++) {
+    const v = cellAt(c, i);
+    if (v === null) continue;
+    if (typeof v !== 'number') numeric = false;
+    seen.add(String(v));
+  }
+  const out = [...seen];
+  if (seen.size < 2) throw new Error(`${where}: label '${label}' has ${seen.size} class${seen.size === 1 ? '' : 'es'}; multiclass needs at least 2`);
+  return numeric ? out.sort((a, b) => Number(a) - Number(b)) : out.sort();
+}
+
+/** multiclass: each row's class index in `classes`; throws naming the row on a missing or unknown label. */
+export function classVector(ds: Dataset, label: string, classes: readonly string[], where: string): Float32Array {
+  const c = getColumn(ds, label);
+  const index = new Map(classes.map((k, i) => [k, i]));
+  const y = new Float32Array(ds.rows);
+  for (let i = 0; i < ds.rows; i++) {
+    const v = cellAt(c, i);
+    if (v === null) throw new Error(`${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
+    const k = index.get(String(v));
+    if (k === undefined) throw new Error(`${where}: label '${label}' row ${i + 1} is '${String(v)}', a class the model was not trained on (${classes.join(', ')})`);
+    y[i] = k;
+  }
+  return y;
+}
+
+/** regression: the numeric target; throws naming the row on a missing value or a non-numeric label. */
+export function regressionVector(ds: Dataset, label: string, where: string): Float32Array {
+  const c = getColumn(ds, label);
+  if (c.type !== 'numeric') throw new Error(`${where}: label '${label}' is ${c.type}; regression needs a numeric label (or set task to 'binary' or 'multiclass')`);
+  const y = new Float32Array(ds.rows);
+  for (let i = 0; i < ds.rows; i++) {
+    if (Number.isNaN(c.values[i])) throw new Error(`${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
+    y[i] = c.values[i];
+  }
+  return y;
+}
+
+/**
+ * Pure-JS forward pass of any task's DenseNet (float64, the ONNX graph's semantics) over a row-major
+ * matrix: `out` is rows × width, width 1 except multiclass (one probability per class).
+ */
+export function forwardDenseNet(net: DenseNet, x: Float32Array | Float64Array, rows: number): { width: number; out: Float64Array } {
+  const k = net.featureNames.length;
+  const task = net.task ?? 'binary';
+  const width = task === 'multiclass' ? net.layers[net.layers.length - 1].bias.length : 1;
+  if (task === 'binary') return { width, out: predictDenseNet(net, x, rows) };
+  const out = new Float64Array(rows * width);
+  for (let i = 0; i < rows; i++) {
+    const x0 = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      let a = x[i * k + j];
+      if (net.normalize) a = (a - net.normalize.mean[j]) / (net.normalize.std[j] || 1);
+      x0[j] = a;
+    }
+    let cur = x0;
+    for (const layer of net.layers) {
+      const nOut = layer.bias.length;
+      const next = new Float64Array(nOut);
+      for (let o = 0; o < nOut; o++) {
+        let z = layer.bias[o];
+        for (let j = 0; j < cur.length; j++) z += cur[j] * layer.weights[j][o];
+        next[o] = layer.activation === 'softmax' ? z : act(layer.activation, z);
+      }
+      if (layer.activation === 'softmax') {
+        let m = -Infinity;
+        for (let o = 0; o < nOut; o++) m = Math.max(m, next[o]);
+        let s = 0;
+        for (let o = 0; o < nOut; o++) s += next[o] = Math.exp(next[o] - m);
+        for (let o = 0; o < nOut; o++) next[o] /= s;
+      }
+      cur = next;
+    }
+    if (task === 'anomaly') {
+      let e = 0;
+      for (let j = 0; j < k; j++) e += (x0[j] - cur[j]) ** 2;
+      out[i] = e / k;
+    } else for (let o = 0; o < width; o++) out[i * width + o] = cur[o];
+  }
+  return { width, out };
 }

@@ -1,15 +1,20 @@
 /** The model artifact train-tabular writes and evaluate / export-onnx / register read. */
 import { readFile } from 'node:fs/promises';
-import type { DenseNet } from '../onnx/index.ts';
+import type { DenseNet, DenseNetTask } from '../onnx/index.ts';
 
 export const MODEL_FORMAT = 'ghosteam.densenet/v1';
 
 export interface ModelArtifact {
   readonly format: typeof MODEL_FORMAT;
   readonly net: DenseNet;
-  readonly label: string;
-  /** The label value read as class 1. */
-  readonly positive: string;
+  /** What was learned. Absent in artifacts written before tasks existed: binary. */
+  readonly task?: DenseNetTask;
+  /** The label column; absent for an anomaly model trained without one. */
+  readonly label?: string;
+  /** binary: the label value read as class 1. */
+  readonly positive?: string;
+  /** multiclass: the class labels, in the order of the output columns. */
+  readonly classes?: readonly string[];
   readonly training: {
     readonly rows: number;
     readonly epochs: number;

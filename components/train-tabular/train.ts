@@ -1,15 +1,22 @@
 /**
- * The training loop: a seeded, deterministic (on CPU backends) fit of a logistic regression or a
- * dense MLP with Adam and binary cross-entropy, written on tfjs-core ops so that initialisation and
+ * The training loop: a seeded, deterministic (on CPU backends) fit of a one-layer model or a dense
+ * MLP with Adam, per task: binary (sigmoid, cross-entropy), multiclass (softmax, cross-entropy),
+ * regression (linear, mean squared error on the standardised target, folded back into the last
+ * layer so the net predicts in the label's units), anomaly (an autoencoder reconstructing the
+ * standardised inputs; no label), written on tfjs-core ops so that initialisation and
  * shuffling come from our own seeded PRNG (tfjs's layers API shuffles with Math.random).
  */
-import type { DenseLayer, DenseNet } from '../onnx/index.ts';
+import type { DenseLayer, DenseNet, DenseNetTask } from '../onnx/index.ts';
 import { mulberry32, shuffleInPlace } from '../random.ts';
 import { loadTf, type BackendChoice } from './backend.ts';
 import { meanStd } from './features.ts';
 
 export interface TrainOptions {
-  readonly kind: 'logistic' | 'mlp';
+  readonly kind: 'logistic' | 'linear' | 'mlp';
+  /** @default 'binary' */
+  readonly task?: DenseNetTask;
+  /** multiclass: the class labels (y holds indices into it). */
+  readonly classes?: readonly string[];
   /** Hidden layer sizes for 'mlp'. @default [32, 16] */
   readonly hidden?: readonly number[];
   readonly epochs: number;
@@ -39,8 +46,9 @@ function glorot(nIn: number, nOut: number, rand: () => number): Float32Array {
 }
 
 /**
- * Trains on x (row-major [rows][k], NaN allowed: filled with the column mean) and y (0/1).
- * Inputs are standardised; the mean/std go into the DenseNet so serving applies them.
+ * Trains on x (row-major [rows][k], NaN allowed: filled with the column mean) and y: 0/1 (binary),
+ * class indices (multiclass), values (regression), ignored (anomaly). Inputs are standardised; the
+ * mean/std go into the DenseNet so serving applies them.
  */
 export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: number, featureNames: string[], opts: TrainOptions): Promise<TrainResult> {
   const start = performance.now();
@@ -55,14 +63,33 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       const a = x[i * k + j];
       xn[i * k + j] = Number.isNaN(a) ? 0 : (a - mean[j]) / (std[j] || 1);
     }
+  const task = opts.task ?? 'binary';
+  const classes = opts.classes ?? [];
+  if (task === 'multiclass' && classes.length < 2) throw new Error('train-tabular: multiclass needs at least 2 classes');
+  const nOut = task === 'multiclass' ? classes.length : task === 'anomaly' ? k : 1;
+  // regression: fit the standardised target; the last layer is rescaled afterwards.
+  let yMean = 0;
+  let yStd = 1;
+  if (task === 'regression') {
+    const ms = meanStd(y, rows, 1);
+    yMean = ms.mean[0];
+    yStd = ms.std[0] || 1;
+  }
   const rand = mulberry32(opts.seed);
-  const sizes = [k, ...(opts.kind === 'mlp' ? (opts.hidden ?? [32, 16]) : []), 1];
+  const sizes = [k, ...(opts.kind === 'mlp' ? (opts.hidden ?? [32, 16]) : []), nOut];
   const vars = sizes.slice(1).map((nOut, l) => ({
     w: tf.variable(tf.tensor2d(glorot(sizes[l], nOut, rand), [sizes[l], nOut])),
     b: tf.variable(tf.zeros([nOut])),
   }));
   const X = tf.tensor2d(xn, [rows, k]);
-  const Y = tf.tensor2d(y, [rows, 1]);
+  const Y =
+    task === 'multiclass'
+      ? (tf.oneHot(tf.tensor1d(Int32Array.from(y), 'int32'), nOut).toFloat() as import('@tensorflow/tfjs').Tensor2D)
+      : task === 'regression'
+        ? tf.tensor2d(Float32Array.from(y, (v) => (v - yMean) / yStd), [rows, 1])
+        : task === 'anomaly'
+          ? X
+          : tf.tensor2d(y, [rows, 1]);
   const optimizer = tf.train.adam(opts.learningRate);
   const l2 = opts.l2 ?? 0;
   const logits = (xb: import('@tensorflow/tfjs').Tensor2D) => {
@@ -93,9 +120,12 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
         const n = Math.min(opts.batchSize, rows - s);
         const cost = tf.tidy(() => {
           const xb = tf.slice(Xs, [s, 0], [n, k]);
-          const yb = tf.slice(Ys, [s, 0], [n, 1]);
+          const yb = tf.slice(Ys, [s, 0], [n, task === 'multiclass' || task === 'anomaly' ? nOut : 1]);
           const c = optimizer.minimize(() => {
-            let loss = tf.losses.sigmoidCrossEntropy(yb, logits(xb)) as import('@tensorflow/tfjs').Scalar;
+            const z = logits(xb);
+            let loss = (
+              task === 'binary' ? tf.losses.sigmoidCrossEntropy(yb, z) : task === 'multiclass' ? tf.losses.softmaxCrossEntropy(yb, z) : tf.losses.meanSquaredError(yb, z)
+            ) as import('@tensorflow/tfjs').Scalar;
             if (l2 > 0) for (const v of vars) loss = tf.add(loss, tf.mul(l2, tf.sum(tf.square(v.w))));
             return loss;
           }, true)!;
@@ -112,26 +142,37 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       await new Promise((r) => setImmediate(r));
     }
     const layers: DenseLayer[] = [];
+    const lastActivation = task === 'binary' ? 'sigmoid' : task === 'multiclass' ? 'softmax' : 'linear';
     for (let l = 0; l < vars.length; l++) {
-      const w = (await vars[l].w.array()) as number[][];
-      const b = Array.from(await vars[l].b.data());
-      layers.push({ weights: w, bias: b, activation: l < vars.length - 1 ? 'relu' : 'sigmoid' });
+      let w = (await vars[l].w.array()) as number[][];
+      let b = Array.from(await vars[l].b.data());
+      if (task === 'regression' && l === vars.length - 1) {
+        w = w.map((row) => row.map((v) => v * yStd));
+        b = b.map((v) => v * yStd + yMean);
+      }
+      layers.push({ weights: w, bias: b, activation: l < vars.length - 1 ? 'relu' : lastActivation });
     }
-    const net: DenseNet = { kind: opts.kind, featureNames, normalize: { mean, std }, layers };
+    const net: DenseNet = { kind: opts.kind, ...(task !== 'binary' ? { task } : {}), ...(task === 'multiclass' ? { classes: [...classes] } : {}), featureNames, normalize: { mean, std }, layers };
     return { net, backend, losses, durationMs: performance.now() - start };
   } finally {
-    tf.dispose([X, Y, ...vars.flatMap((v) => [v.w, v.b])]);
+    tf.dispose([X, ...(Y === X ? [] : [Y]), ...vars.flatMap((v) => [v.w, v.b])]);
     optimizer.dispose();
   }
 }
 
-/** The DenseNet's probabilities computed with TensorFlow.js ops on the current backend (float32). */
+/**
+ * The DenseNet's output computed with TensorFlow.js ops on the current backend (float32), row-major:
+ * the probability (binary), the class probabilities (multiclass, rows × classes), the prediction
+ * (regression) or the reconstruction-error score (anomaly).
+ */
 export async function predictWithTf(net: DenseNet, x: Float32Array, rows: number, backend: BackendChoice = 'auto'): Promise<Float32Array> {
   const { tf } = await loadTf(backend);
   const k = net.featureNames.length;
+  const task = net.task ?? 'binary';
   const out = tf.tidy(() => {
     let h: import('@tensorflow/tfjs').Tensor2D = tf.tensor2d(x, [rows, k]);
     if (net.normalize) h = tf.div(tf.sub(h, tf.tensor1d(net.normalize.mean)), tf.tensor1d(net.normalize.std.map((s) => s || 1)));
+    const input = h;
     for (const layer of net.layers) {
       h = tf.add(tf.matMul(h, tf.tensor2d(layer.weights)), tf.tensor1d(layer.bias));
       if (layer.activation === 'relu') h = tf.relu(h);
@@ -139,7 +180,8 @@ export async function predictWithTf(net: DenseNet, x: Float32Array, rows: number
       else if (layer.activation === 'tanh') h = tf.tanh(h);
       else if (layer.activation === 'softmax') h = tf.softmax(h);
     }
-    return h.shape[1] === 2 ? tf.slice(h, [0, 1], [rows, 1]) : h;
+    if (task === 'anomaly') return tf.mean(tf.square(tf.sub(input, h)), 1, true);
+    return task === 'binary' && h.shape[1] === 2 ? tf.slice(h, [0, 1], [rows, 1]) : h;
   });
   const data = (await out.data()) as Float32Array;
   out.dispose();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { cellAt, type Dataset } from '../../components/dataset/index.ts';
-import { evaluateBinary } from '../../components/evaluate/metrics.ts';
+import { evaluateAnomaly, evaluateBinary, evaluateMulticlass, evaluateRegression } from '../../components/evaluate/metrics.ts';
 import { ingestFile } from '../../components/ingest/index.ts';
 import { mulberry32 } from '../../components/random.ts';
 import { usePeers } from '../peers/index.ts';
@@ -59,6 +59,57 @@ print(json.dumps(dict(accuracy=metrics.accuracy_score(y,yh),precision=metrics.pr
       assert.ok(Math.abs(b.fractionPositive! - ref.frac[i]) < 1e-9);
       assert.ok(Math.abs(b.meanPredicted! - ref.meanp[i]) < 1e-9);
     });
+  });
+
+  test('multiclass, regression and anomaly metrics equal scikit-learn and numpy', () => {
+    const r = mulberry32(21);
+    const n = 3000;
+    const C = 4;
+    const y: number[] = [];
+    const p: number[] = [];
+    const yr: number[] = [];
+    const pr: number[] = [];
+    const score: number[] = [];
+    const lab: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor(r() * C);
+      y.push(k);
+      const w = Array.from({ length: C }, (_, j) => (j === k ? 1.5 : 0.3) + r());
+      const s = w.reduce((a, b) => a + b, 0);
+      p.push(...w.map((v) => v / s));
+      const t = r() * 100;
+      yr.push(t);
+      pr.push(t + (r() - 0.5) * 20);
+      const a = r() < 0.1 ? 1 : 0;
+      lab.push(a);
+      score.push(Math.round((a ? 1 : 0) + r() * 2) / 4 + r() * 0.01);
+    }
+    const mc = evaluateMulticlass(y, p, ['a', 'b', 'c', 'd']);
+    const rg = evaluateRegression(yr, pr);
+    const an = evaluateAnomaly(score, lab);
+    const ref = JSON.parse(
+      py(
+        `import json,sys
+import numpy as np
+from sklearn import metrics
+d=json.load(sys.stdin); y=d['y']; P=np.array(d['p']).reshape(-1,4); yh=P.argmax(1)
+print(json.dumps(dict(accuracy=metrics.accuracy_score(y,yh),macroF1=metrics.f1_score(y,yh,average='macro'),logLoss=metrics.log_loss(y,P,labels=[0,1,2,3]),cm=metrics.confusion_matrix(y,yh,labels=[0,1,2,3]).tolist(),
+ rmse=float(np.sqrt(metrics.mean_squared_error(d['yr'],d['pr']))),mae=metrics.mean_absolute_error(d['yr'],d['pr']),r2=metrics.r2_score(d['yr'],d['pr']),
+ q=[float(np.quantile(d['s'],q)) for q in (0.5,0.9,0.95,0.99)],mean=float(np.mean(d['s'])),auc=metrics.roc_auc_score(d['lab'],d['s']))))`,
+        JSON.stringify({ y, p, yr, pr, s: score, lab }),
+      ),
+    );
+    const close = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) < 1e-9, `${what}: ours ${a}, reference ${b}`);
+    close(mc.metrics.accuracy, ref.accuracy, 'accuracy');
+    close(mc.metrics.macroF1, ref.macroF1, 'macroF1');
+    close(mc.metrics.logLoss, ref.logLoss, 'logLoss');
+    assert.deepEqual(mc.confusion, ref.cm);
+    close(rg.metrics.rmse, ref.rmse, 'rmse');
+    close(rg.metrics.mae, ref.mae, 'mae');
+    close(rg.metrics.r2, ref.r2, 'r2');
+    [an.metrics.scoreP50, an.metrics.scoreP90, an.metrics.scoreP95, an.metrics.scoreP99].forEach((v, i) => close(v, ref.q[i], `quantile ${i}`));
+    close(an.metrics.scoreMean, ref.mean, 'mean');
+    close(an.metrics.rocAuc!, ref.auc, 'anomaly rocAuc');
   });
 
   test('ingest reads Parquet written by pyarrow (snappy, dictionary, nulls, int64, timestamps)', async () => {

@@ -41,7 +41,7 @@ describe('Pipeline → IR', () => {
     const deps = Object.fromEntries(spec.tasks.map((t) => [t.name, t.dependsOn]));
     assert.deepEqual(deps, { ingest: [], split: ['ingest'], train: ['split'], evaluate: ['split', 'train'], gate: ['evaluate'], report: ['gate', 'train'] });
     const train = spec.tasks[2];
-    assert.deepEqual(train.component, { name: 'train-tabular', version: '1' });
+    assert.deepEqual(train.component, { name: 'train-tabular', version: '2' });
     assert.deepEqual(train.command, ['ghosteam', 'component', 'run', 'train-tabular']);
     assert.deepEqual(train.params.seed, { kind: 'item' });
     assert.deepEqual(train.parallelFor, { items: { kind: 'param', name: 'seeds' }, parallelism: 2 });

@@ -84,7 +84,7 @@ describe('denseNetToOnnx', () => {
   });
 
   const bad: Array<[string, (n: DenseNet) => unknown, string]> = [
-    ['unknown kind', (n) => ((n as { kind: string }).kind = 'tree'), `kind: is "tree"; expected 'logistic' or 'mlp'`],
+    ['unknown kind', (n) => ((n as { kind: string }).kind = 'tree'), `kind: is "tree"; expected 'logistic', 'linear' or 'mlp'`],
     ['no features', (n) => (n.featureNames = []), 'featureNames: expected a non-empty array of feature names'],
     ['wrong number of weight rows', (n) => n.layers[1].weights.pop(), "layers[1].weights: has 3 rows; expected 4 (the previous layer's output size); weights are [in][out]"],
     ['ragged weights', (n) => n.layers[0].weights[2].push(1), 'layers[0].weights[2]: has 5 values; expected 4 (one per output unit)'],
