@@ -86,7 +86,10 @@ describe('ghosteam init, for real outside the checkout', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   test('init → npm install (ghosteam from a packed tarball) → synth and run succeed; documented subpath imports load', { timeout: 15 * 60_000 }, () => {
-    const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', FORCE_COLOR: '0' };
+    // The embedded default, as a new user starts: no MLFLOW_TRACKING_URI (CI sources the peers'
+    // environment, which points register at the MLflow peer), so the model lands in .ghosteam/registry.
+    const { MLFLOW_TRACKING_URI: _mlflow, ...inherited } = process.env;
+    const env = { ...inherited, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', FORCE_COLOR: '0' };
     const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, env, encoding: 'utf8' }).trim().split('\n').at(-1)!;
     const init = spawnSync(process.execPath, [bin, 'init', 'my-app', '--ghosteam', `file:${join(dir, tgz)}`], { cwd: dir, env, encoding: 'utf8' });
     assert.equal(init.status, 0, init.stderr + init.stdout);

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildReferenceSummary } from '../../components/drift/index.ts';
@@ -16,6 +16,7 @@ import type { RunPipeline } from '../../controllers/backends/local-pipelines.ts'
 import type { PipelineSpec } from '../../pipelines/spec.ts';
 import type { DriftMonitorStatus, TrainingRunStatus } from '../../api/crds/index.ts';
 import { FakeModelServer } from './fakes.ts';
+import { writeFraudModel } from '../model-server/fixtures.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -49,15 +50,15 @@ test('drift in the payload log → one TrainingRun → pipeline run → register
     // The pipeline engine stands in as a function with runPipeline's contract: it writes the run record.
     const run: RunPipeline = async (spec, opts) => {
       runs.push(opts.runId!);
-      const model = join(dir, 'trained.onnx');
-      writeFileSync(model, 'retrained');
+      // A real ONNX file: the operator registers only an ONNX artifact (export-onnx's 'onnx' output).
+      const { path: model } = writeFraudModel(dir, 7, 'trained.onnx');
       const { sha256File } = await import('../../components/registry/local.ts');
       const digest = await sha256File(model);
       const hex = digest.replace(/^sha256:/, '');
       const storeDir = join(dir, '.ghosteam');
       mkdirSync(join(storeDir, 'store', 'sha256', hex.slice(0, 2)), { recursive: true });
-      writeFileSync(join(storeDir, 'store', 'sha256', hex.slice(0, 2), hex), 'retrained');
-      const rec = { version: 1, id: opts.runId!, pipeline: spec.name, pipelinePath: spec.path, status: 'Succeeded', params: {}, gitCommit: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), pid: process.pid, host: 'x', nodes: { export: { id: 'export', task: 'export', path: 'p', state: 'Succeeded', attempts: [], outputs: { model: { kind: 'model', digest, size: 9 } }, outputParams: {} } } };
+      copyFileSync(model, join(storeDir, 'store', 'sha256', hex.slice(0, 2), hex));
+      const rec = { version: 1, id: opts.runId!, pipeline: spec.name, pipelinePath: spec.path, status: 'Succeeded', params: {}, gitCommit: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), pid: process.pid, host: 'x', nodes: { export: { id: 'export', task: 'export', path: 'p', state: 'Succeeded', attempts: [], outputs: { onnx: { kind: 'model', digest, size: statSync(model).size } }, outputParams: {} } } };
       mkdirSync(join(storeDir, 'runs', opts.runId!), { recursive: true });
       writeFileSync(join(storeDir, 'runs', opts.runId!, 'record.json'), JSON.stringify(rec));
       return rec as never;
