@@ -87,7 +87,7 @@ mlflow.set_tracking_uri(${JSON.stringify(withPython.mlflowUrl)})
 c = MlflowClient()
 v = c.get_model_version_by_alias(${JSON.stringify(name)}, 'champion')
 d = mlflow.artifacts.download_artifacts(artifact_uri=f'models:/${name}@champion', dst_path=${JSON.stringify(join(cacheDir, 'py'))})
-files = sorted(os.listdir(d))
+files = sorted(f for f in os.listdir(d) if f != 'registered_model_meta')  # MLflow 3 writes this on a models:/ download
 digest = 'sha256:' + hashlib.sha256(open(os.path.join(d, 'model.onnx'), 'rb').read()).hexdigest()
 print(json.dumps({'version': v.version, 'files': files, 'digest': digest, 'auc': c.get_run(v.run_id).data.metrics['rocAuc']}))`],
       { encoding: 'utf8', env: { ...process.env, MLFLOW_TRACKING_URI: withPython.mlflowUrl } },
