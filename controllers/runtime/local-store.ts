@@ -7,7 +7,8 @@
  * resourceVersion with 410 Gone when it is older than the retained history.
  * One process owns a state directory at a time (a lock file enforces it).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import writeFileAtomic from 'write-file-atomic';
@@ -33,6 +34,49 @@ export interface LocalStoreOptions {
 
 const clone = <T>(o: T): T => structuredClone(o);
 
+/**
+ * Take the state directory's lock (proper-lockfile, stale after 30 s without its mtime refresh) and
+ * record the owner (pid, host) beside it. A lock whose recorded owner is a process of this host that
+ * no longer exists (an operator killed with kill -9) is taken over at once instead of refusing every
+ * restart for 30 s. A live owner, or one on another host, is refused with the fix.
+ */
+function lockStateDir(stateDir: string): () => void {
+  const lockPath = join(stateDir, '.lock');
+  const ownerPath = join(stateDir, '.lock-owner');
+  const take = () => lockfile.lockSync(stateDir, { lockfilePath: lockPath, stale: 30_000 });
+  let release: () => void;
+  try {
+    release = take();
+  } catch {
+    if (!ownerIsGone(ownerPath)) throw new Error(`state directory ${stateDir} is in use by another ghosteam operator; stop it first (or remove ${lockPath} if it crashed)`);
+    rmSync(lockPath, { recursive: true, force: true });
+    try {
+      release = take();
+    } catch {
+      throw new Error(`state directory ${stateDir} is in use by another ghosteam operator; stop it first (or remove ${lockPath} if it crashed)`);
+    }
+  }
+  writeFileSync(ownerPath, JSON.stringify({ pid: process.pid, host: hostname() }));
+  return release;
+}
+
+/** True when the recorded owner was a process on this host that has exited. */
+function ownerIsGone(ownerPath: string): boolean {
+  let owner: { pid?: unknown; host?: unknown };
+  try {
+    owner = JSON.parse(readFileSync(ownerPath, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (typeof owner.pid !== 'number' || owner.host !== hostname() || owner.pid === process.pid) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export class LocalStore implements ObjectStore {
   readonly kind = 'local' as const;
   private readonly objects = new Map<string, Map<string, K8sObject>>();
@@ -52,11 +96,7 @@ export class LocalStore implements ObjectStore {
     const s = new LocalStore(opts.stateDir, opts);
     if (opts.stateDir) {
       mkdirSync(opts.stateDir, { recursive: true });
-      try {
-        s.release = lockfile.lockSync(opts.stateDir, { lockfilePath: join(opts.stateDir, '.lock'), stale: 30_000 });
-      } catch {
-        throw new Error(`state directory ${opts.stateDir} is in use by another ghosteam operator; stop it first (or remove ${join(opts.stateDir, '.lock')} if it crashed)`);
-      }
+      s.release = lockStateDir(opts.stateDir);
       s.load(opts.stateDir);
     }
     return s;

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,5 +49,32 @@ describe('LocalStore specifics', () => {
     await assert.rejects(s.create(TYPES.Model, { apiVersion: 'x', kind: 'Model', metadata: { name: 'Bad_Name', namespace: 'ml' } }), { message: 'Model "Bad_Name": metadata.name must be a lower-case DNS-1123 subdomain' });
     await assert.rejects(s.create(TYPES.Model, { apiVersion: 'x', kind: 'Model', metadata: { name: 'ok' } }), { message: 'Model ok: metadata.namespace is required' });
     s.close();
+  });
+});
+
+describe('LocalStore lock after kill -9', () => {
+  test('a dead owner (kill -9) does not block a restart; a live owner in another process still does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gt-store-lock-'));
+    const store = join(import.meta.dirname, '../../controllers/runtime/local-store.ts');
+    const holder = () =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const { LocalStore } = await import(${JSON.stringify(store)}); await LocalStore.open({ stateDir: ${JSON.stringify(dir)} }); console.log('locked'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const locked = (c: ReturnType<typeof spawn>) => new Promise<void>((resolve, reject) => {
+      c.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('locked')) resolve(); });
+      c.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+    });
+    try {
+      const live = holder();
+      await locked(live);
+      await assert.rejects(LocalStore.open({ stateDir: dir }), /is in use by another ghosteam operator/);
+      const gone = new Promise((r) => live.once('exit', r));
+      live.kill('SIGKILL');
+      await gone;
+      const t0 = Date.now();
+      const s = await LocalStore.open({ stateDir: dir });
+      assert.ok(Date.now() - t0 < 5_000, 'taken over at once, not after the 30 s stale window');
+      s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
