@@ -56,14 +56,6 @@ interface Status {
   trainingRuns: Array<{ name: string; phase: string; reason: string; registeredVersion?: number; gateRejected?: boolean }>;
 }
 
-// Found by `.ci/run` on a quiet machine (2026-12-02): after the kill -9 of the operator mid-canary,
-// the restarted operator is refused for up to 30 s ("state directory … is in use by another ghosteam
-// operator"): LocalStore's proper-lockfile lock only goes stale after 30 s without an mtime update,
-// and a fast restart comes sooner; the later tests then wait on an operator that is not running.
-// Passed on the loaded machine where the restart took longer. Marked todo until LocalStore.open
-// waits out (or detects) a dead owner's lock.
-const TODO = 'the operator restarted right after kill -9 is refused by its own stale state lock (see above)';
-
 describe('the GitOps loop: watch + operator --local + serve, public CLI only', { timeout: 20 * 60_000 }, () => {
   let dir: string;
   let run: string;
@@ -160,7 +152,7 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
     assert.match(allWatch(), /installing the repository's dependencies \(npm install\)/);
   });
 
-  test('a pipeline commit: one training, one canary, one promotion, one pin by the operator — across kill -9 of watch and the operator mid-canary', { todo: TODO }, async () => {
+  test('a pipeline commit: one training, one canary, one promotion, one pin by the operator — across kill -9 of watch and the operator mid-canary', async () => {
     fetchOrigin();
     const pinsBefore = pins().length;
     const c2 = commit('four epochs', { ...BASE, epochs: 4, steps: [20, 50, 100] });
@@ -192,7 +184,7 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
     assert.match(allOp(), /local operator started/);
   });
 
-  test('a commit whose model fails the gate registers nothing', { todo: TODO }, async () => {
+  test('a commit whose model fails the gate registers nothing', async () => {
     fetchOrigin();
     const pinsBefore = pins().length;
     commit('an impossible gate', { ...BASE, epochs: 4, steps: [20, 50, 100], minAuc: 0.9999 });
@@ -207,7 +199,7 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
     assert.equal(pins().length, pinsBefore, 'nothing pinned');
   });
 
-  test('a rollout-only commit trains nothing; a broken commit is reported once and skipped', { todo: TODO }, async () => {
+  test('a rollout-only commit trains nothing; a broken commit is reported once and skipped', async () => {
     const runsBefore = (await status()).trainingRuns.length;
     const c4 = commit('slower canary', { ...BASE, epochs: 4, steps: [10, 50, 100], minAuc: 0.9999 });
     await eventually('watch applying the rollout change', () => (new RegExp(`${c4.slice(0, 7)} slower canary: applied \\d+ objects .*; no pipeline changed`).test(allWatch()) ? true : undefined), 300_000, logs);
