@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { rawKube, type KubeObject, type RawKube } from '../peers/raw.ts';
+import { eventually } from '../peers/index.ts';
 import { CLUSTER_NET } from '../peers/cluster/config.ts';
 import { checkCluster, clusterImages, readClusterState } from '../peers/cluster/node.ts';
 import { BUILT_IMAGES, imageRef, type BuiltImage } from '../peers/cluster/images.ts';
@@ -43,19 +43,9 @@ export const RESTRICTED = {
   seccompProfile: { type: 'RuntimeDefault' },
 } as const;
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(500);
-  }
+/** `eventually` with the cluster's pace: a 2-minute default and a poll every 500 ms. */
+export function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
+  return eventually(what, fn, { timeoutMs, intervalMs: 500 });
 }
 
 interface PodLike extends KubeObject {

@@ -14,7 +14,7 @@ export interface UpResult {
   readonly timings: Record<string, number>;
 }
 
-async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
+export async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   try {
     return await fn();

@@ -19,6 +19,7 @@ import { cacheDir, kubeLdflags, kubeModuleBinary, kubeModuleDir } from '../confi
 import { freePort, logTail, spawnDaemon, stopPid, waitReady } from '../daemons.ts';
 import { ensureKube, run, which, withLock, type Log } from '../install.ts';
 import { isAlive, kubeTls } from '../state.ts';
+import { timed } from '../up.ts';
 import { CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
 
 export interface DaemonState {
@@ -382,14 +383,6 @@ export function proxyConfig(kubeconfig: string, healthzPort: number, metricsPort
 // ---------------------------------------------------------------------------------------------
 // Up and down.
 
-async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  try {
-    return await fn();
-  } finally {
-    timings[name] = Math.round((performance.now() - t0) / 100) / 10;
-  }
-}
 
 export interface ClusterUpResult {
   readonly state: ClusterState;
