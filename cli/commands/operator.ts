@@ -139,6 +139,14 @@ Example:
       const { createLogger } = await import('../../controllers/runtime/log.ts');
       const { openRegistry } = await import('../../components/registry/index.ts');
       const log = createLogger({ level: f.logLevel });
+      // Listening for SIGTERM from the start: one that comes while the operator starts (a quick
+      // rollout, a supervisor that gives up) stops it cleanly once started, instead of killing it
+      // half-way through a reconcile.
+      const signalled = new Promise<void>((resolve) => {
+        const done = () => resolve();
+        process.once('SIGTERM', done);
+        process.once('SIGINT', done);
+      });
       if (gitWriteBack) {
         const { redactUrl } = await import('../../gitops/git.ts');
         log.info(`write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`);
@@ -179,11 +187,7 @@ Example:
           throw new Error(`--payload-sink-port ${sinkPort}: ${(e as Error).message}`);
         }
       }
-      await new Promise<void>((resolve) => {
-        const done = () => resolve();
-        process.once('SIGTERM', done);
-        process.once('SIGINT', done);
-      });
+      await signalled;
       await stop();
       await sinkStop();
     });

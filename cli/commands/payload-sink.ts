@@ -54,8 +54,9 @@ Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ ur
       const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
       const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
       const sink = await startPayloadSink({ file, port: intArg('--port', f.port, 0), host: f.host, pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1), fsync: f.fsync, ...(token ? { token } : {}) });
-      process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
-      await new Promise<void>((done) => {
+      // The handlers go in before the line that says the sink is ready: a supervisor that stops it
+      // the moment it reads that line must get the flush, not Node's default death by signal.
+      const stopped = new Promise<void>((done) => {
         const stop = (sig: string): void => {
           process.stderr.write(`${sig}: flushing the payload log\n`);
           sink.close().then(done, (e: Error) => { process.stderr.write(`error while closing: ${e.message}\n`); process.exitCode = 1; done(); });
@@ -63,5 +64,7 @@ Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ ur
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
       });
+      process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
+      await stopped;
     });
 }

@@ -124,8 +124,8 @@ export function register(program: Command): void {
       }
       if (server.models().length === 0) process.stdout.write(`no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`);
       if (!server.admin && flags.admin === undefined) process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
-      process.stdout.write(`listening on ${server.url}\n`);
-      await new Promise<void>((resolve) => {
+      // Handlers first, then the line that says the server is ready (a supervisor may stop it at once).
+      const stopped = new Promise<void>((resolve) => {
         let stopping = false;
         const stop = (sig: NodeJS.Signals): void => {
           if (stopping) {
@@ -140,5 +140,7 @@ export function register(program: Command): void {
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
       });
+      process.stdout.write(`listening on ${server.url}\n`);
+      await stopped;
     });
 }
