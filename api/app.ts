@@ -77,7 +77,9 @@ export async function loadApp(appPath: string): Promise<App> {
   const abs = resolve(appPath);
   if (!existsSync(abs)) throw new Error(`app file ${appPath} does not exist; pass the path of your app.ts`);
   if (/\.ts$/.test(abs) && !inModulePackage(dirname(abs))) {
-    throw new Error(`${appPath}: a TypeScript app must load as an ES module; add "type": "module" to the package.json next to it (or create one), or rename it to .mts`);
+    throw new Error(
+      `${appPath}: a TypeScript app must load as an ES module; add "type": "module" to the package.json next to it (or create one), or rename it to .mts`,
+    );
   }
   let mod: { default?: unknown };
   await enableTypeScript();
@@ -89,7 +91,9 @@ export async function loadApp(appPath: string): Promise<App> {
     const hint = missingPackageHint(msg, (err as NodeJS.ErrnoException).code, dirname(abs));
     if (hint) throw new Error(`${appPath}: ${hint}`, { cause: err });
     if (/require\(\) ES Module|ERR_REQUIRE_ESM|Cannot use import statement outside a module/.test(msg)) {
-      throw new Error(`${appPath}: could not be loaded as an ES module; add "type": "module" to the package.json next to it, or rename it to .mts`, { cause: err });
+      throw new Error(`${appPath}: could not be loaded as an ES module; add "type": "module" to the package.json next to it, or rename it to .mts`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -103,6 +107,7 @@ export async function loadApp(appPath: string): Promise<App> {
     if (ret instanceof App) return ret;
     return app;
   }
-  throw new Error(`${appPath}: the default export must be a cdk8s App or a function (app: App) => void; got ${def === undefined ? 'no default export' : typeof def}`);
+  throw new Error(
+    `${appPath}: the default export must be a cdk8s App or a function (app: App) => void; got ${def === undefined ? 'no default export' : typeof def}`,
+  );
 }
-

@@ -24,7 +24,8 @@ export function parseModelsLock(data: unknown, file: string): ModelsLock {
   };
   if (!data || typeof data !== 'object' || Array.isArray(data)) bad('', 'must be a JSON object like {"models": {"fraud": {"version": 3}}}');
   const models = (data as { models?: unknown }).models;
-  if (!models || typeof models !== 'object' || Array.isArray(models)) bad('models', 'must be an object mapping model names to pins, e.g. {"fraud": {"version": 3}}');
+  if (!models || typeof models !== 'object' || Array.isArray(models))
+    bad('models', 'must be an object mapping model names to pins, e.g. {"fraud": {"version": 3}}');
   for (const [name, pin] of Object.entries(models as Record<string, unknown>)) {
     if (!pin || typeof pin !== 'object') bad(`models.${name}`, 'must be an object with a version, e.g. {"version": 3}');
     const v = (pin as { version?: unknown }).version;
@@ -56,7 +57,10 @@ export function readModelsLock(dir: string): ModelsLock | undefined {
  * What is wrong with a write-back target, or undefined. `names` are what the user typed them as
  * (the flags, by default), so the message points at the right place.
  */
-export function writeBackTargetProblem(t: { readonly repo: string; readonly branch: string; readonly lockFile: string }, names = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file' }): string | undefined {
+export function writeBackTargetProblem(
+  t: { readonly repo: string; readonly branch: string; readonly lockFile: string },
+  names = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file' },
+): string | undefined {
   if (t.repo.trim() === '') return `${names.repo} needs a Git URL (https://, ssh://, git@host:path) or a path to a repository`;
   const b = t.branch;
   if (!/^[^\s~^:?*[\\\x00-\x1f\x7f]+$/.test(b) || /^[-/.]|\.\.|\/\/|@\{|\/\.|\.lock$|[/.]$/.test(b) || b === '@') {
@@ -66,6 +70,7 @@ export function writeBackTargetProblem(t: { readonly repo: string; readonly bran
   if (t.lockFile.startsWith('/') || /^[A-Za-z]:|\\/.test(t.lockFile) || parts.some((p) => p === '' || p === '.' || p === '..')) {
     return `${names.lockFile} '${t.lockFile}' must be a path inside the repository, relative to its root, e.g. deploy/${LOCK_FILE}`;
   }
-  if (parts[parts.length - 1] !== LOCK_FILE) return `${names.lockFile} '${t.lockFile}' must be named ${LOCK_FILE}: the Model construct reads the ${LOCK_FILE} next to the app`;
+  if (parts[parts.length - 1] !== LOCK_FILE)
+    return `${names.lockFile} '${t.lockFile}' must be named ${LOCK_FILE}: the Model construct reads the ${LOCK_FILE} next to the app`;
   return undefined;
 }

@@ -5,7 +5,7 @@ export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export function dnsLabelProblem(name: string): string | undefined {
   if (name.length === 0) return 'is empty';
   if (name.length > 63) return `is ${name.length} characters long; Kubernetes names are at most 63`;
-  if (!DNS1123_LABEL.test(name)) return 'is not a DNS-1123 label (lower-case letters, digits and \'-\', starting and ending with a letter or digit)';
+  if (!DNS1123_LABEL.test(name)) return "is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)";
   return undefined;
 }
 
@@ -49,7 +49,11 @@ export function formatDuration(seconds: number): string {
   if (seconds === 0) return '0s';
   let rest = seconds;
   let out = '';
-  for (const [u, n] of [['h', 3600], ['m', 60], ['s', 1]] as const) {
+  for (const [u, n] of [
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ] as const) {
     const q = Math.floor(rest / n);
     if (q > 0) out += `${q}${u}`;
     rest -= q * n;

@@ -7,7 +7,6 @@ import { ApiObject, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL } from './objects.ts';
 
-
 export interface Rendered {
   readonly labels?: Record<string, string>;
   readonly annotations?: Record<string, string>;

@@ -30,5 +30,11 @@ export function podSecurityContext(): PodSecurityContext {
 
 /** A fresh copy of the container-level security defaults. */
 export function containerSecurityContext(): ContainerSecurityContext {
-  return { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+  return {
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }

@@ -18,8 +18,31 @@ export const WAVES = {
 } as const;
 
 const DEFINITIONS = new Set(['CustomResourceDefinition', 'Namespace']);
-const ACCESS = new Set(['ServiceAccount', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'PriorityClass', 'StorageClass', 'ResourceQuota', 'LimitRange', 'NetworkPolicy']);
-const REFERENCED = new Set(['ServingRuntime', 'ClusterServingRuntime', 'WorkflowTemplate', 'ClusterWorkflowTemplate', 'ResourceFlavor', 'ClusterQueue', 'LocalQueue', 'AnalysisTemplate']);
+const ACCESS = new Set([
+  'ServiceAccount',
+  'Role',
+  'ClusterRole',
+  'RoleBinding',
+  'ClusterRoleBinding',
+  'ConfigMap',
+  'Secret',
+  'PersistentVolumeClaim',
+  'PriorityClass',
+  'StorageClass',
+  'ResourceQuota',
+  'LimitRange',
+  'NetworkPolicy',
+]);
+const REFERENCED = new Set([
+  'ServingRuntime',
+  'ClusterServingRuntime',
+  'WorkflowTemplate',
+  'ClusterWorkflowTemplate',
+  'ResourceFlavor',
+  'ClusterQueue',
+  'LocalQueue',
+  'AnalysisTemplate',
+]);
 
 /** The wave an object belongs in. */
 export function syncWaveFor(o: Pick<K8sObject, 'kind' | 'apiVersion'>): number {
@@ -47,7 +70,10 @@ export function applySyncWaves<T extends K8sObject>(objects: readonly T[]): T[] 
     const annotations: Record<string, string> = { ...(o.metadata.annotations ?? {}) };
     if (annotations[SYNC_WAVE_ANNOTATION] === undefined) annotations[SYNC_WAVE_ANNOTATION] = String(syncWaveFor(o));
     if (definedInSameSync(o, crdGroups)) {
-      const opts = (annotations[SYNC_OPTIONS_ANNOTATION] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const opts = (annotations[SYNC_OPTIONS_ANNOTATION] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (!opts.includes('SkipDryRunOnMissingResource=true')) opts.push('SkipDryRunOnMissingResource=true');
       annotations[SYNC_OPTIONS_ANNOTATION] = opts.join(',');
     }

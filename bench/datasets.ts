@@ -51,7 +51,10 @@ export async function runDatasetBench(dir: string, rows = 1_000_000, reps = 3): 
   // Warm both codecs up (JIT) on a small dataset first, untimed.
   const warm = benchDataset(50_000);
   for (const f of Object.values(formats)) f.decode(Buffer.from(f.encode(warm)));
-  const out: Record<string, { write: number[]; read: number[]; bytes: number }> = { arrow: { write: [], read: [], bytes: 0 }, gtds: { write: [], read: [], bytes: 0 } };
+  const out: Record<string, { write: number[]; read: number[]; bytes: number }> = {
+    arrow: { write: [], read: [], bytes: 0 },
+    gtds: { write: [], read: [], bytes: 0 },
+  };
   for (let rep = 0; rep < reps; rep++) {
     // Interleaved, so machine noise hits both formats alike.
     for (const [name, f] of Object.entries(formats)) {

@@ -106,7 +106,9 @@ if (python) {
 }
 rmSync(ksFile);
 const ksRatio = scipyBest === null ? null : scipyBest / best;
-console.log(`(1) KS ${N1} vs ${N1}: ghosteam ${best.toFixed(0)} ms (D=${ks.statistic.toPrecision(4)}, p=${ks.pValue.toPrecision(4)}), scipy ${scipyBest === null ? 'n/a' : `${scipyBest.toFixed(0)} ms`}${ksRatio ? `, ghosteam ${ksRatio.toFixed(2)}x faster` : ''}; CPU time ${(ksCpu * 1000).toFixed(0)} ms vs ${scipyBestCpu === null ? 'n/a' : `${scipyBestCpu.toFixed(0)} ms`}`);
+console.log(
+  `(1) KS ${N1} vs ${N1}: ghosteam ${best.toFixed(0)} ms (D=${ks.statistic.toPrecision(4)}, p=${ks.pValue.toPrecision(4)}), scipy ${scipyBest === null ? 'n/a' : `${scipyBest.toFixed(0)} ms`}${ksRatio ? `, ghosteam ${ksRatio.toFixed(2)}x faster` : ''}; CPU time ${(ksCpu * 1000).toFixed(0)} ms vs ${scipyBestCpu === null ? 'n/a' : `${scipyBestCpu.toFixed(0)} ms`}`,
+);
 
 // ---------------------------------------------------------------- (2) auto report, 1e6 × 100
 const refCols: ColumnData[] = [];
@@ -124,7 +126,9 @@ const auto = await detectDriftParallel(refCols, curCols, { histograms: true });
 const autoMs = performance.now() - t;
 const autoCpu = cpuSec() - c0;
 const tests = [...new Set(auto.columns.map((c) => c.test))];
-console.log(`(2) auto report ${ROWS2} rows × ${COLS2} columns: ${(autoMs / 1000).toFixed(2)} s (${tests.join(' + ')}; ${auto.driftedColumns} drifted), RSS ${mb(process.memoryUsage().rss)} MiB (inputs ${mb(COLS2 * ROWS2 * 16)} MiB), peak RSS ${peakRssMb()} MiB; ${autoCpu.toFixed(1)} CPU-s over ${availableParallelism()} cores (load average ${loadAvg()})`);
+console.log(
+  `(2) auto report ${ROWS2} rows × ${COLS2} columns: ${(autoMs / 1000).toFixed(2)} s (${tests.join(' + ')}; ${auto.driftedColumns} drifted), RSS ${mb(process.memoryUsage().rss)} MiB (inputs ${mb(COLS2 * ROWS2 * 16)} MiB), peak RSS ${peakRssMb()} MiB; ${autoCpu.toFixed(1)} CPU-s over ${availableParallelism()} cores (load average ${loadAvg()})`,
+);
 t = performance.now();
 await detectDriftParallel(refCols, curCols, { tests: 'ks', histograms: false });
 const ksAllMs = performance.now() - t;
@@ -140,13 +144,19 @@ if (python) {
   rmSync(f);
 }
 const scipy100 = scipy10 === null ? null : scipy10 * 10;
-console.log(`    same data, --tests ks on all columns: ${(ksAllMs / 1000).toFixed(2)} s; scipy ks_2samp on 10 columns ${scipy10 === null ? 'n/a' : `${scipy10.toFixed(2)} s → ~${scipy100!.toFixed(1)} s for 100 (ghosteam auto ${(scipy100! / (autoMs / 1000)).toFixed(1)}x, ks ${(scipy100! / (ksAllMs / 1000)).toFixed(1)}x faster; scipy CPU ~${(scipy10Cpu! * 10).toFixed(1)} s for 100)`}`);
+console.log(
+  `    same data, --tests ks on all columns: ${(ksAllMs / 1000).toFixed(2)} s; scipy ks_2samp on 10 columns ${scipy10 === null ? 'n/a' : `${scipy10.toFixed(2)} s → ~${scipy100!.toFixed(1)} s for 100 (ghosteam auto ${(scipy100! / (autoMs / 1000)).toFixed(1)}x, ks ${(scipy100! / (ksAllMs / 1000)).toFixed(1)}x faster; scipy CPU ~${(scipy10Cpu! * 10).toFixed(1)} s for 100)`}`,
+);
 const rssAfter2 = process.memoryUsage().rss;
 refCols.length = 0;
 curCols.length = 0;
 
 // ---------------------------------------------------------------- (3) streaming summaries over a payload log
-const refStream: ColumnData[] = Array.from({ length: COLS3 }, (_, j) => ({ name: `x${j}`, type: 'numeric' as const, values: Float64Array.from({ length: 200_000 }, () => normal() + j) }));
+const refStream: ColumnData[] = Array.from({ length: COLS3 }, (_, j) => ({
+  name: `x${j}`,
+  type: 'numeric' as const,
+  values: Float64Array.from({ length: 200_000 }, () => normal() + j),
+}));
 const summary = buildReferenceSummary(refStream);
 const features = refStream.map((c) => c.name);
 refStream.length = 0;
@@ -156,7 +166,16 @@ const chunkLines: string[] = [];
 for (let r = 0; r < RECORDS_PER_CHUNK; r++) {
   const data: number[] = new Array(ROWS_PER_RECORD * COLS3);
   for (let i = 0; i < ROWS_PER_RECORD; i++) for (let j = 0; j < COLS3; j++) data[i * COLS3 + j] = Math.fround(normal() + j + 0.05);
-  chunkLines.push(JSON.stringify({ ts: new Date(Date.UTC(2026, 10, 23, 0, 0, r)).toISOString(), model: 'fraud', version: '2', id: `req-${r}`, inputs: { input: { shape: [ROWS_PER_RECORD, COLS3], datatype: 'FP32', data } }, outputs: { score: { shape: [ROWS_PER_RECORD, 1], datatype: 'FP32', data: new Array(ROWS_PER_RECORD).fill(0.5) } } }));
+  chunkLines.push(
+    JSON.stringify({
+      ts: new Date(Date.UTC(2026, 10, 23, 0, 0, r)).toISOString(),
+      model: 'fraud',
+      version: '2',
+      id: `req-${r}`,
+      inputs: { input: { shape: [ROWS_PER_RECORD, COLS3], datatype: 'FP32', data } },
+      outputs: { score: { shape: [ROWS_PER_RECORD, 1], datatype: 'FP32', data: new Array(ROWS_PER_RECORD).fill(0.5) } },
+    }),
+  );
 }
 const chunk = chunkLines.join('\n') + '\n';
 const repeats = Math.ceil(ROWS3 / (ROWS_PER_RECORD * RECORDS_PER_CHUNK));
@@ -175,7 +194,9 @@ const streamCpu = cpuSec() - c0;
 const streamedRows = res.windows.reduce((s, w) => s + w.rows, 0);
 const rowsPerSec = streamedRows / (streamMs / 1000);
 const summaryBytes = JSON.stringify(res.windows[0].summary).length;
-console.log(`(3) streaming ${streamedRows} logged rows × ${COLS3} columns (${(chunk.length * repeats / 1e9).toFixed(2)} GB of JSON Lines): ${(streamMs / 1000).toFixed(1)} s, ${Math.round(rowsPerSec).toLocaleString('en-US')} rows/s; ${res.windows.length} windows of 1e6 rows, ${Math.round(summaryBytes / 1024)} KiB per window summary; RSS while streaming ${mb(Math.min(...rssSamples))}–${mb(Math.max(...rssSamples))} MiB; ${streamCpu.toFixed(1)} CPU-s (${Math.round(streamedRows / streamCpu).toLocaleString('en-US')} rows per CPU-s)`);
+console.log(
+  `(3) streaming ${streamedRows} logged rows × ${COLS3} columns (${((chunk.length * repeats) / 1e9).toFixed(2)} GB of JSON Lines): ${(streamMs / 1000).toFixed(1)} s, ${Math.round(rowsPerSec).toLocaleString('en-US')} rows/s; ${res.windows.length} windows of 1e6 rows, ${Math.round(summaryBytes / 1024)} KiB per window summary; RSS while streaming ${mb(Math.min(...rssSamples))}–${mb(Math.max(...rssSamples))} MiB; ${streamCpu.toFixed(1)} CPU-s (${Math.round(streamedRows / streamCpu).toLocaleString('en-US')} rows per CPU-s)`,
+);
 rmSync(dir, { recursive: true, force: true });
 
 console.log(
@@ -183,8 +204,36 @@ console.log(
     bench: 'drift',
     scale,
     loadAverage: loadAvg(),
-    ks1e6: { ghosteamMs: Math.round(best), ghosteamCpuMs: Math.round(ksCpu * 1000), scipyMs: scipyBest === null ? null : Math.round(scipyBest), scipyCpuMs: scipyBestCpu === null ? null : Math.round(scipyBestCpu), ratio: ksRatio === null ? null : Number(ksRatio.toFixed(2)) },
-    autoReport: { rows: ROWS2, columns: COLS2, seconds: Number((autoMs / 1000).toFixed(2)), cpuSeconds: Number(autoCpu.toFixed(1)), tests, ksAllSeconds: Number((ksAllMs / 1000).toFixed(2)), scipyKs100EstimateSeconds: scipy100 === null ? null : Number(scipy100.toFixed(1)), scipyKs100EstimateCpuSeconds: scipy10Cpu === null ? null : Number((scipy10Cpu * 10).toFixed(1)), rssBeforeMiB: mb(rssBefore2), rssAfterMiB: mb(rssAfter2), peakRssMiB: peakRssMb() },
-    streaming: { rows: streamedRows, columns: COLS3, seconds: Number((streamMs / 1000).toFixed(1)), cpuSeconds: Number(streamCpu.toFixed(1)), rowsPerSec: Math.round(rowsPerSec), rowsPerCpuSec: Math.round(streamedRows / streamCpu), rssMinMiB: mb(Math.min(...rssSamples)), rssMaxMiB: mb(Math.max(...rssSamples)), windowSummaryKiB: Math.round(summaryBytes / 1024) },
+    ks1e6: {
+      ghosteamMs: Math.round(best),
+      ghosteamCpuMs: Math.round(ksCpu * 1000),
+      scipyMs: scipyBest === null ? null : Math.round(scipyBest),
+      scipyCpuMs: scipyBestCpu === null ? null : Math.round(scipyBestCpu),
+      ratio: ksRatio === null ? null : Number(ksRatio.toFixed(2)),
+    },
+    autoReport: {
+      rows: ROWS2,
+      columns: COLS2,
+      seconds: Number((autoMs / 1000).toFixed(2)),
+      cpuSeconds: Number(autoCpu.toFixed(1)),
+      tests,
+      ksAllSeconds: Number((ksAllMs / 1000).toFixed(2)),
+      scipyKs100EstimateSeconds: scipy100 === null ? null : Number(scipy100.toFixed(1)),
+      scipyKs100EstimateCpuSeconds: scipy10Cpu === null ? null : Number((scipy10Cpu * 10).toFixed(1)),
+      rssBeforeMiB: mb(rssBefore2),
+      rssAfterMiB: mb(rssAfter2),
+      peakRssMiB: peakRssMb(),
+    },
+    streaming: {
+      rows: streamedRows,
+      columns: COLS3,
+      seconds: Number((streamMs / 1000).toFixed(1)),
+      cpuSeconds: Number(streamCpu.toFixed(1)),
+      rowsPerSec: Math.round(rowsPerSec),
+      rowsPerCpuSec: Math.round(streamedRows / streamCpu),
+      rssMinMiB: mb(Math.min(...rssSamples)),
+      rssMaxMiB: mb(Math.max(...rssSamples)),
+      windowSummaryKiB: Math.round(summaryBytes / 1024),
+    },
   }),
 );

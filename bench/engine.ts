@@ -44,14 +44,21 @@ const noopTask = (name: string, after: string[]): TaskSpec => ({
   dependsOn: after,
 });
 const N = 100;
-const chain: PipelineSpec = { name: 'noop-chain', path: 'bench/noop-chain', params: [], tasks: Array.from({ length: N }, (_, i) => noopTask(`t${i}`, i ? [`t${i - 1}`] : [])) };
+const chain: PipelineSpec = {
+  name: 'noop-chain',
+  path: 'bench/noop-chain',
+  params: [],
+  tasks: Array.from({ length: N }, (_, i) => noopTask(`t${i}`, i ? [`t${i - 1}`] : [])),
+};
 const wide: PipelineSpec = { name: 'noop-wide', path: 'bench/noop-wide', params: [], tasks: Array.from({ length: N }, (_, i) => noopTask(`t${i}`, [])) };
 
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 function mustSucceed(r: RunRecord, what: string): void {
   if (r.status !== 'Succeeded') {
-    const bad = r.order.filter((id) => r.nodes[id].state !== 'Succeeded' && r.nodes[id].state !== 'Skipped').map((id) => `${id}: ${r.nodes[id].state} ${r.nodes[id].message ?? ''}`);
+    const bad = r.order
+      .filter((id) => r.nodes[id].state !== 'Succeeded' && r.nodes[id].state !== 'Skipped')
+      .map((id) => `${id}: ${r.nodes[id].state} ${r.nodes[id].message ?? ''}`);
     throw new Error(`${what} ${r.status}: ${bad.join('; ')}`);
   }
 }
@@ -59,7 +66,16 @@ function mustSucceed(r: RunRecord, what: string): void {
 const root = await mkdtemp(join(tmpdir(), 'ghosteam-bench-'));
 try {
   // Baseline: the component itself, 100 calls, no engine.
-  const ctx = { params: {}, inputs: {}, outputs: {}, workDir: root, signal: new AbortController().signal, log() {}, progress() {}, setOutput() {} } as ComponentContext;
+  const ctx = {
+    params: {},
+    inputs: {},
+    outputs: {},
+    workDir: root,
+    signal: new AbortController().signal,
+    log() {},
+    progress() {},
+    setOutput() {},
+  } as ComponentContext;
   let t0 = process.hrtime.bigint();
   for (let i = 0; i < N; i++) await (noop as Component).run(ctx);
   const baselineMs = ms(t0);
@@ -88,8 +104,12 @@ try {
   const perTask = (x: number) => (x - baselineMs) / N;
 
   console.log(`engine overhead, ${N} no-op tasks, median of 3 (baseline: ${N} direct calls = ${round(baselineMs, 3)} ms)`);
-  console.log(`  chain of ${N}:      cold ${round(chainCold)} ms (${round(perTask(chainCold))} ms/task)   cached ${round(chainCached)} ms (${round(perTask(chainCached))} ms/task)`);
-  console.log(`  ${N} independent:   cold ${round(wideCold)} ms (${round(perTask(wideCold))} ms/task)   cached ${round(wideCached)} ms (${round(perTask(wideCached))} ms/task)`);
+  console.log(
+    `  chain of ${N}:      cold ${round(chainCold)} ms (${round(perTask(chainCold))} ms/task)   cached ${round(chainCached)} ms (${round(perTask(chainCached))} ms/task)`,
+  );
+  console.log(
+    `  ${N} independent:   cold ${round(wideCold)} ms (${round(perTask(wideCold))} ms/task)   cached ${round(wideCached)} ms (${round(perTask(wideCached))} ms/task)`,
+  );
   console.log(`  goal < 20 ms/task: ${perTask(Math.max(chainCold, wideCold)) < 20 ? 'met' : 'NOT met'}`);
 
   // The example pipeline, on the example's synthetic data (absolute path: components resolve
@@ -126,7 +146,10 @@ try {
     const p = new Pipeline(new Chart(app, 'bench'), 'fraud-train');
     const ingest = p.component('ingest', 'ingest', { params: { path: csv } });
     const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
-    const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'is_fraud', epochs: EPOCHS, hidden: '32,16' } });
+    const train = p.component('train', 'train-tabular', {
+      inputs: { train: split.output('train') },
+      params: { label: 'is_fraud', epochs: EPOCHS, hidden: '32,16' },
+    });
     p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
     p.component('export', 'export-onnx', { inputs: { model: train.output('model') } });
     spec = p.toSpec();
@@ -134,8 +157,8 @@ try {
   }
   const runExample = async () => {
     const t = process.hrtime.bigint();
-    const r = await runPipeline(spec!, { cwd, params, storeDir: join(root, 'example-store'), gitCommit: null });
-    mustSucceed(r, spec!.name);
+    const r = await runPipeline(spec, { cwd, params, storeDir: join(root, 'example-store'), gitCommit: null });
+    mustSucceed(r, spec.name);
     const ran = r.order.filter((id) => !r.nodes[id].cached && r.nodes[id].state === 'Succeeded' && !r.nodes[id].children);
     return { ms: ms(t), cached: r.order.filter((id) => r.nodes[id].cached).length, total: r.order.length, ran };
   };
@@ -152,7 +175,16 @@ try {
     const build = spawnSync(process.execPath, [join(repo, 'scripts', 'build.mjs'), '--quiet'], { encoding: 'utf8' });
     if (build.status !== 0) throw new Error(`npm run build failed: ${build.stderr}`);
     const bin = join(repo, 'bin', 'ghosteam.mjs');
-    const args = [bin, 'run', exampleApp, '--store-dir', join(root, 'example-store'), '--json', '--verbose', ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${String(v)}`])];
+    const args = [
+      bin,
+      'run',
+      exampleApp,
+      '--store-dir',
+      join(root, 'example-store'),
+      '--json',
+      '--verbose',
+      ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${String(v)}`]),
+    ];
     const time = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
       const t = process.hrtime.bigint();
       const r = spawnSync(process.execPath, argv, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
@@ -171,22 +203,34 @@ try {
     cli = best;
   }
   console.log(`example pipeline: ${source}`);
-  console.log(`  cold ${round(cold.ms)} ms   fully cached ${round(cached.ms)} ms (${cached.cached}/${cached.total} cache hits${cached.ran.length ? `; ran again, cache disabled by the pipeline: ${cached.ran.join(', ')}` : ''})   ratio cold/cached ${round(cold.ms / cached.ms, 1)}x`);
+  console.log(
+    `  cold ${round(cold.ms)} ms   fully cached ${round(cached.ms)} ms (${cached.cached}/${cached.total} cache hits${cached.ran.length ? `; ran again, cache disabled by the pipeline: ${cached.ran.join(', ')}` : ''})   ratio cold/cached ${round(cold.ms / cached.ms, 1)}x`,
+  );
   if (cli) {
     console.log(`  cached re-run as a fresh 'ghosteam run' process (start-up and app loading included, best of 3):`);
-    console.log(`    compiled build ${round(cli.compiledMs)} ms${cli.compiledRan ? '' : ' (a source changed during the bench: it ran from the sources)'}   from the sources through tsx ${round(cli.sourceMs)} ms   ratio ${round(cli.sourceMs / cli.compiledMs, 2)}x   floor: bare node process ${round(cli.nodeMs)} ms`);
+    console.log(
+      `    compiled build ${round(cli.compiledMs)} ms${cli.compiledRan ? '' : ' (a source changed during the bench: it ran from the sources)'}   from the sources through tsx ${round(cli.sourceMs)} ms   ratio ${round(cli.sourceMs / cli.compiledMs, 2)}x   floor: bare node process ${round(cli.nodeMs)} ms`,
+    );
   }
-  console.log(`  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'} (engine)${cli ? `, ${cli.compiledMs < 1000 ? 'met' : 'NOT met'} (whole CLI process)` : ''}`);
+  console.log(
+    `  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'} (engine)${cli ? `, ${cli.compiledMs < 1000 ? 'met' : 'NOT met'} (whole CLI process)` : ''}`,
+  );
 
   const dsb = await runDatasetBench(root);
   const mb = (b: number) => round(b / 2 ** 20, 1);
-  console.log(`dataset artifacts, ${dsb.rows.toLocaleString('en-US')} rows × ${dsb.columns} columns (18 float with 1% missing, 1 categorical, 1 boolean), median of 3:`);
+  console.log(
+    `dataset artifacts, ${dsb.rows.toLocaleString('en-US')} rows × ${dsb.columns} columns (18 float with 1% missing, 1 categorical, 1 boolean), median of 3:`,
+  );
   console.log(`  Arrow IPC (Feather v2): write ${dsb.arrowWriteMs} ms, read ${dsb.arrowReadMs} ms, ${mb(dsb.arrowBytes)} MiB`);
   console.log(`  GTDS (baseline):        write ${dsb.gtdsWriteMs} ms, read ${dsb.gtdsReadMs} ms, ${mb(dsb.gtdsBytes)} MiB`);
   console.log(`  ratio GTDS/Arrow: write ${round(dsb.gtdsWriteMs / dsb.arrowWriteMs)}x, read ${round(dsb.gtdsReadMs / dsb.arrowReadMs)}x`);
   const tasks = await runTaskBench();
-  console.log(`train-tabular per task, ${tasks.rows.toLocaleString('en-US')} rows × ${tasks.features} features, ${tasks.epochs} epochs, backend ${tasks.backend}:`);
-  console.log(`  binary ${tasks.binaryMs} ms   multiclass (${tasks.classes} classes) ${tasks.multiclassMs} ms   regression ${tasks.regressionMs} ms   anomaly ${tasks.anomalyMs} ms`);
+  console.log(
+    `train-tabular per task, ${tasks.rows.toLocaleString('en-US')} rows × ${tasks.features} features, ${tasks.epochs} epochs, backend ${tasks.backend}:`,
+  );
+  console.log(
+    `  binary ${tasks.binaryMs} ms   multiclass (${tasks.classes} classes) ${tasks.multiclassMs} ms   regression ${tasks.regressionMs} ms   anomaly ${tasks.anomalyMs} ms`,
+  );
 
   console.log(
     JSON.stringify({

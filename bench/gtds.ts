@@ -109,9 +109,8 @@ export function decodeGtds(buf: Uint8Array, where = 'dataset'): Dataset {
       case 'string':
         return { name: h.name, type: 'string', values: JSON.parse(block.toString('utf8')) as (string | null)[] };
       default:
-        throw new Error(`${where}: column '${(h as HeaderColumn).name}' has an unknown type`);
+        throw new Error(`${where}: column '${h.name}' has an unknown type`);
     }
   });
   return { rows, columns };
 }
-

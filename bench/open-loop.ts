@@ -35,7 +35,13 @@ export interface OpenLoopOptions {
   readonly raw?: boolean;
 }
 
-export interface Quantiles { readonly p50: number; readonly p90: number; readonly p99: number; readonly p999: number; readonly max: number }
+export interface Quantiles {
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+}
 
 export interface OpenLoopResult {
   /** Responses per second achieved over the measured window. */
@@ -102,7 +108,9 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   let start = 0;
   let next = 0; // next request index to schedule
   let finish: () => void = () => undefined;
-  const finished = new Promise<void>((r) => { finish = r; });
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
 
   function send(c: Conn, i: number): void {
     c.due = start + i * interval;
@@ -156,15 +164,21 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     if (c.due >= 0) complete(c, 0);
   }
 
-  const conns = await Promise.all(Array.from({ length: o.connections }, () => new Promise<Conn>((resolve, reject) => {
-    const plain = connect(Number(u.port), u.hostname);
-    plain.setNoDelay(true);
-    const c: Conn = { socket: plain, buf: undefined, due: -1, sent: 0 };
-    // The connection rides on its socket, so the data handler finds it without a lookup.
-    const socket: ConnSocket = Object.assign(plain, { conn: c });
-    socket.once('connect', () => resolve(c));
-    socket.once('error', reject);
-  })));
+  const conns = await Promise.all(
+    Array.from(
+      { length: o.connections },
+      () =>
+        new Promise<Conn>((resolve, reject) => {
+          const plain = connect(Number(u.port), u.hostname);
+          plain.setNoDelay(true);
+          const c: Conn = { socket: plain, buf: undefined, due: -1, sent: 0 };
+          // The connection rides on its socket, so the data handler finds it without a lookup.
+          const socket: ConnSocket = Object.assign(plain, { conn: c });
+          socket.once('connect', () => resolve(c));
+          socket.once('error', reject);
+        }),
+    ),
+  );
   for (const c of conns) {
     c.socket.removeAllListeners('error');
     c.socket.on('data', onData);
@@ -179,14 +193,23 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     while (next < total && start + next * interval <= now) {
       const c = idle.pop();
       if (c) send(c, next);
-      else { backlog.push(next); if (next >= measuredFrom) backlogged++; }
+      else {
+        backlog.push(next);
+        if (next >= measuredFrom) backlogged++;
+      }
       next++;
     }
     if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
   }
   setTimeout(tick, 5);
   // A connection the server closed would leave its request unanswered: give up 10 s after the schedule ends.
-  const guard = setTimeout(() => { errors += total - done; finish(); }, warm + o.seconds * 1000 + 10_000);
+  const guard = setTimeout(
+    () => {
+      errors += total - done;
+      finish();
+    },
+    warm + o.seconds * 1000 + 10_000,
+  );
   await finished;
   clearTimeout(guard);
   for (const c of conns) c.socket.destroy();

@@ -36,19 +36,28 @@ writeFileSync(join(dir, 'm.onnx'), 'model');
 await registry.registerVersion('bench', { artifactPath: join(dir, 'm.onnx'), lineage: { reason: 'manual' } });
 
 const model = (i: number, maxReplicas = 2): K8sObject => ({
-  apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: `m-${i}`, namespace: ns },
+  apiVersion: 'ghosteam.io/v1alpha1',
+  kind: 'Model',
+  metadata: { name: `m-${i}`, namespace: ns },
   spec: {
-    modelRef: { name: 'bench', version: 1 }, format: 'onnx', inferenceService: `m-${i}`, runtime: 'ghosteam-onnx',
-    resources: { cpu: '100m', memory: '256Mi' }, autoscaling: { minReplicas: 1, maxReplicas, targetConcurrency: 8 },
-    rollout: { strategy: 'canary', steps: [10, 50, 100], intervalSeconds: 60, thresholds: { maxErrorRate: 0.05 } }, payloadLogging: { enabled: false, mode: 'all' },
+    modelRef: { name: 'bench', version: 1 },
+    format: 'onnx',
+    inferenceService: `m-${i}`,
+    runtime: 'ghosteam-onnx',
+    resources: { cpu: '100m', memory: '256Mi' },
+    autoscaling: { minReplicas: 1, maxReplicas, targetConcurrency: 8 },
+    rollout: { strategy: 'canary', steps: [10, 50, 100], intervalSeconds: 60, thresholds: { maxErrorRate: 0.05 } },
+    payloadLogging: { enabled: false, mode: 'all' },
   },
 });
 
 async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<unknown>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -57,7 +66,12 @@ const readyStatus = (gen: number) => ({ observedGeneration: gen, conditions: [{ 
 // Baseline: the same writes without an operator.
 const b0 = performance.now();
 await pool([...Array(N).keys()], 32, async (i) => {
-  const isvc = await store.create(TYPES.InferenceService, { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: `m-${i}`, namespace: nsBase }, spec: { predictor: { model: { modelFormat: { name: 'onnx' }, storageUri: 'x' } } } });
+  const isvc = await store.create(TYPES.InferenceService, {
+    apiVersion: 'serving.kserve.io/v1beta1',
+    kind: 'InferenceService',
+    metadata: { name: `m-${i}`, namespace: nsBase },
+    spec: { predictor: { model: { modelFormat: { name: 'onnx' }, storageUri: 'x' } } },
+  });
   await store.replaceStatus(TYPES.InferenceService, { ...isvc, status: readyStatus(1) });
 });
 const baselineS = (performance.now() - b0) / 1000;
@@ -81,26 +95,53 @@ const kserve = async () => {
   }
 };
 const list0 = await store.list(TYPES.InferenceService, ns);
-const watcher = await store.watch(TYPES.InferenceService, ns, list0.resourceVersion, (e) => {
-  if (e.type === 'DELETED' || e.type === 'BOOKMARK') return;
-  const o = e.object;
-  isvcSeen.set(o.metadata.name, performance.now());
-  const st = o.status as { observedGeneration?: number } | undefined;
-  if (st?.observedGeneration !== o.metadata.generation && !pending.has(o.metadata.name)) {
-    pending.add(o.metadata.name);
-    kq.push(o);
-  }
-}, () => {});
+const watcher = await store.watch(
+  TYPES.InferenceService,
+  ns,
+  list0.resourceVersion,
+  (e) => {
+    if (e.type === 'DELETED' || e.type === 'BOOKMARK') return;
+    const o = e.object;
+    isvcSeen.set(o.metadata.name, performance.now());
+    const st = o.status as { observedGeneration?: number } | undefined;
+    if (st?.observedGeneration !== o.metadata.generation && !pending.has(o.metadata.name)) {
+      pending.add(o.metadata.name);
+      kq.push(o);
+    }
+  },
+  () => {},
+);
 const kserveWorkers = Array.from({ length: 16 }, kserve);
 
 // The operator, as its own process.
-const child = spawn(process.execPath, ['bin/ghosteam.mjs', 'operator', '--kubeconfig', peers.kubeconfig, '--registry-dir', join(dir, 'registry'), '-n', ns, '--workers', '16', '--health-port', '0', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+const child = spawn(
+  process.execPath,
+  [
+    'bin/ghosteam.mjs',
+    'operator',
+    '--kubeconfig',
+    peers.kubeconfig,
+    '--registry-dir',
+    join(dir, 'registry'),
+    '-n',
+    ns,
+    '--workers',
+    '16',
+    '--health-port',
+    '0',
+    '--log-level',
+    'warn',
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit'] },
+);
 let peakRss = 0;
 const rssTimer = setInterval(() => {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
     if (m) peakRss = Math.max(peakRss, Number(m[1]) * 1024);
-  } catch { /* exited */ }
+  } catch {
+    /* exited */
+  }
 }, 200);
 await new Promise((r) => setTimeout(r, 1500)); // let it start and sync (empty namespace)
 
@@ -112,12 +153,21 @@ let readyS = Number.NaN;
 {
   // Track readiness off a watch (a full list every poll would load the API server we measure).
   const ready = new Set<string>();
-  const isReady = (m: K8sObject) => ((m.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+  const isReady = (m: K8sObject) =>
+    ((m.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions ?? []).some(
+      (c) => c.type === 'Ready' && c.status === 'True',
+    );
   const l = await store.list(TYPES.Model, ns);
   for (const m of l.items) if (isReady(m)) ready.add(m.metadata.name);
-  const w = await store.watch(TYPES.Model, ns, l.resourceVersion, (e) => {
-    if (e.type !== 'BOOKMARK' && isReady(e.object)) ready.add(e.object.metadata.name);
-  }, () => {});
+  const w = await store.watch(
+    TYPES.Model,
+    ns,
+    l.resourceVersion,
+    (e) => {
+      if (e.type !== 'BOOKMARK' && isReady(e.object)) ready.add(e.object.metadata.name);
+    },
+    () => {},
+  );
   while (ready.size < N && performance.now() - t0 < 180_000) await new Promise((r) => setTimeout(r, 50));
   if (ready.size === N) readyS = (performance.now() - t0) / 1000;
   else console.log(`only ${ready.size} of ${N} Ready after 180 s`);
@@ -158,7 +208,9 @@ let operatorCpuS = Number.NaN;
 try {
   const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   operatorCpuS = (Number(f[11]) + Number(f[12])) / 100;
-} catch { /* not Linux */ }
+} catch {
+  /* not Linux */
+}
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
 kserveStop = true;
@@ -168,5 +220,20 @@ console.log(`operator peak RSS ${(peakRss / 2 ** 20).toFixed(1)} MB; operator CP
 for (const n of [ns, nsBase]) await store.request('DELETE', `/api/v1/namespaces/${n}`).catch(() => undefined);
 rmSync(dir, { recursive: true, force: true });
 const goals = { readyUnder30s: readyS < 30, p99Under500ms: p99 < 500, rssUnder250MB: peakRss < 250 * 2 ** 20 };
-console.log(JSON.stringify({ bench: 'operator', models: N, createSeconds: +createdS.toFixed(3), allReadySeconds: +readyS.toFixed(3), baselineSeconds: +baselineS.toFixed(3), readyVsBaseline: +(readyS / baselineS).toFixed(3), specChangeP50Ms: +p50.toFixed(1), specChangeP99Ms: +p99.toFixed(1), changes: lat.length, peakRssMB: +(peakRss / 2 ** 20).toFixed(1), operatorCpuSeconds: operatorCpuS, goals }));
+console.log(
+  JSON.stringify({
+    bench: 'operator',
+    models: N,
+    createSeconds: +createdS.toFixed(3),
+    allReadySeconds: +readyS.toFixed(3),
+    baselineSeconds: +baselineS.toFixed(3),
+    readyVsBaseline: +(readyS / baselineS).toFixed(3),
+    specChangeP50Ms: +p50.toFixed(1),
+    specChangeP99Ms: +p99.toFixed(1),
+    changes: lat.length,
+    peakRssMB: +(peakRss / 2 ** 20).toFixed(1),
+    operatorCpuSeconds: operatorCpuS,
+    goals,
+  }),
+);
 process.exit(0);

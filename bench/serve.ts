@@ -55,8 +55,15 @@ const treesOnly = process.env.BENCH_ONLY === 'trees';
 /** The command line, pinned to one CPU with taskset when BENCH_PIN=1 (the exec'd process keeps the pid). */
 const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (pin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 
-
-interface LoadResult { rps: number; p50: number; p99: number; errors: number; non2xx: number; rssMb: number; cpuUsPerReq: number }
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  rssMb: number;
+  cpuUsPerReq: number;
+}
 
 /** What the server measured about itself during a fixed-rate run (child mode, over IPC). */
 interface ServerProbe {
@@ -89,7 +96,11 @@ interface FixedRateResult {
   errors: number;
   non2xx: number;
   /** Due time → last response byte, all windows (ms). */
-  p50: number; p90: number; p99: number; p999: number; max: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
   /** p99 of each window, in run order: how much the neighbours moved it. */
   windowP99: number[];
   /** The generator's own lateness (due → write), p99, worst window. */
@@ -113,21 +124,42 @@ interface FixedRateResult {
 }
 
 function schedWaitNs(pid: number): number {
-  try { return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]); } catch { return 0; }
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return 0;
+  }
 }
 function psiSomeUs(): number {
-  try { return Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))![1]); } catch { return Number.NaN; }
+  try {
+    return Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))![1]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** CPU time the hypervisor took from this VM's CPUs (steal, /proc/stat), all CPUs, in ms. */
 function stealMs(): number {
-  try { return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)[8]) * 10; } catch { return Number.NaN; }
+  try {
+    return Number(readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)[8]) * 10;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function ask(child: ChildProcess, cmd: string): Promise<ServerProbe | null> {
   return new Promise((resolve) => {
-    const t = setTimeout(() => { child.off('message', on); resolve(null); }, 5000);
-    const on = (m: { cmd?: string; probe?: ServerProbe }) => { if (m.cmd === cmd) { clearTimeout(t); child.off('message', on); resolve(m.probe ?? null); } };
+    const t = setTimeout(() => {
+      child.off('message', on);
+      resolve(null);
+    }, 5000);
+    const on = (m: { cmd?: string; probe?: ServerProbe }) => {
+      if (m.cmd === cmd) {
+        clearTimeout(t);
+        child.off('message', on);
+        resolve(m.probe ?? null);
+      }
+    };
     child.on('message', on);
     child.send({ cmd });
   });
@@ -136,22 +168,46 @@ function ask(child: ChildProcess, cmd: string): Promise<ServerProbe | null> {
 /** One open-loop window at a fixed rate, from a separate generator process; server probes cover the measured part. */
 async function fixedRateWindow(url: string, body: string, rate: number, seconds: number, child: ChildProcess): Promise<FixedRateWindow> {
   const pid = child.pid!;
-  const [cmd, args] = pinned(0, process.execPath, ['--import', 'tsx', openLoopScript, JSON.stringify({ url, body, rate, connections: 64, seconds, warmupSeconds: 1, raw: true })]);
+  const [cmd, args] = pinned(0, process.execPath, [
+    '--import',
+    'tsx',
+    openLoopScript,
+    JSON.stringify({ url, body, rate, connections: 64, seconds, warmupSeconds: 1, raw: true }),
+  ]);
   const gen = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  gen.stdout!.on('data', (c) => { out += c; });
+  gen.stdout.on('data', (c) => {
+    out += c;
+  });
   const exited = new Promise((r) => gen.once('exit', r));
   // The generator starts (~0.5 s) and warms up for 1 s before its measured window.
   await new Promise((r) => setTimeout(r, 1500));
   await ask(child, 'probe-start');
-  const w0 = schedWaitNs(pid), p0 = psiSomeUs(), c0 = cpuSeconds(pid), s0 = stealMs(), t0 = performance.now();
+  const w0 = schedWaitNs(pid),
+    p0 = psiSomeUs(),
+    c0 = cpuSeconds(pid),
+    s0 = stealMs(),
+    t0 = performance.now();
   await new Promise((r) => setTimeout(r, Math.max(0, seconds * 1000 - 600)));
   const server = await ask(child, 'probe-stop');
   const el = (performance.now() - t0) / 1000;
-  const w1 = schedWaitNs(pid), p1 = psiSomeUs(), c1 = cpuSeconds(pid), s1 = stealMs();
+  const w1 = schedWaitNs(pid),
+    p1 = psiSomeUs(),
+    c1 = cpuSeconds(pid),
+    s1 = stealMs();
   await exited;
   const { latencies, ...open } = JSON.parse(out.trim().split('\n').pop()!) as OpenLoopResult;
-  return { p99: open.latencyMs.p99, latencies: latencies ?? [], open, server, runqueueWaitMs: (w1 - w0) / 1e6, pressureS: (p1 - p0) / 1e6, stealMs: s1 - s0, cpuS: c1 - c0, seconds: el };
+  return {
+    p99: open.latencyMs.p99,
+    latencies: latencies ?? [],
+    open,
+    server,
+    runqueueWaitMs: (w1 - w0) / 1e6,
+    pressureS: (p1 - p0) / 1e6,
+    stealMs: s1 - s0,
+    cpuS: c1 - c0,
+    seconds: el,
+  };
 }
 
 function mergeWindows(rate: number, ws: readonly FixedRateWindow[]): FixedRateResult {
@@ -177,12 +233,14 @@ function mergeWindows(rate: number, ws: readonly FixedRateWindow[]): FixedRateRe
     eventLoopDelayP99: probes.length ? Math.max(...probes.map((p) => p.eventLoopDelayMs.p99)) : null,
     eventLoopDelayMax: probes.length ? Math.max(...probes.map((p) => p.eventLoopDelayMs.max)) : null,
     eventLoopUtilization: probes.length ? r2(probes.reduce((a, p) => a + p.eventLoopUtilization, 0) / probes.length) : null,
-    gc: probes.length ? {
-      count: probes.reduce((a, p) => a + p.gc.count, 0),
-      totalMs: r2(probes.reduce((a, p) => a + p.gc.totalMs, 0)),
-      maxMs: Math.max(...probes.map((p) => p.gc.maxMs)),
-      over1ms: probes.reduce((a, p) => a + p.gc.over1ms, 0),
-    } : null,
+    gc: probes.length
+      ? {
+          count: probes.reduce((a, p) => a + p.gc.count, 0),
+          totalMs: r2(probes.reduce((a, p) => a + p.gc.totalMs, 0)),
+          maxMs: Math.max(...probes.map((p) => p.gc.maxMs)),
+          over1ms: probes.reduce((a, p) => a + p.gc.over1ms, 0),
+        }
+      : null,
     serverRunqueueWaitMsPerS: Math.round((sum((w) => w.runqueueWaitMs) / secs) * 10) / 10,
     cpuPressure: Math.round((sum((w) => w.pressureS) / secs) * 1000) / 1000,
     stealMsPerS: Math.round((sum((w) => w.stealMs) / secs) * 10) / 10,
@@ -191,16 +249,23 @@ function mergeWindows(rate: number, ws: readonly FixedRateWindow[]): FixedRateRe
 }
 
 function fixedRateLine(key: string, r: FixedRateResult): string {
-  return `${key.padEnd(16)} @${r.rate} req/s open loop: ${r.rps} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms (windows ${r.windowP99.join(', ')})  p99.9 ${r.p999} ms  max ${r.max} ms  errors ${r.errors} non2xx ${r.non2xx}\n` +
+  return (
+    `${key.padEnd(16)} @${r.rate} req/s open loop: ${r.rps} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms (windows ${r.windowP99.join(', ')})  p99.9 ${r.p999} ms  max ${r.max} ms  errors ${r.errors} non2xx ${r.non2xx}\n` +
     `${''.padEnd(17)}generator lag p99 ${r.sendLagP99} ms, write→response p99 ${r.serviceP99} ms, backlogged ${r.backlogged}` +
-    (r.gc ? ` | server event-loop delay p99 ${r.eventLoopDelayP99} ms max ${r.eventLoopDelayMax} ms, busy ${r.eventLoopUtilization}, GC ${r.gc.count}× ${r.gc.totalMs} ms (max ${r.gc.maxMs} ms, ${r.gc.over1ms} over 1 ms)` : '') +
-    ` | server CPU ${r.cpuUsPerReq} µs/req, run-queue wait ${r.serverRunqueueWaitMsPerS} ms/s | machine CPU pressure ${r.cpuPressure}, steal ${r.stealMsPerS} ms/s`;
+    (r.gc
+      ? ` | server event-loop delay p99 ${r.eventLoopDelayP99} ms max ${r.eventLoopDelayMax} ms, busy ${r.eventLoopUtilization}, GC ${r.gc.count}× ${r.gc.totalMs} ms (max ${r.gc.maxMs} ms, ${r.gc.over1ms} over 1 ms)`
+      : '') +
+    ` | server CPU ${r.cpuUsPerReq} µs/req, run-queue wait ${r.serverRunqueueWaitMsPerS} ms/s | machine CPU pressure ${r.cpuPressure}, steal ${r.stealMsPerS} ms/s`
+  );
 }
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -209,21 +274,28 @@ function cpuSeconds(pid: number): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return (Number(f[11]) + Number(f[12])) / 100;
-  } catch { return 0; }
+  } catch {
+    return 0;
+  }
 }
 
 function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) / 1024 : 0;
-  } catch { return 0; }
+  } catch {
+    return 0;
+  }
 }
 
 async function waitReady(url: string, child: ChildProcess, what: string, timeoutMs = 60_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -235,7 +307,11 @@ async function startChild(opts: ModelServerOptions): Promise<{ url: string; chil
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (c) => { out += c; const m = /URL (\S+)/.exec(out); if (m) resolve(m[1]); });
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const m = /URL (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
     child.on('exit', (c) => reject(new Error(`server child exited ${c}`)));
   });
   return { url, child };
@@ -243,18 +319,41 @@ async function startChild(opts: ModelServerOptions): Promise<{ url: string; chil
 
 async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
-  await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 5000).unref(); });
+  await new Promise<void>((r) => {
+    child.once('exit', () => r());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
 }
 
 async function load(url: string, body: string, connections: number, seconds: number, pid: number, overallRate?: number): Promise<LoadResult> {
   let peak = 0;
-  const t = setInterval(() => { peak = Math.max(peak, rssMb(pid)); }, 250);
+  const t = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid));
+  }, 250);
   const cpu0 = cpuSeconds(pid);
-  const r = await autocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, pipelining: 1, ...(overallRate ? { overallRate } : {}) });
+  const r = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    ...(overallRate ? { overallRate } : {}),
+  });
   clearInterval(t);
   peak = Math.max(peak, rssMb(pid));
   const cpuUsPerReq = r.requests.total > 0 ? Math.round(((cpuSeconds(pid) - cpu0) * 1e6) / r.requests.total) : 0;
-  return { rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx, rssMb: Math.round(peak), cpuUsPerReq };
+  return {
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    rssMb: Math.round(peak),
+    cpuUsPerReq,
+  };
 }
 
 function findPython(): string | undefined {
@@ -284,7 +383,9 @@ async function treeEnsemble(py: string, dir: string, seconds: number, log: (s: s
   await new Promise<void>((resolve, reject) => {
     const c = spawn(py, [xgbScript, 'train', tdir], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    c.stderr!.on('data', (x) => { err = (err + x).slice(-2000); });
+    c.stderr.on('data', (x) => {
+      err = (err + x).slice(-2000);
+    });
     c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`xgb_kserve.py train exited ${code}: ${err}`))));
   });
   const kase = JSON.parse(readFileSync(join(tdir, 'case.json'), 'utf8')) as { row: number[]; label: number; proba1: number; trees: number };
@@ -294,24 +395,35 @@ async function treeEnsemble(py: string, dir: string, seconds: number, log: (s: s
   const kport = await freePort();
   const k = spawn(py, [xgbScript, 'serve', join(tdir, 'model'), String(kport)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let kerr = '';
-  k.stderr!.on('data', (x) => { kerr = (kerr + x).slice(-4000); });
+  k.stderr.on('data', (x) => {
+    kerr = (kerr + x).slice(-4000);
+  });
   try {
     // Both answer this row as XGBoost does: ghosteam the label (as KServe's sklearn server), or
     // the probability when asked; xgbserver the booster's probability of class 1.
     const gUrl = `${g.url}/v1/models/xgb:predict`;
-    const ga = await (await fetch(gUrl, { method: 'POST', body, headers: JSON_CT })).json() as { predictions: number[] };
-    const gp = await (await fetch(gUrl, { method: 'POST', body: JSON.stringify({ instances: [kase.row], parameters: { predict_proba: true } }), headers: JSON_CT })).json() as { predictions: number[][] };
+    const ga = (await (await fetch(gUrl, { method: 'POST', body, headers: JSON_CT })).json()) as { predictions: number[] };
+    const gp = (await (
+      await fetch(gUrl, { method: 'POST', body: JSON.stringify({ instances: [kase.row], parameters: { predict_proba: true } }), headers: JSON_CT })
+    ).json()) as { predictions: number[][] };
     await waitReady(`http://127.0.0.1:${kport}/v1/models/xgb`, k, 'kserve xgbserver');
     const kUrl = `http://127.0.0.1:${kport}/v1/models/xgb:predict`;
-    const ka = await (await fetch(kUrl, { method: 'POST', body, headers: JSON_CT })).json() as { predictions: number[] };
+    const ka = (await (await fetch(kUrl, { method: 'POST', body, headers: JSON_CT })).json()) as { predictions: number[] };
     out.e_agree = ga.predictions[0] === kase.label && Math.abs(gp.predictions[0][1] - kase.proba1) < 1e-4 && Math.abs(ka.predictions[0] - kase.proba1) < 1e-4;
-    log(`(e) XGBoost ${kase.trees} trees: XGBoost says label ${kase.label}, P(1) ${kase.proba1.toFixed(6)}; ghosteam V1 ${ga.predictions[0]} / ${gp.predictions[0][1].toFixed(6)}; KServe xgbserver ${ka.predictions[0].toFixed(6)}`);
-    for (const [key, url, pid] of [['e_ghosteam', gUrl, g.child.pid!], ['e_kserve_xgb', kUrl, k.pid!]] as const) {
+    log(
+      `(e) XGBoost ${kase.trees} trees: XGBoost says label ${kase.label}, P(1) ${kase.proba1.toFixed(6)}; ghosteam V1 ${ga.predictions[0]} / ${gp.predictions[0][1].toFixed(6)}; KServe xgbserver ${ka.predictions[0].toFixed(6)}`,
+    );
+    for (const [key, url, pid] of [
+      ['e_ghosteam', gUrl, g.child.pid!],
+      ['e_kserve_xgb', kUrl, k.pid!],
+    ] as const) {
       await load(url, body, 8, 1, pid);
       for (const c of [1, 64]) {
         const r = await load(url, body, c, seconds, pid);
         out[`${key}_c${c}`] = r;
-        log(`${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`);
+        log(
+          `${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`,
+        );
       }
     }
   } catch (e) {
@@ -360,30 +472,53 @@ async function main(): Promise<void> {
   const log = (s: string) => process.stdout.write(s + '\n');
   const os = await import('node:os');
   const load0 = os.loadavg()[0];
-  log(`bench:serve — fraud MLP 16→64→64→1, ${seconds}s per load run, ${os.cpus().length} CPUs, load average ${load0.toFixed(1)} (others' work on the machine skews every figure; compare ratios within one run)`);
-  log(`fixed-rate latency: open-loop generator (bench/open-loop.ts) in its own process, 64 connections, ${pin ? 'pinned to CPU 0 with the server on CPU 1 (BENCH_PIN=1)' : 'unpinned (the scheduler places generator and server on the 2 CPUs; BENCH_PIN=1 pins them)'}`);
+  log(
+    `bench:serve — fraud MLP 16→64→64→1, ${seconds}s per load run, ${os.cpus().length} CPUs, load average ${load0.toFixed(1)} (others' work on the machine skews every figure; compare ratios within one run)`,
+  );
+  log(
+    `fixed-rate latency: open-loop generator (bench/open-loop.ts) in its own process, 64 connections, ${pin ? 'pinned to CPU 0 with the server on CPU 1 (BENCH_PIN=1)' : 'unpinned (the scheduler places generator and server on the 2 CPUs; BENCH_PIN=1 pins them)'}`,
+  );
 
   if (treesOnly) {
     const py = findPython();
     const trees = py ? await treeEnsemble(py, dir, seconds, log) : {};
     if (!py) log('(e) skipped: no Python with kserve and xgboost (set GHOSTEAM_PYTHON or provide the peers venv)');
-    const eg = trees.e_ghosteam_c64 as LoadResult | null | undefined, ek = trees.e_kserve_xgb_c64 as LoadResult | null | undefined;
+    const eg = trees.e_ghosteam_c64 as LoadResult | null | undefined,
+      ek = trees.e_kserve_xgb_c64 as LoadResult | null | undefined;
     const r = eg && ek ? Math.round((eg.rps / ek.rps) * 1000) / 1000 : null;
     log(`(e) ghosteam / KServe xgbserver at 64 clients: ${r}`);
     const cr = eg && ek && eg.cpuUsPerReq ? Math.round((ek.cpuUsPerReq / eg.cpuUsPerReq) * 1000) / 1000 : null;
     log(`(e) server CPU per request at 64 clients: KServe xgbserver / ghosteam ${cr} (what the throughput ratio would be were both CPU-bound)`);
-    log(JSON.stringify({ bench: 'serve', seconds, cpus: os.cpus().length, ...trees, ratio_e_ghosteam_over_kserve_xgb_c64: r, cpu_ratio_e_kserve_xgb_over_ghosteam_c64: cr, goals: { trees_ge_10x_kserve_xgb: r === null ? null : r >= 10 && eg!.errors === 0 && eg!.non2xx === 0 } }));
+    log(
+      JSON.stringify({
+        bench: 'serve',
+        seconds,
+        cpus: os.cpus().length,
+        ...trees,
+        ratio_e_ghosteam_over_kserve_xgb_c64: r,
+        cpu_ratio_e_kserve_xgb_over_ghosteam_c64: cr,
+        goals: { trees_ge_10x_kserve_xgb: r === null ? null : r >= 10 && eg!.errors === 0 && eg!.non2xx === 0 },
+      }),
+    );
     return;
   }
 
   // (a) raw session.run
-  const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(modelPath, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   const raw = async (batch: number): Promise<number> => {
     const t = new ort.Tensor('float32', new Float32Array(batch * 16).fill(0.5), [batch, 16]);
     for (let i = 0; i < 500; i++) await session.run({ input: t });
     let n = 0;
     const end = performance.now() + 2000;
-    while (performance.now() < end) { for (let i = 0; i < 100; i++) await session.run({ input: t }); n += 100; }
+    while (performance.now() < end) {
+      for (let i = 0; i < 100; i++) await session.run({ input: t });
+      n += 100;
+    }
     return n / 2;
   };
   const a1 = latencyOnly ? Number.NaN : await raw(1);
@@ -403,13 +538,22 @@ async function main(): Promise<void> {
       for (const c of conns) {
         const r = await load(target, body, c, seconds, child.pid!);
         results[`${key}_c${c}`] = r;
-        log(`${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`);
+        log(
+          `${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`,
+        );
       }
-    } finally { await stop(child); }
+    } finally {
+      await stop(child);
+    }
   };
 
   // (d) HTTP ceiling: same server, same route, fixed response
-  const fixed = JSON.stringify({ model_name: 'fraud', model_version: '1', id: 'x', outputs: [{ name: 'probability', datatype: 'FP32', shape: [1, 1], data: [0.5] }] });
+  const fixed = JSON.stringify({
+    model_name: 'fraud',
+    model_version: '1',
+    id: 'x',
+    outputs: [{ name: 'probability', datatype: 'FP32', shape: [1, 1], data: [0.5] }],
+  });
   const batchingOpts: ModelServerOptions = { ...base, batching: { maxBatchSize: 64, maxQueueDelayMs: 2 } };
   await run('d_ceiling', { ...base, fixedInferResponse: fixed }, [1, 64]);
   // (b) ghosteam, with and without batching
@@ -424,7 +568,10 @@ async function main(): Promise<void> {
     const d = await startChild({ ...base, fixedInferResponse: fixed });
     const b = await startChild(batchingOpts);
     try {
-      const servers = [['d_ceiling', d], ['b_batching', b]] as const;
+      const servers = [
+        ['d_ceiling', d],
+        ['b_batching', b],
+      ] as const;
       const windows: Record<string, FixedRateWindow[]> = { d_ceiling: [], b_batching: [] };
       for (const [, srv] of servers) await load(`${srv.url}/v2/models/fraud/infer`, body, 8, 1, srv.child.pid!); // warm-up
       for (let i = 0; i < rounds; i++) {
@@ -437,9 +584,14 @@ async function main(): Promise<void> {
       for (const [key, srv] of servers) {
         const r = await load(`${srv.url}/v2/models/fraud/infer`, body, 64, seconds, srv.child.pid!, FIXED_RATE);
         results[`${key}_at5000_autocannon`] = r;
-        log(`${key.padEnd(16)} @${FIXED_RATE} req/s autocannon overallRate (per-second closed-loop bursts, not a fixed rate): ${r.rps} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`);
+        log(
+          `${key.padEnd(16)} @${FIXED_RATE} req/s autocannon overallRate (per-second closed-loop bursts, not a fixed rate): ${r.rps} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms`,
+        );
       }
-    } finally { await stop(d.child); await stop(b.child); }
+    } finally {
+      await stop(d.child);
+      await stop(b.child);
+    }
   }
 
   const py = findPython();
@@ -460,7 +612,9 @@ async function main(): Promise<void> {
     const port = await freePort();
     const child = spawn(py, [script, modelPath, String(port), String(await freePort())], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr!.on('data', (c) => { err = (err + c).slice(-4000); });
+    child.stderr.on('data', (c) => {
+      err = (err + c).slice(-4000);
+    });
     try {
       await waitReady(`http://127.0.0.1:${port}/v2/models/fraud/ready`, child, 'kserve');
       const target = `http://127.0.0.1:${port}/v2/models/fraud/infer`;
@@ -468,11 +622,15 @@ async function main(): Promise<void> {
       for (const c of [1, 64]) {
         const r = await load(target, body, c, seconds, child.pid!);
         results[`c_kserve_c${c}`] = r;
-        log(`${'c_kserve'.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`);
+        log(
+          `${'c_kserve'.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`,
+        );
       }
     } catch (e) {
       log(`(c) failed: ${(e as Error).message}\n${err}`);
-    } finally { await stop(child); }
+    } finally {
+      await stop(child);
+    }
   }
 
   const b64 = results.b_batching_c64 ?? undefined;
@@ -505,30 +663,58 @@ async function main(): Promise<void> {
     cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64?.cpuUsPerReq),
     ...trees,
     ratio_e_ghosteam_over_kserve_xgb_c64: ratio((trees.e_ghosteam_c64 as LoadResult | null)?.rps, (trees.e_kserve_xgb_c64 as LoadResult | null)?.rps),
-    cpu_ratio_e_kserve_xgb_over_ghosteam_c64: ratio((trees.e_kserve_xgb_c64 as LoadResult | null)?.cpuUsPerReq, (trees.e_ghosteam_c64 as LoadResult | null)?.cpuUsPerReq),
+    cpu_ratio_e_kserve_xgb_over_ghosteam_c64: ratio(
+      (trees.e_kserve_xgb_c64 as LoadResult | null)?.cpuUsPerReq,
+      (trees.e_ghosteam_c64 as LoadResult | null)?.cpuUsPerReq,
+    ),
     goals: {
       throughput_ge_75pct_of_ceiling: b64 ? (ratio(b64.rps, results.d_ceiling_c64?.rps) ?? 0) >= 0.75 : null,
       ge_5x_kserve: kc64 ? (ratio(b64?.rps, kc64.rps) ?? 0) >= 5 : null,
       p99_under_5ms_at_5000: fixed5k.b_batching ? fixed5k.b_batching.p99 < 5 && fixed5k.b_batching.errors === 0 && fixed5k.b_batching.non2xx === 0 : null,
       // The same bar for the route that runs no model: when it fails too, the machine or the load generator is the limit.
       ceiling_p99_under_5ms_at_5000: fixed5k.d_ceiling ? fixed5k.d_ceiling.p99 < 5 : null,
-      trees_ge_10x_kserve_xgb: trees.e_ghosteam_c64 && trees.e_kserve_xgb_c64
-        ? (ratio((trees.e_ghosteam_c64 as LoadResult).rps, (trees.e_kserve_xgb_c64 as LoadResult).rps) ?? 0) >= 10 && (trees.e_ghosteam_c64 as LoadResult).errors === 0 && (trees.e_ghosteam_c64 as LoadResult).non2xx === 0
-        : null,
-      rss_under_300mb: latencyOnly ? null : Math.max(...Object.entries(results).filter(([k, v]) => k.startsWith('b_') && v).map(([, v]) => v!.rssMb)) < 300,
+      trees_ge_10x_kserve_xgb:
+        trees.e_ghosteam_c64 && trees.e_kserve_xgb_c64
+          ? (ratio((trees.e_ghosteam_c64 as LoadResult).rps, (trees.e_kserve_xgb_c64 as LoadResult).rps) ?? 0) >= 10 &&
+            (trees.e_ghosteam_c64 as LoadResult).errors === 0 &&
+            (trees.e_ghosteam_c64 as LoadResult).non2xx === 0
+          : null,
+      rss_under_300mb: latencyOnly
+        ? null
+        : Math.max(
+            ...Object.entries(results)
+              .filter(([k, v]) => k.startsWith('b_') && v)
+              .map(([, v]) => v!.rssMb),
+          ) < 300,
     },
   };
   log('');
-  if (!latencyOnly) log(`(b)/(a) batch-1 calls: ${summary.ratio_b64_over_a1}   (b)/(c) vs KServe: ${summary.ratio_b64_over_c64}   (b)/(d) vs HTTP ceiling: ${summary.ratio_b64_over_d64} (no batching: ${summary.ratio_b64_nobatch_over_d64})`);
-  if (!latencyOnly) log(`server CPU per request at 64 clients: ceiling ${results.d_ceiling_c64?.cpuUsPerReq} µs, ghosteam ${b64?.cpuUsPerReq} µs (no batching ${results.b_nobatch_c64?.cpuUsPerReq} µs), KServe ${kc64?.cpuUsPerReq ?? '-'} µs → CPU-bound (b)/(d) ${summary.cpu_ratio_d64_over_b64}, (b)/(c) ${summary.cpu_ratio_c64_over_b64}`);
-  const fb = fixed5k.b_batching, fd = fixed5k.d_ceiling;
+  if (!latencyOnly)
+    log(
+      `(b)/(a) batch-1 calls: ${summary.ratio_b64_over_a1}   (b)/(c) vs KServe: ${summary.ratio_b64_over_c64}   (b)/(d) vs HTTP ceiling: ${summary.ratio_b64_over_d64} (no batching: ${summary.ratio_b64_nobatch_over_d64})`,
+    );
+  if (!latencyOnly)
+    log(
+      `server CPU per request at 64 clients: ceiling ${results.d_ceiling_c64?.cpuUsPerReq} µs, ghosteam ${b64?.cpuUsPerReq} µs (no batching ${results.b_nobatch_c64?.cpuUsPerReq} µs), KServe ${kc64?.cpuUsPerReq ?? '-'} µs → CPU-bound (b)/(d) ${summary.cpu_ratio_d64_over_b64}, (b)/(c) ${summary.cpu_ratio_c64_over_b64}`,
+    );
+  const fb = fixed5k.b_batching,
+    fd = fixed5k.d_ceiling;
   if (fb && fd) {
-    log(`p99 at ${FIXED_RATE} req/s (open loop): ghosteam ${fb.p99} ms, HTTP ceiling ${fd.p99} ms (ratio ${summary.ratio_p99_at5000_b_over_d}); goal < 5 ms: ${summary.goals.p99_under_5ms_at_5000 ? 'met' : 'NOT met'}` +
-      (fd.p99 >= 5 ? ` — the ceiling route, which runs no model, ${fb.p99 >= 5 ? 'misses it too' : 'missed it in its own windows'}: the machine or the load generator is the limit in this run` : ''));
-    log(`what the model route adds at this rate: server CPU ${fb.cpuUsPerReq} µs/req vs ${fd.cpuUsPerReq} (event loop busy ${fb.eventLoopUtilization} vs ${fd.eventLoopUtilization}), GC ${fb.gc?.count ?? '-'} vs ${fd.gc?.count ?? '-'} scavenges; stalls both routes share: event-loop delay max ${fb.eventLoopDelayMax} / ${fd.eventLoopDelayMax} ms, generator lag p99 ${fb.sendLagP99} / ${fd.sendLagP99} ms`);
+    log(
+      `p99 at ${FIXED_RATE} req/s (open loop): ghosteam ${fb.p99} ms, HTTP ceiling ${fd.p99} ms (ratio ${summary.ratio_p99_at5000_b_over_d}); goal < 5 ms: ${summary.goals.p99_under_5ms_at_5000 ? 'met' : 'NOT met'}` +
+        (fd.p99 >= 5
+          ? ` — the ceiling route, which runs no model, ${fb.p99 >= 5 ? 'misses it too' : 'missed it in its own windows'}: the machine or the load generator is the limit in this run`
+          : ''),
+    );
+    log(
+      `what the model route adds at this rate: server CPU ${fb.cpuUsPerReq} µs/req vs ${fd.cpuUsPerReq} (event loop busy ${fb.eventLoopUtilization} vs ${fd.eventLoopUtilization}), GC ${fb.gc?.count ?? '-'} vs ${fd.gc?.count ?? '-'} scavenges; stalls both routes share: event-loop delay max ${fb.eventLoopDelayMax} / ${fd.eventLoopDelayMax} ms, generator lag p99 ${fb.sendLagP99} / ${fd.sendLagP99} ms`,
+    );
     const pressure = Math.max(fb.cpuPressure, fd.cpuPressure);
     // Our own two processes need about one of the two CPUs at this rate; pressure well above that share means neighbours.
-    if (pressure > 0.15) log(`noisy run: tasks waited for a CPU ${Math.round(pressure * 100)}% of the time (PSI) and the server's main thread sat runnable but off-CPU ${Math.max(fb.serverRunqueueWaitMsPerS, fd.serverRunqueueWaitMsPerS)} ms per second; latency tails here are the neighbours' — re-run on a quiet machine`);
+    if (pressure > 0.15)
+      log(
+        `noisy run: tasks waited for a CPU ${Math.round(pressure * 100)}% of the time (PSI) and the server's main thread sat runnable but off-CPU ${Math.max(fb.serverRunqueueWaitMsPerS, fd.serverRunqueueWaitMsPerS)} ms per second; latency tails here are the neighbours' — re-run on a quiet machine`,
+      );
   }
   log(JSON.stringify(summary));
 }
@@ -540,14 +726,21 @@ if (process.argv[2] === '--child') {
   // Probes for fixed-rate runs, on only between probe-start and probe-stop.
   const eld = monitorEventLoopDelay({ resolution: Number(process.env.BENCH_ELD_RESOLUTION_MS ?? 1) });
   let gcs: number[] = [];
-  const gcObs = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push(e.duration); });
+  const gcObs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push(e.duration);
+  });
   let elu0 = performance.eventLoopUtilization();
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd === 'probe-start') {
-      eld.reset(); eld.enable(); gcs = []; gcObs.observe({ entryTypes: ['gc'] }); elu0 = performance.eventLoopUtilization();
+      eld.reset();
+      eld.enable();
+      gcs = [];
+      gcObs.observe({ entryTypes: ['gc'] });
+      elu0 = performance.eventLoopUtilization();
       process.send!({ cmd: m.cmd });
     } else if (m.cmd === 'probe-stop') {
-      eld.disable(); gcObs.disconnect();
+      eld.disable();
+      gcObs.disconnect();
       const ms = (ns: number) => Math.round(ns / 1e4) / 100;
       const r2 = (x: number) => Math.round(x * 100) / 100;
       const probe: ServerProbe = {

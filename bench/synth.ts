@@ -36,7 +36,11 @@ function build(n: number): App {
       const gate = p.component('gate', 'gate', { inputs: { metrics: evaluate.output('metrics') }, params: { gate: { rocAuc: '>= 0.8' } } });
       const ok = gate.outputParam('passed').eq(true);
       const onnx = p.component('export-onnx', 'export-onnx', { inputs: { model: train.output('model') }, when: ok });
-      p.component('register', 'register', { inputs: { model: onnx.output('onnx'), metrics: evaluate.output('metrics') }, params: { name: `m-${i}` }, when: ok });
+      p.component('register', 'register', {
+        inputs: { model: onnx.output('onnx'), metrics: evaluate.output('metrics') },
+        params: { name: `m-${i}` },
+        when: ok,
+      });
       new Model(chart, `model-${i}`, {
         registry: `m-${i}@champion`,
         rollout: Rollout.canary({ steps: [10, 50, 100], interval: '1m', maxErrorRate: 0.01, maxP99LatencyMs: 100 }),

@@ -16,7 +16,7 @@ export async function runTaskBench(rows = 20_000, k = 16, epochs = 5) {
     for (let j = 0; j < k; j++) {
       const v = r() * 4 - 2;
       x[i * k + j] = v;
-      z += (j % 3 - 1) * v;
+      z += ((j % 3) - 1) * v;
     }
     yb[i] = z > 0 ? 1 : 0;
     yc[i] = z < -1 ? 0 : z < 1 ? 1 : 2;
@@ -32,5 +32,15 @@ export async function runTaskBench(rows = 20_000, k = 16, epochs = 5) {
   const multiclass = await time(yc, { task: 'multiclass', classes: ['0', '1', '2'] });
   const regression = await time(yr, { task: 'regression' });
   const anomaly = await time(new Float32Array(0), { task: 'anomaly', hidden: [8] });
-  return { rows, features: k, epochs, classes: 3, backend: binary.backend, binaryMs: binary.ms, multiclassMs: multiclass.ms, regressionMs: regression.ms, anomalyMs: anomaly.ms };
+  return {
+    rows,
+    features: k,
+    epochs,
+    classes: 3,
+    backend: binary.backend,
+    binaryMs: binary.ms,
+    multiclassMs: multiclass.ms,
+    regressionMs: regression.ms,
+    anomalyMs: anomaly.ms,
+  };
 }

@@ -23,7 +23,7 @@ for (let i = 0; i < rows; i++) {
   for (let j = 0; j < k; j++) {
     const v = r() * 4 - 2;
     x[i * k + j] = v;
-    z += (j % 3 - 1) * v;
+    z += ((j % 3) - 1) * v;
   }
   y[i] = r() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
 }
@@ -40,7 +40,9 @@ for (const kind of ['logistic', 'mlp'] as const) {
     const cpuS = (c.user + c.system) / 1e6;
     results[`${kind}_${backend}_wall_s`] = +(t.durationMs / 1000).toFixed(3);
     results[`${kind}_${backend}_cpu_s`] = +cpuS.toFixed(3);
-    console.log(`${kind.padEnd(8)} ${backend.padEnd(4)} ${rows} rows × ${k} features, 10 epochs: wall ${(t.durationMs / 1000).toFixed(2)} s, cpu ${cpuS.toFixed(2)} s (final loss ${t.losses[9].toFixed(4)})`);
+    console.log(
+      `${kind.padEnd(8)} ${backend.padEnd(4)} ${rows} rows × ${k} features, 10 epochs: wall ${(t.durationMs / 1000).toFixed(2)} s, cpu ${cpuS.toFixed(2)} s (final loss ${t.losses[9].toFixed(4)})`,
+    );
   }
   results[`${kind}_speedup_wasm_vs_cpu`] = +(results[`${kind}_cpu_cpu_s`] / results[`${kind}_wasm_cpu_s`]).toFixed(2);
   console.log(`${kind}: wasm is ${results[`${kind}_speedup_wasm_vs_cpu`]}x the pure-JS cpu backend (by CPU time)`);
@@ -63,5 +65,7 @@ rmSync(dir, { recursive: true, force: true });
 results.gtds_write_100k_ms = +(t1 - t0).toFixed(1);
 results.gtds_read_100k_ms = +(t2 - t1).toFixed(1);
 results.json_roundtrip_100k_ms = +(jsonT1 - jsonT0).toFixed(1);
-console.log(`dataset (Arrow IPC) 100k rows × 20 numeric: write ${results.gtds_write_100k_ms} ms, read ${results.gtds_read_100k_ms} ms (plain JSON stringify+parse baseline: ${results.json_roundtrip_100k_ms} ms)`);
+console.log(
+  `dataset (Arrow IPC) 100k rows × 20 numeric: write ${results.gtds_write_100k_ms} ms, read ${results.gtds_read_100k_ms} ms (plain JSON stringify+parse baseline: ${results.json_roundtrip_100k_ms} ms)`,
+);
 console.log(JSON.stringify(results));

@@ -33,7 +33,12 @@ export function sourceSnapshot(root) {
       if (!e.isFile() || !/\.(ts|mjs)$/.test(e.name) || e.name.endsWith('.test.ts') || e.name.endsWith('.d.ts')) continue;
       const abs = join(e.parentPath ?? e.path, e.name);
       const st = statSync(abs);
-      files[abs.slice(root.length + 1).split('\\').join('/')] = `${st.mtimeMs}:${st.size}`;
+      files[
+        abs
+          .slice(root.length + 1)
+          .split('\\')
+          .join('/')
+      ] = `${st.mtimeMs}:${st.size}`;
     }
   }
   return files;

@@ -16,7 +16,10 @@ if (!fromSource && buildIsFresh(root)) {
   }
   await import('../build/cli/main.js');
 } else {
-  if (verbose) console.error(`ghosteam: running from the TypeScript sources (${fromSource ? 'GHOSTEAM_FROM_SOURCE=1' : "build/ is missing or older than the sources; 'npm run build' makes it"})`);
+  if (verbose)
+    console.error(
+      `ghosteam: running from the TypeScript sources (${fromSource ? 'GHOSTEAM_FROM_SOURCE=1' : "build/ is missing or older than the sources; 'npm run build' makes it"})`,
+    );
   const { register } = await import('tsx/esm/api');
   register();
   await import('../cli/main.ts');

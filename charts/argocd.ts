@@ -93,11 +93,18 @@ interface ResolvedEnv {
 
 /** Environment variable name for a value key: 'canarySteps' → 'GHOSTEAM_VALUE_CANARY_STEPS'. */
 export function valueEnvName(key: string): string {
-  return `GHOSTEAM_VALUE_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toUpperCase()}`;
+  return `GHOSTEAM_VALUE_${key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toUpperCase()}`;
 }
 
 function sortedValues(values: Readonly<Record<string, EnvValue>>): Record<string, EnvValue> {
-  return Object.fromEntries(Object.keys(values).sort().map((k) => [k, values[k]]));
+  return Object.fromEntries(
+    Object.keys(values)
+      .sort()
+      .map((k) => [k, values[k]]),
+  );
 }
 
 export class ArgoCdApps extends Construct {
@@ -110,9 +117,10 @@ export class ArgoCdApps extends Construct {
     const fail = (field: string, message: string): never => {
       throw new ValidationError([{ path, field, message }]);
     };
-    if (!/^(https?:\/\/|ssh:\/\/|git@)[^\s]+$/.test(props.repoURL)) fail('repoURL', `'${props.repoURL}' is not a Git URL; use https://host/org/repo.git or git@host:org/repo.git`);
+    if (!/^(https?:\/\/|ssh:\/\/|git@)[^\s]+$/.test(props.repoURL))
+      fail('repoURL', `'${props.repoURL}' is not a Git URL; use https://host/org/repo.git or git@host:org/repo.git`);
     if (/^https?:\/\/[^/]*@/.test(props.repoURL)) fail('repoURL', 'must not carry credentials; put them in an Argo CD repository Secret');
-    if (props.environments.length === 0) fail('environments', 'is empty; add at least one, e.g. Environment.of(\'dev\')');
+    if (props.environments.length === 0) fail('environments', "is empty; add at least one, e.g. Environment.of('dev')");
     const prefix = props.name ?? id;
     if (!DNS_LABEL.test(prefix)) fail('name', `'${prefix}' is not a DNS-1123 label; use lower-case letters, digits and '-'`);
     const seen = new Set<string>();
@@ -137,7 +145,8 @@ export class ArgoCdApps extends Construct {
       };
     });
     const appName = (env: string) => `${prefix}-${env}`;
-    for (const e of envs) if (appName(e.name).length > 63) fail('name', `'${appName(e.name)}' is longer than 63 characters; shorten the prefix or the environment name`);
+    for (const e of envs)
+      if (appName(e.name).length > 63) fail('name', `'${appName(e.name)}' is longer than 63 characters; shorten the prefix or the environment name`);
 
     const base = (props.path ?? 'dist').replace(/\/+$/, '');
     const manager = props.operatorFieldManager ?? 'ghosteam-operator';
@@ -158,7 +167,11 @@ export class ArgoCdApps extends Construct {
               env: [
                 { name: 'GHOSTEAM_ENV', value: envName },
                 { name: 'GHOSTEAM_VALUES', value: typeof values === 'string' ? values : JSON.stringify(sortedValues(values)) },
-                ...(typeof values === 'string' ? [] : Object.keys(values).sort().map((k) => ({ name: valueEnvName(k), value: String(values[k]) }))),
+                ...(typeof values === 'string'
+                  ? []
+                  : Object.keys(values)
+                      .sort()
+                      .map((k) => ({ name: valueEnvName(k), value: String(values[k]) }))),
               ],
             },
           }),
@@ -209,7 +222,14 @@ export class ArgoCdApps extends Construct {
 
     // ApplicationSet: a list generator; per-environment differences go through templatePatch so
     // that values, automation and destinations can differ without a template per environment.
-    const elements = envs.map((e) => ({ env: e.name, namespace: e.namespace, server: e.server, targetRevision: e.targetRevision, autoSync: e.autoSync ? 'true' : 'false', valuesJson: JSON.stringify(sortedValues(e.values)) }));
+    const elements = envs.map((e) => ({
+      env: e.name,
+      namespace: e.namespace,
+      server: e.server,
+      targetRevision: e.targetRevision,
+      autoSync: e.autoSync ? 'true' : 'false',
+      valuesJson: JSON.stringify(sortedValues(e.values)),
+    }));
     const distinctValues = envs.some((e) => Object.keys(e.values).length > 0) || envs.some((e) => !e.autoSync);
     const templateSource = sourceFor('{{.env}}', '{{.targetRevision}}', '{{.valuesJson}}');
     const patchYaml = distinctValues
@@ -221,7 +241,10 @@ export class ArgoCdApps extends Construct {
           ...envs.flatMap((e) =>
             Object.keys(e.values)
               .sort()
-              .map((k) => `  {{- if eq .env ${JSON.stringify(e.name)} }}\n    - name: ${JSON.stringify(`value ${k}`)}\n      value: ${JSON.stringify(String(e.values[k]))}\n  {{- end }}`),
+              .map(
+                (k) =>
+                  `  {{- if eq .env ${JSON.stringify(e.name)} }}\n    - name: ${JSON.stringify(`value ${k}`)}\n      value: ${JSON.stringify(String(e.values[k]))}\n  {{- end }}`,
+              ),
           ),
           '  syncPolicy:',
           '    {{- if eq .autoSync "true" }}',
@@ -242,7 +265,11 @@ export class ArgoCdApps extends Construct {
         goTemplateOptions: ['missingkey=error'],
         generators: [{ list: { elements } }],
         template: {
-          metadata: { name: `${prefix}-{{.env}}`, labels: { 'app.kubernetes.io/managed-by': 'ghosteam', 'ghosteam.io/environment': '{{.env}}' }, finalizers: ['resources-finalizer.argocd.argoproj.io'] },
+          metadata: {
+            name: `${prefix}-{{.env}}`,
+            labels: { 'app.kubernetes.io/managed-by': 'ghosteam', 'ghosteam.io/environment': '{{.env}}' },
+            finalizers: ['resources-finalizer.argocd.argoproj.io'],
+          },
           spec: {
             project,
             source: templateSource,

@@ -35,10 +35,15 @@ export class Feature {
 }
 
 function checkTest(test: string, type: DriftFeature['type'] | undefined, where: string): void {
-  if (test === 'mmd') throw new Error(`${where}: test 'mmd' compares whole samples, not one feature, so a DriftMonitor cannot run it; use one of ${DRIFT_TESTS.join(', ')} (or 'ghosteam drift' for MMD over all features)`);
+  if (test === 'mmd')
+    throw new Error(
+      `${where}: test 'mmd' compares whole samples, not one feature, so a DriftMonitor cannot run it; use one of ${DRIFT_TESTS.join(', ')} (or 'ghosteam drift' for MMD over all features)`,
+    );
   if (!(DRIFT_TESTS as readonly string[]).includes(test)) throw new Error(`${where}: test '${test}' is unknown; use one of ${DRIFT_TESTS.join(', ')}`);
-  if (type === 'categorical' && NUMERICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs numbers; use chi2, psi or jensen-shannon for a categorical feature`);
-  if (type === 'numerical' && CATEGORICAL_ONLY.includes(test as DriftTest)) throw new Error(`${where}: test '${test}' needs categories; use ks, psi, wasserstein or jensen-shannon for a numerical feature`);
+  if (type === 'categorical' && NUMERICAL_ONLY.includes(test as DriftTest))
+    throw new Error(`${where}: test '${test}' needs numbers; use chi2, psi or jensen-shannon for a categorical feature`);
+  if (type === 'numerical' && CATEGORICAL_ONLY.includes(test as DriftTest))
+    throw new Error(`${where}: test '${test}' needs categories; use ks, psi, wasserstein or jensen-shannon for a numerical feature`);
 }
 
 export class Retrain {
@@ -94,8 +99,14 @@ export class DriftMonitor extends Construct {
     if (dnsLabelProblem(this.name)) issues.push({ path, field: 'name', message: messages.notDns(this.name) });
     const modelName = typeof props.model === 'string' ? props.model : props.model.name;
     const format = props.referenceFormat ?? formatOf(props.reference);
-    if (!format) issues.push({ path, field: 'referenceFormat', message: `can't be told from '${props.reference}'; name a .parquet, .csv or .jsonl file or set referenceFormat` });
-    if (props.features.length === 0) issues.push({ path, field: 'features', message: 'is empty; list the features to monitor, e.g. [Feature.numerical(\'amount\')]' });
+    if (!format)
+      issues.push({
+        path,
+        field: 'referenceFormat',
+        message: `can't be told from '${props.reference}'; name a .parquet, .csv or .jsonl file or set referenceFormat`,
+      });
+    if (props.features.length === 0)
+      issues.push({ path, field: 'features', message: "is empty; list the features to monitor, e.g. [Feature.numerical('amount')]" });
     const seen = new Set<string>();
     for (const f of props.features) {
       if (seen.has(f.spec.name)) issues.push({ path, field: 'features', message: `lists '${f.spec.name}' twice; keep one` });
@@ -108,7 +119,8 @@ export class DriftMonitor extends Construct {
       issues.push({ path, field: 'test', message: (err as Error).message.replace(/^test: /, '') });
     }
     const driftShare = props.driftShare ?? 0.5;
-    if (!(driftShare > 0 && driftShare <= 1)) issues.push({ path, field: 'driftShare', message: `${driftShare} must be in (0, 1]; e.g. 0.3 means 30% of features` });
+    if (!(driftShare > 0 && driftShare <= 1))
+      issues.push({ path, field: 'driftShare', message: `${driftShare} must be in (0, 1]; e.g. 0.3 means 30% of features` });
     const minSamples = props.minSamples ?? 100;
     if (!Number.isInteger(minSamples) || minSamples < 1) issues.push({ path, field: 'minSamples', message: `${minSamples} must be a whole number >= 1` });
     let windowSeconds = 3600;

@@ -2,7 +2,13 @@
 export * from '../api/crds/index.ts';
 export { validateGhosteamObject } from '../api/crds/validate.ts';
 export { Model, gpuOnCpuRuntime, type ModelProps } from './model.ts';
-export { ModelServingRuntime, DEFAULT_MODEL_SERVER_IMAGE, DEFAULT_RUNTIME_NAME, GPU_CAPABLE_ANNOTATION, type ModelServingRuntimeProps } from './serving-runtime.ts';
+export {
+  ModelServingRuntime,
+  DEFAULT_MODEL_SERVER_IMAGE,
+  DEFAULT_RUNTIME_NAME,
+  GPU_CAPABLE_ANNOTATION,
+  type ModelServingRuntimeProps,
+} from './serving-runtime.ts';
 export { DriftMonitor, Feature, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
 export { Rollout, Autoscaling, PayloadLogging, type CanaryOptions } from './rollout.ts';
 export { InferenceServiceSchema, ServingRuntimeSchema, type InferenceService, type ServingRuntime } from './kserve.ts';

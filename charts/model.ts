@@ -27,7 +27,6 @@ import { ModelServingRuntime } from './serving-runtime.ts';
 import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
 import { MODEL_LABEL } from '../api/objects.ts';
 
-
 export interface ModelProps {
   /** Name of the InferenceService and the Model resource (DNS-1123). @default - the construct id */
   readonly name?: string;
@@ -66,7 +65,11 @@ export class Model extends Construct {
   readonly runtime: ModelServingRuntime;
   private readonly ref: ModelRef;
 
-  constructor(scope: Construct, id: string, private readonly props: ModelProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: ModelProps,
+  ) {
     super(scope, id);
     const path = this.node.path;
     this.name = props.name ?? id;

@@ -61,19 +61,25 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /** Checks the write-back settings; the error names the field (`names`: the flags, when they came from the CLI). */
-export function gitWriteBackProblem(g: OperatorGitWriteBack, names = { repo: 'gitWriteBack.repo', branch: 'gitWriteBack.branch', lockFile: 'gitWriteBack.lockFile', secret: 'gitWriteBack.secret.name' }): string | undefined {
+export function gitWriteBackProblem(
+  g: OperatorGitWriteBack,
+  names = { repo: 'gitWriteBack.repo', branch: 'gitWriteBack.branch', lockFile: 'gitWriteBack.lockFile', secret: 'gitWriteBack.secret.name' },
+): string | undefined {
   const problem = writeBackTargetProblem({ repo: g.repo, branch: g.branch ?? 'main', lockFile: g.lockFile ?? 'models.lock.json' }, names);
   if (problem) return problem;
-  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(g.repo) && /^https?:/i.test(g.repo)) return `${names.repo} must not carry credentials; put the token in a Secret (key 'token') and name it with ${names.secret}`;
-  if (!/^(https?|ssh|git):\/\/|^[^/\s]+@[^:\s]+:/i.test(g.repo)) return `${names.repo} '${g.repo}' must be a remote URL (https://…, ssh://… or git@host:path): the operator clones it from inside the cluster`;
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(g.repo) && /^https?:/i.test(g.repo))
+    return `${names.repo} must not carry credentials; put the token in a Secret (key 'token') and name it with ${names.secret}`;
+  if (!/^(https?|ssh|git):\/\/|^[^/\s]+@[^:\s]+:/i.test(g.repo))
+    return `${names.repo} '${g.repo}' must be a remote URL (https://…, ssh://… or git@host:path): the operator clones it from inside the cluster`;
   const sec = g.secret;
   if (sec) {
-    if (!DNS_SUBDOMAIN.test(sec.name) || sec.name.length > 253) return `${names.secret} '${sec.name}' is not a valid Secret name (lower-case letters, digits, '-' and '.')`;
-    for (const k of [sec.tokenKey, sec.usernameKey]) if (k !== undefined && !SECRET_KEY.test(k)) return `Secret key '${k}' of ${sec.name} is not valid (letters, digits, '-', '_' and '.')`;
+    if (!DNS_SUBDOMAIN.test(sec.name) || sec.name.length > 253)
+      return `${names.secret} '${sec.name}' is not a valid Secret name (lower-case letters, digits, '-' and '.')`;
+    for (const k of [sec.tokenKey, sec.usernameKey])
+      if (k !== undefined && !SECRET_KEY.test(k)) return `Secret key '${k}' of ${sec.name} is not valid (letters, digits, '-', '_' and '.')`;
   }
   return undefined;
 }
-
 
 const NAME = 'ghosteam-operator';
 const HEALTH_PORT = 8081;
@@ -123,21 +129,53 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
     }
   }
   const sink = props.payloadSink;
-  if (sink && replicas !== 1) throw new Error(`payloadSink: the sink keeps the payload log in the operator's pod, so it needs replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`);
+  if (sink && replicas !== 1)
+    throw new Error(
+      `payloadSink: the sink keeps the payload log in the operator's pod, so it needs replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`,
+    );
   if (sink) args.push('--payload-log', `${SINK_DIR}/payloads.jsonl`, '--payload-sink-port', String(SINK_PORT));
   const out: K8sObject[] = [];
-  if (props.crds ?? true) out.push(...(ghosteamCrds()));
+  if (props.crds ?? true) out.push(...ghosteamCrds());
   out.push(
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } },
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: NAME, namespace: ns, labels }, automountServiceAccountToken: true },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: NAME, labels }, rules: OPERATOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })) },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: NAME, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME }, subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${NAME}-leader-election`, namespace: ns, labels }, rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }] },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${NAME}-leader-election`, namespace: ns, labels }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${NAME}-leader-election` }, subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }] },
     {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: NAME, namespace: ns, labels },
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } },
+    },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: NAME, namespace: ns, labels }, automountServiceAccountToken: true },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: NAME, labels },
+      rules: OPERATOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: NAME, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME },
+      subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: `${NAME}-leader-election`, namespace: ns, labels },
+      rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${NAME}-leader-election`, namespace: ns, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${NAME}-leader-election` },
+      subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: NAME, namespace: ns, labels },
       spec: {
-        replicas, selector: { matchLabels: selector },
+        replicas,
+        selector: { matchLabels: selector },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
         template: {
           metadata: { labels, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(HEALTH_PORT) } },
@@ -145,26 +183,69 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
             serviceAccountName: NAME,
             securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
             terminationGracePeriodSeconds: 30,
-            affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } }] } },
-            containers: [{
-              name: 'operator', image, imagePullPolicy: 'IfNotPresent', args, env,
-              ports: [{ name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' }, ...(sink ? [{ name: 'http-payloads', containerPort: SINK_PORT, protocol: 'TCP' }] : [])],
-              livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
-              readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
-              // The sink holds up to 10,000 unpaired KServe halves: more memory with it.
-              resources: { requests: { cpu: '100m', memory: sink ? '256Mi' : '192Mi' }, limits: { cpu: '1', memory: sink ? '640Mi' : '320Mi' } },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
-              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(sink ? [{ name: 'payloads', mountPath: SINK_DIR }] : [])],
-            }],
+            affinity: {
+              podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                  { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+                ],
+              },
+            },
+            containers: [
+              {
+                name: 'operator',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                args,
+                env,
+                ports: [
+                  { name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' },
+                  ...(sink ? [{ name: 'http-payloads', containerPort: SINK_PORT, protocol: 'TCP' }] : []),
+                ],
+                livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
+                readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
+                // The sink holds up to 10,000 unpaired KServe halves: more memory with it.
+                resources: { requests: { cpu: '100m', memory: sink ? '256Mi' : '192Mi' }, limits: { cpu: '1', memory: sink ? '640Mi' : '320Mi' } },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  runAsNonRoot: true,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(sink ? [{ name: 'payloads', mountPath: SINK_DIR }] : [])],
+              },
+            ],
             // Write-back clones the repository into /tmp: room for it. The payload log rotates at 64 MiB × 6 files.
-            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: g ? '512Mi' : '64Mi' } }, ...(sink ? [{ name: 'payloads', emptyDir: { sizeLimit: sink.sizeLimit ?? '1Gi' } }] : [])],
+            volumes: [
+              { name: 'tmp', emptyDir: { sizeLimit: g ? '512Mi' : '64Mi' } },
+              ...(sink ? [{ name: 'payloads', emptyDir: { sizeLimit: sink.sizeLimit ?? '1Gi' } }] : []),
+            ],
           },
         },
       },
     },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: `${NAME}-metrics`, namespace: ns, labels }, spec: { selector, ports: [{ name: 'http-metrics', port: HEALTH_PORT, targetPort: 'http-metrics', protocol: 'TCP' }] } },
-    ...(sink ? [{ apiVersion: 'v1', kind: 'Service', metadata: { name: SINK_NAME, namespace: ns, labels }, spec: { selector, ports: [{ name: 'http-payloads', port: 80, targetPort: 'http-payloads', protocol: 'TCP' }] } }] : []),
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: NAME, namespace: ns, labels }, spec: { minAvailable: 1, selector: { matchLabels: selector } } },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `${NAME}-metrics`, namespace: ns, labels },
+      spec: { selector, ports: [{ name: 'http-metrics', port: HEALTH_PORT, targetPort: 'http-metrics', protocol: 'TCP' }] },
+    },
+    ...(sink
+      ? [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: SINK_NAME, namespace: ns, labels },
+            spec: { selector, ports: [{ name: 'http-payloads', port: 80, targetPort: 'http-payloads', protocol: 'TCP' }] },
+          },
+        ]
+      : []),
+    {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: NAME, namespace: ns, labels },
+      spec: { minAvailable: 1, selector: { matchLabels: selector } },
+    },
   );
   return out;
 }

@@ -97,7 +97,8 @@ export class PayloadLogging {
    * @param opts.sampleRate fraction of requests logged; @default 1
    */
   static enabled(opts: { mode?: PayloadLoggingSpec['mode']; url?: string; sampleRate?: number } = {}): PayloadLogging {
-    if (opts.sampleRate !== undefined && !(opts.sampleRate > 0 && opts.sampleRate <= 1)) throw new Error(`PayloadLogging: sampleRate ${opts.sampleRate} must be in (0, 1]`);
+    if (opts.sampleRate !== undefined && !(opts.sampleRate > 0 && opts.sampleRate <= 1))
+      throw new Error(`PayloadLogging: sampleRate ${opts.sampleRate} must be in (0, 1]`);
     if (opts.url !== undefined && !/^https?:\/\//.test(opts.url)) throw new Error(`PayloadLogging: url '${opts.url}' must start with http:// or https://`);
     return new PayloadLogging({
       enabled: true,

@@ -4,7 +4,7 @@
  * (atomically: files are written to a temp dir next to the output and renamed into place). Reused by
  * `ghosteam synth` and `ghosteam plan` (GitOps).
  */
-import { App, Chart } from 'cdk8s';
+import { type App, type Chart } from 'cdk8s';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -79,7 +79,13 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
     for (const chart of app.charts) {
       const name = fileNameFor(chart);
       if (name === CRDS_FILE || names.has(name)) {
-        throw new ValidationError([{ path: chart.node.path, field: 'id', message: `writes ${name}, which ${name === CRDS_FILE ? 'holds the CRDs' : `chart '${names.get(name)}' also writes`}; rename the chart` }]);
+        throw new ValidationError([
+          {
+            path: chart.node.path,
+            field: 'id',
+            message: `writes ${name}, which ${name === CRDS_FILE ? 'holds the CRDs' : `chart '${names.get(name)}' also writes`}; rename the chart`,
+          },
+        ]);
       }
       names.set(name, chart.node.path);
       const objects = (chart.toJson() as K8sObject[]).map((o) => annotate(o, commit));
@@ -105,7 +111,9 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
 
 function annotate(o: K8sObject, commit: string | undefined): K8sObject {
   if (!commit) return o;
-  const annotations = Object.fromEntries(Object.entries({ ...(o.metadata.annotations ?? {}), [SOURCE_COMMIT_ANNOTATION]: commit }).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const annotations = Object.fromEntries(
+    Object.entries({ ...(o.metadata.annotations ?? {}), [SOURCE_COMMIT_ANNOTATION]: commit }).sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
   return { ...o, metadata: { ...o.metadata, annotations } };
 }
 

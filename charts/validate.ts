@@ -23,7 +23,6 @@ import { gpuOnCpuRuntime } from './model.ts';
 import { GPU_CAPABLE_ANNOTATION } from './serving-runtime.ts';
 import { CONSTRUCT_PATH_ANNOTATION } from '../api/objects.ts';
 
-
 /** An object read from YAML and not yet checked: any field may be missing or of the wrong type (api/objects.ts `K8sObject` is the checked shape). */
 export type UncheckedObject = {
   apiVersion?: unknown;
@@ -63,13 +62,22 @@ function kserveValidators() {
 }
 
 function ajvIssues(path: string, errors: ErrorObject[] | null | undefined, unknownField?: string): Issue[] {
-  return (errors ?? []).map((e) => ({ path, field: ajvFieldPath(e), message: e.keyword === 'additionalProperties' && unknownField ? unknownField : ajvMessage(e) }));
+  return (errors ?? []).map((e) => ({
+    path,
+    field: ajvFieldPath(e),
+    message: e.keyword === 'additionalProperties' && unknownField ? unknownField : ajvMessage(e),
+  }));
 }
 
 /** KServe is validated against the subset of fields ghosteam writes (charts/kserve.ts). */
-const KSERVE_UNKNOWN = "is not among the KServe fields ghosteam writes (charts/kserve.ts); remove it, or check the object with 'kubectl apply --dry-run=server'";
+const KSERVE_UNKNOWN =
+  "is not among the KServe fields ghosteam writes (charts/kserve.ts); remove it, or check the object with 'kubectl apply --dry-run=server'";
 
-type Container = { name?: string; securityContext?: Record<string, unknown>; resources?: { requests?: Record<string, string>; limits?: Record<string, string> } };
+type Container = {
+  name?: string;
+  securityContext?: Record<string, unknown>;
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+};
 
 /** Security defaults and requests+limits on one container. */
 function containerIssues(path: string, field: string, c: Container, podSc: Record<string, unknown> | undefined): Issue[] {
@@ -79,7 +87,11 @@ function containerIssues(path: string, field: string, c: Container, podSc: Recor
     if (!ok) out.push({ path, field: `${field}.${f}`, message: `is missing or weaker than the default; set ${fix}` });
   };
   need(sc.runAsNonRoot === true || podSc?.runAsNonRoot === true, 'securityContext.runAsNonRoot', 'runAsNonRoot: true');
-  need(sc.readOnlyRootFilesystem === true, 'securityContext.readOnlyRootFilesystem', 'readOnlyRootFilesystem: true (mount an emptyDir where the program writes)');
+  need(
+    sc.readOnlyRootFilesystem === true,
+    'securityContext.readOnlyRootFilesystem',
+    'readOnlyRootFilesystem: true (mount an emptyDir where the program writes)',
+  );
   need(sc.allowPrivilegeEscalation === false, 'securityContext.allowPrivilegeEscalation', 'allowPrivilegeEscalation: false');
   const drop = (sc.capabilities as { drop?: string[] } | undefined)?.drop ?? [];
   need(drop.includes('ALL'), 'securityContext.capabilities.drop', "capabilities: { drop: ['ALL'] }");
@@ -126,15 +138,26 @@ export function argoSpecIssues(path: string, pipelineName: string, spec: ArgoSpe
   const byName = new Map<string, ArgoTemplate>();
   for (const [i, t] of templates.entries()) {
     const name = t.name ?? '';
-    if (byName.has(name)) issues.push({ path, field: `${fieldPrefix}.templates[${i}].name`, message: `duplicates template '${name}'; give each template a unique name` });
+    if (byName.has(name))
+      issues.push({ path, field: `${fieldPrefix}.templates[${i}].name`, message: `duplicates template '${name}'; give each template a unique name` });
     byName.set(name, t);
   }
-  if (spec.entrypoint && !byName.has(spec.entrypoint)) issues.push({ path, field: `${fieldPrefix}.entrypoint`, message: `names template '${spec.entrypoint}', which doesn't exist; add it or fix the name` });
-  if (spec.onExit && !byName.has(spec.onExit)) issues.push({ path, field: `${fieldPrefix}.onExit`, message: `names template '${spec.onExit}', which doesn't exist; add it or fix the name` });
+  if (spec.entrypoint && !byName.has(spec.entrypoint))
+    issues.push({ path, field: `${fieldPrefix}.entrypoint`, message: `names template '${spec.entrypoint}', which doesn't exist; add it or fix the name` });
+  if (spec.onExit && !byName.has(spec.onExit))
+    issues.push({ path, field: `${fieldPrefix}.onExit`, message: `names template '${spec.onExit}', which doesn't exist; add it or fix the name` });
   const params = (spec.arguments?.parameters ?? []).map((p) => p.name);
 
   for (const [ti, t] of templates.entries()) {
-    if (t.container) issues.push(...containerIssues(t.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION] ?? path, `${fieldPrefix}.templates[${ti}].container`, t.container, spec.securityContext));
+    if (t.container)
+      issues.push(
+        ...containerIssues(
+          t.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION] ?? path,
+          `${fieldPrefix}.templates[${ti}].container`,
+          t.container,
+          spec.securityContext,
+        ),
+      );
     if (!t.dag) continue;
     const tasks = t.dag.tasks ?? [];
     const taskByName = new Map<string, ArgoTask>();
@@ -146,7 +169,8 @@ export function argoSpecIssues(path: string, pipelineName: string, spec: ArgoSpe
       if (taskByName.has(tname)) issues.push({ path, field: 'tasks', message: messages.duplicateTask(tname) });
       taskByName.set(tname, task);
       if (dnsLabelProblem(tname)) issues.push({ path: tpath, field: 'name', message: messages.notDns(tname) });
-      if (!tpl) issues.push({ path: tpath, field: 'template', message: `names template '${task.template ?? ''}', which doesn't exist; add it or fix the name` });
+      if (!tpl)
+        issues.push({ path: tpath, field: 'template', message: `names template '${task.template ?? ''}', which doesn't exist; add it or fix the name` });
     }
     for (const task of tasks) {
       const tname = task.name ?? '';
@@ -185,9 +209,15 @@ export function argoSpecIssues(path: string, pipelineName: string, spec: ArgoSpe
           issues.push({ path: tpath, field: 'after', message: messages.unknownTask(dep, pipelineName) });
         }
       }
-      deps.set(tname, [...d].filter((x) => x !== tname));
+      deps.set(
+        tname,
+        [...d].filter((x) => x !== tname),
+      );
     }
-    const cycle = findCycle(tasks.map((x) => x.name ?? ''), deps);
+    const cycle = findCycle(
+      tasks.map((x) => x.name ?? ''),
+      deps,
+    );
     if (cycle) issues.push({ path, field: 'tasks', message: messages.cycle(cycle) });
   }
   return issues;
@@ -211,7 +241,7 @@ function argoModelErrors(path: string, Model: new (data: never) => { validate():
 }
 
 function isvcGpu(o: UncheckedObject): number {
-  const lim = ((o.spec as { predictor?: { model?: Container } } | undefined)?.predictor?.model?.resources?.limits ?? {}) as Record<string, string>;
+  const lim = (o.spec as { predictor?: { model?: Container } } | undefined)?.predictor?.model?.resources?.limits ?? {};
   return Object.entries(lim)
     .filter(([k]) => k.startsWith('nvidia.com/'))
     .reduce((n, [, v]) => n + Number(v), 0);
@@ -221,20 +251,27 @@ function isvcGpu(o: UncheckedObject): number {
 export function validateObject(o: SourcedObject): Issue[] {
   const obj = o.object;
   const path = objectPath(o);
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return [{ path: o.source, field: '', message: 'is not a Kubernetes object (a mapping with apiVersion, kind and metadata)' }];
-  if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return [{ path, field: 'apiVersion', message: 'and kind are required; every object needs both' }];
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    return [{ path: o.source, field: '', message: 'is not a Kubernetes object (a mapping with apiVersion, kind and metadata)' }];
+  if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string')
+    return [{ path, field: 'apiVersion', message: 'and kind are required; every object needs both' }];
   const name = obj.metadata?.name;
   if (typeof name !== 'string') return [{ path, field: 'metadata.name', message: 'is required; name the object' }];
   const issues: Issue[] = [];
   const type = `${obj.apiVersion}/${obj.kind}`;
-  const dnsKinds = ['argoproj.io/v1alpha1/WorkflowTemplate', 'argoproj.io/v1alpha1/CronWorkflow', 'serving.kserve.io/v1beta1/InferenceService', 'serving.kserve.io/v1alpha1/ServingRuntime'];
+  const dnsKinds = [
+    'argoproj.io/v1alpha1/WorkflowTemplate',
+    'argoproj.io/v1alpha1/CronWorkflow',
+    'serving.kserve.io/v1beta1/InferenceService',
+    'serving.kserve.io/v1alpha1/ServingRuntime',
+  ];
   if ((dnsKinds.includes(type) || obj.apiVersion.startsWith(`${GROUP}/`)) && dnsLabelProblem(name)) {
     issues.push({ path, field: 'metadata.name', message: messages.notDns(name) });
   }
   switch (type) {
     case 'argoproj.io/v1alpha1/WorkflowTemplate':
       issues.push(...argoModelErrors(path, WorkflowTemplate, obj));
-      issues.push(...argoSpecIssues(path, name, (obj.spec ?? {}) as ArgoSpec, 'spec'));
+      issues.push(...argoSpecIssues(path, name, obj.spec ?? {}, 'spec'));
       break;
     case 'argoproj.io/v1alpha1/CronWorkflow': {
       issues.push(...argoModelErrors(path, CronWorkflow, obj));
@@ -294,7 +331,8 @@ export function plaintextSecrets(obj: unknown): Array<{ field: string; name: str
         x.forEach((e, i) => {
           const name = (e as { name?: unknown })?.name;
           const value = (e as { value?: unknown })?.value;
-          if (typeof name === 'string' && SECRET_ENV_NAME.test(name) && !NOT_A_SECRET_VALUE.test(name) && typeof value === 'string' && value !== '') out.push({ field: `${f}[${i}].value`, name });
+          if (typeof name === 'string' && SECRET_ENV_NAME.test(name) && !NOT_A_SECRET_VALUE.test(name) && typeof value === 'string' && value !== '')
+            out.push({ field: `${f}[${i}].value`, name });
         });
       } else walk(x, f, depth + 1);
     }
@@ -315,12 +353,17 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
     const key = `${group}/${String(o.object.kind)}/${String(m.namespace ?? '')}/${m.name}`;
     const first = seen.get(key);
     if (first) {
-      issues.push({ path: objectPath(o), field: 'metadata.name', message: `'${m.name}' is also used by another ${String(o.object.kind)} (${objectPath(first)}); give one of them another name` });
+      issues.push({
+        path: objectPath(o),
+        field: 'metadata.name',
+        message: `'${m.name}' is also used by another ${String(o.object.kind)} (${objectPath(first)}); give one of them another name`,
+      });
     } else seen.set(key, o);
   }
   // A GPU request on a runtime that can't use one.
   const runtimes = new Map<string, SourcedObject>();
-  for (const o of objects) if (o.object.kind === 'ServingRuntime') runtimes.set(`${String(o.object.metadata?.namespace ?? '')}/${String(o.object.metadata?.name)}`, o);
+  for (const o of objects)
+    if (o.object.kind === 'ServingRuntime') runtimes.set(`${String(o.object.metadata?.namespace ?? '')}/${String(o.object.metadata?.name)}`, o);
   for (const o of objects) {
     if (o.object.kind !== 'InferenceService') continue;
     const gpus = isvcGpu(o.object);
@@ -340,18 +383,27 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
     const spec = (o.object.spec ?? {}) as { model?: string; action?: { retrain?: { pipeline?: string } } };
     const models = names('Model', ns);
     if (spec.model && models.length > 0 && !models.includes(spec.model)) {
-      issues.push({ path: objectPath(o), field: 'spec.model', message: `names Model '${spec.model}', which is not synthesized in namespace '${ns}'; use one of ${models.join(', ')}` });
+      issues.push({
+        path: objectPath(o),
+        field: 'spec.model',
+        message: `names Model '${spec.model}', which is not synthesized in namespace '${ns}'; use one of ${models.join(', ')}`,
+      });
     }
     const pipelines = names('WorkflowTemplate', ns);
     const p = spec.action?.retrain?.pipeline;
     if (p && pipelines.length > 0 && !pipelines.includes(p)) {
-      issues.push({ path: objectPath(o), field: 'spec.action.retrain.pipeline', message: `names pipeline '${p}', which is not synthesized in namespace '${ns}'; use one of ${pipelines.join(', ')}` });
+      issues.push({
+        path: objectPath(o),
+        field: 'spec.action.retrain.pipeline',
+        message: `names pipeline '${p}', which is not synthesized in namespace '${ns}'; use one of ${pipelines.join(', ')}`,
+      });
     }
     const wt = objects.find((x) => x.object.kind === 'WorkflowTemplate' && x.object.metadata?.name === p && String(x.object.metadata?.namespace ?? '') === ns);
     if (wt) {
       const declared = (((wt.object.spec as ArgoSpec | undefined)?.arguments?.parameters ?? []) as { name: string }[]).map((x) => x.name);
       for (const k of Object.keys((spec.action?.retrain as { params?: Record<string, string> } | undefined)?.params ?? {})) {
-        if (!declared.includes(k)) issues.push({ path: objectPath(o), field: `spec.action.retrain.params.${k}`, message: messages.unknownRetrainParam(k, p!, declared) });
+        if (!declared.includes(k))
+          issues.push({ path: objectPath(o), field: `spec.action.retrain.params.${k}`, message: messages.unknownRetrainParam(k, p!, declared) });
       }
     }
   }

@@ -8,7 +8,8 @@
  */
 
 // Scalars a YAML 1.1 or 1.2 reader would not read as a string.
-const RESERVED = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|\.inf|\.Inf|\.INF|-\.inf|-\.Inf|-\.INF|\.nan|\.NaN|\.NAN|<<|=)$/;
+const RESERVED =
+  /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|\.inf|\.Inf|\.INF|-\.inf|-\.Inf|-\.INF|\.nan|\.NaN|\.NAN|<<|=)$/;
 const NUMBERISH = /^[-+]?(?:\.?[0-9]|0[xob])|^[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)$/;
 // A plain scalar may not start with whitespace or an indicator character.
 const FIRST_OK = /^[^\s\-?:,[\]{}#&*!|>'"%@`]/;

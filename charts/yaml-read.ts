@@ -19,7 +19,11 @@ export function duplicateKeyErrors(doc: Document.Parsed, lc?: LineCounter): YAML
         if (id === '<<') continue; // merge keys may repeat
         if (seen.has(id)) {
           const start = (isScalar(k) ? k.range?.[0] : undefined) ?? map.range?.[0] ?? 0;
-          const e = new YAMLParseError([start, start + 1], 'DUPLICATE_KEY', `Map keys must be unique: '${String(isScalar(k) ? k.value : k)}' appears more than once`);
+          const e = new YAMLParseError(
+            [start, start + 1],
+            'DUPLICATE_KEY',
+            `Map keys must be unique: '${String(isScalar(k) ? k.value : k)}' appears more than once`,
+          );
           if (lc) e.linePos = [lc.linePos(start)];
           out.push(e);
           break;

@@ -19,7 +19,9 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   const dir = join(here, 'commands');
-  const all = readdirSync(dir).filter((f) => f.endsWith(MODULE_EXT) && !f.endsWith('.test.ts')).sort();
+  const all = readdirSync(dir)
+    .filter((f) => f.endsWith(MODULE_EXT) && !f.endsWith('.test.ts'))
+    .sort();
   // Start-up cost matters (every command imports heavy libraries): when the first argument names a
   // command module, load only that one; top-level help and unknown commands load them all.
   const first = argv.slice(2).find((a) => !a.startsWith('-'));

@@ -46,7 +46,16 @@ export { evaluate, evaluateBinary, type Evaluation, type BinaryMetrics } from '.
 export { gate, checkGate, type Gate, type GateResult } from './gate/index.ts';
 export { exportOnnx } from './export-onnx/index.ts';
 export { register, lineageFrom } from './register/index.ts';
-export { openRegistry, LocalRegistry, MlflowRegistry, RegistryError, parseModelRef, type ModelRegistry, type ModelVersion, type RegisteredModel } from './registry/index.ts';
+export {
+  openRegistry,
+  LocalRegistry,
+  MlflowRegistry,
+  RegistryError,
+  parseModelRef,
+  type ModelRegistry,
+  type ModelVersion,
+  type RegisteredModel,
+} from './registry/index.ts';
 
 /** Container paths (see above). */
 export const CONTAINER_PATHS = {

@@ -48,7 +48,8 @@ export class Params {
 
   oneOf<T extends string>(name: string, choices: readonly T[], def: T): T {
     const v = this.string(name, def);
-    if (!(choices as readonly string[]).includes(v)) throw new ParamError(`${this.component}: param '${name}' must be one of ${choices.join(', ')}, got '${v}'`);
+    if (!(choices as readonly string[]).includes(v))
+      throw new ParamError(`${this.component}: param '${name}' must be one of ${choices.join(', ')}, got '${v}'`);
     return v as T;
   }
 
@@ -61,8 +62,11 @@ export class Params {
     } else if (typeof v === 'number') n = v;
     else if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) n = Number(v);
     else return this.fail(name, 'a number', v);
-    const want = [range.integer ? 'an integer' : 'a number', range.min !== undefined ? `>= ${range.min}` : '', range.max !== undefined ? `<= ${range.max}` : ''].filter(Boolean).join(' ');
-    if ((range.integer && !Number.isInteger(n)) || (range.min !== undefined && n < range.min) || (range.max !== undefined && n > range.max)) this.fail(name, want, n);
+    const want = [range.integer ? 'an integer' : 'a number', range.min !== undefined ? `>= ${range.min}` : '', range.max !== undefined ? `<= ${range.max}` : '']
+      .filter(Boolean)
+      .join(' ');
+    if ((range.integer && !Number.isInteger(n)) || (range.min !== undefined && n < range.min) || (range.max !== undefined && n > range.max))
+      this.fail(name, want, n);
     return n;
   }
 
@@ -106,7 +110,10 @@ export class Params {
         const a = this.json<unknown>(name);
         if (Array.isArray(a)) return a.map(String);
       }
-      return s.split(',').map((x) => x.trim()).filter(Boolean);
+      return s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
     }
     return this.fail(name, 'a list', v);
   }

@@ -32,9 +32,12 @@ export function parseAssignments(items: readonly string[], what: string): Record
 export function planComponentRun(c: Component, req: ComponentRunRequest): void {
   const declaredIn = new Set(c.inputs.map((i) => i.name));
   const declaredOut = new Set(c.outputs.map((o) => o.name));
-  for (const k of Object.keys(req.inputs)) if (!declaredIn.has(k)) throw new Error(`component '${c.name}' has no input '${k}'; its inputs: ${[...declaredIn].join(', ') || 'none'}`);
-  for (const k of Object.keys(req.outputs)) if (!declaredOut.has(k)) throw new Error(`component '${c.name}' has no output '${k}'; its outputs: ${[...declaredOut].join(', ') || 'none'}`);
-  for (const i of c.inputs) if (!i.optional && !req.inputs[i.name]) throw new Error(`component '${c.name}' needs input '${i.name}': add --input ${i.name}=PATH`);
+  for (const k of Object.keys(req.inputs))
+    if (!declaredIn.has(k)) throw new Error(`component '${c.name}' has no input '${k}'; its inputs: ${[...declaredIn].join(', ') || 'none'}`);
+  for (const k of Object.keys(req.outputs))
+    if (!declaredOut.has(k)) throw new Error(`component '${c.name}' has no output '${k}'; its outputs: ${[...declaredOut].join(', ') || 'none'}`);
+  for (const i of c.inputs)
+    if (!i.optional && !req.inputs[i.name]) throw new Error(`component '${c.name}' needs input '${i.name}': add --input ${i.name}=PATH`);
   for (const o of c.outputs) if (!req.outputs[o.name]) throw new Error(`component '${c.name}' writes output '${o.name}': add --output ${o.name}=PATH`);
 }
 

@@ -4,7 +4,15 @@
  */
 export { startOperator, startControllers, buildControllers, type KubeOperatorOptions, type OperatorDeps, type RunningOperator } from './operator.ts';
 export { startLocalOperator, type LocalOperator, type LocalOperatorOptions } from './local.ts';
-export { planCanary, validateCanaryPolicy, desiredServing, type CanaryObserved, type CanaryPlan, type CanaryPolicy, type RolloutStatus } from './planners/canary.ts';
+export {
+  planCanary,
+  validateCanaryPolicy,
+  desiredServing,
+  type CanaryObserved,
+  type CanaryPlan,
+  type CanaryPolicy,
+  type RolloutStatus,
+} from './planners/canary.ts';
 export { planPlacement, type PlacementObserved, type PlacementPlan, type GpuNode, type GpuRequest } from './planners/placement.ts';
 export { planDriftMonitor, type DriftObserved, type DriftPlan, type DriftCheckResult } from './planners/drift.ts';
 export { planTrainingRun, type TrainingRunObserved, type TrainingPlan } from './planners/training-run.ts';

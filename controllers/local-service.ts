@@ -86,8 +86,13 @@ async function loadApp(app: InboxApp): Promise<Map<string, LocalPipeline>> {
 
 export async function startLocalService(o: LocalServiceOptions): Promise<LocalService> {
   const log = o.log;
-  const problems = (await Promise.all([modelServerProblem(o.modelServerUrl), registryProblem(o.registry, o.registryLabel)])).filter((p): p is string => p !== undefined);
-  if (problems.length) throw new Error(`${problems.join('; ')}. The local operator needs both: start the model server with \`ghosteam serve\` (same registry) and check --model-server/--registry-dir`);
+  const problems = (await Promise.all([modelServerProblem(o.modelServerUrl), registryProblem(o.registry, o.registryLabel)])).filter(
+    (p): p is string => p !== undefined,
+  );
+  if (problems.length)
+    throw new Error(
+      `${problems.join('; ')}. The local operator needs both: start the model server with \`ghosteam serve\` (same registry) and check --model-server/--registry-dir`,
+    );
   // One registry: the pipelines this operator runs register where it reads.
   for (const [k, v] of Object.entries(o.registryEnv)) process.env[k] = v;
 
@@ -106,12 +111,22 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
     else pipelines = await loadApp(app);
   }
 
-  const [{ ModelServerAdminClient }, { runPipeline }] = await Promise.all([import('../components/model-server/index.ts'), import('../pipelines/local/index.ts')]);
+  const [{ ModelServerAdminClient }, { runPipeline }] = await Promise.all([
+    import('../components/model-server/index.ts'),
+    import('../pipelines/local/index.ts'),
+  ]);
   const op = await startLocalOperator({
-    stateDir: o.stateDir, registry: o.registry, modelServer: new ModelServerAdminClient(o.modelServerUrl), modelServerUrl: o.modelServerUrl,
+    stateDir: o.stateDir,
+    registry: o.registry,
+    modelServer: new ModelServerAdminClient(o.modelServerUrl),
+    modelServerUrl: o.modelServerUrl,
     ...(o.payloadLog ? { payloadLog: o.payloadLog } : {}),
     engine: { run: runPipeline, pipelines: () => pipelines, storeDir: o.storeDir },
-    log, workers: o.workers, healthPort: o.healthPort, healthHost: o.healthHost, ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
+    log,
+    workers: o.workers,
+    healthPort: o.healthPort,
+    healthHost: o.healthHost,
+    ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
     ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
   });
 
@@ -190,7 +205,10 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
 }
 
 /** The registry the local operator uses, its label for logs, and the environment that points the engine's register step at it. */
-export function localRegistryChoice(f: { mlflowUri?: string; registryDir?: string }, env: Readonly<Record<string, string | undefined>> = process.env): { trackingUri?: string; dir?: string; label: string; env: Record<string, string> } {
+export function localRegistryChoice(
+  f: { mlflowUri?: string; registryDir?: string },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { trackingUri?: string; dir?: string; label: string; env: Record<string, string> } {
   const uri = f.mlflowUri ?? (f.registryDir ? undefined : env.MLFLOW_TRACKING_URI || undefined);
   if (uri) return { trackingUri: uri, label: `MLflow registry ${uri.replace(/\/\/[^@/]*@/, '//')}`, env: { MLFLOW_TRACKING_URI: uri } };
   const dir = resolve(f.registryDir ?? env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry');

@@ -11,7 +11,6 @@
  * ```
  */
 import type { ModelRegistry } from '../components/registry/types.ts';
-import type { PipelineSpec } from '../pipelines/spec.ts';
 import { validateGhosteamObject } from '../api/crds/validate.ts';
 import { LocalStore } from './runtime/local-store.ts';
 import { isNotFound, TYPES, type ResourceType } from './runtime/store.ts';
@@ -35,7 +34,12 @@ export interface LocalOperatorOptions {
   /** Base URL of the model server, for status.url. */
   readonly modelServerUrl?: string;
   /** The local pipeline engine and the pipelines it may run (by name). */
-  readonly engine?: { readonly run: RunPipeline; readonly pipelines: ReadonlyMap<string, LocalPipeline> | (() => ReadonlyMap<string, LocalPipeline>); readonly storeDir?: string; readonly cwd?: string };
+  readonly engine?: {
+    readonly run: RunPipeline;
+    readonly pipelines: ReadonlyMap<string, LocalPipeline> | (() => ReadonlyMap<string, LocalPipeline>);
+    readonly storeDir?: string;
+    readonly cwd?: string;
+  };
   /** Reads the payload log and runs the drift library for a DriftMonitor. @default - over `payloadLog` when given */
   readonly driftCheck?: DriftChecker;
   /** The model server's payload log (JSON Lines): DriftMonitor checks and canary prediction drift read it. */
@@ -67,7 +71,13 @@ export interface LocalOperator {
   list(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace?: string): Promise<K8sObject[]>;
   delete(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<void>;
   /** Polls until `pred` holds for the object (or throws after timeoutMs with the last status). */
-  waitFor(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string, pred: (o: K8sObject) => boolean, timeoutMs?: number): Promise<K8sObject>;
+  waitFor(
+    kind: 'Model' | 'DriftMonitor' | 'TrainingRun',
+    namespace: string,
+    name: string,
+    pred: (o: K8sObject) => boolean,
+    timeoutMs?: number,
+  ): Promise<K8sObject>;
   stop(): Promise<void>;
 }
 
@@ -77,15 +87,32 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
   const pipelinesMap = () => (typeof o.engine?.pipelines === 'function' ? o.engine.pipelines() : (o.engine?.pipelines ?? new Map()));
   let operator: RunningOperator | undefined;
   const pipelines = new LocalPipelineBackend({
-    pipelines: pipelinesMap, run: o.engine?.run ?? (async () => { throw new Error('no local pipeline engine configured'); }),
-    storeDir: o.engine?.storeDir, cwd: o.engine?.cwd, log,
+    pipelines: pipelinesMap,
+    run:
+      o.engine?.run ??
+      (async () => {
+        throw new Error('no local pipeline engine configured');
+      }),
+    storeDir: o.engine?.storeDir,
+    cwd: o.engine?.cwd,
+    log,
     onFinished: (ns, name) => operator?.manager.queue('trainingrun')?.add(`${ns}/${name}`),
   });
   try {
     operator = await startControllers({
-      store, serving: new ModelServerBackend(o.modelServer, o.modelServerUrl), pipelines, registry: o.registry,
+      store,
+      serving: new ModelServerBackend(o.modelServer, o.modelServerUrl),
+      pipelines,
+      registry: o.registry,
       metrics: o.metrics ?? new ModelServerMetrics(o.modelServer, o.payloadLog ? payloadPredictionDrift({ payloadLog: () => o.payloadLog! }) : undefined),
-      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log, now: o.clock, workers: o.workers ?? 2, gpuScheduling: false, healthPort: o.healthPort, healthHost: o.healthHost, resyncMs: o.resyncMs ?? 10_000,
+      driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined),
+      log,
+      now: o.clock,
+      workers: o.workers ?? 2,
+      gpuScheduling: false,
+      healthPort: o.healthPort,
+      healthHost: o.healthHost,
+      resyncMs: o.resyncMs ?? 10_000,
       ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     });
   } catch (e) {
@@ -98,20 +125,32 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
     return t;
   };
   const api: LocalOperator = {
-    store, operator,
+    store,
+    operator,
     async apply(obj) {
       const t = typeOf(obj.kind);
       const errors = validateGhosteamObject(obj);
-      if (errors.length) throw new Error(`${obj.kind} ${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`);
+      if (errors.length)
+        throw new Error(
+          `${obj.kind} ${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+        );
       const ns = obj.metadata.namespace ?? 'default';
       const cur = await store.get(t, ns, obj.metadata.name);
       const next = { ...obj, metadata: { ...obj.metadata, namespace: ns } };
       if (!cur) return store.create(t, next);
-      return store.replace(t, { ...cur, ...next, metadata: { ...cur.metadata, labels: next.metadata.labels ?? cur.metadata.labels, annotations: next.metadata.annotations ?? cur.metadata.annotations }, status: cur.status });
+      return store.replace(t, {
+        ...cur,
+        ...next,
+        metadata: { ...cur.metadata, labels: next.metadata.labels ?? cur.metadata.labels, annotations: next.metadata.annotations ?? cur.metadata.annotations },
+        status: cur.status,
+      });
     },
     get: (kind, ns, name) => store.get(typeOf(kind), ns, name),
     list: async (kind, ns) => (await store.list(typeOf(kind), ns)).items,
-    delete: (kind, ns, name) => store.delete(typeOf(kind), ns, name).catch((e) => { if (!isNotFound(e)) throw e; }),
+    delete: (kind, ns, name) =>
+      store.delete(typeOf(kind), ns, name).catch((e) => {
+        if (!isNotFound(e)) throw e;
+      }),
     async waitFor(kind, ns, name, pred, timeoutMs = 30_000) {
       const end = Date.now() + timeoutMs;
       let last: K8sObject | undefined;
@@ -123,7 +162,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${kind} ${ns}/${name}; last status: ${JSON.stringify(last?.status ?? null)}`);
     },
     async stop() {
-      await operator!.stop();
+      await operator.stop();
       await pipelines.drain();
       store.close();
     },

@@ -56,18 +56,27 @@ const noDriftChecker: DriftChecker = async () => {
   throw new Error('no payload-log reader is configured for drift checks in this operator');
 };
 
-export function buildControllers(d: OperatorDeps, manager: Manager, events: EventRecorder = eventRecorder(d.store, 'ghosteam-operator', d.log ?? createLogger(), d.now ?? Date.now)): Controller[] {
+export function buildControllers(
+  d: OperatorDeps,
+  manager: Manager,
+  events: EventRecorder = eventRecorder(d.store, 'ghosteam-operator', d.log ?? createLogger(), d.now ?? Date.now),
+): Controller[] {
   const log = d.log ?? createLogger();
   const now = d.now ?? Date.now;
   const ctx = { store: d.store, events, log, now };
-  const cache = (t: typeof TYPES[keyof typeof TYPES]) => () => manager.informer(t)?.list() ?? [];
+  const cache = (t: (typeof TYPES)[keyof typeof TYPES]) => () => manager.informer(t)?.list() ?? [];
   let gpu: GpuScheduler | undefined;
   if (d.gpuScheduling) {
     gpu = new GpuScheduler({
-      nodes: cache(TYPES.Node), pods: cache(TYPES.Pod), trainingRuns: cache(TYPES.TrainingRun), models: cache(TYPES.Model),
+      nodes: cache(TYPES.Node),
+      pods: cache(TYPES.Pod),
+      trainingRuns: cache(TYPES.TrainingRun),
+      models: cache(TYPES.Model),
       resourceQuotas: cache(TYPES.ResourceQuota),
       localQueues: () => (manager.informer(TYPES.LocalQueue)?.hasSynced ? manager.informer(TYPES.LocalQueue)!.list() : undefined),
-      runGpu: d.runGpu ?? ((run) => gpuOfWorkflowTemplate(manager.informer(TYPES.WorkflowTemplate)?.get(run.metadata.namespace, (run.spec as { pipeline: string }).pipeline))),
+      runGpu:
+        d.runGpu ??
+        ((run) => gpuOfWorkflowTemplate(manager.informer(TYPES.WorkflowTemplate)?.get(run.metadata.namespace, (run.spec as { pipeline: string }).pipeline))),
     });
   }
   // resourceVersions of our own Model writes that the informer has not delivered yet: until it does,
@@ -79,21 +88,46 @@ export function buildControllers(d: OperatorDeps, manager: Manager, events: Even
     manager.enqueueAll('model');
   };
   const models: Controller = {
-    name: 'model', type: TYPES.Model,
+    name: 'model',
+    type: TYPES.Model,
     watches: [{ type: TYPES.InferenceService }],
     observe: (type, o) => {
       const k = objectKey(o);
       if (type === 'DELETED' || (written.size && written.get(k) === o.metadata.resourceVersion)) written.delete(k);
     },
-    reconcile: (req) => reconcileModel({ ...ctx, serving: d.serving, registry: d.registry, metrics: d.metrics, cached: (ns, name) => manager.informer(TYPES.Model)?.get(ns, name), written, ...(gpu ? { gpu: (m: ModelObject) => gpu!.decide(m) } : {}) }, req),
+    reconcile: (req) =>
+      reconcileModel(
+        {
+          ...ctx,
+          serving: d.serving,
+          registry: d.registry,
+          metrics: d.metrics,
+          cached: (ns, name) => manager.informer(TYPES.Model)?.get(ns, name),
+          written,
+          ...(gpu ? { gpu: (m: ModelObject) => gpu.decide(m) } : {}),
+        },
+        req,
+      ),
   };
   const runs: Controller = {
-    name: 'trainingrun', type: TYPES.TrainingRun,
+    name: 'trainingrun',
+    type: TYPES.TrainingRun,
     watches: d.store.kind === 'kube' ? [{ type: TYPES.Workflow }] : [],
-    reconcile: (req) => reconcileTrainingRun({ ...ctx, pipelines: d.pipelines, registry: d.registry, onRegistered: () => manager.enqueueAll('model'), ...(gpu ? { gpu: (r: TrainingRunObject) => gpu!.decide(r) } : {}) }, req),
+    reconcile: (req) =>
+      reconcileTrainingRun(
+        {
+          ...ctx,
+          pipelines: d.pipelines,
+          registry: d.registry,
+          onRegistered: () => manager.enqueueAll('model'),
+          ...(gpu ? { gpu: (r: TrainingRunObject) => gpu.decide(r) } : {}),
+        },
+        req,
+      ),
   };
   const monitors: Controller = {
-    name: 'driftmonitor', type: TYPES.DriftMonitor,
+    name: 'driftmonitor',
+    type: TYPES.DriftMonitor,
     reconcile: (req) => reconcileDriftMonitor({ ...ctx, check: d.driftCheck ?? noDriftChecker, specHash: d.pipelines.specHash?.bind(d.pipelines) }, req),
   };
   const out = [models, runs, monitors];
@@ -101,7 +135,8 @@ export function buildControllers(d: OperatorDeps, manager: Manager, events: Even
     const writer = gitPinWriter(d.gitWriteBack, (line) => log.debug(line));
     const backoff = d.gitWriteBack.backoff;
     out.push({
-      name: 'writeback', type: TYPES.Model,
+      name: 'writeback',
+      type: TYPES.Model,
       // A promotion is a status-only change, which the manager's predicate drops: enqueue it here.
       observe: (type, o) => {
         if (type !== 'DELETED' && planWriteBack((o as ModelObject).status, now(), backoff).kind !== 'none') manager.queue('writeback')?.add(objectKey(o));
@@ -115,8 +150,17 @@ export function buildControllers(d: OperatorDeps, manager: Manager, events: Even
   if (gpu) {
     // Capacity changes (a pod finishing, a node joining) re-run queued GPU work.
     out.push({
-      name: 'gpu-capacity', type: TYPES.Node,
-      watches: [{ type: TYPES.Pod, map: (p) => ((p.status as { phase?: string } | undefined)?.phase === 'Succeeded' || (p.status as { phase?: string } | undefined)?.phase === 'Failed' ? ['capacity'] : []) }],
+      name: 'gpu-capacity',
+      type: TYPES.Node,
+      watches: [
+        {
+          type: TYPES.Pod,
+          map: (p) =>
+            (p.status as { phase?: string } | undefined)?.phase === 'Succeeded' || (p.status as { phase?: string } | undefined)?.phase === 'Failed'
+              ? ['capacity']
+              : [],
+        },
+      ],
       reconcile: async () => {
         requeueGpuWork();
         return {};
@@ -129,7 +173,14 @@ export function buildControllers(d: OperatorDeps, manager: Manager, events: Even
 export async function startControllers(d: OperatorDeps): Promise<RunningOperator> {
   const log = d.log ?? createLogger();
   const manager = new Manager({
-    store: d.store, log, workers: d.workers, healthPort: d.healthPort, healthHost: d.healthHost, leaderElection: d.leaderElection, namespace: d.namespace, resyncMs: d.resyncMs,
+    store: d.store,
+    log,
+    workers: d.workers,
+    healthPort: d.healthPort,
+    healthHost: d.healthHost,
+    leaderElection: d.leaderElection,
+    namespace: d.namespace,
+    resyncMs: d.resyncMs,
     extraTypes: d.gpuScheduling ? [TYPES.Pod, TYPES.ResourceQuota, TYPES.LocalQueue, TYPES.WorkflowTemplate] : [],
   });
   const events = eventRecorder(d.store, 'ghosteam-operator', log, d.now ?? Date.now);
@@ -174,11 +225,31 @@ export async function startOperator(o: KubeOperatorOptions = {}): Promise<Runnin
     return inf?.hasSynced ? inf.get(ns, name) : null;
   });
   const running = await startControllers({
-    store, serving, pipelines: new ArgoBackend(store), registry: o.registry,
+    store,
+    serving,
+    pipelines: new ArgoBackend(store),
+    registry: o.registry,
     metrics: o.metrics ?? (o.prometheusUrl ? new PrometheusMetrics(o.prometheusUrl) : undefined),
-    driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined), log: o.log, workers: o.workers, healthPort: o.healthPort, healthHost: o.healthHost, namespace: o.namespace,
-    gpuScheduling: o.gpuScheduling ?? true, now: o.now, ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
-    ...(o.leaderElection ? { leaderElection: { namespace: o.leaderElection.namespace, name: o.leaderElection.name ?? 'ghosteam-operator', identity: o.leaderElection.identity ?? `${process.env.HOSTNAME ?? 'local'}-${process.pid}`, leaseDurationMs: o.leaderElection.leaseDurationMs, renewMs: o.leaderElection.renewMs } } : {}),
+    driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined),
+    log: o.log,
+    workers: o.workers,
+    healthPort: o.healthPort,
+    healthHost: o.healthHost,
+    namespace: o.namespace,
+    gpuScheduling: o.gpuScheduling ?? true,
+    now: o.now,
+    ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
+    ...(o.leaderElection
+      ? {
+          leaderElection: {
+            namespace: o.leaderElection.namespace,
+            name: o.leaderElection.name ?? 'ghosteam-operator',
+            identity: o.leaderElection.identity ?? `${process.env.HOSTNAME ?? 'local'}-${process.pid}`,
+            leaseDurationMs: o.leaderElection.leaseDurationMs,
+            renewMs: o.leaderElection.renewMs,
+          },
+        }
+      : {}),
   });
   manager = running.manager;
   return { ...running, store };

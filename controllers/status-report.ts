@@ -13,9 +13,31 @@ export interface StatusInput {
 }
 
 export interface StatusReport {
-  readonly models: Array<{ namespace: string; name: string; registered: string; phase: string; stable?: number; canary?: number; trafficPercent?: number; step?: number; message: string; versions: number[]; champion?: number }>;
+  readonly models: Array<{
+    namespace: string;
+    name: string;
+    registered: string;
+    phase: string;
+    stable?: number;
+    canary?: number;
+    trafficPercent?: number;
+    step?: number;
+    message: string;
+    versions: number[];
+    champion?: number;
+  }>;
   readonly rollouts: Array<{ namespace: string; name: string; canary: number; trafficPercent: number; message: string }>;
-  readonly trainingRuns: Array<{ namespace: string; name: string; pipeline: string; reason: string; phase: string; registeredVersion?: number; gateRejected?: boolean; message: string; created?: string }>;
+  readonly trainingRuns: Array<{
+    namespace: string;
+    name: string;
+    pipeline: string;
+    reason: string;
+    phase: string;
+    registeredVersion?: number;
+    gateRejected?: boolean;
+    message: string;
+    created?: string;
+  }>;
 }
 
 /** The most recent TrainingRuns shown. */
@@ -25,30 +47,55 @@ type Cond = { type: string; status: string; message?: string };
 
 export function buildStatus(i: StatusInput): StatusReport {
   const models = i.models.map((m) => {
-    const st = (m.status ?? {}) as { phase?: string; stableVersion?: number; canaryVersion?: number; trafficPercent?: number; currentStep?: number; conditions?: Cond[] };
+    const st = (m.status ?? {}) as {
+      phase?: string;
+      stableVersion?: number;
+      canaryVersion?: number;
+      trafficPercent?: number;
+      currentStep?: number;
+      conditions?: Cond[];
+    };
     const spec = (m.spec ?? {}) as { modelRef?: { name?: string } };
     const registered = spec.modelRef?.name ?? m.metadata.name;
     const vs = i.versions[registered] ?? [];
     const ready = st.conditions?.find((c) => c.type === 'Progressing' && c.status === 'True') ?? st.conditions?.find((c) => c.type === 'Ready');
     const champion = vs.find((v) => v.aliases?.includes('champion'))?.version;
     return {
-      namespace: m.metadata.namespace ?? 'default', name: m.metadata.name, registered, phase: st.phase ?? 'Pending',
-      ...(st.stableVersion !== undefined ? { stable: st.stableVersion } : {}), ...(st.canaryVersion !== undefined ? { canary: st.canaryVersion } : {}),
-      ...(st.trafficPercent !== undefined ? { trafficPercent: st.trafficPercent } : {}), ...(st.currentStep !== undefined ? { step: st.currentStep } : {}),
-      message: ready?.message ?? '', versions: vs.map((v) => v.version), ...(champion !== undefined ? { champion } : {}),
+      namespace: m.metadata.namespace ?? 'default',
+      name: m.metadata.name,
+      registered,
+      phase: st.phase ?? 'Pending',
+      ...(st.stableVersion !== undefined ? { stable: st.stableVersion } : {}),
+      ...(st.canaryVersion !== undefined ? { canary: st.canaryVersion } : {}),
+      ...(st.trafficPercent !== undefined ? { trafficPercent: st.trafficPercent } : {}),
+      ...(st.currentStep !== undefined ? { step: st.currentStep } : {}),
+      message: ready?.message ?? '',
+      versions: vs.map((v) => v.version),
+      ...(champion !== undefined ? { champion } : {}),
     };
   });
-  const rollouts = models.filter((m) => m.canary !== undefined).map((m) => ({ namespace: m.namespace, name: m.name, canary: m.canary!, trafficPercent: m.trafficPercent ?? 0, message: m.message }));
+  const rollouts = models
+    .filter((m) => m.canary !== undefined)
+    .map((m) => ({ namespace: m.namespace, name: m.name, canary: m.canary!, trafficPercent: m.trafficPercent ?? 0, message: m.message }));
   const trainingRuns = [...i.trainingRuns]
-    .sort((a, b) => String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) || b.metadata.name.localeCompare(a.metadata.name))
+    .sort(
+      (a, b) =>
+        String(b.metadata.creationTimestamp ?? '').localeCompare(String(a.metadata.creationTimestamp ?? '')) || b.metadata.name.localeCompare(a.metadata.name),
+    )
     .slice(0, RECENT_RUNS)
     .map((r) => {
       const spec = r.spec as { pipeline: string; reason: string };
       const st = (r.status ?? {}) as { phase?: string; registeredVersion?: number; gate?: { passed: boolean }; message?: string };
       return {
-        namespace: r.metadata.namespace ?? 'default', name: r.metadata.name, pipeline: spec.pipeline, reason: spec.reason, phase: st.phase ?? 'Pending',
-        ...(st.registeredVersion !== undefined ? { registeredVersion: st.registeredVersion } : {}), ...(st.gate?.passed === false ? { gateRejected: true } : {}),
-        message: st.message ?? '', ...(r.metadata.creationTimestamp ? { created: String(r.metadata.creationTimestamp) } : {}),
+        namespace: r.metadata.namespace ?? 'default',
+        name: r.metadata.name,
+        pipeline: spec.pipeline,
+        reason: spec.reason,
+        phase: st.phase ?? 'Pending',
+        ...(st.registeredVersion !== undefined ? { registeredVersion: st.registeredVersion } : {}),
+        ...(st.gate?.passed === false ? { gateRejected: true } : {}),
+        message: st.message ?? '',
+        ...(r.metadata.creationTimestamp ? { created: String(r.metadata.creationTimestamp) } : {}),
       };
     });
   return { models, rollouts, trainingRuns };
@@ -59,8 +106,11 @@ export function renderStatus(r: StatusReport): string {
   out.push('Models');
   if (!r.models.length) out.push('  (none: apply one with `ghosteam watch` or `ghosteam operator --local --manifests`)');
   for (const m of r.models) {
-    const serving = m.stable !== undefined ? `v${m.stable}${m.canary !== undefined ? ` + canary v${m.canary} at ${m.trafficPercent ?? 0}%` : ''}` : 'nothing serving';
-    out.push(`  ${m.namespace}/${m.name} (${m.registered}): ${m.phase}, ${serving}; versions ${m.versions.length ? m.versions.join(', ') : 'none'}${m.champion !== undefined ? ` (champion v${m.champion})` : ''}${m.message ? ` — ${m.message}` : ''}`);
+    const serving =
+      m.stable !== undefined ? `v${m.stable}${m.canary !== undefined ? ` + canary v${m.canary} at ${m.trafficPercent ?? 0}%` : ''}` : 'nothing serving';
+    out.push(
+      `  ${m.namespace}/${m.name} (${m.registered}): ${m.phase}, ${serving}; versions ${m.versions.length ? m.versions.join(', ') : 'none'}${m.champion !== undefined ? ` (champion v${m.champion})` : ''}${m.message ? ` — ${m.message}` : ''}`,
+    );
   }
   out.push('', 'Rollouts in progress');
   if (!r.rollouts.length) out.push('  (none)');

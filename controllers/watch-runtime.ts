@@ -26,9 +26,14 @@ export function gitChangeTrainingRun(start: RetrainStart, model: string | undefi
   return {
     apiVersion: 'ghosteam.io/v1alpha1',
     kind: 'TrainingRun',
-    metadata: { name, namespace: start.namespace ?? 'default', labels: { [PIPELINE_LABEL]: start.pipeline, [REASON_LABEL]: 'git-change' }, annotations: { [SOURCE_COMMIT_ANNOTATION]: start.commit, [SPEC_HASH_ANNOTATION]: start.hash } },
+    metadata: {
+      name,
+      namespace: start.namespace ?? 'default',
+      labels: { [PIPELINE_LABEL]: start.pipeline, [REASON_LABEL]: 'git-change' },
+      annotations: { [SOURCE_COMMIT_ANNOTATION]: start.commit, [SPEC_HASH_ANNOTATION]: start.hash },
+    },
     spec: { pipeline: start.pipeline, reason: 'git-change', specHash: start.hash, gitCommit: start.commit, ...(model ? { model } : {}) },
-  } as K8sObject;
+  };
 }
 
 /**
@@ -39,17 +44,18 @@ export function gitChangeTrainingRun(start: RetrainStart, model: string | undefi
  */
 export function localRuntime(o: { stateDir: string; log?: (line: string) => void; signal?: AbortSignal; pollMs?: number; hintMs?: number }): WatchRuntime {
   const stateDir = resolve(o.stateDir);
-  const sleep = (ms: number) => new Promise<void>((res) => {
-    const t = setTimeout(() => {
-      o.signal?.removeEventListener('abort', done);
-      res();
-    }, ms);
-    const done = () => {
-      clearTimeout(t);
-      res();
-    };
-    o.signal?.addEventListener('abort', done, { once: true });
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((res) => {
+      const t = setTimeout(() => {
+        o.signal?.removeEventListener('abort', done);
+        res();
+      }, ms);
+      const done = () => {
+        clearTimeout(t);
+        res();
+      };
+      o.signal?.addEventListener('abort', done, { once: true });
+    });
   return {
     name: `the local operator (${stateDir})`,
     async apply(objects, commit, ctx) {
@@ -69,18 +75,24 @@ export function localRuntime(o: { stateDir: string; log?: (line: string) => void
         const st = cur?.status as TrainingRunStatus | undefined;
         if (st?.phase === 'Succeeded') {
           if (st.gate?.passed === false) return { kind: 'rejected', run: run.metadata.name, reasons: st.gate.reasons };
-          return { kind: 'registered', run: run.metadata.name, ...((run.spec as { model?: string }).model ? { model: (run.spec as { model: string }).model } : {}), ...(st.registeredVersion !== undefined ? { version: st.registeredVersion } : {}) };
+          return {
+            kind: 'registered',
+            run: run.metadata.name,
+            ...((run.spec as { model?: string }).model ? { model: (run.spec as { model: string }).model } : {}),
+            ...(st.registeredVersion !== undefined ? { version: st.registeredVersion } : {}),
+          };
         }
         if (st?.phase === 'Failed') return { kind: 'failed', run: run.metadata.name, message: st.message ?? 'no message' };
         if (Date.now() - hinted > (o.hintMs ?? 30_000)) {
           hinted = Date.now();
-          o.log?.(inboxOutcome(stateDir, id)
-            ? `TrainingRun ${ns}/${run.metadata.name} is ${st?.phase ?? 'Pending'} (${Math.round((Date.now() - began) / 1000)} s)`
-            : `the local operator has not picked up TrainingRun ${ns}/${run.metadata.name} yet: is \`ghosteam operator --local --state-dir ${stateDir}\` running?`);
+          o.log?.(
+            inboxOutcome(stateDir, id)
+              ? `TrainingRun ${ns}/${run.metadata.name} is ${st?.phase ?? 'Pending'} (${Math.round((Date.now() - began) / 1000)} s)`
+              : `the local operator has not picked up TrainingRun ${ns}/${run.metadata.name} yet: is \`ghosteam operator --local --state-dir ${stateDir}\` running?`,
+          );
         }
         await sleep(o.pollMs ?? 1000);
       }
     },
   };
 }
-

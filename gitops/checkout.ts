@@ -33,10 +33,15 @@ export function installCommand(files: { packageJson: boolean; packageLock: boole
 function npm(args: string[], cwd: string, timeoutMs: number): Promise<{ code: number; output: string }> {
   const cli = process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['npm'];
   return new Promise((res) => {
-    execFile(cli[0], [...cli.slice(1), ...args], { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      res({ code, output: `${stdout}${stderr}` });
-    });
+    execFile(
+      cli[0],
+      [...cli.slice(1), ...args],
+      { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, npm_config_update_notifier: 'false' } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        res({ code, output: `${stdout}${stderr}` });
+      },
+    );
   });
 }
 
@@ -44,7 +49,13 @@ function npm(args: string[], cwd: string, timeoutMs: number): Promise<{ code: nu
  * The checkout of `sha` under `treesDir`, made (with dependencies) if it does not exist yet.
  * Throws with npm's last lines when the dependencies do not install.
  */
-export async function prepareTree(cloneDir: string, treesDir: string, sha: string, log: (line: string) => void = () => {}, installTimeoutMs = 600_000): Promise<string> {
+export async function prepareTree(
+  cloneDir: string,
+  treesDir: string,
+  sha: string,
+  log: (line: string) => void = () => {},
+  installTimeoutMs = 600_000,
+): Promise<string> {
   const tree = join(treesDir, sha);
   if (existsSync(join(tree, READY))) return tree;
   const git = gitClient(cloneDir);
@@ -56,13 +67,20 @@ export async function prepareTree(cloneDir: string, treesDir: string, sha: strin
   await mkdir(treesDir, { recursive: true });
   await git.raw(['worktree', 'add', '--quiet', '--detach', tree, sha]);
   const manifests = DEP_FILES.filter((f) => existsSync(join(tree, f)));
-  const cmd = installCommand({ packageJson: manifests.includes('package.json'), packageLock: manifests.includes('package-lock.json'), npmShrinkwrap: manifests.includes('npm-shrinkwrap.json') });
+  const cmd = installCommand({
+    packageJson: manifests.includes('package.json'),
+    packageLock: manifests.includes('package-lock.json'),
+    npmShrinkwrap: manifests.includes('npm-shrinkwrap.json'),
+  });
   if (cmd && !existsSync(join(tree, 'node_modules'))) {
     const texts = await Promise.all(manifests.map((f) => readFile(join(tree, f), 'utf8')));
     // Dependencies are installed once per package.json + lockfile and shared by the checkouts that
     // have the same ones; a relative file: dependency only resolves from the checkout itself.
     const shareable = !texts.some((t) => /"file:(?!\/)|"link:(?!\/)/.test(t));
-    const key = createHash('sha256').update(manifests.map((f, i) => `${f}\0${texts[i]}\0`).join('')).digest('hex').slice(0, 16);
+    const key = createHash('sha256')
+      .update(manifests.map((f, i) => `${f}\0${texts[i]}\0`).join(''))
+      .digest('hex')
+      .slice(0, 16);
     const depsDir = shareable ? join(treesDir, '..', 'deps', key) : tree;
     if (!existsSync(join(depsDir, READY))) {
       if (shareable) {
@@ -73,8 +91,15 @@ export async function prepareTree(cloneDir: string, treesDir: string, sha: strin
       log(`${sha.slice(0, 7)}: installing the repository's dependencies (npm ${cmd[0]})`);
       const r = await npm(cmd, depsDir, installTimeoutMs);
       if (r.code !== 0) {
-        const last = r.output.trim().split('\n').filter((l) => !/^npm warn/i.test(l)).slice(-5).join(' | ');
-        throw new Error(`npm ${cmd[0]} failed in the checkout of ${sha.slice(0, 7)} (exit ${r.code}): ${last}; fix package.json/package-lock.json in the repository`);
+        const last = r.output
+          .trim()
+          .split('\n')
+          .filter((l) => !/^npm warn/i.test(l))
+          .slice(-5)
+          .join(' | ');
+        throw new Error(
+          `npm ${cmd[0]} failed in the checkout of ${sha.slice(0, 7)} (exit ${r.code}): ${last}; fix package.json/package-lock.json in the repository`,
+        );
       }
       if (shareable) await writeFile(join(depsDir, READY), `${new Date().toISOString()}\n`);
     }

@@ -42,8 +42,7 @@ export function flatten(value: unknown, prefix = '', out = new Map<string, strin
         const { name, ...rest } = x as { name: string };
         flatten(rest, `${prefix}[${name}]`, out);
       }
-    }
-    else value.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
+    } else value.forEach((x, i) => flatten(x, `${prefix}[${i}]`, out));
   } else if (value && typeof value === 'object') {
     const entries = Object.entries(value).filter(([, v]) => v !== undefined);
     if (entries.length === 0 && prefix) out.set(prefix, '{}');

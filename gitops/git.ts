@@ -26,7 +26,11 @@ export function credentialsFromEnv(env: Readonly<Record<string, string | undefin
  * Credentials from a Kubernetes Secret's data (base64 values, as the API returns them) or
  * stringData: keys `username` plus `password` or `token`. The error names the Secret and the key.
  */
-export function credentialsFromSecret(secret: { metadata?: { name?: string; namespace?: string }; data?: Record<string, string>; stringData?: Record<string, string> }): GitCredentials {
+export function credentialsFromSecret(secret: {
+  metadata?: { name?: string; namespace?: string };
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}): GitCredentials {
   const where = `Secret ${secret.metadata?.namespace ? `${secret.metadata.namespace}/` : ''}${secret.metadata?.name ?? '(unnamed)'}`;
   const read = (k: string): string | undefined => {
     if (secret.stringData?.[k] !== undefined) return secret.stringData[k];

@@ -1,6 +1,17 @@
 /** ghosteam/gitops: plans for pull requests, retraining from commits, write-back of version pins. */
 export * from './objects.ts';
-export { annotation, apiGroup, objectKey, displayName, CONSTRUCT_PATH_ANNOTATION, SOURCE_COMMIT_ANNOTATION, SPEC_HASH_ANNOTATION, SYNC_WAVE_ANNOTATION, SYNC_OPTIONS_ANNOTATION, type K8sObject } from '../api/objects.ts';
+export {
+  annotation,
+  apiGroup,
+  objectKey,
+  displayName,
+  CONSTRUCT_PATH_ANNOTATION,
+  SOURCE_COMMIT_ANNOTATION,
+  SPEC_HASH_ANNOTATION,
+  SYNC_WAVE_ANNOTATION,
+  SYNC_OPTIONS_ANNOTATION,
+  type K8sObject,
+} from '../api/objects.ts';
 export { jsonEqual, sortKeysDeep } from '../api/json.ts';
 export { computePlan, objectDiff, describeRollout, type Plan, type ModelPlan, type PipelinePlan, type DriftMonitorPlan, type ObjectRef } from './plan.ts';
 export { renderText, renderMarkdown, renderJson, planFails, type PlanReport, type Revision } from './plan-render.ts';

@@ -47,7 +47,8 @@ export function validatePin(raw: unknown, where: string): ModelPin {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new LockFileError(`${where} must be an object with version, promotedAt, reason and metrics`);
   const p = raw as Record<string, unknown>;
   if (!positiveInt(p.version)) throw new LockFileError(`${where}.version must be a positive integer (got ${JSON.stringify(p.version)})`);
-  if (p.previous !== undefined && !positiveInt(p.previous)) throw new LockFileError(`${where}.previous must be a positive integer or absent (got ${JSON.stringify(p.previous)})`);
+  if (p.previous !== undefined && !positiveInt(p.previous))
+    throw new LockFileError(`${where}.previous must be a positive integer or absent (got ${JSON.stringify(p.previous)})`);
   if (typeof p.promotedAt !== 'string' || Number.isNaN(Date.parse(p.promotedAt))) {
     throw new LockFileError(`${where}.promotedAt must be an ISO-8601 time such as 2026-01-31T12:00:00.000Z (got ${JSON.stringify(p.promotedAt)})`);
   }
@@ -61,7 +62,7 @@ export function validatePin(raw: unknown, where: string): ModelPin {
   }
   return {
     version: p.version,
-    ...(p.previous !== undefined ? { previous: p.previous as number } : {}),
+    ...(p.previous !== undefined ? { previous: p.previous } : {}),
     promotedAt: p.promotedAt,
     reason: p.reason as PromotionReason,
     metrics: metrics as Record<string, number>,
@@ -79,7 +80,8 @@ export function parseLock(text: string | undefined, file = LOCK_FILE): ModelsLoc
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new LockFileError(`${file} must be an object of the form { "models": { ... } }`);
   const models = (raw as { models?: unknown }).models ?? {};
-  if (typeof models !== 'object' || models === null || Array.isArray(models)) throw new LockFileError(`${file}: 'models' must be an object keyed by model name`);
+  if (typeof models !== 'object' || models === null || Array.isArray(models))
+    throw new LockFileError(`${file}: 'models' must be an object keyed by model name`);
   const out: Record<string, ModelPin> = {};
   for (const [name, pin] of Object.entries(models)) {
     if (!NAME.test(name)) throw new LockFileError(`${file}: '${name}' is not a model name (letters, digits, '-', '_' and '.')`);
@@ -130,7 +132,10 @@ export type PinOutcome =
  */
 export function applyPin(lock: ModelsLock, req: PinRequest): PinOutcome {
   if (!NAME.test(req.model)) throw new LockFileError(`'${req.model}' is not a model name (letters, digits, '-', '_' and '.')`);
-  const pin = validatePin({ version: req.version, previous: req.previous, promotedAt: req.promotedAt, reason: req.reason, metrics: req.metrics ?? {} }, `pin for ${req.model}`);
+  const pin = validatePin(
+    { version: req.version, previous: req.previous, promotedAt: req.promotedAt, reason: req.reason, metrics: req.metrics ?? {} },
+    `pin for ${req.model}`,
+  );
   const current = lock.models[req.model];
   if (current && current.version === req.version) return { kind: 'unchanged', lock };
   if (current && current.version > req.version) return { kind: 'superseded', lock, pinned: current.version };

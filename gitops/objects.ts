@@ -27,7 +27,10 @@ export function withoutVolatile(obj: K8sObject): K8sObject {
 }
 
 export class ObjectSetError extends Error {
-  constructor(message: string, readonly where: string) {
+  constructor(
+    message: string,
+    readonly where: string,
+  ) {
     super(message);
     this.name = 'ObjectSetError';
   }
@@ -43,8 +46,10 @@ export function indexObjects(objects: readonly unknown[], where: string): Map<st
   objects.forEach((raw, i) => {
     const o = raw as Partial<K8sObject> | null;
     const at = `${where}: object #${i + 1}`;
-    if (!o || typeof o !== 'object' || Array.isArray(o)) throw new ObjectSetError(`${at} is not a mapping; every synthesized document must be a Kubernetes object`, where);
-    if (typeof o.apiVersion !== 'string' || o.apiVersion === '') throw new ObjectSetError(`${at} has no 'apiVersion'; set it (e.g. 'ghosteam.io/v1alpha1')`, where);
+    if (!o || typeof o !== 'object' || Array.isArray(o))
+      throw new ObjectSetError(`${at} is not a mapping; every synthesized document must be a Kubernetes object`, where);
+    if (typeof o.apiVersion !== 'string' || o.apiVersion === '')
+      throw new ObjectSetError(`${at} has no 'apiVersion'; set it (e.g. 'ghosteam.io/v1alpha1')`, where);
     if (typeof o.kind !== 'string' || o.kind === '') throw new ObjectSetError(`${at} (${o.apiVersion}) has no 'kind'; set it (e.g. 'Model')`, where);
     if (!o.metadata || typeof o.metadata.name !== 'string' || o.metadata.name === '') {
       throw new ObjectSetError(`${at} (${o.kind}) has no 'metadata.name'; every object needs a name`, where);

@@ -49,11 +49,26 @@ export function renderText(r: PlanReport): string {
     if (items.length === 0) return;
     lines.push('', `${title}:`, ...items.map((i) => `  ${i}`));
   };
-  section('Models', p.models.map((m) => m.headline));
-  section('Pipelines', p.pipelines.map((x) => x.headline));
-  section('Drift monitors', p.driftMonitors.map((d) => d.headline));
-  section('Added', p.added.map((o) => `+ ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`));
-  section('Removed', p.removed.map((o) => `- ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`));
+  section(
+    'Models',
+    p.models.map((m) => m.headline),
+  );
+  section(
+    'Pipelines',
+    p.pipelines.map((x) => x.headline),
+  );
+  section(
+    'Drift monitors',
+    p.driftMonitors.map((d) => d.headline),
+  );
+  section(
+    'Added',
+    p.added.map((o) => `+ ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`),
+  );
+  section(
+    'Removed',
+    p.removed.map((o) => `- ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`),
+  );
   if (p.retrain.length > 0) lines.push('', `Retraining on merge: ${p.retrain.join(', ')}`);
   if (p.diff) lines.push('', p.diff.trimEnd());
   else lines.push('', 'No changes.');
@@ -78,11 +93,26 @@ export function renderMarkdown(r: PlanReport): string {
     if (items.length === 0) return;
     lines.push(`#### ${title}`, '', ...items.map((i) => `- ${md(i)}`), '');
   };
-  section('Models', p.models.map((m) => m.headline));
-  section('Pipelines', p.pipelines.map((x) => x.headline));
-  section('Drift monitors', p.driftMonitors.map((d) => d.headline));
-  section('Added', p.added.map((o) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`));
-  section('Removed', p.removed.map((o) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`));
+  section(
+    'Models',
+    p.models.map((m) => m.headline),
+  );
+  section(
+    'Pipelines',
+    p.pipelines.map((x) => x.headline),
+  );
+  section(
+    'Drift monitors',
+    p.driftMonitors.map((d) => d.headline),
+  );
+  section(
+    'Added',
+    p.added.map((o) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`),
+  );
+  section(
+    'Removed',
+    p.removed.map((o) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`),
+  );
   if (p.diff) {
     // A fence longer than any backtick run inside the diff, so YAML can't close it early.
     const longest = Math.max(2, ...(p.diff.match(/`+/g) ?? []).map((m) => m.length));

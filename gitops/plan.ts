@@ -125,8 +125,8 @@ export function describeRollout(o: K8sObject | undefined): string | undefined {
   const r = o && (get(o, 'spec.rollout') as Record<string, unknown> | undefined);
   if (!r || typeof r !== 'object') return undefined;
   const canary = r.canary as Record<string, unknown> | undefined;
-  const strategy = String(r.strategy ?? r.type ?? (canary ? 'canary' : Object.keys(r)[0] ?? 'direct'));
-  const rawSteps = (r.steps ?? canary?.steps ?? canary?.trafficSteps) as unknown;
+  const strategy = String(r.strategy ?? r.type ?? (canary ? 'canary' : (Object.keys(r)[0] ?? 'direct')));
+  const rawSteps = r.steps ?? canary?.steps ?? canary?.trafficSteps;
   if (Array.isArray(rawSteps)) {
     const steps = rawSteps.map(stepPercent).filter((n): n is number => n !== undefined);
     if (steps.length > 0) {
@@ -150,10 +150,25 @@ function planModel(name: string, namespace: string | undefined, before: K8sObjec
   const ns = namespace ? { namespace } : {};
   if (!before) {
     const v = versionAfter ? ` at ${versionAfter}` : '';
-    return { name, ...ns, change: 'added', headline: `${name}: new model${v}${rollout ? ` (${rollout})` : ''}`, ...(versionAfter ? { versionAfter } : {}), ...(rollout ? { rollout } : {}), details };
+    return {
+      name,
+      ...ns,
+      change: 'added',
+      headline: `${name}: new model${v}${rollout ? ` (${rollout})` : ''}`,
+      ...(versionAfter ? { versionAfter } : {}),
+      ...(rollout ? { rollout } : {}),
+      details,
+    };
   }
   if (!after) {
-    return { name, ...ns, change: 'removed', headline: `${name}: model removed (was ${versionBefore ?? 'unversioned'}); its serving stops`, ...(versionBefore ? { versionBefore } : {}), details };
+    return {
+      name,
+      ...ns,
+      change: 'removed',
+      headline: `${name}: model removed (was ${versionBefore ?? 'unversioned'}); its serving stops`,
+      ...(versionBefore ? { versionBefore } : {}),
+      details,
+    };
   }
   let headline: string;
   const parts: string[] = [];
@@ -203,7 +218,8 @@ function workflowSpec(o: K8sObject): Record<string, unknown> {
 function workflowParams(o: K8sObject): Map<string, string> {
   const params = get(workflowSpec(o), 'arguments.parameters');
   const out = new Map<string, string>();
-  if (Array.isArray(params)) for (const p of params as { name?: unknown; value?: unknown }[]) if (typeof p.name === 'string' && p.value !== undefined) out.set(p.name, String(p.value));
+  if (Array.isArray(params))
+    for (const p of params as { name?: unknown; value?: unknown }[]) if (typeof p.name === 'string' && p.value !== undefined) out.set(p.name, String(p.value));
   return out;
 }
 
@@ -293,7 +309,7 @@ function planPipeline(before: readonly K8sObject[], after: readonly K8sObject[])
   const primary = (list: readonly K8sObject[]) => list.find((o) => tasksOf(o) !== undefined) ?? list[0];
   const b = primary(before);
   const a = primary(after);
-  const o = (a ?? b) as K8sObject;
+  const o = a ?? b;
   const name = o.metadata.name;
   const ns = o.metadata.namespace ? { namespace: o.metadata.namespace } : {};
   const hashBefore = b && annotation(b, SPEC_HASH_ANNOTATION);
@@ -303,7 +319,16 @@ function planPipeline(before: readonly K8sObject[], after: readonly K8sObject[])
     return { name, ...ns, kind: o.kind, change: 'added', ...hashes, retrain: true, headline: `${name}: new pipeline → first training run`, details: [] };
   }
   if (!a) {
-    return { name, ...ns, kind: o.kind, change: 'removed', ...hashes, retrain: false, headline: `${name}: pipeline removed; no further training runs`, details: [] };
+    return {
+      name,
+      ...ns,
+      kind: o.kind,
+      change: 'removed',
+      ...hashes,
+      retrain: false,
+      headline: `${name}: pipeline removed; no further training runs`,
+      details: [],
+    };
   }
   const details = describeWorkflowChanges(b, a);
   const kinds = new Set([...before, ...after].map((x) => x.kind));
@@ -364,7 +389,15 @@ function toYaml(o: K8sObject | undefined): string {
 export function objectDiff(before: K8sObject | undefined, after: K8sObject | undefined): string {
   const o = (after ?? before) as K8sObject;
   const name = fileName(o);
-  const patch = createTwoFilesPatch(before ? `a/${name}` : '/dev/null', after ? `b/${name}` : '/dev/null', toYaml(before), toYaml(after), undefined, undefined, { context: 3 });
+  const patch = createTwoFilesPatch(
+    before ? `a/${name}` : '/dev/null',
+    after ? `b/${name}` : '/dev/null',
+    toYaml(before),
+    toYaml(after),
+    undefined,
+    undefined,
+    { context: 3 },
+  );
   // Drop the 'Index:'/'====' preamble that createTwoFilesPatch adds: git-style output reads better in a PR.
   return patch.replace(/^=+\n/m, '');
 }

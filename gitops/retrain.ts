@@ -78,7 +78,11 @@ export function pipelineKey(o: K8sObject): string {
  * trained starts once. Returns the new state with the started hashes recorded, so that calling it
  * again with the same objects starts nothing.
  */
-export function decideRetrains(objects: readonly K8sObject[], state: WatchState, commit: string): { start: RetrainStart[]; skip: RetrainSkip[]; state: WatchState } {
+export function decideRetrains(
+  objects: readonly K8sObject[],
+  state: WatchState,
+  commit: string,
+): { start: RetrainStart[]; skip: RetrainSkip[]; state: WatchState } {
   const start: RetrainStart[] = [];
   const skip: RetrainSkip[] = [];
   const trained: Record<string, readonly string[]> = { ...state.trained };
@@ -98,8 +102,7 @@ export function decideRetrains(objects: readonly K8sObject[], state: WatchState,
 }
 
 export type CommitAction =
-  | { readonly kind: 'synthesize'; readonly commit: CommitInfo }
-  | { readonly kind: 'skip'; readonly commit: CommitInfo; readonly why: string };
+  { readonly kind: 'synthesize'; readonly commit: CommitInfo } | { readonly kind: 'skip'; readonly commit: CommitInfo; readonly why: string };
 
 /**
  * What to do with each new commit (oldest first): write-backs are skipped (but still advance the
@@ -108,7 +111,10 @@ export type CommitAction =
  * poll) the newest commit is synthesized even when it is a write-back, so that every pipeline gets
  * its first training run.
  */
-export function planCommits(commits: readonly CommitInfo[], opts: { latestOnly?: boolean; lockFiles?: readonly string[]; baseline?: boolean } = {}): CommitAction[] {
+export function planCommits(
+  commits: readonly CommitInfo[],
+  opts: { latestOnly?: boolean; lockFiles?: readonly string[]; baseline?: boolean } = {},
+): CommitAction[] {
   const actions: CommitAction[] = commits.map((c, i) => {
     // The first commit a watcher ever sees is its baseline: synthesized whatever it touches.
     if (opts.baseline && i === commits.length - 1) return { kind: 'synthesize', commit: c };
@@ -120,5 +126,7 @@ export function planCommits(commits: readonly CommitInfo[], opts: { latestOnly?:
   actions.forEach((a, i) => {
     if (a.kind === 'synthesize') lastSynth = i;
   });
-  return actions.map((a, i) => (a.kind === 'synthesize' && i !== lastSynth ? { kind: 'skip', commit: a.commit, why: 'superseded by a newer commit in the same fetch' } : a));
+  return actions.map((a, i) =>
+    a.kind === 'synthesize' && i !== lastSynth ? { kind: 'skip', commit: a.commit, why: 'superseded by a newer commit in the same fetch' } : a,
+  );
 }

@@ -11,11 +11,14 @@
 import type { WatchRuntime } from './watch.ts';
 import { type K8sObject, PIPELINE_LABEL, REASON_LABEL, SOURCE_COMMIT_ANNOTATION, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
 
-
 /** The registered model a pipeline's register task names (its `name` argument), from the synthesized WorkflowTemplate. */
 export function registeredModelOf(objects: readonly K8sObject[], pipeline: string, namespace?: string): string | undefined {
-  const wt = objects.find((o) => o.kind === 'WorkflowTemplate' && o.metadata.name === pipeline && (namespace === undefined || o.metadata.namespace === namespace));
-  const templates = ((wt?.spec as { templates?: { dag?: { tasks?: { name: string; template?: string; arguments?: { parameters?: { name: string; value?: string }[] } }[] } }[] })?.templates ?? []);
+  const wt = objects.find(
+    (o) => o.kind === 'WorkflowTemplate' && o.metadata.name === pipeline && (namespace === undefined || o.metadata.namespace === namespace),
+  );
+  const templates =
+    (wt?.spec as { templates?: { dag?: { tasks?: { name: string; template?: string; arguments?: { parameters?: { name: string; value?: string }[] } }[] } }[] })
+      ?.templates ?? [];
   for (const t of templates) {
     for (const task of t.dag?.tasks ?? []) {
       if (task.template !== 'register' && task.name !== 'register') continue;
@@ -43,7 +46,9 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
     async apply(objects) {
       // CRDs first, then the rest in sync-wave order, as Argo CD would.
       const { applySyncWaves } = await import('../api/sync-waves.ts');
-      const waved = applySyncWaves(objects).sort((a, b) => Number(a.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0) - Number(b.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0));
+      const waved = applySyncWaves(objects).sort(
+        (a, b) => Number(a.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0) - Number(b.metadata.annotations?.['argocd.argoproj.io/sync-wave'] ?? 0),
+      );
       for (const obj of waved) await apply(obj);
     },
     async retrain(start, ctx) {
@@ -53,9 +58,14 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
       await apply({
         apiVersion: 'ghosteam.io/v1alpha1',
         kind: 'TrainingRun',
-        metadata: { name, namespace, labels: { [PIPELINE_LABEL]: start.pipeline, [REASON_LABEL]: 'git-change' }, annotations: { [SOURCE_COMMIT_ANNOTATION]: start.commit, [SPEC_HASH_ANNOTATION]: start.hash } },
+        metadata: {
+          name,
+          namespace,
+          labels: { [PIPELINE_LABEL]: start.pipeline, [REASON_LABEL]: 'git-change' },
+          annotations: { [SOURCE_COMMIT_ANNOTATION]: start.commit, [SPEC_HASH_ANNOTATION]: start.hash },
+        },
         spec: { pipeline: start.pipeline, reason: 'git-change', specHash: start.hash, gitCommit: start.commit, ...(model ? { model } : {}) },
-      } as K8sObject);
+      });
       o.log?.(`TrainingRun ${namespace}/${name} created (git-change); the operator runs and promotes it`);
       return { kind: 'submitted', run: name };
     },

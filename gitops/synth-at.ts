@@ -9,13 +9,16 @@ import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { PACKAGE_ROOT as ownRoot, sourcePath } from '../api/own-files.ts';
 import { gitClient } from './git.ts';
 import type { K8sObject } from '../api/objects.ts';
 
 export class SynthFailedError extends Error {
-  constructor(message: string, readonly commit: string) {
+  constructor(
+    message: string,
+    readonly commit: string,
+  ) {
     super(message);
     this.name = 'SynthFailedError';
   }
@@ -65,11 +68,16 @@ export function synthModuleFor(treeDir: string, appAbs: string): string {
 function runChild(args: string[], cwd: string, timeoutMs: number): Promise<{ code: number; stderr: string }> {
   const tsx = createRequire(join(ownRoot, 'package.json')).resolve('tsx');
   return new Promise((res) => {
-    execFile(process.execPath, ['--import', tsx, sourcePath('gitops/synth-child.ts'), ...args], { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } }, (err, _stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      const killed = err && (err as { killed?: boolean }).killed;
-      res({ code, stderr: killed ? `synthesis timed out after ${Math.round(timeoutMs / 1000)} s` : stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', tsx, sourcePath('gitops/synth-child.ts'), ...args],
+      { cwd, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, NODE_OPTIONS: '' } },
+      (err, _stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        const killed = err && (err as { killed?: boolean }).killed;
+        res({ code, stderr: killed ? `synthesis timed out after ${Math.round(timeoutMs / 1000)} s` : stderr });
+      },
+    );
   });
 }
 
@@ -113,7 +121,10 @@ export async function withWorktree<T>(root: string, commit: string, fn: (tree: s
     if (modules && !existsSync(join(tree, 'node_modules'))) symlinkSync(modules, join(tree, 'node_modules'), 'dir');
     return await fn(tree, tmp);
   } finally {
-    const removed = await serialized(root, () => git.raw(['worktree', 'remove', '--force', tree])).then(() => true, () => false);
+    const removed = await serialized(root, () => git.raw(['worktree', 'remove', '--force', tree])).then(
+      () => true,
+      () => false,
+    );
     await rm(tmp, { recursive: true, force: true });
     // Only when remove failed: a prune beside another process's add could take its admin files.
     if (!removed) await serialized(root, () => git.raw(['worktree', 'prune'])).catch(() => undefined);
@@ -136,7 +147,8 @@ export async function synthAt(repoDir: string, ref: string, opts: SynthAtOptions
 export async function synthTree(tree: string, commit: string, opts: SynthAtOptions): Promise<SynthAtResult> {
   const appRel = opts.app;
   const appAbs = join(tree, appRel);
-  if (!existsSync(appAbs)) throw new SynthFailedError(`${appRel} does not exist at ${commit.slice(0, 7)}; pass --app with the app file's path at that commit`, commit);
+  if (!existsSync(appAbs))
+    throw new SynthFailedError(`${appRel} does not exist at ${commit.slice(0, 7)}; pass --app with the app file's path at that commit`, commit);
   const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-synth-'));
   try {
     const out = join(tmp, 'objects.json');

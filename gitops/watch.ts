@@ -154,7 +154,10 @@ export class RepoWatcher {
     let shas: string[] = [tip];
     if (last === tip) return [];
     if (last) {
-      const isAncestor = await git.raw(['merge-base', '--is-ancestor', last, tip]).then(() => true, () => false);
+      const isAncestor = await git.raw(['merge-base', '--is-ancestor', last, tip]).then(
+        () => true,
+        () => false,
+      );
       if (isAncestor) shas = (await git.raw(['rev-list', '--reverse', '--first-parent', `${last}..${tip}`])).split('\n').filter(Boolean);
       else this.log(`${this.branch} was rewritten (${last.slice(0, 7)} is no longer on it); continuing from ${tip.slice(0, 7)}`);
     }
@@ -203,7 +206,9 @@ export class RepoWatcher {
       }
       await this.o.runtime.apply(objects, c.sha, { ...(tree ? { tree } : {}), app: this.app });
       const decision = decideRetrains(objects, state, c.sha);
-      this.log(`${c.sha.slice(0, 7)} ${subject}: applied ${objects.length} objects to ${this.o.runtime.name}; ${decision.start.length === 0 ? 'no pipeline changed' : `retraining ${decision.start.map((s) => s.pipeline).join(', ')} (git-change)`}`);
+      this.log(
+        `${c.sha.slice(0, 7)} ${subject}: applied ${objects.length} objects to ${this.o.runtime.name}; ${decision.start.length === 0 ? 'no pipeline changed' : `retraining ${decision.start.map((s) => s.pipeline).join(', ')} (git-change)`}`,
+      );
       const trained: Record<string, readonly string[]> = { ...state.trained };
       const failures: Record<string, number> = { ...(state.failures ?? {}) };
       const outcomes: RetrainOutcome[] = [];
@@ -211,19 +216,33 @@ export class RepoWatcher {
       for (const start of decision.start) {
         const id = `${start.key}@${start.hash}`;
         const attempt = (failures[id] ?? 0) + 1;
-        const outcome = await this.o.runtime.retrain(start, { repoDir: this.repoDir, commit: c.sha, app: this.app, objects, attempt, ...(tree ? { tree } : {}) });
+        const outcome = await this.o.runtime.retrain(start, {
+          repoDir: this.repoDir,
+          commit: c.sha,
+          app: this.app,
+          objects,
+          attempt,
+          ...(tree ? { tree } : {}),
+        });
         outcomes.push(outcome);
         if (outcome.kind === 'failed' && attempt < MAX_ATTEMPTS) {
           failures[id] = attempt;
           done = false;
-          this.log(`${start.pipeline}: TrainingRun ${outcome.run} failed (${outcome.message}); trying again on the next poll (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`);
+          this.log(
+            `${start.pipeline}: TrainingRun ${outcome.run} failed (${outcome.message}); trying again on the next poll (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
+          );
           continue;
         }
         delete failures[id];
         trained[start.key] = [...(trained[start.key] ?? []), start.hash].slice(-MAX_HASHES_PER_PIPELINE);
-        if (outcome.kind === 'registered') this.log(`${start.pipeline}: TrainingRun ${outcome.run} registered ${outcome.model ?? 'the model'}${outcome.version !== undefined ? ` version ${outcome.version}` : ''}; the operator canaries it`);
-        else if (outcome.kind === 'rejected') this.log(`${start.pipeline}: TrainingRun ${outcome.run}: the gate rejected the model (${outcome.reasons.join('; ')}); nothing registered`);
-        else if (outcome.kind === 'failed') this.log(`${start.pipeline}: TrainingRun ${outcome.run} failed ${MAX_ATTEMPTS} times (${outcome.message}); giving up on this spec until it changes`);
+        if (outcome.kind === 'registered')
+          this.log(
+            `${start.pipeline}: TrainingRun ${outcome.run} registered ${outcome.model ?? 'the model'}${outcome.version !== undefined ? ` version ${outcome.version}` : ''}; the operator canaries it`,
+          );
+        else if (outcome.kind === 'rejected')
+          this.log(`${start.pipeline}: TrainingRun ${outcome.run}: the gate rejected the model (${outcome.reasons.join('; ')}); nothing registered`);
+        else if (outcome.kind === 'failed')
+          this.log(`${start.pipeline}: TrainingRun ${outcome.run} failed ${MAX_ATTEMPTS} times (${outcome.message}); giving up on this spec until it changes`);
       }
       state = { trained, ...(Object.keys(failures).length ? { failures } : {}), lastCommit: done ? c.sha : state.lastCommit };
       if (!state.lastCommit) delete (state as { lastCommit?: string }).lastCommit;

@@ -70,7 +70,10 @@ export async function writeBack(opts: WritebackOptions): Promise<WritebackResult
   const sleep = opts.sleep ?? sleepReal;
   const creds = opts.credentials;
   const log = (line: string) => opts.log?.(redact(line, secretsOf(creds)));
-  const author = opts.author ?? { name: process.env.GHOSTEAM_GIT_AUTHOR_NAME || 'ghosteam', email: process.env.GHOSTEAM_GIT_AUTHOR_EMAIL || 'ghosteam@users.noreply.local' };
+  const author = opts.author ?? {
+    name: process.env.GHOSTEAM_GIT_AUTHOR_NAME || 'ghosteam',
+    email: process.env.GHOSTEAM_GIT_AUTHOR_EMAIL || 'ghosteam@users.noreply.local',
+  };
   const dir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'ghosteam-writeback-')));
   const git = gitClient(dir, creds);
   const fail = (what: string, e: unknown) => gitError(what, e, creds);
@@ -93,7 +96,12 @@ export async function writeBack(opts: WritebackOptions): Promise<WritebackResult
         if (target === branch) throw fail(`fetching ${branch} from ${opts.repo}`, e);
         await git.raw(['fetch', '--quiet', '--no-tags', 'origin', refspecs[0]]).catch((e2) => Promise.reject(fail(`fetching ${branch} from ${opts.repo}`, e2)));
       }
-      const hasTarget = target !== branch && (await git.raw(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${target}`]).then((out) => out.trim() !== '', () => false));
+      const hasTarget =
+        target !== branch &&
+        (await git.raw(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${target}`]).then(
+          (out) => out.trim() !== '',
+          () => false,
+        ));
       const start = `refs/remotes/origin/${hasTarget ? target : branch}`;
       await git.raw(['checkout', '--quiet', '--force', '-B', 'ghosteam-writeback', start]).catch((e) => Promise.reject(fail(`checking out ${start}`, e)));
       const path = join(dir, lockFile);
@@ -116,10 +124,20 @@ export async function writeBack(opts: WritebackOptions): Promise<WritebackResult
       try {
         await git.raw(['push', '--quiet', '--porcelain', 'origin', `HEAD:refs/heads/${target}`]);
         log(`pinned ${opts.pin.model} v${opts.pin.version} on ${target} (${commit.slice(0, 7)}) after ${attempt} attempt(s)`);
-        return { outcome: 'pushed', branch: target, attempts: attempt, commit, pinned: opts.pin.version, ...(outcome.previous !== undefined ? { previous: outcome.previous } : {}) };
+        return {
+          outcome: 'pushed',
+          branch: target,
+          attempts: attempt,
+          commit,
+          pinned: opts.pin.version,
+          ...(outcome.previous !== undefined ? { previous: outcome.previous } : {}),
+        };
       } catch (e) {
         if (!isNonFastForward(e)) throw fail(`pushing to ${opts.repo} ${target}`, e);
-        if (attempt >= maxAttempts) throw new Error(`write-back of ${opts.pin.model} v${opts.pin.version} gave up after ${attempt} attempts: ${redact(opts.repo)} ${target} kept moving (non-fast-forward); retry later or raise maxAttempts`);
+        if (attempt >= maxAttempts)
+          throw new Error(
+            `write-back of ${opts.pin.model} v${opts.pin.version} gave up after ${attempt} attempts: ${redact(opts.repo)} ${target} kept moving (non-fast-forward); retry later or raise maxAttempts`,
+          );
         const delay = Math.round(backoff * 2 ** (attempt - 1) * (0.5 + Math.random()));
         log(`push of ${opts.pin.model} v${opts.pin.version} was rejected (non-fast-forward, attempt ${attempt}); fetching and retrying in ${delay} ms`);
         await sleep(delay);

@@ -225,7 +225,10 @@ export const TRAINJOB_QUEUE = 'ghosteam-training';
  */
 export function trainJobManifest(t: TaskSpec, pipeline: PipelineSpec): Record<string, unknown> {
   const d = t.distributed!;
-  const env: Record<string, unknown>[] = contractEnv(t, containerDirs(t), (k) => `{{inputs.parameters.${k}}}`, { runId: '{{workflow.name}}', pipeline: pipeline.name });
+  const env: Record<string, unknown>[] = contractEnv(t, containerDirs(t), (k) => `{{inputs.parameters.${k}}}`, {
+    runId: '{{workflow.name}}',
+    pipeline: pipeline.name,
+  });
   for (const [k, v] of Object.entries(t.env)) {
     env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
   }
@@ -234,7 +237,12 @@ export function trainJobManifest(t: TaskSpec, pipeline: PipelineSpec): Record<st
     kind: 'TrainJob',
     metadata: {
       generateName: `${pipeline.name}-${t.name}-`.slice(0, 57),
-      labels: { ...MANAGED_BY_LABEL, [PIPELINE_LABEL]: pipeline.name, [KUEUE_QUEUE_LABEL]: TRAINJOB_QUEUE, ...(t.container ? { [COMPONENT_LABEL]: t.container.name } : {}) },
+      labels: {
+        ...MANAGED_BY_LABEL,
+        [PIPELINE_LABEL]: pipeline.name,
+        [KUEUE_QUEUE_LABEL]: TRAINJOB_QUEUE,
+        ...(t.container ? { [COMPONENT_LABEL]: t.container.name } : {}),
+      },
       annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
     },
     spec: {
@@ -297,7 +305,9 @@ function dagTask(t: TaskSpec): IDAGTask {
         }
       : {}),
     ...(t.when ? { when: argoWhen(t.when) } : {}),
-    ...(t.parallelFor ? { withParam: t.parallelFor.items.kind === 'literal' ? JSON.stringify(t.parallelFor.items.value) : argoValue(t.parallelFor.items) } : {}),
+    ...(t.parallelFor
+      ? { withParam: t.parallelFor.items.kind === 'literal' ? JSON.stringify(t.parallelFor.items.value) : argoValue(t.parallelFor.items) }
+      : {}),
   };
 }
 
@@ -325,7 +335,10 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
   // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
   if (spec.exitHandler) {
     const eh = spec.exitHandler;
-    templates.push({ name: `${eh.name}-exit`, dag: { tasks: [{ name: eh.name, template: eh.name, ...(exitArguments(eh) ? { arguments: exitArguments(eh) } : {}) }] } });
+    templates.push({
+      name: `${eh.name}-exit`,
+      dag: { tasks: [{ name: eh.name, template: eh.name, ...(exitArguments(eh) ? { arguments: exitArguments(eh) } : {}) }] },
+    });
     templates.push(template(eh, spec, true));
   }
   // Argo has no per-task fan-out limit in a DAG; the tightest parallelFor limit bounds the whole

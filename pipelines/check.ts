@@ -15,7 +15,8 @@ export const RESERVED_TASK_NAMES = ['ghosteam-dag'];
 export const messages = {
   notDns: (name: string) => `'${name}' ${dnsLabelProblem(name)}; use '${toDnsLabel(name)}'`,
   duplicateTask: (name: string) => `has two tasks named '${name}'; give each task a unique id`,
-  plaintextSecret: (name: string) => `puts the secret ${name} in plain text; reference a Secret instead: valueFrom: {secretKeyRef: {name: <secret>, key: <key>}} (kubectl create secret generic <secret> --from-literal=<key>=…)`,
+  plaintextSecret: (name: string) =>
+    `puts the secret ${name} in plain text; reference a Secret instead: valueFrom: {secretKeyRef: {name: <secret>, key: <key>}} (kubectl create secret generic <secret> --from-literal=<key>=…)`,
   reservedTask: (name: string) => `'${name}' is reserved by ghosteam; choose another task id`,
   unknownParam: (name: string, known: readonly string[]) =>
     `refers to pipeline param '${name}', which is not declared; declare it with pipeline.param('${name}', …)${known.length ? ` or use one of ${known.join(', ')}` : ''}`,
@@ -32,7 +33,8 @@ export const messages = {
   exitHandlerDeps: (deps: readonly string[]) =>
     `runs after the DAG whatever its outcome, so it can't consume outputs of ${deps.map((d) => `'${d}'`).join(', ')}; pass values through pipeline params instead`,
   paramDefaultType: (name: string, type: string) => `default of param '${name}' is not a ${type}; give a ${type} default`,
-  paramEnum: (name: string, value: unknown, allowed: readonly string[]) => `default ${JSON.stringify(value)} of param '${name}' is not one of ${allowed.join(', ')}`,
+  paramEnum: (name: string, value: unknown, allowed: readonly string[]) =>
+    `default ${JSON.stringify(value)} of param '${name}' is not one of ${allowed.join(', ')}`,
   unknownRetrainParam: (name: string, pipeline: string, known: readonly string[]) =>
     `passes param '${name}', which pipeline '${pipeline}' does not declare; declare it with pipeline.param('${name}', …)${known.length ? ` or use one of ${known.join(', ')}` : ''}`,
   duplicateParam: (name: string) => `declares param '${name}' twice; remove one`,
@@ -47,7 +49,10 @@ export const messages = {
 /** What a value must be, in words: 'an integer >= 1', 'one of binary, multiclass'. */
 export function paramWant(d: ParamDecl): string {
   if (d.enum) return `one of ${d.enum.join(', ')}`;
-  if (d.type === 'number') return [d.integer ? 'an integer' : 'a number', d.min !== undefined ? `>= ${d.min}` : '', d.max !== undefined ? `<= ${d.max}` : ''].filter(Boolean).join(' ');
+  if (d.type === 'number')
+    return [d.integer ? 'an integer' : 'a number', d.min !== undefined ? `>= ${d.min}` : '', d.max !== undefined ? `<= ${d.max}` : '']
+      .filter(Boolean)
+      .join(' ');
   return d.type === 'list' ? 'a list (or a comma-separated string)' : d.type === 'json' ? 'a JSON value' : `a ${d.type}`;
 }
 
@@ -80,7 +85,8 @@ export function checkParamValues(spec: PipelineSpec, values: Readonly<Record<str
       const d = decls[k];
       if (!d || ref.kind !== 'param' || !(ref.name in values)) continue;
       const v = values[ref.name];
-      if (!paramFits(d, v)) out.push(`--param ${ref.name}=${String(v)}: ${t.path} passes it to param '${k}' of '${t.component!.name}', which must be ${paramWant(d)}`);
+      if (!paramFits(d, v))
+        out.push(`--param ${ref.name}=${String(v)}: ${t.path} passes it to param '${k}' of '${t.component!.name}', which must be ${paramWant(d)}`);
     }
   }
   return out;
@@ -110,12 +116,14 @@ function checkComponentParams(spec: PipelineSpec, issues: Issue[]): void {
         continue;
       }
       const v = literalOrDefault(spec, ref);
-      if (v && !paramFits(d, v.value)) issues.push({ path: t.path, field: `params.${k}`, message: messages.componentParamValue(k, name, v.value, paramWant(d), v.via) });
+      if (v && !paramFits(d, v.value))
+        issues.push({ path: t.path, field: `params.${k}`, message: messages.componentParamValue(k, name, v.value, paramWant(d), v.via) });
     }
     // Gate rules: on the evaluate task that produces the metrics (gate) or on evaluate itself.
     const evalTask = name === 'evaluate' ? t : name === 'gate' && t.inputs.metrics ? byName.get(t.inputs.metrics.task) : undefined;
     const gate = literalOrDefault(spec, t.params.gate);
-    if (!evalTask || evalTask.component?.name !== 'evaluate' || !gate || typeof gate.value !== 'object' || gate.value === null || Array.isArray(gate.value)) continue;
+    if (!evalTask || evalTask.component?.name !== 'evaluate' || !gate || typeof gate.value !== 'object' || gate.value === null || Array.isArray(gate.value))
+      continue;
     const trainTask = evalTask.inputs.model ? byName.get(evalTask.inputs.model.task) : undefined;
     const declared = trainTask?.component?.name === 'train-tabular' ? literalOrDefault(spec, trainTask.params.task)?.value : undefined;
     const task = typeof declared === 'string' && declared in TASK_METRICS ? (declared as TrainingTask) : undefined;
@@ -213,7 +221,8 @@ export function checkPipelineSpec(spec: PipelineSpec): Issue[] {
   for (const p of spec.params) {
     if (paramNames.includes(p.name)) issues.push({ path: spec.path, field: 'params', message: messages.duplicateParam(p.name) });
     paramNames.push(p.name);
-    if (p.default !== undefined && !typeOk(p.type, p.default)) issues.push({ path: spec.path, field: `params.${p.name}`, message: messages.paramDefaultType(p.name, p.type) });
+    if (p.default !== undefined && !typeOk(p.type, p.default))
+      issues.push({ path: spec.path, field: `params.${p.name}`, message: messages.paramDefaultType(p.name, p.type) });
     if (p.enum && p.default !== undefined && !p.enum.includes(p.default as string)) {
       issues.push({ path: spec.path, field: `params.${p.name}`, message: messages.paramEnum(p.name, p.default, p.enum) });
     }
@@ -257,7 +266,8 @@ export function checkPipelineSpec(spec: PipelineSpec): Issue[] {
     }
     for (const d of t.dependsOn) {
       if (d === t.name) {
-        if (!issues.some((i) => i.path === t.path && i.message === messages.selfDependency(t.name))) issues.push({ path: t.path, field: 'after', message: messages.selfDependency(t.name) });
+        if (!issues.some((i) => i.path === t.path && i.message === messages.selfDependency(t.name)))
+          issues.push({ path: t.path, field: 'after', message: messages.selfDependency(t.name) });
       } else if (!dagNames.has(d) && !isExit) issues.push({ path: t.path, field: 'after', message: messages.unknownTask(d, spec.name) });
     }
   };

@@ -13,7 +13,7 @@
  *   p.component('train', train, { inputs: { train: split.output('train'), test: split.output('test') }, params: { label: 'y' } });
  */
 import type { ArtifactKind, ComponentIO, ParamValue } from '../components/component.ts';
-import { Resources } from './resources.ts';
+import { type Resources } from './resources.ts';
 import type { DistributedSpec, ParamType } from './spec.ts';
 
 const NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -92,7 +92,15 @@ function io(name: string, field: string, decl: Readonly<Record<string, Container
 /** Whether `v` has type `type` (and lies within the param's enum/range); a message saying why not. */
 export function paramValueProblem(p: ContainerParam, v: ParamValue): string | undefined {
   const ok =
-    p.type === 'string' ? typeof v === 'string' : p.type === 'number' ? typeof v === 'number' && Number.isFinite(v) : p.type === 'boolean' ? typeof v === 'boolean' : p.type === 'list' ? Array.isArray(v) : true;
+    p.type === 'string'
+      ? typeof v === 'string'
+      : p.type === 'number'
+        ? typeof v === 'number' && Number.isFinite(v)
+        : p.type === 'boolean'
+          ? typeof v === 'boolean'
+          : p.type === 'list'
+            ? Array.isArray(v)
+            : true;
   if (!ok) return `is ${JSON.stringify(v)}, not a ${p.type}`;
   if (p.enum && typeof v === 'string' && !p.enum.includes(v)) return `is '${v}', not one of ${p.enum.join(', ')}`;
   if (typeof v === 'number' && p.min !== undefined && v < p.min) return `is ${v}, below the smallest value taken (${p.min})`;
@@ -118,7 +126,8 @@ export class ContainerComponent {
 
   private constructor(p: ContainerComponentProps) {
     const n = p.name;
-    if (typeof n !== 'string' || !NAME.test(n)) throw new Error(`container component name '${String(n)}' must be kebab-case (lower-case letters, digits and '-'), e.g. 'train-xgboost'`);
+    if (typeof n !== 'string' || !NAME.test(n))
+      throw new Error(`container component name '${String(n)}' must be kebab-case (lower-case letters, digits and '-'), e.g. 'train-xgboost'`);
     if (!p.image || typeof p.image !== 'string') problem(n, 'image', "is required: the image the step runs in a cluster, e.g. 'ghcr.io/acme/train:1.0'");
     if (!Array.isArray(p.command) || p.command.length === 0 || p.command.some((c) => typeof c !== 'string' || c === '')) {
       problem(n, 'command', "must be a non-empty list of strings, e.g. ['python', 'train.py']");
@@ -142,15 +151,18 @@ export class ContainerComponent {
       params[k] = { ...d };
     }
     this.params = params;
-    for (const o of p.outputParams ?? []) if (!PARAM_NAME.test(o)) problem(n, `outputParams.${o}`, 'is not a valid name; use letters, digits and _, starting with a letter');
+    for (const o of p.outputParams ?? [])
+      if (!PARAM_NAME.test(o)) problem(n, `outputParams.${o}`, 'is not a valid name; use letters, digits and _, starting with a letter');
     this.outputParams = [...(p.outputParams ?? [])];
     if (p.resources) this.resources = p.resources;
     this.env = { ...(p.env ?? {}) };
     if (p.local) this.local = { ...p.local };
     if (p.distributed) {
       const { workers, gpusPerWorker = 0 } = p.distributed;
-      if (!Number.isInteger(workers) || workers < 1) problem(n, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
-      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0) problem(n, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
+      if (!Number.isInteger(workers) || workers < 1)
+        problem(n, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
+      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0)
+        problem(n, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
       if (p.resources?.spec.gpu) problem(n, 'resources.gpu', 'is set on a distributed step; give GPUs per worker with distributed.gpusPerWorker instead');
       this.distributed = { workers, gpusPerWorker };
     }

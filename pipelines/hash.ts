@@ -9,10 +9,13 @@ import type { PipelineSpec } from './spec.ts';
 
 /** The spec with construct paths and local-only run settings (`local`) removed (of the pipeline and of each task). */
 export function withoutPaths(spec: PipelineSpec): unknown {
-  const strip = <T extends { readonly path: string }>(x: T): Omit<T, 'path'> & { path: undefined } => Object.assign({}, x, { path: undefined, local: undefined });
+  const strip = <T extends { readonly path: string }>(x: T): Omit<T, 'path'> & { path: undefined } =>
+    Object.assign({}, x, { path: undefined, local: undefined });
   return { ...strip(spec), tasks: spec.tasks.map(strip), exitHandler: spec.exitHandler ? strip(spec.exitHandler) : undefined };
 }
 
 export function pipelineSpecHash(spec: PipelineSpec): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(withoutPaths(spec))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(canonicalJson(withoutPaths(spec)))
+    .digest('hex')}`;
 }

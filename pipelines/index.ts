@@ -1,7 +1,20 @@
 /** ghosteam/pipelines: the Pipeline construct DSL, its IR and the Argo compiler. */
 export * from './spec.ts';
 export { Pipeline, Task, DEFAULT_COMPONENT_IMAGE, type PipelineProps, type TaskProps, type ComponentTaskProps, type ParamOptions } from './pipeline.ts';
-export { Param, OutputParam, Item, Condition, Artifact, ArtifactDecl, ArtifactRef, Secret, SecretRef, ParallelFor, type ValueInput, type ParamTypeMap } from './values.ts';
+export {
+  Param,
+  OutputParam,
+  Item,
+  Condition,
+  Artifact,
+  ArtifactDecl,
+  ArtifactRef,
+  Secret,
+  SecretRef,
+  ParallelFor,
+  type ValueInput,
+  type ParamTypeMap,
+} from './values.ts';
 export { Gpu, Resources, Retry, Cache, Schedule, GPU_PRODUCTS, gpuProductLabel } from './resources.ts';
 export { ContainerComponent, type ContainerComponentProps, type ContainerIO, type ContainerParam, type ContainerLocal } from './container-component.ts';
 export { CONTAINER_DIRS, contractEnv, containerDirs, paramEnvName, inputEnvName, outputEnvName, upperSnake, type ContractDirs } from './contract.ts';

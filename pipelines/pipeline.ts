@@ -14,10 +14,33 @@ import { builtinComponent, type ComponentDescriptor } from './catalog.ts';
 import { ContainerComponent, paramValueProblem, type ContainerLocal } from './container-component.ts';
 import { checkPipelineSpec, messages, topoOrder } from './check.ts';
 import { pipelineSpecHash } from './hash.ts';
+import { PIPELINE_BRAND } from './brand.ts';
 import { dnsLabelProblem, parseDuration } from '../api/names.ts';
 import { Cache, Resources, Retry, type Schedule } from './resources.ts';
-import type { ArtifactInputSpec, ArtifactOutputSpec, DistributedSpec, EnvValue, LocalRunSpec, ParamSpec, ParamType, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
-import { ArtifactDecl, ArtifactRef, Condition, Item, OutputParam, ParallelFor, Param, SecretRef, type ParamTypeMap, type ValueInput } from './values.ts';
+import type {
+  ArtifactInputSpec,
+  ArtifactOutputSpec,
+  DistributedSpec,
+  EnvValue,
+  LocalRunSpec,
+  ParamSpec,
+  ParamType,
+  PipelineSpec,
+  TaskSpec,
+  ValueRef,
+} from './spec.ts';
+import {
+  type ArtifactDecl,
+  ArtifactRef,
+  type Condition,
+  Item,
+  OutputParam,
+  type ParallelFor,
+  Param,
+  SecretRef,
+  type ParamTypeMap,
+  type ValueInput,
+} from './values.ts';
 
 /** The image that runs built-in components (`ghosteam component run <name>`). */
 export const DEFAULT_COMPONENT_IMAGE = 'ghcr.io/ghosteam/components:0.1.0';
@@ -125,7 +148,9 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     if (dnsLabelProblem(id)) fail(path, 'name', messages.notDns(id));
 
     if (definition) {
-      this.declaredOutputs = Object.fromEntries(definition.outputs.map((o) => [o.name, { kind: o.kind, ...(o.description ? { description: o.description } : {}) }]));
+      this.declaredOutputs = Object.fromEntries(
+        definition.outputs.map((o) => [o.name, { kind: o.kind, ...(o.description ? { description: o.description } : {}) }]),
+      );
       this.declaredOutputParams = [...(definition.outputParams ?? [])];
     } else {
       if (!props.image) fail(path, 'image', 'is required for a container task; set image, or use pipeline.component(...) for a built-in step');
@@ -144,7 +169,8 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     const own = (owner: { node: { path: string } }, field: string, what: string) => {
       if (owner === this) fail(path, field, messages.selfDependency(this.name));
       const ownerPipeline = owner instanceof Task ? owner.pipeline : owner;
-      if (ownerPipeline !== this.pipeline) fail(path, field, `uses ${what} from ${owner.node.path}, which belongs to another pipeline; pass it as a param of this pipeline instead`);
+      if (ownerPipeline !== this.pipeline)
+        fail(path, field, `uses ${what} from ${owner.node.path}, which belongs to another pipeline; pass it as a param of this pipeline instead`);
     };
     for (const [k, v] of Object.entries(p.params ?? {})) {
       if (v instanceof Param) own(v.pipeline, `params.${k}`, `param '${v.name}'`);
@@ -159,7 +185,8 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     if (p.parallelFor) for (const o of p.parallelFor.owners) own(o, 'parallelFor', 'a value');
     for (const [k, v] of Object.entries(p.env ?? {})) {
       if (!ENV_NAME.test(k)) fail(path, `env.${k}`, 'is not a valid environment variable name; use letters, digits and _ (not starting with a digit)');
-      if (typeof v === 'string' && SECRET_LIKE.test(k)) fail(path, `env.${k}`, `looks like a secret but is given as a literal; pass it by reference: Secret.fromSecret('<secret-name>', '<key>')`);
+      if (typeof v === 'string' && SECRET_LIKE.test(k))
+        fail(path, `env.${k}`, `looks like a secret but is given as a literal; pass it by reference: Secret.fromSecret('<secret-name>', '<key>')`);
     }
     if (p.timeout !== undefined) {
       try {
@@ -180,15 +207,18 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
         if (want.kind !== ref.kind) fail(path, `inputs.${k}`, messages.artifactKind(ref.task.name, ref.name, want.kind, ref.kind));
       }
       for (const i of c.inputs) {
-        if (!i.optional && !(p.inputs && i.name in p.inputs)) fail(path, `inputs.${i.name}`, `is required by component '${c.name}' (a ${i.kind} artifact); pass an upstream output`);
+        if (!i.optional && !(p.inputs && i.name in p.inputs))
+          fail(path, `inputs.${i.name}`, `is required by component '${c.name}' (a ${i.kind} artifact); pass an upstream output`);
       }
     }
     if (this.container) this.checkContainerParams(path, this.container);
     const d = p.distributed ?? this.container?.distributed;
     if (p.distributed) {
       const { workers, gpusPerWorker = 0 } = p.distributed;
-      if (!Number.isInteger(workers) || workers < 1) fail(path, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
-      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0) fail(path, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
+      if (!Number.isInteger(workers) || workers < 1)
+        fail(path, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
+      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0)
+        fail(path, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
     }
     if (d) {
       if (p.resources?.spec.gpu) fail(path, 'resources.gpu', 'is set on a distributed step; give GPUs per worker with distributed.gpusPerWorker instead');
@@ -203,12 +233,26 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     const declared = Object.keys(c.params);
     for (const [k, v] of Object.entries(given)) {
       const d = c.params[k];
-      if (!d) fail(path, `params.${k}`, `is not a param of component '${c.name}'; ${declared.length ? `use one of ${declared.join(', ')}` : 'it declares none'}, or declare it in ContainerComponent.define({ params })`);
+      if (!d)
+        fail(
+          path,
+          `params.${k}`,
+          `is not a param of component '${c.name}'; ${declared.length ? `use one of ${declared.join(', ')}` : 'it declares none'}, or declare it in ContainerComponent.define({ params })`,
+        );
       if (!(v instanceof Param || v instanceof OutputParam || v instanceof Item)) {
-        const why = paramValueProblem(d, v as ParamValue);
-        if (why) fail(path, `params.${k}`, `${why} (component '${c.name}' declares it ${d.type}${d.enum ? ` of ${d.enum.join(', ')}` : ''}${d.min !== undefined ? `, min ${d.min}` : ''}${d.max !== undefined ? `, max ${d.max}` : ''})`);
+        const why = paramValueProblem(d, v);
+        if (why)
+          fail(
+            path,
+            `params.${k}`,
+            `${why} (component '${c.name}' declares it ${d.type}${d.enum ? ` of ${d.enum.join(', ')}` : ''}${d.min !== undefined ? `, min ${d.min}` : ''}${d.max !== undefined ? `, max ${d.max}` : ''})`,
+          );
       } else if (v instanceof Param && v.type !== d.type && d.type !== 'json') {
-        fail(path, `params.${k}`, `takes pipeline param '${v.name}' of type ${v.type}, but component '${c.name}' declares it ${d.type}; declare the pipeline param as ${d.type}`);
+        fail(
+          path,
+          `params.${k}`,
+          `takes pipeline param '${v.name}' of type ${v.type}, but component '${c.name}' declares it ${d.type}; declare the pipeline param as ${d.type}`,
+        );
       }
     }
     for (const [k, d] of Object.entries(c.params)) {
@@ -219,7 +263,12 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
   /** A handle on output artifact `name` (checked against the declared outputs). */
   output<K extends keyof O & string>(name: K): ArtifactRef<O[K]> {
     const ref = (this.outputs as Record<string, ArtifactRef>)[name];
-    if (!ref) fail(this.node.path, `outputs.${name}`, `is not an output of task '${this.name}'; use one of ${Object.keys(this.declaredOutputs).join(', ') || '(none)'}`);
+    if (!ref)
+      fail(
+        this.node.path,
+        `outputs.${name}`,
+        `is not an output of task '${this.name}'; use one of ${Object.keys(this.declaredOutputs).join(', ') || '(none)'}`,
+      );
     return ref as ArtifactRef<O[K]>;
   }
 
@@ -235,7 +284,8 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
   addDependency(...tasks: Task[]): this {
     for (const t of tasks) {
       if (t === this) fail(this.node.path, 'after', messages.selfDependency(this.name));
-      if (t.pipeline !== this.pipeline) fail(this.node.path, 'after', `refers to ${t.node.path}, which belongs to another pipeline; tasks can only wait for tasks of their own pipeline`);
+      if (t.pipeline !== this.pipeline)
+        fail(this.node.path, 'after', `refers to ${t.node.path}, which belongs to another pipeline; tasks can only wait for tasks of their own pipeline`);
       if (!this.after.includes(t)) this.after.push(t);
     }
     return this;
@@ -268,15 +318,27 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
       for (const [k, d] of Object.entries(cc.params)) if (!(k in params) && d.default !== undefined) params[k] = { kind: 'literal', value: d.default };
       for (const k of Object.keys(cc.env)) if (!(k in env)) env[k] = cc.env[k];
     }
-    const sortedParams = Object.fromEntries(Object.keys(params).sort().map((k) => [k, params[k]]));
-    const sortedEnv = Object.fromEntries(Object.keys(env).sort().map((k) => [k, env[k]]));
+    const sortedParams = Object.fromEntries(
+      Object.keys(params)
+        .sort()
+        .map((k) => [k, params[k]]),
+    );
+    const sortedEnv = Object.fromEntries(
+      Object.keys(env)
+        .sort()
+        .map((k) => [k, env[k]]),
+    );
     const cache = p.cache ?? (c || cc ? Cache.enabled() : Cache.disabled());
     const localProps = { ...(cc?.local ?? {}), ...(p.local ?? {}) };
     const appDir = synthContext().appDir;
     const local: LocalRunSpec | undefined =
       c || (!appDir && !localProps.interpreter && !localProps.venv)
         ? undefined
-        : { ...(appDir ? { dir: appDir } : {}), ...(localProps.interpreter ? { interpreter: localProps.interpreter } : {}), ...(localProps.venv ? { venv: localProps.venv } : {}) };
+        : {
+            ...(appDir ? { dir: appDir } : {}),
+            ...(localProps.interpreter ? { interpreter: localProps.interpreter } : {}),
+            ...(localProps.venv ? { venv: localProps.venv } : {}),
+          };
     const dist = p.distributed ?? cc?.distributed;
     const distributed: DistributedSpec | undefined = dist ? { workers: dist.workers, gpusPerWorker: dist.gpusPerWorker ?? 0 } : undefined;
     const args = p.args ?? cc?.args;
@@ -286,7 +348,13 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
       ...(c ? { component: { name: c.name, version: c.version } } : {}),
       ...(cc ? { container: { name: cc.name, version: cc.version } } : {}),
       image: c ? (p.image ?? this.pipeline.componentImage) : cc ? (p.image ?? cc.image) : p.image!,
-      ...(c ? { command: ['ghosteam', 'component', 'run', c.name] } : cc ? { command: [...(p.command ?? cc.command)] } : p.command ? { command: [...p.command] } : {}),
+      ...(c
+        ? { command: ['ghosteam', 'component', 'run', c.name] }
+        : cc
+          ? { command: [...(p.command ?? cc.command)] }
+          : p.command
+            ? { command: [...p.command] }
+            : {}),
       ...(args ? { args: [...args] } : {}),
       params: sortedParams,
       inputs,
@@ -314,8 +382,13 @@ export class Pipeline extends Construct {
   private readonly tasks: Task[] = [];
   private exit?: Task;
 
-  constructor(scope: Construct, id: string, private readonly props: PipelineProps = {}) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: PipelineProps = {},
+  ) {
     super(scope, id);
+    Object.defineProperty(this, PIPELINE_BRAND, { value: true });
     this.name = props.name ?? id;
     this.componentImage = props.componentImage ?? DEFAULT_COMPONENT_IMAGE;
     this.schedule = props.schedule;
@@ -361,7 +434,7 @@ export class Pipeline extends Construct {
       ...(opts.enum ? { enum: [...opts.enum] } : {}),
     };
     const param = new Param<ParamTypeMap[K]>(this, name, opts.type);
-    this.params.push({ param: param as Param, spec });
+    this.params.push({ param: param, spec });
     return param;
   }
 
@@ -372,7 +445,7 @@ export class Pipeline extends Construct {
   /** Adds a container task. */
   task<O extends Record<string, ArtifactKind> = Record<string, never>>(id: string, props: TaskProps<O>): Task<O> {
     this.checkNewTask(id);
-    const t = new Task<O>(this, id, props as TaskProps);
+    const t = new Task<O>(this, id, props);
     this.tasks.push(t);
     return t;
   }
@@ -399,7 +472,7 @@ export class Pipeline extends Construct {
     if (this.exit) fail(this.node.path, 'onExit', `already has exit handler '${this.exit.name}'; a pipeline has at most one`);
     this.checkNewTask(id);
     const c = 'component' in props ? (typeof props.component === 'string' ? builtinComponent(props.component) : props.component) : undefined;
-    this.exit = new Task(this, id, props as TaskProps, c, true);
+    this.exit = new Task(this, id, props, c, true);
     return this.exit;
   }
 

@@ -42,7 +42,8 @@ export class Gpu {
    * @param opts.minMemoryGiB minimum memory per GPU; @default - any
    */
   static count(count: number, opts: { product?: string; minMemoryGiB?: number } = {}): Gpu {
-    if (!Number.isInteger(count) || count < 1) throw new Error(`Gpu.count(${count}): the count must be a whole number >= 1; drop the GPU request instead of asking for ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new Error(`Gpu.count(${count}): the count must be a whole number >= 1; drop the GPU request instead of asking for ${count}`);
     if (opts.minMemoryGiB !== undefined && !(opts.minMemoryGiB > 0)) throw new Error(`Gpu.count: minMemoryGiB ${opts.minMemoryGiB} must be > 0`);
     return new Gpu({
       count,
@@ -68,7 +69,8 @@ export class Resources {
   static of(r: { cpu: string; memory: string; cpuLimit?: string; memoryLimit?: string; gpu?: Gpu }): Resources {
     for (const k of ['cpu', 'memory', 'cpuLimit', 'memoryLimit'] as const) {
       const v = r[k];
-      if (v !== undefined && !QUANTITY.test(v)) throw new Error(`Resources.of: ${k} '${v}' is not a Kubernetes quantity; write e.g. '500m', '2', '512Mi' or '4Gi'`);
+      if (v !== undefined && !QUANTITY.test(v))
+        throw new Error(`Resources.of: ${k} '${v}' is not a Kubernetes quantity; write e.g. '500m', '2', '512Mi' or '4Gi'`);
     }
     return new Resources({
       cpu: r.cpu,
@@ -145,6 +147,10 @@ export class Schedule {
     } catch (err) {
       throw new Error(`Schedule.cron('${expression}'): ${(err as Error).message}`);
     }
-    return new Schedule({ cron: fields.join(' '), ...(opts.timezone ? { timezone: opts.timezone } : {}), concurrencyPolicy: opts.concurrencyPolicy ?? 'Forbid' });
+    return new Schedule({
+      cron: fields.join(' '),
+      ...(opts.timezone ? { timezone: opts.timezone } : {}),
+      concurrencyPolicy: opts.concurrencyPolicy ?? 'Forbid',
+    });
   }
 }

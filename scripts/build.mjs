@@ -27,7 +27,10 @@ const VENDOR = {
     entry: "export * from '@sinclair/typebox';",
   },
   'argo-workflows.js': {
-    specifiers: ['@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate', '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow'],
+    specifiers: [
+      '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate',
+      '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow',
+    ],
     entry: [
       "export { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';",
       "export { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';",
@@ -106,4 +109,7 @@ try {
   rmSync(tmp, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
 }
-if (!quiet) console.log(`ghosteam build: ${Object.keys(snapshot).length} sources from ${SOURCE_DIRS.join(', ')} → ${BUILD_DIR}/ in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+if (!quiet)
+  console.log(
+    `ghosteam build: ${Object.keys(snapshot).length} sources from ${SOURCE_DIRS.join(', ')} → ${BUILD_DIR}/ in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );

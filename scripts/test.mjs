@@ -41,6 +41,23 @@ if (!process.env.GHOSTEAM_SKIP_TYPECHECK) {
   }
 }
 
+// Lint (typescript-eslint, type-aware; eslint.config.mjs) and format (prettier; .prettierrc) on a
+// whole run and in CI, so the tree stays clean; a filtered run during development skips them
+// (`npm run lint`, `npm run format` do them alone). GHOSTEAM_SKIP_LINT=1 skips them too.
+if ((filters.length === 0 || process.env.CI === 'true') && !process.env.GHOSTEAM_SKIP_LINT) {
+  const bin = (name, file) => join(root, 'node_modules', name, file);
+  const lint = spawnSync(process.execPath, [bin('eslint', 'bin/eslint.js'), '--max-warnings=0', '.'], { cwd: root, stdio: 'inherit' });
+  if (lint.status !== 0) {
+    console.error('lint failed: `npm run lint` shows the findings; `npx eslint --fix .` fixes many');
+    process.exit(lint.status ?? 1);
+  }
+  const fmt = spawnSync(process.execPath, [bin('prettier', 'bin/prettier.cjs'), '--check', '--log-level=warn', '.'], { cwd: root, stdio: 'inherit' });
+  if (fmt.status !== 0) {
+    console.error('format check failed: `npm run format` formats the files listed above');
+    process.exit(fmt.status ?? 1);
+  }
+}
+
 // The CLI runs the compiled build when it matches the sources (bin/ghosteam.mjs): build it, so the
 // CLI tests run what users run.
 const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });

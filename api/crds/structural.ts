@@ -8,7 +8,21 @@ import type { TSchema } from '@sinclair/typebox';
 
 export type JsonSchema = { [key: string]: unknown };
 
-const KEEP = ['description', 'format', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minItems', 'maxItems', 'enum', 'default'] as const;
+const KEEP = [
+  'description',
+  'format',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minItems',
+  'maxItems',
+  'enum',
+  'default',
+] as const;
 
 export function toStructural(schema: TSchema | JsonSchema, where = '$'): JsonSchema {
   const s = schema as JsonSchema;

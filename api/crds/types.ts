@@ -20,10 +20,8 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
 }
 
 const DateTime = (description: string) => Type.String({ format: 'date-time', description });
-const DnsName = (description: string) =>
-  Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description });
-const Quantity = (description: string) =>
-  Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$', description });
+const DnsName = (description: string) => Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description });
+const Quantity = (description: string) => Type.String({ pattern: '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$', description });
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -64,17 +62,23 @@ export type Resources = Static<typeof ResourcesSchema>;
 
 export const ModelRefSchema = Type.Object({
   name: Type.String({ minLength: 1, description: 'Registered model name in the model registry' }),
-  version: Type.Optional(Type.Integer({
-    minimum: 1,
-    description: 'Without alias: the fixed version to serve, exactly (older ones included: this is how to force a version). ' +
-      'With alias: the promoted baseline (models.lock.json, written back on promotion); a newer version of the alias that has not failed its canary is canaried against it. ' +
-      'A pin older than the version serving never rolls the Model back; use a fixed version for that',
-  })),
-  alias: Type.Optional(Type.String({
-    minLength: 1,
-    description: "Registry alias new versions come from, e.g. 'champion'; 'latest' follows the newest version (the default without version). " +
-      "Unless it is 'champion', promotions move the registry's champion alias",
-  })),
+  version: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      description:
+        'Without alias: the fixed version to serve, exactly (older ones included: this is how to force a version). ' +
+        'With alias: the promoted baseline (models.lock.json, written back on promotion); a newer version of the alias that has not failed its canary is canaried against it. ' +
+        'A pin older than the version serving never rolls the Model back; use a fixed version for that',
+    }),
+  ),
+  alias: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "Registry alias new versions come from, e.g. 'champion'; 'latest' follows the newest version (the default without version). " +
+        "Unless it is 'champion', promotions move the registry's champion alias",
+    }),
+  ),
 });
 export type ModelRef = Static<typeof ModelRefSchema>;
 
@@ -96,7 +100,9 @@ export const ROLLOUT_DEFAULTS = {
 } as const;
 
 export const RolloutThresholdsSchema = Type.Object({
-  maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: `Max fraction of failed requests on the canary (default ${ROLLOUT_DEFAULTS.maxErrorRate})` })),
+  maxErrorRate: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 1, description: `Max fraction of failed requests on the canary (default ${ROLLOUT_DEFAULTS.maxErrorRate})` }),
+  ),
   maxP99LatencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Max p99 latency of the canary in ms (default: not checked)' })),
   maxPredictionDrift: Type.Optional(Type.Number({ minimum: 0, description: 'Max drift score between canary and stable predictions (default: not checked)' })),
 });
@@ -109,7 +115,9 @@ export const RolloutSchema = Type.Object({
   intervalSeconds: Type.Integer({ minimum: 1, description: 'How long each step is analysed before the next' }),
   thresholds: RolloutThresholdsSchema,
   /** Minimum requests observed on the canary in a step before it can pass. */
-  minRequests: Type.Optional(Type.Integer({ minimum: 0, description: `Canary requests a step needs before it can pass (default ${ROLLOUT_DEFAULTS.minRequests})` })),
+  minRequests: Type.Optional(
+    Type.Integer({ minimum: 0, description: `Canary requests a step needs before it can pass (default ${ROLLOUT_DEFAULTS.minRequests})` }),
+  ),
 });
 export type RolloutPolicy = Static<typeof RolloutSchema>;
 
@@ -162,7 +170,8 @@ export type AnalysisResult = Static<typeof AnalysisResultSchema>;
 
 export const ROLLOUT_PHASES = ['Idle', 'Progressing', 'Paused', 'Promoted', 'RolledBack'] as const;
 export const RolloutPhaseSchema = StringEnum(ROLLOUT_PHASES, {
-  description: 'Idle (nothing to roll out), Progressing or Paused (a canary is under way; the step is status.stepIndex), Promoted (the last canary became stable), RolledBack (the last canary failed)',
+  description:
+    'Idle (nothing to roll out), Progressing or Paused (a canary is under way; the step is status.stepIndex), Promoted (the last canary became stable), RolledBack (the last canary failed)',
 });
 export type RolloutPhase = Static<typeof RolloutPhaseSchema>;
 
@@ -208,17 +217,19 @@ export const ModelStatusSchema = Type.Object({
   promotedFrom: Type.Optional(Type.Integer({ minimum: 1 })),
   url: Type.Optional(Type.String()),
   /** Git write-back of the promoted version (operator started with --git-repo); see controllers/planners/writeback.ts. */
-  writeBack: Type.Optional(Type.Object({
-    /** The last stable version found pinned in (or pushed to) the lock file: it is not written again. */
-    version: Type.Optional(Type.Integer({ minimum: 1 })),
-    /** The write-back commit (absent when the version was already pinned). */
-    commit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,64}$' })),
-    /** The lock file pinning a newer version than this Model's stable one (another writer won). */
-    supersededBy: Type.Optional(Type.Integer({ minimum: 1 })),
-    /** Failed attempts in a row for the pending version; sets the backoff. */
-    failures: Type.Optional(Type.Integer({ minimum: 0 })),
-    lastAttemptTime: Type.Optional(DateTime('When the last write-back attempt finished')),
-  })),
+  writeBack: Type.Optional(
+    Type.Object({
+      /** The last stable version found pinned in (or pushed to) the lock file: it is not written again. */
+      version: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** The write-back commit (absent when the version was already pinned). */
+      commit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,64}$' })),
+      /** The lock file pinning a newer version than this Model's stable one (another writer won). */
+      supersededBy: Type.Optional(Type.Integer({ minimum: 1 })),
+      /** Failed attempts in a row for the pending version; sets the backoff. */
+      failures: Type.Optional(Type.Integer({ minimum: 0 })),
+      lastAttemptTime: Type.Optional(DateTime('When the last write-back attempt finished')),
+    }),
+  ),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
 export type ModelStatus = Static<typeof ModelStatusSchema>;
@@ -347,11 +358,13 @@ export const TrainingRunStatusSchema = Type.Object({
   /** The model version the run registered, if any. */
   registeredVersion: Type.Optional(Type.Integer({ minimum: 1 })),
   /** The pipeline's quality gate, when it has one; a rejected model is never registered. */
-  gate: Type.Optional(Type.Object({
-    passed: Type.Boolean(),
-    /** Why the gate rejected the model (one line per failed rule). */
-    reasons: Type.Array(Type.String()),
-  })),
+  gate: Type.Optional(
+    Type.Object({
+      passed: Type.Boolean(),
+      /** Why the gate rejected the model (one line per failed rule). */
+      reasons: Type.Array(Type.String()),
+    }),
+  ),
   message: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });

@@ -46,7 +46,10 @@ function validators(): Map<string, ValidateFunction> {
 
 /** Turns ajv's `/spec/rollout/steps/0` into `spec.rollout.steps[0]`. */
 export function ajvFieldPath(e: ErrorObject): string {
-  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let out = '';
   for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
   if (e.keyword === 'required') {

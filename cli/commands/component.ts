@@ -16,7 +16,14 @@ export function register(program: Command): void {
     .description('List the built-in components with their inputs, outputs and output params')
     .option('--json', 'print JSON')
     .action((flags: { json?: boolean }) => {
-      const cs = listComponents().map((c) => ({ name: c.name, version: c.version, description: c.description, inputs: c.inputs, outputs: c.outputs, outputParams: c.outputParams ?? [] }));
+      const cs = listComponents().map((c) => ({
+        name: c.name,
+        version: c.version,
+        description: c.description,
+        inputs: c.inputs,
+        outputs: c.outputs,
+        outputParams: c.outputParams ?? [],
+      }));
       if (flags.json) return void process.stdout.write(JSON.stringify(cs, null, 2) + '\n');
       for (const c of cs) {
         process.stdout.write(`${c.name} (v${c.version}): ${c.description}\n`);
@@ -36,13 +43,22 @@ export function register(program: Command): void {
     .option('--json', 'print the output params as one JSON object on stdout')
     .action(async (name: string, flags: { param: string[]; input: string[]; output: string[]; outputParamsDir?: string; json?: boolean }) => {
       const c = getComponent(name);
-      if (!c) throw new Error(`unknown component '${name}'; built-in components: ${listComponents().map((x) => x.name).join(', ')}`);
+      if (!c)
+        throw new Error(
+          `unknown component '${name}'; built-in components: ${listComponents()
+            .map((x) => x.name)
+            .join(', ')}`,
+        );
       const ctl = new AbortController();
       const stop = () => ctl.abort(new Error('terminated'));
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
       const env: Record<string, string> = {};
-      for (const [k, e] of [['ghosteam.runId', 'GHOSTEAM_RUN_ID'], ['ghosteam.pipeline', 'GHOSTEAM_PIPELINE'], ['ghosteam.gitCommit', 'GHOSTEAM_GIT_COMMIT']] as const) {
+      for (const [k, e] of [
+        ['ghosteam.runId', 'GHOSTEAM_RUN_ID'],
+        ['ghosteam.pipeline', 'GHOSTEAM_PIPELINE'],
+        ['ghosteam.gitCommit', 'GHOSTEAM_GIT_COMMIT'],
+      ] as const) {
         if (process.env[e]) env[k] = process.env[e]!;
       }
       try {
@@ -59,7 +75,8 @@ export function register(program: Command): void {
             signal: ctl.signal,
             log: (l) => process.stderr.write(`${l}\n`),
             progress: (e) => {
-              if (e.epoch !== undefined) process.stderr.write(`epoch ${e.epoch}/${e.epochs ?? '?'}${e.loss !== undefined ? ` loss ${e.loss.toFixed(4)}` : ''}\n`);
+              if (e.epoch !== undefined)
+                process.stderr.write(`epoch ${e.epoch}/${e.epochs ?? '?'}${e.loss !== undefined ? ` loss ${e.loss.toFixed(4)}` : ''}\n`);
               else if (e.message) process.stderr.write(`${e.message}\n`);
             },
           },

@@ -11,7 +11,6 @@ import pc from 'picocolors';
 import writeFileAtomic from 'write-file-atomic';
 import {
   buildReferenceSummary,
-  compareToReference,
   datasetColumns,
   detectDriftFromPayloadLog,
   detectDriftParallel,
@@ -69,7 +68,11 @@ export function formatDriftTable(result: DriftResult, color = false): string {
     `${col.missing.reference}/${col.missing.current}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((x, i) => x.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((x, i) => x.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   const out = [c.bold(line(head))];
   for (const r of body) {
     const s = line(r);
@@ -81,7 +84,8 @@ export function formatDriftTable(result: DriftResult, color = false): string {
       : `${result.datasetDrift ? c.red('Dataset drift detected') : c.green('No dataset drift')}: ${result.driftedColumns} of ${result.testedColumns} columns drifted (share ${fmt(result.driftShare)}, threshold ${fmt(result.driftShareThreshold)})${result.correction !== 'none' ? `, ${result.correction} correction` : ''}.`;
   out.push('', verdict);
   const mv = result.multivariate;
-  if (mv?.mmd) out.push(`MMD ${fmt(mv.mmd.statistic)} (p ${fmt(mv.mmd.pValue)}, ${mv.mmd.permutations} permutations): ${mv.mmd.drifted ? 'drift' : 'no drift'}`);
+  if (mv?.mmd)
+    out.push(`MMD ${fmt(mv.mmd.statistic)} (p ${fmt(mv.mmd.pValue)}, ${mv.mmd.permutations} permutations): ${mv.mmd.drifted ? 'drift' : 'no drift'}`);
   if (mv?.pca) out.push(`PCA reconstruction error ratio ${fmt(mv.pca.ratio)} (KS p ${fmt(mv.pca.ks.pValue)}): ${mv.pca.drifted ? 'drift' : 'no drift'}`);
   return out.join('\n');
 }
@@ -92,7 +96,8 @@ function userError(message: string): Error & { exitCode: number } {
 
 function parseNumber(name: string, v: string, lo: number, hi: number, integer = false): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < lo || n > hi || (integer && !Number.isInteger(n))) throw userError(`--${name} ${v}: must be ${integer ? 'an integer' : 'a number'} from ${lo} to ${hi}`);
+  if (!Number.isFinite(n) || n < lo || n > hi || (integer && !Number.isInteger(n)))
+    throw userError(`--${name} ${v}: must be ${integer ? 'an integer' : 'a number'} from ${lo} to ${hi}`);
   return n;
 }
 
@@ -107,12 +112,22 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
     driftShare: parseNumber('share', flags.share, 0, 1),
     correction: flags.correction,
     bins: parseNumber('bins', flags.bins, 2, 10000, true),
-    ...(flags.columns ? { columns: flags.columns.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(flags.columns
+      ? {
+          columns: flags.columns
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : {}),
   };
   let result: DriftResult;
   try {
     if (flags.currentLog) {
-      const features = (flags.features ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const features = (flags.features ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (features.length === 0) throw userError('--current-log needs --features: the input tensor column names, in order');
       const ref = await ingestFile(flags.reference, { columns: features });
       const summary = buildReferenceSummary(datasetColumns(ref), { bins: opts.bins });
@@ -120,15 +135,24 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
       // A torn or foreign line (a crash, a full disk) is skipped and counted, not fatal; a log of
       // nothing but bad lines is still an error, with the first line's reason.
       const r = await detectDriftFromPayloadLog(flags.currentLog, summary, { features, drift: opts, skipInvalid: true });
-      if (r.skipped > 0 && r.records === 0) throw userError(`${flags.currentLog}: none of its ${r.skipped} record(s) could be read; the first: ${r.firstSkipped}`);
-      if (r.skipped > 0) process.stderr.write(`warning: skipped ${r.skipped} unreadable line(s) of ${flags.currentLog} (the first: ${r.firstSkipped}); drift is computed over the other ${r.records} record(s)\n`);
+      if (r.skipped > 0 && r.records === 0)
+        throw userError(`${flags.currentLog}: none of its ${r.skipped} record(s) could be read; the first: ${r.firstSkipped}`);
+      if (r.skipped > 0)
+        process.stderr.write(
+          `warning: skipped ${r.skipped} unreadable line(s) of ${flags.currentLog} (the first: ${r.firstSkipped}); drift is computed over the other ${r.records} record(s)\n`,
+        );
       result = r.latest;
     } else {
       const { reference, current } = await readPair(flags.reference, flags.current!, opts.columns);
       const refCols = datasetColumns(reference);
       const curCols = datasetColumns(current);
       if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(buildReferenceSummary(refCols, { bins: opts.bins })));
-      result = await detectDriftParallel(refCols, curCols, opts, flags.threads !== undefined ? { threads: parseNumber('threads', flags.threads, 0, 64, true) } : {});
+      result = await detectDriftParallel(
+        refCols,
+        curCols,
+        opts,
+        flags.threads !== undefined ? { threads: parseNumber('threads', flags.threads, 0, 64, true) } : {},
+      );
       if (flags.multivariate) result = { ...result, multivariate: multivariate(refCols, curCols) };
     }
   } catch (err) {
@@ -171,7 +195,7 @@ export function register(program: Command): void {
     .description('Detect data drift between a reference and a current dataset (exit 0: none, 1: drift, 2: error)')
     .requiredOption('-r, --reference <file>', 'Reference data (.csv, .jsonl or .parquet)')
     .option('-c, --current <file>', 'Current data (.csv, .jsonl or .parquet)')
-    .option('--current-log <file>', "A model server payload log (JSON Lines) as the current data")
+    .option('--current-log <file>', 'A model server payload log (JSON Lines) as the current data')
     .option('--features <names>', 'With --current-log: input tensor column names, comma-separated, in order')
     .addOption(new Option('-t, --tests <test>', 'Test for every column where it applies').choices(['auto', ...TEST_NAMES]).default('auto'))
     .option('--json', 'Print the result as JSON')

@@ -24,7 +24,10 @@ export function register(program: Command): void {
     .command('init')
     .description('Create a new ghosteam app (package.json, tsconfig, app.ts, sample data) in a new folder')
     .argument('<dir>', 'The folder to create, e.g. my-app (its name becomes the app name)')
-    .option('--ghosteam <spec>', 'The ghosteam dependency to write (a version range, file:PATH or a tarball) (default: this version; this checkout by path when run from one)')
+    .option(
+      '--ghosteam <spec>',
+      'The ghosteam dependency to write (a version range, file:PATH or a tarball) (default: this version; this checkout by path when run from one)',
+    )
     .option('--no-install', 'Write the files only; skip `npm install`')
     .action(async (dir: string, flags: InitFlags) => {
       const { scaffoldFiles } = await import('../scaffold.ts');
@@ -49,7 +52,8 @@ export function register(program: Command): void {
         process.stdout.write(`installing dependencies (npm install in ${dir}) …\n`);
         const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
         const r = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: target, stdio: 'inherit' });
-        if (r.status !== 0) throw new Error(`npm install failed in ${dir} (exit ${r.status ?? r.signal}); fix the problem above and run \`npm install\` there again`);
+        if (r.status !== 0)
+          throw new Error(`npm install failed in ${dir} (exit ${r.status ?? r.signal}); fix the problem above and run \`npm install\` there again`);
       }
       process.stdout.write(
         [

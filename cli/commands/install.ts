@@ -30,13 +30,21 @@ interface InstallFlags {
 const GIT_FLAGS = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file', secret: '--git-secret' };
 
 /** The operator's write-back from the install flags; undefined without --git-repo. `given`: the flags typed. */
-export function installGitWriteBack(f: { gitRepo?: string; gitBranch: string; lockFile: string; gitSecret?: string }, given: { gitBranch: boolean; lockFile: boolean }): OperatorGitWriteBack | undefined {
+export function installGitWriteBack(
+  f: { gitRepo?: string; gitBranch: string; lockFile: string; gitSecret?: string },
+  given: { gitBranch: boolean; lockFile: boolean },
+): OperatorGitWriteBack | undefined {
   if (f.gitRepo === undefined) {
     const stray = given.gitBranch ? '--git-branch' : given.lockFile ? '--lock-file' : f.gitSecret !== undefined ? '--git-secret' : undefined;
     if (stray) throw new Error(`${stray} needs --git-repo <url> (the repository the operator writes promoted versions back to)`);
     return undefined;
   }
-  const g: OperatorGitWriteBack = { repo: f.gitRepo, branch: f.gitBranch, lockFile: f.lockFile, ...(f.gitSecret !== undefined ? { secret: { name: f.gitSecret } } : {}) };
+  const g: OperatorGitWriteBack = {
+    repo: f.gitRepo,
+    branch: f.gitBranch,
+    lockFile: f.lockFile,
+    ...(f.gitSecret !== undefined ? { secret: { name: f.gitSecret } } : {}),
+  };
   const problem = gitWriteBackProblem(g, GIT_FLAGS);
   if (problem) throw new Error(problem);
   return g;
@@ -73,15 +81,34 @@ export function register(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig to use (default: KUBECONFIG or ~/.kube/config)')
     .option('--git-repo <url>', 'the operator writes promoted versions back to this Git repository (https or ssh URL, no credentials)')
     .option('--git-branch <name>', 'branch the lock file lives on', 'main')
-    .option('--lock-file <path>', 'the lock file\'s path inside the repository', 'models.lock.json')
-    .option('--payload-sink', 'host the payload sink in the operator (Service ghosteam-payload-sink, port 80) for InferenceServices\' logger.url; needs one replica (the default with it)')
-    .option('--git-secret <name>', 'Secret in the operator namespace with the Git token (key \'token\', optional \'username\')')
+    .option('--lock-file <path>', "the lock file's path inside the repository", 'models.lock.json')
+    .option(
+      '--payload-sink',
+      "host the payload sink in the operator (Service ghosteam-payload-sink, port 80) for InferenceServices' logger.url; needs one replica (the default with it)",
+    )
+    .option('--git-secret <name>', "Secret in the operator namespace with the Git token (key 'token', optional 'username')")
     .action(async (f: InstallFlags, cmd: Command) => {
-      const gitWriteBack = installGitWriteBack(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
+      const gitWriteBack = installGitWriteBack(f, {
+        gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli',
+        lockFile: cmd.getOptionValueSource('lockFile') === 'cli',
+      });
       const replicas = f.payloadSink && cmd.getOptionValueSource('replicas') !== 'cli' ? 1 : intArg('--replicas', f.replicas, 1);
-      if (f.payloadSink && replicas !== 1) throw new Error(`--payload-sink keeps the payload log in the operator's pod, so it needs --replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`);
-      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace)) throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
-      const objs = operatorInstallManifests({ namespace: f.namespace, image: f.image, replicas, mlflowUri: f.mlflowUri, prometheusUrl: f.prometheusUrl, crds: f.crds, ...(gitWriteBack ? { gitWriteBack } : {}), ...(f.payloadSink ? { payloadSink: {} } : {}) });
+      if (f.payloadSink && replicas !== 1)
+        throw new Error(
+          `--payload-sink keeps the payload log in the operator's pod, so it needs --replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`,
+        );
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace))
+        throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
+      const objs = operatorInstallManifests({
+        namespace: f.namespace,
+        image: f.image,
+        replicas,
+        mlflowUri: f.mlflowUri,
+        prometheusUrl: f.prometheusUrl,
+        crds: f.crds,
+        ...(gitWriteBack ? { gitWriteBack } : {}),
+        ...(f.payloadSink ? { payloadSink: {} } : {}),
+      });
       if (f.dryRun) {
         process.stdout.write(toYaml(objs));
         return;
@@ -98,7 +125,10 @@ export function register(program: Command): void {
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 409)) throw e;
           const cur = await store.request<K8sObject>('GET', `${base}/${o.metadata.name}`);
-          await store.request('PUT', `${base}/${o.metadata.name}`, { ...o, metadata: { ...o.metadata, resourceVersion: (cur.metadata as { resourceVersion?: string }).resourceVersion } });
+          await store.request('PUT', `${base}/${o.metadata.name}`, {
+            ...o,
+            metadata: { ...o.metadata, resourceVersion: (cur.metadata as { resourceVersion?: string }).resourceVersion },
+          });
           console.log(`${o.kind} ${o.metadata.name} updated`);
         }
       }

@@ -49,14 +49,20 @@ export function register(program: Command): void {
       const models = await reg.listModels();
       if (flags.json) return void process.stdout.write(JSON.stringify(models, null, 2) + '\n');
       if (!models.length) return void process.stdout.write(`no models registered (${reg.kind} registry)\n`);
-      const rows = models.map((m) => [m.name, m.latestVersion === undefined ? '-' : String(m.latestVersion), Object.entries(m.aliases).map(([a, v]) => `${a}=${v}`).join(' ') || '-']);
+      const rows = models.map((m) => [
+        m.name,
+        m.latestVersion === undefined ? '-' : String(m.latestVersion),
+        Object.entries(m.aliases)
+          .map(([a, v]) => `${a}=${v}`)
+          .join(' ') || '-',
+      ]);
       const w = [Math.max(5, ...rows.map((r) => r[0].length)), Math.max(6, ...rows.map((r) => r[1].length))];
       process.stdout.write(`${'MODEL'.padEnd(w[0])}  ${'LATEST'.padEnd(w[1])}  ALIASES\n`);
       for (const r of rows) process.stdout.write(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2]}\n`);
     });
   cmd
     .command('show')
-    .description('Show a model\'s versions, or one version (NAME@VERSION or NAME@ALIAS)')
+    .description("Show a model's versions, or one version (NAME@VERSION or NAME@ALIAS)")
     .argument('<ref>', 'fraud, fraud@champion or fraud@3')
     .option(...regOpt)
     .option('--json', 'print JSON')

@@ -49,10 +49,15 @@ interface OperatorFlags {
  * environment only (GHOSTEAM_GIT_TOKEN, GHOSTEAM_GIT_USERNAME, GHOSTEAM_GIT_PASSWORD), as for
  * `ghosteam watch`; a path is resolved like watch's repository argument.
  */
-export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lockFile: string }, given: { gitBranch: boolean; lockFile: boolean }, env: Readonly<Record<string, string | undefined>> = process.env): GitWriteBackOptions | undefined {
+export function gitWriteBackFlags(
+  f: { gitRepo?: string; gitBranch: string; lockFile: string },
+  given: { gitBranch: boolean; lockFile: boolean },
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): GitWriteBackOptions | undefined {
   if (f.gitRepo === undefined) {
     for (const flag of ['gitBranch', 'lockFile'] as const) {
-      if (given[flag]) throw new Error(`${flag === 'gitBranch' ? '--git-branch' : '--lock-file'} needs --git-repo <url> (the repository to write promoted versions back to)`);
+      if (given[flag])
+        throw new Error(`${flag === 'gitBranch' ? '--git-branch' : '--lock-file'} needs --git-repo <url> (the repository to write promoted versions back to)`);
     }
     return undefined;
   }
@@ -64,7 +69,9 @@ export function gitWriteBackFlags(f: { gitRepo?: string; gitBranch: string; lock
   const credentials = credentialsFromEnv(env);
   return {
     repo: /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo),
-    branch, lockFile, ...(credentials ? { credentials } : {}),
+    branch,
+    lockFile,
+    ...(credentials ? { credentials } : {}),
   };
 }
 
@@ -76,9 +83,15 @@ export function readGhosteamManifests(path: string): K8sObject[] {
   try {
     st = statSync(path);
   } catch {
-    throw new Error(`--manifests ${path}: no such file or directory; run 'ghosteam synth' first or point at the synthesized output (a YAML file or a directory of them)`);
+    throw new Error(
+      `--manifests ${path}: no such file or directory; run 'ghosteam synth' first or point at the synthesized output (a YAML file or a directory of them)`,
+    );
   }
-  if (st.isDirectory()) files = readdirSync(path).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(path, f));
+  if (st.isDirectory())
+    files = readdirSync(path)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+      .map((f) => join(path, f));
   else files = [path];
   for (const file of files) {
     const docs = parseAllDocuments(readFileSync(file, 'utf8'));
@@ -109,10 +122,13 @@ export function register(program: Command): void {
     .option('--prometheus-url <url>', 'Prometheus base URL for canary analysis')
     .option('--model-server <url>', 'local mode: base URL of the ghosteam model server (admin API)')
     .option('--payload-log <file>', 'the payload log (JSON Lines) DriftMonitors read; local mode also uses it for canary prediction drift')
-    .option('--payload-sink-port <port>', 'receive inference CloudEvents (KServe logger) on this port into --payload-log; one replica only: with several, run `ghosteam payload-sink` as a Deployment on a shared volume')
+    .option(
+      '--payload-sink-port <port>',
+      'receive inference CloudEvents (KServe logger) on this port into --payload-log; one replica only: with several, run `ghosteam payload-sink` as a Deployment on a shared volume',
+    )
     .option('--manifests <path>', 'local mode: apply the ghosteam objects in this YAML file, or the YAML files of this directory, at start')
     .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns run (default: the one `ghosteam watch` applied last)')
-    .option('--store-dir <dir>', 'local mode: the engine\'s artifacts, cache and run records (as `ghosteam run --store-dir`)', '.ghosteam')
+    .option('--store-dir <dir>', "local mode: the engine's artifacts, cache and run records (as `ghosteam run --store-dir`)", '.ghosteam')
     .option('--workers <n>', 'workers per controller', '4')
     .option('--health-port <port>', 'serve /healthz, /readyz and /metrics on this port')
     .option('--bind-address <addr>', 'address for the health/metrics server', '127.0.0.1')
@@ -123,19 +139,26 @@ export function register(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--git-repo <url>', 'write promoted versions back to this Git repository (URL or path; off when absent)')
     .option('--git-branch <name>', 'branch the lock file lives on', 'main')
-    .option('--lock-file <path>', 'the lock file\'s path inside the repository', LOCK_FILE)
-    .addHelpText('after', `\nWrite-back (--git-repo): when a canary is promoted, the new version is committed to the lock file,
+    .option('--lock-file <path>', "the lock file's path inside the repository", LOCK_FILE)
+    .addHelpText(
+      'after',
+      `\nWrite-back (--git-repo): when a canary is promoted, the new version is committed to the lock file,
 so Argo CD keeps it. Credentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASSWORD;
 never put them in the URL. Each Model shows the outcome in its WrittenBack condition.
 
 Example:
-  ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`)
+  ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`,
+    )
     .action(async (f: OperatorFlags, cmd: Command) => {
-      const gitWriteBack = gitWriteBackFlags(f, { gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli', lockFile: cmd.getOptionValueSource('lockFile') === 'cli' });
+      const gitWriteBack = gitWriteBackFlags(f, {
+        gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli',
+        lockFile: cmd.getOptionValueSource('lockFile') === 'cli',
+      });
       const workers = intArg('--workers', f.workers, 1);
       const healthPort = f.healthPort === undefined ? undefined : intArg('--health-port', f.healthPort, 0);
       const sinkPort = f.payloadSinkPort === undefined ? undefined : intArg('--payload-sink-port', f.payloadSinkPort, 0);
-      if (sinkPort !== undefined && !f.payloadLog) throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
+      if (sinkPort !== undefined && !f.payloadLog)
+        throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
       const { createLogger } = await import('../../controllers/runtime/log.ts');
       const { openRegistry } = await import('../../components/registry/index.ts');
       const log = createLogger({ level: f.logLevel });
@@ -149,7 +172,9 @@ Example:
       });
       if (gitWriteBack) {
         const { redactUrl } = await import('../../gitops/git.ts');
-        log.info(`write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`);
+        log.info(
+          `write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`,
+        );
       }
       let stop: () => Promise<void>;
       if (f.local) {
@@ -158,21 +183,46 @@ Example:
         const choice = localRegistryChoice(f);
         const registry = openRegistry({ ...(choice.trackingUri ? { trackingUri: choice.trackingUri } : {}), ...(choice.dir ? { dir: choice.dir } : {}) });
         const service = await startLocalService({
-          stateDir: resolve(f.stateDir), registry, registryLabel: choice.label, registryEnv: choice.env, modelServerUrl: f.modelServer,
-          ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}), ...(f.app ? { app: f.app } : {}),
+          stateDir: resolve(f.stateDir),
+          registry,
+          registryLabel: choice.label,
+          registryEnv: choice.env,
+          modelServerUrl: f.modelServer,
+          ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}),
+          ...(f.app ? { app: f.app } : {}),
           manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
-          storeDir: resolve(f.storeDir), workers, healthPort, healthHost: f.bindAddress, log, ...(gitWriteBack ? { gitWriteBack } : {}),
+          storeDir: resolve(f.storeDir),
+          workers,
+          healthPort,
+          healthHost: f.bindAddress,
+          log,
+          ...(gitWriteBack ? { gitWriteBack } : {}),
         });
-        log.info(`local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`);
+        log.info(
+          `local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`,
+        );
         stop = () => service.stop();
       } else {
         const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
         const { startOperator } = await import('../../controllers/operator.ts');
         const op = await startOperator({
-          kubeconfig: f.kubeconfig, registry, prometheusUrl: f.prometheusUrl, ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}), workers, healthPort, healthHost: f.bindAddress, namespace: f.namespace, log, ...(gitWriteBack ? { gitWriteBack } : {}),
-          ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
+          kubeconfig: f.kubeconfig,
+          registry,
+          prometheusUrl: f.prometheusUrl,
+          ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}),
+          workers,
+          healthPort,
+          healthHost: f.bindAddress,
+          namespace: f.namespace,
+          log,
+          ...(gitWriteBack ? { gitWriteBack } : {}),
+          ...(f.leaderElect
+            ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } }
+            : {}),
         });
-        log.info(`operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`);
+        log.info(
+          `operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`,
+        );
         stop = () => op.stop();
       }
       let sinkStop: () => Promise<void> = async () => {};

@@ -28,10 +28,19 @@ export function register(program: Command): void {
     .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8090')
     .option('-d, --dir <dir>', `directory of the payload log (${PAYLOAD_LOG_FILE}, rotated at 64 MiB)`, '.ghosteam/payloads')
     .option('--host <addr>', 'address to bind (0.0.0.0 in a pod)', '127.0.0.1')
-    .option('--token-env <NAME>', 'environment variable holding a bearer token required on POST / and /metrics (KServe\'s logger sends none)')
+    .option('--token-env <NAME>', "environment variable holding a bearer token required on POST / and /metrics (KServe's logger sends none)")
     .option('--pair-ttl <ms>', 'how long a KServe request waits for its response; then it is written without outputs', '30000')
-    .addOption(new Option('--fsync <policy>', 'when the log is fsynced: always (before each answer; one fsync covers the requests that arrive meanwhile), interval (every second; an answer still means written, so kill -9 loses nothing, a power loss may), never').choices(['always', 'interval', 'never']).default('always'))
-    .addHelpText('after', `
+    .addOption(
+      new Option(
+        '--fsync <policy>',
+        'when the log is fsynced: always (before each answer; one fsync covers the requests that arrive meanwhile), interval (every second; an answer still means written, so kill -9 loses nothing, a power loss may), never',
+      )
+        .choices(['always', 'interval', 'never'])
+        .default('always'),
+    )
+    .addHelpText(
+      'after',
+      `
 Accepts POST / with CloudEvents 1.0: binary mode (ce-* headers; KServe's inference logger sends
 org.kubeflow.serving.inference.request/.response pairs joined by ce-id) or structured batches
 (ghosteam serve --payload-sink). A bad event gets 400 {"error"}. GET /healthz, GET /metrics.
@@ -44,7 +53,8 @@ on start.
 
 Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ url }), at it):
   ghosteam payload-sink --host 0.0.0.0 --dir /data/payloads
-  ghosteam operator --payload-log /data/payloads/${PAYLOAD_LOG_FILE}`)
+  ghosteam operator --payload-log /data/payloads/${PAYLOAD_LOG_FILE}`,
+    )
     .action(async (f: SinkFlags) => {
       let token: string | undefined;
       if (f.tokenEnv) {
@@ -53,13 +63,24 @@ Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ ur
       }
       const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
       const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
-      const sink = await startPayloadSink({ file, port: intArg('--port', f.port, 0), host: f.host, pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1), fsync: f.fsync, ...(token ? { token } : {}) });
+      const sink = await startPayloadSink({
+        file,
+        port: intArg('--port', f.port, 0),
+        host: f.host,
+        pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1),
+        fsync: f.fsync,
+        ...(token ? { token } : {}),
+      });
       // The handlers go in before the line that says the sink is ready: a supervisor that stops it
       // the moment it reads that line must get the flush, not Node's default death by signal.
       const stopped = new Promise<void>((done) => {
         const stop = (sig: string): void => {
           process.stderr.write(`${sig}: flushing the payload log\n`);
-          sink.close().then(done, (e: Error) => { process.stderr.write(`error while closing: ${e.message}\n`); process.exitCode = 1; done(); });
+          sink.close().then(done, (e: Error) => {
+            process.stderr.write(`error while closing: ${e.message}\n`);
+            process.exitCode = 1;
+            done();
+          });
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

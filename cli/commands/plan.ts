@@ -22,11 +22,14 @@ export function register(program: Command): void {
     .description('Show what a change does to models, pipelines and drift monitors (for pull requests)')
     .requiredOption('--base <ref>', 'the commit the change goes into (e.g. origin/main)')
     .option('--head <ref>', 'the commit with the change', 'HEAD')
-    .option('--app <file>', "the app file, relative to the repository root", 'app.ts')
+    .option('--app <file>', 'the app file, relative to the repository root', 'app.ts')
     .option('--repo <dir>', 'a directory inside the repository', '.')
     .option('--markdown', 'render as a Markdown pull-request comment')
     .option('--json', 'print JSON for machines')
-    .addHelpText('after', '\nExit status: 0 when the head is valid, 1 when it fails synthesis or validation.\n\nExample:\n  ghosteam plan --base origin/main --app examples/fraud-detection/app.ts --markdown')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 when the head is valid, 1 when it fails synthesis or validation.\n\nExample:\n  ghosteam plan --base origin/main --app examples/fraud-detection/app.ts --markdown',
+    )
     .action(async (flags: PlanFlags) => {
       if (flags.markdown && flags.json) throw new Error('--markdown and --json are exclusive; pick one');
       const report = await runPlan({ repoDir: flags.repo, base: flags.base, head: flags.head, app: flags.app });

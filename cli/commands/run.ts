@@ -49,7 +49,8 @@ export function register(program: Command): void {
     .action(async (app: string, flags: RunFlags) => {
       // Loaded here, not at the top: main.ts loads every command to build the help, and the engine
       // pulls in the app loader (charts) — other commands should not pay for that.
-      const { choosePipeline, createReporter, failureReport, gitCommitOf, killRunningTasks, loadPipelines, parseParamArgs, runPipeline } = await import('../../pipelines/local/index.ts');
+      const { choosePipeline, createReporter, failureReport, gitCommitOf, killRunningTasks, loadPipelines, parseParamArgs, runPipeline } =
+        await import('../../pipelines/local/index.ts');
       const params = parseParamArgs(flags.param ?? []);
       let concurrency: number | undefined;
       if (flags.concurrency !== undefined) {

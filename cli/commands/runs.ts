@@ -31,7 +31,13 @@ export function register(program: Command): void {
     .action(async (flags: { json?: boolean; storeDir: string }) => {
       const all = await new RunStore(resolve(flags.storeDir)).list();
       if (flags.json) {
-        process.stdout.write(JSON.stringify(all.map((r) => ({ ...r, status: effectiveStatus(r) })), null, 2) + '\n');
+        process.stdout.write(
+          JSON.stringify(
+            all.map((r) => ({ ...r, status: effectiveStatus(r) })),
+            null,
+            2,
+          ) + '\n',
+        );
         return;
       }
       if (all.length === 0) {
@@ -40,7 +46,15 @@ export function register(program: Command): void {
       }
       const rows = [['RUN', 'PIPELINE', 'STATUS', 'STARTED', 'DURATION', 'COMMIT', 'TASKS']];
       for (const r of all) {
-        rows.push([r.id, r.pipeline, effectiveStatus(r), r.startedAt.replace('T', ' ').slice(0, 19), r.durationMs !== undefined ? formatDuration(r.durationMs) : '-', r.gitCommit?.slice(0, 8) ?? '-', counts(r)]);
+        rows.push([
+          r.id,
+          r.pipeline,
+          effectiveStatus(r),
+          r.startedAt.replace('T', ' ').slice(0, 19),
+          r.durationMs !== undefined ? formatDuration(r.durationMs) : '-',
+          r.gitCommit?.slice(0, 8) ?? '-',
+          counts(r),
+        ]);
       }
       process.stdout.write(table(rows) + '\n');
     });
@@ -64,7 +78,15 @@ export function register(program: Command): void {
       out.push(`started   ${r.startedAt}${r.durationMs !== undefined ? `  (${formatDuration(r.durationMs)})` : ''}`);
       if (r.resumedAt?.length) out.push(`resumed   ${r.resumedAt.join(', ')}`);
       out.push(`commit    ${r.gitCommit ?? '-'}`);
-      out.push(`params    ${Object.keys(r.params).length ? Object.entries(r.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '-'}`);
+      out.push(
+        `params    ${
+          Object.keys(r.params).length
+            ? Object.entries(r.params)
+                .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+                .join(' ')
+            : '-'
+        }`,
+      );
       out.push('');
       const rows = [['TASK', 'STATE', 'DURATION', 'ATTEMPTS', 'NOTE']];
       for (const nid of r.order) {

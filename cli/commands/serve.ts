@@ -48,7 +48,12 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('Serve ONNX models over the Open Inference Protocol (KServe V2) and KServe V1')
-    .option('-m, --model <spec>', 'a model: fraud@champion, fraud:3, models:/fraud@champion, models:/fraud/3, runs:/RUN_ID/model (registry), ./model.onnx, an MLflow model dir, or fraud:2=./model.onnx (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '-m, --model <spec>',
+      'a model: fraud@champion, fraud:3, models:/fraud@champion, models:/fraud/3, runs:/RUN_ID/model (registry), ./model.onnx, an MLflow model dir, or fraud:2=./model.onnx (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8080')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
     .option('--token-env <NAME>', 'environment variable holding a bearer token required on every endpoint but health')
@@ -58,28 +63,60 @@ export function register(program: Command): void {
     .option('--no-batching', 'run every request alone (no dynamic batching)')
     .option('--max-batch-size <rows>', 'most rows merged into one model run', '64')
     .option('--max-queue-delay-ms <ms>', 'longest a request waits for a batch', '2')
-    .option('--max-body <bytes>', 'largest request body (past it: 413, read and dropped up to 16 MiB so every client reads it)', String(SERVER_DEFAULTS.maxBodyBytes))
+    .option(
+      '--max-body <bytes>',
+      'largest request body (past it: 413, read and dropped up to 16 MiB so every client reads it)',
+      String(SERVER_DEFAULTS.maxBodyBytes),
+    )
     .option('--max-inflight <n>', 'requests in flight before answering 429 (a request counts once its body has arrived)', String(SERVER_DEFAULTS.maxInflight))
-    .option('--max-inflight-per-connection <n>', 'requests in flight one connection may hold (HTTP pipelining) before its requests get 429', String(SERVER_DEFAULTS.maxInflightPerConnection))
-    .option('--max-response-bytes <bytes>', 'largest answer; a request whose answer would be larger gets 413 with the reason', String(SERVER_DEFAULTS.maxResponseBytes))
+    .option(
+      '--max-inflight-per-connection <n>',
+      'requests in flight one connection may hold (HTTP pipelining) before its requests get 429',
+      String(SERVER_DEFAULTS.maxInflightPerConnection),
+    )
+    .option(
+      '--max-response-bytes <bytes>',
+      'largest answer; a request whose answer would be larger gets 413 with the reason',
+      String(SERVER_DEFAULTS.maxResponseBytes),
+    )
     .option('--headers-timeout-ms <ms>', "deadline for a request's headers (past it: 408, connection closed)", String(SERVER_DEFAULTS.headersTimeoutMs))
-    .option('--request-timeout-ms <ms>', 'deadline for a whole request, headers and body (past it: 408, connection closed)', String(SERVER_DEFAULTS.requestTimeoutMs))
-    .option('--drain-timeout-ms <ms>', 'on SIGTERM, how long in-flight and keep-alive requests are answered before every connection closes', String(SERVER_DEFAULTS.drainTimeoutMs))
+    .option(
+      '--request-timeout-ms <ms>',
+      'deadline for a whole request, headers and body (past it: 408, connection closed)',
+      String(SERVER_DEFAULTS.requestTimeoutMs),
+    )
+    .option(
+      '--drain-timeout-ms <ms>',
+      'on SIGTERM, how long in-flight and keep-alive requests are answered before every connection closes',
+      String(SERVER_DEFAULTS.drainTimeoutMs),
+    )
     .option('--unauthenticated', 'serve without a token on a non-loopback --host, on purpose (e.g. behind a mesh that authenticates); prints a warning')
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
-    .option('--registry-dir <dir>', 'local registry directory, also for loading by name through /v2/repository (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
-    .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI, also for loading by name through /v2/repository (default: $MLFLOW_TRACKING_URI)')
+    .option(
+      '--registry-dir <dir>',
+      'local registry directory, also for loading by name through /v2/repository (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)',
+    )
+    .option(
+      '--mlflow-uri <url>',
+      'use the MLflow registry at this tracking URI, also for loading by name through /v2/repository (default: $MLFLOW_TRACKING_URI)',
+    )
     .action(async (flags: ServeFlags) => {
       // With no --model the server starts empty when something can load models into it: the local
       // operator (admin API) or /v2/repository loads from the named registry.
-      if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined) throw new Error('no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions');
+      if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined)
+        throw new Error(
+          'no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions',
+        );
       // In KServe each revision's pod serves {{.Name}}=/mnt/models; GHOSTEAM_MODEL_VERSION (set on the
       // predictor by the operator) labels it with its registry version, so per-version metrics line up.
       const envVersion = process.env.GHOSTEAM_MODEL_VERSION || undefined;
-      if (envVersion !== undefined && !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(envVersion)) throw new Error(`GHOSTEAM_MODEL_VERSION '${envVersion}' is not a version; use e.g. 3`);
-      const models: ModelSpec[] = flags.model.map(parseModelSpec).map((m) => ('path' in m && m.version === undefined && envVersion ? { ...m, version: envVersion } : m));
+      if (envVersion !== undefined && !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(envVersion))
+        throw new Error(`GHOSTEAM_MODEL_VERSION '${envVersion}' is not a version; use e.g. 3`);
+      const models: ModelSpec[] = flags.model
+        .map(parseModelSpec)
+        .map((m) => ('path' in m && m.version === undefined && envVersion ? { ...m, version: envVersion } : m));
       let token: string | undefined;
       if (flags.tokenEnv) {
         token = process.env[flags.tokenEnv];
@@ -87,7 +124,10 @@ export function register(program: Command): void {
       }
       // Beyond loopback without a token anyone who reaches the address uses the server: only on purpose.
       if (!isLoopback(flags.host) && token === undefined) {
-        if (!flags.unauthenticated) throw new Error(`--host ${flags.host} without a token: anyone who can reach this address could use the server${flags.admin ? ' and its /admin API' : ''}. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose`);
+        if (!flags.unauthenticated)
+          throw new Error(
+            `--host ${flags.host} without a token: anyone who can reach this address could use the server${flags.admin ? ' and its /admin API' : ''}. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose`,
+          );
         process.stderr.write(`${exposureWarning('the model server', flags.host, token, flags.admin === true)}\n`);
       }
       const sample = Number(flags.payloadSample);
@@ -95,9 +135,10 @@ export function register(program: Command): void {
       if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
       // A registry is opened for registry models, and whenever one is named: the model repository
       // extension (POST /v2/repository/models/NAME/load) then loads from it by name.
-      const registry = models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined
-        ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
-        : undefined;
+      const registry =
+        models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined
+          ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
+          : undefined;
       const server = await startModelServer({
         models,
         registry,
@@ -122,8 +163,12 @@ export function register(program: Command): void {
       for (const m of server.models()) {
         process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
       }
-      if (server.models().length === 0) process.stdout.write(`no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`);
-      if (!server.admin && flags.admin === undefined) process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
+      if (server.models().length === 0)
+        process.stdout.write(
+          `no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`,
+        );
+      if (!server.admin && flags.admin === undefined)
+        process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
       // Handlers first, then the line that says the server is ready (a supervisor may stop it at once).
       const stopped = new Promise<void>((resolve) => {
         let stopping = false;
@@ -135,7 +180,11 @@ export function register(program: Command): void {
           }
           stopping = true;
           process.stderr.write(`${sig}: draining in-flight requests\n`);
-          server.close().then(resolve, (e: Error) => { process.stderr.write(`error while closing: ${e.message}\n`); process.exitCode = 1; resolve(); });
+          server.close().then(resolve, (e: Error) => {
+            process.stderr.write(`error while closing: ${e.message}\n`);
+            process.exitCode = 1;
+            resolve();
+          });
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);

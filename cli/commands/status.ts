@@ -21,10 +21,10 @@ export function register(program: Command): void {
   program
     .command('status')
     .description('Show models, versions, rollouts in progress and recent TrainingRuns (local operator, or a cluster with --kubeconfig)')
-    .option('--state-dir <dir>', 'the local operator\'s state directory', '.ghosteam/state')
+    .option('--state-dir <dir>', "the local operator's state directory", '.ghosteam/state')
     .option('--registry-dir <dir>', 'local model registry directory (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'MLflow tracking URI of the model registry (default: $MLFLOW_TRACKING_URI)')
-    .option('--kubeconfig <file>', 'show a cluster\'s objects instead of the local operator\'s')
+    .option('--kubeconfig <file>', "show a cluster's objects instead of the local operator's")
     .option('-n, --namespace <ns>', 'only this namespace')
     .option('--json', 'print the report as JSON')
     .action(async (f: StatusFlags) => {
@@ -40,7 +40,10 @@ export function register(program: Command): void {
         runs = (await store.list(TYPES.TrainingRun, f.namespace)).items;
       } else {
         const { existsSync } = await import('node:fs');
-        if (!existsSync(f.stateDir)) throw new Error(`--state-dir ${f.stateDir}: no local operator state here; start one with \`ghosteam operator --local\` or pass --kubeconfig for a cluster`);
+        if (!existsSync(f.stateDir))
+          throw new Error(
+            `--state-dir ${f.stateDir}: no local operator state here; start one with \`ghosteam operator --local\` or pass --kubeconfig for a cluster`,
+          );
         const { readStateObjects } = await import('../../controllers/runtime/inbox.ts');
         models = readStateObjects(resolve(f.stateDir), 'Model', f.namespace);
         runs = readStateObjects(resolve(f.stateDir), 'TrainingRun', f.namespace);
@@ -49,7 +52,9 @@ export function register(program: Command): void {
       const versions: Record<string, { version: number; aliases?: string[] }[]> = {};
       for (const m of models) {
         const name = (m.spec as { modelRef?: { name?: string } }).modelRef?.name ?? m.metadata.name;
-        versions[name] = (await registry.listVersions(name).catch(() => [])).map((v) => ({ version: v.version, aliases: [...(v.aliases ?? [])] })).sort((a, b) => a.version - b.version);
+        versions[name] = (await registry.listVersions(name).catch(() => []))
+          .map((v) => ({ version: v.version, aliases: [...(v.aliases ?? [])] }))
+          .sort((a, b) => a.version - b.version);
       }
       const report = buildStatus({ models, trainingRuns: runs, versions });
       process.stdout.write(f.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));

@@ -30,10 +30,14 @@ export function register(program: Command): void {
       if (f.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
       else {
         for (const c of r.corrupt) {
-          process.stdout.write(`corrupt: ${c.path}\n  recorded ${c.digest}\n  actual   ${c.actual}\n  ${c.quarantined ? `moved to ${c.quarantined}; the next run that needs it rebuilds it` : 'left in place (--no-repair)'}\n`);
+          process.stdout.write(
+            `corrupt: ${c.path}\n  recorded ${c.digest}\n  actual   ${c.actual}\n  ${c.quarantined ? `moved to ${c.quarantined}; the next run that needs it rebuilds it` : 'left in place (--no-repair)'}\n`,
+          );
         }
         for (const x of r.foreign) process.stdout.write(`not an artifact (ignored): ${x}\n`);
-        process.stdout.write(`${r.checked} artifact(s), ${(r.bytes / 1e6).toFixed(1)} MB checked in ${((Date.now() - started) / 1000).toFixed(1)} s: ${r.corrupt.length === 0 ? 'all match their digests' : `${r.corrupt.length} corrupt`}\n`);
+        process.stdout.write(
+          `${r.checked} artifact(s), ${(r.bytes / 1e6).toFixed(1)} MB checked in ${((Date.now() - started) / 1000).toFixed(1)} s: ${r.corrupt.length === 0 ? 'all match their digests' : `${r.corrupt.length} corrupt`}\n`,
+        );
       }
       if (r.corrupt.length > 0) process.exitCode = 1;
     });

@@ -37,7 +37,11 @@ export function readObjects(path: string): { objects: SourcedObject[]; issues: I
       const line = lc.linePos(doc.range?.[0] ?? 0).line;
       if (doc.errors.length > 0) {
         const e = doc.errors[0];
-        issues.push({ path: `${shown}:${e.linePos?.[0]?.line ?? line}`, field: '', message: `is not valid YAML (${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}); fix the syntax` });
+        issues.push({
+          path: `${shown}:${e.linePos?.[0]?.line ?? line}`,
+          field: '',
+          message: `is not valid YAML (${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}); fix the syntax`,
+        });
         continue;
       }
       const value = doc.toJS({ maxAliasCount: 100 }) as unknown;

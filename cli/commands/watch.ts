@@ -44,8 +44,10 @@ export function register(program: Command): void {
     .option('--once', 'poll once and exit')
     .option('--latest-only', 'synthesize only the newest commit of each fetch')
     .option('--state-dir <dir>', 'where the private clone, the checkouts and watch state live', '.ghosteam/watch')
-    .option('--operator-state-dir <dir>', 'the local operator\'s --state-dir: each commit is applied there', '.ghosteam/state')
-    .addHelpText('after', `
+    .option('--operator-state-dir <dir>', "the local operator's --state-dir: each commit is applied there", '.ghosteam/state')
+    .addHelpText(
+      'after',
+      `
 The local operator (\`ghosteam operator --local\`, same --state-dir) applies each commit, trains, canaries,
 promotes, and writes the promoted version to models.lock.json when started with --git-repo; watch itself
 never pins. A commit is done when its synthesis failed (reported once) or every TrainingRun it started
@@ -55,12 +57,16 @@ Credentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASS
 
 Example:
   ghosteam operator --local --model-server http://127.0.0.1:8080 --git-repo . &
-  ghosteam watch . --app app.ts`)
+  ghosteam watch . --app app.ts`,
+    )
     .action(async (repo: string, flags: WatchFlags) => {
       const intervalMs = parseInterval(flags.interval);
       const source = /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo);
       // One state directory per followed repository and branch.
-      const id = createHash('sha256').update(`${redactUrl(source)}#${flags.branch}`).digest('hex').slice(0, 12);
+      const id = createHash('sha256')
+        .update(`${redactUrl(source)}#${flags.branch}`)
+        .digest('hex')
+        .slice(0, 12);
       const stateDir = join(flags.stateDir, id);
       const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
       const ac = new AbortController();
@@ -90,7 +96,20 @@ Example:
         const reports = await watcher.pollOnce();
         const failed = reports.filter((r) => r.action === 'failed' || !r.done || r.outcomes.some((o) => o.kind === 'failed'));
         if (failed.length) {
-          log(`${failed.length} commit(s) failed: ${failed.map((r) => `${r.sha.slice(0, 7)} ${r.why ?? r.outcomes.filter((o) => o.kind === 'failed').map((o) => (o as { message: string }).message).join('; ')}`).join('; ')}`);
+          log(
+            `${failed.length} commit(s) failed: ${failed
+              .map(
+                (r) =>
+                  `${r.sha.slice(0, 7)} ${
+                    r.why ??
+                    r.outcomes
+                      .filter((o) => o.kind === 'failed')
+                      .map((o) => (o as { message: string }).message)
+                      .join('; ')
+                  }`,
+              )
+              .join('; ')}`,
+          );
           process.exitCode = 1;
         }
         return;

@@ -4,7 +4,25 @@
  * batches, any integer or float width, large strings, dictionaries of any index width, dates and
  * timestamps (as ISO strings), and compressed buffers when a codec is registered.
  */
-import { Bool, Data, Dictionary, Field, Float64, Int32, makeData, makeVector, Schema, Table, tableFromIPC, tableToIPC, Type, Utf8, vectorFromArray, type DataType, type Vector } from 'apache-arrow';
+import {
+  Bool,
+  type Data,
+  Dictionary,
+  Field,
+  Float64,
+  Int32,
+  makeData,
+  makeVector,
+  Schema,
+  Table,
+  tableFromIPC,
+  tableToIPC,
+  Type,
+  Utf8,
+  vectorFromArray,
+  type DataType,
+  type Vector,
+} from 'apache-arrow';
 import { registerArrowCodecs } from './codecs.ts';
 import { BOOLEAN_NULL, DatasetError, type Column, type Dataset } from './types.ts';
 
@@ -51,7 +69,16 @@ function columnVector(c: Column, id: number, rows: number): Vector {
       // A fixed dictionary id per column: apache-arrow otherwise numbers dictionaries from a
       // process-wide counter, and the id is in the bytes.
       const type = new Dictionary(new Utf8(), new Int32(), id, false);
-      return makeVector(makeData({ type, length: rows, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: codes, dictionary: vectorFromArray([...c.categories], new Utf8()) }));
+      return makeVector(
+        makeData({
+          type,
+          length: rows,
+          nullCount: nulls,
+          nullBitmap: nulls ? bitmap : undefined,
+          data: codes,
+          dictionary: vectorFromArray([...c.categories], new Utf8()),
+        }),
+      );
     }
     case 'string':
       return vectorFromArray(c.values as (string | null)[], new Utf8());
@@ -78,7 +105,10 @@ function typeName(t: DataType): string {
 /** Decodes one column (all its chunks) into our column type. */
 function readColumn(name: string, type: DataType, chunks: readonly Data[], rows: number, where: string): Column {
   const unsupported = (): never => {
-    throw new DatasetError(`${where}: column '${name}' has Arrow type ${typeName(type)}, which a ghosteam dataset does not hold; cast it to float64, int64, bool, string or category before writing (pandas: df['${name}'].astype(...))`, where);
+    throw new DatasetError(
+      `${where}: column '${name}' has Arrow type ${typeName(type)}, which a ghosteam dataset does not hold; cast it to float64, int64, bool, string or category before writing (pandas: df['${name}'].astype(...))`,
+      where,
+    );
   };
   switch (type.typeId) {
     case Type.Int:
@@ -96,7 +126,7 @@ function readColumn(name: string, type: DataType, chunks: readonly Data[], rows:
         const bits = validBits(d);
         if (bits) {
           // Walk the validity bitmap a byte at a time: a byte of all-valid values (0xff) is skipped.
-          for (let i = 0; i < n; ) {
+          for (let i = 0; i < n;) {
             const j = off + i;
             if ((j & 7) === 0 && i + 8 <= n && bits[j >> 3] === 0xff) {
               i += 8;

@@ -26,7 +26,18 @@ import { readFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import { ARROW_MAGIC, decodeArrow, encodeArrow } from './arrow.ts';
 
-export { BOOLEAN_NULL, DatasetError, type BooleanColumn, type CategoricalColumn, type Cell, type Column, type ColumnType, type Dataset, type NumericColumn, type StringColumn } from './types.ts';
+export {
+  BOOLEAN_NULL,
+  DatasetError,
+  type BooleanColumn,
+  type CategoricalColumn,
+  type Cell,
+  type Column,
+  type ColumnType,
+  type Dataset,
+  type NumericColumn,
+  type StringColumn,
+} from './types.ts';
 import { BOOLEAN_NULL, DatasetError, type Cell, type Column, type ColumnType, type Dataset } from './types.ts';
 
 /** Checks that every column has `rows` values and that names are unique; returns the dataset. */
@@ -40,7 +51,8 @@ export function checkDataset(ds: Dataset): Dataset {
     if (c.type === 'categorical') {
       for (let i = 0; i < n; i++) {
         const k = c.codes[i];
-        if (k < -1 || k >= c.categories.length) throw new DatasetError(`column '${c.name}' row ${i}: category code ${k} is out of range (${c.categories.length} categories)`);
+        if (k < -1 || k >= c.categories.length)
+          throw new DatasetError(`column '${c.name}' row ${i}: category code ${k} is out of range (${c.categories.length} categories)`);
       }
     }
   }
@@ -170,12 +182,18 @@ const GTDS_MAGIC = Buffer.from('GTDS');
 export function decodeDataset(buf: Uint8Array, where = 'dataset'): Dataset {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.subarray(0, 4).equals(GTDS_MAGIC)) {
-    throw new DatasetError(`${where}: is a GTDS dataset, the format ghosteam used before Apache Arrow; re-run the step that wrote it (its component version changed, so \`ghosteam run\` does) or convert the source data with the ingest component`, where);
+    throw new DatasetError(
+      `${where}: is a GTDS dataset, the format ghosteam used before Apache Arrow; re-run the step that wrote it (its component version changed, so \`ghosteam run\` does) or convert the source data with the ingest component`,
+      where,
+    );
   }
   const isFile = b.length >= 8 && b.subarray(0, 6).equals(ARROW_MAGIC);
   const isStream = b.length >= 8 && b.readUInt32LE(0) === 0xffffffff;
   if (!isFile && !isStream) {
-    throw new DatasetError(`${where}: not an Apache Arrow IPC (Feather v2) file; produce it with the ingest component, writeDataset(), or pandas' df.to_feather(path)`, where);
+    throw new DatasetError(
+      `${where}: not an Apache Arrow IPC (Feather v2) file; produce it with the ingest component, writeDataset(), or pandas' df.to_feather(path)`,
+      where,
+    );
   }
   return checkDataset(decodeArrow(b, where));
 }
@@ -198,7 +216,12 @@ export async function writeDataset(path: string, ds: Dataset): Promise<string> {
 }
 
 export async function datasetDigest(path: string): Promise<string> {
-  return 'sha256:' + createHash('sha256').update(await readFile(path)).digest('hex');
+  return (
+    'sha256:' +
+    createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex')
+  );
 }
 
 /** The schema as plain data (names, types, categories): what reports and the drift monitor compare. */

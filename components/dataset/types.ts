@@ -38,9 +38,12 @@ export type Cell = number | boolean | string | null;
 export const BOOLEAN_NULL = 2;
 
 export class DatasetError extends Error {
-  constructor(message: string, readonly path?: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    readonly path?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'DatasetError';
   }
 }
-

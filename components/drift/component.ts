@@ -38,9 +38,11 @@ export const driftComponent = defineComponent({
   async run(ctx) {
     const p = new Params('drift', ctx);
     const tests = p.string('tests', 'auto');
-    if (tests !== 'auto' && !TEST_NAMES.includes(tests as TestName)) throw new Error(`drift: param 'tests' must be auto or one of ${TEST_NAMES.join(', ')}, got ${JSON.stringify(tests)}`);
+    if (tests !== 'auto' && !TEST_NAMES.includes(tests as TestName))
+      throw new Error(`drift: param 'tests' must be auto or one of ${TEST_NAMES.join(', ')}, got ${JSON.stringify(tests)}`);
     const correction = p.string('correction', 'none');
-    if (!['none', 'bonferroni', 'fdr'].includes(correction)) throw new Error(`drift: param 'correction' must be none, bonferroni or fdr, got ${JSON.stringify(correction)}`);
+    if (!['none', 'bonferroni', 'fdr'].includes(correction))
+      throw new Error(`drift: param 'correction' must be none, bonferroni or fdr, got ${JSON.stringify(correction)}`);
     const bins = p.number('bins', 10, { min: 2, max: 10000, integer: true });
     const opts = {
       tests: tests as TestName | 'auto',
@@ -59,7 +61,10 @@ export const driftComponent = defineComponent({
     ctx.setOutput('datasetDrift', result.datasetDrift);
     ctx.setOutput('driftShare', result.driftShare);
     ctx.setOutput('driftedColumns', drifted);
-    ctx.log(`${result.datasetDrift ? 'dataset drift' : 'no dataset drift'}: ${drifted.length} of ${result.testedColumns} columns drifted${drifted.length ? ` (${drifted.join(', ')})` : ''}`);
-    if (result.datasetDrift && p.boolean('failOnDrift', false)) throw new Error(`drift: dataset drift (${drifted.length} of ${result.testedColumns} columns: ${drifted.join(', ')})`);
+    ctx.log(
+      `${result.datasetDrift ? 'dataset drift' : 'no dataset drift'}: ${drifted.length} of ${result.testedColumns} columns drifted${drifted.length ? ` (${drifted.join(', ')})` : ''}`,
+    );
+    if (result.datasetDrift && p.boolean('failOnDrift', false))
+      throw new Error(`drift: dataset drift (${drifted.length} of ${result.testedColumns} columns: ${drifted.join(', ')})`);
   },
 });

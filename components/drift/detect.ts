@@ -244,14 +244,14 @@ export function numericBinEdges(sortedRef: Float64Array, bins: number): Float64A
 export function compareProfiles(name: string, ref: ColumnProfile, cur: ColumnProfile, opts: DriftOptions = {}, resolved = resolveOptions(opts)): ColumnDrift {
   if (ref.type !== cur.type) throw new DriftError(`column '${name}': reference is ${ref.type} but current is ${cur.type}; declare one type for both`);
   const type = ref.type;
-  const nRef = type === 'numeric' ? (ref as NumericProfile).sorted.length : (ref as CategoricalProfile).n;
+  const nRef = type === 'numeric' ? ref.sorted.length : ref.n;
   const nCur = type === 'numeric' ? (cur as NumericProfile).sorted.length : (cur as CategoricalProfile).n;
   const missing = { reference: ref.missing, current: cur.missing };
   const count = { reference: nRef, current: nCur };
   let distinct: number;
-  if (type === 'numeric') distinct = distinctUnion((ref as NumericProfile).sorted, (cur as NumericProfile).sorted, CHISQUARE_MAX_NUMERIC_VALUES);
+  if (type === 'numeric') distinct = distinctUnion(ref.sorted, (cur as NumericProfile).sorted, CHISQUARE_MAX_NUMERIC_VALUES);
   else {
-    const keys = new Set([...(ref as CategoricalProfile).counts.keys(), ...(cur as CategoricalProfile).counts.keys()]);
+    const keys = new Set([...ref.counts.keys(), ...(cur as CategoricalProfile).counts.keys()]);
     distinct = keys.size;
   }
   const requested = requestedTest(opts, name);
@@ -267,7 +267,16 @@ export function compareProfiles(name: string, ref: ColumnProfile, cur: ColumnPro
   if (nRef === 0 || nCur === 0) {
     const which = nRef === 0 && nCur === 0 ? 'reference and current have' : nRef === 0 ? 'reference has' : 'current window has';
     return {
-      name, type, test, statistic: null, pValue: null, threshold, drifted: false, verdict: 'empty', missing, count,
+      name,
+      type,
+      test,
+      statistic: null,
+      pValue: null,
+      threshold,
+      drifted: false,
+      verdict: 'empty',
+      missing,
+      count,
       note: `not tested: ${which} no non-missing values`,
     };
   }
@@ -278,7 +287,7 @@ export function compareProfiles(name: string, ref: ColumnProfile, cur: ColumnPro
   let constant = false;
   const asCategories = type === 'categorical' || test === 'chisquare' || (distinct <= AUTO_LOW_CARDINALITY && test === 'jensenshannon');
   if (asCategories) {
-    const rc = type === 'categorical' ? (ref as CategoricalProfile).counts : valueCounts((ref as NumericProfile).sorted);
+    const rc = type === 'categorical' ? ref.counts : valueCounts(ref.sorted);
     const cc = type === 'categorical' ? (cur as CategoricalProfile).counts : valueCounts((cur as NumericProfile).sorted);
     const al = alignCounts(rc, cc);
     if (type === 'categorical' && Object.keys(al.unseen).length > 0) unseen = al.unseen;
@@ -291,7 +300,7 @@ export function compareProfiles(name: string, ref: ColumnProfile, cur: ColumnPro
     else statistic = jensenShannon(al.r, al.c);
     if (resolved.histograms) histogram = type === 'categorical' ? categoricalHistogram(al.keys, al.r, al.c) : undefined;
   } else {
-    const a = (ref as NumericProfile).sorted;
+    const a = ref.sorted;
     const b = (cur as NumericProfile).sorted;
     constant = a[0] === a[a.length - 1] && b[0] === b[b.length - 1] && a[0] === b[0];
     if (test === 'ks') {
@@ -308,13 +317,20 @@ export function compareProfiles(name: string, ref: ColumnProfile, cur: ColumnPro
       statistic = test === 'psi' ? psi(rc, cc, resolved.psiEpsilon) : jensenShannon(rc, cc);
     }
   }
-  if (type === 'numeric' && resolved.histograms) histogram = numericHistogram((ref as NumericProfile).sorted, (cur as NumericProfile).sorted);
+  if (type === 'numeric' && resolved.histograms) histogram = numericHistogram(ref.sorted, (cur as NumericProfile).sorted);
   const drifted = verdictOf(test, statistic, pValue, threshold);
   if (constant && !note) note = 'constant column: reference and current hold one and the same value';
   return {
-    name, type, test, statistic, pValue, threshold, drifted,
+    name,
+    type,
+    test,
+    statistic,
+    pValue,
+    threshold,
+    drifted,
     verdict: constant && !drifted ? 'constant' : drifted ? 'drift' : 'no-drift',
-    missing, count,
+    missing,
+    count,
     ...(unseen ? { unseen } : {}),
     ...(note ? { note } : {}),
     ...(histogram ? { histogram } : {}),
@@ -336,11 +352,7 @@ export function fdrAdjust(p: readonly number[]): number[] {
 }
 
 /** Applies the multiple-testing correction and the dataset rule to per-column results. Pure. */
-export function combineColumns(
-  columns: ColumnDrift[],
-  rows: { reference: number; current: number },
-  opts: DriftOptions = {},
-): DriftResult {
+export function combineColumns(columns: ColumnDrift[], rows: { reference: number; current: number }, opts: DriftOptions = {}): DriftResult {
   const correction: Correction = opts.correction ?? 'none';
   if (!['none', 'bonferroni', 'fdr'].includes(correction)) throw new DriftError(`correction: '${correction}' must be none, bonferroni or fdr`);
   const shareThreshold = opts.driftShare ?? 0.5;

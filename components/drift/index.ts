@@ -12,7 +12,17 @@
  * Statistics:         ks2samp, wasserstein, psi, jensenShannon, chi2Contingency, mmdTest, pcaReconstructionDrift
  */
 export * from './types.ts';
-export { detectDrift, compareProfiles, profileColumn, combineColumns, selectTest, testApplies, fdrAdjust, AUTO_SMALL_REFERENCE, AUTO_LOW_CARDINALITY } from './detect.ts';
+export {
+  detectDrift,
+  compareProfiles,
+  profileColumn,
+  combineColumns,
+  selectTest,
+  testApplies,
+  fdrAdjust,
+  AUTO_SMALL_REFERENCE,
+  AUTO_LOW_CARDINALITY,
+} from './detect.ts';
 export { detectDriftParallel, type ParallelOptions } from './parallel.ts';
 export {
   buildReferenceSummary,
@@ -41,7 +51,20 @@ export {
   type PayloadDriftReport,
   type PayloadDriftWindow,
 } from './payload-log.ts';
-export { ks2samp, ksPValue, wasserstein, psi, jensenShannon, chi2Contingency, stdDev, quantileEdges, type KsResult, type Chi2Result, type Alternative, type KsMethod } from './stats.ts';
+export {
+  ks2samp,
+  ksPValue,
+  wasserstein,
+  psi,
+  jensenShannon,
+  chi2Contingency,
+  stdDev,
+  quantileEdges,
+  type KsResult,
+  type Chi2Result,
+  type Alternative,
+  type KsMethod,
+} from './stats.ts';
 export { kstwoSf, smirnovSf, chi2Sf } from './special.ts';
 export { sortNumeric } from './sort.ts';
 export { mmdTest, pcaReconstructionDrift, matrixFromColumns, type Matrix, type MmdOptions, type PcaOptions } from './multivariate.ts';

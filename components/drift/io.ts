@@ -42,7 +42,10 @@ export async function readPair(referencePath: string, currentPath: string, colum
   try {
     current = await ingestFile(currentPath, { types, columns: reference.columns.map((c) => c.name) });
   } catch (err) {
-    throw new DriftError(`${(err as Error).message} (the current data must have the reference's columns: ${reference.columns.map((c) => c.name).join(', ')})`, currentPath);
+    throw new DriftError(
+      `${(err as Error).message} (the current data must have the reference's columns: ${reference.columns.map((c) => c.name).join(', ')})`,
+      currentPath,
+    );
   }
   return { reference, current };
 }

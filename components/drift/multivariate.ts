@@ -71,10 +71,15 @@ function standardizer(m: Matrix, rows: number[]): { mean: Float64Array; std: Flo
 
 function checkShapes(ref: Matrix, cur: Matrix): void {
   if (ref.cols !== cur.cols) throw new DriftError(`multivariate drift: reference has ${ref.cols} features but current has ${cur.cols}`);
-  if (ref.data.length !== ref.rows * ref.cols || cur.data.length !== cur.rows * cur.cols) throw new DriftError('multivariate drift: data length must be rows × cols');
+  if (ref.data.length !== ref.rows * ref.cols || cur.data.length !== cur.rows * cur.cols)
+    throw new DriftError('multivariate drift: data length must be rows × cols');
 }
 
-export function mmdTest(ref: Matrix, cur: Matrix, opts: MmdOptions = {}): NonNullable<MultivariateDrift['mmd']> & { missingRows: { reference: number; current: number } } {
+export function mmdTest(
+  ref: Matrix,
+  cur: Matrix,
+  opts: MmdOptions = {},
+): NonNullable<MultivariateDrift['mmd']> & { missingRows: { reference: number; current: number } } {
   checkShapes(ref, cur);
   const maxSamples = opts.maxSamples ?? 500;
   const perms = opts.permutations ?? 200;
@@ -273,7 +278,14 @@ export function pcaReconstructionDrift(ref: Matrix, cur: Matrix, opts: PcaOption
   const ratio = referenceError > 0 ? currentError / referenceError : currentError > 0 ? Infinity : 1;
   const ks = ks2samp(er, ec);
   const drifted = ks.pValue < (opts.alpha ?? 0.05) && ratio >= (opts.minRatio ?? 1.1);
-  return { components: k, referenceError, currentError, ratio: Number.isFinite(ratio) ? ratio : 1e308, ks: { statistic: ks.statistic, pValue: ks.pValue }, drifted };
+  return {
+    components: k,
+    referenceError,
+    currentError,
+    ratio: Number.isFinite(ratio) ? ratio : 1e308,
+    ks: { statistic: ks.statistic, pValue: ks.pValue },
+    drifted,
+  };
 }
 
 /** Numeric columns (same length) → a row-major matrix. */

@@ -86,7 +86,7 @@ function toTime(v: string | Date | undefined): number | undefined {
 function flatData(t: Tensor): unknown[] | null {
   if (!Array.isArray(t.data)) return null;
   const d = t.data as unknown[];
-  return d.length > 0 && Array.isArray(d[0]) ? (d.flat(Infinity) as unknown[]) : d;
+  return d.length > 0 && Array.isArray(d[0]) ? d.flat<unknown[], number>(Infinity) : d;
 }
 
 function tensorRows(t: Tensor, k: number, where: string, what: string): { rows: number; data: unknown[] } {
@@ -98,13 +98,19 @@ function tensorRows(t: Tensor, k: number, where: string, what: string): { rows: 
   if (shape.length === 2) [rows, cols] = shape;
   else if (shape.length === 1) [rows, cols] = k === 1 ? [shape[0], 1] : [1, shape[0]];
   else throw new DriftError(`${where}: ${what}.shape ${JSON.stringify(shape)} must be [rows, ${k}]`);
-  if (cols !== k) throw new DriftError(`${where}: ${what} has ${cols} columns but ${k} names are declared; make the DriftMonitor's feature list match the model's input`);
-  if (rows * cols !== data.length) throw new DriftError(`${where}: ${what}.shape ${JSON.stringify(shape)} needs ${rows * cols} values, data has ${data.length}`);
+  if (cols !== k)
+    throw new DriftError(`${where}: ${what} has ${cols} columns but ${k} names are declared; make the DriftMonitor's feature list match the model's input`);
+  if (rows * cols !== data.length)
+    throw new DriftError(`${where}: ${what}.shape ${JSON.stringify(shape)} needs ${rows * cols} values, data has ${data.length}`);
   return { rows, data };
 }
 
 /** Reads a payload log and yields one batch per matching record. */
-export async function* readPayloadLog(source: string | AsyncIterable<string | Buffer>, opts: PayloadLogOptions, stats?: { skipped: number; records: number; firstSkipped?: string }): AsyncGenerator<PayloadBatch> {
+export async function* readPayloadLog(
+  source: string | AsyncIterable<string | Buffer>,
+  opts: PayloadLogOptions,
+  stats?: { skipped: number; records: number; firstSkipped?: string },
+): AsyncGenerator<PayloadBatch> {
   const k = opts.features.length;
   if (k === 0) throw new DriftError('features: declare at least one feature name for the input tensor columns');
   const outNames = opts.outputNames ?? [];
@@ -194,7 +200,10 @@ function columnIndexMap(reference: ReferenceSummary, names: readonly string[]): 
     idx[j] = known.indexOf(n);
   });
   const missing = known.filter((n) => !names.includes(n));
-  if (missing.length > 0) throw new DriftError(`the reference summary has columns ${missing.join(', ')} that the payload log's feature list lacks; declare them or rebuild the reference`);
+  if (missing.length > 0)
+    throw new DriftError(
+      `the reference summary has columns ${missing.join(', ')} that the payload log's feature list lacks; declare them or rebuild the reference`,
+    );
   return idx;
 }
 
@@ -202,11 +211,16 @@ function columnIndexMap(reference: ReferenceSummary, names: readonly string[]): 
  * Builds current summaries over a payload log, one per window. Memory: one fixed-size summary per
  * open window (count windows: one at a time).
  */
-export async function summarizePayloadLog(source: string | AsyncIterable<string | Buffer>, reference: ReferenceSummary, opts: SummarizeOptions): Promise<{ windows: SummaryWindow[]; skipped: number; records: number; firstSkipped?: string }> {
-  const names = [...opts.features, ...(opts.outputTensor ? opts.outputNames ?? [] : [])];
+export async function summarizePayloadLog(
+  source: string | AsyncIterable<string | Buffer>,
+  reference: ReferenceSummary,
+  opts: SummarizeOptions,
+): Promise<{ windows: SummaryWindow[]; skipped: number; records: number; firstSkipped?: string }> {
+  const names = [...opts.features, ...(opts.outputTensor ? (opts.outputNames ?? []) : [])];
   const colIdx = columnIndexMap(reference, names);
   const spec = opts.window ?? 'all';
-  if (spec !== 'all' && 'count' in spec && !(Number.isInteger(spec.count) && spec.count > 0)) throw new DriftError(`window.count: ${spec.count} must be a positive integer`);
+  if (spec !== 'all' && 'count' in spec && !(Number.isInteger(spec.count) && spec.count > 0))
+    throw new DriftError(`window.count: ${spec.count} must be a positive integer`);
   if (spec !== 'all' && 'durationMs' in spec && !(spec.durationMs > 0)) throw new DriftError(`window.durationMs: ${spec.durationMs} must be positive`);
   const stats: { skipped: number; records: number; firstSkipped?: string } = { skipped: 0, records: 0 };
   const windows: SummaryWindow[] = [];
@@ -253,7 +267,13 @@ export async function summarizePayloadLog(source: string | AsyncIterable<string 
   } else {
     for (const key of [...open.keys()].sort((x, y) => x - y)) {
       const s = open.get(key)!.snapshot();
-      windows.push({ start: new Date(key).toISOString(), end: new Date(key + spec.durationMs).toISOString(), rows: s.rows, complete: true, summary: { ...s, start: new Date(key).toISOString(), end: new Date(key + spec.durationMs).toISOString() } });
+      windows.push({
+        start: new Date(key).toISOString(),
+        end: new Date(key + spec.durationMs).toISOString(),
+        rows: s.rows,
+        complete: true,
+        summary: { ...s, start: new Date(key).toISOString(), end: new Date(key + spec.durationMs).toISOString() },
+      });
     }
   }
   return { windows, ...stats };
@@ -290,7 +310,13 @@ export async function detectDriftFromPayloadLog(
   opts: SummarizeOptions & { readonly drift?: DriftOptions },
 ): Promise<PayloadDriftReport> {
   const { windows, records, skipped, firstSkipped } = await summarizePayloadLog(source, reference, opts);
-  const out = windows.map((w) => ({ start: w.start, end: w.end, rows: w.rows, complete: w.complete, result: compareToReference(reference, w.summary, opts.drift) }));
+  const out = windows.map((w) => ({
+    start: w.start,
+    end: w.end,
+    rows: w.rows,
+    complete: w.complete,
+    result: compareToReference(reference, w.summary, opts.drift),
+  }));
   const latest = out.length > 0 ? out[out.length - 1].result : compareToReference(reference, new SummaryAccumulator(reference).snapshot(), opts.drift);
   return { windows: out, latest, records, skipped, ...(firstSkipped ? { firstSkipped } : {}) };
 }

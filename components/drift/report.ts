@@ -22,8 +22,14 @@ export function fmt(x: number | null | undefined, digits = 4): string {
 }
 
 function testLabel(c: ColumnDrift): string {
-  const names: Record<string, string> = { ks: 'Kolmogorov-Smirnov', chisquare: 'chi-square', wasserstein: 'Wasserstein (normed)', psi: 'PSI', jensenshannon: 'Jensen-Shannon' };
-  return c.test ? names[c.test] ?? c.test : '–';
+  const names: Record<string, string> = {
+    ks: 'Kolmogorov-Smirnov',
+    chisquare: 'chi-square',
+    wasserstein: 'Wasserstein (normed)',
+    psi: 'PSI',
+    jensenshannon: 'Jensen-Shannon',
+  };
+  return c.test ? (names[c.test] ?? c.test) : '–';
 }
 
 /** One feature's chart: overlaid reference and current shares, as standalone SVG. */
@@ -33,13 +39,17 @@ export function featureChartSvg(c: ColumnDrift, width = 560, height = 240): stri
   const w = width - pad.l - pad.r;
   const ht = height - pad.t - pad.b;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   const verdictColor = c.drifted ? '#C0392B' : '#2E7D32';
   parts.push(`<text x="${pad.l}" y="18" font-size="13" font-weight="bold" fill="#222">${escapeXml(c.name)}</text>`);
   parts.push(`<text x="${width - pad.r}" y="18" font-size="12" text-anchor="end" fill="${verdictColor}">${escapeXml(c.verdict)}</text>`);
   if (!h || h.reference.length === 0) {
-    parts.push(`<text x="${width / 2}" y="${height / 2}" font-size="12" text-anchor="middle" fill="#666">${escapeXml(c.note ?? 'no data to chart')}</text></svg>`);
+    parts.push(
+      `<text x="${width / 2}" y="${height / 2}" font-size="12" text-anchor="middle" fill="#666">${escapeXml(c.note ?? 'no data to chart')}</text></svg>`,
+    );
     return parts.join('');
   }
   const k = h.reference.length;
@@ -55,32 +65,49 @@ export function featureChartSvg(c: ColumnDrift, width = 560, height = 240): stri
   }
   const bw = w / k;
   if (h.kind === 'numeric') {
-    for (const [series, color] of [[h.reference, REF_COLOR], [h.current, CUR_COLOR]] as const) {
+    for (const [series, color] of [
+      [h.reference, REF_COLOR],
+      [h.current, CUR_COLOR],
+    ] as const) {
       for (let i = 0; i < k; i++) {
         if (series[i] <= 0) continue;
-        parts.push(`<rect x="${(pad.l + i * bw).toFixed(2)}" y="${y(series[i]).toFixed(2)}" width="${Math.max(0.5, bw - 0.5).toFixed(2)}" height="${(pad.t + ht - y(series[i])).toFixed(2)}" fill="${color}" fill-opacity="0.5"/>`);
+        parts.push(
+          `<rect x="${(pad.l + i * bw).toFixed(2)}" y="${y(series[i]).toFixed(2)}" width="${Math.max(0.5, bw - 0.5).toFixed(2)}" height="${(pad.t + ht - y(series[i])).toFixed(2)}" fill="${color}" fill-opacity="0.5"/>`,
+        );
       }
     }
     const e = h.edges!;
     for (const i of [0, Math.floor(k / 2), k]) {
-      parts.push(`<text x="${(pad.l + i * bw).toFixed(2)}" y="${pad.t + ht + 14}" font-size="10" text-anchor="middle" fill="#555">${escapeXml(fmt(e[i], 3))}</text>`);
+      parts.push(
+        `<text x="${(pad.l + i * bw).toFixed(2)}" y="${pad.t + ht + 14}" font-size="10" text-anchor="middle" fill="#555">${escapeXml(fmt(e[i], 3))}</text>`,
+      );
     }
   } else {
     const cats = h.categories!;
     for (let i = 0; i < k; i++) {
       const x0 = pad.l + i * bw;
-      parts.push(`<rect x="${(x0 + bw * 0.1).toFixed(2)}" y="${y(h.reference[i]).toFixed(2)}" width="${(bw * 0.4).toFixed(2)}" height="${(pad.t + ht - y(h.reference[i])).toFixed(2)}" fill="${REF_COLOR}" fill-opacity="0.85"/>`);
-      parts.push(`<rect x="${(x0 + bw * 0.5).toFixed(2)}" y="${y(h.current[i]).toFixed(2)}" width="${(bw * 0.4).toFixed(2)}" height="${(pad.t + ht - y(h.current[i])).toFixed(2)}" fill="${CUR_COLOR}" fill-opacity="0.85"/>`);
+      parts.push(
+        `<rect x="${(x0 + bw * 0.1).toFixed(2)}" y="${y(h.reference[i]).toFixed(2)}" width="${(bw * 0.4).toFixed(2)}" height="${(pad.t + ht - y(h.reference[i])).toFixed(2)}" fill="${REF_COLOR}" fill-opacity="0.85"/>`,
+      );
+      parts.push(
+        `<rect x="${(x0 + bw * 0.5).toFixed(2)}" y="${y(h.current[i]).toFixed(2)}" width="${(bw * 0.4).toFixed(2)}" height="${(pad.t + ht - y(h.current[i])).toFixed(2)}" fill="${CUR_COLOR}" fill-opacity="0.85"/>`,
+      );
       const label = cats[i].length > 10 ? `${cats[i].slice(0, 9)}…` : cats[i];
       parts.push(`<text x="${(x0 + bw / 2).toFixed(2)}" y="${pad.t + ht + 14}" font-size="10" text-anchor="middle" fill="#555">${escapeXml(label)}</text>`);
     }
   }
   // legend
   const ly = height - 12;
-  parts.push(`<rect x="${pad.l}" y="${ly - 9}" width="10" height="10" fill="${REF_COLOR}" fill-opacity="0.6"/><text x="${pad.l + 14}" y="${ly}" font-size="11" fill="#333">reference (n=${c.count.reference})</text>`);
-  parts.push(`<rect x="${pad.l + 170}" y="${ly - 9}" width="10" height="10" fill="${CUR_COLOR}" fill-opacity="0.6"/><text x="${pad.l + 184}" y="${ly}" font-size="11" fill="#333">current (n=${c.count.current})</text>`);
+  parts.push(
+    `<rect x="${pad.l}" y="${ly - 9}" width="10" height="10" fill="${REF_COLOR}" fill-opacity="0.6"/><text x="${pad.l + 14}" y="${ly}" font-size="11" fill="#333">reference (n=${c.count.reference})</text>`,
+  );
+  parts.push(
+    `<rect x="${pad.l + 170}" y="${ly - 9}" width="10" height="10" fill="${CUR_COLOR}" fill-opacity="0.6"/><text x="${pad.l + 184}" y="${ly}" font-size="11" fill="#333">current (n=${c.count.current})</text>`,
+  );
   const stat = c.pValue !== null ? `p=${fmt(c.adjustedPValue ?? c.pValue)}` : `d=${fmt(c.statistic)}`;
-  parts.push(`<text x="${width - pad.r}" y="${ly}" font-size="11" text-anchor="end" fill="#333">${escapeXml(`${c.test ?? ''} ${stat} (thr ${fmt(c.threshold)})`)}</text>`);
+  parts.push(
+    `<text x="${width - pad.r}" y="${ly}" font-size="11" text-anchor="end" fill="#333">${escapeXml(`${c.test ?? ''} ${stat} (thr ${fmt(c.threshold)})`)}</text>`,
+  );
   parts.push('</svg>');
   return parts.join('');
 }
@@ -115,7 +142,14 @@ export function renderHtmlReport(result: DriftResult, meta: ReportMeta = {}): st
         `<b>missing</b> ${c.missing.reference} ref / ${c.missing.current} cur`,
         c.errorBound ? `<b>sketch error</b> ±${fmt(c.errorBound)}` : '',
       ].filter(Boolean);
-      const unseen = c.unseen ? `<p class="note">Unseen in reference: ${escapeXml(Object.entries(c.unseen).slice(0, 10).map(([k, n]) => `${k} (${n})`).join(', '))}</p>` : '';
+      const unseen = c.unseen
+        ? `<p class="note">Unseen in reference: ${escapeXml(
+            Object.entries(c.unseen)
+              .slice(0, 10)
+              .map(([k, n]) => `${k} (${n})`)
+              .join(', '),
+          )}</p>`
+        : '';
       const note = c.note ? `<p class="note">${escapeXml(c.note)}</p>` : '';
       return `<section class="card" id="f-${escapeXml(c.name)}">${featureChartSvg(c)}<p class="facts">${details.join(' · ')}</p>${unseen}${note}</section>`;
     })

@@ -41,8 +41,7 @@ export function lnBinom(n: number, k: number): number {
   if (n <= 30) return LN_FACT[n] - LN_FACT[k] - LN_FACT[n - k];
   const m = n - k;
   return (
-    -k * Math.log(k / n) - m * Math.log(m / n) + 0.5 * Math.log(n / (2 * Math.PI * k * m)) +
-    stirlingRemainder(n) - stirlingRemainder(k) - stirlingRemainder(m)
+    -k * Math.log(k / n) - m * Math.log(m / n) + 0.5 * Math.log(n / (2 * Math.PI * k * m)) + stirlingRemainder(n) - stirlingRemainder(k) - stirlingRemainder(m)
   );
 }
 
@@ -177,7 +176,7 @@ export function smirnovSf(n: number, x: number): number {
   if (-2 * n * x * x < MINLOG) return 0;
   if (nxfl >= n - 1) return Math.exp(n * Math.log1p(-x));
   if (n > 1_000_000) {
-    const logp = (-Math.pow(6 * n * x + 1, 2) / 18) / n;
+    const logp = -Math.pow(6 * n * x + 1, 2) / 18 / n;
     return logp < -Math.LN2 ? Math.exp(logp) : 1 + Math.expm1(logp);
   }
   // Lower sum: x * Σ_{v=0}^{n-nxfl-1} C(n,v) (1-x-v/n)^(n-v) (x+v/n)^(v-1); every term is positive.
@@ -187,8 +186,13 @@ export function smirnovSf(n: number, x: number): number {
   for (let v = 1; v < nTerms; v++) {
     const m = n - v;
     const lnA =
-      m * Math.log1p(-nx / m) + v * Math.log1p(nx / v) - Math.log(x + v / n) +
-      0.5 * Math.log(n / (2 * Math.PI * v * m)) + stirlingRemainder(n) - stirlingRemainder(v) - stirlingRemainder(m);
+      m * Math.log1p(-nx / m) +
+      v * Math.log1p(nx / v) -
+      Math.log(x + v / n) +
+      0.5 * Math.log(n / (2 * Math.PI * v * m)) +
+      stirlingRemainder(n) -
+      stirlingRemainder(v) -
+      stirlingRemainder(m);
     const a = Math.exp(lnA);
     sum += a;
     if (a !== 0 && 4 * (nTerms - v) * a < Number.EPSILON * sum && v !== nTerms - 1) break;
@@ -201,8 +205,8 @@ export function smirnovSf(n: number, x: number): number {
 // Two-sided one-sample KS distribution (scipy.stats.kstwo.sf)
 
 const STIRLING_COEFFS = [
-  -2.955065359477124183e-2, 6.4102564102564102564e-3, -1.9175269175269175269e-3, 8.4175084175084175084e-4,
-  -5.952380952380952381e-4, 7.9365079365079365079e-4, -2.7777777777777777778e-3, 8.3333333333333333333e-2,
+  -2.955065359477124183e-2, 6.4102564102564102564e-3, -1.9175269175269175269e-3, 8.4175084175084175084e-4, -5.952380952380952381e-4, 7.9365079365079365079e-4,
+  -2.7777777777777777778e-3, 8.3333333333333333333e-2,
 ];
 
 function logNFactorialDivNPowN(n: number): number {

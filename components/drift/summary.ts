@@ -19,10 +19,29 @@
  *  - PSI and Jensen-Shannon: exact (errorBound 0): their bins are a subset of the summary's edges.
  *  - chi-square (categorical, or numeric with <= 50 distinct values): exact.
  */
-import { countDistinctSorted, numericBinEdges, resolveOptions, selectTest, testApplies, combineColumns, numericHistogram, AUTO_LOW_CARDINALITY, CHISQUARE_MAX_NUMERIC_VALUES } from './detect.ts';
+import {
+  countDistinctSorted,
+  numericBinEdges,
+  resolveOptions,
+  selectTest,
+  testApplies,
+  combineColumns,
+  numericHistogram,
+  AUTO_LOW_CARDINALITY,
+  CHISQUARE_MAX_NUMERIC_VALUES,
+} from './detect.ts';
 import { sortNumeric } from './sort.ts';
 import { binCountsSorted, chi2Contingency, jensenShannon, ksPValue, psi, quantileEdges, upperBound } from './stats.ts';
-import { DriftError, isPValueTest, type ColumnData, type ColumnDrift, type ColumnHistogram, type DriftOptions, type DriftResult, type TestName } from './types.ts';
+import {
+  DriftError,
+  isPValueTest,
+  type ColumnData,
+  type ColumnDrift,
+  type ColumnHistogram,
+  type DriftOptions,
+  type DriftResult,
+  type TestName,
+} from './types.ts';
 
 export const SUMMARY_FORMAT = 'ghosteam.drift.summary/v1';
 
@@ -127,9 +146,16 @@ export function buildReferenceSummary(columns: readonly ColumnData[], opts: Refe
       const edges = Array.from(new Set([...fineEdges, ...coarseEdges])).sort((a, b) => a - b);
       bins.push({ name: col.name, edges, coarseEdges });
       const s: NumericColumnSummary = {
-        name: col.name, type: 'numeric', n: sorted.length, missing,
-        min: sorted.length ? sorted[0] : null, max: sorted.length ? sorted[sorted.length - 1] : null,
-        sum: 0, sumSq: 0, counts: Array.from(binCountsSorted(sorted, Float64Array.from(edges))), values: null,
+        name: col.name,
+        type: 'numeric',
+        n: sorted.length,
+        missing,
+        min: sorted.length ? sorted[0] : null,
+        max: sorted.length ? sorted[sorted.length - 1] : null,
+        sum: 0,
+        sumSq: 0,
+        counts: Array.from(binCountsSorted(sorted, Float64Array.from(edges))),
+        values: null,
       };
       let sum = 0;
       let sumSq = 0;
@@ -368,7 +394,8 @@ export function mergeSummaries(a: CurrentSummary, b: CurrentSummary, maxCategori
   if (a.referenceId !== b.referenceId) throw new DriftError(`cannot merge summaries of different references (${a.referenceId} and ${b.referenceId})`);
   const cols = a.columns.map((ca, i) => {
     const cb = b.columns[i];
-    if (!cb || cb.name !== ca.name || cb.type !== ca.type) throw new DriftError(`cannot merge: column ${i} is '${ca.name}' in one summary and '${cb?.name}' in the other`);
+    if (!cb || cb.name !== ca.name || cb.type !== ca.type)
+      throw new DriftError(`cannot merge: column ${i} is '${ca.name}' in one summary and '${cb?.name}' in the other`);
     if (ca.type === 'numeric') {
       const nb = cb as NumericColumnSummary;
       let values: Record<string, number> | null = null;
@@ -378,16 +405,28 @@ export function mergeSummaries(a: CurrentSummary, b: CurrentSummary, maxCategori
         if (Object.keys(values).length > CHISQUARE_MAX_NUMERIC_VALUES) values = null;
       }
       const out: NumericColumnSummary = {
-        name: ca.name, type: 'numeric', n: ca.n + nb.n, missing: ca.missing + nb.missing,
+        name: ca.name,
+        type: 'numeric',
+        n: ca.n + nb.n,
+        missing: ca.missing + nb.missing,
         min: ca.min === null ? nb.min : nb.min === null ? ca.min : Math.min(ca.min, nb.min),
         max: ca.max === null ? nb.max : nb.max === null ? ca.max : Math.max(ca.max, nb.max),
-        sum: ca.sum + nb.sum, sumSq: ca.sumSq + nb.sumSq,
-        counts: ca.counts.map((c, k) => c + nb.counts[k]), values,
+        sum: ca.sum + nb.sum,
+        sumSq: ca.sumSq + nb.sumSq,
+        counts: ca.counts.map((c, k) => c + nb.counts[k]),
+        values,
       };
       return out;
     }
     const cbc = cb as CategoricalColumnSummary;
-    const out: CategoricalColumnSummary = { name: ca.name, type: 'categorical', n: ca.n + cbc.n, missing: ca.missing + cbc.missing, counts: { ...ca.counts }, other: ca.other + cbc.other };
+    const out: CategoricalColumnSummary = {
+      name: ca.name,
+      type: 'categorical',
+      n: ca.n + cbc.n,
+      missing: ca.missing + cbc.missing,
+      counts: { ...ca.counts },
+      other: ca.other + cbc.other,
+    };
     for (const [k, c] of Object.entries(cbc.counts)) {
       if (out.counts[k] !== undefined) out.counts[k] += c;
       else if (Object.keys(out.counts).length < maxCategories) out.counts[k] = c;
@@ -397,7 +436,15 @@ export function mergeSummaries(a: CurrentSummary, b: CurrentSummary, maxCategori
   });
   const start = [a.start, b.start].filter(Boolean).sort()[0];
   const end = [a.end, b.end].filter(Boolean).sort().pop();
-  return { format: SUMMARY_FORMAT, kind: 'current', referenceId: a.referenceId, rows: a.rows + b.rows, ...(start ? { start } : {}), ...(end ? { end } : {}), columns: cols };
+  return {
+    format: SUMMARY_FORMAT,
+    kind: 'current',
+    referenceId: a.referenceId,
+    rows: a.rows + b.rows,
+    ...(start ? { start } : {}),
+    ...(end ? { end } : {}),
+    columns: cols,
+  };
 }
 
 /** Summarizes in-memory current columns against a reference summary. */
@@ -419,7 +466,8 @@ export function parseSummary(json: unknown, kind: 'reference' | 'current', where
   if (o.kind !== kind) throw new DriftError(`${where}: kind is ${JSON.stringify(o.kind)}, expected "${kind}"`);
   if (!Array.isArray(o.columns)) throw new DriftError(`${where}: columns must be an array`);
   (o.columns as ColumnSummary[]).forEach((c, i) => {
-    if (!c || typeof c.name !== 'string' || (c.type !== 'numeric' && c.type !== 'categorical')) throw new DriftError(`${where}: columns[${i}] needs a name and a type of numeric or categorical`);
+    if (!c || typeof c.name !== 'string' || (c.type !== 'numeric' && c.type !== 'categorical'))
+      throw new DriftError(`${where}: columns[${i}] needs a name and a type of numeric or categorical`);
   });
   return json as ReferenceSummary | CurrentSummary;
 }
@@ -473,7 +521,10 @@ export function wassersteinFromBins(b: BinnedCdfs, min: number, max: number): { 
       else est += (w * (d0 * d0 + d1 * d1)) / (2 * (Math.abs(d0) + Math.abs(d1)));
       const U = Math.max(Math.abs(fr1 - fc), Math.abs(fc1 - fr), Math.abs(d0), Math.abs(d1));
       // lowest |diff| possible in the bin: 0 if the value ranges overlap, else the gap
-      const rLo = fr, rHi = fr1, cLo = fc, cHi = fc1;
+      const rLo = fr,
+        rHi = fr1,
+        cLo = fc,
+        cHi = fc1;
       const L = rHi < cLo ? cLo - rHi : cHi < rLo ? rLo - cHi : 0;
       bound += w * (U - L);
     }
@@ -497,7 +548,7 @@ function coarseCounts(fineEdges: readonly number[], coarseEdges: readonly number
 
 function summaryHistogram(edges: readonly number[], r: number[], c: number[], nr: number, nc: number, min: number, max: number): ColumnHistogram {
   // Re-bin the fine bins onto 30 equal-width display bins (each fine bin's mass goes to the bin holding its midpoint).
-  const synth = (counts: number[], n: number): Float64Array => {
+  const synth = (counts: number[]): Float64Array => {
     const xs: number[] = [];
     for (let k = 0; k < counts.length; k++) {
       const left = k === 0 ? min : edges[k - 1];
@@ -506,8 +557,8 @@ function summaryHistogram(edges: readonly number[], r: number[], c: number[], nr
     }
     return Float64Array.from(xs.map((x, k) => (counts[k] > 0 ? x : NaN)));
   };
-  const xr = synth(r, nr);
-  const xc = synth(c, nc);
+  const xr = synth(r);
+  const xc = synth(c);
   const h = numericHistogram(Float64Array.from([min]), Float64Array.from([max]));
   const bins = h.edges!.length - 1;
   const place = (xs: Float64Array, counts: number[], n: number): number[] => {
@@ -523,7 +574,15 @@ function summaryHistogram(edges: readonly number[], r: number[], c: number[], nr
   return { kind: 'numeric', edges: h.edges, reference: place(xr, r, nr), current: place(xc, c, nc) };
 }
 
-function compareNumericSummary(ref: NumericColumnSummary, cur: NumericColumnSummary, bins: NumericBins, std: number, opts: DriftOptions, resolved: ReturnType<typeof resolveOptions>, requested: TestName | 'auto'): ColumnDrift {
+function compareNumericSummary(
+  ref: NumericColumnSummary,
+  cur: NumericColumnSummary,
+  bins: NumericBins,
+  std: number,
+  opts: DriftOptions,
+  resolved: ReturnType<typeof resolveOptions>,
+  requested: TestName | 'auto',
+): ColumnDrift {
   const missing = { reference: ref.missing, current: cur.missing };
   const count = { reference: ref.n, current: cur.n };
   let distinct = CHISQUARE_MAX_NUMERIC_VALUES + 1;
@@ -539,7 +598,19 @@ function compareNumericSummary(ref: NumericColumnSummary, cur: NumericColumnSumm
   const threshold = resolved.thresholds[test];
   if (ref.n === 0 || cur.n === 0) {
     const which = ref.n === 0 && cur.n === 0 ? 'reference and current have' : ref.n === 0 ? 'reference has' : 'current window has';
-    return { name: ref.name, type: 'numeric', test, statistic: null, pValue: null, threshold, drifted: false, verdict: 'empty', missing, count, note: `not tested: ${which} no non-missing values` };
+    return {
+      name: ref.name,
+      type: 'numeric',
+      test,
+      statistic: null,
+      pValue: null,
+      threshold,
+      drifted: false,
+      verdict: 'empty',
+      missing,
+      count,
+      note: `not tested: ${which} no non-missing values`,
+    };
   }
   const min = Math.min(ref.min!, cur.min!);
   const max = Math.max(ref.max!, cur.max!);
@@ -564,7 +635,8 @@ function compareNumericSummary(ref: NumericColumnSummary, cur: NumericColumnSumm
     statistic = lower;
     pValue = p.pValue;
     errorBound = upper - lower;
-    if (errorBound > 0) note = `from summaries: true KS statistic in [${lower.toPrecision(4)}, ${upper.toPrecision(4)}], p-value in [${ksPValue(upper, ref.n, cur.n).pValue.toPrecision(3)}, ${p.pValue.toPrecision(3)}]`;
+    if (errorBound > 0)
+      note = `from summaries: true KS statistic in [${lower.toPrecision(4)}, ${upper.toPrecision(4)}], p-value in [${ksPValue(upper, ref.n, cur.n).pValue.toPrecision(3)}, ${p.pValue.toPrecision(3)}]`;
   } else if (test === 'wasserstein') {
     const w = wassersteinFromBins(binned, min, max);
     const norm = resolved.normed ? Math.max(std, 1e-3) : 1;
@@ -578,15 +650,28 @@ function compareNumericSummary(ref: NumericColumnSummary, cur: NumericColumnSumm
   const drifted = isPValueTest(test) ? (pValue as number) < threshold : statistic >= threshold;
   if (constant && !note) note = 'constant column: reference and current hold one and the same value';
   return {
-    name: ref.name, type: 'numeric', test, statistic, pValue, threshold, drifted,
+    name: ref.name,
+    type: 'numeric',
+    test,
+    statistic,
+    pValue,
+    threshold,
+    drifted,
     verdict: constant && !drifted ? 'constant' : drifted ? 'drift' : 'no-drift',
-    missing, count, errorBound,
+    missing,
+    count,
+    errorBound,
     ...(note ? { note } : {}),
     ...(resolved.histograms ? { histogram: summaryHistogram(bins.edges, ref.counts, cur.counts, ref.n, cur.n, min, max) } : {}),
   };
 }
 
-function compareCategoricalSummary(ref: CategoricalColumnSummary, cur: CategoricalColumnSummary, resolved: ReturnType<typeof resolveOptions>, requested: TestName | 'auto'): ColumnDrift {
+function compareCategoricalSummary(
+  ref: CategoricalColumnSummary,
+  cur: CategoricalColumnSummary,
+  resolved: ReturnType<typeof resolveOptions>,
+  requested: TestName | 'auto',
+): ColumnDrift {
   const missing = { reference: ref.missing, current: cur.missing };
   const count = { reference: ref.n, current: cur.n };
   const rc = new Map(Object.entries(ref.counts));
@@ -605,7 +690,19 @@ function compareCategoricalSummary(ref: CategoricalColumnSummary, cur: Categoric
   const threshold = resolved.thresholds[test];
   if (ref.n === 0 || cur.n === 0) {
     const which = ref.n === 0 && cur.n === 0 ? 'reference and current have' : ref.n === 0 ? 'reference has' : 'current window has';
-    return { name: ref.name, type: 'categorical', test, statistic: null, pValue: null, threshold, drifted: false, verdict: 'empty', missing, count, note: `not tested: ${which} no non-missing values` };
+    return {
+      name: ref.name,
+      type: 'categorical',
+      test,
+      statistic: null,
+      pValue: null,
+      threshold,
+      drifted: false,
+      verdict: 'empty',
+      missing,
+      count,
+      note: `not tested: ${which} no non-missing values`,
+    };
   }
   const keys = [...rc.keys()];
   const unseen: Record<string, number> = {};
@@ -631,12 +728,29 @@ function compareCategoricalSummary(ref: CategoricalColumnSummary, cur: Categoric
   const nr = ref.n || 1;
   const ncur = cur.n || 1;
   return {
-    name: ref.name, type: 'categorical', test, statistic, pValue, threshold, drifted,
+    name: ref.name,
+    type: 'categorical',
+    test,
+    statistic,
+    pValue,
+    threshold,
+    drifted,
     verdict: constant && !drifted ? 'constant' : drifted ? 'drift' : 'no-drift',
-    missing, count, errorBound: 0,
+    missing,
+    count,
+    errorBound: 0,
     ...(Object.keys(unseen).length ? { unseen } : {}),
     ...(note ? { note } : {}),
-    ...(resolved.histograms ? { histogram: { kind: 'categorical' as const, categories: keys.slice(0, 21), reference: r.slice(0, 21).map((x) => x / nr), current: c.slice(0, 21).map((x) => x / ncur) } } : {}),
+    ...(resolved.histograms
+      ? {
+          histogram: {
+            kind: 'categorical' as const,
+            categories: keys.slice(0, 21),
+            reference: r.slice(0, 21).map((x) => x / nr),
+            current: c.slice(0, 21).map((x) => x / ncur),
+          },
+        }
+      : {}),
   };
 }
 
@@ -648,7 +762,8 @@ function compareCategoricalSummary(ref: CategoricalColumnSummary, cur: Categoric
 export function compareToReference(reference: ReferenceSummary, current: CurrentSummary | readonly ColumnData[], opts: DriftOptions = {}): DriftResult {
   const resolved = resolveOptions(opts);
   const cur = Array.isArray(current) ? summarizeColumns(reference, current as readonly ColumnData[]) : (current as CurrentSummary);
-  if (cur.referenceId !== reference.id) throw new DriftError(`the current summary was built for reference ${cur.referenceId}, not ${reference.id}; summarize against this reference`);
+  if (cur.referenceId !== reference.id)
+    throw new DriftError(`the current summary was built for reference ${cur.referenceId}, not ${reference.id}; summarize against this reference`);
   const wanted = new Set(opts.columns ?? reference.columns.map((c) => c.name));
   const binsByName = new Map(reference.bins.map((b) => [b.name, b]));
   const tests = opts.tests ?? 'auto';
@@ -656,8 +771,9 @@ export function compareToReference(reference: ReferenceSummary, current: Current
   reference.columns.forEach((rc, i) => {
     if (!wanted.has(rc.name)) return;
     const cc = cur.columns[i];
-    const requested = typeof tests === 'string' ? tests : tests[rc.name] ?? 'auto';
-    if (rc.type === 'numeric') out.push(compareNumericSummary(rc, cc as NumericColumnSummary, binsByName.get(rc.name)!, reference.std[rc.name] ?? 0, opts, resolved, requested));
+    const requested = typeof tests === 'string' ? tests : (tests[rc.name] ?? 'auto');
+    if (rc.type === 'numeric')
+      out.push(compareNumericSummary(rc, cc as NumericColumnSummary, binsByName.get(rc.name)!, reference.std[rc.name] ?? 0, opts, resolved, requested));
     else out.push(compareCategoricalSummary(rc, cc as CategoricalColumnSummary, resolved, requested));
   });
   for (const name of wanted) if (!reference.columns.some((c) => c.name === name)) throw new DriftError(`column '${name}' is not in the reference summary`);

@@ -108,8 +108,22 @@ export interface DriftResult {
 }
 
 export interface MultivariateDrift {
-  readonly mmd?: { readonly statistic: number; readonly pValue: number; readonly bandwidth: number; readonly permutations: number; readonly sampleSize: number; readonly drifted: boolean };
-  readonly pca?: { readonly components: number; readonly referenceError: number; readonly currentError: number; readonly ratio: number; readonly ks: { readonly statistic: number; readonly pValue: number }; readonly drifted: boolean };
+  readonly mmd?: {
+    readonly statistic: number;
+    readonly pValue: number;
+    readonly bandwidth: number;
+    readonly permutations: number;
+    readonly sampleSize: number;
+    readonly drifted: boolean;
+  };
+  readonly pca?: {
+    readonly components: number;
+    readonly referenceError: number;
+    readonly currentError: number;
+    readonly ratio: number;
+    readonly ks: { readonly statistic: number; readonly pValue: number };
+    readonly drifted: boolean;
+  };
 }
 
 export class DriftError extends Error {

@@ -30,7 +30,7 @@ export * from './task-metrics.ts';
 export const evaluate = defineComponent({
   name: 'evaluate',
   version: '2',
-  description: 'Scores a model on a test set with its task\'s metrics (binary, multiclass, regression, anomaly) and optionally gates it',
+  description: "Scores a model on a test set with its task's metrics (binary, multiclass, regression, anomaly) and optionally gates it",
   inputs: [
     { name: 'model', kind: 'model' },
     { name: 'test', kind: 'dataset' },

@@ -38,7 +38,10 @@ export interface Evaluation {
 }
 
 export function confusion(y: ArrayLike<number>, p: ArrayLike<number>, threshold: number): Confusion {
-  let tp = 0, fp = 0, tn = 0, fn = 0;
+  let tp = 0,
+    fp = 0,
+    tn = 0,
+    fn = 0;
   for (let i = 0; i < y.length; i++) {
     const pred = p[i] >= threshold;
     if (y[i] === 1) pred ? tp++ : fn++;
@@ -53,14 +56,15 @@ export function rocAuc(y: ArrayLike<number>, p: ArrayLike<number>): number {
   const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => p[a] - p[b]);
   let rankSumPos = 0;
   let nPos = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && p[idx[j + 1]] === p[idx[i]]) j++;
     const avgRank = (i + j + 2) / 2;
-    for (let t = i; t <= j; t++) if (y[idx[t]] === 1) {
-      rankSumPos += avgRank;
-      nPos++;
-    }
+    for (let t = i; t <= j; t++)
+      if (y[idx[t]] === 1) {
+        rankSumPos += avgRank;
+        nPos++;
+      }
     i = j + 1;
   }
   const nNeg = n - nPos;
@@ -212,7 +216,14 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 export interface AnomalyEvaluation {
   readonly task: 'anomaly';
   readonly rows: number;
-  readonly metrics: { readonly scoreMean: number; readonly scoreP50: number; readonly scoreP90: number; readonly scoreP95: number; readonly scoreP99: number; readonly rocAuc?: number };
+  readonly metrics: {
+    readonly scoreMean: number;
+    readonly scoreP50: number;
+    readonly scoreP90: number;
+    readonly scoreP95: number;
+    readonly scoreP99: number;
+    readonly rocAuc?: number;
+  };
 }
 
 /** Score quantiles; with labels (1 = anomaly) also ROC AUC of the score. */

@@ -29,7 +29,9 @@ export const gate = defineComponent({
     const r = checkGate(typeof doc.metrics.rocAuc === 'number' ? { ...doc.metrics, auc: doc.metrics.rocAuc } : doc.metrics, p.json<Gate>('gate'));
     ctx.setOutput('passed', r.passed);
     ctx.setOutput('reasons', [...r.reasons]);
-    ctx.log(r.passed ? `gate passed: ${r.checks.map((c) => `${c.metric} ${c.op} ${c.threshold}`).join(', ')}` : `gate rejected the model: ${r.reasons.join('; ')}`);
+    ctx.log(
+      r.passed ? `gate passed: ${r.checks.map((c) => `${c.metric} ${c.op} ${c.threshold}`).join(', ')}` : `gate rejected the model: ${r.reasons.join('; ')}`,
+    );
     if (!r.passed && p.boolean('failOnReject', false)) throw new Error(`gate rejected the model: ${r.reasons.join('; ')}`);
   },
 });

@@ -37,9 +37,19 @@ export function checkGate(metrics: Readonly<Record<string, number>>, gate: Gate)
     const value = typeof v === 'number' && Number.isFinite(v) ? v : null;
     const passed =
       value !== null &&
-      (op === '>=' ? value >= threshold : op === '<=' ? value <= threshold : op === '>' ? value > threshold : op === '<' ? value < threshold : value === threshold);
+      (op === '>='
+        ? value >= threshold
+        : op === '<='
+          ? value <= threshold
+          : op === '>'
+            ? value > threshold
+            : op === '<'
+              ? value < threshold
+              : value === threshold);
     return { metric, op, threshold, value, passed };
   });
-  const reasons = checks.filter((c) => !c.passed).map((c) => `${c.metric} is ${c.value === null ? 'undefined' : +c.value.toFixed(6)}; required ${c.op} ${c.threshold}`);
+  const reasons = checks
+    .filter((c) => !c.passed)
+    .map((c) => `${c.metric} is ${c.value === null ? 'undefined' : +c.value.toFixed(6)}; required ${c.op} ${c.threshold}`);
   return { passed: reasons.length === 0, checks, reasons };
 }

@@ -157,7 +157,8 @@ export function parseJsonl(text: string, file: string): RawTable {
     } catch (err) {
       throw new IngestError(`${file}:${l + 1}: not valid JSON (${(err as Error).message})`);
     }
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new IngestError(`${file}:${l + 1}: each line must be a JSON object ({"column": value, ...})`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      throw new IngestError(`${file}:${l + 1}: each line must be a JSON object ({"column": value, ...})`);
     for (const k of Object.keys(v)) {
       if (!known.has(k)) {
         known.add(k);
@@ -172,7 +173,9 @@ export function parseJsonl(text: string, file: string): RawTable {
       const x = row[name];
       if (x === undefined || x === null) return null;
       if (typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string') return x;
-      throw new IngestError(`${file}:${lines[r]} (column '${name}'): nested ${Array.isArray(x) ? 'array' : 'object'} values are not supported; flatten it into scalar columns`);
+      throw new IngestError(
+        `${file}:${lines[r]} (column '${name}'): nested ${Array.isArray(x) ? 'array' : 'object'} values are not supported; flatten it into scalar columns`,
+      );
     }),
   );
   return { file, names, columns, where: (row, col) => `${file}:${lines[row]} (column '${names[col]}')` };
@@ -250,7 +253,8 @@ const TYPES: readonly ColumnType[] = ['numeric', 'categorical', 'boolean', 'stri
 
 export function typeTable(t: RawTable, opts: TypeOptions = {}): Dataset {
   for (const [name, type] of Object.entries(opts.types ?? {})) {
-    if (!t.names.includes(name)) throw new IngestError(`${t.file}: 'types' declares column '${name}', which the file doesn't have (it has ${t.names.join(', ')})`);
+    if (!t.names.includes(name))
+      throw new IngestError(`${t.file}: 'types' declares column '${name}', which the file doesn't have (it has ${t.names.join(', ')})`);
     if (!TYPES.includes(type)) throw new IngestError(`'types.${name}' is '${String(type)}'; use one of ${TYPES.join(', ')}`);
   }
   let keep = t.names.map((_, i) => i);
@@ -274,7 +278,9 @@ export function typeTable(t: RawTable, opts: TypeOptions = {}): Dataset {
       const x = raw[r];
       const v = fast ? (x === null ? null : Number(x)) : convert(x, type);
       if (v === undefined) {
-        throw new IngestError(`${t.where(r, c)}: '${String(raw[r])}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is ${declared ? 'declared' : 'inferred as'} ${type}`);
+        throw new IngestError(
+          `${t.where(r, c)}: '${String(raw[r])}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is ${declared ? 'declared' : 'inferred as'} ${type}`,
+        );
       }
       cells[r] = v;
     }

@@ -14,7 +14,10 @@ import type { LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';
 import type { TrafficSplit } from './traffic.ts';
 
 export class ModelServerAdminError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'ModelServerAdminError';
   }
@@ -22,7 +25,10 @@ export class ModelServerAdminError extends Error {
 
 export class ModelServerAdminClient {
   private readonly base: string;
-  constructor(baseUrl: string, private readonly opts: { token?: string; timeoutMs?: number } = {}) {
+  constructor(
+    baseUrl: string,
+    private readonly opts: { token?: string; timeoutMs?: number } = {},
+  ) {
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
@@ -30,11 +36,20 @@ export class ModelServerAdminClient {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
-    const res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000) });
+    const res = await fetch(this.base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000),
+    });
     const text = await res.text();
     if (!res.ok) {
       let msg = text;
-      try { msg = (JSON.parse(text) as { error?: string }).error ?? text; } catch { /* not JSON */ }
+      try {
+        msg = (JSON.parse(text) as { error?: string }).error ?? text;
+      } catch {
+        /* not JSON */
+      }
       throw new ModelServerAdminError(res.status, `${method} ${path}: ${res.status} ${msg}`);
     }
     return (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T;
@@ -50,7 +65,10 @@ export class ModelServerAdminClient {
   }
   /** Unloads one version (after draining its queue), or the whole model when version is omitted. */
   async unload(name: string, version?: string): Promise<void> {
-    await this.call('DELETE', version === undefined ? `/admin/models/${encodeURIComponent(name)}` : `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
+    await this.call(
+      'DELETE',
+      version === undefined ? `/admin/models/${encodeURIComponent(name)}` : `/admin/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`,
+    );
   }
   getTraffic(name: string): Promise<TrafficSplit> {
     return this.call('GET', `/admin/models/${encodeURIComponent(name)}/traffic`);

@@ -73,7 +73,7 @@ function concat(parts: readonly TypedData[], total: number): TypedData {
   const out = new Ctor(total);
   let off = 0;
   for (const p of parts as Exclude<TypedData, string[]>[]) {
-    (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(p as ArrayLike<number | bigint>, off);
+    (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(p, off);
     off += p.length;
   }
   return out;
@@ -129,9 +129,11 @@ export class Batcher {
     this.maxBatchSize = opts.maxBatchSize ?? 64;
     this.maxQueueDelayMs = opts.maxQueueDelayMs ?? 2;
     this.maxConcurrentRuns = opts.maxConcurrentRuns ?? 1;
-    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1) throw new Error(`batching.maxBatchSize must be an integer ≥ 1; got ${this.maxBatchSize}`);
+    if (!Number.isInteger(this.maxBatchSize) || this.maxBatchSize < 1)
+      throw new Error(`batching.maxBatchSize must be an integer ≥ 1; got ${this.maxBatchSize}`);
     if (!(this.maxQueueDelayMs >= 0)) throw new Error(`batching.maxQueueDelayMs must be ≥ 0; got ${this.maxQueueDelayMs}`);
-    if (!Number.isInteger(this.maxConcurrentRuns) || this.maxConcurrentRuns < 1) throw new Error(`batching.maxConcurrentRuns must be an integer ≥ 1; got ${this.maxConcurrentRuns}`);
+    if (!Number.isInteger(this.maxConcurrentRuns) || this.maxConcurrentRuns < 1)
+      throw new Error(`batching.maxConcurrentRuns must be an integer ≥ 1; got ${this.maxConcurrentRuns}`);
   }
 
   /** Requests waiting or running. */
@@ -150,18 +152,36 @@ export class Batcher {
     });
   }
 
-  private readonly onImmediate = (): void => { this.immediate = undefined; this.flush(); };
-  private readonly onTimer = (): void => { this.timer = undefined; this.flush(); };
+  private readonly onImmediate = (): void => {
+    this.immediate = undefined;
+    this.flush();
+  };
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.flush();
+  };
 
   private schedule(): void {
-    const plan = planDispatch({ queuedJobs: this.queue.length, queuedRows: this.queuedRows, running: this.running, maxBatchSize: this.maxBatchSize, maxConcurrentRuns: this.maxConcurrentRuns });
+    const plan = planDispatch({
+      queuedJobs: this.queue.length,
+      queuedRows: this.queuedRows,
+      running: this.running,
+      maxBatchSize: this.maxBatchSize,
+      maxConcurrentRuns: this.maxConcurrentRuns,
+    });
     // End of turn: requests parsed in the same turn share the run.
-    if (plan === 'end-of-turn') { if (!this.immediate) this.immediate = setImmediate(this.onImmediate); }
-    else if (plan === 'after-delay') { if (!this.timer) this.timer = setTimeout(this.onTimer, this.maxQueueDelayMs); }
+    if (plan === 'end-of-turn') {
+      if (!this.immediate) this.immediate = setImmediate(this.onImmediate);
+    } else if (plan === 'after-delay') {
+      if (!this.timer) this.timer = setTimeout(this.onTimer, this.maxQueueDelayMs);
+    }
   }
 
   private flush(): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     while (this.queue.length > 0 && this.running < this.maxConcurrentRuns) {
       const head = this.queue[0];
       const jobs: Job[] = [];
@@ -173,7 +193,7 @@ export class Batcher {
         jobs.push(head);
         rows = head.rows;
       } else {
-        for (let i = 0; i < this.queue.length; ) {
+        for (let i = 0; i < this.queue.length;) {
           const j = this.queue[i];
           if (j.key === head.key && (jobs.length === 0 || rows + j.rows <= this.maxBatchSize)) {
             jobs.push(j);
@@ -197,12 +217,19 @@ export class Batcher {
         name: inp.name,
         datatype: inp.datatype,
         shape: [rows, ...inp.shape.slice(1)],
-        typed: concat(jobs.map((j) => j.inputs[k].typed), jobs.reduce((s, j) => s + j.inputs[k].typed.length, 0)),
+        typed: concat(
+          jobs.map((j) => j.inputs[k].typed),
+          jobs.reduce((s, j) => s + j.inputs[k].typed.length, 0),
+        ),
       }));
     }
     if (this.observer) {
       const start = performance.now();
-      this.observer.onRun(rows, jobs.length, jobs.map((j) => start - j.enqueuedAt));
+      this.observer.onRun(
+        rows,
+        jobs.length,
+        jobs.map((j) => start - j.enqueuedAt),
+      );
     }
     let p: Promise<Record<string, RawOutput>>;
     try {
@@ -234,12 +261,16 @@ export class Batcher {
 
   /** Gives each job its own rows of every output (a view, not a copy). */
   private deliver(jobs: readonly Job[], rows: number, out: Record<string, RawOutput>): void {
-    if (jobs.length === 1) { jobs[0].resolve(out); return; }
-    const per = jobs.map(() => ({}) as Record<string, RawOutput>);
+    if (jobs.length === 1) {
+      jobs[0].resolve(out);
+      return;
+    }
+    const per = jobs.map((): Record<string, RawOutput> => ({}));
     for (const spec of this.outputs) {
       const o = out[spec.name];
       if (!o) continue;
-      if (o.dims[0] !== rows) throw new Error(`output '${spec.name}' has ${o.dims[0]} rows for a batch of ${rows}; this model can't be batched (set batching: false)`);
+      if (o.dims[0] !== rows)
+        throw new Error(`output '${spec.name}' has ${o.dims[0]} rows for a batch of ${rows}; this model can't be batched (set batching: false)`);
       const rowSize = rows === 0 ? 0 : o.data.length / rows;
       let offset = 0;
       jobs.forEach((j, ji) => {

@@ -8,12 +8,34 @@
 import { RequestError, NUL_FREE, fromBf16Bits, toBf16Bits, type OipDatatype, type TensorSpec, type TypedData } from './tensors.ts';
 
 const ELEM_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
-  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, BF16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  BF16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
 };
 const CTORS = {
   BF16: Float32Array, // never used to view bytes (see decodeBinary); Float32Array holds the values
-  BOOL: Uint8Array, UINT8: Uint8Array, INT8: Int8Array, UINT16: Uint16Array, INT16: Int16Array, FP16: Uint16Array, UINT32: Uint32Array, INT32: Int32Array,
-  FP32: Float32Array, UINT64: BigUint64Array, INT64: BigInt64Array, FP64: Float64Array,
+  BOOL: Uint8Array,
+  UINT8: Uint8Array,
+  INT8: Int8Array,
+  UINT16: Uint16Array,
+  INT16: Int16Array,
+  FP16: Uint16Array,
+  UINT32: Uint32Array,
+  INT32: Int32Array,
+  FP32: Float32Array,
+  UINT64: BigUint64Array,
+  INT64: BigInt64Array,
+  FP64: Float64Array,
 } as const;
 
 const bad = (m: string): RequestError => new RequestError(400, m);
@@ -22,7 +44,9 @@ const bad = (m: string): RequestError => new RequestError(400, m);
 export function splitBinaryBody(buf: Buffer, headerLength: string): { json: Buffer; binary: Buffer } {
   const n = Number(headerLength);
   if (!Number.isInteger(n) || n <= 0 || n > buf.length) {
-    throw bad(`Inference-Header-Content-Length is ${JSON.stringify(headerLength)}; it must be the byte length of the JSON header, between 1 and the body size (${buf.length})`);
+    throw bad(
+      `Inference-Header-Content-Length is ${JSON.stringify(headerLength)}; it must be the byte length of the JSON header, between 1 and the body size (${buf.length})`,
+    );
   }
   return { json: buf.subarray(0, n), binary: buf.subarray(n) };
 }
@@ -81,7 +105,9 @@ export function decodeBinary(bytes: Buffer, dt: OipDatatype, where: string): Typ
   // CTORS maps each datatype to its typed-array class; TypeScript has no common constructor type for them.
   const Ctor = CTORS[dt] as unknown as new (b: ArrayBuffer, o: number, n: number) => Exclude<TypedData, string[]>;
   const typed = new Ctor(copy.buffer, 0, bytes.length / size);
-  if (dt === 'BOOL') for (let i = 0; i < typed.length; i++) if ((typed as Uint8Array)[i] > 1) throw bad(`${where}: BOOL byte ${i} is ${(typed as Uint8Array)[i]}; expected 0 or 1`);
+  if (dt === 'BOOL')
+    for (let i = 0; i < typed.length; i++)
+      if ((typed as Uint8Array)[i] > 1) throw bad(`${where}: BOOL byte ${i} is ${(typed as Uint8Array)[i]}; expected 0 or 1`);
   return typed;
 }
 

@@ -11,9 +11,12 @@ import { basename, dirname, extname, join, relative, resolve, sep } from 'node:p
 import { parse as parseYaml } from 'yaml';
 import { RequestError } from './tensors.ts';
 
-const SKLEARN = 'a scikit-learn model (or an XGBoost/LightGBM model pickled through its scikit-learn API): convert it with skl2onnx (`skl2onnx.to_onnx(model, X[:1].astype(numpy.float32))`; XGBoost/LightGBM estimators need onnxmltools\' converters registered, see onnxmltools.convert_xgboost / convert_lightgbm)';
-const XGBOOST = 'an XGBoost model: convert it with onnxmltools (`onnxmltools.convert_xgboost(booster, initial_types=[("input", FloatTensorType([None, n_features]))])`)';
-const LIGHTGBM = 'a LightGBM model: convert it with onnxmltools (`onnxmltools.convert_lightgbm(model, initial_types=[("input", FloatTensorType([None, n_features]))])`)';
+const SKLEARN =
+  "a scikit-learn model (or an XGBoost/LightGBM model pickled through its scikit-learn API): convert it with skl2onnx (`skl2onnx.to_onnx(model, X[:1].astype(numpy.float32))`; XGBoost/LightGBM estimators need onnxmltools' converters registered, see onnxmltools.convert_xgboost / convert_lightgbm)";
+const XGBOOST =
+  'an XGBoost model: convert it with onnxmltools (`onnxmltools.convert_xgboost(booster, initial_types=[("input", FloatTensorType([None, n_features]))])`)';
+const LIGHTGBM =
+  'a LightGBM model: convert it with onnxmltools (`onnxmltools.convert_lightgbm(model, initial_types=[("input", FloatTensorType([None, n_features]))])`)';
 const TORCH = 'a PyTorch model: export it with `torch.onnx.export(model, example_input, "model.onnx", dynamic_axes={"input": {0: "batch"}})`';
 const KERAS = 'a TensorFlow/Keras model: convert it with tf2onnx (`python -m tf2onnx.convert`)';
 
@@ -64,15 +67,30 @@ export async function onnxOfMlmodel(mlmodelPath: string, what: string): Promise<
   const onnx = flavors.onnx;
   if (!onnx) {
     const names = Object.keys(flavors).filter((f) => f !== 'python_function');
-    const hint = names.includes('sklearn') ? SKLEARN : names.includes('xgboost') ? XGBOOST : names.includes('lightgbm') ? LIGHTGBM : names.includes('pytorch') ? TORCH : names.some((n) => /keras|tensorflow/.test(n)) ? KERAS : undefined;
-    throw new RequestError(400, `${what}: the MLflow model at ${dirname(mlmodelPath)} has flavor${names.length === 1 ? '' : 's'} ${names.join(', ') || '(none)'} but no 'onnx' flavor; the server serves ONNX${hint ? `. It is ${hint}, and log it with mlflow.onnx.log_model` : '; log an ONNX model with mlflow.onnx.log_model'}`);
+    const hint = names.includes('sklearn')
+      ? SKLEARN
+      : names.includes('xgboost')
+        ? XGBOOST
+        : names.includes('lightgbm')
+          ? LIGHTGBM
+          : names.includes('pytorch')
+            ? TORCH
+            : names.some((n) => /keras|tensorflow/.test(n))
+              ? KERAS
+              : undefined;
+    throw new RequestError(
+      400,
+      `${what}: the MLflow model at ${dirname(mlmodelPath)} has flavor${names.length === 1 ? '' : 's'} ${names.join(', ') || '(none)'} but no 'onnx' flavor; the server serves ONNX${hint ? `. It is ${hint}, and log it with mlflow.onnx.log_model` : '; log an ONNX model with mlflow.onnx.log_model'}`,
+    );
   }
   const data = onnx.data ?? onnx.model_data;
-  if (typeof data !== 'string' || data === '') throw new RequestError(400, `${what}: ${mlmodelPath}: flavors.onnx.data must name the ONNX file (e.g. model.onnx)`);
+  if (typeof data !== 'string' || data === '')
+    throw new RequestError(400, `${what}: ${mlmodelPath}: flavors.onnx.data must name the ONNX file (e.g. model.onnx)`);
   const dir = dirname(mlmodelPath);
   const file = resolve(dir, data);
   const rel = relative(dir, file);
-  if (rel.startsWith('..') || rel.startsWith(sep)) throw new RequestError(400, `${what}: ${mlmodelPath}: flavors.onnx.data '${data}' points outside the model directory`);
+  if (rel.startsWith('..') || rel.startsWith(sep))
+    throw new RequestError(400, `${what}: ${mlmodelPath}: flavors.onnx.data '${data}' points outside the model directory`);
   return file;
 }
 
@@ -97,7 +115,10 @@ export async function modelFileIn(path: string, what: string): Promise<string> {
         if (hint) throw nativeFormatError(what, join(path, f), hint);
       }
     }
-    throw new RequestError(400, `${what}: directory ${path} holds ${onnx.length} .onnx files (${onnx.join(', ') || 'none'}); it must hold exactly one, or an MLflow MLmodel file, or pass the file's path`);
+    throw new RequestError(
+      400,
+      `${what}: directory ${path} holds ${onnx.length} .onnx files (${onnx.join(', ') || 'none'}); it must hold exactly one, or an MLflow MLmodel file, or pass the file's path`,
+    );
   }
   if (basename(path) === 'MLmodel') return onnxOfMlmodel(path, what);
   if (!path.toLowerCase().endsWith('.onnx')) {

@@ -74,7 +74,7 @@ function zipMapLabels(n: INode): ClassLabels | undefined {
   const ints = attr(n, 'classlabels_int64s')?.ints;
   if (ints && ints.length) return ints.map(Number);
   const strs = attr(n, 'classlabels_strings')?.strings;
-  if (strs && strs.length) return strs.map((s) => new TextDecoder().decode(s as Uint8Array));
+  if (strs && strs.length) return strs.map((s) => new TextDecoder().decode(s));
   return undefined;
 }
 
@@ -89,17 +89,86 @@ interface Val {
 }
 
 const ELEMENTWISE_UNARY = new Set([
-  'Identity', 'Cast', 'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Reciprocal', 'Sigmoid', 'Tanh', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus',
-  'Softsign', 'HardSigmoid', 'Erf', 'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'IsNaN', 'IsInf', 'Clip', 'Dropout', 'Gelu', 'Sin', 'Cos', 'CastLike',
-  'BatchNormalization', 'PRelu', 'ThresholdedRelu', 'HardSwish', 'Mish', 'Celu',
+  'Identity',
+  'Cast',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Reciprocal',
+  'Sigmoid',
+  'Tanh',
+  'Relu',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Softsign',
+  'HardSigmoid',
+  'Erf',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Not',
+  'IsNaN',
+  'IsInf',
+  'Clip',
+  'Dropout',
+  'Gelu',
+  'Sin',
+  'Cos',
+  'CastLike',
+  'BatchNormalization',
+  'PRelu',
+  'ThresholdedRelu',
+  'HardSwish',
+  'Mish',
+  'Celu',
 ]);
-const ELEMENTWISE_NARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Equal', 'And', 'Or', 'Xor', 'Where', 'Max', 'Min', 'Sum', 'Mean', 'BitShift']);
+const ELEMENTWISE_NARY = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Mod',
+  'Less',
+  'LessOrEqual',
+  'Greater',
+  'GreaterOrEqual',
+  'Equal',
+  'And',
+  'Or',
+  'Xor',
+  'Where',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+  'BitShift',
+]);
 /** ai.onnx.ml operators that map each row of their first input to one row of every output. */
 const ML_ROWWISE: Record<string, number | undefined> = {
   // op: rank of the outputs (undefined = same as input)
-  LinearClassifier: undefined, LinearRegressor: 2, TreeEnsembleClassifier: undefined, TreeEnsembleRegressor: 2, TreeEnsemble: 2,
-  SVMClassifier: undefined, SVMRegressor: 2, Normalizer: 2, Scaler: 2, Imputer: undefined, Binarizer: undefined, LabelEncoder: undefined,
-  CategoryMapper: undefined, ArrayFeatureExtractor: undefined, OneHotEncoder: undefined, FeatureVectorizer: 2, ZipMap: 1,
+  LinearClassifier: undefined,
+  LinearRegressor: 2,
+  TreeEnsembleClassifier: undefined,
+  TreeEnsembleRegressor: 2,
+  TreeEnsemble: 2,
+  SVMClassifier: undefined,
+  SVMRegressor: 2,
+  Normalizer: 2,
+  Scaler: 2,
+  Imputer: undefined,
+  Binarizer: undefined,
+  LabelEncoder: undefined,
+  CategoryMapper: undefined,
+  ArrayFeatureExtractor: undefined,
+  OneHotEncoder: undefined,
+  FeatureVectorizer: 2,
+  ZipMap: 1,
 };
 /** ML ops with a 1-D first output (labels) and a 2-D second one (scores). */
 const ML_LABEL_SCORES = new Set(['LinearClassifier', 'TreeEnsembleClassifier', 'SVMClassifier']);
@@ -177,13 +246,13 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
     case 'ReduceL2':
     case 'ReduceLogSumExp':
     case 'ReduceSumSquare': {
-      let axes: readonly number[] | undefined = op.startsWith('Arg') ? [attrInt(n, 'axis') ?? 0] : attrInts(n, 'axes') ?? ins[1]?.constInts;
+      let axes: readonly number[] | undefined = op.startsWith('Arg') ? [attrInt(n, 'axis') ?? 0] : (attrInts(n, 'axes') ?? ins[1]?.constInts);
       if (axes === undefined) return `${op} over all axes`;
       if (first.rank === undefined) return `${op}: unknown rank`;
       axes = axes.map((a) => (a < 0 ? a + first.rank! : a));
       if (axes.includes(0)) return `${op} over the row axis`;
       const keep = (attrInt(n, 'keepdims') ?? 1) === 1;
-      return outs.map(() => ({ rows: true, rank: keep ? first.rank : first.rank! - axes!.length }));
+      return outs.map(() => ({ rows: true, rank: keep ? first.rank : first.rank! - axes.length }));
     }
     case 'Concat':
       if (!axisOk(attrInt(n, 'axis'), 1)) return 'Concat along the row axis';
@@ -284,7 +353,9 @@ function trackRows(m: IModel, outputNames: readonly string[]): { rows: boolean |
     if ((n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length))) return { rows: undefined, reason: `${n.opType} has a subgraph` };
     const r = step(n, vals, opset);
     if (typeof r === 'string') return { rows: undefined, reason: r };
-    (n.output ?? []).forEach((o, i) => { if (o) vals.set(o, r[i] ?? { rows: false }); });
+    (n.output ?? []).forEach((o, i) => {
+      if (o) vals.set(o, r[i] ?? { rows: false });
+    });
   }
   for (const name of outputNames) {
     const v = vals.get(name);
@@ -313,7 +384,10 @@ export function planGraph(modelBytes: Uint8Array): GraphPlan {
     const p = producer.get(name);
     if (map && p && p.opType === 'ZipMap' && p.domain === ML && (p.input ?? []).length === 1) {
       const cls = zipMapLabels(p);
-      if (!cls) { problems.push(`output '${name}' is a ZipMap without class labels`); continue; }
+      if (!cls) {
+        problems.push(`output '${name}' is a ZipMap without class labels`);
+        continue;
+      }
       const i = nodes.indexOf(p);
       nodes[i] = onnx.NodeProto.create({ opType: 'Identity', input: [p.input![0]], output: [name], name: `ghosteam_zipmap_tensor_${name}` });
       out.type = onnx.TypeProto.create({
@@ -323,17 +397,23 @@ export function planGraph(modelBytes: Uint8Array): GraphPlan {
       changed = true;
       continue;
     }
-    problems.push(`output '${name}' is ${typeText(t)}${p ? ` (made by ${p.opType})` : ''}; the Open Inference Protocol carries tensors only, and only a ZipMap's seq(map) is turned back into one; export it without that output or with zipmap=False`);
+    problems.push(
+      `output '${name}' is ${typeText(t)}${p ? ` (made by ${p.opType})` : ''}; the Open Inference Protocol carries tensors only, and only a ZipMap's seq(map) is turned back into one; export it without that output or with zipmap=False`,
+    );
   }
   for (const inp of g.input ?? []) {
-    if (!inp.type?.tensorType) problems.push(`input '${inp.name}' is ${typeText(inp.type)}; the Open Inference Protocol carries tensors only; export the model with tensor inputs`);
+    if (!inp.type?.tensorType)
+      problems.push(`input '${inp.name}' is ${typeText(inp.type)}; the Open Inference Protocol carries tensors only; export the model with tensor inputs`);
   }
   if (changed) {
     g.node = nodes;
     g.valueInfo = (g.valueInfo ?? []).filter((v) => !labels.has(String(v.name)));
   }
   if (problems.length) return { labels, batchRows: undefined, batchReason: 'not loadable', problems };
-  const tracked = trackRows(m, (g.output ?? []).map((o) => String(o.name)));
+  const tracked = trackRows(
+    m,
+    (g.output ?? []).map((o) => String(o.name)),
+  );
   if (tracked.rows) {
     // The rows are a fact of the graph: say so in the declared shapes (a fixed [1] or another symbol
     // becomes N), and drop the intermediate shape hints, which may repeat the fixed 1.

@@ -59,7 +59,9 @@ export function readBody(req: IncomingMessage, limit: number, opts: ReadBodyOpti
     req.on('end', () => (over ? reject(over) : resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))));
     req.on('error', reject);
     // Aborted mid-body (the client went away, or the request deadline closed the socket).
-    req.on('close', () => { if (!req.complete) reject(new RequestError(408, 'the request body did not arrive completely')); });
+    req.on('close', () => {
+      if (!req.complete) reject(new RequestError(408, 'the request body did not arrive completely'));
+    });
   });
 }
 

@@ -131,7 +131,10 @@ export class JsonlFile {
     const f = new JsonlFile(o);
     await mkdir(dirname(o.file), { recursive: true });
     const torn = await repairTornTail(o.file, o.now);
-    if (torn) f.log(`payload log ${o.file}: its last line was torn (${torn.bytes} bytes without a newline, left by a crash or a full disk); moved them to ${torn.quarantine} and truncated the log after its last whole line`);
+    if (torn)
+      f.log(
+        `payload log ${o.file}: its last line was torn (${torn.bytes} bytes without a newline, left by a crash or a full disk); moved them to ${torn.quarantine} and truncated the log after its last whole line`,
+      );
     await f.openHandle();
     if (f.policy === 'interval') {
       f.timer = setInterval(() => void f.syncIfDirty(), o.fsyncIntervalMs ?? 1000);
@@ -271,5 +274,8 @@ export async function freeBytes(path: string): Promise<number> {
 
 /** True when `file` exists. */
 export async function exists(file: string): Promise<boolean> {
-  return stat(file).then(() => true, () => false);
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

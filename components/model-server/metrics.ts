@@ -80,12 +80,44 @@ export class VersionMetrics {
 
 export class ServerMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({ name: 'ghosteam_model_requests_total', help: 'Inference requests answered', labelNames: ['model', 'version'], registers: [this.registry] });
-  readonly errors = new Counter({ name: 'ghosteam_model_errors_total', help: 'Inference requests answered with a non-2xx status, by code', labelNames: ['model', 'version', 'code'], registers: [this.registry] });
-  readonly latency = new Histogram({ name: 'ghosteam_model_request_duration_seconds', help: 'Inference latency from body received to response written', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly batchSize = new Histogram({ name: 'ghosteam_model_batch_size', help: 'Rows per onnxruntime run', labelNames: ['model', 'version'], buckets: BATCH_BUCKETS, registers: [this.registry] });
-  readonly queueDelay = new Histogram({ name: 'ghosteam_model_queue_delay_seconds', help: 'Time a request waited for its batch to run', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly payloadDropped = new Counter({ name: 'ghosteam_model_payload_log_dropped_total', help: 'Payload log records dropped because the buffer was full', registers: [this.registry] });
+  readonly requests = new Counter({
+    name: 'ghosteam_model_requests_total',
+    help: 'Inference requests answered',
+    labelNames: ['model', 'version'],
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'ghosteam_model_errors_total',
+    help: 'Inference requests answered with a non-2xx status, by code',
+    labelNames: ['model', 'version', 'code'],
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'ghosteam_model_request_duration_seconds',
+    help: 'Inference latency from body received to response written',
+    labelNames: ['model', 'version'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'ghosteam_model_batch_size',
+    help: 'Rows per onnxruntime run',
+    labelNames: ['model', 'version'],
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueDelay = new Histogram({
+    name: 'ghosteam_model_queue_delay_seconds',
+    help: 'Time a request waited for its batch to run',
+    labelNames: ['model', 'version'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly payloadDropped = new Counter({
+    name: 'ghosteam_model_payload_log_dropped_total',
+    help: 'Payload log records dropped because the buffer was full',
+    registers: [this.registry],
+  });
   readonly payloadWritten = new Counter({ name: 'ghosteam_model_payload_log_written_total', help: 'Payload log records written', registers: [this.registry] });
   readonly inflight = new Gauge({ name: 'ghosteam_server_inflight_requests', help: 'Requests in flight', registers: [this.registry] });
   private readonly versions = new Map<string, VersionMetrics>();

@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { basename, extname, resolve as resolvePath } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
-import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec, type TypedData } from './tensors.ts';
+import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec } from './tensors.ts';
 import type { BatchInput, RawOutput } from './batcher.ts';
 import { rewriteBf16Io, unsupportedIoMessage } from './onnx-io.ts';
 import { planGraph, type ClassLabels, type GraphPlan } from './graph.ts';
@@ -17,9 +17,7 @@ import { modelFileIn, nativeFormatError, nativeFormatHint } from './formats.ts';
  * directory with an `MLmodel` file of the onnx flavor), or a registry reference resolved through a
  * ModelRegistry (`fraud@champion`, `models:/fraud@champion`, `models:/fraud/3`, `runs:/RUN/model`).
  */
-export type ModelSpec =
-  | { readonly name: string; readonly version?: string; readonly path: string }
-  | { readonly ref: string };
+export type ModelSpec = { readonly name: string; readonly version?: string; readonly path: string } | { readonly ref: string };
 
 /**
  * Parses a CLI model spec. `NAME[@ALIAS|@VERSION|:VERSION]` is a registry reference; a value ending
@@ -76,9 +74,17 @@ const NAME_RE = /^[A-Za-z0-9][-A-Za-z0-9_.]*$/;
 
 export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Promise<ResolvedSpec> {
   if ('ref' in spec) {
-    if (!registry) throw new RequestError(400, `model '${spec.ref}' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry`);
+    if (!registry)
+      throw new RequestError(
+        400,
+        `model '${spec.ref}' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry`,
+      );
     if (spec.ref.startsWith('runs:/')) {
-      if (!registry.fetchRunModel) throw new RequestError(400, `'${spec.ref}' is an MLflow run URI; the ${registry.kind} registry has no runs; configure an MLflow registry (MLFLOW_TRACKING_URI)`);
+      if (!registry.fetchRunModel)
+        throw new RequestError(
+          400,
+          `'${spec.ref}' is an MLflow run URI; the ${registry.kind} registry has no runs; configure an MLflow registry (MLFLOW_TRACKING_URI)`,
+        );
       let got;
       try {
         got = await registry.fetchRunModel(spec.ref);
@@ -94,12 +100,15 @@ export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Pr
     } catch (e) {
       throw new RequestError(404, `can't resolve '${spec.ref}' in the ${registry.kind} registry: ${(e as Error).message}`);
     }
-    if (mv.format && mv.format !== 'onnx') throw new RequestError(400, `'${spec.ref}' resolved to ${mv.name} version ${mv.version} in format '${mv.format}'; the model server serves ONNX only`);
+    if (mv.format && mv.format !== 'onnx')
+      throw new RequestError(400, `'${spec.ref}' resolved to ${mv.name} version ${mv.version} in format '${mv.format}'; the model server serves ONNX only`);
     const path = await modelFileIn(await registry.fetchArtifact(mv), spec.ref);
     return { name: mv.name, version: String(mv.version), path, source: `registry:${spec.ref}` };
   }
-  if (typeof spec.name !== 'string' || !NAME_RE.test(spec.name)) throw new RequestError(400, `model name ${JSON.stringify(spec.name)} is invalid; use letters, digits, '-', '_' and '.'`);
-  if (spec.version !== undefined && (typeof spec.version !== 'string' || !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(spec.version))) throw new RequestError(400, `model version ${JSON.stringify(spec.version)} is invalid; use e.g. "2"`);
+  if (typeof spec.name !== 'string' || !NAME_RE.test(spec.name))
+    throw new RequestError(400, `model name ${JSON.stringify(spec.name)} is invalid; use letters, digits, '-', '_' and '.'`);
+  if (spec.version !== undefined && (typeof spec.version !== 'string' || !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(spec.version)))
+    throw new RequestError(400, `model version ${JSON.stringify(spec.version)} is invalid; use e.g. "2"`);
   if (typeof spec.path !== 'string' || spec.path === '') throw new RequestError(400, `model '${spec.name}': path must be a non-empty string`);
   const path = await modelFileIn(resolvePath(spec.path), `model '${spec.name}'`);
   return { name: spec.name, version: spec.version ?? '1', path, source: path };
@@ -126,9 +135,17 @@ export interface OrtModel {
 
 function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: string, path: string, labels?: ReadonlyMap<string, ClassLabels>): TensorSpec[] {
   return meta.map((m) => {
-    if (!m.isTensor) throw new RequestError(400, `${path}: ${what} '${m.name}' is not a tensor; the Open Inference Protocol carries tensors only (a ZipMap's seq(map) output is served as a tensor; export other outputs as tensors)`);
+    if (!m.isTensor)
+      throw new RequestError(
+        400,
+        `${path}: ${what} '${m.name}' is not a tensor; the Open Inference Protocol carries tensors only (a ZipMap's seq(map) output is served as a tensor; export other outputs as tensors)`,
+      );
     const datatype = oipDatatypeOf(m.type);
-    if (!datatype) throw new RequestError(400, `${path}: ${what} '${m.name}' has type ${m.type}, which has no JSON form in the Open Inference Protocol here (use float16/float32/float64/int*/uint*/bool/string)`);
+    if (!datatype)
+      throw new RequestError(
+        400,
+        `${path}: ${what} '${m.name}' has type ${m.type}, which has no JSON form in the Open Inference Protocol here (use float16/float32/float64/int*/uint*/bool/string)`,
+      );
     const l = labels?.get(m.name);
     return { name: m.name, datatype, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)), ...(l ? { parameters: { labels: l } } : {}) };
   });
@@ -172,7 +189,10 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
     try {
       session = await ort.InferenceSession.create(rewritten.bytes, sessionOptions);
     } catch (e2) {
-      throw new RequestError(400, `can't load ONNX model ${path} (with its bfloat16 inputs and outputs cast from and to float32): ${(e2 as Error).message.split('\n')[0]}`);
+      throw new RequestError(
+        400,
+        `can't load ONNX model ${path} (with its bfloat16 inputs and outputs cast from and to float32): ${(e2 as Error).message.split('\n')[0]}`,
+      );
     }
     bf16 = new Set([...rewritten.inputs, ...rewritten.outputs]);
   }
@@ -186,10 +206,10 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};
     // ort.Tensor has one overload per element type; ortTypeOf(datatype) and the typed array match by construction.
-    for (const i of feeds) f[i.name] = new ort.Tensor(ortTypeOf(i.datatype) as 'float32', i.typed as unknown as Float32Array, i.shape as number[]);
+    for (const i of feeds) f[i.name] = new ort.Tensor(ortTypeOf(i.datatype) as 'float32', i.typed as unknown as Float32Array, i.shape);
     const out = await session.run(f);
     const r: Record<string, RawOutput> = {};
-    for (const k of Object.keys(out)) r[k] = { data: out[k].data as TypedData, dims: out[k].dims };
+    for (const k of Object.keys(out)) r[k] = { data: out[k].data, dims: out[k].dims };
     return r;
   };
   return { inputs, outputs, batchable, batchReason, classLabels: plan?.labels ?? new Map(), run, release: () => session.release() };

@@ -9,11 +9,19 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 /** onnx TensorProto.DataType: element type name → code. */
-const DT: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(onnx.TensorProto.DataType).filter((e): e is [string, number] => typeof e[1] === 'number'));
+const DT: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(onnx.TensorProto.DataType).filter((e): e is [string, number] => typeof e[1] === 'number'),
+);
 
 /** Element types newer than onnx-proto's enum (which ends at BFLOAT16 = 16). */
 const NEWER_TYPES: Record<number, string> = {
-  17: 'FLOAT8E4M3FN', 18: 'FLOAT8E4M3FNUZ', 19: 'FLOAT8E5M2', 20: 'FLOAT8E5M2FNUZ', 21: 'UINT4', 22: 'INT4', 23: 'FLOAT4E2M1',
+  17: 'FLOAT8E4M3FN',
+  18: 'FLOAT8E4M3FNUZ',
+  19: 'FLOAT8E5M2',
+  20: 'FLOAT8E5M2FNUZ',
+  21: 'UINT4',
+  22: 'INT4',
+  23: 'FLOAT4E2M1',
 };
 
 /** ONNX TensorProto element type number → its name (16 → 'BFLOAT16'). */
@@ -79,21 +87,21 @@ export function rewriteBf16Io(modelBytes: Uint8Array): { bytes: Uint8Array; inpu
   const outNames = new Set(outputs.map((v) => String(v.name)));
   if ([...inNames].some((n) => outNames.has(n))) return undefined; // an input passed straight through as an output
   const renamed = (n: string) => `${n}${BF16_SUFFIX}`;
-  const cast = (from: string, to: string, type: number) => onnx.NodeProto.create({
-    opType: 'Cast', input: [from], output: [to], name: `ghosteam_cast_${to}`,
-    attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type }],
-  });
+  const cast = (from: string, to: string, type: number) =>
+    onnx.NodeProto.create({
+      opType: 'Cast',
+      input: [from],
+      output: [to],
+      name: `ghosteam_cast_${to}`,
+      attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type }],
+    });
   const nodes = g.node ?? [];
   for (const node of nodes) {
     node.input = (node.input ?? []).map((n) => (inNames.has(n) || outNames.has(n) ? renamed(n) : n));
     node.output = (node.output ?? []).map((n) => (outNames.has(n) ? renamed(n) : n));
   }
   for (const v of g.valueInfo ?? []) if (v.name && (inNames.has(v.name) || outNames.has(v.name))) v.name = renamed(v.name);
-  g.node = [
-    ...[...inNames].map((n) => cast(n, renamed(n), BF16)),
-    ...nodes,
-    ...[...outNames].map((n) => cast(renamed(n), n, FLOAT)),
-  ];
+  g.node = [...[...inNames].map((n) => cast(n, renamed(n), BF16)), ...nodes, ...[...outNames].map((n) => cast(renamed(n), n, FLOAT))];
   for (const v of [...inputs, ...outputs]) v.type!.tensorType!.elemType = FLOAT;
   return { bytes: onnx.ModelProto.encode(m).finish(), inputs: [...inNames], outputs: [...outNames] };
 }

@@ -57,13 +57,21 @@ export interface PayloadLogOptions {
 }
 
 function plainTensor(t: PayloadTensor): { shape: number[]; datatype: OipDatatype; data: unknown[] } {
-  return { shape: [...t.shape], datatype: t.datatype, data: Array.isArray(t.data) ? (t.data as unknown[]) : toPlain(t.data as ArrayLike<unknown>, t.datatype) };
+  return { shape: [...t.shape], datatype: t.datatype, data: Array.isArray(t.data) ? (t.data as unknown[]) : toPlain(t.data, t.datatype) };
 }
 
 /** The JSON form of a record, with typed arrays turned into plain number arrays. */
 export function recordJson(r: PayloadRecord): string {
   const map = (ts: Record<string, PayloadTensor>) => Object.fromEntries(Object.entries(ts).map(([k, v]) => [k, plainTensor(v)]));
-  return JSON.stringify({ ts: r.ts, model: r.model, version: r.version, id: r.id, ...(r.namespace ? { namespace: r.namespace } : {}), inputs: map(r.inputs), outputs: map(r.outputs) });
+  return JSON.stringify({
+    ts: r.ts,
+    model: r.model,
+    version: r.version,
+    id: r.id,
+    ...(r.namespace ? { namespace: r.namespace } : {}),
+    inputs: map(r.inputs),
+    outputs: map(r.outputs),
+  });
 }
 
 export class PayloadLogger {
@@ -80,7 +88,11 @@ export class PayloadLogger {
   private readonly maxBytes: number;
   private readonly maxFiles: number;
 
-  constructor(private readonly opts: PayloadLogOptions, private readonly onDrop: (n: number) => void = () => {}, private readonly onWrite: (n: number) => void = () => {}) {
+  constructor(
+    private readonly opts: PayloadLogOptions,
+    private readonly onDrop: (n: number) => void = () => {},
+    private readonly onWrite: (n: number) => void = () => {},
+  ) {
     if (!opts.file && !opts.sinkUrl) throw new Error('payload log needs a file or a sinkUrl');
     if (opts.sinkUrl && !/^https?:\/\//.test(opts.sinkUrl)) throw new Error(`payload log sinkUrl '${opts.sinkUrl}' must be an http:// or https:// URL`);
     this.sampleRate = opts.sampleRate ?? 1;
@@ -114,9 +126,19 @@ export class PayloadLogger {
     const batch = this.buffer;
     this.buffer = [];
     this.flushing = (this.opts.file ? this.writeFile(batch) : this.post(batch))
-      .then(() => { this.written += batch.length; this.onWrite(batch.length); })
-      .catch((e: Error) => { this.failed += batch.length; this.dropped += batch.length; this.onDrop(batch.length); this.lastError = e.message; })
-      .finally(() => { this.flushing = undefined; });
+      .then(() => {
+        this.written += batch.length;
+        this.onWrite(batch.length);
+      })
+      .catch((e: Error) => {
+        this.failed += batch.length;
+        this.dropped += batch.length;
+        this.onDrop(batch.length);
+        this.lastError = e.message;
+      })
+      .finally(() => {
+        this.flushing = undefined;
+      });
     return this.flushing;
   }
 
@@ -133,8 +155,16 @@ export class PayloadLogger {
 
   private async post(batch: PayloadRecord[]): Promise<void> {
     const source = this.opts.source ?? 'ghosteam/model-server';
-    const events = batch.map((r) => `{"specversion":"1.0","id":${JSON.stringify(r.id + ':' + randomUUID())},"source":${JSON.stringify(source)},"type":"io.ghosteam.inference.payload","time":${JSON.stringify(r.ts)},"subject":${JSON.stringify(`${r.model}/${r.version}`)},"datacontenttype":"application/json","data":${recordJson(r)}}`);
-    const res = await fetch(this.opts.sinkUrl!, { method: 'POST', headers: { 'content-type': 'application/cloudevents-batch+json' }, body: `[${events.join(',')}]`, signal: AbortSignal.timeout(10000) });
+    const events = batch.map(
+      (r) =>
+        `{"specversion":"1.0","id":${JSON.stringify(r.id + ':' + randomUUID())},"source":${JSON.stringify(source)},"type":"io.ghosteam.inference.payload","time":${JSON.stringify(r.ts)},"subject":${JSON.stringify(`${r.model}/${r.version}`)},"datacontenttype":"application/json","data":${recordJson(r)}}`,
+    );
+    const res = await fetch(this.opts.sinkUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents-batch+json' },
+      body: `[${events.join(',')}]`,
+      signal: AbortSignal.timeout(10000),
+    });
     await res.arrayBuffer().catch(() => undefined);
     if (!res.ok) throw new Error(`payload sink ${this.opts.sinkUrl} answered ${res.status}`);
   }

@@ -53,7 +53,9 @@ function parameters(body: unknown, what: string, allowed: readonly string[]): Re
   for (const k of Object.keys(p)) {
     if (allowed.includes(k)) continue;
     if (k === 'config' || k.startsWith('file:')) {
-      throw bad(`parameters.${k === 'config' ? 'config' : k}: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`);
+      throw bad(
+        `parameters.${k === 'config' ? 'config' : k}: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`,
+      );
     }
     throw bad(`unknown parameter '${k}' for ${what}; allowed: ${allowed.join(', ')}`);
   }
@@ -91,7 +93,8 @@ export function parseLoadRequest(name: string, body: unknown): LoadRequest {
   if (p.path !== undefined) {
     if (typeof p.path !== 'string' || p.path === '') throw bad('parameters.path must be a non-empty string');
     const v = p.version;
-    if (v !== undefined && typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) throw bad('parameters.version must be a string like "2"');
+    if (v !== undefined && typeof v !== 'string' && !(typeof v === 'number' && Number.isInteger(v) && v >= 0))
+      throw bad('parameters.version must be a string like "2"');
     return { kind: 'spec', spec: { name, version: v === undefined ? undefined : String(v), path: p.path } };
   }
   if (p.version !== undefined) throw bad('parameters.version goes with parameters.path');
@@ -160,7 +163,11 @@ export class ModelRepository {
       }
       for (const m of listed) {
         if (names.has(m.name) || this.failures.has(m.name)) continue;
-        out.push({ name: m.name, state: 'UNAVAILABLE', reason: `in the ${this.host.registry.kind} registry (latest version ${m.latestVersion ?? 'none'}); not loaded` });
+        out.push({
+          name: m.name,
+          state: 'UNAVAILABLE',
+          reason: `in the ${this.host.registry.kind} registry (latest version ${m.latestVersion ?? 'none'}); not loaded`,
+        });
       }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name) || byVersion(a.version ?? '', b.version ?? ''));
@@ -185,7 +192,10 @@ export class ModelRepository {
       const v = await this.host.load({ ref: name });
       return { name, load: true, versions: [v.version] };
     }
-    throw new RequestError(404, `model '${name}' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/${name}.onnx"}}`);
+    throw new RequestError(
+      404,
+      `model '${name}' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/${name}.onnx"}}`,
+    );
   }
 
   async unload(name: string, body: unknown): Promise<{ name: string; unload: true }> {
@@ -202,7 +212,11 @@ export class ModelRepository {
     const path = `/${parts.join('/')}`;
     const isIndex = parts.length === 3 && parts[2] === 'index';
     const isModel = parts.length === 5 && parts[2] === 'models' && (parts[4] === 'load' || parts[4] === 'unload');
-    if (!isIndex && !isModel) throw new RequestError(404, `no route for ${method} ${path}; the repository extension has POST /v2/repository/index, /v2/repository/models/{name}/load and /v2/repository/models/{name}/unload`);
+    if (!isIndex && !isModel)
+      throw new RequestError(
+        404,
+        `no route for ${method} ${path}; the repository extension has POST /v2/repository/index, /v2/repository/models/{name}/load and /v2/repository/models/{name}/unload`,
+      );
     if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
     if (isIndex) return JSON.stringify(await this.index(body));
     const name = parts[3];

@@ -192,7 +192,6 @@ function serverMeta(repository: boolean): string {
   return JSON.stringify({ name: 'ghosteam', version: '0.1.0', extensions: repository ? ['binary_tensor_data', 'model_repository'] : ['binary_tensor_data'] });
 }
 
-
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
 }
@@ -228,13 +227,24 @@ export function pythonJsonNumbers(text: string): string | undefined {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (inString) {
-      if (ch === 92) i++; // backslash escapes the next character
+      if (ch === 92)
+        i++; // backslash escapes the next character
       else if (ch === 34) inString = false;
       continue;
     }
-    if (ch === 34) { inString = true; continue; }
-    if (ch === 78 && text.startsWith('NaN', i)) { out += text.slice(last, i) + 'null'; i += 2; last = i + 1; }
-    else if (ch === 73 && text.startsWith('Infinity', i)) { out += text.slice(last, i) + '1e999'; i += 7; last = i + 1; }
+    if (ch === 34) {
+      inString = true;
+      continue;
+    }
+    if (ch === 78 && text.startsWith('NaN', i)) {
+      out += text.slice(last, i) + 'null';
+      i += 2;
+      last = i + 1;
+    } else if (ch === 73 && text.startsWith('Infinity', i)) {
+      out += text.slice(last, i) + '1e999';
+      i += 7;
+      last = i + 1;
+    }
   }
   return last === 0 ? undefined : out + text.slice(last);
 }
@@ -264,12 +274,28 @@ export const SERVER_DEFAULTS = {
 
 /** Bytes per element in the binary tensor extension (BYTES: at least its 4-byte length). */
 const BINARY_ELEMENT_BYTES: Record<string, number> = {
-  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, BF16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8, BYTES: 4,
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  BF16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
+  BYTES: 4,
 };
 
 /** The 413 for an answer over the response limit. */
 function tooLarge(limit: number, detail: string): RequestError {
-  return new RequestError(413, `the answer would be larger than the server's response limit of ${limit} bytes (${detail}); ask for fewer rows or fewer outputs, or raise the limit (--max-response-bytes)`);
+  return new RequestError(
+    413,
+    `the answer would be larger than the server's response limit of ${limit} bytes (${detail}); ask for fewer rows or fewer outputs, or raise the limit (--max-response-bytes)`,
+  );
 }
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
@@ -281,7 +307,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const bodyOpts = { drainBytes: options.drainBodyBytes ?? SERVER_DEFAULTS.drainBodyBytes };
   const headersTimeout = options.headersTimeoutMs ?? SERVER_DEFAULTS.headersTimeoutMs;
   const requestTimeout = options.requestTimeoutMs ?? SERVER_DEFAULTS.requestTimeoutMs;
-  if (headersTimeout > requestTimeout) throw new Error(`headersTimeoutMs (${headersTimeout}) is longer than requestTimeoutMs (${requestTimeout}), which includes the headers; lower it or raise requestTimeoutMs`);
+  if (headersTimeout > requestTimeout)
+    throw new Error(
+      `headersTimeoutMs (${headersTimeout}) is longer than requestTimeoutMs (${requestTimeout}), which includes the headers; lower it or raise requestTimeoutMs`,
+    );
   const versionHeader = (options.versionHeader ?? 'x-ghosteam-version').toLowerCase();
   const batching = options.batching === false ? undefined : (options.batching ?? {});
   const random = options.random ?? Math.random;
@@ -289,7 +318,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   const authorized = bearerCheck(options.token);
   const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics });
   const payload = options.payloadLog
-    ? new PayloadLogger(options.payloadLog, (n) => metrics.payloadDropped.inc(n), (n) => metrics.payloadWritten.inc(n))
+    ? new PayloadLogger(
+        options.payloadLog,
+        (n) => metrics.payloadDropped.inc(n),
+        (n) => metrics.payloadWritten.inc(n),
+      )
     : undefined;
   const served = new Map<string, Served>();
   const idBase = randomBytes(4).toString('hex');
@@ -323,7 +356,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const r = await resolveSpec(spec, options.registry);
     const existing = served.get(r.name)?.versions.get(r.version);
     if (existing && !existing.unloading) {
-      if (existing.path !== r.path) throw new RequestError(409, `model '${r.name}' version '${r.version}' is already loaded from ${existing.path}; unload it first to load ${r.path}`);
+      if (existing.path !== r.path)
+        throw new RequestError(409, `model '${r.name}' version '${r.version}' is already loaded from ${existing.path}; unload it first to load ${r.path}`);
       if (!opts.reload) return info(existing);
     }
     const model = await loadOrtModel(r.path, options.session);
@@ -337,19 +371,38 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         const p = planned.shift();
         triton.run(feeds[0]?.shape[0] ?? 0, p?.requests ?? 1, performance.now() - t, p?.delays ?? [0]);
       };
-      return model.run(feeds).then((out) => { done(); return out; }, (e: unknown) => { done(); throw e; });
+      return model.run(feeds).then(
+        (out) => {
+          done();
+          return out;
+        },
+        (e: unknown) => {
+          done();
+          throw e;
+        },
+      );
     };
-    const batcher = batching && model.batchable
-      ? new Batcher(timedRun, model.outputs, batching, {
-          onRun(rows, n, delays) {
-            vm.batchChild.observe(rows);
-            for (const d of delays) vm.queueChild.observe(d / 1000);
-            planned.push({ requests: n, delays });
-          },
-        })
-      : undefined;
+    const batcher =
+      batching && model.batchable
+        ? new Batcher(timedRun, model.outputs, batching, {
+            onRun(rows, n, delays) {
+              vm.batchChild.observe(rows);
+              for (const d of delays) vm.queueChild.observe(d / 1000);
+              planned.push({ requests: n, delays });
+            },
+          })
+        : undefined;
     const v: Version = {
-      name: r.name, version: r.version, source: r.source, path: r.path, loadedAt: new Date().toISOString(), model, batcher, metrics: vm, triton, unloading: false,
+      name: r.name,
+      version: r.version,
+      source: r.source,
+      path: r.path,
+      loadedAt: new Date().toISOString(),
+      model,
+      batcher,
+      metrics: vm,
+      triton,
+      unloading: false,
       run: timedRun,
       prefix: `{"model_name":${JSON.stringify(r.name)},"model_version":${JSON.stringify(r.version)},"id":`,
     };
@@ -375,9 +428,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const s = served.get(name);
     if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
     const targets = version === undefined ? [...s.versions.values()] : [s.versions.get(version)];
-    if (targets[0] === undefined) throw new RequestError(404, `model '${name}' has no loaded version '${version}'; loaded: ${[...s.versions.keys()].join(', ')}`);
+    if (targets[0] === undefined)
+      throw new RequestError(404, `model '${name}' has no loaded version '${version}'; loaded: ${[...s.versions.keys()].join(', ')}`);
     if (version !== undefined && s.versions.size > 1 && s.traffic.stable === version) {
-      throw new RequestError(409, `version '${version}' is the stable version of '${name}'; point traffic.stable at another version first (PUT /admin/models/${name}/traffic)`);
+      throw new RequestError(
+        409,
+        `version '${version}' is the stable version of '${name}'; point traffic.stable at another version first (PUT /admin/models/${name}/traffic)`,
+      );
     }
     for (const v of targets as Version[]) {
       v.unloading = true;
@@ -402,7 +459,15 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   }
 
   function info(v: Version): LoadedVersionInfo {
-    return { name: v.name, version: v.version, source: v.source, loadedAt: v.loadedAt, batching: v.batcher !== undefined, inputs: v.model.inputs, outputs: v.model.outputs };
+    return {
+      name: v.name,
+      version: v.version,
+      source: v.source,
+      loadedAt: v.loadedAt,
+      batching: v.batcher !== undefined,
+      inputs: v.model.inputs,
+      outputs: v.model.outputs,
+    };
   }
   function models(): ModelInfo[] {
     return [...served.values()].map((s) => ({ name: s.name, versions: [...s.versions.values()].map(info), traffic: s.traffic }));
@@ -419,7 +484,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const s = served.get(name);
     if (!s) {
       const why = repository.failure(name);
-      throw new RequestError(404, why ? `model '${name}' is not loaded: it failed to load: ${why}` : `model '${name}' is not loaded; loaded models: ${[...served.keys()].join(', ') || 'none'}`);
+      throw new RequestError(
+        404,
+        why
+          ? `model '${name}' is not loaded: it failed to load: ${why}`
+          : `model '${name}' is not loaded; loaded models: ${[...served.keys()].join(', ') || 'none'}`,
+      );
     }
     return s;
   }
@@ -447,7 +517,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const buf = await readBody(req, maxBody, bodyOpts);
     if (inflight >= maxInflight) throw new RequestError(429, `too many requests in flight (limit ${maxInflight}); retry later`);
     const n = perSocket.get(req.socket) ?? 0;
-    if (n >= perConnection) throw new RequestError(429, `too many requests in flight on this connection (limit ${perConnection}); wait for answers before sending more, or open another connection`);
+    if (n >= perConnection)
+      throw new RequestError(
+        429,
+        `too many requests in flight on this connection (limit ${perConnection}); wait for answers before sending more, or open another connection`,
+      );
     perSocket.set(req.socket, n + 1);
     admitted.add(res);
     inflight++;
@@ -476,7 +550,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     for (const n of names) {
       const spec = v.model.outputs.find((o) => o.name === n)!;
       const o = out[n];
-      if (o) outs[n] = { shape: o.dims, datatype: spec.datatype, data: toPlain(o.data as ArrayLike<unknown>, spec.datatype) };
+      if (o) outs[n] = { shape: o.dims, datatype: spec.datatype, data: toPlain(o.data, spec.datatype) };
     }
     payload.push({ ts: new Date().toISOString(), model: v.name, version: v.version, id, inputs: ins, outputs: outs });
   }
@@ -493,7 +567,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     runInference(sv, inputs).then(
       (out) => {
         sv.metrics.ok((performance.now() - t0) / 1000);
-        logPayload(sv, id, inputs, out, sv.model.outputs.map((o) => o.name));
+        logPayload(
+          sv,
+          id,
+          inputs,
+          out,
+          sv.model.outputs.map((o) => o.name),
+        );
       },
       () => sv.metrics.error(500, (performance.now() - t0) / 1000),
     );
@@ -513,7 +593,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   async function handleInfer(req: IncomingMessage, res: ServerResponse, name: string, version: string | undefined, t0: number): Promise<void> {
     const s = getServed(name);
     const buf = await body(req, res);
-    if (options.fixedInferResponse !== undefined) { send(res, 200, options.fixedInferResponse); return; }
+    if (options.fixedInferResponse !== undefined) {
+      send(res, 200, options.fixedInferResponse);
+      return;
+    }
     const { v, shadow } = version === undefined ? pick(s, req) : { v: getVersion(s, version), shadow: undefined };
     let status = 200;
     try {
@@ -528,7 +611,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const inputs = decodeInputs(rawInputs, v.model.inputs);
       const names = selectOutputs(body.outputs, v.model.outputs);
       const hdrId = req.headers['x-request-id'];
-      const id = (body.id as string | undefined) ?? (typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`);
+      const id = body.id ?? (typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`);
       if (shadow) shadowCopy(shadow, rawInputs, id);
       const tIn = performance.now();
       const out = await runInference(v, inputs);
@@ -542,15 +625,18 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         const o = out[names[i]];
         // Every JSON element takes at least 2 characters; a binary one its datatype's size.
         const elements = (o.data as ArrayLike<unknown>).length;
-        capResponse(text.length + blockBytes + elements * (asBinary?.[i] ? BINARY_ELEMENT_BYTES[spec.datatype] : 2), `output '${spec.name}' has ${elements} elements`);
+        capResponse(
+          text.length + blockBytes + elements * (asBinary?.[i] ? BINARY_ELEMENT_BYTES[spec.datatype] : 2),
+          `output '${spec.name}' has ${elements} elements`,
+        );
         text += `${i ? ',' : ''}{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype}","shape":[${o.dims.join(',')}],`;
         if (asBinary?.[i]) {
-          const b = encodeBinary(o.data as ArrayLike<unknown>, spec.datatype);
+          const b = encodeBinary(o.data, spec.datatype);
           blocks.push(b);
           blockBytes += b.length;
           text += `"parameters":{"binary_data_size":${b.length}}}`;
         } else {
-          const data = jsonArrayText(o.data as ArrayLike<unknown>, spec.datatype, maxResponse - text.length - blockBytes);
+          const data = jsonArrayText(o.data, spec.datatype, maxResponse - text.length - blockBytes);
           if (data === undefined) throw tooLarge(maxResponse, `output '${spec.name}' alone does not fit`);
           text += `"data":${data}}`;
         }
@@ -562,7 +648,16 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       else if (!res.headersSent && !res.destroyed) {
         const head = Buffer.from(text);
         const payload = Buffer.concat([head, ...blocks]);
-        res.writeHead(200, ['content-type', 'application/octet-stream', 'content-length', String(payload.length), 'inference-header-content-length', String(head.length), 'x-ghosteam-version', v.version]);
+        res.writeHead(200, [
+          'content-type',
+          'application/octet-stream',
+          'content-length',
+          String(payload.length),
+          'inference-header-content-length',
+          String(head.length),
+          'x-ghosteam-version',
+          v.version,
+        ]);
         res.end(payload);
       }
       const tEnd = performance.now();
@@ -596,7 +691,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       let elements = 0;
       for (const n of names) elements += (out[n]?.data as ArrayLike<unknown> | undefined)?.length ?? 0;
       capResponse(elements * 2, `the model's outputs have ${elements} elements`);
-      const answer = v1Answer(out as Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>, v.model.outputs, rows, shape);
+      const answer = v1Answer(out, v.model.outputs, rows, shape);
       let text: string;
       try {
         text = JSON.stringify(answer);
@@ -616,7 +711,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     } finally {
       const sec = (performance.now() - t0) / 1000;
       if (status === 200) v.metrics.ok(sec);
-      else { v.metrics.error(status, sec); v.triton.failed(sec * 1000, Date.now()); }
+      else {
+        v.metrics.error(status, sec);
+        v.triton.failed(sec * 1000, Date.now());
+      }
     }
   }
 
@@ -636,7 +734,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (stable !== undefined && typeof stable !== 'boolean') throw new RequestError(400, "'stable' must be true or false");
         let spec: ModelSpec;
         if (typeof b.ref === 'string') spec = { ref: b.ref };
-        else if (typeof b.name === 'string' && typeof b.path === 'string') spec = { name: b.name, version: b.version === undefined ? undefined : String(b.version), path: b.path };
+        else if (typeof b.name === 'string' && typeof b.path === 'string')
+          spec = { name: b.name, version: b.version === undefined ? undefined : String(b.version), path: b.path };
         else throw new RequestError(400, `load request needs {"ref": "fraud@champion"} or {"name": "fraud", "version": "2", "path": "/models/fraud.onnx"}`);
         const loaded = await load(spec, { stable: stable === true });
         return send(res, 200, JSON.stringify(loaded));
@@ -650,7 +749,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (!m) throw new RequestError(404, `model '${name}' is not loaded`);
         return send(res, 200, JSON.stringify(m));
       }
-      if (method === 'DELETE') { await unload(name); return send(res, 200, JSON.stringify({ unloaded: name })); }
+      if (method === 'DELETE') {
+        await unload(name);
+        return send(res, 200, JSON.stringify({ unloaded: name }));
+      }
       throw new RequestError(405, `${method} is not allowed on /admin/models/${name}; use GET or DELETE`);
     }
     if (parts.length === 4 && parts[3] === 'traffic') {
@@ -666,12 +768,14 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       throw new RequestError(405, `${method} is not allowed on stats; use GET`);
     }
     if (parts.length === 5 && parts[3] === 'versions') {
-      if (method === 'DELETE') { await unload(name, parts[4]); return send(res, 200, JSON.stringify({ unloaded: `${name}/${parts[4]}` })); }
+      if (method === 'DELETE') {
+        await unload(name, parts[4]);
+        return send(res, 200, JSON.stringify({ unloaded: `${name}/${parts[4]}` }));
+      }
       throw new RequestError(405, `${method} is not allowed on a model version; use DELETE to unload it`);
     }
     throw new RequestError(404, `no admin route ${req.url}`);
   }
-
 
   // ---------- dispatch ----------
   async function dispatch(req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
@@ -681,7 +785,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const path = q < 0 ? url : url.slice(0, q);
     let parts: string[];
     try {
-      parts = path.split('/').filter((p) => p !== '').map(decodeURIComponent);
+      parts = path
+        .split('/')
+        .filter((p) => p !== '')
+        .map(decodeURIComponent);
     } catch {
       throw new RequestError(400, `the path ${JSON.stringify(path)} has a malformed %-escape`);
     }
@@ -701,7 +808,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     if (p0 === 'v2') {
       if (parts[1] === 'repository') {
-        if (!adminOn) throw new RequestError(404, `no route for ${method} ${path}: the model repository extension is off, as the admin API is (the server is reachable beyond loopback without a token; set a token or --admin)`);
+        if (!adminOn)
+          throw new RequestError(
+            404,
+            `no route for ${method} ${path}: the model repository extension is off, as the admin API is (the server is reachable beyond loopback without a token; set a token or --admin)`,
+          );
         const buf = await body(req, res);
         return send(res, 200, await repository.route(method, parts, buf.length === 0 ? undefined : parseJson(buf)));
       }
@@ -736,10 +847,19 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
             return send(res, 200, JSON.stringify({ model_stats: vs.map((v) => v.triton.json(v.name, v.version)) }));
           }
           const v = version === undefined ? getVersion(s, s.traffic.stable) : getVersion(s, version);
-          return send(res, 200, JSON.stringify(modelConfig({
-            name: v.name, version: v.version, inputs: v.model.inputs, outputs: v.model.outputs,
-            batching: v.batcher ? { maxBatchSize: v.batcher.maxBatchSize, maxQueueDelayMs: v.batcher.maxQueueDelayMs } : undefined,
-          })));
+          return send(
+            res,
+            200,
+            JSON.stringify(
+              modelConfig({
+                name: v.name,
+                version: v.version,
+                inputs: v.model.inputs,
+                outputs: v.model.outputs,
+                batching: v.batcher ? { maxBatchSize: v.batcher.maxBatchSize, maxQueueDelayMs: v.batcher.maxQueueDelayMs } : undefined,
+              }),
+            ),
+          );
         }
         if (rest.length > 1 || (rest.length === 1 && rest[0] !== 'ready')) throw new RequestError(404, `no route for ${method} ${path}`);
         if (method !== 'GET' && method !== 'HEAD') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
@@ -766,7 +886,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (p0 === 'metrics' && parts.length === 1) {
       if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
       const text = await metrics.text();
-      if (!res.headersSent) { res.writeHead(200, { 'content-type': metrics.registry.contentType }); res.end(text); }
+      if (!res.headersSent) {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      }
       return;
     }
     if (p0 === 'admin' && adminOn) return handleAdmin(req, res, parts, method);
@@ -790,14 +913,24 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     const t0 = performance.now();
     // While draining, requests still arriving on open keep-alive connections are answered, then
     // their connection closes (`Connection: close`); the listener takes no new connections.
-    if (closing) { res.shouldKeepAlive = false; lastRequestAt = t0; }
+    if (closing) {
+      res.shouldKeepAlive = false;
+      lastRequestAt = t0;
+    }
     active.add(res);
     res.once('close', onResponseClose); // emitted after 'finish' too, and when the client goes away
     dispatch(req, res, t0).catch((e: unknown) => {
       if (e instanceof RequestError) {
         if (e.status === 404 && /is not loaded|no route|no admin route/.test(e.message)) unknownMetrics.error(404, (performance.now() - t0) / 1000);
         if (e.status === 429) unknownMetrics.error(429, 0);
-        const extra: Record<string, string> | undefined = e.status === 401 ? { 'www-authenticate': 'Bearer' } : e.status === 405 ? { allow: 'GET, POST' } : e.status === 429 ? { 'retry-after': '1' } : undefined;
+        const extra: Record<string, string> | undefined =
+          e.status === 401
+            ? { 'www-authenticate': 'Bearer' }
+            : e.status === 405
+              ? { allow: 'GET, POST' }
+              : e.status === 429
+                ? { 'retry-after': '1' }
+                : undefined;
         send(res, e.status, errorBody(e.message), extra);
         // A body this handler did not read is dropped (an error before reading it); an oversized or
         // late one closes the connection instead (send, closeAfter).
@@ -809,25 +942,31 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     });
   }
 
-  const server: Server = createServer({
-    keepAliveTimeout: 65_000,
-    headersTimeout,
-    requestTimeout,
-    // node checks the two deadlines on this interval (30 s by default, which let a 30 s deadline run 60 s)
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
-  }, onRequest);
+  const server: Server = createServer(
+    {
+      keepAliveTimeout: 65_000,
+      headersTimeout,
+      requestTimeout,
+      // node checks the two deadlines on this interval (30 s by default, which let a 30 s deadline run 60 s)
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
+    },
+    onRequest,
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // node's own rule: no answer once one has started on this connection (the cast: node keeps the
     // response it is writing on the socket and has no public accessor for it).
     const current = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     if (!socket.writable || current?.headersSent) return socket.destroy();
-    const [status, reason, message] = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'Request Timeout', `the request did not arrive in time (headers within ${headersTimeout} ms, the whole request within ${requestTimeout} ms)`]
-      : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', 'request headers are too large']
-        : [400, 'Bad Request', 'malformed HTTP request'];
+    const [status, reason, message] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', `the request did not arrive in time (headers within ${headersTimeout} ms, the whole request within ${requestTimeout} ms)`]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'request headers are too large']
+          : [400, 'Bad Request', 'malformed HTTP request'];
     const body = errorBody(message);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
     socket.destroySoon();
   });
 
@@ -855,7 +994,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 8080, host, () => { server.off('error', reject); resolve(); });
+    server.listen(options.port ?? 8080, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
@@ -880,7 +1022,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (active.size === 0 && (now - lastRequestAt >= grace || (await connectionCount()) === 0)) break;
         await new Promise((r) => setTimeout(r, Math.min(25, Math.max(1, deadline - now))));
       }
-      if (process.env.H25S_DEBUG) console.error("closeAll", performance.now(), active.size);
+      if (process.env.H25S_DEBUG) console.error('closeAll', performance.now(), active.size);
       server.closeAllConnections();
       await stopped;
       for (const s of [...served.values()]) {

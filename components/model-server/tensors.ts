@@ -13,18 +13,42 @@
  * load a model with bfloat16 inputs or outputs), so models.ts loads such a model with float32
  * Casts at its edges; the binary form is the top 16 bits of each float32.
  */
-export type OipDatatype = 'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'BF16' | 'FP32' | 'FP64' | 'BYTES';
+export type OipDatatype =
+  'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'BF16' | 'FP32' | 'FP64' | 'BYTES';
 
 /** onnxruntime tensor type names. */
 export type OrtType = 'bool' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'string';
 
 const ORT_TO_OIP: Record<string, OipDatatype> = {
-  bool: 'BOOL', uint8: 'UINT8', uint16: 'UINT16', uint32: 'UINT32', uint64: 'UINT64',
-  int8: 'INT8', int16: 'INT16', int32: 'INT32', int64: 'INT64', float16: 'FP16', float32: 'FP32', float64: 'FP64', string: 'BYTES',
+  bool: 'BOOL',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  float16: 'FP16',
+  float32: 'FP32',
+  float64: 'FP64',
+  string: 'BYTES',
 };
 const OIP_TO_ORT: Record<OipDatatype, OrtType> = {
-  BOOL: 'bool', UINT8: 'uint8', UINT16: 'uint16', UINT32: 'uint32', UINT64: 'uint64',
-  INT8: 'int8', INT16: 'int16', INT32: 'int32', INT64: 'int64', FP16: 'float16', BF16: 'float32', FP32: 'float32', FP64: 'float64', BYTES: 'string',
+  BOOL: 'bool',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  FP16: 'float16',
+  BF16: 'float32',
+  FP32: 'float32',
+  FP64: 'float64',
+  BYTES: 'string',
 };
 
 // ---------- 16-bit floats (pure) ----------
@@ -50,7 +74,8 @@ export function toHalfBits(v: number): number {
     return sign | roundHalfEven(a * 2 ** 24);
   }
   let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--; // log2 rounding at powers of two
+  if (2 ** e > a)
+    e--; // log2 rounding at powers of two
   else if (2 ** (e + 1) <= a) e++;
   const m = roundHalfEven((a / 2 ** e - 1) * 1024); // 0..1024
   if (m === 1024) e++;
@@ -89,8 +114,14 @@ export function fromBf16Bits(b: number): number {
 }
 
 const INT_RANGE: Partial<Record<OipDatatype, [number, number]>> = {
-  UINT8: [0, 255], UINT16: [0, 65535], UINT32: [0, 4294967295], INT8: [-128, 127], INT16: [-32768, 32767], INT32: [-2147483648, 2147483647],
-  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER], UINT64: [0, Number.MAX_SAFE_INTEGER],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
 };
 
 export function oipDatatypeOf(ortType: string): OipDatatype | undefined {
@@ -113,7 +144,8 @@ export interface TensorSpec {
   readonly parameters?: { readonly labels: readonly (string | number)[] };
 }
 
-export type TypedData = Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
+export type TypedData =
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | Uint8Array | Uint16Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
 
 /** Data decoded from a binary tensor (binary.ts): a typed array (a DataView never comes from there). */
 function isTypedArray(x: unknown): x is Exclude<TypedData, string[]> {
@@ -131,7 +163,10 @@ export interface DecodedTensor {
 
 /** A client mistake: becomes a 4xx `{"error": message}`. */
 export class RequestError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'RequestError';
   }
@@ -187,7 +222,8 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       for (let i = 0; i < n; i++) {
         const v = flat[i];
         if (typeof v === 'number') out[i] = v;
-        else if (v === null) out[i] = NaN; // a missing value, as XGBoost/LightGBM/sklearn imputers read NaN
+        else if (v === null)
+          out[i] = NaN; // a missing value, as XGBoost/LightGBM/sklearn imputers read NaN
         else throw elemError(where, dt, flat, i, 'a number (or null for a missing value)');
       }
       return out;
@@ -196,9 +232,13 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       const out = new Uint16Array(n);
       for (let i = 0; i < n; i++) {
         const v = flat[i];
-        if (v === null) { out[i] = 0x7e00; continue; }
+        if (v === null) {
+          out[i] = 0x7e00;
+          continue;
+        }
         if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number (or null for a missing value)');
-        if (v >= 65520 || v <= -65520) throw bad(`${where}: data[${i}] is ${v}, beyond FP16's largest finite value ±${FP16_MAX}; scale it or use a model with an FP32 input`);
+        if (v >= 65520 || v <= -65520)
+          throw bad(`${where}: data[${i}] is ${v}, beyond FP16's largest finite value ±${FP16_MAX}; scale it or use a model with an FP32 input`);
         out[i] = toHalfBits(v);
       }
       return out;
@@ -207,7 +247,10 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) {
         const v = flat[i];
-        if (v === null) { out[i] = NaN; continue; }
+        if (v === null) {
+          out[i] = NaN;
+          continue;
+        }
         if (typeof v !== 'number') throw elemError(where, dt, flat, i, 'a number (or null for a missing value)');
         const b = toBf16Bits(v);
         if ((b & 0x7f80) === 0x7f80) throw bad(`${where}: data[${i}] is ${v}, beyond BF16's largest finite value ±${BF16_MAX}; scale it`);
@@ -243,7 +286,7 @@ function typedFrom(dt: OipDatatype, flat: unknown[], where: string): TypedData {
     }
     default: {
       const [lo, hi] = INT_RANGE[dt]!;
-      const out = new INT_CTORS[dt as keyof typeof INT_CTORS](n);
+      const out = new INT_CTORS[dt](n);
       for (let i = 0; i < n; i++) out[i] = checkInt(where, dt, flat, i, lo, hi);
       return out;
     }
@@ -308,7 +351,10 @@ export function decodeInputs(inputs: unknown, specs: readonly TensorSpec[]): Dec
     out[j] = decodeInput(inputs[i], specs[j], i);
   }
   const missing = specs.filter((s) => !seen.has(s.name));
-  if (missing.length) throw bad(`missing input ${missing.map((s) => `'${s.name}'`).join(', ')}; the model expects ${specs.map((s) => `'${s.name}' ${s.datatype} [${s.shape.join(', ')}]`).join(', ')}`);
+  if (missing.length)
+    throw bad(
+      `missing input ${missing.map((s) => `'${s.name}'`).join(', ')}; the model expects ${specs.map((s) => `'${s.name}' ${s.datatype} [${s.shape.join(', ')}]`).join(', ')}`,
+    );
   return out;
 }
 
@@ -319,12 +365,14 @@ export function decodeInputs(inputs: unknown, specs: readonly TensorSpec[]): Dec
  */
 export function selectOutputs(requested: unknown, specs: readonly TensorSpec[]): string[] {
   if (requested === undefined || requested === null) return specs.map((s) => s.name);
-  if (!Array.isArray(requested)) throw bad(`'outputs' must be an array of {"name": ...}; the model's outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
+  if (!Array.isArray(requested))
+    throw bad(`'outputs' must be an array of {"name": ...}; the model's outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
   const names: string[] = [];
   for (let i = 0; i < requested.length; i++) {
     const name = (requested[i] as { name?: unknown } | null)?.name;
     if (typeof name !== 'string') throw bad(`outputs[${i}].name must be a string`);
-    if (!specs.some((s) => s.name === name)) throw bad(`outputs[${i}]: the model has no output named '${name}'; its outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
+    if (!specs.some((s) => s.name === name))
+      throw bad(`outputs[${i}]: the model has no output named '${name}'; its outputs are ${specs.map((s) => `'${s.name}'`).join(', ')}`);
     if (names.includes(name)) throw bad(`outputs[${i}]: output '${name}' is requested twice; name each output once`);
     names.push(name);
   }

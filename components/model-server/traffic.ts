@@ -25,9 +25,11 @@ export interface RouteDecision {
 
 /** Validates a traffic body against the loaded versions. Returns an error message or the split. */
 export function parseTrafficSplit(body: unknown, loaded: readonly string[], model: string): TrafficSplit | string {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return `traffic must be an object like {"stable":"1","canary":"2","canaryPercent":10,"shadow":false}`;
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return `traffic must be an object like {"stable":"1","canary":"2","canaryPercent":10,"shadow":false}`;
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['stable', 'canary', 'canaryPercent', 'shadow'].includes(k)) return `traffic: unknown field '${k}'; allowed: stable, canary, canaryPercent, shadow`;
+  for (const k of Object.keys(b))
+    if (!['stable', 'canary', 'canaryPercent', 'shadow'].includes(k)) return `traffic: unknown field '${k}'; allowed: stable, canary, canaryPercent, shadow`;
   const asVersion = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) ? String(v) : v);
   const stable = asVersion(b.stable);
   const canary = b.canary === null ? undefined : asVersion(b.canary);
@@ -39,10 +41,11 @@ export function parseTrafficSplit(body: unknown, loaded: readonly string[], mode
     if (canary === stable) return `traffic.canary must differ from traffic.stable ('${stable}')`;
   }
   const pct = b.canaryPercent ?? (canary === undefined ? 0 : undefined);
-  if (typeof pct !== 'number' || !Number.isFinite(pct) || pct < 0 || pct > 100) return `traffic.canaryPercent must be a number from 0 to 100${canary !== undefined ? ' when a canary is set' : ''}`;
+  if (typeof pct !== 'number' || !Number.isFinite(pct) || pct < 0 || pct > 100)
+    return `traffic.canaryPercent must be a number from 0 to 100${canary !== undefined ? ' when a canary is set' : ''}`;
   if (pct > 0 && canary === undefined) return `traffic.canaryPercent is ${pct} but no canary version is set`;
   if (b.shadow !== undefined && typeof b.shadow !== 'boolean') return `traffic.shadow must be true or false`;
-  return { stable, canary: canary as string | undefined, canaryPercent: pct, shadow: b.shadow === true };
+  return { stable, canary: canary, canaryPercent: pct, shadow: b.shadow === true };
 }
 
 /**
@@ -58,5 +61,5 @@ export function route(split: TrafficSplit, loaded: ReadonlySet<string>, pinned: 
   const hit = split.canary !== undefined && pct > 0 && draw * 100 < pct && loaded.has(split.canary);
   if (!hit) return { version: split.stable, reason: 'stable' };
   if (split.shadow) return { version: split.stable, shadow: split.canary, reason: 'shadow' };
-  return { version: split.canary!, reason: 'canary' };
+  return { version: split.canary, reason: 'canary' };
 }

@@ -42,7 +42,10 @@ export class TritonStats {
     this.inferenceCount += rows;
     this.computeInfer.count += requests;
     this.computeInfer.ns += ns(inferMs) * requests;
-    for (const q of queueMs) { this.queue.count++; this.queue.ns += ns(q); }
+    for (const q of queueMs) {
+      this.queue.count++;
+      this.queue.ns += ns(q);
+    }
     let b = this.batches.get(rows);
     if (!b) this.batches.set(rows, (b = { computeInput: zero(), computeInfer: zero(), computeOutput: zero() }));
     b.computeInfer.count++;
@@ -81,22 +84,43 @@ export class TritonStats {
       inference_count: this.inferenceCount,
       execution_count: this.executionCount,
       inference_stats: {
-        success: this.success, fail: this.fail, queue: this.queue,
-        compute_input: this.computeInput, compute_infer: this.computeInfer, compute_output: this.computeOutput,
-        cache_hit: zero(), cache_miss: zero(),
+        success: this.success,
+        fail: this.fail,
+        queue: this.queue,
+        compute_input: this.computeInput,
+        compute_infer: this.computeInfer,
+        compute_output: this.computeOutput,
+        cache_hit: zero(),
+        cache_miss: zero(),
       },
-      batch_stats: [...this.batches.entries()].sort((a, b) => a[0] - b[0]).map(([batch_size, b]) => ({
-        batch_size, compute_input: b.computeInput, compute_infer: b.computeInfer, compute_output: b.computeOutput,
-      })),
+      batch_stats: [...this.batches.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([batch_size, b]) => ({
+          batch_size,
+          compute_input: b.computeInput,
+          compute_infer: b.computeInfer,
+          compute_output: b.computeOutput,
+        })),
       memory_usage: [],
     };
   }
 }
 
 const TRITON_TYPE: Record<string, string> = {
-  BOOL: 'TYPE_BOOL', UINT8: 'TYPE_UINT8', UINT16: 'TYPE_UINT16', UINT32: 'TYPE_UINT32', UINT64: 'TYPE_UINT64',
-  INT8: 'TYPE_INT8', INT16: 'TYPE_INT16', INT32: 'TYPE_INT32', INT64: 'TYPE_INT64',
-  FP16: 'TYPE_FP16', BF16: 'TYPE_BF16', FP32: 'TYPE_FP32', FP64: 'TYPE_FP64', BYTES: 'TYPE_STRING',
+  BOOL: 'TYPE_BOOL',
+  UINT8: 'TYPE_UINT8',
+  UINT16: 'TYPE_UINT16',
+  UINT32: 'TYPE_UINT32',
+  UINT64: 'TYPE_UINT64',
+  INT8: 'TYPE_INT8',
+  INT16: 'TYPE_INT16',
+  INT32: 'TYPE_INT32',
+  INT64: 'TYPE_INT64',
+  FP16: 'TYPE_FP16',
+  BF16: 'TYPE_BF16',
+  FP32: 'TYPE_FP32',
+  FP64: 'TYPE_FP64',
+  BYTES: 'TYPE_STRING',
 };
 
 export interface ConfigSource {

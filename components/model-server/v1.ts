@@ -75,10 +75,13 @@ function scalarFitsRow(got: readonly number[], spec: TensorSpec): boolean {
 /** A row's shape against the input's shape without its batch dimension. */
 function checkRowShape(where: string, got: readonly number[], spec: TensorSpec): void {
   if (scalarFitsRow(got, spec)) return;
-  if (spec.shape.length === 0) throw bad(`${where}: input '${spec.name}' is a scalar with no batch dimension; V1 rows can't feed it, use POST /v2/models/{name}/infer`);
+  if (spec.shape.length === 0)
+    throw bad(`${where}: input '${spec.name}' is a scalar with no batch dimension; V1 rows can't feed it, use POST /v2/models/{name}/infer`);
   const want = spec.shape.slice(1);
   if (got.length !== want.length || got.some((d, i) => want[i] !== -1 && want[i] !== d)) {
-    throw bad(`${where}: shape is ${dims(got)}; input '${spec.name}' takes ${dims(want)} per instance (the model's input is ${dims(spec.shape)}, -1 = any size)`);
+    throw bad(
+      `${where}: shape is ${dims(got)}; input '${spec.name}' takes ${dims(want)} per instance (the model's input is ${dims(spec.shape)}, -1 = any size)`,
+    );
   }
 }
 
@@ -88,7 +91,8 @@ function decodeRows(instances: unknown[], spec: TensorSpec): V1Inputs {
   for (let r = 1; r < instances.length; r++) {
     if (isObject(instances[r])) throw bad(`instances[${r}] is an object but instances[0] is not; send every instance in one form`);
     const sh = nestedShape(instances[r]);
-    if (sh.length !== shape0.length || sh.some((d, i) => d !== shape0[i])) throw bad(`instances[${r}]: shape is ${dims(sh)}; instances[0] is ${dims(shape0)}; every instance must have the same shape`);
+    if (sh.length !== shape0.length || sh.some((d, i) => d !== shape0[i]))
+      throw bad(`instances[${r}]: shape is ${dims(sh)}; instances[0] is ${dims(shape0)}; every instance must have the same shape`);
   }
   const input = decodeBatched(spec, [instances.length, ...shape0], instances, (row) => (row === undefined ? 'instances' : `instances[${row}]`));
   return { inputs: [input], rows: instances.length };
@@ -100,7 +104,10 @@ function decodeNamedRows(instances: unknown[], specs: readonly TensorSpec[]): V1
   const shapes: number[][] = specs.map(() => []);
   for (let r = 0; r < n; r++) {
     const inst = instances[r];
-    if (!isObject(inst)) throw bad(`instances[${r}] is ${Array.isArray(inst) ? 'an array' : JSON.stringify(inst)}; instances[0] is an object, so every instance must be an object keyed by input name (${list(specs)})`);
+    if (!isObject(inst))
+      throw bad(
+        `instances[${r}] is ${Array.isArray(inst) ? 'an array' : JSON.stringify(inst)}; instances[0] is an object, so every instance must be an object keyed by input name (${list(specs)})`,
+      );
     for (const k of Object.keys(inst)) {
       if (!specs.some((s) => s.name === k)) throw bad(`instances[${r}]: the model has no input named '${k}'; its inputs are ${list(specs)}`);
     }
@@ -113,12 +120,18 @@ function decodeNamedRows(instances: unknown[], specs: readonly TensorSpec[]): V1
         checkRowShape(`instances[0].${spec.name}`, sh, spec);
         shapes[j] = sh;
       } else if (sh.length !== shapes[j].length || sh.some((d, i) => d !== shapes[j][i])) {
-        throw bad(`instances[${r}].${spec.name}: shape is ${dims(sh)}; instances[0].${spec.name} is ${dims(shapes[j])}; every instance must have the same shape`);
+        throw bad(
+          `instances[${r}].${spec.name}: shape is ${dims(sh)}; instances[0].${spec.name} is ${dims(shapes[j])}; every instance must have the same shape`,
+        );
       }
       columns[j][r] = v;
     }
   }
-  const inputs = specs.map((spec, j) => decodeBatched(spec, [n, ...(scalarFitsRow(shapes[j], spec) ? [1] : shapes[j])], columns[j], (row) => (row === undefined ? `instances[*].${spec.name}` : `instances[${row}].${spec.name}`)));
+  const inputs = specs.map((spec, j) =>
+    decodeBatched(spec, [n, ...(scalarFitsRow(shapes[j], spec) ? [1] : shapes[j])], columns[j], (row) =>
+      row === undefined ? `instances[*].${spec.name}` : `instances[${row}].${spec.name}`,
+    ),
+  );
   return { inputs, rows: n };
 }
 
@@ -132,22 +145,44 @@ function decodeNamedRows(instances: unknown[], specs: readonly TensorSpec[]): V1
 function decodeFeatureRows(instances: unknown[], spec: TensorSpec): V1Inputs {
   const keys = Object.keys(instances[0] as Record<string, unknown>);
   const width = spec.shape.length === 2 ? spec.shape[1] : undefined;
-  if (width === undefined) throw bad(`instances[0] is an object keyed ${keys.slice(0, 5).map((k) => `'${k}'`).join(', ')}; the model's one input '${spec.name}' is ${dims(spec.shape)}, so send {"instances": [{"${spec.name}": ...}]} or rows of values`);
-  if (width !== -1 && keys.length !== width) throw bad(`instances[0] has ${keys.length} columns (${keys.slice(0, 5).map((k) => `'${k}'`).join(', ')}${keys.length > 5 ? ', …' : ''}); input '${spec.name}' takes ${width} values per instance, one per feature in training order`);
+  if (width === undefined)
+    throw bad(
+      `instances[0] is an object keyed ${keys
+        .slice(0, 5)
+        .map((k) => `'${k}'`)
+        .join(', ')}; the model's one input '${spec.name}' is ${dims(spec.shape)}, so send {"instances": [{"${spec.name}": ...}]} or rows of values`,
+    );
+  if (width !== -1 && keys.length !== width)
+    throw bad(
+      `instances[0] has ${keys.length} columns (${keys
+        .slice(0, 5)
+        .map((k) => `'${k}'`)
+        .join(', ')}${keys.length > 5 ? ', …' : ''}); input '${spec.name}' takes ${width} values per instance, one per feature in training order`,
+    );
   const flat: unknown[] = new Array(instances.length * keys.length);
   for (let r = 0; r < instances.length; r++) {
     const inst = instances[r];
-    if (!isObject(inst)) throw bad(`instances[${r}] is ${Array.isArray(inst) ? 'an array' : JSON.stringify(inst)}; instances[0] is an object, so every instance must be an object of the same columns`);
+    if (!isObject(inst))
+      throw bad(
+        `instances[${r}] is ${Array.isArray(inst) ? 'an array' : JSON.stringify(inst)}; instances[0] is an object, so every instance must be an object of the same columns`,
+      );
     const k = Object.keys(inst);
-    if (k.length !== keys.length || k.some((x, i) => x !== keys[i])) throw bad(`instances[${r}]: columns are ${k.map((x) => `'${x}'`).join(', ')}; instances[0] has ${keys.map((x) => `'${x}'`).join(', ')}; every instance must name the same columns in the same order (they become the input's columns in that order)`);
+    if (k.length !== keys.length || k.some((x, i) => x !== keys[i]))
+      throw bad(
+        `instances[${r}]: columns are ${k.map((x) => `'${x}'`).join(', ')}; instances[0] has ${keys.map((x) => `'${x}'`).join(', ')}; every instance must name the same columns in the same order (they become the input's columns in that order)`,
+      );
     for (let c = 0; c < keys.length; c++) {
       const v = inst[keys[c]];
-      if (Array.isArray(v) || isObject(v)) throw bad(`instances[${r}].${keys[c]}: is ${Array.isArray(v) ? 'an array' : 'an object'}; each column of a row takes one value`);
+      if (Array.isArray(v) || isObject(v))
+        throw bad(`instances[${r}].${keys[c]}: is ${Array.isArray(v) ? 'an array' : 'an object'}; each column of a row takes one value`);
       flat[r * keys.length + c] = v;
     }
   }
   try {
-    return { inputs: [decodeInput({ name: spec.name, datatype: spec.datatype, shape: [instances.length, keys.length], data: flat }, spec, 0)], rows: instances.length };
+    return {
+      inputs: [decodeInput({ name: spec.name, datatype: spec.datatype, shape: [instances.length, keys.length], data: flat }, spec, 0)],
+      rows: instances.length,
+    };
   } catch (e) {
     if (!(e instanceof RequestError)) throw e;
     const el = /data\[(\d+)\] is (.*)$/s.exec(e.message);
@@ -162,14 +197,18 @@ function decodeFeatureRows(instances: unknown[], spec: TensorSpec): V1Inputs {
 function decodeColumns(raw: unknown, specs: readonly TensorSpec[]): V1Inputs {
   let cols: Record<string, unknown>;
   if (Array.isArray(raw)) {
-    if (specs.length !== 1) throw bad(`'inputs' is an array, which feeds a single-input model; this model has ${specs.length} inputs, so send an object keyed by input name: {"inputs": {${specs.map((s) => `"${s.name}": [...]`).join(', ')}}}`);
+    if (specs.length !== 1)
+      throw bad(
+        `'inputs' is an array, which feeds a single-input model; this model has ${specs.length} inputs, so send an object keyed by input name: {"inputs": {${specs.map((s) => `"${s.name}": [...]`).join(', ')}}}`,
+      );
     cols = { [specs[0].name]: raw };
   } else if (isObject(raw)) {
     cols = raw;
   } else {
     throw bad(`'inputs' must be an object keyed by input name (${list(specs)}), each a batch of rows`);
   }
-  for (const k of Object.keys(cols)) if (!specs.some((s) => s.name === k)) throw bad(`inputs: the model has no input named '${k}'; its inputs are ${list(specs)}`);
+  for (const k of Object.keys(cols))
+    if (!specs.some((s) => s.name === k)) throw bad(`inputs: the model has no input named '${k}'; its inputs are ${list(specs)}`);
   const missing = specs.filter((s) => !Object.hasOwn(cols, s.name));
   if (missing.length) throw bad(`inputs: missing ${missing.map((s) => `'${s.name}'`).join(', ')}; the model's inputs are ${list(specs)}`);
   let rows = -1;
@@ -180,7 +219,10 @@ function decodeColumns(raw: unknown, specs: readonly TensorSpec[]): V1Inputs {
     if (!Array.isArray(v) || v.length === 0) throw bad(`${where} must be a non-empty array of rows`);
     const sh = nestedShape(v);
     checkRowShape(`${where}[0]`, sh.slice(1), spec);
-    if (rows === -1) { rows = sh[0]; rowsFrom = where; } else if (sh[0] !== rows) throw bad(`${where} has ${sh[0]} rows; ${rowsFrom} has ${rows}; every input needs one row per instance`);
+    if (rows === -1) {
+      rows = sh[0];
+      rowsFrom = where;
+    } else if (sh[0] !== rows) throw bad(`${where} has ${sh[0]} rows; ${rowsFrom} has ${rows}; every input needs one row per instance`);
     return decodeBatched(spec, sh, v, (row) => (row === undefined ? where : `${where}[${row}]`));
   });
   return { inputs, rows };
@@ -198,7 +240,9 @@ export function decodeV1Request(body: Record<string, unknown>, specs: readonly T
     return decodeNamedRows(instances, specs);
   }
   if (specs.length !== 1) {
-    throw bad(`model '${model}' has ${specs.length} inputs (${list(specs)}); each instance must be an object keyed by input name, e.g. {"instances": [{${specs.map((s) => `"${s.name}": ...`).join(', ')}}]}, or send columns: {"inputs": {${specs.map((s) => `"${s.name}": [...]`).join(', ')}}}`);
+    throw bad(
+      `model '${model}' has ${specs.length} inputs (${list(specs)}); each instance must be an object keyed by input name, e.g. {"instances": [{${specs.map((s) => `"${s.name}": ...`).join(', ')}}]}, or send columns: {"inputs": {${specs.map((s) => `"${s.name}": [...]`).join(', ')}}}`,
+    );
   }
   return decodeRows(instances, specs[0]);
 }
@@ -269,7 +313,10 @@ function rowsOf(out: Outs, spec: TensorSpec, rows: number): (r: number) => unkno
 export function v1Answer(out: Outs, outputs: readonly TensorSpec[], rows: number, shape: V1Shape): Record<string, unknown> {
   if (shape === 'predict_proba') {
     const p = probabilityOutput(outputs);
-    if (!p) throw bad(`parameters.predict_proba: this model has no class-probability output (its outputs are ${outputs.map((o) => `'${o.name}' ${o.datatype} [${o.shape.join(', ')}]`).join(', ')})`);
+    if (!p)
+      throw bad(
+        `parameters.predict_proba: this model has no class-probability output (its outputs are ${outputs.map((o) => `'${o.name}' ${o.datatype} [${o.shape.join(', ')}]`).join(', ')})`,
+      );
     const get = rowsOf(out, p, rows);
     const predictions = Array.from({ length: rows }, (_, r) => get(r));
     return p.parameters?.labels ? { predictions, class_labels: p.parameters.labels } : { predictions };

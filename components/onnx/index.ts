@@ -33,7 +33,12 @@ export type DenseNetTask = 'binary' | 'multiclass' | 'regression' | 'anomaly';
 export const DENSENET_TASKS: readonly DenseNetTask[] = ['binary', 'multiclass', 'regression', 'anomaly'];
 
 /** The output tensor's default name per task. */
-export const DEFAULT_OUTPUT_NAME: Readonly<Record<DenseNetTask, string>> = { binary: 'probability', multiclass: 'probabilities', regression: 'prediction', anomaly: 'score' };
+export const DEFAULT_OUTPUT_NAME: Readonly<Record<DenseNetTask, string>> = {
+  binary: 'probability',
+  multiclass: 'probabilities',
+  regression: 'prediction',
+  anomaly: 'score',
+};
 
 export interface DenseNet {
   /** 'logistic' and 'linear' are one layer; 'mlp' has hidden layers (an autoencoder for anomaly). */
@@ -72,7 +77,10 @@ export const ONNX_IR_VERSION = 8;
 const ACTIVATIONS: readonly Activation[] = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
 export class DenseNetError extends Error {
-  constructor(readonly path: string, message: string) {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
     super(`${path}: ${message}`);
     this.name = 'DenseNetError';
   }
@@ -82,7 +90,8 @@ function checkVector(v: unknown, len: number, path: string, what: string): numbe
   if (!Array.isArray(v)) throw new DenseNetError(path, `expected an array of ${len} numbers (${what})`);
   if (v.length !== len) throw new DenseNetError(path, `has ${v.length} values; expected ${len} (${what})`);
   for (let i = 0; i < v.length; i++) {
-    if (typeof v[i] !== 'number' || !Number.isFinite(v[i])) throw new DenseNetError(`${path}[${i}]`, `is ${typeof v[i] === 'number' ? String(v[i]) : JSON.stringify(v[i])}; expected a finite number`);
+    if (typeof v[i] !== 'number' || !Number.isFinite(v[i]))
+      throw new DenseNetError(`${path}[${i}]`, `is ${typeof v[i] === 'number' ? String(v[i]) : JSON.stringify(v[i])}; expected a finite number`);
   }
   return v as number[];
 }
@@ -90,7 +99,8 @@ function checkVector(v: unknown, len: number, path: string, what: string): numbe
 /** Validates a DenseNet and returns its input width and output width. Throws DenseNetError naming the field. */
 export function validateDenseNet(net: DenseNet): { inputs: number; outputs: number } {
   if (!net || typeof net !== 'object') throw new DenseNetError('net', 'expected a DenseNet object');
-  if (net.kind !== 'logistic' && net.kind !== 'linear' && net.kind !== 'mlp') throw new DenseNetError('kind', `is ${JSON.stringify(net.kind)}; expected 'logistic', 'linear' or 'mlp'`);
+  if (net.kind !== 'logistic' && net.kind !== 'linear' && net.kind !== 'mlp')
+    throw new DenseNetError('kind', `is ${JSON.stringify(net.kind)}; expected 'logistic', 'linear' or 'mlp'`);
   const task = net.task ?? 'binary';
   if (!DENSENET_TASKS.includes(task)) throw new DenseNetError('task', `is ${JSON.stringify(task)}; expected one of ${DENSENET_TASKS.join(', ')}`);
   if (!Array.isArray(net.featureNames) || net.featureNames.length === 0) throw new DenseNetError('featureNames', 'expected a non-empty array of feature names');
@@ -113,15 +123,20 @@ export function validateDenseNet(net: DenseNet): { inputs: number; outputs: numb
     });
   }
   if (!Array.isArray(net.layers) || net.layers.length === 0) throw new DenseNetError('layers', 'expected at least one layer');
-  if (net.kind !== 'mlp' && net.layers.length !== 1) throw new DenseNetError('layers', `a ${net.kind} model has exactly one layer; got ${net.layers.length} (use kind 'mlp')`);
+  if (net.kind !== 'mlp' && net.layers.length !== 1)
+    throw new DenseNetError('layers', `a ${net.kind} model has exactly one layer; got ${net.layers.length} (use kind 'mlp')`);
   let width = k;
   net.layers.forEach((layer, li) => {
     const p = `layers[${li}]`;
     if (!layer || typeof layer !== 'object') throw new DenseNetError(p, 'expected { weights, bias, activation }');
-    if (!ACTIVATIONS.includes(layer.activation)) throw new DenseNetError(`${p}.activation`, `is ${JSON.stringify(layer.activation)}; expected one of ${ACTIVATIONS.join(', ')}`);
+    if (!ACTIVATIONS.includes(layer.activation))
+      throw new DenseNetError(`${p}.activation`, `is ${JSON.stringify(layer.activation)}; expected one of ${ACTIVATIONS.join(', ')}`);
     if (!Array.isArray(layer.weights)) throw new DenseNetError(`${p}.weights`, 'expected a [in][out] array of arrays');
     if (layer.weights.length !== width) {
-      throw new DenseNetError(`${p}.weights`, `has ${layer.weights.length} rows; expected ${width} (${li === 0 ? 'the number of features' : 'the previous layer\'s output size'}); weights are [in][out]`);
+      throw new DenseNetError(
+        `${p}.weights`,
+        `has ${layer.weights.length} rows; expected ${width} (${li === 0 ? 'the number of features' : "the previous layer's output size"}); weights are [in][out]`,
+      );
     }
     const out = Array.isArray(layer.weights[0]) ? layer.weights[0].length : 0;
     if (out === 0) throw new DenseNetError(`${p}.weights[0]`, 'expected a non-empty array of output weights');
@@ -135,8 +150,13 @@ export function validateDenseNet(net: DenseNet): { inputs: number; outputs: numb
     throw new DenseNetError(lastPath, `has ${width} outputs; the last layer must have 1 output (or 2 with softmax, of which the second is the probability)`);
   }
   if (task === 'multiclass') {
-    if (width < 2 || last.activation !== 'softmax') throw new DenseNetError(lastPath, `has ${width} outputs with activation '${last.activation}'; a multiclass model ends in a softmax over 2 or more classes`);
-    if (net.classes !== undefined && (!Array.isArray(net.classes) || net.classes.length !== width)) throw new DenseNetError('classes', `has ${Array.isArray(net.classes) ? net.classes.length : 'no'} labels; expected ${width}, one per output column`);
+    if (width < 2 || last.activation !== 'softmax')
+      throw new DenseNetError(
+        lastPath,
+        `has ${width} outputs with activation '${last.activation}'; a multiclass model ends in a softmax over 2 or more classes`,
+      );
+    if (net.classes !== undefined && (!Array.isArray(net.classes) || net.classes.length !== width))
+      throw new DenseNetError('classes', `has ${Array.isArray(net.classes) ? net.classes.length : 'no'} labels; expected ${width}, one per output column`);
   }
   if (task === 'regression' && width !== 1) throw new DenseNetError(lastPath, `has ${width} outputs; a regression model has 1`);
   if (task === 'anomaly' && width !== k) throw new DenseNetError(lastPath, `has ${width} outputs; an anomaly autoencoder reconstructs its ${k} inputs`);
@@ -195,11 +215,20 @@ export function denseNetToOnnx(net: DenseNet, opts: OnnxWriteOptions = {}): Uint
     inits.push(floatTensor(`dense_${li}_kernel`, [layer.weights.length, out], w), floatTensor(`dense_${li}_bias`, [out], layer.bias));
     node('Gemm', [cur, `dense_${li}_kernel`, `dense_${li}_bias`], `dense_${li}_linear`);
     switch (layer.activation) {
-      case 'relu': node('Relu', [cur], `dense_${li}_relu`); break;
-      case 'sigmoid': node('Sigmoid', [cur], `dense_${li}_sigmoid`); break;
-      case 'tanh': node('Tanh', [cur], `dense_${li}_tanh`); break;
-      case 'softmax': node('Softmax', [cur], `dense_${li}_softmax`, [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }]); break;
-      case 'linear': break;
+      case 'relu':
+        node('Relu', [cur], `dense_${li}_relu`);
+        break;
+      case 'sigmoid':
+        node('Sigmoid', [cur], `dense_${li}_sigmoid`);
+        break;
+      case 'tanh':
+        node('Tanh', [cur], `dense_${li}_tanh`);
+        break;
+      case 'softmax':
+        node('Softmax', [cur], `dense_${li}_softmax`, [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }]);
+        break;
+      case 'linear':
+        break;
     }
   });
   if (task === 'binary' && net.layers[net.layers.length - 1].bias.length === 2) {
@@ -260,9 +289,15 @@ export function denseNetOutputs(net: DenseNet, rows: number[][]): number[][] {
       const y = layer.bias.slice();
       for (let i = 0; i < x.length; i++) for (let j = 0; j < out; j++) y[j] += x[i] * layer.weights[i][j];
       switch (layer.activation) {
-        case 'relu': for (let j = 0; j < out; j++) y[j] = Math.max(0, y[j]); break;
-        case 'sigmoid': for (let j = 0; j < out; j++) y[j] = 1 / (1 + Math.exp(-y[j])); break;
-        case 'tanh': for (let j = 0; j < out; j++) y[j] = Math.tanh(y[j]); break;
+        case 'relu':
+          for (let j = 0; j < out; j++) y[j] = Math.max(0, y[j]);
+          break;
+        case 'sigmoid':
+          for (let j = 0; j < out; j++) y[j] = 1 / (1 + Math.exp(-y[j]));
+          break;
+        case 'tanh':
+          for (let j = 0; j < out; j++) y[j] = Math.tanh(y[j]);
+          break;
         case 'softmax': {
           const m = Math.max(...y);
           const e = y.map((v) => Math.exp(v - m));
@@ -270,7 +305,8 @@ export function denseNetOutputs(net: DenseNet, rows: number[][]): number[][] {
           for (let j = 0; j < out; j++) y[j] = e[j] / s;
           break;
         }
-        case 'linear': break;
+        case 'linear':
+          break;
       }
       x = y;
     }

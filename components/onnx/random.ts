@@ -29,7 +29,8 @@ export function randomDenseNet(sizes: number[], seed = 1, opts: { normalize?: bo
   return {
     kind: sizes.length === 2 ? 'logistic' : 'mlp',
     featureNames: Array.from({ length: k }, (_, i) => `f${i}`),
-    normalize: opts.normalize === false ? undefined : { mean: Array.from({ length: k }, () => rnd() * 10), std: Array.from({ length: k }, () => 0.5 + rnd() * 3) },
+    normalize:
+      opts.normalize === false ? undefined : { mean: Array.from({ length: k }, () => rnd() * 10), std: Array.from({ length: k }, () => 0.5 + rnd() * 3) },
     layers,
   };
 }

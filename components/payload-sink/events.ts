@@ -26,12 +26,18 @@ export class EventError extends Error {}
 /** One received CloudEvent, reduced to what the sink uses. */
 export type SinkEvent =
   | {
-    readonly kind: 'request' | 'response'; readonly key: string; readonly id: string; readonly time?: string; readonly model?: string; readonly namespace?: string; readonly body: Record<string, unknown>;
-    /** Size of the half as held (its serialized body); counts against the Pairer's maxPendingBytes. @default 0 */
-    readonly bytes?: number;
-    /** The sink's journal id of this half (see ./server.ts), reported by Pairer.takeReleased(). */
-    readonly jid?: string;
-  }
+      readonly kind: 'request' | 'response';
+      readonly key: string;
+      readonly id: string;
+      readonly time?: string;
+      readonly model?: string;
+      readonly namespace?: string;
+      readonly body: Record<string, unknown>;
+      /** Size of the half as held (its serialized body); counts against the Pairer's maxPendingBytes. @default 0 */
+      readonly bytes?: number;
+      /** The sink's journal id of this half (see ./server.ts), reported by Pairer.takeReleased(). */
+      readonly jid?: string;
+    }
   | { readonly kind: 'record'; readonly record: PayloadRecord };
 
 const OIP_TYPES = new Set<string>(OIP_DATATYPES);
@@ -58,7 +64,8 @@ export function jsonDepth(text: string, limit = Infinity): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -72,7 +79,8 @@ export function jsonDepth(text: string, limit = Infinity): number {
 }
 
 function parseJson(text: string, what: string): unknown {
-  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new EventError(`${what} nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep; send tensors as flat or [rows][columns] arrays`);
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+    throw new EventError(`${what} nests arrays/objects more than ${MAX_JSON_DEPTH} levels deep; send tensors as flat or [rows][columns] arrays`);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -96,13 +104,22 @@ export function checkRecord(v: unknown, where: string): PayloadRecord {
     if (!isObject(ts)) throw new EventError(`${where}: data.${side} must be an object of tensors`);
     for (const [name, t] of Object.entries(ts)) checkTensor(t, `${where}: data.${side}.${name}`);
   }
-  return { ts: v.ts as string, model: v.model, version: v.version, id: typeof v.id === 'string' ? v.id : '', inputs: v.inputs as Record<string, PayloadTensor>, outputs: (v.outputs ?? {}) as Record<string, PayloadTensor> };
+  return {
+    ts: v.ts as string,
+    model: v.model,
+    version: v.version,
+    id: typeof v.id === 'string' ? v.id : '',
+    inputs: v.inputs as Record<string, PayloadTensor>,
+    outputs: (v.outputs ?? {}) as Record<string, PayloadTensor>,
+  };
 }
 
 function checkTensor(t: unknown, where: string): PayloadTensor {
   if (!isObject(t)) throw new EventError(`${where} must be a tensor object {name, shape, datatype, data}`);
-  if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) throw new EventError(`${where}.shape must be an array of non-negative integers`);
-  if (typeof t.datatype !== 'string' || !OIP_TYPES.has(t.datatype)) throw new EventError(`${where}.datatype ${JSON.stringify(t.datatype)} is not an Open Inference Protocol datatype`);
+  if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && (d as number) >= 0))
+    throw new EventError(`${where}.shape must be an array of non-negative integers`);
+  if (typeof t.datatype !== 'string' || !OIP_TYPES.has(t.datatype))
+    throw new EventError(`${where}.datatype ${JSON.stringify(t.datatype)} is not an Open Inference Protocol datatype`);
   if (!Array.isArray(t.data)) throw new EventError(`${where}.data must be an array (binary tensor data is not supported; log JSON requests)`);
   checkValues(t.data, t.datatype as OipDatatype, where);
   return { shape: t.shape as number[], datatype: t.datatype as OipDatatype, data: t.data };
@@ -118,16 +135,23 @@ function checkValues(data: unknown[], datatype: OipDatatype, where: string): voi
   const float = datatype.startsWith('FP');
   const int = datatype.startsWith('INT') || datatype.startsWith('UINT');
   const ok = (x: unknown): boolean =>
-    datatype === 'BYTES' ? typeof x === 'string'
-      : datatype === 'BOOL' ? typeof x === 'boolean'
-        : float ? typeof x === 'number' || x === null
-          : int ? Number.isInteger(x)
+    datatype === 'BYTES'
+      ? typeof x === 'string'
+      : datatype === 'BOOL'
+        ? typeof x === 'boolean'
+        : float
+          ? typeof x === 'number' || x === null
+          : int
+            ? Number.isInteger(x)
             : true;
   const walk = (a: unknown[], path: string): void => {
     for (let i = 0; i < a.length; i++) {
       const x = a[i];
       if (Array.isArray(x)) walk(x, `${path}[${i}]`);
-      else if (!ok(x)) throw new EventError(`${where}.data${path}[${i}] is ${JSON.stringify(x)?.slice(0, 40)}, not ${datatype === 'BYTES' ? 'a string' : datatype === 'BOOL' ? 'a boolean' : int ? 'an integer' : 'a number'} as datatype ${datatype} needs`);
+      else if (!ok(x))
+        throw new EventError(
+          `${where}.data${path}[${i}] is ${JSON.stringify(x)?.slice(0, 40)}, not ${datatype === 'BYTES' ? 'a string' : datatype === 'BOOL' ? 'a boolean' : int ? 'an integer' : 'a number'} as datatype ${datatype} needs`,
+        );
     }
   };
   walk(data, '');
@@ -147,10 +171,17 @@ export function parseCloudEvents(headers: Readonly<Record<string, string | strin
   if (ctype === 'application/cloudevents+json') return [structured(parseJson(body, 'the CloudEvent'), 'the CloudEvent')];
   const attr = (n: string) => header(headers, `ce-${n}`);
   for (const n of ['specversion', 'id', 'type', 'source']) {
-    if (!attr(n)) throw new EventError(`missing header ce-${n}: send a CloudEvent (binary mode with ce-* headers, or content-type application/cloudevents+json)`);
+    if (!attr(n))
+      throw new EventError(`missing header ce-${n}: send a CloudEvent (binary mode with ce-* headers, or content-type application/cloudevents+json)`);
   }
   if (attr('specversion') !== '1.0') throw new EventError(`ce-specversion '${attr('specversion')}' is not supported; send CloudEvents 1.0`);
-  return [fromAttributes({ id: attr('id')!, type: attr('type')!, time: attr('time'), inferenceservicename: attr('inferenceservicename'), namespace: attr('namespace') }, () => parseJson(body, `event ${attr('id')}: the body`), `event ${attr('id')}`)];
+  return [
+    fromAttributes(
+      { id: attr('id')!, type: attr('type')!, time: attr('time'), inferenceservicename: attr('inferenceservicename'), namespace: attr('namespace') },
+      () => parseJson(body, `event ${attr('id')}: the body`),
+      `event ${attr('id')}`,
+    ),
+  ];
 }
 
 function structured(e: unknown, where: string): SinkEvent {
@@ -166,18 +197,28 @@ function structured(e: unknown, where: string): SinkEvent {
     throw new EventError(`${label}: the event has no data`);
   };
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return fromAttributes({ id: e.id as string, type: e.type as string, time: str(e.time), inferenceservicename: str(e.inferenceservicename), namespace: str(e.namespace) }, data, label);
+  return fromAttributes(
+    { id: e.id as string, type: e.type as string, time: str(e.time), inferenceservicename: str(e.inferenceservicename), namespace: str(e.namespace) },
+    data,
+    label,
+  );
 }
 
-function fromAttributes(a: { id: string; type: string; time?: string; inferenceservicename?: string; namespace?: string }, data: () => unknown, where: string): SinkEvent {
+function fromAttributes(
+  a: { id: string; type: string; time?: string; inferenceservicename?: string; namespace?: string },
+  data: () => unknown,
+  where: string,
+): SinkEvent {
   if (a.type === GHOSTEAM_PAYLOAD) return { kind: 'record', record: checkRecord(data(), where) };
-  if (a.type !== KSERVE_REQUEST && a.type !== KSERVE_RESPONSE) throw new EventError(`${where}: type '${a.type}' is not supported; expected ${KSERVE_REQUEST}, ${KSERVE_RESPONSE} or ${GHOSTEAM_PAYLOAD}`);
+  if (a.type !== KSERVE_REQUEST && a.type !== KSERVE_RESPONSE)
+    throw new EventError(`${where}: type '${a.type}' is not supported; expected ${KSERVE_REQUEST}, ${KSERVE_RESPONSE} or ${GHOSTEAM_PAYLOAD}`);
   const body = data();
   if (!isObject(body)) throw new EventError(`${where}: the ${a.type === KSERVE_REQUEST ? 'request' : 'response'} body must be a JSON object`);
   return {
     kind: a.type === KSERVE_REQUEST ? 'request' : 'response',
     key: `${a.namespace ?? ''}/${a.inferenceservicename ?? ''}/${a.id}`,
-    id: a.id, body,
+    id: a.id,
+    body,
     ...(validTime(a.time) ? { time: validTime(a.time) } : {}),
     ...(a.inferenceservicename ? { model: a.inferenceservicename } : {}),
     ...(a.namespace ? { namespace: a.namespace } : {}),
@@ -227,10 +268,14 @@ export function requestTensors(body: Record<string, unknown>, where: string): Re
   if (isObject(rows[0])) {
     // V1 rows keyed by input name: {"instances": [{"a": [...], "b": [...]}, ...]}
     for (const name of Object.keys(rows[0])) {
-      out[name] = tensorOf(rows.map((r, i) => {
-        if (!isObject(r) || !(name in r)) throw new EventError(`${where}: ${key}[${i}] has no '${name}' (rows keyed by input name must all have the same keys)`);
-        return r[name];
-      }), `${where}: ${key}[*].${name}`);
+      out[name] = tensorOf(
+        rows.map((r, i) => {
+          if (!isObject(r) || !(name in r))
+            throw new EventError(`${where}: ${key}[${i}] has no '${name}' (rows keyed by input name must all have the same keys)`);
+          return r[name];
+        }),
+        `${where}: ${key}[*].${name}`,
+      );
     }
     return out;
   }
@@ -270,7 +315,15 @@ export function kserveRecord(req: SinkEvent & { kind: 'request' }, res: (SinkEve
   const model = req.model ?? res?.model ?? ('model' in r ? r.model : undefined);
   if (!model) throw new EventError(`${where}: no model name: send ce-inferenceservicename or a response with model_name`);
   const namespace = req.namespace ?? res?.namespace;
-  return { ts: req.time ?? res?.time ?? new Date(now()).toISOString(), model, version: ('version' in r ? r.version : undefined) ?? '', id: req.id, ...(namespace ? { namespace } : {}), inputs, outputs: r.outputs };
+  return {
+    ts: req.time ?? res?.time ?? new Date(now()).toISOString(),
+    model,
+    version: ('version' in r ? r.version : undefined) ?? '',
+    id: req.id,
+    ...(namespace ? { namespace } : {}),
+    inputs,
+    outputs: r.outputs,
+  };
 }
 
 export interface PairerOptions {

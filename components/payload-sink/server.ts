@@ -73,7 +73,17 @@ export interface PayloadSink {
   readonly port: number;
   readonly file: string;
   /** Counters, for tests and logs. */
-  stats(): { accepted: number; rejected: number; written: number; dropped: number; pending: number; requestsAlone: number; responsesDropped: number; requestsDropped: number; refused: number };
+  stats(): {
+    accepted: number;
+    rejected: number;
+    written: number;
+    dropped: number;
+    pending: number;
+    requestsAlone: number;
+    responsesDropped: number;
+    requestsDropped: number;
+    refused: number;
+  };
   /** undefined while the sink takes events; else why not. */
   unready(): string | undefined;
   /** Stops accepting, writes pending requests and flushes the file. */
@@ -132,7 +142,11 @@ async function replaceFile(file: string, text: string): Promise<void> {
 
 /** A refusal the client should retry: 429 (busy) or 503 (cannot write), with Retry-After. */
 class Refused extends RequestError {
-  constructor(status: 429 | 503, message: string, readonly retryAfterS: number) {
+  constructor(
+    status: 429 | 503,
+    message: string,
+    readonly retryAfterS: number,
+  ) {
     super(status, message);
   }
 }
@@ -147,21 +161,59 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
   const say = o.log ?? ((l: string) => void process.stderr.write(l + '\n'));
   const fsync = o.fsync ?? 'always';
   const registry = new Registry();
-  const events = new Counter({ name: 'ghosteam_payload_sink_events_total', help: 'CloudEvents accepted, by kind (request, response, record)', labelNames: ['kind'], registers: [registry] });
-  const rejected = new Counter({ name: 'ghosteam_payload_sink_rejected_total', help: 'HTTP requests answered with a 4xx', labelNames: ['code'], registers: [registry] });
+  const events = new Counter({
+    name: 'ghosteam_payload_sink_events_total',
+    help: 'CloudEvents accepted, by kind (request, response, record)',
+    labelNames: ['kind'],
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'ghosteam_payload_sink_rejected_total',
+    help: 'HTTP requests answered with a 4xx',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   const written = new Counter({ name: 'ghosteam_payload_sink_records_written_total', help: 'Payload records appended to the log', registers: [registry] });
-  const dropped = new Counter({ name: 'ghosteam_payload_sink_records_dropped_total', help: 'Acknowledged payload records that could not be written at shutdown (they stay in the journal for the next start)', registers: [registry] });
-  const refusedCounter = new Counter({ name: 'ghosteam_payload_sink_refused_total', help: 'POSTs refused for the client to retry: busy (429: writer behind, too many bytes in flight) or unwritable (503: disk full or failing)', labelNames: ['reason'], registers: [registry] });
-  const readyGauge = new Gauge({ name: 'ghosteam_payload_sink_ready', help: '1 while the sink takes events, 0 while it refuses them (see /healthz for why)', registers: [registry] });
-  const unpaired = new Counter({ name: 'ghosteam_payload_sink_unpaired_total', help: 'KServe halves whose other half did not come within the TTL: requests written alone, responses dropped, requests dropped (no model name)', labelNames: ['outcome'], registers: [registry] });
+  const dropped = new Counter({
+    name: 'ghosteam_payload_sink_records_dropped_total',
+    help: 'Acknowledged payload records that could not be written at shutdown (they stay in the journal for the next start)',
+    registers: [registry],
+  });
+  const refusedCounter = new Counter({
+    name: 'ghosteam_payload_sink_refused_total',
+    help: 'POSTs refused for the client to retry: busy (429: writer behind, too many bytes in flight) or unwritable (503: disk full or failing)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const readyGauge = new Gauge({
+    name: 'ghosteam_payload_sink_ready',
+    help: '1 while the sink takes events, 0 while it refuses them (see /healthz for why)',
+    registers: [registry],
+  });
+  const unpaired = new Counter({
+    name: 'ghosteam_payload_sink_unpaired_total',
+    help: 'KServe halves whose other half did not come within the TTL: requests written alone, responses dropped, requests dropped (no model name)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const pendingGauge = new Gauge({ name: 'ghosteam_payload_sink_pending', help: 'KServe halves waiting for their other half', registers: [registry] });
-  const pendingBytesGauge = new Gauge({ name: 'ghosteam_payload_sink_pending_bytes', help: 'Bytes of the KServe halves waiting for their other half', registers: [registry] });
+  const pendingBytesGauge = new Gauge({
+    name: 'ghosteam_payload_sink_pending_bytes',
+    help: 'Bytes of the KServe halves waiting for their other half',
+    registers: [registry],
+  });
   const pairer = new Pairer({ ttlMs: o.pairTtlMs, maxPending: o.maxPending, maxPendingBytes: o.maxPendingBytes, now: o.now });
   const journalFile = `${o.file}.pending`;
   const openJournal = () => JsonlFile.open({ file: journalFile, maxBytes: Number.POSITIVE_INFINITY, fsync, log: say });
 
   // Halves acknowledged before the last stop or crash come back before anything new.
-  const log = await JsonlFile.open({ file: o.file, fsync, log: say, ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}), ...(o.maxFiles ? { maxFiles: o.maxFiles } : {}) });
+  const log = await JsonlFile.open({
+    file: o.file,
+    fsync,
+    log: say,
+    ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}),
+    ...(o.maxFiles ? { maxFiles: o.maxFiles } : {}),
+  });
   const replayed = await readJournal(journalFile, say);
   if (replayed.length > 0) {
     const out: PayloadRecord[] = [];
@@ -195,7 +247,8 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     pendingBytesGauge.set(pairer.bytes);
   };
   const queued = () => log.queuedBytes + journal.queuedBytes;
-  const unready = (): string | undefined => failure ?? (queued() > maxQueued ? `the writer is behind: ${queued()} bytes wait for the disk (limit ${maxQueued})` : undefined);
+  const unready = (): string | undefined =>
+    failure ?? (queued() > maxQueued ? `the writer is behind: ${queued()} bytes wait for the disk (limit ${maxQueued})` : undefined);
   const setFailure = (e: Error): void => {
     const why = `cannot write ${o.file}: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.replace('  ', ' ');
     if (!failure) say(`payload sink: ${why}; answering 503 with Retry-After (and /healthz 503) until it can write again`);
@@ -276,7 +329,11 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       const why = unready();
       return why ? send(res, 503, JSON.stringify({ ok: false, reason: why })) : send(res, 200, '{"ok":true}');
     }
-    if (!authorized(req)) throw new RequestError(401, req.headers.authorization === undefined ? 'missing bearer token; send Authorization: Bearer <token>' : 'invalid bearer token');
+    if (!authorized(req))
+      throw new RequestError(
+        401,
+        req.headers.authorization === undefined ? 'missing bearer token; send Authorization: Bearer <token>' : 'invalid bearer token',
+      );
     if (path === '/metrics') {
       if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
       syncCounts();
@@ -293,7 +350,12 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     const len = Number(req.headers['content-length']);
     const reserve = Number.isFinite(len) && len >= 0 && len <= maxBody ? len : maxBody;
     // The body is not read until its bytes fit (TCP holds the rest back); after a while, a 429.
-    if (!(await admit(reserve))) throw new Refused(429, `${inflight} body bytes are being processed (limit ${maxInflight}) and this request waited ${ADMIT_WAIT_MS} ms; nothing was accepted, retry later`, 1);
+    if (!(await admit(reserve)))
+      throw new Refused(
+        429,
+        `${inflight} body bytes are being processed (limit ${maxInflight}) and this request waited ${ADMIT_WAIT_MS} ms; nothing was accepted, retry later`,
+        1,
+      );
     try {
       await receive(req, res);
     } finally {
@@ -390,7 +452,14 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
         rejectedCount++;
         rejected.inc({ code: String(status) });
       }
-      const extra: Record<string, string> = e instanceof Refused ? { 'retry-after': String(e.retryAfterS) } : status === 401 ? { 'www-authenticate': 'Bearer' } : status === 405 ? { allow: 'GET, POST' } : {};
+      const extra: Record<string, string> =
+        e instanceof Refused
+          ? { 'retry-after': String(e.retryAfterS) }
+          : status === 401
+            ? { 'www-authenticate': 'Bearer' }
+            : status === 405
+              ? { allow: 'GET, POST' }
+              : {};
       send(res, status, JSON.stringify({ error: status < 500 || e instanceof Refused ? e.message : `internal error: ${e.message}` }), extra);
     });
   });
@@ -407,7 +476,15 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     file: o.file,
-    stats: () => ({ accepted, rejected: rejectedCount, refused: refusedCount, written: log.linesWritten, dropped: retry.length, pending: pairer.size, ...pairer.counts }),
+    stats: () => ({
+      accepted,
+      rejected: rejectedCount,
+      refused: refusedCount,
+      written: log.linesWritten,
+      dropped: retry.length,
+      pending: pairer.size,
+      ...pairer.counts,
+    }),
     unready,
     async close() {
       clearInterval(expiry);

@@ -94,7 +94,8 @@ export const register = defineComponent({
     const tags = p.json<Record<string, string>>('tags', {});
     // The engine passes the store digest of each input: bytes that no longer match are never registered.
     const inputDigests = ctx.params['ghosteam.inputDigests'];
-    const expected = inputDigests && typeof inputDigests === 'object' && !Array.isArray(inputDigests) ? (inputDigests as Record<string, unknown>).model : undefined;
+    const expected =
+      inputDigests && typeof inputDigests === 'object' && !Array.isArray(inputDigests) ? (inputDigests as Record<string, unknown>).model : undefined;
     const mv = await reg.registerVersion(name, {
       artifactPath: p.input('model'),
       reuseIdentical: true,
@@ -107,11 +108,12 @@ export const register = defineComponent({
     });
     const alias = p.string('alias', undefined);
     if (alias) await reg.setAlias(name, alias, mv.version);
-    const how = mv.reused === 'run'
-      ? `${name} version ${mv.version} was already registered by this run (${lineage.runId}, task ${lineage.task}); not registering it again`
-      : mv.reused === 'digest'
-        ? `${name} version ${mv.version} already holds these exact bytes (${mv.digest}); reusing it instead of registering a new version`
-        : `registered ${name} version ${mv.version} in the ${reg.kind} registry (${mv.digest ?? 'no digest'})`;
+    const how =
+      mv.reused === 'run'
+        ? `${name} version ${mv.version} was already registered by this run (${lineage.runId}, task ${lineage.task}); not registering it again`
+        : mv.reused === 'digest'
+          ? `${name} version ${mv.version} already holds these exact bytes (${mv.digest}); reusing it instead of registering a new version`
+          : `registered ${name} version ${mv.version} in the ${reg.kind} registry (${mv.digest ?? 'no digest'})`;
     ctx.log(`${how}${alias ? `; @${alias} points at it` : ''}`);
     ctx.setOutput('version', mv.version);
     ctx.setOutput('modelRef', `${name}@${mv.version}`);

@@ -24,12 +24,18 @@ export function checkModelName(name: string): void {
 /** 'latest' and 'v<digits>' are reserved (MLflow reserves them too), as are pure numbers. */
 export function checkAlias(alias: string): void {
   if (typeof alias !== 'string' || !ALIAS.test(alias) || alias === 'latest' || /^v\d+$/i.test(alias) || alias.length > 255) {
-    throw new RegistryError('INVALID', `'${alias}' is not a valid alias; use letters, digits, '-' and '_', starting with a letter (not 'latest' or v<number>), e.g. champion`);
+    throw new RegistryError(
+      'INVALID',
+      `'${alias}' is not a valid alias; use letters, digits, '-' and '_', starting with a letter (not 'latest' or v<number>), e.g. champion`,
+    );
   }
 }
 
 export const notFoundModel = (name: string, where: string, known: readonly string[]): RegistryError =>
-  new RegistryError('NOT_FOUND', `model '${name}' is not registered in ${where}${known.length ? `; registered models: ${known.join(', ')}` : ' (the registry is empty)'}`);
+  new RegistryError(
+    'NOT_FOUND',
+    `model '${name}' is not registered in ${where}${known.length ? `; registered models: ${known.join(', ')}` : ' (the registry is empty)'}`,
+  );
 
 export const notFoundVersion = (name: string, version: number, latest: number | undefined): RegistryError =>
   new RegistryError('NOT_FOUND', `model '${name}' has no version ${version}${latest ? ` (versions 1..${latest})` : ' (it has no versions)'}`);

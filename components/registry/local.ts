@@ -25,7 +25,16 @@ import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { checkAlias, checkModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError } from './errors.ts';
-import { digestMismatch, reusableVersion, type ModelRegistry, type ModelVersion, type RegisteredModel, type RegisteredVersion, type RegisterInput, type VersionRef } from './types.ts';
+import {
+  digestMismatch,
+  reusableVersion,
+  type ModelRegistry,
+  type ModelVersion,
+  type RegisteredModel,
+  type RegisteredVersion,
+  type RegisterInput,
+  type VersionRef,
+} from './types.ts';
 
 interface ModelRecord {
   name: string;
@@ -62,7 +71,9 @@ async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new RegistryError('INVALID', `${path} is not valid JSON (${(err as Error).message}); it was not written by ghosteam, restore it from a backup`, { cause: err });
+    throw new RegistryError('INVALID', `${path} is not valid JSON (${(err as Error).message}); it was not written by ghosteam, restore it from a backup`, {
+      cause: err,
+    });
   }
 }
 
@@ -134,14 +145,20 @@ export class LocalRegistry implements ModelRegistry {
     const out: number[] = [];
     for (const d of dirs) {
       if (!/^[1-9]\d*$/.test(d)) continue;
-      const ok = await stat(join(this.modelDir(name), 'versions', d, 'version.json')).then(() => true, () => false);
+      const ok = await stat(join(this.modelDir(name), 'versions', d, 'version.json')).then(
+        () => true,
+        () => false,
+      );
       if (ok) out.push(Number(d));
     }
     return out.sort((a, b) => a - b);
   }
 
   private withAliases(rec: VersionRecord, model: ModelRecord): ModelVersion {
-    const aliases = Object.entries(model.aliases).filter(([, v]) => v === rec.version).map(([a]) => a).sort();
+    const aliases = Object.entries(model.aliases)
+      .filter(([, v]) => v === rec.version)
+      .map(([a]) => a)
+      .sort();
     return { ...rec, source: isAbsolute(rec.source) ? rec.source : join(this.root, rec.source), aliases };
   }
 
@@ -150,7 +167,8 @@ export class LocalRegistry implements ModelRegistry {
     const st = await stat(input.artifactPath).catch(() => undefined);
     if (!st?.isFile()) throw new RegistryError('INVALID', `cannot register '${name}': model file ${input.artifactPath} does not exist or is not a file`);
     const given = await sha256File(input.artifactPath);
-    if (input.expectedDigest && given !== input.expectedDigest) throw new RegistryError('INVALID', digestMismatch(name, input.artifactPath, given, input.expectedDigest));
+    if (input.expectedDigest && given !== input.expectedDigest)
+      throw new RegistryError('INVALID', digestMismatch(name, input.artifactPath, given, input.expectedDigest));
     return this.locked(async (assertHeld) => {
       const now = this.now().toISOString();
       let model = await this.readModel(name);
@@ -175,7 +193,10 @@ export class LocalRegistry implements ModelRegistry {
       const digest = await sha256File(file);
       if (digest !== given) {
         await rm(dir, { recursive: true, force: true });
-        throw new RegistryError('CONFLICT', `cannot register '${name}': model file ${input.artifactPath} changed while it was copied (${given} before, ${digest} after); nothing was registered, retry`);
+        throw new RegistryError(
+          'CONFLICT',
+          `cannot register '${name}': model file ${input.artifactPath} changed while it was copied (${given} before, ${digest} after); nothing was registered, retry`,
+        );
       }
       const rec: VersionRecord = {
         name,

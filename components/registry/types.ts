@@ -70,7 +70,11 @@ export type RegisteredVersion = ModelVersion & {
 };
 
 /** The existing version a registration must return instead of a new one (pure; see RegisterInput). */
-export function reusableVersion(existing: readonly ModelVersion[], input: Pick<RegisterInput, 'lineage' | 'reuseIdentical'>, digest: string): RegisteredVersion | undefined {
+export function reusableVersion(
+  existing: readonly ModelVersion[],
+  input: Pick<RegisterInput, 'lineage' | 'reuseIdentical'>,
+  digest: string,
+): RegisteredVersion | undefined {
   const l = input.lineage;
   if (l?.runId && l.task) {
     const same = existing.find((v) => v.lineage.runId === l.runId && v.lineage.task === l.task);
@@ -126,7 +130,10 @@ export function parseModelRef(ref: string): { name: string; version: VersionRef 
     return parseModelRef(`${uri[1]}${uri[2] !== undefined ? `@${uri[2]}` : uri[3] !== undefined ? `@${uri[3]}` : ''}`);
   }
   const m = /^([A-Za-z0-9][-A-Za-z0-9_.]*)(?:[@:]([-A-Za-z0-9_.]+))?$/.exec(ref);
-  if (!m) throw new Error(`'${ref}' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)`);
+  if (!m)
+    throw new Error(
+      `'${ref}' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)`,
+    );
   const v = m[2];
   return { name: m[1], version: v === undefined ? 'latest' : /^\d+$/.test(v) ? Number(v) : v };
 }

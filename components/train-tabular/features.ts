@@ -73,7 +73,10 @@ export function labelInfo(ds: Dataset, label: string, positive: string | undefin
       if (!c.categories.includes(positive)) throw new Error(`${where}: positive class '${positive}' is not a value of '${label}' (${c.categories.join(', ')})`);
       return { column: label, positive };
     }
-    if (c.categories.length !== 2) throw new Error(`${where}: label '${label}' has ${c.categories.length} classes (${c.categories.join(', ')}); binary classification needs 2, or set param 'positive'`);
+    if (c.categories.length !== 2)
+      throw new Error(
+        `${where}: label '${label}' has ${c.categories.length} classes (${c.categories.join(', ')}); binary classification needs 2, or set param 'positive'`,
+      );
     return { column: label, positive: c.categories[1] };
   }
   throw new Error(`${where}: label '${label}' is a string column; make it boolean, 0/1 or categorical`);
@@ -88,7 +91,8 @@ export function labelVector(ds: Dataset, info: LabelInfo, where: string): Float3
     if (c.type === 'boolean') v = c.values[i] === 2 ? NaN : (c.values[i] === 1) === (info.positive === 'true') ? 1 : 0;
     else if (c.type === 'numeric') {
       const a = c.values[i];
-      if (!Number.isNaN(a) && a !== 0 && a !== 1 && info.positive === '1') throw new Error(`${where}: label '${info.column}' row ${i + 1} is ${a}; a numeric label must be 0 or 1`);
+      if (!Number.isNaN(a) && a !== 0 && a !== 1 && info.positive === '1')
+        throw new Error(`${where}: label '${info.column}' row ${i + 1} is ${a}; a numeric label must be 0 or 1`);
       v = Number.isNaN(a) ? NaN : String(a) === info.positive ? 1 : 0;
     } else if (c.type === 'categorical') v = c.codes[i] < 0 ? NaN : c.categories[c.codes[i]] === info.positive ? 1 : 0;
     else v = NaN;
@@ -163,7 +167,10 @@ export function inferTask(ds: Dataset, label: string | undefined): { task: Task;
   if (label === undefined) return { task: 'anomaly', why: 'no label column is given' };
   const c = getColumn(ds, label);
   if (c.type === 'boolean') return { task: 'binary', why: `label '${label}' is boolean` };
-  if (c.type === 'categorical') return c.categories.length <= 2 ? { task: 'binary', why: `label '${label}' has 2 categories` } : { task: 'multiclass', why: `label '${label}' has ${c.categories.length} categories` };
+  if (c.type === 'categorical')
+    return c.categories.length <= 2
+      ? { task: 'binary', why: `label '${label}' has 2 categories` }
+      : { task: 'multiclass', why: `label '${label}' has ${c.categories.length} categories` };
   if (c.type === 'string') return { task: 'multiclass', why: `label '${label}' holds strings` };
   const distinct = new Set<number>();
   let integers = true;
@@ -175,8 +182,12 @@ export function inferTask(ds: Dataset, label: string | undefined): { task: Task;
   }
   const values = [...distinct].sort((a, b) => a - b);
   if (values.every((v) => v === 0 || v === 1)) return { task: 'binary', why: `label '${label}' holds only 0 and 1` };
-  if (integers && distinct.size <= MAX_INFERRED_CLASSES) return { task: 'multiclass', why: `label '${label}' holds ${distinct.size} integer values (${values.join(', ')})` };
-  return { task: 'regression', why: `label '${label}' is numeric with ${integers ? `more than ${MAX_INFERRED_CLASSES} distinct values` : 'fractional values'}` };
+  if (integers && distinct.size <= MAX_INFERRED_CLASSES)
+    return { task: 'multiclass', why: `label '${label}' holds ${distinct.size} integer values (${values.join(', ')})` };
+  return {
+    task: 'regression',
+    why: `label '${label}' is numeric with ${integers ? `more than ${MAX_INFERRED_CLASSES} distinct values` : 'fractional values'}`,
+  };
 }
 
 /** The class labels of a multiclass label column, in output order: categories as declared, else sorted values. */
@@ -205,7 +216,8 @@ export function classVector(ds: Dataset, label: string, classes: readonly string
     const v = cellAt(c, i);
     if (v === null) throw new Error(`${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
     const k = index.get(String(v));
-    if (k === undefined) throw new Error(`${where}: label '${label}' row ${i + 1} is '${String(v)}', a class the model was not trained on (${classes.join(', ')})`);
+    if (k === undefined)
+      throw new Error(`${where}: label '${label}' row ${i + 1} is '${String(v)}', a class the model was not trained on (${classes.join(', ')})`);
     y[i] = k;
   }
   return y;
@@ -214,7 +226,8 @@ export function classVector(ds: Dataset, label: string, classes: readonly string
 /** regression: the numeric target; throws naming the row on a missing value or a non-numeric label. */
 export function regressionVector(ds: Dataset, label: string, where: string): Float32Array {
   const c = getColumn(ds, label);
-  if (c.type !== 'numeric') throw new Error(`${where}: label '${label}' is ${c.type}; regression needs a numeric label (or set task to 'binary' or 'multiclass')`);
+  if (c.type !== 'numeric')
+    throw new Error(`${where}: label '${label}' is ${c.type}; regression needs a numeric label (or set task to 'binary' or 'multiclass')`);
   const y = new Float32Array(ds.rows);
   for (let i = 0; i < ds.rows; i++) {
     if (Number.isNaN(c.values[i])) throw new Error(`${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);

@@ -31,14 +31,26 @@ import { MODEL_FORMAT, type ModelArtifact } from './model.ts';
 import { trainDenseNet } from './train.ts';
 
 export { loadTf } from './backend.ts';
-export { predictDenseNet, forwardDenseNet, featureMatrix, labelVector, labelInfo, defaultFeatures, inferTask, classesOf, TASKS, type Task } from './features.ts';
+export {
+  predictDenseNet,
+  forwardDenseNet,
+  featureMatrix,
+  labelVector,
+  labelInfo,
+  defaultFeatures,
+  inferTask,
+  classesOf,
+  TASKS,
+  type Task,
+} from './features.ts';
 export { readModel, MODEL_FORMAT, type ModelArtifact } from './model.ts';
 export { trainDenseNet, predictWithTf, type TrainOptions, type TrainResult } from './train.ts';
 
 export const trainTabular = defineComponent({
   name: 'train-tabular',
   version: '2',
-  description: 'Trains a binary, multiclass, regression or anomaly (autoencoder) model: one layer or a dense MLP (TensorFlow.js; tfjs-node-gpu, wasm or cpu backend)',
+  description:
+    'Trains a binary, multiclass, regression or anomaly (autoencoder) model: one layer or a dense MLP (TensorFlow.js; tfjs-node-gpu, wasm or cpu backend)',
   inputs: [{ name: 'train', kind: 'dataset' }],
   outputs: [{ name: 'model', kind: 'model', description: 'ModelArtifact JSON (DenseNet + metadata)' }],
   outputParams: ['finalLoss', 'backend', 'rows', 'task'],
@@ -48,19 +60,25 @@ export const trainTabular = defineComponent({
     const ds = await readDataset(p.input('train'));
     const givenTask = p.has('task') ? p.oneOf<Task>('task', TASKS, 'binary') : undefined;
     const label = p.string('label', undefined);
-    if (label === undefined && givenTask !== undefined && givenTask !== 'anomaly') throw new Error(`${where}: param 'label' is required for task '${givenTask}'; name the label column, or use task 'anomaly' to train without labels`);
+    if (label === undefined && givenTask !== undefined && givenTask !== 'anomaly')
+      throw new Error(`${where}: param 'label' is required for task '${givenTask}'; name the label column, or use task 'anomaly' to train without labels`);
     const inferred = givenTask === undefined ? inferTask(ds, label) : undefined;
     const task: Task = givenTask ?? inferred!.task;
     if (inferred) ctx.log(`task ${task}: ${inferred.why} (set param task to choose)`);
     const features = p.has('features') ? p.list('features') : defaultFeatures(ds, label ?? '');
     if (label !== undefined && features.includes(label)) throw new Error(`${where}: the label '${label}' is also listed in 'features'; remove it`);
     const kind = p.oneOf('model', ['logistic', 'linear', 'mlp'], task === 'anomaly' ? 'mlp' : 'logistic');
-    if (task === 'anomaly' && kind !== 'mlp') throw new Error(`${where}: task 'anomaly' trains an autoencoder, which needs hidden layers; set model to 'mlp' (or leave it out)`);
-    const hidden = p.has('hidden') ? p.list('hidden').map((h) => {
-      const n = Number(h);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${where}: param 'hidden' must list positive integers, got '${h}'`);
-      return n;
-    }) : task === 'anomaly' ? [Math.max(2, Math.ceil(features.length / 2))] : [32, 16];
+    if (task === 'anomaly' && kind !== 'mlp')
+      throw new Error(`${where}: task 'anomaly' trains an autoencoder, which needs hidden layers; set model to 'mlp' (or leave it out)`);
+    const hidden = p.has('hidden')
+      ? p.list('hidden').map((h) => {
+          const n = Number(h);
+          if (!Number.isInteger(n) || n < 1) throw new Error(`${where}: param 'hidden' must list positive integers, got '${h}'`);
+          return n;
+        })
+      : task === 'anomaly'
+        ? [Math.max(2, Math.ceil(features.length / 2))]
+        : [32, 16];
     const opts = {
       kind,
       hidden,
@@ -112,7 +130,9 @@ export const trainTabular = defineComponent({
     };
     await writeFileAtomic(p.output('model'), JSON.stringify(artifact) + '\n');
     const finalLoss = r.losses[r.losses.length - 1];
-    ctx.log(`trained ${kind} (${task}${classes ? `, ${classes.length} classes` : ''}) on ${ds.rows} rows × ${features.length} features, ${opts.epochs} epochs on ${r.backend} in ${(r.durationMs / 1000).toFixed(2)} s; final loss ${finalLoss.toFixed(4)}`);
+    ctx.log(
+      `trained ${kind} (${task}${classes ? `, ${classes.length} classes` : ''}) on ${ds.rows} rows × ${features.length} features, ${opts.epochs} epochs on ${r.backend} in ${(r.durationMs / 1000).toFixed(2)} s; final loss ${finalLoss.toFixed(4)}`,
+    );
     ctx.setOutput('finalLoss', finalLoss);
     ctx.setOutput('backend', r.backend);
     ctx.setOutput('rows', ds.rows);

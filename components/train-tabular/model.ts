@@ -35,6 +35,7 @@ export async function readModel(path: string): Promise<ModelArtifact> {
   } catch (err) {
     throw new Error(`cannot read model ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
-  if (m?.format !== MODEL_FORMAT) throw new Error(`${path}: not a ghosteam model artifact (format '${String(m?.format)}', expected '${MODEL_FORMAT}'); produce it with train-tabular`);
+  if (m?.format !== MODEL_FORMAT)
+    throw new Error(`${path}: not a ghosteam model artifact (format '${String(m?.format)}', expected '${MODEL_FORMAT}'); produce it with train-tabular`);
   return m;
 }

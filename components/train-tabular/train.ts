@@ -86,7 +86,10 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
     task === 'multiclass'
       ? (tf.oneHot(tf.tensor1d(Int32Array.from(y), 'int32'), nOut).toFloat() as import('@tensorflow/tfjs').Tensor2D)
       : task === 'regression'
-        ? tf.tensor2d(Float32Array.from(y, (v) => (v - yMean) / yStd), [rows, 1])
+        ? tf.tensor2d(
+            Float32Array.from(y, (v) => (v - yMean) / yStd),
+            [rows, 1],
+          )
         : task === 'anomaly'
           ? X
           : tf.tensor2d(y, [rows, 1]);
@@ -109,8 +112,8 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       shuffleInPlace(order, rand);
       // Shuffle once per epoch (one gather), then take contiguous batches (cheap slices).
       const idx = tf.tensor1d(order, 'int32');
-      const Xs = tf.gather(X, idx) as import('@tensorflow/tfjs').Tensor2D;
-      const Ys = tf.gather(Y, idx) as import('@tensorflow/tfjs').Tensor2D;
+      const Xs = tf.gather<import('@tensorflow/tfjs').Tensor2D>(X, idx);
+      const Ys = tf.gather<import('@tensorflow/tfjs').Tensor2D>(Y, idx);
       const batchLosses: import('@tensorflow/tfjs').Scalar[] = [];
       for (let s = 0; s < rows; s += opts.batchSize) {
         if (opts.signal?.aborted) {
@@ -123,13 +126,16 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
           const yb = tf.slice(Ys, [s, 0], [n, task === 'multiclass' || task === 'anomaly' ? nOut : 1]);
           const c = optimizer.minimize(() => {
             const z = logits(xb);
-            let loss = (
-              task === 'binary' ? tf.losses.sigmoidCrossEntropy(yb, z) : task === 'multiclass' ? tf.losses.softmaxCrossEntropy(yb, z) : tf.losses.meanSquaredError(yb, z)
-            ) as import('@tensorflow/tfjs').Scalar;
+            let loss: import('@tensorflow/tfjs').Scalar =
+              task === 'binary'
+                ? tf.losses.sigmoidCrossEntropy(yb, z)
+                : task === 'multiclass'
+                  ? tf.losses.softmaxCrossEntropy(yb, z)
+                  : tf.losses.meanSquaredError(yb, z);
             if (l2 > 0) for (const v of vars) loss = tf.add(loss, tf.mul(l2, tf.sum(tf.square(v.w))));
             return loss;
           }, true)!;
-          return tf.mul(c, n) as import('@tensorflow/tfjs').Scalar;
+          return tf.mul<import('@tensorflow/tfjs').Scalar>(c, n);
         });
         batchLosses.push(cost);
       }
@@ -144,7 +150,7 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
     const layers: DenseLayer[] = [];
     const lastActivation = task === 'binary' ? 'sigmoid' : task === 'multiclass' ? 'softmax' : 'linear';
     for (let l = 0; l < vars.length; l++) {
-      let w = (await vars[l].w.array()) as number[][];
+      let w = await vars[l].w.array();
       let b = Array.from(await vars[l].b.data());
       if (task === 'regression' && l === vars.length - 1) {
         w = w.map((row) => row.map((v) => v * yStd));
@@ -152,7 +158,14 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       }
       layers.push({ weights: w, bias: b, activation: l < vars.length - 1 ? 'relu' : lastActivation });
     }
-    const net: DenseNet = { kind: opts.kind, ...(task !== 'binary' ? { task } : {}), ...(task === 'multiclass' ? { classes: [...classes] } : {}), featureNames, normalize: { mean, std }, layers };
+    const net: DenseNet = {
+      kind: opts.kind,
+      ...(task !== 'binary' ? { task } : {}),
+      ...(task === 'multiclass' ? { classes: [...classes] } : {}),
+      featureNames,
+      normalize: { mean, std },
+      layers,
+    };
     return { net, backend, losses, durationMs: performance.now() - start };
   } finally {
     tf.dispose([X, ...(Y === X ? [] : [Y]), ...vars.flatMap((v) => [v.w, v.b])]);

@@ -59,14 +59,16 @@ const RULE_KEYS = new Set(['type', 'nullable', 'min', 'max', 'allowed', 'unique'
 
 /** Checks the schema itself, so a typo ('nullabel') is an error rather than a silently ignored rule. */
 export function checkSchema(s: unknown): ValidationSchema {
-  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new Error(`validate: param 'schema' must be an object like {"columns": {"amount": {"min": 0}}, "rows": {"min": 1}}`);
+  if (s === null || typeof s !== 'object' || Array.isArray(s))
+    throw new Error(`validate: param 'schema' must be an object like {"columns": {"amount": {"min": 0}}, "rows": {"min": 1}}`);
   const o = s as Record<string, unknown>;
   for (const k of Object.keys(o)) if (k !== 'columns' && k !== 'rows') throw new Error(`validate: schema has unknown key '${k}'; use 'columns' and 'rows'`);
   for (const [name, rule] of Object.entries((o.columns ?? {}) as Record<string, unknown>)) {
     if (rule === null || typeof rule !== 'object') throw new Error(`validate: schema.columns.${name} must be an object`);
-    for (const k of Object.keys(rule)) if (!RULE_KEYS.has(k)) throw new Error(`validate: schema.columns.${name} has unknown rule '${k}'; use ${[...RULE_KEYS].join(', ')}`);
+    for (const k of Object.keys(rule))
+      if (!RULE_KEYS.has(k)) throw new Error(`validate: schema.columns.${name} has unknown rule '${k}'; use ${[...RULE_KEYS].join(', ')}`);
   }
-  return o as ValidationSchema;
+  return o;
 }
 
 /** Pure: validates a dataset and returns the report. */
@@ -112,21 +114,29 @@ export function validateDataset(ds: Dataset, schema: ValidationSchema, maxFailur
     }
     if (rule.allowed) {
       const ok = new Set(rule.allowed.map(String));
-      add('allowed', (i) => {
-        const v = cell(i);
-        return v !== null && !ok.has(String(v));
-      }, `%n rows of '${name}' hold a value outside ${JSON.stringify(rule.allowed)}`);
+      add(
+        'allowed',
+        (i) => {
+          const v = cell(i);
+          return v !== null && !ok.has(String(v));
+        },
+        `%n rows of '${name}' hold a value outside ${JSON.stringify(rule.allowed)}`,
+      );
     }
     if (rule.unique) {
       const seen = new Set<string>();
-      add('unique', (i) => {
-        const v = cell(i);
-        if (v === null) return false;
-        const k = String(v);
-        if (seen.has(k)) return true;
-        seen.add(k);
-        return false;
-      }, `%n rows of '${name}' repeat an earlier value`);
+      add(
+        'unique',
+        (i) => {
+          const v = cell(i);
+          if (v === null) return false;
+          const k = String(v);
+          if (seen.has(k)) return true;
+          seen.add(k);
+          return false;
+        },
+        `%n rows of '${name}' repeat an earlier value`,
+      );
     }
   }
   let failingRows = 0;
@@ -142,7 +152,13 @@ function numericView(c: Column): Float64Array | undefined {
 
 export function summarize(r: ValidationReport): string {
   const head = `${r.passed ? 'passed' : 'FAILED'}: ${r.failingRows} of ${r.rows} rows violate the schema (${(r.failureRate * 100).toFixed(2)}%, allowed ${(r.maxFailureRate * 100).toFixed(2)}%)`;
-  return [head, ...r.violations.map((v) => `  ${v.check}${v.column ? ` ${v.column}` : ''}: ${v.message}${v.rows.length ? ` (rows ${v.rows.slice(0, 5).join(', ')}${v.count > 5 ? ', …' : ''})` : ''}`)].join('\n');
+  return [
+    head,
+    ...r.violations.map(
+      (v) =>
+        `  ${v.check}${v.column ? ` ${v.column}` : ''}: ${v.message}${v.rows.length ? ` (rows ${v.rows.slice(0, 5).join(', ')}${v.count > 5 ? ', …' : ''})` : ''}`,
+    ),
+  ].join('\n');
 }
 
 export const validate = defineComponent({
@@ -160,7 +176,10 @@ export const validate = defineComponent({
     const report = validateDataset(ds, schema, maxFailureRate);
     await writeFile(p.output('report'), JSON.stringify(report, null, 2) + '\n');
     ctx.setOutput('passed', report.passed);
-    ctx.setOutput('violations', report.violations.reduce((a, v) => a + v.count, 0));
+    ctx.setOutput(
+      'violations',
+      report.violations.reduce((a, v) => a + v.count, 0),
+    );
     ctx.setOutput('failureRate', report.failureRate);
     const text = summarize(report);
     for (const line of text.split('\n')) ctx.log(line);

@@ -5,16 +5,20 @@ import type { PipelineBackend } from './types.ts';
 import { ownerRef } from './kserve.ts';
 import { SPEC_HASH_ANNOTATION, type K8sObject } from '../../api/objects.ts';
 
-
 export function workflowFor(w: WorkflowSubmission, owner: K8sObject): K8sObject {
   const spec: Record<string, unknown> = {
     workflowTemplateRef: { name: w.template },
-    arguments: { parameters: Object.entries(w.parameters).sort(([a], [b]) => a.localeCompare(b)).map(([name, value]) => ({ name, value })) },
+    arguments: {
+      parameters: Object.entries(w.parameters)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, value]) => ({ name, value })),
+    },
   };
   if (w.affinity) spec.affinity = w.affinity;
   if (w.tolerations) spec.tolerations = w.tolerations;
   return {
-    apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow',
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Workflow',
     metadata: { name: w.name, namespace: w.namespace, labels: { 'app.kubernetes.io/managed-by': 'ghosteam', ...w.labels }, ownerReferences: [ownerRef(owner)] },
     spec,
   };
@@ -37,7 +41,9 @@ export class ArgoBackend implements PipelineBackend {
     const st = (wf.status ?? {}) as { phase?: string; message?: string; startedAt?: string; finishedAt?: string };
     const src = modelSourceFromWorkflow(wf.status as Record<string, unknown> | undefined);
     const gate = gateFromWorkflow(wf.status as Record<string, unknown> | undefined);
-    return Object.fromEntries(Object.entries({ phase: st.phase, message: st.message, startedAt: st.startedAt, finishedAt: st.finishedAt, modelSource: src, gate }).filter(([, v]) => v)) as WorkflowObserved;
+    return Object.fromEntries(
+      Object.entries({ phase: st.phase, message: st.message, startedAt: st.startedAt, finishedAt: st.finishedAt, modelSource: src, gate }).filter(([, v]) => v),
+    );
   }
 
   async submit(w: WorkflowSubmission, owner: K8sObject): Promise<'created' | 'unchanged'> {

@@ -5,14 +5,36 @@
  */
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { buildReferenceSummary, datasetColumns, detectDrift, detectDriftFromPayloadLog, readPair, readReferenceSummary, type ReferenceSummary, type TestName } from '../../components/drift/index.ts';
+import {
+  buildReferenceSummary,
+  datasetColumns,
+  detectDrift,
+  detectDriftFromPayloadLog,
+  readPair,
+  readReferenceSummary,
+  type ReferenceSummary,
+  type TestName,
+} from '../../components/drift/index.ts';
 import type { DriftTest } from '../../api/crds/types.ts';
 import type { DriftCheckResult } from '../planners/drift.ts';
 import type { DriftChecker, DriftMonitorObject } from '../reconcilers/drift-monitor.ts';
 
 /** The CRD's test names and the drift library's, both ways; every CRD test has a library test (checked by the types). */
-const TEST_NAMES: Readonly<Record<DriftTest, TestName | 'auto'>> = { auto: 'auto', ks: 'ks', psi: 'psi', chi2: 'chisquare', 'jensen-shannon': 'jensenshannon', wasserstein: 'wasserstein' };
-const CRD_TEST: Readonly<Record<TestName, DriftTest>> = { ks: 'ks', psi: 'psi', chisquare: 'chi2', jensenshannon: 'jensen-shannon', wasserstein: 'wasserstein' };
+const TEST_NAMES: Readonly<Record<DriftTest, TestName | 'auto'>> = {
+  auto: 'auto',
+  ks: 'ks',
+  psi: 'psi',
+  chi2: 'chisquare',
+  'jensen-shannon': 'jensenshannon',
+  wasserstein: 'wasserstein',
+};
+const CRD_TEST: Readonly<Record<TestName, DriftTest>> = {
+  ks: 'ks',
+  psi: 'psi',
+  chisquare: 'chi2',
+  jensenshannon: 'jensen-shannon',
+  wasserstein: 'wasserstein',
+};
 
 const toPath = (uri: string) => (uri.startsWith('file://') ? fileURLToPath(uri) : uri);
 
@@ -34,7 +56,17 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
     if (hit && hit.mtimeMs === s.mtimeMs) return hit.summary;
     const summary = path.endsWith('.json')
       ? await readReferenceSummary(path)
-      : buildReferenceSummary(datasetColumns((await readPair(path, path, m.spec.features.map((f) => f.name))).reference));
+      : buildReferenceSummary(
+          datasetColumns(
+            (
+              await readPair(
+                path,
+                path,
+                m.spec.features.map((f) => f.name),
+              )
+            ).reference,
+          ),
+        );
     cache.set(path, { mtimeMs: s.mtimeMs, summary });
     return summary;
   };
@@ -46,17 +78,32 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
     const t = TEST_NAMES[m.spec.test];
     if (m.spec.thresholds.feature !== undefined && t && t !== 'auto') thresholds[t] = m.spec.thresholds.feature;
     const report = await detectDriftFromPayloadLog(o.payloadLog(m), ref, {
-      features: m.spec.features.map((f) => f.name), model: o.modelName?.(m) ?? m.spec.model, namespace: m.metadata.namespace,
-      since: new Date(window.startMs), until: new Date(window.endMs), window: 'all', skipInvalid: true,
+      features: m.spec.features.map((f) => f.name),
+      model: o.modelName?.(m) ?? m.spec.model,
+      namespace: m.metadata.namespace,
+      since: new Date(window.startMs),
+      until: new Date(window.endMs),
+      window: 'all',
+      skipInvalid: true,
       drift: { tests, thresholds, driftShare: m.spec.thresholds.driftShare, columns: m.spec.features.map((f) => f.name), histograms: false },
     });
     const r = report.latest;
     return {
-      features: r.columns.filter((c) => c.statistic !== null).map((c) => ({
-        feature: c.name, method: c.test ? CRD_TEST[c.test] : 'ks', statistic: c.statistic!, threshold: c.threshold, drifted: c.drifted, ...(c.pValue !== null ? { pValue: c.pValue } : {}),
-      })),
-      share: r.driftShare, drifted: r.datasetDrift, rows: r.rows.current,
-      windowStart: new Date(window.startMs).toISOString(), windowEnd: new Date(window.endMs).toISOString(),
+      features: r.columns
+        .filter((c) => c.statistic !== null)
+        .map((c) => ({
+          feature: c.name,
+          method: c.test ? CRD_TEST[c.test] : 'ks',
+          statistic: c.statistic!,
+          threshold: c.threshold,
+          drifted: c.drifted,
+          ...(c.pValue !== null ? { pValue: c.pValue } : {}),
+        })),
+      share: r.driftShare,
+      drifted: r.datasetDrift,
+      rows: r.rows.current,
+      windowStart: new Date(window.startMs).toISOString(),
+      windowEnd: new Date(window.endMs).toISOString(),
     };
   };
 }
@@ -87,7 +134,7 @@ export function payloadPredictionDrift(o: { payloadLog: (model: string) => strin
         const t = Date.parse(rec.ts);
         if (t < sinceMs || t > now) continue;
         const first = Object.values(rec.outputs ?? {})[0]?.data;
-        const v = Array.isArray(first) ? Number((first as unknown[]).flat(4)[0]) : NaN;
+        const v = Array.isArray(first) ? Number(first.flat(4)[0]) : NaN;
         if (Number.isFinite(v)) vals[rec.version].push(v);
       }
     } catch (e) {
@@ -99,7 +146,11 @@ export function payloadPredictionDrift(o: { payloadLog: (model: string) => strin
     const a = vals[String(stable)];
     const b = vals[String(canary)];
     if (a.length < (o.minRows ?? 50) || b.length < (o.minRows ?? 50)) return null;
-    const r = detectDrift([{ name: 'prediction', type: 'numeric', values: Float64Array.from(a) }], [{ name: 'prediction', type: 'numeric', values: Float64Array.from(b) }], { tests: 'psi', histograms: false });
+    const r = detectDrift(
+      [{ name: 'prediction', type: 'numeric', values: Float64Array.from(a) }],
+      [{ name: 'prediction', type: 'numeric', values: Float64Array.from(b) }],
+      { tests: 'psi', histograms: false },
+    );
     return r.columns[0]?.statistic ?? null;
   };
 }

@@ -79,7 +79,10 @@ export class KServeBackend implements ServingBackend {
   readonly notifies = true;
   readonly names = { waitingFor: 'InferenceService', applied: 'InferenceService' };
   /** `cached` reads an informer cache: undefined = absent, null = no cache yet (read the API server). */
-  constructor(private readonly store: ObjectStore, private readonly cached?: (ns: string, name: string) => K8sObject | undefined | null) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly cached?: (ns: string, name: string) => K8sObject | undefined | null,
+  ) {}
 
   async observe(model: K8sObject & { spec: ModelSpec }): Promise<ServingObserved> {
     const hit = this.cached ? this.cached(model.metadata.namespace!, model.spec.inferenceService) : null;
@@ -87,11 +90,18 @@ export class KServeBackend implements ServingBackend {
     if (!isvc) return { exists: false, ready: false };
     const { ready, message } = readyOf(isvc);
     const a = isvc.metadata.annotations ?? {};
-    const pred = ((isvc.spec as { predictor?: { canaryTrafficPercent?: number } })?.predictor) ?? {};
+    const pred = (isvc.spec as { predictor?: { canaryTrafficPercent?: number } })?.predictor ?? {};
     const url = (isvc.status as { url?: string } | undefined)?.url;
     const stable = a[STABLE_ANNOTATION] ? Number(a[STABLE_ANNOTATION]) : undefined;
     const canary = a[CANARY_ANNOTATION] ? Number(a[CANARY_ANNOTATION]) : undefined;
-    const serving = ready && stable !== undefined ? { stableVersion: stable, ...(canary !== undefined ? { canaryVersion: canary } : {}), canaryPercent: canary !== undefined ? (pred.canaryTrafficPercent ?? 100) : 0 } : undefined;
+    const serving =
+      ready && stable !== undefined
+        ? {
+            stableVersion: stable,
+            ...(canary !== undefined ? { canaryVersion: canary } : {}),
+            canaryPercent: canary !== undefined ? (pred.canaryTrafficPercent ?? 100) : 0,
+          }
+        : undefined;
     return { exists: true, ready, ...(serving ? { serving } : {}), ...(url ? { url } : {}), ...(message ? { message } : {}) };
   }
 
@@ -128,7 +138,11 @@ export class KServeBackend implements ServingBackend {
   private async update(cur: K8sObject, want: K8sObject, req: ServeRequest): Promise<'unchanged' | 'updated'> {
     const owner = cur.metadata.ownerReferences?.find((o) => o.controller);
     if (owner && owner.uid !== req.model.metadata.uid) {
-      throw new ApiError(409, 'OwnedByAnother', `InferenceService ${want.metadata.namespace}/${want.metadata.name} is controlled by ${owner.kind} ${owner.name}; give Model ${req.model.metadata.name} another spec.inferenceService`);
+      throw new ApiError(
+        409,
+        'OwnedByAnother',
+        `InferenceService ${want.metadata.namespace}/${want.metadata.name} is controlled by ${owner.kind} ${owner.name}; give Model ${req.model.metadata.name} another spec.inferenceService`,
+      );
     }
     const next = this.merged(cur, want, req);
     if (!next) return 'unchanged';
@@ -138,7 +152,6 @@ export class KServeBackend implements ServingBackend {
 
   /** The object to write to bring `cur` to `want`, or undefined when nothing differs. */
   private merged(cur: K8sObject, want: K8sObject, req: ServeRequest): K8sObject | undefined {
-    const ns = want.metadata.namespace!;
     const annotations = { ...(cur.metadata.annotations ?? {}) };
     delete annotations[CANARY_ANNOTATION];
     const next: K8sObject = {

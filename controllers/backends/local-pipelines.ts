@@ -39,7 +39,10 @@ export function looksLikeOnnx(file: string): boolean {
  * The ONNX model a run produced: an output named 'onnx' (export-onnx's), else a 'model' output that is
  * an ONNX file. A train step's own 'model' (TensorFlow.js JSON) is never taken for it.
  */
-export function onnxArtifactOf(nodes: readonly { state?: string; outputs?: Record<string, { digest?: string } | undefined> }[], storeDir: string): string | undefined {
+export function onnxArtifactOf(
+  nodes: readonly { state?: string; outputs?: Record<string, { digest?: string } | undefined> }[],
+  storeDir: string,
+): string | undefined {
   for (const name of ['onnx', 'model']) {
     for (const n of nodes) {
       const a = n.outputs?.[name];
@@ -108,7 +111,8 @@ export class LocalPipelineBackend implements PipelineBackend {
     return clean<WorkflowObserved>({
       phase,
       message: rec.status === 'Running' && !live ? 'the local run was interrupted (operator restarted)' : rec.message,
-      startedAt: rec.startedAt, finishedAt: rec.finishedAt,
+      startedAt: rec.startedAt,
+      finishedAt: rec.finishedAt,
       modelSource: model,
       gate: gateOfNodes(nodes),
     });
@@ -121,7 +125,15 @@ export class LocalPipelineBackend implements PipelineBackend {
     const reason = w.labels?.[REASON_LABEL];
     const gitCommit = (owner.spec as { gitCommit?: string } | undefined)?.gitCommit;
     const cwd = spec.cwd ?? this.o.cwd;
-    const p = this.o.run(spec, { params: w.parameters, runId: w.name, ...(reason ? { reason } : {}), ...(gitCommit ? { gitCommit } : {}), ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}), ...(cwd ? { cwd } : {}) })
+    const p = this.o
+      .run(spec, {
+        params: w.parameters,
+        runId: w.name,
+        ...(reason ? { reason } : {}),
+        ...(gitCommit ? { gitCommit } : {}),
+        ...(this.o.storeDir ? { storeDir: this.o.storeDir } : {}),
+        ...(cwd ? { cwd } : {}),
+      })
       .catch((e) => {
         // No record was written: remembered here, so the run reads as failed instead of being resubmitted forever.
         this.failedToStart.set(w.name, (e as Error).message);

@@ -10,7 +10,10 @@ import type { K8sObject } from '../../api/objects.ts';
 type M = K8sObject & { spec: ModelSpec };
 
 export class PrometheusMetrics implements MetricsSource {
-  constructor(private readonly baseUrl: string, private readonly fetchFn: typeof fetch = fetch) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly fetchFn: typeof fetch = fetch,
+  ) {}
 
   private async scalar(query: string, now: number): Promise<number | null> {
     const u = new URL('/api/v1/query', this.baseUrl);
@@ -45,8 +48,18 @@ export class PrometheusMetrics implements MetricsSource {
  * pass one without a cast, so the compiler checks that they match.
  */
 export interface ModelServerAdmin {
-  stats(name: string): Promise<{ readonly versions: Readonly<Record<string, { readonly requests: number; readonly errors: number; readonly latencyMs: { readonly p99: number; readonly window: number } }>> }>;
-  listModels(): Promise<ReadonlyArray<{ readonly name: string; readonly versions: ReadonlyArray<{ readonly version: string; readonly source?: string }>; readonly traffic?: { readonly stable: string; readonly canary?: string; readonly canaryPercent?: number } }>>;
+  stats(name: string): Promise<{
+    readonly versions: Readonly<
+      Record<string, { readonly requests: number; readonly errors: number; readonly latencyMs: { readonly p99: number; readonly window: number } }>
+    >;
+  }>;
+  listModels(): Promise<
+    ReadonlyArray<{
+      readonly name: string;
+      readonly versions: ReadonlyArray<{ readonly version: string; readonly source?: string }>;
+      readonly traffic?: { readonly stable: string; readonly canary?: string; readonly canaryPercent?: number };
+    }>
+  >;
   load(spec: { readonly name: string; readonly version: string; readonly path: string; readonly stable?: boolean }): Promise<unknown>;
   unload(name: string, version?: string): Promise<void>;
   /** Without `canary` the split has none (the server treats an absent canary and null alike). */
@@ -54,7 +67,10 @@ export interface ModelServerAdmin {
 }
 
 export class ModelServerMetrics implements MetricsSource {
-  constructor(private readonly admin: ModelServerAdmin, readonly predictionDrift?: MetricsSource['predictionDrift']) {}
+  constructor(
+    private readonly admin: ModelServerAdmin,
+    readonly predictionDrift?: MetricsSource['predictionDrift'],
+  ) {}
   async versionMetrics(m: M, version: number): Promise<VersionMetrics | undefined> {
     const s = await this.admin.stats(m.spec.modelRef.name).catch(() => undefined);
     const v = s?.versions[String(version)];

@@ -11,7 +11,10 @@ export class ModelServerBackend implements ServingBackend {
   /** The reconciler polls: the admin API has no watch. */
   readonly notifies = false;
   readonly names = { waitingFor: 'the model server', applied: 'Served model' };
-  constructor(private readonly admin: ModelServerAdmin, private readonly url?: string) {}
+  constructor(
+    private readonly admin: ModelServerAdmin,
+    private readonly url?: string,
+  ) {}
 
   async observe(m: M): Promise<ServingObserved> {
     const models = await this.admin.listModels();
@@ -20,7 +23,8 @@ export class ModelServerBackend implements ServingBackend {
     const t = info.traffic;
     const pct = t.canary ? (t.canaryPercent ?? 0) : 0;
     return {
-      exists: true, ready: true,
+      exists: true,
+      ready: true,
       serving: { stableVersion: Number(t.stable), ...(t.canary && pct > 0 ? { canaryVersion: Number(t.canary) } : {}), canaryPercent: pct },
       ...(this.url ? { url: `${this.url}/v2/models/${m.spec.modelRef.name}` } : {}),
     };
@@ -38,9 +42,10 @@ export class ModelServerBackend implements ServingBackend {
         changed = true;
       }
     }
-    const split: { stable: string; canary?: string; canaryPercent: number } = req.canary && req.canaryPercent > 0
-      ? { stable: String(req.stable.version), canary: String(req.canary.version), canaryPercent: req.canaryPercent }
-      : { stable: String(req.stable.version), canaryPercent: 0 };
+    const split: { stable: string; canary?: string; canaryPercent: number } =
+      req.canary && req.canaryPercent > 0
+        ? { stable: String(req.stable.version), canary: String(req.canary.version), canaryPercent: req.canaryPercent }
+        : { stable: String(req.stable.version), canaryPercent: 0 };
     const t = info?.traffic;
     const same = t && t.stable === split.stable && (t.canary ?? undefined) === split.canary && (t.canaryPercent ?? 0) === split.canaryPercent;
     if (!same) {

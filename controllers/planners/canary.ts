@@ -52,7 +52,6 @@ export interface ServingState {
   readonly canaryPercent: number;
 }
 
-
 export interface StepAnalysis {
   /** 1-based step number. */
   readonly step: number;
@@ -171,7 +170,10 @@ export function analyseStep(policy: CanaryPolicy, stepIndex: number, metrics: Ca
   const c = metrics?.canary;
   const requests = c?.requests ?? 0;
   if (!c || requests < policy.minRequests || requests === 0) {
-    return { kind: 'wait', message: `step ${stepIndex + 1} (${percent}%): ${requests} canary requests so far; the analysis needs ${Math.max(policy.minRequests, 1)}` };
+    return {
+      kind: 'wait',
+      message: `step ${stepIndex + 1} (${percent}%): ${requests} canary requests so far; the analysis needs ${Math.max(policy.minRequests, 1)}`,
+    };
   }
   const errorRate = c.errors / requests;
   const drift = metrics?.predictionDrift ?? null;
@@ -208,15 +210,24 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
   const rollback = (reason: string, message: string, analysis?: StepAnalysis) => {
     event('Warning', 'RolledBack', `version ${r.canaryVersion} rolled back: ${message}; version ${r.stableVersion} keeps serving`);
     r = {
-      phase: 'RolledBack', stableVersion: r.stableVersion, rejectedVersion: r.canaryVersion,
-      analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses, reason, message, handledAction: r.handledAction,
+      phase: 'RolledBack',
+      stableVersion: r.stableVersion,
+      rejectedVersion: r.canaryVersion,
+      analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses,
+      reason,
+      message,
+      handledAction: r.handledAction,
     };
   };
   const promote = (reason: string, message: string, analysis?: StepAnalysis) => {
     event('Normal', 'Promoted', `version ${r.canaryVersion} promoted: ${message}`);
     r = {
-      phase: 'Promoted', stableVersion: r.canaryVersion, analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses,
-      reason, message, handledAction: r.handledAction,
+      phase: 'Promoted',
+      stableVersion: r.canaryVersion,
+      analyses: analysis ? [...r.analyses, { ...analysis, version: r.canaryVersion }] : r.analyses,
+      reason,
+      message,
+      handledAction: r.handledAction,
       ...(r.stableVersion !== undefined ? { promotedFrom: r.stableVersion } : {}),
       ...(r.rejectedVersion !== undefined && r.rejectedVersion !== r.canaryVersion ? { rejectedVersion: r.rejectedVersion } : {}),
     };
@@ -225,25 +236,60 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
   // 1. Start, supersede or cancel a rollout when the target moves.
   if (target !== undefined) {
     if (r.stableVersion === undefined) {
-      r = { ...INITIAL_ROLLOUT, phase: 'Idle', stableVersion: target, reason: 'InitialDeploy', message: `version ${target} deployed`, handledAction: r.handledAction };
+      r = {
+        ...INITIAL_ROLLOUT,
+        phase: 'Idle',
+        stableVersion: target,
+        reason: 'InitialDeploy',
+        message: `version ${target} deployed`,
+        handledAction: r.handledAction,
+      };
       event('Normal', 'Deployed', `version ${target} deployed`);
     } else if (inRollout()) {
       if (target === r.stableVersion) {
         event('Normal', 'RolloutCancelled', `target returned to the stable version ${target}; canary ${r.canaryVersion} withdrawn`);
-        r = { phase: 'Idle', stableVersion: r.stableVersion, analyses: r.analyses, reason: 'TargetReverted', message: `canary ${r.canaryVersion} withdrawn`, handledAction: r.handledAction };
+        r = {
+          phase: 'Idle',
+          stableVersion: r.stableVersion,
+          analyses: r.analyses,
+          reason: 'TargetReverted',
+          message: `canary ${r.canaryVersion} withdrawn`,
+          handledAction: r.handledAction,
+        };
       } else if (target !== r.canaryVersion) {
         event('Normal', 'RolloutSuperseded', `version ${target} supersedes canary ${r.canaryVersion}; restarting at step 1`);
-        r = { ...r, canaryVersion: target, stepIndex: 0, stepStartedAt: undefined, analyses: [], reason: 'Superseded', message: `version ${target} supersedes canary` };
+        r = {
+          ...r,
+          canaryVersion: target,
+          stepIndex: 0,
+          stepStartedAt: undefined,
+          analyses: [],
+          reason: 'Superseded',
+          message: `version ${target} supersedes canary`,
+        };
       }
     } else if (target !== r.stableVersion && target !== r.rejectedVersion) {
       if (!o.policy) {
         event('Normal', 'Deployed', `version ${target} replaces ${r.stableVersion} (no canary policy)`);
-        r = { phase: 'Idle', stableVersion: target, analyses: [], reason: 'Replaced', message: `version ${target} replaced ${r.stableVersion}`, handledAction: r.handledAction };
+        r = {
+          phase: 'Idle',
+          stableVersion: target,
+          analyses: [],
+          reason: 'Replaced',
+          message: `version ${target} replaced ${r.stableVersion}`,
+          handledAction: r.handledAction,
+        };
       } else {
         event('Normal', 'RolloutStarted', `canary of version ${target} against ${r.stableVersion} started at ${o.policy.steps[0]}%`);
         r = {
-          phase: 'Progressing', stableVersion: r.stableVersion, canaryVersion: target, stepIndex: 0, analyses: [],
-          reason: 'RolloutStarted', message: `canary ${target} at step 1 (${o.policy.steps[0]}%)`, handledAction: r.handledAction,
+          phase: 'Progressing',
+          stableVersion: r.stableVersion,
+          canaryVersion: target,
+          stepIndex: 0,
+          analyses: [],
+          reason: 'RolloutStarted',
+          message: `canary ${target} at step 1 (${o.policy.steps[0]}%)`,
+          handledAction: r.handledAction,
           ...(r.rejectedVersion !== undefined ? { rejectedVersion: r.rejectedVersion } : {}),
         };
       }
@@ -293,7 +339,14 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
           if (r.stepIndex + 1 < policy.steps.length) {
             const next = r.stepIndex + 1;
             event('Normal', 'StepPassed', `${v.analysis.message}; moving to ${policy.steps[next]}%`);
-            r = { ...r, stepIndex: next, stepStartedAt: undefined, analyses: [...r.analyses, { ...v.analysis, version: r.canaryVersion }], reason: 'StepPassed', message: `canary ${r.canaryVersion} at step ${next + 1} (${policy.steps[next]}%)` };
+            r = {
+              ...r,
+              stepIndex: next,
+              stepStartedAt: undefined,
+              analyses: [...r.analyses, { ...v.analysis, version: r.canaryVersion }],
+              reason: 'StepPassed',
+              message: `canary ${r.canaryVersion} at step ${next + 1} (${policy.steps[next]}%)`,
+            };
             requeueAfterMs = TRAFFIC_POLL_MS;
           } else {
             promote('AnalysisPassed', `all ${policy.steps.length} steps passed`, v.analysis);
@@ -314,7 +367,12 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
   // 4. Bring serving and the alias to what the (new) status calls for.
   const want = desiredServing(r, o.policy);
   if (want && !sameServing(o.serving, want)) {
-    actions.push({ type: 'serve', stableVersion: want.stableVersion!, ...(want.canaryPercent > 0 ? { canaryVersion: want.canaryVersion } : {}), canaryPercent: want.canaryPercent });
+    actions.push({
+      type: 'serve',
+      stableVersion: want.stableVersion!,
+      ...(want.canaryPercent > 0 ? { canaryVersion: want.canaryVersion } : {}),
+      canaryPercent: want.canaryPercent,
+    });
   }
   if (o.manageAlias && r.stableVersion !== undefined && o.champion !== r.stableVersion) {
     actions.push({ type: 'setAlias', alias: 'champion', version: r.stableVersion });

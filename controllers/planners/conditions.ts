@@ -59,4 +59,3 @@ export function phaseFromConditions(conds: readonly Condition[] | undefined): st
   if (ready?.status === 'True') return 'Ready';
   return 'Pending';
 }
-

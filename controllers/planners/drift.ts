@@ -152,7 +152,15 @@ export function planDriftMonitor(o: DriftObserved, now: number): DriftPlan {
       status = { ...status, lastTriggeredAt: rfc3339(now), lastTrainingRun: name, consecutiveDrifted: 0 };
       actions.push({
         type: 'createTrainingRun',
-        run: { name, namespace: o.namespace, model: o.model, pipeline: o.pipeline, reason: 'drift', triggeredBy: `DriftMonitor/${o.name}`, message: `drift in ${drifted.join(', ')} at ${slot}` },
+        run: {
+          name,
+          namespace: o.namespace,
+          model: o.model,
+          pipeline: o.pipeline,
+          reason: 'drift',
+          triggeredBy: `DriftMonitor/${o.name}`,
+          message: `drift in ${drifted.join(', ')} at ${slot}`,
+        },
       });
       actions.push({ type: 'event', eventType: 'Warning', reason: 'RetrainTriggered', message: `drift in ${drifted.join(', ')}; TrainingRun ${name} created` });
     }
@@ -160,4 +168,3 @@ export function planDriftMonitor(o: DriftObserved, now: number): DriftPlan {
   }
   return { actions, status: clean(status), requeueAfterMs: next - now };
 }
-

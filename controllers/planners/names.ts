@@ -3,7 +3,12 @@ import { createHash } from 'node:crypto';
 
 /** Joins parts into a DNS-1123 label of at most `max` characters, shortening the first part with a hash when needed. */
 export function dnsName(parts: readonly string[], max = 63): string {
-  const clean = parts.map((p) => p.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, ''));
+  const clean = parts.map((p) =>
+    p
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, ''),
+  );
   const joined = clean.join('-');
   if (joined.length <= max) return joined;
   const hash = createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 8);

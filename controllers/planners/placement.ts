@@ -146,11 +146,14 @@ export function nodeMismatch(node: GpuNode, req: GpuRequest): string | undefined
   const res = resourceOf(req);
   if (node.unschedulable) return `node ${node.name} is cordoned`;
   if (!(node.allocatable[res] > 0)) return `node ${node.name} has no ${res}`;
-  if (req.product && !(node.product ?? '').toLowerCase().includes(req.product.toLowerCase())) return `node ${node.name} has ${node.product ?? 'unlabelled GPUs'}, not ${req.product}`;
-  if (req.minMemoryMiB && !((node.memoryMiB ?? 0) >= req.minMemoryMiB)) return `node ${node.name} has ${node.memoryMiB ?? 'unknown'} MiB per GPU, under ${req.minMemoryMiB} MiB`;
+  if (req.product && !(node.product ?? '').toLowerCase().includes(req.product.toLowerCase()))
+    return `node ${node.name} has ${node.product ?? 'unlabelled GPUs'}, not ${req.product}`;
+  if (req.minMemoryMiB && !((node.memoryMiB ?? 0) >= req.minMemoryMiB))
+    return `node ${node.name} has ${node.memoryMiB ?? 'unknown'} MiB per GPU, under ${req.minMemoryMiB} MiB`;
   const tols = gpuTolerations(node, req);
   const blocking = node.taints.find((t) => t.effect !== 'PreferNoSchedule' && !tolerates(tols, t));
-  if (blocking) return `node ${node.name} has taint ${blocking.key}${blocking.value ? `=${blocking.value}` : ''}:${blocking.effect} that the request does not tolerate`;
+  if (blocking)
+    return `node ${node.name} has taint ${blocking.key}${blocking.value ? `=${blocking.value}` : ''}:${blocking.effect} that the request does not tolerate`;
   return undefined;
 }
 
@@ -214,11 +217,19 @@ export function planPlacement(o: PlacementObserved): PlacementPlan {
   for (const r of fresh) {
     const quota = o.quotas[r.namespace];
     if (quota !== undefined && (used[r.namespace] ?? 0) + r.count > quota) {
-      queued.push({ key: r.key, position: queued.length + 1, reason: `${describeRequest(r)}; namespace ${r.namespace} has used ${used[r.namespace] ?? 0} of its GPU quota of ${quota}` });
+      queued.push({
+        key: r.key,
+        position: queued.length + 1,
+        reason: `${describeRequest(r)}; namespace ${r.namespace} has used ${used[r.namespace] ?? 0} of its GPU quota of ${quota}`,
+      });
       continue;
     }
     if (blockedBy) {
-      queued.push({ key: r.key, position: queued.length + 1, reason: `${describeRequest(r)}; waiting behind ${blockedBy.key} (priority ${blockedBy.priority ?? 0})` });
+      queued.push({
+        key: r.key,
+        position: queued.length + 1,
+        reason: `${describeRequest(r)}; waiting behind ${blockedBy.key} (priority ${blockedBy.priority ?? 0})`,
+      });
       continue;
     }
     const res = resourceOf(r);

@@ -23,8 +23,14 @@ function legacyRollout(st: ModelStatus | undefined): RolloutState {
   const act = getCondition(st.conditions, ConditionType.RolloutAction);
   const inRollout = st.canaryVersion !== undefined;
   const phase: RolloutState['phase'] = inRollout
-    ? prog?.reason === Reason.Paused ? 'Paused' : 'Progressing'
-    : st.phase === 'RolledBack' ? 'RolledBack' : prog?.reason === Reason.Promoted ? 'Promoted' : 'Idle';
+    ? prog?.reason === Reason.Paused
+      ? 'Paused'
+      : 'Progressing'
+    : st.phase === 'RolledBack'
+      ? 'RolledBack'
+      : prog?.reason === Reason.Promoted
+        ? 'Promoted'
+        : 'Idle';
   const src = phase === 'RolledBack' ? deg : prog;
   const handled: HandledAction | undefined = act?.status === 'True' && (act.message === 'promote' || act.message === 'abort') ? act.message : undefined;
   return clean({

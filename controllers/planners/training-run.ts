@@ -80,7 +80,12 @@ export interface WorkflowSubmission {
 
 export type TrainingAction =
   | { readonly type: 'submit'; readonly workflow: WorkflowSubmission }
-  | { readonly type: 'register'; readonly model: string; readonly source: string; readonly lineage: { runId: string; pipeline: string; gitCommit?: string; reason: TrainingReason; datasetDigest?: string } }
+  | {
+      readonly type: 'register';
+      readonly model: string;
+      readonly source: string;
+      readonly lineage: { runId: string; pipeline: string; gitCommit?: string; reason: TrainingReason; datasetDigest?: string };
+    }
   | { readonly type: 'event'; readonly eventType: 'Normal' | 'Warning'; readonly reason: string; readonly message: string };
 
 export interface TrainingPlan {
@@ -106,25 +111,41 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
   if (s.workflowName === undefined) {
     // Not submitted yet.
     if (!o.templateFound) {
-      return { actions, status: { phase: 'Pending', message: `WorkflowTemplate ${o.namespace}/${o.pipeline} not found; waiting for it to be synced` }, requeueAfterMs: TEMPLATE_POLL_MS };
+      return {
+        actions,
+        status: { phase: 'Pending', message: `WorkflowTemplate ${o.namespace}/${o.pipeline} not found; waiting for it to be synced` },
+        requeueAfterMs: TEMPLATE_POLL_MS,
+      };
     }
     if (o.gpu.kind === 'queued') {
       if (s.phase !== 'Queued') ev('Normal', 'Queued', o.gpu.reason);
       return { actions, status: { phase: 'Queued', queuePosition: o.gpu.position, message: o.gpu.reason }, requeueAfterMs: QUEUE_POLL_MS };
     }
     const labels: Record<string, string> = {
-      [TRAINING_RUN_LABEL]: o.name, [MODEL_LABEL]: o.model, [REASON_LABEL]: o.reason,
+      [TRAINING_RUN_LABEL]: o.name,
+      [MODEL_LABEL]: o.model,
+      [REASON_LABEL]: o.reason,
       ...(o.gpu.kind === 'kueue' ? o.gpu.labels : {}),
     };
     const workflow: WorkflowSubmission = {
-      name: o.name, namespace: o.namespace, template: o.pipeline, parameters: { ...o.parameters }, labels,
+      name: o.name,
+      namespace: o.namespace,
+      template: o.pipeline,
+      parameters: { ...o.parameters },
+      labels,
       ...(o.gpu.kind === 'placed' ? { affinity: o.gpu.affinity, tolerations: o.gpu.tolerations } : {}),
     };
     actions.push({ type: 'submit', workflow });
     ev('Normal', 'Submitted', `Workflow ${o.name} submitted from WorkflowTemplate ${o.pipeline} (reason ${o.reason})`);
     return {
       actions,
-      status: { phase: 'Running', workflowName: o.name, startedAt: at, ...(o.gpu.kind === 'placed' ? { node: o.gpu.node } : {}), message: `Workflow ${o.name} submitted` },
+      status: {
+        phase: 'Running',
+        workflowName: o.name,
+        startedAt: at,
+        ...(o.gpu.kind === 'placed' ? { node: o.gpu.node } : {}),
+        message: `Workflow ${o.name} submitted`,
+      },
       requeueAfterMs: 5_000,
     };
   }
@@ -133,7 +154,16 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
   const wf = o.workflow;
   if (!wf) {
     // Status says submitted but the Workflow is gone (crash before create, or deleted): submit again.
-    actions.push({ type: 'submit', workflow: { name: s.workflowName, namespace: o.namespace, template: o.pipeline, parameters: { ...o.parameters }, labels: { [TRAINING_RUN_LABEL]: o.name, [MODEL_LABEL]: o.model, [REASON_LABEL]: o.reason } } });
+    actions.push({
+      type: 'submit',
+      workflow: {
+        name: s.workflowName,
+        namespace: o.namespace,
+        template: o.pipeline,
+        parameters: { ...o.parameters },
+        labels: { [TRAINING_RUN_LABEL]: o.name, [MODEL_LABEL]: o.model, [REASON_LABEL]: o.reason },
+      },
+    });
     return { actions, status: s, requeueAfterMs: 5_000 };
   }
   const phase = wf.phase ?? 'Pending';
@@ -146,14 +176,35 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
     return { actions, status: { ...s, phase: 'Running', workflowPhase: phase, message: `Workflow ${s.workflowName} is ${phase}` }, requeueAfterMs: 10_000 };
   }
   if (o.registeredVersion !== undefined) {
-    if (s.registeredVersion !== o.registeredVersion) ev('Normal', 'Registered', `version ${o.registeredVersion} of ${o.model} registered from ${s.workflowName}`);
-    return { actions, status: { ...s, phase: 'Succeeded', workflowPhase: phase, finishedAt: wf.finishedAt ?? s.finishedAt ?? at, registeredVersion: o.registeredVersion, message: `registered ${o.model} version ${o.registeredVersion}` } };
+    if (s.registeredVersion !== o.registeredVersion)
+      ev('Normal', 'Registered', `version ${o.registeredVersion} of ${o.model} registered from ${s.workflowName}`);
+    return {
+      actions,
+      status: {
+        ...s,
+        phase: 'Succeeded',
+        workflowPhase: phase,
+        finishedAt: wf.finishedAt ?? s.finishedAt ?? at,
+        registeredVersion: o.registeredVersion,
+        message: `registered ${o.model} version ${o.registeredVersion}`,
+      },
+    };
   }
   if (wf.gate && !wf.gate.passed) {
     // The gate said no: nothing is registered, whatever artifacts the run left behind.
     const message = `gate rejected the model: ${wf.gate.reasons.join('; ') || 'no reason given'}; nothing was registered`;
     if (s.gate?.passed !== false) ev('Warning', 'GateRejected', message);
-    return { actions, status: { ...s, phase: 'Succeeded', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, gate: { passed: false, reasons: [...wf.gate.reasons] }, message } };
+    return {
+      actions,
+      status: {
+        ...s,
+        phase: 'Succeeded',
+        workflowPhase: phase,
+        finishedAt: wf.finishedAt ?? at,
+        gate: { passed: false, reasons: [...wf.gate.reasons] },
+        message,
+      },
+    };
   }
   if (!wf.modelSource) {
     const message = `Workflow ${s.workflowName} succeeded but produced no model artifact; give the pipeline an ONNX output artifact named 'onnx' (export-onnx) or a register step`;
@@ -161,10 +212,22 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
     return { actions, status: { ...s, phase: 'Failed', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, message } };
   }
   actions.push({
-    type: 'register', model: o.model, source: wf.modelSource,
-    lineage: { runId: s.workflowName, pipeline: o.pipeline, reason: o.reason, ...(o.gitCommit ? { gitCommit: o.gitCommit } : {}), ...(wf.datasetDigest ? { datasetDigest: wf.datasetDigest } : {}) },
+    type: 'register',
+    model: o.model,
+    source: wf.modelSource,
+    lineage: {
+      runId: s.workflowName,
+      pipeline: o.pipeline,
+      reason: o.reason,
+      ...(o.gitCommit ? { gitCommit: o.gitCommit } : {}),
+      ...(wf.datasetDigest ? { datasetDigest: wf.datasetDigest } : {}),
+    },
   });
-  return { actions, status: { ...s, phase: 'Registering', workflowPhase: phase, message: `registering ${o.model} from ${s.workflowName}` }, requeueAfterMs: 1_000 };
+  return {
+    actions,
+    status: { ...s, phase: 'Registering', workflowPhase: phase, message: `registering ${o.model} from ${s.workflowName}` },
+    requeueAfterMs: 1_000,
+  };
 }
 
 /**
@@ -196,19 +259,28 @@ export function gateFromWorkflow(status: Record<string, unknown> | undefined): {
  * output artifact named 'onnx' (export-onnx's), else one named 'model'.
  */
 export function modelSourceFromWorkflow(status: Record<string, unknown> | undefined): string | undefined {
-  const nodes = (status?.nodes ?? {}) as Record<string, { outputs?: { artifacts?: Array<Record<string, unknown>>; parameters?: Array<{ name: string; value?: string }> } }>;
-  const outputs = [status?.outputs as (typeof nodes)[string]['outputs'], ...Object.keys(nodes).sort().map((k) => nodes[k].outputs)];
+  const nodes = (status?.nodes ?? {}) as Record<
+    string,
+    { outputs?: { artifacts?: Array<Record<string, unknown>>; parameters?: Array<{ name: string; value?: string }> } }
+  >;
+  const outputs = [
+    status?.outputs as (typeof nodes)[string]['outputs'],
+    ...Object.keys(nodes)
+      .sort()
+      .map((k) => nodes[k].outputs),
+  ];
   for (const out of outputs) for (const p of out?.parameters ?? []) if ((p.name === 'model-uri' || p.name === 'model') && p.value) return p.value;
-  for (const name of ['onnx', 'model']) for (const out of outputs) {
-    for (const a of out?.artifacts ?? []) {
-      if (a.name !== name) continue;
-      for (const [scheme, loc] of Object.entries(a)) {
-        const l = loc as { bucket?: string; key?: string; path?: string } | undefined;
-        if (scheme === 's3' && l?.key) return `s3://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;
-        if (scheme === 'gcs' && l?.key) return `gs://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;
-        if (scheme === 'http' && (l as { url?: string })?.url) return (l as { url: string }).url;
+  for (const name of ['onnx', 'model'])
+    for (const out of outputs) {
+      for (const a of out?.artifacts ?? []) {
+        if (a.name !== name) continue;
+        for (const [scheme, loc] of Object.entries(a)) {
+          const l = loc as { bucket?: string; key?: string; path?: string } | undefined;
+          if (scheme === 's3' && l?.key) return `s3://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;
+          if (scheme === 'gcs' && l?.key) return `gs://${l.bucket ? `${l.bucket}/` : ''}${l.key}`;
+          if (scheme === 'http' && (l as { url?: string })?.url) return (l as { url: string }).url;
+        }
       }
     }
-  }
   return undefined;
 }

@@ -84,7 +84,15 @@ export interface WriteBackStatusUpdate {
 }
 
 /** The status after an attempt to write `version` back. */
-export function writeBackStatus(prev: ModelStatus | undefined, version: number, outcome: WriteBackOutcome, t: WriteBackTarget, now: number, generation: number, backoff: WriteBackBackoff = DEFAULT_BACKOFF): WriteBackStatusUpdate {
+export function writeBackStatus(
+  prev: ModelStatus | undefined,
+  version: number,
+  outcome: WriteBackOutcome,
+  t: WriteBackTarget,
+  now: number,
+  generation: number,
+  backoff: WriteBackBackoff = DEFAULT_BACKOFF,
+): WriteBackStatusUpdate {
   const at = rfc3339(now);
   const where = `${t.lockFile} on ${t.repo} ${t.branch}`;
   let writeBack: ModelWriteBack;
@@ -101,25 +109,41 @@ export function writeBackStatus(prev: ModelStatus | undefined, version: number, 
       break;
     case 'superseded':
       writeBack = { version, supersededBy: outcome.pinned, lastAttemptTime: at };
-      cond = { type: WRITTEN_BACK, status: 'True', reason: 'Superseded', message: `${where} pins version ${outcome.pinned}, newer than ${version}; not downgrading` };
+      cond = {
+        type: WRITTEN_BACK,
+        status: 'True',
+        reason: 'Superseded',
+        message: `${where} pins version ${outcome.pinned}, newer than ${version}; not downgrading`,
+      };
       break;
     case 'failed': {
       const failures = (prev?.writeBack?.failures ?? 0) + 1;
       const old = prev?.writeBack;
-      writeBack = { ...(old?.version !== undefined ? { version: old.version } : {}), ...(old?.commit ? { commit: old.commit } : {}), failures, lastAttemptTime: at };
+      writeBack = {
+        ...(old?.version !== undefined ? { version: old.version } : {}),
+        ...(old?.commit ? { commit: old.commit } : {}),
+        failures,
+        lastAttemptTime: at,
+      };
       requeueAfterMs = backoffMs(failures, backoff);
-      cond = { type: WRITTEN_BACK, status: 'False', reason: 'PushFailed', message: `writing version ${version} to ${where} failed (attempt ${failures}, next in ${Math.round(requeueAfterMs / 1000)} s): ${outcome.error}` };
+      cond = {
+        type: WRITTEN_BACK,
+        status: 'False',
+        reason: 'PushFailed',
+        message: `writing version ${version} to ${where} failed (attempt ${failures}, next in ${Math.round(requeueAfterMs / 1000)} s): ${outcome.error}`,
+      };
       break;
     }
   }
   const before = getCondition(prev?.conditions, WRITTEN_BACK);
-  const conditions = setConditions(prev?.conditions as Condition[] | undefined, [cond], now, generation) as Condition[];
+  const conditions = setConditions(prev?.conditions, [cond], now, generation);
   const changed = !before || before.status !== cond.status || before.reason !== cond.reason;
   // Every push is a commit worth an Event; a failure only when it starts (one Warning per outage).
-  const event = outcome.kind === 'pushed'
-    ? { type: 'Normal' as const, reason: 'WrittenBack', message: cond.message }
-    : outcome.kind === 'failed' && changed
-      ? { type: 'Warning' as const, reason: 'WriteBackFailed', message: cond.message }
-      : undefined;
+  const event =
+    outcome.kind === 'pushed'
+      ? { type: 'Normal' as const, reason: 'WrittenBack', message: cond.message }
+      : outcome.kind === 'failed' && changed
+        ? { type: 'Warning' as const, reason: 'WriteBackFailed', message: cond.message }
+        : undefined;
   return { writeBack, conditions, ...(event ? { event } : {}), ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }

@@ -29,7 +29,12 @@ export async function removeFinalizer(store: ObjectStore, t: ResourceType, obj: 
  * Writes status when it differs (optimistic: a stale resourceVersion is a 409 and the reconcile is
  * retried). Returns the stored object.
  */
-export async function writeStatus(store: ObjectStore, t: ResourceType, obj: K8sObject, status: object): Promise<{ obj: K8sObject; result: 'unchanged' | 'updated' }> {
+export async function writeStatus(
+  store: ObjectStore,
+  t: ResourceType,
+  obj: K8sObject,
+  status: object,
+): Promise<{ obj: K8sObject; result: 'unchanged' | 'updated' }> {
   if (jsonEqual(obj.status, status)) return { obj, result: 'unchanged' };
   const next = await store.replaceStatus(t, { ...obj, status });
   return { obj: next, result: 'updated' };
@@ -43,4 +48,3 @@ export function logApplied(log: Logger, what: string, result: string, o: K8sObje
   if (result === 'unchanged') log.debug(`${what} is unchanged`, coords(o));
   else log.info(`${what} has been ${result}`, coords(o));
 }
-

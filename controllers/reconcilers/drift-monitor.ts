@@ -28,11 +28,17 @@ export interface DriftMonitorDeps extends ReconcileContext {
 export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
   // An object stored before a test was dropped from the CRD (mmd) still carries it: say so, never swap it.
   const runnable = (t: string | undefined, field: string) => {
-    if (t !== undefined && !(DRIFT_TESTS as readonly string[]).includes(t)) throw new Error(`${field} '${t}' cannot be run per feature by a DriftMonitor; use one of ${DRIFT_TESTS.join(', ')}`);
+    if (t !== undefined && !(DRIFT_TESTS as readonly string[]).includes(t))
+      throw new Error(`${field} '${t}' cannot be run per feature by a DriftMonitor; use one of ${DRIFT_TESTS.join(', ')}`);
   };
   runnable(spec.test, 'spec.test');
   spec.features.forEach((f, i) => runnable(f.test, `spec.features[${i}].test`));
-  const p: DriftPolicy = { cron: spec.schedule, cooldownMs: (spec.action.retrain?.cooldownSeconds ?? 0) * 1000, consecutive: 1, minRows: spec.window.minSamples };
+  const p: DriftPolicy = {
+    cron: spec.schedule,
+    cooldownMs: (spec.action.retrain?.cooldownSeconds ?? 0) * 1000,
+    consecutive: 1,
+    minRows: spec.window.minSamples,
+  };
   const err = validateDriftPolicy(p);
   if (err) throw new Error(err);
   return p;
@@ -41,9 +47,25 @@ export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
 function stateOf(st: DriftMonitorStatus | undefined): DriftMonitorState {
   if (!st) return { consecutiveDrifted: 0 };
   const lastResult: DriftCheckResult | undefined = st.features
-    ? { features: st.features.map((f) => clean({ feature: f.name, method: f.test, statistic: f.statistic, threshold: f.threshold, drifted: f.drifted, pValue: f.pValue })), share: st.driftShare ?? 0, drifted: !!st.datasetDrift, rows: st.samples ?? 0, windowStart: '', windowEnd: st.lastCheckTime ?? '' }
+    ? {
+        features: st.features.map((f) =>
+          clean({ feature: f.name, method: f.test, statistic: f.statistic, threshold: f.threshold, drifted: f.drifted, pValue: f.pValue }),
+        ),
+        share: st.driftShare ?? 0,
+        drifted: !!st.datasetDrift,
+        rows: st.samples ?? 0,
+        windowStart: '',
+        windowEnd: st.lastCheckTime ?? '',
+      }
     : undefined;
-  return clean({ lastCheckAt: st.lastCheckTime, nextCheckAt: st.nextCheckTime, consecutiveDrifted: 0, lastTriggeredAt: st.lastTriggeredAt, lastTrainingRun: st.lastTriggeredRun, lastResult }) as DriftMonitorState;
+  return clean({
+    lastCheckAt: st.lastCheckTime,
+    nextCheckAt: st.nextCheckTime,
+    consecutiveDrifted: 0,
+    lastTriggeredAt: st.lastTriggeredAt,
+    lastTrainingRun: st.lastTriggeredRun,
+    lastResult,
+  });
 }
 
 const SPEC_HASH_FALLBACK = `sha256:${'0'.repeat(64)}`;
@@ -59,7 +81,12 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
   try {
     policy = driftPolicyOf(obj.spec);
   } catch (e) {
-    const conditions = setConditions(obj.status?.conditions, [{ type: ConditionType.Ready, status: 'False', reason: Reason.InvalidSpec, message: (e as Error).message }], now, gen);
+    const conditions = setConditions(
+      obj.status?.conditions,
+      [{ type: ConditionType.Ready, status: 'False', reason: Reason.InvalidSpec, message: (e as Error).message }],
+      now,
+      gen,
+    );
     await writeStatus(d.store, t, obj, { ...(obj.status ?? {}), observedGeneration: gen, conditions });
     return {};
   }
@@ -74,21 +101,43 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
     }
   }
   const retrain = obj.spec.action.retrain;
-  const plan = planDriftMonitor({
-    namespace: obj.metadata.namespace!, name: obj.metadata.name, model: obj.spec.model, pipeline: retrain?.pipeline ?? '',
-    policy: retrain ? policy : { ...policy, cooldownMs: Number.POSITIVE_INFINITY }, state, ...(result ? { result } : {}),
-  }, now);
+  const plan = planDriftMonitor(
+    {
+      namespace: obj.metadata.namespace!,
+      name: obj.metadata.name,
+      model: obj.spec.model,
+      pipeline: retrain?.pipeline ?? '',
+      policy: retrain ? policy : { ...policy, cooldownMs: Number.POSITIVE_INFINITY },
+      state,
+      ...(result ? { result } : {}),
+    },
+    now,
+  );
   const s = plan.status;
   const r = s.lastResult;
   const message = checkError ? `drift check failed: ${checkError}` : (s.message ?? '');
-  const conditions = setConditions(obj.status?.conditions, [
-    { type: 'Ready', status: checkError ? 'False' : 'True', reason: checkError ? 'CheckFailed' : r ? 'Checked' : 'Scheduled', message },
-    { type: 'Degraded', status: r?.drifted ? 'True' : 'False', reason: r?.drifted ? 'DriftDetected' : 'NoDrift', message: r?.drifted ? message : '' },
-  ], now, gen);
+  const conditions = setConditions(
+    obj.status?.conditions,
+    [
+      { type: 'Ready', status: checkError ? 'False' : 'True', reason: checkError ? 'CheckFailed' : r ? 'Checked' : 'Scheduled', message },
+      { type: 'Degraded', status: r?.drifted ? 'True' : 'False', reason: r?.drifted ? 'DriftDetected' : 'NoDrift', message: r?.drifted ? message : '' },
+    ],
+    now,
+    gen,
+  );
   const status: DriftMonitorStatus = clean({
-    observedGeneration: gen, lastCheckTime: s.lastCheckAt, nextCheckTime: s.nextCheckAt, samples: r?.rows,
-    features: r?.features.map((f) => clean({ name: f.feature, test: f.method, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted })),
-    datasetDrift: r?.drifted, driftShare: r?.share, lastTriggeredRun: s.lastTrainingRun, lastTriggeredAt: s.lastTriggeredAt, conditions,
+    observedGeneration: gen,
+    lastCheckTime: s.lastCheckAt,
+    nextCheckTime: s.nextCheckAt,
+    samples: r?.rows,
+    features: r?.features.map((f) =>
+      clean({ name: f.feature, test: f.method, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted }),
+    ),
+    datasetDrift: r?.drifted,
+    driftShare: r?.share,
+    lastTriggeredRun: s.lastTrainingRun,
+    lastTriggeredAt: s.lastTriggeredAt,
+    conditions,
   });
   // The status write is the commit point: only the writer that wins it creates the run.
   obj = (await writeStatus(d.store, t, obj, status)).obj as DriftMonitorObject;
@@ -98,9 +147,22 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
       const specHash = (await d.specHash?.(a.run.namespace, a.run.pipeline)) ?? SPEC_HASH_FALLBACK;
       try {
         await d.store.create(TYPES.TrainingRun, {
-          apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun',
-          metadata: { name: a.run.name, namespace: a.run.namespace, labels: { [MODEL_LABEL]: a.run.model, [REASON_LABEL]: 'drift', [DRIFT_MONITOR_LABEL]: obj.metadata.name }, ownerReferences: [{ ...ownerRef(obj), blockOwnerDeletion: false }] },
-          spec: { pipeline: a.run.pipeline, reason: 'drift', model: a.run.model, specHash, driftMonitor: obj.metadata.name, ...(retrain.params ? { params: retrain.params } : {}) },
+          apiVersion: 'ghosteam.io/v1alpha1',
+          kind: 'TrainingRun',
+          metadata: {
+            name: a.run.name,
+            namespace: a.run.namespace,
+            labels: { [MODEL_LABEL]: a.run.model, [REASON_LABEL]: 'drift', [DRIFT_MONITOR_LABEL]: obj.metadata.name },
+            ownerReferences: [{ ...ownerRef(obj), blockOwnerDeletion: false }],
+          },
+          spec: {
+            pipeline: a.run.pipeline,
+            reason: 'drift',
+            model: a.run.model,
+            specHash,
+            driftMonitor: obj.metadata.name,
+            ...(retrain.params ? { params: retrain.params } : {}),
+          },
         });
         log.info(`TrainingRun ${a.run.namespace}/${a.run.name} has been created (drift)`);
       } catch (e) {

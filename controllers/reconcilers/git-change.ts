@@ -22,9 +22,20 @@ export function planGitChange(wt: K8sObject): K8sObject | undefined {
   const commit = wt.metadata.annotations?.[GIT_COMMIT_ANNOTATION];
   const model = wt.metadata.annotations?.[MODEL_ANNOTATION];
   return {
-    apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun',
-    metadata: { name: gitChangeRunName(wt.metadata.name, hash), namespace: wt.metadata.namespace, labels: { [REASON_LABEL]: 'git-change', [PIPELINE_LABEL]: wt.metadata.name } },
-    spec: { pipeline: wt.metadata.name, reason: 'git-change', specHash: hash, ...(model ? { model } : {}), ...(commit && /^[0-9a-f]{7,64}$/.test(commit) ? { gitCommit: commit } : {}) },
+    apiVersion: 'ghosteam.io/v1alpha1',
+    kind: 'TrainingRun',
+    metadata: {
+      name: gitChangeRunName(wt.metadata.name, hash),
+      namespace: wt.metadata.namespace,
+      labels: { [REASON_LABEL]: 'git-change', [PIPELINE_LABEL]: wt.metadata.name },
+    },
+    spec: {
+      pipeline: wt.metadata.name,
+      reason: 'git-change',
+      specHash: hash,
+      ...(model ? { model } : {}),
+      ...(commit && /^[0-9a-f]{7,64}$/.test(commit) ? { gitCommit: commit } : {}),
+    },
   };
 }
 
@@ -35,8 +46,16 @@ export async function reconcileGitChange(d: ReconcileContext, req: Request): Pro
   if (!run) return {};
   try {
     await d.store.create(TYPES.TrainingRun, run);
-    d.log.info(`TrainingRun ${run.metadata.namespace}/${run.metadata.name} has been created (git-change, ${wt.metadata.annotations?.[SPEC_HASH_ANNOTATION]?.slice(0, 19)})`, { kind: 'WorkflowTemplate', namespace: req.namespace, name: req.name });
-    await d.events.record(run.metadata.namespace ? { ...run, metadata: { ...run.metadata } } : run, 'Normal', 'GitChange', `pipeline ${wt.metadata.name} changed; training started`);
+    d.log.info(
+      `TrainingRun ${run.metadata.namespace}/${run.metadata.name} has been created (git-change, ${wt.metadata.annotations?.[SPEC_HASH_ANNOTATION]?.slice(0, 19)})`,
+      { kind: 'WorkflowTemplate', namespace: req.namespace, name: req.name },
+    );
+    await d.events.record(
+      run.metadata.namespace ? { ...run, metadata: { ...run.metadata } } : run,
+      'Normal',
+      'GitChange',
+      `pipeline ${wt.metadata.name} changed; training started`,
+    );
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
   }

@@ -62,19 +62,24 @@ export function inventory(nodes: K8sObject[], pods: K8sObject[]): GpuNode[] {
     for (const [k, v] of Object.entries(podGpus(p))) u[k] = (u[k] ?? 0) + v;
     used.set(n, u);
   }
-  return nodes.map((n) => {
-    const alloc = ((n.status as { allocatable?: Record<string, string> } | undefined)?.allocatable) ?? {};
-    const allocatable: Record<string, number> = {};
-    for (const [k, v] of Object.entries(alloc)) if (k.startsWith('nvidia.com/')) allocatable[k] = num(v);
-    const labels = n.metadata.labels ?? {};
-    const spec = (n.spec ?? {}) as { taints?: Taint[]; unschedulable?: boolean };
-    return {
-      name: n.metadata.name, allocatable, requested: used.get(n.metadata.name) ?? {},
-      ...(labels['nvidia.com/gpu.product'] ? { product: labels['nvidia.com/gpu.product'] } : {}),
-      ...(labels['nvidia.com/gpu.memory'] ? { memoryMiB: num(labels['nvidia.com/gpu.memory']) } : {}),
-      taints: spec.taints ?? [], ...(spec.unschedulable ? { unschedulable: true } : {}),
-    };
-  }).filter((n) => Object.keys(n.allocatable).length > 0);
+  return nodes
+    .map((n) => {
+      const alloc = (n.status as { allocatable?: Record<string, string> } | undefined)?.allocatable ?? {};
+      const allocatable: Record<string, number> = {};
+      for (const [k, v] of Object.entries(alloc)) if (k.startsWith('nvidia.com/')) allocatable[k] = num(v);
+      const labels = n.metadata.labels ?? {};
+      const spec = (n.spec ?? {}) as { taints?: Taint[]; unschedulable?: boolean };
+      return {
+        name: n.metadata.name,
+        allocatable,
+        requested: used.get(n.metadata.name) ?? {},
+        ...(labels['nvidia.com/gpu.product'] ? { product: labels['nvidia.com/gpu.product'] } : {}),
+        ...(labels['nvidia.com/gpu.memory'] ? { memoryMiB: num(labels['nvidia.com/gpu.memory']) } : {}),
+        taints: spec.taints ?? [],
+        ...(spec.unschedulable ? { unschedulable: true } : {}),
+      };
+    })
+    .filter((n) => Object.keys(n.allocatable).length > 0);
 }
 
 export const requestKey = (o: K8sObject) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`;
@@ -93,9 +98,14 @@ export class GpuScheduler {
       const mine = pods.filter((p) => activePod(p) && podMatch(p));
       for (const p of mine) ours.add(`${p.metadata.namespace}/${p.metadata.name}`);
       requests.push({
-        key: requestKey(o), namespace: o.metadata.namespace!, count: gpu.count,
-        ...(gpu.product ? { product: gpu.product } : {}), ...(gpu.minMemoryMiB ? { minMemoryMiB: gpu.minMemoryMiB } : {}), ...(gpu.mig ? { mig: gpu.mig } : {}),
-        priority: num(o.metadata.annotations?.[PRIORITY_ANNOTATION]), createdAt: o.metadata.creationTimestamp ?? '',
+        key: requestKey(o),
+        namespace: o.metadata.namespace!,
+        count: gpu.count,
+        ...(gpu.product ? { product: gpu.product } : {}),
+        ...(gpu.minMemoryMiB ? { minMemoryMiB: gpu.minMemoryMiB } : {}),
+        ...(gpu.mig ? { mig: gpu.mig } : {}),
+        priority: num(o.metadata.annotations?.[PRIORITY_ANNOTATION]),
+        createdAt: o.metadata.creationTimestamp ?? '',
         ...(admitted?.status === 'True' ? { admittedNode: admitted.message } : {}),
         running: mine.some((p) => (p.spec as { nodeName?: string }).nodeName),
       });
@@ -109,11 +119,12 @@ export class GpuScheduler {
     for (const m of this.s.models()) {
       const gpu = (m.spec as { resources?: { gpu?: GpuSpecLike } } | undefined)?.resources?.gpu;
       const isvc = (m.spec as { inferenceService?: string }).inferenceService;
-      if (gpu && !m.metadata.deletionTimestamp) add(m, gpu, (p) => p.metadata.labels?.['serving.kserve.io/inferenceservice'] === isvc && p.metadata.namespace === m.metadata.namespace);
+      if (gpu && !m.metadata.deletionTimestamp)
+        add(m, gpu, (p) => p.metadata.labels?.['serving.kserve.io/inferenceservice'] === isvc && p.metadata.namespace === m.metadata.namespace);
     }
     const quotas: Record<string, number> = {};
     for (const q of this.s.resourceQuotas?.() ?? []) {
-      const hard = ((q.spec as { hard?: Record<string, string> } | undefined)?.hard) ?? {};
+      const hard = (q.spec as { hard?: Record<string, string> } | undefined)?.hard ?? {};
       const v = hard['requests.nvidia.com/gpu'] ?? hard['nvidia.com/gpu'];
       if (v !== undefined) quotas[q.metadata.namespace!] = Math.min(quotas[q.metadata.namespace!] ?? Infinity, num(v));
     }
@@ -124,22 +135,28 @@ export class GpuScheduler {
       if (g) namespaceUsage[p.metadata.namespace!] = (namespaceUsage[p.metadata.namespace!] ?? 0) + g;
     }
     const lqs = this.s.localQueues?.();
-    const kueue = lqs ? { queues: Object.fromEntries([...lqs].sort((a, b) => b.metadata.name.localeCompare(a.metadata.name)).map((q) => [q.metadata.namespace!, q.metadata.name])) } : undefined;
+    const kueue = lqs
+      ? {
+          queues: Object.fromEntries(
+            [...lqs].sort((a, b) => b.metadata.name.localeCompare(a.metadata.name)).map((q) => [q.metadata.namespace!, q.metadata.name]),
+          ),
+        }
+      : undefined;
     return { nodes: inventory(this.s.nodes(), pods), requests, quotas, namespaceUsage, ...(kueue ? { kueue } : {}) };
   }
 
   /** The decision for one object (serialized so two workers never admit into the same free block). */
   decide(o: K8sObject): Promise<GpuDecision> {
-    const run = this.chain.then(() => {
+    const run = this.chain.then((): GpuDecision => {
       const plan = planPlacement(this.observe());
       const key = requestKey(o);
       const k = plan.kueue.find((x) => x.key === key);
-      if (k) return { kind: 'kueue', labels: k.labels } as GpuDecision;
+      if (k) return { kind: 'kueue', labels: k.labels };
       const p = plan.placements.find((x) => x.key === key);
-      if (p) return { kind: 'placed', node: p.node, affinity: p.affinity, tolerations: p.tolerations } as GpuDecision;
+      if (p) return { kind: 'placed', node: p.node, affinity: p.affinity, tolerations: p.tolerations };
       const q = plan.queued.find((x) => x.key === key);
-      if (q) return { kind: 'queued', position: q.position, reason: q.reason } as GpuDecision;
-      return { kind: 'none' } as GpuDecision;
+      if (q) return { kind: 'queued', position: q.position, reason: q.reason };
+      return { kind: 'none' };
     });
     this.chain = run.catch(() => undefined);
     return run;
@@ -148,7 +165,17 @@ export class GpuScheduler {
 
 /** The GPU request of an Argo WorkflowTemplate: the largest per-pod GPU request of its templates. */
 export function gpuOfWorkflowTemplate(wt: K8sObject | undefined): GpuSpecLike | undefined {
-  const templates = ((wt?.spec as { templates?: Array<{ container?: { resources?: { limits?: Record<string, string>; requests?: Record<string, string> } }; nodeSelector?: Record<string, string> }> } | undefined)?.templates) ?? [];
+  const templates =
+    (
+      wt?.spec as
+        | {
+            templates?: Array<{
+              container?: { resources?: { limits?: Record<string, string>; requests?: Record<string, string> } };
+              nodeSelector?: Record<string, string>;
+            }>;
+          }
+        | undefined
+    )?.templates ?? [];
   let best: GpuSpecLike | undefined;
   for (const t of templates) {
     const r = { ...(t.container?.resources?.limits ?? {}), ...(t.container?.resources?.requests ?? {}) };

@@ -8,8 +8,15 @@ import type { ModelRegistry } from '../../components/registry/types.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import { ROLLOUT_DEFAULTS, type ModelSpec, type ModelStatus, type AnalysisResult, type RolloutState } from '../../api/crds/index.ts';
 import {
-  desiredServing, planCanary, sameServing, validateCanaryPolicy,
-  type CanaryMetrics, type CanaryPolicy, type ManualAction, type RolloutStatus, type StepAnalysis,
+  desiredServing,
+  planCanary,
+  sameServing,
+  validateCanaryPolicy,
+  type CanaryMetrics,
+  type CanaryPolicy,
+  type ManualAction,
+  type RolloutStatus,
+  type StepAnalysis,
 } from '../planners/canary.ts';
 import { getCondition, rfc3339, setConditions, type ConditionInput } from '../planners/conditions.ts';
 import { decideTarget, followedAlias } from '../planners/model-target.ts';
@@ -46,7 +53,8 @@ export function policyOf(spec: ModelSpec): CanaryPolicy | undefined {
   const steps = r.steps.filter((s) => s < 100);
   if (steps.length === 0) return undefined;
   const policy: CanaryPolicy = {
-    steps, stepDurationMs: r.intervalSeconds * 1000,
+    steps,
+    stepDurationMs: r.intervalSeconds * 1000,
     maxErrorRate: r.thresholds?.maxErrorRate ?? ROLLOUT_DEFAULTS.maxErrorRate,
     maxP99LatencyMs: r.thresholds?.maxP99LatencyMs ?? ROLLOUT_DEFAULTS.maxP99LatencyMs,
     maxPredictionDrift: r.thresholds?.maxPredictionDrift ?? ROLLOUT_DEFAULTS.maxPredictionDrift,
@@ -74,8 +82,16 @@ export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
     stepIndex: inRollout ? (st.stepIndex ?? 0) : undefined,
     stepStartedAt: inRollout ? st.stepStartedAt : undefined,
     analyses: (st.analysis ?? []).map((a): StepAnalysis => ({
-      step: a.step + 1, version: a.version, percent: a.trafficPercent, verdict: a.passed ? 'Passed' : 'Failed', requests: a.requests ?? 0,
-      errorRate: a.errorRate ?? null, p99LatencyMs: a.p99LatencyMs ?? null, predictionDrift: a.predictionDrift ?? null, at: a.checkedAt, message: a.message ?? '',
+      step: a.step + 1,
+      version: a.version,
+      percent: a.trafficPercent,
+      verdict: a.passed ? 'Passed' : 'Failed',
+      requests: a.requests ?? 0,
+      errorRate: a.errorRate ?? null,
+      p99LatencyMs: a.p99LatencyMs ?? null,
+      predictionDrift: a.predictionDrift ?? null,
+      at: a.checkedAt,
+      message: a.message ?? '',
     })),
     rejectedVersion: st.lastFailedVersion,
     promotedFrom: stored.phase === 'Promoted' ? st.promotedFrom : undefined,
@@ -87,43 +103,95 @@ export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
 
 function analysisOut(a: StepAnalysis, fallbackVersion: number): AnalysisResult {
   return clean<AnalysisResult>({
-    step: a.step - 1, version: a.version ?? fallbackVersion, trafficPercent: a.percent, checkedAt: a.at, passed: a.verdict === 'Passed',
-    requests: a.requests, errorRate: a.errorRate ?? undefined, p99LatencyMs: a.p99LatencyMs ?? undefined, predictionDrift: a.predictionDrift ?? undefined, message: a.message,
+    step: a.step - 1,
+    version: a.version ?? fallbackVersion,
+    trafficPercent: a.percent,
+    checkedAt: a.at,
+    passed: a.verdict === 'Passed',
+    requests: a.requests,
+    errorRate: a.errorRate ?? undefined,
+    p99LatencyMs: a.p99LatencyMs ?? undefined,
+    predictionDrift: a.predictionDrift ?? undefined,
+    message: a.message,
   });
 }
 
 /** The Model status for a rollout state plus what the serving layer reports. Pure. */
-export function modelStatus(prev: ModelStatus | undefined, r: RolloutStatus, policy: CanaryPolicy | undefined, ready: { ok: boolean; reason: string; message: string }, generation: number, now: number, url?: string): ModelStatus {
+export function modelStatus(
+  prev: ModelStatus | undefined,
+  r: RolloutStatus,
+  policy: CanaryPolicy | undefined,
+  ready: { ok: boolean; reason: string; message: string },
+  generation: number,
+  now: number,
+  url?: string,
+): ModelStatus {
   const want = desiredServing(r, policy);
   const inRollout = r.phase === 'Progressing' || r.phase === 'Paused';
   const conds: ConditionInput[] = [
     { type: ConditionType.Ready, status: ready.ok ? 'True' : 'False', reason: ready.reason, message: ready.message },
     inRollout
-      ? { type: ConditionType.Progressing, status: 'True', reason: r.phase === 'Paused' ? Reason.Paused : Reason.CanaryProgressing, message: r.message ?? `canary ${r.canaryVersion} at ${want?.canaryPercent ?? 0}%` }
-      : { type: ConditionType.Progressing, status: 'False', reason: r.phase === 'Promoted' ? Reason.Promoted : Reason.Idle, message: r.stableVersion !== undefined ? `version ${r.stableVersion} serves all traffic` : 'nothing to serve yet' },
+      ? {
+          type: ConditionType.Progressing,
+          status: 'True',
+          reason: r.phase === 'Paused' ? Reason.Paused : Reason.CanaryProgressing,
+          message: r.message ?? `canary ${r.canaryVersion} at ${want?.canaryPercent ?? 0}%`,
+        }
+      : {
+          type: ConditionType.Progressing,
+          status: 'False',
+          reason: r.phase === 'Promoted' ? Reason.Promoted : Reason.Idle,
+          message: r.stableVersion !== undefined ? `version ${r.stableVersion} serves all traffic` : 'nothing to serve yet',
+        },
     r.phase === 'RolledBack'
-      ? { type: ConditionType.Degraded, status: 'True', reason: r.reason ?? Reason.RolledBack, message: r.message ?? `version ${r.rejectedVersion} was rolled back` }
+      ? {
+          type: ConditionType.Degraded,
+          status: 'True',
+          reason: r.reason ?? Reason.RolledBack,
+          message: r.message ?? `version ${r.rejectedVersion} was rolled back`,
+        }
       : { type: ConditionType.Degraded, status: 'False', reason: Reason.AsExpected, message: '' },
   ];
   // Once reported, RolloutAction stays (False when no action is pending), as conditions do.
   if (r.handledAction || getCondition(prev?.conditions, ConditionType.RolloutAction)) {
-    conds.push(r.handledAction ? { type: ConditionType.RolloutAction, status: 'True', reason: r.handledAction === 'abort' ? Reason.Aborted : Reason.Promoted, message: r.handledAction } : { type: ConditionType.RolloutAction, status: 'False', reason: Reason.None, message: '' });
+    conds.push(
+      r.handledAction
+        ? {
+            type: ConditionType.RolloutAction,
+            status: 'True',
+            reason: r.handledAction === 'abort' ? Reason.Aborted : Reason.Promoted,
+            message: r.handledAction,
+          }
+        : { type: ConditionType.RolloutAction, status: 'False', reason: Reason.None, message: '' },
+    );
   }
   const before = prev ? storedRollout(prev) : undefined;
   const rollout: RolloutState = clean<RolloutState>({
-    phase: r.phase, reason: r.reason, message: r.message, handledAction: r.handledAction,
+    phase: r.phase,
+    reason: r.reason,
+    message: r.message,
+    handledAction: r.handledAction,
     promotedAt: r.phase === 'Promoted' ? (before?.phase === 'Promoted' && before.promotedAt ? before.promotedAt : rfc3339(now)) : undefined,
   });
   const conditions = setConditions(prev?.conditions, conds, now, generation);
-  const phase: ModelStatus['phase'] = ready.reason === Reason.InvalidSpec ? 'Failed' : inRollout ? 'Progressing' : r.phase === 'RolledBack' ? 'RolledBack' : ready.ok ? 'Ready' : 'Pending';
+  const phase: ModelStatus['phase'] =
+    ready.reason === Reason.InvalidSpec ? 'Failed' : inRollout ? 'Progressing' : r.phase === 'RolledBack' ? 'RolledBack' : ready.ok ? 'Ready' : 'Pending';
   const fallback = r.canaryVersion ?? r.rejectedVersion ?? r.stableVersion ?? 1;
   return clean<ModelStatus>({
-    phase, rollout, observedGeneration: generation,
-    stableVersion: r.stableVersion, canaryVersion: inRollout ? r.canaryVersion : undefined,
-    stepIndex: inRollout ? r.stepIndex : undefined, stepStartedAt: inRollout ? r.stepStartedAt : undefined,
+    phase,
+    rollout,
+    observedGeneration: generation,
+    stableVersion: r.stableVersion,
+    canaryVersion: inRollout ? r.canaryVersion : undefined,
+    stepIndex: inRollout ? r.stepIndex : undefined,
+    stepStartedAt: inRollout ? r.stepStartedAt : undefined,
     trafficPercent: want?.canaryPercent ?? 0,
     analysis: r.analyses.length ? r.analyses.map((a) => analysisOut(a, fallback)) : undefined,
-    lastFailedVersion: r.rejectedVersion, promotedFrom: r.phase === 'Promoted' ? r.promotedFrom : undefined, url: url ?? prev?.url, writeBack: prev?.writeBack, conditions,
+    lastFailedVersion: r.rejectedVersion,
+    promotedFrom: r.phase === 'Promoted' ? r.promotedFrom : undefined,
+    url: url ?? prev?.url,
+    writeBack: prev?.writeBack,
+    conditions,
   });
 }
 
@@ -150,7 +218,14 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   try {
     policy = policyOf(spec);
   } catch (e) {
-    const st = modelStatus(obj.status, rolloutFromStatus(obj.status), undefined, { ok: false, reason: Reason.InvalidSpec, message: (e as Error).message }, gen, now);
+    const st = modelStatus(
+      obj.status,
+      rolloutFromStatus(obj.status),
+      undefined,
+      { ok: false, reason: Reason.InvalidSpec, message: (e as Error).message },
+      gen,
+      now,
+    );
     await writeStatus(d.store, t, obj, st);
     return {};
   }
@@ -164,7 +239,8 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   let aliasVersion: number | undefined;
   let targetProblem: string | undefined;
   if (follow !== undefined && !d.registry) {
-    if (!pinned) targetProblem = `spec.modelRef has no version and no model registry is configured; pin spec.modelRef.version or start the operator with a registry`;
+    if (!pinned)
+      targetProblem = `spec.modelRef has no version and no model registry is configured; pin spec.modelRef.version or start the operator with a registry`;
   } else if (follow !== undefined) {
     try {
       aliasVersion = (await d.registry!.resolve(name, follow)).version;
@@ -178,11 +254,22 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   const target = decision.target;
   const manageAlias = !!d.registry && decision.manageAlias;
   let champion: number | undefined;
-  if (manageAlias) champion = await d.registry!.resolve(name, 'champion').then((v) => v.version, () => undefined);
+  if (manageAlias)
+    champion = await d.registry.resolve(name, 'champion').then(
+      (v) => v.version,
+      () => undefined,
+    );
   const served = await d.serving.observe(obj);
   const rollout = rolloutFromStatus(obj.status);
   let metrics: CanaryMetrics | undefined;
-  if (d.metrics && rollout.phase === 'Progressing' && rollout.stepStartedAt && policy && rollout.canaryVersion !== undefined && rollout.stableVersion !== undefined) {
+  if (
+    d.metrics &&
+    rollout.phase === 'Progressing' &&
+    rollout.stepStartedAt &&
+    policy &&
+    rollout.canaryVersion !== undefined &&
+    rollout.stableVersion !== undefined
+  ) {
     const since = Date.parse(rollout.stepStartedAt);
     if (now >= since + policy.stepDurationMs) {
       const [canary, stable, drift] = await Promise.all([
@@ -197,20 +284,42 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   if (spec.resources.gpu && d.gpu) gpu = await d.gpu(obj);
 
   // Plan.
-  const plan = planCanary({
-    model: `${req.namespace}/${req.name}`, targetVersion: target, policy, rollout, serving: served.serving, champion, manageAlias,
-    action: manualAction(obj), metrics,
-  }, now);
+  const plan = planCanary(
+    {
+      model: `${req.namespace}/${req.name}`,
+      targetVersion: target,
+      policy,
+      rollout,
+      serving: served.serving,
+      champion,
+      manageAlias,
+      action: manualAction(obj),
+      metrics,
+    },
+    now,
+  );
 
   const want = desiredServing(plan.status, policy);
   const inPlace = served.ready && sameServing(served.serving, want);
-  const readiness = (exists: boolean) => gpu.kind === 'queued'
-    ? { ok: false, reason: 'Queued', message: gpu.reason }
-    : target === undefined && plan.status.stableVersion === undefined
-      ? { ok: false, reason: 'NoVersion', message: targetProblem ?? 'no version to serve' }
-      : inPlace
-        ? { ok: true, reason: 'Serving', message: want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `version ${want.stableVersion} stable, version ${want.canaryVersion} canary at ${want.canaryPercent}%` : `version ${want?.stableVersion} serving` }
-        : { ok: false, reason: exists ? 'Deploying' : 'Creating', message: `waiting for ${d.serving.names.waitingFor} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}` };
+  const readiness = (exists: boolean) =>
+    gpu.kind === 'queued'
+      ? { ok: false, reason: 'Queued', message: gpu.reason }
+      : target === undefined && plan.status.stableVersion === undefined
+        ? { ok: false, reason: 'NoVersion', message: targetProblem ?? 'no version to serve' }
+        : inPlace
+          ? {
+              ok: true,
+              reason: 'Serving',
+              message:
+                want?.canaryVersion !== undefined && want.canaryPercent > 0
+                  ? `version ${want.stableVersion} stable, version ${want.canaryVersion} canary at ${want.canaryPercent}%`
+                  : `version ${want?.stableVersion} serving`,
+            }
+          : {
+              ok: false,
+              reason: exists ? 'Deploying' : 'Creating',
+              message: `waiting for ${d.serving.names.waitingFor} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}`,
+            };
   let status = modelStatus(obj.status, plan.status, policy, readiness(served.exists), gen, now, served.url);
 
   // Commit the decision, then act on it.
@@ -224,7 +333,13 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
     const stored = (latest = w.obj as ModelObject);
     if (w.result === 'updated' && stored.metadata.resourceVersion) d.written?.set(key, stored.metadata.resourceVersion);
     const newReady = getCondition(status.conditions, ConditionType.Ready)!;
-    if (prevReady && prevReady.status !== newReady.status) await d.events.record(stored, newReady.status === 'True' ? 'Normal' : 'Warning', newReady.status === 'True' ? 'Ready' : newReady.reason, newReady.message);
+    if (prevReady && prevReady.status !== newReady.status)
+      await d.events.record(
+        stored,
+        newReady.status === 'True' ? 'Normal' : 'Warning',
+        newReady.status === 'True' ? 'Ready' : newReady.reason,
+        newReady.message,
+      );
   };
 
   let requeueAfterMs = plan.requeueAfterMs;
@@ -232,7 +347,12 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   // serving layer: when the plan has no serve action, re-assert the committed split (diff-then-write).
   const actions = [...plan.actions];
   if (want && !actions.some((a) => a.type === 'serve')) {
-    actions.push({ type: 'serve', stableVersion: want.stableVersion!, ...(want.canaryPercent > 0 ? { canaryVersion: want.canaryVersion } : {}), canaryPercent: want.canaryPercent });
+    actions.push({
+      type: 'serve',
+      stableVersion: want.stableVersion!,
+      ...(want.canaryPercent > 0 ? { canaryVersion: want.canaryVersion } : {}),
+      canaryPercent: want.canaryPercent,
+    });
   }
   const act = async () => {
     for (const a of actions) {
@@ -253,7 +373,7 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
         logApplied(log, `${d.serving.names.applied} ${req.namespace}/${spec.inferenceService}`, result, latest);
         // Look again soon to see the change land, unless the serving layer sends an event for it.
         if (result === 'created') created = true;
-      if (result !== 'unchanged' && !d.serving.notifies) requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
+        if (result !== 'unchanged' && !d.serving.notifies) requeueAfterMs = Math.min(requeueAfterMs ?? 500, 500);
       }
     }
   };
@@ -264,7 +384,12 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   // The first deploy of a Model is the exception: with no stable version there is no step to
   // resume or skip (a restart plans the same deploy again, and serve is idempotent), so it creates
   // the serving object first and the one status write already says Deploying, not Creating.
-  if (observed.status?.stableVersion === undefined && plan.status.phase === 'Idle' && plan.status.stableVersion !== undefined && !plan.actions.some((a) => a.type === 'setAlias')) {
+  if (
+    observed.status?.stableVersion === undefined &&
+    plan.status.phase === 'Idle' &&
+    plan.status.stableVersion !== undefined &&
+    !plan.actions.some((a) => a.type === 'setAlias')
+  ) {
     await act();
     await commit();
   } else if (plan.actions.some((a) => a.type === 'serve' || a.type === 'setAlias')) {

@@ -3,7 +3,7 @@
  * local engine run), follows it, and on success registers the model version with lineage.
  */
 import type { ModelRegistry } from '../../components/registry/types.ts';
-import type { TrainingRunSpec, TrainingRunStatus, Condition } from '../../api/crds/index.ts';
+import type { TrainingRunSpec, TrainingRunStatus } from '../../api/crds/index.ts';
 import { planTrainingRun, type GpuDecision, type TrainingRunState } from '../planners/training-run.ts';
 import { getCondition, setConditions, type ConditionInput } from '../planners/conditions.ts';
 import { TYPES } from '../runtime/store.ts';
@@ -30,8 +30,13 @@ function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
   const queued = getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
   return clean({
     phase: st.phase === 'Pending' && queued ? 'Queued' : st.phase,
-    workflowName: st.workflowName, startedAt: st.startedAt, finishedAt: st.finishedAt, registeredVersion: st.registeredVersion, message: st.message, gate: st.gate,
-  }) as TrainingRunState;
+    workflowName: st.workflowName,
+    startedAt: st.startedAt,
+    finishedAt: st.finishedAt,
+    registeredVersion: st.registeredVersion,
+    message: st.message,
+    gate: st.gate,
+  });
 }
 
 export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: TrainingRunState, gpu: GpuDecision, gen: number, now: number): TrainingRunStatus {
@@ -39,15 +44,33 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
   const done = s.phase === 'Succeeded' || s.phase === 'Failed';
   const rejected = s.gate?.passed === false;
   const conds: ConditionInput[] = [
-    { type: 'Ready', status: s.phase === 'Succeeded' && !rejected ? 'True' : 'False', reason: rejected ? 'GateRejected' : s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase, message: s.message ?? '' },
+    {
+      type: 'Ready',
+      status: s.phase === 'Succeeded' && !rejected ? 'True' : 'False',
+      reason: rejected ? 'GateRejected' : s.phase === 'Succeeded' ? 'Registered' : s.phase === 'Failed' ? 'Failed' : s.phase,
+      message: s.message ?? '',
+    },
     { type: 'Progressing', status: done ? 'False' : 'True', reason: s.phase === 'Queued' ? 'Queued' : done ? 'Finished' : s.phase, message: s.message ?? '' },
-    { type: 'Degraded', status: s.phase === 'Failed' ? 'True' : 'False', reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected', message: s.phase === 'Failed' ? (s.message ?? '') : '' },
+    {
+      type: 'Degraded',
+      status: s.phase === 'Failed' ? 'True' : 'False',
+      reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected',
+      message: s.phase === 'Failed' ? (s.message ?? '') : '',
+    },
   ];
   if (gpu.kind === 'placed') conds.push({ type: ADMITTED_CONDITION, status: 'True', reason: 'Placed', message: gpu.node });
-  else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION)) conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
+  else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION))
+    conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
   return clean({
-    phase, observedGeneration: gen, workflowName: s.workflowName, startedAt: s.startedAt, finishedAt: s.finishedAt,
-    registeredVersion: s.registeredVersion, gate: s.gate, message: s.message, conditions: setConditions(prev?.conditions, conds, now, gen),
+    phase,
+    observedGeneration: gen,
+    workflowName: s.workflowName,
+    startedAt: s.startedAt,
+    finishedAt: s.finishedAt,
+    registeredVersion: s.registeredVersion,
+    gate: s.gate,
+    message: s.message,
+    conditions: setConditions(prev?.conditions, conds, now, gen),
   }) as TrainingRunStatus;
 }
 
@@ -77,10 +100,23 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
     registeredVersion = versions.find((v) => v.lineage.runId === state.workflowName)?.version;
   }
 
-  const plan = planTrainingRun({
-    namespace: ns, name: obj.metadata.name, model, pipeline: s.pipeline, reason: s.reason, ...(s.gitCommit ? { gitCommit: s.gitCommit } : {}),
-    parameters: s.params ?? {}, state, templateFound, ...(workflow ? { workflow } : {}), gpu, ...(registeredVersion !== undefined ? { registeredVersion } : {}),
-  }, now);
+  const plan = planTrainingRun(
+    {
+      namespace: ns,
+      name: obj.metadata.name,
+      model,
+      pipeline: s.pipeline,
+      reason: s.reason,
+      ...(s.gitCommit ? { gitCommit: s.gitCommit } : {}),
+      parameters: s.params ?? {},
+      state,
+      templateFound,
+      ...(workflow ? { workflow } : {}),
+      gpu,
+      ...(registeredVersion !== undefined ? { registeredVersion } : {}),
+    },
+    now,
+  );
 
   const status = trainingRunStatus(obj.status, plan.status, gpu, obj.metadata.generation ?? 1, now);
   obj = (await writeStatus(d.store, t, obj, status)).obj as TrainingRunObject;
@@ -91,10 +127,19 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
       const r = await d.pipelines.submit(a.workflow, obj);
       if (r === 'created') log.info(`Workflow ${ns}/${a.workflow.name} has been created from WorkflowTemplate ${s.pipeline}`);
     } else if (a.type === 'register') {
-      if (!d.registry) throw new TerminalError(`TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}; start the operator with a registry (--registry-dir or --mlflow-uri)`);
+      if (!d.registry)
+        throw new TerminalError(
+          `TrainingRun ${ns}/${obj.metadata.name}: no model registry configured; cannot register ${a.model}; start the operator with a registry (--registry-dir or --mlflow-uri)`,
+        );
       const mv = await d.registry.registerVersion(a.model, {
         artifactPath: a.source,
-        lineage: { runId: a.lineage.runId, pipeline: a.lineage.pipeline, reason: a.lineage.reason, ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}), ...(a.lineage.datasetDigest ? { datasetDigest: a.lineage.datasetDigest } : {}) },
+        lineage: {
+          runId: a.lineage.runId,
+          pipeline: a.lineage.pipeline,
+          reason: a.lineage.reason,
+          ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}),
+          ...(a.lineage.datasetDigest ? { datasetDigest: a.lineage.datasetDigest } : {}),
+        },
         tags: { [TRAINING_RUN_LABEL]: `${ns}/${obj.metadata.name}`, [REASON_LABEL]: a.lineage.reason },
       });
       log.info(`model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`);

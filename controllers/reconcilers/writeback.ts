@@ -61,7 +61,11 @@ export interface WriteBackDeps extends ReconcileContext {
 }
 
 /** Why the pinned version exists (the registry's lineage), and its metrics; 'manual' and none when unknown. */
-async function provenance(registry: ModelRegistry | undefined, name: string, version: number): Promise<{ reason: PromotionReason; metrics: Record<string, number> }> {
+async function provenance(
+  registry: ModelRegistry | undefined,
+  name: string,
+  version: number,
+): Promise<{ reason: PromotionReason; metrics: Record<string, number> }> {
   if (!registry) return { reason: 'manual', metrics: {} };
   try {
     const v = await registry.getVersion(name, version);
@@ -85,7 +89,13 @@ export async function reconcileWriteBack(d: WriteBackDeps, req: Request): Promis
   const model = obj.spec.modelRef.name;
   // The version this promotion replaced, while the Model still says so (else the lock's current pin).
   const previous = obj.status?.stableVersion === plan.version ? obj.status.promotedFrom : undefined;
-  const pin: PinRequest = { model, version: plan.version, promotedAt: plan.promotedAt, ...(previous !== undefined ? { previous } : {}), ...(await provenance(d.registry, model, plan.version)) };
+  const pin: PinRequest = {
+    model,
+    version: plan.version,
+    promotedAt: plan.promotedAt,
+    ...(previous !== undefined ? { previous } : {}),
+    ...(await provenance(d.registry, model, plan.version)),
+  };
   const outcome = await d.writer.write(pin);
   if (outcome.kind === 'failed') log.warn(`write-back of ${model} v${plan.version} to ${d.writer.target.repo} failed: ${outcome.error}`);
   else log.info(`write-back of ${model} v${plan.version}: ${outcome.kind}${outcome.kind === 'pushed' ? ` (${outcome.commit.slice(0, 7)})` : ''}`);

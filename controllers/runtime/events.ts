@@ -25,7 +25,13 @@ export interface EventRecorderOptions {
   readonly maxQueued?: number;
 }
 
-export function eventRecorder(store: ObjectStore, component: string, log: Logger, now: () => number = Date.now, opts: EventRecorderOptions = {}): EventRecorder {
+export function eventRecorder(
+  store: ObjectStore,
+  component: string,
+  log: Logger,
+  now: () => number = Date.now,
+  opts: EventRecorderOptions = {},
+): EventRecorder {
   const concurrency = opts.concurrency ?? 4;
   const maxQueued = opts.maxQueued ?? 10_000;
   const queue: K8sObject[] = [];
@@ -59,15 +65,34 @@ export function eventRecorder(store: ObjectStore, component: string, log: Logger
     async record(obj, eventType, reason, message) {
       const ts = new Date(now()).toISOString().replace(/\.\d+Z$/, 'Z');
       if (queue.length >= maxQueued) {
-        if (dropped++ % 100 === 0) log.warn(`event queue full (${maxQueued}); dropping event ${reason} (${dropped} dropped so far)`, { kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name });
+        if (dropped++ % 100 === 0)
+          log.warn(`event queue full (${maxQueued}); dropping event ${reason} (${dropped} dropped so far)`, {
+            kind: obj.kind,
+            namespace: obj.metadata.namespace,
+            name: obj.metadata.name,
+          });
         return;
       }
       queue.push({
-        apiVersion: 'v1', kind: 'Event',
+        apiVersion: 'v1',
+        kind: 'Event',
         metadata: { name: `${obj.metadata.name}.${randomBytes(8).toString('hex')}`, namespace: obj.metadata.namespace ?? 'default' },
-        involvedObject: { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion },
-        reason, message: message.slice(0, 1024), type: eventType, source: { component },
-        firstTimestamp: ts, lastTimestamp: ts, count: 1, reportingComponent: component,
+        involvedObject: {
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace: obj.metadata.namespace,
+          uid: obj.metadata.uid,
+          resourceVersion: obj.metadata.resourceVersion,
+        },
+        reason,
+        message: message.slice(0, 1024),
+        type: eventType,
+        source: { component },
+        firstTimestamp: ts,
+        lastTimestamp: ts,
+        count: 1,
+        reportingComponent: component,
       });
       pump();
     },

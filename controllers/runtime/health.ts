@@ -8,7 +8,13 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(opts: { port: number; host?: string; metrics: OperatorMetrics; ready: () => string | undefined; healthy?: () => string | undefined }): Promise<HealthServer> {
+export async function startHealthServer(opts: {
+  port: number;
+  host?: string;
+  metrics: OperatorMetrics;
+  ready: () => string | undefined;
+  healthy?: () => string | undefined;
+}): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const reply = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
@@ -25,7 +31,10 @@ export async function startHealthServer(opts: { port: number; host?: string; met
       return why ? reply(503, `not ready: ${why}\n`) : reply(200, 'ok\n');
     }
     if (url === '/metrics') {
-      opts.metrics.registry.metrics().then((m) => reply(200, m, opts.metrics.registry.contentType), (e) => reply(500, String(e)));
+      opts.metrics.registry.metrics().then(
+        (m) => reply(200, m, opts.metrics.registry.contentType),
+        (e) => reply(500, String(e)),
+      );
       return;
     }
     reply(404, 'not found; try /healthz, /readyz or /metrics\n');

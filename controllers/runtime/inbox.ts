@@ -65,7 +65,9 @@ export async function readInbox(stateDir: string): Promise<Array<{ file: string;
   const dir = join(stateDir, INBOX_DIR);
   if (!existsSync(dir)) return [];
   const out: Array<{ file: string; entry?: InboxEntry; error?: string }> = [];
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .sort()) {
     const file = join(dir, f);
     try {
       const entry = JSON.parse(await readFile(file, 'utf8')) as InboxEntry;
@@ -116,7 +118,9 @@ export function readStateObjects(stateDir: string, kind: keyof typeof KINDS, nam
   const out: K8sObject[] = [];
   for (const ns of readdirSync(base, { withFileTypes: true })) {
     if (!ns.isDirectory() || (namespace !== undefined && ns.name !== namespace)) continue;
-    for (const f of readdirSync(join(base, ns.name)).filter((n) => n.endsWith('.json')).sort()) {
+    for (const f of readdirSync(join(base, ns.name))
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       try {
         out.push(JSON.parse(readFileSync(join(base, ns.name, f), 'utf8')) as K8sObject);
       } catch {

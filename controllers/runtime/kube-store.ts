@@ -161,7 +161,13 @@ export class KubeStore implements ObjectStore {
     }
   }
 
-  async watch(t: ResourceType, namespace: string | undefined, resourceVersion: string, onEvent: (e: WatchEvent) => void, onDone: (err: unknown) => void): Promise<Watcher> {
+  async watch(
+    t: ResourceType,
+    namespace: string | undefined,
+    resourceVersion: string,
+    onEvent: (e: WatchEvent) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<Watcher> {
     let finished = false;
     const done = (err: unknown) => {
       if (finished) return;

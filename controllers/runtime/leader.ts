@@ -26,7 +26,11 @@ export class LeaderElector {
   private lastRenew = 0;
   private stopped = false;
 
-  constructor(private readonly store: ObjectStore, private readonly o: LeaderOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly o: LeaderOptions,
+    private readonly log: Logger,
+  ) {}
 
   get isLeader(): boolean {
     return this.leading;
@@ -89,15 +93,28 @@ export class LeaderElector {
     const durS = Math.ceil((this.o.leaseDurationMs ?? 15_000) / 1000);
     const cur = await this.store.get(TYPES.Lease, this.o.namespace, this.o.name);
     const spec = {
-      holderIdentity: this.o.identity, leaseDurationSeconds: durS, renewTime: micro(now),
+      holderIdentity: this.o.identity,
+      leaseDurationSeconds: durS,
+      renewTime: micro(now),
     };
     try {
       if (!cur) {
-        await this.store.create(TYPES.Lease, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.o.name, namespace: this.o.namespace }, spec: { ...spec, acquireTime: micro(now), leaseTransitions: 0 } });
+        await this.store.create(TYPES.Lease, {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.o.name, namespace: this.o.namespace },
+          spec: { ...spec, acquireTime: micro(now), leaseTransitions: 0 },
+        });
         this.lastRenew = now;
         return true;
       }
-      const s = (cur.spec ?? {}) as { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number; acquireTime?: string; leaseTransitions?: number };
+      const s = (cur.spec ?? {}) as {
+        holderIdentity?: string;
+        renewTime?: string;
+        leaseDurationSeconds?: number;
+        acquireTime?: string;
+        leaseTransitions?: number;
+      };
       const mine = s.holderIdentity === this.o.identity;
       const expired = !s.holderIdentity || !s.renewTime || Date.parse(s.renewTime) + (s.leaseDurationSeconds ?? durS) * 1000 < now;
       if (!mine && !expired) return false;

@@ -48,7 +48,8 @@ function lockStateDir(stateDir: string): () => void {
   try {
     release = take();
   } catch {
-    if (!ownerIsGone(ownerPath)) throw new Error(`state directory ${stateDir} is in use by another ghosteam operator; stop it first (or remove ${lockPath} if it crashed)`);
+    if (!ownerIsGone(ownerPath))
+      throw new Error(`state directory ${stateDir} is in use by another ghosteam operator; stop it first (or remove ${lockPath} if it crashed)`);
     rmSync(lockPath, { recursive: true, force: true });
     try {
       release = take();
@@ -87,7 +88,10 @@ export class LocalStore implements ObjectStore {
   private readonly historySize: number;
   private readonly now: () => number;
 
-  private constructor(private readonly dir: string | undefined, opts: LocalStoreOptions) {
+  private constructor(
+    private readonly dir: string | undefined,
+    opts: LocalStoreOptions,
+  ) {
     this.historySize = opts.historySize ?? 10_000;
     this.now = opts.now ?? Date.now;
   }
@@ -206,7 +210,13 @@ export class LocalStore implements ObjectStore {
     o.apiVersion = apiVersionOf(t);
     o.kind = t.kind;
     this.rv++;
-    o.metadata = { ...o.metadata, uid: randomUUID(), resourceVersion: String(this.rv), generation: 1, creationTimestamp: new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z') };
+    o.metadata = {
+      ...o.metadata,
+      uid: randomUUID(),
+      resourceVersion: String(this.rv),
+      generation: 1,
+      creationTimestamp: new Date(this.now()).toISOString().replace(/\.\d+Z$/, 'Z'),
+    };
     delete o.metadata.deletionTimestamp;
     m.set(k, o);
     this.persist(t, o);
@@ -219,7 +229,11 @@ export class LocalStore implements ObjectStore {
     const cur = this.table(t).get(this.nk(obj.metadata.namespace, obj.metadata.name));
     if (!cur) throw this.notFound(t, obj.metadata.namespace, obj.metadata.name);
     if (obj.metadata.resourceVersion !== undefined && obj.metadata.resourceVersion !== cur.metadata.resourceVersion) {
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${t.plural}.${t.group || 'core'} "${obj.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${t.plural}.${t.group || 'core'} "${obj.metadata.name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     return cur;
   }
@@ -230,7 +244,7 @@ export class LocalStore implements ObjectStore {
     next.metadata.resourceVersion = String(this.rv);
     const m = this.table(t);
     const k = this.nk(next.metadata.namespace, next.metadata.name);
-    if (next.metadata.deletionTimestamp && !(next.metadata.finalizers?.length)) {
+    if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) {
       m.delete(k);
       this.persist(t, next, true);
       this.emit(t, 'DELETED', next);
@@ -247,7 +261,13 @@ export class LocalStore implements ObjectStore {
     const next = clone(obj);
     next.apiVersion = cur.apiVersion;
     next.kind = cur.kind;
-    next.metadata = { ...next.metadata, uid: cur.metadata.uid, creationTimestamp: cur.metadata.creationTimestamp, generation: cur.metadata.generation, resourceVersion: cur.metadata.resourceVersion };
+    next.metadata = {
+      ...next.metadata,
+      uid: cur.metadata.uid,
+      creationTimestamp: cur.metadata.creationTimestamp,
+      generation: cur.metadata.generation,
+      resourceVersion: cur.metadata.resourceVersion,
+    };
     if (cur.metadata.deletionTimestamp) next.metadata.deletionTimestamp = cur.metadata.deletionTimestamp;
     else delete next.metadata.deletionTimestamp;
     if (t.statusSubresource) {
@@ -276,7 +296,13 @@ export class LocalStore implements ObjectStore {
     this.commit(t, next, cur);
   }
 
-  async watch(t: ResourceType, namespace: string | undefined, resourceVersion: string, onEvent: (e: WatchEvent) => void, onDone: (err: unknown) => void): Promise<Watcher> {
+  async watch(
+    t: ResourceType,
+    namespace: string | undefined,
+    resourceVersion: string,
+    onEvent: (e: WatchEvent) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<Watcher> {
     const from = Number(resourceVersion) || 0;
     const key = typeKey(t);
     const oldest = this.history.length ? this.history[0].rv : this.rv + 1;
@@ -305,12 +331,16 @@ export class LocalStore implements ObjectStore {
 /** Equality-based label selectors: 'a=b,c!=d,e' (what the reconcilers use). */
 export function parseSelector(sel: string | undefined): (labels: Record<string, string>) => boolean {
   if (!sel) return () => true;
-  const parts = sel.split(',').map((p) => p.trim()).filter(Boolean).map((p) => {
-    let m = /^([^!=]+)!=(.*)$/.exec(p);
-    if (m) return (l: Record<string, string>) => l[m![1].trim()] !== m![2].trim();
-    m = /^([^!=]+)==?(.*)$/.exec(p);
-    if (m) return (l: Record<string, string>) => l[m![1].trim()] === m![2].trim();
-    return (l: Record<string, string>) => p in l;
-  });
+  const parts = sel
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      let m = /^([^!=]+)!=(.*)$/.exec(p);
+      if (m) return (l: Record<string, string>) => l[m![1].trim()] !== m![2].trim();
+      m = /^([^!=]+)==?(.*)$/.exec(p);
+      if (m) return (l: Record<string, string>) => l[m[1].trim()] === m[2].trim();
+      return (l: Record<string, string>) => p in l;
+    });
   return (l) => parts.every((f) => f(l));
 }

@@ -28,7 +28,10 @@ export function createLogger(opts: { level?: Level; write?: (line: string) => vo
     write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...f }));
   };
   return {
-    debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'),
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
     with: (f) => createLogger({ ...opts, base: { ...base, ...f } }),
   };
 }

@@ -17,7 +17,14 @@ import { TerminalError, type ReconcileResult, type Request } from './reconcile.t
 
 /** Whether anything but status (and resourceVersion/managedFields) changed. */
 export function metaChanged(a: K8sObject, b: K8sObject): boolean {
-  const m = (o: K8sObject) => [o.metadata.generation, o.metadata.labels ?? {}, o.metadata.annotations ?? {}, o.metadata.finalizers ?? [], o.metadata.deletionTimestamp ?? null, o.metadata.ownerReferences ?? []];
+  const m = (o: K8sObject) => [
+    o.metadata.generation,
+    o.metadata.labels ?? {},
+    o.metadata.annotations ?? {},
+    o.metadata.finalizers ?? [],
+    o.metadata.deletionTimestamp ?? null,
+    o.metadata.ownerReferences ?? [],
+  ];
   if (!jsonEqual(m(a), m(b))) return true;
   // Kinds without a status subresource (or without generation tracking) compare the rest too.
   const { metadata: _a, status: _s, ...ra } = a;
@@ -114,7 +121,9 @@ export class Manager {
     const log = this.o.log;
     if (this.o.healthPort !== undefined) {
       this.health = await startHealthServer({
-        port: this.o.healthPort, host: this.o.healthHost, metrics: this.metrics,
+        port: this.o.healthPort,
+        host: this.o.healthHost,
+        metrics: this.metrics,
         ready: () => (this.running ? undefined : this.leader && !this.leader.isLeader ? 'waiting for the leader Lease' : 'informers not synced'),
       });
       log.info(`health and metrics on port ${this.health.port}`);
@@ -126,7 +135,9 @@ export class Manager {
       this.leader.keepRenewing(() => {
         this.metrics.leader.set(0);
         log.error('leadership lost; stopping so a new leader takes over');
-        void this.stop().then(() => { process.exitCode = 1; });
+        void this.stop().then(() => {
+          process.exitCode = 1;
+        });
       });
     }
     // Wire informers to queues.
@@ -142,7 +153,12 @@ export class Manager {
       });
       for (const w of c.watches ?? []) {
         const inf = this.ensureInformer(w.type);
-        const map = w.map ?? ((o: K8sObject) => (o.metadata.ownerReferences ?? []).filter((r) => r.controller && r.kind === c.type.kind).map((r) => (o.metadata.namespace ? `${o.metadata.namespace}/${r.name}` : r.name)));
+        const map =
+          w.map ??
+          ((o: K8sObject) =>
+            (o.metadata.ownerReferences ?? [])
+              .filter((r) => r.controller && r.kind === c.type.kind)
+              .map((r) => (o.metadata.namespace ? `${o.metadata.namespace}/${r.name}` : r.name)));
         inf.addHandler((type, o) => {
           if (type === 'RESYNC') return;
           for (const k of map(o)) q.add(k);
@@ -150,10 +166,12 @@ export class Manager {
       }
     }
     for (const t of this.o.extraTypes ?? []) this.ensureInformer(t);
-    await Promise.all([...this.informers.values()].map(async (i) => {
-      if (await this.o.store.served(i.type)) await i.start();
-      else log.info(`${i.type.kind} (${i.type.group}) is not served by the API server; not watching it`);
-    }));
+    await Promise.all(
+      [...this.informers.values()].map(async (i) => {
+        if (await this.o.store.served(i.type)) await i.start();
+        else log.info(`${i.type.kind} (${i.type.group}) is not served by the API server; not watching it`);
+      }),
+    );
     this.running = true;
     const n = this.o.workers ?? 4;
     for (const c of this.controllers) for (let i = 0; i < n; i++) this.workers.push(this.work(c));
@@ -186,7 +204,11 @@ export class Manager {
         this.metrics.errors.inc({ controller: c.name });
         this.metrics.reconciles.inc({ controller: c.name, result: 'error' });
         const msg = (e as Error).message;
-        (q.retries(key) > 3 ? log.warn.bind(log) : log.debug.bind(log))(`reconcile failed, retrying in ${delay} ms: ${msg}`, { kind: c.type.kind, namespace, name });
+        (q.retries(key) > 3 ? log.warn.bind(log) : log.debug.bind(log))(`reconcile failed, retrying in ${delay} ms: ${msg}`, {
+          kind: c.type.kind,
+          namespace,
+          name,
+        });
       } finally {
         end();
         q.done(key);

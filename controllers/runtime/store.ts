@@ -18,7 +18,14 @@ export interface ResourceType {
   readonly statusSubresource: boolean;
 }
 
-const rt = (group: string, version: string, kind: string, plural: string, namespaced = true, statusSubresource = true): ResourceType => ({ group, version, kind, plural, namespaced, statusSubresource });
+const rt = (group: string, version: string, kind: string, plural: string, namespaced = true, statusSubresource = true): ResourceType => ({
+  group,
+  version,
+  kind,
+  plural,
+  namespaced,
+  statusSubresource,
+});
 
 export const TYPES = {
   Model: rt('ghosteam.io', 'v1alpha1', 'Model', 'models'),
@@ -96,7 +103,13 @@ export interface ObjectStore {
    * Streams changes after `resourceVersion`. `onDone` is called once when the watch ends: with an
    * ApiError 410 when the version is too old (the caller re-lists), with another error, or null.
    */
-  watch(t: ResourceType, namespace: string | undefined, resourceVersion: string, onEvent: (e: WatchEvent) => void, onDone: (err: unknown) => void): Promise<Watcher>;
+  watch(
+    t: ResourceType,
+    namespace: string | undefined,
+    resourceVersion: string,
+    onEvent: (e: WatchEvent) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<Watcher>;
   /** Whether the API type is served (e.g. Kueue's CRDs installed). */
   served(t: ResourceType): Promise<boolean>;
 }

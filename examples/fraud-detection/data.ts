@@ -123,7 +123,10 @@ export const RECENT_CSV = 'data/fraud/recent.csv';
  */
 export function ensureExampleData(root: string, rows = EXAMPLE_ROWS, seed = EXAMPLE_SEED): string[] {
   const wrote: string[] = [];
-  for (const [rel, period, s] of [[REFERENCE_CSV, 'reference', seed], [RECENT_CSV, 'drifted', seed + 1]] as const) {
+  for (const [rel, period, s] of [
+    [REFERENCE_CSV, 'reference', seed],
+    [RECENT_CSV, 'drifted', seed + 1],
+  ] as const) {
     const path = join(root, rel);
     if (existsSync(path)) continue;
     mkdirSync(dirname(path), { recursive: true });

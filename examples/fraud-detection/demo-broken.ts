@@ -13,12 +13,18 @@ const { onnx } = onnxProto;
 export function brokenLookupModel(healthy: Uint8Array, featureIndex: number, buckets = 5): Uint8Array {
   const m = onnx.ModelProto.decode(healthy);
   const g = m.graph;
-  if (!g?.input || !g.output || !g.node || !g.initializer || g.input.length !== 1 || g.output.length !== 1) throw new Error('brokenLookupModel: expects a graph with one input and one output (as export-onnx writes)');
+  if (!g?.input || !g.output || !g.node || !g.initializer || g.input.length !== 1 || g.output.length !== 1)
+    throw new Error('brokenLookupModel: expects a graph with one input and one output (as export-onnx writes)');
   const input = g.input[0].name!;
   const output = g.output[0].name!;
   const nodes = g.node;
   for (const n of nodes) n.output = (n.output ?? []).map((o) => (o === output ? 'healthy_output' : o));
-  const i64 = (name: string, values: number[]) => ({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+  const i64 = (name: string, values: number[]) => ({
+    name,
+    dims: [values.length],
+    dataType: onnx.TensorProto.DataType.INT64,
+    rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
+  });
   g.initializer.push(
     onnx.TensorProto.create(i64('lookup_starts', [featureIndex])),
     onnx.TensorProto.create(i64('lookup_ends', [featureIndex + 1])),

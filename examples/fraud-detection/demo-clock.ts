@@ -13,7 +13,11 @@ export class DemoClock {
    * @param startReal the wall-clock moment the clock starts
    * @param startDemo the demo time at that moment (the demo picks one just before a scheduled drift check)
    */
-  constructor(readonly speed: number, readonly startReal = Date.now(), readonly startDemo = startReal) {
+  constructor(
+    readonly speed: number,
+    readonly startReal = Date.now(),
+    readonly startDemo = startReal,
+  ) {
     if (!(speed >= 1)) throw new Error(`demo clock speed must be 1 or more; got ${speed}`);
   }
 

@@ -104,7 +104,10 @@ export function trafficChartSvg(points: readonly TrafficPoint[], markers: Readon
   const total = (p: TrafficPoint) => Object.values(p.ok).reduce((a, b) => a + b, 0) + Object.values(p.errors).reduce((a, b) => a + b, 0);
   const ymax = Math.max(1, ...points.map(total)) * 1.1;
   const y = (v: number) => pad.t + h - (v / ymax) * h;
-  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`, `<rect width="${width}" height="${height}" fill="#fff"/>`];
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+  ];
   // Phase bands.
   let start = 0;
   for (let i = 1; i <= points.length; i++) {
@@ -112,63 +115,102 @@ export function trafficChartSvg(points: readonly TrafficPoint[], markers: Readon
       const p = points[start];
       const xa = x(p.t);
       const xb = i === points.length ? x(t1) : x(points[i].t);
-      parts.push(`<rect x="${xa.toFixed(1)}" y="${pad.t}" width="${Math.max(0, xb - xa).toFixed(1)}" height="${h}" fill="${p.phase === 'drifted' ? '#FDF2E9' : '#EEF4FA'}"/>`);
+      parts.push(
+        `<rect x="${xa.toFixed(1)}" y="${pad.t}" width="${Math.max(0, xb - xa).toFixed(1)}" height="${h}" fill="${p.phase === 'drifted' ? '#FDF2E9' : '#EEF4FA'}"/>`,
+      );
       start = i;
     }
   }
   for (const v of axisTicks(ymax)) {
-    parts.push(`<line x1="${pad.l}" x2="${pad.l + w}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e3e3e3"/>`, `<text x="${pad.l - 6}" y="${(y(v) + 3).toFixed(1)}" font-size="10" text-anchor="end" fill="#555">${v}</text>`);
+    parts.push(
+      `<line x1="${pad.l}" x2="${pad.l + w}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e3e3e3"/>`,
+      `<text x="${pad.l - 6}" y="${(y(v) + 3).toFixed(1)}" font-size="10" text-anchor="end" fill="#555">${v}</text>`,
+    );
   }
-  const bw = Math.max(1, (w / Math.max(1, (t1 - t0) / 1000)) - 1);
+  const bw = Math.max(1, w / Math.max(1, (t1 - t0) / 1000) - 1);
   for (const p of points) {
     let acc = 0;
     const stack: Array<[number, string]> = versions.map((v, i) => [p.ok[v] ?? 0, VERSION_COLORS[i % VERSION_COLORS.length]]);
     stack.push([Object.values(p.errors).reduce((a, b) => a + b, 0), ERROR_COLOR]);
     for (const [n, color] of stack) {
       if (n <= 0) continue;
-      parts.push(`<rect x="${x(p.t).toFixed(1)}" y="${y(acc + n).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y(acc) - y(acc + n)).toFixed(1)}" fill="${color}"/>`);
+      parts.push(
+        `<rect x="${x(p.t).toFixed(1)}" y="${y(acc + n).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y(acc) - y(acc + n)).toFixed(1)}" fill="${color}"/>`,
+      );
       acc += n;
     }
   }
   parts.push(...markerSvg(markers, x, pad.t, h, t0, t1));
   const span = (t1 - t0) / 1000;
-  for (const s of axisTicks(span, 10)) parts.push(`<text x="${x(t0 + s * 1000).toFixed(1)}" y="${pad.t + h + 14}" font-size="10" text-anchor="middle" fill="#555">${Math.round((t0 / 1000) + s)}s</text>`);
+  for (const s of axisTicks(span, 10))
+    parts.push(
+      `<text x="${x(t0 + s * 1000).toFixed(1)}" y="${pad.t + h + 14}" font-size="10" text-anchor="middle" fill="#555">${Math.round(t0 / 1000 + s)}s</text>`,
+    );
   parts.push(`<text x="${pad.l}" y="18" font-size="13" font-weight="bold" fill="#222">Live traffic: answers per second by version</text>`);
   let lx = pad.l + 330;
   for (const [i, v] of versions.entries()) {
-    parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="${VERSION_COLORS[i % VERSION_COLORS.length]}"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">v${e(v)}</text>`);
+    parts.push(
+      `<rect x="${lx}" y="9" width="10" height="10" fill="${VERSION_COLORS[i % VERSION_COLORS.length]}"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">v${e(v)}</text>`,
+    );
     lx += 50;
   }
   parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="${ERROR_COLOR}"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">errors</text>`);
   lx += 70;
-  parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="#EEF4FA" stroke="#ccc"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">reference-period traffic</text>`);
+  parts.push(
+    `<rect x="${lx}" y="9" width="10" height="10" fill="#EEF4FA" stroke="#ccc"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">reference-period traffic</text>`,
+  );
   lx += 160;
-  parts.push(`<rect x="${lx}" y="9" width="10" height="10" fill="#FDF2E9" stroke="#ccc"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">drifted-period traffic</text>`);
+  parts.push(
+    `<rect x="${lx}" y="9" width="10" height="10" fill="#FDF2E9" stroke="#ccc"/><text x="${lx + 14}" y="18" font-size="11" fill="#333">drifted-period traffic</text>`,
+  );
   parts.push(`<text x="${pad.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#555">seconds since the demo started (wall clock)</text>`);
   parts.push('</svg>');
   return parts.join('');
 }
 
 /** Share of drifted features per 3-second window of live traffic, with the monitor's threshold. */
-export function driftSeriesSvg(series: ReadonlyArray<{ t: number; share: number; rows: number; drifted: boolean }>, threshold: number, checks: ReadonlyArray<{ t: number; label: string }>, tRange: [number, number], width = 1180, height = 220): string {
+export function driftSeriesSvg(
+  series: ReadonlyArray<{ t: number; share: number; rows: number; drifted: boolean }>,
+  threshold: number,
+  checks: ReadonlyArray<{ t: number; label: string }>,
+  tRange: [number, number],
+  width = 1180,
+  height = 220,
+): string {
   const pad = { l: 54, r: 16, t: 34, b: 40 };
   const w = width - pad.l - pad.r;
   const h = height - pad.t - pad.b;
   const [t0, t1] = tRange;
   const x = (t: number) => pad.l + ((t - t0) / Math.max(1, t1 - t0)) * w;
   const y = (v: number) => pad.t + h - v * h;
-  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`, `<rect width="${width}" height="${height}" fill="#fff"/>`];
-  for (const v of [0, 0.25, 0.5, 0.75, 1]) parts.push(`<line x1="${pad.l}" x2="${pad.l + w}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e3e3"/><text x="${pad.l - 6}" y="${y(v) + 3}" font-size="10" text-anchor="end" fill="#555">${v * 100}%</text>`);
-  parts.push(`<line x1="${pad.l}" x2="${pad.l + w}" y1="${y(threshold)}" y2="${y(threshold)}" stroke="${ERROR_COLOR}" stroke-dasharray="6,4"/><text x="${pad.l + w - 4}" y="${y(threshold) - 4}" font-size="10" text-anchor="end" fill="${ERROR_COLOR}">driftShare threshold ${threshold * 100}%</text>`);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="${FONT}">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+  ];
+  for (const v of [0, 0.25, 0.5, 0.75, 1])
+    parts.push(
+      `<line x1="${pad.l}" x2="${pad.l + w}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e3e3"/><text x="${pad.l - 6}" y="${y(v) + 3}" font-size="10" text-anchor="end" fill="#555">${v * 100}%</text>`,
+    );
+  parts.push(
+    `<line x1="${pad.l}" x2="${pad.l + w}" y1="${y(threshold)}" y2="${y(threshold)}" stroke="${ERROR_COLOR}" stroke-dasharray="6,4"/><text x="${pad.l + w - 4}" y="${y(threshold) - 4}" font-size="10" text-anchor="end" fill="${ERROR_COLOR}">driftShare threshold ${threshold * 100}%</text>`,
+  );
   if (series.length) {
     const d = series.map((p, i) => `${i ? 'L' : 'M'}${x(p.t + 1500).toFixed(1)},${y(p.share).toFixed(1)}`).join(' ');
     parts.push(`<path d="${d}" fill="none" stroke="#4C78A8" stroke-width="2"/>`);
-    for (const p of series) parts.push(`<circle cx="${x(p.t + 1500).toFixed(1)}" cy="${y(p.share).toFixed(1)}" r="3" fill="${p.drifted ? ERROR_COLOR : '#4C78A8'}"/>`);
+    for (const p of series)
+      parts.push(`<circle cx="${x(p.t + 1500).toFixed(1)}" cy="${y(p.share).toFixed(1)}" r="3" fill="${p.drifted ? ERROR_COLOR : '#4C78A8'}"/>`);
   }
   parts.push(...markerSvg(checks, x, pad.t, h, t0, t1));
-  for (const s of axisTicks((t1 - t0) / 1000, 10)) parts.push(`<text x="${x(t0 + s * 1000).toFixed(1)}" y="${pad.t + h + 14}" font-size="10" text-anchor="middle" fill="#555">${Math.round(t0 / 1000 + s)}s</text>`);
-  parts.push(`<text x="${pad.l}" y="18" font-size="13" font-weight="bold" fill="#222">Share of drifted features per 3-second window of live traffic (payload log vs reference period)</text>`);
-  parts.push(`<text x="${pad.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#555">seconds since the demo started; dashed lines: the DriftMonitor's scheduled checks</text>`);
+  for (const s of axisTicks((t1 - t0) / 1000, 10))
+    parts.push(
+      `<text x="${x(t0 + s * 1000).toFixed(1)}" y="${pad.t + h + 14}" font-size="10" text-anchor="middle" fill="#555">${Math.round(t0 / 1000 + s)}s</text>`,
+    );
+  parts.push(
+    `<text x="${pad.l}" y="18" font-size="13" font-weight="bold" fill="#222">Share of drifted features per 3-second window of live traffic (payload log vs reference period)</text>`,
+  );
+  parts.push(
+    `<text x="${pad.l + w / 2}" y="${height - 6}" font-size="11" text-anchor="middle" fill="#555">seconds since the demo started; dashed lines: the DriftMonitor's scheduled checks</text>`,
+  );
   parts.push('</svg>');
   return parts.join('');
 }
@@ -192,8 +234,12 @@ function markerSvg(markers: ReadonlyArray<{ t: number; label: string }>, x: (t: 
     rows[row] = b + 2;
     const ty = top + 24 + row * 14;
     out.push(`<line x1="${xm.toFixed(1)}" x2="${xm.toFixed(1)}" y1="${top}" y2="${top + h}" stroke="#333" stroke-dasharray="3,3"/>`);
-    out.push(`<rect x="${(anchorEnd ? xm - wLabel : xm + 1).toFixed(1)}" y="${ty - 10}" width="${wLabel.toFixed(1)}" height="13" fill="#fff" fill-opacity="0.85"/>`);
-    out.push(`<text x="${(anchorEnd ? xm - 3 : xm + 3).toFixed(1)}" y="${ty}" font-size="10" fill="#222"${anchorEnd ? ' text-anchor="end"' : ''}>${e(m.label)}</text>`);
+    out.push(
+      `<rect x="${(anchorEnd ? xm - wLabel : xm + 1).toFixed(1)}" y="${ty - 10}" width="${wLabel.toFixed(1)}" height="13" fill="#fff" fill-opacity="0.85"/>`,
+    );
+    out.push(
+      `<text x="${(anchorEnd ? xm - 3 : xm + 3).toFixed(1)}" y="${ty}" font-size="10" fill="#222"${anchorEnd ? ' text-anchor="end"' : ''}>${e(m.label)}</text>`,
+    );
   }
   return out;
 }
@@ -207,21 +253,64 @@ export function renderDemoReport(r: DemoRecord): string {
   const tEnd = r.traffic.length ? r.traffic[r.traffic.length - 1].t + 1000 : r.wallMs;
   const tStart = r.traffic.length ? r.traffic[0].t : 0;
   const markers = r.markers;
-  const checkMarks = r.driftChecks.map((c) => ({ t: c.t, label: c.samples < 500 ? 'check: too few rows' : c.datasetDrift ? 'check: drift' : 'check: no drift' }));
+  const checkMarks = r.driftChecks.map((c) => ({
+    t: c.t,
+    label: c.samples < 500 ? 'check: too few rows' : c.datasetDrift ? 'check: drift' : 'check: no drift',
+  }));
   const versionsRows = r.versions.map((v) => [
-    `v${v.version}`, e(v.lineage.reason ?? '–'), e(v.lineage.runId ?? '–'), fmt(v.metrics.rocAuc, 3), fmt(v.metrics.f1, 3), fmt(v.metrics.logLoss, 3), fmt(v.metrics.ece, 3), pct(v.metrics.positiveRate),
-    e(v.params.rows ?? '–'), e(v.params.kind ?? (v.tags['demo.ghosteam.io/broken'] ? 'v2 + broken lookup' : '–')), e(v.tags['demo.ghosteam.io/broken'] ?? (v.lineage.datasetDigest ? `data ${v.lineage.datasetDigest.slice(7, 19)}` : '')),
+    `v${v.version}`,
+    e(v.lineage.reason ?? '–'),
+    e(v.lineage.runId ?? '–'),
+    fmt(v.metrics.rocAuc, 3),
+    fmt(v.metrics.f1, 3),
+    fmt(v.metrics.logLoss, 3),
+    fmt(v.metrics.ece, 3),
+    pct(v.metrics.positiveRate),
+    e(v.params.rows ?? '–'),
+    e(v.params.kind ?? (v.tags['demo.ghosteam.io/broken'] ? 'v2 + broken lookup' : '–')),
+    e(v.tags['demo.ghosteam.io/broken'] ?? (v.lineage.datasetDigest ? `data ${v.lineage.datasetDigest.slice(7, 19)}` : '')),
   ]);
-  const rollouts = r.rollouts.map((ro) => `
+  const rollouts = r.rollouts
+    .map(
+      (ro) => `
     <h3>v${ro.version}: ${ro.outcome === 'promoted' ? '<span class="ok">promoted</span>' : '<span class="bad">rolled back</span>'} <small>(${e(ro.reason)})</small></h3>
     ${ro.message ? `<p class="reason">${e(ro.message)}</p>` : ''}
-    ${table(['step', 'traffic', 'checked (demo clock)', 'requests', 'error rate', 'p99 latency', 'prediction drift (PSI)', 'verdict', 'message'], ro.analysis.map((a) => [
-      String(a.step + 1), `${a.trafficPercent}%`, e(a.checkedAt.slice(11, 19)), String(a.requests ?? '–'), pct(a.errorRate), a.p99LatencyMs === undefined ? '–' : `${a.p99LatencyMs.toFixed(1)} ms`, a.predictionDrift === undefined ? '–' : a.predictionDrift.toFixed(3),
-      a.passed ? '<span class="ok">passed</span>' : '<span class="bad">failed</span>', e(a.message ?? ''),
-    ]))}`).join('');
-  const driftRows = r.driftChecks.map((c) => [e(c.at.slice(11, 16)), sec(c.t), String(c.samples), c.samples < 500 ? 'no verdict (fewer than 500 rows)' : c.datasetDrift ? `<span class="bad">drift</span> (${pct(c.share)} of features)` : `<span class="ok">no drift</span> (${pct(c.share)})`, e(c.drifted.join(', ') || '–')]);
+    ${table(
+      ['step', 'traffic', 'checked (demo clock)', 'requests', 'error rate', 'p99 latency', 'prediction drift (PSI)', 'verdict', 'message'],
+      ro.analysis.map((a) => [
+        String(a.step + 1),
+        `${a.trafficPercent}%`,
+        e(a.checkedAt.slice(11, 19)),
+        String(a.requests ?? '–'),
+        pct(a.errorRate),
+        a.p99LatencyMs === undefined ? '–' : `${a.p99LatencyMs.toFixed(1)} ms`,
+        a.predictionDrift === undefined ? '–' : a.predictionDrift.toFixed(3),
+        a.passed ? '<span class="ok">passed</span>' : '<span class="bad">failed</span>',
+        e(a.message ?? ''),
+      ]),
+    )}`,
+    )
+    .join('');
+  const driftRows = r.driftChecks.map((c) => [
+    e(c.at.slice(11, 16)),
+    sec(c.t),
+    String(c.samples),
+    c.samples < 500
+      ? 'no verdict (fewer than 500 rows)'
+      : c.datasetDrift
+        ? `<span class="bad">drift</span> (${pct(c.share)} of features)`
+        : `<span class="ok">no drift</span> (${pct(c.share)})`,
+    e(c.drifted.join(', ') || '–'),
+  ]);
   const lastDrift = r.driftChecks.filter((c) => c.datasetDrift).at(-1);
-  const featureRows = (lastDrift?.features ?? []).map((f) => [e(f.name), e(f.test), fmt(f.statistic), f.pValue === undefined ? '–' : fmt(f.pValue), fmt(f.threshold), f.drifted ? '<span class="bad">drifted</span>' : 'ok']);
+  const featureRows = (lastDrift?.features ?? []).map((f) => [
+    e(f.name),
+    e(f.test),
+    fmt(f.statistic),
+    f.pValue === undefined ? '–' : fmt(f.pValue),
+    fmt(f.threshold),
+    f.drifted ? '<span class="bad">drifted</span>' : 'ok',
+  ]);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ghosteam demo report</title>
 <style>
@@ -236,7 +325,7 @@ small{color:#666;font-weight:normal}
 <h1>ghosteam demo ${ok ? '<span class="ok">✓ every step happened</span>' : '<span class="bad">✗ incomplete</span>'}</h1>
 <p class="sub">${e(r.startedAt)} · embedded default (local engine, local registry, local OIP server, local operator) · the demo clock ran ${r.speed}x (1-minute canary steps took ${(60 / r.speed).toFixed(1)} s; the 10-minute drift schedule ${(600 / r.speed).toFixed(0)} s) · wall ${sec(r.wallMs)}, CPU ${sec(r.cpuMs)}</p>
 <div class="kpis">
-${r.versions.map((v) => v.tags['demo.ghosteam.io/broken'] ? `<div class="kpi">v${v.version}<b class="bad">broken</b><small>rolled back</small></div>` : `<div class="kpi">v${v.version} ROC AUC<b>${fmt(v.metrics.rocAuc, 3)}</b><small>trained: ${e(v.lineage.reason ?? '')}</small></div>`).join('')}
+${r.versions.map((v) => (v.tags['demo.ghosteam.io/broken'] ? `<div class="kpi">v${v.version}<b class="bad">broken</b><small>rolled back</small></div>` : `<div class="kpi">v${v.version} ROC AUC<b>${fmt(v.metrics.rocAuc, 3)}</b><small>trained: ${e(v.lineage.reason ?? '')}</small></div>`)).join('')}
 <div class="kpi">requests<b>${r.traffic.reduce((a, p) => a + Object.values(p.ok).reduce((x, y) => x + y, 0) + Object.values(p.errors).reduce((x, y) => x + y, 0), 0).toLocaleString('en')}</b><small>${r.rate}/s over HTTP</small></div>
 <div class="kpi">drift checks<b>${r.driftChecks.length}</b><small>${r.driftChecks.filter((c) => c.datasetDrift).length} found drift</small></div>
 </div>
@@ -257,10 +346,16 @@ ${lastDrift ? `<h3>Per-feature results of the check that triggered retraining</h
 ${table(['version', 'reason', 'run', 'ROC AUC', 'F1', 'log loss', 'ECE', 'positive rate', 'train rows', 'model', 'notes'], versionsRows)}
 
 <h2>Timeline</h2>
-${table(['wall', 'demo clock', 'step', 'what happened'], r.timeline.map((x) => [sec(x.t - t0), e(new Date(x.demoT).toISOString().slice(11, 19)), e(x.step), e(x.text.replace(/\u001b\[[0-9;]*m/g, ''))]))}
+${table(
+  ['wall', 'demo clock', 'step', 'what happened'],
+  r.timeline.map((x) => [sec(x.t - t0), e(new Date(x.demoT).toISOString().slice(11, 19)), e(x.step), e(x.text.replace(/\u001b\[[0-9;]*m/g, ''))]),
+)}
 
 <h2>Git: the demo repository <small>${e(r.repo)}</small></h2>
-${table(['commit', 'author', 'subject', 'trailers'], r.gitLog.map((g) => [`<code>${e(g.hash)}</code>`, e(g.author), e(g.subject), e(g.trailers)]))}
+${table(
+  ['commit', 'author', 'subject', 'trailers'],
+  r.gitLog.map((g) => [`<code>${e(g.hash)}</code>`, e(g.author), e(g.subject), e(g.trailers)]),
+)}
 <h3>ghosteam plan ${e(r.firstCommit.slice(0, 7))}..HEAD</h3>
 <pre>${e(r.plan.replace(/\u001b\[[0-9;]*m/g, ''))}</pre>
 </body></html>

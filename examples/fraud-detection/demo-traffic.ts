@@ -93,23 +93,25 @@ export class Traffic {
     this.running = true;
     const interval = (1000 * this.concurrency) / this.o.rate;
     for (let w = 0; w < this.concurrency; w++) {
-      this.loops.push((async () => {
-        let due = Date.now() + (w * interval) / this.concurrency;
-        while (this.running) {
-          const wait = due - Date.now();
-          if (wait > 0) await sleep(wait);
-          else if (wait < -interval * 4) due = Date.now(); // fell behind (a busy machine): don't burst to catch up
-          if (!this.running) break;
-          due += interval;
-          const row = this.rows[this.next++ % this.rows.length];
-          const body = JSON.stringify({ inputs: [{ name: this.o.input, shape: [1, row.length], datatype: 'FP32', data: row }] });
-          this.sent++;
-          const r = await post(this.agent, this.endpoint, body);
-          const b = this.bucket(Date.now());
-          if (r.status >= 200 && r.status < 300) b.ok[r.version ?? '?'] = (b.ok[r.version ?? '?'] ?? 0) + 1;
-          else b.errors[String(r.status)] = (b.errors[String(r.status)] ?? 0) + 1;
-        }
-      })());
+      this.loops.push(
+        (async () => {
+          let due = Date.now() + (w * interval) / this.concurrency;
+          while (this.running) {
+            const wait = due - Date.now();
+            if (wait > 0) await sleep(wait);
+            else if (wait < -interval * 4) due = Date.now(); // fell behind (a busy machine): don't burst to catch up
+            if (!this.running) break;
+            due += interval;
+            const row = this.rows[this.next++ % this.rows.length];
+            const body = JSON.stringify({ inputs: [{ name: this.o.input, shape: [1, row.length], datatype: 'FP32', data: row }] });
+            this.sent++;
+            const r = await post(this.agent, this.endpoint, body);
+            const b = this.bucket(Date.now());
+            if (r.status >= 200 && r.status < 300) b.ok[r.version ?? '?'] = (b.ok[r.version ?? '?'] ?? 0) + 1;
+            else b.errors[String(r.status)] = (b.errors[String(r.status)] ?? 0) + 1;
+          }
+        })(),
+      );
     }
   }
 

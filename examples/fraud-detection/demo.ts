@@ -38,14 +38,14 @@ import { ModelServerMetrics, type ModelServerAdmin } from '../../controllers/bac
 import type { MetricsSource } from '../../controllers/backends/types.ts';
 import type { DriftChecker } from '../../controllers/reconcilers/drift-monitor.ts';
 import { createLogger } from '../../controllers/runtime/log.ts';
-import type { DriftMonitorStatus, ModelStatus, TrainingRunStatus, AnalysisResult } from '../../api/crds/index.ts';
+import type { DriftMonitorStatus, ModelStatus, TrainingRunStatus } from '../../api/crds/index.ts';
 import { runPlan, renderText } from '../../gitops/index.ts';
 import { createReporter, loadPipelines, runPipeline } from '../../pipelines/local/index.ts';
 import type { RunOptions } from '../../pipelines/local/types.ts';
 import { pipelineSpecHash } from '../../pipelines/hash.ts';
 import type { PipelineSpec } from '../../pipelines/spec.ts';
 import { EXAMPLE_ROWS, EXAMPLE_SEED, FEATURES, generate, toCsv, type FraudRow } from './data.ts';
-import { MODEL_NAME, NAMESPACE } from './app.ts';
+import { NAMESPACE } from './app.ts';
 import { DemoClock } from './demo-clock.ts';
 import { Traffic } from './demo-traffic.ts';
 import { brokenLookupModel } from './demo-broken.ts';
@@ -100,13 +100,14 @@ export interface DemoOutcome {
   readonly cpuMs: number;
 }
 
-type Obj<S> = K8sObject & { status?: S };
-
 /** The example app as a user's repository holds it: ghosteam imported by its package name. */
 export function rewriteImports(source: string, file: string): string {
   const out = source.replace(/from '\.\.\/\.\.\/(charts|pipelines|components|controllers|gitops)\/index\.ts'/g, "from 'ghosteam/$1'");
   const left = /from '\.\.\/[^']*'/.exec(out);
-  if (left) throw new Error(`${file}: import ${left[0].slice(5)} points outside the example; import ghosteam by its package name (ghosteam/charts, ghosteam/pipelines)`);
+  if (left)
+    throw new Error(
+      `${file}: import ${left[0].slice(5)} points outside the example; import ghosteam by its package name (ghosteam/charts, ghosteam/pipelines)`,
+    );
   return out;
 }
 
@@ -130,7 +131,8 @@ function git(cwd: string, ...args: string[]): string {
 function prepareWorkspace(dir: string): void {
   if (existsSync(dir)) {
     const entries = readdirSync(dir);
-    if (entries.length > 0 && !entries.includes(MARKER)) throw new Error(`${dir} exists and is not a demo workspace (no ${MARKER} in it); pass --dir with a new or empty directory`);
+    if (entries.length > 0 && !entries.includes(MARKER))
+      throw new Error(`${dir} exists and is not a demo workspace (no ${MARKER} in it); pass --dir with a new or empty directory`);
     rmSync(dir, { recursive: true, force: true });
   }
   mkdirSync(dir, { recursive: true });
@@ -159,7 +161,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const log = (step: string, text: string) => {
     const now = Date.now();
     timeline.push({ t: now, demoT: clock.toDemo(now), step, text });
-    print(`${pc.dim(`[${((now - t0) / 1000).toFixed(1).padStart(5)}s · ${clock.speed === 1 ? 'wall' : 'demo'} ${new Date(clock.toDemo(now)).toISOString().slice(11, 19)}]`)} ${pc.bold(step.padEnd(8))} ${text}`);
+    print(
+      `${pc.dim(`[${((now - t0) / 1000).toFixed(1).padStart(5)}s · ${clock.speed === 1 ? 'wall' : 'demo'} ${new Date(clock.toDemo(now)).toISOString().slice(11, 19)}]`)} ${pc.bold(step.padEnd(8))} ${text}`,
+    );
   };
   const checks: DemoCheck[] = [];
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
@@ -167,7 +171,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   // Every failed request to the broken v3 would print an onnxruntime error line; the server answers 500 either way.
   ort.env.logLevel = 'fatal';
 
-  print(pc.bold('ghosteam demo') + pc.dim(` — the demo clock runs ${speed}x: the example's 1-minute canary steps take ${(60 / speed).toFixed(1)} s, its 10-minute drift schedule ${(600 / speed).toFixed(0)} s`));
+  print(
+    pc.bold('ghosteam demo') +
+      pc.dim(
+        ` — the demo clock runs ${speed}x: the example's 1-minute canary steps take ${(60 / speed).toFixed(1)} s, its 10-minute drift schedule ${(600 / speed).toFixed(0)} s`,
+      ),
+  );
 
   // 1. Data.
   prepareWorkspace(dir);
@@ -182,14 +191,20 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const liveReference = rowsOf(generate('reference', trafficRows, seed + 100));
   const liveDrifted = rowsOf(generate('drifted', trafficRows, seed + 101));
   const rate1 = (rs: readonly FraudRow[]) => rs.filter((r) => r.label === 1).length / rs.length;
-  log('data', `${rows.toLocaleString('en')} labelled rows per period (seed ${seed}): reference fraud rate ${(rate1(reference) * 100).toFixed(1)}%, drifted ${(rate1(drifted) * 100).toFixed(1)}%`);
+  log(
+    'data',
+    `${rows.toLocaleString('en')} labelled rows per period (seed ${seed}): reference fraud rate ${(rate1(reference) * 100).toFixed(1)}%, drifted ${(rate1(drifted) * 100).toFixed(1)}%`,
+  );
 
   // 2. A fresh git repository holding the example app, importing ghosteam by its package name.
   const exampleDir = here;
   writeFileSync(join(repo, 'app.ts'), rewriteImports(readFileSync(join(exampleDir, 'app.ts'), 'utf8'), 'examples/fraud-detection/app.ts'));
   writeFileSync(join(repo, 'data.ts'), readFileSync(join(exampleDir, 'data.ts'), 'utf8'));
   writeFileSync(join(repo, '.gitignore'), 'node_modules/\n.ghosteam/\ndata/\n');
-  writeFileSync(join(repo, 'package.json'), `${JSON.stringify({ name: 'fraud-detection', private: true, type: 'module', dependencies: { ghosteam: '*', cdk8s: '*' } }, null, 2)}\n`);
+  writeFileSync(
+    join(repo, 'package.json'),
+    `${JSON.stringify({ name: 'fraud-detection', private: true, type: 'module', dependencies: { ghosteam: '*', cdk8s: '*' } }, null, 2)}\n`,
+  );
   // What `npm install ghosteam` would give: node_modules/ghosteam (this checkout) and its cdk8s.
   mkdirSync(join(repo, 'node_modules'), { recursive: true });
   symlinkSync(projectRoot, join(repo, 'node_modules', 'ghosteam'), 'dir');
@@ -210,9 +225,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   const pipelines = await loadPipelines(appFile);
   const pipelineMap = new Map(pipelines.map((p) => [p.name, { ...p, specHash: pipelineSpecHash(p) }]));
   const trainSpec = pipelines[0];
-  const modelObj = synth.objects.find((x) => x.kind === 'Model') as K8sObject | undefined;
-  const monitorObj = synth.objects.find((x) => x.kind === 'DriftMonitor') as K8sObject | undefined;
-  if (!trainSpec || !modelObj || !monitorObj) throw new Error(`${appFile}: the demo needs a Pipeline, a Model and a DriftMonitor; the app synthesized ${synth.objects.map((x) => x.kind).join(', ')}`);
+  const modelObj = synth.objects.find((x): x is K8sObject => x.kind === 'Model');
+  const monitorObj = synth.objects.find((x): x is K8sObject => x.kind === 'DriftMonitor');
+  if (!trainSpec || !modelObj || !monitorObj)
+    throw new Error(`${appFile}: the demo needs a Pipeline, a Model and a DriftMonitor; the app synthesized ${synth.objects.map((x) => x.kind).join(', ')}`);
   const ns = modelObj.metadata.namespace ?? NAMESPACE;
   const modelName = (modelObj.spec as { modelRef: { name: string } }).modelRef.name;
 
@@ -233,22 +249,52 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   let watcher: { stop(): Promise<void> } | undefined;
   const operatorLog: string[] = [];
   const record: DemoRecord = {
-    startedAt: new Date(t0).toISOString(), speed, rows, seed, rate, timeline, versions: [], driftChecks: [], rollouts: [], traffic: [], gitLog: [], plan: '',
-    driftCharts: [], driftSeries: [], markers: [], checks, wallMs: 0, cpuMs: 0, repo: relative(process.cwd(), repo) || repo, features: [...FEATURES], firstCommit,
+    startedAt: new Date(t0).toISOString(),
+    speed,
+    rows,
+    seed,
+    rate,
+    timeline,
+    versions: [],
+    driftChecks: [],
+    rollouts: [],
+    traffic: [],
+    gitLog: [],
+    plan: '',
+    driftCharts: [],
+    driftSeries: [],
+    markers: [],
+    checks,
+    wallMs: 0,
+    cpuMs: 0,
+    repo: relative(process.cwd(), repo) || repo,
+    features: [...FEATURES],
+    firstCommit,
   };
   try {
     log('train', `pipeline ${trainSpec.name} on the local engine: ${trainSpec.tasks.map((t) => t.name).join(' → ')}`);
     const reporter = createReporter(progress);
-    const v1run = await runPipeline(trainSpec, { reason: 'manual', cwd: repo, storeDir: '.ghosteam', params: repoPathParams(trainSpec, extraParams, repo) as RunOptions['params'], onEvent: (e) => reporter.onEvent(e) });
+    const v1run = await runPipeline(trainSpec, {
+      reason: 'manual',
+      cwd: repo,
+      storeDir: '.ghosteam',
+      params: repoPathParams(trainSpec, extraParams, repo) as RunOptions['params'],
+      onEvent: (e) => reporter.onEvent(e),
+    });
     reporter.stop();
-    if (v1run.status !== 'Succeeded') throw new Error(`the first training run ${v1run.id} ended ${v1run.status}: ${v1run.message ?? 'see its logs under ' + join(repo, '.ghosteam', 'runs', v1run.id)}`);
+    if (v1run.status !== 'Succeeded')
+      throw new Error(
+        `the first training run ${v1run.id} ended ${v1run.status}: ${v1run.message ?? 'see its logs under ' + join(repo, '.ghosteam', 'runs', v1run.id)}`,
+      );
     const v1 = await registry.resolve(modelName, 'latest');
     log('train', `registered ${modelName} v${v1.version}: test ROC AUC ${v1.metrics.rocAuc?.toFixed(3)} (gate rocAuc >= 0.80) from run ${v1run.id}`);
 
     // 4. Serve on the local OIP server; start the operator with the app's Model and DriftMonitor.
     // The demo clock starts a few wall-clock seconds before one of the monitor's scheduled checks,
     // so the first scheduled check sees a few seconds of reference traffic.
-    const slot = CronExpressionParser.parse((monitorObj.spec as { schedule: string }).schedule, { currentDate: new Date(), tz: 'UTC' }).next().getTime();
+    const slot = CronExpressionParser.parse((monitorObj.spec as { schedule: string }).schedule, { currentDate: new Date(), tz: 'UTC' })
+      .next()
+      .getTime();
     clock = new DemoClock(speed, Date.now(), slot - CHECK_LEAD_MS * speed);
     server = await startModelServer({ port: 0, payloadLog: { file: payloadLog, flushIntervalMs: 100 } });
     const admin: ModelServerAdmin = new ModelServerAdminClient(server.url);
@@ -261,7 +307,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const serverMetrics = new ModelServerMetrics(admin);
     const predictionDrift = payloadPredictionDrift({ payloadLog: () => payloadLog });
     const metrics: MetricsSource = {
-      versionMetrics: (m, v, since, now) => serverMetrics.versionMetrics(m, v),
+      versionMetrics: (m, v) => serverMetrics.versionMetrics(m, v),
       predictionDrift: (m, stable, canary, since, now) => predictionDrift(m, stable, canary, clock.toReal(since), clock.toReal(now)),
     };
     const run = async (spec: PipelineSpec, opts: RunOptions) => {
@@ -271,21 +317,36 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       return runPipeline(spec, { ...opts, reason, params: repoPathParams(spec, { ...extraParams, ...(opts.params ?? {}) }, repo) as RunOptions['params'] });
     };
     op = await startLocalOperator({
-      stateDir: join(dir, 'state'), registry, modelServer: admin, modelServerUrl: server.url,
+      stateDir: join(dir, 'state'),
+      registry,
+      modelServer: admin,
+      modelServerUrl: server.url,
       engine: { run, pipelines: pipelineMap, cwd: repo, storeDir: '.ghosteam' },
-      driftCheck, metrics, clock: clock.now, resyncMs: 200,
+      driftCheck,
+      metrics,
+      clock: clock.now,
+      resyncMs: 200,
       // Promotions are written back to the demo repository by the operator, as in a cluster.
       gitWriteBack: { repo, branch: 'main' },
       log: createLogger({ level: 'info', write: (l) => operatorLog.push(l) }),
     });
     await op.apply(modelObj);
-    const ready = await op.waitFor('Model', ns, modelName, (m) => (m.status as ModelStatus | undefined)?.phase === 'Ready' && (m.status as ModelStatus).stableVersion === v1.version, stepTimeout);
+    const ready = await op.waitFor(
+      'Model',
+      ns,
+      modelName,
+      (m) => (m.status as ModelStatus | undefined)?.phase === 'Ready' && (m.status as ModelStatus).stableVersion === v1.version,
+      stepTimeout,
+    );
     const champion1 = (await registry.resolve(modelName, 'champion')).version;
-    log('serve', `Model ${ns}/${modelName} Ready: v${(ready.status as ModelStatus).stableVersion} serves at ${server.url}/v2/models/${modelName}/infer; ${modelName}@champion → v${champion1}`);
+    log(
+      'serve',
+      `Model ${ns}/${modelName} Ready: v${(ready.status as ModelStatus).stableVersion} serves at ${server.url}/v2/models/${modelName}/infer; ${modelName}@champion → v${champion1}`,
+    );
     check('v1 registered, served and champion', champion1 === v1.version && v1.version === 1, `champion v${champion1}`);
     const meta = (await (await fetch(`${server.url}/v2/models/${modelName}`)).json()) as { inputs: Array<{ name: string }> };
 
-    watcher = watchStatuses(op, ns, modelName, (monitorObj.metadata.name), log, record);
+    watcher = watchStatuses(op, ns, modelName, monitorObj.metadata.name, log, record);
     traffic = new Traffic({ url: server.url, model: modelName, input: meta.inputs[0].name, rate, concurrency: 4 });
     traffic.use(liveReference, 'reference');
     traffic.start();
@@ -294,10 +355,16 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const monName = monitorObj.metadata.name;
 
     // 5. A drift check over reference traffic finds no drift; over drifted traffic it retrains once.
-    const mon1 = await op.waitFor('DriftMonitor', ns, monName, (m) => {
-      const s = m.status as DriftMonitorStatus | undefined;
-      return !!s?.lastCheckTime && (s.samples ?? 0) >= 500 && s.datasetDrift === false;
-    }, stepTimeout);
+    const mon1 = await op.waitFor(
+      'DriftMonitor',
+      ns,
+      monName,
+      (m) => {
+        const s = m.status as DriftMonitorStatus | undefined;
+        return !!s?.lastCheckTime && (s.samples ?? 0) >= 500 && s.datasetDrift === false;
+      },
+      stepTimeout,
+    );
     const s1 = mon1.status as DriftMonitorStatus;
     traffic.use(liveDrifted, 'drifted');
     record.driftedFrom = Date.now() - t0;
@@ -307,25 +374,48 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const s2 = mon2.status as DriftMonitorStatus;
     const trName = s2.lastTriggeredRun!;
     record.markers.push({ t: Date.now() - t0, label: 'drift → retrain' });
-    const tr = await op.waitFor('TrainingRun', ns, trName, (r) => ['Succeeded', 'Failed'].includes((r.status as TrainingRunStatus | undefined)?.phase ?? ''), stepTimeout * 2);
+    const tr = await op.waitFor(
+      'TrainingRun',
+      ns,
+      trName,
+      (r) => ['Succeeded', 'Failed'].includes((r.status as TrainingRunStatus | undefined)?.phase ?? ''),
+      stepTimeout * 2,
+    );
     const trs = tr.status as TrainingRunStatus;
     if (trs.phase !== 'Succeeded' || !trs.registeredVersion) throw new Error(`TrainingRun ${trName} ${trs.phase}: ${trs.message ?? ''}`);
     const v2 = await registry.getVersion(modelName, trs.registeredVersion);
-    log('retrain', `registered ${modelName} v${v2.version} (reason ${v2.lineage.reason}, run ${v2.lineage.runId}): ROC AUC ${v2.metrics.rocAuc?.toFixed(3)} on the drifted period`);
+    log(
+      'retrain',
+      `registered ${modelName} v${v2.version} (reason ${v2.lineage.reason}, run ${v2.lineage.runId}): ROC AUC ${v2.metrics.rocAuc?.toFixed(3)} on the drifted period`,
+    );
     record.markers.push({ t: Date.now() - t0, label: `v${v2.version} registered` });
     check('drift detected → v2 registered with reason drift', v2.version === 2 && v2.lineage.reason === 'drift', `v${v2.version}, reason ${v2.lineage.reason}`);
 
     // 6a. The canary of v2: 10% → 50% → promoted, analysed on the server's per-version metrics.
-    const promoted = await op.waitFor('Model', ns, modelName, (m) => (m.status as ModelStatus).stableVersion === v2.version && (m.status as ModelStatus).canaryVersion === undefined, stepTimeout);
+    const promoted = await op.waitFor(
+      'Model',
+      ns,
+      modelName,
+      (m) => (m.status as ModelStatus).stableVersion === v2.version && (m.status as ModelStatus).canaryVersion === undefined,
+      stepTimeout,
+    );
     await waitUntil(async () => (await registry.resolve(modelName, 'champion')).version === v2.version, 10_000);
     const champion2 = (await registry.resolve(modelName, 'champion')).version;
     const a2 = ((promoted.status as ModelStatus).analysis ?? []).filter((a) => a.version === v2.version);
     record.rollouts.push({ version: v2.version, outcome: 'promoted', reason: 'AnalysisPassed', analysis: a2 });
     record.markers.push({ t: Date.now() - t0, label: `v${v2.version} promoted` });
     log('canary', `v${v2.version} promoted after ${a2.length} analysed steps; ${modelName}@champion → v${champion2}`);
-    check('champion == v2 after promotion', champion2 === v2.version && a2.length >= 2 && a2.every((a) => a.passed), `champion v${champion2}, ${a2.length} passed steps`);
+    check(
+      'champion == v2 after promotion',
+      champion2 === v2.version && a2.length >= 2 && a2.every((a) => a.passed),
+      `champion v${champion2}, ${a2.length} passed steps`,
+    );
     const trainingRuns = await op.list('TrainingRun', ns);
-    check('exactly one TrainingRun', trainingRuns.length === 1 && trainingRuns[0].metadata.name === trName && (trainingRuns[0].spec as { reason?: string }).reason === 'drift', trainingRuns.map((r) => `${r.metadata.name} (${(r.spec as { reason?: string }).reason})`).join(', '));
+    check(
+      'exactly one TrainingRun',
+      trainingRuns.length === 1 && trainingRuns[0].metadata.name === trName && (trainingRuns[0].spec as { reason?: string }).reason === 'drift',
+      trainingRuns.map((r) => `${r.metadata.name} (${(r.spec as { reason?: string }).reason})`).join(', '),
+    );
 
     // 7. Write-back: the operator commits the promotion to models.lock.json (status.writeBack says so).
     const written = await op.waitFor('Model', ns, modelName, (m) => (m.status as ModelStatus).writeBack?.version === v2.version, stepTimeout);
@@ -336,12 +426,19 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const broken = join(dir, 'fraud-v3-broken.onnx');
     writeFileSync(broken, brokenLookupModel(readFileSync(v2.source), FEATURES.indexOf('amount_log')));
     const v3 = await registry.registerVersion(modelName, {
-      artifactPath: broken, lineage: { reason: 'manual' },
+      artifactPath: broken,
+      lineage: { reason: 'manual' },
       tags: { 'demo.ghosteam.io/broken': 'amount lookup table one bucket short: amounts >= e^5 fail with HTTP 500' },
     });
     record.markers.push({ t: Date.now() - t0, label: `v${v3.version} registered` });
     log('canary', `registered a deliberately broken v${v3.version} (v2 plus an amount lookup that fails on large amounts)`);
-    const rolled = await op.waitFor('Model', ns, modelName, (m) => (m.status as ModelStatus).phase === 'RolledBack' && (m.status as ModelStatus).lastFailedVersion === v3.version, stepTimeout);
+    const rolled = await op.waitFor(
+      'Model',
+      ns,
+      modelName,
+      (m) => (m.status as ModelStatus).phase === 'RolledBack' && (m.status as ModelStatus).lastFailedVersion === v3.version,
+      stepTimeout,
+    );
     const rs = rolled.status as ModelStatus;
     const degraded = rs.conditions?.find((c) => c.type === 'Degraded');
     const a3 = (rs.analysis ?? []).filter((a) => a.version === v3.version);
@@ -349,30 +446,61 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     const champion3 = (await registry.resolve(modelName, 'champion')).version;
     record.markers.push({ t: Date.now() - t0, label: `v${v3.version} rolled back` });
     log('canary', `v${v3.version} rolled back (${degraded?.reason}): ${degraded?.message}; v${rs.stableVersion} keeps serving`);
-    check('v3 rolled back with the reason recorded', rs.stableVersion === v2.version && champion3 === v2.version && !!degraded?.reason && degraded.reason !== 'AsExpected' && !!degraded.message, `${degraded?.reason}: ${degraded?.message}`);
+    check(
+      'v3 rolled back with the reason recorded',
+      rs.stableVersion === v2.version && champion3 === v2.version && !!degraded?.reason && degraded.reason !== 'AsExpected' && !!degraded.message,
+      `${degraded?.reason}: ${degraded?.message}`,
+    );
 
     await sleep(1000); // a last second of traffic on v2 alone, for the chart
     await traffic.stop();
     await watcher.stop();
     watcher = undefined;
     const totals = traffic.totals();
-    log('traffic', `stopped: ${traffic.sent.toLocaleString('en')} requests (${Object.entries(totals.ok).map(([v, n]) => `v${v} ${n}`).join(', ')}, ${totals.errors} errors)`);
+    log(
+      'traffic',
+      `stopped: ${traffic.sent.toLocaleString('en')} requests (${Object.entries(totals.ok)
+        .map(([v, n]) => `v${v} ${n}`)
+        .join(', ')}, ${totals.errors} errors)`,
+    );
     record.traffic = traffic.buckets.map((b) => ({ ...b, t: b.t - t0 }));
 
     // 7b. The lock file is committed; ghosteam plan between the first and the last commit.
     const lockCommitted = git(repo, 'log', '-1', '--format=%H', '--', 'models.lock.json');
     const lock = JSON.parse(git(repo, 'show', 'HEAD:models.lock.json')) as { models: Record<string, { version: number; reason: string }> };
-    check('lock file committed', !!lockCommitted && lock.models[modelName]?.version === v2.version && lock.models[modelName]?.reason === 'drift', `models.lock.json at ${lockCommitted.slice(0, 7)}: ${JSON.stringify(lock.models[modelName])}`);
+    check(
+      'lock file committed',
+      !!lockCommitted && lock.models[modelName]?.version === v2.version && lock.models[modelName]?.reason === 'drift',
+      `models.lock.json at ${lockCommitted.slice(0, 7)}: ${JSON.stringify(lock.models[modelName])}`,
+    );
     const planReport = await runPlan({ repoDir: repo, base: firstCommit, head: 'HEAD', app: 'app.ts' });
     record.plan = renderText(planReport);
     const planChanged = !!planReport.plan && planReport.plan.changed.length > 0 && !!planReport.plan.diff;
-    log('plan', `ghosteam plan ${firstCommit.slice(0, 7)}..HEAD: ${planReport.plan ? `${planReport.plan.changed.length} changed, ${planReport.plan.added.length} added, ${planReport.plan.removed.length} removed` : planReport.headError}`);
-    print(pc.dim(record.plan.trimEnd().split('\n').map((l) => `    ${l}`).join('\n')));
-    check('plan output non-empty', planChanged, planReport.plan ? planReport.plan.changed.map((c) => `${c.kind}/${c.name}`).join(', ') : (planReport.headError ?? 'no plan'));
-    record.gitLog = git(repo, 'log', '--format=%h%x09%an%x09%s%x09%(trailers:only,unfold)').split('\n').filter(Boolean).map((l) => {
-      const [hash, author, subject, trailers] = l.split('\t');
-      return { hash, author, subject, trailers: trailers ?? '' };
-    });
+    log(
+      'plan',
+      `ghosteam plan ${firstCommit.slice(0, 7)}..HEAD: ${planReport.plan ? `${planReport.plan.changed.length} changed, ${planReport.plan.added.length} added, ${planReport.plan.removed.length} removed` : planReport.headError}`,
+    );
+    print(
+      pc.dim(
+        record.plan
+          .trimEnd()
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n'),
+      ),
+    );
+    check(
+      'plan output non-empty',
+      planChanged,
+      planReport.plan ? planReport.plan.changed.map((c) => `${c.kind}/${c.name}`).join(', ') : (planReport.headError ?? 'no plan'),
+    );
+    record.gitLog = git(repo, 'log', '--format=%h%x09%an%x09%s%x09%(trailers:only,unfold)')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [hash, author, subject, trailers] = l.split('\t');
+        return { hash, author, subject, trailers: trailers ?? '' };
+      });
 
     // 8. The report.
     record.versions = await Promise.all([v1, v2, v3].map(async (v) => await registry.getVersion(modelName, v.version)));
@@ -422,13 +550,17 @@ function watchStatuses(op: LocalOperator, ns: string, model: string, monitor: st
       const ms = m?.status as ModelStatus | undefined;
       if (ms) {
         const key = `${ms.phase}/${ms.stableVersion}/${ms.canaryVersion}/${ms.trafficPercent}`;
-        if (key !== lastModel && ms.canaryVersion !== undefined) log('canary', `v${ms.canaryVersion} at ${ms.trafficPercent}% of traffic (v${ms.stableVersion} stable)`);
+        if (key !== lastModel && ms.canaryVersion !== undefined)
+          log('canary', `v${ms.canaryVersion} at ${ms.trafficPercent}% of traffic (v${ms.stableVersion} stable)`);
         lastModel = key;
         for (const a of ms.analysis ?? []) {
           const k = `${a.version}/${a.step}`;
           if (seenAnalyses.has(k)) continue;
           seenAnalyses.add(k);
-          log('analysis', `${a.passed ? pc.green('passed') : pc.red('failed')} v${a.version} step ${a.step + 1} (${a.trafficPercent}%): ${a.requests} requests, error rate ${fmtRate(a.errorRate)}, p99 ${a.p99LatencyMs?.toFixed(1) ?? 'n/a'} ms, prediction drift ${a.predictionDrift?.toFixed(3) ?? 'n/a'}`);
+          log(
+            'analysis',
+            `${a.passed ? pc.green('passed') : pc.red('failed')} v${a.version} step ${a.step + 1} (${a.trafficPercent}%): ${a.requests} requests, error rate ${fmtRate(a.errorRate)}, p99 ${a.p99LatencyMs?.toFixed(1) ?? 'n/a'} ms, prediction drift ${a.predictionDrift?.toFixed(3) ?? 'n/a'}`,
+          );
         }
       }
       if (!running) break;
@@ -438,9 +570,23 @@ function watchStatuses(op: LocalOperator, ns: string, model: string, monitor: st
         lastCheck = ds.lastCheckTime;
         const msg = ds.conditions?.find((c) => c.type === 'Ready' || c.type === 'Drifted')?.message ?? '';
         const drifted = (ds.features ?? []).filter((f) => f.drifted).map((f) => f.name);
-        const entry: DriftCheckRecord = { t: Date.now(), at: ds.lastCheckTime, samples: ds.samples ?? 0, datasetDrift: ds.datasetDrift ?? false, share: ds.driftShare ?? 0, drifted, features: ds.features ?? [], message: msg };
+        const entry: DriftCheckRecord = {
+          t: Date.now(),
+          at: ds.lastCheckTime,
+          samples: ds.samples ?? 0,
+          datasetDrift: ds.datasetDrift ?? false,
+          share: ds.driftShare ?? 0,
+          drifted,
+          features: ds.features ?? [],
+          message: msg,
+        };
         record.driftChecks.push(entry);
-        log('drift', (ds.samples ?? 0) < 500 ? `check at ${ds.lastCheckTime.slice(11, 16)}: ${ds.samples ?? 0} rows in the window, no verdict yet (needs 500)` : `check at ${ds.lastCheckTime.slice(11, 16)} over ${ds.samples} rows: ${ds.datasetDrift ? pc.red(`drift in ${drifted.length} of ${ds.features?.length} features`) : pc.green(`no drift (${drifted.length} of ${ds.features?.length} features)`)}${ds.lastTriggeredRun && ds.lastTriggeredRun !== lastRun ? ` → TrainingRun ${ds.lastTriggeredRun}` : ds.datasetDrift && ds.lastTriggeredRun ? ` (no new run: cooldown after ${ds.lastTriggeredRun})` : ''}`);
+        log(
+          'drift',
+          (ds.samples ?? 0) < 500
+            ? `check at ${ds.lastCheckTime.slice(11, 16)}: ${ds.samples ?? 0} rows in the window, no verdict yet (needs 500)`
+            : `check at ${ds.lastCheckTime.slice(11, 16)} over ${ds.samples} rows: ${ds.datasetDrift ? pc.red(`drift in ${drifted.length} of ${ds.features?.length} features`) : pc.green(`no drift (${drifted.length} of ${ds.features?.length} features)`)}${ds.lastTriggeredRun && ds.lastTriggeredRun !== lastRun ? ` → TrainingRun ${ds.lastTriggeredRun}` : ds.datasetDrift && ds.lastTriggeredRun ? ` (no new run: cooldown after ${ds.lastTriggeredRun})` : ''}`,
+        );
         lastRun = ds.lastTriggeredRun;
       }
       for (const r of await op.list('TrainingRun', ns)) {
@@ -454,7 +600,12 @@ function watchStatuses(op: LocalOperator, ns: string, model: string, monitor: st
       await sleep(100);
     }
   })();
-  return { stop: async () => { running = false; await loop; } };
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
 }
 
 function fmtRate(r: number | undefined): string {
@@ -465,12 +616,29 @@ function fmtRate(r: number | undefined): string {
 async function driftFigures(record: DemoRecord, reference: readonly FraudRow[], payloadLog: string, model: string, t0: number): Promise<void> {
   const columns = FEATURES.map((name, j) => ({ name, type: 'numeric' as const, values: Float64Array.from(reference, (r) => r.values[j]) }));
   const summary = buildReferenceSummary(columns);
-  const windows = await detectDriftFromPayloadLog(payloadLog, summary, { features: [...FEATURES], model, window: { durationMs: 3000 }, skipInvalid: true, drift: { driftShare: 0.3, histograms: false } });
-  record.driftSeries = windows.windows.filter((w) => w.rows >= 100).map((w) => ({ t: Date.parse(w.start) - t0, share: w.result.driftShare, rows: w.rows, drifted: w.result.datasetDrift }));
+  const windows = await detectDriftFromPayloadLog(payloadLog, summary, {
+    features: [...FEATURES],
+    model,
+    window: { durationMs: 3000 },
+    skipInvalid: true,
+    drift: { driftShare: 0.3, histograms: false },
+  });
+  record.driftSeries = windows.windows
+    .filter((w) => w.rows >= 100)
+    .map((w) => ({ t: Date.parse(w.start) - t0, share: w.result.driftShare, rows: w.rows, drifted: w.result.datasetDrift }));
   // The histograms compare the reference period with the live traffic since the switch to the drifted period.
   const since = record.driftedFrom !== undefined ? new Date(t0 + record.driftedFrom) : undefined;
-  const full = await detectDriftFromPayloadLog(payloadLog, summary, { features: [...FEATURES], model, ...(since ? { since } : {}), window: 'all', skipInvalid: true, drift: { driftShare: 0.3, histograms: true } });
-  const byShift = [...full.latest.columns].sort((a: ColumnDrift, b: ColumnDrift) => Number(b.drifted) - Number(a.drifted) || (b.statistic ?? 0) - (a.statistic ?? 0));
+  const full = await detectDriftFromPayloadLog(payloadLog, summary, {
+    features: [...FEATURES],
+    model,
+    ...(since ? { since } : {}),
+    window: 'all',
+    skipInvalid: true,
+    drift: { driftShare: 0.3, histograms: true },
+  });
+  const byShift = [...full.latest.columns].sort(
+    (a: ColumnDrift, b: ColumnDrift) => Number(b.drifted) - Number(a.drifted) || (b.statistic ?? 0) - (a.statistic ?? 0),
+  );
   record.driftCharts = byShift.slice(0, 4);
 }
 
@@ -501,7 +669,14 @@ Options:
     const v = num(n);
     if (v !== undefined && !Number.isFinite(v)) throw new Error(`${n} must be a number; got '${opt(n)}'`);
   }
-  const outcome = await runDemo({ dir: opt('--dir'), report: opt('--report'), rows: num('--rows'), speed: num('--speed'), rate: num('--rate'), seed: num('--seed') });
+  const outcome = await runDemo({
+    dir: opt('--dir'),
+    report: opt('--report'),
+    rows: num('--rows'),
+    speed: num('--speed'),
+    rate: num('--rate'),
+    seed: num('--seed'),
+  });
   const print = (l: string) => process.stdout.write(`${l}\n`);
   print('');
   print(pc.bold('Outcome'));

@@ -40,7 +40,9 @@ export const trainXgboost = ContainerComponent.define({
 });
 
 export function xgboostPipeline(chart: Chart): Pipeline {
-  const p = new Pipeline(chart, 'fraud-xgb-train', { description: 'Trains the fraud classifier with XGBoost (Python) and registers it when it passes the gate' });
+  const p = new Pipeline(chart, 'fraud-xgb-train', {
+    description: 'Trains the fraud classifier with XGBoost (Python) and registers it when it passes the gate',
+  });
   const data = p.param('data', { type: 'string', default: 'data/fraud/reference.csv' });
   const rounds = p.param('rounds', { type: 'number', default: 200 });
   const ingest = p.component('ingest', 'ingest', { params: { path: data } });

@@ -27,7 +27,17 @@ import type { Component, ParamValue } from '../../components/component.ts';
 import { BUILTIN_COMPONENTS } from '../catalog.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import { CATALOG_URL, runNode, Semaphore, type Result, type RunContext } from './node-runner.ts';
-import { checkSpec, evaluateCondition, fanOutItems, outputDependencies, PipelineError, resolveParams, resolveValue, topoOrder, type ValueScope } from './plan.ts';
+import {
+  checkSpec,
+  evaluateCondition,
+  fanOutItems,
+  outputDependencies,
+  PipelineError,
+  resolveParams,
+  resolveValue,
+  topoOrder,
+  type ValueScope,
+} from './plan.ts';
 import { ArtifactStore, effectiveStatus, FileDigests, removeDir, RunStore, StepCache } from './store.ts';
 import type { ComponentResolver, EngineEvent, NodeRecord, NodeState, RunOptions, RunRecord } from './types.ts';
 
@@ -116,7 +126,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   const resolveComponent = opts.components ?? catalogResolver;
   const killGraceMs = opts.killGraceMs ?? 3000;
   const isolation = opts.isolation ?? (opts.components ? 'inline' : 'auto');
-  if (isolation !== 'inline' && opts.components) throw new Error(`isolation '${isolation}' runs catalog components only; leave out \`components\` or use isolation 'inline'`);
+  if (isolation !== 'inline' && opts.components)
+    throw new Error(`isolation '${isolation}' runs catalog components only; leave out \`components\` or use isolation 'inline'`);
 
   let prev: RunRecord | undefined;
   if (opts.resume) {
@@ -225,9 +236,30 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     ...(item !== undefined ? { item } : {}),
   });
   const ctx: RunContext = {
-    spec, runId, runDir, workRoot, root, cwd, gitCommit, ...(opts.reason ? { reason: opts.reason } : {}), ...(prev ? { prev } : {}),
-    store, cache, fileDigests, useCache, isolation, killGraceMs, signal, sleep, results,
-    failed: () => failed, componentOf, fileParamsOf, scopeOf, setState, emit,
+    spec,
+    runId,
+    runDir,
+    workRoot,
+    root,
+    cwd,
+    gitCommit,
+    ...(opts.reason ? { reason: opts.reason } : {}),
+    ...(prev ? { prev } : {}),
+    store,
+    cache,
+    fileDigests,
+    useCache,
+    isolation,
+    killGraceMs,
+    signal,
+    sleep,
+    results,
+    failed: () => failed,
+    componentOf,
+    fileParamsOf,
+    scopeOf,
+    setState,
+    emit,
   };
 
   /** A task: skip checks, `when`, fan-out; then its node(s). */
@@ -259,7 +291,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       const instance = async (id: string, it: ParamValue): Promise<Result> => {
         if (perItem) {
           try {
-            const c = evaluateCondition(t.when!, scopeOf(it), `${t.path}(${JSON.stringify(it)})`);
+            const c = evaluateCondition(t.when, scopeOf(it), `${t.path}(${JSON.stringify(it)})`);
             if (!c.holds) {
               setState(rec.nodes[id], 'Skipped', { message: `when condition is false: ${c.text}` });
               return { state: 'Skipped', outputs: {}, outputParams: {} };
@@ -280,7 +312,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
       n.cached = parts.every((p, i) => rec.nodes[n.children![i]].cached);
       const bad = states.filter((s) => s !== 'Succeeded').length;
       setState(n, state, { message: state === 'Succeeded' ? `${items.length} instances` : `${bad} of ${items.length} instances did not succeed` });
-      const key = createHash('sha256').update(parts.map((p) => p.key ?? p.state).join(',')).digest('hex');
+      const key = createHash('sha256')
+        .update(parts.map((p) => p.key ?? p.state).join(','))
+        .digest('hex');
       n.cacheKey = key;
       return { state, outputs: {}, outputParams, key };
     } catch (e) {
@@ -324,7 +358,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     setState(rec.nodes[name], 'Omitted', { message: signal.aborted ? 'not started: the run was cancelled' : 'not started: an earlier task failed' });
   }
 
-  const dagStatus: 'Succeeded' | 'Failed' = order.some((n) => ['Failed', 'Error', 'Omitted', 'Cancelled'].includes(rec.nodes[n].state)) ? 'Failed' : 'Succeeded';
+  const dagStatus: 'Succeeded' | 'Failed' = order.some((n) => ['Failed', 'Error', 'Omitted', 'Cancelled'].includes(rec.nodes[n].state))
+    ? 'Failed'
+    : 'Succeeded';
   let exitFailed = false;
   if (spec.exitHandler) {
     const eh = rec.nodes[spec.exitHandler.name];
@@ -346,6 +382,14 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   // for a look at what the failing attempt left behind.
   if (rec.status === 'Succeeded') await removeDir(workRoot);
   const gate = gateOfNodes(rec.order.map((id) => rec.nodes[id]).filter((n) => n !== undefined));
-  emit({ type: 'run-end', runId, status: rec.status, time: rec.finishedAt, durationMs: rec.durationMs, ...(rec.message ? { message: rec.message } : {}), ...(gate ? { gate } : {}) });
+  emit({
+    type: 'run-end',
+    runId,
+    status: rec.status,
+    time: rec.finishedAt,
+    durationMs: rec.durationMs,
+    ...(rec.message ? { message: rec.message } : {}),
+    ...(gate ? { gate } : {}),
+  });
   return rec;
-};
+}

@@ -144,11 +144,18 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
   }
 }
 
-async function runComponent(a: AttemptInput, c: Component, outputs: Record<string, string>, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+async function runComponent(
+  a: AttemptInput,
+  c: Component,
+  outputs: Record<string, string>,
+  tmpDir: string,
+  signal: AbortSignal,
+): Promise<Record<string, ParamValue>> {
   const outputParams: Record<string, ParamValue> = {};
   const allowed = new Set([...a.task.outputParams, ...(c.outputParams ?? [])]);
   for (const i of c.inputs) {
-    if (!i.optional && !(i.name in a.inputs)) throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
+    if (!i.optional && !(i.name in a.inputs))
+      throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
   }
   const ctx: ComponentContext = {
     params: a.params,
@@ -179,9 +186,17 @@ async function runComponent(a: AttemptInput, c: Component, outputs: Record<strin
   return outputParams;
 }
 
-async function runComponentInWorker(a: AttemptInput, c: Component, catalog: string, outputs: Record<string, string>, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+async function runComponentInWorker(
+  a: AttemptInput,
+  c: Component,
+  catalog: string,
+  outputs: Record<string, string>,
+  tmpDir: string,
+  signal: AbortSignal,
+): Promise<Record<string, ParamValue>> {
   for (const i of c.inputs) {
-    if (!i.optional && !(i.name in a.inputs)) throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
+    if (!i.optional && !(i.name in a.inputs))
+      throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
   }
   const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
     workerData: {
@@ -242,7 +257,7 @@ async function runComponentInWorker(a: AttemptInput, c: Component, catalog: stri
 
 function resolveEnv(task: TaskSpec): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(task.env) as [string, EnvValue][]) {
+  for (const [k, v] of Object.entries<EnvValue>(task.env)) {
     if (typeof v === 'string') {
       env[k] = v;
       continue;
@@ -262,7 +277,15 @@ function resolveEnv(task: TaskSpec): Record<string, string> {
 export function substitute(text: string, vars: Readonly<Record<string, string>>, where: string): string {
   return text.replace(/\{\{\s*([^}]+?)\s*\}\}/g, (_, name: string) => {
     const v = vars[name];
-    if (v === undefined) throw new AttemptError('error', `${where}: unknown placeholder '{{${name}}}'; known: ${Object.keys(vars).map((k) => `{{${k}}}`).join(', ') || 'none'}`);
+    if (v === undefined)
+      throw new AttemptError(
+        'error',
+        `${where}: unknown placeholder '{{${name}}}'; known: ${
+          Object.keys(vars)
+            .map((k) => `{{${k}}}`)
+            .join(', ') || 'none'
+        }`,
+      );
     return v;
   });
 }
@@ -300,7 +323,11 @@ function freePort(): Promise<number> {
  * The argv and environment of a command step run locally: the task's `local` settings applied
  * (interpreter replaces command[0], a venv goes first on PATH; relative paths against `local.dir`).
  */
-export function localCommand(t: TaskSpec, argv: readonly string[], baseEnv: Readonly<Record<string, string | undefined>>): { argv: string[]; env: Record<string, string>; cwd?: string } {
+export function localCommand(
+  t: TaskSpec,
+  argv: readonly string[],
+  baseEnv: Readonly<Record<string, string | undefined>>,
+): { argv: string[]; env: Record<string, string>; cwd?: string } {
   const l = t.local ?? {};
   const base = l.dir;
   const abs = (p: string): string => (isAbsolute(p) || !base ? p : resolve(base, p));
@@ -316,10 +343,19 @@ export function localCommand(t: TaskSpec, argv: readonly string[], baseEnv: Read
   return { argv: out, env, ...(base ? { cwd: base } : {}) };
 }
 
-async function runCommand(a: AttemptInput, outputs: Record<string, string>, outDir: string, tmpDir: string, signal: AbortSignal): Promise<Record<string, ParamValue>> {
+async function runCommand(
+  a: AttemptInput,
+  outputs: Record<string, string>,
+  outDir: string,
+  tmpDir: string,
+  signal: AbortSignal,
+): Promise<Record<string, ParamValue>> {
   const t = a.task;
   if (!t.command || t.command.length === 0) {
-    throw new AttemptError('error', `has no command and no component; it runs image '${t.image}''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component`);
+    throw new AttemptError(
+      'error',
+      `has no command and no component; it runs image '${t.image}''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component`,
+    );
   }
   const paramsDir = join(outDir, 'params');
   // Inputs also appear under <attempt>/in/<name>, as they do under /tmp/inputs in the container.
@@ -344,7 +380,9 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
   for (const [k, p] of Object.entries(outputs)) vars[`outputs.artifacts.${k}.path`] = p;
   for (const k of t.outputParams) vars[`outputs.parameters.${k}.path`] = join(paramsDir, k);
   if (a.item !== undefined) vars.item = valueText(a.item);
-  const substituted = [...t.command, ...(t.args ?? [])].map((s, i) => mapContainerPaths(substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`), inDir, outDir));
+  const substituted = [...t.command, ...(t.args ?? [])].map((s, i) =>
+    mapContainerPaths(substitute(s, vars, i < t.command!.length ? `command[${i}]` : `args[${i - t.command!.length}]`), inDir, outDir),
+  );
   Object.assign(env, resolveEnv(t));
   const local = localCommand(t, substituted, process.env);
   const argv = local.argv;
@@ -361,7 +399,15 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
   try {
     await Promise.all(
       Array.from({ length: workers }, (_, rank) =>
-        spawnOne(a, t, argv, { ...env, ...(t.distributed ? rendezvousEnv(workers, rank, port) : {}) }, cwd, group.signal, t.distributed ? `[rank ${rank}] ` : '').catch((e: unknown) => {
+        spawnOne(
+          a,
+          t,
+          argv,
+          { ...env, ...(t.distributed ? rendezvousEnv(workers, rank, port) : {}) },
+          cwd,
+          group.signal,
+          t.distributed ? `[rank ${rank}] ` : '',
+        ).catch((e: unknown) => {
           if (!group.signal.aborted) group.abort(e);
           throw e;
         }),
@@ -390,7 +436,15 @@ async function runCommand(a: AttemptInput, outputs: Record<string, string>, outD
 }
 
 /** Runs one process of a command step in its own process group; rejects with an AttemptError on failure. */
-function spawnOne(a: AttemptInput, t: TaskSpec, argv: readonly string[], env: Record<string, string>, cwd: string, signal: AbortSignal, prefix: string): Promise<void> {
+function spawnOne(
+  a: AttemptInput,
+  t: TaskSpec,
+  argv: readonly string[],
+  env: Record<string, string>,
+  cwd: string,
+  signal: AbortSignal,
+  prefix: string,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
       cwd,
@@ -443,8 +497,8 @@ function spawnOne(a: AttemptInput, t: TaskSpec, argv: readonly string[], env: Re
       }
       a.log(prefix + line.replace(/\r$/, ''));
     };
-    lines(child.stdout!, true);
-    lines(child.stderr!, false);
+    lines(child.stdout, true);
+    lines(child.stderr, false);
     child.on('error', (e: NodeJS.ErrnoException) => {
       signal.removeEventListener('abort', kill);
       if (e.code === 'ENOENT' || e.code === 'EACCES') {

@@ -25,17 +25,7 @@
  * None of these enters the step-cache key, so re-running an unchanged pipeline is all cache hits.
  */
 export { runPipeline, newRunId, gitCommitOf, catalogResolver } from './engine.ts';
-export {
-  PipelineError,
-  RESERVED_PARAMS,
-  cacheKey,
-  checkSpec,
-  evaluateCondition,
-  parseParamArgs,
-  parseParamText,
-  resolveParams,
-  retryDelayMs,
-} from './plan.ts';
+export { PipelineError, RESERVED_PARAMS, cacheKey, checkSpec, evaluateCondition, parseParamArgs, parseParamText, resolveParams, retryDelayMs } from './plan.ts';
 export { ArtifactStore, RunStore, StepCache, effectiveStatus } from './store.ts';
 export { killRunningTasks } from './executor.ts';
 export { createReporter, failureReport, formatDuration, type Reporter, type ReporterMode } from './progress.ts';

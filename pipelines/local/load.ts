@@ -8,6 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { withSynthContext } from '../../api/context.ts';
 import type { PipelineSpec } from '../spec.ts';
 import { loadApp } from '../../api/app.ts';
+import { isPipelineConstruct } from '../brand.ts';
 
 interface ConstructLike {
   readonly node: { readonly path: string; findAll(): readonly unknown[] };
@@ -21,15 +22,18 @@ function isConstruct(x: unknown): x is ConstructLike {
 function isSpec(x: unknown): x is PipelineSpec {
   if (!x || typeof x !== 'object') return false;
   const proto = Object.getPrototypeOf(x) as unknown;
-  return (proto === Object.prototype || proto === null) && typeof (x as PipelineSpec).name === 'string' && Array.isArray((x as PipelineSpec).tasks) && Array.isArray((x as PipelineSpec).params);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    typeof (x as PipelineSpec).name === 'string' &&
+    Array.isArray((x as PipelineSpec).tasks) &&
+    Array.isArray((x as PipelineSpec).params)
+  );
 }
 
-/** A Pipeline construct: its toSpec() gives a PipelineSpec (a Task's gives a TaskSpec, which has no `tasks`). */
+/** A Pipeline construct (from any copy of ghosteam): its toSpec() gives the PipelineSpec. */
 function specOf(x: unknown): PipelineSpec | undefined {
-  const f = (x as { toSpec?: unknown })?.toSpec;
-  if (typeof f !== 'function') return undefined;
-  if (x && (x as object).constructor?.name !== 'Pipeline' && !('tasks' in (x as object))) return undefined;
-  const s = (f as () => unknown).call(x);
+  if (!isPipelineConstruct(x)) return undefined;
+  const s = x.toSpec();
   return isSpec(s) ? s : undefined;
 }
 

@@ -111,7 +111,15 @@ async function outputsExist(store: ArtifactStore, outs: Record<string, ArtifactR
  * Runs one node (a task, or one instance of a parallelFor) through resume, cache and retries, and
  * records its state on `n`. Never throws: every outcome is a Result (and a node state).
  */
-export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item: ParamValue | undefined, slots: readonly Semaphore[], extraParams: Record<string, ParamValue>, cacheable: boolean): Promise<Result> {
+export async function runNode(
+  ctx: RunContext,
+  t: TaskSpec,
+  n: NodeRecord,
+  item: ParamValue | undefined,
+  slots: readonly Semaphore[],
+  extraParams: Record<string, ParamValue>,
+  cacheable: boolean,
+): Promise<Result> {
   const { spec, runId, runDir, workRoot, root, cwd, gitCommit, prev, store, cache, fileDigests, signal, results } = ctx;
   const say = (line: string): void => ctx.emit({ type: 'log', runId, node: n.id, line, time: now() });
   const fail = (state: NodeState, message: string): Result => {
@@ -153,7 +161,15 @@ export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item:
   for (const d of t.dependsOn) upstream[d] = results.get(d)?.key ?? results.get(d)?.state ?? 'none';
   // The component's version comes from the spec (the construct copies it from the catalog's
   // descriptor), so a fully cached run never loads the components at all.
-  const key = cacheKey({ task: t, params: taskParams, inputs: inputDigests, componentVersion: t.component?.version ?? null, upstream, files, ...(item !== undefined ? { item } : {}) });
+  const key = cacheKey({
+    task: t,
+    params: taskParams,
+    inputs: inputDigests,
+    componentVersion: t.component?.version ?? null,
+    upstream,
+    files,
+    ...(item !== undefined ? { item } : {}),
+  });
   n.cacheKey = key;
 
   // Reuse: the run being resumed, then the step cache.
@@ -192,7 +208,10 @@ export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item:
     }
     if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`);
     if (component.version !== t.component.version) {
-      return fail('Error', `${t.path}: the pipeline was built for component '${t.component.name}' version ${t.component.version}, but the catalog has version ${component.version}; update pipelines/catalog.ts (the descriptor) to match`);
+      return fail(
+        'Error',
+        `${t.path}: the pipeline was built for component '${t.component.name}' version ${t.component.version}, but the catalog has version ${component.version}; update pipelines/catalog.ts (the descriptor) to match`,
+      );
     }
   }
   const inWorker = !!component && (ctx.isolation === 'worker' || (ctx.isolation === 'auto' && isHeavy(t)));
@@ -214,7 +233,9 @@ export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item:
     GHOSTEAM_NODE: n.id,
     GHOSTEAM_STORE_DIR: root,
     ...(ctx.reason ? { GHOSTEAM_REASON: ctx.reason } : {}),
-    ...('ghosteam.status' in extraParams ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) } : {}),
+    ...('ghosteam.status' in extraParams
+      ? { GHOSTEAM_STATUS: String(extraParams['ghosteam.status']), GHOSTEAM_WORKFLOW_STATUS: String(extraParams['ghosteam.status']) }
+      : {}),
   };
   const allParams: Record<string, ParamValue> = {
     ...runParams,
@@ -233,7 +254,8 @@ export async function runNode(ctx: RunContext, t: TaskSpec, n: NodeRecord, item:
       const releases: (() => void)[] = [];
       for (const s of slots) releases.push(await s.acquire());
       try {
-        if (signal.aborted) return fail(attempt === 1 ? 'Omitted' : 'Cancelled', attempt === 1 ? 'not started: the run was cancelled' : 'cancelled while waiting to retry');
+        if (signal.aborted)
+          return fail(attempt === 1 ? 'Omitted' : 'Cancelled', attempt === 1 ? 'not started: the run was cancelled' : 'cancelled while waiting to retry');
         if (ctx.failed() && attempt === 1 && !n.isExitHandler) return fail('Omitted', 'not started: an earlier task failed');
         const a = { attempt, startedAt: new Date().toISOString() };
         n.attempts.push(a);

@@ -21,7 +21,15 @@ export class PipelineError extends Error {
 }
 
 /** Parameters the engine passes to every component besides the task's own (see index.ts). */
-export const RESERVED_PARAMS = ['ghosteam.runId', 'ghosteam.pipeline', 'ghosteam.gitCommit', 'ghosteam.task', 'ghosteam.inputDigests', 'ghosteam.status', 'ghosteam.reason'] as const;
+export const RESERVED_PARAMS = [
+  'ghosteam.runId',
+  'ghosteam.pipeline',
+  'ghosteam.gitCommit',
+  'ghosteam.task',
+  'ghosteam.inputDigests',
+  'ghosteam.status',
+  'ghosteam.reason',
+] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Spec checks
@@ -44,7 +52,10 @@ export function checkSpec(spec: PipelineSpec): void {
       const up = byName.get(ref.task);
       if (!up) throw new PipelineError(t.path, `'${field}' refers to task '${ref.task}', which is not in pipeline '${spec.name}'`);
       if (!up.outputParams.includes(ref.output)) {
-        throw new PipelineError(t.path, `'${field}' refers to output parameter '${ref.output}' of task '${ref.task}', which declares only [${up.outputParams.join(', ')}]`);
+        throw new PipelineError(
+          t.path,
+          `'${field}' refers to output parameter '${ref.output}' of task '${ref.task}', which declares only [${up.outputParams.join(', ')}]`,
+        );
       }
       if (!t.dependsOn.includes(ref.task) && t !== spec.exitHandler) {
         throw new PipelineError(t.path, `'${field}' uses task '${ref.task}' but '${ref.task}' is not in dependsOn`);
@@ -64,10 +75,19 @@ export function checkSpec(spec: PipelineSpec): void {
       const up = byName.get(inp.task);
       if (!up) throw new PipelineError(t.path, `'inputs.${k}' refers to task '${inp.task}', which is not in pipeline '${spec.name}'`);
       const out = up.outputs[inp.output];
-      if (!out) throw new PipelineError(t.path, `'inputs.${k}' refers to artifact '${inp.output}' of task '${inp.task}', which declares only [${Object.keys(up.outputs).join(', ')}]`);
+      if (!out)
+        throw new PipelineError(
+          t.path,
+          `'inputs.${k}' refers to artifact '${inp.output}' of task '${inp.task}', which declares only [${Object.keys(up.outputs).join(', ')}]`,
+        );
       if (out.kind !== inp.kind) throw new PipelineError(t.path, `'inputs.${k}' expects a ${inp.kind} but '${inp.task}.${inp.output}' is a ${out.kind}`);
-      if (up.parallelFor) throw new PipelineError(t.path, `'inputs.${k}' reads an artifact of '${inp.task}', a parallelFor task; its instances' artifacts cannot be passed on (only output parameters, as a list)`);
-      if (!t.dependsOn.includes(inp.task) && t !== spec.exitHandler) throw new PipelineError(t.path, `'inputs.${k}' uses task '${inp.task}' but '${inp.task}' is not in dependsOn`);
+      if (up.parallelFor)
+        throw new PipelineError(
+          t.path,
+          `'inputs.${k}' reads an artifact of '${inp.task}', a parallelFor task; its instances' artifacts cannot be passed on (only output parameters, as a list)`,
+        );
+      if (!t.dependsOn.includes(inp.task) && t !== spec.exitHandler)
+        throw new PipelineError(t.path, `'inputs.${k}' uses task '${inp.task}' but '${inp.task}' is not in dependsOn`);
     }
     if (t.when) {
       checkRef(t, t.when.left, 'when.left');
@@ -80,9 +100,11 @@ export function checkSpec(spec: PipelineSpec): void {
       if (p !== undefined && (!Number.isInteger(p) || p < 1)) throw new PipelineError(t.path, `'parallelFor.parallelism' must be a positive integer, got ${p}`);
     }
     if (t.retry) {
-      if (!Number.isInteger(t.retry.limit) || t.retry.limit < 0) throw new PipelineError(t.path, `'retry.limit' must be a non-negative integer, got ${t.retry.limit}`);
+      if (!Number.isInteger(t.retry.limit) || t.retry.limit < 0)
+        throw new PipelineError(t.path, `'retry.limit' must be a non-negative integer, got ${t.retry.limit}`);
     }
-    if (t.timeoutSeconds !== undefined && !(t.timeoutSeconds > 0)) throw new PipelineError(t.path, `'timeoutSeconds' must be positive, got ${t.timeoutSeconds}`);
+    if (t.timeoutSeconds !== undefined && !(t.timeoutSeconds > 0))
+      throw new PipelineError(t.path, `'timeoutSeconds' must be positive, got ${t.timeoutSeconds}`);
   }
   // Cycle check (the construct sorts topologically, but a hand-written spec may not).
   const state = new Map<string, 1 | 2>();
@@ -218,7 +240,7 @@ export function parseParamArgs(args: readonly string[]): Record<string, string> 
   const out: Record<string, string> = {};
   for (const a of args) {
     const i = a.indexOf('=');
-    if (i <= 0) throw new PipelineError(`--param ${a}`, "expects NAME=VALUE, e.g. --param epochs=10");
+    if (i <= 0) throw new PipelineError(`--param ${a}`, 'expects NAME=VALUE, e.g. --param epochs=10');
     out[a.slice(0, i)] = a.slice(i + 1);
   }
   return out;
@@ -337,7 +359,6 @@ export function retryDelayMs(retry: RetrySpec | undefined, next: number, kind: F
 // ---------------------------------------------------------------------------------------------
 // Cache keys
 
-
 export interface CacheKeyInput {
   readonly task: TaskSpec;
   /** Resolved parameter values of the task (reserved ones excluded: they change every run). */
@@ -361,6 +382,15 @@ export interface CacheKeyInput {
  */
 export function cacheKey(k: CacheKeyInput): string {
   const { path: _p, cache: _c, retry: _r, timeoutSeconds: _t, resources: _res, dependsOn: _d, ...rest } = k.task;
-  const material = { v: 1, task: rest, params: k.params, inputs: k.inputs, component: k.componentVersion, upstream: k.upstream, item: k.item ?? null, ...(k.files && Object.keys(k.files).length > 0 ? { files: k.files } : {}) };
+  const material = {
+    v: 1,
+    task: rest,
+    params: k.params,
+    inputs: k.inputs,
+    component: k.componentVersion,
+    upstream: k.upstream,
+    item: k.item ?? null,
+    ...(k.files && Object.keys(k.files).length > 0 ? { files: k.files } : {}),
+  };
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
 }

@@ -174,7 +174,9 @@ export function createReporter(mode: ReporterMode, out: NodeJS.WriteStream = pro
           draw(true);
           {
             const note = gateNote(e.gate);
-            out.write(`${e.status === 'Succeeded' ? (note ? pc.yellow(e.status) : pc.green(e.status)) : e.status === 'Cancelled' ? pc.yellow(e.status) : pc.red(e.status)} in ${formatDuration(e.durationMs)}${note ? `, but ${note}` : ''}\n`);
+            out.write(
+              `${e.status === 'Succeeded' ? (note ? pc.yellow(e.status) : pc.green(e.status)) : e.status === 'Cancelled' ? pc.yellow(e.status) : pc.red(e.status)} in ${formatDuration(e.durationMs)}${note ? `, but ${note}` : ''}\n`,
+            );
           }
           break;
         default:

@@ -305,7 +305,10 @@ export class FileDigests {
     if (!st.isFile()) return 'not-a-file';
     const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
     type Memo = Record<string, { stat: string; digest: string }>;
-    const memo = await (this.memo ??= readFile(this.path, 'utf8').then((t) => JSON.parse(t) as Memo, (): Memo => ({})));
+    const memo = await (this.memo ??= readFile(this.path, 'utf8').then(
+      (t) => JSON.parse(t) as Memo,
+      (): Memo => ({}),
+    ));
     const hit = memo[abs];
     if (hit && hit.stat === stamp) return hit.digest;
     let digest: string;

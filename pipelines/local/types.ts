@@ -85,7 +85,14 @@ export interface RunRecord {
 }
 
 export type EngineEvent =
-  | { readonly type: 'run-start'; readonly runId: string; readonly pipeline: string; readonly time: string; readonly nodes: readonly string[]; readonly resumed: boolean }
+  | {
+      readonly type: 'run-start';
+      readonly runId: string;
+      readonly pipeline: string;
+      readonly time: string;
+      readonly nodes: readonly string[];
+      readonly resumed: boolean;
+    }
   | {
       readonly type: 'node';
       readonly runId: string;
@@ -99,7 +106,15 @@ export type EngineEvent =
       readonly message?: string;
       readonly durationMs?: number;
     }
-  | { readonly type: 'retry'; readonly runId: string; readonly node: string; readonly attempt: number; readonly delayMs: number; readonly message: string; readonly time: string }
+  | {
+      readonly type: 'retry';
+      readonly runId: string;
+      readonly node: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly message: string;
+      readonly time: string;
+    }
   | { readonly type: 'log'; readonly runId: string; readonly node: string; readonly line: string; readonly time: string }
   | {
       readonly type: 'progress';

@@ -37,5 +37,9 @@ function casts(): { at: string; commented: boolean }[] {
 test('fewer than ten `as never` / `as unknown as` outside the tests, each with a comment saying why', () => {
   const found = casts();
   assert.ok(found.length < 10, `${found.length} casts: ${found.map((c) => c.at).join(', ')}; fix the types instead (one type where there were two)`);
-  assert.deepEqual(found.filter((c) => !c.commented).map((c) => c.at), [], 'say on the line above why the cast must stay');
+  assert.deepEqual(
+    found.filter((c) => !c.commented).map((c) => c.at),
+    [],
+    'say on the line above why the cast must stay',
+  );
 });

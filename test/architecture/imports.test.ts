@@ -47,18 +47,29 @@ test('every folder imports only folders below it (api < components < pipelines <
   assert.ok(edges.length > 50, `expected to find the cross-folder imports, found ${edges.length}; is the import pattern still right?`);
   const upward = edges
     .filter((e) => !rank.has(e.toLayer) || rank.get(e.toLayer)! > rank.get(e.fromLayer)!)
-    .map((e) => `${e.from} imports ${e.to} (${e.fromLayer} may only import ${LAYERS.slice(0, rank.get(e.fromLayer)! + 1).join(', ')}); move the shared part down, usually into api/`);
+    .map(
+      (e) =>
+        `${e.from} imports ${e.to} (${e.fromLayer} may only import ${LAYERS.slice(0, rank.get(e.fromLayer)! + 1).join(', ')}); move the shared part down, usually into api/`,
+    );
   assert.deepEqual(upward, []);
 });
 
 test('the kernel (api/) imports no other folder of ghosteam', () => {
-  assert.deepEqual(crossFolderImports().filter((e) => e.fromLayer === 'api').map((e) => `${e.from} imports ${e.to}`), []);
+  assert.deepEqual(
+    crossFolderImports()
+      .filter((e) => e.fromLayer === 'api')
+      .map((e) => `${e.from} imports ${e.to}`),
+    [],
+  );
 });
 
 test('the checker sees an upward import when there is one', () => {
   // Guards the test above against a pattern that silently matches nothing.
   const text = "import { x } from '../charts/model.ts';\nexport { y } from '../gitops/plan.ts';\nconst z = await import('../cli/main.ts');\n";
-  assert.deepEqual([...text.matchAll(SPECIFIER)].map((m) => m[2]), ['../charts/model.ts', '../gitops/plan.ts', '../cli/main.ts']);
+  assert.deepEqual(
+    [...text.matchAll(SPECIFIER)].map((m) => m[2]),
+    ['../charts/model.ts', '../gitops/plan.ts', '../cli/main.ts'],
+  );
 });
 
 /** Shared vocabulary that must be defined exactly once, in the kernel. */

@@ -88,7 +88,7 @@ describe('the CLI, compiled and from the sources', () => {
     assert.match(sources.stderr, /running from the TypeScript sources \(GHOSTEAM_FROM_SOURCE=1\)/);
   });
 
-  test("synth writes the same YAML either way", () => {
+  test('synth writes the same YAML either way', () => {
     const a = cli(['synth', example, '--stdout', '--no-source-commit']);
     const b = cli(['synth', example, '--stdout', '--no-source-commit'], { GHOSTEAM_FROM_SOURCE: '1' });
     assert.equal(a.status, 0, a.stderr);
@@ -108,14 +108,18 @@ describe('the CLI, compiled and from the sources', () => {
           "import { writeFileSync } from 'node:fs';",
           `import { RUNNING_COMPILED } from ${JSON.stringify(join(root, 'api', 'own-files.ts'))};`,
           'export default function (): void {',
-          "  writeFileSync(process.env.GHOSTEAM_TEST_OUT!, JSON.stringify({ compiled: RUNNING_COMPILED }));",
+          '  writeFileSync(process.env.GHOSTEAM_TEST_OUT!, JSON.stringify({ compiled: RUNNING_COMPILED }));',
           '}',
           '',
         ].join('\n'),
       );
       const seen = (env: NodeJS.ProcessEnv) => {
         const out = join(dir, `seen-${Object.keys(env).length}.json`);
-        const r = spawnSync(process.execPath, [join(root, 'bin', 'ghosteam.mjs'), 'synth', 'app.ts', '--stdout', '--no-crds'], { encoding: 'utf8', cwd: dir, env: { ...process.env, ...env, GHOSTEAM_TEST_OUT: out } });
+        const r = spawnSync(process.execPath, [join(root, 'bin', 'ghosteam.mjs'), 'synth', 'app.ts', '--stdout', '--no-crds'], {
+          encoding: 'utf8',
+          cwd: dir,
+          env: { ...process.env, ...env, GHOSTEAM_TEST_OUT: out },
+        });
         assert.equal(r.status, 0, r.stderr);
         return JSON.parse(readFileSync(out, 'utf8')) as { compiled: boolean };
       };
@@ -138,6 +142,10 @@ describe('the vendored bundles', () => {
     const bad = { apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate', metadata: { name: 'x' }, spec: { templates: 'not a list' } };
     assert.throws(() => new vendored.WorkflowTemplate(bad).validate(), /templates/);
     const { Type } = (await import(join(root, 'build', 'vendor', 'typebox.js'))) as typeof import('@sinclair/typebox');
-    assert.deepEqual(JSON.parse(JSON.stringify(Type.Object({ a: Type.Integer({ minimum: 1 }) }))), { type: 'object', properties: { a: { type: 'integer', minimum: 1 } }, required: ['a'] });
+    assert.deepEqual(JSON.parse(JSON.stringify(Type.Object({ a: Type.Integer({ minimum: 1 }) }))), {
+      type: 'object',
+      properties: { a: { type: 'integer', minimum: 1 } },
+      required: ['a'],
+    });
   });
 });

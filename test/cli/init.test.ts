@@ -16,7 +16,15 @@ const bin = join(root, 'bin', 'ghosteam.mjs');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string>; dependencies: Record<string, string> };
 
 function docImports(): string[] {
-  const files = ['README.md', 'ARCHITECTURE.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`), 'components/drift/README.md', 'pipelines/local/index.ts'];
+  const files = [
+    'README.md',
+    'ARCHITECTURE.md',
+    ...readdirSync(join(root, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+    'components/drift/README.md',
+    'pipelines/local/index.ts',
+  ];
   const found = new Set<string>();
   for (const f of files) {
     if (!existsSync(join(root, f))) continue;
@@ -27,21 +35,30 @@ function docImports(): string[] {
 
 describe('package exports', () => {
   test('every import the docs show is exported, and every export exists', () => {
-    const exported = Object.keys(pkg.exports).filter((k) => k !== './package.json').map((k) => `ghosteam/${k.slice(2)}`);
+    const exported = Object.keys(pkg.exports)
+      .filter((k) => k !== './package.json')
+      .map((k) => `ghosteam/${k.slice(2)}`);
     assert.deepEqual([...exported].sort(), [...GHOSTEAM_EXPORTS].sort());
     for (const i of docImports()) assert.ok(exported.includes(i), `${i} is shown in the docs but not in package.json exports`);
     assert.ok(docImports().includes('ghosteam/components/drift') && docImports().includes('ghosteam/pipelines/local'));
     for (const [k, v] of Object.entries(pkg.exports)) assert.ok(existsSync(join(root, v)), `${k} → ${v} does not exist`);
   });
 
-  test('a missing package is an install hint, not Node\'s raw error', () => {
+  test("a missing package is an install hint, not Node's raw error", () => {
     assert.equal(
       missingPackageHint("Cannot find package 'cdk8s' imported from /home/u/app/app.ts", 'ERR_MODULE_NOT_FOUND', '/home/u/app'),
       `imports package 'cdk8s', which is not installed for the app; run \`npm install cdk8s@${pkg.dependencies.cdk8s} constructs@${pkg.dependencies.constructs}\` in /home/u/app (an app needs ghosteam, cdk8s and constructs in its package.json; \`npx ghosteam init my-app\` scaffolds one)`,
     );
-    assert.match(missingPackageHint("Cannot find package 'ghosteam' imported from /a/app.ts", 'ERR_MODULE_NOT_FOUND', '/a')!, /run `npm install ghosteam` in \/a/);
     assert.match(
-      missingPackageHint(`Package subpath './nope' is not defined by "exports" in /a/node_modules/ghosteam/package.json imported from /a/app.ts`, 'ERR_PACKAGE_PATH_NOT_EXPORTED', '/a')!,
+      missingPackageHint("Cannot find package 'ghosteam' imported from /a/app.ts", 'ERR_MODULE_NOT_FOUND', '/a')!,
+      /run `npm install ghosteam` in \/a/,
+    );
+    assert.match(
+      missingPackageHint(
+        `Package subpath './nope' is not defined by "exports" in /a/node_modules/ghosteam/package.json imported from /a/app.ts`,
+        'ERR_PACKAGE_PATH_NOT_EXPORTED',
+        '/a',
+      )!,
       /^imports 'ghosteam\/nope', which that package does not export; .*ghosteam exports ghosteam\/pipelines, ghosteam\/pipelines\/local/,
     );
     assert.equal(missingPackageHint('something else', 'ERR_X', '/a'), undefined);
@@ -54,7 +71,10 @@ describe('package exports', () => {
       writeFileSync(join(dir, 'app.ts'), "import { Chart } from 'cdk8s';\nexport default (app: any) => { new Chart(app, 'x'); };\n");
       const r = spawnSync(process.execPath, [bin, 'synth', join(dir, 'app.ts'), '--out', join(dir, 'dist')], { encoding: 'utf8', cwd: dir });
       assert.equal(r.status, 1);
-      assert.match(r.stderr, new RegExp(`imports package 'cdk8s', which is not installed for the app; run \`npm install cdk8s@${pkg.dependencies.cdk8s} constructs@`));
+      assert.match(
+        r.stderr,
+        new RegExp(`imports package 'cdk8s', which is not installed for the app; run \`npm install cdk8s@${pkg.dependencies.cdk8s} constructs@`),
+      );
       assert.doesNotMatch(r.stderr, /ERR_MODULE_NOT_FOUND/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -90,7 +110,10 @@ describe('ghosteam init, for real outside the checkout', () => {
     // environment, which points register at the MLflow peer), so the model lands in .ghosteam/registry.
     const { MLFLOW_TRACKING_URI: _mlflow, ...inherited } = process.env;
     const env = { ...inherited, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false', FORCE_COLOR: '0' };
-    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, env, encoding: 'utf8' }).trim().split('\n').at(-1)!;
+    const tgz = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, env, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .at(-1)!;
     const init = spawnSync(process.execPath, [bin, 'init', 'my-app', '--ghosteam', `file:${join(dir, tgz)}`], { cwd: dir, env, encoding: 'utf8' });
     assert.equal(init.status, 0, init.stderr + init.stdout);
     const app = join(dir, 'my-app');
@@ -103,7 +126,10 @@ describe('ghosteam init, for real outside the checkout', () => {
     assert.match(run.stdout, /Succeeded/);
     assert.ok(readdirSync(join(app, '.ghosteam', 'registry')).length > 0, 'the model was registered');
     // The subpaths the docs import, from the installed package, as a user's TypeScript loads them.
-    writeFileSync(join(app, 'imports.ts'), "import { detectDrift } from 'ghosteam/components/drift';\nimport { runPipeline } from 'ghosteam/pipelines/local';\nimport { readDataset } from 'ghosteam/components/dataset';\nconsole.log(typeof detectDrift, typeof runPipeline, typeof readDataset);\n");
+    writeFileSync(
+      join(app, 'imports.ts'),
+      "import { detectDrift } from 'ghosteam/components/drift';\nimport { runPipeline } from 'ghosteam/pipelines/local';\nimport { readDataset } from 'ghosteam/components/dataset';\nconsole.log(typeof detectDrift, typeof runPipeline, typeof readDataset);\n",
+    );
     const imp = spawnSync(process.execPath, ['--import', 'tsx', 'imports.ts'], { cwd: app, env, encoding: 'utf8' });
     assert.equal(imp.status, 0, imp.stderr);
     assert.equal(imp.stdout.trim(), 'function function function');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { cliReference, spliceReadme, BEGIN, END } from '../../scripts/cli-reference.ts';
 
-test('README.md carries the CLI reference generated from every command\'s own --help', async () => {
+test("README.md carries the CLI reference generated from every command's own --help", async () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const ref = await cliReference();
   for (const cmd of ['synth', 'validate', 'run', 'runs', 'serve', 'drift', 'plan', 'watch', 'operator', 'install', 'models']) {

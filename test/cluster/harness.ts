@@ -29,7 +29,8 @@ export async function useCluster(images: readonly BuiltImage[] = BUILT_IMAGES): 
   const kubeconfig = state?.kubeconfig ?? '';
   const cluster: Cluster = { kubeconfig, kube: why ? (undefined as unknown as RawKube) : rawKube(kubeconfig), image: imageRef };
   if (why === undefined) return cluster;
-  if (process.env.CI === 'true') throw new Error(`the test cluster is missing in CI: ${why}. .ci/run starts it with \`npm run cluster:up\` and \`npm run images:build\`.`);
+  if (process.env.CI === 'true')
+    throw new Error(`the test cluster is missing in CI: ${why}. .ci/run starts it with \`npm run cluster:up\` and \`npm run images:build\`.`);
   return { ...cluster, skip: `needs the test cluster: ${why}; run \`npm run cluster:up\` and \`npm run images:build\` (as root)` };
 }
 
@@ -54,13 +55,19 @@ interface PodLike extends KubeObject {
 
 /** Wait for a pod to reach one of `phases`; fail at once on an image or config error. */
 export async function waitPod(kube: RawKube, ns: string, name: string, phases: readonly string[], timeoutMs = 180_000): Promise<PodLike> {
-  return waitFor(`pod ${ns}/${name} to be ${phases.join(' or ')}`, async () => {
-    const pod = await kube.request<PodLike>('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
-    const waiting = pod.status?.containerStatuses?.map((c) => c.state?.waiting).find((w) => w && /Err|Invalid|BackOff/.test(w.reason ?? ''));
-    if (waiting) throw Object.assign(new Error(`pod ${ns}/${name}: ${waiting.reason}: ${waiting.message ?? ''}`), { fatal: true });
-    return phases.includes(pod.status?.phase ?? '') ? pod : undefined;
-  }, timeoutMs).catch(async (err: Error) => {
-    const events = await kube.request<{ items: { reason: string; message: string }[] }>('GET', `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${name}`).catch(() => ({ items: [] }));
+  return waitFor(
+    `pod ${ns}/${name} to be ${phases.join(' or ')}`,
+    async () => {
+      const pod = await kube.request<PodLike>('GET', `/api/v1/namespaces/${ns}/pods/${name}`);
+      const waiting = pod.status?.containerStatuses?.map((c) => c.state?.waiting).find((w) => w && /Err|Invalid|BackOff/.test(w.reason ?? ''));
+      if (waiting) throw Object.assign(new Error(`pod ${ns}/${name}: ${waiting.reason}: ${waiting.message ?? ''}`), { fatal: true });
+      return phases.includes(pod.status?.phase ?? '') ? pod : undefined;
+    },
+    timeoutMs,
+  ).catch(async (err: Error) => {
+    const events = await kube
+      .request<{ items: { reason: string; message: string }[] }>('GET', `/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=${name}`)
+      .catch(() => ({ items: [] }));
     throw new Error(`${err.message}\nevents: ${events.items.map((e) => `${e.reason}: ${e.message}`).join(' | ')}`);
   });
 }
@@ -73,7 +80,11 @@ export async function podLogs(kube: RawKube, ns: string, name: string): Promise<
 
 /** The interface of the default route: where traffic that leaves the machine goes. */
 export function defaultInterface(): string {
-  const route = readFileSync('/proc/net/route', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).find((f) => f[1] === '00000000');
+  const route = readFileSync('/proc/net/route', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1] === '00000000');
   if (!route) throw new Error('no default route in /proc/net/route');
   return route[0];
 }
@@ -97,10 +108,14 @@ export async function captureClusterEgress(): Promise<Capture> {
   child.stdout!.on('data', (b: Buffer) => (out += b.toString('utf8')));
   child.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
   // tcpdump says "listening on" once the capture runs.
-  await waitFor(`tcpdump on ${iface} to listen`, async () => {
-    if (child.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
-    return /listening on/.test(err);
-  }, 15_000);
+  await waitFor(
+    `tcpdump on ${iface} to listen`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
+      return /listening on/.test(err);
+    },
+    15_000,
+  );
   return {
     async stop() {
       child.kill('SIGINT');

@@ -21,7 +21,12 @@ describe('the test cluster', { skip: cluster.skip }, () => {
   before(async () => {
     capture = await captureClusterEgress();
     await cluster.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    await waitFor(`the default ServiceAccount in ${ns}`, () => cluster.kube.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`).then(() => true, () => false));
+    await waitFor(`the default ServiceAccount in ${ns}`, () =>
+      cluster.kube.request('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`).then(
+        () => true,
+        () => false,
+      ),
+    );
   });
   after(async () => {
     await cluster.kube?.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
@@ -31,14 +36,22 @@ describe('the test cluster', { skip: cluster.skip }, () => {
     const v = await cluster.kube.request<{ gitVersion: string; major: string; minor: string }>('GET', '/version');
     assert.equal(v.gitVersion, versions.kubernetes);
     assert.equal(`v${v.major}.${v.minor}.`, versions.kubernetes.replace(/\d+$/, ''));
-    const node = await cluster.kube.request<{ status: { nodeInfo: { kubeletVersion: string; kubeProxyVersion?: string; containerRuntimeVersion: string } } }>('GET', '/api/v1/nodes/ghosteam-node');
+    const node = await cluster.kube.request<{ status: { nodeInfo: { kubeletVersion: string; kubeProxyVersion?: string; containerRuntimeVersion: string } } }>(
+      'GET',
+      '/api/v1/nodes/ghosteam-node',
+    );
     assert.equal(node.status.nodeInfo.kubeletVersion, versions.kubernetes);
     assert.match(node.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\/1\.6\./);
   });
 
   test('the model-server image serves a model as a pod behind a Service, through the API server proxy and the ClusterIP', async () => {
     const model = Buffer.from(denseNetToOnnx(randomDenseNet([4, 3, 1], 11), { modelName: 'fraud' }));
-    await cluster.kube.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'fraud-model', namespace: ns }, binaryData: { 'model.onnx': model.toString('base64') } });
+    await cluster.kube.apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'fraud-model', namespace: ns },
+      binaryData: { 'model.onnx': model.toString('base64') },
+    });
     const labels = { app: 'fraud-server' };
     await cluster.kube.apply({
       apiVersion: 'v1',
@@ -55,16 +68,32 @@ describe('the test cluster', { skip: cluster.skip }, () => {
             ports: [{ name: 'http', containerPort: 8080 }],
             readinessProbe: { httpGet: { path: '/v2/health/ready', port: 8080 }, periodSeconds: 1 },
             securityContext: RESTRICTED,
-            volumeMounts: [{ name: 'model', mountPath: '/mnt/models', readOnly: true }, { name: 'tmp', mountPath: '/tmp' }],
+            volumeMounts: [
+              { name: 'model', mountPath: '/mnt/models', readOnly: true },
+              { name: 'tmp', mountPath: '/tmp' },
+            ],
           },
         ],
-        volumes: [{ name: 'model', configMap: { name: 'fraud-model' } }, { name: 'tmp', emptyDir: {} }],
+        volumes: [
+          { name: 'model', configMap: { name: 'fraud-model' } },
+          { name: 'tmp', emptyDir: {} },
+        ],
       },
     });
-    await cluster.kube.apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fraud', namespace: ns }, spec: { selector: labels, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } });
+    await cluster.kube.apply({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'fraud', namespace: ns },
+      spec: { selector: labels, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
+    });
     await waitPod(cluster.kube, ns, 'fraud-server', ['Running']);
     const proxy = `/api/v1/namespaces/${ns}/services/http:fraud:8080/proxy`;
-    await waitFor('the model server to be ready behind its Service', () => cluster.kube.request('GET', `${proxy}/v2/health/ready`).then(() => true, () => false));
+    await waitFor('the model server to be ready behind its Service', () =>
+      cluster.kube.request('GET', `${proxy}/v2/health/ready`).then(
+        () => true,
+        () => false,
+      ),
+    );
     const meta = await cluster.kube.request<{ name: string; inputs: { name: string; shape: number[] }[] }>('GET', `${proxy}/v2/models/fraud`);
     assert.equal(meta.name, 'fraud');
     const infer = await cluster.kube.request<{ outputs: { data: number[] }[] }>('POST', `${proxy}/v2/models/fraud/infer`, {
@@ -95,7 +124,9 @@ describe('the test cluster', { skip: cluster.skip }, () => {
       metadata: { name: 'client', namespace: ns },
       spec: {
         restartPolicy: 'Never',
-        containers: [{ name: 'client', image: cluster.image('components'), imagePullPolicy: 'Never', command: ['node', '-e', script], securityContext: RESTRICTED }],
+        containers: [
+          { name: 'client', image: cluster.image('components'), imagePullPolicy: 'Never', command: ['node', '-e', script], securityContext: RESTRICTED },
+        ],
       },
     });
     const done = await waitPod(cluster.kube, ns, 'client', ['Succeeded', 'Failed']);

@@ -30,9 +30,15 @@ const TODO = 'not yet re-run on the cluster since the ServiceAccount-token fix; 
 
 describe('the operator installed by `ghosteam install`, as a pod', { skip: cluster.skip, todo: TODO }, () => {
   before(async () => {
-    const kserve = ['serving.kserve.io_inferenceservices.yaml', 'serving.kserve.io_servingruntimes.yaml'].flatMap((f) => loadCrdFile(join(upstreamDir, 'kserve', f)));
+    const kserve = ['serving.kserve.io_inferenceservices.yaml', 'serving.kserve.io_servingruntimes.yaml'].flatMap((f) =>
+      loadCrdFile(join(upstreamDir, 'kserve', f)),
+    );
     await installCrds(cluster.kubeconfig, kserve, 300_000);
-    const r = spawnSync(process.execPath, [join(repoRoot, 'bin/ghosteam.mjs'), 'install', '--kubeconfig', cluster.kubeconfig, '--replicas', '1', '--image', cluster.image('operator')], { encoding: 'utf8', timeout: 300_000 });
+    const r = spawnSync(
+      process.execPath,
+      [join(repoRoot, 'bin/ghosteam.mjs'), 'install', '--kubeconfig', cluster.kubeconfig, '--replicas', '1', '--image', cluster.image('operator')],
+      { encoding: 'utf8', timeout: 300_000 },
+    );
     assert.equal(r.status, 0, `ghosteam install failed:\n${r.stdout}\n${r.stderr}`);
   });
   after(async () => {
@@ -40,23 +46,37 @@ describe('the operator installed by `ghosteam install`, as a pod', { skip: clust
   });
 
   test('runs with its own ServiceAccount, becomes leader and serves /healthz', async () => {
-    const pod = await waitFor('the operator pod to be Ready', async () => {
-      const pods = await cluster.kube.request<PodList>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=app.kubernetes.io/name=ghosteam-operator`);
-      return pods.items.find((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    }, 240_000).catch(async (err: Error) => {
-      const pods = await cluster.kube.request<PodList>('GET', `/api/v1/namespaces/${ns}/pods`).catch(() => ({ items: [] }) as PodList);
-      const logs = await Promise.all(pods.items.map((p) => cluster.kube.request('GET', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/log?tailLines=40`).catch((e: Error) => e.message)));
+    const pod = await waitFor(
+      'the operator pod to be Ready',
+      async () => {
+        const pods = await cluster.kube.request<PodList>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=app.kubernetes.io/name=ghosteam-operator`);
+        return pods.items.find((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      },
+      240_000,
+    ).catch(async (err: Error) => {
+      const pods = await cluster.kube.request<PodList>('GET', `/api/v1/namespaces/${ns}/pods`).catch(() => ({ items: [] }));
+      const logs = await Promise.all(
+        pods.items.map((p) => cluster.kube.request('GET', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/log?tailLines=40`).catch((e: Error) => e.message)),
+      );
       throw new Error(`${err.message}\n${JSON.stringify(pods.items.map((p) => p.status))}\n${logs.join('\n')}`);
     });
     assert.equal(pod.spec.serviceAccountName, 'ghosteam-operator');
     // Only the generated RBAC binds it: no ClusterRoleBinding names it but install's own.
-    const crbs = await cluster.kube.request<{ items: { metadata: { name: string }; roleRef: { name: string }; subjects?: { kind: string; name: string; namespace?: string }[] }[] }>('GET', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings');
+    const crbs = await cluster.kube.request<{
+      items: { metadata: { name: string }; roleRef: { name: string }; subjects?: { kind: string; name: string; namespace?: string }[] }[];
+    }>('GET', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings');
     const bound = crbs.items.filter((b) => b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === 'ghosteam-operator' && s.namespace === ns));
-    assert.deepEqual(bound.map((b) => `${b.metadata.name}->${b.roleRef.name}`), ['ghosteam-operator->ghosteam-operator']);
+    assert.deepEqual(
+      bound.map((b) => `${b.metadata.name}->${b.roleRef.name}`),
+      ['ghosteam-operator->ghosteam-operator'],
+    );
     const health = await cluster.kube.request('GET', `/api/v1/namespaces/${ns}/pods/${pod.metadata.name}:8081/proxy/healthz`);
     assert.match(String(health), /ok/i);
     const lease = await waitFor('the leader Lease', async () => {
-      const leases = await cluster.kube.request<{ items: { metadata: { name: string }; spec: { holderIdentity?: string } }[] }>('GET', `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`);
+      const leases = await cluster.kube.request<{ items: { metadata: { name: string }; spec: { holderIdentity?: string } }[] }>(
+        'GET',
+        `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+      );
       return leases.items.find((l) => l.spec.holderIdentity?.includes(pod.metadata.name));
     });
     assert.ok(lease.spec.holderIdentity);
@@ -79,10 +99,17 @@ describe('the operator installed by `ghosteam install`, as a pod', { skip: clust
         payloadLogging: { enabled: false, mode: 'all' },
       },
     });
-    const status = await waitFor('the Model status from the operator pod', async () => {
-      const m = await cluster.kube.request<{ metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] } }>('GET', `/apis/ghosteam.io/v1alpha1/namespaces/${appNs}/models/fraud`);
-      return m.status?.conditions?.length ? m : undefined;
-    }, 120_000);
+    const status = await waitFor(
+      'the Model status from the operator pod',
+      async () => {
+        const m = await cluster.kube.request<{
+          metadata: { generation: number };
+          status?: { observedGeneration?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+        }>('GET', `/apis/ghosteam.io/v1alpha1/namespaces/${appNs}/models/fraud`);
+        return m.status?.conditions?.length ? m : undefined;
+      },
+      120_000,
+    );
     // No version of 'fraud' is registered in the operator's registry: the operator says so in a condition.
     const ready = status.status!.conditions!.find((c) => c.type === 'Ready');
     assert.ok(ready, JSON.stringify(status.status));

@@ -26,7 +26,12 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 
 describe('ghosteam component / models (CLI)', () => {
   test('--help exits 0 and starts with Usage:', async () => {
-    const rs = await Promise.all([['component', 'run', '--help'], ['models', '--help']].map((args) => cli(args)));
+    const rs = await Promise.all(
+      [
+        ['component', 'run', '--help'],
+        ['models', '--help'],
+      ].map((args) => cli(args)),
+    );
     for (const r of rs) {
       assert.equal(r.code, 0);
       assert.match(r.stdout, /^Usage:/);
@@ -46,7 +51,10 @@ describe('ghosteam component / models (CLI)', () => {
     assert.equal(readFileSync(join(dir, 'out/params/rows'), 'utf8'), '2');
     assert.equal(JSON.parse(ok.stdout).digest, readFileSync(join(dir, 'out/params/digest'), 'utf8'));
     assert.equal(unknown.code, 1);
-    assert.equal(unknown.stderr, 'error: unknown component \'trian\'; built-in components: drift, evaluate, export-onnx, gate, ingest, register, split, train-tabular, validate\n');
+    assert.equal(
+      unknown.stderr,
+      "error: unknown component 'trian'; built-in components: drift, evaluate, export-onnx, gate, ingest, register, split, train-tabular, validate\n",
+    );
     assert.equal(missing.stderr, "error: component 'split' needs input 'dataset': add --input dataset=PATH\n");
     assert.equal(badParam.stderr, "error: ingest: param 'format' must be one of auto, csv, jsonl, parquet, got 'xls'\n");
   });
@@ -72,7 +80,10 @@ describe('ghosteam component / models (CLI)', () => {
     assert.match(show.stdout, /^churn version 1 {2}@champion\n/);
     assert.match(show.stdout, /\n {2}metrics {3}rocAuc=0\.8123\n/);
     const shown = JSON.parse(showJson.stdout);
-    assert.deepEqual(shown.map((v: { version: number }) => v.version), [1, 2]);
+    assert.deepEqual(
+      shown.map((v: { version: number }) => v.version),
+      [1, 2],
+    );
     assert.equal(bad.code, 1);
     assert.equal(bad.stderr, "error: model 'churn' has no alias 'stable'; its aliases: champion\n");
   });

@@ -29,14 +29,28 @@ describe('binary metrics', () => {
     assert.ok(Math.abs(logLoss([1, 0], [0.8, 0.4]) - -(Math.log(0.8) + Math.log(0.6)) / 2) < 1e-12);
     assert.ok(Number.isFinite(logLoss([1], [0])));
     const cal = calibration(y, p, 2);
-    assert.deepEqual(cal.map((b) => [b.lower, b.upper, b.count]), [[0, 0.5, 4], [0.5, 1, 4]]);
+    assert.deepEqual(
+      cal.map((b) => [b.lower, b.upper, b.count]),
+      [
+        [0, 0.5, 4],
+        [0.5, 1, 4],
+      ],
+    );
     assert.ok(Math.abs(cal[0].meanPredicted! - 0.25) < 1e-12);
     assert.equal(cal[0].fractionPositive, 0.25);
     assert.equal(cal[1].fractionPositive, 0.75);
     assert.equal(calibration([1], [1], 3)[2].count, 1);
     // Bins are (lower, upper]: a score on an edge belongs to the lower bin (as in scikit-learn).
-    assert.deepEqual(calibration([0, 1, 1], [0.5, 0.5, 0], 2).map((b) => b.count), [3, 0]);
-    assert.deepEqual(calibration([0, 1], [0.3, 0.30001], 10).map((b) => b.count).slice(2, 4), [1, 1]);
+    assert.deepEqual(
+      calibration([0, 1, 1], [0.5, 0.5, 0], 2).map((b) => b.count),
+      [3, 0],
+    );
+    assert.deepEqual(
+      calibration([0, 1], [0.3, 0.30001], 10)
+        .map((b) => b.count)
+        .slice(2, 4),
+      [1, 1],
+    );
   });
 });
 
@@ -45,7 +59,9 @@ describe('gate', () => {
     assert.deepEqual(parseRule('a', '<= 0.4'), { op: '<=', threshold: 0.4 });
     assert.deepEqual(parseRule('a', 0.8), { op: '>=', threshold: 0.8 });
     assert.deepEqual(parseRule('a', '0.8'), { op: '>=', threshold: 0.8 });
-    assert.throws(() => parseRule('rocAuc', 'at least 0.8'), { message: "gate: rule for 'rocAuc' is 'at least 0.8'; write '>= 0.8', '<= 0.4' (or a bare number for >=)" });
+    assert.throws(() => parseRule('rocAuc', 'at least 0.8'), {
+      message: "gate: rule for 'rocAuc' is 'at least 0.8'; write '>= 0.8', '<= 0.4' (or a bare number for >=)",
+    });
     const r = checkGate({ rocAuc: 0.71, logLoss: 0.3, f1: NaN }, { rocAuc: '>= 0.8', logLoss: '<= 0.45' });
     assert.equal(r.passed, false);
     assert.deepEqual(r.reasons, ['rocAuc is 0.71; required >= 0.8']);

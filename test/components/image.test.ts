@@ -46,7 +46,8 @@ function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
       // bin/ghosteam.mjs runs build/ only when it exists; images run the sources.
       if (spec.startsWith('.') && spec.includes('/build/')) continue;
       if (spec.startsWith('.')) visit(relative(root, resolve(dirname(join(root, f)), spec)));
-      else if (!spec.startsWith('node:') && !builtinModules.includes(spec)) bare.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+      else if (!spec.startsWith('node:') && !builtinModules.includes(spec))
+        bare.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
     }
   };
   for (const e of entries) visit(e);
@@ -91,7 +92,9 @@ test('image dependency versions equal the root package.json; tfjs-node is never 
 
 test('both images run as a non-root uid', () => {
   for (const f of ['images/components/Dockerfile', 'images/trainer/Dockerfile']) {
-    const users = readFileSync(join(root, f), 'utf8').split('\n').filter((l) => l.startsWith('USER '));
+    const users = readFileSync(join(root, f), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('USER '));
     assert.deepEqual(users, ['USER 65532:65532'], f);
   }
 });
@@ -102,7 +105,13 @@ test('each image takes its Node.js base as the NODE_IMAGE build argument, defaul
     const text = readFileSync(join(root, f), 'utf8');
     assert.match(text, /^ARG NODE_IMAGE=node:20\.\d+-bookworm-slim$/m, f);
     const froms = text.split('\n').filter((l) => l.startsWith('FROM '));
-    assert.ok(froms.every((l) => !/^FROM node:/.test(l)), `${f}: a FROM names the node image directly: ${froms.join(' | ')}`);
-    assert.ok(froms.some((l) => l.startsWith('FROM ${NODE_IMAGE}')), f);
+    assert.ok(
+      froms.every((l) => !/^FROM node:/.test(l)),
+      `${f}: a FROM names the node image directly: ${froms.join(' | ')}`,
+    );
+    assert.ok(
+      froms.some((l) => l.startsWith('FROM ${NODE_IMAGE}')),
+      f,
+    );
   }
 });

@@ -45,14 +45,20 @@ describe('CSV', () => {
     const ds = await ingestFile(p, { types: { zip: 'categorical' } });
     assert.deepEqual(cells(ds, 'zip'), ['01234', '05678', '09999']);
     const bad = file('c.csv', 'id,amount\n1,3\n2,"multi\nline"\n3,abc\n');
-    await assert.rejects(ingestFile(bad, { types: { amount: 'numeric' } }), { message: `${bad}:3:2: 'multi\nline' is not a number, but column 'amount' is declared numeric` });
+    await assert.rejects(ingestFile(bad, { types: { amount: 'numeric' } }), {
+      message: `${bad}:3:2: 'multi\nline' is not a number, but column 'amount' is declared numeric`,
+    });
     // Line numbers count the physical lines of earlier multi-line records.
     const later = file('c2.csv', 'id,note,amount\n1,"a\nb\nc",3\n2,x,abc\n');
-    await assert.rejects(ingestFile(later, { types: { amount: 'numeric' } }), { message: `${later}:5:3: 'abc' is not a number, but column 'amount' is declared numeric` });
+    await assert.rejects(ingestFile(later, { types: { amount: 'numeric' } }), {
+      message: `${later}:5:3: 'abc' is not a number, but column 'amount' is declared numeric`,
+    });
     await assert.rejects(ingestFile(file('d.csv', 'id,ok\n1,true\n2,maybe\n'), { types: { ok: 'boolean' } }), {
       message: `${join(dir, 'd.csv')}:3:2: 'maybe' is not a boolean (true/false/1/0), but column 'ok' is declared boolean`,
     });
-    await assert.rejects(ingestFile(p, { types: { nope: 'numeric' } }), { message: `${p}: 'types' declares column 'nope', which the file doesn't have (it has zip, amount)` });
+    await assert.rejects(ingestFile(p, { types: { nope: 'numeric' } }), {
+      message: `${p}: 'types' declares column 'nope', which the file doesn't have (it has zip, amount)`,
+    });
   });
 
   test('structural errors: field count, unclosed quote, duplicate header, empty file', () => {
@@ -60,7 +66,9 @@ describe('CSV', () => {
     assert.throws(() => parseCsv('a,b\n1,"open\n', 'x.csv'), { message: `x.csv:2:2: a quoted field is never closed; add the closing '"'` });
     assert.throws(() => parseCsv('a,a\n1,2\n', 'x.csv'), { message: "x.csv:1:2: column name 'a' appears twice (also column 1); rename one" });
     assert.throws(() => parseCsv('', 'x.csv'), { message: 'x.csv: the file is empty; a CSV needs a header line' });
-    assert.throws(() => parseCsv('a,b\n"x"y,2\n', 'x.csv'), { message: `x.csv:2:1: unexpected 'y' after a closing quote; double a quote inside a quoted field ("")` });
+    assert.throws(() => parseCsv('a,b\n"x"y,2\n', 'x.csv'), {
+      message: `x.csv:2:1: unexpected 'y' after a closing quote; double a quote inside a quoted field ("")`,
+    });
   });
 
   test('tab-separated by extension', async () => {
@@ -84,8 +92,12 @@ describe('JSON Lines and Parquet', () => {
     assert.deepEqual(cells(ds, 'amount'), [10.5, null, 7, 1.25]);
     const bad = file('b.jsonl', '{"a":1}\n{"a":2\n');
     await assert.rejects(ingestFile(bad), (e: Error) => e.message.startsWith(`${bad}:2: not valid JSON (`));
-    await assert.rejects(ingestFile(file('c.jsonl', '{"a":{"b":1}}\n')), { message: `${join(dir, 'c.jsonl')}:1 (column 'a'): nested object values are not supported; flatten it into scalar columns` });
-    await assert.rejects(ingestFile(file('d.jsonl', '[1,2]\n')), { message: `${join(dir, 'd.jsonl')}:1: each line must be a JSON object ({"column": value, ...})` });
+    await assert.rejects(ingestFile(file('c.jsonl', '{"a":{"b":1}}\n')), {
+      message: `${join(dir, 'c.jsonl')}:1 (column 'a'): nested object values are not supported; flatten it into scalar columns`,
+    });
+    await assert.rejects(ingestFile(file('d.jsonl', '[1,2]\n')), {
+      message: `${join(dir, 'd.jsonl')}:1: each line must be a JSON object ({"column": value, ...})`,
+    });
   });
 
   test('Parquet gives the same dataset as JSON Lines', async () => {
@@ -103,11 +115,15 @@ describe('JSON Lines and Parquet', () => {
     const fromJsonl = await ingestFile(file('same.jsonl', rows.map((r) => JSON.stringify(r)).join('\n')));
     assert.deepEqual(types(fromParquet), types(fromJsonl));
     for (const c of fromJsonl.columns) assert.deepEqual(cells(fromParquet, c.name), cells(fromJsonl, c.name));
-    await assert.rejects(ingestFile(file('not.parquet', 'hello')), (e: Error) => e.message.startsWith(`${join(dir, 'not.parquet')}: not a readable Parquet file (`));
+    await assert.rejects(ingestFile(file('not.parquet', 'hello')), (e: Error) =>
+      e.message.startsWith(`${join(dir, 'not.parquet')}: not a readable Parquet file (`),
+    );
   });
 
   test('unknown extension asks for the format', async () => {
-    await assert.rejects(ingestFile(file('x.dat', 'a\n1\n')), { message: `${join(dir, 'x.dat')}: can't tell the format from the extension '.dat'; set param format to csv, jsonl or parquet` });
+    await assert.rejects(ingestFile(file('x.dat', 'a\n1\n')), {
+      message: `${join(dir, 'x.dat')}: can't tell the format from the extension '.dat'; set param format to csv, jsonl or parquet`,
+    });
     const ds = await ingestFile(join(dir, 'x.dat'), { format: 'csv' });
     assert.equal(ds.rows, 1);
   });
@@ -118,7 +134,10 @@ test('the ingest component writes the dataset and sets rows, columns, digest', a
   const out = join(dir, 'out', 'ds.arrow');
   const params = await runComponent(ingest, { params: { columns: 'b,a' }, inputs: { source: src }, outputs: { dataset: out } }, { log: () => undefined });
   const ds = await readDataset(out);
-  assert.deepEqual(ds.columns.map((c) => c.name), ['b', 'a']);
+  assert.deepEqual(
+    ds.columns.map((c) => c.name),
+    ['b', 'a'],
+  );
   assert.equal(params.rows, 3);
   assert.equal(params.columns, 2);
   assert.match(String(params.digest), /^sha256:[0-9a-f]{64}$/);

@@ -35,15 +35,25 @@ describe('catalog', () => {
   });
 
   test('lineage comes from params, then the engine context, then the environment', () => {
-    assert.deepEqual(lineageFrom({ 'ghosteam.runId': 'r-engine', 'ghosteam.gitCommit': 'abc', datasetDigest: 'sha256:1' }, { GHOSTEAM_RUN_ID: 'r-env', GHOSTEAM_PIPELINE: 'fraud', GHOSTEAM_REASON: 'drift' }), {
-      runId: 'r-engine',
-      pipeline: 'fraud',
-      gitCommit: 'abc',
-      datasetDigest: 'sha256:1',
-      reason: 'drift',
-    });
+    assert.deepEqual(
+      lineageFrom(
+        { 'ghosteam.runId': 'r-engine', 'ghosteam.gitCommit': 'abc', datasetDigest: 'sha256:1' },
+        { GHOSTEAM_RUN_ID: 'r-env', GHOSTEAM_PIPELINE: 'fraud', GHOSTEAM_REASON: 'drift' },
+      ),
+      {
+        runId: 'r-engine',
+        pipeline: 'fraud',
+        gitCommit: 'abc',
+        datasetDigest: 'sha256:1',
+        reason: 'drift',
+      },
+    );
     assert.deepEqual(lineageFrom({ runId: 'explicit', 'ghosteam.runId': 'r' }, {}), { runId: 'explicit' });
-    assert.equal(lineageFrom({ 'ghosteam.reason': 'drift' }, { GHOSTEAM_REASON: 'manual' }).reason, 'drift', "the engine's run reason wins over the environment");
+    assert.equal(
+      lineageFrom({ 'ghosteam.reason': 'drift' }, { GHOSTEAM_REASON: 'manual' }).reason,
+      'drift',
+      "the engine's run reason wins over the environment",
+    );
   });
 
   test('parseAssignments', () => {
@@ -61,26 +71,54 @@ describe('the whole chain: ingest → validate → split → train → evaluate 
     const p = (n: string) => join(dir, 'chain', n);
     const ing = await runComponent(c('ingest'), { params: { path: src, types: { fraud: 'categorical' } }, inputs: {}, outputs: { dataset: p('ds') } }, quiet);
     assert.equal(ing.rows, 4000);
-    await runComponent(c('validate'), { params: { schema: { columns: { amount: { min: 0, nullable: false }, fraud: { allowed: ['yes', 'no'] } }, rows: { min: 100 } } }, inputs: { dataset: p('ds') }, outputs: { report: p('report') } }, quiet);
-    await runComponent(c('split'), { params: { stratify: 'fraud', seed: 1 }, inputs: { dataset: p('ds') }, outputs: { train: p('train'), test: p('test') } }, quiet);
+    await runComponent(
+      c('validate'),
+      {
+        params: { schema: { columns: { amount: { min: 0, nullable: false }, fraud: { allowed: ['yes', 'no'] } }, rows: { min: 100 } } },
+        inputs: { dataset: p('ds') },
+        outputs: { report: p('report') },
+      },
+      quiet,
+    );
+    await runComponent(
+      c('split'),
+      { params: { stratify: 'fraud', seed: 1 }, inputs: { dataset: p('ds') }, outputs: { train: p('train'), test: p('test') } },
+      quiet,
+    );
     const progress: number[] = [];
     const tr = await runComponent(
       c('train-tabular'),
-      { params: { label: 'fraud', positive: 'yes', model: 'mlp', hidden: '16', epochs: 6, learningRate: 0.02, backend: 'wasm' }, inputs: { train: p('train') }, outputs: { model: p('model.json') } },
+      {
+        params: { label: 'fraud', positive: 'yes', model: 'mlp', hidden: '16', epochs: 6, learningRate: 0.02, backend: 'wasm' },
+        inputs: { train: p('train') },
+        outputs: { model: p('model.json') },
+      },
       { log: () => undefined, progress: (e) => progress.push(e.epoch!) },
     );
     assert.deepEqual(progress, [1, 2, 3, 4, 5, 6]);
     assert.equal(tr.backend, 'wasm');
     const model = JSON.parse(readFileSync(p('model.json'), 'utf8'));
     assert.deepEqual(model.net.featureNames, ['amount', 'age', 'is_new']);
-    const ev = await runComponent(c('evaluate'), { params: {}, inputs: { model: p('model.json'), test: p('test') }, outputs: { metrics: p('metrics.json') } }, quiet);
+    const ev = await runComponent(
+      c('evaluate'),
+      { params: {}, inputs: { model: p('model.json'), test: p('test') }, outputs: { metrics: p('metrics.json') } },
+      quiet,
+    );
     assert.ok((ev.rocAuc as number) > 0.75, `rocAuc ${ev.rocAuc}`);
     assert.equal(ev.auc, ev.rocAuc);
-    const rejected = await runComponent(c('gate'), { params: { gate: { rocAuc: '>= 0.999' } }, inputs: { metrics: p('metrics.json') }, outputs: {}, outputParamsDir: p('gate-params') }, quiet);
+    const rejected = await runComponent(
+      c('gate'),
+      { params: { gate: { rocAuc: '>= 0.999' } }, inputs: { metrics: p('metrics.json') }, outputs: {}, outputParamsDir: p('gate-params') },
+      quiet,
+    );
     assert.equal(rejected.passed, false);
     assert.equal(readFileSync(join(p('gate-params'), 'passed'), 'utf8'), 'false');
     assert.equal(readFileSync(join(p('gate-params'), 'reasons'), 'utf8'), JSON.stringify(rejected.reasons));
-    const gated = await runComponent(c('gate'), { params: { gate: JSON.stringify({ rocAuc: '>= 0.7', logLoss: '<= 0.7' }) }, inputs: { metrics: p('metrics.json') }, outputs: {} }, quiet);
+    const gated = await runComponent(
+      c('gate'),
+      { params: { gate: JSON.stringify({ rocAuc: '>= 0.7', logLoss: '<= 0.7' }) }, inputs: { metrics: p('metrics.json') }, outputs: {} },
+      quiet,
+    );
     assert.equal(gated.passed, true);
     const ex = await runComponent(c('export-onnx'), { params: {}, inputs: { model: p('model.json') }, outputs: { onnx: p('model.onnx') } }, quiet);
     // The exported model scores the test set like evaluate did.
@@ -91,7 +129,20 @@ describe('the whole chain: ingest → validate → split → train → evaluate 
     const regDir = join(dir, 'registry');
     const reg = await runComponent(
       c('register'),
-      { params: { name: 'fraud', alias: 'challenger', registry: regDir, 'ghosteam.runId': 'run-7', 'ghosteam.pipeline': 'fraud-train', 'ghosteam.gitCommit': 'cafe', datasetDigest: ing.digest, reason: 'manual' }, inputs: { model: p('model.onnx'), metrics: p('metrics.json'), trained: p('model.json') }, outputs: {} },
+      {
+        params: {
+          name: 'fraud',
+          alias: 'challenger',
+          registry: regDir,
+          'ghosteam.runId': 'run-7',
+          'ghosteam.pipeline': 'fraud-train',
+          'ghosteam.gitCommit': 'cafe',
+          datasetDigest: ing.digest,
+          reason: 'manual',
+        },
+        inputs: { model: p('model.onnx'), metrics: p('metrics.json'), trained: p('model.json') },
+        outputs: {},
+      },
       quiet,
     );
     assert.deepEqual(reg, { version: 1, modelRef: 'fraud@1', registry: 'local' });
@@ -103,4 +154,3 @@ describe('the whole chain: ingest → validate → split → train → evaluate 
     assert.deepEqual(mv.lineage, { runId: 'run-7', pipeline: 'fraud-train', gitCommit: 'cafe', datasetDigest: ing.digest, reason: 'manual' });
   });
 });
-

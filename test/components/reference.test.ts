@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -118,7 +118,13 @@ print(json.dumps(dict(accuracy=metrics.accuracy_score(y,yh),macroF1=metrics.f1_s
 t=pa.table({'id':pa.array([1,2,3,4,5],pa.int64()),'amount':[1.5,None,3.25,4.0,-2.0],'country':pa.array(['FR','US','FR',None,'US']).dictionary_encode(),'fraud':[True,False,None,True,False],'ts':pa.array([dt.datetime(2024,1,1+i,12,0,0) for i in range(5)],pa.timestamp('ms'))})
 pq.write_table(t,'${path}',compression='snappy')`);
     const ds = await ingestFile(path, { types: { country: 'categorical' } });
-    assert.deepEqual(Object.fromEntries(ds.columns.map((c) => [c.name, c.type])), { id: 'numeric', amount: 'numeric', country: 'categorical', fraud: 'boolean', ts: 'string' });
+    assert.deepEqual(Object.fromEntries(ds.columns.map((c) => [c.name, c.type])), {
+      id: 'numeric',
+      amount: 'numeric',
+      country: 'categorical',
+      fraud: 'boolean',
+      ts: 'string',
+    });
     assert.deepEqual(cells(ds, 'id'), [1, 2, 3, 4, 5]);
     assert.deepEqual(cells(ds, 'amount'), [1.5, null, 3.25, 4, -2]);
     assert.deepEqual(cells(ds, 'country'), ['FR', 'US', 'FR', null, 'US']);
@@ -131,9 +137,11 @@ pq.write_table(t,'${path}',compression='snappy')`);
     py(`import pandas as pd, numpy as np
 pd.DataFrame({'a':[1.0,np.nan,3.5],'note':['x, "quoted"','two\\nlines',None],'flag':[True,False,True]}).to_csv('${path}',index=False)`);
     const ds = await ingestFile(path);
-    const back = JSON.parse(py(`import pandas as pd, json
+    const back = JSON.parse(
+      py(`import pandas as pd, json
 df=pd.read_csv('${path}')
-print(json.dumps({c:[None if pd.isna(v) else (v.item() if hasattr(v,'item') else v) for v in df[c]] for c in df.columns}))`));
+print(json.dumps({c:[None if pd.isna(v) else (v.item() if hasattr(v,'item') else v) for v in df[c]] for c in df.columns}))`),
+    );
     for (const name of ['a', 'note', 'flag']) assert.deepEqual(cells(ds, name), back[name], name);
   });
 });

@@ -50,10 +50,24 @@ function data(rows: number, seed: number): Dataset {
   });
 }
 
-async function run(component: { run(ctx: ComponentContext): Promise<void> }, params: Record<string, ParamValue>, inputs: Record<string, string>, outputs: Record<string, string>) {
+async function run(
+  component: { run(ctx: ComponentContext): Promise<void> },
+  params: Record<string, ParamValue>,
+  inputs: Record<string, string>,
+  outputs: Record<string, string>,
+) {
   const out: Record<string, ParamValue> = {};
   const logs: string[] = [];
-  await component.run({ params, inputs, outputs, workDir: dir, signal: new AbortController().signal, log: (l) => logs.push(l), progress() {}, setOutput: (k, v) => (out[k] = v) });
+  await component.run({
+    params,
+    inputs,
+    outputs,
+    workDir: dir,
+    signal: new AbortController().signal,
+    log: (l) => logs.push(l),
+    progress() {},
+    setOutput: (k, v) => (out[k] = v),
+  });
   return { out, logs };
 }
 
@@ -79,25 +93,49 @@ describe('train-tabular tasks', async () => {
   });
 
   const cases: { name: string; params: Record<string, ParamValue>; metrics: (m: Record<string, ParamValue>) => void; output: string; width: number }[] = [
-    { name: 'multiclass (inferred from 3 integer labels)', params: { label: 'cls', model: 'mlp', hidden: '16', epochs: 25, learningRate: 0.02 }, output: 'probabilities', width: 3, metrics: (m) => {
-      assert.equal(m.task, 'multiclass');
-      assert.ok((m.accuracy as number) > 0.8, `accuracy ${m.accuracy}`);
-      assert.ok((m.macroF1 as number) > 0.75, `macroF1 ${m.macroF1}`);
-      assert.ok((m.logLoss as number) < 0.6, `logLoss ${m.logLoss}`);
-      assert.equal(m.rmse, null);
-    } },
-    { name: 'multiclass on a categorical label', params: { task: 'multiclass', label: 'species', features: 'a,b,c,d', epochs: 25, learningRate: 0.05 }, output: 'probabilities', width: 3, metrics: (m) => assert.ok((m.accuracy as number) > 0.8) },
-    { name: 'regression', params: { task: 'regression', label: 'y', features: 'a,b,c,d', epochs: 30, learningRate: 0.05 }, output: 'prediction', width: 1, metrics: (m) => {
-      assert.equal(m.task, 'regression');
-      assert.ok((m.r2 as number) > 0.95, `r2 ${m.r2}`);
-      assert.ok((m.rmse as number) < 1.5 && (m.mae as number) < 1.2, `rmse ${m.rmse} mae ${m.mae}`);
-      assert.equal(m.accuracy, null);
-    } },
-    { name: 'anomaly (autoencoder, no label; AUC against the label column evaluate is given)', params: { task: 'anomaly', features: 'a,b,c,d', epochs: 30, learningRate: 0.02 }, output: 'score', width: 1, metrics: (m) => {
-      assert.equal(m.task, 'anomaly');
-      assert.ok((m.scoreP50 as number) <= (m.scoreP90 as number) && (m.scoreP90 as number) <= (m.scoreP99 as number));
-      assert.ok((m.rocAuc as number) > 0.9, `rocAuc ${m.rocAuc}`);
-    } },
+    {
+      name: 'multiclass (inferred from 3 integer labels)',
+      params: { label: 'cls', model: 'mlp', hidden: '16', epochs: 25, learningRate: 0.02 },
+      output: 'probabilities',
+      width: 3,
+      metrics: (m) => {
+        assert.equal(m.task, 'multiclass');
+        assert.ok((m.accuracy as number) > 0.8, `accuracy ${m.accuracy}`);
+        assert.ok((m.macroF1 as number) > 0.75, `macroF1 ${m.macroF1}`);
+        assert.ok((m.logLoss as number) < 0.6, `logLoss ${m.logLoss}`);
+        assert.equal(m.rmse, null);
+      },
+    },
+    {
+      name: 'multiclass on a categorical label',
+      params: { task: 'multiclass', label: 'species', features: 'a,b,c,d', epochs: 25, learningRate: 0.05 },
+      output: 'probabilities',
+      width: 3,
+      metrics: (m) => assert.ok((m.accuracy as number) > 0.8),
+    },
+    {
+      name: 'regression',
+      params: { task: 'regression', label: 'y', features: 'a,b,c,d', epochs: 30, learningRate: 0.05 },
+      output: 'prediction',
+      width: 1,
+      metrics: (m) => {
+        assert.equal(m.task, 'regression');
+        assert.ok((m.r2 as number) > 0.95, `r2 ${m.r2}`);
+        assert.ok((m.rmse as number) < 1.5 && (m.mae as number) < 1.2, `rmse ${m.rmse} mae ${m.mae}`);
+        assert.equal(m.accuracy, null);
+      },
+    },
+    {
+      name: 'anomaly (autoencoder, no label; AUC against the label column evaluate is given)',
+      params: { task: 'anomaly', features: 'a,b,c,d', epochs: 30, learningRate: 0.02 },
+      output: 'score',
+      width: 1,
+      metrics: (m) => {
+        assert.equal(m.task, 'anomaly');
+        assert.ok((m.scoreP50 as number) <= (m.scoreP90 as number) && (m.scoreP90 as number) <= (m.scoreP99 as number));
+        assert.ok((m.rocAuc as number) > 0.9, `rocAuc ${m.rocAuc}`);
+      },
+    },
   ];
   for (const [i, c] of cases.entries()) {
     test(`${c.name}: trains, evaluates, exports ONNX and serves; onnxruntime matches tfjs`, async () => {
@@ -111,30 +149,47 @@ describe('train-tabular tasks', async () => {
       assert.equal(doc.task, t.out.task);
       if (t.out.task === 'multiclass') {
         assert.equal(doc.confusion.length, 3);
-        assert.equal(doc.confusion.flat().reduce((a: number, b: number) => a + b, 0), 400);
+        assert.equal(
+          doc.confusion.flat().reduce((a: number, b: number) => a + b, 0),
+          400,
+        );
       }
       const onnx = join(dir, `m${i}.onnx`);
       await run(exportOnnx, {}, { model }, { onnx });
       const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: `m${i}`, path: onnx }] });
       servers.push(s);
       const meta = (await (await fetch(`${s.url}/v2/models/m${i}`)).json()) as { outputs: { name: string; shape: number[] }[] };
-      assert.deepEqual(meta.outputs.map((o) => [o.name, o.shape]), [[c.output, [-1, c.width]]]);
+      assert.deepEqual(
+        meta.outputs.map((o) => [o.name, o.shape]),
+        [[c.output, [-1, c.width]]],
+      );
       const n = 50;
       const x = featureMatrix(testDs, m.net.featureNames, 'test', m.net.normalize?.mean).subarray(0, n * m.net.featureNames.length);
-      const res = await fetch(`${s.url}/v2/models/m${i}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [n, m.net.featureNames.length], datatype: 'FP32', data: Array.from(x) }] }) });
+      const res = await fetch(`${s.url}/v2/models/m${i}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [n, m.net.featureNames.length], datatype: 'FP32', data: Array.from(x) }] }),
+      });
       assert.equal(res.status, 200);
       const served = ((await res.json()) as { outputs: { data: number[]; shape: number[] }[] }).outputs[0];
       assert.deepEqual(served.shape, [n, c.width]);
       const tf = await predictWithTf(m.net, Float32Array.from(x), n, 'wasm');
       assert.equal(tf.length, n * c.width);
-      for (let j = 0; j < tf.length; j++) assert.ok(Math.abs(served.data[j] - tf[j]) <= 1e-4 * Math.max(1, Math.abs(tf[j])), `output ${j}: served ${served.data[j]}, tfjs ${tf[j]}`);
+      for (let j = 0; j < tf.length; j++)
+        assert.ok(Math.abs(served.data[j] - tf[j]) <= 1e-4 * Math.max(1, Math.abs(tf[j])), `output ${j}: served ${served.data[j]}, tfjs ${tf[j]}`);
     });
   }
 
   test('clear errors: a label on a regression that is not numeric, no label for a supervised task, a linear anomaly model', async () => {
     const model = join(dir, 'bad.json');
-    await assert.rejects(run(trainTabular, { task: 'regression', label: 'species', backend: 'cpu' }, { train }, { model }), { message: "train-tabular: label 'species' is categorical; regression needs a numeric label (or set task to 'binary' or 'multiclass')" });
-    await assert.rejects(run(trainTabular, { task: 'multiclass', backend: 'cpu' }, { train }, { model }), { message: "train-tabular: param 'label' is required for task 'multiclass'; name the label column, or use task 'anomaly' to train without labels" });
-    await assert.rejects(run(trainTabular, { task: 'anomaly', model: 'linear', backend: 'cpu' }, { train }, { model }), { message: "train-tabular: task 'anomaly' trains an autoencoder, which needs hidden layers; set model to 'mlp' (or leave it out)" });
+    await assert.rejects(run(trainTabular, { task: 'regression', label: 'species', backend: 'cpu' }, { train }, { model }), {
+      message: "train-tabular: label 'species' is categorical; regression needs a numeric label (or set task to 'binary' or 'multiclass')",
+    });
+    await assert.rejects(run(trainTabular, { task: 'multiclass', backend: 'cpu' }, { train }, { model }), {
+      message: "train-tabular: param 'label' is required for task 'multiclass'; name the label column, or use task 'anomaly' to train without labels",
+    });
+    await assert.rejects(run(trainTabular, { task: 'anomaly', model: 'linear', backend: 'cpu' }, { train }, { model }), {
+      message: "train-tabular: task 'anomaly' trains an autoencoder, which needs hidden layers; set model to 'mlp' (or leave it out)",
+    });
   });
 });

@@ -16,7 +16,7 @@ function synthetic(rows: number, k: number, seed: number) {
     for (let j = 0; j < k; j++) {
       const v = r() * 4 - 2;
       x[i * k + j] = v * (j + 1) * 10 + j;
-      z += (j % 3 - 1) * v;
+      z += ((j % 3) - 1) * v;
     }
     y[i] = r() < 1 / (1 + Math.exp(-3 * z)) ? 1 : 0;
   }
@@ -57,7 +57,10 @@ describe('train-tabular', () => {
   test('reports a falling loss per epoch and learns the task', async () => {
     const events: [number, number, number][] = [];
     const r = await trainDenseNet(d.x, d.y, 3000, d.names, { ...base, epochs: 8, onEpoch: (e, n, l) => events.push([e, n, l]) });
-    assert.deepEqual(events.map((e) => [e[0], e[1]]), Array.from({ length: 8 }, (_, i) => [i + 1, 8]));
+    assert.deepEqual(
+      events.map((e) => [e[0], e[1]]),
+      Array.from({ length: 8 }, (_, i) => [i + 1, 8]),
+    );
     assert.ok(events[7][2] < events[0][2], `loss ${events[0][2]} → ${events[7][2]}`);
     const p = predictDenseNet(r.net, d.x, 3000);
     let correct = 0;
@@ -71,10 +74,9 @@ describe('train-tabular', () => {
 
   test('stops between epochs when aborted', async () => {
     const ctl = new AbortController();
-    await assert.rejects(
-      trainDenseNet(d.x, d.y, 3000, d.names, { ...base, epochs: 50, signal: ctl.signal, onEpoch: (e) => e === 2 && ctl.abort() }),
-      { message: 'train-tabular: cancelled' },
-    );
+    await assert.rejects(trainDenseNet(d.x, d.y, 3000, d.names, { ...base, epochs: 50, signal: ctl.signal, onEpoch: (e) => e === 2 && ctl.abort() }), {
+      message: 'train-tabular: cancelled',
+    });
   });
 });
 

@@ -50,17 +50,20 @@ describe('validate', () => {
     assert.equal(validateDataset(ds, schema, 0.6).passed, false);
     const r = validateDataset(ds, { rows: { min: 10 }, columns: { nope: {}, id: { type: 'string' } } }, 1);
     assert.equal(r.passed, false);
-    assert.deepEqual(r.violations.map((v) => v.message), [
-      'dataset has 6 rows; expected 10..∞',
-      "column 'nope' is missing",
-      "column 'id' is numeric; expected string",
-    ]);
+    assert.deepEqual(
+      r.violations.map((v) => v.message),
+      ['dataset has 6 rows; expected 10..∞', "column 'nope' is missing", "column 'id' is numeric; expected string"],
+    );
   });
 
   test('schema typos and misplaced ranges are errors', () => {
-    assert.throws(() => checkSchema({ columns: { a: { nullabel: false } } }), { message: "validate: schema.columns.a has unknown rule 'nullabel'; use type, nullable, min, max, allowed, unique" });
+    assert.throws(() => checkSchema({ columns: { a: { nullabel: false } } }), {
+      message: "validate: schema.columns.a has unknown rule 'nullabel'; use type, nullable, min, max, allowed, unique",
+    });
     assert.throws(() => checkSchema({ colums: {} }), { message: "validate: schema has unknown key 'colums'; use 'columns' and 'rows'" });
-    assert.throws(() => validateDataset(ds, { columns: { country: { min: 1 } } }), { message: 'validate: schema.columns.country sets min/max, but the column is categorical; ranges apply to numeric columns' });
+    assert.throws(() => validateDataset(ds, { columns: { country: { min: 1 } } }), {
+      message: 'validate: schema.columns.country sets min/max, but the column is categorical; ranges apply to numeric columns',
+    });
   });
 
   test('the component writes the report, sets output params, and fails past the threshold', async () => {
@@ -72,7 +75,16 @@ describe('validate', () => {
       (e: Error) => e.message.startsWith('validate: FAILED: 4 of 6 rows violate the schema (66.67%, allowed 0.00%)'),
     );
     assert.equal(JSON.parse(readFileSync(report, 'utf8')).failingRows, 4);
-    const out = await runComponent(validate, { params: { schema: JSON.stringify(schema), maxFailureRate: '0.7' }, inputs: { dataset: input }, outputs: { report }, outputParamsDir: join(dir, 'params') }, quiet);
+    const out = await runComponent(
+      validate,
+      {
+        params: { schema: JSON.stringify(schema), maxFailureRate: '0.7' },
+        inputs: { dataset: input },
+        outputs: { report },
+        outputParamsDir: join(dir, 'params'),
+      },
+      quiet,
+    );
     assert.deepEqual(out, { passed: true, violations: 5, failureRate: 4 / 6 });
     assert.equal(readFileSync(join(dir, 'params', 'passed'), 'utf8'), 'true');
   });
@@ -101,7 +113,11 @@ describe('split', () => {
   test('the component writes both sets', async () => {
     const input = join(dir, 'big.arrow');
     await writeDataset(input, big);
-    const out = await runComponent(split, { params: { testFraction: 0.25, seed: 1, stratify: 'y' }, inputs: { dataset: input }, outputs: { train: join(dir, 'tr'), test: join(dir, 'te') } }, quiet);
+    const out = await runComponent(
+      split,
+      { params: { testFraction: 0.25, seed: 1, stratify: 'y' }, inputs: { dataset: input }, outputs: { train: join(dir, 'tr'), test: join(dir, 'te') } },
+      quiet,
+    );
     assert.deepEqual(out, { trainRows: 750, testRows: 250 });
     const te = await readDataset(join(dir, 'te'));
     const y = getColumn(te, 'y');

@@ -9,7 +9,6 @@ import { BUILTIN_COMPONENTS } from '../../pipelines/catalog.ts';
 import { Pipeline, Resources, Schedule } from '../../pipelines/index.ts';
 import { chart, find, issuesOf, synth } from './helpers.ts';
 
-
 describe('Model', () => {
   const build = (opts: { lockDir?: string } = {}) => {
     const { app, chart: c } = chart('serving');
@@ -28,8 +27,14 @@ describe('Model', () => {
     new Model(c, 'fraud', { registry: 'fraud', payloadLogging: PayloadLogging.toPayloadSink({ mode: 'request' }) });
     new Model(c, 'churn', { registry: 'churn', payloadLogging: PayloadLogging.toPayloadSink({ operatorNamespace: 'ml-ops' }) });
     const objects = synth(app, {}).objects;
-    assert.deepEqual(find(objects, 'InferenceService', 'fraud').spec.predictor.logger, { mode: 'request', url: 'http://ghosteam-payload-sink.ghosteam-system.svc.cluster.local/' });
-    assert.deepEqual(find(objects, 'InferenceService', 'churn').spec.predictor.logger, { mode: 'all', url: 'http://ghosteam-payload-sink.ml-ops.svc.cluster.local/' });
+    assert.deepEqual(find(objects, 'InferenceService', 'fraud').spec.predictor.logger, {
+      mode: 'request',
+      url: 'http://ghosteam-payload-sink.ghosteam-system.svc.cluster.local/',
+    });
+    assert.deepEqual(find(objects, 'InferenceService', 'churn').spec.predictor.logger, {
+      mode: 'all',
+      url: 'http://ghosteam-payload-sink.ml-ops.svc.cluster.local/',
+    });
     assert.equal(payloadSinkUrl('ml-ops'), 'http://ghosteam-payload-sink.ml-ops.svc.cluster.local/');
   });
 
@@ -84,7 +89,7 @@ describe('Model', () => {
     assert.deepEqual(find(objs, 'Model', 'a').spec.modelRef, { name: 'a', alias: 'latest' });
   });
 
-  test("MLflow model URIs name the registered model: models:/NAME@ALIAS and models:/NAME/VERSION", () => {
+  test('MLflow model URIs name the registered model: models:/NAME@ALIAS and models:/NAME/VERSION', () => {
     const { app, chart: c } = chart();
     new Model(c, 'a', { registry: 'models:/fraud@champion', useLockFile: false });
     new Model(c, 'b', { registry: 'models:/churn/4' });
@@ -102,7 +107,10 @@ describe('Model', () => {
       assert.deepEqual(find(objs, 'Model').spec.modelRef, { name: 'fraud', alias: 'champion', version: 7 });
       assert.deepEqual(find(objs, 'InferenceService').spec.predictor.model.env[1], { name: 'GHOSTEAM_MODEL_VERSION', value: '7' });
       writeFileSync(join(dir, 'models.lock.json'), JSON.stringify({ models: { fraud: { version: 'seven' } } }));
-      assert.deepEqual(issuesOf(() => readModelsLock(dir)), [`${join(dir, 'models.lock.json')}: 'models.fraud.version' must be a whole number >= 1, got "seven"`]);
+      assert.deepEqual(
+        issuesOf(() => readModelsLock(dir)),
+        [`${join(dir, 'models.lock.json')}: 'models.fraud.version' must be a whole number >= 1, got "seven"`],
+      );
       writeFileSync(join(dir, 'models.lock.json'), '{');
       assert.match(issuesOf(() => readModelsLock(dir))[0], /models\.lock\.json: is not valid JSON \(.*\); fix or delete the file$/);
     } finally {
@@ -115,7 +123,18 @@ describe('Model', () => {
   test('a lock pin keeps the followed alias (default latest); a fixed version wins over the pin', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ghosteam-lock-'));
     try {
-      writeFileSync(join(dir, 'models.lock.json'), JSON.stringify({ models: { a: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, b: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, c: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, d: { version: 7, promotedAt: '2026-11-23T04:00:00Z' }, e: { version: 7, promotedAt: '2026-11-23T04:00:00Z' } } }));
+      writeFileSync(
+        join(dir, 'models.lock.json'),
+        JSON.stringify({
+          models: {
+            a: { version: 7, promotedAt: '2026-11-23T04:00:00Z' },
+            b: { version: 7, promotedAt: '2026-11-23T04:00:00Z' },
+            c: { version: 7, promotedAt: '2026-11-23T04:00:00Z' },
+            d: { version: 7, promotedAt: '2026-11-23T04:00:00Z' },
+            e: { version: 7, promotedAt: '2026-11-23T04:00:00Z' },
+          },
+        }),
+      );
       const { app, chart: c } = chart();
       new Model(c, 'a', { registry: 'a' });
       new Model(c, 'b', { registry: 'b@latest' });
@@ -142,9 +161,12 @@ describe('Model', () => {
 
   test('bad registry references name the field', () => {
     const { chart: c } = chart();
-    assert.deepEqual(issuesOf(() => new Model(c, 'x', { registry: 'fraud@@1' })), [
-      "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => new Model(c, 'x', { registry: 'fraud@@1' })),
+      [
+        "test/x: 'registry' 'fraud@@1' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
+      ],
+    );
   });
 });
 
@@ -194,14 +216,23 @@ describe('DriftMonitor', () => {
         "test/drift: 'window' 'soon' is not a duration; write e.g. '30s', '5m', '1h30m' or '7d'",
       ],
     );
-    assert.throws(() => Feature.categorical('country', { test: 'ks' }), { message: "Feature.categorical('country'): test 'ks' needs numbers; use chi2, psi or jensen-shannon for a categorical feature" });
+    assert.throws(() => Feature.categorical('country', { test: 'ks' }), {
+      message: "Feature.categorical('country'): test 'ks' needs numbers; use chi2, psi or jensen-shannon for a categorical feature",
+    });
   });
 });
 
 describe('built-in component catalog', () => {
   test('matches the real components (name, version, inputs, outputs, output params, file params)', async () => {
     const { listComponents } = await import('../../components/index.ts');
-    const shape = (c: { name: string; version: string; inputs: readonly { name: string; kind: string; optional?: boolean }[]; outputs: readonly { name: string; kind: string }[]; outputParams?: readonly string[]; fileParams?: readonly string[] }) => ({
+    const shape = (c: {
+      name: string;
+      version: string;
+      inputs: readonly { name: string; kind: string; optional?: boolean }[];
+      outputs: readonly { name: string; kind: string }[];
+      outputParams?: readonly string[];
+      fileParams?: readonly string[];
+    }) => ({
       name: c.name,
       version: c.version,
       inputs: c.inputs.map((i) => ({ name: i.name, kind: i.kind, optional: i.optional ?? false })),

@@ -15,7 +15,10 @@ describe('synthApp and the CLI', () => {
   test('the example synthesizes deterministically, with source commit and construct paths on every object', async () => {
     const a = await synthApp(example, { sourceCommit: 'a'.repeat(40) });
     const b = await synthApp(example, { sourceCommit: 'a'.repeat(40) });
-    assert.deepEqual(a.files.map((f) => f.name), ['fraud-detection.yaml', 'ghosteam-crds.yaml']);
+    assert.deepEqual(
+      a.files.map((f) => f.name),
+      ['fraud-detection.yaml', 'ghosteam-crds.yaml'],
+    );
     assert.equal(a.files[0].yaml, b.files[0].yaml);
     assert.equal(a.files[1].yaml, b.files[1].yaml);
     for (const o of a.files[0].objects) {
@@ -82,7 +85,10 @@ export default (app: any) => { for (const id of ['c', 'd']) new Pipeline(new Cha
     try {
       const s = cli('synth', 'examples/fraud-detection/app.ts', '--out', dir);
       assert.equal(s.status, 0, s.stderr);
-      assert.match(s.stdout, /^wrote .*fraud-detection\.yaml \(1 WorkflowTemplate, 1 CronWorkflow, 1 InferenceService, 1 Model, 1 ServingRuntime, 1 DriftMonitor\)\n/);
+      assert.match(
+        s.stdout,
+        /^wrote .*fraud-detection\.yaml \(1 WorkflowTemplate, 1 CronWorkflow, 1 InferenceService, 1 Model, 1 ServingRuntime, 1 DriftMonitor\)\n/,
+      );
       const v = cli('validate', dir);
       assert.equal(v.status, 0, v.stderr);
       assert.equal(v.stdout, '9 objects in 2 files: valid\n');
@@ -94,7 +100,10 @@ export default (app: any) => { for (const id of ['c', 'd']) new Pipeline(new Cha
       const bad = cli('validate', file);
       assert.equal(bad.status, 1);
       const lines = bad.stderr.trim().split('\n');
-      assert.equal(lines[0].replace(/^.*?fraud-detection\.yaml/, 'F'), `F:${badLine}: is not valid YAML (Flow sequence in block collection must be sufficiently indented and end with a ]); fix the syntax`);
+      assert.equal(
+        lines[0].replace(/^.*?fraud-detection\.yaml/, 'F'),
+        `F:${badLine}: is not valid YAML (Flow sequence in block collection must be sufficiently indented and end with a ]); fix the syntax`,
+      );
       assert.equal(lines[1], `fraud-detection/fraud: 'spec.rollout.strategy' must be one of "canary", "direct"`);
       assert.match(lines[2], /^2 problems in /);
     } finally {
@@ -117,7 +126,10 @@ export default (app: any) => { for (const id of ['c', 'd']) new Pipeline(new Cha
       writeFileSync(join(dir, 'app.mts'), 'export const x = 1;\n');
       const r = cli('synth', join(dir, 'app.mts'));
       assert.equal(r.status, 1);
-      assert.equal(r.stderr, `error: ${join(dir, 'app.mts')}: the default export must be a cdk8s App or a function (app: App) => void; got no default export\n`);
+      assert.equal(
+        r.stderr,
+        `error: ${join(dir, 'app.mts')}: the default export must be a cdk8s App or a function (app: App) => void; got no default export\n`,
+      );
       writeFileSync(join(dir, 'app.ts'), 'export default () => {};\n');
       assert.equal(
         cli('synth', join(dir, 'app.ts')).stderr,
@@ -128,4 +140,3 @@ export default (app: any) => { for (const id of ['c', 'd']) new Pipeline(new Cha
     }
   });
 });
-

@@ -37,7 +37,10 @@ describe('ghosteam CRDs', () => {
   const crds = ghosteamCrds();
 
   test('three namespaced CRDs in ghosteam.io/v1alpha1 with status subresource and short names', () => {
-    assert.deepEqual(crds.map((c) => c.metadata.name), ['models.ghosteam.io', 'driftmonitors.ghosteam.io', 'trainingruns.ghosteam.io']);
+    assert.deepEqual(
+      crds.map((c) => c.metadata.name),
+      ['models.ghosteam.io', 'driftmonitors.ghosteam.io', 'trainingruns.ghosteam.io'],
+    );
     for (const c of crds) {
       assert.equal(c.spec.scope, 'Namespaced');
       assert.equal(c.spec.versions[0].name, 'v1alpha1');
@@ -53,7 +56,17 @@ describe('ghosteam CRDs', () => {
 
   test('Model status carries the rollout state', () => {
     const status = crds[0].spec.versions[0].schema.openAPIV3Schema as { properties: { status: { properties: Record<string, unknown> } } };
-    for (const f of ['phase', 'observedGeneration', 'stableVersion', 'canaryVersion', 'stepIndex', 'trafficPercent', 'stepStartedAt', 'analysis', 'conditions']) {
+    for (const f of [
+      'phase',
+      'observedGeneration',
+      'stableVersion',
+      'canaryVersion',
+      'stepIndex',
+      'trafficPercent',
+      'stepStartedAt',
+      'analysis',
+      'conditions',
+    ]) {
       assert.ok(f in status.properties.status.properties, f);
     }
   });
@@ -85,7 +98,10 @@ describe('ghosteam CRDs', () => {
     };
     assert.deepEqual(validateGhosteamObject(tr), []);
     const bad = { ...tr, spec: { ...tr.spec, reason: 'whim', specHash: 'abc' } };
-    assert.deepEqual(validateGhosteamObject(bad).map((e) => e.field), ['spec.reason', 'spec.specHash']);
+    assert.deepEqual(
+      validateGhosteamObject(bad).map((e) => e.field),
+      ['spec.reason', 'spec.specHash'],
+    );
   });
 
   test('unknown kind and apiVersion', () => {

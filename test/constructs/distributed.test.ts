@@ -21,18 +21,32 @@ test('distributed: { workers, gpusPerWorker } synthesizes to a TrainJob valid ag
   const spec = p.toSpec();
   const wt = compileArgo(spec).workflowTemplate;
   assert.deepEqual(upstreamErrors(wt as never), []);
-  const tpl = (wt.spec!.templates as unknown as { name: string; resource?: { action: string; manifest: string; successCondition: string; failureCondition: string; setOwnerReference: boolean } }[]).find((t) => t.name === 'fit')!;
+  const tpl = (
+    wt.spec.templates as unknown as {
+      name: string;
+      resource?: { action: string; manifest: string; successCondition: string; failureCondition: string; setOwnerReference: boolean };
+    }[]
+  ).find((t) => t.name === 'fit')!;
   assert.equal(tpl.resource!.action, 'create');
   assert.equal(tpl.resource!.setOwnerReference, true);
   assert.equal(tpl.resource!.successCondition, 'status.conditions.#(type=="Complete").status == True');
-  const job = JSON.parse(tpl.resource!.manifest) as { metadata: { labels: Record<string, string> }; spec: { trainer: { numNodes: number; resourcesPerNode: { limits: Record<string, string> }; env: { name: string; value?: string }[] }; activeDeadlineSeconds: number } };
+  const job = JSON.parse(tpl.resource!.manifest) as {
+    metadata: { labels: Record<string, string> };
+    spec: {
+      trainer: { numNodes: number; resourcesPerNode: { limits: Record<string, string> }; env: { name: string; value?: string }[] };
+      activeDeadlineSeconds: number;
+    };
+  };
   assert.deepEqual(job, trainJobManifest(spec.tasks[0], spec));
   assert.deepEqual(upstreamErrors(job as never), []);
   assert.equal(job.metadata.labels[KUEUE_QUEUE_LABEL], TRAINJOB_QUEUE);
   assert.equal(job.spec.trainer.numNodes, 4);
   assert.equal(job.spec.trainer.resourcesPerNode.limits['nvidia.com/gpu'], '2');
   assert.equal(job.spec.activeDeadlineSeconds, 3600);
-  assert.deepEqual(job.spec.trainer.env.find((e) => e.name === 'GHOSTEAM_PARAM_EPOCHS'), { name: 'GHOSTEAM_PARAM_EPOCHS', value: '{{inputs.parameters.epochs}}' });
+  assert.deepEqual(
+    job.spec.trainer.env.find((e) => e.name === 'GHOSTEAM_PARAM_EPOCHS'),
+    { name: 'GHOSTEAM_PARAM_EPOCHS', value: '{{inputs.parameters.epochs}}' },
+  );
   assert.ok(job.spec.trainer.env.some((e) => e.name === 'GHOSTEAM_OUTPUT_PARAMS_DIR'));
   // A broken manifest would fail the same check: the validator is strict.
   assert.notDeepEqual(upstreamErrors({ ...job, spec: { ...job.spec, trainer: { ...job.spec.trainer, numNodes: 'four' } } } as never), []);

@@ -10,7 +10,8 @@ import { Artifact, Gpu, Item, Pipeline, Resources } from '../../pipelines/index.
 import type { PipelineSpec } from '../../pipelines/spec.ts';
 import { chart, issuesOf, objectsOf, synth } from './helpers.ts';
 
-const validateYaml = (objects: unknown[]) => validateObjects(objects.map((object) => ({ object: object as UncheckedObject, source: 'dist/test.yaml' }))).map(formatIssue);
+const validateYaml = (objects: unknown[]) =>
+  validateObjects(objects.map((object) => ({ object: object as UncheckedObject, source: 'dist/test.yaml' }))).map(formatIssue);
 const clone = <T>(x: T): T => structuredClone(x);
 
 function twoStep() {
@@ -25,99 +26,136 @@ function twoStep() {
 describe('construct-time errors', () => {
   test('names that are not DNS-1123', () => {
     const { chart: c } = chart();
-    assert.deepEqual(issuesOf(() => new Pipeline(c, 'Fraud_Train')), [
-      "test/Fraud_Train: 'name' 'Fraud_Train' is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit); use 'fraud-train'",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => new Pipeline(c, 'Fraud_Train')),
+      [
+        "test/Fraud_Train: 'name' 'Fraud_Train' is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit); use 'fraud-train'",
+      ],
+    );
     const p = new Pipeline(c, 'p');
-    assert.deepEqual(issuesOf(() => p.task('trainModel', { image: 'x:1' })), [
-      "test/p/trainModel: 'name' 'trainModel' is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit); use 'train-model'",
-    ]);
-    assert.deepEqual(issuesOf(() => p.task('a'.repeat(64), { image: 'x:1' })), [
-      `test/p/${'a'.repeat(64)}: 'name' '${'a'.repeat(64)}' is 64 characters long; Kubernetes names are at most 63; use '${'a'.repeat(63)}'`,
-    ]);
+    assert.deepEqual(
+      issuesOf(() => p.task('trainModel', { image: 'x:1' })),
+      [
+        "test/p/trainModel: 'name' 'trainModel' is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit); use 'train-model'",
+      ],
+    );
+    assert.deepEqual(
+      issuesOf(() => p.task('a'.repeat(64), { image: 'x:1' })),
+      [`test/p/${'a'.repeat(64)}: 'name' '${'a'.repeat(64)}' is 64 characters long; Kubernetes names are at most 63; use '${'a'.repeat(63)}'`],
+    );
   });
 
   test('duplicate names', () => {
     const { p } = twoStep();
-    assert.deepEqual(issuesOf(() => p.task('a', { image: 'x:1' })), ["test/p: 'tasks' has two tasks named 'a'; give each task a unique id"]);
-    assert.deepEqual(issuesOf(() => p.param('data', { type: 'string' })), ["test/p: 'params' declares param 'data' twice; remove one"]);
+    assert.deepEqual(
+      issuesOf(() => p.task('a', { image: 'x:1' })),
+      ["test/p: 'tasks' has two tasks named 'a'; give each task a unique id"],
+    );
+    assert.deepEqual(
+      issuesOf(() => p.param('data', { type: 'string' })),
+      ["test/p: 'params' declares param 'data' twice; remove one"],
+    );
   });
 
   test('a dependency cycle', () => {
     const { p, a, b } = twoStep();
     a.addDependency(b);
-    assert.deepEqual(issuesOf(() => p.toSpec()), ["test/p: 'tasks' form a cycle a → b → a; remove one of these dependencies (inputs, params, when or after)"]);
+    assert.deepEqual(
+      issuesOf(() => p.toSpec()),
+      ["test/p: 'tasks' form a cycle a → b → a; remove one of these dependencies (inputs, params, when or after)"],
+    );
   });
 
   test('an artifact or output param the task does not produce', () => {
     const { a } = twoStep();
-    assert.deepEqual(issuesOf(() => a.output('model' as 'data')), ["test/p/a: 'outputs.model' is not an output of task 'a'; use one of data"]);
-    assert.deepEqual(issuesOf(() => a.outputParam('auc')), [
-      "test/p/a: 'outputParams.auc' reads output param 'a.auc', which task 'a' does not set; use one of rows or add it to its outputParams",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => a.output('model' as 'data')),
+      ["test/p/a: 'outputs.model' is not an output of task 'a'; use one of data"],
+    );
+    assert.deepEqual(
+      issuesOf(() => a.outputParam('auc')),
+      ["test/p/a: 'outputParams.auc' reads output param 'a.auc', which task 'a' does not set; use one of rows or add it to its outputParams"],
+    );
   });
 
   test('component inputs: unknown, wrong kind, missing', () => {
     const { p, a } = twoStep();
-    assert.deepEqual(issuesOf(() => p.component('t', 'train-tabular', { inputs: { data: a.output('data') } })), [
-      "test/p/t: 'inputs.data' is not an input of component 'train-tabular'; use one of train",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => p.component('t', 'train-tabular', { inputs: { data: a.output('data') } })),
+      ["test/p/t: 'inputs.data' is not an input of component 'train-tabular'; use one of train"],
+    );
     const m = p.task('m', { image: 'x:1', outputs: { model: Artifact.model() } });
-    assert.deepEqual(issuesOf(() => p.component('t2', 'train-tabular', { inputs: { train: m.output('model') } })), [
-      "test/p/t2: 'inputs.train' expects a dataset artifact but 'm.outputs.model' is a model; pass a dataset output",
-    ]);
-    assert.deepEqual(issuesOf(() => p.component('t3', 'evaluate', { inputs: { model: m.output('model') } })), [
-      "test/p/t3: 'inputs.test' is required by component 'evaluate' (a dataset artifact); pass an upstream output",
-    ]);
-    assert.deepEqual(issuesOf(() => p.component('t4', 'train-xgboost')), [
-      "test/p/t4: 'component' 'train-xgboost' is not a built-in component; use one of ingest, validate, split, train-tabular, evaluate, gate, export-onnx, register, drift, or pass a Component object",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => p.component('t2', 'train-tabular', { inputs: { train: m.output('model') } })),
+      ["test/p/t2: 'inputs.train' expects a dataset artifact but 'm.outputs.model' is a model; pass a dataset output"],
+    );
+    assert.deepEqual(
+      issuesOf(() => p.component('t3', 'evaluate', { inputs: { model: m.output('model') } })),
+      ["test/p/t3: 'inputs.test' is required by component 'evaluate' (a dataset artifact); pass an upstream output"],
+    );
+    assert.deepEqual(
+      issuesOf(() => p.component('t4', 'train-xgboost')),
+      [
+        "test/p/t4: 'component' 'train-xgboost' is not a built-in component; use one of ingest, validate, split, train-tabular, evaluate, gate, export-onnx, register, drift, or pass a Component object",
+      ],
+    );
   });
 
   test('values from another pipeline, loop items without a loop, image missing', () => {
     const { c, a } = twoStep();
     const other = new Pipeline(c, 'other');
     const foreign = other.param('x', { type: 'number', default: 1 });
-    assert.deepEqual(issuesOf(() => other.task('t', { image: 'x:1', inputs: { d: a.output('data') } })), [
-      "test/other/t: 'inputs.d' uses artifact 'data' from test/p/a, which belongs to another pipeline; pass it as a param of this pipeline instead",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => other.task('t', { image: 'x:1', inputs: { d: a.output('data') } })),
+      ["test/other/t: 'inputs.d' uses artifact 'data' from test/p/a, which belongs to another pipeline; pass it as a param of this pipeline instead"],
+    );
     const { p } = twoStep();
-    assert.deepEqual(issuesOf(() => p.task('t', { image: 'x:1', params: { x: foreign } })), [
-      "test/p/t: 'params.x' uses param 'x' from test/other, which belongs to another pipeline; pass it as a param of this pipeline instead",
-    ]);
-    assert.deepEqual(issuesOf(() => p.task('t2', { image: 'x:1', params: { seed: Item.value() } })), [
-      "test/p/t2: 'params.seed' uses the parallelFor item, but the task has no parallelFor; add parallelFor or pass a value",
-    ]);
-    assert.deepEqual(issuesOf(() => p.task('t3', { image: '' })), [
-      "test/p/t3: 'image' is required for a container task; set image, or use pipeline.component(...) for a built-in step",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => p.task('t', { image: 'x:1', params: { x: foreign } })),
+      ["test/p/t: 'params.x' uses param 'x' from test/other, which belongs to another pipeline; pass it as a param of this pipeline instead"],
+    );
+    assert.deepEqual(
+      issuesOf(() => p.task('t2', { image: 'x:1', params: { seed: Item.value() } })),
+      ["test/p/t2: 'params.seed' uses the parallelFor item, but the task has no parallelFor; add parallelFor or pass a value"],
+    );
+    assert.deepEqual(
+      issuesOf(() => p.task('t3', { image: '' })),
+      ["test/p/t3: 'image' is required for a container task; set image, or use pipeline.component(...) for a built-in step"],
+    );
   });
 
   test('secrets only by reference', () => {
     const { p } = twoStep();
-    assert.deepEqual(issuesOf(() => p.task('t', { image: 'x:1', env: { DB_PASSWORD: 'hunter2' } })), [
-      "test/p/t: 'env.DB_PASSWORD' looks like a secret but is given as a literal; pass it by reference: Secret.fromSecret('<secret-name>', '<key>')",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => p.task('t', { image: 'x:1', env: { DB_PASSWORD: 'hunter2' } })),
+      ["test/p/t: 'env.DB_PASSWORD' looks like a secret but is given as a literal; pass it by reference: Secret.fromSecret('<secret-name>', '<key>')"],
+    );
   });
 
   test('the exit handler cannot consume DAG outputs', () => {
     const { p, a } = twoStep();
     p.onExit('notify', { image: 'x:1', params: { rows: a.outputParam('rows') } });
-    assert.deepEqual(issuesOf(() => p.toSpec()), [
-      "test/p/notify: 'inputs' runs after the DAG whatever its outcome, so it can't consume outputs of 'a'; pass values through pipeline params instead",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => p.toSpec()),
+      ["test/p/notify: 'inputs' runs after the DAG whatever its outcome, so it can't consume outputs of 'a'; pass values through pipeline params instead"],
+    );
   });
 
   test('value classes validate where they are written', () => {
     assert.throws(() => Gpu.count(0), { message: 'Gpu.count(0): the count must be a whole number >= 1; drop the GPU request instead of asking for 0' });
     assert.throws(() => Gpu.count(1, { product: 'nvidia-b300' }), /GPU product 'nvidia-b300' is unknown; use one of nvidia-t4, /);
     assert.throws(() => Gpu.mig('big'), { message: "Gpu.mig('big'): a MIG profile looks like '1g.10gb' or '3g.40gb'" });
-    assert.throws(() => Resources.of({ cpu: 'two', memory: '1Gi' }), { message: "Resources.of: cpu 'two' is not a Kubernetes quantity; write e.g. '500m', '2', '512Mi' or '4Gi'" });
+    assert.throws(() => Resources.of({ cpu: 'two', memory: '1Gi' }), {
+      message: "Resources.of: cpu 'two' is not a Kubernetes quantity; write e.g. '500m', '2', '512Mi' or '4Gi'",
+    });
     assert.throws(() => Rollout.canary({ steps: [50, 10] }), { message: 'Rollout.canary: steps must increase; step 1 (10) is not above 50' });
     assert.throws(() => Rollout.canary({ steps: [10], maxErrorRate: 5 }), { message: 'Rollout.canary: maxErrorRate 5 is a fraction; write e.g. 0.01 for 1%' });
     // A test the drift monitor cannot run per feature is an error where it is written, not swapped for 'auto'.
     const mmd = { test: 'mmd' } as unknown as Parameters<typeof Feature.numerical>[1];
-    assert.throws(() => Feature.numerical('amount', mmd), { message: "Feature.numerical('amount'): test 'mmd' compares whole samples, not one feature, so a DriftMonitor cannot run it; use one of auto, ks, psi, chi2, jensen-shannon, wasserstein (or 'ghosteam drift' for MMD over all features)" });
+    assert.throws(() => Feature.numerical('amount', mmd), {
+      message:
+        "Feature.numerical('amount'): test 'mmd' compares whole samples, not one feature, so a DriftMonitor cannot run it; use one of auto, ks, psi, chi2, jensen-shannon, wasserstein (or 'ghosteam drift' for MMD over all features)",
+    });
   });
 });
 
@@ -136,7 +174,9 @@ describe('IR checks (checkPipelineSpec) on a hand-written spec', () => {
     ]);
     const k = clone(base()) as any;
     k.tasks[1].inputs.input.kind = 'model';
-    assert.deepEqual(checkPipelineSpec(k).map(formatIssue), ["test/p/b: 'inputs.input' expects a model artifact but 'a.outputs.data' is a dataset; pass a model output"]);
+    assert.deepEqual(checkPipelineSpec(k).map(formatIssue), [
+      "test/p/b: 'inputs.input' expects a model artifact but 'a.outputs.data' is a dataset; pass a model output",
+    ]);
   });
 
   test('duplicate task names, cycles, bad param defaults', () => {
@@ -225,7 +265,9 @@ describe('YAML checks (ghosteam validate) give the same messages', () => {
     assert.deepEqual(validateYaml([w]), [
       "dist/test.yaml#WorkflowTemplate/P: 'metadata.name' 'P' is not a DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit); use 'p'",
     ]);
-    assert.deepEqual(validateYaml([wt, clone(wt)]), ["test/p: 'metadata.name' 'p' is also used by another WorkflowTemplate (test/p); give one of them another name"]);
+    assert.deepEqual(validateYaml([wt, clone(wt)]), [
+      "test/p: 'metadata.name' 'p' is also used by another WorkflowTemplate (test/p); give one of them another name",
+    ]);
   });
 });
 
@@ -235,7 +277,8 @@ describe('models: GPU on a runtime that cannot use one, CR schema errors', () =>
     const construct = issuesOf(
       () => new Model(c, 'fraud', { registry: 'fraud@champion', resources: Resources.of({ cpu: '1', memory: '1Gi', gpu: Gpu.count(1) }) }),
     );
-    const expected = "test/fraud: 'resources.gpu' requests 1 GPU but runtime 'ghosteam-onnx' can't use one (onnxruntime-node CPU build); drop the GPU request, or serve with a ModelServingRuntime created with gpu: true";
+    const expected =
+      "test/fraud: 'resources.gpu' requests 1 GPU but runtime 'ghosteam-onnx' can't use one (onnxruntime-node CPU build); drop the GPU request, or serve with a ModelServingRuntime created with gpu: true";
     assert.deepEqual(construct, [expected]);
 
     const { chart: c2 } = chart();
@@ -250,7 +293,11 @@ describe('models: GPU on a runtime that cannot use one, CR schema errors', () =>
   test('a GPU-capable runtime accepts a GPU model', () => {
     const { app, chart: c } = chart();
     const gpuRuntime = new ModelServingRuntime(c, 'gpu-rt', { name: 'onnx-gpu', gpu: true, image: 'example.com/onnx-gpu:1' });
-    new Model(c, 'big', { registry: 'big@3', runtime: gpuRuntime, resources: Resources.of({ cpu: '2', memory: '8Gi', gpu: Gpu.count(1, { product: 'nvidia-l4' }) }) });
+    new Model(c, 'big', {
+      registry: 'big@3',
+      runtime: gpuRuntime,
+      resources: Resources.of({ cpu: '2', memory: '8Gi', gpu: Gpu.count(1, { product: 'nvidia-l4' }) }),
+    });
     const isvc = synth(app).objects.find((o) => o.kind === 'InferenceService') as any;
     assert.equal(isvc.spec.predictor.model.runtime, 'onnx-gpu');
     assert.deepEqual(isvc.spec.predictor.nodeSelector, { 'nvidia.com/gpu.product': 'NVIDIA-L4' });
@@ -265,7 +312,7 @@ describe('models: GPU on a runtime that cannot use one, CR schema errors', () =>
     m.spec.replicas = 2;
     assert.deepEqual(validateYaml(objs), [
       "test/fraud: 'spec.replicas' is not a known field; remove it or check its spelling",
-      "test/fraud: 'spec.rollout.strategy' must be one of \"canary\", \"direct\"",
+      'test/fraud: \'spec.rollout.strategy\' must be one of "canary", "direct"',
     ]);
   });
 
@@ -275,7 +322,10 @@ describe('models: GPU on a runtime that cannot use one, CR schema errors', () =>
     const c2 = new Chart(app, 'two', { namespace: 'ml' });
     new Pipeline(c1, 'train').task('a', { image: 'x:1' });
     new Pipeline(c2, 'train').task('a', { image: 'x:1' });
-    assert.deepEqual(issuesOf(() => synth(app)), ["two/train: 'metadata.name' 'train' is also used by another WorkflowTemplate (one/train); give one of them another name"]);
+    assert.deepEqual(
+      issuesOf(() => synth(app)),
+      ["two/train: 'metadata.name' 'train' is also used by another WorkflowTemplate (one/train); give one of them another name"],
+    );
   });
 });
 
@@ -289,7 +339,7 @@ describe('KServe objects are checked against the fields ghosteam writes', () => 
     isvc.spec.predictor.scaleMetric = 'gpu';
     assert.deepEqual(validateYaml(objs), [
       "test/fraud: 'spec.predictor.sklearn' is not among the KServe fields ghosteam writes (charts/kserve.ts); remove it, or check the object with 'kubectl apply --dry-run=server'",
-      "test/fraud: 'spec.predictor.scaleMetric' must be one of \"cpu\", \"memory\", \"concurrency\", \"rps\"",
+      'test/fraud: \'spec.predictor.scaleMetric\' must be one of "cpu", "memory", "concurrency", "rps"',
     ]);
   });
 });
@@ -301,17 +351,28 @@ describe('cross-object references', () => {
     new Pipeline(c, 'train').task('a', { image: 'x:1' });
     new Model(c, 'fraud', { registry: 'fraud' });
     new DriftMonitor(c, 'drift', { model: 'fruad', reference: 'ref.csv', features: [Feature.numerical('amount')], retrain: Retrain.withPipeline('trian') });
-    assert.deepEqual(issuesOf(() => synth(app)), [
-      "test/drift: 'spec.model' names Model 'fruad', which is not synthesized in namespace 'ml'; use one of fraud",
-      "test/drift: 'spec.action.retrain.pipeline' names pipeline 'trian', which is not synthesized in namespace 'ml'; use one of train",
-    ]);
+    assert.deepEqual(
+      issuesOf(() => synth(app)),
+      [
+        "test/drift: 'spec.model' names Model 'fruad', which is not synthesized in namespace 'ml'; use one of fraud",
+        "test/drift: 'spec.action.retrain.pipeline' names pipeline 'trian', which is not synthesized in namespace 'ml'; use one of train",
+      ],
+    );
     const second = chart();
     const p = new Pipeline(second.chart, 'train');
     p.param('data', { type: 'string', default: 'a.csv' });
     p.task('a', { image: 'x:1' });
-    new DriftMonitor(second.chart, 'drift', { model: 'fraud', reference: 'ref.csv', features: [Feature.numerical('amount')], retrain: Retrain.withPipeline(p, { params: { dataset: 'b.csv' } }) });
-    assert.deepEqual(issuesOf(() => synth(second.app)), [
-      "test/drift: 'spec.action.retrain.params.dataset' passes param 'dataset', which pipeline 'train' does not declare; declare it with pipeline.param('dataset', …) or use one of data",
-    ]);
+    new DriftMonitor(second.chart, 'drift', {
+      model: 'fraud',
+      reference: 'ref.csv',
+      features: [Feature.numerical('amount')],
+      retrain: Retrain.withPipeline(p, { params: { dataset: 'b.csv' } }),
+    });
+    assert.deepEqual(
+      issuesOf(() => synth(second.app)),
+      [
+        "test/drift: 'spec.action.retrain.params.dataset' passes param 'dataset', which pipeline 'train' does not declare; declare it with pipeline.param('dataset', …) or use one of data",
+      ],
+    );
   });
 });

@@ -14,7 +14,12 @@ export function synth(app: App, opts: { appDir?: string } = {}): SynthResult {
   return synthesize(app, { sourceCommit: false, crds: false, ...opts });
 }
 
-export type Obj = { apiVersion: string; kind: string; metadata: { name: string; annotations: Record<string, string>; labels: Record<string, string> }; spec: any };
+export type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; annotations: Record<string, string>; labels: Record<string, string> };
+  spec: any;
+};
 
 export function objectsOf(scope: Construct): Obj[] {
   return (scope as Chart).toJson() as Obj[];
@@ -31,7 +36,13 @@ export function issuesOf(fn: () => unknown): string[] {
   try {
     fn();
   } catch (err) {
-    if (err instanceof ValidationError) return err.message.includes('\n') ? err.message.split('\n').slice(1).map((l) => l.trim()) : [err.message];
+    if (err instanceof ValidationError)
+      return err.message.includes('\n')
+        ? err.message
+            .split('\n')
+            .slice(1)
+            .map((l) => l.trim())
+        : [err.message];
     throw err;
   }
   throw new Error('expected a ValidationError, nothing was thrown');

@@ -37,7 +37,10 @@ describe('Pipeline → IR', () => {
   test('dependencies are inferred from artifacts, params, when and after; order is topological', () => {
     const { p } = trainPipeline();
     const spec = p.toSpec();
-    assert.deepEqual(spec.tasks.map((t) => t.name), ['ingest', 'split', 'train', 'evaluate', 'gate', 'report']);
+    assert.deepEqual(
+      spec.tasks.map((t) => t.name),
+      ['ingest', 'split', 'train', 'evaluate', 'gate', 'report'],
+    );
     const deps = Object.fromEntries(spec.tasks.map((t) => [t.name, t.dependsOn]));
     assert.deepEqual(deps, { ingest: [], split: ['ingest'], train: ['split'], evaluate: ['split', 'train'], gate: ['evaluate'], report: ['gate', 'train'] });
     const train = spec.tasks[2];
@@ -74,7 +77,10 @@ describe('Pipeline → IR', () => {
     assert.equal(pipelineSpecHash(moved), pipelineSpecHash(a));
     const changed = { ...a, tasks: a.tasks.map((t) => (t.name === 'train' ? { ...t, image: 'other:1' } : t)) };
     assert.notEqual(pipelineSpecHash(changed), pipelineSpecHash(a));
-    const paramNamedPath = { ...a, tasks: a.tasks.map((t) => (t.name === 'ingest' ? { ...t, params: { path: { kind: 'literal' as const, value: 'x.csv' } } } : t)) };
+    const paramNamedPath = {
+      ...a,
+      tasks: a.tasks.map((t) => (t.name === 'ingest' ? { ...t, params: { path: { kind: 'literal' as const, value: 'x.csv' } } } : t)),
+    };
     assert.notEqual(pipelineSpecHash(paramNamedPath), pipelineSpecHash(a), "a param called 'path' is part of the hash");
   });
 });
@@ -120,9 +126,21 @@ describe('Pipeline → Argo', () => {
   test('component template: ghosteam component run with the container path convention', () => {
     const t = tpl('split');
     assert.deepEqual(t.container.command, ['ghosteam', 'component', 'run', 'split']);
-    assert.deepEqual(t.container.args, ['--input', 'dataset=/tmp/inputs/dataset', '--output', 'train=/tmp/outputs/train', '--output', 'test=/tmp/outputs/test', '--output-params-dir', '/tmp/outputs/params']);
+    assert.deepEqual(t.container.args, [
+      '--input',
+      'dataset=/tmp/inputs/dataset',
+      '--output',
+      'train=/tmp/outputs/train',
+      '--output',
+      'test=/tmp/outputs/test',
+      '--output-params-dir',
+      '/tmp/outputs/params',
+    ]);
     assert.deepEqual(t.inputs.artifacts, [{ name: 'dataset', path: '/tmp/inputs/dataset' }]);
-    assert.deepEqual(t.outputs.parameters.map((x: { valueFrom: { path: string } }) => x.valueFrom.path), ['/tmp/outputs/params/trainRows', '/tmp/outputs/params/testRows']);
+    assert.deepEqual(
+      t.outputs.parameters.map((x: { valueFrom: { path: string } }) => x.valueFrom.path),
+      ['/tmp/outputs/params/trainRows', '/tmp/outputs/params/testRows'],
+    );
     assert.equal(t.metadata.annotations['ghosteam.io/construct-path'], 'test/train/split');
     assert.equal(t.metadata.labels['ghosteam.io/component'], 'split');
     assert.match(t.memoize.key, /^[0-9a-f]{16}$/);
@@ -156,17 +174,27 @@ describe('Pipeline → Argo', () => {
   });
 
   test('security defaults and requests+limits on every pod template; secrets by reference', () => {
-    assert.deepEqual(wt.spec.securityContext, { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.deepEqual(wt.spec.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     const containers = wt.spec.templates.filter((t: { container?: unknown }) => t.container);
     assert.equal(containers.length, 7);
     for (const t of containers) {
-      assert.deepEqual(t.container.securityContext, {
-        runAsNonRoot: true,
-        readOnlyRootFilesystem: true,
-        allowPrivilegeEscalation: false,
-        capabilities: { drop: ['ALL'] },
-        seccompProfile: { type: 'RuntimeDefault' },
-      }, t.name);
+      assert.deepEqual(
+        t.container.securityContext,
+        {
+          runAsNonRoot: true,
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+        t.name,
+      );
       assert.ok(t.container.resources.requests.cpu && t.container.resources.limits.memory, t.name);
       // The I/O contract's directories exist and are writable (pipelines/contract.ts).
       assert.deepEqual(t.container.volumeMounts, [
@@ -175,17 +203,32 @@ describe('Pipeline → Argo', () => {
         { name: 'ghosteam-output-params', mountPath: '/tmp/outputs/params' },
         { name: 'ghosteam-work', mountPath: '/tmp/work' },
       ]);
-      assert.deepEqual(t.volumes.map((v: { name: string; emptyDir?: object }) => [v.name, !!v.emptyDir]), [['tmp', true], ['ghosteam-outputs', true], ['ghosteam-output-params', true], ['ghosteam-work', true]]);
+      assert.deepEqual(
+        t.volumes.map((v: { name: string; emptyDir?: object }) => [v.name, !!v.emptyDir]),
+        [
+          ['tmp', true],
+          ['ghosteam-outputs', true],
+          ['ghosteam-output-params', true],
+          ['ghosteam-work', true],
+        ],
+      );
     }
     const env = tpl('report').container.env;
-    assert.deepEqual(env.find((e: { name: string }) => e.name === 'API_TOKEN'), { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'notify', key: 'token' } } });
+    assert.deepEqual(
+      env.find((e: { name: string }) => e.name === 'API_TOKEN'),
+      { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'notify', key: 'token' } } },
+    );
     assert.doesNotMatch(JSON.stringify(wt), /"value":"token"/);
   });
 
   test('exit handler runs via onExit with the workflow status', () => {
     assert.equal(wt.spec.onExit, 'notify-exit');
-    assert.deepEqual(tpl('notify-exit').dag.tasks, [{ name: 'notify', template: 'notify', arguments: { parameters: [{ name: 'dataset', value: '{{workflow.parameters.data}}' }] } }]);
-    assert.ok(tpl('notify').container.env.some((e: { name: string; value: string }) => e.name === 'GHOSTEAM_WORKFLOW_STATUS' && e.value === '{{workflow.status}}'));
+    assert.deepEqual(tpl('notify-exit').dag.tasks, [
+      { name: 'notify', template: 'notify', arguments: { parameters: [{ name: 'dataset', value: '{{workflow.parameters.data}}' }] } },
+    ]);
+    assert.ok(
+      tpl('notify').container.env.some((e: { name: string; value: string }) => e.name === 'GHOSTEAM_WORKFLOW_STATUS' && e.value === '{{workflow.status}}'),
+    );
   });
 
   test('CronWorkflow references the template and carries the same hash', () => {
@@ -193,7 +236,10 @@ describe('Pipeline → Argo', () => {
     assert.deepEqual(cw.spec, {
       schedules: ['0 3 * * *'],
       concurrencyPolicy: 'Forbid',
-      workflowMetadata: { labels: { 'ghosteam.io/pipeline': 'train', 'ghosteam.io/reason': 'schedule' }, annotations: { 'ghosteam.io/spec-hash': wt.metadata.annotations['ghosteam.io/spec-hash'] } },
+      workflowMetadata: {
+        labels: { 'ghosteam.io/pipeline': 'train', 'ghosteam.io/reason': 'schedule' },
+        annotations: { 'ghosteam.io/spec-hash': wt.metadata.annotations['ghosteam.io/spec-hash'] },
+      },
       workflowSpec: { workflowTemplateRef: { name: 'train' } },
     });
   });
@@ -204,7 +250,10 @@ describe('Pipeline → Argo', () => {
     const mode = p2.param('mode', { type: 'string', default: 'fast', enum: ['fast', 'slow'] });
     p2.task('a', { image: 'x:1', when: mode.eq('fast'), cache: Cache.enabled({ maxAge: '7d' }) });
     const objs2 = objectsOf(c2);
-    assert.deepEqual(objs2.map((o) => o.kind), ['WorkflowTemplate']);
+    assert.deepEqual(
+      objs2.map((o) => o.kind),
+      ['WorkflowTemplate'],
+    );
     const w = find(objs2, 'WorkflowTemplate');
     assert.equal(w.spec.templates[0].dag.tasks[0].when, "'{{workflow.parameters.mode}}' == 'fast'");
     assert.equal(w.spec.templates[1].memoize.maxAge, '168h');

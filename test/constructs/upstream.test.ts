@@ -67,7 +67,7 @@ describe('example objects against the upstream CRDs', async () => {
 /** Walks our schema and the upstream one together; reports fields we use that upstream lacks or types differently. */
 function notInUpstream(ours: JsonSchema, theirs: JsonSchema, where: string, out: string[]): string[] {
   const theirType = theirs['x-kubernetes-int-or-string'] ? ['integer', 'string'] : [theirs.type].flat();
-  if (ours.type && theirs.type !== undefined && !theirType.includes(ours.type as string) && !(ours.type === 'integer' && theirType.includes('number'))) {
+  if (ours.type && theirs.type !== undefined && !theirType.includes(ours.type) && !(ours.type === 'integer' && theirType.includes('number'))) {
     out.push(`${where}: ours ${String(ours.type)}, upstream ${theirType.join('|')}`);
   }
   if (Array.isArray(ours.enum) && Array.isArray(theirs.enum)) {
@@ -78,14 +78,19 @@ function notInUpstream(ours: JsonSchema, theirs: JsonSchema, where: string, out:
     for (const [k, v] of Object.entries(ours.properties as Record<string, JsonSchema>)) {
       if (where === '' && (k === 'apiVersion' || k === 'kind')) continue;
       if (!tp[k]) {
-        if (!(k in tp) && !theirs['x-kubernetes-preserve-unknown-fields'] && !(where.endsWith('.metadata'))) out.push(`${where}.${k}: not in upstream`);
+        if (!(k in tp) && !theirs['x-kubernetes-preserve-unknown-fields'] && !where.endsWith('.metadata')) out.push(`${where}.${k}: not in upstream`);
         continue;
       }
       notInUpstream(v, tp[k], `${where}.${k}`, out);
     }
   }
   if (ours.items && theirs.items) notInUpstream(ours.items as JsonSchema, theirs.items as JsonSchema, `${where}[]`, out);
-  if (ours.additionalProperties && typeof ours.additionalProperties === 'object' && theirs.additionalProperties && typeof theirs.additionalProperties === 'object') {
+  if (
+    ours.additionalProperties &&
+    typeof ours.additionalProperties === 'object' &&
+    theirs.additionalProperties &&
+    typeof theirs.additionalProperties === 'object'
+  ) {
     notInUpstream(ours.additionalProperties as JsonSchema, theirs.additionalProperties as JsonSchema, `${where}.*`, out);
   }
   return out;
@@ -93,10 +98,16 @@ function notInUpstream(ours: JsonSchema, theirs: JsonSchema, where: string, out:
 
 describe('our KServe types are a subset of the upstream CRDs', () => {
   test('InferenceService', () => {
-    assert.deepEqual(notInUpstream(toStructural(InferenceServiceSchema), upstreamSchema('kserve/serving.kserve.io_inferenceservices.yaml', 'v1beta1'), '', []), []);
+    assert.deepEqual(
+      notInUpstream(toStructural(InferenceServiceSchema), upstreamSchema('kserve/serving.kserve.io_inferenceservices.yaml', 'v1beta1'), '', []),
+      [],
+    );
   });
   test('ServingRuntime', () => {
-    assert.deepEqual(notInUpstream(toStructural(ServingRuntimeSchema), upstreamSchema('kserve/serving.kserve.io_servingruntimes.yaml', 'v1alpha1'), '', []), []);
+    assert.deepEqual(
+      notInUpstream(toStructural(ServingRuntimeSchema), upstreamSchema('kserve/serving.kserve.io_servingruntimes.yaml', 'v1alpha1'), '', []),
+      [],
+    );
   });
   test('the subset check notices a field upstream does not have', () => {
     const bad = structuredClone(toStructural(InferenceServiceSchema)) as any;

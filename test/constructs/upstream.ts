@@ -43,10 +43,28 @@ function prune(s: Schema, values: unknown[]): Schema {
   if (s.properties) {
     const props = s.properties as Record<string, Schema>;
     const keys = new Set(objs.flatMap((o) => Object.keys(o)));
-    out.properties = Object.fromEntries([...keys].filter((k) => props[k]).map((k) => [k, prune(props[k], objs.map((o) => o[k]).filter((v) => v !== undefined))]));
+    out.properties = Object.fromEntries(
+      [...keys]
+        .filter((k) => props[k])
+        .map((k) => [
+          k,
+          prune(
+            props[k],
+            objs.map((o) => o[k]).filter((v) => v !== undefined),
+          ),
+        ]),
+    );
   }
-  if (s.items) out.items = prune(s.items as Schema, values.flatMap((v) => (Array.isArray(v) ? v : [])));
-  if (s.additionalProperties && typeof s.additionalProperties === 'object') out.additionalProperties = prune(s.additionalProperties as Schema, objs.flatMap((o) => Object.values(o)));
+  if (s.items)
+    out.items = prune(
+      s.items as Schema,
+      values.flatMap((v) => (Array.isArray(v) ? v : [])),
+    );
+  if (s.additionalProperties && typeof s.additionalProperties === 'object')
+    out.additionalProperties = prune(
+      s.additionalProperties as Schema,
+      objs.flatMap((o) => Object.values(o)),
+    );
   return out;
 }
 
@@ -87,5 +105,8 @@ export function upstreamErrors(obj: { apiVersion: string; kind: string }): strin
   if (!s) throw new Error(`no upstream schema for ${obj.apiVersion} ${obj.kind}`);
   const v = upstreamValidator(s.file, s.version, obj);
   if (v(obj)) return [];
-  return (v.errors ?? []).map((e) => `${e.instancePath || '/'}: ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : ''}`);
+  return (v.errors ?? []).map(
+    (e) =>
+      `${e.instancePath || '/'}: ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${(e.params as { additionalProperty: string }).additionalProperty})` : ''}`,
+  );
 }

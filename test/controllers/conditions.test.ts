@@ -6,7 +6,9 @@ import { jsonEqual } from '../../api/json.ts';
 const T0 = Date.parse('2026-11-23T04:00:00.700Z');
 test('lastTransitionTime changes only when the status flips', () => {
   const a = setConditions(undefined, [{ type: 'Ready', status: 'False', reason: 'Progressing', message: 'm1' }], T0, 1);
-  assert.deepEqual(a, [{ type: 'Ready', status: 'False', reason: 'Progressing', message: 'm1', lastTransitionTime: '2026-11-23T04:00:00Z', observedGeneration: 1 }]);
+  assert.deepEqual(a, [
+    { type: 'Ready', status: 'False', reason: 'Progressing', message: 'm1', lastTransitionTime: '2026-11-23T04:00:00Z', observedGeneration: 1 },
+  ]);
   const b = setConditions(a, [{ type: 'Ready', status: 'False', reason: 'Other', message: 'm2' }], T0 + 60_000, 2);
   assert.equal(b[0].lastTransitionTime, '2026-11-23T04:00:00Z');
   assert.equal(b[0].reason, 'Other');
@@ -14,7 +16,8 @@ test('lastTransitionTime changes only when the status flips', () => {
   assert.equal(c[0].lastTransitionTime, '2026-11-23T04:02:00Z');
 });
 test('phase is derived from conditions', () => {
-  const mk = (s: Record<string, [string, string]>) => Object.entries(s).map(([type, [status, reason]]) => ({ type, status: status as 'True', reason, message: '', lastTransitionTime: rfc3339(T0) }));
+  const mk = (s: Record<string, [string, string]>) =>
+    Object.entries(s).map(([type, [status, reason]]) => ({ type, status: status as 'True', reason, message: '', lastTransitionTime: rfc3339(T0) }));
   assert.equal(phaseFromConditions(mk({ Ready: ['True', 'Ready'] })), 'Ready');
   assert.equal(phaseFromConditions(mk({ Ready: ['False', 'InvalidSpec'] })), 'Failed');
   assert.equal(phaseFromConditions(mk({ Ready: ['True', 'Ready'], Progressing: ['True', 'Canary'] })), 'Progressing');

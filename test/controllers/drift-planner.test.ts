@@ -1,6 +1,15 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { planDriftMonitor, nextSlot, validateDriftPolicy, retrainRunName, driftCheckDue, type DriftObserved, type DriftCheckResult, type DriftPolicy } from '../../controllers/planners/drift.ts';
+import {
+  planDriftMonitor,
+  nextSlot,
+  validateDriftPolicy,
+  retrainRunName,
+  driftCheckDue,
+  type DriftObserved,
+  type DriftCheckResult,
+  type DriftPolicy,
+} from '../../controllers/planners/drift.ts';
 import { driftPolicyOf } from '../../controllers/reconcilers/drift-monitor.ts';
 import type { DriftMonitorSpec } from '../../api/crds/types.ts';
 
@@ -12,9 +21,21 @@ const result = (drifted: boolean, rows = 1000): DriftCheckResult => ({
     { feature: 'amount', method: 'psi', statistic: drifted ? 0.4 : 0.01, threshold: 0.2, drifted },
     { feature: 'age', method: 'ks', statistic: 0.02, threshold: 0.1, drifted: false },
   ],
-  share: drifted ? 0.5 : 0, drifted, rows, windowStart: '2026-11-23T03:45:00Z', windowEnd: '2026-11-23T04:00:00Z',
+  share: drifted ? 0.5 : 0,
+  drifted,
+  rows,
+  windowStart: '2026-11-23T03:45:00Z',
+  windowEnd: '2026-11-23T04:00:00Z',
 });
-const obs = (over: Partial<DriftObserved>): DriftObserved => ({ namespace: 'ml', name: 'fraud-drift', model: 'fraud', pipeline: 'fraud-train', policy, state: { consecutiveDrifted: 0, nextCheckAt: '2026-11-23T04:00:00Z' }, ...over });
+const obs = (over: Partial<DriftObserved>): DriftObserved => ({
+  namespace: 'ml',
+  name: 'fraud-drift',
+  model: 'fraud',
+  pipeline: 'fraud-train',
+  policy,
+  state: { consecutiveDrifted: 0, nextCheckAt: '2026-11-23T04:00:00Z' },
+  ...over,
+});
 
 describe('planDriftMonitor', () => {
   test('not due: waits until the next slot, reads nothing', () => {
@@ -27,7 +48,18 @@ describe('planDriftMonitor', () => {
   test('drift holds and no cooldown: exactly one TrainingRun with a name derived from the slot', () => {
     const p = planDriftMonitor(obs({ result: result(true) }), T0 + 3_000);
     assert.deepEqual(p.actions, [
-      { type: 'createTrainingRun', run: { name: 'fraud-drift-drift-20261123t040000', namespace: 'ml', model: 'fraud', pipeline: 'fraud-train', reason: 'drift', triggeredBy: 'DriftMonitor/fraud-drift', message: 'drift in amount at 2026-11-23T04:00:00Z' } },
+      {
+        type: 'createTrainingRun',
+        run: {
+          name: 'fraud-drift-drift-20261123t040000',
+          namespace: 'ml',
+          model: 'fraud',
+          pipeline: 'fraud-train',
+          reason: 'drift',
+          triggeredBy: 'DriftMonitor/fraud-drift',
+          message: 'drift in amount at 2026-11-23T04:00:00Z',
+        },
+      },
       { type: 'event', eventType: 'Warning', reason: 'RetrainTriggered', message: 'drift in amount; TrainingRun fraud-drift-drift-20261123t040000 created' },
     ]);
     assert.equal(p.status.lastTrainingRun, 'fraud-drift-drift-20261123t040000');
@@ -97,12 +129,22 @@ describe('planDriftMonitor', () => {
 
 test("a DriftMonitor stored with a test the backend cannot run (mmd) is an invalid spec naming the field, not a silent 'auto'", () => {
   const spec: DriftMonitorSpec = {
-    model: 'fraud', reference: { uri: 'ref.csv', format: 'csv' }, test: 'psi',
-    features: [{ name: 'amount', type: 'numerical' }, { name: 'age', type: 'numerical', test: 'ks' }],
-    thresholds: { driftShare: 0.5 }, window: { seconds: 600, minSamples: 100 }, schedule: '*/15 * * * *', action: {},
+    model: 'fraud',
+    reference: { uri: 'ref.csv', format: 'csv' },
+    test: 'psi',
+    features: [
+      { name: 'amount', type: 'numerical' },
+      { name: 'age', type: 'numerical', test: 'ks' },
+    ],
+    thresholds: { driftShare: 0.5 },
+    window: { seconds: 600, minSamples: 100 },
+    schedule: '*/15 * * * *',
+    action: {},
   };
   assert.equal(driftPolicyOf(spec).minRows, 100);
   // What an object written before mmd left the CRD holds.
   const stored = JSON.parse(JSON.stringify(spec).replace('"test":"ks"', '"test":"mmd"')) as DriftMonitorSpec;
-  assert.throws(() => driftPolicyOf(stored), { message: "spec.features[1].test 'mmd' cannot be run per feature by a DriftMonitor; use one of auto, ks, psi, chi2, jensen-shannon, wasserstein" });
+  assert.throws(() => driftPolicyOf(stored), {
+    message: "spec.features[1].test 'mmd' cannot be run per feature by a DriftMonitor; use one of auto, ks, psi, chi2, jensen-shannon, wasserstein",
+  });
 });

@@ -15,7 +15,11 @@ export class FakeModelServer implements ModelServerAdmin {
   }
 
   async listModels() {
-    return [...this.models].map(([name, m]) => ({ name, versions: [...m.versions].map(([version, source]) => ({ version, source })), ...(m.traffic ? { traffic: { ...m.traffic } } : {}) }));
+    return [...this.models].map(([name, m]) => ({
+      name,
+      versions: [...m.versions].map(([version, source]) => ({ version, source })),
+      ...(m.traffic ? { traffic: { ...m.traffic } } : {}),
+    }));
   }
   async load(spec: { name: string; version: string; path: string; stable?: boolean }) {
     this.calls.push(`load ${spec.name}@${spec.version}`);
@@ -46,15 +50,37 @@ export class FakeModelServer implements ModelServerAdmin {
   }
 }
 
-export function modelObject(name: string, over: { steps?: number[]; intervalSeconds?: number; alias?: string; version?: number; maxErrorRate?: number; minRequests?: number; strategy?: 'canary' | 'direct'; namespace?: string } = {}) {
+export function modelObject(
+  name: string,
+  over: {
+    steps?: number[];
+    intervalSeconds?: number;
+    alias?: string;
+    version?: number;
+    maxErrorRate?: number;
+    minRequests?: number;
+    strategy?: 'canary' | 'direct';
+    namespace?: string;
+  } = {},
+) {
   return {
-    apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model',
+    apiVersion: 'ghosteam.io/v1alpha1',
+    kind: 'Model',
     metadata: { name, namespace: over.namespace ?? 'default' },
     spec: {
       modelRef: { name, ...(over.version !== undefined ? { version: over.version } : { alias: over.alias ?? 'latest' }) },
-      format: 'onnx' as const, inferenceService: name, runtime: 'ghosteam-onnx',
-      resources: { cpu: '100m', memory: '256Mi' }, autoscaling: { minReplicas: 1, maxReplicas: 2, targetConcurrency: 8 },
-      rollout: { strategy: over.strategy ?? 'canary', steps: over.steps ?? [25, 100], intervalSeconds: over.intervalSeconds ?? 1, thresholds: { maxErrorRate: over.maxErrorRate ?? 0.05, maxP99LatencyMs: 500 }, minRequests: over.minRequests ?? 10 },
+      format: 'onnx' as const,
+      inferenceService: name,
+      runtime: 'ghosteam-onnx',
+      resources: { cpu: '100m', memory: '256Mi' },
+      autoscaling: { minReplicas: 1, maxReplicas: 2, targetConcurrency: 8 },
+      rollout: {
+        strategy: over.strategy ?? 'canary',
+        steps: over.steps ?? [25, 100],
+        intervalSeconds: over.intervalSeconds ?? 1,
+        thresholds: { maxErrorRate: over.maxErrorRate ?? 0.05, maxP99LatencyMs: 500 },
+        minRequests: over.minRequests ?? 10,
+      },
       payloadLogging: { enabled: false, mode: 'all' as const },
     },
   };

@@ -8,17 +8,38 @@ const byKind = (kind: string) => operatorInstallManifests().filter((o) => o.kind
 
 test('install manifests: CRDs, RBAC, ServiceAccount, Deployment, Service, PDB', () => {
   const kinds = operatorInstallManifests().map((o) => o.kind);
-  assert.deepEqual(kinds, ['CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget']);
+  assert.deepEqual(kinds, [
+    'CustomResourceDefinition',
+    'CustomResourceDefinition',
+    'CustomResourceDefinition',
+    'Namespace',
+    'ServiceAccount',
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Role',
+    'RoleBinding',
+    'Deployment',
+    'Service',
+    'PodDisruptionBudget',
+  ]);
   assert.equal(operatorInstallManifests({ crds: false }).filter((o) => o.kind === 'CustomResourceDefinition').length, 0);
 });
 
 test('the Deployment meets the restricted Pod Security Standard, with probes and resources', () => {
-  const d = byKind('Deployment')[0] as unknown as { spec: { template: { spec: { securityContext: Record<string, unknown>; containers: Array<Record<string, any>> } } } };
+  const d = byKind('Deployment')[0] as unknown as {
+    spec: { template: { spec: { securityContext: Record<string, unknown>; containers: Array<Record<string, any>> } } };
+  };
   const pod = d.spec.template.spec;
   assert.deepEqual(pod.securityContext.seccompProfile, { type: 'RuntimeDefault' });
   assert.equal(pod.securityContext.runAsNonRoot, true);
   const c = pod.containers[0];
-  assert.deepEqual(c.securityContext, { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+  assert.deepEqual(c.securityContext, {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  });
   assert.equal(c.livenessProbe.httpGet.path, '/healthz');
   assert.equal(c.readinessProbe.httpGet.path, '/readyz');
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.cpu && c.resources.limits.memory);
@@ -34,7 +55,8 @@ test('the ClusterRole is least-privilege: no wildcards, no secrets, only what th
     assert.ok(!r.resources.includes('secrets'));
     assert.ok(!r.verbs.includes('patch') && !r.verbs.includes('deletecollection'));
   }
-  const can = (group: string, resource: string, verb: string) => role.rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
+  const can = (group: string, resource: string, verb: string) =>
+    role.rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb));
   assert.ok(can('argoproj.io', 'workflows', 'create'));
   assert.ok(!can('argoproj.io', 'workflows', 'delete'));
   assert.ok(!can('argoproj.io', 'workflowtemplates', 'create'));

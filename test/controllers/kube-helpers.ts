@@ -1,6 +1,6 @@
 /** Helpers for the operator's integration tests against the real kube-apiserver (peers harness). */
 import { readFileSync, existsSync } from 'node:fs';
-import { KubeStore } from '../../controllers/runtime/kube-store.ts';
+import { type KubeStore } from '../../controllers/runtime/kube-store.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
 import type { MetricsSource } from '../../controllers/backends/types.ts';
 import type { VersionMetrics } from '../../controllers/planners/canary.ts';
@@ -32,10 +32,16 @@ export function playKServe(store: KubeStore, ns: string, opts: { intervalMs?: nu
             if (opts.readyAfterMs) continue;
           } else if (Date.now() - s.at < (opts.readyAfterMs ?? 0)) continue;
           const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-          await store.replaceStatus(TYPES.InferenceService, {
-            ...i,
-            status: { observedGeneration: gen, url: `http://${i.metadata.name}.${ns}.example.com`, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] },
-          }).catch(() => undefined);
+          await store
+            .replaceStatus(TYPES.InferenceService, {
+              ...i,
+              status: {
+                observedGeneration: gen,
+                url: `http://${i.metadata.name}.${ns}.example.com`,
+                conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }],
+              },
+            })
+            .catch(() => undefined);
         }
       } catch {
         /* retry */
@@ -69,6 +75,12 @@ export class FileMetrics implements MetricsSource {
   }
 }
 
-export function conditionOf(o: K8sObject | undefined, type: string): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
-  return ((o?.status as { conditions?: Array<{ type: string; status: string; reason: string; message: string; lastTransitionTime: string }> } | undefined)?.conditions ?? []).find((c) => c.type === type);
+export function conditionOf(
+  o: K8sObject | undefined,
+  type: string,
+): { status: string; reason: string; message: string; lastTransitionTime: string } | undefined {
+  return (
+    (o?.status as { conditions?: Array<{ type: string; status: string; reason: string; message: string; lastTransitionTime: string }> } | undefined)
+      ?.conditions ?? []
+  ).find((c) => c.type === type);
 }

@@ -39,7 +39,13 @@ describe('KubeStore with a ServiceAccount token', { skip: peers.skip }, () => {
     admin = new KubeStore(loadKubeConfig(peers.kubeconfig));
     dir = mkdtempSync(join(tmpdir(), 'gt-sa-'));
     for (const n of [ns, other]) await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } });
-    for (const n of [ns, other]) await admin.request('POST', `/apis/coordination.k8s.io/v1/namespaces/${n}/leases`, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'lease' }, spec: { holderIdentity: n } });
+    for (const n of [ns, other])
+      await admin.request('POST', `/apis/coordination.k8s.io/v1/namespaces/${n}/leases`, {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'lease' },
+        spec: { holderIdentity: n },
+      });
     await admin.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'reader' } });
     await admin.request('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${ns}/roles`, {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -67,7 +73,7 @@ describe('KubeStore with a ServiceAccount token', { skip: peers.skip }, () => {
       spec: { expirationSeconds: 600 },
     });
     // The admin kubeconfig's cluster (server, CA), with the token as the only credential.
-    const base = YAML.parse(readFileSync(peers.kubeconfig!, 'utf8')) as { clusters: { name: string; cluster: Record<string, unknown> }[] };
+    const base = YAML.parse(readFileSync(peers.kubeconfig, 'utf8')) as { clusters: { name: string; cluster: Record<string, unknown> }[] };
     const kubeconfig = join(dir, 'token-kubeconfig');
     writeFileSync(
       kubeconfig,
@@ -85,7 +91,8 @@ describe('KubeStore with a ServiceAccount token', { skip: peers.skip }, () => {
     assert.equal((lease as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity, ns);
     await assert.rejects(
       () => store.get(TYPES.Lease, other, 'lease'),
-      (e: unknown) => e instanceof ApiError && e.code === 403 && e.message.includes(`system:serviceaccount:${ns}:reader`) && !e.message.includes('system:anonymous'),
+      (e: unknown) =>
+        e instanceof ApiError && e.code === 403 && e.message.includes(`system:serviceaccount:${ns}:reader`) && !e.message.includes('system:anonymous'),
     );
   });
 });

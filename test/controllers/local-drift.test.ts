@@ -20,7 +20,7 @@ import { writeFraudModel } from '../model-server/fixtures.ts';
 
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 function normal(r: () => number, mean: number, sd: number) {
   return mean + sd * Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r());
@@ -41,7 +41,16 @@ test('drift in the payload log → one TrainingRun → pipeline run → register
     const lines: string[] = [];
     for (let i = 0; i < 600; i++) {
       const row = [normal(r, 2, 1), normal(r, 5, 2)];
-      lines.push(JSON.stringify({ ts: new Date(now - 60_000 + i * 50).toISOString(), model: 'fraud', version: '1', id: `r${i}`, inputs: { input: { shape: [1, 2], datatype: 'FP32', data: row } }, outputs: { prob: { shape: [1, 1], datatype: 'FP32', data: [0.1] } } }));
+      lines.push(
+        JSON.stringify({
+          ts: new Date(now - 60_000 + i * 50).toISOString(),
+          model: 'fraud',
+          version: '1',
+          id: `r${i}`,
+          inputs: { input: { shape: [1, 2], datatype: 'FP32', data: row } },
+          outputs: { prob: { shape: [1, 1], datatype: 'FP32', data: [0.1] } },
+        }),
+      );
     }
     writeFileSync(join(dir, 'payload.jsonl'), lines.join('\n') + '\n');
 
@@ -58,25 +67,66 @@ test('drift in the payload log → one TrainingRun → pipeline run → register
       const storeDir = join(dir, '.ghosteam');
       mkdirSync(join(storeDir, 'store', 'sha256', hex.slice(0, 2)), { recursive: true });
       copyFileSync(model, join(storeDir, 'store', 'sha256', hex.slice(0, 2), hex));
-      const rec = { version: 1, id: opts.runId!, pipeline: spec.name, pipelinePath: spec.path, status: 'Succeeded', params: {}, gitCommit: null, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), pid: process.pid, host: 'x', nodes: { export: { id: 'export', task: 'export', path: 'p', state: 'Succeeded', attempts: [], outputs: { onnx: { kind: 'model', digest, size: statSync(model).size } }, outputParams: {} } } };
+      const rec = {
+        version: 1,
+        id: opts.runId!,
+        pipeline: spec.name,
+        pipelinePath: spec.path,
+        status: 'Succeeded',
+        params: {},
+        gitCommit: null,
+        startedAt: new Date().toISOString(),
+        finishedAt: new Date().toISOString(),
+        pid: process.pid,
+        host: 'x',
+        nodes: {
+          export: {
+            id: 'export',
+            task: 'export',
+            path: 'p',
+            state: 'Succeeded',
+            attempts: [],
+            outputs: { onnx: { kind: 'model', digest, size: statSync(model).size } },
+            outputParams: {},
+          },
+        },
+      };
       mkdirSync(join(storeDir, 'runs', opts.runId!), { recursive: true });
       writeFileSync(join(storeDir, 'runs', opts.runId!, 'record.json'), JSON.stringify(rec));
       return rec as never;
     };
-    const pipeline = { name: 'fraud-train', path: 'app/fraud-train', params: [], tasks: [], specHash: `sha256:${'1'.repeat(64)}` } as unknown as PipelineSpec & { specHash: string };
+    const pipeline = {
+      name: 'fraud-train',
+      path: 'app/fraud-train',
+      params: [],
+      tasks: [],
+      specHash: `sha256:${'1'.repeat(64)}`,
+    } as unknown as PipelineSpec & { specHash: string };
     const op = await startLocalOperator({
-      registry, modelServer: new FakeModelServer(), engine: { run, pipelines: new Map([[pipeline.name, pipeline]]), cwd: dir },
+      registry,
+      modelServer: new FakeModelServer(),
+      engine: { run, pipelines: new Map([[pipeline.name, pipeline]]), cwd: dir },
       driftCheck: payloadDriftChecker({ payloadLog: () => join(dir, 'payload.jsonl') }),
     });
     try {
       await op.apply({
-        apiVersion: 'ghosteam.io/v1alpha1', kind: 'DriftMonitor', metadata: { name: 'fraud-drift', namespace: 'default' },
+        apiVersion: 'ghosteam.io/v1alpha1',
+        kind: 'DriftMonitor',
+        metadata: { name: 'fraud-drift', namespace: 'default' },
         spec: {
-          model: 'fraud', reference: { uri: join(dir, 'reference.json'), format: 'jsonl' }, features: [{ name: 'amount', type: 'numerical' }, { name: 'age', type: 'numerical' }],
-          test: 'psi', thresholds: { driftShare: 0.5 }, window: { seconds: 3600, minSamples: 100 }, schedule: '0 * * * *',
+          model: 'fraud',
+          reference: { uri: join(dir, 'reference.json'), format: 'jsonl' },
+          features: [
+            { name: 'amount', type: 'numerical' },
+            { name: 'age', type: 'numerical' },
+          ],
+          test: 'psi',
+          thresholds: { driftShare: 0.5 },
+          window: { seconds: 3600, minSamples: 100 },
+          schedule: '0 * * * *',
           action: { retrain: { pipeline: 'fraud-train', cooldownSeconds: 86400 } },
         },
-      } as never);
+      });
       const mon = await op.waitFor('DriftMonitor', 'default', 'fraud-drift', (o) => !!(o.status as DriftMonitorStatus | undefined)?.lastTriggeredRun);
       const st = mon.status as DriftMonitorStatus;
       assert.equal(st.datasetDrift, true);

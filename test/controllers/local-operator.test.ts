@@ -47,9 +47,20 @@ describe('local operator: canary rollouts', () => {
     await register('fraud', 'b');
     // A new registry version is noticed on the next reconcile: poke the object (as a resync would).
     await op.apply({ ...modelObject('fraud'), metadata: { name: 'fraud', namespace: 'default', annotations: { touch: '1' } } });
-    const progressing = await op.waitFor('Model', 'default', 'fraud', (m) => (m.status as ModelStatus).canaryVersion === 2 && (m.status as ModelStatus).trafficPercent === 25);
+    const progressing = await op.waitFor(
+      'Model',
+      'default',
+      'fraud',
+      (m) => (m.status as ModelStatus).canaryVersion === 2 && (m.status as ModelStatus).trafficPercent === 25,
+    );
     assert.equal(cond(progressing, 'Progressing')?.status, 'True');
-    const done = await op.waitFor('Model', 'default', 'fraud', (m) => (m.status as ModelStatus).stableVersion === 2 && (m.status as ModelStatus).canaryVersion === undefined, 15_000);
+    const done = await op.waitFor(
+      'Model',
+      'default',
+      'fraud',
+      (m) => (m.status as ModelStatus).stableVersion === 2 && (m.status as ModelStatus).canaryVersion === undefined,
+      15_000,
+    );
     const st = done.status as ModelStatus;
     assert.equal(st.analysis?.length, 1);
     assert.equal(st.analysis?.[0].passed, true);

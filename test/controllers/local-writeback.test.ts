@@ -16,7 +16,12 @@ import type { ModelStatus } from '../../api/crds/index.ts';
 import { FakeModelServer, modelObject } from './fakes.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  });
 const cond = (o: K8sObject, type: string) => ((o.status as ModelStatus | undefined)?.conditions ?? []).find((c) => c.type === type);
 
 describe('local operator: write-back', () => {
@@ -25,8 +30,12 @@ describe('local operator: write-back', () => {
   let registry: LocalRegistry;
   let server: FakeModelServer;
   let op: LocalOperator | undefined;
-  const start = () => startLocalOperator({ stateDir: join(dir, 'state'), registry, modelServer: server, gitWriteBack: { repo: bare, backoff: { baseMs: 200, maxMs: 1000 } } });
-  const pins = () => git(bare, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith('Pin '));
+  const start = () =>
+    startLocalOperator({ stateDir: join(dir, 'state'), registry, modelServer: server, gitWriteBack: { repo: bare, backoff: { baseMs: 200, maxMs: 1000 } } });
+  const pins = () =>
+    git(bare, 'log', '--format=%s', 'main')
+      .split('\n')
+      .filter((s) => s.startsWith('Pin '));
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gt-localwb-'));

@@ -11,9 +11,39 @@ const ok = { ok: true, reason: 'Serving', message: 'm' };
 test('rollout state survives the round trip through Model status (what a restarted operator reads)', () => {
   const states: RolloutStatus[] = [
     { phase: 'Idle', stableVersion: 1, analyses: [] },
-    { phase: 'Progressing', stableVersion: 1, canaryVersion: 2, stepIndex: 1, stepStartedAt: '2026-11-23T04:00:00Z', analyses: [{ step: 1, version: 2, percent: 10, verdict: 'Passed', requests: 50, errorRate: 0, p99LatencyMs: 12, predictionDrift: null, at: '2026-11-23T04:01:00Z', message: 'ok' }], reason: 'StepPassed', message: 'canary 2 at step 2 (50%)' },
+    {
+      phase: 'Progressing',
+      stableVersion: 1,
+      canaryVersion: 2,
+      stepIndex: 1,
+      stepStartedAt: '2026-11-23T04:00:00Z',
+      analyses: [
+        {
+          step: 1,
+          version: 2,
+          percent: 10,
+          verdict: 'Passed',
+          requests: 50,
+          errorRate: 0,
+          p99LatencyMs: 12,
+          predictionDrift: null,
+          at: '2026-11-23T04:01:00Z',
+          message: 'ok',
+        },
+      ],
+      reason: 'StepPassed',
+      message: 'canary 2 at step 2 (50%)',
+    },
     { phase: 'Paused', stableVersion: 1, canaryVersion: 2, stepIndex: 0, analyses: [], reason: 'Paused', message: 'paused at step 1' },
-    { phase: 'RolledBack', stableVersion: 1, rejectedVersion: 2, analyses: [], reason: 'ErrorRateTooHigh', message: 'canary error rate 0.3 exceeds 0.05 at step 1 (10%)', handledAction: 'abort' },
+    {
+      phase: 'RolledBack',
+      stableVersion: 1,
+      rejectedVersion: 2,
+      analyses: [],
+      reason: 'ErrorRateTooHigh',
+      message: 'canary error rate 0.3 exceeds 0.05 at step 1 (10%)',
+      handledAction: 'abort',
+    },
   ];
   for (const r of states) {
     const st = modelStatus(undefined, r, policy, ok, 3, T0);
@@ -23,7 +53,14 @@ test('rollout state survives the round trip through Model status (what a restart
     assert.deepEqual(back, r, r.phase);
     assert.equal(st.rollout?.phase, r.phase);
     // Planning from the read-back state decides the same as planning from the original.
-    const obs = { model: 'ml/x', targetVersion: r.canaryVersion ?? r.stableVersion, policy, serving: { stableVersion: 1, canaryVersion: 2, canaryPercent: 50 }, champion: 1, manageAlias: true };
+    const obs = {
+      model: 'ml/x',
+      targetVersion: r.canaryVersion ?? r.stableVersion,
+      policy,
+      serving: { stableVersion: 1, canaryVersion: 2, canaryPercent: 50 },
+      champion: 1,
+      manageAlias: true,
+    };
     const p1 = planCanary({ ...obs, rollout: back }, T0 + 120_000);
     const p2 = planCanary({ ...obs, rollout: r }, T0 + 120_000);
     assert.deepEqual([p1.actions, core(p1.status), p1.requeueAfterMs], [p2.actions, core(p2.status), p2.requeueAfterMs]);
@@ -36,12 +73,24 @@ test("a status in the shape an older operator wrote (phase in the conditions' re
     { phase: 'Idle', stableVersion: 1, analyses: [] },
     { phase: 'Paused', stableVersion: 1, canaryVersion: 2, stepIndex: 0, analyses: [], reason: 'Paused', message: 'paused at step 1' },
     { phase: 'Promoted', stableVersion: 2, promotedFrom: 1, analyses: [] },
-    { phase: 'RolledBack', stableVersion: 1, rejectedVersion: 2, analyses: [], reason: 'ErrorRateTooHigh', message: 'canary error rate 0.3 exceeds 0.05 at step 1 (10%)', handledAction: 'abort' },
+    {
+      phase: 'RolledBack',
+      stableVersion: 1,
+      rejectedVersion: 2,
+      analyses: [],
+      reason: 'ErrorRateTooHigh',
+      message: 'canary error rate 0.3 exceeds 0.05 at step 1 (10%)',
+      handledAction: 'abort',
+    },
   ];
   for (const r of states) {
     const { rollout: _new, ...old } = modelStatus(undefined, r, policy, ok, 3, T0);
     const back = rolloutFromStatus(old);
-    assert.deepEqual([back.phase, back.stepIndex, back.canaryVersion, back.promotedFrom, back.handledAction], [r.phase, r.stepIndex, r.canaryVersion, r.promotedFrom, r.handledAction], r.phase);
+    assert.deepEqual(
+      [back.phase, back.stepIndex, back.canaryVersion, back.promotedFrom, back.handledAction],
+      [r.phase, r.stepIndex, r.canaryVersion, r.promotedFrom, r.handledAction],
+      r.phase,
+    );
     // Written again, the status carries status.rollout; a promotion keeps the time the old condition recorded.
     const again = modelStatus(old, back, policy, ok, 3, T0 + 60_000);
     assert.equal(again.rollout?.phase, r.phase);
@@ -66,7 +115,9 @@ test('policy from the spec: the trailing 100 is the promotion; direct means no c
   assert.deepEqual(policyOf(modelObject('m', { steps: [10, 50, 100] }).spec)?.steps, [10, 50]);
   assert.equal(policyOf(modelObject('m', { strategy: 'direct' }).spec), undefined);
   assert.equal(policyOf(modelObject('m', { steps: [100] }).spec), undefined);
-  assert.throws(() => policyOf(modelObject('m', { steps: [50, 20, 100] }).spec), { message: 'spec.rollout.steps[1] (20) must be greater than the step before it (50)' });
+  assert.throws(() => policyOf(modelObject('m', { steps: [50, 20, 100] }).spec), {
+    message: 'spec.rollout.steps[1] (20) must be greater than the step before it (50)',
+  });
   assert.equal(manualAction({ apiVersion: 'x', kind: 'Model', metadata: { name: 'm', annotations: { 'ghosteam.io/rollout': 'pause' } } }), 'pause');
   assert.equal(manualAction({ apiVersion: 'x', kind: 'Model', metadata: { name: 'm', annotations: { 'ghosteam.io/rollout': 'explode' } } }), undefined);
 });

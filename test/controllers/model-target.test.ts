@@ -50,7 +50,13 @@ describe('decideTarget', () => {
     ['pinned, registry down mid-canary: the canary goes on', pinLatest, undefined, { stableVersion: 2, canaryVersion: 3 }, d(3, 'canary', true)],
     ['pinned, alias moved on mid-canary: supersedes', pinLatest, 4, { stableVersion: 2, canaryVersion: 3 }, d(4, 'alias', true)],
     ['pinned, alias moved back mid-canary: the baseline', pinStaging, 2, { stableVersion: 2, canaryVersion: 3 }, d(2, 'pin', true)],
-    ['pinned, canary of the pin itself in flight, registry down', { name: 'fraud', version: 4, alias: 'latest' }, undefined, { stableVersion: 3, canaryVersion: 4 }, d(4, 'pin', true)],
+    [
+      'pinned, canary of the pin itself in flight, registry down',
+      { name: 'fraud', version: 4, alias: 'latest' },
+      undefined,
+      { stableVersion: 3, canaryVersion: 4 },
+      d(4, 'pin', true),
+    ],
     ['pin ahead of serving (bumped by hand): rolled out', { name: 'fraud', version: 4, alias: 'champion' }, 3, { stableVersion: 3 }, d(4, 'pin', false)],
     // A pin behind what serves (write-back pending, or reverted by hand in Git) never rolls back.
     ['pin reverted below serving, alias at serving', { name: 'fraud', version: 1, alias: 'latest' }, 3, { stableVersion: 3 }, d(3, 'serving', true)],
@@ -71,13 +77,31 @@ describe('decideTarget', () => {
 
 // The decision feeds planCanary: a failed candidate is not retried, for either shape.
 describe('decideTarget with planCanary: a failed version is not retried', () => {
-  const policy: CanaryPolicy = { steps: [50], stepDurationMs: 1000, maxErrorRate: 0.05, maxP99LatencyMs: 500, maxPredictionDrift: Number.POSITIVE_INFINITY, minRequests: 1 };
+  const policy: CanaryPolicy = {
+    steps: [50],
+    stepDurationMs: 1000,
+    maxErrorRate: 0.05,
+    maxP99LatencyMs: 500,
+    maxPredictionDrift: Number.POSITIVE_INFINITY,
+    minRequests: 1,
+  };
   const rolledBack = { phase: 'RolledBack' as const, stableVersion: 2, rejectedVersion: 3, analyses: [] };
   for (const ref of [pinLatest, latest]) {
     test(`${ref.version === undefined ? 'following' : 'pinned'}: v3 rejected, latest still 3 -> no rollout; v4 -> a canary of v4`, () => {
       const observe = (aliasVersion: number) => {
         const t = decideTarget(ref, aliasVersion, { stableVersion: 2, lastFailedVersion: 3 });
-        return planCanary({ model: 'ml/fraud', targetVersion: t.target, policy, rollout: rolledBack, serving: { stableVersion: 2, canaryPercent: 0 }, champion: 2, manageAlias: t.manageAlias }, 0);
+        return planCanary(
+          {
+            model: 'ml/fraud',
+            targetVersion: t.target,
+            policy,
+            rollout: rolledBack,
+            serving: { stableVersion: 2, canaryPercent: 0 },
+            champion: 2,
+            manageAlias: t.manageAlias,
+          },
+          0,
+        );
       };
       const stay = observe(3);
       assert.deepEqual(stay.actions, []);
@@ -85,7 +109,10 @@ describe('decideTarget with planCanary: a failed version is not retried', () => 
       const next = observe(4);
       assert.equal(next.status.phase, 'Progressing');
       assert.equal(next.status.canaryVersion, 4);
-      assert.deepEqual(next.actions.filter((a) => a.type === 'serve'), [{ type: 'serve', stableVersion: 2, canaryVersion: 4, canaryPercent: 50 }]);
+      assert.deepEqual(
+        next.actions.filter((a) => a.type === 'serve'),
+        [{ type: 'serve', stableVersion: 2, canaryVersion: 4, canaryPercent: 50 }],
+      );
     });
   }
 });

@@ -69,10 +69,14 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     await operator(ns, { metrics });
     await register('fraud', 'a');
     const m = await store.create(TYPES.Model, { ...modelObject('fraud', { namespace: ns, steps: [20, 100], intervalSeconds: 1 }) });
-    const ready = await eventually('Model Ready', async () => {
-      const o = await store.get(TYPES.Model, ns, 'fraud');
-      return conditionOf(o, 'Ready')?.status === 'True' ? o : undefined;
-    }, { timeoutMs: 15_000 });
+    const ready = await eventually(
+      'Model Ready',
+      async () => {
+        const o = await store.get(TYPES.Model, ns, 'fraud');
+        return conditionOf(o, 'Ready')?.status === 'True' ? o : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     assert.equal((ready.status as ModelStatus).stableVersion, 1);
     assert.equal((ready.status as ModelStatus).observedGeneration, 1);
     const isvc = await store.get(TYPES.InferenceService, ns, 'fraud');
@@ -85,15 +89,23 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     // The registry is not watched: a spec touch (or the periodic resync) makes the operator look.
     const cur = (await store.get(TYPES.Model, ns, 'fraud'))!;
     await store.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { touched: '1' } } });
-    const canary = await eventually('canary at 20%', async () => {
-      const i = await store.get(TYPES.InferenceService, ns, 'fraud');
-      return (i?.spec as { predictor: { canaryTrafficPercent?: number } })?.predictor.canaryTrafficPercent === 20 ? i : undefined;
-    }, { timeoutMs: 15_000 });
+    const canary = await eventually(
+      'canary at 20%',
+      async () => {
+        const i = await store.get(TYPES.InferenceService, ns, 'fraud');
+        return (i?.spec as { predictor: { canaryTrafficPercent?: number } })?.predictor.canaryTrafficPercent === 20 ? i : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     assert.equal(canary.metadata.annotations?.['ghosteam.io/canary-version'], '2');
-    const promoted = await eventually('promoted', async () => {
-      const o = await store.get(TYPES.Model, ns, 'fraud');
-      return (o?.status as ModelStatus | undefined)?.stableVersion === 2 ? o : undefined;
-    }, { timeoutMs: 15_000 });
+    const promoted = await eventually(
+      'promoted',
+      async () => {
+        const o = await store.get(TYPES.Model, ns, 'fraud');
+        return (o?.status as ModelStatus | undefined)?.stableVersion === 2 ? o : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     const st = promoted.status as ModelStatus;
     assert.equal(st.canaryVersion, undefined);
     assert.equal(st.analysis?.[0].passed, true);
@@ -122,19 +134,27 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     metrics.set('churn', 2, { requests: 100, errors: 20, p99LatencyMs: 30 });
     const cur = (await store.get(TYPES.Model, ns, 'churn'))!;
     await store.replace(TYPES.Model, { ...cur, spec: modelObject('churn', { namespace: ns, version: 2, steps: [10, 50, 100], intervalSeconds: 1 }).spec });
-    const rolled = await eventually('rolled back', async () => {
-      const o = await store.get(TYPES.Model, ns, 'churn');
-      return (o?.status as ModelStatus | undefined)?.phase === 'RolledBack' ? o : undefined;
-    }, { timeoutMs: 15_000 });
+    const rolled = await eventually(
+      'rolled back',
+      async () => {
+        const o = await store.get(TYPES.Model, ns, 'churn');
+        return (o?.status as ModelStatus | undefined)?.phase === 'RolledBack' ? o : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     assert.equal((rolled.status as ModelStatus).stableVersion, 1);
     assert.equal((rolled.status as ModelStatus).lastFailedVersion, 2);
     assert.equal(conditionOf(rolled, 'Degraded')?.message, 'canary error rate 0.2 exceeds 0.05 at step 1 (10%)');
     const isvc = await eventually('ISVC back on v1', async () => {
       const i = await store.get(TYPES.InferenceService, ns, 'churn');
-      return i?.metadata.annotations?.['ghosteam.io/canary-version'] === undefined && i?.metadata.annotations?.['ghosteam.io/stable-version'] === '1' ? i : undefined;
+      return i?.metadata.annotations?.['ghosteam.io/canary-version'] === undefined && i?.metadata.annotations?.['ghosteam.io/stable-version'] === '1'
+        ? i
+        : undefined;
     });
     assert.equal((isvc.spec as { predictor: { canaryTrafficPercent?: number } }).predictor.canaryTrafficPercent, undefined);
-    await eventually('a RolledBack Warning Event', async () => (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'RolledBack' && e.type === 'Warning'));
+    await eventually('a RolledBack Warning Event', async () =>
+      (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'RolledBack' && e.type === 'Warning'),
+    );
     assert.ok(m.metadata.uid);
   });
 
@@ -147,7 +167,8 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     await register('resume', 'b');
     const spawnOp = () => {
       const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'test/controllers/operator-proc.ts'], {
-        env: { ...process.env, KUBECONFIG: peers.kubeconfig, GT_REGISTRY_DIR: regDir, GT_METRICS_FILE: metricsFile, GT_NAMESPACE: ns }, stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, KUBECONFIG: peers.kubeconfig, GT_REGISTRY_DIR: regDir, GT_METRICS_FILE: metricsFile, GT_NAMESPACE: ns },
+        stdio: ['ignore', 'pipe', 'inherit'],
       });
       return child;
     };
@@ -158,11 +179,15 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     writeFileSync(metricsFile, JSON.stringify({ 'resume@2': { requests: 300, errors: 0, p99LatencyMs: 20 } }));
     const cur = (await store.get(TYPES.Model, ns, 'resume'))!;
     await store.replace(TYPES.Model, { ...cur, spec: modelObject('resume', { namespace: ns, version: 2, steps: [30, 60, 100], intervalSeconds: 3 }).spec });
-    const inStep = await eventually('step 1 running', async () => {
-      const o = await store.get(TYPES.Model, ns, 'resume');
-      const st = o?.status as ModelStatus | undefined;
-      return st?.canaryVersion === 2 && st.stepIndex === 0 && st.stepStartedAt ? st : undefined;
-    }, { timeoutMs: 20_000 });
+    const inStep = await eventually(
+      'step 1 running',
+      async () => {
+        const o = await store.get(TYPES.Model, ns, 'resume');
+        const st = o?.status as ModelStatus | undefined;
+        return st?.canaryVersion === 2 && st.stepIndex === 0 && st.stepStartedAt ? st : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     // While no operator runs, nothing moves.
@@ -182,18 +207,35 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
         await new Promise((r) => setTimeout(r, 25));
       }
     })();
-    const done = await eventually('promoted after restart', async () => {
-      const o = await store.get(TYPES.Model, ns, 'resume');
-      return (o?.status as ModelStatus | undefined)?.stableVersion === 2 ? o : undefined;
-    }, { timeoutMs: 30_000 });
+    const done = await eventually(
+      'promoted after restart',
+      async () => {
+        const o = await store.get(TYPES.Model, ns, 'resume');
+        return (o?.status as ModelStatus | undefined)?.stableVersion === 2 ? o : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     // Status is the commit point; the InferenceService follows it.
-    await eventually('ISVC on v2 only', async () => (await store.get(TYPES.InferenceService, ns, 'resume'))?.metadata.annotations?.['ghosteam.io/stable-version'] === '2', { timeoutMs: 10_000 });
+    await eventually(
+      'ISVC on v2 only',
+      async () => (await store.get(TYPES.InferenceService, ns, 'resume'))?.metadata.annotations?.['ghosteam.io/stable-version'] === '2',
+      { timeoutMs: 10_000 },
+    );
     await new Promise((r) => setTimeout(r, 100));
     watching = false;
     const st = done.status as ModelStatus;
     // Step 1 (30%) analysed once, step 2 (60%) analysed once: nothing repeated, nothing skipped.
-    assert.deepEqual(st.analysis?.map((a) => [a.step, a.trafficPercent, a.passed]), [[0, 30, true], [1, 60, true]]);
-    assert.deepEqual(seen.filter((p, i) => i === 0 || p !== seen[i - 1]), [30, 60, 100]);
+    assert.deepEqual(
+      st.analysis?.map((a) => [a.step, a.trafficPercent, a.passed]),
+      [
+        [0, 30, true],
+        [1, 60, true],
+      ],
+    );
+    assert.deepEqual(
+      seen.filter((p, i) => i === 0 || p !== seen[i - 1]),
+      [30, 60, 100],
+    );
     child.kill('SIGTERM');
   });
 
@@ -214,17 +256,42 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     }
     metrics.set('paused', 2, { requests: 100, errors: 0, p99LatencyMs: 20 });
     const t0 = '2026-11-30T10:00:00Z';
-    const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => ({ type, status, reason, message, lastTransitionTime: t0, observedGeneration: 1 });
+    const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => ({
+      type,
+      status,
+      reason,
+      message,
+      lastTransitionTime: t0,
+      observedGeneration: 1,
+    });
     const legacy: Record<string, ModelStatus> = {
       // A canary of v2 paused at step 1 (30%); the pause annotation has since been removed.
       paused: {
-        phase: 'Progressing', observedGeneration: 1, stableVersion: 1, canaryVersion: 2, stepIndex: 0, trafficPercent: 30, stepStartedAt: t0,
-        conditions: [cond('Ready', 'True', 'Serving', 'version 1 stable, version 2 canary at 30%'), cond('Progressing', 'True', 'Paused', 'paused at step 1'), cond('Degraded', 'False', 'AsExpected', '')],
+        phase: 'Progressing',
+        observedGeneration: 1,
+        stableVersion: 1,
+        canaryVersion: 2,
+        stepIndex: 0,
+        trafficPercent: 30,
+        stepStartedAt: t0,
+        conditions: [
+          cond('Ready', 'True', 'Serving', 'version 1 stable, version 2 canary at 30%'),
+          cond('Progressing', 'True', 'Paused', 'paused at step 1'),
+          cond('Degraded', 'False', 'AsExpected', ''),
+        ],
       },
       // v2 promoted over v1.
       promoted: {
-        phase: 'Ready', observedGeneration: 1, stableVersion: 2, promotedFrom: 1, trafficPercent: 0,
-        conditions: [cond('Ready', 'True', 'Serving', 'version 2 serving'), cond('Progressing', 'False', 'Promoted', 'version 2 serves all traffic'), cond('Degraded', 'False', 'AsExpected', '')],
+        phase: 'Ready',
+        observedGeneration: 1,
+        stableVersion: 2,
+        promotedFrom: 1,
+        trafficPercent: 0,
+        conditions: [
+          cond('Ready', 'True', 'Serving', 'version 2 serving'),
+          cond('Progressing', 'False', 'Promoted', 'version 2 serves all traffic'),
+          cond('Degraded', 'False', 'AsExpected', ''),
+        ],
       },
     };
     for (const [name, status] of Object.entries(legacy)) {
@@ -236,19 +303,32 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     await operator(ns, { metrics });
     // Paused read from the old reason: with no pause annotation the canary resumes (an Event says so),
     // then passes its analysis and is promoted.
-    await eventually('a Resumed Event for the paused canary', async () => (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'Resumed' && (e.involvedObject as { name?: string } | undefined)?.name === 'paused'), { timeoutMs: 15_000 });
-    const paused = await eventually('the resumed canary is promoted', async () => {
-      const st = (await store.get(TYPES.Model, ns, 'paused'))?.status as ModelStatus | undefined;
-      return st?.stableVersion === 2 && st.canaryVersion === undefined ? st : undefined;
-    }, { timeoutMs: 20_000 });
+    await eventually(
+      'a Resumed Event for the paused canary',
+      async () =>
+        (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'Resumed' && (e.involvedObject as { name?: string } | undefined)?.name === 'paused'),
+      { timeoutMs: 15_000 },
+    );
+    const paused = await eventually(
+      'the resumed canary is promoted',
+      async () => {
+        const st = (await store.get(TYPES.Model, ns, 'paused'))?.status as ModelStatus | undefined;
+        return st?.stableVersion === 2 && st.canaryVersion === undefined ? st : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     assert.equal(paused.rollout?.phase, 'Promoted');
     assert.equal(paused.promotedFrom, 1);
     // Promoted read from the old reason: the state is kept (an Idle reading would drop promotedFrom),
     // now stored in status.rollout, with the promotion time the old condition recorded.
-    const promoted = await eventually('the promoted Model carries status.rollout', async () => {
-      const st = (await store.get(TYPES.Model, ns, 'promoted'))?.status as ModelStatus | undefined;
-      return st?.rollout ? st : undefined;
-    }, { timeoutMs: 15_000 });
+    const promoted = await eventually(
+      'the promoted Model carries status.rollout',
+      async () => {
+        const st = (await store.get(TYPES.Model, ns, 'promoted'))?.status as ModelStatus | undefined;
+        return st?.rollout ? st : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     assert.deepEqual(promoted.rollout, { phase: 'Promoted', reason: 'Promoted', message: 'version 2 serves all traffic', promotedAt: t0 });
     assert.equal(promoted.stableVersion, 2);
     assert.equal(promoted.promotedFrom, 1);
@@ -260,22 +340,45 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     let checks = 0;
     const check: DriftChecker = async () => {
       checks++;
-      return { features: [{ feature: 'amount', method: 'psi', statistic: 0.5, threshold: 0.2, drifted: true }], share: 1, drifted: true, rows: 1000, windowStart: '', windowEnd: '' };
+      return {
+        features: [{ feature: 'amount', method: 'psi', statistic: 0.5, threshold: 0.2, drifted: true }],
+        share: 1,
+        drifted: true,
+        rows: 1000,
+        windowStart: '',
+        windowEnd: '',
+      };
     };
-    await store.create(TYPES.WorkflowTemplate, { apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate', metadata: { name: 'fraud-train', namespace: ns, annotations: { 'ghosteam.io/spec-hash': HASH } }, spec: { entrypoint: 'main', templates: [{ name: 'main', container: { image: 'busybox', command: ['true'] } }] } });
+    await store.create(TYPES.WorkflowTemplate, {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'WorkflowTemplate',
+      metadata: { name: 'fraud-train', namespace: ns, annotations: { 'ghosteam.io/spec-hash': HASH } },
+      spec: { entrypoint: 'main', templates: [{ name: 'main', container: { image: 'busybox', command: ['true'] } }] },
+    });
     await store.create(TYPES.DriftMonitor, {
-      apiVersion: 'ghosteam.io/v1alpha1', kind: 'DriftMonitor', metadata: { name: 'fraud-drift', namespace: ns },
+      apiVersion: 'ghosteam.io/v1alpha1',
+      kind: 'DriftMonitor',
+      metadata: { name: 'fraud-drift', namespace: ns },
       spec: {
-        model: 'fraud', reference: { uri: 'file:///ref.parquet', format: 'parquet' }, features: [{ name: 'amount', type: 'numerical' }], test: 'psi',
-        thresholds: { driftShare: 0.5 }, window: { seconds: 3600, minSamples: 100 }, schedule: '0 * * * *',
+        model: 'fraud',
+        reference: { uri: 'file:///ref.parquet', format: 'parquet' },
+        features: [{ name: 'amount', type: 'numerical' }],
+        test: 'psi',
+        thresholds: { driftShare: 0.5 },
+        window: { seconds: 3600, minSamples: 100 },
+        schedule: '0 * * * *',
         action: { retrain: { pipeline: 'fraud-train', cooldownSeconds: 86400 } },
       },
     });
     await Promise.all([operator(ns, { driftCheck: check }), operator(ns, { driftCheck: check })]);
-    const mon = await eventually('drift checked', async () => {
-      const o = await store.get(TYPES.DriftMonitor, ns, 'fraud-drift');
-      return (o?.status as DriftMonitorStatus | undefined)?.lastTriggeredRun ? o : undefined;
-    }, { timeoutMs: 15_000 });
+    const mon = await eventually(
+      'drift checked',
+      async () => {
+        const o = await store.get(TYPES.DriftMonitor, ns, 'fraud-drift');
+        return (o?.status as DriftMonitorStatus | undefined)?.lastTriggeredRun ? o : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     await new Promise((r) => setTimeout(r, 1500));
     const { items } = await store.list(TYPES.TrainingRun, ns);
     assert.equal(items.length, 1, items.map((i) => i.metadata.name).join(','));
@@ -291,8 +394,22 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
   test('TrainingRun → Workflow (workflowTemplateRef) → registered version with lineage', async () => {
     const ns = await newNs('train');
     await operator(ns);
-    await store.create(TYPES.WorkflowTemplate, { apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate', metadata: { name: 'churn-train', namespace: ns }, spec: { entrypoint: 'main', arguments: { parameters: [{ name: 'epochs', value: '1' }] }, templates: [{ name: 'main', container: { image: 'busybox', command: ['true'] } }] } });
-    const run = await store.create(TYPES.TrainingRun, { apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun', metadata: { name: 'churn-manual-1', namespace: ns }, spec: { pipeline: 'churn-train', reason: 'manual', model: 'churn-trained', specHash: HASH, gitCommit: 'abc1234', params: { epochs: '3' } } });
+    await store.create(TYPES.WorkflowTemplate, {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'WorkflowTemplate',
+      metadata: { name: 'churn-train', namespace: ns },
+      spec: {
+        entrypoint: 'main',
+        arguments: { parameters: [{ name: 'epochs', value: '1' }] },
+        templates: [{ name: 'main', container: { image: 'busybox', command: ['true'] } }],
+      },
+    });
+    const run = await store.create(TYPES.TrainingRun, {
+      apiVersion: 'ghosteam.io/v1alpha1',
+      kind: 'TrainingRun',
+      metadata: { name: 'churn-manual-1', namespace: ns },
+      spec: { pipeline: 'churn-train', reason: 'manual', model: 'churn-trained', specHash: HASH, gitCommit: 'abc1234', params: { epochs: '3' } },
+    });
     const wf = await eventually('Workflow created', () => store.get(TYPES.Workflow, ns, 'churn-manual-1'), { timeoutMs: 15_000 });
     assert.deepEqual((wf.spec as { workflowTemplateRef: unknown }).workflowTemplateRef, { name: 'churn-train' });
     assert.deepEqual((wf.spec as { arguments: unknown }).arguments, { parameters: [{ name: 'epochs', value: '3' }] });
@@ -301,30 +418,62 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     const modelFile = join(dir, 'trained.onnx');
     writeFileSync(modelFile, 'trained model');
     await store.replace(TYPES.Workflow, { ...wf, status: { phase: 'Running', startedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } });
-    await eventually('run Running', async () => ((await store.get(TYPES.TrainingRun, ns, 'churn-manual-1'))?.status as TrainingRunStatus | undefined)?.phase === 'Running');
+    await eventually(
+      'run Running',
+      async () => ((await store.get(TYPES.TrainingRun, ns, 'churn-manual-1'))?.status as TrainingRunStatus | undefined)?.phase === 'Running',
+    );
     const wf2 = (await store.get(TYPES.Workflow, ns, 'churn-manual-1'))!;
-    await store.replace(TYPES.Workflow, { ...wf2, status: { ...(wf2.status as object), phase: 'Succeeded', finishedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), nodes: { n1: { id: 'n1', name: 'n1', type: 'Pod', outputs: { parameters: [{ name: 'model-uri', value: modelFile }] } } } } });
-    const done = await eventually('run Succeeded', async () => {
-      const o = await store.get(TYPES.TrainingRun, ns, 'churn-manual-1');
-      return (o?.status as TrainingRunStatus | undefined)?.phase === 'Succeeded' ? o : undefined;
-    }, { timeoutMs: 15_000 });
+    await store.replace(TYPES.Workflow, {
+      ...wf2,
+      status: {
+        ...(wf2.status as object),
+        phase: 'Succeeded',
+        finishedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        nodes: { n1: { id: 'n1', name: 'n1', type: 'Pod', outputs: { parameters: [{ name: 'model-uri', value: modelFile }] } } },
+      },
+    });
+    const done = await eventually(
+      'run Succeeded',
+      async () => {
+        const o = await store.get(TYPES.TrainingRun, ns, 'churn-manual-1');
+        return (o?.status as TrainingRunStatus | undefined)?.phase === 'Succeeded' ? o : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     const v = (done.status as TrainingRunStatus).registeredVersion!;
     const mv = await registry.getVersion('churn-trained', v);
-    assert.deepEqual({ runId: mv.lineage.runId, reason: mv.lineage.reason, gitCommit: mv.lineage.gitCommit, pipeline: mv.lineage.pipeline }, { runId: 'churn-manual-1', reason: 'manual', gitCommit: 'abc1234', pipeline: 'churn-train' });
+    assert.deepEqual(
+      { runId: mv.lineage.runId, reason: mv.lineage.reason, gitCommit: mv.lineage.gitCommit, pipeline: mv.lineage.pipeline },
+      { runId: 'churn-manual-1', reason: 'manual', gitCommit: 'abc1234', pipeline: 'churn-train' },
+    );
     assert.equal((await registry.listVersions('churn-trained')).length, 1);
   });
 
   test('git-change: a new spec hash on an opted-in WorkflowTemplate starts one TrainingRun per hash', async () => {
     const ns = await newNs('gitchange');
     await operator(ns);
-    const wt = await store.create(TYPES.WorkflowTemplate, { apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate', metadata: { name: 'p', namespace: ns, labels: { 'ghosteam.io/retrain-on-change': 'true' }, annotations: { 'ghosteam.io/spec-hash': HASH, 'ghosteam.io/git-commit': 'abcdef1' } }, spec: { entrypoint: 'main', templates: [{ name: 'main', container: { image: 'busybox' } }] } });
+    const wt = await store.create(TYPES.WorkflowTemplate, {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'WorkflowTemplate',
+      metadata: {
+        name: 'p',
+        namespace: ns,
+        labels: { 'ghosteam.io/retrain-on-change': 'true' },
+        annotations: { 'ghosteam.io/spec-hash': HASH, 'ghosteam.io/git-commit': 'abcdef1' },
+      },
+      spec: { entrypoint: 'main', templates: [{ name: 'main', container: { image: 'busybox' } }] },
+    });
     await eventually('first run', async () => (await store.list(TYPES.TrainingRun, ns)).items.length === 1, { timeoutMs: 10_000 });
     const hash2 = `sha256:${'cd'.repeat(32)}`;
     await store.replace(TYPES.WorkflowTemplate, { ...wt, metadata: { ...wt.metadata, annotations: { 'ghosteam.io/spec-hash': hash2 } } });
-    const items = await eventually('second run', async () => {
-      const l = (await store.list(TYPES.TrainingRun, ns)).items;
-      return l.length === 2 ? l : undefined;
-    }, { timeoutMs: 10_000 });
+    const items = await eventually(
+      'second run',
+      async () => {
+        const l = (await store.list(TYPES.TrainingRun, ns)).items;
+        return l.length === 2 ? l : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
     assert.deepEqual(items.map((i) => i.metadata.name).sort(), ['p-git-abababababab', 'p-git-cdcdcdcdcdcd']);
     assert.ok(items.every((i) => (i.spec as { reason: string }).reason === 'git-change'));
   });
@@ -334,9 +483,30 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     const a = uniqueName('gpu-a');
     const b = uniqueName('gpu-b');
     const node = async (name: string, gpus: number) => {
-      const n = await store.create(TYPES.Node, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB', 'nvidia.com/gpu.memory': '40960', 'kubernetes.io/hostname': name } }, spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] } });
+      const n = await store.create(TYPES.Node, {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, labels: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB', 'nvidia.com/gpu.memory': '40960', 'kubernetes.io/hostname': name } },
+        spec: { taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }] },
+      });
       // Play the kubelet and the node lifecycle controller: report capacity and Ready, lift the not-ready taint.
-      const withStatus = await store.replaceStatus(TYPES.Node, { ...n, status: { capacity: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' }, allocatable: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'fake', lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] } });
+      const withStatus = await store.replaceStatus(TYPES.Node, {
+        ...n,
+        status: {
+          capacity: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' },
+          allocatable: { 'nvidia.com/gpu': String(gpus), cpu: '8', memory: '32Gi', pods: '110' },
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'KubeletReady',
+              message: 'fake',
+              lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+              lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+            },
+          ],
+        },
+      });
       const taints = ((withStatus.spec as { taints?: Array<{ key: string }> }).taints ?? []).filter((t) => !t.key.startsWith('node.kubernetes.io/'));
       await store.replace(TYPES.Node, { ...withStatus, spec: { ...(withStatus.spec as object), taints } });
       stops.push(() => store.delete(TYPES.Node, undefined, name));
@@ -344,21 +514,62 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     await node(a, 1);
     await node(b, 2);
     // A pod already holds one GPU on node b (the kubelet would report it Running).
-    const pod = await store.create(TYPES.Pod, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'busy', namespace: ns }, spec: { nodeName: b, containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }], tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists' }] } });
-    await store.create(TYPES.WorkflowTemplate, { apiVersion: 'argoproj.io/v1alpha1', kind: 'WorkflowTemplate', metadata: { name: 'big-train', namespace: ns }, spec: { entrypoint: 'main', templates: [{ name: 'main', nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB' }, container: { image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '2' } } } }] } });
+    const pod = await store.create(TYPES.Pod, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'busy', namespace: ns },
+      spec: {
+        nodeName: b,
+        containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }],
+        tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists' }],
+      },
+    });
+    await store.create(TYPES.WorkflowTemplate, {
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'WorkflowTemplate',
+      metadata: { name: 'big-train', namespace: ns },
+      spec: {
+        entrypoint: 'main',
+        templates: [
+          {
+            name: 'main',
+            nodeSelector: { 'nvidia.com/gpu.product': 'NVIDIA-A100-SXM4-40GB' },
+            container: { image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '2' } } },
+          },
+        ],
+      },
+    });
     await operator(ns, { gpuScheduling: true });
-    await store.create(TYPES.TrainingRun, { apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun', metadata: { name: 'big-1', namespace: ns }, spec: { pipeline: 'big-train', reason: 'manual', specHash: HASH } });
-    const queued = await eventually('queued', async () => {
-      const o = await store.get(TYPES.TrainingRun, ns, 'big-1');
-      return conditionOf(o, 'Progressing')?.reason === 'Queued' ? o : undefined;
-    }, { timeoutMs: 15_000 });
+    await store.create(TYPES.TrainingRun, {
+      apiVersion: 'ghosteam.io/v1alpha1',
+      kind: 'TrainingRun',
+      metadata: { name: 'big-1', namespace: ns },
+      spec: { pipeline: 'big-train', reason: 'manual', specHash: HASH },
+    });
+    const queued = await eventually(
+      'queued',
+      async () => {
+        const o = await store.get(TYPES.TrainingRun, ns, 'big-1');
+        return conditionOf(o, 'Progressing')?.reason === 'Queued' ? o : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     // Other clusters' nodes may exist in the shared API server; ours are the only GPU nodes.
-    assert.match(conditionOf(queued, 'Progressing')!.message, new RegExp(`^2 × NVIDIA-A100-SXM4-40GB requested; the largest free block is 1 on node (${a}|${b})$`));
+    assert.match(
+      conditionOf(queued, 'Progressing')!.message,
+      new RegExp(`^2 × NVIDIA-A100-SXM4-40GB requested; the largest free block is 1 on node (${a}|${b})$`),
+    );
     assert.equal(await store.get(TYPES.Workflow, ns, 'big-1'), undefined);
     // Play the kubelet: the busy pod finishes.
     await store.replaceStatus(TYPES.Pod, { ...pod, status: { phase: 'Succeeded' } });
     const wf = await eventually('placed and submitted', () => store.get(TYPES.Workflow, ns, 'big-1'), { timeoutMs: 15_000 });
-    const aff = (wf.spec as { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: Array<{ matchExpressions: Array<{ values: string[] }> }> } } } }).affinity;
+    const aff = (
+      wf.spec as {
+        affinity: {
+          nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: Array<{ matchExpressions: Array<{ values: string[] }> }> } };
+        };
+      }
+    ).affinity;
     assert.deepEqual(aff.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values, [b]);
     assert.deepEqual((wf.spec as { tolerations: unknown }).tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     assert.equal(conditionOf(await store.get(TYPES.TrainingRun, ns, 'big-1'), 'GpuAdmitted')?.message, b);
@@ -374,7 +585,11 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     const cur = (await store.get(TYPES.Model, ns, 'sc'))!;
     const spec = modelObject('sc', { namespace: ns, version: 1 }).spec;
     await store.replace(TYPES.Model, { ...cur, spec: { ...spec, autoscaling: { ...spec.autoscaling, maxReplicas: 7 } } });
-    await eventually('maxReplicas 7', async () => ((await store.get(TYPES.InferenceService, ns, 'sc'))?.spec as { predictor: { maxReplicas: number } }).predictor.maxReplicas === 7, { timeoutMs: 10_000 });
+    await eventually(
+      'maxReplicas 7',
+      async () => ((await store.get(TYPES.InferenceService, ns, 'sc'))?.spec as { predictor: { maxReplicas: number } }).predictor.maxReplicas === 7,
+      { timeoutMs: 10_000 },
+    );
     const m = await eventually('observedGeneration 2', async () => {
       const o = await store.get(TYPES.Model, ns, 'sc');
       return (o?.status as ModelStatus | undefined)?.observedGeneration === 2 ? o : undefined;
@@ -388,7 +603,7 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     const a = store.replaceStatus(TYPES.Model, { ...m, status: { phase: 'Pending' } });
     const b = store.replaceStatus(TYPES.Model, { ...m, status: { phase: 'Ready' } });
     const results = await Promise.allSettled([a, b]);
-    const rejected = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(rejected.length, 1);
     assert.ok(rejected[0].reason instanceof ApiError && rejected[0].reason.code === 409, String(rejected[0].reason));
     stops.push(playKServe(store, ns));

@@ -30,7 +30,12 @@ const peers = await usePeers(['kube']);
 const quiet = createLogger({ level: 'error' });
 const LOCK = 'deploy/models.lock.json';
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  });
 
 describe('a pinned Model following latest keeps rolling out new versions', { skip: peers.skip }, () => {
   let store: KubeStore;
@@ -53,8 +58,12 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     writeFileSync(f, `model ${name} ${Math.random()}`);
     return registry.registerVersion(name, { artifactPath: f, metrics, lineage: { reason } });
   };
-  const pins = (bare: string) => git(bare, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith('Pin '));
-  const remoteLock = (bare: string) => JSON.parse(git(bare, 'show', `main:${LOCK}`)) as { models: Record<string, { version: number; previous?: number; reason: string }> };
+  const pins = (bare: string) =>
+    git(bare, 'log', '--format=%s', 'main')
+      .split('\n')
+      .filter((s) => s.startsWith('Pin '));
+  const remoteLock = (bare: string) =>
+    JSON.parse(git(bare, 'show', `main:${LOCK}`)) as { models: Record<string, { version: number; previous?: number; reason: string }> };
 
   /** What `ghosteam synth` makes of the app with the lock file at the remote's main next to it. */
   const synthModel = (bare: string, ns: string, o: { lock?: string; registry?: string } = {}): K8sObject & { spec: ModelSpec } => {
@@ -62,8 +71,13 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     writeFileSync(join(appDir, 'models.lock.json'), o.lock ?? git(bare, 'show', `main:${LOCK}`));
     const app = new App();
     const chart = new Chart(app, 'serving', { namespace: ns });
-    new Model(chart, 'fraud', { registry: o.registry ?? 'fraud', rollout: Rollout.canary({ steps: [50], interval: '1s', maxErrorRate: 0.05, minRequests: 10 }) });
-    const m = synthesize(app, { sourceCommit: false, crds: false, appDir }).objects.find((o) => (o as K8sObject).kind === 'Model') as K8sObject & { spec: ModelSpec };
+    new Model(chart, 'fraud', {
+      registry: o.registry ?? 'fraud',
+      rollout: Rollout.canary({ steps: [50], interval: '1s', maxErrorRate: 0.05, minRequests: 10 }),
+    });
+    const m = synthesize(app, { sourceCommit: false, crds: false, appDir }).objects.find((o) => o.kind === 'Model') as K8sObject & {
+      spec: ModelSpec;
+    };
     return m;
   };
   const getModel = (ns: string) => store.get(TYPES.Model, ns, 'fraud') as Promise<(K8sObject & { spec: ModelSpec; status?: ModelStatus }) | undefined>;
@@ -84,7 +98,10 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     const seed = join(dir, 'seed');
     git(dir, 'init', '--quiet', '--initial-branch=main', seed);
     mkdirSync(join(seed, 'deploy'));
-    writeFileSync(join(seed, LOCK), `${JSON.stringify({ models: { fraud: { version: 2, previous: 1, promotedAt: '2026-11-23T04:00:00.000Z', reason: 'drift', metrics: {} } } }, null, 2)}\n`);
+    writeFileSync(
+      join(seed, LOCK),
+      `${JSON.stringify({ models: { fraud: { version: 2, previous: 1, promotedAt: '2026-11-23T04:00:00.000Z', reason: 'drift', metrics: {} } } }, null, 2)}\n`,
+    );
     git(seed, 'add', '.');
     git(seed, 'commit', '--quiet', '-m', 'Pin fraud to v2 (drift)');
     git(seed, 'push', '--quiet', bare, 'main');
@@ -92,16 +109,29 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     await register('fraud', 'drift');
 
     const metrics = new TestMetrics();
-    const op = await startOperator({ kubeconfig: peers.kubeconfig, registry, namespace: ns, log: quiet, gpuScheduling: false, workers: 2, metrics, gitWriteBack: { repo: bare, lockFile: LOCK, backoff: { baseMs: 200, maxMs: 1000 } } });
+    const op = await startOperator({
+      kubeconfig: peers.kubeconfig,
+      registry,
+      namespace: ns,
+      log: quiet,
+      gpuScheduling: false,
+      workers: 2,
+      metrics,
+      gitWriteBack: { repo: bare, lockFile: LOCK, backoff: { baseMs: 200, maxMs: 1000 } },
+    });
     stops.push(() => op.stop());
 
     const first = synthModel(bare, ns);
     assert.deepEqual(first.spec.modelRef, { name: 'fraud', version: 2, alias: 'latest' });
     await store.create(TYPES.Model, first);
-    const v2 = await eventually('v2 serving', async () => {
-      const o = await getModel(ns);
-      return conditionOf(o, 'Ready')?.status === 'True' && o!.status?.stableVersion === 2 ? o : undefined;
-    }, { timeoutMs: 20_000 });
+    const v2 = await eventually(
+      'v2 serving',
+      async () => {
+        const o = await getModel(ns);
+        return conditionOf(o, 'Ready')?.status === 'True' && o!.status?.stableVersion === 2 ? o : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     assert.equal(v2.status?.canaryVersion, undefined);
     // Following latest (not champion): the operator keeps champion on the promoted version.
     await eventually('champion at v2', async () => (await registry.resolve('fraud', 'champion').catch(() => undefined))?.version === 2, { timeoutMs: 10_000 });
@@ -110,11 +140,18 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     metrics.set('fraud', 3, { requests: 400, errors: 0, p99LatencyMs: 20 });
     await register('fraud', 'drift', { auc: 0.93 });
     await touch(ns, '1');
-    const promoted = await eventually('v3 promoted', async () => {
-      const o = await getModel(ns);
-      return o?.status?.stableVersion === 3 && o.status.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted' ? o : undefined;
-    }, { timeoutMs: 30_000 });
-    assert.deepEqual(promoted.status!.analysis?.map((a) => [a.version, a.trafficPercent, a.passed]), [[3, 50, true]]);
+    const promoted = await eventually(
+      'v3 promoted',
+      async () => {
+        const o = await getModel(ns);
+        return o?.status?.stableVersion === 3 && o.status.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted' ? o : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    assert.deepEqual(
+      promoted.status!.analysis?.map((a) => [a.version, a.trafficPercent, a.passed]),
+      [[3, 50, true]],
+    );
     // The alias moves right after the status commit.
     await eventually('champion at v3', async () => (await registry.resolve('fraud', 'champion')).version === 3, { timeoutMs: 10_000 });
     const events = (await store.list(TYPES.Event, ns)).items.filter((e) => (e.involvedObject as { name: string }).name === 'fraud').map((e) => e.reason);
@@ -147,10 +184,14 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     metrics.set('fraud', 4, { requests: 400, errors: 200, p99LatencyMs: 20 });
     await register('fraud', 'drift');
     await touch(ns, '2');
-    const rolledBack = await eventually('v4 rolled back', async () => {
-      const o = await getModel(ns);
-      return o?.status?.lastFailedVersion === 4 && o.status.phase === 'RolledBack' ? o : undefined;
-    }, { timeoutMs: 30_000 });
+    const rolledBack = await eventually(
+      'v4 rolled back',
+      async () => {
+        const o = await getModel(ns);
+        return o?.status?.lastFailedVersion === 4 && o.status.phase === 'RolledBack' ? o : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
     assert.equal(rolledBack.status!.stableVersion, 3);
     await touch(ns, '3');
     await new Promise((r) => setTimeout(r, 2000));
@@ -163,7 +204,9 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
 
     // A human reverts the pin in Git to v1 while latest points higher: no rollback (v4 failed, so
     // the baseline is what serves, v3).
-    const reverted = synthModel(bare, ns, { lock: JSON.stringify({ models: { fraud: { version: 1, promotedAt: '2026-11-23T04:00:00.000Z', reason: 'manual', metrics: {} } } }) });
+    const reverted = synthModel(bare, ns, {
+      lock: JSON.stringify({ models: { fraud: { version: 1, promotedAt: '2026-11-23T04:00:00.000Z', reason: 'manual', metrics: {} } } }),
+    });
     assert.deepEqual(reverted.spec.modelRef, { name: 'fraud', version: 1, alias: 'latest' });
     const beforeRevert = (await getModel(ns))!;
     const revertedGen = (await store.replace(TYPES.Model, { ...beforeRevert, spec: reverted.spec })).metadata.generation!;
@@ -178,10 +221,14 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
     const forced = synthModel(bare, ns, { registry: 'fraud@2' });
     assert.deepEqual(forced.spec.modelRef, { name: 'fraud', version: 2 });
     await store.replace(TYPES.Model, { ...(await getModel(ns))!, spec: forced.spec });
-    await eventually('v2 promoted by the fixed reference', async () => {
-      const o = await getModel(ns);
-      return o?.status?.stableVersion === 2 && o.status.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted';
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      'v2 promoted by the fixed reference',
+      async () => {
+        const o = await getModel(ns);
+        return o?.status?.stableVersion === 2 && o.status.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted';
+      },
+      { timeoutMs: 30_000 },
+    );
     await eventually('WrittenBack Superseded', async () => conditionOf(await getModel(ns), 'WrittenBack')?.reason === 'Superseded', { timeoutMs: 20_000 });
     assert.equal(remoteLock(bare).models.fraud.version, 3);
     assert.equal((await registry.resolve('fraud', 'champion')).version, 3);

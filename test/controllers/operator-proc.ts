@@ -14,7 +14,9 @@ const op = await startOperator({
   metrics: new FileMetrics(process.env.GT_METRICS_FILE!),
   namespace: process.env.GT_NAMESPACE,
   gpuScheduling: false,
-  ...(process.env.GT_GIT_REPO ? { gitWriteBack: { repo: process.env.GT_GIT_REPO, lockFile: process.env.GT_GIT_LOCK_FILE ?? 'models.lock.json', backoff: { baseMs: 200, maxMs: 1000 } } } : {}),
+  ...(process.env.GT_GIT_REPO
+    ? { gitWriteBack: { repo: process.env.GT_GIT_REPO, lockFile: process.env.GT_GIT_LOCK_FILE ?? 'models.lock.json', backoff: { baseMs: 200, maxMs: 1000 } } }
+    : {}),
   log: createLogger({ level: 'info', write: (l) => process.stdout.write(`${l}\n`) }),
 });
 process.stdout.write('OPERATOR-STARTED\n');

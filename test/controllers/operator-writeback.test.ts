@@ -21,14 +21,18 @@ import { createLogger } from '../../controllers/runtime/log.ts';
 import type { ModelStatus } from '../../api/crds/index.ts';
 import { conditionOf, createNamespace, playKServe, TestMetrics } from './kube-helpers.ts';
 import { modelObject } from './fakes.ts';
-import type { K8sObject } from '../../api/objects.ts';
 
 const peers = await usePeers(['kube']);
 const quiet = createLogger({ level: 'error' });
 const LOCK = 'deploy/models.lock.json';
 const BACKOFF = { baseMs: 200, maxMs: 1000 };
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  });
 
 describe('operator write-back to a real git remote', { skip: peers.skip }, () => {
   let store: KubeStore;
@@ -59,8 +63,14 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     return bare;
   };
   /** Write-back commits on the remote's main, newest first (subjects). */
-  const pins = (bare: string) => git(bare, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith('Pin '));
-  const remoteLock = (bare: string) => JSON.parse(git(bare, 'show', `main:${LOCK}`)) as { models: Record<string, { version: number; previous?: number; reason: string; metrics: Record<string, number> }> };
+  const pins = (bare: string) =>
+    git(bare, 'log', '--format=%s', 'main')
+      .split('\n')
+      .filter((s) => s.startsWith('Pin '));
+  const remoteLock = (bare: string) =>
+    JSON.parse(git(bare, 'show', `main:${LOCK}`)) as {
+      models: Record<string, { version: number; previous?: number; reason: string; metrics: Record<string, number> }>;
+    };
 
   const newNs = async (p: string) => {
     const ns = uniqueName(p);
@@ -69,7 +79,16 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     return ns;
   };
   const operator = async (ns: string, bare: string, extra: Partial<Parameters<typeof startOperator>[0]> = {}): Promise<RunningOperator> => {
-    const op = await startOperator({ kubeconfig: peers.kubeconfig, registry, namespace: ns, log: quiet, gpuScheduling: false, workers: 2, gitWriteBack: { repo: bare, lockFile: LOCK, backoff: BACKOFF }, ...extra });
+    const op = await startOperator({
+      kubeconfig: peers.kubeconfig,
+      registry,
+      namespace: ns,
+      log: quiet,
+      gpuScheduling: false,
+      workers: 2,
+      gitWriteBack: { repo: bare, lockFile: LOCK, backoff: BACKOFF },
+      ...extra,
+    });
     stops.push(() => op.stop());
     return op;
   };
@@ -78,7 +97,7 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     writeFileSync(f, `model ${name}`);
     return registry.registerVersion(name, { artifactPath: f, metrics, lineage: { reason } });
   };
-  const getModel = (ns: string, name: string) => store.get(TYPES.Model, ns, name) as Promise<K8sObject | undefined>;
+  const getModel = (ns: string, name: string) => store.get(TYPES.Model, ns, name);
 
   /** v1 deployed, then v2 registered and canaried to promotion (metrics from `metrics` or a file). */
   const promote = async (ns: string, name: string, setMetrics: (m: { requests: number; errors: number; p99LatencyMs: number }) => void): Promise<void> => {
@@ -90,17 +109,26 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     // The registry is not watched: a label touch makes the operator look now.
     const cur = (await getModel(ns, name))!;
     await store.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { touched: '1' } } });
-    await eventually('v2 promoted', async () => {
-      const o = await getModel(ns, name);
-      const st = o?.status as ModelStatus | undefined;
-      return st?.stableVersion === 2 && st.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted';
-    }, { timeoutMs: 30_000 });
+    await eventually(
+      'v2 promoted',
+      async () => {
+        const o = await getModel(ns, name);
+        const st = o?.status as ModelStatus | undefined;
+        return st?.stableVersion === 2 && st.canaryVersion === undefined && conditionOf(o, 'Progressing')?.reason === 'Promoted';
+      },
+      { timeoutMs: 30_000 },
+    );
   };
-  const writtenBack = (ns: string, name: string, reason: string) => eventually(`WrittenBack True (${reason})`, async () => {
-    const o = await getModel(ns, name);
-    const c = conditionOf(o, 'WrittenBack');
-    return c?.status === 'True' && c.reason === reason ? o : undefined;
-  }, { timeoutMs: 20_000 });
+  const writtenBack = (ns: string, name: string, reason: string) =>
+    eventually(
+      `WrittenBack True (${reason})`,
+      async () => {
+        const o = await getModel(ns, name);
+        const c = conditionOf(o, 'WrittenBack');
+        return c?.status === 'True' && c.reason === reason ? o : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
 
   test('a promotion becomes exactly one commit of the lock file; the first deploy none', async () => {
     const ns = await newNs('wb');
@@ -128,7 +156,9 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     await store.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { touched: '2' } } });
     await new Promise((r) => setTimeout(r, 1500));
     assert.deepEqual(pins(bare), ['Pin fraud to v2 (drift)']);
-    await eventually('a WrittenBack Event', async () => (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'WrittenBack' && (e.involvedObject as { name: string }).name === 'fraud'));
+    await eventually('a WrittenBack Event', async () =>
+      (await store.list(TYPES.Event, ns)).items.some((e) => e.reason === 'WrittenBack' && (e.involvedObject as { name: string }).name === 'fraud'),
+    );
   });
 
   test('SIGKILL between promotion and write-back: the next operator still writes exactly one commit', async () => {
@@ -136,16 +166,27 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     const bare = remote('kill');
     const away = `${bare}.away`;
     const metricsFile = join(dir, `${ns}-metrics.json`);
-    const spawnOp = (): ChildProcess => spawn(process.execPath, ['--import', 'tsx', 'test/controllers/operator-proc.ts'], {
-      env: { ...process.env, KUBECONFIG: peers.kubeconfig, GT_REGISTRY_DIR: join(dir, 'registry'), GT_METRICS_FILE: metricsFile, GT_NAMESPACE: ns, GT_GIT_REPO: bare, GT_GIT_LOCK_FILE: LOCK },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    const spawnOp = (): ChildProcess =>
+      spawn(process.execPath, ['--import', 'tsx', 'test/controllers/operator-proc.ts'], {
+        env: {
+          ...process.env,
+          KUBECONFIG: peers.kubeconfig,
+          GT_REGISTRY_DIR: join(dir, 'registry'),
+          GT_METRICS_FILE: metricsFile,
+          GT_NAMESPACE: ns,
+          GT_GIT_REPO: bare,
+          GT_GIT_LOCK_FILE: LOCK,
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
     // The remote is out of reach while the first operator promotes, so it cannot write back yet.
     renameSync(bare, away);
     let child = spawnOp();
     stops.push(() => child.kill('SIGKILL'));
     await promote(ns, 'churn', (m) => writeFileSync(metricsFile, JSON.stringify({ 'churn@2': m })));
-    await eventually('a failed attempt recorded', async () => conditionOf(await getModel(ns, 'churn'), 'WrittenBack')?.status === 'False', { timeoutMs: 20_000 });
+    await eventually('a failed attempt recorded', async () => conditionOf(await getModel(ns, 'churn'), 'WrittenBack')?.status === 'False', {
+      timeoutMs: 20_000,
+    });
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     renameSync(away, bare);
@@ -174,7 +215,18 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     const bare = remote('ha');
     const metrics = new TestMetrics();
     const lease = { namespace: ns, name: 'ghosteam-operator', leaseDurationMs: 3000, renewMs: 1000 };
-    const start = (identity: string) => startOperator({ kubeconfig: peers.kubeconfig, registry, namespace: ns, log: quiet, gpuScheduling: false, workers: 2, metrics, gitWriteBack: { repo: bare, lockFile: LOCK, backoff: BACKOFF }, leaderElection: { ...lease, identity } });
+    const start = (identity: string) =>
+      startOperator({
+        kubeconfig: peers.kubeconfig,
+        registry,
+        namespace: ns,
+        log: quiet,
+        gpuScheduling: false,
+        workers: 2,
+        metrics,
+        gitWriteBack: { repo: bare, lockFile: LOCK, backoff: BACKOFF },
+        leaderElection: { ...lease, identity },
+      });
     const ops = [start('a'), start('b')];
     // One replica leads (its start resolves); the other waits for the Lease.
     const first = await Promise.race(ops.map((p, i) => p.then((op) => ({ op, i }))));
@@ -201,32 +253,43 @@ describe('operator write-back to a real git remote', { skip: peers.skip }, () =>
     const metrics = new TestMetrics();
     await operator(ns, bare, { metrics });
     await promote(ns, 'risk', (m) => metrics.set('risk', 2, m));
-    const rejected = await eventually('WrittenBack False (rejected)', async () => {
-      const o = await getModel(ns, 'risk');
-      const c = conditionOf(o, 'WrittenBack');
-      return c?.status === 'False' && (o?.status as ModelStatus).writeBack?.failures! >= 2 ? c : undefined;
-    }, { timeoutMs: 20_000 });
+    const rejected = await eventually(
+      'WrittenBack False (rejected)',
+      async () => {
+        const o = await getModel(ns, 'risk');
+        const c = conditionOf(o, 'WrittenBack');
+        return c?.status === 'False' && (o?.status as ModelStatus).writeBack?.failures! >= 2 ? c : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     assert.equal(rejected.reason, 'PushFailed');
-    assert.match(rejected.message, new RegExp(`^writing version 2 to ${LOCK} on ${bare} main failed \\(attempt \\d+, next in \\d+ s\\): pushing to ${bare} main: `));
+    assert.match(
+      rejected.message,
+      new RegExp(`^writing version 2 to ${LOCK} on ${bare} main failed \\(attempt \\d+, next in \\d+ s\\): pushing to ${bare} main: `),
+    );
     assert.match(rejected.message, /lock file is frozen for the release/);
     assert.match(rejected.message, /pre-receive hook declined/);
     // The Model itself is not held up: it is Ready and promoted.
     const model = (await getModel(ns, 'risk'))!;
     assert.equal(conditionOf(model, 'Ready')?.status, 'True');
-    const warnings = (await eventually('one WriteBackFailed Event', async () => {
+    const warnings = await eventually('one WriteBackFailed Event', async () => {
       const evs = (await store.list(TYPES.Event, ns)).items.filter((e) => e.reason === 'WriteBackFailed');
       return evs.length ? evs : undefined;
-    }));
+    });
     assert.equal(warnings.length, 1, 'one Warning per outage, not one per retry');
     assert.equal(warnings[0].type, 'Warning');
 
     // Unreachable: the remote is gone.
     rmSync(hook);
     renameSync(bare, `${bare}.away`);
-    await eventually('WrittenBack False (unreachable)', async () => {
-      const c = conditionOf(await getModel(ns, 'risk'), 'WrittenBack');
-      return c?.status === 'False' && /does not appear to be a git repository|fetching main from/.test(c.message);
-    }, { timeoutMs: 20_000 });
+    await eventually(
+      'WrittenBack False (unreachable)',
+      async () => {
+        const c = conditionOf(await getModel(ns, 'risk'), 'WrittenBack');
+        return c?.status === 'False' && /does not appear to be a git repository|fetching main from/.test(c.message);
+      },
+      { timeoutMs: 20_000 },
+    );
     assert.deepEqual(pins(`${bare}.away`), []);
 
     // Back: the next attempt (within the 1 s backoff cap) pushes and clears the condition.

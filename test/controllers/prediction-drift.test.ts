@@ -11,13 +11,31 @@ test('prediction drift between canary and stable outputs, from the payload log w
     const t0 = Date.parse('2026-11-23T04:00:00Z');
     const lines: string[] = [];
     let s = 1;
-    const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+    const rnd = () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
     for (let i = 0; i < 2000; i++) {
       const version = i % 2 ? '1' : '2';
       const same = version === '1' ? rnd() * 0.3 : rnd() * 0.3;
       const shifted = version === '1' ? rnd() * 0.3 : 0.6 + rnd() * 0.4;
-      lines.push(JSON.stringify({ ts: new Date(t0 + i * 20).toISOString(), model: 'same', version, id: `a${i}`, inputs: {}, outputs: { p: { shape: [1, 1], datatype: 'FP32', data: [[same]] } } }));
-      lines.push(JSON.stringify({ ts: new Date(t0 + i * 20).toISOString(), model: 'shift', version, id: `b${i}`, inputs: {}, outputs: { p: { shape: [1, 1], datatype: 'FP32', data: [shifted] } } }));
+      lines.push(
+        JSON.stringify({
+          ts: new Date(t0 + i * 20).toISOString(),
+          model: 'same',
+          version,
+          id: `a${i}`,
+          inputs: {},
+          outputs: { p: { shape: [1, 1], datatype: 'FP32', data: [[same]] } },
+        }),
+      );
+      lines.push(
+        JSON.stringify({
+          ts: new Date(t0 + i * 20).toISOString(),
+          model: 'shift',
+          version,
+          id: `b${i}`,
+          inputs: {},
+          outputs: { p: { shape: [1, 1], datatype: 'FP32', data: [shifted] } },
+        }),
+      );
     }
     lines.push('not json');
     writeFileSync(join(dir, 'p.jsonl'), lines.join('\n'));

@@ -4,7 +4,9 @@ import { WorkQueue } from '../../controllers/runtime/queue.ts';
 
 test('a key is queued once and never handed to two workers at a time', async () => {
   const q = new WorkQueue();
-  q.add('a'); q.add('a'); q.add('b');
+  q.add('a');
+  q.add('a');
+  q.add('b');
   assert.equal(q.depth, 2);
   const k1 = await q.get();
   assert.equal(k1, 'a');
@@ -13,7 +15,8 @@ test('a key is queued once and never handed to two workers at a time', async () 
   assert.equal(await q.get(), 'b');
   q.done('a'); // re-queued now
   assert.equal(await q.get(), 'a');
-  q.done('a'); q.done('b');
+  q.done('a');
+  q.done('b');
   q.shutdown();
   assert.equal(await q.get(), undefined);
 });

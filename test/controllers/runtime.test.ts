@@ -19,7 +19,9 @@ test('leader election: one holder at a time; a released Lease is taken over', as
   await a.acquire();
   assert.equal(a.isLeader, true);
   let bLeads = false;
-  const bDone = b.acquire().then(() => { bLeads = true; });
+  const bDone = b.acquire().then(() => {
+    bLeads = true;
+  });
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(bLeads, false);
   const lease = await store.get(TYPES.Lease, 'ghosteam-system', 'op');
@@ -51,7 +53,13 @@ test('informer: a watch that expires with 410 Gone re-lists and keeps the cache 
   const end = Date.now() + 3000;
   while (inf2.relists < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
   assert.equal(inf2.relists, 1);
-  assert.deepEqual(inf2.list().map((o) => o.metadata.name).sort(), ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']);
+  assert.deepEqual(
+    inf2
+      .list()
+      .map((o) => o.metadata.name)
+      .sort(),
+    ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'],
+  );
   inf2.stop();
   store.close();
 });
@@ -60,7 +68,15 @@ test('manager: /healthz, /readyz and Prometheus /metrics with reconcile count, e
   const store = await LocalStore.open();
   const manager = new Manager({ store, log: silentLogger, workers: 2, healthPort: 0 });
   let calls = 0;
-  manager.add({ name: 'runs', type: TYPES.TrainingRun, reconcile: async (req) => { calls++; if (req.name === 'bad') throw new Error('boom'); return {}; } });
+  manager.add({
+    name: 'runs',
+    type: TYPES.TrainingRun,
+    reconcile: async (req) => {
+      calls++;
+      if (req.name === 'bad') throw new Error('boom');
+      return {};
+    },
+  });
   await store.create(TYPES.TrainingRun, run('good'));
   await store.create(TYPES.TrainingRun, run('bad'));
   await manager.start();
@@ -84,7 +100,8 @@ test('manager: a TerminalError is not retried; an ordinary error is, with backof
   const manager = new Manager({ store, log: silentLogger, workers: 1 });
   const calls = new Map<string, number>();
   manager.add({
-    name: 'runs', type: TYPES.TrainingRun,
+    name: 'runs',
+    type: TYPES.TrainingRun,
     reconcile: async (req) => {
       calls.set(req.name, (calls.get(req.name) ?? 0) + 1);
       if (req.name === 'never') throw new TerminalError('spec.pipeline names no pipeline; fix the spec');

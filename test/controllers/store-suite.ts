@@ -8,11 +8,18 @@ import { ApiError, TYPES, type ObjectStore, type WatchEvent } from '../../contro
 import type { K8sObject } from '../../api/objects.ts';
 
 const model = (ns: string, name: string, version = 1): K8sObject => ({
-  apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name, namespace: ns },
+  apiVersion: 'ghosteam.io/v1alpha1',
+  kind: 'Model',
+  metadata: { name, namespace: ns },
   spec: {
-    modelRef: { name: 'fraud', version }, format: 'onnx', inferenceService: name, runtime: 'ghosteam-onnx',
-    resources: { cpu: '100m', memory: '128Mi' }, autoscaling: { minReplicas: 1, maxReplicas: 1, targetConcurrency: 4 },
-    rollout: { strategy: 'direct', steps: [100], intervalSeconds: 1, thresholds: {} }, payloadLogging: { enabled: false, mode: 'all' },
+    modelRef: { name: 'fraud', version },
+    format: 'onnx',
+    inferenceService: name,
+    runtime: 'ghosteam-onnx',
+    resources: { cpu: '100m', memory: '128Mi' },
+    autoscaling: { minReplicas: 1, maxReplicas: 1, targetConcurrency: 4 },
+    rollout: { strategy: 'direct', steps: [100], intervalSeconds: 1, thresholds: {} },
+    payloadLogging: { enabled: false, mode: 'all' },
   },
 });
 
@@ -27,7 +34,10 @@ export function runStoreSuite(make: () => Promise<{ store: ObjectStore; ns: stri
       assert.equal(g?.metadata.resourceVersion, c.metadata.resourceVersion);
       await assert.rejects(store.create(TYPES.Model, model(ns, 'a')), (e: unknown) => e instanceof ApiError && e.code === 409 && e.reason === 'AlreadyExists');
       assert.equal(await store.get(TYPES.Model, ns, 'missing'), undefined);
-      await assert.rejects(store.replace(TYPES.Model, { ...model(ns, 'missing'), metadata: { name: 'missing', namespace: ns, resourceVersion: '1' } }), (e: unknown) => e instanceof ApiError && e.code === 404);
+      await assert.rejects(
+        store.replace(TYPES.Model, { ...model(ns, 'missing'), metadata: { name: 'missing', namespace: ns, resourceVersion: '1' } }),
+        (e: unknown) => e instanceof ApiError && e.code === 404,
+      );
     } finally {
       await done?.();
     }
@@ -40,7 +50,10 @@ export function runStoreSuite(make: () => Promise<{ store: ObjectStore; ns: stri
       const u = await store.replace(TYPES.Model, { ...c, spec: model(ns, 'b', 2).spec });
       assert.equal(u.metadata.generation, 2);
       assert.notEqual(u.metadata.resourceVersion, c.metadata.resourceVersion);
-      await assert.rejects(store.replace(TYPES.Model, { ...c, spec: model(ns, 'b', 3).spec }), (e: unknown) => e instanceof ApiError && e.code === 409 && e.reason === 'Conflict');
+      await assert.rejects(
+        store.replace(TYPES.Model, { ...c, spec: model(ns, 'b', 3).spec }),
+        (e: unknown) => e instanceof ApiError && e.code === 409 && e.reason === 'Conflict',
+      );
       const s = await store.replaceStatus(TYPES.Model, { ...u, status: { phase: 'Ready', stableVersion: 2 } });
       assert.equal(s.metadata.generation, 2);
       assert.deepEqual((s.status as { stableVersion: number }).stableVersion, 2);
@@ -60,7 +73,7 @@ export function runStoreSuite(make: () => Promise<{ store: ObjectStore; ns: stri
       await store.delete(TYPES.Model, ns, 'c');
       const d = await store.get(TYPES.Model, ns, 'c');
       assert.ok(d?.metadata.deletionTimestamp);
-      await store.replace(TYPES.Model, { ...d!, metadata: { ...d!.metadata, finalizers: [] } });
+      await store.replace(TYPES.Model, { ...d, metadata: { ...d.metadata, finalizers: [] } });
       assert.equal(await store.get(TYPES.Model, ns, 'c'), undefined);
       assert.ok(c.metadata.uid);
     } finally {
@@ -73,14 +86,23 @@ export function runStoreSuite(make: () => Promise<{ store: ObjectStore; ns: stri
     try {
       const l = await store.list(TYPES.Model, ns);
       const events: WatchEvent[] = [];
-      const w = await store.watch(TYPES.Model, ns, l.resourceVersion, (e) => events.push(e), () => {});
+      const w = await store.watch(
+        TYPES.Model,
+        ns,
+        l.resourceVersion,
+        (e) => events.push(e),
+        () => {},
+      );
       const c = await store.create(TYPES.Model, model(ns, 'd'));
       await store.replace(TYPES.Model, { ...c, spec: model(ns, 'd', 5).spec });
       await store.delete(TYPES.Model, ns, 'd');
       const end = Date.now() + 10_000;
       while (events.filter((e) => e.object.metadata.name === 'd').length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
       w.stop();
-      assert.deepEqual(events.filter((e) => e.object.metadata.name === 'd').map((e) => e.type), ['ADDED', 'MODIFIED', 'DELETED']);
+      assert.deepEqual(
+        events.filter((e) => e.object.metadata.name === 'd').map((e) => e.type),
+        ['ADDED', 'MODIFIED', 'DELETED'],
+      );
     } finally {
       await done?.();
     }

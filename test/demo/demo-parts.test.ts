@@ -18,17 +18,27 @@ import { join } from 'node:path';
 
 test('the copied app imports ghosteam by its package name', () => {
   const src = "import { Model } from '../../charts/index.ts';\nimport { Pipeline } from '../../pipelines/index.ts';\nimport { FEATURES } from './data.ts';\n";
-  assert.equal(rewriteImports(src, 'app.ts'), "import { Model } from 'ghosteam/charts';\nimport { Pipeline } from 'ghosteam/pipelines';\nimport { FEATURES } from './data.ts';\n");
+  assert.equal(
+    rewriteImports(src, 'app.ts'),
+    "import { Model } from 'ghosteam/charts';\nimport { Pipeline } from 'ghosteam/pipelines';\nimport { FEATURES } from './data.ts';\n",
+  );
 });
 
 test('an import the rewrite cannot map is refused with the file and a fix', () => {
   assert.throws(() => rewriteImports("import { x } from '../../charts/model.ts';\n", 'examples/fraud-detection/app.ts'), {
-    message: "examples/fraud-detection/app.ts: import '../../charts/model.ts' points outside the example; import ghosteam by its package name (ghosteam/charts, ghosteam/pipelines)",
+    message:
+      "examples/fraud-detection/app.ts: import '../../charts/model.ts' points outside the example; import ghosteam by its package name (ghosteam/charts, ghosteam/pipelines)",
   });
 });
 
 const spec = {
-  name: 'p', path: 'p', params: [{ name: 'data', type: 'string', default: 'data/a.csv' }, { name: 'epochs', type: 'number', default: 3 }, { name: 'other', type: 'string', default: 'missing.csv' }],
+  name: 'p',
+  path: 'p',
+  params: [
+    { name: 'data', type: 'string', default: 'data/a.csv' },
+    { name: 'epochs', type: 'number', default: 3 },
+    { name: 'other', type: 'string', default: 'missing.csv' },
+  ],
   tasks: [
     { name: 'train', component: { name: 'train-tabular', version: '1' }, params: { epochs: { kind: 'param', name: 'epochs' } } },
     { name: 'register', component: { name: 'register', version: '1' }, params: { name: { kind: 'literal', value: 'fraud' } } },
@@ -62,30 +72,77 @@ test('the demo clock runs speed times faster from its start and maps back exactl
 });
 
 test('the broken v3 answers like the healthy model for small amounts and fails in onnxruntime for large ones', async () => {
-  const healthy = denseNetToOnnx({ kind: 'logistic', featureNames: ['amount_log', 'b'], layers: [{ weights: [[0.5], [-1]], bias: [0.1], activation: 'sigmoid' }] });
+  const healthy = denseNetToOnnx({
+    kind: 'logistic',
+    featureNames: ['amount_log', 'b'],
+    layers: [{ weights: [[0.5], [-1]], bias: [0.1], activation: 'sigmoid' }],
+  });
   const broken = brokenLookupModel(healthy, 0, 5);
   const a = await ort.InferenceSession.create(healthy);
   const b = await ort.InferenceSession.create(broken, { logSeverityLevel: 4 });
   assert.deepEqual(b.inputNames, a.inputNames);
   assert.deepEqual(b.outputNames, a.outputNames);
   const feed = (rows: number[][]) => ({ [a.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, 2]) });
-  const small = [[0.5, 1], [4.99, -2]];
-  assert.deepEqual([...(await b.run(feed(small)))[b.outputNames[0]].data as Float32Array], [...(await a.run(feed(small)))[a.outputNames[0]].data as Float32Array]);
+  const small = [
+    [0.5, 1],
+    [4.99, -2],
+  ];
+  assert.deepEqual(
+    [...((await b.run(feed(small)))[b.outputNames[0]].data as Float32Array)],
+    [...((await a.run(feed(small)))[a.outputNames[0]].data as Float32Array)],
+  );
   await assert.rejects(b.run(feed([[5.01, 0]])), /out of data bounds/);
-  await assert.rejects(b.run(feed([[1, 0], [7.3, 0]])), /out of data bounds/);
+  await assert.rejects(
+    b.run(
+      feed([
+        [1, 0],
+        [7.3, 0],
+      ]),
+    ),
+    /out of data bounds/,
+  );
   assert.throws(() => brokenLookupModel(new Uint8Array([1, 2, 3]), 0), Error);
 });
 
 function record(): DemoRecord {
   const t = Date.parse('2026-01-01T00:00:00Z');
   return {
-    startedAt: new Date(t).toISOString(), speed: 20, rows: 100, seed: 1, rate: 10, repo: 'r', firstCommit: 'abcdef1234', features: ['a'],
+    startedAt: new Date(t).toISOString(),
+    speed: 20,
+    rows: 100,
+    seed: 1,
+    rate: 10,
+    repo: 'r',
+    firstCommit: 'abcdef1234',
+    features: ['a'],
     timeline: [{ t: t + 1000, demoT: t + 20000, step: 'train', text: 'registered <v1>' }],
-    versions: [{ name: 'fraud', version: 1, source: '/x', format: 'onnx', tags: {}, metrics: { rocAuc: 0.81 }, params: {}, lineage: { reason: 'manual' }, createdAt: '' }] as never,
-    driftChecks: [], rollouts: [{ version: 2, outcome: 'rolled back', reason: 'ErrorRateTooHigh', message: 'canary error rate 0.2 exceeds 0.01', analysis: [] }],
-    traffic: [{ t: 0, ok: { '1': 5 }, errors: {}, phase: 'reference' }, { t: 1000, ok: { '1': 3, '2': 1 }, errors: { '500': 1 }, phase: 'drifted' }],
-    driftSeries: [{ t: 0, share: 0.5, rows: 100, drifted: true }], driftCharts: [], markers: [{ t: 1000, label: 'v2 registered' }],
-    gitLog: [{ hash: 'abc', author: 'ghosteam', subject: 'pin', trailers: 'Ghosteam-Writeback: true' }], plan: 'plan text', checks: [{ name: 'c', ok: true, detail: '' }], wallMs: 5000, cpuMs: 2000,
+    versions: [
+      {
+        name: 'fraud',
+        version: 1,
+        source: '/x',
+        format: 'onnx',
+        tags: {},
+        metrics: { rocAuc: 0.81 },
+        params: {},
+        lineage: { reason: 'manual' },
+        createdAt: '',
+      },
+    ] as never,
+    driftChecks: [],
+    rollouts: [{ version: 2, outcome: 'rolled back', reason: 'ErrorRateTooHigh', message: 'canary error rate 0.2 exceeds 0.01', analysis: [] }],
+    traffic: [
+      { t: 0, ok: { '1': 5 }, errors: {}, phase: 'reference' },
+      { t: 1000, ok: { '1': 3, '2': 1 }, errors: { '500': 1 }, phase: 'drifted' },
+    ],
+    driftSeries: [{ t: 0, share: 0.5, rows: 100, drifted: true }],
+    driftCharts: [],
+    markers: [{ t: 1000, label: 'v2 registered' }],
+    gitLog: [{ hash: 'abc', author: 'ghosteam', subject: 'pin', trailers: 'Ghosteam-Writeback: true' }],
+    plan: 'plan text',
+    checks: [{ name: 'c', ok: true, detail: '' }],
+    wallMs: 5000,
+    cpuMs: 2000,
   };
 }
 

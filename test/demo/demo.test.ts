@@ -20,8 +20,22 @@ test('the demo: drift → one retrain (reason drift) → v2 promoted → broken 
   try {
     // Speed 10 (not the demo's 15): in CI other test files share the 2 cores, and each canary step must
     // still see the policy's 200 requests at 10% of the live rate within the step and its grace period.
-    const out = await runDemo({ dir: join(dir, 'ws'), report: join(dir, 'report.html'), rows: 12_000, trafficRows: 2000, speed: 10, rate: 500, progress: 'quiet', print: (l) => lines.push(l), stepTimeoutMs: 60_000 });
-    assert.deepEqual(out.checks.filter((c) => !c.ok), [], lines.join('\n'));
+    const out = await runDemo({
+      dir: join(dir, 'ws'),
+      report: join(dir, 'report.html'),
+      rows: 12_000,
+      trafficRows: 2000,
+      speed: 10,
+      rate: 500,
+      progress: 'quiet',
+      print: (l) => lines.push(l),
+      stepTimeoutMs: 60_000,
+    });
+    assert.deepEqual(
+      out.checks.filter((c) => !c.ok),
+      [],
+      lines.join('\n'),
+    );
     assert.equal(out.checks.length, 8);
     assert.equal(out.ok, true);
 
@@ -43,7 +57,12 @@ test('the demo: drift → one retrain (reason drift) → v2 promoted → broken 
       assert.equal((runs[0].spec as { reason: string }).reason, 'drift');
       assert.deepEqual((runs[0].spec as { params?: Record<string, string> }).params, { data: 'data/fraud/recent.csv' });
       const model = (await store.get(TYPES.Model, 'fraud', 'fraud'))!;
-      const st = model.status as { stableVersion: number; lastFailedVersion: number; phase: string; conditions: Array<{ type: string; reason: string; message: string }> };
+      const st = model.status as {
+        stableVersion: number;
+        lastFailedVersion: number;
+        phase: string;
+        conditions: Array<{ type: string; reason: string; message: string }>;
+      };
       assert.equal(st.stableVersion, 2);
       assert.equal(st.lastFailedVersion, 3);
       assert.equal(st.phase, 'RolledBack');
@@ -56,15 +75,27 @@ test('the demo: drift → one retrain (reason drift) → v2 promoted → broken 
     // The promotion's analysis: two steps passed before 100%.
     const promoted = out.record.rollouts.find((r) => r.version === 2)!;
     assert.equal(promoted.outcome, 'promoted');
-    assert.deepEqual(promoted.analysis.map((a) => [a.trafficPercent, a.passed]), [[10, true], [50, true]]);
+    assert.deepEqual(
+      promoted.analysis.map((a) => [a.trafficPercent, a.passed]),
+      [
+        [10, true],
+        [50, true],
+      ],
+    );
     // Real traffic reached v3 and some of it failed with HTTP 500.
     const errors500 = out.record.traffic.reduce((n, b) => n + (b.errors['500'] ?? 0), 0);
     assert.ok(errors500 > 0, 'v3 answered some requests with 500');
-    assert.ok(out.record.traffic.some((b) => (b.ok['3'] ?? 0) > 0), 'v3 answered some requests');
+    assert.ok(
+      out.record.traffic.some((b) => (b.ok['3'] ?? 0) > 0),
+      'v3 answered some requests',
+    );
 
     // Git: the app commit, then the write-back commit touching only the lock file.
     const repo = out.repoDir;
-    const log = execFileSync('git', ['log', '--format=%s%n%b%x00'], { cwd: repo, encoding: 'utf8' }).split('\0').map((s) => s.trim()).filter(Boolean);
+    const log = execFileSync('git', ['log', '--format=%s%n%b%x00'], { cwd: repo, encoding: 'utf8' })
+      .split('\0')
+      .map((s) => s.trim())
+      .filter(Boolean);
     assert.equal(log.length, 2);
     assert.match(log[0], /Ghosteam-Writeback: true/);
     assert.equal(execFileSync('git', ['show', '--format=', '--name-only', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim(), 'models.lock.json');
@@ -78,7 +109,8 @@ test('the demo: drift → one retrain (reason drift) → v2 promoted → broken 
     assert.ok(existsSync(out.reportPath));
     const html = readFileSync(out.reportPath, 'utf8');
     assert.doesNotMatch(html, /<script|src="http|href="http/);
-    for (const s of ['ErrorRateTooHigh', 'AnalysisPassed', 'Ghosteam-Writeback', 'drift → retrain', '<svg']) assert.ok(html.includes(s), `report mentions ${s}`);
+    for (const s of ['ErrorRateTooHigh', 'AnalysisPassed', 'Ghosteam-Writeback', 'drift → retrain', '<svg'])
+      assert.ok(html.includes(s), `report mentions ${s}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

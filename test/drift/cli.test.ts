@@ -35,7 +35,11 @@ describe('ghosteam drift', () => {
   before(() => {
     writeFileSync(ref, csv(800, 0, 50));
     writeFileSync(same, csv(600, 0));
-    const rows = csv(600, 1).trim().split('\n').slice(1).map((l) => l.split(','));
+    const rows = csv(600, 1)
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(','));
     writeFileSync(drifted, rows.map(([a, b, c]) => JSON.stringify({ amount: Number(a), age: Number(b), country: c })).join('\n') + '\n');
     const cols = { amount: [] as number[], age: [] as number[], country: [] as string[] };
     for (const [a, b, c] of rows) {
@@ -43,7 +47,13 @@ describe('ghosteam drift', () => {
       cols.age.push(Number(b));
       cols.country.push(c);
     }
-    const buf = parquetWriteBuffer({ columnData: [{ name: 'amount', data: cols.amount, type: 'DOUBLE' }, { name: 'age', data: cols.age, type: 'DOUBLE' }, { name: 'country', data: cols.country, type: 'STRING' }] });
+    const buf = parquetWriteBuffer({
+      columnData: [
+        { name: 'amount', data: cols.amount, type: 'DOUBLE' },
+        { name: 'age', data: cols.age, type: 'DOUBLE' },
+        { name: 'country', data: cols.country, type: 'STRING' },
+      ],
+    });
     writeFileSync(pq, Buffer.from(buf));
   });
 
@@ -82,7 +92,10 @@ describe('ghosteam drift', () => {
     const r = cli(['drift', '-r', ref, '-c', pq, '--tests', 'psi', '--json']);
     assert.ok(r.status === 0 || r.status === 1, r.stderr);
     const j = JSON.parse(r.stdout);
-    assert.deepEqual(j.columns.map((c: { test: string }) => c.test), ['psi', 'psi', 'psi']);
+    assert.deepEqual(
+      j.columns.map((c: { test: string }) => c.test),
+      ['psi', 'psi', 'psi'],
+    );
     assert.ok(j.columns.every((c: { pValue: unknown }) => c.pValue === null));
   });
 
@@ -117,7 +130,15 @@ describe('ghosteam drift', () => {
     for (let i = 0; i < 50; i++) {
       const data: number[] = [];
       for (let r = 0; r < 10; r++) data.push(50 + 30 + 10 * normal(), 20 + Math.floor(rand() * 50));
-      lines.push(JSON.stringify({ ts: new Date(Date.UTC(2026, 10, 23, 0, i)).toISOString(), model: 'fraud', version: '1', id: String(i), inputs: { x: { shape: [10, 2], datatype: 'FP32', data } } }));
+      lines.push(
+        JSON.stringify({
+          ts: new Date(Date.UTC(2026, 10, 23, 0, i)).toISOString(),
+          model: 'fraud',
+          version: '1',
+          id: String(i),
+          inputs: { x: { shape: [10, 2], datatype: 'FP32', data } },
+        }),
+      );
     }
     writeFileSync(log, lines.join('\n') + '\n');
     const summary = join(dir, 'ref-summary.json');
@@ -134,7 +155,10 @@ describe('ghosteam drift', () => {
     const t = cli(['drift', '-r', ref, '--current-log', torn, '--features', 'amount,age', '--json']);
     assert.equal(t.status, 1, t.stderr);
     assert.equal(JSON.parse(t.stdout).rows.current, 500);
-    assert.equal(t.stderr.trim(), `warning: skipped 2 unreadable line(s) of ${torn} (the first: ${torn}:26: not valid JSON); drift is computed over the other 50 record(s)`);
+    assert.equal(
+      t.stderr.trim(),
+      `warning: skipped 2 unreadable line(s) of ${torn} (the first: ${torn}:26: not valid JSON); drift is computed over the other 50 record(s)`,
+    );
     // Nothing readable at all is still an error.
     writeFileSync(torn, '{"ts":\n');
     const none = cli(['drift', '-r', ref, '--current-log', torn, '--features', 'amount,age']);

@@ -43,7 +43,10 @@ test('the drift component writes the result, report and summary and sets its out
   const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
   assert.equal(out.datasetDrift, result.datasetDrift);
   assert.equal(out.driftShare, result.driftShare);
-  assert.deepEqual(out.driftedColumns, result.columns.filter((c: { drifted: boolean }) => c.drifted).map((c: { name: string }) => c.name));
+  assert.deepEqual(
+    out.driftedColumns,
+    result.columns.filter((c: { drifted: boolean }) => c.drifted).map((c: { name: string }) => c.name),
+  );
   assert.equal(result.datasetDrift, true);
   assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /^<!doctype html>/);
   assert.equal(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).kind, 'reference');
@@ -52,5 +55,7 @@ test('the drift component writes the result, report and summary and sets its out
 
 test('failOnDrift fails the step; a bad param names itself', async () => {
   await assert.rejects(run({ failOnDrift: true }, 1), /^Error: drift: dataset drift \(2 of 2 columns: amount, country\)$/);
-  await assert.rejects(run({ tests: 'bogus' }, 0), { message: `drift: param 'tests' must be auto or one of ks, chisquare, wasserstein, psi, jensenshannon, got "bogus"` });
+  await assert.rejects(run({ tests: 'bogus' }, 0), {
+    message: `drift: param 'tests' must be auto or one of ks, chisquare, wasserstein, psi, jensenshannon, got "bogus"`,
+  });
 });

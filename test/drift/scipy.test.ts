@@ -35,12 +35,35 @@ interface KsCase {
   alts: Alternative[];
 }
 const sizes: [number, number][] = [
-  [1, 1], [1, 2], [2, 3], [3, 3], [5, 7], [8, 8], [10, 25], [25, 10], [40, 41], [100, 100], [97, 250],
-  [600, 900], [1000, 1000], [2500, 4000], [10000, 9999], [10000, 10000], [10001, 20], [5, 12000], [12000, 15000],
+  [1, 1],
+  [1, 2],
+  [2, 3],
+  [3, 3],
+  [5, 7],
+  [8, 8],
+  [10, 25],
+  [25, 10],
+  [40, 41],
+  [100, 100],
+  [97, 250],
+  [600, 900],
+  [1000, 1000],
+  [2500, 4000],
+  [10000, 9999],
+  [10000, 10000],
+  [10001, 20],
+  [5, 12000],
+  [12000, 15000],
 ];
 const ksCases: KsCase[] = [];
 for (const [n1, n2] of sizes) {
-  for (const [g, shifts] of [['normal', [0, 0.3, 2]], ['ties', [0, 1]], ['heavy', [0, 500]], ['equal', [0, 2]], ['uniform', [0.05]]] as const) {
+  for (const [g, shifts] of [
+    ['normal', [0, 0.3, 2]],
+    ['ties', [0, 1]],
+    ['heavy', [0, 500]],
+    ['equal', [0, 2]],
+    ['uniform', [0.05]],
+  ] as const) {
     if (n1 * n2 > 4e7 && g !== 'normal') continue;
     const alts: Alternative[] = n1 !== n2 && Math.max(n1, n2) <= 10000 && n1 * n2 > 1e5 ? ['two-sided'] : ['two-sided', 'less', 'greater'];
     for (const s of shifts) ksCases.push({ a: gens[g](n1, 0), b: gens[g](n2, s), alts });
@@ -59,10 +82,51 @@ for (const n of [1, 2, 3, 10, 50, 140, 141, 400, 1000, 5000, 50000, 100000, 1000
 }
 
 const chiTables: [number[], number[]][] = [
-  [[10, 20], [30, 40]], [[1, 0], [0, 1]], [[5, 5], [5, 5]], [[3, 1], [1, 3]], [[100, 0.0 + 1], [2, 50]], [[0, 7], [3, 2]],
+  [
+    [10, 20],
+    [30, 40],
+  ],
+  [
+    [1, 0],
+    [0, 1],
+  ],
+  [
+    [5, 5],
+    [5, 5],
+  ],
+  [
+    [3, 1],
+    [1, 3],
+  ],
+  [
+    [100, 0.0 + 1],
+    [2, 50],
+  ],
+  [
+    [0, 7],
+    [3, 2],
+  ],
   [[10], [20]],
-  [[10, 20, 30], [30, 20, 10]], [[1, 1, 1, 1], [1, 1, 1, 2]], [[1000, 2000, 3000, 4000, 5], [1100, 1900, 3100, 3900, 60]],
-  [[500, 500, 500, 500, 500, 500], [400, 600, 450, 550, 500, 500]], [[10000, 1], [1, 10000]],
+  [
+    [10, 20, 30],
+    [30, 20, 10],
+  ],
+  [
+    [1, 1, 1, 1],
+    [1, 1, 1, 2],
+  ],
+  [
+    [1000, 2000, 3000, 4000, 5],
+    [1100, 1900, 3100, 3900, 60],
+  ],
+  [
+    [500, 500, 500, 500, 500, 500],
+    [400, 600, 450, 550, 500, 500],
+  ],
+  [
+    [10000, 1],
+    [1, 10000],
+  ],
 ];
 for (let t = 0; t < 20; t++) {
   const k = 2 + Math.floor(rand() * 12);
@@ -72,7 +136,27 @@ for (let t = 0; t < 20; t++) {
 }
 
 const jsPairs: [number[], number[]][] = [
-  [[1, 0], [0, 1]], [[1, 1], [1, 1]], [[0.2, 0.8], [0.5, 0.5]], [[1, 2, 3, 0], [0, 3, 2, 1]], [[1e-12, 1], [1, 1e-12]], [[5], [7]],
+  [
+    [1, 0],
+    [0, 1],
+  ],
+  [
+    [1, 1],
+    [1, 1],
+  ],
+  [
+    [0.2, 0.8],
+    [0.5, 0.5],
+  ],
+  [
+    [1, 2, 3, 0],
+    [0, 3, 2, 1],
+  ],
+  [
+    [1e-12, 1],
+    [1, 1e-12],
+  ],
+  [[5], [7]],
 ];
 for (let t = 0; t < 20; t++) {
   const k = 1 + Math.floor(rand() * 30);
@@ -141,7 +225,7 @@ describe('drift statistics agree with SciPy', { skip: peers.skip }, () => {
     writeFileSync(join(dir, 'cases.json'), JSON.stringify({ ks: ksCases, kstwo: kstwoGrid, chi: chiTables, js: jsPairs, chisf: chiGrid, fdr: fdrSets }));
     writeFileSync(join(dir, 'run.py'), PY);
     const t0 = Date.now();
-    execFileSync(peers.python, [join(dir, "run.py"), join(dir, "cases.json"), join(dir, "out.json")], { stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(peers.python, [join(dir, 'run.py'), join(dir, 'cases.json'), join(dir, 'out.json')], { stdio: ['ignore', 'ignore', 'inherit'] });
     if (process.env.DRIFT_TEST_TIMING) console.log(`python: ${Date.now() - t0} ms`);
     py = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
   });
@@ -154,14 +238,17 @@ describe('drift statistics agree with SciPy', { skip: peers.skip }, () => {
       for (const alt of c.alts) {
         const r = ks2samp(a, b, alt);
         const [s, p] = py.ks[i][alt];
-        if (!close(r.statistic, s) || !close(r.pValue, p)) bad.push(`n=${a.length},${b.length} ${alt}: D ${r.statistic} vs ${s}, p ${r.pValue} vs ${p} (${r.method})`);
+        if (!close(r.statistic, s) || !close(r.pValue, p))
+          bad.push(`n=${a.length},${b.length} ${alt}: D ${r.statistic} vs ${s}, p ${r.pValue} vs ${p} (${r.method})`);
       }
     });
     assert.deepEqual(bad, []);
   });
 
   test('kstwo.sf over all regimes (n from 1 to 1.5e6)', () => {
-    const bad = kstwoGrid.filter(([x, n], i) => !close(kstwoSf(x, n), py.kstwo[i])).map(([x, n]) => `n=${n} x=${x}: ${kstwoSf(x, n)} vs ${py.kstwo[kstwoGrid.findIndex((g) => g[0] === x && g[1] === n)]}`);
+    const bad = kstwoGrid
+      .filter(([x, n], i) => !close(kstwoSf(x, n), py.kstwo[i]))
+      .map(([x, n]) => `n=${n} x=${x}: ${kstwoSf(x, n)} vs ${py.kstwo[kstwoGrid.findIndex((g) => g[0] === x && g[1] === n)]}`);
     assert.deepEqual(bad, []);
   });
 
@@ -179,13 +266,16 @@ describe('drift statistics agree with SciPy', { skip: peers.skip }, () => {
     chiTables.forEach(([r0, r1], i) => {
       const r = chi2Contingency(r0, r1);
       const [s, p, dof] = py.chi[i];
-      if (!close(r.statistic, s) || !close(r.pValue, p) || r.dof !== dof) bad.push(`${JSON.stringify([r0, r1])}: ${r.statistic}/${r.pValue}/${r.dof} vs ${s}/${p}/${dof}`);
+      if (!close(r.statistic, s) || !close(r.pValue, p) || r.dof !== dof)
+        bad.push(`${JSON.stringify([r0, r1])}: ${r.statistic}/${r.pValue}/${r.dof} vs ${s}/${p}/${dof}`);
     });
     assert.deepEqual(bad, []);
   });
 
   test('chi2.sf grid (dof 1..5000, x up to 6000)', () => {
-    const bad = chiGrid.filter(([x, dof], i) => !close(chi2Sf(x, dof), py.chisf[i])).map(([x, dof], i) => `x=${x} dof=${dof}: ${chi2Sf(x, dof)} vs ${py.chisf[i]}`);
+    const bad = chiGrid
+      .filter(([x, dof], i) => !close(chi2Sf(x, dof), py.chisf[i]))
+      .map(([x, dof], i) => `x=${x} dof=${dof}: ${chi2Sf(x, dof)} vs ${py.chisf[i]}`);
     assert.deepEqual(bad, []);
   });
 

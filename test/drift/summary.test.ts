@@ -33,7 +33,10 @@ describe('sketch error bounds hold against the exact statistics', () => {
     ['identical', normal, normal],
   ];
   for (const [label, fr, fc] of shapes) {
-    for (const [nr, nc] of [[800, 700], [20000, 15000]]) {
+    for (const [nr, nc] of [
+      [800, 700],
+      [20000, 15000],
+    ]) {
       test(`${label}, ${nr} vs ${nc} rows: KS and Wasserstein within the bound; PSI and JS exact`, () => {
         const ref = [num('x', nr, fr)];
         const cur = [num('x', nc, fc)];
@@ -45,7 +48,10 @@ describe('sketch error bounds hold against the exact statistics', () => {
           const err = Math.abs(sketch.statistic! - exact.statistic!);
           const slack = 1e-12 * Math.max(1, Math.abs(exact.statistic!));
           if (t === 'ks') {
-            assert.ok(exact.statistic! >= sketch.statistic! - slack && exact.statistic! <= sketch.statistic! + sketch.errorBound! + slack, `ks ${exact.statistic} not in [${sketch.statistic}, +${sketch.errorBound}]`);
+            assert.ok(
+              exact.statistic! >= sketch.statistic! - slack && exact.statistic! <= sketch.statistic! + sketch.errorBound! + slack,
+              `ks ${exact.statistic} not in [${sketch.statistic}, +${sketch.errorBound}]`,
+            );
           } else if (t === 'wasserstein') {
             assert.ok(err <= sketch.errorBound! + slack, `wasserstein |${sketch.statistic} - ${exact.statistic}| > ${sketch.errorBound}`);
           } else {
@@ -57,8 +63,20 @@ describe('sketch error bounds hold against the exact statistics', () => {
     }
   }
   test('categorical and low-cardinality numeric summaries are exact (chi-square and JS)', () => {
-    const ref = [cat('c', Array.from({ length: 900 }, () => ['a', 'b', 'c', null][Math.floor(rand() * 4)])), num('k', 900, () => Math.floor(rand() * 4))];
-    const cur = [cat('c', Array.from({ length: 500 }, () => ['a', 'b', 'z'][Math.floor(rand() * 3)])), num('k', 500, () => Math.floor(rand() * 5))];
+    const ref = [
+      cat(
+        'c',
+        Array.from({ length: 900 }, () => ['a', 'b', 'c', null][Math.floor(rand() * 4)]),
+      ),
+      num('k', 900, () => Math.floor(rand() * 4)),
+    ];
+    const cur = [
+      cat(
+        'c',
+        Array.from({ length: 500 }, () => ['a', 'b', 'z'][Math.floor(rand() * 3)]),
+      ),
+      num('k', 500, () => Math.floor(rand() * 5)),
+    ];
     const exact = detectDrift(ref, cur);
     const sketch = compareToReference(buildReferenceSummary(ref), cur);
     exact.columns.forEach((e, i) => {
@@ -73,11 +91,29 @@ describe('sketch error bounds hold against the exact statistics', () => {
 });
 
 describe('summaries are fixed-memory, mergeable and serializable', () => {
-  const ref = [num('x', 5000, normal), cat('c', Array.from({ length: 5000 }, () => ['a', 'b'][Math.floor(rand() * 2)]))];
+  const ref = [
+    num('x', 5000, normal),
+    cat(
+      'c',
+      Array.from({ length: 5000 }, () => ['a', 'b'][Math.floor(rand() * 2)]),
+    ),
+  ];
   const summary = buildReferenceSummary(ref);
   test('size does not grow with rows', () => {
-    const small = summarizeColumns(summary, [num('x', 1000, normal), cat('c', Array.from({ length: 1000 }, () => 'a'))]);
-    const big = summarizeColumns(summary, [num('x', 200000, normal), cat('c', Array.from({ length: 200000 }, () => 'a'))]);
+    const small = summarizeColumns(summary, [
+      num('x', 1000, normal),
+      cat(
+        'c',
+        Array.from({ length: 1000 }, () => 'a'),
+      ),
+    ]);
+    const big = summarizeColumns(summary, [
+      num('x', 200000, normal),
+      cat(
+        'c',
+        Array.from({ length: 200000 }, () => 'a'),
+      ),
+    ]);
     // Same structure (every count slot, every key) whatever the row count: only the numbers differ.
     const shape = (o: unknown) => JSON.stringify(o).replace(/-?\d+(\.\d+)?(e[-+]?\d+)?/g, '0');
     assert.equal(shape(big), shape(small));
@@ -94,19 +130,46 @@ describe('summaries are fixed-memory, mergeable and serializable', () => {
     assert.deepEqual(numericOf(merged).counts, numericOf(whole).counts);
     assert.equal(numericOf(merged).n, 4000);
     assert.deepEqual(merged.columns[1], whole.columns[1]);
-    assert.deepEqual(compareToReference(summary, merged).columns.map((c) => c.statistic), compareToReference(summary, whole).columns.map((c) => c.statistic));
+    assert.deepEqual(
+      compareToReference(summary, merged).columns.map((c) => c.statistic),
+      compareToReference(summary, whole).columns.map((c) => c.statistic),
+    );
   });
   test('JSON round trip gives the same comparison', () => {
-    const cur = summarizeColumns(summary, [num('x', 3000, () => normal() + 0.5), cat('c', Array.from({ length: 3000 }, () => 'a'))]);
+    const cur = summarizeColumns(summary, [
+      num('x', 3000, () => normal() + 0.5),
+      cat(
+        'c',
+        Array.from({ length: 3000 }, () => 'a'),
+      ),
+    ]);
     const ref2 = parseSummary(JSON.parse(JSON.stringify(summary)), 'reference');
     const cur2 = parseSummary(JSON.parse(JSON.stringify(cur)), 'current');
     assert.deepEqual(compareToReference(ref2, cur2), compareToReference(summary, cur));
   });
   test('summaries of another reference are refused', () => {
-    const other = buildReferenceSummary([num('x', 100, normal), cat('c', Array.from({ length: 100 }, () => 'a'))]);
-    const cur = summarizeColumns(other, [num('x', 10, normal), cat('c', Array.from({ length: 10 }, () => 'a'))]);
-    assert.throws(() => compareToReference(summary, cur), new DriftError(`the current summary was built for reference ${other.id}, not ${summary.id}; summarize against this reference`));
-    assert.throws(() => parseSummary({ format: 'x' }, 'reference', 'ref.json'), new DriftError('ref.json: format is "x", expected "ghosteam.drift.summary/v1"'));
+    const other = buildReferenceSummary([
+      num('x', 100, normal),
+      cat(
+        'c',
+        Array.from({ length: 100 }, () => 'a'),
+      ),
+    ]);
+    const cur = summarizeColumns(other, [
+      num('x', 10, normal),
+      cat(
+        'c',
+        Array.from({ length: 10 }, () => 'a'),
+      ),
+    ]);
+    assert.throws(
+      () => compareToReference(summary, cur),
+      new DriftError(`the current summary was built for reference ${other.id}, not ${summary.id}; summarize against this reference`),
+    );
+    assert.throws(
+      () => parseSummary({ format: 'x' }, 'reference', 'ref.json'),
+      new DriftError('ref.json: format is "x", expected "ghosteam.drift.summary/v1"'),
+    );
   });
   test('an empty window gives verdict empty, not NaN', () => {
     const r = compareToReference(summary, new SummaryAccumulator(summary).snapshot());
@@ -139,7 +202,16 @@ describe('payload log', () => {
       allAmount.push(amt);
       data.push(amt, 40 + 5 * normal());
     }
-    records.push(JSON.stringify({ ts: new Date(t0 + i * 60_000).toISOString(), model: 'fraud', version: '2', id: `r${i}`, inputs: { input: { shape: [n, 2], datatype: 'FP32', data } }, outputs: { score: { shape: [n, 1], datatype: 'FP32', data: Array.from({ length: n }, () => rand()) } } }));
+    records.push(
+      JSON.stringify({
+        ts: new Date(t0 + i * 60_000).toISOString(),
+        model: 'fraud',
+        version: '2',
+        id: `r${i}`,
+        inputs: { input: { shape: [n, 2], datatype: 'FP32', data } },
+        outputs: { score: { shape: [n, 1], datatype: 'FP32', data: Array.from({ length: n }, () => rand()) } },
+      }),
+    );
   }
   const logPath = join(dir, 'payloads.jsonl');
   writeFileSync(logPath, records.join('\n') + '\n');
@@ -162,7 +234,10 @@ describe('payload log', () => {
   });
   test('windows by time split at the duration boundaries', async () => {
     const { windows } = await summarizePayloadLog(logPath, summary, { features, window: { durationMs: 3600_000 } });
-    assert.deepEqual(windows.map((w) => w.start), ['2026-11-23T00:00:00.000Z', '2026-11-23T01:00:00.000Z']);
+    assert.deepEqual(
+      windows.map((w) => w.start),
+      ['2026-11-23T00:00:00.000Z', '2026-11-23T01:00:00.000Z'],
+    );
     assert.equal(windows[0].rows + windows[1].rows, allAmount.length);
   });
   test('detectDriftFromPayloadLog finds the drift in the second hour only', async () => {
@@ -186,11 +261,14 @@ describe('payload log', () => {
     assert.equal(r.skipped, 2);
     const third = join(dir, 'cols.jsonl');
     writeFileSync(third, `${JSON.stringify({ ts: '2026-11-23T00:00:00Z', inputs: { input: { shape: [1, 3], data: [1, 2, 3] } } })}\n`);
-    await assert.rejects(
-      summarizePayloadLog(third, summary, { features }),
-      { name: 'DriftError', message: `${third}:1: inputs.input has 3 columns but 2 names are declared; make the DriftMonitor's feature list match the model's input` },
-    );
-    await assert.rejects(summarizePayloadLog(join(dir, 'nope.jsonl'), summary, { features }), { name: 'DriftError', message: `cannot read payload log ${join(dir, 'nope.jsonl')}: ENOENT` });
+    await assert.rejects(summarizePayloadLog(third, summary, { features }), {
+      name: 'DriftError',
+      message: `${third}:1: inputs.input has 3 columns but 2 names are declared; make the DriftMonitor's feature list match the model's input`,
+    });
+    await assert.rejects(summarizePayloadLog(join(dir, 'nope.jsonl'), summary, { features }), {
+      name: 'DriftError',
+      message: `cannot read payload log ${join(dir, 'nope.jsonl')}: ENOENT`,
+    });
   });
   test('model filter and an empty log give an empty verdict', async () => {
     const r = await detectDriftFromPayloadLog(logPath, summary, { features, model: 'other' });

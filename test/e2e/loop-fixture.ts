@@ -54,7 +54,7 @@ export default function loop(app: App): void {
 /** Rows of y ~ x0 + x1 > 0 with noise: an MLP reaches rocAuc ≈ 0.9 in a few epochs. */
 export function trainCsv(rows = 1200, seed = 11): string {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const out = ['x0,x1,x2,x3,y'];
   for (let i = 0; i < rows; i++) {
     const x = [rnd() * 2 - 1, rnd() * 2 - 1, rnd() * 2 - 1, rnd() * 2 - 1];
@@ -65,11 +65,18 @@ export function trainCsv(rows = 1200, seed = 11): string {
 }
 
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }).trim();
 }
 
 /** A bare repository `origin.git` and a working clone `work` with the app committed on main. */
-export function makeUserRepo(dir: string, knobs: AppKnobs = BASE): { origin: string; work: string; commit: (msg: string, k: AppKnobs | undefined, files?: Record<string, string>) => string } {
+export function makeUserRepo(
+  dir: string,
+  knobs: AppKnobs = BASE,
+): { origin: string; work: string; commit: (msg: string, k: AppKnobs | undefined, files?: Record<string, string>) => string } {
   const origin = join(dir, 'origin.git');
   const work = join(dir, 'work');
   git(dir, 'init', '--quiet', '--bare', '--initial-branch=main', origin);
@@ -78,7 +85,10 @@ export function makeUserRepo(dir: string, knobs: AppKnobs = BASE): { origin: str
   git(work, 'remote', 'add', 'origin', origin);
   const cdk8s = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'cdk8s', 'package.json'), 'utf8')) as { version: string }).version;
   const constructs = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'constructs', 'package.json'), 'utf8')) as { version: string }).version;
-  writeFileSync(join(work, 'package.json'), `${JSON.stringify({ name: 'loop-app', private: true, type: 'module', dependencies: { ghosteam: `file:${ROOT}`, cdk8s, constructs } }, null, 2)}\n`);
+  writeFileSync(
+    join(work, 'package.json'),
+    `${JSON.stringify({ name: 'loop-app', private: true, type: 'module', dependencies: { ghosteam: `file:${ROOT}`, cdk8s, constructs } }, null, 2)}\n`,
+  );
   writeFileSync(join(work, '.gitignore'), 'node_modules/\n.ghosteam/\n');
   writeFileSync(join(work, 'data', 'train.csv'), trainCsv());
   const commit = (msg: string, k: AppKnobs | undefined, files: Record<string, string> = {}) => {

@@ -29,8 +29,8 @@ interface Proc {
 function start(args: string[], cwd: string): Proc {
   const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { child, out: '' };
-  child.stdout!.on('data', (d: Buffer) => (p.out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (p.out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (p.out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (p.out += d.toString()));
   return p;
 }
 
@@ -78,13 +78,22 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
   const model = async () => (await status()).models.find((m) => m.name === 'loop');
   const pins = () => git(repo.work, 'log', 'origin/main', '--format=%H %s', '--grep=Ghosteam-Writeback').split('\n').filter(Boolean);
   const fetchOrigin = () => git(repo.work, 'fetch', '--quiet', 'origin');
-  const logs = () => `--- operator ---\n${opLogs.join('')}${operator?.out ?? ''}\n--- watch ---\n${watchLogs.join('')}${watch?.out ?? ''}\n--- serve ---\n${serve?.out ?? ''}`;
+  const logs = () =>
+    `--- operator ---\n${opLogs.join('')}${operator?.out ?? ''}\n--- watch ---\n${watchLogs.join('')}${watch?.out ?? ''}\n--- serve ---\n${serve?.out ?? ''}`;
   const allWatch = () => watchLogs.join('') + (watch?.out ?? '');
   const allOp = () => opLogs.join('') + (operator?.out ?? '');
 
   const startOperator = async () => {
-    operator = start(['operator', '--local', '--model-server', serverUrl, '--registry-dir', 'reg', '--health-port', '0', '--git-repo', repo.origin, '--log-level', 'info'], run);
-    const line = await eventually('the operator\'s start-up line', () => /local operator started: .*local registry (\S+),.*health on 127\.0\.0\.1:(\d+)/.exec(operator!.out) ?? undefined, 120_000, logs);
+    operator = start(
+      ['operator', '--local', '--model-server', serverUrl, '--registry-dir', 'reg', '--health-port', '0', '--git-repo', repo.origin, '--log-level', 'info'],
+      run,
+    );
+    const line = await eventually(
+      "the operator's start-up line",
+      () => /local operator started: .*local registry (\S+),.*health on 127\.0\.0\.1:(\d+)/.exec(operator!.out) ?? undefined,
+      120_000,
+      logs,
+    );
     assert.equal(line[1], join(run, 'reg'), 'one registry, the one named in the start-up line');
     const health = await fetch(`http://127.0.0.1:${line[2]}/healthz`);
     assert.equal(health.status, 200, '--health-port is served in local mode');
@@ -111,11 +120,14 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(run);
     serve = start(['serve', '--port', '0', '--registry-dir', 'reg'], run);
-    serverUrl = (await eventually('the model server', () => /listening on (http:\/\/\S+)/.exec(serve.out)?.[1], 120_000, logs));
+    serverUrl = await eventually('the model server', () => /listening on (http:\/\/\S+)/.exec(serve.out)?.[1], 120_000, logs);
     // Live traffic all along, as a real service has: the canary's analysis needs requests.
     const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [0.1, 0.2, -0.3, 0.4] }] });
     traffic = setInterval(() => {
-      fetch(`${serverUrl}/v2/models/loop/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.arrayBuffer(), () => undefined);
+      fetch(`${serverUrl}/v2/models/loop/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then(
+        (r) => r.arrayBuffer(),
+        () => undefined,
+      );
     }, 40);
   });
 
@@ -147,7 +159,10 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
     const m = await eventually('v1 serving', async () => ((await model())?.stable === 1 ? true : undefined), 600_000, logs);
     assert.ok(m);
     const s = await status();
-    assert.deepEqual(s.trainingRuns.map((r) => [r.reason, r.phase, r.registeredVersion]), [['git-change', 'Succeeded', 1]]);
+    assert.deepEqual(
+      s.trainingRuns.map((r) => [r.reason, r.phase, r.registeredVersion]),
+      [['git-change', 'Succeeded', 1]],
+    );
     assert.deepEqual(s.models[0].versions, [1]);
     assert.match(allWatch(), /installing the repository's dependencies \(npm install\)/);
   });
@@ -163,15 +178,27 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
     await startOperator();
     startWatch();
     await eventually('v2 promoted', async () => ((await model())?.stable === 2 ? true : undefined), 300_000, logs);
-    await eventually('the pin of v2', () => {
-      fetchOrigin();
-      return pins().length > pinsBefore ? true : undefined;
-    }, 120_000, logs);
+    await eventually(
+      'the pin of v2',
+      () => {
+        fetchOrigin();
+        return pins().length > pinsBefore ? true : undefined;
+      },
+      120_000,
+      logs,
+    );
     // Give a second pin, a second run or a second promotion the time to show up if there were one.
     await new Promise((r) => setTimeout(r, 5000));
     fetchOrigin();
     const s = await status();
-    assert.deepEqual(s.trainingRuns.map((r) => [r.reason, r.phase, r.registeredVersion]), [['git-change', 'Succeeded', 2], ['git-change', 'Succeeded', 1]], 'exactly one training for the commit');
+    assert.deepEqual(
+      s.trainingRuns.map((r) => [r.reason, r.phase, r.registeredVersion]),
+      [
+        ['git-change', 'Succeeded', 2],
+        ['git-change', 'Succeeded', 1],
+      ],
+      'exactly one training for the commit',
+    );
     assert.deepEqual(s.models[0].versions, [1, 2]);
     const newPins = pins().slice(0, pins().length - pinsBefore);
     assert.equal(newPins.length, 1, `exactly one pin: ${newPins.join('; ')}`);
@@ -202,9 +229,19 @@ describe('the GitOps loop: watch + operator --local + serve, public CLI only', {
   test('a rollout-only commit trains nothing; a broken commit is reported once and skipped', async () => {
     const runsBefore = (await status()).trainingRuns.length;
     const c4 = commit('slower canary', { ...BASE, epochs: 4, steps: [10, 50, 100], minAuc: 0.9999 });
-    await eventually('watch applying the rollout change', () => (new RegExp(`${c4.slice(0, 7)} slower canary: applied \\d+ objects .*; no pipeline changed`).test(allWatch()) ? true : undefined), 300_000, logs);
+    await eventually(
+      'watch applying the rollout change',
+      () => (new RegExp(`${c4.slice(0, 7)} slower canary: applied \\d+ objects .*; no pipeline changed`).test(allWatch()) ? true : undefined),
+      300_000,
+      logs,
+    );
     const c5 = commit('broken', { ...BASE, broken: true });
-    await eventually('watch reporting the broken commit', () => (new RegExp(`${c5.slice(0, 7)} broken: synthesis failed`).test(allWatch()) ? true : undefined), 300_000, logs);
+    await eventually(
+      'watch reporting the broken commit',
+      () => (new RegExp(`${c5.slice(0, 7)} broken: synthesis failed`).test(allWatch()) ? true : undefined),
+      300_000,
+      logs,
+    );
     await new Promise((r) => setTimeout(r, 4000)); // several more polls
     assert.equal((allWatch().match(new RegExp(`${c5.slice(0, 7)} broken: synthesis failed`, 'g')) ?? []).length, 1, 'reported once');
     assert.equal((await status()).trainingRuns.length, runsBefore, 'no training');

@@ -33,9 +33,19 @@ function fixture() {
       'cp',
       [
         task('ingest', { ...C('ingest'), params: { rows: param('rows') }, outputs: { data: { kind: 'dataset' } } }),
-        task('train', { ...C('train', o.trainVersion), params: { lr: lit(o.lr ?? 0.1) }, inputs: { data: { task: 'ingest', output: 'data', kind: 'dataset' } }, outputs: { model: { kind: 'model' } } }),
+        task('train', {
+          ...C('train', o.trainVersion),
+          params: { lr: lit(o.lr ?? 0.1) },
+          inputs: { data: { task: 'ingest', output: 'data', kind: 'dataset' } },
+          outputs: { model: { kind: 'model' } },
+        }),
         task('evaluate', { ...C('evaluate'), inputs: { model: { task: 'train', output: 'model', kind: 'model' } }, outputs: { metrics: { kind: 'metrics' } } }),
-        task('profile', { ...C('profile'), image: o.profileImage ?? 'img', inputs: { data: { task: 'ingest', output: 'data', kind: 'dataset' } }, outputs: { report: { kind: 'metrics' } } }),
+        task('profile', {
+          ...C('profile'),
+          image: o.profileImage ?? 'img',
+          inputs: { data: { task: 'ingest', output: 'data', kind: 'dataset' } },
+          outputs: { report: { kind: 'metrics' } },
+        }),
       ],
       { params: [{ name: 'rows', type: 'number', default: 100 }] },
     );
@@ -64,11 +74,11 @@ describe('step cache', () => {
     await runPipeline(f.spec(), { storeDir: sd, components: catalog(...f.comps) });
     const base = { ...f.calls };
     const r = await runPipeline(f.spec({ lr: 0.2 }), { storeDir: sd, components: catalog(...f.comps) });
+    assert.deepEqual(Object.fromEntries(Object.keys(base).map((k) => [k, f.calls[k] - base[k]])), { ingest: 0, train: 1, evaluate: 1, profile: 0 });
     assert.deepEqual(
-      Object.fromEntries(Object.keys(base).map((k) => [k, f.calls[k] - base[k]])),
-      { ingest: 0, train: 1, evaluate: 1, profile: 0 },
+      r.order.filter((n) => !r.nodes[n].cached),
+      ['train', 'evaluate'],
     );
-    assert.deepEqual(r.order.filter((n) => !r.nodes[n].cached), ['train', 'evaluate']);
   });
 
   test('a new component version or image invalidates that task and downstream; a param change invalidates its users', async () => {
@@ -76,11 +86,20 @@ describe('step cache', () => {
     const f = fixture();
     await runPipeline(f.spec(), { storeDir: sd, components: catalog(...f.comps) });
     const v2 = await runPipeline(f.spec({ trainVersion: '2' }), { storeDir: sd, components: catalog(...f.comps) });
-    assert.deepEqual(v2.order.filter((n) => !v2.nodes[n].cached), ['train', 'evaluate']);
+    assert.deepEqual(
+      v2.order.filter((n) => !v2.nodes[n].cached),
+      ['train', 'evaluate'],
+    );
     const img = await runPipeline(f.spec({ profileImage: 'img:2' }), { storeDir: sd, components: catalog(...f.comps) });
-    assert.deepEqual(img.order.filter((n) => !img.nodes[n].cached), ['profile']);
+    assert.deepEqual(
+      img.order.filter((n) => !img.nodes[n].cached),
+      ['profile'],
+    );
     const rows = await runPipeline(f.spec(), { storeDir: sd, components: catalog(...f.comps), params: { rows: 5 } });
-    assert.deepEqual(rows.order.filter((n) => !rows.nodes[n].cached), ['ingest', 'train', 'evaluate', 'profile']);
+    assert.deepEqual(
+      rows.order.filter((n) => !rows.nodes[n].cached),
+      ['ingest', 'train', 'evaluate', 'profile'],
+    );
   });
 
   test('--no-cache runs everything; a task with cache disabled always runs', async () => {
@@ -90,7 +109,10 @@ describe('step cache', () => {
     const before = { ...f.calls };
     const r = await runPipeline(f.spec(), { storeDir: sd, components: catalog(...f.comps), cache: false });
     assert.ok(r.order.every((n) => !r.nodes[n].cached));
-    assert.deepEqual(Object.keys(before).map((k) => f.calls[k] - before[k]), [1, 1, 1, 1]);
+    assert.deepEqual(
+      Object.keys(before).map((k) => f.calls[k] - before[k]),
+      [1, 1, 1, 1],
+    );
     let ticks = 0;
     const tick = comp('tick', () => void ticks++);
     const s = pipeline('nc', [task('t', { ...C('tick'), cache: { enabled: false } })]);
@@ -164,7 +186,9 @@ describe('run records and resume', () => {
   test('resume refuses a run of another pipeline', async () => {
     const f = fixture();
     await runPipeline(f.spec(), { storeDir: dir, components: catalog(...f.comps), runId: 'res-2' });
-    await assert.rejects(runPipeline(pipeline('other', []), { storeDir: dir, resume: 'res-2' }), { message: "--resume res-2: that run is of pipeline 'cp', not 'other'" });
+    await assert.rejects(runPipeline(pipeline('other', []), { storeDir: dir, resume: 'res-2' }), {
+      message: "--resume res-2: that run is of pipeline 'cp', not 'other'",
+    });
   });
 });
 
@@ -185,7 +209,15 @@ describe('cancellation', () => {
       task('later', { ...C('noop'), after: ['c'] }),
     ]);
     const ev = collect();
-    const started = runPipeline(spec, { storeDir: dir, components: catalog(wait, noop), cache: false, runId: 'cx-1', signal: ctl.signal, onEvent: ev.onEvent, killGraceMs: 500 });
+    const started = runPipeline(spec, {
+      storeDir: dir,
+      components: catalog(wait, noop),
+      cache: false,
+      runId: 'cx-1',
+      signal: ctl.signal,
+      onEvent: ev.onEvent,
+      killGraceMs: 500,
+    });
     while (ev.events.filter((e) => e.type === 'node' && e.state === 'Running').length < 2) await delay(10);
     await delay(150);
     const pid = Number(await readFile(`${dir}/work/cx-1/p/1/pid`, 'utf8'));
@@ -221,7 +253,8 @@ describe('cancellation', () => {
     assert.equal(left.status, 'Running');
     assert.equal(effectiveStatus(left), 'Interrupted');
     assert.equal(left.nodes.fast.state, 'Succeeded');
-    const t = (name: string, cmd: string, after: string[] = []) => task(name, { image: 'sh', command: ['sh', '-c', cmd], cache: { enabled: false }, after, path: `k/${name}` });
+    const t = (name: string, cmd: string, after: string[] = []) =>
+      task(name, { image: 'sh', command: ['sh', '-c', cmd], cache: { enabled: false }, after, path: `k/${name}` });
     const rec = await runPipeline(pipeline('kp', [t('fast', 'echo fast >> "$MARK"'), t('slow', 'true', ['fast'])]), { storeDir: dir, resume: 'kill-1' });
     assert.equal(rec.status, 'Succeeded');
     assert.equal(await readFile(mark, 'utf8'), 'fast\n', 'fast ran once, not again on resume');

@@ -25,8 +25,17 @@ describe('catalog components', () => {
   // ingest (CSV) -> gate on a metrics file written by a command: real components, both isolations.
   const spec = (csv: string) =>
     pipeline('cat', [
-      task('ingest', { component: { name: 'ingest', version: '2' }, params: { path: lit(csv) }, outputs: { dataset: { kind: 'dataset' } }, outputParams: ['rows', 'columns', 'digest'] }),
-      task('rows', { command: ['sh', '-c', 'echo "{\\"rows\\": {{inputs.parameters.n}}}" > {{outputs.artifacts.metrics.path}}'], params: { n: out('ingest', 'rows') }, outputs: { metrics: { kind: 'metrics' } } }),
+      task('ingest', {
+        component: { name: 'ingest', version: '2' },
+        params: { path: lit(csv) },
+        outputs: { dataset: { kind: 'dataset' } },
+        outputParams: ['rows', 'columns', 'digest'],
+      }),
+      task('rows', {
+        command: ['sh', '-c', 'echo "{\\"rows\\": {{inputs.parameters.n}}}" > {{outputs.artifacts.metrics.path}}'],
+        params: { n: out('ingest', 'rows') },
+        outputs: { metrics: { kind: 'metrics' } },
+      }),
     ]);
   for (const isolation of ['inline', 'worker'] as const) {
     test(`ingest runs ${isolation} and its output params flow downstream`, async () => {
@@ -40,7 +49,10 @@ describe('catalog components', () => {
       assert.match(String(rec.nodes.ingest.outputParams.digest), /^sha256:[0-9a-f]{64}$/);
       const log = await readFile(join(dir, isolation, 'runs', `cat-${isolation}`, 'logs', 'ingest.log'), 'utf8');
       assert.match(log, /^read 3 rows × 2 columns from /);
-      assert.ok(ev.events.some((e) => e.type === 'log' && e.node === 'ingest'), 'worker logs reach the event stream');
+      assert.ok(
+        ev.events.some((e) => e.type === 'log' && e.node === 'ingest'),
+        'worker logs reach the event stream',
+      );
     });
   }
   test("a file param resolves against the run's cwd, and the file's content keys the cache: an edit re-runs the task and what reads it", async () => {
@@ -54,18 +66,28 @@ describe('catalog components', () => {
     assert.equal(first.nodes.ingest.outputParams.rows, 2);
     assert.ok(existsSync(join(work, '.ghosteam', 'cache', 'files.json')));
     const same = await runPipeline(spec('data/rows.csv'), opts);
-    assert.deepEqual(same.order.filter((id) => !same.nodes[id].cached), [], 'unchanged file: all cached');
+    assert.deepEqual(
+      same.order.filter((id) => !same.nodes[id].cached),
+      [],
+      'unchanged file: all cached',
+    );
     // New content under the old mtime: the memo of digests keys on (inode, size, mtime), so it misses, and the cache key follows the content.
     const { mtime } = await stat(csv);
     await writeFile(csv, 'a,b\n1,x\n3,z\n4,w\n');
     await utimes(csv, mtime, mtime);
     const edited = await runPipeline(spec('data/rows.csv'), opts);
-    assert.deepEqual(edited.order.filter((id) => !edited.nodes[id].cached), ['ingest', 'rows']);
+    assert.deepEqual(
+      edited.order.filter((id) => !edited.nodes[id].cached),
+      ['ingest', 'rows'],
+    );
     assert.equal(edited.nodes.ingest.outputParams.rows, 3);
     // Written back byte for byte (a new mtime): the same content is a cache hit again.
     await writeFile(csv, 'a,b\n1,x\n2,y\n');
     const restored = await runPipeline(spec('data/rows.csv'), opts);
-    assert.deepEqual(restored.order.filter((id) => !restored.nodes[id].cached), []);
+    assert.deepEqual(
+      restored.order.filter((id) => !restored.nodes[id].cached),
+      [],
+    );
     assert.equal(restored.nodes.ingest.outputParams.rows, 2);
   });
   test('a component error in a worker fails the task with its message', async () => {
@@ -78,7 +100,14 @@ describe('catalog components', () => {
     await writeFile(csv, 'a\n1\n');
     const ctl = new AbortController();
     const ev = collect();
-    const p = runPipeline(spec(csv), { storeDir: join(dir, 'wcancel'), isolation: 'worker', cache: false, signal: ctl.signal, onEvent: ev.onEvent, killGraceMs: 200 });
+    const p = runPipeline(spec(csv), {
+      storeDir: join(dir, 'wcancel'),
+      isolation: 'worker',
+      cache: false,
+      signal: ctl.signal,
+      onEvent: ev.onEvent,
+      killGraceMs: 200,
+    });
     while (!ev.events.some((e) => e.type === 'node' && e.state === 'Running')) await new Promise((r) => setTimeout(r, 5));
     ctl.abort();
     const rec = await p;
@@ -102,8 +131,14 @@ describe('the example fraud pipeline, end to end', { skip: existsSync(exampleApp
     const rec = await runPipeline(spec, { storeDir: join(dir, 'ex'), params, gitCommit: 'feedbeef', onEvent: ev.onEvent });
     const bad = rec.order.filter((id) => rec.nodes[id].state !== 'Succeeded').map((id) => `${id}: ${rec.nodes[id].state} ${rec.nodes[id].message}`);
     assert.equal(rec.status, 'Succeeded', bad.join('\n'));
-    assert.ok(ev.events.some((e) => e.type === 'progress' && e.node === 'train' && e.epochs === 2), 'training reports epochs');
+    assert.ok(
+      ev.events.some((e) => e.type === 'progress' && e.node === 'train' && e.epochs === 2),
+      'training reports epochs',
+    );
     const again = await runPipeline(spec, { storeDir: join(dir, 'ex'), params, gitCommit: 'feedbeef' });
-    assert.deepEqual(again.order.filter((id) => !again.nodes[id].cached), ['register']);
+    assert.deepEqual(
+      again.order.filter((id) => !again.nodes[id].cached),
+      ['register'],
+    );
   });
 });

@@ -25,8 +25,8 @@ async function inProcess(args: string[]): Promise<{ out: string; err?: Error }> 
   for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => void (out += s) });
   const write = process.stdout.write.bind(process.stdout);
   // The commands write strings; the test runner's own (binary) reports pass through untouched.
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
-    typeof chunk === 'string' ? ((out += chunk), true) : (write as (...a: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
+  process.stdout.write = (chunk: string | Uint8Array, ...rest: unknown[]) =>
+    typeof chunk === 'string' ? ((out += chunk), true) : (write as (...a: unknown[]) => boolean)(chunk, ...rest);
   const cwd = process.cwd();
   process.chdir(dir);
   try {
@@ -59,14 +59,20 @@ describe('ghosteam run', () => {
     assert.match(first.out, /^run demo-pipeline-\S+ Succeeded in \d/m);
     const second = cli(['run', app, '--param', 'rows=4', '--json']);
     assert.equal(second.code, 0, second.err);
-    const events = second.out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; node?: string; state?: string; cached?: boolean; status?: string });
+    const events = second.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; node?: string; state?: string; cached?: boolean; status?: string });
     assert.equal(events[0].type, 'run-start');
     assert.equal(events.at(-1)!.status, 'Succeeded');
     const nodes = events.filter((e) => e.type === 'node');
-    assert.deepEqual(nodes.map((e) => [e.node, e.state, e.cached]), [
-      ['prepare', 'Succeeded', true],
-      ['count', 'Succeeded', true],
-    ]);
+    assert.deepEqual(
+      nodes.map((e) => [e.node, e.state, e.cached]),
+      [
+        ['prepare', 'Succeeded', true],
+        ['count', 'Succeeded', true],
+      ],
+    );
   });
 
   test('a failed task prints its path, error and last log lines, and exits 1', () => {
@@ -92,12 +98,18 @@ describe('ghosteam run', () => {
 
   test('unknown pipelines and missing app files are clear errors', async () => {
     assert.equal((await inProcess(['run', app, '--pipeline', 'nope'])).err?.message, `${app}: has no pipeline 'nope'; it defines: demo-pipeline`);
-    assert.equal((await inProcess(['run', 'missing.ts'])).err?.message, 'missing.ts: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)');
+    assert.equal(
+      (await inProcess(['run', 'missing.ts'])).err?.message,
+      'missing.ts: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)',
+    );
     assert.equal((await inProcess(['run', app, '--concurrency', '0'])).err?.message, "--concurrency expects a positive integer, got '0'");
   });
 
   test('Ctrl-C (SIGINT) cancels: the record says Cancelled and the exit code is 130', async () => {
-    const child = spawn(process.execPath, [bin, 'run', app, '--param', 'rows=3', '--no-cache', '--json'], { cwd: dir, env: { ...process.env, FAIL_AT: 'none', SLOW: '1' } });
+    const child = spawn(process.execPath, [bin, 'run', app, '--param', 'rows=3', '--no-cache', '--json'], {
+      cwd: dir,
+      env: { ...process.env, FAIL_AT: 'none', SLOW: '1' },
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     // `prepare` is quick; wait until a task is running, then interrupt.
@@ -107,9 +119,13 @@ describe('ghosteam run', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.once('exit', r));
     assert.equal(code, 130);
-    const end = out.trim().split('\n').map((l) => JSON.parse(l) as { type: string; status?: string; runId: string }).find((e) => e.type === 'run-end');
+    const end = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; status?: string; runId: string })
+      .find((e) => e.type === 'run-end');
     assert.equal(end?.status, 'Cancelled');
-    const show = await inProcess(['runs', 'show', end!.runId, '--json']);
+    const show = await inProcess(['runs', 'show', end.runId, '--json']);
     assert.equal((JSON.parse(show.out) as { status: string }).status, 'Cancelled');
   });
 });

@@ -18,7 +18,12 @@ import { usePeers } from '../peers/index.ts';
 import { tempDir } from './helpers.ts';
 
 type Env = { name: string; value?: string }[];
-type Template = { name: string; container: { env: Env }; inputs?: { artifacts?: { name: string; path: string }[] }; outputs?: { artifacts?: { name: string; path: string }[]; parameters?: { name: string; valueFrom: { path: string } }[] } };
+type Template = {
+  name: string;
+  container: { env: Env };
+  inputs?: { artifacts?: { name: string; path: string }[] };
+  outputs?: { artifacts?: { name: string; path: string }[]; parameters?: { name: string; valueFrom: { path: string } }[] };
+};
 
 /** A step that records the contract variables it sees and writes its outputs through them. */
 const DUMP = `
@@ -34,7 +39,11 @@ function build(appDir: string, extra: (p: Pipeline) => void = () => {}): { spec:
   return withSynthContext({ appDir }, () => {
     const chart = new Chart(new App(), 'c');
     const p = new Pipeline(chart, 'contract');
-    const make = p.task('make', { image: 'busybox:1', command: ['sh', '-c', 'printf "hello contract" > /tmp/outputs/text'], outputs: { text: Artifact.file() } });
+    const make = p.task('make', {
+      image: 'busybox:1',
+      command: ['sh', '-c', 'printf "hello contract" > /tmp/outputs/text'],
+      outputs: { text: Artifact.file() },
+    });
     const step = ContainerComponent.define({
       name: 'shout',
       image: 'ghcr.io/acme/shout:1',
@@ -47,7 +56,7 @@ function build(appDir: string, extra: (p: Pipeline) => void = () => {}): { spec:
     p.component('shout', step, { inputs: { rawText: make.output('text') }, params: { mode: 'loud' } });
     extra(p);
     const spec = p.toSpec();
-    return { spec, templates: compileArgo(spec).workflowTemplate.spec!.templates as unknown as Template[] };
+    return { spec, templates: compileArgo(spec).workflowTemplate.spec.templates as unknown as Template[] };
   });
 }
 
@@ -68,7 +77,11 @@ describe('container components: one I/O contract, locally and in the Argo templa
     const rec = await runPipeline(spec, { storeDir: join(dir, 'store'), cwd: dir, runId: 'r1', cache: false });
     assert.equal(rec.status, 'Succeeded', JSON.stringify(rec.nodes.shout));
     const store = new ArtifactStore(join(dir, 'store'));
-    const report = JSON.parse(await readFile(store.pathOf(rec.nodes.shout.outputs.report.digest), 'utf8')) as { env: Record<string, string>; cwd: string; upper: string };
+    const report = JSON.parse(await readFile(store.pathOf(rec.nodes.shout.outputs.report.digest), 'utf8')) as {
+      env: Record<string, string>;
+      cwd: string;
+      upper: string;
+    };
     assert.equal(report.upper, 'HELLO CONTRACT');
     assert.equal(report.cwd, join(dir, 'app'));
     assert.deepEqual(rec.nodes.shout.outputParams, { chars: 14, mode: 'loud' });
@@ -78,7 +91,15 @@ describe('container components: one I/O contract, locally and in the Argo templa
     const tplEnv = Object.fromEntries(tpl.container.env.map((e) => [e.name, e.value ?? '']));
     assert.deepEqual(Object.keys(report.env).sort(), Object.keys(tplEnv).sort());
     assert.deepEqual(Object.keys(tplEnv).sort(), [
-      'GHOSTEAM_INPUT_RAW_TEXT', 'GHOSTEAM_OUTPUT_PARAMS_DIR', 'GHOSTEAM_OUTPUT_REPORT', 'GHOSTEAM_PARAM_MODE', 'GHOSTEAM_PARAM_TIMES', 'GHOSTEAM_PIPELINE', 'GHOSTEAM_RUN_ID', 'GHOSTEAM_TASK', 'GHOSTEAM_WORK_DIR',
+      'GHOSTEAM_INPUT_RAW_TEXT',
+      'GHOSTEAM_OUTPUT_PARAMS_DIR',
+      'GHOSTEAM_OUTPUT_REPORT',
+      'GHOSTEAM_PARAM_MODE',
+      'GHOSTEAM_PARAM_TIMES',
+      'GHOSTEAM_PIPELINE',
+      'GHOSTEAM_RUN_ID',
+      'GHOSTEAM_TASK',
+      'GHOSTEAM_WORK_DIR',
     ]);
     // Same values once the template's placeholders and container paths are mapped to this run.
     const work = join(dir, 'store', 'work', 'r1', 'shout', '1');
@@ -95,7 +116,10 @@ describe('container components: one I/O contract, locally and in the Argo templa
     // Argo collects exactly the files the contract names.
     assert.deepEqual(tpl.inputs?.artifacts, [{ name: 'rawText', path: '/tmp/inputs/rawText' }]);
     assert.deepEqual(tpl.outputs?.artifacts, [{ name: 'report', path: tplEnv.GHOSTEAM_OUTPUT_REPORT }]);
-    assert.deepEqual(tpl.outputs?.parameters?.map((p) => p.valueFrom.path), ['chars', 'mode'].map((p) => `${tplEnv.GHOSTEAM_OUTPUT_PARAMS_DIR}/${p}`));
+    assert.deepEqual(
+      tpl.outputs?.parameters?.map((p) => p.valueFrom.path),
+      ['chars', 'mode'].map((p) => `${tplEnv.GHOSTEAM_OUTPUT_PARAMS_DIR}/${p}`),
+    );
   });
 
   test('a defined component is reused: image, command, declared defaults; local settings stay out of the template and the spec hash', () => {
@@ -113,7 +137,12 @@ describe('container components: one I/O contract, locally and in the Argo templa
   });
 
   test('bad params are synth errors naming the task, the field and the fix', () => {
-    const step = ContainerComponent.define({ name: 'fit', image: 'x:1', command: ['python', 'fit.py'], params: { rounds: { type: 'number', min: 1 }, booster: { type: 'string', enum: ['gbtree', 'dart'], default: 'gbtree' } } });
+    const step = ContainerComponent.define({
+      name: 'fit',
+      image: 'x:1',
+      command: ['python', 'fit.py'],
+      params: { rounds: { type: 'number', min: 1 }, booster: { type: 'string', enum: ['gbtree', 'dart'], default: 'gbtree' } },
+    });
     const attempt = (params: Record<string, unknown>): string => {
       const p = new Pipeline(new Chart(new App(), 'c'), 'p');
       try {
@@ -132,8 +161,14 @@ describe('container components: one I/O contract, locally and in the Argo templa
     assert.equal(attempt({ rounds: 5 }), 'no error');
     assert.throws(() => ContainerComponent.define({ name: 'Fit', image: 'x', command: ['a'] }), /must be kebab-case/);
     assert.throws(() => ContainerComponent.define({ name: 'fit', image: 'x', command: [] }), /container component 'fit': command must be a non-empty list/);
-    assert.throws(() => ContainerComponent.define({ name: 'fit', image: 'x', command: ['a'], params: { n: { type: 'number', default: -5, min: 0 } } }), /params\.n\.default is -5, below the smallest value taken \(0\); fix the default/);
-    assert.throws(() => ContainerComponent.define({ name: 'fit', image: 'x', command: ['a'], distributed: { workers: 0 } }), /distributed\.workers is 0; give a whole number/);
+    assert.throws(
+      () => ContainerComponent.define({ name: 'fit', image: 'x', command: ['a'], params: { n: { type: 'number', default: -5, min: 0 } } }),
+      /params\.n\.default is -5, below the smallest value taken \(0\); fix the default/,
+    );
+    assert.throws(
+      () => ContainerComponent.define({ name: 'fit', image: 'x', command: ['a'], distributed: { workers: 0 } }),
+      /distributed\.workers is 0; give a whole number/,
+    );
   });
 
   test('a missing interpreter names the setting to fix', async () => {
@@ -142,7 +177,12 @@ describe('container components: one I/O contract, locally and in the Argo templa
     });
     const rec = await runPipeline(spec, { storeDir: join(dir, 'store2'), cwd: dir, cache: false });
     assert.equal(rec.status, 'Failed');
-    assert.match(rec.nodes.py.message ?? '', new RegExp(`command '${join(dir, 'app', '.venv/bin/python').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}' is not runnable on this machine \\(not found\\); it comes from the step's local interpreter '.venv/bin/python'`));
+    assert.match(
+      rec.nodes.py.message ?? '',
+      new RegExp(
+        `command '${join(dir, 'app', '.venv/bin/python').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}' is not runnable on this machine \\(not found\\); it comes from the step's local interpreter '.venv/bin/python'`,
+      ),
+    );
   });
 
   test('distributed: a failing worker fails the step at once and names its rank', async () => {
@@ -157,7 +197,15 @@ describe('container components: one I/O contract, locally and in the Argo templa
   });
 
   test('rendezvousEnv is what torchrun sets for a single node', () => {
-    assert.deepEqual(rendezvousEnv(4, 2, 29500), { MASTER_ADDR: '127.0.0.1', MASTER_PORT: '29500', WORLD_SIZE: '4', RANK: '2', LOCAL_RANK: '2', LOCAL_WORLD_SIZE: '4', GROUP_RANK: '0' });
+    assert.deepEqual(rendezvousEnv(4, 2, 29500), {
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: '29500',
+      WORLD_SIZE: '4',
+      RANK: '2',
+      LOCAL_RANK: '2',
+      LOCAL_WORLD_SIZE: '4',
+      GROUP_RANK: '0',
+    });
   });
 });
 
@@ -211,7 +259,15 @@ describe('a real multi-process Python step (the peers venv)', { skip: peers.skip
     const venv = dirname(dirname(peers.python));
     const spec = withSynthContext({ appDir: dir }, () => {
       const p = new Pipeline(new Chart(new App(), 'c'), 'ddp');
-      const fit = ContainerComponent.define({ name: 'fit', image: 'x:1', command: ['python', 'ddp.py'], outputs: { model: 'model' }, outputParams: ['total'], distributed: { workers: 3 }, local: { venv } });
+      const fit = ContainerComponent.define({
+        name: 'fit',
+        image: 'x:1',
+        command: ['python', 'ddp.py'],
+        outputs: { model: 'model' },
+        outputParams: ['total'],
+        distributed: { workers: 3 },
+        local: { venv },
+      });
       p.component('fit', fit);
       return p.toSpec();
     });

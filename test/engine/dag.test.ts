@@ -65,7 +65,11 @@ describe('artifacts and params through commands', () => {
     const spec = pipeline(
       'p',
       [
-        task('make', { command: ['sh', '-c', 'printf "%s\\n" {{inputs.parameters.word}} {{inputs.parameters.word}} > {{outputs.artifacts.text.path}}'], params: { word: param('word') }, outputs: { text: { kind: 'file' } } }),
+        task('make', {
+          command: ['sh', '-c', 'printf "%s\\n" {{inputs.parameters.word}} {{inputs.parameters.word}} > {{outputs.artifacts.text.path}}'],
+          params: { word: param('word') },
+          outputs: { text: { kind: 'file' } },
+        }),
         task('count', {
           command: ['sh', '-c', 'wc -l < "$GHOSTEAM_INPUT_TEXT" | tr -d " " > {{outputs.parameters.lines.path}}; echo "run=$GHOSTEAM_RUN_ID"'],
           inputs: { text: { task: 'make', output: 'text', kind: 'file' } },
@@ -121,7 +125,10 @@ describe('artifacts and params through commands', () => {
 
   test('a task with neither command nor component is an Error', async () => {
     const rec = await runPipeline(pipeline('p', [task('x', { image: 'busybox' })]), { storeDir: dir, cache: false });
-    assert.equal(rec.nodes.x.message, "has no command and no component; it runs image 'busybox''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component");
+    assert.equal(
+      rec.nodes.x.message,
+      "has no command and no component; it runs image 'busybox''s entrypoint, which the local engine cannot run — give the task a command or use a built-in component",
+    );
   });
 
   test('an unknown placeholder is an Error naming it', async () => {
@@ -132,7 +139,7 @@ describe('artifacts and params through commands', () => {
 });
 
 describe('when and skipping', () => {
-  const gate = comp('gate', (ctx) => ctx.setOutput('verdict', ctx.params.auc as number >= 0.9 ? 'pass' : 'fail'), { outputParams: ['verdict'] });
+  const gate = comp('gate', (ctx) => ctx.setOutput('verdict', (ctx.params.auc as number) >= 0.9 ? 'pass' : 'fail'), { outputParams: ['verdict'] });
   const reg = comp('reg', async (ctx) => {
     await writeFile(ctx.outputs.version, 'v1');
   });
@@ -158,7 +165,10 @@ describe('when and skipping', () => {
   });
   test('when true: all run', async () => {
     const rec = await runPipeline(spec, { storeDir: dir, params: { auc: '0.95' }, components: catalog(gate, reg, noop), cache: false });
-    assert.deepEqual(rec.order.map((n) => rec.nodes[n].state), ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded']);
+    assert.deepEqual(
+      rec.order.map((n) => rec.nodes[n].state),
+      ['Succeeded', 'Succeeded', 'Succeeded', 'Succeeded'],
+    );
   });
 });
 
@@ -177,7 +187,15 @@ describe('parallelFor', () => {
       },
       { outputParams: ['sq'] },
     );
-    const sum = comp('sum', (ctx) => ctx.setOutput('total', (ctx.params.xs as number[]).reduce((a, b) => a + b, 0)), { outputParams: ['total'] });
+    const sum = comp(
+      'sum',
+      (ctx) =>
+        ctx.setOutput(
+          'total',
+          (ctx.params.xs as number[]).reduce((a, b) => a + b, 0),
+        ),
+      { outputParams: ['total'] },
+    );
     const spec = pipeline(
       'p',
       [
@@ -186,7 +204,13 @@ describe('parallelFor', () => {
       ],
       { params: [{ name: 'xs', type: 'list' }] },
     );
-    const rec = await runPipeline(spec, { storeDir: dir, params: { xs: [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }] }, components: catalog(sq, sum), cache: false, concurrency: 8 });
+    const rec = await runPipeline(spec, {
+      storeDir: dir,
+      params: { xs: [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }] },
+      components: catalog(sq, sum),
+      cache: false,
+      concurrency: 8,
+    });
     assert.equal(rec.status, 'Succeeded');
     assert.equal(peak, 2);
     assert.deepEqual(rec.nodes.sq.children, ['sq(0)', 'sq(1)', 'sq(2)', 'sq(3)', 'sq(4)']);
@@ -198,10 +222,15 @@ describe('parallelFor', () => {
   test('a when that reads the item is decided per instance', async () => {
     const seen: number[] = [];
     const rec0 = comp('rec0', (ctx) => void seen.push(ctx.params.n as number));
-    const spec = pipeline('p', [task('big', { ...C('rec0'), params: { n: item() }, parallelFor: { items: lit([1, 5, 2, 8]) }, when: { left: item(), op: '>', right: lit(3) } })]);
+    const spec = pipeline('p', [
+      task('big', { ...C('rec0'), params: { n: item() }, parallelFor: { items: lit([1, 5, 2, 8]) }, when: { left: item(), op: '>', right: lit(3) } }),
+    ]);
     const rec = await runPipeline(spec, { storeDir: dir, components: catalog(rec0), cache: false });
     assert.equal(rec.nodes.big.state, 'Succeeded');
-    assert.deepEqual(rec.nodes.big.children!.map((id) => rec.nodes[id].state), ['Skipped', 'Succeeded', 'Skipped', 'Succeeded']);
+    assert.deepEqual(
+      rec.nodes.big.children!.map((id) => rec.nodes[id].state),
+      ['Skipped', 'Succeeded', 'Skipped', 'Succeeded'],
+    );
     assert.equal(rec.nodes['big(0)'].message, 'when condition is false: 1 > 3');
     assert.deepEqual(seen.sort(), [5, 8]);
   });
@@ -233,15 +262,24 @@ describe('retries, timeouts, fail-fast', () => {
     const delays: number[] = [];
     const spec = pipeline('p', [task('f', { ...C('flaky'), retry: { limit: 3, policy: 'OnFailure', backoff: { durationSeconds: 0.5, factor: 3 } } })]);
     const ev = collect();
-    const rec = await runPipeline(spec, { storeDir: dir, components: catalog(flaky), cache: false, onEvent: ev.onEvent, sleep: async (ms) => void delays.push(ms) });
+    const rec = await runPipeline(spec, {
+      storeDir: dir,
+      components: catalog(flaky),
+      cache: false,
+      onEvent: ev.onEvent,
+      sleep: async (ms) => void delays.push(ms),
+    });
     assert.equal(rec.nodes.f.state, 'Succeeded');
     assert.equal(rec.nodes.f.message, 'succeeded on attempt 3');
     assert.deepEqual(delays, [500, 1500]);
-    assert.deepEqual(rec.nodes.f.attempts.map((a) => [a.attempt, a.outcome, a.message]), [
-      [1, 'Failed', 'flake 1'],
-      [2, 'Failed', 'flake 2'],
-      [3, 'Succeeded', undefined],
-    ]);
+    assert.deepEqual(
+      rec.nodes.f.attempts.map((a) => [a.attempt, a.outcome, a.message]),
+      [
+        [1, 'Failed', 'flake 1'],
+        [2, 'Failed', 'flake 2'],
+        [3, 'Succeeded', undefined],
+      ],
+    );
     assert.equal(ev.events.filter((e) => e.type === 'retry').length, 2);
   });
 
@@ -265,7 +303,11 @@ describe('retries, timeouts, fail-fast', () => {
       calls++;
       throw new Error('fails');
     });
-    await runPipeline(pipeline('p', [task('b', { ...C('bad'), retry: { limit: 5, policy: 'OnError' } })]), { storeDir: dir, components: catalog(bad), cache: false });
+    await runPipeline(pipeline('p', [task('b', { ...C('bad'), retry: { limit: 5, policy: 'OnError' } })]), {
+      storeDir: dir,
+      components: catalog(bad),
+      cache: false,
+    });
     assert.equal(calls, 1);
   });
 
@@ -293,7 +335,12 @@ describe('retries, timeouts, fail-fast', () => {
     });
     const slow = comp('slow', () => delay(150));
     const noop = comp('noop', () => {});
-    const spec = pipeline('p', [task('a', C('boom')), task('b', C('slow')), task('c', { ...C('noop'), after: ['b'] }), task('d', { ...C('noop'), after: ['a'] })]);
+    const spec = pipeline('p', [
+      task('a', C('boom')),
+      task('b', C('slow')),
+      task('c', { ...C('noop'), after: ['b'] }),
+      task('d', { ...C('noop'), after: ['a'] }),
+    ]);
     const rec = await runPipeline(spec, { storeDir: dir, components: catalog(boom, slow, noop), cache: false, concurrency: 4 });
     assert.equal(rec.status, 'Failed');
     assert.deepEqual(
@@ -324,13 +371,19 @@ describe('exit handler', () => {
     assert.deepEqual(seen, ['Succeeded', 'Failed']);
   });
   test('a command exit handler gets the status in {{workflow.status}} and GHOSTEAM_WORKFLOW_STATUS', async () => {
-    const spec = pipeline('p', [task('a', C('boom'))], { exitHandler: task('report', { command: ['sh', '-c', 'echo "status={{workflow.status}} env=$GHOSTEAM_WORKFLOW_STATUS"'] }) });
+    const spec = pipeline('p', [task('a', C('boom'))], {
+      exitHandler: task('report', { command: ['sh', '-c', 'echo "status={{workflow.status}} env=$GHOSTEAM_WORKFLOW_STATUS"'] }),
+    });
     const rec = await runPipeline(spec, { storeDir: dir, components: catalog(boom), cache: false, runId: 'exit-cmd' });
     assert.equal(rec.nodes.report.state, 'Succeeded');
     assert.equal(await readFile(`${dir}/runs/exit-cmd/logs/report.log`, 'utf8'), 'status=Failed env=Failed\n');
   });
   test('a failing exit handler fails the run', async () => {
-    const rec = await runPipeline(pipeline('p', [task('a', C('noop'))], { exitHandler: task('x', C('boom')) }), { storeDir: dir, components: catalog(noop, boom), cache: false });
+    const rec = await runPipeline(pipeline('p', [task('a', C('noop'))], { exitHandler: task('x', C('boom')) }), {
+      storeDir: dir,
+      components: catalog(noop, boom),
+      cache: false,
+    });
     assert.equal(rec.nodes.a.state, 'Succeeded');
     assert.equal(rec.status, 'Failed');
   });
@@ -341,7 +394,10 @@ describe('context for components', () => {
     let got: Record<string, unknown> = {};
     const mk = comp('mk', async (ctx) => writeFile(ctx.outputs.d, 'data'));
     const look = comp('look', (ctx) => void (got = { ...ctx.params }));
-    const spec = pipeline('ctxp', [task('mk', { ...C('mk'), outputs: { d: { kind: 'dataset' } } }), task('look', { ...C('look'), inputs: { d: { task: 'mk', output: 'd', kind: 'dataset' } } })]);
+    const spec = pipeline('ctxp', [
+      task('mk', { ...C('mk'), outputs: { d: { kind: 'dataset' } } }),
+      task('look', { ...C('look'), inputs: { d: { task: 'mk', output: 'd', kind: 'dataset' } } }),
+    ]);
     const rec = await runPipeline(spec, { storeDir: dir, components: catalog(mk, look), gitCommit: 'abc123', runId: 'ctx-run' });
     assert.equal(got['ghosteam.runId'], 'ctx-run');
     assert.equal(got['ghosteam.pipeline'], 'ctxp');
@@ -368,12 +424,19 @@ describe('context for components', () => {
   test('a spec built for another component version is an Error, not a silently wrong cache key', async () => {
     const v2 = comp('v', () => {}, { version: '2' });
     const rec = await runPipeline(pipeline('p', [task('t', { component: { name: 'v', version: '1' } })]), { storeDir: dir, components: catalog(v2) });
-    assert.equal(rec.nodes.t.message, "test/t: the pipeline was built for component 'v' version 1, but the catalog has version 2; update pipelines/catalog.ts (the descriptor) to match");
+    assert.equal(
+      rec.nodes.t.message,
+      "test/t: the pipeline was built for component 'v' version 1, but the catalog has version 2; update pipelines/catalog.ts (the descriptor) to match",
+    );
   });
 
   test('a component that does not write a declared output is an Error', async () => {
     const lazy = comp('lazy', () => {});
-    const rec = await runPipeline(pipeline('p', [task('t', { ...C('lazy'), outputs: { model: { kind: 'model' } } })]), { storeDir: dir, components: catalog(lazy), cache: false });
+    const rec = await runPipeline(pipeline('p', [task('t', { ...C('lazy'), outputs: { model: { kind: 'model' } } })]), {
+      storeDir: dir,
+      components: catalog(lazy),
+      cache: false,
+    });
     assert.equal(rec.nodes.t.state, 'Error');
     assert.match(rec.nodes.t.message!, /^did not write output artifact 'model' \(expected a file at .*\/out\/model\)$/);
   });

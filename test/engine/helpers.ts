@@ -48,7 +48,17 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 
 /** A component whose behaviour the test supplies. */
 export function comp(name: string, run: (ctx: ComponentContext) => Promise<void> | void, extra: Partial<Component> = {}): Component {
-  return defineComponent({ name, version: '1', description: `test component ${name}`, inputs: [], outputs: [], async run(ctx) { await run(ctx); }, ...extra });
+  return defineComponent({
+    name,
+    version: '1',
+    description: `test component ${name}`,
+    inputs: [],
+    outputs: [],
+    async run(ctx) {
+      await run(ctx);
+    },
+    ...extra,
+  });
 }
 
 export function catalog(...cs: Component[]): NonNullable<RunOptions['components']> {

@@ -30,11 +30,25 @@ async function context(components: Component[], over: Partial<RunContext> = {}) 
   const byName = new Map(components.map((c) => [c.name, c]));
   const params: Record<string, ParamValue> = {};
   const ctx: RunContext = {
-    spec: pipeline('p', []), runId, runDir, workRoot: join(root, 'work', runId), root, cwd: dir, gitCommit: null,
-    store: new ArtifactStore(root), cache: new StepCache(root), fileDigests: new FileDigests(root),
-    useCache: true, isolation: 'inline', killGraceMs: 1000, signal: new AbortController().signal, sleep: async () => {},
-    results: new Map<string, Result>(), failed: () => false,
-    componentOf: async (name) => byName.get(name), fileParamsOf: async () => [],
+    spec: pipeline('p', []),
+    runId,
+    runDir,
+    workRoot: join(root, 'work', runId),
+    root,
+    cwd: dir,
+    gitCommit: null,
+    store: new ArtifactStore(root),
+    cache: new StepCache(root),
+    fileDigests: new FileDigests(root),
+    useCache: true,
+    isolation: 'inline',
+    killGraceMs: 1000,
+    signal: new AbortController().signal,
+    sleep: async () => {},
+    results: new Map<string, Result>(),
+    failed: () => false,
+    componentOf: async (name) => byName.get(name),
+    fileParamsOf: async () => [],
     scopeOf: (item) => ({ params, outputs: () => undefined, ...(item !== undefined ? { item } : {}) }),
     setState: (n, state, extra) => {
       n.state = state;
@@ -53,16 +67,21 @@ const C = { component: { name: 'write', version: '1' } };
 /** Writes `text` (its param) to its `out` artifact and `len` as an output param; counts its runs. */
 function writer(fails = 0) {
   let runs = 0;
-  const c = comp('write', async (x) => {
-    runs++;
-    if (runs <= fails) throw new Error(`flaky run ${runs}`);
-    await writeFile(x.outputs.out, String(x.params.text));
-    x.setOutput('len', String(x.params.text).length);
-  }, { outputs: [{ name: 'out', kind: 'dataset' }], outputParams: ['len'] });
+  const c = comp(
+    'write',
+    async (x) => {
+      runs++;
+      if (runs <= fails) throw new Error(`flaky run ${runs}`);
+      await writeFile(x.outputs.out, String(x.params.text));
+      x.setOutput('len', String(x.params.text).length);
+    },
+    { outputs: [{ name: 'out', kind: 'dataset' }], outputParams: ['len'] },
+  );
   return { c, runs: () => runs };
 }
 
-const writeTask = (over: Partial<TaskSpec> = {}) => task('w', { ...C, params: { text: lit('hello') }, outputs: { out: { kind: 'dataset' } }, outputParams: ['len'], ...over });
+const writeTask = (over: Partial<TaskSpec> = {}) =>
+  task('w', { ...C, params: { text: lit('hello') }, outputs: { out: { kind: 'dataset' } }, outputParams: ['len'], ...over });
 
 describe('runNode', () => {
   test('runs a component: stores the output by digest, records the attempt, and a second run is a cache hit', async () => {
@@ -76,7 +95,10 @@ describe('runNode', () => {
     assert.deepEqual(r.outputParams, { len: 5 });
     assert.equal(n.attempts.length, 1);
     assert.equal(n.attempts[0].outcome, 'Succeeded');
-    assert.deepEqual(states.map(([, s]) => s), ['Running', 'Succeeded']);
+    assert.deepEqual(
+      states.map(([, s]) => s),
+      ['Running', 'Succeeded'],
+    );
     const again = node(t);
     const r2 = await runNode({ ...ctx, runId: 'later' }, t, again, undefined, [new Semaphore(1)], {}, true);
     assert.equal(w.runs(), 1);
@@ -112,10 +134,16 @@ describe('runNode', () => {
     const n = node(t);
     const r = await runNode(ctx, t, n, undefined, [new Semaphore(1)], {}, true);
     assert.equal(r.state, 'Succeeded');
-    assert.deepEqual(n.attempts.map((a) => a.outcome), ['Failed', 'Failed', 'Succeeded']);
+    assert.deepEqual(
+      n.attempts.map((a) => a.outcome),
+      ['Failed', 'Failed', 'Succeeded'],
+    );
     assert.equal(n.message, 'succeeded on attempt 3');
     assert.deepEqual(waits, [1000, 2000]);
-    assert.deepEqual(events.filter((e) => e.type === 'retry').map((e) => (e as { attempt: number }).attempt), [2, 3]);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'retry').map((e) => (e as { attempt: number }).attempt),
+      [2, 3],
+    );
   });
 
   test('fails with the error and the attempts when retries run out', async () => {
@@ -146,7 +174,7 @@ describe('runNode', () => {
     assert.equal(w.runs(), 1);
   });
 
-  test("an input the upstream task did not produce is an Error naming the input; a component version mismatch names the fix", async () => {
+  test('an input the upstream task did not produce is an Error naming the input; a component version mismatch names the fix', async () => {
     const w = writer();
     const { ctx } = await context([w.c]);
     const t = writeTask({ inputs: { data: { task: 'up', output: 'data', kind: 'dataset' } } });

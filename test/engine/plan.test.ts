@@ -1,10 +1,23 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ParamSpec } from '../../pipelines/spec.ts';
-import { cacheKey, checkSpec, evaluateCondition, fanOutItems, parseParamArgs, PipelineError, resolveParams, retryDelayMs, topoOrder } from '../../pipelines/local/plan.ts';
+import {
+  cacheKey,
+  checkSpec,
+  evaluateCondition,
+  fanOutItems,
+  parseParamArgs,
+  PipelineError,
+  resolveParams,
+  retryDelayMs,
+  topoOrder,
+} from '../../pipelines/local/plan.ts';
 import { item, lit, out, param, pipeline, task } from './helpers.ts';
 
-const scope = { params: { n: 5, s: 'abc' }, outputs: (t: string, o: string) => (t === 'gate' && o === 'verdict' ? 'pass' : t === 'eval' && o === 'auc' ? '0.93' : undefined) };
+const scope = {
+  params: { n: 5, s: 'abc' },
+  outputs: (t: string, o: string) => (t === 'gate' && o === 'verdict' ? 'pass' : t === 'eval' && o === 'auc' ? '0.93' : undefined),
+};
 
 describe('params', () => {
   const specs: ParamSpec[] = [
@@ -28,7 +41,9 @@ describe('params', () => {
     assert.throws(() => resolveParams(specs, { data: 'x', cfg: '{bad' }), /^PipelineError: param 'cfg': expects JSON; '\{bad' is not valid JSON/);
   });
   test('missing required and unknown params are errors that say what to do', () => {
-    assert.throws(() => resolveParams(specs, {}, 'fraud'), { message: "param 'data': is required by pipeline 'fraud' and has no default; pass --param data=<string>" });
+    assert.throws(() => resolveParams(specs, {}, 'fraud'), {
+      message: "param 'data': is required by pipeline 'fraud' and has no default; pass --param data=<string>",
+    });
     assert.throws(() => resolveParams(specs, { data: 'x', epoch: '1' }, 'fraud'), {
       message: "param 'epoch': is not a parameter of pipeline 'fraud'; it declares: epochs, model, shuffle, cols, cfg, data",
     });
@@ -52,7 +67,9 @@ describe('conditions and values', () => {
     assert.throws(() => ev(param('s'), '>', lit('b')), { message: 't: when: cannot order non-numbers ("abc" > "b"); use == or != or compare numbers' });
   });
   test('a missing output parameter is an error naming the task', () => {
-    assert.throws(() => evaluateCondition({ left: out('gate', 'nope'), op: '==', right: lit(1) }, scope, 'p/t'), { message: "p/t when.left: task 'gate' did not set output parameter 'nope'" });
+    assert.throws(() => evaluateCondition({ left: out('gate', 'nope'), op: '==', right: lit(1) }, scope, 'p/t'), {
+      message: "p/t when.left: task 'gate' did not set output parameter 'nope'",
+    });
   });
   test('fan-out lists: a list or a JSON list in a string', () => {
     assert.deepEqual(fanOutItems([1, 2], 'x'), [1, 2]);
@@ -64,7 +81,10 @@ describe('conditions and values', () => {
 describe('retry back-off', () => {
   const r = { limit: 3, policy: 'OnFailure' as const, backoff: { durationSeconds: 1, factor: 2 } };
   test('exponential delays up to the limit', () => {
-    assert.deepEqual([2, 3, 4, 5].map((n) => retryDelayMs(r, n, 'failure', 0)), [1000, 2000, 4000, null]);
+    assert.deepEqual(
+      [2, 3, 4, 5].map((n) => retryDelayMs(r, n, 'failure', 0)),
+      [1000, 2000, 4000, null],
+    );
   });
   test('the policy decides which failures are retried', () => {
     assert.equal(retryDelayMs(r, 2, 'error', 0), null);
@@ -87,7 +107,9 @@ describe('spec checks', () => {
     assert.deepEqual(topoOrder(s), ['a', 'b', 'c']);
   });
   test('errors name the task path and the fix', () => {
-    assert.throws(() => checkSpec(pipeline('p', [task('a'), task('a')])), { message: "test/a: task name 'a' is used twice in pipeline 'p'; names must be unique" });
+    assert.throws(() => checkSpec(pipeline('p', [task('a'), task('a')])), {
+      message: "test/a: task name 'a' is used twice in pipeline 'p'; names must be unique",
+    });
     assert.throws(() => checkSpec(pipeline('p', [task('a', { after: ['x'] })])), { message: "test/a: dependsOn names task 'x', which is not in pipeline 'p'" });
     assert.throws(() => checkSpec(pipeline('p', [task('a', { params: { x: param('nope') } })])), {
       message: "test/a: 'params.x' refers to pipeline parameter 'nope', which is not declared; declare it in the pipeline's params",
@@ -95,17 +117,31 @@ describe('spec checks', () => {
     assert.throws(() => checkSpec(pipeline('p', [task('a', { outputParams: ['v'] }), task('b', { params: { x: out('a', 'w') } })])), {
       message: "test/b: 'params.x' refers to output parameter 'w' of task 'a', which declares only [v]",
     });
-    assert.throws(() => checkSpec(pipeline('p', [task('a', { params: { x: item() } })])), { message: "test/a: 'params.x' uses the parallelFor item, but the task has no parallelFor" });
-    assert.throws(() => checkSpec(pipeline('p', [task('a', { after: ['b'] }), task('b', { after: ['a'] })])), { message: 'test/p: dependency cycle: a -> b -> a' });
-    assert.throws(() => checkSpec(pipeline('p', [task('a', { outputs: { m: { kind: 'model' } } }), task('b', { inputs: { d: { task: 'a', output: 'm', kind: 'dataset' } } })])), {
-      message: "test/b: 'inputs.d' expects a dataset but 'a.m' is a model",
+    assert.throws(() => checkSpec(pipeline('p', [task('a', { params: { x: item() } })])), {
+      message: "test/a: 'params.x' uses the parallelFor item, but the task has no parallelFor",
     });
+    assert.throws(() => checkSpec(pipeline('p', [task('a', { after: ['b'] }), task('b', { after: ['a'] })])), {
+      message: 'test/p: dependency cycle: a -> b -> a',
+    });
+    assert.throws(
+      () =>
+        checkSpec(pipeline('p', [task('a', { outputs: { m: { kind: 'model' } } }), task('b', { inputs: { d: { task: 'a', output: 'm', kind: 'dataset' } } })])),
+      {
+        message: "test/b: 'inputs.d' expects a dataset but 'a.m' is a model",
+      },
+    );
     assert.ok(new PipelineError('x', 'y') instanceof Error);
   });
 });
 
 describe('cache keys', () => {
-  const base = { task: task('t', { image: 'i', params: { a: lit(1) } }), params: { a: 1 }, inputs: { d: 'sha256:aa' }, componentVersion: '1', upstream: { u: 'k1' } };
+  const base = {
+    task: task('t', { image: 'i', params: { a: lit(1) } }),
+    params: { a: 1 },
+    inputs: { d: 'sha256:aa' },
+    componentVersion: '1',
+    upstream: { u: 'k1' },
+  };
   test('stable for equal input, whatever the key order', () => {
     assert.equal(cacheKey(base), cacheKey({ ...base, params: { ...base.params } }));
     assert.match(cacheKey(base), /^[0-9a-f]{64}$/);
@@ -121,6 +157,12 @@ describe('cache keys', () => {
   });
   test('fields that cannot change the result keep the key', () => {
     const k = cacheKey(base);
-    assert.equal(cacheKey({ ...base, task: { ...base.task, path: 'elsewhere', timeoutSeconds: 9, retry: { limit: 2, policy: 'Always' }, resources: { cpu: '4', memory: '8Gi' } } }), k);
+    assert.equal(
+      cacheKey({
+        ...base,
+        task: { ...base.task, path: 'elsewhere', timeoutSeconds: 9, retry: { limit: 2, policy: 'Always' }, resources: { cpu: '4', memory: '8Gi' } },
+      }),
+      k,
+    );
   });
 });

@@ -23,11 +23,22 @@ test('finished lines say cached, and failed ones their error', () => {
 
 test('json mode writes one event per line; quiet mode only the summary', () => {
   let text = '';
-  const sink = new Writable({ write(c, _e, cb) { text += String(c); cb(); } }) as unknown as NodeJS.WriteStream;
+  const sink = new Writable({
+    write(c, _e, cb) {
+      text += String(c);
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream;
   const j = createReporter('json', sink);
   j.onEvent({ type: 'log', runId: 'r', node: 'a', line: 'hi', time: 't' });
   j.onEvent({ type: 'run-end', runId: 'r', status: 'Succeeded', time: 't', durationMs: 1200 });
-  assert.deepEqual(text.trim().split('\n').map((l) => JSON.parse(l).type), ['log', 'run-end']);
+  assert.deepEqual(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type),
+    ['log', 'run-end'],
+  );
   text = '';
   const q = createReporter('quiet', sink);
   q.onEvent({ type: 'log', runId: 'r', node: 'a', line: 'hi', time: 't' });
@@ -37,7 +48,12 @@ test('json mode writes one event per line; quiet mode only the summary', () => {
 
 test('the TTY view redraws in place: one line per task, fan-out instances under their task', () => {
   let text = '';
-  const sink = new Writable({ write(c, _e, cb) { text += String(c); cb(); } }) as unknown as NodeJS.WriteStream;
+  const sink = new Writable({
+    write(c, _e, cb) {
+      text += String(c);
+      cb();
+    },
+  }) as unknown as NodeJS.WriteStream;
   (sink as { rows?: number }).rows = 40;
   const r = createReporter('tty', sink);
   const t = new Date().toISOString();
@@ -50,7 +66,12 @@ test('the TTY view redraws in place: one line per task, fan-out instances under 
   r.stop();
   // The last frame, after the final cursor-up: header, a, b, b(0).
   const frames = text.split(/\x1b\[\d+A/);
-  const last = plain(frames[frames.length - 1]).split('\n').filter(Boolean);
-  assert.deepEqual(last.slice(0, 4).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')), ['running p run', '✓ a Succeeded', '· b Pending', `${last[3].trim()[0]} b(0) Running`]);
+  const last = plain(frames[frames.length - 1])
+    .split('\n')
+    .filter(Boolean);
+  assert.deepEqual(
+    last.slice(0, 4).map((l) => l.trim().split(/\s+/).slice(0, 3).join(' ')),
+    ['running p run', '✓ a Succeeded', '· b Pending', `${last[3].trim()[0]} b(0) Running`],
+  );
   assert.equal(last.at(-1), 'Succeeded in 1.5s');
 });

@@ -49,7 +49,15 @@ describe('artifact store verification', () => {
     assert.equal(second.nodes.make.cached, undefined);
     assert.equal(second.nodes.make.outputs.model.digest, digest);
     assert.equal(await readFile(store.pathOf(digest), 'utf8'), 'the model bytes', 'good bytes replaced the corrupt file');
-    assert.ok(c.events.some((e) => e.type === 'log' && /stored output 'model' \(sha256:[0-9a-f]{64}\) no longer matches its digest; moved it to .*store\/corrupt and running the task again/.test((e as { line: string }).line)));
+    assert.ok(
+      c.events.some(
+        (e) =>
+          e.type === 'log' &&
+          /stored output 'model' \(sha256:[0-9a-f]{64}\) no longer matches its digest; moved it to .*store\/corrupt and running the task again/.test(
+            (e as { line: string }).line,
+          ),
+      ),
+    );
     assert.equal((await readdir(store.corruptDir)).length, 1);
     // --no-cache: the task runs, and put() replaces a corrupt stored copy instead of keeping it.
     await flipByte(store.pathOf(digest));
@@ -67,7 +75,12 @@ describe('artifact store verification', () => {
     const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
     const bad = spawnSync(process.execPath, [bin, 'store', 'verify', '--store-dir', sd], { encoding: 'utf8' });
     assert.equal(bad.status, 1, bad.stderr);
-    assert.match(bad.stdout, new RegExp(`^corrupt: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n  recorded sha256:[0-9a-f]{64}\n  actual   sha256:[0-9a-f]{64}\n  moved to .*store/corrupt/.*; the next run that needs it rebuilds it\n1 artifact\\(s\\), 0\\.0 MB checked in [0-9.]+ s: 1 corrupt\n$`));
+    assert.match(
+      bad.stdout,
+      new RegExp(
+        `^corrupt: ${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\n  recorded sha256:[0-9a-f]{64}\n  actual   sha256:[0-9a-f]{64}\n  moved to .*store/corrupt/.*; the next run that needs it rebuilds it\n1 artifact\\(s\\), 0\\.0 MB checked in [0-9.]+ s: 1 corrupt\n$`,
+      ),
+    );
     const good = spawnSync(process.execPath, [bin, 'store', 'verify', '--store-dir', sd], { encoding: 'utf8' });
     assert.equal(good.status, 0);
     assert.match(good.stdout, /^0 artifact\(s\), 0\.0 MB checked in [0-9.]+ s: all match their digests\n$/);
@@ -80,8 +93,18 @@ describe('artifact store verification', () => {
     const logs: string[] = [];
     await assert.rejects(
       register.run({
-        params: { name: 'fraud', registry: reg, 'ghosteam.inputDigests': { model: 'sha256:' + 'a'.repeat(64) }, 'ghosteam.runId': 'r1', 'ghosteam.task': 'register' },
-        inputs: { model }, outputs: {}, log: (l: string) => logs.push(l), setOutput: () => {}, progress: () => {},
+        params: {
+          name: 'fraud',
+          registry: reg,
+          'ghosteam.inputDigests': { model: 'sha256:' + 'a'.repeat(64) },
+          'ghosteam.runId': 'r1',
+          'ghosteam.task': 'register',
+        },
+        inputs: { model },
+        outputs: {},
+        log: (l: string) => logs.push(l),
+        setOutput: () => {},
+        progress: () => {},
       } as never),
       /cannot register 'fraud': model file .*model\.onnx hashes to sha256:[0-9a-f]{64}, but its recorded digest is sha256:a{64} \(its bytes changed after they were stored\); nothing was registered/,
     );

@@ -17,7 +17,8 @@ function strict(schema: any): any {
   if (Array.isArray(schema)) return schema.map(strict);
   if (!schema || typeof schema !== 'object') return schema;
   const out: any = {};
-  for (const [k, v] of Object.entries(schema)) out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, strict(pv)])) : strict(v);
+  for (const [k, v] of Object.entries(schema))
+    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as object).map(([pk, pv]) => [pk, strict(pv)])) : strict(v);
   if (schema.properties && schema.additionalProperties === undefined && !schema['x-kubernetes-preserve-unknown-fields']) out.additionalProperties = false;
   return out;
 }
@@ -56,15 +57,27 @@ const envs = () => [
 describe('ArgoCdApps', () => {
   test('one Application per environment, each valid against the upstream CRD', () => {
     const objs = synth((c) => new ArgoCdApps(c, 'fraud', { repoURL: 'https://git.example.com/acme/ml.git', environments: envs() }));
-    assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`), ['Application/argocd/fraud-dev', 'Application/argocd/fraud-staging', 'Application/argocd/fraud-prod']);
+    assert.deepEqual(
+      objs.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`),
+      ['Application/argocd/fraud-dev', 'Application/argocd/fraud-staging', 'Application/argocd/fraud-prod'],
+    );
     for (const o of objs) check(validateApp, o);
     const [dev, staging, prod] = objs;
-    assert.deepEqual(dev.spec.source, { repoURL: 'https://git.example.com/acme/ml.git', targetRevision: 'main', path: 'dist/dev', directory: { recurse: true } });
+    assert.deepEqual(dev.spec.source, {
+      repoURL: 'https://git.example.com/acme/ml.git',
+      targetRevision: 'main',
+      path: 'dist/dev',
+      directory: { recurse: true },
+    });
     assert.deepEqual(dev.spec.destination, { server: 'https://kubernetes.default.svc', namespace: 'dev' });
     assert.deepEqual(dev.spec.syncPolicy.automated, { prune: true, selfHeal: true });
     assert.ok(dev.spec.syncPolicy.syncOptions.includes('ServerSideApply=true'));
     assert.ok(dev.spec.syncPolicy.syncOptions.includes('RespectIgnoreDifferences=true'));
-    assert.deepEqual(dev.spec.info, [{ name: 'environment', value: 'dev' }, { name: 'value canarySteps', value: '50,100' }, { name: 'value replicas', value: '1' }]);
+    assert.deepEqual(dev.spec.info, [
+      { name: 'environment', value: 'dev' },
+      { name: 'value canarySteps', value: '50,100' },
+      { name: 'value replicas', value: '1' },
+    ]);
     assert.equal(staging.spec.destination.namespace, 'ml-staging');
     assert.equal(prod.spec.syncPolicy.automated, undefined, 'prod syncs by hand');
     assert.equal(prod.spec.source.targetRevision, 'v1.2.0');
@@ -89,16 +102,21 @@ describe('ArgoCdApps', () => {
   });
 
   test('an ApplicationSet with a list generator, valid against the upstream CRD', () => {
-    const objs = synth((c) => new ArgoCdApps(c, 'fraud', { repoURL: 'https://git.example.com/acme/ml.git', mode: 'applicationSet', source: 'plugin', environments: envs() }));
+    const objs = synth(
+      (c) => new ArgoCdApps(c, 'fraud', { repoURL: 'https://git.example.com/acme/ml.git', mode: 'applicationSet', source: 'plugin', environments: envs() }),
+    );
     assert.equal(objs.length, 1);
     const set = objs[0];
     check(validateSet, set);
     assert.equal(set.kind, 'ApplicationSet');
-    assert.deepEqual(set.spec.generators[0].list.elements.map((e: any) => [e.env, e.namespace, e.autoSync, e.valuesJson]), [
-      ['dev', 'dev', 'true', '{"canarySteps":"50,100","replicas":1}'],
-      ['staging', 'ml-staging', 'true', '{"replicas":2}'],
-      ['prod', 'ml', 'false', '{"replicas":4}'],
-    ]);
+    assert.deepEqual(
+      set.spec.generators[0].list.elements.map((e: any) => [e.env, e.namespace, e.autoSync, e.valuesJson]),
+      [
+        ['dev', 'dev', 'true', '{"canarySteps":"50,100","replicas":1}'],
+        ['staging', 'ml-staging', 'true', '{"replicas":2}'],
+        ['prod', 'ml', 'false', '{"replicas":4}'],
+      ],
+    );
     assert.equal(set.spec.template.metadata.name, 'fraud-{{.env}}');
     assert.match(set.spec.templatePatch, /\{\{- if eq \.autoSync "true" \}\}\n {4}automated:/);
   });
@@ -114,12 +132,21 @@ describe('ArgoCdApps', () => {
   });
 
   test('bad props fail at construction with the path, the field and the fix', () => {
-    const build = (props: any) => () => synth((c) => new ArgoCdApps(c, 'fraud', { repoURL: 'https://git.example.com/x.git', environments: [Environment.of('dev')], ...props }));
-    assert.throws(build({ repoURL: 'ftp://x' }), { message: "gitops/fraud: 'repoURL' 'ftp://x' is not a Git URL; use https://host/org/repo.git or git@host:org/repo.git" });
-    assert.throws(build({ repoURL: 'https://bot:tok@git.example.com/x.git' }), { message: "gitops/fraud: 'repoURL' must not carry credentials; put them in an Argo CD repository Secret" });
+    const build = (props: any) => () =>
+      synth((c) => new ArgoCdApps(c, 'fraud', { repoURL: 'https://git.example.com/x.git', environments: [Environment.of('dev')], ...props }));
+    assert.throws(build({ repoURL: 'ftp://x' }), {
+      message: "gitops/fraud: 'repoURL' 'ftp://x' is not a Git URL; use https://host/org/repo.git or git@host:org/repo.git",
+    });
+    assert.throws(build({ repoURL: 'https://bot:tok@git.example.com/x.git' }), {
+      message: "gitops/fraud: 'repoURL' must not carry credentials; put them in an Argo CD repository Secret",
+    });
     assert.throws(build({ environments: [] }), { message: "gitops/fraud: 'environments' is empty; add at least one, e.g. Environment.of('dev')" });
-    assert.throws(build({ environments: [Environment.of('dev'), Environment.of('dev')] }), { message: "gitops/fraud: 'environments[1].name' 'dev' is listed twice; each environment needs its own name" });
-    assert.throws(build({ environments: [Environment.of('Dev')] }), { message: "gitops/fraud: 'environments[0].name' 'Dev' is not a DNS-1123 label; use lower-case letters, digits and '-'" });
+    assert.throws(build({ environments: [Environment.of('dev'), Environment.of('dev')] }), {
+      message: "gitops/fraud: 'environments[1].name' 'dev' is listed twice; each environment needs its own name",
+    });
+    assert.throws(build({ environments: [Environment.of('Dev')] }), {
+      message: "gitops/fraud: 'environments[0].name' 'Dev' is not a DNS-1123 label; use lower-case letters, digits and '-'",
+    });
     assert.throws(build({ environments: [Environment.of('dev', { values: { 'bad-key': 1 } })] }), {
       message: "gitops/fraud: 'environments[0].values.bad-key' is not a valid key; use letters, digits and _ (it becomes an environment variable)",
     });
@@ -131,7 +158,10 @@ describe('sync waves', () => {
     const { objects } = await synthApp('examples/fraud-detection/app.ts', { sourceCommit: false });
     const waved = applySyncWaves(objects as K8sObject[]);
     const wave = (o: K8sObject) => Number(o.metadata.annotations?.['argocd.argoproj.io/sync-wave']);
-    assert.ok(waved.every((o) => Number.isInteger(wave(o))), 'every object has a wave');
+    assert.ok(
+      waved.every((o) => Number.isInteger(wave(o))),
+      'every object has a wave',
+    );
     const crds = waved.filter((o) => o.kind === 'CustomResourceDefinition');
     assert.ok(crds.length >= 3);
     for (const crd of crds) {
@@ -150,14 +180,28 @@ describe('sync waves', () => {
 
   test('waves by kind; an existing wave and existing sync options are kept', () => {
     assert.deepEqual(
-      ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'Secret', 'ServingRuntime', 'WorkflowTemplate', 'InferenceService', 'Model'].map((kind) => syncWaveFor({ kind, apiVersion: 'v1' })),
+      ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'Secret', 'ServingRuntime', 'WorkflowTemplate', 'InferenceService', 'Model'].map((kind) =>
+        syncWaveFor({ kind, apiVersion: 'v1' }),
+      ),
       [-3, -3, -2, -2, -1, -1, 0, 0],
     );
     assert.equal(syncWaveFor({ kind: 'Secret', apiVersion: 'external-secrets.io/v1' }), 0, 'a custom kind named Secret is not core');
     const [o] = applySyncWaves([
-      { apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: 'm', annotations: { 'argocd.argoproj.io/sync-wave': '5', 'argocd.argoproj.io/sync-options': 'Prune=false' } } },
-      { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'models.ghosteam.io' }, spec: { group: 'ghosteam.io', names: { kind: 'Model' } } },
+      {
+        apiVersion: 'ghosteam.io/v1alpha1',
+        kind: 'Model',
+        metadata: { name: 'm', annotations: { 'argocd.argoproj.io/sync-wave': '5', 'argocd.argoproj.io/sync-options': 'Prune=false' } },
+      },
+      {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: 'models.ghosteam.io' },
+        spec: { group: 'ghosteam.io', names: { kind: 'Model' } },
+      },
     ]);
-    assert.deepEqual(o.metadata.annotations, { 'argocd.argoproj.io/sync-options': 'Prune=false,SkipDryRunOnMissingResource=true', 'argocd.argoproj.io/sync-wave': '5' });
+    assert.deepEqual(o.metadata.annotations, {
+      'argocd.argoproj.io/sync-options': 'Prune=false,SkipDryRunOnMissingResource=true',
+      'argocd.argoproj.io/sync-wave': '5',
+    });
   });
 });

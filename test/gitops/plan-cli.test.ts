@@ -63,8 +63,14 @@ describe('ghosteam plan', { concurrency: true }, () => {
     assert.equal(j.ok, true);
     assert.equal(j.base.commit, shas.base);
     assert.equal(j.head.commit, shas.change);
-    assert.deepEqual(j.plan.models.map((m: { headline: string }) => m.headline), ['demo: canary of v4 at 10→50→100% (from @latest)']);
-    assert.deepEqual(j.plan.pipelines.map((p: { headline: string }) => p.headline), ['demo-train: task train changed (epochs 10 → 20) → retrain']);
+    assert.deepEqual(
+      j.plan.models.map((m: { headline: string }) => m.headline),
+      ['demo: canary of v4 at 10→50→100% (from @latest)'],
+    );
+    assert.deepEqual(
+      j.plan.pipelines.map((p: { headline: string }) => p.headline),
+      ['demo-train: task train changed (epochs 10 → 20) → retrain'],
+    );
     assert.deepEqual(j.plan.retrain, ['demo-train']);
     assert.deepEqual(j.plan.added, []);
     assert.match(j.plan.diff, /^-\s+value: "10"\n\+\s+value: "20"$/m);

@@ -15,7 +15,17 @@ const clone = <T>(x: T): T => structuredClone(x);
 function workflowTemplate(opts: { epochs?: string; hash?: string; image?: string; extraTask?: boolean; commit?: string } = {}): Mutable {
   const tasks: Mutable[] = [
     { name: 'ingest', template: 'ingest', arguments: { parameters: [{ name: 'path', value: '{{workflow.parameters.data}}' }] } },
-    { name: 'train', template: 'train', depends: 'ingest.Succeeded', arguments: { parameters: [{ name: 'epochs', value: '{{workflow.parameters.epochs}}' }, { name: 'seed', value: '7' }] } },
+    {
+      name: 'train',
+      template: 'train',
+      depends: 'ingest.Succeeded',
+      arguments: {
+        parameters: [
+          { name: 'epochs', value: '{{workflow.parameters.epochs}}' },
+          { name: 'seed', value: '7' },
+        ],
+      },
+    },
   ];
   if (opts.extraTask) tasks.push({ name: 'evaluate', template: 'evaluate', depends: 'train.Succeeded' });
   return {
@@ -24,11 +34,20 @@ function workflowTemplate(opts: { epochs?: string; hash?: string; image?: string
     metadata: {
       name: 'fraud-train',
       namespace: 'fraud',
-      annotations: { 'ghosteam.io/construct-path': 'app/fraud-train', 'ghosteam.io/source-commit': opts.commit ?? 'a'.repeat(40), 'ghosteam.io/spec-hash': opts.hash ?? 'sha256:1111' },
+      annotations: {
+        'ghosteam.io/construct-path': 'app/fraud-train',
+        'ghosteam.io/source-commit': opts.commit ?? 'a'.repeat(40),
+        'ghosteam.io/spec-hash': opts.hash ?? 'sha256:1111',
+      },
     },
     spec: {
       entrypoint: 'ghosteam-dag',
-      arguments: { parameters: [{ name: 'data', value: 'data.csv' }, { name: 'epochs', value: opts.epochs ?? '10' }] },
+      arguments: {
+        parameters: [
+          { name: 'data', value: 'data.csv' },
+          { name: 'epochs', value: opts.epochs ?? '10' },
+        ],
+      },
       templates: [
         { name: 'ghosteam-dag', dag: { tasks } },
         { name: 'ingest', container: { image: 'ghcr.io/ghosteam/components:0.1.0', args: ['ingest'] } },
@@ -43,7 +62,11 @@ function cronWorkflow(opts: { hash?: string; schedule?: string; commit?: string 
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'CronWorkflow',
-    metadata: { name: 'fraud-train', namespace: 'fraud', annotations: { 'ghosteam.io/source-commit': opts.commit ?? 'a'.repeat(40), 'ghosteam.io/spec-hash': opts.hash ?? 'sha256:1111' } },
+    metadata: {
+      name: 'fraud-train',
+      namespace: 'fraud',
+      annotations: { 'ghosteam.io/source-commit': opts.commit ?? 'a'.repeat(40), 'ghosteam.io/spec-hash': opts.hash ?? 'sha256:1111' },
+    },
     spec: { schedules: [opts.schedule ?? '0 3 * * 1'], timezone: 'UTC', workflowSpec: { workflowTemplateRef: { name: 'fraud-train' } } },
   };
 }
@@ -52,7 +75,11 @@ function model(opts: { version?: number; alias?: string; steps?: number[]; runti
   return {
     apiVersion: 'ghosteam.io/v1alpha1',
     kind: 'Model',
-    metadata: { name: 'fraud', namespace: 'fraud', annotations: { 'ghosteam.io/construct-path': 'app/fraud', 'ghosteam.io/source-commit': opts.commit ?? 'a'.repeat(40) } },
+    metadata: {
+      name: 'fraud',
+      namespace: 'fraud',
+      annotations: { 'ghosteam.io/construct-path': 'app/fraud', 'ghosteam.io/source-commit': opts.commit ?? 'a'.repeat(40) },
+    },
     spec: {
       modelRef: { name: 'fraud', ...(opts.version !== undefined ? { version: opts.version } : { alias: opts.alias ?? 'latest' }) },
       runtime: opts.runtime ?? 'ghosteam-onnx',
@@ -88,7 +115,10 @@ describe('computePlan: models', () => {
   test('steps that stop short of 100% get the final full shift appended', () => {
     assert.equal(describeRollout(model({ steps: [10, 50] }) as K8sObject), 'canary 10→50→100%');
     assert.equal(describeRollout(model({ steps: [5, 25, 100] }) as K8sObject), 'canary 5→25→100%');
-    assert.equal(describeRollout({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x' }, spec: { rollout: { canary: { steps: [{ weight: 20 }, { setWeight: 60 }] } } } }), 'canary 20→60→100%');
+    assert.equal(
+      describeRollout({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x' }, spec: { rollout: { canary: { steps: [{ weight: 20 }, { setWeight: 60 }] } } } }),
+      'canary 20→60→100%',
+    );
     assert.equal(describeRollout({ apiVersion: 'v1', kind: 'X', metadata: { name: 'x' }, spec: {} }), undefined);
   });
 
@@ -102,7 +132,13 @@ describe('computePlan: models', () => {
   test('runtime, resources and rollout-policy changes without a new version are each named', () => {
     const p = computePlan([model({ version: 3 })], [model({ version: 3, runtime: 'triton', cpu: '2', steps: [25, 100] })]);
     assert.equal(p.models[0].headline, 'fraud: rollout canary 10→50→100% → canary 25→100%; runtime ghosteam-onnx → triton; resources change');
-    assert.deepEqual(p.models[0].details, ['runtime ghosteam-onnx → triton', 'resources.cpu 1 → 2', 'rollout.steps[0] 10 → 25', 'rollout.steps[1] 50 → 100', 'rollout.steps[2] removed (was 100)']);
+    assert.deepEqual(p.models[0].details, [
+      'runtime ghosteam-onnx → triton',
+      'resources.cpu 1 → 2',
+      'rollout.steps[0] 10 → 25',
+      'rollout.steps[1] 50 → 100',
+      'rollout.steps[2] removed (was 100)',
+    ]);
   });
 
   test('added and removed models', () => {
@@ -111,7 +147,10 @@ describe('computePlan: models', () => {
     assert.equal(added.models[0].change, 'added');
     const removed = computePlan([model({ version: 2 })], []);
     assert.equal(removed.models[0].headline, 'fraud: model removed (was v2); its serving stops');
-    assert.deepEqual(removed.removed.map((r) => `${r.kind}/${r.name}`), ['Model/fraud']);
+    assert.deepEqual(
+      removed.removed.map((r) => `${r.kind}/${r.name}`),
+      ['Model/fraud'],
+    );
   });
 });
 
@@ -127,7 +166,10 @@ describe('computePlan: pipelines', () => {
   });
 
   test('template, task and schedule changes are all listed', () => {
-    const head = [workflowTemplate({ image: 'ghcr.io/ghosteam/components:0.2.0', extraTask: true, hash: 'sha256:3333' }), cronWorkflow({ hash: 'sha256:3333', schedule: '0 4 * * *' })];
+    const head = [
+      workflowTemplate({ image: 'ghcr.io/ghosteam/components:0.2.0', extraTask: true, hash: 'sha256:3333' }),
+      cronWorkflow({ hash: 'sha256:3333', schedule: '0 4 * * *' }),
+    ];
     const p = computePlan([workflowTemplate(), cronWorkflow()], head);
     assert.equal(
       p.pipelines[0].headline,
@@ -220,8 +262,12 @@ describe('computePlan: invalid object sets', () => {
     assert.throws(() => computePlan([], [{ kind: 'Model', metadata: { name: 'x' } }], { base: 'base', head: 'head main' }), {
       message: "head main: object #1 has no 'apiVersion'; set it (e.g. 'ghosteam.io/v1alpha1')",
     });
-    assert.throws(() => computePlan([], [{ apiVersion: 'v1', metadata: { name: 'x' } }]), { message: "head: object #1 (v1) has no 'kind'; set it (e.g. 'Model')" });
-    assert.throws(() => computePlan([], [model(), { apiVersion: 'v1', kind: 'Secret', metadata: {} }]), { message: "head: object #2 (Secret) has no 'metadata.name'; every object needs a name" });
+    assert.throws(() => computePlan([], [{ apiVersion: 'v1', metadata: { name: 'x' } }]), {
+      message: "head: object #1 (v1) has no 'kind'; set it (e.g. 'Model')",
+    });
+    assert.throws(() => computePlan([], [model(), { apiVersion: 'v1', kind: 'Secret', metadata: {} }]), {
+      message: "head: object #2 (Secret) has no 'metadata.name'; every object needs a name",
+    });
     assert.throws(() => computePlan([], [null]), { message: 'head: object #1 is not a mapping; every synthesized document must be a Kubernetes object' });
     assert.throws(() => computePlan([model(), model()], []), { message: 'base: Model fraud/fraud is defined twice; give one of them another name' });
   });
@@ -239,7 +285,9 @@ describe('YAML diff', () => {
 });
 
 describe('rendering', () => {
-  const report = (plan = computePlan(base(), [workflowTemplate({ epochs: '20', hash: 'sha256:2' }), cronWorkflow({ hash: 'sha256:2' }), model({ version: 4 }), drift(0.2)])): PlanReport => ({
+  const report = (
+    plan = computePlan(base(), [workflowTemplate({ epochs: '20', hash: 'sha256:2' }), cronWorkflow({ hash: 'sha256:2' }), model({ version: 4 }), drift(0.2)]),
+  ): PlanReport => ({
     base: { ref: 'origin/main', commit: '1234567890'.repeat(4) },
     head: { ref: 'HEAD', commit: 'abcdef0123'.repeat(4) },
     plan,
@@ -281,23 +329,32 @@ describe('rendering', () => {
 
 describe('fields and objects helpers', () => {
   test('flatten keys named arrays by name and keeps empty containers as leaves', () => {
-    assert.deepEqual([...flatten({ a: [{ name: 'x', v: 1 }, { name: 'y', v: 2 }, { name: 'z' }], b: [1, 2], c: {}, d: [] })], [
-      ['a[x].v', '1'],
-      ['a[y].v', '2'],
-      ['a[z]', '{}'],
-      ['b[0]', '1'],
-      ['b[1]', '2'],
-      ['c', '{}'],
-      ['d', '[]'],
-    ]);
+    assert.deepEqual(
+      [...flatten({ a: [{ name: 'x', v: 1 }, { name: 'y', v: 2 }, { name: 'z' }], b: [1, 2], c: {}, d: [] })],
+      [
+        ['a[x].v', '1'],
+        ['a[y].v', '2'],
+        ['a[z]', '{}'],
+        ['b[0]', '1'],
+        ['b[1]', '2'],
+        ['c', '{}'],
+        ['d', '[]'],
+      ],
+    );
     assert.deepEqual([...flatten({})], []);
     // Duplicate names fall back to indexes.
-    assert.deepEqual([...flatten([{ name: 'x' }, { name: 'x' }])].map(([k]) => k), ['[0].name', '[1].name']);
+    assert.deepEqual(
+      [...flatten([{ name: 'x' }, { name: 'x' }])].map(([k]) => k),
+      ['[0].name', '[1].name'],
+    );
   });
 
   test('diffFields reports added, removed and changed leaves; formatChange words them', () => {
     const d = diffFields({ a: 1, b: 2 }, { a: 1, b: 3, c: 4 });
-    assert.deepEqual(d, [{ path: 'b', before: '2', after: '3' }, { path: 'c', after: '4' }]);
+    assert.deepEqual(d, [
+      { path: 'b', before: '2', after: '3' },
+      { path: 'c', after: '4' },
+    ]);
     assert.deepEqual(diffFields({ x: 1 }, {}), [{ path: 'x', before: '1' }]);
     assert.equal(formatChange('gpu', { path: 'g', before: '1' }), 'gpu removed (was 1)');
     assert.equal(formatChange('gpu', { path: 'g', after: '1' }), 'gpu added (1)');

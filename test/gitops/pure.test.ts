@@ -6,11 +6,25 @@ import { decideRetrains, EMPTY_STATE, parseTrailers, planCommits, writebackReaso
 import { credentialsFromEnv, credentialsFromSecret, isNonFastForward, redact, redactUrl, secretsOf } from '../../gitops/git.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
-const req = (over: Partial<PinRequest> = {}): PinRequest => ({ model: 'fraud', version: 4, reason: 'drift', metrics: { auc: 0.91 }, promotedAt: '2026-11-23T04:00:00.000Z', ...over });
+const req = (over: Partial<PinRequest> = {}): PinRequest => ({
+  model: 'fraud',
+  version: 4,
+  reason: 'drift',
+  metrics: { auc: 0.91 },
+  promotedAt: '2026-11-23T04:00:00.000Z',
+  ...over,
+});
 
 describe('models.lock.json', () => {
   test('serialization is stable: sorted models and metrics, fixed field order, trailing newline', () => {
-    const lock = parseLock(JSON.stringify({ models: { zeta: { metrics: { b: 1, a: 2 }, reason: 'manual', promotedAt: '2026-01-01T00:00:00Z', version: 2 }, alpha: { version: 1, previous: 1, reason: 'drift', promotedAt: '2026-01-01T00:00:00Z', metrics: {} } } }));
+    const lock = parseLock(
+      JSON.stringify({
+        models: {
+          zeta: { metrics: { b: 1, a: 2 }, reason: 'manual', promotedAt: '2026-01-01T00:00:00Z', version: 2 },
+          alpha: { version: 1, previous: 1, reason: 'drift', promotedAt: '2026-01-01T00:00:00Z', metrics: {} },
+        },
+      }),
+    );
     const text = serializeLock(lock);
     assert.equal(
       text,
@@ -28,21 +42,30 @@ describe('models.lock.json', () => {
     assert.throws(() => parseLock('{', 'app/models.lock.json'), /^LockFileError: app\/models\.lock\.json is not valid JSON \(.*\); fix or delete it$/);
     assert.throws(() => parseLock('[]'), { message: 'models.lock.json must be an object of the form { "models": { ... } }' });
     assert.throws(() => parseLock('{"models": []}'), { message: "models.lock.json: 'models' must be an object keyed by model name" });
-    assert.throws(() => parseLock('{"models": {"fraud": {"version": 0}}}'), { message: 'models.lock.json: models.fraud.version must be a positive integer (got 0)' });
+    assert.throws(() => parseLock('{"models": {"fraud": {"version": 0}}}'), {
+      message: 'models.lock.json: models.fraud.version must be a positive integer (got 0)',
+    });
     assert.throws(() => parseLock('{"models": {"fraud": {"version": 2, "promotedAt": "yesterday", "reason": "drift"}}}'), {
       message: 'models.lock.json: models.fraud.promotedAt must be an ISO-8601 time such as 2026-01-31T12:00:00.000Z (got "yesterday")',
     });
     assert.throws(() => parseLock('{"models": {"fraud": {"version": 2, "promotedAt": "2026-01-01T00:00:00Z", "reason": "whim"}}}'), {
       message: 'models.lock.json: models.fraud.reason must be one of drift, git-change, schedule, manual (got "whim")',
     });
-    assert.throws(() => parseLock('{"models": {"fraud": {"version": 2, "promotedAt": "2026-01-01T00:00:00Z", "reason": "drift", "metrics": {"auc": "high"}}}}'), {
-      message: 'models.lock.json: models.fraud.metrics.auc must be a finite number (got "high")',
+    assert.throws(
+      () => parseLock('{"models": {"fraud": {"version": 2, "promotedAt": "2026-01-01T00:00:00Z", "reason": "drift", "metrics": {"auc": "high"}}}}'),
+      {
+        message: 'models.lock.json: models.fraud.metrics.auc must be a finite number (got "high")',
+      },
+    );
+    assert.throws(() => parseLock('{"models": {"bad name": {}}}'), {
+      message: "models.lock.json: 'bad name' is not a model name (letters, digits, '-', '_' and '.')",
     });
-    assert.throws(() => parseLock('{"models": {"bad name": {}}}'), { message: "models.lock.json: 'bad name' is not a model name (letters, digits, '-', '_' and '.')" });
   });
 
   test('applyPin: pins with previous = current, keeps other models, never downgrades', () => {
-    const start = parseLock('{"models": {"fraud": {"version": 3, "promotedAt": "2026-01-01T00:00:00Z", "reason": "manual"}, "churn": {"version": 9, "promotedAt": "2026-01-01T00:00:00Z", "reason": "manual"}}}');
+    const start = parseLock(
+      '{"models": {"fraud": {"version": 3, "promotedAt": "2026-01-01T00:00:00Z", "reason": "manual"}, "churn": {"version": 9, "promotedAt": "2026-01-01T00:00:00Z", "reason": "manual"}}}',
+    );
     const r = applyPin(start, req());
     assert.equal(r.kind, 'pinned');
     assert.equal(r.kind === 'pinned' && r.previous, 3);
@@ -80,38 +103,64 @@ describe('commit filtering (no write-back loops)', () => {
   });
 
   test('trailers are the last paragraph only, and only when every line is a trailer', () => {
-    assert.deepEqual(parseTrailers('subject\n\nbody text\n\nSigned-off-by: A <a@b>\nGhosteam-Writeback: true\n'), { 'signed-off-by': 'A <a@b>', 'ghosteam-writeback': 'true' });
+    assert.deepEqual(parseTrailers('subject\n\nbody text\n\nSigned-off-by: A <a@b>\nGhosteam-Writeback: true\n'), {
+      'signed-off-by': 'A <a@b>',
+      'ghosteam-writeback': 'true',
+    });
     assert.deepEqual(parseTrailers('subject\n\nnot a trailer line\nKey: v'), {});
     assert.deepEqual(parseTrailers('Key: v'), {});
   });
 
   test('planCommits skips write-backs and, with latestOnly, all but the newest real change', () => {
     const commits = [c('a', ['app.ts']), c('pin\n\nGhosteam-Writeback: true', ['models.lock.json']), c('b', ['app.ts']), c('pin2', ['models.lock.json'])];
-    assert.deepEqual(planCommits(commits).map((a) => a.kind), ['synthesize', 'skip', 'synthesize', 'skip']);
-    assert.deepEqual(planCommits([c('pin\n\nGhosteam-Writeback: true', ['models.lock.json'])], { baseline: true }).map((a) => a.kind), ['synthesize'], 'a first poll always has a baseline');
+    assert.deepEqual(
+      planCommits(commits).map((a) => a.kind),
+      ['synthesize', 'skip', 'synthesize', 'skip'],
+    );
+    assert.deepEqual(
+      planCommits([c('pin\n\nGhosteam-Writeback: true', ['models.lock.json'])], { baseline: true }).map((a) => a.kind),
+      ['synthesize'],
+      'a first poll always has a baseline',
+    );
     const latest = planCommits(commits, { latestOnly: true });
-    assert.deepEqual(latest.map((a) => (a.kind === 'skip' ? a.why : 'synthesize')), [
-      'superseded by a newer commit in the same fetch',
-      'write-back commit: it carries the Ghosteam-Writeback trailer',
-      'synthesize',
-      'write-back commit: it only changes models.lock.json',
-    ]);
+    assert.deepEqual(
+      latest.map((a) => (a.kind === 'skip' ? a.why : 'synthesize')),
+      [
+        'superseded by a newer commit in the same fetch',
+        'write-back commit: it carries the Ghosteam-Writeback trailer',
+        'synthesize',
+        'write-back commit: it only changes models.lock.json',
+      ],
+    );
   });
 });
 
 describe('decideRetrains: once per spec hash', () => {
-  const pipe = (name: string, hash: string, kind = 'WorkflowTemplate'): K8sObject => ({ apiVersion: 'argoproj.io/v1alpha1', kind, metadata: { name, namespace: 'ml', annotations: { 'ghosteam.io/spec-hash': hash } } });
+  const pipe = (name: string, hash: string, kind = 'WorkflowTemplate'): K8sObject => ({
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind,
+    metadata: { name, namespace: 'ml', annotations: { 'ghosteam.io/spec-hash': hash } },
+  });
   const other: K8sObject = { apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: 'fraud' } };
 
   test('new hashes start once; the same hash (or its CronWorkflow twin) never again', () => {
     const first = decideRetrains([pipe('a', 'h1'), pipe('a', 'h1', 'CronWorkflow'), pipe('b', 'h9'), other], EMPTY_STATE, 'c1');
-    assert.deepEqual(first.start.map((s) => `${s.key}@${s.hash}:${s.reason}:${s.commit}`), ['ml/a@h1:git-change:c1', 'ml/b@h9:git-change:c1']);
-    assert.deepEqual(first.skip.map((s) => s.why), ['spec hash h1 was already trained']);
+    assert.deepEqual(
+      first.start.map((s) => `${s.key}@${s.hash}:${s.reason}:${s.commit}`),
+      ['ml/a@h1:git-change:c1', 'ml/b@h9:git-change:c1'],
+    );
+    assert.deepEqual(
+      first.skip.map((s) => s.why),
+      ['spec hash h1 was already trained'],
+    );
     assert.equal(first.state.lastCommit, 'c1');
     const again = decideRetrains([pipe('a', 'h1'), pipe('b', 'h9')], first.state, 'c2');
     assert.deepEqual(again.start, []);
     const changed = decideRetrains([pipe('a', 'h2'), pipe('b', 'h9')], again.state, 'c3');
-    assert.deepEqual(changed.start.map((s) => s.key), ['ml/a']);
+    assert.deepEqual(
+      changed.start.map((s) => s.key),
+      ['ml/a'],
+    );
     // Reverting to a hash that was already trained does not retrain it.
     assert.deepEqual(decideRetrains([pipe('a', 'h1')], changed.state, 'c4').start, []);
     assert.deepEqual(changed.state.trained['ml/a'], ['h1', 'h2']);
@@ -145,7 +194,12 @@ describe('credentials and redaction', () => {
 
   test('non-fast-forward detection', () => {
     assert.equal(isNonFastForward(new Error(' ! [rejected]        HEAD -> main (fetch first)')), true);
-    assert.equal(isNonFastForward(new Error('error: failed to push some refs\nhint: Updates were rejected because the tip of your current branch is behind (non-fast-forward)')), true);
+    assert.equal(
+      isNonFastForward(
+        new Error('error: failed to push some refs\nhint: Updates were rejected because the tip of your current branch is behind (non-fast-forward)'),
+      ),
+      true,
+    );
     assert.equal(isNonFastForward(new Error('fatal: Authentication failed')), false);
   });
 });
@@ -157,7 +211,19 @@ describe('registeredModelOf', () => {
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'WorkflowTemplate',
       metadata: { name, namespace: 'ml' },
-      spec: { templates: [{ name: 'dag', dag: { tasks: [{ name: 'train', template: 'train' }, { name: 'register', template: 'register', arguments: { parameters: [{ name: 'name', value }] } }] } }] },
+      spec: {
+        templates: [
+          {
+            name: 'dag',
+            dag: {
+              tasks: [
+                { name: 'train', template: 'train' },
+                { name: 'register', template: 'register', arguments: { parameters: [{ name: 'name', value }] } },
+              ],
+            },
+          },
+        ],
+      },
     });
     assert.equal(registeredModelOf([wt('a-train', 'fraud')], 'a-train'), 'fraud');
     assert.equal(registeredModelOf([wt('a-train', 'fraud')], 'a-train', 'other'), undefined);

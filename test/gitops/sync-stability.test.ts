@@ -15,7 +15,10 @@ import type { K8sObject } from '../../api/objects.ts';
 
 describe('unstableFields (pure)', () => {
   test('values the server rewrote or dropped are reported; fields it added are not', () => {
-    assert.deepEqual(unstableFields({ a: { cpu: '1000m', keep: 1 }, l: [{ x: 1 }] }, { a: { cpu: '1', keep: 1, extra: true }, l: [{ x: 1, d: 0 }], status: {} }), [{ path: 'a.cpu', desired: '1000m', live: '1' }]);
+    assert.deepEqual(
+      unstableFields({ a: { cpu: '1000m', keep: 1 }, l: [{ x: 1 }] }, { a: { cpu: '1', keep: 1, extra: true }, l: [{ x: 1, d: 0 }], status: {} }),
+      [{ path: 'a.cpu', desired: '1000m', live: '1' }],
+    );
     assert.deepEqual(unstableFields({ gone: { x: 1 } }, {}), [{ path: 'gone', desired: { x: 1 }, live: undefined }]);
     assert.deepEqual(unstableFields({ l: [1, 2] }, { l: [1] }), [{ path: 'l', desired: [1, 2], live: [1] }]);
     assert.deepEqual(unstableFields({ a: 1, b: [{ c: 'x' }] }, { a: 1, b: [{ c: 'x' }] }), []);
@@ -45,7 +48,10 @@ describe('sync stability on a real API server', { skip: peers.skip }, () => {
   });
   after(async () => {
     for (const o of cleanup.reverse()) await api.delete(o as KubernetesObject).catch(() => undefined);
-    await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+    await kc
+      .makeApiClient(CoreV1Api)
+      .deleteNamespace({ name: ns })
+      .catch(() => undefined);
   });
 
   async function applyTwice(objects: readonly K8sObject[]): Promise<void> {
@@ -75,19 +81,39 @@ describe('sync stability on a real API server', { skip: peers.skip }, () => {
 
   test('the check has teeth: a normalised quantity is reported, an undeclared field is refused', async () => {
     const quota = { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'unstable', namespace: ns }, spec: { hard: { 'requests.cpu': '1000m' } } };
-    const live = await api.patch(quota as KubernetesObject, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply);
-    cleanup.push(quota as K8sObject);
+    const live = await api.patch(quota, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply);
+    cleanup.push(quota);
     assert.deepEqual(unstableFields(quota, live), [{ path: 'spec.hard.requests.cpu', desired: '1000m', live: '1' }]);
-    const drift = { apiVersion: 'ghosteam.io/v1alpha1', kind: 'DriftMonitor', metadata: { name: 'pruned', namespace: ns }, spec: { model: 'fraud', reference: { uri: 'data.csv', format: 'csv' }, features: [{ name: 'x', type: 'numerical' }], thresholds: { driftShare: 0.3 }, window: { seconds: 3600 }, schedule: '*/10 * * * *', notInTheSchema: true } };
+    const drift = {
+      apiVersion: 'ghosteam.io/v1alpha1',
+      kind: 'DriftMonitor',
+      metadata: { name: 'pruned', namespace: ns },
+      spec: {
+        model: 'fraud',
+        reference: { uri: 'data.csv', format: 'csv' },
+        features: [{ name: 'x', type: 'numerical' }],
+        thresholds: { driftShare: 0.3 },
+        window: { seconds: 3600 },
+        schedule: '*/10 * * * *',
+        notInTheSchema: true,
+      },
+    };
     // Server-side apply refuses a field the CRD schema doesn't declare (instead of pruning it), so an
     // unknown field in synthesized output fails the apply above loudly.
-    await assert.rejects(api.patch(drift as KubernetesObject, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply), /\.spec\.notInTheSchema: field not declared in schema/);
+    await assert.rejects(
+      api.patch(drift, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply),
+      /\.spec\.notInTheSchema: field not declared in schema/,
+    );
   });
 
   test('the Argo CD Applications are stable', async () => {
     const app = new App();
     const chart = new Chart(app, 'gitops');
-    new ArgoCdApps(chart, 'fraud', { repoURL: 'https://git.example.com/acme/ml.git', argocdNamespace: ns, environments: [Environment.of('dev', { values: { replicas: 1 } }), Environment.of('prod', { autoSync: false })] });
+    new ArgoCdApps(chart, 'fraud', {
+      repoURL: 'https://git.example.com/acme/ml.git',
+      argocdNamespace: ns,
+      environments: [Environment.of('dev', { values: { replicas: 1 } }), Environment.of('prod', { autoSync: false })],
+    });
     await applyTwice(chart.toJson() as K8sObject[]);
   });
 });
@@ -107,15 +133,31 @@ describe('watch --apply against a real API server', { skip: peers.skip }, () => 
       await runtime.apply(inNs, 'abcdef0123456789abcdef0123456789abcdef01');
       const wt = inNs.find((o) => o.kind === 'WorkflowTemplate') as K8sObject;
       const hash = wt.metadata.annotations?.['ghosteam.io/spec-hash'] as string;
-      await runtime.retrain({ pipeline: 'fraud-train', namespace: ns, key: `${ns}/fraud-train`, hash, reason: 'git-change', commit: 'abcdef0123456789abcdef0123456789abcdef01' }, { repoDir: '', commit: '', app: '', objects: inNs });
+      await runtime.retrain(
+        { pipeline: 'fraud-train', namespace: ns, key: `${ns}/fraud-train`, hash, reason: 'git-change', commit: 'abcdef0123456789abcdef0123456789abcdef01' },
+        { repoDir: '', commit: '', app: '', objects: inNs },
+      );
       const name = `fraud-train-${hash.replace('sha256:', '').slice(0, 10)}`;
-      const run = (await api.read({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'TrainingRun', metadata: { name, namespace: ns } })) as KubernetesObject & { spec: Record<string, unknown> };
-      assert.deepEqual(run.spec, { pipeline: 'fraud-train', reason: 'git-change', specHash: hash, gitCommit: 'abcdef0123456789abcdef0123456789abcdef01', model: 'fraud' });
+      const run = await api.read<KubernetesObject & { spec: Record<string, unknown> }>({
+        apiVersion: 'ghosteam.io/v1alpha1',
+        kind: 'TrainingRun',
+        metadata: { name, namespace: ns },
+      });
+      assert.deepEqual(run.spec, {
+        pipeline: 'fraud-train',
+        reason: 'git-change',
+        specHash: hash,
+        gitCommit: 'abcdef0123456789abcdef0123456789abcdef01',
+        model: 'fraud',
+      });
       assert.deepEqual(lines, [`TrainingRun ${ns}/${name} created (git-change); the operator runs and promotes it`]);
       const live = await api.read({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: 'fraud', namespace: ns } });
       assert.equal(live.metadata?.annotations?.['argocd.argoproj.io/sync-wave'], '0');
     } finally {
-      await kc.makeApiClient(CoreV1Api).deleteNamespace({ name: ns }).catch(() => undefined);
+      await kc
+        .makeApiClient(CoreV1Api)
+        .deleteNamespace({ name: ns })
+        .catch(() => undefined);
     }
   });
 });

@@ -71,7 +71,7 @@ after(async () => {
 });
 
 describe('ghosteam watch', () => {
-  test('retrains once per spec hash, never pins, and never retrains on the operator\'s write-back', async () => {
+  test("retrains once per spec hash, never pins, and never retrains on the operator's write-back", async () => {
     const url = server.createRepo('watched');
     const work = tmp();
     await git(work, 'clone', '--quiet', url, 'w');
@@ -87,10 +87,21 @@ describe('ghosteam watch', () => {
 
     const runtime = new RecordingRuntime();
     const lines: string[] = [];
-    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, checkouts: false, log: (l) => lines.push(l), clock: () => new Date('2026-11-23T05:00:00.000Z') });
+    const watcher = new RepoWatcher({
+      source: url,
+      app: 'app.ts',
+      stateDir: join(tmp(), 'state'),
+      runtime,
+      checkouts: false,
+      log: (l) => lines.push(l),
+      clock: () => new Date('2026-11-23T05:00:00.000Z'),
+    });
     // What the operator does after promoting a version (with --git-repo): one write-back commit.
     const operatorPins = async (version: number, previous?: number) => {
-      const r = await writeBack({ repo: url, pin: { model: 'demo', version, ...(previous ? { previous } : {}), reason: 'git-change', metrics: {}, promotedAt: '2026-11-23T05:00:00.000Z' } });
+      const r = await writeBack({
+        repo: url,
+        pin: { model: 'demo', version, ...(previous ? { previous } : {}), reason: 'git-change', metrics: {}, promotedAt: '2026-11-23T05:00:00.000Z' },
+      });
       assert.equal(r.outcome, 'pushed');
     };
 
@@ -98,8 +109,14 @@ describe('ghosteam watch', () => {
     const c1 = await commit('demo app', { 'package.json': '{ "type": "module" }\n', 'app.ts': appSource(10), 'data.csv': 'y\n1\n' });
     const head1 = await git(w, 'ls-remote', url, 'refs/heads/main');
     const r1 = await watcher.pollOnce();
-    assert.deepEqual(r1.map((r) => [r.sha, r.action, r.done]), [[c1, 'synthesized', true]]);
-    assert.deepEqual(runtime.trained.map((t) => [t.pipeline, t.reason, t.commit]), [['demo-train', 'git-change', c1]]);
+    assert.deepEqual(
+      r1.map((r) => [r.sha, r.action, r.done]),
+      [[c1, 'synthesized', true]],
+    );
+    assert.deepEqual(
+      runtime.trained.map((t) => [t.pipeline, t.reason, t.commit]),
+      [['demo-train', 'git-change', c1]],
+    );
     assert.equal(await git(w, 'ls-remote', url, 'refs/heads/main'), head1, 'watch wrote nothing to the repository');
     assert.deepEqual(runtime.applied[0].models, { demo: { name: 'demo', alias: 'latest' } });
     await operatorPins(1);
@@ -115,33 +132,56 @@ describe('ghosteam watch', () => {
     // 3. A real change to the pipeline retrains once, and the new version is pinned.
     const c3 = await commit('more epochs', { 'app.ts': appSource(20) });
     const r3 = await watcher.pollOnce();
-    assert.deepEqual(r3.map((r) => [r.sha, r.action]), [[c3, 'synthesized']]);
+    assert.deepEqual(
+      r3.map((r) => [r.sha, r.action]),
+      [[c3, 'synthesized']],
+    );
     const synthesized = r3[0];
-    assert.deepEqual(runtime.trained.map((t) => t.commit), [c1, c3]);
+    assert.deepEqual(
+      runtime.trained.map((t) => t.commit),
+      [c1, c3],
+    );
     // The model was applied at the version pinned by the first write-back (the synth read the lock file).
     assert.deepEqual(runtime.applied.at(-1)?.models, { demo: { name: 'demo', alias: 'latest', version: 1 } });
-    assert.deepEqual(synthesized?.outcomes.map((o) => o.kind), ['registered']);
+    assert.deepEqual(
+      synthesized?.outcomes.map((o) => o.kind),
+      ['registered'],
+    );
     await operatorPins(2, 1);
 
     // 4. A commit that changes the pin and something else is synthesized (no trailer, not lock-only),
     //    the model follows the pin, and the pipeline's spec hash is unaffected: no retrain.
     const pulled = await watcher.pollOnce(); // the second write-back
-    assert.deepEqual(pulled.map((r) => r.action), ['skipped']);
+    assert.deepEqual(
+      pulled.map((r) => r.action),
+      ['skipped'],
+    );
     const c4 = await commit('pin demo v7 by hand and add notes', {
       'models.lock.json': `${JSON.stringify({ models: { demo: { version: 7, promotedAt: '2026-11-23T05:00:00.000Z', reason: 'manual', metrics: {} } } }, null, 2)}\n`,
       'NOTES.md': 'pinned by hand\n',
     });
     const r4 = await watcher.pollOnce();
-    assert.deepEqual(r4.map((r) => [r.sha, r.action, r.retrains.length]), [[c4, 'synthesized', 0]]);
+    assert.deepEqual(
+      r4.map((r) => [r.sha, r.action, r.retrains.length]),
+      [[c4, 'synthesized', 0]],
+    );
     assert.deepEqual(runtime.applied.at(-1)?.models, { demo: { name: 'demo', alias: 'latest', version: 7 } });
     assert.equal(runtime.trained.length, 2, 'two spec hashes, two training runs, whatever the number of commits');
 
     // 5. A lock-only commit without the trailer is skipped too.
-    const c5 = await commit('pin v8', { 'models.lock.json': `${JSON.stringify({ models: { demo: { version: 8, promotedAt: '2026-11-23T05:00:00.000Z', reason: 'manual', metrics: {} } } }, null, 2)}\n` });
+    const c5 = await commit('pin v8', {
+      'models.lock.json': `${JSON.stringify({ models: { demo: { version: 8, promotedAt: '2026-11-23T05:00:00.000Z', reason: 'manual', metrics: {} } } }, null, 2)}\n`,
+    });
     const r5 = await watcher.pollOnce();
-    assert.deepEqual(r5.map((r) => [r.sha, r.action, r.why]), [[c5, 'skipped', 'write-back commit: it only changes models.lock.json']]);
+    assert.deepEqual(
+      r5.map((r) => [r.sha, r.action, r.why]),
+      [[c5, 'skipped', 'write-back commit: it only changes models.lock.json']],
+    );
     assert.equal(runtime.trained.length, 2);
-    assert.ok(lines.some((l) => /retraining demo-train \(git-change\)/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /retraining demo-train \(git-change\)/.test(l)),
+      lines.join('\n'),
+    );
   });
 
   test('a commit that fails synthesis is reported and passed over; the next good one is applied', async () => {
@@ -175,11 +215,17 @@ describe('ghosteam watch', () => {
     runtime.script.push('failed', 'failed', 'failed');
     const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, checkouts: false });
     const first = await watcher.pollOnce();
-    assert.deepEqual(first.map((r) => [r.done, r.outcomes.map((o) => o.kind)]), [[false, ['failed']]]);
+    assert.deepEqual(
+      first.map((r) => [r.done, r.outcomes.map((o) => o.kind)]),
+      [[false, ['failed']]],
+    );
     assert.equal((await watcher.readState()).lastCommit, undefined, 'the commit is not done');
     await watcher.pollOnce();
     const third = await watcher.pollOnce();
-    assert.deepEqual(runtime.trained.map((t) => (t as RetrainStart & { attempt?: number }).attempt), [1, 2, MAX_ATTEMPTS]);
+    assert.deepEqual(
+      runtime.trained.map((t) => (t as RetrainStart & { attempt?: number }).attempt),
+      [1, 2, MAX_ATTEMPTS],
+    );
     assert.equal(third[0].done, true, `after ${MAX_ATTEMPTS} failures the spec is given up on`);
     assert.deepEqual(await watcher.pollOnce(), []);
 
@@ -189,7 +235,10 @@ describe('ghosteam watch', () => {
     await git(work, 'push', '--quiet', url, 'main');
     runtime.script.push('rejected');
     const r = await watcher.pollOnce();
-    assert.deepEqual(r.map((x) => [x.done, x.outcomes.map((o) => o.kind)]), [[true, ['rejected']]]);
+    assert.deepEqual(
+      r.map((x) => [x.done, x.outcomes.map((o) => o.kind)]),
+      [[true, ['rejected']]],
+    );
     assert.equal(runtime.trained.length, 4);
   });
 });

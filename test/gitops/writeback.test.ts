@@ -30,7 +30,10 @@ async function seedRepo(name: string): Promise<string> {
   const dir = tmp();
   await git(dir, 'init', '--quiet', '--initial-branch=main');
   writeFileSync(join(dir, 'app.ts'), 'export const x = 1;\n');
-  writeFileSync(join(dir, 'models.lock.json'), JSON.stringify({ models: { fraud: { version: 3, promotedAt: '2026-01-01T00:00:00.000Z', reason: 'manual', metrics: {} } } }));
+  writeFileSync(
+    join(dir, 'models.lock.json'),
+    JSON.stringify({ models: { fraud: { version: 3, promotedAt: '2026-01-01T00:00:00.000Z', reason: 'manual', metrics: {} } } }),
+  );
   await git(dir, 'add', '.');
   await git(dir, 'commit', '--quiet', '-m', 'initial');
   await authEnv(dir, 'push', '--quiet', url, 'main');
@@ -47,7 +50,10 @@ async function remoteLock(url: string, branch = 'main'): Promise<ReturnType<type
 async function remoteLog(url: string): Promise<string[]> {
   const dir = tmp();
   await authEnv(dir, 'clone', '--quiet', url, 'c');
-  return (await git(join(dir, 'c'), 'log', '--format=%B%x00')).split('\0').map((s) => s.trim()).filter(Boolean);
+  return (await git(join(dir, 'c'), 'log', '--format=%B%x00'))
+    .split('\0')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 const pin = (model: string, version: number, metrics: Record<string, number> = { auc: 0.91 }) => ({
@@ -74,7 +80,13 @@ describe('writeBack', () => {
     assert.equal(r.previous, 3);
     assert.equal(r.attempts, 1);
     const lock = await remoteLock(url);
-    assert.deepEqual(lock.models.fraud, { version: 4, previous: 3, promotedAt: '2026-11-23T04:00:00.000Z', reason: 'drift', metrics: { auc: 0.9134, f1: 0.8 } });
+    assert.deepEqual(lock.models.fraud, {
+      version: 4,
+      previous: 3,
+      promotedAt: '2026-11-23T04:00:00.000Z',
+      reason: 'drift',
+      metrics: { auc: 0.9134, f1: 0.8 },
+    });
     assert.ok(lock.text.endsWith('}\n'));
     const [msg] = await remoteLog(url);
     assert.match(msg, /^Pin fraud to v4 \(drift\)/);
@@ -124,7 +136,10 @@ describe('writeBack', () => {
     });
     assert.equal(r.outcome, 'pushed');
     assert.equal(r.attempts, 2);
-    assert.ok(lines.some((l) => /rejected \(non-fast-forward, attempt 1\)/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /rejected \(non-fast-forward, attempt 1\)/.test(l)),
+      lines.join('\n'),
+    );
     const lock = await remoteLock(url);
     assert.equal(lock.models.fraud.version, 4);
     assert.equal(lock.models.churn.version, 2);
@@ -135,7 +150,10 @@ describe('writeBack', () => {
     const url = await seedRepo('race-concurrent');
     const models = ['fraud', 'churn', 'ltv', 'spam'];
     const results = await Promise.all(models.map((m, i) => writeBack({ repo: url, pin: pin(m, 10 + i), credentials: AUTH, backoffMs: 20, maxAttempts: 12 })));
-    assert.deepEqual(results.map((r) => r.outcome), ['pushed', 'pushed', 'pushed', 'pushed']);
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      ['pushed', 'pushed', 'pushed', 'pushed'],
+    );
     const lock = await remoteLock(url);
     assert.deepEqual(Object.fromEntries(models.map((m) => [m, lock.models[m].version])), { fraud: 10, churn: 11, ltv: 12, spam: 13 });
     assert.equal((await remoteLog(url)).length, 1 + models.length);
@@ -169,14 +187,11 @@ describe('writeBack', () => {
   test('a failure names the remote with credentials redacted', async () => {
     const url = await seedRepo('denied');
     const withCreds = url.replace('http://', `http://${AUTH.username}:wrong-${AUTH.password}@`);
-    await assert.rejects(
-      writeBack({ repo: withCreds, pin: pin('fraud', 4), credentials: { username: 'bot', password: 'not-the-password' } }),
-      (e: Error) => {
-        assert.match(e.message, /^fetching main from http:\/\/\*\*\*@127\.0\.0\.1:\d+\/denied\.git: /);
-        assert.ok(!e.message.includes(AUTH.password), e.message);
-        assert.ok(!e.message.includes('not-the-password'), e.message);
-        return true;
-      },
-    );
+    await assert.rejects(writeBack({ repo: withCreds, pin: pin('fraud', 4), credentials: { username: 'bot', password: 'not-the-password' } }), (e: Error) => {
+      assert.match(e.message, /^fetching main from http:\/\/\*\*\*@127\.0\.0\.1:\d+\/denied\.git: /);
+      assert.ok(!e.message.includes(AUTH.password), e.message);
+      assert.ok(!e.message.includes('not-the-password'), e.message);
+      return true;
+    });
   });
 });

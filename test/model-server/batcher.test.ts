@@ -29,10 +29,11 @@ describe('Batcher dispatch (injected run)', () => {
   /** A run that records each call's rows and time, and finishes only when released. */
   function gatedRun() {
     const calls: Array<{ rows: number; at: number; release: () => void }> = [];
-    const run = (inputs: readonly BatchInput[]): Promise<Record<string, RawOutput>> => new Promise((resolve) => {
-      const x = inputs[0].typed as Float32Array;
-      calls.push({ rows: inputs[0].shape[0], at: performance.now(), release: () => resolve({ y: { data: x.map((v) => v * 2), dims: [x.length, 1] } }) });
-    });
+    const run = (inputs: readonly BatchInput[]): Promise<Record<string, RawOutput>> =>
+      new Promise((resolve) => {
+        const x = inputs[0].typed as Float32Array;
+        calls.push({ rows: inputs[0].shape[0], at: performance.now(), release: () => resolve({ y: { data: x.map((v) => v * 2), dims: [x.length, 1] } }) });
+      });
     return { calls, run };
   }
   const until = async (cond: () => boolean, ms = 2000) => {
@@ -63,8 +64,18 @@ describe('Batcher dispatch (injected run)', () => {
     assert.equal(calls[0].rows, 4);
     calls[0].release();
     const out = await Promise.all(ps);
-    assert.deepEqual(out.map((o) => Array.from(o.y.data as Float32Array)), [[2], [4, 6], [8]]);
-    assert.deepEqual(out.map((o) => o.y.dims), [[1, 1], [2, 1], [1, 1]]);
+    assert.deepEqual(
+      out.map((o) => Array.from(o.y.data as Float32Array)),
+      [[2], [4, 6], [8]],
+    );
+    assert.deepEqual(
+      out.map((o) => o.y.dims),
+      [
+        [1, 1],
+        [2, 1],
+        [1, 1],
+      ],
+    );
   });
 
   test('a busy model batches what arrives during the run and runs it as soon as the run ends', async () => {
@@ -86,7 +97,10 @@ describe('Batcher dispatch (injected run)', () => {
     calls[1].release();
     assert.deepEqual(Array.from((await first).y.data as Float32Array), [2]);
     const out = await Promise.all([...later, third]);
-    assert.deepEqual(out.map((o) => Array.from(o.y.data as Float32Array)), [[20], [40, 42], [60]]);
+    assert.deepEqual(
+      out.map((o) => Array.from(o.y.data as Float32Array)),
+      [[20], [40, 42], [60]],
+    );
     assert.equal(b.pending, 0);
   });
 
@@ -131,6 +145,9 @@ describe('Batcher dispatch (injected run)', () => {
     assert.equal(calls[1].rows, 1);
     calls[1].release();
     const out = await Promise.all(ps);
-    assert.deepEqual(out.map((o) => Array.from(o.y.data as Float32Array)), [[2], [14, 16], [4]]);
+    assert.deepEqual(
+      out.map((o) => Array.from(o.y.data as Float32Array)),
+      [[2], [14, 16], [4]],
+    );
   });
 });

@@ -17,7 +17,9 @@ describe('ghosteam serve with a registry and the repository extension', () => {
     const churn = writeFraudModel(dir, 12);
     await new LocalRegistry({ dir: registryDir }).registerVersion('churn', { artifactPath: churn.path });
     const fraud = writeFraudModel(dir, 11);
-    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${fraud.path}`, '--port', '0', '--registry-dir', registryDir], { env: { ...process.env, MLFLOW_TRACKING_URI: '' } });
+    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${fraud.path}`, '--port', '0', '--registry-dir', registryDir], {
+      env: { ...process.env, MLFLOW_TRACKING_URI: '' },
+    });
     const served = watchServe(child);
     try {
       const url = await served.url;
@@ -32,7 +34,10 @@ describe('ghosteam serve with a registry and the repository extension', () => {
       assert.equal(r.status, 200);
       denseNetForward(churn.net, x).forEach((p, i) => assert.ok(Math.abs(r.json.outputs[0].data[i] - p) < 1e-5));
     } finally {
-      const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('exit', resolve);
+        child.kill('SIGTERM');
+      });
       assert.equal(code, 0, served.output());
     }
   });

@@ -18,18 +18,26 @@ describe('ghosteam serve', () => {
   test('without a model it says what to pass', () => {
     const r = spawnSync(process.execPath, [bin, 'serve'], { encoding: 'utf8' });
     assert.notEqual(r.status, 0);
-    assert.equal(r.stderr.trim(), 'error: no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions');
+    assert.equal(
+      r.stderr.trim(),
+      'error: no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions',
+    );
   });
 
   test('a missing token variable is an error', () => {
-    const r = spawnSync(process.execPath, [bin, 'serve', '--model', 'x.onnx', '--token-env', 'GHOSTEAM_NOPE_TOKEN'], { encoding: 'utf8', env: { ...process.env, GHOSTEAM_NOPE_TOKEN: '' } });
+    const r = spawnSync(process.execPath, [bin, 'serve', '--model', 'x.onnx', '--token-env', 'GHOSTEAM_NOPE_TOKEN'], {
+      encoding: 'utf8',
+      env: { ...process.env, GHOSTEAM_NOPE_TOKEN: '' },
+    });
     assert.equal(r.stderr.trim(), 'error: --token-env GHOSTEAM_NOPE_TOKEN: the environment variable is not set or empty');
   });
 
   test('serves a file with a token, answers, and exits 0 on SIGTERM', async () => {
     const dir = tempDir();
     const m = writeFraudModel(dir, 4);
-    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${m.path}`, '--port', '0', '--token-env', 'SERVE_TOKEN'], { env: { ...process.env, SERVE_TOKEN: 'token-abcdefgh', GHOSTEAM_MODEL_VERSION: '7' } });
+    const child = spawn(process.execPath, [bin, 'serve', '--model', `fraud=${m.path}`, '--port', '0', '--token-env', 'SERVE_TOKEN'], {
+      env: { ...process.env, SERVE_TOKEN: 'token-abcdefgh', GHOSTEAM_MODEL_VERSION: '7' },
+    });
     const served = watchServe(child);
     const url = await served.url;
     assert.match(served.output(), /serving fraud version 7 \(stable 7\)/); // from GHOSTEAM_MODEL_VERSION
@@ -40,7 +48,10 @@ describe('ghosteam serve', () => {
     const want = denseNetForward(m.net, x);
     r.json.outputs[0].data.forEach((v: number, i: number) => assert.ok(Math.abs(v - want[i]) < 1e-5));
     assert.equal((await post(`${url}/v2/models/fraud/infer`, inferBody(x))).status, 401);
-    const code = await new Promise<number | null>((resolve) => { child.on('exit', resolve); child.kill('SIGTERM'); });
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', resolve);
+      child.kill('SIGTERM');
+    });
     assert.equal(code, 0);
     assert.match(served.output(), /SIGTERM: draining in-flight requests/);
   });

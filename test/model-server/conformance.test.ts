@@ -23,15 +23,22 @@ describe('conformance with real clients', { skip: peers.skip }, () => {
   let s: ModelServer;
   before(async () => {
     s = await startModelServer({
-      port: 0, token, processMetrics: false,
-      models: [{ name: 'fraud', path: m.path }, ...['INT64', 'BOOL', 'BYTES', 'FP64'].map((d) => ({ name: `id-${d.toLowerCase()}`, path: writeIdentityModel(dir, d) }))],
+      port: 0,
+      token,
+      processMetrics: false,
+      models: [
+        { name: 'fraud', path: m.path },
+        ...['INT64', 'BOOL', 'BYTES', 'FP64'].map((d) => ({ name: `id-${d.toLowerCase()}`, path: writeIdentityModel(dir, d) })),
+      ],
     });
   });
   after(() => s.close());
 
   test('tritonclient[http]: health, metadata, infer (versioned and not, JSON and binary), four datatypes, and a 400', async () => {
     const x = rows(3, 21);
-    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_client.py'), s.url.replace('http://', ''), token, JSON.stringify(x)], { timeout: 60_000 });
+    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_client.py'), s.url.replace('http://', ''), token, JSON.stringify(x)], {
+      timeout: 60_000,
+    });
     const out = JSON.parse(stdout);
     assert.equal(out.live, true);
     assert.equal(out.ready, true);
@@ -58,16 +65,47 @@ describe('conformance with real clients', { skip: peers.skip }, () => {
     // The upstream spec writes path templates as '${MODEL_NAME}'; rewrite them to OpenAPI's '{MODEL_NAME}' and
     // point the names at a served model (and a missing one) in a temp copy, so infer gets real traffic.
     const spec = readFileSync(join(root, '../shared/upstream/open-inference-protocol/open_inference_rest.yaml'), 'utf8')
-      .replaceAll('${MODEL_NAME}', '{MODEL_NAME}').replaceAll('${MODEL_VERSION}', '{MODEL_VERSION}')
-      .replace(/(- schema:\n\s+type: string\n)(\s+)name: MODEL_NAME/g, (_m, a: string, ind: string) => `${a.replace('type: string', "type: string\n          enum: ['fraud', 'nope']")}${ind}name: MODEL_NAME`)
-      .replace(/(- schema:\n\s+type: string\n)(\s+)name: MODEL_VERSION/g, (_m, a: string, ind: string) => `${a.replace('type: string', "type: string\n          enum: ['1', '9']")}${ind}name: MODEL_VERSION`);
+      .replaceAll('${MODEL_NAME}', '{MODEL_NAME}')
+      .replaceAll('${MODEL_VERSION}', '{MODEL_VERSION}')
+      .replace(
+        /(- schema:\n\s+type: string\n)(\s+)name: MODEL_NAME/g,
+        (_m, a: string, ind: string) => `${a.replace('type: string', "type: string\n          enum: ['fraud', 'nope']")}${ind}name: MODEL_NAME`,
+      )
+      .replace(
+        /(- schema:\n\s+type: string\n)(\s+)name: MODEL_VERSION/g,
+        (_m, a: string, ind: string) => `${a.replace('type: string', "type: string\n          enum: ['1', '9']")}${ind}name: MODEL_VERSION`,
+      );
     assert.match(spec, /enum: \['fraud', 'nope'\]/);
     const specPath = join(dir, 'oip.yaml');
     writeFileSync(specPath, spec);
     const st = join(dirname(peers.python), 'schemathesis');
-    const r = await run(st, ['run', specPath, '--url', s.url, '--checks', 'not_a_server_error', '--max-examples', '25', '--seed', '7', '--workers', '1',
-      '--phases', 'examples,coverage,fuzzing', '-H', `Authorization: Bearer ${token}`, '--no-color', '--request-timeout', '10', '--suppress-health-check', 'all'],
-    { timeout: 170_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, cwd: dir }).catch((e: { code?: number; stdout?: string; stderr?: string }) => e);
+    const r = await run(
+      st,
+      [
+        'run',
+        specPath,
+        '--url',
+        s.url,
+        '--checks',
+        'not_a_server_error',
+        '--max-examples',
+        '25',
+        '--seed',
+        '7',
+        '--workers',
+        '1',
+        '--phases',
+        'examples,coverage,fuzzing',
+        '-H',
+        `Authorization: Bearer ${token}`,
+        '--no-color',
+        '--request-timeout',
+        '10',
+        '--suppress-health-check',
+        'all',
+      ],
+      { timeout: 170_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, cwd: dir },
+    ).catch((e: { code?: number; stdout?: string; stderr?: string }) => e);
     const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
     assert.ok(!('code' in r) || r.code === 0, `schemathesis failed:\n${text.slice(-6000)}`);
     assert.match(text, /passed/i);

@@ -22,12 +22,24 @@ describe('tritonclient: FP16, BF16 and the model repository extension', { skip: 
   const m1 = writeFraudModel(dir, 1);
   let s: ModelServer;
   before(async () => {
-    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }, { name: 'affine16', path: writeFp16Model(dir) }, { name: 'scale16', path: writeBf16Model(dir) }, { name: 'two', path: writeTwoInputModel(dir) }] });
+    s = await startModelServer({
+      port: 0,
+      token,
+      processMetrics: false,
+      models: [
+        { name: 'fraud', path: m1.path },
+        { name: 'affine16', path: writeFp16Model(dir) },
+        { name: 'scale16', path: writeBf16Model(dir) },
+        { name: 'two', path: writeTwoInputModel(dir) },
+      ],
+    });
   });
   after(() => s.close());
 
   test('FP16 over JSON and binary and BF16 over binary get the right answers; index, unload, load and their errors', async () => {
-    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_extensions.py'), s.url.replace('http://', ''), token], { timeout: 60_000 });
+    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/triton_extensions.py'), s.url.replace('http://', ''), token], {
+      timeout: 60_000,
+    });
     const out = JSON.parse(stdout);
     const x16 = (out.x16 as number[][]).flat();
     for (const mode of ['fp16_json', 'fp16_binary']) {
@@ -59,8 +71,14 @@ describe('tritonclient: FP16, BF16 and the model repository extension', { skip: 
     assert.equal(out.ready_after_unload, false);
     assert.deepEqual(out.index_unloaded[1], { name: 'fraud', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });
     assert.equal(out.ready_after_load, true);
-    assert.deepEqual(out.load_config, { status: '400', message: `parameters.config: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}` });
-    assert.deepEqual(out.load_unknown, { status: '404', message: `model 'nope' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/nope.onnx"}}` });
+    assert.deepEqual(out.load_config, {
+      status: '400',
+      message: `parameters.config: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`,
+    });
+    assert.deepEqual(out.load_unknown, {
+      status: '404',
+      message: `model 'nope' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/nope.onnx"}}`,
+    });
     assert.deepEqual(out.unload_unknown, { status: '404', message: "model 'nope' is not loaded" });
     assert.deepEqual(out.index_no_token, { status: '401', message: 'missing bearer token; send Authorization: Bearer <token>' });
     assert.deepEqual(out.index_final, out.index0);
@@ -95,28 +113,68 @@ paths:
     const specPath = join(dir, 'repository-v1.yaml');
     writeFileSync(specPath, spec);
     const st = join(dirname(peers.python), 'schemathesis');
-    const r = await run(st, ['run', specPath, '--url', s.url, '--checks', 'not_a_server_error', '--max-examples', '30', '--seed', '11', '--workers', '1',
-      '--phases', 'examples,coverage,fuzzing', '-H', `Authorization: Bearer ${token}`, '--no-color', '--request-timeout', '10', '--suppress-health-check', 'all'],
-    { timeout: 170_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, cwd: dir }).catch((e: { code?: number; stdout?: string; stderr?: string }) => e);
+    const r = await run(
+      st,
+      [
+        'run',
+        specPath,
+        '--url',
+        s.url,
+        '--checks',
+        'not_a_server_error',
+        '--max-examples',
+        '30',
+        '--seed',
+        '11',
+        '--workers',
+        '1',
+        '--phases',
+        'examples,coverage,fuzzing',
+        '-H',
+        `Authorization: Bearer ${token}`,
+        '--no-color',
+        '--request-timeout',
+        '10',
+        '--suppress-health-check',
+        'all',
+      ],
+      { timeout: 170_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, SCHEMATHESIS_HOOKS: '' }, cwd: dir },
+    ).catch((e: { code?: number; stdout?: string; stderr?: string }) => e);
     const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
     assert.ok(!('code' in r) || r.code === 0, `schemathesis failed:\n${text.slice(-6000)}`);
     assert.match(text, /\d+ generated, \d+ passed/);
     assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
   });
 
-  test('KServe\'s own V1 REST client: liveness, readiness, rows keyed by input name, columns, a 400, the model list', async () => {
+  test("KServe's own V1 REST client: liveness, readiness, rows keyed by input name, columns, a 400, the model list", async () => {
     const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/kserve_v1.py'), s.url, token], { timeout: 60_000 });
     const out = JSON.parse(stdout);
     assert.equal(out.live, true);
     assert.equal(out.ready_two, true);
     // As KServe's own servers answer: the first output per row; every output behind parameters.detailed.
-    const want = { predictions: [[1.5, 2], [-2, -7]] };
+    const want = {
+      predictions: [
+        [1.5, 2],
+        [-2, -7],
+      ],
+    };
     assert.deepEqual(out.rows, want);
     assert.deepEqual(out.columns, want);
-    assert.deepEqual(out.rows_detailed, { predictions: [{ shifted: [1.5, 2], doubled: 2 }, { shifted: [-2, -7], doubled: -8 }] });
+    assert.deepEqual(out.rows_detailed, {
+      predictions: [
+        { shifted: [1.5, 2], doubled: 2 },
+        { shifted: [-2, -7], doubled: -8 },
+      ],
+    });
     assert.deepEqual(out.bad, { status: 400, error: "instances[0]: missing input 'offset'; every instance needs 'features', 'offset'" });
     // The fuzz test above may have unloaded or reloaded models: the list is whatever is loaded now.
-    assert.deepEqual(out.list.models.sort(), s.models().map((m) => m.name).sort());
+    assert.deepEqual(
+      out.list.models.sort(),
+      s
+        .models()
+        .map((m) => m.name)
+        .sort(),
+    );
     assert.ok(out.list.models.includes('two'));
   });
 });

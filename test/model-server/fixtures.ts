@@ -23,17 +23,31 @@ export function writeFraudModel(dir: string, seed: number, file = `fraud-${seed}
 
 const DT = onnx.TensorProto.DataType;
 export const IDENTITY_TYPES: Record<string, number> = {
-  BOOL: DT.BOOL, UINT8: DT.UINT8, UINT16: DT.UINT16, UINT32: DT.UINT32, UINT64: DT.UINT64,
-  INT8: DT.INT8, INT16: DT.INT16, INT32: DT.INT32, INT64: DT.INT64, FP32: DT.FLOAT, FP64: DT.DOUBLE, BYTES: DT.STRING,
+  BOOL: DT.BOOL,
+  UINT8: DT.UINT8,
+  UINT16: DT.UINT16,
+  UINT32: DT.UINT32,
+  UINT64: DT.UINT64,
+  INT8: DT.INT8,
+  INT16: DT.INT16,
+  INT32: DT.INT32,
+  INT64: DT.INT64,
+  FP32: DT.FLOAT,
+  FP64: DT.DOUBLE,
+  BYTES: DT.STRING,
 };
 
 /** A model with one input 'x' [N, 2] of the given OIP datatype, returned unchanged as 'y'. */
 export function writeIdentityModel(dir: string, datatype: keyof typeof IDENTITY_TYPES): string {
   const vi = (name: string) => ({ name, type: { tensorType: { elemType: IDENTITY_TYPES[datatype], shape: { dim: [{ dimParam: 'N' }, { dimValue: 2 }] } } } });
-  const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 8, opsetImport: [{ domain: '', version: 17 }], producerName: 'test',
-    graph: { name: 'identity', node: [{ opType: 'Identity', input: ['x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] },
-  })).finish();
+  const bytes = onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      producerName: 'test',
+      graph: { name: 'identity', node: [{ opType: 'Identity', input: ['x'], output: ['y'] }], input: [vi('x')], output: [vi('y')] },
+    }),
+  ).finish();
   const path = join(dir, `identity-${datatype}.onnx`);
   writeFileSync(path, bytes);
   return path;
@@ -52,7 +66,11 @@ export async function post(url: string, body: string, headers: Record<string, st
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
   const text = await res.text();
   let json: unknown;
-  try { json = JSON.parse(text); } catch { json = text; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
   return { status: res.status, json, headers: res.headers };
 }
 
@@ -60,7 +78,11 @@ export async function get(url: string, headers: Record<string, string> = {}): Pr
   const res = await fetch(url, { headers });
   const text = await res.text();
   let json: unknown;
-  try { json = JSON.parse(text); } catch { json = text; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
   return { status: res.status, json };
 }
 

@@ -36,23 +36,33 @@ describe('bring your own model: sklearn, XGBoost and LightGBM exports served as 
   const dir = tempDir('ghosteam-fw-');
   let cases: Case[] = [];
   let s: ModelServer;
-  before(async () => {
-    await run(peers.python, [join(import.meta.dirname, 'py/frameworks.py'), 'train', dir], { timeout: 300_000, maxBuffer: 16 << 20 });
-    cases = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { cases: Case[] }).cases;
-    s = await startModelServer({
-      port: 0, processMetrics: false,
-      models: [
-        ...cases.map((c) => ({ name: c.name, path: c.path })),
-        { name: 'native-joblib', path: join(dir, 'model.joblib') },
-        { name: 'native-ubj', path: join(dir, 'model.ubj') },
-        { name: 'native-txt', path: join(dir, 'model.txt') },
-      ],
-    });
-  }, { timeout: 330_000 });
+  before(
+    async () => {
+      await run(peers.python, [join(import.meta.dirname, 'py/frameworks.py'), 'train', dir], { timeout: 300_000, maxBuffer: 16 << 20 });
+      cases = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { cases: Case[] }).cases;
+      s = await startModelServer({
+        port: 0,
+        processMetrics: false,
+        models: [
+          ...cases.map((c) => ({ name: c.name, path: c.path })),
+          { name: 'native-joblib', path: join(dir, 'model.joblib') },
+          { name: 'native-ubj', path: join(dir, 'model.ubj') },
+          { name: 'native-txt', path: join(dir, 'model.txt') },
+        ],
+      });
+    },
+    { timeout: 330_000 },
+  );
   after(() => s?.close());
 
   test('every export loads; native files are refused per model with the converter to use', async () => {
-    assert.deepEqual(s.models().map((m) => m.name).sort(), cases.map((c) => c.name).sort());
+    assert.deepEqual(
+      s
+        .models()
+        .map((m) => m.name)
+        .sort(),
+      cases.map((c) => c.name).sort(),
+    );
     const failed = Object.fromEntries(s.failed.map((f) => [f.model, f.error]));
     assert.match(failed['native-joblib'], /is not an ONNX model; it looks like a scikit-learn model .*skl2onnx/);
     assert.match(failed['native-ubj'], /is not an ONNX model; it looks like an XGBoost model: convert it with onnxmltools/);
@@ -66,7 +76,11 @@ describe('bring your own model: sklearn, XGBoost and LightGBM exports served as 
     for (const c of cases.filter((x) => x.expect.classes && !x.name.endsWith('nozipmap') && x.name !== 'xgboost')) {
       const m = await get(`${s.url}/v2/models/${c.name}`);
       const p = (m.json.outputs as Array<{ name: string; datatype: string; shape: number[]; parameters?: { labels: unknown[] } }>)[1];
-      assert.deepEqual({ datatype: p.datatype, shape: p.shape, labels: p.parameters?.labels }, { datatype: 'FP32', shape: [-1, c.expect.classes!.length], labels: c.expect.classes }, c.name);
+      assert.deepEqual(
+        { datatype: p.datatype, shape: p.shape, labels: p.parameters?.labels },
+        { datatype: 'FP32', shape: [-1, c.expect.classes!.length], labels: c.expect.classes },
+        c.name,
+      );
     }
     const info = Object.fromEntries(s.models().map((m) => [m.name, m.versions[0]]));
     for (const c of cases) assert.equal(info[c.name].batching, true, c.name);
@@ -77,8 +91,21 @@ describe('bring your own model: sklearn, XGBoost and LightGBM exports served as 
       let inputs: unknown[];
       if (c.inputs === 'columns') {
         const recs = c.rows as Array<Record<string, unknown>>;
-        inputs = Object.keys(recs[0]).map((k) => ({ name: k, shape: [recs.length, 1], datatype: typeof recs[0][k] === 'string' ? 'BYTES' : 'FP32', data: recs.map((r) => r[k]) }));
-      } else inputs = [{ name: (await get(`${s.url}/v2/models/${c.name}`)).json.inputs[0].name, shape: [c.rows.length, (c.rows[0] as unknown[]).length], datatype: 'FP32', data: c.rows }];
+        inputs = Object.keys(recs[0]).map((k) => ({
+          name: k,
+          shape: [recs.length, 1],
+          datatype: typeof recs[0][k] === 'string' ? 'BYTES' : 'FP32',
+          data: recs.map((r) => r[k]),
+        }));
+      } else
+        inputs = [
+          {
+            name: (await get(`${s.url}/v2/models/${c.name}`)).json.inputs[0].name,
+            shape: [c.rows.length, (c.rows[0] as unknown[]).length],
+            datatype: 'FP32',
+            data: c.rows,
+          },
+        ];
       const r = await post(`${s.url}/v2/models/${c.name}/infer`, JSON.stringify({ inputs }));
       assert.equal(r.status, 200, `${c.name}: ${JSON.stringify(r.json)}`);
       const outs = Object.fromEntries((r.json.outputs as Array<{ name: string; data: unknown[]; shape: number[] }>).map((o, i) => [i, o]));
@@ -114,18 +141,27 @@ describe('bring your own model: sklearn, XGBoost and LightGBM exports served as 
     // A string column with null stays a clear 400.
     const bad = await post(`${s.url}/v1/models/pipeline:predict`, JSON.stringify({ instances: [{ ...(pipe.rows[0] as object), size: null }] }));
     assert.equal(bad.status, 400);
-    assert.match(bad.json.error, /^instances\[0\]\.size: element 0 is null; expected a string for datatype BYTES \(null means a missing value only for FP16, BF16, FP32 and FP64 inputs\)$/);
+    assert.match(
+      bad.json.error,
+      /^instances\[0\]\.size: element 0 is null; expected a string for datatype BYTES \(null means a missing value only for FP16, BF16, FP32 and FP64 inputs\)$/,
+    );
   });
 
   test('tritonclient: JSON and binary answers match, model config and Triton-shaped statistics', async () => {
-    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/frameworks.py'), 'triton', s.url.replace('http://', ''), dir], { timeout: 120_000, maxBuffer: 16 << 20 });
-    const got = JSON.parse(stdout) as Record<string, { json: Record<string, unknown[]>; binary: Record<string, unknown[]>; config: Record<string, any>; stats: { model_stats: Array<Record<string, any>> } }>;
+    const { stdout } = await run(peers.python, [join(import.meta.dirname, 'py/frameworks.py'), 'triton', s.url.replace('http://', ''), dir], {
+      timeout: 120_000,
+      maxBuffer: 16 << 20,
+    });
+    const got = JSON.parse(stdout) as Record<
+      string,
+      { json: Record<string, unknown[]>; binary: Record<string, unknown[]>; config: Record<string, any>; stats: { model_stats: Array<Record<string, any>> } }
+    >;
     for (const c of cases.filter((x) => x.inputs !== 'columns')) {
       const g = got[c.name];
       assert.ok(g, c.name);
       for (const form of ['json', 'binary'] as const) {
         const outs = Object.values(g[form]);
-        if (c.expect.label) assert.deepEqual((outs[0] as unknown[]).flat(), c.expect.label, `${c.name} ${form} labels`);
+        if (c.expect.label) assert.deepEqual(outs[0].flat(), c.expect.label, `${c.name} ${form} labels`);
         if (c.expect.proba) close((outs[1] as number[][]).flat(), c.expect.proba.flat(), 1e-4, `${c.name} ${form} probabilities`);
         if (c.expect.value) close((outs[0] as number[][]).flat(), c.expect.value, 1e-4, `${c.name} ${form} values`);
       }

@@ -18,9 +18,14 @@ function vi(name: string, elemType: number, dims: readonly Dim[]) {
 }
 
 function write(path: string, graph: Record<string, unknown>): string {
-  const bytes = onnx.ModelProto.encode(onnx.ModelProto.create({
-    irVersion: 9, opsetImport: [{ domain: '', version: 19 }], producerName: 'ghosteam-test', graph,
-  })).finish();
+  const bytes = onnx.ModelProto.encode(
+    onnx.ModelProto.create({
+      irVersion: 9,
+      opsetImport: [{ domain: '', version: 19 }],
+      producerName: 'ghosteam-test',
+      graph,
+    }),
+  ).finish();
   writeFileSync(path, bytes);
   return path;
 }

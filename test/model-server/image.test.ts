@@ -34,8 +34,12 @@ describe('images/model-server', () => {
     const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: models }] });
     try {
       assert.equal((await get(`${s.url}/v2/models/fraud/ready`)).status, 200);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
     writeFraudModel(models, 2, 'other.onnx');
-    await assert.rejects(startModelServer({ port: 0, models: [{ name: 'fraud', path: models }] }), { message: `model 'fraud': directory ${models} holds 2 .onnx files (model.onnx, other.onnx); it must hold exactly one, or an MLflow MLmodel file, or pass the file's path` });
+    await assert.rejects(startModelServer({ port: 0, models: [{ name: 'fraud', path: models }] }), {
+      message: `model 'fraud': directory ${models} holds 2 .onnx files (model.onnx, other.onnx); it must hold exactly one, or an MLflow MLmodel file, or pass the file's path`,
+    });
   });
 });

@@ -17,10 +17,16 @@ function rawExchange(url: string, raw: string | Buffer, ms = 5000): Promise<{ te
     let text = '';
     let error: string | undefined;
     const sock: Socket = connect(Number(u.port), u.hostname);
-    const timer = setTimeout(() => { sock.destroy(); resolve({ text, closed: false, error }); }, ms);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve({ text, closed: false, error });
+    }, ms);
     sock.on('data', (c) => (text += c.toString('latin1')));
     sock.on('error', (e) => (error = (e as NodeJS.ErrnoException).code ?? e.message));
-    sock.on('close', () => { clearTimeout(timer); resolve({ text, closed: true, error }); });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true, error });
+    });
     sock.write(raw);
   });
 }
@@ -38,7 +44,14 @@ describe('model server: amplification and the response cap', () => {
   const fraud = writeFraudModel(dir, 3);
   let s: ModelServer;
   before(async () => {
-    s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'id', path: identity }, { name: 'fraud', path: fraud.path }] });
+    s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      models: [
+        { name: 'id', path: identity },
+        { name: 'fraud', path: fraud.path },
+      ],
+    });
   });
   after(() => s.close());
 
@@ -46,7 +59,10 @@ describe('model server: amplification and the response cap', () => {
     // The probe from the issue: before, this built a ~500 MB answer (500 Invalid string length, or an OOM).
     const n = 11_200;
     const data = Array.from({ length: n * 2 }, (_, i) => 1.25 + (i % 1000) / 1024);
-    const body = JSON.stringify({ inputs: [{ name: 'x', shape: [n, 2], datatype: 'FP32', data }], outputs: Array.from({ length: 2000 }, () => ({ name: 'y' })) });
+    const body = JSON.stringify({
+      inputs: [{ name: 'x', shape: [n, 2], datatype: 'FP32', data }],
+      outputs: Array.from({ length: 2000 }, () => ({ name: 'y' })),
+    });
     assert.ok(body.length > 280_000 && body.length < 300_000, `${body.length} bytes`);
     const r = await post(`${s.url}/v2/models/id/infer`, body);
     assert.deepEqual({ status: r.status, json: r.json }, { status: 400, json: { error: "outputs[1]: output 'y' is requested twice; name each output once" } });
@@ -56,24 +72,39 @@ describe('model server: amplification and the response cap', () => {
     const small = await startModelServer({ port: 0, processMetrics: false, maxResponseBytes: 4096, models: [{ name: 'id', path: identity }] });
     try {
       const x = Array.from({ length: 600 }, (_, i) => i / 7);
-      const infer = (extra: Record<string, unknown> = {}) => post(`${small.url}/v2/models/id/infer`, JSON.stringify({ inputs: [{ name: 'x', shape: [300, 2], datatype: 'FP32', data: x }], ...extra }));
+      const infer = (extra: Record<string, unknown> = {}) =>
+        post(`${small.url}/v2/models/id/infer`, JSON.stringify({ inputs: [{ name: 'x', shape: [300, 2], datatype: 'FP32', data: x }], ...extra }));
       const json = await infer();
       assert.equal(json.status, 413);
       assert.equal(json.headers.get('connection'), 'close');
-      assert.match(json.json.error, /^the answer would be larger than the server's response limit of 4096 bytes \(output 'y' (alone does not fit|has 600 elements)\); ask for fewer rows or fewer outputs, or raise the limit \(--max-response-bytes\)$/);
+      assert.match(
+        json.json.error,
+        /^the answer would be larger than the server's response limit of 4096 bytes \(output 'y' (alone does not fit|has 600 elements)\); ask for fewer rows or fewer outputs, or raise the limit \(--max-response-bytes\)$/,
+      );
       // binary: 600 FP32 = 2400 bytes of blocks fits, 1,200 rows do not
-      const bin = await post(`${small.url}/v2/models/id/infer`, JSON.stringify({ inputs: [{ name: 'x', shape: [1200, 2], datatype: 'FP32', data: [...x, ...x, ...x, ...x] }], parameters: { binary_data_output: true } }));
+      const bin = await post(
+        `${small.url}/v2/models/id/infer`,
+        JSON.stringify({
+          inputs: [{ name: 'x', shape: [1200, 2], datatype: 'FP32', data: [...x, ...x, ...x, ...x] }],
+          parameters: { binary_data_output: true },
+        }),
+      );
       assert.equal(bin.status, 413);
       assert.match(bin.json.error, /output 'y' has 2400 elements/);
       const v1 = await post(`${small.url}/v1/models/id:predict`, JSON.stringify({ instances: Array.from({ length: 300 }, (_, i) => [i / 7, i / 3]) }));
       assert.equal(v1.status, 413);
       assert.match(v1.json.error, /^the answer would be larger than the server's response limit of 4096 bytes/);
-      const ok = await post(`${small.url}/v2/models/id/infer`, JSON.stringify({ inputs: [{ name: 'x', shape: [10, 2], datatype: 'FP32', data: x.slice(0, 20) }] }));
+      const ok = await post(
+        `${small.url}/v2/models/id/infer`,
+        JSON.stringify({ inputs: [{ name: 'x', shape: [10, 2], datatype: 'FP32', data: x.slice(0, 20) }] }),
+      );
       assert.equal(ok.status, 200);
       assert.deepEqual(ok.json.outputs[0].data, x.slice(0, 20).map(Math.fround));
       // the server is fine afterwards
       assert.equal((await post(`${small.url}/v1/models/id:predict`, JSON.stringify({ instances: [[1, 2]] }))).status, 200);
-    } finally { await small.close(); }
+    } finally {
+      await small.close();
+    }
   });
 });
 
@@ -103,11 +134,17 @@ describe('model server: slow clients hold no capacity', () => {
   });
 
   test('one connection holds at most maxInflightPerConnection requests; others still get in', async () => {
-    const s = await startModelServer({ port: 0, processMetrics: false, maxInflightPerConnection: 2, batching: { maxBatchSize: 64, maxQueueDelayMs: 300 }, models: [{ name: 'fraud', path: m.path }] });
+    const s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      maxInflightPerConnection: 2,
+      batching: { maxBatchSize: 64, maxQueueDelayMs: 300 },
+      models: [{ name: 'fraud', path: m.path }],
+    });
     try {
       const body = inferBody(rows(1, 1));
       const one = `POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
-      const pipelined = rawExchange(s.url, one.repeat(5) , 3000);
+      const pipelined = rawExchange(s.url, one.repeat(5), 3000);
       await new Promise((r) => setTimeout(r, 100));
       const other = await post(`${s.url}/v2/models/fraud/infer`, body);
       assert.equal(other.status, 200, 'another connection is admitted');
@@ -115,7 +152,9 @@ describe('model server: slow clients hold no capacity', () => {
       const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((x) => Number(x[1]));
       assert.deepEqual(statuses, [200, 200, 429, 429, 429]);
       assert.match(text, /too many requests in flight on this connection \(limit 2\); wait for answers before sending more, or open another connection/);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -137,14 +176,19 @@ describe('model server: deadlines answer 408', () => {
   });
 
   test('a body that never finishes: 408 and the connection closes', async () => {
-    const r = await rawExchange(s.url, 'POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"inputs":');
+    const r = await rawExchange(
+      s.url,
+      'POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{"inputs":',
+    );
     assert.equal(statusOf(r.text), 408, r.text);
     assert.equal(r.closed, true);
     assert.deepEqual(bodyOf(r.text), { error: 'the request did not arrive in time (headers within 300 ms, the whole request within 600 ms)' });
   });
 
   test('headersTimeoutMs longer than requestTimeoutMs is refused with both values', async () => {
-    await assert.rejects(startModelServer({ port: 0, headersTimeoutMs: 2000, requestTimeoutMs: 1000 }), { message: 'headersTimeoutMs (2000) is longer than requestTimeoutMs (1000), which includes the headers; lower it or raise requestTimeoutMs' });
+    await assert.rejects(startModelServer({ port: 0, headersTimeoutMs: 2000, requestTimeoutMs: 1000 }), {
+      message: 'headersTimeoutMs (2000) is longer than requestTimeoutMs (1000), which includes the headers; lower it or raise requestTimeoutMs',
+    });
   });
 });
 
@@ -160,25 +204,36 @@ describe('model server: an oversized body gets a 413 the client reads', () => {
   test('a client that writes the whole body before reading reads the 413 (Connection: close), with and without Content-Length', async () => {
     const big = Buffer.alloc(3_000_000, 0x20);
     for (const framing of ['length', 'chunked'] as const) {
-      const head = framing === 'length'
-        ? `POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${big.length}\r\n\r\n`
-        : 'POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n';
-      const payload = framing === 'length' ? Buffer.concat([Buffer.from(head), big]) : Buffer.concat([Buffer.from(head), Buffer.from(`${big.length.toString(16)}\r\n`), big, Buffer.from('\r\n0\r\n\r\n')]);
+      const head =
+        framing === 'length'
+          ? `POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${big.length}\r\n\r\n`
+          : 'POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n';
+      const payload =
+        framing === 'length'
+          ? Buffer.concat([Buffer.from(head), big])
+          : Buffer.concat([Buffer.from(head), Buffer.from(`${big.length.toString(16)}\r\n`), big, Buffer.from('\r\n0\r\n\r\n')]);
       const r = await rawExchange(s.url, payload);
       assert.equal(r.error, undefined, `${framing}: ${r.error}`);
       assert.equal(statusOf(r.text), 413, `${framing}: ${r.text.slice(0, 200)}`);
       assert.match(r.text, /\r\nconnection: close\r\n/i);
       assert.equal(r.closed, true);
-      assert.match(bodyOf(r.text).error, framing === 'length' ? /^request body is 3000000 bytes; the limit is 100000$/ : /^request body exceeds the limit of 100000 bytes$/);
+      assert.match(
+        bodyOf(r.text).error,
+        framing === 'length' ? /^request body is 3000000 bytes; the limit is 100000$/ : /^request body exceeds the limit of 100000 bytes$/,
+      );
     }
   });
 
   test('past the drain bound the 413 goes out at once and the connection closes', async () => {
     const r = await new Promise<{ status: number; connection?: string }>((resolve, reject) => {
-      const req = request(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(50_000_000) } }, (res: IncomingMessage) => {
-        res.resume();
-        resolve({ status: res.statusCode!, connection: res.headers.connection });
-      });
+      const req = request(
+        `${s.url}/v2/models/fraud/infer`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(50_000_000) } },
+        (res: IncomingMessage) => {
+          res.resume();
+          resolve({ status: res.statusCode!, connection: res.headers.connection });
+        },
+      );
       req.on('error', reject);
       req.write(Buffer.alloc(1000));
     });
@@ -191,23 +246,41 @@ describe('bearer scheme and exposure warnings', () => {
   test('the scheme is case-insensitive (RFC 7235); the token is exact', () => {
     const ok = bearerCheck('secret-token');
     const table: Array<[string | undefined, boolean]> = [
-      ['Bearer secret-token', true], ['bearer secret-token', true], ['BEARER secret-token', true], ['Bearer  secret-token ', true],
-      ['Bearer secret-Token', false], ['Basic secret-token', false], ['secret-token', false], ['Bearersecret-token', false], [undefined, false], ['Bearer ', false],
+      ['Bearer secret-token', true],
+      ['bearer secret-token', true],
+      ['BEARER secret-token', true],
+      ['Bearer  secret-token ', true],
+      ['Bearer secret-Token', false],
+      ['Basic secret-token', false],
+      ['secret-token', false],
+      ['Bearersecret-token', false],
+      [undefined, false],
+      ['Bearer ', false],
     ];
     for (const [h, want] of table) assert.equal(ok(fake(h)), want, String(h));
   });
   test('a lowercase scheme is accepted by the server', async () => {
     const dir = tempDir();
-    const s = await startModelServer({ port: 0, processMetrics: false, token: 'secret-token', models: [{ name: 'fraud', path: writeFraudModel(dir, 1).path }] });
+    const s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      token: 'secret-token',
+      models: [{ name: 'fraud', path: writeFraudModel(dir, 1).path }],
+    });
     try {
       assert.equal((await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 1)), { authorization: 'bearer secret-token' })).status, 200);
       assert.equal((await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 1)), { authorization: 'bearer wrong-token' })).status, 401);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
   test('exposureWarning: only beyond loopback without a token', () => {
     assert.equal(exposureWarning('the model server', '127.0.0.1', undefined), undefined);
     assert.equal(exposureWarning('the model server', '0.0.0.0', 'a-token-123'), undefined);
-    assert.equal(exposureWarning('the model server', '0.0.0.0', undefined), 'WARNING: the model server listens on 0.0.0.0 with NO token: anyone who can reach this address can use it. Set a token (--token-env NAME) or bind 127.0.0.1.');
+    assert.equal(
+      exposureWarning('the model server', '0.0.0.0', undefined),
+      'WARNING: the model server listens on 0.0.0.0 with NO token: anyone who can reach this address can use it. Set a token (--token-env NAME) or bind 127.0.0.1.',
+    );
     assert.match(exposureWarning('the model server', '::', undefined, true)!, /its \/admin API loads any file this process can read/);
   });
 });

@@ -26,12 +26,15 @@ describe('MLflow models: logged by Python and served by ghosteam; registered by 
   let s: ModelServer;
   let logged: { run_id: string; version: string; rows: number[][]; label: number[]; proba: number[][] };
   const name = `iris-${id}`;
-  before(async () => {
-    registry = new MlflowRegistry({ trackingUri: peers.mlflowUrl, experiment: `ghosteam-mlflow-models-${id}`, cacheDir: join(dir, 'cache') });
-    const { stdout } = await run(peers.python, [script, 'log', peers.mlflowUrl, name], { timeout: 180_000, maxBuffer: 8 << 20 });
-    logged = JSON.parse(stdout.trim().split('\n').pop()!);
-    s = await startModelServer({ port: 0, processMetrics: false, registry, models: [{ ref: `models:/${name}@champion` }] });
-  }, { timeout: 240_000 });
+  before(
+    async () => {
+      registry = new MlflowRegistry({ trackingUri: peers.mlflowUrl, experiment: `ghosteam-mlflow-models-${id}`, cacheDir: join(dir, 'cache') });
+      const { stdout } = await run(peers.python, [script, 'log', peers.mlflowUrl, name], { timeout: 180_000, maxBuffer: 8 << 20 });
+      logged = JSON.parse(stdout.trim().split('\n').pop()!);
+      s = await startModelServer({ port: 0, processMetrics: false, registry, models: [{ ref: `models:/${name}@champion` }] });
+    },
+    { timeout: 240_000 },
+  );
   after(() => s?.close());
 
   const check = async (model: string, version?: string) => {
@@ -61,7 +64,10 @@ describe('MLflow models: logged by Python and served by ghosteam; registered by 
     const reg = `fraud-${id}`;
     const mv = await registry.registerVersion(reg, { artifactPath: m.path, metrics: { auc: 0.9 } });
     const x = rows(3, 11);
-    const { stdout } = await run(peers.python, [script, 'pyfunc', peers.mlflowUrl, `models:/${reg}/${mv.version}`, JSON.stringify(x)], { timeout: 180_000, maxBuffer: 8 << 20 });
+    const { stdout } = await run(peers.python, [script, 'pyfunc', peers.mlflowUrl, `models:/${reg}/${mv.version}`, JSON.stringify(x)], {
+      timeout: 180_000,
+      maxBuffer: 8 << 20,
+    });
     const got = JSON.parse(stdout.trim().split('\n').pop()!) as { flavors: string[]; outputs: Record<string, number[][]> };
     assert.deepEqual(got.flavors, ['onnx', 'python_function']);
     const want = denseNetForward(m.net, x);

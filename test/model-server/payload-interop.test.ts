@@ -19,7 +19,10 @@ describe('payload log → drift reader', () => {
     const features = m.net.featureNames;
     const batches = [];
     for await (const b of readPayloadLog(file, { features, outputTensor: 'probability', outputNames: ['p'], model: 'fraud', version: '1' })) batches.push(b);
-    assert.deepEqual(batches.map((b) => b.rows), [2, 3, 1]);
+    assert.deepEqual(
+      batches.map((b) => b.rows),
+      [2, 3, 1],
+    );
     batches.forEach((b, i) => {
       assert.equal(b.width, 17);
       const want = denseNetForward(m.net, sent[i]);

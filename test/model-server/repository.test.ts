@@ -27,16 +27,29 @@ describe('repository requests (pure)', () => {
     assert.deepEqual(parseLoadRequest('fraud', undefined), { kind: 'known' });
     assert.deepEqual(parseLoadRequest('fraud', {}), { kind: 'known' });
     assert.deepEqual(parseLoadRequest('fraud', { parameters: { ref: 'fraud@champion' } }), { kind: 'spec', spec: { ref: 'fraud@champion' } });
-    assert.deepEqual(parseLoadRequest('fraud', { parameters: { path: '/m/f.onnx', version: 2 } }), { kind: 'spec', spec: { name: 'fraud', version: '2', path: '/m/f.onnx' } });
-    throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'churn@3' } }), "parameters.ref 'churn@3' names model 'churn', but the request loads 'fraud'");
+    assert.deepEqual(parseLoadRequest('fraud', { parameters: { path: '/m/f.onnx', version: 2 } }), {
+      kind: 'spec',
+      spec: { name: 'fraud', version: '2', path: '/m/f.onnx' },
+    });
+    throws400(
+      () => parseLoadRequest('fraud', { parameters: { ref: 'churn@3' } }),
+      "parameters.ref 'churn@3' names model 'churn', but the request loads 'fraud'",
+    );
     throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'fraud@3', path: '/x' } }), 'parameters.ref and parameters.path are exclusive; pass one');
-    throws400(() => parseLoadRequest('fraud', { parameters: { ref: 'fraud@@' } }), "parameters.ref: 'fraud@@' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)");
+    throws400(
+      () => parseLoadRequest('fraud', { parameters: { ref: 'fraud@@' } }),
+      "parameters.ref: 'fraud@@' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
+    );
     throws400(() => parseLoadRequest('fraud', { parameters: { version: '2' } }), 'parameters.version goes with parameters.path');
-    throws400(() => parseLoadRequest('fraud', { parameters: { config: '{"backend":"onnxruntime"}' } }),
-      `parameters.config: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`);
-    throws400(() => parseLoadRequest('fraud', { parameters: { 'file:1/model.onnx': 'AAAA' } }),
-      `parameters.file:1/model.onnx: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`);
-    throws400(() => parseLoadRequest('fraud', { parameters: { stable: true } }), 'unknown parameter \'stable\' for load; allowed: ref, path, version');
+    throws400(
+      () => parseLoadRequest('fraud', { parameters: { config: '{"backend":"onnxruntime"}' } }),
+      `parameters.config: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`,
+    );
+    throws400(
+      () => parseLoadRequest('fraud', { parameters: { 'file:1/model.onnx': 'AAAA' } }),
+      `parameters.file:1/model.onnx: Triton model configurations and files don't apply here (the server loads ONNX files); pass {"parameters": {"path": "/models/model.onnx"}} or {"parameters": {"ref": "model@champion"}}`,
+    );
+    throws400(() => parseLoadRequest('fraud', { parameters: { stable: true } }), "unknown parameter 'stable' for load; allowed: ref, path, version");
     throws400(() => parseLoadRequest('fraud', { model: 'fraud' }), `the load request has an unknown field 'model'; only "parameters" is allowed`);
   });
   test('unload: unload_dependents is accepted (nothing depends on a model here)', () => {
@@ -52,7 +65,9 @@ describe('model repository extension on a real server', () => {
   const token = 'repository-token';
   const auth = { authorization: `Bearer ${token}` };
   let s: ModelServer;
-  before(async () => { s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }] }); });
+  before(async () => {
+    s = await startModelServer({ port: 0, token, processMetrics: false, models: [{ name: 'fraud', path: m1.path }] });
+  });
   after(() => s.close());
   const repo = (path: string, body?: unknown) => post(`${s.url}/v2/repository/${path}`, body === undefined ? '' : JSON.stringify(body), auth);
 
@@ -91,18 +106,39 @@ describe('model repository extension on a real server', () => {
     assert.deepEqual((await repo('models/fraud/load', {})).json, { name: 'fraud', load: true, versions: ['1', '2'] });
     const after1 = await post(`${s.url}/v2/models/fraud/versions/1/infer`, inferBody(x), auth);
     denseNetForward(retrained.net, x).forEach((p, i) => assert.ok(Math.abs(after1.json.outputs[0].data[i] - p) < 1e-5));
-    assert.ok(denseNetForward(m1.net, x).some((p, i) => Math.abs(after1.json.outputs[0].data[i] - p) > 1e-3), 'the reloaded model answers differently');
+    assert.ok(
+      denseNetForward(m1.net, x).some((p, i) => Math.abs(after1.json.outputs[0].data[i] - p) > 1e-3),
+      'the reloaded model answers differently',
+    );
     // The admin API sees what the repository did: one concept, one place.
-    assert.deepEqual((await get(`${s.url}/admin/models/fraud`, auth)).json.versions.map((v: { version: string }) => v.version), ['1', '2']);
+    assert.deepEqual(
+      (await get(`${s.url}/admin/models/fraud`, auth)).json.versions.map((v: { version: string }) => v.version),
+      ['1', '2'],
+    );
   });
 
   test('unknown models and bad requests are 4xx with {"error"}', async () => {
     const cases: Array<[string, unknown, number, string]> = [
-      ['models/nope/load', undefined, 404, `model 'nope' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/nope.onnx"}}`],
+      [
+        'models/nope/load',
+        undefined,
+        404,
+        `model 'nope' is not in the repository: it was never loaded here and the server has no registry; pass {"parameters": {"path": "/models/nope.onnx"}}`,
+      ],
       ['models/nope/unload', undefined, 404, "model 'nope' is not loaded"],
       ['models/nope/load', { parameters: { path: join(dir, 'missing.onnx') } }, 400, `model 'nope': ${join(dir, 'missing.onnx')} does not exist`],
-      ['models/fraud/load', { parameters: { path: m2.path, version: '1' } }, 409, `model 'fraud' version '1' is already loaded from ${m1.path}; unload it first to load ${m2.path}`],
-      ['models/fraud/reload', undefined, 404, 'no route for POST /v2/repository/models/fraud/reload; the repository extension has POST /v2/repository/index, /v2/repository/models/{name}/load and /v2/repository/models/{name}/unload'],
+      [
+        'models/fraud/load',
+        { parameters: { path: m2.path, version: '1' } },
+        409,
+        `model 'fraud' version '1' is already loaded from ${m1.path}; unload it first to load ${m2.path}`,
+      ],
+      [
+        'models/fraud/reload',
+        undefined,
+        404,
+        'no route for POST /v2/repository/models/fraud/reload; the repository extension has POST /v2/repository/index, /v2/repository/models/{name}/load and /v2/repository/models/{name}/unload',
+      ],
     ];
     for (const [path, body, status, error] of cases) {
       const r = await repo(path, body);
@@ -126,9 +162,15 @@ describe('model repository with a registry, and with the admin API off', () => {
     await registry.registerVersion('churn', { artifactPath: b.path });
     const s = await startModelServer({ port: 0, processMetrics: false, registry });
     try {
-      assert.deepEqual((await post(`${s.url}/v2/repository/index`, '')).json, [{ name: 'churn', state: 'UNAVAILABLE', reason: 'in the local registry (latest version 2); not loaded' }]);
+      assert.deepEqual((await post(`${s.url}/v2/repository/index`, '')).json, [
+        { name: 'churn', state: 'UNAVAILABLE', reason: 'in the local registry (latest version 2); not loaded' },
+      ]);
       assert.deepEqual((await post(`${s.url}/v2/repository/models/churn/load`, '{}')).json, { name: 'churn', load: true, versions: ['2'] });
-      assert.deepEqual((await post(`${s.url}/v2/repository/models/churn/load`, JSON.stringify({ parameters: { ref: 'churn:1' } }))).json, { name: 'churn', load: true, versions: ['1'] });
+      assert.deepEqual((await post(`${s.url}/v2/repository/models/churn/load`, JSON.stringify({ parameters: { ref: 'churn:1' } }))).json, {
+        name: 'churn',
+        load: true,
+        versions: ['1'],
+      });
       assert.deepEqual((await post(`${s.url}/v2/repository/index`, '')).json, [
         { name: 'churn', version: '1', state: 'READY', reason: '' },
         { name: 'churn', version: '2', state: 'READY', reason: '' },
@@ -150,7 +192,16 @@ describe('model repository with a registry, and with the admin API off', () => {
     try {
       assert.deepEqual((await get(`${s.url}/v2`)).json.extensions, ['binary_tensor_data']);
       const r = await post(`${s.url}/v2/repository/models/fraud/unload`, '');
-      assert.deepEqual({ status: r.status, json: r.json }, { status: 404, json: { error: 'no route for POST /v2/repository/models/fraud/unload: the model repository extension is off, as the admin API is (the server is reachable beyond loopback without a token; set a token or --admin)' } });
+      assert.deepEqual(
+        { status: r.status, json: r.json },
+        {
+          status: 404,
+          json: {
+            error:
+              'no route for POST /v2/repository/models/fraud/unload: the model repository extension is off, as the admin API is (the server is reachable beyond loopback without a token; set a token or --admin)',
+          },
+        },
+      );
       assert.equal((await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 2)))).status, 200);
     } finally {
       await s.close();

@@ -4,7 +4,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { startModelServer, adminDefault, ModelServerAdminClient, ModelServerAdminError, parseModelSpec, type ModelServer } from '../../components/model-server/index.ts';
+import {
+  startModelServer,
+  adminDefault,
+  ModelServerAdminClient,
+  type ModelServerAdminError,
+  parseModelSpec,
+  type ModelServer,
+} from '../../components/model-server/index.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
 import { tempDir, writeFraudModel, writeIdentityModel, rows, inferBody, post, get, IDENTITY_TYPES } from './fixtures.ts';
@@ -18,14 +25,22 @@ describe('model server: protocol and errors', () => {
   const dir = tempDir();
   const m1 = writeFraudModel(dir, 1);
   let s: ModelServer;
-  before(async () => { s = await startModelServer({ port: 0, models: [{ name: 'fraud', path: m1.path }], processMetrics: false }); });
+  before(async () => {
+    s = await startModelServer({ port: 0, models: [{ name: 'fraud', path: m1.path }], processMetrics: false });
+  });
   after(() => s.close());
 
   test('health, server metadata, model metadata and ready with and without version', async () => {
     assert.deepEqual(await get(`${s.url}/v2/health/live`), { status: 200, json: { live: true } });
     assert.deepEqual(await get(`${s.url}/v2/health/ready`), { status: 200, json: { ready: true } });
     assert.deepEqual((await get(`${s.url}/v2`)).json, { name: 'ghosteam', version: '0.1.0', extensions: ['binary_tensor_data', 'model_repository'] });
-    const meta = { name: 'fraud', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16] }], outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }] };
+    const meta = {
+      name: 'fraud',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 16] }],
+      outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }],
+    };
     assert.deepEqual((await get(`${s.url}/v2/models/fraud`)).json, meta);
     assert.deepEqual((await get(`${s.url}/v2/models/fraud/versions/1`)).json, meta);
     assert.deepEqual(await get(`${s.url}/v2/models/fraud/ready`), { status: 200, json: { name: 'fraud', version: '1', ready: true } });
@@ -33,9 +48,12 @@ describe('model server: protocol and errors', () => {
     assert.equal((await get(`${s.url}/v2/models/fraud/versions/9/ready`)).status, 404);
   });
 
-  test('infer returns the model\'s outputs for every row, with id and requested outputs', async () => {
+  test("infer returns the model's outputs for every row, with id and requested outputs", async () => {
     const x = rows(5, 42);
-    const r = await post(`${s.url}/v2/models/fraud/versions/1/infer`, inferBody(x, { id: 'req-7', parameters: { foo: 1 }, outputs: [{ name: 'probability' }] }));
+    const r = await post(
+      `${s.url}/v2/models/fraud/versions/1/infer`,
+      inferBody(x, { id: 'req-7', parameters: { foo: 1 }, outputs: [{ name: 'probability' }] }),
+    );
     assert.equal(r.status, 200);
     assert.equal(r.json.model_name, 'fraud');
     assert.equal(r.json.model_version, '1');
@@ -53,8 +71,12 @@ describe('model server: protocol and errors', () => {
     const r = await post(`${s.url}/v1/models/fraud:predict`, JSON.stringify({ instances: x }));
     assert.equal(r.status, 200);
     close(r.json.predictions, denseNetForward(m1.net, x));
-    assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[[1,2]]}')).json, { error: "instances[0]: shape is [2]; input 'input' takes [16] per instance (the model's input is [-1, 16], -1 = any size)" });
-    assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[]}')).json, { error: `'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}` });
+    assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[[1,2]]}')).json, {
+      error: "instances[0]: shape is [2]; input 'input' takes [16] per instance (the model's input is [-1, 16], -1 = any size)",
+    });
+    assert.deepEqual((await post(`${s.url}/v1/models/fraud:predict`, '{"instances":[]}')).json, {
+      error: `'instances' must be a non-empty array of rows, e.g. {"instances": [[0.1, 0.2, ...]]}`,
+    });
   });
 
   const x1 = JSON.stringify(rows(1, 1)[0]);
@@ -63,15 +85,63 @@ describe('model server: protocol and errors', () => {
     ['empty body', '/v2/models/fraud/infer', '', 400, 'request body is empty; send a JSON object'],
     ['not an object', '/v2/models/fraud/infer', '[1,2]', 400, 'the inference request must be a JSON object'],
     ['no inputs', '/v2/models/fraud/infer', '{}', 400, "'inputs' must be an array of tensors; the model expects 'input'"],
-    ['wrong tensor name', '/v2/models/fraud/infer', `{"inputs":[{"name":"x","shape":[1,16],"datatype":"FP32","data":${x1}}]}`, 400, "inputs[0]: the model has no input named 'x'; its inputs are 'input'"],
-    ['wrong datatype', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP64","data":${x1}}]}`, 400, `inputs[0] ('input'): datatype is "FP64"; the model expects "FP32"`],
-    ['wrong shape', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,15],"datatype":"FP32","data":${x1}}]}`, 400, "inputs[0] ('input'): shape is [1, 15]; the model expects [-1, 16] (-1 = any size)"],
-    ['wrong data length', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[2,16],"datatype":"FP32","data":' + x1 + '}]}', 400, "inputs[0] ('input'): data has 16 elements; shape [2, 16] needs 32"],
-    ['string in FP32 data', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":' + x1.replace(/^\[[^,]+/, '["a"') + '}]}', 400, `inputs[0] ('input'): data[0] is "a"; expected a number (or null for a missing value) for datatype FP32`],
-    ['negative shape', '/v2/models/fraud/infer', '{"inputs":[{"name":"input","shape":[-1,16],"datatype":"FP32","data":[]}]}', 400, "inputs[0] ('input'): shape must be an array of non-negative integers, e.g. [1, 16]"],
-    ['unknown requested output', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}}],"outputs":[{"name":"logits"}]}`, 400, "outputs[0]: the model has no output named 'logits'; its outputs are 'probability'"],
+    [
+      'wrong tensor name',
+      '/v2/models/fraud/infer',
+      `{"inputs":[{"name":"x","shape":[1,16],"datatype":"FP32","data":${x1}}]}`,
+      400,
+      "inputs[0]: the model has no input named 'x'; its inputs are 'input'",
+    ],
+    [
+      'wrong datatype',
+      '/v2/models/fraud/infer',
+      `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP64","data":${x1}}]}`,
+      400,
+      `inputs[0] ('input'): datatype is "FP64"; the model expects "FP32"`,
+    ],
+    [
+      'wrong shape',
+      '/v2/models/fraud/infer',
+      `{"inputs":[{"name":"input","shape":[1,15],"datatype":"FP32","data":${x1}}]}`,
+      400,
+      "inputs[0] ('input'): shape is [1, 15]; the model expects [-1, 16] (-1 = any size)",
+    ],
+    [
+      'wrong data length',
+      '/v2/models/fraud/infer',
+      '{"inputs":[{"name":"input","shape":[2,16],"datatype":"FP32","data":' + x1 + '}]}',
+      400,
+      "inputs[0] ('input'): data has 16 elements; shape [2, 16] needs 32",
+    ],
+    [
+      'string in FP32 data',
+      '/v2/models/fraud/infer',
+      '{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":' + x1.replace(/^\[[^,]+/, '["a"') + '}]}',
+      400,
+      `inputs[0] ('input'): data[0] is "a"; expected a number (or null for a missing value) for datatype FP32`,
+    ],
+    [
+      'negative shape',
+      '/v2/models/fraud/infer',
+      '{"inputs":[{"name":"input","shape":[-1,16],"datatype":"FP32","data":[]}]}',
+      400,
+      "inputs[0] ('input'): shape must be an array of non-negative integers, e.g. [1, 16]",
+    ],
+    [
+      'unknown requested output',
+      '/v2/models/fraud/infer',
+      `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}}],"outputs":[{"name":"logits"}]}`,
+      400,
+      "outputs[0]: the model has no output named 'logits'; its outputs are 'probability'",
+    ],
     ['parameters not an object', '/v2/models/fraud/infer', `{"parameters":3,"inputs":[]}`, 400, "'parameters' must be a JSON object"],
-    ['input twice', '/v2/models/fraud/infer', `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}},{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}}]}`, 400, "inputs[1]: input 'input' is given twice"],
+    [
+      'input twice',
+      '/v2/models/fraud/infer',
+      `{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}},{"name":"input","shape":[1,16],"datatype":"FP32","data":${x1}}]}`,
+      400,
+      "inputs[1]: input 'input' is given twice",
+    ],
     ['unknown model', '/v2/models/nope/infer', '{}', 404, "model 'nope' is not loaded; loaded models: fraud"],
     ['unknown version', '/v2/models/fraud/versions/7/infer', '{}', 404, "model 'fraud' has no loaded version '7'; loaded: 1"],
     ['unknown route', '/v2/models/fraud/explain', '{}', 404, 'no route for POST /v2/models/fraud/explain'],
@@ -93,7 +163,9 @@ describe('model server: protocol and errors', () => {
   });
 
   test('admin API bad input: exact 4xx messages', async () => {
-    assert.deepEqual((await post(`${s.url}/admin/models`, '{}')).json, { error: 'load request needs {"ref": "fraud@champion"} or {"name": "fraud", "version": "2", "path": "/models/fraud.onnx"}' });
+    assert.deepEqual((await post(`${s.url}/admin/models`, '{}')).json, {
+      error: 'load request needs {"ref": "fraud@champion"} or {"name": "fraud", "version": "2", "path": "/models/fraud.onnx"}',
+    });
     const put = await fetch(`${s.url}/admin/models/fraud/traffic`, { method: 'PUT', body: 'nope' });
     assert.equal(put.status, 400);
     assert.match(((await put.json()) as { error: string }).error, /^request body is not valid JSON: /);
@@ -107,7 +179,12 @@ describe('model server: protocol and errors', () => {
 
   test('binary tensor extension: FP32 in, binary out, and exact 400s for bad framing', async () => {
     const x = rows(2, 3);
-    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [2, 16], datatype: 'FP32', parameters: { binary_data_size: 128 } }], outputs: [{ name: 'probability', parameters: { binary_data: true } }] }));
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'input', shape: [2, 16], datatype: 'FP32', parameters: { binary_data_size: 128 } }],
+        outputs: [{ name: 'probability', parameters: { binary_data: true } }],
+      }),
+    );
     const body = Buffer.concat([header, Buffer.from(Float32Array.from(x.flat()).buffer)]);
     const res = await fetch(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(header.length) }, body });
     assert.equal(res.status, 200);
@@ -118,10 +195,19 @@ describe('model server: protocol and errors', () => {
     const probs = Array.from(new Float32Array(raw.subarray(n).buffer.slice(raw.byteOffset + n, raw.byteOffset + n + 8)));
     close(probs, denseNetForward(m1.net, x));
     const r = await post(`${s.url}/v2/models/fraud/infer`, '{}', { 'inference-header-content-length': '99' });
-    assert.deepEqual(r.json, { error: 'Inference-Header-Content-Length is "99"; it must be the byte length of the JSON header, between 1 and the body size (2)' });
+    assert.deepEqual(r.json, {
+      error: 'Inference-Header-Content-Length is "99"; it must be the byte length of the JSON header, between 1 and the body size (2)',
+    });
     const short = Buffer.concat([header, Buffer.alloc(64)]);
-    const r2 = await fetch(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(header.length) }, body: short });
-    assert.deepEqual({ status: r2.status, json: await r2.json() }, { status: 400, json: { error: 'inputs[0]: binary_data_size 128 runs past the end of the body (64 bytes left)' } });
+    const r2 = await fetch(`${s.url}/v2/models/fraud/infer`, {
+      method: 'POST',
+      headers: { 'inference-header-content-length': String(header.length) },
+      body: short,
+    });
+    assert.deepEqual(
+      { status: r2.status, json: await r2.json() },
+      { status: 400, json: { error: 'inputs[0]: binary_data_size 128 runs past the end of the body (64 bytes left)' } },
+    );
   });
 
   test('metrics count requests, errors by code, latency and batch size per version', async () => {
@@ -139,13 +225,26 @@ describe('model server: protocol and errors', () => {
 describe('model server: every JSON datatype round-trips', () => {
   const dir = tempDir();
   const samples: Record<string, unknown[]> = {
-    BOOL: [true, false, false, true], UINT8: [0, 255, 7, 8], UINT16: [0, 65535, 1, 2], UINT32: [0, 4294967295, 3, 4], UINT64: [0, 9007199254740991, 5, 6],
-    INT8: [-128, 127, 0, 1], INT16: [-32768, 32767, 0, 1], INT32: [-2147483648, 2147483647, 0, 1], INT64: [-9007199254740991, 9007199254740991, 0, -1],
-    FP32: [1.5, -2.25, 0, 3], FP64: [0.1, 1e300, -1e-300, 2], BYTES: ['a', 'héllo', '', 'x y'],
+    BOOL: [true, false, false, true],
+    UINT8: [0, 255, 7, 8],
+    UINT16: [0, 65535, 1, 2],
+    UINT32: [0, 4294967295, 3, 4],
+    UINT64: [0, 9007199254740991, 5, 6],
+    INT8: [-128, 127, 0, 1],
+    INT16: [-32768, 32767, 0, 1],
+    INT32: [-2147483648, 2147483647, 0, 1],
+    INT64: [-9007199254740991, 9007199254740991, 0, -1],
+    FP32: [1.5, -2.25, 0, 3],
+    FP64: [0.1, 1e300, -1e-300, 2],
+    BYTES: ['a', 'héllo', '', 'x y'],
   };
   let s: ModelServer;
   before(async () => {
-    s = await startModelServer({ port: 0, processMetrics: false, models: Object.keys(IDENTITY_TYPES).map((dt) => ({ name: `id-${dt.toLowerCase()}`, path: writeIdentityModel(dir, dt) })) });
+    s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      models: Object.keys(IDENTITY_TYPES).map((dt) => ({ name: `id-${dt.toLowerCase()}`, path: writeIdentityModel(dir, dt) })),
+    });
   });
   after(() => s.close());
   for (const [dt, data] of Object.entries(samples)) {
@@ -167,7 +266,12 @@ describe('model server: dynamic batching', () => {
   test('200 concurrent callers with distinct inputs each get exactly their own rows, in fewer runs', async () => {
     const dir = tempDir();
     const m = writeFraudModel(dir, 3);
-    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], batching: { maxBatchSize: 32, maxQueueDelayMs: 5 } });
+    const s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      models: [{ name: 'fraud', path: m.path }],
+      batching: { maxBatchSize: 32, maxQueueDelayMs: 5 },
+    });
     try {
       const inputs = Array.from({ length: 200 }, (_, i) => rows(1 + (i % 3), 1000 + i));
       const results = await Promise.all(inputs.map((x) => post(`${s.url}/v2/models/fraud/infer`, inferBody(x))));
@@ -179,9 +283,14 @@ describe('model server: dynamic batching', () => {
       const text = await s.metrics.text();
       const runs = Number(/ghosteam_model_batch_size_count\{model="fraud",version="1"\} (\d+)/.exec(text)![1]);
       const rowsRun = Number(/ghosteam_model_batch_size_sum\{model="fraud",version="1"\} (\d+)/.exec(text)![1]);
-      assert.equal(rowsRun, inputs.reduce((a, x) => a + x.length, 0));
+      assert.equal(
+        rowsRun,
+        inputs.reduce((a, x) => a + x.length, 0),
+      );
       assert.ok(runs < 200, `expected merged runs, got ${runs} runs for 200 requests`);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -193,7 +302,13 @@ describe('model server: versions, traffic split, pinning, shadow, admin', () => 
   let admin: ModelServerAdminClient;
   const token = 'secret-token-123';
   before(async () => {
-    s = await startModelServer({ port: 0, processMetrics: false, token, models: [{ name: 'fraud', version: '1', path: v1.path }], payloadLog: { file: join(dir, 'payload.jsonl'), flushIntervalMs: 20 } });
+    s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      token,
+      models: [{ name: 'fraud', version: '1', path: v1.path }],
+      payloadLog: { file: join(dir, 'payload.jsonl'), flushIntervalMs: 20 },
+    });
     admin = new ModelServerAdminClient(s.url, { token });
   });
   after(() => s.close());
@@ -211,14 +326,20 @@ describe('model server: versions, traffic split, pinning, shadow, admin', () => 
     const info = await admin.load({ name: 'fraud', version: '2', path: v2.path });
     assert.equal(info.version, '2');
     const list = await admin.listModels();
-    assert.deepEqual(list.map((m) => [m.name, m.versions.map((v) => v.version), m.traffic.stable]), [['fraud', ['1', '2'], '1']]);
+    assert.deepEqual(
+      list.map((m) => [m.name, m.versions.map((v) => v.version), m.traffic.stable]),
+      [['fraud', ['1', '2'], '1']],
+    );
     const x = rows(2, 9);
     const r = await post(`${s.url}/v2/models/fraud/infer`, inferBody(x), auth);
     assert.equal(r.json.model_version, '1');
     close(r.json.outputs[0].data, denseNetForward(v1.net, x));
     const r2 = await post(`${s.url}/v2/models/fraud/versions/2/infer`, inferBody(x), auth);
     close(r2.json.outputs[0].data, denseNetForward(v2.net, x));
-    await assert.rejects(admin.load({ name: 'fraud', version: '2', path: v1.path }), (e: ModelServerAdminError) => e.status === 409 && e.message.includes(`is already loaded from ${v2.path}`));
+    await assert.rejects(
+      admin.load({ name: 'fraud', version: '2', path: v1.path }),
+      (e: ModelServerAdminError) => e.status === 409 && e.message.includes(`is already loaded from ${v2.path}`),
+    );
   });
 
   test('canary weight is honoured within statistical tolerance; pin header overrides it', async () => {
@@ -248,8 +369,12 @@ describe('model server: versions, traffic split, pinning, shadow, admin', () => 
   });
 
   test('traffic validation messages', async () => {
-    await assert.rejects(admin.setTraffic('fraud', { stable: '1', canary: '3', canaryPercent: 10 }), { message: "PUT /admin/models/fraud/traffic: 400 traffic.canary: model 'fraud' has no loaded version '3'; loaded: 1, 2" });
-    await assert.rejects(admin.setTraffic('fraud', { stable: '1', canary: '2', canaryPercent: 120 }), { message: 'PUT /admin/models/fraud/traffic: 400 traffic.canaryPercent must be a number from 0 to 100 when a canary is set' });
+    await assert.rejects(admin.setTraffic('fraud', { stable: '1', canary: '3', canaryPercent: 10 }), {
+      message: "PUT /admin/models/fraud/traffic: 400 traffic.canary: model 'fraud' has no loaded version '3'; loaded: 1, 2",
+    });
+    await assert.rejects(admin.setTraffic('fraud', { stable: '1', canary: '2', canaryPercent: 120 }), {
+      message: 'PUT /admin/models/fraud/traffic: 400 traffic.canaryPercent must be a number from 0 to 100 when a canary is set',
+    });
   });
 
   test('unload: stable is protected, canary unload resets traffic, requests keep working', async () => {
@@ -265,7 +390,10 @@ describe('model server: versions, traffic split, pinning, shadow, admin', () => 
     let lines: any[] = [];
     for (let i = 0; i < 100 && lines.length < 600; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      lines = readFileSync(join(dir, 'payload.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      lines = readFileSync(join(dir, 'payload.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
     }
     assert.ok(lines.length >= 600, `${lines.length} records`);
     const rec = lines.find((l) => l.id && l.version === '1')!;
@@ -277,7 +405,10 @@ describe('model server: versions, traffic split, pinning, shadow, admin', () => 
     assert.equal(rec.inputs.input.datatype, 'FP32');
     assert.deepEqual(rec.outputs.probability.shape, [rec.inputs.input.shape[0], 1]);
     assert.equal(typeof rec.outputs.probability.data[0], 'number');
-    assert.ok(lines.some((l) => l.version === '2'), 'shadow/canary records are logged too');
+    assert.ok(
+      lines.some((l) => l.version === '2'),
+      'shadow/canary records are logged too',
+    );
   });
 });
 
@@ -292,12 +423,20 @@ describe('model server: limits and shutdown', () => {
       assert.equal(r.status, 413);
       assert.match(r.json.error, /^request body is \d+ bytes; the limit is 1000$/);
       assert.equal((await post(`${s.url}/v2/models/fraud/infer`, inferBody(rows(1, 1)))).status, 200);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('past maxInflight the server answers 429', async () => {
     // Three pipelined requests whose bodies have all arrived: two are admitted, the third is a 429.
-    const s = await startModelServer({ port: 0, processMetrics: false, models: [{ name: 'fraud', path: m.path }], maxInflight: 2, batching: { maxBatchSize: 64, maxQueueDelayMs: 300 } });
+    const s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      models: [{ name: 'fraud', path: m.path }],
+      maxInflight: 2,
+      batching: { maxBatchSize: 64, maxQueueDelayMs: 300 },
+    });
     try {
       const body = inferBody(rows(1, 1));
       const one = `POST /v2/models/fraud/infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -306,13 +445,21 @@ describe('model server: limits and shutdown', () => {
         const sock = connect(s.port, '127.0.0.1');
         sock.on('data', (c) => (t += c));
         sock.on('error', () => {});
-        setTimeout(() => { sock.destroy(); resolve(t); }, 2000);
+        setTimeout(() => {
+          sock.destroy();
+          resolve(t);
+        }, 2000);
         sock.write(one.repeat(3));
       });
-      assert.deepEqual([...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((x) => Number(x[1])), [200, 200, 429]);
+      assert.deepEqual(
+        [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((x) => Number(x[1])),
+        [200, 200, 429],
+      );
       assert.match(text, /retry-after: 1\r\n[\s\S]*\{"error":"too many requests in flight \(limit 2\); retry later"\}/);
       assert.equal((await get(`${s.url}/v2/health/live`)).status, 200);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 
   test('close() waits for an in-flight request to finish, refuses new connections, then resolves', async () => {
@@ -320,18 +467,24 @@ describe('model server: limits and shutdown', () => {
     const x = rows(2, 8);
     const body = inferBody(x);
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const r = request(`${s.url}/v2/models/fraud/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode!, text }));
-      });
+      const r = request(
+        `${s.url}/v2/models/fraud/infer`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        },
+      );
       r.on('error', reject);
       r.write(body.slice(0, 10));
       setTimeout(() => r.end(body.slice(10)), 300);
     });
     await new Promise((r) => setTimeout(r, 100));
     let closed = false;
-    const closing = s.close().then(() => { closed = true; });
+    const closing = s.close().then(() => {
+      closed = true;
+    });
     await new Promise((r) => setTimeout(r, 50));
     assert.equal((await get(`${s.url}/v2/health/live`).catch(() => ({ status: 'refused' }))).status, 'refused');
     assert.equal(closed, false, 'close() resolved while a request was in flight');
@@ -345,15 +498,20 @@ describe('model server: limits and shutdown', () => {
 
 describe('model server: startup errors', () => {
   test('a missing model file fails startup with the path', async () => {
-    await assert.rejects(startModelServer({ port: 0, models: [{ name: 'x', path: '/nonexistent/m.onnx' }] }), (e: Error) => e.message === "model 'x': /nonexistent/m.onnx does not exist");
+    await assert.rejects(
+      startModelServer({ port: 0, models: [{ name: 'x', path: '/nonexistent/m.onnx' }] }),
+      (e: Error) => e.message === "model 'x': /nonexistent/m.onnx does not exist",
+    );
   });
   test('a registry ref without a registry is explained', async () => {
-    await assert.rejects(startModelServer({ port: 0, models: [{ ref: 'fraud@champion' }] }), { message: "model 'fraud@champion' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry" });
+    await assert.rejects(startModelServer({ port: 0, models: [{ ref: 'fraud@champion' }] }), {
+      message: "model 'fraud@champion' is a registry reference but the server has no registry; pass a path instead (NAME=./model.onnx) or configure a registry",
+    });
   });
 });
 
 describe('model server: models from the local registry', () => {
-  test('serves fraud@champion, loads another version by ref at runtime, and follows the registry\'s numbering', async () => {
+  test("serves fraud@champion, loads another version by ref at runtime, and follows the registry's numbering", async () => {
     const dir = tempDir();
     const registry = new LocalRegistry({ dir: join(dir, 'registry') });
     const a = writeFraudModel(dir, 31);
@@ -372,8 +530,13 @@ describe('model server: models from the local registry', () => {
       assert.equal(info.source, 'registry:fraud@2');
       const r2 = await post(`${s.url}/v2/models/fraud/infer`, inferBody(x), { 'x-ghosteam-version': '2' });
       close(r2.json.outputs[0].data, denseNetForward(b.net, x));
-      await assert.rejects(admin.load({ ref: 'fraud@nope' }), (e: ModelServerAdminError) => e.status === 404 && e.message.startsWith("POST /admin/models: 404 can't resolve 'fraud@nope' in the local registry: "));
-    } finally { await s.close(); }
+      await assert.rejects(
+        admin.load({ ref: 'fraud@nope' }),
+        (e: ModelServerAdminError) => e.status === 404 && e.message.startsWith("POST /admin/models: 404 can't resolve 'fraud@nope' in the local registry: "),
+      );
+    } finally {
+      await s.close();
+    }
   });
 });
 
@@ -391,6 +554,8 @@ describe('model server: admin API exposure', () => {
     try {
       assert.equal(s.admin, false);
       assert.deepEqual(await get(`${s.url}/admin/models`), { status: 404, json: { error: 'no route for GET /admin/models' } });
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   });
 });

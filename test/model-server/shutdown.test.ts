@@ -13,22 +13,33 @@ import { tempDir, writeFraudModel, rows, inferBody, watchServe } from './fixture
 const root = join(import.meta.dirname, '../..');
 const bin = join(root, 'bin/ghosteam.mjs');
 
-interface Looped { statuses: number[]; errors: string[]; lastConnection?: string }
+interface Looped {
+  statuses: number[];
+  errors: string[];
+  lastConnection?: string;
+}
 
 /** One keep-alive client: POSTs one request after another until an answer says `Connection: close` (or fails). */
 async function loop(url: string, body: string, agent: Agent, answered: () => void): Promise<Looped> {
   const out: Looped = { statuses: [], errors: [] };
   for (;;) {
     const r = await new Promise<{ status: number; connection?: string } | { error: string }>((resolve) => {
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
-        res.on('error', (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
-      });
+      const req = request(
+        url,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+          res.on('error', (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
+        },
+      );
       req.on('error', (e) => resolve({ error: (e as NodeJS.ErrnoException).code ?? e.message }));
       req.end(body);
     });
-    if ('error' in r) { out.errors.push(r.error); return out; }
+    if ('error' in r) {
+      out.errors.push(r.error);
+      return out;
+    }
     out.statuses.push(r.status);
     if (out.statuses.length === 1) answered();
     out.lastConnection = r.connection;
@@ -55,10 +66,17 @@ function descendants(pid: number): number[] {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       children.set(ppid, [...(children.get(ppid) ?? []), Number(d)]);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   const out: number[] = [];
-  const walk = (p: number): void => { for (const c of children.get(p) ?? []) { out.push(c); walk(c); } };
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
   walk(pid);
   return out;
 }
@@ -67,10 +85,23 @@ function clients(url: string, body: string, agent: Agent): { connected: Promise<
   let n = 0;
   let ready!: () => void;
   const connected = new Promise<void>((r) => (ready = r));
-  const done = Promise.all(Array.from({ length: 32 }, () => loop(url, body, agent, () => { if (++n === 32) ready(); })));
+  const done = Promise.all(
+    Array.from({ length: 32 }, () =>
+      loop(url, body, agent, () => {
+        if (++n === 32) ready();
+      }),
+    ),
+  );
   return { connected, done };
 }
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('graceful shutdown', () => {
   const dir = tempDir();
@@ -79,7 +110,12 @@ describe('graceful shutdown', () => {
 
   test('close() with 32 keep-alive clients mid-request: every request answered, each last answer says Connection: close', async () => {
     // The batcher's 150 ms queue delay keeps requests in flight when close() starts.
-    const s = await startModelServer({ port: 0, processMetrics: false, batching: { maxBatchSize: 64, maxQueueDelayMs: 150 }, models: [{ name: 'fraud', path: m.path }] });
+    const s = await startModelServer({
+      port: 0,
+      processMetrics: false,
+      batching: { maxBatchSize: 64, maxQueueDelayMs: 150 },
+      models: [{ name: 'fraud', path: m.path }],
+    });
     const agent = new Agent({ keepAlive: true, maxSockets: 32 });
     try {
       const c = clients(`${s.url}/v2/models/fraud/infer`, body, agent);
@@ -87,7 +123,9 @@ describe('graceful shutdown', () => {
       await new Promise((r) => setTimeout(r, 50)); // the next requests are in the batcher's queue
       await s.close();
       checkLoops(await c.done);
-    } finally { agent.destroy(); }
+    } finally {
+      agent.destroy();
+    }
   });
 
   test('SIGTERM to `ghosteam serve`: 32 in-flight keep-alive clients all answered, then exit 0', async () => {
@@ -104,23 +142,38 @@ describe('graceful shutdown', () => {
       checkLoops(await c.done);
       assert.equal(await exit, 0);
       assert.match(served.output(), /SIGTERM: draining in-flight requests/);
-    } finally { agent.destroy(); child.kill('SIGKILL'); }
+    } finally {
+      agent.destroy();
+      child.kill('SIGKILL');
+    }
   });
 
   test('SIGTERM to `npx ghosteam serve` (npm → sh → node) stops the server; no process is left', async () => {
     // A project that depends on ghosteam, as a user's would (linked, not copied), run through the real npm.
     const proj = tempDir('ghosteam-npx-');
-    writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'npx-user', version: '1.0.0', private: true, dependencies: { ghosteam: `file:${root}` } }));
+    writeFileSync(
+      join(proj, 'package.json'),
+      JSON.stringify({ name: 'npx-user', version: '1.0.0', private: true, dependencies: { ghosteam: `file:${root}` } }),
+    );
     mkdirSync(join(proj, 'node_modules/.bin'), { recursive: true });
     symlinkSync(root, join(proj, 'node_modules/ghosteam'));
     symlinkSync('../ghosteam/bin/ghosteam.mjs', join(proj, 'node_modules/.bin/ghosteam'));
     let tree: number[] = [];
-    const npm = spawn('npm', ['exec', '--offline', '--', 'ghosteam', 'serve', '--model', `fraud=${m.path}`, '--port', '0'], { cwd: proj, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const npm = spawn('npm', ['exec', '--offline', '--', 'ghosteam', 'serve', '--model', `fraud=${m.path}`, '--port', '0'], {
+      cwd: proj,
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
     try {
       const served = watchServe(npm);
       await served.url;
       tree = descendants(npm.pid!);
-      const server = tree.find((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('serve'); } catch { return false; } });
+      const server = tree.find((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('serve');
+        } catch {
+          return false;
+        }
+      });
       assert.ok(server !== undefined && tree.length >= 1, `the server process under npm: ${tree.join(', ')}`);
       npm.kill('SIGTERM');
       const deadline = Date.now() + 15_000;
@@ -129,7 +182,13 @@ describe('graceful shutdown', () => {
       assert.match(served.output(), /SIGTERM: draining in-flight requests/);
     } finally {
       npm.kill('SIGKILL');
-      for (const p of tree) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      for (const p of tree) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     }
   });
 });
@@ -138,12 +197,20 @@ describe('ghosteam serve beyond loopback', () => {
   test('without a token it refuses, naming the fixes', () => {
     const r = spawnSync(process.execPath, [bin, 'serve', '--model', 'x.onnx', '--host', '0.0.0.0'], { encoding: 'utf8' });
     assert.equal(r.status, 1);
-    assert.equal(r.stderr.trim(), 'error: --host 0.0.0.0 without a token: anyone who can reach this address could use the server. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose');
+    assert.equal(
+      r.stderr.trim(),
+      'error: --host 0.0.0.0 without a token: anyone who can reach this address could use the server. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose',
+    );
   });
   test('--unauthenticated (and --admin) serves only after a loud warning', () => {
     // The model path does not exist, so nothing is bound: the warning comes before loading.
-    const r = spawnSync(process.execPath, [bin, 'serve', '--model', '/nonexistent/x.onnx', '--host', '0.0.0.0', '--unauthenticated', '--admin'], { encoding: 'utf8' });
-    assert.equal(r.stderr.split('\n')[0], 'WARNING: the model server listens on 0.0.0.0 with NO token: anyone who can reach this address can use it; its /admin API loads any file this process can read and changes traffic for anyone who asks. Set a token (--token-env NAME) or bind 127.0.0.1.');
+    const r = spawnSync(process.execPath, [bin, 'serve', '--model', '/nonexistent/x.onnx', '--host', '0.0.0.0', '--unauthenticated', '--admin'], {
+      encoding: 'utf8',
+    });
+    assert.equal(
+      r.stderr.split('\n')[0],
+      'WARNING: the model server listens on 0.0.0.0 with NO token: anyone who can reach this address can use it; its /admin API loads any file this process can read and changes traffic for anyone who asks. Set a token (--token-env NAME) or bind 127.0.0.1.',
+    );
     assert.match(r.stderr, /error: .*\/nonexistent\/x\.onnx/);
   });
   test('the image binds 0.0.0.0 only with a token or the explicit flag from its runtime', () => {

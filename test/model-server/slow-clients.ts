@@ -31,7 +31,9 @@ export interface SlowClients {
 export async function startSlowClients(o: SlowClientsOptions): Promise<SlowClients> {
   const u = new URL(o.url);
   const bodyBytes = o.bodyBytes ?? 4000;
-  const extra = Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(o.headers ?? {})
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   const head = `POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\ncontent-type: application/json\r\ncontent-length: ${bodyBytes}\r\n${extra}\r\n`;
   const sockets = new Map<Socket, { sent: number; reply: string }>();
   let stopped = false;

@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { route, parseTrafficSplit } from '../../components/model-server/traffic.ts';
-import { decodeInputs, jsonArrayText, RequestError } from '../../components/model-server/tensors.ts';
+import { decodeInputs, jsonArrayText, type RequestError } from '../../components/model-server/tensors.ts';
 import { Batcher, type BatchInput, type RawOutput } from '../../components/model-server/batcher.ts';
 import { parseModelSpec } from '../../components/model-server/models.ts';
 import { PayloadLogger, type PayloadRecord } from '../../components/model-server/payload-log.ts';
@@ -28,8 +28,18 @@ describe('traffic routing (pure)', () => {
     assert.equal(route(split, loaded, '3', 0.5), "version '3' (from the pinning header) is not loaded; loaded: 1, 2");
   });
   test('the split is validated against loaded versions', () => {
-    assert.deepEqual(parseTrafficSplit({ stable: 1, canary: 2, canaryPercent: 10 }, ['1', '2'], 'fraud'), { stable: '1', canary: '2', canaryPercent: 10, shadow: false });
-    assert.deepEqual(parseTrafficSplit({ stable: '2', canary: null }, ['1', '2'], 'fraud'), { stable: '2', canary: undefined, canaryPercent: 0, shadow: false });
+    assert.deepEqual(parseTrafficSplit({ stable: 1, canary: 2, canaryPercent: 10 }, ['1', '2'], 'fraud'), {
+      stable: '1',
+      canary: '2',
+      canaryPercent: 10,
+      shadow: false,
+    });
+    assert.deepEqual(parseTrafficSplit({ stable: '2', canary: null }, ['1', '2'], 'fraud'), {
+      stable: '2',
+      canary: undefined,
+      canaryPercent: 0,
+      shadow: false,
+    });
     assert.equal(parseTrafficSplit({ stable: '1', weight: 3 }, ['1'], 'f'), "traffic: unknown field 'weight'; allowed: stable, canary, canaryPercent, shadow");
     assert.equal(parseTrafficSplit({ stable: '1', canary: '1', canaryPercent: 5 }, ['1'], 'f'), "traffic.canary must differ from traffic.stable ('1')");
     assert.equal(parseTrafficSplit({ stable: '1', canaryPercent: 5 }, ['1'], 'f'), 'traffic.canaryPercent is 5 but no canary version is set');
@@ -39,17 +49,50 @@ describe('traffic routing (pure)', () => {
 });
 
 describe('tensor decoding (pure)', () => {
-  const specs = [{ name: 'a', datatype: 'INT64' as const, shape: [-1, 2] }, { name: 'b', datatype: 'FP32' as const, shape: [-1] }];
-  test('inputs are returned in the model\'s order, whatever the request order', () => {
-    const d = decodeInputs([{ name: 'b', shape: [2], datatype: 'FP32', data: [1, 2] }, { name: 'a', shape: [2, 2], datatype: 'INT64', data: [[1, 2], [3, 4]] }], specs);
-    assert.deepEqual(d.map((t) => t.name), ['a', 'b']);
+  const specs = [
+    { name: 'a', datatype: 'INT64' as const, shape: [-1, 2] },
+    { name: 'b', datatype: 'FP32' as const, shape: [-1] },
+  ];
+  test("inputs are returned in the model's order, whatever the request order", () => {
+    const d = decodeInputs(
+      [
+        { name: 'b', shape: [2], datatype: 'FP32', data: [1, 2] },
+        {
+          name: 'a',
+          shape: [2, 2],
+          datatype: 'INT64',
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      ],
+      specs,
+    );
+    assert.deepEqual(
+      d.map((t) => t.name),
+      ['a', 'b'],
+    );
     assert.deepEqual(Array.from(d[0].typed as BigInt64Array), [1n, 2n, 3n, 4n]);
   });
   test('a missing input lists what the model expects', () => {
-    assert.throws(() => decodeInputs([{ name: 'b', shape: [1], datatype: 'FP32', data: [1] }], specs), (e: RequestError) => e.status === 400 && e.message === "missing input 'a'; the model expects 'a' INT64 [-1, 2], 'b' FP32 [-1]");
+    assert.throws(
+      () => decodeInputs([{ name: 'b', shape: [1], datatype: 'FP32', data: [1] }], specs),
+      (e: RequestError) => e.status === 400 && e.message === "missing input 'a'; the model expects 'a' INT64 [-1, 2], 'b' FP32 [-1]",
+    );
   });
   test('a non-integer for INT64 names the element', () => {
-    assert.throws(() => decodeInputs([{ name: 'a', shape: [1, 2], datatype: 'INT64', data: [1, 2.5] }, { name: 'b', shape: [1], datatype: 'FP32', data: [1] }], specs), { message: `inputs[0] ('a'): data[1] is 2.5; expected an integer in [-9007199254740991, 9007199254740991] for datatype INT64` });
+    assert.throws(
+      () =>
+        decodeInputs(
+          [
+            { name: 'a', shape: [1, 2], datatype: 'INT64', data: [1, 2.5] },
+            { name: 'b', shape: [1], datatype: 'FP32', data: [1] },
+          ],
+          specs,
+        ),
+      { message: `inputs[0] ('a'): data[1] is 2.5; expected an integer in [-9007199254740991, 9007199254740991] for datatype INT64` },
+    );
   });
   test('JSON output text: numbers, non-finite as null, bools, strings', () => {
     assert.equal(jsonArrayText(Float32Array.from([0.5, NaN, Infinity]), 'FP32'), '[0.5,null,null]');
@@ -67,7 +110,10 @@ describe('batcher (injected run)', () => {
       const x = inputs[0].typed as Float32Array;
       calls.push(inputs[0].shape[0]);
       const y = new Float32Array(x.length * 2);
-      x.forEach((v, i) => { y[2 * i] = v * 10; y[2 * i + 1] = v * 10 + 1; });
+      x.forEach((v, i) => {
+        y[2 * i] = v * 10;
+        y[2 * i + 1] = v * 10 + 1;
+      });
       await new Promise((r) => setTimeout(r, 2));
       return { y: { data: y, dims: [x.length, 2] } };
     };
@@ -84,8 +130,14 @@ describe('batcher (injected run)', () => {
       assert.deepEqual(Array.from(o.y.data as Float32Array), want);
       assert.deepEqual(o.y.dims, [jobs[i].length, 2]);
     });
-    assert.equal(calls.reduce((a, c) => a + c, 0), 30);
-    assert.ok(calls.every((c) => c <= 8), calls.join(','));
+    assert.equal(
+      calls.reduce((a, c) => a + c, 0),
+      30,
+    );
+    assert.ok(
+      calls.every((c) => c <= 8),
+      calls.join(','),
+    );
     assert.ok(calls.length <= 6, `runs: ${calls.join(',')}`);
   });
 
@@ -95,7 +147,14 @@ describe('batcher (injected run)', () => {
     const big = await b.submit(job([1, 2, 3, 4, 5]));
     assert.equal(big.y.dims[0], 5);
     let n = 0;
-    const flaky = new Batcher(async (i) => { if (n++ === 0) throw new Error('boom'); return fakeRun([])(i); }, outputs, {});
+    const flaky = new Batcher(
+      async (i) => {
+        if (n++ === 0) throw new Error('boom');
+        return fakeRun([])(i);
+      },
+      outputs,
+      {},
+    );
     await assert.rejects(flaky.submit(job([1])), { message: 'boom' });
     assert.deepEqual(Array.from((await flaky.submit(job([2]))).y.data as Float32Array), [20, 21]);
   });
@@ -111,13 +170,23 @@ describe('model specs', () => {
     assert.deepEqual(parseModelSpec('fraud:3'), { ref: 'fraud:3' });
     assert.deepEqual(parseModelSpec('./models/fraud.onnx'), { name: 'fraud', path: './models/fraud.onnx' });
     assert.deepEqual(parseModelSpec('fraud:2=/m/x.onnx'), { name: 'fraud', version: '2', path: '/m/x.onnx' });
-    assert.throws(() => parseModelSpec('bad name!'), { message: "'bad name!' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)" });
+    assert.throws(() => parseModelSpec('bad name!'), {
+      message:
+        "'bad name!' is not a model reference; write NAME, NAME@ALIAS or NAME@VERSION (e.g. fraud@champion), or an MLflow URI (models:/fraud@champion, models:/fraud/3)",
+    });
     assert.throws(() => parseModelSpec('a b=/x.onnx'), { message: "model spec 'a b=/x.onnx': 'a b' is not NAME or NAME:VERSION (e.g. fraud:2=./model.onnx)" });
   });
 });
 
 describe('payload logger', () => {
-  const rec = (i: number): PayloadRecord => ({ ts: new Date(0).toISOString(), model: 'fraud', version: '1', id: `r${i}`, inputs: { input: { shape: [1, 2], datatype: 'FP32', data: [i, i + 0.5] } }, outputs: { probability: { shape: [1, 1], datatype: 'FP32', data: Float32Array.from([0.25]) } } });
+  const rec = (i: number): PayloadRecord => ({
+    ts: new Date(0).toISOString(),
+    model: 'fraud',
+    version: '1',
+    id: `r${i}`,
+    inputs: { input: { shape: [1, 2], datatype: 'FP32', data: [i, i + 0.5] } },
+    outputs: { probability: { shape: [1, 1], datatype: 'FP32', data: Float32Array.from([0.25]) } },
+  });
 
   test('writes JSON Lines, rotates past maxBytes, and drops+counts when the buffer is full', async () => {
     const dir = tempDir();
@@ -130,7 +199,14 @@ describe('payload logger', () => {
     for (let i = 8; i < 12; i++) log.push(rec(i));
     await log.close();
     const first = JSON.parse(readFileSync(`${file}.1`, 'utf8').split('\n')[0]);
-    assert.deepEqual(first, { ts: '1970-01-01T00:00:00.000Z', model: 'fraud', version: '1', id: 'r0', inputs: { input: { shape: [1, 2], datatype: 'FP32', data: [0, 0.5] } }, outputs: { probability: { shape: [1, 1], datatype: 'FP32', data: [0.25] } } });
+    assert.deepEqual(first, {
+      ts: '1970-01-01T00:00:00.000Z',
+      model: 'fraud',
+      version: '1',
+      id: 'r0',
+      inputs: { input: { shape: [1, 2], datatype: 'FP32', data: [0, 0.5] } },
+      outputs: { probability: { shape: [1, 1], datatype: 'FP32', data: [0.25] } },
+    });
     assert.equal(readFileSync(file, 'utf8').trim().split('\n').length, 4);
     assert.ok(!existsSync(`${file}.3`));
     assert.equal(log.written, 9);
@@ -142,7 +218,11 @@ describe('payload logger', () => {
     const sink = createServer((req, res) => {
       let b = '';
       req.on('data', (c) => (b += c));
-      req.on('end', () => { got.push({ ct: req.headers['content-type'], body: JSON.parse(b) }); res.statusCode = fail ? 500 : 202; res.end(); });
+      req.on('end', () => {
+        got.push({ ct: req.headers['content-type'], body: JSON.parse(b) });
+        res.statusCode = fail ? 500 : 202;
+        res.end();
+      });
     });
     await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
     try {
@@ -162,7 +242,9 @@ describe('payload logger', () => {
       assert.equal(log.dropped, 1);
       assert.match(log.lastError!, /answered 500$/);
       await log.close();
-    } finally { sink.close(); }
+    } finally {
+      sink.close();
+    }
   });
 });
 
@@ -175,10 +257,14 @@ describe('binary tensor extension (pure)', () => {
     assert.deepEqual(Array.from(decodeBinary(encodeBinary([true, false], 'BOOL'), 'BOOL', 'x') as Uint8Array), [1, 0]);
   });
   test('bad framing is a 400 naming the tensor', () => {
-    assert.throws(() => decodeBinary(Buffer.alloc(6), 'FP32', "inputs[0] ('x')"), { message: "inputs[0] ('x'): binary_data_size 6 is not a multiple of 4 bytes (FP32)" });
+    assert.throws(() => decodeBinary(Buffer.alloc(6), 'FP32', "inputs[0] ('x')"), {
+      message: "inputs[0] ('x'): binary_data_size 6 is not a multiple of 4 bytes (FP32)",
+    });
     assert.throws(() => decodeBinary(Buffer.from([2]), 'BOOL', 'b'), { message: 'b: BOOL byte 0 is 2; expected 0 or 1' });
     assert.throws(() => decodeBinary(Buffer.from([9, 0, 0, 0, 65]), 'BYTES', 's'), { message: 's: a BYTES element of 9 bytes runs past its binary_data_size' });
     const specs = [{ name: 'x', datatype: 'FP32' as const, shape: [-1] }];
-    assert.throws(() => attachBinaryInputs([{ name: 'x', shape: [1], datatype: 'FP32', parameters: { binary_data_size: 4 } }], Buffer.alloc(8), specs), { message: "the body has 4 bytes of binary data that no input's binary_data_size accounts for" });
+    assert.throws(() => attachBinaryInputs([{ name: 'x', shape: [1], datatype: 'FP32', parameters: { binary_data_size: 4 } }], Buffer.alloc(8), specs), {
+      message: "the body has 4 bytes of binary data that no input's binary_data_size accounts for",
+    });
   });
 });

@@ -10,7 +10,12 @@ function randomRows(n: number, k: number, seed: number): number[][] {
   return Array.from({ length: n }, () => Array.from({ length: k }, () => r() * 20 - 5));
 }
 
-async function runOnnx(bytes: Uint8Array, rows: number[][], inputName = 'input', outputName = 'probability'): Promise<{ data: number[]; dims: readonly number[] }> {
+async function runOnnx(
+  bytes: Uint8Array,
+  rows: number[][],
+  inputName = 'input',
+  outputName = 'probability',
+): Promise<{ data: number[]; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes);
   const k = rows[0].length;
   const t = new ort.Tensor('float32', Float32Array.from(rows.flat()), [rows.length, k]);
@@ -66,12 +71,17 @@ describe('denseNetToOnnx', () => {
     assert.deepEqual(session.inputNames, ['features']);
     assert.deepEqual(session.outputNames, ['score']);
     const meta = Object.fromEntries(m.metadataProps.map((p) => [p.key, p.value]));
-    assert.deepEqual(JSON.parse(meta['ghosteam.featureNames']!), ['f0', 'f1', 'f2']);
+    assert.deepEqual(JSON.parse(meta['ghosteam.featureNames']), ['f0', 'f1', 'f2']);
     await session.release();
   });
 
   test('a zero std (constant feature) is treated as 1, in the graph and in the reference', async () => {
-    const net: DenseNet = { kind: 'logistic', featureNames: ['a', 'b'], normalize: { mean: [1, 2], std: [0, 2] }, layers: [{ weights: [[1], [1]], bias: [0], activation: 'linear' }] };
+    const net: DenseNet = {
+      kind: 'logistic',
+      featureNames: ['a', 'b'],
+      normalize: { mean: [1, 2], std: [0, 2] },
+      layers: [{ weights: [[1], [1]], bias: [0], activation: 'linear' }],
+    };
     const got = await runOnnx(denseNetToOnnx(net), [[3, 6]]);
     assert.equal(got.data[0], (3 - 1) / 1 + (6 - 2) / 2);
     assert.deepEqual(denseNetForward(net, [[3, 6]]), [4]);
@@ -86,14 +96,33 @@ describe('denseNetToOnnx', () => {
   const bad: Array<[string, (n: DenseNet) => unknown, string]> = [
     ['unknown kind', (n) => ((n as { kind: string }).kind = 'tree'), `kind: is "tree"; expected 'logistic', 'linear' or 'mlp'`],
     ['no features', (n) => (n.featureNames = []), 'featureNames: expected a non-empty array of feature names'],
-    ['wrong number of weight rows', (n) => n.layers[1].weights.pop(), "layers[1].weights: has 3 rows; expected 4 (the previous layer's output size); weights are [in][out]"],
+    [
+      'wrong number of weight rows',
+      (n) => n.layers[1].weights.pop(),
+      "layers[1].weights: has 3 rows; expected 4 (the previous layer's output size); weights are [in][out]",
+    ],
     ['ragged weights', (n) => n.layers[0].weights[2].push(1), 'layers[0].weights[2]: has 5 values; expected 4 (one per output unit)'],
     ['NaN bias', (n) => (n.layers[0].bias[1] = NaN), 'layers[0].bias[1]: is NaN; expected a finite number'],
-    ['bad activation', (n) => ((n.layers[0] as { activation: string }).activation = 'gelu'), 'layers[0].activation: is "gelu"; expected one of linear, relu, sigmoid, tanh, softmax'],
-    ['wide output', (n) => n.layers.pop(), 'layers[0]: has 4 outputs; the last layer must have 1 output (or 2 with softmax, of which the second is the probability)'],
+    [
+      'bad activation',
+      (n) => ((n.layers[0] as { activation: string }).activation = 'gelu'),
+      'layers[0].activation: is "gelu"; expected one of linear, relu, sigmoid, tanh, softmax',
+    ],
+    [
+      'wide output',
+      (n) => n.layers.pop(),
+      'layers[0]: has 4 outputs; the last layer must have 1 output (or 2 with softmax, of which the second is the probability)',
+    ],
     ['negative std', (n) => (n.normalize!.std[0] = -1), "normalize.std[0]: is -1; a standard deviation can't be negative"],
     ['short mean', (n) => n.normalize!.mean.pop(), 'normalize.mean: has 2 values; expected 3 (one per feature)'],
-    ['same input and output name', (n) => { n.inputName = 'x'; n.outputName = 'x'; }, 'outputName: must differ from inputName'],
+    [
+      'same input and output name',
+      (n) => {
+        n.inputName = 'x';
+        n.outputName = 'x';
+      },
+      'outputName: must differ from inputName',
+    ],
   ];
   for (const [name, mutate, message] of bad) {
     test(`rejects ${name} with a message naming the field`, () => {

@@ -54,11 +54,34 @@ describe('CloudEvents Python SDK → sink', { skip: peers.skip }, () => {
       } finally {
         await sink.close();
       }
-      assert.deepEqual(replies, [[200, { accepted: 1 }], [200, { accepted: 1 }], [200, { accepted: 1 }], [400, { error: 'event py-3: instances is ragged: rows must all have 2 values' }]]);
-      const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(replies, [
+        [200, { accepted: 1 }],
+        [200, { accepted: 1 }],
+        [200, { accepted: 1 }],
+        [400, { error: 'event py-3: instances is ragged: rows must all have 2 values' }],
+      ]);
+      const lines = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.deepEqual(lines, [
-        { ts: '2026-11-23T07:00:00.000Z', model: 'iris', version: '', id: 'py-1', namespace: 'ml', inputs: { instances: { shape: [2, 4], datatype: 'FP64', data: [6.8, 2.8, 4.8, 1.4, 6.0, 3.4, 4.5, 1.6] } }, outputs: { predictions: { shape: [2], datatype: 'FP64', data: [1, 1] } } },
-        { ts: '2026-11-23T07:00:01Z', model: 'iris', version: '2', id: 'py-2', inputs: { x: { shape: [1, 2], datatype: 'FP32', data: [1.5, 2.5] } }, outputs: {} },
+        {
+          ts: '2026-11-23T07:00:00.000Z',
+          model: 'iris',
+          version: '',
+          id: 'py-1',
+          namespace: 'ml',
+          inputs: { instances: { shape: [2, 4], datatype: 'FP64', data: [6.8, 2.8, 4.8, 1.4, 6.0, 3.4, 4.5, 1.6] } },
+          outputs: { predictions: { shape: [2], datatype: 'FP64', data: [1, 1] } },
+        },
+        {
+          ts: '2026-11-23T07:00:01Z',
+          model: 'iris',
+          version: '2',
+          id: 'py-2',
+          inputs: { x: { shape: [1, 2], datatype: 'FP32', data: [1.5, 2.5] } },
+          outputs: {},
+        },
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

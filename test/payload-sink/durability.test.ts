@@ -25,13 +25,32 @@ const dir = () => {
 };
 
 /** A payload record; `pad` more feature values make it larger (about 8 bytes each). */
-const record = (i: number, pad = 0) => ({ ts: '2026-11-23T07:00:00.000Z', model: 'fraud', version: '1', id: `r${i}`, inputs: { input: { shape: [1, 2 + pad], datatype: 'FP32', data: [i, 1, ...Array.from({ length: pad }, (_, j) => j + 0.25)] } }, outputs: {} });
+const record = (i: number, pad = 0) => ({
+  ts: '2026-11-23T07:00:00.000Z',
+  model: 'fraud',
+  version: '1',
+  id: `r${i}`,
+  inputs: { input: { shape: [1, 2 + pad], datatype: 'FP32', data: [i, 1, ...Array.from({ length: pad }, (_, j) => j + 0.25)] } },
+  outputs: {},
+});
 const event = (i: number, pad = 0) => ({ specversion: '1.0', id: `e${i}`, source: 's', type: 'io.ghosteam.inference.payload', data: record(i, pad) });
 const batch = (from: number, n: number, pad = 0) => JSON.stringify(Array.from({ length: n }, (_, k) => event(from + k, pad)));
 const postBatch = (url: string, body: string) => fetch(`${url}/`, { method: 'POST', headers: { 'content-type': 'application/cloudevents-batch+json' }, body });
 
 function kserve(url: string, type: string, id: string, body: string) {
-  return fetch(`${url}/`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': 'http://localhost:9081/', 'ce-type': type, 'ce-inferenceservicename': 'fraud', 'ce-namespace': 'ml' } });
+  return fetch(`${url}/`, {
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': 'http://localhost:9081/',
+      'ce-type': type,
+      'ce-inferenceservicename': 'fraud',
+      'ce-namespace': 'ml',
+    },
+  });
 }
 
 /** Lines of a JSON Lines file: how many parse, and whether the file ends in a torn line. */
@@ -64,9 +83,9 @@ async function startCli(args: string[], opts: { wrap?: string[]; env?: NodeJS.Pr
   children.push(proc);
   let out = '';
   let err = '';
-  proc.stderr!.on('data', (c) => (err += c));
+  proc.stderr.on('data', (c) => (err += c));
   const url = await new Promise<string>((resolve, reject) => {
-    proc.stdout!.on('data', (c) => {
+    proc.stdout.on('data', (c) => {
       out += c;
       const m = /listening on (\S+),/.exec(out);
       if (m) resolve(m[1]);
@@ -76,11 +95,12 @@ async function startCli(args: string[], opts: { wrap?: string[]; env?: NodeJS.Pr
   return { proc, url, stderr: () => err };
 }
 
-const exit = (p: ChildProcess, sig: NodeJS.Signals) => new Promise<number | null>((resolve) => {
-  if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
-  p.once('exit', (code) => resolve(code));
-  p.kill(sig);
-});
+const exit = (p: ChildProcess, sig: NodeJS.Signals) =>
+  new Promise<number | null>((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
+    p.once('exit', (code) => resolve(code));
+    p.kill(sig);
+  });
 
 describe('a 2xx from the payload sink means the events are on disk', () => {
   test('a 50,000-event batch is answered only once all 50,000 are written', async () => {
@@ -105,9 +125,15 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     const sink = await startCli(['--dir', d]);
     let acked = 0;
     const sends = [];
-    for (let b = 0; b < 20; b++) sends.push(postBatch(sink.url, batch(b * 50, 50)).then(async (r) => { if (r.status === 200) acked += ((await r.json()) as { accepted: number }).accepted; }));
+    for (let b = 0; b < 20; b++)
+      sends.push(
+        postBatch(sink.url, batch(b * 50, 50)).then(async (r) => {
+          if (r.status === 200) acked += ((await r.json()) as { accepted: number }).accepted;
+        }),
+      );
     // Three requests whose responses never come, and one pair split over two POSTs.
-    for (const id of ['q1', 'q2', 'q3', 'pair']) sends.push(kserve(sink.url, KSERVE_REQUEST, id, '{"instances":[[1,2]]}').then((r) => assert.equal(r.status, 200)));
+    for (const id of ['q1', 'q2', 'q3', 'pair'])
+      sends.push(kserve(sink.url, KSERVE_REQUEST, id, '{"instances":[[1,2]]}').then((r) => assert.equal(r.status, 200)));
     await Promise.all(sends);
     assert.equal((await kserve(sink.url, KSERVE_RESPONSE, 'pair', '{"predictions":[0.5]}')).status, 200);
     sink.proc.kill('SIGKILL');
@@ -115,7 +141,10 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     assert.equal(acked, 1000);
     const a = audit(file);
     assert.equal(a.ids.filter((id) => id.startsWith('r')).length, 1000, 'every acknowledged record is in the log');
-    assert.deepEqual(a.ids.filter((id) => !id.startsWith('r')), ['pair']);
+    assert.deepEqual(
+      a.ids.filter((id) => !id.startsWith('r')),
+      ['pair'],
+    );
     // The three lone requests were acknowledged too: they come back from the journal after a restart
     // and are written (without outputs) at the latest when the sink stops.
     const again = await startCli(['--dir', d]);
@@ -132,7 +161,10 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     writeFileSync(file, JSON.stringify(record(1)) + '\n' + '{"ts":"2026-11-23T07:00:00.000Z","model":"fr');
     const sink = await startCli(['--dir', d]);
     assert.equal((await postBatch(sink.url, batch(2, 1))).status, 200);
-    assert.match(sink.stderr(), /its last line was torn \(44 bytes without a newline, left by a crash or a full disk\); moved them to .*payloads\.jsonl\.torn-/);
+    assert.match(
+      sink.stderr(),
+      /its last line was torn \(44 bytes without a newline, left by a crash or a full disk\); moved them to .*payloads\.jsonl\.torn-/,
+    );
     assert.equal(await exit(sink.proc, 'SIGTERM'), 0);
     assert.deepEqual(audit(file), { ids: ['r1', 'r2'], bad: 0, torn: false });
     const q = readdirSync(d).filter((f) => f.startsWith('payloads.jsonl.torn-'));
@@ -140,7 +172,7 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     assert.equal(readFileSync(join(d, q[0]), 'utf8'), '{"ts":"2026-11-23T07:00:00.000Z","model":"fr');
   });
 
-  test('the model server\'s --payload-log writer repairs a torn line too', async () => {
+  test("the model server's --payload-log writer repairs a torn line too", async () => {
     const { PayloadLogger } = await import('../../components/model-server/payload-log.ts');
     const file = join(dir(), 'serve.jsonl');
     writeFileSync(file, '{"ts":"2026-11-23T07:00:00.000Z","mo');
@@ -150,52 +182,58 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     assert.deepEqual(audit(file), { ids: ['r7'], bad: 0, torn: false });
   });
 
-  test('a full disk (1 MiB tmpfs): 503 + Retry-After, /healthz 503, stderr says why; every 200 is on disk; it recovers when space returns', { skip: unshareSkip() }, async () => {
-    const d = dir();
-    const mnt = join(d, 'mnt');
-    mkdirSync(mnt);
-    // A private mount namespace: the tmpfs exists only for the sink (and is gone with it).
-    const sink = await startCli(['--dir', mnt], { wrap: ['unshare', ...(process.getuid?.() === 0 ? ['-m'] : ['-rm']), 'sh', '-c', `mount -t tmpfs -o size=1m none '${mnt}' && exec "$0" "$@"`] });
-    const inNs = (p: string) => `/proc/${sink.proc.pid}/root${p}`;
-    try {
-      const filler = inNs(join(mnt, 'filler'));
-      writeFileSync(filler, Buffer.alloc(256 * 1024));
-      let acked = 0;
-      let refused: Response | undefined;
-      for (let i = 0; i < 200 && !refused; i++) {
-        const r = await postBatch(sink.url, batch(i * 20, 20, 60));
-        if (r.status === 200) acked += ((await r.json()) as { accepted: number }).accepted;
-        else refused = r;
+  test(
+    'a full disk (1 MiB tmpfs): 503 + Retry-After, /healthz 503, stderr says why; every 200 is on disk; it recovers when space returns',
+    { skip: unshareSkip() },
+    async () => {
+      const d = dir();
+      const mnt = join(d, 'mnt');
+      mkdirSync(mnt);
+      // A private mount namespace: the tmpfs exists only for the sink (and is gone with it).
+      const sink = await startCli(['--dir', mnt], {
+        wrap: ['unshare', ...(process.getuid?.() === 0 ? ['-m'] : ['-rm']), 'sh', '-c', `mount -t tmpfs -o size=1m none '${mnt}' && exec "$0" "$@"`],
+      });
+      const inNs = (p: string) => `/proc/${sink.proc.pid}/root${p}`;
+      try {
+        const filler = inNs(join(mnt, 'filler'));
+        writeFileSync(filler, Buffer.alloc(256 * 1024));
+        let acked = 0;
+        let refused: Response | undefined;
+        for (let i = 0; i < 200 && !refused; i++) {
+          const r = await postBatch(sink.url, batch(i * 20, 20, 60));
+          if (r.status === 200) acked += ((await r.json()) as { accepted: number }).accepted;
+          else refused = r;
+        }
+        assert.ok(refused, 'the disk filled up');
+        assert.equal(refused.status, 503);
+        assert.equal(refused.headers.get('retry-after'), '5');
+        assert.match(((await refused.json()) as { error: string }).error, /^the payload sink cannot write its log \(cannot write .*ENOSPC/);
+        const health = await fetch(`${sink.url}/healthz`);
+        assert.equal(health.status, 503);
+        assert.match(((await health.json()) as { reason: string }).reason, /ENOSPC/);
+        assert.match(sink.stderr(), /payload sink: cannot write .*ENOSPC.*answering 503 with Retry-After \(and \/healthz 503\) until it can write again/);
+        // Every acknowledged record is there, whole; nothing half-written.
+        const a = audit(inNs(join(mnt, 'payloads.jsonl')));
+        assert.equal(a.ids.length, acked);
+        assert.deepEqual([a.bad, a.torn], [0, false]);
+        // Space comes back: the sink takes events again on its own.
+        unlinkSync(filler);
+        const deadline = Date.now() + 10_000;
+        while ((await fetch(`${sink.url}/healthz`)).status !== 200) {
+          assert.ok(Date.now() < deadline, 'healthz turned ready again');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.match(sink.stderr(), /writing .* again/);
+        const ok = await postBatch(sink.url, batch(100_000, 5, 60));
+        assert.equal(ok.status, 200);
+        acked += 5;
+        sink.proc.kill('SIGKILL');
+        await exit(sink.proc, 'SIGKILL');
+      } finally {
+        if (sink.proc.exitCode === null && sink.proc.signalCode === null) await exit(sink.proc, 'SIGKILL');
       }
-      assert.ok(refused, 'the disk filled up');
-      assert.equal(refused.status, 503);
-      assert.equal(refused.headers.get('retry-after'), '5');
-      assert.match(((await refused.json()) as { error: string }).error, /^the payload sink cannot write its log \(cannot write .*ENOSPC/);
-      const health = await fetch(`${sink.url}/healthz`);
-      assert.equal(health.status, 503);
-      assert.match(((await health.json()) as { reason: string }).reason, /ENOSPC/);
-      assert.match(sink.stderr(), /payload sink: cannot write .*ENOSPC.*answering 503 with Retry-After \(and \/healthz 503\) until it can write again/);
-      // Every acknowledged record is there, whole; nothing half-written.
-      const a = audit(inNs(join(mnt, 'payloads.jsonl')));
-      assert.equal(a.ids.length, acked);
-      assert.deepEqual([a.bad, a.torn], [0, false]);
-      // Space comes back: the sink takes events again on its own.
-      unlinkSync(filler);
-      const deadline = Date.now() + 10_000;
-      while ((await fetch(`${sink.url}/healthz`)).status !== 200) {
-        assert.ok(Date.now() < deadline, 'healthz turned ready again');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.match(sink.stderr(), /writing .* again/);
-      const ok = await postBatch(sink.url, batch(100_000, 5, 60));
-      assert.equal(ok.status, 200);
-      acked += 5;
-      sink.proc.kill('SIGKILL');
-      await exit(sink.proc, 'SIGKILL');
-    } finally {
-      if (sink.proc.exitCode === null && sink.proc.signalCode === null) await exit(sink.proc, 'SIGKILL');
-    }
-  });
+    },
+  );
 
   test('memory is bounded by bytes: 60 large KServe request events in a sink with a small heap', async () => {
     // The probe of #25 crashed a 512 MiB heap with 60 request events of up to 16 MiB held for their
@@ -233,7 +271,9 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     }
     // All 60 written (alone: their responses never came), each a whole line; 130 MB of them pass the
     // 64 MiB rotation twice, so the older ones are in payloads.jsonl.1 and .2.
-    const logs = readdirSync(d).filter((f) => /^payloads\.jsonl(\.\d+)?$/.test(f)).map((f) => audit(join(d, f)));
+    const logs = readdirSync(d)
+      .filter((f) => /^payloads\.jsonl(\.\d+)?$/.test(f))
+      .map((f) => audit(join(d, f)));
     assert.ok(logs.length >= 2, 'the log rotated');
     assert.deepEqual([new Set(logs.flatMap((a) => a.ids)).size, logs.filter((a) => a.bad > 0 || a.torn).length], [60, 0]);
   });
@@ -244,10 +284,16 @@ describe('a 2xx from the payload sink means the events are on disk', () => {
     try {
       const deep = '['.repeat(10_000) + ']'.repeat(10_000);
       const r1 = await kserve(sink.url, KSERVE_REQUEST, 'deep', `{"instances":${deep}}`);
-      assert.deepEqual([r1.status, await r1.json()], [400, { error: 'event deep: the body nests arrays/objects more than 64 levels deep; send tensors as flat or [rows][columns] arrays' }]);
+      assert.deepEqual(
+        [r1.status, await r1.json()],
+        [400, { error: 'event deep: the body nests arrays/objects more than 64 levels deep; send tensors as flat or [rows][columns] arrays' }],
+      );
       const r2 = await kserve(sink.url, KSERVE_REQUEST, 'str', '{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,"two"]}]}');
       assert.deepEqual([r2.status, await r2.json()], [400, { error: 'event str: inputs[0] (x).data[1] is "two", not a number as datatype FP32 needs' }]);
-      const r3 = await postBatch(sink.url, JSON.stringify([{ ...event(1), data: { ...record(1), inputs: { x: { shape: [2], datatype: 'INT64', data: [1, 2.5] } } } }]));
+      const r3 = await postBatch(
+        sink.url,
+        JSON.stringify([{ ...event(1), data: { ...record(1), inputs: { x: { shape: [2], datatype: 'INT64', data: [1, 2.5] } } } }]),
+      );
       assert.deepEqual([r3.status, await r3.json()], [400, { error: 'event 0 (e1): data.inputs.x.data[1] is 2.5, not an integer as datatype INT64 needs' }]);
     } finally {
       await sink.close();

@@ -56,7 +56,14 @@ export function kubeLdflags(): string {
   const m = /^v(\d+)\.(\d+)\./.exec(versions.kubernetes);
   if (!m) throw new Error(`test/peers/versions.json: kubernetes '${versions.kubernetes}' is not a vMAJOR.MINOR.PATCH version`);
   const pkg = 'k8s.io/component-base/version';
-  return ['-s', '-w', `-X ${pkg}.gitVersion=${versions.kubernetes}`, `-X ${pkg}.gitMajor=${m[1]}`, `-X ${pkg}.gitMinor=${m[2]}`, `-X ${pkg}.gitTreeState=clean`].join(' ');
+  return [
+    '-s',
+    '-w',
+    `-X ${pkg}.gitVersion=${versions.kubernetes}`,
+    `-X ${pkg}.gitMajor=${m[1]}`,
+    `-X ${pkg}.gitMinor=${m[2]}`,
+    `-X ${pkg}.gitTreeState=clean`,
+  ].join(' ');
 }
 
 /** The kube binary is keyed by the Kubernetes version and by every input of its build. */

@@ -63,7 +63,8 @@ export function upstreamCrds(): V1CustomResourceDefinition[] {
 /** ghosteam's own CRDs, from `ghosteamCrds()` in api/crds/index.ts. */
 export async function ghosteamCrdObjects(): Promise<V1CustomResourceDefinition[]> {
   const mod = (await import(pathToFileURL(join(repoRoot, 'api/crds/index.ts')).href)) as { ghosteamCrds?: () => unknown[] };
-  if (typeof mod.ghosteamCrds !== 'function') throw new Error('api/crds/index.ts does not export ghosteamCrds(); the harness installs the ghosteam CRDs from it');
+  if (typeof mod.ghosteamCrds !== 'function')
+    throw new Error('api/crds/index.ts does not export ghosteamCrds(); the harness installs the ghosteam CRDs from it');
   return mod.ghosteamCrds() as V1CustomResourceDefinition[];
 }
 
@@ -86,7 +87,8 @@ export async function installCrds(kubeconfigPath: string, crds: readonly V1Custo
     try {
       await kube.request('POST', base, crd);
     } catch (err) {
-      if (!(err instanceof KubeHttpError) || err.status !== 409) throw new Error(`creating CRD ${name}: ${(err as Error).message.slice(0, 1000)}`, { cause: err });
+      if (!(err instanceof KubeHttpError) || err.status !== 409)
+        throw new Error(`creating CRD ${name}: ${(err as Error).message.slice(0, 1000)}`, { cause: err });
       const current = await kube.request<V1CustomResourceDefinition>('GET', `${base}/${name}`);
       const body = { ...crd, metadata: { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion } };
       await kube.request('PUT', `${base}/${name}`, body);

@@ -31,7 +31,12 @@ export function logTail(file: string, lines = 25): string {
 }
 
 /** Spawn a daemon in its own process group with output to `log`; it outlives this process unless `attached`. */
-export function spawnDaemon(cmd: string, args: readonly string[], log: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {}): ChildProcess {
+export function spawnDaemon(
+  cmd: string,
+  args: readonly string[],
+  log: string,
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {},
+): ChildProcess {
   const fd = openSync(log, 'a');
   try {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true });
@@ -102,11 +107,16 @@ export async function startMlflow(venv: string, seedDb?: string): Promise<Mlflow
     join(venv, 'bin', 'mlflow'),
     [
       'server',
-      '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`,
-      '--artifacts-destination', join(dir, 'artifacts'),
-      '--host', '127.0.0.1',
-      '--port', String(port),
-      '--workers', '1',
+      '--backend-store-uri',
+      `sqlite:///${join(dir, 'mlflow.db')}`,
+      '--artifacts-destination',
+      join(dir, 'artifacts'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--workers',
+      '1',
     ],
     log,
     { cwd: dir, env: { ...process.env, MLFLOW_TRACKING_URI: '' } },

@@ -27,7 +27,9 @@ async function synth(example: string): Promise<{ file: string; obj: KubeObject }
   try {
     await promisify(execFile)(process.execPath, ['bin/ghosteam.mjs', 'synth', `examples/${example}/app.ts`, '--out', out], { cwd: repoRoot, timeout: 120_000 });
     const objs: { file: string; obj: KubeObject }[] = [];
-    for (const file of readdirSync(out).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const file of readdirSync(out)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()) {
       for (const doc of parseAllDocuments(readFileSync(join(out, file), 'utf8'))) {
         const obj = doc.toJS() as KubeObject | null;
         if (obj) objs.push({ file, obj });

@@ -110,7 +110,7 @@ export async function usePeers(names: readonly PeerName[]): Promise<Peers> {
 
 /** A KubeConfig for the peer API server. */
 export function kubeConfig(peers: Pick<Peers, 'kubeconfig'>): KubeConfig {
-  if (!peers.kubeconfig) throw new Error('no kube peer: call usePeers([\'kube\']) and honour its skip');
+  if (!peers.kubeconfig) throw new Error("no kube peer: call usePeers(['kube']) and honour its skip");
   const kc = new KubeConfig();
   kc.loadFromFile(peers.kubeconfig);
   return kc;
@@ -127,13 +127,17 @@ export function uniqueName(prefix: string): string {
  * Poll `fn` until it returns a value other than undefined/false, or throw after `timeoutMs` with the
  * last error (or `what`).
  */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, { timeoutMs = 10_000, intervalMs = 100 } = {}): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 10_000, intervalMs = 100 } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
+      if (v !== undefined && v !== false) return v;
     } catch (err) {
       last = err;
     }
@@ -149,7 +153,8 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
  * removes them again. `name` must be unique to the caller (use `uniqueName`).
  */
 export function addScrapeTargets(peers: Pick<Peers, 'prometheusTargetsDir'>, name: string, target: ScrapeTarget): () => void {
-  if (!peers.prometheusTargetsDir) throw new Error('the shared Prometheus was not started by `npm run peers:up`, so it has no file_sd dir; use startTestPrometheus()');
+  if (!peers.prometheusTargetsDir)
+    throw new Error('the shared Prometheus was not started by `npm run peers:up`, so it has no file_sd dir; use startTestPrometheus()');
   if (!/^[\w.-]+$/.test(name)) throw new Error(`scrape target name '${name}': use letters, digits, '.', '_' or '-'`);
   const file = join(peers.prometheusTargetsDir, `${name}.json`);
   const labels = { job: target.job, ...(target.labels ?? {}), ...(target.metricsPath ? { __metrics_path__: target.metricsPath } : {}) };

@@ -62,7 +62,19 @@ export function pythonRequirements(): string[] {
 }
 
 /** The modules the venv must import; the check that the install is whole. */
-const PYTHON_IMPORTS = ['mlflow', 'scipy', 'tritonclient.http', 'kserve', 'onnxruntime', 'schemathesis', 'sklearn', 'xgboost', 'lightgbm', 'skl2onnx', 'onnxmltools'];
+const PYTHON_IMPORTS = [
+  'mlflow',
+  'scipy',
+  'tritonclient.http',
+  'kserve',
+  'onnxruntime',
+  'schemathesis',
+  'sklearn',
+  'xgboost',
+  'lightgbm',
+  'skl2onnx',
+  'onnxmltools',
+];
 
 export function isPythonInstalled(): boolean {
   return existsSync(join(venvDir(), VENV_COMPLETE_MARKER));

@@ -124,33 +124,30 @@ describe('kube peer (kube-apiserver + etcd)', { skip: peers.skip }, () => {
     assert.notEqual(first.metadata.resourceVersion, created.metadata.resourceVersion);
 
     created.metadata.labels = { step: 'second' };
-    await assert.rejects(
-      custom.replaceNamespacedCustomObject({ ...WF, namespace: ns, name: 'stale', body: created }),
-      (err: unknown) => {
-        assert.ok(err instanceof ApiException, String(err));
-        assert.equal(err.code, 409);
-        const body = JSON.parse(err.body as string) as { reason: string; message: string };
-        assert.equal(body.reason, 'Conflict');
-        assert.match(body.message, /the object has been modified; please apply your changes to the latest version and try again/);
-        return true;
-      },
-    );
+    await assert.rejects(custom.replaceNamespacedCustomObject({ ...WF, namespace: ns, name: 'stale', body: created }), (err: unknown) => {
+      assert.ok(err instanceof ApiException, String(err));
+      assert.equal(err.code, 409);
+      const body = JSON.parse(err.body as string) as { reason: string; message: string };
+      assert.equal(body.reason, 'Conflict');
+      assert.match(body.message, /the object has been modified; please apply your changes to the latest version and try again/);
+      return true;
+    });
   });
 
   test('the server rejects an InferenceService that violates the upstream CRD schema', async () => {
+    await assert.rejects(custom.createNamespacedCustomObject({ ...ISVC, namespace: ns, body: inferenceService('bad', ns, 'two') }), (err: unknown) => {
+      assert.ok(err instanceof ApiException, String(err));
+      assert.equal(err.code, 422);
+      const body = JSON.parse(err.body as string) as { reason: string; details: { causes: { field: string; message: string }[] } };
+      assert.equal(body.reason, 'Invalid');
+      const cause = body.details.causes.find((c) => c.field === 'spec.predictor.minReplicas');
+      assert.ok(cause, JSON.stringify(body.details.causes));
+      assert.match(cause.message, /must be of type integer/);
+      return true;
+    });
     await assert.rejects(
-      custom.createNamespacedCustomObject({ ...ISVC, namespace: ns, body: inferenceService('bad', ns, 'two') }),
-      (err: unknown) => {
-        assert.ok(err instanceof ApiException, String(err));
-        assert.equal(err.code, 422);
-        const body = JSON.parse(err.body as string) as { reason: string; details: { causes: { field: string; message: string }[] } };
-        assert.equal(body.reason, 'Invalid');
-        const cause = body.details.causes.find((c) => c.field === 'spec.predictor.minReplicas');
-        assert.ok(cause, JSON.stringify(body.details.causes));
-        assert.match(cause.message, /must be of type integer/);
-        return true;
-      },
+      custom.getNamespacedCustomObject({ ...ISVC, namespace: ns, name: 'bad' }),
+      (err: unknown) => err instanceof ApiException && err.code === 404,
     );
-    await assert.rejects(custom.getNamespacedCustomObject({ ...ISVC, namespace: ns, name: 'bad' }), (err: unknown) => err instanceof ApiException && err.code === 404);
   });
 });

@@ -31,28 +31,40 @@ describe('prometheus peer', { skip: peers.skip }, () => {
   });
   after(() => server?.close());
 
-  test('the shared Prometheus scrapes a target registered through file_sd', { skip: peers.prometheusTargetsDir ? false : 'shared Prometheus not started by the harness' }, async () => {
-    const job = uniqueName('peers-fsd');
-    const remove = addScrapeTargets(peers, job, { job, targets: [target] });
-    try {
-      const result = await eventually('a scraped sample', async () => {
-        const r = await promQuery(peers.prometheusUrl, `peers_test_hits_total{job="${job}"}`);
-        return r.length > 0 ? r : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 250 });
-      assert.equal(result[0].metric.instance, target);
-      assert.ok(Number(result[0].value[1]) >= 1);
-    } finally {
-      remove();
-    }
-  });
+  test(
+    'the shared Prometheus scrapes a target registered through file_sd',
+    { skip: peers.prometheusTargetsDir ? false : 'shared Prometheus not started by the harness' },
+    async () => {
+      const job = uniqueName('peers-fsd');
+      const remove = addScrapeTargets(peers, job, { job, targets: [target] });
+      try {
+        const result = await eventually(
+          'a scraped sample',
+          async () => {
+            const r = await promQuery(peers.prometheusUrl, `peers_test_hits_total{job="${job}"}`);
+            return r.length > 0 ? r : undefined;
+          },
+          { timeoutMs: 20_000, intervalMs: 250 },
+        );
+        assert.equal(result[0].metric.instance, target);
+        assert.ok(Number(result[0].value[1]) >= 1);
+      } finally {
+        remove();
+      }
+    },
+  );
 
   test('a test-owned Prometheus scrapes its static targets, and stops', async () => {
     const prom = await startTestPrometheus({ scrape: [{ job: 'own', targets: [target], labels: { area: 'peers' } }] });
     try {
-      const up = await eventually('up{job="own"} == 1', async () => {
-        const r = await promQuery(prom.url, 'up{job="own"}');
-        return r[0]?.value[1] === '1' ? r : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 250 });
+      const up = await eventually(
+        'up{job="own"} == 1',
+        async () => {
+          const r = await promQuery(prom.url, 'up{job="own"}');
+          return r[0]?.value[1] === '1' ? r : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 250 },
+      );
       assert.equal(up[0].metric.area, 'peers');
       await assert.rejects(promQuery(prom.url, 'sum(('), /PromQL sum\(\(: .*parse error/);
     } finally {

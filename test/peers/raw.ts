@@ -75,7 +75,10 @@ export function rawKube(kubeconfigPath: string): RawKube {
   async function paths(obj: KubeObject): Promise<{ collection: string; item: string }> {
     const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
     if (!discovery.has(base)) {
-      discovery.set(base, request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', base).then((r) => r.resources));
+      discovery.set(
+        base,
+        request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', base).then((r) => r.resources),
+      );
     }
     const resource = (await discovery.get(base)!).find((r) => r.kind === obj.kind && !r.name.includes('/'));
     if (!resource) throw new Error(`the API server serves no kind ${obj.kind} in ${obj.apiVersion}`);

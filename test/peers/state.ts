@@ -75,15 +75,12 @@ export async function probe(url: string, timeoutMs = 2000): Promise<{ status: nu
 /** GET /readyz on the API server with the admin client certificate. */
 export function probeKube(port: number, tls: { ca: string; cert: string; key: string }, timeoutMs = 2000): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = httpsRequest(
-      { host: '127.0.0.1', port, path: '/readyz', method: 'GET', ...tls, timeout: timeoutMs },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/readyz', method: 'GET', ...tls, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (err) => resolve({ status: 0, body: err.message }));
     req.end();

@@ -18,12 +18,17 @@ const writer = fileURLToPath(new URL('./fixtures/writer.ts', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 function startWriter(dir: string, id: string, count: number, alias = false) {
-  const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, id, String(count), ...(alias ? ['--alias'] : [])], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, id, String(count), ...(alias ? ['--alias'] : [])], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, out, err })));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, out, err })),
+  );
   return { child, done, lines: () => out.split('\n').filter(Boolean) };
 }
 
@@ -35,8 +40,16 @@ describe('local registry: real processes', () => {
     const writers = ['a', 'b', 'c', 'd'].map((id) => startWriter(dir, id, 6));
     const results = await Promise.all(writers.map((w) => w.done));
     for (const r of results) assert.equal(r.code, 0, r.err);
-    const claimed = results.flatMap((r) => r.out.split('\n').filter(Boolean).map((l) => Number(l.split(' ')[2])));
-    assert.deepEqual(claimed.sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i + 1));
+    const claimed = results.flatMap((r) =>
+      r.out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => Number(l.split(' ')[2])),
+    );
+    assert.deepEqual(
+      claimed.sort((a, b) => a - b),
+      Array.from({ length: 24 }, (_, i) => i + 1),
+    );
     const versions = await new LocalRegistry({ dir }).listVersions('m');
     assert.equal(versions.length, 24);
     assert.deepEqual(new Set(versions.map((v) => v.lineage.runId)).size, 24);
@@ -64,7 +77,10 @@ describe('local registry: real processes', () => {
     const versions = await reg.listVersions('m');
     // Every version a writer reported is there, numbers are contiguous, every file is whole.
     assert.ok(versions.length >= committed, `${versions.length} versions, ${committed} reported`);
-    assert.deepEqual(versions.map((v) => v.version), Array.from({ length: versions.length }, (_, i) => i + 1));
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      Array.from({ length: versions.length }, (_, i) => i + 1),
+    );
     for (const v of versions) assert.equal(sha(v.source), v.digest, `version ${v.version}`);
     const champion = (await reg.listModels())[0].aliases.champion;
     assert.ok(champion === undefined || (champion >= 1 && champion <= versions.length));
@@ -81,7 +97,7 @@ describe('openRegistry', () => {
     assert.ok(openRegistry({ env: { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000' } }) instanceof MlflowRegistry);
     const local = openRegistry({ env: { GHOSTEAM_REGISTRY_DIR: '/tmp/x-reg' } });
     assert.ok(local instanceof LocalRegistry);
-    assert.equal((local as LocalRegistry).root, '/tmp/x-reg');
+    assert.equal(local.root, '/tmp/x-reg');
     assert.throws(() => openRegistry({ env: { MLFLOW_TRACKING_URI: 'file:///tmp/mlruns' } }), {
       message: "MLFLOW_TRACKING_URI 'file:///tmp/mlruns' must be an http(s) URL of an MLflow tracking server (file stores and databricks:// are not supported)",
     });
@@ -106,7 +122,11 @@ describe('registry-relative sources', () => {
     const reg = new LocalRegistry({ dir: join(dir, 'a') });
     const v = await reg.registerVersion('m', { artifactPath: f });
     assert.equal(v.source, join(dir, 'a', 'models/m/versions/1/in.onnx'));
-    assert.equal(JSON.parse(readFileSync(join(dir, 'a/models/m/versions/1/version.json'), 'utf8')).source, 'models/m/versions/1/in.onnx', 'stored relative to the registry');
+    assert.equal(
+      JSON.parse(readFileSync(join(dir, 'a/models/m/versions/1/version.json'), 'utf8')).source,
+      'models/m/versions/1/in.onnx',
+      'stored relative to the registry',
+    );
     cpSync(join(dir, 'a'), join(dir, 'b'), { recursive: true });
     rmSync(join(dir, 'a'), { recursive: true });
     const copy = new LocalRegistry({ dir: join(dir, 'b') });

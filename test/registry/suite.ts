@@ -61,7 +61,10 @@ export function runRegistrySuite(name: string, make: () => Promise<SuiteTarget>,
       assert.equal(v2.version, 2);
       const again = await registry.getVersion(m, 1);
       assert.deepEqual(again, v1);
-      assert.deepEqual((await registry.listVersions(m)).map((v) => v.version), [1, 2]);
+      assert.deepEqual(
+        (await registry.listVersions(m)).map((v) => v.version),
+        [1, 2],
+      );
     });
 
     test('resolves numbers, latest and aliases; moving an alias takes it off the old version', async () => {
@@ -109,17 +112,34 @@ export function runRegistrySuite(name: string, make: () => Promise<SuiteTarget>,
       await rejects(registry.resolve(model('missing'), 'latest'), 'NOT_FOUND', new RegExp(`^model '${model('missing')}' is not registered in `));
       await registry.registerVersion(m, { artifactPath: modelFile().path });
       await rejects(registry.getVersion(m, 7), 'NOT_FOUND', `model '${m}' has no version 7 (versions 1..1)`);
-      await rejects(registry.setAlias(m, 'latest', 1), 'INVALID', `'latest' is not a valid alias; use letters, digits, '-' and '_', starting with a letter (not 'latest' or v<number>), e.g. champion`);
+      await rejects(
+        registry.setAlias(m, 'latest', 1),
+        'INVALID',
+        `'latest' is not a valid alias; use letters, digits, '-' and '_', starting with a letter (not 'latest' or v<number>), e.g. champion`,
+      );
       await rejects(registry.setAlias(m, 'champion', 9), 'NOT_FOUND', `model '${m}' has no version 9 (versions 1..1)`);
-      await rejects(registry.registerVersion(m, { artifactPath: '/nonexistent/model.onnx' }), 'INVALID', `cannot register '${m}': model file /nonexistent/model.onnx does not exist or is not a file`);
-      await rejects(registry.registerVersion('bad name', { artifactPath: modelFile().path }), 'INVALID', `'bad name' is not a valid model name; use letters, digits, '-', '_' and '.', starting with a letter or digit`);
+      await rejects(
+        registry.registerVersion(m, { artifactPath: '/nonexistent/model.onnx' }),
+        'INVALID',
+        `cannot register '${m}': model file /nonexistent/model.onnx does not exist or is not a file`,
+      );
+      await rejects(
+        registry.registerVersion('bad name', { artifactPath: modelFile().path }),
+        'INVALID',
+        `'bad name' is not a valid model name; use letters, digits, '-', '_' and '.', starting with a letter or digit`,
+      );
     });
 
     test('concurrent registrations in one process get distinct versions', async () => {
       const { registry, model } = await make();
       const m = model('conc');
-      const vs = await Promise.all(Array.from({ length: 6 }, (_, i) => registry.registerVersion(m, { artifactPath: modelFile().path, lineage: { runId: `r${i}` } })));
-      assert.deepEqual(vs.map((v) => v.version).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6]);
+      const vs = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => registry.registerVersion(m, { artifactPath: modelFile().path, lineage: { runId: `r${i}` } })),
+      );
+      assert.deepEqual(
+        vs.map((v) => v.version).sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6],
+      );
       const listed = await registry.listVersions(m);
       assert.deepEqual(listed.map((v) => v.lineage.runId).sort(), ['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
     });
@@ -151,7 +171,11 @@ export function runRegistrySuite(name: string, make: () => Promise<SuiteTarget>,
       const v2 = await registry.registerVersion(m, { artifactPath: f.path });
       assert.deepEqual([v2.version, v2.reused], [2, undefined], 'without reuseIdentical the same bytes are a new version');
       const bad = 'sha256:' + '0'.repeat(64);
-      await rejects(registry.registerVersion(m, { artifactPath: f.path, expectedDigest: bad }), 'INVALID', `cannot register '${m}': model file ${f.path} hashes to ${f.digest}, but its recorded digest is ${bad} (its bytes changed after they were stored); nothing was registered. Check the store with 'ghosteam store verify' and run the pipeline again`);
+      await rejects(
+        registry.registerVersion(m, { artifactPath: f.path, expectedDigest: bad }),
+        'INVALID',
+        `cannot register '${m}': model file ${f.path} hashes to ${f.digest}, but its recorded digest is ${bad} (its bytes changed after they were stored); nothing was registered. Check the store with 'ghosteam store verify' and run the pipeline again`,
+      );
       assert.equal((await registry.listVersions(m)).length, 2);
       const ok = await registry.registerVersion(m, { artifactPath: modelFile().path, expectedDigest: undefined });
       assert.equal(ok.version, 3);

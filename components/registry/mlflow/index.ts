@@ -20,7 +20,16 @@ import { parse as parseYaml } from 'yaml';
 import createClient from 'openapi-fetch';
 import writeFileAtomic from 'write-file-atomic';
 import { checkAlias, checkModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError, type RegistryErrorCode } from '../errors.ts';
-import { digestMismatch, reusableVersion, type Lineage, type ModelRegistry, type ModelVersion, type RegisteredModel, type RegisteredVersion, type RegisterInput, type VersionRef } from '../types.ts';
+import {
+  digestMismatch,
+  reusableVersion,
+  type ModelRegistry,
+  type ModelVersion,
+  type RegisteredModel,
+  type RegisteredVersion,
+  type RegisterInput,
+  type VersionRef,
+} from '../types.ts';
 import type { components, paths } from './schema.gen.ts';
 
 type MlModelVersion = components['schemas']['ModelVersion'];
@@ -115,7 +124,10 @@ export class MlflowRegistry implements ModelRegistry {
       throw new RegistryError('INVALID', `MLFLOW_TRACKING_URI '${opts.trackingUri}' is not a URL; write http(s)://host:port`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new RegistryError('INVALID', `MLFLOW_TRACKING_URI '${opts.trackingUri}' must be an http(s) URL of an MLflow tracking server (file stores and databricks:// are not supported)`);
+      throw new RegistryError(
+        'INVALID',
+        `MLFLOW_TRACKING_URI '${opts.trackingUri}' must be an http(s) URL of an MLflow tracking server (file stores and databricks:// are not supported)`,
+      );
     }
     this.trackingUri = opts.trackingUri.replace(/\/+$/, '');
     this.experiment = opts.experiment ?? 'ghosteam';
@@ -132,7 +144,11 @@ export class MlflowRegistry implements ModelRegistry {
     } catch (err) {
       const c = (err as { cause?: { code?: string; message?: string } }).cause;
       const cause = c?.code ?? c?.message ?? (err as Error).message;
-      throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (${operation}): ${cause}; check MLFLOW_TRACKING_URI and that the server is up`, { cause: err });
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `cannot reach MLflow at ${this.trackingUri} (${operation}): ${cause}; check MLFLOW_TRACKING_URI and that the server is up`,
+        { cause: err },
+      );
     }
     if (r.error !== undefined || !r.response.ok) {
       const e = (r.error ?? {}) as { error_code?: string; message?: string };
@@ -145,7 +161,10 @@ export class MlflowRegistry implements ModelRegistry {
   private async getExperimentId(): Promise<string> {
     this.experimentId ??= (async () => {
       try {
-        const r = await this.call('experiments/get-by-name', this.client.GET('/api/2.0/mlflow/experiments/get-by-name', { params: { query: { experiment_name: this.experiment } } }));
+        const r = await this.call(
+          'experiments/get-by-name',
+          this.client.GET('/api/2.0/mlflow/experiments/get-by-name', { params: { query: { experiment_name: this.experiment } } }),
+        );
         return r.experiment!.experiment_id!;
       } catch (err) {
         if (!(err instanceof RegistryError) || err.code !== 'NOT_FOUND') throw err;
@@ -156,7 +175,10 @@ export class MlflowRegistry implements ModelRegistry {
       } catch (err) {
         // Another writer created it first.
         if (!(err instanceof RegistryError) || err.code !== 'ALREADY_EXISTS') throw err;
-        const r = await this.call('experiments/get-by-name', this.client.GET('/api/2.0/mlflow/experiments/get-by-name', { params: { query: { experiment_name: this.experiment } } }));
+        const r = await this.call(
+          'experiments/get-by-name',
+          this.client.GET('/api/2.0/mlflow/experiments/get-by-name', { params: { query: { experiment_name: this.experiment } } }),
+        );
         return r.experiment!.experiment_id!;
       }
     })();
@@ -172,7 +194,10 @@ export class MlflowRegistry implements ModelRegistry {
   private proxyPath(uri: string): string {
     const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/(.*)$/.exec(uri);
     if (!m) {
-      throw new RegistryError('INVALID', `the MLflow server at ${this.trackingUri} does not proxy artifacts (artifact URI '${uri}'); start it with --serve-artifacts (the default since MLflow 2) and --artifacts-destination`);
+      throw new RegistryError(
+        'INVALID',
+        `the MLflow server at ${this.trackingUri} does not proxy artifacts (artifact URI '${uri}'); start it with --serve-artifacts (the default since MLflow 2) and --artifacts-destination`,
+      );
     }
     return m[1];
   }
@@ -187,10 +212,11 @@ export class MlflowRegistry implements ModelRegistry {
     if (!st?.isFile()) throw new RegistryError('INVALID', `cannot register '${name}': model file ${input.artifactPath} does not exist or is not a file`);
     const bytes = await readFile(input.artifactPath);
     const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
-    if (input.expectedDigest && digest !== input.expectedDigest) throw new RegistryError('INVALID', digestMismatch(name, input.artifactPath, digest, input.expectedDigest));
+    if (input.expectedDigest && digest !== input.expectedDigest)
+      throw new RegistryError('INVALID', digestMismatch(name, input.artifactPath, digest, input.expectedDigest));
     // Exactly once per (lineage.runId, lineage.task): the key is in the version's tags
     // (ghosteam.lineage.runId/.task), set atomically by model-versions/create.
-    if (input.lineage?.runId && input.lineage.task || input.reuseIdentical) {
+    if ((input.lineage?.runId && input.lineage.task) || input.reuseIdentical) {
       const existing = await this.versionsOf(name).catch((err) => {
         if (err instanceof RegistryError && err.code === 'NOT_FOUND') return [] as MlModelVersion[];
         throw err;
@@ -204,29 +230,40 @@ export class MlflowRegistry implements ModelRegistry {
     const now = Date.now();
     const lineage = input.lineage ?? {};
     const lineageTags: Tag[] = LINEAGE_KEYS.filter((k) => lineage[k] !== undefined).map((k) => ({ key: `${TAG}lineage.${k}`, value: String(lineage[k]) }));
-    const created = await this.call('runs/create', this.client.POST('/api/2.0/mlflow/runs/create', {
-      body: { experiment_id: experimentId, run_name: `register-${name}`, start_time: now, tags: [{ key: `${TAG}model`, value: name }, ...lineageTags] },
-    }));
+    const created = await this.call(
+      'runs/create',
+      this.client.POST('/api/2.0/mlflow/runs/create', {
+        body: { experiment_id: experimentId, run_name: `register-${name}`, start_time: now, tags: [{ key: `${TAG}model`, value: name }, ...lineageTags] },
+      }),
+    );
     const run = created.run!.info!;
     const runId = run.run_id!;
     try {
-      const metrics = Object.entries(input.metrics ?? {}).filter(([, v]) => Number.isFinite(v)).map(([key, value]) => ({ key, value, timestamp: now, step: 0 }));
+      const metrics = Object.entries(input.metrics ?? {})
+        .filter(([, v]) => Number.isFinite(v))
+        .map(([key, value]) => ({ key, value, timestamp: now, step: 0 }));
       const params = Object.entries(input.params ?? {}).map(([key, value]) => ({ key, value: String(value) }));
       // log-batch takes at most 1000 metrics and 100 params per call.
       for (let i = 0; i < Math.max(metrics.length, params.length); i += 100) {
-        await this.call('runs/log-batch', this.client.POST('/api/2.0/mlflow/runs/log-batch', { body: { run_id: runId, metrics: metrics.slice(i, i + 100), params: params.slice(i, i + 100) } }));
+        await this.call(
+          'runs/log-batch',
+          this.client.POST('/api/2.0/mlflow/runs/log-batch', { body: { run_id: runId, metrics: metrics.slice(i, i + 100), params: params.slice(i, i + 100) } }),
+        );
       }
       const dir = `${this.proxyPath(run.artifact_uri!)}/model`;
-      await this.call('mlflow-artifacts upload', this.client.PUT('/api/2.0/mlflow-artifacts/artifacts/{artifact_path}', {
-        params: { path: { artifact_path: `${dir}/${file}` } },
-        // The OpenAPI document types the artifact body as a string; it is raw bytes, sent as they are.
-        body: bytes as unknown as string,
-        // openapi-fetch's serializer returns its body type (string); a Buffer is what fetch must send.
-        bodySerializer: (b: unknown) => b as Buffer as never,
-        headers: { 'content-type': 'application/octet-stream' },
-        // openapi-fetch encodes '/' inside a path param; the server's route wants real slashes.
-        fetch: (req: Request) => this.fetchFn(new Request(this.artifactUrl(`${dir}/${file}`), req)),
-      }));
+      await this.call(
+        'mlflow-artifacts upload',
+        this.client.PUT('/api/2.0/mlflow-artifacts/artifacts/{artifact_path}', {
+          params: { path: { artifact_path: `${dir}/${file}` } },
+          // The OpenAPI document types the artifact body as a string; it is raw bytes, sent as they are.
+          body: bytes as unknown as string,
+          // openapi-fetch's serializer returns its body type (string); a Buffer is what fetch must send.
+          bodySerializer: (b: unknown) => b as Buffer as never,
+          headers: { 'content-type': 'application/octet-stream' },
+          // openapi-fetch encodes '/' inside a path param; the server's route wants real slashes.
+          fetch: (req: Request) => this.fetchFn(new Request(this.artifactUrl(`${dir}/${file}`), req)),
+        }),
+      );
       // An MLmodel file beside it makes the version a real MLflow model of the onnx flavor:
       // mlflow.pyfunc.load_model('models:/NAME/VERSION') and mlflow.onnx.load_model read it.
       if ((input.format ?? 'onnx') === 'onnx') await this.upload(`${dir}/MLmodel`, Buffer.from(mlmodelYaml(file, runId, bytes.length, now)));
@@ -242,17 +279,29 @@ export class MlflowRegistry implements ModelRegistry {
         { key: `${TAG}file`, value: file },
         ...lineageTags,
       ];
-      const mv = await this.call('model-versions/create', this.client.POST('/api/2.0/mlflow/model-versions/create', {
-        body: { name, source: `${run.artifact_uri}/model`, run_id: runId, tags },
-      }));
+      const mv = await this.call(
+        'model-versions/create',
+        this.client.POST('/api/2.0/mlflow/model-versions/create', {
+          body: { name, source: `${run.artifact_uri}/model`, run_id: runId, tags },
+        }),
+      );
       let version = mv.model_version!;
       for (let i = 0; version.status === 'PENDING_REGISTRATION' && i < 100; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        version = (await this.call('model-versions/get', this.client.GET('/api/2.0/mlflow/model-versions/get', { params: { query: { name, version: version.version! } } }))).model_version!;
+        version = (
+          await this.call(
+            'model-versions/get',
+            this.client.GET('/api/2.0/mlflow/model-versions/get', { params: { query: { name, version: version.version! } } }),
+          )
+        ).model_version!;
       }
-      if (version.status === 'FAILED_REGISTRATION') throw new RegistryError('UNAVAILABLE', `MLflow could not register ${name} version ${version.version}: ${version.status_message ?? 'no reason given'}`);
+      if (version.status === 'FAILED_REGISTRATION')
+        throw new RegistryError('UNAVAILABLE', `MLflow could not register ${name} version ${version.version}: ${version.status_message ?? 'no reason given'}`);
       await this.call('runs/update', this.client.POST('/api/2.0/mlflow/runs/update', { body: { run_id: runId, status: 'FINISHED', end_time: Date.now() } }));
-      return this.toModelVersion(version, { metrics: Object.fromEntries(metrics.map((m) => [m.key, m.value])), params: Object.fromEntries(params.map((p) => [p.key, p.value])) });
+      return this.toModelVersion(version, {
+        metrics: Object.fromEntries(metrics.map((m) => [m.key, m.value])),
+        params: Object.fromEntries(params.map((p) => [p.key, p.value])),
+      });
     } catch (err) {
       await this.client.POST('/api/2.0/mlflow/runs/update', { body: { run_id: runId, status: 'FAILED', end_time: Date.now() } }).catch(() => undefined);
       throw err;
@@ -264,7 +313,19 @@ export class MlflowRegistry implements ModelRegistry {
     const all = Object.fromEntries((mv.tags ?? []).map((t) => [t.key!, t.value ?? '']));
     const lineage: Record<string, string> = {};
     for (const [k, v] of Object.entries(all)) if (k.startsWith(`${TAG}lineage.`)) lineage[k.slice(TAG.length + 'lineage.'.length)] = v;
-    return { name: mv.name!, version: Number(mv.version), source: mv.source ?? '', ...(all[`${TAG}digest`] ? { digest: all[`${TAG}digest`] } : {}), format: all[`${TAG}format`] ?? 'onnx', aliases: [], tags: {}, metrics: {}, params: {}, lineage: lineage as Lineage, createdAt: '' };
+    return {
+      name: mv.name!,
+      version: Number(mv.version),
+      source: mv.source ?? '',
+      ...(all[`${TAG}digest`] ? { digest: all[`${TAG}digest`] } : {}),
+      format: all[`${TAG}format`] ?? 'onnx',
+      aliases: [],
+      tags: {},
+      metrics: {},
+      params: {},
+      lineage: lineage,
+      createdAt: '',
+    };
   }
 
   private async runData(runId: string | undefined): Promise<{ metrics: Record<string, number>; params: Record<string, string> }> {
@@ -297,7 +358,7 @@ export class MlflowRegistry implements ModelRegistry {
       tags,
       metrics: d.metrics,
       params: d.params,
-      lineage: lineage as Lineage,
+      lineage: lineage,
       createdAt: new Date(Number(mv.creation_timestamp ?? 0)).toISOString(),
     };
   }
@@ -305,10 +366,15 @@ export class MlflowRegistry implements ModelRegistry {
   private async registeredModel(name: string): Promise<MlRegisteredModel> {
     checkModelName(name);
     try {
-      return (await this.call('registered-models/get', this.client.GET('/api/2.0/mlflow/registered-models/get', { params: { query: { name } } }))).registered_model!;
+      return (await this.call('registered-models/get', this.client.GET('/api/2.0/mlflow/registered-models/get', { params: { query: { name } } })))
+        .registered_model!;
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'NOT_FOUND') {
-        throw notFoundModel(name, `MLflow at ${this.trackingUri}`, (await this.listModels()).map((m) => m.name));
+        throw notFoundModel(
+          name,
+          `MLflow at ${this.trackingUri}`,
+          (await this.listModels()).map((m) => m.name),
+        );
       }
       throw err;
     }
@@ -318,9 +384,12 @@ export class MlflowRegistry implements ModelRegistry {
     const out: MlModelVersion[] = [];
     let page_token: string | undefined;
     do {
-      const r = await this.call('model-versions/search', this.client.GET('/api/2.0/mlflow/model-versions/search', {
-        params: { query: { filter: `name='${name}'`, max_results: 1000, ...(page_token ? { page_token } : {}) } },
-      }));
+      const r = await this.call(
+        'model-versions/search',
+        this.client.GET('/api/2.0/mlflow/model-versions/search', {
+          params: { query: { filter: `name='${name}'`, max_results: 1000, ...(page_token ? { page_token } : {}) } },
+        }),
+      );
       out.push(...(r.model_versions ?? []));
       page_token = r.next_page_token || undefined;
     } while (page_token);
@@ -330,7 +399,10 @@ export class MlflowRegistry implements ModelRegistry {
   async getVersion(name: string, version: number): Promise<ModelVersion> {
     checkModelName(name);
     try {
-      const r = await this.call('model-versions/get', this.client.GET('/api/2.0/mlflow/model-versions/get', { params: { query: { name, version: String(version) } } }));
+      const r = await this.call(
+        'model-versions/get',
+        this.client.GET('/api/2.0/mlflow/model-versions/get', { params: { query: { name, version: String(version) } } }),
+      );
       return await this.toModelVersion(r.model_version!);
     } catch (err) {
       if (err instanceof RegistryError && err.code === 'NOT_FOUND') {
@@ -360,9 +432,12 @@ export class MlflowRegistry implements ModelRegistry {
     const out: RegisteredModel[] = [];
     let page_token: string | undefined;
     do {
-      const r = await this.call('registered-models/search', this.client.GET('/api/2.0/mlflow/registered-models/search', {
-        params: { query: { max_results: 1000, ...(page_token ? { page_token } : {}) } },
-      }));
+      const r = await this.call(
+        'registered-models/search',
+        this.client.GET('/api/2.0/mlflow/registered-models/search', {
+          params: { query: { max_results: 1000, ...(page_token ? { page_token } : {}) } },
+        }),
+      );
       for (const m of r.registered_models ?? []) {
         const latest = (m.latest_versions ?? []).map((v) => Number(v.version)).reduce((a, b) => Math.max(a, b), 0);
         out.push({
@@ -385,7 +460,10 @@ export class MlflowRegistry implements ModelRegistry {
   async setAlias(name: string, alias: string, version: number): Promise<void> {
     checkAlias(alias);
     await this.getVersion(name, version);
-    await this.call('registered-models/alias (set)', this.client.POST('/api/2.0/mlflow/registered-models/alias', { body: { name, alias, version: String(version) } }));
+    await this.call(
+      'registered-models/alias (set)',
+      this.client.POST('/api/2.0/mlflow/registered-models/alias', { body: { name, alias, version: String(version) } }),
+    );
   }
 
   async deleteAlias(name: string, alias: string): Promise<void> {
@@ -398,7 +476,10 @@ export class MlflowRegistry implements ModelRegistry {
     if (!key) throw new RegistryError('INVALID', 'a tag key must not be empty');
     if (key.startsWith(TAG)) throw new RegistryError('INVALID', `tag keys starting with '${TAG}' are reserved for ghosteam; choose another key than '${key}'`);
     await this.getVersion(name, version);
-    await this.call('model-versions/set-tag', this.client.POST('/api/2.0/mlflow/model-versions/set-tag', { body: { name, version: String(version), key, value: String(value) } }));
+    await this.call(
+      'model-versions/set-tag',
+      this.client.POST('/api/2.0/mlflow/model-versions/set-tag', { body: { name, version: String(version), key, value: String(value) } }),
+    );
   }
 
   private async upload(path: string, bytes: Buffer): Promise<void> {
@@ -406,7 +487,11 @@ export class MlflowRegistry implements ModelRegistry {
     try {
       res = await this.fetchFn(this.artifactUrl(path), { method: 'PUT', body: bytes, headers: { 'content-type': 'application/octet-stream' } });
     } catch (err) {
-      throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (artifact upload): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`, { cause: err });
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `cannot reach MLflow at ${this.trackingUri} (artifact upload): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+        { cause: err },
+      );
     }
     if (!res.ok) throw new MlflowError('mlflow-artifacts upload', `HTTP_${res.status}`, res.status, `${path}: ${(await res.text()).slice(0, 300)}`);
   }
@@ -417,7 +502,11 @@ export class MlflowRegistry implements ModelRegistry {
     try {
       res = await this.fetchFn(this.artifactUrl(this.proxyPath(uri)));
     } catch (err) {
-      throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (artifact download): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`, { cause: err });
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `cannot reach MLflow at ${this.trackingUri} (artifact download): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+        { cause: err },
+      );
     }
     if (res.status === 404) return undefined;
     if (!res.ok) throw new MlflowError('mlflow-artifacts download', `HTTP_${res.status}`, res.status, `${uri}: ${(await res.text()).slice(0, 300)}`);
@@ -456,7 +545,9 @@ export class MlflowRegistry implements ModelRegistry {
     const fromRun = await this.fetchMlflowModel(`${r.run!.info!.artifact_uri}/${path}`, dest, uri);
     if (fromRun) return { name, path: fromRun };
     // MLflow 3 keeps a model logged in a run (log_model(name=...)) as a LoggedModel of its own.
-    const outputs = ((r.run as { outputs?: { model_outputs?: Array<{ model_id?: string }> } }).outputs?.model_outputs ?? []).map((o) => o.model_id).filter((x): x is string => !!x);
+    const outputs = ((r.run as { outputs?: { model_outputs?: Array<{ model_id?: string }> } }).outputs?.model_outputs ?? [])
+      .map((o) => o.model_id)
+      .filter((x): x is string => !!x);
     for (const id of outputs) {
       const res = await this.fetchFn(`${this.trackingUri}/api/2.0/mlflow/logged-models/${encodeURIComponent(id)}`).catch(() => undefined);
       if (!res?.ok) continue;
@@ -466,7 +557,10 @@ export class MlflowRegistry implements ModelRegistry {
         if (got) return { name, path: got };
       }
     }
-    throw new RegistryError('NOT_FOUND', `${uri}: run ${runId} has no MLflow model at '${path}' (no MLmodel under its artifacts, and no logged model named '${path}')`);
+    throw new RegistryError(
+      'NOT_FOUND',
+      `${uri}: run ${runId} has no MLflow model at '${path}' (no MLmodel under its artifacts, and no logged model named '${path}')`,
+    );
   }
 
   async fetchArtifact(mv: ModelVersion): Promise<string> {
@@ -477,7 +571,9 @@ export class MlflowRegistry implements ModelRegistry {
       try {
         res = await this.fetchFn(`${this.trackingUri}/api/2.0/mlflow/model-versions/get-download-uri?${q}`);
       } catch (err) {
-        throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (model-versions/get-download-uri): ${(err as Error).message}`, { cause: err });
+        throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (model-versions/get-download-uri): ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       if (!res.ok) throw new MlflowError('model-versions/get-download-uri', `HTTP_${res.status}`, res.status, (await res.text()).slice(0, 300));
       const uri = ((await res.json()) as { artifact_uri?: string }).artifact_uri ?? mv.source;
@@ -493,12 +589,19 @@ export class MlflowRegistry implements ModelRegistry {
     try {
       res = await this.fetchFn(url);
     } catch (err) {
-      throw new RegistryError('UNAVAILABLE', `cannot reach MLflow at ${this.trackingUri} (artifact download): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`, { cause: err });
+      throw new RegistryError(
+        'UNAVAILABLE',
+        `cannot reach MLflow at ${this.trackingUri} (artifact download): ${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}`,
+        { cause: err },
+      );
     }
     if (!res.ok) throw new MlflowError('mlflow-artifacts download', `HTTP_${res.status}`, res.status, `${mv.source}: ${(await res.text()).slice(0, 300)}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (mv.digest && digestOf(bytes) !== mv.digest) {
-      throw new RegistryError('INVALID', `model file of ${mv.name} version ${mv.version} from ${mv.source} has digest ${digestOf(bytes)}, expected ${mv.digest}; the artifact was changed after registration`);
+      throw new RegistryError(
+        'INVALID',
+        `model file of ${mv.name} version ${mv.version} from ${mv.source} has digest ${digestOf(bytes)}, expected ${mv.digest}; the artifact was changed after registration`,
+      );
     }
     await mkdir(join(this.cacheDir, mv.name, String(mv.version)), { recursive: true });
     await writeFileAtomic(dest, Buffer.from(bytes));

@@ -32,7 +32,25 @@ async function smoke(d: Docker, name: BuiltImage): Promise<string> {
       // A real step on real data: ingest a CSV into a typed dataset, read back its output params.
       writeFileSync(join(dir, 'in.csv'), 'amount,label\n1.5,0\n2.5,1\n3.5,0\n');
       chmodSync(join(dir, 'in.csv'), 0o644);
-      const out = await d.docker(['run', '--rm', '--network', 'none', '--read-only', '--tmpfs', '/tmp', '-v', `${dir}:/work`, ref, 'run', 'ingest', '--input', 'source=/work/in.csv', '--output', 'dataset=/work/dataset', '--json']);
+      const out = await d.docker([
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        '-v',
+        `${dir}:/work`,
+        ref,
+        'run',
+        'ingest',
+        '--input',
+        'source=/work/in.csv',
+        '--output',
+        'dataset=/work/dataset',
+        '--json',
+      ]);
       const params = JSON.parse(out.trim().split('\n').pop()!) as { rows?: unknown };
       if (Number(params.rows) !== 3) throw new Error(`${ref}: ingest of 3 rows reported ${JSON.stringify(params)}`);
       return `--version ${version}; component run ingest: ${JSON.stringify(params)}`;
@@ -42,12 +60,34 @@ async function smoke(d: Docker, name: BuiltImage): Promise<string> {
       chmodSync(join(dir, 'model.onnx'), 0o644);
       const port = await freePort();
       const cname = `ghosteam-smoke-${process.pid}`;
-      await d.docker(['run', '--detach', '--name', cname, '--network', 'host', '--read-only', '--tmpfs', '/tmp', '-v', `${dir}:/mnt/models:ro`, ref, '--host', '127.0.0.1', '--port', String(port), '--model', 'smoke=/mnt/models']);
+      await d.docker([
+        'run',
+        '--detach',
+        '--name',
+        cname,
+        '--network',
+        'host',
+        '--read-only',
+        '--tmpfs',
+        '/tmp',
+        '-v',
+        `${dir}:/mnt/models:ro`,
+        ref,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--model',
+        'smoke=/mnt/models',
+      ]);
       try {
         const base = `http://127.0.0.1:${port}`;
         let ready = 0;
         for (let i = 0; i < 120 && ready !== 200; i++) {
-          ready = await fetch(`${base}/v2/health/ready`).then((r) => r.status, () => 0);
+          ready = await fetch(`${base}/v2/health/ready`).then(
+            (r) => r.status,
+            () => 0,
+          );
           if (ready !== 200) await sleep(500);
         }
         if (ready !== 200) throw new Error(`${ref}: not ready within 60s:\n${await d.docker(['logs', cname]).catch((e: Error) => e.message)}`);
@@ -74,7 +114,13 @@ async function smoke(d: Docker, name: BuiltImage): Promise<string> {
 }
 
 async function main(args: string[]): Promise<number> {
-  for (const a of args) if (!(BUILT_IMAGES as readonly string[]).includes(a)) throw new Error(`unknown image '${a}'; choose from ${BUILT_IMAGES.join(', ')} (${Object.entries(NOT_BUILT).map(([k, v]) => `${k} is not built here: it ${v}`).join('; ')})`);
+  for (const a of args)
+    if (!(BUILT_IMAGES as readonly string[]).includes(a))
+      throw new Error(
+        `unknown image '${a}'; choose from ${BUILT_IMAGES.join(', ')} (${Object.entries(NOT_BUILT)
+          .map(([k, v]) => `${k} is not built here: it ${v}`)
+          .join('; ')})`,
+      );
   const names = (args.length ? args : BUILT_IMAGES) as BuiltImage[];
   for (const [k, why] of Object.entries(NOT_BUILT)) log(`${k}: not built here; it ${why}`);
   return withLock('images', async () => {

@@ -19,7 +19,8 @@ import { run, which, type Log } from '../install.ts';
 export const BUILT_IMAGES = ['components', 'model-server', 'operator'] as const;
 export type BuiltImage = (typeof BUILT_IMAGES)[number];
 export const NOT_BUILT: Readonly<Record<string, string>> = {
-  trainer: 'installs @tensorflow/tfjs-node-gpu, whose install downloads libtensorflow from outside the registries, on an NVIDIA CUDA base image that is not reachable here',
+  trainer:
+    'installs @tensorflow/tfjs-node-gpu, whose install downloads libtensorflow from outside the registries, on an NVIDIA CUDA base image that is not reachable here',
 };
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -42,7 +43,9 @@ const BASE_PACKAGES = ['ca-certificates', 'libstdc++6'];
 const LOCAL_CA_DIR = '/usr/local/share/ca-certificates';
 function localCaFiles(): string[] {
   if (!existsSync(LOCAL_CA_DIR)) return [];
-  return readdirSync(LOCAL_CA_DIR).filter((f) => f.endsWith('.crt')).sort();
+  return readdirSync(LOCAL_CA_DIR)
+    .filter((f) => f.endsWith('.crt'))
+    .sort();
 }
 
 /** The local base image: Debian bookworm (minbase) with this machine's node and npm where the public node image keeps them. */
@@ -74,7 +77,23 @@ export async function startDocker(log: Log): Promise<Docker> {
   const logFile = join(dir, 'dockerd.log');
   const child = spawnDaemon(
     '/usr/sbin/dockerd',
-    ['--host', host, '--data-root', dockerRoot, '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip6tables=false', '--storage-driver=overlay2', '--containerd-namespace=ghosteam-docker', '--containerd-plugins-namespace=ghosteam-docker-plugins'],
+    [
+      '--host',
+      host,
+      '--data-root',
+      dockerRoot,
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'dockerd.pid'),
+      '--bridge=none',
+      '--iptables=false',
+      '--ip-masq=false',
+      '--ip6tables=false',
+      '--storage-driver=overlay2',
+      '--containerd-namespace=ghosteam-docker',
+      '--containerd-plugins-namespace=ghosteam-docker-plugins',
+    ],
     logFile,
   );
   // The Debian client matches the Debian daemon; a newer CLI elsewhere on PATH may want buildx.
@@ -117,7 +136,13 @@ export async function startDocker(log: Log): Promise<Docker> {
 /** Build the base image once (debootstrap + docker import); later calls find it in dockerd. */
 export async function ensureBaseImage(d: Docker, log: Log): Promise<string> {
   const ref = baseImageRef();
-  if (await d.docker(['image', 'inspect', ref]).then(() => true, () => false)) return ref;
+  if (
+    await d.docker(['image', 'inspect', ref]).then(
+      () => true,
+      () => false,
+    )
+  )
+    return ref;
   if (!which('debootstrap')) throw new Error('images: debootstrap is not installed; `apt-get install debootstrap` provides it');
   const root = join(cacheDir, `base-rootfs-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
@@ -128,7 +153,9 @@ export async function ensureBaseImage(d: Docker, log: Log): Promise<string> {
     const node = process.execPath;
     mkdirSync(join(root, 'usr/local/bin'), { recursive: true });
     cpSync(node, join(root, 'usr/local/bin/node'));
-    const npmDir = [join(node, '../../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'].find((p) => existsSync(join(p, 'bin/npm-cli.js')));
+    const npmDir = [join(node, '../../lib/node_modules/npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm'].find((p) =>
+      existsSync(join(p, 'bin/npm-cli.js')),
+    );
     if (!npmDir) throw new Error(`images: npm not found beside ${node}`);
     cpSync(npmDir, join(root, 'usr/local/lib/node_modules/npm'), { recursive: true });
     symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(root, 'usr/local/bin/npm'));
@@ -145,7 +172,10 @@ export async function ensureBaseImage(d: Docker, log: Log): Promise<string> {
     mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
     const tar = join(cacheDir, `base-${process.pid}.tar`);
     await run('tar', ['--numeric-owner', '-C', root, '-cf', tar, '.'], { log: () => {} });
-    const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(cas.length > 0 ? ['NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'] : [])];
+    const env = [
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      ...(cas.length > 0 ? ['NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'] : []),
+    ];
     await d.docker(['import', ...env.flatMap((e) => ['--change', `ENV ${e}`]), '--change', 'CMD ["node"]', tar, ref]);
     rmSync(tar, { force: true });
   } finally {
@@ -169,4 +199,3 @@ export async function saveImage(d: Docker, name: BuiltImage): Promise<string> {
   renameSync(tmp, out);
   return out;
 }
-

@@ -56,7 +56,9 @@ export function readClusterState(): ClusterState | undefined {
   try {
     return JSON.parse(readFileSync(clusterStateFile, 'utf8')) as ClusterState;
   } catch (err) {
-    throw new Error(`${clusterStateFile}: not a readable cluster state file (${(err as Error).message}); run \`npm run cluster:down\` to clear it`, { cause: err });
+    throw new Error(`${clusterStateFile}: not a readable cluster state file (${(err as Error).message}); run \`npm run cluster:down\` to clear it`, {
+      cause: err,
+    });
   }
 }
 
@@ -100,7 +102,9 @@ export async function checkCluster(state: ClusterState | undefined = readCluster
   if (ready.status !== 200) return `the API server is not ready (${ready.status || ready.body}); see ${state.daemons.apiserver?.log}`;
   const node = await apiGet(state.kubeconfig, `/api/v1/nodes/${NODE_NAME}`);
   if (node.status !== 200) return `node ${NODE_NAME} is not registered (${node.status}); see ${state.daemons.kubelet?.log}`;
-  const cond = (JSON.parse(node.body) as { status?: { conditions?: { type: string; status: string; message?: string }[] } }).status?.conditions?.find((c) => c.type === 'Ready');
+  const cond = (JSON.parse(node.body) as { status?: { conditions?: { type: string; status: string; message?: string }[] } }).status?.conditions?.find(
+    (c) => c.type === 'Ready',
+  );
   return cond?.status === 'True' ? undefined : `node ${NODE_NAME} is not Ready (${cond?.message ?? 'no Ready condition'}); see ${state.daemons.kubelet?.log}`;
 }
 
@@ -129,7 +133,8 @@ async function ensurePackages(log: Log): Promise<void> {
       throw new ClusterPartError('packages', `apt-get install ${names.join(' ')} failed: ${(err as Error).message}`);
     }
     const still = missingPackages();
-    if (still.length > 0) throw new ClusterPartError('packages', `apt-get installed ${names.join(' ')} but ${still.map((p) => p.file).join(', ')} is still missing`);
+    if (still.length > 0)
+      throw new ClusterPartError('packages', `apt-get installed ${names.join(' ')} but ${still.map((p) => p.file).join(', ')} is still missing`);
   });
 }
 
@@ -246,7 +251,10 @@ function setUpHostNetwork(): void {
   must(part, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
   tearDownGuard();
   const rules = guardRules();
-  for (const [suffix, hook, list] of [['FWD', 'FORWARD', rules.forward], ['OUT', 'OUTPUT', rules.output]] as const) {
+  for (const [suffix, hook, list] of [
+    ['FWD', 'FORWARD', rules.forward],
+    ['OUT', 'OUTPUT', rules.output],
+  ] as const) {
     const chain = `${CLUSTER_NET.guardChain}-${suffix}`;
     must(part, 'iptables', ['-w', '-N', chain]);
     for (const r of list) must(part, 'iptables', ['-w', '-A', chain, ...r]);
@@ -255,7 +263,10 @@ function setUpHostNetwork(): void {
 }
 
 function tearDownGuard(): void {
-  for (const [suffix, hook] of [['FWD', 'FORWARD'], ['OUT', 'OUTPUT']] as const) {
+  for (const [suffix, hook] of [
+    ['FWD', 'FORWARD'],
+    ['OUT', 'OUTPUT'],
+  ] as const) {
     const chain = `${CLUSTER_NET.guardChain}-${suffix}`;
     while (sh('iptables', ['-w', '-D', hook, '-j', chain]).status === 0);
     sh('iptables', ['-w', '-F', chain]);
@@ -383,7 +394,6 @@ export function proxyConfig(kubeconfig: string, healthzPort: number, metricsPort
 // ---------------------------------------------------------------------------------------------
 // Up and down.
 
-
 export interface ClusterUpResult {
   readonly state: ClusterState;
   readonly timings: Record<string, number>;
@@ -401,7 +411,10 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
       writeClusterState(undefined);
     }
     if (process.getuid?.() !== 0) {
-      throw new ClusterPartError('preflight', 'needs root: it runs containerd, mounts pod volumes and writes iptables rules (a test peer; run it in a VM or CI machine you own)');
+      throw new ClusterPartError(
+        'preflight',
+        'needs root: it runs containerd, mounts pod volumes and writes iptables rules (a test peer; run it in a VM or CI machine you own)',
+      );
     }
     if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       throw new ClusterPartError('preflight', 'no cgroup filesystem under /sys/fs/cgroup; containers cannot run on this machine');
@@ -420,7 +433,14 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
 
     const dir = mkdtempSync(join(tmpdir(), 'ghosteam-cluster-'));
     const socket = join(dir, 'containerd.sock');
-    let state: ClusterState = { dir, kubeconfig: join(dir, 'apiserver', 'kubeconfig'), apiPort: 0, startedAt: Date.now(), containerdSocket: socket, daemons: {} };
+    let state: ClusterState = {
+      dir,
+      kubeconfig: join(dir, 'apiserver', 'kubeconfig'),
+      apiPort: 0,
+      startedAt: Date.now(),
+      containerdSocket: socket,
+      daemons: {},
+    };
     const started = (name: DaemonName, d: DaemonState) => {
       state = { ...state, daemons: { ...state.daemons, [name]: d } };
       writeClusterState(state);
@@ -462,7 +482,13 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
         args.push('--bind-address', CLUSTER_NET.nodeIP, '--service-cluster-ip-range', CLUSTER_NET.serviceCIDR, '--node');
         const child = spawnDaemon(apiBin, args, log_);
         started('apiserver', { pid: child.pid!, log: log_ });
-        await waitReady('kube-apiserver', child.pid!, log_, 180_000, async () => existsSync(state.kubeconfig) && (await apiGet(state.kubeconfig, '/readyz')).status === 200).catch((err: Error) => {
+        await waitReady(
+          'kube-apiserver',
+          child.pid!,
+          log_,
+          180_000,
+          async () => existsSync(state.kubeconfig) && (await apiGet(state.kubeconfig, '/readyz')).status === 200,
+        ).catch((err: Error) => {
           throw new ClusterPartError('kube-apiserver', err.message);
         });
       });
@@ -518,7 +544,11 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
         if (why !== undefined) throw new ClusterPartError('node', `not Ready within 180s: ${why}\n${logTail(state.daemons.kubelet!.log)}`);
         // Pods need their ServiceAccount: the controller-manager makes `default` in each namespace.
         while ((await apiGet(kc, '/api/v1/namespaces/default/serviceaccounts/default')).status !== 200) {
-          if (Date.now() > deadline) throw new ClusterPartError('kube-controller-manager', `made no default ServiceAccount within 180s; see ${state.daemons['controller-manager']!.log}`);
+          if (Date.now() > deadline)
+            throw new ClusterPartError(
+              'kube-controller-manager',
+              `made no default ServiceAccount within 180s; see ${state.daemons['controller-manager']!.log}`,
+            );
           await sleep(500);
         }
       });
