@@ -102,8 +102,8 @@ function typeName(t: DataType): string {
   return String(t);
 }
 
-/** Decodes one column (all its chunks) into our column type. */
-function readColumn(name: string, type: DataType, chunks: readonly Data[], rows: number, where: string): Column {
+/** Decodes one column (all its chunks) into our column type (also one record batch at a time, for streaming readers). */
+export function readColumn(name: string, type: DataType, chunks: readonly Data[], rows: number, where: string): Column {
   const unsupported = (): never => {
     throw new DatasetError(
       `${where}: column '${name}' has Arrow type ${typeName(type)}, which a ghosteam dataset does not hold; cast it to float64, int64, bool, string or category before writing (pandas: df['${name}'].astype(...))`,

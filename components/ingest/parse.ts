@@ -29,18 +29,24 @@ const TRUE = new Set(['true', 'True', 'TRUE']);
 const FALSE = new Set(['false', 'False', 'FALSE']);
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
+/** A slice of a CSV file that holds whole records only: the file's header and the slice's first line number. */
+export interface CsvPart {
+  readonly header: readonly string[];
+  readonly firstLine: number;
+}
+
 /**
  * RFC 4180 CSV: quoted fields may hold the delimiter, doubled quotes and newlines; CRLF or LF.
  * The first record is the header.
  */
-export function parseCsv(text: string, file: string, delimiter = ','): RawTable {
+export function parseCsv(text: string, file: string, delimiter = ',', part?: CsvPart): RawTable {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const records: string[][] = [];
   const lines: number[] = [];
   let field = '';
   let record: string[] = [];
-  let line = 1;
-  let recordLine = 1;
+  let line = part?.firstLine ?? 1;
+  let recordLine = line;
   let i = 0;
   let quoted = false;
   let fieldStarted = false;
@@ -114,9 +120,14 @@ export function parseCsv(text: string, file: string, delimiter = ','): RawTable 
   }
   if (quoted) throw new IngestError(`${file}:${recordLine}:${record.length + 1}: a quoted field is never closed; add the closing '"'`);
   if (field !== '' || record.length > 0 || fieldStarted) endRecord();
+  if (part) {
+    // A slice of a larger file (streaming): every record is data, under the file's header.
+    records.unshift([...part.header]);
+    lines.unshift(0);
+  }
   if (records.length === 0) throw new IngestError(`${file}: the file is empty; a CSV needs a header line`);
-  const names = records[0].map((h) => h.trim());
-  checkNames(names, (c) => `${file}:${lines[0]}:${c + 1}`);
+  const names = part ? [...part.header] : records[0].map((h) => h.trim());
+  if (!part) checkNames(names, (c) => `${file}:${lines[0]}:${c + 1}`);
   const columns: RawCell[][] = names.map(() => new Array<RawCell>(records.length - 1));
   for (let r = 1; r < records.length; r++) {
     const rec = records[r];

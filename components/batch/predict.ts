@@ -1,0 +1,316 @@
+/**
+ * Batch prediction: a table file (CSV, JSON Lines, Parquet, Arrow IPC) streamed through an ONNX
+ * model in large batches, written as a table of the kept input columns (ids) followed by the
+ * model's outputs (and a class label for ghosteam classifiers), atomically, with lineage.
+ *
+ * The model is loaded as the model server loads it (models.ts: registry references resolved through
+ * the registry, ZipMap outputs served as [N, classes] tensors with their labels); columns are bound
+ * to the model's inputs by plan.ts; the readers and writers stream (readers.ts, writers.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { resolve as resolvePath } from 'node:path';
+import onnxProto from 'onnx-proto';
+import writeFileAtomic from 'write-file-atomic';
+import { loadOrtModel, parseModelSpec, resolveSpec, type OrtModel } from '../model-server/models.ts';
+import { PayloadLogger } from '../model-server/payload-log.ts';
+import { fromHalfBits, RequestError, type OipDatatype, type TensorSpec, type TypedData } from '../model-server/tensors.ts';
+import type { BatchInput } from '../model-server/batcher.ts';
+import { sha256File } from '../registry/local.ts';
+import type { ModelRegistry } from '../registry/types.ts';
+import {
+  allocate,
+  BatchPredictError,
+  fillColumn,
+  formatOfPath,
+  outputValue,
+  planFeatures,
+  planOutputs,
+  type FeaturePlan,
+  type ModelMeta,
+  type OutputColumn,
+  type TableFormat,
+} from './plan.ts';
+import { openReader, type Chunk } from './readers.ts';
+import { kindOf, openWriter, type ColumnKind, type ColumnSpec, type TableWriter } from './writers.ts';
+
+const { onnx } = onnxProto;
+
+/** Rows per model run. @see PredictOptions.batchRows */
+export const DEFAULT_BATCH_ROWS = 65536;
+
+export interface PredictOptions {
+  /** A model spec as `ghosteam serve` takes it: ./model.onnx, fraud@champion, fraud@3, models:/fraud/3. */
+  readonly model: string;
+  readonly input: string;
+  readonly output: string;
+  /** Needed for registry references. */
+  readonly registry?: ModelRegistry;
+  /** @default from the extension */
+  readonly inputFormat?: TableFormat;
+  /** @default from the extension */
+  readonly outputFormat?: TableFormat;
+  /** Columns of a single [N, k] model input, in order. @default the model's ghosteam.featureNames */
+  readonly features?: readonly string[];
+  /** Input columns copied to the output. @default every column that is not a feature */
+  readonly keep?: readonly string[];
+  /** Rows per model run (and per output row group / record batch). @default 65536 */
+  readonly batchRows?: number;
+  /** onnxruntime intra-op threads. @default os.availableParallelism() */
+  readonly threads?: number;
+  /** Replace an existing output file. @default false */
+  readonly overwrite?: boolean;
+  /** CSV delimiter for input and output. @default ',' (tab for .tsv) */
+  readonly delimiter?: string;
+  /** Also record each batch in this payload log (the model server's JSON Lines format) for the drift monitor. */
+  readonly payloadLog?: string;
+  /** Share of batches recorded in the payload log, 0–1. @default 1 */
+  readonly payloadSample?: number;
+  /** Called after every batch. */
+  readonly onProgress?: (p: PredictProgress) => void;
+  /** Aborting stops after the batch in flight; nothing is written. */
+  readonly signal?: AbortSignal;
+}
+
+export interface PredictProgress {
+  readonly rows: number;
+  /** 0–1 when the reader can tell (bytes read, rows of a Parquet file, record batches of an Arrow file). */
+  readonly fraction: number;
+  readonly seconds: number;
+}
+
+/** What the sidecar `<output>.lineage.json` holds (Parquet and Arrow outputs also carry it in their metadata). */
+export interface PredictLineage {
+  readonly kind: 'ghosteam.batch-prediction';
+  readonly model: { readonly name: string; readonly version: string; readonly source: string; readonly digest: string };
+  readonly input: { readonly path: string; readonly format: TableFormat; readonly digest: string; readonly rows: number };
+  readonly output: { readonly path: string; readonly format: TableFormat; readonly digest: string; readonly columns: readonly ColumnSpec[] };
+  readonly features: readonly { readonly input: string; readonly columns: readonly string[] }[];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+}
+
+export interface PredictResult {
+  readonly rows: number;
+  readonly seconds: number;
+  readonly rowsPerSec: number;
+  readonly lineagePath: string;
+  readonly lineage: PredictLineage;
+}
+
+/** The sidecar next to an output. */
+export function lineagePathFor(output: string): string {
+  return `${output}.lineage.json`;
+}
+
+/** ghosteam's metadata_props (feature names, classes, task), when the model has them. */
+export function modelMeta(bytes: Uint8Array): ModelMeta {
+  let props: { key?: string | null; value?: string | null }[] = [];
+  try {
+    props = onnx.ModelProto.decode(bytes).metadataProps ?? [];
+  } catch {
+    return {};
+  }
+  const get = (k: string): unknown => {
+    const v = props.find((p) => p.key === k)?.value;
+    if (typeof v !== 'string') return undefined;
+    try {
+      return JSON.parse(v);
+    } catch {
+      return v;
+    }
+  };
+  const strings = (x: unknown): string[] | undefined => (Array.isArray(x) && x.every((s) => typeof s === 'string') ? x : undefined);
+  const task = get('ghosteam.task');
+  return { featureNames: strings(get('ghosteam.featureNames')), classes: strings(get('ghosteam.classes')), task: typeof task === 'string' ? task : undefined };
+}
+
+function kindOfDatatype(dt: OipDatatype): ColumnKind {
+  switch (dt) {
+    case 'FP16':
+    case 'BF16':
+    case 'FP32':
+      return 'float32';
+    case 'FP64':
+      return 'float64';
+    case 'INT64':
+    case 'UINT64':
+    case 'UINT32':
+      return 'int64';
+    case 'BOOL':
+      return 'bool';
+    case 'BYTES':
+      return 'string';
+    default:
+      return 'int32';
+  }
+}
+
+/** The model's inputs for one chunk, filled from the bound columns. */
+export function buildInputs(plan: FeaturePlan, chunk: Chunk): BatchInput[] {
+  return plan.bindings.map(({ input, columns }) => {
+    const k = columns.length;
+    const typed = allocate(input.datatype, chunk.rows * k);
+    columns.forEach((col, j) => fillColumn(chunk.columns.get(col)!, chunk.rows, input.datatype, typed, j, k, col, input.name, (r) => chunk.where(r)));
+    const shape = input.shape.length === 2 ? [chunk.rows, k] : [chunk.rows];
+    return { name: input.name, datatype: input.datatype, shape, typed };
+  });
+}
+
+/** Column values of the outputs for one chunk. */
+function outputValues(
+  cols: readonly OutputColumn[],
+  specs: readonly TensorSpec[],
+  out: Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>,
+  rows: number,
+): ArrayLike<unknown>[] {
+  return cols.map((c) => {
+    const o = out[c.output];
+    const width = o.dims.length === 2 ? o.dims[1] : 1;
+    const half = specs.find((s) => s.name === c.output)?.datatype === 'FP16';
+    if (c.kind === 'value' && width === 1 && !half) return o.data;
+    if (c.kind === 'value' && (o.data instanceof Float32Array || o.data instanceof Float64Array)) {
+      const src = o.data;
+      const dst = src instanceof Float32Array ? new Float32Array(rows) : new Float64Array(rows);
+      for (let r = 0; r < rows; r++) dst[r] = src[r * width + c.col];
+      return dst;
+    }
+    const v = new Array<unknown>(rows);
+    for (let r = 0; r < rows; r++) {
+      const x = outputValue(c, o.data, width, r);
+      v[r] = half && c.kind === 'value' ? fromHalfBits(x as number) : x;
+    }
+    return v;
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function asBatchError(e: unknown): Error {
+  if (e instanceof RequestError) return new BatchPredictError(e.message, { cause: e });
+  return e as Error;
+}
+
+export async function predictFile(opts: PredictOptions): Promise<PredictResult> {
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const inFormat = opts.inputFormat ?? formatOfPath(opts.input);
+  const outFormat = opts.outputFormat ?? formatOfPath(opts.output);
+  const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  if (!Number.isInteger(batchRows) || batchRows < 1) throw new BatchPredictError(`batch size must be a positive integer; got ${batchRows}`);
+  if (resolvePath(opts.input) === resolvePath(opts.output))
+    throw new BatchPredictError(`the output ${opts.output} is the input file; write the predictions to another file`);
+  if (!opts.overwrite && (await exists(opts.output)))
+    throw new BatchPredictError(`${opts.output} already exists; pass --overwrite to replace it (it is replaced only once the new file is complete)`);
+  if (opts.payloadSample !== undefined && !(opts.payloadSample >= 0 && opts.payloadSample <= 1))
+    throw new BatchPredictError(`payload sample must be between 0 and 1; got ${opts.payloadSample}`);
+
+  // The model, loaded as the model server loads it.
+  let resolved;
+  let model: OrtModel;
+  try {
+    resolved = await resolveSpec(parseModelSpec(opts.model), opts.registry);
+    model = await loadOrtModel(resolved.path, { intraOpThreads: opts.threads ?? availableParallelism() });
+  } catch (e) {
+    throw asBatchError(e);
+  }
+  const modelBytes = await readFile(resolved.path);
+  const meta = modelMeta(modelBytes);
+  const modelDigest = await sha256File(resolved.path);
+
+  const reader = await openReader(opts.input, inFormat, { batchRows, delimiter: opts.delimiter });
+  const inputDigest = sha256File(opts.input);
+  inputDigest.catch(() => {});
+  let writer: TableWriter | undefined;
+  let logger: PayloadLogger | undefined;
+  let committed = false;
+  try {
+    const plan = planFeatures(model.inputs, meta, reader.columns, { features: opts.features, keep: opts.keep }, opts.input);
+    if (opts.payloadLog) logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
+    const runId = randomUUID();
+    let outCols: OutputColumn[] | undefined;
+    let specs: ColumnSpec[] = [];
+    let rows = 0;
+    let batch = 0;
+    for await (const chunk of reader.chunks()) {
+      if (opts.signal?.aborted) throw new BatchPredictError('stopped; nothing was written');
+      const feeds = buildInputs(plan, chunk);
+      const out = await model.run(feeds);
+      if (!outCols) {
+        outCols = planOutputs(model.outputs, Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims])), meta, plan.keep);
+        specs = [
+          ...plan.keep.map((name) => ({ name, kind: kindOf(chunk.columns.get(name)!) })),
+          ...outCols.map((c): ColumnSpec => {
+            if (c.kind === 'label') return { name: c.name, kind: typeof c.classes![0] === 'number' ? 'float64' : 'string' };
+            return { name: c.name, kind: kindOfDatatype(model.outputs.find((o) => o.name === c.output)!.datatype) };
+          }),
+        ];
+        const metadata = new Map([
+          ['ghosteam.model', JSON.stringify({ name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest })],
+        ]);
+        writer = await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
+      }
+      for (const o of Object.values(out))
+        if (o.dims[0] !== chunk.rows)
+          throw new BatchPredictError(`the model answered ${o.dims[0]} rows for a batch of ${chunk.rows}; batch prediction needs one output row per input row`);
+      const values = [...plan.keep.map((k) => chunk.columns.get(k)!), ...outputValues(outCols, model.outputs, out, chunk.rows)];
+      await writer!.write({ rows: chunk.rows, values });
+      if (logger?.sample()) {
+        const tensors = (ts: { name: string; datatype: OipDatatype; shape: readonly number[]; data: ArrayLike<unknown> | TypedData }[]) =>
+          Object.fromEntries(ts.map((t) => [t.name, { shape: [...t.shape], datatype: t.datatype, data: t.data }]));
+        logger.push({
+          ts: new Date().toISOString(),
+          model: resolved.name,
+          version: resolved.version,
+          id: `batch:${runId}:${batch}`,
+          inputs: tensors(feeds.map((f) => ({ ...f, data: f.typed }))),
+          outputs: tensors(
+            model.outputs.filter((o) => out[o.name]).map((o) => ({ name: o.name, datatype: o.datatype, shape: out[o.name].dims, data: out[o.name].data })),
+          ),
+        });
+        await logger.flush();
+      }
+      rows += chunk.rows;
+      batch++;
+      opts.onProgress?.({ rows, fraction: reader.progress(), seconds: (Date.now() - started) / 1000 });
+    }
+    if (!writer) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
+    if (opts.signal?.aborted) throw new BatchPredictError('stopped; nothing was written');
+    const finishedAt = new Date().toISOString();
+    const lineage0 = {
+      kind: 'ghosteam.batch-prediction' as const,
+      model: { name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest },
+      input: { path: resolvePath(opts.input), format: inFormat, digest: await inputDigest, rows },
+      features: plan.bindings.map((b) => ({ input: b.input.name, columns: b.columns })),
+      startedAt,
+      finishedAt,
+    };
+    await writer.finish({ 'ghosteam.lineage': JSON.stringify(lineage0) });
+    const lineage: PredictLineage = {
+      ...lineage0,
+      output: { path: resolvePath(opts.output), format: outFormat, digest: await sha256File(writer.tempPath), columns: specs },
+    };
+    if (logger) await logger.close();
+    // The sidecar first, then the output: a crash between them leaves a sidecar whose output
+    // digest names the file that was about to be renamed, never an output with a stale sidecar.
+    const lineagePath = lineagePathFor(opts.output);
+    await writeFileAtomic(lineagePath, JSON.stringify(lineage, null, 2) + '\n');
+    await writer.commit();
+    committed = true;
+    const seconds = (Date.now() - started) / 1000;
+    return { rows, seconds, rowsPerSec: rows / Math.max(seconds, 1e-9), lineagePath, lineage };
+  } catch (e) {
+    throw asBatchError(e);
+  } finally {
+    if (!committed) await writer?.abort();
+    if (logger && !committed) await logger.close().catch(() => {});
+    await reader.close();
+    await model.release().catch(() => {});
+  }
+}
