@@ -14,6 +14,9 @@ import { clean } from '../../api/json.ts';
 import { type K8sObject, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
 import { TerminalError, type ReconcileResult, type Request } from '../runtime/reconcile.ts';
 
+/** lineage.task of a version a TrainingRun registers: with the run id, its exactly-once key in the registry. */
+export const TRAINING_RUN_TASK = 'training-run';
+
 export type TrainingRunObject = K8sObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
 
 export interface TrainingRunDeps extends ReconcileContext {
@@ -135,6 +138,9 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
         artifactPath: a.source,
         lineage: {
           runId: a.lineage.runId,
+          // With runId the registry's exactly-once key: a retry after a crash between the
+          // registration and the status write (or after a failed listVersions) gets the same version back.
+          task: TRAINING_RUN_TASK,
           pipeline: a.lineage.pipeline,
           reason: a.lineage.reason,
           ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}),
@@ -142,7 +148,11 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
         },
         tags: { [TRAINING_RUN_LABEL]: `${ns}/${obj.metadata.name}`, [REASON_LABEL]: a.lineage.reason },
       });
-      log.info(`model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`);
+      log.info(
+        mv.reused === 'run'
+          ? `model ${a.model} version ${mv.version} was already registered from ${a.lineage.runId}`
+          : `model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`,
+      );
       d.onRegistered?.(a.model, mv.version);
     }
   }
