@@ -36,7 +36,7 @@ export async function generateArgoSchema(file = ARGO_SWAGGER): Promise<string> {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new Error(
-      `cannot read the Argo Workflows OpenAPI document ${file} (${e.code ?? e.message}); set GHOSTEAM_UPSTREAM_DIR to the folder holding argo-workflows/`,
+      `cannot read the Argo Workflows OpenAPI document ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); set GHOSTEAM_UPSTREAM_DIR to the folder holding argo-workflows/`,
     );
   }
   const swagger = JSON.parse(text);
