@@ -59,7 +59,7 @@ describe('KServe (Knative mode) manifests leave shutdown to Knative', () => {
     const app = new App();
     const c = new Chart(app, 'serving', { namespace: 'ml' });
     new Model(c, 'fraud', { registry: 'fraud@champion' });
-    const objects = synth(app).objects as Array<{ kind: string; spec: Record<string, unknown> }>;
+    const objects = synth(app).objects;
     const m = { ...modelObject('fraud', { namespace: 'ml' }), metadata: { name: 'fraud', namespace: 'ml', uid: '0b1c' } } as never;
     const written = desiredInferenceService({
       model: m,
@@ -67,7 +67,7 @@ describe('KServe (Knative mode) manifests leave shutdown to Knative', () => {
       canary: { version: 2, source: 's3://m/2' },
       canaryPercent: 10,
     });
-    const kserve = [...objects.filter((o) => o.kind === 'InferenceService' || o.kind === 'ServingRuntime'), written as never];
+    const kserve = [...objects.filter((o) => o.kind === 'InferenceService' || o.kind === 'ServingRuntime'), written];
     assert.equal(kserve.length, 3);
     for (const o of kserve) {
       assert.deepEqual(upstreamErrors(o), []);
