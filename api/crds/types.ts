@@ -365,6 +365,17 @@ export const TrainingRunStatusSchema = Type.Object({
       reasons: Type.Array(Type.String()),
     }),
   ),
+  /**
+   * GPU placement while the run needs GPUs: the node its GPUs are reserved on (admitted), or its
+   * place in the queue and why it waits. Gone once the run has finished (the GPUs are released).
+   */
+  gpu: Type.Optional(
+    Type.Object({
+      admittedNode: Type.Optional(Type.String()),
+      queuePosition: Type.Optional(Type.Integer({ minimum: 1 })),
+      queueReason: Type.Optional(Type.String()),
+    }),
+  ),
   message: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
