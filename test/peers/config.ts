@@ -10,6 +10,8 @@ export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 
 
 export interface PinnedVersions {
   readonly kubernetes: string;
+  /** helm.sh/helm/v3, built for the operator chart's tests (test/peers/helm.ts). */
+  readonly helm: string;
   readonly apt: readonly string[];
   readonly python: Readonly<Record<string, string>>;
 }
