@@ -116,6 +116,7 @@ export function register(program: Command): void {
         ...(f.payloadSink ? { payloadSink: {} } : {}),
         ...(f.watchNamespace !== undefined ? { watchNamespace: f.watchNamespace } : {}),
       };
+      if (f.helm !== undefined && f.dryRun) throw new Error('--helm writes a chart and --dry-run prints manifests: give one of them');
       if (f.helm !== undefined) {
         const { writeOperatorChart } = await import('../../charts/operator-helm.ts');
         const files = await writeOperatorChart(f.helm, props);
