@@ -5,10 +5,24 @@ import { join } from 'node:path';
 import { cacheDir, shortHash, versions } from './config.ts';
 import { run, which, withLock, type Log } from './install.ts';
 
-/** Stamped with its version, so `helm version` tells the truth (a plain `go install` says v3.x-dev or nothing). */
+/**
+ * Helm's Makefile flags: its version, so `helm version` tells the truth, and the Kubernetes version
+ * of its client-go (v0.36 → 1.36) as the default capabilities, without which `helm template` and
+ * `helm lint` assume Kubernetes v1.20 and refuse a chart whose kubeVersion asks for more.
+ */
+export const HELM_KUBE_VERSION = { major: '1', minor: '36' } as const;
 export function helmLdflags(): string {
-  const pkg = 'helm.sh/helm/v3/internal/version';
-  return ['-s', '-w', `-X ${pkg}.version=${versions.helm}`, `-X ${pkg}.gitTreeState=clean`].join(' ');
+  const pkg = 'helm.sh/helm/v3';
+  return [
+    '-s',
+    '-w',
+    `-X ${pkg}/internal/version.version=${versions.helm}`,
+    `-X ${pkg}/internal/version.gitTreeState=clean`,
+    ...['pkg/lint/rules', 'pkg/chartutil'].flatMap((p) => [
+      `-X ${pkg}/${p}.k8sVersionMajor=${HELM_KUBE_VERSION.major}`,
+      `-X ${pkg}/${p}.k8sVersionMinor=${HELM_KUBE_VERSION.minor}`,
+    ]),
+  ].join(' ');
 }
 
 export function helmBinary(): string {
