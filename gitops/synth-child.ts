@@ -7,7 +7,9 @@
  *   node --import tsx gitops/synth-child.ts <synth-module> <app.ts> <commit|-> <out.json>
  */
 import { writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { thrownAt } from './thrown-at.ts';
 
 const [synthModule, appPath, commit, outFile] = process.argv.slice(2);
 
@@ -19,6 +21,11 @@ try {
   const result = await mod.synthApp(appPath, { sourceCommit: commit === '-' ? false : commit });
   writeFileSync(outFile, JSON.stringify(result.objects));
 } catch (err) {
-  process.stderr.write(`${(err as Error)?.message ?? String(err)}\n`);
+  const at = thrownAt(err, process.cwd(), relative(process.cwd(), dirname(appPath)));
+  const message = (err as Error)?.message ?? String(err);
+  // A plain exception from the app: say where, and that the app (not ghosteam) is to fix.
+  process.stderr.write(
+    at ? `${at}: the app threw: ${message}\nFix the app there (ghosteam synth ${appPath.split('/').pop()} reproduces it).\n` : `${message}\n`,
+  );
   process.exitCode = 3;
 }
