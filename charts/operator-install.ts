@@ -87,6 +87,17 @@ const SINK_NAME = 'ghosteam-payload-sink';
 const SINK_PORT = 8090;
 const SINK_DIR = '/var/lib/ghosteam/payloads';
 
+/**
+ * Graceful shutdown of the operator's pod when it hosts the payload sink: the preStop sleep keeps
+ * the sink taking events while the ghosteam-payload-sink Service's endpoints drop the pod (a POST
+ * routed to it meanwhile still gets its durable 200), then SIGTERM closes the listener, finishes
+ * requests in flight, writes the KServe halves waiting for a pair and flushes the log. The grace
+ * period covers the sleep and that stop with room to spare (a lone 16 MiB body still arriving, an
+ * fsync, the leader lease handed back); past it the kubelet kills, and the journal
+ * (payloads.jsonl.pending) still brings back what was acknowledged.
+ */
+export const OPERATOR_SHUTDOWN = { preStopSleepSeconds: 5, terminationGracePeriodSeconds: 30 } as const;
+
 /** Every rule the controllers need, and nothing else. Kept next to the code that uses it: see controllers/operator.ts. */
 export const OPERATOR_RULES = [
   { apiGroups: ['ghosteam.io'], resources: ['models', 'driftmonitors', 'trainingruns'], verbs: ['get', 'list', 'watch', 'update'] },
@@ -182,7 +193,7 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
           spec: {
             serviceAccountName: NAME,
             securityContext: { runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-            terminationGracePeriodSeconds: 30,
+            terminationGracePeriodSeconds: OPERATOR_SHUTDOWN.terminationGracePeriodSeconds,
             affinity: {
               podAntiAffinity: {
                 preferredDuringSchedulingIgnoredDuringExecution: [
@@ -201,6 +212,7 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
                   { name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' },
                   ...(sink ? [{ name: 'http-payloads', containerPort: SINK_PORT, protocol: 'TCP' }] : []),
                 ],
+                ...(sink ? { lifecycle: { preStop: { sleep: { seconds: OPERATOR_SHUTDOWN.preStopSleepSeconds } } } } : {}),
                 livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
                 readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
                 // The sink holds up to 10,000 unpaired KServe halves: more memory with it.
