@@ -7,9 +7,8 @@
  *   node --import tsx gitops/synth-child.ts <synth-module> <app.ts> <commit|-> <out.json>
  */
 import { writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { thrownAt } from './thrown-at.ts';
 
 const [synthModule, appPath, commit, outFile] = process.argv.slice(2);
 
@@ -21,11 +20,10 @@ try {
   const result = await mod.synthApp(appPath, { sourceCommit: commit === '-' ? false : commit });
   writeFileSync(outFile, JSON.stringify(result.objects));
 } catch (err) {
-  const at = thrownAt(err, process.cwd(), relative(process.cwd(), dirname(appPath)));
   const message = (err as Error)?.message ?? String(err);
-  // A plain exception from the app: say where, and that the app (not ghosteam) is to fix.
-  process.stderr.write(
-    at ? `${at}: the app threw: ${message}\nFix the app there (ghosteam synth ${appPath.split('/').pop()} reproduces it).\n` : `${message}\n`,
-  );
+  // loadApp prefixes what the app's own code threw with its place ('app.ts:12:9: …'): say that the
+  // app is what to fix. A ValidationError names its construct path and field instead.
+  const thrownByApp = (err as Error)?.name !== 'ValidationError' && /^[^\s:]+:\d+:\d+: /.test(message);
+  process.stderr.write(thrownByApp ? `${message}\nFix the app there (ghosteam synth ${basename(appPath)} reproduces it).\n` : `${message}\n`);
   process.exitCode = 3;
 }

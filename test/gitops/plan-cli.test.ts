@@ -244,7 +244,7 @@ describe('ghosteam plan', { concurrency: 2 }, () => {
     assert.match(invalid.stdout, /demo\/demo: 'name' .*Bad_Name/);
     const throws = await cli(['plan', '--repo', repo, '--base', shas['main-later'], '--head', shas.throws, '--no-typecheck']);
     assert.equal(throws.code, 1);
-    assert.match(throws.stdout, /\n {2}app\.ts:12:\d+: the app threw: no data for demo\n {2}Fix the app there \(ghosteam synth app\.ts reproduces it\)\.\n$/);
+    assert.match(throws.stdout, /\n {2}app\.ts:12:\d+: no data for demo\n {2}Fix the app there \(ghosteam synth app\.ts reproduces it\)\.\n$/);
   });
 
   test('bad input: no repository, no directory, an unknown ref, no shared history, a shallow clone; exclusive formats; --help', async () => {

@@ -1,13 +1,12 @@
 // The pure parts of `ghosteam plan` that say what a change means: model references (fixed, followed,
 // pinned) and what the operator does when they move, every changed setting with old → new values,
-// pins in models.lock.json and who moved them, where an app threw, and how reports render them.
+// pins in models.lock.json and who moved them, and how reports render them.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeRef, driftChanges, explainRef, formatValueChange, modelChanges, refShape, rolloutSummary, type RefShape } from '../../gitops/plan-values.ts';
 import { isWriteback, pinnedVersions, planPins, type LockCommit } from '../../gitops/plan-pins.ts';
 import { computePlan } from '../../gitops/plan.ts';
 import { renderMarkdown, renderText, type PlanReport } from '../../gitops/plan-render.ts';
-import { thrownAt } from '../../gitops/thrown-at.ts';
 import { writebackMessage } from '../../gitops/lockfile.ts';
 
 const fixed = (version: number): RefShape => ({ kind: 'fixed', version });
@@ -481,26 +480,5 @@ describe('rendering the compared revisions', () => {
       /^### ghosteam plan: `origin\/main at the merge-base 1111111, 3 commits behind its tip 2222222` → `HEAD \(bbbbbbb\)`\n\n_compared with the merge-base/,
     );
     assert.match(renderText(report(p)), /^ghosteam plan: origin\/main \(aaaaaaa\) → HEAD \(bbbbbbb\)\n0 to add/);
-  });
-});
-
-describe('thrownAt: where an app threw', () => {
-  const err = (stack: string, name = 'Error') => Object.assign(new Error('boom'), { name, stack });
-  test('the first frame under the app directory, else the first in the checkout outside node_modules', () => {
-    const cases: [string, string, string | undefined][] = [
-      ['Error: boom\n    at default (file:///t/tree/app.ts:12:9)\n    at loadApp (/t/tree/node_modules/ghosteam/api/app.ts:100:3)', '', 'app.ts:12:9'],
-      [
-        'Error: boom\n    at Rollout.canary (/t/tree/node_modules/ghosteam/charts/rollout.ts:40:13)\n    at default (/t/tree/deploy/app.ts:5:20)',
-        'deploy',
-        'deploy/app.ts:5:20',
-      ],
-      ['Error: boom\n    at x (/t/tree/charts/rollout.ts:40:13)\n    at default (/t/tree/examples/a/app.ts:5:20)', 'examples/a', 'examples/a/app.ts:5:20'],
-      ['Error: boom\n    at x (/t/tree/charts/rollout.ts:40:13)\n    at default (/t/tree/examples/a/app.ts:5:20)', '', 'charts/rollout.ts:40:13'],
-      ['Error: boom\n    at x (/elsewhere/lib.ts:1:1)\n    at node:internal/modules/esm:1:1', '', undefined],
-      ['Error: boom', '', undefined],
-    ];
-    for (const [stack, prefer, want] of cases) assert.equal(thrownAt(err(stack), '/t/tree', prefer), want, stack);
-    assert.equal(thrownAt(err('ValidationError: x\n    at default (/t/tree/app.ts:1:1)', 'ValidationError'), '/t/tree'), undefined);
-    assert.equal(thrownAt('a string', '/t/tree'), undefined);
   });
 });
