@@ -24,7 +24,9 @@
  * neighbours; a run whose CPU pressure is high says so, and its tail figures are the neighbours'.
  * Python comes from the peers harness, or $GHOSTEAM_PYTHON; without it (c) is reported as null.
  *   (e) a tree ensemble (XGBoost classifier, 200 trees): ghosteam on its ONNX export against KServe's
- *       Python ModelServer running xgbserver's model on XGBoost's own file, KServe V1, 1 and 64 clients
+ *       Python ModelServer running xgbserver's model on XGBoost's own file, KServe V1, 1 and 64 clients,
+ *       driven by bench/closed-loop.ts (not autocannon, whose own CPU per request exceeded ghosteam's),
+ *       windows alternating between the servers (BENCH_ROUNDS), each with the load average beside it
  * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone, BENCH_ONLY=trees
  * only (e). Ends with one JSON line.
  */
