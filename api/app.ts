@@ -10,8 +10,9 @@
  */
 import { App } from 'cdk8s';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ValidationError } from './errors.ts';
 import { enableTypeScript, PACKAGE_ROOT } from './own-files.ts';
 
 /** Whether the nearest package.json above `dir` says "type": "module". */
@@ -95,7 +96,7 @@ export async function loadApp(appPath: string): Promise<App> {
         cause: err,
       });
     }
-    throw err;
+    throw withAppPlace(err, abs);
   }
   let def = mod.default;
   // A .ts file outside a "type": "module" package loads as CommonJS: its exports arrive as `default`.
@@ -103,11 +104,43 @@ export async function loadApp(appPath: string): Promise<App> {
   if (def instanceof App) return def;
   if (typeof def === 'function') {
     const app = new App({ outdir: join(dirname(abs), 'dist') });
-    const ret = await (def as (app: App) => unknown)(app);
+    let ret: unknown;
+    try {
+      ret = await (def as (app: App) => unknown)(app);
+    } catch (err) {
+      throw withAppPlace(err, abs);
+    }
     if (ret instanceof App) return ret;
     return app;
   }
   throw new Error(
     `${appPath}: the default export must be a cdk8s App or a function (app: App) => void; got ${def === undefined ? 'no default export' : typeof def}`,
   );
+}
+
+/**
+ * The place in the user's app where an error was thrown (`app.ts:12:5`): the first stack frame in the
+ * app's directory outside node_modules; undefined when none is there. Pure.
+ */
+export function appPlace(stack: string | undefined, appFile: string): string | undefined {
+  const dir = dirname(appFile);
+  for (const line of (stack ?? '').split('\n').slice(1)) {
+    const m = /\(?((?:file:\/\/)?\/[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
+    if (!m) continue;
+    const file = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
+    if (!file.startsWith(dir + sep) || file.includes(`${sep}node_modules${sep}`)) continue;
+    const rel = relative(process.cwd(), file);
+    return `${rel && !rel.startsWith('..') ? rel : file}:${m[2]}:${m[3]}`;
+  }
+  return undefined;
+}
+
+/** An error thrown by the app's own code (a construct or value class refusing a value), prefixed with where in the app it was thrown; a ValidationError already names its construct path. */
+function withAppPlace(err: unknown, appFile: string): unknown {
+  if (!(err instanceof Error) || err instanceof ValidationError) return err;
+  const place = appPlace(err.stack, appFile);
+  if (!place || err.message.startsWith(place)) return err;
+  const out = new Error(`${place}: ${err.message}`, { cause: err });
+  out.stack = `${out.name}: ${out.message}\n${(err.stack ?? '').split('\n').slice(1).join('\n')}`;
+  return out;
 }

@@ -312,6 +312,9 @@ export const DriftMonitorStatusSchema = Type.Object({
   lastCheckTime: Type.Optional(DateTime('When drift was last checked')),
   nextCheckTime: Type.Optional(DateTime('When the next check is due')),
   samples: Type.Optional(Type.Integer({ minimum: 0 })),
+  skippedLines: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Unreadable payload-log lines (torn or corrupt records) the last check skipped; it used the rest' }),
+  ),
   features: Type.Optional(Type.Array(FeatureDriftResultSchema)),
   datasetDrift: Type.Optional(Type.Boolean()),
   driftShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
@@ -363,6 +366,17 @@ export const TrainingRunStatusSchema = Type.Object({
       passed: Type.Boolean(),
       /** Why the gate rejected the model (one line per failed rule). */
       reasons: Type.Array(Type.String()),
+    }),
+  ),
+  /**
+   * GPU placement while the run needs GPUs: the node its GPUs are reserved on (admitted), or its
+   * place in the queue and why it waits. Gone once the run has finished (the GPUs are released).
+   */
+  gpu: Type.Optional(
+    Type.Object({
+      admittedNode: Type.Optional(Type.String()),
+      queuePosition: Type.Optional(Type.Integer({ minimum: 1 })),
+      queueReason: Type.Optional(Type.String()),
     }),
   ),
   message: Type.Optional(Type.String()),

@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { objectSchema, type JsonSchema } from './index.ts';
 import { API_VERSION, KINDS } from './types.ts';
+import { semanticErrors } from './semantics.ts';
 
 // ajv-formats is CommonJS with `module.exports = plugin`; under NodeNext its declared default import
 // is the module object, while at run time it is the plugin function.
@@ -84,7 +85,7 @@ export interface FieldError {
   readonly message: string;
 }
 
-/** Validates a ghosteam.io object; returns field errors (empty when valid). Unknown kinds are an error. */
+/** Validates a ghosteam.io object against its schema, then the checks a schema cannot state (api/crds/semantics.ts); returns field errors (empty when valid). Unknown kinds are an error. */
 export function validateGhosteamObject(obj: { apiVersion?: unknown; kind?: unknown }): FieldError[] {
   if (obj.apiVersion !== API_VERSION) {
     return [{ field: 'apiVersion', message: `must be '${API_VERSION}'` }];
@@ -93,6 +94,6 @@ export function validateGhosteamObject(obj: { apiVersion?: unknown; kind?: unkno
   if (!v) {
     return [{ field: 'kind', message: `'${String(obj.kind)}' is not a ghosteam kind; use one of ${KINDS.map((k) => k.kind).join(', ')}` }];
   }
-  if (v(obj)) return [];
+  if (v(obj)) return semanticErrors(obj);
   return (v.errors ?? []).map((e) => ({ field: ajvFieldPath(e), message: ajvMessage(e) }));
 }

@@ -8,6 +8,7 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { intArg } from '../args.ts';
+import { exposureWarning } from '../../components/model-server/http.ts';
 
 interface SinkFlags {
   port: string;
@@ -61,6 +62,9 @@ Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ ur
         token = process.env[f.tokenEnv];
         if (!token) throw new Error(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`);
       }
+      // KServe's logger sends no token, so the sink may run without one beyond loopback; but never silently.
+      const warning = exposureWarning('the payload sink', f.host, token);
+      if (warning) process.stderr.write(`${warning}\n`);
       const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
       const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
       const sink = await startPayloadSink({

@@ -2,7 +2,8 @@
  * ingest: CSV, JSON Lines or Parquet → a typed dataset (an Apache Arrow IPC file, components/dataset).
  *
  * Params:
- *   path       the source file, when it isn't given as the `source` input artifact
+ *   path       the source file, when it isn't given as the `source` input artifact: a local path or
+ *              s3://BUCKET/KEY (AWS S3 or an S3-compatible store: components/ingest/s3.ts)
  *   format     'auto' (by extension: .csv/.tsv, .jsonl/.ndjson, .parquet) | 'csv' | 'jsonl' | 'parquet'
  *   delimiter  CSV field delimiter (default ',' or tab for .tsv)
  *   types      declared column types, e.g. {"amount":"numeric","country":"categorical"}; others are inferred
@@ -18,6 +19,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetS
 import { defineComponent } from '../component.ts';
 import { writeDataset, type ColumnType, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
+import { downloadS3Object, isS3Url } from './s3.ts';
 import { IngestError, parseCsv, parseJsonl, tableFromObjects, typeTable, type RawTable, type TypeOptions } from './parse.ts';
 
 export type SourceFormat = 'csv' | 'jsonl' | 'parquet';
@@ -31,38 +33,44 @@ export function formatOf(path: string, declared: string = 'auto'): SourceFormat 
   throw new IngestError(`${path}: can't tell the format from the extension '${ext}'; set param format to csv, jsonl or parquet`);
 }
 
-async function readRaw(path: string, format: SourceFormat, delimiter?: string): Promise<RawTable> {
+async function readRaw(path: string, format: SourceFormat, delimiter?: string, label = path): Promise<RawTable> {
   if (format === 'parquet') {
     let file;
     try {
       file = await asyncBufferFromFile(path);
     } catch (err) {
-      throw new IngestError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new IngestError(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     try {
       const metadata = await parquetMetadataAsync(file);
       const names = parquetSchema(metadata).children.map((c) => c.element.name);
       const rows = (await parquetReadObjects({ file, metadata })) as Record<string, unknown>[];
-      return tableFromObjects(rows, names, path);
+      return tableFromObjects(rows, names, label);
     } catch (err) {
       if (err instanceof IngestError) throw err;
-      throw new IngestError(`${path}: not a readable Parquet file (${(err as Error).message})`);
+      throw new IngestError(`${label}: not a readable Parquet file (${(err as Error).message})`);
     }
   }
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new IngestError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new IngestError(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  if (format === 'jsonl') return parseJsonl(text, path);
-  return parseCsv(text, path, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','));
+  if (format === 'jsonl') return parseJsonl(text, label);
+  return parseCsv(text, label, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','));
 }
 
 /** Reads a source file into a typed dataset (the library entry behind the component). */
 export async function ingestFile(path: string, opts: TypeOptions & { format?: string; delimiter?: string } = {}): Promise<Dataset> {
   const format = formatOf(path, opts.format);
-  return typeTable(await readRaw(path, format, opts.delimiter), opts);
+  if (!isS3Url(path)) return typeTable(await readRaw(path, format, opts.delimiter), opts);
+  const { file, cleanup } = await downloadS3Object(path);
+  try {
+    return typeTable(await readRaw(file, format, opts.delimiter, path), opts);
+  } finally {
+    await cleanup();
+  }
 }
 
 export const ingest = defineComponent({

@@ -81,8 +81,10 @@
  * `close()` (SIGTERM in `ghosteam serve`): readiness turns 503, the listener stops accepting,
  * in-flight requests and requests arriving on open keep-alive connections are answered with
  * `Connection: close`; once none is left and no request came for `keepAliveGraceMs`, or after
- * `drainTimeoutMs`, every connection closes. The KServe manifests give it a preStop sleep (so
- * endpoints drop the pod first) and a termination grace period longer than both.
+ * `drainTimeoutMs`, every connection closes. In KServe's Knative mode (the one ghosteam's canary
+ * traffic split uses) Knative's queue-proxy drains the pod before the server gets SIGTERM, and the
+ * grace period is the revision timeout (300 s by default); Knative refuses a preStop hook or a grace
+ * period of our own in a revision, so the manifests set neither (test/controllers/graceful-shutdown.test.ts).
  */
 export { startModelServer, adminDefault, SERVER_DEFAULTS } from './server.ts';
 export type { ModelServer, ModelServerOptions, LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';

@@ -47,15 +47,3 @@ export function setConditions(
 export function getCondition(conds: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conds?.find((c) => c.type === type);
 }
-
-/** The phase shown by `kubectl get`: derived from the conditions, never stored independently. */
-export function phaseFromConditions(conds: readonly Condition[] | undefined): string {
-  const ready = getCondition(conds, 'Ready');
-  const degraded = getCondition(conds, 'Degraded');
-  const progressing = getCondition(conds, 'Progressing');
-  if (ready?.status === 'False' && ready.reason === 'InvalidSpec') return 'Failed';
-  if (progressing?.status === 'True') return progressing.reason === 'Queued' ? 'Queued' : 'Progressing';
-  if (degraded?.status === 'True') return 'Degraded';
-  if (ready?.status === 'True') return 'Ready';
-  return 'Pending';
-}

@@ -8,9 +8,17 @@ import { planPlacement, type GpuNode, type GpuRequest, type PlacementObserved, t
 import type { GpuDecision } from '../planners/training-run.ts';
 import { getCondition } from '../planners/conditions.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import type { TrainingRunStatus } from '../../api/crds/index.ts';
 
 export const PRIORITY_ANNOTATION = 'ghosteam.io/priority';
 export const ADMITTED_CONDITION = 'GpuAdmitted';
+
+/** The node a run's GPUs are reserved on: status.gpu, or (status written before it existed) the GpuAdmitted condition. */
+export function admittedNode(st: TrainingRunStatus | undefined): string | undefined {
+  if (st?.gpu) return st.gpu.admittedNode;
+  const c = getCondition(st?.conditions, ADMITTED_CONDITION);
+  return c?.status === 'True' ? c.message : undefined;
+}
 
 export interface GpuSpecLike {
   readonly count: number;
@@ -94,7 +102,7 @@ export class GpuScheduler {
     const requests: GpuRequest[] = [];
     const ours = new Set<string>();
     const add = (o: K8sObject, gpu: GpuSpecLike, podMatch: (p: K8sObject) => boolean) => {
-      const admitted = getCondition((o.status as { conditions?: never[] } | undefined)?.conditions, ADMITTED_CONDITION);
+      const node = o.kind === 'TrainingRun' ? admittedNode(o.status as TrainingRunStatus | undefined) : undefined;
       const mine = pods.filter((p) => activePod(p) && podMatch(p));
       for (const p of mine) ours.add(`${p.metadata.namespace}/${p.metadata.name}`);
       requests.push({
@@ -106,7 +114,7 @@ export class GpuScheduler {
         ...(gpu.mig ? { mig: gpu.mig } : {}),
         priority: num(o.metadata.annotations?.[PRIORITY_ANNOTATION]),
         createdAt: o.metadata.creationTimestamp ?? '',
-        ...(admitted?.status === 'True' ? { admittedNode: admitted.message } : {}),
+        ...(node !== undefined ? { admittedNode: node } : {}),
         running: mine.some((p) => (p.spec as { nodeName?: string }).nodeName),
       });
     };

@@ -8,11 +8,14 @@ import { planTrainingRun, type GpuDecision, type TrainingRunState } from '../pla
 import { getCondition, setConditions, type ConditionInput } from '../planners/conditions.ts';
 import { TYPES } from '../runtime/store.ts';
 import type { PipelineBackend } from '../backends/types.ts';
-import { ADMITTED_CONDITION } from './gpu.ts';
+import { ADMITTED_CONDITION, admittedNode } from './gpu.ts';
 import { coords, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import { type K8sObject, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
 import { TerminalError, type ReconcileResult, type Request } from '../runtime/reconcile.ts';
+
+/** lineage.task of a version a TrainingRun registers: with the run id, its exactly-once key in the registry. */
+export const TRAINING_RUN_TASK = 'training-run';
 
 export type TrainingRunObject = K8sObject & { spec: TrainingRunSpec; status?: TrainingRunStatus };
 
@@ -27,9 +30,12 @@ export interface TrainingRunDeps extends ReconcileContext {
 
 function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
   if (!st?.phase) return { phase: 'Pending' };
-  const queued = getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
+  // Older status kept the queue only in the Progressing condition's reason.
+  const queued = st.gpu ? st.gpu.queuePosition !== undefined : getCondition(st.conditions, 'Progressing')?.reason === 'Queued';
   return clean({
     phase: st.phase === 'Pending' && queued ? 'Queued' : st.phase,
+    queuePosition: st.gpu?.queuePosition,
+    node: admittedNode(st),
     workflowName: st.workflowName,
     startedAt: st.startedAt,
     finishedAt: st.finishedAt,
@@ -61,6 +67,15 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
   if (gpu.kind === 'placed') conds.push({ type: ADMITTED_CONDITION, status: 'True', reason: 'Placed', message: gpu.node });
   else if (done && getCondition(prev?.conditions, ADMITTED_CONDITION))
     conds.push({ type: ADMITTED_CONDITION, status: 'False', reason: 'Released', message: '' });
+  // The state itself: where the GPUs are reserved, or the place in the queue; nothing once done.
+  const node = gpu.kind === 'placed' ? gpu.node : done ? undefined : admittedNode(prev);
+  const gpuStatus: TrainingRunStatus['gpu'] = done
+    ? undefined
+    : s.phase === 'Queued'
+      ? clean({ queuePosition: s.queuePosition, queueReason: s.message })
+      : node !== undefined
+        ? { admittedNode: node }
+        : undefined;
   return clean({
     phase,
     observedGeneration: gen,
@@ -69,6 +84,7 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
     finishedAt: s.finishedAt,
     registeredVersion: s.registeredVersion,
     gate: s.gate,
+    gpu: gpuStatus,
     message: s.message,
     conditions: setConditions(prev?.conditions, conds, now, gen),
   }) as TrainingRunStatus;
@@ -87,13 +103,12 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
   const ns = obj.metadata.namespace!;
 
   // Gather.
-  const admitted = getCondition(obj.status?.conditions, ADMITTED_CONDITION);
   const [templateFound, workflow] = await Promise.all([
     state.workflowName ? Promise.resolve(true) : d.pipelines.templateExists(ns, s.pipeline),
     state.workflowName ? d.pipelines.observe(ns, state.workflowName) : Promise.resolve(undefined),
   ]);
   let gpu: GpuDecision = { kind: 'none' };
-  if (d.gpu && (!state.workflowName || admitted?.status === 'True')) gpu = await d.gpu(obj);
+  if (d.gpu && (!state.workflowName || admittedNode(obj.status) !== undefined)) gpu = await d.gpu(obj);
   let registeredVersion: number | undefined;
   if (workflow?.phase === 'Succeeded' && d.registry && state.workflowName) {
     const versions = await d.registry.listVersions(model).catch(() => []);
@@ -135,6 +150,9 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
         artifactPath: a.source,
         lineage: {
           runId: a.lineage.runId,
+          // With runId the registry's exactly-once key: a retry after a crash between the
+          // registration and the status write (or after a failed listVersions) gets the same version back.
+          task: TRAINING_RUN_TASK,
           pipeline: a.lineage.pipeline,
           reason: a.lineage.reason,
           ...(a.lineage.gitCommit ? { gitCommit: a.lineage.gitCommit } : {}),
@@ -142,7 +160,11 @@ export async function reconcileTrainingRun(d: TrainingRunDeps, req: Request): Pr
         },
         tags: { [TRAINING_RUN_LABEL]: `${ns}/${obj.metadata.name}`, [REASON_LABEL]: a.lineage.reason },
       });
-      log.info(`model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`);
+      log.info(
+        mv.reused === 'run'
+          ? `model ${a.model} version ${mv.version} was already registered from ${a.lineage.runId}`
+          : `model ${a.model} version ${mv.version} has been registered from ${a.lineage.runId}`,
+      );
       d.onRegistered?.(a.model, mv.version);
     }
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setConditions, phaseFromConditions, rfc3339 } from '../../controllers/planners/conditions.ts';
+import { setConditions } from '../../controllers/planners/conditions.ts';
 import { jsonEqual } from '../../api/json.ts';
 
 const T0 = Date.parse('2026-11-23T04:00:00.700Z');
@@ -14,16 +14,6 @@ test('lastTransitionTime changes only when the status flips', () => {
   assert.equal(b[0].reason, 'Other');
   const c = setConditions(b, [{ type: 'Ready', status: 'True', reason: 'Ready', message: '' }], T0 + 120_000, 2);
   assert.equal(c[0].lastTransitionTime, '2026-11-23T04:02:00Z');
-});
-test('phase is derived from conditions', () => {
-  const mk = (s: Record<string, [string, string]>) =>
-    Object.entries(s).map(([type, [status, reason]]) => ({ type, status: status as 'True', reason, message: '', lastTransitionTime: rfc3339(T0) }));
-  assert.equal(phaseFromConditions(mk({ Ready: ['True', 'Ready'] })), 'Ready');
-  assert.equal(phaseFromConditions(mk({ Ready: ['False', 'InvalidSpec'] })), 'Failed');
-  assert.equal(phaseFromConditions(mk({ Ready: ['True', 'Ready'], Progressing: ['True', 'Canary'] })), 'Progressing');
-  assert.equal(phaseFromConditions(mk({ Ready: ['False', 'X'], Progressing: ['True', 'Queued'] })), 'Queued');
-  assert.equal(phaseFromConditions(mk({ Ready: ['True', 'X'], Degraded: ['True', 'RolledBack'] })), 'Degraded');
-  assert.equal(phaseFromConditions([]), 'Pending');
 });
 test('jsonEqual ignores undefined fields and compares deeply', () => {
   assert.equal(jsonEqual({ a: 1, b: undefined, c: [1, { d: 2 }] }, { c: [1, { d: 2 }], a: 1 }), true);

@@ -550,15 +550,18 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
       'queued',
       async () => {
         const o = await store.get(TYPES.TrainingRun, ns, 'big-1');
-        return conditionOf(o, 'Progressing')?.reason === 'Queued' ? o : undefined;
+        return (o?.status as TrainingRunStatus | undefined)?.gpu?.queuePosition !== undefined ? o : undefined;
       },
       { timeoutMs: 15_000 },
     );
     // Other clusters' nodes may exist in the shared API server; ours are the only GPU nodes.
-    assert.match(
-      conditionOf(queued, 'Progressing')!.message,
-      new RegExp(`^2 × NVIDIA-A100-SXM4-40GB requested; the largest free block is 1 on node (${a}|${b})$`),
-    );
+    const why = new RegExp(`^2 × NVIDIA-A100-SXM4-40GB requested; the largest free block is 1 on node (${a}|${b})$`);
+    // The queue is state (status.gpu); the Progressing condition reports it.
+    const gq = (queued.status as TrainingRunStatus).gpu!;
+    assert.equal(gq.queuePosition, 1);
+    assert.match(gq.queueReason!, why);
+    assert.equal(conditionOf(queued, 'Progressing')?.reason, 'Queued');
+    assert.match(conditionOf(queued, 'Progressing')!.message, why);
     assert.equal(await store.get(TYPES.Workflow, ns, 'big-1'), undefined);
     // Play the kubelet: the busy pod finishes.
     await store.replaceStatus(TYPES.Pod, { ...pod, status: { phase: 'Succeeded' } });
@@ -572,7 +575,9 @@ describe('operator against the real API server', { skip: peers.skip }, () => {
     ).affinity;
     assert.deepEqual(aff.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values, [b]);
     assert.deepEqual((wf.spec as { tolerations: unknown }).tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
-    assert.equal(conditionOf(await store.get(TYPES.TrainingRun, ns, 'big-1'), 'GpuAdmitted')?.message, b);
+    const placed = await store.get(TYPES.TrainingRun, ns, 'big-1');
+    assert.deepEqual((placed!.status as TrainingRunStatus).gpu, { admittedNode: b });
+    assert.equal(conditionOf(placed, 'GpuAdmitted')?.message, b);
   });
 
   test('a spec change that keeps the version (autoscaling) reaches the InferenceService', async () => {

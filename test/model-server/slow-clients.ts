@@ -1,7 +1,7 @@
 /**
  * Slow clients for tests and benchmarks: connections that send a POST's headers at once and then
  * dribble its body, one byte every `bytePeriodMs` (a slowloris on the body). Used by
- * test/model-server/limits.test.ts and bench/slow-clients.ts; `npm run bench:faults` can use it too.
+ * test/model-server/limits.test.ts and `npm run bench:faults` (bench/faults.ts).
  */
 import { connect, type Socket } from 'node:net';
 

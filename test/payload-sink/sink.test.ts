@@ -169,6 +169,11 @@ describe('KServe logger events → sink → DriftMonitor check', () => {
       (e: Error) => e.message,
     );
     assert.equal(none, 0);
+    // Unreadable lines (a torn record, garbage) are skipped and counted; the check uses the rest (#25).
+    writeFileSync(file, readFileSync(file, 'utf8') + 'garbage\n{"ts":"2026', { flag: 'w' });
+    const again = await check(monitor, { startMs: t0 - 1000, endMs: Date.now() });
+    assert.deepEqual([again.rows, again.drifted, again.skippedLines], [300, true, 2]);
+    assert.equal(r.skippedLines, undefined);
   });
 
   test('a request whose response never comes is written after the TTL, without outputs', async () => {
@@ -346,6 +351,22 @@ describe('ghosteam payload-sink (CLI)', () => {
     });
     assert.equal(code, 0);
     assert.deepEqual(JSON.parse(readFileSync(join(d, 'payloads.jsonl'), 'utf8')), rec);
+  });
+  test("bound beyond loopback without a token it warns on stderr first (KServe's logger sends none, so it still starts); with a token it does not", () => {
+    // 192.0.2.1 (TEST-NET-1) is on no interface here: the bind fails right after the warning, so nothing listens.
+    const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
+    const open = spawnSync(process.execPath, [bin, 'payload-sink', '--port', '0', '--dir', dir(), '--host', '192.0.2.1'], { encoding: 'utf8' });
+    assert.equal(
+      open.stderr.split('\n')[0],
+      'WARNING: the payload sink listens on 192.0.2.1 with NO token: anyone who can reach this address can use it. Set a token (--token-env NAME) or bind 127.0.0.1.',
+    );
+    assert.match(open.stderr, /EADDRNOTAVAIL/);
+    const closed = spawnSync(process.execPath, [bin, 'payload-sink', '--port', '0', '--dir', dir(), '--host', '192.0.2.1', '--token-env', 'SINK_T'], {
+      encoding: 'utf8',
+      env: { ...process.env, SINK_T: 'a-long-token' },
+    });
+    assert.doesNotMatch(closed.stderr, /WARNING/);
+    assert.match(closed.stderr, /EADDRNOTAVAIL/);
   });
 });
 

@@ -1,0 +1,174 @@
+// The Argo Server client's pure parts, table-tested, and its errors for a server that is not there
+// (a closed loopback port: a real refused connection, no mock). The client against the real
+// argo-server is in server.test.ts.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { argoErrorCode, ArgoServerClient, ArgoServerError, labelsArg, resolveArgoServer, splitStream } from '../../pipelines/argo-server/client.ts';
+import { argoRunDetail, argoRunRow, podOfNode, spanMs, stepCounts, stepNodes } from '../../cli/commands/runs-cluster.ts';
+import type { ArgoWorkflow } from '../../pipelines/argo-server/client.ts';
+import { freePort } from '../peers/daemons.ts';
+
+describe('resolveArgoServer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'argo-token-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'tok-from-file\n');
+  const cases: { name: string; src: Parameters<typeof resolveArgoServer>[0]; want?: { url: string; token?: string; tokenFrom?: string }; err?: RegExp }[] = [
+    { name: 'host:port is https by default', src: { env: { ARGO_SERVER: 'argo.example:2746' } }, want: { url: 'https://argo.example:2746' } },
+    { name: 'ARGO_SECURE=false makes it http', src: { env: { ARGO_SERVER: '127.0.0.1:2746', ARGO_SECURE: 'false' } }, want: { url: 'http://127.0.0.1:2746' } },
+    { name: 'a URL is kept', src: { server: 'http://h:1', env: { ARGO_SERVER: 'ignored:2' } }, want: { url: 'http://h:1' } },
+    {
+      name: 'ARGO_TOKEN',
+      src: { env: { ARGO_SERVER: 'h:1', ARGO_TOKEN: 'Bearer abc' } },
+      want: { url: 'https://h:1', token: 'Bearer abc', tokenFrom: 'ARGO_TOKEN' },
+    },
+    {
+      name: 'a token file wins over ARGO_TOKEN',
+      src: { tokenFile, env: { ARGO_SERVER: 'h:1', ARGO_TOKEN: 'env' } },
+      want: { url: 'https://h:1', token: 'tok-from-file', tokenFrom: tokenFile },
+    },
+    {
+      name: 'ARGO_TOKEN_FILE',
+      src: { env: { ARGO_SERVER: 'h:1', ARGO_TOKEN_FILE: tokenFile } },
+      want: { url: 'https://h:1', token: 'tok-from-file', tokenFrom: tokenFile },
+    },
+    { name: 'no server', src: { env: {} }, err: /no Argo Server given: pass --argo-server <url> or set ARGO_SERVER/ },
+    {
+      name: 'a missing token file',
+      src: { tokenFile: join(dir, 'nope'), env: { ARGO_SERVER: 'h:1' } },
+      err: /cannot read the Argo token file .*nope \(ENOENT\)/,
+    },
+  ];
+  for (const c of cases)
+    it(c.name, async () => {
+      if (c.err) await assert.rejects(resolveArgoServer(c.src), c.err);
+      else assert.deepEqual(await resolveArgoServer(c.src), c.want);
+    });
+  it('an empty token file is an error', async () => {
+    const empty = join(dir, 'empty');
+    writeFileSync(empty, '  \n');
+    await assert.rejects(resolveArgoServer({ tokenFile: empty, env: { ARGO_SERVER: 'h:1' } }), /the Argo token file .*empty is empty/);
+  });
+});
+
+describe('ArgoServerClient', () => {
+  it('refuses a URL that is not http(s) or carries credentials', () => {
+    assert.throws(() => new ArgoServerClient({ url: 'not a url' }), /is not a URL/);
+    assert.throws(() => new ArgoServerClient({ url: 'ftp://h' }), /must be http:\/\/ or https:\/\//);
+    assert.throws(() => new ArgoServerClient({ url: 'https://u:p@h' }), /must not carry credentials/);
+  });
+  it('says the server is unreachable, naming it and what to check', async () => {
+    const port = await freePort();
+    const c = new ArgoServerClient({ url: `http://127.0.0.1:${port}` });
+    await assert.rejects(c.listWorkflows('argo'), (e: unknown) => {
+      assert.ok(e instanceof ArgoServerError);
+      assert.equal(e.code, 'unreachable');
+      assert.match(e.message, new RegExp(`cannot reach the Argo Server at http://127.0.0.1:${port} \\(list workflows in argo\\): ECONNREFUSED; check the URL`));
+      return true;
+    });
+    const logs = c.logs('argo', 'wf');
+    await assert.rejects(logs.next(), /cannot reach the Argo Server .*logs of workflow argo\/wf/);
+  });
+  it('maps HTTP statuses onto codes', () => {
+    assert.deepEqual([401, 403, 404, 400, 409, 500, 503].map(argoErrorCode), [
+      'unauthenticated',
+      'forbidden',
+      'not-found',
+      'invalid',
+      'invalid',
+      'server',
+      'server',
+    ]);
+  });
+});
+
+describe('labelsArg and splitStream', () => {
+  it('joins labels sorted, refusing what the server would misparse', () => {
+    assert.equal(labelsArg({ b: '2', 'ghosteam.io/pipeline': 'train' }), 'b=2,ghosteam.io/pipeline=train');
+    assert.throws(() => labelsArg({ a: 'x,y' }), /label a: value 'x,y' must not contain/);
+    assert.throws(() => labelsArg({ 'bad key!': 'x' }), /label key 'bad key!' is not a valid/);
+  });
+  it('splits newline-delimited JSON, keeping an unfinished line', () => {
+    assert.deepEqual(splitStream('{"result":{"content":"a"}}\n\n{"result":'), { lines: [{ result: { content: 'a' } }], rest: '{"result":' });
+    assert.deepEqual(splitStream(''), { lines: [], rest: '' });
+    assert.throws(() => splitStream('<html>\n'), /a stream line that is not JSON: <html>/);
+  });
+});
+
+const wf = (nodes: Record<string, unknown>, status: Record<string, unknown> = {}): ArgoWorkflow =>
+  ({
+    metadata: { name: 'train-abc', namespace: 'argo', uid: 'u1', creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { workflowTemplateRef: { name: 'train' }, arguments: { parameters: [{ name: 'lr', value: '0.1' }] } },
+    status: { phase: 'Succeeded', startedAt: '2026-01-01T00:00:01Z', finishedAt: '2026-01-01T00:01:31Z', nodes, ...status },
+  }) as unknown as ArgoWorkflow;
+
+describe('runs --cluster formatting', () => {
+  const nodes = {
+    'train-abc': { id: 'train-abc', name: 'train-abc', displayName: 'train-abc', type: 'DAG', phase: 'Succeeded' },
+    'train-abc-1': {
+      id: 'train-abc-1',
+      name: 'train-abc.ingest',
+      displayName: 'ingest',
+      type: 'Pod',
+      phase: 'Succeeded',
+      startedAt: '2026-01-01T00:00:01Z',
+      finishedAt: '2026-01-01T00:00:11Z',
+      outputs: { parameters: [{ name: 'rows', value: '42' }] },
+    },
+    'train-abc-2': {
+      id: 'train-abc-2',
+      name: 'train-abc.gate',
+      displayName: 'gate',
+      type: 'Pod',
+      phase: 'Failed',
+      message: 'exit 1',
+      startedAt: '2026-01-01T00:00:12Z',
+      finishedAt: '2026-01-01T00:00:13Z',
+    },
+    'train-abc-3': { id: 'train-abc-3', name: 'train-abc.register', displayName: 'register', type: 'Skipped', phase: 'Skipped' },
+  };
+  it('spanMs', () => {
+    assert.equal(spanMs('2026-01-01T00:00:00Z', '2026-01-01T00:00:01.5Z'), 1500);
+    assert.equal(spanMs('2026-01-01T00:00:00Z', undefined), undefined);
+    assert.equal(spanMs('2026-01-01T00:00:02Z', '2026-01-01T00:00:01Z'), undefined);
+    assert.equal(spanMs('garbage', '2026-01-01T00:00:01Z'), undefined);
+  });
+  it('steps in start order, counted like local tasks', () => {
+    assert.deepEqual(
+      stepNodes(wf(nodes)).map((n) => n.displayName),
+      ['ingest', 'gate', 'register'],
+    );
+    assert.equal(stepCounts(wf(nodes)), '1/2 succeeded, 1 skipped, 1 failed');
+    assert.equal(stepCounts(wf({})), '0/0 succeeded');
+  });
+  it('a list row and a detail', () => {
+    assert.deepEqual(argoRunRow(wf(nodes), 'argo'), [
+      'train-abc',
+      'train',
+      'Succeeded',
+      '2026-01-01 00:00:01',
+      '1m30s',
+      '-',
+      '1/2 succeeded, 1 skipped, 1 failed',
+      'argo:argo',
+    ]);
+    assert.equal(argoRunRow(wf({}, { phase: '', startedAt: undefined, finishedAt: undefined }), 'archive')[2], 'Pending');
+    const d = argoRunDetail(wf(nodes), 'archive');
+    assert.match(d.head[0], /train-abc {2}pipeline train \(archived Argo Workflow in argo\)/);
+    assert.equal(d.head[4], 'params    lr="0.1"');
+    assert.deepEqual(d.steps.slice(1), [
+      ['ingest', 'Succeeded', '10.0s', 'train-abc-1', ''],
+      ['gate', 'Failed', '1.0s', 'train-abc-2', 'exit 1'],
+      ['register', 'Skipped', '-', 'train-abc-3', ''],
+    ]);
+    assert.deepEqual(d.outputs, ['  ingest.rows  = "42"']);
+  });
+  it('matches pods to nodes under both pod-name formats', () => {
+    const n = { id: 'train-abc-1234567', name: 'train-abc.ingest', type: 'Pod' } as never;
+    assert.equal(podOfNode('train-abc', n, 'train-abc-1234567'), true); // v1: the node id
+    assert.equal(podOfNode('train-abc', n, 'train-abc-ingest-1234567'), true); // v2: <wf>-<template>-<hash>
+    assert.equal(podOfNode('train-abc', n, 'train-abc-ingest-7654321'), false);
+  });
+});
