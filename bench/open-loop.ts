@@ -20,7 +20,7 @@
  *   node --import tsx bench/open-loop.ts '{"url":"http://127.0.0.1:8080/v2/models/fraud/infer","body":"...","rate":5000,"connections":64,"seconds":5}'
  * prints one JSON line (OpenLoopResult).
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export interface OpenLoopOptions {
@@ -242,6 +242,17 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     backlogged,
     ...(o.raw ? { latencies: Array.from(lat, (v) => Math.round(v * 100) / 100) } : {}),
   };
+}
+
+/** A TCP port free on loopback right now (for a child server to listen on). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

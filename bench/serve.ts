@@ -35,7 +35,6 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
@@ -43,7 +42,7 @@ import autocannon from 'autocannon';
 import { denseNetToOnnx } from '../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../components/onnx/random.ts';
 import { startModelServer, type ModelServerOptions } from '../components/model-server/index.ts';
-import { quantiles, type OpenLoopResult } from './open-loop.ts';
+import { freePort, quantiles, type OpenLoopResult } from './open-loop.ts';
 import type { ClosedLoopResult } from './closed-loop.ts';
 import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
 
@@ -260,16 +259,6 @@ function fixedRateLine(key: string, r: FixedRateResult): string {
       : '') +
     ` | server CPU ${r.cpuUsPerReq} µs/req, run-queue wait ${r.serverRunqueueWaitMsPerS} ms/s | machine CPU pressure ${r.cpuPressure}, steal ${r.stealMsPerS} ms/s`
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 /** CPU seconds (user + system) the process has used: a per-request cost that others' load skews less than wall-clock rates. */
