@@ -12,11 +12,13 @@
  *     in the same run (bench/datasets.ts).
  *  4. Training time of train-tabular per task (binary, multiclass, regression, anomaly) on the
  *     same 20k rows × 16 features, 5 epochs (bench/tasks.ts).
+ * The machine may be shared: the 1-minute load average is printed beside each section's figures
+ * (and in the JSON line), so a slow figure can be read against how busy the machine was.
  * Prints figures and ratios, then one JSON line.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Chart } from 'cdk8s';
@@ -63,6 +65,13 @@ function mustSucceed(r: RunRecord, what: string): void {
   }
 }
 
+/** The 1-minute load average, one decimal. */
+const load = () => Math.round(loadavg()[0] * 10) / 10;
+const loadAtStart = load();
+console.log(
+  `bench:engine on ${availableParallelism()} CPUs, load average ${loadAtStart} at the start (others' work skews every figure; compare ratios within one run)`,
+);
+
 const root = await mkdtemp(join(tmpdir(), 'ghosteam-bench-'));
 try {
   // Baseline: the component itself, 100 calls, no engine.
@@ -103,7 +112,7 @@ try {
   const wideCached = median(wideRuns.map((r) => r[1]));
   const perTask = (x: number) => (x - baselineMs) / N;
 
-  console.log(`engine overhead, ${N} no-op tasks, median of 3 (baseline: ${N} direct calls = ${round(baselineMs, 3)} ms)`);
+  console.log(`engine overhead, ${N} no-op tasks, median of 3 (baseline: ${N} direct calls = ${round(baselineMs, 3)} ms), load average ${load()}`);
   console.log(
     `  chain of ${N}:      cold ${round(chainCold)} ms (${round(perTask(chainCold))} ms/task)   cached ${round(chainCached)} ms (${round(perTask(chainCached))} ms/task)`,
   );
@@ -202,7 +211,7 @@ try {
     }
     cli = best;
   }
-  console.log(`example pipeline: ${source}`);
+  console.log(`example pipeline: ${source}, load average ${load()}`);
   console.log(
     `  cold ${round(cold.ms)} ms   fully cached ${round(cached.ms)} ms (${cached.cached}/${cached.total} cache hits${cached.ran.length ? `; ran again, cache disabled by the pipeline: ${cached.ran.join(', ')}` : ''})   ratio cold/cached ${round(cold.ms / cached.ms, 1)}x`,
   );
@@ -216,17 +225,21 @@ try {
     `  goal cached < 1000 ms: ${cached.ms < 1000 ? 'met' : 'NOT met'} (engine)${cli ? `, ${cli.compiledMs < 1000 ? 'met' : 'NOT met'} (whole CLI process)` : ''}`,
   );
 
+  const loadBeforeDatasets = load();
   const dsb = await runDatasetBench(root);
+  const loadAfterDatasets = load();
   const mb = (b: number) => round(b / 2 ** 20, 1);
   console.log(
-    `dataset artifacts, ${dsb.rows.toLocaleString('en-US')} rows × ${dsb.columns} columns (18 float with 1% missing, 1 categorical, 1 boolean), median of 3:`,
+    `dataset artifacts, ${dsb.rows.toLocaleString('en-US')} rows × ${dsb.columns} columns (18 float with 1% missing, 1 categorical, 1 boolean), median of 3, load average ${loadBeforeDatasets} → ${loadAfterDatasets}:`,
   );
   console.log(`  Arrow IPC (Feather v2): write ${dsb.arrowWriteMs} ms, read ${dsb.arrowReadMs} ms, ${mb(dsb.arrowBytes)} MiB`);
   console.log(`  GTDS (baseline):        write ${dsb.gtdsWriteMs} ms, read ${dsb.gtdsReadMs} ms, ${mb(dsb.gtdsBytes)} MiB`);
   console.log(`  ratio GTDS/Arrow: write ${round(dsb.gtdsWriteMs / dsb.arrowWriteMs)}x, read ${round(dsb.gtdsReadMs / dsb.arrowReadMs)}x`);
+  const loadBeforeTasks = load();
   const tasks = await runTaskBench();
+  const loadAfterTasks = load();
   console.log(
-    `train-tabular per task, ${tasks.rows.toLocaleString('en-US')} rows × ${tasks.features} features, ${tasks.epochs} epochs, backend ${tasks.backend}:`,
+    `train-tabular per task, ${tasks.rows.toLocaleString('en-US')} rows × ${tasks.features} features, ${tasks.epochs} epochs, backend ${tasks.backend}, load average ${loadBeforeTasks} → ${loadAfterTasks}:`,
   );
   console.log(
     `  binary ${tasks.binaryMs} ms   multiclass (${tasks.classes} classes) ${tasks.multiclassMs} ms   regression ${tasks.regressionMs} ms   anomaly ${tasks.anomalyMs} ms`,
@@ -271,6 +284,11 @@ try {
       trainMulticlassMs: tasks.multiclassMs,
       trainRegressionMs: tasks.regressionMs,
       trainAnomalyMs: tasks.anomalyMs,
+      cpus: availableParallelism(),
+      loadavgStart: loadAtStart,
+      loadavgDatasets: loadBeforeDatasets,
+      loadavgTasks: loadBeforeTasks,
+      loadavgEnd: load(),
     }),
   );
 } finally {

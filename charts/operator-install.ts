@@ -38,6 +38,12 @@ export interface OperatorInstallProps {
   readonly mlflowUri?: string;
   /** Prometheus base URL for canary analysis. */
   readonly prometheusUrl?: string;
+  /**
+   * Namespace scope: the operator watches only this namespace (`ghosteam operator --namespace`) and
+   * its RBAC is a Role there; only the cluster-scoped reads (nodes, for GPU placement) stay in a
+   * ClusterRole. @default - every namespace (a ClusterRole)
+   */
+  readonly watchNamespace?: string;
   /** Include the CRDs. @default true */
   readonly crds?: boolean;
   /** Commit promoted versions to a lock file in Git. @default - off */
@@ -107,10 +113,16 @@ export const OPERATOR_RULES = [
   { apiGroups: ['serving.kserve.io'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
   { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['get', 'list', 'watch', 'create'] },
   { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['nodes', 'pods', 'resourcequotas'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['pods', 'resourcequotas'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['kueue.x-k8s.io'], resources: ['localqueues'], verbs: ['get', 'list', 'watch'] },
 ] as const;
+
+/** The rules on cluster-scoped resources: a namespace-scoped operator keeps these in its ClusterRole. */
+const CLUSTER_SCOPED = new Set(['nodes']);
+
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sObject[] {
   const ns = props.namespace ?? 'ghosteam-system';
@@ -125,6 +137,15 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
   if (props.mlflowUri) env.push({ name: 'MLFLOW_TRACKING_URI', value: props.mlflowUri });
   const args = ['operator', '--health-port', String(HEALTH_PORT), '--bind-address', '0.0.0.0', '--leader-elect', '--workers', String(props.workers ?? 4)];
   if (props.prometheusUrl) args.push('--prometheus-url', props.prometheusUrl);
+  const watchNs = props.watchNamespace;
+  if (watchNs !== undefined) {
+    if (!NAMESPACE_NAME.test(watchNs) || watchNs.length > 63)
+      throw new Error(`watchNamespace '${watchNs}' is not a valid namespace name (lower-case letters, digits and '-', at most 63)`);
+    args.push('--namespace', watchNs);
+  }
+  const rule = (r: (typeof OPERATOR_RULES)[number]) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] });
+  const clusterRules = OPERATOR_RULES.filter((r) => watchNs === undefined || r.resources.every((x) => CLUSTER_SCOPED.has(x))).map(rule);
+  const watchRules = watchNs === undefined ? [] : OPERATOR_RULES.filter((r) => !r.resources.every((x) => CLUSTER_SCOPED.has(x))).map(rule);
   const g = props.gitWriteBack;
   if (g) {
     const problem = gitWriteBackProblem(g);
@@ -158,7 +179,7 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: { name: NAME, labels },
-      rules: OPERATOR_RULES.map((r) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] })),
+      rules: clusterRules,
     },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -167,6 +188,18 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME },
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
     },
+    ...(watchNs !== undefined
+      ? [
+          { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: NAME, namespace: watchNs, labels }, rules: watchRules },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'RoleBinding',
+            metadata: { name: NAME, namespace: watchNs, labels },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: NAME },
+            subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
+          },
+        ]
+      : []),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',

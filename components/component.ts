@@ -47,6 +47,19 @@ export interface ComponentIO {
   readonly description?: string;
 }
 
+/**
+ * What a component's param takes. Built-ins declare every param they read: the pipeline DSL checks
+ * names and values at synth time (pipelines/check.ts), and `Params` refuses, while the component
+ * runs, to read one that is not declared, so the declaration can't fall behind the code.
+ */
+export interface ParamDecl {
+  readonly type: 'string' | 'number' | 'boolean' | 'json' | 'list';
+  readonly enum?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly integer?: boolean;
+}
+
 export interface Component {
   /** kebab-case, unique: 'train-tabular'. */
   readonly name: string;
@@ -63,6 +76,8 @@ export interface Component {
    * so editing the file re-runs the step and everything downstream.
    */
   readonly fileParams?: readonly string[];
+  /** Every param the component reads (see ParamDecl). Params named 'ghosteam.*' are the engine's and need none. */
+  readonly params?: Readonly<Record<string, ParamDecl>>;
   run(ctx: ComponentContext): Promise<void>;
 }
 

@@ -4,7 +4,7 @@
  * strings (container command line, `--param k=v`), so numbers, booleans and JSON are parsed from
  * strings too.
  */
-import type { ComponentContext, ParamValue } from './component.ts';
+import type { ComponentContext, ParamDecl, ParamValue } from './component.ts';
 
 export class ParamError extends Error {
   constructor(message: string) {
@@ -14,12 +14,18 @@ export class ParamError extends Error {
 }
 
 export class Params {
+  /** With `declared` (the component's `params`), reading a param that is not declared is a bug in the component, and throws. */
   constructor(
     private readonly component: string,
     private readonly ctx: Pick<ComponentContext, 'params' | 'inputs' | 'outputs'>,
+    private readonly declared?: Readonly<Record<string, ParamDecl>>,
   ) {}
 
   private raw(name: string): ParamValue | undefined {
+    if (this.declared && !Object.hasOwn(this.declared, name) && !name.startsWith('ghosteam.'))
+      throw new Error(
+        `${this.component} reads param '${name}', which its params declaration lacks; add it to the component's params (built-ins: components/param-decls.ts)`,
+      );
     const v = this.ctx.params[name];
     return v === undefined || v === null || v === '' ? undefined : v;
   }

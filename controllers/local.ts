@@ -104,7 +104,17 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
       serving: new ModelServerBackend(o.modelServer, o.modelServerUrl),
       pipelines,
       registry: o.registry,
-      metrics: o.metrics ?? new ModelServerMetrics(o.modelServer, o.payloadLog ? payloadPredictionDrift({ payloadLog: () => o.payloadLog! }) : undefined),
+      metrics:
+        o.metrics ??
+        new ModelServerMetrics(
+          o.modelServer,
+          o.payloadLog
+            ? payloadPredictionDrift({
+                payloadLog: () => o.payloadLog!,
+                onSkipped: (n, first) => log.warn(`prediction drift: skipped ${n} unreadable line(s) of the payload log (first: ${first})`),
+              })
+            : undefined,
+        ),
       driftCheck: o.driftCheck ?? (o.payloadLog ? payloadDriftChecker({ payloadLog: () => o.payloadLog! }) : undefined),
       log,
       now: o.clock,

@@ -4,23 +4,17 @@
  * pipeline never loads the components' heavy dependencies (tfjs, onnxruntime). A test checks every
  * entry against the real component module in components/<name>/.
  */
-import type { Component } from '../components/component.ts';
+import type { Component, ParamDecl } from '../components/component.ts';
+import { PARAMS } from '../components/param-decls.ts';
 import { ALL_METRICS } from '../components/evaluate/task-metrics.ts';
 
-/** What a built-in component's param takes; checked at synth time (pipelines/check.ts). */
-export interface ParamDecl {
-  readonly type: 'string' | 'number' | 'boolean' | 'json' | 'list';
-  readonly enum?: readonly string[];
-  readonly min?: number;
-  readonly max?: number;
-  readonly integer?: boolean;
-}
+export type { ParamDecl } from '../components/component.ts';
 
 export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' | 'outputs' | 'fileParams'> & {
   readonly outputParams?: readonly string[];
   readonly description?: string;
-  /** Every param the component reads, when declared: any other param is a synth-time error. */
-  readonly params?: Readonly<Record<string, ParamDecl>>;
+  /** Every param the component reads: any other param, or a value outside what one takes, is a synth-time error. */
+  readonly params: Readonly<Record<string, ParamDecl>>;
 };
 
 export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
@@ -31,6 +25,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputs: [{ name: 'dataset', kind: 'dataset' }],
     outputParams: ['rows', 'columns', 'digest'],
     fileParams: ['path'],
+    params: PARAMS.ingest,
   },
   validate: {
     name: 'validate',
@@ -38,6 +33,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'dataset', kind: 'dataset' }],
     outputs: [{ name: 'report', kind: 'metrics' }],
     outputParams: ['passed', 'violations', 'failureRate'],
+    params: PARAMS.validate,
   },
   split: {
     name: 'split',
@@ -48,6 +44,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
       { name: 'test', kind: 'dataset' },
     ],
     outputParams: ['trainRows', 'testRows'],
+    params: PARAMS.split,
   },
   'train-tabular': {
     name: 'train-tabular',
@@ -55,20 +52,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'train', kind: 'dataset' }],
     outputs: [{ name: 'model', kind: 'model' }],
     outputParams: ['finalLoss', 'backend', 'rows', 'task'],
-    params: {
-      task: { type: 'string', enum: ['binary', 'multiclass', 'regression', 'anomaly'] },
-      label: { type: 'string' },
-      positive: { type: 'string' },
-      features: { type: 'list' },
-      model: { type: 'string', enum: ['logistic', 'linear', 'mlp'] },
-      hidden: { type: 'list' },
-      epochs: { type: 'number', integer: true, min: 1 },
-      batchSize: { type: 'number', integer: true, min: 1 },
-      learningRate: { type: 'number', min: 0 },
-      l2: { type: 'number', min: 0 },
-      seed: { type: 'number', integer: true },
-      backend: { type: 'string', enum: ['auto', 'tensorflow', 'wasm', 'cpu'] },
-    },
+    params: PARAMS['train-tabular'],
   },
   evaluate: {
     name: 'evaluate',
@@ -79,13 +63,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     ],
     outputs: [{ name: 'metrics', kind: 'metrics' }],
     outputParams: [...ALL_METRICS, 'task', 'passed'],
-    params: {
-      threshold: { type: 'number', min: 0, max: 1 },
-      bins: { type: 'number', integer: true, min: 1 },
-      gate: { type: 'json' },
-      label: { type: 'string' },
-      positive: { type: 'string' },
-    },
+    params: PARAMS.evaluate,
   },
   gate: {
     name: 'gate',
@@ -93,7 +71,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'metrics', kind: 'metrics' }],
     outputs: [],
     outputParams: ['passed', 'reasons'],
-    params: { gate: { type: 'json' }, failOnReject: { type: 'boolean' } },
+    params: PARAMS.gate,
   },
   'export-onnx': {
     name: 'export-onnx',
@@ -101,6 +79,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     inputs: [{ name: 'model', kind: 'model' }],
     outputs: [{ name: 'onnx', kind: 'model' }],
     outputParams: ['digest', 'features'],
+    params: PARAMS['export-onnx'],
   },
   register: {
     name: 'register',
@@ -113,6 +92,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     ],
     outputs: [],
     outputParams: ['version', 'modelRef', 'registry'],
+    params: PARAMS.register,
   },
   drift: {
     name: 'drift',
@@ -127,6 +107,7 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
       { name: 'summary', kind: 'file', optional: true },
     ],
     outputParams: ['datasetDrift', 'driftShare', 'driftedColumns'],
+    params: PARAMS.drift,
   },
 };
 

@@ -312,6 +312,9 @@ export const DriftMonitorStatusSchema = Type.Object({
   lastCheckTime: Type.Optional(DateTime('When drift was last checked')),
   nextCheckTime: Type.Optional(DateTime('When the next check is due')),
   samples: Type.Optional(Type.Integer({ minimum: 0 })),
+  skippedLines: Type.Optional(
+    Type.Integer({ minimum: 0, description: 'Unreadable payload-log lines (torn or corrupt records) the last check skipped; it used the rest' }),
+  ),
   features: Type.Optional(Type.Array(FeatureDriftResultSchema)),
   datasetDrift: Type.Optional(Type.Boolean()),
   driftShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),

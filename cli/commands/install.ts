@@ -25,6 +25,8 @@ interface InstallFlags {
   lockFile: string;
   gitSecret?: string;
   payloadSink?: boolean;
+  watchNamespace?: string;
+  helm?: string;
 }
 
 const GIT_FLAGS = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file', secret: '--git-secret' };
@@ -87,6 +89,8 @@ export function register(program: Command): void {
       "host the payload sink in the operator (Service ghosteam-payload-sink, port 80) for InferenceServices' logger.url; needs one replica (the default with it)",
     )
     .option('--git-secret <name>', "Secret in the operator namespace with the Git token (key 'token', optional 'username')")
+    .option('--watch-namespace <ns>', 'namespace scope: the operator watches only this namespace, with a Role there instead of cluster-wide RBAC')
+    .option('--helm <dir>', 'write a Helm chart of the operator to <dir> instead (these flags become its values.yaml defaults)')
     .action(async (f: InstallFlags, cmd: Command) => {
       const gitWriteBack = installGitWriteBack(f, {
         gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli',
@@ -99,7 +103,9 @@ export function register(program: Command): void {
         );
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace))
         throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
-      const objs = operatorInstallManifests({
+      if (f.watchNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.watchNamespace))
+        throw new Error(`--watch-namespace '${f.watchNamespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
+      const props = {
         namespace: f.namespace,
         image: f.image,
         replicas,
@@ -108,7 +114,18 @@ export function register(program: Command): void {
         crds: f.crds,
         ...(gitWriteBack ? { gitWriteBack } : {}),
         ...(f.payloadSink ? { payloadSink: {} } : {}),
-      });
+        ...(f.watchNamespace !== undefined ? { watchNamespace: f.watchNamespace } : {}),
+      };
+      if (f.helm !== undefined && f.dryRun) throw new Error('--helm writes a chart and --dry-run prints manifests: give one of them');
+      if (f.helm !== undefined) {
+        const { writeOperatorChart } = await import('../../charts/operator-helm.ts');
+        const files = await writeOperatorChart(f.helm, props);
+        console.log(
+          `wrote the Helm chart ghosteam-operator to ${f.helm} (${files.join(', ')}); try: helm install ghosteam-operator ${f.helm} -n ${f.namespace} --create-namespace`,
+        );
+        return;
+      }
+      const objs = operatorInstallManifests(props);
       if (f.dryRun) {
         process.stdout.write(toYaml(objs));
         return;

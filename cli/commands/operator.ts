@@ -9,7 +9,8 @@
 import { Option, type Command } from 'commander';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter } from 'yaml';
+import { parseYamlStream } from '../../charts/yaml-read.ts';
 import { credentialsFromEnv } from '../../gitops/git.ts';
 import { LOCK_FILE } from '../../gitops/lockfile.ts';
 import type { GitWriteBackOptions } from '../../controllers/reconcilers/writeback.ts';
@@ -94,9 +95,14 @@ export function readGhosteamManifests(path: string): K8sObject[] {
       .map((f) => join(path, f));
   else files = [path];
   for (const file of files) {
-    const docs = parseAllDocuments(readFileSync(file, 'utf8'));
-    for (const d of Array.isArray(docs) ? docs : [docs]) {
-      if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+    // Linear in the file's size (the yaml package's own duplicate-key check is quadratic: minutes on a large map).
+    const lc = new LineCounter();
+    for (const d of parseYamlStream(readFileSync(file, 'utf8'), lc)) {
+      if (d.errors.length) {
+        const e = d.errors[0];
+        const line = e.linePos?.[0].line ?? lc.linePos(e.pos[0]).line;
+        throw new Error(`${file}:${line}: is not valid YAML (${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}); fix the syntax`);
+      }
       const o: unknown = d.toJS();
       if (isGhosteamObject(o)) out.push(o);
     }

@@ -14,6 +14,7 @@
 import { readDataset } from '../dataset/index.ts';
 import { defineComponent } from '../component.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import writeFileAtomic from 'write-file-atomic';
 import { datasetColumns } from './io.ts';
 import { detectDriftParallel } from './parallel.ts';
@@ -35,8 +36,9 @@ export const driftComponent = defineComponent({
     { name: 'summary', kind: 'file', optional: true, description: "The reference's streaming summary (for DriftMonitors)" },
   ],
   outputParams: ['datasetDrift', 'driftShare', 'driftedColumns'],
+  params: PARAMS.drift,
   async run(ctx) {
-    const p = new Params('drift', ctx);
+    const p = new Params('drift', ctx, PARAMS.drift);
     const tests = p.string('tests', 'auto');
     if (tests !== 'auto' && !TEST_NAMES.includes(tests as TestName))
       throw new Error(`drift: param 'tests' must be auto or one of ${TEST_NAMES.join(', ')}, got ${JSON.stringify(tests)}`);

@@ -19,6 +19,7 @@ import { defineComponent } from '../component.ts';
 import { readDataset } from '../dataset/index.ts';
 import { checkGate, type Gate } from '../gate/logic.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import { classVector, featureMatrix, forwardDenseNet, labelInfo, labelVector, regressionVector } from '../train-tabular/features.ts';
 import { readModel } from '../train-tabular/model.ts';
 import { evaluateAnomaly, evaluateBinary, evaluateMulticlass, evaluateRegression } from './metrics.ts';
@@ -37,8 +38,9 @@ export const evaluate = defineComponent({
   ],
   outputs: [{ name: 'metrics', kind: 'metrics' }],
   outputParams: [...ALL_METRICS, 'task', 'passed'],
+  params: PARAMS.evaluate,
   async run(ctx) {
-    const p = new Params('evaluate', ctx);
+    const p = new Params('evaluate', ctx, PARAMS.evaluate);
     const model = await readModel(p.input('model'));
     const ds = await readDataset(p.input('test'));
     const where = 'evaluate';

@@ -11,6 +11,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { defineComponent } from '../component.ts';
 import { denseNetToOnnx } from '../onnx/index.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import { readModel } from '../train-tabular/model.ts';
 
 export const exportOnnx = defineComponent({
@@ -20,8 +21,9 @@ export const exportOnnx = defineComponent({
   inputs: [{ name: 'model', kind: 'model' }],
   outputs: [{ name: 'onnx', kind: 'model', description: 'model.onnx' }],
   outputParams: ['digest', 'features'],
+  params: PARAMS['export-onnx'],
   async run(ctx) {
-    const p = new Params('export-onnx', ctx);
+    const p = new Params('export-onnx', ctx, PARAMS['export-onnx']);
     const m = await readModel(p.input('model'));
     const net = {
       ...m.net,

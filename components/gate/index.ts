@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { defineComponent } from '../component.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import { checkGate, type Gate } from './logic.ts';
 
 export { checkGate, parseRule, type Gate, type GateResult, type GateCheck } from './logic.ts';
@@ -20,8 +21,9 @@ export const gate = defineComponent({
   inputs: [{ name: 'metrics', kind: 'metrics' }],
   outputs: [],
   outputParams: ['passed', 'reasons'],
+  params: PARAMS.gate,
   async run(ctx) {
-    const p = new Params('gate', ctx);
+    const p = new Params('gate', ctx, PARAMS.gate);
     const path = p.input('metrics');
     const doc = JSON.parse(await readFile(path, 'utf8')) as { metrics?: Record<string, number> };
     if (!doc.metrics || typeof doc.metrics !== 'object') throw new Error(`gate: ${path} has no 'metrics' object; connect evaluate's metrics output`);

@@ -19,6 +19,7 @@ import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetS
 import { defineComponent } from '../component.ts';
 import { writeDataset, type ColumnType, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import { downloadS3Object, isS3Url } from './s3.ts';
 import { IngestError, parseCsv, parseJsonl, tableFromObjects, typeTable, type RawTable, type TypeOptions } from './parse.ts';
 
@@ -81,8 +82,9 @@ export const ingest = defineComponent({
   outputs: [{ name: 'dataset', kind: 'dataset', description: 'Apache Arrow IPC (Feather v2) dataset' }],
   outputParams: ['rows', 'columns', 'digest'],
   fileParams: ['path'],
+  params: PARAMS.ingest,
   async run(ctx) {
-    const p = new Params('ingest', ctx);
+    const p = new Params('ingest', ctx, PARAMS.ingest);
     const path = p.optionalInput('source') ?? p.string('path');
     const format = p.oneOf('format', ['auto', 'csv', 'jsonl', 'parquet'], 'auto');
     const types = p.json<Record<string, ColumnType>>('types', {});

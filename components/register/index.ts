@@ -29,6 +29,7 @@ import { readFile } from 'node:fs/promises';
 import { defineComponent, type ParamValue } from '../component.ts';
 import { datasetDigest } from '../dataset/index.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import { openRegistry } from '../registry/index.ts';
 import type { Lineage } from '../registry/types.ts';
 import { readModel } from '../train-tabular/model.ts';
@@ -63,8 +64,9 @@ export const register = defineComponent({
   ],
   outputs: [],
   outputParams: ['version', 'modelRef', 'registry'],
+  params: PARAMS.register,
   async run(ctx) {
-    const p = new Params('register', ctx);
+    const p = new Params('register', ctx, PARAMS.register);
     const name = p.string('name');
     const reg = (() => {
       const r = p.string('registry', undefined);

@@ -12,6 +12,7 @@
 import { defineComponent } from '../component.ts';
 import { cellAt, getColumn, readDataset, takeRows, writeDataset, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import { mulberry32, shuffleInPlace } from '../random.ts';
 
 export interface SplitOptions {
@@ -56,8 +57,9 @@ export const split = defineComponent({
     { name: 'test', kind: 'dataset' },
   ],
   outputParams: ['trainRows', 'testRows'],
+  params: PARAMS.split,
   async run(ctx) {
-    const p = new Params('split', ctx);
+    const p = new Params('split', ctx, PARAMS.split);
     const ds = await readDataset(p.input('dataset'));
     const { train, test } = splitIndices(ds, {
       testFraction: p.number('testFraction', 0.2, { min: 0, max: 1 }),

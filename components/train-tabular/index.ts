@@ -25,6 +25,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { defineComponent } from '../component.ts';
 import { readDataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 import type { BackendChoice } from './backend.ts';
 import { classesOf, classVector, defaultFeatures, featureMatrix, inferTask, labelInfo, labelVector, regressionVector, TASKS, type Task } from './features.ts';
 import { MODEL_FORMAT, type ModelArtifact } from './model.ts';
@@ -54,8 +55,9 @@ export const trainTabular = defineComponent({
   inputs: [{ name: 'train', kind: 'dataset' }],
   outputs: [{ name: 'model', kind: 'model', description: 'ModelArtifact JSON (DenseNet + metadata)' }],
   outputParams: ['finalLoss', 'backend', 'rows', 'task'],
+  params: PARAMS['train-tabular'],
   async run(ctx) {
-    const p = new Params('train-tabular', ctx);
+    const p = new Params('train-tabular', ctx, PARAMS['train-tabular']);
     const where = 'train-tabular';
     const ds = await readDataset(p.input('train'));
     const givenTask = p.has('task') ? p.oneOf<Task>('task', TASKS, 'binary') : undefined;

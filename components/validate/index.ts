@@ -15,6 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { defineComponent } from '../component.ts';
 import { cellAt, readDataset, type Column, type ColumnType, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
 
 export interface ColumnRule {
   readonly type?: ColumnType;
@@ -168,8 +169,9 @@ export const validate = defineComponent({
   inputs: [{ name: 'dataset', kind: 'dataset' }],
   outputs: [{ name: 'report', kind: 'metrics', description: 'ValidationReport JSON' }],
   outputParams: ['passed', 'violations', 'failureRate'],
+  params: PARAMS.validate,
   async run(ctx) {
-    const p = new Params('validate', ctx);
+    const p = new Params('validate', ctx, PARAMS.validate);
     const schema = checkSchema(p.json('schema'));
     const maxFailureRate = p.number('maxFailureRate', 0, { min: 0, max: 1 });
     const ds = await readDataset(p.input('dataset'));

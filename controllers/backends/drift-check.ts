@@ -102,32 +102,51 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
       share: r.driftShare,
       drifted: r.datasetDrift,
       rows: r.rows.current,
+      ...(report.skipped > 0 ? { skippedLines: report.skipped } : {}),
       windowStart: new Date(window.startMs).toISOString(),
       windowEnd: new Date(window.endMs).toISOString(),
     };
   };
 }
 
+export interface PredictionDriftOptions {
+  readonly payloadLog: (model: string) => string;
+  /** @default 50 */
+  readonly minRows?: number;
+  /**
+   * Told after a read that skipped unreadable lines (a torn or corrupt record): how many, and the
+   * first one as `file:line: why`. The check uses the readable rest instead of failing.
+   */
+  readonly onSkipped?: (skipped: number, first: string) => void;
+}
+
 /**
  * Prediction drift between a canary and the stable version: PSI of the canary's first output
  * against the stable's, over the step window of the payload log. null when either side has fewer
- * than `minRows` predictions.
+ * than `minRows` predictions. Unreadable lines are skipped and counted (`onSkipped`).
  */
-export function payloadPredictionDrift(o: { payloadLog: (model: string) => string; minRows?: number }) {
+export function payloadPredictionDrift(o: PredictionDriftOptions) {
   return async (m: { spec: { modelRef: { name: string } } }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null> => {
     const { createReadStream } = await import('node:fs');
     const { createInterface } = await import('node:readline');
     const name = m.spec.modelRef.name;
     const vals: Record<string, number[]> = { [String(stable)]: [], [String(canary)]: [] };
+    const file = o.payloadLog(name);
+    let skipped = 0;
+    let firstBad = '';
+    let lineNo = 0;
     let stream;
     try {
-      stream = createReadStream(o.payloadLog(name));
+      stream = createReadStream(file);
       for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        lineNo++;
         if (!line) continue;
         let rec: { ts?: string; model?: string; version?: string; outputs?: Record<string, { data?: unknown[] }> };
         try {
           rec = JSON.parse(line);
-        } catch {
+          if (!rec || typeof rec !== 'object') throw new Error('not a JSON object');
+        } catch (e) {
+          if (skipped++ === 0) firstBad = `${file}:${lineNo}: ${(e as Error).message}`;
           continue;
         }
         if (rec.model !== name || !rec.version || !(rec.version in vals) || !rec.ts) continue;
@@ -143,6 +162,7 @@ export function payloadPredictionDrift(o: { payloadLog: (model: string) => strin
     } finally {
       stream?.destroy();
     }
+    if (skipped > 0) o.onSkipped?.(skipped, firstBad);
     const a = vals[String(stable)];
     const b = vals[String(canary)];
     if (a.length < (o.minRows ?? 50) || b.length < (o.minRows ?? 50)) return null;

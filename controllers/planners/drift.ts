@@ -28,6 +28,8 @@ export interface DriftCheckResult {
   readonly drifted: boolean;
   /** Rows in the payload-log window. */
   readonly rows: number;
+  /** Unreadable payload-log lines the check skipped (torn or corrupt records); it used the rest. */
+  readonly skippedLines?: number;
   readonly windowStart: string;
   readonly windowEnd: string;
 }

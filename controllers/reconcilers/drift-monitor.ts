@@ -54,6 +54,7 @@ function stateOf(st: DriftMonitorStatus | undefined): DriftMonitorState {
         share: st.driftShare ?? 0,
         drifted: !!st.datasetDrift,
         rows: st.samples ?? 0,
+        ...(st.skippedLines ? { skippedLines: st.skippedLines } : {}),
         windowStart: '',
         windowEnd: st.lastCheckTime ?? '',
       }
@@ -130,6 +131,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
     lastCheckTime: s.lastCheckAt,
     nextCheckTime: s.nextCheckAt,
     samples: r?.rows,
+    skippedLines: r?.skippedLines,
     features: r?.features.map((f) =>
       clean({ name: f.feature, test: f.method, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted }),
     ),

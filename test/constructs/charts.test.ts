@@ -223,7 +223,7 @@ describe('DriftMonitor', () => {
 });
 
 describe('built-in component catalog', () => {
-  test('matches the real components (name, version, inputs, outputs, output params, file params)', async () => {
+  test('matches the real components (name, version, inputs, outputs, output params, file params, params)', async () => {
     const { listComponents } = await import('../../components/index.ts');
     const shape = (c: {
       name: string;
@@ -232,6 +232,7 @@ describe('built-in component catalog', () => {
       outputs: readonly { name: string; kind: string }[];
       outputParams?: readonly string[];
       fileParams?: readonly string[];
+      params?: Readonly<Record<string, unknown>>;
     }) => ({
       name: c.name,
       version: c.version,
@@ -239,6 +240,7 @@ describe('built-in component catalog', () => {
       outputs: c.outputs.map((o) => ({ name: o.name, kind: o.kind })),
       outputParams: [...(c.outputParams ?? [])],
       fileParams: [...(c.fileParams ?? [])],
+      params: c.params ?? 'none declared',
     });
     const real = Object.fromEntries(listComponents().map((c) => [c.name, shape(c)]));
     const ours = Object.fromEntries(Object.values(BUILTIN_COMPONENTS).map((c) => [c.name, shape(c)]));

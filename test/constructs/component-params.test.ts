@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { App, Chart } from 'cdk8s';
-import { checkParamValues, checkPipelineSpec } from '../../pipelines/check.ts';
+import type { ParamDecl, ParamValue } from '../../components/component.ts';
+import { Params } from '../../components/params.ts';
+import { BUILTIN_COMPONENTS } from '../../pipelines/catalog.ts';
+import { checkParamValues, checkPipelineSpec, paramWant } from '../../pipelines/check.ts';
+import { ContainerComponent } from '../../pipelines/container-component.ts';
 import { Pipeline } from '../../pipelines/pipeline.ts';
-import type { ParamValue } from '../../components/component.ts';
 
 function build(opts: { trainParams?: Record<string, unknown>; gate?: Record<string, string>; epochsDefault?: number }) {
   const p = new Pipeline(new Chart(new App(), 'c'), 'train');
@@ -70,5 +73,73 @@ describe('synth-time checks of component params and gate metrics', () => {
       "--param epochs=1.5: c/train/train passes it to param 'epochs' of 'train-tabular', which must be an integer >= 1",
     ]);
     assert.deepEqual(checkParamValues(spec, { epochs: '3' }), []);
+  });
+});
+
+/** A stand-in upstream step with one output of each kind, so any built-in's inputs can be wired. */
+const source = ContainerComponent.define({
+  name: 'source',
+  version: '1',
+  image: 'example.com/source:1',
+  command: ['true'],
+  outputs: { dataset: 'dataset', model: 'model', metrics: 'metrics', file: 'file' },
+});
+
+/** One task of built-in `name` with `params`, its inputs wired to `source`; the synth error, or '' when it synthesizes. */
+function synthError(name: string, params: Record<string, ParamValue>): string {
+  const p = new Pipeline(new Chart(new App(), 'c'), 'p');
+  const src = p.component('src', source);
+  const inputs = Object.fromEntries(BUILTIN_COMPONENTS[name].inputs.map((i) => [i.name, src.output(i.kind)]));
+  try {
+    p.component('t', name, { inputs, params });
+    p.toSpec();
+    return '';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** A value each declaration refuses, with what the error says it must be. */
+function badValues(d: ParamDecl): { value: ParamValue; want: string }[] {
+  const out: { value: ParamValue; want: string }[] = [];
+  if (d.enum) out.push({ value: 'not-a-choice', want: `one of ${d.enum.join(', ')}` });
+  if (d.type === 'boolean') out.push({ value: 'maybe', want: 'a boolean' });
+  if (d.type === 'number') {
+    out.push({ value: 'ten', want: paramWant(d) });
+    if (d.integer) out.push({ value: (d.min ?? 0) + 1.5, want: paramWant(d) });
+    if (d.min !== undefined) out.push({ value: d.min - 1, want: paramWant(d) });
+    if (d.max !== undefined) out.push({ value: d.max + 1, want: paramWant(d) });
+  }
+  return out;
+}
+
+describe('every built-in declares its params, and synth checks them all', () => {
+  for (const [name, c] of Object.entries(BUILTIN_COMPONENTS)) {
+    test(`${name}: an undeclared param and each value a declared one refuses are synth-time errors`, () => {
+      assert.ok(Object.keys(c.params).length > 0, `${name} declares no params`);
+      assert.equal(
+        synthError(name, { definitelyNotAParam: 1 }),
+        `c/p/t: 'params.definitelyNotAParam' passes param 'definitelyNotAParam', which component '${name}' does not take; remove it or use one of ${Object.keys(c.params).join(', ')}`,
+      );
+      for (const [k, d] of Object.entries(c.params)) {
+        for (const { value, want } of badValues(d)) {
+          assert.equal(
+            synthError(name, { [k]: value }),
+            `c/p/t: 'params.${k}' passes ${JSON.stringify(value)} to param '${k}' of '${name}', which must be ${want}; fix the value`,
+          );
+        }
+      }
+    });
+  }
+
+  test('a component reading a param it does not declare fails while it runs (the declaration keeps up with the code)', () => {
+    const ctx = { params: { a: 1, 'ghosteam.runId': 'r1' }, inputs: {}, outputs: {} };
+    const p = new Params('demo', ctx, { b: { type: 'string' } });
+    assert.throws(() => p.number('a', 0), {
+      message: "demo reads param 'a', which its params declaration lacks; add it to the component's params (built-ins: components/param-decls.ts)",
+    });
+    assert.equal(p.string('b', 'x'), 'x');
+    assert.equal(p.string('ghosteam.runId'), 'r1', "the engine's reserved params need no declaration");
+    assert.equal(new Params('free', ctx).number('a'), 1, 'without a declaration anything is read');
   });
 });

@@ -37,14 +37,20 @@ test('prediction drift between canary and stable outputs, from the payload log w
         }),
       );
     }
+    // A torn record in the middle (a crash mid-append), a bare null and a garbage last line: skipped and counted.
+    lines.splice(100, 0, '{"ts":"2026-11-23T04:00:01.000Z","model":"sa', 'null');
     lines.push('not json');
     writeFileSync(join(dir, 'p.jsonl'), lines.join('\n'));
-    const pd = payloadPredictionDrift({ payloadLog: () => join(dir, 'p.jsonl') });
+    const skipped: Array<[number, string]> = [];
+    const pd = payloadPredictionDrift({ payloadLog: () => join(dir, 'p.jsonl'), onSkipped: (n, first) => skipped.push([n, first]) });
     const m = (name: string) => ({ spec: { modelRef: { name } } });
     const low = await pd(m('same'), 1, 2, t0, t0 + 60_000);
     const high = await pd(m('shift'), 1, 2, t0, t0 + 60_000);
     assert.ok(low !== null && low < 0.05, `same distribution: ${low}`);
     assert.ok(high !== null && high > 1, `shifted: ${high}`);
+    assert.equal(skipped.length, 2);
+    assert.equal(skipped[0][0], 3);
+    assert.match(skipped[0][1], new RegExp(`^${join(dir, 'p.jsonl').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:101: `));
     // A window with too few predictions is unknown, not zero.
     assert.equal(await pd(m('shift'), 1, 2, t0, t0 + 500), null);
     const gone = payloadPredictionDrift({ payloadLog: () => join(dir, 'missing.jsonl') });

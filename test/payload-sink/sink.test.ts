@@ -169,6 +169,11 @@ describe('KServe logger events → sink → DriftMonitor check', () => {
       (e: Error) => e.message,
     );
     assert.equal(none, 0);
+    // Unreadable lines (a torn record, garbage) are skipped and counted; the check uses the rest (#25).
+    writeFileSync(file, readFileSync(file, 'utf8') + 'garbage\n{"ts":"2026', { flag: 'w' });
+    const again = await check(monitor, { startMs: t0 - 1000, endMs: Date.now() });
+    assert.deepEqual([again.rows, again.drifted, again.skippedLines], [300, true, 2]);
+    assert.equal(r.skippedLines, undefined);
   });
 
   test('a request whose response never comes is written after the TTL, without outputs', async () => {

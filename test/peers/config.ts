@@ -10,6 +10,8 @@ export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 
 
 export interface PinnedVersions {
   readonly kubernetes: string;
+  /** helm.sh/helm/v3, built for the operator chart's tests (test/peers/helm.ts). */
+  readonly helm: string;
   /** Argo Workflows (controller, executor, CLI) of the test cluster, built from test/peers/argo. */
   readonly argoWorkflows: string;
   /** s3proxy (Maven Central, org.gaul:s3proxy), the test cluster's object store. */

@@ -1,0 +1,65 @@
+/**
+ * The params every built-in component reads, declared once: the component passes its entry to
+ * `Params` (reading an undeclared param throws) and pipelines/catalog.ts hands it to the synth-time
+ * checks (pipelines/check.ts). Plain data, no dependencies, so both the DSL and the components image
+ * load it without the components' heavy modules.
+ */
+import type { ParamDecl } from './component.ts';
+import { TEST_NAMES } from './drift/types.ts';
+
+type Decls = Readonly<Record<string, ParamDecl>>;
+
+export const PARAMS = {
+  ingest: {
+    path: { type: 'string' },
+    format: { type: 'string', enum: ['auto', 'csv', 'jsonl', 'parquet'] },
+    delimiter: { type: 'string' },
+    types: { type: 'json' },
+    columns: { type: 'list' },
+  },
+  validate: { schema: { type: 'json' }, maxFailureRate: { type: 'number', min: 0, max: 1 }, failOnViolation: { type: 'boolean' } },
+  split: { testFraction: { type: 'number', min: 0, max: 1 }, seed: { type: 'number', integer: true }, stratify: { type: 'string' } },
+  'train-tabular': {
+    task: { type: 'string', enum: ['binary', 'multiclass', 'regression', 'anomaly'] },
+    label: { type: 'string' },
+    positive: { type: 'string' },
+    features: { type: 'list' },
+    model: { type: 'string', enum: ['logistic', 'linear', 'mlp'] },
+    hidden: { type: 'list' },
+    epochs: { type: 'number', integer: true, min: 1 },
+    batchSize: { type: 'number', integer: true, min: 1 },
+    learningRate: { type: 'number', min: 0 },
+    l2: { type: 'number', min: 0 },
+    seed: { type: 'number', integer: true },
+    backend: { type: 'string', enum: ['auto', 'tensorflow', 'wasm', 'cpu'] },
+  },
+  evaluate: {
+    threshold: { type: 'number', min: 0, max: 1 },
+    bins: { type: 'number', integer: true, min: 1 },
+    gate: { type: 'json' },
+    label: { type: 'string' },
+    positive: { type: 'string' },
+  },
+  gate: { gate: { type: 'json' }, failOnReject: { type: 'boolean' } },
+  'export-onnx': { inputName: { type: 'string' }, outputName: { type: 'string' } },
+  register: {
+    name: { type: 'string' },
+    alias: { type: 'string' },
+    tags: { type: 'json' },
+    registry: { type: 'string' },
+    format: { type: 'string' },
+    datasetDigest: { type: 'string' },
+    reason: { type: 'string' },
+    runId: { type: 'string' },
+    pipeline: { type: 'string' },
+    gitCommit: { type: 'string' },
+  },
+  drift: {
+    tests: { type: 'string', enum: ['auto', ...TEST_NAMES] },
+    driftShare: { type: 'number', min: 0, max: 1 },
+    correction: { type: 'string', enum: ['none', 'bonferroni', 'fdr'] },
+    bins: { type: 'number', integer: true, min: 2, max: 10000 },
+    columns: { type: 'list' },
+    failOnDrift: { type: 'boolean' },
+  },
+} as const satisfies Record<string, Decls>;
