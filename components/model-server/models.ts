@@ -218,9 +218,18 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
   const inputs = signature(session.inputMetadata, 'input', path).map(asBf16);
   const outputs = signature(session.outputMetadata, 'output', path, plan?.labels).map(asBf16);
   const declared = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
-  // Proved from the graph, or (an operator the analysis doesn't know) every leading dim declared variable.
-  const batchable = declared && (plan?.batchRows ?? true);
-  const batchReason = plan ? (plan.batchRows === undefined ? `declared shapes (the graph has ${plan.batchReason})` : plan.batchReason) : 'declared shapes';
+  // Only what the graph proves: where the proof stops (an operator or a use of the batch size it
+  // can't follow), each request runs alone, and the reason says where; declared shapes are no proof.
+  const batchable = declared && plan?.batchRows === true;
+  const batchReason = !plan
+    ? 'not proved: onnx-proto could not read the graph; each request runs alone'
+    : plan.batchRows === true
+      ? declared
+        ? plan.batchReason
+        : 'not proved: an input or output has no leading batch dimension; each request runs alone'
+      : plan.batchRows === undefined
+        ? `not proved: the analysis stops at ${plan.batchReason}; each request runs alone`
+        : `not batchable: ${plan.batchReason}; each request runs alone`;
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};
     // ort.Tensor has one overload per element type; ortTypeOf(datatype) and the typed array match by construction.
