@@ -63,6 +63,7 @@ export function missingPackageHint(message: string, code: string | undefined, ap
 export const GHOSTEAM_EXPORTS = [
   'ghosteam/pipelines',
   'ghosteam/pipelines/local',
+  'ghosteam/pipelines/argo-server',
   'ghosteam/components',
   'ghosteam/components/dataset',
   'ghosteam/components/drift',

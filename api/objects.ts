@@ -42,6 +42,8 @@ export interface K8sObject {
 export const CONSTRUCT_PATH_ANNOTATION = 'ghosteam.io/construct-path';
 /** Annotation: the git commit the object was synthesized from. */
 export const SOURCE_COMMIT_ANNOTATION = 'ghosteam.io/source-commit';
+/** Annotation: present when the app was synthesized from a tree with uncommitted changes; its value is their digest (api/git-source.ts), so source-commit alone never passes for the code. */
+export const SOURCE_DIRTY_ANNOTATION = 'ghosteam.io/source-dirty';
 /** Annotation on pipelines (WorkflowTemplate, CronWorkflow, Workflow): a hash of everything that determines what the pipeline trains (pipelines/hash.ts). */
 export const SPEC_HASH_ANNOTATION = 'ghosteam.io/spec-hash';
 /** Annotation: Argo CD's ordering (string integer; lower applies first). */

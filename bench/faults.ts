@@ -25,7 +25,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +34,7 @@ import { SERVER_DEFAULTS } from '../components/model-server/index.ts';
 import { RunStore } from '../pipelines/local/store.ts';
 import { LocalRegistry } from '../components/registry/local.ts';
 import { startSlowClients } from '../test/model-server/slow-clients.ts';
-import type { OpenLoopResult } from './open-loop.ts';
+import { freePort, type OpenLoopResult } from './open-loop.ts';
 
 const bin = fileURLToPath(new URL('../bin/ghosteam.mjs', import.meta.url));
 const openLoopScript = fileURLToPath(new URL('./open-loop.ts', import.meta.url));
@@ -50,16 +49,6 @@ const children = new Set<ChildProcess>();
 const say = (s: string) => process.stdout.write(s + '\n');
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Peak resident set of a live process (VmHWM), in MB. */
 function peakRssMb(pid: number): number {

@@ -20,7 +20,7 @@
  *   node --import tsx bench/open-loop.ts '{"url":"http://127.0.0.1:8080/v2/models/fraud/infer","body":"...","rate":5000,"connections":64,"seconds":5}'
  * prints one JSON line (OpenLoopResult).
  */
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export interface OpenLoopOptions {
@@ -72,23 +72,81 @@ export function quantiles(xs: Float64Array): Quantiles {
 /** A socket that carries its connection's state. */
 type ConnSocket = Socket & { conn: Conn };
 
-interface Conn {
+/** One keep-alive connection of a generator: its socket, unparsed response bytes, and the request in flight. */
+export interface Conn {
   readonly socket: Socket;
   buf: Buffer | undefined;
-  /** Due time and write time of the request in flight, -1 when idle. */
+  /** Due time of the request in flight (its send time in a closed loop), -1 when idle. */
   due: number;
   sent: number;
+  idx: number;
 }
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
-  const u = new URL(o.url);
-  const body = Buffer.from(o.body);
-  const request = Buffer.concat([
-    Buffer.from(`POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`),
-    body,
+/** The bytes of one POST with a JSON body, written as they are for every request. */
+export function postBytes(url: string, body: string): Buffer {
+  const u = new URL(url);
+  const b = Buffer.from(body);
+  return Buffer.concat([
+    Buffer.from(`POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\ncontent-type: application/json\r\ncontent-length: ${b.length}\r\n\r\n`),
+    b,
   ]);
+}
+
+/**
+ * Opens `n` keep-alive connections to the URL's host. `onResponse(conn, status)` is called once per
+ * complete response (Content-Length framing: the servers measured here send it; a chunked answer
+ * would never complete and is counted as an error at the end), `onError(conn)` when a socket fails.
+ */
+export async function connectAll(url: string, n: number, onResponse: (c: Conn, status: number) => void, onError: (c: Conn) => void): Promise<Conn[]> {
+  const u = new URL(url);
+  function onData(this: ConnSocket, chunk: Buffer): void {
+    const c = this.conn;
+    c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
+    for (;;) {
+      const b: Buffer | undefined = c.buf;
+      if (!b) return;
+      const he: number = b.indexOf(HEADER_END);
+      if (he < 0) return;
+      const head = b.toString('latin1', 0, he);
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      const len = m ? Number(m[1]) : 0;
+      const end: number = he + 4 + len;
+      if (b.length < end) return;
+      const status = Number(head.slice(9, 12));
+      c.buf = b.length > end ? b.subarray(end) : undefined;
+      onResponse(c, status);
+    }
+  }
+  function onSocketError(this: ConnSocket): void {
+    onError(this.conn);
+  }
+  const conns = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Conn>((resolve, reject) => {
+          const plain = connect(Number(u.port), u.hostname);
+          plain.setNoDelay(true);
+          const c: Conn = { socket: plain, buf: undefined, due: -1, sent: 0, idx: -1 };
+          // The connection rides on its socket, so the data handler finds it without a lookup.
+          const socket: ConnSocket = Object.assign(plain, { conn: c });
+          socket.once('connect', () => resolve(c));
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  for (const c of conns) {
+    c.socket.removeAllListeners('error');
+    c.socket.on('data', onData);
+    c.socket.on('error', onSocketError);
+  }
+  return conns;
+}
+
+export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
+  const request = postBytes(o.url, o.body);
   const interval = 1000 / o.rate;
   const warm = (o.warmupSeconds ?? 1) * 1000;
   const total = Math.round(((warm + o.seconds * 1000) / 1000) * o.rate);
@@ -115,13 +173,13 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   function send(c: Conn, i: number): void {
     c.due = start + i * interval;
     c.sent = performance.now();
-    (c as { idx?: number }).idx = i;
+    c.idx = i;
     c.socket.write(request);
   }
 
   function complete(c: Conn, status: number): void {
     const end = performance.now();
-    const i = (c as { idx?: number }).idx!;
+    const i = c.idx;
     if (i >= measuredFrom) {
       const k = i - measuredFrom;
       lat[k] = end - c.due;
@@ -139,52 +197,11 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     if (done === total) finish();
   }
 
-  function onData(this: ConnSocket, chunk: Buffer): void {
-    const c = this.conn;
-    c.buf = c.buf ? Buffer.concat([c.buf, chunk]) : chunk;
-    for (;;) {
-      const b: Buffer | undefined = c.buf;
-      if (!b) return;
-      const he: number = b.indexOf(HEADER_END);
-      if (he < 0) return;
-      const head = b.toString('latin1', 0, he);
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      const len = m ? Number(m[1]) : 0;
-      const end: number = he + 4 + len;
-      if (b.length < end) return;
-      const status = Number(head.slice(9, 12));
-      c.buf = b.length > end ? b.subarray(end) : undefined;
-      complete(c, status);
-    }
-  }
-
-  function onError(this: ConnSocket): void {
+  const conns = await connectAll(o.url, o.connections, complete, (c) => {
     errors++;
-    const c = this.conn;
     if (c.due >= 0) complete(c, 0);
-  }
-
-  const conns = await Promise.all(
-    Array.from(
-      { length: o.connections },
-      () =>
-        new Promise<Conn>((resolve, reject) => {
-          const plain = connect(Number(u.port), u.hostname);
-          plain.setNoDelay(true);
-          const c: Conn = { socket: plain, buf: undefined, due: -1, sent: 0 };
-          // The connection rides on its socket, so the data handler finds it without a lookup.
-          const socket: ConnSocket = Object.assign(plain, { conn: c });
-          socket.once('connect', () => resolve(c));
-          socket.once('error', reject);
-        }),
-    ),
-  );
-  for (const c of conns) {
-    c.socket.removeAllListeners('error');
-    c.socket.on('data', onData);
-    c.socket.on('error', onError);
-    idle.push(c);
-  }
+  });
+  idle.push(...conns);
 
   start = performance.now() + 5;
   firstMeasuredDue = start + measuredFrom * interval;
@@ -225,6 +242,17 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     backlogged,
     ...(o.raw ? { latencies: Array.from(lat, (v) => Math.round(v * 100) / 100) } : {}),
   };
+}
+
+/** A TCP port free on loopback right now (for a child server to listen on). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -24,7 +24,9 @@
  * neighbours; a run whose CPU pressure is high says so, and its tail figures are the neighbours'.
  * Python comes from the peers harness, or $GHOSTEAM_PYTHON; without it (c) is reported as null.
  *   (e) a tree ensemble (XGBoost classifier, 200 trees): ghosteam on its ONNX export against KServe's
- *       Python ModelServer running xgbserver's model on XGBoost's own file, KServe V1, 1 and 64 clients
+ *       Python ModelServer running xgbserver's model on XGBoost's own file, KServe V1, 1 and 64 clients,
+ *       driven by bench/closed-loop.ts (not autocannon, whose own CPU per request exceeded ghosteam's),
+ *       windows alternating between the servers (BENCH_ROUNDS), each with the load average beside it
  * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone, BENCH_ONLY=trees
  * only (e). Ends with one JSON line.
  */
@@ -33,7 +35,6 @@ import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
@@ -41,7 +42,8 @@ import autocannon from 'autocannon';
 import { denseNetToOnnx } from '../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../components/onnx/random.ts';
 import { startModelServer, type ModelServerOptions } from '../components/model-server/index.ts';
-import { quantiles, type OpenLoopResult } from './open-loop.ts';
+import { freePort, quantiles, type OpenLoopResult } from './open-loop.ts';
+import type { ClosedLoopResult } from './closed-loop.ts';
 import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -259,16 +261,6 @@ function fixedRateLine(key: string, r: FixedRateResult): string {
   );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 /** CPU seconds (user + system) the process has used: a per-request cost that others' load skews less than wall-clock rates. */
 function cpuSeconds(pid: number): number {
   try {
@@ -366,6 +358,68 @@ function peersPython(): string | undefined {
   return existsSync(join(venvDir(), VENV_COMPLETE_MARKER)) ? venvPython() : undefined;
 }
 
+const closedLoopScript = fileURLToPath(new URL('./closed-loop.ts', import.meta.url));
+
+/** One closed-loop window from bench/closed-loop.ts in its own process; it also reads the server's CPU over its measured window. */
+interface ClosedLoopWindow extends ClosedLoopResult {
+  rssMb: number;
+  loadavg: number;
+}
+
+async function closedLoopWindow(url: string, body: string, connections: number, seconds: number, pid: number): Promise<ClosedLoopWindow> {
+  const os = await import('node:os');
+  const [cmd, args] = pinned(0, process.execPath, [
+    '--import',
+    'tsx',
+    closedLoopScript,
+    JSON.stringify({ url, body, connections, seconds, warmupSeconds: 1, serverPid: pid }),
+  ]);
+  const gen = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  gen.stdout.on('data', (c) => {
+    text += c;
+  });
+  const exited = new Promise<number | null>((r) => gen.once('exit', r));
+  let peak = 0;
+  const t = setInterval(() => {
+    peak = Math.max(peak, rssMb(pid));
+  }, 250);
+  const code = await exited;
+  clearInterval(t);
+  if (code !== 0) throw new Error(`closed-loop generator exited ${code}`);
+  const r = JSON.parse(text.trim().split('\n').pop()!) as ClosedLoopResult;
+  return { ...r, rssMb: Math.round(Math.max(peak, rssMb(pid))), loadavg: Math.round(os.loadavg()[0] * 10) / 10 };
+}
+
+/** Windows of one server merged: requests over time; latency quantiles are the worst window's. */
+function mergeClosedLoop(ws: readonly ClosedLoopWindow[]): LoadResult & { generatorCpuUsPerReq: number; loadavg: number[] } {
+  const sum = (f: (w: ClosedLoopWindow) => number) => ws.reduce((a, w) => a + f(w), 0);
+  const rps = sum((w) => w.rps) / ws.length;
+  return {
+    rps: Math.round(rps),
+    p50: Math.max(...ws.map((w) => w.p50)),
+    p99: Math.max(...ws.map((w) => w.p99)),
+    errors: sum((w) => w.errors),
+    non2xx: sum((w) => w.non2xx),
+    rssMb: Math.max(...ws.map((w) => w.rssMb)),
+    cpuUsPerReq: Math.round(
+      sum((w) => (w.serverCpuUsPerReq ?? Number.NaN) * w.requests) /
+        Math.max(
+          1,
+          sum((w) => w.requests),
+        ),
+    ),
+    generatorCpuUsPerReq: Math.round(
+      sum((w) => w.generatorCpuUsPerReq * w.requests) /
+        Math.max(
+          1,
+          sum((w) => w.requests),
+        ),
+    ),
+    loadavg: ws.map((w) => w.loadavg),
+  };
+}
+
 const JSON_CT = { 'content-type': 'application/json' };
 const xgbScript = fileURLToPath(new URL('./py/xgb_kserve.py', import.meta.url));
 
@@ -406,23 +460,35 @@ async function treeEnsemble(py: string, dir: string, seconds: number, log: (s: s
     const gp = (await (
       await fetch(gUrl, { method: 'POST', body: JSON.stringify({ instances: [kase.row], parameters: { predict_proba: true } }), headers: JSON_CT })
     ).json()) as { predictions: number[][] };
-    await waitReady(`http://127.0.0.1:${kport}/v1/models/xgb`, k, 'kserve xgbserver');
+    // KServe's Python imports take tens of seconds on a busy machine.
+    await waitReady(`http://127.0.0.1:${kport}/v1/models/xgb`, k, 'kserve xgbserver', 240_000);
     const kUrl = `http://127.0.0.1:${kport}/v1/models/xgb:predict`;
     const ka = (await (await fetch(kUrl, { method: 'POST', body, headers: JSON_CT })).json()) as { predictions: number[] };
     out.e_agree = ga.predictions[0] === kase.label && Math.abs(gp.predictions[0][1] - kase.proba1) < 1e-4 && Math.abs(ka.predictions[0] - kase.proba1) < 1e-4;
     log(
       `(e) XGBoost ${kase.trees} trees: XGBoost says label ${kase.label}, P(1) ${kase.proba1.toFixed(6)}; ghosteam V1 ${ga.predictions[0]} / ${gp.predictions[0][1].toFixed(6)}; KServe xgbserver ${ka.predictions[0].toFixed(6)}`,
     );
-    for (const [key, url, pid] of [
+    // Windows alternate between the two servers (BENCH_ROUNDS rounds at 64 clients) so that both
+    // meet the same neighbours on a shared machine; each figure sums its server's windows.
+    const servers = [
       ['e_ghosteam', gUrl, g.child.pid!],
       ['e_kserve_xgb', kUrl, k.pid!],
-    ] as const) {
-      await load(url, body, 8, 1, pid);
+    ] as const;
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+    const windows: Record<string, ClosedLoopWindow[]> = {};
+    for (const [key, url, pid] of servers) {
+      await closedLoopWindow(url, body, 8, 1, pid); // warm-up
+      windows[`${key}_c1`] = [await closedLoopWindow(url, body, 1, seconds, pid)];
+      windows[`${key}_c64`] = [];
+    }
+    for (let i = 0; i < rounds; i++) for (const [key, url, pid] of servers) windows[`${key}_c64`].push(await closedLoopWindow(url, body, 64, seconds, pid));
+    for (const [key] of servers) {
       for (const c of [1, 64]) {
-        const r = await load(url, body, c, seconds, pid);
+        const ws = windows[`${key}_c${c}`];
+        const r = mergeClosedLoop(ws);
         out[`${key}_c${c}`] = r;
         log(
-          `${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`,
+          `${key.padEnd(16)} c=${String(c).padStart(2)}: ${String(r.rps).padStart(6)} req/s (windows ${ws.map((w) => w.rps).join(', ')} at load average ${ws.map((w) => w.loadavg).join(', ')})  p50 ${r.p50} ms  p99 ${r.p99} ms  rss ${r.rssMb} MB  server CPU ${r.cpuUsPerReq} µs/req  generator CPU ${r.generatorCpuUsPerReq} µs/req  errors ${r.errors} non2xx ${r.non2xx}`,
         );
       }
     }

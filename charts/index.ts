@@ -1,4 +1,4 @@
-/** ghosteam/charts: Model, DriftMonitor, the serving runtime, CRDs, validation and synthesis. */
+/** ghosteam/charts: Model, DriftMonitor, the serving runtime, Argo CD Applications, CRDs, validation and synthesis. */
 export * from '../api/crds/index.ts';
 export { validateGhosteamObject } from '../api/crds/validate.ts';
 export { Model, gpuOnCpuRuntime, type ModelProps } from './model.ts';
@@ -19,6 +19,7 @@ export { synthApp, synthesize, toYaml, writeFilesAtomically, CRDS_FILE, type Syn
 export { setSynthContext, withSynthContext, synthContext } from '../api/context.ts';
 export { RenderedObject } from '../api/rendered-object.ts';
 export { payloadSinkUrl } from './operator-install.ts';
+export { ArgoCdApps, Environment, valueEnvName, type ArgoCdAppsProps, type EnvironmentOptions, type EnvValue } from './argocd.ts';
 export { CONSTRUCT_PATH_ANNOTATION, SOURCE_COMMIT_ANNOTATION, type K8sObject } from '../api/objects.ts';
 export { loadApp } from '../api/app.ts';
 export { MODEL_LABEL } from '../api/objects.ts';

@@ -17,7 +17,8 @@ import { validateObjects } from './validate.ts';
 import { toYamlDocument } from './yaml-emit.ts';
 import { applySyncWaves } from '../api/sync-waves.ts';
 import type { K8sObject } from '../api/objects.ts';
-import { SOURCE_COMMIT_ANNOTATION } from '../api/objects.ts';
+import { SOURCE_COMMIT_ANNOTATION, SOURCE_DIRTY_ANNOTATION } from '../api/objects.ts';
+import { gitSourceSync } from '../api/git-source.ts';
 
 export const CRDS_FILE = 'ghosteam-crds.yaml';
 const MANIFEST = '.ghosteam-synth.json';
@@ -72,7 +73,18 @@ function fileNameFor(chart: Chart): string {
 /** Renders, annotates and validates an App already built. Throws ValidationError; writes nothing. */
 export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
   return withSynthContext({ appDir: opts.appDir }, () => {
-    const commit = opts.sourceCommit === false ? undefined : (opts.sourceCommit ?? (opts.appDir ? gitCommit(opts.appDir) : undefined));
+    // An explicit commit (watch's clean checkouts, --source-commit) is taken as given; HEAD of the app's
+    // checkout comes with its dirty flag, so uncommitted edits are never passed off as that commit.
+    const source =
+      opts.sourceCommit === false
+        ? undefined
+        : opts.sourceCommit !== undefined
+          ? { commit: opts.sourceCommit }
+          : opts.appDir
+            ? gitSourceSync(opts.appDir)
+            : undefined;
+    const commit = source?.commit;
+    const dirty = source && 'dirty' in source ? source.dirty : undefined;
     const files: SynthFile[] = [];
     const names = new Map<string, string>();
     const sourced: { object: K8sObject; source: string }[] = [];
@@ -88,7 +100,7 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
         ]);
       }
       names.set(name, chart.node.path);
-      const objects = (chart.toJson() as K8sObject[]).map((o) => annotate(o, commit));
+      const objects = (chart.toJson() as K8sObject[]).map((o) => annotate(o, commit, dirty));
       for (const object of objects) sourced.push({ object, source: name });
       files.push({ name, chart: chart.node.id, objects, yaml: '' });
     }
@@ -109,10 +121,12 @@ export function synthesize(app: App, opts: SynthOptions = {}): SynthResult {
   });
 }
 
-function annotate(o: K8sObject, commit: string | undefined): K8sObject {
+function annotate(o: K8sObject, commit: string | undefined, dirty?: string): K8sObject {
   if (!commit) return o;
   const annotations = Object.fromEntries(
-    Object.entries({ ...(o.metadata.annotations ?? {}), [SOURCE_COMMIT_ANNOTATION]: commit }).sort(([a], [b]) => (a < b ? -1 : 1)),
+    Object.entries({ ...(o.metadata.annotations ?? {}), [SOURCE_COMMIT_ANNOTATION]: commit, ...(dirty ? { [SOURCE_DIRTY_ANNOTATION]: dirty } : {}) }).sort(
+      ([a], [b]) => (a < b ? -1 : 1),
+    ),
   );
   return { ...o, metadata: { ...o.metadata, annotations } };
 }

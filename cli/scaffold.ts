@@ -34,6 +34,9 @@ export function sampleCsv(rows = 800, seed = 7): string {
   return lines.join('\n') + '\n';
 }
 
+/** The scaffolded app's `allowScripts` (npm's install-script policy): the same denial as this repository's package.json. */
+export const SCAFFOLD_ALLOW_SCRIPTS: Readonly<Record<string, boolean>> = { 'onnxruntime-node': false };
+
 export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
   const id = toDnsLabel(o.name.replace(/^@[^/]+\//, '')) || 'my-app';
   const pkg = {
@@ -47,6 +50,9 @@ export function scaffoldFiles(o: ScaffoldOptions): Record<string, string> {
       plan: 'ghosteam plan --base origin/main',
     },
     dependencies: { cdk8s: o.cdk8s, constructs: o.constructs, ghosteam: o.ghosteam },
+    // npm's install-script policy (npm >= 11): onnxruntime-node's postinstall only downloads CUDA
+    // binaries from NuGet; the CPU build ghosteam serves with ships inside the package.
+    allowScripts: SCAFFOLD_ALLOW_SCRIPTS,
   };
   const tsconfig = {
     compilerOptions: {

@@ -13,9 +13,32 @@ export {
   type K8sObject,
 } from '../api/objects.ts';
 export { jsonEqual, sortKeysDeep } from '../api/json.ts';
-export { computePlan, objectDiff, describeRollout, type Plan, type ModelPlan, type PipelinePlan, type DriftMonitorPlan, type ObjectRef } from './plan.ts';
+export {
+  computePlan,
+  objectDiff,
+  describeRollout,
+  type LockChange,
+  type Plan,
+  type ModelPlan,
+  type PipelinePlan,
+  type DriftMonitorPlan,
+  type ObjectRef,
+} from './plan.ts';
 export { renderText, renderMarkdown, renderJson, planFails, type PlanReport, type Revision } from './plan-render.ts';
 export { runPlan, type RunPlanOptions } from './plan-run.ts';
+export {
+  explainRef,
+  modelChanges,
+  driftChanges,
+  refShape,
+  describeRef,
+  formatValueChange,
+  type ValueChange,
+  type RefShape,
+  type PinWriter,
+} from './plan-values.ts';
+export { planPins, isWriteback, type PinPlan, type LockCommit } from './plan-pins.ts';
+export { typecheckApp, typecheckMessage, type TypecheckResult } from './typecheck.ts';
 export { synthAt, resolveCommit, SynthFailedError, type SynthAtResult } from './synth-at.ts';
 export * from './lockfile.ts';
 export * from './retrain.ts';

@@ -2,10 +2,19 @@
  * The sets of synthesized objects GitOps compares (the object shape and annotation keys are in
  * api/objects.ts). Pure: no I/O.
  */
-import { annotation, apiGroup, displayName, objectKey, SOURCE_COMMIT_ANNOTATION, SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
+import {
+  annotation,
+  apiGroup,
+  displayName,
+  objectKey,
+  SOURCE_COMMIT_ANNOTATION,
+  SOURCE_DIRTY_ANNOTATION,
+  SPEC_HASH_ANNOTATION,
+  type K8sObject,
+} from '../api/objects.ts';
 
 /** Annotations that legitimately differ between two syntheses of identical sources; ignored when comparing. */
-export const VOLATILE_ANNOTATIONS: readonly string[] = [SOURCE_COMMIT_ANNOTATION];
+export const VOLATILE_ANNOTATIONS: readonly string[] = [SOURCE_COMMIT_ANNOTATION, SOURCE_DIRTY_ANNOTATION];
 
 /** Pipelines are exactly the objects that carry a spec hash (WorkflowTemplate, CronWorkflow, ...). */
 export function isPipeline(obj: K8sObject): boolean {

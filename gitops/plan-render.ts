@@ -2,12 +2,17 @@
  * Renders a plan report as terminal text, as a Markdown pull-request comment, or as JSON. Pure.
  */
 import type { Plan } from './plan.ts';
+import { formatValueChange, type ValueChange } from './plan-values.ts';
 
 export interface Revision {
-  /** What the user asked for ('origin/main', 'HEAD', 'WORKTREE'). */
+  /** What the user asked for ('origin/main', 'HEAD'). */
   readonly ref: string;
-  /** The resolved commit SHA (absent for the uncommitted working tree). */
+  /** The commit compared: for the base, its merge-base with the head (unless --no-merge-base). */
   readonly commit?: string;
+  /** The base only: the commit `ref` points at, when it is not the merge-base (the target branch moved on). */
+  readonly tip?: string;
+  /** The base only: commits on `ref` since the merge-base; they are not part of the change. */
+  readonly ahead?: number;
 }
 
 export interface PlanReport {
@@ -21,6 +26,10 @@ export interface PlanReport {
   readonly baseWarning?: string;
   /** Seconds the plan took (both syntheses included). */
   readonly seconds?: number;
+  /** The lock file the app's Models read, relative to the repository root. */
+  readonly lockFile?: string;
+  /** False when the head was not type-checked (--no-typecheck). */
+  readonly typechecked?: boolean;
 }
 
 /** True when the report must fail a PR gate. */
@@ -29,7 +38,27 @@ export function planFails(r: PlanReport): boolean {
 }
 
 function rev(r: Revision): string {
-  return r.commit ? `${r.ref} (${r.commit.slice(0, 7)})` : r.ref;
+  if (!r.commit) return r.ref;
+  if (!r.tip || r.tip === r.commit) return `${r.ref} (${r.commit.slice(0, 7)})`;
+  const ahead = r.ahead !== undefined ? `, ${r.ahead} commit${r.ahead === 1 ? '' : 's'} behind its tip ${r.tip.slice(0, 7)}` : `, tip ${r.tip.slice(0, 7)}`;
+  return `${r.ref} at the merge-base ${r.commit.slice(0, 7)}${ahead}`;
+}
+
+/** A sentence under the title when the base branch moved on: those commits are not in the plan. */
+function mergeBaseNote(r: Revision): string | undefined {
+  if (!r.commit || !r.tip || r.tip === r.commit) return undefined;
+  return `compared with the merge-base, as a pull request diff is: the changes on ${r.ref} since then are not part of this plan`;
+}
+
+/** The changes a headline does not already state with their values. */
+function unsaid(x: { headline: string; changes: readonly ValueChange[] }): ValueChange[] {
+  return x.changes.filter((c) => !x.headline.includes(formatValueChange(c)));
+}
+
+/** Each changed setting as '    field  before → after' (text). */
+function valueLines(changes: readonly ValueChange[], indent: string): string[] {
+  const width = Math.min(32, Math.max(0, ...changes.map((c) => c.field.length)));
+  return changes.map((c) => `${indent}${c.field.padEnd(width)}  ${c.before ?? '(none)'} → ${c.after ?? '(none)'}`);
 }
 
 function counts(p: Plan): string {
@@ -38,9 +67,11 @@ function counts(p: Plan): string {
 
 export function renderText(r: PlanReport): string {
   const lines: string[] = [`ghosteam plan: ${rev(r.base)} → ${rev(r.head)}`];
+  const note = mergeBaseNote(r.base);
+  if (note) lines.push(`(${note})`);
   if (r.baseWarning) lines.push(`warning: ${r.baseWarning}`);
   if (r.headError) {
-    lines.push('', `✗ head fails validation:`, ...r.headError.split('\n').map((l) => `  ${l}`));
+    lines.push('', `✗ head fails type-checking, synthesis or validation:`, ...r.headError.split('\n').map((l) => `  ${l}`));
     return `${lines.join('\n')}\n`;
   }
   const p = r.plan as Plan;
@@ -49,17 +80,17 @@ export function renderText(r: PlanReport): string {
     if (items.length === 0) return;
     lines.push('', `${title}:`, ...items.map((i) => `  ${i}`));
   };
-  section(
-    'Models',
-    p.models.map((m) => m.headline),
-  );
+  const withValues = (x: { headline: string; change: string; changes: readonly ValueChange[] }) =>
+    [x.headline, ...(x.change === 'changed' ? valueLines(unsaid(x), '    ') : [])].join('\n');
+  section('Models', p.models.map(withValues));
   section(
     'Pipelines',
     p.pipelines.map((x) => x.headline),
   );
+  section('Drift monitors', p.driftMonitors.map(withValues));
   section(
-    'Drift monitors',
-    p.driftMonitors.map((d) => d.headline),
+    `Pins (${lockName(r)})`,
+    p.pins.map((x) => x.headline),
   );
   section(
     'Added',
@@ -80,11 +111,30 @@ function md(s: string): string {
   return s.replace(/[|\\`*_<>]/g, (c) => `\\${c}`);
 }
 
+function lockName(r: PlanReport): string {
+  return r.lockFile ?? 'models.lock.json';
+}
+
+/** A Markdown table of changed settings, indented under a list item. */
+function valueTable(changes: readonly ValueChange[]): string[] {
+  if (changes.length === 0) return [];
+  const cell = (v: string | undefined) => (v === undefined ? '—' : md(v));
+  return [
+    '',
+    '  | Setting | Before | After |',
+    '  | --- | --- | --- |',
+    ...changes.map((c) => `  | ${md(c.field)} | ${cell(c.before)} | ${cell(c.after)} |`),
+    '',
+  ];
+}
+
 export function renderMarkdown(r: PlanReport): string {
   const lines: string[] = [`### ghosteam plan: \`${rev(r.base)}\` → \`${rev(r.head)}\``, ''];
+  const note = mergeBaseNote(r.base);
+  if (note) lines.push(`_${md(note)}_`, '');
   if (r.baseWarning) lines.push(`> **Warning:** ${md(r.baseWarning)}`, '');
   if (r.headError) {
-    lines.push(':x: **The head fails validation; this change cannot be merged as is.**', '', '```', r.headError, '```', '');
+    lines.push(':x: **The head fails type-checking, synthesis or validation; this change cannot be merged as is.**', '', '```', r.headError, '```', '');
     return lines.join('\n');
   }
   const p = r.plan as Plan;
@@ -93,17 +143,24 @@ export function renderMarkdown(r: PlanReport): string {
     if (items.length === 0) return;
     lines.push(`#### ${title}`, '', ...items.map((i) => `- ${md(i)}`), '');
   };
-  section(
-    'Models',
-    p.models.map((m) => m.headline),
-  );
+  const withTable = (title: string, items: readonly { name: string; headline: string; change: string; changes: readonly ValueChange[] }[]) => {
+    if (items.length === 0) return;
+    lines.push(`#### ${title}`, '');
+    for (const x of items) {
+      lines.push(`- ${md(x.headline)}`);
+      if (x.change === 'changed') lines.push(...valueTable(unsaid(x)));
+    }
+    if (lines[lines.length - 1] !== '') lines.push('');
+  };
+  withTable('Models', p.models);
   section(
     'Pipelines',
     p.pipelines.map((x) => x.headline),
   );
+  withTable('Drift monitors', p.driftMonitors);
   section(
-    'Drift monitors',
-    p.driftMonitors.map((d) => d.headline),
+    `Pins (${lockName(r)})`,
+    p.pins.map((x) => x.headline),
   );
   section(
     'Added',

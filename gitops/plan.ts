@@ -5,10 +5,22 @@
  */
 import { createTwoFilesPatch } from 'diff';
 import { stringify } from 'yaml';
-import { diffFields, formatChange, type FieldChange } from './fields.ts';
+import { diffFields, formatChange } from './fields.ts';
 import { indexObjects, isGhosteamKind, isPipeline, withoutVolatile } from './objects.ts';
 import { annotation, CONSTRUCT_PATH_ANNOTATION, displayName, SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
 import { jsonEqual } from '../api/json.ts';
+import {
+  driftChanges,
+  explainRef,
+  formatValueChange,
+  modelChanges,
+  refShape,
+  rolloutSummary,
+  type PinWriter,
+  type RefShape,
+  type ValueChange,
+} from './plan-values.ts';
+import { planPins, type LockCommit, type PinPlan } from './plan-pins.ts';
 
 export interface ObjectRef {
   readonly apiVersion: string;
@@ -29,8 +41,10 @@ export interface ModelPlan {
   readonly versionAfter?: string;
   /** The rollout that will carry the head version ('canary 10→50→100%', 'direct'). */
   readonly rollout?: string;
-  /** Each changed field, formatted ('runtime onnx → triton', 'resources.limits.cpu 1 → 2'). */
+  /** Each changed setting, formatted ('runtime ghosteam-onnx → triton', 'rollout.interval 2m → 15s'). */
   readonly details: readonly string[];
+  /** Each changed setting with its old and new value (absent on the side that lacks it). */
+  readonly changes: readonly ValueChange[];
 }
 
 export interface PipelinePlan {
@@ -53,12 +67,15 @@ export interface DriftMonitorPlan {
   readonly change: 'added' | 'removed' | 'changed';
   readonly headline: string;
   readonly details: readonly string[];
+  readonly changes: readonly ValueChange[];
 }
 
 export interface Plan {
   readonly models: readonly ModelPlan[];
   readonly pipelines: readonly PipelinePlan[];
   readonly driftMonitors: readonly DriftMonitorPlan[];
+  /** Pins that move in models.lock.json, and who moved them. */
+  readonly pins: readonly PinPlan[];
   readonly added: readonly ObjectRef[];
   readonly removed: readonly ObjectRef[];
   /** Every changed object, whatever its kind (models, pipelines and monitors included). */
@@ -110,55 +127,49 @@ function versionOf(o: K8sObject | undefined): string | undefined {
   return typeof alias === 'string' ? `@${alias}` : v === undefined ? undefined : String(v);
 }
 
-function stepPercent(s: unknown): number | undefined {
-  if (typeof s === 'number') return s;
-  if (s && typeof s === 'object') {
-    const o = s as Record<string, unknown>;
-    const v = o.weight ?? o.percent ?? o.traffic ?? o.setWeight;
-    if (typeof v === 'number') return v;
-  }
-  return undefined;
-}
-
 /** 'canary 10→50→100%', 'direct', 'blue-green'; undefined when the model declares no rollout. */
 export function describeRollout(o: K8sObject | undefined): string | undefined {
-  const r = o && (get(o, 'spec.rollout') as Record<string, unknown> | undefined);
-  if (!r || typeof r !== 'object') return undefined;
-  const canary = r.canary as Record<string, unknown> | undefined;
-  const strategy = String(r.strategy ?? r.type ?? (canary ? 'canary' : (Object.keys(r)[0] ?? 'direct')));
-  const rawSteps = r.steps ?? canary?.steps ?? canary?.trafficSteps;
-  if (Array.isArray(rawSteps)) {
-    const steps = rawSteps.map(stepPercent).filter((n): n is number => n !== undefined);
-    if (steps.length > 0) {
-      if (steps[steps.length - 1] !== 100) steps.push(100);
-      return `${strategy} ${steps.join('→')}%`;
-    }
-  }
-  return strategy;
+  return o ? rolloutSummary(get(o, 'spec.rollout')) : undefined;
 }
 
-function labelModelField(path: string): string {
-  return path.replace(/^spec\./, '');
+/** 'registry', 'rollout.interval' → 'registry', 'rollout'; 'payloadLogging.mode' → 'payload logging'. */
+function settingGroup(field: string): string {
+  const top = field.split('.')[0];
+  return top === 'payloadLogging' ? 'payload logging' : top;
 }
 
-function planModel(name: string, namespace: string | undefined, before: K8sObject | undefined, after: K8sObject | undefined): ModelPlan {
+/**
+ * Up to three changes with their values ('rollout.interval 2m → 15s, rollout.minRequests 200 → 50'),
+ * more as a count and the groups ('5 settings change: rollout, autoscaling'; the values are in the
+ * details, which the renderers list under the headline).
+ */
+function settingsSummary(changes: readonly ValueChange[]): string | undefined {
+  if (changes.length === 0) return undefined;
+  if (changes.length <= 3) return changes.map(formatValueChange).join(', ');
+  const groups = [...new Set(changes.map((c) => settingGroup(c.field)))];
+  return `${changes.length} settings change: ${groups.join(', ')}`;
+}
+
+function planModel(before: K8sObject | undefined, after: K8sObject | undefined, writers: ReadonlyMap<string, PinWriter>): ModelPlan {
+  const o = (after ?? before) as K8sObject;
+  const name = o.metadata.name;
+  const ns = o.metadata.namespace ? { namespace: o.metadata.namespace } : {};
   const versionBefore = versionOf(before);
   const versionAfter = versionOf(after);
   const rollout = describeRollout(after ?? before);
-  const changes: FieldChange[] = diffFields(before?.spec, after?.spec, 'spec');
-  const details = changes.map((c) => formatChange(labelModelField(c.path), c));
-  const ns = namespace ? { namespace } : {};
+  const changes = modelChanges(before?.spec, after?.spec);
+  const details = changes.map(formatValueChange);
+  const versions = { ...(versionBefore ? { versionBefore } : {}), ...(versionAfter ? { versionAfter } : {}), ...(rollout ? { rollout } : {}) };
   if (!before) {
-    const v = versionAfter ? ` at ${versionAfter}` : '';
-    return {
-      name,
-      ...ns,
-      change: 'added',
-      headline: `${name}: new model${v}${rollout ? ` (${rollout})` : ''}`,
-      ...(versionAfter ? { versionAfter } : {}),
-      ...(rollout ? { rollout } : {}),
-      details,
-    };
+    const ref = refShape(get(after, 'spec.modelRef') as never);
+    const at = !ref
+      ? ''
+      : ref.kind === 'fixed'
+        ? ` at v${ref.version}`
+        : ref.kind === 'follow'
+          ? ` following @${ref.alias}`
+          : ` at pin v${ref.version}, new versions from @${ref.alias}`;
+    return { name, ...ns, change: 'added', headline: `${name}: new model${at}${rollout ? ` (${rollout})` : ''}`, ...versions, details, changes };
   }
   if (!after) {
     return {
@@ -166,37 +177,19 @@ function planModel(name: string, namespace: string | undefined, before: K8sObjec
       ...ns,
       change: 'removed',
       headline: `${name}: model removed (was ${versionBefore ?? 'unversioned'}); its serving stops`,
-      ...(versionBefore ? { versionBefore } : {}),
+      ...versions,
       details,
+      changes,
     };
   }
-  let headline: string;
-  const parts: string[] = [];
-  if (versionBefore !== versionAfter) {
-    const target = versionAfter ?? 'unversioned';
-    const from = versionBefore ?? 'unversioned';
-    if (rollout && /^canary/.test(rollout)) headline = `${name}: ${rollout.replace(/^canary/, `canary of ${target} at`)} (from ${from})`;
-    else headline = `${name}: ${from} → ${target}${rollout ? `, ${rollout}` : ', replaced at once'}`;
-  } else {
-    const rolloutBefore = describeRollout(before);
-    if (rolloutBefore !== rollout) parts.push(`rollout ${rolloutBefore ?? 'none'} → ${rollout ?? 'none'}`);
-    const runtime = changes.filter((c) => /^spec\.(runtime|format|framework|servingRuntime)\b/.test(c.path));
-    if (runtime.length > 0) parts.push(...runtime.map((c) => formatChange(labelModelField(c.path), c)));
-    if (changes.some((c) => /^spec\.resources\b/.test(c.path))) parts.push('resources change');
-    const other = changes.filter((c) => !/^spec\.(rollout|runtime|format|framework|servingRuntime|resources)\b/.test(c.path));
-    if (other.length > 0 && parts.length === 0) parts.push(other.map((c) => formatChange(labelModelField(c.path), c)).join(', '));
-    headline = `${name}: ${parts.length > 0 ? parts.join('; ') : 'metadata changes only'}`;
-  }
-  return {
-    name,
-    ...ns,
-    change: 'changed',
-    headline,
-    ...(versionBefore ? { versionBefore } : {}),
-    ...(versionAfter ? { versionAfter } : {}),
-    ...(rollout ? { rollout } : {}),
-    details,
-  };
+  const refBefore = refShape(get(before, 'spec.modelRef') as never);
+  const refAfter = refShape(get(after, 'spec.modelRef') as never);
+  const registered = String(get(after, 'spec.modelRef.name') ?? name);
+  const sentence = explainRef(registered, refBefore, refAfter, rollout, writers.get(registered));
+  const others = changes.filter((c) => c.field !== 'registry');
+  const parts = [sentence, settingsSummary(sentence ? others : changes)].filter((x): x is string => x !== undefined);
+  const headline = `${name}: ${parts.length > 0 ? parts.join('; ') : 'metadata changes only'}`;
+  return { name, ...ns, change: 'changed', headline, ...versions, details, changes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,14 +354,11 @@ function planDriftMonitor(before: K8sObject | undefined, after: K8sObject | unde
   const o = (after ?? before) as K8sObject;
   const name = o.metadata.name;
   const ns = o.metadata.namespace ? { namespace: o.metadata.namespace } : {};
-  const changes = diffFields(before?.spec, after?.spec, 'spec');
-  const details = changes.map((c) => formatChange(c.path.replace(/^spec\./, ''), c));
-  if (!before) return { name, ...ns, change: 'added', headline: `${name}: new drift monitor`, details };
-  if (!after) return { name, ...ns, change: 'removed', headline: `${name}: drift monitor removed; drift no longer triggers retraining`, details };
-  const thresholds = changes.filter((c) => /threshold|share|pvalue|p_value|psi|ks|limit|min|max/i.test(c.path));
-  const shown = thresholds.length > 0 ? thresholds : changes;
-  const headline = `${name}: ${shown.length > 0 ? shown.map((c) => formatChange(c.path.replace(/^spec\./, ''), c)).join(', ') : 'metadata changes only'}`;
-  return { name, ...ns, change: 'changed', headline, details };
+  const changes = driftChanges(before?.spec, after?.spec);
+  const details = changes.map(formatValueChange);
+  if (!before) return { name, ...ns, change: 'added', headline: `${name}: new drift monitor`, details, changes };
+  if (!after) return { name, ...ns, change: 'removed', headline: `${name}: drift monitor removed; drift no longer triggers retraining`, details, changes };
+  return { name, ...ns, change: 'changed', headline: `${name}: ${settingsSummary(changes) ?? 'metadata changes only'}`, details, changes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -402,14 +392,36 @@ export function objectDiff(before: K8sObject | undefined, after: K8sObject | und
   return patch.replace(/^=+\n/m, '');
 }
 
+/** models.lock.json (next to the app) at the base and the head, and the commits between that touched it. */
+export interface LockChange {
+  readonly base?: string;
+  readonly head?: string;
+  readonly commits: readonly LockCommit[];
+  /** The file's path in the repository, for messages. @default 'models.lock.json' */
+  readonly file?: string;
+}
+
 /**
  * Compares two syntheses. Both lists are validated (`indexObjects`), so a malformed head throws an
  * ObjectSetError naming the object. Objects are matched by group, kind, namespace and name;
  * `ghosteam.io/source-commit` is ignored when deciding what changed.
  */
-export function computePlan(baseObjects: readonly unknown[], headObjects: readonly unknown[], labels = { base: 'base', head: 'head' }): Plan {
+export function computePlan(
+  baseObjects: readonly unknown[],
+  headObjects: readonly unknown[],
+  labels = { base: 'base', head: 'head' },
+  lock: LockChange = { commits: [] },
+): Plan {
   const base = indexObjects(baseObjects, labels.base);
   const head = indexObjects(headObjects, labels.head);
+  const refs = new Map<string, RefShape[]>();
+  for (const o of head.values()) {
+    const shape = isGhosteamKind(o, 'Model') ? refShape(get(o, 'spec.modelRef') as never) : undefined;
+    const registered = get(o, 'spec.modelRef.name');
+    if (shape && typeof registered === 'string') refs.set(registered, [...(refs.get(registered) ?? []), shape]);
+  }
+  const pins = planPins(lock.base, lock.head, lock.commits, refs, lock.file);
+  const writers = new Map(pins.filter((p) => p.writer).map((p) => [p.model, p.writer as PinWriter]));
   const keys = [...head.keys(), ...[...base.keys()].filter((k) => !head.has(k))];
   const models: ModelPlan[] = [];
   const pipelines: PipelinePlan[] = [];
@@ -432,7 +444,7 @@ export function computePlan(baseObjects: readonly unknown[], headObjects: readon
     else if (!after) removed.push(ref(o));
     else changed.push(ref(o));
     diffs.push(objectDiff(before, after));
-    if (isGhosteamKind(o, 'Model')) models.push(planModel(o.metadata.name, o.metadata.namespace, before, after));
+    if (isGhosteamKind(o, 'Model')) models.push(planModel(before, after, writers));
     else if (isGhosteamKind(o, 'DriftMonitor')) driftMonitors.push(planDriftMonitor(before, after));
     if ((before && isPipeline(before)) || (after && isPipeline(after))) changedPipelines.add(pipelineGroup(o));
   }
@@ -442,6 +454,7 @@ export function computePlan(baseObjects: readonly unknown[], headObjects: readon
     models,
     pipelines,
     driftMonitors,
+    pins,
     added,
     removed,
     changed,

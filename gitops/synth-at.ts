@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { PACKAGE_ROOT as ownRoot, sourcePath } from '../api/own-files.ts';
 import { gitClient } from './git.ts';
+import { typecheckApp, typecheckMessage } from './typecheck.ts';
 import type { K8sObject } from '../api/objects.ts';
 
 export class SynthFailedError extends Error {
@@ -40,6 +41,7 @@ export async function resolveCommit(repoDir: string, ref: string): Promise<strin
 
 /** The top of the working tree that holds `dir`. */
 export async function repoRoot(dir: string): Promise<string> {
+  if (!existsSync(dir)) throw new Error(`${dir} does not exist; pass --repo with a directory inside a git checkout`);
   const out = await gitClient(dir)
     .raw(['rev-parse', '--show-toplevel'])
     .catch(() => '');
@@ -86,6 +88,8 @@ export interface SynthAtOptions {
   readonly app: string;
   /** @default 120000 */
   readonly timeoutMs?: number;
+  /** Type-check the app (its own tsconfig) too; type errors fail like a synthesis error. @default false */
+  readonly typecheck?: boolean;
 }
 
 /** Worktree adds and removes of one repository, one at a time: git's worktree admin files race otherwise. */
@@ -137,7 +141,21 @@ export async function synthAt(repoDir: string, ref: string, opts: SynthAtOptions
   const commit = await resolveCommit(root, ref);
   const appRel = isAbsolute(opts.app) ? relative(root, opts.app) : opts.app;
   if (appRel.startsWith('..')) throw new Error(`app ${opts.app} is outside the repository ${root}`);
-  return withWorktree(root, commit, (tree) => synthTree(tree, commit, { ...opts, app: appRel }));
+  return withWorktree(root, commit, async (tree) => {
+    if (!opts.typecheck || !existsSync(join(tree, appRel))) return synthTree(tree, commit, { ...opts, app: appRel });
+    // Both at once (the synthesis runs in a child process); type errors win, since they usually
+    // explain a failed synthesis too, and a type error that synthesizes must still fail.
+    const [checked, synth] = await Promise.all([
+      typecheckApp(tree, appRel),
+      synthTree(tree, commit, { ...opts, app: appRel }).then(
+        (r) => ({ ok: true as const, r }),
+        (e: unknown) => ({ ok: false as const, e }),
+      ),
+    ]);
+    if (checked.errors.length > 0) throw new SynthFailedError(typecheckMessage(checked, appRel), commit);
+    if (!synth.ok) throw synth.e;
+    return synth.r;
+  });
 }
 
 /**

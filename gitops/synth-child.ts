@@ -7,6 +7,7 @@
  *   node --import tsx gitops/synth-child.ts <synth-module> <app.ts> <commit|-> <out.json>
  */
 import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [synthModule, appPath, commit, outFile] = process.argv.slice(2);
@@ -19,6 +20,10 @@ try {
   const result = await mod.synthApp(appPath, { sourceCommit: commit === '-' ? false : commit });
   writeFileSync(outFile, JSON.stringify(result.objects));
 } catch (err) {
-  process.stderr.write(`${(err as Error)?.message ?? String(err)}\n`);
+  const message = (err as Error)?.message ?? String(err);
+  // loadApp prefixes what the app's own code threw with its place ('app.ts:12:9: …'): say that the
+  // app is what to fix. A ValidationError names its construct path and field instead.
+  const thrownByApp = (err as Error)?.name !== 'ValidationError' && /^[^\s:]+:\d+:\d+: /.test(message);
+  process.stderr.write(thrownByApp ? `${message}\nFix the app there (ghosteam synth ${basename(appPath)} reproduces it).\n` : `${message}\n`);
   process.exitCode = 3;
 }

@@ -15,8 +15,11 @@
  *   output is batch-carrying when every step keeps the row axis first. A fixed `[1]` (LightGBM's
  *   label) or a symbolic leading dimension on such an output is then a fact of the graph, not a
  *   guess, and its declared shape is rewritten to a symbolic `N` so onnxruntime stops warning about
- *   a mismatch on every multi-row run. An operator outside the known set makes the answer
- *   `undefined` (unknown), and the caller falls back to the declared shapes.
+ *   a mismatch on every multi-row run. Reshape keeps rows when its target's first dim is 0, the
+ *   batch size itself (PyTorch's `x.view(x.size(0), -1)`: Shape → Gather → Unsqueeze → Concat, see
+ *   `symInts`) or -1 with the rest multiplying to the known row size. An operator outside the known
+ *   set, or any other use of the batch size, makes the answer `undefined` (not proved), and the
+ *   caller runs each request alone.
  */
 import onnxProto from 'onnx-proto';
 
@@ -83,9 +86,25 @@ function zipMapLabels(n: INode): ClassLabels | undefined {
 interface Val {
   readonly rows: boolean;
   readonly rank?: number;
+  /** For a value carrying rows: the number of elements in one row, when every non-row dim is known. */
+  readonly rowSize?: number;
   /** Constant (initializer/Constant) with this shape; values for int64 vectors (axes, shapes). */
   readonly constShape?: readonly number[];
   readonly constInts?: readonly number[];
+  /**
+   * An int64 scalar or vector computed from a batch value's shape (`Shape(x)`, then Gather, Slice,
+   * Unsqueeze, Concat, Cast): each element is the batch size 'N', a known number, or undefined.
+   * PyTorch writes `x.view(x.size(0), -1)` this way. Such a value depends on how many rows a run
+   * has, so anything but another shape step or a Reshape's target shape makes the analysis stop.
+   */
+  readonly symInts?: readonly (number | 'N' | undefined)[];
+}
+
+type SymInt = number | 'N' | undefined;
+
+/** The int64 elements of a value, symbolic or constant; undefined when unknown. */
+function intsOf(v: Val | undefined): readonly SymInt[] | undefined {
+  return v?.symInts ?? v?.constInts;
 }
 
 const ELEMENTWISE_UNARY = new Set([
@@ -170,6 +189,10 @@ const ML_ROWWISE: Record<string, number | undefined> = {
   FeatureVectorizer: 2,
   ZipMap: 1,
 };
+/** ML regressors: [N, n_targets]. */
+const ML_TARGETS = new Set(['LinearRegressor', 'TreeEnsembleRegressor', 'SVMRegressor']);
+/** ML ops whose output has their input's shape. */
+const ML_SAME_SIZE = new Set(['Normalizer', 'Scaler', 'Imputer', 'Binarizer', 'LabelEncoder']);
 /** ML ops with a 1-D first output (labels) and a 2-D second one (scores). */
 const ML_LABEL_SCORES = new Set(['LinearClassifier', 'TreeEnsembleClassifier', 'SVMClassifier']);
 
@@ -180,10 +203,15 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
   const ins = (n.input ?? []).map((x) => (x ? vals.get(x) : undefined));
   const outs = n.output ?? [];
   const first = ins[0];
-  const same = (v: Val | undefined): Val[] => outs.map(() => ({ rows: v?.rows ?? false, rank: v?.rank }));
+  // Same rows and rank; the row size too when the op keeps every element (sized = true).
+  const same = (v: Val | undefined, sized = true): Val[] =>
+    outs.map(() => ({ rows: v?.rows ?? false, rank: v?.rank, ...(sized ? { rowSize: v?.rowSize } : {}) }));
   const noRows = (rank?: number): Val[] => outs.map(() => ({ rows: false, rank }));
   if (ins.some((v, i) => v === undefined && (n.input ?? [])[i])) return `${op}: an input has no producer`;
   const anyRows = ins.some((v) => v?.rows);
+  if (!anyRows && ins.some((v) => v?.symInts)) return shapeStep(n, op, domain, ins);
+  // The batch size may only size a Reshape's target: x * N, say, would change with the rows merged into a run.
+  if (anyRows && ins.some((v, i) => v?.symInts && !(op === 'Reshape' && i === 1))) return `${op} uses the batch size`;
   if (!anyRows) {
     // Nothing row-dependent flows in: a constant sub-computation (or Shape-like of a constant).
     if (op === 'Constant') return outs.map(() => constantVal(n));
@@ -193,11 +221,17 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
     if (!(op in ML_ROWWISE)) return `${ML}.${op}`;
     if (!first?.rows) return `${ML}.${op}: its rows come from a non-batch input`;
     if (op === 'ArrayFeatureExtractor' && ins[1]?.rows) return `${ML}.${op}: indices depend on the batch`;
-    if (ML_LABEL_SCORES.has(op)) return outs.map((_, i) => ({ rows: true, rank: i === 0 ? 1 : 2 }));
-    if (op === 'OneHotEncoder') return outs.map(() => ({ rows: true, rank: first.rank === undefined ? undefined : first.rank + 1 }));
+    if (ML_LABEL_SCORES.has(op)) return outs.map((_, i) => ({ rows: true, rank: i === 0 ? 1 : 2, ...(i === 0 ? { rowSize: 1 } : {}) }));
+    if (op === 'OneHotEncoder') {
+      const cats = (attr(n, 'cats_int64s')?.ints?.length ?? 0) + (attr(n, 'cats_strings')?.strings?.length ?? 0);
+      const rowSize = first.rowSize !== undefined && cats > 0 ? first.rowSize * cats : undefined;
+      return outs.map(() => ({ rows: true, rank: first.rank === undefined ? undefined : first.rank + 1, rowSize }));
+    }
     if (op === 'FeatureVectorizer' && ins.some((v) => !v?.rows)) return `${ML}.FeatureVectorizer: an input lacks the batch rows`;
     const r = ML_ROWWISE[op];
-    return outs.map(() => ({ rows: true, rank: r ?? first.rank }));
+    // Row sizes: regressors answer n_targets values per row; the elementwise ones keep their input's.
+    const rowSize = ML_TARGETS.has(op) ? (attrInt(n, 'n_targets') ?? 1) : ML_SAME_SIZE.has(op) ? first.rowSize : undefined;
+    return outs.map(() => ({ rows: true, rank: r ?? first.rank, rowSize }));
   }
   if (domain !== '' && domain !== 'ai.onnx') return `${domain}.${op}`;
   if (ELEMENTWISE_UNARY.has(op)) {
@@ -215,7 +249,12 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
       if (v.rows && ranks[i] !== outRank) return `${op}: a batch operand of rank ${ranks[i]} broadcasts to rank ${outRank}`;
       if (!v.rows && ranks[i] === outRank && !(v.constShape && v.constShape[0] === 1)) return `${op}: a non-batch operand spans the row axis`;
     }
-    return outs.map(() => ({ rows: true, rank: outRank }));
+    // Row size: [N, d] operands with others of shape [d], [1, d], [1] or scalars stay [N, d].
+    const sizes = new Set(ins.filter((v) => v!.rows).map((v) => (v!.rank === 2 ? v!.rowSize : undefined)));
+    const d = sizes.size === 1 ? [...sizes][0] : undefined;
+    const fits = (v: Val) => v.rows || (v.constShape !== undefined && v.constShape.every((x, i) => x === 1 || (i === v.constShape!.length - 1 && x === d)));
+    const rowSize = outRank === 2 && d !== undefined && ins.every((v) => fits(v!)) ? d : undefined;
+    return outs.map(() => ({ rows: true, rank: outRank, rowSize }));
   }
   if (!first?.rows) return `${op}: its rows come from a non-first input`;
   const axisOk = (axis: number | undefined, dflt: number) => {
@@ -226,11 +265,15 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
     case 'Gemm':
       if (attrInt(n, 'transA')) return 'Gemm with transA';
       if (ins.slice(1).some((v) => v?.rows)) return 'Gemm: B or C depends on the batch';
-      return outs.map(() => ({ rows: true, rank: 2 }));
+      return outs.map(() => ({ rows: true, rank: 2, rowSize: ins[1]?.constShape?.length === 2 ? ins[1].constShape[attrInt(n, 'transB') ? 0 : 1] : undefined }));
     case 'MatMul':
       if (ins[1]?.rows) return 'MatMul: both operands carry the batch';
       if (first.rank === undefined || first.rank < 2) return 'MatMul: a 1-D batch operand';
-      return outs.map(() => ({ rows: true, rank: first.rank }));
+      return outs.map(() => ({
+        rows: true,
+        rank: first.rank,
+        rowSize: first.rank === 2 && ins[1]?.constShape?.length === 2 ? ins[1].constShape[1] : undefined,
+      }));
     case 'Softmax':
     case 'LogSoftmax':
     case 'Hardmax':
@@ -257,9 +300,13 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
     case 'Concat':
       if (!axisOk(attrInt(n, 'axis'), 1)) return 'Concat along the row axis';
       if (ins.some((v) => !v?.rows)) return 'Concat with a non-batch operand';
-      return same(first);
+      return outs.map(() => ({
+        rows: true,
+        rank: first.rank,
+        rowSize: ins.every((v) => v!.rowSize !== undefined) ? ins.reduce((a, v) => a + v!.rowSize!, 0) : undefined,
+      }));
     case 'Flatten':
-      return (attrInt(n, 'axis') ?? 1) === 1 ? outs.map(() => ({ rows: true, rank: 2 })) : 'Flatten at an axis other than 1';
+      return (attrInt(n, 'axis') ?? 1) === 1 ? outs.map(() => ({ rows: true, rank: 2, rowSize: first.rowSize })) : 'Flatten at an axis other than 1';
     case 'Transpose': {
       const perm = attrInts(n, 'perm');
       return perm && perm[0] === 0 ? same(first) : 'Transpose that moves the row axis';
@@ -270,32 +317,119 @@ function step(n: INode, vals: Map<string, Val>, opset: number): Val[] | string {
       if (!axes || first.rank === undefined) return `${op} without constant axes`;
       const outRank = op === 'Squeeze' ? first.rank - axes.length : first.rank + axes.length;
       const norm = axes.map((a) => (a < 0 ? a + (op === 'Squeeze' ? first.rank! : outRank) : a));
-      return norm.includes(0) ? `${op} at the row axis` : outs.map(() => ({ rows: true, rank: outRank }));
+      return norm.includes(0) ? `${op} at the row axis` : outs.map(() => ({ rows: true, rank: outRank, rowSize: first.rowSize }));
     }
     case 'Slice': {
       const axes = opset >= 10 ? ins[3]?.constInts : attrInts(n, 'axes');
       if (!axes || first.rank === undefined) return 'Slice without constant axes';
-      return axes.map((a) => (a < 0 ? a + first.rank! : a)).includes(0) ? 'Slice of the row axis' : same(first);
+      return axes.map((a) => (a < 0 ? a + first.rank! : a)).includes(0) ? 'Slice of the row axis' : same(first, false);
     }
     case 'Gather': {
       if (ins[1]?.rows) return 'Gather with batch indices';
       if (!axisOk(attrInt(n, 'axis'), 0)) return 'Gather along the row axis';
       const idxRank = ins[1]?.constShape?.length ?? ins[1]?.rank;
       if (idxRank === undefined || first.rank === undefined) return 'Gather: unknown rank';
-      return outs.map(() => ({ rows: true, rank: first.rank! - 1 + idxRank }));
+      // Columns picked from [N, F]: a row holds one value per index.
+      const idxShape = ins[1]?.constShape;
+      const rowSize = first.rank === 2 && idxShape ? idxShape.reduce((a, b) => a * b, 1) : undefined;
+      return outs.map(() => ({ rows: true, rank: first.rank! - 1 + idxRank, rowSize }));
     }
-    case 'Reshape': {
-      const shape = ins[1]?.constInts;
-      // Only a reshape that keeps dim 0 as is (0 = copy) and sizes the rest from constants.
-      if (!shape || shape[0] !== 0 || shape.slice(1).some((d) => d < 0)) return 'Reshape that may move rows';
-      return outs.map(() => ({ rows: true, rank: shape.length }));
+    case 'Shape': {
+      // The shape vector of a batch value: element 0 is the batch size N (see symInts).
+      if (first.rank === undefined) return 'Shape: unknown rank';
+      const all: SymInt[] = ['N', ...Array.from({ length: first.rank - 1 }, (): SymInt => undefined)];
+      const norm = (a: number) => Math.min(first.rank!, Math.max(0, a < 0 ? a + first.rank! : a));
+      const start = norm(attrInt(n, 'start') ?? 0);
+      const end = norm(attrInt(n, 'end') ?? first.rank);
+      const sym = all.slice(start, end);
+      return outs.map(() => ({ rows: false, rank: 1, ...(sym.includes('N') ? { symInts: sym } : { constShape: [sym.length] }) }));
     }
+    case 'Reshape':
+      return reshapeRows(n, first, ins[1], outs.length);
     case 'TopK':
-      return axisOk(attrInt(n, 'axis'), -1) ? same(first) : 'TopK over the row axis';
+      return axisOk(attrInt(n, 'axis'), -1) ? same(first, false) : 'TopK over the row axis';
     case 'Split':
-      return axisOk(attrInt(n, 'axis'), 0) ? same(first) : 'Split of the row axis';
+      return axisOk(attrInt(n, 'axis'), 0) ? same(first, false) : 'Split of the row axis';
     default:
       return op;
+  }
+}
+
+/**
+ * Reshape of a batch value to a target shape known from constants or from the value's own shape:
+ * rows stay rows when the target's first dim is the batch size (N from Shape, or 0 = copy without
+ * allowzero), or is -1 with the other dims known and multiplying to the input's row size (the
+ * inferred dim is then N). Anything else may move rows, and the analysis stops there.
+ */
+function reshapeRows(n: INode, first: Val, target: Val | undefined, nOut: number): Val[] | string {
+  const shape = intsOf(target);
+  if (!shape || shape.length === 0) return 'Reshape to a shape the graph computes at run time';
+  const allowZero = attrInt(n, 'allowzero') === 1;
+  const keep = (rowSize: number | undefined): Val[] => Array.from({ length: nOut }, () => ({ rows: true, rank: shape.length, rowSize }));
+  const rest = shape.slice(1);
+  const restKnown = rest.every((d): d is number => typeof d === 'number' && d > 0);
+  const restSize = restKnown ? rest.reduce((a, b) => a * b, 1) : undefined;
+  if (shape[0] === 'N' || (shape[0] === 0 && !allowZero)) return keep(restSize ?? (rest.includes(-1) ? first.rowSize : undefined));
+  if (shape[0] === -1) {
+    if (restSize === undefined) return 'Reshape with -1 first and other dims not all known';
+    if (first.rowSize === undefined) return "Reshape with -1 first of a value whose row size isn't known";
+    return first.rowSize === restSize ? keep(restSize) : `Reshape with -1 first to rows of ${restSize} elements from rows of ${first.rowSize}`;
+  }
+  return 'Reshape that may move rows';
+}
+
+/**
+ * One step on int64 values computed from a batch value's shape (symInts): Gather, Slice, Unsqueeze,
+ * Squeeze, Concat, Cast, Identity keep track of which element is N; any other use of the batch size
+ * stops the analysis (its result would change with the rows merged into one run).
+ */
+function shapeStep(n: INode, op: string, domain: string, ins: readonly (Val | undefined)[]): Val[] | string {
+  const outs = n.output ?? [];
+  const one = (sym: readonly SymInt[], rank: number): Val[] => outs.map(() => ({ rows: false, rank, symInts: sym }));
+  const first = ins[0];
+  if (domain !== '' && domain !== 'ai.onnx') return `${domain}.${op} of the batch size`;
+  const firstOnly = ins.every((v, i) => i === 0 || !v?.symInts);
+  switch (op) {
+    case 'Identity':
+    case 'Cast':
+      return firstOnly && first?.symInts ? one(first.symInts, first.rank ?? 1) : `${op} of the batch size`;
+    case 'Gather': {
+      const idx = ins[1]?.constInts;
+      const src = first?.symInts;
+      if (!src || !firstOnly || !idx || (attrInt(n, 'axis') ?? 0) !== 0) return 'Gather of the batch size with indices the graph computes';
+      const picked = idx.map((i) => src[i < 0 ? i + src.length : i]);
+      return one(picked, ins[1]?.constShape?.length ?? 1);
+    }
+    case 'Slice': {
+      const src = first?.symInts;
+      const starts = ins[1]?.constInts,
+        ends = ins[2]?.constInts,
+        axes = ins[3]?.constInts,
+        steps = ins[4]?.constInts;
+      if (!src || !firstOnly || !starts || !ends || starts.length !== 1 || (axes && axes[0] !== 0) || (steps && steps[0] !== 1))
+        return 'Slice of the batch size with bounds the graph computes';
+      const norm = (a: number) => Math.min(src.length, Math.max(0, a < 0 ? a + src.length : a));
+      return one(src.slice(norm(starts[0]), norm(ends[0])), 1);
+    }
+    case 'Unsqueeze':
+    case 'Squeeze': {
+      const axes = attrInts(n, 'axes') ?? ins[1]?.constInts;
+      if (!first?.symInts || !firstOnly || !axes || axes.length !== 1 || (axes[0] !== 0 && axes[0] !== -1)) return `${op} of the batch size`;
+      if (op === 'Unsqueeze' && first.rank === 0) return one(first.symInts, 1);
+      if (op === 'Squeeze' && first.rank === 1 && first.symInts.length === 1) return one(first.symInts, 0);
+      return `${op} of the batch size`;
+    }
+    case 'Concat': {
+      if ((attrInt(n, 'axis') ?? 0) !== 0 && attrInt(n, 'axis') !== -1) return 'Concat of the batch size along an axis other than 0';
+      const parts = ins.map(intsOf);
+      if (parts.some((p) => !p) || ins.some((v) => (v?.rank ?? v?.constShape?.length) !== 1)) return 'Concat of the batch size with values the graph computes';
+      return one(
+        parts.flatMap((p) => [...p!]),
+        1,
+      );
+    }
+    default:
+      return `${op} of the batch size`;
   }
 }
 
@@ -347,7 +481,9 @@ function trackRows(m: IModel, outputNames: readonly string[]): { rows: boolean |
     if (inits.has(String(v.name))) continue;
     const rank = declaredRank(v);
     if (rank === undefined || rank === 0) return { rows: false, reason: `input '${v.name}' has no row axis` };
-    vals.set(String(v.name), { rows: true, rank });
+    const rest = (v.type!.tensorType!.shape!.dim ?? []).slice(1).map(dimOf);
+    const rowSize = rest.every((d): d is number => typeof d === 'number') ? rest.reduce((a, b) => a * b, 1) : undefined;
+    vals.set(String(v.name), { rows: true, rank, rowSize });
   }
   for (const n of g.node ?? []) {
     if ((n.attribute ?? []).some((a) => a.g || (a.graphs && a.graphs.length))) return { rows: undefined, reason: `${n.opType} has a subgraph` };

@@ -43,7 +43,8 @@
  * The first version loaded for a name is its stable version until traffic says otherwise.
  *
  * ## Admin API (same bearer token; on by default only on loopback or with a token; `admin: false` disables it)
- * - `GET    /admin/models` → `{"models":[{name, versions:[{version, source, loadedAt, batching, inputs, outputs}], traffic}]}`
+ * - `GET    /admin/models` → `{"models":[{name, versions:[{version, source, loadedAt, batching, batchingReason, inputs, outputs}], traffic}]}`
+ *   (`batchingReason`: the graph proof's verdict, or where it stopped; see ./graph.ts)
  * - `POST   /admin/models` `{"ref":"fraud@3"}` or `{"name":"fraud","version":"3","path":"/m/fraud.onnx"}`,
  *   optional `"stable": true` → the loaded version (idempotent for the same file; 409 for another).
  * - `GET    /admin/models/{name}`; `DELETE /admin/models/{name}` unloads every version.

@@ -72,6 +72,21 @@ export interface ResolvedSpec {
 
 const NAME_RE = /^[A-Za-z0-9][-A-Za-z0-9_.]*$/;
 
+/**
+ * What to do when a registry reference does not resolve: on a fresh registry the `champion` alias
+ * (the help's own example) is unset until the operator promotes a version, so name the versions
+ * that can be served instead, or how to register one.
+ */
+async function unresolvedHint(registry: ModelRegistry, name: string, version: string | number): Promise<string> {
+  const versions = await registry.listVersions(name).catch(() => undefined);
+  if (!versions || versions.length === 0)
+    return `; register a version first (\`ghosteam run app.ts\` trains and registers one), or point --registry-dir/--mlflow-uri at the registry that has it`;
+  if (typeof version === 'number' || /^\d+$/.test(version) || version === 'latest') return '';
+  const latest = Math.max(...versions.map((v) => v.version));
+  const why = version === 'champion' ? ' yet (the operator sets it when it promotes a version)' : '';
+  return `; no version of '${name}' has the alias '${version}'${why}; serve a version instead: --model ${name}:${latest} (the latest of ${versions.length}) or --model ${name}@latest`;
+}
+
 export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Promise<ResolvedSpec> {
   if ('ref' in spec) {
     if (!registry)
@@ -98,7 +113,10 @@ export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Pr
     try {
       mv = await registry.resolve(name, version);
     } catch (e) {
-      throw new RequestError(404, `can't resolve '${spec.ref}' in the ${registry.kind} registry: ${(e as Error).message}`);
+      throw new RequestError(
+        404,
+        `can't resolve '${spec.ref}' in the ${registry.kind} registry: ${(e as Error).message}${await unresolvedHint(registry, name, version)}`,
+      );
     }
     if (mv.format && mv.format !== 'onnx')
       throw new RequestError(400, `'${spec.ref}' resolved to ${mv.name} version ${mv.version} in format '${mv.format}'; the model server serves ONNX only`);
@@ -200,9 +218,18 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
   const inputs = signature(session.inputMetadata, 'input', path).map(asBf16);
   const outputs = signature(session.outputMetadata, 'output', path, plan?.labels).map(asBf16);
   const declared = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
-  // Proved from the graph, or (an operator the analysis doesn't know) every leading dim declared variable.
-  const batchable = declared && (plan?.batchRows ?? true);
-  const batchReason = plan ? (plan.batchRows === undefined ? `declared shapes (the graph has ${plan.batchReason})` : plan.batchReason) : 'declared shapes';
+  // Only what the graph proves: where the proof stops (an operator or a use of the batch size it
+  // can't follow), each request runs alone, and the reason says where; declared shapes are no proof.
+  const batchable = declared && plan?.batchRows === true;
+  const batchReason = !plan
+    ? 'not proved: onnx-proto could not read the graph; each request runs alone'
+    : plan.batchRows === true
+      ? declared
+        ? plan.batchReason
+        : 'not proved: an input or output has no leading batch dimension; each request runs alone'
+      : plan.batchRows === undefined
+        ? `not proved: the analysis stops at ${plan.batchReason}; each request runs alone`
+        : `not batchable: ${plan.batchReason}; each request runs alone`;
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};
     // ort.Tensor has one overload per element type; ortTypeOf(datatype) and the typed array match by construction.

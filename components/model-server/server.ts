@@ -125,6 +125,11 @@ export interface LoadedVersionInfo {
   readonly source: string;
   readonly loadedAt: string;
   readonly batching: boolean;
+  /**
+   * Why requests are or aren't merged: the graph proof's verdict ('every output carries the batch
+   * rows'), the operator where it stopped ('not proved: Reshape that may move rows'), or 'off'.
+   */
+  readonly batchingReason: string;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
 }
@@ -465,6 +470,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       source: v.source,
       loadedAt: v.loadedAt,
       batching: v.batcher !== undefined,
+      batchingReason: batching ? v.model.batchReason : 'off (the server runs with batching: false)',
       inputs: v.model.inputs,
       outputs: v.model.outputs,
     };

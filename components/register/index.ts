@@ -45,6 +45,7 @@ export function lineageFrom(params: Readonly<Record<string, ParamValue>>, env: N
     runId: pick(params.runId, params['ghosteam.runId'], env.GHOSTEAM_RUN_ID),
     pipeline: pick(params.pipeline, params['ghosteam.pipeline'], env.GHOSTEAM_PIPELINE),
     gitCommit: pick(params.gitCommit, params['ghosteam.gitCommit'], env.GHOSTEAM_GIT_COMMIT),
+    gitDirty: pick(params['ghosteam.gitDirty'], env.GHOSTEAM_GIT_DIRTY),
     datasetDigest: pick(params.datasetDigest),
     reason: pick(params.reason, params['ghosteam.reason'], env.GHOSTEAM_REASON),
     task: pick(params['ghosteam.task'], env.GHOSTEAM_NODE, env.GHOSTEAM_TASK),

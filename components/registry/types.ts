@@ -9,6 +9,8 @@ export interface Lineage {
   readonly pipeline?: string;
   readonly datasetDigest?: string;
   readonly gitCommit?: string;
+  /** Present when the code was not committed: the digest of the uncommitted changes on top of gitCommit (api/git-source.ts). */
+  readonly gitDirty?: string;
   /** Why the version exists: 'drift' | 'git-change' | 'schedule' | 'manual'. */
   readonly reason?: string;
   /**

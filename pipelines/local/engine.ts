@@ -19,6 +19,7 @@
  */
 import { gateOfNodes } from './outcome.ts';
 import { execFile } from 'node:child_process';
+import { gitSource } from '../../api/git-source.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
@@ -140,7 +141,11 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     }
   }
   const params = resolveParams(spec.params, { ...(prev?.params ?? {}), ...(opts.params ?? {}) }, spec.name);
-  const gitCommit = opts.gitCommit !== undefined ? opts.gitCommit : await gitCommitOf(cwd);
+  // Given explicitly (the operator's TrainingRun, from a clean checkout) it is taken as is; else HEAD of
+  // the working directory, with a digest of its uncommitted changes when there are any.
+  const source = opts.gitCommit !== undefined ? undefined : await gitSource(cwd);
+  const gitCommit = opts.gitCommit !== undefined ? opts.gitCommit : (source?.commit ?? null);
+  const gitDirty = source?.dirty;
   const runId = prev?.id ?? opts.runId ?? newRunId(spec.name);
   const runDir = runs.runDir(runId);
   const workRoot = join(root, 'work', runId);
@@ -166,6 +171,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     status: 'Running',
     params,
     gitCommit,
+    ...(gitDirty ? { gitDirty } : {}),
     startedAt: new Date(started).toISOString(),
     pid: process.pid,
     host: hostname(),
@@ -243,6 +249,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     root,
     cwd,
     gitCommit,
+    ...(gitDirty ? { gitDirty } : {}),
     ...(opts.reason ? { reason: opts.reason } : {}),
     ...(prev ? { prev } : {}),
     store,

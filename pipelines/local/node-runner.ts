@@ -68,6 +68,8 @@ export interface RunContext {
   /** Local file params resolve against this. */
   readonly cwd: string;
   readonly gitCommit: string | null;
+  /** The digest of uncommitted changes when the run started from a dirty tree. */
+  readonly gitDirty?: string;
   /** Why the run was started (drift, git-change, ...), passed to the steps. */
   readonly reason?: string;
   /** The run being resumed: its succeeded nodes are reused when their cache key matches. */
@@ -229,6 +231,7 @@ export async function runNode(
     GHOSTEAM_RUN_ID: runId,
     GHOSTEAM_PIPELINE: spec.name,
     GHOSTEAM_GIT_COMMIT: gitCommit ?? '',
+    ...(ctx.gitDirty ? { GHOSTEAM_GIT_DIRTY: ctx.gitDirty } : {}),
     GHOSTEAM_TASK: t.name,
     GHOSTEAM_NODE: n.id,
     GHOSTEAM_STORE_DIR: root,
@@ -242,6 +245,7 @@ export async function runNode(
     'ghosteam.runId': runId,
     'ghosteam.pipeline': spec.name,
     'ghosteam.gitCommit': gitCommit,
+    ...(ctx.gitDirty ? { 'ghosteam.gitDirty': ctx.gitDirty } : {}),
     'ghosteam.task': n.id,
     'ghosteam.inputDigests': inputDigests,
     ...(ctx.reason ? { 'ghosteam.reason': ctx.reason } : {}),

@@ -25,6 +25,7 @@ export const RESERVED_PARAMS = [
   'ghosteam.runId',
   'ghosteam.pipeline',
   'ghosteam.gitCommit',
+  'ghosteam.gitDirty',
   'ghosteam.task',
   'ghosteam.inputDigests',
   'ghosteam.status',

@@ -71,6 +71,8 @@ export interface RunRecord {
   message?: string;
   readonly params: Record<string, ParamValue>;
   readonly gitCommit: string | null;
+  /** Present when the run started from a working tree with uncommitted changes: their digest (api/git-source.ts). */
+  readonly gitDirty?: string;
   readonly startedAt: string;
   finishedAt?: string;
   durationMs?: number;

@@ -33,6 +33,28 @@ function docImports(): string[] {
   return [...found].sort();
 }
 
+/** Every value name the docs import (`import { A, type B } from 'ghosteam/x'`), with its module; type-only names are left out (they are gone at run time). */
+function docImportedNames(): Array<{ module: string; name: string; file: string }> {
+  const out: Array<{ module: string; name: string; file: string }> = [];
+  for (const f of [
+    'README.md',
+    'ARCHITECTURE.md',
+    ...readdirSync(join(root, 'docs'))
+      .filter((x) => x.endsWith('.md'))
+      .map((x) => `docs/${x}`),
+    'components/drift/README.md',
+  ]) {
+    if (!existsSync(join(root, f))) continue;
+    for (const m of readFileSync(join(root, f), 'utf8').matchAll(/import \{([^}]+)\} from '(ghosteam\/[a-z/-]+)'/g)) {
+      for (const part of m[1].split(',').map((x) => x.trim())) {
+        if (!part || part.startsWith('type ')) continue;
+        out.push({ module: m[2], name: part.split(/\s+as\s+/)[0], file: f });
+      }
+    }
+  }
+  return out;
+}
+
 describe('package exports', () => {
   test('every import the docs show is exported, and every export exists', () => {
     const exported = Object.keys(pkg.exports)
@@ -42,6 +64,28 @@ describe('package exports', () => {
     for (const i of docImports()) assert.ok(exported.includes(i), `${i} is shown in the docs but not in package.json exports`);
     assert.ok(docImports().includes('ghosteam/components/drift') && docImports().includes('ghosteam/pipelines/local'));
     for (const [k, v] of Object.entries(pkg.exports)) assert.ok(existsSync(join(root, v)), `${k} → ${v} does not exist`);
+  });
+
+  test('every name the docs import is exported by that module (the README showed ArgoCdApps, which ghosteam/charts did not export)', async () => {
+    const names = docImportedNames();
+    assert.ok(names.some((n) => n.module === 'ghosteam/charts' && n.name === 'ArgoCdApps'));
+    for (const { module, name, file } of names) {
+      const mod = (await import(join(root, pkg.exports[`./${module.slice('ghosteam/'.length)}`]))) as Record<string, unknown>;
+      assert.ok(name in mod, `${file} imports ${name} from '${module}', which does not export it`);
+    }
+  });
+
+  test("npm reads this repository's .npmrc without an unknown key, and onnxruntime-node's CUDA download is denied by allowScripts", () => {
+    const npmrc = readFileSync(join(root, '.npmrc'), 'utf8');
+    assert.doesNotMatch(npmrc, /onnxruntime/);
+    const r = spawnSync('npm', ['config', 'get', 'save-exact'], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /Unknown (project|user|env) config/);
+    const allow = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts;
+    assert.equal(allow?.['onnxruntime-node'], false);
+    const pending = spawnSync('npm', ['approve-scripts', '--allow-scripts-pending'], { cwd: root, encoding: 'utf8' });
+    assert.equal(pending.status, 0, pending.stderr);
+    assert.match(pending.stdout, /No packages with unreviewed install scripts/);
   });
 
   test("a missing package is an install hint, not Node's raw error", () => {
@@ -91,6 +135,7 @@ describe('scaffold', () => {
     const p = JSON.parse(files['package.json']) as { type: string; dependencies: Record<string, string> };
     assert.equal(p.type, 'module');
     assert.deepEqual(p.dependencies, { cdk8s: '2.70.106', constructs: '10.8.1', ghosteam: '^0.1.0' });
+    assert.deepEqual((p as { allowScripts?: unknown }).allowScripts, { 'onnxruntime-node': false });
     assert.equal(sampleCsv(), sampleCsv());
     assert.equal(sampleCsv().trim().split('\n').length, 801);
     assert.equal(defaultGhosteamSpec('/home/u/proj/node_modules/ghosteam', '0.1.0'), '^0.1.0');

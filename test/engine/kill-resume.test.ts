@@ -41,7 +41,8 @@ const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== nul
 
 /** The only run in the store (its id), once its record exists. */
 async function runId(cwd: string): Promise<string> {
-  for (let i = 0; i < 1200; i++) {
+  // Generous: on a loaded machine (CI runs test files side by side) the CLI can take a minute to start.
+  for (let i = 0; i < 12_000; i++) {
     const runs = await new RunStore(join(cwd, '.ghosteam')).list().catch(() => []);
     if (runs.length === 1) return runs[0].id;
     await delay(25);
@@ -80,7 +81,7 @@ describe('kill -9 of ghosteam run, then --resume', () => {
     // Freeze the engine the moment the version is committed, before it can record the step.
     const t0 = Date.now();
     while (!existsSync(committed)) {
-      assert.ok(Date.now() - t0 < 120_000, 'the register step committed a version');
+      assert.ok(Date.now() - t0 < 300_000, 'the register step committed a version');
       await delay(1);
     }
     child.kill('SIGSTOP');
@@ -118,11 +119,14 @@ describe('kill -9 of ghosteam run, then --resume', () => {
     const work = join(cwd, '.ghosteam/work', id, 'model');
     const t0 = Date.now();
     for (;;) {
-      assert.ok(Date.now() - t0 < 120_000, 'the model step started writing');
+      assert.ok(Date.now() - t0 < 300_000, 'the model step started writing');
       const files = existsSync(work) ? spawnSync('find', [work, '-type', 'f', '-size', '+2M'], { encoding: 'utf8' }).stdout.trim() : '';
       if (files) break;
       await delay(5);
     }
+    // Frozen first, to know whether the write was still going (a loaded machine may finish it meanwhile).
+    child.kill('SIGSTOP');
+    const midWrite = (await new RunStore(join(cwd, '.ghosteam')).load(id)).nodes.model?.state === 'Running';
     child.kill('SIGKILL');
     await exited(child);
     storeIsWhole(cwd);
@@ -130,7 +134,7 @@ describe('kill -9 of ghosteam run, then --resume', () => {
     assert.equal(r.code, 0, r.out);
     const rec = await new RunStore(join(cwd, '.ghosteam')).load(id);
     assert.equal(rec.status, 'Succeeded');
-    assert.ok(!rec.nodes.model.resumed, 'the interrupted step ran again');
+    if (midWrite) assert.ok(!rec.nodes.model.resumed, 'the interrupted step ran again');
     const versions = await new LocalRegistry({ dir: join(cwd, 'registry') }).listVersions('killed');
     assert.equal(versions.length, 1);
     assert.equal(versions[0].digest, rec.nodes.model.outputs.model.digest, 'the registered bytes are the artifact the resumed step stored');

@@ -105,10 +105,10 @@ describe('computePlan: models', () => {
     const head = [workflowTemplate(), cronWorkflow(), model({ version: 4 }), drift()];
     const p = computePlan(base(), head);
     assert.equal(p.models.length, 1);
-    assert.equal(p.models[0].headline, 'fraud: canary of v4 at 10→50→100% (from v3)');
+    assert.equal(p.models[0].headline, 'fraud: v3 → v4 (fixed version): v4 is rolled out by a canary at 10→50→100%');
     assert.equal(p.models[0].versionBefore, 'v3');
     assert.equal(p.models[0].versionAfter, 'v4');
-    assert.deepEqual(p.models[0].details, ['modelRef.version 3 → 4']);
+    assert.deepEqual(p.models[0].details, ['registry v3 (fixed) → v4 (fixed)']);
     assert.deepEqual(p.retrain, []);
   });
 
@@ -126,19 +126,16 @@ describe('computePlan: models', () => {
     const b = [model({ alias: 'champion', strategy: 'direct', steps: [] })];
     const h = [model({ version: 7, strategy: 'direct', steps: [] })];
     const p = computePlan(b, h);
-    assert.equal(p.models[0].headline, 'fraud: @champion → v7, direct');
+    assert.equal(
+      p.models[0].headline,
+      'fraud: fixed at v7 (was @champion): the operator serves exactly v7, rolled out at once (direct rollout) where another version serves, and ignores models.lock.json',
+    );
   });
 
   test('runtime, resources and rollout-policy changes without a new version are each named', () => {
     const p = computePlan([model({ version: 3 })], [model({ version: 3, runtime: 'triton', cpu: '2', steps: [25, 100] })]);
-    assert.equal(p.models[0].headline, 'fraud: rollout canary 10→50→100% → canary 25→100%; runtime ghosteam-onnx → triton; resources change');
-    assert.deepEqual(p.models[0].details, [
-      'runtime ghosteam-onnx → triton',
-      'resources.cpu 1 → 2',
-      'rollout.steps[0] 10 → 25',
-      'rollout.steps[1] 50 → 100',
-      'rollout.steps[2] removed (was 100)',
-    ]);
+    assert.equal(p.models[0].headline, 'fraud: rollout canary 10→50→100% → canary 25→100%, runtime ghosteam-onnx → triton, resources.cpu 1 → 2');
+    assert.deepEqual(p.models[0].details, ['rollout canary 10→50→100% → canary 25→100%', 'runtime ghosteam-onnx → triton', 'resources.cpu 1 → 2']);
   });
 
   test('added and removed models', () => {
@@ -220,11 +217,11 @@ describe('computePlan: pipelines', () => {
 });
 
 describe('computePlan: drift monitors and other objects', () => {
-  test('threshold changes are named; other spec changes only when no threshold changed', () => {
+  test('drift settings are named as the construct names them, durations as durations', () => {
     const p = computePlan([drift(0.3)], [drift(0.2)]);
-    assert.equal(p.driftMonitors[0].headline, 'fraud-drift: thresholds.driftShare 0.3 → 0.2');
+    assert.equal(p.driftMonitors[0].headline, 'fraud-drift: driftShare 0.3 → 0.2');
     const w = computePlan([drift(0.3, 3600)], [drift(0.3, 600)]);
-    assert.equal(w.driftMonitors[0].headline, 'fraud-drift: window.seconds 3600 → 600');
+    assert.equal(w.driftMonitors[0].headline, 'fraud-drift: window 1h → 10m');
   });
 
   test('added and removed resources of any kind; unchanged ones are counted', () => {
@@ -296,9 +293,12 @@ describe('rendering', () => {
   test('text lists every section, the retrain line and the diff', () => {
     const t = renderText(report());
     assert.match(t, /^ghosteam plan: origin\/main \(1234567\) → HEAD \(abcdef0\)\n0 to add, 4 to change, 0 to remove, 0 unchanged\n/);
-    assert.match(t, /\nModels:\n {2}fraud: canary of v4 at 10→50→100% \(from v3\)\n/);
+    assert.match(
+      t,
+      /\nModels:\n {2}fraud: v3 → v4 \(fixed version\): v4 is rolled out by a canary at 10→50→100%\n {4}registry {2}v3 \(fixed\) → v4 \(fixed\)\n/,
+    );
     assert.match(t, /\nPipelines:\n {2}fraud-train: task train changed \(epochs 10 → 20\) → retrain\n/);
-    assert.match(t, /\nDrift monitors:\n {2}fraud-drift: thresholds\.driftShare 0\.3 → 0\.2\n/);
+    assert.match(t, /\nDrift monitors:\n {2}fraud-drift: driftShare 0\.3 → 0\.2\n\n/);
     assert.match(t, /\nRetraining on merge: fraud-train\n/);
     assert.match(t, /\n--- a\/Model\/fraud\/fraud\.yaml\n/);
   });
@@ -307,7 +307,10 @@ describe('rendering', () => {
     const m = renderMarkdown(report());
     assert.match(m, /^### ghosteam plan: `origin\/main \(1234567\)` → `HEAD \(abcdef0\)`/);
     assert.match(m, /retrains on merge: `fraud-train`/);
-    assert.match(m, /#### Models\n\n- fraud: canary of v4 at 10→50→100% \(from v3\)\n/);
+    assert.match(
+      m,
+      /#### Models\n\n- fraud: v3 → v4 \(fixed version\): v4 is rolled out by a canary at 10→50→100%\n\n {2}\| Setting \| Before \| After \|\n {2}\| --- \| --- \| --- \|\n {2}\| registry \| v3 \(fixed\) \| v4 \(fixed\) \|\n/,
+    );
     assert.match(m, /<details><summary>YAML diff<\/summary>\n\n```diff\n/);
     const withTicks = computePlan([], [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: 'has ``` inside' } }]);
     const m2 = renderMarkdown(report(withTicks));
@@ -317,8 +320,8 @@ describe('rendering', () => {
   test('a failing head renders the error and fails the gate; JSON carries ok', () => {
     const r: PlanReport = { base: { ref: 'main' }, head: { ref: 'HEAD' }, headError: "app/fraud: 'name' 'Fraud' is not a DNS-1123 label" };
     assert.equal(planFails(r), true);
-    assert.match(renderText(r), /✗ head fails validation:\n {2}app\/fraud: 'name' 'Fraud' is not a DNS-1123 label\n$/);
-    assert.match(renderMarkdown(r), /:x: \*\*The head fails validation/);
+    assert.match(renderText(r), /✗ head fails type-checking, synthesis or validation:\n {2}app\/fraud: 'name' 'Fraud' is not a DNS-1123 label\n$/);
+    assert.match(renderMarkdown(r), /:x: \*\*The head fails type-checking, synthesis or validation; this change cannot be merged as is\.\*\*/);
     const j = JSON.parse(renderJson(r));
     assert.equal(j.ok, false);
     assert.equal(j.headError, r.headError);

@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { denseNetForward } from '../../components/onnx/index.ts';
 import { tempDir, writeFraudModel, rows, inferBody, post, watchServe } from './fixtures.ts';
+import { LocalRegistry } from '../../components/registry/index.ts';
 
 const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
 
@@ -22,6 +23,36 @@ describe('ghosteam serve', () => {
       r.stderr.trim(),
       'error: no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions',
     );
+  });
+
+  test("the help's own example, fraud@champion, on a fresh registry: says what to serve instead, then serves once the alias is set", async () => {
+    const dir = tempDir();
+    const reg = join(dir, 'registry');
+    const serve = (...a: string[]) => spawnSync(process.execPath, [bin, 'serve', '--registry-dir', reg, '--port', '0', ...a], { encoding: 'utf8' });
+    let r = serve('--model', 'fraud@champion');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr.trim(),
+      `error: can't resolve 'fraud@champion' in the local registry: model 'fraud' is not registered in the local registry at ${reg} (the registry is empty); register a version first (\`ghosteam run app.ts\` trains and registers one), or point --registry-dir/--mlflow-uri at the registry that has it`,
+    );
+    const registry = new LocalRegistry({ dir: reg });
+    await registry.registerVersion('fraud', { artifactPath: writeFraudModel(dir, 4).path });
+    await registry.registerVersion('fraud', { artifactPath: writeFraudModel(dir, 5).path });
+    r = serve('--model', 'fraud@champion');
+    assert.equal(r.status, 1);
+    assert.equal(
+      r.stderr.trim(),
+      "error: can't resolve 'fraud@champion' in the local registry: model 'fraud' has no alias 'champion' (it has no aliases); no version of 'fraud' has the alias 'champion' yet (the operator sets it when it promotes a version); serve a version instead: --model fraud:2 (the latest of 2) or --model fraud@latest",
+    );
+    await registry.setAlias('fraud', 'champion', 1);
+    const child = spawn(process.execPath, [bin, 'serve', '--registry-dir', reg, '--port', '0', '--model', 'fraud@champion']);
+    const served = watchServe(child);
+    await served.url;
+    assert.match(served.output(), /serving fraud version 1/);
+    await new Promise<void>((resolve) => {
+      child.on('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
   });
 
   test('a missing token variable is an error', () => {

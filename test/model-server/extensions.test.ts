@@ -84,9 +84,11 @@ describe('tritonclient: FP16, BF16 and the model repository extension', { skip: 
     assert.deepEqual(out.index_final, out.index0);
   });
 
-  // The OIP OpenAPI spec has neither the repository extension nor KServe V1: fuzz them from this
-  // small spec of their request bodies (schemathesis also sends bodies that break it).
-  test('schemathesis over the repository extension and V1 predict: no 5xx, server still healthy', async () => {
+  // The OIP OpenAPI spec has neither the repository extension, Triton's config and statistics nor
+  // KServe V1: fuzz them from this small hand-written spec of their paths and request bodies
+  // (schemathesis also sends bodies and path values that break it). The server publishes no OpenAPI
+  // of its own yet, so this spec is not generated from the types.
+  test('schemathesis over the repository extension, Triton config/stats and V1 predict: no 5xx, server still healthy', async () => {
     const spec = `openapi: 3.0.3
 info: {title: ghosteam repository and V1, version: '1'}
 paths:
@@ -103,6 +105,25 @@ paths:
     post:
       parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [affine16, nope]}}]
       requestBody: {content: {application/json: {schema: {type: object, properties: {parameters: {type: object, properties: {unload_dependents: {type: boolean}}}}}}}}
+      responses: {'200': {description: ok}}
+  /v2/models/{name}/config:
+    get:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [fraud, nope, two, affine16]}}]
+      responses: {'200': {description: ok}}
+  /v2/models/{name}/versions/{version}/config:
+    get:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [fraud, nope]}}, {name: version, in: path, required: true, schema: {type: string}}]
+      responses: {'200': {description: ok}}
+  /v2/models/stats:
+    get:
+      responses: {'200': {description: ok}}
+  /v2/models/{name}/stats:
+    get:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [fraud, nope, two]}}]
+      responses: {'200': {description: ok}}
+  /v2/models/{name}/versions/{version}/stats:
+    get:
+      parameters: [{name: name, in: path, required: true, schema: {type: string, enum: [fraud, nope]}}, {name: version, in: path, required: true, schema: {type: string}}]
       responses: {'200': {description: ok}}
   /v1/models/{name}:predict:
     post:

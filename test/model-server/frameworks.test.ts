@@ -83,7 +83,8 @@ describe('bring your own model: sklearn, XGBoost and LightGBM exports served as 
       );
     }
     const info = Object.fromEntries(s.models().map((m) => [m.name, m.versions[0]]));
-    for (const c of cases) assert.equal(info[c.name].batching, true, c.name);
+    // Proved, not assumed: the IsolationForest's and the pipeline's Reshape [-1, k] included.
+    for (const c of cases) assert.deepEqual([info[c.name].batching, info[c.name].batchingReason], [true, 'every output carries the batch rows'], c.name);
   });
 
   test('OIP JSON: labels exact, probabilities / values / scores to 1e-4 of the framework (null = NaN for XGBoost)', async () => {

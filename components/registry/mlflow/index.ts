@@ -48,7 +48,7 @@ export interface MlflowRegistryOptions {
 }
 
 const TAG = 'ghosteam.';
-const LINEAGE_KEYS = ['runId', 'pipeline', 'datasetDigest', 'gitCommit', 'reason', 'task'] as const;
+const LINEAGE_KEYS = ['runId', 'pipeline', 'datasetDigest', 'gitCommit', 'gitDirty', 'reason', 'task'] as const;
 
 /** Maps MLflow's error codes (databricks.proto ErrorCode) onto ours. */
 function codeOf(mlflowCode: string | undefined, status: number): RegistryErrorCode {

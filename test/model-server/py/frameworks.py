@@ -6,7 +6,9 @@ frameworks themselves predict, for test/model-server/frameworks.test.ts.
   frameworks.py triton HOST:PORT OUTDIR -> JSON: per case, tritonclient's answers (JSON and binary)
 
 PyTorch is not here: the torch wheels on PyPI pull the CUDA runtime packages (several GB), and the
-CPU-only builds are on download.pytorch.org, which the test peers don't use.
+CPU-only builds are on download.pytorch.org, which does not resolve from the machines these tests
+run on (only the package registries are reachable). torch.onnx's flatten pattern is covered in
+graph.test.ts, built op by op with onnxruntime as the oracle.
 """
 import json
 import sys
