@@ -212,16 +212,89 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
 
 /** The Kubeflow Trainer runtime a distributed step's TrainJob uses (installed with Kubeflow Trainer v2). */
 export const TRAINJOB_RUNTIME = { apiGroup: 'trainer.kubeflow.org', kind: 'ClusterTrainingRuntime', name: 'torch-distributed' } as const;
+/** The runtime's replicated job and its container (Kubeflow Trainer's torch-distributed runtime names both 'node'). */
+export const TRAINJOB_NODE = 'node';
 /** The Kueue label that queues a workload; Kueue admits a TrainJob's pods as one gang. */
 export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
 /** The Kueue LocalQueue distributed steps go to (the operator's GPU placement creates and sizes it). */
 export const TRAINJOB_QUEUE = 'ghosteam-training';
 
 /**
+ * A distributed step's artifacts pass through the workflow's exchange volume: a PVC Argo creates
+ * from `volumeClaimTemplates` as `<workflow name>-ghosteam-exchange` (owned by the Workflow, deleted
+ * with it), ReadWriteMany because every worker pod mounts it. Each distributed task has its folder.
+ */
+export const EXCHANGE = {
+  volume: 'ghosteam-exchange',
+  mountPath: '/tmp/exchange',
+  storage: '10Gi',
+  /** The field manager of the TrainJob runtime patch that mounts it. */
+  manager: 'ghosteam.io/pipelines',
+} as const;
+
+/** The folders of a distributed task on the exchange volume, relative to the volume (subPaths) and as the staging steps see them. */
+export function exchangeDirs(task: string): { inputs: string; outputs: string; mountedInputs: string; mountedOutputs: string; mountedParams: string } {
+  return {
+    inputs: `${task}/inputs`,
+    outputs: `${task}/outputs`,
+    mountedInputs: `${EXCHANGE.mountPath}/${task}/inputs`,
+    mountedOutputs: `${EXCHANGE.mountPath}/${task}/outputs`,
+    mountedParams: `${EXCHANGE.mountPath}/${task}/outputs/params`,
+  };
+}
+
+/** Step names inside a distributed task's DAG, and their templates' suffixes. */
+export const STAGE_IN = 'stage-in';
+export const TRAINJOB_STEP = 'trainjob';
+export const STAGE_OUT = 'stage-out';
+
+/**
+ * Stage-in: Argo has already put the input artifacts in the task's inputs folder; empty the outputs
+ * folder (a retried step never hands on an earlier attempt's files) and create it, with the output
+ * params folder, as the pods' user. argv: outputs folder, params folder, inputs folder.
+ */
+const STAGE_IN_SCRIPT =
+  "const fs = require('node:fs'); const [out, params, inputs] = process.argv.slice(1); fs.rmSync(out, { recursive: true, force: true }); for (const d of [inputs, out, params]) fs.mkdirSync(d, { recursive: true, mode: 0o2775 });";
+
+/**
+ * Stage-out: every required output artifact and every output param must be there; else fail naming
+ * what is missing (Argo would fail too, with a path and no hint). argv: step name, outputs folder,
+ * then `a:<name>` for an output artifact and `p:<name>` for an output param.
+ */
+const STAGE_OUT_SCRIPT = `const fs = require('node:fs'); const path = require('node:path');
+const [task, out, ...want] = process.argv.slice(1);
+const missing = want.filter((w) => !fs.existsSync(w.startsWith('a:') ? path.join(out, w.slice(2)) : path.join(out, 'params', w.slice(2))));
+if (missing.length) {
+  console.error(\`distributed step '\${task}' finished without writing \${missing.map((w) => (w.startsWith('a:') ? \`output artifact '\${w.slice(2)}'\` : \`output param '\${w.slice(2)}'\`)).join(', ')}; one worker (rank 0, usually) must write each to the path its GHOSTEAM_OUTPUT_<NAME> or GHOSTEAM_OUTPUT_PARAMS_DIR names\`);
+  process.exit(1);
+}
+console.log(\`distributed step '\${task}': outputs staged (\${want.length})\`);`;
+
+/** The volumes and mounts that give a TrainJob's pods the step's contract paths (CONTAINER_DIRS) on the exchange volume. */
+function trainJobVolumes(t: TaskSpec): { volumes: Record<string, unknown>[]; volumeMounts: Record<string, unknown>[] } {
+  const dirs = exchangeDirs(t.name);
+  return {
+    volumes: [
+      { name: 'tmp', emptyDir: {} },
+      { name: 'ghosteam-work', emptyDir: {} },
+      { name: EXCHANGE.volume, persistentVolumeClaim: { claimName: `{{workflow.name}}-${EXCHANGE.volume}` } },
+    ],
+    volumeMounts: [
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: EXCHANGE.volume, mountPath: CONTAINER_DIRS.inputs, subPath: dirs.inputs, readOnly: true },
+      { name: EXCHANGE.volume, mountPath: CONTAINER_DIRS.outputs, subPath: dirs.outputs },
+      { name: 'ghosteam-work', mountPath: CONTAINER_DIRS.work },
+    ],
+  };
+}
+
+/**
  * The TrainJob (trainer.kubeflow.org/v1alpha1) a distributed step runs as: `workers` nodes, one
- * process each, every one with the step's contract environment; the runtime sets torchrun's
- * rendezvous variables (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK), as the local
- * engine does on loopback. Queued for Kueue as one gang.
+ * process each, every one with the step's contract environment and contract paths: the exchange
+ * volume's folders of the task are mounted at /tmp/inputs (read-only) and /tmp/outputs, as a plain
+ * step's emptyDirs are, by a runtime patch that also applies the restricted security context. The
+ * runtime sets torchrun's rendezvous variables (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK,
+ * LOCAL_RANK), as the local engine does on loopback. Queued for Kueue as one gang.
  */
 export function trainJobManifest(t: TaskSpec, pipeline: PipelineSpec): Record<string, unknown> {
   const d = t.distributed!;
@@ -232,6 +305,7 @@ export function trainJobManifest(t: TaskSpec, pipeline: PipelineSpec): Record<st
   for (const [k, v] of Object.entries(t.env)) {
     env.push(typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } });
   }
+  const { volumes, volumeMounts } = trainJobVolumes(t);
   return {
     apiVersion: 'trainer.kubeflow.org/v1alpha1',
     kind: 'TrainJob',
@@ -257,29 +331,136 @@ export function trainJobManifest(t: TaskSpec, pipeline: PipelineSpec): Record<st
         numProcPerNode: 1,
         resourcesPerNode: podResources({ ...t.resources, ...(d.gpusPerWorker > 0 ? { gpu: { count: d.gpusPerWorker } } : { gpu: undefined }) }),
       },
+      runtimePatches: [
+        {
+          manager: EXCHANGE.manager,
+          trainingRuntimeSpec: {
+            template: {
+              spec: {
+                replicatedJobs: [
+                  {
+                    name: TRAINJOB_NODE,
+                    template: {
+                      spec: {
+                        template: {
+                          spec: {
+                            securityContext: podSecurityContext(),
+                            volumes,
+                            containers: [{ name: TRAINJOB_NODE, securityContext: containerSecurityContext(), volumeMounts }],
+                          },
+                        },
+                      },
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        },
+      ],
     },
   };
 }
 
-/** An Argo resource template that creates the step's TrainJob and waits for its Complete or Failed condition. */
-function trainJobTemplate(t: TaskSpec, pipeline: PipelineSpec): ITemplate {
+/**
+ * A distributed step in Argo: a DAG template under the task's own name (so downstream tasks read its
+ * artifacts and params as from any step) that runs stage-in → the TrainJob → stage-out. Stage-in
+ * receives the input artifacts into the exchange volume; the TrainJob's pods find them at the
+ * contract paths and write their outputs there; stage-out hands those to Argo as the step's output
+ * artifacts and params, failing with the names of any the workers did not write.
+ */
+function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] {
   const paramNames = Object.keys(t.params);
-  return {
-    name: t.name,
-    metadata: {
-      annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
-      labels: { [PIPELINE_LABEL]: pipeline.name, ...(t.container ? { [COMPONENT_LABEL]: t.container.name } : {}) },
+  const inputNames = Object.keys(t.inputs);
+  const outputs = Object.entries(t.outputs);
+  const dirs = exchangeDirs(t.name);
+  const labels = { [PIPELINE_LABEL]: pipeline.name, ...(t.container ? { [COMPONENT_LABEL]: t.container.name } : {}) };
+  const metadata = { annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path }, labels };
+  const staging = (name: string, command: string[], io: Pick<ITemplate, 'inputs' | 'outputs'>): ITemplate => ({
+    name,
+    metadata,
+    ...io,
+    container: {
+      name: 'main',
+      image: t.distributed!.stagingImage,
+      command,
+      resources: podResources({ cpu: '100m', memory: '128Mi' }),
+      securityContext: containerSecurityContext(),
+      volumeMounts: [
+        { name: 'tmp', mountPath: '/tmp' },
+        { name: EXCHANGE.volume, mountPath: EXCHANGE.mountPath },
+      ],
     },
-    ...(paramNames.length ? { inputs: { parameters: paramNames.map((name) => ({ name })) } } : {}),
-    resource: {
-      action: 'create',
-      setOwnerReference: true,
-      manifest: JSON.stringify(trainJobManifest(t, pipeline), null, 2),
-      successCondition: 'status.conditions.#(type=="Complete").status == True',
-      failureCondition: 'status.conditions.#(type=="Failed").status == True',
+    volumes: [{ name: 'tmp', emptyDir: {} }],
+  });
+  return [
+    {
+      name: t.name,
+      metadata,
+      ...(paramNames.length || inputNames.length
+        ? {
+            inputs: {
+              ...(paramNames.length ? { parameters: paramNames.map((name) => ({ name })) } : {}),
+              ...(inputNames.length ? { artifacts: inputNames.map((name) => ({ name })) } : {}),
+            },
+          }
+        : {}),
+      ...(outputs.length || t.outputParams.length
+        ? {
+            outputs: {
+              ...(t.outputParams.length
+                ? { parameters: t.outputParams.map((name) => ({ name, valueFrom: { parameter: `{{tasks.${STAGE_OUT}.outputs.parameters.${name}}}` } })) }
+                : {}),
+              ...(outputs.length ? { artifacts: outputs.map(([name]) => ({ name, from: `{{tasks.${STAGE_OUT}.outputs.artifacts.${name}}}` })) } : {}),
+            },
+          }
+        : {}),
+      dag: {
+        tasks: [
+          {
+            name: STAGE_IN,
+            template: `${t.name}-${STAGE_IN}`,
+            ...(inputNames.length ? { arguments: { artifacts: inputNames.map((name) => ({ name, from: `{{inputs.artifacts.${name}}}` })) } } : {}),
+          },
+          {
+            name: TRAINJOB_STEP,
+            template: `${t.name}-${TRAINJOB_STEP}`,
+            depends: `${STAGE_IN}.Succeeded`,
+            ...(paramNames.length ? { arguments: { parameters: paramNames.map((name) => ({ name, value: `{{inputs.parameters.${name}}}` })) } } : {}),
+          },
+          { name: STAGE_OUT, template: `${t.name}-${STAGE_OUT}`, depends: `${TRAINJOB_STEP}.Succeeded` },
+        ],
+      },
     },
-    ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
-  };
+    staging(`${t.name}-${STAGE_IN}`, ['node', '-e', STAGE_IN_SCRIPT, dirs.mountedOutputs, dirs.mountedParams, dirs.mountedInputs], {
+      ...(inputNames.length ? { inputs: { artifacts: inputNames.map((name) => ({ name, path: `${dirs.mountedInputs}/${name}` })) } } : {}),
+    }),
+    {
+      name: `${t.name}-${TRAINJOB_STEP}`,
+      metadata,
+      ...(paramNames.length ? { inputs: { parameters: paramNames.map((name) => ({ name })) } } : {}),
+      resource: {
+        action: 'create',
+        setOwnerReference: true,
+        manifest: JSON.stringify(trainJobManifest(t, pipeline), null, 2),
+        successCondition: 'status.conditions.#(type=="Complete").status == True',
+        failureCondition: 'status.conditions.#(type=="Failed").status == True',
+      },
+      ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
+    },
+    staging(
+      `${t.name}-${STAGE_OUT}`,
+      ['node', '-e', STAGE_OUT_SCRIPT, t.name, dirs.mountedOutputs, ...outputs.map(([k]) => `a:${k}`), ...t.outputParams.map((p) => `p:${p}`)],
+      outputs.length || t.outputParams.length
+        ? {
+            outputs: {
+              ...(t.outputParams.length ? { parameters: t.outputParams.map((name) => ({ name, valueFrom: { path: `${dirs.mountedParams}/${name}` } })) } : {}),
+              ...(outputs.length ? { artifacts: outputs.map(([name]) => ({ name, path: `${dirs.mountedOutputs}/${name}` })) } : {}),
+            },
+          }
+        : {},
+    ),
+  ];
 }
 
 function taskHash(t: TaskSpec): string {
@@ -330,8 +511,17 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
       name: DAG_TEMPLATE,
       dag: { tasks: spec.tasks.map(dagTask) },
     },
-    ...spec.tasks.map((t) => (t.distributed ? trainJobTemplate(t, spec) : template(t, spec, false))),
+    ...spec.tasks.flatMap((t) => (t.distributed ? distributedTemplates(t, spec) : [template(t, spec, false)])),
   ];
+  const names = new Set<string>();
+  for (const tpl of templates) {
+    if (names.has(tpl.name!))
+      throw new Error(
+        `pipeline '${spec.name}': two Argo templates are named '${tpl.name}' (a distributed step's ${STAGE_IN}/${TRAINJOB_STEP}/${STAGE_OUT} templates take '<task>-${STAGE_IN}' and so on); rename the task`,
+      );
+    names.add(tpl.name!);
+  }
+  const distributed = spec.tasks.some((t) => t.distributed);
   // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
   if (spec.exitHandler) {
     const eh = spec.exitHandler;
@@ -362,6 +552,18 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
     ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
     securityContext: podSecurityContext(),
     podMetadata: { labels: { [PIPELINE_LABEL]: spec.name } },
+    ...(distributed
+      ? {
+          volumeClaimTemplates: [
+            {
+              apiVersion: 'v1' as const,
+              kind: 'PersistentVolumeClaim' as const,
+              metadata: { name: EXCHANGE.volume },
+              spec: { accessModes: ['ReadWriteMany' as const], resources: { requests: { storage: EXCHANGE.storage } } },
+            },
+          ],
+        }
+      : {}),
     ...(spec.exitHandler ? { onExit: `${spec.exitHandler.name}-exit` } : {}),
     ...(parallelism ? { parallelism } : {}),
     templates,

@@ -122,7 +122,7 @@ export class ContainerComponent {
   readonly resources?: Resources;
   readonly env: Readonly<Record<string, string>>;
   readonly local?: ContainerLocal;
-  readonly distributed?: DistributedSpec;
+  readonly distributed?: Omit<DistributedSpec, 'stagingImage'>;
 
   private constructor(p: ContainerComponentProps) {
     const n = p.name;

@@ -340,7 +340,9 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
             ...(localProps.venv ? { venv: localProps.venv } : {}),
           };
     const dist = p.distributed ?? cc?.distributed;
-    const distributed: DistributedSpec | undefined = dist ? { workers: dist.workers, gpusPerWorker: dist.gpusPerWorker ?? 0 } : undefined;
+    const distributed: DistributedSpec | undefined = dist
+      ? { workers: dist.workers, gpusPerWorker: dist.gpusPerWorker ?? 0, stagingImage: this.pipeline.componentImage }
+      : undefined;
     const args = p.args ?? cc?.args;
     return {
       name: this.name,

@@ -108,6 +108,11 @@ export interface DistributedSpec {
   readonly workers: number;
   /** GPUs each worker requests. */
   readonly gpusPerWorker: number;
+  /**
+   * In a cluster: the image of the two small steps that move the step's artifacts between Argo and
+   * the workflow's exchange volume (the pipeline's componentImage; it runs `node`).
+   */
+  readonly stagingImage: string;
 }
 
 export interface TaskSpec {

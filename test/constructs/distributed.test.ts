@@ -26,7 +26,7 @@ test('distributed: { workers, gpusPerWorker } synthesizes to a TrainJob valid ag
       name: string;
       resource?: { action: string; manifest: string; successCondition: string; failureCondition: string; setOwnerReference: boolean };
     }[]
-  ).find((t) => t.name === 'fit')!;
+  ).find((t) => t.name === 'fit-trainjob')!;
   assert.equal(tpl.resource!.action, 'create');
   assert.equal(tpl.resource!.setOwnerReference, true);
   assert.equal(tpl.resource!.successCondition, 'status.conditions.#(type=="Complete").status == True');
@@ -48,6 +48,30 @@ test('distributed: { workers, gpusPerWorker } synthesizes to a TrainJob valid ag
     { name: 'GHOSTEAM_PARAM_EPOCHS', value: '{{inputs.parameters.epochs}}' },
   );
   assert.ok(job.spec.trainer.env.some((e) => e.name === 'GHOSTEAM_OUTPUT_PARAMS_DIR'));
+  // The pods get the contract paths on the workflow's exchange volume, where stage-in/stage-out move Argo's artifacts.
+  const mounts = (
+    job.spec as unknown as {
+      runtimePatches: {
+        trainingRuntimeSpec: {
+          template: {
+            spec: {
+              replicatedJobs: { template: { spec: { template: { spec: { containers: { volumeMounts: { mountPath: string; subPath?: string }[] }[] } } } } }[];
+            };
+          };
+        };
+      }[];
+    }
+  ).runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec.containers[0].volumeMounts;
+  assert.deepEqual(
+    mounts.filter((m) => m.subPath).map((m) => [m.mountPath, m.subPath]),
+    [
+      ['/tmp/inputs', 'fit/inputs'],
+      ['/tmp/outputs', 'fit/outputs'],
+    ],
+  );
+  const names = (wt.spec.templates as unknown as { name: string }[]).map((t) => t.name);
+  for (const n of ['fit', 'fit-stage-in', 'fit-trainjob', 'fit-stage-out']) assert.ok(names.includes(n), n);
+  assert.equal((wt.spec as unknown as { volumeClaimTemplates: { metadata: { name: string } }[] }).volumeClaimTemplates[0].metadata.name, 'ghosteam-exchange');
   // A broken manifest would fail the same check: the validator is strict.
   assert.notDeepEqual(upstreamErrors({ ...job, spec: { ...job.spec, trainer: { ...job.spec.trainer, numNodes: 'four' } } } as never), []);
 });
