@@ -7,7 +7,7 @@
  */
 import { LOCK_FILE } from '../api/lock.ts';
 import { formatDuration } from '../api/names.ts';
-import { ROLLOUT_DEFAULTS, type ModelRef } from '../api/crds/types.ts';
+import { ROLLOUT_DEFAULTS } from '../api/crds/types.ts';
 import { diffFields, flatten } from './fields.ts';
 
 /** One changed setting. `before`/`after` are absent when the setting is absent on that side. */
@@ -64,11 +64,12 @@ export type RefShape =
   | { readonly kind: 'follow'; readonly alias: string }
   | { readonly kind: 'pinned'; readonly version: number; readonly alias: string };
 
-/** The three shapes of spec.modelRef (controllers/planners/model-target.ts). */
-export function refShape(ref: Partial<ModelRef> | undefined): RefShape | undefined {
+/** The three shapes of spec.modelRef (controllers/planners/model-target.ts); anything else (a malformed ref) is undefined. */
+export function refShape(ref: unknown): RefShape | undefined {
   if (!ref || typeof ref !== 'object') return undefined;
-  const version = typeof ref.version === 'number' ? ref.version : undefined;
-  const alias = typeof ref.alias === 'string' ? ref.alias : undefined;
+  const r = ref as { version?: unknown; alias?: unknown };
+  const version = typeof r.version === 'number' ? r.version : undefined;
+  const alias = typeof r.alias === 'string' ? r.alias : undefined;
   if (version !== undefined && alias === undefined) return { kind: 'fixed', version };
   if (version === undefined) return { kind: 'follow', alias: alias ?? 'latest' };
   return { kind: 'pinned', version, alias: alias ?? 'latest' };

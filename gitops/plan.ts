@@ -161,7 +161,7 @@ function planModel(before: K8sObject | undefined, after: K8sObject | undefined, 
   const details = changes.map(formatValueChange);
   const versions = { ...(versionBefore ? { versionBefore } : {}), ...(versionAfter ? { versionAfter } : {}), ...(rollout ? { rollout } : {}) };
   if (!before) {
-    const ref = refShape(get(after, 'spec.modelRef') as never);
+    const ref = refShape(get(after, 'spec.modelRef'));
     const at = !ref
       ? ''
       : ref.kind === 'fixed'
@@ -182,8 +182,8 @@ function planModel(before: K8sObject | undefined, after: K8sObject | undefined, 
       changes,
     };
   }
-  const refBefore = refShape(get(before, 'spec.modelRef') as never);
-  const refAfter = refShape(get(after, 'spec.modelRef') as never);
+  const refBefore = refShape(get(before, 'spec.modelRef'));
+  const refAfter = refShape(get(after, 'spec.modelRef'));
   const registered = String(get(after, 'spec.modelRef.name') ?? name);
   const sentence = explainRef(registered, refBefore, refAfter, rollout, writers.get(registered));
   const others = changes.filter((c) => c.field !== 'registry');
@@ -416,7 +416,7 @@ export function computePlan(
   const head = indexObjects(headObjects, labels.head);
   const refs = new Map<string, RefShape[]>();
   for (const o of head.values()) {
-    const shape = isGhosteamKind(o, 'Model') ? refShape(get(o, 'spec.modelRef') as never) : undefined;
+    const shape = isGhosteamKind(o, 'Model') ? refShape(get(o, 'spec.modelRef')) : undefined;
     const registered = get(o, 'spec.modelRef.name');
     if (shape && typeof registered === 'string') refs.set(registered, [...(refs.get(registered) ?? []), shape]);
   }

@@ -112,7 +112,7 @@ export async function downloadS3Object(
   } catch (err) {
     await cleanup();
     if (err instanceof IngestError) throw err;
-    throw new IngestError(explainS3Error(url, loc, endpoint, err as never));
+    throw new IngestError(explainS3Error(url, loc, endpoint, err instanceof Error ? err : { message: String(err) }));
   } finally {
     client.destroy();
   }

@@ -252,11 +252,19 @@ export class ArgoServerClient {
     if (!body) return;
     const decoder = new TextDecoder();
     let buffered = '';
-    for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(chunk, { stream: true });
-      const { lines, rest } = splitStream(buffered);
-      buffered = rest;
-      for (const l of lines) yield logLine(what, l);
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        buffered += decoder.decode(value, { stream: true });
+        const { lines, rest } = splitStream(buffered);
+        buffered = rest;
+        for (const l of lines) yield logLine(what, l);
+      }
+    } finally {
+      // A caller that stops early (break) closes the connection instead of leaving it streaming.
+      void reader.cancel().catch(() => undefined);
     }
     const { lines } = splitStream(buffered + decoder.decode() + '\n');
     for (const l of lines) yield logLine(what, l);
