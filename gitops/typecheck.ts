@@ -54,15 +54,25 @@ export function findTsconfig(appAbs: string, root: string): string | undefined {
   }
 }
 
-/** Options when the app has no tsconfig.json: what `ghosteam init` writes, with Node's types when installed. */
-function defaultOptions(ts: TS, appAbs: string): import('typescript').CompilerOptions {
-  let nodeTypes = false;
-  try {
-    createRequire(appAbs).resolve('@types/node/package.json');
-    nodeTypes = true;
-  } catch {
-    nodeTypes = false;
+/**
+ * Where Node's types come from: the app's own @types/node, else ghosteam's (an app checked out with
+ * no node_modules of its own, or one that never installed them, still uses `node:fs` and `process`,
+ * which run fine under tsx; without Node's types every such use would be reported as an error).
+ */
+function nodeTypesRoot(appAbs: string): string | undefined {
+  for (const from of [appAbs, join(ownRoot, 'package.json')]) {
+    try {
+      return dirname(dirname(createRequire(from).resolve('@types/node/package.json')));
+    } catch {
+      // try the next place
+    }
   }
+  return undefined;
+}
+
+/** Options when the app has no tsconfig.json: what `ghosteam init` writes, with Node's types. */
+function defaultOptions(ts: TS, appAbs: string): import('typescript').CompilerOptions {
+  const typesRoot = nodeTypesRoot(appAbs);
   return {
     target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.NodeNext,
@@ -71,7 +81,7 @@ function defaultOptions(ts: TS, appAbs: string): import('typescript').CompilerOp
     allowImportingTsExtensions: true,
     resolveJsonModule: true,
     skipLibCheck: true,
-    types: nodeTypes ? ['node'] : [],
+    ...(typesRoot ? { typeRoots: [typesRoot], types: ['node'] } : { types: [] }),
   };
 }
 

@@ -83,8 +83,16 @@ describe('a pinned Model following latest keeps rolling out new versions', { ski
   const getModel = (ns: string) => store.get(TYPES.Model, ns, 'fraud') as Promise<(K8sObject & { spec: ModelSpec; status?: ModelStatus }) | undefined>;
   const touch = async (ns: string, v: string) => {
     // The registry is not watched: a label touch makes the operator look now (a resync would, later).
-    const cur = (await getModel(ns))!;
-    await store.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, touched: v } } });
+    // The operator writes the Model's status meanwhile: on a 409, read it again and retry, as any client does.
+    for (let attempt = 1; ; attempt++) {
+      const cur = (await getModel(ns))!;
+      try {
+        await store.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, touched: v } } });
+        return;
+      } catch (e) {
+        if ((e as { code?: number }).code !== 409 || attempt >= 5) throw e;
+      }
+    }
   };
 
   test('pin v2 + latest: v3 is canaried, promoted and pinned; the re-synthesized Model changes nothing; a failed v4 is not retried; a reverted pin rolls nothing back, a fixed reference does', async () => {
