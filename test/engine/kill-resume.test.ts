@@ -25,13 +25,23 @@ after(async () => {
   await cleanup();
 });
 
+/**
+ * The environment of the CLI under test: this registry directory, and never the peers' MLflow (CI
+ * exports MLFLOW_TRACKING_URI, which the register step would otherwise use).
+ */
+function cliEnv(cwd: string, extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra, GHOSTEAM_REGISTRY_DIR: join(cwd, 'registry'), FORCE_COLOR: '0' };
+  delete env.MLFLOW_TRACKING_URI;
+  return env;
+}
+
 const sha = (f: string) => `sha256:${createHash('sha256').update(readFileSync(f)).digest('hex')}`;
 
 function start(cwd: string, env: Record<string, string>): ChildProcess {
   const c = spawn(process.execPath, [bin, 'run', app, '--json'], {
     cwd,
     stdio: 'ignore',
-    env: { ...process.env, ...env, GHOSTEAM_REGISTRY_DIR: join(cwd, 'registry'), FORCE_COLOR: '0' },
+    env: cliEnv(cwd, env),
   });
   children.push(c);
   return c;
@@ -54,7 +64,7 @@ function resume(cwd: string, id: string) {
   const r = spawnSync(process.execPath, [bin, 'run', app, '--resume', id], {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, GHOSTEAM_REGISTRY_DIR: join(cwd, 'registry'), HOLD_S: '0', MODEL_MB: '0', FORCE_COLOR: '0', NO_COLOR: '1' },
+    env: cliEnv(cwd, { HOLD_S: '0', MODEL_MB: '0', NO_COLOR: '1' }),
   });
   return { code: r.status, out: r.stdout + r.stderr };
 }
