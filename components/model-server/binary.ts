@@ -7,7 +7,8 @@
  */
 import { RequestError, NUL_FREE, fromBf16Bits, toBf16Bits, type OipDatatype, type TensorSpec, type TypedData } from './tensors.ts';
 
-const ELEM_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
+/** Bytes per element of each fixed-size datatype in the binary tensor extension. */
+export const ELEM_BYTES: Record<Exclude<OipDatatype, 'BYTES'>, number> = {
   BOOL: 1,
   UINT8: 1,
   INT8: 1,

@@ -31,7 +31,7 @@ import { loadOrtModel, resolveSpec, specName, type ModelSpec, type OrtModel, typ
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
-import { attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
+import { ELEM_BYTES, attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
 import { bearerCheck, closeAfter, isLoopback, readBody, send, DEFAULT_DRAIN_BYTES } from './http.ts';
 import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1Answer, v1Shape } from './v1.ts';
@@ -278,22 +278,7 @@ export const SERVER_DEFAULTS = {
 } as const;
 
 /** Bytes per element in the binary tensor extension (BYTES: at least its 4-byte length). */
-const BINARY_ELEMENT_BYTES: Record<string, number> = {
-  BOOL: 1,
-  UINT8: 1,
-  INT8: 1,
-  UINT16: 2,
-  INT16: 2,
-  FP16: 2,
-  BF16: 2,
-  UINT32: 4,
-  INT32: 4,
-  FP32: 4,
-  UINT64: 8,
-  INT64: 8,
-  FP64: 8,
-  BYTES: 4,
-};
+const BINARY_ELEMENT_BYTES: Record<string, number> = { ...ELEM_BYTES, BYTES: 4 };
 
 /** The 413 for an answer over the response limit. */
 function tooLarge(limit: number, detail: string): RequestError {
