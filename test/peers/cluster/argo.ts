@@ -33,14 +33,30 @@ export const WORKFLOW_SERVICE_ACCOUNT = 'argo-workflow';
 /** The Secret (in ARGO_NAMESPACE) with the object store's keys, referenced by the artifact repository. */
 export const S3_SECRET = 'ghosteam-s3';
 
+/** The commit each pinned tag points at (the module proxy's Origin.Hash), stamped into the binaries. */
+const ARGO_TAG_COMMITS: Readonly<Record<string, string>> = { 'v3.7.3': 'bded09fe4abd37cb98d7fc81b4c14a6f5034e9ab' };
+
 export function argoLdflags(): string {
   const v = versions.argoWorkflows;
   const pkg = ARGO_MODULE;
   const goMod = readFileSync(join(argoModuleDir, 'go.mod'), 'utf8');
   if (!goMod.includes(`${ARGO_MODULE} ${v}`))
     throw new Error(`test/peers/argo/go.mod does not require ${ARGO_MODULE} ${v} (test/peers/versions.json argoWorkflows); make them agree`);
-  // What Argo's Makefile stamps; the commit is the tag's (the module proxy's Origin of v3.7.3).
-  return ['-s', '-w', `-X ${pkg}.version=${v}`, `-X ${pkg}.gitTag=${v}`, `-X ${pkg}.gitTreeState=clean`, `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`].join(' ');
+  // What Argo's Makefile stamps; the commit is the tag's (the module proxy's Origin of the version).
+  const commit = ARGO_TAG_COMMITS[v];
+  if (!commit)
+    throw new Error(
+      `test/peers/cluster/argo.ts: no tag commit recorded for Argo Workflows ${v}; add it to ARGO_TAG_COMMITS (\`go mod download -json\` prints it as Origin.Hash)`,
+    );
+  return [
+    '-s',
+    '-w',
+    `-X ${pkg}.version=${v}`,
+    `-X ${pkg}.gitTag=${v}`,
+    `-X ${pkg}.gitCommit=${commit}`,
+    `-X ${pkg}.gitTreeState=clean`,
+    `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+  ].join(' ');
 }
 
 /** Where a built Argo binary lands in the cache, keyed by every input of its build. */
