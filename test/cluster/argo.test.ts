@@ -11,18 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import { ARGO_NAMESPACE } from '../peers/cluster/config.ts';
 import { ARTIFACT_BUCKET, WORKFLOW_SERVICE_ACCOUNT } from '../peers/cluster/argo.ts';
 import { readClusterState } from '../peers/cluster/node.ts';
-import { captureClusterEgress, RESTRICTED, useCluster, waitFor, type Capture } from './harness.ts';
+import { captureClusterEgress, RESTRICTED, useCluster, waitFor, type Capture, type WorkflowLike } from './harness.ts';
 
 const cluster = await useCluster(['components']);
 const name = `artifacts-${process.pid}`;
-
-interface WorkflowLike {
-  status?: {
-    phase?: string;
-    message?: string;
-    nodes?: Record<string, { displayName: string; phase: string; message?: string; outputs?: { parameters?: { name: string; value?: string }[] } }>;
-  };
-}
 
 function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];

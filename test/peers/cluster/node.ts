@@ -43,6 +43,8 @@ export interface ClusterState {
 export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet' | 'objectstore' | 'argo-controller';
 /** Start order; teardown runs it backwards. */
 const DAEMONS: readonly DaemonName[] = ['containerd', 'apiserver', 'controller-manager', 'scheduler', 'proxy', 'kubelet', 'objectstore', 'argo-controller'];
+/** The node's own daemons: what must run before the node is Ready (the object store and Argo start after). */
+const NODE_DAEMONS: readonly DaemonName[] = DAEMONS.slice(0, DAEMONS.indexOf('kubelet') + 1);
 
 /** A failure of one part of the cluster, named, with the log to read. */
 export class ClusterPartError extends Error {
@@ -94,9 +96,12 @@ export function apiGet(kubeconfig: string, path: string, timeoutMs = 5000): Prom
 }
 
 /** Why the recorded cluster is not usable, or undefined when every daemon lives and the node is Ready. */
-export async function checkCluster(state: ClusterState | undefined = readClusterState()): Promise<string | undefined> {
+export async function checkCluster(
+  state: ClusterState | undefined = readClusterState(),
+  daemons: readonly DaemonName[] = DAEMONS,
+): Promise<string | undefined> {
   if (!state) return 'the cluster is not running';
-  for (const name of DAEMONS) {
+  for (const name of daemons) {
     const d = state.daemons[name];
     if (!d) return `${name} was never started`;
     if (!isAlive(d.pid)) return `${name} (pid ${d.pid}) has exited; see ${d.log}`;
@@ -568,14 +573,14 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
       });
       await timed(timings, 'node Ready', async () => {
         const deadline = Date.now() + 180_000;
-        let why = await checkCluster(state);
+        let why = await checkCluster(state, NODE_DAEMONS);
         while (why !== undefined && Date.now() < deadline) {
-          for (const name of DAEMONS) {
+          for (const name of NODE_DAEMONS) {
             const d = state.daemons[name]!;
             if (!isAlive(d.pid)) throw new ClusterPartError(name, `exited; the end of ${d.log}:\n${logTail(d.log)}`);
           }
           await sleep(500);
-          why = await checkCluster(state);
+          why = await checkCluster(state, NODE_DAEMONS);
         }
         if (why !== undefined) throw new ClusterPartError('node', `not Ready within 180s: ${why}\n${logTail(state.daemons.kubelet!.log)}`);
         // Pods need their ServiceAccount: the controller-manager makes `default` in each namespace.
