@@ -35,7 +35,7 @@ const components = catalog(
     },
     { outputParams: ['score'] },
   ),
-  comp('judge', (ctx) => ctx.setOutput('err', ctx.params.nullify ? null : (ctx.params.score)), { outputParams: ['err'] }),
+  comp('judge', (ctx) => ctx.setOutput('err', ctx.params.nullify ? null : ctx.params.score), { outputParams: ['err'] }),
   comp('reg', (ctx) => void registered.push(ctx.params.score)),
 );
 
