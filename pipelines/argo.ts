@@ -25,6 +25,7 @@ type EnvVar = NonNullable<NonNullable<ITemplate['container']>['env']>[number];
 import { createHash } from 'node:crypto';
 import type { ParamValue } from '../components/component.ts';
 import { dataDependencies } from './check.ts';
+import { bytesQuantity, quantityValue } from './resources.ts';
 import { pipelineSpecHash } from './hash.ts';
 import { CONTAINER_DIRS, containerDirs, contractEnv, paramEnvName } from './contract.ts';
 import { formatDuration } from '../api/names.ts';
@@ -227,10 +228,15 @@ export const TRAINJOB_QUEUE = 'ghosteam-training';
 export const EXCHANGE = {
   volume: 'ghosteam-exchange',
   mountPath: '/tmp/exchange',
-  storage: '10Gi',
   /** The field manager of the TrainJob runtime patch that mounts it. */
   manager: 'ghosteam.io/pipelines',
 } as const;
+
+/** The exchange volume's size: the sum of what each distributed step asks for (each has its own folders on it). */
+export function exchangeSize(spec: PipelineSpec): string {
+  const sizes = spec.tasks.flatMap((t) => (t.distributed ? [t.distributed.exchangeSize] : []));
+  return sizes.length === 1 ? sizes[0] : bytesQuantity(sizes.reduce((sum, q) => sum + quantityValue(q), 0));
+}
 
 /** The folders of a distributed task on the exchange volume, relative to the volume (subPaths) and as the staging steps see them. */
 export function exchangeDirs(task: string): { inputs: string; outputs: string; mountedInputs: string; mountedOutputs: string; mountedParams: string } {
@@ -522,6 +528,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
     names.add(tpl.name!);
   }
   const distributed = spec.tasks.some((t) => t.distributed);
+  const exchangeClass = spec.tasks.find((t) => t.distributed?.storageClass)?.distributed?.storageClass;
   // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
   if (spec.exitHandler) {
     const eh = spec.exitHandler;
@@ -559,7 +566,11 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
               apiVersion: 'v1' as const,
               kind: 'PersistentVolumeClaim' as const,
               metadata: { name: EXCHANGE.volume },
-              spec: { accessModes: ['ReadWriteMany' as const], resources: { requests: { storage: EXCHANGE.storage } } },
+              spec: {
+                accessModes: ['ReadWriteMany' as const],
+                ...(exchangeClass ? { storageClassName: exchangeClass } : {}),
+                resources: { requests: { storage: exchangeSize(spec) } },
+              },
             },
           ],
         }
