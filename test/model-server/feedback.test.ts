@@ -216,7 +216,7 @@ describe('POST /v2/models/{name}/feedback', () => {
       /^no prediction of model 'fraud' has the request id 'later-1' \(unknown, or older than the last 100000 predictions\); the label is kept/,
     );
     assert.equal(server.quality!.pendingLabels, 1);
-    const before = server.quality!.quality('fraud', '1')!.samples;
+    const before = server.quality!.quality('fraud', '1')?.samples ?? 0;
     await infer(1, 77, 'later-1');
     assert.equal(server.quality!.pendingLabels, 0);
     assert.equal(server.quality!.quality('fraud', '1')!.samples, before + 1);
