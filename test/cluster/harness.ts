@@ -139,6 +139,8 @@ export interface WorkflowLike {
         type?: string;
         phase: string;
         message?: string;
+        startedAt?: string;
+        finishedAt?: string;
         outputs?: { parameters?: { name: string; value?: string }[]; artifacts?: { name: string; s3?: { key?: string } }[] };
       }
     >;
