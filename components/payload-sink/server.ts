@@ -27,7 +27,11 @@ import type { AddressInfo } from 'node:net';
 import { readFile, rename, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { bearerCheck, readBody, send } from '../model-server/http.ts';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { readBody, send } from '../model-server/http.ts';
+import { AuthError, createAuthenticator, type AuthOptions } from '../security/auth.ts';
+import { readTls, watchTls, type TlsFiles } from '../security/tls.ts';
 import { recordJson, type PayloadRecord } from '../model-server/payload-log.ts';
 import { JsonlFile, freeBytes, repairTornTail, type FsyncPolicy } from '../model-server/jsonl-file.ts';
 import { RequestError } from '../model-server/tensors.ts';
@@ -42,6 +46,10 @@ export interface PayloadSinkOptions {
   readonly host?: string;
   /** When set, POST / and /metrics need `Authorization: Bearer <token>` (at least 8 characters). */
   readonly token?: string;
+  /** OIDC/JWT tokens: POST / needs the `ingest` permission, /metrics `metrics` (see ../security/auth.ts). */
+  readonly auth?: Omit<AuthOptions, 'token'>;
+  /** HTTPS (re-read when the files change); with `clientCa`, only clients with a certificate it signed connect (mutual TLS). */
+  readonly tls?: TlsFiles;
   /** How long a KServe request waits for its response (and the other way round). @default 30000 */
   readonly pairTtlMs?: number;
   /** Unpaired halves held at most. @default 10000 */
@@ -152,7 +160,7 @@ class Refused extends RequestError {
 }
 
 export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSink> {
-  const authorized = bearerCheck(o.token);
+  const auth = createAuthenticator({ ...o.auth, token: o.token });
   const maxBody = o.maxBodyBytes ?? 16 * 1024 * 1024;
   // One body of the largest size always fits, so a lone large event is never refused forever.
   const maxInflight = Math.max(o.maxInflightBytes ?? 48 * 1024 * 1024, maxBody);
@@ -329,11 +337,13 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       const why = unready();
       return why ? send(res, 503, JSON.stringify({ ok: false, reason: why })) : send(res, 200, '{"ok":true}');
     }
-    if (!authorized(req))
-      throw new RequestError(
-        401,
-        req.headers.authorization === undefined ? 'missing bearer token; send Authorization: Bearer <token>' : 'invalid bearer token',
-      );
+    try {
+      const p = auth.check(req.headers.authorization, { permission: path === '/metrics' ? 'metrics' : 'ingest' });
+      if (p instanceof Promise) await p;
+    } catch (e) {
+      if (e instanceof AuthError) throw new RequestError(e.status, e.message);
+      throw e;
+    }
     if (path === '/metrics') {
       if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
       syncCounts();
@@ -441,7 +451,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     send(res, 200, JSON.stringify({ accepted: n }));
   }
 
-  const server: Server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e: Error) => {
       const status = e instanceof RequestError ? e.status : 500;
       if (e instanceof Refused) {
@@ -457,12 +467,20 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
           ? { 'retry-after': String(e.retryAfterS) }
           : status === 401
             ? { 'www-authenticate': 'Bearer' }
-            : status === 405
-              ? { allow: 'GET, POST' }
-              : {};
-      send(res, status, JSON.stringify({ error: status < 500 || e instanceof Refused ? e.message : `internal error: ${e.message}` }), extra);
+            : status === 403
+              ? { 'www-authenticate': 'Bearer error="insufficient_scope"' }
+              : status === 405
+                ? { allow: 'GET, POST' }
+                : status === 503
+                  ? { 'retry-after': '5' }
+                  : {};
+      send(res, status, JSON.stringify({ error: e instanceof RequestError ? e.message : `internal error: ${e.message}` }), extra);
     });
-  });
+  };
+  const httpOptions = { requestTimeout: 60_000, headersTimeout: 30_000 };
+  const server: Server | HttpsServer = o.tls ? createHttpsServer({ ...httpOptions, ...readTls(o.tls) }, onRequest) : createServer(httpOptions, onRequest);
+  const stopTlsWatch = o.tls ? watchTls(server as HttpsServer, o.tls, say) : undefined;
+  server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
   const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -473,7 +491,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     file: o.file,
     stats: () => ({
@@ -488,6 +506,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     unready,
     async close() {
       clearInterval(expiry);
+      stopTlsWatch?.();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
