@@ -18,6 +18,18 @@ import type { Command } from 'commander';
 import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
+import { parseDuration } from '../../api/names.ts';
+
+function durationFlag(flag: string, value: string): number {
+  let seconds: number;
+  try {
+    seconds = parseDuration(value);
+  } catch (e) {
+    throw new Error(`${flag}: ${(e as Error).message}`, { cause: e });
+  }
+  if (seconds <= 0) throw new Error(`${flag} must be longer than 0s; got '${value}'`);
+  return seconds * 1000;
+}
 import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
 
 interface ServeFlags extends SecurityFlags {
@@ -29,6 +41,8 @@ interface ServeFlags extends SecurityFlags {
   payloadLog?: string;
   payloadSink?: string;
   payloadSample: string;
+  feedbackLog?: string;
+  qualityWindow: string;
   batching: boolean;
   maxBatchSize: string;
   maxQueueDelayMs: string;
@@ -62,6 +76,11 @@ export function register(program: Command): void {
     .option('--payload-log <file>', 'write sampled request/response records to this rotating JSON Lines file')
     .option('--payload-sink <url>', 'POST sampled records as CloudEvents to this URL instead of a file')
     .option('--payload-sample <rate>', 'share of requests recorded, 0-1', '1')
+    .option(
+      '--feedback-log <file>',
+      'keep the labels POSTed to /v2/models/NAME/feedback in this JSON Lines file (fsynced; replayed on start) instead of memory only',
+    )
+    .option('--quality-window <duration>', 'sliding window the quality metrics from feedback cover (e.g. 30m, 1h, 1d)', '1h')
     .option('--no-batching', 'run every request alone (no dynamic batching)')
     .option('--max-batch-size <rows>', 'most rows merged into one model run', '64')
     .option('--max-queue-delay-ms <ms>', 'longest a request waits for a batch', '2')
@@ -171,6 +190,7 @@ export function register(program: Command): void {
       // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
       v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',
       payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
+      quality: { ...(flags.feedbackLog ? { file: flags.feedbackLog } : {}), windowMs: durationFlag('--quality-window', flags.qualityWindow) },
     });
     for (const f of server.failed) process.stderr.write(`not serving ${f.model}: ${f.error}\n`);
     for (const m of server.models()) {

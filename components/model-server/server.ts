@@ -40,6 +40,7 @@ import type { AuditLog } from '../security/audit.ts';
 import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1Answer, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
+import { QualityMonitor, registerQualityMetrics, type QualityOptions, type VersionQuality } from './quality.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -96,6 +97,13 @@ export interface ModelServerOptions {
   readonly drainBodyBytes?: number;
   /** Sampled payload logging for drift monitoring. */
   readonly payloadLog?: PayloadLogOptions;
+  /**
+   * Quality from delayed labels: every answered request's predictions are remembered by request id,
+   * `POST /v2/models/{name}/feedback` joins labels to them, and quality per version goes to /metrics
+   * and the stats (./quality.ts). Labels are kept in memory unless `file` is set; false turns it off.
+   * @default {} (on, in memory)
+   */
+  readonly quality?: false | QualityOptions;
   /**
    * Serve /admin/* (load, unload, traffic, stats). The admin API loads files by path, so by default
    * it is on only where nobody else can reach it unauthenticated.
@@ -158,7 +166,8 @@ export interface ModelInfo {
 export interface ModelStats {
   readonly model: string;
   readonly traffic: TrafficSplit;
-  readonly versions: Record<string, VersionStats>;
+  /** Per version: traffic figures, and quality from feedback once a label has joined one of its predictions. */
+  readonly versions: Record<string, VersionStats & { readonly quality?: VersionQuality }>;
 }
 
 export interface ModelServer {
@@ -173,6 +182,8 @@ export interface ModelServer {
   models(): ModelInfo[];
   stats(name: string): ModelStats;
   readonly metrics: ServerMetrics;
+  /** The feedback join and quality windows (undefined with `quality: false`). */
+  readonly quality: QualityMonitor | undefined;
   /** Models of `options.models` that could not be loaded, each with why (the others serve). */
   readonly failed: ReadonlyArray<{ readonly model: string; readonly error: string }>;
   /**
@@ -371,6 +382,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         (n) => metrics.payloadWritten.inc(n),
       )
     : undefined;
+  const quality = options.quality === false ? undefined : await QualityMonitor.open(options.quality ?? {});
+  if (quality) {
+    registerQualityMetrics(metrics.registry, quality);
+    // Requests answered before a restart can still get their labels.
+    if (options.payloadLog?.file) await quality.seed(options.payloadLog.file);
+  }
   const served = new Map<string, Served>();
   const idBase = randomBytes(4).toString('hex');
   let idSeq = 0;
@@ -523,8 +540,11 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   function stats(name: string): ModelStats {
     const s = served.get(name);
     if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
-    const versions: Record<string, VersionStats> = {};
-    for (const v of s.versions.values()) versions[v.version] = v.metrics.stats();
+    const versions: Record<string, VersionStats & { quality?: VersionQuality }> = {};
+    for (const v of s.versions.values()) {
+      const q = quality?.quality(name, v.version);
+      versions[v.version] = q ? { ...v.metrics.stats(), quality: q } : v.metrics.stats();
+    }
     return { model: name, traffic: s.traffic, versions };
   }
 
@@ -591,6 +611,15 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   }
 
   function logPayload(v: Version, id: string, inputs: readonly DecodedTensor[], out: Record<string, RawOutput>, names: readonly string[]): void {
+    if (quality) {
+      // Every answered request, sampled or not: feedback can come for any of them.
+      const outs: Record<string, PayloadTensor> = {};
+      for (const spec of v.model.outputs) {
+        const o = out[spec.name];
+        if (o) outs[spec.name] = { shape: o.dims, datatype: spec.datatype, data: o.data };
+      }
+      quality.observe(v.name, v.version, id, outs);
+    }
     if (!payload || !payload.sample()) return;
     const ins: Record<string, PayloadTensor> = {};
     for (const t of inputs) ins[t.name] = { shape: t.shape, datatype: t.datatype, data: t.json };
@@ -946,6 +975,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
           if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
           return handleInfer(req, res, name, version, t0);
         }
+        if (rest.length === 1 && rest[0] === 'feedback' && version === undefined) {
+          if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
+          if (!quality) throw new RequestError(404, `no route for ${method} ${path}: feedback is off on this server (quality: false)`);
+          getServed(name);
+          const result = await quality.feedback(name, parseJson(await body(req, res)));
+          return send(res, 200, JSON.stringify(result));
+        }
         if (rest.length === 1 && (rest[0] === 'config' || rest[0] === 'stats')) {
           if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
           const s = getServed(name);
@@ -1043,7 +1079,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
                   : e.status === 429
                     ? { 'retry-after': '1' }
                     : undefined;
-        send(res, e.status, errorBody(e.message), extra);
+        send(res, e.status, e.detail ? JSON.stringify({ error: e.message, ...e.detail }) : errorBody(e.message), extra);
         // A body this handler did not read is dropped (an error before reading it); an oversized or
         // late one closes the connection instead (send, closeAfter).
         if (!req.complete && !closeAfter(e.status)) req.resume();
@@ -1095,6 +1131,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       if (!(e instanceof RequestError)) {
         for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
         await payload?.close();
+        await quality?.close();
         throw e;
       }
       const model = specName(m);
@@ -1104,6 +1141,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   }
   if (failed.length > 0 && served.size === 0) {
     await payload?.close();
+    await quality?.close();
     throw new Error(failed.length === 1 ? failed[0].error : `no model could be loaded:\n${failed.map((f) => `  ${f.model}: ${f.error}`).join('\n')}`);
   }
 
@@ -1149,6 +1187,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       }
       served.clear();
       await payload?.close();
+      await quality?.close();
     })();
     return closed;
   }
@@ -1166,6 +1205,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     models,
     stats,
     metrics,
+    quality,
     failed,
     close,
   };

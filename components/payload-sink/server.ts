@@ -5,6 +5,9 @@
  * where the InferenceService's `logger.url` points, and the file it writes is the one DriftMonitors read.
  *
  *   POST /            one CloudEvent (binary or structured) or a batch → 200 {"accepted": n}
+ *   POST /v2/models/{name}/feedback   delayed labels joined to the logged predictions by request id
+ *                     (../model-server/quality.ts: the same endpoint as the model server's; the
+ *                     labels go to FILE.feedback, fsynced before the answer)
  *   GET  /healthz     200 {"ok": true}, or 503 {"ok": false, "reason"} while it cannot write (no token)
  *   GET  /metrics     Prometheus
  *
@@ -36,6 +39,7 @@ import { recordJson, type PayloadRecord } from '../model-server/payload-log.ts';
 import { JsonlFile, freeBytes, repairTornTail, type FsyncPolicy } from '../model-server/jsonl-file.ts';
 import { RequestError } from '../model-server/tensors.ts';
 import { EventError, Pairer, parseCloudEvents, type SinkEvent } from './events.ts';
+import { QualityMonitor, registerQualityMetrics, type QualityOptions } from '../model-server/quality.ts';
 
 export interface PayloadSinkOptions {
   /** The JSON Lines file records are appended to (rotated to FILE.1 … at maxBytes). */
@@ -71,6 +75,12 @@ export interface PayloadSinkOptions {
   readonly minFreeBytes?: number;
   /** Where state changes are reported. @default stderr */
   readonly log?: (line: string) => void;
+  /**
+   * Feedback (delayed labels) joined to the records this sink writes; the labels go to `file`
+   * (default FILE.feedback). false turns the endpoint off.
+   * @default {} (on, logged to FILE.feedback)
+   */
+  readonly quality?: false | QualityOptions;
   /** @deprecated records are written before the answer; kept so old callers still compile. */
   readonly flushIntervalMs?: number;
   readonly now?: () => number;
@@ -222,11 +232,18 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}),
     ...(o.maxFiles ? { maxFiles: o.maxFiles } : {}),
   });
+  const quality = o.quality === false ? undefined : await QualityMonitor.open({ file: `${o.file}.feedback`, log: say, ...o.quality });
+  if (quality) {
+    registerQualityMetrics(registry, quality);
+    // Predictions logged before this start can still get their labels.
+    await quality.seed(o.file);
+  }
   const replayed = await readJournal(journalFile, say);
   if (replayed.length > 0) {
     const out: PayloadRecord[] = [];
     for (const h of replayed) out.push(...pairer.add(h));
     await log.append(out.map((r) => recordJson(r) + '\n').join(''));
+    for (const r of out) quality?.observeRecord(r);
     pairer.takeReleased();
     say(`payload sink: ${replayed.length} KServe half/halves acknowledged before the last stop came back from ${journalFile}`);
   }
@@ -277,6 +294,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     try {
       await log.append(records.map((r) => recordJson(r) + '\n').join(''));
       written.inc(records.length);
+      for (const r of records) quality?.observeRecord(r);
       await journal.append(adds + done.map((j) => `{"done":${JSON.stringify(j)}}\n`).join(''));
     } finally {
       active--;
@@ -351,6 +369,24 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(text);
       return;
+    }
+    const fb = /^\/v2\/models\/([^/]+)\/feedback$/.exec(path);
+    if (fb && quality) {
+      if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
+      let model: string;
+      try {
+        model = decodeURIComponent(fb[1]);
+      } catch {
+        throw new RequestError(400, `the path ${JSON.stringify(path)} has a malformed %-escape`);
+      }
+      const text = (await readBody(req, maxBody)).toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        throw new RequestError(400, `the feedback body is not valid JSON: ${(e as Error).message}`);
+      }
+      return send(res, 200, JSON.stringify(await quality.feedback(model, parsed)));
     }
     if (path !== '/') throw new RequestError(404, `no route ${path}; POST CloudEvents to /`);
     if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on /; POST CloudEvents`);
@@ -474,7 +510,8 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
                 : status === 503
                   ? { 'retry-after': '5' }
                   : {};
-      send(res, status, JSON.stringify({ error: e instanceof RequestError ? e.message : `internal error: ${e.message}` }), extra);
+      const detail = e instanceof RequestError ? e.detail : undefined;
+      send(res, status, JSON.stringify({ error: e instanceof RequestError ? e.message : `internal error: ${e.message}`, ...detail }), extra);
     });
   };
   const httpOptions = { requestTimeout: 60_000, headersTimeout: 30_000 };
@@ -526,6 +563,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
         await journal.close().catch(() => undefined);
       }
       await log.close();
+      await quality?.close();
     },
   };
 }
