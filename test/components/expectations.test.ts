@@ -232,3 +232,42 @@ describe('suite errors name the place and the fix', () => {
     );
   });
 });
+
+describe('the validate component with param suite', () => {
+  test('fails on a failed expectation with the message, writes GE results in the report, and sets expectationsFailed', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { writeDataset } = await import('../../components/dataset/index.ts');
+    const { runComponent } = await import('../../components/run.ts');
+    const { validate } = await import('../../components/validate/index.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'ghosteam-expect-'));
+    const input = join(dir, 'd.arrow');
+    await writeDataset(input, ds);
+    const report = join(dir, 'report.json');
+    const suite = { expectations: [{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@' } }] };
+    const quiet = { log: () => undefined };
+    await assert.rejects(
+      runComponent(validate, { params: { suite: JSON.stringify(suite) }, inputs: { dataset: input }, outputs: { report } }, quiet),
+      /validate: FAILED: 0 of 1 expectations met.*\n.*column 'email' values not matching \/@\/: 1 of 5 rows fail/,
+    );
+    const written = JSON.parse(readFileSync(report, 'utf8'));
+    assert.equal(written.passed, false);
+    assert.equal(written.expectations.results[0].result.unexpected_count, 1);
+    const loose = { expectations: [{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@', mostly: 0.8 } }] };
+    const out = await runComponent(
+      validate,
+      { params: { suite: JSON.stringify(loose) }, inputs: { dataset: input }, outputs: { report }, outputParamsDir: join(dir, 'p') },
+      quiet,
+    );
+    assert.deepEqual(out, { passed: true, violations: 0, failureRate: 0, expectationsFailed: 0 });
+    await assert.rejects(
+      runComponent(validate, { params: {}, inputs: { dataset: input }, outputs: { report } }, quiet),
+      /validate: give param 'schema' .* or 'suite'/,
+    );
+    await assert.rejects(
+      runComponent(validate, { params: { suite: '{"expectations": [{"type": "expect_nothing"}]}' }, inputs: { dataset: input }, outputs: { report } }, quiet),
+      /validate: param suite\.expectations\[0\]\.type: 'expect_nothing' is not an expectation/,
+    );
+  });
+});
