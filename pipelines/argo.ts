@@ -196,12 +196,10 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
         }
       : {}),
     ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
-    ...(t.cache.enabled
+    ...(t.cache.enabled && inputNames.length === 0
       ? {
           memoize: {
-            // Same task definition + same param values → reuse. The definition hash covers the
-            // component version and image, so bumping either invalidates the cache.
-            key: [taskHash(t), ...paramNames.map((k) => `{{inputs.parameters.${k}}}`)].join('/'),
+            key: memoizeKey(t),
             maxAge: t.cache.maxAgeSeconds !== undefined ? formatDuration(t.cache.maxAgeSeconds) : '8760h',
             cache: { configMap: { name: `ghosteam-cache-${pipeline.name}`.slice(0, 253) } },
           },
@@ -467,6 +465,27 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
         : {},
     ),
   ];
+}
+
+/** What Argo accepts as a memoization key (its ConfigMap cache refuses anything else: "invalid cache key"). */
+export const ARGO_CACHE_KEY = /^[a-zA-Z0-9][-a-zA-Z0-9]*$/;
+
+/**
+ * A step's Argo memoization key: the task definition's hash (component version, image, command,
+ * resources...), then a sha256 of its param values as a JSON array, computed by Argo's expression
+ * language when the step runs (a param value itself may hold any character, and the key may hold
+ * only letters, digits and '-'). Argo memoizes on the key alone and cannot see input artifacts, so
+ * only steps without input artifacts are memoized (compileArgo): a step downstream of another would
+ * otherwise be reused with a different upstream model or dataset. The local engine's cache also
+ * keys on input digests and on data files read by path; in a cluster a step that reads data by
+ * path (ingest) is reused for the same path within maxAge, so give changing data a new path or
+ * `cache: Cache.disabled()`.
+ */
+export function memoizeKey(t: TaskSpec): string {
+  const names = Object.keys(t.params);
+  if (names.length === 0) return taskHash(t);
+  const values = names.map((k) => `inputs.parameters['${k}']`).join(', ');
+  return `${taskHash(t)}-{{=sprig.sha256sum(toJson([${values}]))}}`;
 }
 
 function taskHash(t: TaskSpec): string {

@@ -4,6 +4,7 @@
  * primary type and the secondary types whose changes map back to primary keys (by default through
  * controller owner references).
  */
+import type { HealthSecurity } from './health.ts';
 import { objectKey, typeKey, type ObjectStore, type ResourceType } from './store.ts';
 import { Informer, type InformerHandler } from './informer.ts';
 import { WorkQueue } from './queue.ts';
@@ -58,6 +59,8 @@ export interface ManagerOptions {
   /** Port for /healthz, /readyz, /metrics; undefined: no server. 0: any free port. */
   readonly healthPort?: number;
   readonly healthHost?: string;
+  /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
+  readonly healthSecurity?: HealthSecurity;
   readonly metrics?: OperatorMetrics;
   /** Restrict informers to one namespace. */
   readonly namespace?: string;
@@ -123,6 +126,7 @@ export class Manager {
       this.health = await startHealthServer({
         port: this.o.healthPort,
         host: this.o.healthHost,
+        ...this.o.healthSecurity,
         metrics: this.metrics,
         ready: () => (this.running ? undefined : this.leader && !this.leader.isLeader ? 'waiting for the leader Lease' : 'informers not synced'),
       });

@@ -172,6 +172,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     params,
     gitCommit,
     ...(gitDirty ? { gitDirty } : {}),
+    ...((opts.parent ?? prev?.parent) ? { parent: opts.parent ?? prev?.parent } : {}),
     startedAt: new Date(started).toISOString(),
     pid: process.pid,
     host: hostname(),

@@ -79,6 +79,8 @@ export interface RunRecord {
   /** Process that runs it; a 'Running' record whose process is gone was interrupted. */
   pid: number;
   host: string;
+  /** The sweep this run is a trial (or the best-params run) of: its id (pipelines/local/sweep.ts). */
+  readonly parent?: string;
   /** When the run was resumed (`--resume`), oldest first; a resumed run keeps its id. */
   resumedAt?: string[];
   /** Node ids in display order (tasks in topological order, fan-out instances after their task, exit handler last). */
@@ -172,6 +174,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Why the run exists ('drift' | 'git-change' | 'schedule' | 'manual'): given to tasks as 'ghosteam.reason' / GHOSTEAM_REASON, recorded by `register`. */
   readonly reason?: string;
+  /** The sweep the run belongs to (a trial, or the run with the best params): recorded as `parent`. */
+  readonly parent?: string;
   /** Run id to use (tests). @default '<pipeline>-<utc timestamp>-<random>' */
   readonly runId?: string;
   /** Grace period between SIGTERM and SIGKILL when stopping a command task. @default 3000 */
