@@ -345,7 +345,7 @@ describe('ghosteam predict --resume: a stopped or killed run continues by chunk,
 
   test(
     'CSV through the CLI: kill -9 midway, run again with --resume: byte-identical output; another model is refused, naming the difference',
-    { timeout: 180_000 },
+    { timeout: 300_000 },
     async () => {
       const csv = join(dir, 'big.csv');
       writeDenseCsv(csv, 300_000); // 30 chunks: a fast machine is still midway when the second lands
