@@ -938,7 +938,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       const p = auth.check(req.headers.authorization, need === 'open' ? undefined : need);
       who = p instanceof Promise ? await p : p;
     } catch (e) {
-      if (e instanceof AuthError) throw new RequestError(e.status, e.message);
+      if (e instanceof AuthError) {
+        // A refused admin action is an admin action too: recorded with who tried.
+        const tried = e.status === 403 && options.audit && adminOn ? adminAction(method, parts) : undefined;
+        if (tried)
+          await writeAudit({ who: e.subject ?? 'unknown', via: 'jwt', what: tried.what, target: tried.target, outcome: 'denied', error: e.message }, path);
+        throw new RequestError(e.status, e.message);
+      }
       throw e;
     }
     const action = options.audit && adminOn && (p0 === 'admin' || p0 === 'v2') ? adminAction(method, parts) : undefined;

@@ -15,7 +15,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { JsonlFile } from '../model-server/jsonl-file.ts';
 
-export type AuditOutcome = 'success' | 'failure';
+/** success: done; failure: tried and failed; denied: refused for lack of the permission. */
+export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 export interface AuditEntry {
   /** The token's subject (`sub`), `static-token`, `anonymous`, or the operator's identity. */

@@ -87,6 +87,8 @@ export class AuthError extends Error {
   constructor(
     readonly status: 401 | 403 | 503,
     message: string,
+    /** Who was refused (a 403: the token was good). */
+    readonly subject?: string,
   ) {
     super(message);
     this.name = 'AuthError';
@@ -217,7 +219,7 @@ export function createAuthenticator(o: AuthOptions): Authenticator {
 
   const authorize = (p: Principal, need: Need | undefined): Principal => {
     if (need && p.kind === 'jwt' && !permits(p.claims!, need, grants))
-      throw new AuthError(403, `the token of '${p.subject}' does not grant ${needText(need)}; ask for a token with the right scope or claim`);
+      throw new AuthError(403, `the token of '${p.subject}' does not grant ${needText(need)}; ask for a token with the right scope or claim`, p.subject);
     return p;
   };
   return {
@@ -284,8 +286,8 @@ function jwtVerifier(j: JwtOptions, now: () => number): (token: string) => Princ
     }
     return (async () => {
       try {
-        const getKey = await jwks();
-        const { payload } = await jwtVerify(token, getKey, {
+        // Keys are looked up only for a well-formed token (a malformed one is a 401 even while the issuer is down).
+        const { payload } = await jwtVerify(token, async (header, t) => (await jwks())(header, t), {
           issuer: j.issuer,
           audience,
           algorithms,
