@@ -345,10 +345,10 @@ describe('ghosteam predict --resume: a stopped or killed run continues by chunk,
 
   test(
     'CSV through the CLI: kill -9 midway, run again with --resume: byte-identical output; another model is refused, naming the difference',
-    { timeout: 180_000 },
+    { timeout: 300_000 },
     async () => {
       const csv = join(dir, 'big.csv');
-      writeDenseCsv(csv, 120_000);
+      writeDenseCsv(csv, 300_000); // 30 chunks: a fast machine is still midway when the second lands
       const whole = join(dir, 'whole.csv');
       await run(process.execPath, [BIN, 'predict', '-m', model, '-i', csv, '-o', whole, '--batch-size', '2000', '--threads', '1']);
       const output = join(dir, 'resumed.csv');
@@ -361,7 +361,7 @@ describe('ghosteam predict --resume: a stopped or killed run continues by chunk,
       await new Promise((r) => child.once('exit', r));
       assert.equal(existsSync(output), false);
       const parts = readdirSync(state).filter((f) => f.startsWith('part-'));
-      assert.ok(parts.length >= 2 && parts.length < 12, `finished chunks when killed: ${parts.join(', ')}`);
+      assert.ok(parts.length >= 2 && parts.length < 30, `finished chunks when killed: ${parts.join(', ')}`);
       // Another model: refused, the parts kept.
       const other = join(dir, 'other.onnx');
       writeFileSync(other, denseNetToOnnx({ ...randomDenseNet([4, 8, 1], 8), featureNames: ['a', 'b', 'c', 'd'], classes: ['ok', 'fraud'] }));
