@@ -258,6 +258,11 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     }
   }
 
+  /** The output params the task declares (its component's, or the container task's `outputParams`). */
+  get outputParamNames(): readonly string[] {
+    return this.declaredOutputParams;
+  }
+
   /** A handle on output artifact `name` (checked against the declared outputs). */
   output<K extends keyof O & string>(name: K): ArtifactRef<O[K]> {
     const ref = (this.outputs as Record<string, ArtifactRef>)[name];

@@ -74,6 +74,8 @@ const PYTHON_IMPORTS = [
   'lightgbm',
   'skl2onnx',
   'onnxmltools',
+  'optuna',
+  'great_expectations',
 ];
 
 export function isPythonInstalled(): boolean {
