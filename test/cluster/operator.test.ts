@@ -23,12 +23,9 @@ interface PodList {
 // Found by this suite (2026-12-01): in the pod the operator reached the API server as
 // system:anonymous ("cannot get resource leases ... User system:anonymous"): KubeStore spread the
 // client's fetch Headers object, which copies nothing, so the ServiceAccount token was dropped.
-// Fixed in controllers/runtime/kube-store.ts (plainHeaders) and proved against the peer apiserver
-// with a TokenRequest token (test/controllers/kube-store-auth.test.ts). This pod-level test stays
-// todo until it has been re-run on the cluster with freshly built images.
-const TODO = 'not yet re-run on the cluster since the ServiceAccount-token fix; see the comment above';
+// Fixed in controllers/runtime/kube-store.ts (plainHeaders); re-run here with a rebuilt image.
 
-describe('the operator installed by `ghosteam install`, as a pod', { skip: cluster.skip, todo: TODO }, () => {
+describe('the operator installed by `ghosteam install`, as a pod', { skip: cluster.skip }, () => {
   before(async () => {
     const kserve = ['serving.kserve.io_inferenceservices.yaml', 'serving.kserve.io_servingruntimes.yaml'].flatMap((f) =>
       loadCrdFile(join(upstreamDir, 'kserve', f)),
