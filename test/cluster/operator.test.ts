@@ -39,7 +39,15 @@ describe('the operator installed by `ghosteam install`, as a pod', { skip: clust
     assert.equal(r.status, 0, `ghosteam install failed:\n${r.stdout}\n${r.stderr}`);
   });
   after(async () => {
-    await cluster.kube?.request('DELETE', `/api/v1/namespaces/${appNs}`).catch(() => {});
+    // What `ghosteam install` made, cluster-scoped parts included: the Helm test installs a release
+    // with the same ClusterRole name, which Helm refuses to adopt.
+    for (const path of [
+      `/api/v1/namespaces/${appNs}`,
+      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ghosteam-operator',
+      '/apis/rbac.authorization.k8s.io/v1/clusterroles/ghosteam-operator',
+      `/api/v1/namespaces/${ns}`,
+    ])
+      await cluster.kube?.request('DELETE', path).catch(() => {});
   });
 
   test('runs with its own ServiceAccount, becomes leader and serves /healthz', async () => {
