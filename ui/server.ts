@@ -6,7 +6,7 @@
  * sends one `change` Server-Sent Event per burst of writes; pages then fetch their fragment.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ModelRegistry, ModelVersion } from '../components/registry/types.ts';
@@ -111,16 +111,33 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
       for (const c of clients) c.write(`event: change\nid: ${seq}\ndata: {"seq":${seq}}\n\n`);
     }, o.debounceMs ?? 100);
   };
-  for (const d of o.watchDirs ?? []) {
-    if (!existsSync(d)) continue;
+  // One inotify watch per folder, not `recursive: true`: Node 20's recursive watcher on Linux
+  // follows files, and loses a file once it is replaced by rename (every atomic write here).
+  const watched = new Set<string>();
+  const watchFolder = (d: string, depth: number) => {
+    if (watched.has(d) || watched.size >= 4096) return;
+    let w: FSWatcher;
     try {
-      const w = watch(d, { recursive: true }, changed);
-      w.on('error', () => {});
-      watchers.push(w);
+      w = watch(d, (_event, name) => {
+        changed();
+        if (name && depth < 6) {
+          const sub = join(d, name.toString());
+          try {
+            if (statSync(sub).isDirectory()) watchFolder(sub, depth + 1);
+          } catch {
+            // gone already (a temp file)
+          }
+        }
+      });
     } catch {
-      // a folder that cannot be watched still serves; its changes show after maxAgeMs
+      return; // a folder that cannot be watched still serves; its changes show after maxAgeMs
     }
-  }
+    w.on('error', () => {});
+    watched.add(d);
+    watchers.push(w);
+    if (depth < 6) for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) watchFolder(join(d, e.name), depth + 1);
+  };
+  for (const d of o.watchDirs ?? []) if (existsSync(d)) watchFolder(d, 0);
   const heartbeat = setInterval(() => {
     for (const c of clients) c.write(': keep-alive\n\n');
   }, 15_000);

@@ -72,6 +72,7 @@ describe('ghosteam ui over a real local state', () => {
     assert.equal(m.stable, 1);
     assert.equal(m.canary, 2);
     assert.equal(m.trafficPercent, 10);
+    assert.equal(m.step, 0, 'status.stepIndex (ghosteam status read a field the status never had, so the step was always missing)');
     assert.equal(m.champion, 1);
     assert.deepEqual(m.versions, [1, 2]);
     assert.equal(m.rolloutReason, 'StepPassed');
