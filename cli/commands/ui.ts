@@ -6,7 +6,7 @@
  *   ghosteam ui --state .ghosteam/demo          # what `npm run demo` leaves behind
  *   ghosteam ui --state-dir .ghosteam/state --registry-dir .ghosteam/registry --store-dir .ghosteam
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { intArg } from '../args.ts';
@@ -61,7 +61,8 @@ folders change). Read-only: act with the CLI.`,
         process.stderr.write(
           `WARNING: the UI listens on ${f.host} with no authentication: anyone who can reach this address reads every model's lineage, params and run logs. Bind 127.0.0.1 and reach it through an SSH tunnel or an authenticating proxy.\n`,
         );
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+      const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
+      const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
       const ui = await startUi({
         stateDir,
         runsRoot,

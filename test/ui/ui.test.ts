@@ -213,3 +213,40 @@ describe('ghosteam ui over a real local state', () => {
     assert.equal(h`<td>${'<b>'}</td>${h`<i>${'&'}</i>`}`.text, '<td>&lt;b&gt;</td><i>&amp;</i>');
   });
 });
+
+test('ghosteam ui through the real CLI (compiled build or sources): finds the demo layout from --state, serves, stops on SIGTERM', async () => {
+  const { spawn } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const t = await tempDir();
+  const fx = await uiFixture(t.dir);
+  fx.close();
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/ghosteam.mjs'), 'ui', '--port', '0', '--state', t.dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in 60 s: ${out}`)), 60_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (http:\/\/\S+) \(operator state ([^,]+),/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          assert.equal(m[2], fx.stateDir);
+          resolve(m[1]);
+        }
+      });
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('exit', (code) => reject(new Error(`exited ${String(code)}: ${out}`)));
+    });
+    const r = await getJson(`${url}/api/models`);
+    assert.equal((r.json.models as { name: string }[])[0].name, MODEL);
+    const runs = await getJson(`${url}/api/runs`);
+    assert.equal((runs.json.runs as { id: string }[])[0].id, fx.run.id, 'runs found in repo/.ghosteam as the demo lays them out');
+  } finally {
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    await t.cleanup();
+  }
+});
