@@ -242,7 +242,8 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         }
         const id = decode(s1, 'run id');
         if (scope.length === 2) {
-          const d = runDetail(await run(id), effectiveStatus(await run(id)));
+          const rec = await run(id);
+          const d = runDetail(rec, effectiveStatus(rec));
           if (kind === 'api') return json(d);
           if (kind === 'fragment') return page(runNodes(d).text);
           return page(runPage(d));
