@@ -13,11 +13,17 @@
  * WARNING. On SIGTERM/SIGINT it stops accepting, answers in-flight requests and requests on open
  * keep-alive connections with `Connection: close`, closes the rest after `--drain-timeout-ms`, and
  * exits 0; a second signal exits at once.
+ *
+ * `--workers N` (default: the CPUs the process may use, its cgroup quota included) runs N server
+ * processes behind the one port (components/model-server/cluster.ts): admin changes reach every
+ * worker, /metrics and the statistics count them all, the payload log file has one writer, and
+ * SIGTERM drains them all. With 1 the server runs in this process, as before.
  */
 import type { Command } from 'commander';
-import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec } from '../../components/model-server/index.ts';
+import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec, type ModelServerOptions } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
+import { defaultWorkers, startServerCluster } from '../../components/model-server/cluster.ts';
 
 interface ServeFlags {
   model: string[];
@@ -39,6 +45,7 @@ interface ServeFlags {
   drainTimeoutMs: string;
   unauthenticated?: boolean;
   threads: string;
+  workers: string;
   admin?: boolean;
   registryDir?: string;
   mlflowUri?: string;
@@ -92,6 +99,10 @@ export function register(program: Command): void {
     )
     .option('--unauthenticated', 'serve without a token on a non-loopback --host, on purpose (e.g. behind a mesh that authenticates); prints a warning')
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
+    .option(
+      '--workers <n>',
+      'server processes sharing the port, each with its own onnxruntime sessions (default: the CPUs this process may use, its cgroup CPU quota included)',
+    )
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
     .option(
@@ -135,13 +146,10 @@ export function register(program: Command): void {
       if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
       // A registry is opened for registry models, and whenever one is named: the model repository
       // extension (POST /v2/repository/models/NAME/load) then loads from it by name.
-      const registry =
-        models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined
-          ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
-          : undefined;
-      const server = await startModelServer({
+      const wantsRegistry = models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined;
+      const workers = flags.workers === undefined ? defaultWorkers() : intArg('--workers', flags.workers, 1);
+      const common: ModelServerOptions = {
         models,
-        registry,
         host: flags.host,
         port: intArg('--port', flags.port, 0),
         token,
@@ -158,12 +166,24 @@ export function register(program: Command): void {
         // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
         v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',
         payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
-      });
+      };
+      // More than one worker: processes sharing the port (components/model-server/cluster.ts).
+      const server =
+        workers > 1
+          ? await startServerCluster({ ...common, workers, registry: wantsRegistry ? { dir: flags.registryDir, trackingUri: flags.mlflowUri } : undefined })
+          : await startModelServer({
+              ...common,
+              registry: wantsRegistry
+                ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
+                : undefined,
+            });
       for (const f of server.failed) process.stderr.write(`not serving ${f.model}: ${f.error}\n`);
-      for (const m of server.models()) {
+      const served = await server.models();
+      if (workers > 1) process.stdout.write(`${workers} server workers\n`);
+      for (const m of served) {
         process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
       }
-      if (server.models().length === 0)
+      if (served.length === 0)
         process.stdout.write(
           `no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`,
         );
