@@ -11,6 +11,7 @@
  *    (remembered in `<stateDir>/app.json` across restarts);
  *  - a handle that keeps the process alive until stop() (timers of the controllers are unref'd).
  */
+import type { HealthSecurity } from './runtime/health.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -40,6 +41,8 @@ export interface LocalServiceOptions {
   readonly workers?: number;
   readonly healthPort?: number;
   readonly healthHost?: string;
+  /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
+  readonly healthSecurity?: HealthSecurity;
   readonly gitWriteBack?: GitWriteBackOptions;
   readonly log: Logger;
   /** @default 1000 */
@@ -126,6 +129,7 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
     workers: o.workers,
     healthPort: o.healthPort,
     healthHost: o.healthHost,
+    healthSecurity: o.healthSecurity,
     ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
     ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
   });

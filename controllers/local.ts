@@ -10,6 +10,7 @@
  * await op.stop();
  * ```
  */
+import type { HealthSecurity } from './runtime/health.ts';
 import type { ModelRegistry } from '../components/registry/types.ts';
 import { validateGhosteamObject } from '../api/crds/validate.ts';
 import { LocalStore } from './runtime/local-store.ts';
@@ -54,6 +55,8 @@ export interface LocalOperatorOptions {
   readonly healthPort?: number;
   /** @default '127.0.0.1' */
   readonly healthHost?: string;
+  /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
+  readonly healthSecurity?: HealthSecurity;
   /** Every object is reconciled again this often (picks up new registry versions). @default 10000 */
   readonly resyncMs?: number;
   /** Commit promoted versions to a lock file in Git, as the cluster operator does with --git-repo. @default - off */
@@ -122,6 +125,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
       gpuScheduling: false,
       healthPort: o.healthPort,
       healthHost: o.healthHost,
+      healthSecurity: o.healthSecurity,
       resyncMs: o.resyncMs ?? 10_000,
       ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     });

@@ -3,6 +3,7 @@
  * Manager, over any ObjectStore (the API server or the local state store) with the backends of
  * that mode. `startOperator` is the Kubernetes entry; controllers/local.ts is local mode.
  */
+import type { HealthSecurity } from './runtime/health.ts';
 import type { ModelRegistry } from '../components/registry/types.ts';
 import { Manager, type Controller } from './runtime/manager.ts';
 import { objectKey, TYPES, type ObjectStore } from './runtime/store.ts';
@@ -36,6 +37,8 @@ export interface OperatorDeps {
   readonly workers?: number;
   readonly healthPort?: number;
   readonly healthHost?: string;
+  /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
+  readonly healthSecurity?: HealthSecurity;
   readonly leaderElection?: LeaderOptions;
   readonly namespace?: string;
   readonly resyncMs?: number;
@@ -178,6 +181,7 @@ export async function startControllers(d: OperatorDeps): Promise<RunningOperator
     workers: d.workers,
     healthPort: d.healthPort,
     healthHost: d.healthHost,
+    healthSecurity: d.healthSecurity,
     leaderElection: d.leaderElection,
     namespace: d.namespace,
     resyncMs: d.resyncMs,
@@ -206,6 +210,8 @@ export interface KubeOperatorOptions {
   readonly workers?: number;
   readonly healthPort?: number;
   readonly healthHost?: string;
+  /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
+  readonly healthSecurity?: HealthSecurity;
   /** Lease namespace/name; undefined disables leader election. */
   readonly leaderElection?: { namespace: string; name?: string; identity?: string; leaseDurationMs?: number; renewMs?: number };
   readonly namespace?: string;
@@ -235,6 +241,7 @@ export async function startOperator(o: KubeOperatorOptions = {}): Promise<Runnin
     workers: o.workers,
     healthPort: o.healthPort,
     healthHost: o.healthHost,
+    healthSecurity: o.healthSecurity,
     namespace: o.namespace,
     gpuScheduling: o.gpuScheduling ?? true,
     now: o.now,

@@ -25,9 +25,16 @@ type EnvVar = NonNullable<NonNullable<ITemplate['container']>['env']>[number];
 import { createHash } from 'node:crypto';
 import type { ParamValue } from '../components/component.ts';
 import { dataDependencies } from './check.ts';
+import { bytesQuantity, quantityValue } from './resources.ts';
 import { pipelineSpecHash } from './hash.ts';
 import { CONTAINER_DIRS, containerDirs, contractEnv, paramEnvName } from './contract.ts';
 import { formatDuration } from '../api/names.ts';
+import { TERMINAL_EXIT_CODES } from '../api/failure.ts';
+
+/** Argo's retryStrategy.expression: retry unless the step exited with a terminal code (64, 65, 78; api/failure.ts). */
+export const ARGO_RETRY_EXPRESSION = `lastRetry.exitCode not in [${Object.values(TERMINAL_EXIT_CODES)
+  .map((c) => `'${c}'`)
+  .join(', ')}]`;
 import type { ConditionSpec, GpuSpec, PipelineSpec, ResourcesSpec, TaskSpec, ValueRef } from './spec.ts';
 import { COMPONENT_LABEL, CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL, PIPELINE_LABEL, REASON_LABEL, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
 import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
@@ -182,6 +189,9 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
           retryStrategy: {
             limit: t.retry.limit,
             retryPolicy: t.retry.policy,
+            // A step that exits with a terminal code (api/failure.ts: an invalid param, bad data) fails
+            // the same way every time: not retried, as the local engine does not retry it.
+            expression: ARGO_RETRY_EXPRESSION,
             ...(t.retry.backoff
               ? {
                   backoff: {
@@ -195,12 +205,10 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
         }
       : {}),
     ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
-    ...(t.cache.enabled
+    ...(t.cache.enabled && inputNames.length === 0
       ? {
           memoize: {
-            // Same task definition + same param values → reuse. The definition hash covers the
-            // component version and image, so bumping either invalidates the cache.
-            key: [taskHash(t), ...paramNames.map((k) => `{{inputs.parameters.${k}}}`)].join('/'),
+            key: memoizeKey(t),
             maxAge: t.cache.maxAgeSeconds !== undefined ? formatDuration(t.cache.maxAgeSeconds) : '8760h',
             cache: { configMap: { name: `ghosteam-cache-${pipeline.name}`.slice(0, 253) } },
           },
@@ -227,10 +235,15 @@ export const TRAINJOB_QUEUE = 'ghosteam-training';
 export const EXCHANGE = {
   volume: 'ghosteam-exchange',
   mountPath: '/tmp/exchange',
-  storage: '10Gi',
   /** The field manager of the TrainJob runtime patch that mounts it. */
   manager: 'ghosteam.io/pipelines',
 } as const;
+
+/** The exchange volume's size: the sum of what each distributed step asks for (each has its own folders on it). */
+export function exchangeSize(spec: PipelineSpec): string {
+  const sizes = spec.tasks.flatMap((t) => (t.distributed ? [t.distributed.exchangeSize] : []));
+  return sizes.length === 1 ? sizes[0] : bytesQuantity(sizes.reduce((sum, q) => sum + quantityValue(q), 0));
+}
 
 /** The folders of a distributed task on the exchange volume, relative to the volume (subPaths) and as the staging steps see them. */
 export function exchangeDirs(task: string): { inputs: string; outputs: string; mountedInputs: string; mountedOutputs: string; mountedParams: string } {
@@ -463,6 +476,27 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
   ];
 }
 
+/** What Argo accepts as a memoization key (its ConfigMap cache refuses anything else: "invalid cache key"). */
+export const ARGO_CACHE_KEY = /^[a-zA-Z0-9][-a-zA-Z0-9]*$/;
+
+/**
+ * A step's Argo memoization key: the task definition's hash (component version, image, command,
+ * resources...), then a sha256 of its param values as a JSON array, computed by Argo's expression
+ * language when the step runs (a param value itself may hold any character, and the key may hold
+ * only letters, digits and '-'). Argo memoizes on the key alone and cannot see input artifacts, so
+ * only steps without input artifacts are memoized (compileArgo): a step downstream of another would
+ * otherwise be reused with a different upstream model or dataset. The local engine's cache also
+ * keys on input digests and on data files read by path; in a cluster a step that reads data by
+ * path (ingest) is reused for the same path within maxAge, so give changing data a new path or
+ * `cache: Cache.disabled()`.
+ */
+export function memoizeKey(t: TaskSpec): string {
+  const names = Object.keys(t.params);
+  if (names.length === 0) return taskHash(t);
+  const values = names.map((k) => `inputs.parameters['${k}']`).join(', ');
+  return `${taskHash(t)}-{{=sprig.sha256sum(toJson([${values}]))}}`;
+}
+
 function taskHash(t: TaskSpec): string {
   const { path: _path, dependsOn: _deps, local: _local, ...rest } = t;
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
@@ -522,6 +556,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
     names.add(tpl.name!);
   }
   const distributed = spec.tasks.some((t) => t.distributed);
+  const exchangeClass = spec.tasks.find((t) => t.distributed?.storageClass)?.distributed?.storageClass;
   // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
   if (spec.exitHandler) {
     const eh = spec.exitHandler;
@@ -559,7 +594,11 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
               apiVersion: 'v1' as const,
               kind: 'PersistentVolumeClaim' as const,
               metadata: { name: EXCHANGE.volume },
-              spec: { accessModes: ['ReadWriteMany' as const], resources: { requests: { storage: EXCHANGE.storage } } },
+              spec: {
+                accessModes: ['ReadWriteMany' as const],
+                ...(exchangeClass ? { storageClassName: exchangeClass } : {}),
+                resources: { requests: { storage: exchangeSize(spec) } },
+              },
             },
           ],
         }

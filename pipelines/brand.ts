@@ -9,3 +9,10 @@ export const PIPELINE_BRAND = Symbol.for('ghosteam.pipeline');
 export function isPipelineConstruct(x: unknown): x is { toSpec(): unknown } {
   return typeof x === 'object' && x !== null && PIPELINE_BRAND in x && typeof (x as { toSpec?: unknown }).toSpec === 'function';
 }
+
+export const SWEEP_BRAND = Symbol.for('ghosteam.sweep');
+
+/** True for a Sweep construct (pipelines/tuning/sweep.ts) from any copy of ghosteam. */
+export function isSweepConstruct(x: unknown): x is { toSpec(): unknown } {
+  return typeof x === 'object' && x !== null && SWEEP_BRAND in x && typeof (x as { toSpec?: unknown }).toSpec === 'function';
+}

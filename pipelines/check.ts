@@ -272,6 +272,16 @@ export function checkPipelineSpec(spec: PipelineSpec): Issue[] {
     }
   };
   for (const t of spec.tasks) checkTask(t, false);
+  // One exchange volume per workflow: its distributed steps name one storage class, or none.
+  const classes = spec.tasks.filter((t) => t.distributed?.storageClass);
+  const cls = classes[0]?.distributed?.storageClass;
+  for (const t of classes.slice(1))
+    if (t.distributed!.storageClass !== cls)
+      issues.push({
+        path: t.path,
+        field: 'distributed.exchange.storageClass',
+        message: `is '${t.distributed!.storageClass!}' but task '${classes[0].name}' names '${cls!}'; the distributed steps of a pipeline share one exchange volume, so give them one storage class`,
+      });
   if (spec.exitHandler) {
     checkTask(spec.exitHandler, true);
     const deps = [...new Set([...spec.exitHandler.dependsOn, ...dataDependencies(spec.exitHandler)])].sort();

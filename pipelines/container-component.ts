@@ -14,7 +14,8 @@
  */
 import type { ArtifactKind, ComponentIO, ParamValue } from '../components/component.ts';
 import { type Resources } from './resources.ts';
-import type { DistributedSpec, ParamType } from './spec.ts';
+import type { ParamType } from './spec.ts';
+import { distributedProblems, type DistributedProps } from './distributed.ts';
 
 const NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const PARAM_NAME = /^[a-zA-Z][a-zA-Z0-9_]*$/;
@@ -73,7 +74,7 @@ export interface ContainerComponentProps {
    * Data-parallel training: `workers` processes (locally) or pods (a Kubeflow Trainer TrainJob in a
    * cluster), each with torchrun's rendezvous environment. @default - one process
    */
-  readonly distributed?: { readonly workers: number; readonly gpusPerWorker?: number };
+  readonly distributed?: DistributedProps;
 }
 
 function problem(name: string, field: string, message: string): never {
@@ -122,7 +123,7 @@ export class ContainerComponent {
   readonly resources?: Resources;
   readonly env: Readonly<Record<string, string>>;
   readonly local?: ContainerLocal;
-  readonly distributed?: Omit<DistributedSpec, 'stagingImage'>;
+  readonly distributed?: DistributedProps;
 
   private constructor(p: ContainerComponentProps) {
     const n = p.name;
@@ -158,13 +159,12 @@ export class ContainerComponent {
     this.env = { ...(p.env ?? {}) };
     if (p.local) this.local = { ...p.local };
     if (p.distributed) {
-      const { workers, gpusPerWorker = 0 } = p.distributed;
-      if (!Number.isInteger(workers) || workers < 1)
-        problem(n, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
-      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0)
-        problem(n, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
+      const [first] = distributedProblems(p.distributed);
+      if (first) problem(n, first.field, first.message);
       if (p.resources?.spec.gpu) problem(n, 'resources.gpu', 'is set on a distributed step; give GPUs per worker with distributed.gpusPerWorker instead');
-      this.distributed = { workers, gpusPerWorker };
+      this.distributed = p.distributed.exchange
+        ? { ...p.distributed, exchange: { ...p.distributed.exchange } }
+        : { workers: p.distributed.workers, gpusPerWorker: p.distributed.gpusPerWorker ?? 0 };
     }
   }
 

@@ -25,3 +25,17 @@ export { pipelineSpecHash } from './hash.ts';
 export { parseDuration, formatDuration, dnsLabelProblem } from '../api/names.ts';
 export { SPEC_HASH_ANNOTATION } from '../api/objects.ts';
 export { canonicalJson } from '../api/json.ts';
+export {
+  Sweep,
+  Search,
+  EarlyStopping,
+  Objective,
+  DEFAULT_SWEEP_TRIALS,
+  DEFAULT_SWEEP_PARALLELISM,
+  type SweepProps,
+  type SweepSpec,
+  type SweepBudget,
+} from './tuning/sweep.ts';
+export { Space, Dimension, gridPoints, spaceIssues, type SpaceSpec, type DimensionSpec } from './tuning/space.ts';
+export { propose, type AlgorithmSpec, type Direction, type TrialView, type TrialState } from './tuning/samplers.ts';
+export { decidePrune, type EarlyStoppingSpec } from './tuning/pruners.ts';

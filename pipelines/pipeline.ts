@@ -17,6 +17,7 @@ import { pipelineSpecHash } from './hash.ts';
 import { PIPELINE_BRAND } from './brand.ts';
 import { dnsLabelProblem, parseDuration } from '../api/names.ts';
 import { Cache, Resources, Retry, type Schedule } from './resources.ts';
+import { distributedProblems, distributedSpec, type DistributedProps } from './distributed.ts';
 import type {
   ArtifactInputSpec,
   ArtifactOutputSpec,
@@ -104,7 +105,7 @@ export interface TaskProps<O extends Record<string, ArtifactKind> = Record<strin
   /** Output params the container sets. */
   readonly outputParams?: readonly string[];
   /** Data-parallel training over `workers` processes/pods (see ContainerComponentProps.distributed). @default - one process */
-  readonly distributed?: { readonly workers: number; readonly gpusPerWorker?: number };
+  readonly distributed?: DistributedProps;
 }
 
 export type ComponentTaskProps = CommonTaskProps;
@@ -134,7 +135,7 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
       args?: readonly string[];
       outputs?: Record<string, ArtifactDecl>;
       outputParams?: readonly string[];
-      distributed?: { readonly workers: number; readonly gpusPerWorker?: number };
+      distributed?: DistributedProps;
     },
     definition?: ComponentDescriptor | ContainerComponent,
     readonly isExitHandler = false,
@@ -214,11 +215,8 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     if (this.container) this.checkContainerParams(path, this.container);
     const d = p.distributed ?? this.container?.distributed;
     if (p.distributed) {
-      const { workers, gpusPerWorker = 0 } = p.distributed;
-      if (!Number.isInteger(workers) || workers < 1)
-        fail(path, 'distributed.workers', `is ${String(workers)}; give a whole number of worker processes, at least 1`);
-      if (!Number.isInteger(gpusPerWorker) || gpusPerWorker < 0)
-        fail(path, 'distributed.gpusPerWorker', `is ${String(gpusPerWorker)}; give a whole number of GPUs per worker (0 for CPU workers)`);
+      const [first] = distributedProblems(p.distributed);
+      if (first) fail(path, first.field, first.message);
     }
     if (d) {
       if (p.resources?.spec.gpu) fail(path, 'resources.gpu', 'is set on a distributed step; give GPUs per worker with distributed.gpusPerWorker instead');
@@ -258,6 +256,11 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
     for (const [k, d] of Object.entries(c.params)) {
       if (d.default === undefined && !(k in given)) fail(path, `params.${k}`, `is required by component '${c.name}' (a ${d.type}); pass it in params`);
     }
+  }
+
+  /** The output params the task declares (its component's, or the container task's `outputParams`). */
+  get outputParamNames(): readonly string[] {
+    return this.declaredOutputParams;
   }
 
   /** A handle on output artifact `name` (checked against the declared outputs). */
@@ -340,9 +343,7 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
             ...(localProps.venv ? { venv: localProps.venv } : {}),
           };
     const dist = p.distributed ?? cc?.distributed;
-    const distributed: DistributedSpec | undefined = dist
-      ? { workers: dist.workers, gpusPerWorker: dist.gpusPerWorker ?? 0, stagingImage: this.pipeline.componentImage }
-      : undefined;
+    const distributed: DistributedSpec | undefined = dist ? distributedSpec(dist, this.pipeline.componentImage) : undefined;
     const args = p.args ?? cc?.args;
     return {
       name: this.name,

@@ -32,6 +32,42 @@ export function gpuProductLabel(product: string): string {
 }
 
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const QUANTITY_FACTOR: Readonly<Record<string, number>> = {
+  '': 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** Whether `q` is a Kubernetes quantity of the forms ghosteam accepts ('500m', '2', '512Mi', '4Gi', '1.5G'). */
+export function isQuantity(q: string): boolean {
+  return QUANTITY.test(q);
+}
+
+/** The value of a quantity accepted by isQuantity (bytes for a storage or memory quantity); NaN for anything else. */
+export function quantityValue(q: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(q);
+  return m ? Number(m[1]) * QUANTITY_FACTOR[m[2] ?? ''] : NaN;
+}
+
+/** A whole number of bytes as the shortest exact binary quantity: 10737418240 → '10Gi', 1536 Mi → '1536Mi'. */
+export function bytesQuantity(bytes: number): string {
+  for (const unit of ['Ei', 'Pi', 'Ti', 'Gi', 'Mi', 'Ki'] as const) {
+    const f = QUANTITY_FACTOR[unit];
+    if (bytes >= f && bytes % f === 0) return `${bytes / f}${unit}`;
+  }
+  return String(Math.ceil(bytes));
+}
 const MIG = /^[0-9]+g\.[0-9]+gb$/;
 
 export class Gpu {

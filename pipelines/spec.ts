@@ -108,6 +108,10 @@ export interface DistributedSpec {
   readonly workers: number;
   /** GPUs each worker requests. */
   readonly gpusPerWorker: number;
+  /** This step's room on the workflow's ReadWriteMany exchange volume (a storage quantity); the volume is the sum over distributed steps. */
+  readonly exchangeSize: string;
+  /** The StorageClass of the exchange volume (every distributed step of a pipeline names the same one, or none: the cluster's default). */
+  readonly storageClass?: string;
   /**
    * In a cluster: the image of the two small steps that move the step's artifacts between Argo and
    * the workflow's exchange volume (the pipeline's componentImage; it runs `node`).

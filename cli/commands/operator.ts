@@ -18,8 +18,10 @@ import { intArg } from '../args.ts';
 import { writeBackTargetProblem } from '../../api/lock.ts';
 import { API_VERSION } from '../../api/crds/types.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
 
-interface OperatorFlags {
+interface OperatorFlags extends SecurityFlags {
+  metricsTokenEnv?: string;
   local?: boolean;
   stateDir: string;
   registryDir?: string;
@@ -118,7 +120,7 @@ function isGhosteamObject(o: unknown): o is K8sObject {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('operator')
     .description('Run the ghosteam operator (canaries, drift-triggered retraining, GPU placement)')
     .option('--local', 'run without a cluster, over the local state store (the embedded default)')
@@ -155,96 +157,105 @@ never put them in the URL. Each Model shows the outcome in its WrittenBack condi
 Example:
   ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`,
     )
-    .action(async (f: OperatorFlags, cmd: Command) => {
-      const gitWriteBack = gitWriteBackFlags(f, {
-        gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli',
-        lockFile: cmd.getOptionValueSource('lockFile') === 'cli',
-      });
-      const workers = intArg('--workers', f.workers, 1);
-      const healthPort = f.healthPort === undefined ? undefined : intArg('--health-port', f.healthPort, 0);
-      const sinkPort = f.payloadSinkPort === undefined ? undefined : intArg('--payload-sink-port', f.payloadSinkPort, 0);
-      if (sinkPort !== undefined && !f.payloadLog)
-        throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
-      const { createLogger } = await import('../../controllers/runtime/log.ts');
-      const { openRegistry } = await import('../../components/registry/index.ts');
-      const log = createLogger({ level: f.logLevel });
-      // Listening for SIGTERM from the start: one that comes while the operator starts (a quick
-      // rollout, a supervisor that gives up) stops it cleanly once started, instead of killing it
-      // half-way through a reconcile.
-      const signalled = new Promise<void>((resolve) => {
-        const done = () => resolve();
-        process.once('SIGTERM', done);
-        process.once('SIGINT', done);
-      });
-      if (gitWriteBack) {
-        const { redactUrl } = await import('../../gitops/git.ts');
-        log.info(
-          `write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`,
-        );
-      }
-      let stop: () => Promise<void>;
-      if (f.local) {
-        if (!f.modelServer) throw new Error('--local needs --model-server <url> (start one with `ghosteam serve`)');
-        const { startLocalService, localRegistryChoice } = await import('../../controllers/local-service.ts');
-        const choice = localRegistryChoice(f);
-        const registry = openRegistry({ ...(choice.trackingUri ? { trackingUri: choice.trackingUri } : {}), ...(choice.dir ? { dir: choice.dir } : {}) });
-        const service = await startLocalService({
-          stateDir: resolve(f.stateDir),
-          registry,
-          registryLabel: choice.label,
-          registryEnv: choice.env,
-          modelServerUrl: f.modelServer,
-          ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}),
-          ...(f.app ? { app: f.app } : {}),
-          manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
-          storeDir: resolve(f.storeDir),
-          workers,
-          healthPort,
-          healthHost: f.bindAddress,
-          log,
-          ...(gitWriteBack ? { gitWriteBack } : {}),
-        });
-        log.info(
-          `local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`,
-        );
-        stop = () => service.stop();
-      } else {
-        const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
-        const { startOperator } = await import('../../controllers/operator.ts');
-        const op = await startOperator({
-          kubeconfig: f.kubeconfig,
-          registry,
-          prometheusUrl: f.prometheusUrl,
-          ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}),
-          workers,
-          healthPort,
-          healthHost: f.bindAddress,
-          namespace: f.namespace,
-          log,
-          ...(gitWriteBack ? { gitWriteBack } : {}),
-          ...(f.leaderElect
-            ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } }
-            : {}),
-        });
-        log.info(
-          `operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`,
-        );
-        stop = () => op.stop();
-      }
-      let sinkStop: () => Promise<void> = async () => {};
-      if (sinkPort !== undefined) {
-        try {
-          const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
-          const sink = await startPayloadSink({ file: resolve(f.payloadLog!), port: sinkPort, host: f.bindAddress });
-          log.info(`payload sink listening on ${sink.url}, writing ${sink.file}`);
-          sinkStop = () => sink.close();
-        } catch (e) {
-          await stop();
-          throw new Error(`--payload-sink-port ${sinkPort}: ${(e as Error).message}`);
-        }
-      }
-      await signalled;
-      await stop();
-      await sinkStop();
+    .option('--metrics-token-env <NAME>', 'environment variable holding a bearer token required on /metrics of --health-port (probes stay open)');
+  addSecurityOptions(command, { routes: 'metrics' }).action(async (f: OperatorFlags, cmd: Command) => {
+    const gitWriteBack = gitWriteBackFlags(f, {
+      gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli',
+      lockFile: cmd.getOptionValueSource('lockFile') === 'cli',
     });
+    const workers = intArg('--workers', f.workers, 1);
+    const auth = authFromFlags(f);
+    const tls = tlsFromFlags(f);
+    let metricsToken: string | undefined;
+    if (f.metricsTokenEnv) {
+      metricsToken = process.env[f.metricsTokenEnv];
+      if (!metricsToken) throw new Error(`--metrics-token-env ${f.metricsTokenEnv}: the environment variable is not set or empty`);
+    }
+    const healthSecurity = { auth: { ...auth, ...(metricsToken ? { token: metricsToken } : {}) }, ...(tls ? { tls } : {}) };
+    const healthPort = f.healthPort === undefined ? undefined : intArg('--health-port', f.healthPort, 0);
+    const sinkPort = f.payloadSinkPort === undefined ? undefined : intArg('--payload-sink-port', f.payloadSinkPort, 0);
+    if (sinkPort !== undefined && !f.payloadLog)
+      throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
+    const { createLogger } = await import('../../controllers/runtime/log.ts');
+    const { openRegistry } = await import('../../components/registry/index.ts');
+    const log = createLogger({ level: f.logLevel });
+    // Listening for SIGTERM from the start: one that comes while the operator starts (a quick
+    // rollout, a supervisor that gives up) stops it cleanly once started, instead of killing it
+    // half-way through a reconcile.
+    const signalled = new Promise<void>((resolve) => {
+      const done = () => resolve();
+      process.once('SIGTERM', done);
+      process.once('SIGINT', done);
+    });
+    if (gitWriteBack) {
+      const { redactUrl } = await import('../../gitops/git.ts');
+      log.info(
+        `write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`,
+      );
+    }
+    let stop: () => Promise<void>;
+    if (f.local) {
+      if (!f.modelServer) throw new Error('--local needs --model-server <url> (start one with `ghosteam serve`)');
+      const { startLocalService, localRegistryChoice } = await import('../../controllers/local-service.ts');
+      const choice = localRegistryChoice(f);
+      const registry = openRegistry({ ...(choice.trackingUri ? { trackingUri: choice.trackingUri } : {}), ...(choice.dir ? { dir: choice.dir } : {}) });
+      const service = await startLocalService({
+        stateDir: resolve(f.stateDir),
+        registry,
+        registryLabel: choice.label,
+        registryEnv: choice.env,
+        modelServerUrl: f.modelServer,
+        ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}),
+        ...(f.app ? { app: f.app } : {}),
+        manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
+        storeDir: resolve(f.storeDir),
+        workers,
+        healthPort,
+        healthHost: f.bindAddress,
+        healthSecurity,
+        log,
+        ...(gitWriteBack ? { gitWriteBack } : {}),
+      });
+      log.info(
+        `local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`,
+      );
+      stop = () => service.stop();
+    } else {
+      const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(f.registryDir ? { dir: f.registryDir } : {}) });
+      const { startOperator } = await import('../../controllers/operator.ts');
+      const op = await startOperator({
+        kubeconfig: f.kubeconfig,
+        registry,
+        prometheusUrl: f.prometheusUrl,
+        ...(f.payloadLog ? { payloadLog: f.payloadLog } : {}),
+        workers,
+        healthPort,
+        healthHost: f.bindAddress,
+        healthSecurity,
+        namespace: f.namespace,
+        log,
+        ...(gitWriteBack ? { gitWriteBack } : {}),
+        ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
+      });
+      log.info(
+        `operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`,
+      );
+      stop = () => op.stop();
+    }
+    let sinkStop: () => Promise<void> = async () => {};
+    if (sinkPort !== undefined) {
+      try {
+        const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
+        const sink = await startPayloadSink({ file: resolve(f.payloadLog!), port: sinkPort, host: f.bindAddress });
+        log.info(`payload sink listening on ${sink.url}, writing ${sink.file}`);
+        sinkStop = () => sink.close();
+      } catch (e) {
+        await stop();
+        throw new Error(`--payload-sink-port ${sinkPort}: ${(e as Error).message}`);
+      }
+    }
+    await signalled;
+    await stop();
+    await sinkStop();
+  });
 }

@@ -8,9 +8,10 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { intArg } from '../args.ts';
-import { exposureWarning } from '../../components/model-server/http.ts';
+import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
+import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
 
-interface SinkFlags {
+interface SinkFlags extends SecurityFlags {
   port: string;
   dir: string;
   host: string;
@@ -23,7 +24,7 @@ interface SinkFlags {
 export const PAYLOAD_LOG_FILE = 'payloads.jsonl';
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('payload-sink')
     .description('Receive inference CloudEvents (KServe logger, ghosteam serve) into the payload log DriftMonitors read')
     .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8090')
@@ -55,41 +56,50 @@ on start.
 Example (point the InferenceService's logger.url, or PayloadLogging.enabled({ url }), at it):
   ghosteam payload-sink --host 0.0.0.0 --dir /data/payloads
   ghosteam operator --payload-log /data/payloads/${PAYLOAD_LOG_FILE}`,
-    )
-    .action(async (f: SinkFlags) => {
-      let token: string | undefined;
-      if (f.tokenEnv) {
-        token = process.env[f.tokenEnv];
-        if (!token) throw new Error(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`);
-      }
-      // KServe's logger sends no token, so the sink may run without one beyond loopback; but never silently.
-      const warning = exposureWarning('the payload sink', f.host, token);
-      if (warning) process.stderr.write(`${warning}\n`);
-      const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
-      const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
-      const sink = await startPayloadSink({
-        file,
-        port: intArg('--port', f.port, 0),
-        host: f.host,
-        pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1),
-        fsync: f.fsync,
-        ...(token ? { token } : {}),
-      });
-      // The handlers go in before the line that says the sink is ready: a supervisor that stops it
-      // the moment it reads that line must get the flush, not Node's default death by signal.
-      const stopped = new Promise<void>((done) => {
-        const stop = (sig: string): void => {
-          process.stderr.write(`${sig}: flushing the payload log\n`);
-          sink.close().then(done, (e: Error) => {
-            process.stderr.write(`error while closing: ${e.message}\n`);
-            process.exitCode = 1;
-            done();
-          });
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
-      process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
-      await stopped;
+    );
+  addSecurityOptions(cmd, { clientCa: true, routes: 'ingest (POST /), metrics' }).action(async (f: SinkFlags) => {
+    let token: string | undefined;
+    if (f.tokenEnv) {
+      token = process.env[f.tokenEnv];
+      if (!token) throw new Error(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`);
+    }
+    const auth = authFromFlags(f);
+    const tls = tlsFromFlags(f);
+    // KServe's logger sends no token, so the sink may run without one beyond loopback (mutual TLS
+    // or a NetworkPolicy are the other ways to limit who posts); but never silently.
+    const warning = tls?.clientCa === undefined && auth === undefined ? exposureWarning('the payload sink', f.host, token) : undefined;
+    if (warning) process.stderr.write(`${warning}\n`);
+    if (!isLoopback(f.host) && tls === undefined)
+      process.stderr.write(
+        `WARNING: the payload sink listens on ${f.host} over plain HTTP: payloads cross the network in the clear. Pass --tls-cert and --tls-key.\n`,
+      );
+    const { startPayloadSink } = await import('../../components/payload-sink/index.ts');
+    const file = resolve(join(f.dir, PAYLOAD_LOG_FILE));
+    const sink = await startPayloadSink({
+      file,
+      port: intArg('--port', f.port, 0),
+      host: f.host,
+      pairTtlMs: intArg('--pair-ttl', f.pairTtl, 1),
+      fsync: f.fsync,
+      ...(token ? { token } : {}),
+      ...(auth ? { auth } : {}),
+      ...(tls ? { tls } : {}),
     });
+    // The handlers go in before the line that says the sink is ready: a supervisor that stops it
+    // the moment it reads that line must get the flush, not Node's default death by signal.
+    const stopped = new Promise<void>((done) => {
+      const stop = (sig: string): void => {
+        process.stderr.write(`${sig}: flushing the payload log\n`);
+        sink.close().then(done, (e: Error) => {
+          process.stderr.write(`error while closing: ${e.message}\n`);
+          process.exitCode = 1;
+          done();
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    process.stdout.write(`payload sink listening on ${sink.url}, writing ${file}\n`);
+    await stopped;
+  });
 }

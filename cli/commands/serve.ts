@@ -13,19 +13,28 @@
  * WARNING. On SIGTERM/SIGINT it stops accepting, answers in-flight requests and requests on open
  * keep-alive connections with `Connection: close`, closes the rest after `--drain-timeout-ms`, and
  * exits 0; a second signal exits at once.
- *
- * `--workers N` (default: the CPUs the process may use, its cgroup quota included) runs N server
- * processes behind the one port (components/model-server/cluster.ts): admin changes reach every
- * worker, /metrics and the statistics count them all, the payload log file has one writer, and
- * SIGTERM drains them all. With 1 the server runs in this process, as before.
  */
 import type { Command } from 'commander';
 import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec, type ModelServerOptions } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
 import { defaultWorkers, startServerCluster } from '../../components/model-server/cluster.ts';
+import { parseDuration } from '../../api/names.ts';
 
-interface ServeFlags {
+function durationFlag(flag: string, value: string): number {
+  let seconds: number;
+  try {
+    seconds = parseDuration(value);
+  } catch (e) {
+    throw new Error(`${flag}: ${(e as Error).message}`, { cause: e });
+  }
+  if (seconds <= 0) throw new Error(`${flag} must be longer than 0s; got '${value}'`);
+  return seconds * 1000;
+}
+import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
+
+interface ServeFlags extends SecurityFlags {
+  auditLog?: string;
   model: string[];
   port: string;
   host: string;
@@ -33,6 +42,8 @@ interface ServeFlags {
   payloadLog?: string;
   payloadSink?: string;
   payloadSample: string;
+  feedbackLog?: string;
+  qualityWindow: string;
   batching: boolean;
   maxBatchSize: string;
   maxQueueDelayMs: string;
@@ -45,14 +56,14 @@ interface ServeFlags {
   drainTimeoutMs: string;
   unauthenticated?: boolean;
   threads: string;
-  workers: string;
+  workers?: string;
   admin?: boolean;
   registryDir?: string;
   mlflowUri?: string;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('Serve ONNX models over the Open Inference Protocol (KServe V2) and KServe V1')
     .option(
@@ -67,6 +78,11 @@ export function register(program: Command): void {
     .option('--payload-log <file>', 'write sampled request/response records to this rotating JSON Lines file')
     .option('--payload-sink <url>', 'POST sampled records as CloudEvents to this URL instead of a file')
     .option('--payload-sample <rate>', 'share of requests recorded, 0-1', '1')
+    .option(
+      '--feedback-log <file>',
+      'keep the labels POSTed to /v2/models/NAME/feedback in this JSON Lines file (fsynced; replayed on start) instead of memory only',
+    )
+    .option('--quality-window <duration>', 'sliding window the quality metrics from feedback cover (e.g. 30m, 1h, 1d)', '1h')
     .option('--no-batching', 'run every request alone (no dynamic batching)')
     .option('--max-batch-size <rows>', 'most rows merged into one model run', '64')
     .option('--max-queue-delay-ms <ms>', 'longest a request waits for a batch', '2')
@@ -101,7 +117,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option(
       '--workers <n>',
-      'server processes sharing the port, each with its own onnxruntime sessions (default: the CPUs this process may use, its cgroup CPU quota included)',
+      'server processes sharing the port, each with its own onnxruntime sessions (default: the CPUs this process may use, its cgroup CPU quota included; 1 with OIDC, TLS, an audit log or a feedback log)',
     )
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
@@ -113,103 +129,126 @@ export function register(program: Command): void {
       '--mlflow-uri <url>',
       'use the MLflow registry at this tracking URI, also for loading by name through /v2/repository (default: $MLFLOW_TRACKING_URI)',
     )
-    .action(async (flags: ServeFlags) => {
-      // With no --model the server starts empty when something can load models into it: the local
-      // operator (admin API) or /v2/repository loads from the named registry.
-      if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined)
+    .option('--audit-log <file>', 'append every admin action (load, unload, traffic) with who asked and the outcome to this JSON Lines file (fsynced)');
+  addSecurityOptions(cmd, { routes: 'infer[:MODEL], admin, metrics' }).action(async (flags: ServeFlags) => {
+    // With no --model the server starts empty when something can load models into it: the local
+    // operator (admin API) or /v2/repository loads from the named registry.
+    if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined)
+      throw new Error(
+        'no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions',
+      );
+    // In KServe each revision's pod serves {{.Name}}=/mnt/models; GHOSTEAM_MODEL_VERSION (set on the
+    // predictor by the operator) labels it with its registry version, so per-version metrics line up.
+    const envVersion = process.env.GHOSTEAM_MODEL_VERSION || undefined;
+    if (envVersion !== undefined && !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(envVersion))
+      throw new Error(`GHOSTEAM_MODEL_VERSION '${envVersion}' is not a version; use e.g. 3`);
+    const models: ModelSpec[] = flags.model
+      .map(parseModelSpec)
+      .map((m) => ('path' in m && m.version === undefined && envVersion ? { ...m, version: envVersion } : m));
+    let token: string | undefined;
+    if (flags.tokenEnv) {
+      token = process.env[flags.tokenEnv];
+      if (!token) throw new Error(`--token-env ${flags.tokenEnv}: the environment variable is not set or empty`);
+    }
+    const auth = authFromFlags(flags);
+    const tls = tlsFromFlags(flags);
+    // Beyond loopback without a token anyone who reaches the address uses the server: only on purpose.
+    if (!isLoopback(flags.host) && token === undefined && auth === undefined) {
+      if (!flags.unauthenticated)
         throw new Error(
-          'no model to serve; pass --model fraud@champion or --model ./model.onnx, or --registry-dir <dir> to start empty and let the local operator load versions',
+          `--host ${flags.host} without a token: anyone who can reach this address could use the server${flags.admin ? ' and its /admin API' : ''}. Pass --token-env NAME (a variable holding the token) or --auth-issuer/--auth-audience (OIDC tokens), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose`,
         );
-      // In KServe each revision's pod serves {{.Name}}=/mnt/models; GHOSTEAM_MODEL_VERSION (set on the
-      // predictor by the operator) labels it with its registry version, so per-version metrics line up.
-      const envVersion = process.env.GHOSTEAM_MODEL_VERSION || undefined;
-      if (envVersion !== undefined && !/^[A-Za-z0-9][-A-Za-z0-9_.]*$/.test(envVersion))
-        throw new Error(`GHOSTEAM_MODEL_VERSION '${envVersion}' is not a version; use e.g. 3`);
-      const models: ModelSpec[] = flags.model
-        .map(parseModelSpec)
-        .map((m) => ('path' in m && m.version === undefined && envVersion ? { ...m, version: envVersion } : m));
-      let token: string | undefined;
-      if (flags.tokenEnv) {
-        token = process.env[flags.tokenEnv];
-        if (!token) throw new Error(`--token-env ${flags.tokenEnv}: the environment variable is not set or empty`);
-      }
-      // Beyond loopback without a token anyone who reaches the address uses the server: only on purpose.
-      if (!isLoopback(flags.host) && token === undefined) {
-        if (!flags.unauthenticated)
-          throw new Error(
-            `--host ${flags.host} without a token: anyone who can reach this address could use the server${flags.admin ? ' and its /admin API' : ''}. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose`,
-          );
-        process.stderr.write(`${exposureWarning('the model server', flags.host, token, flags.admin === true)}\n`);
-      }
-      const sample = Number(flags.payloadSample);
-      if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
-      if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
-      // A registry is opened for registry models, and whenever one is named: the model repository
-      // extension (POST /v2/repository/models/NAME/load) then loads from it by name.
-      const wantsRegistry = models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined;
-      const workers = flags.workers === undefined ? defaultWorkers() : intArg('--workers', flags.workers, 1);
-      const common: ModelServerOptions = {
-        models,
-        host: flags.host,
-        port: intArg('--port', flags.port, 0),
-        token,
-        batching: flags.batching ? { maxBatchSize: intArg('--max-batch-size', flags.maxBatchSize, 1), maxQueueDelayMs: Number(flags.maxQueueDelayMs) } : false,
-        maxBodyBytes: intArg('--max-body', flags.maxBody, 1),
-        maxInflight: intArg('--max-inflight', flags.maxInflight, 1),
-        maxInflightPerConnection: intArg('--max-inflight-per-connection', flags.maxInflightPerConnection, 1),
-        maxResponseBytes: intArg('--max-response-bytes', flags.maxResponseBytes, 1),
-        headersTimeoutMs: intArg('--headers-timeout-ms', flags.headersTimeoutMs, 1),
-        requestTimeoutMs: intArg('--request-timeout-ms', flags.requestTimeoutMs, 1),
-        drainTimeoutMs: intArg('--drain-timeout-ms', flags.drainTimeoutMs, 0),
-        session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
-        admin: flags.admin,
-        // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
-        v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',
-        payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
-      };
-      // More than one worker: processes sharing the port (components/model-server/cluster.ts).
-      const server =
-        workers > 1
-          ? await startServerCluster({ ...common, workers, registry: wantsRegistry ? { dir: flags.registryDir, trackingUri: flags.mlflowUri } : undefined })
-          : await startModelServer({
-              ...common,
-              registry: wantsRegistry
-                ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
-                : undefined,
-            });
-      for (const f of server.failed) process.stderr.write(`not serving ${f.model}: ${f.error}\n`);
-      const served = await server.models();
-      if (workers > 1) process.stdout.write(`${workers} server workers\n`);
-      for (const m of served) {
-        process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
-      }
-      if (served.length === 0)
-        process.stdout.write(
-          `no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`,
-        );
-      if (!server.admin && flags.admin === undefined)
-        process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
-      // Handlers first, then the line that says the server is ready (a supervisor may stop it at once).
-      const stopped = new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (sig: NodeJS.Signals): void => {
-          if (stopping) {
-            // A second signal: stop waiting for the drain.
-            process.stderr.write(`${sig} again: exiting without waiting for the drain\n`);
-            process.exit(1);
-          }
-          stopping = true;
-          process.stderr.write(`${sig}: draining in-flight requests\n`);
-          server.close().then(resolve, (e: Error) => {
+      process.stderr.write(`${exposureWarning('the model server', flags.host, token, flags.admin === true)}\n`);
+    }
+    if (!isLoopback(flags.host) && tls === undefined)
+      process.stderr.write(
+        `WARNING: the model server listens on ${flags.host} over plain HTTP: tokens and payloads cross the network in the clear. Pass --tls-cert and --tls-key (or terminate TLS in front of it).\n`,
+      );
+    const audit = flags.auditLog ? await (await import('../../components/security/audit.ts')).openAuditLog(flags.auditLog) : undefined;
+    const sample = Number(flags.payloadSample);
+    if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
+    if (flags.payloadLog && flags.payloadSink) throw new Error('--payload-log and --payload-sink are exclusive; pick one');
+    // A registry is opened for registry models, and whenever one is named: the model repository
+    // extension (POST /v2/repository/models/NAME/load) then loads from it by name.
+    const registry =
+      models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined
+        ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
+        : undefined;
+    // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
+    // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
+    const clusterable = !auth && !tls && !audit && !flags.feedbackLog;
+    const workers = flags.workers === undefined ? (clusterable ? defaultWorkers() : 1) : intArg('--workers', flags.workers, 1);
+    if (workers > 1 && !clusterable)
+      throw new Error(
+        '--workers above 1 does not combine with --auth-issuer, --tls-cert, --audit-log or --feedback-log yet (each needs one writer or verifier per server); pass --workers 1',
+      );
+    const opts: ModelServerOptions = {
+      models,
+      registry,
+      host: flags.host,
+      port: intArg('--port', flags.port, 0),
+      token,
+      ...(auth ? { auth } : {}),
+      ...(tls ? { tls } : {}),
+      ...(audit ? { audit } : {}),
+      batching: flags.batching ? { maxBatchSize: intArg('--max-batch-size', flags.maxBatchSize, 1), maxQueueDelayMs: Number(flags.maxQueueDelayMs) } : false,
+      maxBodyBytes: intArg('--max-body', flags.maxBody, 1),
+      maxInflight: intArg('--max-inflight', flags.maxInflight, 1),
+      maxInflightPerConnection: intArg('--max-inflight-per-connection', flags.maxInflightPerConnection, 1),
+      maxResponseBytes: intArg('--max-response-bytes', flags.maxResponseBytes, 1),
+      headersTimeoutMs: intArg('--headers-timeout-ms', flags.headersTimeoutMs, 1),
+      requestTimeoutMs: intArg('--request-timeout-ms', flags.requestTimeoutMs, 1),
+      drainTimeoutMs: intArg('--drain-timeout-ms', flags.drainTimeoutMs, 0),
+      session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
+      admin: flags.admin,
+      // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
+      v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',
+      payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
+      quality: { ...(flags.feedbackLog ? { file: flags.feedbackLog } : {}), windowMs: durationFlag('--quality-window', flags.qualityWindow) },
+    };
+    const { registry: _registry, ...shared } = opts;
+    const server =
+      workers > 1
+        ? await startServerCluster({ ...shared, workers, registry: registry ? { dir: flags.registryDir, trackingUri: flags.mlflowUri } : undefined })
+        : await startModelServer(opts);
+    for (const f of server.failed) process.stderr.write(`not serving ${f.model}: ${f.error}\n`);
+    const served = await server.models();
+    if (workers > 1) process.stdout.write(`${workers} server workers\n`);
+    for (const m of served) {
+      process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
+    }
+    if (served.length === 0)
+      process.stdout.write(`no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`);
+    if (!server.admin && flags.admin === undefined)
+      process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');
+    if (auth)
+      process.stdout.write(
+        `OIDC tokens from ${auth.jwt!.issuer} for audience ${[auth.jwt!.audience].flat().join(', ')}; grants: ${auth.grants!.length > 0 ? flags.authGrant.join(', ') : 'the default scopes ghosteam:infer[:MODEL], ghosteam:admin, ghosteam:metrics'}\n`,
+      );
+    // Handlers first, then the line that says the server is ready (a supervisor may stop it at once).
+    const stopped = new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (sig: NodeJS.Signals): void => {
+        if (stopping) {
+          // A second signal: stop waiting for the drain.
+          process.stderr.write(`${sig} again: exiting without waiting for the drain\n`);
+          process.exit(1);
+        }
+        stopping = true;
+        process.stderr.write(`${sig}: draining in-flight requests\n`);
+        server
+          .close()
+          .then(() => audit?.close())
+          .then(resolve, (e: Error) => {
             process.stderr.write(`error while closing: ${e.message}\n`);
             process.exitCode = 1;
             resolve();
           });
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
-      process.stdout.write(`listening on ${server.url}\n`);
-      await stopped;
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
     });
+    process.stdout.write(`listening on ${server.url}\n`);
+    await stopped;
+  });
 }

@@ -63,6 +63,19 @@
  *   with no parameters it reloads the versions this server had, else the registry's latest.
  * - `POST /v2/repository/models/{name}/unload` unloads every version (as `DELETE /admin/models/{name}`).
  *
+ * ## Feedback and quality (delayed ground truth; see ./quality.ts)
+ * - `POST /v2/models/{name}/feedback` `{"id": "<request id>", "label": 1, "timestamp": "…"}` or an
+ *   array of them (`label` an array for a multi-row request, or `row`) → 200 `{"accepted", "matched",
+ *   "duplicates", "corrected", "late", "unmatched", "unmatchedIds"}`; 404 (same body) when no label
+ *   matched an answered request (the label is kept for a prediction logged later); 400 naming the
+ *   item for a malformed item or a label of the wrong type (nothing of the request is taken).
+ *   `ghosteam serve --feedback-log FILE` keeps labels durably (fsynced before the answer, replayed on
+ *   start); predictions answered before a restart are re-read from the payload-log file.
+ * - Quality per version over the window (`--quality-window`, default 1h): in the stats
+ *   (`versions.{v}.quality`: task, samples, metrics) and in /metrics as
+ *   `ghosteam_model_quality{model,version,metric}`, `ghosteam_model_quality_samples`,
+ *   `ghosteam_model_feedback_total{outcome}`.
+ *
  * ## Payload log (for the drift monitor)
  * One JSON object per sampled request (see ./payload-log.ts for the exact record), to a rotating
  * JSON Lines file or as CloudEvents to an HTTP sink; buffered, dropped and counted when full.
@@ -102,3 +115,5 @@ export type { BatchingOptions } from './batcher.ts';
 export type { PayloadLogOptions, PayloadRecord } from './payload-log.ts';
 export type { VersionStats } from './metrics.ts';
 export type { TensorSpec, OipDatatype } from './tensors.ts';
+export { QualityMonitor, computeQuality, parseFeedback, QUALITY_TASKS, QUALITY_DEFAULTS, FEEDBACK_OUTCOMES } from './quality.ts';
+export type { QualityOptions, QualityTask, QualityMetrics, VersionQuality, FeedbackResult, FeedbackItem, FeedbackOutcome } from './quality.ts';

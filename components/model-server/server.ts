@@ -22,6 +22,7 @@
  * requests queued during a stall later, so the model route's p99 is ~1.5–2× the ceiling's.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { ModelRegistry } from '../registry/types.ts';
@@ -33,10 +34,14 @@ import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './pay
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
 import { ELEM_BYTES, attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
-import { bearerCheck, closeAfter, isLoopback, readBody, send, DEFAULT_DRAIN_BYTES } from './http.ts';
+import { closeAfter, isLoopback, readBody, send, DEFAULT_DRAIN_BYTES } from './http.ts';
+import { AuthError, createAuthenticator, type AuthOptions, type Need, type Principal } from '../security/auth.ts';
+import { readTls, watchTls, type TlsFiles } from '../security/tls.ts';
+import type { AuditLog } from '../security/audit.ts';
 import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1Answer, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
+import { QualityMonitor, registerQualityMetrics, type QualityOptions, type VersionQuality } from './quality.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -49,6 +54,17 @@ export interface ModelServerOptions {
   readonly port?: number;
   /** When set, every endpoint except /v2/health/* needs `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /**
+   * OIDC/JWT access tokens (beside or instead of `token`): verified against the issuer's JWKS, and
+   * each route needs a permission (see routeNeed and ../security/auth.ts).
+   */
+  readonly auth?: Omit<AuthOptions, 'token'>;
+  /** Serve HTTPS with this certificate and key (re-read when the files change). */
+  readonly tls?: TlsFiles;
+  /** Records every admin action (load, unload, traffic) with who asked and the outcome. */
+  readonly audit?: AuditLog;
+  /** Where TLS reloads and audit failures are reported. @default stderr */
+  readonly log?: (line: string) => void;
   /** Dynamic batching for every model, or false to run each request alone. @default { maxBatchSize: 64, maxQueueDelayMs: 2 } */
   readonly batching?: false | BatchingOptions;
   /** Largest request body. @default 4 MiB */
@@ -82,6 +98,13 @@ export interface ModelServerOptions {
   readonly drainBodyBytes?: number;
   /** Sampled payload logging for drift monitoring. */
   readonly payloadLog?: PayloadLogOptions;
+  /**
+   * Quality from delayed labels: every answered request's predictions are remembered by request id,
+   * `POST /v2/models/{name}/feedback` joins labels to them, and quality per version goes to /metrics
+   * and the stats (./quality.ts). Labels are kept in memory unless `file` is set; false turns it off.
+   * @default {} (on, in memory)
+   */
+  readonly quality?: false | QualityOptions;
   /**
    * Serve /admin/* (load, unload, traffic, stats). The admin API loads files by path, so by default
    * it is on only where nobody else can reach it unauthenticated.
@@ -186,7 +209,8 @@ export interface ModelInfo {
 export interface ModelStats {
   readonly model: string;
   readonly traffic: TrafficSplit;
-  readonly versions: Record<string, VersionStats>;
+  /** Per version: traffic figures, and quality from feedback once a label has joined one of its predictions. */
+  readonly versions: Record<string, VersionStats & { readonly quality?: VersionQuality }>;
 }
 
 export interface ModelServer {
@@ -201,6 +225,8 @@ export interface ModelServer {
   models(): ModelInfo[];
   stats(name: string): ModelStats;
   readonly metrics: ServerMetrics;
+  /** The feedback join and quality windows (undefined with `quality: false`). */
+  readonly quality: QualityMonitor | undefined;
   /** Models of `options.models` that could not be loaded, each with why (the others serve). */
   readonly failed: ReadonlyArray<{ readonly model: string; readonly error: string }>;
   /**
@@ -303,8 +329,49 @@ function asObject(v: unknown, what: string): Record<string, unknown> {
 }
 
 /** Whether the admin API is on when not set: only where nobody can reach it unauthenticated. */
-export function adminDefault(host: string, token: string | undefined): boolean {
-  return token !== undefined || isLoopback(host);
+export function adminDefault(host: string, token: string | undefined, jwt = false): boolean {
+  return token !== undefined || jwt || isLoopback(host);
+}
+
+/**
+ * What a route needs (pure): 'open' (health and liveness), undefined (any authenticated caller:
+ * server metadata, the model list; and unknown routes, which then 404), or a permission. Inference,
+ * model metadata, readiness and config need `infer` on that model; statistics and /metrics need
+ * `metrics`; /admin and the model repository extension need `admin`.
+ */
+export function routeNeed(method: string, parts: readonly string[]): Need | 'open' | undefined {
+  const [p0, p1] = parts;
+  if (parts.length === 0) return method === 'GET' || method === 'HEAD' ? 'open' : undefined;
+  if (p0 === 'v2') {
+    if (p1 === 'health' && parts.length === 3) return 'open';
+    if (p1 === 'repository') return { permission: 'admin' };
+    if (p1 === 'models' && parts.length === 3 && parts[2] === 'stats') return { permission: 'metrics' };
+    if (p1 === 'models' && parts.length >= 3) {
+      const last = parts[parts.length - 1];
+      return last === 'stats' && parts.length > 3 ? { permission: 'metrics' } : { permission: 'infer', model: parts[2] };
+    }
+    return undefined;
+  }
+  if (p0 === 'v1' && p1 === 'models' && parts.length === 3) {
+    const m = /^(.+):predict$/.exec(parts[2]);
+    return { permission: 'infer', model: m ? m[1] : parts[2] };
+  }
+  if (p0 === 'metrics') return { permission: 'metrics' };
+  if (p0 === 'admin') return { permission: 'admin' };
+  return undefined;
+}
+
+/** The audited action of an admin request (pure), or undefined for reads. */
+export function adminAction(method: string, parts: readonly string[]): { what: string; target: string } | undefined {
+  if (parts[0] === 'admin' && parts[1] === 'models') {
+    if (parts.length === 2 && method === 'POST') return { what: 'load', target: '' };
+    if (parts.length === 3 && method === 'DELETE') return { what: 'unload', target: parts[2] };
+    if (parts.length === 4 && parts[3] === 'traffic' && method === 'PUT') return { what: 'traffic', target: parts[2] };
+    if (parts.length === 5 && parts[3] === 'versions' && method === 'DELETE') return { what: 'unload', target: `${parts[2]}/${parts[4]}` };
+  }
+  if (parts[0] === 'v2' && parts[1] === 'repository' && parts[2] === 'models' && method === 'POST' && (parts[4] === 'load' || parts[4] === 'unload'))
+    return { what: parts[4], target: parts[3] };
+  return undefined;
 }
 
 /** @see ModelServerOptions */
@@ -352,8 +419,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   const versionHeader = (options.versionHeader ?? 'x-ghosteam-version').toLowerCase();
   const batching = options.batching === false ? undefined : (options.batching ?? {});
   const random = options.random ?? Math.random;
-  const adminOn = options.admin ?? adminDefault(host, options.token);
-  const authorized = bearerCheck(options.token);
+  const adminOn = options.admin ?? adminDefault(host, options.token, options.auth?.jwt !== undefined);
+  const auth = createAuthenticator({ ...options.auth, token: options.token });
+  const say = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const metrics = new ServerMetrics({ defaultMetrics: options.processMetrics });
   const payload = options.payloadLog
     ? new PayloadLogger(
@@ -362,6 +430,12 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         (n) => metrics.payloadWritten.inc(n),
       )
     : undefined;
+  const quality = options.quality === false ? undefined : await QualityMonitor.open(options.quality ?? {});
+  if (quality) {
+    registerQualityMetrics(metrics.registry, quality);
+    // Requests answered before a restart can still get their labels.
+    if (options.payloadLog?.file) await quality.seed(options.payloadLog.file);
+  }
   const served = new Map<string, Served>();
   const idBase = randomBytes(4).toString('hex');
   let idSeq = 0;
@@ -548,8 +622,11 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   function stats(name: string): ModelStats {
     const s = served.get(name);
     if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
-    const versions: Record<string, VersionStats> = {};
-    for (const v of s.versions.values()) versions[v.version] = v.metrics.stats();
+    const versions: Record<string, VersionStats & { quality?: VersionQuality }> = {};
+    for (const v of s.versions.values()) {
+      const q = quality?.quality(name, v.version);
+      versions[v.version] = q ? { ...v.metrics.stats(), quality: q } : v.metrics.stats();
+    }
     return { model: name, traffic: s.traffic, versions };
   }
 
@@ -616,6 +693,15 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   }
 
   function logPayload(v: Version, id: string, inputs: readonly DecodedTensor[], out: Record<string, RawOutput>, names: readonly string[]): void {
+    if (quality) {
+      // Every answered request, sampled or not: feedback can come for any of them.
+      const outs: Record<string, PayloadTensor> = {};
+      for (const spec of v.model.outputs) {
+        const o = out[spec.name];
+        if (o) outs[spec.name] = { shape: o.dims, datatype: spec.datatype, data: o.data };
+      }
+      quality.observe(v.name, v.version, id, outs);
+    }
     if (!payload || !payload.sample()) return;
     const ins: Record<string, PayloadTensor> = {};
     for (const t of inputs) ins[t.name] = { shape: t.shape, datatype: t.datatype, data: t.json };
@@ -796,13 +882,19 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   }
 
   // ---------- admin ----------
-  async function handleAdmin(req: IncomingMessage, res: ServerResponse, parts: string[], method: string): Promise<void> {
+  async function handleAdmin(
+    req: IncomingMessage,
+    res: ServerResponse,
+    parts: string[],
+    method: string,
+    readBodyOnce: () => Promise<Buffer> = () => body(req, res),
+  ): Promise<void> {
     // parts: ['admin', 'models', name?, sub?, version?]
     if (parts[1] !== 'models') throw new RequestError(404, `no admin route ${req.url}`);
     if (parts.length === 2) {
       if (method === 'GET') return send(res, 200, JSON.stringify({ models: models() }));
       if (method === 'POST') {
-        const b = asObject(parseJson(await body(req, res)), 'the load request');
+        const b = asObject(parseJson(await readBodyOnce()), 'the load request');
         const stable = b.stable;
         if (stable !== undefined && typeof stable !== 'boolean') throw new RequestError(400, "'stable' must be true or false");
         let spec: ModelSpec;
@@ -831,7 +923,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     if (parts.length === 4 && parts[3] === 'traffic') {
       if (method === 'GET') return send(res, 200, JSON.stringify(getServed(name).traffic));
       if (method === 'PUT') {
-        const split = await life.setTraffic(name, parseJson(await body(req, res)) as TrafficSplit);
+        const split = await life.setTraffic(name, parseJson(await readBodyOnce()) as TrafficSplit);
         return send(res, 200, JSON.stringify(split));
       }
       throw new RequestError(405, `${method} is not allowed on traffic; use GET or PUT`);
@@ -848,6 +940,53 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       throw new RequestError(405, `${method} is not allowed on a model version; use DELETE to unload it`);
     }
     throw new RequestError(404, `no admin route ${req.url}`);
+  }
+
+  /** Runs an admin action and records it (after, with the outcome; the answer waits for the record). */
+  async function audited(
+    who: Principal,
+    action: { what: string; target: string },
+    req: IncomingMessage,
+    res: ServerResponse,
+    parts: string[],
+    method: string,
+    path: string,
+  ): Promise<void> {
+    let detail: unknown;
+    const bodyOf = async (): Promise<Buffer> => {
+      const b = await body(req, res);
+      try {
+        detail = b.length === 0 ? undefined : JSON.parse(b.toString('utf8'));
+      } catch {
+        detail = undefined;
+      }
+      return b;
+    };
+    const entry = { who: who.subject, via: who.kind, what: action.what, target: action.target };
+    try {
+      if (parts[0] === 'admin') await handleAdmin(req, res, parts, method, bodyOf);
+      else {
+        const buf = await bodyOf();
+        send(res, 200, await repository.route(method, parts, buf.length === 0 ? undefined : parseJson(buf)));
+      }
+    } catch (e) {
+      await writeAudit({ ...entry, target: entry.target || targetOf(detail), outcome: 'failure', detail, error: (e as Error).message }, path);
+      throw e;
+    }
+    await writeAudit({ ...entry, target: entry.target || targetOf(detail), outcome: 'success', detail }, path);
+  }
+  function targetOf(detail: unknown): string {
+    const d = detail as { ref?: unknown; name?: unknown; version?: unknown } | undefined;
+    if (typeof d?.ref === 'string') return d.ref;
+    if (typeof d?.name === 'string') return d.version !== undefined ? `${d.name}/${String(d.version)}` : d.name;
+    return '';
+  }
+  async function writeAudit(e: Parameters<AuditLog['record']>[0], path: string): Promise<void> {
+    try {
+      await options.audit!.record(e);
+    } catch (err) {
+      say(`AUDIT LOG WRITE FAILED for ${e.what} ${path} by ${e.who} (${e.outcome}): ${(err as Error).message}`);
+    }
   }
 
   // ---------- dispatch ----------
@@ -875,10 +1014,23 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     }
     // KServe V1 liveness (what its clients' is_server_live asks); open, like /v2/health.
     if (parts.length === 0 && (method === 'GET' || method === 'HEAD')) return send(res, 200, '{"status":"alive"}');
-    if (!authorized(req)) {
-      const had = req.headers.authorization !== undefined;
-      throw new RequestError(401, had ? 'invalid bearer token' : 'missing bearer token; send Authorization: Bearer <token>');
+    const need = routeNeed(method, parts);
+    let who: Principal;
+    try {
+      const p = auth.check(req.headers.authorization, need === 'open' ? undefined : need);
+      who = p instanceof Promise ? await p : p;
+    } catch (e) {
+      if (e instanceof AuthError) {
+        // A refused admin action is an admin action too: recorded with who tried.
+        const tried = e.status === 403 && options.audit && adminOn ? adminAction(method, parts) : undefined;
+        if (tried)
+          await writeAudit({ who: e.subject ?? 'unknown', via: 'jwt', what: tried.what, target: tried.target, outcome: 'denied', error: e.message }, path);
+        throw new RequestError(e.status, e.message);
+      }
+      throw e;
     }
+    const action = options.audit && adminOn && (p0 === 'admin' || p0 === 'v2') ? adminAction(method, parts) : undefined;
+    if (action) return audited(who, action, req, res, parts, method, path);
     if (p0 === 'v2') {
       if (parts[1] === 'repository') {
         if (!adminOn)
@@ -910,6 +1062,13 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         if (rest.length === 1 && rest[0] === 'infer') {
           if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
           return handleInfer(req, res, name, version, t0);
+        }
+        if (rest.length === 1 && rest[0] === 'feedback' && version === undefined) {
+          if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
+          if (!quality) throw new RequestError(404, `no route for ${method} ${path}: feedback is off on this server (quality: false)`);
+          getServed(name);
+          const result = await quality.feedback(name, parseJson(await body(req, res)));
+          return send(res, 200, JSON.stringify(result));
         }
         if (rest.length === 1 && (rest[0] === 'config' || rest[0] === 'stats')) {
           if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
@@ -995,13 +1154,17 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         if (e.status === 429) unknownMetrics.error(429, 0);
         const extra: Record<string, string> | undefined =
           e.status === 401
-            ? { 'www-authenticate': 'Bearer' }
-            : e.status === 405
-              ? { allow: 'GET, POST' }
-              : e.status === 429
-                ? { 'retry-after': '1' }
-                : undefined;
-        send(res, e.status, errorBody(e.message), extra);
+            ? { 'www-authenticate': req.headers.authorization === undefined ? 'Bearer' : 'Bearer error="invalid_token"' }
+            : e.status === 403
+              ? { 'www-authenticate': 'Bearer error="insufficient_scope"' }
+              : e.status === 503
+                ? { 'retry-after': '5' }
+                : e.status === 405
+                  ? { allow: 'GET, POST' }
+                  : e.status === 429
+                    ? { 'retry-after': '1' }
+                    : undefined;
+        send(res, e.status, e.detail ? JSON.stringify({ error: e.message, ...e.detail }) : errorBody(e.message), extra);
         // A body this handler did not read is dropped (an error before reading it); an oversized or
         // late one closes the connection instead (send, closeAfter).
         if (!req.complete && !closeAfter(e.status)) req.resume();
@@ -1012,16 +1175,19 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     });
   }
 
-  const server: Server = createServer(
-    {
-      keepAliveTimeout: 65_000,
-      headersTimeout,
-      requestTimeout,
-      // node checks the two deadlines on this interval (30 s by default, which let a 30 s deadline run 60 s)
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
-    },
-    onRequest,
-  );
+  const httpOptions = {
+    keepAliveTimeout: 65_000,
+    headersTimeout,
+    requestTimeout,
+    // node checks the two deadlines on this interval (30 s by default, which let a 30 s deadline run 60 s)
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(Math.min(headersTimeout, requestTimeout) / 4))),
+  };
+  const server: Server | HttpsServer = options.tls
+    ? createHttpsServer({ ...httpOptions, ...readTls(options.tls) }, onRequest)
+    : createServer(httpOptions, onRequest);
+  const stopTlsWatch = options.tls ? watchTls(server as HttpsServer, options.tls, say) : undefined;
+  // A handshake that fails (old protocol, garbage, a client that gives up) closes that socket, nothing else.
+  server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // node's own rule: no answer once one has started on this connection (the cast: node keeps the
     // response it is writing on the socket and has no public accessor for it).
@@ -1051,6 +1217,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       if (!(e instanceof RequestError)) {
         for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
         await payload?.close();
+        await quality?.close();
         throw e;
       }
       const model = 'source' in m ? m.name : specName(m);
@@ -1060,6 +1227,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   }
   if (failed.length > 0 && served.size === 0) {
     await payload?.close();
+    await quality?.close();
     throw new Error(failed.length === 1 ? failed[0].error : `no model could be loaded:\n${failed.map((f) => `  ${f.model}: ${f.error}`).join('\n')}`);
   }
 
@@ -1102,6 +1270,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       }
       if (process.env.H25S_DEBUG) console.error('closeAll', performance.now(), active.size);
       server.closeAllConnections();
+      stopTlsWatch?.();
       await stopped;
       for (const s of [...served.values()]) {
         for (const v of s.versions.values()) {
@@ -1111,6 +1280,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       }
       served.clear();
       await payload?.close();
+      await quality?.close();
     })();
     return closed;
   }
@@ -1129,7 +1299,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     metricsJson: () => metrics.registry.getMetricsAsJSON(),
   };
   const api: ModelServer = {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     admin: adminOn,
     load,
@@ -1138,6 +1308,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     models,
     stats,
     metrics,
+    quality,
     failed,
     close,
   };

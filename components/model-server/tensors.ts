@@ -166,6 +166,8 @@ export class RequestError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Fields answered next to `error` (counts of what was and wasn't taken). */
+    readonly detail?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
     this.name = 'RequestError';

@@ -5,6 +5,9 @@
  * where the InferenceService's `logger.url` points, and the file it writes is the one DriftMonitors read.
  *
  *   POST /            one CloudEvent (binary or structured) or a batch → 200 {"accepted": n}
+ *   POST /v2/models/{name}/feedback   delayed labels joined to the logged predictions by request id
+ *                     (../model-server/quality.ts: the same endpoint as the model server's; the
+ *                     labels go to FILE.feedback, fsynced before the answer)
  *   GET  /healthz     200 {"ok": true}, or 503 {"ok": false, "reason"} while it cannot write (no token)
  *   GET  /metrics     Prometheus
  *
@@ -27,11 +30,16 @@ import type { AddressInfo } from 'node:net';
 import { readFile, rename, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { bearerCheck, readBody, send } from '../model-server/http.ts';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { readBody, send } from '../model-server/http.ts';
+import { AuthError, createAuthenticator, type AuthOptions } from '../security/auth.ts';
+import { readTls, watchTls, type TlsFiles } from '../security/tls.ts';
 import { recordJson, type PayloadRecord } from '../model-server/payload-log.ts';
 import { JsonlFile, freeBytes, repairTornTail, type FsyncPolicy } from '../model-server/jsonl-file.ts';
 import { RequestError } from '../model-server/tensors.ts';
 import { EventError, Pairer, parseCloudEvents, type SinkEvent } from './events.ts';
+import { QualityMonitor, registerQualityMetrics, type QualityOptions } from '../model-server/quality.ts';
 
 export interface PayloadSinkOptions {
   /** The JSON Lines file records are appended to (rotated to FILE.1 … at maxBytes). */
@@ -42,6 +50,10 @@ export interface PayloadSinkOptions {
   readonly host?: string;
   /** When set, POST / and /metrics need `Authorization: Bearer <token>` (at least 8 characters). */
   readonly token?: string;
+  /** OIDC/JWT tokens: POST / needs the `ingest` permission, /metrics `metrics` (see ../security/auth.ts). */
+  readonly auth?: Omit<AuthOptions, 'token'>;
+  /** HTTPS (re-read when the files change); with `clientCa`, only clients with a certificate it signed connect (mutual TLS). */
+  readonly tls?: TlsFiles;
   /** How long a KServe request waits for its response (and the other way round). @default 30000 */
   readonly pairTtlMs?: number;
   /** Unpaired halves held at most. @default 10000 */
@@ -63,6 +75,12 @@ export interface PayloadSinkOptions {
   readonly minFreeBytes?: number;
   /** Where state changes are reported. @default stderr */
   readonly log?: (line: string) => void;
+  /**
+   * Feedback (delayed labels) joined to the records this sink writes; the labels go to `file`
+   * (default FILE.feedback). false turns the endpoint off.
+   * @default {} (on, logged to FILE.feedback)
+   */
+  readonly quality?: false | QualityOptions;
   /** @deprecated records are written before the answer; kept so old callers still compile. */
   readonly flushIntervalMs?: number;
   readonly now?: () => number;
@@ -152,7 +170,7 @@ class Refused extends RequestError {
 }
 
 export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSink> {
-  const authorized = bearerCheck(o.token);
+  const auth = createAuthenticator({ ...o.auth, token: o.token });
   const maxBody = o.maxBodyBytes ?? 16 * 1024 * 1024;
   // One body of the largest size always fits, so a lone large event is never refused forever.
   const maxInflight = Math.max(o.maxInflightBytes ?? 48 * 1024 * 1024, maxBody);
@@ -214,11 +232,18 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     ...(o.maxBytes ? { maxBytes: o.maxBytes } : {}),
     ...(o.maxFiles ? { maxFiles: o.maxFiles } : {}),
   });
+  const quality = o.quality === false ? undefined : await QualityMonitor.open({ file: `${o.file}.feedback`, log: say, ...o.quality });
+  if (quality) {
+    registerQualityMetrics(registry, quality);
+    // Predictions logged before this start can still get their labels.
+    await quality.seed(o.file);
+  }
   const replayed = await readJournal(journalFile, say);
   if (replayed.length > 0) {
     const out: PayloadRecord[] = [];
     for (const h of replayed) out.push(...pairer.add(h));
     await log.append(out.map((r) => recordJson(r) + '\n').join(''));
+    for (const r of out) quality?.observeRecord(r);
     pairer.takeReleased();
     say(`payload sink: ${replayed.length} KServe half/halves acknowledged before the last stop came back from ${journalFile}`);
   }
@@ -269,6 +294,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     try {
       await log.append(records.map((r) => recordJson(r) + '\n').join(''));
       written.inc(records.length);
+      for (const r of records) quality?.observeRecord(r);
       await journal.append(adds + done.map((j) => `{"done":${JSON.stringify(j)}}\n`).join(''));
     } finally {
       active--;
@@ -329,11 +355,13 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       const why = unready();
       return why ? send(res, 503, JSON.stringify({ ok: false, reason: why })) : send(res, 200, '{"ok":true}');
     }
-    if (!authorized(req))
-      throw new RequestError(
-        401,
-        req.headers.authorization === undefined ? 'missing bearer token; send Authorization: Bearer <token>' : 'invalid bearer token',
-      );
+    try {
+      const p = auth.check(req.headers.authorization, { permission: path === '/metrics' ? 'metrics' : 'ingest' });
+      if (p instanceof Promise) await p;
+    } catch (e) {
+      if (e instanceof AuthError) throw new RequestError(e.status, e.message);
+      throw e;
+    }
     if (path === '/metrics') {
       if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
       syncCounts();
@@ -341,6 +369,24 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
       res.writeHead(200, { 'content-type': registry.contentType });
       res.end(text);
       return;
+    }
+    const fb = /^\/v2\/models\/([^/]+)\/feedback$/.exec(path);
+    if (fb && quality) {
+      if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on ${path}; use POST`);
+      let model: string;
+      try {
+        model = decodeURIComponent(fb[1]);
+      } catch {
+        throw new RequestError(400, `the path ${JSON.stringify(path)} has a malformed %-escape`);
+      }
+      const text = (await readBody(req, maxBody)).toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        throw new RequestError(400, `the feedback body is not valid JSON: ${(e as Error).message}`);
+      }
+      return send(res, 200, JSON.stringify(await quality.feedback(model, parsed)));
     }
     if (path !== '/') throw new RequestError(404, `no route ${path}; POST CloudEvents to /`);
     if (method !== 'POST') throw new RequestError(405, `${method} is not allowed on /; POST CloudEvents`);
@@ -441,7 +487,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     send(res, 200, JSON.stringify({ accepted: n }));
   }
 
-  const server: Server = createServer({ requestTimeout: 60_000, headersTimeout: 30_000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((e: Error) => {
       const status = e instanceof RequestError ? e.status : 500;
       if (e instanceof Refused) {
@@ -457,12 +503,21 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
           ? { 'retry-after': String(e.retryAfterS) }
           : status === 401
             ? { 'www-authenticate': 'Bearer' }
-            : status === 405
-              ? { allow: 'GET, POST' }
-              : {};
-      send(res, status, JSON.stringify({ error: status < 500 || e instanceof Refused ? e.message : `internal error: ${e.message}` }), extra);
+            : status === 403
+              ? { 'www-authenticate': 'Bearer error="insufficient_scope"' }
+              : status === 405
+                ? { allow: 'GET, POST' }
+                : status === 503
+                  ? { 'retry-after': '5' }
+                  : {};
+      const detail = e instanceof RequestError ? e.detail : undefined;
+      send(res, status, JSON.stringify({ error: e instanceof RequestError ? e.message : `internal error: ${e.message}`, ...detail }), extra);
     });
-  });
+  };
+  const httpOptions = { requestTimeout: 60_000, headersTimeout: 30_000 };
+  const server: Server | HttpsServer = o.tls ? createHttpsServer({ ...httpOptions, ...readTls(o.tls) }, onRequest) : createServer(httpOptions, onRequest);
+  const stopTlsWatch = o.tls ? watchTls(server as HttpsServer, o.tls, say) : undefined;
+  server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
   const host = o.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -473,7 +528,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     file: o.file,
     stats: () => ({
@@ -488,6 +543,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
     unready,
     async close() {
       clearInterval(expiry);
+      stopTlsWatch?.();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -507,6 +563,7 @@ export async function startPayloadSink(o: PayloadSinkOptions): Promise<PayloadSi
         await journal.close().catch(() => undefined);
       }
       await log.close();
+      await quality?.close();
     },
   };
 }

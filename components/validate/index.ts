@@ -14,8 +14,9 @@
 import { writeFile } from 'node:fs/promises';
 import { defineComponent } from '../component.ts';
 import { cellAt, readDataset, type Column, type ColumnType, type Dataset } from '../dataset/index.ts';
-import { Params } from '../params.ts';
+import { Params, ParamError } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
+import { TerminalFailure } from '../../api/failure.ts';
 
 export interface ColumnRule {
   readonly type?: ColumnType;
@@ -61,13 +62,14 @@ const RULE_KEYS = new Set(['type', 'nullable', 'min', 'max', 'allowed', 'unique'
 /** Checks the schema itself, so a typo ('nullabel') is an error rather than a silently ignored rule. */
 export function checkSchema(s: unknown): ValidationSchema {
   if (s === null || typeof s !== 'object' || Array.isArray(s))
-    throw new Error(`validate: param 'schema' must be an object like {"columns": {"amount": {"min": 0}}, "rows": {"min": 1}}`);
+    throw new ParamError(`validate: param 'schema' must be an object like {"columns": {"amount": {"min": 0}}, "rows": {"min": 1}}`);
   const o = s as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'columns' && k !== 'rows') throw new Error(`validate: schema has unknown key '${k}'; use 'columns' and 'rows'`);
+  for (const k of Object.keys(o))
+    if (k !== 'columns' && k !== 'rows') throw new ParamError(`validate: schema has unknown key '${k}'; use 'columns' and 'rows'`);
   for (const [name, rule] of Object.entries((o.columns ?? {}) as Record<string, unknown>)) {
-    if (rule === null || typeof rule !== 'object') throw new Error(`validate: schema.columns.${name} must be an object`);
+    if (rule === null || typeof rule !== 'object') throw new ParamError(`validate: schema.columns.${name} must be an object`);
     for (const k of Object.keys(rule))
-      if (!RULE_KEYS.has(k)) throw new Error(`validate: schema.columns.${name} has unknown rule '${k}'; use ${[...RULE_KEYS].join(', ')}`);
+      if (!RULE_KEYS.has(k)) throw new ParamError(`validate: schema.columns.${name} has unknown rule '${k}'; use ${[...RULE_KEYS].join(', ')}`);
   }
   return o;
 }
@@ -109,7 +111,7 @@ export function validateDataset(ds: Dataset, schema: ValidationSchema, maxFailur
     if (rule.nullable === false) add('not-null', (i) => cell(i) === null, `%n rows of '${name}' are missing`);
     if (rule.min !== undefined || rule.max !== undefined) {
       const num = numericView(col);
-      if (!num) throw new Error(`validate: schema.columns.${name} sets min/max, but the column is ${col.type}; ranges apply to numeric columns`);
+      if (!num) throw new ParamError(`validate: schema.columns.${name} sets min/max, but the column is ${col.type}; ranges apply to numeric columns`);
       if (rule.min !== undefined) add('min', (i) => num[i] < rule.min!, `%n rows of '${name}' are below the minimum ${rule.min}`);
       if (rule.max !== undefined) add('max', (i) => num[i] > rule.max!, `%n rows of '${name}' are above the maximum ${rule.max}`);
     }
@@ -185,6 +187,6 @@ export const validate = defineComponent({
     ctx.setOutput('failureRate', report.failureRate);
     const text = summarize(report);
     for (const line of text.split('\n')) ctx.log(line);
-    if (!report.passed && p.boolean('failOnViolation', true)) throw new Error(`validate: ${text}`);
+    if (!report.passed && p.boolean('failOnViolation', true)) throw new TerminalFailure('InvalidInput', `validate: ${text}`);
   },
 });

@@ -4,6 +4,7 @@
  * primary type and the secondary types whose changes map back to primary keys (by default through
  * controller owner references).
  */
+import type { HealthSecurity } from './health.ts';
 import { objectKey, typeKey, type ObjectStore, type ResourceType } from './store.ts';
 import { Informer, type InformerHandler } from './informer.ts';
 import { WorkQueue } from './queue.ts';
@@ -14,6 +15,7 @@ import type { Logger } from './log.ts';
 import { jsonEqual } from '../../api/json.ts';
 import type { K8sObject } from '../../api/objects.ts';
 import { TerminalError, type ReconcileResult, type Request } from './reconcile.ts';
+import { classifyFailure } from '../../api/failure.ts';
 
 /** Whether anything but status (and resourceVersion/managedFields) changed. */
 export function metaChanged(a: K8sObject, b: K8sObject): boolean {
@@ -58,6 +60,8 @@ export interface ManagerOptions {
   /** Port for /healthz, /readyz, /metrics; undefined: no server. 0: any free port. */
   readonly healthPort?: number;
   readonly healthHost?: string;
+  /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
+  readonly healthSecurity?: HealthSecurity;
   readonly metrics?: OperatorMetrics;
   /** Restrict informers to one namespace. */
   readonly namespace?: string;
@@ -123,6 +127,7 @@ export class Manager {
       this.health = await startHealthServer({
         port: this.o.healthPort,
         host: this.o.healthHost,
+        ...this.o.healthSecurity,
         metrics: this.metrics,
         ready: () => (this.running ? undefined : this.leader && !this.leader.isLeader ? 'waiting for the leader Lease' : 'informers not synced'),
       });
@@ -193,11 +198,11 @@ export class Manager {
         this.metrics.reconciles.inc({ controller: c.name, result: r?.requeueAfterMs !== undefined ? 'requeue' : 'success' });
         if (r?.requeueAfterMs !== undefined) q.addAfter(key, Math.max(1, r.requeueAfterMs));
       } catch (e) {
-        if (e instanceof TerminalError) {
+        if (e instanceof TerminalError || classifyFailure(e).terminal) {
           // Retrying cannot help: forget the key; the object's next change brings it back.
           q.forget(key);
           this.metrics.reconciles.inc({ controller: c.name, result: 'terminal' });
-          log.warn(`reconcile failed and will not be retried until the object changes: ${e.message}`, { kind: c.type.kind, namespace, name });
+          log.warn(`reconcile failed and will not be retried until the object changes: ${(e as Error).message}`, { kind: c.type.kind, namespace, name });
           continue;
         }
         const delay = q.addRateLimited(key);

@@ -172,6 +172,7 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     params,
     gitCommit,
     ...(gitDirty ? { gitDirty } : {}),
+    ...((opts.parent ?? prev?.parent) ? { parent: opts.parent ?? prev?.parent } : {}),
     startedAt: new Date(started).toISOString(),
     pid: process.pid,
     host: hostname(),
@@ -380,7 +381,13 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
 
   rec.status = signal.aborted ? 'Cancelled' : dagStatus === 'Failed' || exitFailed ? 'Failed' : 'Succeeded';
   const bad = rec.order.filter((id) => ['Failed', 'Error'].includes(rec.nodes[id].state) && !rec.nodes[id].children);
-  if (rec.status === 'Failed') rec.message = bad.length ? `${bad.map((id) => `'${rec.nodes[id].path || id}'`).join(', ')} failed` : 'the run failed';
+  if (rec.status === 'Failed') {
+    rec.message = bad.length ? `${bad.map((id) => `'${rec.nodes[id].path || id}'`).join(', ')} failed` : 'the run failed';
+    const first = bad.map((id) => rec.nodes[id]).find((n) => n.reason !== undefined);
+    if (first?.reason) rec.reason = first.reason;
+    // Terminal only when no failed node could pass on a retry.
+    if (bad.length > 0 && bad.every((id) => rec.nodes[id].terminal)) rec.terminal = true;
+  }
   if (rec.status === 'Cancelled') rec.message = 'cancelled';
   rec.finishedAt = new Date().toISOString();
   rec.durationMs = Date.now() - started;
@@ -396,6 +403,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     time: rec.finishedAt,
     durationMs: rec.durationMs,
     ...(rec.message ? { message: rec.message } : {}),
+    ...(rec.reason ? { reason: rec.reason } : {}),
+    ...(rec.terminal ? { terminal: true as const } : {}),
     ...(gate ? { gate } : {}),
   });
   return rec;

@@ -3,6 +3,7 @@
  * options of `runPipeline`. Plain data only; the record is what `ghosteam runs show` reads back.
  */
 import type { Component, ParamValue, ArtifactKind } from '../../components/component.ts';
+import type { FailureReason } from '../../api/failure.ts';
 
 /**
  * A node's state. The names are Argo's node phases, so a local run and an Argo Workflow read alike:
@@ -31,6 +32,10 @@ export interface AttemptRecord {
   readonly finishedAt?: string;
   readonly outcome?: 'Succeeded' | 'Failed' | 'Error' | 'Cancelled';
   readonly message?: string;
+  /** Why the attempt failed (api/failure.ts). */
+  readonly reason?: FailureReason;
+  /** Set when retrying cannot change the failure: no further attempt was made. */
+  readonly terminal?: true;
 }
 
 export interface NodeRecord {
@@ -41,6 +46,9 @@ export interface NodeRecord {
   readonly path: string;
   state: NodeState;
   message?: string;
+  /** For a Failed/Error node: why (api/failure.ts), and whether retrying cannot change it. */
+  reason?: FailureReason;
+  terminal?: true;
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;
@@ -69,6 +77,10 @@ export interface RunRecord {
   readonly pipelinePath: string;
   status: RunStatus;
   message?: string;
+  /** A Failed run: the first failed node's reason (api/failure.ts). */
+  reason?: FailureReason;
+  /** A Failed run whose every failed node failed in a way retrying cannot change: running it again fails the same way. */
+  terminal?: true;
   readonly params: Record<string, ParamValue>;
   readonly gitCommit: string | null;
   /** Present when the run started from a working tree with uncommitted changes: their digest (api/git-source.ts). */
@@ -79,6 +91,8 @@ export interface RunRecord {
   /** Process that runs it; a 'Running' record whose process is gone was interrupted. */
   pid: number;
   host: string;
+  /** The sweep this run is a trial (or the best-params run) of: its id (pipelines/local/sweep.ts). */
+  readonly parent?: string;
   /** When the run was resumed (`--resume`), oldest first; a resumed run keeps its id. */
   resumedAt?: string[];
   /** Node ids in display order (tasks in topological order, fan-out instances after their task, exit handler last). */
@@ -136,6 +150,8 @@ export type EngineEvent =
       readonly time: string;
       readonly durationMs: number;
       readonly message?: string;
+      readonly reason?: FailureReason;
+      readonly terminal?: true;
       /** Set when the pipeline has a quality gate: a Succeeded run whose gate rejected the model registered nothing. */
       readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
     };
@@ -172,6 +188,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Why the run exists ('drift' | 'git-change' | 'schedule' | 'manual'): given to tasks as 'ghosteam.reason' / GHOSTEAM_REASON, recorded by `register`. */
   readonly reason?: string;
+  /** The sweep the run belongs to (a trial, or the run with the best params): recorded as `parent`. */
+  readonly parent?: string;
   /** Run id to use (tests). @default '<pipeline>-<utc timestamp>-<random>' */
   readonly runId?: string;
   /** Grace period between SIGTERM and SIGKILL when stopping a command task. @default 3000 */

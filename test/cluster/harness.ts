@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { rawKube, type KubeObject, type RawKube } from '../peers/raw.ts';
 import { eventually } from '../peers/index.ts';
 import { CLUSTER_NET } from '../peers/cluster/config.ts';
@@ -123,4 +124,79 @@ export async function captureClusterEgress(): Promise<Capture> {
       return out.split('\n').filter(Boolean);
     },
   };
+}
+
+/** A Workflow as the tests read it back. */
+export interface WorkflowLike {
+  metadata?: { name?: string };
+  status?: {
+    phase?: string;
+    message?: string;
+    nodes?: Record<
+      string,
+      {
+        displayName: string;
+        type?: string;
+        phase: string;
+        message?: string;
+        startedAt?: string;
+        finishedAt?: string;
+        outputs?: { parameters?: { name: string; value?: string }[]; artifacts?: { name: string; s3?: { key?: string } }[] };
+      }
+    >;
+  };
+}
+
+export interface Forward {
+  /** The URL pods use: the target's scheme on the node address and the forwarder's port. */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Make a server on this machine's loopback (a peer such as MLflow) reachable from pods: a TCP
+ * forwarder listening on the node address, which only this machine routes (it is on `lo`).
+ */
+export async function forwardToPods(target: string): Promise<Forward> {
+  const u = new URL(target);
+  const sockets = new Set<Socket>();
+  const server = createServer((down) => {
+    const up = connect(Number(u.port), u.hostname);
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+    }
+    down.on('error', () => up.destroy());
+    up.on('error', () => down.destroy());
+    down.pipe(up).pipe(down);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, CLUSTER_NET.nodeIP, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `${u.protocol}//${CLUSTER_NET.nodeIP}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The `main` container logs of a Workflow's pods, for a failure message. */
+export async function workflowLogs(kube: RawKube, ns: string, workflow: string): Promise<string> {
+  const pods = await kube
+    .request<{ items: { metadata: { name: string } }[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=workflows.argoproj.io/workflow=${workflow}`)
+    .catch(() => ({ items: [] }));
+  const logs = await Promise.all(
+    pods.items.map(async (p) => {
+      const log = await kube
+        .request<unknown>('GET', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/log?container=main&tailLines=30`)
+        .catch((e: Error) => e.message);
+      return `--- ${p.metadata.name}\n${typeof log === 'string' ? log : JSON.stringify(log)}`;
+    }),
+  );
+  return logs.join('\n');
 }

@@ -115,3 +115,19 @@ test('each image takes its Node.js base as the NODE_IMAGE build argument, defaul
     );
   }
 });
+
+test('the component images put `ghosteam` on PATH, the command synthesized templates run', async () => {
+  // The first run on real pods failed here: the template's command is `ghosteam component run <name>`
+  // and the image had only /app/bin/ghosteam.mjs, so the container could not start.
+  const { Pipeline } = await import('../../pipelines/index.ts');
+  const { Chart, Testing } = await import('cdk8s');
+  const p = new Pipeline(new Chart(Testing.app(), 'c'), 'p');
+  p.component('ingest', 'ingest', { params: { path: 'x.csv' } });
+  assert.deepEqual(p.toSpec().tasks[0].command?.slice(0, 1), ['ghosteam']);
+  for (const f of ['images/components/Dockerfile', 'images/trainer/Dockerfile']) {
+    const text = readFileSync(join(root, f), 'utf8');
+    assert.match(text, /^RUN ln -s \/app\/bin\/ghosteam\.mjs \/usr\/local\/bin\/ghosteam$/m, f);
+    assert.ok(text.indexOf('/usr/local/bin/ghosteam') < text.indexOf('USER 65532'), `${f}: the link is made as root, before USER`);
+  }
+  assert.match(readFileSync(join(root, 'bin/ghosteam.mjs'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+});

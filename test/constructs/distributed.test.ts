@@ -75,3 +75,51 @@ test('distributed: { workers, gpusPerWorker } synthesizes to a TrainJob valid ag
   // A broken manifest would fail the same check: the validator is strict.
   assert.notDeepEqual(upstreamErrors({ ...job, spec: { ...job.spec, trainer: { ...job.spec.trainer, numNodes: 'four' } } } as never), []);
 });
+
+type Pvc = { metadata: { name: string }; spec: { accessModes: string[]; storageClassName?: string; resources: { requests: { storage: string } } } };
+const pvcOf = (p: Pipeline): Pvc => (compileArgo(p.toSpec()).workflowTemplate.spec as unknown as { volumeClaimTemplates: Pvc[] }).volumeClaimTemplates[0];
+const ddp = (exchange?: { size?: string; storageClass?: string }) =>
+  ContainerComponent.define({
+    name: 'fit-ddp',
+    image: 'ghcr.io/acme/ddp:1',
+    command: ['python', 'fit.py'],
+    distributed: { workers: 2, ...(exchange ? { exchange } : {}) },
+  });
+
+test('the exchange volume: 10Gi on the default class unless the step says; the sum over distributed steps; one class per pipeline', () => {
+  const plain = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  plain.component('fit', ddp());
+  assert.deepEqual(pvcOf(plain).spec, { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '10Gi' } } });
+
+  const sized = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  sized.component('fit', ddp({ size: '200Gi', storageClass: 'nfs-client' }));
+  const pvc = pvcOf(sized);
+  assert.deepEqual(pvc.spec, { accessModes: ['ReadWriteMany'], storageClassName: 'nfs-client', resources: { requests: { storage: '200Gi' } } });
+  assert.deepEqual(upstreamErrors(compileArgo(sized.toSpec()).workflowTemplate as never), []);
+
+  // Two distributed steps: each has its folders on the one volume, so it holds both.
+  const two = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  const a = two.component('a', ddp({ size: '1536Mi' }));
+  two.component('b', ddp({ size: '1Gi', storageClass: 'cephfs' }), { after: [a] });
+  assert.deepEqual(pvcOf(two).spec, { accessModes: ['ReadWriteMany'], storageClassName: 'cephfs', resources: { requests: { storage: '2560Mi' } } });
+  // A plain container task declares it the same way.
+  const raw = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  raw.task('fit', { image: 'ghcr.io/acme/ddp:1', command: ['python', 'fit.py'], distributed: { workers: 3, exchange: { size: '3Gi' } } });
+  assert.equal(pvcOf(raw).spec.resources.requests.storage, '3Gi');
+
+  const clash = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  const x = clash.component('x', ddp({ storageClass: 'nfs-client' }));
+  clash.component('y', ddp({ storageClass: 'cephfs' }), { after: [x] });
+  assert.throws(() => clash.toSpec(), /distributed\.exchange\.storageClass.*'cephfs' but task 'x' names 'nfs-client'.*one storage class/s);
+});
+
+test('a bad exchange size or storage class is refused where it is declared, naming the field and the fix', () => {
+  assert.throws(() => ddp({ size: '10 GB' }), /container component 'fit-ddp': distributed\.exchange\.size is '10 GB'; give a storage quantity such as '500Mi'/);
+  assert.throws(() => ddp({ size: '0' }), /distributed\.exchange\.size is '0'/);
+  assert.throws(() => ddp({ storageClass: 'NFS_Client' }), /distributed\.exchange\.storageClass is 'NFS_Client'; give the name of a StorageClass/);
+  const p = new Pipeline(new Chart(new App(), 'c'), 'ddp');
+  assert.throws(
+    () => p.task('fit', { image: 'ghcr.io/acme/ddp:1', command: ['python', 'fit.py'], distributed: { workers: 2, exchange: { size: '-1Gi' } } }),
+    /fit.*distributed\.exchange\.size/s,
+  );
+});

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Artifact, Cache, Gpu, Item, ParallelFor, Pipeline, Resources, Retry, Schedule, Secret } from '../../pipelines/index.ts';
 import { pipelineSpecHash } from '../../pipelines/hash.ts';
+import { ARGO_CACHE_KEY } from '../../pipelines/argo.ts';
 import { chart, find, objectsOf } from './helpers.ts';
 
 function trainPipeline() {
@@ -143,8 +144,28 @@ describe('Pipeline → Argo', () => {
     );
     assert.equal(t.metadata.annotations['ghosteam.io/construct-path'], 'test/train/split');
     assert.equal(t.metadata.labels['ghosteam.io/component'], 'split');
-    assert.match(t.memoize.key, /^[0-9a-f]{16}$/);
+    // Argo memoizes on the key alone and cannot see input artifacts: a step that has any is never
+    // memoized (it would be reused with a different upstream dataset or model).
+    assert.equal(t.memoize, undefined);
+  });
+
+  test('memoize key: the task hash and a sha256 of the params, in the characters Argo accepts', () => {
+    // The first run on the real controller failed: 'invalid cache key: 4cf899b46f346680/s3://data/...'
+    // (Argo allows only [a-zA-Z0-9-]); a param value may hold anything, so Argo hashes it when it runs.
+    const t = tpl('ingest');
+    assert.match(t.memoize.key, /^[0-9a-f]{16}-\{\{=sprig\.sha256sum\(toJson\(\[inputs\.parameters\['path'\]\]\)\)\}\}$/);
     assert.equal(t.memoize.cache.configMap.name, 'ghosteam-cache-train');
+    // What Argo checks, once it has evaluated the expression:
+    const evaluated = t.memoize.key.replace(/\{\{=.*\}\}$/, 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    assert.match(evaluated, ARGO_CACHE_KEY);
+    const { chart: c2 } = chart();
+    const p2 = new Pipeline(c2, 'keys');
+    p2.task('no-params', { image: 'x:1', cache: Cache.enabled() });
+    p2.task('two', { image: 'x:1', params: { a: 'x', b_c: 1 }, cache: Cache.enabled() });
+    const w = find(objectsOf(c2), 'WorkflowTemplate');
+    const key = (n: string) => w.spec.templates.find((x: { name: string }) => x.name === n).memoize.key;
+    assert.match(key('no-params'), ARGO_CACHE_KEY);
+    assert.match(key('two'), /-\{\{=sprig\.sha256sum\(toJson\(\[inputs\.parameters\['a'\], inputs\.parameters\['b_c'\]\]\)\)\}\}$/);
   });
 
   test('GPU: nvidia.com/gpu requests+limits, product node selector, memory affinity, toleration', () => {
@@ -158,7 +179,12 @@ describe('Pipeline → Argo', () => {
       { key: 'nvidia.com/gpu.memory', operator: 'Gt', values: ['40959'] },
     ]);
     assert.deepEqual(t.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
-    assert.deepEqual(t.retryStrategy, { limit: 3, retryPolicy: 'OnFailure', backoff: { duration: '30s', factor: 3, maxDuration: '10m' } });
+    assert.deepEqual(t.retryStrategy, {
+      limit: 3,
+      retryPolicy: 'OnFailure',
+      expression: "lastRetry.exitCode not in ['64', '65', '78']",
+      backoff: { duration: '30s', factor: 3, maxDuration: '10m' },
+    });
     assert.equal(t.activeDeadlineSeconds, 5400);
     assert.equal(tpl('ingest').nodeSelector, undefined);
     assert.equal(tpl('ingest').tolerations, undefined);

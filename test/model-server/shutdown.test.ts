@@ -199,7 +199,7 @@ describe('ghosteam serve beyond loopback', () => {
     assert.equal(r.status, 1);
     assert.equal(
       r.stderr.trim(),
-      'error: --host 0.0.0.0 without a token: anyone who can reach this address could use the server. Pass --token-env NAME (a variable holding the token), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose',
+      'error: --host 0.0.0.0 without a token: anyone who can reach this address could use the server. Pass --token-env NAME (a variable holding the token) or --auth-issuer/--auth-audience (OIDC tokens), bind 127.0.0.1, or pass --unauthenticated to serve without a token on purpose',
     );
   });
   test('--unauthenticated (and --admin) serves only after a loud warning', () => {

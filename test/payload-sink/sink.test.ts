@@ -365,7 +365,9 @@ describe('ghosteam payload-sink (CLI)', () => {
       encoding: 'utf8',
       env: { ...process.env, SINK_T: 'a-long-token' },
     });
-    assert.doesNotMatch(closed.stderr, /WARNING/);
+    assert.doesNotMatch(closed.stderr, /NO token/);
+    // still plain HTTP beyond loopback: said too (#23)
+    assert.match(closed.stderr, /WARNING: the payload sink listens on 192\.0\.2\.1 over plain HTTP/);
     assert.match(closed.stderr, /EADDRNOTAVAIL/);
   });
 });

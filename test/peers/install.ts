@@ -74,6 +74,7 @@ const PYTHON_IMPORTS = [
   'lightgbm',
   'skl2onnx',
   'onnxmltools',
+  'optuna',
 ];
 
 export function isPythonInstalled(): boolean {

@@ -62,17 +62,29 @@ export function argoLdflags(): string {
 /** Where a built Argo binary lands in the cache, keyed by every input of its build. */
 export function argoBinary(cmd: ArgoCommand): string {
   const inputs = ['go.mod', 'go.sum', 'ui/index.html'].map((f) => readFileSync(join(argoModuleDir, f), 'utf8'));
-  return join(cacheDir, 'bin', `${cmd}-${versions.argoWorkflows}-${shortHash(cmd, ...inputs, argoLdflags())}`);
+  return join(cacheDir, 'bin', `${cmd}-${versions.argoWorkflows}-${shortHash(cmd, ...inputs, argoLdflags(), JSON.stringify(ARGO_SOURCE_SYMLINKS))}`);
 }
 
 /**
+ * Files of Argo's git tree that are symlinks (path -> target, relative to the link's folder). A
+ * module zip holds no symlinks, so the proxy's copy lacks them: without signal_linux.go (a link to
+ * signal_darwin.go) argoexec fails with `undefined: Setpgid`. argoSource writes each as a copy of
+ * its target, which is what the link means.
+ */
+export const ARGO_SOURCE_SYMLINKS: Readonly<Record<string, string>> = {
+  'workflow/executor/osspecific/signal_linux.go': 'signal_darwin.go',
+};
+
+/**
  * The Argo Workflows module's source, copied out of the module cache (verified there against
- * test/peers/argo/go.sum) with a placeholder UI: the module holds no ui/dist/app, which the argo
- * CLI embeds (`argo server`), and Go refuses to overlay files in the module cache.
+ * test/peers/argo/go.sum) with a placeholder UI (the module holds no ui/dist/app, which the argo
+ * CLI embeds for `argo server`, and Go refuses to overlay files in the module cache) and the
+ * symlinks the module zip dropped (ARGO_SOURCE_SYMLINKS).
  */
 async function argoSource(log: Log): Promise<string> {
   const dir = join(cacheDir, `argo-src-${versions.argoWorkflows}`);
-  if (existsSync(join(dir, 'ui/dist/app/index.html'))) return dir;
+  const complete = (d: string) => existsSync(join(d, 'ui/dist/app/index.html')) && Object.keys(ARGO_SOURCE_SYMLINKS).every((f) => existsSync(join(d, f)));
+  if (complete(dir)) return dir;
   let json = '';
   await run('go', ['mod', 'download', '-json', `${ARGO_MODULE}@${versions.argoWorkflows}`], { cwd: argoModuleDir, log: (l) => (json += l + '\n') });
   const src = (JSON.parse(json) as { Dir?: string }).Dir;
@@ -83,6 +95,12 @@ async function argoSource(log: Log): Promise<string> {
   await run('chmod', ['-R', 'u+w', tmp], { log });
   mkdirSync(join(tmp, 'ui/dist/app'), { recursive: true });
   cpSync(join(argoModuleDir, 'ui/index.html'), join(tmp, 'ui/dist/app/index.html'));
+  for (const [link, target] of Object.entries(ARGO_SOURCE_SYMLINKS)) {
+    const from = join(tmp, link, '..', target);
+    if (!existsSync(from))
+      throw new Error(`Argo ${versions.argoWorkflows} source: ${link} links to ${target}, which the module does not hold; update ARGO_SOURCE_SYMLINKS`);
+    cpSync(from, join(tmp, link));
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   log(`argo: module source of ${versions.argoWorkflows} at ${dir}`);
@@ -110,10 +128,11 @@ export async function ensureArgo(cmds: readonly ArgoCommand[], log: Log): Promis
       if (existsSync(bin)) continue;
       const tmp = `${bin}.tmp-${process.pid}`;
       log(`argo: building ${cmd} ${versions.argoWorkflows} from the Go module (first time only; ~10-30 min on a busy 2-core machine)`);
-      // The CLI embeds the UI, so it builds in the source copy (as the main module, with Argo's own
-      // go.mod and go.sum); the controller and executor build in test/peers/argo as a dependency.
-      const cwd = cmd === 'argo' ? await argoSource(log) : argoModuleDir;
-      const pkg = cmd === 'argo' ? './cmd/argo' : `${ARGO_MODULE}/cmd/${cmd}`;
+      // All three build in the source copy (as the main module, with Argo's own go.mod and go.sum,
+      // as Argo's Makefile builds them): the CLI embeds the UI, and the executor needs the
+      // symlinked files the module zip dropped.
+      const cwd = await argoSource(log);
+      const pkg = `./cmd/${cmd}`;
       const t0 = Date.now();
       try {
         await run('nice', ['-n', '10', 'go', 'build', '-trimpath', `-ldflags=${argoLdflags()}`, '-o', tmp, pkg], {

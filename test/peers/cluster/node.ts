@@ -8,7 +8,7 @@
 // in the shared one to play those controllers themselves; and a node needs the API server on an
 // address pods can reach, with ServiceAccount tokens, which the shared peer leaves off.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,8 @@ import { freePort, logTail, spawnDaemon, stopPid, waitReady } from '../daemons.t
 import { ensureKube, run, which, withLock, type Log } from '../install.ts';
 import { isAlive, kubeTls } from '../state.ts';
 import { timed } from '../up.ts';
-import { CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
+import { ensureArgo, ensureS3Proxy, EXECUTOR_IMAGE, startArgoController, startObjectStore, type ObjectStore } from './argo.ts';
+import { ARGO_NAMESPACE, CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
 
 export interface DaemonState {
   readonly pid: number;
@@ -34,12 +35,16 @@ export interface ClusterState {
   readonly apiPort: number;
   readonly startedAt: number;
   readonly containerdSocket: string;
+  /** The S3-compatible object store (s3proxy) pods and tests reach; the Argo artifact repository. */
+  readonly objectStore?: ObjectStore;
   readonly daemons: Partial<Record<DaemonName, DaemonState>>;
 }
 
-export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet';
+export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet' | 'objectstore' | 'argo-controller';
 /** Start order; teardown runs it backwards. */
-const DAEMONS: readonly DaemonName[] = ['containerd', 'apiserver', 'controller-manager', 'scheduler', 'proxy', 'kubelet'];
+const DAEMONS: readonly DaemonName[] = ['containerd', 'apiserver', 'controller-manager', 'scheduler', 'proxy', 'kubelet', 'objectstore', 'argo-controller'];
+/** The node's own daemons: what must run before the node is Ready (the object store and Argo start after). */
+const NODE_DAEMONS: readonly DaemonName[] = DAEMONS.slice(0, DAEMONS.indexOf('kubelet') + 1);
 
 /** A failure of one part of the cluster, named, with the log to read. */
 export class ClusterPartError extends Error {
@@ -91,9 +96,12 @@ export function apiGet(kubeconfig: string, path: string, timeoutMs = 5000): Prom
 }
 
 /** Why the recorded cluster is not usable, or undefined when every daemon lives and the node is Ready. */
-export async function checkCluster(state: ClusterState | undefined = readClusterState()): Promise<string | undefined> {
+export async function checkCluster(
+  state: ClusterState | undefined = readClusterState(),
+  daemons: readonly DaemonName[] = DAEMONS,
+): Promise<string | undefined> {
   if (!state) return 'the cluster is not running';
-  for (const name of DAEMONS) {
+  for (const name of daemons) {
     const d = state.daemons[name];
     if (!d) return `${name} was never started`;
     if (!isAlive(d.pid)) return `${name} (pid ${d.pid}) has exited; see ${d.log}`;
@@ -167,14 +175,25 @@ async function ensureModuleBinary(cmd: 'ghosteam-node' | 'ghosteam-pause', log: 
  * A Docker image archive (the `docker save` layout, which `ctr images import` reads) holding one
  * layer with `files` (path in image -> path here) and the given entrypoint.
  */
-export function writeImageArchive(out: string, ref: string, files: Record<string, string>, entrypoint: readonly string[]): void {
+export function writeImageArchive(
+  out: string,
+  ref: string,
+  files: Record<string, string>,
+  entrypoint: readonly string[],
+  opts: { env?: readonly string[]; dirs?: Readonly<Record<string, number>> } = {},
+): void {
   const work = mkdtempSync(join(tmpdir(), 'ghosteam-image-'));
   try {
     const root = join(work, 'rootfs');
+    mkdirSync(root);
     for (const [inImage, src] of Object.entries(files)) {
       const dest = join(root, inImage);
       mkdirSync(join(dest, '..'), { recursive: true });
       writeFileSync(dest, readFileSync(src), { mode: 0o755 });
+    }
+    for (const [inImage, mode] of Object.entries(opts.dirs ?? {})) {
+      mkdirSync(join(root, inImage), { recursive: true });
+      chmodSync(join(root, inImage), mode);
     }
     const tarArgs = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0'];
     execFileSync('tar', [...tarArgs, '-C', root, '-cf', join(work, 'layer.tar'), '.']);
@@ -182,7 +201,7 @@ export function writeImageArchive(out: string, ref: string, files: Record<string
     const config = {
       architecture: 'amd64',
       os: 'linux',
-      config: { Entrypoint: entrypoint, User: '65535:65535' },
+      config: { Entrypoint: entrypoint, User: '65535:65535', ...(opts.env ? { Env: opts.env } : {}) },
       rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
     };
     writeFileSync(join(work, 'config.json'), JSON.stringify(config));
@@ -428,6 +447,12 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
       });
       const node = await ensureModuleBinary('ghosteam-node', log, 'kubelet, kube-controller-manager, kube-scheduler and kube-proxy');
       const pause = await ensureModuleBinary('ghosteam-pause', log, 'the pod sandbox (pause) process');
+      await ensureArgo(['workflow-controller', 'argoexec'], log).catch((err: Error) => {
+        throw new ClusterPartError('argo build', err.message);
+      });
+      await ensureS3Proxy(log).catch((err: Error) => {
+        throw new ClusterPartError('s3proxy', err.message);
+      });
       return [api, node, pause];
     });
 
@@ -470,6 +495,22 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
             throw new ClusterPartError('pause image', (err as Error).message);
           }
           log(`containerd: imported the sandbox image ${PAUSE_IMAGE}`);
+        }
+        if (!clusterImages(socket).has(EXECUTOR_IMAGE)) {
+          // argoexec is a static binary: the image holds it, a writable /tmp, and nothing else.
+          const archive = join(dir, 'argoexec.tar');
+          const { argoexec } = await ensureArgo(['argoexec'], log);
+          writeImageArchive(archive, EXECUTOR_IMAGE, { 'usr/bin/argoexec': argoexec }, ['argoexec'], {
+            env: ['PATH=/usr/local/bin:/usr/bin:/bin'],
+            dirs: { tmp: 0o1777 },
+          });
+          try {
+            importImageArchive(socket, archive);
+          } catch (err) {
+            throw new ClusterPartError('argoexec image', (err as Error).message);
+          }
+          rmSync(archive, { force: true });
+          log(`containerd: imported the Argo executor image ${EXECUTOR_IMAGE}`);
         }
       });
 
@@ -532,14 +573,14 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
       });
       await timed(timings, 'node Ready', async () => {
         const deadline = Date.now() + 180_000;
-        let why = await checkCluster(state);
+        let why = await checkCluster(state, NODE_DAEMONS);
         while (why !== undefined && Date.now() < deadline) {
-          for (const name of DAEMONS) {
+          for (const name of NODE_DAEMONS) {
             const d = state.daemons[name]!;
             if (!isAlive(d.pid)) throw new ClusterPartError(name, `exited; the end of ${d.log}:\n${logTail(d.log)}`);
           }
           await sleep(500);
-          why = await checkCluster(state);
+          why = await checkCluster(state, NODE_DAEMONS);
         }
         if (why !== undefined) throw new ClusterPartError('node', `not Ready within 180s: ${why}\n${logTail(state.daemons.kubelet!.log)}`);
         // Pods need their ServiceAccount: the controller-manager makes `default` in each namespace.
@@ -551,6 +592,20 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
             );
           await sleep(500);
         }
+      });
+      await timed(timings, 'object store', async () => {
+        const s = await startObjectStore(dir, log).catch((err: Error) => {
+          throw new ClusterPartError('s3proxy', err.message);
+        });
+        state = { ...state, objectStore: s.store };
+        started('objectstore', { pid: s.pid, log: s.log });
+      });
+      await timed(timings, 'argo', async () => {
+        const bins = await ensureArgo(['workflow-controller'], log);
+        const c = await startArgoController(kc, dir, state.objectStore!, bins, log).catch((err: Error) => {
+          throw new ClusterPartError('workflow-controller', err.message);
+        });
+        started('argo-controller', { pid: c.pid, log: c.log });
       });
       return { state, timings };
     } catch (err) {
@@ -582,6 +637,8 @@ async function tearDown(state: ClusterState, log: Log, { keepLogs = false } = {}
     await stopPid(d.pid, graceMs);
     log(`${name}: stopped (pid ${d.pid})`);
   };
+  await stop('argo-controller');
+  await stop('objectstore');
   await stop('kubelet');
   // The pods' containers: their shims outlive containerd, so remove them through it first.
   const socket = state.containerdSocket;
@@ -635,5 +692,14 @@ export function mountsUnder(dir: string): string[] {
 /** The shell-sourceable lines `cluster:up` prints. */
 export function clusterEnvLines(state: ClusterState, extra: Record<string, string> = {}): string[] {
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  return [`KUBECONFIG=${q(state.kubeconfig)}`, `GHOSTEAM_CLUSTER_KUBECONFIG=${q(state.kubeconfig)}`, ...Object.entries(extra).map(([k, v]) => `${k}=${q(v)}`)];
+  const s3 = state.objectStore;
+  return [
+    `KUBECONFIG=${q(state.kubeconfig)}`,
+    `GHOSTEAM_CLUSTER_KUBECONFIG=${q(state.kubeconfig)}`,
+    ...(s3
+      ? [`S3_ENDPOINT=${q(s3.endpoint)}`, `AWS_ACCESS_KEY_ID=${q(s3.accessKey)}`, `AWS_SECRET_ACCESS_KEY=${q(s3.secretKey)}`, `AWS_REGION=${q(s3.region)}`]
+      : []),
+    `ARGO_NAMESPACE=${ARGO_NAMESPACE}`,
+    ...Object.entries(extra).map(([k, v]) => `${k}=${q(v)}`),
+  ];
 }

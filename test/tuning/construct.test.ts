@@ -1,0 +1,139 @@
+/** The Sweep construct: what it renders, and the exact errors for bad input (thrown when the app loads, at synth). */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ContainerComponent, EarlyStopping, Objective, Pipeline, Search, Space, Sweep } from '../../pipelines/index.ts';
+import { chart, issuesOf } from '../constructs/helpers.ts';
+
+function app() {
+  const { chart: c } = chart();
+  const p = new Pipeline(c, 'fraud-train');
+  const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+  const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
+  const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'is_fraud', epochs: 20 } });
+  const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+  return { c, p, ingest, train, evaluate };
+}
+
+describe('Sweep construct', () => {
+  it('renders the sweep IR with defaults', () => {
+    const { c, p, train, evaluate } = app();
+    const s = new Sweep(c, 'fraud-tune', {
+      pipeline: p,
+      trial: train,
+      space: {
+        learningRate: Space.logUniform(1e-4, 1e-1),
+        model: Space.categorical(['logistic', 'mlp']),
+        hidden: Space.categorical(['16', '32,16']).when('model', ['mlp']),
+      },
+      objective: Objective.maximize(evaluate, 'auc'),
+      earlyStopping: EarlyStopping.asha(),
+    });
+    assert.deepEqual(s.toSpec(), {
+      name: 'fraud-tune',
+      path: 'test/fraud-tune',
+      pipeline: 'fraud-train',
+      task: 'train',
+      space: {
+        learningRate: { kind: 'loguniform', low: 1e-4, high: 1e-1 },
+        model: { kind: 'categorical', choices: ['logistic', 'mlp'] },
+        hidden: { kind: 'categorical', choices: ['16', '32,16'], when: { param: 'model', in: ['mlp'] } },
+      },
+      objective: { task: 'evaluate', metric: 'auc', direction: 'maximize' },
+      algorithm: { kind: 'tpe', seed: 0 },
+      earlyStopping: { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'loss', direction: 'minimize' },
+      budget: { trials: 20, parallelism: 1 },
+    });
+  });
+
+  it('grid search defaults its budget to the grid', () => {
+    const { c, p, train, evaluate } = app();
+    const s = new Sweep(c, 'g', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.logUniform(1e-3, 1e-1, { grid: 3 }), epochs: Space.int(5, 15, { step: 5 }) },
+      objective: Objective.minimize(evaluate, 'logLoss'),
+      algorithm: Search.grid(),
+      budget: { parallelism: 2, time: '10m' },
+    });
+    assert.deepEqual(s.toSpec().budget, { trials: 9, parallelism: 2, timeSeconds: 600 });
+  });
+
+  it('bad input: clear errors naming the place and the fix', () => {
+    const { c, p, train, evaluate } = app();
+    const base = { pipeline: p, trial: train, objective: Objective.maximize(evaluate, 'auc') };
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'a', { ...base, space: {} })),
+      ["test/a: 'space' is empty; give at least one dimension, e.g. { learningRate: Space.logUniform(1e-4, 1e-1) }"],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'b', { ...base, space: { dropout: Space.uniform(0, 0.5) } })),
+      [
+        "test/b: 'space.dropout' is not a param of task 'train' (component 'train-tabular'); it takes task, label, positive, features, model, hidden, epochs, batchSize, learningRate, l2, seed, backend",
+      ],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'd', { ...base, space: { learningRate: Space.uniform(0, 1) }, objective: Objective.maximize(evaluate, 'accuracy_top5') })),
+      [`test/d: 'objective' is metric 'accuracy_top5', which task 'evaluate' does not produce; it produces ${evaluate.outputParamNames.join(', ')}`],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'e', { ...base, space: { epochs: Space.uniform(1, 10), model: Space.categorical(['logistic', 'forest']) } })),
+      [
+        "test/e: 'space.epochs' draws real numbers, but the task's param must be an integer >= 1; use Space.int(1, 10)",
+        "test/e: 'space.model' takes \"forest\", but the task's param must be one of logistic, linear, mlp",
+      ],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'f', { ...base, space: { learningRate: Space.uniform(0.001, 0.1) }, algorithm: Search.grid(), budget: { trials: 0 } })),
+      [
+        "test/f: 'space.learningRate' is continuous, and grid search needs a finite grid; give its points, e.g. Space.uniform(0.001, 0.1, { grid: 4 }), or use Space.categorical([...])",
+        "test/f: 'budget.trials' is 0; give a whole number of trials, at least 1",
+      ],
+    );
+  });
+
+  it('the objective must be downstream of the trial task', () => {
+    const { c, p, ingest, train } = app();
+    const s = new Sweep(c, 'up', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.uniform(0.01, 0.1) },
+      objective: Objective.maximize(ingest, 'rows'),
+    });
+    assert.deepEqual(
+      issuesOf(() => s.toSpec()),
+      [
+        "test/up: 'objective' reads task 'ingest', which does not depend on the trial task 'train'; measure the objective at 'train' or a task downstream of it (e.g. its evaluate step)",
+      ],
+    );
+  });
+
+  it('a container component: its declared params and types', () => {
+    const { chart: c } = chart();
+    const p = new Pipeline(c, 'x');
+    const trainer = ContainerComponent.define({
+      name: 'train-xgb',
+      image: 'x:1',
+      command: ['python', 'train.py'],
+      params: { eta: { type: 'number', default: 0.3, min: 0, max: 1 }, booster: { type: 'string', default: 'gbtree' } },
+      outputParams: ['auc'],
+    });
+    const t = p.component('train', trainer);
+    assert.deepEqual(
+      issuesOf(
+        () =>
+          new Sweep(c, 's', { pipeline: p, trial: t, space: { eta: Space.uniform(0, 2), depth: Space.int(2, 8) }, objective: Objective.maximize(t, 'auc') }),
+      ),
+      [
+        "test/s: 'space.eta' takes 2, but the task's param must be a number >= 0 <= 1",
+        "test/s: 'space.depth' is not a param of task 'train' (component 'train-xgb'); it takes eta, booster",
+      ],
+    );
+    const ok = new Sweep(c, 'ok', {
+      pipeline: p,
+      trial: t,
+      space: { eta: Space.logUniform(0.01, 1), booster: Space.categorical(['gbtree', 'dart']) },
+      objective: Objective.maximize(t, 'auc'),
+    });
+    assert.equal(ok.toSpec().objective.task, 'train');
+  });
+});

@@ -1,0 +1,322 @@
+/**
+ * The pure parts of tuning, table-tested: the search space (checks, grid, conditions), the samplers
+ * (random, grid, TPE: seeded and reproducible) and the early-stopping rules (ASHA, median).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Space, gridPoints, isActive, spaceIssues, type SpaceSpec } from '../../pipelines/tuning/space.ts';
+import {
+  erf,
+  numericParzen,
+  parzenLogPdf,
+  propose,
+  sampleDimension,
+  tpeGamma,
+  tpeWeights,
+  trialSeed,
+  type TrialView,
+} from '../../pipelines/tuning/samplers.ts';
+import { ashaRung, decidePrune, type EarlyStoppingSpec } from '../../pipelines/tuning/pruners.ts';
+import { mulberry32 } from '../../components/random.ts';
+
+const sp = (o: Record<string, ReturnType<typeof Space.uniform>>): SpaceSpec => Object.fromEntries(Object.entries(o).map(([k, d]) => [k, d.spec]));
+
+describe('search space checks', () => {
+  const cases: { name: string; space: SpaceSpec; grid?: boolean; want: string[] }[] = [
+    { name: 'empty', space: {}, want: ["x: 'space' is empty; give at least one dimension, e.g. { learningRate: Space.logUniform(1e-4, 1e-1) }"] },
+    {
+      name: 'low not below high',
+      space: sp({ lr: Space.uniform(1, 1) }),
+      want: ["x: 'space.lr' has low 1 not below high 1; give low < high (for one fixed value, leave it out of the space)"],
+    },
+    {
+      name: 'log from zero',
+      space: sp({ lr: Space.logUniform(0, 1) }),
+      want: ["x: 'space.lr' is log-uniform from 0; a log scale needs low > 0 (e.g. 1e-5), or use Space.uniform"],
+    },
+    { name: 'int with fractions', space: sp({ n: Space.int(1.5, 4) }), want: ["x: 'space.n' is an integer dimension with bounds 1.5..4; give whole numbers"] },
+    { name: 'no choices', space: sp({ c: Space.categorical([]) }), want: ["x: 'space.c' has no choices; give at least one value to Space.categorical([...])"] },
+    {
+      name: 'grid of a continuous dimension',
+      space: sp({ lr: Space.logUniform(1e-4, 1e-1) }),
+      grid: true,
+      want: [
+        "x: 'space.lr' is continuous, and grid search needs a finite grid; give its points, e.g. Space.logUniform(0.0001, 0.1, { grid: 4 }), or use Space.categorical([...])",
+      ],
+    },
+    {
+      name: 'condition on a missing dimension',
+      space: sp({ h: Space.int(1, 4).when('model', ['mlp']) }),
+      want: ["x: 'space.h' is conditional on 'model', which is not a dimension of the space; use one of (none)"],
+    },
+    {
+      name: 'condition on a value never taken',
+      space: sp({ model: Space.categorical(['a', 'b']), h: Space.int(1, 4).when('model', ['mlp']) }),
+      want: ['x: \'space.h\' is conditional on \'model\' being ["mlp"], which it never is; use its choices ["a","b"]'],
+    },
+    {
+      name: 'a good space',
+      space: sp({ model: Space.categorical(['a', 'mlp']), h: Space.int(1, 4).when('model', ['mlp']), lr: Space.logUniform(1e-3, 1) }),
+      want: [],
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () =>
+      assert.deepEqual(
+        spaceIssues(c.space, 'x', { grid: c.grid }).map((i) => `${i.path}: '${i.field}' ${i.message}`),
+        c.want,
+      ),
+    );
+});
+
+describe('grid', () => {
+  it('enumerates active dimensions only, the last varying fastest', () => {
+    const space = sp({
+      model: Space.categorical(['lin', 'mlp']),
+      hidden: Space.categorical([8, 16]).when('model', ['mlp']),
+      lr: Space.logUniform(0.001, 0.1, { grid: 3 }),
+    });
+    assert.deepEqual(gridPoints(space), [
+      { model: 'lin', lr: 0.001 },
+      { model: 'lin', lr: 0.01 },
+      { model: 'lin', lr: 0.1 },
+      { model: 'mlp', hidden: 8, lr: 0.001 },
+      { model: 'mlp', hidden: 8, lr: 0.01 },
+      { model: 'mlp', hidden: 8, lr: 0.1 },
+      { model: 'mlp', hidden: 16, lr: 0.001 },
+      { model: 'mlp', hidden: 16, lr: 0.01 },
+      { model: 'mlp', hidden: 16, lr: 0.1 },
+    ]);
+  });
+  it('int steps and uniform grids', () => {
+    assert.deepEqual(gridPoints(sp({ n: Space.int(2, 8, { step: 3 }), x: Space.uniform(0, 1, { grid: 2 }) })), [
+      { n: 2, x: 0 },
+      { n: 2, x: 1 },
+      { n: 5, x: 0 },
+      { n: 5, x: 1 },
+      { n: 8, x: 0 },
+      { n: 8, x: 1 },
+    ]);
+  });
+  it('proposes the points in order, then nothing', () => {
+    const space = sp({ a: Space.categorical([1, 2]) });
+    assert.deepEqual(
+      [0, 1, 2].map((n) => propose({ kind: 'grid' }, space, [], n)),
+      [{ a: 1 }, { a: 2 }, undefined],
+    );
+  });
+});
+
+describe('sampling', () => {
+  const rand = mulberry32(1);
+  const table = [
+    { d: Space.uniform(-2, 3), ok: (v: number) => v >= -2 && v <= 3 },
+    { d: Space.logUniform(1e-4, 1e-1), ok: (v: number) => v >= 1e-4 && v <= 1e-1 },
+    { d: Space.int(1, 5), ok: (v: number) => Number.isInteger(v) && v >= 1 && v <= 5 },
+    { d: Space.int(10, 40, { step: 10 }), ok: (v: number) => [10, 20, 30, 40].includes(v) },
+    { d: Space.int(1, 1000, { log: true }), ok: (v: number) => Number.isInteger(v) && v >= 1 && v <= 1000 },
+  ];
+  for (const [i, c] of table.entries())
+    it(`${c.d.spec.kind} #${i} stays in range and covers it`, () => {
+      const vs = Array.from({ length: 2000 }, () => sampleDimension(c.d.spec, rand) as number);
+      assert.ok(vs.every(c.ok), 'out of range');
+      if (c.d.spec.kind === 'int' && !c.d.spec.log) {
+        const want = (c.d.spec.high - c.d.spec.low) / (c.d.spec.step ?? 1) + 1;
+        assert.equal(new Set(vs).size, want, 'every integer is drawn');
+      }
+    });
+  it('log-uniform is uniform in the logarithm (median near the geometric mean)', () => {
+    const vs = Array.from({ length: 4001 }, () => sampleDimension(Space.logUniform(1e-4, 1).spec, rand) as number).sort((a, b) => a - b);
+    assert.ok(Math.abs(Math.log10(vs[2000]) + 2) < 0.15, `median ${vs[2000]}`);
+  });
+  it('a conditional dimension is set only when its parent has the value', () => {
+    const space = sp({ model: Space.categorical(['lin', 'mlp']), hidden: Space.int(4, 64).when('model', ['mlp']) });
+    for (let n = 0; n < 50; n++) {
+      const p = propose({ kind: 'random', seed: 3 }, space, [], n)!;
+      assert.equal('hidden' in p, p.model === 'mlp');
+    }
+    assert.equal(isActive(space.hidden, { model: 'lin' }), false);
+  });
+  it('seeds: the same seed gives the same sequence, another seed another', () => {
+    const space = sp({ x: Space.uniform(0, 1), c: Space.categorical(['a', 'b', 'c']) });
+    const seq = (seed: number) => Array.from({ length: 20 }, (_, n) => propose({ kind: 'random', seed }, space, [], n));
+    assert.deepEqual(seq(7), seq(7));
+    assert.notDeepEqual(seq(7), seq(8));
+    assert.notEqual(trialSeed(1, 0), trialSeed(1, 1));
+  });
+});
+
+describe('TPE', () => {
+  it("Optuna's gamma and weights", () => {
+    assert.deepEqual([1, 10, 11, 100, 300, 1000].map(tpeGamma), [1, 1, 2, 10, 25, 25]);
+    assert.deepEqual(tpeWeights(3), [1, 1, 1]);
+    const w = tpeWeights(30);
+    assert.equal(w.length, 30);
+    assert.ok(Math.abs(w[0] - 1 / 30) < 1e-12 && w[4] === 1 && w[29] === 1 && w[1] > w[0]);
+  });
+  it('erf matches known values', () => {
+    for (const [x, want] of [
+      [0, 0],
+      [0.5, 0.5204998778],
+      [1, 0.8427007929],
+      [-2, -0.995322265],
+    ])
+      assert.ok(Math.abs(erf(x) - want) < 2e-7, `erf(${x})`);
+  });
+  it('the Parzen estimator is a density on [low, high] that peaks at the observations', () => {
+    const p = numericParzen([2, 2.2], [1, 1], 0, 10);
+    let mass = 0;
+    for (let x = 0; x <= 10; x += 0.001) mass += Math.exp(parzenLogPdf(p, x)) * 0.001;
+    assert.ok(Math.abs(mass - 1) < 0.01, `mass ${mass}`);
+    assert.ok(parzenLogPdf(p, 2.1) > parzenLogPdf(p, 8));
+  });
+  it('uses random proposals for the start-up trials, then moves towards the good region', () => {
+    const space = sp({ x: Space.uniform(-10, 10) });
+    const alg = { kind: 'tpe', seed: 5, startupTrials: 10 } as const;
+    const hist: TrialView[] = [];
+    for (let n = 0; n < 10; n++) {
+      const p = propose(alg, space, hist, n)!;
+      assert.deepEqual(p, propose({ kind: 'random', seed: 5 }, space, [], n), 'start-up is random with the same stream');
+      hist.push({ number: n, params: p, state: 'Complete', value: ((p.x as number) - 3) ** 2 });
+    }
+    for (let n = 10; n < 40; n++) {
+      const p = propose(alg, space, hist, n)!;
+      hist.push({ number: n, params: p, state: 'Complete', value: ((p.x as number) - 3) ** 2 });
+    }
+    const late = hist.slice(30).map((t) => Math.abs((t.params.x as number) - 3));
+    const mean = late.reduce((a, b) => a + b, 0) / late.length;
+    assert.ok(mean < 3.5, `TPE's late proposals should lean towards x=3 (uniform draws average 5.45 away), mean distance ${mean}`);
+    // Reproducible: the same history and seed give the same proposal.
+    assert.deepEqual(propose(alg, space, hist, 40), propose(alg, space, hist, 40));
+  });
+  it('finds a better best than random search at the same budget, over ten seeds', () => {
+    const space = sp({ x: Space.uniform(-10, 10), y: Space.logUniform(1e-3, 10) });
+    const f = (p: Record<string, unknown>) => ((p.x as number) - 3) ** 2 + Math.log10(p.y as number) ** 2;
+    const bestOf = (kind: 'tpe' | 'random', seed: number) => {
+      const hist: TrialView[] = [];
+      for (let n = 0; n < 40; n++) {
+        const p = propose({ kind, seed }, space, hist, n)!;
+        hist.push({ number: n, params: p, state: 'Complete', value: f(p) });
+      }
+      return Math.min(...hist.map((h) => h.value!));
+    };
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const seeds = [...Array(10).keys()];
+    const tpe = med(seeds.map((s) => bestOf('tpe', s)));
+    const rnd = med(seeds.map((s) => bestOf('random', s)));
+    assert.ok(tpe < rnd / 2, `median best: TPE ${tpe}, random ${rnd}`);
+  });
+  it('maximising flips which trials are good; categorical choices follow the good ones', () => {
+    const space = sp({ c: Space.categorical(['bad', 'good', 'meh']) });
+    const hist: TrialView[] = Array.from({ length: 30 }, (_, n) => {
+      const c = ['bad', 'good', 'meh'][n % 3];
+      return { number: n, params: { c }, state: 'Complete', value: c === 'good' ? 10 : 0 };
+    });
+    const picks = Array.from({ length: 20 }, (_, n) => propose({ kind: 'tpe', seed: 1 }, space, hist, 30 + n, 'maximize')!.c);
+    assert.ok(picks.filter((c) => c === 'good').length >= 16, picks.join(','));
+  });
+});
+
+describe('early stopping', () => {
+  const asha: EarlyStoppingSpec = { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'loss', direction: 'minimize' };
+  const median: EarlyStoppingSpec = { kind: 'median', startupTrials: 2, warmupSteps: 1, metric: 'loss', direction: 'minimize' };
+  const t = (number: number, intermediate: Record<string, number>, state: TrialView['state'] = 'Complete'): TrialView => ({
+    number,
+    params: {},
+    state,
+    intermediate,
+  });
+  it('ASHA rungs', () => {
+    assert.deepEqual(
+      [1, 2, 3, 4, 9, 27, 28].map((s) => ashaRung(s, 1, 3, 0)),
+      [0, -1, 1, -1, 2, 3, -1],
+    );
+    assert.deepEqual(
+      [2, 4, 6, 8].map((s) => ashaRung(s, 2, 2, 1)),
+      [-1, 0, -1, 1],
+    );
+  });
+  const cases: {
+    name: string;
+    rule: EarlyStoppingSpec;
+    step: number;
+    value: number;
+    own?: Record<string, number>;
+    others: TrialView[];
+    prune: boolean;
+    reason: string;
+  }[] = [
+    {
+      name: 'ASHA: a lone trial goes on',
+      rule: asha,
+      step: 1,
+      value: 5,
+      others: [],
+      prune: false,
+      reason: 'rung 0 (step 1): loss 5 is among the best 1 of 1 (cut 5)',
+    },
+    {
+      name: 'ASHA: the best of three goes on',
+      rule: asha,
+      step: 1,
+      value: 0.2,
+      others: [t(0, { 1: 0.5 }), t(1, { 1: 0.9 })],
+      prune: false,
+      reason: 'rung 0 (step 1): loss 0.2000 is among the best 1 of 3 (cut 0.2000)',
+    },
+    {
+      name: 'ASHA: the second of three stops',
+      rule: asha,
+      step: 1,
+      value: 0.6,
+      others: [t(0, { 1: 0.5 }), t(1, { 1: 0.9 })],
+      prune: true,
+      reason: 'rung 0 (step 1): loss 0.6000 is not among the best 1 of 3 (cut 0.5000)',
+    },
+    { name: 'ASHA: no rung, no decision', rule: asha, step: 2, value: 100, others: [t(0, { 2: 0.1 })], prune: false, reason: 'step 2 is no rung' },
+    {
+      name: 'ASHA: maximising keeps the largest',
+      rule: { ...asha, metric: 'auc', direction: 'maximize' },
+      step: 3,
+      value: 0.9,
+      others: [t(0, { 3: 0.8 }), t(1, { 3: 0.7 })],
+      prune: false,
+      reason: 'rung 1 (step 3): auc 0.9000 is among the best 1 of 3 (cut 0.9000)',
+    },
+    { name: 'median: warm-up', rule: median, step: 1, value: 9, others: [t(0, { 1: 0.1 }), t(1, { 1: 0.1 })], prune: false, reason: 'warm-up (step 1 of 1)' },
+    {
+      name: 'median: too few complete trials',
+      rule: median,
+      step: 2,
+      value: 9,
+      others: [t(0, { 2: 0.1 }), t(1, { 2: 0.1 }, 'Pruned')],
+      prune: false,
+      reason: '1 of 2 start-up trials complete',
+    },
+    {
+      name: 'median: worse than the median stops',
+      rule: median,
+      step: 2,
+      value: 0.8,
+      own: { 1: 0.9 },
+      others: [t(0, { 2: 0.3 }), t(1, { 2: 0.5 }), t(2, { 2: 0.7 })],
+      prune: true,
+      reason: 'step 2: best loss so far 0.8000 is worse than the median 0.5000 of 3 complete trials',
+    },
+    {
+      name: 'median: the best value so far counts',
+      rule: median,
+      step: 3,
+      value: 0.8,
+      own: { 2: 0.4 },
+      others: [t(0, { 3: 0.3 }), t(1, { 3: 0.6 })],
+      prune: false,
+      reason: 'step 3: best loss so far 0.4000 is no worse than the median 0.4500 of 2 complete trials',
+    },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const d = decidePrune(c.rule, c.step, c.value, t(99, c.own ?? {}, 'Running'), c.others);
+      assert.deepEqual(d, { prune: c.prune, reason: c.reason });
+    });
+});

@@ -1,0 +1,212 @@
+/**
+ * Sweeps on the local engine: trials are child runs of the sweep through the real engine and its step
+ * cache; the best params run the whole pipeline (its trial steps cache hits, the register step runs);
+ * a seed gives the same trials; ASHA stops trials early; an interrupted sweep resumes.
+ * Components are defined in the test (fast, deterministic objectives).
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
+import { RunStore } from '../../pipelines/local/store.ts';
+import { Space } from '../../pipelines/tuning/space.ts';
+import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
+import type { ParamValue } from '../../components/component.ts';
+import { catalog, comp, lit, out, pipeline, task, tempDir } from '../engine/helpers.ts';
+
+const registered: ParamValue[] = [];
+let trainCalls = 0;
+const components = catalog(
+  comp('data', (ctx) => ctx.setOutput('rows', 100), { outputParams: ['rows'] }),
+  comp(
+    'fit',
+    async (ctx) => {
+      trainCalls++;
+      const x = Number(ctx.params.x);
+      const c = String(ctx.params.c ?? 'a');
+      const epochs = Number(ctx.params.epochs ?? 9);
+      const target = (x - 0.3) ** 2 + (c === 'b' ? 0 : 0.5);
+      for (let e = 1; e <= epochs; e++) {
+        // Loss falls towards the trial's final value; a better trial is better at every epoch.
+        ctx.progress({ epoch: e, epochs, loss: target + 1 / e });
+        await new Promise((r) => setImmediate(r));
+        if (ctx.signal.aborted) throw new Error('stopped');
+      }
+      ctx.setOutput('score', target);
+    },
+    { outputParams: ['score'] },
+  ),
+  comp('judge', (ctx) => ctx.setOutput('err', ctx.params.nullify ? null : ctx.params.score), { outputParams: ['err'] }),
+  comp('reg', (ctx) => void registered.push(ctx.params.score)),
+);
+
+const spec = pipeline('toy', [
+  task('data', { component: { name: 'data', version: '1' }, outputParams: ['rows'] }),
+  task('train', {
+    component: { name: 'fit', version: '1' },
+    params: { rows: out('data', 'rows'), x: lit(0), c: lit('a'), epochs: lit(9) },
+    outputParams: ['score'],
+  }),
+  task('evaluate', { component: { name: 'judge', version: '1' }, params: { score: out('train', 'score') }, outputParams: ['err'] }),
+  task('register', { component: { name: 'reg', version: '1' }, params: { score: out('evaluate', 'err') }, cache: { enabled: false } }),
+]);
+
+const sweep = (extra: Partial<SweepSpec> = {}): SweepSpec => ({
+  name: 'toy-tune',
+  path: 'test/toy-tune',
+  pipeline: 'toy',
+  task: 'train',
+  space: { x: Space.uniform(-1, 1).spec, c: Space.categorical(['a', 'b']).spec },
+  objective: { task: 'evaluate', metric: 'err', direction: 'minimize' },
+  algorithm: { kind: 'random', seed: 11 },
+  budget: { trials: 8, parallelism: 1 },
+  ...extra,
+});
+
+describe('local sweep', () => {
+  it('runs trials as child runs, finds the best, and runs the pipeline with it (trial steps cached, register runs)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      registered.length = 0;
+      const events: SweepEvent[] = [];
+      const rec = await runSweep(spec, sweep(), { cwd: dir, components, gitCommit: null, onSweepEvent: (e) => events.push(e) });
+      assert.equal(rec.status, 'Succeeded', rec.message);
+      assert.equal(rec.trials.length, 8);
+      assert.ok(rec.trials.every((t) => t.state === 'Complete' && t.steps === 9));
+      const best = rec.trials.reduce((a, b) => (b.value! < a.value! ? b : a));
+      assert.deepEqual(rec.best, { number: best.number, value: best.value, params: best.params, runId: best.runId });
+      const runs = new RunStore(`${dir}/.ghosteam`);
+      const trialRun = await runs.load(rec.trials[0].runId);
+      assert.equal(trialRun.parent, rec.id);
+      assert.deepEqual(Object.keys(trialRun.nodes).sort(), ['data', 'evaluate', 'train'], 'a trial runs only what the objective needs');
+      assert.ok(trialRun.nodes.data.cached || rec.trials[0].number === 0, 'the data step is shared');
+      const fin = await runs.load(rec.finalRunId!);
+      assert.equal(fin.parent, rec.id);
+      assert.equal(fin.nodes.train.cached, true, "the best trial's training is a cache hit");
+      assert.equal(fin.nodes.evaluate.cached, true);
+      assert.deepEqual(registered, [best.value], 'register got the best model');
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['sweep-start', ...Array<string>(8).fill('trial-start,trial-end').join(',').split(','), 'final-start', 'sweep-end'],
+      );
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a seed gives the same trials, whatever the number of cores running them', async () => {
+    const a = await tempDir();
+    const b = await tempDir();
+    try {
+      const alg = { kind: 'tpe', seed: 4, startupTrials: 3 } as const;
+      const s = sweep({ algorithm: alg, budget: { trials: 9, parallelism: 3 } });
+      const r1 = await runSweep(spec, s, { cwd: a.dir, components, gitCommit: null, final: false, trialConcurrency: 3 });
+      const r2 = await runSweep(spec, s, { cwd: b.dir, components, gitCommit: null, final: false, trialConcurrency: 1 });
+      assert.deepEqual(
+        r1.trials.map((t) => t.params),
+        r2.trials.map((t) => t.params),
+      );
+      assert.equal(new Set(r1.trials.map((t) => JSON.stringify(t.params))).size, 9);
+    } finally {
+      await a.cleanup();
+      await b.cleanup();
+    }
+  });
+
+  it('ASHA stops poor trials early and spends fewer epochs', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const s = sweep({
+        budget: { trials: 12, parallelism: 1 },
+        earlyStopping: { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'loss', direction: 'minimize' },
+      });
+      const rec = await runSweep(spec, s, { cwd: dir, components, gitCommit: null, final: false });
+      const pruned = rec.trials.filter((t) => t.state === 'Pruned');
+      assert.ok(pruned.length >= 4, `pruned ${pruned.length}`);
+      assert.ok(
+        pruned.every((t) => t.steps < 9 && /^pruned at step (1|3): rung/.test(t.message!)),
+        JSON.stringify(pruned.map((t) => t.message)),
+      );
+      const epochs = rec.trials.reduce((a, t) => a + t.steps, 0);
+      assert.ok(epochs < 12 * 9 * 0.7, `epochs ${epochs}`);
+      // The best trial is never stopped: a better trial is better at every rung.
+      const full = await runSweep(spec, sweep({ budget: { trials: 12, parallelism: 1 } }), { cwd: dir, components, gitCommit: null, final: false });
+      assert.equal(rec.best!.value, full.best!.value);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an interrupted sweep resumes with the same trials', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const ctl = new AbortController();
+      let ended = 0;
+      const first = await runSweep(spec, sweep(), {
+        cwd: dir,
+        components,
+        gitCommit: null,
+        signal: ctl.signal,
+        onSweepEvent: (e) => {
+          if (e.type === 'trial-end' && ++ended === 3) ctl.abort(new Error('interrupted'));
+        },
+      });
+      assert.equal(first.status, 'Cancelled');
+      assert.ok(first.trials.filter((t) => t.state === 'Complete').length >= 3);
+      const calls = trainCalls;
+      const resumed = await runSweep(spec, sweep(), { cwd: dir, components, gitCommit: null, resume: first.id });
+      assert.equal(resumed.id, first.id);
+      assert.equal(resumed.status, 'Succeeded');
+      assert.equal(resumed.trials.length, 8);
+      assert.ok(trainCalls - calls <= 5 + 1, `trained ${trainCalls - calls} times on resume`);
+      const { dir: d2, cleanup: c2 } = await tempDir();
+      try {
+        const straight = await runSweep(spec, sweep(), { cwd: d2, components, gitCommit: null, final: false });
+        assert.deepEqual(
+          resumed.trials.map((t) => t.params),
+          straight.trials.map((t) => t.params),
+        );
+      } finally {
+        await c2();
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('grid search stops when the grid is exhausted; a non-numeric objective fails the trial with the reason', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const g = await runSweep(
+        spec,
+        sweep({ space: { c: Space.categorical(['a', 'b']).spec }, algorithm: { kind: 'grid' }, budget: { trials: 10, parallelism: 2 } }),
+        {
+          cwd: dir,
+          components,
+          gitCommit: null,
+          final: false,
+        },
+      );
+      assert.deepEqual(
+        g.trials.map((t) => t.params),
+        [{ c: 'a' }, { c: 'b' }],
+      );
+      const nullSpec = { ...spec, tasks: spec.tasks.map((t) => (t.name === 'evaluate' ? { ...t, params: { ...t.params, nullify: lit(true) } } : t)) };
+      const bad = await runSweep(nullSpec, sweep({ budget: { trials: 2, parallelism: 1 } }), { cwd: dir, components, gitCommit: null });
+      assert.equal(bad.status, 'Failed');
+      assert.equal(bad.trials[0].message, "task 'evaluate' gave objective 'err' as null, not a number");
+      assert.equal(bad.message, 'no trial completed (2 ran: 2 failed, 0 pruned)');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a trial pipeline keeps only what the objective needs and sets the swept params as literals', () => {
+    const t = trialPipeline(spec, sweep(), { x: 0.5 });
+    assert.deepEqual(
+      t.tasks.map((x) => x.name),
+      ['data', 'train', 'evaluate'],
+    );
+    assert.deepEqual(t.tasks[1].params.x, { kind: 'literal', value: 0.5 });
+    assert.deepEqual(t.tasks[1].params.rows, { kind: 'taskOutput', task: 'data', output: 'rows' });
+  });
+});
