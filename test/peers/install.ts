@@ -75,6 +75,7 @@ const PYTHON_IMPORTS = [
   'skl2onnx',
   'onnxmltools',
   'optuna',
+  'great_expectations',
 ];
 
 export function isPythonInstalled(): boolean {
