@@ -18,7 +18,7 @@ import type { Command } from 'commander';
 import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec, type ModelServerOptions } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
-import { defaultWorkers, startServerCluster } from '../../components/model-server/cluster.ts';
+import { defaultWorkers, startServerCluster, workersFlag } from '../../components/model-server/cluster.ts';
 import { parseDuration } from '../../api/names.ts';
 
 function durationFlag(flag: string, value: string): number {
@@ -117,7 +117,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option(
       '--workers <n>',
-      'server processes sharing the port, each with its own onnxruntime sessions (default: the CPUs this process may use, its cgroup CPU quota included; 1 with OIDC, TLS, an audit log or a feedback log)',
+      'server processes sharing the port, each with its own onnxruntime sessions and its own copy of every model; "auto": one per CPU this process may use (its cgroup CPU quota included), 1 with OIDC, TLS, an audit log or a feedback log',
+      '1',
     )
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
@@ -176,12 +177,7 @@ export function register(program: Command): void {
         : undefined;
     // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
     // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
-    const clusterable = !auth && !tls && !audit && !flags.feedbackLog;
-    const workers = flags.workers === undefined ? (clusterable ? defaultWorkers() : 1) : intArg('--workers', flags.workers, 1);
-    if (workers > 1 && !clusterable)
-      throw new Error(
-        '--workers above 1 does not combine with --auth-issuer, --tls-cert, --audit-log or --feedback-log yet (each needs one writer or verifier per server); pass --workers 1',
-      );
+    const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog, cpus: defaultWorkers });
     const opts: ModelServerOptions = {
       models,
       registry,

@@ -111,6 +111,25 @@ export function defaultWorkers(): number {
   return Math.max(1, Math.min(availableParallelism(), quota === undefined ? Infinity : Math.ceil(quota - 1e-9)));
 }
 
+/**
+ * `ghosteam serve --workers`: a count, or `auto` (one per CPU this process may use, see
+ * defaultWorkers). The default is 1: every worker holds its own copy of every model, so N workers
+ * take N times the memory a pod was sized for, and one process is what the server was before.
+ * OIDC, TLS, the audit log and the feedback log need one verifier or writer per server: with them
+ * a count above 1 is refused with the fix, and `auto` is 1.
+ */
+export function workersFlag(value: string | undefined, ctx: { readonly clusterable: boolean; readonly cpus: () => number }): number {
+  const v = (value ?? '1').trim();
+  if (v === 'auto') return ctx.clusterable ? ctx.cpus() : 1;
+  const n = Number(v);
+  if (v === '' || !Number.isInteger(n) || n < 1) throw new Error(`--workers expects an integer ≥ 1 or 'auto', got '${value}'`);
+  if (n > 1 && !ctx.clusterable)
+    throw new Error(
+      '--workers above 1 does not combine with --auth-issuer, --tls-cert, --audit-log or --feedback-log yet (each needs one writer or verifier per server); pass --workers 1',
+    );
+  return n;
+}
+
 /** /admin/models/{name}/stats over the workers' answers. */
 export function mergeModelStats(parts: ReadonlyArray<{ readonly stats: ModelStats; readonly recent: Record<string, readonly number[]> }>): ModelStats {
   const versions: Record<string, VersionStats> = {};

@@ -11,7 +11,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { tempDir, writeFraudModel, rows, inferBody, watchServe } from './fixtures.ts';
-import { cgroupCpus, mergeModelStats } from '../../components/model-server/cluster.ts';
+import { cgroupCpus, mergeModelStats, workersFlag } from '../../components/model-server/cluster.ts';
 import { mergeTritonStats } from '../../components/model-server/triton.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -206,6 +206,26 @@ describe('cluster pure parts', () => {
       [undefined, undefined, undefined, undefined],
     ];
     for (const [v2, q, p, want] of cases) assert.equal(cgroupCpus(v2, q, p), want, JSON.stringify([v2, q, p]));
+  });
+
+  test('workersFlag: one process unless asked; auto is one per CPU; a count above 1 with OIDC/TLS/audit/feedback is refused with the fix', () => {
+    const cpus = () => 6;
+    const cases: Array<[string | undefined, boolean, number | RegExp]> = [
+      [undefined, true, 1],
+      [undefined, false, 1],
+      ['1', false, 1],
+      ['3', true, 3],
+      ['auto', true, 6],
+      ['auto', false, 1],
+      ['3', false, /does not combine with --auth-issuer.*pass --workers 1/],
+      ['0', true, /--workers expects an integer ≥ 1 or 'auto', got '0'/],
+      ['two', true, /got 'two'/],
+      ['', true, /got ''/],
+    ];
+    for (const [v, clusterable, want] of cases) {
+      if (typeof want === 'number') assert.equal(workersFlag(v, { clusterable, cpus }), want, JSON.stringify([v, clusterable]));
+      else assert.throws(() => workersFlag(v, { clusterable, cpus }), want, JSON.stringify([v, clusterable]));
+    }
   });
 
   test('mergeModelStats adds counts and takes p50/p99 over every worker’s recent latencies', () => {
