@@ -10,6 +10,7 @@
  * against the pin (reverting the pin in Git to an older version does not roll back while the alias
  * points higher; write 'fraud@2' for that).
  */
+import type { Alerts } from './alerts.ts';
 import { Construct } from 'constructs';
 import { parseModelRef } from '../components/registry/types.ts';
 import { gpuPlacement, podResources } from '../pipelines/argo.ts';
@@ -56,6 +57,13 @@ export interface ModelProps {
    */
   readonly storageUri?: string;
   readonly serviceAccountName?: string;
+  /**
+   * Prometheus alerts on this model's series, as a prometheus-operator `PrometheusRule` named
+   * `<name>-alerts` (accuracy from feedback, p99 latency, error rate).
+   * @default - no PrometheusRule
+   * @see ./alerts.ts
+   */
+  readonly alerts?: Alerts;
   /** @default - the chart's namespace */
   readonly namespace?: string;
 }
@@ -89,6 +97,17 @@ export class Model extends Construct {
       owner: this,
       render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.inferenceServiceSpec() } }),
     });
+    if (props.alerts) {
+      const alerts = props.alerts;
+      new RenderedObject(this, 'PrometheusRule', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        name: `${this.name}-alerts`,
+        namespace: props.namespace,
+        owner: this,
+        render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: alerts.ruleSpec(this.modelRef.name) } }),
+      });
+    }
     new RenderedObject(this, 'Model', {
       apiVersion: API_VERSION,
       kind: 'Model',

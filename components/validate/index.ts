@@ -4,11 +4,15 @@
  * share of rows with any violation exceeds `maxFailureRate`, or on any dataset-level violation
  * (a missing column, a wrong type, a row count out of bounds).
  *
- * Params:
+ * Params (schema, suite or both):
  *   schema          ValidationSchema (below), as JSON
+ *   suite           an expectation suite, as JSON: Great Expectations' names, kwargs and `mostly`
+ *                   ({"expectations": [{"type": "expect_column_values_to_match_regex", "kwargs": {...}}]};
+ *                   expectations.ts). The step fails when any expectation fails; the report carries
+ *                   the results in GE's terms under `expectations`.
  *   maxFailureRate  share of rows allowed to violate, [0, 1] (default 0)
  *   failOnViolation fail the step past the threshold (default true); false only reports
- * Output params: passed (boolean), violations (total count), failureRate.
+ * Output params: passed (boolean), violations (total count), failureRate, expectationsFailed (count).
  * Row numbers in the report are 1-based data rows (row 1 is the first row after a CSV header).
  */
 import { writeFile } from 'node:fs/promises';
@@ -17,6 +21,7 @@ import { cellAt, readDataset, type Column, type ColumnType, type Dataset } from 
 import { Params, ParamError } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
 import { TerminalFailure } from '../../api/failure.ts';
+import { checkSuite, evaluateSuite, summarizeSuite, type SuiteResult } from './expectations.ts';
 
 export interface ColumnRule {
   readonly type?: ColumnType;
@@ -54,6 +59,8 @@ export interface ValidationReport {
   readonly failureRate: number;
   readonly maxFailureRate: number;
   readonly violations: readonly Violation[];
+  /** The expectation suite's results (param `suite`), in Great Expectations' terms. */
+  readonly expectations?: SuiteResult;
 }
 
 const EXAMPLES = 20;
@@ -166,18 +173,33 @@ export function summarize(r: ValidationReport): string {
 
 export const validate = defineComponent({
   name: 'validate',
-  version: '1',
-  description: 'Checks a dataset against a declared schema; writes a violations report and fails past a threshold',
+  // 2: the expectation suite (param suite, output param expectationsFailed)
+  version: '2',
+  description: 'Checks a dataset against a declared schema and/or an expectation suite (Great Expectations names); writes a report and fails past a threshold',
   inputs: [{ name: 'dataset', kind: 'dataset' }],
   outputs: [{ name: 'report', kind: 'metrics', description: 'ValidationReport JSON' }],
-  outputParams: ['passed', 'violations', 'failureRate'],
+  outputParams: ['passed', 'violations', 'failureRate', 'expectationsFailed'],
   params: PARAMS.validate,
   async run(ctx) {
     const p = new Params('validate', ctx, PARAMS.validate);
-    const schema = checkSchema(p.json('schema'));
+    if (!p.has('schema') && !p.has('suite'))
+      throw new ParamError(
+        `validate: give param 'schema' ({"columns": {"amount": {"min": 0}}}) or 'suite' ({"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}}]}), or both`,
+      );
+    const schema = checkSchema(p.json('schema', {}));
+    let suite;
+    try {
+      suite = p.has('suite') ? checkSuite(p.json('suite'), 'validate: param suite') : undefined;
+    } catch (err) {
+      // A wrong suite fails the same way on every attempt: a terminal param error, not a retry.
+      if (err instanceof ParamError) throw err;
+      throw new ParamError((err as Error).message);
+    }
     const maxFailureRate = p.number('maxFailureRate', 0, { min: 0, max: 1 });
     const ds = await readDataset(p.input('dataset'));
-    const report = validateDataset(ds, schema, maxFailureRate);
+    const base = validateDataset(ds, schema, maxFailureRate);
+    const expectations = suite ? evaluateSuite(ds, suite) : undefined;
+    const report: ValidationReport = expectations ? { ...base, passed: base.passed && expectations.success, expectations } : base;
     await writeFile(p.output('report'), JSON.stringify(report, null, 2) + '\n');
     ctx.setOutput('passed', report.passed);
     ctx.setOutput(
@@ -185,7 +207,8 @@ export const validate = defineComponent({
       report.violations.reduce((a, v) => a + v.count, 0),
     );
     ctx.setOutput('failureRate', report.failureRate);
-    const text = summarize(report);
+    ctx.setOutput('expectationsFailed', expectations?.statistics.unsuccessful_expectations ?? 0);
+    const text = [...(p.has('schema') ? [summarize(base)] : []), ...(expectations ? [summarizeSuite(expectations)] : [])].join('\n');
     for (const line of text.split('\n')) ctx.log(line);
     if (!report.passed && p.boolean('failOnViolation', true)) throw new TerminalFailure('InvalidInput', `validate: ${text}`);
   },

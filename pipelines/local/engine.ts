@@ -173,6 +173,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     gitCommit,
     ...(gitDirty ? { gitDirty } : {}),
     ...((opts.parent ?? prev?.parent) ? { parent: opts.parent ?? prev?.parent } : {}),
+    taskParams: Object.fromEntries(
+      spec.tasks.flatMap((t) => Object.entries(t.params).flatMap(([k, v]) => (v.kind === 'literal' ? [[`${t.name}.${k}`, v.value] as const] : []))),
+    ),
     startedAt: new Date(started).toISOString(),
     pid: process.pid,
     host: hostname(),
@@ -188,6 +191,14 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   await saver.flush();
 
   const emit = (e: EngineEvent): void => {
+    if (e.type === 'progress' && e.epoch !== undefined && rec.nodes[e.node]) {
+      const n = rec.nodes[e.node];
+      for (const [k, v] of Object.entries(e)) {
+        if (typeof v !== 'number' || k === 'epoch' || k === 'epochs' || k === 'fraction' || !Number.isFinite(v)) continue;
+        const h = ((n.history ??= {})[k] ??= []);
+        if (h.length === 0 || h[h.length - 1].step < e.epoch) h.push({ step: e.epoch, value: v });
+      }
+    }
     try {
       opts.onEvent?.(e);
     } catch {
@@ -391,6 +402,15 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   if (rec.status === 'Cancelled') rec.message = 'cancelled';
   rec.finishedAt = new Date().toISOString();
   rec.durationMs = Date.now() - started;
+  if (opts.trackingUri) {
+    try {
+      const { trackToMlflow } = await import('./experiments.ts');
+      rec.tracking = { mlflowRunId: await trackToMlflow(rec, root, opts.trackingUri, opts.reason) };
+    } catch (e) {
+      rec.tracking = { error: (e as Error).message };
+      emit({ type: 'log', runId, node: '', line: `experiment tracking: ${(e as Error).message}`, time: new Date().toISOString() });
+    }
+  }
   await saver.flush();
   // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
   // for a look at what the failing attempt left behind.

@@ -68,6 +68,8 @@ export interface NodeRecord {
   /** For a `parallelFor` instance: its item. */
   item?: ParamValue;
   isExitHandler?: boolean;
+  /** Per-step values the task reported (progress events with an epoch): `history.loss[i] = { step, value }`; experiment tracking logs them as metric history. */
+  history?: Record<string, { step: number; value: number }[]>;
 }
 
 export interface RunRecord {
@@ -91,6 +93,10 @@ export interface RunRecord {
   /** Process that runs it; a 'Running' record whose process is gone was interrupted. */
   pid: number;
   host: string;
+  /** The literal params of each task, `task.param` → value (what a trial sets): the run's params as experiment tracking logs them. */
+  readonly taskParams?: Record<string, ParamValue>;
+  /** Where the run was tracked as an experiment run beyond this record: MLflow's run id, or why logging it failed. */
+  tracking?: { readonly mlflowRunId?: string; readonly error?: string };
   /** The sweep this run is a trial (or the best-params run) of: its id (pipelines/local/sweep.ts). */
   readonly parent?: string;
   /** When the run was resumed (`--resume`), oldest first; a resumed run keeps its id. */
@@ -188,6 +194,12 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Why the run exists ('drift' | 'git-change' | 'schedule' | 'manual'): given to tasks as 'ghosteam.reason' / GHOSTEAM_REASON, recorded by `register`. */
   readonly reason?: string;
+  /**
+   * Also log the run as an MLflow run (experiment = the pipeline): params, tags, metrics with their
+   * per-step history, artifacts. A failure to log is recorded in `tracking.error`, not a failed run.
+   * @default - local run records only
+   */
+  readonly trackingUri?: string;
   /** The sweep the run belongs to (a trial, or the run with the best params): recorded as `parent`. */
   readonly parent?: string;
   /** Run id to use (tests). @default '<pipeline>-<utc timestamp>-<random>' */
