@@ -15,13 +15,12 @@ import { ghosteamCrds } from '../../api/crds/index.ts';
 import { ROLLOUT_CEL_RULES } from '../../api/crds/semantics.ts';
 import { createNamespace } from './kube-helpers.ts';
 import { modelObject } from './fakes.ts';
-import type { K8sObject } from '../../api/objects.ts';
 
 const peers = await usePeers(['kube']);
 
 test('the CRD schema carries the CEL rules from api/crds/semantics.ts (one source)', () => {
   const model = ghosteamCrds().find((c) => c.spec.names.kind === 'Model')!;
-  const spec = (model.spec.versions[0].schema!.openAPIV3Schema as { properties: { spec: { properties: Record<string, Record<string, unknown>> } } }).properties
+  const spec = (model.spec.versions[0].schema.openAPIV3Schema as { properties: { spec: { properties: Record<string, Record<string, unknown>> } } }).properties
     .spec;
   assert.deepEqual(spec.properties.rollout['x-kubernetes-validations'], ROLLOUT_CEL_RULES);
   assert.equal((spec.properties.autoscaling['x-kubernetes-validations'] as unknown[]).length, 1);
@@ -55,7 +54,7 @@ describe('the real kube-apiserver refuses what validate refuses', { skip: peers.
       const local = validateGhosteamObject(m);
       let remote: ApiError | undefined;
       try {
-        await store.create(TYPES.Model, m as unknown as K8sObject);
+        await store.create(TYPES.Model, m);
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
         remote = e;
