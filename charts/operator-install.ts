@@ -286,6 +286,28 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
         ]
       : []),
     {
+      // Only KServe predictors may post to the payload sink; the metrics port stays open to the
+      // cluster (Prometheus runs anywhere; `--metrics-token-env` or OIDC guard /metrics itself).
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: NAME, namespace: ns, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { ports: [{ port: 'http-metrics', protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
+          ...(sink
+            ? [
+                {
+                  ports: [{ port: 'http-payloads', protocol: 'TCP' }],
+                  from: [{ namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'serving.kserve.io/inferenceservice', operator: 'Exists' }] } }],
+                },
+              ]
+            : []),
+        ],
+      },
+    },
+    {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata: { name: NAME, namespace: ns, labels },
