@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The folders compiled into build/ (tsconfig.build.json includes the same). */
-export const SOURCE_DIRS = ['api', 'pipelines', 'components', 'charts', 'controllers', 'gitops', 'cli'];
+export const SOURCE_DIRS = ['api', 'pipelines', 'components', 'charts', 'controllers', 'gitops', 'ui', 'cli'];
 /** Root files the build also depends on: compiler settings, and the lockfile (the vendored bundles come from node_modules). */
 export const ROOT_FILES = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
 export const BUILD_DIR = 'build';

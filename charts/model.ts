@@ -10,6 +10,7 @@
  * against the pin (reverting the pin in Git to an older version does not roll back while the alias
  * points higher; write 'fraud@2' for that).
  */
+import type { Alerts } from './alerts.ts';
 import { Construct } from 'constructs';
 import { parseModelRef } from '../components/registry/types.ts';
 import { gpuPlacement, podResources } from '../pipelines/argo.ts';
@@ -32,6 +33,8 @@ import { parseGrant } from '../components/security/auth.ts';
 export const DEFAULT_GATEWAY_NAMESPACES = ['istio-system', 'knative-serving'] as const;
 /** The namespace `ghosteam install` puts the operator in. */
 export const DEFAULT_OPERATOR_NAMESPACE = 'ghosteam-system';
+/** Where prometheus-operator (kube-prometheus) runs Prometheus. */
+export const DEFAULT_PROMETHEUS: ModelCaller = { namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } };
 /** The label KServe puts on every pod of an InferenceService. */
 export const ISVC_POD_LABEL = 'serving.kserve.io/inferenceservice';
 
@@ -46,6 +49,12 @@ export interface ModelCaller {
 export interface ModelNetworkProps {
   /** Further callers allowed to reach the predictor. @default [] */
   readonly allowFrom?: readonly ModelCaller[];
+  /**
+   * The Prometheus that scrapes the predictor's /metrics (canary analysis and the Model's alerts read
+   * those series); false when nothing scrapes it.
+   * @default DEFAULT_PROMETHEUS (pods labelled app.kubernetes.io/name=prometheus in namespace monitoring, as prometheus-operator runs it)
+   */
+  readonly prometheus?: ModelCaller | false;
   /** @default DEFAULT_GATEWAY_NAMESPACES (istio-system, knative-serving) */
   readonly gatewayNamespaces?: readonly string[];
   /** @default DEFAULT_OPERATOR_NAMESPACE (ghosteam-system) */
@@ -96,6 +105,13 @@ export interface ModelProps {
    */
   readonly storageUri?: string;
   readonly serviceAccountName?: string;
+  /**
+   * Prometheus alerts on this model's series, as a prometheus-operator `PrometheusRule` named
+   * `<name>-alerts` (accuracy from feedback, p99 latency, error rate).
+   * @default - no PrometheusRule
+   * @see ./alerts.ts
+   */
+  readonly alerts?: Alerts;
   /** @default - the chart's namespace */
   readonly namespace?: string;
   /**
@@ -155,12 +171,10 @@ export class Model extends Construct {
     }
     if (props.network !== false) {
       const net = props.network ?? {};
-      (net.allowFrom ?? []).forEach((c, i) => {
-        if (c.namespace === undefined && c.podLabels === undefined)
-          throw new ValidationError([{ path, field: `network.allowFrom[${i}]`, message: 'names nobody; give a namespace, podLabels, or both' }]);
-        if (c.namespace !== undefined && dnsLabelProblem(c.namespace))
-          throw new ValidationError([{ path, field: `network.allowFrom[${i}].namespace`, message: messages.notDns(c.namespace) }]);
-      });
+      const callers: Array<[string, ModelCaller]> = (net.allowFrom ?? []).map((c, i) => [`network.allowFrom[${i}]`, c]);
+      if (net.prometheus) callers.push(['network.prometheus', net.prometheus]);
+      const issues = networkProblems(net, callers);
+      if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ path, ...i })));
       new RenderedObject(this, 'NetworkPolicy', {
         apiVersion: 'networking.k8s.io/v1',
         kind: 'NetworkPolicy',
@@ -168,6 +182,17 @@ export class Model extends Construct {
         namespace: props.namespace,
         owner: this,
         render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.networkPolicySpec(net) } }),
+      });
+    }
+    if (props.alerts) {
+      const alerts = props.alerts;
+      new RenderedObject(this, 'PrometheusRule', {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PrometheusRule',
+        name: `${this.name}-alerts`,
+        namespace: props.namespace,
+        owner: this,
+        render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: alerts.ruleSpec(this.modelRef.name) } }),
       });
     }
     new RenderedObject(this, 'Model', {
@@ -222,9 +247,19 @@ export class Model extends Construct {
     };
   }
 
-  /** Only the gateway, the operator and the declared callers reach the predictor's pods. */
+  /**
+   * Only the gateway, the operator, Prometheus and the declared callers reach the predictor's pods:
+   * selecting the pods makes them deny every other ingress. Egress stays open (the storage
+   * initializer, the payload logger and the registry live at addresses a policy can't name). Kubelet
+   * probes come from the node, which NetworkPolicy always lets through.
+   */
   networkPolicySpec(net: ModelNetworkProps): Record<string, unknown> {
     const ns = (name: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } } });
+    const peer = (c: ModelCaller) => ({
+      ...(c.namespace !== undefined ? ns(c.namespace) : {}),
+      ...(c.podLabels !== undefined ? { podSelector: { matchLabels: { ...c.podLabels } } } : {}),
+    });
+    const prometheus = net.prometheus ?? DEFAULT_PROMETHEUS;
     return {
       podSelector: { matchLabels: { [ISVC_POD_LABEL]: this.name } },
       policyTypes: ['Ingress'],
@@ -233,10 +268,8 @@ export class Model extends Construct {
           from: [
             ...(net.gatewayNamespaces ?? DEFAULT_GATEWAY_NAMESPACES).map(ns),
             { ...ns(net.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE), podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ghosteam-operator' } } },
-            ...(net.allowFrom ?? []).map((c) => ({
-              ...(c.namespace !== undefined ? ns(c.namespace) : {}),
-              ...(c.podLabels !== undefined ? { podSelector: { matchLabels: { ...c.podLabels } } } : {}),
-            })),
+            ...(prometheus === false ? [] : [peer(prometheus)]),
+            ...(net.allowFrom ?? []).map(peer),
           ],
         },
       ],
@@ -282,6 +315,30 @@ export class Model extends Construct {
       },
     };
   }
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** What is wrong with a Model's network settings (pure): each problem names the field and the fix. */
+export function networkProblems(net: ModelNetworkProps, callers: ReadonlyArray<[string, ModelCaller]>): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  for (const [field, c] of callers) {
+    if (c.namespace === undefined && c.podLabels === undefined) out.push({ field, message: 'names nobody; give a namespace, podLabels, or both' });
+    if (c.namespace !== undefined && dnsLabelProblem(c.namespace)) out.push({ field: `${field}.namespace`, message: messages.notDns(c.namespace) });
+    for (const [k, v] of Object.entries(c.podLabels ?? {})) {
+      if (!LABEL_KEY.test(k) || k.length > 317)
+        out.push({ field: `${field}.podLabels`, message: `'${k}' is not a label key; write [prefix/]name, e.g. 'app' or 'app.kubernetes.io/name'` });
+      else if (typeof v !== 'string' || !LABEL_VALUE.test(v))
+        out.push({ field: `${field}.podLabels.${k}`, message: `'${String(v)}' is not a label value (at most 63 letters, digits, '-', '_' or '.')` });
+    }
+  }
+  (net.gatewayNamespaces ?? []).forEach((n, i) => {
+    if (dnsLabelProblem(n)) out.push({ field: `network.gatewayNamespaces[${i}]`, message: messages.notDns(n) });
+  });
+  if (net.operatorNamespace !== undefined && dnsLabelProblem(net.operatorNamespace))
+    out.push({ field: 'network.operatorNamespace', message: messages.notDns(net.operatorNamespace) });
+  return out;
 }
 
 export function gpuOnCpuRuntime(count: number, runtime: string): string {

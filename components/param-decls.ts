@@ -17,7 +17,7 @@ export const PARAMS = {
     types: { type: 'json' },
     columns: { type: 'list' },
   },
-  validate: { schema: { type: 'json' }, maxFailureRate: { type: 'number', min: 0, max: 1 }, failOnViolation: { type: 'boolean' } },
+  validate: { schema: { type: 'json' }, suite: { type: 'json' }, maxFailureRate: { type: 'number', min: 0, max: 1 }, failOnViolation: { type: 'boolean' } },
   split: { testFraction: { type: 'number', min: 0, max: 1 }, seed: { type: 'number', integer: true }, stratify: { type: 'string' } },
   'train-tabular': {
     task: { type: 'string', enum: ['binary', 'multiclass', 'regression', 'anomaly'] },

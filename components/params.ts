@@ -5,10 +5,12 @@
  * strings too.
  */
 import type { ComponentContext, ParamDecl, ParamValue } from './component.ts';
+import { TerminalFailure, type FailureReason } from '../api/failure.ts';
 
-export class ParamError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A param value (or a required input) that is wrong as given: terminal, retrying cannot change it (api/failure.ts). */
+export class ParamError extends TerminalFailure {
+  constructor(message: string, reason: FailureReason = 'InvalidParam') {
+    super(reason, message);
     this.name = 'ParamError';
   }
 }
@@ -126,7 +128,7 @@ export class Params {
 
   input(name: string): string {
     const p = this.ctx.inputs[name];
-    if (!p) throw new ParamError(`${this.component}: input artifact '${name}' is missing; connect it to an upstream task's output`);
+    if (!p) throw new ParamError(`${this.component}: input artifact '${name}' is missing; connect it to an upstream task's output`, 'MissingInput');
     return p;
   }
 

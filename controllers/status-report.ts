@@ -52,7 +52,7 @@ export function buildStatus(i: StatusInput): StatusReport {
       stableVersion?: number;
       canaryVersion?: number;
       trafficPercent?: number;
-      currentStep?: number;
+      stepIndex?: number;
       conditions?: Cond[];
     };
     const spec = (m.spec ?? {}) as { modelRef?: { name?: string } };
@@ -68,7 +68,7 @@ export function buildStatus(i: StatusInput): StatusReport {
       ...(st.stableVersion !== undefined ? { stable: st.stableVersion } : {}),
       ...(st.canaryVersion !== undefined ? { canary: st.canaryVersion } : {}),
       ...(st.trafficPercent !== undefined ? { trafficPercent: st.trafficPercent } : {}),
-      ...(st.currentStep !== undefined ? { step: st.currentStep } : {}),
+      ...(st.stepIndex !== undefined ? { step: st.stepIndex } : {}),
       message: ready?.message ?? '',
       versions: vs.map((v) => v.version),
       ...(champion !== undefined ? { champion } : {}),

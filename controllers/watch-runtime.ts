@@ -82,7 +82,14 @@ export function localRuntime(o: { stateDir: string; log?: (line: string) => void
             ...(st.registeredVersion !== undefined ? { version: st.registeredVersion } : {}),
           };
         }
-        if (st?.phase === 'Failed') return { kind: 'failed', run: run.metadata.name, message: st.message ?? 'no message' };
+        if (st?.phase === 'Failed')
+          return {
+            kind: 'failed',
+            run: run.metadata.name,
+            message: st.message ?? 'no message',
+            ...(st.terminal ? { terminal: true } : {}),
+            ...(st.failureReason ? { reason: st.failureReason } : {}),
+          };
         if (Date.now() - hinted > (o.hintMs ?? 30_000)) {
           hinted = Date.now();
           o.log?.(

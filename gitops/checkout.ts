@@ -97,8 +97,13 @@ export async function prepareTree(
           .filter((l) => !/^npm warn/i.test(l))
           .slice(-5)
           .join(' | ');
-        throw new Error(
-          `npm ${cmd[0]} failed in the checkout of ${sha.slice(0, 7)} (exit ${r.code}): ${last}; fix package.json/package-lock.json in the repository`,
+        // npm's own error code (E404, ETARGET, ECONNREFUSED, …) says whether a retry could install (api/failure.ts).
+        const code = /npm (?:error|ERR!) code (\S+)/.exec(r.output)?.[1];
+        throw Object.assign(
+          new Error(
+            `npm ${cmd[0]} failed in the checkout of ${sha.slice(0, 7)} (exit ${r.code}${code ? `, ${code}` : ''}): ${last}; fix package.json/package-lock.json in the repository`,
+          ),
+          code ? { code } : {},
         );
       }
       if (shareable) await writeFile(join(depsDir, READY), `${new Date().toISOString()}\n`);

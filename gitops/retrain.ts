@@ -46,8 +46,11 @@ export interface WatchState {
   readonly lastCommit?: string;
   /** Pipeline key ('namespace/name') → spec hashes already trained (oldest first). */
   readonly trained: Readonly<Record<string, readonly string[]>>;
-  /** 'key@hash' → failed TrainingRuns so far, for a spec hash that is to be tried again. */
+  /** 'key@hash' (or 'synth@sha') → transient failures so far, for a spec hash (or a commit) that is to be tried again. */
   readonly failures?: Readonly<Record<string, number>>;
+  /** The commit waiting to be tried again after a transient failure, and not before when. */
+  readonly retryCommit?: string;
+  readonly retryAt?: string;
 }
 
 export const EMPTY_STATE: WatchState = { trained: {} };

@@ -28,6 +28,7 @@ import { decideRetrains, EMPTY_STATE, MAX_HASHES_PER_PIPELINE, planCommits, type
 import { synthAt, synthTree } from './synth-at.ts';
 import { prepareTree, pruneTrees } from './checkout.ts';
 import type { K8sObject } from '../api/objects.ts';
+import { backoffMs, classifyFailure } from '../api/failure.ts';
 
 export interface RetrainContext {
   /** The watcher's private clone. */
@@ -47,7 +48,8 @@ export interface RetrainContext {
 export type RetrainOutcome =
   | { readonly kind: 'registered'; readonly run: string; readonly model?: string; readonly version?: number }
   | { readonly kind: 'rejected'; readonly run: string; readonly reasons: readonly string[] }
-  | { readonly kind: 'failed'; readonly run: string; readonly message: string }
+  /** `terminal`: the run failed in a way retrying cannot change (an invalid param, bad data; api/failure.ts). */
+  | { readonly kind: 'failed'; readonly run: string; readonly message: string; readonly terminal?: boolean; readonly reason?: string }
   /** Handed to an operator that is not followed (a cluster): counted as done. */
   | { readonly kind: 'submitted'; readonly run: string };
 
@@ -59,8 +61,12 @@ export interface WatchRuntime {
   retrain(start: RetrainStart, ctx: RetrainContext): Promise<RetrainOutcome>;
 }
 
-/** TrainingRuns of one spec hash watch starts before it gives up on it. */
+/** TrainingRuns of one spec hash watch starts before it gives up on it (transient failures only: a terminal one is never retried). */
 export const MAX_ATTEMPTS = 3;
+/** Delay scale before a transient failure is tried again; doubles per attempt, with full jitter. */
+export const RETRY_BASE_MS = 30_000;
+/** No wait before a retry is longer. */
+export const RETRY_CAP_MS = 600_000;
 
 export interface WatchOptions {
   /** Git URL or local path of the repository to follow. */
@@ -79,6 +85,12 @@ export interface WatchOptions {
   readonly credentials?: GitCredentials;
   /** Synthesize only the newest commit of each fetch. @default false */
   readonly latestOnly?: boolean;
+  /** Delay scale before a transient failure (a TrainingRun, a dependency install) is tried again. @default RETRY_BASE_MS */
+  readonly retryBaseMs?: number;
+  /** @default RETRY_CAP_MS */
+  readonly retryCapMs?: number;
+  /** [0, 1) for the backoff's jitter. @default Math.random */
+  readonly random?: () => number;
   readonly clock?: () => Date;
   readonly log?: (line: string) => void;
 }
@@ -86,7 +98,8 @@ export interface WatchOptions {
 export interface CommitReport {
   readonly sha: string;
   readonly subject: string;
-  readonly action: 'synthesized' | 'skipped' | 'failed';
+  /** 'waiting': a transient failure's retry is not due yet (nothing was done). */
+  readonly action: 'synthesized' | 'skipped' | 'failed' | 'waiting';
   readonly why?: string;
   readonly retrains: readonly RetrainStart[];
   readonly outcomes: readonly RetrainOutcome[];
@@ -121,7 +134,12 @@ export class RepoWatcher {
     if (!existsSync(this.statePath)) return EMPTY_STATE;
     try {
       const s = JSON.parse(await readFile(this.statePath, 'utf8')) as WatchState;
-      return { trained: s.trained ?? {}, ...(s.failures ? { failures: s.failures } : {}), ...(s.lastCommit ? { lastCommit: s.lastCommit } : {}) };
+      return {
+        trained: s.trained ?? {},
+        ...(s.failures ? { failures: s.failures } : {}),
+        ...(s.lastCommit ? { lastCommit: s.lastCommit } : {}),
+        ...(s.retryCommit && s.retryAt ? { retryCommit: s.retryCommit, retryAt: s.retryAt } : {}),
+      };
     } catch (e) {
       throw new Error(`${this.statePath} is not valid watch state (${(e as Error).message}); delete it to start over (every pipeline then trains once more)`);
     }
@@ -170,6 +188,16 @@ export class RepoWatcher {
     return out;
   }
 
+  private now(): number {
+    return (this.o.clock?.() ?? new Date()).getTime();
+  }
+
+  /** When the retry after `attempt` transient failures is due: exponential backoff with full jitter, capped. */
+  private retryAt(attempt: number): { at: string; inS: number } {
+    const ms = backoffMs(attempt, { baseMs: this.o.retryBaseMs ?? RETRY_BASE_MS, capMs: this.o.retryCapMs ?? RETRY_CAP_MS, random: this.o.random });
+    return { at: new Date(this.now() + ms).toISOString(), inS: Math.round(ms / 100) / 10 };
+  }
+
   /** One poll: fetch, then handle each new commit in order (stopping at one whose training must be retried). */
   async pollOnce(): Promise<CommitReport[]> {
     const tip = await this.fetch();
@@ -186,6 +214,11 @@ export class RepoWatcher {
         reports.push({ sha: c.sha, subject, action: 'skipped', why: action.why, retrains: [], outcomes: [], done: true });
         continue;
       }
+      if (state.retryCommit === c.sha && state.retryAt && this.now() < Date.parse(state.retryAt)) {
+        // A transient failure's backoff is not over: nothing to do until it is (said when it was scheduled).
+        reports.push({ sha: c.sha, subject, action: 'waiting', why: `tried again at ${state.retryAt}`, retrains: [], outcomes: [], done: false });
+        break;
+      }
       let objects: readonly K8sObject[];
       let tree: string | undefined;
       try {
@@ -196,10 +229,27 @@ export class RepoWatcher {
           objects = (await synthAt(this.repoDir, c.sha, { app: this.app })).objects;
         }
       } catch (e) {
-        // A broken commit is reported once and passed over; the next good commit is synthesized.
         const why = (e as Error).message;
+        // A commit never changes, so its synthesis fails the same way every time, unless the cause
+        // is the environment (the network during npm ci, a full disk): only that is tried again.
+        const f = classifyFailure(e);
+        const id = `synth@${c.sha}`;
+        const attempt = (state.failures?.[id] ?? 0) + 1;
+        if (!f.terminal && f.reason !== 'Unknown' && attempt < MAX_ATTEMPTS) {
+          const r = this.retryAt(attempt);
+          this.log(
+            `${c.sha.slice(0, 7)} ${subject}: could not prepare the commit (${f.reason}: ${why}); trying again in ${r.inS} s (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
+          );
+          state = { ...state, failures: { ...(state.failures ?? {}), [id]: attempt }, retryCommit: c.sha, retryAt: r.at };
+          await this.writeState(state);
+          reports.push({ sha: c.sha, subject, action: 'failed', why, retrains: [], outcomes: [], done: false });
+          break;
+        }
+        // A broken commit is reported once and passed over; the next good commit is synthesized.
         this.log(`${c.sha.slice(0, 7)} ${subject}: synthesis failed, nothing applied: ${why}`);
-        state = { ...state, lastCommit: c.sha };
+        const failures = { ...(state.failures ?? {}) };
+        delete failures[id];
+        state = { trained: state.trained, ...(Object.keys(failures).length ? { failures } : {}), lastCommit: c.sha };
         await this.writeState(state);
         reports.push({ sha: c.sha, subject, action: 'failed', why, retrains: [], outcomes: [], done: true });
         continue;
@@ -211,8 +261,10 @@ export class RepoWatcher {
       );
       const trained: Record<string, readonly string[]> = { ...state.trained };
       const failures: Record<string, number> = { ...(state.failures ?? {}) };
+      delete failures[`synth@${c.sha}`];
       const outcomes: RetrainOutcome[] = [];
       let done = true;
+      let retry: { at: string; inS: number } | undefined;
       for (const start of decision.start) {
         const id = `${start.key}@${start.hash}`;
         const attempt = (failures[id] ?? 0) + 1;
@@ -225,11 +277,13 @@ export class RepoWatcher {
           ...(tree ? { tree } : {}),
         });
         outcomes.push(outcome);
-        if (outcome.kind === 'failed' && attempt < MAX_ATTEMPTS) {
+        if (outcome.kind === 'failed' && !outcome.terminal && attempt < MAX_ATTEMPTS) {
           failures[id] = attempt;
           done = false;
+          const r = this.retryAt(attempt);
+          if (!retry || r.at < retry.at) retry = r;
           this.log(
-            `${start.pipeline}: TrainingRun ${outcome.run} failed (${outcome.message}); trying again on the next poll (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
+            `${start.pipeline}: TrainingRun ${outcome.run} failed (${outcome.message}); trying again in ${r.inS} s (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
           );
           continue;
         }
@@ -241,10 +295,19 @@ export class RepoWatcher {
           );
         else if (outcome.kind === 'rejected')
           this.log(`${start.pipeline}: TrainingRun ${outcome.run}: the gate rejected the model (${outcome.reasons.join('; ')}); nothing registered`);
+        else if (outcome.kind === 'failed' && outcome.terminal)
+          this.log(
+            `${start.pipeline}: TrainingRun ${outcome.run} failed (${outcome.message}); ${outcome.reason ?? 'the failure'} cannot change on retry, so it is not retried: fix it in a new commit`,
+          );
         else if (outcome.kind === 'failed')
           this.log(`${start.pipeline}: TrainingRun ${outcome.run} failed ${MAX_ATTEMPTS} times (${outcome.message}); giving up on this spec until it changes`);
       }
-      state = { trained, ...(Object.keys(failures).length ? { failures } : {}), lastCommit: done ? c.sha : state.lastCommit };
+      state = {
+        trained,
+        ...(Object.keys(failures).length ? { failures } : {}),
+        lastCommit: done ? c.sha : state.lastCommit,
+        ...(!done && retry ? { retryCommit: c.sha, retryAt: retry.at } : {}),
+      };
       if (!state.lastCommit) delete (state as { lastCommit?: string }).lastCommit;
       await this.writeState(state);
       reports.push({ sha: c.sha, subject, action: 'synthesized', retrains: decision.start, outcomes, done });

@@ -29,6 +29,12 @@ import { bytesQuantity, quantityValue } from './resources.ts';
 import { pipelineSpecHash } from './hash.ts';
 import { CONTAINER_DIRS, containerDirs, contractEnv, paramEnvName } from './contract.ts';
 import { formatDuration } from '../api/names.ts';
+import { TERMINAL_EXIT_CODES } from '../api/failure.ts';
+
+/** Argo's retryStrategy.expression: retry unless the step exited with a terminal code (64, 65, 78; api/failure.ts). */
+export const ARGO_RETRY_EXPRESSION = `lastRetry.exitCode not in [${Object.values(TERMINAL_EXIT_CODES)
+  .map((c) => `'${c}'`)
+  .join(', ')}]`;
 import type { ConditionSpec, GpuSpec, PipelineSpec, ResourcesSpec, TaskSpec, ValueRef } from './spec.ts';
 import { COMPONENT_LABEL, CONSTRUCT_PATH_ANNOTATION, MANAGED_BY_LABEL, PIPELINE_LABEL, REASON_LABEL, SPEC_HASH_ANNOTATION } from '../api/objects.ts';
 import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
@@ -183,6 +189,9 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
           retryStrategy: {
             limit: t.retry.limit,
             retryPolicy: t.retry.policy,
+            // A step that exits with a terminal code (api/failure.ts: an invalid param, bad data) fails
+            // the same way every time: not retried, as the local engine does not retry it.
+            expression: ARGO_RETRY_EXPRESSION,
             ...(t.retry.backoff
               ? {
                   backoff: {

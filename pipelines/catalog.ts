@@ -29,10 +29,10 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   },
   validate: {
     name: 'validate',
-    version: '1',
+    version: '2',
     inputs: [{ name: 'dataset', kind: 'dataset' }],
     outputs: [{ name: 'report', kind: 'metrics' }],
-    outputParams: ['passed', 'violations', 'failureRate'],
+    outputParams: ['passed', 'violations', 'failureRate', 'expectationsFailed'],
     params: PARAMS.validate,
   },
   split: {

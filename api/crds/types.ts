@@ -379,6 +379,13 @@ export const TrainingRunStatusSchema = Type.Object({
       queueReason: Type.Optional(Type.String()),
     }),
   ),
+  /**
+   * A Failed run: why (api/failure.ts `FailureReason`, e.g. InvalidParam, Network), and whether
+   * running it again would fail the same way. A terminal failure is not retried by the operator or
+   * `ghosteam watch`; the Degraded condition's reason says the same.
+   */
+  failureReason: Type.Optional(Type.String()),
+  terminal: Type.Optional(Type.Boolean()),
   message: Type.Optional(Type.String()),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });

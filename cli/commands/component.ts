@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { getComponent, listComponents } from '../../components/index.ts';
 import { parseAssignments, runComponent } from '../../components/run.ts';
+import { classifyFailure, exitCodeFor } from '../../api/failure.ts';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -83,6 +84,11 @@ export function register(program: Command): void {
         );
         if (flags.json) process.stdout.write(JSON.stringify(out) + '\n');
         else for (const [k, v] of Object.entries(out)) process.stderr.write(`output ${k} = ${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
+      } catch (e) {
+        // A failure retrying cannot change exits 64/65/78 (api/failure.ts), which the Argo template's
+        // retryStrategy and the local engine do not retry.
+        const f = classifyFailure(e);
+        throw Object.assign(e instanceof Error ? e : new Error(String(e)), { exitCode: exitCodeFor(f) });
       } finally {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);

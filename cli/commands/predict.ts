@@ -6,6 +6,7 @@
  *   ghosteam predict --model fraud@champion --input today.parquet --output scores.parquet
  *   ghosteam predict --model ./model.onnx --features a,b,c --input in.csv --output out.csv --payload-log payloads.jsonl
  *
+ * --resume keeps finished chunks in `.<output>.predict/` so a killed run continues where it stopped.
  * Progress and rows/s go to stderr; SIGINT/SIGTERM stop after the batch in flight and remove the
  * temporary file (nothing is written).
  */
@@ -25,6 +26,8 @@ interface PredictFlags {
   payloadLog?: string;
   payloadSample: string;
   progress: boolean;
+  resume?: boolean;
+  chunkRows: string;
   registryDir?: string;
   mlflowUri?: string;
 }
@@ -52,6 +55,11 @@ export function register(program: Command): void {
     .option('--delimiter <c>', 'CSV delimiter (default: "," or tab for .tsv)')
     .option('--payload-log <file>', "also record each batch in this payload log (the model server's JSON Lines format) for the drift monitor")
     .option('--payload-sample <rate>', 'share of batches recorded in the payload log, 0-1', '1')
+    .option(
+      '--resume',
+      'keep finished chunks beside the output; after a stop or kill -9, the same command with --resume continues at the first unfinished chunk',
+    )
+    .option('--chunk-rows <rows>', 'rows per resumable chunk (with --resume; rounded up to whole batches)', String(1 << 20))
     .option('--no-progress', 'no progress lines on stderr')
     .option('--registry-dir <dir>', 'local registry directory for registry references (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
@@ -90,6 +98,9 @@ export function register(program: Command): void {
           payloadLog: flags.payloadLog,
           payloadSample: sample,
           signal: ac.signal,
+          resume: flags.resume === true,
+          chunkRows: intArg('--chunk-rows', flags.chunkRows, 1),
+          onResume: (m) => process.stderr.write(`predict: ${m}\n`),
           onProgress: (p) => {
             if (!flags.progress || p.seconds - last < 1) return;
             last = p.seconds;

@@ -86,6 +86,8 @@ export function register(program: Command): void {
           // The commit of the app's repository (lineage), even when run from elsewhere.
           gitCommit: await gitCommitOf(dirname(resolve(app))),
           onEvent: (e) => reporter.onEvent(e),
+          // Every run is an experiment run: with MLflow configured it is also an MLflow run.
+          ...(process.env.MLFLOW_TRACKING_URI ? { trackingUri: process.env.MLFLOW_TRACKING_URI } : {}),
           ...(flags.resume ? { resume: flags.resume } : {}),
           ...(concurrency ? { concurrency } : {}),
         });

@@ -21,14 +21,15 @@ interface WatchFlags {
   stateDir: string;
   operatorStateDir: string;
   latestOnly?: boolean;
+  retryBackoff: string;
 }
 
 /** '30s', '5m', '1h' or plain seconds → milliseconds. */
-export function parseInterval(text: string): number {
+export function parseInterval(text: string, flag = '--interval'): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`--interval '${text}' is not a duration; write e.g. 30s, 5m or 1h`);
+  if (!m) throw new Error(`${flag} '${text}' is not a duration; write e.g. 30s, 5m or 1h`);
   const n = Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  if (n < 1000) throw new Error(`--interval '${text}' is shorter than 1s; poll less often`);
+  if (n < 1000) throw new Error(`${flag} '${text}' is shorter than 1s; ${flag === '--interval' ? 'poll less often' : 'give 1s or more'}`);
   return n;
 }
 
@@ -45,13 +46,17 @@ export function register(program: Command): void {
     .option('--latest-only', 'synthesize only the newest commit of each fetch')
     .option('--state-dir <dir>', 'where the private clone, the checkouts and watch state live', '.ghosteam/watch')
     .option('--operator-state-dir <dir>', "the local operator's --state-dir: each commit is applied there", '.ghosteam/state')
+    .option('--retry-backoff <duration>', 'first wait before a transient failure is tried again; doubles per attempt, with jitter, up to 10m', '30s')
     .addHelpText(
       'after',
       `
 The local operator (\`ghosteam operator --local\`, same --state-dir) applies each commit, trains, canaries,
 promotes, and writes the promoted version to models.lock.json when started with --git-repo; watch itself
 never pins. A commit is done when its synthesis failed (reported once) or every TrainingRun it started
-ended: registered, rejected by the gate, or failed 3 times. --once exits 1 when a commit failed.
+ended: registered, rejected by the gate, failed for a reason retrying cannot change (an invalid param,
+data that fails validation: reported once, not retried), or failed 3 times for a transient reason
+(network, a killed step: tried again after --retry-backoff, doubling with jitter up to 10m).
+--once exits 1 when a commit failed.
 
 Credentials: GHOSTEAM_GIT_TOKEN (and GHOSTEAM_GIT_USERNAME) or GHOSTEAM_GIT_PASSWORD; never put them in the URL.
 
@@ -61,6 +66,7 @@ Example:
     )
     .action(async (repo: string, flags: WatchFlags) => {
       const intervalMs = parseInterval(flags.interval);
+      const retryBaseMs = parseInterval(flags.retryBackoff, '--retry-backoff');
       const source = /^[a-z][a-z0-9+.-]*:\/\/|^[^/]+@[^:]+:/i.test(repo) ? repo : resolve(repo);
       // One state directory per followed repository and branch.
       const id = createHash('sha256')
@@ -89,6 +95,7 @@ Example:
         checkouts: !flags.apply,
         credentials: credentialsFromEnv(),
         latestOnly: flags.latestOnly ?? false,
+        retryBaseMs,
         log,
       });
       log(`watching ${redactUrl(source)} ${flags.branch} (${flags.app}) → ${runtime.name}`);

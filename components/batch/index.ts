@@ -14,11 +14,13 @@ export {
   lineagePathFor,
   modelMeta,
   DEFAULT_BATCH_ROWS,
+  DEFAULT_CHUNK_ROWS,
   type PredictOptions,
   type PredictResult,
   type PredictLineage,
   type PredictProgress,
 } from './predict.ts';
 export { BatchPredictError, formatOfPath, planFeatures, planOutputs, type TableFormat, type FeaturePlan, type OutputColumn, type ModelMeta } from './plan.ts';
+export { resumeStateDir, chunkPartName, diffResumeState, type ResumeIdentity, type ResumeState } from './resume.ts';
 export { openReader, type Chunk, type TableReader } from './readers.ts';
 export { openWriter, type ColumnSpec, type ColumnKind, type TableWriter } from './writers.ts';

@@ -8,9 +8,9 @@
  * to the model's inputs by plan.ts; the readers and writers stream (readers.ts, writers.ts).
  */
 import { availableParallelism } from 'node:os';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import { resolve as resolvePath } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import onnxProto from 'onnx-proto';
 import writeFileAtomic from 'write-file-atomic';
 import { loadOrtModel, parseModelSpec, resolveSpec, type OrtModel } from '../model-server/models.ts';
@@ -33,12 +33,16 @@ import {
   type TableFormat,
 } from './plan.ts';
 import { openReader, type Chunk } from './readers.ts';
-import { kindOf, openWriter, type ColumnKind, type ColumnSpec, type TableWriter } from './writers.ts';
+import { checkResumeState, chunkPartName, resumeStateDir, writeResumeState, type ResumeIdentity, type ResumeState } from './resume.ts';
+import { kindOf, openWriter, type ColumnKind, type ColumnSpec, type OutChunk, type TableWriter } from './writers.ts';
 
 const { onnx } = onnxProto;
 
 /** Rows per model run. @see PredictOptions.batchRows */
 export const DEFAULT_BATCH_ROWS = 65536;
+
+/** Rows per resumable chunk. @see PredictOptions.chunkRows */
+export const DEFAULT_CHUNK_ROWS = 1 << 20;
 
 export interface PredictOptions {
   /** A model spec as `ghosteam serve` takes it: ./model.onnx, fraud@champion, fraud@3, models:/fraud/3. */
@@ -67,6 +71,17 @@ export interface PredictOptions {
   readonly payloadLog?: string;
   /** Share of batches recorded in the payload log, 0–1. @default 1 */
   readonly payloadSample?: number;
+  /**
+   * Keep each finished chunk of `chunkRows` rows in a state folder beside the output
+   * (`.<output name>.predict/`); a run stopped or killed midway, started again with `resume` and the
+   * same model, input and options, continues at the first unfinished chunk. The output is the same
+   * as an uninterrupted run's. @default false
+   */
+  readonly resume?: boolean;
+  /** Rows per resumable chunk (rounded up to a whole number of batches). @default 1,048,576 */
+  readonly chunkRows?: number;
+  /** Called with a line when a resumed run skips finished chunks. */
+  readonly onResume?: (message: string) => void;
   /** Called after every batch. */
   readonly onProgress?: (p: PredictProgress) => void;
   /** Aborting stops after the batch in flight; nothing is written. */
@@ -97,6 +112,30 @@ export interface PredictResult {
   readonly rowsPerSec: number;
   readonly lineagePath: string;
   readonly lineage: PredictLineage;
+}
+
+/** A finished chunk's writer: flushed and renamed to its part name. */
+async function finishPart(w: TableWriter): Promise<void> {
+  await w.finish({});
+  await w.commit();
+}
+
+/** Appends a finished chunk to the output: text bytes as they are, Parquet and Arrow read back a batch at a time. */
+async function copyPart(
+  path: string,
+  format: TableFormat,
+  specs: readonly ColumnSpec[],
+  writer: TableWriter,
+  batchRows: number,
+  delimiter?: string,
+): Promise<void> {
+  if (writer.appendFile) return writer.appendFile(path);
+  const r = await openReader(path, format, { batchRows, delimiter });
+  try {
+    for await (const c of r.chunks()) await writer.write({ rows: c.rows, values: specs.map((s) => c.columns.get(s.name)!) });
+  } finally {
+    await r.close();
+  }
 }
 
 /** The sidecar next to an output. */
@@ -224,43 +263,105 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
   const meta = modelMeta(modelBytes);
   const modelDigest = await sha256File(resolved.path);
 
+  // A resumable run: finished chunks in the state folder, checked against what they were computed from.
+  const resume = opts.resume === true;
+  if (opts.chunkRows !== undefined && !(Number.isInteger(opts.chunkRows) && opts.chunkRows >= 1))
+    throw new BatchPredictError(`chunk size must be a positive integer; got ${opts.chunkRows}`);
+  const chunkRows = resume ? Math.ceil((opts.chunkRows ?? DEFAULT_CHUNK_ROWS) / batchRows) * batchRows : Infinity;
+  const stateDir = resumeStateDir(opts.output);
+  let state: ResumeState | undefined;
+  let done = new Set<number>();
+  if (resume) {
+    const st = await stat(opts.input).catch(() => undefined);
+    const identity: ResumeIdentity = {
+      modelDigest,
+      input: { path: resolvePath(opts.input), size: st?.size ?? -1, mtimeMs: st?.mtimeMs ?? -1 },
+      format: outFormat,
+      batchRows,
+      chunkRows,
+      features: opts.features ?? null,
+      keep: opts.keep ?? null,
+      delimiter: opts.delimiter ?? null,
+    };
+    ({ state, done } = await checkResumeState(stateDir, identity));
+    if (!state) {
+      await mkdir(stateDir, { recursive: true });
+      state = { kind: 'ghosteam.predict-state', ...identity };
+      await writeResumeState(stateDir, state);
+    }
+    if (done.size)
+      opts.onResume?.(`resuming: ${done.size} finished chunk${done.size === 1 ? '' : 's'} of ${chunkRows.toLocaleString('en-US')} rows in ${stateDir} reused`);
+  }
+
+  const stopped = () =>
+    new BatchPredictError(
+      resume
+        ? `stopped; the output was not written; finished chunks are kept in ${stateDir}: run again with --resume to continue`
+        : 'stopped; nothing was written',
+    );
+
   const reader = await openReader(opts.input, inFormat, { batchRows, delimiter: opts.delimiter });
   const inputDigest = sha256File(opts.input);
   inputDigest.catch(() => {});
   let writer: TableWriter | undefined;
+  let part: { index: number; writer: TableWriter } | undefined;
   let logger: PayloadLogger | undefined;
   let committed = false;
+  const metadata = new Map([
+    ['ghosteam.model', JSON.stringify({ name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest })],
+  ]);
   try {
     const plan = planFeatures(model.inputs, meta, reader.columns, { features: opts.features, keep: opts.keep }, opts.input);
     if (opts.payloadLog) logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
     const runId = randomUUID();
     let outCols: OutputColumn[] | undefined;
-    let specs: ColumnSpec[] = [];
+    let specs: readonly ColumnSpec[] = state?.columns ?? [];
     let rows = 0;
     let batch = 0;
+    /** Where the rows of one batch go: the output, or (resumable) the part of their chunk. */
+    const sink = async (out: OutChunk): Promise<void> => {
+      if (!resume) {
+        writer ??= await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
+        return writer.write(out);
+      }
+      const index = Math.floor(rows / chunkRows);
+      if (part?.index !== index) {
+        if (part) await finishPart(part.writer);
+        if (!state!.columns) {
+          state = { ...state!, columns: specs };
+          await writeResumeState(stateDir, state);
+        }
+        part = { index, writer: await openWriter(join(stateDir, chunkPartName(index, outFormat)), outFormat, specs, { delimiter: opts.delimiter }) };
+      }
+      return part.writer.write(out);
+    };
     for await (const chunk of reader.chunks()) {
-      if (opts.signal?.aborted) throw new BatchPredictError('stopped; nothing was written');
+      if (opts.signal?.aborted) throw stopped();
+      if (resume && done.has(Math.floor(rows / chunkRows))) {
+        rows += chunk.rows;
+        batch++;
+        opts.onProgress?.({ rows, fraction: reader.progress(), seconds: (Date.now() - started) / 1000 });
+        continue;
+      }
       const feeds = buildInputs(plan, chunk);
       const out = await model.run(feeds);
       if (!outCols) {
         outCols = planOutputs(model.outputs, Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims])), meta, plan.keep);
-        specs = [
+        const fresh: ColumnSpec[] = [
           ...plan.keep.map((name) => ({ name, kind: kindOf(chunk.columns.get(name)!) })),
           ...outCols.map((c): ColumnSpec => {
             if (c.kind === 'label') return { name: c.name, kind: typeof c.classes![0] === 'number' ? 'float64' : 'string' };
             return { name: c.name, kind: kindOfDatatype(model.outputs.find((o) => o.name === c.output)!.datatype) };
           }),
         ];
-        const metadata = new Map([
-          ['ghosteam.model', JSON.stringify({ name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest })],
-        ]);
-        writer = await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
+        // A resumed run keeps the kinds the finished chunks were written with.
+        if (specs.length === 0) specs = fresh;
       }
       for (const o of Object.values(out))
         if (o.dims[0] !== chunk.rows)
           throw new BatchPredictError(`the model answered ${o.dims[0]} rows for a batch of ${chunk.rows}; batch prediction needs one output row per input row`);
       const values = [...plan.keep.map((k) => chunk.columns.get(k)!), ...outputValues(outCols, model.outputs, out, chunk.rows)];
-      await writer!.write({ rows: chunk.rows, values });
+      await sink({ rows: chunk.rows, values });
       if (logger?.sample()) {
         const tensors = (ts: { name: string; datatype: OipDatatype; shape: readonly number[]; data: ArrayLike<unknown> | TypedData }[]) =>
           Object.fromEntries(ts.map((t) => [t.name, { shape: [...t.shape], datatype: t.datatype, data: t.data }]));
@@ -280,8 +381,20 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
       batch++;
       opts.onProgress?.({ rows, fraction: reader.progress(), seconds: (Date.now() - started) / 1000 });
     }
+    if (rows === 0) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
+    if (opts.signal?.aborted) throw stopped();
+    if (resume) {
+      if (part) await finishPart(part.writer);
+      part = undefined;
+      // The output from the parts, in order, written as any run's output is.
+      writer = await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
+      for (let i = 0; i * chunkRows < rows; i++) {
+        if (opts.signal?.aborted) throw stopped();
+        await copyPart(join(stateDir, chunkPartName(i, outFormat)), outFormat, specs, writer, batchRows, opts.delimiter);
+      }
+    }
     if (!writer) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
-    if (opts.signal?.aborted) throw new BatchPredictError('stopped; nothing was written');
+    if (opts.signal?.aborted) throw stopped();
     const finishedAt = new Date().toISOString();
     const lineage0 = {
       kind: 'ghosteam.batch-prediction' as const,
@@ -303,12 +416,14 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
     await writeFileAtomic(lineagePath, JSON.stringify(lineage, null, 2) + '\n');
     await writer.commit();
     committed = true;
+    if (resume) await rm(stateDir, { recursive: true, force: true });
     const seconds = (Date.now() - started) / 1000;
     return { rows, seconds, rowsPerSec: rows / Math.max(seconds, 1e-9), lineagePath, lineage };
   } catch (e) {
     throw asBatchError(e);
   } finally {
     if (!committed) await writer?.abort();
+    if (part) await part.writer.abort();
     if (logger && !committed) await logger.close().catch(() => {});
     await reader.close();
     await model.release().catch(() => {});

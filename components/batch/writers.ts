@@ -5,7 +5,7 @@
  * `abort()` removes it. So the output path holds either nothing (or the previous file, with
  * --overwrite) or the whole new file: never a half-written one, whether the run fails or is killed.
  */
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +29,7 @@ import {
 } from 'apache-arrow';
 import { fileWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
 import type { TableFormat } from './plan.ts';
+import { recordsEnd } from './readers.ts';
 
 /** The value kind of an output column, fixed at the first chunk. */
 export type ColumnKind = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 'string';
@@ -48,6 +49,11 @@ export interface TableWriter {
   /** The temporary file being written. */
   readonly tempPath: string;
   write(chunk: OutChunk): Promise<void>;
+  /**
+   * Text formats (CSV, JSON Lines): appends a file this writer's format wrote before (a resumable
+   * run's finished chunk), without its header line. Bytes are copied as they are.
+   */
+  appendFile?(path: string): Promise<void>;
   /** Finishes the file (lineage goes into Parquet key-value metadata) and fsyncs it; the caller then calls commit(). */
   finish(metadata: Readonly<Record<string, string>>): Promise<void>;
   /** Renames the finished temporary file over the output. */
@@ -100,6 +106,7 @@ async function textWriter(
   path: string,
   specs: readonly ColumnSpec[],
   head: string,
+  headerRecords: number,
   line: (values: readonly ArrayLike<unknown>[], r: number, specs: readonly ColumnSpec[]) => string,
 ): Promise<TableWriter> {
   const tempPath = tempPathFor(path);
@@ -121,6 +128,24 @@ async function textWriter(
       parts.push(s);
       for (const p of parts) await fh.write(p);
     },
+    async appendFile(from) {
+      let skip = headerRecords;
+      let head = Buffer.alloc(0);
+      for await (const buf of createReadStream(from, { highWaterMark: 1 << 20 })) {
+        if (skip === 0) {
+          await fh.write(buf as Buffer);
+          continue;
+        }
+        head = Buffer.concat([head, buf as Buffer]);
+        const text = head.toString('utf8');
+        const cut = recordsEnd(text, 0, skip);
+        if (cut.records < skip) continue;
+        skip = 0;
+        // The header ends at a newline, so the bytes before it are whole characters.
+        await fh.write(head.subarray(Buffer.byteLength(text.slice(0, cut.end))));
+      }
+      if (skip !== 0) throw new Error(`${from} ends inside its header`);
+    },
     async finish() {
       await fh.datasync();
       await fh.close();
@@ -137,7 +162,7 @@ async function textWriter(
 
 function csvWriter(path: string, specs: readonly ColumnSpec[], delimiter: string): Promise<TableWriter> {
   const head = specs.map((s) => csvCell(s.name, delimiter)).join(delimiter) + '\n';
-  return textWriter(path, specs, head, (values, r) => {
+  return textWriter(path, specs, head, 1, (values, r) => {
     let s = '';
     for (let c = 0; c < values.length; c++) s += (c ? delimiter : '') + csvCell(values[c][r], delimiter);
     return s + '\n';
@@ -146,7 +171,7 @@ function csvWriter(path: string, specs: readonly ColumnSpec[], delimiter: string
 
 function jsonlWriter(path: string, specs: readonly ColumnSpec[]): Promise<TableWriter> {
   const keys = specs.map((s, c) => (c ? ',' : '{') + JSON.stringify(s.name) + ':');
-  return textWriter(path, specs, '', (values, r) => {
+  return textWriter(path, specs, '', 0, (values, r) => {
     let s = '';
     for (let c = 0; c < values.length; c++) s += keys[c] + jsonCell(values[c][r]);
     return s + '}\n';
@@ -264,7 +289,14 @@ async function arrowWriter(path: string, specs: readonly ColumnSpec[], metadata:
     },
     commit: () => rename(tempPath, path),
     async abort() {
-      out.destroy();
+      // Finish the stream rather than destroy it under apache-arrow's writer (whose reader then
+      // rejects with a premature close nobody awaits); the file is removed either way.
+      try {
+        w.finish();
+        await piped;
+      } catch {
+        out.destroy();
+      }
       await unlink(tempPath).catch(() => {});
     },
   };

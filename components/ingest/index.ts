@@ -40,7 +40,8 @@ async function readRaw(path: string, format: SourceFormat, delimiter?: string, l
     try {
       file = await asyncBufferFromFile(path);
     } catch (err) {
-      throw new IngestError(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      // Not an IngestError: whether a retry can read it depends on why (api/failure.ts reads the cause's code).
+      throw new Error(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     try {
       const metadata = await parquetMetadataAsync(file);
@@ -56,7 +57,8 @@ async function readRaw(path: string, format: SourceFormat, delimiter?: string, l
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new IngestError(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // Not an IngestError: whether a retry can read it depends on why (api/failure.ts reads the cause's code).
+    throw new Error(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
   if (format === 'jsonl') return parseJsonl(text, label);
   return parseCsv(text, label, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','));

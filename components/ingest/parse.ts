@@ -2,11 +2,13 @@
  * Pure parsing and type inference for ingest: text (CSV, JSON Lines) or decoded rows (Parquet) in,
  * a typed Dataset out. Every error names the file, the line (or row) and the column.
  */
+import { TerminalFailure } from '../../api/failure.ts';
 import { columnFromCells, type Cell, type Column, type ColumnType, type Dataset } from '../dataset/index.ts';
 
-export class IngestError extends Error {
+/** The data cannot be read as given (a parse error, a missing column): terminal, a retry reads the same bytes (api/failure.ts). */
+export class IngestError extends TerminalFailure {
   constructor(message: string) {
-    super(message);
+    super('InvalidInput', message);
     this.name = 'IngestError';
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { DenseNet, DenseNetTask } from '../onnx/index.ts';
 import { cellAt, getColumn, type Column, type Dataset } from '../dataset/index.ts';
+import { TerminalFailure } from '../../api/failure.ts';
 
 export interface LabelInfo {
   readonly column: string;
@@ -19,7 +20,10 @@ export function defaultFeatures(ds: Dataset, label: string): string[] {
 function featureValues(c: Column, where: string): Float64Array {
   if (c.type === 'numeric') return c.values;
   if (c.type === 'boolean') return Float64Array.from(c.values, (v) => (v === 2 ? NaN : v));
-  throw new Error(`${where}: feature '${c.name}' is ${c.type}; features must be numeric or boolean (drop it from 'features' or encode it as numbers first)`);
+  throw new TerminalFailure(
+    'InvalidInput',
+    `${where}: feature '${c.name}' is ${c.type}; features must be numeric or boolean (drop it from 'features' or encode it as numbers first)`,
+  );
 }
 
 /**
@@ -70,7 +74,8 @@ export function labelInfo(ds: Dataset, label: string, positive: string | undefin
   if (c.type === 'numeric') return { column: label, positive: positive ?? '1' };
   if (c.type === 'categorical') {
     if (positive !== undefined) {
-      if (!c.categories.includes(positive)) throw new Error(`${where}: positive class '${positive}' is not a value of '${label}' (${c.categories.join(', ')})`);
+      if (!c.categories.includes(positive))
+        throw new TerminalFailure('InvalidInput', `${where}: positive class '${positive}' is not a value of '${label}' (${c.categories.join(', ')})`);
       return { column: label, positive };
     }
     if (c.categories.length !== 2)
@@ -79,7 +84,7 @@ export function labelInfo(ds: Dataset, label: string, positive: string | undefin
       );
     return { column: label, positive: c.categories[1] };
   }
-  throw new Error(`${where}: label '${label}' is a string column; make it boolean, 0/1 or categorical`);
+  throw new TerminalFailure('InvalidInput', `${where}: label '${label}' is a string column; make it boolean, 0/1 or categorical`);
 }
 
 /** 1 for the positive class, 0 otherwise; throws on a missing label or a numeric label other than 0/1. */
@@ -92,11 +97,12 @@ export function labelVector(ds: Dataset, info: LabelInfo, where: string): Float3
     else if (c.type === 'numeric') {
       const a = c.values[i];
       if (!Number.isNaN(a) && a !== 0 && a !== 1 && info.positive === '1')
-        throw new Error(`${where}: label '${info.column}' row ${i + 1} is ${a}; a numeric label must be 0 or 1`);
+        throw new TerminalFailure('InvalidInput', `${where}: label '${info.column}' row ${i + 1} is ${a}; a numeric label must be 0 or 1`);
       v = Number.isNaN(a) ? NaN : String(a) === info.positive ? 1 : 0;
     } else if (c.type === 'categorical') v = c.codes[i] < 0 ? NaN : c.categories[c.codes[i]] === info.positive ? 1 : 0;
     else v = NaN;
-    if (Number.isNaN(v)) throw new Error(`${where}: label '${info.column}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
+    if (Number.isNaN(v))
+      throw new TerminalFailure('InvalidInput', `${where}: label '${info.column}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
     y[i] = v;
   }
   return y;
@@ -203,7 +209,8 @@ export function classesOf(ds: Dataset, label: string, where: string): string[] {
     seen.add(String(v));
   }
   const out = [...seen];
-  if (seen.size < 2) throw new Error(`${where}: label '${label}' has ${seen.size} class${seen.size === 1 ? '' : 'es'}; multiclass needs at least 2`);
+  if (seen.size < 2)
+    throw new TerminalFailure('InvalidInput', `${where}: label '${label}' has ${seen.size} class${seen.size === 1 ? '' : 'es'}; multiclass needs at least 2`);
   return numeric ? out.sort((a, b) => Number(a) - Number(b)) : out.sort();
 }
 
@@ -214,10 +221,13 @@ export function classVector(ds: Dataset, label: string, classes: readonly string
   const y = new Float32Array(ds.rows);
   for (let i = 0; i < ds.rows; i++) {
     const v = cellAt(c, i);
-    if (v === null) throw new Error(`${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
+    if (v === null) throw new TerminalFailure('InvalidInput', `${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
     const k = index.get(String(v));
     if (k === undefined)
-      throw new Error(`${where}: label '${label}' row ${i + 1} is '${String(v)}', a class the model was not trained on (${classes.join(', ')})`);
+      throw new TerminalFailure(
+        'InvalidInput',
+        `${where}: label '${label}' row ${i + 1} is '${String(v)}', a class the model was not trained on (${classes.join(', ')})`,
+      );
     y[i] = k;
   }
   return y;
@@ -227,10 +237,14 @@ export function classVector(ds: Dataset, label: string, classes: readonly string
 export function regressionVector(ds: Dataset, label: string, where: string): Float32Array {
   const c = getColumn(ds, label);
   if (c.type !== 'numeric')
-    throw new Error(`${where}: label '${label}' is ${c.type}; regression needs a numeric label (or set task to 'binary' or 'multiclass')`);
+    throw new TerminalFailure(
+      'InvalidInput',
+      `${where}: label '${label}' is ${c.type}; regression needs a numeric label (or set task to 'binary' or 'multiclass')`,
+    );
   const y = new Float32Array(ds.rows);
   for (let i = 0; i < ds.rows; i++) {
-    if (Number.isNaN(c.values[i])) throw new Error(`${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
+    if (Number.isNaN(c.values[i]))
+      throw new TerminalFailure('InvalidInput', `${where}: label '${label}' is missing in row ${i + 1}; drop or fill unlabeled rows first`);
     y[i] = c.values[i];
   }
   return y;

@@ -24,7 +24,7 @@
 import writeFileAtomic from 'write-file-atomic';
 import { defineComponent } from '../component.ts';
 import { readDataset } from '../dataset/index.ts';
-import { Params } from '../params.ts';
+import { Params, ParamError } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
 import type { BackendChoice } from './backend.ts';
 import { classesOf, classVector, defaultFeatures, featureMatrix, inferTask, labelInfo, labelVector, regressionVector, TASKS, type Task } from './features.ts';
@@ -63,19 +63,19 @@ export const trainTabular = defineComponent({
     const givenTask = p.has('task') ? p.oneOf<Task>('task', TASKS, 'binary') : undefined;
     const label = p.string('label', undefined);
     if (label === undefined && givenTask !== undefined && givenTask !== 'anomaly')
-      throw new Error(`${where}: param 'label' is required for task '${givenTask}'; name the label column, or use task 'anomaly' to train without labels`);
+      throw new ParamError(`${where}: param 'label' is required for task '${givenTask}'; name the label column, or use task 'anomaly' to train without labels`);
     const inferred = givenTask === undefined ? inferTask(ds, label) : undefined;
     const task: Task = givenTask ?? inferred!.task;
     if (inferred) ctx.log(`task ${task}: ${inferred.why} (set param task to choose)`);
     const features = p.has('features') ? p.list('features') : defaultFeatures(ds, label ?? '');
-    if (label !== undefined && features.includes(label)) throw new Error(`${where}: the label '${label}' is also listed in 'features'; remove it`);
+    if (label !== undefined && features.includes(label)) throw new ParamError(`${where}: the label '${label}' is also listed in 'features'; remove it`);
     const kind = p.oneOf('model', ['logistic', 'linear', 'mlp'], task === 'anomaly' ? 'mlp' : 'logistic');
     if (task === 'anomaly' && kind !== 'mlp')
-      throw new Error(`${where}: task 'anomaly' trains an autoencoder, which needs hidden layers; set model to 'mlp' (or leave it out)`);
+      throw new ParamError(`${where}: task 'anomaly' trains an autoencoder, which needs hidden layers; set model to 'mlp' (or leave it out)`);
     const hidden = p.has('hidden')
       ? p.list('hidden').map((h) => {
           const n = Number(h);
-          if (!Number.isInteger(n) || n < 1) throw new Error(`${where}: param 'hidden' must list positive integers, got '${h}'`);
+          if (!Number.isInteger(n) || n < 1) throw new ParamError(`${where}: param 'hidden' must list positive integers, got '${h}'`);
           return n;
         })
       : task === 'anomaly'

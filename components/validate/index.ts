@@ -4,18 +4,24 @@
  * share of rows with any violation exceeds `maxFailureRate`, or on any dataset-level violation
  * (a missing column, a wrong type, a row count out of bounds).
  *
- * Params:
+ * Params (schema, suite or both):
  *   schema          ValidationSchema (below), as JSON
+ *   suite           an expectation suite, as JSON: Great Expectations' names, kwargs and `mostly`
+ *                   ({"expectations": [{"type": "expect_column_values_to_match_regex", "kwargs": {...}}]};
+ *                   expectations.ts). The step fails when any expectation fails; the report carries
+ *                   the results in GE's terms under `expectations`.
  *   maxFailureRate  share of rows allowed to violate, [0, 1] (default 0)
  *   failOnViolation fail the step past the threshold (default true); false only reports
- * Output params: passed (boolean), violations (total count), failureRate.
+ * Output params: passed (boolean), violations (total count), failureRate, expectationsFailed (count).
  * Row numbers in the report are 1-based data rows (row 1 is the first row after a CSV header).
  */
 import { writeFile } from 'node:fs/promises';
 import { defineComponent } from '../component.ts';
 import { cellAt, readDataset, type Column, type ColumnType, type Dataset } from '../dataset/index.ts';
-import { Params } from '../params.ts';
+import { Params, ParamError } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
+import { TerminalFailure } from '../../api/failure.ts';
+import { checkSuite, evaluateSuite, summarizeSuite, type SuiteResult } from './expectations.ts';
 
 export interface ColumnRule {
   readonly type?: ColumnType;
@@ -53,6 +59,8 @@ export interface ValidationReport {
   readonly failureRate: number;
   readonly maxFailureRate: number;
   readonly violations: readonly Violation[];
+  /** The expectation suite's results (param `suite`), in Great Expectations' terms. */
+  readonly expectations?: SuiteResult;
 }
 
 const EXAMPLES = 20;
@@ -61,13 +69,14 @@ const RULE_KEYS = new Set(['type', 'nullable', 'min', 'max', 'allowed', 'unique'
 /** Checks the schema itself, so a typo ('nullabel') is an error rather than a silently ignored rule. */
 export function checkSchema(s: unknown): ValidationSchema {
   if (s === null || typeof s !== 'object' || Array.isArray(s))
-    throw new Error(`validate: param 'schema' must be an object like {"columns": {"amount": {"min": 0}}, "rows": {"min": 1}}`);
+    throw new ParamError(`validate: param 'schema' must be an object like {"columns": {"amount": {"min": 0}}, "rows": {"min": 1}}`);
   const o = s as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'columns' && k !== 'rows') throw new Error(`validate: schema has unknown key '${k}'; use 'columns' and 'rows'`);
+  for (const k of Object.keys(o))
+    if (k !== 'columns' && k !== 'rows') throw new ParamError(`validate: schema has unknown key '${k}'; use 'columns' and 'rows'`);
   for (const [name, rule] of Object.entries((o.columns ?? {}) as Record<string, unknown>)) {
-    if (rule === null || typeof rule !== 'object') throw new Error(`validate: schema.columns.${name} must be an object`);
+    if (rule === null || typeof rule !== 'object') throw new ParamError(`validate: schema.columns.${name} must be an object`);
     for (const k of Object.keys(rule))
-      if (!RULE_KEYS.has(k)) throw new Error(`validate: schema.columns.${name} has unknown rule '${k}'; use ${[...RULE_KEYS].join(', ')}`);
+      if (!RULE_KEYS.has(k)) throw new ParamError(`validate: schema.columns.${name} has unknown rule '${k}'; use ${[...RULE_KEYS].join(', ')}`);
   }
   return o;
 }
@@ -109,7 +118,7 @@ export function validateDataset(ds: Dataset, schema: ValidationSchema, maxFailur
     if (rule.nullable === false) add('not-null', (i) => cell(i) === null, `%n rows of '${name}' are missing`);
     if (rule.min !== undefined || rule.max !== undefined) {
       const num = numericView(col);
-      if (!num) throw new Error(`validate: schema.columns.${name} sets min/max, but the column is ${col.type}; ranges apply to numeric columns`);
+      if (!num) throw new ParamError(`validate: schema.columns.${name} sets min/max, but the column is ${col.type}; ranges apply to numeric columns`);
       if (rule.min !== undefined) add('min', (i) => num[i] < rule.min!, `%n rows of '${name}' are below the minimum ${rule.min}`);
       if (rule.max !== undefined) add('max', (i) => num[i] > rule.max!, `%n rows of '${name}' are above the maximum ${rule.max}`);
     }
@@ -164,18 +173,33 @@ export function summarize(r: ValidationReport): string {
 
 export const validate = defineComponent({
   name: 'validate',
-  version: '1',
-  description: 'Checks a dataset against a declared schema; writes a violations report and fails past a threshold',
+  // 2: the expectation suite (param suite, output param expectationsFailed)
+  version: '2',
+  description: 'Checks a dataset against a declared schema and/or an expectation suite (Great Expectations names); writes a report and fails past a threshold',
   inputs: [{ name: 'dataset', kind: 'dataset' }],
   outputs: [{ name: 'report', kind: 'metrics', description: 'ValidationReport JSON' }],
-  outputParams: ['passed', 'violations', 'failureRate'],
+  outputParams: ['passed', 'violations', 'failureRate', 'expectationsFailed'],
   params: PARAMS.validate,
   async run(ctx) {
     const p = new Params('validate', ctx, PARAMS.validate);
-    const schema = checkSchema(p.json('schema'));
+    if (!p.has('schema') && !p.has('suite'))
+      throw new ParamError(
+        `validate: give param 'schema' ({"columns": {"amount": {"min": 0}}}) or 'suite' ({"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}}]}), or both`,
+      );
+    const schema = checkSchema(p.json('schema', {}));
+    let suite;
+    try {
+      suite = p.has('suite') ? checkSuite(p.json('suite'), 'validate: param suite') : undefined;
+    } catch (err) {
+      // A wrong suite fails the same way on every attempt: a terminal param error, not a retry.
+      if (err instanceof ParamError) throw err;
+      throw new ParamError((err as Error).message);
+    }
     const maxFailureRate = p.number('maxFailureRate', 0, { min: 0, max: 1 });
     const ds = await readDataset(p.input('dataset'));
-    const report = validateDataset(ds, schema, maxFailureRate);
+    const base = validateDataset(ds, schema, maxFailureRate);
+    const expectations = suite ? evaluateSuite(ds, suite) : undefined;
+    const report: ValidationReport = expectations ? { ...base, passed: base.passed && expectations.success, expectations } : base;
     await writeFile(p.output('report'), JSON.stringify(report, null, 2) + '\n');
     ctx.setOutput('passed', report.passed);
     ctx.setOutput(
@@ -183,8 +207,9 @@ export const validate = defineComponent({
       report.violations.reduce((a, v) => a + v.count, 0),
     );
     ctx.setOutput('failureRate', report.failureRate);
-    const text = summarize(report);
+    ctx.setOutput('expectationsFailed', expectations?.statistics.unsuccessful_expectations ?? 0);
+    const text = [...(p.has('schema') ? [summarize(base)] : []), ...(expectations ? [summarizeSuite(expectations)] : [])].join('\n');
     for (const line of text.split('\n')) ctx.log(line);
-    if (!report.passed && p.boolean('failOnViolation', true)) throw new Error(`validate: ${text}`);
+    if (!report.passed && p.boolean('failOnViolation', true)) throw new TerminalFailure('InvalidInput', `validate: ${text}`);
   },
 });

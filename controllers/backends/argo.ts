@@ -1,6 +1,6 @@
 /** PipelineBackend over Argo Workflows: a Workflow created from the pipeline's WorkflowTemplate (workflowTemplateRef). */
 import { isAlreadyExists, TYPES, type ObjectStore } from '../runtime/store.ts';
-import { gateFromWorkflow, modelSourceFromWorkflow, type WorkflowObserved, type WorkflowSubmission } from '../planners/training-run.ts';
+import { failureFromWorkflow, gateFromWorkflow, modelSourceFromWorkflow, type WorkflowObserved, type WorkflowSubmission } from '../planners/training-run.ts';
 import type { PipelineBackend } from './types.ts';
 import { ownerRef } from './kserve.ts';
 import { SPEC_HASH_ANNOTATION, type K8sObject } from '../../api/objects.ts';
@@ -41,8 +41,11 @@ export class ArgoBackend implements PipelineBackend {
     const st = (wf.status ?? {}) as { phase?: string; message?: string; startedAt?: string; finishedAt?: string };
     const src = modelSourceFromWorkflow(wf.status as Record<string, unknown> | undefined);
     const gate = gateFromWorkflow(wf.status as Record<string, unknown> | undefined);
+    const failure = st.phase === 'Failed' || st.phase === 'Error' ? failureFromWorkflow(wf.status as Record<string, unknown> | undefined) : undefined;
     return Object.fromEntries(
-      Object.entries({ phase: st.phase, message: st.message, startedAt: st.startedAt, finishedAt: st.finishedAt, modelSource: src, gate }).filter(([, v]) => v),
+      Object.entries({ phase: st.phase, message: st.message, startedAt: st.startedAt, finishedAt: st.finishedAt, modelSource: src, gate, failure }).filter(
+        ([, v]) => v,
+      ),
     );
   }
 

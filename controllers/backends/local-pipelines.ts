@@ -14,6 +14,7 @@ import type { PipelineBackend } from './types.ts';
 import type { Logger } from '../runtime/log.ts';
 import { type K8sObject, REASON_LABEL } from '../../api/objects.ts';
 import { clean } from '../../api/json.ts';
+import { classifyFailure, type FailureClass } from '../../api/failure.ts';
 
 /** A node's stored artifact file. */
 function artifactPath(storeDir: string, digest: string): string {
@@ -73,7 +74,7 @@ export interface LocalPipelinesOptions {
 
 export class LocalPipelineBackend implements PipelineBackend {
   private readonly running = new Map<string, Promise<RunRecord | undefined>>();
-  private readonly failedToStart = new Map<string, string>();
+  private readonly failedToStart = new Map<string, { message: string; failure: FailureClass }>();
   constructor(private readonly o: LocalPipelinesOptions) {}
 
   async templateExists(_ns: string, pipeline: string): Promise<boolean> {
@@ -101,16 +102,25 @@ export class LocalPipelineBackend implements PipelineBackend {
   async observe(_ns: string, name: string): Promise<WorkflowObserved | undefined> {
     const rec = await this.record(name);
     const startError = this.failedToStart.get(name);
-    if (!rec && startError !== undefined) return { phase: 'Error', message: `the local run could not start: ${startError}` };
+    if (!rec && startError !== undefined)
+      return { phase: 'Error', message: `the local run could not start: ${startError.message}`, failure: startError.failure };
     if (!rec) return this.running.has(name) ? { phase: 'Pending' } : undefined;
     const live = this.running.has(name);
     const phase = rec.status === 'Running' && !live ? 'Error' : rec.status === 'Cancelled' ? 'Failed' : rec.status;
     const storeDir = this.storeRoot();
     const nodes = (rec.order ?? Object.keys(rec.nodes ?? {})).map((id) => rec.nodes[id]).filter((n) => n !== undefined);
     const model = onnxArtifactOf(nodes, storeDir);
+    const interrupted = rec.status === 'Running' && !live;
+    // The first failed node's own message says what went wrong; the record's only names the nodes.
+    const firstBad = rec.status === 'Failed' ? nodes.find((n) => (n.state === 'Failed' || n.state === 'Error') && !n.children && n.message) : undefined;
     return clean<WorkflowObserved>({
       phase,
-      message: rec.status === 'Running' && !live ? 'the local run was interrupted (operator restarted)' : rec.message,
+      message: interrupted ? 'the local run was interrupted (operator restarted)' : firstBad ? `${rec.message}: ${firstBad.message}` : rec.message,
+      failure: interrupted
+        ? { terminal: false, reason: 'Killed' }
+        : rec.status === 'Failed' && rec.reason
+          ? { terminal: rec.terminal === true, reason: rec.reason }
+          : undefined,
       startedAt: rec.startedAt,
       finishedAt: rec.finishedAt,
       modelSource: model,
@@ -136,7 +146,7 @@ export class LocalPipelineBackend implements PipelineBackend {
       })
       .catch((e) => {
         // No record was written: remembered here, so the run reads as failed instead of being resubmitted forever.
-        this.failedToStart.set(w.name, (e as Error).message);
+        this.failedToStart.set(w.name, { message: (e as Error).message, failure: classifyFailure(e) });
         this.o.log.error(`local run ${w.name} failed to start: ${(e as Error).message}`);
         return undefined;
       })

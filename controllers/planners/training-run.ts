@@ -7,6 +7,7 @@
 import type { NodeAffinity, Toleration } from './placement.ts';
 import { dnsName } from './names.ts';
 import { MODEL_LABEL, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
+import { classifyExit, type FailureClass } from '../../api/failure.ts';
 
 export type TrainingReason = 'drift' | 'git-change' | 'schedule' | 'manual';
 export const TRAINING_REASONS: readonly TrainingReason[] = ['drift', 'git-change', 'schedule', 'manual'];
@@ -26,6 +27,8 @@ export interface TrainingRunState {
   readonly message?: string;
   /** Set when the run's quality gate rejected the model: the run succeeded and registered nothing. */
   readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
+  /** A Failed run: why, and whether retrying cannot change it (api/failure.ts). */
+  readonly failure?: FailureClass;
 }
 
 /** The run as the pipeline backend reports it. */
@@ -43,6 +46,8 @@ export interface WorkflowObserved {
    * gate rejected the model succeeds without a model to register, and nothing is registered.
    */
   readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
+  /** A failed run: why, and whether a retry could change it (the engine's record, or the failed pods' exit codes). */
+  readonly failure?: FailureClass;
 }
 
 export type GpuDecision =
@@ -168,9 +173,10 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
   }
   const phase = wf.phase ?? 'Pending';
   if (phase === 'Failed' || phase === 'Error') {
-    const message = `Workflow ${s.workflowName} ${phase.toLowerCase()}: ${wf.message ?? 'no message'}`;
-    ev('Warning', 'TrainingFailed', message);
-    return { actions, status: { ...s, phase: 'Failed', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, message } };
+    const f = wf.failure;
+    const message = `Workflow ${s.workflowName} ${phase.toLowerCase()}: ${wf.message ?? 'no message'}${f?.terminal ? ` (${f.reason}: retrying cannot change this; fix the spec or the data and push again)` : ''}`;
+    ev('Warning', f?.terminal ? f.reason : 'TrainingFailed', message);
+    return { actions, status: { ...s, phase: 'Failed', workflowPhase: phase, finishedAt: wf.finishedAt ?? at, message, ...(f ? { failure: f } : {}) } };
   }
   if (phase !== 'Succeeded') {
     return { actions, status: { ...s, phase: 'Running', workflowPhase: phase, message: `Workflow ${s.workflowName} is ${phase}` }, requeueAfterMs: 10_000 };
@@ -228,6 +234,22 @@ export function planTrainingRun(o: TrainingRunObserved, now: number): TrainingPl
     status: { ...s, phase: 'Registering', workflowPhase: phase, message: `registering ${o.model} from ${s.workflowName}` },
     requeueAfterMs: 1_000,
   };
+}
+
+/**
+ * Why an Argo Workflow failed, from its failed pod nodes' exit codes (api/failure.ts `classifyExit`):
+ * terminal only when every failed pod exited with a terminal code; undefined when no pod failed.
+ */
+export function failureFromWorkflow(status: Record<string, unknown> | undefined): FailureClass | undefined {
+  const nodes = (status?.nodes ?? {}) as Record<string, { type?: string; phase?: string; outputs?: { exitCode?: string } }>;
+  const failed = Object.keys(nodes)
+    .sort()
+    .map((k) => nodes[k])
+    .filter((n) => n.type === 'Pod' && (n.phase === 'Failed' || n.phase === 'Error'));
+  if (failed.length === 0) return undefined;
+  const classes = failed.map((n) => classifyExit(n.outputs?.exitCode !== undefined && n.outputs.exitCode !== '' ? Number(n.outputs.exitCode) : null));
+  const transient = classes.find((c) => !c.terminal);
+  return transient ?? classes[0];
 }
 
 /**

@@ -13,6 +13,7 @@ import { coords, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import { type K8sObject, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
 import { TerminalError, type ReconcileResult, type Request } from '../runtime/reconcile.ts';
+import { asFailureReason } from '../../api/failure.ts';
 
 /** lineage.task of a version a TrainingRun registers: with the run id, its exactly-once key in the registry. */
 export const TRAINING_RUN_TASK = 'training-run';
@@ -42,6 +43,7 @@ function stateOf(st: TrainingRunStatus | undefined): TrainingRunState {
     registeredVersion: st.registeredVersion,
     message: st.message,
     gate: st.gate,
+    failure: st.failureReason ? { terminal: st.terminal === true, reason: asFailureReason(st.failureReason) } : undefined,
   });
 }
 
@@ -60,7 +62,8 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
     {
       type: 'Degraded',
       status: s.phase === 'Failed' ? 'True' : 'False',
-      reason: s.phase === 'Failed' ? 'TrainingFailed' : 'AsExpected',
+      // A known failure reason (InvalidParam, Network, …; api/failure.ts) reports itself.
+      reason: s.phase === 'Failed' ? (s.failure && s.failure.reason !== 'Unknown' ? s.failure.reason : 'TrainingFailed') : 'AsExpected',
       message: s.phase === 'Failed' ? (s.message ?? '') : '',
     },
   ];
@@ -84,6 +87,7 @@ export function trainingRunStatus(prev: TrainingRunStatus | undefined, s: Traini
     finishedAt: s.finishedAt,
     registeredVersion: s.registeredVersion,
     gate: s.gate,
+    ...(s.phase === 'Failed' && s.failure ? { failureReason: s.failure.reason, terminal: s.failure.terminal } : {}),
     gpu: gpuStatus,
     message: s.message,
     conditions: setConditions(prev?.conditions, conds, now, gen),

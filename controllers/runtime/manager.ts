@@ -15,6 +15,7 @@ import type { Logger } from './log.ts';
 import { jsonEqual } from '../../api/json.ts';
 import type { K8sObject } from '../../api/objects.ts';
 import { TerminalError, type ReconcileResult, type Request } from './reconcile.ts';
+import { classifyFailure } from '../../api/failure.ts';
 
 /** Whether anything but status (and resourceVersion/managedFields) changed. */
 export function metaChanged(a: K8sObject, b: K8sObject): boolean {
@@ -197,11 +198,11 @@ export class Manager {
         this.metrics.reconciles.inc({ controller: c.name, result: r?.requeueAfterMs !== undefined ? 'requeue' : 'success' });
         if (r?.requeueAfterMs !== undefined) q.addAfter(key, Math.max(1, r.requeueAfterMs));
       } catch (e) {
-        if (e instanceof TerminalError) {
+        if (e instanceof TerminalError || classifyFailure(e).terminal) {
           // Retrying cannot help: forget the key; the object's next change brings it back.
           q.forget(key);
           this.metrics.reconciles.inc({ controller: c.name, result: 'terminal' });
-          log.warn(`reconcile failed and will not be retried until the object changes: ${e.message}`, { kind: c.type.kind, namespace, name });
+          log.warn(`reconcile failed and will not be retried until the object changes: ${(e as Error).message}`, { kind: c.type.kind, namespace, name });
           continue;
         }
         const delay = q.addRateLimited(key);

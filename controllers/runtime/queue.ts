@@ -1,13 +1,18 @@
 /**
  * A work queue keyed by object ("namespace/name"), with client-go semantics: a key is queued at most
  * once, a key being processed is never handed to a second worker (a re-add marks it dirty and it is
- * queued again when done), per-key exponential backoff for failures, and delayed adds.
+ * queued again when done), per-key exponential backoff with jitter for failures (api/failure.ts
+ * `backoffMs`, so many objects failing together do not retry in lockstep), and delayed adds.
  */
+import { backoffMs } from '../../api/failure.ts';
+
 export interface QueueOptions {
   /** First retry delay. @default 100 */
   readonly baseDelayMs?: number;
   /** Cap on the retry delay. @default 300000 */
   readonly maxDelayMs?: number;
+  /** [0, 1) for the jitter. @default Math.random */
+  readonly random?: () => number;
 }
 
 export class WorkQueue {
@@ -21,10 +26,12 @@ export class WorkQueue {
   private closed = false;
   private readonly base: number;
   private readonly max: number;
+  private readonly random: () => number;
 
   constructor(opts: QueueOptions = {}) {
     this.base = opts.baseDelayMs ?? 100;
     this.max = opts.maxDelayMs ?? 300_000;
+    this.random = opts.random ?? Math.random;
   }
 
   get depth(): number {
@@ -64,11 +71,11 @@ export class WorkQueue {
     this.timers.set(key, { at, timer });
   }
 
-  /** Re-adds after an exponential, per-key backoff; returns the delay. */
+  /** Re-adds after an exponential, per-key backoff with jitter, capped; returns the delay. */
   addRateLimited(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const delay = Math.min(this.max, this.base * 2 ** n);
+    const delay = backoffMs(n + 1, { baseMs: this.base, capMs: this.max, random: this.random });
     this.addAfter(key, delay);
     return delay;
   }

@@ -173,6 +173,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     gitCommit,
     ...(gitDirty ? { gitDirty } : {}),
     ...((opts.parent ?? prev?.parent) ? { parent: opts.parent ?? prev?.parent } : {}),
+    taskParams: Object.fromEntries(
+      spec.tasks.flatMap((t) => Object.entries(t.params).flatMap(([k, v]) => (v.kind === 'literal' ? [[`${t.name}.${k}`, v.value] as const] : []))),
+    ),
     startedAt: new Date(started).toISOString(),
     pid: process.pid,
     host: hostname(),
@@ -188,6 +191,14 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   await saver.flush();
 
   const emit = (e: EngineEvent): void => {
+    if (e.type === 'progress' && e.epoch !== undefined && rec.nodes[e.node]) {
+      const n = rec.nodes[e.node];
+      for (const [k, v] of Object.entries(e)) {
+        if (typeof v !== 'number' || k === 'epoch' || k === 'epochs' || k === 'fraction' || !Number.isFinite(v)) continue;
+        const h = ((n.history ??= {})[k] ??= []);
+        if (h.length === 0 || h[h.length - 1].step < e.epoch) h.push({ step: e.epoch, value: v });
+      }
+    }
     try {
       opts.onEvent?.(e);
     } catch {
@@ -381,10 +392,25 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
 
   rec.status = signal.aborted ? 'Cancelled' : dagStatus === 'Failed' || exitFailed ? 'Failed' : 'Succeeded';
   const bad = rec.order.filter((id) => ['Failed', 'Error'].includes(rec.nodes[id].state) && !rec.nodes[id].children);
-  if (rec.status === 'Failed') rec.message = bad.length ? `${bad.map((id) => `'${rec.nodes[id].path || id}'`).join(', ')} failed` : 'the run failed';
+  if (rec.status === 'Failed') {
+    rec.message = bad.length ? `${bad.map((id) => `'${rec.nodes[id].path || id}'`).join(', ')} failed` : 'the run failed';
+    const first = bad.map((id) => rec.nodes[id]).find((n) => n.reason !== undefined);
+    if (first?.reason) rec.reason = first.reason;
+    // Terminal only when no failed node could pass on a retry.
+    if (bad.length > 0 && bad.every((id) => rec.nodes[id].terminal)) rec.terminal = true;
+  }
   if (rec.status === 'Cancelled') rec.message = 'cancelled';
   rec.finishedAt = new Date().toISOString();
   rec.durationMs = Date.now() - started;
+  if (opts.trackingUri) {
+    try {
+      const { trackToMlflow } = await import('./experiments.ts');
+      rec.tracking = { mlflowRunId: await trackToMlflow(rec, root, opts.trackingUri, opts.reason) };
+    } catch (e) {
+      rec.tracking = { error: (e as Error).message };
+      emit({ type: 'log', runId, node: '', line: `experiment tracking: ${(e as Error).message}`, time: new Date().toISOString() });
+    }
+  }
   await saver.flush();
   // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
   // for a look at what the failing attempt left behind.
@@ -397,6 +423,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     time: rec.finishedAt,
     durationMs: rec.durationMs,
     ...(rec.message ? { message: rec.message } : {}),
+    ...(rec.reason ? { reason: rec.reason } : {}),
+    ...(rec.terminal ? { terminal: true as const } : {}),
     ...(gate ? { gate } : {}),
   });
   return rec;

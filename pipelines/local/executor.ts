@@ -27,6 +27,7 @@ import type { Component, ComponentContext, ParamValue, ProgressEvent } from '../
 import type { EnvValue, TaskSpec } from '../spec.ts';
 import { contractEnv } from '../contract.ts';
 import { valueText, type FailureKind } from './plan.ts';
+import { classifyExit, classifyFailure, type FailureClass } from '../../api/failure.ts';
 
 export interface AttemptInput {
   readonly task: TaskSpec;
@@ -56,7 +57,7 @@ export interface AttemptInput {
 
 export type AttemptResult =
   | { readonly ok: true; readonly outputs: Record<string, string>; readonly outputParams: Record<string, ParamValue> }
-  | { readonly ok: false; readonly kind: FailureKind | 'cancelled'; readonly message: string };
+  | { readonly ok: false; readonly kind: FailureKind | 'cancelled'; readonly message: string; readonly failure?: FailureClass };
 
 /** Process groups of running command tasks, so a forced exit can still stop them (killRunningTasks). */
 const running = new Set<number>();
@@ -81,6 +82,7 @@ class AttemptError extends Error {
   constructor(
     readonly kind: FailureKind,
     message: string,
+    readonly failure?: FailureClass,
   ) {
     super(message);
   }
@@ -134,10 +136,16 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
     }
     return { ok: true, outputs, outputParams };
   } catch (e) {
-    if (timedOut) return { ok: false, kind: 'failure', message: `timed out after ${a.task.timeoutSeconds}s (timeoutSeconds)` };
+    if (timedOut)
+      return {
+        ok: false,
+        kind: 'failure',
+        message: `timed out after ${a.task.timeoutSeconds}s (timeoutSeconds)`,
+        failure: { terminal: false, reason: 'Timeout' },
+      };
     if (a.signal.aborted) return { ok: false, kind: 'cancelled', message: 'run cancelled' };
-    if (e instanceof AttemptError) return { ok: false, kind: e.kind, message: e.message };
-    return { ok: false, kind: 'failure', message: (e as Error)?.message ?? String(e) };
+    if (e instanceof AttemptError) return { ok: false, kind: e.kind, message: e.message, failure: e.failure ?? { terminal: false, reason: 'Unknown' } };
+    return { ok: false, kind: 'failure', message: (e as Error)?.message ?? String(e), failure: classifyFailure(e) };
   } finally {
     clearTimeout(timer);
     a.signal.removeEventListener('abort', onCancel);
@@ -244,12 +252,24 @@ async function runComponentInWorker(
       settle(() => reject(signal.reason));
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    worker.on('message', (m: { type: string; line?: string; event?: ProgressEvent; outputParams?: Record<string, ParamValue>; message?: string }) => {
-      if (m.type === 'log') a.log(m.line!);
-      else if (m.type === 'progress') a.progress(m.event!);
-      else if (m.type === 'done') settle(() => resolve(m.outputParams!));
-      else if (m.type === 'error') settle(() => reject(new Error(m.message)));
-    });
+    worker.on(
+      'message',
+      (m: {
+        type: string;
+        line?: string;
+        event?: ProgressEvent;
+        outputParams?: Record<string, ParamValue>;
+        message?: string;
+        terminal?: boolean;
+        reason?: string;
+      }) => {
+        if (m.type === 'log') a.log(m.line!);
+        else if (m.type === 'progress') a.progress(m.event!);
+        else if (m.type === 'done') settle(() => resolve(m.outputParams!));
+        // The worker classified its error (api/failure.ts); the class travels as plain fields.
+        else if (m.type === 'error') settle(() => reject(Object.assign(new Error(m.message), { terminal: m.terminal === true, reason: m.reason })));
+      },
+    );
     worker.on('error', (e) => settle(() => reject(new AttemptError('error', `component worker crashed: ${e.message}`))));
     worker.on('exit', (code) => settle(() => reject(new AttemptError('error', `component worker exited (code ${code}) before finishing`))));
   });
@@ -518,7 +538,14 @@ function spawnOne(
       clearTimeout(killTimer);
       if (signal.aborted) reject(signal.reason);
       else if (code === 0) resolve();
-      else reject(new AttemptError('failure', sig ? `${prefix}'${argv[0]}' was killed by ${sig}` : `${prefix}'${argv[0]}' exited with code ${code}`));
+      else
+        reject(
+          new AttemptError(
+            'failure',
+            sig ? `${prefix}'${argv[0]}' was killed by ${sig}` : `${prefix}'${argv[0]}' exited with code ${code}`,
+            classifyExit(code, sig),
+          ),
+        );
     });
   });
 }

@@ -12,6 +12,9 @@ import { ownModuleUrl } from '../../api/own-files.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import { runAttempt } from './executor.ts';
 import { cacheKey, PipelineError, resolveValue, retryDelayMs, type ValueScope } from './plan.ts';
+import { classifyFailure, retryNote, type FailureClass } from '../../api/failure.ts';
+
+const INVALID_SPEC: FailureClass = { terminal: true, reason: 'InvalidSpec' };
 import { removeDir, type ArtifactStore, type FileDigests, type StepCache } from './store.ts';
 import type { ArtifactRef, EngineEvent, NodeRecord, NodeState, RunRecord } from './types.ts';
 
@@ -124,7 +127,11 @@ export async function runNode(
 ): Promise<Result> {
   const { spec, runId, runDir, workRoot, root, cwd, gitCommit, prev, store, cache, fileDigests, signal, results } = ctx;
   const say = (line: string): void => ctx.emit({ type: 'log', runId, node: n.id, line, time: now() });
-  const fail = (state: NodeState, message: string): Result => {
+  const fail = (state: NodeState, message: string, failure?: FailureClass): Result => {
+    if (failure && (state === 'Failed' || state === 'Error')) {
+      n.reason = failure.reason;
+      if (failure.terminal) n.terminal = true;
+    }
     ctx.setState(n, state, { message });
     return { state, outputs: {}, outputParams: {} };
   };
@@ -143,7 +150,7 @@ export async function runNode(
       inputPaths[k] = store.pathOf(ref.digest);
     }
   } catch (e) {
-    return fail('Error', (e as Error).message);
+    return fail('Error', (e as Error).message, classifyFailure(e));
   }
   // Local files named by params: resolved against the run's cwd, and their content keys the cache.
   const files: Record<string, string> = {};
@@ -157,7 +164,7 @@ export async function runNode(
       runParams[name] = abs;
     }
   } catch (e) {
-    return fail('Error', `${t.path}: ${(e as Error).message}`);
+    return fail('Error', `${t.path}: ${(e as Error).message}`, classifyFailure(e));
   }
   const upstream: Record<string, string> = {};
   for (const d of t.dependsOn) upstream[d] = results.get(d)?.key ?? results.get(d)?.state ?? 'none';
@@ -208,11 +215,12 @@ export async function runNode(
     } catch (e) {
       return fail('Error', `${t.path}: ${(e as Error).message}`);
     }
-    if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`);
+    if (!component) return fail('Error', `${t.path}: component '${t.component.name}' is not in the component catalog (components/index.ts)`, INVALID_SPEC);
     if (component.version !== t.component.version) {
       return fail(
         'Error',
         `${t.path}: the pipeline was built for component '${t.component.name}' version ${t.component.version}, but the catalog has version ${component.version}; update pipelines/catalog.ts (the descriptor) to match`,
+        INVALID_SPEC,
       );
     }
   }
@@ -282,13 +290,20 @@ export async function runNode(
           progress: (e) => ctx.emit({ type: 'progress', runId, node: n.id, time: now(), ...e }),
         });
         const outcome = r.ok ? 'Succeeded' : r.kind === 'cancelled' ? 'Cancelled' : r.kind === 'error' ? 'Error' : 'Failed';
-        n.attempts[n.attempts.length - 1] = { ...a, finishedAt: new Date().toISOString(), outcome, ...(r.ok ? {} : { message: r.message }) };
+        const failure = r.ok || r.kind === 'cancelled' ? undefined : (r.failure ?? { terminal: false, reason: 'Unknown' as const });
+        n.attempts[n.attempts.length - 1] = {
+          ...a,
+          finishedAt: new Date().toISOString(),
+          outcome,
+          ...(r.ok ? {} : { message: r.message }),
+          ...(failure ? { reason: failure.reason, ...(failure.terminal ? { terminal: true as const } : {}) } : {}),
+        };
         if (r.ok) {
           const outputs: Record<string, ArtifactRef> = {};
           try {
             for (const [name, path] of Object.entries(r.outputs)) outputs[name] = await store.put(path, t.outputs[name].kind);
           } catch (e) {
-            return fail('Error', `could not store outputs: ${(e as Error).message}`);
+            return fail('Error', `could not store outputs: ${(e as Error).message}`, classifyFailure(e));
           }
           n.outputs = outputs;
           n.outputParams = r.outputParams;
@@ -299,10 +314,13 @@ export async function runNode(
           return { state: 'Succeeded', outputs, outputParams: r.outputParams, key };
         }
         if (r.kind === 'cancelled') return fail('Cancelled', 'cancelled while running');
-        const next = retryDelayMs(t.retry, attempt + 1, r.kind, Date.now() - firstStart);
+        // A failure retrying cannot change (an invalid param, data that fails validation) is not retried.
+        const next = failure?.terminal ? null : retryDelayMs(t.retry, attempt + 1, r.kind, Date.now() - firstStart);
         if (next === null || signal.aborted) {
           const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
-          return fail(r.kind === 'error' ? 'Error' : 'Failed', `${r.message}${tries}`);
+          const why = failure?.terminal && t.retry && attempt <= t.retry.limit ? `; ${retryNote(failure)}` : '';
+          if (why) logLine(`attempt ${attempt} failed: ${r.message}${why}`);
+          return fail(r.kind === 'error' ? 'Error' : 'Failed', `${r.message}${tries}${why}`, failure);
         }
         delay = next;
         logLine(`attempt ${attempt} failed: ${r.message}; retrying in ${(delay / 1000).toFixed(1)}s`);

@@ -3,6 +3,7 @@
  * options of `runPipeline`. Plain data only; the record is what `ghosteam runs show` reads back.
  */
 import type { Component, ParamValue, ArtifactKind } from '../../components/component.ts';
+import type { FailureReason } from '../../api/failure.ts';
 
 /**
  * A node's state. The names are Argo's node phases, so a local run and an Argo Workflow read alike:
@@ -31,6 +32,10 @@ export interface AttemptRecord {
   readonly finishedAt?: string;
   readonly outcome?: 'Succeeded' | 'Failed' | 'Error' | 'Cancelled';
   readonly message?: string;
+  /** Why the attempt failed (api/failure.ts). */
+  readonly reason?: FailureReason;
+  /** Set when retrying cannot change the failure: no further attempt was made. */
+  readonly terminal?: true;
 }
 
 export interface NodeRecord {
@@ -41,6 +46,9 @@ export interface NodeRecord {
   readonly path: string;
   state: NodeState;
   message?: string;
+  /** For a Failed/Error node: why (api/failure.ts), and whether retrying cannot change it. */
+  reason?: FailureReason;
+  terminal?: true;
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;
@@ -60,6 +68,8 @@ export interface NodeRecord {
   /** For a `parallelFor` instance: its item. */
   item?: ParamValue;
   isExitHandler?: boolean;
+  /** Per-step values the task reported (progress events with an epoch): `history.loss[i] = { step, value }`; experiment tracking logs them as metric history. */
+  history?: Record<string, { step: number; value: number }[]>;
 }
 
 export interface RunRecord {
@@ -69,6 +79,10 @@ export interface RunRecord {
   readonly pipelinePath: string;
   status: RunStatus;
   message?: string;
+  /** A Failed run: the first failed node's reason (api/failure.ts). */
+  reason?: FailureReason;
+  /** A Failed run whose every failed node failed in a way retrying cannot change: running it again fails the same way. */
+  terminal?: true;
   readonly params: Record<string, ParamValue>;
   readonly gitCommit: string | null;
   /** Present when the run started from a working tree with uncommitted changes: their digest (api/git-source.ts). */
@@ -79,6 +93,10 @@ export interface RunRecord {
   /** Process that runs it; a 'Running' record whose process is gone was interrupted. */
   pid: number;
   host: string;
+  /** The literal params of each task, `task.param` → value (what a trial sets): the run's params as experiment tracking logs them. */
+  readonly taskParams?: Record<string, ParamValue>;
+  /** Where the run was tracked as an experiment run beyond this record: MLflow's run id, or why logging it failed. */
+  tracking?: { readonly mlflowRunId?: string; readonly error?: string };
   /** The sweep this run is a trial (or the best-params run) of: its id (pipelines/local/sweep.ts). */
   readonly parent?: string;
   /** When the run was resumed (`--resume`), oldest first; a resumed run keeps its id. */
@@ -138,6 +156,8 @@ export type EngineEvent =
       readonly time: string;
       readonly durationMs: number;
       readonly message?: string;
+      readonly reason?: FailureReason;
+      readonly terminal?: true;
       /** Set when the pipeline has a quality gate: a Succeeded run whose gate rejected the model registered nothing. */
       readonly gate?: { readonly passed: boolean; readonly reasons: readonly string[] };
     };
@@ -174,6 +194,12 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Why the run exists ('drift' | 'git-change' | 'schedule' | 'manual'): given to tasks as 'ghosteam.reason' / GHOSTEAM_REASON, recorded by `register`. */
   readonly reason?: string;
+  /**
+   * Also log the run as an MLflow run (experiment = the pipeline): params, tags, metrics with their
+   * per-step history, artifacts. A failure to log is recorded in `tracking.error`, not a failed run.
+   * @default - local run records only
+   */
+  readonly trackingUri?: string;
   /** The sweep the run belongs to (a trial, or the run with the best params): recorded as `parent`. */
   readonly parent?: string;
   /** Run id to use (tests). @default '<pipeline>-<utc timestamp>-<random>' */

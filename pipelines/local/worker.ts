@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Component, ComponentContext, ParamValue } from '../../components/component.ts';
+import { classifyFailure } from '../../api/failure.ts';
 
 export interface WorkerInput {
   readonly catalog: string;
@@ -48,6 +49,7 @@ try {
   await c.run(ctx);
   port.postMessage({ type: 'done', outputParams });
 } catch (e) {
-  port.postMessage({ type: 'error', message: (e as Error)?.message ?? String(e) });
+  const f = classifyFailure(e);
+  port.postMessage({ type: 'error', message: (e as Error)?.message ?? String(e), terminal: f.terminal, reason: f.reason });
 }
 port.close();

@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { usePeers } from '../peers/index.ts';
-import { predictFile, BatchPredictError, lineagePathFor, type PredictLineage } from '../../components/batch/index.ts';
+import { predictFile, BatchPredictError, lineagePathFor, openReader, type PredictLineage } from '../../components/batch/index.ts';
+import { chunkPartName, diffResumeState, resumeStateDir, type ResumeIdentity } from '../../components/batch/resume.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
@@ -279,5 +280,128 @@ describe('ghosteam predict: registry references, payload log, bad input, atomic 
     assert.equal(existsSync(output), false);
     assert.equal(readdirSync(dir).filter((f) => f.startsWith('.killed.parquet.')).length, 1, 'only the kill -9 run left its temp file');
     assert.ok(statSync(big).size > 0);
+  });
+});
+
+describe('ghosteam predict --resume: a stopped or killed run continues by chunk, output identical to an uninterrupted run', () => {
+  const dir = tempDir('ghosteam-batch-resume-');
+  const model = writeDenseModel(dir);
+
+  async function readAll(path: string, format: 'parquet' | 'arrow'): Promise<Record<string, unknown[]>> {
+    const r = await openReader(path, format, { batchRows: 1 << 16 });
+    const cols: Record<string, unknown[]> = Object.fromEntries(r.columns.map((c) => [c, []]));
+    for await (const c of r.chunks()) for (const name of r.columns) cols[name].push(...Array.from(c.columns.get(name)!));
+    await r.close();
+    return cols;
+  }
+
+  for (const format of ['parquet', 'arrow'] as const)
+    test(`${format}: stopped after 3 chunks, resumed: the finished chunks are reused, the rest computed, the rows equal an uninterrupted run's`, async () => {
+      const csv = join(dir, `in-${format}.csv`);
+      writeDenseCsv(csv, 10_000);
+      const whole = join(dir, `whole.${format}`);
+      await predictFile({ model, input: csv, output: whole, batchRows: 500, threads: 1 });
+      const output = join(dir, `resumed.${format}`);
+      const ac = new AbortController();
+      await assert.rejects(
+        predictFile({
+          model,
+          input: csv,
+          output,
+          batchRows: 500,
+          threads: 1,
+          resume: true,
+          chunkRows: 1500,
+          signal: ac.signal,
+          onProgress: (p) => p.rows >= 5000 && ac.abort(),
+        }),
+        /stopped; the output was not written; finished chunks are kept in .*: run again with --resume to continue/,
+      );
+      assert.equal(existsSync(output), false);
+      const state = resumeStateDir(output);
+      assert.deepEqual(
+        readdirSync(state).sort(),
+        [0, 1, 2].map((i) => chunkPartName(i, format)).concat('state.json'),
+        'three finished chunks of 1,500 rows; the fourth (rows 4,501–5,000 done) was not kept',
+      );
+      const said: string[] = [];
+      let computedFrom = -1;
+      const r = await predictFile({
+        model,
+        input: csv,
+        output,
+        batchRows: 500,
+        threads: 1,
+        resume: true,
+        chunkRows: 1500,
+        onResume: (m) => said.push(m),
+        onProgress: (p) => void (computedFrom < 0 && p.rows > 4500 && (computedFrom = p.rows)),
+      });
+      assert.equal(r.rows, 10_000);
+      assert.match(said.join('\n'), /^resuming: 3 finished chunks of 1,500 rows in .*\.resumed\.\w+\.predict reused$/);
+      assert.equal(existsSync(state), false, 'the state folder is removed once the output is written');
+      assert.deepEqual(await readAll(output, format), await readAll(whole, format));
+    });
+
+  test(
+    'CSV through the CLI: kill -9 midway, run again with --resume: byte-identical output; another model is refused, naming the difference',
+    { timeout: 300_000 },
+    async () => {
+      const csv = join(dir, 'big.csv');
+      writeDenseCsv(csv, 300_000); // 30 chunks: a fast machine is still midway when the second lands
+      const whole = join(dir, 'whole.csv');
+      await run(process.execPath, [BIN, 'predict', '-m', model, '-i', csv, '-o', whole, '--batch-size', '2000', '--threads', '1']);
+      const output = join(dir, 'resumed.csv');
+      const state = resumeStateDir(output);
+      const args = [BIN, 'predict', '-m', model, '-i', csv, '-o', output, '--batch-size', '2000', '--threads', '1', '--resume', '--chunk-rows', '10000'];
+      const child = spawn(process.execPath, args, { stdio: 'pipe' });
+      for (let i = 0; i < 1200 && !(existsSync(state) && readdirSync(state).includes(chunkPartName(1, 'csv'))); i++)
+        await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      assert.equal(existsSync(output), false);
+      const parts = readdirSync(state).filter((f) => f.startsWith('part-'));
+      assert.ok(parts.length >= 2 && parts.length < 30, `finished chunks when killed: ${parts.join(', ')}`);
+      // Another model: refused, the parts kept.
+      const other = join(dir, 'other.onnx');
+      writeFileSync(other, denseNetToOnnx({ ...randomDenseNet([4, 8, 1], 8), featureNames: ['a', 'b', 'c', 'd'], classes: ['ok', 'fraud'] }));
+      const refused = await run(process.execPath, [...args.slice(0, 2), '-m', other, ...args.slice(4)]).then(
+        () => '',
+        (e: { stderr: string }) => e.stderr,
+      );
+      assert.match(
+        refused,
+        /can't resume from .*\.resumed\.csv\.predict: what its finished chunks were computed from differs: the model \(sha256:\w+ then, sha256:\w+ now\); remove .* to start over/,
+      );
+      const { stderr } = await run(process.execPath, args);
+      assert.match(stderr, new RegExp(`resuming: ${parts.length} finished chunks of 10,000 rows`));
+      assert.equal(readFileSync(output, 'utf8'), readFileSync(whole, 'utf8'));
+      assert.equal(existsSync(state), false);
+    },
+  );
+
+  test('diffResumeState names the first difference', () => {
+    const base: ResumeIdentity = {
+      modelDigest: 'sha256:a',
+      input: { path: '/in.csv', size: 10, mtimeMs: 0 },
+      format: 'csv',
+      batchRows: 10,
+      chunkRows: 100,
+      features: null,
+      keep: null,
+      delimiter: null,
+    };
+    const cases: [Partial<ResumeIdentity>, string | undefined][] = [
+      [{}, undefined],
+      [{ modelDigest: 'sha256:b' }, 'the model (sha256:a then, sha256:b now)'],
+      [
+        { input: { path: '/in.csv', size: 11, mtimeMs: 0 } },
+        "the input file's contents (10 bytes modified 1970-01-01T00:00:00.000Z then, 11 bytes modified 1970-01-01T00:00:00.000Z now)",
+      ],
+      [{ input: { path: '/other.csv', size: 10, mtimeMs: 0 } }, 'the input file (/in.csv then, /other.csv now)'],
+      [{ batchRows: 20 }, 'batchRows (10 then, 20 now)'],
+      [{ keep: ['id'] }, 'keep (null then, ["id"] now)'],
+    ];
+    for (const [change, want] of cases) assert.equal(diffResumeState(base, { ...base, ...change }), want, JSON.stringify(change));
   });
 });

@@ -184,3 +184,19 @@ export async function forwardToPods(target: string): Promise<Forward> {
       }),
   };
 }
+
+/** The `main` container logs of a Workflow's pods, for a failure message. */
+export async function workflowLogs(kube: RawKube, ns: string, workflow: string): Promise<string> {
+  const pods = await kube
+    .request<{ items: { metadata: { name: string } }[] }>('GET', `/api/v1/namespaces/${ns}/pods?labelSelector=workflows.argoproj.io/workflow=${workflow}`)
+    .catch(() => ({ items: [] }));
+  const logs = await Promise.all(
+    pods.items.map(async (p) => {
+      const log = await kube
+        .request<unknown>('GET', `/api/v1/namespaces/${ns}/pods/${p.metadata.name}/log?container=main&tailLines=30`)
+        .catch((e: Error) => e.message);
+      return `--- ${p.metadata.name}\n${typeof log === 'string' ? log : JSON.stringify(log)}`;
+    }),
+  );
+  return logs.join('\n');
+}

@@ -23,12 +23,9 @@ interface PodList {
 // Found by this suite (2026-12-01): in the pod the operator reached the API server as
 // system:anonymous ("cannot get resource leases ... User system:anonymous"): KubeStore spread the
 // client's fetch Headers object, which copies nothing, so the ServiceAccount token was dropped.
-// Fixed in controllers/runtime/kube-store.ts (plainHeaders) and proved against the peer apiserver
-// with a TokenRequest token (test/controllers/kube-store-auth.test.ts). This pod-level test stays
-// todo until it has been re-run on the cluster with freshly built images.
-const TODO = 'not yet re-run on the cluster since the ServiceAccount-token fix; see the comment above';
+// Fixed in controllers/runtime/kube-store.ts (plainHeaders); re-run here with a rebuilt image.
 
-describe('the operator installed by `ghosteam install`, as a pod', { skip: cluster.skip, todo: TODO }, () => {
+describe('the operator installed by `ghosteam install`, as a pod', { skip: cluster.skip }, () => {
   before(async () => {
     const kserve = ['serving.kserve.io_inferenceservices.yaml', 'serving.kserve.io_servingruntimes.yaml'].flatMap((f) =>
       loadCrdFile(join(upstreamDir, 'kserve', f)),
@@ -42,7 +39,15 @@ describe('the operator installed by `ghosteam install`, as a pod', { skip: clust
     assert.equal(r.status, 0, `ghosteam install failed:\n${r.stdout}\n${r.stderr}`);
   });
   after(async () => {
-    await cluster.kube?.request('DELETE', `/api/v1/namespaces/${appNs}`).catch(() => {});
+    // What `ghosteam install` made, cluster-scoped parts included: the Helm test installs a release
+    // with the same ClusterRole name, which Helm refuses to adopt.
+    for (const path of [
+      `/api/v1/namespaces/${appNs}`,
+      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ghosteam-operator',
+      '/apis/rbac.authorization.k8s.io/v1/clusterroles/ghosteam-operator',
+      `/api/v1/namespaces/${ns}`,
+    ])
+      await cluster.kube?.request('DELETE', path).catch(() => {});
   });
 
   test('runs with its own ServiceAccount, becomes leader and serves /healthz', async () => {

@@ -179,7 +179,12 @@ describe('Pipeline → Argo', () => {
       { key: 'nvidia.com/gpu.memory', operator: 'Gt', values: ['40959'] },
     ]);
     assert.deepEqual(t.tolerations, [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
-    assert.deepEqual(t.retryStrategy, { limit: 3, retryPolicy: 'OnFailure', backoff: { duration: '30s', factor: 3, maxDuration: '10m' } });
+    assert.deepEqual(t.retryStrategy, {
+      limit: 3,
+      retryPolicy: 'OnFailure',
+      expression: "lastRetry.exitCode not in ['64', '65', '78']",
+      backoff: { duration: '30s', factor: 3, maxDuration: '10m' },
+    });
     assert.equal(t.activeDeadlineSeconds, 5400);
     assert.equal(tpl('ingest').nodeSelector, undefined);
     assert.equal(tpl('ingest').tolerations, undefined);

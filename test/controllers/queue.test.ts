@@ -21,12 +21,19 @@ test('a key is queued once and never handed to two workers at a time', async () 
   assert.equal(await q.get(), undefined);
 });
 
-test('rate-limited retries back off exponentially per key, forget resets', () => {
-  const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50 });
+test('rate-limited retries back off exponentially per key, capped, forget resets', () => {
+  // random 0.999…: the top of each jitter range, i.e. the exponential ceiling itself.
+  const q = new WorkQueue({ baseDelayMs: 10, maxDelayMs: 50, random: () => 1 - Number.EPSILON });
   assert.deepEqual([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')], [10, 20, 40, 50]);
   assert.equal(q.addRateLimited('b'), 10);
   q.forget('a');
   assert.equal(q.addRateLimited('a'), 10);
+  q.shutdown();
+});
+
+test('rate-limited retries are jittered: the bottom of the range is a tenth of the ceiling', () => {
+  const q = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 1000, random: () => 0 });
+  assert.deepEqual([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')], [10, 20, 40, 80, 100]);
   q.shutdown();
 });
 

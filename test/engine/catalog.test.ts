@@ -142,3 +142,38 @@ describe('the example fraud pipeline, end to end', { skip: existsSync(exampleApp
     );
   });
 });
+
+describe('an invalid param value is terminal: no retry, in a worker thread or inline (api/failure.ts)', () => {
+  // ingest's format is one of auto/csv/jsonl/parquet: 'xlsx' fails the same way on every attempt.
+  for (const isolation of ['inline', 'worker'] as const) {
+    test(`ingest format=xlsx with retry Always×3 runs once (${isolation})`, async () => {
+      const csv = join(dir, `bad-${isolation}.csv`);
+      await writeFile(csv, 'a\n1\n');
+      const sleeps: number[] = [];
+      const rec = await runPipeline(
+        pipeline('bad', [
+          task('ingest', {
+            component: { name: 'ingest', version: '2' },
+            params: { path: lit(csv), format: lit('xlsx') },
+            outputs: { dataset: { kind: 'dataset' } },
+            outputParams: ['rows', 'columns', 'digest'],
+            retry: { limit: 3, policy: 'Always', backoff: { durationSeconds: 1, factor: 2 } },
+          }),
+        ]),
+        { storeDir: join(dir, `bad-${isolation}`), isolation, cache: false, sleep: async (ms) => void sleeps.push(ms) },
+      );
+      const n = rec.nodes.ingest;
+      assert.equal(rec.status, 'Failed');
+      assert.deepEqual(
+        n.attempts.map((a) => [a.attempt, a.outcome, a.reason, a.terminal]),
+        [[1, 'Failed', 'InvalidParam', true]],
+      );
+      assert.deepEqual(sleeps, [], 'no back-off wait: nothing to wait for');
+      assert.match(
+        n.message!,
+        /^ingest: param 'format' must be one of auto, csv, jsonl, parquet, got 'xlsx'; not retried: InvalidParam cannot change on retry$/,
+      );
+      assert.deepEqual([n.reason, n.terminal, rec.reason, rec.terminal], ['InvalidParam', true, 'InvalidParam', true]);
+    });
+  }
+});

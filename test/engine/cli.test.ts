@@ -90,6 +90,21 @@ describe('ghosteam run', () => {
     assert.match(resumed.err, new RegExp(`^run ${runId} failed; after fixing it`, 'm'));
   });
 
+  test('ghosteam component run: an invalid param exits 64 and bad data 65 (terminal, not retried by Argo or the engine); a missing file exits 1', async () => {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(`${dir}/ok.csv`, 'a\n1\n');
+    await writeFile(`${dir}/bad.csv`, 'a,b\n1\n');
+    const out = ['--output', `dataset=${dir}/out.arrow`];
+    const param = cli(['component', 'run', 'ingest', '--param', `path=${dir}/ok.csv`, '--param', 'format=xlsx', ...out]);
+    assert.equal(param.code, 64, param.err);
+    assert.equal(param.err, "error: ingest: param 'format' must be one of auto, csv, jsonl, parquet, got 'xlsx'\n");
+    const data = cli(['component', 'run', 'ingest', '--param', `path=${dir}/bad.csv`, ...out]);
+    assert.equal(data.code, 65, data.err);
+    assert.match(data.err, /bad\.csv:2: expected 2 fields \(as in the header\) but found 1/);
+    const missing = cli(['component', 'run', 'ingest', '--param', `path=${dir}/none.csv`, ...out]);
+    assert.equal(missing.code, 1, missing.err);
+  });
+
   test('bad params are a one-line error and exit 1', () => {
     const bad = cli(['run', app, '--param', 'rows=many']);
     assert.equal(bad.code, 1);

@@ -5,6 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { runPipeline } from '../../pipelines/local/engine.ts';
 import { ArtifactStore } from '../../pipelines/local/store.ts';
 import { mapContainerPaths } from '../../pipelines/local/executor.ts';
+import { ParamError } from '../../components/params.ts';
+import { join } from 'node:path';
 import { catalog, collect, comp, delay, item, lit, out, param, pipeline, task, tempDir } from './helpers.ts';
 
 let dir: string;
@@ -295,6 +297,69 @@ describe('retries, timeouts, fail-fast', () => {
     assert.equal(rec.nodes.b.message, 'always (after 3 attempts)');
     assert.equal(times.length, 3);
     assert.ok(times[1] - times[0] >= 95 && times[2] - times[1] >= 195, `gaps ${times[1] - times[0]}, ${times[2] - times[1]}`);
+  });
+
+  test('a terminal failure is not retried, whatever the policy; the attempt records terminal and its reason', async () => {
+    let calls = 0;
+    const bad = comp('bad', (ctx) => {
+      calls++;
+      throw new ParamError(`bad: param 'epochs' must be at least 1, got ${JSON.stringify(ctx.params.epochs)}`);
+    });
+    const sleeps: number[] = [];
+    const ev = collect();
+    const rec = await runPipeline(
+      pipeline('p', [
+        task('b', { ...C('bad'), params: { epochs: lit(-5) }, retry: { limit: 5, policy: 'Always', backoff: { durationSeconds: 1, factor: 2 } } }),
+      ]),
+      { storeDir: dir, components: catalog(bad), cache: false, onEvent: ev.onEvent, sleep: async (ms) => void sleeps.push(ms) },
+    );
+    assert.equal(calls, 1);
+    assert.deepEqual(sleeps, []);
+    assert.equal(ev.events.filter((e) => e.type === 'retry').length, 0);
+    assert.deepEqual(
+      rec.nodes.b.attempts.map((a) => [a.outcome, a.reason, a.terminal]),
+      [['Failed', 'InvalidParam', true]],
+    );
+    assert.equal(rec.nodes.b.message, "bad: param 'epochs' must be at least 1, got -5; not retried: InvalidParam cannot change on retry");
+    const end = ev.events.find((e) => e.type === 'run-end');
+    assert.deepEqual(
+      [rec.terminal, rec.reason, end?.type === 'run-end' && end.terminal, end?.type === 'run-end' && end.reason],
+      [true, 'InvalidParam', true, 'InvalidParam'],
+    );
+  });
+
+  test('command steps: a terminal exit code (64/65/78) is not retried; a crash (1) or a kill (137) is, and the run is not terminal', async () => {
+    const counter = (name: string, code: number) =>
+      task(name, {
+        command: ['sh', '-c', `exit ${code}`],
+        retry: { limit: 2, policy: 'Always' },
+      });
+    const runOne = async (name: string, code: number) => {
+      const rec = await runPipeline(pipeline(`p-${name}`, [counter(name, code)]), { storeDir: join(dir, `exit-${name}`), cache: false });
+      const n = rec.nodes[name];
+      return { attempts: n.attempts.map((a) => [a.reason, a.terminal ?? false]), terminal: rec.terminal ?? false, reason: rec.reason };
+    };
+    assert.deepEqual(await runOne('usage', 64), { attempts: [['InvalidParam', true]], terminal: true, reason: 'InvalidParam' });
+    assert.deepEqual(await runOne('data', 65), { attempts: [['InvalidInput', true]], terminal: true, reason: 'InvalidInput' });
+    assert.deepEqual(await runOne('config', 78), { attempts: [['Terminal', true]], terminal: true, reason: 'Terminal' });
+    assert.deepEqual(await runOne('crash', 1), {
+      attempts: [
+        ['Unknown', false],
+        ['Unknown', false],
+        ['Unknown', false],
+      ],
+      terminal: false,
+      reason: 'Unknown',
+    });
+    assert.deepEqual(await runOne('killed', 137), {
+      attempts: [
+        ['Killed', false],
+        ['Killed', false],
+        ['Killed', false],
+      ],
+      terminal: false,
+      reason: 'Killed',
+    });
   });
 
   test('OnError does not retry a failure', async () => {

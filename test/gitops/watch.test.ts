@@ -38,7 +38,7 @@ class RecordingRuntime implements WatchRuntime {
   readonly trained: RetrainStart[] = [];
   private version = 0;
   /** Outcomes to answer with, in order; after them every run registers the next version. */
-  readonly script: Array<RetrainOutcome['kind']> = [];
+  readonly script: Array<RetrainOutcome['kind'] | 'failed-terminal'> = [];
   async apply(objects: readonly K8sObject[], commit: string): Promise<void> {
     const models = Object.fromEntries(objects.filter((o) => o.kind === 'Model').map((o) => [o.metadata.name, (o.spec as { modelRef: unknown }).modelRef]));
     this.applied.push({ commit, models });
@@ -48,6 +48,8 @@ class RecordingRuntime implements WatchRuntime {
     const kind = this.script.shift() ?? 'registered';
     const run = `${start.pipeline}-${this.trained.length}`;
     if (kind === 'failed') return { kind, run, message: 'Cannot find package cdk8s' };
+    if (kind === 'failed-terminal')
+      return { kind: 'failed', run, message: "train-tabular: param 'epochs' must be at least 1, got -5", terminal: true, reason: 'InvalidParam' };
     if (kind === 'rejected') return { kind, run, reasons: ['rocAuc is 0.8; needs >= 0.9'] };
     this.version++;
     return { kind: 'registered', run, model: 'demo', version: this.version };
@@ -213,20 +215,61 @@ describe('ghosteam watch', () => {
     await git(work, 'push', '--quiet', url, 'main');
     const runtime = new RecordingRuntime();
     runtime.script.push('failed', 'failed', 'failed');
-    const watcher = new RepoWatcher({ source: url, app: 'app.ts', stateDir: join(tmp(), 'state'), runtime, checkouts: false });
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const lines: string[] = [];
+    const watcher = new RepoWatcher({
+      source: url,
+      app: 'app.ts',
+      stateDir: join(tmp(), 'state'),
+      runtime,
+      checkouts: false,
+      retryBaseMs: 10_000,
+      retryCapMs: 15_000,
+      random: () => 1 - Number.EPSILON,
+      clock: () => new Date(now),
+      log: (l) => lines.push(l),
+    });
     const first = await watcher.pollOnce();
     assert.deepEqual(
       first.map((r) => [r.done, r.outcomes.map((o) => o.kind)]),
       [[false, ['failed']]],
     );
-    assert.equal((await watcher.readState()).lastCommit, undefined, 'the commit is not done');
+    const st = await watcher.readState();
+    assert.equal(st.lastCommit, undefined, 'the commit is not done');
+    assert.equal(st.retryAt, '2026-01-01T00:00:10.000Z', 'the first retry waits the base delay (the jitter at its top)');
+    assert.ok(lines.some((l) => /failed \(Cannot find package cdk8s\); trying again in 10 s \(attempt 2 of 3\)$/.test(l)));
+    // Before the backoff is over, a poll does nothing: no TrainingRun, no re-synthesis.
+    now += 9_000;
+    assert.deepEqual(
+      (await watcher.pollOnce()).map((r) => [r.action, r.done]),
+      [['waiting', false]],
+    );
+    assert.equal(runtime.trained.length, 1);
+    now += 1_000;
     await watcher.pollOnce();
+    assert.equal((await watcher.readState()).retryAt, '2026-01-01T00:00:25.000Z', 'the second waits twice as long, capped at 15 s');
+    now += 15_000;
     const third = await watcher.pollOnce();
     assert.deepEqual(
       runtime.trained.map((t) => (t as RetrainStart & { attempt?: number }).attempt),
       [1, 2, MAX_ATTEMPTS],
     );
     assert.equal(third[0].done, true, `after ${MAX_ATTEMPTS} failures the spec is given up on`);
+    assert.deepEqual(await watcher.pollOnce(), []);
+    assert.equal((await watcher.readState()).retryAt, undefined);
+
+    // A failure retrying cannot change (an invalid param) is reported once and not retried.
+    writeFileSync(join(work, 'app.ts'), appSource(12));
+    await git(work, 'commit', '--quiet', '-am', 'epochs 12');
+    await git(work, 'push', '--quiet', url, 'main');
+    runtime.script.push('failed-terminal');
+    const t = await watcher.pollOnce();
+    assert.deepEqual(
+      t.map((x) => [x.done, x.outcomes.map((o) => o.kind)]),
+      [[true, ['failed']]],
+    );
+    assert.equal(runtime.trained.length, MAX_ATTEMPTS + 1);
+    assert.ok(lines.some((l) => /InvalidParam cannot change on retry, so it is not retried: fix it in a new commit$/.test(l)));
     assert.deepEqual(await watcher.pollOnce(), []);
 
     // A gate rejection is an answer, not an error: one run, done.
@@ -239,6 +282,6 @@ describe('ghosteam watch', () => {
       r.map((x) => [x.done, x.outcomes.map((o) => o.kind)]),
       [[true, ['rejected']]],
     );
-    assert.equal(runtime.trained.length, 4);
+    assert.equal(runtime.trained.length, MAX_ATTEMPTS + 2);
   });
 });

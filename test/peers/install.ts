@@ -75,6 +75,7 @@ const PYTHON_IMPORTS = [
   'skl2onnx',
   'onnxmltools',
   'optuna',
+  'great_expectations',
 ];
 
 export function isPythonInstalled(): boolean {
@@ -144,6 +145,29 @@ export async function ensurePrometheus(log: Log): Promise<string> {
     await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...versions.apt], { env, log: () => {} });
     const bin = prometheusBinary();
     if (!bin) throw new Error(`apt-get installed ${versions.apt.join(' ')} but prometheus is still not on PATH`);
+    return bin;
+  });
+}
+
+/** Debian's Chromium, for the UI's browser tests (Playwright drives it; `npx playwright install` cannot download here). */
+export function chromiumBinary(): string | undefined {
+  return process.env.GHOSTEAM_CHROMIUM_BIN ?? which('chromium');
+}
+
+export async function ensureChromium(log: Log): Promise<string> {
+  const found = chromiumBinary();
+  if (found) return found;
+  return withLock('apt', async () => {
+    const again = chromiumBinary();
+    if (again) return again;
+    if (process.getuid?.() !== 0 || !which('apt-get'))
+      throw new Error('chromium is not on PATH; install it with `sudo apt-get update && sudo apt-get install -y chromium`');
+    log('chromium: apt-get install chromium');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { env, log: () => {} });
+    const bin = chromiumBinary();
+    if (!bin) throw new Error('apt-get installed chromium but it is still not on PATH');
     return bin;
   });
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { App, Chart } from 'cdk8s';
 import { Model } from '../../charts/model.ts';
 import { validateObjects } from '../../charts/validate.ts';
+import { DEFAULT_DENY, operatorInstallManifests } from '../../charts/operator-install.ts';
 import { formatIssue } from '../../api/errors.ts';
 import { uniqueName, usePeers } from '../peers/index.ts';
 import { rawKube } from '../peers/raw.ts';
@@ -32,9 +33,38 @@ describe('a NetworkPolicy with each Model', () => {
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ghosteam-system' } },
         podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ghosteam-operator' } },
       },
+      // Prometheus scrapes /metrics: canary analysis and the Model's alerts read those series.
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      },
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'batch' } }, podSelector: { matchLabels: { app: 'scorer' } } },
     ]);
     assert.equal((synthModel({ network: false }) as Array<Record<string, any>>).filter((o) => o.kind === 'NetworkPolicy').length, 0);
+    // Another ingress and no Prometheus: exactly those peers.
+    const other = (
+      synthModel({ network: { gatewayNamespaces: ['ingress-nginx'], operatorNamespace: 'mlops', prometheus: false } }) as Array<Record<string, any>>
+    ).find((o) => o.kind === 'NetworkPolicy')!;
+    assert.deepEqual(other.spec.ingress[0].from, [
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } },
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'mlops' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ghosteam-operator' } },
+      },
+    ]);
+  });
+
+  test('bad network settings name the field and the fix', () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ allowFrom: [{}] }, /ml\/fraud: 'network\.allowFrom\[0\]' names nobody; give a namespace, podLabels, or both/],
+      [{ allowFrom: [{ namespace: 'Batch_Jobs' }] }, /'network\.allowFrom\[0\]\.namespace'.*Batch_Jobs/],
+      [{ allowFrom: [{ podLabels: { 'bad key!': 'x' } }] }, /'network\.allowFrom\[0\]\.podLabels' 'bad key!' is not a label key/],
+      [{ allowFrom: [{ podLabels: { app: 'has space' } }] }, /'network\.allowFrom\[0\]\.podLabels\.app' 'has space' is not a label value/],
+      [{ prometheus: { namespace: 'mon', podLabels: { app: '-x' } } }, /'network\.prometheus\.podLabels\.app' '-x' is not a label value/],
+      [{ gatewayNamespaces: ['istio-system', 'Not DNS'] }, /'network\.gatewayNamespaces\[1\]'.*Not DNS/],
+      [{ operatorNamespace: 'x'.repeat(64) }, /'network\.operatorNamespace'/],
+    ];
+    for (const [network, msg] of cases) assert.throws(() => synthModel({ network: network as never }), msg, JSON.stringify(network));
   });
 
   test('auth on the Model reaches the predictor as GHOSTEAM_AUTH_* (what ghosteam serve reads); a bad grant names the field', () => {
@@ -64,14 +94,68 @@ describe('a NetworkPolicy with each Model', () => {
     const kube = rawKube(peers.kubeconfig);
     const ns = uniqueName('np');
     await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: 'ghosteam-test' });
-    const objs = synthModel({ network: { allowFrom: [{ podLabels: { app: 'x' } }] } }) as Array<Record<string, any>>;
-    const np = objs.find((o) => o.kind === 'NetworkPolicy')!;
-    const applied = await kube.apply<Record<string, any>>({ ...np, metadata: { ...np.metadata, namespace: ns } } as never, {
-      dryRun: true,
-      fieldManager: 'ghosteam-dry-run',
-    });
-    assert.equal(applied.kind, 'NetworkPolicy');
-    assert.deepEqual(applied.spec.podSelector, np.spec.podSelector);
+    try {
+      const objs = synthModel({ network: { allowFrom: [{ podLabels: { app: 'x' } }, { namespace: 'batch' }] } }) as Array<Record<string, any>>;
+      const np = objs.find((o) => o.kind === 'NetworkPolicy')!;
+      const applied = await kube.apply<Record<string, any>>({ ...np, metadata: { ...np.metadata, namespace: ns } } as never, {
+        dryRun: true,
+        fieldManager: 'ghosteam-dry-run',
+      });
+      assert.equal(applied.kind, 'NetworkPolicy');
+      // The server kept every peer as written (nothing dropped or defaulted away).
+      assert.deepEqual(applied.spec.podSelector, np.spec.podSelector);
+      assert.deepEqual(applied.spec.ingress, np.spec.ingress);
+      assert.deepEqual(applied.spec.policyTypes, ['Ingress']);
+      // And refuses a broken one: the check is real.
+      await assert.rejects(
+        kube.apply({ ...np, metadata: { ...np.metadata, namespace: ns }, spec: { ...np.spec, policyTypes: ['Sideways'] } } as never, {
+          dryRun: true,
+          fieldManager: 'ghosteam-dry-run',
+        }),
+        /policyTypes|Sideways/,
+      );
+    } finally {
+      await kube.request('DELETE', `/api/v1/namespaces/${ns}`);
+    }
+  });
+
+  test("the real API server accepts ghosteam install's NetworkPolicies, payload sink included (dryRun=All)", { skip: peers.skip }, async () => {
+    const kube = rawKube(peers.kubeconfig);
+    const ns = uniqueName('npi');
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: 'ghosteam-test' });
+    try {
+      const nps = operatorInstallManifests({ namespace: ns, replicas: 1, payloadSink: {}, crds: false }).filter((o) => o.kind === 'NetworkPolicy') as Array<
+        Record<string, any>
+      >;
+      assert.deepEqual(
+        nps.map((o) => o.metadata.name),
+        [DEFAULT_DENY, 'ghosteam-operator'],
+      );
+      // Default-deny: every pod of the namespace, no ingress rule at all.
+      assert.deepEqual(nps[0].spec, { podSelector: {}, policyTypes: ['Ingress'] });
+      // The operator: metrics from any namespace's pods, the sink only from KServe's pods.
+      assert.deepEqual(
+        nps[1].spec.ingress.map((r: any) => r.ports[0].port),
+        ['http-metrics', 'http-payloads'],
+      );
+      assert.deepEqual(nps[1].spec.ingress[1].from, [
+        { namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'serving.kserve.io/inferenceservice', operator: 'Exists' }] } },
+      ]);
+      for (const np of nps) {
+        const applied = await kube.apply<Record<string, any>>(np as never, { dryRun: true, fieldManager: 'ghosteam-dry-run' });
+        assert.deepEqual(applied.spec.ingress ?? [], np.spec.ingress ?? []);
+      }
+      // Without the sink, no payload port is opened.
+      const plain = operatorInstallManifests({ namespace: ns, crds: false }).find(
+        (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'ghosteam-operator',
+      ) as any;
+      assert.deepEqual(
+        plain.spec.ingress.map((r: any) => r.ports[0].port),
+        ['http-metrics'],
+      );
+    } finally {
+      await kube.request('DELETE', `/api/v1/namespaces/${ns}`);
+    }
   });
 });
 

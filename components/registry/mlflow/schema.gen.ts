@@ -84,6 +84,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/2.0/mlflow/runs/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["searchRuns"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/2.0/mlflow/metrics/get-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getMetricHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/2.0/mlflow/runs/log-batch": {
         parameters: {
             query?: never;
@@ -503,6 +535,69 @@ export interface operations {
                 content: {
                     "application/json": {
                         run?: components["schemas"]["Run"];
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    searchRuns: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    experiment_ids?: string[];
+                    filter?: string;
+                    max_results?: number;
+                    order_by?: string[];
+                    page_token?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The runs that match, one page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        runs?: components["schemas"]["Run"][];
+                        next_page_token?: string;
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getMetricHistory: {
+        parameters: {
+            query: {
+                run_id: string;
+                metric_key: string;
+                max_results?: number;
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every logged value of the metric, with its step */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        metrics?: components["schemas"]["Metric"][];
+                        next_page_token?: string;
                     };
                 };
             };

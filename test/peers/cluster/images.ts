@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir, repoRoot, shortHash } from '../config.ts';
 import { spawnDaemon, stopPid, waitReady } from '../daemons.ts';
-import { mountsUnder } from './node.ts';
-import { run, which, type Log } from '../install.ts';
+import { clusterImages, importImageArchive, mountsUnder } from './node.ts';
+import { run, which, withLock, type Log } from '../install.ts';
 
 /** The images built here, by directory under images/, and the tag each gets (the one charts/ and synth use). */
 export const BUILT_IMAGES = ['components', 'model-server', 'operator'] as const;
@@ -198,4 +198,41 @@ export async function saveImage(d: Docker, name: BuiltImage): Promise<string> {
   await d.docker(['save', '--output', tmp, imageRef(name)]);
   renameSync(tmp, out);
   return out;
+}
+
+/**
+ * A test fixture's image: `dir` holds a Dockerfile that starts `FROM ${BASE}` (given the local
+ * Debian base) and the files it copies. Built once per content (the tag is a hash of the folder's
+ * files) and loaded into the running cluster's containerd; later calls find it there.
+ */
+export function fixtureImageRef(name: string, dir: string): string {
+  const files = readdirSync(dir)
+    .filter((f) => !f.endsWith('.ts'))
+    .sort();
+  return `ghosteam.local/${name}:${shortHash(...files.flatMap((f) => [f, readFileSync(join(dir, f), 'utf8')]))}`;
+}
+
+export async function ensureFixtureImage(name: string, dir: string, containerdSocket: string, log: Log): Promise<string> {
+  const ref = fixtureImageRef(name, dir);
+  if (clusterImages(containerdSocket).has(ref)) return ref;
+  return withLock('images', async () => {
+    if (clusterImages(containerdSocket).has(ref)) return ref;
+    const d = await startDocker(log);
+    try {
+      const base = await ensureBaseImage(d, log);
+      await d.docker(['build', '--network', 'host', '--build-arg', `BASE=${base}`, '--tag', ref, dir], { log });
+      mkdirSync(imagesDir, { recursive: true });
+      const archive = join(imagesDir, `${name}.tar.tmp-${process.pid}`);
+      await d.docker(['save', '--output', archive, ref]);
+      try {
+        importImageArchive(containerdSocket, archive);
+      } finally {
+        rmSync(archive, { force: true });
+      }
+      log(`images: ${ref} built from ${dir} and loaded into the cluster`);
+      return ref;
+    } finally {
+      await d.stop();
+    }
+  });
 }

@@ -1,0 +1,616 @@
+/**
+ * Expectations: data-quality checks declared as typed data, named and shaped like Great Expectations'
+ * (`{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "email", "regex": "@", "mostly": 0.99}}`),
+ * evaluated over a dataset, with results in Great Expectations' terms (`success`, `result.element_count`,
+ * `unexpected_count`, `unexpected_percent`, `missing_count`, `observed_value`, `partial_unexpected_list`,
+ * `partial_unexpected_index_list`). A suite GE serialised (`suite.to_json_dict()`) loads here, and
+ * test/components/expectations-gx.test.ts runs the real Great Expectations (pandas engine) on the same
+ * data and suite and requires the same pass/fail, counts and observed values.
+ *
+ * Semantics follow GE 1.x's pandas engine:
+ * - Column map expectations skip missing cells; `mostly` (default 1) is the share of non-missing
+ *   cells that must pass; with no non-missing cell the expectation passes (GE: "vacuously true").
+ *   `expect_column_values_to_not_be_null` counts over all rows.
+ * - Uniqueness (`expect_column_values_to_be_unique`, `expect_compound_columns_to_be_unique`) marks
+ *   every row of a repeated value, the first one too (pandas `duplicated(keep=False)`).
+ * - `expect_column_pair_values_a_to_be_greater_than_b` ignores rows where both are missing; a row
+ *   with one side missing is unexpected. Compound uniqueness ignores rows where all are missing.
+ * - Ranges are inclusive unless `strict_min`/`strict_max`; a missing bound is open.
+ * - stdev is the sample standard deviation (n-1); quantiles use numpy's "nearest" interpolation
+ *   (GE's pandas default); string lengths count code points, as Python does.
+ * - Regexes are JavaScript regexes searched anywhere in the value (as `re.search`); the common
+ *   syntax of both dialects behaves the same.
+ *
+ * ghosteam adds, beyond GE (types starting `expect_` but not in GE, marked below): freshness
+ * (`expect_column_newest_value_to_be_within`), row-count change against the previous run's dataset
+ * (`expect_table_row_count_change_to_be_between`) and TypeScript row predicates (`expect_row_predicate`,
+ * code only; a JSON suite cannot carry a function).
+ */
+import { cellAt, type Cell, type Column, type Dataset } from '../dataset/index.ts';
+
+export interface ColumnMapKwargs {
+  readonly column: string;
+  /** Share of non-missing rows that must pass, [0, 1]. @default 1 */
+  readonly mostly?: number;
+}
+export interface RangeKwargs {
+  readonly min_value?: number | null;
+  readonly max_value?: number | null;
+  readonly strict_min?: boolean;
+  readonly strict_max?: boolean;
+}
+export type SetValue = string | number | boolean;
+
+/** Every expectation ghosteam evaluates, as `{type, kwargs}` (GE's ExpectationConfiguration shape). */
+export type Expectation =
+  | { readonly type: 'expect_column_to_exist'; readonly kwargs: { readonly column: string } }
+  | { readonly type: 'expect_table_row_count_to_be_between'; readonly kwargs: RangeKwargs }
+  | { readonly type: 'expect_column_values_to_not_be_null'; readonly kwargs: ColumnMapKwargs }
+  | { readonly type: 'expect_column_values_to_be_between'; readonly kwargs: ColumnMapKwargs & RangeKwargs }
+  | { readonly type: 'expect_column_values_to_be_in_set'; readonly kwargs: ColumnMapKwargs & { readonly value_set: readonly SetValue[] } }
+  | { readonly type: 'expect_column_values_to_match_regex'; readonly kwargs: ColumnMapKwargs & { readonly regex: string } }
+  | { readonly type: 'expect_column_value_lengths_to_be_between'; readonly kwargs: ColumnMapKwargs & RangeKwargs }
+  | { readonly type: 'expect_column_values_to_be_unique'; readonly kwargs: ColumnMapKwargs }
+  | { readonly type: 'expect_column_mean_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | { readonly type: 'expect_column_stdev_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | {
+      readonly type: 'expect_column_quantile_values_to_be_between';
+      readonly kwargs: {
+        readonly column: string;
+        readonly quantile_ranges: { readonly quantiles: readonly number[]; readonly value_ranges: readonly (readonly [number | null, number | null])[] };
+      };
+    }
+  | { readonly type: 'expect_column_proportion_of_unique_values_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | { readonly type: 'expect_column_unique_value_count_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | {
+      readonly type: 'expect_column_pair_values_a_to_be_greater_than_b';
+      readonly kwargs: { readonly column_A: string; readonly column_B: string; readonly or_equal?: boolean; readonly mostly?: number };
+    }
+  | { readonly type: 'expect_compound_columns_to_be_unique'; readonly kwargs: { readonly column_list: readonly string[]; readonly mostly?: number } }
+  /** ghosteam: the newest timestamp (ISO 8601 strings) is at most `max_age` ("90s", "15m", "24h", "7d") before now. */
+  | { readonly type: 'expect_column_newest_value_to_be_within'; readonly kwargs: { readonly column: string; readonly max_age: string } }
+  /** ghosteam: rows now / rows in the previous run's dataset is within [min_value, max_value]. Passes when there is no previous run. */
+  | { readonly type: 'expect_table_row_count_change_to_be_between'; readonly kwargs: RangeKwargs }
+  /** ghosteam, code only: a TypeScript predicate over each row (cells by column name). */
+  | {
+      readonly type: 'expect_row_predicate';
+      readonly kwargs: { readonly name: string; readonly predicate: (row: Readonly<Record<string, Cell>>) => boolean; readonly mostly?: number };
+    };
+
+export type ExpectationType = Expectation['type'];
+
+export interface ExpectationSuite {
+  readonly name?: string;
+  readonly expectations: readonly Expectation[];
+}
+
+/** GE's ExpectationValidationResult (SUMMARY format), plus `message`: the failure in words, naming column and rows (1-based). */
+export interface ExpectationResult {
+  readonly success: boolean;
+  readonly expectation_config: { readonly type: ExpectationType; readonly kwargs: Record<string, unknown> };
+  readonly result: {
+    readonly element_count?: number;
+    readonly unexpected_count?: number;
+    /** Percent of the rows considered (non-missing for column maps). */
+    readonly unexpected_percent?: number | null;
+    readonly missing_count?: number;
+    readonly missing_percent?: number | null;
+    readonly unexpected_percent_total?: number | null;
+    readonly unexpected_percent_nonmissing?: number | null;
+    readonly partial_unexpected_list?: readonly unknown[];
+    /** 0-based row indexes, as GE's pandas engine reports them. */
+    readonly partial_unexpected_index_list?: readonly number[];
+    readonly observed_value?: unknown;
+    readonly details?: Record<string, unknown>;
+  };
+  readonly message: string;
+}
+
+/** GE's ExpectationSuiteValidationResult. */
+export interface SuiteResult {
+  readonly success: boolean;
+  readonly suite_name: string;
+  readonly statistics: {
+    readonly evaluated_expectations: number;
+    readonly successful_expectations: number;
+    readonly unsuccessful_expectations: number;
+    readonly success_percent: number | null;
+  };
+  readonly results: readonly ExpectationResult[];
+}
+
+export interface EvaluateOptions {
+  /** Rows of the previous run's dataset, for `expect_table_row_count_change_to_be_between`. */
+  readonly previousRows?: number;
+  /** "Now" for freshness. @default Date.now() */
+  readonly now?: number;
+}
+
+/** GE's default `partial_unexpected_count`. */
+const PARTIAL = 20;
+
+type KwargSpec = Record<string, 'string' | 'number' | 'boolean' | 'range-bound' | 'strings' | 'set' | 'quantile-ranges' | 'function'>;
+const RANGE: KwargSpec = { min_value: 'range-bound', max_value: 'range-bound', strict_min: 'boolean', strict_max: 'boolean' };
+const MAP: KwargSpec = { column: 'string', mostly: 'number' };
+
+/** Each type's kwargs and which are required. */
+const SPECS: Record<ExpectationType, { kwargs: KwargSpec; required: readonly string[] }> = {
+  expect_column_to_exist: { kwargs: { column: 'string' }, required: ['column'] },
+  expect_table_row_count_to_be_between: { kwargs: RANGE, required: [] },
+  expect_column_values_to_not_be_null: { kwargs: MAP, required: ['column'] },
+  expect_column_values_to_be_between: { kwargs: { ...MAP, ...RANGE }, required: ['column'] },
+  expect_column_values_to_be_in_set: { kwargs: { ...MAP, value_set: 'set' }, required: ['column', 'value_set'] },
+  expect_column_values_to_match_regex: { kwargs: { ...MAP, regex: 'string' }, required: ['column', 'regex'] },
+  expect_column_value_lengths_to_be_between: { kwargs: { ...MAP, ...RANGE }, required: ['column'] },
+  expect_column_values_to_be_unique: { kwargs: MAP, required: ['column'] },
+  expect_column_mean_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_stdev_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_quantile_values_to_be_between: { kwargs: { column: 'string', quantile_ranges: 'quantile-ranges' }, required: ['column', 'quantile_ranges'] },
+  expect_column_proportion_of_unique_values_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_unique_value_count_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_pair_values_a_to_be_greater_than_b: {
+    kwargs: { column_A: 'string', column_B: 'string', or_equal: 'boolean', mostly: 'number' },
+    required: ['column_A', 'column_B'],
+  },
+  expect_compound_columns_to_be_unique: { kwargs: { column_list: 'strings', mostly: 'number' }, required: ['column_list'] },
+  expect_column_newest_value_to_be_within: { kwargs: { column: 'string', max_age: 'string' }, required: ['column', 'max_age'] },
+  expect_table_row_count_change_to_be_between: { kwargs: RANGE, required: [] },
+  expect_row_predicate: { kwargs: { name: 'string', predicate: 'function', mostly: 'number' }, required: ['name', 'predicate'] },
+};
+
+export const EXPECTATION_TYPES = Object.keys(SPECS) as ExpectationType[];
+
+/** GE's expectation-level keys that carry no check (ignored when a GE-serialised suite is loaded). */
+const IGNORED_KWARGS = new Set(['result_format', 'catch_exceptions', 'include_config', 'meta']);
+const IGNORED_EXPECTATION_KEYS = new Set(['meta', 'id', 'notes', 'rendered_content', 'description', 'severity']);
+
+/**
+ * Checks a suite (parsed JSON or code) and returns it typed. Every mistake names its place
+ * (`suite.expectations[2].kwargs.mostly`) and the fix.
+ */
+export function checkSuite(s: unknown, where = 'suite'): ExpectationSuite {
+  if (s === null || typeof s !== 'object' || Array.isArray(s))
+    throw new Error(`${where}: must be an object like {"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}}]}`);
+  const o = s as Record<string, unknown>;
+  for (const k of Object.keys(o))
+    if (!['name', 'expectations', 'meta', 'id', 'notes', 'suite_name', 'data_asset_type', 'ge_cloud_id'].includes(k))
+      throw new Error(`${where}: unknown key '${k}'; a suite has 'name' and 'expectations'`);
+  if (!Array.isArray(o.expectations)) throw new Error(`${where}.expectations: must be a list of {"type": ..., "kwargs": {...}}`);
+  const name = typeof o.name === 'string' ? o.name : typeof o.suite_name === 'string' ? o.suite_name : undefined;
+  return { name, expectations: o.expectations.map((e, i) => checkExpectation(e, `${where}.expectations[${i}]`)) };
+}
+
+function checkExpectation(e: unknown, where: string): Expectation {
+  if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new Error(`${where}: must be an object {"type": ..., "kwargs": {...}}`);
+  const o = e as Record<string, unknown>;
+  // GE 0.x wrote `expectation_type`; 1.x writes `type`.
+  const type = o.type ?? o.expectation_type;
+  for (const k of Object.keys(o))
+    if (!['type', 'expectation_type', 'kwargs'].includes(k) && !IGNORED_EXPECTATION_KEYS.has(k))
+      throw new Error(`${where}: unknown key '${k}'; use 'type' and 'kwargs'`);
+  if (typeof type !== 'string' || !(type in SPECS))
+    throw new Error(`${where}.type: '${String(type)}' is not an expectation ghosteam evaluates; use one of ${EXPECTATION_TYPES.join(', ')}`);
+  const spec = SPECS[type as ExpectationType];
+  const kw = (o.kwargs ?? {}) as Record<string, unknown>;
+  if (typeof kw !== 'object' || Array.isArray(kw)) throw new Error(`${where}.kwargs: must be an object`);
+  const clean: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(kw)) {
+    if (IGNORED_KWARGS.has(k)) continue;
+    const want = spec.kwargs[k];
+    if (!want) throw new Error(`${where}.kwargs: '${type}' has no kwarg '${k}'; its kwargs are ${Object.keys(spec.kwargs).join(', ')}`);
+    const at = `${where}.kwargs.${k}`;
+    if (v === null && want === 'range-bound') {
+      clean[k] = null;
+      continue;
+    }
+    switch (want) {
+      case 'string':
+        if (typeof v !== 'string' || v === '') throw new Error(`${at}: must be a non-empty string`);
+        break;
+      case 'boolean':
+        if (typeof v !== 'boolean') throw new Error(`${at}: must be true or false`);
+        break;
+      case 'number':
+      case 'range-bound':
+        if (typeof v !== 'number' || !Number.isFinite(v))
+          throw new Error(`${at}: must be a finite number${want === 'range-bound' ? ' (or null for no bound)' : ''}`);
+        if (k === 'mostly' && (v < 0 || v > 1)) throw new Error(`${at}: ${v} is outside [0, 1]; mostly is the share of rows that must pass`);
+        break;
+      case 'strings':
+        if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) throw new Error(`${at}: must be a non-empty list of column names`);
+        break;
+      case 'set':
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean'))
+          throw new Error(`${at}: must be a list of strings, numbers or booleans`);
+        break;
+      case 'function':
+        if (typeof v !== 'function') throw new Error(`${at}: must be a function (row) => boolean; row predicates are declared in TypeScript, not JSON`);
+        break;
+      case 'quantile-ranges': {
+        const q = v as { quantiles?: unknown; value_ranges?: unknown };
+        const ok =
+          q !== null &&
+          typeof q === 'object' &&
+          Array.isArray(q.quantiles) &&
+          Array.isArray(q.value_ranges) &&
+          q.quantiles.length === q.value_ranges.length &&
+          q.quantiles.every((x) => typeof x === 'number' && x >= 0 && x <= 1) &&
+          q.value_ranges.every((r) => Array.isArray(r) && r.length === 2 && r.every((b) => b === null || typeof b === 'number'));
+        if (!ok)
+          throw new Error(`${at}: must be {"quantiles": [0.5, ...] (each in [0, 1]), "value_ranges": [[min|null, max|null], ...]} with one range per quantile`);
+        break;
+      }
+    }
+    clean[k] = v;
+  }
+  for (const r of spec.required) if (clean[r] === undefined) throw new Error(`${where}.kwargs: '${type}' needs '${r}'`);
+  if (type === 'expect_column_values_to_match_regex') {
+    try {
+      new RegExp(clean.regex as string);
+    } catch (err) {
+      throw new Error(`${where}.kwargs.regex: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (type === 'expect_column_newest_value_to_be_within') parseDuration(clean.max_age as string, `${where}.kwargs.max_age`);
+  if (type === 'expect_column_values_to_be_between' && clean.min_value == null && clean.max_value == null)
+    throw new Error(`${where}.kwargs: '${type}' needs min_value or max_value`);
+  return { type, kwargs: clean } as Expectation;
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** "90s", "15m", "24h", "7d", "1w" → milliseconds. */
+export function parseDuration(s: string, where = 'duration'): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(s.trim());
+  if (!m) throw new Error(`${where}: '${s}' is not a duration; write a number and a unit: 90s, 15m, 24h, 7d, 1w`);
+  return Number(m[1]) * UNITS[m[2]];
+}
+
+/** In range, GE style: inclusive unless strict; null/undefined bound is open. */
+export function inRange(x: number, k: RangeKwargs): boolean {
+  if (k.min_value != null && (k.strict_min ? !(x > k.min_value) : !(x >= k.min_value))) return false;
+  if (k.max_value != null && (k.strict_max ? !(x < k.max_value) : !(x <= k.max_value))) return false;
+  return true;
+}
+
+function rangeText(k: RangeKwargs): string {
+  return `${k.min_value != null ? `${k.strict_min ? '>' : '≥'} ${k.min_value}` : ''}${k.min_value != null && k.max_value != null ? ' and ' : ''}${k.max_value != null ? `${k.strict_max ? '<' : '≤'} ${k.max_value}` : ''}`;
+}
+
+/** numpy's quantile with interpolation="nearest" (round half to even) over sorted values. */
+export function quantileNearest(sorted: Float64Array | readonly number[], q: number): number {
+  const pos = q * (sorted.length - 1);
+  const lo = Math.floor(pos);
+  const frac = pos - lo;
+  const idx = frac > 0.5 ? lo + 1 : frac < 0.5 ? lo : lo % 2 === 0 ? lo : lo + 1;
+  return sorted[Math.min(idx, sorted.length - 1)];
+}
+
+function codePoints(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function pct(n: number, d: number): number | null {
+  return d > 0 ? (n / d) * 100 : null;
+}
+
+/** Evaluates a suite over a dataset. Pure. */
+export function evaluateSuite(ds: Dataset, suite: ExpectationSuite, opts: EvaluateOptions = {}): SuiteResult {
+  const results = suite.expectations.map((e) => evaluateExpectation(ds, e, opts));
+  const ok = results.filter((r) => r.success).length;
+  return {
+    success: ok === results.length,
+    suite_name: suite.name ?? 'suite',
+    statistics: {
+      evaluated_expectations: results.length,
+      successful_expectations: ok,
+      unsuccessful_expectations: results.length - ok,
+      success_percent: pct(ok, results.length),
+    },
+    results,
+  };
+}
+
+function configOf(e: Expectation): ExpectationResult['expectation_config'] {
+  const kwargs: Record<string, unknown> = { ...e.kwargs };
+  if (typeof kwargs.predicate === 'function') kwargs.predicate = '<function>';
+  return { type: e.type, kwargs };
+}
+
+export function evaluateExpectation(ds: Dataset, e: Expectation, opts: EvaluateOptions = {}): ExpectationResult {
+  const config = configOf(e);
+  const cols = new Map(ds.columns.map((c) => [c.name, c]));
+  const need = (name: string): Column | string => cols.get(name) ?? `column '${name}' is missing; the dataset's columns are ${[...cols.keys()].join(', ')}`;
+  const fail = (message: string): ExpectationResult => ({ success: false, expectation_config: config, result: {}, message });
+  const aggregate = (success: boolean, observed: unknown, message: string, details?: Record<string, unknown>): ExpectationResult => ({
+    success,
+    expectation_config: config,
+    result: details ? { observed_value: observed, details } : { observed_value: observed },
+    message: success ? 'passed' : message,
+  });
+
+  /** A column map expectation: `unexpected(i)` is asked only for rows not `missing(i)`. */
+  const map = (
+    label: string,
+    missing: (i: number) => boolean,
+    unexpected: (i: number) => boolean,
+    value: (i: number) => unknown,
+    mostly = 1,
+    countMissing = true,
+  ): ExpectationResult => {
+    let missingCount = 0;
+    let unexpectedCount = 0;
+    const list: unknown[] = [];
+    const index: number[] = [];
+    for (let i = 0; i < ds.rows; i++) {
+      if (missing(i)) {
+        missingCount++;
+        continue;
+      }
+      if (!unexpected(i)) continue;
+      unexpectedCount++;
+      if (list.length < PARTIAL) {
+        list.push(value(i));
+        index.push(i);
+      }
+    }
+    const considered = ds.rows - missingCount;
+    const success = ds.rows === 0 || considered === 0 || (considered - unexpectedCount) / considered >= mostly;
+    const result: ExpectationResult['result'] = countMissing
+      ? {
+          element_count: ds.rows,
+          unexpected_count: unexpectedCount,
+          unexpected_percent: pct(unexpectedCount, considered),
+          partial_unexpected_list: list,
+          missing_count: missingCount,
+          missing_percent: pct(missingCount, ds.rows),
+          unexpected_percent_total: pct(unexpectedCount, ds.rows),
+          unexpected_percent_nonmissing: pct(unexpectedCount, considered),
+          partial_unexpected_index_list: index,
+        }
+      : {
+          element_count: ds.rows,
+          unexpected_count: unexpectedCount,
+          unexpected_percent: pct(unexpectedCount, ds.rows),
+          partial_unexpected_list: list,
+          partial_unexpected_index_list: index,
+        };
+    const share = considered ? ((considered - unexpectedCount) / considered) * 100 : 100;
+    const message = success
+      ? 'passed'
+      : `${label}: ${unexpectedCount} of ${considered} rows fail (${share.toFixed(2)}% pass, mostly ${(mostly * 100).toFixed(2)}% needed); rows ${index
+          .slice(0, 5)
+          .map((i) => i + 1)
+          .join(', ')}${unexpectedCount > 5 ? ', …' : ''} (1-based)`;
+    return { success, expectation_config: config, result, message };
+  };
+
+  const colMap = (
+    k: ColumnMapKwargs,
+    what: string,
+    unexpected: (c: Column, cell: (i: number) => Cell) => ((i: number) => boolean) | string,
+  ): ExpectationResult => {
+    const c = need(k.column);
+    if (typeof c === 'string') return fail(c);
+    const cell = (i: number) => cellAt(c, i);
+    const u = unexpected(c, cell);
+    if (typeof u === 'string') return fail(`column '${k.column}': ${u}`);
+    return map(`column '${k.column}' ${what}`, (i) => cell(i) === null, u, cell, k.mostly ?? 1);
+  };
+
+  const nonNullNumbers = (k: { column: string }): Float64Array | string => {
+    const c = need(k.column);
+    if (typeof c === 'string') return c;
+    if (c.type !== 'numeric') return `column '${k.column}' is ${c.type}; '${e.type}' needs a numeric column`;
+    const out: number[] = [];
+    for (const v of c.values) if (v === v) out.push(v);
+    return Float64Array.from(out);
+  };
+
+  switch (e.type) {
+    case 'expect_column_to_exist': {
+      const c = need(e.kwargs.column);
+      return typeof c === 'string' ? fail(c) : aggregate(true, undefined, '');
+    }
+    case 'expect_table_row_count_to_be_between':
+      return aggregate(inRange(ds.rows, e.kwargs), ds.rows, `the dataset has ${ds.rows} rows; expected ${rangeText(e.kwargs)}`);
+    case 'expect_table_row_count_change_to_be_between': {
+      if (opts.previousRows === undefined) return aggregate(true, null, '', { previous_rows: null, note: 'no previous dataset to compare with' });
+      const ratio = opts.previousRows > 0 ? ds.rows / opts.previousRows : ds.rows > 0 ? Infinity : 1;
+      return aggregate(
+        inRange(ratio, e.kwargs),
+        ratio,
+        `the dataset has ${ds.rows} rows, ${ratio.toFixed(4)}× the previous run's ${opts.previousRows}; expected a ratio ${rangeText(e.kwargs)}`,
+        { previous_rows: opts.previousRows, rows: ds.rows },
+      );
+    }
+    case 'expect_column_values_to_not_be_null': {
+      const c = need(e.kwargs.column);
+      if (typeof c === 'string') return fail(c);
+      return map(
+        `column '${e.kwargs.column}' is missing values`,
+        () => false,
+        (i) => cellAt(c, i) === null,
+        () => null,
+        e.kwargs.mostly ?? 1,
+        false,
+      );
+    }
+    case 'expect_column_values_to_be_between': {
+      const k = e.kwargs;
+      return colMap(k, `values outside ${rangeText(k)}`, (c, cell) =>
+        c.type !== 'numeric' ? `is ${c.type}; a value range needs a numeric column` : (i) => !inRange(cell(i) as number, k),
+      );
+    }
+    case 'expect_column_values_to_be_in_set': {
+      const k = e.kwargs;
+      return colMap(k, `values outside ${JSON.stringify(k.value_set)}`, (c, cell) => {
+        const want = c.type === 'numeric' ? 'number' : c.type === 'boolean' ? 'boolean' : 'string';
+        const set = new Set(k.value_set.filter((v) => typeof v === want));
+        return (i) => !set.has(cell(i) as SetValue);
+      });
+    }
+    case 'expect_column_values_to_match_regex': {
+      const k = e.kwargs;
+      const re = new RegExp(k.regex);
+      return colMap(k, `values not matching /${k.regex}/`, (_c, cell) => (i) => !re.test(String(cell(i))));
+    }
+    case 'expect_column_value_lengths_to_be_between': {
+      const k = e.kwargs;
+      return colMap(k, `values with a length outside ${rangeText(k)}`, (c, cell) =>
+        c.type !== 'string' && c.type !== 'categorical'
+          ? `is ${c.type}; lengths need a string or categorical column`
+          : (i) => !inRange(codePoints(cell(i) as string), k),
+      );
+    }
+    case 'expect_column_values_to_be_unique': {
+      const k = e.kwargs;
+      return colMap(k, 'values that repeat', (_c, cell) => {
+        const counts = new Map<Cell, number>();
+        for (let i = 0; i < ds.rows; i++) {
+          const v = cell(i);
+          if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
+        }
+        return (i) => counts.get(cell(i))! > 1;
+      });
+    }
+    case 'expect_column_mean_to_be_between':
+    case 'expect_column_stdev_to_be_between': {
+      const v = nonNullNumbers(e.kwargs);
+      if (typeof v === 'string') return fail(v);
+      let mean = 0;
+      for (const x of v) mean += x;
+      mean /= v.length;
+      let observed = mean;
+      if (e.type === 'expect_column_stdev_to_be_between') {
+        let ss = 0;
+        for (const x of v) ss += (x - mean) * (x - mean);
+        observed = Math.sqrt(ss / (v.length - 1));
+      }
+      const what = e.type === 'expect_column_mean_to_be_between' ? 'mean' : 'standard deviation';
+      if (!Number.isFinite(observed)) return fail(`column '${e.kwargs.column}': the ${what} is undefined (${v.length} non-missing values)`);
+      return aggregate(inRange(observed, e.kwargs), observed, `column '${e.kwargs.column}': the ${what} ${observed} is not ${rangeText(e.kwargs)}`);
+    }
+    case 'expect_column_quantile_values_to_be_between': {
+      const v = nonNullNumbers(e.kwargs);
+      if (typeof v === 'string') return fail(v);
+      if (v.length === 0) return fail(`column '${e.kwargs.column}' has no non-missing values; quantiles are undefined`);
+      v.sort();
+      const { quantiles, value_ranges } = e.kwargs.quantile_ranges;
+      const values = quantiles.map((q) => quantileNearest(v, q));
+      const each = values.map((x, j) => inRange(x, { min_value: value_ranges[j][0], max_value: value_ranges[j][1] }));
+      const bad = each.flatMap((ok, j) => (ok ? [] : [`q${quantiles[j]} = ${values[j]} not in [${value_ranges[j][0] ?? '-∞'}, ${value_ranges[j][1] ?? '∞'}]`]));
+      return aggregate(each.every(Boolean), { quantiles: [...quantiles], values }, `column '${e.kwargs.column}': ${bad.join('; ')}`, { success_details: each });
+    }
+    case 'expect_column_proportion_of_unique_values_to_be_between':
+    case 'expect_column_unique_value_count_to_be_between': {
+      const c = need(e.kwargs.column);
+      if (typeof c === 'string') return fail(c);
+      const distinct = new Set<Cell>();
+      let nonNull = 0;
+      for (let i = 0; i < ds.rows; i++) {
+        const x = cellAt(c, i);
+        if (x === null) continue;
+        nonNull++;
+        distinct.add(x);
+      }
+      const observed = e.type === 'expect_column_unique_value_count_to_be_between' ? distinct.size : nonNull ? distinct.size / nonNull : 0;
+      const what = e.type === 'expect_column_unique_value_count_to_be_between' ? 'distinct count' : 'share of distinct values';
+      return aggregate(inRange(observed, e.kwargs), observed, `column '${e.kwargs.column}': the ${what} ${observed} is not ${rangeText(e.kwargs)}`);
+    }
+    case 'expect_column_pair_values_a_to_be_greater_than_b': {
+      const k = e.kwargs;
+      const a = need(k.column_A);
+      const b = need(k.column_B);
+      if (typeof a === 'string') return fail(a);
+      if (typeof b === 'string') return fail(b);
+      const av = (i: number) => cellAt(a, i);
+      const bv = (i: number) => cellAt(b, i);
+      return map(
+        `'${k.column_A}' ${k.or_equal ? '≥' : '>'} '${k.column_B}'`,
+        (i) => av(i) === null && bv(i) === null,
+        (i) => {
+          const x = av(i);
+          const y = bv(i);
+          if (x === null || y === null) return true;
+          return k.or_equal ? !(x >= y) : !(x > y);
+        },
+        (i) => [av(i), bv(i)],
+        k.mostly ?? 1,
+      );
+    }
+    case 'expect_compound_columns_to_be_unique': {
+      const k = e.kwargs;
+      const cs: Column[] = [];
+      for (const n of k.column_list) {
+        const c = need(n);
+        if (typeof c === 'string') return fail(c);
+        cs.push(c);
+      }
+      const key = (i: number) => JSON.stringify(cs.map((c) => cellAt(c, i)));
+      const allMissing = (i: number) => cs.every((c) => cellAt(c, i) === null);
+      const counts = new Map<string, number>();
+      for (let i = 0; i < ds.rows; i++) if (!allMissing(i)) counts.set(key(i), (counts.get(key(i)) ?? 0) + 1);
+      return map(
+        `(${k.column_list.join(', ')}) repeats`,
+        allMissing,
+        (i) => counts.get(key(i))! > 1,
+        (i) => Object.fromEntries(cs.map((c) => [c.name, cellAt(c, i)])),
+        k.mostly ?? 1,
+      );
+    }
+    case 'expect_column_newest_value_to_be_within': {
+      const k = e.kwargs;
+      const c = need(k.column);
+      if (typeof c === 'string') return fail(c);
+      if (c.type !== 'string' && c.type !== 'categorical')
+        return fail(`column '${k.column}' is ${c.type}; freshness reads ISO 8601 timestamps (strings, as ingest and Arrow timestamps give)`);
+      let newest = -Infinity;
+      for (let i = 0; i < ds.rows; i++) {
+        const v = cellAt(c, i);
+        if (v === null) continue;
+        const t = Date.parse(v as string);
+        if (Number.isNaN(t)) return fail(`column '${k.column}' row ${i + 1}: '${String(v)}' is not an ISO 8601 timestamp`);
+        if (t > newest) newest = t;
+      }
+      const maxAge = parseDuration(k.max_age);
+      const now = opts.now ?? Date.now();
+      if (newest === -Infinity) return fail(`column '${k.column}' has no timestamps`);
+      const age = now - newest;
+      return aggregate(
+        age <= maxAge,
+        new Date(newest).toISOString(),
+        `column '${k.column}': the newest value ${new Date(newest).toISOString()} is ${(age / 3_600_000).toFixed(2)}h old; at most ${k.max_age} expected`,
+        { age_seconds: age / 1000 },
+      );
+    }
+    case 'expect_row_predicate': {
+      const k = e.kwargs;
+      const row = (i: number): Record<string, Cell> => Object.fromEntries(ds.columns.map((c) => [c.name, cellAt(c, i)]));
+      return map(
+        `row predicate '${k.name}'`,
+        () => false,
+        (i) => {
+          try {
+            return !k.predicate(row(i));
+          } catch (err) {
+            throw new Error(`row predicate '${k.name}' threw on row ${i + 1}: ${(err as Error).message}`, { cause: err });
+          }
+        },
+        row,
+        k.mostly ?? 1,
+      );
+    }
+  }
+}
+
+/** The terminal summary: one line per expectation. */
+export function summarizeSuite(r: SuiteResult): string {
+  const s = r.statistics;
+  return [
+    `${r.success ? 'passed' : 'FAILED'}: ${s.successful_expectations} of ${s.evaluated_expectations} expectations met (suite ${r.suite_name})`,
+    ...r.results.map((x) => `  ${x.success ? 'ok  ' : 'FAIL'} ${x.expectation_config.type}${x.success ? '' : `: ${x.message}`}`),
+  ].join('\n');
+}

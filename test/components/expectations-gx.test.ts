@@ -1,0 +1,196 @@
+/**
+ * ghosteam's expectations against the real Great Expectations (pinned in test/peers/versions.json,
+ * installed in the peers' venv): the same suite on the same Arrow dataset, evaluated by ghosteam
+ * (components/validate/expectations.ts) and by GE's pandas engine (great-expectations-oracle.py,
+ * reading the file with pandas.read_feather), must give the same pass/fail per expectation and for
+ * the suite, the same element/unexpected/missing counts, the same unexpected rows and values, and
+ * the same observed values. Only the ghosteam-only types (freshness, row-count change, row
+ * predicates) are left out: GE has no counterpart to compare them with.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { datasetFromColumns, writeDataset, type Cell } from '../../components/dataset/index.ts';
+import { checkSuite, evaluateSuite } from '../../components/validate/expectations.ts';
+import { usePeers } from '../peers/index.ts';
+
+const peers = await usePeers(['python']);
+const oracle = fileURLToPath(new URL('./great-expectations-oracle.py', import.meta.url));
+
+/** Deterministic data with what trips implementations up: missing cells, ties, repeats, non-ASCII. */
+function data() {
+  let s = 42;
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const n = 400;
+  const cols: Record<string, Cell[]> = { id: [], amount: [], discount: [], qty: [], email: [], country: [], sku: [], flag: [] };
+  for (let i = 0; i < n; i++) {
+    const r = rnd();
+    cols.id.push(i % 97 === 5 ? i - 1 : i); // a few repeated ids
+    cols.amount.push(r < 0.05 ? null : Math.round(rnd() * 1000) / 10); // ties at one decimal
+    cols.discount.push(r > 0.97 ? null : Math.round(rnd() * 300) / 10);
+    cols.qty.push(Math.floor(rnd() * 8) - 1);
+    cols.email.push(r < 0.03 ? null : r < 0.08 ? `user${i}.example.com` : `üser${i}@example.${i % 3 ? 'com' : 'fr'}`);
+    cols.country.push(r > 0.95 ? null : ['FR', 'US', 'DE', 'ES', 'XX'][Math.floor(rnd() * 5)]);
+    cols.sku.push(r < 0.02 ? null : `SKU-${Math.floor(rnd() * 300)}`);
+    cols.flag.push(rnd() < 0.9);
+  }
+  return datasetFromColumns({
+    id: { type: 'numeric', cells: cols.id },
+    amount: { type: 'numeric', cells: cols.amount },
+    discount: { type: 'numeric', cells: cols.discount },
+    qty: { type: 'numeric', cells: cols.qty },
+    email: { type: 'string', cells: cols.email },
+    country: { type: 'categorical', cells: cols.country },
+    sku: { type: 'string', cells: cols.sku },
+    flag: { type: 'boolean', cells: cols.flag },
+  });
+}
+
+const suite = checkSuite({
+  name: 'orders',
+  expectations: [
+    { type: 'expect_table_row_count_to_be_between', kwargs: { min_value: 100, max_value: 10000 } },
+    { type: 'expect_table_row_count_to_be_between', kwargs: { max_value: 399 } },
+    { type: 'expect_column_to_exist', kwargs: { column: 'sku' } },
+    { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'amount' } },
+    { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'amount', mostly: 0.9 } },
+    { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'qty' } },
+    { type: 'expect_column_values_to_be_between', kwargs: { column: 'qty', min_value: 0, max_value: 6 } },
+    { type: 'expect_column_values_to_be_between', kwargs: { column: 'qty', min_value: 0, max_value: 6, mostly: 0.7 } },
+    { type: 'expect_column_values_to_be_between', kwargs: { column: 'amount', min_value: 0, strict_min: true, max_value: 100, strict_max: true } },
+    { type: 'expect_column_values_to_be_in_set', kwargs: { column: 'country', value_set: ['FR', 'US', 'DE', 'ES'] } },
+    { type: 'expect_column_values_to_be_in_set', kwargs: { column: 'country', value_set: ['FR', 'US', 'DE', 'ES'], mostly: 0.75 } },
+    { type: 'expect_column_values_to_be_in_set', kwargs: { column: 'qty', value_set: [0, 1, 2, 3, 4, 5] } },
+    { type: 'expect_column_values_to_be_in_set', kwargs: { column: 'flag', value_set: [true] } },
+    { type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '^[^@\\s]+@[^@\\s]+\\.(com|fr)$' } },
+    { type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@', mostly: 0.9 } },
+    { type: 'expect_column_values_to_match_regex', kwargs: { column: 'country', regex: '^[A-Z]{2}$' } },
+    { type: 'expect_column_value_lengths_to_be_between', kwargs: { column: 'email', min_value: 20, max_value: 24 } },
+    { type: 'expect_column_value_lengths_to_be_between', kwargs: { column: 'sku', max_value: 6, mostly: 0.01 } },
+    { type: 'expect_column_values_to_be_unique', kwargs: { column: 'id' } },
+    { type: 'expect_column_values_to_be_unique', kwargs: { column: 'sku', mostly: 0.2 } },
+    { type: 'expect_column_mean_to_be_between', kwargs: { column: 'amount', min_value: 45, max_value: 55 } },
+    { type: 'expect_column_mean_to_be_between', kwargs: { column: 'qty', min_value: 3 } },
+    { type: 'expect_column_stdev_to_be_between', kwargs: { column: 'amount', min_value: 25, max_value: 35 } },
+    { type: 'expect_column_stdev_to_be_between', kwargs: { column: 'discount', max_value: 5 } },
+    {
+      type: 'expect_column_quantile_values_to_be_between',
+      kwargs: {
+        column: 'amount',
+        quantile_ranges: {
+          quantiles: [0, 0.1, 0.25, 0.5, 0.75, 0.9, 1],
+          value_ranges: [
+            [0, 5],
+            [null, 15],
+            [20, 30],
+            [45, 55],
+            [70, 80],
+            [85, null],
+            [95, 100],
+          ],
+        },
+      },
+    },
+    {
+      type: 'expect_column_quantile_values_to_be_between',
+      kwargs: {
+        column: 'qty',
+        quantile_ranges: {
+          quantiles: [0.33, 0.5],
+          value_ranges: [
+            [2, 2],
+            [3, 3],
+          ],
+        },
+      },
+    },
+    { type: 'expect_column_proportion_of_unique_values_to_be_between', kwargs: { column: 'sku', min_value: 0.9 } },
+    { type: 'expect_column_proportion_of_unique_values_to_be_between', kwargs: { column: 'id', min_value: 0.95, max_value: 1 } },
+    { type: 'expect_column_unique_value_count_to_be_between', kwargs: { column: 'country', min_value: 5, max_value: 5 } },
+    { type: 'expect_column_unique_value_count_to_be_between', kwargs: { column: 'sku', max_value: 100 } },
+    { type: 'expect_column_pair_values_a_to_be_greater_than_b', kwargs: { column_A: 'amount', column_B: 'discount' } },
+    { type: 'expect_column_pair_values_a_to_be_greater_than_b', kwargs: { column_A: 'amount', column_B: 'discount', or_equal: true, mostly: 0.6 } },
+    { type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['country', 'qty'] } },
+    { type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['id', 'sku'] } },
+    { type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['country', 'sku'], mostly: 0.9 } },
+  ],
+});
+
+const close = (a: unknown, b: unknown): boolean =>
+  typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b)) : JSON.stringify(a) === JSON.stringify(b);
+
+describe('expectations next to the real Great Expectations (Python peer)', { skip: peers.skip }, () => {
+  test('the same suite on the same dataset: same pass/fail, counts, unexpected rows and observed values', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ghosteam-gx-'));
+    const ds = data();
+    const path = join(dir, 'orders.arrow');
+    await writeDataset(path, ds);
+    const suitePath = join(dir, 'suite.json');
+    writeFileSync(suitePath, JSON.stringify(suite));
+
+    let stdout: string;
+    try {
+      stdout = execFileSync(peers.python, [oracle, path, suitePath], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      if (/No module named 'great_expectations'/.test(e.stderr ?? ''))
+        assert.fail(
+          `the peers' venv (${peers.python}) lacks great_expectations: run \`npm run peers:up\`, which installs the pins of test/peers/versions.json`,
+        );
+      throw new Error(`the Great Expectations oracle failed: ${e.stderr?.slice(-2000) ?? e.message}`);
+    }
+    const gx = JSON.parse(stdout) as {
+      gx: string;
+      success: boolean;
+      statistics: Record<string, number>;
+      results: { type: string; success: boolean; result: Record<string, unknown> }[];
+    };
+    const ours = evaluateSuite(ds, suite);
+
+    assert.equal(gx.results.length, suite.expectations.length);
+    const mismatches: string[] = [];
+    let passes = 0;
+    let failures = 0;
+    for (const [i, g] of gx.results.entries()) {
+      const o = ours.results[i];
+      const at = `#${i} ${g.type} ${JSON.stringify(suite.expectations[i].kwargs)}`;
+      assert.equal(o.expectation_config.type, g.type, at);
+      if (g.success) passes++;
+      else failures++;
+      if (o.success !== g.success) mismatches.push(`${at}: success ours ${o.success}, GE ${g.success} (${o.message})`);
+      const keys = [
+        'element_count',
+        'unexpected_count',
+        'missing_count',
+        'unexpected_percent',
+        'unexpected_percent_total',
+        'partial_unexpected_index_list',
+        'partial_unexpected_list',
+        'observed_value',
+      ];
+      for (const k of keys) {
+        if (!(k in g.result)) continue;
+        const ov = (o.result as Record<string, unknown>)[k];
+        const gv = g.result[k];
+        const same =
+          k === 'observed_value' && gv !== null && typeof gv === 'object' && !Array.isArray(gv)
+            ? (['quantiles', 'values'] as const).every((q) =>
+                ((gv as Record<string, number[]>)[q] ?? []).every((x, j) => close(x, (ov as Record<string, number[]> | undefined)?.[q]?.[j])),
+              )
+            : k === 'partial_unexpected_list' && g.type === 'expect_compound_columns_to_be_unique'
+              ? true // GE lists dicts with pandas' own key order; the index list above pins the same rows
+              : close(ov, gv);
+        if (!same) mismatches.push(`${at}: result.${k} ours ${JSON.stringify(ov)}, GE ${JSON.stringify(gv)}`);
+      }
+    }
+    assert.deepEqual(mismatches, [], `ghosteam and Great Expectations ${gx.gx} disagree`);
+    // The suite is not trivially green or red: both outcomes are compared.
+    assert.ok(passes >= 8 && failures >= 8, `passes ${passes}, failures ${failures}`);
+    assert.equal(ours.success, gx.success);
+    assert.equal(ours.statistics.successful_expectations, gx.statistics.successful_expectations);
+  });
+});

@@ -1,0 +1,252 @@
+// `ghosteam ui` over a real local state (LocalStore objects, a LocalRegistry, a real local-engine
+// run): every API response checked against the schema the OpenAPI document is generated from,
+// pages rendered from the same objects, clear 400/404/405s, and a live change pushed as one
+// Server-Sent Event when the operator writes a status.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { createAjv } from '../../api/crds/validate.ts';
+import { tempDir } from '../engine/helpers.ts';
+import { openApiDocument } from '../../ui/api.ts';
+import { discoverState, startUi, type UiServer } from '../../ui/server.ts';
+import { esc, html } from '../../ui/html.ts';
+import { MODEL, NS, REGISTERED, uiFixture, type UiFixture } from './fixture.ts';
+
+async function get(
+  url: string,
+  method = 'GET',
+): Promise<{ status: number; type: string; body: string; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      // Whitespace between tags is not content (the templates are formatted source).
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: body.replace(/>\s+</g, '><'), headers: res.headers }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+// Responses are checked against the served OpenAPI document itself (ajv), so the document cannot drift from what the API sends.
+const ajv = createAjv();
+ajv.addSchema(openApiDocument('test'), 'ui-api');
+function schemaErrors(name: string, body: unknown): string[] {
+  const validate = ajv.getSchema(`ui-api#/components/schemas/${name}`);
+  assert.ok(validate, `no schema ${name} in the OpenAPI document`);
+  return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
+}
+const getJson = async (url: string) => {
+  const r = await get(url);
+  return { ...r, json: JSON.parse(r.body) as Record<string, unknown> };
+};
+
+describe('ghosteam ui over a real local state', () => {
+  let fx: UiFixture;
+  let ui: UiServer;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    const t = await tempDir();
+    cleanup = t.cleanup;
+    fx = await uiFixture(t.dir);
+    const found = discoverState(t.dir);
+    assert.deepEqual(found, { stateDir: fx.stateDir, registryDir: fx.registryDir, runsRoot: fx.runsRoot }, 'the demo layout is found from its top folder');
+    ui = await startUi({ stateDir: fx.stateDir, runsRoot: fx.runsRoot, registry: fx.registry, watchDirs: [fx.stateDir, fx.registryDir], debounceMs: 50 });
+  });
+  after(async () => {
+    await ui?.close();
+    fx?.close();
+    await cleanup?.();
+  });
+
+  test('GET /api/models lists the Model with serving and canary versions, traffic, aliases and rollout, as its schema says', async () => {
+    const r = await getJson(`${ui.url}/api/models`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(schemaErrors('ModelsResponse', r.json), []);
+    const [m] = r.json.models as Record<string, unknown>[];
+    assert.equal(m.name, MODEL);
+    assert.equal(m.namespace, NS);
+    assert.equal(m.registered, REGISTERED);
+    assert.equal(m.stable, 1);
+    assert.equal(m.canary, 2);
+    assert.equal(m.trafficPercent, 10);
+    assert.equal(m.step, 0, 'status.stepIndex (ghosteam status read a field the status never had, so the step was always missing)');
+    assert.equal(m.champion, 1);
+    assert.deepEqual(m.versions, [1, 2]);
+    assert.equal(m.rolloutReason, 'StepPassed');
+  });
+
+  test('a Model, a version and a run: lineage joins the registry and the engine run that produced the version', async () => {
+    const m = await getJson(`${ui.url}/api/models/${NS}/${MODEL}`);
+    assert.equal(m.status, 200);
+    assert.deepEqual(schemaErrors('ModelResponse', m.json), []);
+    assert.deepEqual(
+      (m.json.versions as { version: number }[]).map((v) => v.version),
+      [2, 1],
+      'newest first',
+    );
+    assert.equal((m.json.trainingRuns as { reason: string; registeredVersion: number }[])[0].registeredVersion, 2);
+
+    const v = await getJson(`${ui.url}/api/models/${NS}/${MODEL}/versions/2`);
+    assert.equal(v.status, 200);
+    assert.deepEqual(schemaErrors('VersionResponse', v.json), []);
+    const version = v.json.version as Record<string, unknown>;
+    assert.equal(version.reason, 'drift');
+    assert.equal(version.runId, fx.run.id);
+    assert.deepEqual(version.metrics, { rocAuc: 0.86 });
+    assert.equal((v.json.run as { status: string; tasks: number }).status, 'Succeeded');
+    assert.equal((v.json.run as { tasks: number }).tasks, 2);
+
+    const runs = await getJson(`${ui.url}/api/runs`);
+    assert.deepEqual(schemaErrors('RunsResponse', runs.json), []);
+    assert.deepEqual(
+      (runs.json.runs as { id: string }[]).map((r) => r.id),
+      [fx.run.id],
+    );
+    const run = await getJson(`${ui.url}/api/runs/${fx.run.id}`);
+    assert.deepEqual(schemaErrors('RunDetail', run.json), []);
+    const nodes = run.json.nodes as { id: string; state: string; outputs: Record<string, { digest: string }>; hasLog: boolean }[];
+    assert.deepEqual(
+      nodes.map((n) => [n.id, n.state]),
+      [
+        ['prep', 'Succeeded'],
+        ['train', 'Succeeded'],
+      ],
+    );
+    assert.equal(nodes[1].outputs.model.digest, fx.run.nodes.train.outputs.model.digest);
+    const log = await get(`${ui.url}/runs/${fx.run.id}/logs/train`);
+    assert.equal(log.status, 200);
+    assert.match(log.body, /trained/);
+  });
+
+  test('pages are rendered from the same objects: the models table, the model, the version lineage, the run', async () => {
+    const home = await get(`${ui.url}/`);
+    assert.equal(home.status, 200);
+    assert.match(home.type, /text\/html/);
+    assert.match(home.headers['content-security-policy'] as string, /default-src 'self'/);
+    assert.match(home.body, new RegExp(`href="/models/${NS}/${MODEL}">${MODEL}</a>`));
+    assert.match(home.body, /10% on v2/);
+    const page = await get(`${ui.url}/models/${NS}/${MODEL}`);
+    assert.match(page.body, /Canary analysis/);
+    assert.match(page.body, /<td>v2<\/td><td>1<\/td><td>10%<\/td><td>120<\/td>/);
+    const version = await get(`${ui.url}/models/${NS}/${MODEL}/versions/2`);
+    assert.match(version.body, /Triggered by<\/dt><dd>drift/);
+    assert.match(version.body, new RegExp(`href="/runs/${fx.run.id}">${fx.run.id}</a>`));
+    const run = await get(`${ui.url}/runs/${fx.run.id}`);
+    assert.match(run.body, /data-node="train"/);
+  });
+
+  test('bad input: unknown model, version or run is a 404 naming it; malformed queries are 400s naming the parameter; writes are 405', async () => {
+    const cases: [string, number, RegExp][] = [
+      [`/api/models/${NS}/nope`, 404, /no Model 'nope' in namespace 'fraud'/],
+      [`/models/${NS}/nope`, 404, /no Model &#39;nope&#39;/],
+      [`/api/models/${NS}/${MODEL}/versions/9`, 404, /model 'fraud' has no version 9; it has v1, v2/],
+      [`/api/models/${NS}/${MODEL}/versions/two`, 400, /version 'two' is not a version number/],
+      [`/api/runs/no-such-run`, 404, /run 'no-such-run' not found/],
+      [`/api/runs/..%2f..%2fetc`, 404, /not a valid run id/],
+      [`/api/runs?limit=abc`, 400, /limit=abc must be a whole number from 1 to 1000/],
+      [`/api/runs?limit=0`, 400, /limit=0 must/],
+      [`/api/models/%E0%A4%A/x`, 400, /not valid percent-encoding/],
+      [`/nowhere`, 404, /nothing at \/nowhere/],
+    ];
+    for (const [path, status, message] of cases) {
+      const r = await get(`${ui.url}${path}`);
+      assert.equal(r.status, status, `${path}: ${r.body.slice(0, 200)}`);
+      assert.match(r.body, message, path);
+    }
+    const post = await get(`${ui.url}/api/models`, 'POST');
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.allow, 'GET, HEAD');
+    assert.match(post.body, /read-only/);
+  });
+
+  test('a status the operator writes reaches a subscriber as one change event, and the API then shows it', async () => {
+    const events: string[] = [];
+    const ac = new AbortController();
+    const res = await fetch(`${ui.url}/api/events`, { signal: ac.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const seen = (async () => {
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buf += value;
+        for (const m of buf.matchAll(/event: (\w+)/g)) events.push(m[1]);
+        buf = buf.slice(buf.lastIndexOf('\n\n') + 2);
+        if (events.includes('change')) return;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    const before = ui.changes();
+    await fx.step(1, 50);
+    await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error(`no change event in 5 s; got ${events.join(',')}`)), 5000))]);
+    ac.abort();
+    assert.deepEqual(events.slice(0, 2), ['hello', 'change']);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(ui.changes() - before, 1, 'a burst of writes is one event');
+    const r = await getJson(`${ui.url}/api/models`);
+    assert.equal((r.json.models as { trafficPercent: number }[])[0].trafficPercent, 50);
+  });
+
+  test('the OpenAPI document comes from the response schemas and names every route', () => {
+    const doc = openApiDocument('1.2.3') as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    assert.deepEqual(Object.keys(doc.paths), [
+      '/api/models',
+      '/api/models/{namespace}/{name}',
+      '/api/models/{namespace}/{name}/versions/{version}',
+      '/api/runs',
+      '/api/runs/{id}',
+    ]);
+    for (const name of ['ModelSummary', 'Version', 'RunSummary', 'RunDetail', 'ModelResponse', 'Error']) assert.ok(doc.components.schemas[name], name);
+    assert.doesNotMatch(JSON.stringify(doc), /"\$id"/);
+    // The checker used above does refuse what the document does not allow.
+    assert.notDeepEqual(schemaErrors('ModelsResponse', { models: [{ name: 1 }] }), []);
+    assert.notDeepEqual(schemaErrors('RunSummary', { id: 'x', pipeline: 'p', status: 'Succeeded', startedAt: 'now', gitCommit: 7, tasks: 1, cached: 0 }), []);
+  });
+
+  test('html escapes every interpolated value', () => {
+    assert.equal(esc(`<script>"&'`), '&lt;script&gt;&quot;&amp;&#39;');
+    const h = html; // not formatted as HTML by prettier, so the whitespace is what is tested
+    assert.equal(h`<td>${'<b>'}</td>${h`<i>${'&'}</i>`}`.text, '<td>&lt;b&gt;</td><i>&amp;</i>');
+  });
+});
+
+test('ghosteam ui through the real CLI (compiled build or sources): finds the demo layout from --state, serves, stops on SIGTERM', async () => {
+  const { spawn } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const t = await tempDir();
+  const fx = await uiFixture(t.dir);
+  fx.close();
+  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/ghosteam.mjs'), 'ui', '--port', '0', '--state', t.dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line in 60 s: ${out}`)), 60_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const m = /listening on (http:\/\/\S+) \(operator state ([^,]+),/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          assert.equal(m[2], fx.stateDir);
+          resolve(m[1]);
+        }
+      });
+      child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('exit', (code) => reject(new Error(`exited ${String(code)}: ${out}`)));
+    });
+    const r = await getJson(`${url}/api/models`);
+    assert.equal((r.json.models as { name: string }[])[0].name, MODEL);
+    const runs = await getJson(`${url}/api/runs`);
+    assert.equal((runs.json.runs as { id: string }[])[0].id, fx.run.id, 'runs found in repo/.ghosteam as the demo lays them out');
+  } finally {
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    await t.cleanup();
+  }
+});

@@ -1,0 +1,81 @@
+/** `ghosteam validate-data` end to end through the real CLI entry (bin/ghosteam.mjs): exit 0/1/2 like `ghosteam drift`. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { datasetFromColumns, writeDataset } from '../../components/dataset/index.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+function cli(args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/ghosteam.mjs'), ...args], { cwd: root, encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('ghosteam validate-data', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'validate-data-cli-'));
+  const data = join(dir, 'orders.csv');
+  writeFileSync(data, 'id,email,amount\n1,a@x.fr,10\n2,bad,20\n3,c@x.fr,\n4,d@x.fr,40\n');
+  const suite = (expectations: unknown[]): string => {
+    const p = join(dir, `suite-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(p, JSON.stringify({ name: 'orders', expectations }));
+    return p;
+  };
+  const ok = suite([
+    { type: 'expect_column_values_to_be_unique', kwargs: { column: 'id' } },
+    { type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@', mostly: 0.75 } },
+  ]);
+  const failing = suite([
+    { type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@' } },
+    { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'amount' } },
+    { type: 'expect_table_row_count_change_to_be_between', kwargs: { min_value: 0.9, max_value: 1.1 } },
+  ]);
+
+  test('exit 0 when every expectation is met', () => {
+    const r = cli(['validate-data', data, '--suite', ok]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /passed: 2 of 2 expectations met \(suite orders\)/);
+  });
+
+  test('exit 1 on failed expectations, naming column and rows; --json is the GE suite result; --previous feeds row-count change', async () => {
+    const prev = join(dir, 'prev.arrow');
+    await writeDataset(prev, datasetFromColumns({ id: { type: 'numeric', cells: [1, 2] } }));
+    const out = join(dir, 'result.json');
+    const r = cli(['validate-data', data, '--suite', failing, '--previous', prev, '--out', out]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /FAILED: 0 of 3 expectations met/);
+    assert.match(r.stdout, /FAIL expect_column_values_to_match_regex: column 'email' values not matching \/@\/: 1 of 4 rows fail .*rows 2 \(1-based\)/);
+    assert.match(r.stdout, /FAIL expect_column_values_to_not_be_null: column 'amount' is missing values: 1 of 4 rows fail .*rows 3/);
+    assert.match(r.stdout, /2\.0000× the previous run's 2/);
+    const j = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(j.success, false);
+    assert.deepEqual(j.statistics, { evaluated_expectations: 3, successful_expectations: 0, unsuccessful_expectations: 3, success_percent: 0 });
+    assert.equal(j.results[0].result.unexpected_count, 1);
+    assert.deepEqual(j.results[0].result.partial_unexpected_list, ['bad']);
+    const js = cli(['validate-data', data, '--suite', failing, '--json']);
+    assert.equal(js.status, 1);
+    assert.equal(JSON.parse(js.stdout).results[2].success, true, 'without --previous, row-count change passes');
+  });
+
+  test('exit 2 naming the place: a bad suite, a missing suite, unreadable data', () => {
+    const typo = suite([{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regexp: '@' } }]);
+    let r = cli(['validate-data', data, '--suite', typo]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /suite-.*\.json\.expectations\[0\]\.kwargs: 'expect_column_values_to_match_regex' has no kwarg 'regexp'/);
+    r = cli(['validate-data', data, '--suite', join(dir, 'nope.json')]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--suite .*nope\.json: cannot read it \(ENOENT\)/);
+    const notJson = join(dir, 'bad.json');
+    writeFileSync(notJson, '{"expectations": [');
+    r = cli(['validate-data', data, '--suite', notJson]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--suite .*bad\.json: not JSON/);
+    r = cli(['validate-data', join(dir, 'missing.csv'), '--suite', ok]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /missing\.csv.*ENOENT/);
+    r = cli(['validate-data', data]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--suite/);
+  });
+});

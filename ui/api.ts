@@ -1,0 +1,329 @@
+/**
+ * The UI's JSON API: its response types (TypeBox, so the OpenAPI document and the run-time shapes
+ * come from one place, reusing the CRD types of api/crds) and the pure functions that build the
+ * responses from what the sources read (operator objects, registry versions, run records).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { ModelStatusSchema } from '../api/crds/types.ts';
+import type { K8sObject } from '../api/objects.ts';
+import { buildStatus } from '../controllers/status-report.ts';
+import type { ModelVersion } from '../components/registry/types.ts';
+import type { RunRecord } from '../pipelines/local/types.ts';
+
+const Str = Type.String();
+const OptStr = Type.Optional(Type.String());
+const OptInt = Type.Optional(Type.Integer());
+
+export const ModelSummarySchema = Type.Object(
+  {
+    namespace: Str,
+    name: Str,
+    registered: Type.String({ description: 'The registered model the Model serves' }),
+    phase: Str,
+    stable: Type.Optional(Type.Integer({ description: 'The version serving the stable share' })),
+    canary: Type.Optional(Type.Integer({ description: 'The version being rolled out' })),
+    trafficPercent: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    step: OptInt,
+    message: Str,
+    versions: Type.Array(Type.Integer()),
+    champion: OptInt,
+    rolloutPhase: OptStr,
+    rolloutReason: Type.Optional(Type.String({ description: 'Outcome of the last rollout decision (StepPassed, ErrorRateTooHigh, ...)' })),
+    rolloutMessage: OptStr,
+    promotedAt: OptStr,
+    lastFailedVersion: OptInt,
+  },
+  { $id: 'ModelSummary' },
+);
+export type ModelSummary = Static<typeof ModelSummarySchema>;
+
+export const VersionSchema = Type.Object(
+  {
+    name: Str,
+    version: Type.Integer(),
+    digest: OptStr,
+    format: Str,
+    aliases: Type.Array(Str),
+    metrics: Type.Record(Str, Type.Number()),
+    params: Type.Record(Str, Str),
+    createdAt: Str,
+    runId: OptStr,
+    pipeline: OptStr,
+    datasetDigest: OptStr,
+    gitCommit: OptStr,
+    gitDirty: OptStr,
+    reason: Type.Optional(Type.String({ description: "Why the version exists: 'drift', 'git-change', 'schedule', 'manual', ..." })),
+  },
+  { $id: 'Version' },
+);
+export type VersionView = Static<typeof VersionSchema>;
+
+export const TrainingRunSummarySchema = Type.Object(
+  {
+    namespace: Str,
+    name: Str,
+    pipeline: Str,
+    reason: Str,
+    phase: Str,
+    registeredVersion: OptInt,
+    gateRejected: Type.Optional(Type.Boolean()),
+    message: Str,
+    created: OptStr,
+  },
+  { $id: 'TrainingRunSummary' },
+);
+
+export const RunSummarySchema = Type.Object(
+  {
+    id: Str,
+    pipeline: Str,
+    status: Str,
+    message: OptStr,
+    startedAt: Str,
+    finishedAt: OptStr,
+    durationMs: Type.Optional(Type.Number()),
+    gitCommit: Type.Union([Str, Type.Null()]),
+    gitDirty: OptStr,
+    tasks: Type.Integer({ description: 'Nodes in the run' }),
+    cached: Type.Integer({ description: 'Nodes reused from the step cache' }),
+  },
+  { $id: 'RunSummary' },
+);
+export type RunSummary = Static<typeof RunSummarySchema>;
+
+export const RunNodeSchema = Type.Object(
+  {
+    id: Str,
+    task: Str,
+    state: Str,
+    message: OptStr,
+    startedAt: OptStr,
+    finishedAt: OptStr,
+    durationMs: Type.Optional(Type.Number()),
+    cached: Type.Boolean(),
+    resumed: Type.Boolean(),
+    attempts: Type.Integer(),
+    outputs: Type.Record(Str, Type.Object({ kind: Str, digest: Str, size: Type.Integer() })),
+    outputParams: Type.Record(Str, Type.Unknown()),
+    hasLog: Type.Boolean(),
+  },
+  { $id: 'RunNode' },
+);
+
+export const RunDetailSchema = Type.Object(
+  { run: RunSummarySchema, params: Type.Record(Str, Type.Unknown()), nodes: Type.Array(RunNodeSchema) },
+  { $id: 'RunDetail' },
+);
+export type RunDetail = Static<typeof RunDetailSchema>;
+
+export const ErrorSchema = Type.Object({ error: Type.String({ description: 'What was wrong, and the fix' }) }, { $id: 'Error' });
+
+export const ModelsResponseSchema = Type.Object({ models: Type.Array(ModelSummarySchema) }, { $id: 'ModelsResponse' });
+export const ModelResponseSchema = Type.Object(
+  {
+    model: ModelSummarySchema,
+    status: ModelStatusSchema,
+    versions: Type.Array(VersionSchema),
+    trainingRuns: Type.Array(TrainingRunSummarySchema),
+  },
+  { $id: 'ModelResponse' },
+);
+export type ModelResponse = Static<typeof ModelResponseSchema>;
+export const VersionResponseSchema = Type.Object({ version: VersionSchema, run: Type.Optional(RunSummarySchema) }, { $id: 'VersionResponse' });
+export const RunsResponseSchema = Type.Object({ runs: Type.Array(RunSummarySchema) }, { $id: 'RunsResponse' });
+
+/** What the sources hold at one moment. */
+export interface Snapshot {
+  readonly models: readonly K8sObject[];
+  readonly trainingRuns: readonly K8sObject[];
+  /** Registered versions per registered model name, oldest first. */
+  readonly versions: Readonly<Record<string, readonly ModelVersion[]>>;
+}
+
+export function modelSummaries(s: Snapshot): ModelSummary[] {
+  const report = buildStatus({
+    models: s.models,
+    trainingRuns: s.trainingRuns,
+    versions: Object.fromEntries(Object.entries(s.versions).map(([k, vs]) => [k, vs.map((v) => ({ version: v.version, aliases: [...v.aliases] }))])),
+  });
+  return report.models
+    .map((m) => {
+      const obj = s.models.find((o) => o.metadata.name === m.name && (o.metadata.namespace ?? 'default') === m.namespace);
+      const st = (obj?.status ?? {}) as { rollout?: { phase?: string; reason?: string; message?: string; promotedAt?: string }; lastFailedVersion?: number };
+      return {
+        ...m,
+        ...(st.rollout?.phase ? { rolloutPhase: st.rollout.phase } : {}),
+        ...(st.rollout?.reason ? { rolloutReason: st.rollout.reason } : {}),
+        ...(st.rollout?.message ? { rolloutMessage: st.rollout.message } : {}),
+        ...(st.rollout?.promotedAt ? { promotedAt: st.rollout.promotedAt } : {}),
+        ...(st.lastFailedVersion !== undefined ? { lastFailedVersion: st.lastFailedVersion } : {}),
+      };
+    })
+    .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
+}
+
+export function versionView(v: ModelVersion): VersionView {
+  const l = v.lineage;
+  return {
+    name: v.name,
+    version: v.version,
+    ...(v.digest ? { digest: v.digest } : {}),
+    format: v.format,
+    aliases: [...v.aliases],
+    metrics: { ...v.metrics },
+    params: { ...v.params },
+    createdAt: v.createdAt,
+    ...(l.runId ? { runId: l.runId } : {}),
+    ...(l.pipeline ? { pipeline: l.pipeline } : {}),
+    ...(l.datasetDigest ? { datasetDigest: l.datasetDigest } : {}),
+    ...(l.gitCommit ? { gitCommit: l.gitCommit } : {}),
+    ...(l.gitDirty ? { gitDirty: l.gitDirty } : {}),
+    ...(l.reason ? { reason: l.reason } : {}),
+  };
+}
+
+/** One Model with its status, its registered versions (newest first) and the TrainingRuns for its pipeline's model. */
+export function modelResponse(s: Snapshot, namespace: string, name: string): ModelResponse | undefined {
+  const summary = modelSummaries(s).find((m) => m.namespace === namespace && m.name === name);
+  const obj = s.models.find((o) => o.metadata.name === name && (o.metadata.namespace ?? 'default') === namespace);
+  if (!summary || !obj) return undefined;
+  const versions = [...(s.versions[summary.registered] ?? [])].sort((a, b) => b.version - a.version).map(versionView);
+  const runs = buildStatus({ models: [], trainingRuns: s.trainingRuns, versions: {} }).trainingRuns.filter((r) => r.namespace === namespace);
+  return { model: summary, status: obj.status ?? {}, versions, trainingRuns: runs };
+}
+
+export function runSummary(r: RunRecord, status: string = r.status): RunSummary {
+  const nodes = Object.values(r.nodes);
+  return {
+    id: r.id,
+    pipeline: r.pipeline,
+    status,
+    ...(r.message ? { message: r.message } : {}),
+    startedAt: r.startedAt,
+    ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+    ...(r.durationMs !== undefined ? { durationMs: r.durationMs } : {}),
+    gitCommit: r.gitCommit,
+    ...(r.gitDirty ? { gitDirty: r.gitDirty } : {}),
+    tasks: nodes.length,
+    cached: nodes.filter((n) => n.cached).length,
+  };
+}
+
+export function runDetail(r: RunRecord, status: string = r.status): RunDetail {
+  return {
+    run: runSummary(r, status),
+    params: { ...r.params },
+    nodes: r.order
+      .filter((id) => r.nodes[id])
+      .map((id) => {
+        const n = r.nodes[id];
+        return {
+          id: n.id,
+          task: n.task,
+          state: n.state,
+          ...(n.message ? { message: n.message } : {}),
+          ...(n.startedAt ? { startedAt: n.startedAt } : {}),
+          ...(n.finishedAt ? { finishedAt: n.finishedAt } : {}),
+          ...(n.durationMs !== undefined ? { durationMs: n.durationMs } : {}),
+          cached: n.cached === true,
+          resumed: n.resumed === true,
+          attempts: n.attempts.length,
+          outputs: Object.fromEntries(Object.entries(n.outputs).map(([k, a]) => [k, { kind: a.kind, digest: a.digest, size: a.size }])),
+          outputParams: { ...n.outputParams },
+          hasLog: Boolean(n.log),
+        };
+      }),
+  };
+}
+
+/** The API's routes, for the OpenAPI document: path, summary, response schema, path/query parameters. */
+const ROUTES: { path: string; summary: string; schema: TSchema; params?: { name: string; in: 'path' | 'query'; schema: TSchema; description: string }[] }[] = [
+  { path: '/api/models', summary: 'Every Model with its serving and canary versions, traffic, aliases and last rollout outcome', schema: ModelsResponseSchema },
+  {
+    path: '/api/models/{namespace}/{name}',
+    summary: 'One Model: status, registered versions with lineage (newest first) and TrainingRuns',
+    schema: ModelResponseSchema,
+    params: [
+      { name: 'namespace', in: 'path', schema: Str, description: 'The Model namespace' },
+      { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
+    ],
+  },
+  {
+    path: '/api/models/{namespace}/{name}/versions/{version}',
+    summary: "One registered version's lineage, metrics and params, with the run that produced it when it is a local run",
+    schema: VersionResponseSchema,
+    params: [
+      { name: 'namespace', in: 'path', schema: Str, description: 'The Model namespace' },
+      { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
+      { name: 'version', in: 'path', schema: Type.Integer({ minimum: 1 }), description: 'The version number' },
+    ],
+  },
+  {
+    path: '/api/runs',
+    summary: 'Pipeline runs, newest first',
+    schema: RunsResponseSchema,
+    params: [
+      { name: 'limit', in: 'query', schema: Type.Integer({ minimum: 1, maximum: 1000 }), description: 'At most this many runs (default 100)' },
+      { name: 'pipeline', in: 'query', schema: Str, description: 'Only runs of this pipeline' },
+    ],
+  },
+  {
+    path: '/api/runs/{id}',
+    summary: "One run: params and every task's state, duration, cache hit, outputs",
+    schema: RunDetailSchema,
+    params: [{ name: 'id', in: 'path', schema: Str, description: 'The run id' }],
+  },
+];
+
+/** Strips TypeBox's own keys and `$id`s, and turns schemas with an `$id` nested in others into $refs. */
+function plain(schema: unknown, refs: Map<string, unknown>, top = false): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => plain(s, refs));
+  if (!schema || typeof schema !== 'object') return schema;
+  const o = schema as Record<string, unknown>;
+  if (typeof o.$id === 'string' && !top) {
+    if (!refs.has(o.$id)) {
+      refs.set(o.$id, null);
+      refs.set(o.$id, plain(o, refs, true));
+    }
+    return { $ref: `#/components/schemas/${o.$id}` };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (k !== '$id') out[k] = plain(v, refs);
+  return out;
+}
+
+/** The API's OpenAPI 3.1 document (its schemas are JSON Schema), generated from the schemas above. */
+export function openApiDocument(version: string): Record<string, unknown> {
+  const refs = new Map<string, unknown>();
+  const paths: Record<string, unknown> = {};
+  const errorRef = plain(ErrorSchema, refs);
+  for (const r of ROUTES) {
+    paths[r.path] = {
+      get: {
+        summary: r.summary,
+        ...(r.params
+          ? {
+              parameters: r.params.map((p) => ({
+                name: p.name,
+                in: p.in,
+                required: p.in === 'path',
+                description: p.description,
+                schema: plain(p.schema, refs),
+              })),
+            }
+          : {}),
+        responses: {
+          '200': { description: 'OK', content: { 'application/json': { schema: plain(r.schema, refs) } } },
+          '400': { description: 'A malformed request (the message names the parameter and the fix)', content: { 'application/json': { schema: errorRef } } },
+          '404': { description: 'No such object', content: { 'application/json': { schema: errorRef } } },
+        },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'ghosteam UI API', version, description: 'Read-only JSON API of `ghosteam ui`: the same data the pages show.' },
+    paths,
+    components: { schemas: Object.fromEntries(refs) },
+  };
+}

@@ -1,0 +1,451 @@
+/**
+ * The UI's pages, rendered on the server from the API's objects (ui/api.ts), so the pages and the
+ * JSON API never disagree. Pure: strings in, HTML out; every interpolated value is escaped. No
+ * framework and no client-side rendering: live parts are server-rendered fragments that a 30-line
+ * script (LIVE_JS) swaps in when the server's event stream says the state changed.
+ */
+import type { ModelResponse, ModelSummary, RunDetail, RunSummary, VersionView } from './api.ts';
+
+const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+
+/** A tagged template: values are escaped unless they are Html (already rendered). */
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0];
+  values.forEach((v, i) => {
+    const piece = Array.isArray(v) ? v.map((x) => (x instanceof Html ? x.text : esc(x))).join('') : v instanceof Html ? v.text : esc(v);
+    out += piece + strings[i + 1];
+  });
+  return new Html(out);
+}
+
+const enc = encodeURIComponent;
+export const modelHref = (ns: string, name: string): string => `/models/${enc(ns)}/${enc(name)}`;
+export const versionHref = (ns: string, name: string, v: number): string => `${modelHref(ns, name)}/versions/${v}`;
+export const runHref = (id: string): string => `/runs/${enc(id)}`;
+
+const CSS = `
+body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
+header{background:#1d2330;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}
+header a{color:#cfd6e4;text-decoration:none}header a:hover{color:#fff}header b{color:#fff;margin-right:12px}
+main{padding:16px 24px;max-width:1200px}
+table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:6px 10px;border-bottom:1px solid #e3e6eb;vertical-align:top}
+th{font-weight:600;color:#4a5263;background:#fafbfc}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;background:#e3e6eb}
+.Ready,.Succeeded,.Promoted,.passed{background:#d6f5df;color:#14632d}.Failed,.Error,.RolledBack,.failed,.Degraded{background:#fde0e0;color:#8a1c1c}
+.Progressing,.Running,.Paused{background:#fff1c7;color:#6b4e00}
+.bar{position:relative;height:10px;width:160px;background:#cfe3ff;border-radius:5px;overflow:hidden;display:inline-block;vertical-align:middle}
+.bar i{position:absolute;left:0;top:0;bottom:0;background:#f0a020}
+.muted{color:#6b7385}code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:12px}dt{color:#6b7385}
+`;
+
+export function layout(title: string, body: Html, opts: { live?: string } = {}): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(title)} · ghosteam</title><style>${CSS}</style></head>
+<body${opts.live ? ` data-live="${esc(opts.live)}"` : ''}>
+<header><b>ghosteam</b><a href="/">Models</a><a href="/runs">Runs</a><a href="/api/openapi.json">API</a><span class="muted" id="live-state"></span></header>
+<main>${body.text}</main>
+${opts.live ? '<script src="/static/live.js"></script>' : ''}
+</body></html>`;
+}
+
+function badge(s: string | undefined): Html {
+  return s ? html`<span class="badge ${s}">${s}</span>` : html``;
+}
+
+function traffic(m: ModelSummary): Html {
+  if (m.canary === undefined) return html`<span class="muted">100% on v${m.stable ?? '—'}</span>`;
+  const pct = m.trafficPercent ?? 0;
+  return html`<span class="bar" title="${pct}% on the canary"><i style="width:${pct}%"></i></span> ${pct}% on v${m.canary}`;
+}
+
+/** The models table's rows: the fragment the live script refreshes. */
+export function modelRows(models: readonly ModelSummary[]): Html {
+  if (!models.length)
+    return html`<tr>
+      <td colspan="7" class="muted">No models yet. Apply one with <code>ghosteam watch</code> or <code>ghosteam operator --local --manifests</code>.</td>
+    </tr>`;
+  return html`${models.map(
+    (m) =>
+      html`<tr data-model="${m.namespace}/${m.name}">
+        <td>
+          <a href="${modelHref(m.namespace, m.name)}">${m.name}</a>
+          <div class="muted">${m.namespace}</div>
+        </td>
+        <td>${badge(m.phase)}</td>
+        <td>${m.stable !== undefined ? html`<a href="${versionHref(m.namespace, m.name, m.stable)}">v${m.stable}</a>` : '—'}</td>
+        <td class="canary">${m.canary !== undefined ? html`<a href="${versionHref(m.namespace, m.name, m.canary)}">v${m.canary}</a>` : '—'}</td>
+        <td class="traffic">${traffic(m)}</td>
+        <td>${m.champion !== undefined ? html`champion → v${m.champion}` : ''}</td>
+        <td>
+          ${
+            m.rolloutReason
+              ? html`${badge(m.rolloutPhase)} ${m.rolloutReason}
+                  <div class="muted">${m.rolloutMessage ?? ''}</div>`
+              : html`<span class="muted">${m.message}</span>`
+          }
+        </td>
+      </tr>`,
+  )}`;
+}
+
+export function modelsPage(models: readonly ModelSummary[]): string {
+  return layout(
+    'Models',
+    html`<h1>Models</h1>
+      <table>
+        <thead>
+          <tr>
+            <th>Model</th>
+            <th>Phase</th>
+            <th>Serving</th>
+            <th>Canary</th>
+            <th>Traffic</th>
+            <th>Aliases</th>
+            <th>Last rollout</th>
+          </tr>
+        </thead>
+        <tbody id="live" data-fragment="/fragments/models">
+          ${modelRows(models)}
+        </tbody>
+      </table>`,
+    { live: '/fragments/models' },
+  );
+}
+
+/** The live part of a model page: rollout state and the canary analysis. */
+export function modelLive(r: ModelResponse): Html {
+  const m = r.model;
+  const analysis = r.status.analysis ?? [];
+  return html`<dl>
+      <dt>Phase</dt>
+      <dd>${badge(m.phase)} <span class="muted">${m.message}</span></dd>
+      <dt>Serving</dt>
+      <dd>${m.stable !== undefined ? html`v${m.stable}` : '—'}</dd>
+      <dt>Canary</dt>
+      <dd class="canary">${m.canary !== undefined ? html`v${m.canary}, step ${(m.step ?? 0) + 1}` : '—'}</dd>
+      <dt>Traffic</dt>
+      <dd class="traffic">${traffic(m)}</dd>
+      <dt>Last rollout</dt>
+      <dd>
+        ${badge(m.rolloutPhase)} ${m.rolloutReason ?? ''}
+        <span class="muted">${m.rolloutMessage ?? ''}</span>${m.promotedAt ? html` <span class="muted">(promoted ${m.promotedAt})</span>` : ''}
+      </dd>
+      ${
+        m.lastFailedVersion !== undefined
+          ? html`<dt>Last rolled back</dt>
+              <dd>v${m.lastFailedVersion}</dd>`
+          : ''
+      }
+    </dl>
+    <h2>Canary analysis</h2>
+    ${
+      analysis.length
+        ? html`<table class="analysis">
+            <thead>
+              <tr>
+                <th>Checked</th>
+                <th>Version</th>
+                <th>Step</th>
+                <th>Traffic</th>
+                <th>Requests</th>
+                <th>Error rate</th>
+                <th>p99 ms</th>
+                <th>Prediction drift</th>
+                <th>Result</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${analysis.map(
+                (a) =>
+                  html`<tr>
+                    <td>${a.checkedAt}</td>
+                    <td>v${a.version}</td>
+                    <td>${a.step + 1}</td>
+                    <td>${a.trafficPercent}%</td>
+                    <td>${a.requests ?? ''}</td>
+                    <td>${a.errorRate ?? ''}</td>
+                    <td>${a.p99LatencyMs ?? ''}</td>
+                    <td>${a.predictionDrift ?? ''}</td>
+                    <td>${badge(a.passed ? 'passed' : 'failed')} ${a.message ?? ''}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>`
+        : html`<p class="muted">No canary analysis yet.</p>`
+    }`;
+}
+
+function versionsTable(ns: string, name: string, versions: readonly VersionView[]): Html {
+  if (!versions.length) return html`<p class="muted">No registered versions.</p>`;
+  return html`<table>
+    <thead>
+      <tr>
+        <th>Version</th>
+        <th>Aliases</th>
+        <th>Created</th>
+        <th>Reason</th>
+        <th>Metrics</th>
+        <th>Run</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${versions.map(
+        (v) =>
+          html`<tr>
+            <td><a href="${versionHref(ns, name, v.version)}">v${v.version}</a></td>
+            <td>${v.aliases.join(', ')}</td>
+            <td>${v.createdAt}</td>
+            <td>${v.reason ?? ''}</td>
+            <td>
+              ${Object.entries(v.metrics)
+                .slice(0, 4)
+                .map(([k, x]) => html`${k} ${round(x)} `)}
+            </td>
+            <td>${v.runId ? html`<a href="${runHref(v.runId)}">${v.runId}</a>` : ''}</td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}
+
+const round = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
+
+export function modelPage(r: ModelResponse): string {
+  const m = r.model;
+  const frag = `/fragments${modelHref(m.namespace, m.name)}`;
+  return layout(
+    m.name,
+    html`<h1>${m.name} <span class="muted">${m.namespace} · registered model ${m.registered}</span></h1>
+      <section id="live" data-fragment="${frag}">${modelLive(r)}</section>
+      <h2>Versions</h2>
+      ${versionsTable(m.namespace, m.name, r.versions)}
+      <h2>Training runs</h2>
+      ${
+        r.trainingRuns.length
+          ? html`<table>
+              <thead>
+                <tr>
+                  <th>TrainingRun</th>
+                  <th>Pipeline</th>
+                  <th>Reason</th>
+                  <th>Phase</th>
+                  <th>Registered</th>
+                  <th>Message</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${r.trainingRuns.map(
+                  (t) =>
+                    html`<tr>
+                      <td>${t.name}</td>
+                      <td>${t.pipeline}</td>
+                      <td>${t.reason}</td>
+                      <td>${badge(t.phase)}</td>
+                      <td>${t.registeredVersion !== undefined ? html`v${t.registeredVersion}` : t.gateRejected ? 'gate rejected' : ''}</td>
+                      <td class="muted">${t.message}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+          : html`<p class="muted">No TrainingRuns.</p>`
+      }`,
+    { live: frag },
+  );
+}
+
+export function versionPage(ns: string, model: string, v: VersionView, run: RunSummary | undefined): string {
+  return layout(
+    `${model} v${v.version}`,
+    html`<h1><a href="${modelHref(ns, model)}">${model}</a> v${v.version}</h1>
+      <h2>Lineage</h2>
+      <dl>
+        <dt>Registered model</dt>
+        <dd>${v.name}</dd>
+        <dt>Created</dt>
+        <dd>${v.createdAt}</dd>
+        <dt>Triggered by</dt>
+        <dd>${v.reason ?? 'unknown'}</dd>
+        <dt>Run</dt>
+        <dd>
+          ${v.runId ? (run ? html`<a href="${runHref(v.runId)}">${v.runId}</a> ${badge(run.status)}` : html`${v.runId} <span class="muted">(not a local run here)</span>`) : '—'}
+        </dd>
+        <dt>Pipeline</dt>
+        <dd>${v.pipeline ?? '—'}</dd>
+        <dt>Git commit</dt>
+        <dd><code>${v.gitCommit ?? '—'}</code>${v.gitDirty ? html` <span class="badge Paused">dirty ${v.gitDirty.slice(0, 19)}</span>` : ''}</dd>
+        <dt>Dataset</dt>
+        <dd><code>${v.datasetDigest ?? '—'}</code></dd>
+        <dt>Model file</dt>
+        <dd><code>${v.digest ?? '—'}</code> (${v.format})</dd>
+        <dt>Aliases</dt>
+        <dd>${v.aliases.join(', ') || '—'}</dd>
+      </dl>
+      <h2>Metrics</h2>
+      <table>
+        <tbody>
+          ${Object.entries(v.metrics).map(
+            ([k, x]) =>
+              html`<tr>
+                <th>${k}</th>
+                <td>${round(x)}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+      <h2>Params</h2>
+      <table>
+        <tbody>
+          ${Object.entries(v.params).map(
+            ([k, x]) =>
+              html`<tr>
+                <th>${k}</th>
+                <td><code>${x}</code></td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>`,
+  );
+}
+
+const ms = (x: number | undefined): string => (x === undefined ? '' : x < 1000 ? `${Math.round(x)} ms` : `${(x / 1000).toFixed(1)} s`);
+
+export function runRows(runs: readonly RunSummary[]): Html {
+  if (!runs.length)
+    return html`<tr>
+      <td colspan="6" class="muted">No runs. Start one with <code>ghosteam run app.ts</code>.</td>
+    </tr>`;
+  return html`${runs.map(
+    (r) =>
+      html`<tr>
+        <td><a href="${runHref(r.id)}">${r.id}</a></td>
+        <td>${r.pipeline}</td>
+        <td>${badge(r.status)}</td>
+        <td>${r.startedAt}</td>
+        <td>${ms(r.durationMs)}</td>
+        <td>${r.tasks} tasks, ${r.cached} cached</td>
+      </tr>`,
+  )}`;
+}
+
+export function runsPage(runs: readonly RunSummary[]): string {
+  return layout(
+    'Runs',
+    html`<h1>Pipeline runs</h1>
+      <table>
+        <thead>
+          <tr>
+            <th>Run</th>
+            <th>Pipeline</th>
+            <th>Status</th>
+            <th>Started</th>
+            <th>Duration</th>
+            <th>Tasks</th>
+          </tr>
+        </thead>
+        <tbody id="live" data-fragment="/fragments/runs">
+          ${runRows(runs)}
+        </tbody>
+      </table>`,
+    { live: '/fragments/runs' },
+  );
+}
+
+export function runNodes(d: RunDetail): Html {
+  return html`${d.nodes.map(
+    (n) =>
+      html`<tr data-node="${n.id}">
+        <td>${n.id}</td>
+        <td>${badge(n.state)}${n.cached ? html` <span class="badge">cache hit</span>` : ''}${n.resumed ? html` <span class="badge">resumed</span>` : ''}</td>
+        <td>${ms(n.durationMs)}</td>
+        <td>${n.attempts}</td>
+        <td>
+          ${Object.entries(n.outputs).map(([k, a]) => html`<div>${k} <code title="${a.digest}">${a.digest.slice(0, 19)}</code> <span class="muted">${a.kind}, ${a.size} B</span></div>`)}${Object.entries(
+            n.outputParams,
+          ).map(([k, v]) => html`<div>${k} = <code>${JSON.stringify(v)}</code></div>`)}
+        </td>
+        <td class="muted">${n.message ?? ''}${n.hasLog ? html` <a href="${runHref(d.run.id)}/logs/${encodeURIComponent(n.id)}">log</a>` : ''}</td>
+      </tr>`,
+  )}`;
+}
+
+export function runPage(d: RunDetail): string {
+  const r = d.run;
+  const frag = `/fragments${runHref(r.id)}`;
+  return layout(
+    r.id,
+    html`<h1>Run ${r.id} <span class="muted">${r.pipeline}</span></h1>
+      <dl>
+        <dt>Status</dt>
+        <dd>${badge(r.status)} <span class="muted">${r.message ?? ''}</span></dd>
+        <dt>Started</dt>
+        <dd>${r.startedAt}</dd>
+        <dt>Duration</dt>
+        <dd>${ms(r.durationMs)}</dd>
+        <dt>Git commit</dt>
+        <dd><code>${r.gitCommit ?? '—'}</code>${r.gitDirty ? html` <span class="badge Paused">dirty</span>` : ''}</dd>
+        <dt>Params</dt>
+        <dd><code>${JSON.stringify(d.params)}</code></dd>
+      </dl>
+      <h2>Tasks</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Task</th>
+            <th>State</th>
+            <th>Duration</th>
+            <th>Attempts</th>
+            <th>Outputs</th>
+            <th>Message</th>
+          </tr>
+        </thead>
+        <tbody id="live" data-fragment="${frag}">
+          ${runNodes(d)}
+        </tbody>
+      </table>`,
+    { live: frag },
+  );
+}
+
+export function errorPage(status: number, message: string): string {
+  return layout(
+    status === 404 ? 'Not found' : 'Bad request',
+    html`<h1>${status === 404 ? 'Not found' : 'Bad request'}</h1>
+      <p class="error">${message}</p>
+      <p><a href="/">All models</a> · <a href="/runs">All runs</a></p>`,
+  );
+}
+
+/**
+ * The live script: one EventSource on /api/events; on each `change` event it fetches the page's
+ * fragment and swaps it in. The browser reconnects by itself; no polling.
+ */
+export const LIVE_JS = `(() => {
+  const target = document.getElementById('live');
+  const state = document.getElementById('live-state');
+  if (!target || !window.EventSource) return;
+  let busy = false, again = false;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      const res = await fetch(target.dataset.fragment, { headers: { accept: 'text/html' } });
+      if (res.ok) target.innerHTML = await res.text();
+    } finally {
+      busy = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+  const es = new EventSource('/api/events');
+  es.addEventListener('open', () => { state.textContent = 'live'; });
+  es.addEventListener('error', () => { state.textContent = 'reconnecting…'; });
+  es.addEventListener('change', () => { refresh(); });
+})();
+`;
