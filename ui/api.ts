@@ -347,7 +347,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     const method = r.method ?? 'get';
     const responses: Record<string, unknown> = r.body
       ? {
-          '202': { description: 'Handed to the operator', content: { 'application/json': { schema: plain(r.schema, refs) } } },
+          '202': { description: 'Handed to the operator', content: { 'application/json': { schema: ref(r.schema) } } },
           '400': { description: 'A malformed body (the message names the field and the fix)', content: { 'application/json': { schema: errorRef } } },
           '401': { description: 'No or a bad bearer token', content: { 'application/json': { schema: errorRef } } },
           '403': { description: 'A token without the admin permission', content: { 'application/json': { schema: errorRef } } },
@@ -357,7 +357,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           '415': { description: 'The body is not JSON', content: { 'application/json': { schema: errorRef } } },
         }
       : {
-          '200': { description: 'OK', content: { 'application/json': { schema: plain(r.schema, refs) } } },
+          '200': { description: 'OK', content: { 'application/json': { schema: ref(r.schema) } } },
           '400': { description: 'A malformed request (the message names the parameter and the fix)', content: { 'application/json': { schema: errorRef } } },
           '404': { description: 'No such object', content: { 'application/json': { schema: errorRef } } },
         };
@@ -376,32 +376,20 @@ export function openApiDocument(version: string): Record<string, unknown> {
               })),
             }
           : {}),
-<<<<<<< HEAD
-        ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: plain(r.body, refs) } } }, security: [{ bearer: [] }] } : {}),
+        ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(r.body) } } }, security: [{ bearer: [] }] } : {}),
         responses,
-=======
-        responses: {
-          '200': { description: 'OK', content: { 'application/json': { schema: ref(r.schema) } } },
-          '400': { description: 'A malformed request (the message names the parameter and the fix)', content: { 'application/json': { schema: errorRef } } },
-          '404': { description: 'No such object', content: { 'application/json': { schema: errorRef } } },
-        },
->>>>>>> main
       },
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'ghosteam UI API', version, description: 'Read-only JSON API of `ghosteam ui`: the same data the pages show.' },
+    info: { title: 'ghosteam UI API', version, description: 'JSON API of `ghosteam ui`: the same data the pages show, and the actions (with credentials).' },
     paths,
-<<<<<<< HEAD
     components: {
-      schemas: Object.fromEntries(refs),
+      schemas: components(),
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'The static token (--token-env) or an OIDC access token with the admin permission' },
       },
     },
-=======
-    components: { schemas: components() },
->>>>>>> main
   };
 }
