@@ -200,3 +200,99 @@ export async function workflowLogs(kube: RawKube, ns: string, workflow: string):
   );
   return logs.join('\n');
 }
+
+/** The parts of a synthesized KServe ServingRuntime and InferenceService that a predictor pod is made of. */
+export interface PredictorSources {
+  runtime: { spec: { containers: Record<string, unknown>[]; volumes?: Record<string, unknown>[] } };
+  isvc: {
+    metadata: { name: string; namespace?: string };
+    spec: {
+      predictor: {
+        securityContext?: object;
+        serviceAccountName?: string;
+        model: { storageUri?: string; env?: object[]; resources?: object; securityContext?: object };
+      };
+    };
+  };
+}
+
+/** What KServe's storage initializer does for a `storageUri`: an init container writing the model into `/mnt/models`. */
+export interface StorageInitializer {
+  image: string;
+  command: string[];
+  env: { name: string; value: string }[];
+}
+
+/**
+ * The Deployment and Service that KServe's RawDeployment mode makes of an InferenceService on a
+ * ServingRuntime (no Knative, no KServe controller here): the runtime's container with `{{.Name}}`
+ * in its args replaced by the InferenceService's name and the predictor's model fields (env,
+ * resources, securityContext) laid over it; the predictor's pod securityContext; the model put in
+ * `/mnt/models` (volume `kserve-provision-location`, read-only to the server) by an init container
+ * named `storage-initializer`, which gets the storageUri as its last argument; a Service
+ * `<name>-predictor` on port 80 to the container's port. KServe's own storage-initializer image is
+ * not reachable here (and it reads no `mlflow-artifacts:` URIs), so the caller gives the one to run.
+ */
+export function rawDeployment(src: PredictorSources, storage: StorageInitializer): { deployment: KubeObject; service: KubeObject } {
+  const name = src.isvc.metadata.name;
+  const predictor = src.isvc.spec.predictor;
+  const model = predictor.model;
+  if (src.runtime.spec.containers.length !== 1) throw new Error(`the ServingRuntime has ${src.runtime.spec.containers.length} containers; KServe serves one`);
+  const c = src.runtime.spec.containers[0] as {
+    args?: string[];
+    env?: object[];
+    ports?: { containerPort: number }[];
+    volumeMounts?: object[];
+    [k: string]: unknown;
+  };
+  const port = c.ports?.[0]?.containerPort;
+  if (!port) throw new Error('the ServingRuntime container declares no port');
+  if (!model.storageUri) throw new Error(`InferenceService ${name} has no storageUri: nothing would put the model into /mnt/models`);
+  const labels = { 'serving.kserve.io/inferenceservice': name, component: 'predictor', app: `isvc.${name}-predictor` };
+  const provision = { name: 'kserve-provision-location', mountPath: '/mnt/models' };
+  const tmp = (c.volumeMounts ?? []).filter((m) => (m as { mountPath?: string }).mountPath === '/tmp');
+  const server = {
+    ...c,
+    args: (c.args ?? []).map((a) => a.replaceAll('{{.Name}}', name)),
+    env: [...(c.env ?? []), ...(model.env ?? [])],
+    ...(model.resources ? { resources: model.resources } : {}),
+    ...(model.securityContext ? { securityContext: model.securityContext } : {}),
+    volumeMounts: [...(c.volumeMounts ?? []), { ...provision, readOnly: true }],
+  };
+  const init = {
+    name: 'storage-initializer',
+    image: storage.image,
+    command: [...storage.command, model.storageUri, provision.mountPath],
+    env: [...(model.env ?? []), ...storage.env],
+    resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    securityContext: model.securityContext ?? c.securityContext,
+    volumeMounts: [provision, ...tmp],
+  };
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${name}-predictor`, namespace: src.isvc.metadata.namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: labels.app } },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          ...(predictor.serviceAccountName ? { serviceAccountName: predictor.serviceAccountName } : {}),
+          ...(predictor.securityContext ? { securityContext: predictor.securityContext } : {}),
+          initContainers: [init],
+          containers: [server],
+          volumes: [...(src.runtime.spec.volumes ?? []), { name: provision.name, emptyDir: {} }],
+        },
+      },
+    },
+  };
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `${name}-predictor`, namespace: src.isvc.metadata.namespace, labels },
+    spec: { selector: { app: labels.app }, ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }] },
+  };
+  return { deployment, service };
+}
