@@ -10,7 +10,7 @@ export {
   GPU_CAPABLE_ANNOTATION,
   type ModelServingRuntimeProps,
 } from './serving-runtime.ts';
-export { DriftMonitor, Feature, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
+export { DriftMonitor, Feature, QualityTrigger, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
 export {
   Entity,
   Field,
