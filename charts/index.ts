@@ -2,6 +2,7 @@
 export * from '../api/crds/index.ts';
 export { validateGhosteamObject } from '../api/crds/validate.ts';
 export { Model, gpuOnCpuRuntime, type ModelProps } from './model.ts';
+export { Dashboard, DASHBOARD_DEFAULTS, type DashboardOptions } from './dashboard.ts';
 export { Alerts, ALERT_DEFAULTS, ALERT_NAMES, type AlertsOptions, type PrometheusRuleSpec } from './alerts.ts';
 export {
   ModelServingRuntime,
