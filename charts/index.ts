@@ -10,7 +10,7 @@ export {
   GPU_CAPABLE_ANNOTATION,
   type ModelServingRuntimeProps,
 } from './serving-runtime.ts';
-export { DriftMonitor, Feature, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
+export { DriftMonitor, Feature, QualityTrigger, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
 export { Rollout, Autoscaling, PayloadLogging, type CanaryOptions } from './rollout.ts';
 export { InferenceServiceSchema, ServingRuntimeSchema, type InferenceService, type ServingRuntime } from './kserve.ts';
 export { readModelsLock, parseModelsLock, LOCK_FILE, type ModelsLock, type ModelPin } from '../api/lock.ts';

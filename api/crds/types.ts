@@ -9,6 +9,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ObjectMeta } from '../objects.ts';
+import { QUALITY_METRICS, QUALITY_MIN_SAMPLES, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../quality.ts';
 import { AUTOSCALING_CEL_RULES, ROLLOUT_CEL_RULES } from './semantics.ts';
 
 export const GROUP = 'ghosteam.io';
@@ -100,12 +101,33 @@ export const ROLLOUT_DEFAULTS = {
   minRequests: 20,
 } as const;
 
+export const QualityMetricSchema = StringEnum(QUALITY_METRICS, { description: 'A quality metric from delayed labels (POST /v2/models/{name}/feedback)' });
+
+/** Quality from labels in canary analysis: judged once the canary has minSamples labelled predictions in the quality window; until then it is reported as not judged. */
+export const RolloutQualitySchema = Type.Object({
+  metric: QualityMetricSchema,
+  threshold: Type.Optional(
+    Type.Number({
+      description:
+        'The worst acceptable canary value: a floor for accuracy, precision, recall, f1, rocAuc and macroF1; a ceiling for rmse, mae and calibrationError',
+    }),
+  ),
+  maxDegradation: Type.Optional(
+    Type.Number({ minimum: 0, description: 'How much worse than the stable version (same window, same metric units) the canary may be' }),
+  ),
+  minSamples: Type.Optional(
+    Type.Integer({ minimum: 1, description: `Labelled canary predictions needed before quality is judged (default ${QUALITY_MIN_SAMPLES})` }),
+  ),
+});
+export type RolloutQuality = Static<typeof RolloutQualitySchema>;
+
 export const RolloutThresholdsSchema = Type.Object({
   maxErrorRate: Type.Optional(
     Type.Number({ minimum: 0, maximum: 1, description: `Max fraction of failed requests on the canary (default ${ROLLOUT_DEFAULTS.maxErrorRate})` }),
   ),
   maxP99LatencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Max p99 latency of the canary in ms (default: not checked)' })),
   maxPredictionDrift: Type.Optional(Type.Number({ minimum: 0, description: 'Max drift score between canary and stable predictions (default: not checked)' })),
+  quality: Type.Optional(RolloutQualitySchema),
 });
 export type RolloutThresholds = Static<typeof RolloutThresholdsSchema>;
 
@@ -171,6 +193,12 @@ export const AnalysisResultSchema = Type.Object({
   errorRate: Type.Optional(Type.Number({ minimum: 0 })),
   p99LatencyMs: Type.Optional(Type.Number({ minimum: 0 })),
   predictionDrift: Type.Optional(Type.Number({ minimum: 0 })),
+  /** The canary's quality metric (spec.rollout.thresholds.quality.metric) when it was judged. */
+  quality: Type.Optional(Type.Number()),
+  /** The stable version's value of the same metric over the same window. */
+  stableQuality: Type.Optional(Type.Number()),
+  /** Labelled canary predictions behind `quality`. */
+  qualitySamples: Type.Optional(Type.Integer({ minimum: 0 })),
   message: Type.Optional(Type.String()),
 });
 export type AnalysisResult = Static<typeof AnalysisResultSchema>;
@@ -202,6 +230,17 @@ export const RolloutStateSchema = Type.Object({
 });
 export type RolloutState = Static<typeof RolloutStateSchema>;
 
+/** One version's quality from delayed labels over the model server's quality window. */
+export const VersionQualityStatusSchema = Type.Object({
+  version: Type.Integer({ minimum: 1 }),
+  task: StringEnum(QUALITY_TASKS),
+  /** Labelled predictions in the window. */
+  samples: Type.Integer({ minimum: 0 }),
+  windowSeconds: Type.Number({ minimum: 0 }),
+  ...Object.fromEntries(QUALITY_METRICS.map((m) => [m, Type.Optional(Type.Number())])),
+});
+export type VersionQualityStatus = { version: number; task: QualityTask; samples: number; windowSeconds: number } & Partial<Record<QualityMetric, number>>;
+
 export const ModelStatusSchema = Type.Object({
   phase: Type.Optional(ModelPhaseSchema),
   /** The rollout state (phase, last outcome, handled action); the step is stepIndex. Absent in a status written by an operator from before this field: then it is read from the conditions, once (controllers/planners/rollout-state.ts). */
@@ -223,6 +262,8 @@ export const ModelStatusSchema = Type.Object({
   /** The stable version the last promotion replaced (while the Model is in its Promoted state); write-back records it as the pin's `previous`. */
   promotedFrom: Type.Optional(Type.Integer({ minimum: 1 })),
   url: Type.Optional(Type.String()),
+  /** Quality from delayed labels of the stable (and canary) version, once labels have joined their predictions. */
+  quality: Type.Optional(Type.Object({ stable: Type.Optional(VersionQualityStatusSchema), canary: Type.Optional(VersionQualityStatusSchema) })),
   /** Git write-back of the promoted version (operator started with --git-repo); see controllers/planners/writeback.ts. */
   writeBack: Type.Optional(
     Type.Object({
@@ -239,7 +280,9 @@ export const ModelStatusSchema = Type.Object({
   ),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
-export type ModelStatus = Static<typeof ModelStatusSchema>;
+export type ModelStatus = Omit<Static<typeof ModelStatusSchema>, 'quality'> & {
+  quality?: { stable?: VersionQualityStatus; canary?: VersionQualityStatus };
+};
 export type ModelWriteBack = NonNullable<ModelStatus['writeBack']>;
 
 // ---------------------------------------------------------------------------------------------
@@ -289,6 +332,19 @@ export const DriftMonitorSpecSchema = Type.Object({
   }),
   /** Standard 5-field cron expression for checks. */
   schedule: Type.String({ minLength: 9 }),
+  /**
+   * Retrain on model quality too (reason 'performance'): when the Model's stable version has at
+   * least minSamples labelled predictions and the metric stays worse than threshold for forSeconds.
+   * One run per incident: once a run started, the same breach of the same version starts no other.
+   */
+  quality: Type.Optional(
+    Type.Object({
+      metric: QualityMetricSchema,
+      threshold: Type.Number({ description: 'A floor for accuracy-like metrics, a ceiling for rmse, mae and calibrationError' }),
+      forSeconds: Type.Integer({ minimum: 0, description: 'How long the breach must last (checked on the schedule) before retraining' }),
+      minSamples: Type.Integer({ minimum: 1, description: 'Labelled predictions needed before quality is judged' }),
+    }),
+  ),
   action: Type.Object({
     retrain: Type.Optional(
       Type.Object({
@@ -328,6 +384,21 @@ export const DriftMonitorStatusSchema = Type.Object({
   /** Name of the last TrainingRun this monitor created. */
   lastTriggeredRun: Type.Optional(Type.String()),
   lastTriggeredAt: Type.Optional(DateTime('When lastTriggeredRun was created')),
+  /** The last quality check (spec.quality) of the Model's stable version, and the breach in progress. */
+  quality: Type.Optional(
+    Type.Object({
+      metric: QualityMetricSchema,
+      version: Type.Optional(Type.Integer({ minimum: 1 })),
+      value: Type.Optional(Type.Number()),
+      samples: Type.Integer({ minimum: 0 }),
+      threshold: Type.Number(),
+      breached: Type.Boolean(),
+      /** When the current breach began (the first check that found it). */
+      breachedSince: Type.Optional(DateTime('When the current breach began')),
+      /** The TrainingRun started for the current breach: no other is started until the breach ends or the version changes. */
+      incidentRun: Type.Optional(Type.String()),
+    }),
+  ),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
 export type DriftMonitorStatus = Static<typeof DriftMonitorStatusSchema>;
@@ -335,7 +406,7 @@ export type DriftMonitorStatus = Static<typeof DriftMonitorStatusSchema>;
 // ---------------------------------------------------------------------------------------------
 // TrainingRun
 
-export const TRAINING_REASONS = ['drift', 'git-change', 'schedule', 'manual'] as const;
+export const TRAINING_REASONS = ['drift', 'performance', 'git-change', 'schedule', 'manual'] as const;
 export const TrainingReasonSchema = StringEnum(TRAINING_REASONS);
 export type TrainingReason = Static<typeof TrainingReasonSchema>;
 
@@ -350,7 +421,7 @@ export const TrainingRunSpecSchema = Type.Object({
   /** The pipeline's `ghosteam.io/spec-hash` when the run was requested. */
   specHash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
   gitCommit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,64}$' })),
-  /** The DriftMonitor that requested the run (reason 'drift'). */
+  /** The DriftMonitor that requested the run (reason 'drift' or 'performance'). */
   driftMonitor: Type.Optional(Type.String()),
 });
 export type TrainingRunSpec = Static<typeof TrainingRunSpecSchema>;
@@ -435,6 +506,9 @@ export const KINDS: readonly KindDef[] = [
       { name: 'Canary', type: 'integer', jsonPath: '.status.canaryVersion', description: 'Version being rolled out' },
       { name: 'Traffic', type: 'integer', jsonPath: '.status.trafficPercent', description: 'Percent of traffic on the canary' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Accuracy', type: 'number', jsonPath: '.status.quality.stable.accuracy', description: "Stable version's accuracy from delayed labels" },
+      { name: 'Labels', type: 'integer', jsonPath: '.status.quality.stable.samples', description: 'Labelled predictions in the quality window', priority: 1 },
+      { name: 'RMSE', type: 'number', jsonPath: '.status.quality.stable.rmse', priority: 1 },
       { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
@@ -450,6 +524,7 @@ export const KINDS: readonly KindDef[] = [
       { name: 'Model', type: 'string', jsonPath: '.spec.model' },
       { name: 'Drift', type: 'boolean', jsonPath: '.status.datasetDrift' },
       { name: 'Share', type: 'number', jsonPath: '.status.driftShare' },
+      { name: 'Quality', type: 'number', jsonPath: '.status.quality.value', description: 'The quality metric of spec.quality' },
       { name: 'Last-Check', type: 'date', jsonPath: '.status.lastCheckTime' },
       { name: 'Last-Run', type: 'string', jsonPath: '.status.lastTriggeredRun', priority: 1 },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

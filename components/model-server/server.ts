@@ -33,6 +33,7 @@ import { loadOrtModel, resolveSpec, specName, type ModelSpec, type OrtModel, typ
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
+import { openApiDocument } from './openapi.ts';
 import { ELEM_BYTES, attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
 import { closeAfter, isLoopback, readBody, send, DEFAULT_DRAIN_BYTES } from './http.ts';
 import { AuthError, createAuthenticator, type AuthOptions, type Need, type Principal } from '../security/auth.ts';
@@ -449,6 +450,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   let lastRequestAt = 0;
   const unknownMetrics = metrics.forVersion('', '');
   const SERVER_META = serverMeta(adminOn);
+  let openApi: string | undefined;
   // The OIP model repository extension: a second door to load/unload below, guarded like /admin.
   const repository = new ModelRepository({
     // Triton's load re-reads a model that is already loaded (a new file at the same path).
@@ -1120,6 +1122,11 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         res.end(text);
       }
       return;
+    }
+    if (p0 === 'openapi.json' && parts.length === 1) {
+      if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /openapi.json; use GET`);
+      openApi ??= JSON.stringify(openApiDocument({ version: '0.1.0', admin: adminOn, auth: options.token !== undefined || options.auth?.jwt !== undefined }));
+      return send(res, 200, openApi);
     }
     if (p0 === 'admin' && adminOn) return handleAdmin(req, res, parts, method);
     throw new RequestError(404, `no route for ${method} ${path}`);

@@ -3,9 +3,11 @@
  * (`npm run images:build`). With CI=true a missing cluster or image fails the suite; elsewhere
  * `skip` says what to run.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
 import { rawKube, type KubeObject, type RawKube } from '../peers/raw.ts';
 import { eventually } from '../peers/index.ts';
 import { CLUSTER_NET } from '../peers/cluster/config.ts';
@@ -126,6 +128,26 @@ export async function captureClusterEgress(): Promise<Capture> {
   };
 }
 
+/**
+ * Call last inside a cluster suite's `describe`: capture the outward interface from the first test
+ * on (a `before` hook), and end with a test that fails on any packet of the cluster's addresses.
+ */
+export function noTrafficLeavesTheMachine(): void {
+  let capture: Capture | undefined;
+  before(async () => {
+    capture = await captureClusterEgress();
+  });
+  after(async () => {
+    await capture?.stop();
+  });
+  test('none of the cluster traffic left the machine', async () => {
+    assert.ok(capture, 'the capture started');
+    const packets = await capture.stop();
+    capture = undefined;
+    assert.deepEqual(packets, [], `packets of the cluster's addresses on the outward interface:\n${packets.slice(0, 20).join('\n')}`);
+  });
+}
+
 /** A Workflow as the tests read it back. */
 export interface WorkflowLike {
   metadata?: { name?: string };
@@ -183,6 +205,51 @@ export async function forwardToPods(target: string): Promise<Forward> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A peer on this machine's loopback (MLflow) as pods reach a server in a real cluster: a Service
+ * of its own. The Service has no selector; its EndpointSlice points at a `forwardToPods` forwarder
+ * on the node address, so a pod's call to `http://<ClusterIP>:<port>` goes through kube-proxy's
+ * rules to the node and on to the peer, never off the machine. Pods resolve no names here, so the
+ * URL carries the ClusterIP; in a production cluster it would be the Service's DNS name.
+ */
+export async function peerService(kube: RawKube, target: string, where: { namespace: string; name: string }): Promise<Forward> {
+  const forward = await forwardToPods(target);
+  const port = Number(new URL(forward.url).port);
+  const servicePort = Number(new URL(target).port) || 80;
+  try {
+    const svc = await kube.apply<{ spec: { clusterIP: string } }>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: where.name, namespace: where.namespace, labels: { 'app.kubernetes.io/part-of': 'ghosteam-test-peers' } },
+      spec: { type: 'ClusterIP', ports: [{ name: 'http', port: servicePort, targetPort: port, protocol: 'TCP' }] },
+    });
+    await kube.apply({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: where.name,
+        namespace: where.namespace,
+        labels: { 'kubernetes.io/service-name': where.name, 'endpointslice.kubernetes.io/managed-by': 'ghosteam-test-harness' },
+      },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [CLUSTER_NET.nodeIP], conditions: { ready: true } }],
+      ports: [{ name: 'http', port, protocol: 'TCP' }],
+    });
+    const url = `${new URL(target).protocol}//${svc.spec.clusterIP}:${servicePort}`;
+    return {
+      url,
+      async close() {
+        await kube.request('DELETE', `/apis/discovery.k8s.io/v1/namespaces/${where.namespace}/endpointslices/${where.name}`).catch(() => {});
+        await kube.request('DELETE', `/api/v1/namespaces/${where.namespace}/services/${where.name}`).catch(() => {});
+        await forward.close();
+      },
+    };
+  } catch (err) {
+    await forward.close();
+    throw err;
+  }
 }
 
 /** The `main` container logs of a Workflow's pods, for a failure message. */

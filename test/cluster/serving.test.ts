@@ -25,7 +25,7 @@ import { randomDenseNet } from '../../components/onnx/random.ts';
 import { openRegistry } from '../../components/registry/index.ts';
 import { CLUSTER_NET } from '../peers/cluster/config.ts';
 import { usePeers } from '../peers/index.ts';
-import { captureClusterEgress, forwardToPods, rawDeployment, useCluster, waitFor, type Capture, type Forward, type PredictorSources } from './harness.ts';
+import { captureClusterEgress, peerService, rawDeployment, useCluster, waitFor, type Capture, type Forward, type PredictorSources } from './harness.ts';
 
 const cluster = await useCluster(['model-server']);
 const peers = await usePeers(['mlflow']);
@@ -57,12 +57,12 @@ describe('the model-server image serves a registered model behind a Service', { 
   const tmp = mkdtempSync(join(tmpdir(), 'ghosteam-serving-'));
   before(async () => {
     capture = await captureClusterEgress();
-    mlflow = await forwardToPods(peers.mlflowUrl);
     await cluster.kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    mlflow = await peerService(cluster.kube, peers.mlflowUrl, { namespace: ns, name: 'mlflow' });
   });
   after(async () => {
-    await cluster.kube?.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
     await mlflow?.close();
+    await cluster.kube?.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -138,6 +138,7 @@ describe('the model-server image serves a registered model behind a Service', { 
     const init = JSON.parse((await initLog(podName)).trim().split('\n').pop()!) as { digest: string; files: string[] };
     assert.equal(init.digest, mv.digest, 'the storage initializer fetched the registered bytes');
     assert.deepEqual(init.files, ['model.onnx']);
+    assert.ok(mlflow.url.startsWith(`http://${CLUSTER_NET.serviceCIDR.split('.').slice(0, 2).join('.')}.`), `MLflow by its Service: ${mlflow.url}`);
 
     // From this node through the Service's ClusterIP: kube-proxy's rules carry it to the pod.
     const svc = await cluster.kube.request<{ spec: { clusterIP: string } }>('GET', `/api/v1/namespaces/${ns}/services/fraud-predictor`);
