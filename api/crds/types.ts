@@ -1,6 +1,6 @@
 /**
  * The ghosteam custom resources (group `ghosteam.io`, version `v1alpha1`): `Model`, `DriftMonitor`,
- * `TrainingRun`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
+ * `TrainingRun`, and the feature registry: `FeatureView`, `FeatureService`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
  * (`Static<>`), the CRDs' structural openAPIV3Schema (api/crds/index.ts) and the run-time ajv
  * validation (api/crds/validate.ts) are all derived from these schemas.
  *
@@ -470,6 +470,116 @@ export const TrainingRunStatusSchema = Type.Object({
 export type TrainingRunStatus = Static<typeof TrainingRunStatusSchema>;
 
 // ---------------------------------------------------------------------------------------------
+// FeatureView and FeatureService: the registry of declared features (the feature store)
+
+/** The value types a feature can have (Feast's Float64, Int64, String, Bool). */
+export const FEATURE_VALUE_TYPES = ['float64', 'int64', 'string', 'bool'] as const;
+export const FeatureValueTypeSchema = StringEnum(FEATURE_VALUE_TYPES);
+export type FeatureValueType = Static<typeof FeatureValueTypeSchema>;
+
+/** The types a join key can have (Feast's entity value types Int64 and String). */
+export const JOIN_KEY_TYPES = ['int64', 'string'] as const;
+export const JoinKeyTypeSchema = StringEnum(JOIN_KEY_TYPES);
+export type JoinKeyType = Static<typeof JoinKeyTypeSchema>;
+
+const ColumnName = (description: string) => Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 128, description });
+
+export const EntitySchema = Type.Object({
+  name: ColumnName('Entity name, e.g. driver'),
+  joinKeys: Type.Array(Type.Object({ name: ColumnName('Join key column'), type: JoinKeyTypeSchema }), { minItems: 1 }),
+  description: Type.Optional(Type.String()),
+});
+export type EntityDef = Static<typeof EntitySchema>;
+
+export const FEATURE_SOURCE_KINDS = ['file', 'uri', 'sql', 'dataset'] as const;
+export const FeatureSourceSchema = Type.Object({
+  /** file: a local path; uri: s3:// or http(s)://; sql: a query; dataset: a pipeline's output dataset. */
+  kind: StringEnum(FEATURE_SOURCE_KINDS),
+  /** Path or URI (file, uri). */
+  uri: Type.Optional(Type.String({ minLength: 1 })),
+  format: Type.Optional(StringEnum(['parquet', 'csv', 'jsonl', 'arrow'] as const)),
+  /** The query (sql). */
+  query: Type.Optional(Type.String({ minLength: 1 })),
+  /** The pipeline and its output dataset (dataset), as `pipeline/task.output`. */
+  dataset: Type.Optional(Type.String({ minLength: 1 })),
+  /** The event-timestamp column: when each feature value became true. */
+  timestampField: ColumnName('Event-timestamp column'),
+  /** Breaks ties between rows with the same event timestamp: the later-created row wins. */
+  createdTimestampField: Type.Optional(ColumnName('Created-timestamp column')),
+});
+export type FeatureSource = Static<typeof FeatureSourceSchema>;
+
+export const FeatureFieldSchema = Type.Object({
+  name: ColumnName('Feature column'),
+  type: FeatureValueTypeSchema,
+  description: Type.Optional(Type.String()),
+});
+export type FeatureField = Static<typeof FeatureFieldSchema>;
+
+export const ONLINE_STORE_TYPES = ['sqlite', 'redis'] as const;
+export const OnlineStoreSchema = Type.Object({
+  type: StringEnum(ONLINE_STORE_TYPES),
+  /** sqlite: the database file. */
+  path: Type.Optional(Type.String({ minLength: 1 })),
+  /** redis: the Secret (same namespace) whose key holds the connection URL (redis://…); never the URL itself. */
+  secretRef: Type.Optional(Type.Object({ name: DnsName('Secret name'), key: Type.String({ minLength: 1 }) })),
+});
+export type OnlineStoreRef = Static<typeof OnlineStoreSchema>;
+
+export const FeatureViewSpecSchema = Type.Object({
+  entities: Type.Array(EntitySchema, { minItems: 1 }),
+  source: FeatureSourceSchema,
+  /** A value older than this (relative to the row's or the request's time) is not used; 0 = no limit (as Feast's ttl=0). */
+  ttlSeconds: Type.Integer({ minimum: 0 }),
+  features: Type.Array(FeatureFieldSchema, { minItems: 1 }),
+  /** Whether materialization writes the latest values to the online store. */
+  online: Type.Boolean(),
+  onlineStore: Type.Optional(OnlineStoreSchema),
+  /** When materialization runs (5-field cron), and how much event time each chunk covers. */
+  materialization: Type.Optional(Type.Object({ schedule: Type.String({ minLength: 9 }), chunkSeconds: Type.Integer({ minimum: 1 }) })),
+  description: Type.Optional(Type.String()),
+});
+export type FeatureViewSpec = Static<typeof FeatureViewSpecSchema>;
+
+export const FeatureViewStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Materialized into the online store up to this event time. */
+  materializedUntil: Type.Optional(DateTime('Online store holds values up to this event time')),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type FeatureViewStatus = Static<typeof FeatureViewStatusSchema>;
+
+/** What a lookup does with a feature that is missing or older than its view's TTL. */
+export const MISSING_FEATURE_POLICIES = ['nan', 'default', 'reject'] as const;
+export const MissingFeaturePolicySchema = StringEnum(MISSING_FEATURE_POLICIES);
+export type MissingFeaturePolicy = Static<typeof MissingFeaturePolicySchema>;
+
+export const FeatureServiceSpecSchema = Type.Object({
+  /** The features, per view, in the order a model sees them. */
+  features: Type.Array(Type.Object({ featureView: DnsName('FeatureView name'), features: Type.Array(ColumnName('Feature'), { minItems: 1 }) }), {
+    minItems: 1,
+  }),
+  /** Missing or stale features: NaN/null (nan), the declared default (default), or a 4xx (reject). */
+  onMissing: MissingFeaturePolicySchema,
+  /** Per feature (`view:feature`), the value used when onMissing is 'default'. */
+  defaults: Type.Optional(
+    Type.Record(
+      Type.String(),
+      // A number, string or boolean by the feature's type (checked by the construct); free-form in the CRD, which has no scalar unions.
+      Type.Unsafe<number | string | boolean>({ description: 'A number, string or boolean, by the feature type' }),
+    ),
+  ),
+  description: Type.Optional(Type.String()),
+});
+export type FeatureServiceSpec = Static<typeof FeatureServiceSpecSchema>;
+
+export const FeatureServiceStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type FeatureServiceStatus = Static<typeof FeatureServiceStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
 // Whole objects
 
 export interface GhosteamResource<K extends string, S, St> {
@@ -482,9 +592,11 @@ export interface GhosteamResource<K extends string, S, St> {
 export type ModelResource = GhosteamResource<'Model', ModelSpec, ModelStatus>;
 export type DriftMonitorResource = GhosteamResource<'DriftMonitor', DriftMonitorSpec, DriftMonitorStatus>;
 export type TrainingRunResource = GhosteamResource<'TrainingRun', TrainingRunSpec, TrainingRunStatus>;
+export type FeatureViewResource = GhosteamResource<'FeatureView', FeatureViewSpec, FeatureViewStatus>;
+export type FeatureServiceResource = GhosteamResource<'FeatureService', FeatureServiceSpec, FeatureServiceStatus>;
 
 export interface KindDef {
-  readonly kind: 'Model' | 'DriftMonitor' | 'TrainingRun';
+  readonly kind: 'Model' | 'DriftMonitor' | 'TrainingRun' | 'FeatureView' | 'FeatureService';
   readonly plural: string;
   readonly singular: string;
   readonly shortNames: readonly string[];
@@ -543,6 +655,34 @@ export const KINDS: readonly KindDef[] = [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Version', type: 'integer', jsonPath: '.status.registeredVersion' },
       { name: 'Workflow', type: 'string', jsonPath: '.status.workflowName', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+  {
+    kind: 'FeatureView',
+    plural: 'featureviews',
+    singular: 'featureview',
+    shortNames: ['fv'],
+    spec: FeatureViewSpecSchema,
+    status: FeatureViewStatusSchema,
+    printerColumns: [
+      { name: 'Entities', type: 'string', jsonPath: '.spec.entities[*].name' },
+      { name: 'TTL', type: 'integer', jsonPath: '.spec.ttlSeconds', description: 'Seconds a value stays usable (0: no limit)' },
+      { name: 'Online', type: 'boolean', jsonPath: '.spec.online' },
+      { name: 'Materialized', type: 'date', jsonPath: '.status.materializedUntil' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+  {
+    kind: 'FeatureService',
+    plural: 'featureservices',
+    singular: 'featureservice',
+    shortNames: ['fs'],
+    spec: FeatureServiceSpecSchema,
+    status: FeatureServiceStatusSchema,
+    printerColumns: [
+      { name: 'Views', type: 'string', jsonPath: '.spec.features[*].featureView' },
+      { name: 'On-Missing', type: 'string', jsonPath: '.spec.onMissing' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
   },
