@@ -27,6 +27,8 @@ export interface ClosedLoopOptions {
   readonly warmupSeconds?: number;
   /** The server's pid: its CPU time (/proc/PID/stat) over exactly the measured window is reported. */
   readonly serverPid?: number;
+  /** A server of several processes (a primary and its workers): their CPU time together. */
+  readonly serverPids?: readonly number[];
 }
 
 export interface ClosedLoopResult {
@@ -94,12 +96,14 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
   await new Promise((r) => setTimeout(r, warm));
   measuring = true;
   const cpu0 = process.cpuUsage();
-  const s0 = o.serverPid ? cpuSecondsOf(o.serverPid) : 0;
+  const pids = o.serverPids ?? (o.serverPid ? [o.serverPid] : []);
+  const serverCpu = (): number => pids.reduce((a, p) => a + cpuSecondsOf(p), 0);
+  const s0 = serverCpu();
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, o.seconds * 1000));
   measuring = false;
   const cpu = process.cpuUsage(cpu0);
-  const s1 = o.serverPid ? cpuSecondsOf(o.serverPid) : 0;
+  const s1 = serverCpu();
   const span = (performance.now() - t0) / 1000;
   stopping = true;
   // Answers still in flight are waited for (not counted), for at most 10 s; one never answered is an error.
@@ -121,7 +125,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
     p50: q.p50,
     p99: q.p99,
     generatorCpuUsPerReq: lat.length ? Math.round((cpu.user + cpu.system) / lat.length) : 0,
-    ...(o.serverPid && lat.length ? { serverCpuUsPerReq: Math.round(((s1 - s0) * 1e6) / lat.length) } : {}),
+    ...(pids.length && lat.length ? { serverCpuUsPerReq: Math.round(((s1 - s0) * 1e6) / lat.length) } : {}),
   };
 }
 

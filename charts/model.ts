@@ -27,6 +27,54 @@ import { Autoscaling, PayloadLogging, Rollout } from './rollout.ts';
 import { ModelServingRuntime } from './serving-runtime.ts';
 import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
 import { MODEL_LABEL } from '../api/objects.ts';
+import { parseGrant } from '../components/security/auth.ts';
+
+/** Namespaces of the ingress in front of KServe predictors (Istio's gateway, Knative's activator). */
+export const DEFAULT_GATEWAY_NAMESPACES = ['istio-system', 'knative-serving'] as const;
+/** The namespace `ghosteam install` puts the operator in. */
+export const DEFAULT_OPERATOR_NAMESPACE = 'ghosteam-system';
+/** Where prometheus-operator (kube-prometheus) runs Prometheus. */
+export const DEFAULT_PROMETHEUS: ModelCaller = { namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } };
+/** The label KServe puts on every pod of an InferenceService. */
+export const ISVC_POD_LABEL = 'serving.kserve.io/inferenceservice';
+
+/** Who may reach the predictor's pods besides the gateway and the operator (a NetworkPolicy peer). */
+export interface ModelCaller {
+  /** @default - the Model's own namespace when only podLabels are given */
+  readonly namespace?: string;
+  /** @default - every pod of the namespace */
+  readonly podLabels?: Readonly<Record<string, string>>;
+}
+
+export interface ModelNetworkProps {
+  /** Further callers allowed to reach the predictor. @default [] */
+  readonly allowFrom?: readonly ModelCaller[];
+  /**
+   * The Prometheus that scrapes the predictor's /metrics (canary analysis and the Model's alerts read
+   * those series); false when nothing scrapes it.
+   * @default DEFAULT_PROMETHEUS (pods labelled app.kubernetes.io/name=prometheus in namespace monitoring, as prometheus-operator runs it)
+   */
+  readonly prometheus?: ModelCaller | false;
+  /** @default DEFAULT_GATEWAY_NAMESPACES (istio-system, knative-serving) */
+  readonly gatewayNamespaces?: readonly string[];
+  /** @default DEFAULT_OPERATOR_NAMESPACE (ghosteam-system) */
+  readonly operatorNamespace?: string;
+}
+
+/** OIDC/JWT on the predictor (`ghosteam serve --auth-*`, passed as GHOSTEAM_AUTH_* variables). */
+export interface ModelAuthProps {
+  /** The issuer whose tokens are accepted (its `iss`). */
+  readonly issuer: string;
+  /** The `aud` tokens must carry. */
+  readonly audience: string;
+  /** @default - from the issuer's discovery document */
+  readonly jwksUrl?: string;
+  /**
+   * Who may call: `PERMISSION[:MODEL]=CLAIM:VALUE` grants, e.g. 'infer=groups:fraud-callers'.
+   * @default - the scopes ghosteam:infer / ghosteam:infer:<model>, ghosteam:metrics, ghosteam:admin
+   */
+  readonly grants?: readonly string[];
+}
 
 export interface ModelProps {
   /** Name of the InferenceService and the Model resource (DNS-1123). @default - the construct id */
@@ -66,6 +114,15 @@ export interface ModelProps {
   readonly alerts?: Alerts;
   /** @default - the chart's namespace */
   readonly namespace?: string;
+  /**
+   * A NetworkPolicy lets only the gateway, the operator and `allowFrom` reach the predictor's pods;
+   * false leaves the pods open to every pod in the cluster.
+   * @default {} (gateway and operator only)
+   * @see https://kubernetes.io/docs/concepts/services-networking/network-policies/
+   */
+  readonly network?: ModelNetworkProps | false;
+  /** OIDC/JWT on the predictor. @default - none: the runtime's own token, if any */
+  readonly auth?: ModelAuthProps;
 }
 
 export class Model extends Construct {
@@ -97,6 +154,36 @@ export class Model extends Construct {
       owner: this,
       render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.inferenceServiceSpec() } }),
     });
+    if (props.auth) {
+      const a = props.auth;
+      const issues = [];
+      if (!/^https:\/\//.test(a.issuer))
+        issues.push({ path, field: 'auth.issuer', message: `'${a.issuer}' must be an https:// URL (the issuer's keys come from it)` });
+      if (!a.audience) issues.push({ path, field: 'auth.audience', message: 'is required; without it a token issued for any service would be accepted' });
+      (a.grants ?? []).forEach((g, i) => {
+        try {
+          parseGrant(g);
+        } catch (e) {
+          issues.push({ path, field: `auth.grants[${i}]`, message: (e as Error).message });
+        }
+      });
+      if (issues.length > 0) throw new ValidationError(issues);
+    }
+    if (props.network !== false) {
+      const net = props.network ?? {};
+      const callers: Array<[string, ModelCaller]> = (net.allowFrom ?? []).map((c, i) => [`network.allowFrom[${i}]`, c]);
+      if (net.prometheus) callers.push(['network.prometheus', net.prometheus]);
+      const issues = networkProblems(net, callers);
+      if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ path, ...i })));
+      new RenderedObject(this, 'NetworkPolicy', {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        name: `${this.name}-predictor`,
+        namespace: props.namespace,
+        owner: this,
+        render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.networkPolicySpec(net) } }),
+      });
+    }
     if (props.alerts) {
       const alerts = props.alerts;
       new RenderedObject(this, 'PrometheusRule', {
@@ -160,6 +247,35 @@ export class Model extends Construct {
     };
   }
 
+  /**
+   * Only the gateway, the operator, Prometheus and the declared callers reach the predictor's pods:
+   * selecting the pods makes them deny every other ingress. Egress stays open (the storage
+   * initializer, the payload logger and the registry live at addresses a policy can't name). Kubelet
+   * probes come from the node, which NetworkPolicy always lets through.
+   */
+  networkPolicySpec(net: ModelNetworkProps): Record<string, unknown> {
+    const ns = (name: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } } });
+    const peer = (c: ModelCaller) => ({
+      ...(c.namespace !== undefined ? ns(c.namespace) : {}),
+      ...(c.podLabels !== undefined ? { podSelector: { matchLabels: { ...c.podLabels } } } : {}),
+    });
+    const prometheus = net.prometheus ?? DEFAULT_PROMETHEUS;
+    return {
+      podSelector: { matchLabels: { [ISVC_POD_LABEL]: this.name } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [
+            ...(net.gatewayNamespaces ?? DEFAULT_GATEWAY_NAMESPACES).map(ns),
+            { ...ns(net.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE), podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ghosteam-operator' } } },
+            ...(prometheus === false ? [] : [peer(prometheus)]),
+            ...(net.allowFrom ?? []).map(peer),
+          ],
+        },
+      ],
+    };
+  }
+
   inferenceServiceSpec(): InferenceService['spec'] {
     const s = this.modelSpec();
     const placement = gpuPlacement(s.resources.gpu);
@@ -184,6 +300,14 @@ export class Model extends Construct {
           env: [
             { name: 'GHOSTEAM_MODEL_NAME', value: s.modelRef.name },
             { name: 'GHOSTEAM_MODEL_VERSION', value: version },
+            ...(this.props.auth
+              ? [
+                  { name: 'GHOSTEAM_AUTH_ISSUER', value: this.props.auth.issuer },
+                  { name: 'GHOSTEAM_AUTH_AUDIENCE', value: this.props.auth.audience },
+                  ...(this.props.auth.jwksUrl ? [{ name: 'GHOSTEAM_AUTH_JWKS_URL', value: this.props.auth.jwksUrl }] : []),
+                  ...(this.props.auth.grants?.length ? [{ name: 'GHOSTEAM_AUTH_GRANTS', value: this.props.auth.grants.join(' ') }] : []),
+                ]
+              : []),
           ],
           resources: podResources(s.resources),
           securityContext: containerSecurityContext(),
@@ -191,6 +315,30 @@ export class Model extends Construct {
       },
     };
   }
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** What is wrong with a Model's network settings (pure): each problem names the field and the fix. */
+export function networkProblems(net: ModelNetworkProps, callers: ReadonlyArray<[string, ModelCaller]>): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  for (const [field, c] of callers) {
+    if (c.namespace === undefined && c.podLabels === undefined) out.push({ field, message: 'names nobody; give a namespace, podLabels, or both' });
+    if (c.namespace !== undefined && dnsLabelProblem(c.namespace)) out.push({ field: `${field}.namespace`, message: messages.notDns(c.namespace) });
+    for (const [k, v] of Object.entries(c.podLabels ?? {})) {
+      if (!LABEL_KEY.test(k) || k.length > 317)
+        out.push({ field: `${field}.podLabels`, message: `'${k}' is not a label key; write [prefix/]name, e.g. 'app' or 'app.kubernetes.io/name'` });
+      else if (typeof v !== 'string' || !LABEL_VALUE.test(v))
+        out.push({ field: `${field}.podLabels.${k}`, message: `'${String(v)}' is not a label value (at most 63 letters, digits, '-', '_' or '.')` });
+    }
+  }
+  (net.gatewayNamespaces ?? []).forEach((n, i) => {
+    if (dnsLabelProblem(n)) out.push({ field: `network.gatewayNamespaces[${i}]`, message: messages.notDns(n) });
+  });
+  if (net.operatorNamespace !== undefined && dnsLabelProblem(net.operatorNamespace))
+    out.push({ field: 'network.operatorNamespace', message: messages.notDns(net.operatorNamespace) });
+  return out;
 }
 
 export function gpuOnCpuRuntime(count: number, runtime: string): string {

@@ -24,7 +24,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { stringify } from 'yaml';
 import { ghosteamCrds } from '../api/crds/index.ts';
 import type { K8sObject } from '../api/objects.ts';
-import { operatorInstallManifests, type OperatorInstallProps } from './operator-install.ts';
+import { DEFAULT_DENY, operatorInstallManifests, type OperatorInstallProps } from './operator-install.ts';
 
 export const CHART_NAME = 'ghosteam-operator';
 const CHART_VERSION = '0.1.0';
@@ -36,7 +36,8 @@ export const OperatorChartValuesSchema = Type.Object(
     replicas: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'replicas (one leads at a time); null: 2, or 1 with payloadSink' }),
     workers: Type.Integer({ minimum: 1, description: 'workers per controller' }),
     createNamespace: Type.Boolean({
-      description: "create the release namespace with the 'restricted' Pod Security labels (leave false with `helm install --create-namespace`)",
+      description:
+        "create the release namespace with the 'restricted' Pod Security labels and a default-deny ingress NetworkPolicy (leave false with `helm install --create-namespace`)",
     }),
     watchNamespace: Type.String({
       pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$',
@@ -158,10 +159,13 @@ const FEATURES: readonly Feature[] = [
 function render(on: ReadonlySet<string>): Doc[] {
   const p: Record<string, unknown> = { namespace: S.namespace, image: S.image, replicas: 1, workers: S.workers, crds: false };
   for (const f of FEATURES) if (on.has(f.key)) f.apply(p);
-  return operatorInstallManifests(p as OperatorInstallProps)
-    .filter((o) => o.kind !== 'Namespace' || on.has('createNamespace'))
-    .map((o) => (o.kind === 'Deployment' ? withReplicas(o) : o))
-    .map((o) => ({ id: `${o.kind}/${o.metadata.name}`, lines: stringify(o, { lineWidth: 0 }).replace(/\n$/, '').split('\n') }));
+  return (
+    operatorInstallManifests(p as OperatorInstallProps)
+      // The namespace, and its default-deny, only where the chart creates the namespace (the release's may hold other things).
+      .filter((o) => (o.kind !== 'Namespace' && o.metadata.name !== DEFAULT_DENY) || on.has('createNamespace'))
+      .map((o) => (o.kind === 'Deployment' ? withReplicas(o) : o))
+      .map((o) => ({ id: `${o.kind}/${o.metadata.name}`, lines: stringify(o, { lineWidth: 0 }).replace(/\n$/, '').split('\n') }))
+  );
 }
 
 interface Doc {

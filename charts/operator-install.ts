@@ -2,7 +2,9 @@
  * The operator's install manifests: the ghosteam CRDs, a least-privilege ClusterRole (exactly the
  * verbs and resources the controllers use), a namespaced Role for the leader Lease and Events, a
  * ServiceAccount, a Deployment under the `restricted` Pod Security Standard with probes and
- * resources, a metrics Service and a PodDisruptionBudget. Plain objects, ready for YAML or the API.
+ * resources, a metrics Service, NetworkPolicies (default-deny ingress in the namespace; the operator
+ * takes only metrics scrapes and, with the payload sink, KServe predictors' posts) and a
+ * PodDisruptionBudget. Plain objects, ready for YAML or the API.
  */
 import { ghosteamCrds } from '../api/crds/index.ts';
 import type { K8sObject } from '../api/objects.ts';
@@ -90,6 +92,8 @@ export function gitWriteBackProblem(
 const NAME = 'ghosteam-operator';
 const HEALTH_PORT = 8081;
 const SINK_NAME = 'ghosteam-payload-sink';
+/** The namespace-wide default-deny (ingress) NetworkPolicy of `ghosteam install`. */
+export const DEFAULT_DENY = 'ghosteam-default-deny';
 const SINK_PORT = 8090;
 const SINK_DIR = '/var/lib/ghosteam/payloads';
 
@@ -285,6 +289,40 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
           },
         ]
       : []),
+    {
+      // The namespace is ghosteam's own: nothing in it takes connections unless a policy below says
+      // so. (The Helm chart adds this only where it creates the namespace.)
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: DEFAULT_DENY, namespace: ns, labels },
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    },
+    {
+      // The operator's pods: only KServe predictors may post to the payload sink; the metrics port
+      // (/metrics, /healthz, /readyz) takes connections from pods in any namespace (Prometheus runs
+      // anywhere; `--metrics-token-env` or OIDC guard /metrics itself) and from the kubelet (the
+      // node is always let through). Nothing else: the operator serves no webhooks. Egress stays
+      // open: the API server, MLflow, Prometheus and the Git remote are addresses a policy can't
+      // name portably.
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: NAME, namespace: ns, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          { ports: [{ port: 'http-metrics', protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
+          ...(sink
+            ? [
+                {
+                  ports: [{ port: 'http-payloads', protocol: 'TCP' }],
+                  from: [{ namespaceSelector: {}, podSelector: { matchExpressions: [{ key: 'serving.kserve.io/inferenceservice', operator: 'Exists' }] } }],
+                },
+              ]
+            : []),
+        ],
+      },
+    },
     {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',

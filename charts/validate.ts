@@ -302,7 +302,10 @@ export function validateObject(o: SourcedObject): Issue[] {
         for (const e of validateGhosteamObject(obj)) issues.push({ path, ...e });
       }
   }
-  if (obj.kind !== 'Secret') for (const f of plaintextSecrets(obj)) issues.push({ path, field: f.field, message: messages.plaintextSecret(f.name) });
+  if (obj.kind !== 'Secret') {
+    for (const f of plaintextSecrets(obj)) issues.push({ path, field: f.field, message: messages.plaintextSecret(f.name) });
+    for (const f of inlineCredentials(obj)) issues.push({ path, field: f.field, message: f.message });
+  }
   return issues;
 }
 
@@ -338,6 +341,67 @@ export function plaintextSecrets(obj: unknown): Array<{ field: string; name: str
     }
   };
   walk(obj, '', 0);
+  return out;
+}
+
+/** `scheme://user:password@host`: a URL that carries its password. */
+const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:([^/\s@]+)@/i;
+/** `--password=x`, `--token x`…: a flag whose value is a secret (`--token-env NAME` names where one is). */
+const SECRET_FLAG = /^--?([a-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key|private-?key|credentials?))(?:=(.+))?$/i;
+const NOT_A_SECRET_FLAG = /-(env|file|path|dir|name|id|url|uri|ref|header|type|secret)$/i;
+
+/**
+ * Credentials written inline anywhere else in an object (pure): URLs with a password in any string,
+ * annotations whose key names a secret, and secret-valued flags in args/command. Each with the fix.
+ */
+export function inlineCredentials(obj: unknown): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  const walk = (v: unknown, field: string, depth: number, inArgs: boolean): void => {
+    if (depth > 64) return;
+    if (typeof v === 'string') {
+      const m = URL_WITH_PASSWORD.exec(v);
+      if (m && m[1] !== '' && !/^\$\(|^\{\{|^\$\{/.test(m[1]))
+        out.push({
+          field,
+          message:
+            'holds a URL with a password in it; put the password in a Secret and pass it by reference (an env var with valueFrom.secretKeyRef, or a credentials file mounted from the Secret), and drop it from the URL',
+        });
+      return;
+    }
+    if (typeof v !== 'object' || v === null) return;
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        if (inArgs && typeof x === 'string') {
+          const f = SECRET_FLAG.exec(x);
+          const value = f?.[2] ?? (f && typeof v[i + 1] === 'string' && !String(v[i + 1]).startsWith('-') ? String(v[i + 1]) : undefined);
+          if (f && !NOT_A_SECRET_FLAG.test(f[1]) && value !== undefined && !/^\$\(|^\{\{/.test(value))
+            out.push({
+              field: `${field}[${i}]`,
+              message: `passes a secret on the command line (--${f[1].replace(/^-+/, '')}); read it from an env var set by valueFrom.secretKeyRef (e.g. --${f[1].replace(/^-+/, '')}-env NAME) instead`,
+            });
+        }
+        walk(x, `${field}[${i}]`, depth + 1, false);
+      });
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      const f = field ? `${field}.${k}` : k;
+      if (k === 'annotations' && x && typeof x === 'object' && !Array.isArray(x)) {
+        for (const [ak, av] of Object.entries(x as Record<string, unknown>)) {
+          const last = ak.split('/').pop() ?? ak;
+          if (typeof av === 'string' && av !== '' && SECRET_ENV_NAME.test(last.replace(/[-.]/g, '_')) && !NOT_A_SECRET_VALUE.test(last.replace(/[-.]/g, '_')))
+            out.push({
+              field: `${f}.${ak}`,
+              message: `puts a secret in an annotation (readable by anyone who can read the object); keep it in a Secret and reference it`,
+            });
+          else walk(av, `${f}.${ak}`, depth + 1, false);
+        }
+        continue;
+      }
+      walk(x, f, depth + 1, k === 'args' || k === 'command');
+    }
+  };
+  walk(obj, '', 0, false);
   return out;
 }
 

@@ -35,11 +35,30 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
   const kc = new k8s.KubeConfig();
   if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
   else kc.loadFromDefault();
-  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  // The object goes to the API server as JSON, as written: client-node's KubernetesObjectApi runs a
+  // built-in kind through its typed model first, which drops fields it spells differently (a
+  // NetworkPolicy's ingress `from` became an allow-all rule).
+  const { KubeStore } = await import('../controllers/runtime/kube-store.ts');
+  const store = new KubeStore(kc);
+  const resources = new Map<string, Promise<Array<{ name: string; kind: string; namespaced: boolean }>>>();
+  const discover = (base: string, fresh: boolean) => {
+    if (fresh || !resources.has(base)) {
+      const p = store.request<{ resources: Array<{ name: string; kind: string; namespaced: boolean }> }>('GET', base).then((r) => r.resources);
+      p.catch(() => resources.delete(base));
+      resources.set(base, p);
+    }
+    return resources.get(base)!;
+  };
+  const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
   const apply = async (obj: K8sObject) => {
-    // The client types timestamps as Date; a synthesized object has none to send.
-    const { creationTimestamp: _created, deletionTimestamp: _deleted, ...metadata } = obj.metadata;
-    await api.patch({ ...obj, metadata }, undefined, undefined, 'ghosteam-watch', true, k8s.PatchStrategy.ServerSideApply);
+    const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+    const find = (rs: Array<{ name: string; kind: string; namespaced: boolean }>) => rs.find((x) => x.kind === obj.kind && !x.name.includes('/'));
+    // A kind missing from what was discovered may be a CRD applied just before: look again once.
+    const r = find(await discover(base, false).catch(() => [])) ?? find(await discover(base, true));
+    if (!r) throw new Error(`the cluster serves no ${obj.kind} in ${obj.apiVersion} (is its CRD installed?)`);
+    const ns = r.namespaced ? `/namespaces/${encodeURIComponent(obj.metadata.namespace ?? o.namespace ?? contextNamespace ?? 'default')}` : '';
+    const q = new URLSearchParams({ fieldManager: 'ghosteam-watch', force: 'true' });
+    await store.request('PATCH', `${base}${ns}/${r.name}/${encodeURIComponent(obj.metadata.name)}?${q}`, obj, 'application/apply-patch+yaml');
   };
   return {
     name: `cluster ${kc.getCurrentCluster()?.server ?? '(current context)'}`,

@@ -5,6 +5,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ModelStatusSchema } from '../api/crds/types.ts';
+import { openApiSchemas } from '../api/openapi.ts';
 import type { K8sObject } from '../api/objects.ts';
 import { buildStatus } from '../controllers/status-report.ts';
 import type { ModelVersion } from '../components/registry/types.ts';
@@ -275,28 +276,11 @@ const ROUTES: { path: string; summary: string; schema: TSchema; params?: { name:
   },
 ];
 
-/** Strips TypeBox's own keys and `$id`s, and turns schemas with an `$id` nested in others into $refs. */
-function plain(schema: unknown, refs: Map<string, unknown>, top = false): unknown {
-  if (Array.isArray(schema)) return schema.map((s) => plain(s, refs));
-  if (!schema || typeof schema !== 'object') return schema;
-  const o = schema as Record<string, unknown>;
-  if (typeof o.$id === 'string' && !top) {
-    if (!refs.has(o.$id)) {
-      refs.set(o.$id, null);
-      refs.set(o.$id, plain(o, refs, true));
-    }
-    return { $ref: `#/components/schemas/${o.$id}` };
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (k !== '$id') out[k] = plain(v, refs);
-  return out;
-}
-
 /** The API's OpenAPI 3.1 document (its schemas are JSON Schema), generated from the schemas above. */
 export function openApiDocument(version: string): Record<string, unknown> {
-  const refs = new Map<string, unknown>();
+  const { ref, components } = openApiSchemas();
   const paths: Record<string, unknown> = {};
-  const errorRef = plain(ErrorSchema, refs);
+  const errorRef = ref(ErrorSchema);
   for (const r of ROUTES) {
     paths[r.path] = {
       get: {
@@ -308,12 +292,12 @@ export function openApiDocument(version: string): Record<string, unknown> {
                 in: p.in,
                 required: p.in === 'path',
                 description: p.description,
-                schema: plain(p.schema, refs),
+                schema: ref(p.schema),
               })),
             }
           : {}),
         responses: {
-          '200': { description: 'OK', content: { 'application/json': { schema: plain(r.schema, refs) } } },
+          '200': { description: 'OK', content: { 'application/json': { schema: ref(r.schema) } } },
           '400': { description: 'A malformed request (the message names the parameter and the fix)', content: { 'application/json': { schema: errorRef } } },
           '404': { description: 'No such object', content: { 'application/json': { schema: errorRef } } },
         },
@@ -324,6 +308,6 @@ export function openApiDocument(version: string): Record<string, unknown> {
     openapi: '3.1.0',
     info: { title: 'ghosteam UI API', version, description: 'Read-only JSON API of `ghosteam ui`: the same data the pages show.' },
     paths,
-    components: { schemas: Object.fromEntries(refs) },
+    components: { schemas: components() },
   };
 }

@@ -49,6 +49,52 @@ export function replicaBoundErrors(a: Autoscaling | undefined, field = 'spec.aut
   return [];
 }
 
+/** A Kubernetes CRD validation rule (x-kubernetes-validations): CEL, run by the kube-apiserver itself. */
+export interface CelRule {
+  readonly rule: string;
+  readonly message: string;
+  readonly fieldPath?: string;
+  readonly reason?: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueForbidden' | 'FieldValueDuplicate';
+}
+
+/**
+ * The checks above as CEL, on `spec.rollout` (self = the rollout): the CRD carries them
+ * (types.ts attaches them, api/crds/structural.ts keeps them), so the real kube-apiserver refuses
+ * what `validate`, `synth` and the operator refuse. test/controllers/crd-cel.test.ts holds the
+ * two to the same verdicts on the same objects.
+ */
+export const ROLLOUT_CEL_RULES: readonly CelRule[] = [
+  {
+    rule: "self.strategy != 'canary' || size(self.steps) > 0",
+    message: 'is empty; give the canary percentages ending at 100, e.g. [10, 50, 100]',
+    fieldPath: '.steps',
+    reason: 'FieldValueInvalid',
+  },
+  {
+    // Strictly increasing = sorted (Kubernetes' CEL list library) and no value twice.
+    rule: "self.strategy != 'canary' || (self.steps.isSorted() && self.steps.all(s, self.steps.exists_one(t, t == s)))",
+    message: 'must strictly increase, e.g. [10, 50, 100]',
+    fieldPath: '.steps',
+    reason: 'FieldValueInvalid',
+  },
+  {
+    rule: "self.strategy != 'canary' || size(self.steps) == 0 || self.steps[size(self.steps) - 1] == 100",
+    message: 'must end at 100: a canary ends with all traffic on it; append 100',
+    fieldPath: '.steps',
+    reason: 'FieldValueInvalid',
+  },
+];
+
+/** replicaBoundErrors as CEL, on `spec.autoscaling` (self = the autoscaling). */
+export const AUTOSCALING_CEL_RULES: readonly CelRule[] = [
+  {
+    rule: 'self.minReplicas <= self.maxReplicas',
+    message: 'is below minReplicas; raise maxReplicas to at least minReplicas or lower minReplicas',
+    fieldPath: '.maxReplicas',
+    reason: 'FieldValueInvalid',
+  },
+];
+
 /** Every check of this file for one object that already passed its schema. */
 export function semanticErrors(obj: { kind?: unknown; spec?: unknown }): FieldError[] {
   if (obj.kind !== 'Model') return [];

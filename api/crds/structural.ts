@@ -22,6 +22,8 @@ const KEEP = [
   'maxItems',
   'enum',
   'default',
+  // CEL rules the kube-apiserver runs (api/crds/semantics.ts), copied as they are.
+  'x-kubernetes-validations',
 ] as const;
 
 export function toStructural(schema: TSchema | JsonSchema, where = '$'): JsonSchema {

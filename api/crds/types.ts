@@ -9,6 +9,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ObjectMeta } from '../objects.ts';
+import { AUTOSCALING_CEL_RULES, ROLLOUT_CEL_RULES } from './semantics.ts';
 
 export const GROUP = 'ghosteam.io';
 export const VERSION = 'v1alpha1';
@@ -108,24 +109,30 @@ export const RolloutThresholdsSchema = Type.Object({
 });
 export type RolloutThresholds = Static<typeof RolloutThresholdsSchema>;
 
-export const RolloutSchema = Type.Object({
-  strategy: StringEnum(['canary', 'direct'] as const, { description: "'direct' replaces the stable version at once" }),
-  /** Canary traffic percentages, strictly increasing, ending at 100. */
-  steps: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { description: 'Canary traffic percent per step' }),
-  intervalSeconds: Type.Integer({ minimum: 1, description: 'How long each step is analysed before the next' }),
-  thresholds: RolloutThresholdsSchema,
-  /** Minimum requests observed on the canary in a step before it can pass. */
-  minRequests: Type.Optional(
-    Type.Integer({ minimum: 0, description: `Canary requests a step needs before it can pass (default ${ROLLOUT_DEFAULTS.minRequests})` }),
-  ),
-});
+export const RolloutSchema = Type.Object(
+  {
+    strategy: StringEnum(['canary', 'direct'] as const, { description: "'direct' replaces the stable version at once" }),
+    /** Canary traffic percentages, strictly increasing, ending at 100. */
+    steps: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { description: 'Canary traffic percent per step', maxItems: 100 }),
+    intervalSeconds: Type.Integer({ minimum: 1, description: 'How long each step is analysed before the next' }),
+    thresholds: RolloutThresholdsSchema,
+    /** Minimum requests observed on the canary in a step before it can pass. */
+    minRequests: Type.Optional(
+      Type.Integer({ minimum: 0, description: `Canary requests a step needs before it can pass (default ${ROLLOUT_DEFAULTS.minRequests})` }),
+    ),
+  },
+  { 'x-kubernetes-validations': ROLLOUT_CEL_RULES },
+);
 export type RolloutPolicy = Static<typeof RolloutSchema>;
 
-export const AutoscalingSchema = Type.Object({
-  minReplicas: Type.Integer({ minimum: 0 }),
-  maxReplicas: Type.Integer({ minimum: 1 }),
-  targetConcurrency: Type.Integer({ minimum: 1, description: 'In-flight requests per replica' }),
-});
+export const AutoscalingSchema = Type.Object(
+  {
+    minReplicas: Type.Integer({ minimum: 0 }),
+    maxReplicas: Type.Integer({ minimum: 1 }),
+    targetConcurrency: Type.Integer({ minimum: 1, description: 'In-flight requests per replica' }),
+  },
+  { 'x-kubernetes-validations': AUTOSCALING_CEL_RULES },
+);
 export type Autoscaling = Static<typeof AutoscalingSchema>;
 
 export const PayloadLoggingSchema = Type.Object({

@@ -56,7 +56,8 @@ export function toYaml(objs: readonly K8sObject[]): string {
   return objs.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
-const PLURALS: Record<string, { path: (ns?: string) => string; namespaced: boolean }> = {
+/** Where each kind `ghosteam install` creates lives in the API (a test checks every kind of the manifests has one). */
+export const PLURALS: Record<string, { path: (ns?: string) => string; namespaced: boolean }> = {
   CustomResourceDefinition: { path: () => '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', namespaced: false },
   Namespace: { path: () => '/api/v1/namespaces', namespaced: false },
   ServiceAccount: { path: (ns) => `/api/v1/namespaces/${ns}/serviceaccounts`, namespaced: true },
@@ -67,12 +68,13 @@ const PLURALS: Record<string, { path: (ns?: string) => string; namespaced: boole
   Deployment: { path: (ns) => `/apis/apps/v1/namespaces/${ns}/deployments`, namespaced: true },
   Service: { path: (ns) => `/api/v1/namespaces/${ns}/services`, namespaced: true },
   PodDisruptionBudget: { path: (ns) => `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, namespaced: true },
+  NetworkPolicy: { path: (ns) => `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`, namespaced: true },
 };
 
 export function register(program: Command): void {
   program
     .command('install')
-    .description('Install the ghosteam operator (CRDs, RBAC, Deployment, metrics Service, PodDisruptionBudget)')
+    .description('Install the ghosteam operator (CRDs, RBAC, Deployment, metrics Service, NetworkPolicies, PodDisruptionBudget)')
     .option('--dry-run', 'print the manifests as YAML instead of applying them')
     .option('-n, --namespace <ns>', 'namespace for the operator', 'ghosteam-system')
     .option('--image <ref>', 'operator image', 'ghcr.io/ghosteam/operator:0.1.0')

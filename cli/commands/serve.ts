@@ -15,9 +15,10 @@
  * exits 0; a second signal exits at once.
  */
 import type { Command } from 'commander';
-import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec } from '../../components/model-server/index.ts';
+import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec, type ModelServerOptions } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
+import { defaultWorkers, startServerCluster, workersFlag } from '../../components/model-server/cluster.ts';
 import { parseDuration } from '../../api/names.ts';
 
 function durationFlag(flag: string, value: string): number {
@@ -55,6 +56,7 @@ interface ServeFlags extends SecurityFlags {
   drainTimeoutMs: string;
   unauthenticated?: boolean;
   threads: string;
+  workers?: string;
   admin?: boolean;
   registryDir?: string;
   mlflowUri?: string;
@@ -113,6 +115,11 @@ export function register(program: Command): void {
     )
     .option('--unauthenticated', 'serve without a token on a non-loopback --host, on purpose (e.g. behind a mesh that authenticates); prints a warning')
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
+    .option(
+      '--workers <n>',
+      'server processes sharing the port, each with its own onnxruntime sessions and its own copy of every model; "auto": one per CPU this process may use (its cgroup CPU quota included), 1 with OIDC, TLS, an audit log or a feedback log',
+      '1',
+    )
     .option('--admin', 'serve the /admin API (load/unload, traffic, stats) (default: on when bound to loopback or with a token)')
     .option('--no-admin', 'never serve the /admin API')
     .option(
@@ -168,7 +175,10 @@ export function register(program: Command): void {
       models.some((m) => 'ref' in m) || flags.registryDir !== undefined || flags.mlflowUri !== undefined
         ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
         : undefined;
-    const server = await startModelServer({
+    // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
+    // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
+    const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog, cpus: defaultWorkers });
+    const opts: ModelServerOptions = {
       models,
       registry,
       host: flags.host,
@@ -191,12 +201,19 @@ export function register(program: Command): void {
       v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',
       payloadLog: flags.payloadLog || flags.payloadSink ? { file: flags.payloadLog, sinkUrl: flags.payloadSink, sampleRate: sample } : undefined,
       quality: { ...(flags.feedbackLog ? { file: flags.feedbackLog } : {}), windowMs: durationFlag('--quality-window', flags.qualityWindow) },
-    });
+    };
+    const { registry: _registry, ...shared } = opts;
+    const server =
+      workers > 1
+        ? await startServerCluster({ ...shared, workers, registry: registry ? { dir: flags.registryDir, trackingUri: flags.mlflowUri } : undefined })
+        : await startModelServer(opts);
     for (const f of server.failed) process.stderr.write(`not serving ${f.model}: ${f.error}\n`);
-    for (const m of server.models()) {
+    const served = await server.models();
+    if (workers > 1) process.stdout.write(`${workers} server workers\n`);
+    for (const m of served) {
       process.stdout.write(`serving ${m.name} version ${m.versions.map((v) => v.version).join(', ')} (stable ${m.traffic.stable})\n`);
     }
-    if (server.models().length === 0)
+    if (served.length === 0)
       process.stdout.write(`no model loaded yet: \`ghosteam operator --local --model-server ${server.url}\` loads registered versions through the admin API\n`);
     if (!server.admin && flags.admin === undefined)
       process.stdout.write('admin API off: the server is reachable beyond loopback without a token (pass --token-env, or --admin to force it on)\n');

@@ -90,6 +90,12 @@
  * arrived: a slow sender holds no slot) or `maxInflightPerConnection` on one connection. 408 and 413
  * close the connection (`Connection: close`).
  *
+ * ## More processes (`startServerCluster`, `ghosteam serve --workers N`; see ./cluster.ts)
+ * N worker processes share the port; each admits ceil(maxInflight / N). Admin and repository
+ * changes apply on every worker before the answer; /metrics, Triton statistics and admin stats
+ * cover every worker; a payload log file is written by the primary alone; a worker that exits is
+ * replaced and replays the changes before it listens.
+ *
  * ## Shutdown
  * `close()` (SIGTERM in `ghosteam serve`): readiness turns 503, the listener stops accepting,
  * in-flight requests and requests arriving on open keep-alive connections are answered with
@@ -100,6 +106,7 @@
  * period of our own in a revision, so the manifests set neither (test/controllers/graceful-shutdown.test.ts).
  */
 export { startModelServer, adminDefault, SERVER_DEFAULTS } from './server.ts';
+export { startServerCluster, defaultWorkers, type ServerCluster, type ServerClusterOptions } from './cluster.ts';
 export type { ModelServer, ModelServerOptions, LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';
 export { ModelServerAdminClient, ModelServerAdminError } from './admin-client.ts';
 export { parseModelSpec, type ModelSpec } from './models.ts';

@@ -65,17 +65,39 @@ export class VersionMetrics {
     this.latChild.observe(seconds);
   }
 
-  stats(): VersionStats {
-    const w = Array.from(this.window.subarray(0, this.filled)).sort((a, b) => a - b);
-    const q = (p: number) => (w.length ? w[Math.min(w.length - 1, Math.ceil(p * w.length) - 1)] : 0);
-    return {
-      requests: this.requests,
-      errors: this.errors,
-      errorsByCode: { ...this.errorsByCode },
-      errorRate: this.requests ? this.errors / this.requests : 0,
-      latencyMs: { p50: q(0.5), p99: q(0.99), window: w.length },
-    };
+  /** The latencies of the last `window` answered requests, ms (unordered). */
+  recent(): number[] {
+    return Array.from(this.window.subarray(0, this.filled));
   }
+
+  stats(): VersionStats {
+    return versionStats(this.requests, this.errors, { ...this.errorsByCode }, this.recent());
+  }
+}
+
+function versionStats(requests: number, errors: number, errorsByCode: Record<string, number>, recentMs: number[]): VersionStats {
+  const w = recentMs.sort((a, b) => a - b);
+  const q = (p: number) => (w.length ? w[Math.min(w.length - 1, Math.ceil(p * w.length) - 1)] : 0);
+  return { requests, errors, errorsByCode, errorRate: requests ? errors / requests : 0, latencyMs: { p50: q(0.5), p99: q(0.99), window: w.length } };
+}
+
+/**
+ * One version's stats over several server processes (a cluster's workers): counts add up, the error
+ * rate is recomputed from them, and p50/p99 are taken over every worker's recent latencies together
+ * (so the window is up to 2048 requests per worker).
+ */
+export function mergeVersionStats(parts: ReadonlyArray<{ readonly stats: VersionStats; readonly recent: readonly number[] }>): VersionStats {
+  let requests = 0;
+  let errors = 0;
+  const byCode: Record<string, number> = {};
+  const recent: number[] = [];
+  for (const p of parts) {
+    requests += p.stats.requests;
+    errors += p.stats.errors;
+    for (const [code, n] of Object.entries(p.stats.errorsByCode)) byCode[code] = (byCode[code] ?? 0) + n;
+    for (const x of p.recent) recent.push(x);
+  }
+  return versionStats(requests, errors, byCode, recent);
 }
 
 export class ServerMetrics {

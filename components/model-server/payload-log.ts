@@ -54,6 +54,17 @@ export interface PayloadLogOptions {
   readonly source?: string;
   /** When the file is fsynced (see ./jsonl-file.ts). @default 'interval' */
   readonly fsync?: FsyncPolicy;
+  /**
+   * Instead of writing the file itself, hand each batch of JSON Lines to this function, which
+   * resolves once they are written: a cluster worker's records go to the primary, the file's one
+   * writer (./cluster.ts). A rejection counts the batch as dropped, as a failed write does.
+   */
+  readonly forward?: (lines: string) => Promise<void>;
+}
+
+/** Opens the payload log file as PayloadLogger does (rotation and fsync defaults included). */
+export function openPayloadFile(opts: PayloadLogOptions & { readonly file: string }): Promise<JsonlFile> {
+  return JsonlFile.open({ file: opts.file, maxBytes: opts.maxBytes ?? 64 * 1024 * 1024, maxFiles: opts.maxFiles ?? 5, fsync: opts.fsync ?? 'interval' });
 }
 
 function plainTensor(t: PayloadTensor): { shape: number[]; datatype: OipDatatype; data: unknown[] } {
@@ -74,6 +85,12 @@ export function recordJson(r: PayloadRecord): string {
   });
 }
 
+function lines(batch: readonly PayloadRecord[]): string {
+  let text = '';
+  for (const r of batch) text += recordJson(r) + '\n';
+  return text;
+}
+
 export class PayloadLogger {
   private buffer: PayloadRecord[] = [];
   private readonly timer: NodeJS.Timeout;
@@ -85,8 +102,6 @@ export class PayloadLogger {
   lastError: string | undefined;
   readonly sampleRate: number;
   private readonly bufferSize: number;
-  private readonly maxBytes: number;
-  private readonly maxFiles: number;
 
   constructor(
     private readonly opts: PayloadLogOptions,
@@ -98,8 +113,6 @@ export class PayloadLogger {
     this.sampleRate = opts.sampleRate ?? 1;
     if (!(this.sampleRate >= 0 && this.sampleRate <= 1)) throw new Error(`payload log sampleRate must be between 0 and 1; got ${opts.sampleRate}`);
     this.bufferSize = opts.bufferSize ?? 10000;
-    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
-    this.maxFiles = opts.maxFiles ?? 5;
     this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs ?? 100);
     this.timer.unref();
   }
@@ -125,7 +138,7 @@ export class PayloadLogger {
     if (this.buffer.length === 0) return Promise.resolve();
     const batch = this.buffer;
     this.buffer = [];
-    this.flushing = (this.opts.file ? this.writeFile(batch) : this.post(batch))
+    this.flushing = (this.opts.forward ? this.opts.forward(lines(batch)) : this.opts.file ? this.writeFile(batch) : this.post(batch))
       .then(() => {
         this.written += batch.length;
         this.onWrite(batch.length);
@@ -143,9 +156,8 @@ export class PayloadLogger {
   }
 
   private async writeFile(batch: PayloadRecord[]): Promise<void> {
-    let text = '';
-    for (const r of batch) text += recordJson(r) + '\n';
-    this.out ??= JsonlFile.open({ file: this.opts.file!, maxBytes: this.maxBytes, maxFiles: this.maxFiles, fsync: this.opts.fsync ?? 'interval' });
+    const text = lines(batch);
+    this.out ??= openPayloadFile({ ...this.opts, file: this.opts.file! });
     const out = await this.out.catch((e: Error) => {
       this.out = undefined; // try again on the next flush
       throw e;

@@ -28,10 +28,12 @@ import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { ModelRegistry } from '../registry/types.ts';
 import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from './batcher.ts';
 import { ServerMetrics, type VersionMetrics, type VersionStats } from './metrics.ts';
-import { loadOrtModel, resolveSpec, specName, type ModelSpec, type OrtModel, type SessionOptions } from './models.ts';
+import type { Registry } from 'prom-client';
+import { loadOrtModel, resolveSpec, specName, type ModelSpec, type OrtModel, type ResolvedSpec, type SessionOptions } from './models.ts';
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
+import { openApiDocument } from './openapi.ts';
 import { ELEM_BYTES, attachBinaryInputs, encodeBinary, splitBinaryBody } from './binary.ts';
 import { closeAfter, isLoopback, readBody, send, DEFAULT_DRAIN_BYTES } from './http.ts';
 import { AuthError, createAuthenticator, type AuthOptions, type Need, type Principal } from '../security/auth.ts';
@@ -140,6 +142,48 @@ export interface ModelServerOptions {
    * without parsing it or running a model. Measures the HTTP ceiling of this same server.
    */
   readonly fixedInferResponse?: string;
+  /**
+   * Set in the worker processes of `startServerCluster` (./cluster.ts): model lifecycle changes
+   * (admin API, model repository extension) go through it to every worker, and statistics and
+   * /metrics are answered for the whole cluster. Not for direct use.
+   */
+  readonly coordinator?: ServerCoordinator;
+  /** Models already resolved (by the cluster's primary, once for every worker), loaded like `models`. */
+  readonly resolvedModels?: readonly ResolvedSpec[];
+  /** When `resolvedModels` count as loaded (the cluster's start, the same on every worker). @default now */
+  readonly loadedAt?: string;
+  /**
+   * Lifecycle changes applied after the models load and before the server listens: a cluster
+   * worker started after others catches up with what the admin API changed meanwhile.
+   */
+  readonly replay?: readonly LifecycleOp[];
+}
+
+/** A model lifecycle change, as the cluster's workers apply it (every worker the same, in the same order). */
+export type LifecycleOp =
+  | { readonly kind: 'load'; readonly resolved: ResolvedSpec; readonly stable?: boolean; readonly reload?: boolean; readonly loadedAt?: string }
+  | { readonly kind: 'unload'; readonly name: string; readonly version?: string }
+  | { readonly kind: 'traffic'; readonly name: string; readonly split: TrafficSplit };
+
+/** What a worker process needs from the cluster's primary (./cluster.ts). Errors are RequestErrors. */
+export interface ServerCoordinator {
+  /** Applies the change on every worker, this one included, and resolves with this worker's result. */
+  apply(op: LifecycleOp): Promise<unknown>;
+  /** /admin/models/{name}/stats over every worker. */
+  stats(name: string): Promise<ModelStats>;
+  /** Triton statistics over every worker (every model when name is undefined). */
+  tritonStats(name: string | undefined, version: string | undefined): Promise<unknown[]>;
+  /** /metrics over every worker (Prometheus text). */
+  metrics(): Promise<string>;
+}
+
+/** One worker's own state, for the cluster's primary to apply changes and merge statistics (./cluster.ts). */
+export interface LocalServer {
+  apply(op: LifecycleOp): Promise<unknown>;
+  /** This worker's stats and its recent latencies per version (ms), which merge into the cluster's p50/p99. */
+  stats(name: string): { stats: ModelStats; recent: Record<string, number[]> };
+  tritonStats(name: string | undefined, version: string | undefined): unknown[];
+  metricsJson(): ReturnType<Registry['getMetricsAsJSON']>;
 }
 
 export interface LoadedVersionInfo {
@@ -356,6 +400,11 @@ function tooLarge(limit: number, detail: string): RequestError {
 }
 
 export async function startModelServer(options: ModelServerOptions = {}): Promise<ModelServer> {
+  return (await startServer(options)).server;
+}
+
+/** The server, and its own state for a cluster worker (./worker.ts). */
+export async function startServer(options: ModelServerOptions): Promise<{ server: ModelServer; local: LocalServer }> {
   const host = options.host ?? '127.0.0.1';
   const maxBody = options.maxBodyBytes ?? SERVER_DEFAULTS.maxBodyBytes;
   const maxInflight = options.maxInflight ?? SERVER_DEFAULTS.maxInflight;
@@ -401,11 +450,12 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   let lastRequestAt = 0;
   const unknownMetrics = metrics.forVersion('', '');
   const SERVER_META = serverMeta(adminOn);
+  let openApi: string | undefined;
   // The OIP model repository extension: a second door to load/unload below, guarded like /admin.
   const repository = new ModelRepository({
     // Triton's load re-reads a model that is already loaded (a new file at the same path).
-    load: (spec) => load(spec, { reload: true }),
-    unload: (name) => unload(name),
+    load: (spec) => life.load(spec, { reload: true }),
+    unload: (name) => life.unload(name),
     loaded: () => [...served.values()].map((x) => ({ name: x.name, versions: [...x.versions.keys()] })),
     registry: options.registry,
   });
@@ -417,7 +467,9 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
    * and released as unload does.
    */
   async function load(spec: ModelSpec, opts: { stable?: boolean; reload?: boolean } = {}): Promise<LoadedVersionInfo> {
-    const r = await resolveSpec(spec, options.registry);
+    return loadResolved(await resolveSpec(spec, options.registry), opts);
+  }
+  async function loadResolved(r: ResolvedSpec, opts: { stable?: boolean; reload?: boolean; loadedAt?: string } = {}): Promise<LoadedVersionInfo> {
     const existing = served.get(r.name)?.versions.get(r.version);
     if (existing && !existing.unloading) {
       if (existing.path !== r.path)
@@ -461,7 +513,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       version: r.version,
       source: r.source,
       path: r.path,
-      loadedAt: new Date().toISOString(),
+      loadedAt: opts.loadedAt ?? new Date().toISOString(),
       model,
       batcher,
       metrics: vm,
@@ -520,6 +572,38 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (typeof parsed === 'string') throw new RequestError(400, parsed);
     s.traffic = parsed;
     return parsed;
+  }
+
+  /** One change applied to this server alone (a cluster worker applies what the primary sends). */
+  async function applyLocal(op: LifecycleOp): Promise<unknown> {
+    if (op.kind === 'load') return loadResolved(op.resolved, { stable: op.stable, reload: op.reload, loadedAt: op.loadedAt });
+    if (op.kind === 'unload') return unload(op.name, op.version);
+    return setTraffic(op.name, op.split);
+  }
+  // The doors that change models (admin API, model repository extension): this server alone, or,
+  // in a cluster worker, every worker through the primary (the spec is resolved once, here).
+  const coord = options.coordinator;
+  const life = coord
+    ? {
+        load: async (spec: ModelSpec, o: { stable?: boolean; reload?: boolean } = {}) =>
+          (await coord.apply({
+            kind: 'load',
+            resolved: await resolveSpec(spec, options.registry),
+            stable: o.stable,
+            reload: o.reload,
+            loadedAt: new Date().toISOString(),
+          })) as LoadedVersionInfo,
+        unload: async (name: string, version?: string) => void (await coord.apply({ kind: 'unload', name, version })),
+        setTraffic: async (name: string, split: TrafficSplit) => (await coord.apply({ kind: 'traffic', name, split })) as TrafficSplit,
+      }
+    : { load, unload, setTraffic: async (name: string, split: TrafficSplit) => setTraffic(name, split) };
+
+  function tritonStats(name: string | undefined, version: string | undefined): unknown[] {
+    if (name === undefined) return [...served.values()].flatMap((x) => [...x.versions.values()].map((v) => v.triton.json(v.name, v.version)));
+    const s = getServed(name);
+    // Triton answers every version of the model unless one is named.
+    const vs = version === undefined ? [...s.versions.values()] : [getVersion(s, version)];
+    return vs.map((v) => v.triton.json(v.name, v.version));
   }
 
   function info(v: Version): LoadedVersionInfo {
@@ -820,7 +904,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         else if (typeof b.name === 'string' && typeof b.path === 'string')
           spec = { name: b.name, version: b.version === undefined ? undefined : String(b.version), path: b.path };
         else throw new RequestError(400, `load request needs {"ref": "fraud@champion"} or {"name": "fraud", "version": "2", "path": "/models/fraud.onnx"}`);
-        const loaded = await load(spec, { stable: stable === true });
+        const loaded = await life.load(spec, { stable: stable === true });
         return send(res, 200, JSON.stringify(loaded));
       }
       throw new RequestError(405, `${method} is not allowed on /admin/models; use GET or POST`);
@@ -833,7 +917,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         return send(res, 200, JSON.stringify(m));
       }
       if (method === 'DELETE') {
-        await unload(name);
+        await life.unload(name);
         return send(res, 200, JSON.stringify({ unloaded: name }));
       }
       throw new RequestError(405, `${method} is not allowed on /admin/models/${name}; use GET or DELETE`);
@@ -841,18 +925,18 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     if (parts.length === 4 && parts[3] === 'traffic') {
       if (method === 'GET') return send(res, 200, JSON.stringify(getServed(name).traffic));
       if (method === 'PUT') {
-        const split = setTraffic(name, parseJson(await readBodyOnce()) as TrafficSplit);
+        const split = await life.setTraffic(name, parseJson(await readBodyOnce()) as TrafficSplit);
         return send(res, 200, JSON.stringify(split));
       }
       throw new RequestError(405, `${method} is not allowed on traffic; use GET or PUT`);
     }
     if (parts.length === 4 && parts[3] === 'stats') {
-      if (method === 'GET') return send(res, 200, JSON.stringify(stats(name)));
+      if (method === 'GET') return send(res, 200, JSON.stringify(coord ? await coord.stats(name) : stats(name)));
       throw new RequestError(405, `${method} is not allowed on stats; use GET`);
     }
     if (parts.length === 5 && parts[3] === 'versions') {
       if (method === 'DELETE') {
-        await unload(name, parts[4]);
+        await life.unload(name, parts[4]);
         return send(res, 200, JSON.stringify({ unloaded: `${name}/${parts[4]}` }));
       }
       throw new RequestError(405, `${method} is not allowed on a model version; use DELETE to unload it`);
@@ -965,7 +1049,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       }
       if (parts[1] === 'models' && parts.length === 3 && parts[2] === 'stats' && !served.has('stats')) {
         if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
-        const all = [...served.values()].flatMap((x) => [...x.versions.values()].map((v) => v.triton.json(v.name, v.version)));
+        const all = coord ? await coord.tritonStats(undefined, undefined) : tritonStats(undefined, undefined);
         return send(res, 200, JSON.stringify({ model_stats: all }));
       }
       if (parts[1] === 'models' && parts.length >= 3) {
@@ -991,11 +1075,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         if (rest.length === 1 && (rest[0] === 'config' || rest[0] === 'stats')) {
           if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on ${path}; use GET`);
           const s = getServed(name);
-          if (rest[0] === 'stats') {
-            // Triton answers every version of the model unless one is named.
-            const vs = version === undefined ? [...s.versions.values()] : [getVersion(s, version)];
-            return send(res, 200, JSON.stringify({ model_stats: vs.map((v) => v.triton.json(v.name, v.version)) }));
-          }
+          if (rest[0] === 'stats')
+            return send(res, 200, JSON.stringify({ model_stats: coord ? await coord.tritonStats(name, version) : tritonStats(name, version) }));
           const v = version === undefined ? getVersion(s, s.traffic.stable) : getVersion(s, version);
           return send(
             res,
@@ -1035,12 +1116,17 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     }
     if (p0 === 'metrics' && parts.length === 1) {
       if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /metrics; use GET`);
-      const text = await metrics.text();
+      const text = coord ? await coord.metrics() : await metrics.text();
       if (!res.headersSent) {
         res.writeHead(200, { 'content-type': metrics.registry.contentType });
         res.end(text);
       }
       return;
+    }
+    if (p0 === 'openapi.json' && parts.length === 1) {
+      if (method !== 'GET') throw new RequestError(405, `${method} is not allowed on /openapi.json; use GET`);
+      openApi ??= JSON.stringify(openApiDocument({ version: '0.1.0', admin: adminOn, auth: options.token !== undefined || options.auth?.jwt !== undefined }));
+      return send(res, 200, openApi);
     }
     if (p0 === 'admin' && adminOn) return handleAdmin(req, res, parts, method);
     throw new RequestError(404, `no route for ${method} ${path}`);
@@ -1130,9 +1216,10 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
   // One model that can't be served is reported (failed, the repository index, 404s naming why)
   // and the others still load; the server refuses to start only when none of them loads.
   const failed: Array<{ model: string; error: string }> = [];
-  for (const m of options.models ?? []) {
+  const initial: Array<ModelSpec | ResolvedSpec> = [...(options.models ?? []), ...(options.resolvedModels ?? [])];
+  for (const m of initial) {
     try {
-      await load(m);
+      await ('source' in m ? loadResolved(m, { loadedAt: options.loadedAt }) : load(m));
     } catch (e) {
       if (!(e instanceof RequestError)) {
         for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
@@ -1140,7 +1227,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         await quality?.close();
         throw e;
       }
-      const model = specName(m);
+      const model = 'source' in m ? m.name : specName(m);
       failed.push({ model, error: e.message });
       repository.fail(model, e.message);
     }
@@ -1151,6 +1238,13 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     throw new Error(failed.length === 1 ? failed[0].error : `no model could be loaded:\n${failed.map((f) => `  ${f.model}: ${f.error}`).join('\n')}`);
   }
 
+  for (const op of options.replay ?? []) {
+    // Each change succeeded on the workers that applied it first; one that fails here (a file
+    // removed since) leaves this worker as the change found it, and says so.
+    await applyLocal(op).catch((e: Error) =>
+      process.stderr.write(`could not replay ${op.kind} of '${'resolved' in op ? op.resolved.name : op.name}': ${e.message}\n`),
+    );
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, host, () => {
@@ -1201,7 +1295,17 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     return new Promise((r) => server.getConnections((e, n) => r(e ? 1 : n)));
   }
 
-  return {
+  const local: LocalServer = {
+    apply: applyLocal,
+    stats(name) {
+      const recent: Record<string, number[]> = {};
+      for (const v of getServed(name).versions.values()) recent[v.version] = v.metrics.recent();
+      return { stats: stats(name), recent };
+    },
+    tritonStats,
+    metricsJson: () => metrics.registry.getMetricsAsJSON(),
+  };
+  const api: ModelServer = {
     url: `${options.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     admin: adminOn,
@@ -1215,6 +1319,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
     failed,
     close,
   };
+  return { server: api, local };
 }
 
 export type { BatchInput };

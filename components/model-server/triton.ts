@@ -153,3 +153,42 @@ export function modelConfig(c: ConfigSource): Record<string, unknown> {
     instance_group: [{ name: c.name, kind: 'KIND_CPU', count: 1 }],
   };
 }
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** b added into a: numbers summed (last_inference: the latest), objects field by field, batch_stats row by batch size. */
+function addStats(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const mine = out[k];
+    if (typeof v === 'number' && typeof mine === 'number') out[k] = k === 'last_inference' ? Math.max(mine, v) : mine + v;
+    else if (isRecord(v) && isRecord(mine)) out[k] = addStats(mine, v);
+    else if (k === 'batch_stats' && Array.isArray(v) && Array.isArray(mine)) {
+      const rows = new Map<unknown, Record<string, unknown>>();
+      for (const r of [...(mine as unknown[]), ...v].filter(isRecord)) {
+        const had = rows.get(r.batch_size);
+        rows.set(r.batch_size, had ? { ...addStats(had, r), batch_size: r.batch_size } : r);
+      }
+      out[k] = [...rows.values()].sort((x, y) => Number(x.batch_size) - Number(y.batch_size));
+    } else if (mine === undefined) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Triton statistics of several server processes (a cluster's workers), each a list of
+ * TritonStats.json entries: one entry per (name, version) with every count and duration summed,
+ * batch_stats merged by batch size and last_inference the latest.
+ */
+export function mergeTritonStats(lists: ReadonlyArray<readonly Record<string, unknown>[]>): Record<string, unknown>[] {
+  const byKey = new Map<string, Record<string, unknown>>();
+  for (const list of lists)
+    for (const s of list) {
+      const key = `${String(s.name)}\u0000${String(s.version)}`;
+      const had = byKey.get(key);
+      byKey.set(key, had ? { ...addStats(had, s), name: s.name, version: s.version } : s);
+    }
+  return [...byKey.values()];
+}

@@ -25,6 +25,14 @@ export interface OpenRegistryOptions {
 export function openRegistry(opts: OpenRegistryOptions = {}): ModelRegistry {
   const env = opts.env ?? process.env;
   const uri = opts.trackingUri ?? (opts.dir ? undefined : env.MLFLOW_TRACKING_URI);
-  if (uri) return new MlflowRegistry({ trackingUri: uri, experiment: opts.experiment ?? env.GHOSTEAM_MLFLOW_EXPERIMENT });
+  // GHOSTEAM_MLFLOW_CACHE_DIR: where downloaded model files go. The default is relative to the working
+  // directory, which a container with a read-only root file system cannot write (the model-server
+  // image sets it under /tmp).
+  if (uri)
+    return new MlflowRegistry({
+      trackingUri: uri,
+      experiment: opts.experiment ?? env.GHOSTEAM_MLFLOW_EXPERIMENT,
+      ...(env.GHOSTEAM_MLFLOW_CACHE_DIR ? { cacheDir: env.GHOSTEAM_MLFLOW_CACHE_DIR } : {}),
+    });
   return new LocalRegistry({ dir: opts.dir ?? env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry' });
 }

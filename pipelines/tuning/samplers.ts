@@ -26,7 +26,11 @@ export interface TrialView {
 
 export type AlgorithmSpec =
   | { readonly kind: 'random'; readonly seed: number }
-  | { readonly kind: 'grid' }
+  | {
+      readonly kind: 'grid';
+      /** Visit the grid in a random order drawn from this seed (as Optuna's GridSampler does) instead of declaration order. */
+      readonly seed?: number;
+    }
   | {
       readonly kind: 'tpe';
       readonly seed: number;
@@ -87,13 +91,25 @@ export function propose(
   switch (alg.kind) {
     case 'grid': {
       const points = gridPoints(space);
-      return number < points.length ? points[number] : undefined;
+      if (number >= points.length) return undefined;
+      return alg.seed === undefined ? points[number] : points[gridOrder(points.length, alg.seed)[number]];
     }
     case 'random':
       return randomParams(space, mulberry32(trialSeed(alg.seed, number)));
     case 'tpe':
       return proposeTpe(alg, space, history, number, direction);
   }
+}
+
+/** A seeded permutation of 0..n-1 (Fisher–Yates): the order a shuffled grid visits its points in. */
+export function gridOrder(n: number, seed: number): number[] {
+  const rand = mulberry32(trialSeed(seed, 0, 1));
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
 }
 
 /** How many trials an algorithm can propose at most (the grid's size; Infinity otherwise). */

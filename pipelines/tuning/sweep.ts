@@ -65,9 +65,13 @@ export class Search {
   static random(opts: { readonly seed?: number } = {}): Search {
     return new Search({ kind: 'random', seed: opts.seed ?? 0 });
   }
-  /** Every point of the grid, in declaration order (the last dimension varies fastest). */
-  static grid(): Search {
-    return new Search({ kind: 'grid' });
+  /**
+   * Every point of the grid, in declaration order (the last dimension varies fastest); with a `seed`,
+   * in a random order drawn from it, as Optuna's GridSampler visits its grid. A shuffled order suits
+   * early stopping: the trials that early ones are compared with are not all one corner of the grid.
+   */
+  static grid(opts: { readonly seed?: number } = {}): Search {
+    return new Search({ kind: 'grid', ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
   }
   /**
    * Tree-structured Parzen estimator (Bayesian), as Optuna's TPESampler: random for `startupTrials`,

@@ -18,7 +18,7 @@ import { ARGO_NAMESPACE } from '../peers/cluster/config.ts';
 import { ensureArgo, WORKFLOW_SERVICE_ACCOUNT } from '../peers/cluster/argo.ts';
 import { argoServerLogTail, serviceAccountToken, startArgoServer, type ArgoServerPeer } from '../peers/argo-server.ts';
 import type { KubeObject } from '../peers/index.ts';
-import { RESTRICTED, useCluster, waitFor } from './harness.ts';
+import { noTrafficLeavesTheMachine, RESTRICTED, useCluster, waitFor } from './harness.ts';
 
 const cluster = await useCluster(['components']);
 const ns = ARGO_NAMESPACE;
@@ -188,4 +188,6 @@ describe('the Argo Server client and `ghosteam runs --cluster` against the real 
     assert.match(noToken.stderr, /needs a bearer token; set ARGO_TOKEN or pass --argo-token-file/);
     assert.equal(noToken.stdout, '', 'nothing is printed before the error');
   });
+
+  noTrafficLeavesTheMachine();
 });

@@ -18,7 +18,7 @@ import { ARTIFACT_BUCKET, WORKFLOW_SERVICE_ACCOUNT } from '../peers/cluster/argo
 import { ensureFixtureImage } from '../peers/cluster/images.ts';
 import { readClusterState } from '../peers/cluster/node.ts';
 import type { KubeObject } from '../peers/index.ts';
-import { useCluster, waitFor, workflowLogs, type WorkflowLike } from './harness.ts';
+import { noTrafficLeavesTheMachine, useCluster, waitFor, type WorkflowLike, workflowLogs } from './harness.ts';
 
 const cluster = await useCluster([]);
 const repo = join(import.meta.dirname, '../..');
@@ -124,4 +124,6 @@ describe('a Python container task: the same outputs locally and on the cluster',
       'GHOSTEAM_WORK_DIR',
     ]);
   });
+
+  noTrafficLeavesTheMachine();
 });

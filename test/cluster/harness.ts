@@ -3,9 +3,11 @@
  * (`npm run images:build`). With CI=true a missing cluster or image fails the suite; elsewhere
  * `skip` says what to run.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
 import { rawKube, type KubeObject, type RawKube } from '../peers/raw.ts';
 import { eventually } from '../peers/index.ts';
 import { CLUSTER_NET } from '../peers/cluster/config.ts';
@@ -126,6 +128,26 @@ export async function captureClusterEgress(): Promise<Capture> {
   };
 }
 
+/**
+ * Call last inside a cluster suite's `describe`: capture the outward interface from the first test
+ * on (a `before` hook), and end with a test that fails on any packet of the cluster's addresses.
+ */
+export function noTrafficLeavesTheMachine(): void {
+  let capture: Capture | undefined;
+  before(async () => {
+    capture = await captureClusterEgress();
+  });
+  after(async () => {
+    await capture?.stop();
+  });
+  test('none of the cluster traffic left the machine', async () => {
+    assert.ok(capture, 'the capture started');
+    const packets = await capture.stop();
+    capture = undefined;
+    assert.deepEqual(packets, [], `packets of the cluster's addresses on the outward interface:\n${packets.slice(0, 20).join('\n')}`);
+  });
+}
+
 /** A Workflow as the tests read it back. */
 export interface WorkflowLike {
   metadata?: { name?: string };
@@ -185,6 +207,51 @@ export async function forwardToPods(target: string): Promise<Forward> {
   };
 }
 
+/**
+ * A peer on this machine's loopback (MLflow) as pods reach a server in a real cluster: a Service
+ * of its own. The Service has no selector; its EndpointSlice points at a `forwardToPods` forwarder
+ * on the node address, so a pod's call to `http://<ClusterIP>:<port>` goes through kube-proxy's
+ * rules to the node and on to the peer, never off the machine. Pods resolve no names here, so the
+ * URL carries the ClusterIP; in a production cluster it would be the Service's DNS name.
+ */
+export async function peerService(kube: RawKube, target: string, where: { namespace: string; name: string }): Promise<Forward> {
+  const forward = await forwardToPods(target);
+  const port = Number(new URL(forward.url).port);
+  const servicePort = Number(new URL(target).port) || 80;
+  try {
+    const svc = await kube.apply<{ spec: { clusterIP: string } }>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: where.name, namespace: where.namespace, labels: { 'app.kubernetes.io/part-of': 'ghosteam-test-peers' } },
+      spec: { type: 'ClusterIP', ports: [{ name: 'http', port: servicePort, targetPort: port, protocol: 'TCP' }] },
+    });
+    await kube.apply({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: where.name,
+        namespace: where.namespace,
+        labels: { 'kubernetes.io/service-name': where.name, 'endpointslice.kubernetes.io/managed-by': 'ghosteam-test-harness' },
+      },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [CLUSTER_NET.nodeIP], conditions: { ready: true } }],
+      ports: [{ name: 'http', port, protocol: 'TCP' }],
+    });
+    const url = `${new URL(target).protocol}//${svc.spec.clusterIP}:${servicePort}`;
+    return {
+      url,
+      async close() {
+        await kube.request('DELETE', `/apis/discovery.k8s.io/v1/namespaces/${where.namespace}/endpointslices/${where.name}`).catch(() => {});
+        await kube.request('DELETE', `/api/v1/namespaces/${where.namespace}/services/${where.name}`).catch(() => {});
+        await forward.close();
+      },
+    };
+  } catch (err) {
+    await forward.close();
+    throw err;
+  }
+}
+
 /** The `main` container logs of a Workflow's pods, for a failure message. */
 export async function workflowLogs(kube: RawKube, ns: string, workflow: string): Promise<string> {
   const pods = await kube
@@ -199,4 +266,100 @@ export async function workflowLogs(kube: RawKube, ns: string, workflow: string):
     }),
   );
   return logs.join('\n');
+}
+
+/** The parts of a synthesized KServe ServingRuntime and InferenceService that a predictor pod is made of. */
+export interface PredictorSources {
+  runtime: { spec: { containers: Record<string, unknown>[]; volumes?: Record<string, unknown>[] } };
+  isvc: {
+    metadata: { name: string; namespace?: string };
+    spec: {
+      predictor: {
+        securityContext?: object;
+        serviceAccountName?: string;
+        model: { storageUri?: string; env?: object[]; resources?: object; securityContext?: object };
+      };
+    };
+  };
+}
+
+/** What KServe's storage initializer does for a `storageUri`: an init container writing the model into `/mnt/models`. */
+export interface StorageInitializer {
+  image: string;
+  command: string[];
+  env: { name: string; value: string }[];
+}
+
+/**
+ * The Deployment and Service that KServe's RawDeployment mode makes of an InferenceService on a
+ * ServingRuntime (no Knative, no KServe controller here): the runtime's container with `{{.Name}}`
+ * in its args replaced by the InferenceService's name and the predictor's model fields (env,
+ * resources, securityContext) laid over it; the predictor's pod securityContext; the model put in
+ * `/mnt/models` (volume `kserve-provision-location`, read-only to the server) by an init container
+ * named `storage-initializer`, which gets the storageUri as its last argument; a Service
+ * `<name>-predictor` on port 80 to the container's port. KServe's own storage-initializer image is
+ * not reachable here (and it reads no `mlflow-artifacts:` URIs), so the caller gives the one to run.
+ */
+export function rawDeployment(src: PredictorSources, storage: StorageInitializer): { deployment: KubeObject; service: KubeObject } {
+  const name = src.isvc.metadata.name;
+  const predictor = src.isvc.spec.predictor;
+  const model = predictor.model;
+  if (src.runtime.spec.containers.length !== 1) throw new Error(`the ServingRuntime has ${src.runtime.spec.containers.length} containers; KServe serves one`);
+  const c = src.runtime.spec.containers[0] as {
+    args?: string[];
+    env?: object[];
+    ports?: { containerPort: number }[];
+    volumeMounts?: object[];
+    [k: string]: unknown;
+  };
+  const port = c.ports?.[0]?.containerPort;
+  if (!port) throw new Error('the ServingRuntime container declares no port');
+  if (!model.storageUri) throw new Error(`InferenceService ${name} has no storageUri: nothing would put the model into /mnt/models`);
+  const labels = { 'serving.kserve.io/inferenceservice': name, component: 'predictor', app: `isvc.${name}-predictor` };
+  const provision = { name: 'kserve-provision-location', mountPath: '/mnt/models' };
+  const tmp = (c.volumeMounts ?? []).filter((m) => (m as { mountPath?: string }).mountPath === '/tmp');
+  const server = {
+    ...c,
+    args: (c.args ?? []).map((a) => a.replaceAll('{{.Name}}', name)),
+    env: [...(c.env ?? []), ...(model.env ?? [])],
+    ...(model.resources ? { resources: model.resources } : {}),
+    ...(model.securityContext ? { securityContext: model.securityContext } : {}),
+    volumeMounts: [...(c.volumeMounts ?? []), { ...provision, readOnly: true }],
+  };
+  const init = {
+    name: 'storage-initializer',
+    image: storage.image,
+    command: [...storage.command, model.storageUri, provision.mountPath],
+    env: [...(model.env ?? []), ...storage.env],
+    resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+    securityContext: model.securityContext ?? c.securityContext,
+    volumeMounts: [provision, ...tmp],
+  };
+  const deployment = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${name}-predictor`, namespace: src.isvc.metadata.namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: labels.app } },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          ...(predictor.serviceAccountName ? { serviceAccountName: predictor.serviceAccountName } : {}),
+          ...(predictor.securityContext ? { securityContext: predictor.securityContext } : {}),
+          initContainers: [init],
+          containers: [server],
+          volumes: [...(src.runtime.spec.volumes ?? []), { name: provision.name, emptyDir: {} }],
+        },
+      },
+    },
+  };
+  const service = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: `${name}-predictor`, namespace: src.isvc.metadata.namespace, labels },
+    spec: { selector: { app: labels.app }, ports: [{ name: 'http', port: 80, targetPort: port, protocol: 'TCP' }] },
+  };
+  return { deployment, service };
 }

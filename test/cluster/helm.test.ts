@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { installCrds, loadCrdFile } from '../peers/crds.ts';
 import { repoRoot, upstreamDir } from '../peers/config.ts';
 import { ensureHelm } from '../peers/helm.ts';
-import { useCluster, waitFor } from './harness.ts';
+import { noTrafficLeavesTheMachine, useCluster, waitFor } from './harness.ts';
 
 const cluster = await useCluster(['operator']);
 const ns = `ghosteam-helm-${process.pid}`;
@@ -98,4 +98,6 @@ describe('the operator installed from its Helm chart, as a pod', { skip: cluster
     });
     assert.ok(m.status!.conditions!.some((c) => c.type === 'Ready'));
   });
+
+  noTrafficLeavesTheMachine();
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { installCrds, loadCrdFile } from '../peers/crds.ts';
 import { repoRoot, upstreamDir } from '../peers/config.ts';
-import { useCluster, waitFor } from './harness.ts';
+import { noTrafficLeavesTheMachine, useCluster, waitFor } from './harness.ts';
 
 const cluster = await useCluster(['operator']);
 const ns = 'ghosteam-system';
@@ -121,4 +121,6 @@ describe('the operator installed by `ghosteam install`, as a pod', { skip: clust
     assert.equal(ready.status, 'False', JSON.stringify(status.status));
     assert.match(`${ready.reason} ${ready.message}`, /fraud|version|registry/i);
   });
+
+  noTrafficLeavesTheMachine();
 });

@@ -27,7 +27,7 @@ import { ARGO_NAMESPACE } from '../peers/cluster/config.ts';
 import { S3_SECRET, WORKFLOW_SERVICE_ACCOUNT } from '../peers/cluster/argo.ts';
 import { readClusterState } from '../peers/cluster/node.ts';
 import { usePeers, type KubeObject } from '../peers/index.ts';
-import { captureClusterEgress, forwardToPods, useCluster, waitFor, workflowLogs, type Capture, type Forward, type WorkflowLike } from './harness.ts';
+import { captureClusterEgress, peerService, useCluster, waitFor, workflowLogs, type Capture, type Forward, type WorkflowLike } from './harness.ts';
 
 const cluster = await useCluster(['components']);
 const peers = await usePeers(['mlflow']);
@@ -43,7 +43,8 @@ describe('the example pipeline on real pods with the real Argo controller', { sk
 
   before(async () => {
     capture = await captureClusterEgress();
-    mlflow = await forwardToPods(peers.mlflowUrl);
+    // MLflow as pods reach it in a cluster: by a Service (its ClusterIP; pods resolve no names here).
+    mlflow = await peerService(cluster.kube, peers.mlflowUrl, { namespace: ARGO_NAMESPACE, name: `mlflow-${process.pid}` });
   });
   after(async () => {
     await mlflow?.close();

@@ -87,11 +87,11 @@ export default (app: any) => { for (const id of ['c', 'd']) new Pipeline(new Cha
       assert.equal(s.status, 0, s.stderr);
       assert.match(
         s.stdout,
-        /^wrote .*fraud-detection\.yaml \(1 WorkflowTemplate, 1 CronWorkflow, 1 InferenceService, 1 Model, 1 ServingRuntime, 1 DriftMonitor\)\n/,
+        /^wrote .*fraud-detection\.yaml \(1 WorkflowTemplate, 1 CronWorkflow, 1 InferenceService, 1 NetworkPolicy, 1 Model, 1 ServingRuntime, 1 DriftMonitor\)\n/,
       );
       const v = cli('validate', dir);
       assert.equal(v.status, 0, v.stderr);
-      assert.equal(v.stdout, '9 objects in 2 files: valid\n');
+      assert.equal(v.stdout, '10 objects in 2 files: valid\n');
       const file = join(dir, 'fraud-detection.yaml');
       const text = readFileSync(file, 'utf8').replace('strategy: canary', 'strategy: sometimes');
       writeFileSync(file, text + '---\nkind: [oops\n');

@@ -27,6 +27,7 @@ describe('example objects against the upstream CRDs', async () => {
       'argoproj.io/v1alpha1/WorkflowTemplate',
       'ghosteam.io/v1alpha1/DriftMonitor',
       'ghosteam.io/v1alpha1/Model',
+      'networking.k8s.io/v1/NetworkPolicy',
       'serving.kserve.io/v1alpha1/ServingRuntime',
       'serving.kserve.io/v1beta1/InferenceService',
     ]);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { chartValues, operatorChartFiles, templateDocs, writeOperatorChart } from '../../charts/operator-helm.ts';
-import { operatorInstallManifests } from '../../charts/operator-install.ts';
+import { DEFAULT_DENY, operatorInstallManifests } from '../../charts/operator-install.ts';
 import { ensureHelm, helmBinary } from '../peers/helm.ts';
 import { rawKube, usePeers } from '../peers/index.ts';
 
@@ -51,6 +51,8 @@ describe('the operator chart, generated', () => {
       'Role/ghosteam-operator +watchNamespace',
       'RoleBinding/ghosteam-operator +watchNamespace',
       'Service/ghosteam-payload-sink +payloadSink',
+      // The namespace-wide default-deny comes with the namespace: a release namespace may hold other things.
+      'NetworkPolicy/ghosteam-default-deny +createNamespace',
     ]);
   });
   it('defaults: values match `ghosteam install` defaults', () => {
@@ -132,8 +134,8 @@ describe('the operator chart with the real helm', { skip }, () => {
       assert.equal(t.status, 0, t.stderr);
       const want = cli('install', '--dry-run', '-n', 'mlops', ...s.flags);
       assert.equal(want.status, 0, want.stderr);
-      // The chart leaves the release namespace to `helm install --create-namespace` by default.
-      const expected = docs(want.stdout).filter((o) => o.kind !== 'Namespace');
+      // The chart leaves the release namespace (and so its default-deny policy) to `helm install --create-namespace` by default.
+      const expected = docs(want.stdout).filter((o) => o.kind !== 'Namespace' && !(o.kind === 'NetworkPolicy' && o.metadata.name === DEFAULT_DENY));
       assert.deepEqual(byId(docs(t.stdout)), byId(expected));
     });
 
@@ -200,6 +202,7 @@ describe('the operator chart with the real helm', { skip }, () => {
         'ClusterRole',
         'ClusterRoleBinding',
         'Deployment',
+        'NetworkPolicy',
         'PodDisruptionBudget',
         'Role',
         'Role',

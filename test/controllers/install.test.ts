@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { parseAllDocuments } from 'yaml';
 import { operatorInstallManifests, OPERATOR_RULES } from '../../charts/operator-install.ts';
+import { PLURALS } from '../../cli/commands/install.ts';
 
 const byKind = (kind: string) => operatorInstallManifests().filter((o) => o.kind === kind);
 
-test('install manifests: CRDs, RBAC, ServiceAccount, Deployment, Service, PDB', () => {
+test('install manifests: CRDs, RBAC, ServiceAccount, Deployment, Service, NetworkPolicies, PDB', () => {
   const kinds = operatorInstallManifests().map((o) => o.kind);
   assert.deepEqual(kinds, [
     'CustomResourceDefinition',
@@ -20,9 +21,25 @@ test('install manifests: CRDs, RBAC, ServiceAccount, Deployment, Service, PDB', 
     'RoleBinding',
     'Deployment',
     'Service',
+    'NetworkPolicy',
+    'NetworkPolicy',
     'PodDisruptionBudget',
   ]);
   assert.equal(operatorInstallManifests({ crds: false }).filter((o) => o.kind === 'CustomResourceDefinition').length, 0);
+});
+
+test('ghosteam install knows where every kind it creates lives in the API (all options on)', () => {
+  const all = operatorInstallManifests({
+    replicas: 1,
+    watchNamespace: 'team-a',
+    payloadSink: {},
+    gitWriteBack: { repo: 'https://git.example/ml/app.git', secret: { name: 'git' } },
+  });
+  for (const o of all) {
+    const p = PLURALS[o.kind];
+    assert.ok(p, `no API path for ${o.kind}`);
+    assert.equal(p.namespaced, o.metadata.namespace !== undefined, o.kind);
+  }
 });
 
 test('the Deployment meets the restricted Pod Security Standard, with probes and resources', () => {
@@ -71,7 +88,7 @@ test('ghosteam install --dry-run prints the manifests as YAML; --help starts wit
   assert.equal(r.status, 0, r.stderr);
   const docs = parseAllDocuments(r.stdout);
   const objs = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string } });
-  assert.equal(objs.length, 12);
+  assert.equal(objs.length, 14);
   assert.equal(objs.find((o) => o.kind === 'Deployment')?.metadata.namespace, 'mlops');
   for (const cmd of ['install', 'operator']) {
     const h = spawnSync(process.execPath, ['bin/ghosteam.mjs', cmd, '--help'], { encoding: 'utf8' });

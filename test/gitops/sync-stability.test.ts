@@ -11,6 +11,7 @@ import { ArgoCdApps, Environment } from '../../charts/argocd.ts';
 import { applySyncWaves } from '../../api/sync-waves.ts';
 import { unstableFields } from '../../gitops/sync-stability.ts';
 import { kubeConfig, uniqueName, usePeers } from '../peers/index.ts';
+import { rawKube } from '../peers/raw.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
 describe('unstableFields (pure)', () => {
@@ -37,12 +38,14 @@ function comparable(o: KubernetesObject): unknown {
 describe('sync stability on a real API server', { skip: peers.skip }, () => {
   let kc: KubeConfig;
   let api: KubernetesObjectApi;
+  let raw: ReturnType<typeof rawKube>;
   let ns: string;
   const cleanup: K8sObject[] = [];
 
   before(async () => {
     kc = kubeConfig(peers);
     api = KubernetesObjectApi.makeApiClient(kc);
+    raw = rawKube(peers.kubeconfig);
     ns = uniqueName('gitops-sync');
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
   });
@@ -56,11 +59,13 @@ describe('sync stability on a real API server', { skip: peers.skip }, () => {
 
   async function applyTwice(objects: readonly K8sObject[]): Promise<void> {
     for (const desired of objects) {
-      const live = await api.patch(desired as KubernetesObject, undefined, undefined, 'argocd-controller', true, PatchStrategy.ServerSideApply);
+      // As JSON, the way Argo CD sends it (client-node's KubernetesObjectApi would run a NetworkPolicy
+      // through its typed model, which drops the ingress peers' `from`).
+      const live = await raw.apply<KubernetesObject>(desired as never, { fieldManager: 'argocd-controller' });
       cleanup.push(desired);
       const what = `${desired.kind}/${desired.metadata.name}`;
       assert.deepEqual(unstableFields(desired, live), [], `${what}: the server changed fields we set`);
-      const again = await api.patch(desired as KubernetesObject, undefined, 'All', 'argocd-controller', true, PatchStrategy.ServerSideApply);
+      const again = await raw.apply<KubernetesObject>(desired as never, { fieldManager: 'argocd-controller', dryRun: true });
       assert.deepEqual(comparable(again), comparable(live), `${what}: a second (dry-run) apply would change it`);
       assert.equal(again.metadata?.resourceVersion, live.metadata?.resourceVersion, `${what}: dry-run re-apply bumped resourceVersion`);
     }
@@ -153,6 +158,14 @@ describe('watch --apply against a real API server', { skip: peers.skip }, () => 
       assert.deepEqual(lines, [`TrainingRun ${ns}/${name} created (git-change); the operator runs and promotes it`]);
       const live = await api.read({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'Model', metadata: { name: 'fraud', namespace: ns } });
       assert.equal(live.metadata?.annotations?.['argocd.argoproj.io/sync-wave'], '0');
+      // The Model's NetworkPolicy arrives whole: its ingress peers are what confine the predictor
+      // (without them the rule would let everyone in).
+      const np = await rawKube(peers.kubeconfig).request<{ spec: { ingress: Array<{ from?: unknown[] }> } }>(
+        'GET',
+        `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies/fraud-predictor`,
+      );
+      assert.deepEqual(np.spec.ingress, (inNs.find((o) => o.kind === 'NetworkPolicy') as K8sObject & { spec: { ingress: unknown } }).spec.ingress);
+      assert.ok((np.spec.ingress[0].from ?? []).length >= 3);
     } finally {
       await kc
         .makeApiClient(CoreV1Api)

@@ -105,6 +105,16 @@ describe('grid', () => {
       [{ a: 1 }, { a: 2 }, undefined],
     );
   });
+  it('with a seed, visits every point once in a seeded random order', () => {
+    const space = sp({ a: Space.categorical([1, 2, 3, 4]), b: Space.categorical(['x', 'y', 'z']) });
+    const walk = (seed: number): string[] => Array.from({ length: 12 }, (_, n) => JSON.stringify(propose({ kind: 'grid', seed }, space, [], n)));
+    const declared = gridPoints(space).map((p) => JSON.stringify(p));
+    assert.deepEqual([...walk(1)].sort(), [...declared].sort(), 'every point once');
+    assert.notDeepEqual(walk(1), declared, 'not declaration order');
+    assert.deepEqual(walk(1), walk(1), 'the same seed, the same order');
+    assert.notDeepEqual(walk(1), walk(2), 'another seed, another order');
+    assert.equal(propose({ kind: 'grid', seed: 1 }, space, [], 12), undefined);
+  });
 });
 
 describe('sampling', () => {

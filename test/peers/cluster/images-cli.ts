@@ -51,7 +51,15 @@ async function smoke(d: Docker, name: BuiltImage): Promise<string> {
         'dataset=/work/dataset',
         '--json',
       ]);
-      const params = JSON.parse(out.trim().split('\n').pop()!) as { rows?: unknown };
+      // `docker` hands back stdout and stderr together, in the order they arrive: the step's log
+      // (stderr) may come after the JSON line (stdout).
+      const line = out
+        .trim()
+        .split('\n')
+        .reverse()
+        .find((l) => l.startsWith('{'));
+      if (!line) throw new Error(`${ref}: component run ingest --json printed no JSON line:\n${out}`);
+      const params = JSON.parse(line) as { rows?: unknown };
       if (Number(params.rows) !== 3) throw new Error(`${ref}: ingest of 3 rows reported ${JSON.stringify(params)}`);
       return `--version ${version}; component run ingest: ${JSON.stringify(params)}`;
     }

@@ -256,6 +256,12 @@ export function guardRules(net: typeof CLUSTER_NET = CLUSTER_NET): { forward: st
     output: [
       ['-o', 'lo', '-j', 'RETURN'],
       ['-o', net.bridge, '-j', 'RETURN'],
+      // A ClusterIP called from this machine: kube-proxy's DNAT (nat OUTPUT) turned it into a pod's
+      // or the node's address, which the kernel then routes over the bridge or lo; but `-o` in filter
+      // OUTPUT still names the interface of the first route (the default one, for a Service address),
+      // so the rules above miss it. Let it pass by its new destination, which cannot leave the machine.
+      ['-d', net.podCIDR, '-m', 'conntrack', '--ctstate', 'DNAT', '--ctorigdst', net.serviceCIDR, '-j', 'RETURN'],
+      ['-d', `${net.nodeIP}/32`, '-m', 'conntrack', '--ctstate', 'DNAT', '--ctorigdst', net.serviceCIDR, '-j', 'RETURN'],
       ['-d', net.podCIDR, '-j', 'REJECT'],
       ['-d', net.serviceCIDR, '-j', 'REJECT'],
       ['-d', `${net.nodeIP}/32`, '-j', 'REJECT'],

@@ -1,0 +1,322 @@
+/**
+ * npm run bench:tuning — hyperparameter search, in one run, each figure beside a baseline measured
+ * in the same run:
+ *  1. Per-trial overhead of the local sweep engine (pipelines/local/sweep.ts: proposal, a child run
+ *     through the engine and its step cache, the sweep record) for a no-op objective, 100 trials, with
+ *     TPE and with random search; against Optuna's samplers alone on a no-op objective (the peers'
+ *     Python venv, 100 trials) and ghosteam's TPE sampler alone. Goal: under 10 ms/trial.
+ *  2. A real tuning task: train-tabular (TensorFlow.js, logistic) on the fraud example's synthetic data,
+ *     a 6 × 6 grid of learning rate × batch size, 27 epochs each, objective the held-out log loss from
+ *     `evaluate`. Grid search trains every point to the end; ASHA (η = 3, rungs at 1, 3, 9, 27 epochs on
+ *     the training loss) walks the same grid in a seeded random order and stops the poor trials. Goal: ASHA reaches grid search's
+ *     best score with at most a quarter of its epochs. Each search has a store of its own (no step
+ *     cache shared between them).
+ *  3. ghosteam's TPE against Optuna's TPE (its default sampler) on held-out functions (Branin, a
+ *     noisy quadratic, a logistic-regression training task; bench/tuning-functions.ts), 10 seeds × 40
+ *     trials each: ghosteam's median best must lie within the spread of Optuna's ten (no worse than
+ *     its worst seed), and beat random search's median.
+ * The 1-minute load average is printed beside each section (the machine may be shared). The last line
+ * is one JSON object: trialOverheadMs, ashaEpochShare, ashaReachedGridBest, tpeWithinOptunaSpread, …
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { App, Chart } from 'cdk8s';
+import { defineComponent } from '../components/component.ts';
+import { Pipeline } from '../pipelines/pipeline.ts';
+import type { PipelineSpec } from '../pipelines/spec.ts';
+import { runSweep, type SweepRecord } from '../pipelines/local/sweep.ts';
+import { propose, type TrialView } from '../pipelines/tuning/samplers.ts';
+import { Space } from '../pipelines/tuning/space.ts';
+import { EarlyStopping, Objective, Search, Sweep, type SweepSpec } from '../pipelines/tuning/sweep.ts';
+import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
+import { heldOutFunctions, searchBest } from './tuning-functions.ts';
+
+const ORACLE = fileURLToPath(new URL('./py/optuna_oracle.py', import.meta.url));
+const NOOP_TRIALS = 100;
+const EPOCHS = 27;
+const ROWS = 3000;
+const SEEDS = Array.from({ length: 10 }, (_, i) => i);
+const TPE_TRIALS = 40;
+
+const load = (): number => Number(loadavg()[0].toFixed(1));
+const log = (s: string): void => console.log(s);
+const r3 = (x: number): number => Number(x.toFixed(3));
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function findPython(): string | undefined {
+  const peers = existsSync(join(venvDir(), VENV_COMPLETE_MARKER)) ? venvPython() : undefined;
+  return [process.env.GHOSTEAM_PYTHON, process.env.PEERS_PYTHON, peers].find((p): p is string => !!p && existsSync(p));
+}
+
+/** One request to the Optuna oracle (bench/py/optuna_oracle.py). */
+function oracle<T>(python: string, request: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, [ORACLE], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${python} ${ORACLE} exited ${code}: ${err.trim().split('\n').slice(-5).join('\n')}`));
+      else resolve(JSON.parse(out) as T);
+    });
+    child.stdin.end(JSON.stringify(request));
+  });
+}
+
+// ---- 1. per-trial overhead ---------------------------------------------------------------------
+
+const noop = defineComponent({
+  name: 'noop-objective',
+  version: '1',
+  description: 'returns |x| + lr, nothing else',
+  inputs: [],
+  outputs: [],
+  outputParams: ['value'],
+  params: { x: { type: 'number' }, lr: { type: 'number' } },
+  async run(ctx) {
+    await Promise.resolve();
+    ctx.setOutput('value', Math.abs(Number(ctx.params.x)) + Number(ctx.params.lr));
+  },
+});
+
+const noopPipeline: PipelineSpec = (() => {
+  const p = new Pipeline(new Chart(new App(), 'bench'), 'noop');
+  p.component('objective', noop, { params: { x: 0, lr: 0.01 } });
+  return p.toSpec();
+})();
+
+function noopSweep(kind: 'tpe' | 'random'): SweepSpec {
+  return {
+    name: `noop-${kind}`,
+    path: `bench/noop-${kind}`,
+    pipeline: 'noop',
+    task: 'objective',
+    space: { x: Space.uniform(-1, 1).spec, lr: Space.logUniform(1e-4, 1e-1).spec },
+    objective: { task: 'objective', metric: 'value', direction: 'minimize' },
+    algorithm: kind === 'tpe' ? { kind: 'tpe', seed: 1 } : { kind: 'random', seed: 1 },
+    budget: { trials: NOOP_TRIALS, parallelism: 1 },
+  };
+}
+
+/** Wall-clock and CPU (this process, user + system) milliseconds per trial. */
+async function overhead(root: string, kind: 'tpe' | 'random'): Promise<{ wall: number; cpu: number }> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const rec = await runSweep(noopPipeline, noopSweep(kind), {
+    cwd: root,
+    storeDir: join(root, `noop-${kind}`),
+    components: (n) => (n === noop.name ? noop : undefined),
+    gitCommit: null,
+    final: false,
+  });
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  if (rec.status !== 'Succeeded' || rec.trials.filter((t) => t.state === 'Complete').length !== NOOP_TRIALS)
+    throw new Error(`the no-op sweep (${kind}) did not complete every trial: ${rec.status} ${rec.message ?? ''}`);
+  return { wall: ms / NOOP_TRIALS, cpu: (c.user + c.system) / 1000 / NOOP_TRIALS };
+}
+
+function samplerAloneMs(): number {
+  const space = noopSweep('tpe').space;
+  const history: TrialView[] = [];
+  const t0 = performance.now();
+  for (let n = 0; n < NOOP_TRIALS; n++) {
+    const params = propose({ kind: 'tpe', seed: 1 }, space, history, n)!;
+    history.push({ number: n, params, state: 'Complete', value: Math.abs(Number(params.x)) + Number(params.lr) });
+  }
+  return (performance.now() - t0) / NOOP_TRIALS;
+}
+
+// ---- 2. ASHA against grid search on a real training task -----------------------------------------
+
+async function fraudTuning(root: string): Promise<{ pipeline: PipelineSpec; grid: SweepSpec; asha: SweepSpec }> {
+  const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
+  const csv = join(root, 'fraud.csv');
+  await writeFile(csv, toCsv(generate('reference', ROWS, 7)));
+  const chart = new Chart(new App(), 'bench');
+  const p = new Pipeline(chart, 'fraud-train');
+  const ingest = p.component('ingest', 'ingest', { params: { path: csv } });
+  const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
+  const train = p.component('train', 'train-tabular', {
+    inputs: { train: split.output('train') },
+    params: { label: 'is_fraud', epochs: EPOCHS, model: 'logistic', backend: 'wasm' },
+  });
+  const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+  const space = {
+    learningRate: Space.logUniform(1e-4, 1e-1, { grid: 6 }),
+    batchSize: Space.categorical([32, 64, 128, 256, 512, 1024]),
+  };
+  const objective = Objective.minimize(evaluate, 'logLoss');
+  const grid = new Sweep(chart, 'grid', { pipeline: p, trial: train, space, objective, algorithm: Search.grid() });
+  const asha = new Sweep(chart, 'asha', {
+    pipeline: p,
+    trial: train,
+    space,
+    objective,
+    algorithm: Search.grid({ seed: 3 }),
+    earlyStopping: EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }),
+  });
+  return { pipeline: p.toSpec(), grid: grid.toSpec(), asha: asha.toSpec() };
+}
+
+async function timedSweep(root: string, pipeline: PipelineSpec, sweep: SweepSpec): Promise<{ rec: SweepRecord; seconds: number; epochs: number }> {
+  const t0 = performance.now();
+  const rec = await runSweep(pipeline, sweep, { cwd: root, storeDir: join(root, sweep.name), gitCommit: null, final: false });
+  const seconds = (performance.now() - t0) / 1000;
+  if (!rec.best) throw new Error(`sweep ${sweep.name}: ${rec.status} ${rec.message ?? ''}`);
+  const failed = rec.trials.filter((t) => t.state === 'Failed');
+  if (failed.length) throw new Error(`sweep ${sweep.name}: trial ${failed[0].number} failed: ${failed[0].message}`);
+  return { rec, seconds, epochs: rec.trials.reduce((a, t) => a + t.steps, 0) };
+}
+
+// ---- main ------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'ghosteam-bench-tuning-'));
+  process.env.GHOSTEAM_REGISTRY_DIR = join(root, 'registry');
+  delete process.env.MLFLOW_TRACKING_URI;
+  const python = findPython();
+  log(
+    `bench:tuning — cores ${availableParallelism()}, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
+  log(python ? `Optuna baselines: ${python}` : 'Optuna baselines: no Python venv (npm run peers:up, or GHOSTEAM_PYTHON) — Optuna figures are null');
+  try {
+    // 1.
+    log(`\n1. per-trial overhead, no-op objective, ${NOOP_TRIALS} trials, one at a time   [load ${load()}]`);
+    await overhead(join(root, 'warm'), 'random'); // warm-up: module loading, first writes
+    const tpe = await overhead(root, 'tpe');
+    const rnd = await overhead(root, 'random');
+    const tpeMs = tpe.wall;
+    const randomMs = rnd.wall;
+    const samplerMs = samplerAloneMs();
+    let optunaTpeMs: number | null = null;
+    let optunaRandomMs: number | null = null;
+    if (python) {
+      optunaTpeMs = (await oracle<{ msPerTrial: number }>(python, { cmd: 'overhead', trials: NOOP_TRIALS, sampler: 'tpe' })).msPerTrial;
+      optunaRandomMs = (await oracle<{ msPerTrial: number }>(python, { cmd: 'overhead', trials: NOOP_TRIALS, sampler: 'random' })).msPerTrial;
+    }
+    log(
+      `  ghosteam sweep, TPE:        ${tpeMs.toFixed(2)} ms/trial wall, ${tpe.cpu.toFixed(2)} ms CPU (a child run through the engine, the step cache and the sweep record)`,
+    );
+    log(`  ghosteam sweep, random:     ${randomMs.toFixed(2)} ms/trial wall, ${rnd.cpu.toFixed(2)} ms CPU`);
+    log(`  ghosteam TPE sampler alone: ${samplerMs.toFixed(3)} ms/trial`);
+    if (optunaTpeMs !== null && optunaRandomMs !== null) {
+      log(
+        `  Optuna study.optimize, TPESampler (default, multivariate): ${optunaTpeMs.toFixed(3)} ms/trial; RandomSampler: ${optunaRandomMs.toFixed(3)} ms/trial`,
+      );
+      log(
+        `  ghosteam's whole trial costs ${(tpeMs / optunaTpeMs).toFixed(1)}x Optuna's TPE sampler alone; ghosteam's TPE sampler ${(samplerMs / optunaTpeMs).toFixed(2)}x Optuna's`,
+      );
+    }
+    log(
+      `  goal < 10 ms/trial (wall): ${tpeMs < 10 ? 'met' : 'NOT met'}; by CPU time, the closer estimate on a loaded machine: ${tpe.cpu < 10 ? 'met' : 'NOT met'}   [load ${load()}]`,
+    );
+
+    // 2.
+    log(`\n2. ASHA vs grid search: train-tabular (logistic), ${ROWS} fraud rows, ${EPOCHS} epochs, objective evaluate.logLoss   [load ${load()}]`);
+    const t = await fraudTuning(root);
+    await mkdir(join(root, 'grid'), { recursive: true });
+    const grid = await timedSweep(root, t.pipeline, t.grid);
+    log(
+      `  grid search: ${grid.rec.trials.length} trials, ${grid.epochs} epochs, ${grid.seconds.toFixed(1)} s; best logLoss ${grid.rec.best!.value.toFixed(5)} at ${JSON.stringify(grid.rec.best!.params)}   [load ${load()}]`,
+    );
+    const asha = await timedSweep(root, t.pipeline, t.asha);
+    const pruned = asha.rec.trials.filter((x) => x.state === 'Pruned').length;
+    log(
+      `  ASHA (η=3):  ${asha.rec.trials.length} trials (${pruned} stopped early), ${asha.epochs} epochs, ${asha.seconds.toFixed(1)} s; best logLoss ${asha.rec.best!.value.toFixed(5)} at ${JSON.stringify(asha.rec.best!.params)}   [load ${load()}]`,
+    );
+    const ashaEpochShare = asha.epochs / grid.epochs;
+    // Same params, same seed, same data: the best point trained to the end gives the same score; allow float noise only.
+    const ashaReachedGridBest = asha.rec.best!.value <= grid.rec.best!.value + 1e-9;
+    log(
+      `  ASHA spent ${asha.epochs} / ${grid.epochs} = ${(ashaEpochShare * 100).toFixed(1)}% of grid search's epochs (${(asha.seconds / grid.seconds).toFixed(2)}x its time) and ${ashaReachedGridBest ? 'reached' : 'did NOT reach'} its best score`,
+    );
+    log(`  goal: the best score with ≤ 25% of the epochs: ${ashaReachedGridBest && ashaEpochShare <= 0.25 ? 'met' : 'NOT met'}`);
+
+    // 3.
+    log(`\n3. TPE vs Optuna's TPE: ${SEEDS.length} seeds × ${TPE_TRIALS} trials per function (best value found; lower is better)   [load ${load()}]`);
+    const fns = heldOutFunctions();
+    let optuna: Record<string, Record<string, number[]>> | null = null;
+    if (python) {
+      optuna = (
+        await oracle<{ best: Record<string, Record<string, number[]>> }>(python, {
+          cmd: 'search',
+          functions: fns.map((f) => ({ name: f.name, space: f.space, ...(f.data ? { data: f.data } : {}) })),
+          samplers: ['tpe', 'random'],
+          seeds: SEEDS,
+          trials: TPE_TRIALS,
+        })
+      ).best;
+    }
+    const perFunction: Record<string, Record<string, number | boolean | null>> = {};
+    let within: boolean | null = optuna ? true : null;
+    let beatsRandom = true;
+    for (const fn of fns) {
+      const ours = SEEDS.map((s) => searchBest({ kind: 'tpe', seed: s }, fn, TPE_TRIALS));
+      const rnd = SEEDS.map((s) => searchBest({ kind: 'random', seed: s }, fn, TPE_TRIALS));
+      const o = optuna?.[fn.name];
+      const ok = o ? median(ours) <= Math.max(...o.tpe) : null;
+      if (ok === false) within = false;
+      if (!(median(ours) < median(rnd))) beatsRandom = false;
+      perFunction[fn.name] = {
+        tpeMedian: r3(median(ours)),
+        randomMedian: r3(median(rnd)),
+        optunaTpeMin: o ? r3(Math.min(...o.tpe)) : null,
+        optunaTpeMedian: o ? r3(median(o.tpe)) : null,
+        optunaTpeMax: o ? r3(Math.max(...o.tpe)) : null,
+        optunaRandomMedian: o ? r3(median(o.random)) : null,
+        withinOptunaSpread: ok,
+      };
+      const f = (x: number): string => x.toFixed(4);
+      log(
+        `  ${fn.name.padEnd(16)} ghosteam TPE median ${f(median(ours))} (min ${f(Math.min(...ours))}, max ${f(Math.max(...ours))}); ghosteam random median ${f(median(rnd))}` +
+          (o
+            ? `; Optuna TPE median ${f(median(o.tpe))} [spread ${f(Math.min(...o.tpe))} … ${f(Math.max(...o.tpe))}], Optuna random median ${f(median(o.random))} → ${ok ? 'within' : 'NOT within'} the spread`
+            : ''),
+      );
+    }
+    log(
+      `  ghosteam's TPE ${within === null ? '(no Optuna)' : within ? 'is within' : 'is NOT within'} Optuna's spread on every function; beats random search: ${beatsRandom}   [load ${load()}]`,
+    );
+
+    console.log(
+      JSON.stringify({
+        bench: 'tuning',
+        trialOverheadMs: r3(tpeMs),
+        trialOverheadCpuMs: r3(tpe.cpu),
+        trialOverheadRandomMs: r3(randomMs),
+        tpeSamplerMs: r3(samplerMs),
+        optunaTpeSamplerMs: optunaTpeMs === null ? null : r3(optunaTpeMs),
+        optunaRandomSamplerMs: optunaRandomMs === null ? null : r3(optunaRandomMs),
+        trialOverheadGoalMet: tpeMs < 10,
+        gridEpochs: grid.epochs,
+        ashaEpochs: asha.epochs,
+        ashaEpochShare: r3(ashaEpochShare),
+        gridBest: grid.rec.best!.value,
+        ashaBest: asha.rec.best!.value,
+        ashaReachedGridBest,
+        gridSeconds: r3(grid.seconds),
+        ashaSeconds: r3(asha.seconds),
+        tpeWithinOptunaSpread: within,
+        tpeBeatsRandom: beatsRandom,
+        tpe: perFunction,
+        load1: load(),
+      }),
+    );
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+await main();
