@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { planGraph } from '../model-server/graph.ts';
+import { fromHalfBits } from '../model-server/tensors.ts';
 import { loadOrtModel, type OrtModel } from '../model-server/models.ts';
 import { buildInputs, modelMeta } from '../batch/predict.ts';
 import { formatOfPath, planFeatures } from '../batch/plan.ts';
@@ -121,15 +122,6 @@ export interface ValidationReport {
 
 const FLOATS = new Set(['FP16', 'FP32', 'FP64']);
 
-function halfToNumber(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /** Scores the validation table through both models. */
 export async function validate(originalPath: string, optimizedPath: string, originalBytes: Uint8Array, v: ValidationOptions): Promise<ValidationReport> {
   const meta = modelMeta(originalBytes);
@@ -160,7 +152,7 @@ export async function validate(originalPath: string, optimizedPath: string, orig
         const half = b.outputs.find((t) => t.name === o.name)?.datatype === 'FP16';
         let m = maxAbsDiff[o.name] ?? 0;
         for (let i = 0; i < x.length; i++) {
-          const d = Math.abs(x[i] - (half ? halfToNumber(y[i]) : y[i]));
+          const d = Math.abs(x[i] - (half ? fromHalfBits(y[i]) : y[i]));
           if (d > m || Number.isNaN(d)) m = Number.isNaN(d) ? Infinity : d;
         }
         maxAbsDiff[o.name] = m;
