@@ -13,6 +13,7 @@ import { ValidationError, type Issue } from '../api/errors.ts';
 import type { Model } from './model.ts';
 import { RenderedObject } from '../api/rendered-object.ts';
 import { MODEL_LABEL } from '../api/objects.ts';
+import { QUALITY_METRICS, crossing, type QualityMetric } from '../api/quality.ts';
 
 const NUMERICAL_ONLY: readonly DriftTest[] = ['ks', 'wasserstein'];
 const CATEGORICAL_ONLY: readonly DriftTest[] = ['chi2'];
@@ -59,6 +60,36 @@ export class Retrain {
   }
 }
 
+/** Retraining on model quality from delayed labels (TrainingRun reason 'performance'). */
+export class QualityTrigger {
+  private constructor(readonly spec: NonNullable<DriftMonitorSpec['quality']>) {}
+  /**
+   * Retrain when the Model's stable version's `metric` is worse than `threshold` (below it for
+   * accuracy-like metrics, above it for rmse, mae and calibrationError) at every check for `for`.
+   * @param opts.for @default '30m'
+   * @param opts.minSamples labelled predictions needed before quality is judged; @default 100
+   */
+  static of(metric: QualityMetric, threshold: number, opts: { for?: string | number; minSamples?: number } = {}): QualityTrigger {
+    if (!(QUALITY_METRICS as readonly string[]).includes(metric))
+      throw new Error(`QualityTrigger.of: metric '${String(metric)}' is unknown; use one of ${QUALITY_METRICS.join(', ')}`);
+    if (!Number.isFinite(threshold)) throw new Error(`QualityTrigger.of('${metric}'): threshold ${threshold} must be a number, e.g. 0.85`);
+    const minSamples = opts.minSamples ?? 100;
+    if (!(Number.isInteger(minSamples) && minSamples >= 1))
+      throw new Error(`QualityTrigger.of('${metric}'): minSamples ${minSamples} must be a whole number >= 1`);
+    let forSeconds: number;
+    try {
+      forSeconds = parseDuration(opts.for ?? '30m');
+    } catch (e) {
+      throw new Error(`QualityTrigger.of('${metric}'): for ${(e as Error).message}`);
+    }
+    return new QualityTrigger({ metric, threshold, forSeconds, minSamples });
+  }
+  /** E.g. 'accuracy below 0.85 for 1800s'. */
+  toString(): string {
+    return `${this.spec.metric} ${crossing(this.spec.metric)} ${this.spec.threshold} for ${this.spec.forSeconds}s`;
+  }
+}
+
 export interface DriftMonitorProps {
   /** @default - the construct id */
   readonly name?: string;
@@ -83,6 +114,12 @@ export interface DriftMonitorProps {
   readonly schedule?: Schedule;
   /** @default - report only, never retrain */
   readonly retrain?: Retrain;
+  /**
+   * Also watch the Model's quality from delayed labels and retrain (with `retrain`'s pipeline) when
+   * it stays bad: `QualityTrigger.of('accuracy', 0.85, { for: '30m' })`.
+   * @default - quality is not watched
+   */
+  readonly quality?: QualityTrigger;
   /** @default - the chart's namespace */
   readonly namespace?: string;
 }
@@ -140,6 +177,7 @@ export class DriftMonitor extends Construct {
       thresholds: { ...(props.featureThreshold !== undefined ? { feature: props.featureThreshold } : {}), driftShare },
       window: { seconds: windowSeconds, minSamples },
       schedule: (props.schedule ?? Schedule.cron('*/15 * * * *')).spec.cron,
+      ...(props.quality ? { quality: { ...props.quality.spec } } : {}),
       action: props.retrain ? { retrain: props.retrain.spec } : {},
     };
     new RenderedObject(this, 'DriftMonitor', {

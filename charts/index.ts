@@ -1,7 +1,8 @@
-/** ghosteam/charts: Model, DriftMonitor, the serving runtime, Argo CD Applications, CRDs, validation and synthesis. */
+/** ghosteam/charts: Model, DriftMonitor, FeatureView, FeatureService, the serving runtime, Argo CD Applications, CRDs, validation and synthesis. */
 export * from '../api/crds/index.ts';
 export { validateGhosteamObject } from '../api/crds/validate.ts';
 export { Model, gpuOnCpuRuntime, type ModelProps } from './model.ts';
+export { Dashboard, DASHBOARD_DEFAULTS, type DashboardOptions } from './dashboard.ts';
 export { Alerts, ALERT_DEFAULTS, ALERT_NAMES, type AlertsOptions, type PrometheusRuleSpec } from './alerts.ts';
 export {
   ModelServingRuntime,
@@ -10,7 +11,20 @@ export {
   GPU_CAPABLE_ANNOTATION,
   type ModelServingRuntimeProps,
 } from './serving-runtime.ts';
-export { DriftMonitor, Feature, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
+export { DriftMonitor, Feature, QualityTrigger, Retrain, type DriftMonitorProps } from './drift-monitor.ts';
+export {
+  Entity,
+  Field,
+  FeatureSource,
+  OnlineStore,
+  FeatureView,
+  FeatureSelection,
+  DEFAULT_SQLITE_PATH,
+  DEFAULT_MATERIALIZE_CHUNK,
+  type FeatureViewProps,
+  type SourceTimestamps,
+} from './feature-view.ts';
+export { FeatureService, DEFAULT_ON_MISSING, type FeatureServiceProps } from './feature-service.ts';
 export { Rollout, Autoscaling, PayloadLogging, type CanaryOptions } from './rollout.ts';
 export { InferenceServiceSchema, ServingRuntimeSchema, type InferenceService, type ServingRuntime } from './kserve.ts';
 export { readModelsLock, parseModelsLock, LOCK_FILE, type ModelsLock, type ModelPin } from '../api/lock.ts';

@@ -11,6 +11,7 @@
  * points higher; write 'fraud@2' for that).
  */
 import type { Alerts } from './alerts.ts';
+import type { Dashboard } from './dashboard.ts';
 import { Construct } from 'constructs';
 import { parseModelRef } from '../components/registry/types.ts';
 import { gpuPlacement, podResources } from '../pipelines/argo.ts';
@@ -112,6 +113,13 @@ export interface ModelProps {
    * @see ./alerts.ts
    */
   readonly alerts?: Alerts;
+  /**
+   * A Grafana dashboard for this model (traffic, latency, errors, quality, feedback, alerts): a
+   * ConfigMap `<name>-dashboard` for Grafana's sidecar and, with `grafanaOperator`, a `GrafanaDashboard`.
+   * @default - no dashboard
+   * @see ./dashboard.ts
+   */
+  readonly dashboard?: Dashboard;
   /** @default - the chart's namespace */
   readonly namespace?: string;
   /**
@@ -194,6 +202,31 @@ export class Model extends Construct {
         owner: this,
         render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: alerts.ruleSpec(this.modelRef.name) } }),
       });
+    }
+    if (props.dashboard) {
+      const dashboard = props.dashboard;
+      const json = () => JSON.stringify(dashboard.json(this.name, this.modelRef.name), null, 2);
+      new RenderedObject(this, 'DashboardConfigMap', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        name: `${this.name}-dashboard`,
+        namespace: props.namespace,
+        owner: this,
+        render: () => ({ labels: { [MODEL_LABEL]: this.name, ...dashboard.sidecarLabel }, body: { data: { [`${this.name}.json`]: json() } } }),
+      });
+      const op = dashboard.options.grafanaOperator;
+      if (op)
+        new RenderedObject(this, 'GrafanaDashboard', {
+          apiVersion: 'grafana.integreatly.org/v1beta1',
+          kind: 'GrafanaDashboard',
+          name: this.name,
+          namespace: props.namespace,
+          owner: this,
+          render: () => ({
+            labels: { [MODEL_LABEL]: this.name },
+            body: { spec: { instanceSelector: { matchLabels: { ...op.instanceSelector } }, ...(op.folder ? { folder: op.folder } : {}), json: json() } },
+          }),
+        });
     }
     new RenderedObject(this, 'Model', {
       apiVersion: API_VERSION,

@@ -3,7 +3,14 @@
  */
 import { parseDuration } from '../api/names.ts';
 import { payloadSinkUrl } from './operator-install.ts';
-import { ROLLOUT_DEFAULTS, type Autoscaling as AutoscalingSpec, type PayloadLogging as PayloadLoggingSpec, type RolloutPolicy } from '../api/crds/types.ts';
+import { QUALITY_METRICS, QUALITY_MIN_SAMPLES } from '../api/quality.ts';
+import {
+  ROLLOUT_DEFAULTS,
+  type RolloutQuality,
+  type Autoscaling as AutoscalingSpec,
+  type PayloadLogging as PayloadLoggingSpec,
+  type RolloutPolicy,
+} from '../api/crds/types.ts';
 
 export interface CanaryOptions {
   /** Canary traffic percent per step, strictly increasing; 100 is appended when missing. */
@@ -18,6 +25,14 @@ export interface CanaryOptions {
   readonly maxPredictionDrift?: number;
   /** Requests a step needs before it can pass. @default 20 (ROLLOUT_DEFAULTS.minRequests, applied by the operator) */
   readonly minRequests?: number;
+  /**
+   * Judge the canary on delayed labels too (POST /v2/models/{name}/feedback): roll back when its
+   * `metric` is worse than `threshold`, or worse than the stable version's by more than
+   * `maxDegradation`, once it has `minSamples` labelled predictions (not judged before that).
+   * `minSamples` @default 30 (QUALITY_MIN_SAMPLES, applied by the operator)
+   * @default - quality not checked
+   */
+  readonly quality?: RolloutQuality;
 }
 
 export class Rollout {
@@ -46,6 +61,18 @@ export class Rollout {
       const v = opts[k];
       if (v !== undefined && !(v >= 0)) throw new Error(`Rollout.canary: ${k} ${v} must be >= 0`);
     }
+    const q = opts.quality;
+    if (q) {
+      if (!(QUALITY_METRICS as readonly string[]).includes(q.metric))
+        throw new Error(`Rollout.canary: quality.metric '${String(q.metric)}' is unknown; use one of ${QUALITY_METRICS.join(', ')}`);
+      if (q.threshold === undefined && q.maxDegradation === undefined)
+        throw new Error(`Rollout.canary: quality needs a threshold (e.g. 0.85 for accuracy) or a maxDegradation against the stable version (e.g. 0.02)`);
+      if (q.threshold !== undefined && !Number.isFinite(q.threshold)) throw new Error(`Rollout.canary: quality.threshold ${q.threshold} must be a number`);
+      if (q.maxDegradation !== undefined && !(q.maxDegradation >= 0))
+        throw new Error(`Rollout.canary: quality.maxDegradation ${q.maxDegradation} must be >= 0`);
+      if (q.minSamples !== undefined && !(Number.isInteger(q.minSamples) && q.minSamples >= 1))
+        throw new Error(`Rollout.canary: quality.minSamples ${q.minSamples} must be a whole number >= 1 (default ${QUALITY_MIN_SAMPLES})`);
+    }
     return new Rollout({
       strategy: 'canary',
       steps,
@@ -54,6 +81,7 @@ export class Rollout {
         ...(opts.maxErrorRate !== undefined ? { maxErrorRate: opts.maxErrorRate } : {}),
         ...(opts.maxP99LatencyMs !== undefined ? { maxP99LatencyMs: opts.maxP99LatencyMs } : {}),
         ...(opts.maxPredictionDrift !== undefined ? { maxPredictionDrift: opts.maxPredictionDrift } : {}),
+        ...(q ? { quality: { ...q } } : {}),
       },
       ...(opts.minRequests !== undefined ? { minRequests: opts.minRequests } : {}),
     });

@@ -169,6 +169,19 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
           refused.push(`${obj.kind} ${obj.metadata?.namespace ?? 'default'}/${obj.metadata?.name}: ${(e as Error).message}`);
         }
       }
+      for (const a of entry.annotate ?? []) {
+        const id = `${a.kind} ${a.namespace}/${a.name}`;
+        try {
+          await op.annotate(a.kind, a.namespace, a.name, a.annotations);
+          applied.push(
+            `${id} annotated ${Object.entries(a.annotations)
+              .map(([k, v]) => (v === null ? `${k}-` : `${k}=${v}`))
+              .join(' ')}`,
+          );
+        } catch (e) {
+          refused.push(`${id}: ${(e as Error).message}`);
+        }
+      }
       for (const r of refused) log.error(`inbox entry ${entry.id} (${entry.source}${entry.commit ? ` ${entry.commit.slice(0, 7)}` : ''}): refused ${r}`);
       log.info(`inbox entry ${entry.id} (${entry.source}${entry.commit ? ` ${entry.commit.slice(0, 7)}` : ''}) applied: ${applied.join(', ') || 'no objects'}`);
       await finishInboxEntry(file, { id: entry.id, appliedAt: new Date().toISOString(), applied, refused });

@@ -25,6 +25,7 @@ import { payloadDriftChecker, payloadPredictionDrift } from './backends/drift-ch
 import type { MetricsSource } from './backends/types.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
 import type { K8sObject } from '../api/objects.ts';
+import { annotate } from './actions.ts';
 
 export interface LocalOperatorOptions {
   /** Where objects are kept. undefined: in memory only. @default - in memory */
@@ -70,6 +71,8 @@ export interface LocalOperator {
   readonly operator: RunningOperator;
   /** Creates or updates (spec, labels, annotations) a ghosteam object; validates it against its CRD schema first. */
   apply(obj: K8sObject): Promise<K8sObject>;
+  /** Sets (null: removes) annotations on an existing object, leaving its spec as it is (`kubectl annotate`). */
+  annotate(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string, set: Readonly<Record<string, string | null>>): Promise<K8sObject>;
   get(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<K8sObject | undefined>;
   list(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace?: string): Promise<K8sObject[]>;
   delete(kind: 'Model' | 'DriftMonitor' | 'TrainingRun', namespace: string, name: string): Promise<void>;
@@ -159,6 +162,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
         status: cur.status,
       });
     },
+    annotate: (kind, ns, name, set) => annotate(store, typeOf(kind), ns, name, set),
     get: (kind, ns, name) => store.get(typeOf(kind), ns, name),
     list: async (kind, ns) => (await store.list(typeOf(kind), ns)).items,
     delete: (kind, ns, name) =>

@@ -131,7 +131,8 @@ export function buildControllers(
   const monitors: Controller = {
     name: 'driftmonitor',
     type: TYPES.DriftMonitor,
-    reconcile: (req) => reconcileDriftMonitor({ ...ctx, check: d.driftCheck ?? noDriftChecker, specHash: d.pipelines.specHash?.bind(d.pipelines) }, req),
+    reconcile: (req) =>
+      reconcileDriftMonitor({ ...ctx, check: d.driftCheck ?? noDriftChecker, specHash: d.pipelines.specHash?.bind(d.pipelines), metrics: d.metrics }, req),
   };
   const out = [models, runs, monitors];
   if (d.gitWriteBack) {

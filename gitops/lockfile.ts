@@ -10,11 +10,13 @@
  */
 
 import { LOCK_FILE } from '../api/lock.ts';
+import { TRAINING_REASONS, type TrainingReason } from '../api/crds/types.ts';
 
 export { LOCK_FILE };
 
-export type PromotionReason = 'drift' | 'git-change' | 'schedule' | 'manual';
-export const PROMOTION_REASONS: readonly PromotionReason[] = ['drift', 'git-change', 'schedule', 'manual'];
+/** Why the promoted version was trained: its TrainingRun's reason (api/crds/types.ts). */
+export type PromotionReason = TrainingReason;
+export const PROMOTION_REASONS: readonly PromotionReason[] = TRAINING_REASONS;
 
 export interface ModelPin {
   readonly version: number;

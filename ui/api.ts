@@ -103,6 +103,8 @@ export const RunNodeSchema = Type.Object(
     durationMs: Type.Optional(Type.Number()),
     cached: Type.Boolean(),
     resumed: Type.Boolean(),
+    dependsOn: Type.Array(Str, { description: 'The tasks this one waits for (the DAG edges); empty for a fan-out instance' }),
+    instances: Type.Optional(Type.Array(Str, { description: "A parallelFor task's instance node ids, in item order" })),
     attempts: Type.Integer(),
     outputs: Type.Record(Str, Type.Object({ kind: Str, digest: Str, size: Type.Integer() })),
     outputParams: Type.Record(Str, Type.Unknown()),
@@ -132,6 +134,36 @@ export const ModelResponseSchema = Type.Object(
 export type ModelResponse = Static<typeof ModelResponseSchema>;
 export const VersionResponseSchema = Type.Object({ version: VersionSchema, run: Type.Optional(RunSummarySchema) }, { $id: 'VersionResponse' });
 export const RunsResponseSchema = Type.Object({ runs: Type.Array(RunSummarySchema) }, { $id: 'RunsResponse' });
+
+export const RolloutRequestSchema = Type.Object(
+  {
+    action: Type.Union([Type.Literal('pause'), Type.Literal('resume'), Type.Literal('promote'), Type.Literal('abort')], {
+      description: 'What to do with the rollout',
+    }),
+  },
+  { $id: 'RolloutRequest', additionalProperties: false },
+);
+export const RetrainRequestSchema = Type.Object(
+  {
+    pipeline: Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 253, description: 'The pipeline (WorkflowTemplate) name' }),
+    namespace: Type.Optional(
+      Type.String({ pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: "Default: where the pipeline's TrainingRuns are" }),
+    ),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: "The registered model it trains (default: the pipeline's)" })),
+    params: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$' }), Type.String({ maxLength: 4096 }), { description: 'Pipeline parameters' }),
+    ),
+  },
+  { $id: 'RetrainRequest', additionalProperties: false },
+);
+export const ActionResponseSchema = Type.Object(
+  {
+    message: Type.String({ description: 'What was handed to the operator' }),
+    inboxEntry: Type.Optional(Type.String({ description: "The local operator's inbox entry (embedded default)" })),
+    trainingRun: Type.Optional(Type.String({ description: 'The TrainingRun created' })),
+  },
+  { $id: 'ActionResponse' },
+);
 
 /** What the sources hold at one moment. */
 export interface Snapshot {
@@ -228,6 +260,8 @@ export function runDetail(r: RunRecord, status: string = r.status): RunDetail {
           ...(n.durationMs !== undefined ? { durationMs: n.durationMs } : {}),
           cached: n.cached === true,
           resumed: n.resumed === true,
+          dependsOn: [...(n.dependsOn ?? [])],
+          ...(n.children ? { instances: [...n.children] } : {}),
           attempts: n.attempts.length,
           outputs: Object.fromEntries(Object.entries(n.outputs).map(([k, a]) => [k, { kind: a.kind, digest: a.digest, size: a.size }])),
           outputParams: { ...n.outputParams },
@@ -238,7 +272,20 @@ export function runDetail(r: RunRecord, status: string = r.status): RunDetail {
 }
 
 /** The API's routes, for the OpenAPI document: path, summary, response schema, path/query parameters. */
-const ROUTES: { path: string; summary: string; schema: TSchema; params?: { name: string; in: 'path' | 'query'; schema: TSchema; description: string }[] }[] = [
+interface Route {
+  path: string;
+  method?: 'get' | 'post';
+  summary: string;
+  schema: TSchema;
+  params?: { name: string; in: 'path' | 'query'; schema: TSchema; description: string }[];
+  /** POST: the JSON body; the route needs the `admin` permission. */
+  body?: TSchema;
+}
+const MODEL_PARAMS: Route['params'] = [
+  { name: 'namespace', in: 'path', schema: Str, description: 'The Model namespace' },
+  { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
+];
+const ROUTES: Route[] = [
   { path: '/api/models', summary: 'Every Model with its serving and canary versions, traffic, aliases and last rollout outcome', schema: ModelsResponseSchema },
   {
     path: '/api/models/{namespace}/{name}',
@@ -274,6 +321,21 @@ const ROUTES: { path: string; summary: string; schema: TSchema; params?: { name:
     schema: RunDetailSchema,
     params: [{ name: 'id', in: 'path', schema: Str, description: 'The run id' }],
   },
+  {
+    path: '/api/models/{namespace}/{name}/rollout',
+    method: 'post',
+    summary: "Pause, resume, promote or abort the Model's rollout (needs the admin permission; audited)",
+    schema: ActionResponseSchema,
+    params: MODEL_PARAMS,
+    body: RolloutRequestSchema,
+  },
+  {
+    path: '/api/trainingruns',
+    method: 'post',
+    summary: 'Start a TrainingRun of a pipeline now, reason manual (needs the admin permission; audited)',
+    schema: ActionResponseSchema,
+    body: RetrainRequestSchema,
+  },
 ];
 
 /** The API's OpenAPI 3.1 document (its schemas are JSON Schema), generated from the schemas above. */
@@ -282,8 +344,26 @@ export function openApiDocument(version: string): Record<string, unknown> {
   const paths: Record<string, unknown> = {};
   const errorRef = ref(ErrorSchema);
   for (const r of ROUTES) {
+    const method = r.method ?? 'get';
+    const responses: Record<string, unknown> = r.body
+      ? {
+          '202': { description: 'Handed to the operator', content: { 'application/json': { schema: ref(r.schema) } } },
+          '400': { description: 'A malformed body (the message names the field and the fix)', content: { 'application/json': { schema: errorRef } } },
+          '401': { description: 'No or a bad bearer token', content: { 'application/json': { schema: errorRef } } },
+          '403': { description: 'A token without the admin permission', content: { 'application/json': { schema: errorRef } } },
+          '404': { description: 'No such Model or pipeline', content: { 'application/json': { schema: errorRef } } },
+          '405': { description: 'The UI is read-only (started without credentials for actions)', content: { 'application/json': { schema: errorRef } } },
+          '409': { description: 'Not now (e.g. nothing to promote)', content: { 'application/json': { schema: errorRef } } },
+          '415': { description: 'The body is not JSON', content: { 'application/json': { schema: errorRef } } },
+        }
+      : {
+          '200': { description: 'OK', content: { 'application/json': { schema: ref(r.schema) } } },
+          '400': { description: 'A malformed request (the message names the parameter and the fix)', content: { 'application/json': { schema: errorRef } } },
+          '404': { description: 'No such object', content: { 'application/json': { schema: errorRef } } },
+        };
     paths[r.path] = {
-      get: {
+      ...(paths[r.path] ?? {}),
+      [method]: {
         summary: r.summary,
         ...(r.params
           ? {
@@ -296,18 +376,20 @@ export function openApiDocument(version: string): Record<string, unknown> {
               })),
             }
           : {}),
-        responses: {
-          '200': { description: 'OK', content: { 'application/json': { schema: ref(r.schema) } } },
-          '400': { description: 'A malformed request (the message names the parameter and the fix)', content: { 'application/json': { schema: errorRef } } },
-          '404': { description: 'No such object', content: { 'application/json': { schema: errorRef } } },
-        },
+        ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(r.body) } } }, security: [{ bearer: [] }] } : {}),
+        responses,
       },
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'ghosteam UI API', version, description: 'Read-only JSON API of `ghosteam ui`: the same data the pages show.' },
+    info: { title: 'ghosteam UI API', version, description: 'JSON API of `ghosteam ui`: the same data the pages show, and the actions (with credentials).' },
     paths,
-    components: { schemas: components() },
+    components: {
+      schemas: components(),
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'The static token (--token-env) or an OIDC access token with the admin permission' },
+      },
+    },
   };
 }

@@ -6,24 +6,10 @@
  */
 import type { ModelResponse, ModelSummary, RunDetail, RunSummary, VersionView } from './api.ts';
 
-const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const esc = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+import { esc, Html, html } from './markup.ts';
+import { dagSvg } from './dag.ts';
 
-/** A tagged template: values are escaped unless they are Html (already rendered). */
-export class Html {
-  constructor(readonly text: string) {}
-  toString(): string {
-    return this.text;
-  }
-}
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
-  let out = strings[0];
-  values.forEach((v, i) => {
-    const piece = Array.isArray(v) ? v.map((x) => (x instanceof Html ? x.text : esc(x))).join('') : v instanceof Html ? v.text : esc(v);
-    out += piece + strings[i + 1];
-  });
-  return new Html(out);
-}
+export { esc, Html, html };
 
 const enc = encodeURIComponent;
 export const modelHref = (ns: string, name: string): string => `/models/${enc(ns)}/${enc(name)}`;
@@ -42,7 +28,7 @@ th{font-weight:600;color:#4a5263;background:#fafbfc}
 .Progressing,.Running,.Paused{background:#fff1c7;color:#6b4e00}
 .bar{position:relative;height:10px;width:160px;background:#cfe3ff;border-radius:5px;overflow:hidden;display:inline-block;vertical-align:middle}
 .bar i{position:absolute;left:0;top:0;bottom:0;background:#f0a020}
-.muted{color:#6b7385}code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:12px}dt{color:#6b7385}
+.dagbox{overflow-x:auto;background:#fff;padding:12px;margin:12px 0}.muted{color:#6b7385}code{font-size:12px}dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:12px}dt{color:#6b7385}
 `;
 
 export function layout(title: string, body: Html, opts: { live?: string } = {}): string {
@@ -52,7 +38,7 @@ export function layout(title: string, body: Html, opts: { live?: string } = {}):
 <body${opts.live ? ` data-live="${esc(opts.live)}"` : ''}>
 <header><b>ghosteam</b><a href="/">Models</a><a href="/runs">Runs</a><a href="/api/openapi.json">API</a><span class="muted" id="live-state"></span></header>
 <main>${body.text}</main>
-${opts.live ? '<script src="/static/live.js"></script>' : ''}
+${opts.live ? '<script src="/static/live.js"></script>' : ''}${body.text.includes('id="actions"') ? '<script src="/static/actions.js"></script>' : ''}
 </body></html>`;
 }
 
@@ -218,13 +204,28 @@ function versionsTable(ns: string, name: string, versions: readonly VersionView[
 
 const round = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
 
-export function modelPage(r: ModelResponse): string {
+/** The model page's actions: a token field and one button per action (ACTIONS_JS posts them). */
+export function actionsSection(r: ModelResponse): Html {
+  const m = r.model;
+  const pipelines = [...new Set(r.trainingRuns.map((t) => t.pipeline))].sort();
+  return html`<section class="actions" id="actions" data-namespace="${m.namespace}" data-name="${m.name}">
+    <h2>Actions</h2>
+    <p class="muted">Each action needs a token with the admin permission and is recorded in the audit log.</p>
+    <label>Token <input type="password" id="action-token" autocomplete="off" size="40" /></label>
+    ${(['pause', 'resume', 'promote', 'abort'] as const).map((a) => html` <button type="button" data-rollout="${a}">${a}</button>`)}
+    ${pipelines.map((p) => html` <button type="button" data-retrain="${p}" data-retrain-namespace="${m.namespace}">retrain ${p}</button>`)}
+    <p><output id="action-result" aria-live="polite"></output></p>
+  </section>`;
+}
+
+export function modelPage(r: ModelResponse, opts: { actions?: boolean } = {}): string {
   const m = r.model;
   const frag = `/fragments${modelHref(m.namespace, m.name)}`;
   return layout(
     m.name,
     html`<h1>${m.name} <span class="muted">${m.namespace} · registered model ${m.registered}</span></h1>
       <section id="live" data-fragment="${frag}">${modelLive(r)}</section>
+      ${opts.actions ? actionsSection(r) : html``}
       <h2>Versions</h2>
       ${versionsTable(m.namespace, m.name, r.versions)}
       <h2>Training runs</h2>
@@ -361,7 +362,7 @@ export function runsPage(runs: readonly RunSummary[]): string {
 export function runNodes(d: RunDetail): Html {
   return html`${d.nodes.map(
     (n) =>
-      html`<tr data-node="${n.id}">
+      html`<tr data-node="${n.id}" id="task-${encodeURIComponent(n.id)}">
         <td>${n.id}</td>
         <td>${badge(n.state)}${n.cached ? html` <span class="badge">cache hit</span>` : ''}${n.resumed ? html` <span class="badge">resumed</span>` : ''}</td>
         <td>${ms(n.durationMs)}</td>
@@ -374,6 +375,44 @@ export function runNodes(d: RunDetail): Html {
         <td class="muted">${n.message ?? ''}${n.hasLog ? html` <a href="${runHref(d.run.id)}/logs/${encodeURIComponent(n.id)}">log</a>` : ''}</td>
       </tr>`,
   )}`;
+}
+
+/** The run's DAG: its tasks (a parallelFor task once, with its instance count), not the instances. */
+export function runDag(d: RunDetail): Html {
+  const instances = new Set(d.nodes.flatMap((n) => n.instances ?? []));
+  return dagSvg(
+    d.nodes
+      .filter((n) => !instances.has(n.id))
+      .map((n) => ({
+        id: n.id,
+        dependsOn: n.dependsOn,
+        state: n.state,
+        note: [n.cached ? 'cache hit' : n.durationMs !== undefined ? ms(n.durationMs) : '', n.instances ? `×${n.instances.length}` : '']
+          .filter(Boolean)
+          .join(' · '),
+      })),
+  );
+}
+
+/** What changes while a run runs: the DAG and the task table (the fragment the live script refreshes). */
+export function runLive(d: RunDetail): Html {
+  return html`<div class="dagbox">${runDag(d)}</div>
+    <h2>Tasks</h2>
+    <table>
+      <thead>
+        <tr>
+          <th>Task</th>
+          <th>State</th>
+          <th>Duration</th>
+          <th>Attempts</th>
+          <th>Outputs</th>
+          <th>Message</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${runNodes(d)}
+      </tbody>
+    </table>`;
 }
 
 export function runPage(d: RunDetail): string {
@@ -394,22 +433,7 @@ export function runPage(d: RunDetail): string {
         <dt>Params</dt>
         <dd><code>${JSON.stringify(d.params)}</code></dd>
       </dl>
-      <h2>Tasks</h2>
-      <table>
-        <thead>
-          <tr>
-            <th>Task</th>
-            <th>State</th>
-            <th>Duration</th>
-            <th>Attempts</th>
-            <th>Outputs</th>
-            <th>Message</th>
-          </tr>
-        </thead>
-        <tbody id="live" data-fragment="${frag}">
-          ${runNodes(d)}
-        </tbody>
-      </table>`,
+      <section id="live" data-fragment="${frag}">${runLive(d)}</section>`,
     { live: frag },
   );
 }
@@ -447,5 +471,39 @@ export const LIVE_JS = `(() => {
   es.addEventListener('open', () => { state.textContent = 'live'; });
   es.addEventListener('error', () => { state.textContent = 'reconnecting…'; });
   es.addEventListener('change', () => { refresh(); });
+})();
+`;
+
+/**
+ * The actions script: each button POSTs its action as JSON with the token from the field (kept for
+ * the tab in sessionStorage, never in a cookie, so another site cannot act through the browser)
+ * and shows the answer; the page's live region shows the effect when the operator applies it.
+ */
+export const ACTIONS_JS = `(() => {
+  const box = document.getElementById('actions');
+  if (!box) return;
+  const token = document.getElementById('action-token');
+  const out = document.getElementById('action-result');
+  token.value = sessionStorage.getItem('ghosteam-token') || '';
+  token.addEventListener('change', () => sessionStorage.setItem('ghosteam-token', token.value));
+  async function post(url, body) {
+    out.textContent = '…';
+    const headers = { 'content-type': 'application/json' };
+    if (token.value) headers.authorization = 'Bearer ' + token.value;
+    try {
+      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+      const data = await res.json().catch(() => ({}));
+      out.textContent = (res.ok ? '' : res.status + ': ') + (data.message || data.error || res.statusText);
+      out.className = res.ok ? 'ok' : 'error';
+    } catch (e) {
+      out.textContent = String(e);
+      out.className = 'error';
+    }
+  }
+  const ns = encodeURIComponent(box.dataset.namespace), name = encodeURIComponent(box.dataset.name);
+  for (const b of box.querySelectorAll('button[data-rollout]'))
+    b.addEventListener('click', () => post('/api/models/' + ns + '/' + name + '/rollout', { action: b.dataset.rollout }));
+  for (const b of box.querySelectorAll('button[data-retrain]'))
+    b.addEventListener('click', () => post('/api/trainingruns', { pipeline: b.dataset.retrain, namespace: b.dataset.retrainNamespace }));
 })();
 `;

@@ -6,6 +6,8 @@
  * sends one `change` Server-Sent Event per burst of writes; pages then fetch their fragment.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { readTls, watchTls, type TlsFiles } from '../components/security/tls.ts';
 import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,8 +15,24 @@ import type { ModelRegistry, ModelVersion } from '../components/registry/types.t
 import { readStateObjects } from '../controllers/runtime/inbox.ts';
 import { effectiveStatus, RunStore } from '../pipelines/local/store.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
-import { modelResponse, modelSummaries, openApiDocument, runDetail, runSummary, versionView, type Snapshot } from './api.ts';
-import { errorPage, LIVE_JS, modelLive, modelPage, modelRows, modelsPage, runNodes, runPage, runRows, runsPage, versionPage } from './html.ts';
+import { Value } from '@sinclair/typebox/value';
+import {
+  modelResponse,
+  modelSummaries,
+  openApiDocument,
+  RetrainRequestSchema,
+  RolloutRequestSchema,
+  runDetail,
+  runSummary,
+  versionView,
+  type Snapshot,
+} from './api.ts';
+import { ActionError, retrain, rolloutAction, type ActionTarget } from '../controllers/actions.ts';
+import { AuthError, type Authenticator, type Principal } from '../components/security/auth.ts';
+import type { AuditLog } from '../components/security/audit.ts';
+import { readBody } from '../components/model-server/http.ts';
+import { RequestError } from '../components/model-server/tensors.ts';
+import { ACTIONS_JS, errorPage, LIVE_JS, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
 
 export interface UiOptions {
   /** The local operator's state directory (Models, TrainingRuns); absent: no models. */
@@ -32,6 +50,17 @@ export interface UiOptions {
   readonly maxAgeMs?: number;
   /** Coalesces a burst of file writes into one event. @default 100 */
   readonly debounceMs?: number;
+  /** Serve HTTPS with these files (re-read when they change). */
+  readonly tls?: TlsFiles;
+  /** The actions (rollout pause/resume/promote/abort, retrain); absent: the UI is read-only. */
+  readonly actions?: UiActions;
+}
+
+/** Actions need a credential: each needs the `admin` permission, and each attempt is audited. */
+export interface UiActions {
+  readonly target: ActionTarget;
+  readonly auth: Authenticator;
+  readonly audit?: AuditLog;
 }
 
 export interface UiServer {
@@ -157,11 +186,12 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     const [p0, p1] = parts;
 
     try {
+      if (req.method === 'POST' && isApi && isActionPath(parts)) return await action(req, res, parts);
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         throw new HttpError(
           405,
-          `${req.method ?? ''} is not allowed: this UI is read-only; use the CLI (ghosteam retrain, kubectl annotate ... ghosteam.io/rollout=promote|abort) to act`,
+          `${req.method ?? ''} is not allowed here; the actions are POST /api/models/<namespace>/<name>/rollout and POST /api/trainingruns (see /api/openapi.json)`,
         );
       }
       const scope = isApi ? parts.slice(1) : p0 === 'fragments' ? parts.slice(1) : parts;
@@ -171,6 +201,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
       if (kind === 'page' && parts.length === 0) return page(modelsPage(modelSummaries(await snapshot())));
       if (kind === 'page' && p0 === 'healthz' && parts.length === 1) return send(200, 'text/plain', 'ok\n');
       if (kind === 'page' && p0 === 'static' && p1 === 'live.js' && parts.length === 2) return send(200, 'text/javascript; charset=utf-8', LIVE_JS);
+      if (kind === 'page' && p0 === 'static' && p1 === 'actions.js' && parts.length === 2) return send(200, 'text/javascript; charset=utf-8', ACTIONS_JS);
       if (kind === 'api' && s0 === 'openapi.json' && scope.length === 1) return json(openApiDocument(o.version ?? '0.0.0'));
       if (kind === 'api' && s0 === 'events' && scope.length === 1) {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', ...SECURITY_HEADERS });
@@ -195,7 +226,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           if (scope.length === 3) {
             if (kind === 'api') return json(r);
             if (kind === 'fragment') return page(modelLive(r).text);
-            return page(modelPage(r));
+            return page(modelPage(r, { actions: o.actions !== undefined }));
           }
           if (scope.length === 5 && s3 === 'versions' && kind !== 'fragment') {
             if (!/^[1-9][0-9]{0,8}$/.test(s4))
@@ -245,7 +276,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           const rec = await run(id);
           const d = runDetail(rec, effectiveStatus(rec));
           if (kind === 'api') return json(d);
-          if (kind === 'fragment') return page(runNodes(d).text);
+          if (kind === 'fragment') return page(runLive(d).text);
           return page(runPage(d));
         }
         if (scope.length === 4 && s2 === 'logs' && kind === 'page') {
@@ -274,7 +305,84 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     }
   }
 
-  const server = createServer((req, res) => void route(req, res));
+  // --- actions ------------------------------------------------------------------------------
+  /** POST /api/models/{ns}/{name}/rollout {action} and POST /api/trainingruns {pipeline, ...}: 202 once handed to the operator. */
+  async function action(req: IncomingMessage, res: ServerResponse, parts: string[]): Promise<void> {
+    const reply = (status: number, body: unknown, extra: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS, ...extra });
+      res.end(JSON.stringify(body));
+    };
+    const isRollout = parts[1] === 'models';
+    const target = isRollout ? `${decode(parts[2], 'namespace')}/${decode(parts[3], 'model name')}` : 'trainingruns';
+    const what = isRollout ? 'rollout' : 'retrain';
+    if (!o.actions)
+      return reply(405, {
+        error: `this UI is read-only: start \`ghosteam ui\` with --token-env NAME or --auth-issuer/--auth-audience to allow actions, or use the CLI (ghosteam rollout, ghosteam retrain)`,
+      });
+    const acts = o.actions;
+    let who: Principal;
+    try {
+      who = await acts.auth.check(req.headers.authorization, { permission: 'admin' });
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+      await acts.audit?.record({ who: e.subject ?? 'unknown', via: 'http', what, target, outcome: 'denied', error: e.message });
+      const challenge: Record<string, string> =
+        e.status === 401
+          ? { 'www-authenticate': req.headers.authorization === undefined ? 'Bearer' : 'Bearer error="invalid_token"' }
+          : e.status === 403
+            ? { 'www-authenticate': 'Bearer error="insufficient_scope"' }
+            : {};
+      return reply(e.status, { error: e.message }, challenge);
+    }
+    const via = who.kind;
+    let detail: Record<string, unknown> | undefined;
+    try {
+      const type = String(req.headers['content-type'] ?? '');
+      if (!/^application\/json\b/i.test(type)) throw new HttpError(415, `send the action as JSON (content-type: application/json), not '${type || 'nothing'}'`);
+      let body: unknown;
+      try {
+        body = JSON.parse((await readBody(req, 64 * 1024)).toString('utf8'));
+      } catch (e) {
+        if (e instanceof RequestError) throw new HttpError(e.status === 413 ? 413 : 400, e.message);
+        throw new HttpError(400, `the body is not JSON: ${(e as Error).message}`);
+      }
+      const schema = isRollout ? RolloutRequestSchema : RetrainRequestSchema;
+      if (!Value.Check(schema, body)) {
+        const first = [...Value.Errors(schema, body)][0];
+        const field = first?.path ? first.path.slice(1).replace(/\//g, '.') : '';
+        throw new HttpError(
+          400,
+          `${field ? `field '${field}'` : 'the body'}: ${first?.message ?? 'invalid'}; see ${isRollout ? 'RolloutRequest' : 'RetrainRequest'} in /api/openapi.json`,
+        );
+      }
+      detail = body;
+      const out = isRollout
+        ? await rolloutAction(
+            acts.target,
+            decode(parts[2], 'namespace'),
+            decode(parts[3], 'model name'),
+            (body as { action: string }).action,
+            `ui:${who.subject}`,
+          )
+        : await retrain(acts.target, body as { pipeline: string }, `ui:${who.subject}`);
+      await acts.audit?.record({ who: who.subject, via, what: isRollout ? (body as { action: string }).action : what, target, outcome: 'success', detail });
+      cached = undefined;
+      return reply(202, {
+        message: out.message,
+        ...(out.inboxEntry ? { inboxEntry: out.inboxEntry } : {}),
+        ...('run' in out ? { trainingRun: (out as { run: { metadata: { name: string } } }).run.metadata.name } : {}),
+      });
+    } catch (e) {
+      const status = e instanceof HttpError || e instanceof ActionError ? e.status : 500;
+      await acts.audit?.record({ who: who.subject, via, what, target, outcome: 'failure', ...(detail ? { detail } : {}), error: (e as Error).message });
+      if (status === 500) throw e;
+      return reply(status, { error: (e as Error).message });
+    }
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => void route(req, res);
+  const server = o.tls ? createHttpsServer(readTls(o.tls), onRequest) : createServer(onRequest);
+  const stopTlsWatch = o.tls ? watchTls(server as HttpsServer, o.tls, (line) => process.stderr.write(`ghosteam ui: ${line}\n`)) : undefined;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port ?? 0, o.host ?? '127.0.0.1', () => resolve());
@@ -282,11 +390,12 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host}:${addr.port}`,
     server,
     changes: () => seq,
     async close() {
       clearInterval(heartbeat);
+      stopTlsWatch?.();
       if (timer) clearTimeout(timer);
       for (const w of watchers) w.close();
       for (const c of clients) c.end();
@@ -295,6 +404,10 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     },
   };
 }
+
+/** POST targets: /api/models/{ns}/{name}/rollout and /api/trainingruns. */
+const isActionPath = (parts: readonly string[]): boolean =>
+  (parts.length === 5 && parts[1] === 'models' && parts[4] === 'rollout') || (parts.length === 2 && parts[1] === 'trainingruns');
 
 const modelPathHint = (ns: string, name: string): string => `/models/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`;
 

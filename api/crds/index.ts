@@ -75,7 +75,7 @@ function crd(def: KindDef): CustomResourceDefinition {
   };
 }
 
-/** The three ghosteam CRDs (Model, DriftMonitor, TrainingRun), as fresh plain objects. */
+/** The ghosteam CRDs (Model, DriftMonitor, TrainingRun, FeatureView, FeatureService), as fresh plain objects. */
 export function ghosteamCrds(): CustomResourceDefinition[] {
   return KINDS.map(crd);
 }

@@ -1,6 +1,6 @@
 /**
  * The ghosteam custom resources (group `ghosteam.io`, version `v1alpha1`): `Model`, `DriftMonitor`,
- * `TrainingRun`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
+ * `TrainingRun`, and the feature registry: `FeatureView`, `FeatureService`. Each spec and status is written ONCE here as a TypeBox schema; the TypeScript types
  * (`Static<>`), the CRDs' structural openAPIV3Schema (api/crds/index.ts) and the run-time ajv
  * validation (api/crds/validate.ts) are all derived from these schemas.
  *
@@ -9,6 +9,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ObjectMeta } from '../objects.ts';
+import { QUALITY_METRICS, QUALITY_MIN_SAMPLES, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../quality.ts';
 import { AUTOSCALING_CEL_RULES, ROLLOUT_CEL_RULES } from './semantics.ts';
 
 export const GROUP = 'ghosteam.io';
@@ -100,12 +101,33 @@ export const ROLLOUT_DEFAULTS = {
   minRequests: 20,
 } as const;
 
+export const QualityMetricSchema = StringEnum(QUALITY_METRICS, { description: 'A quality metric from delayed labels (POST /v2/models/{name}/feedback)' });
+
+/** Quality from labels in canary analysis: judged once the canary has minSamples labelled predictions in the quality window; until then it is reported as not judged. */
+export const RolloutQualitySchema = Type.Object({
+  metric: QualityMetricSchema,
+  threshold: Type.Optional(
+    Type.Number({
+      description:
+        'The worst acceptable canary value: a floor for accuracy, precision, recall, f1, rocAuc and macroF1; a ceiling for rmse, mae and calibrationError',
+    }),
+  ),
+  maxDegradation: Type.Optional(
+    Type.Number({ minimum: 0, description: 'How much worse than the stable version (same window, same metric units) the canary may be' }),
+  ),
+  minSamples: Type.Optional(
+    Type.Integer({ minimum: 1, description: `Labelled canary predictions needed before quality is judged (default ${QUALITY_MIN_SAMPLES})` }),
+  ),
+});
+export type RolloutQuality = Static<typeof RolloutQualitySchema>;
+
 export const RolloutThresholdsSchema = Type.Object({
   maxErrorRate: Type.Optional(
     Type.Number({ minimum: 0, maximum: 1, description: `Max fraction of failed requests on the canary (default ${ROLLOUT_DEFAULTS.maxErrorRate})` }),
   ),
   maxP99LatencyMs: Type.Optional(Type.Number({ minimum: 0, description: 'Max p99 latency of the canary in ms (default: not checked)' })),
   maxPredictionDrift: Type.Optional(Type.Number({ minimum: 0, description: 'Max drift score between canary and stable predictions (default: not checked)' })),
+  quality: Type.Optional(RolloutQualitySchema),
 });
 export type RolloutThresholds = Static<typeof RolloutThresholdsSchema>;
 
@@ -171,6 +193,12 @@ export const AnalysisResultSchema = Type.Object({
   errorRate: Type.Optional(Type.Number({ minimum: 0 })),
   p99LatencyMs: Type.Optional(Type.Number({ minimum: 0 })),
   predictionDrift: Type.Optional(Type.Number({ minimum: 0 })),
+  /** The canary's quality metric (spec.rollout.thresholds.quality.metric) when it was judged. */
+  quality: Type.Optional(Type.Number()),
+  /** The stable version's value of the same metric over the same window. */
+  stableQuality: Type.Optional(Type.Number()),
+  /** Labelled canary predictions behind `quality`. */
+  qualitySamples: Type.Optional(Type.Integer({ minimum: 0 })),
   message: Type.Optional(Type.String()),
 });
 export type AnalysisResult = Static<typeof AnalysisResultSchema>;
@@ -202,6 +230,17 @@ export const RolloutStateSchema = Type.Object({
 });
 export type RolloutState = Static<typeof RolloutStateSchema>;
 
+/** One version's quality from delayed labels over the model server's quality window. */
+export const VersionQualityStatusSchema = Type.Object({
+  version: Type.Integer({ minimum: 1 }),
+  task: StringEnum(QUALITY_TASKS),
+  /** Labelled predictions in the window. */
+  samples: Type.Integer({ minimum: 0 }),
+  windowSeconds: Type.Number({ minimum: 0 }),
+  ...Object.fromEntries(QUALITY_METRICS.map((m) => [m, Type.Optional(Type.Number())])),
+});
+export type VersionQualityStatus = { version: number; task: QualityTask; samples: number; windowSeconds: number } & Partial<Record<QualityMetric, number>>;
+
 export const ModelStatusSchema = Type.Object({
   phase: Type.Optional(ModelPhaseSchema),
   /** The rollout state (phase, last outcome, handled action); the step is stepIndex. Absent in a status written by an operator from before this field: then it is read from the conditions, once (controllers/planners/rollout-state.ts). */
@@ -223,6 +262,8 @@ export const ModelStatusSchema = Type.Object({
   /** The stable version the last promotion replaced (while the Model is in its Promoted state); write-back records it as the pin's `previous`. */
   promotedFrom: Type.Optional(Type.Integer({ minimum: 1 })),
   url: Type.Optional(Type.String()),
+  /** Quality from delayed labels of the stable (and canary) version, once labels have joined their predictions. */
+  quality: Type.Optional(Type.Object({ stable: Type.Optional(VersionQualityStatusSchema), canary: Type.Optional(VersionQualityStatusSchema) })),
   /** Git write-back of the promoted version (operator started with --git-repo); see controllers/planners/writeback.ts. */
   writeBack: Type.Optional(
     Type.Object({
@@ -239,7 +280,9 @@ export const ModelStatusSchema = Type.Object({
   ),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
-export type ModelStatus = Static<typeof ModelStatusSchema>;
+export type ModelStatus = Omit<Static<typeof ModelStatusSchema>, 'quality'> & {
+  quality?: { stable?: VersionQualityStatus; canary?: VersionQualityStatus };
+};
 export type ModelWriteBack = NonNullable<ModelStatus['writeBack']>;
 
 // ---------------------------------------------------------------------------------------------
@@ -289,6 +332,19 @@ export const DriftMonitorSpecSchema = Type.Object({
   }),
   /** Standard 5-field cron expression for checks. */
   schedule: Type.String({ minLength: 9 }),
+  /**
+   * Retrain on model quality too (reason 'performance'): when the Model's stable version has at
+   * least minSamples labelled predictions and the metric stays worse than threshold for forSeconds.
+   * One run per incident: once a run started, the same breach of the same version starts no other.
+   */
+  quality: Type.Optional(
+    Type.Object({
+      metric: QualityMetricSchema,
+      threshold: Type.Number({ description: 'A floor for accuracy-like metrics, a ceiling for rmse, mae and calibrationError' }),
+      forSeconds: Type.Integer({ minimum: 0, description: 'How long the breach must last (checked on the schedule) before retraining' }),
+      minSamples: Type.Integer({ minimum: 1, description: 'Labelled predictions needed before quality is judged' }),
+    }),
+  ),
   action: Type.Object({
     retrain: Type.Optional(
       Type.Object({
@@ -328,6 +384,21 @@ export const DriftMonitorStatusSchema = Type.Object({
   /** Name of the last TrainingRun this monitor created. */
   lastTriggeredRun: Type.Optional(Type.String()),
   lastTriggeredAt: Type.Optional(DateTime('When lastTriggeredRun was created')),
+  /** The last quality check (spec.quality) of the Model's stable version, and the breach in progress. */
+  quality: Type.Optional(
+    Type.Object({
+      metric: QualityMetricSchema,
+      version: Type.Optional(Type.Integer({ minimum: 1 })),
+      value: Type.Optional(Type.Number()),
+      samples: Type.Integer({ minimum: 0 }),
+      threshold: Type.Number(),
+      breached: Type.Boolean(),
+      /** When the current breach began (the first check that found it). */
+      breachedSince: Type.Optional(DateTime('When the current breach began')),
+      /** The TrainingRun started for the current breach: no other is started until the breach ends or the version changes. */
+      incidentRun: Type.Optional(Type.String()),
+    }),
+  ),
   conditions: Type.Optional(Type.Array(ConditionSchema)),
 });
 export type DriftMonitorStatus = Static<typeof DriftMonitorStatusSchema>;
@@ -335,7 +406,7 @@ export type DriftMonitorStatus = Static<typeof DriftMonitorStatusSchema>;
 // ---------------------------------------------------------------------------------------------
 // TrainingRun
 
-export const TRAINING_REASONS = ['drift', 'git-change', 'schedule', 'manual'] as const;
+export const TRAINING_REASONS = ['drift', 'performance', 'git-change', 'schedule', 'manual'] as const;
 export const TrainingReasonSchema = StringEnum(TRAINING_REASONS);
 export type TrainingReason = Static<typeof TrainingReasonSchema>;
 
@@ -350,7 +421,7 @@ export const TrainingRunSpecSchema = Type.Object({
   /** The pipeline's `ghosteam.io/spec-hash` when the run was requested. */
   specHash: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
   gitCommit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{7,64}$' })),
-  /** The DriftMonitor that requested the run (reason 'drift'). */
+  /** The DriftMonitor that requested the run (reason 'drift' or 'performance'). */
   driftMonitor: Type.Optional(Type.String()),
 });
 export type TrainingRunSpec = Static<typeof TrainingRunSpecSchema>;
@@ -399,6 +470,116 @@ export const TrainingRunStatusSchema = Type.Object({
 export type TrainingRunStatus = Static<typeof TrainingRunStatusSchema>;
 
 // ---------------------------------------------------------------------------------------------
+// FeatureView and FeatureService: the registry of declared features (the feature store)
+
+/** The value types a feature can have (Feast's Float64, Int64, String, Bool). */
+export const FEATURE_VALUE_TYPES = ['float64', 'int64', 'string', 'bool'] as const;
+export const FeatureValueTypeSchema = StringEnum(FEATURE_VALUE_TYPES);
+export type FeatureValueType = Static<typeof FeatureValueTypeSchema>;
+
+/** The types a join key can have (Feast's entity value types Int64 and String). */
+export const JOIN_KEY_TYPES = ['int64', 'string'] as const;
+export const JoinKeyTypeSchema = StringEnum(JOIN_KEY_TYPES);
+export type JoinKeyType = Static<typeof JoinKeyTypeSchema>;
+
+const ColumnName = (description: string) => Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 128, description });
+
+export const EntitySchema = Type.Object({
+  name: ColumnName('Entity name, e.g. driver'),
+  joinKeys: Type.Array(Type.Object({ name: ColumnName('Join key column'), type: JoinKeyTypeSchema }), { minItems: 1 }),
+  description: Type.Optional(Type.String()),
+});
+export type EntityDef = Static<typeof EntitySchema>;
+
+export const FEATURE_SOURCE_KINDS = ['file', 'uri', 'sql', 'dataset'] as const;
+export const FeatureSourceSchema = Type.Object({
+  /** file: a local path; uri: s3:// or http(s)://; sql: a query; dataset: a pipeline's output dataset. */
+  kind: StringEnum(FEATURE_SOURCE_KINDS),
+  /** Path or URI (file, uri). */
+  uri: Type.Optional(Type.String({ minLength: 1 })),
+  format: Type.Optional(StringEnum(['parquet', 'csv', 'jsonl', 'arrow'] as const)),
+  /** The query (sql). */
+  query: Type.Optional(Type.String({ minLength: 1 })),
+  /** The pipeline and its output dataset (dataset), as `pipeline/task.output`. */
+  dataset: Type.Optional(Type.String({ minLength: 1 })),
+  /** The event-timestamp column: when each feature value became true. */
+  timestampField: ColumnName('Event-timestamp column'),
+  /** Breaks ties between rows with the same event timestamp: the later-created row wins. */
+  createdTimestampField: Type.Optional(ColumnName('Created-timestamp column')),
+});
+export type FeatureSource = Static<typeof FeatureSourceSchema>;
+
+export const FeatureFieldSchema = Type.Object({
+  name: ColumnName('Feature column'),
+  type: FeatureValueTypeSchema,
+  description: Type.Optional(Type.String()),
+});
+export type FeatureField = Static<typeof FeatureFieldSchema>;
+
+export const ONLINE_STORE_TYPES = ['sqlite', 'redis'] as const;
+export const OnlineStoreSchema = Type.Object({
+  type: StringEnum(ONLINE_STORE_TYPES),
+  /** sqlite: the database file. */
+  path: Type.Optional(Type.String({ minLength: 1 })),
+  /** redis: the Secret (same namespace) whose key holds the connection URL (redis://…); never the URL itself. */
+  secretRef: Type.Optional(Type.Object({ name: DnsName('Secret name'), key: Type.String({ minLength: 1 }) })),
+});
+export type OnlineStoreRef = Static<typeof OnlineStoreSchema>;
+
+export const FeatureViewSpecSchema = Type.Object({
+  entities: Type.Array(EntitySchema, { minItems: 1 }),
+  source: FeatureSourceSchema,
+  /** A value older than this (relative to the row's or the request's time) is not used; 0 = no limit (as Feast's ttl=0). */
+  ttlSeconds: Type.Integer({ minimum: 0 }),
+  features: Type.Array(FeatureFieldSchema, { minItems: 1 }),
+  /** Whether materialization writes the latest values to the online store. */
+  online: Type.Boolean(),
+  onlineStore: Type.Optional(OnlineStoreSchema),
+  /** When materialization runs (5-field cron), and how much event time each chunk covers. */
+  materialization: Type.Optional(Type.Object({ schedule: Type.String({ minLength: 9 }), chunkSeconds: Type.Integer({ minimum: 1 }) })),
+  description: Type.Optional(Type.String()),
+});
+export type FeatureViewSpec = Static<typeof FeatureViewSpecSchema>;
+
+export const FeatureViewStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Materialized into the online store up to this event time. */
+  materializedUntil: Type.Optional(DateTime('Online store holds values up to this event time')),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type FeatureViewStatus = Static<typeof FeatureViewStatusSchema>;
+
+/** What a lookup does with a feature that is missing or older than its view's TTL. */
+export const MISSING_FEATURE_POLICIES = ['nan', 'default', 'reject'] as const;
+export const MissingFeaturePolicySchema = StringEnum(MISSING_FEATURE_POLICIES);
+export type MissingFeaturePolicy = Static<typeof MissingFeaturePolicySchema>;
+
+export const FeatureServiceSpecSchema = Type.Object({
+  /** The features, per view, in the order a model sees them. */
+  features: Type.Array(Type.Object({ featureView: DnsName('FeatureView name'), features: Type.Array(ColumnName('Feature'), { minItems: 1 }) }), {
+    minItems: 1,
+  }),
+  /** Missing or stale features: NaN/null (nan), the declared default (default), or a 4xx (reject). */
+  onMissing: MissingFeaturePolicySchema,
+  /** Per feature (`view:feature`), the value used when onMissing is 'default'. */
+  defaults: Type.Optional(
+    Type.Record(
+      Type.String(),
+      // A number, string or boolean by the feature's type (checked by the construct); free-form in the CRD, which has no scalar unions.
+      Type.Unsafe<number | string | boolean>({ description: 'A number, string or boolean, by the feature type' }),
+    ),
+  ),
+  description: Type.Optional(Type.String()),
+});
+export type FeatureServiceSpec = Static<typeof FeatureServiceSpecSchema>;
+
+export const FeatureServiceStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+  conditions: Type.Optional(Type.Array(ConditionSchema)),
+});
+export type FeatureServiceStatus = Static<typeof FeatureServiceStatusSchema>;
+
+// ---------------------------------------------------------------------------------------------
 // Whole objects
 
 export interface GhosteamResource<K extends string, S, St> {
@@ -411,9 +592,11 @@ export interface GhosteamResource<K extends string, S, St> {
 export type ModelResource = GhosteamResource<'Model', ModelSpec, ModelStatus>;
 export type DriftMonitorResource = GhosteamResource<'DriftMonitor', DriftMonitorSpec, DriftMonitorStatus>;
 export type TrainingRunResource = GhosteamResource<'TrainingRun', TrainingRunSpec, TrainingRunStatus>;
+export type FeatureViewResource = GhosteamResource<'FeatureView', FeatureViewSpec, FeatureViewStatus>;
+export type FeatureServiceResource = GhosteamResource<'FeatureService', FeatureServiceSpec, FeatureServiceStatus>;
 
 export interface KindDef {
-  readonly kind: 'Model' | 'DriftMonitor' | 'TrainingRun';
+  readonly kind: 'Model' | 'DriftMonitor' | 'TrainingRun' | 'FeatureView' | 'FeatureService';
   readonly plural: string;
   readonly singular: string;
   readonly shortNames: readonly string[];
@@ -435,6 +618,9 @@ export const KINDS: readonly KindDef[] = [
       { name: 'Canary', type: 'integer', jsonPath: '.status.canaryVersion', description: 'Version being rolled out' },
       { name: 'Traffic', type: 'integer', jsonPath: '.status.trafficPercent', description: 'Percent of traffic on the canary' },
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+      { name: 'Accuracy', type: 'number', jsonPath: '.status.quality.stable.accuracy', description: "Stable version's accuracy from delayed labels" },
+      { name: 'Labels', type: 'integer', jsonPath: '.status.quality.stable.samples', description: 'Labelled predictions in the quality window', priority: 1 },
+      { name: 'RMSE', type: 'number', jsonPath: '.status.quality.stable.rmse', priority: 1 },
       { name: 'Ready', type: 'string', jsonPath: ".status.conditions[?(@.type=='Ready')].status" },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
@@ -450,6 +636,7 @@ export const KINDS: readonly KindDef[] = [
       { name: 'Model', type: 'string', jsonPath: '.spec.model' },
       { name: 'Drift', type: 'boolean', jsonPath: '.status.datasetDrift' },
       { name: 'Share', type: 'number', jsonPath: '.status.driftShare' },
+      { name: 'Quality', type: 'number', jsonPath: '.status.quality.value', description: 'The quality metric of spec.quality' },
       { name: 'Last-Check', type: 'date', jsonPath: '.status.lastCheckTime' },
       { name: 'Last-Run', type: 'string', jsonPath: '.status.lastTriggeredRun', priority: 1 },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
@@ -468,6 +655,34 @@ export const KINDS: readonly KindDef[] = [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Version', type: 'integer', jsonPath: '.status.registeredVersion' },
       { name: 'Workflow', type: 'string', jsonPath: '.status.workflowName', priority: 1 },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+  {
+    kind: 'FeatureView',
+    plural: 'featureviews',
+    singular: 'featureview',
+    shortNames: ['fv'],
+    spec: FeatureViewSpecSchema,
+    status: FeatureViewStatusSchema,
+    printerColumns: [
+      { name: 'Entities', type: 'string', jsonPath: '.spec.entities[*].name' },
+      { name: 'TTL', type: 'integer', jsonPath: '.spec.ttlSeconds', description: 'Seconds a value stays usable (0: no limit)' },
+      { name: 'Online', type: 'boolean', jsonPath: '.spec.online' },
+      { name: 'Materialized', type: 'date', jsonPath: '.status.materializedUntil' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+  },
+  {
+    kind: 'FeatureService',
+    plural: 'featureservices',
+    singular: 'featureservice',
+    shortNames: ['fs'],
+    spec: FeatureServiceSpecSchema,
+    status: FeatureServiceStatusSchema,
+    printerColumns: [
+      { name: 'Views', type: 'string', jsonPath: '.spec.features[*].featureView' },
+      { name: 'On-Missing', type: 'string', jsonPath: '.spec.onMissing' },
       { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
     ],
   },

@@ -1,5 +1,5 @@
 /**
- * `ghosteam ui`: a read-only web UI (and its JSON API) over the embedded default's local state:
+ * `ghosteam ui`: a web UI (and its JSON API) over the embedded default's local state, read-only unless given credentials:
  * models with their serving/canary versions and traffic, versions with lineage, live rollouts,
  * pipeline runs with their tasks. Runs until SIGTERM/SIGINT.
  *
@@ -11,8 +11,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { intArg } from '../args.ts';
 import { isLoopback } from '../../components/model-server/http.ts';
+import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
 
-interface UiFlags {
+interface UiFlags extends SecurityFlags {
+  tokenEnv?: string;
+  auditLog?: string;
   port: string;
   host: string;
   state?: string;
@@ -23,9 +26,11 @@ interface UiFlags {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('ui')
-    .description('Serve a read-only web UI and JSON API over local state: models, versions and lineage, live rollouts, pipeline runs')
+    .description(
+      'Serve a web UI and JSON API over local state: models, versions and lineage, live rollouts, pipeline runs (read-only unless given credentials)',
+    )
     .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8070')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
     .option('--state <dir>', 'a folder of local state, such as the one `npm run demo` leaves (.ghosteam/demo): its state/, registry/ and runs are found in it')
@@ -33,53 +38,77 @@ export function register(program: Command): void {
     .option('--registry-dir <dir>', 'local model registry directory (default: <--state>/registry, else $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'MLflow tracking URI of the model registry (default: $MLFLOW_TRACKING_URI unless a local registry is found)')
     .option('--store-dir <dir>', "the local engine's folder holding runs/ (default: found in --state, else .ghosteam)")
+    .option('--token-env <name>', 'allow actions to callers with the token held in this environment variable (never on the command line)')
+    .option('--audit-log <file>', 'append every action (and every refused attempt) with who asked and the outcome to this JSON Lines file (fsynced)')
     .addHelpText(
       'after',
       `
 Pages: / (models), /models/<namespace>/<name> (status, live canary analysis, versions, TrainingRuns),
 /models/<namespace>/<name>/versions/<n> (lineage, metrics, params), /runs, /runs/<id> (tasks, cache
-hits, outputs, logs). JSON API under /api (GET /api/models, ...), described by /api/openapi.json.
+hits, outputs, logs, DAG). JSON API under /api (GET /api/models, ...), described by /api/openapi.json.
 Pages update live from /api/events (Server-Sent Events sent when the state, registry or runs
-folders change). Read-only: act with the CLI.`,
-    )
-    .action(async (f: UiFlags) => {
-      const { discoverState, startUi } = await import('../../ui/server.ts');
-      const { openRegistry } = await import('../../components/registry/index.ts');
-      if (f.state && !existsSync(f.state))
-        throw new Error(`--state ${f.state}: no such folder; run \`npm run demo\` (it leaves .ghosteam/demo) or point at your .ghosteam folder`);
-      const found = f.state ? discoverState(resolve(f.state)) : {};
-      if (f.state && !found.stateDir && !found.runsRoot && !found.registryDir)
-        throw new Error(
-          `--state ${f.state}: holds no operator state (state/), registry (registry/) or runs (runs/); is it the folder \`npm run demo\` printed?`,
-        );
-      const stateDir = resolve(f.stateDir ?? found.stateDir ?? '.ghosteam/state');
-      const registryDir = f.registryDir ?? found.registryDir;
-      const runsRoot = resolve(f.storeDir ?? found.runsRoot ?? '.ghosteam');
-      const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(registryDir ? { dir: registryDir } : {}) });
-      const localRegistryDir = registry.kind === 'local' ? resolve(registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry') : undefined;
-      if (!isLoopback(f.host))
-        process.stderr.write(
-          `WARNING: the UI listens on ${f.host} with no authentication: anyone who can reach this address reads every model's lineage, params and run logs. Bind 127.0.0.1 and reach it through an SSH tunnel or an authenticating proxy.\n`,
-        );
-      const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
-      const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
-      const ui = await startUi({
-        stateDir,
-        runsRoot,
-        registry,
-        watchDirs: [stateDir, resolve(runsRoot, 'runs'), ...(localRegistryDir ? [localRegistryDir] : [])],
-        host: f.host,
-        port: intArg('--port', f.port, 0),
-        version: pkg.version,
-      });
-      const stopped = new Promise<void>((done) => {
-        const stop = (): void => void ui.close().then(done, done);
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      process.stdout.write(
-        `ghosteam ui listening on ${ui.url} (operator state ${stateDir}${existsSync(stateDir) ? '' : ' — not there yet'}, registry ${localRegistryDir ?? 'MLflow'}, runs ${resolve(runsRoot, 'runs')})\n`,
+folders change). Read-only by default; with --token-env or --auth-issuer the model page and
+POST /api/models/<ns>/<name>/rollout, POST /api/trainingruns pause/resume/promote/abort a rollout
+and start a retrain for callers with the admin permission, each recorded with --audit-log.`,
+    );
+  addSecurityOptions(cmd, { routes: 'admin (the actions)' }).action(async (f: UiFlags) => {
+    const { discoverState, startUi } = await import('../../ui/server.ts');
+    const { openRegistry } = await import('../../components/registry/index.ts');
+    if (f.state && !existsSync(f.state))
+      throw new Error(`--state ${f.state}: no such folder; run \`npm run demo\` (it leaves .ghosteam/demo) or point at your .ghosteam folder`);
+    const found = f.state ? discoverState(resolve(f.state)) : {};
+    if (f.state && !found.stateDir && !found.runsRoot && !found.registryDir)
+      throw new Error(`--state ${f.state}: holds no operator state (state/), registry (registry/) or runs (runs/); is it the folder \`npm run demo\` printed?`);
+    const stateDir = resolve(f.stateDir ?? found.stateDir ?? '.ghosteam/state');
+    const registryDir = f.registryDir ?? found.registryDir;
+    const runsRoot = resolve(f.storeDir ?? found.runsRoot ?? '.ghosteam');
+    const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(registryDir ? { dir: registryDir } : {}) });
+    const localRegistryDir = registry.kind === 'local' ? resolve(registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry') : undefined;
+    let token: string | undefined;
+    if (f.tokenEnv) {
+      token = process.env[f.tokenEnv];
+      if (!token) throw new Error(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`);
+      if (token.length < 8) throw new Error(`--token-env ${f.tokenEnv}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
+    }
+    const jwt = authFromFlags(f);
+    const tls = tlsFromFlags(f);
+    const { createAuthenticator } = await import('../../components/security/auth.ts');
+    const actionsOn = token !== undefined || jwt !== undefined;
+    if (f.auditLog && !actionsOn) throw new Error('--audit-log records actions, which need --token-env or --auth-issuer; without them the UI is read-only');
+    if (!isLoopback(f.host))
+      process.stderr.write(
+        `WARNING: the UI listens on ${f.host}; reading needs no credentials: anyone who can reach this address reads every model's lineage, params and run logs. Bind 127.0.0.1 and reach it through an SSH tunnel or an authenticating proxy.\n`,
       );
-      await stopped;
+    if (!isLoopback(f.host) && actionsOn && !tls)
+      process.stderr.write(`WARNING: actions are on over plain HTTP on ${f.host}: tokens cross the network in the clear. Pass --tls-cert and --tls-key.\n`);
+    const audit = f.auditLog ? await (await import('../../components/security/audit.ts')).openAuditLog(f.auditLog) : undefined;
+    const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
+    const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    const ui = await startUi({
+      stateDir,
+      runsRoot,
+      registry,
+      watchDirs: [stateDir, resolve(runsRoot, 'runs'), ...(localRegistryDir ? [localRegistryDir] : [])],
+      host: f.host,
+      port: intArg('--port', f.port, 0),
+      version: pkg.version,
+      ...(tls ? { tls } : {}),
+      ...(actionsOn
+        ? { actions: { target: { stateDir }, auth: createAuthenticator({ ...(token ? { token } : {}), ...(jwt ?? {}) }), ...(audit ? { audit } : {}) } }
+        : {}),
     });
+    const stopped = new Promise<void>((done) => {
+      const stop = (): void =>
+        void ui
+          .close()
+          .then(() => audit?.close())
+          .then(done, done);
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    process.stdout.write(
+      `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; operator state ${stateDir}${existsSync(stateDir) ? '' : ' — not there yet'}, registry ${localRegistryDir ?? 'MLflow'}, runs ${resolve(runsRoot, 'runs')})\n`,
+    );
+    await stopped;
+  });
 }

@@ -37,6 +37,8 @@ export {
   type ReferenceSummary,
   type CurrentSummary,
   type ColumnSummary,
+  type NumericColumnSummary,
+  type CategoricalColumnSummary,
   type ReferenceSummaryOptions,
 } from './summary.ts';
 export {

@@ -13,9 +13,17 @@
  *  - KS: the ECDFs are exact at every bin edge, so D_edges <= D <= max over bins of the largest
  *    difference the two ECDFs can reach inside the bin. `statistic` = D_edges, errorBound = D_upper - D_edges.
  *    The p-value is the one of `statistic` (a lower-bound D gives an upper-bound p); `note` gives the range.
- *  - Wasserstein-1: ∫|F_r - F_c| with both ECDFs linearly interpolated inside each bin; inside a bin the
- *    true and interpolated integrands lie in [L_b, U_b], so |W - Ŵ| <= Σ_b width_b (U_b - L_b)
- *    (outer bins span to the observed min/max). Divided by the reference std when normed, as is the bound.
+ *  - Wasserstein-1: ∫|F_r - F_c|. The reference's own minimum and maximum are bin edges, and every
+ *    summary keeps the exact sums of distances beyond them (`below`, `above`), so the two outer bins,
+ *    where F_r is 0 or 1, add their exact share (Σ (min - x) and Σ (x - max) over the current values
+ *    there, / n_c) with no error: one out-of-range request moves the statistic exactly as it moves the
+ *    exact one, however far out it is. Inside the reference's range both ECDFs are linearly
+ *    interpolated in each bin; there the true and interpolated integrands lie in [L_b, U_b], so
+ *      |W - Ŵ| <= errorBound = Σ_b width_b (U_b - L_b) <= Σ_b width_b (p_r,b + p_c,b)
+ *             <= (max_r - min_r) * (max_b p_r,b + max_b p_c,b),
+ *    p_r,b and p_c,b the shares of reference and current rows in bin b (about 1/fineBins for the
+ *    reference's quantile bins). Divided by the reference std when normed, as is the bound.
+ *    Missing values (null, NaN, ±Infinity) are left out on both sides, as the exact path does.
  *  - PSI and Jensen-Shannon: exact (errorBound 0): their bins are a subset of the summary's edges.
  *  - chi-square (categorical, or numeric with <= 50 distinct values): exact.
  */
@@ -59,6 +67,14 @@ export interface NumericColumnSummary {
   counts: number[];
   /** Exact counts by value while there are at most 50 distinct values; null after. */
   values: Record<string, number> | null;
+  /**
+   * Σ (edges[0] - x) over the values in the first bin and Σ (x - edges[last]) over those in the last:
+   * with the reference's min and max as the outer edges, the exact Wasserstein share of everything
+   * outside the reference's range. Absent in summaries written before they were kept (then the
+   * outer bins are interpolated, with their error in the bound).
+   */
+  below?: number;
+  above?: number;
 }
 
 export interface CategoricalColumnSummary {
@@ -124,7 +140,8 @@ function fnv1a(s: string): string {
 }
 
 function emptyColumn(name: string, type: 'numeric' | 'categorical', nBins: number): ColumnSummary {
-  if (type === 'numeric') return { name, type, n: 0, missing: 0, min: null, max: null, sum: 0, sumSq: 0, counts: new Array(nBins).fill(0), values: {} };
+  if (type === 'numeric')
+    return { name, type, n: 0, missing: 0, min: null, max: null, sum: 0, sumSq: 0, counts: new Array(nBins).fill(0), values: {}, below: 0, above: 0 };
   return { name, type, n: 0, missing: 0, counts: {}, other: 0 };
 }
 
@@ -143,7 +160,10 @@ export function buildReferenceSummary(columns: readonly ColumnData[], opts: Refe
       const { sorted, missing } = sortNumeric(col.values);
       const coarseEdges = Array.from(numericBinEdges(sorted, coarse));
       const fineEdges = Array.from(quantileEdges(sorted, fine));
-      const edges = Array.from(new Set([...fineEdges, ...coarseEdges])).sort((a, b) => a - b);
+      // The reference's own min and max are edges too: outside them its ECDF is 0 or 1, so the
+      // outer bins' Wasserstein share is exact from the current's sums beyond them (below/above).
+      const own = sorted.length ? [sorted[0], sorted[sorted.length - 1]] : [];
+      const edges = Array.from(new Set([...fineEdges, ...coarseEdges, ...own])).sort((a, b) => a - b);
       bins.push({ name: col.name, edges, coarseEdges });
       const s: NumericColumnSummary = {
         name: col.name,
@@ -156,15 +176,26 @@ export function buildReferenceSummary(columns: readonly ColumnData[], opts: Refe
         sumSq: 0,
         counts: Array.from(binCountsSorted(sorted, Float64Array.from(edges))),
         values: null,
+        below: 0,
+        above: 0,
       };
       let sum = 0;
       let sumSq = 0;
+      let below = 0;
+      let above = 0;
+      const first = edges[0];
+      const last = edges[edges.length - 1];
       for (let i = 0; i < sorted.length; i++) {
-        sum += sorted[i];
-        sumSq += sorted[i] * sorted[i];
+        const x = sorted[i];
+        sum += x;
+        sumSq += x * x;
+        if (x <= first) below += first - x;
+        else if (x > last) above += x - last;
       }
       s.sum = sum;
       s.sumSq = sumSq;
+      s.below = below;
+      s.above = above;
       const mean = sorted.length ? sum / sorted.length : 0;
       let ss = 0;
       for (let i = 0; i < sorted.length; i++) ss += (sorted[i] - mean) ** 2;
@@ -209,9 +240,14 @@ class BinIndex {
   private readonly scale: number;
   private readonly lut: Int32Array;
   readonly edges: Float64Array;
+  /** The outermost edges (the reference's min and max in a current layout); 0 without edges. */
+  readonly first: number;
+  readonly last: number;
   constructor(edges: readonly number[], cells = 4096) {
     this.edges = Float64Array.from(edges);
     const n = this.edges.length;
+    this.first = n ? this.edges[0] : 0;
+    this.last = n ? this.edges[n - 1] : 0;
     this.lo = n ? this.edges[0] : 0;
     const hi = n ? this.edges[n - 1] : 0;
     this.scale = hi > this.lo ? cells / (hi - this.lo) : 0;
@@ -290,7 +326,13 @@ export class SummaryAccumulator {
         return;
       }
       s.n++;
-      s.counts[this.index[i]!.bin(x)]++;
+      const index = this.index[i]!;
+      const b = index.bin(x);
+      s.counts[b]++;
+      if (index.edges.length > 0) {
+        if (b === 0) s.below = (s.below ?? 0) + (index.first - x);
+        else if (b === index.edges.length) s.above = (s.above ?? 0) + (x - index.last);
+      }
       if (s.min === null || x < s.min) s.min = x;
       if (s.max === null || x > s.max) s.max = x;
       s.sum += x;
@@ -322,6 +364,11 @@ export class SummaryAccumulator {
       }
       const index = this.index[i]!;
       const counts = s.counts;
+      const top = index.edges.length;
+      const first = index.first;
+      const last = index.last;
+      let below = 0;
+      let above = 0;
       let n = 0;
       let missing = 0;
       let min = s.min ?? Infinity;
@@ -336,7 +383,12 @@ export class SummaryAccumulator {
           continue;
         }
         n++;
-        counts[index.bin(x)]++;
+        const b = index.bin(x);
+        counts[b]++;
+        if (top > 0) {
+          if (b === 0) below += first - x;
+          else if (b === top) above += x - last;
+        }
         if (x < min) min = x;
         if (x > max) max = x;
         sum += x;
@@ -350,6 +402,8 @@ export class SummaryAccumulator {
       }
       s.sum += sum;
       s.sumSq += sumSq;
+      s.below = (s.below ?? 0) + below;
+      s.above = (s.above ?? 0) + above;
     }
     this.summary.rows += rows;
   }
@@ -415,6 +469,9 @@ export function mergeSummaries(a: CurrentSummary, b: CurrentSummary, maxCategori
         sumSq: ca.sumSq + nb.sumSq,
         counts: ca.counts.map((c, k) => c + nb.counts[k]),
         values,
+        // Sums beyond the outer edges merge by addition; a summary written without them leaves them out.
+        ...(ca.below !== undefined && nb.below !== undefined ? { below: ca.below + nb.below } : {}),
+        ...(ca.above !== undefined && nb.above !== undefined ? { above: ca.above + nb.above } : {}),
       };
       return out;
     }
@@ -500,14 +557,31 @@ export function ksBounds(b: BinnedCdfs): { lower: number; upper: number } {
   return { lower, upper: Math.min(1, Math.max(upper, lower)) };
 }
 
-/** Wasserstein-1 estimate (linear interpolation inside bins) and its error bound. */
-export function wassersteinFromBins(b: BinnedCdfs, min: number, max: number): { estimate: number; bound: number } {
+/**
+ * Wasserstein-1 estimate (linear interpolation inside bins) and its error bound. With `outer` (the
+ * reference has no values outside [edges[0], edges[last]], and the current's sums of distances beyond
+ * those edges), the two outer bins are exact; without it they are interpolated out to `min`/`max`.
+ */
+export function wassersteinFromBins(
+  b: BinnedCdfs,
+  min: number,
+  max: number,
+  outer?: { readonly below: number; readonly above: number },
+): { estimate: number; bound: number } {
   const k = b.r.length;
   let fr = 0;
   let fc = 0;
   let est = 0;
   let bound = 0;
   for (let i = 0; i < k; i++) {
+    if (outer && k > 1 && (i === 0 || i === k - 1)) {
+      // F_r is 0 left of edges[0] and 1 right of edges[last]: ∫ F_c = Σ (e0 - x) / n_c on the left,
+      // ∫ (1 - F_c) = Σ (x - e_last) / n_c on the right. Exact.
+      est += (i === 0 ? outer.below : outer.above) / b.nc;
+      fr += b.r[i] / b.nr;
+      fc += b.c[i] / b.nc;
+      continue;
+    }
     const left = i === 0 ? min : b.edges[i - 1];
     const right = i === k - 1 ? max : b.edges[i];
     const fr1 = fr + b.r[i] / b.nr;
@@ -638,7 +712,11 @@ function compareNumericSummary(
     if (errorBound > 0)
       note = `from summaries: true KS statistic in [${lower.toPrecision(4)}, ${upper.toPrecision(4)}], p-value in [${ksPValue(upper, ref.n, cur.n).pValue.toPrecision(3)}, ${p.pValue.toPrecision(3)}]`;
   } else if (test === 'wasserstein') {
-    const w = wassersteinFromBins(binned, min, max);
+    // Exact outer bins when the reference lies inside its outer edges (summaries built since it keeps
+    // its own min/max as edges) and the current kept its sums beyond them.
+    const e = bins.edges;
+    const exactOuter = e.length > 0 && ref.min! >= e[0] && ref.max! <= e[e.length - 1] && cur.below !== undefined && cur.above !== undefined;
+    const w = wassersteinFromBins(binned, min, max, exactOuter ? { below: cur.below!, above: cur.above! } : undefined);
     const norm = resolved.normed ? Math.max(std, 1e-3) : 1;
     statistic = w.estimate / norm;
     errorBound = w.bound / norm;

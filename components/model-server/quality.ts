@@ -39,9 +39,9 @@ import type { PayloadRecord, PayloadTensor } from './payload-log.ts';
 import { RequestError } from './tensors.ts';
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { QUALITY_TASKS, type QualityMetric, type QualityTask } from '../../api/quality.ts';
 
-export const QUALITY_TASKS = ['binary', 'multiclass', 'regression'] as const;
-export type QualityTask = (typeof QUALITY_TASKS)[number];
+export { QUALITY_TASKS, type QualityTask } from '../../api/quality.ts';
 
 /** Feedback outcomes, the `outcome` label of ghosteam_model_feedback_total. */
 export const FEEDBACK_OUTCOMES = ['matched', 'duplicate', 'corrected', 'late', 'unmatched', 'invalid', 'refused'] as const;
@@ -109,17 +109,8 @@ export interface FeedbackResult {
   readonly unmatchedIds: readonly string[];
 }
 
-export interface QualityMetrics {
-  readonly accuracy?: number;
-  readonly precision?: number;
-  readonly recall?: number;
-  readonly f1?: number;
-  readonly rocAuc?: number;
-  readonly calibrationError?: number;
-  readonly macroF1?: number;
-  readonly rmse?: number;
-  readonly mae?: number;
-}
+/** Quality metric values by name (api/quality.ts names them once); a metric undefined on a window is absent. */
+export type QualityMetrics = { readonly [M in QualityMetric]?: number };
 
 export interface VersionQuality {
   readonly task: QualityTask;

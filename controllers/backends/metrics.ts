@@ -4,7 +4,8 @@
  */
 import type { VersionMetrics } from '../planners/canary.ts';
 import type { ModelSpec } from '../../api/crds/index.ts';
-import type { MetricsSource } from './types.ts';
+import type { MetricsSource, VersionQualityObserved } from './types.ts';
+import { QUALITY_METRICS, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../../api/quality.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
 type M = K8sObject & { spec: ModelSpec };
@@ -39,6 +40,38 @@ export class PrometheusMetrics implements MetricsSource {
     if (req === null) return undefined;
     return { requests: Math.round(req), errors: Math.round(err ?? 0), p99LatencyMs: p99 === null ? null : p99 * 1000 };
   }
+
+  private async vector(query: string, now: number): Promise<Array<{ metric: Record<string, string>; value: number }>> {
+    const u = new URL('/api/v1/query', this.baseUrl);
+    u.searchParams.set('query', query);
+    u.searchParams.set('time', String(now / 1000));
+    const res = await this.fetchFn(u, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`Prometheus query failed (${res.status}): ${query}`);
+    const body = (await res.json()) as { data?: { result?: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    return (body.data?.result ?? []).map((r) => ({ metric: r.metric, value: Number(r.value[1]) })).filter((r) => Number.isFinite(r.value));
+  }
+
+  /**
+   * Quality from the model server's (and the payload sink's) gauges. Several replicas each hold the
+   * labels that reached them: their values are averaged weighted by their labelled predictions (exact
+   * for accuracy; an approximation for the others, which do not add up).
+   */
+  async versionQuality(m: M, version: number, now: number): Promise<VersionQualityObserved | undefined> {
+    const sel = `model="${m.spec.modelRef.name}",version="${version}"`;
+    const [samples, values] = await Promise.all([
+      this.scalar(`sum(ghosteam_model_quality_samples{${sel}})`, now),
+      this.vector(
+        `sum by (metric) (ghosteam_model_quality{${sel}} * ignoring (metric) group_left ghosteam_model_quality_samples{${sel}}) / scalar(sum(ghosteam_model_quality_samples{${sel}}))`,
+        now,
+      ),
+    ]);
+    if (samples === null || samples === 0 || values.length === 0) return undefined;
+    const metrics: { [K in QualityMetric]?: number } = {};
+    for (const v of values) if ((QUALITY_METRICS as readonly string[]).includes(v.metric.metric)) metrics[v.metric.metric as QualityMetric] = v.value;
+    const task: QualityTask =
+      metrics.rmse !== undefined ? 'regression' : metrics.macroF1 !== undefined || metrics.precision === undefined ? 'multiclass' : 'binary';
+    return { task, samples: Math.round(samples), windowSeconds: 0, metrics };
+  }
 }
 
 /** The subset of ModelServerAdminClient the operator uses. */
@@ -50,7 +83,15 @@ export class PrometheusMetrics implements MetricsSource {
 export interface ModelServerAdmin {
   stats(name: string): Promise<{
     readonly versions: Readonly<
-      Record<string, { readonly requests: number; readonly errors: number; readonly latencyMs: { readonly p99: number; readonly window: number } }>
+      Record<
+        string,
+        {
+          readonly requests: number;
+          readonly errors: number;
+          readonly latencyMs: { readonly p99: number; readonly window: number };
+          readonly quality?: VersionQualityObserved;
+        }
+      >
     >;
   }>;
   listModels(): Promise<
@@ -76,5 +117,10 @@ export class ModelServerMetrics implements MetricsSource {
     const v = s?.versions[String(version)];
     if (!v) return undefined;
     return { requests: v.requests, errors: v.errors, p99LatencyMs: v.latencyMs.window ? v.latencyMs.p99 : null };
+  }
+  async versionQuality(m: M, version: number): Promise<VersionQualityObserved | undefined> {
+    const s = await this.admin.stats(m.spec.modelRef.name).catch(() => undefined);
+    const q = s?.versions[String(version)]?.quality;
+    return q && (QUALITY_TASKS as readonly string[]).includes(q.task) && q.samples > 0 ? q : undefined;
   }
 }

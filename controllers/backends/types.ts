@@ -7,6 +7,16 @@ import type { ModelSpec } from '../../api/crds/index.ts';
 import type { NodeAffinity, Toleration } from '../planners/placement.ts';
 import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import type { QualityMetric, QualityTask } from '../../api/quality.ts';
+
+/** One version's quality from delayed labels, over the model server's quality window. */
+export interface VersionQualityObserved {
+  readonly task: QualityTask;
+  /** Labelled predictions in the window. */
+  readonly samples: number;
+  readonly windowSeconds: number;
+  readonly metrics: { readonly [M in QualityMetric]?: number };
+}
 
 export interface ServingObserved {
   /** What is served, when the serving layer reports it in place; undefined otherwise. */
@@ -50,6 +60,8 @@ export interface MetricsSource {
   versionMetrics(model: K8sObject & { spec: ModelSpec }, version: number, sinceMs: number, now: number): Promise<VersionMetrics | undefined>;
   /** Drift between the canary's and the stable's prediction distributions; null when unavailable. */
   predictionDrift?(model: K8sObject & { spec: ModelSpec }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null>;
+  /** Quality from delayed labels of one version now; undefined when no label has joined its predictions. */
+  versionQuality?(model: K8sObject & { spec: ModelSpec }, version: number, now: number): Promise<VersionQualityObserved | undefined>;
 }
 
 export interface PipelineBackend {

@@ -12,6 +12,7 @@
  */
 import type { HandledAction, RolloutPhase } from '../../api/crds/types.ts';
 import { clean } from '../../api/json.ts';
+import { crossing, worseBy, worseThan, type QualityMetric } from '../../api/quality.ts';
 import { rfc3339 } from './conditions.ts';
 
 export interface CanaryPolicy {
@@ -27,6 +28,25 @@ export interface CanaryPolicy {
   readonly maxPredictionDrift: number;
   /** Fewest canary requests in a step for the analysis to be conclusive. */
   readonly minRequests: number;
+  /** Quality from delayed labels: judged once the canary has minSamples labelled predictions; not judged before. */
+  readonly quality?: QualityPolicy;
+}
+
+export interface QualityPolicy {
+  readonly metric: QualityMetric;
+  /** The worst acceptable canary value (a floor, or a ceiling for error-like metrics). */
+  readonly threshold?: number;
+  /** How much worse than the stable version the canary may be. */
+  readonly maxDegradation?: number;
+  readonly minSamples: number;
+}
+
+/** One version's value of the policy's quality metric, from its labelled predictions in the quality window. */
+export interface QualityObservation {
+  /** Labelled predictions in the window. */
+  readonly samples: number;
+  /** undefined when the metric is undefined on the window (e.g. ROC AUC with one class). */
+  readonly value?: number;
 }
 
 export interface VersionMetrics {
@@ -42,6 +62,8 @@ export interface CanaryMetrics {
   readonly stable?: VersionMetrics;
   /** Drift between canary and stable prediction distributions; null when unknown. */
   readonly predictionDrift?: number | null;
+  /** The quality metric of the policy per version; absent when no labels are known. */
+  readonly quality?: { readonly canary?: QualityObservation; readonly stable?: QualityObservation };
 }
 
 /** What is being served, as observed on the InferenceService or the local model server. */
@@ -63,6 +85,8 @@ export interface StepAnalysis {
   readonly errorRate: number | null;
   readonly p99LatencyMs: number | null;
   readonly predictionDrift: number | null;
+  /** The canary's (and stable's) quality metric when it was judged. */
+  readonly quality?: { readonly canary: number; readonly stable?: number; readonly samples: number };
   readonly at: string;
   readonly message: string;
 }
@@ -142,6 +166,15 @@ export function validateCanaryPolicy(p: CanaryPolicy, path = 'spec.rollout'): st
   if (!(p.maxP99LatencyMs > 0)) return `${path}.thresholds.maxP99LatencyMs (${p.maxP99LatencyMs}) must be positive`;
   if (!(p.maxPredictionDrift >= 0)) return `${path}.thresholds.maxPredictionDrift (${p.maxPredictionDrift}) must be zero or more`;
   if (!(p.minRequests >= 0)) return `${path}.minRequests (${p.minRequests}) must be zero or more`;
+  const q = p.quality;
+  if (q) {
+    if (q.threshold === undefined && q.maxDegradation === undefined)
+      return `${path}.thresholds.quality: give a threshold (e.g. 0.85 for accuracy) or a maxDegradation against the stable version (e.g. 0.02), or both`;
+    if (q.threshold !== undefined && !Number.isFinite(q.threshold)) return `${path}.thresholds.quality.threshold (${q.threshold}) must be a number`;
+    if (q.maxDegradation !== undefined && !(q.maxDegradation >= 0))
+      return `${path}.thresholds.quality.maxDegradation (${q.maxDegradation}) must be zero or more`;
+    if (!(Number.isInteger(q.minSamples) && q.minSamples >= 1)) return `${path}.thresholds.quality.minSamples (${q.minSamples}) must be an integer ≥ 1`;
+  }
   return undefined;
 }
 
@@ -164,8 +197,12 @@ export function sameServing(a: ServingState | undefined, b: ServingState | undef
 
 type Verdict = { kind: 'pass'; analysis: StepAnalysis } | { kind: 'fail'; reason: string; analysis: StepAnalysis } | { kind: 'wait'; message: string };
 
-/** Judges one step's metrics against the policy's thresholds. */
-export function analyseStep(policy: CanaryPolicy, stepIndex: number, metrics: CanaryMetrics | undefined, now: number): Verdict {
+/**
+ * Judges one step's metrics against the policy's thresholds. Labels arrive late: with a quality
+ * policy and too few labelled canary predictions the step waits for them, and on its `lastChance`
+ * (one step duration after the step's end) it is decided on the other checks, quality not judged.
+ */
+export function analyseStep(policy: CanaryPolicy, stepIndex: number, metrics: CanaryMetrics | undefined, now: number, lastChance = false): Verdict {
   const percent = policy.steps[stepIndex];
   const c = metrics?.canary;
   const requests = c?.requests ?? 0;
@@ -191,7 +228,32 @@ export function analyseStep(policy: CanaryPolicy, stepIndex: number, metrics: Ca
     const message = `prediction drift between canary and stable ${fmt(drift)} exceeds ${fmt(policy.maxPredictionDrift)} ${where}`;
     return { kind: 'fail', reason: 'PredictionDrift', analysis: { ...base, verdict: 'Failed', message } };
   }
-  const message = `step ${stepIndex + 1} (${percent}%) passed: error rate ${fmt(errorRate)}, p99 ${c.p99LatencyMs === null ? 'n/a' : `${fmt(c.p99LatencyMs)} ms`}, drift ${drift === null ? 'n/a' : fmt(drift)}`;
+  let quality = '';
+  const q = policy.quality;
+  if (q) {
+    const cq = metrics?.quality?.canary;
+    const sq = metrics?.quality?.stable;
+    if (!cq || cq.samples < q.minSamples || cq.value === undefined) {
+      const short = `${cq?.samples ?? 0} labelled canary predictions; needs ${q.minSamples}`;
+      if (!lastChance) return { kind: 'wait', message: `step ${stepIndex + 1} (${percent}%): waiting for labels (${short})` };
+      quality = `, ${q.metric} not judged (${short})`;
+    } else {
+      const stableKnown = sq !== undefined && sq.samples >= q.minSamples && sq.value !== undefined;
+      const judged = { ...base, quality: clean({ canary: cq.value, stable: stableKnown ? sq.value : undefined, samples: cq.samples }) };
+      if (q.threshold !== undefined && worseThan(q.metric, cq.value, q.threshold)) {
+        const message = `canary ${q.metric} ${fmt(cq.value)} is ${crossing(q.metric)} ${fmt(q.threshold)} on ${cq.samples} labelled predictions ${where}`;
+        return { kind: 'fail', reason: 'QualityTooLow', analysis: { ...judged, verdict: 'Failed', message } };
+      }
+      if (q.maxDegradation !== undefined && stableKnown && worseBy(q.metric, cq.value, sq.value) > q.maxDegradation) {
+        const message = `canary ${q.metric} ${fmt(cq.value)} is worse than the stable version's ${fmt(sq.value)} by more than ${fmt(q.maxDegradation)} ${where}`;
+        return { kind: 'fail', reason: 'QualityWorseThanStable', analysis: { ...judged, verdict: 'Failed', message } };
+      }
+      quality = `, ${q.metric} ${fmt(cq.value)}${stableKnown ? ` (stable ${fmt(sq.value)})` : ''}`;
+      const message = `step ${stepIndex + 1} (${percent}%) passed: error rate ${fmt(errorRate)}, p99 ${c.p99LatencyMs === null ? 'n/a' : `${fmt(c.p99LatencyMs)} ms`}, drift ${drift === null ? 'n/a' : fmt(drift)}${quality}`;
+      return { kind: 'pass', analysis: { ...judged, verdict: 'Passed', message } };
+    }
+  }
+  const message = `step ${stepIndex + 1} (${percent}%) passed: error rate ${fmt(errorRate)}, p99 ${c.p99LatencyMs === null ? 'n/a' : `${fmt(c.p99LatencyMs)} ms`}, drift ${drift === null ? 'n/a' : fmt(drift)}${quality}`;
   return { kind: 'pass', analysis: { ...base, verdict: 'Passed', message } };
 }
 
@@ -332,7 +394,8 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
       if (now < deadline) {
         requeueAfterMs = deadline - now;
       } else {
-        const v = analyseStep(policy, r.stepIndex, o.metrics, now);
+        const giveUp = deadline + policy.stepDurationMs;
+        const v = analyseStep(policy, r.stepIndex, o.metrics, now, now >= giveUp);
         if (v.kind === 'fail') {
           rollback(v.reason, v.analysis.message, v.analysis);
         } else if (v.kind === 'pass') {
@@ -353,7 +416,6 @@ export function planCanary(o: CanaryObserved, now: number): CanaryPlan {
           }
         } else {
           // Inconclusive: wait up to one more step duration for enough traffic, then give up.
-          const giveUp = deadline + policy.stepDurationMs;
           if (now >= giveUp) rollback('InconclusiveAnalysis', v.message);
           else {
             r = { ...r, message: v.message };

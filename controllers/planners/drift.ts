@@ -9,6 +9,7 @@ import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 import { compactTime, dnsName } from './names.ts';
 import type { DriftTest } from '../../api/crds/types.ts';
+import { crossing, worseThan, type QualityMetric } from '../../api/quality.ts';
 
 export interface FeatureDrift {
   readonly feature: string;
@@ -34,6 +35,36 @@ export interface DriftCheckResult {
   readonly windowEnd: string;
 }
 
+/** The Model's stable version's quality at a check (spec.quality's metric). */
+export interface QualityCheckResult {
+  readonly version: number;
+  /** Labelled predictions in the model server's quality window. */
+  readonly samples: number;
+  /** undefined when the metric is undefined on the window. */
+  readonly value?: number;
+}
+
+/** The quality trigger's state: the last check, and the breach in progress. */
+export interface QualityState {
+  readonly version?: number;
+  readonly value?: number;
+  readonly samples: number;
+  readonly breached: boolean;
+  /** The scheduled slot of the first check that found the breach in progress. */
+  readonly breachedSince?: string;
+  /** The TrainingRun started for the breach in progress (one per incident). */
+  readonly incidentRun?: string;
+}
+
+export interface QualityPolicy {
+  readonly metric: QualityMetric;
+  /** A floor for accuracy-like metrics, a ceiling for rmse, mae and calibrationError. */
+  readonly threshold: number;
+  /** How long a breach must last before a run starts. */
+  readonly forMs: number;
+  readonly minSamples: number;
+}
+
 export interface DriftMonitorState {
   /** The scheduled slot of the last check. */
   readonly lastCheckAt?: string;
@@ -43,6 +74,7 @@ export interface DriftMonitorState {
   readonly lastTrainingRun?: string;
   readonly lastResult?: DriftCheckResult;
   readonly message?: string;
+  readonly quality?: QualityState;
 }
 
 export interface DriftPolicy {
@@ -54,6 +86,8 @@ export interface DriftPolicy {
   readonly consecutive: number;
   /** Minimum rows in the window for a verdict. */
   readonly minRows: number;
+  /** Retrain on quality from delayed labels too (reason 'performance'). */
+  readonly quality?: QualityPolicy;
 }
 
 export interface DriftObserved {
@@ -66,6 +100,8 @@ export interface DriftObserved {
   readonly state: DriftMonitorState;
   /** The check made this reconcile (only when `driftCheckDue`); undefined otherwise. */
   readonly result?: DriftCheckResult;
+  /** The stable version's quality, read with the check (only when due and the policy has quality); undefined when no labels are known. */
+  readonly quality?: QualityCheckResult;
 }
 
 export interface TrainingRunToCreate {
@@ -73,7 +109,7 @@ export interface TrainingRunToCreate {
   readonly namespace: string;
   readonly model: string;
   readonly pipeline: string;
-  readonly reason: 'drift';
+  readonly reason: 'drift' | 'performance';
   readonly triggeredBy: string;
   readonly message: string;
 }
@@ -102,6 +138,12 @@ export function validateDriftPolicy(p: DriftPolicy, path = 'spec'): string | und
   if (p.intervalMs !== undefined && !(p.intervalMs >= 1000)) return `${path}.schedule interval must be at least 1s`;
   if (!(p.cooldownMs >= 0)) return `${path}.cooldown must be zero or more`;
   if (!(Number.isInteger(p.consecutive) && p.consecutive >= 1)) return `${path}.consecutive (${p.consecutive}) must be an integer ≥ 1`;
+  if (p.quality) {
+    if (!Number.isFinite(p.quality.threshold)) return `${path}.quality.threshold (${p.quality.threshold}) must be a number`;
+    if (!(p.quality.forMs >= 0)) return `${path}.quality.forSeconds must be zero or more`;
+    if (!(Number.isInteger(p.quality.minSamples) && p.quality.minSamples >= 1))
+      return `${path}.quality.minSamples (${p.quality.minSamples}) must be an integer ≥ 1`;
+  }
   return undefined;
 }
 
@@ -117,11 +159,90 @@ export function driftCheckDue(state: DriftMonitorState, now: number): boolean {
   return state.nextCheckAt === undefined || Date.parse(state.nextCheckAt) <= now;
 }
 
-export function retrainRunName(monitor: string, slot: string): string {
-  return dnsName([monitor, 'drift', compactTime(slot)]);
+export function retrainRunName(monitor: string, slot: string, reason: 'drift' | 'performance' = 'drift'): string {
+  return dnsName([monitor, reason, compactTime(slot)]);
 }
 
 export function planDriftMonitor(o: DriftObserved, now: number): DriftPlan {
+  const drift = planDrift(o, now);
+  if (!o.policy.quality || !driftCheckDue(o.state, now)) return drift;
+  return planQuality(o, o.policy.quality, drift, now);
+}
+
+/**
+ * The quality trigger, after the drift verdict of the same check. A breach is the stable version's
+ * metric worse than the threshold on at least minSamples labels; it lasts while checks keep finding
+ * it for that version. Once it has lasted `forMs`, one TrainingRun (reason 'performance') starts,
+ * named by the monitor and the slot like a drift run and committed in status first, and it is
+ * the breach's only run: a new one needs the breach to end, or a new stable version to breach.
+ * Cooldown is shared with drift (lastTriggeredAt), and a check that already started a drift run
+ * starts no other.
+ */
+function planQuality(o: DriftObserved, p: QualityPolicy, drift: DriftPlan, now: number): DriftPlan {
+  const before = o.state.quality;
+  const q = o.quality;
+  const slot = o.state.nextCheckAt ?? rfc3339(now);
+  const judged = q !== undefined && q.samples >= p.minSamples && q.value !== undefined;
+  const breached = judged && worseThan(p.metric, q.value, p.threshold);
+  const sameIncident = breached && before?.breached === true && before.version === q.version;
+  let state: QualityState = clean({
+    version: q?.version,
+    value: q?.value,
+    samples: q?.samples ?? 0,
+    breached,
+    breachedSince: breached ? (sameIncident ? before.breachedSince : slot) : undefined,
+    incidentRun: sameIncident ? before.incidentRun : undefined,
+  });
+  const what =
+    q === undefined
+      ? `no labelled predictions of the stable version`
+      : `${p.metric} ${judged ? fmtNum(q.value) : 'n/a'} on ${q.samples} labels of version ${q.version}`;
+  let message: string;
+  const actions = [...drift.actions];
+  let status: DriftMonitorState = drift.status;
+  if (!judged) message = `${what}; quality is judged from ${p.minSamples}`;
+  else if (!breached) message = `${what}, not ${crossing(p.metric)} ${fmtNum(p.threshold)}`;
+  else {
+    const since = Date.parse(state.breachedSince!);
+    message = `${what} is ${crossing(p.metric)} ${fmtNum(p.threshold)} since ${state.breachedSince}`;
+    const cooldownEnd = status.lastTriggeredAt ? Date.parse(status.lastTriggeredAt) + o.policy.cooldownMs : -Infinity;
+    if (state.incidentRun) message += `; TrainingRun ${state.incidentRun} was started for it`;
+    else if (now - since < p.forMs) message += `; retraining after ${fmtNum(p.forMs / 1000)}s of it`;
+    else if (!o.pipeline) message += '; report only (spec.action.retrain is not set)';
+    else if (actions.some((a) => a.type === 'createTrainingRun')) message += '; this check already started a drift run';
+    else if (now < cooldownEnd) message += `; in cooldown until ${rfc3339(cooldownEnd)} after ${status.lastTrainingRun}`;
+    else {
+      const name = retrainRunName(o.name, slot, 'performance');
+      message += `; started TrainingRun ${name}`;
+      state = { ...state, incidentRun: name };
+      status = { ...status, lastTriggeredAt: rfc3339(now), lastTrainingRun: name };
+      actions.push({
+        type: 'createTrainingRun',
+        run: {
+          name,
+          namespace: o.namespace,
+          model: o.model,
+          pipeline: o.pipeline,
+          reason: 'performance',
+          triggeredBy: `DriftMonitor/${o.name}`,
+          message: `${p.metric} of version ${q.version} ${crossing(p.metric)} ${fmtNum(p.threshold)} since ${state.breachedSince}`,
+        },
+      });
+      actions.push({ type: 'event', eventType: 'Warning', reason: 'RetrainTriggered', message: `${what}; TrainingRun ${name} created (performance)` });
+    }
+  }
+  return {
+    actions,
+    status: clean({ ...status, quality: state, message: [status.message, message].filter(Boolean).join('; ') }),
+    requeueAfterMs: drift.requeueAfterMs,
+  };
+}
+
+function fmtNum(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(3)));
+}
+
+function planDrift(o: DriftObserved, now: number): DriftPlan {
   const actions: DriftAction[] = [];
   const s = o.state;
   if (!driftCheckDue(s, now)) {

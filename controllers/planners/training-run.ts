@@ -9,8 +9,9 @@ import { dnsName } from './names.ts';
 import { MODEL_LABEL, REASON_LABEL, TRAINING_RUN_LABEL } from '../../api/objects.ts';
 import { classifyExit, type FailureClass } from '../../api/failure.ts';
 
-export type TrainingReason = 'drift' | 'git-change' | 'schedule' | 'manual';
-export const TRAINING_REASONS: readonly TrainingReason[] = ['drift', 'git-change', 'schedule', 'manual'];
+// Defined once with the TrainingRun CRD (api/crds/types.ts): the run's reason is the version's lineage reason.
+export { TRAINING_REASONS, type TrainingReason } from '../../api/crds/types.ts';
+import type { TrainingReason } from '../../api/crds/types.ts';
 
 export type TrainingPhase = 'Pending' | 'Queued' | 'Running' | 'Registering' | 'Succeeded' | 'Failed';
 

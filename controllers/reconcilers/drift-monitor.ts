@@ -4,7 +4,17 @@
  * creates exactly one TrainingRun when drift holds and the cooldown has passed.
  */
 import { DRIFT_TESTS, type DriftMonitorSpec, type DriftMonitorStatus } from '../../api/crds/index.ts';
-import { driftCheckDue, planDriftMonitor, validateDriftPolicy, type DriftCheckResult, type DriftMonitorState, type DriftPolicy } from '../planners/drift.ts';
+import {
+  driftCheckDue,
+  planDriftMonitor,
+  validateDriftPolicy,
+  type DriftCheckResult,
+  type DriftMonitorState,
+  type DriftPolicy,
+  type QualityCheckResult,
+} from '../planners/drift.ts';
+import type { MetricsSource } from '../backends/types.ts';
+import type { ModelObject } from './model.ts';
 import { setConditions } from '../planners/conditions.ts';
 import { isAlreadyExists, TYPES } from '../runtime/store.ts';
 import { ownerRef } from '../backends/kserve.ts';
@@ -23,6 +33,8 @@ export interface DriftMonitorDeps extends ReconcileContext {
   readonly check: DriftChecker;
   /** The pipeline's current spec hash (WorkflowTemplate annotation), recorded on the TrainingRun. */
   readonly specHash?: (namespace: string, pipeline: string) => Promise<string | undefined>;
+  /** Where spec.quality reads the Model's quality from delayed labels (the model server's stats, or Prometheus). */
+  readonly metrics?: MetricsSource;
 }
 
 export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
@@ -38,6 +50,16 @@ export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
     cooldownMs: (spec.action.retrain?.cooldownSeconds ?? 0) * 1000,
     consecutive: 1,
     minRows: spec.window.minSamples,
+    ...(spec.quality
+      ? {
+          quality: {
+            metric: spec.quality.metric,
+            threshold: spec.quality.threshold,
+            forMs: spec.quality.forSeconds * 1000,
+            minSamples: spec.quality.minSamples,
+          },
+        }
+      : {}),
   };
   const err = validateDriftPolicy(p);
   if (err) throw new Error(err);
@@ -66,7 +88,28 @@ function stateOf(st: DriftMonitorStatus | undefined): DriftMonitorState {
     lastTriggeredAt: st.lastTriggeredAt,
     lastTrainingRun: st.lastTriggeredRun,
     lastResult,
+    quality: st.quality
+      ? clean({
+          version: st.quality.version,
+          value: st.quality.value,
+          samples: st.quality.samples,
+          breached: st.quality.breached,
+          breachedSince: st.quality.breachedSince,
+          incidentRun: st.quality.incidentRun,
+        })
+      : undefined,
   });
+}
+
+/** The stable version's quality of the monitored Model (undefined: no Model, nothing stable yet, or no labels). */
+async function checkQuality(d: DriftMonitorDeps, m: DriftMonitorObject, now: number): Promise<QualityCheckResult | undefined> {
+  const q = m.spec.quality;
+  if (!q || !d.metrics?.versionQuality) return undefined;
+  const model = (await d.store.get(TYPES.Model, m.metadata.namespace, m.spec.model)) as ModelObject | undefined;
+  const version = model?.status?.stableVersion;
+  if (!model || version === undefined) return undefined;
+  const observed = await d.metrics.versionQuality(model, version, now);
+  return observed ? clean({ version, samples: observed.samples, value: observed.metrics[q.metric] }) : undefined;
 }
 
 const SPEC_HASH_FALLBACK = `sha256:${'0'.repeat(64)}`;
@@ -93,13 +136,14 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
   }
   const state = stateOf(obj.status);
   let result: DriftCheckResult | undefined;
+  let quality: QualityCheckResult | undefined;
   let checkError: string | undefined;
   if (driftCheckDue(state, now)) {
-    try {
-      result = await d.check(obj, { startMs: now - obj.spec.window.seconds * 1000, endMs: now });
-    } catch (e) {
-      checkError = (e as Error).message;
-    }
+    const [drift, q] = await Promise.allSettled([d.check(obj, { startMs: now - obj.spec.window.seconds * 1000, endMs: now }), checkQuality(d, obj, now)]);
+    if (drift.status === 'fulfilled') result = drift.value;
+    else checkError = (drift.reason as Error).message;
+    if (q.status === 'fulfilled') quality = q.value;
+    else checkError = [checkError, `quality: ${(q.reason as Error).message}`].filter(Boolean).join('; ');
   }
   const retrain = obj.spec.action.retrain;
   const plan = planDriftMonitor(
@@ -111,6 +155,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
       policy: retrain ? policy : { ...policy, cooldownMs: Number.POSITIVE_INFINITY },
       state,
       ...(result ? { result } : {}),
+      ...(quality ? { quality } : {}),
     },
     now,
   );
@@ -121,7 +166,11 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
     obj.status?.conditions,
     [
       { type: 'Ready', status: checkError ? 'False' : 'True', reason: checkError ? 'CheckFailed' : r ? 'Checked' : 'Scheduled', message },
-      { type: 'Degraded', status: r?.drifted ? 'True' : 'False', reason: r?.drifted ? 'DriftDetected' : 'NoDrift', message: r?.drifted ? message : '' },
+      r?.drifted
+        ? { type: 'Degraded', status: 'True', reason: 'DriftDetected', message }
+        : s.quality?.breached
+          ? { type: 'Degraded', status: 'True', reason: 'QualityBreached', message }
+          : { type: 'Degraded', status: 'False', reason: 'NoDrift', message: '' },
     ],
     now,
     gen,
@@ -139,6 +188,7 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
     driftShare: r?.share,
     lastTriggeredRun: s.lastTrainingRun,
     lastTriggeredAt: s.lastTriggeredAt,
+    quality: s.quality && obj.spec.quality ? clean({ metric: obj.spec.quality.metric, threshold: obj.spec.quality.threshold, ...s.quality }) : undefined,
     conditions,
   });
   // The status write is the commit point: only the writer that wins it creates the run.
@@ -154,19 +204,19 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
           metadata: {
             name: a.run.name,
             namespace: a.run.namespace,
-            labels: { [MODEL_LABEL]: a.run.model, [REASON_LABEL]: 'drift', [DRIFT_MONITOR_LABEL]: obj.metadata.name },
+            labels: { [MODEL_LABEL]: a.run.model, [REASON_LABEL]: a.run.reason, [DRIFT_MONITOR_LABEL]: obj.metadata.name },
             ownerReferences: [{ ...ownerRef(obj), blockOwnerDeletion: false }],
           },
           spec: {
             pipeline: a.run.pipeline,
-            reason: 'drift',
+            reason: a.run.reason,
             model: a.run.model,
             specHash,
             driftMonitor: obj.metadata.name,
             ...(retrain.params ? { params: retrain.params } : {}),
           },
         });
-        log.info(`TrainingRun ${a.run.namespace}/${a.run.name} has been created (drift)`);
+        log.info(`TrainingRun ${a.run.namespace}/${a.run.name} has been created (${a.run.reason})`);
       } catch (e) {
         if (!isAlreadyExists(e)) throw e;
       }

@@ -6,7 +6,7 @@
  */
 import type { ModelRegistry } from '../../components/registry/types.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
-import { ROLLOUT_DEFAULTS, type ModelSpec, type ModelStatus, type AnalysisResult, type RolloutState } from '../../api/crds/index.ts';
+import { ROLLOUT_DEFAULTS, type ModelSpec, type ModelStatus, type AnalysisResult, type RolloutState, type VersionQualityStatus } from '../../api/crds/index.ts';
 import {
   desiredServing,
   planCanary,
@@ -23,7 +23,8 @@ import { decideTarget, followedAlias } from '../planners/model-target.ts';
 import { storedRollout } from '../planners/rollout-state.ts';
 import type { GpuDecision } from '../planners/training-run.ts';
 import { TYPES } from '../runtime/store.ts';
-import type { MetricsSource, ServingBackend } from '../backends/types.ts';
+import type { MetricsSource, ServingBackend, VersionQualityObserved } from '../backends/types.ts';
+import { QUALITY_MIN_SAMPLES } from '../../api/quality.ts';
 import { coords, ensureFinalizer, logApplied, removeFinalizer, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
 import type { K8sObject } from '../../api/objects.ts';
@@ -59,6 +60,16 @@ export function policyOf(spec: ModelSpec): CanaryPolicy | undefined {
     maxP99LatencyMs: r.thresholds?.maxP99LatencyMs ?? ROLLOUT_DEFAULTS.maxP99LatencyMs,
     maxPredictionDrift: r.thresholds?.maxPredictionDrift ?? ROLLOUT_DEFAULTS.maxPredictionDrift,
     minRequests: r.minRequests ?? ROLLOUT_DEFAULTS.minRequests,
+    ...(r.thresholds?.quality
+      ? {
+          quality: clean({
+            metric: r.thresholds.quality.metric,
+            threshold: r.thresholds.quality.threshold,
+            maxDegradation: r.thresholds.quality.maxDegradation,
+            minSamples: r.thresholds.quality.minSamples ?? QUALITY_MIN_SAMPLES,
+          }),
+        }
+      : {}),
   };
   const err = validateCanaryPolicy(policy, 'spec.rollout');
   if (err) throw new Error(err);
@@ -90,6 +101,7 @@ export function rolloutFromStatus(st: ModelStatus | undefined): RolloutStatus {
       errorRate: a.errorRate ?? null,
       p99LatencyMs: a.p99LatencyMs ?? null,
       predictionDrift: a.predictionDrift ?? null,
+      ...(a.quality !== undefined ? { quality: clean({ canary: a.quality, stable: a.stableQuality, samples: a.qualitySamples ?? 0 }) } : {}),
       at: a.checkedAt,
       message: a.message ?? '',
     })),
@@ -112,8 +124,19 @@ function analysisOut(a: StepAnalysis, fallbackVersion: number): AnalysisResult {
     errorRate: a.errorRate ?? undefined,
     p99LatencyMs: a.p99LatencyMs ?? undefined,
     predictionDrift: a.predictionDrift ?? undefined,
+    quality: a.quality?.canary,
+    stableQuality: a.quality?.stable,
+    qualitySamples: a.quality?.samples,
     message: a.message,
   });
+}
+
+/** How often a Model whose versions have labels is looked at again to refresh status.quality. */
+export const QUALITY_REFRESH_MS = 60_000;
+
+/** A version's quality as Model status shows it. Pure. */
+export function qualityStatus(version: number, q: VersionQualityObserved): VersionQualityStatus {
+  return clean({ version, task: q.task, samples: q.samples, windowSeconds: q.windowSeconds, ...q.metrics });
 }
 
 /** The Model status for a rollout state plus what the serving layer reports. Pure. */
@@ -261,6 +284,11 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
     );
   const served = await d.serving.observe(obj);
   const rollout = rolloutFromStatus(obj.status);
+  // Quality from delayed labels of the versions serving (status.quality, and canary analysis).
+  const qualityOf = async (v: number | undefined) =>
+    v !== undefined && d.metrics?.versionQuality ? await d.metrics.versionQuality(obj, v, now).catch(() => undefined) : undefined;
+  const inRolloutNow = rollout.phase === 'Progressing' || rollout.phase === 'Paused';
+  const [stableQuality, canaryQuality] = await Promise.all([qualityOf(rollout.stableVersion), inRolloutNow ? qualityOf(rollout.canaryVersion) : undefined]);
   let metrics: CanaryMetrics | undefined;
   if (
     d.metrics &&
@@ -277,7 +305,9 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
         d.metrics.versionMetrics(obj, rollout.stableVersion, since, now),
         d.metrics.predictionDrift ? d.metrics.predictionDrift(obj, rollout.stableVersion, rollout.canaryVersion, since, now) : Promise.resolve(null),
       ]);
-      metrics = clean({ canary, stable, predictionDrift: drift });
+      const q = policy.quality;
+      const pick = (o: VersionQualityObserved | undefined) => (o ? clean({ samples: o.samples, value: o.metrics[q!.metric] }) : undefined);
+      metrics = clean({ canary, stable, predictionDrift: drift, quality: q ? clean({ canary: pick(canaryQuality), stable: pick(stableQuality) }) : undefined });
     }
   }
   let gpu: GpuDecision = { kind: 'none' };
@@ -320,14 +350,22 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
               reason: exists ? 'Deploying' : 'Creating',
               message: `waiting for ${d.serving.names.waitingFor} ${req.namespace}/${spec.inferenceService} to serve ${want?.canaryVersion !== undefined && want.canaryPercent > 0 ? `versions ${want.stableVersion} and ${want.canaryVersion}` : `version ${want?.stableVersion}`}${served.message ? ` (${served.message})` : ''}`,
             };
-  let status = modelStatus(obj.status, plan.status, policy, readiness(served.exists), gen, now, served.url);
+  // Quality of the versions serving after this plan (a rolled-back canary's is not shown).
+  const inRolloutAfter = plan.status.phase === 'Progressing' || plan.status.phase === 'Paused';
+  const quality = clean({
+    stable: stableQuality && plan.status.stableVersion === rollout.stableVersion ? qualityStatus(rollout.stableVersion!, stableQuality) : undefined,
+    canary:
+      canaryQuality && inRolloutAfter && plan.status.canaryVersion === rollout.canaryVersion ? qualityStatus(rollout.canaryVersion!, canaryQuality) : undefined,
+  });
+  const withQuality = (st: ModelStatus): ModelStatus => (quality.stable || quality.canary ? { ...st, quality } : st);
+  let status = withQuality(modelStatus(obj.status, plan.status, policy, readiness(served.exists), gen, now, served.url));
 
   // Commit the decision, then act on it.
   const observed = obj;
   let latest: ModelObject = obj;
   let created = false;
   const commit = async () => {
-    if (created && !served.exists) status = modelStatus(observed.status, plan.status, policy, readiness(true), gen, now, served.url);
+    if (created && !served.exists) status = withQuality(modelStatus(observed.status, plan.status, policy, readiness(true), gen, now, served.url));
     const prevReady = getCondition(observed.status?.conditions, ConditionType.Ready);
     const w = await writeStatus(d.store, t, observed, status);
     const stored = (latest = w.obj as ModelObject);
@@ -400,6 +438,8 @@ export async function reconcileModel(d: ModelDeps, req: Request): Promise<Reconc
   }
   if (targetProblem && requeueAfterMs === undefined) requeueAfterMs = 30_000;
   if (gpu.kind === 'queued') requeueAfterMs = Math.min(requeueAfterMs ?? 30_000, 30_000);
+  // Labels keep arriving with nothing else changing: look again to keep status.quality current.
+  if (stableQuality || canaryQuality) requeueAfterMs = Math.min(requeueAfterMs ?? QUALITY_REFRESH_MS, QUALITY_REFRESH_MS);
   return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
 }
 

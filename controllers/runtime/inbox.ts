@@ -39,6 +39,15 @@ export interface InboxEntry {
   readonly app?: InboxApp;
   /** ghosteam objects (Model, DriftMonitor, TrainingRun) to create or update. */
   readonly objects: readonly K8sObject[];
+  /** Annotations to set (null: remove) on existing objects, as `kubectl annotate` does; applied after `objects`. */
+  readonly annotate?: readonly InboxAnnotation[];
+}
+
+export interface InboxAnnotation {
+  readonly kind: 'Model' | 'DriftMonitor' | 'TrainingRun';
+  readonly namespace: string;
+  readonly name: string;
+  readonly annotations: Readonly<Record<string, string | null>>;
 }
 
 export interface InboxOutcome {
@@ -71,7 +80,8 @@ export async function readInbox(stateDir: string): Promise<Array<{ file: string;
     const file = join(dir, f);
     try {
       const entry = JSON.parse(await readFile(file, 'utf8')) as InboxEntry;
-      if (entry.version !== 1 || !Array.isArray(entry.objects)) throw new Error('not a version 1 inbox entry');
+      if (entry.version !== 1 || !Array.isArray(entry.objects) || (entry.annotate !== undefined && !Array.isArray(entry.annotate)))
+        throw new Error('not a version 1 inbox entry');
       out.push({ file, entry });
     } catch (err) {
       out.push({ file, error: (err as Error).message });

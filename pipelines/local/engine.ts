@@ -183,7 +183,10 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     order: [...order, ...(spec.exitHandler ? [spec.exitHandler.name] : [])],
     nodes: {},
   };
-  for (const name of order) rec.nodes[name] = newNode(byName.get(name)!, name);
+  for (const name of order) {
+    const t = byName.get(name)!;
+    rec.nodes[name] = newNode(t, name, t.dependsOn.length ? { dependsOn: [...t.dependsOn] } : {});
+  }
   if (spec.exitHandler) rec.nodes[spec.exitHandler.name] = newNode(spec.exitHandler, spec.exitHandler.name, { isExitHandler: true });
 
   const saver = new RecordSaver(runs, rec);

@@ -63,6 +63,8 @@ export interface NodeRecord {
   outputParams: Record<string, ParamValue>;
   /** Log file, relative to the run directory. */
   log?: string;
+  /** The tasks this one waits for (the pipeline's DAG edges), for a task node. */
+  dependsOn?: string[];
   /** For a `parallelFor` task: its instance ids, in item order. */
   children?: string[];
   /** For a `parallelFor` instance: its item. */

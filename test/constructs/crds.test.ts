@@ -36,10 +36,10 @@ const model = (): ModelResource => ({
 describe('ghosteam CRDs', () => {
   const crds = ghosteamCrds();
 
-  test('three namespaced CRDs in ghosteam.io/v1alpha1 with status subresource and short names', () => {
+  test('five namespaced CRDs in ghosteam.io/v1alpha1 with status subresource and short names', () => {
     assert.deepEqual(
       crds.map((c) => c.metadata.name),
-      ['models.ghosteam.io', 'driftmonitors.ghosteam.io', 'trainingruns.ghosteam.io'],
+      ['models.ghosteam.io', 'driftmonitors.ghosteam.io', 'trainingruns.ghosteam.io', 'featureviews.ghosteam.io', 'featureservices.ghosteam.io'],
     );
     for (const c of crds) {
       assert.equal(c.spec.scope, 'Namespaced');
@@ -106,7 +106,7 @@ describe('ghosteam CRDs', () => {
 
   test('unknown kind and apiVersion', () => {
     assert.deepEqual(validateGhosteamObject({ apiVersion: 'ghosteam.io/v1alpha1', kind: 'Pipeline' }), [
-      { field: 'kind', message: "'Pipeline' is not a ghosteam kind; use one of Model, DriftMonitor, TrainingRun" },
+      { field: 'kind', message: "'Pipeline' is not a ghosteam kind; use one of Model, DriftMonitor, TrainingRun, FeatureView, FeatureService" },
     ]);
     assert.deepEqual(validateGhosteamObject({ apiVersion: 'v1', kind: 'Model' }), [{ field: 'apiVersion', message: "must be 'ghosteam.io/v1alpha1'" }]);
   });

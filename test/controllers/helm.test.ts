@@ -38,7 +38,7 @@ describe('the operator chart, generated', () => {
     assert.match(files['values.yaml'], /^image: reg\.local\/op:1$/m);
     assert.match(files['values.yaml'], /^replicas: 3$/m);
     assert.match(files['values.yaml'], /^watchNamespace: team-a$/m);
-    assert.equal(docs(files['crds/ghosteam-crds.yaml']).length, 3);
+    assert.equal(docs(files['crds/ghosteam-crds.yaml']).length, 5);
     assert.ok(!files['templates/operator.yaml'].includes('CustomResourceDefinition'));
     // No placeholder survives.
     assert.ok(!/ghosteamhelm|7771|7772/.test(files['templates/operator.yaml']));

@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildStatus, renderStatus } from '../../controllers/status-report.ts';
-import { manualTrainingRun } from '../../cli/commands/retrain.ts';
+import { manualTrainingRun } from '../../controllers/actions.ts';
 import { installCommand } from '../../gitops/checkout.ts';
 import { gateOfNodes, gateNote } from '../../pipelines/local/outcome.ts';
 import { looksLikeOnnx, onnxArtifactOf } from '../../controllers/backends/local-pipelines.ts';

@@ -5,7 +5,8 @@
 // (py/frameworks.py). ghosteam serves them all in one server, and its answers over OIP JSON, KServe
 // V1 and tritonclient (JSON and binary) must match the frameworks' own predict/predict_proba.
 // Native files (joblib, ubj, LightGBM txt) beside them are refused with the converter to use while
-// the rest load. PyTorch is not in this suite: its PyPI wheels pull CUDA packages (see frameworks.py).
+// the rest load. PyTorch is not in this suite: torch 2.15.0 on PyPI requires 17 CUDA packages and
+// the CPU-only wheels are on download.pytorch.org, unreachable here (checked; see frameworks.py).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

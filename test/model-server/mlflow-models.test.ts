@@ -7,7 +7,8 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { usePeers } from '../peers/index.ts';
 import { MlflowRegistry } from '../../components/registry/index.ts';
@@ -57,6 +58,29 @@ describe('MLflow models: logged by Python and served by ghosteam; registered by 
     const missing = await post(`${s.url}/admin/models`, JSON.stringify({ ref: `runs:/${logged.run_id}/nothing` }));
     assert.equal(missing.status, 404);
     assert.match(missing.json.error, /has no MLflow model at 'nothing'/);
+  });
+
+  test("the logged version's storageUri is its artifact location, and that folder, copied as KServe's storage initializer does, serves", async () => {
+    // MLflow records the version's source as models:/m-<id>, which only MLflow resolves; the version's
+    // source (what the InferenceService gets as storageUri) is where its files are.
+    const mv = await registry.getVersion(name, Number(logged.version));
+    assert.match(mv.source, /^mlflow-artifacts:\/.+/, mv.source);
+    const rel = mv.source.replace(/^mlflow-artifacts:\/+/, '');
+    const listing = (await (await fetch(`${peers.mlflowUrl}/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent(rel)}`)).json()) as {
+      files?: Array<{ path: string; is_dir?: boolean }>;
+    };
+    const files = (listing.files ?? []).filter((f) => !f.is_dir).map((f) => f.path);
+    assert.ok(files.includes('MLmodel') && files.includes('model.onnx'), JSON.stringify(listing));
+    const mnt = join(dir, 'mnt-models');
+    mkdirSync(mnt, { recursive: true });
+    for (const f of files) {
+      const res = await fetch(`${peers.mlflowUrl}/api/2.0/mlflow-artifacts/artifacts/${rel}/${f}`);
+      assert.equal(res.status, 200, f);
+      writeFileSync(join(mnt, basename(f)), new Uint8Array(await res.arrayBuffer()));
+    }
+    const load = await post(`${s.url}/admin/models`, JSON.stringify({ name: 'from-storage-uri', version: logged.version, path: mnt }));
+    assert.equal(load.status, 200, JSON.stringify(load.json));
+    await check('from-storage-uri');
   });
 
   test('a version ghosteam registers loads with mlflow.pyfunc.load_model and answers as ghosteam does', async () => {

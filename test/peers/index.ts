@@ -12,14 +12,16 @@
  * missing peers itself (under a lock, so concurrent test files start them once); they keep running
  * until `npm run peers:down`.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import writeFileAtomic from 'write-file-atomic';
 import { UP_HINT, type PeerName } from './config.ts';
-import { startPrometheus, stopPid, removeDir, type PrometheusOptions, type ScrapeTarget } from './daemons.ts';
-import { ensurePrometheus } from './install.ts';
+import { freePort, spawnDaemon, startPrometheus, stopPid, removeDir, waitReady, type PrometheusOptions, type ScrapeTarget } from './daemons.ts';
+import { ensurePrometheus, ensureRedis } from './install.ts';
 import { checkPeer, kubeTls, readState, type PeersState } from './state.ts';
 
 export type { PeerName } from './config.ts';
@@ -187,4 +189,56 @@ export async function promQuery(url: string, query: string): Promise<{ metric: R
   const body = (await res.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
   if (body.status !== 'success') throw new Error(`PromQL ${query}: ${body.error ?? res.status}`);
   return body.data?.result ?? [];
+}
+
+export interface TestRedis {
+  /** redis://127.0.0.1:PORT */
+  readonly url: string;
+  /** Stop it and remove its data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a redis-server of the test's own (Debian's, installed by `npm run peers:up`) on a free port,
+ * without persistence; stop it in an `after` hook. In CI a missing binary is a failure; elsewhere
+ * `skip` carries the hint.
+ */
+export async function startTestRedis(): Promise<TestRedis & { skip?: string }> {
+  let bin: string;
+  try {
+    bin = await ensureRedis(() => {});
+  } catch (err) {
+    if (inCi()) throw err;
+    return { url: '', skip: `needs redis-server: ${(err as Error).message}`, stop: async () => {} };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-redis-'));
+  const port = await freePort();
+  const log = join(dir, 'redis.log');
+  const child = spawnDaemon(
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'],
+    log,
+    {
+      attached: true,
+    },
+  );
+  const pid = child.pid!;
+  const ping = () =>
+    new Promise<boolean>((resolvePing) => {
+      const s = connect(port, '127.0.0.1');
+      s.on('error', () => resolvePing(false));
+      s.on('connect', () => s.write('PING\r\n'));
+      s.on('data', (b) => {
+        resolvePing(b.toString().startsWith('+PONG'));
+        s.destroy();
+      });
+    });
+  await waitReady('redis-server', pid, log, 15_000, ping);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await stopPid(pid, 5000);
+      removeDir(dir);
+    },
+  };
 }

@@ -76,6 +76,7 @@ const PYTHON_IMPORTS = [
   'onnxmltools',
   'optuna',
   'great_expectations',
+  'feast',
 ];
 
 export function isPythonInstalled(): boolean {
@@ -145,6 +146,29 @@ export async function ensurePrometheus(log: Log): Promise<string> {
     await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...versions.apt], { env, log: () => {} });
     const bin = prometheusBinary();
     if (!bin) throw new Error(`apt-get installed ${versions.apt.join(' ')} but prometheus is still not on PATH`);
+    return bin;
+  });
+}
+
+/** Debian's redis-server, the feature store's online store in tests (each test file starts its own on a free port). */
+export function redisBinary(): string | undefined {
+  return process.env.GHOSTEAM_REDIS_BIN ?? which('redis-server');
+}
+
+export async function ensureRedis(log: Log): Promise<string> {
+  const found = redisBinary();
+  if (found) return found;
+  return withLock('apt', async () => {
+    const again = redisBinary();
+    if (again) return again;
+    if (process.getuid?.() !== 0 || !which('apt-get'))
+      throw new Error('redis-server is not on PATH; install it with `sudo apt-get update && sudo apt-get install -y redis-server`');
+    log('redis: apt-get install redis-server');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env, log: () => {} });
+    const bin = redisBinary();
+    if (!bin) throw new Error('apt-get installed redis-server but it is still not on PATH');
     return bin;
   });
 }

@@ -3,7 +3,7 @@
 import { cacheDir, PEER_NAMES, shortHash, type PeerName } from './config.ts';
 import { ghosteamCrdObjects, installCrds, upstreamCrds, waitEstablished } from './crds.ts';
 import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
-import { ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, withLock, type Log } from './install.ts';
+import { ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, ensureRedis, withLock, type Log } from './install.ts';
 import { checkPeer, readState, writeState, type KubeState, type PeersState } from './state.ts';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -29,6 +29,8 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
   if (want.has('mlflow')) want.add('python');
   return withLock('up', async () => {
     const timings: Record<string, number> = {};
+    // Installed, not started: each feature-store test file starts its own redis-server (startTestRedis).
+    await timed(timings, 'install redis', () => ensureRedis(log));
     let state: PeersState = readState();
     const missing = new Set<PeerName>();
     for (const n of want) {

@@ -111,7 +111,7 @@ export async function uiFixture(dir: string): Promise<UiFixture> {
     apiVersion: 'ghosteam.io/v1alpha1',
     kind: 'TrainingRun',
     metadata: { name: 'fraud-train-drift-1', namespace: NS, creationTimestamp: '2026-12-02T04:00:00Z' },
-    spec: { pipeline: 'fraud-train', reason: 'drift' },
+    spec: { pipeline: 'fraud-train', reason: 'drift', specHash: `sha256:${'cd'.repeat(32)}`, model: REGISTERED },
     status: { phase: 'Succeeded', registeredVersion: 2 },
   });
   return { dir, stateDir, registryDir, runsRoot, store, registry, run, step, close: () => store.close() };

@@ -10,6 +10,9 @@ import { tempDir } from '../engine/helpers.ts';
 import { openApiDocument } from '../../ui/api.ts';
 import { discoverState, startUi, type UiServer } from '../../ui/server.ts';
 import { esc, html } from '../../ui/html.ts';
+import { dagSvg, layoutDag, type DagInput } from '../../ui/dag.ts';
+
+const n = (id: string, ...dependsOn: string[]): DagInput => ({ id, dependsOn });
 import { MODEL, NS, REGISTERED, uiFixture, type UiFixture } from './fixture.ts';
 
 async function get(
@@ -136,6 +139,30 @@ describe('ghosteam ui over a real local state', () => {
     assert.match(version.body, new RegExp(`href="/runs/${fx.run.id}">${fx.run.id}</a>`));
     const run = await get(`${ui.url}/runs/${fx.run.id}`);
     assert.match(run.body, /data-node="train"/);
+    // The DAG: both tasks drawn, prep in the first column, one edge prep → train.
+    assert.match(run.body, /<g data-dag-node="prep" data-state="Succeeded">.*<rect x="1" y="1"/);
+    assert.match(run.body, /<g data-dag-node="train" data-state="Succeeded">.*<rect x="225" y="1"/);
+    assert.equal((run.body.match(/<path d="M[\d.]+,[\d.]+ C/g) ?? []).length, 1);
+    const frag = await get(`${ui.url}/fragments/runs/${fx.run.id}`);
+    assert.match(frag.body, /data-dag-node="train"/, 'the live fragment carries the DAG');
+  });
+
+  test('the DAG layout: columns by longest chain, rows in order, missing and cyclic dependencies cannot break it', () => {
+    const cases: [string, DagInput[], Record<string, [number, number]>, number][] = [
+      ['empty', [], {}, 0],
+      ['chain', [n('a'), n('b', 'a'), n('c', 'b')], { a: [0, 0], b: [1, 0], c: [2, 0] }, 2],
+      ['diamond', [n('a'), n('b', 'a'), n('c', 'a'), n('d', 'b', 'c')], { a: [0, 0], b: [1, 0], c: [1, 1], d: [2, 0] }, 4],
+      ['longest chain wins', [n('a'), n('b', 'a'), n('c', 'a', 'b')], { a: [0, 0], b: [1, 0], c: [2, 0] }, 3],
+      ['independent roots', [n('a'), n('b'), n('c', 'b')], { a: [0, 0], b: [0, 1], c: [1, 0] }, 1],
+      ['unknown dependency ignored', [n('a', 'ghost')], { a: [0, 0] }, 0],
+      ['cycle terminates', [n('a', 'b'), n('b', 'a')], { a: [2, 0], b: [1, 0] }, 2],
+    ];
+    for (const [name, nodes, at, edges] of cases) {
+      const l = layoutDag(nodes);
+      assert.deepEqual(Object.fromEntries([...l.at].map(([id, p]) => [id, [p.col, p.row]])), at, name);
+      assert.equal(l.edges.length, edges, name);
+    }
+    assert.match(dagSvg([{ id: '<x>', dependsOn: [], state: 'Failed' }]).text, /&lt;x&gt;/, 'names are escaped');
   });
 
   test('bad input: unknown model, version or run is a 404 naming it; malformed queries are 400s naming the parameter; writes are 405', async () => {
@@ -159,7 +186,10 @@ describe('ghosteam ui over a real local state', () => {
     const post = await get(`${ui.url}/api/models`, 'POST');
     assert.equal(post.status, 405);
     assert.equal(post.headers.allow, 'GET, HEAD');
-    assert.match(post.body, /read-only/);
+    assert.match(post.body, /the actions are POST \/api\/models\/<namespace>\/<name>\/rollout/);
+    const act = await get(`${ui.url}/api/models/${NS}/${MODEL}/rollout`, 'POST');
+    assert.equal(act.status, 405, 'a UI started without credentials takes no action');
+    assert.match(act.body, /this UI is read-only: start `ghosteam ui` with --token-env NAME or --auth-issuer/);
   });
 
   test('a status the operator writes reaches a subscriber as one change event, and the API then shows it', async () => {
@@ -199,7 +229,12 @@ describe('ghosteam ui over a real local state', () => {
       '/api/models/{namespace}/{name}/versions/{version}',
       '/api/runs',
       '/api/runs/{id}',
+      '/api/models/{namespace}/{name}/rollout',
+      '/api/trainingruns',
     ]);
+    const paths = doc.paths as Record<string, Record<string, { security?: unknown; requestBody?: unknown }>>;
+    assert.ok(paths['/api/trainingruns'].post.requestBody, 'actions are POSTs with a JSON body');
+    assert.deepEqual(paths['/api/models/{namespace}/{name}/rollout'].post.security, [{ bearer: [] }]);
     for (const name of ['ModelSummary', 'Version', 'RunSummary', 'RunDetail', 'ModelResponse', 'Error']) assert.ok(doc.components.schemas[name], name);
     assert.doesNotMatch(JSON.stringify(doc), /"\$id"/);
     // The checker used above does refuse what the document does not allow.
@@ -229,7 +264,7 @@ test('ghosteam ui through the real CLI (compiled build or sources): finds the de
       const timer = setTimeout(() => reject(new Error(`no listening line in 60 s: ${out}`)), 60_000);
       child.stdout.on('data', (c: Buffer) => {
         out += c.toString();
-        const m = /listening on (http:\/\/\S+) \(operator state ([^,]+),/.exec(out);
+        const m = /listening on (http:\/\/\S+) \(read-only; operator state ([^,]+),/.exec(out);
         if (m) {
           clearTimeout(timer);
           assert.equal(m[2], fx.stateDir);

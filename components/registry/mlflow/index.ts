@@ -351,7 +351,7 @@ export class MlflowRegistry implements ModelRegistry {
     return {
       name: mv.name!,
       version: Number(mv.version),
-      source: file ? `${mv.source}/${file}` : mv.source!,
+      source: file ? `${mv.source}/${file}` : await this.storageUri(mv),
       ...(all[`${TAG}digest`] ? { digest: all[`${TAG}digest`] } : {}),
       format: all[`${TAG}format`] ?? 'onnx',
       aliases: [...(mv.aliases ?? [])].sort(),
@@ -361,6 +361,26 @@ export class MlflowRegistry implements ModelRegistry {
       lineage: lineage,
       createdAt: new Date(Number(mv.creation_timestamp ?? 0)).toISOString(),
     };
+  }
+
+  /**
+   * Where a version's files are, for a storageUri (KServe's storage initializer copies it to
+   * /mnt/models, where serve reads an MLflow model directory). A version MLflow itself logged
+   * (mlflow.onnx.log_model with registered_model_name) has a source of `models:/m-<id>` (MLflow 3's
+   * logged model) or `runs:/<run>/<path>`, which only MLflow resolves: ask it
+   * (model-versions/get-download-uri) for the artifact location. Anything else is kept as it is.
+   */
+  private async storageUri(mv: MlModelVersion): Promise<string> {
+    const source = mv.source ?? '';
+    if (!/^(models|runs):\//.test(source)) return source;
+    const q = new URLSearchParams({ name: mv.name!, version: String(mv.version) });
+    try {
+      const res = await this.fetchFn(`${this.trackingUri}/api/2.0/mlflow/model-versions/get-download-uri?${q}`);
+      if (!res.ok) return source;
+      return ((await res.json()) as { artifact_uri?: string }).artifact_uri ?? source;
+    } catch {
+      return source;
+    }
   }
 
   private async registeredModel(name: string): Promise<MlRegisteredModel> {

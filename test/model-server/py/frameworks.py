@@ -5,9 +5,13 @@ frameworks themselves predict, for test/model-server/frameworks.test.ts.
   frameworks.py train OUTDIR           -> OUTDIR/manifest.json (+ one .onnx per case)
   frameworks.py triton HOST:PORT OUTDIR -> JSON: per case, tritonclient's answers (JSON and binary)
 
-PyTorch is not here: the torch wheels on PyPI pull the CUDA runtime packages (several GB), and the
-CPU-only builds are on download.pytorch.org, which does not resolve from the machines these tests
-run on (only the package registries are reachable). torch.onnx's flatten pattern is covered in
+PyTorch is not here: it does not install CPU-only from PyPI. Checked on 2026-12-02 with
+`pip install --dry-run --report - torch` in the peers' venv (Python 3.11, x86_64): torch 2.15.0's
+only Linux wheel requires 17 CUDA packages (cuda-toolkit 13.2.2, nvidia-cudnn-cu13 9.26,
+nvidia-cublas 13.4, nvidia-nccl-cu13, nvidia-cusparselt-cu13, nvidia-nvshmem-cu13, cuda-bindings,
+triton 3.9, ...), several GB of CUDA wheels, which the peers must not install. The CPU-only builds
+are on download.pytorch.org, which does not resolve from the machines these tests run on (only the
+package registries are reachable); PyPI's torch-cpu-for-poetry only points Poetry at that index. torch.onnx's flatten pattern is covered in
 graph.test.ts, built op by op with onnxruntime as the oracle.
 """
 import json

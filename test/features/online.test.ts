@@ -1,0 +1,156 @@
+// Materialization and online lookup against a real redis-server (Debian's, installed by
+// `npm run peers:up`; this file starts its own on a free port): chunked, resumable, newest value
+// wins whatever the write order, and the service's policy for missing and stale values.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FeatureServiceSpec, FeatureViewSpec } from '../../api/crds/types.ts';
+import { datasetFromColumns } from '../../components/dataset/index.ts';
+import { chunks, latestPerKey, materializeView, prepareView } from '../../components/features/materialize.ts';
+import { getOnlineFeatures, type ServiceDef } from '../../components/features/online.ts';
+import { RedisOnlineStore } from '../../components/features/redis-store.ts';
+import { startTestRedis, uniqueName, type TestRedis } from '../peers/index.ts';
+
+const H = 3_600_000;
+const T0 = Date.parse('2026-11-01T00:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const spec: FeatureViewSpec = {
+  entities: [{ name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] }],
+  source: { kind: 'file', uri: 'd.parquet', format: 'parquet', timestampField: 'ts', createdTimestampField: 'created' },
+  ttlSeconds: 2 * 3600,
+  features: [
+    { name: 'conv_rate', type: 'float64' },
+    { name: 'city', type: 'string' },
+  ],
+  online: true,
+};
+// driver 1: 00:00, 05:00 (two rows; the later-created wins), 03:00 (late row); driver 2: 01:00; driver 3: 10:00.
+const data = datasetFromColumns({
+  driver_id: { type: 'numeric', cells: [1, 1, 1, 2, 1, 3] },
+  ts: { type: 'string', cells: [iso(T0), iso(T0 + 5 * H), iso(T0 + 5 * H), iso(T0 + H), iso(T0 + 3 * H), iso(T0 + 10 * H)] },
+  created: { type: 'string', cells: [iso(T0), iso(T0 + 6 * H), iso(T0 + 5 * H), iso(T0 + H), iso(T0 + 3 * H), iso(T0 + 10 * H)] },
+  conv_rate: { type: 'numeric', cells: [0.1, 0.5, 0.4, 0.2, 0.3, 0.9] },
+  city: { type: 'string', cells: ['paris', 'lyon', 'nice', 'rome', 'oslo', null] },
+});
+
+describe('materialization (pure parts)', () => {
+  test('chunks cover the window exactly, in order', () => {
+    assert.deepEqual(chunks(0, 9, 4), [
+      { start: 0, end: 3 },
+      { start: 4, end: 7 },
+      { start: 8, end: 9 },
+    ]);
+    assert.deepEqual(chunks(5, 5, 10), [{ start: 5, end: 5 }]);
+    assert.throws(() => chunks(5, 4, 1), { message: 'materialize: the end 1970-01-01T00:00:00.004Z is before the start 1970-01-01T00:00:00.005Z' });
+  });
+
+  test('latestPerKey: latest event time, ties to the later created time, inside the window only', () => {
+    const v = prepareView('driver_stats', spec, data);
+    const all = latestPerKey(v, T0, T0 + 24 * H);
+    assert.deepEqual(
+      all.map((r) => [r.key, r.eventTime - T0, r.values.conv_rate]),
+      [
+        ['1', 5 * H, 0.5],
+        ['2', H, 0.2],
+        ['3', 10 * H, 0.9],
+      ],
+    );
+    assert.deepEqual(
+      latestPerKey(v, T0, T0 + 4 * H).map((r) => [r.key, r.values.conv_rate, r.values.city]),
+      [
+        ['1', 0.3, 'oslo'],
+        ['2', 0.2, 'rome'],
+      ],
+    );
+  });
+});
+
+describe('Redis online store', () => {
+  let redis: TestRedis & { skip?: string };
+  let store: RedisOnlineStore;
+  before(async () => {
+    redis = await startTestRedis();
+    if (!redis.skip) store = await RedisOnlineStore.connect({ url: redis.url, prefix: `${uniqueName('t')}:` });
+  });
+  after(async () => {
+    await store?.close();
+    await redis?.stop();
+  });
+
+  test('materializes chunk by chunk, resumes after its watermark, and the newest value wins', async (t) => {
+    if (redis.skip) return t.skip(redis.skip);
+    const v = prepareView('driver_stats', spec, data);
+    const first = await materializeView(store, 'driver_stats', v, { start: T0, end: T0 + 4 * H - 1, chunkMs: H });
+    assert.deepEqual(first, { view: 'driver_stats', chunks: 4, rowsWritten: 3, until: T0 + 4 * H - 1, resumed: false });
+    let rows = await store.read('driver_stats', ['1', '2', '3'], ['conv_rate', 'city']);
+    assert.deepEqual(rows[0], { key: '1', eventTime: T0 + 3 * H, values: { conv_rate: 0.3, city: 'oslo' } });
+    assert.equal(rows[2], undefined);
+
+    // An incremental run: only the end; it resumes after the watermark.
+    const second = await materializeView(store, 'driver_stats', v, { end: T0 + 24 * H, chunkMs: 6 * H });
+    assert.equal(second.resumed, true);
+    assert.equal(second.rowsWritten, 2);
+    rows = await store.read('driver_stats', ['1', '2', '3'], ['conv_rate', 'city']);
+    assert.deepEqual(
+      rows.map((r) => r && [r.eventTime - T0, r.values.conv_rate, r.values.city]),
+      [
+        [5 * H, 0.5, 'lyon'],
+        [H, 0.2, 'rome'],
+        [10 * H, 0.9, null],
+      ],
+    );
+    assert.equal(await store.getWatermark('driver_stats'), T0 + 24 * H);
+
+    // Re-running an old window (a backfill) writes nothing older over newer values.
+    await materializeView(store, 'driver_stats', v, { start: T0, end: T0 + 2 * H, chunkMs: H });
+    assert.equal((await store.read('driver_stats', ['1'], ['conv_rate']))[0]!.values.conv_rate, 0.5);
+  });
+
+  const svc = (onMissing: FeatureServiceSpec['onMissing']): ServiceDef => ({
+    name: 'fraud',
+    spec: {
+      features: [{ featureView: 'driver_stats', features: ['conv_rate', 'city'] }],
+      onMissing,
+      defaults: { 'driver_stats:conv_rate': -1, 'driver_stats:city': 'none' },
+    },
+    views: new Map([['driver_stats', spec]]),
+  });
+
+  test('lookup: present, missing and stale values under each policy, counted', async (t) => {
+    if (redis.skip) return t.skip(redis.skip);
+    const now = T0 + 11 * H; // driver 1's value is 6 h old (TTL 2 h): stale; driver 3's is 1 h old, city null; driver 9 unknown.
+    const entities = [{ driver_id: 1 }, { driver_id: 3 }, { driver_id: '9' }];
+    const nan = await getOnlineFeatures(store, svc('nan'), entities, { now });
+    assert.deepEqual(nan.features, ['driver_stats:conv_rate', 'driver_stats:city']);
+    assert.deepEqual(nan.values, [
+      [null, null],
+      [0.9, null],
+      [null, null],
+    ]);
+    assert.deepEqual(nan.status, [
+      ['stale', 'stale'],
+      ['present', 'missing'],
+      ['missing', 'missing'],
+    ]);
+    assert.equal(nan.stale, 2);
+    assert.equal(nan.missing, 3);
+    const def = await getOnlineFeatures(store, svc('default'), entities, { now });
+    assert.deepEqual(def.values, [
+      [-1, 'none'],
+      [0.9, 'none'],
+      [-1, 'none'],
+    ]);
+    await assert.rejects(getOnlineFeatures(store, svc('reject'), [{ driver_id: 1 }], { now }), {
+      name: 'FeatureLookupError',
+      message:
+        "'driver_stats:conv_rate' for driver_id=1 is stale: its value is from 2026-11-01T05:00:00.000Z, older than the view's TTL of 7200s; materialize newer data",
+    });
+    await assert.rejects(getOnlineFeatures(store, svc('reject'), [{ driver_id: 9 }], { now }), {
+      message: "'driver_stats:conv_rate' has no value for driver_id=9; the entity is unknown or its value was never materialized",
+    });
+    await assert.rejects(getOnlineFeatures(store, svc('nan'), [{ driver_id: 'x' }], { now }), {
+      name: 'FeaturesError',
+      message: `entities: join key 'driver_id' is "x", not a whole number (declared int64)`,
+    });
+  });
+});
