@@ -33,6 +33,8 @@ export interface OpenLoopOptions {
   readonly warmupSeconds?: number;
   /** Also return every measured latency (due → response, ms), to merge windows. @default false */
   readonly raw?: boolean;
+  /** `Authorization` header values; request i sends the (i mod n)-th. @default - no Authorization header */
+  readonly authorizations?: readonly string[];
 }
 
 export interface Quantiles {
@@ -84,12 +86,13 @@ export interface Conn {
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-/** The bytes of one POST with a JSON body, written as they are for every request. */
-export function postBytes(url: string, body: string): Buffer {
+/** The bytes of one POST with a JSON body (and an Authorization header when given), written as they are for every request. */
+export function postBytes(url: string, body: string, authorization?: string): Buffer {
   const u = new URL(url);
   const b = Buffer.from(body);
+  const auth = authorization !== undefined ? `authorization: ${authorization}\r\n` : '';
   return Buffer.concat([
-    Buffer.from(`POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\ncontent-type: application/json\r\ncontent-length: ${b.length}\r\n\r\n`),
+    Buffer.from(`POST ${u.pathname}${u.search} HTTP/1.1\r\nhost: ${u.host}\r\n${auth}content-type: application/json\r\ncontent-length: ${b.length}\r\n\r\n`),
     b,
   ]);
 }
@@ -146,7 +149,7 @@ export async function connectAll(url: string, n: number, onResponse: (c: Conn, s
 }
 
 export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
-  const request = postBytes(o.url, o.body);
+  const requests = o.authorizations?.length ? o.authorizations.map((a) => postBytes(o.url, o.body, a)) : [postBytes(o.url, o.body)];
   const interval = 1000 / o.rate;
   const warm = (o.warmupSeconds ?? 1) * 1000;
   const total = Math.round(((warm + o.seconds * 1000) / 1000) * o.rate);
@@ -174,7 +177,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     c.due = start + i * interval;
     c.sent = performance.now();
     c.idx = i;
-    c.socket.write(request);
+    c.socket.write(requests[i % requests.length]);
   }
 
   function complete(c: Conn, status: number): void {

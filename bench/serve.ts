@@ -27,8 +27,11 @@
  *       Python ModelServer running xgbserver's model on XGBoost's own file, KServe V1, 1 and 64 clients,
  *       driven by bench/closed-loop.ts (not autocannon, whose own CPU per request exceeded ghosteam's),
  *       windows alternating between the servers (BENCH_ROUNDS), each with the load average beside it
+ *   (f) what authentication costs: p99 at 5,000 req/s with the static token, with OIDC/JWT (RS256,
+ *       verified tokens remembered) and with JWT verified on every request, same run, alternating
+ *       windows; keys p99_at5000_{token,jwt,jwt_uncached}_ms and ratio_p99_at5000_jwt_over_token (goal < 1.2)
  * BENCH_DURATION (seconds, default 5); BENCH_ONLY=latency runs the fixed-rate phase alone, BENCH_ONLY=trees
- * only (e). Ends with one JSON line.
+ * only (e), BENCH_ONLY=auth only (f). Ends with one JSON line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -53,6 +56,8 @@ const FIXED_RATE = 5000;
 const pin = process.env.BENCH_PIN === '1';
 /** BENCH_ONLY=latency: only the fixed-rate latency phase (ceiling and model), for quick re-runs on a quiet machine. */
 const latencyOnly = process.env.BENCH_ONLY === 'latency';
+/** BENCH_ONLY=auth: only (f), the fixed-rate latency with the static token and with JWT verification. */
+const authOnly = process.env.BENCH_ONLY === 'auth';
 /** BENCH_ONLY=trees: only (e), the XGBoost tree ensemble against KServe's xgbserver model. */
 const treesOnly = process.env.BENCH_ONLY === 'trees';
 /** The command line, pinned to one CPU with taskset when BENCH_PIN=1 (the exec'd process keeps the pid). */
@@ -169,13 +174,20 @@ function ask(child: ChildProcess, cmd: string): Promise<ServerProbe | null> {
 }
 
 /** One open-loop window at a fixed rate, from a separate generator process; server probes cover the measured part. */
-async function fixedRateWindow(url: string, body: string, rate: number, seconds: number, child: ChildProcess): Promise<FixedRateWindow> {
+async function fixedRateWindow(
+  url: string,
+  body: string,
+  rate: number,
+  seconds: number,
+  child: ChildProcess,
+  authorizations?: readonly string[],
+): Promise<FixedRateWindow> {
   const pid = child.pid!;
   const [cmd, args] = pinned(0, process.execPath, [
     '--import',
     'tsx',
     openLoopScript,
-    JSON.stringify({ url, body, rate, connections: 64, seconds, warmupSeconds: 1, raw: true }),
+    JSON.stringify({ url, body, rate, connections: 64, seconds, warmupSeconds: 1, raw: true, ...(authorizations ? { authorizations } : {}) }),
   ]);
   const gen = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -319,7 +331,15 @@ async function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-async function load(url: string, body: string, connections: number, seconds: number, pid: number, overallRate?: number): Promise<LoadResult> {
+async function load(
+  url: string,
+  body: string,
+  connections: number,
+  seconds: number,
+  pid: number,
+  overallRate?: number,
+  authorization?: string,
+): Promise<LoadResult> {
   let peak = 0;
   const t = setInterval(() => {
     peak = Math.max(peak, rssMb(pid));
@@ -328,7 +348,7 @@ async function load(url: string, body: string, connections: number, seconds: num
   const r = await autocannon({
     url,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...(authorization !== undefined ? { authorization } : {}) },
     body,
     connections,
     duration: seconds,
@@ -555,6 +575,110 @@ function treeRatios(trees: Record<string, unknown>, log: (s: string) => void): {
   return { ratios, goal: r === null || !d ? null : r >= 10 && d.errors === 0 && d.non2xx === 0 };
 }
 
+/**
+ * (f) What authentication costs at 5,000 req/s: the same batching server three times, each with
+ * an auth mode, open-loop windows alternating between them (BENCH_ROUNDS rounds):
+ *   f_token          the static bearer token (the simple option)
+ *   f_jwt            OIDC/JWT (RS256, the issuer's JWKS over HTTP on loopback, fetched by jose);
+ *                    64 clients, each with its own token, as real callers reuse theirs until it
+ *                    expires: the server verifies each once and remembers it (AUTH_DEFAULTS.verifiedCacheMs)
+ *   f_jwt_uncached   the same tokens with that memory off: every request verifies its signature
+ *                    (the cost when every request brings a token the server has not seen)
+ * The issuer is a JWKS server in this process (jose signs the tokens): the figure is the server's
+ * verification, not an issuer's network.
+ */
+async function authAt5000(
+  opts: ModelServerOptions,
+  url: (base: string) => string,
+  body: string,
+  seconds: number,
+  log: (s: string) => void,
+): Promise<Record<string, unknown>> {
+  const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+  const { createServer } = await import('node:http');
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'RS256', use: 'sig' };
+  const jwksServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as { port: number }).port}/jwks`;
+  const issuer = 'https://issuer.bench.invalid';
+  const audience = 'fraud-api';
+  const token = 'bench-static-token-0123456789';
+  const jwts: string[] = [];
+  for (let i = 0; i < 64; i++)
+    jwts.push(
+      await new SignJWT({ scope: 'ghosteam:infer' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'bench-1', typ: 'JWT' })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(`client-${i}`)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(privateKey),
+    );
+  const jwt = { issuer, audience, jwksUrl };
+  const modes = [
+    ['f_token', { ...opts, token }, [`Bearer ${token}`]],
+    ['f_jwt', { ...opts, auth: { jwt } }, jwts.map((t) => `Bearer ${t}`)],
+    ['f_jwt_uncached', { ...opts, auth: { jwt: { ...jwt, verifiedCacheMs: 0 } } }, jwts.map((t) => `Bearer ${t}`)],
+  ] as const;
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+  const servers: Array<{ key: string; url: string; child: ChildProcess; auths: readonly string[] }> = [];
+  const out: Record<string, unknown> = {};
+  try {
+    for (const [key, o, auths] of modes) servers.push({ key, ...(await startChild(o)), auths });
+    for (const srv of servers) {
+      // Each token answered 200 before measuring (a refusal would make the figure meaningless), then a warm-up.
+      for (const a of new Set(srv.auths)) {
+        const r = await fetch(url(srv.url), { method: 'POST', body, headers: { ...JSON_CT, authorization: a } });
+        if (r.status !== 200) throw new Error(`${srv.key}: a bench token was refused (${r.status} ${await r.text()})`);
+      }
+      await load(url(srv.url), body, 8, 1, srv.child.pid!, undefined, srv.auths[0]);
+    }
+    const windows: Record<string, FixedRateWindow[]> = Object.fromEntries(servers.map((x) => [x.key, []]));
+    for (let i = 0; i < rounds; i++)
+      for (const srv of servers) windows[srv.key].push(await fixedRateWindow(url(srv.url), body, FIXED_RATE, seconds, srv.child, srv.auths));
+    for (const srv of servers) {
+      const r = mergeWindows(FIXED_RATE, windows[srv.key]);
+      out[`${srv.key}_at5000`] = r;
+      log(fixedRateLine(srv.key, r));
+    }
+  } finally {
+    for (const srv of servers) await stop(srv.child);
+    jwksServer.close();
+  }
+  const t = out.f_token_at5000 as FixedRateResult,
+    j = out.f_jwt_at5000 as FixedRateResult,
+    u = out.f_jwt_uncached_at5000 as FixedRateResult;
+  const ratio = (x: number, y: number) => (y > 0 ? Math.round((x / y) * 1000) / 1000 : null);
+  const clean = (r: FixedRateResult) => r.errors === 0 && r.non2xx === 0;
+  const summary = {
+    ...out,
+    p99_at5000_token_ms: t.p99,
+    p99_at5000_jwt_ms: j.p99,
+    p99_at5000_jwt_uncached_ms: u.p99,
+    ratio_p99_at5000_jwt_over_token: ratio(j.p99, t.p99),
+    ratio_p99_at5000_jwt_uncached_over_token: ratio(u.p99, t.p99),
+    cpu_us_per_req_token: t.cpuUsPerReq,
+    cpu_us_per_req_jwt: j.cpuUsPerReq,
+    cpu_us_per_req_jwt_uncached: u.cpuUsPerReq,
+  };
+  log(
+    `(f) p99 at ${FIXED_RATE} req/s: static token ${t.p99} ms, JWT ${j.p99} ms (ratio ${summary.ratio_p99_at5000_jwt_over_token}; goal < 1.2: ${
+      (summary.ratio_p99_at5000_jwt_over_token ?? 9) < 1.2 && clean(j) ? 'met' : 'NOT met'
+    }), JWT verified on every request ${u.p99} ms (ratio ${summary.ratio_p99_at5000_jwt_uncached_over_token}); server CPU ${t.cpuUsPerReq} / ${j.cpuUsPerReq} / ${u.cpuUsPerReq} µs/req`,
+  );
+  return {
+    ...summary,
+    auth_goals: {
+      jwt_p99_under_1_2x_token_at_5000: (summary.ratio_p99_at5000_jwt_over_token ?? 9) < 1.2 && clean(j) && clean(t),
+      jwt_uncached_p99_under_1_2x_token_at_5000: (summary.ratio_p99_at5000_jwt_uncached_over_token ?? 9) < 1.2 && clean(u) && clean(t),
+    },
+  };
+}
+
 const KSERVE_MODEL = `
 import sys, uuid, numpy as np, onnxruntime as ort, kserve
 from kserve import Model, ModelServer, InferRequest, InferResponse, InferOutput
@@ -605,6 +729,15 @@ async function main(): Promise<void> {
     if (!py) log('(e) skipped: no Python with kserve and xgboost (set GHOSTEAM_PYTHON or provide the peers venv)');
     const t = treeRatios(trees, log);
     log(JSON.stringify({ bench: 'serve', seconds, cpus: os.cpus().length, ...trees, ...t.ratios, goals: { trees_ge_10x_kserve_xgb: t.goal } }));
+    return;
+  }
+
+  const inferUrl = (base: string) => `${base}/v2/models/fraud/infer`;
+  const authOpts: ModelServerOptions = { port: 0, models: [{ name: 'fraud', path: modelPath }], batching: { maxBatchSize: 64, maxQueueDelayMs: 2 } };
+  if (authOnly) {
+    const f = await authAt5000(authOpts, inferUrl, body, seconds, log);
+    const { auth_goals, ...figures } = f;
+    log(JSON.stringify({ bench: 'serve', seconds, cpus: os.cpus().length, loadavg_start: Math.round(load0 * 10) / 10, ...figures, goals: auth_goals }));
     return;
   }
 
@@ -699,6 +832,9 @@ async function main(): Promise<void> {
     }
   }
 
+  // (f) the static token against JWT verification at 5,000 req/s
+  const { auth_goals: authGoals, ...authFigures } = await authAt5000(authOpts, inferUrl, body, seconds, log);
+
   const py = findPython();
   // (e) tree ensemble: ghosteam vs KServe's Python xgbserver model
   let trees: Record<string, unknown> = { e_ghosteam_c64: null, e_kserve_xgb_c64: null };
@@ -767,6 +903,7 @@ async function main(): Promise<void> {
     cpu_ratio_d64_over_b64: ratio(results.d_ceiling_c64?.cpuUsPerReq, b64?.cpuUsPerReq),
     cpu_ratio_d64_over_b64_nobatch: ratio(results.d_ceiling_c64?.cpuUsPerReq, results.b_nobatch_c64?.cpuUsPerReq),
     cpu_ratio_c64_over_b64: ratio(kc64?.cpuUsPerReq, b64?.cpuUsPerReq),
+    ...authFigures,
     ...trees,
     ...treeFigures.ratios,
     goals: {
@@ -775,6 +912,7 @@ async function main(): Promise<void> {
       p99_under_5ms_at_5000: fixed5k.b_batching ? fixed5k.b_batching.p99 < 5 && fixed5k.b_batching.errors === 0 && fixed5k.b_batching.non2xx === 0 : null,
       // The same bar for the route that runs no model: when it fails too, the machine or the load generator is the limit.
       ceiling_p99_under_5ms_at_5000: fixed5k.d_ceiling ? fixed5k.d_ceiling.p99 < 5 : null,
+      ...(authGoals as Record<string, boolean>),
       trees_ge_10x_kserve_xgb: treeFigures.goal,
       rss_under_300mb: latencyOnly
         ? null

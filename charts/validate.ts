@@ -12,7 +12,8 @@ import type { ValidateFunction } from 'ajv';
 import { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';
 import { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
 import type { ErrorObject } from 'ajv';
-import { findCycle, messages } from '../pipelines/check.ts';
+import { findCycle, messages, paramFits, paramWant } from '../pipelines/check.ts';
+import { BUILTIN_COMPONENTS } from '../pipelines/catalog.ts';
 import { dnsLabelProblem } from '../api/names.ts';
 import { toStructural, type JsonSchema } from '../api/crds/structural.ts';
 import { ajvFieldPath, ajvMessage, createAjv, validateGhosteamObject } from '../api/crds/validate.ts';
@@ -21,7 +22,7 @@ import type { Issue } from '../api/errors.ts';
 import { InferenceServiceSchema, ServingRuntimeSchema } from './kserve.ts';
 import { gpuOnCpuRuntime } from './model.ts';
 import { GPU_CAPABLE_ANNOTATION } from './serving-runtime.ts';
-import { CONSTRUCT_PATH_ANNOTATION } from '../api/objects.ts';
+import { COMPONENT_LABEL, CONSTRUCT_PATH_ANNOTATION } from '../api/objects.ts';
 
 /** An object read from YAML and not yet checked: any field may be missing or of the wrong type (api/objects.ts `K8sObject` is the checked shape). */
 export type UncheckedObject = {
@@ -109,7 +110,7 @@ const WF_PARAM = /\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}/g;
 
 type ArgoTemplate = {
   name?: string;
-  metadata?: { annotations?: Record<string, string> };
+  metadata?: { annotations?: Record<string, string>; labels?: Record<string, string> };
   dag?: { tasks?: ArgoTask[] };
   container?: Container;
   outputs?: { parameters?: { name: string }[]; artifacts?: { name: string }[] };
@@ -126,10 +127,80 @@ type ArgoTask = {
 type ArgoSpec = {
   entrypoint?: string;
   onExit?: string;
-  arguments?: { parameters?: { name: string }[] };
+  arguments?: { parameters?: { name: string; value?: string }[] };
   templates?: ArgoTemplate[];
   securityContext?: Record<string, unknown>;
 };
+
+const WHOLE_WF_PARAM = /^\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}$/;
+
+/** Where a workflow param feeds a built-in component's param: what `ghosteam run --param` and a TrainingRun's params are checked against. */
+export interface ComponentParamUse {
+  readonly param: string;
+  readonly component: string;
+  readonly componentParam: string;
+  readonly path: string;
+}
+
+/**
+ * Built-in component params in an Argo WorkflowSpec read back from YAML (tasks whose template carries
+ * the ghosteam.io/component label): a literal value, or the default of the workflow param it is
+ * given, that the component would refuse at run time (as a ParamError: terminal, never retried) is an
+ * issue now — the same rule and words as synth's (pipelines/check.ts). Returns the issues and where
+ * each workflow param feeds a component param.
+ */
+export function componentParamIssues(path: string, spec: ArgoSpec): { issues: Issue[]; uses: ComponentParamUse[] } {
+  const issues: Issue[] = [];
+  const uses: ComponentParamUse[] = [];
+  const templates = new Map((spec.templates ?? []).map((t) => [t.name ?? '', t]));
+  const defaults = new Map((spec.arguments?.parameters ?? []).map((p) => [p.name, p.value]));
+  for (const t of spec.templates ?? []) {
+    for (const task of t.dag?.tasks ?? []) {
+      const tpl = task.template ? templates.get(task.template) : undefined;
+      const component = tpl?.metadata?.labels?.[COMPONENT_LABEL];
+      const decls = component ? BUILTIN_COMPONENTS[component]?.params : undefined;
+      if (!component || !decls) continue;
+      const tpath = tpl?.metadata?.annotations?.[CONSTRUCT_PATH_ANNOTATION] ?? `${path}/${task.name ?? ''}`;
+      for (const a of task.arguments?.parameters ?? []) {
+        const d = decls[a.name];
+        if (!d || a.value === undefined) continue;
+        const via = WHOLE_WF_PARAM.exec(a.value)?.[1];
+        if (via !== undefined) {
+          uses.push({ param: via, component, componentParam: a.name, path: tpath });
+          const v = defaults.get(via);
+          if (v !== undefined && !paramFits(d, v))
+            issues.push({ path: tpath, field: `params.${a.name}`, message: messages.componentParamValue(a.name, component, v, paramWant(d), via) });
+        } else if (!a.value.includes('{{') && !paramFits(d, a.value)) {
+          issues.push({ path: tpath, field: `params.${a.name}`, message: messages.componentParamValue(a.name, component, a.value, paramWant(d)) });
+        }
+      }
+    }
+  }
+  return { issues, uses };
+}
+
+/** Values given to a pipeline's params (a TrainingRun's or a DriftMonitor's retrain params) checked against the component params they feed. */
+export function paramValueIssues(
+  path: string,
+  field: string,
+  values: Readonly<Record<string, unknown>>,
+  pipeline: string,
+  uses: readonly ComponentParamUse[],
+): Issue[] {
+  const out: Issue[] = [];
+  for (const u of uses) {
+    if (!(u.param in values)) continue;
+    const d = BUILTIN_COMPONENTS[u.component]?.params?.[u.componentParam];
+    const v = values[u.param];
+    if (d && !paramFits(d, v))
+      out.push({
+        path,
+        field: `${field}.${u.param}`,
+        message: `(${JSON.stringify(v)}) feeds param '${u.componentParam}' of '${u.component}' (${u.path} in pipeline '${pipeline}'), which must be ${paramWant(d)}; the run would fail on it without a retry, so fix the value`,
+      });
+  }
+  return out;
+}
 
 /** DAG semantics and pod security of an Argo WorkflowSpec. */
 export function argoSpecIssues(path: string, pipelineName: string, spec: ArgoSpec, fieldPrefix: string): Issue[] {
@@ -220,6 +291,7 @@ export function argoSpecIssues(path: string, pipelineName: string, spec: ArgoSpe
     );
     if (cycle) issues.push({ path, field: 'tasks', message: messages.cycle(cycle) });
   }
+  issues.push(...componentParamIssues(path, spec).issues);
   return issues;
 }
 
@@ -465,11 +537,27 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
     const wt = objects.find((x) => x.object.kind === 'WorkflowTemplate' && x.object.metadata?.name === p && String(x.object.metadata?.namespace ?? '') === ns);
     if (wt) {
       const declared = (((wt.object.spec as ArgoSpec | undefined)?.arguments?.parameters ?? []) as { name: string }[]).map((x) => x.name);
-      for (const k of Object.keys((spec.action?.retrain as { params?: Record<string, string> } | undefined)?.params ?? {})) {
+      const given = (spec.action?.retrain as { params?: Record<string, string> } | undefined)?.params ?? {};
+      for (const k of Object.keys(given)) {
         if (!declared.includes(k))
           issues.push({ path: objectPath(o), field: `spec.action.retrain.params.${k}`, message: messages.unknownRetrainParam(k, p!, declared) });
       }
+      const { uses } = componentParamIssues(objectPath(wt), (wt.object.spec ?? {}));
+      issues.push(...paramValueIssues(objectPath(o), 'spec.action.retrain.params', given, p!, uses));
     }
+  }
+  // A TrainingRun's params, when its pipeline is in the set: a value its components refuse fails the run for good.
+  for (const o of objects) {
+    if (o.object.kind !== 'TrainingRun' || !String(o.object.apiVersion).startsWith(`${GROUP}/`)) continue;
+    const ns = String(o.object.metadata?.namespace ?? '');
+    const spec = (o.object.spec ?? {}) as { pipeline?: string; params?: Record<string, string> };
+    if (!spec.pipeline || !spec.params) continue;
+    const wt = objects.find(
+      (x) => x.object.kind === 'WorkflowTemplate' && x.object.metadata?.name === spec.pipeline && String(x.object.metadata?.namespace ?? '') === ns,
+    );
+    if (!wt) continue;
+    const { uses } = componentParamIssues(objectPath(wt), (wt.object.spec ?? {}));
+    issues.push(...paramValueIssues(objectPath(o), 'spec.params', spec.params, spec.pipeline, uses));
   }
   return issues;
 }

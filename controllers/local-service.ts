@@ -19,6 +19,7 @@ import type { ModelRegistry } from '../components/registry/types.ts';
 import type { Logger } from './runtime/log.ts';
 import type { K8sObject } from '../api/objects.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
+import type { OperatorAudit } from './operator.ts';
 import type { LocalPipeline } from './backends/local-pipelines.ts';
 import { startLocalOperator, type LocalOperator } from './local.ts';
 import { finishInboxEntry, readInbox, rejectInboxFile, type InboxApp } from './runtime/inbox.ts';
@@ -44,6 +45,7 @@ export interface LocalServiceOptions {
   /** Auth (the `metrics` permission on /metrics) and TLS for the health/metrics server. */
   readonly healthSecurity?: HealthSecurity;
   readonly gitWriteBack?: GitWriteBackOptions;
+  readonly audit?: OperatorAudit;
   readonly log: Logger;
   /** @default 1000 */
   readonly inboxPollMs?: number;
@@ -132,6 +134,7 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
     healthSecurity: o.healthSecurity,
     ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
     ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
   });
 
   const applyOne = async (obj: K8sObject): Promise<string> => {

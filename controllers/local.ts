@@ -16,7 +16,7 @@ import { validateGhosteamObject } from '../api/crds/validate.ts';
 import { LocalStore } from './runtime/local-store.ts';
 import { isNotFound, TYPES, type ResourceType } from './runtime/store.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
-import { startControllers, type RunningOperator } from './operator.ts';
+import { startControllers, type OperatorAudit, type RunningOperator } from './operator.ts';
 import { ModelServerBackend } from './backends/model-server.ts';
 import { ModelServerMetrics, type ModelServerAdmin } from './backends/metrics.ts';
 import { LocalPipelineBackend, type LocalPipeline, type RunPipeline } from './backends/local-pipelines.ts';
@@ -62,6 +62,8 @@ export interface LocalOperatorOptions {
   readonly resyncMs?: number;
   /** Commit promoted versions to a lock file in Git, as the cluster operator does with --git-repo. @default - off */
   readonly gitWriteBack?: GitWriteBackOptions;
+  /** Audit the operator's decisions (promote, rollback, traffic, pause/resume, retrain, write-back). @default - none */
+  readonly audit?: OperatorAudit;
 }
 
 const KIND_TYPES: Record<string, ResourceType> = { Model: TYPES.Model, DriftMonitor: TYPES.DriftMonitor, TrainingRun: TYPES.TrainingRun };
@@ -131,6 +133,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
       healthSecurity: o.healthSecurity,
       resyncMs: o.resyncMs ?? 10_000,
       ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
+      ...(o.audit ? { audit: o.audit } : {}),
     });
   } catch (e) {
     store.close();

@@ -9,6 +9,8 @@ import { Manager, type Controller } from './runtime/manager.ts';
 import { objectKey, TYPES, type ObjectStore } from './runtime/store.ts';
 import { KubeStore, loadKubeConfig } from './runtime/kube-store.ts';
 import { eventRecorder, type EventRecorder } from './runtime/events.ts';
+import { auditingRecorder } from './runtime/audit.ts';
+import type { AuditLog } from '../components/security/audit.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
 import type { LeaderOptions } from './runtime/leader.ts';
 import type { MetricsSource, PipelineBackend, ServingBackend } from './backends/types.ts';
@@ -25,8 +27,17 @@ import { payloadDriftChecker } from './backends/drift-check.ts';
 import { GpuScheduler, gpuOfWorkflowTemplate, type GpuSpecLike } from './reconcilers/gpu.ts';
 import type { K8sObject } from '../api/objects.ts';
 
+/** Where the operator's decisions are audited, and as whom. */
+export interface OperatorAudit {
+  readonly log: AuditLog;
+  /** The operator instance (`ghosteam-operator@<pod>`): the audit lines' `who`. */
+  readonly who: string;
+}
+
 export interface OperatorDeps {
   readonly store: ObjectStore;
+  /** Audit every promote, rollback, traffic change, pause/resume, retrain and write-back. @default - none (Events only) */
+  readonly audit?: OperatorAudit;
   readonly serving: ServingBackend;
   readonly pipelines: PipelineBackend;
   readonly registry?: ModelRegistry;
@@ -188,7 +199,8 @@ export async function startControllers(d: OperatorDeps): Promise<RunningOperator
     resyncMs: d.resyncMs,
     extraTypes: d.gpuScheduling ? [TYPES.Pod, TYPES.ResourceQuota, TYPES.LocalQueue, TYPES.WorkflowTemplate] : [],
   });
-  const events = eventRecorder(d.store, 'ghosteam-operator', log, d.now ?? Date.now);
+  const recorder = eventRecorder(d.store, 'ghosteam-operator', log, d.now ?? Date.now);
+  const events = d.audit ? auditingRecorder(recorder, d.audit.log, d.audit.who, log) : recorder;
   for (const c of buildControllers(d, manager, events)) manager.add(c);
   await manager.start();
   return {
@@ -221,6 +233,8 @@ export interface KubeOperatorOptions {
   readonly now?: () => number;
   /** Commit promoted versions to a lock file in Git. @default - off */
   readonly gitWriteBack?: GitWriteBackOptions;
+  /** Audit the operator's decisions. @default - none */
+  readonly audit?: OperatorAudit;
 }
 
 /** Runs the operator against the Kubernetes API server (KUBECONFIG or in-cluster). */
@@ -247,6 +261,7 @@ export async function startOperator(o: KubeOperatorOptions = {}): Promise<Runnin
     gpuScheduling: o.gpuScheduling ?? true,
     now: o.now,
     ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
     ...(o.leaderElection
       ? {
           leaderElection: {

@@ -35,11 +35,11 @@ export async function clusterRuntime(o: { kubeconfig?: string; namespace?: strin
   const kc = new k8s.KubeConfig();
   if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
   else kc.loadFromDefault();
-  // The object goes to the API server as JSON, as written: client-node's KubernetesObjectApi runs a
-  // built-in kind through its typed model first, which drops fields it spells differently (a
-  // NetworkPolicy's ingress `from` became an allow-all rule).
-  const { KubeStore } = await import('../controllers/runtime/kube-store.ts');
-  const store = new KubeStore(kc);
+  // The object goes to the API server as JSON, as written (api/kube-http.ts): client-node's
+  // KubernetesObjectApi runs a built-in kind through its typed model first, which drops fields it
+  // spells differently (a NetworkPolicy's ingress `from` became an allow-all rule).
+  const { kubeRequest } = await import('../api/kube-http.ts');
+  const store = { request: kubeRequest(kc) };
   const resources = new Map<string, Promise<Array<{ name: string; kind: string; namespaced: boolean }>>>();
   const discover = (base: string, fresh: boolean) => {
     if (fresh || !resources.has(base)) {

@@ -95,9 +95,24 @@ export const AUTOSCALING_CEL_RULES: readonly CelRule[] = [
   },
 ];
 
+/** A canary quality check needs a limit: an absolute threshold, a maxDegradation against the stable version, or both. */
+export function rolloutQualityErrors(
+  rollout: { thresholds?: { quality?: { threshold?: unknown; maxDegradation?: unknown } } } | undefined,
+  field = 'spec.rollout',
+): FieldError[] {
+  const q = rollout?.thresholds?.quality;
+  if (!q || q.threshold !== undefined || q.maxDegradation !== undefined) return [];
+  return [
+    {
+      field: `${field}.thresholds.quality`,
+      message: 'has no limit; give a threshold (e.g. 0.85 for accuracy) or a maxDegradation against the stable version (e.g. 0.02), or both',
+    },
+  ];
+}
+
 /** Every check of this file for one object that already passed its schema. */
 export function semanticErrors(obj: { kind?: unknown; spec?: unknown }): FieldError[] {
   if (obj.kind !== 'Model') return [];
-  const spec = (obj.spec ?? {}) as { rollout?: Rollout; autoscaling?: Autoscaling };
-  return [...rolloutStepErrors(spec.rollout), ...replicaBoundErrors(spec.autoscaling)];
+  const spec = (obj.spec ?? {}) as { rollout?: Rollout & Parameters<typeof rolloutQualityErrors>[0]; autoscaling?: Autoscaling };
+  return [...rolloutStepErrors(spec.rollout), ...rolloutQualityErrors(spec.rollout), ...replicaBoundErrors(spec.autoscaling)];
 }

@@ -22,6 +22,7 @@ import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } f
 
 interface OperatorFlags extends SecurityFlags {
   metricsTokenEnv?: string;
+  auditLog?: string;
   local?: boolean;
   stateDir: string;
   registryDir?: string;
@@ -157,7 +158,11 @@ never put them in the URL. Each Model shows the outcome in its WrittenBack condi
 Example:
   ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`,
     )
-    .option('--metrics-token-env <NAME>', 'environment variable holding a bearer token required on /metrics of --health-port (probes stay open)');
+    .option('--metrics-token-env <NAME>', 'environment variable holding a bearer token required on /metrics of --health-port (probes stay open)')
+    .option(
+      '--audit-log <file>',
+      "append every decision the operator acts on (promote, rollback, traffic change, pause, resume, retrain, write-back) to this JSON Lines file, fsynced, in `ghosteam serve --audit-log`'s format",
+    );
   addSecurityOptions(command, { routes: 'metrics' }).action(async (f: OperatorFlags, cmd: Command) => {
     const gitWriteBack = gitWriteBackFlags(f, {
       gitBranch: cmd.getOptionValueSource('gitBranch') === 'cli',
@@ -193,6 +198,10 @@ Example:
         `write-back: promoted versions go to ${gitWriteBack.lockFile} on ${redactUrl(gitWriteBack.repo)} ${gitWriteBack.branch}${gitWriteBack.credentials ? ' (credentials from the environment)' : ''}`,
       );
     }
+    // Who the audit lines name: this operator instance (its pod in a cluster).
+    const auditLog = f.auditLog ? await (await import('../../components/security/audit.ts')).openAuditLog(resolve(f.auditLog)) : undefined;
+    const audit = auditLog ? { log: auditLog, who: `ghosteam-operator@${process.env.POD_NAME ?? (await import('node:os')).hostname()}` } : undefined;
+    if (auditLog) log.info(`audit log: ${auditLog.file}`);
     let stop: () => Promise<void>;
     if (f.local) {
       if (!f.modelServer) throw new Error('--local needs --model-server <url> (start one with `ghosteam serve`)');
@@ -215,6 +224,7 @@ Example:
         healthSecurity,
         log,
         ...(gitWriteBack ? { gitWriteBack } : {}),
+        ...(audit ? { audit } : {}),
       });
       log.info(
         `local operator started: state ${resolve(f.stateDir)}, ${choice.label}, model server ${f.modelServer}, engine store ${resolve(f.storeDir)}${service.healthPort !== undefined ? `, health on ${f.bindAddress}:${service.healthPort}` : ''}`,
@@ -235,6 +245,7 @@ Example:
         namespace: f.namespace,
         log,
         ...(gitWriteBack ? { gitWriteBack } : {}),
+        ...(audit ? { audit } : {}),
         ...(f.leaderElect ? { leaderElection: { namespace: f.leaseNamespace ?? process.env.POD_NAMESPACE ?? 'default', identity: process.env.POD_NAME } } : {}),
       });
       log.info(
@@ -257,5 +268,6 @@ Example:
     await signalled;
     await stop();
     await sinkStop();
+    await auditLog?.close();
   });
 }

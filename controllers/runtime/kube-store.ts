@@ -4,9 +4,7 @@
  * plain JSON requests for CRUD (any kind, including custom resources and /status).
  */
 import type { KubeConfig, Watch } from '@kubernetes/client-node';
-import fetch, { type RequestInit } from 'node-fetch';
-import { Agent as HttpsAgent } from 'node:https';
-import { Agent as HttpAgent } from 'node:http';
+import { KubeHttpError, kubeRequest, type KubeRequest } from '../../api/kube-http.ts';
 import { ApiError, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
@@ -36,51 +34,18 @@ export function loadKubeConfig(kubeconfig?: string): KubeConfig {
   return kc;
 }
 
-/** Any headers shape (a Headers object, entries, a record) as a plain record of lower-case names. */
-export function plainHeaders(h: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h === undefined || h === null) return out;
-  if (typeof (h as Headers).forEach === 'function' && !Array.isArray(h)) {
-    (h as Headers).forEach((value, key) => (out[key.toLowerCase()] = value));
-    return out;
-  }
-  const entries = Array.isArray(h) ? (h as [string, string][]) : Object.entries(h as Record<string, unknown>);
-  for (const [k, v] of entries) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
-  return out;
-}
+export { plainHeaders } from '../../api/kube-http.ts';
 
 export class KubeStore implements ObjectStore {
   readonly kind = 'kube' as const;
-  private readonly server: string;
-  private init?: { at: number; value: Promise<RequestInit> };
+  /** JSON as written to the API server, with the kubeconfig's credentials (api/kube-http.ts). */
+  private readonly http: KubeRequest;
   private readonly watcher: Watch;
   private readonly servedCache = new Map<string, boolean>();
 
   constructor(readonly kc: KubeConfig) {
-    this.server = kc.getCurrentCluster()!.server.replace(/\/$/, '');
     this.watcher = new clientNode.Watch(kc);
-  }
-
-  /** Auth headers and TLS agent, refreshed every minute (for expiring tokens). Keep-alive for throughput. */
-  private async requestInit(): Promise<RequestInit> {
-    const now = Date.now();
-    if (!this.init || now - this.init.at > 60_000) {
-      this.init = {
-        at: now,
-        value: this.kc.applyToFetchOptions({}).then((init) => {
-          // The client puts its TLS settings (CA, client certificate) on an https.Agent; keep them.
-          const opts = init.agent instanceof HttpsAgent ? init.agent.options : {};
-          init.agent = this.server.startsWith('https:')
-            ? new HttpsAgent({ ...opts, keepAlive: true, maxSockets: 64 })
-            : new HttpAgent({ keepAlive: true, maxSockets: 64 });
-          // The client returns a fetch Headers object (the Authorization of a token, in-cluster or in
-          // a kubeconfig, lives there); spreading one copies nothing, so make it a plain record once.
-          init.headers = plainHeaders(init.headers);
-          return init;
-        }),
-      };
-    }
-    return this.init.value;
+    this.http = kubeRequest(kc);
   }
 
   path(t: ResourceType, namespace?: string, name?: string, sub?: string): string {
@@ -90,24 +55,12 @@ export class KubeStore implements ObjectStore {
   }
 
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const init = await this.requestInit();
-    const res = await fetch(this.server + path, {
-      ...init,
-      method,
-      headers: { ...(init.headers as Record<string, string>), accept: 'application/json', ...(body !== undefined ? { 'Content-Type': contentType } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    if (res.status >= 400) {
-      let status: { reason?: string; message?: string } = {};
-      try {
-        status = JSON.parse(text);
-      } catch {
-        /* not a Status */
-      }
-      throw new ApiError(res.status, status.reason ?? String(res.status), status.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    try {
+      return await this.http<T>(method, path, body, contentType);
+    } catch (e) {
+      if (e instanceof KubeHttpError) throw new ApiError(e.code, e.reason, e.message);
+      throw e;
     }
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   async get(t: ResourceType, namespace: string | undefined, name: string): Promise<K8sObject | undefined> {

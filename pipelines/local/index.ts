@@ -29,5 +29,7 @@ export { PipelineError, RESERVED_PARAMS, cacheKey, checkSpec, evaluateCondition,
 export { ArtifactStore, RunStore, StepCache, effectiveStatus } from './store.ts';
 export { killRunningTasks } from './executor.ts';
 export { createReporter, failureReport, formatDuration, type Reporter, type ReporterMode } from './progress.ts';
-export { loadPipelines, choosePipeline, collectPipelines } from './load.ts';
+export { loadPipelines, choosePipeline, collectPipelines, collectSweeps, loadSweeps, chooseSweep } from './load.ts';
 export type * from './types.ts';
+export { runSweep, SweepStore, bestTrial, trialPipeline, type SweepRecord, type SweepEvent, type SweepOptions, type TrialRecord } from './sweep.ts';
+export { formatSweepList, formatSweep, formatSweepEvent } from './sweep-report.ts';

@@ -8,7 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { withSynthContext } from '../../api/context.ts';
 import type { PipelineSpec } from '../spec.ts';
 import { loadApp } from '../../api/app.ts';
-import { isPipelineConstruct } from '../brand.ts';
+import { isPipelineConstruct, isSweepConstruct } from '../brand.ts';
+import type { SweepSpec } from '../tuning/sweep.ts';
 
 interface ConstructLike {
   readonly node: { readonly path: string; findAll(): readonly unknown[] };
@@ -77,4 +78,39 @@ export function choosePipeline(pipelines: readonly PipelineSpec[], name: string 
   const p = pipelines.find((x) => x.name === name);
   if (!p) throw new Error(`${appFile}: has no pipeline '${name}'; it defines: ${names}`);
   return p;
+}
+
+/** Every Sweep construct's IR under the roots, in construct order. */
+export function collectSweeps(roots: readonly unknown[]): SweepSpec[] {
+  const out: SweepSpec[] = [];
+  for (const r of roots) {
+    if (!isConstruct(r)) continue;
+    for (const c of r.node.findAll()) if (isSweepConstruct(c)) out.push(c.toSpec() as SweepSpec);
+  }
+  return out;
+}
+
+/** Loads an app file as `loadPipelines` does and returns its pipelines and its sweeps. */
+export async function loadSweeps(appFile: string): Promise<{ pipelines: PipelineSpec[]; sweeps: SweepSpec[] }> {
+  const file = resolve(appFile);
+  if (!existsSync(file)) throw new Error(`${appFile}: no such file; give the path of your app (e.g. examples/fraud-detection/app.ts)`);
+  const appDir = dirname(file);
+  const app = await withSynthContext({ appDir }, () => loadApp(file));
+  return withSynthContext({ appDir }, () => ({ pipelines: collectPipelines([app]), sweeps: collectSweeps([app]) }));
+}
+
+/** Picks the sweep to run: the one named, or the only one. */
+export function chooseSweep(sweeps: readonly SweepSpec[], name: string | undefined, appFile: string): SweepSpec {
+  const names = sweeps.map((s) => s.name).join(', ');
+  if (sweeps.length === 0)
+    throw new Error(
+      `${appFile}: defines no Sweep; add one (new Sweep(chart, 'tune', { pipeline, trial, space, objective })) to search a training task's params`,
+    );
+  if (name === undefined) {
+    if (sweeps.length > 1) throw new Error(`${appFile}: defines ${sweeps.length} sweeps (${names}); choose one with --sweep NAME`);
+    return sweeps[0];
+  }
+  const s = sweeps.find((x) => x.name === name);
+  if (!s) throw new Error(`${appFile}: has no sweep '${name}'; it defines: ${names}`);
+  return s;
 }

@@ -151,7 +151,7 @@ export class SweepStore {
   }
   async load(id: string): Promise<SweepRecord> {
     const text = await readFile(this.file(id), 'utf8').catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') throw new Error(`sweep '${id}' not found in ${this.dir}; list sweeps with 'ghosteam experiments list'`);
+      if (e.code === 'ENOENT') throw new Error(`sweep '${id}' not found in ${this.dir}; list sweeps with 'ghosteam sweep list'`);
       throw e;
     });
     return JSON.parse(text) as SweepRecord;

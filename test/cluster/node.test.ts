@@ -64,7 +64,8 @@ describe('the test cluster', { skip: cluster.skip }, () => {
             name: 'server',
             image: cluster.image('model-server'),
             imagePullPolicy: 'Never',
-            args: ['--port', '8080', '--model', 'fraud=/mnt/models'],
+            // Beyond loopback the server wants a token or --unauthenticated said on purpose (as the ServingRuntime does).
+            args: ['--port', '8080', '--model', 'fraud=/mnt/models', '--unauthenticated'],
             ports: [{ name: 'http', containerPort: 8080 }],
             readinessProbe: { httpGet: { path: '/v2/health/ready', port: 8080 }, periodSeconds: 1 },
             securityContext: RESTRICTED,

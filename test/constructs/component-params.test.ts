@@ -7,6 +7,9 @@ import { BUILTIN_COMPONENTS } from '../../pipelines/catalog.ts';
 import { checkParamValues, checkPipelineSpec, paramWant } from '../../pipelines/check.ts';
 import { ContainerComponent } from '../../pipelines/container-component.ts';
 import { Pipeline } from '../../pipelines/pipeline.ts';
+import { validateObjects, type UncheckedObject } from '../../charts/validate.ts';
+import { formatIssue } from '../../api/errors.ts';
+import { chart, synth } from './helpers.ts';
 
 function build(opts: { trainParams?: Record<string, unknown>; gate?: Record<string, string>; epochsDefault?: number }) {
   const p = new Pipeline(new Chart(new App(), 'c'), 'train');
@@ -141,5 +144,55 @@ describe('every built-in declares its params, and synth checks them all', () => 
     assert.equal(p.string('b', 'x'), 'x');
     assert.equal(p.string('ghosteam.runId'), 'r1', "the engine's reserved params need no declaration");
     assert.equal(new Params('free', ctx).number('a'), 1, 'without a declaration anything is read');
+  });
+});
+
+describe('ghosteam validate checks component param values in YAML, as synth does (#24)', () => {
+  // The WorkflowTemplate synth writes for build(), read back as YAML would be, then edited by hand.
+  const template = (): { object: UncheckedObject; source: string } => {
+    const { app, chart: c } = chart();
+    const p = new Pipeline(c, 'train');
+    const epochs = p.param('epochs', { type: 'number', default: 3 });
+    const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+    p.component('train', 'train-tabular', { inputs: { train: ingest.output('dataset') }, params: { label: 'target', epochs, seed: 3 } });
+    const wt = synth(app).objects.find((o) => o.kind === 'WorkflowTemplate')!;
+    return { object: JSON.parse(JSON.stringify(wt)) as UncheckedObject, source: 'train.yaml:1' };
+  };
+  type Wt = {
+    spec: {
+      arguments: { parameters: { name: string; value: string }[] };
+      templates: { dag?: { tasks: { name: string; arguments: { parameters: { name: string; value: string }[] } }[] } }[];
+    };
+  };
+  const edit = (o: UncheckedObject, f: (wt: Wt) => void) => (f(o as unknown as Wt), o);
+  const trainingRun = (params: Record<string, string>) => ({
+    object: {
+      apiVersion: 'ghosteam.io/v1alpha1',
+      kind: 'TrainingRun',
+      metadata: { name: 'manual-1', namespace: 'ml' },
+      spec: { pipeline: 'train', reason: 'manual', specHash: `sha256:${'0'.repeat(64)}`, params },
+    },
+    source: 'run.yaml:1',
+  });
+
+  test('what synth wrote is valid; a default, a literal or a TrainingRun value the component refuses is an issue naming it', () => {
+    assert.deepEqual(validateObjects([template()]).map(formatIssue), []);
+    const wt = template();
+    edit(wt.object, (w) => (w.spec.arguments.parameters.find((x) => x.name === 'epochs')!.value = '-5'));
+    assert.deepEqual(validateObjects([wt]).map(formatIssue), [
+      `test/train/train: 'params.epochs' pipeline param 'epochs' (default "-5") feeds param 'epochs' of 'train-tabular', which must be an integer >= 1; change the default of 'epochs'`,
+    ]);
+    const lit = template();
+    edit(lit.object, (w) => {
+      const t = w.spec.templates.flatMap((x) => x.dag?.tasks ?? []).find((x) => x.name === 'train')!;
+      t.arguments.parameters.find((x) => x.name === 'seed')!.value = 'three';
+    });
+    assert.deepEqual(validateObjects([lit]).map(formatIssue), [
+      `test/train/train: 'params.seed' passes "three" to param 'seed' of 'train-tabular', which must be an integer; fix the value`,
+    ]);
+    assert.deepEqual(validateObjects([template(), trainingRun({ epochs: '1.5' })]).map(formatIssue), [
+      `run.yaml:1#TrainingRun/manual-1: 'spec.params.epochs' ("1.5") feeds param 'epochs' of 'train-tabular' (test/train/train in pipeline 'train'), which must be an integer >= 1; the run would fail on it without a retry, so fix the value`,
+    ]);
+    assert.deepEqual(validateObjects([template(), trainingRun({ epochs: '4' })]).map(formatIssue), []);
   });
 });

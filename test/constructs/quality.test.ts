@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DriftMonitor, Feature, Model, QualityTrigger, Retrain, Rollout } from '../../charts/index.ts';
 import { validateGhosteamObject } from '../../api/crds/validate.ts';
+import { rolloutQualityErrors } from '../../api/crds/semantics.ts';
 import { chart, find, synth } from './helpers.ts';
 
 describe('quality in the constructs', () => {
@@ -28,6 +29,16 @@ describe('quality in the constructs', () => {
     assert.deepEqual(d.spec.quality, { metric: 'accuracy', threshold: 0.85, forSeconds: 3600, minSamples: 100 });
     for (const o of [m, d]) assert.deepEqual(validateGhosteamObject(o as never), [], `${o.kind} is valid`);
     assert.equal(String(QualityTrigger.of('rmse', 3, { for: '5m' })), 'rmse above 3 for 300s');
+  });
+
+  test('a hand-written Model whose canary quality has no limit is refused where it is validated (synth, validate, the operator)', () => {
+    assert.deepEqual(rolloutQualityErrors({ thresholds: { quality: {} } }), [
+      {
+        field: 'spec.rollout.thresholds.quality',
+        message: 'has no limit; give a threshold (e.g. 0.85 for accuracy) or a maxDegradation against the stable version (e.g. 0.02), or both',
+      },
+    ]);
+    assert.deepEqual(rolloutQualityErrors({ thresholds: { quality: { maxDegradation: 0 } } }), []);
   });
 
   const refused: Array<[string, () => unknown, string]> = [

@@ -6,12 +6,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { startLocalOperator, type LocalOperator } from '../../controllers/local.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
+import { openAuditLog, verifyAuditChain, type AuditLog, type AuditRecord } from '../../components/security/audit.ts';
 import type { ModelStatus } from '../../api/crds/index.ts';
 import { FakeModelServer, modelObject } from './fakes.ts';
 import type { K8sObject } from '../../api/objects.ts';
@@ -30,8 +31,23 @@ describe('local operator: write-back', () => {
   let registry: LocalRegistry;
   let server: FakeModelServer;
   let op: LocalOperator | undefined;
-  const start = () =>
-    startLocalOperator({ stateDir: join(dir, 'state'), registry, modelServer: server, gitWriteBack: { repo: bare, backoff: { baseMs: 200, maxMs: 1000 } } });
+  let audit: AuditLog | undefined;
+  const start = async () => {
+    // The same audit file across the restart: the chain goes on.
+    audit = await openAuditLog(join(dir, 'audit.jsonl'));
+    return startLocalOperator({
+      stateDir: join(dir, 'state'),
+      registry,
+      modelServer: server,
+      gitWriteBack: { repo: bare, backoff: { baseMs: 200, maxMs: 1000 } },
+      audit: { log: audit, who: 'ghosteam-operator@test' },
+    });
+  };
+  const audited = () =>
+    readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as AuditRecord);
   const pins = () =>
     git(bare, 'log', '--format=%s', 'main')
       .split('\n')
@@ -52,6 +68,7 @@ describe('local operator: write-back', () => {
   });
   after(async () => {
     await op?.stop();
+    await audit?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -73,8 +90,29 @@ describe('local operator: write-back', () => {
     assert.deepEqual(pins(), ['Pin fraud to v2 (git-change)']);
     assert.equal((JSON.parse(git(bare, 'show', 'main:models.lock.json')) as { models: Record<string, { version: number }> }).models.fraud.version, 2);
 
+    // The operator's decisions are in the audit log, in order: who, what, when, the outcome.
+    const lines = audited();
+    assert.deepEqual(
+      lines.map((l) => `${l.what} ${l.target} ${l.outcome} (${(l.detail as { reason: string }).reason})`),
+      [
+        'traffic default/fraud success (Deployed)',
+        'traffic default/fraud success (RolloutStarted)',
+        ...lines.filter((l) => (l.detail as { reason: string }).reason === 'StepPassed').map(() => 'traffic default/fraud success (StepPassed)'),
+        'promote default/fraud success (Promoted)',
+        'write-back default/fraud success (WrittenBack)',
+      ],
+    );
+    for (const l of lines) {
+      assert.equal(l.who, 'ghosteam-operator@test');
+      assert.equal(l.via, 'operator');
+      assert.ok(Math.abs(Date.parse(l.when) - Date.now()) < 120_000, l.when);
+    }
+    assert.match((lines.at(-1)!.detail as { message: string }).message, /version 2/);
+    assert.equal(verifyAuditChain(readFileSync(join(dir, 'audit.jsonl'), 'utf8')), undefined);
+
     // The status write is lost (a crash right after the push): the next operator finds the pin.
     await op.stop();
+    await audit!.close();
     op = undefined;
     const { LocalStore } = await import('../../controllers/runtime/local-store.ts');
     const store = await LocalStore.open({ stateDir: join(dir, 'state') });
@@ -86,5 +124,8 @@ describe('local operator: write-back', () => {
     const again = await op.waitFor('Model', 'default', 'fraud', (m) => cond(m, 'WrittenBack')?.reason === 'AlreadyPinned', 20_000);
     assert.equal((again.status as ModelStatus).writeBack?.version, 2);
     assert.deepEqual(pins(), ['Pin fraud to v2 (git-change)']);
+    // Finding the pin already there commits nothing: no new write-back line; the chain is still whole.
+    assert.equal(audited().filter((l) => l.what === 'write-back').length, 1);
+    assert.equal(verifyAuditChain(readFileSync(join(dir, 'audit.jsonl'), 'utf8')), undefined);
   });
 });
