@@ -273,7 +273,7 @@ export async function startServerCluster(options: ServerClusterOptions = {}): Pr
           const p = pending.get(m.id as number);
           if (p) {
             pending.delete(m.id as number);
-            p.resolve(m as unknown as Reply);
+            p.resolve(m as Message & Reply);
           }
         } else if (m[GT] === 'ready') {
           ready = true;

@@ -98,14 +98,14 @@ process.on('message', (m: Message) => {
   if (!m || typeof m !== 'object' || !(GT in m)) return;
   const what = m[GT];
   if (what === 'start') {
-    start(m as unknown as WorkerStart).catch((e: Error) => {
+    start(m as Message & WorkerStart).catch((e: Error) => {
       if (process.connected) process.send!({ [GT]: 'failed', message: e.message }, () => process.exit(1));
       else process.exit(1);
     });
   } else if (what === 'reply') {
     const f = calls.get(m.id as number);
     calls.delete(m.id as number);
-    f?.(m as unknown as Reply);
+    f?.(m as Message & Reply);
   } else if (what === 'drain') drain();
   else void answer(m);
 });
