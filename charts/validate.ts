@@ -542,7 +542,7 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
         if (!declared.includes(k))
           issues.push({ path: objectPath(o), field: `spec.action.retrain.params.${k}`, message: messages.unknownRetrainParam(k, p!, declared) });
       }
-      const { uses } = componentParamIssues(objectPath(wt), (wt.object.spec ?? {}));
+      const { uses } = componentParamIssues(objectPath(wt), wt.object.spec ?? {});
       issues.push(...paramValueIssues(objectPath(o), 'spec.action.retrain.params', given, p!, uses));
     }
   }
@@ -556,7 +556,7 @@ export function validateObjects(objects: readonly SourcedObject[]): Issue[] {
       (x) => x.object.kind === 'WorkflowTemplate' && x.object.metadata?.name === spec.pipeline && String(x.object.metadata?.namespace ?? '') === ns,
     );
     if (!wt) continue;
-    const { uses } = componentParamIssues(objectPath(wt), (wt.object.spec ?? {}));
+    const { uses } = componentParamIssues(objectPath(wt), wt.object.spec ?? {});
     issues.push(...paramValueIssues(objectPath(o), 'spec.params', spec.params, spec.pipeline, uses));
   }
   return issues;

@@ -262,7 +262,7 @@ describe('the real local operator applies what the UI and `ghosteam rollout` han
       assert.equal((again as { code: number }).code, 1);
       assert.match((again as { stderr: string }).stderr, /is paused already; resume it/);
       const bad = await run(process.execPath, [cli, 'rollout', 'rollback', MODEL, '--state-dir', fx.stateDir]).catch((e: { stderr: string }) => e);
-      assert.match((bad).stderr, /'rollback' is not a rollout action; use one of pause, resume, promote, abort/);
+      assert.match(bad.stderr, /'rollback' is not a rollout action; use one of pause, resume, promote, abort/);
       const resumed = await run(process.execPath, [cli, 'rollout', 'resume', MODEL, '--state-dir', fx.stateDir, '--wait', '20']);
       assert.match(resumed.stdout, /applied: Model fraud\/fraud-model annotated ghosteam.io\/rollout=resume/);
     } finally {
