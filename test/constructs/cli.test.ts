@@ -91,7 +91,7 @@ export default (app: any) => { for (const id of ['c', 'd']) new Pipeline(new Cha
       );
       const v = cli('validate', dir);
       assert.equal(v.status, 0, v.stderr);
-      assert.equal(v.stdout, '10 objects in 2 files: valid\n');
+      assert.equal(v.stdout, '12 objects in 2 files: valid\n');
       const file = join(dir, 'fraud-detection.yaml');
       const text = readFileSync(file, 'utf8').replace('strategy: canary', 'strategy: sometimes');
       writeFileSync(file, text + '---\nkind: [oops\n');

@@ -20,6 +20,9 @@ describe('example objects against the upstream CRDs', async () => {
 
   test('the example has every kind the issue asks for', () => {
     assert.deepEqual(objects.map((o) => `${String(o.apiVersion)}/${String(o.kind)}`).sort(), [
+      // Model, DriftMonitor, TrainingRun, FeatureView, FeatureService
+      'apiextensions.k8s.io/v1/CustomResourceDefinition',
+      'apiextensions.k8s.io/v1/CustomResourceDefinition',
       'apiextensions.k8s.io/v1/CustomResourceDefinition',
       'apiextensions.k8s.io/v1/CustomResourceDefinition',
       'apiextensions.k8s.io/v1/CustomResourceDefinition',
