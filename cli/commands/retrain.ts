@@ -6,7 +6,7 @@
  *   ghosteam retrain fraud-train -n fraud --param epochs=20
  */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
+import { localStateDir } from '../args.ts';
 
 interface RetrainFlags {
   stateDir: string;
@@ -41,12 +41,7 @@ export function register(program: Command): void {
         process.stdout.write(`${out.message}\n`);
         return;
       }
-      const { existsSync } = await import('node:fs');
-      const stateDir = resolve(f.stateDir);
-      if (!existsSync(stateDir))
-        throw new Error(
-          `--state-dir ${f.stateDir}: no local operator state here; start one with \`ghosteam operator --local\` or pass --kubeconfig for a cluster`,
-        );
+      const stateDir = localStateDir(f.stateDir);
       const out = await retrain({ stateDir }, request, 'retrain');
       process.stdout.write(`${out.message}; \`ghosteam status\` shows it\n`);
     });

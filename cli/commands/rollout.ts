@@ -8,8 +8,7 @@
  *   ghosteam rollout promote fraud -n ml --kubeconfig ~/.kube/config
  */
 import type { Command } from 'commander';
-import { resolve } from 'node:path';
-import { intArg } from '../args.ts';
+import { intArg, localStateDir } from '../args.ts';
 
 interface RolloutFlags {
   stateDir: string;
@@ -39,12 +38,7 @@ export function register(program: Command): void {
         process.stdout.write(`${out.message}\n`);
         return;
       }
-      const { existsSync } = await import('node:fs');
-      const stateDir = resolve(f.stateDir);
-      if (!existsSync(stateDir))
-        throw new Error(
-          `--state-dir ${f.stateDir}: no local operator state here; start one with \`ghosteam operator --local\` or pass --kubeconfig for a cluster`,
-        );
+      const stateDir = localStateDir(f.stateDir);
       const { readStateObjects, inboxOutcome } = await import('../../controllers/runtime/inbox.ts');
       let ns = f.namespace;
       if (ns === undefined) {
