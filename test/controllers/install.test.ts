@@ -88,7 +88,7 @@ test('ghosteam install --dry-run prints the manifests as YAML; --help starts wit
   assert.equal(r.status, 0, r.stderr);
   const docs = parseAllDocuments(r.stdout);
   const objs = (Array.isArray(docs) ? docs : [docs]).map((d) => d.toJS() as { kind: string; metadata: { namespace?: string } });
-  assert.equal(objs.length, 14);
+  assert.equal(objs.length, 16); // five CRDs (Model, DriftMonitor, TrainingRun, FeatureView, FeatureService) with the operator's parts
   assert.equal(objs.find((o) => o.kind === 'Deployment')?.metadata.namespace, 'mlops');
   for (const cmd of ['install', 'operator']) {
     const h = spawnSync(process.execPath, ['bin/ghosteam.mjs', cmd, '--help'], { encoding: 'utf8' });
