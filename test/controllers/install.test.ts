@@ -13,6 +13,8 @@ test('install manifests: CRDs, RBAC, ServiceAccount, Deployment, Service, Networ
     'CustomResourceDefinition',
     'CustomResourceDefinition',
     'CustomResourceDefinition',
+    'CustomResourceDefinition',
+    'CustomResourceDefinition',
     'Namespace',
     'ServiceAccount',
     'ClusterRole',
