@@ -49,7 +49,7 @@ describe('models.lock.json', () => {
       message: 'models.lock.json: models.fraud.promotedAt must be an ISO-8601 time such as 2026-01-31T12:00:00.000Z (got "yesterday")',
     });
     assert.throws(() => parseLock('{"models": {"fraud": {"version": 2, "promotedAt": "2026-01-01T00:00:00Z", "reason": "whim"}}}'), {
-      message: 'models.lock.json: models.fraud.reason must be one of drift, git-change, schedule, manual (got "whim")',
+      message: 'models.lock.json: models.fraud.reason must be one of drift, performance, git-change, schedule, manual (got "whim")',
     });
     assert.throws(
       () => parseLock('{"models": {"fraud": {"version": 2, "promotedAt": "2026-01-01T00:00:00Z", "reason": "drift", "metrics": {"auc": "high"}}}}'),
