@@ -76,7 +76,7 @@ describe('Alerting', () => {
         { receiver: 'audit', matchers: ['alertname="GhosteamModelAccuracyLow"'], repeat_interval: '1h30m' },
       ],
     });
-    const byName = Object.fromEntries((config.receivers as Array<{ name: string }>).map((r) => [r.name, r]));
+    const byName = Object.fromEntries((config.receivers as Array<Record<string, unknown> & { name: string }>).map((r) => [r.name, r]));
     assert.deepEqual(byName.team, {
       name: 'team',
       email_configs: [
