@@ -35,11 +35,11 @@ export function spawnDaemon(
   cmd: string,
   args: readonly string[],
   log: string,
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean; uid?: number; gid?: number } = {},
 ): ChildProcess {
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true, uid: opts.uid, gid: opts.gid });
     if (!opts.attached) child.unref();
     return child;
   } finally {

@@ -30,9 +30,13 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, waitMs = 6
 }
 
 /** Run a command, streaming its output to `log`; reject with the command and its tail on failure. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log }): Promise<void> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log; uid?: number; gid?: number },
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
     const tail: string[] = [];
     const onData = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split('\n')) {
