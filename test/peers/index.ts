@@ -14,7 +14,7 @@
  * missing peers itself (under a lock, so concurrent test files start them once); they keep running
  * until `npm run peers:down`.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +23,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import writeFileAtomic from 'write-file-atomic';
 import { UP_HINT, type PeerName } from './config.ts';
 import { freePort, spawnDaemon, startPrometheus, stopPid, removeDir, waitReady, type PrometheusOptions, type ScrapeTarget } from './daemons.ts';
-import { ensurePrometheus, ensureRedis } from './install.ts';
-import { checkPeer, kubeTls, readState, type PeersState } from './state.ts';
+import { amtoolBinary, ensureAlertmanager, ensurePrometheus, ensureRedis } from './install.ts';
+import { checkPeer, kubeTls, probe, readState, type PeersState } from './state.ts';
 
 export type { PeerName } from './config.ts';
 export type { PrometheusOptions, ScrapeTarget } from './daemons.ts';
@@ -270,6 +270,78 @@ export async function startTestRedis(): Promise<TestRedis & { skip?: string }> {
   await waitReady('redis-server', pid, log, 15_000, ping);
   return {
     url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await stopPid(pid, 5000);
+      removeDir(dir);
+    },
+  };
+}
+
+export interface TestAlertmanager {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** 127.0.0.1:PORT, for Prometheus's alerting config. */
+  readonly host: string;
+  /** Its config file (as given). */
+  readonly configFile: string;
+  /** Stop it and remove its data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * amtool (Debian's, from prometheus-alertmanager) and its path; in CI a missing one throws, elsewhere
+ * `skip` carries the hint.
+ */
+export async function useAmtool(): Promise<{ amtool: string; skip?: string }> {
+  try {
+    await ensureAlertmanager(() => {});
+    const amtool = amtoolBinary();
+    if (!amtool) throw new Error('amtool is not on PATH next to alertmanager');
+    return { amtool };
+  } catch (err) {
+    if (inCi()) throw err;
+    return { amtool: '', skip: `needs Alertmanager: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * Start an Alertmanager of the test's own (Debian's prometheus-alertmanager, installed by `npm run
+ * peers:up`) with config text `config`, on a free port, without clustering; stop it in an `after`
+ * hook. In CI a missing binary is a failure; elsewhere `skip` carries the hint.
+ */
+export async function startTestAlertmanager(config: string): Promise<TestAlertmanager & { skip?: string }> {
+  let bin: string;
+  try {
+    bin = await ensureAlertmanager(() => {});
+  } catch (err) {
+    if (inCi()) throw err;
+    return { url: '', host: '', configFile: '', skip: `needs Alertmanager: ${(err as Error).message}`, stop: async () => {} };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-alertmanager-'));
+  const port = await freePort();
+  const log = join(dir, 'alertmanager.log');
+  const configFile = join(dir, 'alertmanager.yml');
+  writeFileSync(configFile, config);
+  const host = `127.0.0.1:${port}`;
+  const child = spawnDaemon(
+    bin,
+    [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=${host}`,
+      // One instance: no gossip port.
+      '--cluster.listen-address=',
+    ],
+    log,
+    { cwd: dir, attached: true },
+  );
+  const pid = child.pid!;
+  const url = `http://${host}`;
+  await waitReady('alertmanager', pid, log, 30_000, async () => (await probe(`${url}/-/ready`)).status === 200);
+  return {
+    url,
+    host,
+    configFile,
     async stop() {
       await stopPid(pid, 5000);
       removeDir(dir);

@@ -177,6 +177,34 @@ export async function ensureRedis(log: Log): Promise<string> {
   });
 }
 
+/** Debian's Alertmanager (package prometheus-alertmanager: the binary is prometheus-alertmanager, with amtool beside it). */
+export function alertmanagerBinary(): string | undefined {
+  return process.env.GHOSTEAM_ALERTMANAGER_BIN ?? which('prometheus-alertmanager') ?? which('alertmanager');
+}
+
+export function amtoolBinary(): string | undefined {
+  return process.env.GHOSTEAM_AMTOOL_BIN ?? which('amtool');
+}
+
+/** Installs Debian's prometheus-alertmanager once (each alerting test starts its own on a free port); returns the alertmanager binary. */
+export async function ensureAlertmanager(log: Log): Promise<string> {
+  const found = alertmanagerBinary();
+  if (found && amtoolBinary()) return found;
+  return withLock('apt', async () => {
+    const again = alertmanagerBinary();
+    if (again && amtoolBinary()) return again;
+    if (process.getuid?.() !== 0 || !which('apt-get'))
+      throw new Error('alertmanager is not on PATH; install it with `sudo apt-get update && sudo apt-get install -y prometheus-alertmanager`');
+    log('alertmanager: apt-get install prometheus-alertmanager');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus-alertmanager'], { env, log: () => {} });
+    const bin = alertmanagerBinary();
+    if (!bin || !amtoolBinary()) throw new Error('apt-get installed prometheus-alertmanager but prometheus-alertmanager or amtool is still not on PATH');
+    return bin;
+  });
+}
+
 /** Debian's Chromium, for the UI's browser tests (Playwright drives it; `npx playwright install` cannot download here). */
 export function chromiumBinary(): string | undefined {
   return process.env.GHOSTEAM_CHROMIUM_BIN ?? which('chromium');

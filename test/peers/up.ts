@@ -4,7 +4,7 @@ import { cacheDir, PEER_NAMES, shortHash, type PeerName } from './config.ts';
 import { ghosteamCrdObjects, installCrds, upstreamCrds, waitEstablished } from './crds.ts';
 import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
 import { startKafka, startPostgres, startS3Store } from './datastores.ts';
-import { ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, ensureRedis, withLock, type Log } from './install.ts';
+import { ensureAlertmanager, ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, ensureRedis, withLock, type Log } from './install.ts';
 import { checkPeer, readState, writeState, type KubeState, type PeersState } from './state.ts';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -32,6 +32,8 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
     const timings: Record<string, number> = {};
     // Installed, not started: each feature-store test file starts its own redis-server (startTestRedis).
     await timed(timings, 'install redis', () => ensureRedis(log));
+    // Installed, not started: each alerting test starts its own Alertmanager (startTestAlertmanager).
+    await timed(timings, 'install alertmanager', () => ensureAlertmanager(log));
     let state: PeersState = readState();
     const missing = new Set<PeerName>();
     for (const n of want) {
