@@ -282,7 +282,7 @@ export function experimentsPage(e: ExperimentsResponse, opts: { experiment?: str
   const charts = opts.compare ? curveMetrics(e.runs).map((m) => new Html(`<div class="curve">${curveSvg(m, e.runs)}</div>`)) : [];
   return layout(
     opts.compare ? 'Compared runs' : 'Experiments',
-    html`<h1>${opts.compare ? `${e.runs.length} runs compared` : 'Experiments'}</h1>
+    html`<h1>${opts.compare ? `${e.runs.length} run${e.runs.length === 1 ? '' : 's'} compared` : 'Experiments'}</h1>
       <p>
         ${e.experiments.map((x) => html`<a class="badge${x === opts.experiment ? ' Ready' : ''}" href="/experiments?experiment=${enc(x)}">${x}</a> `)}
         ${opts.experiment || opts.compare ? html`<a href="/experiments">all</a>` : ''}

@@ -96,7 +96,7 @@ export function driftMonitorSummaries(monitors: readonly K8sObject[]): DriftMoni
 }
 
 export function driftMonitorResponse(monitors: readonly K8sObject[], namespace: string, name: string): DriftMonitorResponse | undefined {
-  const o = monitors.find((m) => m.metadata.name === name && (m.metadata.namespace ?? 'default') === namespace) as MonitorObject | undefined;
+  const o: MonitorObject | undefined = monitors.find((m) => m.metadata.name === name && (m.metadata.namespace ?? 'default') === namespace);
   if (!o?.spec) return undefined;
   return { monitor: driftMonitorSummary(o), spec: o.spec, status: o.status ?? {} };
 }

@@ -14,8 +14,7 @@ import { experimentsPage, histogramSvg } from '../../ui/monitor-pages.ts';
 import { ContainerComponent, Pipeline } from '../../pipelines/index.ts';
 import { runPipeline } from '../../pipelines/local/index.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
-import type { DriftMonitorStatus } from '../../api/crds/types.ts';
-import { MODEL, NS, uiFixture, type UiFixture } from './fixture.ts';
+import { addDriftMonitor, at, DRIFT_STATUS as STATUS, MODEL, MONITOR, NS, uiFixture, type UiFixture } from './fixture.ts';
 
 async function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -37,47 +36,6 @@ function schemaErrors(name: string, body: unknown): string[] {
   return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
 }
 
-const MONITOR = 'fraud-drift';
-const at = (m: number) => new Date(Date.UTC(2026, 11, 2, 5, m)).toISOString();
-const STATUS: DriftMonitorStatus = {
-  lastCheckTime: at(30),
-  nextCheckTime: at(45),
-  samples: 640,
-  datasetDrift: true,
-  driftShare: 0.5,
-  features: [
-    {
-      name: 'amount',
-      test: 'psi',
-      statistic: 0.412,
-      threshold: 0.2,
-      drifted: true,
-      histogram: { kind: 'numeric', edges: [0, 50, 100, 150], reference: [0.6, 0.3, 0.1], current: [0.2, 0.3, 0.5] },
-    },
-    {
-      name: 'channel',
-      test: 'chi2',
-      statistic: 1.2,
-      pValue: 0.55,
-      threshold: 0.05,
-      drifted: false,
-      histogram: { kind: 'categorical', categories: ['web', 'pos', '(other)'], reference: [0.5, 0.4, 0.1], current: [0.52, 0.38, 0.1] },
-    },
-  ],
-  history: [
-    { time: at(0), samples: 600, driftShare: 0, datasetDrift: false, quality: 0.91, qualityBreached: false },
-    { time: at(15), samples: 620, driftShare: 0, datasetDrift: false, quality: 0.88, qualityBreached: false },
-    { time: at(30), samples: 640, driftShare: 0.5, datasetDrift: true, quality: 0.83, qualityBreached: true },
-  ],
-  quality: { metric: 'accuracy', version: 1, value: 0.83, samples: 300, threshold: 0.85, breached: true, breachedSince: at(30) },
-  lastTriggeredRun: 'fraud-drift-20261202t0530',
-  lastTriggeredAt: at(30),
-  conditions: [
-    { type: 'Ready', status: 'True', reason: 'Checked', message: 'drift in 1 of 2 features', lastTransitionTime: at(30) },
-    { type: 'Degraded', status: 'True', reason: 'DriftDetected', message: 'drift in 1 of 2 features (amount)', lastTransitionTime: at(30) },
-  ],
-};
-
 describe('ghosteam ui: drift and quality, experiments', () => {
   let fx: UiFixture;
   let ui: UiServer;
@@ -87,26 +45,7 @@ describe('ghosteam ui: drift and quality, experiments', () => {
     const t = await tempDir();
     cleanup = t.cleanup;
     fx = await uiFixture(t.dir);
-    const created = await fx.store.create(TYPES.DriftMonitor, {
-      apiVersion: 'ghosteam.io/v1alpha1',
-      kind: 'DriftMonitor',
-      metadata: { name: MONITOR, namespace: NS },
-      spec: {
-        model: MODEL,
-        reference: { uri: 'data/reference.parquet', format: 'parquet' },
-        features: [
-          { name: 'amount', type: 'numerical' },
-          { name: 'channel', type: 'categorical' },
-        ],
-        test: 'auto',
-        thresholds: { driftShare: 0.5 },
-        window: { seconds: 3600, minSamples: 100 },
-        schedule: '*/15 * * * *',
-        quality: { metric: 'accuracy', threshold: 0.85, forSeconds: 0, minSamples: 100 },
-        action: { retrain: { pipeline: 'fraud-train', cooldownSeconds: 3600 } },
-      },
-    });
-    await fx.store.replaceStatus(TYPES.DriftMonitor, { ...created, status: STATUS });
+    await addDriftMonitor(fx.store);
     // Real runs of a pipeline whose container step reports auc from its learning rate.
     const step = ContainerComponent.define({
       name: 'fit',
@@ -182,7 +121,10 @@ describe('ghosteam ui: drift and quality, experiments', () => {
   test('a status change reaches the monitor page as a live change', async () => {
     const before = ui.changes();
     const cur = (await fx.store.get(TYPES.DriftMonitor, NS, MONITOR))!;
-    await fx.store.replaceStatus(TYPES.DriftMonitor, { ...cur, status: { ...STATUS, driftShare: 0, datasetDrift: false, quality: { ...STATUS.quality!, value: 0.9, breached: false }, conditions: [] } });
+    await fx.store.replaceStatus(TYPES.DriftMonitor, {
+      ...cur,
+      status: { ...STATUS, driftShare: 0, datasetDrift: false, quality: { ...STATUS.quality!, value: 0.9, breached: false }, conditions: [] },
+    });
     const deadline = Date.now() + 10_000;
     while (ui.changes() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(ui.changes() > before, 'one change event');
