@@ -66,6 +66,7 @@ export const PARAMS = {
     timestampColumn: { type: 'string' },
     fullFeatureNames: { type: 'boolean' },
   },
+  'materialize-features': { view: { type: 'string' }, spec: { type: 'json' }, start: { type: 'string' }, end: { type: 'string' } },
   drift: {
     tests: { type: 'string', enum: ['auto', ...TEST_NAMES] },
     driftShare: { type: 'number', min: 0, max: 1 },

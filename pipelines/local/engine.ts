@@ -21,7 +21,6 @@ import { gateOfNodes } from './outcome.ts';
 import { execFile } from 'node:child_process';
 import { gitSource } from '../../api/git-source.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
@@ -190,8 +189,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   if (spec.exitHandler) rec.nodes[spec.exitHandler.name] = newNode(spec.exitHandler, spec.exitHandler.name, { isExitHandler: true });
 
   const saver = new RecordSaver(runs, rec);
-  await mkdir(join(runDir, 'logs'), { recursive: true });
-  await saver.flush();
+  // The first record (status Running) is written behind the run, not before it: saves are chained,
+  // so it still lands before any later one. The logs folder is made with the first log line.
+  void saver.save();
 
   const emit = (e: EngineEvent): void => {
     if (e.type === 'progress' && e.epoch !== undefined && rec.nodes[e.node]) {
@@ -403,6 +403,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     if (bad.length > 0 && bad.every((id) => rec.nodes[id].terminal)) rec.terminal = true;
   }
   if (rec.status === 'Cancelled') rec.message = 'cancelled';
+  // Kafka offsets read by the run are committed only now that it succeeded: a failed run re-reads them.
+  if (rec.status === 'Succeeded') await commitSources(rec, (line) => emit({ type: 'log', runId, node: '', line, time: new Date().toISOString() }));
   rec.finishedAt = new Date().toISOString();
   rec.durationMs = Date.now() - started;
   if (opts.trackingUri) {
@@ -417,7 +419,11 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   await saver.flush();
   // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
   // for a look at what the failing attempt left behind.
-  if (rec.status === 'Succeeded') await removeDir(workRoot);
+  if (rec.status === 'Succeeded') {
+    const removed = removeDir(workRoot);
+    if (opts.cleanup) opts.cleanup(removed);
+    else await removed;
+  }
   const gate = gateOfNodes(rec.order.map((id) => rec.nodes[id]).filter((n) => n !== undefined));
   emit({
     type: 'run-end',
@@ -431,4 +437,21 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     ...(gate ? { gate } : {}),
   });
   return rec;
+}
+
+/** Commit the Kafka offset ranges the run's nodes read (from the cache too: a cached read is the same range, maybe never committed). */
+async function commitSources(rec: RunRecord, log: (line: string) => void): Promise<void> {
+  const ranges = rec.order.flatMap((id) => Object.values(rec.nodes[id]?.sources ?? {}).flatMap((s) => (s.kafka ? [{ id, s, range: s.kafka }] : [])));
+  if (ranges.length === 0) return;
+  const { commitKafkaOffsets } = await import('../../components/ingest/sources.ts');
+  for (const { id, s, range } of ranges) {
+    try {
+      await commitKafkaOffsets(range);
+      log(`${id}: committed ${s.identity}`);
+    } catch (e) {
+      const msg = `${id}: the run succeeded but committing the Kafka offsets failed (${(e as Error).message}); the next run reads them again`;
+      log(msg);
+      rec.message = msg;
+    }
+  }
 }

@@ -56,6 +56,12 @@ export interface NodeRecord {
   cacheKey?: string;
   /** True when the result came from the step cache. */
   cached?: boolean;
+  /**
+   * Remote sources the task's file params name (s3://, https://, postgres://, kafka://): what
+   * identified their content in the cache key (components/ingest/sources.ts), and for Kafka the
+   * offset range read, committed for its consumer group only when the run succeeds.
+   */
+  sources?: Record<string, SourceRecord>;
   /** True when the result was carried over from the run being resumed. */
   resumed?: boolean;
   attempts: AttemptRecord[];
@@ -72,6 +78,19 @@ export interface NodeRecord {
   isExitHandler?: boolean;
   /** Per-step values the task reported (progress events with an epoch): `history.loss[i] = { step, value }`; experiment tracking logs them as metric history. */
   history?: Record<string, { step: number; value: number }[]>;
+}
+
+export interface SourceRecord {
+  /** The URI, any password masked. */
+  readonly uri: string;
+  /** ETag/VersionId, the query and its freshness window, or the offset range. */
+  readonly identity: string;
+  readonly kafka?: {
+    readonly brokers: string[];
+    readonly topic: string;
+    readonly group: string;
+    readonly partitions: { readonly partition: number; readonly start: string; readonly end: string }[];
+  };
 }
 
 export interface RunRecord {
@@ -168,6 +187,12 @@ export type EngineEvent =
 export type ComponentResolver = (name: string) => Component | undefined | Promise<Component | undefined>;
 
 export interface RunOptions {
+  /**
+   * Called with the removal of a succeeded run's scratch folder (work/<run id>) instead of awaiting
+   * it: a caller that runs many short runs (a sweep's trials) settles them all at its end.
+   * @default - runPipeline awaits the removal
+   */
+  readonly cleanup?: (removal: Promise<void>) => void;
   /** Parameter values; strings are parsed per the ParamSpec type (as from `--param k=v`). */
   readonly params?: Readonly<Record<string, ParamValue>>;
   /** Root of local state: store/, cache/, runs/, work/. @default '.ghosteam' (in the cwd) */
