@@ -13,17 +13,16 @@
  * Missing in CSV: '', NA, N/A, null, NULL, NaN, nan.
  * Output params: rows, columns (count), digest ('sha256:…' of the dataset file).
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { defineComponent } from '../component.ts';
-import { writeDataset, type ColumnType, type Dataset } from '../dataset/index.ts';
+import { DatasetWriter, concatDatasets, type ColumnType, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
 import { downloadS3Object, isS3Url } from './s3.ts';
-import { IngestError, parseCsv, parseJsonl, tableFromObjects, typeTable, type RawTable, type TypeOptions } from './parse.ts';
+import { IngestError, type TypeOptions } from './parse.ts';
+import { ingestChunks, type ChunkSink, type SourceFormat } from './stream.ts';
 
-export type SourceFormat = 'csv' | 'jsonl' | 'parquet';
+export type { SourceFormat } from './stream.ts';
 
 export function formatOf(path: string, declared: string = 'auto'): SourceFormat {
   if (declared !== 'auto') return declared as SourceFormat;
@@ -34,45 +33,57 @@ export function formatOf(path: string, declared: string = 'auto'): SourceFormat 
   throw new IngestError(`${path}: can't tell the format from the extension '${ext}'; set param format to csv, jsonl or parquet`);
 }
 
-async function readRaw(path: string, format: SourceFormat, delimiter?: string, label = path): Promise<RawTable> {
-  if (format === 'parquet') {
-    let file;
-    try {
-      file = await asyncBufferFromFile(path);
-    } catch (err) {
-      // Not an IngestError: whether a retry can read it depends on why (api/failure.ts reads the cause's code).
-      throw new Error(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-    }
-    try {
-      const metadata = await parquetMetadataAsync(file);
-      const names = parquetSchema(metadata).children.map((c) => c.element.name);
-      const rows = (await parquetReadObjects({ file, metadata })) as Record<string, unknown>[];
-      return tableFromObjects(rows, names, label);
-    } catch (err) {
-      if (err instanceof IngestError) throw err;
-      throw new IngestError(`${label}: not a readable Parquet file (${(err as Error).message})`);
-    }
-  }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    // Not an IngestError: whether a retry can read it depends on why (api/failure.ts reads the cause's code).
-    throw new Error(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  }
-  if (format === 'jsonl') return parseJsonl(text, label);
-  return parseCsv(text, label, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','));
-}
+export type IngestOptions = TypeOptions & { format?: string; delimiter?: string };
 
-/** Reads a source file into a typed dataset (the library entry behind the component). */
-export async function ingestFile(path: string, opts: TypeOptions & { format?: string; delimiter?: string } = {}): Promise<Dataset> {
+/** Streams a source (local path or s3://) into the sink; an s3:// object is downloaded to a temp file first. */
+async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<{ rows: number; passes: number }> {
   const format = formatOf(path, opts.format);
-  if (!isS3Url(path)) return typeTable(await readRaw(path, format, opts.delimiter), opts);
+  if (!isS3Url(path)) return ingestChunks(path, format, opts, sink);
   const { file, cleanup } = await downloadS3Object(path);
   try {
-    return typeTable(await readRaw(file, format, opts.delimiter, path), opts);
+    // The delimiter default follows the key's extension, not the temp file's.
+    const delimiter = opts.delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : undefined);
+    return await ingestChunks(file, format, { ...opts, delimiter, label: path }, sink);
   } finally {
     await cleanup();
+  }
+}
+
+/** Reads a source file into a typed dataset in memory (the library entry; the component streams to a file). */
+export async function ingestFile(path: string, opts: IngestOptions = {}): Promise<Dataset> {
+  let parts: Dataset[] = [];
+  await streamSource(path, opts, { write: (c) => void parts.push(c), reset: () => void (parts = []) });
+  return concatDatasets(parts);
+}
+
+/**
+ * Streams a source into a dataset file at `out` (chunked: memory follows the chunk). The file
+ * appears only when the whole source was read; on any error nothing is left at `out`.
+ */
+export async function ingestToFile(
+  path: string,
+  out: string,
+  opts: IngestOptions = {},
+): Promise<{ rows: number; digest: string; schema: { name: string; type: ColumnType }[]; passes: number }> {
+  let w = new DatasetWriter(out);
+  let schema: { name: string; type: ColumnType }[] = [];
+  try {
+    const r = await streamSource(path, opts, {
+      write: (c) => {
+        if (!schema.length) schema = c.columns.map((x) => ({ name: x.name, type: x.type }));
+        w.write(c);
+      },
+      reset: () => {
+        w.abort();
+        w = new DatasetWriter(out);
+        schema = [];
+      },
+    });
+    const digest = await w.close();
+    return { rows: r.rows, digest, schema, passes: r.passes };
+  } catch (err) {
+    w.abort();
+    throw err;
   }
 }
 
@@ -91,11 +102,14 @@ export const ingest = defineComponent({
     const format = p.oneOf('format', ['auto', 'csv', 'jsonl', 'parquet'], 'auto');
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
-    const ds = await ingestFile(path, { format, types, columns, delimiter: p.string('delimiter', undefined) });
-    const digest = await writeDataset(p.output('dataset'), ds);
-    ctx.log(`read ${ds.rows} rows × ${ds.columns.length} columns from ${path}: ${ds.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
-    ctx.setOutput('rows', ds.rows);
-    ctx.setOutput('columns', ds.columns.length);
+    const t0 = performance.now();
+    const { rows, digest, schema, passes } = await ingestToFile(path, p.output('dataset'), { format, types, columns, delimiter: p.string('delimiter', undefined) });
+    const secs = (performance.now() - t0) / 1000;
+    ctx.log(
+      `read ${rows} rows × ${schema.length} columns from ${path} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,
+    );
+    ctx.setOutput('rows', rows);
+    ctx.setOutput('columns', schema.length);
     ctx.setOutput('digest', digest);
   },
 });
