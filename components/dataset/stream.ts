@@ -86,7 +86,7 @@ export function concatColumns(parts: readonly Column[]): Column {
       let r = 0;
       for (const c of parts) {
         const src = (c as typeof first).values;
-        v.set(src as never, r);
+        v.set(src, r);
         r += src.length;
       }
       return { name: first.name, type: first.type, values: v } as Column;
@@ -188,7 +188,10 @@ export class DatasetWriter {
       );
     chunk.columns.forEach((c, j) => {
       if (c.type === 'categorical' && !sameList(c.categories, s[j].categories!))
-        throw new DatasetError(`${this.path}: column '${c.name}' changes its categories between chunks; a dataset file has one dictionary per column`, this.path);
+        throw new DatasetError(
+          `${this.path}: column '${c.name}' changes its categories between chunks; a dataset file has one dictionary per column`,
+          this.path,
+        );
     });
   }
 
@@ -308,7 +311,10 @@ export async function* readDatasetChunks(path: string, opts: { columns?: readonl
     const isFile = bytesRead >= 6 && head.subarray(0, 6).toString('latin1') === 'ARROW1';
     const isStream = bytesRead >= 4 && head.readUInt32LE(0) === 0xffffffff;
     if (!isFile && !isStream)
-      throw new DatasetError(`${path}: not an Apache Arrow IPC (Feather v2) file; produce it with the ingest component, writeDataset(), or pandas' df.to_feather(path)`, path);
+      throw new DatasetError(
+        `${path}: not an Apache Arrow IPC (Feather v2) file; produce it with the ingest component, writeDataset(), or pandas' df.to_feather(path)`,
+        path,
+      );
     let reader: AsyncRecordBatchFileReader | AsyncRecordBatchStreamReader;
     try {
       reader = (await (RecordBatchReader.from as (x: unknown) => Promise<unknown>)(handle)) as AsyncRecordBatchFileReader | AsyncRecordBatchStreamReader;

@@ -33,7 +33,7 @@ export function formatOf(path: string, declared: string = 'auto'): SourceFormat 
   throw new IngestError(`${path}: can't tell the format from the extension '${ext}'; set param format to csv, jsonl or parquet`);
 }
 
-export type IngestOptions = TypeOptions & { format?: string; delimiter?: string };
+export type IngestOptions = TypeOptions & { format?: string; delimiter?: string; chunkBytes?: number };
 
 /** Streams a source (local path or s3://) into the sink; an s3:// object is downloaded to a temp file first. */
 async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<{ rows: number; passes: number }> {
@@ -103,7 +103,12 @@ export const ingest = defineComponent({
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
     const t0 = performance.now();
-    const { rows, digest, schema, passes } = await ingestToFile(path, p.output('dataset'), { format, types, columns, delimiter: p.string('delimiter', undefined) });
+    const { rows, digest, schema, passes } = await ingestToFile(path, p.output('dataset'), {
+      format,
+      types,
+      columns,
+      delimiter: p.string('delimiter', undefined),
+    });
     const secs = (performance.now() - t0) / 1000;
     ctx.log(
       `read ${rows} rows × ${schema.length} columns from ${path} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,

@@ -43,9 +43,9 @@ export function firstInvalidUtf8(b: Uint8Array, from = 0): number {
     }
     let len: number;
     let min: number;
-    if (c >= 0xc2 && c <= 0xdf) (len = 2), (min = 0x80);
-    else if (c >= 0xe0 && c <= 0xef) (len = 3), (min = 0x800);
-    else if (c >= 0xf0 && c <= 0xf4) (len = 4), (min = 0x10000);
+    if (c >= 0xc2 && c <= 0xdf) ((len = 2), (min = 0x80));
+    else if (c >= 0xe0 && c <= 0xef) ((len = 3), (min = 0x800));
+    else if (c >= 0xf0 && c <= 0xf4) ((len = 4), (min = 0x10000));
     else return i;
     if (i + len > n) return i; // cut off at the end
     let cp = c & (0xff >> (len + 1));
@@ -64,7 +64,7 @@ export function firstInvalidUtf8(b: Uint8Array, from = 0): number {
  * A text file as decoded UTF-8 pieces of about TEXT_CHUNK_BYTES; a byte that is not UTF-8 is an
  * IngestError naming its offset and line.
  */
-async function* textPieces(path: string, label: string): AsyncGenerator<string> {
+async function* textPieces(path: string, label: string, chunkBytes: number): AsyncGenerator<string> {
   let fh;
   try {
     fh = await open(path, 'r');
@@ -72,7 +72,7 @@ async function* textPieces(path: string, label: string): AsyncGenerator<string> 
     throw cannotRead(label, err);
   }
   const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-  const buf = Buffer.alloc(TEXT_CHUNK_BYTES);
+  const buf = Buffer.alloc(chunkBytes);
   let pos = 0;
   let lines = 0;
   try {
@@ -131,7 +131,7 @@ function lineBreaks(text: string): number {
   return n;
 }
 
-async function* csvChunks(path: string, label: string, delimiter: string): AsyncGenerator<RawTable> {
+async function* csvChunks(path: string, label: string, delimiter: string, chunkBytes: number): AsyncGenerator<RawTable> {
   let header: string[] | undefined;
   let line = 1;
   let text = '';
@@ -141,9 +141,9 @@ async function* csvChunks(path: string, label: string, delimiter: string): Async
     line += lineBreaks(part);
     return t;
   };
-  for await (const piece of textPieces(path, label)) {
+  for await (const piece of textPieces(path, label, chunkBytes)) {
     text += piece;
-    if (text.length < TEXT_CHUNK_BYTES / 2) continue;
+    if (text.length < chunkBytes / 2) continue;
     const end = lastRecordEnd(text);
     if (end < 0) continue;
     const part = text.slice(0, end);
@@ -153,12 +153,12 @@ async function* csvChunks(path: string, label: string, delimiter: string): Async
   if (text !== '' || !header) yield parse(text);
 }
 
-async function* jsonlChunks(path: string, label: string): AsyncGenerator<RawTable> {
+async function* jsonlChunks(path: string, label: string, chunkBytes: number): AsyncGenerator<RawTable> {
   let line = 1;
   let text = '';
-  for await (const piece of textPieces(path, label)) {
+  for await (const piece of textPieces(path, label, chunkBytes)) {
     text += piece;
-    if (text.length < TEXT_CHUNK_BYTES / 2) continue;
+    if (text.length < chunkBytes / 2) continue;
     const end = text.lastIndexOf('\n') + 1;
     if (end <= 0) continue;
     const part = text.slice(0, end);
@@ -180,7 +180,8 @@ async function* parquetChunks(path: string, label: string): AsyncGenerator<RawTa
   const tail = new Uint8Array(await file.slice(Math.max(0, file.byteLength - 4), file.byteLength));
   const head = new Uint8Array(await file.slice(0, Math.min(4, file.byteLength)));
   const magic = (b: Uint8Array) => b.length === 4 && String.fromCharCode(...b) === 'PAR1';
-  if (!magic(head)) throw new IngestError(`${label}: not a readable Parquet file (it does not start with the magic 'PAR1'); check the path, or set param format`);
+  if (!magic(head))
+    throw new IngestError(`${label}: not a readable Parquet file (it does not start with the magic 'PAR1'); check the path, or set param format`);
   if (!magic(tail))
     throw new IngestError(
       `${label}: not a readable Parquet file (truncated: its ${file.byteLength} bytes do not end with the footer magic 'PAR1' at byte ${Math.max(0, file.byteLength - 4)}); copy or download it again`,
@@ -227,13 +228,20 @@ async function* parquetChunks(path: string, label: string): AsyncGenerator<RawTa
     yield { file: label, names, columns, where: (row, c) => `${label} row ${at + row + 1} (column '${names[c]}')` };
     groupStart += n;
   }
-  if (metadata.row_groups.length === 0) yield { file: label, names, columns: names.map(() => []), where: (row, c) => `${label} row ${row + 1} (column '${names[c]}')` };
+  if (metadata.row_groups.length === 0)
+    yield { file: label, names, columns: names.map(() => []), where: (row, c) => `${label} row ${row + 1} (column '${names[c]}')` };
 }
 
-export function rawChunks(path: string, format: SourceFormat, delimiter: string | undefined, label = path): AsyncGenerator<RawTable> {
+export function rawChunks(
+  path: string,
+  format: SourceFormat,
+  delimiter: string | undefined,
+  label = path,
+  chunkBytes = TEXT_CHUNK_BYTES,
+): AsyncGenerator<RawTable> {
   if (format === 'parquet') return parquetChunks(path, label);
-  if (format === 'jsonl') return jsonlChunks(path, label);
-  return csvChunks(path, label, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','));
+  if (format === 'jsonl') return jsonlChunks(path, label, chunkBytes);
+  return csvChunks(path, label, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','), chunkBytes);
 }
 
 /** Column names, types and categories a pass converts under. */
@@ -338,7 +346,7 @@ export interface ChunkSink {
 export async function ingestChunks(
   path: string,
   format: SourceFormat,
-  opts: TypeOptions & { delimiter?: string; label?: string },
+  opts: TypeOptions & { delimiter?: string; label?: string; /** Text bytes per chunk (tests use small ones). */ chunkBytes?: number },
   sink: ChunkSink,
 ): Promise<{ rows: number; passes: number; plan: Plan }> {
   const label = opts.label ?? path;
@@ -346,7 +354,7 @@ export async function ingestChunks(
   let assumed: Plan | undefined;
   let ok = true;
   let rows = 0;
-  for await (const t of rawChunks(path, format, opts.delimiter, label)) {
+  for await (const t of rawChunks(path, format, opts.delimiter, label, opts.chunkBytes)) {
     inference.add(t);
     rows += t.columns.length ? t.columns[0].length : 0;
     if (!ok) continue;
@@ -370,7 +378,7 @@ export async function ingestChunks(
   const final = inference.plan(label);
   if (ok && assumed && samePlan(assumed, final)) return { rows, passes: 1, plan: final };
   sink.reset();
-  for await (const t of rawChunks(path, format, opts.delimiter, label)) {
+  for await (const t of rawChunks(path, format, opts.delimiter, label, opts.chunkBytes)) {
     try {
       sink.write(convertChunk(t, final));
     } catch (err) {
