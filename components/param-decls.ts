@@ -54,6 +54,12 @@ export const PARAMS = {
     pipeline: { type: 'string' },
     gitCommit: { type: 'string' },
   },
+  'get-historical-features': {
+    views: { type: 'json' },
+    features: { type: 'list' },
+    timestampColumn: { type: 'string' },
+    fullFeatureNames: { type: 'boolean' },
+  },
   drift: {
     tests: { type: 'string', enum: ['auto', ...TEST_NAMES] },
     driftShare: { type: 'number', min: 0, max: 1 },

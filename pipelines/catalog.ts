@@ -97,6 +97,14 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['version', 'modelRef', 'registry'],
     params: PARAMS.register,
   },
+  'get-historical-features': {
+    name: 'get-historical-features',
+    version: '1',
+    inputs: [{ name: 'entities', kind: 'dataset' }],
+    outputs: [{ name: 'dataset', kind: 'dataset' }],
+    outputParams: ['rows', 'features', 'found'],
+    params: PARAMS['get-historical-features'],
+  },
   drift: {
     name: 'drift',
     version: '1',

@@ -5,8 +5,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type PeerName = 'kube' | 'mlflow' | 'prometheus' | 'python';
-export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 'python'];
+export type PeerName = 'kube' | 'mlflow' | 'prometheus' | 'python' | 'postgres' | 's3' | 'kafka';
+export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 'python', 'postgres', 's3', 'kafka'];
 
 export interface PinnedVersions {
   readonly kubernetes: string;
@@ -16,6 +16,10 @@ export interface PinnedVersions {
   readonly argoWorkflows: string;
   /** s3proxy (Maven Central, org.gaul:s3proxy), the test cluster's object store. */
   readonly s3proxy: string;
+  /** Apache Kafka (Maven Central, org.apache.kafka:kafka_2.13), the data sources' broker (KRaft). */
+  readonly kafka: string;
+  /** log4j-slf4j-impl, so the broker's errors reach its log (the version Kafka's own build uses). */
+  readonly kafkaLog4j: string;
   readonly apt: readonly string[];
   readonly python: Readonly<Record<string, string>>;
 }

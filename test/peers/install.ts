@@ -30,9 +30,13 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, waitMs = 6
 }
 
 /** Run a command, streaming its output to `log`; reject with the command and its tail on failure. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log }): Promise<void> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log; uid?: number; gid?: number },
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
     const tail: string[] = [];
     const onData = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split('\n')) {
@@ -169,6 +173,34 @@ export async function ensureRedis(log: Log): Promise<string> {
     await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env, log: () => {} });
     const bin = redisBinary();
     if (!bin) throw new Error('apt-get installed redis-server but it is still not on PATH');
+    return bin;
+  });
+}
+
+/** Debian's Alertmanager (package prometheus-alertmanager: the binary is prometheus-alertmanager, with amtool beside it). */
+export function alertmanagerBinary(): string | undefined {
+  return process.env.GHOSTEAM_ALERTMANAGER_BIN ?? which('prometheus-alertmanager') ?? which('alertmanager');
+}
+
+export function amtoolBinary(): string | undefined {
+  return process.env.GHOSTEAM_AMTOOL_BIN ?? which('amtool');
+}
+
+/** Installs Debian's prometheus-alertmanager once (each alerting test starts its own on a free port); returns the alertmanager binary. */
+export async function ensureAlertmanager(log: Log): Promise<string> {
+  const found = alertmanagerBinary();
+  if (found && amtoolBinary()) return found;
+  return withLock('apt', async () => {
+    const again = alertmanagerBinary();
+    if (again && amtoolBinary()) return again;
+    if (process.getuid?.() !== 0 || !which('apt-get'))
+      throw new Error('alertmanager is not on PATH; install it with `sudo apt-get update && sudo apt-get install -y prometheus-alertmanager`');
+    log('alertmanager: apt-get install prometheus-alertmanager');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus-alertmanager'], { env, log: () => {} });
+    const bin = alertmanagerBinary();
+    if (!bin || !amtoolBinary()) throw new Error('apt-get installed prometheus-alertmanager but prometheus-alertmanager or amtool is still not on PATH');
     return bin;
   });
 }
