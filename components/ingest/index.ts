@@ -2,8 +2,16 @@
  * ingest: CSV, JSON Lines or Parquet → a typed dataset (an Apache Arrow IPC file, components/dataset).
  *
  * Params:
- *   path       the source file, when it isn't given as the `source` input artifact: a local path or
- *              s3://BUCKET/KEY (AWS S3 or an S3-compatible store: components/ingest/s3.ts)
+ *   path       the source, when it isn't given as the `source` input artifact: a local path,
+ *              s3://BUCKET/KEY or s3://BUCKET/PREFIX/*.parquet, https://…, postgres://HOST/DB (with
+ *              `query`) or kafka://BROKER/TOPIC (components/ingest/sources.ts; credentials only from
+ *              the environment, in a pod from a Secret)
+ *   query      postgres://: the SQL (run read-only)
+ *   freshness  postgres://: how long a result may be reused from the step cache ('1h'); unset: never
+ *   headers    https://: header → 'env:NAME'
+ *   group      kafka://: the consumer group (default ghosteam-ingest-TOPIC)
+ *   from       kafka://: 'committed' (default), 'earliest' or an ISO 8601 time
+ *   offsets    kafka://: the exact range to read (the engine sets it from the source's identity)
  *   format     'auto' (by extension: .csv/.tsv, .jsonl/.ndjson, .parquet) | 'csv' | 'jsonl' | 'parquet'
  *   delimiter  CSV field delimiter (default ',' or tab for .tsv)
  *   types      declared column types, e.g. {"amount":"numeric","country":"categorical"}; others are inferred
@@ -12,15 +20,30 @@
  * numeric; at most 100 distinct values and each seen twice on average → categorical; else string.
  * Missing in CSV: '', NA, N/A, null, NULL, NaN, nan.
  * Output params: rows, columns (count), digest ('sha256:…' of the dataset file).
+ * A failed read writes no dataset: the output is written only once the whole source is parsed.
  */
 import { extname } from 'node:path';
 import { defineComponent } from '../component.ts';
 import { DatasetWriter, concatDatasets, type ColumnType, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
-import { downloadS3Object, isS3Url } from './s3.ts';
-import { IngestError, type TypeOptions } from './parse.ts';
-import { ingestChunks, type ChunkSink, type SourceFormat } from './stream.ts';
+import { downloadS3Object, parseS3Url } from './s3.ts';
+import { IngestError, typeTable, type RawTable, type TypeOptions } from './parse.ts';
+import {
+  concatTables,
+  downloadHttp,
+  isGlob,
+  kafkaRange,
+  listS3Glob,
+  readKafka,
+  readPostgres,
+  redact,
+  resolveHeaders,
+  sourceKind,
+  type KafkaRange,
+  type SourceOptions,
+} from './sources.ts';
+import { ingestChunks, rawChunks, type ChunkSink, type SourceFormat } from './stream.ts';
 
 export type { SourceFormat } from './stream.ts';
 
@@ -33,23 +56,78 @@ export function formatOf(path: string, declared: string = 'auto'): SourceFormat 
   throw new IngestError(`${path}: can't tell the format from the extension '${ext}'; set param format to csv, jsonl or parquet`);
 }
 
-export type IngestOptions = TypeOptions & { format?: string; delimiter?: string; chunkBytes?: number };
+export type IngestOptions = TypeOptions &
+  SourceOptions & {
+    format?: string;
+    delimiter?: string;
+    kafkaRange?: KafkaRange;
+    /** Text bytes per streamed chunk (tests use small ones). */ chunkBytes?: number;
+  };
 
-/** Streams a source (local path or s3://) into the sink; an s3:// object is downloaded to a temp file first. */
-async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<{ rows: number; passes: number }> {
-  const format = formatOf(path, opts.format);
-  if (!isS3Url(path)) return ingestChunks(path, format, opts, sink);
-  const { file, cleanup } = await downloadS3Object(path);
+/** The delimiter a source's name implies (tab for .tsv), when none is given. */
+const delimiterFor = (name: string, given?: string): string | undefined => given ?? (extname(name).toLowerCase() === '.tsv' ? '\t' : undefined);
+
+/** A whole file as one raw table (the chunks joined): for sources read whole (S3 globs). */
+async function readRaw(path: string, format: SourceFormat, delimiter: string | undefined, label: string): Promise<RawTable> {
+  const parts: RawTable[] = [];
+  for await (const t of rawChunks(path, format, delimiterFor(label, delimiter), label)) parts.push(t);
+  return concatTables(parts, label);
+}
+
+/** Read a downloaded copy of a remote object, then remove it. */
+async function readDownloaded(got: { file: string; cleanup: () => Promise<void> }, format: SourceFormat, delimiter: string | undefined, label: string) {
   try {
-    // The delimiter default follows the key's extension, not the temp file's.
-    const delimiter = opts.delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : undefined);
-    return await ingestChunks(file, format, { ...opts, delimiter, label: path }, sink);
+    return await readRaw(got.file, format, delimiter, label);
   } finally {
-    await cleanup();
+    await got.cleanup();
   }
 }
 
-/** Reads a source file into a typed dataset in memory (the library entry; the component streams to a file). */
+/**
+ * Streams any source ingest knows into the sink. Files, single S3 objects and HTTPS resources are
+ * read in chunks (components/ingest/stream.ts; a remote object is downloaded to a temp file first);
+ * S3 globs, PostgreSQL results and Kafka batches are read whole and typed as one chunk.
+ */
+async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<{ rows: number; passes: number }> {
+  const env = opts.env ?? process.env;
+  const streamed = async (got: { file: string; cleanup: () => Promise<void> }, format: SourceFormat, label: string) => {
+    try {
+      return await ingestChunks(got.file, format, { ...opts, delimiter: delimiterFor(label, opts.delimiter), label }, sink);
+    } finally {
+      await got.cleanup();
+    }
+  };
+  const whole = (t: RawTable) => {
+    const ds = typeTable(t, opts);
+    sink.write(ds);
+    return { rows: ds.rows, passes: 1 };
+  };
+  switch (sourceKind(path)) {
+    case 'file':
+      return ingestChunks(path, formatOf(path, opts.format), opts, sink);
+    case 's3': {
+      const format = formatOf(path, opts.format);
+      const loc = parseS3Url(path);
+      if (!isGlob(loc.key)) return streamed(await downloadS3Object(path, env), format, path);
+      const parts: RawTable[] = [];
+      for (const o of await listS3Glob(path, loc, env)) {
+        const url = `s3://${loc.bucket}/${o.key.split('/').map(encodeURIComponent).join('/')}`;
+        parts.push(await readDownloaded(await downloadS3Object(url, env), format, opts.delimiter, `s3://${loc.bucket}/${o.key}`));
+      }
+      return whole(concatTables(parts, path));
+    }
+    case 'https': {
+      const format = formatOf(new URL(path).pathname, opts.format);
+      return streamed(await downloadHttp(path, resolveHeaders(path, opts.headers, env)), format, redact(path));
+    }
+    case 'postgres':
+      return whole(await readPostgres(path, opts.query, env));
+    case 'kafka':
+      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts))));
+  }
+}
+
+/** Reads a source (file or URI) into a typed dataset in memory (the library entry; the component streams to a file). */
 export async function ingestFile(path: string, opts: IngestOptions = {}): Promise<Dataset> {
   let parts: Dataset[] = [];
   await streamSource(path, opts, { write: (c) => void parts.push(c), reset: () => void (parts = []) });
@@ -90,7 +168,7 @@ export async function ingestToFile(
 export const ingest = defineComponent({
   name: 'ingest',
   version: '2',
-  description: 'Reads CSV, JSON Lines or Parquet into a typed tabular dataset (types inferred or declared)',
+  description: 'Reads CSV, JSON Lines or Parquet (a file, S3 objects or an HTTPS resource), a PostgreSQL query or a Kafka topic into a typed tabular dataset',
   inputs: [{ name: 'source', kind: 'file', optional: true, description: 'The source file (or use param path)' }],
   outputs: [{ name: 'dataset', kind: 'dataset', description: 'Apache Arrow IPC (Feather v2) dataset' }],
   outputParams: ['rows', 'columns', 'digest'],
@@ -108,10 +186,15 @@ export const ingest = defineComponent({
       types,
       columns,
       delimiter: p.string('delimiter', undefined),
+      query: p.string('query', undefined),
+      headers: p.json<Record<string, string>>('headers', {}),
+      group: p.string('group', undefined),
+      from: p.string('from', undefined),
+      kafkaRange: p.has('offsets') ? p.json<KafkaRange>('offsets') : undefined,
     });
     const secs = (performance.now() - t0) / 1000;
     ctx.log(
-      `read ${rows} rows × ${schema.length} columns from ${path} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,
+      `read ${rows} rows × ${schema.length} columns from ${redact(path)} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,
     );
     ctx.setOutput('rows', rows);
     ctx.setOutput('columns', schema.length);
