@@ -36,6 +36,7 @@ import { trainTabular } from './train-tabular/index.ts';
 import { validate } from './validate/index.ts';
 import { driftComponent } from './drift/component.ts';
 import { getHistoricalFeaturesComponent } from './features/component.ts';
+import { materializeFeaturesComponent } from './features/materialize-component.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -72,6 +73,7 @@ const BUILTINS: readonly Component[] = [
   gate,
   getHistoricalFeaturesComponent,
   ingest,
+  materializeFeaturesComponent,
   register,
   split,
   trainTabular,

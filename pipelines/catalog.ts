@@ -102,6 +102,14 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['rows', 'features', 'found'],
     params: PARAMS['get-historical-features'],
   },
+  'materialize-features': {
+    name: 'materialize-features',
+    version: '1',
+    inputs: [],
+    outputs: [],
+    outputParams: ['rowsWritten', 'chunks', 'until'],
+    params: PARAMS['materialize-features'],
+  },
   drift: {
     name: 'drift',
     version: '1',

@@ -36,6 +36,7 @@ describe('catalog', () => {
       'gate',
       'get-historical-features',
       'ingest',
+      'materialize-features',
       'register',
       'split',
       'train-tabular',

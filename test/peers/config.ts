@@ -22,6 +22,8 @@ export interface PinnedVersions {
   readonly kafkaLog4j: string;
   readonly apt: readonly string[];
   readonly python: Readonly<Record<string, string>>;
+  /** Separate venvs by name (`extraPython(name)`), each keyed by its own pins; the name is also the module imported to check it. */
+  readonly pythonExtras: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export const peersDir = fileURLToPath(new URL('.', import.meta.url));
@@ -52,6 +54,18 @@ export function venvDir(): string {
 
 export function venvPython(): string {
   return join(venvDir(), 'bin', 'python');
+}
+
+/** The venv of one `pythonExtras` entry, keyed by its pins like the main one. */
+export function extraVenvDir(name: string): string {
+  const pins = versions.pythonExtras[name];
+  if (!pins) throw new Error(`test/peers/versions.json has no pythonExtras entry '${name}' (have: ${Object.keys(versions.pythonExtras).join(', ')})`);
+  return join(cacheDir, `venv-${name}-${shortHash(JSON.stringify(pins))}`);
+}
+
+/** The python of an extra venv (built by `peers:up`); check `isExtraPythonInstalled` before use. */
+export function extraPython(name: string): string {
+  return join(extraVenvDir(name), 'bin', 'python');
 }
 
 /** Written last by the installer: a venv without it is half-built. */

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { cacheDir, kubeBinary, kubeLdflags, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
+import { cacheDir, extraPython, extraVenvDir, kubeBinary, kubeLdflags, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
 
 export type Log = (line: string) => void;
 
@@ -104,6 +104,36 @@ export async function ensurePython(log: Log): Promise<string> {
     await run(venvPython(), ['-c', `import ${PYTHON_IMPORTS.join(', ')}`], { log });
     writeFileSync(join(dir, VENV_COMPLETE_MARKER), JSON.stringify(versions.python) + '\n');
     return venvPython();
+  });
+}
+
+export function isExtraPythonInstalled(name: string): boolean {
+  return existsSync(join(extraVenvDir(name), VENV_COMPLETE_MARKER));
+}
+
+/** Every `pythonExtras` venv (DuckDB, NannyML, ...), built side by side once; returns name → python. */
+export async function ensurePythonExtras(log: Log): Promise<Record<string, string>> {
+  const names = Object.keys(versions.pythonExtras);
+  const pythons = await Promise.all(names.map((name) => ensureExtraPython(name, log)));
+  return Object.fromEntries(names.map((n, i) => [n, pythons[i]]));
+}
+
+export async function ensureExtraPython(name: string, log: Log): Promise<string> {
+  if (isExtraPythonInstalled(name)) return extraPython(name);
+  return withLock(`python-${name}`, async () => {
+    if (isExtraPythonInstalled(name)) return extraPython(name);
+    const base = process.env.GHOSTEAM_PEERS_BASE_PYTHON ?? which('python3');
+    if (!base) throw new Error('python3 is not on PATH; install Python >= 3.11 (only the test peers need it)');
+    const dir = extraVenvDir(name);
+    const pins = versions.pythonExtras[name];
+    const reqs = Object.entries(pins).map(([pkg, version]) => `${pkg}==${version}`);
+    rmSync(dir, { recursive: true, force: true });
+    log(`python-${name}: creating ${dir} with ${reqs.join(' ')}`);
+    await run(base, ['-m', 'venv', dir], { log });
+    await run(join(dir, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--no-input', '--progress-bar', 'off', ...reqs], { log: () => {} });
+    await run(extraPython(name), ['-c', `import ${name}`], { log });
+    writeFileSync(join(dir, VENV_COMPLETE_MARKER), JSON.stringify(pins) + '\n');
+    return extraPython(name);
   });
 }
 

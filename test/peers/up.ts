@@ -4,7 +4,17 @@ import { cacheDir, PEER_NAMES, shortHash, type PeerName } from './config.ts';
 import { ghosteamCrdObjects, installCrds, upstreamCrds, waitEstablished } from './crds.ts';
 import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
 import { startKafka, startPostgres, startS3Store } from './datastores.ts';
-import { ensureAlertmanager, ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, ensureRedis, withLock, type Log } from './install.ts';
+import {
+  ensureAlertmanager,
+  ensureKube,
+  ensureMlflowSeed,
+  ensurePrometheus,
+  ensurePython,
+  ensurePythonExtras,
+  ensureRedis,
+  withLock,
+  type Log,
+} from './install.ts';
 import { checkPeer, readState, writeState, type KubeState, type PeersState } from './state.ts';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -34,19 +44,26 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
     await timed(timings, 'install redis', () => ensureRedis(log));
     // Installed, not started: each alerting test starts its own Alertmanager (startTestAlertmanager).
     await timed(timings, 'install alertmanager', () => ensureAlertmanager(log));
+    // Installed, not started: the suites that need DuckDB or NannyML run `extraPython(name)`. Built
+    // beside the other installs (pip mostly waits on the network).
+    const extras = timed(timings, 'install python extras', () => ensurePythonExtras(log));
     let state: PeersState = readState();
     const missing = new Set<PeerName>();
     for (const n of want) {
       const why = await checkPeer(n, state);
       if (why !== undefined) missing.add(n);
     }
-    if (missing.size === 0) return { state, timings };
+    if (missing.size === 0) {
+      await extras;
+      return { state, timings };
+    }
 
     // Installs run side by side: the Go build is CPU-bound, pip and apt mostly wait on the network.
     const [kubeBin, python, promBin] = await Promise.all([
       missing.has('kube') ? timed(timings, 'install kube', () => ensureKube(log)) : undefined,
       missing.has('python') || missing.has('mlflow') ? timed(timings, 'install python', () => ensurePython(log)) : undefined,
       missing.has('prometheus') ? timed(timings, 'install prometheus', () => ensurePrometheus(log)) : undefined,
+      extras,
     ]);
 
     const save = (patch: PeersState) => {
