@@ -8,7 +8,7 @@
  * probabilities, before any label for them arrived: in the stats and /metrics, marked as an estimate.
  *
  * NannyML cannot live in the peers' main venv (it pins lightgbm < 4.6), so it has its own
- * (GHOSTEAM_NANNYML_PYTHON, or the harness's extra venv).
+ * (test/peers/versions.json pythonExtras.nannyml, built by `peers:up`).
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,19 +21,16 @@ import { evaluateBinary } from '../../components/evaluate/metrics.ts';
 import { startModelServer } from '../../components/model-server/server.ts';
 import { ModelServerAdminClient } from '../../components/model-server/admin-client.ts';
 import { inferBody, post, rows, tempDir, writeFraudModel } from './fixtures.ts';
+import { ensureExtraPython, isExtraPythonInstalled } from '../peers/install.ts';
+import { UP_HINT } from '../peers/config.ts';
 
+/** NannyML's venv (test/peers: pythonExtras.nannyml, built by `peers:up`); GHOSTEAM_NANNYML_PYTHON overrides. */
 async function nannymlPython(): Promise<{ python: string; skip?: string }> {
   const env = process.env.GHOSTEAM_NANNYML_PYTHON;
   if (env && existsSync(env)) return { python: env };
-  try {
-    const peers = (await import('../peers/install.ts')) as { ensureExtraPython?: (name: string, log: (l: string) => void) => Promise<string> };
-    if (peers.ensureExtraPython) return { python: await peers.ensureExtraPython('nannyml', () => {}) };
-  } catch (err) {
-    if (process.env.CI === 'true') throw err;
-    return { python: '', skip: `needs NannyML: ${(err as Error).message}` };
-  }
-  if (process.env.CI === 'true') throw new Error('NannyML is missing in CI: set GHOSTEAM_NANNYML_PYTHON or build the nannyml venv with `npm run peers:up`');
-  return { python: '', skip: 'needs NannyML 0.13.1: set GHOSTEAM_NANNYML_PYTHON to a python with nannyml==0.13.1' };
+  if (isExtraPythonInstalled('nannyml') || process.env.GHOSTEAM_PEERS === 'auto' || process.env.CI === 'true')
+    return { python: await ensureExtraPython('nannyml', () => {}) };
+  return { python: '', skip: `needs NannyML 0.13.1 (its own venv); ${UP_HINT}` };
 }
 
 const { python, skip } = await nannymlPython();
