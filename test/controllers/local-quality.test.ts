@@ -93,8 +93,12 @@ test('a canary worse on ground truth is rolled back; a stable version that stays
     const failed = st.analysis!.at(-1)!;
     assert.equal(failed.passed, false);
     assert.equal(failed.quality, 0);
-    assert.equal(failed.qualitySamples, split.get('2'));
-    assert.match(failed.message!, /^canary accuracy 0 is below 0\.8 on \d+ labelled predictions at step 1 \(50%\)$/);
+    // The analysis may run before the last labels arrive: it saw at least its minimum (20), at most every labelled canary answer.
+    assert.ok(
+      failed.qualitySamples! >= 20 && failed.qualitySamples! <= split.get('2')!,
+      `quality judged on ${failed.qualitySamples} of ${split.get('2')} labelled canary answers`,
+    );
+    assert.equal(failed.message, `canary accuracy 0 is below 0.8 on ${failed.qualitySamples} labelled predictions at step 1 (50%)`);
 
     // Version 1 now goes wrong: 300 more answers, all labelled the other way (accuracy (60 + n1) / (360 + n1) < 0.8).
     await label(300, 3, () => true);
