@@ -146,7 +146,7 @@ export async function ensurePackages(log: Log, packages: readonly DebianPackage[
 }
 
 /** Build one command of test/peers/kube into the cache (once; keyed by its inputs). */
-async function ensureModuleBinary(cmd: 'ghosteam-node' | 'ghosteam-pause', log: Log, what: string): Promise<string> {
+export async function ensureModuleBinary(cmd: 'ghosteam-node' | 'ghosteam-pause', log: Log, what: string): Promise<string> {
   const bin = kubeModuleBinary(cmd);
   if (existsSync(bin)) return bin;
   return withLock('kube', async () => {
