@@ -258,6 +258,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Responses must keep up with at least this share of the schedule for a figure to be "at the rate". */
+export const AT_RATE_MIN_SHARE = 0.97;
+/** The generator's own lateness (due → write) p99 above which the tail is the generator's, not the server's (ms). */
+export const AT_RATE_MAX_SEND_LAG_MS = 2;
+
+/**
+ * Why a fixed-rate result is not a latency at its rate, or null when it is (pure): the responses
+ * fell behind the schedule (the server, or the machine, could not sustain the rate: the p99 is then
+ * a queue's growth over the window), or the generator itself sent late (a busy machine starves it:
+ * the lateness counts in every request's latency).
+ */
+export function atRateProblem(r: { readonly rate: number; readonly rps: number; readonly sendLagP99: number }): string | null {
+  const why: string[] = [];
+  if (r.rps < r.rate * AT_RATE_MIN_SHARE) why.push(`${r.rps} req/s achieved, under ${Math.round(AT_RATE_MIN_SHARE * 100)}% of ${r.rate}`);
+  if (r.sendLagP99 > AT_RATE_MAX_SEND_LAG_MS) why.push(`the load generator sent late (lag p99 ${r.sendLagP99} ms > ${AT_RATE_MAX_SEND_LAG_MS} ms)`);
+  return why.length ? why.join(', ') : null;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await openLoop(JSON.parse(process.argv[2]) as OpenLoopOptions);
   process.stdout.write(JSON.stringify(r) + '\n');

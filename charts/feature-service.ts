@@ -14,7 +14,9 @@ import { dnsLabelProblem } from '../api/names.ts';
 import { API_VERSION, MISSING_FEATURE_POLICIES, type FeatureServiceSpec, type FeatureViewSpec, type MissingFeaturePolicy } from '../api/crds/types.ts';
 import { ValidationError, type Issue } from '../api/errors.ts';
 import { RenderedObject } from '../api/rendered-object.ts';
+import type { ParamValue } from '../components/component.ts';
 import { type FeatureSelection, FeatureView } from './feature-view.ts';
+import { Cache, type ArtifactRef, type Pipeline, type Task, type ComponentTaskProps } from '../pipelines/index.ts';
 
 /** @default of FeatureServiceProps.onMissing */
 export const DEFAULT_ON_MISSING: MissingFeaturePolicy = 'nan';
@@ -119,6 +121,43 @@ export class FeatureService extends Construct {
       namespace: props.namespace,
       owner: this,
       render: () => ({ body: { spec: this.spec } }),
+    });
+  }
+
+  /**
+   * Adds a `get-historical-features` step to `pipeline`: the entity rows (join keys, an event-time
+   * column, usually the label) joined point-in-time with this service's features; its
+   * `outputs.dataset` feeds `train-tabular`, `split` or a Python step.
+   *
+   *   const training = service.historicalFeatures(pipeline, 'features', { entities: ingest.outputs.dataset });
+   *   pipeline.component('split', 'split', { inputs: { dataset: training.outputs.dataset } });
+   *
+   * The step's cache is off by default: the sources are read by path, so the step cache could not
+   * see them change.
+   */
+  historicalFeatures(
+    pipeline: Pipeline,
+    id: string,
+    props: Omit<ComponentTaskProps, 'inputs' | 'params'> & {
+      readonly entities: ArtifactRef;
+      /** The entity rows' event-time column. @default 'event_timestamp' */
+      readonly timestampColumn?: string;
+      /** Name the columns view__feature. @default false */
+      readonly fullFeatureNames?: boolean;
+    },
+  ): Task {
+    const { entities, timestampColumn, fullFeatureNames, ...rest } = props;
+    return pipeline.component(id, 'get-historical-features', {
+      cache: Cache.disabled(),
+      ...rest,
+      inputs: { entities },
+      params: {
+        // Through JSON: a spec's optional fields are never undefined in a param.
+        views: JSON.parse(JSON.stringify(Object.fromEntries(this.views))) as ParamValue,
+        features: this.featureRefs,
+        ...(timestampColumn ? { timestampColumn } : {}),
+        ...(fullFeatureNames ? { fullFeatureNames } : {}),
+      },
     });
   }
 

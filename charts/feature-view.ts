@@ -31,7 +31,10 @@ import {
 } from '../api/crds/types.ts';
 import { ValidationError, type Issue } from '../api/errors.ts';
 import { RenderedObject } from '../api/rendered-object.ts';
+import type { ParamValue } from '../components/component.ts';
 import { type Schedule } from '../pipelines/resources.ts';
+import { Pipeline } from '../pipelines/pipeline.ts';
+import { Secret } from '../pipelines/values.ts';
 
 const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const columnProblem = (name: string) =>
@@ -225,6 +228,14 @@ export class FeatureView extends Construct {
     }
     const online = props.online ?? true;
     if (!online && props.materialize) issues.push({ path, field: 'materialize', message: 'is set but online is false; drop materialize or set online: true' });
+    const store = (props.onlineStore ?? OnlineStore.sqlite()).spec;
+    if (online && props.materialize && store.type !== 'redis')
+      issues.push({
+        path,
+        field: 'materialize',
+        message:
+          "schedules materialization in a cluster, but the online store is a local SQLite file; set onlineStore: OnlineStore.redis({ name, key }), or run 'ghosteam features materialize' locally",
+      });
     if (issues.length) throw new ValidationError(issues);
 
     this.spec = {
@@ -233,7 +244,7 @@ export class FeatureView extends Construct {
       ttlSeconds,
       features: props.features.map((f) => ({ ...f.spec })),
       online,
-      ...(online ? { onlineStore: { ...(props.onlineStore ?? OnlineStore.sqlite()).spec } } : {}),
+      ...(online ? { onlineStore: { ...store } } : {}),
       ...(props.materialize ? { materialization: { schedule: props.materialize.schedule.spec.cron, chunkSeconds } } : {}),
       ...(props.description ? { description: props.description } : {}),
     };
@@ -245,6 +256,20 @@ export class FeatureView extends Construct {
       owner: this,
       render: () => ({ body: { spec: this.spec } }),
     });
+    // The schedule: an Argo WorkflowTemplate + CronWorkflow running the materialize-features step,
+    // the store's URL from its Secret (secretKeyRef), never in the manifests.
+    if (props.materialize && store.secretRef) {
+      const pipeline = new Pipeline(this, 'materialize', {
+        name: `materialize-${this.name}`.slice(0, 63).replace(/-+$/, ''),
+        description: `Materializes feature view ${this.name} into its online store`,
+        schedule: props.materialize.schedule,
+        ...(props.namespace ? { namespace: props.namespace } : {}),
+      });
+      pipeline.component('materialize', 'materialize-features', {
+        params: { view: this.name, spec: JSON.parse(JSON.stringify(this.spec)) as ParamValue },
+        env: { GHOSTEAM_ONLINE_STORE_URL: Secret.fromSecret(store.secretRef.name, store.secretRef.key) },
+      });
+    }
   }
 
   /** Some of this view's features, for a FeatureService. */

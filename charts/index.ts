@@ -5,6 +5,19 @@ export { Model, gpuOnCpuRuntime, type ModelProps } from './model.ts';
 export { Dashboard, DASHBOARD_DEFAULTS, type DashboardOptions } from './dashboard.ts';
 export { Alerts, ALERT_DEFAULTS, ALERT_NAMES, type AlertsOptions, type PrometheusRuleSpec } from './alerts.ts';
 export {
+  Alerting,
+  ALERTING_DEFAULTS,
+  type AlertingProps,
+  type AlertReceiver,
+  type AlertRoute,
+  type AlertRouteTiming,
+  type EmailNotifier,
+  type PagerDutyNotifier,
+  type SecretRef,
+  type SlackNotifier,
+  type WebhookNotifier,
+} from './alerting.ts';
+export {
   ModelServingRuntime,
   DEFAULT_MODEL_SERVER_IMAGE,
   DEFAULT_RUNTIME_NAME,

@@ -78,6 +78,8 @@ export const InferenceServiceSchema = Type.Object({
       nodeSelector: Type.Optional(StrMap),
       tolerations: Type.Optional(Type.Array(TolerationSchema)),
       affinity: Type.Optional(AffinitySchema),
+      /** Secret volumes (a TLS certificate from a Secret). */
+      volumes: Type.Optional(Type.Array(Type.Object({ name: Type.String(), secret: Type.Object({ secretName: Type.String() }) }))),
       model: Type.Object({
         modelFormat: Type.Object({ name: Type.String(), version: Type.Optional(Type.String()) }),
         runtime: Type.String(),
@@ -86,6 +88,14 @@ export const InferenceServiceSchema = Type.Object({
         env: Type.Array(EnvVarSchema),
         resources: ResourceRequirementsSchema,
         securityContext: ContainerSecurityContextSchema,
+        volumeMounts: Type.Optional(Type.Array(Type.Object({ name: Type.String(), mountPath: Type.String(), readOnly: Type.Optional(Type.Boolean()) }))),
+        /** Merged over the ServingRuntime container's probe by KServe (an HTTPS probe when the predictor serves TLS). */
+        readinessProbe: Type.Optional(
+          Type.Object({
+            httpGet: Type.Object({ path: Type.String(), port: Type.Integer(), scheme: Type.Optional(StringEnum(['HTTP', 'HTTPS'] as const)) }),
+            periodSeconds: Type.Optional(Type.Integer()),
+          }),
+        ),
       }),
     }),
   }),

@@ -13,6 +13,7 @@
 import type { Alerts } from './alerts.ts';
 import type { Dashboard } from './dashboard.ts';
 import { Construct } from 'constructs';
+import { Chart } from 'cdk8s';
 import { parseModelRef } from '../components/registry/types.ts';
 import { gpuPlacement, podResources } from '../pipelines/argo.ts';
 import { messages } from '../pipelines/check.ts';
@@ -25,10 +26,11 @@ import type { InferenceService } from './kserve.ts';
 import { readModelsLock } from '../api/lock.ts';
 import { RenderedObject } from '../api/rendered-object.ts';
 import { Autoscaling, PayloadLogging, Rollout } from './rollout.ts';
-import { ModelServingRuntime } from './serving-runtime.ts';
+import { MODEL_SERVER_PORT, ModelServingRuntime } from './serving-runtime.ts';
 import { containerSecurityContext, podSecurityContext } from '../api/security.ts';
 import { MODEL_LABEL } from '../api/objects.ts';
 import { parseGrant } from '../components/security/auth.ts';
+import { TLS_ENV } from '../components/security/tls.ts';
 
 /** Namespaces of the ingress in front of KServe predictors (Istio's gateway, Knative's activator). */
 export const DEFAULT_GATEWAY_NAMESPACES = ['istio-system', 'knative-serving'] as const;
@@ -76,6 +78,37 @@ export interface ModelAuthProps {
    */
   readonly grants?: readonly string[];
 }
+
+/**
+ * TLS on the predictor from a Secret of type kubernetes.io/tls (keys `tls.crt` and `tls.key`, the
+ * layout cert-manager writes). The Secret is mounted read-only at TLS_MOUNT and the server reloads
+ * the pair when the kubelet updates the volume (a renewal needs no restart).
+ */
+export interface ModelTlsProps {
+  /** The Secret holding tls.crt and tls.key. */
+  readonly secretName: string;
+  /**
+   * Also emit a cert-manager `Certificate` that issues into `secretName` (and renews it).
+   * @default - none: the Secret is made some other way
+   */
+  readonly certManager?: ModelCertManagerProps;
+}
+
+export interface ModelCertManagerProps {
+  /** The Issuer or ClusterIssuer that signs. */
+  readonly issuerRef: { readonly name: string; /** @default 'Issuer' */ readonly kind?: string; /** @default 'cert-manager.io' */ readonly group?: string };
+  /** @default - the predictor Service's names: <name>-predictor, .<ns>, .<ns>.svc, .<ns>.svc.cluster.local */
+  readonly dnsNames?: readonly string[];
+  /** @default - cert-manager's (90 days) */
+  readonly duration?: string;
+  /** @default - cert-manager's (a third of the duration) */
+  readonly renewBefore?: string;
+}
+
+/** Where the predictor's TLS Secret is mounted. */
+export const TLS_MOUNT = '/etc/ghosteam/tls';
+const TLS_VOLUME = 'ghosteam-tls';
+const GO_DURATION = /^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$/;
 
 export interface ModelProps {
   /** Name of the InferenceService and the Model resource (DNS-1123). @default - the construct id */
@@ -131,6 +164,14 @@ export interface ModelProps {
   readonly network?: ModelNetworkProps | false;
   /** OIDC/JWT on the predictor. @default - none: the runtime's own token, if any */
   readonly auth?: ModelAuthProps;
+  /**
+   * The predictor serves HTTPS with the certificate in a Secret (cert-manager compatible). It then
+   * runs as a KServe RawDeployment: Knative's queue-proxy only speaks plain HTTP to the container.
+   * KServe's payload logger (an agent proxying plain HTTP to the container) can't sit in front of
+   * it, so payloadLogging must be disabled; a mesh's mutual TLS is the way to have both.
+   * @default - plain HTTP inside the pod (TLS ends at the gateway or the mesh)
+   */
+  readonly tls?: ModelTlsProps;
 }
 
 export class Model extends Construct {
@@ -160,7 +201,12 @@ export class Model extends Construct {
       name: this.name,
       namespace: props.namespace,
       owner: this,
-      render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.inferenceServiceSpec() } }),
+      render: () => ({
+        labels: { [MODEL_LABEL]: this.name },
+        // Knative's queue-proxy speaks plain HTTP to the container: a predictor serving TLS itself is a raw Deployment.
+        ...(props.tls ? { annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } } : {}),
+        body: { spec: this.inferenceServiceSpec() },
+      }),
     });
     if (props.auth) {
       const a = props.auth;
@@ -176,6 +222,22 @@ export class Model extends Construct {
         }
       });
       if (issues.length > 0) throw new ValidationError(issues);
+    }
+    if (props.tls) {
+      const issues = tlsProblems(props.tls, props.payloadLogging?.spec.enabled ?? true).map((i) => ({ path, ...i }));
+      if (issues.length > 0) throw new ValidationError(issues);
+      const cm = props.tls.certManager;
+      if (cm) {
+        const secretName = props.tls.secretName;
+        new RenderedObject(this, 'Certificate', {
+          apiVersion: 'cert-manager.io/v1',
+          kind: 'Certificate',
+          name: `${this.name}-predictor`,
+          namespace: props.namespace,
+          owner: this,
+          render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.certificateSpec(secretName, cm) } }),
+        });
+      }
     }
     if (props.network !== false) {
       const net = props.network ?? {};
@@ -280,6 +342,23 @@ export class Model extends Construct {
     };
   }
 
+  /** The cert-manager Certificate spec issuing the predictor's TLS Secret. */
+  certificateSpec(secretName: string, cm: ModelCertManagerProps): Record<string, unknown> {
+    const ns = this.props.namespace ?? Chart.of(this).namespace;
+    const svc = `${this.name}-predictor`;
+    const dnsNames = cm.dnsNames ?? (ns ? [svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`] : [svc]);
+    return {
+      secretName,
+      issuerRef: { name: cm.issuerRef.name, kind: cm.issuerRef.kind ?? 'Issuer', group: cm.issuerRef.group ?? 'cert-manager.io' },
+      dnsNames: [...dnsNames],
+      ...(cm.duration !== undefined ? { duration: cm.duration } : {}),
+      ...(cm.renewBefore !== undefined ? { renewBefore: cm.renewBefore } : {}),
+      // A fresh key on every renewal; ECDSA P-256 as the server's TLS expects nothing else.
+      privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+      usages: ['server auth', 'digital signature'],
+    };
+  }
+
   /**
    * Only the gateway, the operator, Prometheus and the declared callers reach the predictor's pods:
    * selecting the pods makes them deny every other ingress. Egress stays open (the storage
@@ -313,6 +392,7 @@ export class Model extends Construct {
     const s = this.modelSpec();
     const placement = gpuPlacement(s.resources.gpu);
     const version = s.modelRef.version !== undefined ? String(s.modelRef.version) : (s.modelRef.alias ?? 'latest');
+    const tls = this.props.tls;
     return {
       predictor: {
         minReplicas: s.autoscaling.minReplicas,
@@ -325,6 +405,7 @@ export class Model extends Construct {
         ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
         ...(placement.tolerations ? { tolerations: placement.tolerations as InferenceService['spec']['predictor']['tolerations'] } : {}),
         ...(placement.affinity ? { affinity: placement.affinity as InferenceService['spec']['predictor']['affinity'] } : {}),
+        ...(tls ? { volumes: [{ name: TLS_VOLUME, secret: { secretName: tls.secretName } }] } : {}),
         model: {
           modelFormat: { name: s.format },
           runtime: s.runtime,
@@ -341,9 +422,21 @@ export class Model extends Construct {
                   ...(this.props.auth.grants?.length ? [{ name: 'GHOSTEAM_AUTH_GRANTS', value: this.props.auth.grants.join(' ') }] : []),
                 ]
               : []),
+            ...(tls
+              ? [
+                  { name: TLS_ENV.cert, value: `${TLS_MOUNT}/tls.crt` },
+                  { name: TLS_ENV.key, value: `${TLS_MOUNT}/tls.key` },
+                ]
+              : []),
           ],
           resources: podResources(s.resources),
           securityContext: containerSecurityContext(),
+          ...(tls
+            ? {
+                volumeMounts: [{ name: TLS_VOLUME, mountPath: TLS_MOUNT, readOnly: true }],
+                readinessProbe: { httpGet: { path: '/v2/health/ready', port: MODEL_SERVER_PORT, scheme: 'HTTPS' as const }, periodSeconds: 5 },
+              }
+            : {}),
         },
       },
     };
@@ -371,6 +464,41 @@ export function networkProblems(net: ModelNetworkProps, callers: ReadonlyArray<[
   });
   if (net.operatorNamespace !== undefined && dnsLabelProblem(net.operatorNamespace))
     out.push({ field: 'network.operatorNamespace', message: messages.notDns(net.operatorNamespace) });
+  return out;
+}
+
+/** What is wrong with a Model's TLS settings (pure): each problem names the field and the fix. */
+export function tlsProblems(tls: ModelTlsProps, payloadLogging: boolean): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  const dns = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+  if (!dns.test(tls.secretName ?? '') || tls.secretName.length > 253)
+    out.push({ field: 'tls.secretName', message: `'${tls.secretName}' is not a Secret name (lower-case letters, digits, '-' and '.')` });
+  if (payloadLogging)
+    out.push({
+      field: 'tls',
+      message:
+        "KServe's payload logger proxies plain HTTP to the container, so it can't log a predictor that serves TLS itself; set payloadLogging: PayloadLogging.disabled(), or leave tls out and let the mesh (Istio mTLS) encrypt",
+    });
+  const cm = tls.certManager;
+  if (cm) {
+    if (!cm.issuerRef?.name) out.push({ field: 'tls.certManager.issuerRef.name', message: 'is required; name the Issuer or ClusterIssuer that signs' });
+    if (cm.issuerRef?.kind !== undefined && !['Issuer', 'ClusterIssuer'].includes(cm.issuerRef.kind) && cm.issuerRef.group === undefined)
+      out.push({
+        field: 'tls.certManager.issuerRef.kind',
+        message: `'${cm.issuerRef.kind}' is not Issuer or ClusterIssuer; an external issuer also needs its group`,
+      });
+    if (cm.dnsNames !== undefined && cm.dnsNames.length === 0)
+      out.push({ field: 'tls.certManager.dnsNames', message: 'is empty; leave it out for the predictor Service names' });
+    (cm.dnsNames ?? []).forEach((d, i) => {
+      if (!/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(d))
+        out.push({ field: `tls.certManager.dnsNames[${i}]`, message: `'${d}' is not a DNS name` });
+    });
+    for (const k of ['duration', 'renewBefore'] as const) {
+      const v = cm[k];
+      if (v !== undefined && !GO_DURATION.test(v))
+        out.push({ field: `tls.certManager.${k}`, message: `'${v}' is not a duration; write e.g. 2160h (hours, minutes, seconds)` });
+    }
+  }
   return out;
 }
 

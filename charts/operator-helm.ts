@@ -396,6 +396,10 @@ export function operatorChartFiles(props: OperatorInstallProps = {}): Record<str
  * into a temporary directory beside it first, then renamed, so a failure leaves nothing half-written.
  */
 export async function writeOperatorChart(dir: string, props: OperatorInstallProps = {}): Promise<string[]> {
+  if (props.audit)
+    throw new Error(
+      "--helm with --audit-log: the chart does not template the audit log's claim yet; apply with `ghosteam install --audit-log`, or `--dry-run` for the manifests",
+    );
   const target = resolve(dir);
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) throw new Error(`--helm ${dir}: exists and is not a directory`);

@@ -3,8 +3,8 @@
  * verbs and resources the controllers use), a namespaced Role for the leader Lease and Events, a
  * ServiceAccount, a Deployment under the `restricted` Pod Security Standard with probes and
  * resources, a metrics Service, NetworkPolicies (default-deny ingress in the namespace; the operator
- * takes only metrics scrapes and, with the payload sink, KServe predictors' posts) and a
- * PodDisruptionBudget. Plain objects, ready for YAML or the API.
+ * takes only metrics scrapes and, with the payload sink, KServe predictors' posts), a
+ * PodDisruptionBudget and, with `audit`, the claim the audit log is written to. Plain objects, ready for YAML or the API.
  */
 import { ghosteamCrds } from '../api/crds/index.ts';
 import type { K8sObject } from '../api/objects.ts';
@@ -58,6 +58,52 @@ export interface OperatorInstallProps {
    * @default - off
    */
   readonly payloadSink?: { /** emptyDir size limit. @default '1Gi' */ readonly sizeLimit?: string };
+  /**
+   * The operator's audit log (`ghosteam operator --audit-log`): every decision it acts on, one
+   * fsynced, hash-chained JSON line, written to a PersistentVolumeClaim mounted at
+   * /var/lib/ghosteam/audit, one file per pod (`<pod name>.jsonl`: only the leader acts, and each
+   * file keeps one writer and an unbroken chain). The claim outlives pods and upgrades; read it with
+   * `kubectl exec -n <ns> deploy/ghosteam-operator -- cat /var/lib/ghosteam/audit/<pod>.jsonl` or
+   * from any pod that mounts the claim. The install creates the claim `ghosteam-operator-audit`
+   * unless `claimName` names an existing one.
+   * @default - off (the operator's decisions are still Kubernetes Events)
+   */
+  readonly audit?: OperatorAudit;
+}
+
+export interface OperatorAudit {
+  /** An existing claim to write to (the install then creates none). @default - the install creates ghosteam-operator-audit */
+  readonly claimName?: string;
+  /** Size of the claim the install creates. @default '1Gi' */
+  readonly size?: string;
+  /** Storage class of the claim the install creates. @default - the cluster's default class */
+  readonly storageClassName?: string;
+  /**
+   * Access mode of the claim the install creates. Every replica mounts it, so with more than one
+   * replica it must be ReadWriteMany (or replicas must share a node).
+   * @default 'ReadWriteOnce' with one replica, 'ReadWriteMany' with more
+   */
+  readonly accessMode?: 'ReadWriteOnce' | 'ReadWriteMany';
+}
+
+/** Where the operator's pod keeps its audit log (`audit` on the install). */
+export const AUDIT_DIR = '/var/lib/ghosteam/audit';
+/** The claim `ghosteam install` creates for the audit log. */
+export const AUDIT_CLAIM = 'ghosteam-operator-audit';
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
+
+/** What is wrong with the audit settings (pure); each problem names the field and the fix. */
+export function auditProblem(a: OperatorAudit, replicas: number): string | undefined {
+  if (a.claimName !== undefined && (!DNS_SUBDOMAIN.test(a.claimName) || a.claimName.length > 253))
+    return `audit.claimName '${a.claimName}' is not a valid claim name (lower-case letters, digits, '-' and '.')`;
+  if (a.claimName !== undefined && (a.size !== undefined || a.storageClassName !== undefined || a.accessMode !== undefined))
+    return 'audit.claimName names an existing claim: leave audit.size, audit.storageClassName and audit.accessMode out (they shape the claim the install creates)';
+  if (a.size !== undefined && !QUANTITY.test(a.size)) return `audit.size '${a.size}' is not a quantity; write e.g. 1Gi`;
+  if (a.storageClassName !== undefined && (!DNS_SUBDOMAIN.test(a.storageClassName) || a.storageClassName.length > 253))
+    return `audit.storageClassName '${a.storageClassName}' is not a valid storage class name`;
+  if (a.accessMode === 'ReadWriteOnce' && replicas > 1)
+    return `audit.accessMode ReadWriteOnce with ${replicas} replicas: every replica mounts the claim and they run on different nodes; use ReadWriteMany or replicas 1`;
+  return undefined;
 }
 
 /** The in-cluster URL of the payload sink Service for InferenceServices' `logger.url`. */
@@ -170,6 +216,13 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       `payloadSink: the sink keeps the payload log in the operator's pod, so it needs replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`,
     );
   if (sink) args.push('--payload-log', `${SINK_DIR}/payloads.jsonl`, '--payload-sink-port', String(SINK_PORT));
+  const audit = props.audit;
+  if (audit) {
+    const problem = auditProblem(audit, replicas);
+    if (problem) throw new Error(problem);
+    // $(POD_NAME) is expanded by the kubelet from the container's env: one file (one writer) per pod.
+    args.push('--audit-log', `${AUDIT_DIR}/$(POD_NAME).jsonl`);
+  }
   const out: K8sObject[] = [];
   if (props.crds ?? true) out.push(...ghosteamCrds());
   out.push(
@@ -261,18 +314,37 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
                   capabilities: { drop: ['ALL'] },
                   seccompProfile: { type: 'RuntimeDefault' },
                 },
-                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(sink ? [{ name: 'payloads', mountPath: SINK_DIR }] : [])],
+                volumeMounts: [
+                  { name: 'tmp', mountPath: '/tmp' },
+                  ...(sink ? [{ name: 'payloads', mountPath: SINK_DIR }] : []),
+                  ...(audit ? [{ name: 'audit', mountPath: AUDIT_DIR }] : []),
+                ],
               },
             ],
             // Write-back clones the repository into /tmp: room for it. The payload log rotates at 64 MiB × 6 files.
             volumes: [
               { name: 'tmp', emptyDir: { sizeLimit: g ? '512Mi' : '64Mi' } },
               ...(sink ? [{ name: 'payloads', emptyDir: { sizeLimit: sink.sizeLimit ?? '1Gi' } }] : []),
+              ...(audit ? [{ name: 'audit', persistentVolumeClaim: { claimName: audit.claimName ?? AUDIT_CLAIM } }] : []),
             ],
           },
         },
       },
     },
+    ...(audit && audit.claimName === undefined
+      ? [
+          {
+            apiVersion: 'v1',
+            kind: 'PersistentVolumeClaim',
+            metadata: { name: AUDIT_CLAIM, namespace: ns, labels },
+            spec: {
+              accessModes: [audit.accessMode ?? (replicas > 1 ? 'ReadWriteMany' : 'ReadWriteOnce')],
+              resources: { requests: { storage: audit.size ?? '1Gi' } },
+              ...(audit.storageClassName !== undefined ? { storageClassName: audit.storageClassName } : {}),
+            },
+          },
+        ]
+      : []),
     {
       apiVersion: 'v1',
       kind: 'Service',

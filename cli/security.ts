@@ -7,7 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import { parseGrant, type AuthOptions, type Grant } from '../components/security/auth.ts';
-import type { TlsFiles } from '../components/security/tls.ts';
+import { TLS_ENV, type TlsFiles } from '../components/security/tls.ts';
 
 export interface SecurityFlags {
   authJwksUrl?: string;
@@ -43,8 +43,8 @@ export function addSecurityOptions(cmd: Command, o: { clientCa?: boolean; routes
         .default([]),
     )
     .option('--auth-ca-file <file>', "PEM CA bundle trusted for the issuer's HTTPS (beside the system's)")
-    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read when it changes)')
-    .option('--tls-key <file>', 'the PEM private key of --tls-cert');
+    .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (re-read when it changes)').env(TLS_ENV.cert))
+    .addOption(new Option('--tls-key <file>', 'the PEM private key of --tls-cert').env(TLS_ENV.key));
   if (o.clientCa) cmd.option('--tls-client-ca <file>', 'require client certificates signed by this PEM CA (mutual TLS)');
   return cmd;
 }

@@ -35,6 +35,8 @@ import { split } from './split/index.ts';
 import { trainTabular } from './train-tabular/index.ts';
 import { validate } from './validate/index.ts';
 import { driftComponent } from './drift/component.ts';
+import { getHistoricalFeaturesComponent } from './features/component.ts';
+import { materializeFeaturesComponent } from './features/materialize-component.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -64,7 +66,19 @@ export const CONTAINER_PATHS = {
   outputParams: '/tmp/outputs/params',
 } as const;
 
-const BUILTINS: readonly Component[] = [driftComponent, evaluate, exportOnnx, gate, ingest, register, split, trainTabular, validate];
+const BUILTINS: readonly Component[] = [
+  driftComponent,
+  evaluate,
+  exportOnnx,
+  gate,
+  getHistoricalFeaturesComponent,
+  ingest,
+  materializeFeaturesComponent,
+  register,
+  split,
+  trainTabular,
+  validate,
+];
 const byName = new Map(BUILTINS.map((c) => [c.name, c]));
 
 export function getComponent(name: string): Component | undefined {

@@ -94,6 +94,22 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['version', 'modelRef', 'registry'],
     params: PARAMS.register,
   },
+  'get-historical-features': {
+    name: 'get-historical-features',
+    version: '1',
+    inputs: [{ name: 'entities', kind: 'dataset' }],
+    outputs: [{ name: 'dataset', kind: 'dataset' }],
+    outputParams: ['rows', 'features', 'found'],
+    params: PARAMS['get-historical-features'],
+  },
+  'materialize-features': {
+    name: 'materialize-features',
+    version: '1',
+    inputs: [],
+    outputs: [],
+    outputParams: ['rowsWritten', 'chunks', 'until'],
+    params: PARAMS['materialize-features'],
+  },
   drift: {
     name: 'drift',
     version: '1',

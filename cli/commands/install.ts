@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { gitWriteBackProblem, operatorInstallManifests, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
+import { gitWriteBackProblem, operatorInstallManifests, type OperatorAudit, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
 import { intArg } from '../args.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
@@ -27,6 +27,28 @@ interface InstallFlags {
   payloadSink?: boolean;
   watchNamespace?: string;
   helm?: string;
+  auditLog?: boolean;
+  auditLogClaim?: string;
+  auditLogSize?: string;
+  auditLogStorageClass?: string;
+}
+
+/** The operator's audit log settings from the install flags; undefined without --audit-log or --audit-log-claim. */
+export function installAudit(f: Pick<InstallFlags, 'auditLog' | 'auditLogClaim' | 'auditLogSize' | 'auditLogStorageClass'>): OperatorAudit | undefined {
+  if (!f.auditLog && f.auditLogClaim === undefined) {
+    const stray = f.auditLogSize !== undefined ? '--audit-log-size' : f.auditLogStorageClass !== undefined ? '--audit-log-storage-class' : undefined;
+    if (stray) throw new Error(`${stray} needs --audit-log (the install then creates the claim the operator's audit log is written to)`);
+    return undefined;
+  }
+  if (f.auditLogClaim !== undefined && (f.auditLogSize !== undefined || f.auditLogStorageClass !== undefined))
+    throw new Error(
+      '--audit-log-claim names an existing claim: leave --audit-log-size and --audit-log-storage-class out (they shape the claim the install creates)',
+    );
+  return {
+    ...(f.auditLogClaim !== undefined ? { claimName: f.auditLogClaim } : {}),
+    ...(f.auditLogSize !== undefined ? { size: f.auditLogSize } : {}),
+    ...(f.auditLogStorageClass !== undefined ? { storageClassName: f.auditLogStorageClass } : {}),
+  };
 }
 
 const GIT_FLAGS = { repo: '--git-repo', branch: '--git-branch', lockFile: '--lock-file', secret: '--git-secret' };
@@ -69,6 +91,7 @@ export const PLURALS: Record<string, { path: (ns?: string) => string; namespaced
   Service: { path: (ns) => `/api/v1/namespaces/${ns}/services`, namespaced: true },
   PodDisruptionBudget: { path: (ns) => `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`, namespaced: true },
   NetworkPolicy: { path: (ns) => `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`, namespaced: true },
+  PersistentVolumeClaim: { path: (ns) => `/api/v1/namespaces/${ns}/persistentvolumeclaims`, namespaced: true },
 };
 
 export function register(program: Command): void {
@@ -92,6 +115,13 @@ export function register(program: Command): void {
     )
     .option('--git-secret <name>', "Secret in the operator namespace with the Git token (key 'token', optional 'username')")
     .option('--watch-namespace <ns>', 'namespace scope: the operator watches only this namespace, with a Role there instead of cluster-wide RBAC')
+    .option(
+      '--audit-log',
+      'the operator appends every decision it acts on to an audit log (hash-chained JSON lines, one file per pod) on a claim the install creates, ghosteam-operator-audit, mounted at /var/lib/ghosteam/audit',
+    )
+    .option('--audit-log-claim <name>', 'write the audit log to this existing PersistentVolumeClaim instead (ReadWriteMany with several replicas)')
+    .option('--audit-log-size <quantity>', 'size of the audit log claim the install creates (default 1Gi)')
+    .option('--audit-log-storage-class <class>', "storage class of the audit log claim (default: the cluster's default)")
     .option('--helm <dir>', 'write a Helm chart of the operator to <dir> instead (these flags become its values.yaml defaults)')
     .action(async (f: InstallFlags, cmd: Command) => {
       const gitWriteBack = installGitWriteBack(f, {
@@ -103,6 +133,7 @@ export function register(program: Command): void {
         throw new Error(
           `--payload-sink keeps the payload log in the operator's pod, so it needs --replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`,
         );
+      const audit = installAudit(f);
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace))
         throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
       if (f.watchNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.watchNamespace))
@@ -117,6 +148,7 @@ export function register(program: Command): void {
         ...(gitWriteBack ? { gitWriteBack } : {}),
         ...(f.payloadSink ? { payloadSink: {} } : {}),
         ...(f.watchNamespace !== undefined ? { watchNamespace: f.watchNamespace } : {}),
+        ...(audit ? { audit } : {}),
       };
       if (f.helm !== undefined && f.dryRun) throw new Error('--helm writes a chart and --dry-run prints manifests: give one of them');
       if (f.helm !== undefined) {
@@ -143,6 +175,11 @@ export function register(program: Command): void {
           console.log(`${o.kind} ${o.metadata.name} created`);
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 409)) throw e;
+          if (o.kind === 'PersistentVolumeClaim') {
+            // A claim's spec is immutable once bound, and it holds the audit log: keep it as it is.
+            console.log(`${o.kind} ${o.metadata.name} kept (it exists)`);
+            continue;
+          }
           const cur = await store.request<K8sObject>('GET', `${base}/${o.metadata.name}`);
           await store.request('PUT', `${base}/${o.metadata.name}`, {
             ...o,

@@ -47,8 +47,20 @@ export function s3ClientConfig(env: Readonly<Record<string, string | undefined>>
   // With an endpoint of its own (an S3-compatible store), checksums only where the API requires
   // them: the SDK's default flexible checksums (x-amz-checksum-*) are refused by stores that do
   // not implement them (s3proxy answers NotImplemented).
+  // Keys in the given environment (process.env, or a task's own): the SDK's chain reads only process.env.
+  const keys =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          credentials: {
+            accessKeyId: env.AWS_ACCESS_KEY_ID,
+            secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+            ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+          },
+        }
+      : {};
   return {
     region,
+    ...keys,
     ...(endpoint ? { endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
   };
 }

@@ -657,6 +657,11 @@ export class QualityMonitor {
     });
   }
 
+  /** Predictions remembered for labels to join (at most maxPredictions). */
+  get rememberedPredictions(): number {
+    return this.predictions.size;
+  }
+
   /** Unmatched labels held for a prediction logged later. */
   get pendingLabels(): number {
     return this.pendingCount;

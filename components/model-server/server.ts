@@ -40,7 +40,7 @@ import { AuthError, createAuthenticator, type AuthOptions, type Need, type Princ
 import { readTls, watchTls, type TlsFiles } from '../security/tls.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { ModelRepository } from './repository.ts';
-import { decodeV1Request, v1Answer, v1Shape } from './v1.ts';
+import { decodeV1Request, v1AnswerText, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
 import { QualityMonitor, registerQualityMetrics, type QualityOptions, type VersionQuality } from './quality.ts';
 
@@ -694,9 +694,22 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     return out;
   }
 
-  function logPayload(v: Version, id: string, inputs: readonly DecodedTensor[], out: Record<string, RawOutput>, names: readonly string[]): void {
-    if (quality) {
-      // Every answered request, sampled or not: feedback can come for any of them.
+  /**
+   * Remembers the prediction for feedback and samples the payload log. `idKnown` is false for an id
+   * the server made up and told nobody (a V1 request without X-Request-Id: its answer carries no
+   * id): no label can name it unless the payload log records it, so then it is not remembered.
+   */
+  function logPayload(
+    v: Version,
+    id: string,
+    inputs: readonly DecodedTensor[],
+    out: Record<string, RawOutput>,
+    names: readonly string[],
+    idKnown = true,
+  ): void {
+    const sampled = payload !== undefined && payload.sample();
+    if (quality && (idKnown || sampled)) {
+      // Every answered request whose id a client can know, sampled or not: feedback can come for any of them.
       const outs: Record<string, PayloadTensor> = {};
       for (const spec of v.model.outputs) {
         const o = out[spec.name];
@@ -704,7 +717,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       }
       quality.observe(v.name, v.version, id, outs);
     }
-    if (!payload || !payload.sample()) return;
+    if (!sampled) return;
     const ins: Record<string, PayloadTensor> = {};
     for (const t of inputs) ins[t.name] = { shape: t.shape, datatype: t.datatype, data: t.json };
     const outs: Record<string, PayloadTensor> = {};
@@ -852,10 +865,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       let elements = 0;
       for (const n of names) elements += (out[n]?.data as ArrayLike<unknown> | undefined)?.length ?? 0;
       capResponse(elements * 2, `the model's outputs have ${elements} elements`);
-      const answer = v1Answer(out, v.model.outputs, rows, shape);
       let text: string;
       try {
-        text = JSON.stringify(answer);
+        text = v1AnswerText(out, v.model.outputs, rows, shape);
       } catch (e) {
         if (e instanceof RangeError) throw tooLarge(maxResponse, 'it does not fit in a string');
         throw e;
@@ -865,7 +877,8 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       const tEnd = performance.now();
       v.triton.ok(tIn - t0, tEnd - tOut, tEnd - t0, rows, Date.now());
       const hdrId = req.headers['x-request-id'];
-      logPayload(v, typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`, inputs, out, names);
+      if (typeof hdrId === 'string') logPayload(v, hdrId, inputs, out, names);
+      else logPayload(v, `${idBase}-${++idSeq}`, inputs, out, names, false);
     } catch (e) {
       status = e instanceof RequestError ? e.status : 500;
       throw e;

@@ -14,7 +14,7 @@
  * `{"predictions": [...]}`, one entry per row: the value of the single output, or an object keyed by
  * output name.
  */
-import { decodeInput, RequestError, toPlain, type DecodedTensor, type TensorSpec } from './tensors.ts';
+import { decodeInput, jsonArrayText, RequestError, toPlain, type DecodedTensor, type TensorSpec } from './tensors.ts';
 
 const bad = (m: string): RequestError => new RequestError(400, m);
 
@@ -335,4 +335,33 @@ export function v1Answer(out: Outs, outputs: readonly TensorSpec[], rows: number
     };
   });
   return { predictions: Array.from({ length: rows }, (_, r) => Object.fromEntries(outputs.map((o, i) => [o.name, per[i](r)]))) };
+}
+
+/** Number datatypes whose JSON text jsonArrayText writes as JSON.stringify would (FP16 as its value, NaN as null). */
+const NUMERIC = new Set(['FP16', 'FP32', 'FP64', 'INT8', 'INT16', 'INT32', 'INT64', 'UINT8', 'UINT16', 'UINT32', 'UINT64']);
+
+/**
+ * The V1 answer as JSON text: `JSON.stringify(v1Answer(...))`, written straight from the output's
+ * typed array for the common answers (a classifier's labels, a regressor's values, rows of class
+ * probabilities) without building the nested arrays first; any other answer goes through v1Answer.
+ */
+export function v1AnswerText(out: Outs, outputs: readonly TensorSpec[], rows: number, shape: V1Shape): string {
+  const spec = shape === 'predict_proba' ? probabilityOutput(outputs) : shape === 'predict' || outputs.length === 1 ? outputs[0] : undefined;
+  const o = spec && out[spec.name];
+  if (!spec || !o || !NUMERIC.has(spec.datatype) || rows === 0) return JSON.stringify(v1Answer(out, outputs, rows, shape));
+  const data = o.data as ArrayLike<number | bigint>;
+  const rowShape = o.dims[0] === rows ? o.dims.slice(1) : [data.length / rows];
+  const w = rowShape.reduce((a, b) => a * b, 1);
+  if (rowShape.length > 1 || !Number.isInteger(w)) return JSON.stringify(v1Answer(out, outputs, rows, shape));
+  let text: string;
+  if (w === 1) text = jsonArrayText(data, spec.datatype);
+  else {
+    const sub = (data as { subarray?: (a: number, b: number) => ArrayLike<number | bigint> }).subarray;
+    text = '[';
+    for (let r = 0; r < rows; r++)
+      text += (r ? ',' : '') + jsonArrayText(sub ? sub.call(data, r * w, (r + 1) * w) : Array.prototype.slice.call(data, r * w, (r + 1) * w), spec.datatype);
+    text += ']';
+  }
+  const labels = shape === 'predict_proba' ? spec.parameters?.labels : undefined;
+  return `{"predictions":${text}${labels ? `,"class_labels":${JSON.stringify(labels)}` : ''}}`;
 }

@@ -22,6 +22,9 @@ export interface TlsFiles {
   readonly reloadIntervalMs?: number;
 }
 
+/** Environment variables --tls-cert/--tls-key fall back to (set on a predictor by the Model construct's `tls`). */
+export const TLS_ENV = { cert: 'GHOSTEAM_TLS_CERT', key: 'GHOSTEAM_TLS_KEY' } as const;
+
 export const TLS_DEFAULTS = { reloadIntervalMs: 2000, minVersion: 'TLSv1.2' } as const;
 
 /** What the listener is built with: the files' contents, checked to load together. */

@@ -21,7 +21,6 @@ import { gateOfNodes } from './outcome.ts';
 import { execFile } from 'node:child_process';
 import { gitSource } from '../../api/git-source.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
@@ -190,8 +189,9 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   if (spec.exitHandler) rec.nodes[spec.exitHandler.name] = newNode(spec.exitHandler, spec.exitHandler.name, { isExitHandler: true });
 
   const saver = new RecordSaver(runs, rec);
-  await mkdir(join(runDir, 'logs'), { recursive: true });
-  await saver.flush();
+  // The first record (status Running) is written behind the run, not before it: saves are chained,
+  // so it still lands before any later one. The logs folder is made with the first log line.
+  void saver.save();
 
   const emit = (e: EngineEvent): void => {
     if (e.type === 'progress' && e.epoch !== undefined && rec.nodes[e.node]) {
@@ -417,7 +417,11 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
   await saver.flush();
   // Attempt directories hold only scratch files once outputs are stored; a failed run keeps them
   // for a look at what the failing attempt left behind.
-  if (rec.status === 'Succeeded') await removeDir(workRoot);
+  if (rec.status === 'Succeeded') {
+    const removed = removeDir(workRoot);
+    if (opts.cleanup) opts.cleanup(removed);
+    else await removed;
+  }
   const gate = gateOfNodes(rec.order.map((id) => rec.nodes[id]).filter((n) => n !== undefined));
   emit({
     type: 'run-end',

@@ -107,8 +107,7 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
   const outputs: Record<string, string> = {};
   for (const name of Object.keys(a.task.outputs)) outputs[name] = join(outDir, name);
   try {
-    await mkdir(a.component ? outDir : join(outDir, 'params'), { recursive: true });
-    await mkdir(tmpDir, { recursive: true });
+    await Promise.all([mkdir(a.component ? outDir : join(outDir, 'params'), { recursive: true }), mkdir(tmpDir, { recursive: true })]);
     const outputParams = a.component
       ? a.isolation === 'worker' && a.catalog
         ? await runComponentInWorker(a, a.component, a.catalog, outputs, tmpDir, ctl.signal)

@@ -5,7 +5,7 @@
  * own: test/engine/node-runner.test.ts drives it without a DAG. engine.ts builds the context and
  * schedules the nodes.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
 import { ownModuleUrl } from '../../api/own-files.ts';
@@ -229,6 +229,7 @@ export async function runNode(
   const logLine = (line: string): void => {
     if (!log) {
       n.log = `logs/${n.id}.log`;
+      mkdirSync(join(runDir, 'logs'), { recursive: true });
       log = createWriteStream(join(runDir, n.log), { flags: 'a' });
       log.on('error', () => {});
     }

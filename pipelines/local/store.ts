@@ -15,11 +15,22 @@ import { dirname, join } from 'node:path';
 import type { ParamValue } from '../../components/component.ts';
 import type { ArtifactRef, RunRecord } from './types.ts';
 
-/** Writes `data` to `file` atomically: a sibling temporary file, then rename. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `file` atomically: a sibling temporary file, then rename. With `mkdirs`, a missing
+ * directory is made and the write tried again — cheaper than a mkdir before every write: on a busy
+ * machine each filesystem call is a round trip through libuv's thread pool that costs milliseconds,
+ * and the directory is there on every write but the first.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: { mkdirs?: boolean } = {}): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(tmp, data);
+    try {
+      await writeFile(tmp, data);
+    } catch (e) {
+      if (!opts.mkdirs || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(tmp, data);
+    }
     await rename(tmp, file);
   } catch (e) {
     await unlink(tmp).catch(() => {});
@@ -193,14 +204,8 @@ export class StepCache {
       return undefined;
     }
   }
-  private readonly made = new Set<string>();
   async put(e: CacheEntry): Promise<void> {
-    const sub = join(this.dir, e.key.slice(0, 2));
-    if (!this.made.has(sub)) {
-      await mkdir(sub, { recursive: true });
-      this.made.add(sub);
-    }
-    await writeFileAtomic(this.file(e.key), JSON.stringify(e));
+    await writeFileAtomic(this.file(e.key), JSON.stringify(e), { mkdirs: true });
   }
 }
 
@@ -228,9 +233,7 @@ export class RunStore {
     return join(this.dir, id);
   }
   async save(r: RunRecord): Promise<void> {
-    const d = this.runDir(r.id);
-    await mkdir(d, { recursive: true });
-    await writeFileAtomic(join(d, 'record.json'), JSON.stringify(r, null, 2) + '\n');
+    await writeFileAtomic(join(this.runDir(r.id), 'record.json'), JSON.stringify(r, null, 2) + '\n', { mkdirs: true });
   }
   async load(id: string): Promise<RunRecord> {
     let text: string;

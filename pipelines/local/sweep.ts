@@ -16,10 +16,9 @@
  * are cache hits, so the best model flows on to evaluate, gate and register as in any run.
  * State: `<storeDir>/sweeps/<id>.json`, rewritten atomically after every trial.
  */
-import { readFile, readdir, mkdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import type { ParamValue } from '../../components/component.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import type { SweepSpec } from '../tuning/sweep.ts';
@@ -27,6 +26,7 @@ import { propose, type TrialState, type TrialView } from '../tuning/samplers.ts'
 import { decidePrune } from '../tuning/pruners.ts';
 import { gitCommitOf, newRunId, runPipeline } from './engine.ts';
 import { PipelineError } from './plan.ts';
+import { writeFileAtomic } from './store.ts';
 import type { EngineEvent, RunOptions, RunRecord } from './types.ts';
 
 export interface TrialRecord extends TrialView {
@@ -146,8 +146,7 @@ export class SweepStore {
     return join(this.dir, `${id}.json`);
   }
   async save(r: SweepRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(this.file(r.id), JSON.stringify(r, null, 2) + '\n');
+    await writeFileAtomic(this.file(r.id), JSON.stringify(r, null, 2) + '\n', { mkdirs: true });
   }
   async load(id: string): Promise<SweepRecord> {
     const text = await readFile(this.file(id), 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -207,8 +206,24 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     // Trials that were running when the sweep was interrupted run again (same number, same params).
     trials: (prev?.trials ?? []).filter((t) => t.state !== 'Running'),
   };
+  // Saves are chained; one not yet started takes in every later change (a record written per trial
+  // would be rewritten, whole, as many times as there are trials). A resume re-runs a trial whose
+  // line was not saved yet: the same params, a step-cache hit.
   let chain = Promise.resolve();
-  const save = (): Promise<void> => (chain = chain.then(() => store.save(rec)).catch(() => {}));
+  let queued = false;
+  const save = (): Promise<void> => {
+    if (queued) return chain;
+    queued = true;
+    chain = chain
+      .then(() => {
+        queued = false;
+        return store.save(rec);
+      })
+      .catch(() => {});
+    return chain;
+  };
+  // Trial runs hand their scratch-folder removal here; the sweep settles them before it returns.
+  const cleanups: Array<Promise<void>> = [];
   await store.save(rec);
   const P = sweep.budget.parallelism;
   const slots = Math.max(1, Math.min(opts.trialConcurrency ?? Math.min(P, availableParallelism()), P));
@@ -258,6 +273,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
         signal: ctl.signal,
         onEvent,
         reason: opts.reason ?? 'sweep',
+        cleanup: (p) => void cleanups.push(p),
       });
     } catch (e) {
       t.state = 'Failed';
@@ -326,6 +342,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     await Promise.race(running.values());
   }
   await Promise.allSettled(running.values());
+  await Promise.allSettled(cleanups);
 
   const best = bestTrial(rec.trials, sweep.objective.direction) as TrialRecord | undefined;
   if (best) rec.best = { number: best.number, value: best.value!, params: best.params, runId: best.runId };

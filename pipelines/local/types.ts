@@ -168,6 +168,12 @@ export type EngineEvent =
 export type ComponentResolver = (name: string) => Component | undefined | Promise<Component | undefined>;
 
 export interface RunOptions {
+  /**
+   * Called with the removal of a succeeded run's scratch folder (work/<run id>) instead of awaiting
+   * it: a caller that runs many short runs (a sweep's trials) settles them all at its end.
+   * @default - runPipeline awaits the removal
+   */
+  readonly cleanup?: (removal: Promise<void>) => void;
   /** Parameter values; strings are parsed per the ParamSpec type (as from `--param k=v`). */
   readonly params?: Readonly<Record<string, ParamValue>>;
   /** Root of local state: store/, cache/, runs/, work/. @default '.ghosteam' (in the cwd) */

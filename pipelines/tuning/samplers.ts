@@ -178,13 +178,27 @@ export function numericParzen(obs: readonly number[], weights: readonly number[]
   return { mus: [...obs, prior], sigmas: [...sigmas, range], weights: w.map((x) => x / total), low, high };
 }
 
-export function parzenLogPdf(p: Parzen, x: number): number {
-  let acc = 0;
+/** Each kernel's normaliser (its truncated mass in [low, high]), computed once per estimator, not per candidate. */
+const denominators = new WeakMap<Parzen, Float64Array>();
+function denominatorsOf(p: Parzen): Float64Array {
+  let d = denominators.get(p);
+  if (d) return d;
+  d = new Float64Array(p.mus.length);
   for (let i = 0; i < p.mus.length; i++) {
     const s = p.sigmas[i];
-    const z = (x - p.mus[i]) / s;
     const mass = normCdf((p.high - p.mus[i]) / s) - normCdf((p.low - p.mus[i]) / s);
-    acc += (p.weights[i] * Math.exp(-0.5 * z * z)) / (s * Math.sqrt(2 * Math.PI) * Math.max(mass, 1e-12));
+    d[i] = s * Math.sqrt(2 * Math.PI) * Math.max(mass, 1e-12);
+  }
+  denominators.set(p, d);
+  return d;
+}
+
+export function parzenLogPdf(p: Parzen, x: number): number {
+  const den = denominatorsOf(p);
+  let acc = 0;
+  for (let i = 0; i < p.mus.length; i++) {
+    const z = (x - p.mus[i]) / p.sigmas[i];
+    acc += (p.weights[i] * Math.exp(-0.5 * z * z)) / den[i];
   }
   return Math.log(Math.max(acc, 1e-300));
 }

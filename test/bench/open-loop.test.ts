@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { openLoop, postBytes } from '../../bench/open-loop.ts';
+import { atRateProblem, openLoop, postBytes } from '../../bench/open-loop.ts';
 
 test('postBytes carries the Authorization header only when given', () => {
   const plain = postBytes('http://127.0.0.1:1/x', '{}').toString('latin1');
@@ -42,6 +42,31 @@ test('openLoop rotates the given Authorization values over its requests', async 
     // An even rotation: each value within one request of the others.
     const counts = [...seen.values()];
     assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, JSON.stringify(Object.fromEntries(seen)));
+  } finally {
+    server.close();
+  }
+});
+
+test('atRateProblem: a figure counts as "at the rate" only when the rate was reached and the generator was on time', () => {
+  assert.equal(atRateProblem({ rate: 5000, rps: 4990, sendLagP99: 0.6 }), null);
+  assert.equal(atRateProblem({ rate: 5000, rps: 4850, sendLagP99: 2 }), null);
+  assert.equal(atRateProblem({ rate: 5000, rps: 3100, sendLagP99: 0.5 }), '3100 req/s achieved, under 97% of 5000');
+  assert.equal(atRateProblem({ rate: 5000, rps: 5000, sendLagP99: 7.5 }), 'the load generator sent late (lag p99 7.5 ms > 2 ms)');
+  assert.match(atRateProblem({ rate: 5000, rps: 100, sendLagP99: 40 })!, /^100 req\/s achieved.*, the load generator sent late/);
+});
+
+test('a server slower than the schedule: the open loop reports the rate it achieved, and atRateProblem refuses the figure', async () => {
+  // One connection, 10 ms per answer: at most ~100 answers a second against 400 due.
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => setTimeout(() => res.writeHead(200, { 'content-length': '2' }).end('{}'), 10));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+    const r = await openLoop({ url, body: '{}', rate: 400, connections: 1, seconds: 1, warmupSeconds: 0.1 });
+    assert.ok(r.rps < 400 * 0.5, `achieved ${r.rps} req/s`);
+    assert.match(atRateProblem({ rate: 400, rps: r.rps, sendLagP99: r.sendLagMs.p99 })!, /achieved, under 97% of 400/);
   } finally {
     server.close();
   }

@@ -29,7 +29,19 @@ function csv(rows: number): string {
 describe('catalog', () => {
   test('every built-in is found by name, and names are unique', () => {
     const names = listComponents().map((c) => c.name);
-    assert.deepEqual(names, ['drift', 'evaluate', 'export-onnx', 'gate', 'ingest', 'register', 'split', 'train-tabular', 'validate']);
+    assert.deepEqual(names, [
+      'drift',
+      'evaluate',
+      'export-onnx',
+      'gate',
+      'get-historical-features',
+      'ingest',
+      'materialize-features',
+      'register',
+      'split',
+      'train-tabular',
+      'validate',
+    ]);
     for (const n of names) assert.equal(getComponent(n)?.name, n);
     assert.equal(getComponent('nope'), undefined);
   });

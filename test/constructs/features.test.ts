@@ -56,8 +56,29 @@ describe('feature store constructs', () => {
     });
     assert.equal(find(objects, 'FeatureView', 'customer-profile').spec.onlineStore.type, 'sqlite', 'SQLite is the embedded default');
     assert.equal(find(objects, 'FeatureView', 'customer-profile').spec.ttlSeconds, 0);
-    for (const o of objects) assert.deepEqual(validateGhosteamObject(o), [], `${o.kind}/${o.metadata.name}`);
+    for (const o of objects.filter((x) => x.apiVersion === 'ghosteam.io/v1alpha1'))
+      assert.deepEqual(validateGhosteamObject(o), [], `${o.kind}/${o.metadata.name}`);
     assert.ok(!JSON.stringify(objects).includes('redis://'), 'no connection URL in the manifests');
+  });
+
+  test('a scheduled view synthesizes an Argo CronWorkflow running materialize-features, the store URL by secretKeyRef', () => {
+    const { app } = declare();
+    const objects = synth(app).objects;
+    const cron = find(objects, 'CronWorkflow', 'materialize-driver-stats');
+    assert.deepEqual(cron.spec.schedules, ['*/30 * * * *']);
+    assert.deepEqual(cron.spec.workflowSpec, { workflowTemplateRef: { name: 'materialize-driver-stats' } });
+    const wt = find(objects, 'WorkflowTemplate', 'materialize-driver-stats');
+    const step = wt.spec.templates.find((t: { name: string }) => t.name === 'materialize');
+    assert.ok(step.container.args.includes('view={{inputs.parameters.view}}'), JSON.stringify(step.container.args));
+    assert.deepEqual(
+      step.container.env.find((e: { name: string }) => e.name === 'GHOSTEAM_ONLINE_STORE_URL'),
+      { name: 'GHOSTEAM_ONLINE_STORE_URL', valueFrom: { secretKeyRef: { name: 'feature-store', key: 'url' } } },
+    );
+    const dag = wt.spec.templates.find((t: { dag?: unknown }) => t.dag).dag.tasks[0];
+    const spec = JSON.parse(dag.arguments.parameters.find((p: { name: string }) => p.name === 'spec').value);
+    assert.equal(spec.materialization.chunkSeconds, 21600);
+    // The view without a schedule gets none.
+    assert.ok(!objects.some((o) => o.kind === 'CronWorkflow' && o.metadata.name === 'materialize-customer-profile'));
   });
 
   test('a FeatureService lists its features per view, in order, with the missing-value policy', () => {

@@ -224,6 +224,20 @@ describe('POST /v2/models/{name}/feedback', () => {
     assert.match(metrics, /^ghosteam_model_feedback_total\{model="fraud",version="",outcome="unmatched"\} 1$/m);
   });
 
+  test('KServe V1: a predict sent with X-Request-Id takes labels by that id; one without (its answer names no id) is not remembered', async () => {
+    const v1 = (headers: Record<string, string>) => post(`${server.url}/v1/models/fraud:predict`, JSON.stringify({ instances: rows(1, 4242) }), headers);
+    const n0 = server.quality!.rememberedPredictions;
+    const anonymous = await v1({});
+    assert.equal(anonymous.status, 200, JSON.stringify(anonymous.json));
+    assert.equal(server.quality!.rememberedPredictions, n0, 'a prediction no client can name is not kept');
+    const named = await v1({ 'x-request-id': 'v1-req-1' });
+    assert.equal(named.status, 200, JSON.stringify(named.json));
+    assert.equal(server.quality!.rememberedPredictions, n0 + 1);
+    const res = await feedback({ id: 'v1-req-1', label: 1 });
+    assert.equal(res.status, 200, JSON.stringify(res.json));
+    assert.equal(res.json.matched, 1);
+  });
+
   test('a label of the wrong type is a 400 naming it, and nothing of that request is taken', async () => {
     const { id } = await infer(1, 5);
     const other = await infer(1, 6);

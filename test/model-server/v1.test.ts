@@ -3,7 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
-import { decodeV1Request, v1Answer, v1Shape } from '../../components/model-server/v1.ts';
+import { decodeV1Request, v1Answer, v1AnswerText, v1Shape } from '../../components/model-server/v1.ts';
 import { RequestError, type TensorSpec } from '../../components/model-server/tensors.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
 import { tempDir, writeFraudModel, rows, post, get } from './fixtures.ts';
@@ -306,6 +306,53 @@ describe('V1 request decoding (pure)', () => {
     assert.throws(() => v1Answer({}, [plain[1]], 1, 'predict_proba'), /this model has no class-probability output/);
     assert.throws(() => v1Shape({ parameters: { predict_proba: 'yes' } }), /parameters.predict_proba must be true or false/);
     assert.throws(() => v1Shape({ parameters: [] }), /'parameters' must be an object/);
+  });
+
+  test('the answer text written from typed arrays is exactly JSON.stringify of the answer, for every shape and datatype', () => {
+    const f32 = Float32Array.from([0.1, 0.9, NaN, Infinity, -0.3333333, 1e-8]);
+    const cases: Array<[Record<string, { data: ArrayLike<unknown>; dims: number[] }>, TensorSpec[], number]> = [
+      // XGBoost/LightGBM zipmap=False: INT64 labels [N] beside FP32 probabilities [N, 2]
+      [
+        { label: { data: BigInt64Array.from([1n, 0n, 1n]), dims: [3] }, probabilities: { data: f32, dims: [3, 2] } },
+        [
+          { name: 'label', datatype: 'INT64', shape: [-1] },
+          { name: 'probabilities', datatype: 'FP32', shape: [-1, 2] },
+        ],
+        3,
+      ],
+      // ZipMap served as a tensor with labels; string labels (BYTES) take the general path
+      [
+        { output_label: { data: ['b', 'a'], dims: [2] }, output_probability: { data: Float64Array.from([0.5, 0.5, 0.25, 0.75]), dims: [2, 2] } },
+        [
+          { name: 'output_label', datatype: 'BYTES', shape: [-1] },
+          { name: 'output_probability', datatype: 'FP64', shape: [-1, 2], parameters: { labels: ['a', 'b'] } },
+        ],
+        2,
+      ],
+      // a regressor [N, 1], FP16 bits, a label declared [1] for one row, rank-3 rows
+      [{ variable: { data: Float32Array.from([1.5, -2.25]), dims: [2, 1] } }, [{ name: 'variable', datatype: 'FP32', shape: [-1, 1] }], 2],
+      [{ y: { data: Uint16Array.from([0x3c00, 0x7e00]), dims: [2] } }, [{ name: 'y', datatype: 'FP16', shape: [-1] }], 2],
+      [{ label: { data: BigInt64Array.from([7n]), dims: [1] } }, [{ name: 'label', datatype: 'INT64', shape: [1] }], 1],
+      [{ m: { data: Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), dims: [2, 2, 2] } }, [{ name: 'm', datatype: 'INT32', shape: [-1, 2, 2] }], 2],
+      [{ ok: { data: [true, false], dims: [2] } }, [{ name: 'ok', datatype: 'BOOL', shape: [-1] }], 2],
+    ];
+    let fast = 0;
+    for (const [out, specs, rows] of cases) {
+      for (const shape of ['predict', 'predict_proba', 'detailed'] as const) {
+        let want: string | Error;
+        try {
+          want = JSON.stringify(v1Answer(out, specs, rows, shape));
+        } catch (e) {
+          want = e as Error;
+        }
+        if (want instanceof Error) assert.throws(() => v1AnswerText(out, specs, rows, shape), { message: want.message });
+        else {
+          assert.equal(v1AnswerText(out, specs, rows, shape), want, `${specs.map((x) => x.name).join(',')} ${shape}`);
+          fast++;
+        }
+      }
+    }
+    assert.ok(fast >= 14, `${fast} answers compared`);
   });
 
   test('per-column scalars: [N, 1] inputs take a scalar per instance; a single [N, F] input takes F named columns in order', () => {

@@ -5,8 +5,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type PeerName = 'kube' | 'mlflow' | 'prometheus' | 'python';
-export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 'python'];
+export type PeerName = 'kube' | 'mlflow' | 'prometheus' | 'python' | 'postgres' | 's3' | 'kafka';
+export const PEER_NAMES: readonly PeerName[] = ['kube', 'mlflow', 'prometheus', 'python', 'postgres', 's3', 'kafka'];
 
 export interface PinnedVersions {
   readonly kubernetes: string;
@@ -16,8 +16,14 @@ export interface PinnedVersions {
   readonly argoWorkflows: string;
   /** s3proxy (Maven Central, org.gaul:s3proxy), the test cluster's object store. */
   readonly s3proxy: string;
+  /** Apache Kafka (Maven Central, org.apache.kafka:kafka_2.13), the data sources' broker (KRaft). */
+  readonly kafka: string;
+  /** log4j-slf4j-impl, so the broker's errors reach its log (the version Kafka's own build uses). */
+  readonly kafkaLog4j: string;
   readonly apt: readonly string[];
   readonly python: Readonly<Record<string, string>>;
+  /** Separate venvs by name (`extraPython(name)`), each keyed by its own pins; the name is also the module imported to check it. */
+  readonly pythonExtras: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 export const peersDir = fileURLToPath(new URL('.', import.meta.url));
@@ -48,6 +54,18 @@ export function venvDir(): string {
 
 export function venvPython(): string {
   return join(venvDir(), 'bin', 'python');
+}
+
+/** The venv of one `pythonExtras` entry, keyed by its pins like the main one. */
+export function extraVenvDir(name: string): string {
+  const pins = versions.pythonExtras[name];
+  if (!pins) throw new Error(`test/peers/versions.json has no pythonExtras entry '${name}' (have: ${Object.keys(versions.pythonExtras).join(', ')})`);
+  return join(cacheDir, `venv-${name}-${shortHash(JSON.stringify(pins))}`);
+}
+
+/** The python of an extra venv (built by `peers:up`); check `isExtraPythonInstalled` before use. */
+export function extraPython(name: string): string {
+  return join(extraVenvDir(name), 'bin', 'python');
 }
 
 /** Written last by the installer: a venv without it is half-built. */

@@ -35,11 +35,11 @@ export function spawnDaemon(
   cmd: string,
   args: readonly string[],
   log: string,
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; attached?: boolean; uid?: number; gid?: number } = {},
 ): ChildProcess {
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', fd, fd], detached: true, uid: opts.uid, gid: opts.gid });
     if (!opts.attached) child.unref();
     return child;
   } finally {
@@ -139,6 +139,10 @@ export interface PrometheusOptions {
   readonly scrape?: readonly ScrapeTarget[];
   /** @default '1s' */
   readonly scrapeInterval?: string;
+  /** Rule files to load (absolute paths), evaluated every `scrapeInterval`. */
+  readonly ruleFiles?: readonly string[];
+  /** Alertmanagers (host:port) to send firing alerts to. */
+  readonly alertmanagers?: readonly string[];
 }
 
 /** The Prometheus config: the given static jobs plus a file_sd job over `targetsDir`. */
@@ -146,6 +150,8 @@ export function prometheusConfig(opts: PrometheusOptions, targetsDir: string): s
   const interval = opts.scrapeInterval ?? '1s';
   return stringify({
     global: { scrape_interval: interval, evaluation_interval: interval },
+    ...(opts.ruleFiles?.length ? { rule_files: [...opts.ruleFiles] } : {}),
+    ...(opts.alertmanagers?.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: [...opts.alertmanagers] }] }] } } : {}),
     scrape_configs: [
       ...(opts.scrape ?? []).map((s) => ({
         job_name: s.job,

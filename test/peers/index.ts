@@ -1,18 +1,20 @@
 /**
  * Real peers for tests: a kube-apiserver with etcd and the upstream + ghosteam CRDs, an MLflow
- * tracking server, Prometheus, and a Python venv with the reference clients.
+ * tracking server, Prometheus, a Python venv with the reference clients, and the data sources'
+ * peers: PostgreSQL, an S3-compatible store (s3proxy) and a Kafka broker (test/peers/datastores.ts).
  *
  *   const peers = await usePeers(['kube', 'mlflow']);
  *   describe('registry against MLflow', { skip: peers.skip }, () => { ... peers.mlflowUrl ... });
  *
  * `npm run peers:up` starts them (installing once into ~/.cache/ghosteam-peers); usePeers finds them
- * through its state file, or through KUBECONFIG / MLFLOW_TRACKING_URI / PROMETHEUS_URL / PEERS_PYTHON,
+ * through its state file, or through KUBECONFIG / MLFLOW_TRACKING_URI / PROMETHEUS_URL / PEERS_PYTHON /
+ * DATABASE_URL / S3_ENDPOINT (+ AWS keys) / KAFKA_BROKERS (loopback addresses only),
  * and health-checks each one it is asked for. With CI=true a missing peer throws, so the test fails;
  * elsewhere it returns `skip` with a one-line hint. Set GHOSTEAM_PEERS=auto to have usePeers start
  * missing peers itself (under a lock, so concurrent test files start them once); they keep running
  * until `npm run peers:down`.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,8 +23,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import writeFileAtomic from 'write-file-atomic';
 import { UP_HINT, type PeerName } from './config.ts';
 import { freePort, spawnDaemon, startPrometheus, stopPid, removeDir, waitReady, type PrometheusOptions, type ScrapeTarget } from './daemons.ts';
-import { ensurePrometheus, ensureRedis } from './install.ts';
-import { checkPeer, kubeTls, readState, type PeersState } from './state.ts';
+import { amtoolBinary, ensureAlertmanager, ensurePrometheus, ensureRedis } from './install.ts';
+import { checkPeer, kubeTls, probe, readState, type PeersState } from './state.ts';
 
 export type { PeerName } from './config.ts';
 export type { PrometheusOptions, ScrapeTarget } from './daemons.ts';
@@ -41,6 +43,12 @@ export interface Peers {
   readonly python: string;
   /** Where file_sd target files for the shared Prometheus go (see `addScrapeTargets`), when known. */
   readonly prometheusTargetsDir?: string;
+  /** postgres://USER:PASSWORD@127.0.0.1:PORT/ghosteam (PostgreSQL from Debian's packages). */
+  readonly databaseUrl: string;
+  /** The S3-compatible store (s3proxy; the bucket `data` exists): endpoint and keys. */
+  readonly s3: { readonly endpoint: string; readonly accessKey: string; readonly secretKey: string; readonly region: string };
+  /** host:port of the Kafka broker (KRaft). */
+  readonly kafkaBrokers: string;
 }
 
 const inCi = () => process.env.CI === 'true';
@@ -62,6 +70,24 @@ function fromEnv(): PeersState {
     out.prometheus = { pid: 0, url: env.PROMETHEUS_URL.replace(/\/+$/, ''), dir: '', targetsDir: '', log: '(started outside the harness)' };
   }
   if (env.PEERS_PYTHON) out.python = { python: env.PEERS_PYTHON };
+  // Loopback only: tests write tables, objects and topics, never anywhere real.
+  if (env.DATABASE_URL?.startsWith('postgres://') && /@127\.0\.0\.1:\d+\//.test(env.DATABASE_URL)) {
+    out.postgres = { pid: 0, port: Number(new URL(env.DATABASE_URL).port), dir: '', url: env.DATABASE_URL, log: '(started outside the harness)' };
+  }
+  if (env.S3_ENDPOINT?.startsWith('http://127.0.0.1:') && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    out.s3 = {
+      pid: 0,
+      dir: '',
+      log: '(started outside the harness)',
+      endpoint: env.S3_ENDPOINT.replace(/\/+$/, ''),
+      accessKey: env.AWS_ACCESS_KEY_ID,
+      secretKey: env.AWS_SECRET_ACCESS_KEY,
+      region: env.AWS_REGION ?? 'us-east-1',
+    };
+  }
+  if (env.KAFKA_BROKERS && /^127\.0\.0\.1:\d+$/.test(env.KAFKA_BROKERS)) {
+    out.kafka = { pid: 0, port: Number(env.KAFKA_BROKERS.split(':')[1]), dir: '', brokers: env.KAFKA_BROKERS, log: '(started outside the harness)' };
+  }
   return out;
 }
 
@@ -102,6 +128,14 @@ export async function usePeers(names: readonly PeerName[]): Promise<Peers> {
     prometheusUrl: state.prometheus?.url ?? '',
     python: state.python?.python ?? '',
     prometheusTargetsDir: state.prometheus?.targetsDir || undefined,
+    databaseUrl: state.postgres?.url ?? '',
+    s3: {
+      endpoint: state.s3?.endpoint ?? '',
+      accessKey: state.s3?.accessKey ?? '',
+      secretKey: state.s3?.secretKey ?? '',
+      region: state.s3?.region ?? 'us-east-1',
+    },
+    kafkaBrokers: state.kafka?.brokers ?? '',
   };
   if (problems.length === 0) return peers;
   if (inCi()) {
@@ -236,6 +270,78 @@ export async function startTestRedis(): Promise<TestRedis & { skip?: string }> {
   await waitReady('redis-server', pid, log, 15_000, ping);
   return {
     url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await stopPid(pid, 5000);
+      removeDir(dir);
+    },
+  };
+}
+
+export interface TestAlertmanager {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** 127.0.0.1:PORT, for Prometheus's alerting config. */
+  readonly host: string;
+  /** Its config file (as given). */
+  readonly configFile: string;
+  /** Stop it and remove its data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * amtool (Debian's, from prometheus-alertmanager) and its path; in CI a missing one throws, elsewhere
+ * `skip` carries the hint.
+ */
+export async function useAmtool(): Promise<{ amtool: string; skip?: string }> {
+  try {
+    await ensureAlertmanager(() => {});
+    const amtool = amtoolBinary();
+    if (!amtool) throw new Error('amtool is not on PATH next to alertmanager');
+    return { amtool };
+  } catch (err) {
+    if (inCi()) throw err;
+    return { amtool: '', skip: `needs Alertmanager: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * Start an Alertmanager of the test's own (Debian's prometheus-alertmanager, installed by `npm run
+ * peers:up`) with config text `config`, on a free port, without clustering; stop it in an `after`
+ * hook. In CI a missing binary is a failure; elsewhere `skip` carries the hint.
+ */
+export async function startTestAlertmanager(config: string): Promise<TestAlertmanager & { skip?: string }> {
+  let bin: string;
+  try {
+    bin = await ensureAlertmanager(() => {});
+  } catch (err) {
+    if (inCi()) throw err;
+    return { url: '', host: '', configFile: '', skip: `needs Alertmanager: ${(err as Error).message}`, stop: async () => {} };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-alertmanager-'));
+  const port = await freePort();
+  const log = join(dir, 'alertmanager.log');
+  const configFile = join(dir, 'alertmanager.yml');
+  writeFileSync(configFile, config);
+  const host = `127.0.0.1:${port}`;
+  const child = spawnDaemon(
+    bin,
+    [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=${host}`,
+      // One instance: no gossip port.
+      '--cluster.listen-address=',
+    ],
+    log,
+    { cwd: dir, attached: true },
+  );
+  const pid = child.pid!;
+  const url = `http://${host}`;
+  await waitReady('alertmanager', pid, log, 30_000, async () => (await probe(`${url}/-/ready`)).status === 200);
+  return {
+    url,
+    host,
+    configFile,
     async stop() {
       await stopPid(pid, 5000);
       removeDir(dir);

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { cacheDir, kubeBinary, kubeLdflags, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
+import { cacheDir, extraPython, extraVenvDir, kubeBinary, kubeLdflags, kubeModuleDir, VENV_COMPLETE_MARKER, venvDir, venvPython, versions } from './config.ts';
 
 export type Log = (line: string) => void;
 
@@ -30,9 +30,13 @@ export async function withLock<T>(name: string, fn: () => Promise<T>, waitMs = 6
 }
 
 /** Run a command, streaming its output to `log`; reject with the command and its tail on failure. */
-export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log }): Promise<void> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: Log; uid?: number; gid?: number },
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
     const tail: string[] = [];
     const onData = (buf: Buffer) => {
       for (const line of buf.toString('utf8').split('\n')) {
@@ -103,6 +107,36 @@ export async function ensurePython(log: Log): Promise<string> {
   });
 }
 
+export function isExtraPythonInstalled(name: string): boolean {
+  return existsSync(join(extraVenvDir(name), VENV_COMPLETE_MARKER));
+}
+
+/** Every `pythonExtras` venv (DuckDB, NannyML, ...), built side by side once; returns name → python. */
+export async function ensurePythonExtras(log: Log): Promise<Record<string, string>> {
+  const names = Object.keys(versions.pythonExtras);
+  const pythons = await Promise.all(names.map((name) => ensureExtraPython(name, log)));
+  return Object.fromEntries(names.map((n, i) => [n, pythons[i]]));
+}
+
+export async function ensureExtraPython(name: string, log: Log): Promise<string> {
+  if (isExtraPythonInstalled(name)) return extraPython(name);
+  return withLock(`python-${name}`, async () => {
+    if (isExtraPythonInstalled(name)) return extraPython(name);
+    const base = process.env.GHOSTEAM_PEERS_BASE_PYTHON ?? which('python3');
+    if (!base) throw new Error('python3 is not on PATH; install Python >= 3.11 (only the test peers need it)');
+    const dir = extraVenvDir(name);
+    const pins = versions.pythonExtras[name];
+    const reqs = Object.entries(pins).map(([pkg, version]) => `${pkg}==${version}`);
+    rmSync(dir, { recursive: true, force: true });
+    log(`python-${name}: creating ${dir} with ${reqs.join(' ')}`);
+    await run(base, ['-m', 'venv', dir], { log });
+    await run(join(dir, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--no-input', '--progress-bar', 'off', ...reqs], { log: () => {} });
+    await run(extraPython(name), ['-c', `import ${name}`], { log });
+    writeFileSync(join(dir, VENV_COMPLETE_MARKER), JSON.stringify(pins) + '\n');
+    return extraPython(name);
+  });
+}
+
 export function isKubeBuilt(): boolean {
   return existsSync(kubeBinary());
 }
@@ -169,6 +203,34 @@ export async function ensureRedis(log: Log): Promise<string> {
     await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env, log: () => {} });
     const bin = redisBinary();
     if (!bin) throw new Error('apt-get installed redis-server but it is still not on PATH');
+    return bin;
+  });
+}
+
+/** Debian's Alertmanager (package prometheus-alertmanager: the binary is prometheus-alertmanager, with amtool beside it). */
+export function alertmanagerBinary(): string | undefined {
+  return process.env.GHOSTEAM_ALERTMANAGER_BIN ?? which('prometheus-alertmanager') ?? which('alertmanager');
+}
+
+export function amtoolBinary(): string | undefined {
+  return process.env.GHOSTEAM_AMTOOL_BIN ?? which('amtool');
+}
+
+/** Installs Debian's prometheus-alertmanager once (each alerting test starts its own on a free port); returns the alertmanager binary. */
+export async function ensureAlertmanager(log: Log): Promise<string> {
+  const found = alertmanagerBinary();
+  if (found && amtoolBinary()) return found;
+  return withLock('apt', async () => {
+    const again = alertmanagerBinary();
+    if (again && amtoolBinary()) return again;
+    if (process.getuid?.() !== 0 || !which('apt-get'))
+      throw new Error('alertmanager is not on PATH; install it with `sudo apt-get update && sudo apt-get install -y prometheus-alertmanager`');
+    log('alertmanager: apt-get install prometheus-alertmanager');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    await run('apt-get', ['update', '-qq'], { env, log: () => {} });
+    await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'prometheus-alertmanager'], { env, log: () => {} });
+    const bin = alertmanagerBinary();
+    if (!bin || !amtoolBinary()) throw new Error('apt-get installed prometheus-alertmanager but prometheus-alertmanager or amtool is still not on PATH');
     return bin;
   });
 }

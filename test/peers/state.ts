@@ -1,6 +1,7 @@
 // The state file `peers:up` writes and `usePeers` reads, and the health checks both use.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { stateFile, venvPython, type PeerName } from './config.ts';
@@ -32,11 +33,41 @@ export interface PythonState {
   readonly python: string;
 }
 
+export interface PostgresState {
+  readonly pid: number;
+  readonly port: number;
+  readonly dir: string;
+  readonly log: string;
+  /** postgres://ghosteam:PASSWORD@127.0.0.1:PORT/ghosteam */
+  readonly url: string;
+}
+export interface S3State {
+  readonly pid: number;
+  readonly dir: string;
+  readonly log: string;
+  /** http://127.0.0.1:PORT (path-style; the bucket `data` exists). */
+  readonly endpoint: string;
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly region: string;
+}
+export interface KafkaState {
+  readonly pid: number;
+  readonly port: number;
+  readonly dir: string;
+  readonly log: string;
+  /** host:port[,host:port] */
+  readonly brokers: string;
+}
+
 export interface PeersState {
   readonly kube?: KubeState;
   readonly mlflow?: MlflowState;
   readonly prometheus?: PrometheusState;
   readonly python?: PythonState;
+  readonly postgres?: PostgresState;
+  readonly s3?: S3State;
+  readonly kafka?: KafkaState;
 }
 
 export function readState(file = stateFile): PeersState {
@@ -131,5 +162,43 @@ export async function checkPeer(name: PeerName, state: PeersState): Promise<stri
       const want = venvPython();
       return py.python === want ? undefined : `the venv ${py.python} was built for other pins than test/peers/versions.json (${want})`;
     }
+    case 'postgres': {
+      const p = state.postgres;
+      if (!p) return 'postgres is not running';
+      if (p.pid && !isAlive(p.pid)) return `postgres (pid ${p.pid}) has exited; see ${p.log}`;
+      const port = Number(new URL(p.url).port);
+      return (await tcpAccepts(port)) ? undefined : `postgres at 127.0.0.1:${port} does not accept connections; see ${p.log}`;
+    }
+    case 's3': {
+      const s = state.s3;
+      if (!s) return 'the S3 store (s3proxy) is not running';
+      if (s.pid && !isAlive(s.pid)) return `s3proxy (pid ${s.pid}) has exited; see ${s.log}`;
+      // Any HTTP answer (an anonymous request is refused with 403) means it serves.
+      const r = await probe(`${s.endpoint}/`);
+      return r.status > 0 ? undefined : `s3proxy at ${s.endpoint} does not answer (${r.body}); see ${s.log}`;
+    }
+    case 'kafka': {
+      const k = state.kafka;
+      if (!k) return 'kafka is not running';
+      if (k.pid && !isAlive(k.pid)) return `kafka (pid ${k.pid}) has exited; see ${k.log}`;
+      const [host, port] = k.brokers.split(',')[0].split(':');
+      return (await tcpAccepts(Number(port), host)) ? undefined : `kafka at ${k.brokers} does not accept connections; see ${k.log}`;
+    }
   }
+}
+
+/** True when something accepts a TCP connection on host:port. */
+export function tcpAccepts(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host, timeout: timeoutMs });
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.on('error', () => resolve(false));
+  });
 }

@@ -3,7 +3,18 @@
 import { cacheDir, PEER_NAMES, shortHash, type PeerName } from './config.ts';
 import { ghosteamCrdObjects, installCrds, upstreamCrds, waitEstablished } from './crds.ts';
 import { removeDir, startKube, startMlflow, startPrometheus, stopPid } from './daemons.ts';
-import { ensureKube, ensureMlflowSeed, ensurePrometheus, ensurePython, ensureRedis, withLock, type Log } from './install.ts';
+import { startKafka, startPostgres, startS3Store } from './datastores.ts';
+import {
+  ensureAlertmanager,
+  ensureKube,
+  ensureMlflowSeed,
+  ensurePrometheus,
+  ensurePython,
+  ensurePythonExtras,
+  ensureRedis,
+  withLock,
+  type Log,
+} from './install.ts';
 import { checkPeer, readState, writeState, type KubeState, type PeersState } from './state.ts';
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -31,19 +42,28 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
     const timings: Record<string, number> = {};
     // Installed, not started: each feature-store test file starts its own redis-server (startTestRedis).
     await timed(timings, 'install redis', () => ensureRedis(log));
+    // Installed, not started: each alerting test starts its own Alertmanager (startTestAlertmanager).
+    await timed(timings, 'install alertmanager', () => ensureAlertmanager(log));
+    // Installed, not started: the suites that need DuckDB or NannyML run `extraPython(name)`. Built
+    // beside the other installs (pip mostly waits on the network).
+    const extras = timed(timings, 'install python extras', () => ensurePythonExtras(log));
     let state: PeersState = readState();
     const missing = new Set<PeerName>();
     for (const n of want) {
       const why = await checkPeer(n, state);
       if (why !== undefined) missing.add(n);
     }
-    if (missing.size === 0) return { state, timings };
+    if (missing.size === 0) {
+      await extras;
+      return { state, timings };
+    }
 
     // Installs run side by side: the Go build is CPU-bound, pip and apt mostly wait on the network.
     const [kubeBin, python, promBin] = await Promise.all([
       missing.has('kube') ? timed(timings, 'install kube', () => ensureKube(log)) : undefined,
       missing.has('python') || missing.has('mlflow') ? timed(timings, 'install python', () => ensurePython(log)) : undefined,
       missing.has('prometheus') ? timed(timings, 'install prometheus', () => ensurePrometheus(log)) : undefined,
+      extras,
     ]);
 
     const save = (patch: PeersState) => {
@@ -79,6 +99,21 @@ export async function peersUp(names: readonly PeerName[] = PEER_NAMES, log: Log 
           const { child: _child, ...prometheus } = await startPrometheus(promBin);
           save({ prometheus });
           log(`prometheus: ready at ${prometheus.url}`);
+        }),
+      );
+    }
+    // The data sources' peers (components/ingest): each installs on first use (apt, Maven Central).
+    const datastores = [
+      ['postgres', startPostgres],
+      ['s3', startS3Store],
+      ['kafka', startKafka],
+    ] as const;
+    for (const [name, start] of datastores) {
+      if (!missing.has(name)) continue;
+      starts.push(
+        timed(timings, `start ${name}`, async () => {
+          await stopRecorded(state[name]);
+          save({ [name]: await start(log) });
         }),
       );
     }
@@ -136,7 +171,7 @@ export async function peersDown(log: Log = () => {}): Promise<void> {
   await withLock('up', async () => {
     const state = readState();
     await Promise.all(
-      (['kube', 'mlflow', 'prometheus'] as const).map(async (n) => {
+      (['kube', 'mlflow', 'prometheus', 'postgres', 's3', 'kafka'] as const).map(async (n) => {
         const peer = state[n];
         if (!peer) return;
         await stopRecorded(peer);
@@ -155,5 +190,11 @@ export function envLines(state: PeersState): string[] {
   if (state.mlflow) lines.push(`MLFLOW_TRACKING_URI=${q(state.mlflow.url)}`);
   if (state.prometheus) lines.push(`PROMETHEUS_URL=${q(state.prometheus.url)}`);
   if (state.python) lines.push(`PEERS_PYTHON=${q(state.python.python)}`);
+  if (state.postgres) lines.push(`DATABASE_URL=${q(state.postgres.url)}`);
+  if (state.s3) {
+    lines.push(`S3_ENDPOINT=${q(state.s3.endpoint)}`, `AWS_ACCESS_KEY_ID=${q(state.s3.accessKey)}`, `AWS_SECRET_ACCESS_KEY=${q(state.s3.secretKey)}`);
+    lines.push(`AWS_REGION=${q(state.s3.region)}`);
+  }
+  if (state.kafka) lines.push(`KAFKA_BROKERS=${q(state.kafka.brokers)}`);
   return lines;
 }

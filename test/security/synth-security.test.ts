@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { App, Chart } from 'cdk8s';
 import { Model } from '../../charts/model.ts';
 import { validateObjects } from '../../charts/validate.ts';
-import { DEFAULT_DENY, operatorInstallManifests } from '../../charts/operator-install.ts';
+import { AUDIT_CLAIM, AUDIT_DIR, DEFAULT_DENY, operatorInstallManifests } from '../../charts/operator-install.ts';
+import { installAudit } from '../../cli/commands/install.ts';
+import { writeOperatorChart } from '../../charts/operator-helm.ts';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { formatIssue } from '../../api/errors.ts';
 import { uniqueName, usePeers } from '../peers/index.ts';
 import { rawKube } from '../peers/raw.ts';
@@ -153,6 +157,71 @@ describe('a NetworkPolicy with each Model', () => {
         plain.spec.ingress.map((r: any) => r.ports[0].port),
         ['http-metrics'],
       );
+    } finally {
+      await kube.request('DELETE', `/api/v1/namespaces/${ns}`);
+    }
+  });
+});
+
+describe("the operator's audit log in the install", () => {
+  const deploymentOf = (objs: ReturnType<typeof operatorInstallManifests>) => objs.find((o) => o.kind === 'Deployment') as Record<string, any>;
+  test('on a claim the install creates: one file per pod (the kubelet expands $(POD_NAME)), RWX with several replicas', () => {
+    const objs = operatorInstallManifests({ namespace: 'gs', crds: false, replicas: 2, audit: { size: '5Gi', storageClassName: 'nfs' } });
+    const pvc = objs.find((o) => o.kind === 'PersistentVolumeClaim') as Record<string, any>;
+    assert.equal(pvc.metadata.name, AUDIT_CLAIM);
+    assert.deepEqual(pvc.spec, { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '5Gi' } }, storageClassName: 'nfs' });
+    const pod = deploymentOf(objs).spec.template.spec;
+    const c = pod.containers[0];
+    const i = c.args.indexOf('--audit-log');
+    assert.equal(c.args[i + 1], `${AUDIT_DIR}/$(POD_NAME).jsonl`);
+    // $(POD_NAME) only expands when POD_NAME is in the container's env.
+    assert.ok(c.env.some((e: any) => e.name === 'POD_NAME' && e.valueFrom.fieldRef.fieldPath === 'metadata.name'));
+    assert.deepEqual(
+      c.volumeMounts.find((m: any) => m.name === 'audit'),
+      { name: 'audit', mountPath: AUDIT_DIR },
+    );
+    assert.deepEqual(
+      pod.volumes.find((v: any) => v.name === 'audit'),
+      { name: 'audit', persistentVolumeClaim: { claimName: AUDIT_CLAIM } },
+    );
+    // One replica: ReadWriteOnce; an existing claim: no claim created, that one mounted.
+    const one = operatorInstallManifests({ crds: false, replicas: 1, audit: {} }).find((o) => o.kind === 'PersistentVolumeClaim') as any;
+    assert.deepEqual(one.spec.accessModes, ['ReadWriteOnce']);
+    const own = operatorInstallManifests({ crds: false, audit: { claimName: 'my-audit' } });
+    assert.equal(own.filter((o) => o.kind === 'PersistentVolumeClaim').length, 0);
+    assert.equal(deploymentOf(own).spec.template.spec.volumes.find((v: any) => v.name === 'audit').persistentVolumeClaim.claimName, 'my-audit');
+    // Off by default: no claim, no flag.
+    const off = operatorInstallManifests({ crds: false });
+    assert.equal(off.filter((o) => o.kind === 'PersistentVolumeClaim').length, 0);
+    assert.ok(!deploymentOf(off).spec.template.spec.containers[0].args.includes('--audit-log'));
+  });
+
+  test('bad audit settings name the field or flag and the fix', async () => {
+    assert.throws(
+      () => operatorInstallManifests({ replicas: 2, audit: { accessMode: 'ReadWriteOnce' } }),
+      /audit\.accessMode ReadWriteOnce with 2 replicas.*ReadWriteMany/,
+    );
+    assert.throws(() => operatorInstallManifests({ audit: { size: 'lots' } }), /audit\.size 'lots' is not a quantity; write e\.g\. 1Gi/);
+    assert.throws(() => operatorInstallManifests({ audit: { claimName: 'Bad_Name' } }), /audit\.claimName 'Bad_Name'/);
+    assert.throws(() => operatorInstallManifests({ audit: { claimName: 'a', size: '1Gi' } }), /leave audit\.size/);
+    assert.throws(() => installAudit({ auditLogSize: '2Gi' }), /--audit-log-size needs --audit-log/);
+    assert.throws(() => installAudit({ auditLogClaim: 'x', auditLogStorageClass: 'y' }), /--audit-log-claim names an existing claim/);
+    assert.deepEqual(installAudit({ auditLog: true, auditLogSize: '2Gi' }), { size: '2Gi' });
+    await assert.rejects(writeOperatorChart(join(tmpdir(), uniqueName('helm-audit')), { audit: {} }), /--helm with --audit-log: the chart does not template/);
+    assert.equal(installAudit({}), undefined);
+  });
+
+  test('the real API server accepts the claim and the Deployment that mounts it (dryRun=All)', { skip: peers.skip }, async () => {
+    const kube = rawKube(peers.kubeconfig);
+    const ns = uniqueName('audit');
+    await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: 'ghosteam-test' });
+    try {
+      const objs = operatorInstallManifests({ namespace: ns, crds: false, replicas: 2, audit: {} });
+      for (const o of objs.filter((x) => x.kind === 'PersistentVolumeClaim' || x.kind === 'Deployment')) {
+        const applied = await kube.apply<Record<string, any>>(o as never, { dryRun: true, fieldManager: 'ghosteam-dry-run' });
+        if (o.kind === 'Deployment') assert.ok(applied.spec.template.spec.containers[0].args.includes(`${AUDIT_DIR}/$(POD_NAME).jsonl`));
+        else assert.deepEqual(applied.spec.accessModes, ['ReadWriteMany']);
+      }
     } finally {
       await kube.request('DELETE', `/api/v1/namespaces/${ns}`);
     }
