@@ -32,7 +32,8 @@ import {
   type OutputColumn,
   type TableFormat,
 } from './plan.ts';
-import { openReader, type Chunk } from './readers.ts';
+import { openReader, type Chunk, type TableReader } from './readers.ts';
+import { fastPathApplies, FastPathNulls, openFastParquet, parquetColumnTypes, type MatrixChunk } from './duckdb-reader.ts';
 import { checkResumeState, chunkPartName, resumeStateDir, writeResumeState, type ResumeIdentity, type ResumeState } from './resume.ts';
 import { kindOf, openWriter, type ColumnKind, type ColumnSpec, type OutChunk, type TableWriter } from './writers.ts';
 
@@ -78,6 +79,11 @@ export interface PredictOptions {
    * as an uninterrupted run's. @default false
    */
   readonly resume?: boolean;
+  /**
+   * Parquet into one float32 [N, k] input decoded by DuckDB (duckdb-reader.ts); false: the generic
+   * streaming reader (hyparquet). @default true
+   */
+  readonly fastParquet?: boolean;
   /** Rows per resumable chunk (rounded up to a whole number of batches). @default 1,048,576 */
   readonly chunkRows?: number;
   /** Called with a line when a resumed run skips finished chunks. */
@@ -108,6 +114,8 @@ export interface PredictLineage {
 
 export interface PredictResult {
   readonly rows: number;
+  /** Which reader decoded the input: DuckDB's (Parquet into one float32 [N, k] input) or the streaming readers. */
+  readonly reader: 'duckdb' | 'streaming';
   readonly seconds: number;
   readonly rowsPerSec: number;
   readonly lineagePath: string;
@@ -188,6 +196,11 @@ function kindOfDatatype(dt: OipDatatype): ColumnKind {
 
 /** The model's inputs for one chunk, filled from the bound columns. */
 export function buildInputs(plan: FeaturePlan, chunk: Chunk): BatchInput[] {
+  const matrix = (chunk as MatrixChunk).matrix;
+  if (matrix) {
+    const { input, columns } = plan.bindings[0];
+    return [{ name: input.name, datatype: input.datatype, shape: [chunk.rows, columns.length], typed: matrix }];
+  }
   return plan.bindings.map(({ input, columns }) => {
     const k = columns.length;
     const typed = allocate(input.datatype, chunk.rows * k);
@@ -222,6 +235,37 @@ function outputValues(
     }
     return v;
   });
+}
+
+/** The DuckDB reader when the plan is one float32 [N, k] input from numeric columns, else undefined. */
+async function openFast(path: string, plan: FeaturePlan, batchRows: number, threads: number): Promise<TableReader | undefined> {
+  const [b, ...more] = plan.bindings;
+  if (more.length || b.input.datatype !== 'FP32' || b.input.shape.length !== 2) return undefined;
+  const types = await parquetColumnTypes(path);
+  const fplan = { features: b.columns, keep: plan.keep };
+  if (!types || !fastPathApplies(types, fplan)) return undefined;
+  try {
+    return await openFastParquet(path, types, fplan, batchRows, threads);
+  } catch (e) {
+    if (e instanceof FastPathNulls) return undefined;
+    throw e;
+  }
+}
+
+/** Iterates `it` one item ahead: the next chunk is decoded (DuckDB's threads) while this one runs. */
+export async function* readAhead<T>(it: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    let next = it.next();
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = it.next();
+      next.catch(() => {});
+      yield r.value;
+    }
+  } finally {
+    await it.return(undefined);
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -306,12 +350,16 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
   let writer: TableWriter | undefined;
   let part: { index: number; writer: TableWriter } | undefined;
   let logger: PayloadLogger | undefined;
+  let fast: TableReader | undefined;
   let committed = false;
   const metadata = new Map([
     ['ghosteam.model', JSON.stringify({ name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest })],
   ]);
   try {
     const plan = planFeatures(model.inputs, meta, reader.columns, { features: opts.features, keep: opts.keep }, opts.input);
+    // Parquet into one float32 [N, k] input: DuckDB decodes on its own threads into the matrix (duckdb-reader.ts).
+    if (inFormat === 'parquet' && opts.fastParquet !== false) fast = await openFast(opts.input, plan, batchRows, opts.threads ?? availableParallelism());
+    const source = fast ?? reader;
     if (opts.payloadLog) logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
     const runId = randomUUID();
     let outCols: OutputColumn[] | undefined;
@@ -335,12 +383,12 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
       }
       return part.writer.write(out);
     };
-    for await (const chunk of reader.chunks()) {
+    for await (const chunk of readAhead(source.chunks())) {
       if (opts.signal?.aborted) throw stopped();
       if (resume && done.has(Math.floor(rows / chunkRows))) {
         rows += chunk.rows;
         batch++;
-        opts.onProgress?.({ rows, fraction: reader.progress(), seconds: (Date.now() - started) / 1000 });
+        opts.onProgress?.({ rows, fraction: source.progress(), seconds: (Date.now() - started) / 1000 });
         continue;
       }
       const feeds = buildInputs(plan, chunk);
@@ -379,7 +427,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
       }
       rows += chunk.rows;
       batch++;
-      opts.onProgress?.({ rows, fraction: reader.progress(), seconds: (Date.now() - started) / 1000 });
+      opts.onProgress?.({ rows, fraction: source.progress(), seconds: (Date.now() - started) / 1000 });
     }
     if (rows === 0) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
     if (opts.signal?.aborted) throw stopped();
@@ -418,7 +466,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
     committed = true;
     if (resume) await rm(stateDir, { recursive: true, force: true });
     const seconds = (Date.now() - started) / 1000;
-    return { rows, seconds, rowsPerSec: rows / Math.max(seconds, 1e-9), lineagePath, lineage };
+    return { rows, reader: fast ? 'duckdb' : 'streaming', seconds, rowsPerSec: rows / Math.max(seconds, 1e-9), lineagePath, lineage };
   } catch (e) {
     throw asBatchError(e);
   } finally {
@@ -426,6 +474,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
     if (part) await part.writer.abort();
     if (logger && !committed) await logger.close().catch(() => {});
     await reader.close();
+    await fast?.close();
     await model.release().catch(() => {});
   }
 }

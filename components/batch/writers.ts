@@ -189,6 +189,18 @@ const PARQUET_TYPE: Record<ColumnKind, 'FLOAT' | 'DOUBLE' | 'INT32' | 'INT64' | 
 
 /** Values as hyparquet-writer takes them: NaN and undefined become null (a missing value). */
 function parquetValues(kind: ColumnKind, v: ArrayLike<unknown>, rows: number): unknown[] | ArrayLike<unknown> {
+  // Typed arrays without missing values go as they are (no boxed copy).
+  if (kind === 'int64' && v instanceof BigInt64Array) return v.length === rows ? v : v.subarray(0, rows);
+  if ((kind === 'float64' && v instanceof Float64Array) || (kind === 'float32' && v instanceof Float32Array)) {
+    const t = v.length === rows ? v : v.subarray(0, rows);
+    let nan = false;
+    for (let i = 0; i < rows; i++)
+      if (t[i] !== t[i]) {
+        nan = true;
+        break;
+      }
+    if (!nan) return t;
+  }
   if (kind === 'float32' || kind === 'float64') {
     const out = new Array<number | null>(rows);
     for (let i = 0; i < rows; i++) {
@@ -200,6 +212,11 @@ function parquetValues(kind: ColumnKind, v: ArrayLike<unknown>, rows: number): u
   if (kind === 'int64') return Array.from({ length: rows }, (_, i) => (v[i] === null || v[i] === undefined ? null : BigInt(v[i] as number | bigint)));
   if (kind === 'int32') return Array.from({ length: rows }, (_, i) => (v[i] === null || v[i] === undefined ? null : Number(v[i])));
   if (kind === 'bool') return Array.from({ length: rows }, (_, i) => (v[i] === null || v[i] === undefined ? null : Boolean(v[i])));
+  if (Array.isArray(v) && v.length === rows) {
+    let plain = true;
+    for (let i = 0; i < rows && plain; i++) plain = typeof v[i] === 'string' || v[i] === null;
+    if (plain) return v;
+  }
   return Array.from({ length: rows }, (_, i) => (v[i] === null || v[i] === undefined ? null : String(v[i])));
 }
 
@@ -213,7 +230,18 @@ async function parquetWriter(path: string, specs: readonly ColumnSpec[]): Promis
     tempPath,
     async write(chunk) {
       await pw.write({
-        columnData: specs.map((s, c) => ({ name: s.name, data: parquetValues(s.kind, chunk.values[c], chunk.rows) as unknown[] })),
+        columnData: specs.map((s, c) => ({
+          name: s.name,
+          data: parquetValues(s.kind, chunk.values[c], chunk.rows) as unknown[],
+          // Numbers go uncompressed: model outputs are close to random bits and ids are distinct, so
+          // snappy (in JavaScript) saves little and cost a third of the writer's time; float outputs'
+          // min/max statistics prune nothing either. Strings (labels) keep snappy and dictionaries.
+          ...(s.kind === 'float32' || s.kind === 'float64'
+            ? { codec: 'UNCOMPRESSED' as const, statistics: false }
+            : s.kind === 'int64' || s.kind === 'int32'
+              ? { codec: 'UNCOMPRESSED' as const }
+              : {}),
+        })),
         rowGroupSize: chunk.rows || 1,
       });
     },
