@@ -107,6 +107,13 @@ export function register(program: Command): void {
       rows.push([nid, n.state, n.durationMs !== undefined ? formatDuration(n.durationMs) : '-', String(n.attempts.length), note]);
     }
     out.push(table(rows));
+    // Remote sources: what identified their content in the step-cache key (components/ingest/sources.ts).
+    const sources = r.order.flatMap((nid) =>
+      Object.entries(r.nodes[nid]?.sources ?? {}).map(
+        ([k, src]) => `  ${nid}.${k}  ${src.uri}  cache key: ${src.identity}${r.nodes[nid]?.cached ? ' (cached)' : ''}`,
+      ),
+    );
+    if (sources.length) out.push('', 'sources', ...sources);
     const arts = r.order.flatMap((nid) => Object.entries(r.nodes[nid]?.outputs ?? {}).map(([k, a]) => `  ${nid}.${k}  ${a.kind}  ${a.digest}  ${a.size} B`));
     if (arts.length) out.push('', 'artifacts', ...arts);
     if (flags.logs) {

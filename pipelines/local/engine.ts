@@ -403,6 +403,8 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     if (bad.length > 0 && bad.every((id) => rec.nodes[id].terminal)) rec.terminal = true;
   }
   if (rec.status === 'Cancelled') rec.message = 'cancelled';
+  // Kafka offsets read by the run are committed only now that it succeeded: a failed run re-reads them.
+  if (rec.status === 'Succeeded') await commitSources(rec, (line) => emit({ type: 'log', runId, node: '', line, time: new Date().toISOString() }));
   rec.finishedAt = new Date().toISOString();
   rec.durationMs = Date.now() - started;
   if (opts.trackingUri) {
@@ -435,4 +437,21 @@ export async function runPipeline(spec: PipelineSpec, opts: RunOptions = {}): Pr
     ...(gate ? { gate } : {}),
   });
   return rec;
+}
+
+/** Commit the Kafka offset ranges the run's nodes read (from the cache too: a cached read is the same range, maybe never committed). */
+async function commitSources(rec: RunRecord, log: (line: string) => void): Promise<void> {
+  const ranges = rec.order.flatMap((id) => Object.values(rec.nodes[id]?.sources ?? {}).flatMap((s) => (s.kafka ? [{ id, s, range: s.kafka }] : [])));
+  if (ranges.length === 0) return;
+  const { commitKafkaOffsets } = await import('../../components/ingest/sources.ts');
+  for (const { id, s, range } of ranges) {
+    try {
+      await commitKafkaOffsets(range);
+      log(`${id}: committed ${s.identity}`);
+    } catch (e) {
+      const msg = `${id}: the run succeeded but committing the Kafka offsets failed (${(e as Error).message}); the next run reads them again`;
+      log(msg);
+      rec.message = msg;
+    }
+  }
 }

@@ -16,7 +16,7 @@ import { classifyFailure, retryNote, type FailureClass } from '../../api/failure
 
 const INVALID_SPEC: FailureClass = { terminal: true, reason: 'InvalidSpec' };
 import { removeDir, type ArtifactStore, type FileDigests, type StepCache } from './store.ts';
-import type { ArtifactRef, EngineEvent, NodeRecord, NodeState, RunRecord } from './types.ts';
+import type { ArtifactRef, EngineEvent, NodeRecord, NodeState, RunRecord, SourceRecord } from './types.ts';
 
 /** What a node (or a task) ended with. */
 export interface Result {
@@ -99,6 +99,35 @@ export interface RunContext {
 
 const now = (): string => new Date().toISOString();
 
+function isStringRecord(x: unknown): x is Record<string, string> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && Object.values(x).every((v) => typeof v === 'string');
+}
+
+/**
+ * What identifies a remote source's content now (components/ingest/sources.ts), read with the
+ * task's literal env over the engine's (a Secret reference resolves only in a pod), and the params
+ * that pin the read to it (a Kafka offset range).
+ */
+async function remoteSource(
+  uri: string,
+  params: Readonly<Record<string, ParamValue>>,
+  t: TaskSpec,
+): Promise<{ record: SourceRecord; runParams: Record<string, ParamValue> } | undefined> {
+  const { redact, sourceIdentity } = await import('../../components/ingest/sources.ts');
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const [k, v] of Object.entries(t.env ?? {})) if (typeof v === 'string') env[k] = v;
+  const str = (k: string) => (typeof params[k] === 'string' && params[k] !== '' ? params[k] : undefined);
+  const h = params.headers;
+  const parsed: unknown = typeof h === 'string' && h.trim() ? JSON.parse(h) : h;
+  const headers = isStringRecord(parsed) ? parsed : undefined;
+  const id = await sourceIdentity(uri, { query: str('query'), freshness: str('freshness'), group: str('group'), from: str('from'), headers, env });
+  if (!id) return undefined;
+  return {
+    record: { uri: redact(uri), identity: id.identity, ...(id.kafka ? { kafka: id.kafka } : {}) },
+    runParams: id.kafka ? { offsets: JSON.stringify(id.kafka) } : {},
+  };
+}
+
 /**
  * The outputs are stored and their bytes still match their digests. A corrupt one is quarantined
  * (store/corrupt/) and said so in the node's log, so the task runs again and stores good bytes.
@@ -158,7 +187,16 @@ export async function runNode(
   try {
     for (const name of await ctx.fileParamsOf(t)) {
       const v = taskParams[name];
-      if (typeof v !== 'string' || v === '' || /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) continue;
+      if (typeof v !== 'string' || v === '') continue;
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) {
+        // A remote source: its content identity (ETag, query + freshness, offset range) keys the cache.
+        const src = await remoteSource(v, taskParams, t);
+        if (!src) continue;
+        files[name] = src.record.identity;
+        (n.sources ??= {})[name] = src.record;
+        Object.assign(runParams, src.runParams);
+        continue;
+      }
       const abs = resolve(cwd, v);
       files[name] = await fileDigests.of(abs);
       runParams[name] = abs;

@@ -56,6 +56,12 @@ export interface NodeRecord {
   cacheKey?: string;
   /** True when the result came from the step cache. */
   cached?: boolean;
+  /**
+   * Remote sources the task's file params name (s3://, https://, postgres://, kafka://): what
+   * identified their content in the cache key (components/ingest/sources.ts), and for Kafka the
+   * offset range read, committed for its consumer group only when the run succeeds.
+   */
+  sources?: Record<string, SourceRecord>;
   /** True when the result was carried over from the run being resumed. */
   resumed?: boolean;
   attempts: AttemptRecord[];
@@ -72,6 +78,19 @@ export interface NodeRecord {
   isExitHandler?: boolean;
   /** Per-step values the task reported (progress events with an epoch): `history.loss[i] = { step, value }`; experiment tracking logs them as metric history. */
   history?: Record<string, { step: number; value: number }[]>;
+}
+
+export interface SourceRecord {
+  /** The URI, any password masked. */
+  readonly uri: string;
+  /** ETag/VersionId, the query and its freshness window, or the offset range. */
+  readonly identity: string;
+  readonly kafka?: {
+    readonly brokers: string[];
+    readonly topic: string;
+    readonly group: string;
+    readonly partitions: { readonly partition: number; readonly start: string; readonly end: string }[];
+  };
 }
 
 export interface RunRecord {
