@@ -29,9 +29,12 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   },
   validate: {
     name: 'validate',
-    version: '2',
+    version: '3',
     inputs: [{ name: 'dataset', kind: 'dataset' }],
-    outputs: [{ name: 'report', kind: 'metrics' }],
+    outputs: [
+      { name: 'report', kind: 'metrics' },
+      { name: 'dataReport', kind: 'file' },
+    ],
     outputParams: ['passed', 'violations', 'failureRate', 'expectationsFailed'],
     params: PARAMS.validate,
   },

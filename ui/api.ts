@@ -6,6 +6,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ModelStatusSchema } from '../api/crds/types.ts';
 import { openApiSchemas } from '../api/openapi.ts';
+import { DriftMonitorResponseSchema, DriftMonitorsResponseSchema, ExperimentsResponseSchema } from './monitors.ts';
 import type { K8sObject } from '../api/objects.ts';
 import { buildStatus } from '../controllers/status-report.ts';
 import type { ModelVersion } from '../components/registry/types.ts';
@@ -167,6 +168,7 @@ export const ActionResponseSchema = Type.Object(
 
 /** What the sources hold at one moment. */
 export interface Snapshot {
+  readonly driftMonitors: readonly K8sObject[];
   readonly models: readonly K8sObject[];
   readonly trainingRuns: readonly K8sObject[];
   /** Registered versions per registered model name, oldest first. */
@@ -286,6 +288,37 @@ const MODEL_PARAMS: Route['params'] = [
   { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
 ];
 const ROUTES: Route[] = [
+  {
+    path: '/api/driftmonitors',
+    summary: 'Every DriftMonitor with its last check (drift share, drifted features, quality), drifting ones first',
+    schema: DriftMonitorsResponseSchema,
+  },
+  {
+    path: '/api/driftmonitors/{namespace}/{name}',
+    summary: 'One DriftMonitor: spec and status — per-feature results and histograms of the last check, the history of checks, quality',
+    schema: DriftMonitorResponseSchema,
+    params: [
+      { name: 'namespace', in: 'path', schema: Str, description: 'The DriftMonitor namespace' },
+      { name: 'name', in: 'path', schema: Str, description: 'The DriftMonitor name' },
+    ],
+  },
+  {
+    path: '/api/experiments',
+    summary: 'Pipeline runs as experiment runs: params and final metrics side by side, best first by a metric; with run=, a comparison of those runs',
+    schema: ExperimentsResponseSchema,
+    params: [
+      { name: 'experiment', in: 'query', schema: Str, description: 'Only runs of this pipeline (one experiment per pipeline)' },
+      { name: 'metric', in: 'query', schema: Str, description: 'Order best first by this metric, e.g. evaluate.auc' },
+      {
+        name: 'direction',
+        in: 'query',
+        schema: Type.Union([Type.Literal('minimize'), Type.Literal('maximize')]),
+        description: 'Whether lower or higher is better (default: from the metric name)',
+      },
+      { name: 'run', in: 'query', schema: Type.Array(Str), description: 'Compare only these runs (ids or unique prefixes; repeat the parameter)' },
+      { name: 'limit', in: 'query', schema: Type.Integer({ minimum: 1, maximum: 1000 }), description: 'At most this many runs (default 100)' },
+    ],
+  },
   { path: '/api/models', summary: 'Every Model with its serving and canary versions, traffic, aliases and last rollout outcome', schema: ModelsResponseSchema },
   {
     path: '/api/models/{namespace}/{name}',

@@ -36,7 +36,7 @@ export function layout(title: string, body: Html, opts: { live?: string } = {}):
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)} · ghosteam</title><style>${CSS}</style></head>
 <body${opts.live ? ` data-live="${esc(opts.live)}"` : ''}>
-<header><b>ghosteam</b><a href="/">Models</a><a href="/runs">Runs</a><a href="/api/openapi.json">API</a><span class="muted" id="live-state"></span></header>
+<header><b>ghosteam</b><a href="/">Models</a><a href="/drift">Drift and quality</a><a href="/runs">Runs</a><a href="/experiments">Experiments</a><a href="/api/openapi.json">API</a><span class="muted" id="live-state"></span></header>
 <main>${body.text}</main>
 ${opts.live ? '<script src="/static/live.js"></script>' : ''}${body.text.includes('id="actions"') ? '<script src="/static/actions.js"></script>' : ''}
 </body></html>`;

@@ -32,6 +32,8 @@ import { AuthError, type Authenticator, type Principal } from '../components/sec
 import type { AuditLog } from '../components/security/audit.ts';
 import { readBody } from '../components/model-server/http.ts';
 import { RequestError } from '../components/model-server/tensors.ts';
+import { driftMonitorResponse, driftMonitorSummaries, experimentsResponse, UnknownRunError, type ExperimentQuery } from './monitors.ts';
+import { driftMonitorLive, driftMonitorPage, driftMonitorsPage, driftRows, experimentsPage } from './monitor-pages.ts';
 import { ACTIONS_JS, errorPage, LIVE_JS, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
 
 export interface UiOptions {
@@ -95,6 +97,33 @@ function decode(segment: string, what: string): string {
   }
 }
 
+/** The experiments page's query: each parameter checked, a bad one is a 400 naming it. */
+function experimentQuery(p: URLSearchParams): ExperimentQuery {
+  const one = (k: string): string | undefined => {
+    const all = p.getAll(k);
+    if (all.length > 1) throw new HttpError(400, `query parameter ${k} is given ${all.length} times; give it once`);
+    if (all.length === 1 && all[0] === '') throw new HttpError(400, `query parameter ${k} is empty; give a value or leave it out`);
+    return all[0];
+  };
+  const direction = one('direction');
+  if (direction !== undefined && direction !== 'minimize' && direction !== 'maximize')
+    throw new HttpError(400, `query parameter direction=${direction} must be minimize or maximize`);
+  const limitText = one('limit');
+  if (limitText !== undefined && (!/^[0-9]{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 1000))
+    throw new HttpError(400, `query parameter limit=${limitText} must be a whole number from 1 to 1000`);
+  const runs = p.getAll('run');
+  if (runs.some((r) => r === '')) throw new HttpError(400, 'query parameter run is empty; give a run id (or a unique prefix) per run=');
+  const experiment = one('experiment');
+  const metric = one('metric');
+  return {
+    ...(experiment !== undefined ? { experiment } : {}),
+    ...(metric !== undefined ? { metric } : {}),
+    ...(direction !== undefined ? { direction } : {}),
+    ...(runs.length ? { runs } : {}),
+    limit: limitText !== undefined ? Number(limitText) : 100,
+  };
+}
+
 export async function startUi(o: UiOptions): Promise<UiServer> {
   const maxAgeMs = o.maxAgeMs ?? 5000;
   const runStore = o.runsRoot ? new RunStore(o.runsRoot) : undefined;
@@ -111,7 +140,8 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         if (!(name in versions)) versions[name] = (await o.registry.listVersions(name).catch(() => [])).sort((a, b) => a.version - b.version);
       }
     }
-    return { models, trainingRuns, versions };
+    const driftMonitors = o.stateDir ? readStateObjects(o.stateDir, 'DriftMonitor') : [];
+    return { models, trainingRuns, driftMonitors, versions };
   }
   const snapshot = (): Promise<Snapshot> => {
     if (!cached || Date.now() - cached.at > maxAgeMs) cached = { at: Date.now(), snap: read() };
@@ -253,6 +283,41 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         }
       }
 
+      if ((kind === 'api' && s0 === 'driftmonitors') || (kind !== 'api' && s0 === 'drift')) {
+        const snap = await snapshot();
+        if (scope.length === 1) {
+          const list = driftMonitorSummaries(snap.driftMonitors);
+          if (kind === 'api') return json({ driftMonitors: list });
+          if (kind === 'fragment') return page(driftRows(list).text);
+          return page(driftMonitorsPage(list));
+        }
+        if (scope.length === 3) {
+          const ns = decode(s1, 'namespace');
+          const name = decode(s2, 'DriftMonitor name');
+          const r = driftMonitorResponse(snap.driftMonitors, ns, name);
+          if (!r) throw new HttpError(404, `no DriftMonitor '${name}' in namespace '${ns}'; the monitors are listed at /drift`);
+          if (kind === 'api') return json(r);
+          if (kind === 'fragment') return page(driftMonitorLive(r).text);
+          return page(driftMonitorPage(r));
+        }
+      }
+
+      if (s0 === 'experiments' && kind !== 'fragment' && scope.length === 1) {
+        const q = experimentQuery(url.searchParams);
+        const all = await runs();
+        if (q.experiment !== undefined && !all.some((r) => r.pipeline === q.experiment))
+          throw new HttpError(404, `no experiment '${q.experiment}' (no runs of that pipeline); the experiments are listed at /experiments`);
+        let e;
+        try {
+          e = experimentsResponse(all, q);
+        } catch (err) {
+          if (err instanceof UnknownRunError) throw new HttpError(404, err.message);
+          throw err;
+        }
+        if (kind === 'api') return json(e);
+        return page(experimentsPage(e, { ...(q.experiment !== undefined ? { experiment: q.experiment } : {}), compare: (q.runs?.length ?? 0) > 0 }));
+      }
+
       if (s0 === 'runs') {
         if (scope.length === 1) {
           const limitText = url.searchParams.get('limit');
@@ -288,7 +353,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
       }
       throw new HttpError(
         404,
-        `nothing at ${url.pathname}; the pages are /, /models/<namespace>/<name>, /runs and /runs/<id>, the API is described at /api/openapi.json`,
+        `nothing at ${url.pathname}; the pages are /, /models/<namespace>/<name>, /drift, /drift/<namespace>/<name>, /runs, /runs/<id> and /experiments, the API is described at /api/openapi.json`,
       );
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;

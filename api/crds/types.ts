@@ -359,6 +359,25 @@ export const DriftMonitorSpecSchema = Type.Object({
 });
 export type DriftMonitorSpec = Static<typeof DriftMonitorSpecSchema>;
 
+/** Bins (or categories) kept per feature histogram in status. */
+export const DRIFT_HISTOGRAM_MAX_BINS = 20;
+/** Checks kept in a DriftMonitor's status.history. */
+export const DRIFT_HISTORY_MAX = 48;
+
+/** One feature's reference and current distributions at a check, for charts: shares per bin or category. */
+export const DriftHistogramSchema = Type.Object({
+  kind: StringEnum(['numeric', 'categorical'] as const),
+  /** Numeric: bin edges (one more than the shares). */
+  edges: Type.Optional(Type.Array(Type.Number(), { maxItems: DRIFT_HISTOGRAM_MAX_BINS + 1 })),
+  /** Categorical: the categories, most frequent first; the rest are summed into the last, '(other)'. */
+  categories: Type.Optional(Type.Array(Type.String(), { maxItems: DRIFT_HISTOGRAM_MAX_BINS })),
+  /** Shares of the reference's non-missing values per bin (sum to 1). */
+  reference: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { maxItems: DRIFT_HISTOGRAM_MAX_BINS }),
+  /** Shares of the window's non-missing values per bin (sum to 1). */
+  current: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { maxItems: DRIFT_HISTOGRAM_MAX_BINS }),
+});
+export type DriftHistogram = Static<typeof DriftHistogramSchema>;
+
 export const FeatureDriftResultSchema = Type.Object({
   name: Type.String(),
   test: DriftTestSchema,
@@ -367,7 +386,20 @@ export const FeatureDriftResultSchema = Type.Object({
   pValue: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   threshold: Type.Number(),
   drifted: Type.Boolean(),
+  histogram: Type.Optional(DriftHistogramSchema),
 });
+
+/** One kept check of a DriftMonitor (status.history, newest last). */
+export const DriftCheckRecordSchema = Type.Object({
+  time: DateTime('When the check ran'),
+  samples: Type.Integer({ minimum: 0 }),
+  driftShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  datasetDrift: Type.Optional(Type.Boolean()),
+  /** The quality metric (spec.quality) of the stable version at the check, when known. */
+  quality: Type.Optional(Type.Number()),
+  qualityBreached: Type.Optional(Type.Boolean()),
+});
+export type DriftCheckRecord = Static<typeof DriftCheckRecordSchema>;
 export type FeatureDriftResult = Static<typeof FeatureDriftResultSchema>;
 
 export const DriftMonitorStatusSchema = Type.Object({
@@ -381,6 +413,8 @@ export const DriftMonitorStatusSchema = Type.Object({
   features: Type.Optional(Type.Array(FeatureDriftResultSchema)),
   datasetDrift: Type.Optional(Type.Boolean()),
   driftShare: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** The last checks (at most DRIFT_HISTORY_MAX, newest last): drift share and quality over time. */
+  history: Type.Optional(Type.Array(DriftCheckRecordSchema, { maxItems: DRIFT_HISTORY_MAX })),
   /** Name of the last TrainingRun this monitor created. */
   lastTriggeredRun: Type.Optional(Type.String()),
   lastTriggeredAt: Type.Optional(DateTime('When lastTriggeredRun was created')),

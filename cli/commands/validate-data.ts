@@ -1,24 +1,29 @@
 /**
- * `ghosteam validate-data <file|uri> --suite suite.json [--previous <file|uri>] [--json] [--out result.json]`
+ * `ghosteam validate-data <file|uri> --suite suite.json [--previous <file|uri>] [--json] [--out result.json] [--report report.html]`
  * Runs an expectation suite (components/validate/expectations.ts: Great Expectations' names and
  * result terms; a suite GE saved loads as is) over a dataset outside a pipeline. The data is an Arrow
  * dataset (.arrow/.feather, what steps write) or anything ingest reads (.csv/.tsv, .jsonl, .parquet,
  * s3://…). Exit code 0: every expectation met; 1: some failed; 2: error (bad suite, unreadable data).
+ * The data streams a record batch at a time (a source file is ingested into a temporary Arrow file
+ * first), and `--report` writes the self-contained HTML data report with the profile.
  */
 import { CommanderError, type Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join } from 'node:path';
 import pc from 'picocolors';
 import writeFileAtomic from 'write-file-atomic';
-import { readDataset, type Dataset } from '../../components/dataset/index.ts';
-import { ingestFile } from '../../components/ingest/index.ts';
-import { checkSuite, evaluateSuite, summarizeSuite, type SuiteResult } from '../../components/validate/expectations.ts';
+import { readDataset, readDatasetChunks, type Dataset } from '../../components/dataset/index.ts';
+import { ingestFile, ingestToFile } from '../../components/ingest/index.ts';
+import { checkSuite, summarizeSuite, type SuiteResult } from '../../components/validate/expectations.ts';
+import { dataReportHtml, validateChunks } from '../../components/validate/index.ts';
 
 export interface ValidateDataFlags {
   suite: string;
   previous?: string;
   json?: boolean;
   out?: string;
+  report?: string;
 }
 
 function userError(message: string): Error & { exitCode: number } {
@@ -26,9 +31,10 @@ function userError(message: string): Error & { exitCode: number } {
 }
 
 /** An Arrow dataset by extension, else whatever ingest reads (CSV, JSON Lines, Parquet, s3://). */
+const isArrow = (source: string): boolean => ['.arrow', '.feather', '.ipc'].includes(extname(source).toLowerCase());
+
 export async function loadData(source: string): Promise<Dataset> {
-  const ext = extname(source).toLowerCase();
-  return ext === '.arrow' || ext === '.feather' || ext === '.ipc' ? readDataset(source) : ingestFile(source);
+  return isArrow(source) ? readDataset(source) : ingestFile(source);
 }
 
 export async function readSuiteFile(path: string): Promise<ReturnType<typeof checkSuite>> {
@@ -58,28 +64,35 @@ export async function runValidateData(
   log: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
 ): Promise<{ code: number; result: SuiteResult }> {
   const suite = await readSuiteFile(flags.suite);
-  let ds: Dataset;
   let previousRows: number | undefined;
-  try {
-    ds = await loadData(source);
-    if (flags.previous) previousRows = (await loadData(flags.previous)).rows;
-  } catch (err) {
-    throw userError((err as Error).message);
-  }
   let result: SuiteResult;
+  let html: string;
+  const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-validate-data-'));
   try {
-    result = evaluateSuite(ds, suite, { previousRows });
+    if (flags.previous) previousRows = (await loadData(flags.previous)).rows;
+    let arrow = source;
+    if (!isArrow(source)) {
+      arrow = join(tmp, 'data.arrow');
+      await ingestToFile(source, arrow);
+    }
+    // A row predicate cannot come from a JSON suite, so any error is the data or the suite: a user error.
+    const v = await validateChunks(readDatasetChunks(arrow), { suite, previousRows });
+    result = v.expectations!;
+    html = dataReportHtml(v, source, `Data validation: ${suite.name ?? 'suite'}`);
   } catch (err) {
-    // A row predicate cannot come from a JSON suite, so this is the data or the suite: a user error.
     throw userError((err as Error).message);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
   if (flags.out) await writeFileAtomic(flags.out, JSON.stringify(result, null, 2) + '\n');
+  if (flags.report) await writeFileAtomic(flags.report, html);
   if (flags.json) log(JSON.stringify(result, null, 2));
   else {
     const color = process.stdout.isTTY === true;
     const text = summarizeSuite(result);
     log(color ? text.replace(/^(FAILED|passed)/, (m) => (m === 'passed' ? pc.green(m) : pc.red(m))) : text);
     if (flags.out) log(`Results written to ${flags.out}`);
+    if (flags.report) log(`Data report written to ${flags.report}`);
   }
   return { code: result.success ? 0 : 1, result };
 }
@@ -93,6 +106,7 @@ export function register(program: Command): void {
     .option('--previous <source>', "The previous run's data, for expect_table_row_count_change_to_be_between")
     .option('--json', 'Print the result (GE ExpectationSuiteValidationResult terms) as JSON')
     .option('--out <file>', 'Also write the JSON result to this file')
+    .option('--report <file>', 'Also write the self-contained HTML data report (failed expectations, sample values, the profile)')
     .exitOverride((err) => {
       // Usage errors exit 2 (1 means expectations failed).
       throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);

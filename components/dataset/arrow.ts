@@ -39,7 +39,8 @@ function validity(n: number, isValid: (i: number) => boolean): { bitmap: Uint8Ar
   return { bitmap, nulls };
 }
 
-function columnVector(c: Column, id: number, rows: number): Vector {
+/** One column as an Arrow vector; `dictionary` reuses a categorical column's dictionary (streamed files write it once). */
+export function columnVector(c: Column, id: number, rows: number, dictionary?: Vector): Vector {
   switch (c.type) {
     case 'numeric': {
       // Copy with canonical values in null slots (0), so equal data gives equal bytes whatever NaN payload came in.
@@ -76,7 +77,7 @@ function columnVector(c: Column, id: number, rows: number): Vector {
           nullCount: nulls,
           nullBitmap: nulls ? bitmap : undefined,
           data: codes,
-          dictionary: vectorFromArray([...c.categories], new Utf8()),
+          dictionary: dictionary ?? vectorFromArray([...c.categories], new Utf8()),
         }),
       );
     }

@@ -17,14 +17,29 @@
  *   string       utf8, null where missing            (read: large_utf8 too; dates → ISO strings)
  *
  * The bytes are a pure function of the data: no timestamps, fixed dictionary ids, canonical NaN,
- * one record batch, uncompressed. So the file's sha256 (`datasetDigest`) identifies the content and
+ * record batches of a fixed BATCH_ROWS rows (one for small datasets), one dictionary per column,
+ * uncompressed. Steps read and write them a batch at a time (stream.ts: DatasetWriter,
+ * readDatasetChunks), so memory follows the batch, not the dataset. So the file's sha256 (`datasetDigest`) identifies the content and
  * the engine's content-addressed store can use it. Compressed IPC files (pyarrow writes LZ4 frames by
  * default; ZSTD on request) are read too (`codecs.ts`).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import writeFileAtomic from 'write-file-atomic';
 import { ARROW_MAGIC, decodeArrow, encodeArrow } from './arrow.ts';
+import { DatasetWriter } from './stream.ts';
+
+export {
+  BATCH_ROWS,
+  DatasetWriter,
+  concatColumns,
+  concatDatasets,
+  readDatasetChunks,
+  schemaOf,
+  sliceColumn,
+  sliceDataset,
+  writeDatasetChunks,
+  type ColumnSchema,
+} from './stream.ts';
 
 export {
   BOOLEAN_NULL,
@@ -207,12 +222,21 @@ export async function readDataset(path: string): Promise<Dataset> {
   return decodeDataset(buf, path);
 }
 
-/** Writes atomically (temp file + rename) and returns the content digest 'sha256:<hex>'. */
+/**
+ * Writes atomically (temp file + rename) and returns the content digest 'sha256:<hex>'. The file
+ * is cut into record batches of BATCH_ROWS rows, as the streaming writer cuts it (stream.ts), so a
+ * dataset has the same bytes however it was produced; up to BATCH_ROWS rows, `encodeDataset`'s.
+ */
 export async function writeDataset(path: string, ds: Dataset): Promise<string> {
-  const encoded = encodeDataset(ds);
-  const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
-  await writeFileAtomic(path, bytes);
-  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+  checkDataset(ds);
+  const w = new DatasetWriter(path);
+  try {
+    w.write(ds);
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+  return w.close();
 }
 
 export async function datasetDigest(path: string): Promise<string> {

@@ -22,15 +22,13 @@
  * Output params: rows, columns (count), digest ('sha256:…' of the dataset file).
  * A failed read writes no dataset: the output is written only once the whole source is parsed.
  */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { defineComponent } from '../component.ts';
-import { writeDataset, type ColumnType, type Dataset } from '../dataset/index.ts';
+import { DatasetWriter, concatDatasets, type ColumnType, type Dataset } from '../dataset/index.ts';
 import { Params } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
 import { downloadS3Object, parseS3Url } from './s3.ts';
-import { IngestError, parseCsv, parseJsonl, tableFromObjects, typeTable, type RawTable, type TypeOptions } from './parse.ts';
+import { IngestError, typeTable, type RawTable, type TypeOptions } from './parse.ts';
 import {
   concatTables,
   downloadHttp,
@@ -45,8 +43,9 @@ import {
   type KafkaRange,
   type SourceOptions,
 } from './sources.ts';
+import { ingestChunks, rawChunks, type ChunkSink, type SourceFormat } from './stream.ts';
 
-export type SourceFormat = 'csv' | 'jsonl' | 'parquet';
+export type { SourceFormat } from './stream.ts';
 
 export function formatOf(path: string, declared: string = 'auto'): SourceFormat {
   if (declared !== 'auto') return declared as SourceFormat;
@@ -57,37 +56,23 @@ export function formatOf(path: string, declared: string = 'auto'): SourceFormat 
   throw new IngestError(`${path}: can't tell the format from the extension '${ext}'; set param format to csv, jsonl or parquet`);
 }
 
-async function readRaw(path: string, format: SourceFormat, delimiter?: string, label = path): Promise<RawTable> {
-  if (format === 'parquet') {
-    let file;
-    try {
-      file = await asyncBufferFromFile(path);
-    } catch (err) {
-      // Not an IngestError: whether a retry can read it depends on why (api/failure.ts reads the cause's code).
-      throw new Error(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-    }
-    try {
-      const metadata = await parquetMetadataAsync(file);
-      const names = parquetSchema(metadata).children.map((c) => c.element.name);
-      const rows = (await parquetReadObjects({ file, metadata })) as Record<string, unknown>[];
-      return tableFromObjects(rows, names, label);
-    } catch (err) {
-      if (err instanceof IngestError) throw err;
-      throw new IngestError(`${label}: not a readable Parquet file (${(err as Error).message})`);
-    }
-  }
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    // Not an IngestError: whether a retry can read it depends on why (api/failure.ts reads the cause's code).
-    throw new Error(`cannot read ${label}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  }
-  if (format === 'jsonl') return parseJsonl(text, label);
-  return parseCsv(text, label, delimiter ?? (extname(path).toLowerCase() === '.tsv' ? '\t' : ','));
-}
+export type IngestOptions = TypeOptions &
+  SourceOptions & {
+    format?: string;
+    delimiter?: string;
+    kafkaRange?: KafkaRange;
+    /** Text bytes per streamed chunk (tests use small ones). */ chunkBytes?: number;
+  };
 
-export type IngestOptions = TypeOptions & SourceOptions & { format?: string; delimiter?: string; kafkaRange?: KafkaRange };
+/** The delimiter a source's name implies (tab for .tsv), when none is given. */
+const delimiterFor = (name: string, given?: string): string | undefined => given ?? (extname(name).toLowerCase() === '.tsv' ? '\t' : undefined);
+
+/** A whole file as one raw table (the chunks joined): for sources read whole (S3 globs). */
+async function readRaw(path: string, format: SourceFormat, delimiter: string | undefined, label: string): Promise<RawTable> {
+  const parts: RawTable[] = [];
+  for await (const t of rawChunks(path, format, delimiterFor(label, delimiter), label)) parts.push(t);
+  return concatTables(parts, label);
+}
 
 /** Read a downloaded copy of a remote object, then remove it. */
 async function readDownloaded(got: { file: string; cleanup: () => Promise<void> }, format: SourceFormat, delimiter: string | undefined, label: string) {
@@ -98,38 +83,86 @@ async function readDownloaded(got: { file: string; cleanup: () => Promise<void> 
   }
 }
 
-/** Reads any source ingest knows (a local file or a URI: components/ingest/sources.ts) as a raw table. */
-export async function readSource(path: string, opts: IngestOptions = {}): Promise<RawTable> {
+/**
+ * Streams any source ingest knows into the sink. Files, single S3 objects and HTTPS resources are
+ * read in chunks (components/ingest/stream.ts; a remote object is downloaded to a temp file first);
+ * S3 globs, PostgreSQL results and Kafka batches are read whole and typed as one chunk.
+ */
+async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<{ rows: number; passes: number }> {
   const env = opts.env ?? process.env;
+  const streamed = async (got: { file: string; cleanup: () => Promise<void> }, format: SourceFormat, label: string) => {
+    try {
+      return await ingestChunks(got.file, format, { ...opts, delimiter: delimiterFor(label, opts.delimiter), label }, sink);
+    } finally {
+      await got.cleanup();
+    }
+  };
+  const whole = (t: RawTable) => {
+    const ds = typeTable(t, opts);
+    sink.write(ds);
+    return { rows: ds.rows, passes: 1 };
+  };
   switch (sourceKind(path)) {
     case 'file':
-      return readRaw(path, formatOf(path, opts.format), opts.delimiter);
+      return ingestChunks(path, formatOf(path, opts.format), opts, sink);
     case 's3': {
       const format = formatOf(path, opts.format);
       const loc = parseS3Url(path);
-      if (!isGlob(loc.key)) return readDownloaded(await downloadS3Object(path, env), format, opts.delimiter, path);
+      if (!isGlob(loc.key)) return streamed(await downloadS3Object(path, env), format, path);
       const parts: RawTable[] = [];
       for (const o of await listS3Glob(path, loc, env)) {
         const url = `s3://${loc.bucket}/${o.key.split('/').map(encodeURIComponent).join('/')}`;
         parts.push(await readDownloaded(await downloadS3Object(url, env), format, opts.delimiter, `s3://${loc.bucket}/${o.key}`));
       }
-      return concatTables(parts, path);
+      return whole(concatTables(parts, path));
     }
     case 'https': {
       const format = formatOf(new URL(path).pathname, opts.format);
-      const got = await downloadHttp(path, resolveHeaders(path, opts.headers, env));
-      return readDownloaded(got, format, opts.delimiter, redact(path));
+      return streamed(await downloadHttp(path, resolveHeaders(path, opts.headers, env)), format, redact(path));
     }
     case 'postgres':
-      return readPostgres(path, opts.query, env);
+      return whole(await readPostgres(path, opts.query, env));
     case 'kafka':
-      return readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts)));
+      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts))));
   }
 }
 
-/** Reads a source (file or URI) into a typed dataset (the library entry behind the component). */
+/** Reads a source (file or URI) into a typed dataset in memory (the library entry; the component streams to a file). */
 export async function ingestFile(path: string, opts: IngestOptions = {}): Promise<Dataset> {
-  return typeTable(await readSource(path, opts), opts);
+  let parts: Dataset[] = [];
+  await streamSource(path, opts, { write: (c) => void parts.push(c), reset: () => void (parts = []) });
+  return concatDatasets(parts);
+}
+
+/**
+ * Streams a source into a dataset file at `out` (chunked: memory follows the chunk). The file
+ * appears only when the whole source was read; on any error nothing is left at `out`.
+ */
+export async function ingestToFile(
+  path: string,
+  out: string,
+  opts: IngestOptions = {},
+): Promise<{ rows: number; digest: string; schema: { name: string; type: ColumnType }[]; passes: number }> {
+  let w = new DatasetWriter(out);
+  let schema: { name: string; type: ColumnType }[] = [];
+  try {
+    const r = await streamSource(path, opts, {
+      write: (c) => {
+        if (!schema.length) schema = c.columns.map((x) => ({ name: x.name, type: x.type }));
+        w.write(c);
+      },
+      reset: () => {
+        w.abort();
+        w = new DatasetWriter(out);
+        schema = [];
+      },
+    });
+    const digest = await w.close();
+    return { rows: r.rows, digest, schema, passes: r.passes };
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
 }
 
 export const ingest = defineComponent({
@@ -147,7 +180,8 @@ export const ingest = defineComponent({
     const format = p.oneOf('format', ['auto', 'csv', 'jsonl', 'parquet'], 'auto');
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
-    const ds = await ingestFile(path, {
+    const t0 = performance.now();
+    const { rows, digest, schema, passes } = await ingestToFile(path, p.output('dataset'), {
       format,
       types,
       columns,
@@ -158,10 +192,12 @@ export const ingest = defineComponent({
       from: p.string('from', undefined),
       kafkaRange: p.has('offsets') ? p.json<KafkaRange>('offsets') : undefined,
     });
-    const digest = await writeDataset(p.output('dataset'), ds);
-    ctx.log(`read ${ds.rows} rows × ${ds.columns.length} columns from ${redact(path)}: ${ds.columns.map((c) => `${c.name}:${c.type}`).join(', ')}`);
-    ctx.setOutput('rows', ds.rows);
-    ctx.setOutput('columns', ds.columns.length);
+    const secs = (performance.now() - t0) / 1000;
+    ctx.log(
+      `read ${rows} rows × ${schema.length} columns from ${redact(path)} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,
+    );
+    ctx.setOutput('rows', rows);
+    ctx.setOutput('columns', schema.length);
     ctx.setOutput('digest', digest);
   },
 });

@@ -155,7 +155,7 @@ function checkNames(names: string[], at: (c: number) => string): void {
 }
 
 /** JSON Lines: one JSON object per line; keys are columns (the union over all lines, in first-seen order). */
-export function parseJsonl(text: string, file: string): RawTable {
+export function parseJsonl(text: string, file: string, firstLine = 1): RawTable {
   const rows: Record<string, unknown>[] = [];
   const lines: number[] = [];
   const names: string[] = [];
@@ -168,10 +168,10 @@ export function parseJsonl(text: string, file: string): RawTable {
     try {
       v = JSON.parse(s);
     } catch (err) {
-      throw new IngestError(`${file}:${l + 1}: not valid JSON (${(err as Error).message})`);
+      throw new IngestError(`${file}:${l + firstLine}: not valid JSON (${(err as Error).message})`);
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v))
-      throw new IngestError(`${file}:${l + 1}: each line must be a JSON object ({"column": value, ...})`);
+      throw new IngestError(`${file}:${l + firstLine}: each line must be a JSON object ({"column": value, ...})`);
     for (const k of Object.keys(v)) {
       if (!known.has(k)) {
         known.add(k);
@@ -179,7 +179,7 @@ export function parseJsonl(text: string, file: string): RawTable {
       }
     }
     rows.push(v as Record<string, unknown>);
-    lines.push(l + 1);
+    lines.push(l + firstLine);
   }
   const columns: RawCell[][] = names.map((name) =>
     rows.map((row, r) => {
@@ -194,19 +194,19 @@ export function parseJsonl(text: string, file: string): RawTable {
   return { file, names, columns, where: (row, col) => `${file}:${lines[row]} (column '${names[col]}')` };
 }
 
+/** A value decoded from Parquet as a raw cell: bigint becomes number, Date an ISO string, NaN missing. */
+export function rawCellOf(x: unknown, where: () => string): RawCell {
+  if (x === undefined || x === null) return null;
+  if (typeof x === 'number') return Number.isNaN(x) ? null : x;
+  if (typeof x === 'boolean' || typeof x === 'string') return x;
+  if (typeof x === 'bigint') return Number(x);
+  if (x instanceof Date) return x.toISOString();
+  throw new IngestError(`${where()}: nested values are not supported; flatten it into scalar columns`);
+}
+
 /** Rows decoded from Parquet (hyparquet objects). bigint becomes number, Date an ISO string. */
 export function tableFromObjects(rows: readonly Record<string, unknown>[], names: string[], file: string): RawTable {
-  const columns: RawCell[][] = names.map((name) =>
-    rows.map((row, r) => {
-      const x = row[name];
-      if (x === undefined || x === null) return null;
-      if (typeof x === 'number') return Number.isNaN(x) ? null : x;
-      if (typeof x === 'boolean' || typeof x === 'string') return x;
-      if (typeof x === 'bigint') return Number(x);
-      if (x instanceof Date) return x.toISOString();
-      throw new IngestError(`${file} row ${r + 1} (column '${name}'): nested values are not supported; flatten it into scalar columns`);
-    }),
-  );
+  const columns: RawCell[][] = names.map((name) => rows.map((row, r) => rawCellOf(row[name], () => `${file} row ${r + 1} (column '${name}')`)));
   return { file, names, columns, where: (row, col) => `${file} row ${row + 1} (column '${names[col]}')` };
 }
 
@@ -215,25 +215,47 @@ const isNum = (x: RawCell): boolean => typeof x === 'number' || (typeof x === 's
 
 /** The inference rule, documented in components/ingest: boolean, then numeric, then categorical (few distinct values), else string. */
 export function inferType(cells: readonly RawCell[], maxCategories = 100): ColumnType {
-  let nonNull = 0;
-  let allBool = true;
-  let allNum = true;
-  const distinct = new Set<string>();
-  for (const x of cells) {
-    if (x === null) continue;
-    nonNull++;
-    if (allBool && !isBool(x)) allBool = false;
-    if (allNum && !isNum(x)) allNum = false;
-    if (distinct.size <= maxCategories) distinct.add(String(x));
-  }
-  if (nonNull === 0) return 'string';
-  if (allBool) return 'boolean';
-  if (allNum) return 'numeric';
-  if (distinct.size <= maxCategories && distinct.size * 2 <= nonNull) return 'categorical';
-  return 'string';
+  const s = new ColumnInference(maxCategories);
+  s.add(cells);
+  return s.type();
 }
 
-function convert(x: RawCell, type: ColumnType): Cell | undefined {
+/** inferType's state, fed a column chunk at a time (streaming ingest gives the whole-column answer). */
+export class ColumnInference {
+  nonNull = 0;
+  allBool = true;
+  allNum = true;
+  readonly distinct = new Set<string>();
+  constructor(
+    readonly maxCategories = 100,
+    /** Keep every distinct value (a declared categorical column needs them all). */
+    readonly collectAll = false,
+  ) {}
+  add(cells: readonly RawCell[]): void {
+    const max = this.collectAll ? Infinity : this.maxCategories;
+    for (const x of cells) {
+      if (x === null) continue;
+      this.nonNull++;
+      if (this.allBool && !isBool(x)) this.allBool = false;
+      if (this.allNum && !isNum(x)) this.allNum = false;
+      if (this.distinct.size <= max) this.distinct.add(String(x));
+    }
+  }
+  type(): ColumnType {
+    if (this.nonNull === 0) return 'string';
+    if (this.allBool) return 'boolean';
+    if (this.allNum) return 'numeric';
+    if (this.distinct.size <= this.maxCategories && this.distinct.size * 2 <= this.nonNull) return 'categorical';
+    return 'string';
+  }
+  /** The categories a categorical column gets: its distinct values, sorted (as columnFromCells sorts them). */
+  categories(): string[] {
+    return [...this.distinct].sort();
+  }
+}
+
+/** A raw cell as a value of `type`, or undefined when it doesn't fit. */
+export function convertCell(x: RawCell, type: ColumnType): Cell | undefined {
   if (x === null) return null;
   switch (type) {
     case 'numeric':
@@ -262,7 +284,7 @@ export interface TypeOptions {
   readonly maxCategories?: number;
 }
 
-const TYPES: readonly ColumnType[] = ['numeric', 'categorical', 'boolean', 'string'];
+export const TYPES: readonly ColumnType[] = ['numeric', 'categorical', 'boolean', 'string'];
 
 export function typeTable(t: RawTable, opts: TypeOptions = {}): Dataset {
   for (const [name, type] of Object.entries(opts.types ?? {})) {
@@ -289,7 +311,7 @@ export function typeTable(t: RawTable, opts: TypeOptions = {}): Dataset {
     const fast = !declared && type === 'numeric';
     for (let r = 0; r < raw.length; r++) {
       const x = raw[r];
-      const v = fast ? (x === null ? null : Number(x)) : convert(x, type);
+      const v = fast ? (x === null ? null : Number(x)) : convertCell(x, type);
       if (v === undefined) {
         throw new IngestError(
           `${t.where(r, c)}: '${String(raw[r])}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is ${declared ? 'declared' : 'inferred as'} ${type}`,

@@ -16,6 +16,7 @@ import type { TensorSpec } from './tensors.ts';
 import type { TrafficSplit } from './traffic.ts';
 import type { VersionStats } from './metrics.ts';
 import type { FeedbackResult, VersionQuality } from './quality.ts';
+import type { CbpeEstimate } from './cbpe.ts';
 import type { RepositoryIndexEntry } from './repository.ts';
 import type { LoadedVersionInfo, ModelInfo, ModelStats } from './server.ts';
 
@@ -106,6 +107,25 @@ export const VersionQualitySchema = Type.Object(
   { $id: 'VersionQuality' },
 );
 
+const Estimate = Type.Optional(
+  Type.Object({
+    value: Type.Number(),
+    samplingError: Type.Number({ minimum: 0, description: "NannyML's sampling error of the estimate" }),
+    lower: Type.Number({ description: 'value − 3 sampling errors, at least 0' }),
+    upper: Type.Number({ description: 'value + 3 sampling errors, at most 1' }),
+  }),
+);
+export const QualityEstimateSchema = Type.Object(
+  {
+    estimated: Type.Literal(true, { description: 'Always true: an estimate from the model’s probabilities (CBPE), not a measurement' }),
+    samples: Type.Integer({ minimum: 0, description: 'Predictions still waiting for a label that the estimate covers' }),
+    referenceSamples: Type.Integer({ minimum: 0, description: 'Labelled predictions the estimator was fitted on' }),
+    calibrated: Type.Boolean({ description: 'Whether the probabilities were calibrated (isotonic) before estimating' }),
+    metrics: Type.Object({ accuracy: Estimate, precision: Estimate, recall: Estimate, f1: Estimate, rocAuc: Estimate }),
+  },
+  { $id: 'QualityEstimate', description: 'Confidence-based performance estimation (NannyML CBPE) for a binary classifier' },
+);
+
 export const LoadedVersionSchema = Type.Object(
   {
     name: Str,
@@ -126,7 +146,13 @@ export const ModelStatsSchema = Type.Object(
   {
     model: Str,
     traffic: TrafficSplitSchema,
-    versions: Type.Record(Str, Type.Intersect([VersionStatsSchema, Type.Object({ quality: Type.Optional(VersionQualitySchema) })])),
+    versions: Type.Record(
+      Str,
+      Type.Intersect([
+        VersionStatsSchema,
+        Type.Object({ quality: Type.Optional(VersionQualitySchema), qualityEstimate: Type.Optional(QualityEstimateSchema) }),
+      ]),
+    ),
   },
   { $id: 'ModelStats' },
 );
@@ -297,12 +323,13 @@ const typesMatch: [
   Same<Static<typeof TrafficSplitSchema>, TrafficSplit>,
   Same<Static<typeof VersionStatsSchema>, VersionStats>,
   Same<Static<typeof VersionQualitySchema>, VersionQuality>,
+  Same<Static<typeof QualityEstimateSchema>, CbpeEstimate>,
   Same<Static<typeof LoadedVersionSchema>, LoadedVersionInfo>,
   Same<Static<typeof ModelInfoSchema>, ModelInfo>,
   Same<Static<typeof ModelStatsSchema>, ModelStats>,
   Same<Static<typeof RepositoryIndexEntrySchema>, RepositoryIndexEntry>,
   Same<Static<typeof FeedbackResultSchema>, FeedbackResult>,
-] = [true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true];
 /* eslint-enable @typescript-eslint/no-unused-vars */
 
 // ---- routes ----

@@ -39,7 +39,8 @@ import type { PayloadRecord, PayloadTensor } from './payload-log.ts';
 import { RequestError } from './tensors.ts';
 import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { QUALITY_TASKS, type QualityMetric, type QualityTask } from '../../api/quality.ts';
+import { QUALITY_MIN_SAMPLES, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../../api/quality.ts';
+import { estimateCbpe, fitCbpe, type CbpeEstimate } from './cbpe.ts';
 
 export { QUALITY_TASKS, type QualityTask } from '../../api/quality.ts';
 
@@ -149,6 +150,7 @@ interface Series {
   k: number;
   samples: Sample[];
   cache?: { at: number; count: number; value: VersionQuality };
+  estimate?: { at: number; count: number; predictions: number; value: CbpeEstimate | undefined };
   dirty: boolean;
 }
 
@@ -250,6 +252,8 @@ const labelNumber = (v: LabelValue): number => (typeof v === 'boolean' ? (v ? 1 
 
 export class QualityMonitor {
   private readonly predictions = new Map<string, Prediction>();
+  /** Predictions observed so far (an estimate is recomputed when it changes). */
+  private observed = 0;
   private readonly series = new Map<string, Series>();
   private readonly pending = new Map<string, PendingLabel[]>();
   private pendingCount = 0;
@@ -305,6 +309,7 @@ export class QualityMonitor {
     const key = `${model}\u0000${id}`;
     this.predictions.delete(key);
     this.predictions.set(key, { model, version, ts, ...m });
+    this.observed++;
     if (this.predictions.size > this.maxPredictions) {
       const oldest = this.predictions.keys().next().value!;
       this.forget(oldest);
@@ -688,6 +693,53 @@ export class QualityMonitor {
     return value;
   }
 
+  /**
+   * Quality estimated before the labels arrive (CBPE, ./cbpe.ts), for a binary classifier whose
+   * output is a probability: fitted on the version's labelled predictions in the window (at least
+   * QUALITY_MIN_SAMPLES, both classes), applied to its predictions in the window still waiting for a
+   * label. Undefined when there is no such reference or nothing waits.
+   */
+  estimate(model: string, version: string): CbpeEstimate | undefined {
+    if (!this.quality(model, version)) return undefined;
+    const s = this.series.get(`${model}\u0000${version}`)!;
+    if (s.task !== 'binary' || s.samples.length < QUALITY_MIN_SAMPLES) return undefined;
+    const now = this.now();
+    if (s.estimate && s.estimate.at > now - 1000 && s.estimate.count === s.samples.length && s.estimate.predictions === this.observed) return s.estimate.value;
+    const col = s.k >= 2 ? 1 : 0;
+    const cutoff = now - this.windowMs;
+    const scores: number[] = [];
+    for (const p of this.predictions.values()) {
+      if (p.model !== model || p.version !== version || p.ts < cutoff) continue;
+      for (let r = 0; r < p.rows; r++) if (!p.labels?.has(r)) scores.push(p.data[r * p.k + (p.k >= 2 ? 1 : 0)]);
+    }
+    let value: CbpeEstimate | undefined;
+    if (scores.length > 0 && scores.every((x) => x >= 0 && x <= 1)) {
+      try {
+        const ref = fitCbpe(
+          s.samples.map((x) => x.p[col]),
+          s.samples.map((x) => x.y),
+          { threshold: this.threshold },
+        );
+        value = estimateCbpe(ref, scores);
+      } catch {
+        value = undefined; // scores that are not probabilities, or labels of one class: no estimate
+      }
+    }
+    s.estimate = { at: now, count: s.samples.length, predictions: this.observed, value };
+    return value;
+  }
+
+  /** Every (model, version) with a quality estimate, and the estimate. */
+  estimates(): Array<{ model: string; version: string; estimate: CbpeEstimate }> {
+    const out: Array<{ model: string; version: string; estimate: CbpeEstimate }> = [];
+    for (const k of this.series.keys()) {
+      const [model, version] = k.split('\u0000');
+      const e = this.estimate(model, version);
+      if (e) out.push({ model, version, estimate: e });
+    }
+    return out;
+  }
+
   /** Every (model, version) with labels, and its quality. */
   all(): Array<{ model: string; version: string; quality: VersionQuality }> {
     const out: Array<{ model: string; version: string; quality: VersionQuality }> = [];
@@ -761,6 +813,8 @@ export function computeQuality(
  * Exports a monitor's state in `registry`:
  * - ghosteam_model_quality{model,version,metric}        quality over the window (accuracy, precision, recall, f1, rocAuc, calibrationError, macroF1, rmse, mae)
  * - ghosteam_model_quality_samples{model,version}       labelled predictions in the window
+ * - ghosteam_model_quality_estimate{model,version,metric} CBPE estimate before the labels arrive (binary: accuracy, precision, recall, f1, rocAuc)
+ * - ghosteam_model_quality_estimate_sampling_error{…}   its sampling error (bound: ±3 of it); _samples: predictions it covers
  * - ghosteam_model_feedback_total{model,version,outcome} labels by outcome (matched, duplicate, corrected, late, unmatched, invalid, refused)
  * - ghosteam_model_feedback_pending                     unmatched labels held for a later prediction
  */
@@ -784,6 +838,38 @@ export function registerQualityMetrics(registry: Registry, monitor: QualityMonit
     collect() {
       this.reset();
       for (const { model, version, quality } of monitor.all()) this.set({ model, version }, quality.samples);
+    },
+  });
+  new Gauge({
+    name: 'ghosteam_model_quality_estimate',
+    help: 'Model quality estimated before the labels arrive (CBPE, binary classifiers), by metric: an estimate, not a measurement',
+    labelNames: ['model', 'version', 'metric'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { model, version, estimate } of monitor.estimates())
+        for (const [metric, m] of Object.entries(estimate.metrics)) this.set({ model, version, metric }, m.value);
+    },
+  });
+  new Gauge({
+    name: 'ghosteam_model_quality_estimate_sampling_error',
+    help: 'Sampling error of the CBPE estimate (NannyML); the estimate is bounded by ±3 of it',
+    labelNames: ['model', 'version', 'metric'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { model, version, estimate } of monitor.estimates())
+        for (const [metric, m] of Object.entries(estimate.metrics)) this.set({ model, version, metric }, m.samplingError);
+    },
+  });
+  new Gauge({
+    name: 'ghosteam_model_quality_estimate_samples',
+    help: 'Predictions without a label yet that the CBPE estimate covers',
+    labelNames: ['model', 'version'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { model, version, estimate } of monitor.estimates()) this.set({ model, version }, estimate.samples);
     },
   });
   const feedback = new Counter({

@@ -43,6 +43,7 @@ import { ModelRepository } from './repository.ts';
 import { decodeV1Request, v1AnswerText, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
 import { QualityMonitor, registerQualityMetrics, type QualityOptions, type VersionQuality } from './quality.ts';
+import type { CbpeEstimate } from './cbpe.ts';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -210,8 +211,11 @@ export interface ModelInfo {
 export interface ModelStats {
   readonly model: string;
   readonly traffic: TrafficSplit;
-  /** Per version: traffic figures, and quality from feedback once a label has joined one of its predictions. */
-  readonly versions: Record<string, VersionStats & { readonly quality?: VersionQuality }>;
+  /**
+   * Per version: traffic figures, quality from feedback once a label has joined one of its
+   * predictions, and (binary classifiers) quality estimated for the predictions still waiting for labels.
+   */
+  readonly versions: Record<string, VersionStats & { readonly quality?: VersionQuality; readonly qualityEstimate?: CbpeEstimate }>;
 }
 
 export interface ModelServer {
@@ -624,10 +628,11 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   function stats(name: string): ModelStats {
     const s = served.get(name);
     if (!s) throw new RequestError(404, `model '${name}' is not loaded`);
-    const versions: Record<string, VersionStats & { quality?: VersionQuality }> = {};
+    const versions: Record<string, VersionStats & { quality?: VersionQuality; qualityEstimate?: CbpeEstimate }> = {};
     for (const v of s.versions.values()) {
       const q = quality?.quality(name, v.version);
-      versions[v.version] = q ? { ...v.metrics.stats(), quality: q } : v.metrics.stats();
+      const e = quality?.estimate(name, v.version);
+      versions[v.version] = { ...v.metrics.stats(), ...(q ? { quality: q } : {}), ...(e ? { qualityEstimate: e } : {}) };
     }
     return { model: name, traffic: s.traffic, versions };
   }

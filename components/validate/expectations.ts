@@ -296,21 +296,54 @@ function pct(n: number, d: number): number | null {
   return d > 0 ? (n / d) * 100 : null;
 }
 
+/**
+ * An expectation evaluated a chunk at a time: `update` with each chunk (in row order, `offset` its
+ * first row), then `finish` with the total row count. Memory: counters and the first 20 unexpected
+ * rows for column map expectations; the column's non-missing values for mean/stdev/quantiles (8
+ * bytes a row); one entry per distinct value for uniqueness and distinct counts.
+ */
+export interface ExpectationEvaluator {
+  update(chunk: Dataset, offset: number): void;
+  finish(rows: number): ExpectationResult;
+}
+
+/** A suite over chunks: `evaluateSuite` is this with one chunk. */
+export class SuiteEvaluator {
+  private readonly evaluators: ExpectationEvaluator[];
+  private rows = 0;
+  constructor(
+    schema: Dataset,
+    private readonly suite: ExpectationSuite,
+    opts: EvaluateOptions = {},
+  ) {
+    this.evaluators = suite.expectations.map((e) => expectationEvaluator(schema, e, opts));
+  }
+  update(chunk: Dataset): void {
+    for (const ev of this.evaluators) ev.update(chunk, this.rows);
+    this.rows += chunk.rows;
+  }
+  finish(): SuiteResult {
+    const results = this.evaluators.map((ev) => ev.finish(this.rows));
+    const ok = results.filter((r) => r.success).length;
+    return {
+      success: ok === results.length,
+      suite_name: this.suite.name ?? 'suite',
+      statistics: {
+        evaluated_expectations: results.length,
+        successful_expectations: ok,
+        unsuccessful_expectations: results.length - ok,
+        success_percent: pct(ok, results.length),
+      },
+      results,
+    };
+  }
+}
+
 /** Evaluates a suite over a dataset. Pure. */
 export function evaluateSuite(ds: Dataset, suite: ExpectationSuite, opts: EvaluateOptions = {}): SuiteResult {
-  const results = suite.expectations.map((e) => evaluateExpectation(ds, e, opts));
-  const ok = results.filter((r) => r.success).length;
-  return {
-    success: ok === results.length,
-    suite_name: suite.name ?? 'suite',
-    statistics: {
-      evaluated_expectations: results.length,
-      successful_expectations: ok,
-      unsuccessful_expectations: results.length - ok,
-      success_percent: pct(ok, results.length),
-    },
-    results,
-  };
+  const ev = new SuiteEvaluator(ds, suite, opts);
+  ev.update(ds);
+  return ev.finish();
 }
 
 function configOf(e: Expectation): ExpectationResult['expectation_config'] {
@@ -320,205 +353,357 @@ function configOf(e: Expectation): ExpectationResult['expectation_config'] {
 }
 
 export function evaluateExpectation(ds: Dataset, e: Expectation, opts: EvaluateOptions = {}): ExpectationResult {
+  const ev = expectationEvaluator(ds, e, opts);
+  ev.update(ds, 0);
+  return ev.finish(ds.rows);
+}
+
+/** A growable Float64Array. */
+class Floats {
+  private buf = new Float64Array(1024);
+  length = 0;
+  push(x: number): void {
+    if (this.length === this.buf.length) {
+      const b = new Float64Array(this.buf.length * 2);
+      b.set(this.buf);
+      this.buf = b;
+    }
+    this.buf[this.length++] = x;
+  }
+  values(): Float64Array {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/** The 20 smallest row indexes (with values) among candidates, for uniqueness. */
+function smallest<T>(items: { i: number; v: T }[]): { i: number; v: T }[] {
+  return items.sort((a, b) => a.i - b.i).slice(0, PARTIAL);
+}
+
+/**
+ * The evaluator for one expectation. `schema` is any chunk (its columns' names and types); columns
+ * are found by name once, and each later chunk is read at the same positions.
+ */
+export function expectationEvaluator(schema: Dataset, e: Expectation, opts: EvaluateOptions = {}): ExpectationEvaluator {
   const config = configOf(e);
-  const cols = new Map(ds.columns.map((c) => [c.name, c]));
-  const need = (name: string): Column | string => cols.get(name) ?? `column '${name}' is missing; the dataset's columns are ${[...cols.keys()].join(', ')}`;
-  const fail = (message: string): ExpectationResult => ({ success: false, expectation_config: config, result: {}, message });
+  const index = new Map(schema.columns.map((c, j) => [c.name, j]));
+  const need = (name: string): number | string =>
+    index.get(name) ?? `column '${name}' is missing; the dataset's columns are ${schema.columns.map((c) => c.name).join(', ')}`;
+  const colOf = (j: number): Column => schema.columns[j];
+  const fixed = (r: (rows: number) => ExpectationResult): ExpectationEvaluator => ({ update: () => {}, finish: r });
+  const fail = (message: string): ExpectationEvaluator => fixed(() => ({ success: false, expectation_config: config, result: {}, message }));
   const aggregate = (success: boolean, observed: unknown, message: string, details?: Record<string, unknown>): ExpectationResult => ({
     success,
     expectation_config: config,
     result: details ? { observed_value: observed, details } : { observed_value: observed },
     message: success ? 'passed' : message,
   });
+  const failResult = (message: string): ExpectationResult => ({ success: false, expectation_config: config, result: {}, message });
 
-  /** A column map expectation: `unexpected(i)` is asked only for rows not `missing(i)`. */
-  const map = (
+  /** Column map results from counts (shared by the per-row and the uniqueness evaluators). */
+  const mapResult = (
+    rows: number,
     label: string,
-    missing: (i: number) => boolean,
-    unexpected: (i: number) => boolean,
-    value: (i: number) => unknown,
-    mostly = 1,
-    countMissing = true,
+    missingCount: number,
+    unexpectedCount: number,
+    list: readonly unknown[],
+    idx: readonly number[],
+    mostly: number,
+    countMissing: boolean,
   ): ExpectationResult => {
-    let missingCount = 0;
-    let unexpectedCount = 0;
-    const list: unknown[] = [];
-    const index: number[] = [];
-    for (let i = 0; i < ds.rows; i++) {
-      if (missing(i)) {
-        missingCount++;
-        continue;
-      }
-      if (!unexpected(i)) continue;
-      unexpectedCount++;
-      if (list.length < PARTIAL) {
-        list.push(value(i));
-        index.push(i);
-      }
-    }
-    const considered = ds.rows - missingCount;
-    const success = ds.rows === 0 || considered === 0 || (considered - unexpectedCount) / considered >= mostly;
+    const considered = rows - missingCount;
+    const success = rows === 0 || considered === 0 || (considered - unexpectedCount) / considered >= mostly;
     const result: ExpectationResult['result'] = countMissing
       ? {
-          element_count: ds.rows,
+          element_count: rows,
           unexpected_count: unexpectedCount,
           unexpected_percent: pct(unexpectedCount, considered),
           partial_unexpected_list: list,
           missing_count: missingCount,
-          missing_percent: pct(missingCount, ds.rows),
-          unexpected_percent_total: pct(unexpectedCount, ds.rows),
+          missing_percent: pct(missingCount, rows),
+          unexpected_percent_total: pct(unexpectedCount, rows),
           unexpected_percent_nonmissing: pct(unexpectedCount, considered),
-          partial_unexpected_index_list: index,
+          partial_unexpected_index_list: idx,
         }
       : {
-          element_count: ds.rows,
+          element_count: rows,
           unexpected_count: unexpectedCount,
-          unexpected_percent: pct(unexpectedCount, ds.rows),
+          unexpected_percent: pct(unexpectedCount, rows),
           partial_unexpected_list: list,
-          partial_unexpected_index_list: index,
+          partial_unexpected_index_list: idx,
         };
     const share = considered ? ((considered - unexpectedCount) / considered) * 100 : 100;
     const message = success
       ? 'passed'
-      : `${label}: ${unexpectedCount} of ${considered} rows fail (${share.toFixed(2)}% pass, mostly ${(mostly * 100).toFixed(2)}% needed); rows ${index
+      : `${label}: ${unexpectedCount} of ${considered} rows fail (${share.toFixed(2)}% pass, mostly ${(mostly * 100).toFixed(2)}% needed); rows ${idx
           .slice(0, 5)
           .map((i) => i + 1)
           .join(', ')}${unexpectedCount > 5 ? ', …' : ''} (1-based)`;
     return { success, expectation_config: config, result, message };
   };
 
-  const colMap = (
-    k: ColumnMapKwargs,
-    what: string,
-    unexpected: (c: Column, cell: (i: number) => Cell) => ((i: number) => boolean) | string,
-  ): ExpectationResult => {
-    const c = need(k.column);
-    if (typeof c === 'string') return fail(c);
-    const cell = (i: number) => cellAt(c, i);
-    const u = unexpected(c, cell);
-    if (typeof u === 'string') return fail(`column '${k.column}': ${u}`);
-    return map(`column '${k.column}' ${what}`, (i) => cell(i) === null, u, cell, k.mostly ?? 1);
+  interface RowTests {
+    missing(i: number): boolean;
+    unexpected(i: number): boolean;
+    value(i: number): unknown;
+  }
+  /** A column map expectation: `unexpected(i)` is asked only for rows not `missing(i)`; `tests` binds a chunk's columns. */
+  const map = (
+    label: string,
+    cols: readonly number[],
+    tests: (cs: Column[], offset: number) => RowTests,
+    mostly = 1,
+    countMissing = true,
+  ): ExpectationEvaluator => {
+    let missingCount = 0;
+    let unexpectedCount = 0;
+    const list: unknown[] = [];
+    const idx: number[] = [];
+    return {
+      update(chunk, offset) {
+        const t = tests(
+          cols.map((j) => chunk.columns[j]),
+          offset,
+        );
+        for (let i = 0; i < chunk.rows; i++) {
+          if (t.missing(i)) {
+            missingCount++;
+            continue;
+          }
+          if (!t.unexpected(i)) continue;
+          unexpectedCount++;
+          if (list.length < PARTIAL) {
+            list.push(t.value(i));
+            idx.push(offset + i);
+          }
+        }
+      },
+      finish: (rows) => mapResult(rows, label, missingCount, unexpectedCount, list, idx, mostly, countMissing),
+    };
   };
 
-  const nonNullNumbers = (k: { column: string }): Float64Array | string => {
-    const c = need(k.column);
-    if (typeof c === 'string') return c;
-    if (c.type !== 'numeric') return `column '${k.column}' is ${c.type}; '${e.type}' needs a numeric column`;
-    const out: number[] = [];
-    for (const v of c.values) if (v === v) out.push(v);
-    return Float64Array.from(out);
+  const colMap = (k: ColumnMapKwargs, what: string, unexpected: (c: Column) => ((x: Cell) => boolean) | string): ExpectationEvaluator => {
+    const j = need(k.column);
+    if (typeof j === 'string') return fail(j);
+    const u = unexpected(colOf(j));
+    if (typeof u === 'string') return fail(`column '${k.column}': ${u}`);
+    return map(
+      `column '${k.column}' ${what}`,
+      [j],
+      ([c]) => ({ missing: (i) => cellAt(c, i) === null, unexpected: (i) => u(cellAt(c, i)), value: (i) => cellAt(c, i) }),
+      k.mostly ?? 1,
+    );
+  };
+
+  /**
+   * Uniqueness in one pass: every row of a repeated key is unexpected, its first occurrence too. A
+   * key's first row and count are kept; the first 20 later repeats are kept as they come; at the
+   * end the 20 smallest rows among repeats and first rows of repeated keys are the partial list.
+   */
+  const uniqueness = (
+    label: string,
+    cols: readonly number[],
+    key: (cs: Column[], i: number) => Cell | undefined,
+    valueOf: (k: Cell) => unknown,
+    mostly: number,
+  ): ExpectationEvaluator => {
+    const first = new Map<Cell, number>();
+    const counts = new Map<Cell, number>();
+    const later: { i: number; v: Cell }[] = [];
+    let missingCount = 0;
+    return {
+      update(chunk, offset) {
+        const cs = cols.map((j) => chunk.columns[j]);
+        for (let i = 0; i < chunk.rows; i++) {
+          const k = key(cs, i);
+          if (k === undefined) {
+            missingCount++;
+            continue;
+          }
+          const n = counts.get(k);
+          if (n === undefined) {
+            counts.set(k, 1);
+            first.set(k, offset + i);
+          } else {
+            counts.set(k, n + 1);
+            if (later.length < PARTIAL) later.push({ i: offset + i, v: k });
+          }
+        }
+      },
+      finish(rows) {
+        let unexpectedCount = 0;
+        const firsts: { i: number; v: Cell }[] = [];
+        for (const [k, n] of counts) {
+          if (n < 2) continue;
+          unexpectedCount += n;
+          firsts.push({ i: first.get(k)!, v: k });
+        }
+        const top = smallest([...smallest(firsts), ...later]);
+        return mapResult(
+          rows,
+          label,
+          missingCount,
+          unexpectedCount,
+          top.map((x) => valueOf(x.v)),
+          top.map((x) => x.i),
+          mostly,
+          true,
+        );
+      },
+    };
+  };
+
+  /** A numeric column's non-missing values, collected over the chunks. */
+  const numbers = (k: { column: string }, done: (v: Float64Array) => ExpectationResult): ExpectationEvaluator => {
+    const j = need(k.column);
+    if (typeof j === 'string') return fail(j);
+    const c0 = colOf(j);
+    if (c0.type !== 'numeric') return fail(`column '${k.column}' is ${c0.type}; '${e.type}' needs a numeric column`);
+    const acc = new Floats();
+    return {
+      update(chunk) {
+        const v = (chunk.columns[j] as typeof c0).values;
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i];
+          if (x === x) acc.push(x);
+        }
+      },
+      finish: () => done(acc.values()),
+    };
   };
 
   switch (e.type) {
     case 'expect_column_to_exist': {
-      const c = need(e.kwargs.column);
-      return typeof c === 'string' ? fail(c) : aggregate(true, undefined, '');
+      const j = need(e.kwargs.column);
+      return typeof j === 'string' ? fail(j) : fixed(() => aggregate(true, undefined, ''));
     }
-    case 'expect_table_row_count_to_be_between':
-      return aggregate(inRange(ds.rows, e.kwargs), ds.rows, `the dataset has ${ds.rows} rows; expected ${rangeText(e.kwargs)}`);
+    case 'expect_table_row_count_to_be_between': {
+      const k = e.kwargs;
+      return fixed((rows) => aggregate(inRange(rows, k), rows, `the dataset has ${rows} rows; expected ${rangeText(k)}`));
+    }
     case 'expect_table_row_count_change_to_be_between': {
-      if (opts.previousRows === undefined) return aggregate(true, null, '', { previous_rows: null, note: 'no previous dataset to compare with' });
-      const ratio = opts.previousRows > 0 ? ds.rows / opts.previousRows : ds.rows > 0 ? Infinity : 1;
-      return aggregate(
-        inRange(ratio, e.kwargs),
-        ratio,
-        `the dataset has ${ds.rows} rows, ${ratio.toFixed(4)}× the previous run's ${opts.previousRows}; expected a ratio ${rangeText(e.kwargs)}`,
-        { previous_rows: opts.previousRows, rows: ds.rows },
-      );
+      const k = e.kwargs;
+      return fixed((rows) => {
+        if (opts.previousRows === undefined) return aggregate(true, null, '', { previous_rows: null, note: 'no previous dataset to compare with' });
+        const ratio = opts.previousRows > 0 ? rows / opts.previousRows : rows > 0 ? Infinity : 1;
+        return aggregate(
+          inRange(ratio, k),
+          ratio,
+          `the dataset has ${rows} rows, ${ratio.toFixed(4)}× the previous run's ${opts.previousRows}; expected a ratio ${rangeText(k)}`,
+          { previous_rows: opts.previousRows, rows },
+        );
+      });
     }
     case 'expect_column_values_to_not_be_null': {
-      const c = need(e.kwargs.column);
-      if (typeof c === 'string') return fail(c);
+      const j = need(e.kwargs.column);
+      if (typeof j === 'string') return fail(j);
       return map(
         `column '${e.kwargs.column}' is missing values`,
-        () => false,
-        (i) => cellAt(c, i) === null,
-        () => null,
+        [j],
+        ([c]) => ({ missing: () => false, unexpected: (i) => cellAt(c, i) === null, value: () => null }),
         e.kwargs.mostly ?? 1,
         false,
       );
     }
     case 'expect_column_values_to_be_between': {
       const k = e.kwargs;
-      return colMap(k, `values outside ${rangeText(k)}`, (c, cell) =>
-        c.type !== 'numeric' ? `is ${c.type}; a value range needs a numeric column` : (i) => !inRange(cell(i) as number, k),
+      return colMap(k, `values outside ${rangeText(k)}`, (c) =>
+        c.type !== 'numeric' ? `is ${c.type}; a value range needs a numeric column` : (x) => !inRange(x as number, k),
       );
     }
     case 'expect_column_values_to_be_in_set': {
       const k = e.kwargs;
-      return colMap(k, `values outside ${JSON.stringify(k.value_set)}`, (c, cell) => {
+      return colMap(k, `values outside ${JSON.stringify(k.value_set)}`, (c) => {
         const want = c.type === 'numeric' ? 'number' : c.type === 'boolean' ? 'boolean' : 'string';
         const set = new Set(k.value_set.filter((v) => typeof v === want));
-        return (i) => !set.has(cell(i) as SetValue);
+        return (x) => !set.has(x as SetValue);
       });
     }
     case 'expect_column_values_to_match_regex': {
       const k = e.kwargs;
       const re = new RegExp(k.regex);
-      return colMap(k, `values not matching /${k.regex}/`, (_c, cell) => (i) => !re.test(String(cell(i))));
+      return colMap(k, `values not matching /${k.regex}/`, () => (x) => !re.test(String(x)));
     }
     case 'expect_column_value_lengths_to_be_between': {
       const k = e.kwargs;
-      return colMap(k, `values with a length outside ${rangeText(k)}`, (c, cell) =>
+      return colMap(k, `values with a length outside ${rangeText(k)}`, (c) =>
         c.type !== 'string' && c.type !== 'categorical'
           ? `is ${c.type}; lengths need a string or categorical column`
-          : (i) => !inRange(codePoints(cell(i) as string), k),
+          : (x) => !inRange(codePoints(x as string), k),
       );
     }
     case 'expect_column_values_to_be_unique': {
       const k = e.kwargs;
-      return colMap(k, 'values that repeat', (_c, cell) => {
-        const counts = new Map<Cell, number>();
-        for (let i = 0; i < ds.rows; i++) {
-          const v = cell(i);
-          if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
-        }
-        return (i) => counts.get(cell(i))! > 1;
-      });
+      const j = need(k.column);
+      if (typeof j === 'string') return fail(j);
+      return uniqueness(
+        `column '${k.column}' values that repeat`,
+        [j],
+        ([c], i) => {
+          const v = cellAt(c, i);
+          return v === null ? undefined : v;
+        },
+        (v) => v,
+        k.mostly ?? 1,
+      );
     }
     case 'expect_column_mean_to_be_between':
     case 'expect_column_stdev_to_be_between': {
-      const v = nonNullNumbers(e.kwargs);
-      if (typeof v === 'string') return fail(v);
-      let mean = 0;
-      for (const x of v) mean += x;
-      mean /= v.length;
-      let observed = mean;
-      if (e.type === 'expect_column_stdev_to_be_between') {
-        let ss = 0;
-        for (const x of v) ss += (x - mean) * (x - mean);
-        observed = Math.sqrt(ss / (v.length - 1));
-      }
-      const what = e.type === 'expect_column_mean_to_be_between' ? 'mean' : 'standard deviation';
-      if (!Number.isFinite(observed)) return fail(`column '${e.kwargs.column}': the ${what} is undefined (${v.length} non-missing values)`);
-      return aggregate(inRange(observed, e.kwargs), observed, `column '${e.kwargs.column}': the ${what} ${observed} is not ${rangeText(e.kwargs)}`);
+      const k = e.kwargs;
+      const stdev = e.type === 'expect_column_stdev_to_be_between';
+      return numbers(k, (v) => {
+        let mean = 0;
+        for (const x of v) mean += x;
+        mean /= v.length;
+        let observed = mean;
+        if (stdev) {
+          let ss = 0;
+          for (const x of v) ss += (x - mean) * (x - mean);
+          observed = Math.sqrt(ss / (v.length - 1));
+        }
+        const what = stdev ? 'standard deviation' : 'mean';
+        if (!Number.isFinite(observed)) return failResult(`column '${k.column}': the ${what} is undefined (${v.length} non-missing values)`);
+        return aggregate(inRange(observed, k), observed, `column '${k.column}': the ${what} ${observed} is not ${rangeText(k)}`);
+      });
     }
     case 'expect_column_quantile_values_to_be_between': {
-      const v = nonNullNumbers(e.kwargs);
-      if (typeof v === 'string') return fail(v);
-      if (v.length === 0) return fail(`column '${e.kwargs.column}' has no non-missing values; quantiles are undefined`);
-      v.sort();
-      const { quantiles, value_ranges } = e.kwargs.quantile_ranges;
-      const values = quantiles.map((q) => quantileNearest(v, q));
-      const each = values.map((x, j) => inRange(x, { min_value: value_ranges[j][0], max_value: value_ranges[j][1] }));
-      const bad = each.flatMap((ok, j) => (ok ? [] : [`q${quantiles[j]} = ${values[j]} not in [${value_ranges[j][0] ?? '-∞'}, ${value_ranges[j][1] ?? '∞'}]`]));
-      return aggregate(each.every(Boolean), { quantiles: [...quantiles], values }, `column '${e.kwargs.column}': ${bad.join('; ')}`, { success_details: each });
+      const k = e.kwargs;
+      return numbers(k, (v) => {
+        if (v.length === 0) return failResult(`column '${k.column}' has no non-missing values; quantiles are undefined`);
+        v.sort();
+        const { quantiles, value_ranges } = k.quantile_ranges;
+        const values = quantiles.map((q) => quantileNearest(v, q));
+        const each = values.map((x, j) => inRange(x, { min_value: value_ranges[j][0], max_value: value_ranges[j][1] }));
+        const bad = each.flatMap((ok, j) =>
+          ok ? [] : [`q${quantiles[j]} = ${values[j]} not in [${value_ranges[j][0] ?? '-∞'}, ${value_ranges[j][1] ?? '∞'}]`],
+        );
+        return aggregate(each.every(Boolean), { quantiles: [...quantiles], values }, `column '${k.column}': ${bad.join('; ')}`, { success_details: each });
+      });
     }
     case 'expect_column_proportion_of_unique_values_to_be_between':
     case 'expect_column_unique_value_count_to_be_between': {
-      const c = need(e.kwargs.column);
-      if (typeof c === 'string') return fail(c);
+      const k = e.kwargs;
+      const count = e.type === 'expect_column_unique_value_count_to_be_between';
+      const j = need(k.column);
+      if (typeof j === 'string') return fail(j);
       const distinct = new Set<Cell>();
       let nonNull = 0;
-      for (let i = 0; i < ds.rows; i++) {
-        const x = cellAt(c, i);
-        if (x === null) continue;
-        nonNull++;
-        distinct.add(x);
-      }
-      const observed = e.type === 'expect_column_unique_value_count_to_be_between' ? distinct.size : nonNull ? distinct.size / nonNull : 0;
-      const what = e.type === 'expect_column_unique_value_count_to_be_between' ? 'distinct count' : 'share of distinct values';
-      return aggregate(inRange(observed, e.kwargs), observed, `column '${e.kwargs.column}': the ${what} ${observed} is not ${rangeText(e.kwargs)}`);
+      return {
+        update(chunk) {
+          const c = chunk.columns[j];
+          for (let i = 0; i < chunk.rows; i++) {
+            const x = cellAt(c, i);
+            if (x === null) continue;
+            nonNull++;
+            distinct.add(x);
+          }
+        },
+        finish() {
+          const observed = count ? distinct.size : nonNull ? distinct.size / nonNull : 0;
+          const what = count ? 'distinct count' : 'share of distinct values';
+          return aggregate(inRange(observed, k), observed, `column '${k.column}': the ${what} ${observed} is not ${rangeText(k)}`);
+        },
+      };
     }
     case 'expect_column_pair_values_a_to_be_greater_than_b': {
       const k = e.kwargs;
@@ -526,80 +711,104 @@ export function evaluateExpectation(ds: Dataset, e: Expectation, opts: EvaluateO
       const b = need(k.column_B);
       if (typeof a === 'string') return fail(a);
       if (typeof b === 'string') return fail(b);
-      const av = (i: number) => cellAt(a, i);
-      const bv = (i: number) => cellAt(b, i);
       return map(
         `'${k.column_A}' ${k.or_equal ? '≥' : '>'} '${k.column_B}'`,
-        (i) => av(i) === null && bv(i) === null,
-        (i) => {
-          const x = av(i);
-          const y = bv(i);
-          if (x === null || y === null) return true;
-          return k.or_equal ? !(x >= y) : !(x > y);
-        },
-        (i) => [av(i), bv(i)],
+        [a, b],
+        ([ca, cb]) => ({
+          missing: (i) => cellAt(ca, i) === null && cellAt(cb, i) === null,
+          unexpected: (i) => {
+            const x = cellAt(ca, i);
+            const y = cellAt(cb, i);
+            if (x === null || y === null) return true;
+            return k.or_equal ? !(x >= y) : !(x > y);
+          },
+          value: (i) => [cellAt(ca, i), cellAt(cb, i)],
+        }),
         k.mostly ?? 1,
       );
     }
     case 'expect_compound_columns_to_be_unique': {
       const k = e.kwargs;
-      const cs: Column[] = [];
+      const js: number[] = [];
       for (const n of k.column_list) {
-        const c = need(n);
-        if (typeof c === 'string') return fail(c);
-        cs.push(c);
+        const j = need(n);
+        if (typeof j === 'string') return fail(j);
+        js.push(j);
       }
-      const key = (i: number) => JSON.stringify(cs.map((c) => cellAt(c, i)));
-      const allMissing = (i: number) => cs.every((c) => cellAt(c, i) === null);
-      const counts = new Map<string, number>();
-      for (let i = 0; i < ds.rows; i++) if (!allMissing(i)) counts.set(key(i), (counts.get(key(i)) ?? 0) + 1);
-      return map(
+      const names = js.map((j) => colOf(j).name);
+      return uniqueness(
         `(${k.column_list.join(', ')}) repeats`,
-        allMissing,
-        (i) => counts.get(key(i))! > 1,
-        (i) => Object.fromEntries(cs.map((c) => [c.name, cellAt(c, i)])),
+        js,
+        (cs, i) => {
+          const cells = cs.map((c) => cellAt(c, i));
+          return cells.every((x) => x === null) ? undefined : JSON.stringify(cells);
+        },
+        (key) => {
+          const cells = JSON.parse(key as string) as Cell[];
+          return Object.fromEntries(names.map((n, m) => [n, cells[m]]));
+        },
         k.mostly ?? 1,
       );
     }
     case 'expect_column_newest_value_to_be_within': {
       const k = e.kwargs;
-      const c = need(k.column);
-      if (typeof c === 'string') return fail(c);
-      if (c.type !== 'string' && c.type !== 'categorical')
-        return fail(`column '${k.column}' is ${c.type}; freshness reads ISO 8601 timestamps (strings, as ingest and Arrow timestamps give)`);
+      const j = need(k.column);
+      if (typeof j === 'string') return fail(j);
+      const c0 = colOf(j);
+      if (c0.type !== 'string' && c0.type !== 'categorical')
+        return fail(`column '${k.column}' is ${c0.type}; freshness reads ISO 8601 timestamps (strings, as ingest and Arrow timestamps give)`);
       let newest = -Infinity;
-      for (let i = 0; i < ds.rows; i++) {
-        const v = cellAt(c, i);
-        if (v === null) continue;
-        const t = Date.parse(v as string);
-        if (Number.isNaN(t)) return fail(`column '${k.column}' row ${i + 1}: '${String(v)}' is not an ISO 8601 timestamp`);
-        if (t > newest) newest = t;
-      }
-      const maxAge = parseDuration(k.max_age);
-      const now = opts.now ?? Date.now();
-      if (newest === -Infinity) return fail(`column '${k.column}' has no timestamps`);
-      const age = now - newest;
-      return aggregate(
-        age <= maxAge,
-        new Date(newest).toISOString(),
-        `column '${k.column}': the newest value ${new Date(newest).toISOString()} is ${(age / 3_600_000).toFixed(2)}h old; at most ${k.max_age} expected`,
-        { age_seconds: age / 1000 },
-      );
+      let bad: string | undefined;
+      return {
+        update(chunk, offset) {
+          if (bad) return;
+          const c = chunk.columns[j];
+          for (let i = 0; i < chunk.rows; i++) {
+            const v = cellAt(c, i);
+            if (v === null) continue;
+            const t = Date.parse(v as string);
+            if (Number.isNaN(t)) {
+              bad = `column '${k.column}' row ${offset + i + 1}: '${String(v)}' is not an ISO 8601 timestamp`;
+              return;
+            }
+            if (t > newest) newest = t;
+          }
+        },
+        finish() {
+          if (bad) return failResult(bad);
+          const maxAge = parseDuration(k.max_age);
+          const now = opts.now ?? Date.now();
+          if (newest === -Infinity) return failResult(`column '${k.column}' has no timestamps`);
+          const age = now - newest;
+          return aggregate(
+            age <= maxAge,
+            new Date(newest).toISOString(),
+            `column '${k.column}': the newest value ${new Date(newest).toISOString()} is ${(age / 3_600_000).toFixed(2)}h old; at most ${k.max_age} expected`,
+            { age_seconds: age / 1000 },
+          );
+        },
+      };
     }
     case 'expect_row_predicate': {
       const k = e.kwargs;
-      const row = (i: number): Record<string, Cell> => Object.fromEntries(ds.columns.map((c) => [c.name, cellAt(c, i)]));
+      const all = schema.columns.map((_, j) => j);
       return map(
         `row predicate '${k.name}'`,
-        () => false,
-        (i) => {
-          try {
-            return !k.predicate(row(i));
-          } catch (err) {
-            throw new Error(`row predicate '${k.name}' threw on row ${i + 1}: ${(err as Error).message}`, { cause: err });
-          }
+        all,
+        (cs, offset) => {
+          const row = (i: number): Record<string, Cell> => Object.fromEntries(cs.map((c) => [c.name, cellAt(c, i)]));
+          return {
+            missing: () => false,
+            unexpected: (i) => {
+              try {
+                return !k.predicate(row(i));
+              } catch (err) {
+                throw new Error(`row predicate '${k.name}' threw on row ${offset + i + 1}: ${(err as Error).message}`, { cause: err });
+              }
+            },
+            value: row,
+          };
         },
-        row,
         k.mostly ?? 1,
       );
     }

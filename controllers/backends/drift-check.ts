@@ -3,6 +3,8 @@
  * payload sink in a cluster) with the drift library (components/drift): summarize the window of the
  * monitor's model, compare it with the reference summary, map the result to the planner's types.
  */
+import { compactHistogram, type HistogramInput } from '../planners/drift-history.ts';
+import type { DriftHistogram } from '../../api/crds/types.ts';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
@@ -45,6 +47,11 @@ export interface PayloadDriftOptions {
   readonly modelName?: (m: DriftMonitorObject) => string;
 }
 
+function histogramOf(h: HistogramInput | undefined): { histogram?: DriftHistogram } {
+  const compact = h ? compactHistogram(h) : undefined;
+  return compact ? { histogram: compact } : {};
+}
+
 export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
   const cache = new Map<string, { mtimeMs: number; summary: ReferenceSummary }>();
   const reference = async (m: DriftMonitorObject): Promise<ReferenceSummary> => {
@@ -85,7 +92,7 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
       until: new Date(window.endMs),
       window: 'all',
       skipInvalid: true,
-      drift: { tests, thresholds, driftShare: m.spec.thresholds.driftShare, columns: m.spec.features.map((f) => f.name), histograms: false },
+      drift: { tests, thresholds, driftShare: m.spec.thresholds.driftShare, columns: m.spec.features.map((f) => f.name), histograms: true },
     });
     const r = report.latest;
     return {
@@ -98,6 +105,7 @@ export function payloadDriftChecker(o: PayloadDriftOptions): DriftChecker {
           threshold: c.threshold,
           drifted: c.drifted,
           ...(c.pValue !== null ? { pValue: c.pValue } : {}),
+          ...histogramOf(c.histogram),
         })),
       share: r.driftShare,
       drifted: r.datasetDrift,

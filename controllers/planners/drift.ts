@@ -8,7 +8,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 import { compactTime, dnsName } from './names.ts';
-import type { DriftTest } from '../../api/crds/types.ts';
+import type { DriftHistogram, DriftTest } from '../../api/crds/types.ts';
 import { crossing, worseThan, type QualityMetric } from '../../api/quality.ts';
 
 export interface FeatureDrift {
@@ -19,6 +19,8 @@ export interface FeatureDrift {
   readonly threshold: number;
   readonly drifted: boolean;
   readonly pValue?: number;
+  /** Reference vs current shares for charts (compacted for status; controllers/planners/drift-history.ts). */
+  readonly histogram?: DriftHistogram;
 }
 
 export interface DriftCheckResult {

@@ -20,6 +20,7 @@ import { isAlreadyExists, TYPES } from '../runtime/store.ts';
 import { ownerRef } from '../backends/kserve.ts';
 import { coords, writeStatus, type ReconcileContext } from './common.ts';
 import { clean } from '../../api/json.ts';
+import { appendDriftHistory } from '../planners/drift-history.ts';
 import { DRIFT_MONITOR_LABEL, type K8sObject, MODEL_LABEL, REASON_LABEL } from '../../api/objects.ts';
 import { ConditionType, Reason } from '../../api/conditions.ts';
 import type { ReconcileResult, Request } from '../runtime/reconcile.ts';
@@ -182,10 +183,25 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
     samples: r?.rows,
     skippedLines: r?.skippedLines,
     features: r?.features.map((f) =>
-      clean({ name: f.feature, test: f.method, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted }),
+      clean({ name: f.feature, test: f.method, statistic: f.statistic, pValue: f.pValue, threshold: f.threshold, drifted: f.drifted, histogram: f.histogram }),
     ),
     datasetDrift: r?.drifted,
     driftShare: r?.share,
+    // A check ran now (drift, quality or both): one more point in the history people look at.
+    history:
+      result || quality
+        ? appendDriftHistory(
+            obj.status?.history,
+            clean({
+              time: s.lastCheckAt ?? new Date(now).toISOString(),
+              samples: result?.rows ?? 0,
+              driftShare: result?.share,
+              datasetDrift: result?.drifted,
+              quality: quality?.value,
+              qualityBreached: quality ? s.quality?.breached : undefined,
+            }),
+          )
+        : obj.status?.history,
     lastTriggeredRun: s.lastTrainingRun,
     lastTriggeredAt: s.lastTriggeredAt,
     quality: s.quality && obj.spec.quality ? clean({ metric: obj.spec.quality.metric, threshold: obj.spec.quality.threshold, ...s.quality }) : undefined,

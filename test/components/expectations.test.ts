@@ -245,28 +245,35 @@ describe('the validate component with param suite', () => {
     const input = join(dir, 'd.arrow');
     await writeDataset(input, ds);
     const report = join(dir, 'report.json');
+    const dataReport = join(dir, 'report.html');
     const suite = { expectations: [{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@' } }] };
     const quiet = { log: () => undefined };
     await assert.rejects(
-      runComponent(validate, { params: { suite: JSON.stringify(suite) }, inputs: { dataset: input }, outputs: { report } }, quiet),
+      runComponent(validate, { params: { suite: JSON.stringify(suite) }, inputs: { dataset: input }, outputs: { report, dataReport } }, quiet),
       /validate: FAILED: 0 of 1 expectations met.*\n.*column 'email' values not matching \/@\/: 1 of 5 rows fail/,
     );
     const written = JSON.parse(readFileSync(report, 'utf8'));
     assert.equal(written.passed, false);
     assert.equal(written.expectations.results[0].result.unexpected_count, 1);
+    const html = readFileSync(dataReport, 'utf8');
+    assert.match(html, /<code>expect_column_values_to_match_regex<\/code><\/td><td>email<\/td><td>1 of 5 non-missing \(20\.00%\)/);
     const loose = { expectations: [{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@', mostly: 0.8 } }] };
     const out = await runComponent(
       validate,
-      { params: { suite: JSON.stringify(loose) }, inputs: { dataset: input }, outputs: { report }, outputParamsDir: join(dir, 'p') },
+      { params: { suite: JSON.stringify(loose) }, inputs: { dataset: input }, outputs: { report, dataReport }, outputParamsDir: join(dir, 'p') },
       quiet,
     );
     assert.deepEqual(out, { passed: true, violations: 0, failureRate: 0, expectationsFailed: 0 });
     await assert.rejects(
-      runComponent(validate, { params: {}, inputs: { dataset: input }, outputs: { report } }, quiet),
+      runComponent(validate, { params: {}, inputs: { dataset: input }, outputs: { report, dataReport } }, quiet),
       /validate: give param 'schema' .* or 'suite'/,
     );
     await assert.rejects(
-      runComponent(validate, { params: { suite: '{"expectations": [{"type": "expect_nothing"}]}' }, inputs: { dataset: input }, outputs: { report } }, quiet),
+      runComponent(
+        validate,
+        { params: { suite: '{"expectations": [{"type": "expect_nothing"}]}' }, inputs: { dataset: input }, outputs: { report, dataReport } },
+        quiet,
+      ),
       /validate: param suite\.expectations\[0\]\.type: 'expect_nothing' is not an expectation/,
     );
   });

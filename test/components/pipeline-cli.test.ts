@@ -88,7 +88,7 @@ describe('the whole chain: ingest → validate → split → train → evaluate 
       {
         params: { schema: { columns: { amount: { min: 0, nullable: false }, fraud: { allowed: ['yes', 'no'] } }, rows: { min: 100 } } },
         inputs: { dataset: p('ds') },
-        outputs: { report: p('report') },
+        outputs: { report: p('report'), dataReport: p('report.html') },
       },
       quiet,
     );

@@ -70,17 +70,24 @@ describe('validate', () => {
     const input = join(dir, 'v.arrow');
     await writeDataset(input, ds);
     const report = join(dir, 'report.json');
+    const dataReport = join(dir, 'report.html');
     await assert.rejects(
-      runComponent(validate, { params: { schema: JSON.stringify(schema) }, inputs: { dataset: input }, outputs: { report } }, quiet),
+      runComponent(validate, { params: { schema: JSON.stringify(schema) }, inputs: { dataset: input }, outputs: { report, dataReport } }, quiet),
       (e: Error) => e.message.startsWith('validate: FAILED: 4 of 6 rows violate the schema (66.67%, allowed 0.00%)'),
     );
     assert.equal(JSON.parse(readFileSync(report, 'utf8')).failingRows, 4);
+    // The HTML data report of the failed run: the verdict, the failing rows, the profile; nothing fetched from outside.
+    const html = readFileSync(dataReport, 'utf8');
+    assert.match(html, /class="verdict fail">FAILED/);
+    assert.match(html, /Sample failing rows/);
+    assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//);
+    assert.equal(JSON.parse(readFileSync(report, 'utf8')).profile.rows, 6);
     const out = await runComponent(
       validate,
       {
         params: { schema: JSON.stringify(schema), maxFailureRate: '0.7' },
         inputs: { dataset: input },
-        outputs: { report },
+        outputs: { report, dataReport },
         outputParamsDir: join(dir, 'params'),
       },
       quiet,

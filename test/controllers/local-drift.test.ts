@@ -135,6 +135,22 @@ test('drift in the payload log → one TrainingRun → pipeline run → register
       assert.equal(byName.amount.drifted, true);
       assert.equal(byName.age.drifted, false);
       assert.equal(byName.amount.test, 'psi');
+      // What the UI's drift page draws: per-feature histograms (compacted for status) and the history of checks.
+      for (const f of [byName.amount, byName.age]) {
+        const h = f.histogram!;
+        assert.equal(h.kind, 'numeric', `${f.name} has a numeric histogram`);
+        assert.ok(h.reference.length >= 2 && h.reference.length <= 20, `${f.name}: ${h.reference.length} bins`);
+        assert.equal(h.edges!.length, h.reference.length + 1);
+        assert.equal(h.current.length, h.reference.length);
+        for (const side of [h.reference, h.current]) assert.ok(Math.abs(side.reduce((a, b) => a + b, 0) - 1) < 1e-3, `${f.name}: shares sum to 1`);
+      }
+      const gap = (h: NonNullable<(typeof byName)['amount']['histogram']>) => h.reference.reduce((s, r, i) => s + Math.abs(r - h.current[i]), 0);
+      assert.ok(gap(byName.amount.histogram!) > gap(byName.age.histogram!), "the drifted feature's histograms differ more than the stable one's");
+      assert.equal(st.history?.length, 1, 'one check, one history point');
+      assert.equal(st.history![0].time, st.lastCheckTime);
+      assert.equal(st.history![0].samples, 600);
+      assert.equal(st.history![0].driftShare, st.driftShare);
+      assert.equal(st.history![0].datasetDrift, true);
       const tr = await op.waitFor('TrainingRun', 'default', st.lastTriggeredRun!, (o) => (o.status as TrainingRunStatus | undefined)?.phase === 'Succeeded');
       const v = (tr.status as TrainingRunStatus).registeredVersion!;
       const mv = await registry.getVersion('fraud', v);

@@ -10,7 +10,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { tempDir } from '../engine/helpers.ts';
 import { ensureChromium } from '../peers/install.ts';
 import { startUi, type UiServer } from '../../ui/server.ts';
-import { MODEL, NS, uiFixture, type UiFixture } from './fixture.ts';
+import { addDriftMonitor, at, DRIFT_STATUS, MODEL, MONITOR, NS, uiFixture, type UiFixture } from './fixture.ts';
+import { TYPES } from '../../controllers/runtime/store.ts';
 
 describe('ghosteam ui in headless Chromium', () => {
   let fx: UiFixture;
@@ -26,6 +27,7 @@ describe('ghosteam ui in headless Chromium', () => {
     shots = process.env.GHOSTEAM_UI_SCREENSHOTS ?? join(t.dir, 'shots');
     mkdirSync(shots, { recursive: true });
     fx = await uiFixture(t.dir);
+    await addDriftMonitor(fx.store);
     ui = await startUi({ stateDir: fx.stateDir, runsRoot: fx.runsRoot, registry: fx.registry, watchDirs: [fx.stateDir, fx.registryDir], debounceMs: 50 });
     // The flags the machine notes give: no sandbox as root, and no background traffic off the machine.
     browser = await chromium.launch({
@@ -85,6 +87,39 @@ describe('ghosteam ui in headless Chromium', () => {
     await page.waitForURL(new RegExp(`/runs/${fx.run.id}$`));
     assert.match(await page.locator('tr[data-node="train"]').innerText(), /train\s+Succeeded/);
     await page.screenshot({ path: join(shots, 'ui-run.png'), fullPage: true });
+  });
+
+  test('the drift page draws histograms and the history; a new check arrives live; the experiments page compares runs', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${ui.url}/drift`);
+    await page.locator(`tr[data-monitor="${NS}/${MONITOR}"]`).getByRole('link', { name: MONITOR }).click();
+    await page.waitForURL(new RegExp(`/drift/${NS}/${MONITOR}$`));
+    assert.equal(await page.locator('svg.hist').count(), 2, 'a histogram per feature');
+    const points = page.locator('svg.history').first().locator('circle');
+    assert.equal(await points.count(), 3);
+    await page.locator('#live-state', { hasText: 'live' }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: join(shots, 'ui-drift.png'), fullPage: true });
+    // The operator writes the next check: the history grows in place.
+    const cur = (await fx.store.get(TYPES.DriftMonitor, NS, MONITOR))!;
+    await fx.store.replaceStatus(TYPES.DriftMonitor, {
+      ...cur,
+      status: {
+        ...DRIFT_STATUS,
+        lastCheckTime: at(45),
+        history: [...DRIFT_STATUS.history!, { time: at(45), samples: 700, driftShare: 1, datasetDrift: true }],
+      },
+    });
+    await points.nth(3).waitFor({ timeout: 10_000 });
+
+    await page.goto(`${ui.url}/experiments`);
+    const boxes = page.locator('input[type="checkbox"][name="run"]');
+    assert.ok((await boxes.count()) >= 1);
+    await boxes.first().check();
+    await page.getByRole('button', { name: 'Compare the selected runs' }).click();
+    await page.waitForURL(/\/experiments\?.*run=/);
+    assert.match(await page.locator('h1').innerText(), /1 run compared/);
+    assert.deepEqual(errors, []);
   });
 
   test('an unknown model is a 404 page that says what exists', async () => {

@@ -10,6 +10,7 @@ import type { RunRecord } from '../../pipelines/local/types.ts';
 import { LocalRegistry } from '../../components/registry/local.ts';
 import { LocalStore } from '../../controllers/runtime/local-store.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
+import type { DriftMonitorStatus } from '../../api/crds/types.ts';
 
 export const NS = 'fraud';
 export const MODEL = 'fraud-model';
@@ -115,4 +116,71 @@ export async function uiFixture(dir: string): Promise<UiFixture> {
     status: { phase: 'Succeeded', registeredVersion: 2 },
   });
   return { dir, stateDir, registryDir, runsRoot, store, registry, run, step, close: () => store.close() };
+}
+
+// A DriftMonitor of the Model, its status as the drift reconciler writes it: the last check found
+// drift in one of two features (histograms kept), three checks of history, quality under its floor.
+export const MONITOR = 'fraud-drift';
+export const at = (m: number) => new Date(Date.UTC(2026, 11, 2, 5, m)).toISOString();
+export const DRIFT_STATUS: DriftMonitorStatus = {
+  lastCheckTime: at(30),
+  nextCheckTime: at(45),
+  samples: 640,
+  datasetDrift: true,
+  driftShare: 0.5,
+  features: [
+    {
+      name: 'amount',
+      test: 'psi',
+      statistic: 0.412,
+      threshold: 0.2,
+      drifted: true,
+      histogram: { kind: 'numeric', edges: [0, 50, 100, 150], reference: [0.6, 0.3, 0.1], current: [0.2, 0.3, 0.5] },
+    },
+    {
+      name: 'channel',
+      test: 'chi2',
+      statistic: 1.2,
+      pValue: 0.55,
+      threshold: 0.05,
+      drifted: false,
+      histogram: { kind: 'categorical', categories: ['web', 'pos', '(other)'], reference: [0.5, 0.4, 0.1], current: [0.52, 0.38, 0.1] },
+    },
+  ],
+  history: [
+    { time: at(0), samples: 600, driftShare: 0, datasetDrift: false, quality: 0.91, qualityBreached: false },
+    { time: at(15), samples: 620, driftShare: 0, datasetDrift: false, quality: 0.88, qualityBreached: false },
+    { time: at(30), samples: 640, driftShare: 0.5, datasetDrift: true, quality: 0.83, qualityBreached: true },
+  ],
+  quality: { metric: 'accuracy', version: 1, value: 0.83, samples: 300, threshold: 0.85, breached: true, breachedSince: at(30) },
+  lastTriggeredRun: 'fraud-drift-20261202t0530',
+  lastTriggeredAt: at(30),
+  conditions: [
+    { type: 'Ready', status: 'True', reason: 'Checked', message: 'drift in 1 of 2 features', lastTransitionTime: at(30) },
+    { type: 'Degraded', status: 'True', reason: 'DriftDetected', message: 'drift in 1 of 2 features (amount)', lastTransitionTime: at(30) },
+  ],
+};
+
+/** Creates the DriftMonitor with DRIFT_STATUS in the store. */
+export async function addDriftMonitor(store: LocalStore): Promise<void> {
+  const created = await store.create(TYPES.DriftMonitor, {
+    apiVersion: 'ghosteam.io/v1alpha1',
+    kind: 'DriftMonitor',
+    metadata: { name: MONITOR, namespace: NS },
+    spec: {
+      model: MODEL,
+      reference: { uri: 'data/reference.parquet', format: 'parquet' },
+      features: [
+        { name: 'amount', type: 'numerical' },
+        { name: 'channel', type: 'categorical' },
+      ],
+      test: 'auto',
+      thresholds: { driftShare: 0.5 },
+      window: { seconds: 3600, minSamples: 100 },
+      schedule: '*/15 * * * *',
+      quality: { metric: 'accuracy', threshold: 0.85, forSeconds: 0, minSamples: 100 },
+      action: { retrain: { pipeline: 'fraud-train', cooldownSeconds: 3600 } },
+    },
+  });
+  await store.replaceStatus(TYPES.DriftMonitor, { ...created, status: DRIFT_STATUS });
 }

@@ -224,6 +224,9 @@ describe('ghosteam ui over a real local state', () => {
   test('the OpenAPI document comes from the response schemas and names every route', () => {
     const doc = openApiDocument('1.2.3') as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     assert.deepEqual(Object.keys(doc.paths), [
+      '/api/driftmonitors',
+      '/api/driftmonitors/{namespace}/{name}',
+      '/api/experiments',
       '/api/models',
       '/api/models/{namespace}/{name}',
       '/api/models/{namespace}/{name}/versions/{version}',
@@ -235,7 +238,8 @@ describe('ghosteam ui over a real local state', () => {
     const paths = doc.paths as Record<string, Record<string, { security?: unknown; requestBody?: unknown }>>;
     assert.ok(paths['/api/trainingruns'].post.requestBody, 'actions are POSTs with a JSON body');
     assert.deepEqual(paths['/api/models/{namespace}/{name}/rollout'].post.security, [{ bearer: [] }]);
-    for (const name of ['ModelSummary', 'Version', 'RunSummary', 'RunDetail', 'ModelResponse', 'Error']) assert.ok(doc.components.schemas[name], name);
+    for (const name of ['ModelSummary', 'Version', 'RunSummary', 'RunDetail', 'ModelResponse', 'DriftMonitorResponse', 'ExperimentsResponse', 'Error'])
+      assert.ok(doc.components.schemas[name], name);
     assert.doesNotMatch(JSON.stringify(doc), /"\$id"/);
     // The checker used above does refuse what the document does not allow.
     assert.notDeepEqual(schemaErrors('ModelsResponse', { models: [{ name: 1 }] }), []);

@@ -58,6 +58,34 @@ describe('ghosteam validate-data', () => {
     assert.equal(JSON.parse(js.stdout).results[2].success, true, 'without --previous, row-count change passes');
   });
 
+  test('--report writes the self-contained HTML data report: the failed expectation, its sample values, the profile', () => {
+    const html = join(dir, 'report.html');
+    const r = cli(['validate-data', data, '--suite', failing, '--report', html]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /Data report written to .*report\.html/);
+    const text = readFileSync(html, 'utf8');
+    assert.match(text, /<span class="verdict fail">FAILED<\/span>/);
+    assert.match(text, /<code>expect_column_values_to_match_regex<\/code><\/td><td>email<\/td><td>1 of 4 \(25\.00%\)/);
+    assert.match(text, /<code>&quot;bad&quot;<\/code> <span class="rows">rows 2<\/span>/);
+    // The profile: amount has one missing value of four, and a histogram.
+    assert.match(text, /<h3>amount<\/h3><table><tr><th>type<\/th><td>numeric<\/td><\/tr><tr><th>missing<\/th><td>1 \(25\.00%\)/);
+    assert.match(text, /<svg class="hist"/);
+    assert.doesNotMatch(text, /<script|(src|href)=["']?(https?:)?\/\//, 'opens offline: no scripts, nothing fetched');
+  });
+
+  test('bad data exits 2 naming the file and the line or byte', () => {
+    const ragged = join(dir, 'ragged.csv');
+    writeFileSync(ragged, 'id,email\n1,a@x\n2\n');
+    let r = cli(['validate-data', ragged, '--suite', ok]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /ragged\.csv:3: expected 2 fields \(as in the header\) but found 1/);
+    const latin = join(dir, 'latin.csv');
+    writeFileSync(latin, Buffer.concat([Buffer.from('id,email\n1,caf'), Buffer.from([0xe9]), Buffer.from('@x\n')]));
+    r = cli(['validate-data', latin, '--suite', ok]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /latin\.csv: byte 14 \(line 2\): 0xe9 is not valid UTF-8/);
+  });
+
   test('exit 2 naming the place: a bad suite, a missing suite, unreadable data', () => {
     const typo = suite([{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regexp: '@' } }]);
     let r = cli(['validate-data', data, '--suite', typo]);

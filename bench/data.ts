@@ -1,0 +1,142 @@
+/**
+ * `npm run bench:data`: ingest → validate → split on 10M rows × 20 columns (CSV and Parquet),
+ * streamed, next to DuckDB (Python, the peers' extra venv) reading and aggregating the same file in
+ * the same run. The files are generated once (by DuckDB, deterministic) and cached under
+ * tmp/cache/bench-data. Each of our runs is its own process, so its peak RSS (getrusage maxrss) is
+ * the pipeline's. Goal (issue 17): ingest within 2× DuckDB's time, at most 1 GiB RSS.
+ *
+ * Env: BENCH_ROWS (default 10000000), GHOSTEAM_DUCKDB_PYTHON (a python with duckdb; default: the
+ * peers harness's extra venv 'duckdb', built on demand), GHOSTEAM_DUCKDB_NODE_API (a directory
+ * where `@duckdb/node-api` is installed: also measures DuckDB in-process from Node, the engine
+ * evaluated as a replacement). Last line: JSON with rows, peakRssMb, timeVsDuckdb (our CSV ingest
+ * time / DuckDB's CSV read+aggregate time) and the rest of the figures.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const rows = Number(process.env.BENCH_ROWS ?? 10_000_000);
+const cache = join(root, 'tmp', 'cache', 'bench-data');
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+async function duckdbPython(): Promise<string> {
+  if (process.env.GHOSTEAM_DUCKDB_PYTHON) return process.env.GHOSTEAM_DUCKDB_PYTHON;
+  const install = (await import('../test/peers/install.ts')) as Record<string, unknown>;
+  const ensure = install.ensureExtraPython as ((name: string, log: (s: string) => void) => Promise<string>) | undefined;
+  if (!ensure)
+    throw new Error(
+      'bench:data needs DuckDB for Python: set GHOSTEAM_DUCKDB_PYTHON to a python with duckdb, or use a checkout whose test/peers has ensureExtraPython',
+    );
+  const py = await ensure('duckdb', log);
+  // ensureExtraPython gives the venv's python, or its directory.
+  return existsSync(join(py, 'bin', 'python')) ? join(py, 'bin', 'python') : py;
+}
+
+function run(cmd: string, args: string[]): Record<string, unknown> {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
+  const last = r.stdout.trim().split('\n').pop()!;
+  return JSON.parse(last) as Record<string, unknown>;
+}
+
+const py = await duckdbPython();
+mkdirSync(cache, { recursive: true });
+const csv = join(cache, `data-${rows}.csv`);
+const parquet = join(cache, `data-${rows}.parquet`);
+if (!existsSync(csv) || !existsSync(parquet)) {
+  log(`generating ${rows} rows × 20 columns with DuckDB into ${cache} (once) …`);
+  const t = performance.now();
+  run(py, [join(root, 'bench/py/duckdb_data.py'), 'generate', String(rows), `${csv}.tmp`, `${parquet}.tmp`]);
+  renameSync(`${csv}.tmp`, csv);
+  renameSync(`${parquet}.tmp`, parquet);
+  log(`  generated in ${((performance.now() - t) / 1000).toFixed(1)}s`);
+}
+const mb = (p: string) => Math.round(statSync(p).size / 2 ** 20);
+const load0 = loadavg()[0];
+log(`machine: ${cpus().length} cores, load ${load0.toFixed(1)} (shared: other agents run too)`);
+log(`files: ${csv} (${mb(csv)} MiB), ${parquet} (${mb(parquet)} MiB)`);
+
+interface Ours {
+  rows: number;
+  columns: number;
+  passes: number;
+  ingestS: number;
+  validateS: number;
+  splitS: number;
+  peakRssMb: number;
+}
+const results: Record<string, { duck: { seconds: number; peakRssMb: number; threads: unknown; version: string }; ours: Ours; node?: number }> = {};
+
+function nodeApi(file: string): number | undefined {
+  const dir = process.env.GHOSTEAM_DUCKDB_NODE_API;
+  if (!dir) return undefined;
+  const script = `
+    const { DuckDBInstance } = require(${JSON.stringify(createRequire(join(dir, 'x.js')).resolve('@duckdb/node-api'))});
+    (async () => {
+      const db = await DuckDBInstance.create(':memory:');
+      const con = await db.connect();
+      const src = ${JSON.stringify(file)}.endsWith('.csv') ? "read_csv('${file}')" : "read_parquet('${file}')";
+      const aggs = [...Array(14).keys()].map((k) => 'avg(f' + (k + 1) + '), min(f' + (k + 1) + '), max(f' + (k + 1) + '), count(f' + (k + 1) + ')').concat(['count(*)', 'max(id)', 'count(DISTINCT country)', 'max(segment)', 'count(DISTINCT channel)', 'sum(flag::INT)', 'sum(label)']).join(', ');
+      const t = performance.now();
+      await con.runAndReadAll('SELECT ' + aggs + ' FROM ' + src);
+      console.log(JSON.stringify({ seconds: (performance.now() - t) / 1000 }));
+    })();`;
+  return run(process.execPath, ['-e', script]).seconds as number;
+}
+
+for (const [fmt, file] of [
+  ['csv', csv],
+  ['parquet', parquet],
+] as const) {
+  log(`\n${fmt}: DuckDB (Python) read + aggregate of all 20 columns …`);
+  const duck = run(py, [join(root, 'bench/py/duckdb_data.py'), 'aggregate', file]) as (typeof results)[string]['duck'];
+  log(
+    `  DuckDB ${duck.version}: ${duck.seconds.toFixed(2)}s (${Math.round(rows / duck.seconds).toLocaleString('en-US')} rows/s, ${String(duck.threads)} threads), peak RSS ${duck.peakRssMb} MiB`,
+  );
+  const node = nodeApi(file);
+  if (node !== undefined) log(`  DuckDB in-process from Node (@duckdb/node-api): ${node.toFixed(2)}s`);
+  log(`${fmt}: ghosteam ingest → validate (8 expectations + profile) → split, streamed …`);
+  const ours = run(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}`)]) as unknown as Ours;
+  const rps = (s: number) => Math.round(ours.rows / s).toLocaleString('en-US');
+  log(`  ingest   ${ours.ingestS.toFixed(2)}s (${rps(ours.ingestS)} rows/s${ours.passes > 1 ? ', 2 passes' : ''})`);
+  log(`  validate ${ours.validateS.toFixed(2)}s (${rps(ours.validateS)} rows/s)`);
+  log(`  split    ${ours.splitS.toFixed(2)}s (${rps(ours.splitS)} rows/s)`);
+  log(`  peak RSS ${ours.peakRssMb} MiB (goal ≤ 1024)`);
+  log(`  ingest / DuckDB: ${(ours.ingestS / duck.seconds).toFixed(2)}× (goal ≤ 2×)`);
+  results[fmt] = { duck, ours, node };
+}
+const load1 = loadavg()[0];
+log(`\nload average during the run: ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${cpus().length} cores`);
+const r = (x: number) => Math.round(x * 100) / 100;
+log(
+  JSON.stringify({
+    rows,
+    columns: 20,
+    peakRssMb: Math.max(results.csv.ours.peakRssMb, results.parquet.ours.peakRssMb),
+    timeVsDuckdb: r(results.csv.ours.ingestS / results.csv.duck.seconds),
+    timeVsDuckdbParquet: r(results.parquet.ours.ingestS / results.parquet.duck.seconds),
+    csv: {
+      ingestS: r(results.csv.ours.ingestS),
+      validateS: r(results.csv.ours.validateS),
+      splitS: r(results.csv.ours.splitS),
+      duckdbS: r(results.csv.duck.seconds),
+      peakRssMb: results.csv.ours.peakRssMb,
+      duckdbNodeS: results.csv.node && r(results.csv.node),
+    },
+    parquet: {
+      ingestS: r(results.parquet.ours.ingestS),
+      validateS: r(results.parquet.ours.validateS),
+      splitS: r(results.parquet.ours.splitS),
+      duckdbS: r(results.parquet.duck.seconds),
+      peakRssMb: results.parquet.ours.peakRssMb,
+      duckdbNodeS: results.parquet.node && r(results.parquet.node),
+    },
+    ingestRowsPerSec: Math.round(rows / results.csv.ours.ingestS),
+    duckdbPeakRssMb: Math.max(results.csv.duck.peakRssMb, results.parquet.duck.peakRssMb),
+    load: r(load1),
+    cores: cpus().length,
+  }),
+);

@@ -1,0 +1,177 @@
+// Streaming ingest, validate and split: chunked results equal the whole-file ones (types inferred
+// over the whole file even when a late chunk changes them), the dataset file is cut into fixed
+// record batches whatever the chunking, and bad input (a ragged CSV row, a byte that is not UTF-8,
+// a truncated Parquet file) is an error naming the file and the line or byte, with no output left.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { DatasetWriter, datasetDigest, encodeDataset, readDataset, readDatasetChunks, writeDataset, type Dataset } from '../../components/dataset/index.ts';
+import { ingest, ingestFile, ingestToFile } from '../../components/ingest/index.ts';
+import { typeTable, parseCsv } from '../../components/ingest/parse.ts';
+import { runComponent } from '../../components/run.ts';
+import { splitFile, splitIndices } from '../../components/split/index.ts';
+import { evaluateSuite, SuiteEvaluator, checkSuite } from '../../components/validate/expectations.ts';
+import { profileDataset, Profiler, HyperLogLog } from '../../components/validate/profile.ts';
+import { sliceDataset, takeRows } from '../../components/dataset/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'ghosteam-stream-'));
+const quiet = { log: () => undefined };
+
+/** A CSV whose 'code' column looks numeric for the first 3000 rows, then gets 'n/a' (so a late chunk changes the type), and a categorical column. */
+function csvText(rows: number, lateText = true): string {
+  const lines = ['id,amount,code,country,flag,note'];
+  for (let i = 0; i < rows; i++) {
+    const code = lateText && i === rows - 5 ? 'x-late' : String(i % 97);
+    lines.push(`${i},${(i * 1.5) % 1000},${code},${['FR', 'US', 'DE'][i % 3]},${i % 2 === 0},"note ${i}, with comma"`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+describe('streaming ingest', () => {
+  test('small chunks give the same dataset (and bytes) as whole-file typing, also when a late row changes an inferred type', async () => {
+    for (const late of [false, true]) {
+      const p = join(dir, `s${late}.csv`);
+      const text = csvText(4000, late);
+      writeFileSync(p, text);
+      const whole = typeTable(parseCsv(text, p));
+      const chunked = await ingestFile(p, { chunkBytes: 4096 });
+      assert.deepEqual(
+        chunked.columns.map((c) => c.type),
+        whole.columns.map((c) => c.type),
+      );
+      assert.equal(whole.columns[2].type, late ? 'categorical' : 'numeric');
+      assert.deepEqual(encodeDataset(chunked), encodeDataset(whole));
+      const out = join(dir, `s${late}.arrow`);
+      const r = await ingestToFile(p, out, { chunkBytes: 4096 });
+      assert.equal(r.passes, late ? 2 : 1, 'a late type change costs a second pass, no more');
+      assert.deepEqual(readFileSync(out), Buffer.from(encodeDataset(whole)));
+    }
+  });
+
+  test('a dataset over one batch is cut into fixed batches: the same bytes whether written whole or in odd chunks, and read back batch by batch', async () => {
+    const p = join(dir, 'b.csv');
+    writeFileSync(p, csvText(2500, false));
+    const ds = await ingestFile(p);
+    const whole = join(dir, 'whole.arrow');
+    const w1 = new DatasetWriter(whole, 1000);
+    w1.write(ds);
+    const d1 = await w1.close();
+    const odd = join(dir, 'odd.arrow');
+    const w2 = new DatasetWriter(odd, 1000);
+    for (let s = 0; s < ds.rows; s += 333) w2.write(sliceDataset(ds, s, Math.min(ds.rows, s + 333)));
+    assert.equal(await w2.close(), d1);
+    assert.equal(await datasetDigest(odd), d1);
+    const sizes: number[] = [];
+    for await (const c of readDatasetChunks(whole)) sizes.push(c.rows);
+    assert.deepEqual(sizes, [1000, 1000, 500]);
+    assert.deepEqual(encodeDataset(await readDataset(whole)), encodeDataset(ds));
+  });
+
+  test('validation and the profile over chunks equal the one-chunk results; split streams the same rows as splitIndices', async () => {
+    const p = join(dir, 'v.csv');
+    writeFileSync(p, csvText(3000, false));
+    const ds = await ingestFile(p);
+    const suite = checkSuite({
+      expectations: [
+        { type: 'expect_column_values_to_be_unique', kwargs: { column: 'code' } },
+        { type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['country', 'flag'] } },
+        { type: 'expect_column_values_to_be_between', kwargs: { column: 'amount', min_value: 10 } },
+        { type: 'expect_column_stdev_to_be_between', kwargs: { column: 'amount', min_value: 0 } },
+        { type: 'expect_column_quantile_values_to_be_between', kwargs: { column: 'id', quantile_ranges: { quantiles: [0.5], value_ranges: [[0, 3000]] } } },
+        { type: 'expect_column_unique_value_count_to_be_between', kwargs: { column: 'country', min_value: 3, max_value: 3 } },
+      ],
+    });
+    const one = evaluateSuite(ds, suite);
+    const ev = new SuiteEvaluator(ds, suite);
+    const prof = new Profiler(ds);
+    for (let s = 0; s < ds.rows; s += 257) {
+      const c = sliceDataset(ds, s, Math.min(ds.rows, s + 257));
+      ev.update(c);
+      prof.update(c);
+    }
+    assert.deepEqual(ev.finish(), one);
+    assert.equal(one.results[0].result.unexpected_count, 3000, 'every row of a repeated value, the first too');
+    assert.deepEqual(
+      one.results[0].result.partial_unexpected_index_list,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    // Equal except the histogram's bins, which start from the first chunk's range (a dataset file's
+    // batches are fixed, so one file gives one profile); its counts are exact either way.
+    const noBins = (x: ReturnType<typeof profileDataset>) => x.columns.map((c) => ({ ...c, histogram: c.histogram?.reduce((a, b) => a + b.count, 0) }));
+    assert.deepEqual(noBins(prof.finish()), noBins(profileDataset(ds)));
+    const input = join(dir, 'v.arrow');
+    await writeDataset(input, ds);
+    const tr = join(dir, 'train.arrow');
+    const te = join(dir, 'test.arrow');
+    await splitFile(input, tr, te, { testFraction: 0.25, seed: 7, stratify: 'country' });
+    const { train, test: tst } = splitIndices(ds, { testFraction: 0.25, seed: 7, stratify: 'country' });
+    assert.deepEqual(readFileSync(tr), Buffer.from(encodeDataset(takeRows(ds, train))));
+    assert.deepEqual(readFileSync(te), Buffer.from(encodeDataset(takeRows(ds, tst))));
+  });
+
+  test('the profile: exact below its limits, HyperLogLog within its bound above them', () => {
+    const n = 50_000;
+    const ds: Dataset = { rows: n, columns: [{ name: 'x', type: 'numeric', values: Float64Array.from({ length: n }, (_, i) => (i % 2 ? i : NaN)) }] };
+    const p = profileDataset(ds).columns[0];
+    assert.equal(p.missing, n / 2);
+    assert.equal(p.distinctExact, false);
+    assert.ok(Math.abs(p.distinct - n / 2) / (n / 2) < 0.025, `distinct ${p.distinct} within 2.5% of ${n / 2}`);
+    assert.equal(p.min, 1);
+    assert.equal(p.max, n - 1);
+    assert.equal(
+      p.histogram!.reduce((a, b) => a + b.count, 0),
+      n / 2,
+      'histogram counts are exact',
+    );
+    const median = p.quantiles!.find((q) => q.q === 0.5)!.value;
+    assert.ok(Math.abs(median - n / 2) / n < 0.017, `sampled median ${median} within 1.7% of rank`);
+    const h = new HyperLogLog();
+    for (let i = 0; i < 1000; i++) h.add(`k${i}`);
+    assert.ok(Math.abs(h.estimate() - 1000) < 25);
+  });
+});
+
+describe('bad input names the file and the place, and leaves no output', () => {
+  const noLeftovers = (d: string) => assert.deepEqual(readdirSync(d), [], 'no dataset or temp file left');
+
+  test('a ragged CSV row, past the first chunk: the line', async () => {
+    const p = join(dir, 'ragged.csv');
+    const text = csvText(3000, false).split('\n');
+    text[2500] = '2499,1.5,3';
+    writeFileSync(p, text.join('\n'));
+    const outDir = mkdtempSync(join(dir, 'o-'));
+    await assert.rejects(ingestToFile(p, join(outDir, 'ds'), { chunkBytes: 4096 }), {
+      message: `${p}:2501: expected 6 fields (as in the header) but found 3`,
+    });
+    noLeftovers(outDir);
+  });
+
+  test('a byte that is not UTF-8: its offset and line', async () => {
+    const p = join(dir, 'latin1.csv');
+    const head = Buffer.from(csvText(2000, false));
+    const bad = Buffer.concat([head, Buffer.from('2000,1,2,FR,true,caf'), Buffer.from([0xe9]), Buffer.from('\n')]);
+    writeFileSync(p, bad);
+    const outDir = mkdtempSync(join(dir, 'o-'));
+    await assert.rejects(ingestToFile(p, join(outDir, 'ds'), { chunkBytes: 4096 }), (e: Error) => {
+      assert.equal(e.message, `${p}: byte ${head.length + 20} (line 2002): 0xe9 is not valid UTF-8; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)`);
+      return true;
+    });
+    noLeftovers(outDir);
+  });
+
+  test('a truncated Parquet file: its length and the missing footer; the component fails without writing its dataset', async () => {
+    const buf = parquetWriteBuffer({ columnData: [{ name: 'x', data: [1, 2, 3], type: 'DOUBLE' }] });
+    const p = join(dir, 'cut.parquet');
+    writeFileSync(p, Buffer.from(buf).subarray(0, buf.byteLength - 10));
+    const outDir = mkdtempSync(join(dir, 'o-'));
+    const out = join(outDir, 'ds');
+    await assert.rejects(runComponent(ingest, { params: { path: p }, inputs: {}, outputs: { dataset: out } }, quiet), {
+      message: `${p}: not a readable Parquet file (truncated: its ${buf.byteLength - 10} bytes do not end with the footer magic 'PAR1' at byte ${buf.byteLength - 14}); copy or download it again`,
+    });
+    assert.equal(existsSync(out), false);
+    noLeftovers(outDir);
+  });
+});
