@@ -11,8 +11,8 @@ import { after, before, test } from 'node:test';
 import { rawKube, type KubeObject, type RawKube } from '../peers/raw.ts';
 import { eventually } from '../peers/index.ts';
 import { CLUSTER_NET } from '../peers/cluster/config.ts';
-import { checkCluster, clusterImages, readClusterState } from '../peers/cluster/node.ts';
-import { BUILT_IMAGES, imageRef, type BuiltImage } from '../peers/cluster/images.ts';
+import { checkCluster, clusterImageId, readClusterState } from '../peers/cluster/node.ts';
+import { BUILT_IMAGES, imageRef, staleImage, type BuiltImage } from '../peers/cluster/images.ts';
 
 export interface Cluster {
   readonly skip?: string;
@@ -25,9 +25,9 @@ export async function useCluster(images: readonly BuiltImage[] = BUILT_IMAGES): 
   const state = readClusterState();
   let why = await checkCluster(state);
   if (why === undefined) {
-    const have = clusterImages(state!.containerdSocket);
-    const missing = images.filter((i) => !have.has(imageRef(i)));
-    if (missing.length > 0) why = `the cluster lacks the image(s) ${missing.map(imageRef).join(', ')}; run \`npm run images:build\``;
+    // Each image as this tree makes it, not a leftover of an earlier build (containerd's store
+    // outlives cluster:down).
+    why = images.map((i) => staleImage(i, clusterImageId(state!.containerdSocket, imageRef(i)))).find((w) => w !== undefined);
   }
   const kubeconfig = state?.kubeconfig ?? '';
   const cluster: Cluster = { kubeconfig, kube: why ? (undefined as unknown as RawKube) : rawKube(kubeconfig), image: imageRef };

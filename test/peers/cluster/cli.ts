@@ -1,9 +1,10 @@
 // npm run cluster:up       start the test cluster (installing and building once), print env lines
+// npm run cluster:build    install and build what it runs (packages, Go builds, s3proxy), start nothing
 // npm run cluster:down     stop it and remove its traces (the caches stay)
 // npm run cluster:status   say whether it is healthy
 // Progress goes to stderr; stdout carries only the shell-sourceable KEY=value lines.
 import { clusterStateFile } from './config.ts';
-import { checkCluster, clusterDown, clusterEnvLines, clusterUp, readClusterState } from './node.ts';
+import { checkCluster, clusterBuild, clusterDown, clusterEnvLines, clusterUp, readClusterState } from './node.ts';
 
 const log = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
 
@@ -18,6 +19,18 @@ async function main(cmd: string | undefined): Promise<number> {
       for (const line of clusterEnvLines(state)) process.stdout.write(line + '\n');
       return 0;
     }
+    case 'build': {
+      const t0 = performance.now();
+      const timings: Record<string, number> = {};
+      await clusterBuild(log, timings);
+      const total = Math.round((performance.now() - t0) / 100) / 10;
+      log(
+        `built in ${total}s (${Object.entries(timings)
+          .map(([k, v]) => `${k} ${v}s`)
+          .join(', ')})`,
+      );
+      return 0;
+    }
     case 'down':
       await clusterDown(log);
       return 0;
@@ -29,7 +42,7 @@ async function main(cmd: string | undefined): Promise<number> {
       return why ? 1 : 0;
     }
     default:
-      throw new Error('usage: test/peers/cluster/cli.ts up | down | status');
+      throw new Error('usage: test/peers/cluster/cli.ts up | build | down | status');
   }
 }
 

@@ -43,3 +43,9 @@ export const NODE_PACKAGES: readonly { pkg: string; file: string; why: string }[
   { pkg: 'conntrack', file: '/usr/sbin/conntrack', why: 'kube-proxy clears stale UDP flows with it' },
   { pkg: 'tcpdump', file: '/usr/bin/tcpdump', why: 'the check that no test traffic leaves the machine' },
 ];
+
+/** Debian packages `images:build` needs: a Docker daemon of our own and the tool that makes the local base. */
+export const IMAGE_PACKAGES: readonly { pkg: string; file: string; why: string }[] = [
+  { pkg: 'docker.io', file: '/usr/sbin/dockerd', why: 'builds the images with their own Dockerfiles' },
+  { pkg: 'debootstrap', file: '/usr/sbin/debootstrap', why: 'makes the local Debian base image (Docker Hub is not reachable)' },
+];

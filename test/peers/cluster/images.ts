@@ -7,7 +7,7 @@
 // install downloads libtensorflow from outside the registries, and starts from an NVIDIA CUDA image
 // that is not reachable either. test/components/image.test.ts keeps checking its inputs.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir, repoRoot, shortHash } from '../config.ts';
@@ -56,6 +56,91 @@ export function baseImageRef(): string {
 
 export function imageArchive(name: BuiltImage): string {
   return join(imagesDir, `${name}.tar`);
+}
+
+/**
+ * The build-context files an image's Dockerfile copies (every `COPY` without `--from`, directories
+ * walked, `*` globs expanded), and the Dockerfile itself: what the image is made of from this tree.
+ */
+export function imageSourceFiles(name: BuiltImage): string[] {
+  const dockerfile = `images/${name}/Dockerfile`;
+  const text = readFileSync(join(repoRoot, dockerfile), 'utf8').replace(/\\\n/g, ' ');
+  const files = new Set<string>([dockerfile]);
+  // .dockerignore's name patterns (the build never sees those files).
+  const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !l.includes('/'))
+    .map((g) => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`));
+  const walk = (rel: string): void => {
+    const abs = join(repoRoot, rel);
+    if (!existsSync(abs) || ignored.some((re) => re.test(rel.split('/').pop()!))) return;
+    if (!statSync(abs).isDirectory()) {
+      files.add(rel);
+      return;
+    }
+    for (const e of readdirSync(abs)) walk(join(rel, e));
+  };
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (words[0]?.toUpperCase() !== 'COPY' || words.some((w) => w.startsWith('--from'))) continue;
+    const args = words.slice(1).filter((w) => !w.startsWith('--'));
+    for (const src of args.slice(0, -1)) {
+      if (!src.includes('*')) {
+        walk(src);
+        continue;
+      }
+      const dir = src.includes('/') ? src.slice(0, src.lastIndexOf('/')) : '.';
+      const re = new RegExp(
+        `^${src
+          .slice(dir === '.' ? 0 : dir.length + 1)
+          .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')}$`,
+      );
+      if (existsSync(join(repoRoot, dir))) for (const e of readdirSync(join(repoRoot, dir))) if (re.test(e)) walk(dir === '.' ? e : join(dir, e));
+    }
+  }
+  return [...files].sort();
+}
+
+/** A digest of imageSourceFiles (paths and contents): changes whenever a file the image copies does. */
+export function imageSourceDigest(name: BuiltImage): string {
+  return shortHash(...imageSourceFiles(name).flatMap((f) => [f, readFileSync(join(repoRoot, f), 'latin1')]));
+}
+
+/** What `images:build` built last: from which sources, and the image's ID (its config digest). */
+export interface ImageStamp {
+  readonly ref: string;
+  readonly sourceDigest: string;
+  readonly imageId: string;
+  /** What the smoke test of this very image (this imageId) found; a rebuild to the same ID needs no second one. */
+  readonly smoke?: string;
+}
+
+export function imageStampFile(name: BuiltImage): string {
+  return join(imagesDir, `${name}.json`);
+}
+
+export function readImageStamp(name: BuiltImage): ImageStamp | undefined {
+  const f = imageStampFile(name);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as ImageStamp) : undefined;
+}
+
+/**
+ * Why the cluster's copy of an image is not the one this tree makes, or undefined when it is:
+ * `images:build` has not run since a file the image copies changed, or the cluster holds another
+ * build than the last one (`clusterImageId` reads containerd's).
+ */
+export function staleImage(name: BuiltImage, clusterImageId: string | undefined): string | undefined {
+  const stamp = readImageStamp(name);
+  const ref = imageRef(name);
+  if (!stamp) return `no record of building ${ref} (${imageStampFile(name)}); run \`npm run images:build\``;
+  if (stamp.sourceDigest !== imageSourceDigest(name))
+    return `${ref} was built from an older tree (a file images/${name}/Dockerfile copies changed since); run \`npm run images:build\``;
+  if (clusterImageId === undefined) return `the cluster lacks ${ref}; run \`npm run images:build\``;
+  if (clusterImageId !== stamp.imageId)
+    return `the cluster holds another build of ${ref} (${clusterImageId.slice(0, 19)}, last built ${stamp.imageId.slice(0, 19)}); run \`npm run images:build\` to load the current one`;
+  return undefined;
 }
 
 export interface Docker {
@@ -191,6 +276,12 @@ export async function buildImage(d: Docker, name: BuiltImage, base: string, log:
   return ref;
 }
 
+/** The image's ID in this Docker daemon (its config digest). */
+export async function builtImageId(d: Docker, name: BuiltImage): Promise<string> {
+  return (await d.docker(['image', 'inspect', '--format', '{{.Id}}', imageRef(name)])).trim();
+}
+
+/** `docker save` the image under the cache (imageArchive). */
 export async function saveImage(d: Docker, name: BuiltImage): Promise<string> {
   mkdirSync(imagesDir, { recursive: true });
   const out = imageArchive(name);
@@ -198,6 +289,11 @@ export async function saveImage(d: Docker, name: BuiltImage): Promise<string> {
   await d.docker(['save', '--output', tmp, imageRef(name)]);
   renameSync(tmp, out);
   return out;
+}
+
+export function writeImageStamp(name: BuiltImage, stamp: ImageStamp): void {
+  mkdirSync(imagesDir, { recursive: true });
+  writeFileSync(imageStampFile(name), JSON.stringify(stamp, null, 2) + '\n');
 }
 
 /**

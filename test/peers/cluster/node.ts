@@ -20,7 +20,7 @@ import { freePort, logTail, spawnDaemon, stopPid, waitReady } from '../daemons.t
 import { ensureKube, run, which, withLock, type Log } from '../install.ts';
 import { isAlive, kubeTls } from '../state.ts';
 import { timed } from '../up.ts';
-import { ensureArgo, ensureS3Proxy, EXECUTOR_IMAGE, startArgoController, startObjectStore, type ObjectStore } from './argo.ts';
+import { ARGO_COMMANDS, ensureArgo, ensureS3Proxy, EXECUTOR_IMAGE, startArgoController, startObjectStore, type ObjectStore } from './argo.ts';
 import { ARGO_NAMESPACE, CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
 
 export interface DaemonState {
@@ -119,35 +119,34 @@ export async function checkCluster(
 // ---------------------------------------------------------------------------------------------
 // Installs: Debian packages, the node binary, the pause image.
 
-function missingPackages(): typeof NODE_PACKAGES {
-  return NODE_PACKAGES.filter((p) => !existsSync(p.file));
-}
+type DebianPackage = (typeof NODE_PACKAGES)[number];
 
-async function ensurePackages(log: Log): Promise<void> {
+/** apt-get install what of `packages` is missing (under the 'apt' lock); fails naming `part`. */
+export async function ensurePackages(log: Log, packages: readonly DebianPackage[] = NODE_PACKAGES, part = 'packages'): Promise<void> {
+  const missingPackages = () => packages.filter((p) => !existsSync(p.file));
   if (missingPackages().length === 0) return;
   await withLock('apt', async () => {
     const missing = missingPackages();
     if (missing.length === 0) return;
     const names = missing.map((p) => p.pkg);
-    if (!which('apt-get')) {
-      throw new ClusterPartError('packages', `missing ${missing.map((p) => `${p.pkg} (${p.why})`).join(', ')}; install them with your package manager`);
+    if (!which('apt-get') || process.getuid?.() !== 0) {
+      throw new ClusterPartError(part, `missing ${missing.map((p) => `${p.pkg} (${p.why})`).join(', ')}; install them with your package manager`);
     }
-    log(`packages: apt-get install ${names.join(' ')}`);
+    log(`${part}: apt-get install ${names.join(' ')}`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     try {
       await run('apt-get', ['update', '-qq'], { env, log: () => {} });
       await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...names], { env, log: () => {} });
     } catch (err) {
-      throw new ClusterPartError('packages', `apt-get install ${names.join(' ')} failed: ${(err as Error).message}`);
+      throw new ClusterPartError(part, `apt-get install ${names.join(' ')} failed: ${(err as Error).message}`);
     }
     const still = missingPackages();
-    if (still.length > 0)
-      throw new ClusterPartError('packages', `apt-get installed ${names.join(' ')} but ${still.map((p) => p.file).join(', ')} is still missing`);
+    if (still.length > 0) throw new ClusterPartError(part, `apt-get installed ${names.join(' ')} but ${still.map((p) => p.file).join(', ')} is still missing`);
   });
 }
 
 /** Build one command of test/peers/kube into the cache (once; keyed by its inputs). */
-async function ensureModuleBinary(cmd: 'ghosteam-node' | 'ghosteam-pause', log: Log, what: string): Promise<string> {
+export async function ensureModuleBinary(cmd: 'ghosteam-node' | 'ghosteam-pause', log: Log, what: string): Promise<string> {
   const bin = kubeModuleBinary(cmd);
   if (existsSync(bin)) return bin;
   return withLock('kube', async () => {
@@ -222,6 +221,34 @@ export function clusterImages(socket: string): Set<string> {
   const r = ctr(socket, ['images', 'ls', '--quiet']);
   if (r.status !== 0) throw new Error(`ctr images ls: ${r.stderr.trim()}`);
   return new Set(r.stdout.split('\n').filter(Boolean));
+}
+
+/**
+ * The image ID (config digest, what `docker image inspect` calls Id) of `ref` in the node's
+ * containerd, or undefined when it holds no such image.
+ */
+export function clusterImageId(socket: string, ref: string): string | undefined {
+  const ls = ctr(socket, ['images', 'ls', `name==${ref}`]);
+  if (ls.status !== 0) throw new Error(`ctr images ls: ${ls.stderr.trim()}`);
+  // REF TYPE DIGEST SIZE PLATFORMS LABELS
+  const row = ls.stdout
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .find((cols) => cols[0] === ref);
+  if (!row) return undefined;
+  let digest = row[2];
+  for (let depth = 0; depth < 2; depth++) {
+    const got = ctr(socket, ['content', 'get', digest]);
+    if (got.status !== 0) throw new Error(`ctr content get ${digest} (${ref}): ${got.stderr.trim()}`);
+    const doc = JSON.parse(got.stdout) as { config?: { digest: string }; manifests?: { digest: string; platform?: { os?: string; architecture?: string } }[] };
+    if (doc.config) return doc.config.digest;
+    // An index: this platform's manifest.
+    const m = doc.manifests?.find((x) => !x.platform || (x.platform.os === 'linux' && x.platform.architecture === 'amd64')) ?? doc.manifests?.[0];
+    if (!m) break;
+    digest = m.digest;
+  }
+  throw new Error(`containerd's ${ref}: no image config found under ${row[2]}`);
 }
 
 /** Import a `docker save` archive into the node's containerd, where the kubelet finds it. */
@@ -424,6 +451,47 @@ export interface ClusterUpResult {
   readonly timings: Record<string, number>;
 }
 
+export interface ClusterBinaries {
+  readonly api: string;
+  readonly node: string;
+  readonly pause: string;
+}
+
+/**
+ * Install and build everything the cluster runs, starting nothing (`npm run cluster:build`; the
+ * first part of `cluster:up`): the Debian packages and s3proxy's jar (network-bound) beside the Go
+ * builds (CPU-bound). The Go builds go one after the other: ghosteam-node after the API server,
+ * whose Go build cache it shares (building them at once would compile the shared packages twice),
+ * and Argo's three commands in one invocation (they share no Kubernetes packages with ours: Argo
+ * v3.7.3 pins client-go v0.33).
+ */
+export async function clusterBuild(log: Log = () => {}, timings: Record<string, number> = {}): Promise<ClusterBinaries> {
+  const go = timed(timings, 'go builds', async () => {
+    const api = await timed(timings, 'kube-apiserver build', () => ensureKube(log)).catch((err: Error) => {
+      throw new ClusterPartError('kube-apiserver build', err.message);
+    });
+    const node = await timed(timings, 'ghosteam-node build', () =>
+      ensureModuleBinary('ghosteam-node', log, 'kubelet, kube-controller-manager, kube-scheduler and kube-proxy'),
+    );
+    const pause = await ensureModuleBinary('ghosteam-pause', log, 'the pod sandbox (pause) process');
+    await timed(timings, 'argo build', () => ensureArgo(ARGO_COMMANDS, log, { all: true })).catch((err: Error) => {
+      throw new ClusterPartError('argo build', err.message);
+    });
+    return { api, node, pause };
+  });
+  const fetches = Promise.all([
+    timed(timings, 'packages', () => ensurePackages(log)),
+    timed(timings, 's3proxy', () => ensureS3Proxy(log)).catch((err: Error) => {
+      throw new ClusterPartError('s3proxy', err.message);
+    }),
+  ]);
+  // Settle both before failing, so nothing is left running behind a rejection.
+  const [bins, fetched] = await Promise.allSettled([go, fetches]);
+  if (bins.status === 'rejected') throw bins.reason as Error;
+  if (fetched.status === 'rejected') throw fetched.reason as Error;
+  return bins.value;
+}
+
 /** Start the cluster unless it is already up and healthy. Idempotent; holds the 'cluster' lock. */
 export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
   return withLock('cluster', async () => {
@@ -444,23 +512,7 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
     if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       throw new ClusterPartError('preflight', 'no cgroup filesystem under /sys/fs/cgroup; containers cannot run on this machine');
     }
-    await timed(timings, 'packages', () => ensurePackages(log));
-    const [apiBin, nodeBin, pauseBin] = await timed(timings, 'build', async () => {
-      // One after the other: the Go builds share the build cache, and building them at once would
-      // compile the shared packages twice.
-      const api = await ensureKube(log).catch((err: Error) => {
-        throw new ClusterPartError('kube-apiserver build', err.message);
-      });
-      const node = await ensureModuleBinary('ghosteam-node', log, 'kubelet, kube-controller-manager, kube-scheduler and kube-proxy');
-      const pause = await ensureModuleBinary('ghosteam-pause', log, 'the pod sandbox (pause) process');
-      await ensureArgo(['workflow-controller', 'argoexec'], log).catch((err: Error) => {
-        throw new ClusterPartError('argo build', err.message);
-      });
-      await ensureS3Proxy(log).catch((err: Error) => {
-        throw new ClusterPartError('s3proxy', err.message);
-      });
-      return [api, node, pause];
-    });
+    const { api: apiBin, node: nodeBin, pause: pauseBin } = await clusterBuild(log, timings);
 
     const dir = mkdtempSync(join(tmpdir(), 'ghosteam-cluster-'));
     const socket = join(dir, 'containerd.sock');
