@@ -35,11 +35,12 @@ async function duckdbPython(): Promise<string> {
   return existsSync(join(py, 'bin', 'python')) ? join(py, 'bin', 'python') : py;
 }
 
-function run(cmd: string, args: string[]): Record<string, unknown> {
+/** Runs a step that ends its output with one JSON line, and returns that line parsed. */
+function run<T = Record<string, unknown>>(cmd: string, args: string[]): T {
   const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
   const last = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(last) as Record<string, unknown>;
+  return JSON.parse(last) as T;
 }
 
 const py = await duckdbPython();
@@ -99,7 +100,7 @@ for (const [fmt, file] of [
   const node = nodeApi(file);
   if (node !== undefined) log(`  DuckDB in-process from Node (@duckdb/node-api): ${node.toFixed(2)}s`);
   log(`${fmt}: ghosteam ingest → validate (8 expectations + profile) → split, streamed …`);
-  const ours = run(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}`)]) as unknown as Ours;
+  const ours = run<Ours>(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}`)]);
   const rps = (s: number) => Math.round(ours.rows / s).toLocaleString('en-US');
   log(`  ingest   ${ours.ingestS.toFixed(2)}s (${rps(ours.ingestS)} rows/s${ours.passes > 1 ? ', 2 passes' : ''})`);
   log(`  validate ${ours.validateS.toFixed(2)}s (${rps(ours.validateS)} rows/s)`);

@@ -221,7 +221,7 @@ export class DatasetWriter {
     if (!this.arrowSchema) this.arrowSchema = new Schema(batch.columns.map((c, j) => new Field(c.name, vectors[j].type, true)));
     if (!this.writer) {
       this.writer = new RecordBatchFileWriter();
-      this.writer.reset(this.sink as never, this.arrowSchema);
+      this.writer.reset(this.sink, this.arrowSchema);
     }
     const data = makeData({ type: new Struct(this.arrowSchema.fields), length: n, nullCount: 0, children: vectors.map((v) => v.data[0]) });
     this.writer.write(new RecordBatch(this.arrowSchema, data));
