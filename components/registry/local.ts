@@ -251,12 +251,8 @@ export class LocalRegistry implements ModelRegistry {
 
   async listVersions(name: string): Promise<ModelVersion[]> {
     const model = await this.requireModel(name);
-    const out: ModelVersion[] = [];
-    for (const v of await this.versionNumbers(name)) {
-      const rec = await readJson<VersionRecord>(join(this.versionDir(name, v), 'version.json'));
-      if (rec) out.push(this.withAliases(rec, model));
-    }
-    return out;
+    const records = await Promise.all((await this.versionNumbers(name)).map((v) => readJson<VersionRecord>(join(this.versionDir(name, v), 'version.json'))));
+    return records.filter((r): r is VersionRecord => r !== undefined).map((r) => this.withAliases(r, model));
   }
 
   async setAlias(name: string, alias: string, version: number): Promise<void> {
