@@ -93,7 +93,7 @@ for (const [fmt, file] of [
   ['parquet', parquet],
 ] as const) {
   log(`\n${fmt}: DuckDB (Python) read + aggregate of all 20 columns …`);
-  const duck = run(py, [join(root, 'bench/py/duckdb_data.py'), 'aggregate', file]) as (typeof results)[string]['duck'];
+  const duck = run<(typeof results)[string]['duck']>(py, [join(root, 'bench/py/duckdb_data.py'), 'aggregate', file]);
   log(
     `  DuckDB ${duck.version}: ${duck.seconds.toFixed(2)}s (${Math.round(rows / duck.seconds).toLocaleString('en-US')} rows/s, ${String(duck.threads)} threads), peak RSS ${duck.peakRssMb} MiB`,
   );

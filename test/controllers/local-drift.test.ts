@@ -147,10 +147,10 @@ test('drift in the payload log → one TrainingRun → pipeline run → register
       const gap = (h: NonNullable<(typeof byName)['amount']['histogram']>) => h.reference.reduce((s, r, i) => s + Math.abs(r - h.current[i]), 0);
       assert.ok(gap(byName.amount.histogram!) > gap(byName.age.histogram!), "the drifted feature's histograms differ more than the stable one's");
       assert.equal(st.history?.length, 1, 'one check, one history point');
-      assert.equal(st.history![0].time, st.lastCheckTime);
-      assert.equal(st.history![0].samples, 600);
-      assert.equal(st.history![0].driftShare, st.driftShare);
-      assert.equal(st.history![0].datasetDrift, true);
+      assert.equal(st.history[0].time, st.lastCheckTime);
+      assert.equal(st.history[0].samples, 600);
+      assert.equal(st.history[0].driftShare, st.driftShare);
+      assert.equal(st.history[0].datasetDrift, true);
       const tr = await op.waitFor('TrainingRun', 'default', st.lastTriggeredRun!, (o) => (o.status as TrainingRunStatus | undefined)?.phase === 'Succeeded');
       const v = (tr.status as TrainingRunStatus).registeredVersion!;
       const mv = await registry.getVersion('fraud', v);
