@@ -283,10 +283,12 @@ interface Route {
   /** POST: the JSON body; the route needs the `admin` permission. */
   body?: TSchema;
 }
-const MODEL_PARAMS: Route['params'] = [
-  { name: 'namespace', in: 'path', schema: Str, description: 'The Model namespace' },
-  { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
+/** The path parameters of an object addressed as /{namespace}/{name}. */
+const objectParams = (kind: string): NonNullable<Route['params']> => [
+  { name: 'namespace', in: 'path', schema: Str, description: `The ${kind} namespace` },
+  { name: 'name', in: 'path', schema: Str, description: `The ${kind} name` },
 ];
+const MODEL_PARAMS = objectParams('Model');
 const ROUTES: Route[] = [
   {
     path: '/api/driftmonitors',
@@ -297,10 +299,7 @@ const ROUTES: Route[] = [
     path: '/api/driftmonitors/{namespace}/{name}',
     summary: 'One DriftMonitor: spec and status — per-feature results and histograms of the last check, the history of checks, quality',
     schema: DriftMonitorResponseSchema,
-    params: [
-      { name: 'namespace', in: 'path', schema: Str, description: 'The DriftMonitor namespace' },
-      { name: 'name', in: 'path', schema: Str, description: 'The DriftMonitor name' },
-    ],
+    params: objectParams('DriftMonitor'),
   },
   {
     path: '/api/experiments',
@@ -324,20 +323,13 @@ const ROUTES: Route[] = [
     path: '/api/models/{namespace}/{name}',
     summary: 'One Model: status, registered versions with lineage (newest first) and TrainingRuns',
     schema: ModelResponseSchema,
-    params: [
-      { name: 'namespace', in: 'path', schema: Str, description: 'The Model namespace' },
-      { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
-    ],
+    params: MODEL_PARAMS,
   },
   {
     path: '/api/models/{namespace}/{name}/versions/{version}',
     summary: "One registered version's lineage, metrics and params, with the run that produced it when it is a local run",
     schema: VersionResponseSchema,
-    params: [
-      { name: 'namespace', in: 'path', schema: Str, description: 'The Model namespace' },
-      { name: 'name', in: 'path', schema: Str, description: 'The Model name' },
-      { name: 'version', in: 'path', schema: Type.Integer({ minimum: 1 }), description: 'The version number' },
-    ],
+    params: [...MODEL_PARAMS, { name: 'version', in: 'path', schema: Type.Integer({ minimum: 1 }), description: 'The version number' }],
   },
   {
     path: '/api/runs',

@@ -4,37 +4,15 @@
 // step reports a metric. Every API response is checked against the served OpenAPI document.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { App, Chart } from 'cdk8s';
-import { createAjv } from '../../api/crds/validate.ts';
 import { tempDir } from '../engine/helpers.ts';
-import { openApiDocument } from '../../ui/api.ts';
 import { startUi, type UiServer } from '../../ui/server.ts';
 import { experimentsPage, histogramSvg } from '../../ui/monitor-pages.ts';
 import { ContainerComponent, Pipeline } from '../../pipelines/index.ts';
 import { runPipeline } from '../../pipelines/local/index.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
+import { get, schemaErrors } from './client.ts';
 import { addDriftMonitor, at, DRIFT_STATUS as STATUS, MODEL, MONITOR, NS, uiFixture, type UiFixture } from './fixture.ts';
-
-async function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body.replace(/>\s+</g, '><') }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-const ajv = createAjv();
-ajv.addSchema(openApiDocument('test'), 'ui-api');
-function schemaErrors(name: string, body: unknown): string[] {
-  const validate = ajv.getSchema(`ui-api#/components/schemas/${name}`);
-  assert.ok(validate, `no schema ${name} in the OpenAPI document`);
-  return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
-}
 
 describe('ghosteam ui: drift and quality, experiments', () => {
   let fx: UiFixture;
