@@ -165,6 +165,6 @@ export function experimentsResponse(records: readonly RunRecord[], q: Experiment
     ...(q.metric ? { metric: q.metric, direction } : {}),
     params: cols.params,
     metrics: cols.metrics,
-    runs: rows.map((r) => ({ ...r, params: { ...r.params }, tags: { ...r.tags }, metrics: { ...r.metrics }, history: { ...r.history } })),
+    runs: rows,
   };
 }

@@ -15,6 +15,7 @@
 // verified), the issuer's JWKS fetched no more often than the cooldown allows, nothing fetched from
 // a URL a token names, and a good token still answered 200 at the end. The issuer is a JWKS server
 // in this process (jose signs); the real issuer's acceptance tests are in oidc.test.ts.
+import { mulberry32 } from '../../components/random.ts';
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as httpServer, type Server } from 'node:http';
@@ -35,18 +36,6 @@ const ISSUER = 'https://issuer.fuzz.invalid';
 const AUDIENCE = 'ghosteam-fuzz';
 const COOLDOWN_MS = 1000;
 const STATIC = 'fuzz-static-token-0123456789';
-
-/** A small seeded PRNG (mulberry32): the same cases every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const b64u = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
 
@@ -76,7 +65,7 @@ interface Case {
 
 /** Every Authorization case, for a token carrying `scope` (the permission the route needs). */
 function authCases(keys: Keys, scope: string, jkuUrl: string): Case[] {
-  const rand = prng(23);
+  const rand = mulberry32(23);
   const now = Math.floor(Date.now() / 1000);
   const claims = { iss: ISSUER, aud: AUDIENCE, sub: 'fuzzer', scope, iat: now, exp: now + 600 };
   const hdr = { alg: 'RS256', kid: 'k1', typ: 'JWT' };
@@ -470,7 +459,7 @@ describe('fuzzing the HTTPS surfaces: malformed Authorization headers and TLS ha
 
   test('TLS handshakes: 1.0/1.1 alerted, SSLv2/SSLv3 hellos, cut and flipped ClientHellos, random bytes, wrong SNI — no crash, still serving', async () => {
     const hello = await captureClientHello();
-    const rand = prng(2323);
+    const rand = mulberry32(2323);
     for (const srv of surfaces()) {
       // Old protocols: the server itself answers with the protocol_version alert (70).
       for (const v of ['TLSv1', 'TLSv1.1'] as const)
