@@ -113,7 +113,7 @@ export const trainTabular = defineComponent({
     let vds: Awaited<ReturnType<typeof readDataset>> | undefined;
     if (valPath) vds = await readDataset(valPath);
     const vwhere = `${where} (validation input)`;
-    let vy = new Float32Array(0);
+    let vy: Float32Array = new Float32Array(0);
     if (task === 'binary') {
       const info = labelInfo(ds, label!, p.string('positive', undefined), where);
       positive = info.positive;
