@@ -37,6 +37,7 @@ import { validate } from './validate/index.ts';
 import { driftComponent } from './drift/component.ts';
 import { getHistoricalFeaturesComponent } from './features/component.ts';
 import { materializeFeaturesComponent } from './features/materialize-component.ts';
+import { sweepController } from './sweep-controller/index.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -76,6 +77,7 @@ const BUILTINS: readonly Component[] = [
   materializeFeaturesComponent,
   register,
   split,
+  sweepController,
   trainTabular,
   validate,
 ];

@@ -39,6 +39,7 @@ describe('catalog', () => {
       'materialize-features',
       'register',
       'split',
+      'sweep-controller',
       'train-tabular',
       'validate',
     ]);
