@@ -228,7 +228,7 @@ export function evaluateCondition(rule: AlertRule, history: readonly Scrape[], n
   for (const b of buckets.values()) {
     const labels = { model: b.labels.model, version: b.labels.version };
     const k = key(labels);
-    const e = byVersion.get(k) ?? { labels, buckets: [] };
+    const e = byVersion.get(k) ?? { labels, buckets: [] as Array<[number, number]> };
     e.buckets.push([b.labels.le === '+Inf' ? Infinity : Number(b.labels.le), b.value]);
     byVersion.set(k, e);
   }
