@@ -194,7 +194,7 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
     // Promote the best 1/η of the rung just run, within each bracket; the rest stop there.
     const groups = new Map<number, ControllerTrial[]>();
     for (const t of ran.filter((x) => x.state === 'Running')) groups.set(t.bracket ?? 0, [...(groups.get(t.bracket ?? 0) ?? []), t]);
-    const eta = es.kind === 'median' ? 1 : es.reductionFactor;
+    const eta = es.reductionFactor;
     for (const rung of groups.values()) {
       const better = (a: number, b: number): number => (es.direction === 'minimize' ? a - b : b - a);
       const sorted = [...rung].sort((a, b) => better(a.rungValues[a.rung], b.rungValues[b.rung]) || a.number - b.number);

@@ -131,13 +131,33 @@ function controllerTemplate(image: string, spec: ControllerSpec): ITemplate {
   return compiled.spec.templates!.find((t) => t.name === SWEEP_CONTROLLER)!;
 }
 
+/** A step of a `steps` template. Argo's JSON is a list of parallel groups, each a list of steps (the models type a group as an object). */
+interface Step {
+  readonly name: string;
+  readonly template: string;
+  readonly arguments: { readonly parameters: { readonly name: string; readonly value: string }[] };
+  readonly withParam?: string;
+  readonly when?: string;
+}
+interface StepsTemplate {
+  readonly name: string;
+  readonly parallelism?: number;
+  readonly inputs?: { readonly parameters: readonly { readonly name: string }[] };
+  readonly steps: Step[][];
+}
+
+/** The sweep's WorkflowTemplate: its templates are step templates (compileArgo's), DAGs and the two steps templates. */
+export type SweepWorkflowTemplate = Omit<CompiledPipeline['workflowTemplate'], 'spec'> & {
+  spec: Omit<CompiledPipeline['workflowTemplate']['spec'], 'templates'> & { templates: (ITemplate | StepsTemplate)[] };
+};
+
 export interface SweepArgoOptions {
   /** The image with `ghosteam component run` (the pipeline's componentImage). */
   readonly image: string;
 }
 
 /** Compiles the sweep to one WorkflowTemplate. Check sweepArgoIssues first. */
-export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoOptions): CompiledPipeline['workflowTemplate'] {
+export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoOptions): SweepWorkflowTemplate {
   const issues = sweepArgoIssues(p, s);
   if (issues.length) throw new Error(issues.map((i) => `${i.path}: '${i.field}' ${i.message}`).join('\n'));
   const trialTask = p.tasks.find((t) => t.name === s.task)!;
@@ -176,7 +196,8 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
   };
   const fromItem = (list: readonly string[]) => list.map((n) => ({ name: n, value: `{{item.${n}}}` }));
   const out = (name: string): string => `{{steps.propose.outputs.parameters.${name}}}`;
-  const round: ITemplate = {
+  const trialArgs = [...fromItem(names), { name: TRIAL_NUMBER_ITEM, value: `{{item.${TRIAL_NUMBER_ITEM}}}` }];
+  const round: StepsTemplate = {
     name: SWEEP_ROUND,
     parallelism: s.budget.parallelism,
     inputs: { parameters: [{ name: 'state' }, { name: 'results' }] },
@@ -194,7 +215,7 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
           },
         },
       ],
-      [{ name: 'trial', template: SWEEP_TRIAL, withParam: out('items'), arguments: { parameters: fromItem(names) } }],
+      [{ name: 'trial', template: SWEEP_TRIAL, withParam: out('items'), arguments: { parameters: trialArgs } }],
       [
         {
           name: 'next',
@@ -211,7 +232,7 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
       ],
     ],
   };
-  const entry: ITemplate = {
+  const entry: StepsTemplate = {
     name: SWEEP_ENTRY,
     steps: [
       [
@@ -229,7 +250,6 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
     ],
   };
   trial.inputs!.parameters!.push({ name: TRIAL_NUMBER_ITEM });
-  round.steps![1][0].arguments!.parameters!.push({ name: TRIAL_NUMBER_ITEM, value: `{{item.${TRIAL_NUMBER_ITEM}}}` });
   const stepTemplates = full.workflowTemplate.spec.templates!.filter((t) => t.name !== DAG_TEMPLATE);
   const { templates: _t, entrypoint: _en, ...rest } = full.workflowTemplate.spec;
   const wt = full.workflowTemplate;
