@@ -38,6 +38,7 @@ export const PARAMS = {
     l2: { type: 'number', min: 0 },
     seed: { type: 'number', integer: true },
     backend: { type: 'string', enum: ['auto', 'tensorflow', 'wasm', 'cpu'] },
+    validationFraction: { type: 'number', min: 0, max: 1 },
   },
   evaluate: {
     threshold: { type: 'number', min: 0, max: 1 },

@@ -52,9 +52,12 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   'train-tabular': {
     name: 'train-tabular',
     version: '2',
-    inputs: [{ name: 'train', kind: 'dataset' }],
+    inputs: [
+      { name: 'train', kind: 'dataset' },
+      { name: 'validation', kind: 'dataset', optional: true },
+    ],
     outputs: [{ name: 'model', kind: 'model' }],
-    outputParams: ['finalLoss', 'backend', 'rows', 'task'],
+    outputParams: ['finalLoss', 'valLoss', 'backend', 'rows', 'task'],
     params: PARAMS['train-tabular'],
   },
   evaluate: {

@@ -82,7 +82,7 @@ describe('construct-time errors', () => {
     const { p, a } = twoStep();
     assert.deepEqual(
       issuesOf(() => p.component('t', 'train-tabular', { inputs: { data: a.output('data') } })),
-      ["test/p/t: 'inputs.data' is not an input of component 'train-tabular'; use one of train"],
+      ["test/p/t: 'inputs.data' is not an input of component 'train-tabular'; use one of train, validation"],
     );
     const m = p.task('m', { image: 'x:1', outputs: { model: Artifact.model() } });
     assert.deepEqual(
