@@ -116,6 +116,29 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['rowsWritten', 'chunks', 'until'],
     params: PARAMS['materialize-features'],
   },
+  'optimize-onnx': {
+    name: 'optimize-onnx',
+    version: '1',
+    inputs: [
+      { name: 'model', kind: 'model', optional: true },
+      { name: 'validation', kind: 'dataset', optional: true },
+    ],
+    outputs: [
+      { name: 'optimized', kind: 'model' },
+      { name: 'report', kind: 'metrics' },
+    ],
+    outputParams: ['accepted', 'sizeRatio', 'metricDelta', 'version', 'modelRef'],
+    params: PARAMS['optimize-onnx'],
+  },
+  'batch-predict': {
+    name: 'batch-predict',
+    version: '1',
+    inputs: [{ name: 'input', kind: 'dataset', optional: true }],
+    outputs: [{ name: 'lineage', kind: 'file' }],
+    outputParams: ['rows', 'modelVersion', 'inputDigest', 'outputDigest', 'output'],
+    fileParams: ['input'],
+    params: PARAMS['batch-predict'],
+  },
   drift: {
     name: 'drift',
     version: '1',
