@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { App, Chart } from 'cdk8s';
@@ -20,6 +22,8 @@ import { optimizeOnnxComponent, reportMetrics } from '../../components/optimize/
 import { tempDir } from '../engine/helpers.ts';
 import type { ParamValue } from '../../components/component.ts';
 
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/ghosteam.mjs');
 let dir: string;
 let cleanup: () => Promise<void>;
 let registryDir: string;
@@ -119,6 +123,41 @@ describe('optimize-onnx on the local engine', () => {
     const models = await openRegistry({ dir: registryDir }).listModels();
     assert.ok(!models.some((m) => m.name === 'fraud-refused'), 'nothing registered');
   });
+});
+
+test('as its container runs it: `ghosteam component run optimize-onnx` on an input artifact, params as text', { timeout: 240_000 }, async () => {
+  const out = join(dir, 'cli');
+  const model = join(dir, 'artifact-model'); // an artifact has no extension
+  await writeFile(model, await readFile(join(dir, 'fraud.onnx')));
+  await run(
+    process.execPath,
+    [
+      BIN,
+      'component',
+      'run',
+      'optimize-onnx',
+      '--input',
+      `model=${model}`,
+      ...['mode=fp16', 'modelName=fraud', 'latency=true', 'dims={}', 'threads=1'].flatMap((p) => ['--param', p]),
+      '--output',
+      `optimized=${join(out, 'optimized')}`,
+      '--output',
+      `report=${join(out, 'report')}`,
+      '--output-params-dir',
+      join(out, 'params'),
+    ],
+    { timeout: 200_000 },
+  );
+  assert.equal(await readFile(join(out, 'params', 'accepted'), 'utf8'), 'true');
+  assert.equal(await readFile(join(out, 'params', 'version'), 'utf8'), 'null', 'not registered without name');
+  const report = JSON.parse(await readFile(join(out, 'report'), 'utf8')) as { model: { name: string }; steps: string[]; metrics: Record<string, number> };
+  assert.equal(report.model.name, 'fraud');
+  assert.deepEqual(report.steps, ['graph:basic', 'fp16']);
+  assert.ok(report.metrics.latencyMsBatch64 > 0 && report.metrics.sizeRatio < 0.6, JSON.stringify(report.metrics));
+  // The optimized file loads in onnxruntime and answers for a batch.
+  const s = await ort.InferenceSession.create(join(out, 'optimized'));
+  const r = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * K), [2, K]) });
+  assert.equal(r[s.outputNames[0]].dims[0], 2);
 });
 
 describe('optimize-onnx: bad params say what to connect', () => {
