@@ -20,6 +20,9 @@ import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../../components/onnx/random.ts';
 import { optimizeOnnxComponent, reportMetrics } from '../../components/optimize/component.ts';
 import { tempDir } from '../engine/helpers.ts';
+import { synthesize } from '../../charts/synth.ts';
+import { upstreamErrors } from '../constructs/upstream.ts';
+import { find } from '../constructs/helpers.ts';
 import type { ParamValue } from '../../components/component.ts';
 
 const run = promisify(execFile);
@@ -158,6 +161,22 @@ test('as its container runs it: `ghosteam component run optimize-onnx` on an inp
   const s = await ort.InferenceSession.create(join(out, 'optimized'));
   const r = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * K), [2, K]) });
   assert.equal(r[s.outputNames[0]].dims[0], 2);
+});
+
+test('in a cluster: the WorkflowTemplate with an optimize-onnx step is valid against the upstream Argo CRD', () => {
+  const app = new App();
+  const p = new Pipeline(new Chart(app, 'c', { namespace: 'ml' }), 'optimize-champion');
+  const data = p.component('ingest', 'ingest', { params: { path: 's3://data/fraud/valid.csv' } });
+  const opt = p.component('optimize', 'optimize-onnx', {
+    inputs: { validation: data.outputs.dataset },
+    params: { model: 'fraud@champion', mode: 'int8', label: 'is_fraud', maxMetricDrop: 0.005, name: 'fraud-int8', alias: 'challenger' },
+  });
+  p.component('check', 'gate', { inputs: { metrics: opt.outputs.report }, params: { gate: { latencyMsBatch64: '<= 2' } } });
+  const wt = find(synthesize(app, { sourceCommit: false, crds: false }).objects, 'WorkflowTemplate');
+  assert.deepEqual(upstreamErrors(wt), []);
+  const tpl = wt.spec.templates.find((t: { name: string }) => t.name === 'optimize');
+  assert.ok(tpl.container.args.includes('validation=/tmp/inputs/validation'), tpl.container.args.join(' '));
+  assert.ok(!tpl.container.args.some((a) => a.startsWith('model=/tmp/inputs')), 'the unwired model input is not passed');
 });
 
 describe('optimize-onnx: bad params say what to connect', () => {
