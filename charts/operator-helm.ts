@@ -400,6 +400,8 @@ export async function writeOperatorChart(dir: string, props: OperatorInstallProp
     throw new Error(
       "--helm with --audit-log: the chart does not template the audit log's claim yet; apply with `ghosteam install --audit-log`, or `--dry-run` for the manifests",
     );
+  if (props.ui)
+    throw new Error('--helm with --ui: the chart does not template the UI yet; apply with `ghosteam install --ui`, or `--dry-run` for the manifests');
   const target = resolve(dir);
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) throw new Error(`--helm ${dir}: exists and is not a directory`);

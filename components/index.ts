@@ -37,6 +37,8 @@ import { validate } from './validate/index.ts';
 import { driftComponent } from './drift/component.ts';
 import { getHistoricalFeaturesComponent } from './features/component.ts';
 import { materializeFeaturesComponent } from './features/materialize-component.ts';
+import { optimizeOnnxComponent } from './optimize/component.ts';
+import { batchPredictComponent } from './batch/component.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -67,6 +69,7 @@ export const CONTAINER_PATHS = {
 } as const;
 
 const BUILTINS: readonly Component[] = [
+  batchPredictComponent,
   driftComponent,
   evaluate,
   exportOnnx,
@@ -74,6 +77,7 @@ const BUILTINS: readonly Component[] = [
   getHistoricalFeaturesComponent,
   ingest,
   materializeFeaturesComponent,
+  optimizeOnnxComponent,
   register,
   split,
   trainTabular,

@@ -18,6 +18,7 @@ export {
 export { Gpu, Resources, Retry, Cache, Schedule, GPU_PRODUCTS, gpuProductLabel } from './resources.ts';
 export { ContainerComponent, type ContainerComponentProps, type ContainerIO, type ContainerParam, type ContainerLocal } from './container-component.ts';
 export { CONTAINER_DIRS, contractEnv, containerDirs, paramEnvName, inputEnvName, outputEnvName, upperSnake, type ContractDirs } from './contract.ts';
+export { BatchPrediction, batchPredictionIssues, type BatchPredictionProps } from './batch-prediction.ts';
 export { BUILTIN_COMPONENTS, builtinComponent, type ComponentDescriptor } from './catalog.ts';
 export { compileArgo, type CompiledPipeline } from './argo.ts';
 export { checkPipelineSpec, topoOrder, findCycle, dataDependencies } from './check.ts';

@@ -19,9 +19,16 @@ import { writeBackTargetProblem } from '../../api/lock.ts';
 import { API_VERSION } from '../../api/crds/types.ts';
 import type { K8sObject } from '../../api/objects.ts';
 import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
+import type { AuthOptions } from '../../components/security/auth.ts';
 
 interface OperatorFlags extends SecurityFlags {
   metricsTokenEnv?: string;
+  uiPort?: string;
+  uiHost?: string;
+  uiTokenEnv?: string;
+  uiAuthIssuer?: string;
+  uiAuthAudience?: string;
+  uiAuthGrant: string[];
   auditLog?: string;
   local?: boolean;
   stateDir: string;
@@ -77,6 +84,43 @@ export function gitWriteBackFlags(
     lockFile,
     ...(credentials ? { credentials } : {}),
   };
+}
+
+/**
+ * The UI settings of `--ui-*`; undefined without --ui-port. The token comes from the environment
+ * only (a Secret's key through secretKeyRef: `ghosteam install --ui-token-secret`); errors name the flag.
+ */
+export function uiFlags(
+  f: Pick<OperatorFlags, 'uiPort' | 'uiHost' | 'uiTokenEnv' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'authCaFile'>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { port: number; actions?: Omit<AuthOptions, 'now'> } | undefined {
+  if (f.uiPort === undefined) {
+    const stray =
+      f.uiHost !== undefined ? '--ui-host' : f.uiTokenEnv !== undefined ? '--ui-token-env' : f.uiAuthIssuer !== undefined ? '--ui-auth-issuer' : undefined;
+    if (stray) throw new Error(`${stray} needs --ui-port <port> (the port the UI listens on)`);
+    return undefined;
+  }
+  const port = intArg('--ui-port', f.uiPort, 0);
+  let token: string | undefined;
+  if (f.uiTokenEnv !== undefined) {
+    token = env[f.uiTokenEnv];
+    if (!token) throw new Error(`--ui-token-env ${f.uiTokenEnv}: the environment variable is not set or empty`);
+    if (token.length < 8)
+      throw new Error(`--ui-token-env ${f.uiTokenEnv}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
+  }
+  let jwt: Omit<AuthOptions, 'token'> | undefined;
+  try {
+    jwt = authFromFlags({
+      authIssuer: f.uiAuthIssuer,
+      authAudience: f.uiAuthAudience,
+      authGrant: f.uiAuthGrant,
+      authCaFile: f.uiAuthIssuer ? f.authCaFile : undefined,
+    });
+  } catch (e) {
+    throw new Error((e as Error).message.replace(/--auth-/g, '--ui-auth-'));
+  }
+  if (!token && !jwt) return { port };
+  return { port, actions: { ...(token ? { token } : {}), ...(jwt ?? {}) } };
 }
 
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from a YAML file or the YAML files in a directory. */
@@ -158,6 +202,20 @@ never put them in the URL. Each Model shows the outcome in its WrittenBack condi
 Example:
   ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`,
     )
+    .option(
+      '--ui-port <port>',
+      "serve the web UI (ghosteam ui's pages and /api) over this cluster's Models, DriftMonitors, TrainingRuns and Argo Workflows and the registry on this port; read-only unless --ui-token-env or --ui-auth-issuer",
+    )
+    .option('--ui-host <addr>', 'address for the UI (default: --bind-address)')
+    .option('--ui-token-env <NAME>', "environment variable holding the bearer token that allows the UI's actions (pause/resume/promote/abort, retrain)")
+    .option('--ui-auth-issuer <iss>', "allow the UI's actions to OIDC/JWT bearer tokens from this issuer (with --ui-auth-audience)")
+    .option('--ui-auth-audience <aud>', "the 'aud' the UI's tokens must carry (comma-separated for several)")
+    .option(
+      '--ui-auth-grant <grant>',
+      'admin=CLAIM:VALUE: who may act in the UI (default: the scope ghosteam:admin; repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--metrics-token-env <NAME>', 'environment variable holding a bearer token required on /metrics of --health-port (probes stay open)')
     .option(
       '--audit-log <file>',
@@ -178,6 +236,8 @@ Example:
     }
     const healthSecurity = { auth: { ...auth, ...(metricsToken ? { token: metricsToken } : {}) }, ...(tls ? { tls } : {}) };
     const healthPort = f.healthPort === undefined ? undefined : intArg('--health-port', f.healthPort, 0);
+    const ui = uiFlags(f);
+    if (ui && f.local) throw new Error('--ui-port serves the cluster UI; for the local operator run `ghosteam ui --state-dir <dir>` beside it');
     const sinkPort = f.payloadSinkPort === undefined ? undefined : intArg('--payload-sink-port', f.payloadSinkPort, 0);
     if (sinkPort !== undefined && !f.payloadLog)
       throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
@@ -252,6 +312,37 @@ Example:
         `operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`,
       );
       stop = () => op.stop();
+      if (ui) {
+        try {
+          const { clusterSource } = await import('../../ui/cluster.ts');
+          const { startUi } = await import('../../ui/server.ts');
+          const { createAuthenticator } = await import('../../components/security/auth.ts');
+          const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
+          const source = await clusterSource({ store: op.store, registry, ...(f.namespace ? { namespace: f.namespace } : {}), log });
+          const server = await startUi({
+            source,
+            host: f.uiHost ?? f.bindAddress,
+            port: ui.port,
+            version: (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+            ...(tls ? { tls } : {}),
+            ...(ui.actions
+              ? { actions: { target: { store: op.store }, auth: createAuthenticator({ ...ui.actions }), ...(auditLog ? { audit: auditLog } : {}) } }
+              : {}),
+          });
+          log.info(
+            `UI listening on ${server.url} (${ui.actions ? `actions on for the admin permission${auditLog ? ', audited' : ''}` : 'read-only'}; reads the API server${f.namespace ? ` in ${f.namespace}` : ''} and the registry)`,
+          );
+          const stopOperator = stop;
+          stop = async () => {
+            await server.close();
+            await source.close();
+            await stopOperator();
+          };
+        } catch (e) {
+          await stop();
+          throw new Error(`--ui-port ${ui.port}: ${(e as Error).message}`);
+        }
+      }
     }
     let sinkStop: () => Promise<void> = async () => {};
     if (sinkPort !== undefined) {

@@ -30,6 +30,7 @@ describe('catalog', () => {
   test('every built-in is found by name, and names are unique', () => {
     const names = listComponents().map((c) => c.name);
     assert.deepEqual(names, [
+      'batch-predict',
       'drift',
       'evaluate',
       'export-onnx',
@@ -37,6 +38,7 @@ describe('catalog', () => {
       'get-historical-features',
       'ingest',
       'materialize-features',
+      'optimize-onnx',
       'register',
       'split',
       'train-tabular',
