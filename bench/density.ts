@@ -108,8 +108,9 @@ function procStatus(pid: number, key: 'VmRSS' | 'VmHWM'): number {
 async function serve(args: string[], what: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, [join(root, 'bin/ghosteam.mjs'), 'serve', '--port', '0', '--no-batching', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    // Evicted sessions' memory goes back to the system (residency.ts); DENSITY_GLIBC_DEFAULT=1 measures without.
-    env: { ...process.env, GHOSTEAM_FROM_SOURCE: '1', ...(process.env.DENSITY_GLIBC_DEFAULT ? {} : { MALLOC_MMAP_THRESHOLD_: '131072' }) },
+    // What `ghosteam serve --memory-budget` would set by running itself again (serve.ts), set here so
+    // that the process measured is the server itself rather than that wrapper.
+    env: { ...process.env, GHOSTEAM_FROM_SOURCE: '1', MALLOC_MMAP_THRESHOLD_: '131072' },
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -298,7 +299,6 @@ async function main(): Promise<void> {
       churnP99Ms: q(churn.ms, 0.99),
       churnHitRatio: Math.round((1 - churnLoads / churnN) * 100) / 100,
       errors: warmErrors + cold.errors + churn.errors,
-      mallocMmapThreshold: process.env.DENSITY_GLIBC_DEFAULT ? 'glibc default' : '131072',
       loadavg: [Math.round(load0 * 10) / 10, Math.round(loadavg()[0] * 10) / 10],
     };
     log(

@@ -420,12 +420,9 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
                 ...(sink ? { lifecycle: { preStop: { sleep: { seconds: OPERATOR_SHUTDOWN.preStopSleepSeconds } } } } : {}),
                 livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
                 readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
-                // The sink holds up to 10,000 unpaired KServe halves: more memory with it.
-                // The UI keeps its own informer caches and a snapshot of the registry's versions: more with it.
-                resources: {
-                  requests: { cpu: '100m', memory: `${(sink ? 256 : 192) + (ui ? 64 : 0)}Mi` },
-                  limits: { cpu: '1', memory: `${(sink ? 640 : 320) + (ui ? 192 : 0)}Mi` },
-                },
+                // The sink holds up to 10,000 unpaired KServe halves: more memory with it. (The UI's
+                // caches are the same objects the controllers cache: small beside that.)
+                resources: { requests: { cpu: '100m', memory: sink ? '256Mi' : '192Mi' }, limits: { cpu: '1', memory: sink ? '640Mi' : '320Mi' } },
                 securityContext: {
                   allowPrivilegeEscalation: false,
                   readOnlyRootFilesystem: true,
@@ -509,7 +506,6 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
         policyTypes: ['Ingress'],
         ingress: [
           { ports: [{ port: 'http-metrics', protocol: 'TCP' }], from: [{ namespaceSelector: {} }] },
-          ...(ui ? [{ ports: [{ port: 'http-ui', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { [UI_ACCESS_LABEL]: 'true' } } }] }] : []),
           ...(sink
             ? [
                 {
@@ -518,6 +514,7 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
                 },
               ]
             : []),
+          ...(ui ? [{ ports: [{ port: 'http-ui', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { [UI_ACCESS_LABEL]: 'true' } } }] }] : []),
         ],
       },
     },

@@ -16,6 +16,7 @@
  * exits 0; a second signal exits at once.
  */
 import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
 import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec, type ModelServerOptions } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
@@ -139,6 +140,21 @@ export function register(program: Command): void {
     )
     .option('--audit-log <file>', 'append every admin action (load, unload, traffic) with who asked and the outcome to this JSON Lines file (fsynced)');
   addSecurityOptions(cmd, { routes: 'infer[:MODEL], admin, metrics' }).action(async (flags: ServeFlags) => {
+    const memoryBudget = flags.memoryBudget === undefined ? undefined : parseByteSize(flags.memoryBudget);
+    // glibc's malloc keeps the blocks of a released session for reuse (its mmap threshold rises after
+    // the first large free), so RSS does not fall after an eviction and, as models churn, it grew past
+    // the budget (bench:density: 1,274 MiB peak for 1 GiB). With the threshold fixed, large blocks go
+    // back to the system at release (753 MiB peak). It can only be set before the process starts:
+    // run this command again with it, passing signals on and exiting with its status.
+    if (memoryBudget !== undefined && process.platform === 'linux' && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
+      const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+        stdio: 'inherit',
+        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
+      });
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
+      process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === 'SIGKILL' ? 137 : 1))));
+      return;
+    }
     // With no --model the server starts empty when something can load models into it: the local
     // operator (admin API) or /v2/repository loads from the named registry.
     if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined)
@@ -185,14 +201,9 @@ export function register(program: Command): void {
     // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
     // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
     const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog, cpus: defaultWorkers });
-    const memoryBudget = flags.memoryBudget === undefined ? undefined : parseByteSize(flags.memoryBudget);
     if (memoryBudget !== undefined && workers > 1)
       throw new Error(
         `--memory-budget is one process's resident memory; with --workers ${flags.workers} every worker would hold its own copy of each model. Use --workers 1 with a budget, or run one server per budget`,
-      );
-    if (memoryBudget !== undefined && process.platform === 'linux' && process.env.MALLOC_MMAP_THRESHOLD_ === undefined)
-      process.stderr.write(
-        'note: --memory-budget: glibc keeps the memory of evicted models for reuse instead of returning it; start with MALLOC_MMAP_THRESHOLD_=131072 in the environment so that RSS falls when a model is evicted (components/model-server/residency.ts)\n',
       );
     const opts: ModelServerOptions = {
       models,

@@ -5,6 +5,8 @@
 // evicted does not depend on this process's other allocations; the bench (npm run bench:density)
 // runs with the real probe.
 import { test, describe } from 'node:test';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -328,5 +330,52 @@ describe('memory budget (server, real ONNX models)', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('ghosteam serve --memory-budget', () => {
+  const bin = fileURLToPath(new URL('../../bin/ghosteam.mjs', import.meta.url));
+  const dir = tempDir();
+  const m = writeFraudModel(dir, 1);
+  const serve = (...a: string[]) => spawnSync(process.execPath, [bin, 'serve', '--port', '0', '--model', `m=${m.path}`, ...a], { encoding: 'utf8' });
+  test('a size that is not one, a budget with several workers, and a model larger than the budget are clear errors', () => {
+    let r = serve('--memory-budget', 'lots');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), "error: --memory-budget: 'lots' is not a size; write e.g. 1GiB, 512MiB, 800MB or a number of bytes");
+    r = serve('--memory-budget', '1GiB', '--workers', '2');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--memory-budget is one process's resident memory; with --workers 2 every worker would hold its own copy of each model/);
+    // 1 MiB is less than the server itself takes: nothing fits, and the one model is refused by name.
+    r = serve('--memory-budget', '1MiB');
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /error: model 'm:1' needs about 0\.1 MiB .* but the memory budget of 1\.0 MiB leaves 0\.0 MiB for models \(the server itself takes \d+\.\d MiB\); raise --memory-budget/,
+    );
+  });
+
+  test('serves with a budget (run again with MALLOC_MMAP_THRESHOLD_ set) and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--model', `m=${m.path}`, '--memory-budget', '1GiB'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        const u = /listening on (\S+)/.exec(out);
+        if (u) resolve(u[1]);
+      });
+      void exited.then((c) => reject(new Error(`exited ${c}`)));
+    });
+    const data = rows(2, 3);
+    const r = await post(`${url}/v2/models/m/infer`, inferBody(data));
+    assert.equal(r.status, 200);
+    const want = denseNetForward(m.net, data);
+    (r.json.outputs[0].data as number[]).forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-5));
+    const listing = await get(`${url}/admin/models`);
+    assert.equal(listing.json.models[0].versions[0].resident, true);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
   });
 });

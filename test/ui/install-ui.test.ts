@@ -135,8 +135,8 @@ describe('install --ui manifests', () => {
     assert.deepEqual(installUi({ ...none, ui: true, uiTokenSecret: 'x' }), { tokenSecret: { name: 'x' } });
     assert.equal(installUi(none), undefined);
     await assert.rejects(
-      writeOperatorChart(join(tmpdir(), uniqueName('helm-ui')), { ui: { readOnly: true } }),
-      /--helm with --ui: the chart does not template the UI yet/,
+      writeOperatorChart(join(tmpdir(), uniqueName('helm-ui')), { ui: { tokenSecret: { name: 't' } } }),
+      /--helm with --ui: the chart serves the UI read-only.*--ui-read-only/,
     );
   });
 });
