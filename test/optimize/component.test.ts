@@ -176,7 +176,7 @@ test('in a cluster: the WorkflowTemplate with an optimize-onnx step is valid aga
   assert.deepEqual(upstreamErrors(wt), []);
   const tpl = wt.spec.templates.find((t: { name: string }) => t.name === 'optimize');
   assert.ok(tpl.container.args.includes('validation=/tmp/inputs/validation'), tpl.container.args.join(' '));
-  assert.ok(!tpl.container.args.some((a) => a.startsWith('model=/tmp/inputs')), 'the unwired model input is not passed');
+  assert.ok(!tpl.container.args.some((a: string) => a.startsWith('model=/tmp/inputs')), 'the unwired model input is not passed');
 });
 
 describe('optimize-onnx: bad params say what to connect', () => {
