@@ -18,6 +18,7 @@ import { intArg } from '../args.ts';
 import { writeBackTargetProblem } from '../../api/lock.ts';
 import { API_VERSION } from '../../api/crds/types.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import { ALERT_CONDITIONS_ANNOTATION } from '../../api/alert-rules.ts';
 import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
 import type { AuthOptions } from '../../components/security/auth.ts';
 
@@ -37,6 +38,8 @@ interface OperatorFlags extends SecurityFlags {
   prometheusUrl?: string;
   modelServer?: string;
   manifests?: string;
+  alertWebhook?: string;
+  alertWebhookTokenEnv?: string;
   payloadLog?: string;
   payloadSinkPort?: string;
   app?: string;
@@ -125,6 +128,18 @@ export function uiFlags(
 
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from a YAML file or the YAML files in a directory. */
 export function readGhosteamManifests(path: string): K8sObject[] {
+  return readManifests(path, isGhosteamObject);
+}
+
+/** The PrometheusRules `Alerts.of` synthesized (they carry their conditions), which the local operator evaluates. */
+export function readAlertRules(path: string): K8sObject[] {
+  return readManifests(path, (o): o is K8sObject => {
+    const x = o as Partial<K8sObject> | null;
+    return x?.kind === 'PrometheusRule' && x.metadata?.annotations?.[ALERT_CONDITIONS_ANNOTATION] !== undefined;
+  });
+}
+
+function readManifests(path: string, keep: (o: unknown) => o is K8sObject): K8sObject[] {
   const out: K8sObject[] = [];
   let files: string[];
   let st;
@@ -151,7 +166,7 @@ export function readGhosteamManifests(path: string): K8sObject[] {
         throw new Error(`${file}:${line}: is not valid YAML (${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}); fix the syntax`);
       }
       const o: unknown = d.toJS();
-      if (isGhosteamObject(o)) out.push(o);
+      if (keep(o)) out.push(o);
     }
   }
   return out;
@@ -162,6 +177,27 @@ function isGhosteamObject(o: unknown): o is K8sObject {
   if (!o || typeof o !== 'object') return false;
   const x = o as Partial<K8sObject>;
   return x.apiVersion === API_VERSION && typeof x.kind === 'string' && typeof x.metadata?.name === 'string';
+}
+
+/** Local mode's alert evaluation: the PrometheusRules in --manifests, sent to the log and --alert-webhook. */
+export function alertsOf(f: { manifests?: string; alertWebhook?: string; alertWebhookTokenEnv?: string }): {
+  alerts?: { rules: K8sObject[]; webhook?: { url: string; bearerToken?: string } };
+} {
+  if (f.alertWebhookTokenEnv && !f.alertWebhook) throw new Error('--alert-webhook-token-env needs --alert-webhook <url>');
+  const rules = f.manifests ? readAlertRules(f.manifests) : [];
+  if (rules.length === 0) {
+    if (f.alertWebhook)
+      throw new Error(
+        `--alert-webhook: no PrometheusRule from Alerts.of in --manifests ${f.manifests ?? '(none given)'}; add alerts: Alerts.of() to a Model and synth`,
+      );
+    return {};
+  }
+  let bearerToken: string | undefined;
+  if (f.alertWebhookTokenEnv) {
+    bearerToken = process.env[f.alertWebhookTokenEnv];
+    if (!bearerToken) throw new Error(`--alert-webhook-token-env ${f.alertWebhookTokenEnv}: that environment variable is empty or unset`);
+  }
+  return { alerts: { rules, ...(f.alertWebhook ? { webhook: { url: f.alertWebhook, ...(bearerToken ? { bearerToken } : {}) } } : {}) } };
 }
 
 export function register(program: Command): void {
@@ -180,6 +216,11 @@ export function register(program: Command): void {
       'receive inference CloudEvents (KServe logger) on this port into --payload-log; one replica only: with several, run `ghosteam payload-sink` as a Deployment on a shared volume',
     )
     .option('--manifests <path>', 'local mode: apply the ghosteam objects in this YAML file, or the YAML files of this directory, at start')
+    .option(
+      '--alert-webhook <url>',
+      "local mode: POST what the Models' alert rules (PrometheusRules in --manifests) fire or resolve here (Alertmanager's webhook payload)",
+    )
+    .option('--alert-webhook-token-env <NAME>', 'local mode: environment variable holding a bearer token for --alert-webhook')
     .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns run (default: the one `ghosteam watch` applied last)')
     .option('--store-dir <dir>', "local mode: the engine's artifacts, cache and run records (as `ghosteam run --store-dir`)", '.ghosteam')
     .option('--workers <n>', 'workers per controller', '4')
@@ -277,6 +318,7 @@ Example:
         ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}),
         ...(f.app ? { app: f.app } : {}),
         manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
+        ...alertsOf(f),
         storeDir: resolve(f.storeDir),
         workers,
         healthPort,
@@ -318,7 +360,14 @@ Example:
           const { startUi } = await import('../../ui/server.ts');
           const { createAuthenticator } = await import('../../components/security/auth.ts');
           const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
-          const source = await clusterSource({ store: op.store, registry, ...(f.namespace ? { namespace: f.namespace } : {}), log });
+          // The controllers' informers (this replica leads: it is past the Lease) are read as they are: no second watch per kind.
+          const source = await clusterSource({
+            store: op.store,
+            registry,
+            ...(f.namespace ? { namespace: f.namespace } : {}),
+            log,
+            shared: (t) => op.manager.informer(t),
+          });
           const server = await startUi({
             source,
             host: f.uiHost ?? f.bindAddress,

@@ -138,7 +138,10 @@ and start a retrain for callers with the admin permission, each recorded with --
       f.kubeconfig !== undefined
         ? `the cluster of ${f.kubeconfig}${f.namespace !== undefined ? ` (namespace ${f.namespace})` : ''}, registry ${localRegistryDir ?? 'MLflow'}`
         : undefined;
-    if (where) process.stdout.write(`ghosteam ui listening on ${ui.url} (${actionsOn ? 'actions on for the admin permission' : 'read-only'}; ${where})\n`);
+    if (where)
+      process.stdout.write(
+        `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; ${where})\n`,
+      );
     else
       process.stdout.write(
         `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; operator state ${stateDir}${existsSync(stateDir) ? '' : ' — not there yet'}, registry ${localRegistryDir ?? 'MLflow'}, runs ${resolve(runsRoot, 'runs')})\n`,

@@ -9,6 +9,7 @@
  * retrain go through.
  */
 import { after, before, describe, test } from 'node:test';
+import { spawn, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -426,5 +427,123 @@ describe('UI cluster mode against the API server', { skip: peers.skip }, () => {
       body: JSON.stringify({ pipeline: 'fraud-train-b', namespace: ns }),
     });
     assert.equal(retrain.status, 202, await retrain.clone().text());
+  });
+});
+
+describe('ghosteam operator --ui-port (the real CLI) against the API server', { skip: peers.skip }, () => {
+  test('serves the cluster UI beside the controllers; an action with the token is audited in the operator log', async () => {
+    const admin = new KubeStore(loadKubeConfig(peers.kubeconfig));
+    const ns = uniqueName('gt-ui-op');
+    const dir = mkdtempSync(join(tmpdir(), 'gt-ui-op-'));
+    await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    const child = spawn(
+      process.execPath,
+      [
+        join(import.meta.dirname, '../../bin/ghosteam.mjs'),
+        'operator',
+        '--kubeconfig',
+        peers.kubeconfig,
+        '--namespace',
+        ns,
+        '--registry-dir',
+        join(dir, 'registry'),
+        '--audit-log',
+        join(dir, 'audit.jsonl'),
+        '--ui-port',
+        '0',
+        '--ui-token-env',
+        'GT_UI_TOKEN',
+      ],
+      // No MLflow from the peers' environment: the local registry above.
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MLFLOW_TRACKING_URI: '', GT_UI_TOKEN: TOKEN } },
+    );
+    let out = '';
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const on = (c: Buffer) => {
+          out += c;
+          const m = /UI listening on (http:\/\/[^\s"]+)/.exec(out);
+          if (m) resolve(m[1]);
+        };
+        child.stdout.on('data', on);
+        child.stderr.on('data', on);
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      await admin.create(TYPES.Model, modelObject('fraud', { namespace: ns }));
+      // The informers' watch brings the new Model to the UI.
+      let names: string[] = [];
+      for (let i = 0; i < 60 && !names.includes('fraud'); i++) {
+        names = ((await (await fetch(`${url}/api/models`)).json()) as { models: { name: string }[] }).models.map((m) => m.name);
+        if (!names.includes('fraud')) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(names, ['fraud']);
+      const r = await fetch(`${url}/api/models/${ns}/fraud/rollout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        body: '{"action":"pause"}',
+      });
+      assert.equal(r.status, 202, await r.clone().text());
+      assert.equal((await admin.get(TYPES.Model, ns, 'fraud'))?.metadata.annotations?.['ghosteam.io/rollout'], 'pause');
+      const code = await new Promise<number | null>((resolve) => {
+        child.removeAllListeners('exit');
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      });
+      assert.equal(code, 0, out);
+      const lines = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { who: string; via: string; what: string; target: string; outcome: string });
+      assert.ok(
+        lines.some((l) => l.who === 'static-token' && l.what === 'pause' && l.target === `${ns}/fraud` && l.outcome === 'success'),
+        JSON.stringify(lines),
+      );
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await admin.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ghosteam ui --kubeconfig (the real CLI)', { skip: peers.skip }, () => {
+  test("reads a cluster's namespace over the user's kubeconfig; --kubeconfig with --state is refused", async () => {
+    const admin = new KubeStore(loadKubeConfig(peers.kubeconfig));
+    const ns = uniqueName('gt-ui-cli');
+    const dir = mkdtempSync(join(tmpdir(), 'gt-ui-cli-'));
+    await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    await admin.create(TYPES.Model, modelObject('churn', { namespace: ns }));
+    const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
+    const child = spawn(process.execPath, [bin, 'ui', '--kubeconfig', peers.kubeconfig, '-n', ns, '--port', '0', '--registry-dir', join(dir, 'registry')], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, MLFLOW_TRACKING_URI: '' },
+    });
+    let out = '';
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const on = (c: Buffer) => {
+          out += c;
+          const m = /ghosteam ui listening on (\S+) \(read-only; the cluster of /.exec(out);
+          if (m) resolve(m[1]);
+        };
+        child.stdout.on('data', on);
+        child.stderr.on('data', on);
+        child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+      });
+      const models = (await (await fetch(`${url}/api/models`)).json()) as { models: { namespace: string; name: string }[] };
+      assert.deepEqual(
+        models.models.map((m) => `${m.namespace}/${m.name}`),
+        [`${ns}/churn`],
+      );
+    } finally {
+      child.removeAllListeners('exit');
+      child.kill('SIGTERM');
+      await admin.request('DELETE', `/api/v1/namespaces/${ns}`).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const both = spawnSync(process.execPath, [bin, 'ui', '--kubeconfig', peers.kubeconfig, '--state', '.'], { encoding: 'utf8' });
+    assert.equal(both.status, 1);
+    assert.match(both.stderr, /--kubeconfig reads a cluster; --state, --state-dir and --store-dir read local state: give one or the other/);
   });
 });
