@@ -39,6 +39,7 @@ import { getHistoricalFeaturesComponent } from './features/component.ts';
 import { materializeFeaturesComponent } from './features/materialize-component.ts';
 import { optimizeOnnxComponent } from './optimize/component.ts';
 import { batchPredictComponent } from './batch/component.ts';
+import { sweepController } from './sweep-controller/index.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -80,6 +81,7 @@ const BUILTINS: readonly Component[] = [
   optimizeOnnxComponent,
   register,
   split,
+  sweepController,
   trainTabular,
   validate,
 ];

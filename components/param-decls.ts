@@ -61,6 +61,7 @@ export const PARAMS = {
     pipeline: { type: 'string' },
     gitCommit: { type: 'string' },
   },
+  'sweep-controller': { spec: { type: 'json' }, state: { type: 'string' }, results: { type: 'string' } },
   'get-historical-features': {
     views: { type: 'json' },
     features: { type: 'list' },

@@ -108,6 +108,14 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['rows', 'features', 'found'],
     params: PARAMS['get-historical-features'],
   },
+  'sweep-controller': {
+    name: 'sweep-controller',
+    version: '1',
+    inputs: [],
+    outputs: [],
+    outputParams: ['items', 'state', 'done', 'final', 'best'],
+    params: PARAMS['sweep-controller'],
+  },
   'materialize-features': {
     name: 'materialize-features',
     version: '1',

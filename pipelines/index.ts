@@ -37,6 +37,6 @@ export {
   type SweepSpec,
   type SweepBudget,
 } from './tuning/sweep.ts';
-export { Space, Dimension, gridPoints, spaceIssues, type SpaceSpec, type DimensionSpec } from './tuning/space.ts';
-export { propose, type AlgorithmSpec, type Direction, type TrialView, type TrialState } from './tuning/samplers.ts';
-export { decidePrune, type EarlyStoppingSpec } from './tuning/pruners.ts';
+export { Space, Dimension, gridPoints, spaceIssues, type SpaceSpec, type DimensionSpec } from '../components/tuning/space.ts';
+export { propose, type AlgorithmSpec, type Direction, type TrialView, type TrialState } from '../components/tuning/samplers.ts';
+export { decidePrune, type EarlyStoppingSpec } from '../components/tuning/pruners.ts';

@@ -41,6 +41,7 @@ describe('catalog', () => {
       'optimize-onnx',
       'register',
       'split',
+      'sweep-controller',
       'train-tabular',
       'validate',
     ]);
