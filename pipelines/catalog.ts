@@ -108,6 +108,14 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['rows', 'features', 'found'],
     params: PARAMS['get-historical-features'],
   },
+  'sweep-controller': {
+    name: 'sweep-controller',
+    version: '1',
+    inputs: [],
+    outputs: [],
+    outputParams: ['items', 'state', 'done', 'final', 'best'],
+    params: PARAMS['sweep-controller'],
+  },
   'materialize-features': {
     name: 'materialize-features',
     version: '1',
@@ -115,6 +123,29 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputs: [],
     outputParams: ['rowsWritten', 'chunks', 'until'],
     params: PARAMS['materialize-features'],
+  },
+  'optimize-onnx': {
+    name: 'optimize-onnx',
+    version: '1',
+    inputs: [
+      { name: 'model', kind: 'model', optional: true },
+      { name: 'validation', kind: 'dataset', optional: true },
+    ],
+    outputs: [
+      { name: 'optimized', kind: 'model' },
+      { name: 'report', kind: 'metrics' },
+    ],
+    outputParams: ['accepted', 'sizeRatio', 'metricDelta', 'version', 'modelRef'],
+    params: PARAMS['optimize-onnx'],
+  },
+  'batch-predict': {
+    name: 'batch-predict',
+    version: '1',
+    inputs: [{ name: 'input', kind: 'dataset', optional: true }],
+    outputs: [{ name: 'lineage', kind: 'file' }],
+    outputParams: ['rows', 'modelVersion', 'inputDigest', 'outputDigest', 'output'],
+    fileParams: ['input'],
+    params: PARAMS['batch-predict'],
   },
   drift: {
     name: 'drift',

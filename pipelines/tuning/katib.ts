@@ -20,7 +20,7 @@
 import type { Issue } from '../../api/errors.ts';
 import type { ParamSpec, ParamType, PipelineSpec, TaskSpec } from '../spec.ts';
 import { compileArgo, type CompiledPipeline } from '../argo.ts';
-import { gridValues, type DimensionSpec } from './space.ts';
+import { gridValues, type DimensionSpec } from '../../components/tuning/space.ts';
 import type { SweepSpec } from './sweep.ts';
 
 export const KATIB_API_VERSION = 'kubeflow.org/v1beta1';
@@ -109,10 +109,10 @@ export function sweepKatibIssues(s: Pick<SweepSpec, 'path' | 'task' | 'space' | 
   const issues: Issue[] = [];
   const add = (field: string, message: string): void => void issues.push({ path: s.path, field, message });
   const es = s.earlyStopping;
-  if (es?.kind === 'asha')
+  if (es?.kind === 'asha' || es?.kind === 'hyperband')
     add(
       'earlyStopping',
-      "is ASHA, which Katib does not offer (its early stopping is median stopping, 'medianstop'); use EarlyStopping.median(), or leave cluster at 'argo'",
+      `is ${es.kind === 'asha' ? 'ASHA' : 'Hyperband'}, which Katib does not offer as early stopping (its early stopping is median stopping, 'medianstop'); use EarlyStopping.median(), or leave cluster at 'argo'`,
     );
   if (es && (es.metric !== s.objective.metric || s.objective.task !== s.task))
     add(

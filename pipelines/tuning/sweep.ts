@@ -24,11 +24,12 @@ import { paramFits, paramWant } from '../check.ts';
 import { SWEEP_BRAND } from '../brand.ts';
 import type { ParamDecl } from '../catalog.ts';
 import type { Pipeline, Task } from '../pipeline.ts';
-import { Dimension, gridPoints, spaceIssues, type DimensionSpec, type SpaceSpec } from './space.ts';
-import type { AlgorithmSpec, Direction } from './samplers.ts';
-import { DEFAULT_INTERMEDIATE, type EarlyStoppingSpec } from './pruners.ts';
+import { Dimension, gridPoints, spaceIssues, type DimensionSpec, type SpaceSpec } from '../../components/tuning/space.ts';
+import type { AlgorithmSpec, Direction } from '../../components/tuning/samplers.ts';
+import { DEFAULT_INTERMEDIATE, type EarlyStoppingSpec } from '../../components/tuning/pruners.ts';
 import { compileKatib, katibTrialTemplateName, KATIB_API_VERSION, sweepKatibIssues, type CompiledKatib } from './katib.ts';
 import { RenderedObject } from '../../api/rendered-object.ts';
+import { compileSweepArgo, sweepArgoIssues } from './argo-sweep.ts';
 
 export interface SweepSpec {
   readonly name: string;
@@ -128,6 +129,32 @@ export class EarlyStopping {
     );
   }
   /**
+   * Hyperband: ASHA in ⌊log_η(maxResource/minResource)⌋ + 1 brackets, bracket b judging its trials first
+   * at minResource·η^b epochs, each trial compared only within its bracket (trial n in bracket n mod
+   * brackets). It hedges ASHA's bet that early epochs rank trials as the last ones do.
+   * @see https://optuna.readthedocs.io/en/stable/reference/generated/optuna.pruners.HyperbandPruner.html
+   */
+  static hyperband(
+    opts: IntermediateOpts & {
+      readonly minResource?: number;
+      /** @default the trial task's epochs (train-tabular: its epochs param, 20 when not set) */
+      readonly maxResource?: number;
+      readonly reductionFactor?: number;
+    } = {},
+  ): EarlyStopping {
+    return new EarlyStopping(
+      {
+        kind: 'hyperband',
+        minResource: opts.minResource ?? 1,
+        maxResource: opts.maxResource ?? Number.NaN,
+        reductionFactor: opts.reductionFactor ?? 3,
+        metric: opts.metric ?? DEFAULT_INTERMEDIATE.metric,
+        direction: opts.direction ?? DEFAULT_INTERMEDIATE.direction,
+      },
+      opts.metric !== undefined,
+    );
+  }
+  /**
    * Median stopping: a trial worse than the median of complete trials at the same epoch stops.
    * @see https://optuna.readthedocs.io/en/stable/reference/generated/optuna.pruners.MedianPruner.html
    */
@@ -172,12 +199,13 @@ export interface SweepProps {
   /** @default - the construct id */
   readonly name?: string;
   /**
-   * What the sweep becomes on a cluster (synth): 'katib', a Katib `Experiment` (kubeflow.org/v1beta1)
-   * plus the trial's WorkflowTemplate `<name>-trial` (pipelines/tuning/katib.ts); 'none', nothing (the
-   * sweep runs with `ghosteam sweep run` only).
-   * @default 'none'
+   * What the sweep becomes on a cluster (synth): 'argo', one WorkflowTemplate named after the sweep,
+   * whose controller step proposes each round of trials (pipelines/tuning/argo-sweep.ts); 'katib', a
+   * Katib `Experiment` (kubeflow.org/v1beta1) plus the trial's WorkflowTemplate `<name>-trial`
+   * (pipelines/tuning/katib.ts); 'none', nothing (the sweep runs with `ghosteam sweep run` only).
+   * @default 'argo'
    */
-  readonly cluster?: 'katib' | 'none';
+  readonly cluster?: 'argo' | 'katib' | 'none';
   /** @default - the chart's namespace */
   readonly namespace?: string;
 }
@@ -304,13 +332,26 @@ export class Sweep extends Construct {
       if (!Number.isInteger(es.minEarlyStoppingRate) || es.minEarlyStoppingRate < 0)
         add('earlyStopping.minEarlyStoppingRate', `is ${es.minEarlyStoppingRate}; give a whole number, at least 0`);
     }
+    if (es?.kind === 'hyperband') {
+      if (!(es.minResource >= 1) || !Number.isInteger(es.minResource))
+        add('earlyStopping.minResource', `is ${es.minResource}; give a whole number of epochs, at least 1`);
+      if (Number.isNaN(es.maxResource))
+        add(
+          'earlyStopping.maxResource',
+          `is not given, and task '${trial.name}' has no literal epochs param to take it from; give maxResource (the epochs a trial trains in full)`,
+        );
+      else if (!Number.isInteger(es.maxResource) || !(es.maxResource > es.minResource))
+        add('earlyStopping.maxResource', `is ${es.maxResource}; give a whole number of epochs above minResource (${es.minResource})`);
+      if (!(es.reductionFactor >= 2) || !Number.isInteger(es.reductionFactor))
+        add('earlyStopping.reductionFactor', `is ${es.reductionFactor}; give a whole number, at least 2`);
+    }
     if (es?.kind === 'median') {
       if (!Number.isInteger(es.startupTrials) || es.startupTrials < 0)
         add('earlyStopping.startupTrials', `is ${es.startupTrials}; give a whole number, at least 0`);
       if (!Number.isInteger(es.warmupSteps) || es.warmupSteps < 0) add('earlyStopping.warmupSteps', `is ${es.warmupSteps}; give a whole number, at least 0`);
     }
-    if (props.cluster !== undefined && props.cluster !== 'katib' && props.cluster !== 'none')
-      add('cluster', `is '${String(props.cluster)}'; use 'katib' (a Katib Experiment) or 'none'`);
+    if (props.cluster !== undefined && props.cluster !== 'argo' && props.cluster !== 'katib' && props.cluster !== 'none')
+      add('cluster', `is '${String(props.cluster)}'; use 'argo' (a WorkflowTemplate), 'katib' (a Katib Experiment) or 'none'`);
     if (props.cluster === 'katib' && !issues.length) {
       const b = props.budget ?? {};
       issues.push(
@@ -325,6 +366,24 @@ export class Sweep extends Construct {
       );
     }
     if (issues.length) throw new ValidationError(issues);
+    if ((props.cluster ?? 'argo') === 'argo') {
+      // Rendered lazily, at synth time, from the finished pipeline; what Argo cannot run is a synth error.
+      new RenderedObject(this, 'WorkflowTemplate', {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'WorkflowTemplate',
+        name: this.name,
+        namespace: props.namespace,
+        owner: this,
+        render: () => {
+          const ps = props.pipeline.toSpec();
+          const spec = this.toSpec();
+          const bad = sweepArgoIssues(ps, spec);
+          if (bad.length) throw new ValidationError(bad);
+          const wt = compileSweepArgo(ps, spec, { image: props.pipeline.componentImage });
+          return { labels: wt.metadata.labels, annotations: wt.metadata.annotations, body: { spec: wt.spec } };
+        },
+      });
+    }
     if (props.cluster === 'katib') {
       // Rendered lazily, at synth time, from the finished pipeline.
       const compiled = (): CompiledKatib => compileKatib(props.pipeline.toSpec(), this.toSpec());
@@ -354,9 +413,21 @@ export class Sweep extends Construct {
   private earlyStopping(): EarlyStoppingSpec | undefined {
     const es = this.props.earlyStopping;
     if (!es) return undefined;
-    if (es.metricGiven) return es.spec;
+    let spec = es.spec;
+    if (spec.kind === 'hyperband' && Number.isNaN(spec.maxResource) && !('epochs' in this.space())) {
+      // The epochs a trial trains in full: the task's literal, or train-tabular's default.
+      const e = this.props.trial.toSpec().params.epochs;
+      const full =
+        e?.kind === 'literal' && typeof e.value === 'number'
+          ? e.value
+          : e === undefined && this.props.trial.component?.name === 'train-tabular'
+            ? 20
+            : undefined;
+      if (full !== undefined) spec = { ...spec, maxResource: full };
+    }
+    if (es.metricGiven) return spec;
     const reported = progressMetrics(this.props.trial, this.space());
-    return reported?.includes(HELD_OUT_METRIC) ? { ...es.spec, metric: HELD_OUT_METRIC } : es.spec;
+    return reported?.includes(HELD_OUT_METRIC) ? { ...spec, metric: HELD_OUT_METRIC } : spec;
   }
 
   private space(): SpaceSpec {

@@ -142,6 +142,41 @@ describe('Sweep construct', () => {
     );
   });
 
+  it("Hyperband: maxResource defaults to the trial task's epochs; without one it must be given", () => {
+    const { c, p, train, evaluate } = app();
+    const s = new Sweep(c, 'hb', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.logUniform(1e-4, 1e-1) },
+      objective: Objective.minimize(evaluate, 'logLoss'),
+      earlyStopping: EarlyStopping.hyperband({ reductionFactor: 2 }),
+    });
+    assert.deepEqual(s.toSpec().earlyStopping, {
+      kind: 'hyperband',
+      minResource: 1,
+      maxResource: 20,
+      reductionFactor: 2,
+      metric: 'loss',
+      direction: 'minimize',
+    });
+    assert.deepEqual(
+      issuesOf(
+        () =>
+          new Sweep(c, 'hb2', {
+            pipeline: p,
+            trial: train,
+            space: { epochs: Space.int(5, 30) },
+            objective: Objective.minimize(evaluate, 'logLoss'),
+            earlyStopping: EarlyStopping.hyperband({ minResource: 0 }),
+          }),
+      ),
+      [
+        "test/hb2: 'earlyStopping.minResource' is 0; give a whole number of epochs, at least 1",
+        "test/hb2: 'earlyStopping.maxResource' is not given, and task 'train' has no literal epochs param to take it from; give maxResource (the epochs a trial trains in full)",
+      ],
+    );
+  });
+
   it('the objective must be downstream of the trial task', () => {
     const { c, p, ingest, train } = app();
     const s = new Sweep(c, 'up', {

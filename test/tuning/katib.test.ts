@@ -218,7 +218,7 @@ describe('Sweep → Katib Experiment', () => {
     assert.deepEqual(
       issuesOf(() => app({ es: EarlyStopping.asha() }).mk()),
       [
-        "test/fraud-tune: 'earlyStopping' is ASHA, which Katib does not offer (its early stopping is median stopping, 'medianstop'); use EarlyStopping.median(), or leave cluster at 'argo'",
+        "test/fraud-tune: 'earlyStopping' is ASHA, which Katib does not offer as early stopping (its early stopping is median stopping, 'medianstop'); use EarlyStopping.median(), or leave cluster at 'argo'",
         "test/fraud-tune: 'earlyStopping.metric' is 'valLoss' of task 'train', but Katib's median stopping judges the objective's per-step values ('auc' of task 'evaluate'); with cluster 'katib' make the objective the per-epoch metric, e.g. Objective.minimize(train, 'valLoss')",
       ],
     );
@@ -254,7 +254,7 @@ describe('Sweep → Katib Experiment', () => {
             cluster: 'kubeflow' as 'katib',
           }),
       ),
-      ["test/x: 'cluster' is 'kubeflow'; use 'katib' (a Katib Experiment) or 'none'"],
+      ["test/x: 'cluster' is 'kubeflow'; use 'argo' (a WorkflowTemplate), 'katib' (a Katib Experiment) or 'none'"],
     );
   });
 });

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
-import { Space } from '../../pipelines/tuning/space.ts';
+import { Space } from '../../components/tuning/space.ts';
 import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
 import type { ParamValue } from '../../components/component.ts';
 import { writeFile } from 'node:fs/promises';
@@ -132,6 +132,31 @@ describe('local sweep', () => {
       const epochs = rec.trials.reduce((a, t) => a + t.steps, 0);
       assert.ok(epochs < 12 * 9 * 0.7, `epochs ${epochs}`);
       // The best trial is never stopped: a better trial is better at every rung.
+      const full = await runSweep(spec, sweep({ budget: { trials: 12, parallelism: 1 } }), { cwd: dir, components, gitCommit: null, final: false });
+      assert.equal(rec.best!.value, full.best!.value);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('Hyperband stops trials within their brackets and spends fewer epochs than training all', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const s = sweep({
+        budget: { trials: 12, parallelism: 1 },
+        earlyStopping: { kind: 'hyperband', minResource: 1, maxResource: 9, reductionFactor: 3, metric: 'loss', direction: 'minimize' },
+      });
+      const rec = await runSweep(spec, s, { cwd: dir, components, gitCommit: null, final: false });
+      const pruned = rec.trials.filter((t) => t.state === 'Pruned');
+      assert.ok(pruned.length >= 3, `pruned ${pruned.length}`);
+      // 3 brackets: trial n in bracket n mod 3, first judged at 1, 3, 9 epochs; bracket 2 never stops a trial.
+      for (const t of pruned) {
+        const b = t.number % 3;
+        assert.notEqual(b, 2, `trial ${t.number} stopped in bracket 2`);
+        assert.match(t.message!, new RegExp(`^pruned at step \\d+: bracket ${b} of 3, rung \\d`));
+      }
+      const epochs = rec.trials.reduce((a, t) => a + t.steps, 0);
+      assert.ok(epochs < 12 * 9, `epochs ${epochs}`);
       const full = await runSweep(spec, sweep({ budget: { trials: 12, parallelism: 1 } }), { cwd: dir, components, gitCommit: null, final: false });
       assert.equal(rec.best!.value, full.best!.value);
     } finally {
