@@ -1,8 +1,8 @@
 """Feast's side of `npm run bench:features` (bench/features.ts), in the peers' Python.
 
   features_feast.py gen DIR ROWS        write the bench data (Parquet): 3 feature views and the entity rows
-  features_feast.py join DIR            Feast's get_historical_features on its file offline store, timed, and its
-                                        result compared row for row with ghosteam's (DIR/ghosteam.arrow)
+  features_feast.py join DIR K          Feast's get_historical_features on its file offline store, timed, and its
+                                        result compared row for row with ghosteam's (DIR/ghosteam.arrow), K features of each view
   features_feast.py online DIR          a Feast repo (DIR/feast-repo) with a SQLite online store, materialized,
                                         ready for `feast serve`; prints the feature service's name
 Every command prints one JSON line on stdout.
@@ -84,12 +84,12 @@ def repo(d, data, online):
     return store, views
 
 
-def join(d):
+def join(d, per_view):
     work = os.path.join(d, "feast-offline")
     os.makedirs(work, exist_ok=True)
     store, views = repo(work, d, {"type": "sqlite", "path": os.path.join(work, "online.db")})
     ent = pd.read_parquet(os.path.join(d, "entities.parquet"))
-    feats = [f"{v}:{v}_f{j}" for v, nf in VIEWS.items() for j in range(nf)]
+    feats = [f"{v}:{v}_f{j}" for v, nf in VIEWS.items() for j in range(min(nf, per_view))]
     t = time.perf_counter()
     df = store.get_historical_features(entity_df=ent, features=feats).to_df()
     seconds = time.perf_counter() - t
@@ -105,7 +105,7 @@ def join(d):
         first = "the rows differ (row ids)"
     else:
         for v, nf in VIEWS.items():
-            for j in range(nf):
+            for j in range(min(nf, per_view)):
                 c = f"{v}_f{j}"
                 a = df[c].to_numpy(dtype="float64", na_value=np.nan)
                 b = ours[c].to_numpy(dtype="float64", na_value=np.nan)
@@ -141,6 +141,6 @@ if __name__ == "__main__":
     if cmd == "gen":
         gen(d, int(sys.argv[3]))
     elif cmd == "join":
-        join(d)
+        join(d, int(sys.argv[3]))
     elif cmd == "online":
         online(d, sys.argv[3])
