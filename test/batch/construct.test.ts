@@ -279,5 +279,44 @@ describe('BatchPrediction on the local engine', () => {
         client.destroy();
       }
     });
+
+    test('ghosteam predict takes s3:// input and output too', { timeout: 240_000 }, async () => {
+      const prefix = uniqueName('predict');
+      const client = new S3Client(s3ClientConfig(process.env));
+      try {
+        await client.send(new PutObjectCommand({ Bucket: 'data', Key: `${prefix}/today.csv`, Body: await readFile(join(dir, 'today.csv')) }));
+        const out = `s3://data/${prefix}/scores.csv`;
+        const args = [
+          BIN,
+          'predict',
+          '--model',
+          'fraud@1',
+          '--registry-dir',
+          registryDir,
+          '--input',
+          `s3://data/${prefix}/today.csv`,
+          '--output',
+          out,
+          '--keep',
+          'tx',
+        ];
+        const env = { ...process.env, MLFLOW_TRACKING_URI: '' };
+        const { stdout } = await run(process.execPath, args, { env, timeout: 200_000 });
+        assert.match(stdout, new RegExp(`wrote ${out} \\(${ROWS} rows; lineage in ${out}.lineage.json\\)`));
+        const get = async (key: string) => await (await client.send(new GetObjectCommand({ Bucket: 'data', Key: key }))).Body!.transformToString();
+        const text = await get(`${prefix}/scores.csv`);
+        assert.equal(text.split('\n')[0], 'tx,probability');
+        assert.equal(text.trim().split('\n').length, ROWS + 1);
+        assert.equal(JSON.parse(await get(`${prefix}/scores.csv.lineage.json`)).model.version, '1');
+        const again = await run(process.execPath, args, { env, timeout: 200_000 }).then(
+          () => assert.fail('expected a failure'),
+          (e: { stderr: string }) => e,
+        );
+        assert.match(again.stderr, /scores.csv already exists; pass --overwrite/);
+        assert.equal(await get(`${prefix}/scores.csv`), text, 'the existing object untouched');
+      } finally {
+        client.destroy();
+      }
+    });
   });
 });
