@@ -52,6 +52,13 @@ def gen(d, rows):
             "event_timestamp": pd.to_datetime(T0) + pd.to_timedelta(rng.integers(3_600_000, SPAN_MS + 3_600_000, size=rows), unit="ms"),
         }
     )
+    # Feast's file store keeps one of several entity rows with the same key and time (it deduplicates on them after each
+    # view's join); ghosteam keeps every row. Move such rows a millisecond apart, so both answer for every row.
+    while True:
+        dup = ent.duplicated(["driver_id", "event_timestamp"])
+        if not dup.any():
+            break
+        ent.loc[dup, "event_timestamp"] += pd.Timedelta(milliseconds=1)
     ent.to_parquet(os.path.join(d, "entities.parquet"), index=False)
     print(json.dumps({"views": VIEWS, "drivers": DRIVERS, "rowsPerView": DRIVERS * STEPS, "entityRows": rows}))
 
@@ -102,7 +109,8 @@ def join(d, per_view):
     first = None
     if len(df) != len(ours) or not (df["row_id"].to_numpy() == ours["row_id"].to_numpy()).all():
         mismatches = abs(len(df) - len(ours)) or 1
-        first = "the rows differ (row ids)"
+        lost = sorted(set(ours["row_id"].tolist()) - set(df["row_id"].tolist()))[:3]
+        first = f"the rows differ: Feast {len(df)}, ghosteam {len(ours)}; row ids only ghosteam has: {lost}"
     else:
         for v, nf in VIEWS.items():
             for j in range(min(nf, per_view)):
