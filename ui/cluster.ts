@@ -23,6 +23,11 @@ export interface ClusterSourceOptions {
   /** Only this namespace (the operator's --namespace); absent: every namespace. */
   readonly namespace?: string;
   readonly log?: Logger;
+  /**
+   * Informers already running over the same store and namespace (the operator's controllers'):
+   * their caches are read and their events followed instead of opening a second watch per kind.
+   */
+  readonly shared?: (t: ResourceType) => Informer | undefined;
 }
 
 /** What an Argo Workflow's status holds of one node (the fields read here). */
@@ -158,8 +163,9 @@ export function workflowRun(wf: K8sObject): RunRecord {
 const newestFirst = (a: RunRecord, b: RunRecord) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1);
 
 /**
- * Starts the informers (each lists, then watches) and returns the source once every list is in.
- * Workflows are read only where Argo's CRD is served; without it the runs pages are empty.
+ * Starts the informers (each lists, then watches; or follows the operator's own, `shared`) and
+ * returns the source once every list is in. Workflows are read only where Argo's CRD is served;
+ * without it the runs pages are empty.
  */
 export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> {
   const log = o.log ?? createLogger({ level: 'warn' });
@@ -168,11 +174,22 @@ export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> 
   const argo = await o.store.served(TYPES.Workflow).catch(() => false);
   if (argo) kinds.push(TYPES.Workflow);
   const informers = new Map<string, Informer>();
-  for (const t of kinds) informers.set(t.kind, new Informer(o.store, t, [() => notify()], log, o.namespace !== undefined ? { namespace: o.namespace } : {}));
+  const own: Informer[] = [];
+  for (const t of kinds) {
+    const shared = o.shared?.(t);
+    if (shared?.hasSynced) {
+      shared.addHandler(() => notify());
+      informers.set(t.kind, shared);
+    } else {
+      const i = new Informer(o.store, t, [() => notify()], log, o.namespace !== undefined ? { namespace: o.namespace } : {});
+      informers.set(t.kind, i);
+      own.push(i);
+    }
+  }
   try {
-    await Promise.all([...informers.values()].map((i) => i.start()));
+    await Promise.all(own.map((i) => i.start()));
   } catch (e) {
-    for (const i of informers.values()) i.stop();
+    for (const i of own) i.stop();
     throw new Error(`the UI could not list ${kinds.map((k) => k.plural).join(', ')} from the API server: ${(e as Error).message}`);
   }
   const objects = (t: ResourceType) => informers.get(t.kind)?.list() ?? [];
@@ -205,7 +222,8 @@ export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> 
       notify = changed;
     },
     async close() {
-      for (const i of informers.values()) i.stop();
+      notify = () => {};
+      for (const i of own) i.stop();
     },
   };
 }

@@ -360,7 +360,14 @@ Example:
           const { startUi } = await import('../../ui/server.ts');
           const { createAuthenticator } = await import('../../components/security/auth.ts');
           const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
-          const source = await clusterSource({ store: op.store, registry, ...(f.namespace ? { namespace: f.namespace } : {}), log });
+          // The controllers' informers (this replica leads: it is past the Lease) are read as they are: no second watch per kind.
+          const source = await clusterSource({
+            store: op.store,
+            registry,
+            ...(f.namespace ? { namespace: f.namespace } : {}),
+            log,
+            shared: (t) => op.manager.informer(t),
+          });
           const server = await startUi({
             source,
             host: f.uiHost ?? f.bindAddress,

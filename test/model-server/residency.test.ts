@@ -5,7 +5,8 @@
 // evicted does not depend on this process's other allocations; the bench (npm run bench:density)
 // runs with the real probe.
 import { test, describe } from 'node:test';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { statSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,9 @@ import { EVICTED_REASON } from '../../components/model-server/repository.ts';
 import { denseNetForward, denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
 import { tempDir, writeFraudModel, rows, inferBody, post, get } from './fixtures.ts';
+import { usePeers } from '../peers/index.ts';
+
+const peers = await usePeers(['python']);
 
 const OWN = 1000;
 
@@ -165,6 +169,22 @@ describe('residency (pure)', () => {
     r.admit('c', await r.reserve('c', 100), noop);
     assert.equal(r.limit, 250);
     assert.equal(r.stats().resident, 2, 'a went to keep used ≤ limit');
+  });
+
+  test("a reload replaces the entry unpinned; a cold load refused for size is a 503 (the server is out of room), not the client's 400", async () => {
+    let rss = OWN;
+    const r = new Residency(OWN + 250, () => rss);
+    const noop: ResidentHooks = { load: async () => undefined, evict: async () => undefined };
+    r.admit('a', await r.reserve('a', 100), noop);
+    const pinned = await r.acquire('a');
+    r.admit('a', await r.reserve('a', 100), noop); // reloaded while a request holds the old session
+    pinned.release();
+    r.admit('b', await r.reserve('b', 100), noop);
+    r.admit('c', await r.reserve('c', 100), noop); // 'a' must be evictable
+    assert.equal(r.isResident('a'), false);
+    rss = OWN + 500; // the server's own share grows: no model fits any more
+    r.admit('d', await r.reserve('d', 10), noop);
+    await assert.rejects(r.acquire('a'), (e: unknown) => e instanceof RequestError && e.status === 503 && /raise --memory-budget$/.test(e.message));
   });
 
   test('estimate and sizes', () => {
@@ -377,5 +397,67 @@ describe('ghosteam serve --memory-budget', () => {
     assert.equal(listing.json.models[0].versions[0].resident, true);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
+  });
+});
+
+// What a Triton user's code sees (the real tritonclient, from the peers' venv): an evicted model is
+// READY in the index and is_model_ready, and infer brings it back.
+const TRITON = `
+import sys, json, numpy as np
+import tritonclient.http as http
+c = http.InferenceServerClient(sys.argv[1])
+out = {"index0": c.get_model_repository_index(), "ready_evicted": c.is_model_ready("m1")}
+x = http.InferInput("input", [2, 16], "FP32")
+x.set_data_from_numpy(np.array(json.loads(sys.argv[2]), dtype=np.float32))
+r = c.infer("m1", [x])
+out["y"] = r.as_numpy(r.get_response()["outputs"][0]["name"]).ravel().tolist()
+out["index1"] = c.get_model_repository_index()
+c.unload_model("m2")
+out["ready_unloaded"] = c.is_model_ready("m2")
+out["index2"] = c.get_model_repository_index()
+print(json.dumps(out))
+`;
+
+describe('tritonclient against a server with a memory budget', { skip: peers.skip }, () => {
+  test('evicted: READY with its reason, ready, answers; unloaded: UNAVAILABLE, not ready', async () => {
+    const dir = tempDir();
+    const ms = [1, 2, 3].map((seed) => writeFraudModel(dir, seed));
+    const bytes = estimateModelBytes(statSync(ms[0].path).size);
+    const RSS = 100 * 1024 * 1024;
+    const s = await startModelServer({
+      port: 0,
+      models: ms.map((m, i) => ({ name: `m${i + 1}`, path: m.path })),
+      memoryBudget: RSS + Math.floor(1.5 * bytes),
+      memoryProbe: () => RSS,
+      processMetrics: false,
+    });
+    try {
+      const script = join(dir, 'triton_budget.py');
+      writeFileSync(script, TRITON);
+      const data = rows(2, 4);
+      // Asynchronously: the server answers from this process's event loop.
+      const { stdout } = await promisify(execFile)(peers.python, [script, s.url.replace('http://', ''), JSON.stringify(data)], { timeout: 60_000 });
+      const out = JSON.parse(stdout);
+      assert.deepEqual(out.index0, [
+        { name: 'm1', version: '1', state: 'READY', reason: EVICTED_REASON },
+        { name: 'm2', version: '1', state: 'READY', reason: EVICTED_REASON },
+        { name: 'm3', version: '1', state: 'READY', reason: '' },
+      ]);
+      assert.equal(out.ready_evicted, true);
+      const want = denseNetForward(ms[0].net, data);
+      (out.y as number[]).forEach((y, i) => assert.ok(Math.abs(y - want[i]) < 1e-5, `${y} vs ${want[i]}`));
+      assert.deepEqual(
+        (out.index1 as Array<{ name: string; reason: string }>).map((e) => [e.name, e.reason]),
+        [
+          ['m1', ''],
+          ['m2', EVICTED_REASON],
+          ['m3', EVICTED_REASON],
+        ],
+      );
+      assert.equal(out.ready_unloaded, false);
+      assert.deepEqual(out.index2[1], { name: 'm2', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' });
+    } finally {
+      await s.close();
+    }
   });
 });
