@@ -1,8 +1,8 @@
 """Feast's side of `npm run bench:features` (bench/features.ts), in the peers' Python.
 
   features_feast.py gen DIR ROWS        write the bench data (Parquet): 3 feature views and the entity rows
-  features_feast.py join DIR            Feast's get_historical_features on its file offline store, timed, and its
-                                        result compared row for row with ghosteam's (DIR/ghosteam.arrow)
+  features_feast.py join DIR K          Feast's get_historical_features on its file offline store, timed, and its
+                                        result compared row for row with ghosteam's (DIR/ghosteam.arrow), K features of each view
   features_feast.py online DIR          a Feast repo (DIR/feast-repo) with a SQLite online store, materialized,
                                         ready for `feast serve`; prints the feature service's name
 Every command prints one JSON line on stdout.
@@ -52,6 +52,13 @@ def gen(d, rows):
             "event_timestamp": pd.to_datetime(T0) + pd.to_timedelta(rng.integers(3_600_000, SPAN_MS + 3_600_000, size=rows), unit="ms"),
         }
     )
+    # Feast's file store keeps one of several entity rows with the same key and time (it deduplicates on them after each
+    # view's join); ghosteam keeps every row. Move such rows a millisecond apart, so both answer for every row.
+    while True:
+        dup = ent.duplicated(["driver_id", "event_timestamp"])
+        if not dup.any():
+            break
+        ent.loc[dup, "event_timestamp"] += pd.Timedelta(milliseconds=1)
     ent.to_parquet(os.path.join(d, "entities.parquet"), index=False)
     print(json.dumps({"views": VIEWS, "drivers": DRIVERS, "rowsPerView": DRIVERS * STEPS, "entityRows": rows}))
 
@@ -84,12 +91,12 @@ def repo(d, data, online):
     return store, views
 
 
-def join(d):
+def join(d, per_view):
     work = os.path.join(d, "feast-offline")
     os.makedirs(work, exist_ok=True)
     store, views = repo(work, d, {"type": "sqlite", "path": os.path.join(work, "online.db")})
     ent = pd.read_parquet(os.path.join(d, "entities.parquet"))
-    feats = [f"{v}:{v}_f{j}" for v, nf in VIEWS.items() for j in range(nf)]
+    feats = [f"{v}:{v}_f{j}" for v, nf in VIEWS.items() for j in range(min(nf, per_view))]
     t = time.perf_counter()
     df = store.get_historical_features(entity_df=ent, features=feats).to_df()
     seconds = time.perf_counter() - t
@@ -102,10 +109,11 @@ def join(d):
     first = None
     if len(df) != len(ours) or not (df["row_id"].to_numpy() == ours["row_id"].to_numpy()).all():
         mismatches = abs(len(df) - len(ours)) or 1
-        first = "the rows differ (row ids)"
+        lost = sorted(set(ours["row_id"].tolist()) - set(df["row_id"].tolist()))[:3]
+        first = f"the rows differ: Feast {len(df)}, ghosteam {len(ours)}; row ids only ghosteam has: {lost}"
     else:
         for v, nf in VIEWS.items():
-            for j in range(nf):
+            for j in range(min(nf, per_view)):
                 c = f"{v}_f{j}"
                 a = df[c].to_numpy(dtype="float64", na_value=np.nan)
                 b = ours[c].to_numpy(dtype="float64", na_value=np.nan)
@@ -141,6 +149,6 @@ if __name__ == "__main__":
     if cmd == "gen":
         gen(d, int(sys.argv[3]))
     elif cmd == "join":
-        join(d)
+        join(d, int(sys.argv[3]))
     elif cmd == "online":
         online(d, sys.argv[3])
