@@ -33,3 +33,14 @@ export function worseBy(metric: QualityMetric, value: number, baseline: number):
 export function crossing(metric: QualityMetric): 'below' | 'above' {
   return LOWER_IS_BETTER.has(metric) ? 'above' : 'below';
 }
+
+/**
+ * Where a quality figure comes from: `labels` (measured on delayed labels) or `estimate` (confidence-based
+ * performance estimation, CBPE, from the logged probabilities before the labels arrive).
+ */
+export const QUALITY_SOURCES = ['labels', 'estimate'] as const;
+export type QualitySource = (typeof QUALITY_SOURCES)[number];
+
+/** The metrics CBPE estimates for binary classifiers (components/model-server/cbpe.ts CBPE_METRICS). */
+export const ESTIMATED_QUALITY_METRICS = ['accuracy', 'precision', 'recall', 'f1', 'rocAuc'] as const satisfies readonly QualityMetric[];
+export type EstimatedQualityMetric = (typeof ESTIMATED_QUALITY_METRICS)[number];

@@ -1,6 +1,7 @@
 /**
  * One measured run of ingest → validate → split on a source file, in its own process so that its
- * peak RSS is its own (bench/data.ts runs it). Prints one JSON line.
+ * peak RSS is its own (bench/data.ts runs it). Args: SOURCE WORKDIR [ENGINE auto|duckdb|js] [ingest: stop
+ * after ingest]. Prints one JSON line.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { checkSuite } from '../components/validate/expectations.ts';
 import { dataReportHtml, validateChunks } from '../components/validate/index.ts';
 import { writeFileSync } from 'node:fs';
 
-const [source, work] = process.argv.slice(2);
+const [source, work, engine = 'auto', only] = process.argv.slice(2);
 mkdirSync(work, { recursive: true });
 const ds = join(work, 'dataset.arrow');
 const suite = checkSuite({
@@ -29,8 +30,23 @@ const suite = checkSuite({
 });
 const mem = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const t0 = performance.now();
-const ing = await ingestToFile(source, ds);
+const ing = await ingestToFile(source, ds, { engine: engine as 'auto' | 'duckdb' | 'js' });
 const t1 = performance.now();
+if (only === 'ingest') {
+  rmSync(work, { recursive: true, force: true });
+  process.stdout.write(
+    JSON.stringify({
+      rows: ing.rows,
+      columns: ing.schema.length,
+      passes: ing.passes,
+      engine: ing.engine,
+      digest: ing.digest,
+      ingestS: (t1 - t0) / 1000,
+      peakRssMb: mem(),
+    }) + '\n',
+  );
+  process.exit(0);
+}
 const v = await validateChunks(readDatasetChunks(ds), { suite });
 writeFileSync(join(work, 'report.html'), dataReportHtml(v, source));
 const t2 = performance.now();
@@ -42,6 +58,9 @@ process.stdout.write(
     rows: ing.rows,
     columns: ing.schema.length,
     passes: ing.passes,
+    engine: ing.engine,
+    fallback: ing.fallback,
+    digest: ing.digest,
     ingestS: (t1 - t0) / 1000,
     validateS: (t2 - t1) / 1000,
     splitS: (t3 - t2) / 1000,

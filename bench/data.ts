@@ -5,7 +5,11 @@
  * tmp/cache/bench-data. Each of our runs is its own process, so its peak RSS (getrusage maxrss) is
  * the pipeline's. Goal (issue 17): ingest within 2× DuckDB's time, at most 1 GiB RSS.
  *
- * Env: BENCH_ROWS (default 10000000), GHOSTEAM_DUCKDB_PYTHON (a python with duckdb; default: the
+ * Ours is ingest with its DuckDB engine (components/ingest/duckdb.ts); "before" is the same ingest with
+ * the JavaScript engine, whose dataset must have the same bytes. DuckDB's time is the mean of a run
+ * before and a run after ours (the shared machine's load moves).
+ *
+ * Env: BENCH_ROWS (default 10000000), BENCH_BEFORE=0 (skip the JavaScript engine's ingest), GHOSTEAM_DUCKDB_PYTHON (a python with duckdb; default: the
  * peers harness's extra venv 'duckdb', built on demand), GHOSTEAM_DUCKDB_NODE_API (a directory
  * where `@duckdb/node-api` is installed: also measures DuckDB in-process from Node, the engine
  * evaluated as a replacement). Last line: JSON with rows, peakRssMb, timeVsDuckdb (our CSV ingest
@@ -64,12 +68,23 @@ interface Ours {
   rows: number;
   columns: number;
   passes: number;
+  engine: string;
+  fallback?: string;
+  digest: string;
   ingestS: number;
   validateS: number;
   splitS: number;
   peakRssMb: number;
 }
-const results: Record<string, { duck: { seconds: number; peakRssMb: number; threads: unknown; version: string }; ours: Ours; node?: number }> = {};
+interface Duck {
+  seconds: number;
+  peakRssMb: number;
+  threads: unknown;
+  version: string;
+}
+const results: Record<string, { duck: Duck[]; duckS: number; ours: Ours; before?: Ours; node?: number }> = {};
+/** BENCH_BEFORE=0 skips the JavaScript engine's ingest (the engine before DuckDB; minutes on CSV). */
+const withBefore = process.env.BENCH_BEFORE !== '0';
 
 function nodeApi(file: string): number | undefined {
   const dir = process.env.GHOSTEAM_DUCKDB_NODE_API;
@@ -88,55 +103,80 @@ function nodeApi(file: string): number | undefined {
   return run(process.execPath, ['-e', script]).seconds as number;
 }
 
+const duckdb = (file: string, when: string): Duck => {
+  const d = run<Duck>(py, [join(root, 'bench/py/duckdb_data.py'), 'aggregate', file]);
+  log(
+    `  DuckDB ${d.version} (Python, ${when}): ${d.seconds.toFixed(2)}s (${Math.round(rows / d.seconds).toLocaleString('en-US')} rows/s, ${String(d.threads)} threads), peak RSS ${d.peakRssMb} MiB, load ${loadavg()[0].toFixed(1)}`,
+  );
+  return d;
+};
+
 for (const [fmt, file] of [
   ['csv', csv],
   ['parquet', parquet],
 ] as const) {
-  log(`\n${fmt}: DuckDB (Python) read + aggregate of all 20 columns …`);
-  const duck = run<(typeof results)[string]['duck']>(py, [join(root, 'bench/py/duckdb_data.py'), 'aggregate', file]);
-  log(
-    `  DuckDB ${duck.version}: ${duck.seconds.toFixed(2)}s (${Math.round(rows / duck.seconds).toLocaleString('en-US')} rows/s, ${String(duck.threads)} threads), peak RSS ${duck.peakRssMb} MiB`,
-  );
+  log(`\n${fmt}: DuckDB (Python) read + aggregate of all 20 columns, before and after ours (the load moves) …`);
+  const duck = [duckdb(file, 'before')];
   const node = nodeApi(file);
   if (node !== undefined) log(`  DuckDB in-process from Node (@duckdb/node-api): ${node.toFixed(2)}s`);
-  log(`${fmt}: ghosteam ingest → validate (8 expectations + profile) → split, streamed …`);
-  const ours = run<Ours>(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}`)]);
+  log(`${fmt}: ghosteam ingest (DuckDB engine) → validate (8 expectations + profile) → split, streamed …`);
+  const ours = run<Ours>(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}`), 'auto']);
+  duck.push(duckdb(file, 'after'));
+  const duckS = (duck[0].seconds + duck[1].seconds) / 2;
   const rps = (s: number) => Math.round(ours.rows / s).toLocaleString('en-US');
-  log(`  ingest   ${ours.ingestS.toFixed(2)}s (${rps(ours.ingestS)} rows/s${ours.passes > 1 ? ', 2 passes' : ''})`);
+  log(
+    `  ingest   ${ours.ingestS.toFixed(2)}s (${rps(ours.ingestS)} rows/s, engine ${ours.engine}${ours.fallback ? ` — fell back: ${ours.fallback}` : ''}${ours.passes > 1 ? ', 2 passes' : ''})`,
+  );
   log(`  validate ${ours.validateS.toFixed(2)}s (${rps(ours.validateS)} rows/s)`);
   log(`  split    ${ours.splitS.toFixed(2)}s (${rps(ours.splitS)} rows/s)`);
   log(`  peak RSS ${ours.peakRssMb} MiB (goal ≤ 1024)`);
-  log(`  ingest / DuckDB: ${(ours.ingestS / duck.seconds).toFixed(2)}× (goal ≤ 2×)`);
-  results[fmt] = { duck, ours, node };
+  log(`  ingest / DuckDB (mean of the two): ${(ours.ingestS / duckS).toFixed(2)}× (goal ≤ 2×)`);
+  let before: Ours | undefined;
+  if (withBefore) {
+    log(`${fmt}: before — the same ingest with the JavaScript engine (GHOSTEAM_INGEST_ENGINE=js) …`);
+    before = run<Ours>(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}-js`), 'js', 'ingest']);
+    log(
+      `  ingest   ${before.ingestS.toFixed(2)}s (${rps(before.ingestS)} rows/s), peak RSS ${before.peakRssMb} MiB → ${(before.ingestS / duckS).toFixed(2)}× DuckDB`,
+    );
+    if (before.digest !== ours.digest) throw new Error(`${fmt}: the engines wrote different datasets (${before.digest} vs ${ours.digest})`);
+    log(`  the same dataset bytes from both engines: ${ours.digest}`);
+  }
+  results[fmt] = { duck, duckS, ours, before, node };
 }
 const load1 = loadavg()[0];
 log(`\nload average during the run: ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${cpus().length} cores`);
 const r = (x: number) => Math.round(x * 100) / 100;
+const both = (f: (x: (typeof results)[string]) => number | undefined) => ({ csv: f(results.csv), parquet: f(results.parquet) });
 log(
   JSON.stringify({
     rows,
     columns: 20,
     peakRssMb: Math.max(results.csv.ours.peakRssMb, results.parquet.ours.peakRssMb),
-    timeVsDuckdb: r(results.csv.ours.ingestS / results.csv.duck.seconds),
-    timeVsDuckdbParquet: r(results.parquet.ours.ingestS / results.parquet.duck.seconds),
+    timeVsDuckdb: r(results.csv.ours.ingestS / results.csv.duckS),
+    timeVsDuckdbParquet: r(results.parquet.ours.ingestS / results.parquet.duckS),
+    beforeTimeVsDuckdb: both((x) => x.before && r(x.before.ingestS / x.duckS)),
+    engine: both((x) => (x.ours.engine === 'duckdb' ? 1 : 0)),
+    sameBytes: withBefore ? results.csv.before!.digest === results.csv.ours.digest && results.parquet.before!.digest === results.parquet.ours.digest : null,
     csv: {
       ingestS: r(results.csv.ours.ingestS),
+      beforeIngestS: results.csv.before && r(results.csv.before.ingestS),
       validateS: r(results.csv.ours.validateS),
       splitS: r(results.csv.ours.splitS),
-      duckdbS: r(results.csv.duck.seconds),
+      duckdbS: results.csv.duck.map((d) => r(d.seconds)),
       peakRssMb: results.csv.ours.peakRssMb,
       duckdbNodeS: results.csv.node && r(results.csv.node),
     },
     parquet: {
       ingestS: r(results.parquet.ours.ingestS),
+      beforeIngestS: results.parquet.before && r(results.parquet.before.ingestS),
       validateS: r(results.parquet.ours.validateS),
       splitS: r(results.parquet.ours.splitS),
-      duckdbS: r(results.parquet.duck.seconds),
+      duckdbS: results.parquet.duck.map((d) => r(d.seconds)),
       peakRssMb: results.parquet.ours.peakRssMb,
       duckdbNodeS: results.parquet.node && r(results.parquet.node),
     },
     ingestRowsPerSec: Math.round(rows / results.csv.ours.ingestS),
-    duckdbPeakRssMb: Math.max(results.csv.duck.peakRssMb, results.parquet.duck.peakRssMb),
+    duckdbPeakRssMb: Math.max(...results.csv.duck.map((d) => d.peakRssMb), ...results.parquet.duck.map((d) => d.peakRssMb)),
     load: r(load1),
     cores: cpus().length,
   }),

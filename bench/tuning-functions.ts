@@ -11,8 +11,8 @@
  */
 import type { ParamValue } from '../components/component.ts';
 import { mulberry32 } from '../components/random.ts';
-import { Space, type SpaceSpec } from '../pipelines/tuning/space.ts';
-import { propose, type AlgorithmSpec, type TrialView } from '../pipelines/tuning/samplers.ts';
+import { Space, type SpaceSpec } from '../components/tuning/space.ts';
+import { propose, type AlgorithmSpec, type TrialView } from '../components/tuning/samplers.ts';
 
 export interface LogregData {
   readonly x: number[][];

@@ -6,9 +6,12 @@
  *     TPE and with random search; against Optuna's samplers alone on a no-op objective (the peers'
  *     Python venv, 100 trials) and ghosteam's TPE sampler alone. Goal: under 10 ms/trial.
  *  2. A real tuning task: train-tabular (TensorFlow.js, logistic) on the fraud example's synthetic data,
- *     a 6 × 6 grid of learning rate × batch size, 27 epochs each, objective the held-out log loss from
- *     `evaluate`. Grid search trains every point to the end; ASHA (η = 3, rungs at 1, 3, 9, 27 epochs on
- *     the training loss) walks the same grid in a seeded random order and stops the poor trials. Goal: ASHA reaches grid search's
+ *     a 6 × 6 grid of learning rate × batch size, 27 epochs each, 20% of the training rows held out as a
+ *     validation slice; the objective is that held-out loss at the last epoch (train.valLoss; the test
+ *     split stays out of model selection). Grid search trains every point to the end; ASHA (η = 3,
+ *     rungs at 1, 3, 9, 27 epochs, judging the same held-out loss `valLoss` train-tabular reports each
+ *     epoch) and Hyperband (η = 3, four brackets) walk the same grid in a seeded random order and stop
+ *     the poor trials. Goal: ASHA reaches grid search's
  *     best score with at most a quarter of its epochs. Each search has a store of its own (no step
  *     cache shared between them).
  *  3. ghosteam's TPE against Optuna's TPE (its default sampler) on held-out functions (Branin, a
@@ -29,8 +32,8 @@ import { defineComponent } from '../components/component.ts';
 import { Pipeline } from '../pipelines/pipeline.ts';
 import type { PipelineSpec } from '../pipelines/spec.ts';
 import { runSweep, type SweepRecord } from '../pipelines/local/sweep.ts';
-import { propose, type TrialView } from '../pipelines/tuning/samplers.ts';
-import { Space } from '../pipelines/tuning/space.ts';
+import { propose, type TrialView } from '../components/tuning/samplers.ts';
+import { Space } from '../components/tuning/space.ts';
 import { EarlyStopping, Objective, Search, Sweep, type SweepSpec } from '../pipelines/tuning/sweep.ts';
 import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
 import { heldOutFunctions, searchBest } from './tuning-functions.ts';
@@ -138,7 +141,7 @@ function samplerAloneMs(): number {
 
 // ---- 2. ASHA against grid search on a real training task -----------------------------------------
 
-async function fraudTuning(root: string): Promise<{ pipeline: PipelineSpec; grid: SweepSpec; asha: SweepSpec }> {
+async function fraudTuning(root: string): Promise<{ pipeline: PipelineSpec; grid: SweepSpec; asha: SweepSpec; hyperband: SweepSpec; intermediate: string }> {
   const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
   const csv = join(root, 'fraud.csv');
   await writeFile(csv, toCsv(generate('reference', ROWS, 7)));
@@ -148,14 +151,16 @@ async function fraudTuning(root: string): Promise<{ pipeline: PipelineSpec; grid
   const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
   const train = p.component('train', 'train-tabular', {
     inputs: { train: split.output('train') },
-    params: { label: 'is_fraud', epochs: EPOCHS, model: 'logistic', backend: 'wasm' },
+    params: { label: 'is_fraud', epochs: EPOCHS, model: 'logistic', backend: 'wasm', validationFraction: 0.2 },
   });
   const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
   const space = {
     learningRate: Space.logUniform(1e-4, 1e-1, { grid: 6 }),
     batchSize: Space.categorical([32, 64, 128, 256, 512, 1024]),
   };
-  const objective = Objective.minimize(evaluate, 'logLoss');
+  // Model selection on the held-out validation slice; evaluate's test split stays out of it.
+  const objective = Objective.minimize(train, 'valLoss');
+  void evaluate;
   const grid = new Sweep(chart, 'grid', { pipeline: p, trial: train, space, objective, algorithm: Search.grid() });
   const asha = new Sweep(chart, 'asha', {
     pipeline: p,
@@ -165,7 +170,17 @@ async function fraudTuning(root: string): Promise<{ pipeline: PipelineSpec; grid
     algorithm: Search.grid({ seed: 3 }),
     earlyStopping: EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }),
   });
-  return { pipeline: p.toSpec(), grid: grid.toSpec(), asha: asha.toSpec() };
+  const hyperband = new Sweep(chart, 'hyperband', {
+    pipeline: p,
+    trial: train,
+    space,
+    objective,
+    algorithm: Search.grid({ seed: 3 }),
+    earlyStopping: EarlyStopping.hyperband({ minResource: 1, reductionFactor: 3 }),
+  });
+  const ashaSpec = asha.toSpec();
+  if (ashaSpec.earlyStopping?.metric !== 'valLoss') throw new Error(`ASHA judges '${ashaSpec.earlyStopping?.metric}', not the held-out 'valLoss'`);
+  return { pipeline: p.toSpec(), grid: grid.toSpec(), asha: ashaSpec, hyperband: hyperband.toSpec(), intermediate: ashaSpec.earlyStopping.metric };
 }
 
 async function timedSweep(root: string, pipeline: PipelineSpec, sweep: SweepSpec): Promise<{ rec: SweepRecord; seconds: number; epochs: number }> {
@@ -224,17 +239,19 @@ async function main(): Promise<void> {
     );
 
     // 2.
-    log(`\n2. ASHA vs grid search: train-tabular (logistic), ${ROWS} fraud rows, ${EPOCHS} epochs, objective evaluate.logLoss   [load ${load()}]`);
     const t = await fraudTuning(root);
+    log(
+      `\n2. ASHA vs grid search: train-tabular (logistic), ${ROWS} fraud rows, ${EPOCHS} epochs, objective train.valLoss (20% held out) at the last epoch, ASHA and Hyperband judging ${t.intermediate} per epoch   [load ${load()}]`,
+    );
     await mkdir(join(root, 'grid'), { recursive: true });
     const grid = await timedSweep(root, t.pipeline, t.grid);
     log(
-      `  grid search: ${grid.rec.trials.length} trials, ${grid.epochs} epochs, ${grid.seconds.toFixed(1)} s; best logLoss ${grid.rec.best!.value.toFixed(5)} at ${JSON.stringify(grid.rec.best!.params)}   [load ${load()}]`,
+      `  grid search: ${grid.rec.trials.length} trials, ${grid.epochs} epochs, ${grid.seconds.toFixed(1)} s; best valLoss ${grid.rec.best!.value.toFixed(5)} at ${JSON.stringify(grid.rec.best!.params)}   [load ${load()}]`,
     );
     const asha = await timedSweep(root, t.pipeline, t.asha);
     const pruned = asha.rec.trials.filter((x) => x.state === 'Pruned').length;
     log(
-      `  ASHA (η=3):  ${asha.rec.trials.length} trials (${pruned} stopped early), ${asha.epochs} epochs, ${asha.seconds.toFixed(1)} s; best logLoss ${asha.rec.best!.value.toFixed(5)} at ${JSON.stringify(asha.rec.best!.params)}   [load ${load()}]`,
+      `  ASHA (η=3):  ${asha.rec.trials.length} trials (${pruned} stopped early), ${asha.epochs} epochs, ${asha.seconds.toFixed(1)} s; best valLoss ${asha.rec.best!.value.toFixed(5)} at ${JSON.stringify(asha.rec.best!.params)}   [load ${load()}]`,
     );
     const ashaEpochShare = asha.epochs / grid.epochs;
     // Same params, same seed, same data: the best point trained to the end gives the same score; allow float noise only.
@@ -243,6 +260,12 @@ async function main(): Promise<void> {
       `  ASHA spent ${asha.epochs} / ${grid.epochs} = ${(ashaEpochShare * 100).toFixed(1)}% of grid search's epochs (${(asha.seconds / grid.seconds).toFixed(2)}x its time) and ${ashaReachedGridBest ? 'reached' : 'did NOT reach'} its best score`,
     );
     log(`  goal: the best score with ≤ 25% of the epochs: ${ashaReachedGridBest && ashaEpochShare <= 0.25 ? 'met' : 'NOT met'}`);
+    const hb = await timedSweep(root, t.pipeline, t.hyperband);
+    const hbShare = hb.epochs / grid.epochs;
+    const hbReached = hb.rec.best!.value <= grid.rec.best!.value + 1e-9;
+    log(
+      `  Hyperband (η=3, 4 brackets): ${hb.rec.trials.length} trials (${hb.rec.trials.filter((x) => x.state === 'Pruned').length} stopped early), ${hb.epochs} epochs = ${(hbShare * 100).toFixed(1)}% of grid's, ${hb.seconds.toFixed(1)} s; best valLoss ${hb.rec.best!.value.toFixed(5)} — ${hbReached ? 'reached' : 'did NOT reach'} grid's best   [load ${load()}]`,
+    );
 
     // 3.
     log(`\n3. TPE vs Optuna's TPE: ${SEEDS.length} seeds × ${TPE_TRIALS} trials per function (best value found; lower is better)   [load ${load()}]`);
@@ -306,6 +329,11 @@ async function main(): Promise<void> {
         gridBest: grid.rec.best!.value,
         ashaBest: asha.rec.best!.value,
         ashaReachedGridBest,
+        ashaIntermediate: t.intermediate,
+        hyperbandEpochs: hb.epochs,
+        hyperbandEpochShare: r3(hbShare),
+        hyperbandBest: hb.rec.best!.value,
+        hyperbandReachedGridBest: hbReached,
         gridSeconds: r3(grid.seconds),
         ashaSeconds: r3(asha.seconds),
         tpeWithinOptunaSpread: within,

@@ -8,10 +8,12 @@
  */
 import { ValidationError } from '../api/errors.ts';
 import { parseDuration } from '../api/names.ts';
+import { promql, type AlertRule } from '../api/alert-rules.ts';
 
 /** @see AlertsOptions */
 export const ALERT_DEFAULTS = {
   minAccuracy: 0.85,
+  minEstimatedAccuracy: 0.85,
   maxP99LatencyMs: 500,
   maxErrorRate: 0.05,
   for: '5m',
@@ -23,6 +25,12 @@ export const ALERT_DEFAULTS = {
 export interface AlertsOptions {
   /** Fire when a version's accuracy from feedback (ghosteam_model_quality) is below this; false: no accuracy alert. @default 0.85 */
   readonly minAccuracy?: number | false;
+  /**
+   * Fire when a version's accuracy estimated by CBPE before the labels arrive (ghosteam_model_quality_estimate,
+   * binary classifiers) is below this; false: none. An earlier, noisier signal than minAccuracy.
+   * @default - minAccuracy's value (0.85), or none when minAccuracy is false
+   */
+  readonly minEstimatedAccuracy?: number | false;
   /** Fire when a version's p99 latency is above this many milliseconds; false: none. @default 500 */
   readonly maxP99LatencyMs?: number | false;
   /** Fire when a version's share of non-2xx answers is above this (0–1); false: none. @default 0.05 */
@@ -31,7 +39,7 @@ export interface AlertsOptions {
   readonly for?: string;
   /** The window of the rate() behind latency and error rate. @default '5m' */
   readonly rateWindow?: string;
-  /** Labelled predictions a version needs in the quality window before accuracy can alert. @default 30 */
+  /** Labelled predictions (for the estimate: predictions it covers) a version needs before accuracy can alert. @default 30 */
   readonly minSamples?: number;
   /** The `severity` label of every rule (what Alertmanager routes on). @default 'warning' */
   readonly severity?: string;
@@ -51,7 +59,12 @@ export interface PrometheusRuleSpec {
 }
 
 /** Alert names, one per condition. */
-export const ALERT_NAMES = { accuracy: 'GhosteamModelAccuracyLow', latency: 'GhosteamModelLatencyHigh', errors: 'GhosteamModelErrorRateHigh' } as const;
+export const ALERT_NAMES = {
+  accuracy: 'GhosteamModelAccuracyLow',
+  estimatedAccuracy: 'GhosteamModelEstimatedAccuracyLow',
+  latency: 'GhosteamModelLatencyHigh',
+  errors: 'GhosteamModelErrorRateHigh',
+} as const;
 
 export class Alerts {
   private constructor(readonly options: Required<AlertsOptions>) {}
@@ -60,6 +73,7 @@ export class Alerts {
   static of(options: AlertsOptions = {}): Alerts {
     const o: Required<AlertsOptions> = {
       minAccuracy: options.minAccuracy ?? ALERT_DEFAULTS.minAccuracy,
+      minEstimatedAccuracy: options.minEstimatedAccuracy ?? (options.minAccuracy === undefined ? ALERT_DEFAULTS.minEstimatedAccuracy : options.minAccuracy),
       maxP99LatencyMs: options.maxP99LatencyMs ?? ALERT_DEFAULTS.maxP99LatencyMs,
       maxErrorRate: options.maxErrorRate ?? ALERT_DEFAULTS.maxErrorRate,
       for: options.for ?? ALERT_DEFAULTS.for,
@@ -70,6 +84,11 @@ export class Alerts {
     const issues: Array<{ field: string; message: string }> = [];
     if (o.minAccuracy !== false && !(o.minAccuracy > 0 && o.minAccuracy <= 1))
       issues.push({ field: 'alerts.minAccuracy', message: `(${o.minAccuracy}) must be above 0 and at most 1, e.g. 0.85; or false for no accuracy alert` });
+    if (o.minEstimatedAccuracy !== false && !(o.minEstimatedAccuracy > 0 && o.minEstimatedAccuracy <= 1))
+      issues.push({
+        field: 'alerts.minEstimatedAccuracy',
+        message: `(${o.minEstimatedAccuracy}) must be above 0 and at most 1, e.g. 0.85; or false for no alert on the estimate`,
+      });
     if (o.maxP99LatencyMs !== false && !(o.maxP99LatencyMs > 0))
       issues.push({ field: 'alerts.maxP99LatencyMs', message: `(${o.maxP99LatencyMs}) must be a number of milliseconds above 0, e.g. 500; or false` });
     if (o.maxErrorRate !== false && !(o.maxErrorRate >= 0 && o.maxErrorRate < 1))
@@ -89,16 +108,23 @@ export class Alerts {
     return new Alerts(o);
   }
 
-  /** The PrometheusRule spec for model `model` (its registered name, the `model` label of the series). */
-  ruleSpec(model: string): PrometheusRuleSpec {
+  /** The rules for model `model` (its registered name, the `model` label of the series): one definition for Prometheus and the local evaluator. */
+  rules(model: string): AlertRule[] {
     const o = this.options;
-    const sel = `model=${JSON.stringify(model)}`;
     const labels = { severity: o.severity, model };
-    const rules: Array<PrometheusRuleSpec['groups'][number]['rules'][number]> = [];
+    const rules: AlertRule[] = [];
     if (o.minAccuracy !== false)
       rules.push({
         alert: ALERT_NAMES.accuracy,
-        expr: `ghosteam_model_quality{${sel},metric="accuracy"} < ${o.minAccuracy} and on (model, version) ghosteam_model_quality_samples{${sel}} >= ${o.minSamples}`,
+        model,
+        condition: {
+          kind: 'gauge',
+          metric: 'ghosteam_model_quality',
+          match: { metric: 'accuracy' },
+          op: '<',
+          threshold: o.minAccuracy,
+          guard: { metric: 'ghosteam_model_quality_samples', min: o.minSamples },
+        },
         for: o.for,
         labels,
         annotations: {
@@ -106,10 +132,36 @@ export class Alerts {
           description: `Accuracy from delayed labels (POST /v2/models/${model}/feedback) over the quality window has been below ${o.minAccuracy} for ${o.for}.`,
         },
       });
+    if (o.minEstimatedAccuracy !== false)
+      rules.push({
+        alert: ALERT_NAMES.estimatedAccuracy,
+        model,
+        condition: {
+          kind: 'gauge',
+          metric: 'ghosteam_model_quality_estimate',
+          match: { metric: 'accuracy' },
+          op: '<',
+          threshold: o.minEstimatedAccuracy,
+          guard: { metric: 'ghosteam_model_quality_estimate_samples', min: o.minSamples },
+        },
+        for: o.for,
+        labels,
+        annotations: {
+          summary: `${model} version {{ $labels.version }}: estimated accuracy {{ $value | humanizePercentage }} is below ${o.minEstimatedAccuracy * 100}% (CBPE, before labels)`,
+          description: `Accuracy estimated by CBPE from the logged probabilities of predictions still waiting for labels has been below ${o.minEstimatedAccuracy} for ${o.for}: an estimate, not a measurement.`,
+        },
+      });
     if (o.maxP99LatencyMs !== false)
       rules.push({
         alert: ALERT_NAMES.latency,
-        expr: `histogram_quantile(0.99, sum by (model, version, le) (rate(ghosteam_model_request_duration_seconds_bucket{${sel}}[${o.rateWindow}]))) > ${o.maxP99LatencyMs / 1000}`,
+        model,
+        condition: {
+          kind: 'quantile',
+          histogram: 'ghosteam_model_request_duration_seconds',
+          quantile: 0.99,
+          window: o.rateWindow,
+          threshold: o.maxP99LatencyMs / 1000,
+        },
         for: o.for,
         labels,
         annotations: {
@@ -120,7 +172,14 @@ export class Alerts {
     if (o.maxErrorRate !== false)
       rules.push({
         alert: ALERT_NAMES.errors,
-        expr: `sum by (model, version) (rate(ghosteam_model_errors_total{${sel}}[${o.rateWindow}])) / sum by (model, version) (rate(ghosteam_model_requests_total{${sel}}[${o.rateWindow}])) > ${o.maxErrorRate}`,
+        model,
+        condition: {
+          kind: 'ratio',
+          numerator: 'ghosteam_model_errors_total',
+          denominator: 'ghosteam_model_requests_total',
+          window: o.rateWindow,
+          threshold: o.maxErrorRate,
+        },
         for: o.for,
         labels,
         annotations: {
@@ -128,6 +187,23 @@ export class Alerts {
           description: `The share of non-2xx answers over ${o.rateWindow} has been above ${o.maxErrorRate} for ${o.for}.`,
         },
       });
-    return { groups: [{ name: `ghosteam-model-${model}`, rules }] };
+    return rules;
+  }
+
+  /** The PrometheusRule spec for model `model`: each rule's expression rendered from its condition. */
+  ruleSpec(model: string): PrometheusRuleSpec {
+    return {
+      groups: [
+        {
+          name: `ghosteam-model-${model}`,
+          rules: this.rules(model).map((r) => ({ alert: r.alert, expr: promql(r), for: r.for, labels: r.labels, annotations: r.annotations })),
+        },
+      ],
+    };
+  }
+
+  /** The conditions behind ruleSpec's rules, for the PrometheusRule's ghosteam.io/alert-conditions annotation (read by the local evaluator). */
+  conditionsAnnotation(model: string): string {
+    return JSON.stringify(this.rules(model).map((r) => ({ alert: r.alert, condition: r.condition })));
   }
 }

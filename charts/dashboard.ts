@@ -2,9 +2,11 @@
  * A Grafana dashboard for a Model, as code: `dashboard: Dashboard.of()` on a `Model` emits the
  * dashboard JSON in a ConfigMap that Grafana's sidecar loads (label `grafana_dashboard: "1"`), and,
  * with `grafanaOperator`, a grafana-operator `GrafanaDashboard`. The panels query the series the
- * model server, the payload sink and Prometheus itself really export: traffic, p99 latency and error
- * rate per version, quality from delayed labels per metric and version, labelled predictions and
- * feedback outcomes, and the model's firing alerts (`ALERTS`).
+ * model server, the payload sink, the operator and Prometheus itself really export: traffic, p99
+ * latency and error rate per version, quality from delayed labels per metric and version, CBPE's
+ * estimate with its ±3σ bound, labelled predictions and feedback outcomes, the canary's step, traffic
+ * and versions, drift share and each feature's statistic at the last check (the operator's status
+ * series, controllers/runtime/status-metrics.ts), and the model's firing alerts (`ALERTS`).
  *
  * @see https://grafana.github.io/grafana-operator/docs/api/#grafanadashboard
  * @see https://github.com/grafana/helm-charts/tree/main/charts/grafana#sidecar-for-dashboards
@@ -62,9 +64,14 @@ export class Dashboard {
     return { [l.name]: l.value };
   }
 
-  /** The panels for registered model `model`, in order. Exported for tests that run their queries on a real Prometheus. */
-  static panels(model: string): Panel[] {
+  /**
+   * The panels for registered model `model` served by the Model resource `resource`, in order. The
+   * canary and drift panels read the operator's status series (controllers/runtime/status-metrics.ts),
+   * labelled by the Model resource. Exported for tests that run their queries on a real Prometheus.
+   */
+  static panels(model: string, resource: string = model): Panel[] {
     const sel = `model=${JSON.stringify(model)}`;
+    const res = `model_resource=${JSON.stringify(resource)}`;
     const rate = '$__rate_interval';
     return [
       {
@@ -103,6 +110,21 @@ export class Dashboard {
         ],
       },
       {
+        title: 'Quality estimated before the labels arrive (CBPE)',
+        unit: 'none',
+        targets: [
+          { expr: `ghosteam_model_quality_estimate{${sel}}`, legendFormat: 'v{{version}} {{metric}} (estimate)' },
+          {
+            expr: `ghosteam_model_quality_estimate{${sel}} - 3 * ghosteam_model_quality_estimate_sampling_error{${sel}}`,
+            legendFormat: 'v{{version}} {{metric}} lower bound',
+          },
+          {
+            expr: `ghosteam_model_quality_estimate{${sel}} + 3 * ghosteam_model_quality_estimate_sampling_error{${sel}}`,
+            legendFormat: 'v{{version}} {{metric}} upper bound',
+          },
+        ],
+      },
+      {
         title: 'Labelled predictions in the quality window',
         unit: 'short',
         targets: [{ expr: `sum by (version) (ghosteam_model_quality_samples{${sel}})`, legendFormat: 'v{{version}}' }],
@@ -111,6 +133,33 @@ export class Dashboard {
         title: 'Feedback by outcome',
         unit: 'short',
         targets: [{ expr: `sum by (outcome) (increase(ghosteam_model_feedback_total{${sel}}[${rate}]))`, legendFormat: '{{outcome}}' }],
+      },
+      {
+        title: 'Canary step and traffic',
+        unit: 'short',
+        targets: [
+          { expr: `max by (model_resource) (ghosteam_model_canary_step{${res}})`, legendFormat: 'step' },
+          { expr: `max by (model_resource) (ghosteam_model_canary_traffic_percent{${res}})`, legendFormat: '% traffic on the canary' },
+          { expr: `max by (role) (ghosteam_model_served_version{${res}})`, legendFormat: '{{role}} version' },
+        ],
+      },
+      {
+        title: 'Drift share (last check)',
+        unit: 'percentunit',
+        targets: [
+          { expr: `max by (monitor) (ghosteam_drift_share{${res}})`, legendFormat: '{{monitor}}' },
+          { expr: `max by (monitor) (ghosteam_drift_dataset_drift{${res}})`, legendFormat: '{{monitor}} dataset drift' },
+        ],
+      },
+      {
+        title: 'Drift statistic per feature (last check)',
+        unit: 'none',
+        targets: [{ expr: `max by (feature, test) (ghosteam_drift_feature_statistic{${res}})`, legendFormat: '{{feature}} ({{test}})' }],
+      },
+      {
+        title: 'Drifted features',
+        unit: 'short',
+        targets: [{ expr: `max by (feature) (ghosteam_drift_feature_drifted{${res}}) > 0`, legendFormat: '{{feature}}' }],
       },
       {
         title: 'Firing alerts',
@@ -122,7 +171,7 @@ export class Dashboard {
 
   /** The Grafana dashboard JSON model for Model `name` serving registered model `model`. */
   json(name: string, model: string): Record<string, unknown> {
-    const panels = Dashboard.panels(model).map((p, i) => ({
+    const panels = Dashboard.panels(model, name).map((p, i) => ({
       id: i + 1,
       type: 'timeseries',
       title: p.title,

@@ -13,7 +13,7 @@ import { ValidationError, type Issue } from '../api/errors.ts';
 import type { Model } from './model.ts';
 import { RenderedObject } from '../api/rendered-object.ts';
 import { MODEL_LABEL } from '../api/objects.ts';
-import { QUALITY_METRICS, crossing, type QualityMetric } from '../api/quality.ts';
+import { ESTIMATED_QUALITY_METRICS, QUALITY_METRICS, QUALITY_SOURCES, crossing, type QualityMetric, type QualitySource } from '../api/quality.ts';
 
 const NUMERICAL_ONLY: readonly DriftTest[] = ['ks', 'wasserstein'];
 const CATEGORICAL_ONLY: readonly DriftTest[] = ['chi2'];
@@ -67,11 +67,20 @@ export class QualityTrigger {
    * Retrain when the Model's stable version's `metric` is worse than `threshold` (below it for
    * accuracy-like metrics, above it for rmse, mae and calibrationError) at every check for `for`.
    * @param opts.for @default '30m'
-   * @param opts.minSamples labelled predictions needed before quality is judged; @default 100
+   * @param opts.minSamples labelled predictions (with `source: 'estimate'`, predictions) needed before quality is judged; @default 100
+   * @param opts.source 'labels' (measured on delayed labels) or 'estimate' (CBPE's estimate from the logged
+   *   probabilities before the labels arrive; binary classifiers; accuracy, precision, recall, f1, rocAuc); @default 'labels'
    */
-  static of(metric: QualityMetric, threshold: number, opts: { for?: string | number; minSamples?: number } = {}): QualityTrigger {
+  static of(metric: QualityMetric, threshold: number, opts: { for?: string | number; minSamples?: number; source?: QualitySource } = {}): QualityTrigger {
     if (!(QUALITY_METRICS as readonly string[]).includes(metric))
       throw new Error(`QualityTrigger.of: metric '${String(metric)}' is unknown; use one of ${QUALITY_METRICS.join(', ')}`);
+    const source = opts.source ?? 'labels';
+    if (!(QUALITY_SOURCES as readonly string[]).includes(source))
+      throw new Error(`QualityTrigger.of('${metric}'): source '${String(source)}' is unknown; use one of ${QUALITY_SOURCES.join(', ')}`);
+    if (source === 'estimate' && !(ESTIMATED_QUALITY_METRICS as readonly string[]).includes(metric))
+      throw new Error(
+        `QualityTrigger.of('${metric}'): ${metric} has no estimate (CBPE estimates ${ESTIMATED_QUALITY_METRICS.join(', ')} of binary classifiers); use one of them or source 'labels'`,
+      );
     if (!Number.isFinite(threshold)) throw new Error(`QualityTrigger.of('${metric}'): threshold ${threshold} must be a number, e.g. 0.85`);
     const minSamples = opts.minSamples ?? 100;
     if (!(Number.isInteger(minSamples) && minSamples >= 1))
@@ -82,11 +91,11 @@ export class QualityTrigger {
     } catch (e) {
       throw new Error(`QualityTrigger.of('${metric}'): for ${(e as Error).message}`);
     }
-    return new QualityTrigger({ metric, threshold, forSeconds, minSamples });
+    return new QualityTrigger({ metric, threshold, forSeconds, minSamples, ...(source === 'estimate' ? { source } : {}) });
   }
   /** E.g. 'accuracy below 0.85 for 1800s'. */
   toString(): string {
-    return `${this.spec.metric} ${crossing(this.spec.metric)} ${this.spec.threshold} for ${this.spec.forSeconds}s`;
+    return `${this.spec.source === 'estimate' ? 'estimated ' : ''}${this.spec.metric} ${crossing(this.spec.metric)} ${this.spec.threshold} for ${this.spec.forSeconds}s`;
   }
 }
 

@@ -11,6 +11,7 @@
  * points higher; write 'fraud@2' for that).
  */
 import type { Alerts } from './alerts.ts';
+import { ALERT_CONDITIONS_ANNOTATION } from '../api/alert-rules.ts';
 import type { Dashboard } from './dashboard.ts';
 import { Construct } from 'constructs';
 import { Chart } from 'cdk8s';
@@ -262,7 +263,12 @@ export class Model extends Construct {
         name: `${this.name}-alerts`,
         namespace: props.namespace,
         owner: this,
-        render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: alerts.ruleSpec(this.modelRef.name) } }),
+        // The conditions ride along for the embedded operator's evaluator (api/alert-rules.ts): one definition, two evaluators.
+        render: () => ({
+          labels: { [MODEL_LABEL]: this.name },
+          annotations: { [ALERT_CONDITIONS_ANNOTATION]: alerts.conditionsAnnotation(this.modelRef.name) },
+          body: { spec: alerts.ruleSpec(this.modelRef.name) },
+        }),
       });
     }
     if (props.dashboard) {

@@ -66,6 +66,15 @@ export const OperatorChartValuesSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
+    ui: Type.Object(
+      {
+        enabled: Type.Boolean({
+          description:
+            "serve the web UI read-only from the operator (port http-ui 8070 on its pods and Service; NetworkPolicy: namespaces labelled ghosteam.io/ui-access=true); the UI's actions need the audit log: use `ghosteam install --ui` for them",
+        }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -90,6 +99,7 @@ export function chartValues(p: OperatorInstallProps): OperatorChartValues {
       secret: g?.secret?.name ?? '',
     },
     payloadSink: { enabled: Boolean(p.payloadSink), sizeLimit: p.payloadSink?.sizeLimit ?? '1Gi' },
+    ui: { enabled: Boolean(p.ui) },
   };
 }
 
@@ -153,6 +163,7 @@ const FEATURES: readonly Feature[] = [
     apply: (p) => (p.gitWriteBack = { ...(p.gitWriteBack as object), secret: { name: S.secret } }),
   },
   { key: 'payloadSink', cond: '.Values.payloadSink.enabled', apply: (p) => (p.payloadSink = { sizeLimit: S.sizeLimit }) },
+  { key: 'ui', cond: '.Values.ui.enabled', apply: (p) => (p.ui = { readOnly: true }) },
 ];
 
 /** The objects with the given features on (CRDs apart: they go to crds/), each as its id and YAML lines. */
@@ -384,7 +395,7 @@ export function operatorChartFiles(props: OperatorInstallProps = {}): Record<str
     'values.schema.json': JSON.stringify({ $schema: 'http://json-schema.org/draft-07/schema#', ...OperatorChartValuesSchema }, null, 2) + '\n',
     'templates/_helpers.tpl': HELPERS,
     'templates/operator.yaml': operatorTemplate(),
-    'templates/NOTES.txt': `The ghosteam operator runs in {{ .Release.Namespace }} ({{ include "${CHART_NAME}.replicas" . }} replica(s), one leads).\nIts health and metrics: Service ${CHART_NAME}-metrics, port 8081 (/healthz, /readyz, /metrics).\n`,
+    'templates/NOTES.txt': `The ghosteam operator runs in {{ .Release.Namespace }} ({{ include "${CHART_NAME}.replicas" . }} replica(s), one leads).\nIts health and metrics: Service ${CHART_NAME}-metrics, port 8081 (/healthz, /readyz, /metrics).\n{{- if .Values.ui.enabled }}\nThe web UI (read-only): port 8070 of the same Service; kubectl port-forward -n {{ .Release.Namespace }} svc/${CHART_NAME}-metrics 8070\n{{- end }}\n`,
     'crds/ghosteam-crds.yaml': ghosteamCrds()
       .map((o) => stringify(o, { lineWidth: 0 }))
       .join('---\n'),
@@ -399,6 +410,10 @@ export async function writeOperatorChart(dir: string, props: OperatorInstallProp
   if (props.audit)
     throw new Error(
       "--helm with --audit-log: the chart does not template the audit log's claim yet; apply with `ghosteam install --audit-log`, or `--dry-run` for the manifests",
+    );
+  if (props.ui && !props.ui.readOnly)
+    throw new Error(
+      '--helm with --ui: the chart serves the UI read-only (its actions need the audit log, which the chart does not template yet); add --ui-read-only, or apply with `ghosteam install --ui`',
     );
   const target = resolve(dir);
   if (existsSync(target)) {

@@ -69,6 +69,63 @@ export interface OperatorInstallProps {
    * @default - off (the operator's decisions are still Kubernetes Events)
    */
   readonly audit?: OperatorAudit;
+  /**
+   * Serve the web UI from the operator (`ghosteam operator --ui-port`): the pages of `ghosteam ui`
+   * over the API server's objects and the registry, on port `http-ui` of the operator's pods and of
+   * its Service. Auth is on by default: the actions (pause/resume/promote/abort, retrain) need a
+   * token from a Secret or an OIDC issuer, and are audited (so `audit` is needed with them);
+   * `readOnly` serves the pages without actions. Reads need no credential: the NetworkPolicy lets
+   * only namespaces labelled `ghosteam.io/ui-access=true` (an ingress controller's, with its own
+   * authentication) reach the port; `kubectl port-forward` works for anyone allowed to use it.
+   * @default - off
+   */
+  readonly ui?: OperatorUi;
+}
+
+export interface OperatorUi {
+  /** @default 8070 */
+  readonly port?: number;
+  /** A Secret in the operator's namespace holding the actions' bearer token (key `token`): an env var through secretKeyRef, never read through the API. */
+  readonly tokenSecret?: { readonly name: string; readonly key?: string };
+  /** OIDC access tokens from this issuer allow the actions (the scope ghosteam:admin by default, or `grants`). */
+  readonly oidc?: { readonly issuer: string; readonly audience: string; /** `admin=CLAIM:VALUE` */ readonly grants?: readonly string[] };
+  /** Pages only, no actions (then no credential is needed). */
+  readonly readOnly?: boolean;
+}
+
+/** The UI's container port (`ghosteam operator --ui-port`). */
+export const UI_PORT = 8070;
+/** The label a namespace needs for its pods to reach the UI port (the NetworkPolicy). */
+export const UI_ACCESS_LABEL = 'ghosteam.io/ui-access';
+const UI_TOKEN_ENV = 'GHOSTEAM_UI_TOKEN';
+
+/** What is wrong with the UI settings (pure); each problem names the field and the fix. */
+export function uiProblem(u: OperatorUi, audit: boolean): string | undefined {
+  if (u.port !== undefined && (!Number.isInteger(u.port) || u.port < 1 || u.port > 65535)) return `ui.port ${u.port} is not a port (1-65535)`;
+  if (u.port === HEALTH_PORT || u.port === SINK_PORT)
+    return `ui.port ${u.port} is taken by the operator's ${u.port === HEALTH_PORT ? 'metrics' : 'payload sink'} port; pick another`;
+  if (u.readOnly && (u.tokenSecret || u.oidc)) return 'ui.readOnly serves no actions: leave ui.tokenSecret and ui.oidc out (or readOnly, to allow actions)';
+  if (!u.readOnly && !u.tokenSecret && !u.oidc)
+    return "ui: the UI's actions need credentials (auth is on by default): give ui.tokenSecret (--ui-token-secret, a Secret with key 'token') or ui.oidc (--ui-auth-issuer and --ui-auth-audience), or ui.readOnly (--ui-read-only) for pages only";
+  if (!u.readOnly && !audit)
+    return "ui: the UI's actions are audited: add audit (--audit-log, or --audit-log-claim), or make the UI read-only (--ui-read-only)";
+  const sec = u.tokenSecret;
+  if (sec && (!DNS_SUBDOMAIN.test(sec.name) || sec.name.length > 253))
+    return `ui.tokenSecret '${sec.name}' is not a valid Secret name (lower-case letters, digits, '-' and '.')`;
+  if (sec?.key !== undefined && !SECRET_KEY.test(sec.key)) return `ui.tokenSecret key '${sec.key}' is not valid (letters, digits, '-', '_' and '.')`;
+  if (u.oidc) {
+    let url: URL | undefined;
+    try {
+      url = new URL(u.oidc.issuer);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== 'https:') return `ui.oidc.issuer '${u.oidc.issuer}' must be an https:// URL (the issuer's keys come from it)`;
+    if (!u.oidc.audience.trim()) return "ui.oidc.audience is empty: give the 'aud' the UI's tokens carry";
+    for (const g of u.oidc.grants ?? [])
+      if (!/^admin=[^:=\s]+:\S+$/.test(g)) return `ui.oidc.grants '${g}' is not admin=CLAIM:VALUE (e.g. admin=groups:ml-admins)`;
+  }
+  return undefined;
 }
 
 export interface OperatorAudit {
@@ -169,6 +226,40 @@ export const OPERATOR_RULES = [
   { apiGroups: ['kueue.x-k8s.io'], resources: ['localqueues'], verbs: ['get', 'list', 'watch'] },
 ] as const;
 
+/**
+ * What the UI (`ghosteam operator --ui-port`, ui/cluster.ts) reads: the objects its pages show,
+ * listed and watched, nothing else (no Secrets, no pods). A test runs the UI as a ServiceAccount
+ * holding exactly these and reads every page.
+ */
+export const UI_READ_RULES = [
+  { apiGroups: ['ghosteam.io'], resources: ['models', 'driftmonitors', 'trainingruns'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['get', 'list', 'watch'] },
+] as const;
+
+/**
+ * What the UI's actions write (controllers/actions.ts): a rollout action annotates the Model
+ * (update), a retrain reads the pipeline's WorkflowTemplate (its spec hash) and creates a TrainingRun.
+ */
+export const UI_ACTION_RULES = [
+  { apiGroups: ['ghosteam.io'], resources: ['models'], verbs: ['get', 'update'] },
+  { apiGroups: ['ghosteam.io'], resources: ['trainingruns'], verbs: ['create'] },
+  { apiGroups: ['argoproj.io'], resources: ['workflowtemplates'], verbs: ['get'] },
+] as const;
+
+type Rule = { readonly apiGroups: readonly string[]; readonly resources: readonly string[]; readonly verbs: readonly string[] };
+
+/** The rules of `want` that `have` does not grant (pure): each (group, resource, verb) on its own. */
+export function missingRules(want: readonly Rule[], have: readonly Rule[]): Rule[] {
+  const out: Rule[] = [];
+  for (const w of want)
+    for (const g of w.apiGroups)
+      for (const r of w.resources) {
+        const verbs = w.verbs.filter((v) => !have.some((h) => h.apiGroups.includes(g) && h.resources.includes(r) && h.verbs.includes(v)));
+        if (verbs.length) out.push({ apiGroups: [g], resources: [r], verbs });
+      }
+  return out;
+}
+
 /** The rules on cluster-scoped resources: a namespace-scoped operator keeps these in its ClusterRole. */
 const CLUSTER_SCOPED = new Set(['nodes']);
 
@@ -193,7 +284,11 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       throw new Error(`watchNamespace '${watchNs}' is not a valid namespace name (lower-case letters, digits and '-', at most 63)`);
     args.push('--namespace', watchNs);
   }
-  const rule = (r: (typeof OPERATOR_RULES)[number]) => ({ apiGroups: [...r.apiGroups], resources: [...r.resources], verbs: [...r.verbs] });
+  const rule = (r: Rule): { apiGroups: string[]; resources: string[]; verbs: string[] } => ({
+    apiGroups: [...r.apiGroups],
+    resources: [...r.resources],
+    verbs: [...r.verbs],
+  });
   const clusterRules = OPERATOR_RULES.filter((r) => watchNs === undefined || r.resources.every((x) => CLUSTER_SCOPED.has(x))).map(rule);
   const watchRules = watchNs === undefined ? [] : OPERATOR_RULES.filter((r) => !r.resources.every((x) => CLUSTER_SCOPED.has(x))).map(rule);
   const g = props.gitWriteBack;
@@ -222,6 +317,25 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
     if (problem) throw new Error(problem);
     // $(POD_NAME) is expanded by the kubelet from the container's env: one file (one writer) per pod.
     args.push('--audit-log', `${AUDIT_DIR}/$(POD_NAME).jsonl`);
+  }
+  const ui = props.ui;
+  const uiPort = ui?.port ?? UI_PORT;
+  if (ui) {
+    const problem = uiProblem(ui, audit !== undefined);
+    if (problem) throw new Error(problem);
+    args.push('--ui-port', String(uiPort), '--ui-host', '0.0.0.0');
+    if (ui.tokenSecret) {
+      env.push({ name: UI_TOKEN_ENV, valueFrom: { secretKeyRef: { name: ui.tokenSecret.name, key: ui.tokenSecret.key ?? 'token' } } });
+      args.push('--ui-token-env', UI_TOKEN_ENV);
+    }
+    if (ui.oidc) {
+      args.push('--ui-auth-issuer', ui.oidc.issuer, '--ui-auth-audience', ui.oidc.audience);
+      for (const g of ui.oidc.grants ?? []) args.push('--ui-auth-grant', g);
+    }
+    // The operator's rules already hold what the UI reads and its actions write; any the UI needed
+    // beyond them would be added here (and only those).
+    const extra = missingRules([...UI_READ_RULES, ...(ui.readOnly ? [] : UI_ACTION_RULES)], OPERATOR_RULES).map(rule);
+    (watchNs === undefined ? clusterRules : watchRules).push(...extra);
   }
   const out: K8sObject[] = [];
   if (props.crds ?? true) out.push(...ghosteamCrds());
@@ -301,11 +415,13 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
                 ports: [
                   { name: 'http-metrics', containerPort: HEALTH_PORT, protocol: 'TCP' },
                   ...(sink ? [{ name: 'http-payloads', containerPort: SINK_PORT, protocol: 'TCP' }] : []),
+                  ...(ui ? [{ name: 'http-ui', containerPort: uiPort, protocol: 'TCP' }] : []),
                 ],
                 ...(sink ? { lifecycle: { preStop: { sleep: { seconds: OPERATOR_SHUTDOWN.preStopSleepSeconds } } } } : {}),
                 livenessProbe: { httpGet: { path: '/healthz', port: 'http-metrics' }, initialDelaySeconds: 10, periodSeconds: 10, failureThreshold: 3 },
                 readinessProbe: { httpGet: { path: '/readyz', port: 'http-metrics' }, periodSeconds: 5, failureThreshold: 2 },
-                // The sink holds up to 10,000 unpaired KServe halves: more memory with it.
+                // The sink holds up to 10,000 unpaired KServe halves: more memory with it. (The UI's
+                // caches are the same objects the controllers cache: small beside that.)
                 resources: { requests: { cpu: '100m', memory: sink ? '256Mi' : '192Mi' }, limits: { cpu: '1', memory: sink ? '640Mi' : '320Mi' } },
                 securityContext: {
                   allowPrivilegeEscalation: false,
@@ -349,7 +465,13 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: `${NAME}-metrics`, namespace: ns, labels },
-      spec: { selector, ports: [{ name: 'http-metrics', port: HEALTH_PORT, targetPort: 'http-metrics', protocol: 'TCP' }] },
+      spec: {
+        selector,
+        ports: [
+          { name: 'http-metrics', port: HEALTH_PORT, targetPort: 'http-metrics', protocol: 'TCP' },
+          ...(ui ? [{ name: 'http-ui', port: uiPort, targetPort: 'http-ui', protocol: 'TCP' }] : []),
+        ],
+      },
     },
     ...(sink
       ? [
@@ -392,6 +514,7 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
                 },
               ]
             : []),
+          ...(ui ? [{ ports: [{ port: 'http-ui', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { [UI_ACCESS_LABEL]: 'true' } } }] }] : []),
         ],
       },
     },

@@ -18,6 +18,8 @@ export interface ProgressEvent {
   readonly epoch?: number;
   readonly epochs?: number;
   readonly loss?: number;
+  /** The loss on held-out rows (train-tabular with a validation slice): what early stopping should judge. */
+  readonly valLoss?: number;
   /** Any other progress in [0, 1]. */
   readonly fraction?: number;
   readonly message?: string;

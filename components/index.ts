@@ -37,6 +37,9 @@ import { validate } from './validate/index.ts';
 import { driftComponent } from './drift/component.ts';
 import { getHistoricalFeaturesComponent } from './features/component.ts';
 import { materializeFeaturesComponent } from './features/materialize-component.ts';
+import { optimizeOnnxComponent } from './optimize/component.ts';
+import { batchPredictComponent } from './batch/component.ts';
+import { sweepController } from './sweep-controller/index.ts';
 
 export * from './component.ts';
 export * from './dataset/index.ts';
@@ -67,6 +70,7 @@ export const CONTAINER_PATHS = {
 } as const;
 
 const BUILTINS: readonly Component[] = [
+  batchPredictComponent,
   driftComponent,
   evaluate,
   exportOnnx,
@@ -74,8 +78,10 @@ const BUILTINS: readonly Component[] = [
   getHistoricalFeaturesComponent,
   ingest,
   materializeFeaturesComponent,
+  optimizeOnnxComponent,
   register,
   split,
+  sweepController,
   trainTabular,
   validate,
 ];

@@ -37,6 +37,8 @@ export interface LocalServiceOptions {
   readonly app?: string;
   /** ghosteam objects to apply at start (--manifests). */
   readonly manifests?: readonly K8sObject[];
+  /** Alert rules (PrometheusRules from Alerts.of) to evaluate locally, and where to send what fires. @default - none */
+  readonly alerts?: { readonly rules: readonly K8sObject[]; readonly webhook?: { readonly url: string; readonly bearerToken?: string } };
   /** The engine's store directory (artifacts, cache, run records), absolute. */
   readonly storeDir: string;
   readonly workers?: number;
@@ -135,7 +137,12 @@ export async function startLocalService(o: LocalServiceOptions): Promise<LocalSe
     ...(o.resyncMs ? { resyncMs: o.resyncMs } : {}),
     ...(o.gitWriteBack ? { gitWriteBack: o.gitWriteBack } : {}),
     ...(o.audit ? { audit: o.audit } : {}),
+    ...(o.alerts ? { alerts: { rules: o.alerts.rules, ...(o.alerts.webhook ? { webhook: o.alerts.webhook } : {}) } } : {}),
   });
+  if (op.alerts)
+    log.info(
+      `alert rules: ${op.alerts.rules.map((r) => `${r.alert} (${r.model})`).join(', ')}, evaluated over the model server's series${o.alerts?.webhook ? `, sent to ${o.alerts.webhook.url}` : ''}`,
+    );
 
   const applyOne = async (obj: K8sObject): Promise<string> => {
     const ns = obj.metadata.namespace ?? 'default';

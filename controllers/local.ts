@@ -26,6 +26,7 @@ import type { MetricsSource } from './backends/types.ts';
 import type { GitWriteBackOptions } from './reconcilers/writeback.ts';
 import type { K8sObject } from '../api/objects.ts';
 import { annotate } from './actions.ts';
+import { LocalAlertEvaluator, type LocalAlertsOptions } from './alerts-local.ts';
 
 export interface LocalOperatorOptions {
   /** Where objects are kept. undefined: in memory only. @default - in memory */
@@ -64,6 +65,12 @@ export interface LocalOperatorOptions {
   readonly gitWriteBack?: GitWriteBackOptions;
   /** Audit the operator's decisions (promote, rollback, traffic, pause/resume, retrain, write-back). @default - none */
   readonly audit?: OperatorAudit;
+  /**
+   * Evaluate the Models' alert rules (the PrometheusRule objects synth emits for `Alerts.of`) over the
+   * model server's series, as Prometheus would, and send what fires or resolves to the log (warn), a
+   * webhook (Alertmanager's payload) and `onChange` (controllers/alerts-local.ts). @default - none
+   */
+  readonly alerts?: Omit<LocalAlertsOptions, 'modelServer' | 'samples' | 'log' | 'now'>;
 }
 
 const KIND_TYPES: Record<string, ResourceType> = { Model: TYPES.Model, DriftMonitor: TYPES.DriftMonitor, TrainingRun: TYPES.TrainingRun };
@@ -71,6 +78,8 @@ const KIND_TYPES: Record<string, ResourceType> = { Model: TYPES.Model, DriftMoni
 export interface LocalOperator {
   readonly store: LocalStore;
   readonly operator: RunningOperator;
+  /** The alert evaluator, when `alerts` was given. */
+  readonly alerts?: LocalAlertEvaluator;
   /** Creates or updates (spec, labels, annotations) a ghosteam object; validates it against its CRD schema first. */
   apply(obj: K8sObject): Promise<K8sObject>;
   /** Sets (null: removes) annotations on an existing object, leaving its spec as it is (`kubectl annotate`). */
@@ -91,6 +100,8 @@ export interface LocalOperator {
 
 export async function startLocalOperator(o: LocalOperatorOptions): Promise<LocalOperator> {
   const log = o.log ?? createLogger({ level: 'warn' });
+  // Bad rules are refused before anything starts.
+  const alerts = o.alerts ? new LocalAlertEvaluator({ ...o.alerts, modelServer: o.modelServer, log, ...(o.clock ? { now: o.clock } : {}) }) : undefined;
   const store = await LocalStore.open({ stateDir: o.stateDir, now: o.clock });
   const pipelinesMap = () => (typeof o.engine?.pipelines === 'function' ? o.engine.pipelines() : (o.engine?.pipelines ?? new Map()));
   let operator: RunningOperator | undefined;
@@ -144,9 +155,11 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
     if (!t) throw new Error(`kind ${kind} is not a ghosteam resource; use Model, DriftMonitor or TrainingRun`);
     return t;
   };
+  alerts?.start();
   const api: LocalOperator = {
     store,
     operator,
+    ...(alerts ? { alerts } : {}),
     async apply(obj) {
       const t = typeOf(obj.kind);
       const errors = validateGhosteamObject(obj);
@@ -183,6 +196,7 @@ export async function startLocalOperator(o: LocalOperatorOptions): Promise<Local
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${kind} ${ns}/${name}; last status: ${JSON.stringify(last?.status ?? null)}`);
     },
     async stop() {
+      await alerts?.stop();
       await operator.stop();
       await pipelines.drain();
       store.close();

@@ -6,6 +6,7 @@
 import type { HealthSecurity } from './runtime/health.ts';
 import type { ModelRegistry } from '../components/registry/types.ts';
 import { Manager, type Controller } from './runtime/manager.ts';
+import { registerStatusMetrics } from './runtime/status-metrics.ts';
 import { objectKey, TYPES, type ObjectStore } from './runtime/store.ts';
 import { KubeStore, loadKubeConfig } from './runtime/kube-store.ts';
 import { eventRecorder, type EventRecorder } from './runtime/events.ts';
@@ -202,6 +203,10 @@ export async function startControllers(d: OperatorDeps): Promise<RunningOperator
   const recorder = eventRecorder(d.store, 'ghosteam-operator', log, d.now ?? Date.now);
   const events = d.audit ? auditingRecorder(recorder, d.audit.log, d.audit.who, log) : recorder;
   for (const c of buildControllers(d, manager, events)) manager.add(c);
+  registerStatusMetrics(manager.metrics.registry, {
+    models: () => manager.informer(TYPES.Model)?.list() ?? [],
+    monitors: () => manager.informer(TYPES.DriftMonitor)?.list() ?? [],
+  });
   await manager.start();
   return {
     manager,

@@ -52,9 +52,12 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
   'train-tabular': {
     name: 'train-tabular',
     version: '2',
-    inputs: [{ name: 'train', kind: 'dataset' }],
+    inputs: [
+      { name: 'train', kind: 'dataset' },
+      { name: 'validation', kind: 'dataset', optional: true },
+    ],
     outputs: [{ name: 'model', kind: 'model' }],
-    outputParams: ['finalLoss', 'backend', 'rows', 'task'],
+    outputParams: ['finalLoss', 'valLoss', 'backend', 'rows', 'task'],
     params: PARAMS['train-tabular'],
   },
   evaluate: {
@@ -105,6 +108,14 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputParams: ['rows', 'features', 'found'],
     params: PARAMS['get-historical-features'],
   },
+  'sweep-controller': {
+    name: 'sweep-controller',
+    version: '1',
+    inputs: [],
+    outputs: [],
+    outputParams: ['items', 'state', 'done', 'final', 'best'],
+    params: PARAMS['sweep-controller'],
+  },
   'materialize-features': {
     name: 'materialize-features',
     version: '1',
@@ -112,6 +123,29 @@ export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> =
     outputs: [],
     outputParams: ['rowsWritten', 'chunks', 'until'],
     params: PARAMS['materialize-features'],
+  },
+  'optimize-onnx': {
+    name: 'optimize-onnx',
+    version: '1',
+    inputs: [
+      { name: 'model', kind: 'model', optional: true },
+      { name: 'validation', kind: 'dataset', optional: true },
+    ],
+    outputs: [
+      { name: 'optimized', kind: 'model' },
+      { name: 'report', kind: 'metrics' },
+    ],
+    outputParams: ['accepted', 'sizeRatio', 'metricDelta', 'version', 'modelRef'],
+    params: PARAMS['optimize-onnx'],
+  },
+  'batch-predict': {
+    name: 'batch-predict',
+    version: '1',
+    inputs: [{ name: 'input', kind: 'dataset', optional: true }],
+    outputs: [{ name: 'lineage', kind: 'file' }],
+    outputParams: ['rows', 'modelVersion', 'inputDigest', 'outputDigest', 'output'],
+    fileParams: ['input'],
+    params: PARAMS['batch-predict'],
   },
   drift: {
     name: 'drift',

@@ -18,6 +18,7 @@ export {
 export { Gpu, Resources, Retry, Cache, Schedule, GPU_PRODUCTS, gpuProductLabel } from './resources.ts';
 export { ContainerComponent, type ContainerComponentProps, type ContainerIO, type ContainerParam, type ContainerLocal } from './container-component.ts';
 export { CONTAINER_DIRS, contractEnv, containerDirs, paramEnvName, inputEnvName, outputEnvName, upperSnake, type ContractDirs } from './contract.ts';
+export { BatchPrediction, batchPredictionIssues, type BatchPredictionProps } from './batch-prediction.ts';
 export { BUILTIN_COMPONENTS, builtinComponent, type ComponentDescriptor } from './catalog.ts';
 export { compileArgo, type CompiledPipeline } from './argo.ts';
 export { checkPipelineSpec, topoOrder, findCycle, dataDependencies } from './check.ts';
@@ -36,6 +37,6 @@ export {
   type SweepSpec,
   type SweepBudget,
 } from './tuning/sweep.ts';
-export { Space, Dimension, gridPoints, spaceIssues, type SpaceSpec, type DimensionSpec } from './tuning/space.ts';
-export { propose, type AlgorithmSpec, type Direction, type TrialView, type TrialState } from './tuning/samplers.ts';
-export { decidePrune, type EarlyStoppingSpec } from './tuning/pruners.ts';
+export { Space, Dimension, gridPoints, spaceIssues, type SpaceSpec, type DimensionSpec } from '../components/tuning/space.ts';
+export { propose, type AlgorithmSpec, type Direction, type TrialView, type TrialState } from '../components/tuning/samplers.ts';
+export { decidePrune, type EarlyStoppingSpec } from '../components/tuning/pruners.ts';

@@ -1,19 +1,20 @@
 /**
- * `ghosteam ui`: a read-only web UI and JSON API over the embedded default's local state — the
- * operator's state directory (Models, TrainingRuns), the model registry and the local engine's run
- * records. Pages are server-rendered (ui/html.ts) from the same objects the API returns (ui/api.ts).
- * Live updates: the server watches the state, registry and runs folders (inotify, not polling) and
- * sends one `change` Server-Sent Event per burst of writes; pages then fetch their fragment.
+ * `ghosteam ui`: a read-only web UI and JSON API over a UiSource (ui/source.ts) — the embedded
+ * default's local state (the operator's state directory, the model registry, the local engine's run
+ * records) or, in a cluster, the API server's objects and the registry (ui/cluster.ts). Pages are
+ * server-rendered (ui/html.ts) from the same objects the API returns (ui/api.ts). Live updates: the
+ * source reports changes (inotify on the local folders, watches on the API server; not polling) and
+ * the server sends one `change` Server-Sent Event per burst; pages then fetch their fragment.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { readTls, watchTls, type TlsFiles } from '../components/security/tls.ts';
-import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ModelRegistry, ModelVersion } from '../components/registry/types.ts';
-import { readStateObjects } from '../controllers/runtime/inbox.ts';
-import { effectiveStatus, RunStore } from '../pipelines/local/store.ts';
+import type { ModelRegistry } from '../components/registry/types.ts';
+import { localSource, RunNotFoundError, type UiSource } from './source.ts';
+import { ApiError } from '../controllers/runtime/store.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
 import { Value } from '@sinclair/typebox/value';
 import {
@@ -37,6 +38,8 @@ import { driftMonitorLive, driftMonitorPage, driftMonitorsPage, driftRows, exper
 import { ACTIONS_JS, errorPage, LIVE_JS, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
 
 export interface UiOptions {
+  /** Where the data comes from (ui/source.ts); absent: the local files named below. */
+  readonly source?: UiSource;
   /** The local operator's state directory (Models, TrainingRuns); absent: no models. */
   readonly stateDir?: string;
   /** The folder holding the local engine's `runs/` (the CLI's --store-dir); absent: no runs. */
@@ -126,30 +129,23 @@ function experimentQuery(p: URLSearchParams): ExperimentQuery {
 
 export async function startUi(o: UiOptions): Promise<UiServer> {
   const maxAgeMs = o.maxAgeMs ?? 5000;
-  const runStore = o.runsRoot ? new RunStore(o.runsRoot) : undefined;
+  const source =
+    o.source ??
+    localSource({
+      ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+      ...(o.runsRoot ? { runsRoot: o.runsRoot } : {}),
+      ...(o.registry ? { registry: o.registry } : {}),
+      ...(o.watchDirs ? { watchDirs: o.watchDirs } : {}),
+    });
   let cached: { at: number; snap: Promise<Snapshot> } | undefined;
   let seq = 0;
 
-  async function read(): Promise<Snapshot> {
-    const models = o.stateDir ? readStateObjects(o.stateDir, 'Model') : [];
-    const trainingRuns = o.stateDir ? readStateObjects(o.stateDir, 'TrainingRun') : [];
-    const versions: Record<string, ModelVersion[]> = {};
-    if (o.registry) {
-      // Side by side: with a thousand models one after another is a second of file reads (bench:ui).
-      const registry = o.registry;
-      const names = [...new Set(models.map((m) => (m.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? m.metadata.name))];
-      const lists = await Promise.all(names.map((name) => registry.listVersions(name).catch((): ModelVersion[] => [])));
-      names.forEach((name, i) => (versions[name] = lists[i].sort((a, b) => a.version - b.version)));
-    }
-    const driftMonitors = o.stateDir ? readStateObjects(o.stateDir, 'DriftMonitor') : [];
-    return { models, trainingRuns, driftMonitors, versions };
-  }
-  // The snapshot is read at start, again (before the change event goes out) when a watched folder
+  // The snapshot is read at start, again (before the change event goes out) when the source
   // changes, and in the background when older than maxAgeMs; so a page never waits for a re-read
   // of a thousand models' files unless the state changed under it.
   let stale = true;
   const refresh = (): Promise<Snapshot> => {
-    const snap = read();
+    const snap = source.read();
     cached = { at: Date.now(), snap };
     stale = false;
     snap.catch(() => {
@@ -166,23 +162,23 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     }
     return cached.snap;
   };
-  const runs = async (): Promise<RunRecord[]> => (runStore ? runStore.list() : []);
+  const runs = (): Promise<RunRecord[]> => source.runs();
   async function run(id: string): Promise<RunRecord> {
-    if (!runStore) throw new HttpError(404, `no run '${id}': this UI has no runs folder (start it with --store-dir)`);
     try {
-      return await runStore.load(id);
+      return await source.run(id);
     } catch (e) {
-      throw new HttpError(404, (e as Error).message);
+      if (e instanceof RunNotFoundError) throw new HttpError(404, e.message);
+      throw e;
     }
   }
 
   // --- live updates -------------------------------------------------------------------------
   const clients = new Set<ServerResponse>();
-  const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
   const changed = () => {
     stale = true;
-    if (timer) return;
+    if (timer || closed) return;
     timer = setTimeout(() => {
       timer = undefined;
       // Re-read first, then tell the pages: the fragments they fetch are then served at once.
@@ -193,33 +189,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
       void snapshot().then(emit, emit);
     }, o.debounceMs ?? 100);
   };
-  // One inotify watch per folder, not `recursive: true`: Node 20's recursive watcher on Linux
-  // follows files, and loses a file once it is replaced by rename (every atomic write here).
-  const watched = new Set<string>();
-  const watchFolder = (d: string, depth: number) => {
-    if (watched.has(d) || watched.size >= 4096) return;
-    let w: FSWatcher;
-    try {
-      w = watch(d, (_event, name) => {
-        changed();
-        if (name && depth < 6) {
-          const sub = join(d, name.toString());
-          try {
-            if (statSync(sub).isDirectory()) watchFolder(sub, depth + 1);
-          } catch {
-            // gone already (a temp file)
-          }
-        }
-      });
-    } catch {
-      return; // a folder that cannot be watched still serves; its changes show after maxAgeMs
-    }
-    w.on('error', () => {});
-    watched.add(d);
-    watchers.push(w);
-    if (depth < 6) for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) watchFolder(join(d, e.name), depth + 1);
-  };
-  for (const d of o.watchDirs ?? []) if (existsSync(d)) watchFolder(d, 0);
+  source.subscribe(changed);
   const heartbeat = setInterval(() => {
     for (const c of clients) c.write(': keep-alive\n\n');
   }, 15_000);
@@ -295,9 +265,9 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
               );
             const view = versionView(v);
             let rs;
-            if (view.runId && runStore)
-              rs = await runStore.load(view.runId).then(
-                (x) => runSummary(x, effectiveStatus(x)),
+            if (view.runId)
+              rs = await source.run(view.runId).then(
+                (x) => runSummary(x, source.status(x)),
                 () => undefined,
               );
             if (kind === 'api') return json({ version: view, ...(rs ? { run: rs } : {}) });
@@ -354,7 +324,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           const list = (await runs())
             .filter((r) => pipeline === null || r.pipeline === pipeline)
             .slice(0, limit)
-            .map((r) => runSummary(r, effectiveStatus(r)));
+            .map((r) => runSummary(r, source.status(r)));
           if (kind === 'api') return json({ runs: list });
           if (kind === 'fragment') return page(runRows(list).text);
           return page(runsPage(list));
@@ -362,7 +332,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         const id = decode(s1, 'run id');
         if (scope.length === 2) {
           const rec = await run(id);
-          const d = runDetail(rec, effectiveStatus(rec));
+          const d = runDetail(rec, source.status(rec));
           if (kind === 'api') return json(d);
           if (kind === 'fragment') return page(runLive(d).text);
           return page(runPage(d));
@@ -371,7 +341,7 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           const r = await run(id);
           const node = r.nodes[decode(s3, 'task')];
           if (!node?.log) throw new HttpError(404, `run '${id}' has no log for task '${decode(s3, 'task')}'`);
-          return send(200, 'text/plain; charset=utf-8', await runStore!.readLog(id, node.log));
+          return send(200, 'text/plain; charset=utf-8', await source.readLog(r, node));
         }
       }
       throw new HttpError(
@@ -461,10 +431,17 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         ...('run' in out ? { trainingRun: (out as { run: { metadata: { name: string } } }).run.metadata.name } : {}),
       });
     } catch (e) {
-      const status = e instanceof HttpError || e instanceof ActionError ? e.status : 500;
-      await acts.audit?.record({ who: who.subject, via, what, target, outcome: 'failure', ...(detail ? { detail } : {}), error: (e as Error).message });
+      // The API server's refusals (cluster mode) keep their meaning: the UI's own Kubernetes
+      // identity lacking a right is a 403 that says which, an invalid object a 400.
+      const api = e instanceof ApiError ? apiStatus(e) : undefined;
+      const status = e instanceof HttpError || e instanceof ActionError ? e.status : (api ?? 500);
+      const message =
+        e instanceof ApiError && e.code === 403
+          ? `the API server refused the UI's own identity: ${e.message}; give its ServiceAccount the action rules (ghosteam install --ui does)`
+          : (e as Error).message;
+      await acts.audit?.record({ who: who.subject, via, what, target, outcome: 'failure', ...(detail ? { detail } : {}), error: message });
       if (status === 500) throw e;
-      return reply(status, { error: (e as Error).message });
+      return reply(status, { error: message });
     }
   }
 
@@ -485,14 +462,19 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     async close() {
       clearInterval(heartbeat);
       stopTlsWatch?.();
+      closed = true;
       if (timer) clearTimeout(timer);
-      for (const w of watchers) w.close();
+      await source.close();
       for (const c of clients) c.end();
       clients.clear();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
+
+/** The UI's answer to an API server error an action met; undefined: a 500. */
+const apiStatus = (e: ApiError): 400 | 403 | 404 | 409 | undefined =>
+  e.code === 403 ? 403 : e.code === 404 ? 404 : e.code === 409 ? 409 : e.code === 422 ? 400 : undefined;
 
 /** POST targets: /api/models/{ns}/{name}/rollout and /api/trainingruns. */
 const isActionPath = (parts: readonly string[]): boolean =>

@@ -9,7 +9,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { ObjectMeta } from '../objects.ts';
-import { QUALITY_METRICS, QUALITY_MIN_SAMPLES, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../quality.ts';
+import { QUALITY_METRICS, QUALITY_MIN_SAMPLES, QUALITY_SOURCES, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../quality.ts';
 import { AUTOSCALING_CEL_RULES, ROLLOUT_CEL_RULES } from './semantics.ts';
 
 export const GROUP = 'ghosteam.io';
@@ -342,7 +342,13 @@ export const DriftMonitorSpecSchema = Type.Object({
       metric: QualityMetricSchema,
       threshold: Type.Number({ description: 'A floor for accuracy-like metrics, a ceiling for rmse, mae and calibrationError' }),
       forSeconds: Type.Integer({ minimum: 0, description: 'How long the breach must last (checked on the schedule) before retraining' }),
-      minSamples: Type.Integer({ minimum: 1, description: 'Labelled predictions needed before quality is judged' }),
+      minSamples: Type.Integer({ minimum: 1, description: 'Labelled predictions (or, with source estimate, predictions) needed before quality is judged' }),
+      source: Type.Optional(
+        StringEnum(QUALITY_SOURCES, {
+          description:
+            "labels (default): quality measured on delayed labels; estimate: CBPE's estimate from the logged probabilities before the labels arrive (binary classifiers; accuracy, precision, recall, f1, rocAuc)",
+        }),
+      ),
     }),
   ),
   action: Type.Object({
@@ -422,6 +428,8 @@ export const DriftMonitorStatusSchema = Type.Object({
   quality: Type.Optional(
     Type.Object({
       metric: QualityMetricSchema,
+      /** Where value comes from: delayed labels, or CBPE's estimate (an estimate, not a measurement). */
+      source: Type.Optional(StringEnum(QUALITY_SOURCES)),
       version: Type.Optional(Type.Integer({ minimum: 1 })),
       value: Type.Optional(Type.Number()),
       samples: Type.Integer({ minimum: 0 }),

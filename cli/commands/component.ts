@@ -76,8 +76,11 @@ export function register(program: Command): void {
             signal: ctl.signal,
             log: (l) => process.stderr.write(`${l}\n`),
             progress: (e) => {
+              // name=value, so Katib's StdOut metrics collector reads the per-epoch values (pipelines/tuning/katib.ts).
               if (e.epoch !== undefined)
-                process.stderr.write(`epoch ${e.epoch}/${e.epochs ?? '?'}${e.loss !== undefined ? ` loss ${e.loss.toFixed(4)}` : ''}\n`);
+                process.stderr.write(
+                  `epoch ${e.epoch}/${e.epochs ?? '?'}${e.loss !== undefined ? ` loss=${e.loss.toPrecision(6)}` : ''}${e.valLoss !== undefined ? ` valLoss=${e.valLoss.toPrecision(6)}` : ''}\n`,
+                );
               else if (e.message) process.stderr.write(`${e.message}\n`);
             },
           },

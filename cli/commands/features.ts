@@ -5,7 +5,8 @@
  *   ghosteam features materialize --view-json '<FeatureView spec>' --name NAME   (the CronWorkflow's form)
  *   ghosteam features serve app.ts [--port 6566] [--host 127.0.0.1]
  *
- * The online store is the one each view declares. A Redis store's URL comes from the environment
+ * The online store is the one each view declares: a SQLite file (relative to the app's directory;
+ * `--view-json` runs: the working directory), or Redis. A Redis store's URL comes from the environment
  * (GHOSTEAM_ONLINE_STORE_URL; in a cluster the synthesized CronWorkflow sets it from the view's
  * Secret), never from a flag.
  */
@@ -102,7 +103,7 @@ export function register(program: Command): void {
         throw new Error('the served views use more than one online store; serve each store with its own `ghosteam features serve --service ...`');
       const first = [...services[0].views.values()][0];
       const { openOnlineStore } = await import('../../components/features/materialize-component.ts');
-      const store = await openOnlineStore(`${[...services[0].views.keys()][0]}`, first);
+      const store = await openOnlineStore(`${[...services[0].views.keys()][0]}`, first, { baseDir: d.appDir, readOnly: true });
       let token: string | undefined;
       if (f.tokenEnv) {
         token = process.env[f.tokenEnv];

@@ -7,7 +7,14 @@
  */
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { gitWriteBackProblem, operatorInstallManifests, type OperatorAudit, type OperatorGitWriteBack } from '../../charts/operator-install.ts';
+import {
+  gitWriteBackProblem,
+  operatorInstallManifests,
+  uiProblem,
+  type OperatorAudit,
+  type OperatorGitWriteBack,
+  type OperatorUi,
+} from '../../charts/operator-install.ts';
 import { intArg } from '../args.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
@@ -31,6 +38,48 @@ interface InstallFlags {
   auditLogClaim?: string;
   auditLogSize?: string;
   auditLogStorageClass?: string;
+  ui?: boolean;
+  uiTokenSecret?: string;
+  uiAuthIssuer?: string;
+  uiAuthAudience?: string;
+  uiAuthGrant: string[];
+  uiReadOnly?: boolean;
+}
+
+/** The UI settings from the install flags; undefined without --ui. Errors name the flag and the fix. */
+export function installUi(
+  f: Pick<InstallFlags, 'ui' | 'uiTokenSecret' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'uiReadOnly'>,
+): OperatorUi | undefined {
+  if (!f.ui) {
+    const stray =
+      f.uiTokenSecret !== undefined
+        ? '--ui-token-secret'
+        : f.uiAuthIssuer !== undefined
+          ? '--ui-auth-issuer'
+          : f.uiAuthAudience !== undefined
+            ? '--ui-auth-audience'
+            : f.uiAuthGrant.length
+              ? '--ui-auth-grant'
+              : f.uiReadOnly
+                ? '--ui-read-only'
+                : undefined;
+    if (stray) throw new Error(`${stray} needs --ui (serve the web UI from the operator)`);
+    return undefined;
+  }
+  if ((f.uiAuthIssuer === undefined) !== (f.uiAuthAudience === undefined))
+    throw new Error(
+      f.uiAuthIssuer === undefined
+        ? '--ui-auth-audience needs --ui-auth-issuer <url>'
+        : '--ui-auth-issuer needs --ui-auth-audience <aud>: without it a token issued for any other service would be accepted',
+    );
+  if (f.uiAuthGrant.length && f.uiAuthIssuer === undefined) throw new Error('--ui-auth-grant needs --ui-auth-issuer and --ui-auth-audience');
+  return {
+    ...(f.uiTokenSecret !== undefined ? { tokenSecret: { name: f.uiTokenSecret } } : {}),
+    ...(f.uiAuthIssuer !== undefined
+      ? { oidc: { issuer: f.uiAuthIssuer, audience: f.uiAuthAudience!, ...(f.uiAuthGrant.length ? { grants: f.uiAuthGrant } : {}) } }
+      : {}),
+    ...(f.uiReadOnly ? { readOnly: true } : {}),
+  };
 }
 
 /** The operator's audit log settings from the install flags; undefined without --audit-log or --audit-log-claim. */
@@ -122,6 +171,23 @@ export function register(program: Command): void {
     .option('--audit-log-claim <name>', 'write the audit log to this existing PersistentVolumeClaim instead (ReadWriteMany with several replicas)')
     .option('--audit-log-size <quantity>', 'size of the audit log claim the install creates (default 1Gi)')
     .option('--audit-log-storage-class <class>', "storage class of the audit log claim (default: the cluster's default)")
+    .option(
+      '--ui',
+      "serve the web UI from the operator (port http-ui 8070 on its pods and its Service ghosteam-operator-metrics): ghosteam ui's pages over the cluster's objects and the registry; actions need --ui-token-secret or --ui-auth-issuer (and --audit-log), or give --ui-read-only",
+    )
+    .option(
+      '--ui-token-secret <name>',
+      "with --ui: Secret in the operator namespace whose key 'token' allows the UI's actions (mounted as an env var, never read through the API)",
+    )
+    .option('--ui-auth-issuer <url>', "with --ui: OIDC issuer whose access tokens allow the UI's actions (with --ui-auth-audience)")
+    .option('--ui-auth-audience <aud>', "with --ui: the 'aud' the UI's OIDC tokens must carry")
+    .option(
+      '--ui-auth-grant <grant>',
+      'with --ui: admin=CLAIM:VALUE, who may act (default: the scope ghosteam:admin; repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--ui-read-only', 'with --ui: pages only, no actions (no credential needed)')
     .option('--helm <dir>', 'write a Helm chart of the operator to <dir> instead (these flags become its values.yaml defaults)')
     .action(async (f: InstallFlags, cmd: Command) => {
       const gitWriteBack = installGitWriteBack(f, {
@@ -134,6 +200,11 @@ export function register(program: Command): void {
           `--payload-sink keeps the payload log in the operator's pod, so it needs --replicas 1 (got ${replicas}); with several replicas, run \`ghosteam payload-sink\` as its own Deployment on a ReadWriteMany volume`,
         );
       const audit = installAudit(f);
+      const ui = installUi(f);
+      if (ui) {
+        const problem = uiProblem(ui, audit !== undefined);
+        if (problem) throw new Error(problem);
+      }
       if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.namespace))
         throw new Error(`--namespace '${f.namespace}' is not a valid namespace name (lower-case letters, digits and '-')`);
       if (f.watchNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(f.watchNamespace))
@@ -149,6 +220,7 @@ export function register(program: Command): void {
         ...(f.payloadSink ? { payloadSink: {} } : {}),
         ...(f.watchNamespace !== undefined ? { watchNamespace: f.watchNamespace } : {}),
         ...(audit ? { audit } : {}),
+        ...(ui ? { ui } : {}),
       };
       if (f.helm !== undefined && f.dryRun) throw new Error('--helm writes a chart and --dry-run prints manifests: give one of them');
       if (f.helm !== undefined) {

@@ -18,10 +18,18 @@ import { intArg } from '../args.ts';
 import { writeBackTargetProblem } from '../../api/lock.ts';
 import { API_VERSION } from '../../api/crds/types.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import { ALERT_CONDITIONS_ANNOTATION } from '../../api/alert-rules.ts';
 import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
+import type { AuthOptions } from '../../components/security/auth.ts';
 
 interface OperatorFlags extends SecurityFlags {
   metricsTokenEnv?: string;
+  uiPort?: string;
+  uiHost?: string;
+  uiTokenEnv?: string;
+  uiAuthIssuer?: string;
+  uiAuthAudience?: string;
+  uiAuthGrant: string[];
   auditLog?: string;
   local?: boolean;
   stateDir: string;
@@ -30,6 +38,8 @@ interface OperatorFlags extends SecurityFlags {
   prometheusUrl?: string;
   modelServer?: string;
   manifests?: string;
+  alertWebhook?: string;
+  alertWebhookTokenEnv?: string;
   payloadLog?: string;
   payloadSinkPort?: string;
   app?: string;
@@ -79,8 +89,57 @@ export function gitWriteBackFlags(
   };
 }
 
+/**
+ * The UI settings of `--ui-*`; undefined without --ui-port. The token comes from the environment
+ * only (a Secret's key through secretKeyRef: `ghosteam install --ui-token-secret`); errors name the flag.
+ */
+export function uiFlags(
+  f: Pick<OperatorFlags, 'uiPort' | 'uiHost' | 'uiTokenEnv' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'authCaFile'>,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { port: number; actions?: Omit<AuthOptions, 'now'> } | undefined {
+  if (f.uiPort === undefined) {
+    const stray =
+      f.uiHost !== undefined ? '--ui-host' : f.uiTokenEnv !== undefined ? '--ui-token-env' : f.uiAuthIssuer !== undefined ? '--ui-auth-issuer' : undefined;
+    if (stray) throw new Error(`${stray} needs --ui-port <port> (the port the UI listens on)`);
+    return undefined;
+  }
+  const port = intArg('--ui-port', f.uiPort, 0);
+  let token: string | undefined;
+  if (f.uiTokenEnv !== undefined) {
+    token = env[f.uiTokenEnv];
+    if (!token) throw new Error(`--ui-token-env ${f.uiTokenEnv}: the environment variable is not set or empty`);
+    if (token.length < 8)
+      throw new Error(`--ui-token-env ${f.uiTokenEnv}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
+  }
+  let jwt: Omit<AuthOptions, 'token'> | undefined;
+  try {
+    jwt = authFromFlags({
+      authIssuer: f.uiAuthIssuer,
+      authAudience: f.uiAuthAudience,
+      authGrant: f.uiAuthGrant,
+      authCaFile: f.uiAuthIssuer ? f.authCaFile : undefined,
+    });
+  } catch (e) {
+    throw new Error((e as Error).message.replace(/--auth-/g, '--ui-auth-'));
+  }
+  if (!token && !jwt) return { port };
+  return { port, actions: { ...(token ? { token } : {}), ...(jwt ?? {}) } };
+}
+
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from a YAML file or the YAML files in a directory. */
 export function readGhosteamManifests(path: string): K8sObject[] {
+  return readManifests(path, isGhosteamObject);
+}
+
+/** The PrometheusRules `Alerts.of` synthesized (they carry their conditions), which the local operator evaluates. */
+export function readAlertRules(path: string): K8sObject[] {
+  return readManifests(path, (o): o is K8sObject => {
+    const x = o as Partial<K8sObject> | null;
+    return x?.kind === 'PrometheusRule' && x.metadata?.annotations?.[ALERT_CONDITIONS_ANNOTATION] !== undefined;
+  });
+}
+
+function readManifests(path: string, keep: (o: unknown) => o is K8sObject): K8sObject[] {
   const out: K8sObject[] = [];
   let files: string[];
   let st;
@@ -107,7 +166,7 @@ export function readGhosteamManifests(path: string): K8sObject[] {
         throw new Error(`${file}:${line}: is not valid YAML (${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}); fix the syntax`);
       }
       const o: unknown = d.toJS();
-      if (isGhosteamObject(o)) out.push(o);
+      if (keep(o)) out.push(o);
     }
   }
   return out;
@@ -118,6 +177,27 @@ function isGhosteamObject(o: unknown): o is K8sObject {
   if (!o || typeof o !== 'object') return false;
   const x = o as Partial<K8sObject>;
   return x.apiVersion === API_VERSION && typeof x.kind === 'string' && typeof x.metadata?.name === 'string';
+}
+
+/** Local mode's alert evaluation: the PrometheusRules in --manifests, sent to the log and --alert-webhook. */
+export function alertsOf(f: { manifests?: string; alertWebhook?: string; alertWebhookTokenEnv?: string }): {
+  alerts?: { rules: K8sObject[]; webhook?: { url: string; bearerToken?: string } };
+} {
+  if (f.alertWebhookTokenEnv && !f.alertWebhook) throw new Error('--alert-webhook-token-env needs --alert-webhook <url>');
+  const rules = f.manifests ? readAlertRules(f.manifests) : [];
+  if (rules.length === 0) {
+    if (f.alertWebhook)
+      throw new Error(
+        `--alert-webhook: no PrometheusRule from Alerts.of in --manifests ${f.manifests ?? '(none given)'}; add alerts: Alerts.of() to a Model and synth`,
+      );
+    return {};
+  }
+  let bearerToken: string | undefined;
+  if (f.alertWebhookTokenEnv) {
+    bearerToken = process.env[f.alertWebhookTokenEnv];
+    if (!bearerToken) throw new Error(`--alert-webhook-token-env ${f.alertWebhookTokenEnv}: that environment variable is empty or unset`);
+  }
+  return { alerts: { rules, ...(f.alertWebhook ? { webhook: { url: f.alertWebhook, ...(bearerToken ? { bearerToken } : {}) } } : {}) } };
 }
 
 export function register(program: Command): void {
@@ -136,6 +216,11 @@ export function register(program: Command): void {
       'receive inference CloudEvents (KServe logger) on this port into --payload-log; one replica only: with several, run `ghosteam payload-sink` as a Deployment on a shared volume',
     )
     .option('--manifests <path>', 'local mode: apply the ghosteam objects in this YAML file, or the YAML files of this directory, at start')
+    .option(
+      '--alert-webhook <url>',
+      "local mode: POST what the Models' alert rules (PrometheusRules in --manifests) fire or resolve here (Alertmanager's webhook payload)",
+    )
+    .option('--alert-webhook-token-env <NAME>', 'local mode: environment variable holding a bearer token for --alert-webhook')
     .option('--app <file>', 'local mode: the app whose pipelines TrainingRuns run (default: the one `ghosteam watch` applied last)')
     .option('--store-dir <dir>', "local mode: the engine's artifacts, cache and run records (as `ghosteam run --store-dir`)", '.ghosteam')
     .option('--workers <n>', 'workers per controller', '4')
@@ -158,6 +243,20 @@ never put them in the URL. Each Model shows the outcome in its WrittenBack condi
 Example:
   ghosteam operator --leader-elect --git-repo https://github.com/acme/ml.git --lock-file deploy/models.lock.json`,
     )
+    .option(
+      '--ui-port <port>',
+      "serve the web UI (ghosteam ui's pages and /api) over this cluster's Models, DriftMonitors, TrainingRuns and Argo Workflows and the registry on this port; read-only unless --ui-token-env or --ui-auth-issuer",
+    )
+    .option('--ui-host <addr>', 'address for the UI (default: --bind-address)')
+    .option('--ui-token-env <NAME>', "environment variable holding the bearer token that allows the UI's actions (pause/resume/promote/abort, retrain)")
+    .option('--ui-auth-issuer <iss>', "allow the UI's actions to OIDC/JWT bearer tokens from this issuer (with --ui-auth-audience)")
+    .option('--ui-auth-audience <aud>', "the 'aud' the UI's tokens must carry (comma-separated for several)")
+    .option(
+      '--ui-auth-grant <grant>',
+      'admin=CLAIM:VALUE: who may act in the UI (default: the scope ghosteam:admin; repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--metrics-token-env <NAME>', 'environment variable holding a bearer token required on /metrics of --health-port (probes stay open)')
     .option(
       '--audit-log <file>',
@@ -178,6 +277,8 @@ Example:
     }
     const healthSecurity = { auth: { ...auth, ...(metricsToken ? { token: metricsToken } : {}) }, ...(tls ? { tls } : {}) };
     const healthPort = f.healthPort === undefined ? undefined : intArg('--health-port', f.healthPort, 0);
+    const ui = uiFlags(f);
+    if (ui && f.local) throw new Error('--ui-port serves the cluster UI; for the local operator run `ghosteam ui --state-dir <dir>` beside it');
     const sinkPort = f.payloadSinkPort === undefined ? undefined : intArg('--payload-sink-port', f.payloadSinkPort, 0);
     if (sinkPort !== undefined && !f.payloadLog)
       throw new Error('--payload-sink-port needs --payload-log <file> (the file the sink writes and DriftMonitors read)');
@@ -217,6 +318,7 @@ Example:
         ...(f.payloadLog ? { payloadLog: resolve(f.payloadLog) } : {}),
         ...(f.app ? { app: f.app } : {}),
         manifests: f.manifests ? readGhosteamManifests(f.manifests) : [],
+        ...alertsOf(f),
         storeDir: resolve(f.storeDir),
         workers,
         healthPort,
@@ -252,6 +354,44 @@ Example:
         `operator started: ${registry.kind === 'mlflow' ? `MLflow registry ${f.mlflowUri ?? process.env.MLFLOW_TRACKING_URI}` : `local registry ${resolve(f.registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry')}`}${op.manager.healthPort !== undefined ? `, health on ${f.bindAddress}:${op.manager.healthPort}` : ''}`,
       );
       stop = () => op.stop();
+      if (ui) {
+        try {
+          const { clusterSource } = await import('../../ui/cluster.ts');
+          const { startUi } = await import('../../ui/server.ts');
+          const { createAuthenticator } = await import('../../components/security/auth.ts');
+          const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
+          // The controllers' informers (this replica leads: it is past the Lease) are read as they are: no second watch per kind.
+          const source = await clusterSource({
+            store: op.store,
+            registry,
+            ...(f.namespace ? { namespace: f.namespace } : {}),
+            log,
+            shared: (t) => op.manager.informer(t),
+          });
+          const server = await startUi({
+            source,
+            host: f.uiHost ?? f.bindAddress,
+            port: ui.port,
+            version: (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+            ...(tls ? { tls } : {}),
+            ...(ui.actions
+              ? { actions: { target: { store: op.store }, auth: createAuthenticator({ ...ui.actions }), ...(auditLog ? { audit: auditLog } : {}) } }
+              : {}),
+          });
+          log.info(
+            `UI listening on ${server.url} (${ui.actions ? `actions on for the admin permission${auditLog ? ', audited' : ''}` : 'read-only'}; reads the API server${f.namespace ? ` in ${f.namespace}` : ''} and the registry)`,
+          );
+          const stopOperator = stop;
+          stop = async () => {
+            await server.close();
+            await source.close();
+            await stopOperator();
+          };
+        } catch (e) {
+          await stop();
+          throw new Error(`--ui-port ${ui.port}: ${(e as Error).message}`);
+        }
+      }
     }
     let sinkStop: () => Promise<void> = async () => {};
     if (sinkPort !== undefined) {

@@ -4,6 +4,7 @@
  *
  *   ghosteam serve --model fraud@champion --port 8080
  *   ghosteam serve --model ./fraud.onnx --model fraud:2=./fraud-v2.onnx --token-env SERVE_TOKEN
+ *   ghosteam serve --model a=./a.onnx … --model z=./z.onnx --memory-budget 1GiB   (more models than fit)
  *
  * A file model without a version gets $GHOSTEAM_MODEL_VERSION, else 1 (in KServe, set it on the
  * predictor so the metrics' version label is the registry version).
@@ -15,11 +16,13 @@
  * exits 0; a second signal exits at once.
  */
 import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
 import { startModelServer, parseModelSpec, SERVER_DEFAULTS, type ModelSpec, type ModelServerOptions } from '../../components/model-server/index.ts';
 import { exposureWarning, isLoopback } from '../../components/model-server/http.ts';
 import { intArg } from '../args.ts';
 import { defaultWorkers, startServerCluster, workersFlag } from '../../components/model-server/cluster.ts';
 import { parseDuration } from '../../api/names.ts';
+import { parseByteSize } from '../../components/model-server/residency.ts';
 
 function durationFlag(flag: string, value: string): number {
   let seconds: number;
@@ -56,6 +59,7 @@ interface ServeFlags extends SecurityFlags {
   drainTimeoutMs: string;
   unauthenticated?: boolean;
   threads: string;
+  memoryBudget?: string;
   workers?: string;
   admin?: boolean;
   registryDir?: string;
@@ -116,6 +120,10 @@ export function register(program: Command): void {
     .option('--unauthenticated', 'serve without a token on a non-loopback --host, on purpose (e.g. behind a mesh that authenticates); prints a warning')
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option(
+      '--memory-budget <size>',
+      'resident memory the server may take (e.g. 1GiB, 512MiB): past it the least recently used model is evicted and loaded again by its next request (single flight; cold loads in ghosteam_model_cold_load_seconds); a model larger than the budget is refused (default: no budget, every model stays loaded)',
+    )
+    .option(
       '--workers <n>',
       'server processes sharing the port, each with its own onnxruntime sessions and its own copy of every model; "auto": one per CPU this process may use (its cgroup CPU quota included), 1 with OIDC, TLS, an audit log or a feedback log',
       '1',
@@ -132,6 +140,21 @@ export function register(program: Command): void {
     )
     .option('--audit-log <file>', 'append every admin action (load, unload, traffic) with who asked and the outcome to this JSON Lines file (fsynced)');
   addSecurityOptions(cmd, { routes: 'infer[:MODEL], admin, metrics' }).action(async (flags: ServeFlags) => {
+    const memoryBudget = flags.memoryBudget === undefined ? undefined : parseByteSize(flags.memoryBudget);
+    // glibc's malloc keeps the blocks of a released session for reuse (its mmap threshold rises after
+    // the first large free), so RSS does not fall after an eviction and, as models churn, it grew past
+    // the budget (bench:density: 1,274 MiB peak for 1 GiB). With the threshold fixed, large blocks go
+    // back to the system at release (753 MiB peak). It can only be set before the process starts:
+    // run this command again with it, passing signals on and exiting with its status.
+    if (memoryBudget !== undefined && process.platform === 'linux' && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
+      const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+        stdio: 'inherit',
+        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
+      });
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
+      process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === 'SIGKILL' ? 137 : 1))));
+      return;
+    }
     // With no --model the server starts empty when something can load models into it: the local
     // operator (admin API) or /v2/repository loads from the named registry.
     if (flags.model.length === 0 && flags.registryDir === undefined && flags.mlflowUri === undefined)
@@ -178,6 +201,10 @@ export function register(program: Command): void {
     // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
     // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
     const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog, cpus: defaultWorkers });
+    if (memoryBudget !== undefined && workers > 1)
+      throw new Error(
+        `--memory-budget is one process's resident memory; with --workers ${flags.workers} every worker would hold its own copy of each model. Use --workers 1 with a budget, or run one server per budget`,
+      );
     const opts: ModelServerOptions = {
       models,
       registry,
@@ -196,6 +223,7 @@ export function register(program: Command): void {
       requestTimeoutMs: intArg('--request-timeout-ms', flags.requestTimeoutMs, 1),
       drainTimeoutMs: intArg('--drain-timeout-ms', flags.drainTimeoutMs, 0),
       session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
+      ...(memoryBudget !== undefined ? { memoryBudget } : {}),
       admin: flags.admin,
       // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
       v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',

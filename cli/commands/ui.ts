@@ -5,6 +5,7 @@
  *
  *   ghosteam ui --state .ghosteam/demo          # what `npm run demo` leaves behind
  *   ghosteam ui --state-dir .ghosteam/state --registry-dir .ghosteam/registry --store-dir .ghosteam
+ *   ghosteam ui --kubeconfig ~/.kube/config -n ml    # a cluster's Models, DriftMonitors, Argo runs
  */
 import { join, resolve } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,13 +24,15 @@ interface UiFlags extends SecurityFlags {
   registryDir?: string;
   mlflowUri?: string;
   storeDir?: string;
+  kubeconfig?: string;
+  namespace?: string;
 }
 
 export function register(program: Command): void {
   const cmd = program
     .command('ui')
     .description(
-      'Serve a web UI and JSON API over local state: models, versions and lineage, live rollouts, pipeline runs (read-only unless given credentials)',
+      'Serve a web UI and JSON API over local state or a cluster: models, versions and lineage, live rollouts, pipeline runs (read-only unless given credentials)',
     )
     .option('-p, --port <port>', 'port to listen on (0 = any free port)', '8070')
     .option('--host <addr>', 'address to bind', '127.0.0.1')
@@ -38,6 +41,11 @@ export function register(program: Command): void {
     .option('--registry-dir <dir>', 'local model registry directory (default: <--state>/registry, else $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'MLflow tracking URI of the model registry (default: $MLFLOW_TRACKING_URI unless a local registry is found)')
     .option('--store-dir <dir>', "the local engine's folder holding runs/ (default: found in --state, else .ghosteam)")
+    .option(
+      '--kubeconfig <file>',
+      "read a cluster instead: its Models, TrainingRuns, DriftMonitors and Argo Workflows through the API server (watched), versions from the registry; actions patch and create the objects as this kubeconfig's user (what the operator serves with `ghosteam install --ui`)",
+    )
+    .option('-n, --namespace <ns>', 'with --kubeconfig: only this namespace')
     .option('--token-env <name>', 'allow actions to callers with the token held in this environment variable (never on the command line)')
     .option('--audit-log <file>', 'append every action (and every refused attempt) with who asked and the outcome to this JSON Lines file (fsynced)')
     .addHelpText(
@@ -56,6 +64,9 @@ and start a retrain for callers with the admin permission, each recorded with --
     const { openRegistry } = await import('../../components/registry/index.ts');
     if (f.state && !existsSync(f.state))
       throw new Error(`--state ${f.state}: no such folder; run \`npm run demo\` (it leaves .ghosteam/demo) or point at your .ghosteam folder`);
+    if (f.kubeconfig !== undefined && (f.state ?? f.stateDir ?? f.storeDir) !== undefined)
+      throw new Error('--kubeconfig reads a cluster; --state, --state-dir and --store-dir read local state: give one or the other');
+    if (f.namespace !== undefined && f.kubeconfig === undefined) throw new Error('--namespace needs --kubeconfig <file> (it scopes the cluster read)');
     const found = f.state ? discoverState(resolve(f.state)) : {};
     if (f.state && !found.stateDir && !found.runsRoot && !found.registryDir)
       throw new Error(`--state ${f.state}: holds no operator state (state/), registry (registry/) or runs (runs/); is it the folder \`npm run demo\` printed?`);
@@ -84,31 +95,57 @@ and start a retrain for callers with the admin permission, each recorded with --
     const audit = f.auditLog ? await (await import('../../components/security/audit.ts')).openAuditLog(f.auditLog) : undefined;
     const { PACKAGE_ROOT } = await import('../../api/own-files.ts');
     const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+    let source;
+    if (f.kubeconfig !== undefined) {
+      const { KubeStore, loadKubeConfig } = await import('../../controllers/runtime/kube-store.ts');
+      const { clusterSource } = await import('../../ui/cluster.ts');
+      source = await clusterSource({
+        store: new KubeStore(loadKubeConfig(f.kubeconfig)),
+        registry,
+        ...(f.namespace !== undefined ? { namespace: f.namespace } : {}),
+      });
+    } else {
+      const { localSource } = await import('../../ui/source.ts');
+      source = localSource({ stateDir, runsRoot, registry, watchDirs: [stateDir, resolve(runsRoot, 'runs'), ...(localRegistryDir ? [localRegistryDir] : [])] });
+    }
     const ui = await startUi({
-      stateDir,
-      runsRoot,
-      registry,
-      watchDirs: [stateDir, resolve(runsRoot, 'runs'), ...(localRegistryDir ? [localRegistryDir] : [])],
+      source,
       host: f.host,
       port: intArg('--port', f.port, 0),
       version: pkg.version,
       ...(tls ? { tls } : {}),
       ...(actionsOn
-        ? { actions: { target: { stateDir }, auth: createAuthenticator({ ...(token ? { token } : {}), ...(jwt ?? {}) }), ...(audit ? { audit } : {}) } }
+        ? {
+            actions: {
+              target: source.target ?? { stateDir },
+              auth: createAuthenticator({ ...(token ? { token } : {}), ...(jwt ?? {}) }),
+              ...(audit ? { audit } : {}),
+            },
+          }
         : {}),
     });
     const stopped = new Promise<void>((done) => {
       const stop = (): void =>
         void ui
           .close()
+          .then(() => source.close())
           .then(() => audit?.close())
           .then(done, done);
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
     });
-    process.stdout.write(
-      `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; operator state ${stateDir}${existsSync(stateDir) ? '' : ' — not there yet'}, registry ${localRegistryDir ?? 'MLflow'}, runs ${resolve(runsRoot, 'runs')})\n`,
-    );
+    const where =
+      f.kubeconfig !== undefined
+        ? `the cluster of ${f.kubeconfig}${f.namespace !== undefined ? ` (namespace ${f.namespace})` : ''}, registry ${localRegistryDir ?? 'MLflow'}`
+        : undefined;
+    if (where)
+      process.stdout.write(
+        `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; ${where})\n`,
+      );
+    else
+      process.stdout.write(
+        `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; operator state ${stateDir}${existsSync(stateDir) ? '' : ' — not there yet'}, registry ${localRegistryDir ?? 'MLflow'}, runs ${resolve(runsRoot, 'runs')})\n`,
+      );
     await stopped;
   });
 }

@@ -1,7 +1,7 @@
 /**
  * The feature store: point-in-time correct training sets from declared feature views
  * (`getHistoricalFeatures`, the `get-historical-features` component), materialization of the latest
- * values into an online store (`materializeView`; Redis), and online lookup by entity key with a
+ * values into an online store (`materializeView`; SQLite, the embedded default, or Redis), and online lookup by entity key with a
  * freshness policy (`getOnlineFeatures`). The declarations are the FeatureView / FeatureService
  * constructs (charts/) and their CRD types (api/crds/types.ts).
  */
@@ -28,3 +28,4 @@ export {
 } from './materialize.ts';
 export { getOnlineFeatures, serviceRefs, FeatureLookupError, type ServiceDef, type OnlineResult } from './online.ts';
 export { RedisOnlineStore, redactUrl, type RedisStoreOptions } from './redis-store.ts';
+export { SqliteOnlineStore, type SqliteStoreOptions } from './sqlite-store.ts';

@@ -8,7 +8,8 @@
  *   spec   its FeatureViewSpec (JSON)
  *   start  earliest event time, RFC 3339 (default: after the watermark)
  *   end    latest event time, RFC 3339 (default: now)
- * The Redis URL comes from GHOSTEAM_ONLINE_STORE_URL (the Secret the view names, by secretKeyRef).
+ * The store is the view's: a SQLite file (relative paths from the working directory), or Redis with
+ * its URL from GHOSTEAM_ONLINE_STORE_URL (the Secret the view names, by secretKeyRef).
  * Output params: rowsWritten, chunks, until.
  */
 import { defineComponent } from '../component.ts';
@@ -17,23 +18,28 @@ import { PARAMS } from '../param-decls.ts';
 import { parseViewsParam } from './component.ts';
 import { materializeView, prepareView, type MaterializeResult, type OnlineStore } from './materialize.ts';
 import { RedisOnlineStore } from './redis-store.ts';
+import { SqliteOnlineStore } from './sqlite-store.ts';
 import { readViewSource } from './sources.ts';
+import { resolve } from 'node:path';
 import type { FeatureViewSpec } from '../../api/crds/types.ts';
 
 export const STORE_URL_ENV = 'GHOSTEAM_ONLINE_STORE_URL';
 
-/** Opens the view's online store: Redis from the URL in `env`; SQLite is not available in this build. */
+/** Where a view's SQLite store is when it names no path (charts/feature-view.ts says the same). */
+export const DEFAULT_SQLITE_PATH = '.ghosteam/online.db';
+
+/** Opens the view's online store: the SQLite file it names (relative to `baseDir`), or Redis from the URL in `env`. */
 export async function openOnlineStore(
   name: string,
   spec: FeatureViewSpec,
-  env: Readonly<Record<string, string | undefined>> = process.env,
+  opts: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string; readOnly?: boolean } = {},
 ): Promise<OnlineStore> {
-  const ref = spec.onlineStore;
-  if (!ref || ref.type === 'sqlite')
-    throw new ParamError(
-      `feature view '${name}': its online store is SQLite, which this build does not include (no SQLite binding installs here; see docs/features.md); declare OnlineStore.redis(...)`,
-    );
-  const url = env[STORE_URL_ENV];
+  const ref = spec.onlineStore ?? { type: 'sqlite' as const };
+  if (ref.type === 'sqlite') {
+    const path = resolve(opts.baseDir ?? process.cwd(), ref.path ?? DEFAULT_SQLITE_PATH);
+    return SqliteOnlineStore.open({ path, readOnly: opts.readOnly ?? false });
+  }
+  const url = (opts.env ?? process.env)[STORE_URL_ENV];
   if (!url)
     throw new ParamError(
       `feature view '${name}': its online store is Redis; set ${STORE_URL_ENV} to its redis:// URL (in a cluster it comes from the Secret ${ref.secretRef?.name}/${ref.secretRef?.key})`,
@@ -57,7 +63,7 @@ export async function materializeFeatureView(
   signal?: AbortSignal,
 ): Promise<MaterializeResult> {
   if (!spec.online) throw new ParamError(`feature view '${name}' is not online (online: false); nothing to materialize`);
-  const store = await openOnlineStore(name, spec);
+  const store = await openOnlineStore(name, spec, { baseDir: window.baseDir });
   try {
     const data = await readViewSource(name, spec, { baseDir: window.baseDir });
     return await materializeView(

@@ -62,7 +62,54 @@ export type IngestOptions = TypeOptions &
     delimiter?: string;
     kafkaRange?: KafkaRange;
     /** Text bytes per streamed chunk (tests use small ones). */ chunkBytes?: number;
+    /**
+     * Who parses CSV and Parquet: 'auto' (default; env GHOSTEAM_INGEST_ENGINE) tries DuckDB and
+     * reads with the JavaScript engine where DuckDB can't be exact (duckdb.ts); 'duckdb' fails
+     * instead of falling back (tests); 'js' never uses DuckDB. The dataset's bytes are the same.
+     */
+    engine?: Engine;
   };
+
+export type Engine = 'auto' | 'duckdb' | 'js';
+
+/** What read a source: the engine, and why DuckDB did not when it fell back. */
+export interface ReadInfo {
+  rows: number;
+  passes: number;
+  engine: 'duckdb' | 'js';
+  fallback?: string;
+}
+
+function engineOf(opts: IngestOptions, env: NodeJS.ProcessEnv): Engine {
+  const e = opts.engine ?? env.GHOSTEAM_INGEST_ENGINE ?? 'auto';
+  if (e !== 'auto' && e !== 'duckdb' && e !== 'js') throw new IngestError(`ingest engine '${e}' is not one of auto, duckdb, js (GHOSTEAM_INGEST_ENGINE)`);
+  return e;
+}
+
+/** A local file into the sink: DuckDB for CSV and Parquet where it is exact, else the JavaScript engine. */
+async function fileChunks(
+  file: string,
+  format: SourceFormat,
+  opts: IngestOptions & { label?: string; delimiter?: string },
+  sink: ChunkSink,
+  env: NodeJS.ProcessEnv,
+): Promise<ReadInfo> {
+  const engine = engineOf(opts, env);
+  let fallback: string | undefined;
+  if (engine !== 'js' && format !== 'jsonl' && opts.chunkBytes === undefined) {
+    try {
+      const { ingestDuckdb } = await import('./duckdb.ts');
+      const r = await ingestDuckdb(file, format, opts, sink);
+      return { rows: r.rows, passes: r.passes, engine: 'duckdb' };
+    } catch (err) {
+      if (engine === 'duckdb') throw err;
+      sink.reset();
+      fallback = (err as Error).message.split('\n')[0];
+    }
+  }
+  const r = await ingestChunks(file, format, opts, sink);
+  return { rows: r.rows, passes: r.passes, engine: 'js', fallback };
+}
 
 /** The delimiter a source's name implies (tab for .tsv), when none is given. */
 const delimiterFor = (name: string, given?: string): string | undefined => given ?? (extname(name).toLowerCase() === '.tsv' ? '\t' : undefined);
@@ -88,23 +135,23 @@ async function readDownloaded(got: { file: string; cleanup: () => Promise<void> 
  * read in chunks (components/ingest/stream.ts; a remote object is downloaded to a temp file first);
  * S3 globs, PostgreSQL results and Kafka batches are read whole and typed as one chunk.
  */
-async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<{ rows: number; passes: number }> {
+async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink): Promise<ReadInfo> {
   const env = opts.env ?? process.env;
   const streamed = async (got: { file: string; cleanup: () => Promise<void> }, format: SourceFormat, label: string) => {
     try {
-      return await ingestChunks(got.file, format, { ...opts, delimiter: delimiterFor(label, opts.delimiter), label }, sink);
+      return await fileChunks(got.file, format, { ...opts, delimiter: delimiterFor(label, opts.delimiter), label }, sink, env);
     } finally {
       await got.cleanup();
     }
   };
-  const whole = (t: RawTable) => {
+  const whole = (t: RawTable): ReadInfo => {
     const ds = typeTable(t, opts);
     sink.write(ds);
-    return { rows: ds.rows, passes: 1 };
+    return { rows: ds.rows, passes: 1, engine: 'js' };
   };
   switch (sourceKind(path)) {
     case 'file':
-      return ingestChunks(path, formatOf(path, opts.format), opts, sink);
+      return fileChunks(path, formatOf(path, opts.format), { ...opts, delimiter: delimiterFor(path, opts.delimiter) }, sink, env);
     case 's3': {
       const format = formatOf(path, opts.format);
       const loc = parseS3Url(path);
@@ -142,7 +189,7 @@ export async function ingestToFile(
   path: string,
   out: string,
   opts: IngestOptions = {},
-): Promise<{ rows: number; digest: string; schema: { name: string; type: ColumnType }[]; passes: number }> {
+): Promise<{ rows: number; digest: string; schema: { name: string; type: ColumnType }[]; passes: number; engine: 'duckdb' | 'js'; fallback?: string }> {
   let w = new DatasetWriter(out);
   let schema: { name: string; type: ColumnType }[] = [];
   try {
@@ -158,7 +205,7 @@ export async function ingestToFile(
       },
     });
     const digest = await w.close();
-    return { rows: r.rows, digest, schema, passes: r.passes };
+    return { rows: r.rows, digest, schema, passes: r.passes, engine: r.engine, fallback: r.fallback };
   } catch (err) {
     w.abort();
     throw err;
@@ -181,7 +228,7 @@ export const ingest = defineComponent({
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
     const t0 = performance.now();
-    const { rows, digest, schema, passes } = await ingestToFile(path, p.output('dataset'), {
+    const { rows, digest, schema, passes, engine, fallback } = await ingestToFile(path, p.output('dataset'), {
       format,
       types,
       columns,
@@ -194,7 +241,7 @@ export const ingest = defineComponent({
     });
     const secs = (performance.now() - t0) / 1000;
     ctx.log(
-      `read ${rows} rows × ${schema.length} columns from ${redact(path)} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,
+      `read ${rows} rows × ${schema.length} columns from ${redact(path)} in ${secs.toFixed(2)}s (${Math.round(rows / Math.max(secs, 1e-9))} rows/s, ${engine === 'duckdb' ? 'DuckDB' : fallback ? `the JavaScript engine (DuckDB could not be exact: ${fallback})` : 'the JavaScript engine'}${passes > 1 ? ', 2 passes: later rows changed an inferred type' : ''}): ${schema.map((c) => `${c.name}:${c.type}`).join(', ')}`,
     );
     ctx.setOutput('rows', rows);
     ctx.setOutput('columns', schema.length);

@@ -241,6 +241,12 @@ export class ColumnInference {
       if (this.distinct.size <= max) this.distinct.add(String(x));
     }
   }
+  /** `n` present values that are numbers (parsed already): never boolean, always numeric. */
+  addNumbers(n: number): void {
+    if (n === 0) return;
+    this.nonNull += n;
+    this.allBool = false;
+  }
   type(): ColumnType {
     if (this.nonNull === 0) return 'string';
     if (this.allBool) return 'boolean';

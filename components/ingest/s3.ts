@@ -9,13 +9,13 @@
  * identity, the instance or pod role); in a pod pass them from a Secret, never as literals.
  * With an endpoint set, checksums are sent and checked only where the S3 API requires them.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { IngestError } from './parse.ts';
 
 export interface S3Location {
@@ -125,6 +125,41 @@ export async function downloadS3Object(
     await cleanup();
     if (err instanceof IngestError) throw err;
     throw new IngestError(explainS3Error(url, loc, endpoint, err instanceof Error ? err : { message: String(err) }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Whether `s3://bucket/key` exists (HEAD); any answer but found / not found is an error that says why. */
+export async function s3ObjectExists(url: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<boolean> {
+  const loc = parseS3Url(url);
+  const config = s3ClientConfig(env);
+  const client = new S3Client({ ...config, maxAttempts: 3 });
+  try {
+    await client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+    return true;
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+    throw new IngestError(explainS3Error(url, loc, config.endpoint ?? `AWS S3 (${config.region})`, err instanceof Error ? err : { message: String(err) }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Upload a local file to `s3://bucket/key` in one PUT: the object appears whole or not at all (S3
+ * has no partial objects), so a failed upload leaves whatever was there before.
+ */
+export async function uploadS3Object(url: string, file: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<void> {
+  const loc = parseS3Url(url);
+  const config = s3ClientConfig(env);
+  const client = new S3Client({ ...config, maxAttempts: 3 });
+  try {
+    const { size } = await stat(file);
+    await client.send(new PutObjectCommand({ Bucket: loc.bucket, Key: loc.key, Body: createReadStream(file), ContentLength: size }));
+  } catch (err) {
+    throw new IngestError(explainS3Error(url, loc, config.endpoint ?? `AWS S3 (${config.region})`, err instanceof Error ? err : { message: String(err) }));
   } finally {
     client.destroy();
   }

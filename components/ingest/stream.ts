@@ -245,19 +245,19 @@ export function rawChunks(
 }
 
 /** Column names, types and categories a pass converts under. */
-interface Plan {
+export interface Plan {
   readonly names: readonly string[];
   readonly types: readonly ColumnType[];
   readonly declared: readonly boolean[];
   readonly categories: readonly (readonly string[] | undefined)[];
 }
 
-const samePlan = (a: Plan, b: Plan): boolean =>
+export const samePlan = (a: Plan, b: Plan): boolean =>
   a.names.length === b.names.length &&
   a.names.every((n, i) => n === b.names[i] && a.types[i] === b.types[i] && (a.categories[i] ?? []).join('\u0000') === (b.categories[i] ?? []).join('\u0000'));
 
 /** Whole-file inference state, fed chunk by chunk. */
-class Inference {
+export class Inference {
   readonly names: string[] = [];
   private readonly byName = new Map<string, ColumnInference>();
   constructor(private readonly opts: TypeOptions) {}
@@ -273,6 +273,27 @@ class Inference {
       const d = this.opts.types?.[name];
       if (d && d !== 'categorical') return;
       s.add(t.columns[c]);
+    });
+  }
+  /**
+   * Adds a chunk whose columns are either raw cells or numbers already parsed (DuckDB's DOUBLE
+   * vectors: `nonNull` of them present). Numbers infer exactly as their text would: numeric,
+   * never boolean (components/ingest/duckdb.ts keeps columns declared otherwise as text).
+   */
+  addTyped(names: readonly string[], columns: readonly (readonly RawCell[] | { readonly nonNull: number })[]): void {
+    names.forEach((name, c) => {
+      let s = this.byName.get(name);
+      if (!s) {
+        this.names.push(name);
+        s = new ColumnInference(this.opts.maxCategories, this.opts.types?.[name] === 'categorical');
+        this.byName.set(name, s);
+      }
+      if (this.opts.columns && !this.opts.columns.includes(name)) return;
+      const d = this.opts.types?.[name];
+      if (d && d !== 'categorical') return;
+      const col = columns[c];
+      if (Array.isArray(col)) s.add(col as readonly RawCell[]);
+      else s.addNumbers((col as { nonNull: number }).nonNull);
     });
   }
   /** The plan this state gives (checks declared types and `columns` against the file's names). */
@@ -296,39 +317,48 @@ class Inference {
 }
 
 /** Thrown inside a pass when a chunk does not fit the assumed (inferred-so-far) types. */
-class PlanMismatch extends Error {}
+export class PlanMismatch extends Error {}
 
-/** Converts one raw chunk under a plan. Declared types that don't fit are IngestErrors; inferred ones a PlanMismatch. */
+/**
+ * Converts one column of raw cells under column j of a plan. Declared types that don't fit are
+ * IngestErrors (`where` names the cell); inferred ones a PlanMismatch.
+ */
+export function convertRawColumn(plan: Plan, j: number, raw: readonly RawCell[], rows: number, where: (row: number) => string): Column {
+  const name = plan.names[j];
+  const type = plan.types[j];
+  const cells = new Array(rows);
+  const fast = !plan.declared[j] && type === 'numeric';
+  for (let r = 0; r < rows; r++) {
+    const x = raw[r];
+    if (fast && (typeof x === 'string' || x === null)) {
+      cells[r] = x === null ? null : Number(x);
+      continue;
+    }
+    const v = convertCell(x, type);
+    if (v === undefined) {
+      if (!plan.declared[j]) throw new PlanMismatch();
+      throw new IngestError(
+        `${where(r)}: '${String(x)}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is declared ${type}`,
+      );
+    }
+    cells[r] = v;
+  }
+  try {
+    return columnFromCells(name, type, cells, plan.categories[j]);
+  } catch (err) {
+    if (err instanceof DatasetError) throw new PlanMismatch();
+    throw err;
+  }
+}
+
+/** Converts one raw chunk under a plan (convertRawColumn for each column). */
 function convertChunk(t: RawTable, plan: Plan): Dataset {
   const rows = t.columns.length ? t.columns[0].length : 0;
   const index = new Map(t.names.map((n, i) => [n, i]));
   const columns: Column[] = plan.names.map((name, j) => {
     const c = index.get(name);
-    const type = plan.types[j];
     const raw: readonly RawCell[] = c === undefined ? new Array<RawCell>(rows).fill(null) : t.columns[c];
-    const cells = new Array(rows);
-    const fast = !plan.declared[j] && type === 'numeric';
-    for (let r = 0; r < rows; r++) {
-      const x = raw[r];
-      if (fast && (typeof x === 'string' || x === null)) {
-        cells[r] = x === null ? null : Number(x);
-        continue;
-      }
-      const v = convertCell(x, type);
-      if (v === undefined) {
-        if (!plan.declared[j]) throw new PlanMismatch();
-        throw new IngestError(
-          `${t.where(r, c!)}: '${String(x)}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is declared ${type}`,
-        );
-      }
-      cells[r] = v;
-    }
-    try {
-      return columnFromCells(name, type, cells, plan.categories[j]);
-    } catch (err) {
-      if (err instanceof DatasetError) throw new PlanMismatch();
-      throw err;
-    }
+    return convertRawColumn(plan, j, raw, rows, (r) => t.where(r, c!));
   });
   return { rows, columns };
 }

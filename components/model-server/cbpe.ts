@@ -20,8 +20,10 @@
  * @see https://nannyml.readthedocs.io/en/stable/how_it_works/performance_estimation.html
  */
 
+import { ESTIMATED_QUALITY_METRICS } from '../../api/quality.ts';
+
 /** The metrics CBPE estimates for a binary classifier (api/quality.ts names). */
-export const CBPE_METRICS = ['accuracy', 'precision', 'recall', 'f1', 'rocAuc'] as const;
+export const CBPE_METRICS = ESTIMATED_QUALITY_METRICS;
 export type CbpeMetric = (typeof CBPE_METRICS)[number];
 
 /** NannyML's SAMPLING_ERROR_RANGE: the bound is ±3 sampling errors. */

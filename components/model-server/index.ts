@@ -63,6 +63,11 @@
  *   with no parameters it reloads the versions this server had, else the registry's latest.
  * - `POST /v2/repository/models/{name}/unload` unloads every version (as `DELETE /admin/models/{name}`).
  *
+ * ## Memory budget (`memoryBudget`, `ghosteam serve --memory-budget 1GiB`; see ./residency.ts)
+ * Models past the budget are evicted least recently used first and loaded again by their next
+ * request (single flight; a model in use is never evicted; 503 when every resident model is in use);
+ * the index keeps evicted versions READY with a reason; `/admin/models` says `resident`.
+ *
  * ## Feedback and quality (delayed ground truth; see ./quality.ts)
  * - `POST /v2/models/{name}/feedback` `{"id": "<request id>", "label": 1, "timestamp": "…"}` or an
  *   array of them (`label` an array for a multi-row request, or `row`) → 200 `{"accepted", "matched",

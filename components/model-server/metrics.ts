@@ -12,6 +12,7 @@
  * - ghosteam_model_payload_log_dropped_total                 payload records dropped (buffer full)
  * - ghosteam_server_inflight_requests                        requests in flight
  * Version is '' when the request never reached a version (unknown model, bad body).
+ * With a memory budget, the cold-load, load, eviction and memory series of ./residency.ts too.
  */
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 

@@ -27,7 +27,7 @@ import { RequestError } from './tensors.ts';
 export interface RepositoryIndexEntry {
   readonly name: string;
   readonly version?: string;
-  /** READY (loaded) or UNAVAILABLE (known, not loaded). */
+  /** READY (loaded; under a memory budget also evicted, which still answers: its reason says so) or UNAVAILABLE (known, not loaded). */
   readonly state: 'READY' | 'UNAVAILABLE';
   readonly reason: string;
 }
@@ -36,12 +36,17 @@ export interface RepositoryIndexEntry {
 export interface RepositoryHost {
   load(spec: ModelSpec): Promise<{ name: string; version: string }>;
   unload(name: string): Promise<void>;
-  /** Loaded models and their versions. */
+  /** Loaded models and their versions (with a memory budget: evicted ones too; they still serve). */
   loaded(): ReadonlyArray<{ name: string; versions: readonly string[] }>;
+  /** With a memory budget: whether this loaded version's session is released now (the next request loads it). */
+  evicted?(name: string, version: string): boolean;
   readonly registry?: ModelRegistry;
 }
 
 const bad = (m: string): RequestError => new RequestError(400, m);
+
+/** The index's reason for a READY version whose session the memory budget released. */
+export const EVICTED_REASON = 'evicted under the memory budget; the next request loads it again';
 
 function parameters(body: unknown, what: string, allowed: readonly string[]): Record<string, unknown> {
   if (body === undefined) return {};
@@ -150,7 +155,10 @@ export class ModelRepository {
       for (const version of [...versions].sort(byVersion)) {
         const isLoaded = loaded.get(name)?.has(version) === true;
         if (ready && !isLoaded) continue;
-        out.push({ name, version, state: isLoaded ? 'READY' : 'UNAVAILABLE', reason: isLoaded ? '' : 'unloaded' });
+        // An evicted version is READY: it answers inference (the request loads it, cold); only an
+        // unloaded one is UNAVAILABLE (404 until loaded again). The reason says which is resident.
+        const reason = !isLoaded ? 'unloaded' : this.host.evicted?.(name, version) ? EVICTED_REASON : '';
+        out.push({ name, version, state: isLoaded ? 'READY' : 'UNAVAILABLE', reason });
       }
     }
     if (!ready) for (const [name, reason] of this.failures) if (!names.has(name)) out.push({ name, state: 'UNAVAILABLE', reason: `failed to load: ${reason}` });

@@ -44,6 +44,8 @@ import { decodeV1Request, v1AnswerText, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
 import { QualityMonitor, registerQualityMetrics, type QualityOptions, type VersionQuality } from './quality.ts';
 import type { CbpeEstimate } from './cbpe.ts';
+import { Residency, estimateModelBytes, residencyMetrics, type Reservation } from './residency.ts';
+import { stat } from 'node:fs/promises';
 
 export interface ModelServerOptions {
   /** Models loaded before the server starts listening. */
@@ -134,6 +136,15 @@ export interface ModelServerOptions {
    */
   readonly keepAliveGraceMs?: number;
   readonly session?: SessionOptions;
+  /**
+   * Bytes of resident memory (RSS) the server may take. Models are registered as they load; past
+   * the budget the least recently used model's session is released (evicted), and a request for it
+   * loads it again, one load shared by every request that waits (./residency.ts). A model in use by
+   * a request is never evicted; one larger than the budget is refused. @default - no budget: every model stays loaded
+   */
+  readonly memoryBudget?: number;
+  /** The resident-memory probe the budget measures the server's own share with (tests pin it). @default process.memoryUsage().rss */
+  readonly memoryProbe?: () => number;
   /** Include Node process metrics (cpu, memory, GC) in /metrics. @default true */
   readonly processMetrics?: boolean;
   /** Random source for traffic splits (tests). @default Math.random */
@@ -200,6 +211,8 @@ export interface LoadedVersionInfo {
   readonly batchingReason: string;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
+  /** With a memory budget: whether its session is held now (false: evicted, the next request loads it). */
+  readonly resident?: boolean;
 }
 
 export interface ModelInfo {
@@ -248,7 +261,12 @@ interface Version {
   readonly source: string;
   readonly path: string;
   readonly loadedAt: string;
-  readonly model: OrtModel;
+  /** The session; with a memory budget, replaced when the version is loaded again after an eviction. */
+  model: OrtModel;
+  /** False once evicted (its session released), until a request loads it again. */
+  resident: boolean;
+  /** `name:version`, its key under the memory budget. */
+  readonly key: string;
   readonly batcher?: Batcher;
   /** model.run, timed for the Triton statistics. */
   readonly run: (feeds: readonly BatchInput[]) => Promise<Record<string, RawOutput>>;
@@ -442,6 +460,13 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     if (options.payloadLog?.file) await quality.seed(options.payloadLog.file);
   }
   const served = new Map<string, Served>();
+  // With a memory budget, sessions come and go (./residency.ts); the versions stay registered.
+  let residency: Residency | undefined;
+  if (options.memoryBudget !== undefined) {
+    const events = residencyMetrics(metrics.registry);
+    residency = new Residency(options.memoryBudget, options.memoryProbe, events);
+    events.watch(residency);
+  }
   const idBase = randomBytes(4).toString('hex');
   let idSeq = 0;
   // Every request until its answer is out (what close() drains), and the admitted ones: those whose
@@ -461,6 +486,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     load: (spec) => life.load(spec, { reload: true }),
     unload: (name) => life.unload(name),
     loaded: () => [...served.values()].map((x) => ({ name: x.name, versions: [...x.versions.keys()] })),
+    evicted: (name, version) => served.get(name)?.versions.get(version)?.resident === false,
     registry: options.registry,
   });
 
@@ -480,7 +506,26 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         throw new RequestError(409, `model '${r.name}' version '${r.version}' is already loaded from ${existing.path}; unload it first to load ${r.path}`);
       if (!opts.reload) return info(existing);
     }
-    const model = await loadOrtModel(r.path, options.session);
+    const key = `${r.name}:${r.version}`;
+    // Under a memory budget: room is made (least recently used models evicted) before the session exists.
+    let reservation: Reservation | undefined;
+    if (residency) {
+      const size = await stat(r.path).then(
+        (st) => st.size,
+        (e: NodeJS.ErrnoException) => {
+          throw new RequestError(400, `can't read model file ${r.path}: ${e.code ?? e.message}`);
+        },
+      );
+      reservation = await residency.reserve(key, estimateModelBytes(size));
+    }
+    const tLoad = performance.now();
+    let model: OrtModel;
+    try {
+      model = await loadOrtModel(r.path, options.session);
+    } catch (e) {
+      reservation?.cancel();
+      throw e;
+    }
     const vm = metrics.forVersion(r.name, r.version);
     const triton = new TritonStats();
     // Runs start in the order the batcher plans them; each one's requests and queue delays wait here for its time.
@@ -491,7 +536,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         const p = planned.shift();
         triton.run(feeds[0]?.shape[0] ?? 0, p?.requests ?? 1, performance.now() - t, p?.delays ?? [0]);
       };
-      return model.run(feeds).then(
+      return v.model.run(feeds).then(
         (out) => {
           done();
           return out;
@@ -519,6 +564,8 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       path: r.path,
       loadedAt: opts.loadedAt ?? new Date().toISOString(),
       model,
+      resident: true,
+      key,
       batcher,
       metrics: vm,
       triton,
@@ -535,13 +582,47 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     s.versions.set(r.version, v);
     s.loadedSet.add(r.version);
     repository.remember(r);
+    if (residency && reservation) residency.admit(key, reservation, residentHooks(v), (performance.now() - tLoad) / 1000);
     if (opts.stable) s.traffic = { ...s.traffic, stable: r.version, canary: s.traffic.canary === r.version ? undefined : s.traffic.canary };
     if (replaced) {
       replaced.unloading = true;
       await replaced.batcher?.drain();
-      await replaced.model.release().catch(() => undefined);
+      if (replaced.resident) await replaced.model.release().catch(() => undefined);
+      replaced.resident = false;
     }
     return info(v);
+  }
+
+  /** How the memory budget loads an evicted version again and releases it (./residency.ts). */
+  function residentHooks(v: Version): { load(): Promise<void>; evict(): Promise<void> } {
+    return {
+      async load() {
+        let m: OrtModel;
+        try {
+          m = await loadOrtModel(v.path, options.session);
+        } catch (e) {
+          throw new RequestError(
+            503,
+            `model '${v.name}' version '${v.version}' was evicted under the memory budget and could not be loaded again from ${v.path}: ${(e as Error).message}`,
+          );
+        }
+        // Requests are decoded against the signature the version was registered with.
+        if (JSON.stringify([m.inputs, m.outputs]) !== JSON.stringify([v.model.inputs, v.model.outputs])) {
+          await m.release().catch(() => undefined);
+          throw new RequestError(
+            409,
+            `model '${v.name}' version '${v.version}': ${v.path} changed its inputs or outputs since it was loaded; load it again through the admin API or the repository extension`,
+          );
+        }
+        v.model = m;
+        v.resident = true;
+      },
+      async evict() {
+        const m = v.model;
+        v.resident = false;
+        await m.release();
+      },
+    };
   }
 
   async function unload(name: string, version?: string): Promise<void> {
@@ -560,12 +641,14 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       v.unloading = true;
       s.versions.delete(v.version);
       s.loadedSet.delete(v.version);
+      residency?.remove(v.key);
     }
     if (s.versions.size === 0) served.delete(name);
     else if (s.traffic.canary !== undefined && !s.loadedSet.has(s.traffic.canary)) s.traffic = { stable: s.traffic.stable, canaryPercent: 0, shadow: false };
     for (const v of targets as Version[]) {
       await v.batcher?.drain();
-      await v.model.release().catch(() => undefined);
+      if (v.resident) await v.model.release().catch(() => undefined);
+      v.resident = false;
     }
   }
 
@@ -620,6 +703,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       batchingReason: batching ? v.model.batchReason : 'off (the server runs with batching: false)',
       inputs: v.model.inputs,
       outputs: v.model.outputs,
+      ...(residency ? { resident: v.resident } : {}),
     };
   }
   function models(): ModelInfo[] {
@@ -692,6 +776,10 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   }
 
   // ---------- inference ----------
+  /** Under a memory budget: holds the version's session for one request, loading it when evicted. */
+  async function pin(v: Version): Promise<(() => void) | undefined> {
+    return residency ? (await residency.acquire(v.key)).release : undefined;
+  }
   async function runInference(v: Version, inputs: DecodedTensor[]): Promise<Record<string, RawOutput>> {
     if (v.batcher) return v.batcher.submit(inputs);
     const out = await v.run(inputs);
@@ -743,19 +831,22 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       sv.metrics.error(400, (performance.now() - t0) / 1000);
       return;
     }
-    runInference(sv, inputs).then(
-      (out) => {
-        sv.metrics.ok((performance.now() - t0) / 1000);
-        logPayload(
-          sv,
-          id,
-          inputs,
-          out,
-          sv.model.outputs.map((o) => o.name),
-        );
-      },
-      () => sv.metrics.error(500, (performance.now() - t0) / 1000),
-    );
+    const pinned = residency ? residency.acquire(sv.key) : Promise.resolve(undefined);
+    pinned
+      .then((p) => runInference(sv, inputs).finally(() => p?.release()))
+      .then(
+        (out) => {
+          sv.metrics.ok((performance.now() - t0) / 1000);
+          logPayload(
+            sv,
+            id,
+            inputs,
+            out,
+            sv.model.outputs.map((o) => o.name),
+          );
+        },
+        () => sv.metrics.error(500, (performance.now() - t0) / 1000),
+      );
   }
 
   /** Which outputs go back as binary blocks: per requested output, else the request-wide flag. */
@@ -778,7 +869,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     }
     const { v, shadow } = version === undefined ? pick(s, req) : { v: getVersion(s, version), shadow: undefined };
     let status = 200;
+    let unpin: (() => void) | undefined;
     try {
+      unpin = await pin(v);
       const hdrLen = req.headers['inference-header-content-length'];
       let jsonBuf = buf;
       let binary: Buffer | undefined;
@@ -847,6 +940,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       v.triton.failed(performance.now() - t0, Date.now());
       throw e;
     } finally {
+      unpin?.();
       const sec = (performance.now() - t0) / 1000;
       if (status === 200) v.metrics.ok(sec);
       else v.metrics.error(status, sec);
@@ -858,7 +952,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     const buf = await body(req, res);
     const { v } = pick(s, req);
     let status = 200;
+    let unpin: (() => void) | undefined;
     try {
+      unpin = await pin(v);
       const body = asObject(parseJson(buf), 'the predict request');
       // Rows or columns, single- or multi-input (./v1.ts); its errors are in V1 terms.
       const { inputs, rows } = decodeV1Request(body, v.model.inputs, name);
@@ -888,6 +984,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       status = e instanceof RequestError ? e.status : 500;
       throw e;
     } finally {
+      unpin?.();
       const sec = (performance.now() - t0) / 1000;
       if (status === 200) v.metrics.ok(sec);
       else {
@@ -1240,7 +1337,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       await ('source' in m ? loadResolved(m, { loadedAt: options.loadedAt }) : load(m));
     } catch (e) {
       if (!(e instanceof RequestError)) {
-        for (const s of served.values()) for (const v of s.versions.values()) await v.model.release().catch(() => undefined);
+        for (const s of served.values()) for (const v of s.versions.values()) if (v.resident) await v.model.release().catch(() => undefined);
         await payload?.close();
         await quality?.close();
         throw e;
@@ -1300,7 +1397,8 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       for (const s of [...served.values()]) {
         for (const v of s.versions.values()) {
           await v.batcher?.drain();
-          await v.model.release().catch(() => undefined);
+          if (v.resident) await v.model.release().catch(() => undefined);
+          v.resident = false;
         }
       }
       served.clear();

@@ -9,7 +9,7 @@ import { planGraph } from '../model-server/graph.ts';
 import { fromHalfBits } from '../model-server/tensors.ts';
 import { loadOrtModel, type OrtModel } from '../model-server/models.ts';
 import { buildInputs, modelMeta } from '../batch/predict.ts';
-import { formatOfPath, planFeatures } from '../batch/plan.ts';
+import { formatOfPath, planFeatures, type TableFormat } from '../batch/plan.ts';
 import { openReader } from '../batch/readers.ts';
 import { rocAuc } from '../evaluate/metrics.ts';
 import { OptimizeError } from './int8.ts';
@@ -100,6 +100,8 @@ export interface ValidationOptions {
   readonly features?: readonly string[];
   readonly metric?: OptimizeMetric;
   readonly delimiter?: string;
+  /** @default from the file's extension */
+  readonly format?: TableFormat;
 }
 
 export interface ValidationReport {
@@ -127,7 +129,7 @@ export async function validate(originalPath: string, optimizedPath: string, orig
   const meta = modelMeta(originalBytes);
   const a = await loadOrtModel(originalPath, { intraOpThreads: 1 });
   let b: OrtModel | undefined;
-  const reader = await openReader(v.file, formatOfPath(v.file), { batchRows: 8192, delimiter: v.delimiter });
+  const reader = await openReader(v.file, formatOfPath(v.file, v.format), { batchRows: 8192, delimiter: v.delimiter });
   try {
     b = await loadOrtModel(optimizedPath, { intraOpThreads: 1 });
     if (v.label !== undefined && !reader.columns.includes(v.label))

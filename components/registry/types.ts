@@ -19,6 +19,12 @@ export interface Lineage {
    * run killed after its registration and resumed gets the same version back, not a second one.
    */
   readonly task?: string;
+  /**
+   * The version this one was made from without training (an optimized or quantized copy): the
+   * original's 'name@version' (or its file, when it was not a registry version), and its sha256.
+   */
+  readonly derivedFrom?: string;
+  readonly derivedFromDigest?: string;
 }
 
 export interface ModelVersion {

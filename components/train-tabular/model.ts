@@ -16,7 +16,11 @@ export interface ModelArtifact {
   /** multiclass: the class labels, in the order of the output columns. */
   readonly classes?: readonly string[];
   readonly training: {
+    /** Rows trained on (without the validation slice). */
     readonly rows: number;
+    /** Held-out rows whose loss was reported per epoch, and those losses. */
+    readonly validationRows?: number;
+    readonly valLosses?: readonly number[];
     readonly epochs: number;
     readonly batchSize: number;
     readonly learningRate: number;

@@ -27,13 +27,20 @@ export interface TrainOptions {
   readonly seed: number;
   readonly backend?: BackendChoice;
   readonly signal?: AbortSignal;
-  readonly onEpoch?: (epoch: number, epochs: number, loss: number) => void;
+  /**
+   * Held-out rows (not trained on): after each epoch their loss — the training loss's formula without
+   * the L2 term, on inputs standardised with the training rows' mean/std — is reported as `valLoss`.
+   */
+  readonly validation?: { readonly x: Float32Array; readonly y: Float32Array; readonly rows: number };
+  readonly onEpoch?: (epoch: number, epochs: number, loss: number, valLoss?: number) => void;
 }
 
 export interface TrainResult {
   readonly net: DenseNet;
   readonly backend: string;
   readonly losses: number[];
+  /** Per-epoch loss on `validation` (empty without it). */
+  readonly valLosses: number[];
   readonly durationMs: number;
 }
 
@@ -57,12 +64,16 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
   if (rows === 0) throw new Error('train-tabular: the training set is empty');
   const { tf, backend } = await loadTf(opts.backend ?? 'auto');
   const { mean, std } = meanStd(x, rows, k);
-  const xn = new Float32Array(x.length);
-  for (let i = 0; i < rows; i++)
-    for (let j = 0; j < k; j++) {
-      const a = x[i * k + j];
-      xn[i * k + j] = Number.isNaN(a) ? 0 : (a - mean[j]) / (std[j] || 1);
-    }
+  const standardise = (src: Float32Array, n: number): Float32Array => {
+    const out = new Float32Array(n * k);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < k; j++) {
+        const a = src[i * k + j];
+        out[i * k + j] = Number.isNaN(a) ? 0 : (a - mean[j]) / (std[j] || 1);
+      }
+    return out;
+  };
+  const xn = standardise(x, rows);
   const task = opts.task ?? 'binary';
   const classes = opts.classes ?? [];
   if (task === 'multiclass' && classes.length < 2) throw new Error('train-tabular: multiclass needs at least 2 classes');
@@ -81,8 +92,7 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
     w: tf.variable(tf.tensor2d(glorot(sizes[l], nOut, rand), [sizes[l], nOut])),
     b: tf.variable(tf.zeros([nOut])),
   }));
-  const X = tf.tensor2d(xn, [rows, k]);
-  const Y =
+  const targets = (X: import('@tensorflow/tfjs').Tensor2D, y: Float32Array, rows: number): import('@tensorflow/tfjs').Tensor2D =>
     task === 'multiclass'
       ? (tf.oneHot(tf.tensor1d(Int32Array.from(y), 'int32'), nOut).toFloat() as import('@tensorflow/tfjs').Tensor2D)
       : task === 'regression'
@@ -93,6 +103,11 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
         : task === 'anomaly'
           ? X
           : tf.tensor2d(y, [rows, 1]);
+  const X = tf.tensor2d(xn, [rows, k]);
+  const Y = targets(X, y, rows);
+  const val = opts.validation && opts.validation.rows > 0 ? opts.validation : undefined;
+  const XV = val ? tf.tensor2d(standardise(val.x, val.rows), [val.rows, k]) : undefined;
+  const YV = val && XV ? targets(XV, val.y, val.rows) : undefined;
   const optimizer = tf.train.adam(opts.learningRate);
   const l2 = opts.l2 ?? 0;
   const logits = (xb: import('@tensorflow/tfjs').Tensor2D) => {
@@ -103,9 +118,12 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
     });
     return h;
   };
+  const lossOf = (yb: import('@tensorflow/tfjs').Tensor2D, z: import('@tensorflow/tfjs').Tensor2D): import('@tensorflow/tfjs').Scalar =>
+    task === 'binary' ? tf.losses.sigmoidCrossEntropy(yb, z) : task === 'multiclass' ? tf.losses.softmaxCrossEntropy(yb, z) : tf.losses.meanSquaredError(yb, z);
   const order = new Int32Array(rows);
   for (let i = 0; i < rows; i++) order[i] = i;
   const losses: number[] = [];
+  const valLosses: number[] = [];
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       if (opts.signal?.aborted) throw new Error('train-tabular: cancelled');
@@ -126,12 +144,7 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
           const yb = tf.slice(Ys, [s, 0], [n, task === 'multiclass' || task === 'anomaly' ? nOut : 1]);
           const c = optimizer.minimize(() => {
             const z = logits(xb);
-            let loss: import('@tensorflow/tfjs').Scalar =
-              task === 'binary'
-                ? tf.losses.sigmoidCrossEntropy(yb, z)
-                : task === 'multiclass'
-                  ? tf.losses.softmaxCrossEntropy(yb, z)
-                  : tf.losses.meanSquaredError(yb, z);
+            let loss: import('@tensorflow/tfjs').Scalar = lossOf(yb, z);
             if (l2 > 0) for (const v of vars) loss = tf.add(loss, tf.mul(l2, tf.sum(tf.square(v.w))));
             return loss;
           }, true)!;
@@ -143,7 +156,14 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       const loss = (await total.data())[0] / rows;
       tf.dispose([total, idx, Xs, Ys, ...batchLosses]);
       losses.push(loss);
-      opts.onEpoch?.(epoch, opts.epochs, loss);
+      let valLoss: number | undefined;
+      if (XV && YV) {
+        const v = tf.tidy(() => lossOf(YV, logits(XV)));
+        valLoss = (await v.data())[0];
+        v.dispose();
+        valLosses.push(valLoss);
+      }
+      opts.onEpoch?.(epoch, opts.epochs, loss, valLoss);
       // Yield so an abort or a progress line gets through between epochs.
       await new Promise((r) => setImmediate(r));
     }
@@ -166,9 +186,9 @@ export async function trainDenseNet(x: Float32Array, y: Float32Array, rows: numb
       normalize: { mean, std },
       layers,
     };
-    return { net, backend, losses, durationMs: performance.now() - start };
+    return { net, backend, losses, valLosses, durationMs: performance.now() - start };
   } finally {
-    tf.dispose([X, ...(Y === X ? [] : [Y]), ...vars.flatMap((v) => [v.w, v.b])]);
+    tf.dispose([X, ...(Y === X ? [] : [Y]), ...(XV ? [XV] : []), ...(YV && YV !== XV ? [YV] : []), ...vars.flatMap((v) => [v.w, v.b])]);
     optimizer.dispose();
   }
 }

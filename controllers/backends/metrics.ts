@@ -4,8 +4,15 @@
  */
 import type { VersionMetrics } from '../planners/canary.ts';
 import type { ModelSpec } from '../../api/crds/index.ts';
-import type { MetricsSource, VersionQualityObserved } from './types.ts';
-import { QUALITY_METRICS, QUALITY_TASKS, type QualityMetric, type QualityTask } from '../../api/quality.ts';
+import type { MetricsSource, VersionQualityEstimated, VersionQualityObserved } from './types.ts';
+import {
+  ESTIMATED_QUALITY_METRICS,
+  QUALITY_METRICS,
+  QUALITY_TASKS,
+  type EstimatedQualityMetric,
+  type QualityMetric,
+  type QualityTask,
+} from '../../api/quality.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
 type M = K8sObject & { spec: ModelSpec };
@@ -72,6 +79,23 @@ export class PrometheusMetrics implements MetricsSource {
       metrics.rmse !== undefined ? 'regression' : metrics.macroF1 !== undefined || metrics.precision === undefined ? 'multiclass' : 'binary';
     return { task, samples: Math.round(samples), windowSeconds: 0, metrics };
   }
+
+  /** CBPE's estimate from the model server's ghosteam_model_quality_estimate gauges, weighted by the predictions each replica covers. */
+  async versionQualityEstimate(m: M, version: number, now: number): Promise<VersionQualityEstimated | undefined> {
+    const sel = `model="${m.spec.modelRef.name}",version="${version}"`;
+    const [samples, values] = await Promise.all([
+      this.scalar(`sum(ghosteam_model_quality_estimate_samples{${sel}})`, now),
+      this.vector(
+        `sum by (metric) (ghosteam_model_quality_estimate{${sel}} * ignoring (metric) group_left ghosteam_model_quality_estimate_samples{${sel}}) / scalar(sum(ghosteam_model_quality_estimate_samples{${sel}}))`,
+        now,
+      ),
+    ]);
+    if (samples === null || samples === 0 || values.length === 0) return undefined;
+    const metrics: { [K in EstimatedQualityMetric]?: number } = {};
+    for (const v of values)
+      if ((ESTIMATED_QUALITY_METRICS as readonly string[]).includes(v.metric.metric)) metrics[v.metric.metric as EstimatedQualityMetric] = v.value;
+    return { samples: Math.round(samples), metrics };
+  }
 }
 
 /** The subset of ModelServerAdminClient the operator uses. */
@@ -90,6 +114,7 @@ export interface ModelServerAdmin {
           readonly errors: number;
           readonly latencyMs: { readonly p99: number; readonly window: number };
           readonly quality?: VersionQualityObserved;
+          readonly qualityEstimate?: { readonly samples: number; readonly metrics: { readonly [K in EstimatedQualityMetric]?: { readonly value: number } } };
         }
       >
     >;
@@ -122,5 +147,13 @@ export class ModelServerMetrics implements MetricsSource {
     const s = await this.admin.stats(m.spec.modelRef.name).catch(() => undefined);
     const q = s?.versions[String(version)]?.quality;
     return q && (QUALITY_TASKS as readonly string[]).includes(q.task) && q.samples > 0 ? q : undefined;
+  }
+  async versionQualityEstimate(m: M, version: number): Promise<VersionQualityEstimated | undefined> {
+    const s = await this.admin.stats(m.spec.modelRef.name).catch(() => undefined);
+    const e = s?.versions[String(version)]?.qualityEstimate;
+    if (!e || e.samples === 0) return undefined;
+    const metrics: { [K in EstimatedQualityMetric]?: number } = {};
+    for (const k of ESTIMATED_QUALITY_METRICS) if (e.metrics[k] !== undefined) metrics[k] = e.metrics[k].value;
+    return { samples: e.samples, metrics };
   }
 }

@@ -7,7 +7,7 @@ import type { ModelSpec } from '../../api/crds/index.ts';
 import type { NodeAffinity, Toleration } from '../planners/placement.ts';
 import type { WorkflowObserved, WorkflowSubmission } from '../planners/training-run.ts';
 import type { K8sObject } from '../../api/objects.ts';
-import type { QualityMetric, QualityTask } from '../../api/quality.ts';
+import type { EstimatedQualityMetric, QualityMetric, QualityTask } from '../../api/quality.ts';
 
 /** One version's quality from delayed labels, over the model server's quality window. */
 export interface VersionQualityObserved {
@@ -16,6 +16,13 @@ export interface VersionQualityObserved {
   readonly samples: number;
   readonly windowSeconds: number;
   readonly metrics: { readonly [M in QualityMetric]?: number };
+}
+
+/** A quality estimate (CBPE) of one version: an estimate, not a measurement. */
+export interface VersionQualityEstimated {
+  /** Predictions the estimate covers. */
+  readonly samples: number;
+  readonly metrics: { readonly [M in EstimatedQualityMetric]?: number };
 }
 
 export interface ServingObserved {
@@ -62,6 +69,8 @@ export interface MetricsSource {
   predictionDrift?(model: K8sObject & { spec: ModelSpec }, stable: number, canary: number, sinceMs: number, now: number): Promise<number | null>;
   /** Quality from delayed labels of one version now; undefined when no label has joined its predictions. */
   versionQuality?(model: K8sObject & { spec: ModelSpec }, version: number, now: number): Promise<VersionQualityObserved | undefined>;
+  /** CBPE's estimate of one version's quality over its predictions still waiting for labels; undefined when there is none. */
+  versionQualityEstimate?(model: K8sObject & { spec: ModelSpec }, version: number, now: number): Promise<VersionQualityEstimated | undefined>;
 }
 
 export interface PipelineBackend {

@@ -9,7 +9,7 @@ import { clean } from '../../api/json.ts';
 import { rfc3339 } from './conditions.ts';
 import { compactTime, dnsName } from './names.ts';
 import type { DriftHistogram, DriftTest } from '../../api/crds/types.ts';
-import { crossing, worseThan, type QualityMetric } from '../../api/quality.ts';
+import { crossing, ESTIMATED_QUALITY_METRICS, worseThan, type QualityMetric, type QualitySource } from '../../api/quality.ts';
 
 export interface FeatureDrift {
   readonly feature: string;
@@ -40,7 +40,7 @@ export interface DriftCheckResult {
 /** The Model's stable version's quality at a check (spec.quality's metric). */
 export interface QualityCheckResult {
   readonly version: number;
-  /** Labelled predictions in the model server's quality window. */
+  /** Labelled predictions in the model server's quality window (with source estimate: the predictions the estimate covers). */
   readonly samples: number;
   /** undefined when the metric is undefined on the window. */
   readonly value?: number;
@@ -65,6 +65,8 @@ export interface QualityPolicy {
   /** How long a breach must last before a run starts. */
   readonly forMs: number;
   readonly minSamples: number;
+  /** Measured on delayed labels, or CBPE's estimate before they arrive. @default 'labels' */
+  readonly source?: QualitySource;
 }
 
 export interface DriftMonitorState {
@@ -145,6 +147,8 @@ export function validateDriftPolicy(p: DriftPolicy, path = 'spec'): string | und
     if (!(p.quality.forMs >= 0)) return `${path}.quality.forSeconds must be zero or more`;
     if (!(Number.isInteger(p.quality.minSamples) && p.quality.minSamples >= 1))
       return `${path}.quality.minSamples (${p.quality.minSamples}) must be an integer ≥ 1`;
+    if (p.quality.source === 'estimate' && !(ESTIMATED_QUALITY_METRICS as readonly string[]).includes(p.quality.metric))
+      return `${path}.quality.metric '${p.quality.metric}' has no estimate (CBPE estimates ${ESTIMATED_QUALITY_METRICS.join(', ')} of binary classifiers); use one of them or source 'labels'`;
   }
   return undefined;
 }
@@ -195,10 +199,15 @@ function planQuality(o: DriftObserved, p: QualityPolicy, drift: DriftPlan, now: 
     breachedSince: breached ? (sameIncident ? before.breachedSince : slot) : undefined,
     incidentRun: sameIncident ? before.incidentRun : undefined,
   });
+  const estimated = p.source === 'estimate';
   const what =
     q === undefined
-      ? `no labelled predictions of the stable version`
-      : `${p.metric} ${judged ? fmtNum(q.value) : 'n/a'} on ${q.samples} labels of version ${q.version}`;
+      ? estimated
+        ? `no quality estimate of the stable version`
+        : `no labelled predictions of the stable version`
+      : estimated
+        ? `estimated ${p.metric} (CBPE) ${judged ? fmtNum(q.value) : 'n/a'} on ${q.samples} unlabelled predictions of version ${q.version}`
+        : `${p.metric} ${judged ? fmtNum(q.value) : 'n/a'} on ${q.samples} labels of version ${q.version}`;
   let message: string;
   const actions = [...drift.actions];
   let status: DriftMonitorState = drift.status;
@@ -227,7 +236,7 @@ function planQuality(o: DriftObserved, p: QualityPolicy, drift: DriftPlan, now: 
           pipeline: o.pipeline,
           reason: 'performance',
           triggeredBy: `DriftMonitor/${o.name}`,
-          message: `${p.metric} of version ${q.version} ${crossing(p.metric)} ${fmtNum(p.threshold)} since ${state.breachedSince}`,
+          message: `${estimated ? 'estimated ' : ''}${p.metric} of version ${q.version} ${crossing(p.metric)} ${fmtNum(p.threshold)} since ${state.breachedSince}`,
         },
       });
       actions.push({ type: 'event', eventType: 'Warning', reason: 'RetrainTriggered', message: `${what}; TrainingRun ${name} created (performance)` });

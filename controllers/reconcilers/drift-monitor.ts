@@ -58,6 +58,7 @@ export function driftPolicyOf(spec: DriftMonitorSpec): DriftPolicy {
             threshold: spec.quality.threshold,
             forMs: spec.quality.forSeconds * 1000,
             minSamples: spec.quality.minSamples,
+            ...(spec.quality.source ? { source: spec.quality.source } : {}),
           },
         }
       : {}),
@@ -102,14 +103,22 @@ function stateOf(st: DriftMonitorStatus | undefined): DriftMonitorState {
   });
 }
 
-/** The stable version's quality of the monitored Model (undefined: no Model, nothing stable yet, or no labels). */
+/**
+ * The stable version's quality of the monitored Model: measured on labels, or (source estimate) CBPE's
+ * estimate over its unlabelled predictions. undefined: no Model, nothing stable yet, no labels or no estimate.
+ */
 async function checkQuality(d: DriftMonitorDeps, m: DriftMonitorObject, now: number): Promise<QualityCheckResult | undefined> {
   const q = m.spec.quality;
-  if (!q || !d.metrics?.versionQuality) return undefined;
+  const estimated = q?.source === 'estimate';
+  if (!q || !(estimated ? d.metrics?.versionQualityEstimate : d.metrics?.versionQuality)) return undefined;
   const model = (await d.store.get(TYPES.Model, m.metadata.namespace, m.spec.model)) as ModelObject | undefined;
   const version = model?.status?.stableVersion;
   if (!model || version === undefined) return undefined;
-  const observed = await d.metrics.versionQuality(model, version, now);
+  if (estimated) {
+    const e = await d.metrics!.versionQualityEstimate!(model, version, now);
+    return e ? clean({ version, samples: e.samples, value: e.metrics[q.metric as keyof typeof e.metrics] }) : undefined;
+  }
+  const observed = await d.metrics!.versionQuality!(model, version, now);
   return observed ? clean({ version, samples: observed.samples, value: observed.metrics[q.metric] }) : undefined;
 }
 
@@ -204,7 +213,10 @@ export async function reconcileDriftMonitor(d: DriftMonitorDeps, req: Request): 
         : obj.status?.history,
     lastTriggeredRun: s.lastTrainingRun,
     lastTriggeredAt: s.lastTriggeredAt,
-    quality: s.quality && obj.spec.quality ? clean({ metric: obj.spec.quality.metric, threshold: obj.spec.quality.threshold, ...s.quality }) : undefined,
+    quality:
+      s.quality && obj.spec.quality
+        ? clean({ metric: obj.spec.quality.metric, source: obj.spec.quality.source, threshold: obj.spec.quality.threshold, ...s.quality })
+        : undefined,
     conditions,
   });
   // The status write is the commit point: only the writer that wins it creates the run.

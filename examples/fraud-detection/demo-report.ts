@@ -48,6 +48,18 @@ export interface TrafficPoint {
   readonly phase: string;
 }
 
+/** An alert that fired or resolved, as the operator's local evaluation of the model's rules sent it. */
+export interface DemoAlert {
+  /** ms since the demo started. */
+  readonly t: number;
+  readonly demoTime: string;
+  readonly alert: string;
+  readonly state: 'pending' | 'firing' | 'resolved';
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly value: number;
+}
+
 export interface DemoRecord {
   readonly startedAt: string;
   readonly speed: number;
@@ -69,6 +81,10 @@ export interface DemoRecord {
   /** Moments to mark on the charts (ms since the start). */
   readonly markers: Array<{ t: number; label: string }>;
   gitLog: Array<{ hash: string; author: string; subject: string; trailers: string }>;
+  /** Alerts the operator's local rule evaluation fired or resolved (console, webhook and here). */
+  readonly alerts: DemoAlert[];
+  /** The stable version's quality from the labels that arrived (the model server's stats). */
+  quality?: { readonly version: number; readonly samples?: number; readonly metrics?: Readonly<Record<string, number | undefined>> };
   plan: string;
   readonly checks: ReadonlyArray<{ name: string; ok: boolean; detail: string }>;
   wallMs: number;
@@ -341,6 +357,32 @@ ${table(['check slot (demo clock)', 'seen at', 'rows in window', 'verdict', 'dri
 <h3>Reference period vs drifted-period traffic <small>(components/drift charts)</small></h3>
 <div class="grid">${r.driftCharts.map((c) => featureChartSvg(c, 580, 220)).join('')}</div>
 ${lastDrift ? `<h3>Per-feature results of the check that triggered retraining</h3>${table(['feature', 'test', 'statistic', 'p-value', 'threshold', 'verdict'], featureRows)}` : ''}
+
+<h2>Quality from late labels, and alerts</h2>
+<p>Labels reach <code>POST /v2/models/{name}/feedback</code> after the answers; the model server joins them to its
+answers by request id. The operator evaluates the model's alert rules (<code>Alerts.of</code>: the same rules a
+<code>PrometheusRule</code> carries to Prometheus) over the server's series and sends what fires or resolves to its log,
+a webhook (Alertmanager's payload) and this report.</p>
+${
+  r.quality
+    ? table(
+        ['version', 'labelled answers', ...Object.keys(r.quality.metrics ?? {})],
+        [[`v${r.quality.version}`, String(r.quality.samples ?? 0), ...Object.values(r.quality.metrics ?? {}).map((v) => fmt(v, 3))]],
+      )
+    : ''
+}
+${table(
+  ['wall', 'demo clock', 'alert', 'state', 'version', 'value', 'summary'],
+  r.alerts.map((a) => [
+    sec(a.t),
+    e(a.demoTime.slice(11, 19)),
+    e(a.alert),
+    a.state === 'resolved' ? 'resolved' : '<span class="bad">firing</span>',
+    e(a.labels.version ?? ''),
+    fmt(a.value, 3),
+    e(a.annotations.summary ?? ''),
+  ]),
+)}
 
 <h2>Training metrics per version</h2>
 ${table(['version', 'reason', 'run', 'ROC AUC', 'F1', 'log loss', 'ECE', 'positive rate', 'train rows', 'model', 'notes'], versionsRows)}

@@ -11,7 +11,10 @@
  *   6. the Model reconciler canaries v2 (10 → 50 → 100%) with metric analysis and promotes it; a
  *      broken v3 (./demo-broken.ts) fails its analysis on real errors and is rolled back;
  *   7. the operator's write-back commits the pin to models.lock.json; `ghosteam plan` compares first and last commit;
- *   8. a timeline on stdout and demo-report.html.
+ *   8. labels arrive late (POST /v2/models/fraud/feedback) and disagree with v2: the operator's local
+ *      evaluation of the model's alert rules (`Alerts.of`, the same rules a PrometheusRule carries)
+ *      fires GhosteamModelAccuracyLow to the console, a webhook and the report;
+ *   9. a timeline on stdout and demo-report.html.
  *
  * The operator is the real one (controllers/local.ts: the same reconcilers as in the cluster). Its
  * clock is a demo clock that runs `--speed` times faster (./demo-clock.ts), so the example's
@@ -49,8 +52,11 @@ import { NAMESPACE } from './app.ts';
 import { DemoClock } from './demo-clock.ts';
 import { Traffic } from './demo-traffic.ts';
 import { brokenLookupModel } from './demo-broken.ts';
-import { renderDemoReport, type DemoRecord, type DriftCheckRecord, type TimelineEntry } from './demo-report.ts';
+import { renderDemoReport, type DemoAlert, type DemoRecord, type DriftCheckRecord, type TimelineEntry } from './demo-report.ts';
 import type { K8sObject } from '../../api/objects.ts';
+import { Alerts } from '../../charts/alerts.ts';
+import type { LocalAlert } from '../../controllers/planners/alerts.ts';
+import { createServer } from 'node:http';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const projectRoot = resolve(here, '..', '..');
@@ -58,7 +64,7 @@ const MARKER = '.ghosteam-demo';
 /** Wall-clock time from starting the operator to the first scheduled drift check. */
 const CHECK_LEAD_MS = 5000;
 /** The outcome checks runDemo makes; fewer means a step never ran. */
-const EXPECTED_CHECKS = 8;
+const EXPECTED_CHECKS = 9;
 
 export interface DemoOptions {
   /** The demo's workspace (recreated on every run). @default '.ghosteam/demo' */
@@ -247,6 +253,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   let server: Awaited<ReturnType<typeof startModelServer>> | undefined;
   let traffic: Traffic | undefined;
   let watcher: { stop(): Promise<void> } | undefined;
+  let alertHook: Awaited<ReturnType<typeof startAlertHook>> | undefined;
   const operatorLog: string[] = [];
   const record: DemoRecord = {
     startedAt: new Date(t0).toISOString(),
@@ -264,6 +271,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     driftCharts: [],
     driftSeries: [],
     markers: [],
+    alerts: [],
     checks,
     wallMs: 0,
     cpuMs: 0,
@@ -316,6 +324,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       log('retrain', `workflow ${opts.runId} runs pipeline ${spec.name} (reason ${reason}, params ${JSON.stringify(opts.params ?? {})})`);
       return runPipeline(spec, { ...opts, reason, params: repoPathParams(spec, { ...extraParams, ...(opts.params ?? {}) }, repo) as RunOptions['params'] });
     };
+    // 8's receiver: a local HTTP endpoint standing in for the team's webhook (Alertmanager's payload).
+    alertHook = await startAlertHook();
+    // The model's alert rules, evaluated by the operator over the server's series (demo time: `for` 1m is
+    // 60/speed s). The same Alerts.of on the app's Model would synthesize them as a PrometheusRule; the
+    // example app leaves that out because its output is applied to a test cluster without prometheus-operator.
+    const alertRules = Alerts.of({ for: '1m', minSamples: 50 }).rules(modelName);
     op = await startLocalOperator({
       stateDir: join(dir, 'state'),
       registry,
@@ -324,11 +338,23 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       engine: { run, pipelines: pipelineMap, cwd: repo, storeDir: '.ghosteam' },
       driftCheck,
       metrics,
-      clock: clock.now,
+      // Read through the variable: the clock is re-anchored (forward only) before the monitor starts.
+      clock: () => clock.now(),
       resyncMs: 200,
       // Promotions are written back to the demo repository by the operator, as in a cluster.
       gitWriteBack: { repo, branch: 'main' },
       log: createLogger({ level: 'info', write: (l) => operatorLog.push(l) }),
+      alerts: {
+        rules: alertRules,
+        intervalMs: 500,
+        webhook: { url: alertHook.url },
+        onChange: (changes) => {
+          for (const a of changes) {
+            record.alerts.push({ t: Date.now() - t0, demoTime: new Date(clock.now()).toISOString(), ...alertRow(a) });
+            log('alert', `${a.alert} ${a.state === 'resolved' ? 'resolved' : 'FIRING'}: ${a.annotations.summary ?? ''}`);
+          }
+        },
+      },
     });
     await op.apply(modelObj);
     const ready = await op.waitFor(
@@ -351,6 +377,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     traffic.use(liveReference, 'reference');
     traffic.start();
     log('traffic', `sending reference-period traffic: ${rate} OIP infer requests/s over HTTP, payload logging to ${relative(process.cwd(), payloadLog)}`);
+    // On a busy machine the setup can outlast the lead chosen above, and the first scheduled check
+    // would then come too soon (too few rows) or too late: move demo time forward so that the
+    // monitor's first slot is CHECK_LEAD_MS of wall-clock time away from now, whatever the setup took.
+    const schedule = (monitorObj.spec as { schedule: string }).schedule;
+    const firstSlot = CronExpressionParser.parse(schedule, { currentDate: new Date(clock.now() + CHECK_LEAD_MS * speed), tz: 'UTC' })
+      .next()
+      .getTime();
+    clock = new DemoClock(speed, Date.now(), firstSlot - CHECK_LEAD_MS * speed);
     await op.apply(monitorObj);
     const monName = monitorObj.metadata.name;
 
@@ -452,6 +486,50 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
       `${degraded?.reason}: ${degraded?.message}`,
     );
 
+    // 8. Ground truth arrives late. 100 answers of v2 get their labels through the feedback endpoint:
+    // the first 40 as the data says, the last 60 the other way round (the fraud pattern changed after
+    // training: a concept change no input-drift test sees). Accuracy from feedback falls below 0.85 and
+    // the operator's local evaluation of the alert rules fires.
+    const labelled = generate('drifted', 100, seed + 102);
+    const feedback: Array<{ id: string; label: number }> = [];
+    for (const [i, r] of labelled.entries()) {
+      const id = `labelled-${i}`;
+      const res = await fetch(`${server.url}/v2/models/${modelName}/versions/${v2.version}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, inputs: [{ name: meta.inputs[0].name, shape: [1, r.values.length], datatype: 'FP32', data: r.values }] }),
+      });
+      if (res.status !== 200) throw new Error(`infer for labelled answer ${id}: HTTP ${res.status} ${await res.text()}`);
+      await res.arrayBuffer().catch(() => undefined);
+      feedback.push({ id, label: i < 40 ? r.label : 1 - r.label });
+    }
+    const fb = await fetch(`${server.url}/v2/models/${modelName}/feedback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(feedback),
+    });
+    const fbBody = (await fb.json()) as { matched?: number };
+    log(
+      'labels',
+      `${feedback.length} labels arrived for v${v2.version}'s answers (60 disagree with the data it was trained on): ${fbBody.matched ?? 0} matched`,
+    );
+    record.markers.push({ t: Date.now() - t0, label: 'labels arrive' });
+    const accuracyAlert = await waitFor(
+      () => record.alerts.find((a) => a.alert === 'GhosteamModelAccuracyLow' && a.state === 'firing' && a.labels.version === String(v2.version)),
+      stepTimeout,
+    );
+    const hooked = await waitFor(
+      () => alertHook!.got.find((b) => b.alerts.some((a) => a.labels.alertname === 'GhosteamModelAccuracyLow' && a.status === 'firing')),
+      10_000,
+    );
+    const stats = await admin.stats(modelName);
+    record.quality = { version: v2.version, ...(stats.versions[String(v2.version)]?.quality ?? {}) };
+    check(
+      'accuracy drop from feedback alerted (console, webhook, report)',
+      !!accuracyAlert && !!hooked && fb.status === 200 && fbBody.matched === feedback.length,
+      accuracyAlert ? `${accuracyAlert.annotations.summary}; webhook got ${hooked ? hooked.alerts.length : 0} alert(s)` : 'no accuracy alert fired',
+    );
+
     await sleep(1000); // a last second of traffic on v2 alone, for the chart
     await traffic.stop();
     await watcher.stop();
@@ -511,6 +589,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
     await watcher?.stop().catch(() => undefined);
     await op?.stop().catch(() => undefined);
     await server?.close().catch(() => undefined);
+    alertHook?.server.close();
     if (prevRegistryEnv === undefined) delete process.env.GHOSTEAM_REGISTRY_DIR;
     else process.env.GHOSTEAM_REGISTRY_DIR = prevRegistryEnv;
     if (prevMlflowEnv !== undefined) process.env.MLFLOW_TRACKING_URI = prevMlflowEnv;
@@ -526,6 +605,44 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoOutcome> {
   await writeFileAtomic(join(dir, 'demo-record.json'), JSON.stringify(record));
   check('report written', existsSync(reportPath) && readFileSync(reportPath, 'utf8').includes('</html>'), relative(process.cwd(), reportPath) || reportPath);
   return { ok: checks.length === EXPECTED_CHECKS && checks.every((c) => c.ok), checks, record, reportPath, repoDir: repo, wallMs, cpuMs };
+}
+
+/** Polls `get` every 100 ms until it returns something, or undefined after timeoutMs. */
+async function waitFor<T>(get: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = get();
+    if (v !== undefined || Date.now() > end) return v;
+    await sleep(100);
+  }
+}
+
+function alertRow(a: LocalAlert): Pick<DemoAlert, 'alert' | 'state' | 'labels' | 'annotations' | 'value'> {
+  return { alert: a.alert, state: a.state, labels: { ...a.labels }, annotations: { ...a.annotations }, value: a.value };
+}
+
+/** A local webhook receiver for the demo's alerts: what a team's endpoint would get (Alertmanager's webhook payload). */
+async function startAlertHook(): Promise<{
+  url: string;
+  got: Array<{ status: string; alerts: Array<{ status: string; labels: Record<string, string> }> }>;
+  server: ReturnType<typeof createServer>;
+}> {
+  const got: Array<{ status: string; alerts: Array<{ status: string; labels: Record<string, string> }> }> = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (text += c));
+    req.on('end', () => {
+      try {
+        got.push(JSON.parse(text) as (typeof got)[number]);
+        res.writeHead(200).end();
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/alerts`, got, server };
 }
 
 async function waitUntil(pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {

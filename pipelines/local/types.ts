@@ -167,6 +167,7 @@ export type EngineEvent =
       readonly epoch?: number;
       readonly epochs?: number;
       readonly loss?: number;
+      readonly valLoss?: number;
       readonly fraction?: number;
       readonly message?: string;
     }

@@ -24,9 +24,12 @@ import { paramFits, paramWant } from '../check.ts';
 import { SWEEP_BRAND } from '../brand.ts';
 import type { ParamDecl } from '../catalog.ts';
 import type { Pipeline, Task } from '../pipeline.ts';
-import { Dimension, gridPoints, spaceIssues, type DimensionSpec, type SpaceSpec } from './space.ts';
-import type { AlgorithmSpec, Direction } from './samplers.ts';
-import { DEFAULT_INTERMEDIATE, type EarlyStoppingSpec } from './pruners.ts';
+import { Dimension, gridPoints, spaceIssues, type DimensionSpec, type SpaceSpec } from '../../components/tuning/space.ts';
+import type { AlgorithmSpec, Direction } from '../../components/tuning/samplers.ts';
+import { DEFAULT_INTERMEDIATE, type EarlyStoppingSpec } from '../../components/tuning/pruners.ts';
+import { compileKatib, katibTrialTemplateName, KATIB_API_VERSION, sweepKatibIssues, type CompiledKatib } from './katib.ts';
+import { RenderedObject } from '../../api/rendered-object.ts';
+import { compileSweepArgo, sweepArgoIssues } from './argo-sweep.ts';
 
 export interface SweepSpec {
   readonly name: string;
@@ -89,15 +92,23 @@ export class Search {
 }
 
 interface IntermediateOpts {
-  /** The per-step value compared: a progress field the trial reports each epoch. @default 'loss' */
+  /**
+   * The per-step value compared: a progress field the trial reports each epoch.
+   * @default 'valLoss' (the held-out loss) when the trial task is train-tabular with a validation
+   * slice (param validationFraction or input validation), otherwise 'loss' (the training loss)
+   */
   readonly metric?: string;
   /** @default 'minimize' */
   readonly direction?: Direction;
 }
 
-/** Early stopping of trials on their intermediate values (per-epoch training loss by default). */
+/** Early stopping of trials on their intermediate values (per-epoch held-out or training loss by default). */
 export class EarlyStopping {
-  private constructor(readonly spec: EarlyStoppingSpec) {}
+  private constructor(
+    readonly spec: EarlyStoppingSpec,
+    /** Whether the user named the metric (otherwise the Sweep picks it from the trial task). */
+    readonly metricGiven: boolean,
+  ) {}
   /**
    * ASHA: rungs at minResource·η^k epochs; at a rung only the best 1/η go on.
    * @see https://optuna.readthedocs.io/en/stable/reference/generated/optuna.pruners.SuccessiveHalvingPruner.html
@@ -105,27 +116,59 @@ export class EarlyStopping {
   static asha(
     opts: IntermediateOpts & { readonly minResource?: number; readonly reductionFactor?: number; readonly minEarlyStoppingRate?: number } = {},
   ): EarlyStopping {
-    return new EarlyStopping({
-      kind: 'asha',
-      minResource: opts.minResource ?? 1,
-      reductionFactor: opts.reductionFactor ?? 3,
-      minEarlyStoppingRate: opts.minEarlyStoppingRate ?? 0,
-      metric: opts.metric ?? DEFAULT_INTERMEDIATE.metric,
-      direction: opts.direction ?? DEFAULT_INTERMEDIATE.direction,
-    });
+    return new EarlyStopping(
+      {
+        kind: 'asha',
+        minResource: opts.minResource ?? 1,
+        reductionFactor: opts.reductionFactor ?? 3,
+        minEarlyStoppingRate: opts.minEarlyStoppingRate ?? 0,
+        metric: opts.metric ?? DEFAULT_INTERMEDIATE.metric,
+        direction: opts.direction ?? DEFAULT_INTERMEDIATE.direction,
+      },
+      opts.metric !== undefined,
+    );
+  }
+  /**
+   * Hyperband: ASHA in ⌊log_η(maxResource/minResource)⌋ + 1 brackets, bracket b judging its trials first
+   * at minResource·η^b epochs, each trial compared only within its bracket (trial n in bracket n mod
+   * brackets). It hedges ASHA's bet that early epochs rank trials as the last ones do.
+   * @see https://optuna.readthedocs.io/en/stable/reference/generated/optuna.pruners.HyperbandPruner.html
+   */
+  static hyperband(
+    opts: IntermediateOpts & {
+      readonly minResource?: number;
+      /** @default the trial task's epochs (train-tabular: its epochs param, 20 when not set) */
+      readonly maxResource?: number;
+      readonly reductionFactor?: number;
+    } = {},
+  ): EarlyStopping {
+    return new EarlyStopping(
+      {
+        kind: 'hyperband',
+        minResource: opts.minResource ?? 1,
+        maxResource: opts.maxResource ?? Number.NaN,
+        reductionFactor: opts.reductionFactor ?? 3,
+        metric: opts.metric ?? DEFAULT_INTERMEDIATE.metric,
+        direction: opts.direction ?? DEFAULT_INTERMEDIATE.direction,
+      },
+      opts.metric !== undefined,
+    );
   }
   /**
    * Median stopping: a trial worse than the median of complete trials at the same epoch stops.
    * @see https://optuna.readthedocs.io/en/stable/reference/generated/optuna.pruners.MedianPruner.html
    */
   static median(opts: IntermediateOpts & { readonly startupTrials?: number; readonly warmupSteps?: number } = {}): EarlyStopping {
-    return new EarlyStopping({
-      kind: 'median',
-      startupTrials: opts.startupTrials ?? 5,
-      warmupSteps: opts.warmupSteps ?? 0,
-      metric: opts.metric ?? DEFAULT_INTERMEDIATE.metric,
-      direction: opts.direction ?? DEFAULT_INTERMEDIATE.direction,
-    });
+    return new EarlyStopping(
+      {
+        kind: 'median',
+        startupTrials: opts.startupTrials ?? 5,
+        warmupSteps: opts.warmupSteps ?? 0,
+        metric: opts.metric ?? DEFAULT_INTERMEDIATE.metric,
+        direction: opts.direction ?? DEFAULT_INTERMEDIATE.direction,
+      },
+      opts.metric !== undefined,
+    );
   }
 }
 
@@ -155,6 +198,16 @@ export interface SweepProps {
   readonly budget?: SweepBudget;
   /** @default - the construct id */
   readonly name?: string;
+  /**
+   * What the sweep becomes on a cluster (synth): 'argo', one WorkflowTemplate named after the sweep,
+   * whose controller step proposes each round of trials (pipelines/tuning/argo-sweep.ts); 'katib', a
+   * Katib `Experiment` (kubeflow.org/v1beta1) plus the trial's WorkflowTemplate `<name>-trial`
+   * (pipelines/tuning/katib.ts); 'none', nothing (the sweep runs with `ghosteam sweep run` only).
+   * @default 'argo'
+   */
+  readonly cluster?: 'argo' | 'katib' | 'none';
+  /** @default - the chart's namespace */
+  readonly namespace?: string;
 }
 
 function declOf(task: Task, name: string): ParamDecl | undefined {
@@ -163,6 +216,26 @@ function declOf(task: Task, name: string): ParamDecl | undefined {
   return p
     ? { type: p.type, ...(p.enum ? { enum: p.enum } : {}), ...(p.min !== undefined ? { min: p.min } : {}), ...(p.max !== undefined ? { max: p.max } : {}) }
     : undefined;
+}
+
+/** The per-epoch loss on held-out rows train-tabular reports when it has a validation slice. */
+export const HELD_OUT_METRIC = 'valLoss';
+
+/**
+ * The per-epoch values the trial task reports, where known: train-tabular reports 'loss', and
+ * 'valLoss' when it has a validation slice (a validationFraction above 0, set or swept, or the
+ * validation input). Undefined for other tasks (a container's progress is its own business).
+ */
+function progressMetrics(task: Task, space: SpaceSpec): string[] | undefined {
+  if (task.component?.name !== 'train-tabular') return undefined;
+  const t = task.toSpec();
+  const f = t.params.validationFraction;
+  const swept = space.validationFraction;
+  const held =
+    'validation' in t.inputs ||
+    (swept ? (swept.kind === 'categorical' ? swept.choices.some((c) => typeof c === 'number' && c > 0) : swept.high > 0) : false) ||
+    (f !== undefined && (f.kind !== 'literal' || (typeof f.value === 'number' && f.value > 0)));
+  return held ? ['loss', HELD_OUT_METRIC] : ['loss'];
 }
 
 function declaredNames(task: Task): string[] {
@@ -241,7 +314,16 @@ export class Sweep extends Construct {
         add('budget.time', (err as Error).message);
       }
     }
-    const es = props.earlyStopping?.spec;
+    const es = this.earlyStopping();
+    if (es) {
+      const reported = progressMetrics(trial, space);
+      if (reported && !reported.includes(es.metric))
+        add(
+          'earlyStopping.metric',
+          `is '${es.metric}', which task '${trial.name}' does not report per epoch; it reports ${reported.join(', ')}` +
+            (es.metric === HELD_OUT_METRIC ? `; give it a validation slice (param validationFraction, e.g. 0.2, or input validation)` : ''),
+        );
+    }
     if (es?.kind === 'asha') {
       if (!(es.minResource >= 1) || !Number.isInteger(es.minResource))
         add('earlyStopping.minResource', `is ${es.minResource}; give a whole number of epochs, at least 1`);
@@ -250,12 +332,102 @@ export class Sweep extends Construct {
       if (!Number.isInteger(es.minEarlyStoppingRate) || es.minEarlyStoppingRate < 0)
         add('earlyStopping.minEarlyStoppingRate', `is ${es.minEarlyStoppingRate}; give a whole number, at least 0`);
     }
+    if (es?.kind === 'hyperband') {
+      if (!(es.minResource >= 1) || !Number.isInteger(es.minResource))
+        add('earlyStopping.minResource', `is ${es.minResource}; give a whole number of epochs, at least 1`);
+      if (Number.isNaN(es.maxResource))
+        add(
+          'earlyStopping.maxResource',
+          `is not given, and task '${trial.name}' has no literal epochs param to take it from; give maxResource (the epochs a trial trains in full)`,
+        );
+      else if (!Number.isInteger(es.maxResource) || !(es.maxResource > es.minResource))
+        add('earlyStopping.maxResource', `is ${es.maxResource}; give a whole number of epochs above minResource (${es.minResource})`);
+      if (!(es.reductionFactor >= 2) || !Number.isInteger(es.reductionFactor))
+        add('earlyStopping.reductionFactor', `is ${es.reductionFactor}; give a whole number, at least 2`);
+    }
     if (es?.kind === 'median') {
       if (!Number.isInteger(es.startupTrials) || es.startupTrials < 0)
         add('earlyStopping.startupTrials', `is ${es.startupTrials}; give a whole number, at least 0`);
       if (!Number.isInteger(es.warmupSteps) || es.warmupSteps < 0) add('earlyStopping.warmupSteps', `is ${es.warmupSteps}; give a whole number, at least 0`);
     }
+    if (props.cluster !== undefined && props.cluster !== 'argo' && props.cluster !== 'katib' && props.cluster !== 'none')
+      add('cluster', `is '${String(props.cluster)}'; use 'argo' (a WorkflowTemplate), 'katib' (a Katib Experiment) or 'none'`);
+    if (props.cluster === 'katib' && !issues.length) {
+      const b = props.budget ?? {};
+      issues.push(
+        ...sweepKatibIssues({
+          path,
+          task: trial.name,
+          space,
+          objective: { task: objective.task.name, metric: objective.metric, direction: objective.direction },
+          ...(es ? { earlyStopping: es } : {}),
+          budget: { trials: 1, parallelism: 1, ...(b.time !== undefined ? { timeSeconds: parseDuration(b.time) } : {}) },
+        }),
+      );
+    }
     if (issues.length) throw new ValidationError(issues);
+    if ((props.cluster ?? 'argo') === 'argo') {
+      // Rendered lazily, at synth time, from the finished pipeline; what Argo cannot run is a synth error.
+      new RenderedObject(this, 'WorkflowTemplate', {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'WorkflowTemplate',
+        name: this.name,
+        namespace: props.namespace,
+        owner: this,
+        render: () => {
+          const ps = props.pipeline.toSpec();
+          const spec = this.toSpec();
+          const bad = sweepArgoIssues(ps, spec);
+          if (bad.length) throw new ValidationError(bad);
+          const wt = compileSweepArgo(ps, spec, { image: props.pipeline.componentImage });
+          return { labels: wt.metadata.labels, annotations: wt.metadata.annotations, body: { spec: wt.spec } };
+        },
+      });
+    }
+    if (props.cluster === 'katib') {
+      // Rendered lazily, at synth time, from the finished pipeline.
+      const compiled = (): CompiledKatib => compileKatib(props.pipeline.toSpec(), this.toSpec());
+      new RenderedObject(this, 'Experiment', {
+        apiVersion: KATIB_API_VERSION,
+        kind: 'Experiment',
+        name: this.name,
+        namespace: props.namespace,
+        owner: this,
+        render: () => ({ body: { spec: compiled().experiment.spec } }),
+      });
+      new RenderedObject(this, 'TrialTemplate', {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'WorkflowTemplate',
+        name: katibTrialTemplateName(this.name),
+        namespace: props.namespace,
+        owner: this,
+        render: () => {
+          const wt = compiled().trialTemplate;
+          return { labels: wt.metadata.labels, annotations: wt.metadata.annotations, body: { spec: wt.spec } };
+        },
+      });
+    }
+  }
+
+  /** The early-stopping rule, its metric resolved: the held-out loss when the trial task reports one. */
+  private earlyStopping(): EarlyStoppingSpec | undefined {
+    const es = this.props.earlyStopping;
+    if (!es) return undefined;
+    let spec = es.spec;
+    if (spec.kind === 'hyperband' && Number.isNaN(spec.maxResource) && !('epochs' in this.space())) {
+      // The epochs a trial trains in full: the task's literal, or train-tabular's default.
+      const e = this.props.trial.toSpec().params.epochs;
+      const full =
+        e?.kind === 'literal' && typeof e.value === 'number'
+          ? e.value
+          : e === undefined && this.props.trial.component?.name === 'train-tabular'
+            ? 20
+            : undefined;
+      if (full !== undefined) spec = { ...spec, maxResource: full };
+    }
+    if (es.metricGiven) return spec;
+    const reported = progressMetrics(this.props.trial, this.space());
+    return reported?.includes(HELD_OUT_METRIC) ? { ...spec, metric: HELD_OUT_METRIC } : spec;
   }
 
   private space(): SpaceSpec {
@@ -307,7 +479,7 @@ export class Sweep extends Construct {
       space,
       objective: { task: objective.task.name, metric: objective.metric, direction: objective.direction },
       algorithm,
-      ...(this.props.earlyStopping ? { earlyStopping: this.props.earlyStopping.spec } : {}),
+      ...(this.props.earlyStopping ? { earlyStopping: this.earlyStopping()! } : {}),
       budget: { trials, parallelism: b.parallelism ?? DEFAULT_SWEEP_PARALLELISM, ...(b.time !== undefined ? { timeSeconds: parseDuration(b.time) } : {}) },
     };
   }

@@ -53,7 +53,7 @@ describe('ghosteam component / models (CLI)', () => {
     assert.equal(unknown.code, 1);
     assert.equal(
       unknown.stderr,
-      "error: unknown component 'trian'; built-in components: drift, evaluate, export-onnx, gate, get-historical-features, ingest, materialize-features, register, split, train-tabular, validate\n",
+      "error: unknown component 'trian'; built-in components: batch-predict, drift, evaluate, export-onnx, gate, get-historical-features, ingest, materialize-features, optimize-onnx, register, split, sweep-controller, train-tabular, validate\n",
     );
     assert.equal(missing.stderr, "error: component 'split' needs input 'dataset': add --input dataset=PATH\n");
     assert.equal(badParam.stderr, "error: ingest: param 'format' must be one of auto, csv, jsonl, parquet, got 'xls'\n");

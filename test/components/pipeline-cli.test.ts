@@ -30,6 +30,7 @@ describe('catalog', () => {
   test('every built-in is found by name, and names are unique', () => {
     const names = listComponents().map((c) => c.name);
     assert.deepEqual(names, [
+      'batch-predict',
       'drift',
       'evaluate',
       'export-onnx',
@@ -37,8 +38,10 @@ describe('catalog', () => {
       'get-historical-features',
       'ingest',
       'materialize-features',
+      'optimize-onnx',
       'register',
       'split',
+      'sweep-controller',
       'train-tabular',
       'validate',
     ]);

@@ -46,6 +46,11 @@ describe('Alerts.of on a Model', () => {
           '5m',
         ],
         [
+          'GhosteamModelEstimatedAccuracyLow',
+          'ghosteam_model_quality_estimate{model="fraud",metric="accuracy"} < 0.85 and on (model, version) ghosteam_model_quality_estimate_samples{model="fraud"} >= 30',
+          '5m',
+        ],
+        [
           'GhosteamModelLatencyHigh',
           'histogram_quantile(0.99, sum by (model, version, le) (rate(ghosteam_model_request_duration_seconds_bucket{model="fraud"}[5m]))) > 0.5',
           '5m',
@@ -58,14 +63,28 @@ describe('Alerts.of on a Model', () => {
       ],
     );
     assert.deepEqual(rules[0].labels, { severity: 'warning', model: 'fraud' });
+    // The conditions the expressions were rendered from ride along for the local evaluator.
+    const conditions = JSON.parse((r.metadata as { annotations: Record<string, string> }).annotations['ghosteam.io/alert-conditions']);
+    assert.deepEqual(
+      conditions.map((c: { alert: string; condition: { kind: string } }) => [c.alert, c.condition.kind]),
+      [
+        ['GhosteamModelAccuracyLow', 'gauge'],
+        ['GhosteamModelEstimatedAccuracyLow', 'gauge'],
+        ['GhosteamModelLatencyHigh', 'quantile'],
+        ['GhosteamModelErrorRateHigh', 'ratio'],
+      ],
+    );
   });
 
   test('a condition set to false has no rule; no alerts prop, no PrometheusRule', () => {
-    const r = rule(Alerts.of({ maxP99LatencyMs: false, maxErrorRate: false, minAccuracy: 0.9 }));
+    const r = rule(Alerts.of({ maxP99LatencyMs: false, maxErrorRate: false, minAccuracy: 0.9, minEstimatedAccuracy: false }));
     assert.deepEqual(
       r.spec.groups[0].rules.map((x: { alert: string }) => x.alert),
       ['GhosteamModelAccuracyLow'],
     );
+    // The estimate's floor follows minAccuracy unless given.
+    const follows = rule(Alerts.of({ maxP99LatencyMs: false, maxErrorRate: false, minAccuracy: 0.9 }));
+    assert.match(follows.spec.groups[0].rules[1].expr, /^ghosteam_model_quality_estimate\{model="fraud",metric="accuracy"\} < 0\.9 and/);
     const { app, chart: c } = chart('serving');
     new Model(c, 'fraud', { registry: 'fraud' });
     assert.equal(
@@ -76,7 +95,7 @@ describe('Alerts.of on a Model', () => {
 
   test('bad thresholds name the field and the fix', () => {
     assert.deepEqual(
-      issuesOf(() => Alerts.of({ minAccuracy: 85, maxErrorRate: 5, for: 'soon', severity: 'PAGE' })),
+      issuesOf(() => Alerts.of({ minAccuracy: 85, minEstimatedAccuracy: 0.8, maxErrorRate: 5, for: 'soon', severity: 'PAGE' })),
       [
         "Alerts.of: 'alerts.minAccuracy' (85) must be above 0 and at most 1, e.g. 0.85; or false for no accuracy alert",
         "Alerts.of: 'alerts.maxErrorRate' (5) must be a share from 0 to below 1, e.g. 0.05 for 5%; or false",
@@ -99,7 +118,7 @@ describe('the rules under promtool (Prometheus peer)', { skip: peers.skip }, () 
       writeFileSync(join(dir, 'rules.yaml'), stringify(rule(Alerts.of()).spec));
       const run = promisify(execFile);
       const check = await run(promtool!, ['check', 'rules', join(dir, 'rules.yaml')]);
-      assert.match(check.stdout, /SUCCESS: 3 rules found/);
+      assert.match(check.stdout, /SUCCESS: 4 rules found/);
       const fraud = (v: string, extra = '') => `{model="fraud",version="${v}"${extra}}`;
       const tests = {
         rule_files: ['rules.yaml'],
@@ -115,6 +134,11 @@ describe('the rules under promtool (Prometheus peer)', { skip: peers.skip }, () 
               { series: `ghosteam_model_quality_samples${fraud('1')}`, values: '100x10' },
               { series: `ghosteam_model_quality${fraud('3', ',metric="accuracy"')}`, values: '0.5x10' },
               { series: `ghosteam_model_quality_samples${fraud('3')}`, values: '5x10' },
+              // The estimate (CBPE): version 1's is low on 40 waiting predictions, version 2's fine.
+              { series: `ghosteam_model_quality_estimate${fraud('1', ',metric="accuracy"')}`, values: '0.7x10' },
+              { series: `ghosteam_model_quality_estimate_samples${fraud('1')}`, values: '40x10' },
+              { series: `ghosteam_model_quality_estimate${fraud('2', ',metric="accuracy"')}`, values: '0.9x10' },
+              { series: `ghosteam_model_quality_estimate_samples${fraud('2')}`, values: '40x10' },
               // version 2: every request between 0.5 s and 1 s, 10% errors; version 1 fast and clean.
               { series: `ghosteam_model_request_duration_seconds_bucket${fraud('2', ',le="0.5"')}`, values: '0+0x10' },
               { series: `ghosteam_model_request_duration_seconds_bucket${fraud('2', ',le="1"')}`, values: '0+100x10' },
@@ -139,6 +163,20 @@ describe('the rules under promtool (Prometheus peer)', { skip: peers.skip }, () 
                     exp_annotations: {
                       summary: 'fraud version 2: accuracy 80% is below 85%',
                       description: 'Accuracy from delayed labels (POST /v2/models/fraud/feedback) over the quality window has been below 0.85 for 5m.',
+                    },
+                  },
+                ],
+              },
+              {
+                eval_time: '8m',
+                alertname: 'GhosteamModelEstimatedAccuracyLow',
+                exp_alerts: [
+                  {
+                    exp_labels: { severity: 'warning', model: 'fraud', version: '1', metric: 'accuracy' },
+                    exp_annotations: {
+                      summary: 'fraud version 1: estimated accuracy 70% is below 85% (CBPE, before labels)',
+                      description:
+                        'Accuracy estimated by CBPE from the logged probabilities of predictions still waiting for labels has been below 0.85 for 5m: an estimate, not a measurement.',
                     },
                   },
                 ],

@@ -42,7 +42,7 @@ describe('synth-time checks of component params and gate metrics', () => {
   test('a param the component does not take is an error naming it and the params it takes', () => {
     fails(
       { trainParams: { tsk: 'multiclass' } },
-      "c/train/train: 'params.tsk' passes param 'tsk', which component 'train-tabular' does not take; remove it or use one of task, label, positive, features, model, hidden, epochs, batchSize, learningRate, l2, seed, backend",
+      "c/train/train: 'params.tsk' passes param 'tsk', which component 'train-tabular' does not take; remove it or use one of task, label, positive, features, model, hidden, epochs, batchSize, learningRate, l2, seed, backend, validationFraction",
     );
   });
 

@@ -32,8 +32,13 @@ describe('Dashboard.of on a Model', () => {
         'p99 latency by version',
         'Error rate by version',
         'Quality from delayed labels',
+        'Quality estimated before the labels arrive (CBPE)',
         'Labelled predictions in the quality window',
         'Feedback by outcome',
+        'Canary step and traffic',
+        'Drift share (last check)',
+        'Drift statistic per feature (last check)',
+        'Drifted features',
         'Firing alerts',
       ],
     );
@@ -56,7 +61,7 @@ describe('Dashboard.of on a Model', () => {
   });
 
   test('every panel query parses and runs on a real Prometheus', { skip: peers.skip }, async () => {
-    for (const p of Dashboard.panels('fraud'))
+    for (const p of Dashboard.panels('fraud', 'fraud-api'))
       for (const t of p.targets) {
         // $__rate_interval is Grafana's; Prometheus gets what Grafana would send.
         const r = await promQuery(peers.prometheusUrl, t.expr.replaceAll('$__rate_interval', '1m'));

@@ -82,7 +82,7 @@ describe('construct-time errors', () => {
     const { p, a } = twoStep();
     assert.deepEqual(
       issuesOf(() => p.component('t', 'train-tabular', { inputs: { data: a.output('data') } })),
-      ["test/p/t: 'inputs.data' is not an input of component 'train-tabular'; use one of train"],
+      ["test/p/t: 'inputs.data' is not an input of component 'train-tabular'; use one of train, validation"],
     );
     const m = p.task('m', { image: 'x:1', outputs: { model: Artifact.model() } });
     assert.deepEqual(
@@ -96,7 +96,7 @@ describe('construct-time errors', () => {
     assert.deepEqual(
       issuesOf(() => p.component('t4', 'train-xgboost')),
       [
-        "test/p/t4: 'component' 'train-xgboost' is not a built-in component; use one of ingest, validate, split, train-tabular, evaluate, gate, export-onnx, register, get-historical-features, materialize-features, drift, or pass a Component object",
+        "test/p/t4: 'component' 'train-xgboost' is not a built-in component; use one of ingest, validate, split, train-tabular, evaluate, gate, export-onnx, register, get-historical-features, sweep-controller, materialize-features, optimize-onnx, batch-predict, drift, or pass a Component object",
       ],
     );
   });

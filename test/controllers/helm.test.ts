@@ -122,6 +122,7 @@ describe('the operator chart with the real helm', { skip }, () => {
         'reg.local/op:2',
       ],
     },
+    { name: 'the web UI read-only, with the payload sink', flags: ['--ui', '--ui-read-only', '--payload-sink'] },
   ];
   for (const s of settings)
     it(`lints, and renders what \`ghosteam install\` emits: ${s.name}`, () => {
@@ -149,7 +150,7 @@ describe('the operator chart with the real helm', { skip }, () => {
       '-n',
       'ml',
       '--set',
-      'watchNamespace=team-b,replicas=1,payloadSink.enabled=true,createNamespace=true,writeBack.enabled=true,writeBack.repo=git@git.example:ml/app.git',
+      'watchNamespace=team-b,replicas=1,payloadSink.enabled=true,createNamespace=true,writeBack.enabled=true,writeBack.repo=git@git.example:ml/app.git,ui.enabled=true',
     );
     assert.equal(t.status, 0, t.stderr);
     const want = operatorInstallManifests({
@@ -159,6 +160,7 @@ describe('the operator chart with the real helm', { skip }, () => {
       watchNamespace: 'team-b',
       payloadSink: {},
       gitWriteBack: { repo: 'git@git.example:ml/app.git' },
+      ui: { readOnly: true },
     });
     assert.deepEqual(byId(docs(t.stdout)), byId(JSON.parse(JSON.stringify(want))));
   });

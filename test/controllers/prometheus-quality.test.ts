@@ -63,4 +63,28 @@ describe('PrometheusMetrics.versionQuality on a real Prometheus', { skip: peers.
     assert.ok(Math.abs(q.metrics.accuracy! - 0.75) < 1e-9, `accuracy ${q.metrics.accuracy}`);
     assert.equal(await source.versionQuality(m, 9, Date.now()), undefined, 'a version without labels has no quality');
   });
+
+  test("CBPE's estimate of the answers still waiting for labels, over both replicas, weighted by the answers each covers", async () => {
+    // After the first test's labels, 20 more answers per replica that get none yet.
+    for (const [i, s] of servers.entries())
+      for (const [j, row] of rows(20, 30 + i).entries())
+        assert.equal((await post(`${s.url}/v2/models/fraud/infer`, inferBody([row], { id: `u${i}-${j}` }))).status, 200);
+    const own = await Promise.all(servers.map(async (s) => (await new ModelServerAdminClient(s.url).stats('fraud')).versions['3'].qualityEstimate));
+    const covered = own.filter((e) => e !== undefined);
+    assert.ok(covered.length >= 1, `replica 0 (labels of both classes) has an estimate: ${JSON.stringify(own)}`);
+    const n = covered.reduce((a, e) => a + e.samples, 0);
+    const expected = covered.reduce((a, e) => a + e.samples * e.metrics.accuracy!.value, 0) / n;
+    const source = new PrometheusMetrics(prom!.url);
+    const m = { metadata: { name: 'fraud' }, spec: { modelRef: { name: 'fraud' } } } as Parameters<PrometheusMetrics['versionQuality']>[0];
+    const e = await eventually(
+      'the estimates scraped',
+      async () => {
+        const v = await source.versionQualityEstimate(m, 3, Date.now());
+        return v?.samples === n ? v : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250 },
+    );
+    assert.ok(Math.abs(e.metrics.accuracy! - expected) < 1e-9, `estimated accuracy ${e.metrics.accuracy} vs ${expected}`);
+    assert.equal(await source.versionQualityEstimate(m, 9, Date.now()), undefined, 'a version without predictions has no estimate');
+  });
 });

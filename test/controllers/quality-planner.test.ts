@@ -240,5 +240,52 @@ describe('DriftMonitor: retraining on quality (reason performance)', () => {
       action: {},
     } satisfies DriftMonitorSpec;
     assert.deepEqual(driftPolicyOf(spec).quality, { metric: 'rmse', threshold: 3, forMs: 900_000, minSamples: 40 });
+    // An estimate exists only for CBPE's metrics: the error names the field and the choices.
+    assert.throws(
+      () => driftPolicyOf({ ...spec, quality: { ...spec.quality, source: 'estimate' } }),
+      /^Error: spec\.quality\.metric 'rmse' has no estimate \(CBPE estimates accuracy, precision, recall, f1, rocAuc of binary classifiers\); use one of them or source 'labels'$/,
+    );
+    assert.deepEqual(driftPolicyOf({ ...spec, quality: { metric: 'f1', threshold: 0.7, forSeconds: 0, minSamples: 40, source: 'estimate' } }).quality, {
+      metric: 'f1',
+      threshold: 0.7,
+      forMs: 0,
+      minSamples: 40,
+      source: 'estimate',
+    });
+  });
+
+  test("source 'estimate': CBPE's estimate breaches for `for`, one run per incident, said to be an estimate", () => {
+    const est: DriftPolicy = { ...policy, quality: { ...policy.quality!, source: 'estimate', forMs: 5 * MIN } };
+    const o = (state: DriftMonitorState, quality: DriftObserved['quality']) => ({ ...obs(state, quality), policy: est });
+    let now = T0;
+    let p = planDriftMonitor(o({ consecutiveDrifted: 0, nextCheckAt: '2026-11-23T04:00:00Z' }, bad), now);
+    assert.deepEqual(p.actions, []);
+    assert.match(
+      p.status.message!,
+      /^.*estimated accuracy \(CBPE\) 0\.7 on 200 unlabelled predictions of version 3 is below 0\.85 since 2026-11-23T04:00:00Z; retraining after 300s of it$/,
+    );
+    now += 5 * MIN;
+    p = planDriftMonitor(o(p.status, bad), now);
+    const runs = p.actions.filter((a) => a.type === 'createTrainingRun');
+    assert.equal(runs.length, 1);
+    assert.deepEqual(runs[0].type === 'createTrainingRun' && runs[0].run, {
+      name: 'fraud-watch-performance-20261123t040500',
+      namespace: 'ml',
+      model: 'fraud',
+      pipeline: 'fraud-train',
+      reason: 'performance',
+      triggeredBy: 'DriftMonitor/fraud-watch',
+      message: 'estimated accuracy of version 3 below 0.85 since 2026-11-23T04:00:00Z',
+    });
+    for (let i = 0; i < 3; i++) {
+      now += 5 * MIN;
+      p = planDriftMonitor(o(p.status, bad), now);
+      assert.deepEqual(p.actions, [], 'the same incident starts no second run');
+    }
+    // Too few predictions behind the estimate: not judged, and the breach ends.
+    now += 5 * MIN;
+    p = planDriftMonitor(o(p.status, { version: 3, samples: 10, value: 0.1 }), now);
+    assert.equal(p.status.quality?.breached, false);
+    assert.match(p.status.message!, /estimated accuracy \(CBPE\) n\/a on 10 unlabelled predictions of version 3; quality is judged from 50$/);
   });
 });

@@ -139,6 +139,18 @@ function record(): DemoRecord {
     driftCharts: [],
     markers: [{ t: 1000, label: 'v2 registered' }],
     gitLog: [{ hash: 'abc', author: 'ghosteam', subject: 'pin', trailers: 'Ghosteam-Writeback: true' }],
+    alerts: [
+      {
+        t: 4000,
+        demoTime: '2026-01-01T00:01:20.000Z',
+        alert: 'GhosteamModelAccuracyLow',
+        state: 'firing',
+        labels: { model: 'fraud', version: '2', metric: 'accuracy' },
+        annotations: { summary: 'fraud version 2: accuracy 41% is below <85%>' },
+        value: 0.41,
+      },
+    ],
+    quality: { version: 2, samples: 100, metrics: { accuracy: 0.41 } },
     plan: 'plan text',
     checks: [{ name: 'c', ok: true, detail: '' }],
     wallMs: 5000,
@@ -154,6 +166,12 @@ test('the report is self-contained (no scripts, no external references) and esca
   assert.match(html, /canary error rate 0.2 exceeds 0.01/);
   assert.match(html, /Ghosteam-Writeback: true/);
   assert.match(html, /every step happened/);
+  // The alerts section: the alert that fired, its version and summary (escaped), and the quality behind it.
+  assert.match(
+    html,
+    /<td>GhosteamModelAccuracyLow<\/td><td><span class="bad">firing<\/span><\/td><td>2<\/td><td>0\.41<\/td><td>fraud version 2: accuracy 41% is below &lt;85%&gt;<\/td>/,
+  );
+  assert.match(html, /<td>v2<\/td><td>100<\/td><td>0\.41<\/td>/);
   assert.match(renderDemoReport({ ...record(), checks: [{ name: 'c', ok: false, detail: '' }] }), /incomplete/);
 });
 

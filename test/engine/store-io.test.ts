@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../pipelines/local/store.ts';
 import { runPipeline } from '../../pipelines/local/engine.ts';
 import { runSweep } from '../../pipelines/local/sweep.ts';
-import { Space } from '../../pipelines/tuning/space.ts';
+import { Space } from '../../components/tuning/space.ts';
 import { catalog, comp, lit, pipeline, task, tempDir } from './helpers.ts';
 
 const components = catalog(

@@ -7,7 +7,8 @@
  * order, late arrivals (values written well after their event time, which entity rows in between
  * must not see: Feast's created-timestamp cutoff), values at exactly the entity time
  * and exactly `ttl` old, values one step too old, entities with no rows at all, a view with no TTL,
- * and a view keyed by two entities (a composite key).
+ * and a view keyed by two entities (a composite key). The same views materialized into ghosteam's SQLite
+ * online store must answer what Feast's `get_online_features` answers from its SQLite store.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -18,13 +19,16 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cellAt, type Cell } from '../../components/dataset/index.ts';
 import { getHistoricalFeatures } from '../../components/features/historical.ts';
+import { materializeView, prepareView } from '../../components/features/materialize.ts';
+import { getOnlineFeatures, type ServiceDef } from '../../components/features/online.ts';
+import { SqliteOnlineStore } from '../../components/features/sqlite-store.ts';
 import { usePeers } from '../peers/index.ts';
 import { makeCase, toDataset, viewData } from './feast-case.ts';
 
 const peers = await usePeers(['python']);
 const oracle = fileURLToPath(new URL('./feast_oracle.py', import.meta.url));
 
-function runFeast(c: object): { historical: Record<string, Cell>[] } {
+function runFeast(c: object): { historical: Record<string, Cell>[]; online?: Record<string, Cell[]> } {
   const dir = mkdtempSync(join(tmpdir(), 'feast-case-'));
   try {
     writeFileSync(join(dir, 'case.json'), JSON.stringify(c));
@@ -46,14 +50,24 @@ describe('point-in-time join: ghosteam equals Feast get_historical_features', { 
 
   // One case: Feast takes about a minute for it on a busy 2-core machine.
   for (const seed of [1]) {
+    // Feast runs once for both comparisons: materialized into its SQLite online store over [start, end) (no row lies at
+    // `end`, so ghosteam's inclusive window is the same), then asked online for every driver with a customer.
+    const c = makeCase(seed);
+    const online = {
+      start: '2026-10-31T00:00:00Z',
+      end: '2026-11-01T06:35:00Z',
+      entityRows: Array.from({ length: 24 }, (_, i) => ({ driver_id: i + 1, customer_id: `c${1 + (i % 17)}` })),
+    };
+    let feastOut: ReturnType<typeof runFeast> | undefined;
+    const feastResult = () => (feastOut ??= runFeast({ ...c, online }));
+
     test(`seed ${seed}: every entity row, every feature`, (t) => {
-      const c = makeCase(seed);
       const ours = getHistoricalFeatures(
         toDataset(c.entityRows, { row_id: 'numeric', driver_id: 'numeric', customer_id: 'string', event_timestamp: 'string' }),
         c.views.map(viewData),
         c.features,
       );
-      const feast = runFeast(c).historical;
+      const feast = feastResult().historical;
       const byId = new Map(feast.map((r) => [r.row_id as number, r]));
       const featureNames = c.features.map((f) => f.split(':')[1]);
       const col = (n: string) => ours.columns.find((x) => x.name === n)!;
@@ -102,6 +116,53 @@ describe('point-in-time join: ghosteam equals Feast get_historical_features', { 
       assert.ok(compared >= 5 * 300, `compared ${compared} values`);
       // The data must exercise both outcomes, or the comparison proves little.
       assert.ok(nonNull > compared * 0.3 && nonNull < compared * 0.9, `${nonNull} of ${compared} values found`);
+    });
+
+    test(`seed ${seed}: online values after materialization equal Feast's get_online_features (SQLite stores)`, async (t) => {
+      const theirs = feastResult().online;
+      assert.ok(theirs, 'Feast answered no online features');
+      const dir = mkdtempSync(join(tmpdir(), 'ghosteam-online-'));
+      dirs.push(dir);
+      const store = SqliteOnlineStore.open({ path: join(dir, 'online.db') });
+      try {
+        const views = c.views.map(viewData);
+        for (const v of views)
+          await materializeView(store, v.name, prepareView(v.name, v.spec, v.data), {
+            start: Date.parse(online.start),
+            end: Date.parse(online.end),
+            chunkMs: 3_600_000,
+          });
+        // Feast's Python get_online_features returns values past the TTL (it does not enforce it), so the comparison is of what
+        // was materialized: a service whose views have no TTL, under the 'nan' policy.
+        const service: ServiceDef = {
+          name: 'oracle',
+          spec: {
+            features: views.map((v) => ({ featureView: v.name, features: c.features.filter((f) => f.startsWith(`${v.name}:`)).map((f) => f.split(':')[1]) })),
+            onMissing: 'nan',
+          },
+          views: new Map(views.map((v) => [v.name, { ...v.spec, ttlSeconds: 0 }])),
+        };
+        const ours = await getOnlineFeatures(store, service, online.entityRows, { now: Date.now() });
+        let present = 0;
+        ours.features.forEach((ref, j) => {
+          const name = ref.split(':')[1];
+          const column = theirs[name];
+          assert.ok(column, `Feast answered no column ${name}`);
+          online.entityRows.forEach((e, i) => {
+            assert.deepEqual(
+              ours.values[i][j],
+              column[i] ?? null,
+              `${JSON.stringify(e)} ${ref}: ghosteam ${JSON.stringify(ours.values[i][j])}, Feast ${JSON.stringify(column[i])}`,
+            );
+            if (column[i] !== null) present++;
+          });
+        });
+        const total = ours.features.length * online.entityRows.length;
+        t.diagnostic(`${total} online values equal (${present} present, ${total - present} missing)`);
+        assert.ok(present > total * 0.4 && present < total, `${present} of ${total} values present`);
+      } finally {
+        await store.close();
+      }
     });
   }
 });

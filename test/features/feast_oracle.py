@@ -7,6 +7,7 @@ the online features after `materialize` (`get_online_features`).
 
   python feast_oracle.py case.json > result.json
 """
+import contextlib
 import json
 import math
 import os
@@ -111,7 +112,9 @@ def main(path):
         on = case["online"]
         start = datetime.fromisoformat(on["start"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(on["end"].replace("Z", "+00:00"))
-        store.materialize(start_date=start, end_date=end)
+        # Feast prints progress on stdout, which carries the JSON answer.
+        with contextlib.redirect_stdout(sys.stderr):
+            store.materialize(start_date=start, end_date=end)
         resp = store.get_online_features(features=case["features"], entity_rows=on["entityRows"], full_feature_names=case.get("fullFeatureNames", False)).to_dict()
         out["online"] = {k: [cell(x) for x in v] for k, v in resp.items()}
     json.dump(out, sys.stdout)

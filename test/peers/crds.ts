@@ -29,6 +29,11 @@ export const UPSTREAM_CRD_FILES: readonly string[] = [
   'kueue/kueue.x-k8s.io_clusterqueues.yaml',
   'kueue/kueue.x-k8s.io_localqueues.yaml',
   'kueue/kueue.x-k8s.io_resourceflavors.yaml',
+  // Katib's CRDs are schemaless upstream (x-kubernetes-preserve-unknown-fields); a Sweep with
+  // cluster 'katib' synthesizes an Experiment (test/tuning/katib.test.ts).
+  'katib/experiment.yaml',
+  'katib/trial.yaml',
+  'katib/suggestion.yaml',
 ];
 
 /**

@@ -57,8 +57,11 @@ export function runRegistrySuite(name: string, make: () => Promise<SuiteTarget>,
       assert.deepEqual(v1.lineage, { runId: 'run-42', pipeline: 'fraud', datasetDigest: 'sha256:abc', gitCommit: 'deadbeef', reason: 'manual' });
       assert.deepEqual(v1.aliases, []);
       assert.ok(!Number.isNaN(Date.parse(v1.createdAt)));
-      const v2 = await registry.registerVersion(m, { artifactPath: modelFile().path });
+      // A version made from v1 without training (optimize-onnx) names it in its lineage.
+      const derived = { derivedFrom: `${m}@1`, derivedFromDigest: f1.digest };
+      const v2 = await registry.registerVersion(m, { artifactPath: modelFile().path, lineage: derived });
       assert.equal(v2.version, 2);
+      assert.deepEqual((await registry.getVersion(m, 2)).lineage, derived);
       const again = await registry.getVersion(m, 1);
       assert.deepEqual(again, v1);
       assert.deepEqual(

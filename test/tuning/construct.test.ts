@@ -68,7 +68,7 @@ describe('Sweep construct', () => {
     assert.deepEqual(
       issuesOf(() => new Sweep(c, 'b', { ...base, space: { dropout: Space.uniform(0, 0.5) } })),
       [
-        "test/b: 'space.dropout' is not a param of task 'train' (component 'train-tabular'); it takes task, label, positive, features, model, hidden, epochs, batchSize, learningRate, l2, seed, backend",
+        "test/b: 'space.dropout' is not a param of task 'train' (component 'train-tabular'); it takes task, label, positive, features, model, hidden, epochs, batchSize, learningRate, l2, seed, backend, validationFraction",
       ],
     );
     assert.deepEqual(
@@ -87,6 +87,92 @@ describe('Sweep construct', () => {
       [
         "test/f: 'space.learningRate' is continuous, and grid search needs a finite grid; give its points, e.g. Space.uniform(0.001, 0.1, { grid: 4 }), or use Space.categorical([...])",
         "test/f: 'budget.trials' is 0; give a whole number of trials, at least 1",
+      ],
+    );
+  });
+
+  it("early stopping judges the held-out loss ('valLoss') when the trial task has a validation slice", () => {
+    const metricOf = (params: Record<string, number>, es = EarlyStopping.asha(), space: Record<string, ReturnType<typeof Space.uniform>> = {}) => {
+      const { chart: c } = chart();
+      const p = new Pipeline(c, 'p');
+      const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+      const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
+      const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'y', ...params } });
+      const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+      const s = new Sweep(c, 's', {
+        pipeline: p,
+        trial: train,
+        space: { learningRate: Space.uniform(0.01, 0.1), ...space },
+        objective: Objective.minimize(evaluate, 'logLoss'),
+        earlyStopping: es,
+      });
+      return s.toSpec().earlyStopping!.metric;
+    };
+    assert.equal(metricOf({ validationFraction: 0.2 }), 'valLoss');
+    assert.equal(metricOf({ validationFraction: 0.2 }, EarlyStopping.median()), 'valLoss');
+    assert.equal(metricOf({}, EarlyStopping.asha(), { validationFraction: Space.uniform(0.1, 0.3) }), 'valLoss', 'a swept share counts');
+    assert.equal(metricOf({}), 'loss', 'no slice: the training loss');
+    assert.equal(metricOf({ validationFraction: 0.2 }, EarlyStopping.asha({ metric: 'loss' })), 'loss', 'a named metric is kept');
+    // The validation input counts too.
+    const { chart: c } = chart();
+    const p = new Pipeline(c, 'q');
+    const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+    const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
+    const train = p.component('train', 'train-tabular', {
+      inputs: { train: split.output('train'), validation: split.output('test') },
+      params: { label: 'y' },
+    });
+    const s = new Sweep(c, 's', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.uniform(0.01, 0.1) },
+      objective: Objective.minimize(train, 'valLoss'),
+      earlyStopping: EarlyStopping.asha(),
+    });
+    assert.equal(s.toSpec().earlyStopping!.metric, 'valLoss');
+    assert.deepEqual(
+      issuesOf(() => metricOf({}, EarlyStopping.asha({ metric: 'valLoss' }))),
+      [
+        "test/s: 'earlyStopping.metric' is 'valLoss', which task 'train' does not report per epoch; it reports loss; give it a validation slice (param validationFraction, e.g. 0.2, or input validation)",
+      ],
+    );
+    assert.deepEqual(
+      issuesOf(() => metricOf({}, EarlyStopping.median({ metric: 'accuracy' }))),
+      ["test/s: 'earlyStopping.metric' is 'accuracy', which task 'train' does not report per epoch; it reports loss"],
+    );
+  });
+
+  it("Hyperband: maxResource defaults to the trial task's epochs; without one it must be given", () => {
+    const { c, p, train, evaluate } = app();
+    const s = new Sweep(c, 'hb', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.logUniform(1e-4, 1e-1) },
+      objective: Objective.minimize(evaluate, 'logLoss'),
+      earlyStopping: EarlyStopping.hyperband({ reductionFactor: 2 }),
+    });
+    assert.deepEqual(s.toSpec().earlyStopping, {
+      kind: 'hyperband',
+      minResource: 1,
+      maxResource: 20,
+      reductionFactor: 2,
+      metric: 'loss',
+      direction: 'minimize',
+    });
+    assert.deepEqual(
+      issuesOf(
+        () =>
+          new Sweep(c, 'hb2', {
+            pipeline: p,
+            trial: train,
+            space: { epochs: Space.int(5, 30) },
+            objective: Objective.minimize(evaluate, 'logLoss'),
+            earlyStopping: EarlyStopping.hyperband({ minResource: 0 }),
+          }),
+      ),
+      [
+        "test/hb2: 'earlyStopping.minResource' is 0; give a whole number of epochs, at least 1",
+        "test/hb2: 'earlyStopping.maxResource' is not given, and task 'train' has no literal epochs param to take it from; give maxResource (the epochs a trial trains in full)",
       ],
     );
   });

@@ -16,8 +16,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { usePeers } from '../peers/index.ts';
 import { mulberry32 } from '../../components/random.ts';
-import { decidePrune, type EarlyStoppingSpec } from '../../pipelines/tuning/pruners.ts';
-import type { TrialView } from '../../pipelines/tuning/samplers.ts';
+import { decidePrune, type EarlyStoppingSpec } from '../../components/tuning/pruners.ts';
+import type { TrialView } from '../../components/tuning/samplers.ts';
 import { heldOutFunctions, logreg, logregData, noisyQuadratic, branin, searchBest } from '../../bench/tuning-functions.ts';
 
 const peers = await usePeers(['python']);

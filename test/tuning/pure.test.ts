@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Space, gridPoints, isActive, spaceIssues, type SpaceSpec } from '../../pipelines/tuning/space.ts';
+import { Space, gridPoints, isActive, spaceIssues, type SpaceSpec } from '../../components/tuning/space.ts';
 import {
   erf,
   numericParzen,
@@ -15,8 +15,8 @@ import {
   tpeWeights,
   trialSeed,
   type TrialView,
-} from '../../pipelines/tuning/samplers.ts';
-import { ashaRung, decidePrune, type EarlyStoppingSpec } from '../../pipelines/tuning/pruners.ts';
+} from '../../components/tuning/samplers.ts';
+import { ashaRung, decidePrune, hyperbandBrackets, type EarlyStoppingSpec } from '../../components/tuning/pruners.ts';
 import { mulberry32 } from '../../components/random.ts';
 
 const sp = (o: Record<string, ReturnType<typeof Space.uniform>>): SpaceSpec => Object.fromEntries(Object.entries(o).map(([k, d]) => [k, d.spec]));
@@ -329,4 +329,35 @@ describe('early stopping', () => {
       const d = decidePrune(c.rule, c.step, c.value, t(99, c.own ?? {}, 'Running'), c.others);
       assert.deepEqual(d, { prune: c.prune, reason: c.reason });
     });
+
+  it('Hyperband: brackets first judge at minResource·η^b, each trial against its own bracket only', () => {
+    const hb: EarlyStoppingSpec = { kind: 'hyperband', minResource: 1, maxResource: 27, reductionFactor: 3, metric: 'loss', direction: 'minimize' };
+    assert.equal(hyperbandBrackets(1, 27, 3), 4);
+    assert.equal(hyperbandBrackets(1, 20, 3), 3);
+    assert.equal(hyperbandBrackets(2, 8, 2), 3);
+    // Trials 0, 4, 8 are in bracket 0 (rungs 1, 3, 9, 27); 1, 5 in bracket 1 (rungs 3, 9, 27).
+    const others = [t(0, { 1: 0.5, 3: 0.4 }), t(4, { 1: 0.9 }), t(1, { 1: 0.1, 3: 0.1 }), t(5, { 3: 0.2 })];
+    assert.deepEqual(decidePrune(hb, 1, 0.6, t(8, {}, 'Running'), others), {
+      prune: true,
+      reason: 'bracket 0 of 4, rung 0 (step 1): loss 0.6000 is not among the best 1 of 3 (cut 0.5000)',
+    });
+    // Bracket 1 has no rung at step 1; at step 3 it compares with trials 1 and 5 only (not 0's 0.4).
+    assert.deepEqual(decidePrune(hb, 1, 99, t(9, {}, 'Running'), others), { prune: false, reason: 'bracket 1 of 4, step 1 is no rung' });
+    assert.deepEqual(decidePrune(hb, 3, 0.15, t(9, {}, 'Running'), others), {
+      prune: true,
+      reason: 'bracket 1 of 4, rung 0 (step 3): loss 0.1500 is not among the best 1 of 3 (cut 0.1000)',
+    });
+    // Within a bracket, the decision is ASHA's with s = the bracket (Optuna's HyperbandPruner definition).
+    const bracket1 = others.filter((x) => x.number % 4 === 1);
+    assert.deepEqual(
+      decidePrune(hb, 3, 0.15, t(9, {}, 'Running'), others).prune,
+      decidePrune(
+        { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 1, metric: 'loss', direction: 'minimize' },
+        3,
+        0.15,
+        t(9, {}, 'Running'),
+        bracket1,
+      ).prune,
+    );
+  });
 });

@@ -8,10 +8,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
-import { Space } from '../../pipelines/tuning/space.ts';
+import { Space } from '../../components/tuning/space.ts';
 import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
 import type { ParamValue } from '../../components/component.ts';
+import { writeFile } from 'node:fs/promises';
+import { EarlyStopping, Objective, Pipeline, Search, Sweep } from '../../pipelines/index.ts';
 import { catalog, comp, lit, out, pipeline, task, tempDir } from '../engine/helpers.ts';
+import { chart } from '../constructs/helpers.ts';
 
 const registered: ParamValue[] = [];
 let trainCalls = 0;
@@ -136,6 +139,31 @@ describe('local sweep', () => {
     }
   });
 
+  it('Hyperband stops trials within their brackets and spends fewer epochs than training all', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const s = sweep({
+        budget: { trials: 12, parallelism: 1 },
+        earlyStopping: { kind: 'hyperband', minResource: 1, maxResource: 9, reductionFactor: 3, metric: 'loss', direction: 'minimize' },
+      });
+      const rec = await runSweep(spec, s, { cwd: dir, components, gitCommit: null, final: false });
+      const pruned = rec.trials.filter((t) => t.state === 'Pruned');
+      assert.ok(pruned.length >= 3, `pruned ${pruned.length}`);
+      // 3 brackets: trial n in bracket n mod 3, first judged at 1, 3, 9 epochs; bracket 2 never stops a trial.
+      for (const t of pruned) {
+        const b = t.number % 3;
+        assert.notEqual(b, 2, `trial ${t.number} stopped in bracket 2`);
+        assert.match(t.message!, new RegExp(`^pruned at step \\d+: bracket ${b} of 3, rung \\d`));
+      }
+      const epochs = rec.trials.reduce((a, t) => a + t.steps, 0);
+      assert.ok(epochs < 12 * 9, `epochs ${epochs}`);
+      const full = await runSweep(spec, sweep({ budget: { trials: 12, parallelism: 1 } }), { cwd: dir, components, gitCommit: null, final: false });
+      assert.equal(rec.best!.value, full.best!.value);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('an interrupted sweep resumes with the same trials', async () => {
     const { dir, cleanup } = await tempDir();
     try {
@@ -196,6 +224,58 @@ describe('local sweep', () => {
       assert.equal(bad.trials[0].message, "task 'evaluate' gave objective 'err' as null, not a number");
       assert.equal(bad.message, 'no trial completed (2 ran: 2 failed, 0 pruned)');
     } finally {
+      await cleanup();
+    }
+  });
+
+  it("ASHA on the real train-tabular judges the held-out loss ('valLoss') its validation slice reports", async () => {
+    const { dir, cleanup } = await tempDir();
+    const registry = process.env.GHOSTEAM_REGISTRY_DIR;
+    process.env.GHOSTEAM_REGISTRY_DIR = `${dir}/registry`;
+    try {
+      const { generate, toCsv } = await import('../../examples/fraud-detection/data.ts');
+      await writeFile(`${dir}/fraud.csv`, toCsv(generate('reference', 600, 3)));
+      const { chart: c } = chart();
+      const p = new Pipeline(c, 'fraud');
+      const ingest = p.component('ingest', 'ingest', { params: { path: `${dir}/fraud.csv` } });
+      const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { seed: 1 } });
+      const train = p.component('train', 'train-tabular', {
+        inputs: { train: split.output('train') },
+        params: { label: 'is_fraud', epochs: 3, backend: 'wasm', validationFraction: 0.25 },
+      });
+      const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+      const s = new Sweep(c, 'tune', {
+        pipeline: p,
+        trial: train,
+        space: { learningRate: Space.logUniform(1e-4, 1e-1, { grid: 6 }) },
+        objective: Objective.minimize(evaluate, 'logLoss'),
+        algorithm: Search.grid({ seed: 2 }),
+        earlyStopping: EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }),
+      }).toSpec();
+      assert.equal(s.earlyStopping?.metric, 'valLoss');
+      const rec = await runSweep(p.toSpec(), s, { cwd: dir, gitCommit: null, final: false });
+      assert.equal(rec.trials.length, 6);
+      assert.ok(
+        rec.trials.every((t) => t.state === 'Complete' || t.state === 'Pruned'),
+        JSON.stringify(rec.trials.map((t) => t.message)),
+      );
+      assert.ok(
+        rec.trials.some((t) => t.state === 'Pruned'),
+        'some trial is stopped at a rung',
+      );
+      const runs = new RunStore(`${dir}/.ghosteam`);
+      for (const t of rec.trials) {
+        const history = (await runs.load(t.runId)).nodes.train.history!;
+        const val = Object.fromEntries(history.valLoss.map((h) => [String(h.step), h.value]));
+        const lossOnly = Object.fromEntries(history.loss.map((h) => [String(h.step), h.value]));
+        // A pruned trial's last value is judged but its run may be cancelled before it is recorded.
+        for (const [step, v] of Object.entries(t.intermediate)) if (step in val) assert.equal(v, val[step], `trial ${t.number} step ${step}`);
+        assert.notDeepEqual(t.intermediate, lossOnly);
+        if (t.state === 'Pruned') assert.match(t.message!, /^pruned at step [13]: rung [01] \(step [13]\): valLoss /);
+      }
+    } finally {
+      if (registry === undefined) delete process.env.GHOSTEAM_REGISTRY_DIR;
+      else process.env.GHOSTEAM_REGISTRY_DIR = registry;
       await cleanup();
     }
   });

@@ -9,7 +9,7 @@
  *     the server must serve artifacts, MLflow's default since 2.0);
  *   - the model version (model-versions/create) has source `<run artifact_uri>/model` and run_id,
  *     and tags: the user's tags, plus reserved `ghosteam.*` tags for the digest, format, file name
- *     and lineage (`ghosteam.lineage.runId`, `.pipeline`, `.datasetDigest`, `.gitCommit`, `.reason`).
+ *     and lineage (`ghosteam.lineage.runId`, `.pipeline`, `.datasetDigest`, `.gitCommit`, `.reason`, `.derivedFrom`).
  *   - aliases are MLflow registered-model aliases.
  * `fetchArtifact` downloads the file once into `cacheDir` and checks its sha256 against the digest.
  */
@@ -48,7 +48,7 @@ export interface MlflowRegistryOptions {
 }
 
 const TAG = 'ghosteam.';
-const LINEAGE_KEYS = ['runId', 'pipeline', 'datasetDigest', 'gitCommit', 'gitDirty', 'reason', 'task'] as const;
+const LINEAGE_KEYS = ['runId', 'pipeline', 'datasetDigest', 'gitCommit', 'gitDirty', 'reason', 'task', 'derivedFrom', 'derivedFromDigest'] as const;
 
 /** Maps MLflow's error codes (databricks.proto ErrorCode) onto ours. */
 function codeOf(mlflowCode: string | undefined, status: number): RegistryErrorCode {

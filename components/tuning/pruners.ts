@@ -5,6 +5,11 @@
  *  - ASHA (asynchronous successive halving, Li et al. 2020, the stopping variant): rungs at
  *    minResource · η^(s+k) steps; at a rung a trial goes on only while its value is among the best
  *    1/η of the values recorded at that rung (its own included), so a lone or early trial goes on;
+ *  - Hyperband (Li et al. 2018, as Optuna's HyperbandPruner): ASHA in several brackets that trade how
+ *    many trials are tried against how early they are judged; bracket b has its first rung at
+ *    minResource · η^b, there are ⌊log_η(maxResource/minResource)⌋ + 1 brackets, and a trial is only
+ *    compared with the trials of its own bracket. Trials go to brackets in turn (trial n to bracket
+ *    n mod brackets), where Optuna draws a bracket from a hash weighted by the brackets' budgets;
  *  - median stopping: after `startupTrials` complete trials and `warmupSteps` steps, a trial stops
  *    when its best value so far is worse than the median of the complete trials' values at that step.
  * Each decision comes with a sentence that says why.
@@ -20,6 +25,17 @@ export type EarlyStoppingSpec =
       readonly reductionFactor: number;
       /** s: the first rung is at minResource · η^s. @default 0 */
       readonly minEarlyStoppingRate: number;
+      readonly metric: string;
+      readonly direction: Direction;
+    }
+  | {
+      readonly kind: 'hyperband';
+      /** Steps before the first rung of the most aggressive bracket. @default 1 */
+      readonly minResource: number;
+      /** The steps a trial trains for in full (the task's epochs). */
+      readonly maxResource: number;
+      /** η. @default 3 */
+      readonly reductionFactor: number;
       readonly metric: string;
       readonly direction: Direction;
     }
@@ -56,6 +72,16 @@ function fmt(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toPrecision(4);
 }
 
+/** The number of Hyperband brackets: ⌊log_η(maxResource/minResource)⌋ + 1. */
+export function hyperbandBrackets(minResource: number, maxResource: number, eta: number): number {
+  return Math.floor(Math.log(maxResource / minResource) / Math.log(eta) + 1e-9) + 1;
+}
+
+/** The Hyperband bracket of trial `number` (also its first rung's exponent). */
+export function hyperbandBracket(number: number, brackets: number): number {
+  return number % brackets;
+}
+
 /**
  * Whether the trial stops at `step` with `value`. `others`: the trials the decision may see (not the
  * trial itself), with their intermediate values.
@@ -63,6 +89,27 @@ function fmt(v: number): string {
 export function decidePrune(rule: EarlyStoppingSpec, step: number, value: number, trial: TrialView, others: readonly TrialView[]): PruneDecision {
   const better = (a: number, b: number): boolean => (rule.direction === 'minimize' ? a < b : a > b);
   if (!Number.isFinite(value)) return { prune: true, reason: `${rule.metric} is ${value} at step ${step}` };
+  if (rule.kind === 'hyperband') {
+    const n = hyperbandBrackets(rule.minResource, rule.maxResource, rule.reductionFactor);
+    const b = hyperbandBracket(trial.number, n);
+    // A trial that trained in full is judged by its objective, not stopped (the last bracket never stops one).
+    if (step >= rule.maxResource) return { prune: false, reason: `bracket ${b} of ${n}, step ${step} is the full budget` };
+    const d = decidePrune(
+      {
+        kind: 'asha',
+        minResource: rule.minResource,
+        reductionFactor: rule.reductionFactor,
+        minEarlyStoppingRate: b,
+        metric: rule.metric,
+        direction: rule.direction,
+      },
+      step,
+      value,
+      trial,
+      others.filter((t) => hyperbandBracket(t.number, n) === b),
+    );
+    return { prune: d.prune, reason: `bracket ${b} of ${n}, ${d.reason}` };
+  }
   if (rule.kind === 'asha') {
     const k = ashaRung(step, rule.minResource, rule.reductionFactor, rule.minEarlyStoppingRate);
     if (k < 0) return { prune: false, reason: `step ${step} is no rung` };

@@ -12,7 +12,7 @@
  * Grid search needs every active dimension finite: categorical, integer, or numeric with `grid` points.
  * Nothing here does I/O.
  */
-import type { ParamValue } from '../../components/component.ts';
+import type { ParamValue } from '../component.ts';
 import type { Issue } from '../../api/errors.ts';
 
 export type DimensionSpec =

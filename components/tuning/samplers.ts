@@ -5,8 +5,8 @@
  * machine, so a sweep's sequence of trials is reproducible and a resumed sweep proposes what the
  * interrupted one would have. Values are minimised internally (`sign` flips a maximised objective).
  */
-import type { ParamValue } from '../../components/component.ts';
-import { mulberry32 } from '../../components/random.ts';
+import type { ParamValue } from '../component.ts';
+import { mulberry32 } from '../random.ts';
 import { dimensionOrder, gridPoints, isActive, type DimensionSpec, type SpaceSpec } from './space.ts';
 
 export type Direction = 'minimize' | 'maximize';

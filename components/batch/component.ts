@@ -1,0 +1,131 @@
+/**
+ * batch-predict: `ghosteam predict` as a pipeline step (what a `BatchPrediction` construct's
+ * Workflow/CronWorkflow runs). A table in (a file, an `s3://` object, or an upstream dataset), the
+ * model's predictions with the id columns out, written atomically, with lineage.
+ *
+ * Inputs:
+ *   input   optional: an upstream dataset (Arrow IPC); else param `input`
+ * Params:
+ *   model          fraud@champion, fraud@3, models:/fraud/3 (registry) or a path
+ *   input          a table file (.csv, .jsonl, .parquet, .arrow) or s3://bucket/key
+ *   output         the predictions: a file path or s3://bucket/key (format from the extension);
+ *                  an existing one is refused unless `overwrite`
+ *   idColumns      input columns copied to the output (default: every column that is not a feature)
+ *   features       the columns of the model's one [N, k] input (default: the model's recorded names)
+ *   payloadLog, payloadSample   also record each batch in this payload log (the drift monitor reads it)
+ *   batchRows, threads, overwrite, registry
+ * Output: lineage (the `<output>.lineage.json` sidecar: model version and digest, input digest, rows).
+ * Output params: rows, modelVersion, inputDigest, outputDigest, output.
+ *
+ * An s3:// input is downloaded into the task's scratch folder first; an s3:// output is written
+ * there, then uploaded in one PUT (an object appears whole or not at all), its sidecar after it.
+ */
+import { copyFile, mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { defineComponent } from '../component.ts';
+import { ParamError, Params } from '../params.ts';
+import { PARAMS } from '../param-decls.ts';
+import { openRegistry } from '../registry/index.ts';
+import { parseModelSpec } from '../model-server/models.ts';
+import { downloadS3Object, isS3Url, parseS3Url, s3ObjectExists, uploadS3Object } from '../ingest/s3.ts';
+import { BatchPredictError, formatOfPath } from './plan.ts';
+import { lineagePathFor, predictFile } from './predict.ts';
+
+export const batchPredictComponent = defineComponent({
+  name: 'batch-predict',
+  version: '1',
+  description:
+    'Batch inference: a table (file, s3:// object or upstream dataset) through a model into predictions with its id columns, atomically, with lineage',
+  inputs: [{ name: 'input', kind: 'dataset', optional: true, description: 'An upstream dataset (else param input)' }],
+  outputs: [{ name: 'lineage', kind: 'file', description: 'Model version and digest, input digest, rows, output columns' }],
+  outputParams: ['rows', 'modelVersion', 'inputDigest', 'outputDigest', 'output'],
+  fileParams: ['input'],
+  params: PARAMS['batch-predict'],
+  async run(ctx) {
+    const p = new Params('batch-predict', ctx, PARAMS['batch-predict']);
+    const model = p.string('model');
+    let spec;
+    try {
+      spec = parseModelSpec(model);
+    } catch (e) {
+      throw new ParamError(`batch-predict: param 'model': ${(e as Error).message}`);
+    }
+    const artifact = p.optionalInput('input');
+    const inputParam = p.string('input', undefined);
+    if (artifact && inputParam) throw new ParamError("batch-predict: both input 'input' (an upstream dataset) and param 'input' are given; pass one");
+    if (!artifact && !inputParam) throw new ParamError("batch-predict: no input; set param 'input' (a file or s3://bucket/key) or connect an upstream dataset");
+    const output = p.string('output');
+    const overwrite = p.boolean('overwrite', false);
+    // Formats from the extensions, checked before anything is read.
+    try {
+      if (inputParam) formatOfPath(inputParam);
+      formatOfPath(output);
+      if (isS3Url(output)) parseS3Url(output);
+      if (inputParam && isS3Url(inputParam)) parseS3Url(inputParam);
+    } catch (e) {
+      throw new ParamError(`batch-predict: ${(e as Error).message}`);
+    }
+    if (isS3Url(output) && !overwrite && (await s3ObjectExists(output)))
+      throw new ParamError(
+        `batch-predict: ${output} already exists; set param overwrite: true to replace it (it is replaced only once the new file is complete)`,
+        'InvalidInput',
+      );
+
+    const registry =
+      'ref' in spec
+        ? (() => {
+            const r = p.string('registry', undefined);
+            if (!r) return openRegistry();
+            return /^https?:\/\//.test(r) ? openRegistry({ trackingUri: r }) : openRegistry({ dir: r });
+          })()
+        : undefined;
+    await mkdir(ctx.workDir, { recursive: true });
+    let input = artifact ?? inputParam!;
+    let cleanupInput: (() => Promise<void>) | undefined;
+    if (!artifact && isS3Url(input)) {
+      ctx.log(`downloading ${input}`);
+      const got = await downloadS3Object(input);
+      input = got.file;
+      cleanupInput = got.cleanup;
+    }
+    const local = isS3Url(output) ? join(ctx.workDir, basename(parseS3Url(output).key)) : output;
+    if (!isS3Url(output)) await mkdir(join(local, '..'), { recursive: true });
+    try {
+      const r = await predictFile({
+        model,
+        registry,
+        input,
+        output: local,
+        ...(artifact ? { inputFormat: 'arrow' as const } : {}),
+        ...(p.has('idColumns') ? { keep: p.list('idColumns') } : {}),
+        ...(p.has('features') ? { features: p.list('features') } : {}),
+        ...(p.has('payloadLog') ? { payloadLog: p.string('payloadLog'), payloadSample: p.number('payloadSample', 1, { min: 0, max: 1 }) } : {}),
+        ...(p.has('batchRows') ? { batchRows: p.number('batchRows', undefined, { integer: true, min: 1 }) } : {}),
+        ...(p.has('threads') ? { threads: p.number('threads', undefined, { integer: true, min: 1 }) } : {}),
+        overwrite,
+        signal: ctx.signal,
+        onProgress: (pr) => ctx.progress({ fraction: pr.fraction, message: `${pr.rows} rows` }),
+      });
+      if (isS3Url(output)) {
+        ctx.log(`uploading ${output}`);
+        await uploadS3Object(output, local);
+        await uploadS3Object(lineagePathFor(output), r.lineagePath);
+      }
+      await copyFile(r.lineagePath, p.output('lineage'));
+      ctx.log(
+        `${r.rows} rows in ${r.seconds.toFixed(2)} s (${Math.round(r.rowsPerSec)} rows/s) with ${r.lineage.model.name} version ${r.lineage.model.version} → ${output}`,
+      );
+      ctx.setOutput('rows', r.rows);
+      ctx.setOutput('modelVersion', r.lineage.model.version);
+      ctx.setOutput('inputDigest', r.lineage.input.digest);
+      ctx.setOutput('outputDigest', r.lineage.output.digest);
+      ctx.setOutput('output', output);
+    } catch (e) {
+      // A wrong model, input or output is the user's to fix: terminal, never retried.
+      if (e instanceof BatchPredictError) throw new ParamError(`batch-predict: ${e.message}`, 'InvalidInput');
+      throw e;
+    } finally {
+      await cleanupInput?.();
+    }
+  },
+});

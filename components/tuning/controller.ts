@@ -1,0 +1,228 @@
+/**
+ * The sweep controller of a cluster sweep (pipelines/tuning/argo-sweep.ts): the step that runs
+ * between rounds of trials, reads the last round's results, decides which trials stop, and proposes
+ * the next round. Pure: its whole state travels as JSON through the workflow (an Argo parameter), so
+ * a step that is retried computes the same answer.
+ *
+ * Rounds. Without early stopping, a round proposes up to `parallelism` new trials from every trial
+ * finished so far (the same samplers as the local engine, components/tuning/samplers.ts); the sweep
+ * ends when the budget of trials is spent or the grid is exhausted.
+ * With ASHA (Hyperband: the same in each bracket, components/tuning/pruners.ts), the rounds are the rungs of successive halving, run synchronously (Argo cannot stop a
+ * running pod on another pod's result, so a rung is a round): round 0 trains every trial for
+ * minResource·η^s epochs; each next round trains the best ⌊n/η⌋ of the last rung (by the
+ * intermediate metric the trial task reports as an output param, e.g. valLoss) for η times as many
+ * epochs, up to the task's own epochs, where the objective decides. The others are Pruned at their
+ * rung. A trial of a later rung trains from the start again (no checkpoint is carried between pods):
+ * the compute is Σ rungs n_k·r_k, still a fraction of training every trial to the end.
+ */
+import type { ParamValue } from '../component.ts';
+import { propose, type TrialView } from './samplers.ts';
+import { hyperbandBracket, hyperbandBrackets, type EarlyStoppingSpec } from './pruners.ts';
+import type { AlgorithmSpec, Direction } from './samplers.ts';
+import type { SpaceSpec } from './space.ts';
+
+/** The parts of the sweep IR (pipelines/tuning/sweep.ts SweepSpec) the controller reads. */
+export interface ControllerSweep {
+  readonly path: string;
+  readonly space: SpaceSpec;
+  readonly objective: { readonly metric: string; readonly direction: Direction };
+  readonly algorithm: AlgorithmSpec;
+  readonly earlyStopping?: EarlyStoppingSpec;
+  readonly budget: { readonly trials: number; readonly parallelism: number };
+}
+
+/** What the controller needs beyond the sweep: how a trial's compute is bounded and read. */
+export interface ControllerSpec {
+  readonly sweep: ControllerSweep;
+  /** With early stopping: the trial task's param that bounds its epochs, and its full value. */
+  readonly resource?: { readonly param: string; readonly max: number };
+  /** The trial task's own value of each swept param, for a conditional one that is inactive (a loop item has every key). */
+  readonly defaults?: Readonly<Record<string, ParamValue>>;
+}
+
+export interface ControllerTrial {
+  readonly number: number;
+  readonly params: Record<string, ParamValue>;
+  state: 'Running' | 'Complete' | 'Pruned' | 'Failed';
+  /** The rung (ASHA, Hyperband) the trial is at, its bracket (Hyperband), and the epochs it trains for there. */
+  rung: number;
+  bracket?: number;
+  epochs?: number;
+  value?: number;
+  /** Intermediate value at each rung reached (ASHA). */
+  rungValues: number[];
+  message?: string;
+}
+
+export interface ControllerState {
+  readonly version: 1;
+  round: number;
+  trials: ControllerTrial[];
+  /** The trial numbers of the round now running, in the order of its items (Argo keeps it for the results). */
+  running: number[];
+  exhausted: boolean;
+}
+
+/** One trial of a round, as the workflow's loop item: the swept params, the trial number, the epochs. */
+export type RoundItem = Record<string, ParamValue>;
+
+export interface ControllerOutput {
+  readonly state: ControllerState;
+  /** The next round's items (empty when done). */
+  readonly items: RoundItem[];
+  readonly done: boolean;
+  /** When done: the best trial's params, as a one-item list (the final run's loop), or [] when none completed. */
+  readonly final: RoundItem[];
+  readonly best?: { readonly number: number; readonly value: number; readonly params: Record<string, ParamValue> };
+}
+
+/** Output params of a trial, as Argo aggregates them (`{{steps.trial.outputs.parameters}}`): strings. */
+export type RoundResult = Readonly<Record<string, string | number | null | undefined>>;
+
+export const TRIAL_NUMBER_ITEM = 'trial';
+export const RESULT_VALUE = 'value';
+export const RESULT_INTERMEDIATE = 'intermediate';
+
+const num = (v: string | number | null | undefined): number | undefined => {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+};
+
+function rungEpochs(spec: ControllerSpec, rung: number, bracket: number): number {
+  const es = spec.sweep.earlyStopping!;
+  if (es.kind === 'median') throw new Error(`${spec.sweep.path}: the cluster controller stops early with ASHA or Hyperband only`);
+  const s0 = es.kind === 'asha' ? es.minEarlyStoppingRate : bracket;
+  const r = es.minResource * Math.pow(es.reductionFactor, s0 + rung);
+  return Math.min(spec.resource!.max, Math.round(r));
+}
+
+/** The bracket of trial n: Hyperband's in turn (components/tuning/pruners.ts), ASHA's only one. */
+function bracketOf(spec: ControllerSpec, n: number): number {
+  const es = spec.sweep.earlyStopping;
+  return es?.kind === 'hyperband' ? hyperbandBracket(n, hyperbandBrackets(es.minResource, es.maxResource, es.reductionFactor)) : 0;
+}
+
+function item(spec: ControllerSpec, t: ControllerTrial): RoundItem {
+  return {
+    ...spec.defaults,
+    ...t.params,
+    [TRIAL_NUMBER_ITEM]: t.number,
+    ...(spec.resource && t.epochs !== undefined ? { [spec.resource.param]: t.epochs } : {}),
+  };
+}
+
+function bestOf(trials: readonly ControllerTrial[], direction: 'minimize' | 'maximize'): ControllerTrial | undefined {
+  let best: ControllerTrial | undefined;
+  for (const t of trials)
+    if (t.state === 'Complete' && t.value !== undefined && (!best || (direction === 'minimize' ? t.value < best.value! : t.value > best.value!))) best = t;
+  return best;
+}
+
+/** One controller step: apply the last round's results, then propose the next round. */
+export function controllerStep(spec: ControllerSpec, prev: ControllerState | null, results: readonly RoundResult[]): ControllerOutput {
+  const s = spec.sweep;
+  const state: ControllerState = prev ? structuredClone(prev) : { version: 1, round: -1, trials: [], running: [], exhausted: false };
+  const es = s.earlyStopping;
+  if (es?.kind === 'median') throw new Error(`${s.path}: the cluster controller stops early with ASHA or Hyperband only; use EarlyStopping.asha()`);
+  if (es && !spec.resource) throw new Error(`${s.path}: ASHA on a cluster needs the trial task's epochs param (resource)`);
+  if (results.length !== state.running.length)
+    throw new Error(`${s.path}: round ${state.round} ran ${state.running.length} trials but ${results.length} results came back`);
+  const byNumber = new Map(state.trials.map((t) => [t.number, t]));
+  const ran = state.running.map((n) => byNumber.get(n)!);
+  ran.forEach((t, i) => {
+    const r = results[i];
+    if (!es) {
+      const v = num(r[RESULT_VALUE]);
+      if (v === undefined) {
+        t.state = 'Failed';
+        t.message = `objective '${s.objective.metric}' came back as ${JSON.stringify(r[RESULT_VALUE] ?? null)}, not a number`;
+      } else {
+        t.state = 'Complete';
+        t.value = v;
+      }
+      return;
+    }
+    const v = num(r[RESULT_INTERMEDIATE]);
+    if (v === undefined) {
+      t.state = 'Failed';
+      t.message = `intermediate '${es.metric}' came back as ${JSON.stringify(r[RESULT_INTERMEDIATE] ?? null)}, not a number`;
+      return;
+    }
+    t.rungValues[t.rung] = v;
+    if (t.epochs! >= spec.resource!.max) {
+      const o = num(r[RESULT_VALUE]);
+      if (o === undefined) {
+        t.state = 'Failed';
+        t.message = `objective '${s.objective.metric}' came back as ${JSON.stringify(r[RESULT_VALUE] ?? null)}, not a number`;
+      } else {
+        t.state = 'Complete';
+        t.value = o;
+      }
+    }
+  });
+  state.round++;
+  state.running = [];
+  const items: ControllerTrial[] = [];
+  if (!es) {
+    const finished = (): TrialView[] =>
+      state.trials
+        .filter((t) => t.state !== 'Running')
+        .map((t) => ({ number: t.number, params: t.params, state: t.state, ...(t.value !== undefined ? { value: t.value } : {}) }));
+    const history = finished();
+    while (!state.exhausted && state.trials.length < s.budget.trials && items.length < s.budget.parallelism) {
+      const n = state.trials.length;
+      const params = propose(s.algorithm, s.space, history, n, s.objective.direction);
+      if (!params) {
+        state.exhausted = true;
+        break;
+      }
+      const t: ControllerTrial = { number: n, params, state: 'Running', rung: 0, rungValues: [] };
+      state.trials.push(t);
+      items.push(t);
+    }
+  } else if (state.round === 0) {
+    // Rung 0: every trial of the budget, proposed up front (a sampler learns nothing within a rung).
+    for (let n = 0; n < s.budget.trials; n++) {
+      const params = propose(s.algorithm, s.space, [], n, s.objective.direction);
+      if (!params) break;
+      const bracket = bracketOf(spec, n);
+      const t: ControllerTrial = { number: n, params, state: 'Running', rung: 0, bracket, epochs: rungEpochs(spec, 0, bracket), rungValues: [] };
+      state.trials.push(t);
+      items.push(t);
+    }
+  } else {
+    // Promote the best 1/η of the rung just run, within each bracket; the rest stop there.
+    const groups = new Map<number, ControllerTrial[]>();
+    for (const t of ran.filter((x) => x.state === 'Running')) groups.set(t.bracket ?? 0, [...(groups.get(t.bracket ?? 0) ?? []), t]);
+    const eta = es.reductionFactor;
+    for (const rung of groups.values()) {
+      const better = (a: number, b: number): number => (es.direction === 'minimize' ? a - b : b - a);
+      const sorted = [...rung].sort((a, b) => better(a.rungValues[a.rung], b.rungValues[b.rung]) || a.number - b.number);
+      const keep = Math.max(1, Math.floor(sorted.length / eta));
+      const cut = sorted[keep - 1].rungValues[sorted[keep - 1].rung];
+      const where = es.kind === 'hyperband' ? `bracket ${rung[0].bracket ?? 0}, ` : '';
+      sorted.forEach((t, i) => {
+        const at = t.epochs!;
+        if (i < keep) {
+          t.rung++;
+          t.epochs = rungEpochs(spec, t.rung, t.bracket ?? 0);
+          items.push(t);
+        } else {
+          t.state = 'Pruned';
+          t.message = `pruned at step ${at}: ${where}rung ${t.rung} (step ${at}): ${es.metric} ${t.rungValues[t.rung]} is not among the best ${keep} of ${sorted.length} (cut ${cut})`;
+        }
+      });
+    }
+    items.sort((a, b) => a.number - b.number);
+  }
+  state.running = items.map((t) => t.number);
+  const done = items.length === 0;
+  const best = bestOf(state.trials, s.objective.direction);
+  return {
+    state,
+    items: items.map((t) => item(spec, t)),
+    done,
+    final: done && best ? [{ ...spec.defaults, ...best.params, ...(spec.resource ? { [spec.resource.param]: spec.resource.max } : {}) }] : [],
+    ...(best ? { best: { number: best.number, value: best.value!, params: best.params } } : {}),
+  };
+}

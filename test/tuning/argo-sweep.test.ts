@@ -1,0 +1,293 @@
+/**
+ * A Sweep synthesized to Argo (cluster 'argo', the default): one WorkflowTemplate whose controller
+ * step proposes each round. The controller (components/tuning/controller.ts) is driven here round by
+ * round as the workflow would drive it — its items in, the trial outputs back as Argo aggregates them
+ * (a list of string maps) — on a known objective; ASHA's rungs stop trials and spend a fraction of the
+ * epochs. The template is server-side dry-run applied to the real kube-apiserver peer against Argo's
+ * upstream WorkflowTemplate CRD schema (read in place from ../shared/upstream).
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { EarlyStopping, Objective, Pipeline, Search, Space, Sweep } from '../../pipelines/index.ts';
+import { controllerStep, type ControllerSpec, type ControllerState, type RoundResult } from '../../components/tuning/controller.ts';
+import { sweepController } from '../../components/sweep-controller/index.ts';
+import type { ParamValue } from '../../components/component.ts';
+import { chart, find, issuesOf, objectsOf, synth, type Obj } from '../constructs/helpers.ts';
+import { kubeConfig, rawKube, uniqueName, usePeers, type KubeObject } from '../peers/index.ts';
+
+function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean } = {}) {
+  const { app: a, chart: c } = chart();
+  const p = new Pipeline(c, 'fraud-train');
+  const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+  const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
+  const train = p.component('train', 'train-tabular', {
+    inputs: { train: split.output('train') },
+    params: { label: 'is_fraud', epochs: 27, validationFraction: 0.2, model: 'logistic', ...(opts.hidden === false ? {} : { hidden: '16' }) },
+  });
+  const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+  p.component('register', 'register', { inputs: { model: train.output('model') }, params: { name: 'fraud' } });
+  new Sweep(c, opts.name ?? 'fraud-tune', {
+    pipeline: p,
+    trial: train,
+    space: {
+      learningRate: Space.logUniform(1e-4, 1e-1),
+      model: Space.categorical(['logistic', 'mlp']),
+      hidden: Space.categorical(['16', '32,16']).when('model', ['mlp']),
+    },
+    objective: Objective.minimize(evaluate, 'logLoss'),
+    algorithm: Search.random({ seed: 5 }),
+    ...(opts.es ? { earlyStopping: opts.es } : {}),
+    budget: { trials: 9, parallelism: 3 },
+  });
+  return { a, c };
+}
+
+type Tpl = {
+  name: string;
+  steps?: { name: string; template: string; withParam?: string; when?: string; arguments?: { parameters: { name: string; value: string }[] } }[][];
+  dag?: { tasks: { name: string; arguments?: { parameters: { name: string; value: string }[] } }[] };
+  outputs?: { parameters: { name: string; valueFrom: { parameter: string } }[] };
+  inputs?: { parameters: { name: string }[] };
+  parallelism?: number;
+  container?: { args: string[] };
+};
+
+const templates = (wt: Obj): Tpl[] => wt.spec.templates as Tpl[];
+const tpl = (wt: Obj, name: string): Tpl => templates(wt).find((t) => t.name === name)!;
+
+describe('Sweep → Argo WorkflowTemplate', () => {
+  it('renders the rounds: controller, trials in parallel, next round or the final run', () => {
+    const { c } = app({ es: EarlyStopping.asha() });
+    const wt = find(objectsOf(c), 'WorkflowTemplate', 'fraud-tune');
+    assert.equal(wt.spec.entrypoint, 'sweep');
+    const round = tpl(wt, 'round');
+    assert.equal(round.parallelism, 3);
+    assert.deepEqual(
+      round.steps!.map((g) => g.map((s) => s.name)),
+      [['propose'], ['trial'], ['next', 'final']],
+    );
+    assert.equal(round.steps![1][0].withParam, '{{steps.propose.outputs.parameters.items}}');
+    assert.equal(round.steps![2][0].when, '{{steps.propose.outputs.parameters.done}} == false');
+    assert.deepEqual(round.steps![2][0].arguments!.parameters[1], { name: 'results', value: '{{steps.trial.outputs.parameters}}' });
+    assert.equal(round.steps![2][1].withParam, '{{steps.propose.outputs.parameters.final}}');
+    const trial = tpl(wt, 'trial');
+    assert.deepEqual(
+      trial.dag!.tasks.map((t) => t.name),
+      ['ingest', 'split', 'train', 'evaluate'],
+    );
+    const trainArgs = Object.fromEntries(trial.dag!.tasks.find((t) => t.name === 'train')!.arguments!.parameters.map((a) => [a.name, a.value]));
+    assert.equal(trainArgs.learningRate, '{{inputs.parameters.learningRate}}');
+    assert.equal(trainArgs.epochs, '{{inputs.parameters.epochs}}', 'ASHA sets the epochs per rung');
+    assert.equal(trainArgs.validationFraction, '0.2');
+    assert.deepEqual(trial.outputs!.parameters, [
+      { name: 'value', valueFrom: { parameter: '{{tasks.evaluate.outputs.parameters.logLoss}}' } },
+      { name: 'intermediate', valueFrom: { parameter: '{{tasks.train.outputs.parameters.valLoss}}' } },
+    ]);
+    assert.deepEqual(
+      tpl(wt, 'final').dag!.tasks.map((t) => t.name),
+      ['ingest', 'split', 'train', 'evaluate', 'register'],
+      'the best params run the whole pipeline',
+    );
+    const ctl = tpl(wt, 'sweep-controller');
+    assert.ok(ctl.container!.args.includes('spec={{inputs.parameters.spec}}'), ctl.container!.args.join(' '));
+    assert.deepEqual((ctl as unknown as { container: { command: string[] } }).container.command, ['ghosteam', 'component', 'run', 'sweep-controller']);
+    const spec = JSON.parse(round.steps![0][0].arguments!.parameters[0].value) as ControllerSpec;
+    assert.deepEqual(spec.resource, { param: 'epochs', max: 27 });
+    assert.deepEqual(spec.defaults, { model: 'logistic', hidden: '16' }, 'an inactive conditional param keeps the task value');
+    assert.deepEqual(spec.sweep.earlyStopping, {
+      kind: 'asha',
+      minResource: 1,
+      reductionFactor: 3,
+      minEarlyStoppingRate: 0,
+      metric: 'valLoss',
+      direction: 'minimize',
+    });
+  });
+
+  it('bad input at synth: median stopping, a conditional param the task gives no value', () => {
+    const { a } = app({ es: EarlyStopping.median(), hidden: false });
+    assert.deepEqual(
+      issuesOf(() => synth(a)),
+      [
+        "test/fraud-tune: 'earlyStopping' is median stopping, which needs every trial's per-epoch values as they come; an Argo sweep stops trials at rungs: use EarlyStopping.asha(), or cluster 'katib'",
+        "test/fraud-tune: 'space.hidden' is conditional, and task 'train' gives it no value of its own for the trials where it is inactive; give the task a literal hidden",
+      ],
+    );
+  });
+});
+
+/** The objective of the simulated trials: a better learning rate is better at every epoch. */
+function simulate(params: Record<string, ParamValue>, epochs: number): RoundResult {
+  const lr = Number(params.learningRate);
+  const base = Math.abs(Math.log10(lr) + 2) + (params.model === 'mlp' ? 0.05 : 0);
+  return { value: String(base + 0.1), intermediate: String(base + 1 / epochs) };
+}
+
+async function drive(spec: ControllerSpec): Promise<{
+  rounds: number;
+  epochs: number;
+  state: ControllerState;
+  best?: { value: number; params: Record<string, ParamValue> };
+  final: Record<string, ParamValue>[];
+}> {
+  let state = '';
+  let results = '';
+  let epochs = 0;
+  for (let round = 0; round < 50; round++) {
+    // Through the component, as `ghosteam component run sweep-controller` runs it in the pod.
+    const out: Record<string, ParamValue> = {};
+    await sweepController.run({
+      params: { spec: JSON.stringify(spec), state, results },
+      inputs: {},
+      outputs: {},
+      workDir: '/tmp',
+      signal: new AbortController().signal,
+      log: () => {},
+      progress: () => {},
+      setOutput: (k, v) => (out[k] = v),
+    });
+    const items = out.items as Record<string, ParamValue>[];
+    if (out.done === true) {
+      const st = JSON.parse(out.state as string) as ControllerState;
+      return { rounds: round, epochs, state: st, ...(out.best ? { best: out.best as never } : {}), final: out.final as Record<string, ParamValue>[] };
+    }
+    const e = (it: Record<string, ParamValue>): number => Number(it.epochs ?? 27);
+    epochs += items.reduce((a, it) => a + e(it), 0);
+    state = out.state as string;
+    results = JSON.stringify(items.map((it) => simulate(it, e(it))));
+  }
+  throw new Error('the sweep did not end');
+}
+
+describe('the sweep controller, round by round', () => {
+  const base = (): ControllerSpec => ({
+    sweep: {
+      path: 'test/s',
+      space: { learningRate: Space.logUniform(1e-4, 1e-1).spec, model: Space.categorical(['logistic', 'mlp']).spec },
+      objective: { metric: 'logLoss', direction: 'minimize' },
+      algorithm: { kind: 'random', seed: 5 },
+      budget: { trials: 27, parallelism: 4 },
+    },
+  });
+
+  it('without early stopping: rounds of `parallelism` trials until the budget; the best trial is the final run', async () => {
+    const r = await drive(base());
+    assert.equal(r.rounds, 7, '27 trials, 4 a round');
+    assert.equal(r.state.trials.length, 27);
+    assert.ok(r.state.trials.every((t) => t.state === 'Complete'));
+    assert.equal(r.epochs, 27 * 27);
+    const best = r.state.trials.reduce((a, b) => (b.value! < a.value! ? b : a));
+    assert.equal(r.best!.value, best.value);
+    assert.deepEqual(r.final, [best.params]);
+  });
+
+  it('ASHA: rungs of 1, 3, 9, 27 epochs keep the best third; the best trial is found with a fraction of the epochs', async () => {
+    const spec: ControllerSpec = {
+      ...base(),
+      sweep: {
+        ...base().sweep,
+        earlyStopping: { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'valLoss', direction: 'minimize' },
+      },
+      resource: { param: 'epochs', max: 27 },
+    };
+    const r = await drive(spec);
+    assert.equal(r.rounds, 4);
+    assert.deepEqual(
+      [27, 9, 3, 1].map((n) => r.state.trials.filter((t) => t.rung === [27, 9, 3, 1].indexOf(n) && t.state !== 'Running').length),
+      [18, 6, 2, 1],
+      'pruned at rungs 0, 1, 2; one complete at rung 3',
+    );
+    assert.equal(r.epochs, 27 * 1 + 9 * 3 + 3 * 9 + 1 * 27);
+    assert.ok(r.epochs / (27 * 27) < 0.25);
+    const all = await drive(base());
+    assert.equal(r.best!.value, all.best!.value, 'the same best trial as training every trial to the end');
+    assert.deepEqual(r.final, [{ ...r.best!.params, epochs: 27 }]);
+    const pruned = r.state.trials.filter((t) => t.state === 'Pruned');
+    assert.ok(pruned.every((t) => /^pruned at step (1|3|9): rung [012] \(step (1|3|9)\): valLoss /.test(t.message!)));
+  });
+
+  it('Hyperband: each bracket halves on its own rungs (1, 3, 9, 27 epochs for bracket 0; 27 at once for bracket 3)', async () => {
+    const spec: ControllerSpec = {
+      ...base(),
+      sweep: {
+        ...base().sweep,
+        budget: { trials: 24, parallelism: 4 },
+        earlyStopping: { kind: 'hyperband', minResource: 1, maxResource: 27, reductionFactor: 3, metric: 'valLoss', direction: 'minimize' },
+      },
+      resource: { param: 'epochs', max: 27 },
+    };
+    const r = await drive(spec);
+    const byBracket = (b: number) => r.state.trials.filter((t) => t.bracket === b);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((b) => byBracket(b).length),
+      [6, 6, 6, 6],
+    );
+    assert.deepEqual(
+      byBracket(3).map((t) => t.state),
+      Array<string>(6).fill('Complete'),
+      'the last bracket trains every trial to the end',
+    );
+    assert.equal(byBracket(0).filter((t) => t.state === 'Complete').length, 1);
+    // Bracket 0: 6×1 + 2×3 + 1×9 + 1×27; bracket 1: 6×3 + 2×9 + 1×27; bracket 2: 6×9 + 2×27; bracket 3: 6×27.
+    assert.equal(r.epochs, 6 + 6 + 9 + 27 + (18 + 18 + 27) + (54 + 54) + 162);
+    const all = await drive({ ...base(), sweep: { ...base().sweep, budget: { trials: 24, parallelism: 4 } } });
+    assert.ok(r.best!.value <= all.best!.value + 0.05, `${r.best!.value} vs ${all.best!.value}`);
+    assert.ok(r.state.trials.filter((t) => t.state === 'Pruned').every((t) => /: bracket [0-2], rung /.test(t.message!)));
+  });
+
+  it('a result that is no number fails that trial with the reason; a wrong count of results is an error', () => {
+    const first = controllerStep(base(), null, []);
+    assert.equal(first.items.length, 4);
+    const next = controllerStep(base(), first.state, [{ value: '0.5' }, { value: 'null' }, { value: '0.2' }, { value: '0.9' }]);
+    assert.equal(next.state.trials[1].state, 'Failed');
+    assert.equal(next.state.trials[1].message, 'objective \'logLoss\' came back as "null", not a number');
+    assert.equal(next.best!.value, 0.2);
+    assert.throws(() => controllerStep(base(), first.state, [{ value: '1' }]), /round 0 ran 4 trials but 1 results came back/);
+  });
+});
+
+const peers = await usePeers(['kube']);
+
+describe('the sweep WorkflowTemplate on the real API server (dryRun=All)', { skip: peers.skip }, () => {
+  let objs: Obj[] = [];
+  before(async () => {
+    const ns = uniqueName('sweep');
+    await kubeConfig(peers)
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: ns } } });
+    const { chart: c } = chart();
+    const p = new Pipeline(c, 'fraud-train');
+    const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+    const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
+    const train = p.component('train', 'train-tabular', {
+      inputs: { train: split.output('train') },
+      params: { label: 'y', epochs: 27, validationFraction: 0.2 },
+    });
+    const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+    new Sweep(c, 'tune', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.logUniform(1e-4, 1e-1), batchSize: Space.categorical([64, 256]) },
+      objective: Objective.minimize(evaluate, 'logLoss'),
+      earlyStopping: EarlyStopping.asha(),
+      budget: { trials: 9, parallelism: 3 },
+    });
+    objs = objectsOf(c).map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } }));
+  });
+
+  it('accepts the sweep and the pipeline (Argo CRD schema, server-side apply)', async () => {
+    const kube = rawKube(peers.kubeconfig);
+    for (const o of objs) {
+      const applied = await kube.apply<KubeObject>(o, { dryRun: true, fieldManager: 'ghosteam-test' });
+      assert.equal(applied.metadata?.name, o.metadata.name);
+    }
+    assert.ok(objs.some((o) => o.metadata.name === 'tune'));
+  });
+
+  it('the dry run validates: a round without its steps list shape is rejected', async () => {
+    const wt = structuredClone(find(objs, 'WorkflowTemplate', 'tune'));
+    (wt.spec.templates as Tpl[]).find((t) => t.name === 'round')!.parallelism = 'three' as never;
+    await assert.rejects(rawKube(peers.kubeconfig).apply(wt, { dryRun: true }), /parallelism/);
+  });
+});
