@@ -8,6 +8,7 @@
  *     and GPU requests on a runtime that can't use one.
  * `ghosteam synth` and `ghosteam validate` both call validateObjects, so messages are identical.
  */
+import { hasAwsKeyId, isSecretName, urlPassword } from '../api/credentials.ts';
 import type { ValidateFunction } from 'ajv';
 import { CronWorkflow } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/CronWorkflow';
 import { WorkflowTemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/WorkflowTemplate';
@@ -381,12 +382,7 @@ export function validateObject(o: SourcedObject): Issue[] {
   return issues;
 }
 
-/**
- * Names of environment variables that hold secrets (a password, token, API or private key,
- * credentials); `_FILE`, `_PATH`, `_ID`… variants name where a secret is, not the secret.
- */
-export const SECRET_ENV_NAME = /(^|_)(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_?KEY|SECRET_?KEY|PRIVATE_?KEY|CREDENTIALS?)(_|$)/i;
-const NOT_A_SECRET_VALUE = /_(FILE|PATH|DIR|ENV|NAME|ID|URL|URI|HEADER|TYPE)$/i;
+export { SECRET_ENV_NAME } from '../api/credentials.ts';
 
 /**
  * Every `env` entry anywhere in an object (containers of Pods, Deployments, Argo templates, KServe
@@ -406,8 +402,7 @@ export function plaintextSecrets(obj: unknown): Array<{ field: string; name: str
         x.forEach((e, i) => {
           const name = (e as { name?: unknown })?.name;
           const value = (e as { value?: unknown })?.value;
-          if (typeof name === 'string' && SECRET_ENV_NAME.test(name) && !NOT_A_SECRET_VALUE.test(name) && typeof value === 'string' && value !== '')
-            out.push({ field: `${f}[${i}].value`, name });
+          if (typeof name === 'string' && isSecretName(name) && typeof value === 'string' && value !== '') out.push({ field: `${f}[${i}].value`, name });
         });
       } else walk(x, f, depth + 1);
     }
@@ -416,8 +411,6 @@ export function plaintextSecrets(obj: unknown): Array<{ field: string; name: str
   return out;
 }
 
-/** `scheme://user:password@host`: a URL that carries its password. */
-const URL_WITH_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:([^/\s@]+)@/i;
 /** `--password=x`, `--token x`…: a flag whose value is a secret (`--token-env NAME` names where one is). */
 const SECRET_FLAG = /^--?([a-z0-9-]*(?:password|passwd|secret|token|api-?key|access-?key|private-?key|credentials?))(?:=(.+))?$/i;
 const NOT_A_SECRET_FLAG = /-(env|file|path|dir|name|id|url|uri|ref|header|type|secret)$/i;
@@ -431,12 +424,17 @@ export function inlineCredentials(obj: unknown): Array<{ field: string; message:
   const walk = (v: unknown, field: string, depth: number, inArgs: boolean): void => {
     if (depth > 64) return;
     if (typeof v === 'string') {
-      const m = URL_WITH_PASSWORD.exec(v);
-      if (m && m[1] !== '' && !/^\$\(|^\{\{|^\$\{/.test(m[1]))
+      if (urlPassword(v))
         out.push({
           field,
           message:
             'holds a URL with a password in it; put the password in a Secret and pass it by reference (an env var with valueFrom.secretKeyRef, or a credentials file mounted from the Secret), and drop it from the URL',
+        });
+      else if (hasAwsKeyId(v))
+        out.push({
+          field,
+          message:
+            "holds an AWS access key id; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from a Secret (valueFrom.secretKeyRef) or use the pod's role, and drop the key from here",
         });
       return;
     }
@@ -461,7 +459,7 @@ export function inlineCredentials(obj: unknown): Array<{ field: string; message:
       if (k === 'annotations' && x && typeof x === 'object' && !Array.isArray(x)) {
         for (const [ak, av] of Object.entries(x as Record<string, unknown>)) {
           const last = ak.split('/').pop() ?? ak;
-          if (typeof av === 'string' && av !== '' && SECRET_ENV_NAME.test(last.replace(/[-.]/g, '_')) && !NOT_A_SECRET_VALUE.test(last.replace(/[-.]/g, '_')))
+          if (typeof av === 'string' && av !== '' && isSecretName(last))
             out.push({
               field: `${f}.${ak}`,
               message: `puts a secret in an annotation (readable by anyone who can read the object); keep it in a Secret and reference it`,

@@ -4,6 +4,7 @@
  * construct path, the field, what is wrong and how to fix it. Pure.
  */
 import type { Issue } from '../api/errors.ts';
+import { credentialFix, hasAwsKeyId, isSecretName, maskUrlPassword, urlPassword } from '../api/credentials.ts';
 import { dnsLabelProblem, toDnsLabel } from '../api/names.ts';
 import { ALL_METRICS, TASK_METRICS, type TrainingTask } from '../components/evaluate/task-metrics.ts';
 import { BUILTIN_COMPONENTS, type ParamDecl } from './catalog.ts';
@@ -132,6 +133,44 @@ function checkComponentParams(spec: PipelineSpec, issues: Issue[]): void {
       if (!produced.includes(metric)) issues.push({ path: t.path, field: 'params.gate', message: messages.gateMetric(metric, evalTask.name, task, produced) });
     }
   }
+}
+
+/**
+ * Credentials written into task params or pipeline param defaults (api/credentials.ts): a URL with
+ * a password (postgres://user:pw@…, https://user:pw@…, s3://KEY:SECRET@…), an AWS access key id,
+ * a param named like a secret with a literal value. They would sit in the synthesized Workflow, in
+ * Git and in every step's logs; sources read credentials from the environment, set from a Secret.
+ */
+function checkParamCredentials(spec: PipelineSpec, issues: Issue[]): void {
+  const strings = (v: unknown, at: string, out: { at: string; s: string }[], depth = 0): void => {
+    if (depth > 16) return;
+    if (typeof v === 'string') out.push({ at, s: v });
+    else if (Array.isArray(v)) v.forEach((x, i) => strings(x, `${at}[${i}]`, out, depth + 1));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) strings(x, `${at}.${k}`, out, depth + 1);
+  };
+  const check = (path: string, field: string, name: string, value: unknown): void => {
+    const found: { at: string; s: string }[] = [];
+    strings(value, field, found);
+    for (const { at, s } of found) {
+      const url = urlPassword(s);
+      if (url)
+        issues.push({
+          path,
+          field: at,
+          message: `holds a URL with a password in it (${maskUrlPassword(s)}); drop the password from the URL and ${credentialFix(url.scheme)}`,
+        });
+      else if (hasAwsKeyId(s)) issues.push({ path, field: at, message: `holds an AWS access key id; ${credentialFix('s3')}` });
+      else if (at === field && isSecretName(name) && s !== '')
+        issues.push({
+          path,
+          field: at,
+          message: `passes a secret ('${name}') as a param in plain text; give the task an env var from a Secret instead (env: { ${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}: Secret.fromSecret('<secret>', '<key>') })`,
+        });
+    }
+  };
+  for (const p of spec.params) if (p.default !== undefined) check(spec.path, `params.${p.name}.default`, p.name, p.default);
+  for (const t of [...spec.tasks, ...(spec.exitHandler ? [spec.exitHandler] : [])])
+    for (const [k, ref] of Object.entries(t.params)) if (ref.kind === 'literal') check(t.path, `params.${k}`, k, ref.value);
 }
 
 function refsOf(t: TaskSpec): { field: string; ref: ValueRef }[] {
@@ -289,6 +328,7 @@ export function checkPipelineSpec(spec: PipelineSpec): Issue[] {
   }
 
   checkComponentParams(spec, issues);
+  checkParamCredentials(spec, issues);
 
   const cycle = findCycle(
     spec.tasks.map((t) => t.name),

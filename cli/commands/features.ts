@@ -22,7 +22,8 @@ interface Declared {
   appDir: string;
 }
 
-async function declared(appFile: string): Promise<Declared> {
+/** The FeatureViews and FeatureServices an app declares (also `ghosteam serve --features-app`). */
+export async function declaredFeatures(appFile: string): Promise<Declared> {
   const { withSynthContext } = await import('../../api/context.ts');
   const { loadApp } = await import('../../api/app.ts');
   const { FeatureView, FeatureService } = await import('../../charts/index.ts');
@@ -66,7 +67,7 @@ export function register(program: Command): void {
         views = parseViewsParam({ [f.name]: JSON.parse(f.viewJson) as unknown });
       } else {
         if (!appFile) throw new Error('give the app file (e.g. app.ts), or --view-json and --name');
-        const d = await declared(appFile);
+        const d = await declaredFeatures(appFile);
         views = d.views;
         baseDir = d.appDir;
       }
@@ -92,7 +93,7 @@ export function register(program: Command): void {
   addSecurityOptions(serve, { routes: 'infer (/v1/features), metrics' }).action(
     async (appFile: string, f: SecurityFlags & { port: string; host: string; service: string[]; tokenEnv?: string }) => {
       if (f.tlsCert) throw new Error('--tls-cert: the feature server does not serve TLS yet; terminate TLS in front of it (a Service mesh or an Ingress)');
-      const d = await declared(appFile);
+      const d = await declaredFeatures(appFile);
       const services = f.service.length ? d.services.filter((s) => f.service.includes(s.name)) : d.services;
       for (const n of f.service)
         if (!d.services.some((s) => s.name === n))

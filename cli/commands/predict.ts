@@ -45,8 +45,8 @@ export function register(program: Command): void {
     .command('predict')
     .description('Batch inference: stream a CSV, JSON Lines, Parquet or Arrow file through an ONNX model into a new file, atomically, with lineage')
     .requiredOption('-m, --model <spec>', 'the model: ./model.onnx, an MLflow model dir, fraud@champion, fraud@3, models:/fraud/3 (registry)')
-    .requiredOption('-i, --input <file>', 'input table: .csv/.tsv, .jsonl/.ndjson, .parquet, .arrow/.feather (Arrow IPC)')
-    .requiredOption('-o, --output <file>', 'output table (format from its extension); refused if it exists, unless --overwrite')
+    .requiredOption('-i, --input <file>', 'input table: .csv/.tsv, .jsonl/.ndjson, .parquet, .arrow/.feather (Arrow IPC); a path or s3://bucket/key')
+    .requiredOption('-o, --output <file>', 'output table (format from its extension), a path or s3://bucket/key; refused if it exists, unless --overwrite')
     .option('--features <cols>', "comma-separated columns feeding the model's one [N, k] input, in order (default: the model's recorded feature names)")
     .option('--keep <cols>', 'comma-separated input columns copied to the output (default: every column that is not a feature)')
     .option('--batch-size <rows>', 'rows per model run', '65536')
@@ -65,6 +65,7 @@ export function register(program: Command): void {
     .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
     .action(async (flags: PredictFlags) => {
       const { predictFile } = await import('../../components/batch/index.ts');
+      const { localFiles } = await import('../../components/batch/remote.ts');
       const { parseModelSpec } = await import('../../components/model-server/models.ts');
       const spec = parseModelSpec(flags.model);
       const registry =
@@ -72,6 +73,12 @@ export function register(program: Command): void {
       const sample = Number(flags.payloadSample);
       if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
       if (flags.delimiter !== undefined && flags.delimiter.length !== 1) throw new Error(`--delimiter expects one character, got '${flags.delimiter}'`);
+      if (flags.resume && flags.output.startsWith('s3://'))
+        throw new Error('--resume keeps finished chunks beside the output, which an s3:// output has not; write to a file, or drop --resume');
+      const files = await localFiles(flags.input, flags.output, {
+        overwrite: flags.overwrite === true,
+        log: (l) => process.stderr.write(`predict: ${l}\n`),
+      });
       const ac = new AbortController();
       const stop = (sig: string) => {
         if (ac.signal.aborted) process.exit(130);
@@ -87,8 +94,8 @@ export function register(program: Command): void {
         const r = await predictFile({
           model: flags.model,
           registry,
-          input: flags.input,
-          output: flags.output,
+          input: files.input,
+          output: files.output,
           features: list(flags.features),
           keep: list(flags.keep),
           batchRows: intArg('--batch-size', flags.batchSize, 1),
@@ -108,11 +115,15 @@ export function register(program: Command): void {
             process.stderr.write(`predict: ${p.rows.toLocaleString('en-US')} rows${pct}, ${Math.round(p.rows / p.seconds).toLocaleString('en-US')} rows/s\n`);
           },
         });
+        await files.publish();
         process.stderr.write(
           `predict: ${r.rows.toLocaleString('en-US')} rows in ${r.seconds.toFixed(2)} s (${Math.round(r.rowsPerSec).toLocaleString('en-US')} rows/s) with ${r.lineage.model.name} version ${r.lineage.model.version}\n`,
         );
-        process.stdout.write(`wrote ${flags.output} (${r.rows} rows; lineage in ${r.lineagePath})\n`);
+        process.stdout.write(
+          `wrote ${flags.output} (${r.rows} rows; lineage in ${files.output === flags.output ? r.lineagePath : `${flags.output}.lineage.json`})\n`,
+        );
       } finally {
+        await files.cleanup();
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
       }

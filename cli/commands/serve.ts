@@ -64,6 +64,35 @@ interface ServeFlags extends SecurityFlags {
   admin?: boolean;
   registryDir?: string;
   mlflowUri?: string;
+  featureService: string[];
+  featuresApp?: string;
+}
+
+/** --feature-service MODEL=SERVICE pairs: each service with its views' online store (opened read-only). */
+async function featureInputs(flags: ServeFlags): Promise<ModelServerOptions['features']> {
+  if (flags.featureService.length === 0) {
+    if (flags.featuresApp) throw new Error('--features-app is set but no --feature-service MODEL=SERVICE names a service to use');
+    return undefined;
+  }
+  if (!flags.featuresApp) throw new Error('--feature-service needs --features-app, the app file declaring the FeatureService');
+  const { declaredFeatures } = await import('./features.ts');
+  const { openOnlineStore } = await import('../../components/features/materialize-component.ts');
+  const d = await declaredFeatures(flags.featuresApp);
+  const out: Record<string, NonNullable<ModelServerOptions['features']>[string]> = {};
+  for (const pair of flags.featureService) {
+    const m = /^([A-Za-z0-9][-A-Za-z0-9_.]*)=([a-z0-9][-a-z0-9]*)$/.exec(pair);
+    if (!m) throw new Error(`--feature-service '${pair}': write MODEL=SERVICE, e.g. fraud=fraud-features`);
+    const svc = d.services.find((s) => s.name === m[2]);
+    if (!svc)
+      throw new Error(
+        `--feature-service ${pair}: ${flags.featuresApp} declares no FeatureService '${m[2]}'; it declares ${d.services.map((s) => s.name).join(', ') || 'none'}`,
+      );
+    const stores = new Set([...svc.views.values()].map((v) => JSON.stringify(v.onlineStore ?? { type: 'sqlite' })));
+    if (stores.size > 1) throw new Error(`--feature-service ${pair}: the service's views use more than one online store; one service reads one store`);
+    const [viewName, view] = [...svc.views][0];
+    out[m[1]] = { service: svc, store: await openOnlineStore(viewName, view, { baseDir: d.appDir, readOnly: true }) };
+  }
+  return out;
 }
 
 export function register(program: Command): void {
@@ -138,6 +167,13 @@ export function register(program: Command): void {
       '--mlflow-uri <url>',
       'use the MLflow registry at this tracking URI, also for loading by name through /v2/repository (default: $MLFLOW_TRACKING_URI)',
     )
+    .option(
+      '--feature-service <MODEL=SERVICE>',
+      'feed MODEL from the FeatureService SERVICE declared in --features-app: its infer requests may send entity keys ({"entities": [{"driver_id": 1001}]}) instead of tensors (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--features-app <app>', "the app file declaring the FeatureServices --feature-service names (their online stores are the views' own)")
     .option('--audit-log <file>', 'append every admin action (load, unload, traffic) with who asked and the outcome to this JSON Lines file (fsynced)');
   addSecurityOptions(cmd, { routes: 'infer[:MODEL], admin, metrics' }).action(async (flags: ServeFlags) => {
     const memoryBudget = flags.memoryBudget === undefined ? undefined : parseByteSize(flags.memoryBudget);
@@ -200,7 +236,8 @@ export function register(program: Command): void {
         : undefined;
     // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
     // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
-    const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog, cpus: defaultWorkers });
+    const features = await featureInputs(flags);
+    const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog && !features, cpus: defaultWorkers });
     if (memoryBudget !== undefined && workers > 1)
       throw new Error(
         `--memory-budget is one process's resident memory; with --workers ${flags.workers} every worker would hold its own copy of each model. Use --workers 1 with a budget, or run one server per budget`,
@@ -224,6 +261,7 @@ export function register(program: Command): void {
       drainTimeoutMs: intArg('--drain-timeout-ms', flags.drainTimeoutMs, 0),
       session: { intraOpThreads: intArg('--threads', flags.threads, 1) },
       ...(memoryBudget !== undefined ? { memoryBudget } : {}),
+      ...(features ? { features } : {}),
       admin: flags.admin,
       // KServe's sklearn server answers V1 with predict_proba when PREDICT_PROBA=true; so does this one.
       v1PredictProba: (process.env.PREDICT_PROBA ?? '').toLowerCase() === 'true',

@@ -21,15 +21,16 @@
  * there, then uploaded in one PUT (an object appears whole or not at all), its sidecar after it.
  */
 import { copyFile, mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { defineComponent } from '../component.ts';
 import { ParamError, Params } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
 import { openRegistry } from '../registry/index.ts';
 import { parseModelSpec } from '../model-server/models.ts';
-import { downloadS3Object, isS3Url, parseS3Url, s3ObjectExists, uploadS3Object } from '../ingest/s3.ts';
+import { isS3Url, parseS3Url } from '../ingest/s3.ts';
+import { localFiles } from './remote.ts';
 import { BatchPredictError, formatOfPath } from './plan.ts';
-import { lineagePathFor, predictFile } from './predict.ts';
+import { predictFile } from './predict.ts';
 
 export const batchPredictComponent = defineComponent({
   name: 'batch-predict',
@@ -65,12 +66,6 @@ export const batchPredictComponent = defineComponent({
     } catch (e) {
       throw new ParamError(`batch-predict: ${(e as Error).message}`);
     }
-    if (isS3Url(output) && !overwrite && (await s3ObjectExists(output)))
-      throw new ParamError(
-        `batch-predict: ${output} already exists; set param overwrite: true to replace it (it is replaced only once the new file is complete)`,
-        'InvalidInput',
-      );
-
     const registry =
       'ref' in spec
         ? (() => {
@@ -79,23 +74,21 @@ export const batchPredictComponent = defineComponent({
             return /^https?:\/\//.test(r) ? openRegistry({ trackingUri: r }) : openRegistry({ dir: r });
           })()
         : undefined;
-    await mkdir(ctx.workDir, { recursive: true });
-    let input = artifact ?? inputParam!;
-    let cleanupInput: (() => Promise<void>) | undefined;
-    if (!artifact && isS3Url(input)) {
-      ctx.log(`downloading ${input}`);
-      const got = await downloadS3Object(input);
-      input = got.file;
-      cleanupInput = got.cleanup;
+    let files;
+    try {
+      files = await localFiles(artifact ?? inputParam!, output, { overwrite, log: (l) => ctx.log(l) });
+    } catch (e) {
+      if (e instanceof BatchPredictError)
+        throw new ParamError(`batch-predict: ${e.message.replace('pass --overwrite', 'set param overwrite: true')}`, 'InvalidInput');
+      throw e;
     }
-    const local = isS3Url(output) ? join(ctx.workDir, basename(parseS3Url(output).key)) : output;
-    if (!isS3Url(output)) await mkdir(join(local, '..'), { recursive: true });
+    if (!isS3Url(output)) await mkdir(dirname(resolvePath(output)), { recursive: true });
     try {
       const r = await predictFile({
         model,
         registry,
-        input,
-        output: local,
+        input: files.input,
+        output: files.output,
         ...(artifact ? { inputFormat: 'arrow' as const } : {}),
         ...(p.has('idColumns') ? { keep: p.list('idColumns') } : {}),
         ...(p.has('features') ? { features: p.list('features') } : {}),
@@ -106,11 +99,7 @@ export const batchPredictComponent = defineComponent({
         signal: ctx.signal,
         onProgress: (pr) => ctx.progress({ fraction: pr.fraction, message: `${pr.rows} rows` }),
       });
-      if (isS3Url(output)) {
-        ctx.log(`uploading ${output}`);
-        await uploadS3Object(output, local);
-        await uploadS3Object(lineagePathFor(output), r.lineagePath);
-      }
+      await files.publish();
       await copyFile(r.lineagePath, p.output('lineage'));
       ctx.log(
         `${r.rows} rows in ${r.seconds.toFixed(2)} s (${Math.round(r.rowsPerSec)} rows/s) with ${r.lineage.model.name} version ${r.lineage.model.version} → ${output}`,
@@ -125,7 +114,7 @@ export const batchPredictComponent = defineComponent({
       if (e instanceof BatchPredictError) throw new ParamError(`batch-predict: ${e.message}`, 'InvalidInput');
       throw e;
     } finally {
-      await cleanupInput?.();
+      await files.cleanup();
     }
   },
 });

@@ -29,9 +29,20 @@ export function parseTimestamp(s: string): number {
   return t;
 }
 
-/** The timestamp column as epoch ms (NaN where missing). Text must be RFC 3339; numbers are refused (seconds or ms is a guess). */
+/** Numeric columns known to hold epoch milliseconds (read from a timestamp column of a file, parquet-fast.ts). */
+const EPOCH_MS = new WeakSet<Column>();
+
+/** A numeric column of epoch milliseconds that `timestampsOf` takes as times. */
+export function epochMsColumn(name: string, values: Float64Array): Column {
+  const c: Column = { name, type: 'numeric', values };
+  EPOCH_MS.add(c);
+  return c;
+}
+
+/** The timestamp column as epoch ms (NaN where missing). Text must be RFC 3339; other numbers are refused (seconds or ms is a guess). */
 export function timestampsOf(ds: Dataset, name: string, where: string): Float64Array {
   const c = findColumn(ds, name, where, 'timestamp');
+  if (c.type === 'numeric' && EPOCH_MS.has(c)) return c.values;
   const out = new Float64Array(ds.rows);
   if (c.type === 'string' || c.type === 'categorical') {
     const cache = new Map<string, number>();

@@ -97,6 +97,8 @@ export function getHistoricalFeatures(entityRows: Dataset, views: readonly ViewD
 
   const columns: Column[] = [...entityRows.columns];
   const names = new Set(columns.map((c) => c.name));
+  // Views keyed alike (the usual case) share the entity rows' encoded keys.
+  const entityKeysBy = new Map<string, (string | null)[]>();
   for (const [viewName, features] of wanted) {
     const view = byName.get(viewName)!;
     const src = `feature view '${viewName}'`;
@@ -106,7 +108,9 @@ export function getHistoricalFeatures(entityRows: Dataset, views: readonly ViewD
       times: timestampsOf(view.data, view.spec.source.timestampField, src),
       created: view.spec.source.createdTimestampField ? timestampsOf(view.data, view.spec.source.createdTimestampField, src) : undefined,
     });
-    const entityKeys = encodeKeys(entityRows, keys, where);
+    const keySig = JSON.stringify(keys);
+    let entityKeys = entityKeysBy.get(keySig);
+    if (!entityKeys) entityKeysBy.set(keySig, (entityKeys = encodeKeys(entityRows, keys, where)));
     const ttlMs = view.spec.ttlSeconds * 1000;
     const picked = new Int32Array(entityRows.rows);
     for (let i = 0; i < picked.length; i++) picked[i] = pitLookup(rows, entityKeys[i], times[i], ttlMs);

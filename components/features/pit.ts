@@ -22,46 +22,78 @@ export interface PitRows {
   readonly created?: Float64Array;
 }
 
-/** Feature rows grouped by key, each group sorted ascending by (event time, created time, row). */
+/**
+ * Feature rows grouped by key: group g's rows are order[start[g] .. start[g + 1]), sorted ascending
+ * by (event time, created time, row).
+ */
 export interface PitIndex {
-  readonly groups: ReadonlyMap<string, Int32Array>;
+  readonly groupOf: ReadonlyMap<string, number>;
+  readonly start: Int32Array;
+  readonly order: Int32Array;
   readonly times: Float64Array;
   readonly created?: Float64Array;
 }
 
 export function buildPitIndex(rows: PitRows): PitIndex {
   const { keys, times, created } = rows;
-  const lists = new Map<string, number[]>();
-  for (let i = 0; i < keys.length; i++) {
+  const n = keys.length;
+  // A counting sort by key (one Map lookup per row, no per-key arrays), then each group sorted by time.
+  const groupOf = new Map<string, number>();
+  const gid = new Int32Array(n);
+  const counts: number[] = [];
+  for (let i = 0; i < n; i++) {
     const k = keys[i];
-    if (k === null || Number.isNaN(times[i])) continue;
-    let l = lists.get(k);
-    if (!l) lists.set(k, (l = []));
-    l.push(i);
+    if (k === null || Number.isNaN(times[i])) {
+      gid[i] = -1;
+      continue;
+    }
+    let g = groupOf.get(k);
+    if (g === undefined) {
+      g = counts.length;
+      groupOf.set(k, g);
+      counts.push(0);
+    }
+    gid[i] = g;
+    counts[g]++;
   }
-  const cmp = (a: number, b: number): number => {
+  const start = new Int32Array(counts.length + 1);
+  for (let g = 0; g < counts.length; g++) start[g + 1] = start[g] + counts[g];
+  const fill = start.slice(0, counts.length);
+  const order = new Int32Array(start[counts.length]);
+  for (let i = 0; i < n; i++) if (gid[i] >= 0) order[fill[gid[i]]++] = i;
+  const after = (a: number, b: number): boolean => {
     const d = times[a] - times[b];
-    if (d !== 0) return d;
+    if (d !== 0) return d > 0;
     if (created) {
       // A row without a created time loses a tie to one with.
       const ca = created[a];
       const cb = created[b];
       const na = Number.isNaN(ca);
       const nb = Number.isNaN(cb);
-      if (na !== nb) return na ? -1 : 1;
-      if (!na && ca !== cb) return ca - cb;
+      if (na !== nb) return nb;
+      if (!na && ca !== cb) return ca > cb;
     }
-    return a - b;
+    return a > b;
   };
-  const groups = new Map<string, Int32Array>();
-  for (const [k, l] of lists) {
-    // Sources are usually already in time order per key: check before sorting.
-    let sorted = true;
-    for (let j = 1; j < l.length && sorted; j++) if (cmp(l[j - 1], l[j]) > 0) sorted = false;
-    if (!sorted) l.sort(cmp);
-    groups.set(k, Int32Array.from(l));
+  for (let g = 0; g < counts.length; g++) {
+    const lo = start[g];
+    const hi = start[g + 1];
+    if (hi - lo <= 64) {
+      // Insertion sort: groups are small, and sources are often in time order already.
+      for (let p = lo + 1; p < hi; p++) {
+        const x = order[p];
+        let q = p - 1;
+        while (q >= lo && after(order[q], x)) {
+          order[q + 1] = order[q];
+          q--;
+        }
+        order[q + 1] = x;
+      }
+    } else {
+      order.subarray(lo, hi).sort((a, b) => (after(a, b) ? 1 : after(b, a) ? -1 : 0));
+    }
   }
-  return { groups, times, created };
+  return { groupOf, start, order, times, created };
 }
 
 /**
@@ -70,21 +102,22 @@ export function buildPitIndex(rows: PitRows): PitIndex {
  */
 export function pitLookup(index: PitIndex, key: string | null, t: number, ttlMs: number): number {
   if (key === null || Number.isNaN(t)) return -1;
-  const g = index.groups.get(key);
-  if (!g) return -1;
-  const times = index.times;
+  const g = index.groupOf.get(key);
+  if (g === undefined) return -1;
+  const { times, order } = index;
+  const first = index.start[g];
   // Last position whose time is <= t.
-  let lo = 0;
-  let hi = g.length;
+  let lo = first;
+  let hi = index.start[g + 1];
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (times[g[mid]] <= t) lo = mid + 1;
+    if (times[order[mid]] <= t) lo = mid + 1;
     else hi = mid;
   }
   const created = index.created;
   // Back from there to the first row already written at t (usually the first one looked at).
-  for (let p = lo - 1; p >= 0; p--) {
-    const row = g[p];
+  for (let p = lo - 1; p >= first; p--) {
+    const row = order[p];
     if (ttlMs > 0 && times[row] < t - ttlMs) return -1;
     if (!created || created[row] <= t) return row;
   }

@@ -1,7 +1,8 @@
 /**
  * Reading a feature view's source into a dataset: a local file or an s3:// object (Parquet, CSV,
  * JSON Lines through ingest's readers; Arrow IPC through the dataset reader), typed by the view's
- * declaration (join keys, timestamps and features), keeping only the columns the view names.
+ * declaration (join keys, timestamps and features), keeping only the columns the view names. A
+ * Parquet file of numbers and timestamps only is read through DuckDB (parquet-fast.ts).
  * Errors name the view and its source.
  */
 import { isAbsolute, resolve } from 'node:path';
@@ -29,6 +30,25 @@ export interface SourceOptions {
   readonly datasets?: Readonly<Record<string, string>>;
 }
 
+/**
+ * A Parquet source whose declared columns are all numbers or timestamps, through DuckDB
+ * (parquet-fast.ts); undefined when that does not apply or DuckDB is not installed.
+ */
+async function readFast(path: string, spec: FeatureViewSpec): Promise<Dataset | undefined> {
+  const types = viewColumns(spec);
+  const times = new Set([spec.source.timestampField, spec.source.createdTimestampField].filter((x): x is string => !!x));
+  if (Object.entries(types).some(([c, t]) => !times.has(c) && t !== 'numeric')) return undefined;
+  try {
+    const { readParquetFast } = await import('./parquet-fast.ts');
+    return await readParquetFast(
+      path,
+      Object.keys(types).map((name) => ({ name, kind: times.has(name) ? 'time' : 'number' })),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads a view's source (see the module comment). */
 export async function readViewSource(name: string, spec: FeatureViewSpec, opts: SourceOptions = {}): Promise<Dataset> {
   const src = spec.source;
@@ -47,6 +67,10 @@ export async function readViewSource(name: string, spec: FeatureViewSpec, opts: 
         throw new FeaturesError(`${where}: source ${uri} is an http(s) URI, which get-historical-features does not download; copy it to s3:// or a file`);
       const path = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || isAbsolute(uri) ? uri : resolve(opts.baseDir ?? process.cwd(), uri);
       if (src.format === 'arrow') return checkColumns(await readDataset(path), uri);
+      if (src.format === 'parquet' || (src.format === undefined && /\.(parquet|pq)$/i.test(path))) {
+        const fast = await readFast(path, spec);
+        if (fast) return fast;
+      }
       // Columns the file lacks are reported with the view's name (ingest would name only the file).
       try {
         return await ingestFile(path, { format: src.format ?? 'auto', types, columns });

@@ -204,7 +204,8 @@ export class Residency {
     const old = this.entries.get(key);
     if (old && old.state !== 'evicted') this.used -= old.bytes;
     this.entries.delete(key);
-    this.entries.set(key, { key, bytes: r.bytes, hooks, state: 'resident', pins: old?.pins ?? 0 });
+    // A reload's requests in flight hold the old session (the server drains and releases it), not this one.
+    this.entries.set(key, { key, bytes: r.bytes, hooks, state: 'resident', pins: 0 });
     this.loads++;
     this.events.onLoad?.(key, 'admit', seconds);
     this.measure();
@@ -250,7 +251,10 @@ export class Residency {
     e.state = 'loading';
     let r: Reservation | undefined;
     try {
-      r = await this.reserve(e.key, e.bytes);
+      r = await this.reserve(e.key, e.bytes).catch((err: unknown) => {
+        // The server's own share grew past what this model needs: for the request, the server is out of room.
+        throw err instanceof RequestError && err.status === 400 ? new RequestError(503, err.message) : err;
+      });
       await e.hooks.load();
       e.state = 'resident';
       this.loads++;

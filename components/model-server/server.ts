@@ -44,6 +44,7 @@ import { decodeV1Request, v1AnswerText, v1Shape } from './v1.ts';
 import { modelConfig, TritonStats } from './triton.ts';
 import { QualityMonitor, registerQualityMetrics, type QualityOptions, type VersionQuality } from './quality.ts';
 import type { CbpeEstimate } from './cbpe.ts';
+import { FeatureInputs, type ModelFeatures } from './features.ts';
 import { Residency, estimateModelBytes, residencyMetrics, type Reservation } from './residency.ts';
 import { stat } from 'node:fs/promises';
 
@@ -102,6 +103,11 @@ export interface ModelServerOptions {
   readonly drainBodyBytes?: number;
   /** Sampled payload logging for drift monitoring. */
   readonly payloadLog?: PayloadLogOptions;
+  /**
+   * Models fed by a FeatureService, by model name: their infer requests may carry `entities` (join
+   * keys) instead of `inputs`; the features are looked up in the online store (./features.ts).
+   */
+  readonly features?: Readonly<Record<string, ModelFeatures>>;
   /**
    * Quality from delayed labels: every answered request's predictions are remembered by request id,
    * `POST /v2/models/{name}/feedback` joins labels to them, and quality per version goes to /metrics
@@ -459,6 +465,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     // Requests answered before a restart can still get their labels.
     if (options.payloadLog?.file) await quality.seed(options.payloadLog.file);
   }
+  const featureInputs = new Map(Object.entries(options.features ?? {}).map(([m, f]) => [m, new FeatureInputs(m, f, metrics.registry)]));
   const served = new Map<string, Served>();
   // With a memory budget, sessions come and go (./residency.ts); the versions stay registered.
   let residency: Residency | undefined;
@@ -525,6 +532,16 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     } catch (e) {
       reservation?.cancel();
       throw e;
+    }
+    const fed = featureInputs.get(r.name);
+    if (fed) {
+      try {
+        fed.check(model.inputs);
+      } catch (e) {
+        reservation?.cancel();
+        await model.release();
+        throw new RequestError(400, (e as Error).message);
+      }
     }
     const vm = metrics.forVersion(r.name, r.version);
     const triton = new TritonStats();
@@ -879,7 +896,8 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       const body = asObject(parseJson(jsonBuf), 'the inference request');
       if (body.parameters !== undefined) asObject(body.parameters, "'parameters'");
       if (body.id !== undefined && typeof body.id !== 'string') throw new RequestError(400, "'id' must be a string");
-      const rawInputs = binary ? attachBinaryInputs(body.inputs, binary, v.model.inputs) : body.inputs;
+      const fi = body.inputs === undefined ? featureInputs.get(name) : undefined;
+      const rawInputs = fi ? await fi.inputsFor(body.entities, v.model.inputs) : binary ? attachBinaryInputs(body.inputs, binary, v.model.inputs) : body.inputs;
       const inputs = decodeInputs(rawInputs, v.model.inputs);
       const names = selectOutputs(body.outputs, v.model.outputs);
       const hdrId = req.headers['x-request-id'];

@@ -83,7 +83,10 @@ function stateOf(st: DriftMonitorStatus | undefined): DriftMonitorState {
         windowEnd: st.lastCheckTime ?? '',
       }
     : undefined;
+  // The last check's message (Ready's, unless that check failed): a reconcile between checks keeps it.
+  const ready = st.conditions?.find((c) => c.type === 'Ready');
   return clean({
+    message: ready && ready.reason !== 'CheckFailed' && ready.message ? ready.message : undefined,
     lastCheckAt: st.lastCheckTime,
     nextCheckAt: st.nextCheckTime,
     consecutiveDrifted: 0,

@@ -5,7 +5,10 @@
 // props are synth-time errors naming the construct path and the field, bad data run-time errors
 // naming the column, and nothing half-written.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -23,6 +26,8 @@ import { tempDir } from '../engine/helpers.ts';
 import { uniqueName, usePeers } from '../peers/index.ts';
 
 const peers = await usePeers(['s3']);
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../bin/ghosteam.mjs', import.meta.url));
 
 const base: BatchPredictionProps = {
   model: 'fraud@champion',
@@ -193,6 +198,47 @@ describe('BatchPrediction on the local engine', () => {
     assert.equal(await readFile(join(dir, 'scores.csv'), 'utf8'), before, 'the existing output untouched');
   });
 
+  test('as its container runs it: `ghosteam component run batch-predict` with the params as text', { timeout: 240_000 }, async () => {
+    const out = join(dir, 'cli');
+    const args = (output: string) => [
+      BIN,
+      'component',
+      'run',
+      'batch-predict',
+      ...[
+        'model=fraud@champion',
+        `input=${join(dir, 'today.csv')}`,
+        `output=${output}`,
+        'idColumns=["tx","region"]',
+        'batchRows=500',
+        `registry=${registryDir}`,
+        'overwrite=false',
+      ].flatMap((p) => ['--param', p]),
+      '--output',
+      `lineage=${join(out, 'lineage.json')}`,
+      '--output-params-dir',
+      join(out, 'params'),
+    ];
+    const env = process.env;
+    await run(process.execPath, args(join(out, 'scores.parquet')), { env, timeout: 200_000 });
+    const param = (n: string) => readFile(join(out, 'params', n), 'utf8');
+    assert.equal(await param('rows'), String(ROWS));
+    assert.equal(await param('modelVersion'), String((await openRegistry({ dir: registryDir }).resolve('fraud', 'champion')).version));
+    assert.equal(await param('output'), join(out, 'scores.parquet'));
+    const lineage = JSON.parse(await readFile(join(out, 'lineage.json'), 'utf8'));
+    assert.deepEqual(
+      lineage.output.columns.map((c: { name: string }) => c.name),
+      ['tx', 'region', 'probability'],
+    );
+    // The same output again: a terminal failure, in one line on stderr.
+    const again = await run(process.execPath, args(join(out, 'scores.parquet')), { env, timeout: 200_000 }).then(
+      () => assert.fail('expected a failure'),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /scores.parquet already exists; pass --overwrite to replace it/);
+  });
+
   describe('s3:// input and output (the peers’ s3proxy)', { skip: peers.skip }, () => {
     const saved = { ...process.env };
     before(() => {
@@ -229,6 +275,45 @@ describe('BatchPrediction on the local engine', () => {
         const again = await runPipeline(s, { storeDir: join(dir, 'state-s3'), isolation: 'inline', gitCommit: null });
         assert.equal(again.status, 'Failed');
         assert.match(again.nodes.predict.message ?? '', new RegExp(`s3://data/${prefix}/scores.jsonl already exists; set param overwrite: true`));
+      } finally {
+        client.destroy();
+      }
+    });
+
+    test('ghosteam predict takes s3:// input and output too', { timeout: 240_000 }, async () => {
+      const prefix = uniqueName('predict');
+      const client = new S3Client(s3ClientConfig(process.env));
+      try {
+        await client.send(new PutObjectCommand({ Bucket: 'data', Key: `${prefix}/today.csv`, Body: await readFile(join(dir, 'today.csv')) }));
+        const out = `s3://data/${prefix}/scores.csv`;
+        const args = [
+          BIN,
+          'predict',
+          '--model',
+          'fraud@1',
+          '--registry-dir',
+          registryDir,
+          '--input',
+          `s3://data/${prefix}/today.csv`,
+          '--output',
+          out,
+          '--keep',
+          'tx',
+        ];
+        const env = { ...process.env, MLFLOW_TRACKING_URI: '' };
+        const { stdout } = await run(process.execPath, args, { env, timeout: 200_000 });
+        assert.match(stdout, new RegExp(`wrote ${out} \\(${ROWS} rows; lineage in ${out}.lineage.json\\)`));
+        const get = async (key: string) => await (await client.send(new GetObjectCommand({ Bucket: 'data', Key: key }))).Body!.transformToString();
+        const text = await get(`${prefix}/scores.csv`);
+        assert.equal(text.split('\n')[0], 'tx,probability');
+        assert.equal(text.trim().split('\n').length, ROWS + 1);
+        assert.equal(JSON.parse(await get(`${prefix}/scores.csv.lineage.json`)).model.version, '1');
+        const again = await run(process.execPath, args, { env, timeout: 200_000 }).then(
+          () => assert.fail('expected a failure'),
+          (e: { stderr: string }) => e,
+        );
+        assert.match(again.stderr, /scores.csv already exists; pass --overwrite/);
+        assert.equal(await get(`${prefix}/scores.csv`), text, 'the existing object untouched');
       } finally {
         client.destroy();
       }

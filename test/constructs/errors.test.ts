@@ -132,6 +132,37 @@ describe('construct-time errors', () => {
     );
   });
 
+  test('no credentials in source URIs or params: the task, the param and where the source reads them instead', () => {
+    const { c } = twoStep();
+    const p = new Pipeline(c, 'src');
+    p.component('pg', 'ingest', { params: { path: p.param('db', { type: 'string', default: 'postgres://etl:hunter2@db:5432/sales' }), query: 'select 1' } });
+    p.component('web', 'ingest', { params: { path: 'https://bob:s3cret@data.example.com/x.csv' } });
+    p.component('obj', 'ingest', { params: { path: 's3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI@bucket/x.parquet' } });
+    p.task('custom', { image: 'x:1', params: { api_token: 'abc123', source: 'kafka:///orders', key_id: 'AKIAIOSFODNN7EXAMPLE', token_env: 'TOKEN' } });
+    assert.deepEqual(
+      issuesOf(() => p.toSpec()),
+      [
+        "test/src: 'params.db.default' holds a URL with a password in it (postgres://etl:***@db:5432/sales); drop the password from the URL and set PGUSER and PGPASSWORD in the task's env from a Secret (env: { PGPASSWORD: Secret.fromSecret('<secret>', '<key>') })",
+        'test/src/web: \'params.path\' holds a URL with a password in it (https://bob:***@data.example.com/x.csv); drop the password from the URL and pass the credential as a header from the environment (headers: {"Authorization": "env:NAME"}, NAME set from a Secret)',
+        "test/src/obj: 'params.path' holds a URL with a password in it (s3://AKIAIOSFODNN7EXAMPLE:***@bucket/x.parquet); drop the password from the URL and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the task's env from a Secret (env: { AWS_SECRET_ACCESS_KEY: Secret.fromSecret('<secret>', '<key>') })",
+        "test/src/custom: 'params.api_token' passes a secret ('api_token') as a param in plain text; give the task an env var from a Secret instead (env: { API_TOKEN: Secret.fromSecret('<secret>', '<key>') })",
+        "test/src/custom: 'params.key_id' holds an AWS access key id; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the task's env from a Secret (env: { AWS_SECRET_ACCESS_KEY: Secret.fromSecret('<secret>', '<key>') })",
+      ],
+    );
+    // The same sources without inline credentials pass; a rendered object with a key id is refused by validate too.
+    const ok = new Pipeline(c, 'ok');
+    ok.component('pg', 'ingest', { params: { path: 'postgres://db:5432/sales', query: 'select 1' } });
+    ok.component('web', 'ingest', { params: { path: 'https://data.example.com/x.csv', headers: { Authorization: 'env:DATA_TOKEN' } } });
+    assert.doesNotThrow(() => ok.toSpec());
+    const rendered = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { key: 'AKIAIOSFODNN7EXAMPLE' } };
+    assert.match(
+      validateObjects([{ object: rendered, source: 'x.yaml' }])
+        .map(formatIssue)
+        .join('\n'),
+      /'data\.key' holds an AWS access key id/,
+    );
+  });
+
   test('the exit handler cannot consume DAG outputs', () => {
     const { p, a } = twoStep();
     p.onExit('notify', { image: 'x:1', params: { rows: a.outputParam('rows') } });

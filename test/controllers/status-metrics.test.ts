@@ -124,10 +124,15 @@ describe("the dashboard's canary and drift panels on a real Prometheus scraping 
       assert.ok(p, `panel ${title}`);
       return Promise.all(p.targets.map((t) => promQuery(prom!.url, t.expr.replaceAll('$__rate_interval', '1m'))));
     };
-    const [step, traffic, versions] = await eventually('scraped', async () => {
-      const r = await run('Canary step and traffic');
-      return r[0].length > 0 ? r : undefined;
-    });
+    // The first scrape can take a while on a busy machine.
+    const [step, traffic, versions] = await eventually(
+      'scraped',
+      async () => {
+        const r = await run('Canary step and traffic');
+        return r[0].length > 0 ? r : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     assert.deepEqual([step.map((x) => x.value[1]), traffic.map((x) => x.value[1])], [['2'], ['50']]);
     assert.deepEqual(versions.map((x) => [x.metric.role, x.value[1]]).sort(), [
       ['canary', '5'],

@@ -171,6 +171,22 @@ describe('residency (pure)', () => {
     assert.equal(r.stats().resident, 2, 'a went to keep used ≤ limit');
   });
 
+  test("a reload replaces the entry unpinned; a cold load refused for size is a 503 (the server is out of room), not the client's 400", async () => {
+    let rss = OWN;
+    const r = new Residency(OWN + 250, () => rss);
+    const noop: ResidentHooks = { load: async () => undefined, evict: async () => undefined };
+    r.admit('a', await r.reserve('a', 100), noop);
+    const pinned = await r.acquire('a');
+    r.admit('a', await r.reserve('a', 100), noop); // reloaded while a request holds the old session
+    pinned.release();
+    r.admit('b', await r.reserve('b', 100), noop);
+    r.admit('c', await r.reserve('c', 100), noop); // 'a' must be evictable
+    assert.equal(r.isResident('a'), false);
+    rss = OWN + 500; // the server's own share grows: no model fits any more
+    r.admit('d', await r.reserve('d', 10), noop);
+    await assert.rejects(r.acquire('a'), (e: unknown) => e instanceof RequestError && e.status === 503 && /raise --memory-budget$/.test(e.message));
+  });
+
   test('estimate and sizes', () => {
     assert.equal(estimateModelBytes(1_000_000), Math.ceil(1_000_000 * MEMORY_ESTIMATE.factor) + MEMORY_ESTIMATE.perSessionBytes);
     const table: Array<[string, number]> = [

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { App, Chart } from 'cdk8s';
@@ -18,8 +20,13 @@ import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../../components/onnx/random.ts';
 import { optimizeOnnxComponent, reportMetrics } from '../../components/optimize/component.ts';
 import { tempDir } from '../engine/helpers.ts';
+import { synthesize } from '../../charts/synth.ts';
+import { upstreamErrors } from '../constructs/upstream.ts';
+import { find } from '../constructs/helpers.ts';
 import type { ParamValue } from '../../components/component.ts';
 
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../../bin/ghosteam.mjs');
 let dir: string;
 let cleanup: () => Promise<void>;
 let registryDir: string;
@@ -119,6 +126,57 @@ describe('optimize-onnx on the local engine', () => {
     const models = await openRegistry({ dir: registryDir }).listModels();
     assert.ok(!models.some((m) => m.name === 'fraud-refused'), 'nothing registered');
   });
+});
+
+test('as its container runs it: `ghosteam component run optimize-onnx` on an input artifact, params as text', { timeout: 240_000 }, async () => {
+  const out = join(dir, 'cli');
+  const model = join(dir, 'artifact-model'); // an artifact has no extension
+  await writeFile(model, await readFile(join(dir, 'fraud.onnx')));
+  await run(
+    process.execPath,
+    [
+      BIN,
+      'component',
+      'run',
+      'optimize-onnx',
+      '--input',
+      `model=${model}`,
+      ...['mode=fp16', 'modelName=fraud', 'latency=true', 'dims={}', 'threads=1'].flatMap((p) => ['--param', p]),
+      '--output',
+      `optimized=${join(out, 'optimized')}`,
+      '--output',
+      `report=${join(out, 'report')}`,
+      '--output-params-dir',
+      join(out, 'params'),
+    ],
+    { timeout: 200_000 },
+  );
+  assert.equal(await readFile(join(out, 'params', 'accepted'), 'utf8'), 'true');
+  assert.equal(await readFile(join(out, 'params', 'version'), 'utf8'), 'null', 'not registered without name');
+  const report = JSON.parse(await readFile(join(out, 'report'), 'utf8')) as { model: { name: string }; steps: string[]; metrics: Record<string, number> };
+  assert.equal(report.model.name, 'fraud');
+  assert.deepEqual(report.steps, ['graph:basic', 'fp16']);
+  assert.ok(report.metrics.latencyMsBatch64 > 0 && report.metrics.sizeRatio < 0.6, JSON.stringify(report.metrics));
+  // The optimized file loads in onnxruntime and answers for a batch.
+  const s = await ort.InferenceSession.create(join(out, 'optimized'));
+  const r = await s.run({ [s.inputNames[0]]: new ort.Tensor('float32', new Float32Array(2 * K), [2, K]) });
+  assert.equal(r[s.outputNames[0]].dims[0], 2);
+});
+
+test('in a cluster: the WorkflowTemplate with an optimize-onnx step is valid against the upstream Argo CRD', () => {
+  const app = new App();
+  const p = new Pipeline(new Chart(app, 'c', { namespace: 'ml' }), 'optimize-champion');
+  const data = p.component('ingest', 'ingest', { params: { path: 's3://data/fraud/valid.csv' } });
+  const opt = p.component('optimize', 'optimize-onnx', {
+    inputs: { validation: data.outputs.dataset },
+    params: { model: 'fraud@champion', mode: 'int8', label: 'is_fraud', maxMetricDrop: 0.005, name: 'fraud-int8', alias: 'challenger' },
+  });
+  p.component('check', 'gate', { inputs: { metrics: opt.outputs.report }, params: { gate: { latencyMsBatch64: '<= 2' } } });
+  const wt = find(synthesize(app, { sourceCommit: false, crds: false }).objects, 'WorkflowTemplate');
+  assert.deepEqual(upstreamErrors(wt), []);
+  const tpl = wt.spec.templates.find((t: { name: string }) => t.name === 'optimize');
+  assert.ok(tpl.container.args.includes('validation=/tmp/inputs/validation'), tpl.container.args.join(' '));
+  assert.ok(!tpl.container.args.some((a: string) => a.startsWith('model=/tmp/inputs')), 'the unwired model input is not passed');
 });
 
 describe('optimize-onnx: bad params say what to connect', () => {

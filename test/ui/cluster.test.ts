@@ -24,6 +24,8 @@ import { openAuditLog, type AuditLog } from '../../components/security/audit.ts'
 import { startUi, type UiServer } from '../../ui/server.ts';
 import { clusterSource, workflowRun } from '../../ui/cluster.ts';
 import type { UiSource } from '../../ui/source.ts';
+import { Informer } from '../../controllers/runtime/informer.ts';
+import { createLogger } from '../../controllers/runtime/log.ts';
 import { UI_ACTION_RULES, UI_READ_RULES } from '../../charts/operator-install.ts';
 import type { K8sObject } from '../../api/objects.ts';
 import { modelObject } from '../controllers/fakes.ts';
@@ -254,6 +256,44 @@ describe('UI cluster mode against the API server', { skip: peers.skip }, () => {
     assert.equal(exp.runs[0]?.metrics['train.auc'], 0.91);
     assert.equal((await fetch(`${ui.url}/runs/no-such-run`)).status, 404);
     assert.equal((await fetch(`${ui.url}/api/models/${ns}/nope`)).status, 404);
+  });
+
+  test("with the operator's informers shared, the source opens no second watch of their kinds", async () => {
+    const watches: string[] = [];
+    const counting: typeof admin = Object.create(admin, {
+      watch: {
+        value: (...a: Parameters<KubeStore['watch']>) => {
+          watches.push(a[0].kind);
+          return admin.watch(...a);
+        },
+      },
+    });
+    const log = createLogger({ level: 'error' });
+    const models = new Informer(counting, TYPES.Model, [], log, { namespace: ns });
+    await models.start();
+    const shared = await clusterSource({ store: counting, namespace: ns, shared: (t) => (t.kind === 'Model' ? models : undefined) });
+    try {
+      assert.deepEqual(
+        watches.filter((k) => k === 'Model'),
+        ['Model'],
+        "only the shared informer's watch",
+      );
+      assert.ok(watches.includes('DriftMonitor') && watches.includes('TrainingRun'), 'the kinds not shared are watched by the source');
+      assert.deepEqual(
+        (await shared.read()).models.map((m) => m.metadata.name),
+        ['fraud'],
+      );
+      let changed = 0;
+      shared.subscribe(() => changed++);
+      const cur = (await admin.get(TYPES.Model, ns, 'fraud'))!;
+      await admin.replace(TYPES.Model, { ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, seen: 'yes' } } });
+      for (let i = 0; i < 50 && !changed; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(changed > 0, "the shared informer's event reached the source");
+    } finally {
+      await shared.close();
+      assert.ok(models.hasSynced, 'closing the source leaves the shared informer running');
+      models.stop();
+    }
   });
 
   test('a status patch arrives live over Server-Sent Events (a watch event, not a poll)', async () => {
