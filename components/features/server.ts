@@ -197,8 +197,9 @@ export async function startFeatureServer(o: FeatureServerOptions): Promise<Featu
       service = (body as Record<string, unknown>).service ?? (body as Record<string, unknown>).feature_service;
       rows = entityRowsOf((body as Record<string, unknown>).entities);
     } else throw new RequestError(405, `${method} is not allowed on /v1/features; use GET or POST`);
-    const out = await lookup(service, rows);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
+    const out = JSON.stringify(await lookup(service, rows));
+    // Content-Length, not chunked framing: one write, and clients that frame by length read it.
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) }).end(out);
     return { service: service as string };
   }
 

@@ -288,6 +288,8 @@ export interface StorageInitializer {
   image: string;
   command: string[];
   env: { name: string; value: string }[];
+  /** Where it reads the model from, when not over the network (mounted into it only). */
+  source?: { volume: { name: string } & Record<string, unknown>; mountPath: string };
 }
 
 /**
@@ -333,7 +335,7 @@ export function rawDeployment(src: PredictorSources, storage: StorageInitializer
     env: [...(model.env ?? []), ...storage.env],
     resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
     securityContext: model.securityContext ?? c.securityContext,
-    volumeMounts: [provision, ...tmp],
+    volumeMounts: [provision, ...tmp, ...(storage.source ? [{ name: storage.source.volume.name, mountPath: storage.source.mountPath, readOnly: true }] : [])],
   };
   const deployment = {
     apiVersion: 'apps/v1',
@@ -350,7 +352,7 @@ export function rawDeployment(src: PredictorSources, storage: StorageInitializer
           ...(predictor.securityContext ? { securityContext: predictor.securityContext } : {}),
           initContainers: [init],
           containers: [server],
-          volumes: [...(src.runtime.spec.volumes ?? []), { name: provision.name, emptyDir: {} }],
+          volumes: [...(src.runtime.spec.volumes ?? []), { name: provision.name, emptyDir: {} }, ...(storage.source ? [storage.source.volume] : [])],
         },
       },
     },

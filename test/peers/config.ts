@@ -14,6 +14,8 @@ export interface PinnedVersions {
   readonly helm: string;
   /** Argo Workflows (controller, executor, CLI) of the test cluster, built from test/peers/argo. */
   readonly argoWorkflows: string;
+  /** kube-router (github.com/cloudnativelabs/kube-router/v2, the Go module proxy), the test cluster's NetworkPolicy firewall; must match test/peers/netpol/go.mod. */
+  readonly kubeRouter: string;
   /** s3proxy (Maven Central, org.gaul:s3proxy), the test cluster's object store. */
   readonly s3proxy: string;
   /** Apache Kafka (Maven Central, org.apache.kafka:kafka_2.13), the data sources' broker (KRaft). */

@@ -2,9 +2,10 @@
 // npm run cluster:build    install and build what it runs (packages, Go builds, s3proxy), start nothing
 // npm run cluster:down     stop it and remove its traces (the caches stay)
 // npm run cluster:status   say whether it is healthy
+// npm run cluster:logs     what to read when something failed: health, failing pods, Warning events, daemon logs
 // Progress goes to stderr; stdout carries only the shell-sourceable KEY=value lines.
 import { clusterStateFile } from './config.ts';
-import { checkCluster, clusterBuild, clusterDown, clusterEnvLines, clusterUp, readClusterState } from './node.ts';
+import { checkCluster, clusterBuild, clusterDiagnostics, clusterDown, clusterEnvLines, clusterUp, readClusterState } from './node.ts';
 
 const log = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
 
@@ -34,6 +35,9 @@ async function main(cmd: string | undefined): Promise<number> {
     case 'down':
       await clusterDown(log);
       return 0;
+    case 'logs':
+      process.stdout.write((await clusterDiagnostics()) + '\n');
+      return 0;
     case 'status': {
       const state = readClusterState();
       const why = await checkCluster(state);
@@ -42,7 +46,7 @@ async function main(cmd: string | undefined): Promise<number> {
       return why ? 1 : 0;
     }
     default:
-      throw new Error('usage: test/peers/cluster/cli.ts up | build | down | status');
+      throw new Error('usage: test/peers/cluster/cli.ts up | build | down | status | logs');
   }
 }
 

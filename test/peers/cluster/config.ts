@@ -42,6 +42,7 @@ export const NODE_PACKAGES: readonly { pkg: string; file: string; why: string }[
   { pkg: 'iptables', file: '/usr/sbin/iptables', why: 'kube-proxy Service rules and the egress guard' },
   { pkg: 'conntrack', file: '/usr/sbin/conntrack', why: 'kube-proxy clears stale UDP flows with it' },
   { pkg: 'tcpdump', file: '/usr/bin/tcpdump', why: 'the check that no test traffic leaves the machine' },
+  { pkg: 'ipset', file: '/usr/sbin/ipset', why: "kube-router's NetworkPolicy firewall keeps each policy's peers in ipsets" },
 ];
 
 /** Debian packages `images:build` needs: a Docker daemon of our own and the tool that makes the local base. */

@@ -21,6 +21,8 @@ import { ensureKube, run, which, withLock, type Log } from '../install.ts';
 import { isAlive, kubeTls } from '../state.ts';
 import { timed } from '../up.ts';
 import { ARGO_COMMANDS, ensureArgo, ensureS3Proxy, EXECUTOR_IMAGE, startArgoController, startObjectStore, type ObjectStore } from './argo.ts';
+import { ensureNetpol, removeNetpolRules, startNetpol } from './netpol.ts';
+import { rawKube } from '../raw.ts';
 import { ARGO_NAMESPACE, CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
 
 export interface DaemonState {
@@ -40,9 +42,19 @@ export interface ClusterState {
   readonly daemons: Partial<Record<DaemonName, DaemonState>>;
 }
 
-export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet' | 'objectstore' | 'argo-controller';
-/** Start order; teardown runs it backwards. */
-const DAEMONS: readonly DaemonName[] = ['containerd', 'apiserver', 'controller-manager', 'scheduler', 'proxy', 'kubelet', 'objectstore', 'argo-controller'];
+export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet' | 'netpol' | 'objectstore' | 'argo-controller';
+/** Start order; teardown runs it backwards. `netpol` is kube-router's NetworkPolicy firewall (netpol.ts). */
+const DAEMONS: readonly DaemonName[] = [
+  'containerd',
+  'apiserver',
+  'controller-manager',
+  'scheduler',
+  'proxy',
+  'kubelet',
+  'netpol',
+  'objectstore',
+  'argo-controller',
+];
 /** The node's own daemons: what must run before the node is Ready (the object store and Argo start after). */
 const NODE_DAEMONS: readonly DaemonName[] = DAEMONS.slice(0, DAEMONS.indexOf('kubelet') + 1);
 
@@ -301,7 +313,11 @@ function setUpHostNetwork(): void {
   const has = sh('ip', ['-4', 'addr', 'show', 'dev', 'lo']).out.includes(` ${CLUSTER_NET.nodeIP}/32 `);
   if (!has) must(part, 'ip', ['addr', 'add', `${CLUSTER_NET.nodeIP}/32`, 'dev', 'lo']);
   must(part, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  // Packets between pods on the bridge pass the IPv4 netfilter hooks (kube-proxy's rules and the
+  // NetworkPolicy enforcer's) only with br_netfilter on.
+  must(part, 'sysctl', ['-qw', 'net.bridge.bridge-nf-call-iptables=1']);
   tearDownGuard();
+  removeNetpolRules();
   const rules = guardRules();
   for (const [suffix, hook, list] of [
     ['FWD', 'FORWARD', rules.forward],
@@ -455,6 +471,8 @@ export interface ClusterBinaries {
   readonly api: string;
   readonly node: string;
   readonly pause: string;
+  /** kube-router, the NetworkPolicy enforcer (netpol.ts). */
+  readonly netpol: string;
 }
 
 /**
@@ -477,7 +495,10 @@ export async function clusterBuild(log: Log = () => {}, timings: Record<string, 
     await timed(timings, 'argo build', () => ensureArgo(ARGO_COMMANDS, log, { all: true })).catch((err: Error) => {
       throw new ClusterPartError('argo build', err.message);
     });
-    return { api, node, pause };
+    const netpol = await timed(timings, 'netpol build', () => ensureNetpol(log)).catch((err: Error) => {
+      throw new ClusterPartError('kube-router build', err.message);
+    });
+    return { api, node, pause, netpol };
   });
   const fetches = Promise.all([
     timed(timings, 'packages', () => ensurePackages(log)),
@@ -512,7 +533,7 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
     if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
       throw new ClusterPartError('preflight', 'no cgroup filesystem under /sys/fs/cgroup; containers cannot run on this machine');
     }
-    const { api: apiBin, node: nodeBin, pause: pauseBin } = await clusterBuild(log, timings);
+    const { api: apiBin, node: nodeBin, pause: pauseBin, netpol: netpolBin } = await clusterBuild(log, timings);
 
     const dir = mkdtempSync(join(tmpdir(), 'ghosteam-cluster-'));
     const socket = join(dir, 'containerd.sock');
@@ -651,6 +672,12 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
           await sleep(500);
         }
       });
+      await timed(timings, 'netpol', async () => {
+        const d = await startNetpol(kc, dir, netpolBin, log).catch((err: Error) => {
+          throw new ClusterPartError('kube-router', err.message);
+        });
+        started('netpol', d);
+      });
       await timed(timings, 'object store', async () => {
         const s = await startObjectStore(dir, log).catch((err: Error) => {
           throw new ClusterPartError('s3proxy', err.message);
@@ -697,6 +724,7 @@ async function tearDown(state: ClusterState, log: Log, { keepLogs = false } = {}
   };
   await stop('argo-controller');
   await stop('objectstore');
+  await stop('netpol');
   await stop('kubelet');
   // The pods' containers: their shims outlive containerd, so remove them through it first.
   const socket = state.containerdSocket;
@@ -728,6 +756,8 @@ async function tearDown(state: ClusterState, log: Log, { keepLogs = false } = {}
   }
   sh('ip', ['link', 'delete', CLUSTER_NET.bridge]);
   tearDownGuard();
+  // kube-router's chains and ipsets (stopped above; it leaves them behind).
+  removeNetpolRules();
   sh('ip', ['addr', 'del', `${CLUSTER_NET.nodeIP}/32`, 'dev', 'lo']);
   // Whatever is still mounted under the temp dir (pod volumes, sandbox /dev/shm), deepest first.
   for (const m of mountsUnder(state.dir)) sh('umount', ['-l', m]);
@@ -760,4 +790,55 @@ export function clusterEnvLines(state: ClusterState, extra: Record<string, strin
     `ARGO_NAMESPACE=${ARGO_NAMESPACE}`,
     ...Object.entries(extra).map(([k, v]) => `${k}=${q(v)}`),
   ];
+}
+
+/**
+ * What to read when the cluster suite fails (`npm run cluster:logs`, printed by `.ci/run`): the
+ * cluster's health, every pod that is not running or done well with its containers' states, the
+ * recent Warning events, the end of each daemon's log and the NetworkPolicy enforcer's log.
+ */
+export async function clusterDiagnostics(state: ClusterState | undefined = readClusterState(), lines = 30): Promise<string> {
+  if (!state) return 'cluster: not running (no state file)';
+  const out: string[] = [`cluster: ${(await checkCluster(state)) ?? 'healthy'} (state ${clusterStateFile}, dir ${state.dir})`];
+  const kube = rawKube(state.kubeconfig);
+  interface Pod {
+    metadata: { namespace: string; name: string };
+    status?: {
+      phase?: string;
+      reason?: string;
+      message?: string;
+      containerStatuses?: { name: string; ready?: boolean; restartCount?: number; state?: object }[];
+    };
+  }
+  const pods = await kube.request<{ items: Pod[] }>('GET', '/api/v1/pods').catch((e: Error) => e);
+  if (pods instanceof Error) out.push(`pods: cannot list (${pods.message})`);
+  else {
+    const bad = pods.items.filter(
+      (p) => p.status?.phase !== 'Succeeded' && !(p.status?.phase === 'Running' && p.status.containerStatuses?.every((c) => c.ready)),
+    );
+    out.push(`pods: ${pods.items.length}, not running or done: ${bad.length}`);
+    for (const p of bad)
+      out.push(
+        `  ${p.metadata.namespace}/${p.metadata.name} ${p.status?.phase ?? '?'} ${p.status?.reason ?? ''} ${JSON.stringify(
+          p.status?.containerStatuses?.map((c) => ({ name: c.name, restarts: c.restartCount, state: c.state })) ?? [],
+        )}`,
+      );
+  }
+  const events = await kube
+    .request<{ items: { involvedObject: { namespace?: string; name: string; kind: string }; reason: string; message: string; lastTimestamp?: string }[] }>(
+      'GET',
+      '/api/v1/events?fieldSelector=type=Warning',
+    )
+    .catch(() => ({ items: [] }));
+  // MissingClusterDNS is expected here (pods resolve no names); the others are what went wrong.
+  const warnings = events.items.filter((e) => e.reason !== 'MissingClusterDNS').sort((a, b) => (a.lastTimestamp ?? '').localeCompare(b.lastTimestamp ?? ''));
+  out.push(`Warning events (the last 20 of ${warnings.length}, MissingClusterDNS left out):`);
+  for (const e of warnings.slice(-20))
+    out.push(`  ${e.lastTimestamp ?? ''} ${e.involvedObject.kind} ${e.involvedObject.namespace ?? ''}/${e.involvedObject.name}: ${e.reason}: ${e.message}`);
+  for (const name of DAEMONS) {
+    const d = state.daemons[name];
+    if (!d) continue;
+    out.push(`--- ${name} (pid ${d.pid}, ${isAlive(d.pid) ? 'running' : 'exited'}): the end of ${d.log}`, logTail(d.log, lines));
+  }
+  return out.join('\n');
 }
