@@ -75,8 +75,18 @@ async function featureInputs(flags: ServeFlags): Promise<ModelServerOptions['fea
     return undefined;
   }
   if (!flags.featuresApp) throw new Error('--feature-service needs --features-app, the app file declaring the FeatureService');
-  const { declaredFeatures } = await import('./features.ts');
-  const { openOnlineStore } = await import('../../components/features/materialize-component.ts');
+  // The app's declarations and the stores load only here: the model-server image does not carry
+  // them (it has no app to load); test/components/image.test.ts lists this as the one branch not carried.
+  const [{ declaredFeatures }, { openOnlineStore }] = await Promise.all([
+    import('./features.ts'),
+    import('../../components/features/materialize-component.ts'),
+  ]).catch((e: unknown) => {
+    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    throw new Error(
+      `--feature-service loads the app's feature declarations, which this installation does not carry (${(e as Error).message.split('\n')[0]}); ` +
+        'run `ghosteam serve --feature-service` from the ghosteam npm package (npm install ghosteam), not the model-server image',
+    );
+  });
   const d = await declaredFeatures(flags.featuresApp);
   const out: Record<string, NonNullable<ModelServerOptions['features']>[string]> = {};
   for (const pair of flags.featureService) {

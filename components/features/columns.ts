@@ -4,17 +4,11 @@
  * columns checked against their declared value type. Every error names the dataset, the column and,
  * for a bad value, the row. Pure.
  */
-import { TerminalFailure } from '../../api/failure.ts';
-import type { EntityDef, FeatureField, JoinKeyType } from '../../api/crds/types.ts';
+import type { FeatureField, JoinKeyType } from '../../api/crds/types.ts';
 import { cellAt, type Column, type Dataset } from '../dataset/index.ts';
+import { FeaturesError, INT64_MAX } from './keys.ts';
 
-/** Bad feature data or a bad request (a missing column, a key of the wrong type): terminal, a retry reads the same. */
-export class FeaturesError extends TerminalFailure {
-  constructor(message: string) {
-    super('InvalidInput', message);
-    this.name = 'FeaturesError';
-  }
-}
+export { FeaturesError, encodeKeyValues, joinKeysOf } from './keys.ts';
 
 export function findColumn(ds: Dataset, name: string, where: string, role: string): Column {
   const c = ds.columns.find((x) => x.name === name);
@@ -68,8 +62,6 @@ export function timestampsOf(ds: Dataset, name: string, where: string): Float64A
   );
 }
 
-const INT64_MAX = Number.MAX_SAFE_INTEGER;
-
 /** Checks one key column against its declared type; returns its cell text per row (null where missing). */
 export function keyColumn(ds: Dataset, key: { name: string; type: JoinKeyType }, where: string): (string | null)[] {
   const c = findColumn(ds, key.name, where, 'join key');
@@ -94,11 +86,6 @@ export function keyColumn(ds: Dataset, key: { name: string; type: JoinKeyType },
   return out;
 }
 
-/** Every join key of the entities, in order: what a view's rows are looked up by. */
-export function joinKeysOf(entities: readonly EntityDef[]): { name: string; type: JoinKeyType }[] {
-  return entities.flatMap((e) => e.joinKeys);
-}
-
 /** One string per row identifying the entity (the join keys' values); null when any key is missing. */
 export function encodeKeys(ds: Dataset, keys: readonly { name: string; type: JoinKeyType }[], where: string): (string | null)[] {
   const cols = keys.map((k) => keyColumn(ds, k, where));
@@ -118,25 +105,6 @@ export function encodeKeys(ds: Dataset, keys: readonly { name: string; type: Joi
     out[i] = missing ? null : s;
   }
   return out;
-}
-
-/** Encodes one entity key given as plain values (an online request): checks each value's type. */
-export function encodeKeyValues(keys: readonly { name: string; type: JoinKeyType }[], values: Readonly<Record<string, unknown>>, where: string): string {
-  const parts: string[] = [];
-  for (const k of keys) {
-    const v = values[k.name];
-    if (v === undefined || v === null) throw new FeaturesError(`${where}: join key '${k.name}' is missing; give ${keys.map((x) => x.name).join(', ')}`);
-    if (k.type === 'int64') {
-      const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || Math.abs(n) > INT64_MAX)
-        throw new FeaturesError(`${where}: join key '${k.name}' is ${JSON.stringify(v)}, not a whole number (declared int64)`);
-      parts.push(String(n));
-    } else {
-      if (typeof v !== 'string') throw new FeaturesError(`${where}: join key '${k.name}' is ${JSON.stringify(v)}, not a string (declared string)`);
-      parts.push(v);
-    }
-  }
-  return parts.join('\u001f');
 }
 
 /** Checks a feature column against its declared value type. */

@@ -6,7 +6,7 @@
  */
 import type { FeatureServiceSpec, FeatureViewSpec } from '../../api/crds/types.ts';
 import type { Cell } from '../dataset/index.ts';
-import { encodeKeyValues, FeaturesError, joinKeysOf } from './columns.ts';
+import { encodeKeyValues, FeaturesError, joinKeysOf } from './keys.ts';
 import type { OnlineStore } from './materialize.ts';
 
 /** A lookup that the service's policy refuses (a missing or stale value under onMissing 'reject'). */

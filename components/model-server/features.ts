@@ -10,7 +10,7 @@
  * in `ghosteam_model_feature_values_total`.
  */
 import { Counter, type Registry } from 'prom-client';
-import { FeaturesError, joinKeysOf } from '../features/columns.ts';
+import { FeaturesError, joinKeysOf } from '../features/keys.ts';
 import type { OnlineStore } from '../features/materialize.ts';
 import { FeatureLookupError, getOnlineFeatures, serviceRefs, type ServiceDef } from '../features/online.ts';
 import { RequestError, type TensorSpec } from './tensors.ts';

@@ -33,8 +33,8 @@ function copied(dockerfile: string): Set<string> {
 }
 
 /** Every file reachable from the entries through relative imports (static and dynamic), and the bare imports. */
-function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
-  const files = new Set<string>();
+function closure(entries: string[], notCarried: readonly string[] = []): { files: Set<string>; bare: Set<string> } {
+  const files = new Set<string>(notCarried);
   const bare = new Set<string>();
   const visit = (f: string): void => {
     if (files.has(f)) return;
@@ -54,6 +54,15 @@ function closure(entries: string[]): { files: Set<string>; bare: Set<string> } {
   return { files, bare };
 }
 
+/**
+ * Dynamic imports an image deliberately leaves out, each behind a flag that then fails with a clear
+ * error: the model server's `--feature-service --features-app` loads the user's app, which no image
+ * has (cli/commands/serve.ts says so when the module is missing).
+ */
+const NOT_CARRIED: Record<string, readonly string[]> = {
+  'images/model-server/Dockerfile': ['cli/commands/features.ts', 'components/features/materialize-component.ts'],
+};
+
 test('each image copies everything its commands load, from bin/ghosteam.mjs on', () => {
   const images: Record<string, string[]> = {
     'images/components/Dockerfile': ['cli/commands/component.ts', 'cli/commands/models.ts'],
@@ -63,7 +72,8 @@ test('each image copies everything its commands load, from bin/ghosteam.mjs on',
   };
   for (const [dockerfile, commands] of Object.entries(images)) {
     const c = copied(dockerfile);
-    const missing = [...closure(['bin/ghosteam.mjs', 'cli/main.ts', ...commands]).files].filter((f) => !c.has(f));
+    const skipped = NOT_CARRIED[dockerfile] ?? [];
+    const missing = [...closure(['bin/ghosteam.mjs', 'cli/main.ts', ...commands], skipped).files].filter((f) => !c.has(f) && !skipped.includes(f));
     assert.deepEqual(missing, [], `${dockerfile} does not copy ${missing.join(', ')}`);
   }
   const { bare } = closure(['bin/ghosteam.mjs', 'cli/main.ts', 'cli/commands/component.ts', 'cli/commands/models.ts']);
@@ -74,7 +84,7 @@ test('each image copies everything its commands load, from bin/ghosteam.mjs on',
   // The model server image installs only its own package.json (npm run images:build found
   // onnx-proto missing there: the server failed at start with "Cannot find package").
   const serverPkg = JSON.parse(readFileSync(join(root, 'images/model-server/package.json'), 'utf8'));
-  const server = closure(['bin/ghosteam.mjs', 'cli/main.ts', 'cli/commands/serve.ts']).bare;
+  const server = closure(['bin/ghosteam.mjs', 'cli/main.ts', 'cli/commands/serve.ts'], NOT_CARRIED['images/model-server/Dockerfile']).bare;
   for (const b of server) assert.ok(b in serverPkg.dependencies, `images/model-server/package.json lacks '${b}'`);
 });
 
