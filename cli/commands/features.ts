@@ -14,7 +14,7 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../../api/crds/types.ts';
 import { intArg } from '../args.ts';
-import { addSecurityOptions, authFromFlags, type SecurityFlags } from '../security.ts';
+import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } from '../security.ts';
 
 interface Declared {
   views: Map<string, FeatureViewSpec>;
@@ -92,7 +92,7 @@ export function register(program: Command): void {
     .option('--token-env <NAME>', 'environment variable holding a bearer token required on every route but /healthz');
   addSecurityOptions(serve, { routes: 'infer (/v1/features), metrics' }).action(
     async (appFile: string, f: SecurityFlags & { port: string; host: string; service: string[]; tokenEnv?: string }) => {
-      if (f.tlsCert) throw new Error('--tls-cert: the feature server does not serve TLS yet; terminate TLS in front of it (a Service mesh or an Ingress)');
+      const tls = tlsFromFlags(f);
       const d = await declaredFeatures(appFile);
       const services = f.service.length ? d.services.filter((s) => f.service.includes(s.name)) : d.services;
       for (const n of f.service)
@@ -119,6 +119,7 @@ export function register(program: Command): void {
         host: f.host,
         ...(token ? { token } : {}),
         ...(auth ? { auth } : {}),
+        ...(tls ? { tls } : {}),
       });
       const stopped = new Promise<void>((done) => {
         const stop = () => void server.close().then(() => store.close().then(done, done));

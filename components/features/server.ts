@@ -14,9 +14,11 @@
  * token / OIDC options as the other servers: /v1/features needs 'infer', /metrics 'metrics'.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { AuthError, createAuthenticator, type AuthOptions } from '../security/auth.ts';
+import { readTls, watchTls, type TlsFiles } from '../security/tls.ts';
 import { FeaturesError, joinKeysOf } from './columns.ts';
 import type { OnlineStore } from './materialize.ts';
 import { FeatureLookupError, getOnlineFeatures, serviceRefs, type ServiceDef } from './online.ts';
@@ -35,6 +37,8 @@ export interface FeatureServerOptions {
   readonly now?: () => number;
   /** Most entities in one request. @default 1000 */
   readonly maxEntities?: number;
+  /** Serve HTTPS with these PEM files, re-read when they change (no restart). */
+  readonly tls?: TlsFiles;
 }
 
 export interface FeatureServer {
@@ -203,7 +207,7 @@ export async function startFeatureServer(o: FeatureServerOptions): Promise<Featu
     return { service: service as string };
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).then(
       ({ service }) => {
         if (service) requests.inc({ service, code: '200' });
@@ -218,7 +222,9 @@ export async function startFeatureServer(o: FeatureServerOptions): Promise<Featu
             .end(JSON.stringify({ error: e instanceof RequestError ? e.message : `internal error: ${e.message}` }));
       },
     );
-  });
+  };
+  const server: Server = o.tls ? createHttpsServer(readTls(o.tls), onRequest) : createServer(onRequest);
+  const stopTlsWatch = o.tls ? watchTls(server as HttpsServer, o.tls, (line) => process.stderr.write(`ghosteam features serve: ${line}\n`)) : undefined;
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
@@ -227,10 +233,11 @@ export async function startFeatureServer(o: FeatureServerOptions): Promise<Featu
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${o.tls ? 'https' : 'http'}://${host}:${addr.port}`,
     server,
     close: () =>
       new Promise<void>((done) => {
+        stopTlsWatch?.();
         server.close(() => done());
         server.closeAllConnections();
       }),

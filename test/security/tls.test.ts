@@ -1,4 +1,5 @@
-// TLS on every server (model server, payload sink with mutual TLS, operator health/metrics), its
+// TLS on every server (model server, payload sink with mutual TLS, operator health/metrics, feature
+// server), its
 // reload without a restart, handshake fuzzing, malformed Authorization headers, and the audit log of
 // admin actions. Real servers on loopback; real clients: curl, Python's requests (the peers' venv),
 // node's tls; certificates from the openssl CLI.
@@ -15,6 +16,11 @@ import { usePeers } from '../peers/index.ts';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { startPayloadSink, type PayloadSink } from '../../components/payload-sink/index.ts';
 import { startHealthServer } from '../../controllers/runtime/health.ts';
+import { startFeatureServer, type FeatureServer } from '../../components/features/server.ts';
+import { materializeView, prepareView } from '../../components/features/materialize.ts';
+import { SqliteOnlineStore } from '../../components/features/sqlite-store.ts';
+import { datasetFromColumns } from '../../components/dataset/index.ts';
+import type { FeatureViewSpec } from '../../api/crds/types.ts';
 import { OperatorMetrics } from '../../controllers/runtime/metrics.ts';
 import { openAuditLog, verifyAuditChain, type AuditLog } from '../../components/security/audit.ts';
 import { tempDir, writeFraudModel, rows, inferBody } from '../model-server/fixtures.ts';
@@ -352,4 +358,92 @@ test('an audit log reopened after a crash continues the chain past a torn line',
   const text = readFileSync(file, 'utf8');
   assert.equal(text.trim().split('\n').length, 2);
   assert.equal(verifyAuditChain(text), undefined);
+});
+
+describe('TLS on the feature server', () => {
+  const dir = tempDir('ghosteam-tls-features-');
+  const ca = makeCa(dir);
+  const leaf1 = makeLeaf(dir, ca, 'server1');
+  const leaf2 = makeLeaf(dir, ca, 'server2');
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  copyFileSync(leaf1.cert, cert);
+  copyFileSync(leaf1.key, key);
+  const view: FeatureViewSpec = {
+    entities: [{ name: 'driver', joinKeys: [{ name: 'driver_id', type: 'int64' }] }],
+    source: { kind: 'file', uri: 'd.parquet', format: 'parquet', timestampField: 'ts' },
+    ttlSeconds: 3600,
+    features: [{ name: 'conv_rate', type: 'float64' }],
+    online: true,
+  };
+  const now = Date.parse('2026-11-01T10:00:00Z');
+  const conv = 0.25 + randomBytes(1)[0] / 1024; // a value this run wrote, not a constant the server could answer anyway
+  let writer: SqliteOnlineStore;
+  let store: SqliteOnlineStore;
+  let s: FeatureServer;
+  const logs: string[] = [];
+  const origWrite = process.stderr.write.bind(process.stderr);
+  before(async () => {
+    const path = join(dir, 'online.db');
+    writer = SqliteOnlineStore.open({ path });
+    const data = datasetFromColumns({
+      driver_id: { type: 'numeric', cells: [7] },
+      ts: { type: 'string', cells: [new Date(now - 60_000).toISOString()] },
+      conv_rate: { type: 'numeric', cells: [conv] },
+    });
+    await materializeView(writer, 'driver_stats', prepareView('driver_stats', view, data), { end: now, chunkMs: 3_600_000 });
+    store = SqliteOnlineStore.open({ path, readOnly: true });
+    process.stderr.write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+      logs.push(String(chunk));
+      return (origWrite as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+    };
+    s = await startFeatureServer({
+      store,
+      services: [
+        {
+          name: 'driver-features',
+          spec: { features: [{ featureView: 'driver_stats', features: ['conv_rate'] }], onMissing: 'nan' },
+          views: new Map([['driver_stats', view]]),
+        },
+      ],
+      now: () => now,
+      token,
+      tls: { cert, key, reloadIntervalMs: 100 },
+    });
+  });
+  after(async () => {
+    process.stderr.write = origWrite;
+    await s?.close();
+    await store?.close();
+    await writer?.close();
+  });
+
+  test('HTTPS with the chain verified by curl; the token still required; plain HTTP gets no answer', async () => {
+    assert.match(s.url, /^https:\/\//);
+    const health = await curl(['--cacert', ca.cert, `${s.url}/healthz`]);
+    assert.equal(health.status, 200, health.body);
+    const anon = await curl(['--cacert', ca.cert, `${s.url}/v1/features?service=driver-features&driver_id=7`]);
+    assert.equal(anon.status, 401);
+    const ok = await curl(['--cacert', ca.cert, '-H', `authorization: Bearer ${token}`, `${s.url}/v1/features?service=driver-features&driver_id=7`]);
+    assert.equal(ok.status, 200, ok.body);
+    assert.deepEqual(JSON.parse(ok.body).rows, [{ values: [conv], status: ['present'] }]);
+    const plain = await curl([`${s.url.replace('https://', 'http://')}/healthz`]);
+    assert.notEqual(plain.status, 200, 'plain HTTP must not be answered on the TLS port');
+  });
+
+  test('a new certificate is served without a restart', async () => {
+    const port = Number(new URL(s.url).port);
+    assert.equal(await servedSerial(port, ca.cert), serialOf(leaf1.cert));
+    copyFileSync(leaf2.key, key);
+    copyFileSync(leaf2.cert, cert);
+    const deadline = Date.now() + 5000;
+    while ((await servedSerial(port, ca.cert)) !== serialOf(leaf2.cert)) {
+      assert.ok(Date.now() < deadline, 'the new certificate was not served within 5 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(
+      logs.some((l) => /ghosteam features serve: .*reloaded/.test(l)),
+      logs.join(''),
+    );
+  });
 });
