@@ -261,19 +261,20 @@ export class Inference {
   readonly names: string[] = [];
   private readonly byName = new Map<string, ColumnInference>();
   constructor(private readonly opts: TypeOptions) {}
+  /** `name`'s inference state (created on first sight, in file order), or undefined when its type is not inferred (declared, or not kept). */
+  private inferred(name: string): ColumnInference | undefined {
+    let s = this.byName.get(name);
+    if (!s) {
+      this.names.push(name);
+      s = new ColumnInference(this.opts.maxCategories, this.opts.types?.[name] === 'categorical');
+      this.byName.set(name, s);
+    }
+    if (this.opts.columns && !this.opts.columns.includes(name)) return undefined;
+    const d = this.opts.types?.[name];
+    return d && d !== 'categorical' ? undefined : s;
+  }
   add(t: RawTable): void {
-    t.names.forEach((name, c) => {
-      let s = this.byName.get(name);
-      if (!s) {
-        this.names.push(name);
-        s = new ColumnInference(this.opts.maxCategories, this.opts.types?.[name] === 'categorical');
-        this.byName.set(name, s);
-      }
-      if (this.opts.columns && !this.opts.columns.includes(name)) return;
-      const d = this.opts.types?.[name];
-      if (d && d !== 'categorical') return;
-      s.add(t.columns[c]);
-    });
+    t.names.forEach((name, c) => this.inferred(name)?.add(t.columns[c]));
   }
   /**
    * Adds a chunk whose columns are either raw cells or numbers already parsed (DuckDB's DOUBLE
@@ -282,15 +283,8 @@ export class Inference {
    */
   addTyped(names: readonly string[], columns: readonly (readonly RawCell[] | { readonly nonNull: number })[]): void {
     names.forEach((name, c) => {
-      let s = this.byName.get(name);
-      if (!s) {
-        this.names.push(name);
-        s = new ColumnInference(this.opts.maxCategories, this.opts.types?.[name] === 'categorical');
-        this.byName.set(name, s);
-      }
-      if (this.opts.columns && !this.opts.columns.includes(name)) return;
-      const d = this.opts.types?.[name];
-      if (d && d !== 'categorical') return;
+      const s = this.inferred(name);
+      if (!s) return;
       const col = columns[c];
       if (Array.isArray(col)) s.add(col as readonly RawCell[]);
       else s.addNumbers((col as { nonNull: number }).nonNull);
