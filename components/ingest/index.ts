@@ -196,7 +196,7 @@ export async function ingestToFile(
     const r = await streamSource(path, opts, {
       write: (c) => {
         if (!schema.length) schema = c.columns.map((x) => ({ name: x.name, type: x.type }));
-        w.write(c);
+        w.write(c, true);
       },
       reset: () => {
         w.abort();
