@@ -170,7 +170,7 @@ async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink):
     case 'postgres':
       return whole(await readPostgres(path, opts.query, env));
     case 'kafka':
-      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts))));
+      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts)), opts.env ?? process.env));
   }
 }
 
