@@ -115,7 +115,7 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
       : await runCommand(a, outputs, outDir, tmpDir, ctl.signal);
     if (ctl.signal.aborted) throw ctl.signal.reason;
     for (const [name, path] of Object.entries(outputs)) {
-      const optional = a.component?.outputs.find((o) => o.name === name)?.optional;
+      const optional = a.task.outputs[name]?.optional;
       const st = await stat(path).catch(() => undefined);
       if (!st) {
         if (optional) {
