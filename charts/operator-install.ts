@@ -228,12 +228,14 @@ export const OPERATOR_RULES = [
 
 /**
  * What the UI (`ghosteam operator --ui-port`, ui/cluster.ts) reads: the objects its pages show,
- * listed and watched, nothing else (no Secrets, no pods). A test runs the UI as a ServiceAccount
- * holding exactly these and reads every page.
+ * listed and watched, and an Argo step's log by its pod's name (`get` on `pods/log`: no listing of
+ * pods, no Secrets). Tests run the UI as a ServiceAccount holding exactly these and read every page
+ * and a real step's log (test/cluster/ui-logs.test.ts).
  */
 export const UI_READ_RULES = [
   { apiGroups: ['ghosteam.io'], resources: ['models', 'driftmonitors', 'trainingruns'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
 ] as const;
 
 /**
@@ -332,8 +334,8 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       args.push('--ui-auth-issuer', ui.oidc.issuer, '--ui-auth-audience', ui.oidc.audience);
       for (const g of ui.oidc.grants ?? []) args.push('--ui-auth-grant', g);
     }
-    // The operator's rules already hold what the UI reads and its actions write; any the UI needed
-    // beyond them would be added here (and only those).
+    // What the UI reads and its actions write beyond the controllers' own rules (a step's log:
+    // `get` on pods/log), and only that.
     const extra = missingRules([...UI_READ_RULES, ...(ui.readOnly ? [] : UI_ACTION_RULES)], OPERATOR_RULES).map(rule);
     (watchNs === undefined ? clusterRules : watchRules).push(...extra);
   }

@@ -370,7 +370,10 @@ export function runNodes(d: RunDetail): Html {
         <td>
           ${Object.entries(n.outputs).map(([k, a]) => html`<div>${k} <code title="${a.digest}">${a.digest.slice(0, 19)}</code> <span class="muted">${a.kind}, ${a.size} B</span></div>`)}${Object.entries(
             n.outputParams,
-          ).map(([k, v]) => html`<div>${k} = <code>${JSON.stringify(v)}</code></div>`)}
+          ).map(([k, v]) => html`<div>${k} = <code>${JSON.stringify(v)}</code></div>`)}${(n.artifacts ?? []).map(
+            (a) =>
+              html`<div class="artifact">${a.name} <code>${a.location}</code> <span class="muted">${a.store}${a.size !== undefined ? `, ${a.size} B` : ''}</span></div>`,
+          )}
         </td>
         <td class="muted">${n.message ?? ''}${n.hasLog ? html` <a href="${runHref(d.run.id)}/logs/${encodeURIComponent(n.id)}">log</a>` : ''}</td>
       </tr>`,

@@ -13,7 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ModelRegistry } from '../components/registry/types.ts';
-import { localSource, RunNotFoundError, type UiSource } from './source.ts';
+import { localSource, LogUnavailableError, RunNotFoundError, type UiSource } from './source.ts';
 import { ApiError } from '../controllers/runtime/store.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
 import { Value } from '@sinclair/typebox/value';
@@ -91,6 +91,11 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 } as const;
+
+/** A log page shows the last LOG_TAIL lines (?tail=N up to LOG_MAX_TAIL), never more than LOG_LIMIT_BYTES. */
+export const LOG_TAIL = 1000;
+export const LOG_MAX_TAIL = 100_000;
+export const LOG_LIMIT_BYTES = 1024 * 1024;
 
 function decode(segment: string, what: string): string {
   try {
@@ -338,10 +343,28 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           return page(runPage(d));
         }
         if (scope.length === 4 && s2 === 'logs' && kind === 'page') {
+          const tailText = url.searchParams.get('tail');
+          if (tailText !== null && (!/^[0-9]{1,6}$/.test(tailText) || Number(tailText) < 1 || Number(tailText) > LOG_MAX_TAIL))
+            throw new HttpError(400, `query parameter tail=${tailText} must be a whole number of lines from 1 to ${LOG_MAX_TAIL}`);
+          const tailLines = tailText === null ? LOG_TAIL : Number(tailText);
           const r = await run(id);
           const node = r.nodes[decode(s3, 'task')];
           if (!node?.log) throw new HttpError(404, `run '${id}' has no log for task '${decode(s3, 'task')}'`);
-          return send(200, 'text/plain; charset=utf-8', await source.readLog(r, node));
+          let log;
+          try {
+            log = await source.readLog(r, node, { tailLines, limitBytes: LOG_LIMIT_BYTES });
+          } catch (e) {
+            if (e instanceof LogUnavailableError) throw new HttpError(e.status, e.message);
+            throw e;
+          }
+          const lines = log.text.split('\n').length - (log.text.endsWith('\n') ? 1 : 0);
+          const note = log.truncated
+            ? `… (cut at ${LOG_LIMIT_BYTES} bytes of the last ${tailLines} lines; ask for fewer with ?tail=N)\n`
+            : lines >= tailLines
+              ? `… (the last ${tailLines} lines; more with ?tail=N, up to ${LOG_MAX_TAIL})\n`
+              : '';
+          res.setHeader('x-ghosteam-log-lines', String(lines));
+          return send(200, 'text/plain; charset=utf-8', note ? (log.truncated ? log.text + note : note + log.text) : log.text);
         }
       }
       throw new HttpError(

@@ -65,10 +65,18 @@ function workflow(ns: string): K8sObject {
           name: 'fraud-train-x7k2p.prep',
           displayName: 'prep',
           type: 'Pod',
+          templateName: 'prep',
           phase: 'Succeeded',
           startedAt: t(0),
           finishedAt: t(1),
           memoizationStatus: { hit: true, key: 'k', cacheName: 'c' },
+          outputs: {
+            artifacts: [
+              { name: 'data', path: '/tmp/data.csv', s3: { key: 'fraud-train-x7k2p/fraud-train-x7k2p-prep-1/data.tgz' } },
+              { name: 'report', path: '/tmp/r.html', s3: { bucket: 'reports', key: 'r/1.html' } },
+              { name: 'card', path: '/tmp/c.json', http: { url: 'https://store.example/c.json' } },
+            ],
+          },
           children: ['fraud-train-x7k2p-2'],
         },
         'fraud-train-x7k2p-2': {
@@ -86,6 +94,7 @@ function workflow(ns: string): K8sObject {
           name: 'fraud-train-x7k2p.train(0)',
           displayName: 'train(0)',
           type: 'Pod',
+          templateName: 'train',
           phase: 'Failed',
           message: 'OOMKilled',
           startedAt: t(1),
@@ -96,6 +105,7 @@ function workflow(ns: string): K8sObject {
           name: 'fraud-train-x7k2p.train(1)',
           displayName: 'train(1)',
           type: 'Pod',
+          templateName: 'train',
           phase: 'Succeeded',
           startedAt: t(2),
           finishedAt: t(3),
@@ -133,6 +143,16 @@ describe('workflowRun (pure)', () => {
     assert.deepEqual(r.nodes.train.outputParams, { auc: 0.91, note: 'ok' }, "the last attempt's outputs");
     assert.deepEqual(r.params, { rows: '1000' });
     assert.equal(r.gitCommit, 'b'.repeat(40));
+    // Each step's log is its pod's (Argo's v2 pod names), a retried step's its last attempt's.
+    assert.equal(r.nodes.prep.log, 'fraud-train-x7k2p-prep-1');
+    assert.equal(r.nodes.train.log, 'fraud-train-x7k2p-train-4');
+    // Output artifacts where the repository stored them: the default bucket's key, a bucket, a URL.
+    assert.deepEqual(r.nodes.prep.externalOutputs, {
+      data: { store: 's3', location: 'fraud-train-x7k2p/fraud-train-x7k2p-prep-1/data.tgz' },
+      report: { store: 's3', location: 's3://reports/r/1.html' },
+      card: { store: 'http', location: 'https://store.example/c.json' },
+    });
+    assert.equal(r.nodes.train.externalOutputs, undefined);
     const failed = workflowRun({ ...workflow('ns'), status: { phase: 'Error', message: 'pod deleted' } });
     assert.equal(failed.status, 'Failed');
     assert.equal(failed.message, 'pod deleted');

@@ -68,15 +68,21 @@ describe('install --ui manifests', () => {
     assert.equal(byKind(plain, 'Service').spec.ports.length, 1);
   });
 
-  test('the restricted pod is unchanged and the RBAC gains nothing: the operator already holds every UI rule', () => {
+  test("the restricted pod is unchanged and the RBAC gains exactly what the UI needs beyond the controllers' rules: get on pods/log", () => {
     const pod = (objs: K8sObject[]) => byKind(objs, 'Deployment').spec.template.spec;
     assert.deepEqual(pod(withUi).securityContext, pod(plain).securityContext);
     assert.deepEqual(pod(withUi).containers[0].securityContext, pod(plain).containers[0].securityContext);
     assert.deepEqual(pod(withUi).volumes, pod(plain).volumes);
-    assert.deepEqual(byKind(withUi, 'ClusterRole').rules, byKind(plain, 'ClusterRole').rules);
-    assert.deepEqual(missingRules([...UI_READ_RULES, ...UI_ACTION_RULES], OPERATOR_RULES), []);
-    // The read rules are reads only; the actions write exactly one verb on one resource each.
-    for (const r of UI_READ_RULES) assert.deepEqual([...r.verbs], ['get', 'list', 'watch']);
+    const podLog = { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] };
+    assert.deepEqual(byKind(withUi, 'ClusterRole').rules, [...byKind(plain, 'ClusterRole').rules, podLog]);
+    assert.deepEqual(missingRules([...UI_READ_RULES, ...UI_ACTION_RULES], OPERATOR_RULES), [podLog]);
+    // Namespace-scoped: the extra rule goes to the watched namespace's Role, not the ClusterRole.
+    const scoped = operatorInstallManifests({ crds: false, watchNamespace: 'ml', ui: { readOnly: true } });
+    const scopedPlain = operatorInstallManifests({ crds: false, watchNamespace: 'ml' });
+    assert.deepEqual(byKind(scoped, 'ClusterRole').rules, byKind(scopedPlain, 'ClusterRole').rules);
+    assert.deepEqual(byKind(scoped, 'Role', 'ghosteam-operator').rules, [...byKind(scopedPlain, 'Role', 'ghosteam-operator').rules, podLog]);
+    // The read rules are reads only (pod logs by name: no list or watch of pods); the actions write exactly one verb on one resource each.
+    for (const r of UI_READ_RULES) assert.deepEqual([...r.verbs], (r.resources as readonly string[]).includes('pods/log') ? ['get'] : ['get', 'list', 'watch']);
     assert.deepEqual(
       UI_ACTION_RULES.flatMap((r) => r.resources.map((x) => `${x}:${r.verbs.filter((v) => v !== 'get').join(',')}`)),
       ['models:update', 'trainingruns:create', 'workflowtemplates:'],
