@@ -55,6 +55,10 @@ export const VersionSchema = Type.Object(
     gitCommit: OptStr,
     gitDirty: OptStr,
     reason: Type.Optional(Type.String({ description: "Why the version exists: 'drift', 'git-change', 'schedule', 'manual', ..." })),
+    derivedFrom: Type.Optional(
+      Type.String({ description: "The version it was made from without training (an optimized or quantized copy): 'name@version', or the original's file" }),
+    ),
+    derivedFromDigest: Type.Optional(Type.String({ description: "sha256 of the original's model file" })),
   },
   { $id: 'Version' },
 );
@@ -225,6 +229,8 @@ export function versionView(v: ModelVersion): VersionView {
     ...(l.gitCommit ? { gitCommit: l.gitCommit } : {}),
     ...(l.gitDirty ? { gitDirty: l.gitDirty } : {}),
     ...(l.reason ? { reason: l.reason } : {}),
+    ...(l.derivedFrom ? { derivedFrom: l.derivedFrom } : {}),
+    ...(l.derivedFromDigest ? { derivedFromDigest: l.derivedFromDigest } : {}),
   };
 }
 

@@ -262,6 +262,14 @@ export function modelPage(r: ModelResponse, opts: { actions?: boolean } = {}): s
   );
 }
 
+/** An optimized copy's original: a link to its version page when it is a version of the same registered model, else its name or file. */
+function derivedFromLink(ns: string, model: string, v: VersionView): Html {
+  const m = /^(.+)@(\d+)$/.exec(v.derivedFrom ?? '');
+  const digest = v.derivedFromDigest ? html` <code title="${v.derivedFromDigest}">${v.derivedFromDigest.slice(0, 19)}</code>` : '';
+  if (m && m[1] === v.name) return html`<a href="${modelHref(ns, model)}/versions/${m[2]}">${v.derivedFrom}</a> (optimized, not trained)${digest}`;
+  return html`<code>${v.derivedFrom ?? ''}</code> (optimized, not trained)${digest}`;
+}
+
 export function versionPage(ns: string, model: string, v: VersionView, run: RunSummary | undefined): string {
   return layout(
     `${model} v${v.version}`,
@@ -274,6 +282,7 @@ export function versionPage(ns: string, model: string, v: VersionView, run: RunS
         <dd>${v.createdAt}</dd>
         <dt>Triggered by</dt>
         <dd>${v.reason ?? 'unknown'}</dd>
+        ${v.derivedFrom ? html`<dt>Derived from</dt><dd class="derived">${derivedFromLink(ns, model, v)}</dd>` : ''}
         <dt>Run</dt>
         <dd>
           ${v.runId ? (run ? html`<a href="${runHref(v.runId)}">${v.runId}</a> ${badge(run.status)}` : html`${v.runId} <span class="muted">(not a local run here)</span>`) : '—'}

@@ -18,6 +18,7 @@ import { ARTIFACT_BUCKET, WORKFLOW_SERVICE_ACCOUNT } from '../peers/cluster/argo
 import { readClusterState } from '../peers/cluster/node.ts';
 import { noTrafficLeavesTheMachine, podLogs, RESTRICTED, useCluster, waitFor, workflowLogs, type WorkflowLike } from './harness.ts';
 import { KubeStore, loadKubeConfig } from '../../controllers/runtime/kube-store.ts';
+import { ghosteamCrdObjects, installCrds } from '../peers/crds.ts';
 import { UI_READ_RULES } from '../../charts/operator-install.ts';
 import { clusterSource } from '../../ui/cluster.ts';
 import { LOG_TAIL, startUi, type UiServer } from '../../ui/server.ts';
@@ -95,6 +96,8 @@ describe("the UI's step logs and artifacts from real pods", { skip: cluster.skip
 
   let wf: WorkflowLike;
   before(async () => {
+    // The UI lists the ghosteam kinds too: their CRDs, as `ghosteam install` puts them.
+    await installCrds(cluster.kubeconfig, await ghosteamCrdObjects(), 120_000);
     const image = cluster.image('components');
     const container = (script: string) => ({
       image,
@@ -174,7 +177,10 @@ describe("the UI's step logs and artifacts from real pods", { skip: cluster.skip
     const text = await r.text();
     const lines = text.trimEnd().split('\n');
     assert.match(lines[0], new RegExp(`the last ${LOG_TAIL} lines`));
-    assert.deepEqual(lines.slice(1), Array.from({ length: LOG_TAIL }, (_, i) => `produce line ${LINES - LOG_TAIL + i}`));
+    const want = Array.from({ length: LOG_TAIL }, (_, i) => `produce line ${LINES - LOG_TAIL + i}`);
+    const got = lines.slice(1);
+    const brief = (l: string[]) => `${l.length} lines: ${JSON.stringify(l.slice(0, 3))} … ${JSON.stringify(l.slice(-3))}`;
+    assert.ok(JSON.stringify(got) === JSON.stringify(want), `got ${brief(got)}; want ${brief(want)}; first difference at ${got.findIndex((l, i) => l !== want[i])}`);
     const podName = `${name}-produce-${Object.entries(wf.status!.nodes!).find(([, n]) => n.displayName === 'produce')![0].slice(name.length + 1)}`;
     assert.ok((await podLogs(cluster.kube, ARGO_NAMESPACE, podName)).trimEnd().endsWith(lines.at(-1)!), 'the same end as the pod’s log read by the admin');
     // ?tail=N: exactly N lines.

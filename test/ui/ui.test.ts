@@ -4,6 +4,8 @@
 // Server-Sent Event when the operator writes a status.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { tempDir } from '../engine/helpers.ts';
 import { openApiDocument } from '../../ui/api.ts';
 import { discoverState, startUi, type UiServer } from '../../ui/server.ts';
@@ -212,6 +214,28 @@ describe('ghosteam ui over a real local state', () => {
     // The checker used above does refuse what the document does not allow.
     assert.notDeepEqual(schemaErrors('ModelsResponse', { models: [{ name: 1 }] }), []);
     assert.notDeepEqual(schemaErrors('RunSummary', { id: 'x', pipeline: 'p', status: 'Succeeded', startedAt: 'now', gitCommit: 7, tasks: 1, cached: 0 }), []);
+  });
+
+  test("an optimized version shows what it was derived from, linked to that version's page", async () => {
+    const file = join(fx.dir, 'model-int8.onnx');
+    await writeFile(file, 'int8 bytes');
+    const v2 = (await fx.registry.listVersions(REGISTERED)).find((v) => v.version === 2)!;
+    const mv = await fx.registry.registerVersion(REGISTERED, {
+      artifactPath: file,
+      format: 'onnx',
+      metrics: {},
+      params: { optimize: 'quantize' },
+      lineage: { reason: 'manual', derivedFrom: `${REGISTERED}@2`, derivedFromDigest: v2.digest },
+    });
+    const v = await getJson(`${ui.url}/api/models/${NS}/${MODEL}/versions/${mv.version}`);
+    assert.equal(v.status, 200);
+    assert.deepEqual(schemaErrors('VersionResponse', v.json), []);
+    const view = v.json.version as { derivedFrom?: string; derivedFromDigest?: string };
+    assert.deepEqual([view.derivedFrom, view.derivedFromDigest], [`${REGISTERED}@2`, v2.digest]);
+    const page = await get(`${ui.url}/models/${NS}/${MODEL}/versions/${mv.version}`);
+    assert.match(page.body, new RegExp(`<dt>Derived from</dt><dd class="derived"><a href="/models/${NS}/${MODEL}/versions/2">${REGISTERED}@2</a>`));
+    // A trained version has no such line.
+    assert.doesNotMatch((await get(`${ui.url}/models/${NS}/${MODEL}/versions/2`)).body, /Derived from/);
   });
 
   test('html escapes every interpolated value', () => {
