@@ -105,7 +105,7 @@ function paramValue(v: string | undefined): ParamValue {
  * were stored. A step that ran a pod has that pod's name as its `log` (its last attempt's for a
  * retried step): the log lives in the pod, read through the API server (`readLog`).
  */
-export function workflowRun(wf: K8sObject): RunRecord {
+export function workflowRun(wf: K8sObject, o: { qualified?: boolean } = {}): RunRecord {
   const spec = (wf.spec ?? {}) as { workflowTemplateRef?: { name?: string }; arguments?: { parameters?: { name: string; value?: string }[] } };
   const st = (wf.status ?? {}) as { phase?: string; message?: string; startedAt?: string; finishedAt?: string; nodes?: Record<string, ArgoNode> };
   const pipeline = wf.metadata.labels?.[PIPELINE_LABEL] ?? spec.workflowTemplateRef?.name ?? '-';
@@ -186,7 +186,7 @@ export function workflowRun(wf: K8sObject): RunRecord {
   const durationMs = spanMs(st.startedAt, st.finishedAt);
   return {
     version: 1,
-    id: wf.metadata.name,
+    id: o.qualified ? qualifiedRunId(wf) : wf.metadata.name,
     pipeline,
     pipelinePath: pipeline,
     status,
@@ -210,6 +210,14 @@ function externalOutputs(artifacts: readonly ArgoArtifact[]): Pick<NodeRecord, '
     if (at) out[a.name] = at;
   }
   return Object.keys(out).length ? { externalOutputs: out } : {};
+}
+
+/**
+ * A Workflow's run id in a UI over every namespace: `<namespace>:<name>` (two namespaces may each
+ * have a `train-x7k2p`; a namespace name holds no ':'). A UI over one namespace uses the name.
+ */
+export function qualifiedRunId(wf: K8sObject): string {
+  return `${wf.metadata.namespace ?? 'default'}:${wf.metadata.name}`;
 }
 
 const newestFirst = (a: RunRecord, b: RunRecord) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1);
@@ -245,7 +253,12 @@ export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> 
     throw new Error(`the UI could not list ${kinds.map((k) => k.plural).join(', ')} from the API server: ${(e as Error).message}`);
   }
   const objects = (t: ResourceType) => informers.get(t.kind)?.list() ?? [];
-  const runs = (): RunRecord[] => objects(TYPES.Workflow).map(workflowRun).sort(newestFirst);
+  const qualified = o.namespace === undefined;
+  const runs = (): RunRecord[] =>
+    objects(TYPES.Workflow)
+      .map((wf) => workflowRun(wf, { qualified }))
+      .sort(newestFirst);
+  const workflowOf = (id: string) => objects(TYPES.Workflow).find((w) => (qualified ? qualifiedRunId(w) : w.metadata.name) === id);
   return {
     target: { store: o.store },
     async read() {
@@ -259,17 +272,23 @@ export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> 
     },
     runs: async () => runs(),
     async run(id) {
-      const found = runs().find((r) => r.id === id);
-      if (!found)
-        throw new RunNotFoundError(
-          argo
-            ? `no Argo Workflow '${id}'${o.namespace ? ` in namespace ${o.namespace}` : ''}; the runs are listed at /runs (archived runs: ghosteam runs list --cluster)`
-            : `no run '${id}': Argo Workflows is not installed in this cluster (no workflows.argoproj.io)`,
-        );
-      return found;
+      const all = runs();
+      const found = all.find((r) => r.id === id);
+      if (found) return found;
+      // A bare Workflow name (a version's lineage names its run so) in a UI over every namespace:
+      // the run when one namespace has it.
+      const named = qualified && !id.includes(':') ? all.filter((r) => r.id.slice(r.id.indexOf(':') + 1) === id) : [];
+      if (named.length === 1) return named[0];
+      if (named.length > 1)
+        throw new RunNotFoundError(`'${id}' names an Argo Workflow in ${named.length} namespaces; open one of ${named.map((r) => `/runs/${r.id}`).join(', ')}`);
+      throw new RunNotFoundError(
+        argo
+          ? `no Argo Workflow '${id}'${o.namespace ? ` in namespace ${o.namespace}` : ''}; the runs are listed at /runs (archived runs: ghosteam runs list --cluster)`
+          : `no run '${id}': Argo Workflows is not installed in this cluster (no workflows.argoproj.io)`,
+      );
     },
     async readLog(run, node, bounds) {
-      const wf = objects(TYPES.Workflow).find((w) => w.metadata.name === run.id);
+      const wf = workflowOf(run.id);
       const pod = node.log;
       if (!wf || !pod) return { text: '', truncated: false };
       const ns = wf.metadata.namespace ?? 'default';

@@ -309,6 +309,42 @@ describe('UI cluster mode against the API server', { skip: peers.skip }, () => {
     );
   });
 
+  test('over every namespace, run ids are namespace-qualified: the same Workflow name in two namespaces is two runs', async () => {
+    const other = uniqueName('gt-ui2');
+    await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: other } });
+    // A Workflow name of this test's own (the API server keeps other tests' namespaces' objects: no namespace controller runs).
+    const wfName = uniqueName('wf');
+    const named = (n: string) => JSON.parse(JSON.stringify(workflow(n)).replaceAll('fraud-train-x7k2p', wfName)) as K8sObject;
+    await admin.create(TYPES.Workflow, named(ns));
+    await admin.create(TYPES.Workflow, named(other));
+    const wide = await clusterSource({ store: admin });
+    const wideUi = await startUi({ source: wide });
+    try {
+      const ids = ((await (await fetch(`${wideUi.url}/api/runs?limit=1000`)).json()) as { runs: { id: string }[] }).runs
+        .map((r) => r.id)
+        .filter((id) => id === `${ns}:${wfName}` || id === `${other}:${wfName}`)
+        .sort();
+      assert.deepEqual(ids, [`${ns}:${wfName}`, `${other}:${wfName}`].sort());
+      const one = await fetch(`${wideUi.url}/api/runs/${encodeURIComponent(`${other}:${wfName}`)}`);
+      assert.equal(one.status, 200);
+      assert.equal(((await one.json()) as { run: { id: string } }).run.id, `${other}:${wfName}`);
+      // The bare name (how a version's lineage names its run) is ambiguous here: a 404 naming both.
+      const bare = await fetch(`${wideUi.url}/runs/${wfName}`);
+      assert.equal(bare.status, 404);
+      const text = await bare.text();
+      assert.ok(text.includes(`/runs/${ns}:${wfName}`) && text.includes(`/runs/${other}:${wfName}`), text);
+      // With one left, the bare name finds it.
+      await admin.delete(TYPES.Workflow, other, wfName);
+      await eventuallyStatus(`${wideUi.url}/api/runs/${wfName}`, 200);
+      // The single-namespace UI keeps plain names.
+      await eventuallyStatus(`${ui.url}/api/runs/${wfName}`, 200);
+    } finally {
+      await wideUi.close();
+      await wide.close();
+      await admin.request('DELETE', `/api/v1/namespaces/${other}`).catch(() => {});
+    }
+  });
+
   test('a UI whose ServiceAccount holds only the read rules reads every page, its action is a 403; the action rules allow it', async () => {
     await admin.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ui-reader' } });
     const rules = (r: readonly { apiGroups: readonly string[]; resources: readonly string[]; verbs: readonly string[] }[]) =>
@@ -521,3 +557,14 @@ describe('ghosteam ui --kubeconfig (the real CLI)', { skip: peers.skip }, () => 
     assert.match(both.stderr, /--kubeconfig reads a cluster; --state, --state-dir and --store-dir read local state: give one or the other/);
   });
 });
+
+/** Polls a URL until it answers `status` (10 s). */
+async function eventuallyStatus(url: string, status: number): Promise<void> {
+  let last = 0;
+  for (let i = 0; i < 100; i++) {
+    last = (await fetch(url)).status;
+    if (last === status) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(last, status, url);
+}
