@@ -450,6 +450,21 @@ export function runPage(d: RunDetail): string {
   );
 }
 
+/** The sign-in page of a UI whose reads are authenticated: the token goes to POST /login, which sets an HttpOnly cookie. */
+export function loginPage(message: string, next: string): string {
+  return layout(
+    'Sign in',
+    html`<h1>Sign in</h1>
+      <p class="error">${message}</p>
+      <form method="post" action="/login">
+        <input type="hidden" name="next" value="${next}" />
+        <label>Token <input type="password" name="token" id="login-token" autocomplete="off" size="40" required /></label>
+        <button type="submit">Sign in</button>
+      </form>
+      <p class="muted">A token with the view (or admin) permission: the UI's viewer or admin token, or an OIDC token of the configured issuer. Scripts send it as <code>Authorization: Bearer …</code> instead.</p>`,
+  );
+}
+
 export function errorPage(status: number, message: string): string {
   return layout(
     status === 404 ? 'Not found' : 'Bad request',

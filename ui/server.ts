@@ -35,7 +35,7 @@ import { readBody } from '../components/model-server/http.ts';
 import { RequestError } from '../components/model-server/tensors.ts';
 import { driftMonitorResponse, driftMonitorSummaries, experimentsResponse, UnknownRunError, type ExperimentQuery } from './monitors.ts';
 import { driftMonitorLive, driftMonitorPage, driftMonitorsPage, driftRows, experimentsPage } from './monitor-pages.ts';
-import { ACTIONS_JS, errorPage, LIVE_JS, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
+import { ACTIONS_JS, errorPage, LIVE_JS, loginPage, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
 
 export interface UiOptions {
   /** Where the data comes from (ui/source.ts); absent: the local files named below. */
@@ -59,6 +59,50 @@ export interface UiOptions {
   readonly tls?: TlsFiles;
   /** The actions (rollout pause/resume/promote/abort, retrain); absent: the UI is read-only. */
   readonly actions?: UiActions;
+  /**
+   * Authenticated reads: every page, fragment, event stream and GET /api/… needs a credential one
+   * of these accepts with the `view` (or `admin`) permission — a bearer token, or the HttpOnly
+   * cookie POST /login sets from one. Absent: reads are open (the local default, on loopback).
+   */
+  readonly readers?: readonly Authenticator[];
+}
+
+/** The cookie POST /login sets (the credential itself, HttpOnly, SameSite=Strict; actions never read it). */
+export const SESSION_COOKIE = 'ghosteam-ui';
+const SESSION_SECONDS = 8 * 3600;
+
+/** The first reader that accepts `credential` for `view`, else for `admin`; else the most telling refusal (403 over 401). */
+export async function checkReader(readers: readonly Authenticator[], credential: string | undefined): Promise<Principal> {
+  let refusal: AuthError | undefined;
+  for (const a of readers)
+    for (const permission of ['view', 'admin'] as const) {
+      try {
+        return await a.check(credential, { permission });
+      } catch (e) {
+        if (!(e instanceof AuthError)) throw e;
+        if (!refusal || (refusal.status === 401 && e.status !== 401)) refusal = e;
+      }
+    }
+  throw refusal ?? new AuthError(401, 'missing bearer token; send Authorization: Bearer <token>');
+}
+
+function cookieCredential(req: IncomingMessage): string | undefined {
+  for (const part of String(req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === SESSION_COOKIE && v.length) {
+      try {
+        return `Bearer ${decodeURIComponent(v.join('='))}`;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Where to go after signing in: a path on this UI only (no scheme, no other host). */
+function safeNext(next: string | null | undefined): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
 }
 
 /** Actions need a credential: each needs the `admin` permission, and each attempt is audited. */
@@ -215,6 +259,21 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
 
     try {
       if (req.method === 'POST' && isApi && isActionPath(parts)) return await action(req, res, parts);
+      if (o.readers && req.method === 'POST' && p0 === 'login' && parts.length === 1) return await login(req, res);
+      if (o.readers && !(p0 === 'healthz' && parts.length === 1) && !(p0 === 'static' && parts.length === 2) && req.method !== 'POST') {
+        try {
+          await checkReader(o.readers, req.headers.authorization ?? cookieCredential(req));
+        } catch (e) {
+          if (!(e instanceof AuthError)) throw e;
+          const challenge = e.status === 401 ? 'Bearer' : 'Bearer error="insufficient_scope"';
+          if (isApi || p0 === 'fragments') {
+            res.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': challenge, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+            return void res.end(JSON.stringify({ error: `${e.message} (this UI's reads need the view permission)` }));
+          }
+          res.writeHead(e.status, { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': challenge, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+          return void res.end(loginPage(`${e.status === 401 ? 'Sign in to read this UI' : e.message}.`, safeNext(url.pathname + url.search)));
+        }
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         throw new HttpError(
@@ -384,6 +443,30 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         res.end(errorPage(status, message));
       }
     }
+  }
+
+  // --- sign-in (authenticated reads) --------------------------------------------------------
+  /** POST /login (a form: token, next): a token a reader accepts becomes the session cookie; 303 to `next`. */
+  async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let form: URLSearchParams;
+    try {
+      form = new URLSearchParams((await readBody(req, 16 * 1024)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof RequestError) throw new HttpError(e.status === 413 ? 413 : 400, e.message);
+      throw e;
+    }
+    const token = (form.get('token') ?? '').trim();
+    const next = safeNext(form.get('next'));
+    try {
+      await checkReader(o.readers!, token ? `Bearer ${token}` : undefined);
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+      res.writeHead(e.status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS });
+      return void res.end(loginPage(`${e.message}.`, next));
+    }
+    const cookie = `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_SECONDS}${o.tls ? '; Secure' : ''}`;
+    res.writeHead(303, { location: next, 'set-cookie': cookie, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+    res.end();
   }
 
   // --- actions ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 // test/cluster/ui-logs.test.ts). Checked in the browser: the models page from the Model CRs, a
 // canary step arriving live when the Model's status changes (Server-Sent Events from a watch
 // event, no reload), the model page, a run's DAG from a Workflow, an action refused with 403 (the
-// API server denies the UI's identity), and the 404 page of an unknown model. A screenshot goes
+// API server denies the UI's identity), and the 404 page of an unknown model — after signing in:
+// a UI given a credential over a cluster authenticates reads too. A screenshot goes
 // to GHOSTEAM_UI_SCREENSHOTS when set (docs/ui-cluster.png for the README).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -158,7 +159,12 @@ describe('ghosteam ui --kubeconfig in headless Chromium', { skip: peers.skip }, 
   test('the models page lists the Model CR; a status change on the API server arrives live, without a reload', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${url}/`);
+    // Reads need a credential (a UI given one over a cluster): the sign-in page, then the cookie.
+    const first = await page.goto(`${url}/`);
+    assert.equal(first?.status(), 401);
+    await page.locator('#login-token').fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${url}/`);
     const row = page.locator(`tr[data-model="${ns}/fraud"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /Progressing[\s\S]*v1[\s\S]*v2[\s\S]*10% on v2/);

@@ -480,10 +480,17 @@ describe('ghosteam operator --ui-port (the real CLI) against the API server', { 
         child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
       });
       await admin.create(TYPES.Model, modelObject('fraud', { namespace: ns }));
+      // With a UI credential, reads need one too: 401 without, the token reads.
+      const anonymous = await fetch(`${url}/api/models`);
+      assert.equal(anonymous.status, 401);
+      assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer');
+      assert.equal((await fetch(`${url}/`)).status, 401, 'the page is the sign-in page');
       // The informers' watch brings the new Model to the UI.
       let names: string[] = [];
       for (let i = 0; i < 60 && !names.includes('fraud'); i++) {
-        names = ((await (await fetch(`${url}/api/models`)).json()) as { models: { name: string }[] }).models.map((m) => m.name);
+        names = ((await (await fetch(`${url}/api/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { models: { name: string }[] }).models.map(
+          (m) => m.name,
+        );
         if (!names.includes('fraud')) await new Promise((r) => setTimeout(r, 100));
       }
       assert.deepEqual(names, ['fraud']);
