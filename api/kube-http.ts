@@ -104,7 +104,11 @@ export function kubeGetText(kc: KubeConfig): (path: string, maxBytes: number) =>
   const init = kubeFetchInit(kc);
   return async (path, maxBytes) => {
     const i = await init();
-    const res = await fetch(server + path, { ...i, method: 'GET', headers: { ...(i.headers as Record<string, string>), accept: 'text/plain, application/json' } });
+    const res = await fetch(server + path, {
+      ...i,
+      method: 'GET',
+      headers: { ...(i.headers as Record<string, string>), accept: 'text/plain, application/json' },
+    });
     if (res.status >= 400) throw refusal('GET', path, res.status, await res.text());
     const chunks: Buffer[] = [];
     let size = 0;

@@ -124,7 +124,7 @@ export const RunNodeSchema = Type.Object(
         { description: "An Argo step's output artifacts, where its artifact repository stored them" },
       ),
     ),
-    hasLog: Type.Boolean({ description: 'GET /runs/{id}/logs/{task} serves its log (an Argo step: its pod\'s, through the API server)' }),
+    hasLog: Type.Boolean({ description: "GET /runs/{id}/logs/{task} serves its log (an Argo step: its pod's, through the API server)" }),
   },
   { $id: 'RunNode' },
 );
@@ -285,7 +285,14 @@ export function runDetail(r: RunRecord, status: string = r.status): RunDetail {
           outputs: Object.fromEntries(Object.entries(n.outputs).map(([k, a]) => [k, { kind: a.kind, digest: a.digest, size: a.size }])),
           outputParams: { ...n.outputParams },
           ...(n.externalOutputs
-            ? { artifacts: Object.entries(n.externalOutputs).map(([name, a]) => ({ name, store: a.store, location: a.location, ...(a.size !== undefined ? { size: a.size } : {}) })) }
+            ? {
+                artifacts: Object.entries(n.externalOutputs).map(([name, a]) => ({
+                  name,
+                  store: a.store,
+                  location: a.location,
+                  ...(a.size !== undefined ? { size: a.size } : {}),
+                })),
+              }
             : {}),
           hasLog: Boolean(n.log),
         };

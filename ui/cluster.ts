@@ -146,7 +146,13 @@ export function workflowRun(wf: K8sObject, o: { qualified?: boolean } = {}): Run
   const outputsOf = (n: ArgoNode) => n.outputs ?? attemptsOf.get(n.id)?.at(-1)?.outputs ?? {};
   // The pod that holds a step's log: its own, or a retried step's last attempt's.
   const podOf = (n: ArgoNode): string | undefined => {
-    const pod = n.type === 'Retry' ? attemptsOf.get(n.id)?.filter((a) => a.startedAt).at(-1) : n;
+    const pod =
+      n.type === 'Retry'
+        ? attemptsOf
+            .get(n.id)
+            ?.filter((a) => a.startedAt)
+            .at(-1)
+        : n;
     return pod?.type === 'Pod' && pod.startedAt ? argoPodName(wf, pod) : undefined;
   };
   const nodes: Record<string, NodeRecord> = {};

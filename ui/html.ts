@@ -282,7 +282,12 @@ export function versionPage(ns: string, model: string, v: VersionView, run: RunS
         <dd>${v.createdAt}</dd>
         <dt>Triggered by</dt>
         <dd>${v.reason ?? 'unknown'}</dd>
-        ${v.derivedFrom ? html`<dt>Derived from</dt><dd class="derived">${derivedFromLink(ns, model, v)}</dd>` : ''}
+        ${
+          v.derivedFrom
+            ? html`<dt>Derived from</dt>
+                <dd class="derived">${derivedFromLink(ns, model, v)}</dd>`
+            : ''
+        }
         <dt>Run</dt>
         <dd>
           ${v.runId ? (run ? html`<a href="${runHref(v.runId)}">${v.runId}</a> ${badge(run.status)}` : html`${v.runId} <span class="muted">(not a local run here)</span>`) : '—'}
@@ -381,7 +386,9 @@ export function runNodes(d: RunDetail): Html {
             n.outputParams,
           ).map(([k, v]) => html`<div>${k} = <code>${JSON.stringify(v)}</code></div>`)}${(n.artifacts ?? []).map(
             (a) =>
-              html`<div class="artifact">${a.name} <code>${a.location}</code> <span class="muted">${a.store}${a.size !== undefined ? `, ${a.size} B` : ''}</span></div>`,
+              html`<div class="artifact">
+                ${a.name} <code>${a.location}</code> <span class="muted">${a.store}${a.size !== undefined ? `, ${a.size} B` : ''}</span>
+              </div>`,
           )}
         </td>
         <td class="muted">${n.message ?? ''}${n.hasLog ? html` <a href="${runHref(d.run.id)}/logs/${encodeURIComponent(n.id)}">log</a>` : ''}</td>
@@ -461,7 +468,10 @@ export function loginPage(message: string, next: string): string {
         <label>Token <input type="password" name="token" id="login-token" autocomplete="off" size="40" required /></label>
         <button type="submit">Sign in</button>
       </form>
-      <p class="muted">A token with the view (or admin) permission: the UI's viewer or admin token, or an OIDC token of the configured issuer. Scripts send it as <code>Authorization: Bearer …</code> instead.</p>`,
+      <p class="muted">
+        A token with the view (or admin) permission: the UI's viewer or admin token, or an OIDC token of the configured issuer. Scripts send it as
+        <code>Authorization: Bearer …</code> instead.
+      </p>`,
   );
 }
 

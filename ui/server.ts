@@ -35,7 +35,21 @@ import { readBody } from '../components/model-server/http.ts';
 import { RequestError } from '../components/model-server/tensors.ts';
 import { driftMonitorResponse, driftMonitorSummaries, experimentsResponse, UnknownRunError, type ExperimentQuery } from './monitors.ts';
 import { driftMonitorLive, driftMonitorPage, driftMonitorsPage, driftRows, experimentsPage } from './monitor-pages.ts';
-import { ACTIONS_JS, errorPage, LIVE_JS, loginPage, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
+import {
+  ACTIONS_JS,
+  errorPage,
+  LIVE_JS,
+  loginPage,
+  modelLive,
+  modelPage,
+  modelRows,
+  modelsPage,
+  runLive,
+  runPage,
+  runRows,
+  runsPage,
+  versionPage,
+} from './html.ts';
 
 export interface UiOptions {
   /** Where the data comes from (ui/source.ts); absent: the local files named below. */
@@ -267,10 +281,20 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           if (!(e instanceof AuthError)) throw e;
           const challenge = e.status === 401 ? 'Bearer' : 'Bearer error="insufficient_scope"';
           if (isApi || p0 === 'fragments') {
-            res.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': challenge, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+            res.writeHead(e.status, {
+              'content-type': 'application/json; charset=utf-8',
+              'www-authenticate': challenge,
+              'cache-control': 'no-store',
+              ...SECURITY_HEADERS,
+            });
             return void res.end(JSON.stringify({ error: `${e.message} (this UI's reads need the view permission)` }));
           }
-          res.writeHead(e.status, { 'content-type': 'text/html; charset=utf-8', 'www-authenticate': challenge, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+          res.writeHead(e.status, {
+            'content-type': 'text/html; charset=utf-8',
+            'www-authenticate': challenge,
+            'cache-control': 'no-store',
+            ...SECURITY_HEADERS,
+          });
           return void res.end(loginPage(`${e.status === 401 ? 'Sign in to read this UI' : e.message}.`, safeNext(url.pathname + url.search)));
         }
       }

@@ -67,7 +67,10 @@ export class LogUnavailableError extends Error {
 export function tailText(text: string, b: LogBounds): LogRead {
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  const tail = lines.slice(-b.tailLines).map((l) => l + '\n').join('');
+  const tail = lines
+    .slice(-b.tailLines)
+    .map((l) => l + '\n')
+    .join('');
   const bytes = Buffer.from(tail, 'utf8');
   return bytes.length > b.limitBytes ? { text: bytes.subarray(0, b.limitBytes).toString('utf8'), truncated: true } : { text: tail, truncated: false };
 }

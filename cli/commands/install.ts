@@ -58,14 +58,14 @@ export function installUi(
         : f.uiViewerTokenSecret !== undefined
           ? '--ui-viewer-token-secret'
           : f.uiAuthIssuer !== undefined
-          ? '--ui-auth-issuer'
-          : f.uiAuthAudience !== undefined
-            ? '--ui-auth-audience'
-            : f.uiAuthGrant.length
-              ? '--ui-auth-grant'
-              : f.uiReadOnly
-                ? '--ui-read-only'
-                : undefined;
+            ? '--ui-auth-issuer'
+            : f.uiAuthAudience !== undefined
+              ? '--ui-auth-audience'
+              : f.uiAuthGrant.length
+                ? '--ui-auth-grant'
+                : f.uiReadOnly
+                  ? '--ui-read-only'
+                  : undefined;
     if (stray) throw new Error(`${stray} needs --ui (serve the web UI from the operator)`);
     return undefined;
   }

@@ -268,7 +268,7 @@ Example:
     )
     .option(
       '--ui-viewer-token-env <NAME>',
-      "environment variable holding a bearer token that allows reading the UI only; with any UI credential, reads need one (else they are open)",
+      'environment variable holding a bearer token that allows reading the UI only; with any UI credential, reads need one (else they are open)',
     )
     .option('--ui-auth-issuer <iss>', "allow the UI's actions to OIDC/JWT bearer tokens from this issuer (with --ui-auth-audience)")
     .option('--ui-auth-audience <aud>', "the 'aud' the UI's tokens must carry (comma-separated for several)")

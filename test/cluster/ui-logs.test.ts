@@ -3,7 +3,8 @@
  * controller (v3.7.3) runs a Workflow on the test cluster's kubelet — a step that logs 1,500 lines
  * and writes an artifact into the S3 artifact repository, and a step that reads it — and a UI over
  * the API server, running as a ServiceAccount holding exactly UI_READ_RULES, serves each step's log
- * read through pods/log (the pod named as Argo names it, bounded to a tail), lists the artifact
+ * read through pods/log (the pod named as Argo names it, bounded to a tail: the same lines the
+ * admin reads, the emissary executor's own `argo=true` lines included), lists the artifact
  * where the repository stored it (the object is there under that key), answers 403 (not 500) when
  * its identity lacks `get` on pods/log, and 404 once the pod is gone.
  */
@@ -16,7 +17,7 @@ import YAML from 'yaml';
 import { ARGO_NAMESPACE } from '../peers/cluster/config.ts';
 import { ARTIFACT_BUCKET, WORKFLOW_SERVICE_ACCOUNT } from '../peers/cluster/argo.ts';
 import { readClusterState } from '../peers/cluster/node.ts';
-import { noTrafficLeavesTheMachine, podLogs, RESTRICTED, useCluster, waitFor, workflowLogs, type WorkflowLike } from './harness.ts';
+import { noTrafficLeavesTheMachine, RESTRICTED, useCluster, waitFor, workflowLogs, type WorkflowLike } from './harness.ts';
 import { KubeStore, loadKubeConfig } from '../../controllers/runtime/kube-store.ts';
 import { ghosteamCrdObjects, installCrds } from '../peers/crds.ts';
 import { UI_READ_RULES } from '../../charts/operator-install.ts';
@@ -28,6 +29,13 @@ import type { RunDetail } from '../../ui/api.ts';
 const cluster = await useCluster(['components']);
 const name = `ui-logs-${process.pid}`;
 const LINES = 1500;
+
+/** The `main` container's whole log, read as the cluster admin. */
+async function mainLog(pod: string): Promise<string> {
+  // rawKube parses a body that is JSON: a log of one JSON line comes back as an object.
+  const log = await cluster.kube.request<unknown>('GET', `/api/v1/namespaces/${ARGO_NAMESPACE}/pods/${pod}/log?container=main`);
+  return typeof log === 'string' ? log : JSON.stringify(log);
+}
 
 type Rule = { readonly apiGroups: readonly string[]; readonly resources: readonly string[]; readonly verbs: readonly string[] };
 
@@ -121,7 +129,12 @@ describe("the UI's step logs and artifacts from real pods", { skip: cluster.skip
             dag: {
               tasks: [
                 { name: 'produce', template: 'produce' },
-                { name: 'consume', template: 'consume', dependencies: ['produce'], arguments: { artifacts: [{ name: 'data', from: '{{tasks.produce.outputs.artifacts.data}}' }] } },
+                {
+                  name: 'consume',
+                  template: 'consume',
+                  dependencies: ['produce'],
+                  arguments: { artifacts: [{ name: 'data', from: '{{tasks.produce.outputs.artifacts.data}}' }] },
+                },
               ],
             },
           },
@@ -161,7 +174,7 @@ describe("the UI's step logs and artifacts from real pods", { skip: cluster.skip
     assert.equal(produce.hasLog, true);
     // The artifact: where Argo's S3 repository put it, and the object is there (s3proxy keeps it as a file).
     assert.equal(produce.artifacts?.length, 1, JSON.stringify(produce));
-    const art = produce.artifacts![0];
+    const art = produce.artifacts[0];
     assert.equal(art.name, 'data');
     assert.equal(art.store, 's3');
     assert.match(art.location, new RegExp(`^${name}/.+/data\\.tgz$`));
@@ -171,24 +184,35 @@ describe("the UI's step logs and artifacts from real pods", { skip: cluster.skip
     assert.ok(page.includes(art.location), 'the run page lists the artifact');
     assert.ok(page.includes(`/runs/${name}/logs/produce`), 'the run page links the log');
 
-    // The default tail: the last LOG_TAIL of the 1,500 lines, the pod's own log's end, with a note.
+    // The default tail: the last LOG_TAIL lines of the pod's log exactly as the admin reads it
+    // (the step's 1,500 lines, then the emissary executor's own `argo=true` lines), with a note.
+    const podName = `${name}-produce-${Object.entries(wf.status!.nodes!)
+      .find(([, n]) => n.displayName === 'produce')![0]
+      .slice(name.length + 1)}`;
+    const full = (await mainLog(podName)).trimEnd().split('\n');
+    assert.ok(full.length > LOG_TAIL, `the pod's log has ${full.length} lines`);
     const r = await fetch(`${ui.url}/runs/${name}/logs/produce`);
     assert.equal(r.status, 200);
-    const text = await r.text();
-    const lines = text.trimEnd().split('\n');
+    const lines = (await r.text()).trimEnd().split('\n');
     assert.match(lines[0], new RegExp(`the last ${LOG_TAIL} lines`));
-    const want = Array.from({ length: LOG_TAIL }, (_, i) => `produce line ${LINES - LOG_TAIL + i}`);
     const got = lines.slice(1);
-    const brief = (l: string[]) => `${l.length} lines: ${JSON.stringify(l.slice(0, 3))} … ${JSON.stringify(l.slice(-3))}`;
-    assert.ok(JSON.stringify(got) === JSON.stringify(want), `got ${brief(got)}; want ${brief(want)}; first difference at ${got.findIndex((l, i) => l !== want[i])}`);
-    const podName = `${name}-produce-${Object.entries(wf.status!.nodes!).find(([, n]) => n.displayName === 'produce')![0].slice(name.length + 1)}`;
-    assert.ok((await podLogs(cluster.kube, ARGO_NAMESPACE, podName)).trimEnd().endsWith(lines.at(-1)!), 'the same end as the pod’s log read by the admin');
-    // ?tail=N: exactly N lines.
+    const brief = (l: string[]) => `${l.length} lines: ${JSON.stringify(l.slice(0, 2))} … ${JSON.stringify(l.slice(-2))}`;
+    assert.ok(JSON.stringify(got) === JSON.stringify(full.slice(-LOG_TAIL)), `got ${brief(got)}; the pod's last ${LOG_TAIL}: ${brief(full.slice(-LOG_TAIL))}`);
+    // The step's own lines in that tail are its last ones, in order.
+    const own = got.filter((l) => l.startsWith('produce line '));
+    assert.equal(own.at(-1), `produce line ${LINES - 1}`);
+    assert.deepEqual(
+      own,
+      Array.from({ length: own.length }, (_, i) => `produce line ${LINES - own.length + i}`),
+    );
+    // ?tail=N: exactly the pod's last N lines.
     const five = (await (await fetch(`${ui.url}/runs/${name}/logs/produce?tail=5`)).text()).trimEnd().split('\n');
-    assert.deepEqual(five.slice(1), [1495, 1496, 1497, 1498, 1499].map((i) => `produce line ${i}`));
+    assert.deepEqual(five.slice(1), full.slice(-5));
     assert.equal((await fetch(`${ui.url}/runs/${name}/logs/produce?tail=0`)).status, 400);
-    // A whole short log has no note.
-    assert.equal(await (await fetch(`${ui.url}/runs/${name}/logs/consume`)).text(), 'consumed rows 2\n');
+    // A short log is whole, with no note.
+    const consume = await (await fetch(`${ui.url}/runs/${name}/logs/consume`)).text();
+    assert.match(consume, /^consumed rows 2$/m);
+    assert.doesNotMatch(consume, /^… /);
   });
 
   test('without get on pods/log the log is a 403 naming the rule; a deleted pod’s log is a 404', async () => {

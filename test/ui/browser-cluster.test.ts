@@ -122,7 +122,22 @@ describe('ghosteam ui --kubeconfig in headless Chromium', { skip: peers.skip }, 
     const bin = join(import.meta.dirname, '../../bin/ghosteam.mjs');
     const c = spawn(
       process.execPath,
-      [bin, 'ui', '--kubeconfig', kubeconfig, '-n', ns, '--port', '0', '--registry-dir', join(dir, 'registry'), '--token-env', 'UI_TOKEN', '--audit-log', join(dir, 'audit.jsonl')],
+      [
+        bin,
+        'ui',
+        '--kubeconfig',
+        kubeconfig,
+        '-n',
+        ns,
+        '--port',
+        '0',
+        '--registry-dir',
+        join(dir, 'registry'),
+        '--token-env',
+        'UI_TOKEN',
+        '--audit-log',
+        join(dir, 'audit.jsonl'),
+      ],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MLFLOW_TRACKING_URI: '', UI_TOKEN: TOKEN } },
     );
     child = c;
@@ -132,14 +147,22 @@ describe('ghosteam ui --kubeconfig in headless Chromium', { skip: peers.skip }, 
         const m = /ghosteam ui listening on (\S+) /.exec(out);
         if (m) resolve(m[1]);
       };
-      c.stdout!.on('data', on);
-      c.stderr!.on('data', on);
+      c.stdout.on('data', on);
+      c.stderr.on('data', on);
       c.once('exit', (code) => reject(new Error(`ghosteam ui exited ${code}: ${out}`)));
     });
     const executablePath = await ensureChromium((l) => process.stderr.write(`${l}\n`));
     browser = await chromium.launch({
       executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   });
@@ -193,7 +216,10 @@ describe('ghosteam ui --kubeconfig in headless Chromium', { skip: peers.skip }, 
     assert.match(await result.innerText(), /forbidden|may not|cannot/i);
     const cur = (await admin.get(TYPES.Model, ns, 'fraud'))!;
     assert.equal(cur.metadata.annotations?.[ROLLOUT_ANNOTATION], undefined, 'the Model was not changed');
-    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { what: string; outcome: string });
+    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { what: string; outcome: string });
     assert.deepEqual(
       audit.map((a) => a.outcome),
       ['denied', 'failure'],
@@ -209,7 +235,7 @@ describe('ghosteam ui --kubeconfig in headless Chromium', { skip: peers.skip }, 
     const text = await dag.innerText().catch(async () => (await dag.textContent()) ?? '');
     assert.match(text, /prep/);
     assert.match(text, /train/);
-    assert.equal(await page.locator('.dagbox svg path, .dagbox svg line').count() >= 1, true, 'an edge prep → train');
+    assert.equal((await page.locator('.dagbox svg path, .dagbox svg line').count()) >= 1, true, 'an edge prep → train');
     assert.match(await page.locator('tr[data-node="prep"]').innerText(), /Succeeded[\s\S]*cache hit/);
     assert.match(await page.locator('tr[data-node="prep"]').innerText(), /fraud-train-x7k2p-prep-1\/data\.tgz/);
     await page.screenshot({ path: join(shots, 'ui-cluster-run.png'), fullPage: true });

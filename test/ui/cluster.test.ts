@@ -488,9 +488,9 @@ describe('ghosteam operator --ui-port (the real CLI) against the API server', { 
       // The informers' watch brings the new Model to the UI.
       let names: string[] = [];
       for (let i = 0; i < 60 && !names.includes('fraud'); i++) {
-        names = ((await (await fetch(`${url}/api/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { models: { name: string }[] }).models.map(
-          (m) => m.name,
-        );
+        names = (
+          (await (await fetch(`${url}/api/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { models: { name: string }[] }
+        ).models.map((m) => m.name);
         if (!names.includes('fraud')) await new Promise((r) => setTimeout(r, 100));
       }
       assert.deepEqual(names, ['fraud']);

@@ -78,7 +78,9 @@ describe('install --ui manifests', () => {
     assert.deepEqual(byKind(withUi, 'ClusterRole', 'ghosteam-operator').rules, byKind(plain, 'ClusterRole', 'ghosteam-operator').rules);
     assert.deepEqual(missingRules([...UI_READ_RULES, ...UI_ACTION_RULES], OPERATOR_RULES), [podLog]);
     assert.deepEqual(byKind(withUi, 'ClusterRole', 'ghosteam-operator-ui').rules, [podLog]);
-    assert.deepEqual(byKind(withUi, 'ClusterRoleBinding', 'ghosteam-operator-ui').subjects, [{ kind: 'ServiceAccount', name: 'ghosteam-operator', namespace: 'gs' }]);
+    assert.deepEqual(byKind(withUi, 'ClusterRoleBinding', 'ghosteam-operator-ui').subjects, [
+      { kind: 'ServiceAccount', name: 'ghosteam-operator', namespace: 'gs' },
+    ]);
     assert.equal(byKind(plain, 'ClusterRole', 'ghosteam-operator-ui'), undefined);
     // The read rules are reads only (pod logs by name: no list or watch of pods); the actions write exactly one verb on one resource each.
     for (const r of UI_READ_RULES) assert.deepEqual([...r.verbs], (r.resources as readonly string[]).includes('pods/log') ? ['get'] : ['get', 'list', 'watch']);
@@ -119,7 +121,10 @@ describe('install --ui manifests', () => {
     assert.equal(c.args[c.args.indexOf('--ui-port') + 1], '9000');
     assert.ok(!c.args.includes('--ui-token-env') && !c.args.includes('--ui-auth-issuer'));
     // The viewer token from its Secret, as an env var (never read through the API).
-    assert.deepEqual(c.args.slice(c.args.indexOf('--ui-viewer-token-env'), c.args.indexOf('--ui-viewer-token-env') + 2), ['--ui-viewer-token-env', 'GHOSTEAM_UI_VIEWER_TOKEN']);
+    assert.deepEqual(c.args.slice(c.args.indexOf('--ui-viewer-token-env'), c.args.indexOf('--ui-viewer-token-env') + 2), [
+      '--ui-viewer-token-env',
+      'GHOSTEAM_UI_VIEWER_TOKEN',
+    ]);
     assert.deepEqual(c.env.find((e: Any) => e.name === 'GHOSTEAM_UI_VIEWER_TOKEN').valueFrom, { secretKeyRef: { name: 'ui-viewer', key: 'token' } });
   });
 
@@ -139,7 +144,10 @@ describe('install --ui manifests', () => {
     );
     assert.throws(() => operatorInstallManifests({ ui: { readOnly: true, port: 8081 } }), /taken by the operator's metrics port/);
     // Reads need a credential too: read-only needs the viewer token's Secret.
-    assert.throws(() => operatorInstallManifests({ ui: { readOnly: true } }), /the UI's reads need a credential \(secure by default\): give ui\.viewerTokenSecret/);
+    assert.throws(
+      () => operatorInstallManifests({ ui: { readOnly: true } }),
+      /the UI's reads need a credential \(secure by default\): give ui\.viewerTokenSecret/,
+    );
     assert.throws(() => operatorInstallManifests({ ui: { readOnly: true, viewerTokenSecret: { name: 'Bad_Name' } } }), /ui\.viewerTokenSecret 'Bad_Name'/);
     assert.deepEqual(installUi({ ...none0, ui: true, uiReadOnly: true, uiViewerTokenSecret: 'v' }), { viewerTokenSecret: { name: 'v' }, readOnly: true });
     const none = { uiAuthGrant: [] as string[] };
@@ -168,7 +176,10 @@ describe('ghosteam operator --ui-* flags', () => {
       actions: { token: '0123456789abcdef' },
       readers: [{ token: '0123456789abcdef' }],
     });
-    assert.deepEqual(uiFlags({ ...none, uiPort: '8070', uiViewerTokenEnv: 'V' }, { V: 'viewer-0123456789' }), { port: 8070, readers: [{ token: 'viewer-0123456789' }] });
+    assert.deepEqual(uiFlags({ ...none, uiPort: '8070', uiViewerTokenEnv: 'V' }, { V: 'viewer-0123456789' }), {
+      port: 8070,
+      readers: [{ token: 'viewer-0123456789' }],
+    });
     assert.throws(() => uiFlags({ ...none, uiViewerTokenEnv: 'V' }), /--ui-viewer-token-env needs --ui-port/);
     assert.throws(
       () => uiFlags({ ...none, uiPort: '8070', uiAuthIssuer: 'https://id.example.com' }),

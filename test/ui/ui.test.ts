@@ -314,7 +314,8 @@ describe('authenticated reads (readers)', () => {
     assert.equal(ok.headers.get('location'), '/runs?limit=5');
     const cookie = ok.headers.get('set-cookie')!;
     assert.match(cookie, /^ghosteam-ui=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800$/);
-    for (const evil of ['//evil.example/x', 'https://evil.example/', '/\\evil.example']) assert.equal((await login(VIEWER, evil)).headers.get('location'), '/', evil);
+    for (const evil of ['//evil.example/x', 'https://evil.example/', '/\\evil.example'])
+      assert.equal((await login(VIEWER, evil)).headers.get('location'), '/', evil);
     const jar = cookie.split(';')[0];
     const r = await fetch(`${ui.url}/runs`, { headers: { cookie: jar } });
     assert.equal(r.status, 200);

@@ -88,4 +88,3 @@ export function workflow(ns: string): K8sObject {
     },
   };
 }
-
