@@ -43,6 +43,8 @@ export function credentialFix(scheme: string): string {
       return "set PGUSER and PGPASSWORD in the task's env from a Secret (env: { PGPASSWORD: Secret.fromSecret('<secret>', '<key>') })";
     case 's3':
       return "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the task's env from a Secret (env: { AWS_SECRET_ACCESS_KEY: Secret.fromSecret('<secret>', '<key>') })";
+    case 'kafka':
+      return "set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (and KAFKA_SASL_MECHANISM) in the task's env, the password from a Secret (env: { KAFKA_SASL_PASSWORD: Secret.fromSecret('<secret>', '<key>') })";
     case 'http':
     case 'https':
       return 'pass the credential as a header from the environment (headers: {"Authorization": "env:NAME"}, NAME set from a Secret)';

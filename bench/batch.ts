@@ -31,6 +31,8 @@ import { denseNetToOnnx } from '../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../components/onnx/random.ts';
 import { openWriter } from '../components/batch/index.ts';
 import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
+// @ts-expect-error a plain .mjs module without type declarations
+import { buildIsFresh } from '../bin/build-state.mjs';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 10_000_000);
 const FORMAT = (process.env.BENCH_FORMAT ?? 'parquet') as 'parquet' | 'csv';
@@ -39,6 +41,7 @@ const THREADS = Number(process.env.BENCH_THREADS ?? availableParallelism());
 const K = 16;
 const FEATURES = Array.from({ length: K }, (_, j) => `f${j}`);
 const BIN = fileURLToPath(new URL('../bin/ghosteam.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const LOOP = fileURLToPath(new URL('./py/batch_loop.py', import.meta.url));
 if (!['parquet', 'csv'].includes(FORMAT)) throw new Error(`BENCH_FORMAT must be parquet or csv; got ${FORMAT}`);
 
@@ -163,7 +166,13 @@ async function main(): Promise<void> {
     `(a) raw onnxruntime-node session.run, pre-built batches: ${fmt(rawRowsPerSec)} rows/s, ${raw.cpuSeconds.toFixed(1)} CPU s   [load ${la[0]} → ${load()[0]}]`,
   );
 
-  // (b) ghosteam predict, the CLI in its own process
+  // (b) ghosteam predict, the CLI in its own process, as installed: the compiled build (npm install
+  // makes it; bin/ghosteam.mjs would otherwise transpile every module through tsx at start).
+  if (!buildIsFresh(ROOT)) {
+    const tb = performance.now();
+    await runChild(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--quiet']);
+    log(`build/ was older than the sources: rebuilt (npm run build) in ${((performance.now() - tb) / 1000).toFixed(1)} s, not counted`);
+  }
   la = load();
   const out = join(dir, `out-ghosteam.${FORMAT}`);
   const g = await runChild(process.execPath, [

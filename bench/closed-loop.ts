@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { connectAll, postBytes, quantiles, type Conn } from './open-loop.ts';
+import { connectAll, FramingError, postBytes, quantiles, type Conn } from './open-loop.ts';
 
 export interface ClosedLoopOptions {
   readonly url: string;
@@ -84,7 +84,9 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
     if (!stopping) send(c);
     else if (inFlight === 0) drained();
   }
-  const conns = await connectAll(o.url, o.connections, complete, (c) => {
+  let refused: FramingError | undefined;
+  const conns = await connectAll(o.url, o.connections, complete, (c, err) => {
+    if (err instanceof FramingError) refused ??= err;
     if (measuring) errors++;
     if (c.due >= 0) {
       c.due = -1;
@@ -116,6 +118,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<ClosedLoopResult
     }, 10_000).unref();
   });
   for (const c of conns) c.socket.destroy();
+  if (refused) throw refused;
   const q = quantiles(Float64Array.from(lat));
   return {
     rps: Math.round(lat.length / span),

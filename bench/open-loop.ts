@@ -98,11 +98,33 @@ export function postBytes(url: string, body: string, authorization?: string): Bu
 }
 
 /**
- * Opens `n` keep-alive connections to the URL's host. `onResponse(conn, status)` is called once per
- * complete response (Content-Length framing: the servers measured here send it; a chunked answer
- * would never complete and is counted as an error at the end), `onError(conn)` when a socket fails.
+ * An answer this generator cannot time: it frames responses by Content-Length only, so a chunked
+ * (or close-delimited) body would count as done at its headers — a latency too good to be true.
+ * The run is refused with this error rather than reported.
  */
-export async function connectAll(url: string, n: number, onResponse: (c: Conn, status: number) => void, onError: (c: Conn) => void): Promise<Conn[]> {
+export class FramingError extends Error {}
+
+/** The body length a response head declares; undefined when it relies on another framing (chunked, close). */
+export function declaredBodyLength(head: string): number | undefined {
+  const status = Number(head.slice(9, 12));
+  // No body by definition (RFC 9112 §6.3): 1xx, 204, 304.
+  if ((status >= 100 && status < 200) || status === 204 || status === 304) return 0;
+  const m = /\r\ncontent-length:[ \t]*(\d+)[ \t]*(?:\r\n|$)/i.exec(head);
+  if (!m || /\r\ntransfer-encoding:/i.test(head)) return undefined;
+  return Number(m[1]);
+}
+
+/**
+ * Opens `n` keep-alive connections to the URL's host. `onResponse(conn, status)` is called once per
+ * complete response (Content-Length framing: the servers measured here send it; any other framing
+ * destroys the connection with a FramingError), `onError(conn, err)` when a socket fails.
+ */
+export async function connectAll(
+  url: string,
+  n: number,
+  onResponse: (c: Conn, status: number) => void,
+  onError: (c: Conn, err?: Error) => void,
+): Promise<Conn[]> {
   const u = new URL(url);
   function onData(this: ConnSocket, chunk: Buffer): void {
     const c = this.conn;
@@ -113,8 +135,16 @@ export async function connectAll(url: string, n: number, onResponse: (c: Conn, s
       const he: number = b.indexOf(HEADER_END);
       if (he < 0) return;
       const head = b.toString('latin1', 0, he);
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      const len = m ? Number(m[1]) : 0;
+      const len = declaredBodyLength(head);
+      if (len === undefined) {
+        c.buf = undefined;
+        this.destroy(
+          new FramingError(
+            `${url} answered without Content-Length (${head.split('\r\n', 1)[0]}; ${/transfer-encoding:[^\r]*/i.exec(head)?.[0] ?? 'no length'}): this generator times Content-Length-framed answers only — make the server send Content-Length`,
+          ),
+        );
+        return;
+      }
       const end: number = he + 4 + len;
       if (b.length < end) return;
       const status = Number(head.slice(9, 12));
@@ -122,8 +152,8 @@ export async function connectAll(url: string, n: number, onResponse: (c: Conn, s
       onResponse(c, status);
     }
   }
-  function onSocketError(this: ConnSocket): void {
-    onError(this.conn);
+  function onSocketError(this: ConnSocket, err: Error): void {
+    onError(this.conn, err);
   }
   const conns = await Promise.all(
     Array.from(
@@ -200,7 +230,13 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     if (done === total) finish();
   }
 
-  const conns = await connectAll(o.url, o.connections, complete, (c) => {
+  let refused: FramingError | undefined;
+  const conns = await connectAll(o.url, o.connections, complete, (c, err) => {
+    if (err instanceof FramingError) {
+      refused ??= err;
+      finish();
+      return;
+    }
     errors++;
     if (c.due >= 0) complete(c, 0);
   });
@@ -209,6 +245,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   start = performance.now() + 5;
   firstMeasuredDue = start + measuredFrom * interval;
   function tick(): void {
+    if (refused) return;
     const now = performance.now();
     while (next < total && start + next * interval <= now) {
       const c = idle.pop();
@@ -233,6 +270,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   await finished;
   clearTimeout(guard);
   for (const c of conns) c.socket.destroy();
+  if (refused) throw refused;
   const span = (lastEnd - firstMeasuredDue) / 1000;
   return {
     rps: Math.round(measured / span),

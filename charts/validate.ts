@@ -307,10 +307,39 @@ function modelErrors(path: string, fn: () => void): Issue[] {
   }
 }
 
+/**
+ * A `steps` template's groups as the published models' schema has them. Argo's JSON for a group of
+ * parallel steps is a list (ParallelSteps marshals as its steps, and its OpenAPI type is `array`);
+ * the models, generated from the swagger, type it as an object `{ steps: [...] }`. The copy wraps each
+ * list so the rest of the template is checked, and `argoModelErrors` maps the paths back.
+ */
+function modelSteps(obj: UncheckedObject): UncheckedObject {
+  const wrap = (templates: unknown): unknown =>
+    Array.isArray(templates)
+      ? templates.map((t: unknown) => {
+          const steps = (t as { steps?: unknown } | null)?.steps;
+          return Array.isArray(steps) ? { ...(t as object), steps: steps.map((g: unknown) => (Array.isArray(g) ? { steps: g } : g)) } : t;
+        })
+      : templates;
+  const spec = obj.spec as { templates?: unknown; workflowSpec?: { templates?: unknown } } | undefined;
+  if (!spec) return obj;
+  return {
+    ...obj,
+    spec: {
+      ...spec,
+      ...(spec.templates ? { templates: wrap(spec.templates) } : {}),
+      ...(spec.workflowSpec?.templates ? { workflowSpec: { ...spec.workflowSpec, templates: wrap(spec.workflowSpec.templates) } } : {}),
+    },
+  };
+}
+
 /** Runs an Argo model class's own schema validation over an object read from YAML. */
 function argoModelErrors(path: string, Model: new (data: never) => { validate(): void }, obj: UncheckedObject): Issue[] {
   // The one unchecked step: the constructor's parameter type is what validate() is about to check.
-  return modelErrors(path, () => new Model(obj as never).validate());
+  return modelErrors(path, () => new Model(modelSteps(obj) as never).validate()).map((i) => ({
+    ...i,
+    field: i.field.replace(/\.steps\[(\d+)\]\.steps\[(\d+)\]/g, '.steps[$1][$2]'),
+  }));
 }
 
 function isvcGpu(o: UncheckedObject): number {

@@ -2,6 +2,7 @@
  * Runs one component outside the local engine: what `ghosteam component run` does in a container
  * (see the convention in components/index.ts). Pure argument checks are in `planComponentRun`.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -57,7 +58,13 @@ export async function runComponent(c: Component, req: ComponentRunRequest, hooks
   const set: Record<string, ParamValue> = {};
   const ctx: ComponentContext = {
     params: { ...(hooks.env ?? {}), ...req.params },
-    inputs: Object.fromEntries(Object.entries(req.inputs).map(([k, v]) => [k, resolve(v)])),
+    // An optional input whose file is absent (in Argo: an optional upstream output that was not
+    // written, pipelines/argo.ts) is no input, as in the local engine.
+    inputs: Object.fromEntries(
+      Object.entries(req.inputs)
+        .map(([k, v]) => [k, resolve(v)])
+        .filter(([k, p]) => !c.inputs.find((i) => i.name === k)?.optional || existsSync(p)),
+    ),
     outputs,
     workDir,
     signal: hooks.signal ?? new AbortController().signal,

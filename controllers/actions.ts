@@ -9,6 +9,7 @@
  * Checks that need no I/O are pure (`checkRolloutAction`, `manualTrainingRun`) and table-tested;
  * errors name the object and the fix.
  */
+import { randomBytes } from 'node:crypto';
 import { SPEC_HASH_ANNOTATION, type K8sObject } from '../api/objects.ts';
 import { ROLLOUT_ANNOTATION } from './reconcilers/model.ts';
 import type { ManualAction } from './planners/canary.ts';
@@ -109,21 +110,34 @@ export async function rolloutAction(target: ActionTarget, namespace: string, nam
   return { message: `Model ${namespace}/${name} annotated ${ROLLOUT_ANNOTATION}=${action}` };
 }
 
-/** The manual TrainingRun (pure): named by pipeline and time, so two retrains never collide. */
-export function manualTrainingRun(pipeline: string, namespace: string, now: Date, params: Record<string, string>, specHash: string, model?: string): K8sObject {
+/**
+ * The manual TrainingRun (pure but for the default nonce): named by pipeline, time to the
+ * millisecond and a random suffix, so two retrains in the same second (two users, a script) never
+ * collide. At most 62 characters: its Workflow takes the name, and Argo puts it in a label value (≤ 63).
+ */
+export function manualTrainingRun(
+  pipeline: string,
+  namespace: string,
+  now: Date,
+  params: Record<string, string>,
+  specHash: string,
+  model?: string,
+  nonce: string = randomBytes(4).readUInt32BE(0).toString(36).padStart(4, '0').slice(-4),
+): K8sObject {
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(pipeline))
     throw new ActionError(
       400,
       `'${pipeline}' is not a pipeline name (lowercase letters, digits and '-'); \`ghosteam status\` lists the TrainingRuns and their pipelines`,
     );
-  const stamp = now
-    .toISOString()
-    .replace(/[-:TZ.]/g, '')
-    .slice(0, 14);
+  const stamp = now.toISOString().replace(/[-:TZ.]/g, '');
   return {
     apiVersion: 'ghosteam.io/v1alpha1',
     kind: 'TrainingRun',
-    metadata: { name: `${pipeline.slice(0, 40)}-manual-${stamp}`, namespace, labels: { 'ghosteam.io/pipeline': pipeline, 'ghosteam.io/reason': 'manual' } },
+    metadata: {
+      name: `${pipeline.slice(0, 32)}-manual-${stamp}-${nonce}`,
+      namespace,
+      labels: { 'ghosteam.io/pipeline': pipeline, 'ghosteam.io/reason': 'manual' },
+    },
     spec: { pipeline, reason: 'manual', specHash, ...(Object.keys(params).length ? { params } : {}), ...(model ? { model } : {}) },
   };
 }

@@ -158,7 +158,9 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
       ? {
           inputs: {
             ...(paramNames.length ? { parameters: paramNames.map((name) => ({ name })) } : {}),
-            ...(inputNames.length ? { artifacts: inputNames.map((name) => ({ name, path: `${INPUTS_DIR}/${name}` })) } : {}),
+            ...(inputNames.length
+              ? { artifacts: inputNames.map((name) => ({ name, path: `${INPUTS_DIR}/${name}`, ...optionalInput(pipeline, t, name) })) }
+              : {}),
           },
         }
       : {}),
@@ -166,7 +168,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
       ? {
           outputs: {
             ...(t.outputParams.length ? { parameters: t.outputParams.map((name) => ({ name, valueFrom: { path: `${OUTPUT_PARAMS_DIR}/${name}` } })) } : {}),
-            ...(outputNames.length ? { artifacts: outputNames.map((name) => ({ name, path: `${OUTPUTS_DIR}/${name}` })) } : {}),
+            ...(outputNames.length ? { artifacts: outputNames.map((name) => ({ name, path: `${OUTPUTS_DIR}/${name}`, ...optionalOutput(t, name) })) } : {}),
           },
         }
       : {}),
@@ -414,7 +416,7 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
         ? {
             inputs: {
               ...(paramNames.length ? { parameters: paramNames.map((name) => ({ name })) } : {}),
-              ...(inputNames.length ? { artifacts: inputNames.map((name) => ({ name })) } : {}),
+              ...(inputNames.length ? { artifacts: inputNames.map((name) => ({ name, ...optionalInput(pipeline, t, name) })) } : {}),
             },
           }
         : {}),
@@ -424,7 +426,9 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
               ...(t.outputParams.length
                 ? { parameters: t.outputParams.map((name) => ({ name, valueFrom: { parameter: `{{tasks.${STAGE_OUT}.outputs.parameters.${name}}}` } })) }
                 : {}),
-              ...(outputs.length ? { artifacts: outputs.map(([name]) => ({ name, from: `{{tasks.${STAGE_OUT}.outputs.artifacts.${name}}}` })) } : {}),
+              ...(outputs.length
+                ? { artifacts: outputs.map(([name]) => ({ name, from: `{{tasks.${STAGE_OUT}.outputs.artifacts.${name}}}`, ...optionalOutput(t, name) })) }
+                : {}),
             },
           }
         : {}),
@@ -433,7 +437,9 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
           {
             name: STAGE_IN,
             template: `${t.name}-${STAGE_IN}`,
-            ...(inputNames.length ? { arguments: { artifacts: inputNames.map((name) => ({ name, from: `{{inputs.artifacts.${name}}}` })) } } : {}),
+            ...(inputNames.length
+              ? { arguments: { artifacts: inputNames.map((name) => ({ name, from: `{{inputs.artifacts.${name}}}`, ...optionalInput(pipeline, t, name) })) } }
+              : {}),
           },
           {
             name: TRAINJOB_STEP,
@@ -446,7 +452,9 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
       },
     },
     staging(`${t.name}-${STAGE_IN}`, ['node', '-e', STAGE_IN_SCRIPT, dirs.mountedOutputs, dirs.mountedParams, dirs.mountedInputs], {
-      ...(inputNames.length ? { inputs: { artifacts: inputNames.map((name) => ({ name, path: `${dirs.mountedInputs}/${name}` })) } } : {}),
+      ...(inputNames.length
+        ? { inputs: { artifacts: inputNames.map((name) => ({ name, path: `${dirs.mountedInputs}/${name}`, ...optionalInput(pipeline, t, name) })) } }
+        : {}),
     }),
     {
       name: `${t.name}-${TRAINJOB_STEP}`,
@@ -468,7 +476,7 @@ function distributedTemplates(t: TaskSpec, pipeline: PipelineSpec): ITemplate[] 
         ? {
             outputs: {
               ...(t.outputParams.length ? { parameters: t.outputParams.map((name) => ({ name, valueFrom: { path: `${dirs.mountedParams}/${name}` } })) } : {}),
-              ...(outputs.length ? { artifacts: outputs.map(([name]) => ({ name, path: `${dirs.mountedOutputs}/${name}` })) } : {}),
+              ...(outputs.length ? { artifacts: outputs.map(([name]) => ({ name, path: `${dirs.mountedOutputs}/${name}`, ...optionalOutput(t, name) })) } : {}),
             },
           }
         : {},
@@ -502,7 +510,23 @@ function taskHash(t: TaskSpec): string {
   return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 16);
 }
 
-function dagTask(t: TaskSpec): IDAGTask {
+/**
+ * A component may finish without writing an output it declares optional (the local engine then
+ * passes nothing on). Argo saves such an output only if it exists when marked `optional`, and a
+ * consumer's input of it must be optional too (argo-workflows#3019), or the step fails on a file
+ * its component never promised.
+ */
+function optionalOutput(t: TaskSpec, name: string): { optional?: true } {
+  return t.outputs[name]?.optional ? { optional: true } : {};
+}
+
+function optionalInput(pipeline: PipelineSpec, t: TaskSpec, name: string): { optional?: true } {
+  const a = t.inputs[name];
+  const upstream = a && pipeline.tasks.find((u) => u.name === a.task);
+  return upstream?.outputs[a.output]?.optional ? { optional: true } : {};
+}
+
+function dagTask(pipeline: PipelineSpec, t: TaskSpec): IDAGTask {
   const data = new Set(dataDependencies(t));
   const depends = t.dependsOn.map((d) => (data.has(d) ? `${d}.Succeeded` : `(${d}.Succeeded || ${d}.Skipped)`)).join(' && ');
   const params = Object.entries(t.params);
@@ -515,7 +539,15 @@ function dagTask(t: TaskSpec): IDAGTask {
       ? {
           arguments: {
             ...(params.length ? { parameters: params.map(([name, r]) => ({ name, value: argoValue(r) })) } : {}),
-            ...(inputs.length ? { artifacts: inputs.map(([name, a]) => ({ name, from: `{{tasks.${a.task}.outputs.artifacts.${a.output}}}` })) } : {}),
+            ...(inputs.length
+              ? {
+                  artifacts: inputs.map(([name, a]) => ({
+                    name,
+                    from: `{{tasks.${a.task}.outputs.artifacts.${a.output}}}`,
+                    ...optionalInput(pipeline, t, name),
+                  })),
+                }
+              : {}),
           },
         }
       : {}),
@@ -543,7 +575,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
   const templates: ITemplate[] = [
     {
       name: DAG_TEMPLATE,
-      dag: { tasks: spec.tasks.map(dagTask) },
+      dag: { tasks: spec.tasks.map((t) => dagTask(spec, t)) },
     },
     ...spec.tasks.flatMap((t) => (t.distributed ? distributedTemplates(t, spec) : [template(t, spec, false)])),
   ];

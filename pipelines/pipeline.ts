@@ -150,7 +150,10 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
 
     if (definition) {
       this.declaredOutputs = Object.fromEntries(
-        definition.outputs.map((o) => [o.name, { kind: o.kind, ...(o.description ? { description: o.description } : {}) }]),
+        definition.outputs.map((o) => [
+          o.name,
+          { kind: o.kind, ...(o.description ? { description: o.description } : {}), ...(o.optional ? { optional: true } : {}) },
+        ]),
       );
       this.declaredOutputParams = [...(definition.outputParams ?? [])];
     } else {

@@ -40,6 +40,8 @@ export interface ArtifactInputSpec {
 export interface ArtifactOutputSpec {
   readonly kind: ArtifactKind;
   readonly description?: string;
+  /** The step may finish without writing it (declared by its component); consumers then get no input. */
+  readonly optional?: boolean;
 }
 
 export type ComparisonOp = '==' | '!=' | '>' | '>=' | '<' | '<=';

@@ -22,7 +22,7 @@ import { exposureWarning, isLoopback } from '../../components/model-server/http.
 import { intArg } from '../args.ts';
 import { defaultWorkers, startServerCluster, workersFlag } from '../../components/model-server/cluster.ts';
 import { parseDuration } from '../../api/names.ts';
-import { parseByteSize } from '../../components/model-server/residency.ts';
+import { MALLOC_MMAP_THRESHOLD, parseByteSize } from '../../components/model-server/residency.ts';
 
 function durationFlag(flag: string, value: string): number {
   let seconds: number;
@@ -195,7 +195,7 @@ export function register(program: Command): void {
     if (memoryBudget !== undefined && process.platform === 'linux' && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
       const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
         stdio: 'inherit',
-        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
+        env: { ...process.env, MALLOC_MMAP_THRESHOLD_: MALLOC_MMAP_THRESHOLD },
       });
       for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => child.kill(sig));
       process.exitCode = await new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig === 'SIGKILL' ? 137 : 1))));

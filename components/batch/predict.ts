@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { join, resolve as resolvePath } from 'node:path';
 import onnxProto from 'onnx-proto';
 import writeFileAtomic from 'write-file-atomic';
-import { loadOrtModel, parseModelSpec, resolveSpec, type OrtModel } from '../model-server/models.ts';
+import { parseModelSpec, resolveSpec } from '../model-server/models.ts';
 import { PayloadLogger } from '../model-server/payload-log.ts';
 import { fromHalfBits, RequestError, type OipDatatype, type TensorSpec, type TypedData } from '../model-server/tensors.ts';
 import type { BatchInput } from '../model-server/batcher.ts';
@@ -36,11 +36,15 @@ import { openReader, type Chunk, type TableReader } from './readers.ts';
 import { fastPathApplies, FastPathNulls, openFastParquet, parquetColumnTypes, type MatrixChunk } from './duckdb-reader.ts';
 import { checkResumeState, chunkPartName, resumeStateDir, writeResumeState, type ResumeIdentity, type ResumeState } from './resume.ts';
 import { kindOf, openWriter, type ColumnKind, type ColumnSpec, type OutChunk, type TableWriter } from './writers.ts';
+import { digestInWorker, loadWorkerModel, type WorkerModel } from './worker-model.ts';
 
 const { onnx } = onnxProto;
 
 /** Rows per model run. @see PredictOptions.batchRows */
 export const DEFAULT_BATCH_ROWS = 65536;
+
+/** Batches read ahead of the one being written: one runs in the worker while the next is read. */
+const IN_FLIGHT = 3;
 
 /** Rows per resumable chunk. @see PredictOptions.chunkRows */
 export const DEFAULT_CHUNK_ROWS = 1 << 20;
@@ -296,185 +300,223 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
 
   // The model, loaded as the model server loads it.
   let resolved;
-  let model: OrtModel;
+  let model: WorkerModel;
   try {
     resolved = await resolveSpec(parseModelSpec(opts.model), opts.registry);
-    model = await loadOrtModel(resolved.path, { intraOpThreads: opts.threads ?? availableParallelism() });
+    // In a worker thread: onnxruntime's run is synchronous, and the reader and writer keep going here.
+    model = await loadWorkerModel(resolved.path, opts.threads ?? availableParallelism());
   } catch (e) {
     throw asBatchError(e);
   }
-  const modelBytes = await readFile(resolved.path);
-  const meta = modelMeta(modelBytes);
-  const modelDigest = await sha256File(resolved.path);
-
-  // A resumable run: finished chunks in the state folder, checked against what they were computed from.
-  const resume = opts.resume === true;
-  if (opts.chunkRows !== undefined && !(Number.isInteger(opts.chunkRows) && opts.chunkRows >= 1))
-    throw new BatchPredictError(`chunk size must be a positive integer; got ${opts.chunkRows}`);
-  const chunkRows = resume ? Math.ceil((opts.chunkRows ?? DEFAULT_CHUNK_ROWS) / batchRows) * batchRows : Infinity;
-  const stateDir = resumeStateDir(opts.output);
-  let state: ResumeState | undefined;
-  let done = new Set<number>();
-  if (resume) {
-    const st = await stat(opts.input).catch(() => undefined);
-    const identity: ResumeIdentity = {
-      modelDigest,
-      input: { path: resolvePath(opts.input), size: st?.size ?? -1, mtimeMs: st?.mtimeMs ?? -1 },
-      format: outFormat,
-      batchRows,
-      chunkRows,
-      features: opts.features ?? null,
-      keep: opts.keep ?? null,
-      delimiter: opts.delimiter ?? null,
-    };
-    ({ state, done } = await checkResumeState(stateDir, identity));
-    if (!state) {
-      await mkdir(stateDir, { recursive: true });
-      state = { kind: 'ghosteam.predict-state', ...identity };
-      await writeResumeState(stateDir, state);
-    }
-    if (done.size)
-      opts.onResume?.(`resuming: ${done.size} finished chunk${done.size === 1 ? '' : 's'} of ${chunkRows.toLocaleString('en-US')} rows in ${stateDir} reused`);
-  }
-
-  const stopped = () =>
-    new BatchPredictError(
-      resume
-        ? `stopped; the output was not written; finished chunks are kept in ${stateDir}: run again with --resume to continue`
-        : 'stopped; nothing was written',
-    );
-
-  const reader = await openReader(opts.input, inFormat, { batchRows, delimiter: opts.delimiter });
-  const inputDigest = sha256File(opts.input);
-  inputDigest.catch(() => {});
-  let writer: TableWriter | undefined;
-  let part: { index: number; writer: TableWriter } | undefined;
-  let logger: PayloadLogger | undefined;
-  let fast: TableReader | undefined;
-  let committed = false;
-  const metadata = new Map([
-    ['ghosteam.model', JSON.stringify({ name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest })],
-  ]);
   try {
-    const plan = planFeatures(model.inputs, meta, reader.columns, { features: opts.features, keep: opts.keep }, opts.input);
-    // Parquet into one float32 [N, k] input: DuckDB decodes on its own threads into the matrix (duckdb-reader.ts).
-    if (inFormat === 'parquet' && opts.fastParquet !== false) fast = await openFast(opts.input, plan, batchRows, opts.threads ?? availableParallelism());
-    const source = fast ?? reader;
-    if (opts.payloadLog) logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
-    const runId = randomUUID();
-    let outCols: OutputColumn[] | undefined;
-    let specs: readonly ColumnSpec[] = state?.columns ?? [];
-    let rows = 0;
-    let batch = 0;
-    /** Where the rows of one batch go: the output, or (resumable) the part of their chunk. */
-    const sink = async (out: OutChunk): Promise<void> => {
-      if (!resume) {
-        writer ??= await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
-        return writer.write(out);
+    const modelBytes = await readFile(resolved.path);
+    const meta = modelMeta(modelBytes);
+    const modelDigest = await sha256File(resolved.path);
+
+    // A resumable run: finished chunks in the state folder, checked against what they were computed from.
+    const resume = opts.resume === true;
+    if (opts.chunkRows !== undefined && !(Number.isInteger(opts.chunkRows) && opts.chunkRows >= 1))
+      throw new BatchPredictError(`chunk size must be a positive integer; got ${opts.chunkRows}`);
+    const chunkRows = resume ? Math.ceil((opts.chunkRows ?? DEFAULT_CHUNK_ROWS) / batchRows) * batchRows : Infinity;
+    const stateDir = resumeStateDir(opts.output);
+    let state: ResumeState | undefined;
+    let done = new Set<number>();
+    if (resume) {
+      const st = await stat(opts.input).catch(() => undefined);
+      const identity: ResumeIdentity = {
+        modelDigest,
+        input: { path: resolvePath(opts.input), size: st?.size ?? -1, mtimeMs: st?.mtimeMs ?? -1 },
+        format: outFormat,
+        batchRows,
+        chunkRows,
+        features: opts.features ?? null,
+        keep: opts.keep ?? null,
+        delimiter: opts.delimiter ?? null,
+      };
+      ({ state, done } = await checkResumeState(stateDir, identity));
+      if (!state) {
+        await mkdir(stateDir, { recursive: true });
+        state = { kind: 'ghosteam.predict-state', ...identity };
+        await writeResumeState(stateDir, state);
       }
-      const index = Math.floor(rows / chunkRows);
-      if (part?.index !== index) {
-        if (part) await finishPart(part.writer);
-        if (!state!.columns) {
-          state = { ...state!, columns: specs };
-          await writeResumeState(stateDir, state);
+      if (done.size)
+        opts.onResume?.(
+          `resuming: ${done.size} finished chunk${done.size === 1 ? '' : 's'} of ${chunkRows.toLocaleString('en-US')} rows in ${stateDir} reused`,
+        );
+    }
+
+    const stopped = () =>
+      new BatchPredictError(
+        resume
+          ? `stopped; the output was not written; finished chunks are kept in ${stateDir}: run again with --resume to continue`
+          : 'stopped; nothing was written',
+      );
+
+    const reader = await openReader(opts.input, inFormat, { batchRows, delimiter: opts.delimiter });
+    // Off the critical path: a worker thread reads the input a second time (the page cache's copy) while the batches run.
+    const inputDigest = digestInWorker(opts.input);
+    inputDigest.catch(() => {});
+    let writer: TableWriter | undefined;
+    let part: { index: number; writer: TableWriter } | undefined;
+    let logger: PayloadLogger | undefined;
+    let fast: TableReader | undefined;
+    let committed = false;
+    const metadata = new Map([
+      ['ghosteam.model', JSON.stringify({ name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest })],
+    ]);
+    try {
+      const plan = planFeatures(model.inputs, meta, reader.columns, { features: opts.features, keep: opts.keep }, opts.input);
+      // Parquet into one float32 [N, k] input: DuckDB decodes on its own threads into the matrix (duckdb-reader.ts).
+      if (inFormat === 'parquet' && opts.fastParquet !== false) fast = await openFast(opts.input, plan, batchRows, opts.threads ?? availableParallelism());
+      const source = fast ?? reader;
+      if (opts.payloadLog)
+        logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
+      const runId = randomUUID();
+      let outCols: OutputColumn[] | undefined;
+      let specs: readonly ColumnSpec[] = state?.columns ?? [];
+      let rows = 0;
+      let batch = 0;
+      /** Where the rows of one batch go: the output, or (resumable) the part of their chunk. */
+      const sink = async (out: OutChunk): Promise<void> => {
+        if (!resume) {
+          writer ??= await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
+          return writer.write(out);
         }
-        part = { index, writer: await openWriter(join(stateDir, chunkPartName(index, outFormat)), outFormat, specs, { delimiter: opts.delimiter }) };
+        const index = Math.floor(rows / chunkRows);
+        if (part?.index !== index) {
+          if (part) await finishPart(part.writer);
+          if (!state!.columns) {
+            state = { ...state!, columns: specs };
+            await writeResumeState(stateDir, state);
+          }
+          part = { index, writer: await openWriter(join(stateDir, chunkPartName(index, outFormat)), outFormat, specs, { delimiter: opts.delimiter }) };
+        }
+        return part.writer.write(out);
+      };
+      /** A batch whose model run is in flight in the worker. */
+      interface Flight {
+        readonly chunk: Chunk;
+        readonly feeds: BatchInput[];
+        readonly out: Promise<Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>>;
       }
-      return part.writer.write(out);
-    };
-    for await (const chunk of readAhead(source.chunks())) {
-      if (opts.signal?.aborted) throw stopped();
-      if (resume && done.has(Math.floor(rows / chunkRows))) {
+      /** Writes a finished batch: outputs appended to the kept columns, in the input's order. */
+      const land = async ({ chunk, feeds, out: pending }: Flight): Promise<void> => {
+        const out = await pending;
+        if (!outCols) {
+          outCols = planOutputs(model.outputs, Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims])), meta, plan.keep);
+          const fresh: ColumnSpec[] = [
+            ...plan.keep.map((name) => ({ name, kind: kindOf(chunk.columns.get(name)!) })),
+            ...outCols.map((c): ColumnSpec => {
+              if (c.kind === 'label')
+                return typeof c.classes![0] === 'number' ? { name: c.name, kind: 'float64' } : { name: c.name, kind: 'string', labels: c.classes!.map(String) };
+              return { name: c.name, kind: kindOfDatatype(model.outputs.find((o) => o.name === c.output)!.datatype) };
+            }),
+          ];
+          // A resumed run keeps the kinds the finished chunks were written with.
+          if (specs.length === 0) specs = fresh;
+        }
+        for (const o of Object.values(out))
+          if (o.dims[0] !== chunk.rows)
+            throw new BatchPredictError(
+              `the model answered ${o.dims[0]} rows for a batch of ${chunk.rows}; batch prediction needs one output row per input row`,
+            );
+        const values = [...plan.keep.map((k) => chunk.columns.get(k)!), ...outputValues(outCols, model.outputs, out, chunk.rows)];
+        await sink({ rows: chunk.rows, values });
+        if (logger?.sample()) {
+          const tensors = (ts: { name: string; datatype: OipDatatype; shape: readonly number[]; data: ArrayLike<unknown> | TypedData }[]) =>
+            Object.fromEntries(ts.map((t) => [t.name, { shape: [...t.shape], datatype: t.datatype, data: t.data }]));
+          logger.push({
+            ts: new Date().toISOString(),
+            model: resolved.name,
+            version: resolved.version,
+            id: `batch:${runId}:${batch}`,
+            inputs: tensors(feeds.map((f) => ({ ...f, data: f.typed }))),
+            outputs: tensors(
+              model.outputs.filter((o) => out[o.name]).map((o) => ({ name: o.name, datatype: o.datatype, shape: out[o.name].dims, data: out[o.name].data })),
+            ),
+          });
+          await logger.flush();
+        }
         rows += chunk.rows;
         batch++;
         opts.onProgress?.({ rows, fraction: source.progress(), seconds: (Date.now() - started) / 1000 });
-        continue;
+      };
+      // Batches in flight: while the worker runs one, the next is read and the previous written.
+      const inflight: Flight[] = [];
+      let readRows = 0;
+      try {
+        for await (const chunk of readAhead(source.chunks())) {
+          if (opts.signal?.aborted) throw stopped();
+          if (resume && done.has(Math.floor(readRows / chunkRows))) {
+            while (inflight.length) await land(inflight.shift()!);
+            readRows += chunk.rows;
+            rows += chunk.rows;
+            batch++;
+            opts.onProgress?.({ rows, fraction: source.progress(), seconds: (Date.now() - started) / 1000 });
+            continue;
+          }
+          readRows += chunk.rows;
+          const feeds = buildInputs(plan, chunk);
+          // The payload log records the inputs after the run: those are sent as a copy, the others moved.
+          const out = model.run(feeds, { transfer: !logger });
+          out.catch(() => {}); // awaited in land(), in order
+          inflight.push({ chunk, feeds, out });
+          if (inflight.length >= IN_FLIGHT) await land(inflight.shift()!);
+        }
+        while (inflight.length) await land(inflight.shift()!);
+      } finally {
+        // A failed batch leaves the later ones running in the worker; release() below stops it.
+        inflight.length = 0;
       }
-      const feeds = buildInputs(plan, chunk);
-      const out = await model.run(feeds);
-      if (!outCols) {
-        outCols = planOutputs(model.outputs, Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.dims])), meta, plan.keep);
-        const fresh: ColumnSpec[] = [
-          ...plan.keep.map((name) => ({ name, kind: kindOf(chunk.columns.get(name)!) })),
-          ...outCols.map((c): ColumnSpec => {
-            if (c.kind === 'label') return { name: c.name, kind: typeof c.classes![0] === 'number' ? 'float64' : 'string' };
-            return { name: c.name, kind: kindOfDatatype(model.outputs.find((o) => o.name === c.output)!.datatype) };
-          }),
-        ];
-        // A resumed run keeps the kinds the finished chunks were written with.
-        if (specs.length === 0) specs = fresh;
+      if (rows === 0) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
+      if (opts.signal?.aborted) throw stopped();
+      if (resume) {
+        if (part) await finishPart(part.writer);
+        part = undefined;
+        // The output from the parts, in order, written as any run's output is.
+        writer = await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
+        for (let i = 0; i * chunkRows < rows; i++) {
+          if (opts.signal?.aborted) throw stopped();
+          await copyPart(join(stateDir, chunkPartName(i, outFormat)), outFormat, specs, writer, batchRows, opts.delimiter);
+        }
       }
-      for (const o of Object.values(out))
-        if (o.dims[0] !== chunk.rows)
-          throw new BatchPredictError(`the model answered ${o.dims[0]} rows for a batch of ${chunk.rows}; batch prediction needs one output row per input row`);
-      const values = [...plan.keep.map((k) => chunk.columns.get(k)!), ...outputValues(outCols, model.outputs, out, chunk.rows)];
-      await sink({ rows: chunk.rows, values });
-      if (logger?.sample()) {
-        const tensors = (ts: { name: string; datatype: OipDatatype; shape: readonly number[]; data: ArrayLike<unknown> | TypedData }[]) =>
-          Object.fromEntries(ts.map((t) => [t.name, { shape: [...t.shape], datatype: t.datatype, data: t.data }]));
-        logger.push({
-          ts: new Date().toISOString(),
-          model: resolved.name,
-          version: resolved.version,
-          id: `batch:${runId}:${batch}`,
-          inputs: tensors(feeds.map((f) => ({ ...f, data: f.typed }))),
-          outputs: tensors(
-            model.outputs.filter((o) => out[o.name]).map((o) => ({ name: o.name, datatype: o.datatype, shape: out[o.name].dims, data: out[o.name].data })),
-          ),
-        });
-        await logger.flush();
-      }
-      rows += chunk.rows;
-      batch++;
-      opts.onProgress?.({ rows, fraction: source.progress(), seconds: (Date.now() - started) / 1000 });
+      if (!writer) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
+      if (opts.signal?.aborted) throw stopped();
+      const finishedAt = new Date().toISOString();
+      const lineage0 = {
+        kind: 'ghosteam.batch-prediction' as const,
+        model: { name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest },
+        input: { path: resolvePath(opts.input), format: inFormat, digest: await inputDigest, rows },
+        features: plan.bindings.map((b) => ({ input: b.input.name, columns: b.columns })),
+        startedAt,
+        finishedAt,
+      };
+      await writer.finish({ 'ghosteam.lineage': JSON.stringify(lineage0) });
+      const lineage: PredictLineage = {
+        ...lineage0,
+        output: { path: resolvePath(opts.output), format: outFormat, digest: await sha256File(writer.tempPath), columns: specs },
+      };
+      if (logger) await logger.close();
+      // The sidecar first, then the output: a crash between them leaves a sidecar whose output
+      // digest names the file that was about to be renamed, never an output with a stale sidecar.
+      const lineagePath = lineagePathFor(opts.output);
+      await writeFileAtomic(lineagePath, JSON.stringify(lineage, null, 2) + '\n');
+      await writer.commit();
+      committed = true;
+      if (resume) await rm(stateDir, { recursive: true, force: true });
+      const seconds = (Date.now() - started) / 1000;
+      return { rows, reader: fast ? 'duckdb' : 'streaming', seconds, rowsPerSec: rows / Math.max(seconds, 1e-9), lineagePath, lineage };
+    } catch (e) {
+      throw asBatchError(e);
+    } finally {
+      if (!committed) await writer?.abort();
+      if (part) await part.writer.abort();
+      if (logger && !committed) await logger.close().catch(() => {});
+      await reader.close();
+      await fast?.close();
     }
-    if (rows === 0) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
-    if (opts.signal?.aborted) throw stopped();
-    if (resume) {
-      if (part) await finishPart(part.writer);
-      part = undefined;
-      // The output from the parts, in order, written as any run's output is.
-      writer = await openWriter(opts.output, outFormat, specs, { delimiter: opts.delimiter, metadata });
-      for (let i = 0; i * chunkRows < rows; i++) {
-        if (opts.signal?.aborted) throw stopped();
-        await copyPart(join(stateDir, chunkPartName(i, outFormat)), outFormat, specs, writer, batchRows, opts.delimiter);
-      }
-    }
-    if (!writer) throw new BatchPredictError(`${opts.input} has no data rows; nothing to predict (no output written)`);
-    if (opts.signal?.aborted) throw stopped();
-    const finishedAt = new Date().toISOString();
-    const lineage0 = {
-      kind: 'ghosteam.batch-prediction' as const,
-      model: { name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest },
-      input: { path: resolvePath(opts.input), format: inFormat, digest: await inputDigest, rows },
-      features: plan.bindings.map((b) => ({ input: b.input.name, columns: b.columns })),
-      startedAt,
-      finishedAt,
-    };
-    await writer.finish({ 'ghosteam.lineage': JSON.stringify(lineage0) });
-    const lineage: PredictLineage = {
-      ...lineage0,
-      output: { path: resolvePath(opts.output), format: outFormat, digest: await sha256File(writer.tempPath), columns: specs },
-    };
-    if (logger) await logger.close();
-    // The sidecar first, then the output: a crash between them leaves a sidecar whose output
-    // digest names the file that was about to be renamed, never an output with a stale sidecar.
-    const lineagePath = lineagePathFor(opts.output);
-    await writeFileAtomic(lineagePath, JSON.stringify(lineage, null, 2) + '\n');
-    await writer.commit();
-    committed = true;
-    if (resume) await rm(stateDir, { recursive: true, force: true });
-    const seconds = (Date.now() - started) / 1000;
-    return { rows, reader: fast ? 'duckdb' : 'streaming', seconds, rowsPerSec: rows / Math.max(seconds, 1e-9), lineagePath, lineage };
-  } catch (e) {
-    throw asBatchError(e);
   } finally {
-    if (!committed) await writer?.abort();
-    if (part) await part.writer.abort();
-    if (logger && !committed) await logger.close().catch(() => {});
-    await reader.close();
-    await fast?.close();
+    // Every way out stops the worker thread (a live one keeps the process running).
     await model.release().catch(() => {});
   }
 }

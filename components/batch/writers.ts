@@ -1,12 +1,12 @@
 /**
- * Streaming table writers for batch prediction (CSV, JSON Lines, Parquet through hyparquet-writer,
- * Arrow IPC file through apache-arrow), each writing a chunk at a time into a temporary file beside
+ * Streaming table writers for batch prediction (CSV, JSON Lines, Parquet through DuckDB, Arrow IPC
+ * file through apache-arrow), each writing a chunk at a time into a temporary file beside
  * the output. `commit()` fsyncs it and renames it over the output (atomic on one file system);
  * `abort()` removes it. So the output path holds either nothing (or the previous file, with
  * --overwrite) or the whole new file: never a half-written one, whether the run fails or is killed.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -27,7 +27,20 @@ import {
   type Data,
   type DataType,
 } from 'apache-arrow';
-import { fileWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer';
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  FLOAT,
+  INTEGER,
+  VARCHAR,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBType,
+} from '@duckdb/node-api';
+import duckdb from '@duckdb/node-bindings';
 import type { TableFormat } from './plan.ts';
 import { recordsEnd } from './readers.ts';
 
@@ -37,6 +50,11 @@ export type ColumnKind = 'float32' | 'float64' | 'int32' | 'int64' | 'bool' | 's
 export interface ColumnSpec {
   readonly name: string;
   readonly kind: ColumnKind;
+  /**
+   * A string column's closed set of values (a classifier's class labels): the Parquet writer keeps
+   * each value as its index while it appends (DuckDB's ENUM) and writes the strings.
+   */
+  readonly labels?: readonly string[];
 }
 
 /** Rows to write: one values array per column, in the specs' order. */
@@ -178,16 +196,7 @@ function jsonlWriter(path: string, specs: readonly ColumnSpec[]): Promise<TableW
   });
 }
 
-const PARQUET_TYPE: Record<ColumnKind, 'FLOAT' | 'DOUBLE' | 'INT32' | 'INT64' | 'BOOLEAN' | 'STRING'> = {
-  float32: 'FLOAT',
-  float64: 'DOUBLE',
-  int32: 'INT32',
-  int64: 'INT64',
-  bool: 'BOOLEAN',
-  string: 'STRING',
-};
-
-/** Values as hyparquet-writer takes them: NaN and undefined become null (a missing value). */
+/** Values as apache-arrow's vectorFromArray takes them: NaN and undefined become null (a missing value). */
 function parquetValues(kind: ColumnKind, v: ArrayLike<unknown>, rows: number): unknown[] | ArrayLike<unknown> {
   // Typed arrays without missing values go as they are (no boxed copy).
   if (kind === 'int64' && v instanceof BigInt64Array) return v.length === rows ? v : v.subarray(0, rows);
@@ -220,40 +229,219 @@ function parquetValues(kind: ColumnKind, v: ArrayLike<unknown>, rows: number): u
   return Array.from({ length: rows }, (_, i) => (v[i] === null || v[i] === undefined ? null : String(v[i])));
 }
 
+const DUCK_TYPE: Record<ColumnKind, DuckDBType> = {
+  float32: FLOAT,
+  float64: DOUBLE,
+  int32: INTEGER,
+  int64: BIGINT,
+  bool: BOOLEAN,
+  string: VARCHAR,
+};
+
+/** DuckDB's vector size: the rows of one appended data chunk. */
+const VECTOR_ROWS = 2048;
+
+/** Bytes per value of a fixed-width kind in a DuckDB vector. */
+const WIDTH: Record<Exclude<ColumnKind, 'string'>, number> = { float32: 4, float64: 8, int32: 4, int64: 8, bool: 1 };
+
+/**
+ * Fills `vec` (a DuckDB vector of `kind`) with rows [at, at + n) of `v`. Typed arrays of the
+ * column's own type without missing values are copied as they are; anything else goes through a
+ * scratch array with a validity mask (NaN, null and undefined are missing values).
+ */
+function fillVector(kind: ColumnKind, vec: duckdb.Vector, v: ArrayLike<unknown>, at: number, n: number, scratch: Scratch, codes?: Codes): void {
+  if (codes) {
+    const valid = scratch.valid.fill(0xff);
+    let missing = false;
+    const out = codes.scratch;
+    for (let i = 0; i < n; i++) {
+      const x = v[at + i];
+      if (x === null || x === undefined) {
+        valid[i >> 3] &= ~(1 << (i & 7));
+        missing = true;
+        continue;
+      }
+      const code = codes.index.get(x as string);
+      if (code === undefined) throw new Error(`'${String(x)}' is not one of the column's labels (${[...codes.index.keys()].join(', ')})`);
+      out[i] = code;
+    }
+    duckdb.copy_data_to_vector(vec, 0, out.buffer as ArrayBuffer, 0, n * out.BYTES_PER_ELEMENT);
+    if (missing) {
+      duckdb.vector_ensure_validity_writable(vec);
+      duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer as ArrayBuffer, 0, valid.byteLength);
+    }
+    return;
+  }
+  if (kind === 'string') {
+    const valid = scratch.valid.fill(0xff);
+    let missing = false;
+    for (let i = 0; i < n; i++) {
+      const x = v[at + i];
+      if (x === null || x === undefined) {
+        valid[i >> 3] &= ~(1 << (i & 7));
+        missing = true;
+      } else duckdb.vector_assign_string_element(vec, i, typeof x === 'string' ? x : String(x));
+    }
+    if (missing) {
+      duckdb.vector_ensure_validity_writable(vec);
+      duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer as ArrayBuffer, 0, valid.byteLength);
+    }
+    return;
+  }
+  const w = WIDTH[kind];
+  const same =
+    (kind === 'float32' && v instanceof Float32Array) ||
+    (kind === 'float64' && v instanceof Float64Array) ||
+    (kind === 'int64' && v instanceof BigInt64Array) ||
+    (kind === 'int32' && v instanceof Int32Array);
+  if (same) {
+    const t = v;
+    let missing = false;
+    if (kind === 'float32' || kind === 'float64')
+      for (let i = at; i < at + n; i++)
+        if (t[i] !== t[i]) {
+          missing = true;
+          break;
+        }
+    if (!missing) {
+      duckdb.copy_data_to_vector(vec, 0, t.buffer as ArrayBuffer, t.byteOffset + at * w, n * w);
+      return;
+    }
+  }
+  const valid = scratch.valid.fill(0xff);
+  let missing = false;
+  const out = scratch[kind];
+  for (let i = 0; i < n; i++) {
+    const x = v[at + i];
+    if (x === null || x === undefined || (typeof x === 'number' && x !== x)) {
+      valid[i >> 3] &= ~(1 << (i & 7));
+      missing = true;
+      continue;
+    }
+    if (kind === 'int64') (out as BigInt64Array)[i] = typeof x === 'bigint' ? x : BigInt(x as number);
+    else if (kind === 'bool') (out as Uint8Array)[i] = x ? 1 : 0;
+    else (out as Float32Array)[i] = Number(x);
+  }
+  duckdb.copy_data_to_vector(vec, 0, out.buffer as ArrayBuffer, 0, n * w);
+  if (missing) {
+    duckdb.vector_ensure_validity_writable(vec);
+    duckdb.copy_data_to_vector_validity(vec, 0, valid.buffer as ArrayBuffer, 0, valid.byteLength);
+  }
+}
+
+/** A labelled string column's codes: DuckDB's ENUM vectors hold uint8, uint16 or uint32 indexes. */
+interface Codes {
+  readonly index: ReadonlyMap<string, number>;
+  readonly scratch: Uint8Array | Uint16Array | Uint32Array;
+}
+
+/** The codes of a column whose labels can be an ENUM (distinct, at least one), else undefined. */
+function codesFor(spec: ColumnSpec): Codes | undefined {
+  const labels = spec.labels;
+  if (spec.kind !== 'string' || !labels?.length || new Set(labels).size !== labels.length) return undefined;
+  const scratch = labels.length <= 0xff ? new Uint8Array(VECTOR_ROWS) : labels.length <= 0xffff ? new Uint16Array(VECTOR_ROWS) : new Uint32Array(VECTOR_ROWS);
+  return { index: new Map(labels.map((l, i) => [l, i])), scratch };
+}
+
+interface Scratch {
+  readonly valid: Uint8Array;
+  readonly float32: Float32Array;
+  readonly float64: Float64Array;
+  readonly int32: Int32Array;
+  readonly int64: BigInt64Array;
+  readonly bool: Uint8Array;
+}
+
+const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const sqlIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/** Memory DuckDB may hold of a Parquet output's rows before it spills them to its temporary folder. */
+const PARQUET_MEMORY_LIMIT = '256MB';
+
+/**
+ * Parquet through DuckDB (@duckdb/node-api, native): each chunk is appended into an in-memory
+ * table a vector at a time (typed arrays copied as they are, labels as their indexes into an ENUM:
+ * no call into DuckDB per value), and finish()
+ * writes the table with COPY … TO (FORMAT parquet, KV_METADATA) on DuckDB's threads. DuckDB holds
+ * at most PARQUET_MEMORY_LIMIT of rows and spills the rest to a folder beside the temporary file
+ * (removed with it), so memory stays bounded whatever the row count.
+ */
 async function parquetWriter(path: string, specs: readonly ColumnSpec[]): Promise<TableWriter> {
   const tempPath = tempPathFor(path);
   // Create it exclusively first (a clash with another run's temp file is an error, not a shared file).
   await (await open(tempPath, 'wx', 0o644)).close();
-  const schema = schemaFromColumnData({ columnData: specs.map((s) => ({ name: s.name, data: [], type: PARQUET_TYPE[s.kind], nullable: true })) });
-  const pw = new ParquetWriter({ writer: fileWriter(tempPath), schema, createdBy: 'ghosteam predict' });
+  const spill = `${tempPath}.spill`;
+  let instance: DuckDBInstance | undefined;
+  let con: DuckDBConnection | undefined;
+  let appender: DuckDBAppender | undefined;
+  const codes = specs.map(codesFor);
+  const release = () => {
+    try {
+      appender?.closeSync();
+    } catch {
+      // already closed, or the append failed
+    }
+    appender = undefined;
+    con?.closeSync();
+    con = undefined;
+    instance?.closeSync();
+    instance = undefined;
+  };
+  const cleanup = async () => {
+    release();
+    await rm(spill, { recursive: true, force: true });
+  };
+  try {
+    instance = await DuckDBInstance.create(':memory:', { memory_limit: PARQUET_MEMORY_LIMIT, temp_directory: spill, preserve_insertion_order: 'true' });
+    con = await instance.connect();
+    const type = (s: ColumnSpec, i: number) => (codes[i] ? `ENUM(${s.labels!.map(sqlString).join(', ')})` : DUCK_TYPE[s.kind].toString());
+    await con.run(`CREATE TABLE rows (${specs.map((s, i) => `c${i} ${type(s, i)}`).join(', ')})`);
+    appender = await con.createAppender('rows');
+  } catch (e) {
+    await cleanup();
+    await unlink(tempPath).catch(() => {});
+    throw e;
+  }
+  const chunk = DuckDBDataChunk.create(specs.map((_, i) => appender!.columnType(i)));
+  const scratch: Scratch = {
+    valid: new Uint8Array(VECTOR_ROWS / 8),
+    float32: new Float32Array(VECTOR_ROWS),
+    float64: new Float64Array(VECTOR_ROWS),
+    int32: new Int32Array(VECTOR_ROWS),
+    int64: new BigInt64Array(VECTOR_ROWS),
+    bool: new Uint8Array(VECTOR_ROWS),
+  };
   return {
     tempPath,
-    async write(chunk) {
-      await pw.write({
-        columnData: specs.map((s, c) => ({
-          name: s.name,
-          data: parquetValues(s.kind, chunk.values[c], chunk.rows) as unknown[],
-          // Numbers go uncompressed: model outputs are close to random bits and ids are distinct, so
-          // snappy (in JavaScript) saves little and cost a third of the writer's time; float outputs'
-          // min/max statistics prune nothing either. Strings (labels) keep snappy and dictionaries.
-          ...(s.kind === 'float32' || s.kind === 'float64'
-            ? { codec: 'UNCOMPRESSED' as const, statistics: false }
-            : s.kind === 'int64' || s.kind === 'int32'
-              ? { codec: 'UNCOMPRESSED' as const }
-              : {}),
-        })),
-        rowGroupSize: chunk.rows || 1,
-      });
+    async write(out) {
+      for (let at = 0; at < out.rows; at += VECTOR_ROWS) {
+        const n = Math.min(VECTOR_ROWS, out.rows - at);
+        chunk.reset();
+        chunk.rowCount = n;
+        specs.forEach((s, c) => fillVector(s.kind, duckdb.data_chunk_get_vector(chunk.chunk, c), out.values[c], at, n, scratch, codes[c]));
+        appender!.appendDataChunk(chunk);
+      }
     },
     async finish(metadata) {
-      pw.kvMetadata = Object.entries(metadata).map(([key, value]) => ({ key, value }));
-      await pw.finish();
+      appender!.closeSync();
+      appender = undefined;
+      const kv = Object.entries(metadata);
+      const options = ['FORMAT parquet', ...(kv.length ? [`KV_METADATA {${kv.map(([k, v]) => `${sqlString(k)}: ${sqlString(v)}`).join(', ')}}`] : [])];
+      try {
+        const column = (s: ColumnSpec, i: number) => `${codes[i] ? `CAST(c${i} AS VARCHAR)` : `c${i}`} AS ${sqlIdent(s.name)}`;
+        await con!.run(`COPY (SELECT ${specs.map(column).join(', ')} FROM rows) TO ${sqlString(tempPath)} (${options.join(', ')})`);
+      } finally {
+        await cleanup();
+      }
       const fh = await open(tempPath, 'r+');
       await fh.datasync();
       await fh.close();
     },
     commit: () => rename(tempPath, path),
-    abort: () => unlink(tempPath).catch(() => {}),
+    async abort() {
+      await cleanup();
+      await unlink(tempPath).catch(() => {});
+    },
   };
 }
 

@@ -39,13 +39,17 @@ function validity(n: number, isValid: (i: number) => boolean): { bitmap: Uint8Ar
   return { bitmap, nulls };
 }
 
-/** One column as an Arrow vector; `dictionary` reuses a categorical column's dictionary (streamed files write it once). */
-export function columnVector(c: Column, id: number, rows: number, dictionary?: Vector): Vector {
+/**
+ * One column as an Arrow vector; `dictionary` reuses a categorical column's dictionary (streamed
+ * files write it once). `inPlace`: the column's arrays are the caller's to give away, and are
+ * rewritten into Arrow's buffers (canonical null slots) instead of copied.
+ */
+export function columnVector(c: Column, id: number, rows: number, dictionary?: Vector, inPlace = false): Vector {
   switch (c.type) {
     case 'numeric': {
-      // Copy with canonical values in null slots (0), so equal data gives equal bytes whatever NaN payload came in.
-      const v = new Float64Array(rows);
+      // Canonical values in null slots (0), so equal data gives equal bytes whatever NaN payload came in.
       const src = c.values;
+      const v = inPlace && src.length >= rows ? src.subarray(0, rows) : new Float64Array(rows);
       const bitmap = new Uint8Array((rows + 7) >> 3);
       let nulls = 0;
       for (let i = 0; i < rows; i++) {
@@ -53,7 +57,10 @@ export function columnVector(c: Column, id: number, rows: number, dictionary?: V
         if (x === x) {
           v[i] = x;
           bitmap[i >> 3] |= 1 << (i & 7);
-        } else nulls++;
+        } else {
+          v[i] = 0;
+          nulls++;
+        }
       }
       return makeVector(makeData({ type: new Float64(), length: rows, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: v }));
     }
@@ -64,9 +71,20 @@ export function columnVector(c: Column, id: number, rows: number, dictionary?: V
       return makeVector(makeData({ type: new Bool(), length: rows, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: bits }));
     }
     case 'categorical': {
-      const codes = new Int32Array(rows);
-      for (let i = 0; i < rows; i++) codes[i] = c.codes[i] < 0 ? 0 : c.codes[i];
-      const { bitmap, nulls } = validity(rows, (i) => c.codes[i] >= 0);
+      const src = c.codes;
+      const codes = inPlace && src.length >= rows ? src.subarray(0, rows) : new Int32Array(rows);
+      const bitmap = new Uint8Array((rows + 7) >> 3);
+      let nulls = 0;
+      for (let i = 0; i < rows; i++) {
+        const k = src[i];
+        if (k < 0) {
+          codes[i] = 0;
+          nulls++;
+        } else {
+          codes[i] = k;
+          bitmap[i >> 3] |= 1 << (i & 7);
+        }
+      }
       // A fixed dictionary id per column: apache-arrow otherwise numbers dictionaries from a
       // process-wide counter, and the id is in the bytes.
       const type = new Dictionary(new Utf8(), new Int32(), id, false);

@@ -12,7 +12,7 @@
  * removes it, so a failed step never leaves a half-written dataset under the output name.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, openSync, renameSync, rmSync, writeSync, writev } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
@@ -35,9 +35,41 @@ import { DatasetError, type Column, type ColumnType, type Dataset } from './type
 /** Rows per record batch in files ghosteam writes. */
 export const BATCH_ROWS = 65_536;
 
-/** A byte sink that writes synchronously to a file descriptor and hashes what it writes. */
+/** Bytes queued before a write is issued to the file (one writev). */
+const ISSUE_BYTES = 4 << 20;
+/** Bytes queued beyond the write in flight before `write` writes them itself, synchronously (bounds memory). */
+const HIGH_WATER_BYTES = 32 << 20;
+/** Bytes written between background fdatasyncs, so the disk works while the data is produced and the last fsync is short. */
+const SYNC_EVERY_BYTES = 256 << 20;
+/** Pieces smaller than this are copied when queued (the Arrow writer's small metadata buffers); larger ones are the batch's own fresh arrays. */
+const COPY_BELOW = 64 << 10;
+/** The most buffers one writev takes (IOV_MAX on Linux). */
+const MAX_IOV = 1024;
+
+/**
+ * A byte sink that hashes what it is given in order and writes it to the file off the main thread:
+ * pieces are queued and written with positioned writevs on libuv's thread pool (one in flight),
+ * fdatasync runs in the background every SYNC_EVERY_BYTES, so building the next record batch
+ * overlaps writing the last. When more than HIGH_WATER_BYTES wait, `write` writes them
+ * synchronously (positioned, so the order of bytes in the file is the order given). The bytes and
+ * the digest are the same as writing synchronously.
+ */
 class FileSink extends AsyncByteQueue {
+  /** Bytes given so far (the file's length once flushed). */
   bytes = 0;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  /** File position of the first queued byte. */
+  private queueAt = 0;
+  /** Operations on the fd in flight (a writev, an fdatasync). */
+  private pending = 0;
+  private writing = false;
+  private syncing = false;
+  private syncedUpTo = 0;
+  private written = 0;
+  private failed: Error | undefined;
+  private idle: (() => void)[] = [];
+  private closeWhenIdle = false;
   constructor(
     private readonly fd: number,
     private readonly hash: Hash,
@@ -45,12 +77,128 @@ class FileSink extends AsyncByteQueue {
     super();
   }
   override write(value: ArrayBufferView | ArrayBuffer | string | ArrayLike<number>): void {
-    const b = value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer);
+    if (this.failed) throw this.failed;
+    let b =
+      value instanceof Uint8Array
+        ? value
+        : ArrayBuffer.isView(value)
+          ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+          : new Uint8Array(value as ArrayBuffer);
     if (b.byteLength === 0) return;
-    let off = 0;
-    while (off < b.byteLength) off += writeSync(this.fd, b, off, b.byteLength - off);
     this.hash.update(b);
+    if (b.byteLength < COPY_BELOW) b = Uint8Array.prototype.slice.call(b);
+    this.queue.push(b);
+    this.queued += b.byteLength;
     this.bytes += b.byteLength;
+    if (this.queued >= HIGH_WATER_BYTES) this.writeQueuedSync();
+    else if (this.queued >= ISSUE_BYTES) this.issue();
+  }
+  /** Takes the queue: its buffers and the file position they go to. */
+  private take(): { bufs: Uint8Array[]; at: number; n: number } {
+    const bufs = this.queue;
+    const at = this.queueAt;
+    const n = this.queued;
+    this.queue = [];
+    this.queueAt += n;
+    this.queued = 0;
+    return { bufs, at, n };
+  }
+  private writeQueuedSync(): void {
+    let { bufs, at } = this.take();
+    for (const b of bufs) {
+      let off = 0;
+      while (off < b.byteLength) off += writeSync(this.fd, b, off, b.byteLength - off, at + off);
+      at += b.byteLength;
+    }
+  }
+  private issue(): void {
+    if (this.writing || this.queued === 0 || this.failed) return;
+    const { bufs, at, n } = this.take();
+    this.writing = true;
+    this.pending++;
+    const step = (i: number, pos: number): void => {
+      const part = bufs.slice(i, i + MAX_IOV);
+      writev(this.fd, part, pos, (err, wrote) => {
+        const want = part.reduce((x, y) => x + y.byteLength, 0);
+        if (!err && wrote < want) {
+          // A short write (rare for a regular file): the rest synchronously, in place.
+          try {
+            let skip = wrote;
+            let p = pos + wrote;
+            for (const buf of part) {
+              if (skip >= buf.byteLength) {
+                skip -= buf.byteLength;
+                continue;
+              }
+              const rest = buf.subarray(skip);
+              skip = 0;
+              let off = 0;
+              while (off < rest.byteLength) off += writeSync(this.fd, rest, off, rest.byteLength - off, p + off);
+              p += rest.byteLength;
+            }
+          } catch (e) {
+            err = e as NodeJS.ErrnoException;
+          }
+        }
+        if (!err && i + MAX_IOV < bufs.length && !this.closeWhenIdle) return step(i + MAX_IOV, pos + want);
+        if (err) this.failed ??= err;
+        else this.written += n;
+        this.writing = false;
+        this.settle();
+        if (this.closeWhenIdle) return;
+        this.backgroundSync();
+        this.issue();
+      });
+    };
+    step(0, at);
+  }
+  private backgroundSync(): void {
+    if (this.syncing || this.failed || this.written - this.syncedUpTo < SYNC_EVERY_BYTES) return;
+    const upTo = this.written;
+    this.syncing = true;
+    this.pending++;
+    fdatasync(this.fd, (err) => {
+      if (err) this.failed ??= err;
+      else this.syncedUpTo = upTo;
+      this.syncing = false;
+      this.settle();
+    });
+  }
+  /** One operation ended: wakes `flush`, or closes the fd of an aborted writer. */
+  private settle(): void {
+    this.pending--;
+    if (this.pending > 0) return;
+    if (this.closeWhenIdle) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* already closed */
+      }
+    }
+    for (const f of this.idle.splice(0)) f();
+  }
+  /** Writes everything given and waits for it (not fsynced); rejects with the first write error. */
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.failed) throw this.failed;
+      if (this.pending === 0 && this.queued === 0) return;
+      if (this.pending === 0) this.issue();
+      await new Promise<void>((resolve) => this.idle.push(resolve));
+    }
+  }
+  /**
+   * Stops writing; closes the fd now, or once the operation in flight ends (closing earlier could
+   * let a new file reuse the number under it).
+   */
+  discard(): void {
+    this.queue = [];
+    this.queued = 0;
+    this.failed ??= new Error('the dataset writer was aborted');
+    this.closeWhenIdle = true;
+    if (this.pending === 0) {
+      this.pending = 1;
+      this.settle();
+    }
   }
 }
 
@@ -153,6 +301,8 @@ export class DatasetWriter {
   private arrowSchema: Schema | undefined;
   private readonly dictionaries = new Map<number, Vector>();
   private pending: Dataset[] = [];
+  /** Per pending chunk: handed over by the caller (its arrays may be rewritten in place). */
+  private owned: boolean[] = [];
   private pendingRows = 0;
   private done = false;
   /** Rows written so far (pending ones included). */
@@ -167,13 +317,18 @@ export class DatasetWriter {
     this.sink = new FileSink(this.fd, this.hash);
   }
 
-  write(chunk: Dataset): void {
+  /**
+   * Takes a chunk. `give`: the chunk is the writer's from now on (the caller never reads or writes
+   * its arrays again), so the writer turns them into the file's buffers without copying.
+   */
+  write(chunk: Dataset, give = false): void {
     if (this.done) throw new DatasetError(`${this.path}: write after close`, this.path);
     if (!this.schema) this.schema = schemaOf(chunk);
     else this.checkChunk(chunk);
     if (chunk.rows === 0) return;
     this.rows += chunk.rows;
     this.pending.push(chunk);
+    this.owned.push(give);
     this.pendingRows += chunk.rows;
     while (this.pendingRows >= this.batchRows) this.flush(this.batchRows);
   }
@@ -199,11 +354,14 @@ export class DatasetWriter {
   private flush(n: number): void {
     const parts: Dataset[] = [];
     let need = n;
+    let owned = true;
     while (need > 0) {
       const head = this.pending[0];
+      owned &&= this.owned[0];
       if (head.rows <= need) {
         parts.push(head);
         this.pending.shift();
+        this.owned.shift();
         need -= head.rows;
       } else {
         parts.push(sliceDataset(head, 0, need));
@@ -213,8 +371,10 @@ export class DatasetWriter {
     }
     this.pendingRows -= n;
     const batch = concatDatasets(parts);
+    // Concatenated columns are new arrays: the writer's own.
+    const inPlace = owned || parts.length > 1;
     const vectors = batch.columns.map((c, j) => {
-      const v = columnVector(c, j, n, this.dictionaries.get(j));
+      const v = columnVector(c, j, n, this.dictionaries.get(j), inPlace);
       if (c.type === 'categorical' && !this.dictionaries.has(j)) this.dictionaries.set(j, v.data[0].dictionary!);
       return v;
     });
@@ -237,7 +397,8 @@ export class DatasetWriter {
         const empty: Dataset = { rows: 0, columns: (this.schema ?? []).map((c) => emptyColumn(c)) };
         this.sink.write(encodeArrow(empty));
       } else this.writer.close();
-      fsyncSync(this.fd);
+      await this.sink.flush();
+      await new Promise<void>((resolve, reject) => fsync(this.fd, (err) => (err ? reject(err) : resolve())));
       closeSync(this.fd);
       this.done = true;
       renameSync(this.tmp, this.path);
@@ -252,11 +413,7 @@ export class DatasetWriter {
   abort(): void {
     if (!this.done) {
       this.done = true;
-      try {
-        closeSync(this.fd);
-      } catch {
-        /* already closed */
-      }
+      this.sink.discard();
     }
     rmSync(this.tmp, { force: true });
   }

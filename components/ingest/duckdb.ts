@@ -22,9 +22,9 @@
 import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckDBResult } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
 import { open } from 'node:fs/promises';
-import { BATCH_ROWS, columnFromCells, type Column, type Dataset } from '../dataset/index.ts';
-import { NULL_TOKENS, parseCsv, type RawCell, type TypeOptions } from './parse.ts';
-import { convertRawColumn, Inference, PlanMismatch, samePlan, type ChunkSink, type Plan } from './stream.ts';
+import { BATCH_ROWS, BOOLEAN_NULL, columnFromCells, type Column, type Dataset } from '../dataset/index.ts';
+import { convertCell, IngestError, NULL_TOKENS, parseCsv, type RawCell, type TypeOptions } from './parse.ts';
+import { Inference, PlanMismatch, samePlan, type ChunkSink, type Plan } from './stream.ts';
 
 /** Why the DuckDB engine did not read a file (the caller reads it with the JavaScript engine). */
 export class NotForDuckdb extends Error {}
@@ -56,37 +56,78 @@ interface Source {
 }
 
 /**
- * VARCHAR vectors as JavaScript strings, straight from DuckDB's 16-byte string_t slots (length,
+ * A text or boolean column of one chunk, dictionary-coded: `codes[r]` indexes `values` (the chunk's
+ * distinct values in the order they first appear), -1 where missing. Inference and conversion work
+ * on the few distinct values, not on a JavaScript value per row.
+ */
+export interface Coded {
+  readonly codes: Int32Array;
+  readonly values: RawCell[];
+  nonNull: number;
+}
+
+const freshCoded = (rows: number): Coded => ({ codes: new Int32Array(rows), values: [], nonNull: 0 });
+
+/**
+ * VARCHAR vectors into chunk-local codes, straight from DuckDB's 16-byte string_t slots (length,
  * then the bytes inline up to 12, else a prefix and a pointer). A short string seen recently in the
- * same column is reused from a small cache keyed by its slot, so a categorical column decodes each
- * value once rather than once per row.
+ * same column is found in a small cache keyed by its slot — its string, and its code in the chunk
+ * being filled — so a categorical column decodes each value once and looks up no string per row.
  */
 class StringReader {
   private static readonly SIZE = 1024;
   private readonly keys: Uint32Array[];
-  private readonly values: (string | undefined)[][];
+  private readonly strings: (string | undefined)[][];
+  /** Per cache slot: the code in the current chunk, valid when its epoch is the chunk's. */
+  private readonly codes: Int32Array[];
+  private readonly epochs: Int32Array[];
+  private readonly epoch: number[];
+  private readonly index: Map<string, number>[];
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   constructor(columns: number) {
     this.keys = Array.from({ length: columns }, () => new Uint32Array(StringReader.SIZE * 4));
-    this.values = Array.from({ length: columns }, () => new Array<string | undefined>(StringReader.SIZE));
+    this.strings = Array.from({ length: columns }, () => new Array<string | undefined>(StringReader.SIZE));
+    this.codes = Array.from({ length: columns }, () => new Int32Array(StringReader.SIZE));
+    this.epochs = Array.from({ length: columns }, () => new Int32Array(StringReader.SIZE));
+    this.epoch = new Array<number>(columns).fill(0);
+    this.index = Array.from({ length: columns }, () => new Map());
   }
-  read(j: number, vec: duckdb.Vector, n: number, at: number, take: number, dst: RawCell[], base: number): void {
+  /** Column j starts a new chunk (its codes start again from 0). */
+  next(j: number): void {
+    this.epoch[j]++;
+    this.index[j].clear();
+  }
+  private codeOf(j: number, s: string, dst: Coded): number {
+    let k = this.index[j].get(s);
+    if (k === undefined) {
+      k = dst.values.push(s) - 1;
+      this.index[j].set(s, k);
+    }
+    return k;
+  }
+  read(j: number, vec: duckdb.Vector, n: number, at: number, take: number, dst: Coded, base: number): void {
     const bytes = duckdb.vector_get_data(vec, n * 16);
     const valid = duckdb.vector_get_validity(vec, Math.ceil(n / 64) * 8);
     const aligned = bytes.byteOffset % 4 === 0;
     const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, n * 4) : new Uint32Array(bytes.slice().buffer, 0, n * 4);
     const keys = this.keys[j];
-    const values = this.values[j];
+    const strings = this.strings[j];
+    const codes = this.codes[j];
+    const epochs = this.epochs[j];
+    const epoch = this.epoch[j];
+    const out = dst.codes;
+    let present = 0;
     for (let r = 0; r < take; r++) {
       const i = at + r;
       if (valid && (valid[i >> 3] & (1 << (i & 7))) === 0) {
-        dst[base + r] = null;
+        out[base + r] = -1;
         continue;
       }
+      present++;
       const w = i * 4;
       const len = words[w];
       if (len > 12) {
-        dst[base + r] = this.decoder.decode(duckdb.get_data_from_pointer(bytes.buffer as ArrayBuffer, bytes.byteOffset + i * 16 + 8, len));
+        out[base + r] = this.codeOf(j, this.decoder.decode(duckdb.get_data_from_pointer(bytes.buffer as ArrayBuffer, bytes.byteOffset + i * 16 + 8, len)), dst);
         continue;
       }
       // The inline bytes past the length are not part of the string: mask them out of the key.
@@ -95,17 +136,23 @@ class StringReader {
       const c = words[w + 3] & mask(len, 2);
       const h = (Math.imul(len ^ a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35)) >>> 22;
       const kk = h * 4;
-      let v = values[h];
-      if (v === undefined || keys[kk] !== len || keys[kk + 1] !== a || keys[kk + 2] !== b || keys[kk + 3] !== c) {
-        v = this.decoder.decode(bytes.subarray(i * 16 + 4, i * 16 + 4 + len));
-        values[h] = v;
+      const s = strings[h];
+      if (s === undefined || keys[kk] !== len || keys[kk + 1] !== a || keys[kk + 2] !== b || keys[kk + 3] !== c) {
+        const v = this.decoder.decode(bytes.subarray(i * 16 + 4, i * 16 + 4 + len));
+        strings[h] = v;
         keys[kk] = len;
         keys[kk + 1] = a;
         keys[kk + 2] = b;
         keys[kk + 3] = c;
+        epochs[h] = epoch;
+        out[base + r] = codes[h] = this.codeOf(j, v, dst);
+      } else if (epochs[h] === epoch) out[base + r] = codes[h];
+      else {
+        epochs[h] = epoch;
+        out[base + r] = codes[h] = this.codeOf(j, s, dst);
       }
-      dst[base + r] = v;
     }
+    dst.nonNull += present;
   }
 }
 
@@ -265,7 +312,7 @@ interface TypedChunk {
   rows: number;
   numbers: (Float64Array | undefined)[];
   nonNull: number[];
-  cells: (RawCell[] | undefined)[];
+  coded: (Coded | undefined)[];
 }
 
 /** Reads the query's result in chunks of `batchRows` rows. */
@@ -275,10 +322,14 @@ async function* typedChunks(result: DuckDBResult, src: Source, batchRows: number
     rows: 0,
     numbers: src.kinds.map((kind) => (kind === 'number' ? new Float64Array(batchRows) : undefined)),
     nonNull: new Array<number>(k).fill(0),
-    cells: src.kinds.map((kind) => (kind === 'cells' ? new Array<RawCell>(batchRows) : undefined)),
+    coded: src.kinds.map((kind) => (kind === 'cells' ? freshCoded(batchRows) : undefined)),
   });
-  let pending = fresh();
   const strings = new StringReader(k);
+  const start = (): TypedChunk => {
+    for (let j = 0; j < k; j++) strings.next(j);
+    return fresh();
+  };
+  let pending = start();
   // One fetch ahead: DuckDB decodes the next chunk on its threads while this one is copied.
   let next: Promise<DuckDBDataChunk | null> = result.fetchChunk();
   for (;;) {
@@ -314,12 +365,24 @@ async function* typedChunks(result: DuckDBResult, src: Source, batchRows: number
           const vec = duckdb.data_chunk_get_vector(chunk.chunk, j);
           const data = duckdb.vector_get_data(vec, n);
           const valid = duckdb.vector_get_validity(vec, Math.ceil(n / 64) * 8);
-          const dst = pending.cells[j]!;
+          const dst = pending.coded[j]!;
+          const out = dst.codes;
+          // Codes for false and true in the order they first appear in the chunk (-1: not yet).
+          let f = dst.values.indexOf(false);
+          let t = dst.values.indexOf(true);
+          let present = 0;
           for (let r = 0; r < take; r++) {
             const i = at + r;
-            dst[base + r] = valid && (valid[i >> 3] & (1 << (i & 7))) === 0 ? null : data[i] !== 0;
+            if (valid && (valid[i >> 3] & (1 << (i & 7))) === 0) {
+              out[base + r] = -1;
+              continue;
+            }
+            present++;
+            if (data[i] !== 0) out[base + r] = t >= 0 ? t : (t = dst.values.push(true) - 1);
+            else out[base + r] = f >= 0 ? f : (f = dst.values.push(false) - 1);
           }
-        } else strings.read(j, duckdb.data_chunk_get_vector(chunk.chunk, j), n, at, take, pending.cells[j]!, base);
+          dst.nonNull += present;
+        } else strings.read(j, duckdb.data_chunk_get_vector(chunk.chunk, j), n, at, take, pending.coded[j]!, base);
       }
       if (src.flag) {
         const flags = duckdb.vector_get_data(duckdb.data_chunk_get_vector(chunk.chunk, k), n);
@@ -329,16 +392,76 @@ async function* typedChunks(result: DuckDBResult, src: Source, batchRows: number
       at += take;
       if (pending.rows === batchRows) {
         yield pending;
-        pending = fresh();
+        pending = start();
       }
     }
   }
   if (pending.rows > 0) yield pending;
 }
 
-/** The chunk's columns as raw cells or counts, for inference. */
-const inferenceColumns = (c: TypedChunk) =>
-  c.cells.map((cells, j) => (cells ? (c.rows < cells.length ? cells.slice(0, c.rows) : cells) : { nonNull: c.nonNull[j] }));
+/** The chunk's columns as distinct values or counts, for inference. */
+const inferenceColumns = (c: TypedChunk) => c.coded.map((coded, j) => (coded ? { distinct: coded.values, nonNull: coded.nonNull } : { nonNull: c.nonNull[j] }));
+
+/** Per plan, per categorical column: category → its code. */
+const categoryIndex = new WeakMap<Plan, (Map<string, number> | undefined)[]>();
+
+/**
+ * Converts a coded column under column j of a plan: each distinct value once, then the codes. The
+ * same result and the same errors as convertRawColumn on the column's cells.
+ */
+function convertCoded(plan: Plan, j: number, c: Coded, rows: number, where: (row: number) => string): Column {
+  const name = plan.names[j];
+  const type = plan.types[j];
+  const codes = c.codes;
+  if (type === 'categorical') {
+    let byPlan = categoryIndex.get(plan);
+    if (!byPlan) categoryIndex.set(plan, (byPlan = []));
+    const index = (byPlan[j] ??= new Map(plan.categories[j]!.map((x, i) => [x, i])));
+    const map = Int32Array.from(c.values, (x) => index.get(String(x)) ?? -2);
+    // A value outside the plan's categories changes the plan (as columnFromCells refusing it does).
+    if (map.includes(-2)) throw new PlanMismatch();
+    const out = new Int32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const k = codes[r];
+      out[r] = k < 0 ? -1 : map[k];
+    }
+    return { name, type, categories: plan.categories[j]!, codes: out };
+  }
+  if (type === 'string') {
+    const strings = c.values.map(String);
+    const values = new Array<string | null>(rows);
+    for (let r = 0; r < rows; r++) {
+      const k = codes[r];
+      values[r] = k < 0 ? null : strings[k];
+    }
+    return { name, type, values };
+  }
+  const converted = c.values.map((x, k) => {
+    const v = convertCell(x, type);
+    if (v !== undefined) return v;
+    if (!plan.declared[j]) throw new PlanMismatch();
+    const r = codes.indexOf(k);
+    throw new IngestError(
+      `${where(r)}: '${String(x)}' is not ${type === 'numeric' ? 'a number' : 'a boolean (true/false/1/0)'}, but column '${name}' is declared ${type}`,
+    );
+  });
+  if (type === 'numeric') {
+    const numbers = Float64Array.from(converted, (v) => (typeof v === 'number' ? v : v ? 1 : 0));
+    const values = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const k = codes[r];
+      values[r] = k < 0 ? NaN : numbers[k];
+    }
+    return { name, type, values };
+  }
+  const bits = Uint8Array.from(converted, (v) => (v === true || v === 1 ? 1 : 0));
+  const values = new Uint8Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const k = codes[r];
+    values[r] = k < 0 ? BOOLEAN_NULL : bits[k];
+  }
+  return { name, type, values };
+}
 
 function convert(c: TypedChunk, plan: Plan, label: string): Dataset {
   const columns: Column[] = plan.names.map((name, j) => {
@@ -350,7 +473,7 @@ function convert(c: TypedChunk, plan: Plan, label: string): Dataset {
       if (c.nonNull[j] > 0) throw new PlanMismatch();
       return columnFromCells(name, plan.types[j], new Array(c.rows).fill(null), plan.categories[j]);
     }
-    return convertRawColumn(plan, j, c.cells[j]!, c.rows, (r) => `${label} (column '${name}', row ${r + 1} of a chunk)`);
+    return convertCoded(plan, j, c.coded[j]!, c.rows, (r) => `${label} (column '${name}', row ${r + 1} of a chunk)`);
   });
   return { rows: c.rows, columns };
 }
@@ -405,7 +528,8 @@ export async function ingestDuckdb(
     }
     if (again !== rows) throw new NotForDuckdb(`the second pass read ${again} rows, the first ${rows}`);
     await checkComplete(con, src, rows);
-    if (rows === 0) sink.write(convert({ rows: 0, numbers: src.kinds.map(() => undefined), nonNull: [], cells: src.kinds.map(() => []) }, final, label));
+    if (rows === 0)
+      sink.write(convert({ rows: 0, numbers: src.kinds.map(() => undefined), nonNull: [], coded: src.kinds.map(() => freshCoded(0)) }, final, label));
     return { rows, passes: 2, plan: final };
   } finally {
     con.closeSync();

@@ -170,7 +170,7 @@ async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink):
     case 'postgres':
       return whole(await readPostgres(path, opts.query, env));
     case 'kafka':
-      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts))));
+      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts)), opts.env ?? process.env));
   }
 }
 
@@ -196,7 +196,7 @@ export async function ingestToFile(
     const r = await streamSource(path, opts, {
       write: (c) => {
         if (!schema.length) schema = c.columns.map((x) => ({ name: x.name, type: x.type }));
-        w.write(c);
+        w.write(c, true);
       },
       reset: () => {
         w.abort();

@@ -241,6 +241,14 @@ export class ColumnInference {
       if (this.distinct.size <= max) this.distinct.add(String(x));
     }
   }
+  /**
+   * `nonNull` present values whose distinct ones are `distinct`, in the order they first appear:
+   * the same state as `add` over the values themselves.
+   */
+  addDistinct(distinct: readonly RawCell[], nonNull: number): void {
+    this.add(distinct);
+    this.nonNull += nonNull - distinct.length;
+  }
   /** `n` present values that are numbers (parsed already): never boolean, always numeric. */
   addNumbers(n: number): void {
     if (n === 0) return;

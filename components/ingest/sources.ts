@@ -10,19 +10,26 @@
  *       (in a pod: a task env var from a Secret), never to the value itself.
  *   postgres://HOST[:PORT]/DB                         `pg`; the SQL is the `query` param (or
  *       ?query=… in the URI); the user and password come from PGUSER/PGPASSWORD (in a pod: from a
- *       Secret), never from the URI; the query runs in a READ ONLY transaction.
+ *       Secret), never from the URI; the query runs in a READ ONLY transaction. TLS as libpq takes
+ *       it: `sslmode` (disable, require, verify-ca, verify-full) and `sslrootcert` (a CA file's
+ *       path) in the URI's query, or PGSSLMODE/PGSSLROOTCERT.
  *   kafka://BROKER[,BROKER]/TOPIC (kafka:///TOPIC: KAFKA_BROKERS)   @platformatic/kafka; a bounded
  *       batch: from the consumer group's committed offsets (`from: committed`, the default; earliest
  *       where none), from `earliest`, or from a time (ISO 8601), up to the end offsets when the read
  *       starts. Values are JSON objects (one row each). The offsets are committed only when the
  *       pipeline run succeeds (commitKafkaOffsets, called by the engine), so a failed run re-reads.
+ *       Security from the environment, with Kafka's own names (kafkaSecurity):
+ *       KAFKA_SECURITY_PROTOCOL (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), KAFKA_SASL_MECHANISM
+ *       (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512), KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (in a pod:
+ *       from a Secret) and KAFKA_SSL_CA_FILE (a CA file's path).
  *
  * `sourceIdentity` says what identifies a source's content for the step cache: ETag/VersionId of
  * objects, ETag/Last-Modified of an HTTP resource, the query text plus a time bucket of the declared
  * `freshness` for SQL (no freshness: never cached), the offset range for Kafka.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -271,6 +278,55 @@ export function parsePostgres(uri: string, query: string | undefined): PgSource 
   return { connectionString: u.toString(), query: q };
 }
 
+export const PG_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/**
+ * The TLS a postgres:// source asks for, as libpq reads it: `sslmode` and `sslrootcert` from the
+ * URI's query, else PGSSLMODE and PGSSLROOTCERT; the default is libpq's 'prefer', which `pg` (no
+ * fallback to plain text) reads as no TLS. 'require' encrypts without checking the server (with a
+ * CA file it checks the chain, as libpq does); 'verify-ca' checks the chain against the CA file;
+ * 'verify-full' also the host name. Returns `pg`'s `ssl` option and the URI without the two params.
+ */
+export function postgresTls(connectionString: string, env: Env): { connectionString: string; ssl: false | TlsOptions; mode: string } {
+  const u = new URL(connectionString);
+  const where = redact(connectionString);
+  const mode = u.searchParams.get('sslmode') ?? env.PGSSLMODE ?? 'prefer';
+  const caFile = u.searchParams.get('sslrootcert') ?? env.PGSSLROOTCERT ?? undefined;
+  for (const k of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslpassword']) u.searchParams.delete(k);
+  if (!(PG_SSL_MODES as readonly string[]).includes(mode))
+    throw new IngestError(`${where}: sslmode '${mode}' is not one of ${PG_SSL_MODES.join(', ')} (URI ?sslmode= or PGSSLMODE)`);
+  const ca = caFile ? readCaFile(caFile, `${where}: sslrootcert (or PGSSLROOTCERT)`) : undefined;
+  if ((mode === 'verify-ca' || mode === 'verify-full') && !ca)
+    throw new IngestError(`${where}: sslmode ${mode} checks the server against a CA; name its file with ?sslrootcert=PATH or PGSSLROOTCERT`);
+  let ssl: false | TlsOptions = false;
+  if (mode === 'require') ssl = ca ? { ca, checkServerIdentity: () => undefined } : { rejectUnauthorized: false };
+  else if (mode === 'verify-ca') ssl = { ca, checkServerIdentity: () => undefined };
+  else if (mode === 'verify-full') ssl = { ca };
+  return { connectionString: u.toString(), ssl, mode };
+}
+
+/** A CA bundle (PEM) by path; an unreadable one is an error naming where the path came from. */
+function readCaFile(path: string, from: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new IngestError(
+      `${from}: cannot read the CA file ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); mount it (e.g. from a Secret) and give its path`,
+    );
+  }
+}
+
+/** A TLS failure's hint: what to set so the certificate checks. */
+function tlsHint(code: string | undefined, caSetting: string): string | undefined {
+  if (!code) return undefined;
+  if (/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_UNTRUSTED|CERT_SIGNATURE_FAILURE/.test(code))
+    return `the server's TLS certificate is not signed by a trusted CA (${code}); set ${caSetting} to the CA that signed it`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    return `the server's TLS certificate is not for this host name (${code}); connect by a name it lists, or check the CA only`;
+  if (code === 'CERT_HAS_EXPIRED') return `the server's TLS certificate has expired (${code})`;
+  return undefined;
+}
+
 const PG_HINTS: Record<string, string> = {
   '28P01': 'the server refused the password; check PGUSER/PGPASSWORD',
   '28000': 'the server refused the login; check PGUSER/PGPASSWORD and pg_hba.conf',
@@ -290,6 +346,10 @@ function pgError(uri: string, query: string, err: unknown): IngestError {
   }
   if (e.code === 'ECONNREFUSED' || e.code === 'ENOTFOUND' || e.code === 'ETIMEDOUT' || e.code === 'EHOSTUNREACH')
     return new IngestError(`${where}: cannot reach the database server (${e.code}); check the host and port`);
+  const tls = tlsHint(e.code, '?sslrootcert=PATH (or PGSSLROOTCERT)');
+  if (tls) return new IngestError(`${where}: ${tls}`);
+  if (/does not support SSL/i.test(e.message ?? ''))
+    return new IngestError(`${where}: the server does not offer TLS; use sslmode=disable or turn ssl on at the server`);
   return new IngestError(`${where}: ${e.message ?? String(err)}`);
 }
 
@@ -299,10 +359,11 @@ export async function readPostgres(uri: string, query: string | undefined, env: 
   const { default: pg } = await import('pg');
   // The credentials join the connection string here only (pg lets a connection string's empty user
   // override PGUSER); they never reach a message.
-  const conn = new URL(src.connectionString);
+  const tls = postgresTls(src.connectionString, env);
+  const conn = new URL(tls.connectionString);
   if (env.PGUSER && !conn.username) conn.username = encodeURIComponent(env.PGUSER);
   if (env.PGPASSWORD) conn.password = encodeURIComponent(env.PGPASSWORD);
-  const client = new pg.Client({ connectionString: conn.toString(), connectionTimeoutMillis: 15_000 });
+  const client = new pg.Client({ connectionString: conn.toString(), ssl: tls.ssl, connectionTimeoutMillis: 15_000 });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -353,6 +414,10 @@ export interface KafkaSource {
 }
 
 export function parseKafka(uri: string, group: string | undefined, env: Env): KafkaSource {
+  if (/^kafka:\/\/[^/]*@/i.test(uri))
+    throw new IngestError(
+      `${redact(uri)}: credentials in the URI; set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD in the environment instead (in a pod, from a Secret: env KAFKA_SASL_PASSWORD: Secret.fromSecret(name, key))`,
+    );
   const m = /^kafka:\/\/([^/]*)\/([A-Za-z0-9._-]+)$/i.exec(uri);
   if (!m) throw new IngestError(`${uri}: not a Kafka source; write it as kafka://HOST:PORT/TOPIC (or kafka:///TOPIC with KAFKA_BROKERS set)`);
   const brokers = (m[1] || env.KAFKA_BROKERS || '').split(',').filter(Boolean);
@@ -373,16 +438,81 @@ export function kafkaRangeText(r: KafkaRange): string {
   return `topic ${r.topic}, group ${r.group}, offsets ${r.partitions.map((p) => `p${p.partition} ${p.start}..${p.end}`).join(', ')}`;
 }
 
-function kafkaError(uri: string, err: unknown): IngestError {
-  const e = err as Error & { errors?: Error[]; code?: string };
-  const inner = [e.message, ...(e.errors ?? []).map((x) => x.message)].join('; ');
+export const KAFKA_SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export const KAFKA_SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
+/** A Kafka connection's security, from the environment (see the module comment); no secret in `text`. */
+export interface KafkaSecurity {
+  readonly protocol: (typeof KAFKA_SECURITY_PROTOCOLS)[number];
+  readonly tls?: TlsOptions;
+  readonly sasl?: { mechanism: (typeof KAFKA_SASL_MECHANISMS)[number]; username: string; password: string };
+  /** In words, for messages: 'SASL_SSL, SCRAM-SHA-512 as alice'. */
+  readonly text: string;
+}
+
+/**
+ * Reads KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and
+ * KAFKA_SSL_CA_FILE. Unset protocol: SASL_SSL when a mechanism is set (a password never crosses the
+ * network in the clear unless SASL_PLAINTEXT is asked for by name), SSL when a CA file is, else
+ * PLAINTEXT.
+ */
+export function kafkaSecurity(uri: string, env: Env): KafkaSecurity {
+  const where = redact(uri);
+  const mechanism = env.KAFKA_SASL_MECHANISM?.toUpperCase();
+  const caFile = env.KAFKA_SSL_CA_FILE || undefined;
+  const protocol = (env.KAFKA_SECURITY_PROTOCOL?.toUpperCase() ?? (mechanism ? 'SASL_SSL' : caFile ? 'SSL' : 'PLAINTEXT')) as KafkaSecurity['protocol'];
+  if (!KAFKA_SECURITY_PROTOCOLS.includes(protocol))
+    throw new IngestError(`${where}: KAFKA_SECURITY_PROTOCOL '${env.KAFKA_SECURITY_PROTOCOL}' is not one of ${KAFKA_SECURITY_PROTOCOLS.join(', ')}`);
+  const useTls = protocol === 'SSL' || protocol === 'SASL_SSL';
+  const useSasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL';
+  if (caFile && !useTls) throw new IngestError(`${where}: KAFKA_SSL_CA_FILE is set but KAFKA_SECURITY_PROTOCOL is ${protocol}; use SSL or SASL_SSL`);
+  const tls: TlsOptions | undefined = useTls ? (caFile ? { ca: readCaFile(caFile, `${where}: KAFKA_SSL_CA_FILE`) } : {}) : undefined;
+  if (!useSasl) {
+    if (mechanism) throw new IngestError(`${where}: KAFKA_SASL_MECHANISM is set but KAFKA_SECURITY_PROTOCOL is ${protocol}; use SASL_SSL (or SASL_PLAINTEXT)`);
+    return { protocol, tls, text: protocol };
+  }
+  if (!mechanism) throw new IngestError(`${where}: KAFKA_SECURITY_PROTOCOL ${protocol} needs KAFKA_SASL_MECHANISM (${KAFKA_SASL_MECHANISMS.join(', ')})`);
+  if (!(KAFKA_SASL_MECHANISMS as readonly string[]).includes(mechanism))
+    throw new IngestError(`${where}: KAFKA_SASL_MECHANISM '${env.KAFKA_SASL_MECHANISM}' is not one of ${KAFKA_SASL_MECHANISMS.join(', ')}`);
+  const username = env.KAFKA_SASL_USERNAME;
+  const password = env.KAFKA_SASL_PASSWORD;
+  if (!username || password === undefined)
+    throw new IngestError(
+      `${where}: SASL (${mechanism}) needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD in the environment (in a pod, from a Secret: env KAFKA_SASL_PASSWORD: Secret.fromSecret(name, key))`,
+    );
+  return {
+    protocol,
+    tls,
+    sasl: { mechanism: mechanism as (typeof KAFKA_SASL_MECHANISMS)[number], username, password },
+    text: `${protocol}, ${mechanism} as ${username}`,
+  };
+}
+
+function kafkaError(uri: string, err: unknown, security?: KafkaSecurity): IngestError {
+  const e = err as Error & { errors?: Error[]; code?: string; cause?: Error & { code?: string } };
+  const all = [e, ...(e.errors ?? []), ...(e.errors ?? []).flatMap((x) => (x as { errors?: Error[] }).errors ?? [])];
+  for (const x of [...all]) for (let c = (x as { cause?: unknown }).cause; c instanceof Error; c = (c as { cause?: unknown }).cause) all.push(c);
+  const inner = [...new Set(all.map((x) => x.message))].join('; ');
+  const codes = all.map((x) => (x as { code?: string }).code).filter((c): c is string => typeof c === 'string');
+  const tls = codes.map((c) => tlsHint(c, 'KAFKA_SSL_CA_FILE')).find(Boolean);
+  if (tls) return new IngestError(`${uri}: ${tls} (${security?.text ?? 'SSL'})`);
+  if (/SASL_AUTHENTICATION_FAILED|Authentication failed|invalid credentials|SaslAuthenticat/i.test(inner))
+    return new IngestError(
+      `${uri}: the broker refused the SASL login (${security?.text ?? 'SASL'}): ${[...new Set(all.map((x) => x.message).filter((m) => /SASL|authenticat/i.test(m)))].join('; ')}; check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM`,
+    );
+  if (/UNSUPPORTED_SASL_MECHANISM|mechanism/i.test(inner) && security?.sasl)
+    return new IngestError(
+      `${uri}: the broker does not take SASL ${security.sasl.mechanism} on this listener (${inner}); set KAFKA_SASL_MECHANISM to one it enables`,
+    );
   if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|connect/i.test(inner))
-    return new IngestError(`${uri}: cannot reach the Kafka broker (${inner}); check the broker address (or KAFKA_BROKERS)`);
+    return new IngestError(
+      `${uri}: cannot reach the Kafka broker (${inner}); check the broker address (or KAFKA_BROKERS)${security && security.protocol !== 'PLAINTEXT' ? ` and that the listener speaks ${security.protocol}` : ''}`,
+    );
   if (/UNKNOWN_TOPIC|unknown topic/i.test(inner)) return new IngestError(`${uri}: no such topic; create it or fix the name`);
   return new IngestError(`${uri}: ${inner}`);
 }
 
-async function kafkaConsumer(src: KafkaSource) {
+async function kafkaConsumer(src: KafkaSource, security: KafkaSecurity) {
   const { Consumer, stringDeserializers } = await import('@platformatic/kafka');
   return new Consumer({
     clientId: 'ghosteam-ingest',
@@ -391,6 +521,8 @@ async function kafkaConsumer(src: KafkaSource) {
     deserializers: stringDeserializers,
     retries: 2,
     timeout: 10_000,
+    ...(security.tls ? { tls: security.tls } : {}),
+    ...(security.sasl ? { sasl: security.sasl } : {}),
   });
 }
 
@@ -402,6 +534,7 @@ function closeConsumer(consumer: Awaited<ReturnType<typeof kafkaConsumer>>): Pro
 /** The range a read starting now covers: from the committed offsets (or earliest, or a time) to the end offsets. */
 export async function kafkaRange(uri: string, opts: SourceOptions = {}): Promise<KafkaRange> {
   const src = parseKafka(uri, opts.group, opts.env ?? process.env);
+  const security = kafkaSecurity(uri, opts.env ?? process.env);
   const from = opts.from ?? 'committed';
   let fromTime: bigint | undefined;
   if (from !== 'committed' && from !== 'earliest') {
@@ -409,7 +542,7 @@ export async function kafkaRange(uri: string, opts: SourceOptions = {}): Promise
     if (Number.isNaN(t)) throw new IngestError(`${uri}: param from '${from}' is not 'committed', 'earliest' or an ISO 8601 time`);
     fromTime = BigInt(t);
   }
-  const consumer = await kafkaConsumer(src);
+  const consumer = await kafkaConsumer(src, security);
   try {
     const meta = await consumer.metadata({ topics: [src.topic] });
     const topic = meta.topics.get(src.topic);
@@ -435,20 +568,21 @@ export async function kafkaRange(uri: string, opts: SourceOptions = {}): Promise
     };
   } catch (err) {
     if (err instanceof IngestError) throw err;
-    throw kafkaError(uri, err);
+    throw kafkaError(uri, err, security);
   } finally {
     await closeConsumer(consumer);
   }
 }
 
 /** Read exactly the records of `range` (values are JSON objects) as a raw table. */
-export async function readKafka(uri: string, range: KafkaRange): Promise<RawTable> {
+export async function readKafka(uri: string, range: KafkaRange, env: Env = process.env): Promise<RawTable> {
   const src = { brokers: range.brokers, topic: range.topic, group: range.group };
+  const security = kafkaSecurity(uri, env);
   const todo = range.partitions.filter((p) => BigInt(p.start) < BigInt(p.end));
   const rows: Record<string, unknown>[] = [];
   const where: string[] = [];
   if (todo.length > 0) {
-    const consumer = await kafkaConsumer(src);
+    const consumer = await kafkaConsumer(src, security);
     const { MessagesStreamModes } = await import('@platformatic/kafka');
     try {
       const stream = await consumer.consume({
@@ -489,7 +623,7 @@ export async function readKafka(uri: string, range: KafkaRange): Promise<RawTabl
       }
     } catch (err) {
       if (err instanceof IngestError) throw err;
-      throw kafkaError(uri, err);
+      throw kafkaError(uri, err, security);
     } finally {
       await closeConsumer(consumer);
     }
@@ -502,8 +636,10 @@ export async function readKafka(uri: string, range: KafkaRange): Promise<RawTabl
 }
 
 /** Commit a read range's end offsets for its group: the next run starts after them. */
-export async function commitKafkaOffsets(range: KafkaRange): Promise<void> {
-  const consumer = await kafkaConsumer({ brokers: range.brokers, topic: range.topic, group: range.group });
+export async function commitKafkaOffsets(range: KafkaRange, env: Env = process.env): Promise<void> {
+  const uri = `kafka://${range.brokers.join(',')}/${range.topic}`;
+  const security = kafkaSecurity(uri, env);
+  const consumer = await kafkaConsumer({ brokers: range.brokers, topic: range.topic, group: range.group }, security);
   // A commit from outside the group's membership (Kafka's "simple consumer" commit): generation -1
   // and an empty member id, which the broker accepts while the group has no live members.
   consumer.generationId = -1;
@@ -513,7 +649,7 @@ export async function commitKafkaOffsets(range: KafkaRange): Promise<void> {
       offsets: range.partitions.map((p) => ({ topic: range.topic, partition: p.partition, offset: BigInt(p.end), leaderEpoch: -1 })),
     });
   } catch (err) {
-    throw kafkaError(`kafka://${range.brokers.join(',')}/${range.topic}`, err);
+    throw kafkaError(uri, err, security);
   } finally {
     await closeConsumer(consumer);
   }

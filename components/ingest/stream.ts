@@ -277,17 +277,22 @@ export class Inference {
     t.names.forEach((name, c) => this.inferred(name)?.add(t.columns[c]));
   }
   /**
-   * Adds a chunk whose columns are either raw cells or numbers already parsed (DuckDB's DOUBLE
-   * vectors: `nonNull` of them present). Numbers infer exactly as their text would: numeric,
-   * never boolean (components/ingest/duckdb.ts keeps columns declared otherwise as text).
+   * Adds a chunk whose columns are raw cells, distinct values (`distinct`, in the order they first
+   * appear, `nonNull` values in all) or numbers already parsed (DuckDB's DOUBLE vectors: `nonNull`
+   * of them present). Numbers infer exactly as their text would: numeric, never boolean
+   * (components/ingest/duckdb.ts keeps columns declared otherwise as text).
    */
-  addTyped(names: readonly string[], columns: readonly (readonly RawCell[] | { readonly nonNull: number })[]): void {
+  addTyped(
+    names: readonly string[],
+    columns: readonly (readonly RawCell[] | { readonly distinct: readonly RawCell[]; readonly nonNull: number } | { readonly nonNull: number })[],
+  ): void {
     names.forEach((name, c) => {
       const s = this.inferred(name);
       if (!s) return;
       const col = columns[c];
       if (Array.isArray(col)) s.add(col as readonly RawCell[]);
-      else s.addNumbers((col as { nonNull: number }).nonNull);
+      else if ('distinct' in col) s.addDistinct(col.distinct, col.nonNull);
+      else s.addNumbers((col as { readonly nonNull: number }).nonNull);
     });
   }
   /** The plan this state gives (checks declared types and `columns` against the file's names). */

@@ -29,8 +29,8 @@
  * system at release: measured here, 50 live sessions of 1 MiB models cycling over 200 held RSS at
  * +126 MB with it and +196 MB without (117 MB estimated); bench:density, 1,000 models under 1 GiB,
  * peaked at 753 MiB with it and 1,274 MiB (over the budget) without. `ghosteam serve
- * --memory-budget` on Linux therefore runs itself again with it set when it is unset.
- * when it is unset (the model-server image does not set it yet).
+ * --memory-budget` on Linux therefore runs itself again with it set (MALLOC_MMAP_THRESHOLD) when it
+ * is unset; the model-server image sets it (images/model-server/Dockerfile ENV).
  *
  * Pure logic over injected hooks (load, evict) and an injected RSS probe: table-tested in
  * test/model-server/residency.test.ts, wired into the server in ./server.ts.
@@ -40,6 +40,9 @@ import { RequestError } from './tensors.ts';
 
 /** Bytes a session of a model file takes, as measured (see the module comment). */
 export const MEMORY_ESTIMATE = { factor: 2.2, perSessionBytes: 128 * 1024 } as const;
+
+/** The MALLOC_MMAP_THRESHOLD_ a server with a memory budget runs with (see the module comment). */
+export const MALLOC_MMAP_THRESHOLD = '131072';
 
 export function estimateModelBytes(fileBytes: number): number {
   return Math.ceil(fileBytes * MEMORY_ESTIMATE.factor) + MEMORY_ESTIMATE.perSessionBytes;

@@ -14,6 +14,11 @@
  * epochs, up to the task's own epochs, where the objective decides. The others are Pruned at their
  * rung. A trial of a later rung trains from the start again (no checkpoint is carried between pods):
  * the compute is Σ rungs n_k·r_k, still a fraction of training every trial to the end.
+ *
+ * Failures. A trial whose pods fail returns no result (the round's step continues on failure); the
+ * controller records it as Failed and proposes on without it (a sampler sees it as failed, a rung
+ * promotes among the trials that reported). Only when no trial completes does the step fail, with
+ * the counts and the first failure (`noneCompleted`), and the sweep with it.
  */
 import type { ParamValue } from '../component.ts';
 import { propose, type TrialView } from './samplers.ts';
@@ -71,7 +76,7 @@ export interface ControllerOutput {
   /** The next round's items (empty when done). */
   readonly items: RoundItem[];
   readonly done: boolean;
-  /** When done: the best trial's params, as a one-item list (the final run's loop), or [] when none completed. */
+  /** When done: the best trial's params, as a one-item list (the final run's loop). A sweep none of whose trials completed is an error instead. */
   readonly final: RoundItem[];
   readonly best?: { readonly number: number; readonly value: number; readonly params: Record<string, ParamValue> };
 }
@@ -82,6 +87,8 @@ export type RoundResult = Readonly<Record<string, string | number | null | undef
 export const TRIAL_NUMBER_ITEM = 'trial';
 export const RESULT_VALUE = 'value';
 export const RESULT_INTERMEDIATE = 'intermediate';
+/** The trial number a result carries back (the trial's own input), so a failed trial's missing result is seen. */
+export const RESULT_TRIAL = TRIAL_NUMBER_ITEM;
 
 const num = (v: string | number | null | undefined): number | undefined => {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
@@ -118,6 +125,15 @@ function bestOf(trials: readonly ControllerTrial[], direction: 'minimize' | 'max
   return best;
 }
 
+/** Why a sweep whose trials all ended without a value fails: the counts and the first failure's reason. */
+export function noneCompleted(path: string, trials: readonly { readonly number: number; readonly state: string; readonly message?: string }[]): string {
+  const failed = trials.filter((t) => t.state === 'Failed');
+  const pruned = trials.filter((t) => t.state === 'Pruned').length;
+  if (trials.length > 0 && failed.length === trials.length)
+    return `${path}: every trial failed (${trials.length} of ${trials.length}), so there is no best model; trial ${failed[0].number}: ${failed[0].message ?? 'failed'}`;
+  return `${path}: no trial completed (${trials.length} ran: ${failed.length} failed, ${pruned} pruned), so there is no best model${failed.length ? `; trial ${failed[0].number}: ${failed[0].message ?? 'failed'}` : ''}`;
+}
+
 /** One controller step: apply the last round's results, then propose the next round. */
 export function controllerStep(spec: ControllerSpec, prev: ControllerState | null, results: readonly RoundResult[]): ControllerOutput {
   const s = spec.sweep;
@@ -125,12 +141,26 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
   const es = s.earlyStopping;
   if (es?.kind === 'median') throw new Error(`${s.path}: the cluster controller stops early with ASHA or Hyperband only; use EarlyStopping.asha()`);
   if (es && !spec.resource) throw new Error(`${s.path}: ASHA on a cluster needs the trial task's epochs param (resource)`);
-  if (results.length !== state.running.length)
-    throw new Error(`${s.path}: round ${state.round} ran ${state.running.length} trials but ${results.length} results came back`);
   const byNumber = new Map(state.trials.map((t) => [t.number, t]));
   const ran = state.running.map((n) => byNumber.get(n)!);
-  ran.forEach((t, i) => {
-    const r = results[i];
+  // A failed trial leaves no outputs (Argo aggregates only the succeeded ones): each result names
+  // its trial, and a trial of the round without one failed. The sweep goes on without it.
+  const resultOf = new Map<number, RoundResult>();
+  for (const r of results) {
+    const n = num(r[RESULT_TRIAL]);
+    if (n === undefined || !state.running.includes(n))
+      throw new Error(
+        `${s.path}: round ${state.round} ran trials ${state.running.join(', ') || 'none'}, but a result names trial ${JSON.stringify(r[RESULT_TRIAL] ?? null)}`,
+      );
+    resultOf.set(n, r);
+  }
+  ran.forEach((t) => {
+    const r = resultOf.get(t.number);
+    if (!r) {
+      t.state = 'Failed';
+      t.message = `failed at ${t.epochs !== undefined ? `${t.epochs} epochs` : 'its run'}: the trial gave no result (its pods failed; the workflow's trial node says why)`;
+      return;
+    }
     if (!es) {
       const v = num(r[RESULT_VALUE]);
       if (v === undefined) {
@@ -218,6 +248,7 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
   state.running = items.map((t) => t.number);
   const done = items.length === 0;
   const best = bestOf(state.trials, s.objective.direction);
+  if (done && !best) throw new Error(noneCompleted(s.path, state.trials));
   return {
     state,
     items: items.map((t) => item(spec, t)),

@@ -115,7 +115,7 @@ export async function runAttempt(a: AttemptInput): Promise<AttemptResult> {
       : await runCommand(a, outputs, outDir, tmpDir, ctl.signal);
     if (ctl.signal.aborted) throw ctl.signal.reason;
     for (const [name, path] of Object.entries(outputs)) {
-      const optional = a.component?.outputs.find((o) => o.name === name)?.optional;
+      const optional = a.task.outputs[name]?.optional;
       const st = await stat(path).catch(() => undefined);
       if (!st) {
         if (optional) {
@@ -385,8 +385,10 @@ async function runCommand(
   if (a.contextEnv.GHOSTEAM_WORKFLOW_STATUS !== undefined) vars['workflow.status'] = a.contextEnv.GHOSTEAM_WORKFLOW_STATUS;
   // The I/O contract (pipelines/contract.ts), exactly as the Argo template sets it, over this attempt's directories.
   const env: Record<string, string> = { ...a.contextEnv };
-  const present = { ...t, inputs: Object.fromEntries(Object.entries(t.inputs).filter(([k]) => k in a.inputs)) };
-  const contract = contractEnv(present, { inputs: a.inputs, outputs, outputParamsDir: paramsDir, workDir: tmpDir }, (k) => valueText(a.params[k] ?? null), {
+  // An input whose optional upstream output was not written keeps its variable, naming a path with
+  // no file, as /tmp/inputs/<name> in the container: the step sees the same contract in both.
+  const inputs = Object.fromEntries(Object.keys(t.inputs).map((k) => [k, a.inputs[k] ?? join(inDir, k)]));
+  const contract = contractEnv(t, { inputs, outputs, outputParamsDir: paramsDir, workDir: tmpDir }, (k) => valueText(a.params[k] ?? null), {
     runId: a.contextEnv.GHOSTEAM_RUN_ID ?? '',
     pipeline: a.contextEnv.GHOSTEAM_PIPELINE ?? '',
   });

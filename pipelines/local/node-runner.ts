@@ -174,6 +174,9 @@ export async function runNode(
     for (const [k, ref] of Object.entries(t.params)) taskParams[k] = resolveValue(ref, ctx.scopeOf(item), `${t.path} params.${k}`);
     for (const [k, inp] of Object.entries(t.inputs)) {
       const ref = results.get(inp.task)?.outputs[inp.output];
+      // An optional output its step did not write reaches the consumer as no input, as in Argo
+      // (pipelines/argo.ts marks both ends optional); a component that needs it says so itself.
+      if (!ref && ctx.spec.tasks.find((u) => u.name === inp.task)?.outputs[inp.output]?.optional) continue;
       if (!ref) throw new PipelineError(t.path, `input '${k}': task '${inp.task}' produced no artifact '${inp.output}'`);
       inputDigests[k] = ref.digest;
       inputPaths[k] = store.pathOf(ref.digest);

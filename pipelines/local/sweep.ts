@@ -12,6 +12,8 @@
  * same trials. So the proposals and prunings depend only on the seed and P — not on timing or on how
  * many cores run the trials — and a resumed sweep proposes what the interrupted one would have.
  *
+ * A trial that fails (its run fails, or its objective is no number) is recorded Failed with the reason
+ * and the sweep goes on; it fails only when no trial completes (the counts and the first failure).
  * When the trials are done, the best trial's params run the whole pipeline (`final`): its trial steps
  * are cache hits, so the best model flows on to evaluate, gate and register as in any run.
  * State: `<storeDir>/sweeps/<id>.json`, rewritten atomically after every trial.
@@ -24,6 +26,7 @@ import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import type { SweepSpec } from '../tuning/sweep.ts';
 import { propose, type TrialState, type TrialView } from '../../components/tuning/samplers.ts';
 import { decidePrune } from '../../components/tuning/pruners.ts';
+import { noneCompleted } from '../../components/tuning/controller.ts';
 import { gitCommitOf, newRunId, runPipeline } from './engine.ts';
 import { PipelineError } from './plan.ts';
 import { writeFileAtomic } from './store.ts';
@@ -290,7 +293,9 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
         t.message = 'interrupted';
       } else if (run.status !== 'Succeeded') {
         t.state = 'Failed';
-        t.message = run.message ?? 'the trial run failed';
+        // The run says which step failed; the step says why.
+        const step = Object.values(run.nodes).find((n) => (n.state === 'Failed' || n.state === 'Error') && n.message);
+        t.message = [run.message ?? 'the trial run failed', step ? `${step.id}: ${step.message}` : ''].filter(Boolean).join(': ');
       } else {
         const v = run.nodes[sweep.objective.task]?.outputParams[sweep.objective.metric];
         if (typeof v === 'number' && Number.isFinite(v)) {
@@ -351,7 +356,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     rec.message = 'cancelled; continue with --resume ' + id;
   } else if (!best) {
     rec.status = 'Failed';
-    rec.message = `no trial completed (${rec.trials.length} ran: ${['Failed', 'Pruned'].map((s) => `${rec.trials.filter((t) => t.state === s).length} ${s.toLowerCase()}`).join(', ')})`;
+    rec.message = noneCompleted(sweep.path, rec.trials);
   } else if (opts.final ?? true) {
     const finalId = `${id}-best`;
     emit({ type: 'final-start', sweepId: id, runId: finalId, params: best.params });

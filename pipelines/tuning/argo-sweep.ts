@@ -6,12 +6,14 @@
  *     1. propose: the controller step (`ghosteam component run sweep-controller`,
  *        components/tuning/controller.ts) reads the state and the last round's results, stops the
  *        trials ASHA stops, and writes the next round's items, the new state, done and final;
- *     2. trial:   the `trial` DAG, once per item (withParam), at most `parallelism` at once;
+ *     2. trial:   the `trial` DAG, once per item (withParam), at most `parallelism` at once; it
+ *        continues on failure: a failed trial returns no result and the controller records it;
  *     3. next:    round(new state, {{steps.trial.outputs.parameters}}) unless done;
  *        final:   when done, the `final` DAG (the whole pipeline) with the best trial's params, so the
  *                 best model flows on to evaluate, gate and register as in any run.
  *   trial  the pipeline cut to the objective's task, the swept params (and with ASHA the epochs) from
- *          the item; outputs `value` (the objective) and `intermediate` (the early-stopping metric)
+ *          the item; outputs `value` (the objective), `intermediate` (the early-stopping metric) and
+ *          `trial` (its number: Argo aggregates only succeeded trials' outputs)
  *   final  every task of the pipeline, the swept params from the item
  *   plus the pipeline's step templates (as compileArgo renders them) and the controller's.
  *
@@ -24,7 +26,7 @@ import { App, Chart } from 'cdk8s';
 import type { ITemplate } from '@kubernetes-models/argo-workflows/argoproj.io/v1alpha1/Template';
 import type { Issue } from '../../api/errors.ts';
 import type { ParamValue } from '../../components/component.ts';
-import { RESULT_INTERMEDIATE, RESULT_VALUE, TRIAL_NUMBER_ITEM, type ControllerSpec } from '../../components/tuning/controller.ts';
+import { RESULT_INTERMEDIATE, RESULT_TRIAL, RESULT_VALUE, TRIAL_NUMBER_ITEM, type ControllerSpec } from '../../components/tuning/controller.ts';
 import { compileArgo, DAG_TEMPLATE, type CompiledPipeline } from '../argo.ts';
 import { Pipeline } from '../pipeline.ts';
 import { Cache } from '../resources.ts';
@@ -138,6 +140,7 @@ interface Step {
   readonly arguments: { readonly parameters: { readonly name: string; readonly value: string }[] };
   readonly withParam?: string;
   readonly when?: string;
+  readonly continueOn?: { readonly failed?: boolean; readonly error?: boolean };
 }
 interface StepsTemplate {
   readonly name: string;
@@ -181,6 +184,9 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
     parameters: [
       { name: RESULT_VALUE, valueFrom: { parameter: `{{tasks.${s.objective.task}.outputs.parameters.${s.objective.metric}}}` } },
       ...(intermediate ? [{ name: RESULT_INTERMEDIATE, valueFrom: { parameter: `{{tasks.${s.task}.outputs.parameters.${intermediate}}}` } }] : []),
+      // Argo aggregates only the succeeded trials' outputs: the number tells the controller which ran.
+      // (An expression, read from the DAG's scope: a `{{inputs…}}` tag would be substituted before the lookup.)
+      { name: RESULT_TRIAL, valueFrom: { expression: `inputs.parameters.${TRIAL_NUMBER_ITEM}` } },
     ],
   };
   const final = dagFrom(full, SWEEP_FINAL, names);
@@ -215,7 +221,8 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
           },
         },
       ],
-      [{ name: 'trial', template: SWEEP_TRIAL, withParam: out('items'), arguments: { parameters: trialArgs } }],
+      // A failed trial does not fail the round: the controller records it (no result) and proposes on.
+      [{ name: 'trial', template: SWEEP_TRIAL, withParam: out('items'), continueOn: { failed: true, error: true }, arguments: { parameters: trialArgs } }],
       [
         {
           name: 'next',

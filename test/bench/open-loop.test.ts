@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { atRateProblem, openLoop, postBytes } from '../../bench/open-loop.ts';
+import { closedLoop } from '../../bench/closed-loop.ts';
+import { atRateProblem, declaredBodyLength, FramingError, openLoop, postBytes } from '../../bench/open-loop.ts';
 
 test('postBytes carries the Authorization header only when given', () => {
   const plain = postBytes('http://127.0.0.1:1/x', '{}').toString('latin1');
@@ -67,6 +68,42 @@ test('a server slower than the schedule: the open loop reports the rate it achie
     const r = await openLoop({ url, body: '{}', rate: 400, connections: 1, seconds: 1, warmupSeconds: 0.1 });
     assert.ok(r.rps < 400 * 0.5, `achieved ${r.rps} req/s`);
     assert.match(atRateProblem({ rate: 400, rps: r.rps, sendLagP99: r.sendLagMs.p99 })!, /achieved, under 97% of 400/);
+  } finally {
+    server.close();
+  }
+});
+
+test('declaredBodyLength: Content-Length framing only; bodiless statuses are 0; chunked or no length is undefined', () => {
+  const head = (status: string, ...h: string[]) => [`HTTP/1.1 ${status}`, ...h].join('\r\n');
+  assert.equal(declaredBodyLength(head('200 OK', 'content-type: application/json', 'Content-Length: 17')), 17);
+  assert.equal(declaredBodyLength(head('200 OK', 'content-length:  3 ', 'x: y')), 3);
+  assert.equal(declaredBodyLength(head('200 OK', 'transfer-encoding: chunked')), undefined);
+  assert.equal(declaredBodyLength(head('200 OK', 'content-length: 3', 'transfer-encoding: chunked')), undefined);
+  assert.equal(declaredBodyLength(head('200 OK', 'connection: close')), undefined);
+  assert.equal(declaredBodyLength(head('200 OK', 'x-content-length: 5')), undefined);
+  assert.equal(declaredBodyLength(head('204 No Content')), 0);
+  assert.equal(declaredBodyLength(head('304 Not Modified')), 0);
+  assert.equal(declaredBodyLength(head('100 Continue')), 0);
+});
+
+test('a chunked answer is refused with a FramingError naming the fix, not timed at its headers (open and closed loop)', async () => {
+  // node:http sends chunked framing when the handler writes without a Content-Length.
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"a":');
+      setTimeout(() => res.end('1}'), 5);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/features`;
+    await assert.rejects(
+      openLoop({ url, body: '{}', rate: 100, connections: 2, seconds: 0.3, warmupSeconds: 0.1 }),
+      (e: unknown) => e instanceof FramingError && /without Content-Length.*transfer-encoding: chunked.*send Content-Length/i.test(e.message),
+    );
+    await assert.rejects(closedLoop({ url, body: '{}', connections: 2, seconds: 0.3, warmupSeconds: 0.1 }), FramingError);
   } finally {
     server.close();
   }

@@ -111,9 +111,20 @@ describe('a Python container task: the same outputs locally and on the cluster',
       }
     }
     // The summary names the contract variables the step saw: the same set in both back ends.
-    const summaryJson = JSON.parse(readFileSync(join(tmp, 'unpacked', 'summarize', 'summary', 'summary'), 'utf8')) as { contract: string[]; rows: number };
+    const summaryJson = JSON.parse(readFileSync(join(tmp, 'unpacked', 'summarize', 'summary', 'summary'), 'utf8')) as {
+      contract: string[];
+      rows: number;
+      notes: boolean;
+    };
     assert.equal(summaryJson.rows, rows);
+    // `make`'s optional `notes` was never written: no artifact, and `summarize` ran without it.
+    assert.equal(summaryJson.notes, false);
+    assert.equal(
+      nodes.find((n) => n.displayName === 'make')!.outputs?.artifacts?.find((a) => a.name === 'notes'),
+      undefined,
+    );
     assert.deepEqual(summaryJson.contract, [
+      'GHOSTEAM_INPUT_NOTES',
       'GHOSTEAM_INPUT_TABLE',
       'GHOSTEAM_OUTPUT_PARAMS_DIR',
       'GHOSTEAM_OUTPUT_SUMMARY',

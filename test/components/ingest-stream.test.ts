@@ -70,6 +70,56 @@ describe('streaming ingest', () => {
     assert.deepEqual(encodeDataset(await readDataset(whole)), encodeDataset(ds));
   });
 
+  test("a dataset far over the writer's write queue: the same bytes whether chunks are copied or given away, and an abort mid-write leaves no file and no open descriptor", async () => {
+    const rows = 150_000;
+    const columns = Array.from({ length: 32 }, (_, k) => {
+      const values = new Float64Array(rows);
+      for (let i = 0; i < rows; i++) values[i] = (i * (k + 1)) % 7 === 3 ? NaN : i * 0.25 + k;
+      return { name: `f${k}`, type: 'numeric' as const, values };
+    });
+    const codes = Int32Array.from({ length: rows }, (_, i) => (i % 11 === 0 ? -1 : i % 3));
+    const ds: Dataset = { rows, columns: [...columns, { name: 'c', type: 'categorical', categories: ['a', 'b', 'c'], codes }] };
+    const copied = join(dir, 'big-copied.arrow');
+    const w1 = new DatasetWriter(copied);
+    for (let s = 0; s < rows; s += 40_000) w1.write(sliceDataset(ds, s, Math.min(rows, s + 40_000)));
+    const d1 = await w1.close();
+    assert.ok(readFileSync(copied).length > 32 << 20, 'over the 32 MiB the writer queues before it writes synchronously');
+    assert.ok(Number.isNaN(columns[0].values[3]) && codes[0] === -1, 'chunks that were not given away are left as they were');
+    const given = join(dir, 'big-given.arrow');
+    const w2 = new DatasetWriter(given);
+    for (let s = 0; s < rows; s += 30_001) {
+      const part = sliceDataset(ds, s, Math.min(rows, s + 30_001));
+      // A copy the writer may rewrite in place.
+      w2.write(
+        {
+          rows: part.rows,
+          columns: part.columns.map((c) =>
+            c.type === 'numeric' ? { ...c, values: c.values.slice() } : c.type === 'categorical' ? { ...c, codes: c.codes.slice() } : c,
+          ),
+        },
+        true,
+      );
+    }
+    assert.equal(await w2.close(), d1);
+    assert.equal(await datasetDigest(given), d1);
+    assert.deepEqual(encodeDataset(await readDataset(given)), encodeDataset(await readDataset(copied)));
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const aborted = join(dir, 'big-aborted.arrow');
+    const w3 = new DatasetWriter(aborted);
+    w3.write(ds);
+    w3.abort();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!existsSync(aborted), 'no output');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('big-aborted')),
+      [],
+      'no temporary file',
+    );
+    assert.equal(fds(), before, 'its descriptor is closed once the write in flight ends');
+    await assert.rejects(w3.close(), /closed twice|aborted/);
+  });
+
   test('validation and the profile over chunks equal the one-chunk results; split streams the same rows as splitIndices', async () => {
     const p = join(dir, 'v.csv');
     writeFileSync(p, csvText(3000, false));

@@ -107,15 +107,21 @@ Recent TrainingRuns (newest first, at most 10)
   });
 
   test('retrain makes a manual TrainingRun the CRD accepts; a bad pipeline name is refused', async () => {
-    const r = manualTrainingRun('fraud-train', 'ml', new Date('2026-12-01T22:30:05.123Z'), { epochs: '20' }, `sha256:${'0'.repeat(64)}`, 'fraud');
+    const r = manualTrainingRun('fraud-train', 'ml', new Date('2026-12-01T22:30:05.123Z'), { epochs: '20' }, `sha256:${'0'.repeat(64)}`, 'fraud', 'k3x9');
     assert.deepEqual(r.metadata, {
-      name: 'fraud-train-manual-20261201223005',
+      name: 'fraud-train-manual-20261201223005123-k3x9',
       namespace: 'ml',
       labels: { 'ghosteam.io/pipeline': 'fraud-train', 'ghosteam.io/reason': 'manual' },
     });
     const { validateGhosteamObject } = await import('../../api/crds/validate.ts');
     assert.deepEqual(validateGhosteamObject(r as never), []);
     assert.throws(() => manualTrainingRun('Fraud_Train', 'ml', new Date(), {}, 'sha256:0'), /'Fraud_Train' is not a pipeline name/);
+    // Two retrains in the same millisecond still get two names; the longest fits a label value.
+    const at = new Date('2026-12-01T22:30:05.123Z');
+    const names = new Set(Array.from({ length: 200 }, () => manualTrainingRun('fraud-train', 'ml', at, {}, 'sha256:0').metadata.name));
+    assert.equal(names.size, 200);
+    const long = manualTrainingRun('p'.repeat(63), 'ml', at, {}, 'sha256:0').metadata.name;
+    assert.ok(long.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(long), long);
   });
 });
 

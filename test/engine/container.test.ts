@@ -14,6 +14,7 @@ import { Artifact, ContainerComponent, Pipeline, compileArgo, type PipelineSpec 
 import { runPipeline } from '../../pipelines/local/index.ts';
 import { rendezvousEnv } from '../../pipelines/local/executor.ts';
 import { ArtifactStore } from '../../pipelines/local/store.ts';
+import { upstreamErrors } from '../constructs/upstream.ts';
 import { usePeers } from '../peers/index.ts';
 import { tempDir } from './helpers.ts';
 
@@ -120,6 +121,53 @@ describe('container components: one I/O contract, locally and in the Argo templa
       tpl.outputs?.parameters?.map((p) => p.valueFrom.path),
       ['chars', 'mode'].map((p) => `${tplEnv.GHOSTEAM_OUTPUT_PARAMS_DIR}/${p}`),
     );
+  });
+
+  test('an optional output the step does not write: the consumer runs without it, locally and in Argo (both ends optional)', async () => {
+    await writeFile(
+      join(dir, 'app', 'steps', 'maybe.mjs'),
+      `import { writeFileSync } from 'node:fs';\nwriteFileSync(process.env.GHOSTEAM_OUTPUT_MAIN, 'main');\n`,
+    );
+    await writeFile(
+      join(dir, 'app', 'steps', 'use.mjs'),
+      `import { existsSync, writeFileSync } from 'node:fs';\nconst p = process.env.GHOSTEAM_INPUT_EXTRA ?? '';\nwriteFileSync(process.env.GHOSTEAM_OUTPUT_SEEN, JSON.stringify({ extra: p !== '' && existsSync(p) }));\n`,
+    );
+    const maybe = ContainerComponent.define({
+      name: 'maybe',
+      image: 'ghcr.io/acme/maybe:1',
+      command: ['node', 'steps/maybe.mjs'],
+      outputs: { main: 'file', extra: { kind: 'file', optional: true } },
+    });
+    const use = ContainerComponent.define({
+      name: 'use',
+      image: 'ghcr.io/acme/use:1',
+      command: ['node', 'steps/use.mjs'],
+      inputs: { main: 'file', extra: { kind: 'file', optional: true } },
+      outputs: { seen: 'metrics' },
+    });
+    const { spec } = build(join(dir, 'app'), (p) => {
+      const m = p.component('maybe', maybe, {});
+      p.component('use', use, { inputs: { main: m.output('main'), extra: m.output('extra') } });
+    });
+    assert.equal(spec.tasks.find((t) => t.name === 'maybe')!.outputs.extra.optional, true);
+
+    const rec = await runPipeline(spec, { storeDir: join(dir, 'store-opt'), cwd: dir, cache: false });
+    assert.equal(rec.status, 'Succeeded', JSON.stringify(rec.nodes.use));
+    assert.deepEqual(Object.keys(rec.nodes.maybe.outputs), ['main']);
+    const store = new ArtifactStore(join(dir, 'store-opt'));
+    assert.deepEqual(JSON.parse(await readFile(store.pathOf(rec.nodes.use.outputs.seen.digest), 'utf8')), { extra: false });
+
+    const wt = compileArgo(spec).workflowTemplate;
+    const tpls = wt.spec.templates as unknown as Template[];
+    type Art = { name: string; optional?: boolean };
+    const arts = (xs: Art[] | undefined) => Object.fromEntries((xs ?? []).map((a) => [a.name, a.optional ?? false]));
+    assert.deepEqual(arts(tpls.find((t) => t.name === 'maybe')!.outputs?.artifacts), { main: false, extra: true });
+    assert.deepEqual(arts(tpls.find((t) => t.name === 'use')!.inputs?.artifacts), { main: false, extra: true });
+    const dag = (wt.spec.templates as unknown as { dag?: { tasks: { name: string; arguments?: { artifacts?: Art[] } }[] } }[]).find((t) => t.dag)!.dag!;
+    assert.deepEqual(arts(dag.tasks.find((t) => t.name === 'use')!.arguments?.artifacts), { main: false, extra: true });
+    // Everything else keeps Argo's default (a missing output fails the step).
+    assert.deepEqual(arts(tpls.find((t) => t.name === 'shout')!.outputs?.artifacts), { report: false });
+    assert.deepEqual(upstreamErrors(wt as unknown as { apiVersion: string; kind: string }), []);
   });
 
   test('a defined component is reused: image, command, declared defaults; local settings stay out of the template and the spec hash', () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startModelServer } from '../../components/model-server/index.ts';
+import { MALLOC_MMAP_THRESHOLD } from '../../components/model-server/residency.ts';
 import { tempDir, writeFraudModel, get } from './fixtures.ts';
 
 const root = join(import.meta.dirname, '../..');
@@ -21,6 +22,13 @@ describe('images/model-server', () => {
     for (const name of Object.keys(img.dependencies)) {
       assert.equal(imgLock.packages[`node_modules/${name}`]?.version, rootLock.packages[`node_modules/${name}`]?.version, `${name} in the lockfiles`);
     }
+  });
+  test("sets glibc's MALLOC_MMAP_THRESHOLD_ to what `serve --memory-budget` runs with, so the server starts once", () => {
+    const env = [...dockerfile.matchAll(/^ENV (.+)$/gm)].flatMap((m) => m[1].split(/\s+/));
+    assert.ok(env.includes(`MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD}`), `the final stage's ENV lines: ${env.join(' ')}`);
+    // in the final stage (the one the ENTRYPOINT runs), not only in the deps stage
+    const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    assert.match(final, new RegExp(`^ENV .*\\bMALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD}\\b`, 'm'));
   });
   test('runs as a non-root numeric user and every COPY source exists', () => {
     assert.match(dockerfile, /^USER 65532:65532$/m);

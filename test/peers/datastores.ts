@@ -103,8 +103,12 @@ function runWithInput(cmd: string, args: string[], input: string, user: { uid: n
   return Promise.resolve();
 }
 
-/** Start PostgreSQL on 127.0.0.1 (no Unix socket outside its temp dir), from the seed cluster. */
-export async function startPostgres(log: Log = () => {}): Promise<PostgresState> {
+/**
+ * Start PostgreSQL on 127.0.0.1 (no Unix socket outside its temp dir), from the seed cluster.
+ * `tls`: a server certificate and key (PEM) to serve TLS with (ssl=on; plain connections still
+ * allowed, as pg_hba's `host` lines allow both).
+ */
+export async function startPostgres(log: Log = () => {}, opts: { tls?: { cert: string; key: string } } = {}): Promise<PostgresState> {
   const binDir = await ensurePostgres(log);
   const seed = await postgresSeed(binDir, log);
   const user = serverUser();
@@ -117,6 +121,16 @@ export async function startPostgres(log: Log = () => {}): Promise<PostgresState>
   const logFile = join(dir, 'postgres.log');
   writeFileSync(logFile, '');
   chownTree(logFile, user);
+  const tlsArgs: string[] = [];
+  if (opts.tls) {
+    // The server reads its key only when the server's user owns it and no one else can read it.
+    cpSync(opts.tls.cert, join(dir, 'server.crt'));
+    cpSync(opts.tls.key, join(dir, 'server.key'));
+    chmodSync(join(dir, 'server.key'), 0o600);
+    chownTree(join(dir, 'server.crt'), user);
+    chownTree(join(dir, 'server.key'), user);
+    tlsArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${join(dir, 'server.crt')}`, '-c', `ssl_key_file=${join(dir, 'server.key')}`);
+  }
   const args = [
     '-D',
     join(dir, 'data'),
@@ -133,6 +147,7 @@ export async function startPostgres(log: Log = () => {}): Promise<PostgresState>
     'synchronous_commit=off',
     '-c',
     'full_page_writes=off',
+    ...tlsArgs,
   ];
   const child = spawnDaemon(join(binDir, 'postgres'), args, logFile, user ? { uid: user.uid, gid: user.gid } : {});
   const url = `postgres://ghosteam:${encodeURIComponent(seed.password)}@127.0.0.1:${port}/ghosteam`;
@@ -198,16 +213,47 @@ export async function ensureKafka(log: Log): Promise<string> {
   });
 }
 
-export function kafkaProperties(port: number, controllerPort: number, dataDir: string): string {
+/** Extra listeners of a secured test broker: ports, the server's PEM (key + chain) and the PLAIN users. */
+export interface KafkaSecureListeners {
+  readonly saslSsl: number;
+  readonly ssl: number;
+  readonly saslPlaintext: number;
+  /** PKCS#8 key followed by the certificate chain (Kafka's PEM keystore). */
+  readonly keystore: string;
+  readonly plainUsers: Readonly<Record<string, string>>;
+}
+
+export function kafkaProperties(port: number, controllerPort: number, dataDir: string, secure?: KafkaSecureListeners): string {
+  const extra = secure ? [`SASL_SSL://127.0.0.1:${secure.saslSsl}`, `SSL://127.0.0.1:${secure.ssl}`, `SASL_PLAINTEXT://127.0.0.1:${secure.saslPlaintext}`] : [];
+  const jaas = (listener: string) =>
+    secure
+      ? [
+          `listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${Object.entries(secure.plainUsers)
+            .map(([u, pw]) => `user_${u}="${pw}"`)
+            .join(' ')};`,
+          `listener.name.${listener}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+          `listener.name.${listener}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+        ]
+      : [];
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=${[`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...extra].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${port}`, ...extra].join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
+    ...(secure
+      ? [
+          'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+          'ssl.keystore.type=PEM',
+          `ssl.keystore.location=${secure.keystore}`,
+          'ssl.client.auth=none',
+          ...jaas('sasl_ssl'),
+          ...jaas('sasl_plaintext'),
+        ]
+      : []),
     `log.dirs=${dataDir}`,
     // One node: every internal topic has one replica.
     'offsets.topic.replication.factor=1',
@@ -224,16 +270,48 @@ export function kafkaProperties(port: number, controllerPort: number, dataDir: s
 
 const JAVA_OPTS = ['-Xmx384m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true'];
 
-/** Start one KRaft node (broker + controller) on 127.0.0.1 with a freshly formatted log dir. */
-export async function startKafka(log: Log = () => {}): Promise<KafkaState> {
+/** A secured broker's listeners and credentials, for tests of SASL and TLS (never peers:up's shared broker). */
+export interface KafkaSecured {
+  readonly saslSslBrokers: string;
+  readonly sslBrokers: string;
+  readonly saslPlaintextBrokers: string;
+  /** The CA that signed the broker's certificate (PEM file). */
+  readonly caFile: string;
+  /** SCRAM-SHA-256 and SCRAM-SHA-512 users (made at format time) and PLAIN users (the JAAS config): name → password. */
+  readonly users: Readonly<Record<string, string>>;
+}
+
+/**
+ * Start one KRaft node (broker + controller) on 127.0.0.1 with a freshly formatted log dir.
+ * `secure`: also SASL_SSL, SSL and SASL_PLAINTEXT listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
+ * with a certificate from a CA made here with openssl, and these users.
+ */
+export async function startKafka(
+  log: Log = () => {},
+  opts: { secure?: { users: Readonly<Record<string, string>> } } = {},
+): Promise<KafkaState & { secured?: KafkaSecured }> {
   const libs = await ensureKafka(log);
   const dir = mkdtempSync(join(tmpdir(), 'ghosteam-kafka-'));
   const [port, controllerPort] = [await freePort(), await freePort()];
   const props = join(dir, 'server.properties');
-  writeFileSync(props, kafkaProperties(port, controllerPort, join(dir, 'data')));
+  let secure: KafkaSecureListeners | undefined;
+  let caFile: string | undefined;
+  if (opts.secure) {
+    const { makeCa, makeLeaf } = await import('../security/certs.ts');
+    const ca = makeCa(dir, 'kafka-ca');
+    const leaf = makeLeaf(dir, ca, 'kafka-broker');
+    const keystore = join(dir, 'kafka-broker.pem');
+    writeFileSync(keystore, readFileSync(leaf.key, 'utf8') + readFileSync(leaf.cert, 'utf8'));
+    secure = { saslSsl: await freePort(), ssl: await freePort(), saslPlaintext: await freePort(), keystore, plainUsers: opts.secure.users };
+    caFile = ca.cert;
+  }
+  writeFileSync(props, kafkaProperties(port, controllerPort, join(dir, 'data'), secure));
   const cp = `${libs}/*`;
+  const scram = Object.entries(opts.secure?.users ?? {}).flatMap(([name, password]) =>
+    ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${name},password=${password}]`]),
+  );
   // A cluster id is 16 random bytes in URL-safe base64 (what `kafka-storage random-uuid` prints).
-  await run('java', [...JAVA_OPTS, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', props], {
+  await run('java', [...JAVA_OPTS, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', props, ...scram], {
     log: () => {},
   });
   const logFile = join(dir, 'kafka.log');
@@ -241,7 +319,17 @@ export async function startKafka(log: Log = () => {}): Promise<KafkaState> {
   const brokers = `127.0.0.1:${port}`;
   await waitReady('kafka', child.pid!, logFile, 120_000, () => kafkaAnswers(brokers));
   log(`kafka: broker ready on ${brokers} (KRaft; data under ${dir})`);
-  return { pid: child.pid!, port, dir, log: logFile, brokers };
+  const secured =
+    secure && caFile
+      ? {
+          saslSslBrokers: `127.0.0.1:${secure.saslSsl}`,
+          sslBrokers: `127.0.0.1:${secure.ssl}`,
+          saslPlaintextBrokers: `127.0.0.1:${secure.saslPlaintext}`,
+          caFile,
+          users: opts.secure!.users,
+        }
+      : undefined;
+  return { pid: child.pid!, port, dir, log: logFile, brokers, ...(secured ? { secured } : {}) };
 }
 
 /** True when the broker answers a metadata request (an open port alone is not a ready broker). */

@@ -14,6 +14,7 @@ import { controllerStep, type ControllerSpec, type ControllerState, type RoundRe
 import { sweepController } from '../../components/sweep-controller/index.ts';
 import type { ParamValue } from '../../components/component.ts';
 import { chart, find, issuesOf, objectsOf, synth, type Obj } from '../constructs/helpers.ts';
+import { validateObject } from '../../charts/validate.ts';
 import { kubeConfig, rawKube, uniqueName, usePeers, type KubeObject } from '../peers/index.ts';
 
 function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean } = {}) {
@@ -83,7 +84,9 @@ describe('Sweep → Argo WorkflowTemplate', () => {
     assert.deepEqual(trial.outputs!.parameters, [
       { name: 'value', valueFrom: { parameter: '{{tasks.evaluate.outputs.parameters.logLoss}}' } },
       { name: 'intermediate', valueFrom: { parameter: '{{tasks.train.outputs.parameters.valLoss}}' } },
+      { name: 'trial', valueFrom: { expression: 'inputs.parameters.trial' } },
     ]);
+    assert.deepEqual((round.steps![1][0] as { continueOn?: unknown }).continueOn, { failed: true, error: true }, 'a failed trial does not fail the round');
     assert.deepEqual(
       tpl(wt, 'final').dag!.tasks.map((t) => t.name),
       ['ingest', 'split', 'train', 'evaluate', 'register'],
@@ -105,6 +108,20 @@ describe('Sweep → Argo WorkflowTemplate', () => {
     });
   });
 
+  it("synth's validation takes Argo's steps as lists of parallel steps, and names a bad step by its place", () => {
+    // `ghosteam synth` of any Argo sweep failed here before: the published models type a group of
+    // parallel steps as an object, while Argo (ParallelSteps' JSON and OpenAPI type) has a list.
+    const { a, c } = app({ es: EarlyStopping.asha() });
+    assert.doesNotThrow(() => synth(a));
+    const wt = structuredClone(find(objectsOf(c), 'WorkflowTemplate', 'fraud-tune'));
+    (wt.spec.templates as Tpl[]).find((t) => t.name === 'round')!.steps![1][0].name = 5 as never;
+    const issues = validateObject({ source: 'sweep.yaml', object: wt });
+    assert.deepEqual(
+      issues.map((i) => `${i.field} ${i.message}`),
+      ['spec.templates[1].steps[1][0].name must be of type string'],
+    );
+  });
+
   it('bad input at synth: median stopping, a conditional param the task gives no value', () => {
     const { a } = app({ es: EarlyStopping.median(), hidden: false });
     assert.deepEqual(
@@ -121,10 +138,13 @@ describe('Sweep → Argo WorkflowTemplate', () => {
 function simulate(params: Record<string, ParamValue>, epochs: number): RoundResult {
   const lr = Number(params.learningRate);
   const base = Math.abs(Math.log10(lr) + 2) + (params.model === 'mlp' ? 0.05 : 0);
-  return { value: String(base + 0.1), intermediate: String(base + 1 / epochs) };
+  return { trial: String(params.trial), value: String(base + 0.1), intermediate: String(base + 1 / epochs) };
 }
 
-async function drive(spec: ControllerSpec): Promise<{
+async function drive(
+  spec: ControllerSpec,
+  fails: (item: Record<string, ParamValue>) => boolean = () => false,
+): Promise<{
   rounds: number;
   epochs: number;
   state: ControllerState;
@@ -155,7 +175,8 @@ async function drive(spec: ControllerSpec): Promise<{
     const e = (it: Record<string, ParamValue>): number => Number(it.epochs ?? 27);
     epochs += items.reduce((a, it) => a + e(it), 0);
     state = out.state as string;
-    results = JSON.stringify(items.map((it) => simulate(it, e(it))));
+    // As Argo aggregates a round's outputs: a failed trial's are missing.
+    results = JSON.stringify(items.filter((it) => !fails(it)).map((it) => simulate(it, e(it))));
   }
   throw new Error('the sweep did not end');
 }
@@ -236,14 +257,55 @@ describe('the sweep controller, round by round', () => {
     assert.ok(r.state.trials.filter((t) => t.state === 'Pruned').every((t) => /: bracket [0-2], rung /.test(t.message!)));
   });
 
-  it('a result that is no number fails that trial with the reason; a wrong count of results is an error', () => {
+  it('a result that is no number fails that trial with the reason; a result of another trial is an error', () => {
     const first = controllerStep(base(), null, []);
     assert.equal(first.items.length, 4);
-    const next = controllerStep(base(), first.state, [{ value: '0.5' }, { value: 'null' }, { value: '0.2' }, { value: '0.9' }]);
+    const r = (trial: number, value: string) => ({ trial: String(trial), value });
+    const next = controllerStep(base(), first.state, [r(0, '0.5'), r(1, 'null'), r(2, '0.2'), r(3, '0.9')]);
     assert.equal(next.state.trials[1].state, 'Failed');
     assert.equal(next.state.trials[1].message, 'objective \'logLoss\' came back as "null", not a number');
     assert.equal(next.best!.value, 0.2);
-    assert.throws(() => controllerStep(base(), first.state, [{ value: '1' }]), /round 0 ran 4 trials but 1 results came back/);
+    assert.throws(() => controllerStep(base(), first.state, [r(7, '1')]), /round 0 ran trials 0, 1, 2, 3, but a result names trial "7"/);
+    assert.throws(() => controllerStep(base(), first.state, [{ value: '1' }]), /but a result names trial null/);
+  });
+
+  it('a failed trial (no result) is recorded and the sweep proposes on; only a sweep of failed trials fails', async () => {
+    // Trials whose model is 'mlp' fail (their pods fail: Argo aggregates no outputs for them).
+    const mlp = (it: Record<string, ParamValue>) => it.model === 'mlp';
+    const r = await drive(base(), mlp);
+    assert.equal(r.state.trials.length, 27, 'the budget is spent: failed trials count, and rounds go on after them');
+    const failed = r.state.trials.filter((t) => t.state === 'Failed');
+    assert.ok(failed.length > 0 && failed.every((t) => t.params.model === 'mlp'), JSON.stringify(failed.map((t) => t.params)));
+    assert.match(failed[0].message!, /^failed at its run: the trial gave no result/);
+    assert.ok(r.state.trials.filter((t) => t.state === 'Complete').every((t) => t.params.model === 'logistic'));
+    assert.equal(r.best!.params.model, 'logistic');
+    assert.deepEqual(r.final, [r.best!.params], 'the best of the trials that completed runs the pipeline');
+
+    // ASHA: a rung promotes among the trials that reported; a trial failing at a later rung stops there.
+    const asha: ControllerSpec = {
+      ...base(),
+      sweep: {
+        ...base().sweep,
+        earlyStopping: { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'valLoss', direction: 'minimize' },
+      },
+      resource: { param: 'epochs', max: 27 },
+    };
+    const clean = await drive(asha);
+    const top = clean.best!.params;
+    // The trial that wins without failures fails once it trains for 9 epochs: the sweep still ends with a best.
+    const rr = await drive(asha, (it) => it.learningRate === top.learningRate && Number(it.epochs) >= 9);
+    const gone = rr.state.trials.find((t) => t.params.learningRate === top.learningRate)!;
+    assert.equal(gone.state, 'Failed');
+    assert.equal(gone.message, "failed at 9 epochs: the trial gave no result (its pods failed; the workflow's trial node says why)");
+    assert.ok(rr.best && rr.best.params.learningRate !== top.learningRate, 'another trial completes in its place');
+    assert.equal(rr.state.trials.filter((t) => t.state === 'Complete').length, 1);
+
+    await assert.rejects(
+      drive(base(), () => true),
+      (e: Error) =>
+        e.message ===
+        "test/s: every trial failed (27 of 27), so there is no best model; trial 0: failed at its run: the trial gave no result (its pods failed; the workflow's trial node says why)",
+    );
   });
 });
 

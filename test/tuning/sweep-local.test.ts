@@ -27,6 +27,7 @@ const components = catalog(
       const x = Number(ctx.params.x);
       const c = String(ctx.params.c ?? 'a');
       const epochs = Number(ctx.params.epochs ?? 9);
+      if (ctx.params.failAbove !== undefined && x > Number(ctx.params.failAbove)) throw new Error(`x ${x} diverges`);
       const target = (x - 0.3) ** 2 + (c === 'b' ? 0 : 0.5);
       for (let e = 1; e <= epochs; e++) {
         // Loss falls towards the trial's final value; a better trial is better at every epoch.
@@ -222,7 +223,43 @@ describe('local sweep', () => {
       const bad = await runSweep(nullSpec, sweep({ budget: { trials: 2, parallelism: 1 } }), { cwd: dir, components, gitCommit: null });
       assert.equal(bad.status, 'Failed');
       assert.equal(bad.trials[0].message, "task 'evaluate' gave objective 'err' as null, not a number");
-      assert.equal(bad.message, 'no trial completed (2 ran: 2 failed, 0 pruned)');
+      assert.equal(
+        bad.message,
+        "test/toy-tune: every trial failed (2 of 2), so there is no best model; trial 0: task 'evaluate' gave objective 'err' as null, not a number",
+      );
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a failed trial does not fail the sweep: it is recorded with its error, TPE and ASHA go on, the best runs the pipeline', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      // Trials with x above 0.25 throw in the training task (a diverging run, a bad combination).
+      const failing = { ...spec, tasks: spec.tasks.map((t) => (t.name === 'train' ? { ...t, params: { ...t.params, failAbove: lit(0.25) } } : t)) };
+      for (const extra of [{ algorithm: { kind: 'tpe' as const, seed: 3, startupTrials: 4 } }, { earlyStopping: EarlyStopping.asha().spec }]) {
+        const before = registered.length;
+        const r = await runSweep(failing, sweep({ ...extra, budget: { trials: 12, parallelism: 2 } }), { cwd: dir, components, gitCommit: null });
+        const failed = r.trials.filter((t) => t.state === 'Failed');
+        assert.ok(failed.length > 0, `some trials failed: ${JSON.stringify(r.trials.map((t) => [t.params.x, t.state, t.message]))}`);
+        assert.ok(
+          failed.every((t) => Number(t.params.x) > 0.25 && /x [\d.]+ diverges/.test(t.message ?? '')),
+          JSON.stringify(failed.map((t) => [t.params, t.message])),
+        );
+        assert.equal(r.trials.length, 12, 'the sweep proposed on after the failures');
+        assert.equal(r.status, 'Succeeded', r.message);
+        assert.ok(r.best && Number(r.best.params.x) <= 0.25);
+        assert.equal(r.finalStatus, 'Succeeded');
+        assert.equal(registered.length, before + 1, 'the best model flowed on to register');
+      }
+      const all = await runSweep(failing, sweep({ space: { x: Space.uniform(0.6, 1).spec }, budget: { trials: 3, parallelism: 1 } }), {
+        cwd: dir,
+        components,
+        gitCommit: null,
+      });
+      assert.equal(all.status, 'Failed');
+      assert.match(all.message!, /^test\/toy-tune: every trial failed \(3 of 3\), so there is no best model; trial 0: .*x 0\.\d+ diverges/);
+      assert.equal(all.finalRunId, undefined, 'no final run without a best trial');
     } finally {
       await cleanup();
     }

@@ -135,7 +135,7 @@ describe('UI actions with a static token, audited', () => {
     assert.match(p.json.message, /promote of Model fraud\/fraud-model handed to the local operator/);
     const r = await call(`${ui.url}/api/trainingruns`, { body: JSON.stringify({ pipeline: 'fraud-train', params: { epochs: '7' } }), token: TOKEN });
     assert.equal(r.status, 202, JSON.stringify(r.json));
-    assert.match(r.json.trainingRun, /^fraud-train-manual-\d{14}$/);
+    assert.match(r.json.trainingRun, /^fraud-train-manual-\d{17}-[a-z0-9]{4}$/);
     const inbox = await readInbox(fx.stateDir);
     assert.equal(inbox.length, 2);
     assert.deepEqual(inbox[0].entry?.annotate, [{ kind: 'Model', namespace: NS, name: MODEL, annotations: { 'ghosteam.io/rollout': 'promote' } }]);

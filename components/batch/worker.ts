@@ -1,0 +1,50 @@
+/**
+ * Worker side of worker-model.ts: a batch prediction's model runs here, so onnxruntime's
+ * synchronous `run` blocks this thread and not the one reading the input and writing the output;
+ * the input digest is computed here too (a worker of its own), off the main thread.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { OrtModel } from '../model-server/models.ts';
+import { RequestError } from '../model-server/tensors.ts';
+import type { WorkerReply, WorkerRequest } from './worker-model.ts';
+
+let model: OrtModel | undefined;
+// One request at a time, in order (a run's reply never overtakes an earlier one's).
+let queue: Promise<void> = Promise.resolve();
+
+function reply(m: WorkerReply): void {
+  parentPort!.postMessage(m);
+}
+
+function failure(id: number, e: unknown): WorkerReply {
+  return { id, error: (e as Error).message ?? String(e), status: e instanceof RequestError ? e.status : undefined };
+}
+
+async function handle(m: WorkerRequest): Promise<void> {
+  try {
+    switch (m.type) {
+      case 'load': {
+        // Imported here: a digest worker needs neither onnxruntime nor the graph code.
+        const { loadOrtModel } = await import('../model-server/models.ts');
+        model = await loadOrtModel(m.path, { intraOpThreads: m.threads });
+        return reply({ id: m.id, inputs: model.inputs, outputs: model.outputs });
+      }
+      case 'run': {
+        if (!model) throw new Error('no model loaded in this worker');
+        return reply({ id: m.id, out: await model.run(m.feeds) });
+      }
+      case 'digest':
+        return reply({ id: m.id, digest: await (await import('../registry/local.ts')).sha256File(m.path) });
+      case 'release':
+        await model?.release();
+        model = undefined;
+        return reply({ id: m.id });
+    }
+  } catch (e) {
+    reply(failure(m.id, e));
+  }
+}
+
+parentPort!.on('message', (m: WorkerRequest) => {
+  queue = queue.then(() => handle(m));
+});
