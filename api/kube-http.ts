@@ -104,24 +104,31 @@ export function kubeGetText(kc: KubeConfig): (path: string, maxBytes: number) =>
   const init = kubeFetchInit(kc);
   return async (path, maxBytes) => {
     const i = await init();
+    // Aborted once maxBytes are in: the rest of the body is never transferred.
+    const stop = new AbortController();
     const res = await fetch(server + path, {
       ...i,
       method: 'GET',
+      signal: stop.signal,
       headers: { ...(i.headers as Record<string, string>), accept: 'text/plain, application/json' },
     });
     if (res.status >= 400) throw refusal('GET', path, res.status, await res.text());
     const chunks: Buffer[] = [];
     let size = 0;
     let truncated = false;
-    for await (const c of res.body as AsyncIterable<Buffer>) {
-      chunks.push(c);
-      size += c.length;
-      if (size > maxBytes) {
-        truncated = true;
-        break;
+    try {
+      for await (const c of res.body as AsyncIterable<Buffer>) {
+        chunks.push(c);
+        size += c.length;
+        if (size > maxBytes) {
+          truncated = true;
+          stop.abort();
+          break;
+        }
       }
+    } catch (e) {
+      if (!truncated) throw e;
     }
-    if (truncated) (res.body as unknown as { destroy?: () => void }).destroy?.();
     const all = Buffer.concat(chunks);
     return { text: all.subarray(0, Math.min(all.length, maxBytes)).toString('utf8'), truncated };
   };
