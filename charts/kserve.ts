@@ -78,8 +78,16 @@ export const InferenceServiceSchema = Type.Object({
       nodeSelector: Type.Optional(StrMap),
       tolerations: Type.Optional(Type.Array(TolerationSchema)),
       affinity: Type.Optional(AffinitySchema),
-      /** Secret volumes (a TLS certificate from a Secret). */
-      volumes: Type.Optional(Type.Array(Type.Object({ name: Type.String(), secret: Type.Object({ secretName: Type.String() }) }))),
+      /** Secret volumes (a TLS certificate from a Secret) and ConfigMap volumes (a Model's feature spec). */
+      volumes: Type.Optional(
+        Type.Array(
+          Type.Object({
+            name: Type.String(),
+            secret: Type.Optional(Type.Object({ secretName: Type.String() })),
+            configMap: Type.Optional(Type.Object({ name: Type.String() })),
+          }),
+        ),
+      ),
       model: Type.Object({
         modelFormat: Type.Object({ name: Type.String(), version: Type.Optional(Type.String()) }),
         runtime: Type.String(),

@@ -32,6 +32,9 @@ import { containerSecurityContext, podSecurityContext } from '../api/security.ts
 import { MODEL_LABEL } from '../api/objects.ts';
 import { parseGrant } from '../components/security/auth.ts';
 import { TLS_ENV } from '../components/security/tls.ts';
+import { createHash } from 'node:crypto';
+import { FEATURE_SPEC_ENV, modelFeaturesDoc, STORE_URL_ENV } from '../components/features/open-store.ts';
+import { FeatureService } from './feature-service.ts';
 
 /** Namespaces of the ingress in front of KServe predictors (Istio's gateway, Knative's activator). */
 export const DEFAULT_GATEWAY_NAMESPACES = ['istio-system', 'knative-serving'] as const;
@@ -109,6 +112,12 @@ export interface ModelCertManagerProps {
 /** Where the predictor's TLS Secret is mounted. */
 export const TLS_MOUNT = '/etc/ghosteam/tls';
 const TLS_VOLUME = 'ghosteam-tls';
+/** Where a Model's feature spec (its `<name>-features` ConfigMap) is mounted. */
+export const FEATURES_MOUNT = '/etc/ghosteam/features';
+export const FEATURES_FILE = 'features.json';
+const FEATURES_VOLUME = 'ghosteam-features';
+/** On the InferenceService (KServe copies it onto the pods): a changed feature spec rolls the pods, which read it at start. */
+export const FEATURES_DIGEST_ANNOTATION = 'ghosteam.io/features-digest';
 const GO_DURATION = /^([0-9]+(\.[0-9]+)?(h|m|s|ms))+$/;
 
 export interface ModelProps {
@@ -173,12 +182,24 @@ export interface ModelProps {
    * @default - plain HTTP inside the pod (TLS ends at the gateway or the mesh)
    */
   readonly tls?: ModelTlsProps;
+  /**
+   * The FeatureService whose features the model takes (or its name, declared in the same app):
+   * requests may then send entity keys (`{"entities": [{"driver_id": 1001}]}`) and the predictor
+   * looks the features up in the service's online store, runs the model on them and logs features
+   * and prediction. Synthesizes a `<name>-features` ConfigMap (the service and its views, what the
+   * server reads) mounted into the predictor, and the store's URL from the Secret the views name.
+   * The views must be online and on Redis (a pod has no local SQLite file), the features numeric,
+   * and the model one [N, k] input for the k features (checked when the server loads it).
+   * @default - none: requests send tensors
+   */
+  readonly features?: FeatureService | string;
 }
 
 export class Model extends Construct {
   readonly name: string;
   readonly runtime: ModelServingRuntime;
   private readonly ref: ModelRef;
+  private resolvedFeatures?: FeatureService;
 
   constructor(
     scope: Construct,
@@ -204,8 +225,11 @@ export class Model extends Construct {
       owner: this,
       render: () => ({
         labels: { [MODEL_LABEL]: this.name },
-        // Knative's queue-proxy speaks plain HTTP to the container: a predictor serving TLS itself is a raw Deployment.
-        ...(props.tls ? { annotations: { 'serving.kserve.io/deploymentMode': 'RawDeployment' } } : {}),
+        annotations: {
+          // Knative's queue-proxy speaks plain HTTP to the container: a predictor serving TLS itself is a raw Deployment.
+          ...(props.tls ? { 'serving.kserve.io/deploymentMode': 'RawDeployment' } : {}),
+          ...(props.features !== undefined ? { [FEATURES_DIGEST_ANNOTATION]: digest(this.featuresJson()) } : {}),
+        },
         body: { spec: this.inferenceServiceSpec() },
       }),
     });
@@ -296,6 +320,18 @@ export class Model extends Construct {
           }),
         });
     }
+    if (props.features !== undefined) {
+      // A construct is checked now; a name once the whole app is declared (the service may come later).
+      if (props.features instanceof FeatureService) this.featureService();
+      new RenderedObject(this, 'FeaturesConfigMap', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        name: `${this.name}-features`,
+        namespace: props.namespace,
+        owner: this,
+        render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { data: { [FEATURES_FILE]: this.featuresJson() } } }),
+      });
+    }
     new RenderedObject(this, 'Model', {
       apiVersion: API_VERSION,
       kind: 'Model',
@@ -304,6 +340,42 @@ export class Model extends Construct {
       owner: this,
       render: () => ({ labels: { [MODEL_LABEL]: this.name }, body: { spec: this.modelSpec() } }),
     });
+  }
+
+  /** The FeatureService the model takes, resolved and checked (a ValidationError naming this construct otherwise). */
+  featureService(): FeatureService | undefined {
+    const f = this.props.features;
+    if (f === undefined) return undefined;
+    if (this.resolvedFeatures) return this.resolvedFeatures;
+    const path = this.node.path;
+    let svc: FeatureService;
+    if (f instanceof FeatureService) svc = f;
+    else {
+      const declared = this.node.root.node.findAll().filter((c): c is FeatureService => c instanceof FeatureService);
+      const found = declared.filter((c) => c.name === f);
+      if (found.length !== 1)
+        throw new ValidationError([
+          {
+            path,
+            field: 'features',
+            message:
+              found.length === 0
+                ? `names FeatureService '${f}', which the app does not declare; it declares ${declared.map((c) => `'${c.name}'`).join(', ') || 'none'}`
+                : `names FeatureService '${f}', which the app declares ${found.length} times (${found.map((c) => c.node.path).join(', ')}); pass the construct itself`,
+          },
+        ]);
+      svc = found[0];
+    }
+    const issues = modelFeatureProblems(svc).map((message) => ({ path, field: 'features', message }));
+    if (issues.length > 0) throw new ValidationError(issues);
+    this.resolvedFeatures = svc;
+    return svc;
+  }
+
+  /** The `<name>-features` ConfigMap's document: the service and its views (components/features/open-store.ts reads it). */
+  private featuresJson(): string {
+    const svc = this.featureService()!;
+    return `${JSON.stringify(modelFeaturesDoc(svc), null, 2)}\n`;
   }
 
   private static toRef(registry: string | ModelRef, path: string): ModelRef {
@@ -345,6 +417,7 @@ export class Model extends Construct {
       autoscaling: (p.autoscaling ?? Autoscaling.DEFAULT).spec,
       rollout: (p.rollout ?? Rollout.canary({ steps: [10, 50, 100], interval: '5m', maxErrorRate: 0.05 })).spec,
       payloadLogging: (p.payloadLogging ?? PayloadLogging.enabled()).spec,
+      ...(p.features !== undefined ? { featureService: this.featureService()!.name, features: this.featureService()!.featureRefs } : {}),
     };
   }
 
@@ -399,6 +472,16 @@ export class Model extends Construct {
     const placement = gpuPlacement(s.resources.gpu);
     const version = s.modelRef.version !== undefined ? String(s.modelRef.version) : (s.modelRef.alias ?? 'latest');
     const tls = this.props.tls;
+    const features = this.featureService();
+    const storeSecret = features ? [...features.views.values()][0].onlineStore?.secretRef : undefined;
+    const volumes = [
+      ...(tls ? [{ name: TLS_VOLUME, secret: { secretName: tls.secretName } }] : []),
+      ...(features ? [{ name: FEATURES_VOLUME, configMap: { name: `${this.name}-features` } }] : []),
+    ];
+    const mounts = [
+      ...(tls ? [{ name: TLS_VOLUME, mountPath: TLS_MOUNT, readOnly: true }] : []),
+      ...(features ? [{ name: FEATURES_VOLUME, mountPath: FEATURES_MOUNT, readOnly: true }] : []),
+    ];
     return {
       predictor: {
         minReplicas: s.autoscaling.minReplicas,
@@ -411,7 +494,7 @@ export class Model extends Construct {
         ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
         ...(placement.tolerations ? { tolerations: placement.tolerations as InferenceService['spec']['predictor']['tolerations'] } : {}),
         ...(placement.affinity ? { affinity: placement.affinity as InferenceService['spec']['predictor']['affinity'] } : {}),
-        ...(tls ? { volumes: [{ name: TLS_VOLUME, secret: { secretName: tls.secretName } }] } : {}),
+        ...(volumes.length ? { volumes } : {}),
         model: {
           modelFormat: { name: s.format },
           runtime: s.runtime,
@@ -434,12 +517,19 @@ export class Model extends Construct {
                   { name: TLS_ENV.key, value: `${TLS_MOUNT}/tls.key` },
                 ]
               : []),
+            ...(features
+              ? [
+                  { name: FEATURE_SPEC_ENV, value: `${FEATURES_MOUNT}/${FEATURES_FILE}` },
+                  // The store's URL (with its password) by reference only: the Secret the views name.
+                  ...(storeSecret ? [{ name: STORE_URL_ENV, valueFrom: { secretKeyRef: { name: storeSecret.name, key: storeSecret.key } } }] : []),
+                ]
+              : []),
           ],
           resources: podResources(s.resources),
           securityContext: containerSecurityContext(),
+          ...(mounts.length ? { volumeMounts: mounts } : {}),
           ...(tls
             ? {
-                volumeMounts: [{ name: TLS_VOLUME, mountPath: TLS_MOUNT, readOnly: true }],
                 readinessProbe: { httpGet: { path: '/v2/health/ready', port: MODEL_SERVER_PORT, scheme: 'HTTPS' as const }, periodSeconds: 5 },
               }
             : {}),
@@ -506,6 +596,45 @@ export function tlsProblems(tls: ModelTlsProps, payloadLogging: boolean): Array<
     }
   }
   return out;
+}
+
+/**
+ * What keeps a predictor pod from feeding a model from `svc` (pure): a view that is not online, a
+ * store the pod can't reach (a local SQLite file), views on different stores, a string feature.
+ */
+export function modelFeatureProblems(svc: FeatureService): string[] {
+  const out: string[] = [];
+  const stores = new Set<string>();
+  for (const [name, v] of svc.views) {
+    if (!v.online) {
+      out.push(`reads feature view '${name}' (FeatureService '${svc.name}'), which is not online (online: false); make it online and materialize it`);
+      continue;
+    }
+    const store = v.onlineStore ?? { type: 'sqlite' as const };
+    if (store.type === 'sqlite')
+      out.push(
+        `reads feature view '${name}', whose online values are in a local SQLite file, which a predictor pod does not have; declare the view with onlineStore: OnlineStore.redis({ name, key }) (locally, serve with 'ghosteam serve --feature-service')`,
+      );
+    else if (!store.secretRef) out.push(`reads feature view '${name}', whose Redis store names no Secret; use OnlineStore.redis({ name, key })`);
+    stores.add(JSON.stringify(store));
+  }
+  if (stores.size > 1)
+    out.push(
+      `reads FeatureService '${svc.name}', whose views are on ${stores.size} different online stores; a model reads one: put its views on the same OnlineStore`,
+    );
+  for (const g of svc.spec.features) {
+    const view = svc.views.get(g.featureView);
+    for (const f of g.features)
+      if (view?.features.find((x) => x.name === f)?.type === 'string')
+        out.push(
+          `takes the string feature '${g.featureView}:${f}' of FeatureService '${svc.name}', which cannot feed the model's numeric input; encode it as a number in the view`,
+        );
+  }
+  return out;
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 export function gpuOnCpuRuntime(count: number, runtime: string): string {

@@ -177,6 +177,10 @@ export const ModelSpecSchema = Type.Object({
   autoscaling: AutoscalingSchema,
   rollout: RolloutSchema,
   payloadLogging: PayloadLoggingSchema,
+  /** The FeatureService (same namespace) whose features the model takes: requests may send entity keys instead of tensors. */
+  featureService: Type.Optional(DnsName('FeatureService name')),
+  /** The service's features ('view:feature') in the order the model's input takes them. */
+  features: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
 });
 export type ModelSpec = Static<typeof ModelSpecSchema>;
 
@@ -614,6 +618,19 @@ export const FeatureServiceSpecSchema = Type.Object({
   description: Type.Optional(Type.String()),
 });
 export type FeatureServiceSpec = Static<typeof FeatureServiceSpecSchema>;
+
+/**
+ * What a model server needs to feed a model from a feature service, as one JSON document (the
+ * `<model>-features` ConfigMap a `Model` with `features` synthesizes, read by `ghosteam serve
+ * --feature-spec`): the service and every view it reads, with their online store. The store's
+ * connection URL is never in it: it comes from the Secret the views name (GHOSTEAM_ONLINE_STORE_URL).
+ */
+export const ModelFeaturesSchema = Type.Object({
+  service: DnsName('FeatureService name'),
+  spec: FeatureServiceSpecSchema,
+  views: Type.Record(Type.String(), FeatureViewSpecSchema),
+});
+export type ModelFeatures = Static<typeof ModelFeaturesSchema>;
 
 export const FeatureServiceStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),

@@ -23,6 +23,10 @@ import { intArg } from '../args.ts';
 import { defaultWorkers, startServerCluster, workersFlag } from '../../components/model-server/cluster.ts';
 import { parseDuration } from '../../api/names.ts';
 import { MALLOC_MMAP_THRESHOLD, parseByteSize } from '../../components/model-server/residency.ts';
+import { specName } from '../../components/model-server/models.ts';
+import { FEATURE_SPEC_ENV, openOnlineStore, readModelFeatures, serviceStore } from '../../components/features/open-store.ts';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 function durationFlag(flag: string, value: string): number {
   let seconds: number;
@@ -66,6 +70,39 @@ interface ServeFlags extends SecurityFlags {
   mlflowUri?: string;
   featureService: string[];
   featuresApp?: string;
+  featureSpec: string[];
+}
+
+/**
+ * --feature-spec [MODEL=]FILE (default: $GHOSTEAM_FEATURE_SPEC): a model fed from the feature spec
+ * file a Model with `features` synthesizes (its <model>-features ConfigMap, mounted in the
+ * predictor); the store's URL from GHOSTEAM_ONLINE_STORE_URL (the Secret the views name). Without
+ * MODEL= the file feeds the one model served (KServe's {{.Name}}). This path is what the
+ * model-server image carries: no app is loaded.
+ */
+async function featureSpecs(flags: ServeFlags, models: readonly ModelSpec[]): Promise<NonNullable<ModelServerOptions['features']>> {
+  const env = process.env[FEATURE_SPEC_ENV];
+  const given = flags.featureSpec.length > 0 ? flags.featureSpec : env ? [env] : [];
+  const out: Record<string, NonNullable<ModelServerOptions['features']>[string]> = {};
+  for (const item of given) {
+    const m = /^([A-Za-z0-9][-A-Za-z0-9_.]*)=(.+)$/.exec(item);
+    let model: string;
+    let file: string;
+    if (m && !existsSync(item)) [model, file] = [m[1], m[2]];
+    else {
+      const names = [...new Set(models.map(specName))];
+      if (names.length !== 1)
+        throw new Error(
+          `--feature-spec ${item}: ${names.length === 0 ? 'no --model is served' : `${names.length} models are served (${names.join(', ')})`}; write MODEL=FILE to say which model the file feeds`,
+        );
+      [model, file] = [names[0], item];
+    }
+    if (out[model]) throw new Error(`--feature-spec: model '${model}' is fed by two feature specs; give one`);
+    const service = readModelFeatures(file);
+    const [viewName, view] = serviceStore(service);
+    out[model] = { service, store: await openOnlineStore(viewName, view, { baseDir: dirname(resolve(file)), readOnly: true }) };
+  }
+  return out;
 }
 
 /** --feature-service MODEL=SERVICE pairs: each service with its views' online store (opened read-only). */
@@ -77,14 +114,11 @@ async function featureInputs(flags: ServeFlags): Promise<ModelServerOptions['fea
   if (!flags.featuresApp) throw new Error('--feature-service needs --features-app, the app file declaring the FeatureService');
   // The app's declarations and the stores load only here: the model-server image does not carry
   // them (it has no app to load); test/components/image.test.ts lists this as the one branch not carried.
-  const [{ declaredFeatures }, { openOnlineStore }] = await Promise.all([
-    import('./features.ts'),
-    import('../../components/features/materialize-component.ts'),
-  ]).catch((e: unknown) => {
+  const { declaredFeatures } = await import('./features.ts').catch((e: unknown) => {
     if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;
     throw new Error(
       `--feature-service loads the app's feature declarations, which this installation does not carry (${(e as Error).message.split('\n')[0]}); ` +
-        'run `ghosteam serve --feature-service` from the ghosteam npm package (npm install ghosteam), not the model-server image',
+        'run `ghosteam serve --feature-service` from the ghosteam npm package (npm install ghosteam); in the image, feed the model with --feature-spec (what a Model with features synthesizes)',
     );
   });
   const d = await declaredFeatures(flags.featuresApp);
@@ -97,9 +131,7 @@ async function featureInputs(flags: ServeFlags): Promise<ModelServerOptions['fea
       throw new Error(
         `--feature-service ${pair}: ${flags.featuresApp} declares no FeatureService '${m[2]}'; it declares ${d.services.map((s) => s.name).join(', ') || 'none'}`,
       );
-    const stores = new Set([...svc.views.values()].map((v) => JSON.stringify(v.onlineStore ?? { type: 'sqlite' })));
-    if (stores.size > 1) throw new Error(`--feature-service ${pair}: the service's views use more than one online store; one service reads one store`);
-    const [viewName, view] = [...svc.views][0];
+    const [viewName, view] = serviceStore(svc);
     out[m[1]] = { service: svc, store: await openOnlineStore(viewName, view, { baseDir: d.appDir, readOnly: true }) };
   }
   return out;
@@ -184,6 +216,12 @@ export function register(program: Command): void {
       [] as string[],
     )
     .option('--features-app <app>', "the app file declaring the FeatureServices --feature-service names (their online stores are the views' own)")
+    .option(
+      '--feature-spec <[MODEL=]FILE>',
+      `feed MODEL (without MODEL=: the one model served) from a feature spec file, the <model>-features ConfigMap a Model with features synthesizes; Redis URL from $GHOSTEAM_ONLINE_STORE_URL (default: $${FEATURE_SPEC_ENV}) (repeatable)`,
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--audit-log <file>', 'append every admin action (load, unload, traffic) with who asked and the outcome to this JSON Lines file (fsynced)');
   addSecurityOptions(cmd, { routes: 'infer[:MODEL], admin, metrics' }).action(async (flags: ServeFlags) => {
     const memoryBudget = flags.memoryBudget === undefined ? undefined : parseByteSize(flags.memoryBudget);
@@ -246,7 +284,10 @@ export function register(program: Command): void {
         : undefined;
     // More than one worker: processes sharing the port (components/model-server/cluster.ts). OIDC
     // verifiers, TLS, the audit log and the feedback log are not shared across processes yet.
-    const features = await featureInputs(flags);
+    const fromApp = await featureInputs(flags);
+    const fromSpecs = await featureSpecs(flags, models);
+    for (const m of Object.keys(fromSpecs)) if (fromApp?.[m]) throw new Error(`model '${m}' is fed by both --feature-service and --feature-spec; give one`);
+    const features = fromApp || Object.keys(fromSpecs).length ? { ...fromApp, ...fromSpecs } : undefined;
     const workers = workersFlag(flags.workers, { clusterable: !auth && !tls && !audit && !flags.feedbackLog && !features, cpus: defaultWorkers });
     if (memoryBudget !== undefined && workers > 1)
       throw new Error(
@@ -311,6 +352,8 @@ export function register(program: Command): void {
         server
           .close()
           .then(() => audit?.close())
+          // The online stores' connections (Redis) would keep the process alive after the drain.
+          .then(async () => void (await Promise.all(Object.values(features ?? {}).map((f) => f.store.close()))))
           .then(resolve, (e: Error) => {
             process.stderr.write(`error while closing: ${e.message}\n`);
             process.exitCode = 1;

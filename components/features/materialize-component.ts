@@ -16,36 +16,12 @@ import { defineComponent } from '../component.ts';
 import { ParamError, Params } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
 import { parseViewsParam } from './component.ts';
-import { materializeView, prepareView, type MaterializeResult, type OnlineStore } from './materialize.ts';
-import { RedisOnlineStore } from './redis-store.ts';
-import { SqliteOnlineStore } from './sqlite-store.ts';
+import { materializeView, prepareView, type MaterializeResult } from './materialize.ts';
+import { openOnlineStore } from './open-store.ts';
 import { readViewSource } from './sources.ts';
-import { resolve } from 'node:path';
 import type { FeatureViewSpec } from '../../api/crds/types.ts';
 
-export const STORE_URL_ENV = 'GHOSTEAM_ONLINE_STORE_URL';
-
-/** Where a view's SQLite store is when it names no path (charts/feature-view.ts says the same). */
-export const DEFAULT_SQLITE_PATH = '.ghosteam/online.db';
-
-/** Opens the view's online store: the SQLite file it names (relative to `baseDir`), or Redis from the URL in `env`. */
-export async function openOnlineStore(
-  name: string,
-  spec: FeatureViewSpec,
-  opts: { env?: Readonly<Record<string, string | undefined>>; baseDir?: string; readOnly?: boolean } = {},
-): Promise<OnlineStore> {
-  const ref = spec.onlineStore ?? { type: 'sqlite' as const };
-  if (ref.type === 'sqlite') {
-    const path = resolve(opts.baseDir ?? process.cwd(), ref.path ?? DEFAULT_SQLITE_PATH);
-    return SqliteOnlineStore.open({ path, readOnly: opts.readOnly ?? false });
-  }
-  const url = (opts.env ?? process.env)[STORE_URL_ENV];
-  if (!url)
-    throw new ParamError(
-      `feature view '${name}': its online store is Redis; set ${STORE_URL_ENV} to its redis:// URL (in a cluster it comes from the Secret ${ref.secretRef?.name}/${ref.secretRef?.key})`,
-    );
-  return RedisOnlineStore.connect({ url });
-}
+export { DEFAULT_SQLITE_PATH, openOnlineStore, STORE_URL_ENV } from './open-store.ts';
 
 function timeParam(p: Params, name: string): number | undefined {
   const v = p.string(name, undefined);

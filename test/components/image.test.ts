@@ -57,10 +57,12 @@ function closure(entries: string[], notCarried: readonly string[] = []): { files
 /**
  * Dynamic imports an image deliberately leaves out, each behind a flag that then fails with a clear
  * error: the model server's `--feature-service --features-app` loads the user's app, which no image
- * has (cli/commands/serve.ts says so when the module is missing).
+ * has (cli/commands/serve.ts says so when the module is missing), and a SQLite online store is the
+ * local one (components/features/open-store.ts says so; a Model with features must use Redis). The
+ * image does carry `--feature-spec`: the feature spec a Model synthesizes, read over Redis.
  */
 const NOT_CARRIED: Record<string, readonly string[]> = {
-  'images/model-server/Dockerfile': ['cli/commands/features.ts', 'components/features/materialize-component.ts'],
+  'images/model-server/Dockerfile': ['cli/commands/features.ts', 'components/features/sqlite-store.ts'],
 };
 
 test('each image copies everything its commands load, from bin/ghosteam.mjs on', () => {
