@@ -98,6 +98,7 @@ export const PARAMS = {
     threads: { type: 'number', integer: true, min: 1 },
     overwrite: { type: 'boolean' },
     registry: { type: 'string' },
+    runTime: { type: 'string' },
   },
   drift: {
     tests: { type: 'string', enum: ['auto', ...TEST_NAMES] },

@@ -23,6 +23,7 @@ import { messages } from './check.ts';
 import { Pipeline, type Task } from './pipeline.ts';
 import { Cache, Resources, type Retry, type Schedule } from './resources.ts';
 import type { SecretRef } from './values.ts';
+import { hasPlaceholders, PLACEHOLDERS } from '../components/batch/placeholders.ts';
 
 const COLUMN = /^[^\s,]+$/;
 const TABLE_EXT = /\.(csv|tsv|jsonl|ndjson|parquet|pq|arrow|feather|ipc)$/i;
@@ -33,7 +34,13 @@ export interface BatchPredictionProps {
   readonly model: string;
   /** The table to score: a file path or `s3://bucket/key`, format from the extension (.csv, .jsonl, .parquet, .arrow). */
   readonly input: string;
-  /** Where the predictions go: a file path or `s3://bucket/key`, format from the extension. */
+  /**
+   * Where the predictions go: a file path or `s3://bucket/key`, format from the extension. Time
+   * placeholders give each run its own path: `s3://data/scores/{date}.parquet` (also `{datetime}`,
+   * `{year}`, `{month}`, `{day}`, `{hour}`; UTC, from the run's `runTime` param, else when the step
+   * starts; the input takes them too). A scheduled job needs one here, or `overwrite`.
+   * @see components/batch/placeholders.ts
+   */
   readonly output: string;
   /** Input columns copied to the output beside the predictions. @default - every column that is not a feature */
   readonly idColumns?: readonly string[];
@@ -43,7 +50,7 @@ export interface BatchPredictionProps {
   readonly schedule?: Schedule;
   /** Also record batches in this payload log (JSON Lines, the model server's format) for the drift monitor; `sample` is the share of batches. @default - none */
   readonly payloadLog?: { readonly path: string; readonly sample?: number };
-  /** Replace an existing output (a scheduled job writing one path needs it). @default false */
+  /** Replace an existing output (a scheduled job writing one path, with no time placeholder in it, needs it). @default false */
   readonly overwrite?: boolean;
   /** Rows per model run. @default 65536 */
   readonly batchRows?: number;
@@ -69,6 +76,11 @@ function locationProblem(v: unknown, what: string): string | undefined {
     return `'${v}' is not a file path or an s3:// URI; batch prediction reads and writes local (mounted) files and S3 objects`;
   if (v.startsWith('s3://') && !S3_URL.test(v)) return `'${v}' is not an S3 object URL; write s3://BUCKET/KEY (bucket: 3-63 of a-z, 0-9, '.', '-')`;
   if (!TABLE_EXT.test(v)) return `'${v}' has no table extension; end it in .csv, .jsonl, .parquet or .arrow (the format comes from it)`;
+  try {
+    hasPlaceholders(v);
+  } catch (e) {
+    return (e as Error).message;
+  }
   return undefined;
 }
 
@@ -91,6 +103,11 @@ export function batchPredictionIssues(path: string, props: BatchPredictionProps)
   const outP = locationProblem(props.output, 'output');
   if (outP) add('output', outP);
   if (!inP && !outP && props.input === props.output) add('output', 'is the input; write the predictions somewhere else');
+  if (!outP && props.schedule && !props.overwrite && !hasPlaceholders(props.output))
+    add(
+      'output',
+      `'${props.output}' is written by every scheduled run, and the second would find it there and be refused; put a time placeholder in the path (${PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}), e.g. '${props.output.replace(/(\.[A-Za-z]+)$/, '-{date}$1')}', or set overwrite: true`,
+    );
   for (const [field, cols] of [
     ['idColumns', props.idColumns],
     ['features', props.features],
@@ -154,12 +171,23 @@ export class BatchPrediction extends Construct {
       ...(props.componentImage ? { componentImage: props.componentImage } : {}),
     });
     const input = this.pipeline.param('input', { type: 'string', default: props.input, description: 'The table to score (file or s3://)' });
-    const output = this.pipeline.param('output', { type: 'string', default: props.output, description: 'Where the predictions go (file or s3://)' });
+    const output = this.pipeline.param('output', {
+      type: 'string',
+      default: props.output,
+      description: 'Where the predictions go (file or s3://); {date}, {datetime}, … render from runTime',
+    });
+    const runTime = this.pipeline.param('runTime', {
+      type: 'string',
+      default: '',
+      description:
+        'RFC 3339 time the {date}/{datetime}/… placeholders of input and output render from (a past day, to score it again); empty: when the step starts',
+    });
     this.task = this.pipeline.component('predict', 'batch-predict', {
       params: {
         model: props.model,
         input,
         output,
+        runTime,
         ...(props.idColumns ? { idColumns: [...props.idColumns] } : {}),
         ...(props.features ? { features: [...props.features] } : {}),
         ...(props.payloadLog ? { payloadLog: props.payloadLog.path, payloadSample: props.payloadLog.sample ?? 1 } : {}),

@@ -13,6 +13,8 @@
  *   idColumns      input columns copied to the output (default: every column that is not a feature)
  *   features       the columns of the model's one [N, k] input (default: the model's recorded names)
  *   payloadLog, payloadSample   also record each batch in this payload log (the drift monitor reads it)
+ *   runTime        the time {date}, {datetime}, {year}, {month}, {day}, {hour} in input and output
+ *                  render from (RFC 3339; default: when the step starts), see ./placeholders.ts
  *   batchRows, threads, overwrite, registry
  * Output: lineage (the `<output>.lineage.json` sidecar: model version and digest, input digest, rows).
  * Output params: rows, modelVersion, inputDigest, outputDigest, output.
@@ -31,6 +33,12 @@ import { isS3Url, parseS3Url } from '../ingest/s3.ts';
 import { localFiles } from './remote.ts';
 import { BatchPredictError, formatOfPath } from './plan.ts';
 import { predictFile } from './predict.ts';
+import { parseRunTime, renderPath } from './placeholders.ts';
+
+/** predictFile's messages name the CLI's flags; a step is fixed through its params. */
+function asParamFix(message: string): string {
+  return message.replace('pass --overwrite', 'set param overwrite: true');
+}
 
 export const batchPredictComponent = defineComponent({
   name: 'batch-predict',
@@ -52,10 +60,20 @@ export const batchPredictComponent = defineComponent({
       throw new ParamError(`batch-predict: param 'model': ${(e as Error).message}`);
     }
     const artifact = p.optionalInput('input');
-    const inputParam = p.string('input', undefined);
+    // Time placeholders ({date}, …) rendered once, from runTime or now, so every run has its own path.
+    const runTimeParam = p.string('runTime', undefined);
+    let inputParam: string | undefined;
+    let output: string;
+    try {
+      const at = runTimeParam ? parseRunTime(runTimeParam) : new Date();
+      const raw = p.string('input', undefined);
+      inputParam = raw === undefined ? undefined : renderPath(raw, at);
+      output = renderPath(p.string('output'), at);
+    } catch (e) {
+      throw new ParamError(`batch-predict: ${(e as Error).message}`);
+    }
     if (artifact && inputParam) throw new ParamError("batch-predict: both input 'input' (an upstream dataset) and param 'input' are given; pass one");
     if (!artifact && !inputParam) throw new ParamError("batch-predict: no input; set param 'input' (a file or s3://bucket/key) or connect an upstream dataset");
-    const output = p.string('output');
     const overwrite = p.boolean('overwrite', false);
     // Formats from the extensions, checked before anything is read.
     try {
@@ -78,8 +96,7 @@ export const batchPredictComponent = defineComponent({
     try {
       files = await localFiles(artifact ?? inputParam!, output, { overwrite, log: (l) => ctx.log(l) });
     } catch (e) {
-      if (e instanceof BatchPredictError)
-        throw new ParamError(`batch-predict: ${e.message.replace('pass --overwrite', 'set param overwrite: true')}`, 'InvalidInput');
+      if (e instanceof BatchPredictError) throw new ParamError(`batch-predict: ${asParamFix(e.message)}`, 'InvalidInput');
       throw e;
     }
     if (!isS3Url(output)) await mkdir(dirname(resolvePath(output)), { recursive: true });
@@ -111,7 +128,7 @@ export const batchPredictComponent = defineComponent({
       ctx.setOutput('output', output);
     } catch (e) {
       // A wrong model, input or output is the user's to fix: terminal, never retried.
-      if (e instanceof BatchPredictError) throw new ParamError(`batch-predict: ${e.message}`, 'InvalidInput');
+      if (e instanceof BatchPredictError) throw new ParamError(`batch-predict: ${asParamFix(e.message)}`, 'InvalidInput');
       throw e;
     } finally {
       await files.cleanup();

@@ -135,6 +135,12 @@ export async function resolveSpec(spec: ModelSpec, registry?: ModelRegistry): Pr
 export interface SessionOptions {
   /** onnxruntime intra-op threads. @default 1 (the HTTP layer needs the other core) */
   readonly intraOpThreads?: number;
+  /**
+   * Whether onnxruntime's intra-op threads spin between runs (session.intra_op.allow_spinning).
+   * Off where runs come with gaps and the cores have other work (batch prediction's reader and
+   * writer): a spinning pool takes that CPU. @default true (onnxruntime's default)
+   */
+  readonly spinning?: boolean;
 }
 
 /** One loaded ONNX session with its OIP signature. */
@@ -175,6 +181,7 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
   const fileBytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
     throw new RequestError(400, `can't read model file ${path}: ${e.code ?? e.message}`);

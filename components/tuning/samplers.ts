@@ -87,6 +87,8 @@ export function propose(
   history: readonly TrialView[],
   number: number,
   direction: Direction = 'minimize',
+  /** How the pruned trials' intermediate values rank (TPE): the early-stopping metric's direction. @default direction */
+  intermediateDirection: Direction = direction,
 ): Record<string, ParamValue> | undefined {
   switch (alg.kind) {
     case 'grid': {
@@ -97,7 +99,7 @@ export function propose(
     case 'random':
       return randomParams(space, mulberry32(trialSeed(alg.seed, number)));
     case 'tpe':
-      return proposeTpe(alg, space, history, number, direction);
+      return proposeTpe(alg, space, history, number, direction, intermediateDirection);
   }
 }
 
@@ -275,18 +277,40 @@ function proposeTpe(
   history: readonly TrialView[],
   number: number,
   direction: Direction,
+  intermediateDirection: Direction,
 ): Record<string, ParamValue> {
   const rand = mulberry32(trialSeed(alg.seed, number));
   const startup = alg.startupTrials ?? TPE_DEFAULTS.startupTrials;
   const nCand = alg.candidates ?? TPE_DEFAULTS.candidates;
   const sign = direction === 'maximize' ? -1 : 1;
   const complete = history.filter((t) => t.state === 'Complete' && t.value !== undefined && Number.isFinite(t.value));
-  if (complete.length < startup) return randomParams(space, rand);
-  // Below: the best gamma(n) complete trials; above: the rest, and pruned trials (they were worse).
+  const pruned = history.filter((t) => t.state === 'Pruned');
+  // As Optuna's TPESampler: complete and pruned trials are the observations (startup counts both;
+  // under ASHA most trials are pruned, and a sampler that waited for complete ones stayed random).
+  if (complete.length + pruned.length < startup) return randomParams(space, rand);
+  // Below: the best gamma(n) observations — complete trials by value first, then pruned trials by
+  // how far they got (the last step reported, later is better) and their value there; above: the rest.
   const ranked = [...complete].sort((a, b) => sign * a.value! - sign * b.value! || a.number - b.number);
-  const nBelow = tpeGamma(complete.length);
-  const below = ranked.slice(0, nBelow).sort((a, b) => a.number - b.number);
-  const above = [...ranked.slice(nBelow), ...history.filter((t) => t.state === 'Pruned')].sort((a, b) => a.number - b.number);
+  const nBelow = tpeGamma(complete.length + pruned.length);
+  const iSign = intermediateDirection === 'maximize' ? -1 : 1;
+  const lastReport = (t: TrialView): [number, number] => {
+    const steps = Object.keys(t.intermediate ?? {})
+      .map(Number)
+      .filter(Number.isFinite);
+    if (!steps.length) return [-Infinity, Infinity];
+    const step = Math.max(...steps);
+    const v = t.intermediate![String(step)];
+    return [step, Number.isNaN(v) ? Infinity : iSign * v];
+  };
+  const prunedRanked = pruned
+    .map((t) => ({ t, r: lastReport(t) }))
+    .sort((a, b) => b.r[0] - a.r[0] || a.r[1] - b.r[1] || a.t.number - b.t.number)
+    .map((x) => x.t);
+  const belowComplete = ranked.slice(0, nBelow);
+  const belowPruned = prunedRanked.slice(0, Math.max(0, nBelow - belowComplete.length));
+  const byNumber = (a: TrialView, b: TrialView): number => a.number - b.number;
+  const below = [...belowComplete, ...belowPruned].sort(byNumber);
+  const above = [...ranked.slice(nBelow), ...prunedRanked.slice(belowPruned.length)].sort(byNumber);
   const out: Record<string, ParamValue> = {};
   for (const name of dimensionOrder(space)) {
     const d = space[name];

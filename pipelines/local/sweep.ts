@@ -332,7 +332,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   while (!signal.aborted) {
     while (next < budget && done.has(next)) next++;
     if (!exhausted && next < budget && running.size < slots && clock() < deadline && [...Array(Math.max(0, next - P + 1)).keys()].every((k) => done.has(k))) {
-      const params = propose(sweep.algorithm, sweep.space, visible(next), next, sweep.objective.direction);
+      const params = propose(sweep.algorithm, sweep.space, visible(next), next, sweep.objective.direction, es?.direction);
       if (!params) exhausted = true;
       else {
         const n = next++;

@@ -65,6 +65,7 @@ describe('BatchPrediction synthesizes Argo objects', () => {
       [
         ['input', 's3://data/fraud/today.parquet'],
         ['output', 's3://data/fraud/scores.parquet'],
+        ['runTime', ''],
       ],
     );
     const step = wt.spec.templates.find((t: { name: string }) => t.name === 'predict');
@@ -75,6 +76,7 @@ describe('BatchPrediction synthesizes Argo objects', () => {
     const arg = (n: string) => dag.arguments.parameters.find((p: { name: string }) => p.name === n)?.value;
     assert.equal(arg('model'), 'fraud@champion');
     assert.equal(arg('input'), '{{workflow.parameters.input}}');
+    assert.equal(arg('runTime'), '{{workflow.parameters.runTime}}');
     assert.equal(arg('idColumns'), '["tx"]');
     assert.equal(arg('payloadSample'), '0.1');
     assert.deepEqual(
@@ -84,6 +86,22 @@ describe('BatchPrediction synthesizes Argo objects', () => {
     assert.equal(step.container.resources.requests.cpu, '2');
     // Not memoized: the alias moves and the input changes under one name.
     assert.equal(step.memoize, undefined);
+  });
+
+  test('a scheduled job writing one path every run needs a time placeholder in it, or overwrite', () => {
+    const schedule = Schedule.cron('0 4 * * *');
+    assert.deepEqual(
+      issuesOf(() => declare({ schedule })),
+      [
+        "jobs/score-daily: 'output' 's3://data/fraud/scores.parquet' is written by every scheduled run, and the second would find it there and be refused; put a time placeholder in the path ({date}, {datetime}, {year}, {month}, {day}, {hour}), e.g. 's3://data/fraud/scores-{date}.parquet', or set overwrite: true",
+      ],
+    );
+    for (const ok of [{ output: 's3://data/fraud/{year}/{month}/scores-{date}.parquet' }, { overwrite: true }]) {
+      const objects = synth(declare({ schedule, ...ok }).app).objects;
+      for (const o of objects) assert.deepEqual(upstreamErrors(o), [], `${o.kind} against argoproj.io's CRD`);
+    }
+    // On demand, one path is fine: a second run is refused at run time unless overwrite.
+    assert.doesNotThrow(() => declare({}));
   });
 
   test('without a schedule: only the WorkflowTemplate (run on demand)', () => {
@@ -104,6 +122,10 @@ describe('BatchPrediction synthesizes Argo objects', () => {
       [{ payloadLog: { path: '/p.jsonl', sample: 2 } }, /'payloadLog.sample' is 2; give the share of batches logged, from 0 to 1/],
       [{ batchRows: 0 }, /'batchRows' is 0; give a positive whole number/],
       [{ registry: 'https://user:pw@mlflow.example.com' }, /'registry' holds a password; give the tracking URI without credentials/],
+      [
+        { output: 's3://data/fraud/scores-{dat}.parquet' },
+        /'output' 's3:\/\/data\/fraud\/scores-\{dat\}.parquet' has the placeholder \{dat\}, which is not one of \{date\}, \{datetime\}/,
+      ],
     ];
     for (const [props, want] of cases) {
       const issues = issuesOf(() => declare(props));
@@ -197,6 +219,34 @@ describe('BatchPrediction on the local engine', () => {
     assert.match(again.nodes.predict.message ?? '', /scores.csv already exists; .*overwrite/);
     assert.equal(await readFile(join(dir, 'scores.csv'), 'utf8'), before, 'the existing output untouched');
   });
+
+  test(
+    '{date} in the output renders from the runTime param (else the step start, UTC); the same day again is refused, naming the rendered path',
+    { timeout: 240_000 },
+    async () => {
+      const s = spec({ output: join(dir, 'daily', 'scores-{date}.csv'), schedule: Schedule.cron('0 4 * * *') });
+      const at = { runTime: '2031-03-31T23:30:00-02:00' }; // 2031-04-01 in UTC (not today)
+      const r1 = await runPipeline(s, { storeDir: join(dir, 'state'), isolation: 'inline', gitCommit: null, params: at });
+      assert.equal(r1.status, 'Succeeded', JSON.stringify(r1.nodes.predict, null, 1));
+      const written = join(dir, 'daily', 'scores-2031-04-01.csv');
+      assert.equal(r1.nodes.predict.outputParams.output, written);
+      assert.equal((await readFile(written, 'utf8')).trim().split('\n').length, ROWS + 1);
+      assert.deepEqual(await readdir(join(dir, 'daily')), ['scores-2031-04-01.csv', 'scores-2031-04-01.csv.lineage.json']);
+      const again = await runPipeline(s, { storeDir: join(dir, 'state'), isolation: 'inline', gitCommit: null, params: at });
+      assert.equal(again.status, 'Failed');
+      assert.equal(again.nodes.predict.terminal, true);
+      assert.match(again.nodes.predict.message ?? '', /daily\/scores-2031-04-01.csv already exists; set param overwrite: true/);
+      // No runTime: today's date, in UTC.
+      const today = new Date().toISOString().slice(0, 10);
+      const r3 = await runPipeline(s, { storeDir: join(dir, 'state'), isolation: 'inline', gitCommit: null });
+      assert.equal(r3.status, 'Succeeded', JSON.stringify(r3.nodes.predict, null, 1));
+      assert.match(String(r3.nodes.predict.outputParams.output), new RegExp(`scores-(${today}|\\d{4}-\\d{2}-\\d{2})\\.csv$`));
+      assert.ok(existsSync(String(r3.nodes.predict.outputParams.output)));
+      const bad = await runPipeline(s, { storeDir: join(dir, 'state'), isolation: 'inline', gitCommit: null, params: { runTime: 'yesterday' } });
+      assert.equal(bad.status, 'Failed');
+      assert.match(bad.nodes.predict.message ?? '', /runTime 'yesterday' is not an RFC 3339 time; write e.g. 2026-12-02T04:00:00Z/);
+    },
+  );
 
   test('as its container runs it: `ghosteam component run batch-predict` with the params as text', { timeout: 240_000 }, async () => {
     const out = join(dir, 'cli');

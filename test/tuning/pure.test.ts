@@ -216,6 +216,36 @@ describe('TPE', () => {
     const rnd = med(seeds.map((s) => bestOf('random', s)));
     assert.ok(tpe < rnd / 2, `median best: TPE ${tpe}, random ${rnd}`);
   });
+  it("learns from pruned trials as Optuna's TPESampler does: they count towards start-up and rank by how far they got", () => {
+    // Under ASHA most trials are pruned: 1 complete trial and 29 pruned ones. The pruned trials near
+    // x = 3 got to step 9; those far from it stopped at step 1 with lower values (early values are no
+    // guide: a later step outranks any value at an earlier one). gamma(30) = 3: the complete trial
+    // and the two pruned trials that got furthest are the good ones.
+    const space = sp({ x: Space.uniform(-10, 10) });
+    const alg = { kind: 'tpe', seed: 5, startupTrials: 10 } as const;
+    const hist: TrialView[] = [
+      { number: 0, params: { x: 3.2 }, state: 'Complete', value: 0.04 },
+      ...Array.from({ length: 29 }, (_, i): TrialView => {
+        const near = i % 10 === 0;
+        const x = near ? 2.8 + i / 100 : -9.5 + (i * 19) / 29;
+        return { number: 1 + i, params: { x }, state: 'Pruned', intermediate: near ? { '1': 5, '3': 3, '9': (x - 3) ** 2 } : { '1': 0.1 } };
+      }),
+    ];
+    const proposals = Array.from({ length: 20 }, (_, k) => propose(alg, space, hist, 30 + k)!);
+    assert.notDeepEqual(proposals[0], propose({ kind: 'random', seed: 5 }, space, [], 30), 'past start-up (complete and pruned count): the model is used');
+    const mean = proposals.reduce((a, p) => a + Math.abs((p.x as number) - 3), 0) / proposals.length;
+    assert.ok(mean < 2.5, `proposals lean towards the trials that got furthest (x≈3): mean distance ${mean}`);
+    // The intermediate values rank in the early-stopping metric's direction (maximising flips them).
+    const tied: TrialView[] = Array.from({ length: 20 }, (_, n) => ({
+      number: n,
+      params: { x: n < 10 ? -5 : 5 },
+      state: 'Pruned',
+      intermediate: { '3': n < 10 ? 1 : 2 },
+    }));
+    const side = (d: 'minimize' | 'maximize') =>
+      Array.from({ length: 20 }, (_, k) => propose(alg, space, tied, 20 + k, 'minimize', d)!.x as number).filter((x) => x > 0).length;
+    assert.ok(side('minimize') < 6 && side('maximize') > 14, `${side('minimize')} vs ${side('maximize')} proposals on the x > 0 side`);
+  });
   it('maximising flips which trials are good; categorical choices follow the good ones', () => {
     const space = sp({ c: Space.categorical(['bad', 'good', 'meh']) });
     const hist: TrialView[] = Array.from({ length: 30 }, (_, n) => {
