@@ -30,6 +30,7 @@ import { RESULT_INTERMEDIATE, RESULT_TRIAL, RESULT_VALUE, TRIAL_NUMBER_ITEM, typ
 import { compileArgo, DAG_TEMPLATE, type CompiledPipeline } from '../argo.ts';
 import { Pipeline } from '../pipeline.ts';
 import { Cache } from '../resources.ts';
+import { CONSTRUCT_PATH_ANNOTATION } from '../../api/objects.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import type { SweepSpec } from './sweep.ts';
 
@@ -122,15 +123,19 @@ function dagFrom(compiled: CompiledPipeline, name: string, names: readonly strin
   return { name, inputs: { parameters: names.map((n) => ({ name: n })) }, dag: { tasks } };
 }
 
-/** The controller's step template: a built-in component step, rendered as any other. */
-function controllerTemplate(image: string, spec: ControllerSpec): ITemplate {
-  const p = new Pipeline(new Chart(new App(), 'sweep'), 'sweep', { componentImage: image });
+/**
+ * The controller's step template: a built-in component step, rendered as any other, then labelled
+ * as the sweep's own (its pod carries the sweep's pipeline label and construct path, as the trials' do).
+ */
+function controllerTemplate(image: string, spec: ControllerSpec, s: SweepSpec): ITemplate {
+  const p = new Pipeline(new Chart(new App(), 'sweep'), s.name, { componentImage: image });
   p.component(SWEEP_CONTROLLER, SWEEP_CONTROLLER, {
     params: { spec: JSON.parse(JSON.stringify(spec)) as ParamValue, state: '', results: '' },
     cache: Cache.disabled(),
   });
   const compiled = compileArgo(p.toSpec()).workflowTemplate;
-  return compiled.spec.templates!.find((t) => t.name === SWEEP_CONTROLLER)!;
+  const t = compiled.spec.templates!.find((x) => x.name === SWEEP_CONTROLLER)!;
+  return { ...t, metadata: { ...t.metadata, annotations: { ...t.metadata?.annotations, [CONSTRUCT_PATH_ANNOTATION]: `${s.path}/${SWEEP_CONTROLLER}` } } };
 }
 
 /** A step of a `steps` template. Argo's JSON is a list of parallel groups, each a list of steps (the models type a group as an object). */
@@ -263,6 +268,6 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
   return {
     ...wt,
     metadata: { ...wt.metadata, name: s.name, annotations: { ...wt.metadata.annotations, 'ghosteam.io/sweep': s.path } },
-    spec: { ...rest, entrypoint: SWEEP_ENTRY, templates: [entry, round, trial, final, controllerTemplate(opts.image, controllerSpec), ...stepTemplates] },
+    spec: { ...rest, entrypoint: SWEEP_ENTRY, templates: [entry, round, trial, final, controllerTemplate(opts.image, controllerSpec, s), ...stepTemplates] },
   };
 }

@@ -93,6 +93,9 @@ describe('Sweep → Argo WorkflowTemplate', () => {
       'the best params run the whole pipeline',
     );
     const ctl = tpl(wt, 'sweep-controller');
+    const meta = (ctl as unknown as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } }).metadata;
+    assert.equal(meta.labels['ghosteam.io/pipeline'], 'fraud-tune', "the controller's pod carries the sweep's label, as the trials' pods do");
+    assert.equal(meta.annotations['ghosteam.io/construct-path'], 'test/fraud-tune/sweep-controller');
     assert.ok(ctl.container!.args.includes('spec={{inputs.parameters.spec}}'), ctl.container!.args.join(' '));
     assert.deepEqual((ctl as unknown as { container: { command: string[] } }).container.command, ['ghosteam', 'component', 'run', 'sweep-controller']);
     const spec = JSON.parse(round.steps![0][0].arguments!.parameters[0].value) as ControllerSpec;
