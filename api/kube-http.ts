@@ -78,15 +78,58 @@ export function kubeRequest(kc: KubeConfig): KubeRequest {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    if (res.status >= 400) {
-      let status: { reason?: string; message?: string } = {};
-      try {
-        status = JSON.parse(text) as typeof status;
-      } catch {
-        /* not a Status */
-      }
-      throw new KubeHttpError(res.status, status.reason ?? String(res.status), status.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-    }
+    if (res.status >= 400) throw refusal(method, path, res.status, text);
     return (text ? JSON.parse(text) : undefined) as T;
+  };
+}
+
+/** An error status's body (a Status, or whatever the server sent) as a KubeHttpError. */
+function refusal(method: string, path: string, code: number, text: string): KubeHttpError {
+  let status: { reason?: string; message?: string } = {};
+  try {
+    status = JSON.parse(text) as typeof status;
+  } catch {
+    /* not a Status */
+  }
+  return new KubeHttpError(code, status.reason ?? String(code), status.message ?? `${method} ${path}: HTTP ${code} ${text.slice(0, 200)}`);
+}
+
+/**
+ * A GET of a text resource (a pod's log) for the kubeconfig's current cluster: the body as text, at
+ * most `maxBytes` of it read (the rest is not fetched: the response is cut off); a status ≥ 400 is a
+ * KubeHttpError.
+ */
+export function kubeGetText(kc: KubeConfig): (path: string, maxBytes: number) => Promise<{ text: string; truncated: boolean }> {
+  const server = kc.getCurrentCluster()!.server.replace(/\/$/, '');
+  const init = kubeFetchInit(kc);
+  return async (path, maxBytes) => {
+    const i = await init();
+    // Aborted once maxBytes are in: the rest of the body is never transferred.
+    const stop = new AbortController();
+    const res = await fetch(server + path, {
+      ...i,
+      method: 'GET',
+      signal: stop.signal,
+      headers: { ...(i.headers as Record<string, string>), accept: 'text/plain, application/json' },
+    });
+    if (res.status >= 400) throw refusal('GET', path, res.status, await res.text());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    try {
+      for await (const c of res.body as AsyncIterable<Buffer>) {
+        chunks.push(c);
+        size += c.length;
+        if (size > maxBytes) {
+          truncated = true;
+          stop.abort();
+          break;
+        }
+      }
+    } catch (e) {
+      if (!truncated) throw e;
+    }
+    const all = Buffer.concat(chunks);
+    return { text: all.subarray(0, Math.min(all.length, maxBytes)).toString('utf8'), truncated };
   };
 }

@@ -70,7 +70,10 @@ export const OperatorChartValuesSchema = Type.Object(
       {
         enabled: Type.Boolean({
           description:
-            "serve the web UI read-only from the operator (port http-ui 8070 on its pods and Service; NetworkPolicy: namespaces labelled ghosteam.io/ui-access=true); the UI's actions need the audit log: use `ghosteam install --ui` for them",
+            "serve the web UI read-only from the operator (port http-ui 8070 on its pods and Service; NetworkPolicy: namespaces labelled ghosteam.io/ui-access=true); reads need ui.viewerTokenSecret; the UI's actions need the audit log: use `ghosteam install --ui` for them",
+        }),
+        viewerTokenSecret: Type.String({
+          description: "a Secret in the release namespace whose key 'token' allows reading the UI (required with ui.enabled: reads are authenticated)",
         }),
       },
       { additionalProperties: false },
@@ -99,7 +102,7 @@ export function chartValues(p: OperatorInstallProps): OperatorChartValues {
       secret: g?.secret?.name ?? '',
     },
     payloadSink: { enabled: Boolean(p.payloadSink), sizeLimit: p.payloadSink?.sizeLimit ?? '1Gi' },
-    ui: { enabled: Boolean(p.ui) },
+    ui: { enabled: Boolean(p.ui), viewerTokenSecret: p.ui?.viewerTokenSecret?.name ?? '' },
   };
 }
 
@@ -116,6 +119,7 @@ const S = {
   secret: 'ghosteamhelm-secret',
   sizeLimit: 'ghosteamhelm-sizelimit',
   watchNamespace: 'ghosteamhelm-watchns',
+  uiViewerSecret: 'ghosteamhelm-uiviewer',
   replicas: 7771,
   workers: 7772,
 } as const;
@@ -132,6 +136,10 @@ const SUBSTITUTIONS: readonly [string, string][] = [
   [S.secret, '{{ .Values.writeBack.secret | quote }}'],
   [S.sizeLimit, '{{ .Values.payloadSink.sizeLimit | quote }}'],
   [S.watchNamespace, '{{ .Values.watchNamespace | quote }}'],
+  [
+    S.uiViewerSecret,
+    `{{ required "ui.viewerTokenSecret is required with ui.enabled (a Secret with key 'token': the UI's reads need a credential)" .Values.ui.viewerTokenSecret | quote }}`,
+  ],
   [String(S.replicas), `{{ include "${CHART_NAME}.replicas" . }}`],
   [`"${S.workers}"`, '{{ .Values.workers | toString | quote }}'],
 ];
@@ -163,7 +171,7 @@ const FEATURES: readonly Feature[] = [
     apply: (p) => (p.gitWriteBack = { ...(p.gitWriteBack as object), secret: { name: S.secret } }),
   },
   { key: 'payloadSink', cond: '.Values.payloadSink.enabled', apply: (p) => (p.payloadSink = { sizeLimit: S.sizeLimit }) },
-  { key: 'ui', cond: '.Values.ui.enabled', apply: (p) => (p.ui = { readOnly: true }) },
+  { key: 'ui', cond: '.Values.ui.enabled', apply: (p) => (p.ui = { readOnly: true, viewerTokenSecret: { name: S.uiViewerSecret } }) },
 ];
 
 /** The objects with the given features on (CRDs apart: they go to crds/), each as its id and YAML lines. */

@@ -74,9 +74,10 @@ export interface OperatorInstallProps {
    * over the API server's objects and the registry, on port `http-ui` of the operator's pods and of
    * its Service. Auth is on by default: the actions (pause/resume/promote/abort, retrain) need a
    * token from a Secret or an OIDC issuer, and are audited (so `audit` is needed with them);
-   * `readOnly` serves the pages without actions. Reads need no credential: the NetworkPolicy lets
-   * only namespaces labelled `ghosteam.io/ui-access=true` (an ingress controller's, with its own
-   * authentication) reach the port; `kubectl port-forward` works for anyone allowed to use it.
+   * `readOnly` serves the pages without actions. Reads need a credential too (the `view`
+   * permission: the viewer token, the actions' token, or an OIDC token; a browser signs in once and
+   * keeps it in an HttpOnly cookie), and the NetworkPolicy lets only namespaces labelled
+   * `ghosteam.io/ui-access=true` (an ingress controller's) reach the port.
    * @default - off
    */
   readonly ui?: OperatorUi;
@@ -89,7 +90,9 @@ export interface OperatorUi {
   readonly tokenSecret?: { readonly name: string; readonly key?: string };
   /** OIDC access tokens from this issuer allow the actions (the scope ghosteam:admin by default, or `grants`). */
   readonly oidc?: { readonly issuer: string; readonly audience: string; /** `admin=CLAIM:VALUE` */ readonly grants?: readonly string[] };
-  /** Pages only, no actions (then no credential is needed). */
+  /** A Secret in the operator's namespace holding a bearer token that allows reading the UI only (key `token`); needed with `readOnly`. */
+  readonly viewerTokenSecret?: { readonly name: string; readonly key?: string };
+  /** Pages only, no actions (reads still need `viewerTokenSecret`). */
   readonly readOnly?: boolean;
 }
 
@@ -98,21 +101,29 @@ export const UI_PORT = 8070;
 /** The label a namespace needs for its pods to reach the UI port (the NetworkPolicy). */
 export const UI_ACCESS_LABEL = 'ghosteam.io/ui-access';
 const UI_TOKEN_ENV = 'GHOSTEAM_UI_TOKEN';
+const UI_VIEWER_TOKEN_ENV = 'GHOSTEAM_UI_VIEWER_TOKEN';
 
 /** What is wrong with the UI settings (pure); each problem names the field and the fix. */
 export function uiProblem(u: OperatorUi, audit: boolean): string | undefined {
   if (u.port !== undefined && (!Number.isInteger(u.port) || u.port < 1 || u.port > 65535)) return `ui.port ${u.port} is not a port (1-65535)`;
   if (u.port === HEALTH_PORT || u.port === SINK_PORT)
     return `ui.port ${u.port} is taken by the operator's ${u.port === HEALTH_PORT ? 'metrics' : 'payload sink'} port; pick another`;
-  if (u.readOnly && (u.tokenSecret || u.oidc)) return 'ui.readOnly serves no actions: leave ui.tokenSecret and ui.oidc out (or readOnly, to allow actions)';
+  if (u.readOnly && (u.tokenSecret || u.oidc))
+    return 'ui.readOnly serves no actions: leave ui.tokenSecret and ui.oidc out (or readOnly, to allow actions); reads take ui.viewerTokenSecret';
+  if (u.readOnly && !u.viewerTokenSecret)
+    return "ui: the UI's reads need a credential (secure by default): give ui.viewerTokenSecret (--ui-viewer-token-secret, a Secret with key 'token')";
   if (!u.readOnly && !u.tokenSecret && !u.oidc)
     return "ui: the UI's actions need credentials (auth is on by default): give ui.tokenSecret (--ui-token-secret, a Secret with key 'token') or ui.oidc (--ui-auth-issuer and --ui-auth-audience), or ui.readOnly (--ui-read-only) for pages only";
   if (!u.readOnly && !audit)
     return "ui: the UI's actions are audited: add audit (--audit-log, or --audit-log-claim), or make the UI read-only (--ui-read-only)";
-  const sec = u.tokenSecret;
-  if (sec && (!DNS_SUBDOMAIN.test(sec.name) || sec.name.length > 253))
-    return `ui.tokenSecret '${sec.name}' is not a valid Secret name (lower-case letters, digits, '-' and '.')`;
-  if (sec?.key !== undefined && !SECRET_KEY.test(sec.key)) return `ui.tokenSecret key '${sec.key}' is not valid (letters, digits, '-', '_' and '.')`;
+  for (const [field, sec] of [
+    ['tokenSecret', u.tokenSecret],
+    ['viewerTokenSecret', u.viewerTokenSecret],
+  ] as const) {
+    if (sec && (!DNS_SUBDOMAIN.test(sec.name) || sec.name.length > 253))
+      return `ui.${field} '${sec.name}' is not a valid Secret name (lower-case letters, digits, '-' and '.')`;
+    if (sec?.key !== undefined && !SECRET_KEY.test(sec.key)) return `ui.${field} key '${sec.key}' is not valid (letters, digits, '-', '_' and '.')`;
+  }
   if (u.oidc) {
     let url: URL | undefined;
     try {
@@ -123,7 +134,8 @@ export function uiProblem(u: OperatorUi, audit: boolean): string | undefined {
     if (!url || url.protocol !== 'https:') return `ui.oidc.issuer '${u.oidc.issuer}' must be an https:// URL (the issuer's keys come from it)`;
     if (!u.oidc.audience.trim()) return "ui.oidc.audience is empty: give the 'aud' the UI's tokens carry";
     for (const g of u.oidc.grants ?? [])
-      if (!/^admin=[^:=\s]+:\S+$/.test(g)) return `ui.oidc.grants '${g}' is not admin=CLAIM:VALUE (e.g. admin=groups:ml-admins)`;
+      if (!/^(admin|view)=[^:=\s]+:\S+$/.test(g))
+        return `ui.oidc.grants '${g}' is not admin=CLAIM:VALUE or view=CLAIM:VALUE (e.g. admin=groups:ml-admins, view=groups:ml)`;
   }
   return undefined;
 }
@@ -228,12 +240,14 @@ export const OPERATOR_RULES = [
 
 /**
  * What the UI (`ghosteam operator --ui-port`, ui/cluster.ts) reads: the objects its pages show,
- * listed and watched, nothing else (no Secrets, no pods). A test runs the UI as a ServiceAccount
- * holding exactly these and reads every page.
+ * listed and watched, and an Argo step's log by its pod's name (`get` on `pods/log`: no listing of
+ * pods, no Secrets). Tests run the UI as a ServiceAccount holding exactly these and read every page
+ * and a real step's log (test/cluster/ui-logs.test.ts).
  */
 export const UI_READ_RULES = [
   { apiGroups: ['ghosteam.io'], resources: ['models', 'driftmonitors', 'trainingruns'], verbs: ['get', 'list', 'watch'] },
   { apiGroups: ['argoproj.io'], resources: ['workflows'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
 ] as const;
 
 /**
@@ -320,6 +334,7 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
   }
   const ui = props.ui;
   const uiPort = ui?.port ?? UI_PORT;
+  const uiRules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] = [];
   if (ui) {
     const problem = uiProblem(ui, audit !== undefined);
     if (problem) throw new Error(problem);
@@ -328,14 +343,19 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       env.push({ name: UI_TOKEN_ENV, valueFrom: { secretKeyRef: { name: ui.tokenSecret.name, key: ui.tokenSecret.key ?? 'token' } } });
       args.push('--ui-token-env', UI_TOKEN_ENV);
     }
+    if (ui.viewerTokenSecret) {
+      env.push({ name: UI_VIEWER_TOKEN_ENV, valueFrom: { secretKeyRef: { name: ui.viewerTokenSecret.name, key: ui.viewerTokenSecret.key ?? 'token' } } });
+      args.push('--ui-viewer-token-env', UI_VIEWER_TOKEN_ENV);
+    }
     if (ui.oidc) {
       args.push('--ui-auth-issuer', ui.oidc.issuer, '--ui-auth-audience', ui.oidc.audience);
       for (const g of ui.oidc.grants ?? []) args.push('--ui-auth-grant', g);
     }
-    // The operator's rules already hold what the UI reads and its actions write; any the UI needed
-    // beyond them would be added here (and only those).
-    const extra = missingRules([...UI_READ_RULES, ...(ui.readOnly ? [] : UI_ACTION_RULES)], OPERATOR_RULES).map(rule);
-    (watchNs === undefined ? clusterRules : watchRules).push(...extra);
+    // What the UI reads and its actions write beyond the controllers' own rules (a step's log:
+    // `get` on pods/log), and only that, in a ClusterRole of its own that exists only with the UI.
+    // Known gap: with watchNamespace it is still cluster-wide (the Helm chart is generated from
+    // these objects one option at a time and cannot place a rule by two options at once).
+    uiRules.push(...missingRules([...UI_READ_RULES, ...(ui.readOnly ? [] : UI_ACTION_RULES)], OPERATOR_RULES).map(rule));
   }
   const out: K8sObject[] = [];
   if (props.crds ?? true) out.push(...ghosteamCrds());
@@ -359,6 +379,18 @@ export function operatorInstallManifests(props: OperatorInstallProps = {}): K8sO
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: NAME },
       subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
     },
+    ...(uiRules.length
+      ? [
+          { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${NAME}-ui`, labels }, rules: uiRules },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRoleBinding',
+            metadata: { name: `${NAME}-ui`, labels },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${NAME}-ui` },
+            subjects: [{ kind: 'ServiceAccount', name: NAME, namespace: ns }],
+          },
+        ]
+      : []),
     ...(watchNs !== undefined
       ? [
           { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: NAME, namespace: watchNs, labels }, rules: watchRules },

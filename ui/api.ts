@@ -55,6 +55,10 @@ export const VersionSchema = Type.Object(
     gitCommit: OptStr,
     gitDirty: OptStr,
     reason: Type.Optional(Type.String({ description: "Why the version exists: 'drift', 'git-change', 'schedule', 'manual', ..." })),
+    derivedFrom: Type.Optional(
+      Type.String({ description: "The version it was made from without training (an optimized or quantized copy): 'name@version', or the original's file" }),
+    ),
+    derivedFromDigest: Type.Optional(Type.String({ description: "sha256 of the original's model file" })),
   },
   { $id: 'Version' },
 );
@@ -109,7 +113,18 @@ export const RunNodeSchema = Type.Object(
     attempts: Type.Integer(),
     outputs: Type.Record(Str, Type.Object({ kind: Str, digest: Str, size: Type.Integer() })),
     outputParams: Type.Record(Str, Type.Unknown()),
-    hasLog: Type.Boolean(),
+    artifacts: Type.Optional(
+      Type.Array(
+        Type.Object({
+          name: Str,
+          store: Type.String({ description: 'Where it is stored: s3, gs, oss, azure, http, artifactory, hdfs, git' }),
+          location: Type.String({ description: "bucket/key (s3://bucket/key), the key in the artifact repository's default bucket, or a URL" }),
+          size: Type.Optional(Type.Integer({ description: 'Bytes, when known (Argo records no size)' })),
+        }),
+        { description: "An Argo step's output artifacts, where its artifact repository stored them" },
+      ),
+    ),
+    hasLog: Type.Boolean({ description: "GET /runs/{id}/logs/{task} serves its log (an Argo step: its pod's, through the API server)" }),
   },
   { $id: 'RunNode' },
 );
@@ -214,6 +229,8 @@ export function versionView(v: ModelVersion): VersionView {
     ...(l.gitCommit ? { gitCommit: l.gitCommit } : {}),
     ...(l.gitDirty ? { gitDirty: l.gitDirty } : {}),
     ...(l.reason ? { reason: l.reason } : {}),
+    ...(l.derivedFrom ? { derivedFrom: l.derivedFrom } : {}),
+    ...(l.derivedFromDigest ? { derivedFromDigest: l.derivedFromDigest } : {}),
   };
 }
 
@@ -267,6 +284,16 @@ export function runDetail(r: RunRecord, status: string = r.status): RunDetail {
           attempts: n.attempts.length,
           outputs: Object.fromEntries(Object.entries(n.outputs).map(([k, a]) => [k, { kind: a.kind, digest: a.digest, size: a.size }])),
           outputParams: { ...n.outputParams },
+          ...(n.externalOutputs
+            ? {
+                artifacts: Object.entries(n.externalOutputs).map(([name, a]) => ({
+                  name,
+                  store: a.store,
+                  location: a.location,
+                  ...(a.size !== undefined ? { size: a.size } : {}),
+                })),
+              }
+            : {}),
           hasLog: Boolean(n.log),
         };
       }),

@@ -14,7 +14,9 @@ import { createLogger, type Logger } from '../controllers/runtime/log.ts';
 import { TYPES, type ObjectStore, type ResourceType } from '../controllers/runtime/store.ts';
 import type { NodeRecord, NodeState, RunRecord, RunStatus } from '../pipelines/local/types.ts';
 import type { ParamValue } from '../components/component.ts';
-import { registryVersions, RunNotFoundError, type UiSource } from './source.ts';
+import { argoPodName } from '../pipelines/argo-pods.ts';
+import { ApiError } from '../controllers/runtime/store.ts';
+import { LogUnavailableError, registryVersions, RunNotFoundError, type UiSource } from './source.ts';
 
 export interface ClusterSourceOptions {
   /** The API server (a KubeStore: in-cluster or a kubeconfig). */
@@ -33,6 +35,8 @@ export interface ClusterSourceOptions {
 /** What an Argo Workflow's status holds of one node (the fields read here). */
 interface ArgoNode {
   id: string;
+  boundaryID?: string;
+  templateRef?: { template?: string };
   name?: string;
   displayName?: string;
   type?: string;
@@ -43,7 +47,37 @@ interface ArgoNode {
   children?: string[];
   templateName?: string;
   memoizationStatus?: { hit?: boolean };
-  outputs?: { parameters?: { name: string; value?: string }[] };
+  outputs?: { parameters?: { name: string; value?: string }[]; artifacts?: ArgoArtifact[] };
+}
+
+/** An output artifact as a node's status records it: where it was stored (one of these), never its size. */
+interface ArgoArtifact {
+  name: string;
+  s3?: { bucket?: string; key?: string };
+  gcs?: { bucket?: string; key?: string };
+  oss?: { bucket?: string; key?: string };
+  azure?: { container?: string; blob?: string };
+  http?: { url?: string };
+  artifactory?: { url?: string };
+  hdfs?: { path?: string };
+  git?: { repo?: string };
+}
+
+/**
+ * Where an Argo output artifact lives (pure): `s3://bucket/key`, or the key alone when the
+ * Workflow used its artifact repository's default bucket (Argo records only the key then).
+ */
+export function artifactLocation(a: ArgoArtifact): { store: string; location: string } | undefined {
+  const obj = (store: string, bucket?: string, key?: string) => (key ? { store, location: bucket ? `${store}://${bucket}/${key}` : key } : undefined);
+  if (a.s3) return obj('s3', a.s3.bucket, a.s3.key);
+  if (a.gcs) return obj('gs', a.gcs.bucket, a.gcs.key);
+  if (a.oss) return obj('oss', a.oss.bucket, a.oss.key);
+  if (a.azure?.blob) return { store: 'azure', location: a.azure.container ? `${a.azure.container}/${a.azure.blob}` : a.azure.blob };
+  if (a.http?.url) return { store: 'http', location: a.http.url };
+  if (a.artifactory?.url) return { store: 'artifactory', location: a.artifactory.url };
+  if (a.hdfs?.path) return { store: 'hdfs', location: a.hdfs.path };
+  if (a.git?.repo) return { store: 'git', location: a.git.repo };
+  return undefined;
 }
 
 const STEP_TYPES = new Set(['Pod', 'Skipped', 'Suspend']);
@@ -67,9 +101,11 @@ function paramValue(v: string | undefined): ParamValue {
  * step's Retry node, its pods the attempts) are the tasks, keyed by display name (a fan-out
  * instance is `task(0:item)`); a node's `children`, followed through group nodes, are the DAG's
  * edges; a memoization hit is a cache hit; output parameters are the task's outputs (numbers as
- * numbers, so metrics compare on the experiments page). Logs live in the pods, not here.
+ * numbers, so metrics compare on the experiments page), output artifacts are listed where they
+ * were stored. A step that ran a pod has that pod's name as its `log` (its last attempt's for a
+ * retried step): the log lives in the pod, read through the API server (`readLog`).
  */
-export function workflowRun(wf: K8sObject): RunRecord {
+export function workflowRun(wf: K8sObject, o: { qualified?: boolean } = {}): RunRecord {
   const spec = (wf.spec ?? {}) as { workflowTemplateRef?: { name?: string }; arguments?: { parameters?: { name: string; value?: string }[] } };
   const st = (wf.status ?? {}) as { phase?: string; message?: string; startedAt?: string; finishedAt?: string; nodes?: Record<string, ArgoNode> };
   const pipeline = wf.metadata.labels?.[PIPELINE_LABEL] ?? spec.workflowTemplateRef?.name ?? '-';
@@ -108,6 +144,17 @@ export function workflowRun(wf: K8sObject): RunRecord {
   for (const n of steps) for (const child of next(n)) (dependsOn.get(child) ?? dependsOn.set(child, new Set()).get(child)!).add(label(n));
   // A Retry node's outputs are its last attempt's where Argo did not copy them up.
   const outputsOf = (n: ArgoNode) => n.outputs ?? attemptsOf.get(n.id)?.at(-1)?.outputs ?? {};
+  // The pod that holds a step's log: its own, or a retried step's last attempt's.
+  const podOf = (n: ArgoNode): string | undefined => {
+    const pod =
+      n.type === 'Retry'
+        ? attemptsOf
+            .get(n.id)
+            ?.filter((a) => a.startedAt)
+            .at(-1)
+        : n;
+    return pod?.type === 'Pod' && pod.startedAt ? argoPodName(wf, pod) : undefined;
+  };
   const nodes: Record<string, NodeRecord> = {};
   for (const n of steps) {
     const id = label(n);
@@ -134,6 +181,8 @@ export function workflowRun(wf: K8sObject): RunRecord {
         })),
       outputs: {},
       outputParams: Object.fromEntries((outputsOf(n).parameters ?? []).map((p) => [p.name, paramValue(p.value)])),
+      ...externalOutputs(outputsOf(n).artifacts ?? []),
+      ...(podOf(n) ? { log: podOf(n) } : {}),
       dependsOn: [...(dependsOn.get(id) ?? [])].sort(),
     };
   }
@@ -143,7 +192,7 @@ export function workflowRun(wf: K8sObject): RunRecord {
   const durationMs = spanMs(st.startedAt, st.finishedAt);
   return {
     version: 1,
-    id: wf.metadata.name,
+    id: o.qualified ? qualifiedRunId(wf) : wf.metadata.name,
     pipeline,
     pipelinePath: pipeline,
     status,
@@ -158,6 +207,23 @@ export function workflowRun(wf: K8sObject): RunRecord {
     order: steps.map(label),
     nodes,
   };
+}
+
+function externalOutputs(artifacts: readonly ArgoArtifact[]): Pick<NodeRecord, 'externalOutputs'> {
+  const out: NonNullable<NodeRecord['externalOutputs']> = {};
+  for (const a of artifacts) {
+    const at = artifactLocation(a);
+    if (at) out[a.name] = at;
+  }
+  return Object.keys(out).length ? { externalOutputs: out } : {};
+}
+
+/**
+ * A Workflow's run id in a UI over every namespace: `<namespace>:<name>` (two namespaces may each
+ * have a `train-x7k2p`; a namespace name holds no ':'). A UI over one namespace uses the name.
+ */
+export function qualifiedRunId(wf: K8sObject): string {
+  return `${wf.metadata.namespace ?? 'default'}:${wf.metadata.name}`;
 }
 
 const newestFirst = (a: RunRecord, b: RunRecord) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : a.id < b.id ? 1 : -1);
@@ -193,7 +259,12 @@ export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> 
     throw new Error(`the UI could not list ${kinds.map((k) => k.plural).join(', ')} from the API server: ${(e as Error).message}`);
   }
   const objects = (t: ResourceType) => informers.get(t.kind)?.list() ?? [];
-  const runs = (): RunRecord[] => objects(TYPES.Workflow).map(workflowRun).sort(newestFirst);
+  const qualified = o.namespace === undefined;
+  const runs = (): RunRecord[] =>
+    objects(TYPES.Workflow)
+      .map((wf) => workflowRun(wf, { qualified }))
+      .sort(newestFirst);
+  const workflowOf = (id: string) => objects(TYPES.Workflow).find((w) => (qualified ? qualifiedRunId(w) : w.metadata.name) === id);
   return {
     target: { store: o.store },
     async read() {
@@ -207,16 +278,43 @@ export async function clusterSource(o: ClusterSourceOptions): Promise<UiSource> 
     },
     runs: async () => runs(),
     async run(id) {
-      const found = runs().find((r) => r.id === id);
-      if (!found)
-        throw new RunNotFoundError(
-          argo
-            ? `no Argo Workflow '${id}'${o.namespace ? ` in namespace ${o.namespace}` : ''}; the runs are listed at /runs (archived runs: ghosteam runs list --cluster)`
-            : `no run '${id}': Argo Workflows is not installed in this cluster (no workflows.argoproj.io)`,
-        );
-      return found;
+      const all = runs();
+      const found = all.find((r) => r.id === id);
+      if (found) return found;
+      // A bare Workflow name (a version's lineage names its run so) in a UI over every namespace:
+      // the run when one namespace has it.
+      const named = qualified && !id.includes(':') ? all.filter((r) => r.id.slice(r.id.indexOf(':') + 1) === id) : [];
+      if (named.length === 1) return named[0];
+      if (named.length > 1)
+        throw new RunNotFoundError(`'${id}' names an Argo Workflow in ${named.length} namespaces; open one of ${named.map((r) => `/runs/${r.id}`).join(', ')}`);
+      throw new RunNotFoundError(
+        argo
+          ? `no Argo Workflow '${id}'${o.namespace ? ` in namespace ${o.namespace}` : ''}; the runs are listed at /runs (archived runs: ghosteam runs list --cluster)`
+          : `no run '${id}': Argo Workflows is not installed in this cluster (no workflows.argoproj.io)`,
+      );
     },
-    readLog: async () => '',
+    async readLog(run, node, bounds) {
+      const wf = workflowOf(run.id);
+      const pod = node.log;
+      if (!wf || !pod) return { text: '', truncated: false };
+      const ns = wf.metadata.namespace ?? 'default';
+      if (!o.store.podLog) return { text: '', truncated: false };
+      try {
+        return await o.store.podLog(ns, pod, { container: 'main', ...bounds });
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 404)
+          throw new LogUnavailableError(
+            404,
+            `the log of step '${node.id}' is gone with its pod ${ns}/${pod} (Argo deleted it: the Workflow's podGC, or the pod was evicted); an archived log is read by \`ghosteam runs show --cluster --logs ${run.id}\``,
+          );
+        if (e instanceof ApiError && (e.code === 403 || e.code === 401))
+          throw new LogUnavailableError(
+            403,
+            `the UI's identity may not read pod logs in namespace ${ns} (${e.message}); grant it \`get\` on \`pods/log\` there (ghosteam install --ui does)`,
+          );
+        throw e;
+      }
+    },
     status: (r) => r.status,
     subscribe(changed) {
       notify = changed;

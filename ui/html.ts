@@ -262,6 +262,14 @@ export function modelPage(r: ModelResponse, opts: { actions?: boolean } = {}): s
   );
 }
 
+/** An optimized copy's original: a link to its version page when it is a version of the same registered model, else its name or file. */
+function derivedFromLink(ns: string, model: string, v: VersionView): Html {
+  const m = /^(.+)@(\d+)$/.exec(v.derivedFrom ?? '');
+  const digest = v.derivedFromDigest ? html` <code title="${v.derivedFromDigest}">${v.derivedFromDigest.slice(0, 19)}</code>` : '';
+  if (m && m[1] === v.name) return html`<a href="${modelHref(ns, model)}/versions/${m[2]}">${v.derivedFrom}</a> (optimized, not trained)${digest}`;
+  return html`<code>${v.derivedFrom ?? ''}</code> (optimized, not trained)${digest}`;
+}
+
 export function versionPage(ns: string, model: string, v: VersionView, run: RunSummary | undefined): string {
   return layout(
     `${model} v${v.version}`,
@@ -274,6 +282,12 @@ export function versionPage(ns: string, model: string, v: VersionView, run: RunS
         <dd>${v.createdAt}</dd>
         <dt>Triggered by</dt>
         <dd>${v.reason ?? 'unknown'}</dd>
+        ${
+          v.derivedFrom
+            ? html`<dt>Derived from</dt>
+                <dd class="derived">${derivedFromLink(ns, model, v)}</dd>`
+            : ''
+        }
         <dt>Run</dt>
         <dd>
           ${v.runId ? (run ? html`<a href="${runHref(v.runId)}">${v.runId}</a> ${badge(run.status)}` : html`${v.runId} <span class="muted">(not a local run here)</span>`) : '—'}
@@ -370,7 +384,12 @@ export function runNodes(d: RunDetail): Html {
         <td>
           ${Object.entries(n.outputs).map(([k, a]) => html`<div>${k} <code title="${a.digest}">${a.digest.slice(0, 19)}</code> <span class="muted">${a.kind}, ${a.size} B</span></div>`)}${Object.entries(
             n.outputParams,
-          ).map(([k, v]) => html`<div>${k} = <code>${JSON.stringify(v)}</code></div>`)}
+          ).map(([k, v]) => html`<div>${k} = <code>${JSON.stringify(v)}</code></div>`)}${(n.artifacts ?? []).map(
+            (a) =>
+              html`<div class="artifact">
+                ${a.name} <code>${a.location}</code> <span class="muted">${a.store}${a.size !== undefined ? `, ${a.size} B` : ''}</span>
+              </div>`,
+          )}
         </td>
         <td class="muted">${n.message ?? ''}${n.hasLog ? html` <a href="${runHref(d.run.id)}/logs/${encodeURIComponent(n.id)}">log</a>` : ''}</td>
       </tr>`,
@@ -435,6 +454,24 @@ export function runPage(d: RunDetail): string {
       </dl>
       <section id="live" data-fragment="${frag}">${runLive(d)}</section>`,
     { live: frag },
+  );
+}
+
+/** The sign-in page of a UI whose reads are authenticated: the token goes to POST /login, which sets an HttpOnly cookie. */
+export function loginPage(message: string, next: string): string {
+  return layout(
+    'Sign in',
+    html`<h1>Sign in</h1>
+      <p class="error">${message}</p>
+      <form method="post" action="/login">
+        <input type="hidden" name="next" value="${next}" />
+        <label>Token <input type="password" name="token" id="login-token" autocomplete="off" size="40" required /></label>
+        <button type="submit">Sign in</button>
+      </form>
+      <p class="muted">
+        A token with the view (or admin) permission: the UI's viewer or admin token, or an OIDC token of the configured issuer. Scripts send it as
+        <code>Authorization: Bearer …</code> instead.
+      </p>`,
   );
 }
 

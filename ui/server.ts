@@ -13,7 +13,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ModelRegistry } from '../components/registry/types.ts';
-import { localSource, RunNotFoundError, type UiSource } from './source.ts';
+import { localSource, LogUnavailableError, RunNotFoundError, type UiSource } from './source.ts';
 import { ApiError } from '../controllers/runtime/store.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
 import { Value } from '@sinclair/typebox/value';
@@ -35,7 +35,21 @@ import { readBody } from '../components/model-server/http.ts';
 import { RequestError } from '../components/model-server/tensors.ts';
 import { driftMonitorResponse, driftMonitorSummaries, experimentsResponse, UnknownRunError, type ExperimentQuery } from './monitors.ts';
 import { driftMonitorLive, driftMonitorPage, driftMonitorsPage, driftRows, experimentsPage } from './monitor-pages.ts';
-import { ACTIONS_JS, errorPage, LIVE_JS, modelLive, modelPage, modelRows, modelsPage, runLive, runPage, runRows, runsPage, versionPage } from './html.ts';
+import {
+  ACTIONS_JS,
+  errorPage,
+  LIVE_JS,
+  loginPage,
+  modelLive,
+  modelPage,
+  modelRows,
+  modelsPage,
+  runLive,
+  runPage,
+  runRows,
+  runsPage,
+  versionPage,
+} from './html.ts';
 
 export interface UiOptions {
   /** Where the data comes from (ui/source.ts); absent: the local files named below. */
@@ -59,6 +73,50 @@ export interface UiOptions {
   readonly tls?: TlsFiles;
   /** The actions (rollout pause/resume/promote/abort, retrain); absent: the UI is read-only. */
   readonly actions?: UiActions;
+  /**
+   * Authenticated reads: every page, fragment, event stream and GET /api/… needs a credential one
+   * of these accepts with the `view` (or `admin`) permission — a bearer token, or the HttpOnly
+   * cookie POST /login sets from one. Absent: reads are open (the local default, on loopback).
+   */
+  readonly readers?: readonly Authenticator[];
+}
+
+/** The cookie POST /login sets (the credential itself, HttpOnly, SameSite=Strict; actions never read it). */
+export const SESSION_COOKIE = 'ghosteam-ui';
+const SESSION_SECONDS = 8 * 3600;
+
+/** The first reader that accepts `credential` for `view`, else for `admin`; else the most telling refusal (403 over 401). */
+export async function checkReader(readers: readonly Authenticator[], credential: string | undefined): Promise<Principal> {
+  let refusal: AuthError | undefined;
+  for (const a of readers)
+    for (const permission of ['view', 'admin'] as const) {
+      try {
+        return await a.check(credential, { permission });
+      } catch (e) {
+        if (!(e instanceof AuthError)) throw e;
+        if (!refusal || (refusal.status === 401 && e.status !== 401)) refusal = e;
+      }
+    }
+  throw refusal ?? new AuthError(401, 'missing bearer token; send Authorization: Bearer <token>');
+}
+
+function cookieCredential(req: IncomingMessage): string | undefined {
+  for (const part of String(req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === SESSION_COOKIE && v.length) {
+      try {
+        return `Bearer ${decodeURIComponent(v.join('='))}`;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Where to go after signing in: a path on this UI only (no scheme, no other host). */
+function safeNext(next: string | null | undefined): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
 }
 
 /** Actions need a credential: each needs the `admin` permission, and each attempt is audited. */
@@ -91,6 +149,11 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 } as const;
+
+/** A log page shows the last LOG_TAIL lines (?tail=N up to LOG_MAX_TAIL), never more than LOG_LIMIT_BYTES. */
+export const LOG_TAIL = 1000;
+export const LOG_MAX_TAIL = 100_000;
+export const LOG_LIMIT_BYTES = 1024 * 1024;
 
 function decode(segment: string, what: string): string {
   try {
@@ -210,6 +273,31 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
 
     try {
       if (req.method === 'POST' && isApi && isActionPath(parts)) return await action(req, res, parts);
+      if (o.readers && req.method === 'POST' && p0 === 'login' && parts.length === 1) return await login(req, res);
+      if (o.readers && !(p0 === 'healthz' && parts.length === 1) && !(p0 === 'static' && parts.length === 2) && req.method !== 'POST') {
+        try {
+          await checkReader(o.readers, req.headers.authorization ?? cookieCredential(req));
+        } catch (e) {
+          if (!(e instanceof AuthError)) throw e;
+          const challenge = e.status === 401 ? 'Bearer' : 'Bearer error="insufficient_scope"';
+          if (isApi || p0 === 'fragments') {
+            res.writeHead(e.status, {
+              'content-type': 'application/json; charset=utf-8',
+              'www-authenticate': challenge,
+              'cache-control': 'no-store',
+              ...SECURITY_HEADERS,
+            });
+            return void res.end(JSON.stringify({ error: `${e.message} (this UI's reads need the view permission)` }));
+          }
+          res.writeHead(e.status, {
+            'content-type': 'text/html; charset=utf-8',
+            'www-authenticate': challenge,
+            'cache-control': 'no-store',
+            ...SECURITY_HEADERS,
+          });
+          return void res.end(loginPage(`${e.status === 401 ? 'Sign in to read this UI' : e.message}.`, safeNext(url.pathname + url.search)));
+        }
+      }
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('allow', 'GET, HEAD');
         throw new HttpError(
@@ -338,10 +426,28 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
           return page(runPage(d));
         }
         if (scope.length === 4 && s2 === 'logs' && kind === 'page') {
+          const tailText = url.searchParams.get('tail');
+          if (tailText !== null && (!/^[0-9]{1,6}$/.test(tailText) || Number(tailText) < 1 || Number(tailText) > LOG_MAX_TAIL))
+            throw new HttpError(400, `query parameter tail=${tailText} must be a whole number of lines from 1 to ${LOG_MAX_TAIL}`);
+          const tailLines = tailText === null ? LOG_TAIL : Number(tailText);
           const r = await run(id);
           const node = r.nodes[decode(s3, 'task')];
           if (!node?.log) throw new HttpError(404, `run '${id}' has no log for task '${decode(s3, 'task')}'`);
-          return send(200, 'text/plain; charset=utf-8', await source.readLog(r, node));
+          let log;
+          try {
+            log = await source.readLog(r, node, { tailLines, limitBytes: LOG_LIMIT_BYTES });
+          } catch (e) {
+            if (e instanceof LogUnavailableError) throw new HttpError(e.status, e.message);
+            throw e;
+          }
+          const lines = log.text.split('\n').length - (log.text.endsWith('\n') ? 1 : 0);
+          const note = log.truncated
+            ? `… (cut at ${LOG_LIMIT_BYTES} bytes of the last ${tailLines} lines; ask for fewer with ?tail=N)\n`
+            : lines >= tailLines
+              ? `… (the last ${tailLines} lines; more with ?tail=N, up to ${LOG_MAX_TAIL})\n`
+              : '';
+          res.setHeader('x-ghosteam-log-lines', String(lines));
+          return send(200, 'text/plain; charset=utf-8', note ? (log.truncated ? log.text + note : note + log.text) : log.text);
         }
       }
       throw new HttpError(
@@ -361,6 +467,30 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
         res.end(errorPage(status, message));
       }
     }
+  }
+
+  // --- sign-in (authenticated reads) --------------------------------------------------------
+  /** POST /login (a form: token, next): a token a reader accepts becomes the session cookie; 303 to `next`. */
+  async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let form: URLSearchParams;
+    try {
+      form = new URLSearchParams((await readBody(req, 16 * 1024)).toString('utf8'));
+    } catch (e) {
+      if (e instanceof RequestError) throw new HttpError(e.status === 413 ? 413 : 400, e.message);
+      throw e;
+    }
+    const token = (form.get('token') ?? '').trim();
+    const next = safeNext(form.get('next'));
+    try {
+      await checkReader(o.readers!, token ? `Bearer ${token}` : undefined);
+    } catch (e) {
+      if (!(e instanceof AuthError)) throw e;
+      res.writeHead(e.status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...SECURITY_HEADERS });
+      return void res.end(loginPage(`${e.message}.`, next));
+    }
+    const cookie = `${SESSION_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_SECONDS}${o.tls ? '; Secure' : ''}`;
+    res.writeHead(303, { location: next, 'set-cookie': cookie, 'cache-control': 'no-store', ...SECURITY_HEADERS });
+    res.end();
   }
 
   // --- actions ------------------------------------------------------------------------------

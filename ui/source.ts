@@ -24,8 +24,12 @@ export interface UiSource {
   runs(): Promise<RunRecord[]>;
   /** One run; throws RunNotFoundError (the page's 404) when there is none. */
   run(id: string): Promise<RunRecord>;
-  /** A node's log ('' when it has none here). */
-  readLog(run: RunRecord, node: NodeRecord): Promise<string>;
+  /**
+   * A node's log, bounded: its last `tailLines` lines, at most `limitBytes` of them (a local log
+   * file, or an Argo step's pod log through the API server). Throws LogUnavailableError when it
+   * cannot be read (the pod is gone, the UI may not read it).
+   */
+  readLog(run: RunRecord, node: NodeRecord, bounds: LogBounds): Promise<LogRead>;
   /** The status shown for a run (the local engine tells an interrupted run from a running one). */
   status(run: RunRecord): string;
   /** Calls `changed` after every change of what `read`/`runs` return; the server coalesces bursts. */
@@ -36,6 +40,40 @@ export interface UiSource {
 }
 
 export class RunNotFoundError extends Error {}
+
+/** A log read's bounds: the UI never reads a whole log it did not bound. */
+export interface LogBounds {
+  readonly tailLines: number;
+  readonly limitBytes: number;
+}
+
+export interface LogRead {
+  readonly text: string;
+  /** `limitBytes` cut the tail. */
+  readonly truncated: boolean;
+}
+
+/** Why a log cannot be shown: `status` is the page's (404: gone; 403: the UI may not read it). */
+export class LogUnavailableError extends Error {
+  constructor(
+    readonly status: 403 | 404,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The last `tailLines` lines of a text, at most `limitBytes` of them (pure; the API server's pods/log bounds, for local files). */
+export function tailText(text: string, b: LogBounds): LogRead {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const tail = lines
+    .slice(-b.tailLines)
+    .map((l) => l + '\n')
+    .join('');
+  const bytes = Buffer.from(tail, 'utf8');
+  return bytes.length > b.limitBytes ? { text: bytes.subarray(0, b.limitBytes).toString('utf8'), truncated: true } : { text: tail, truncated: false };
+}
 
 /** The registered versions of each Model's registered model, oldest first, read side by side. */
 export async function registryVersions(registry: ModelRegistry | undefined, models: readonly K8sObject[]): Promise<Record<string, ModelVersion[]>> {
@@ -80,7 +118,7 @@ export function localSource(o: LocalSourceOptions): UiSource {
         throw new RunNotFoundError((e as Error).message);
       }
     },
-    readLog: async (run, node) => (runStore && node.log ? runStore.readLog(run.id, node.log) : ''),
+    readLog: async (run, node, bounds) => tailText(runStore && node.log ? await runStore.readLog(run.id, node.log) : '', bounds),
     status: (r) => effectiveStatus(r),
     subscribe(changed) {
       // One inotify watch per folder, not `recursive: true`: Node 20's recursive watcher on Linux

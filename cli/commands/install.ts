@@ -40,6 +40,7 @@ interface InstallFlags {
   auditLogStorageClass?: string;
   ui?: boolean;
   uiTokenSecret?: string;
+  uiViewerTokenSecret?: string;
   uiAuthIssuer?: string;
   uiAuthAudience?: string;
   uiAuthGrant: string[];
@@ -48,21 +49,23 @@ interface InstallFlags {
 
 /** The UI settings from the install flags; undefined without --ui. Errors name the flag and the fix. */
 export function installUi(
-  f: Pick<InstallFlags, 'ui' | 'uiTokenSecret' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'uiReadOnly'>,
+  f: Pick<InstallFlags, 'ui' | 'uiTokenSecret' | 'uiViewerTokenSecret' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'uiReadOnly'>,
 ): OperatorUi | undefined {
   if (!f.ui) {
     const stray =
       f.uiTokenSecret !== undefined
         ? '--ui-token-secret'
-        : f.uiAuthIssuer !== undefined
-          ? '--ui-auth-issuer'
-          : f.uiAuthAudience !== undefined
-            ? '--ui-auth-audience'
-            : f.uiAuthGrant.length
-              ? '--ui-auth-grant'
-              : f.uiReadOnly
-                ? '--ui-read-only'
-                : undefined;
+        : f.uiViewerTokenSecret !== undefined
+          ? '--ui-viewer-token-secret'
+          : f.uiAuthIssuer !== undefined
+            ? '--ui-auth-issuer'
+            : f.uiAuthAudience !== undefined
+              ? '--ui-auth-audience'
+              : f.uiAuthGrant.length
+                ? '--ui-auth-grant'
+                : f.uiReadOnly
+                  ? '--ui-read-only'
+                  : undefined;
     if (stray) throw new Error(`${stray} needs --ui (serve the web UI from the operator)`);
     return undefined;
   }
@@ -75,6 +78,7 @@ export function installUi(
   if (f.uiAuthGrant.length && f.uiAuthIssuer === undefined) throw new Error('--ui-auth-grant needs --ui-auth-issuer and --ui-auth-audience');
   return {
     ...(f.uiTokenSecret !== undefined ? { tokenSecret: { name: f.uiTokenSecret } } : {}),
+    ...(f.uiViewerTokenSecret !== undefined ? { viewerTokenSecret: { name: f.uiViewerTokenSecret } } : {}),
     ...(f.uiAuthIssuer !== undefined
       ? { oidc: { issuer: f.uiAuthIssuer, audience: f.uiAuthAudience!, ...(f.uiAuthGrant.length ? { grants: f.uiAuthGrant } : {}) } }
       : {}),
@@ -173,21 +177,25 @@ export function register(program: Command): void {
     .option('--audit-log-storage-class <class>', "storage class of the audit log claim (default: the cluster's default)")
     .option(
       '--ui',
-      "serve the web UI from the operator (port http-ui 8070 on its pods and its Service ghosteam-operator-metrics): ghosteam ui's pages over the cluster's objects and the registry; actions need --ui-token-secret or --ui-auth-issuer (and --audit-log), or give --ui-read-only",
+      "serve the web UI from the operator (port http-ui 8070 on its pods and its Service ghosteam-operator-metrics): ghosteam ui's pages over the cluster's objects and the registry; reads and actions need --ui-token-secret or --ui-auth-issuer (and --audit-log), or give --ui-read-only with --ui-viewer-token-secret",
     )
     .option(
       '--ui-token-secret <name>',
       "with --ui: Secret in the operator namespace whose key 'token' allows the UI's actions (mounted as an env var, never read through the API)",
     )
-    .option('--ui-auth-issuer <url>', "with --ui: OIDC issuer whose access tokens allow the UI's actions (with --ui-auth-audience)")
+    .option(
+      '--ui-viewer-token-secret <name>',
+      "with --ui: Secret in the operator namespace whose key 'token' allows reading the UI only (needed with --ui-read-only)",
+    )
+    .option('--ui-auth-issuer <url>', "with --ui: OIDC issuer whose access tokens allow the UI's reads and actions (with --ui-auth-audience)")
     .option('--ui-auth-audience <aud>', "with --ui: the 'aud' the UI's OIDC tokens must carry")
     .option(
       '--ui-auth-grant <grant>',
-      'with --ui: admin=CLAIM:VALUE, who may act (default: the scope ghosteam:admin; repeatable)',
+      'with --ui: admin=CLAIM:VALUE (who may act) or view=CLAIM:VALUE (who may read); default: the scopes ghosteam:admin and ghosteam:view; repeatable',
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
-    .option('--ui-read-only', 'with --ui: pages only, no actions (no credential needed)')
+    .option('--ui-read-only', 'with --ui: pages only, no actions (reads need --ui-viewer-token-secret)')
     .option('--helm <dir>', 'write a Helm chart of the operator to <dir> instead (these flags become its values.yaml defaults)')
     .action(async (f: InstallFlags, cmd: Command) => {
       const gitWriteBack = installGitWriteBack(f, {

@@ -27,6 +27,7 @@ interface OperatorFlags extends SecurityFlags {
   uiPort?: string;
   uiHost?: string;
   uiTokenEnv?: string;
+  uiViewerTokenEnv?: string;
   uiAuthIssuer?: string;
   uiAuthAudience?: string;
   uiAuthGrant: string[];
@@ -90,27 +91,39 @@ export function gitWriteBackFlags(
 }
 
 /**
- * The UI settings of `--ui-*`; undefined without --ui-port. The token comes from the environment
- * only (a Secret's key through secretKeyRef: `ghosteam install --ui-token-secret`); errors name the flag.
+ * The UI settings of `--ui-*`; undefined without --ui-port. Tokens come from the environment only
+ * (a Secret's key through secretKeyRef: `ghosteam install --ui-token-secret`/`--ui-viewer-token-secret`);
+ * errors name the flag. With any credential the UI's reads are authenticated too (`readers`: the
+ * viewer token, and whoever may act); with none, reads are open and actions off.
  */
 export function uiFlags(
-  f: Pick<OperatorFlags, 'uiPort' | 'uiHost' | 'uiTokenEnv' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'authCaFile'>,
+  f: Pick<OperatorFlags, 'uiPort' | 'uiHost' | 'uiTokenEnv' | 'uiViewerTokenEnv' | 'uiAuthIssuer' | 'uiAuthAudience' | 'uiAuthGrant' | 'authCaFile'>,
   env: Readonly<Record<string, string | undefined>> = process.env,
-): { port: number; actions?: Omit<AuthOptions, 'now'> } | undefined {
+): { port: number; actions?: Omit<AuthOptions, 'now'>; readers?: Omit<AuthOptions, 'now'>[] } | undefined {
   if (f.uiPort === undefined) {
     const stray =
-      f.uiHost !== undefined ? '--ui-host' : f.uiTokenEnv !== undefined ? '--ui-token-env' : f.uiAuthIssuer !== undefined ? '--ui-auth-issuer' : undefined;
+      f.uiHost !== undefined
+        ? '--ui-host'
+        : f.uiTokenEnv !== undefined
+          ? '--ui-token-env'
+          : f.uiViewerTokenEnv !== undefined
+            ? '--ui-viewer-token-env'
+            : f.uiAuthIssuer !== undefined
+              ? '--ui-auth-issuer'
+              : undefined;
     if (stray) throw new Error(`${stray} needs --ui-port <port> (the port the UI listens on)`);
     return undefined;
   }
   const port = intArg('--ui-port', f.uiPort, 0);
-  let token: string | undefined;
-  if (f.uiTokenEnv !== undefined) {
-    token = env[f.uiTokenEnv];
-    if (!token) throw new Error(`--ui-token-env ${f.uiTokenEnv}: the environment variable is not set or empty`);
-    if (token.length < 8)
-      throw new Error(`--ui-token-env ${f.uiTokenEnv}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
-  }
+  const fromEnv = (flag: string, name: string | undefined): string | undefined => {
+    if (name === undefined) return undefined;
+    const token = env[name];
+    if (!token) throw new Error(`${flag} ${name}: the environment variable is not set or empty`);
+    if (token.length < 8) throw new Error(`${flag} ${name}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
+    return token;
+  };
+  const token = fromEnv('--ui-token-env', f.uiTokenEnv);
+  const viewer = fromEnv('--ui-viewer-token-env', f.uiViewerTokenEnv);
   let jwt: Omit<AuthOptions, 'token'> | undefined;
   try {
     jwt = authFromFlags({
@@ -122,8 +135,9 @@ export function uiFlags(
   } catch (e) {
     throw new Error((e as Error).message.replace(/--auth-/g, '--ui-auth-'));
   }
-  if (!token && !jwt) return { port };
-  return { port, actions: { ...(token ? { token } : {}), ...(jwt ?? {}) } };
+  const actions = token || jwt ? { ...(token ? { token } : {}), ...(jwt ?? {}) } : undefined;
+  const readers = [...(viewer ? [{ token: viewer }] : []), ...(actions ? [actions] : [])];
+  return { port, ...(actions ? { actions } : {}), ...(readers.length ? { readers } : {}) };
 }
 
 /** ghosteam objects (Model, DriftMonitor, TrainingRun) from a YAML file or the YAML files in a directory. */
@@ -248,7 +262,14 @@ Example:
       "serve the web UI (ghosteam ui's pages and /api) over this cluster's Models, DriftMonitors, TrainingRuns and Argo Workflows and the registry on this port; read-only unless --ui-token-env or --ui-auth-issuer",
     )
     .option('--ui-host <addr>', 'address for the UI (default: --bind-address)')
-    .option('--ui-token-env <NAME>', "environment variable holding the bearer token that allows the UI's actions (pause/resume/promote/abort, retrain)")
+    .option(
+      '--ui-token-env <NAME>',
+      "environment variable holding the bearer token that allows the UI's actions (pause/resume/promote/abort, retrain) and reads",
+    )
+    .option(
+      '--ui-viewer-token-env <NAME>',
+      'environment variable holding a bearer token that allows reading the UI only; with any UI credential, reads need one (else they are open)',
+    )
     .option('--ui-auth-issuer <iss>', "allow the UI's actions to OIDC/JWT bearer tokens from this issuer (with --ui-auth-audience)")
     .option('--ui-auth-audience <aud>', "the 'aud' the UI's tokens must carry (comma-separated for several)")
     .option(
@@ -377,9 +398,14 @@ Example:
             ...(ui.actions
               ? { actions: { target: { store: op.store }, auth: createAuthenticator({ ...ui.actions }), ...(auditLog ? { audit: auditLog } : {}) } }
               : {}),
+            ...(ui.readers ? { readers: ui.readers.map((r) => createAuthenticator({ ...r })) } : {}),
           });
+          if (!ui.readers)
+            log.warn(
+              `the UI's reads need no credential: anyone who reaches ${server.url} reads every model's lineage, params and step logs; give --ui-viewer-token-env or --ui-auth-issuer (ghosteam install --ui does)`,
+            );
           log.info(
-            `UI listening on ${server.url} (${ui.actions ? `actions on for the admin permission${auditLog ? ', audited' : ''}` : 'read-only'}; reads the API server${f.namespace ? ` in ${f.namespace}` : ''} and the registry)`,
+            `UI listening on ${server.url} (${ui.actions ? `actions on for the admin permission${auditLog ? ', audited' : ''}` : 'read-only'}; reads ${ui.readers ? 'need the view permission' : 'open'}; from the API server${f.namespace ? ` in ${f.namespace}` : ''} and the registry)`,
           );
           const stopOperator = stop;
           stop = async () => {

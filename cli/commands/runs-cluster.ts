@@ -5,6 +5,7 @@
  */
 import { formatDuration } from '../../pipelines/local/index.ts';
 import { PIPELINE_LABEL } from '../../api/objects.ts';
+import { podOfNode } from '../../pipelines/argo-pods.ts';
 import { ArgoServerClient, ArgoServerError, resolveArgoServer, type ArgoNodeStatus, type ArgoWorkflow } from '../../pipelines/argo-server/client.ts';
 
 export interface ClusterFlags {
@@ -75,13 +76,6 @@ export function argoRunRow(wf: ArgoWorkflow, source: ArgoRunSource): string[] {
   ];
 }
 
-/** Whether a log entry's pod belongs to a node (pod names v1 are the node id; v2 end with its hash). */
-export function podOfNode(wfName: string, node: ArgoNodeStatus, podName: string): boolean {
-  if (podName === node.id) return true;
-  const hash = node.id.startsWith(`${wfName}-`) ? node.id.slice(wfName.length + 1) : undefined;
-  return hash !== undefined && /^\d+$/.test(hash) && podName.endsWith(`-${hash}`);
-}
-
 /** The detail of `runs show --cluster`, as lines (without logs). */
 export function argoRunDetail(wf: ArgoWorkflow, source: ArgoRunSource): { head: string[]; steps: string[][]; outputs: string[] } {
   const st = wf.status ?? {};
@@ -148,7 +142,7 @@ export async function stepLogs(client: ArgoServerClient, wf: ArgoWorkflow): Prom
   const seen = new Set<string>();
   for (const n of stepNodes(wf)) {
     for (const [pod, lines] of byPod) {
-      if (seen.has(pod) || !podOfNode(wf.metadata.name!, n, pod)) continue;
+      if (seen.has(pod) || !podOfNode(wf, n, pod)) continue;
       seen.add(pod);
       out.push({ step: n.displayName ?? n.name, pod, lines });
     }

@@ -16,6 +16,7 @@ import { addSecurityOptions, authFromFlags, tlsFromFlags, type SecurityFlags } f
 
 interface UiFlags extends SecurityFlags {
   tokenEnv?: string;
+  viewerTokenEnv?: string;
   auditLog?: string;
   port: string;
   host: string;
@@ -47,6 +48,10 @@ export function register(program: Command): void {
     )
     .option('-n, --namespace <ns>', 'with --kubeconfig: only this namespace')
     .option('--token-env <name>', 'allow actions to callers with the token held in this environment variable (never on the command line)')
+    .option(
+      '--viewer-token-env <name>',
+      'reads (pages, /api, events) need a credential: this token (from the environment), or one that may act; with --kubeconfig any credential given makes reads need one',
+    )
     .option('--audit-log <file>', 'append every action (and every refused attempt) with who asked and the outcome to this JSON Lines file (fsynced)')
     .addHelpText(
       'after',
@@ -75,20 +80,27 @@ and start a retrain for callers with the admin permission, each recorded with --
     const runsRoot = resolve(f.storeDir ?? found.runsRoot ?? '.ghosteam');
     const registry = openRegistry({ ...(f.mlflowUri ? { trackingUri: f.mlflowUri } : {}), ...(registryDir ? { dir: registryDir } : {}) });
     const localRegistryDir = registry.kind === 'local' ? resolve(registryDir ?? process.env.GHOSTEAM_REGISTRY_DIR ?? '.ghosteam/registry') : undefined;
-    let token: string | undefined;
-    if (f.tokenEnv) {
-      token = process.env[f.tokenEnv];
-      if (!token) throw new Error(`--token-env ${f.tokenEnv}: the environment variable is not set or empty`);
-      if (token.length < 8) throw new Error(`--token-env ${f.tokenEnv}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
-    }
+    const fromEnv = (flag: string, name: string | undefined): string | undefined => {
+      if (!name) return undefined;
+      const t = process.env[name];
+      if (!t) throw new Error(`${flag} ${name}: the environment variable is not set or empty`);
+      if (t.length < 8) throw new Error(`${flag} ${name}: the token is shorter than 8 characters; use a long random one (openssl rand -hex 32)`);
+      return t;
+    };
+    const token = fromEnv('--token-env', f.tokenEnv);
+    const viewer = fromEnv('--viewer-token-env', f.viewerTokenEnv);
     const jwt = authFromFlags(f);
     const tls = tlsFromFlags(f);
     const { createAuthenticator } = await import('../../components/security/auth.ts');
     const actionsOn = token !== undefined || jwt !== undefined;
+    const actorAuth = actionsOn ? createAuthenticator({ ...(token ? { token } : {}), ...(jwt ?? {}) }) : undefined;
     if (f.auditLog && !actionsOn) throw new Error('--audit-log records actions, which need --token-env or --auth-issuer; without them the UI is read-only');
-    if (!isLoopback(f.host))
+    // Reads need a credential with --viewer-token-env, and over a cluster whenever a credential is
+    // given; the local default stays open (bind loopback).
+    const readsAuthenticated = viewer !== undefined || (f.kubeconfig !== undefined && actionsOn);
+    if (!isLoopback(f.host) && !readsAuthenticated)
       process.stderr.write(
-        `WARNING: the UI listens on ${f.host}; reading needs no credentials: anyone who can reach this address reads every model's lineage, params and run logs. Bind 127.0.0.1 and reach it through an SSH tunnel or an authenticating proxy.\n`,
+        `WARNING: the UI listens on ${f.host}; reading needs no credentials: anyone who can reach this address reads every model's lineage, params and run logs. Give --viewer-token-env, or bind 127.0.0.1 and reach it through an SSH tunnel or an authenticating proxy.\n`,
       );
     if (!isLoopback(f.host) && actionsOn && !tls)
       process.stderr.write(`WARNING: actions are on over plain HTTP on ${f.host}: tokens cross the network in the clear. Pass --tls-cert and --tls-key.\n`);
@@ -118,11 +130,12 @@ and start a retrain for callers with the admin permission, each recorded with --
         ? {
             actions: {
               target: source.target ?? { stateDir },
-              auth: createAuthenticator({ ...(token ? { token } : {}), ...(jwt ?? {}) }),
+              auth: actorAuth!,
               ...(audit ? { audit } : {}),
             },
           }
         : {}),
+      ...(readsAuthenticated ? { readers: [...(viewer ? [createAuthenticator({ token: viewer })] : []), ...(actorAuth ? [actorAuth] : [])] } : {}),
     });
     const stopped = new Promise<void>((done) => {
       const stop = (): void =>
@@ -140,7 +153,7 @@ and start a retrain for callers with the admin permission, each recorded with --
         : undefined;
     if (where)
       process.stdout.write(
-        `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}; ${where})\n`,
+        `ghosteam ui listening on ${ui.url} (${actionsOn ? `actions on for the admin permission${audit ? `, audited in ${f.auditLog}` : ''}` : 'read-only'}${readsAuthenticated ? ', reads need the view permission' : ''}; ${where})\n`,
       );
     else
       process.stdout.write(

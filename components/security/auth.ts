@@ -11,7 +11,8 @@
  * `aud`, `exp` (required) and `nbf` hold. A verified token is remembered until it expires (at most
  * a minute), so the hot path does not verify a signature per request.
  *
- * Authorization: each route needs a permission (`infer` on a model, `admin`, `metrics`, `ingest`);
+ * Authorization: each route needs a permission (`infer` on a model, `admin`, `metrics`, `ingest`,
+ * `view`: the web UI's pages and API when reads are authenticated);
  * a JWT has it when one of the grants for it matches a claim (`scope` is a space-separated list,
  * arrays match any element, `a.b` reaches into objects). Without grants for a permission the
  * default applies: the scope `ghosteam:<permission>` (and `ghosteam:infer:<model>` for one model).
@@ -25,8 +26,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 
 /** What a route needs. */
-export type Permission = 'infer' | 'admin' | 'metrics' | 'ingest';
-export const PERMISSIONS: readonly Permission[] = ['infer', 'admin', 'metrics', 'ingest'];
+export type Permission = 'infer' | 'admin' | 'metrics' | 'ingest' | 'view';
+export const PERMISSIONS: readonly Permission[] = ['infer', 'admin', 'metrics', 'ingest', 'view'];
 
 export interface Need {
   readonly permission: Permission;
@@ -103,7 +104,7 @@ export function defaultScope(permission: Permission, model?: string): string {
   return model === undefined ? `ghosteam:${permission}` : `ghosteam:${permission}:${model}`;
 }
 
-const GRANT = /^(infer|admin|metrics|ingest)(?::([^=]+))?=([^:=]+):(.+)$/;
+const GRANT = /^(infer|admin|metrics|ingest|view)(?::([^=]+))?=([^:=]+):(.+)$/;
 
 /** Parses `infer:fraud=groups:fraud-callers` (pure); the error says the form. */
 export function parseGrant(text: string): Grant {

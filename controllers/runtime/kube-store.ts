@@ -4,8 +4,8 @@
  * plain JSON requests for CRUD (any kind, including custom resources and /status).
  */
 import type { KubeConfig, Watch } from '@kubernetes/client-node';
-import { KubeHttpError, kubeRequest, type KubeRequest } from '../../api/kube-http.ts';
-import { ApiError, type ListResult, type ObjectStore, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
+import { KubeHttpError, kubeGetText, kubeRequest, type KubeRequest } from '../../api/kube-http.ts';
+import { ApiError, type ListResult, type ObjectStore, type PodLog, type PodLogOptions, type ResourceType, type WatchEvent, type Watcher } from './store.ts';
 import type { K8sObject } from '../../api/objects.ts';
 
 /**
@@ -40,12 +40,14 @@ export class KubeStore implements ObjectStore {
   readonly kind = 'kube' as const;
   /** JSON as written to the API server, with the kubeconfig's credentials (api/kube-http.ts). */
   private readonly http: KubeRequest;
+  private readonly getText: ReturnType<typeof kubeGetText>;
   private readonly watcher: Watch;
   private readonly servedCache = new Map<string, boolean>();
 
   constructor(readonly kc: KubeConfig) {
     this.watcher = new clientNode.Watch(kc);
     this.http = kubeRequest(kc);
+    this.getText = kubeGetText(kc);
   }
 
   path(t: ResourceType, namespace?: string, name?: string, sub?: string): string {
@@ -57,6 +59,18 @@ export class KubeStore implements ObjectStore {
   async request<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     try {
       return await this.http<T>(method, path, body, contentType);
+    } catch (e) {
+      if (e instanceof KubeHttpError) throw new ApiError(e.code, e.reason, e.message);
+      throw e;
+    }
+  }
+
+  /** GET pods/{pod}/log (RBAC: `get` on `pods/log`), asking for one byte more than the bound to know whether it cut. */
+  async podLog(namespace: string, pod: string, o: PodLogOptions): Promise<PodLog> {
+    const q = new URLSearchParams({ tailLines: String(o.tailLines), limitBytes: String(o.limitBytes + 1) });
+    if (o.container) q.set('container', o.container);
+    try {
+      return await this.getText(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log?${q}`, o.limitBytes);
     } catch (e) {
       if (e instanceof KubeHttpError) throw new ApiError(e.code, e.reason, e.message);
       throw e;

@@ -112,4 +112,22 @@ export interface ObjectStore {
   ): Promise<Watcher>;
   /** Whether the API type is served (e.g. Kueue's CRDs installed). */
   served(t: ResourceType): Promise<boolean>;
+  /**
+   * A pod container's log (the API server's pods/log), bounded: the last `tailLines` lines, at most
+   * `limitBytes` of them. Only the API server has pods; the local store has none (absent).
+   */
+  podLog?(namespace: string, pod: string, o: PodLogOptions): Promise<PodLog>;
+}
+
+export interface PodLogOptions {
+  /** @default the pod's only container (Argo steps: 'main') */
+  readonly container?: string;
+  readonly tailLines: number;
+  readonly limitBytes: number;
+}
+
+/** A log read: its text, and whether `limitBytes` cut it (lines before the tail are never counted). */
+export interface PodLog {
+  readonly text: string;
+  readonly truncated: boolean;
 }

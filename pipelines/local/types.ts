@@ -67,7 +67,12 @@ export interface NodeRecord {
   attempts: AttemptRecord[];
   outputs: Record<string, ArtifactRef>;
   outputParams: Record<string, ParamValue>;
-  /** Log file, relative to the run directory. */
+  /**
+   * Output artifacts kept outside the run's store, by name: an Argo step's, where its artifact
+   * repository put them (`store` s3, gs, …; `location` bucket/key or URL). Argo records no size.
+   */
+  externalOutputs?: Record<string, { readonly store: string; readonly location: string; readonly size?: number }>;
+  /** Log file, relative to the run directory (a run read from an Argo Workflow: the step's pod). */
   log?: string;
   /** The tasks this one waits for (the pipeline's DAG edges), for a task node. */
   dependsOn?: string[];

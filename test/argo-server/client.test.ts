@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argoErrorCode, ArgoServerClient, ArgoServerError, labelsArg, resolveArgoServer, splitStream } from '../../pipelines/argo-server/client.ts';
-import { argoRunDetail, argoRunRow, podOfNode, spanMs, stepCounts, stepNodes } from '../../cli/commands/runs-cluster.ts';
+import { argoRunDetail, argoRunRow, spanMs, stepCounts, stepNodes } from '../../cli/commands/runs-cluster.ts';
+import { argoPodName, podOfNode } from '../../pipelines/argo-pods.ts';
 import type { ArgoWorkflow } from '../../pipelines/argo-server/client.ts';
 import { freePort } from '../peers/daemons.ts';
 
@@ -166,9 +167,28 @@ describe('runs --cluster formatting', () => {
     assert.deepEqual(d.outputs, ['  ingest.rows  = "42"']);
   });
   it('matches pods to nodes under both pod-name formats', () => {
-    const n = { id: 'train-abc-1234567', name: 'train-abc.ingest', type: 'Pod' } as never;
-    assert.equal(podOfNode('train-abc', n, 'train-abc-1234567'), true); // v1: the node id
-    assert.equal(podOfNode('train-abc', n, 'train-abc-ingest-1234567'), true); // v2: <wf>-<template>-<hash>
-    assert.equal(podOfNode('train-abc', n, 'train-abc-ingest-7654321'), false);
+    const w = { metadata: { name: 'train-abc' } };
+    const n = { id: 'train-abc-1234567', name: 'train-abc.ingest', type: 'Pod', templateName: 'ingest' };
+    assert.equal(podOfNode(w, n, 'train-abc-1234567'), true); // v1: the node id
+    assert.equal(podOfNode(w, n, 'train-abc-ingest-1234567'), true); // v2: <wf>-<template>-<hash>
+    assert.equal(podOfNode(w, n, 'train-abc-ingest-7654321'), false);
+    assert.equal(podOfNode(w, n, 'train-abc-split-1234567'), false);
+  });
+  it("names a step's pod as Argo does", () => {
+    const w = (annotations?: Record<string, string>) => ({ metadata: { name: 'train-abc', ...(annotations ? { annotations } : {}) } });
+    const n = { id: 'train-abc-1234567', type: 'Pod', templateName: 'ingest' };
+    assert.equal(argoPodName(w(), n), 'train-abc-ingest-1234567');
+    assert.equal(argoPodName(w({ 'workflows.argoproj.io/pod-name-format': 'v1' }), n), 'train-abc-1234567');
+    // A step from a WorkflowTemplate reference names its template there.
+    assert.equal(argoPodName(w(), { id: 'train-abc-42', type: 'Pod', templateRef: { template: 'train' } }), 'train-abc-train-42');
+    // No template name: the id (Argo falls back to v1).
+    assert.equal(argoPodName(w(), { id: 'train-abc-42', type: 'Pod' }), 'train-abc-42');
+    // A containerSet container runs in its boundary's pod.
+    assert.equal(argoPodName(w(), { id: 'train-abc-9', type: 'Container', boundaryID: 'train-abc-42', templateName: 'set' }), 'train-abc-set-42');
+    // A long name is cut in the prefix, never in the hash, to 253 characters.
+    const long = 'w'.repeat(200);
+    const p = argoPodName({ metadata: { name: long } }, { id: `${long}-3456789012`, type: 'Pod', templateName: 't'.repeat(100) });
+    assert.equal(p.length, 253);
+    assert.ok(p.endsWith('-3456789012'));
   });
 });

@@ -48,6 +48,9 @@ describe('the operator chart, generated', () => {
     const guarded = d.filter((x) => x.conds.length).map((x) => `${x.id} ${x.conds.join(' ')}`);
     assert.deepEqual(guarded, [
       'Namespace/ghosteamhelm-ns +createNamespace',
+      // The UI's one rule beyond the controllers' (get on pods/log: step logs), only with the UI.
+      'ClusterRole/ghosteam-operator-ui +ui',
+      'ClusterRoleBinding/ghosteam-operator-ui +ui',
       'Role/ghosteam-operator +watchNamespace',
       'RoleBinding/ghosteam-operator +watchNamespace',
       'Service/ghosteam-payload-sink +payloadSink',
@@ -122,7 +125,7 @@ describe('the operator chart with the real helm', { skip }, () => {
         'reg.local/op:2',
       ],
     },
-    { name: 'the web UI read-only, with the payload sink', flags: ['--ui', '--ui-read-only', '--payload-sink'] },
+    { name: 'the web UI read-only, with the payload sink', flags: ['--ui', '--ui-read-only', '--ui-viewer-token-secret', 'ui-viewer', '--payload-sink'] },
   ];
   for (const s of settings)
     it(`lints, and renders what \`ghosteam install\` emits: ${s.name}`, () => {
@@ -150,7 +153,7 @@ describe('the operator chart with the real helm', { skip }, () => {
       '-n',
       'ml',
       '--set',
-      'watchNamespace=team-b,replicas=1,payloadSink.enabled=true,createNamespace=true,writeBack.enabled=true,writeBack.repo=git@git.example:ml/app.git,ui.enabled=true',
+      'watchNamespace=team-b,replicas=1,payloadSink.enabled=true,createNamespace=true,writeBack.enabled=true,writeBack.repo=git@git.example:ml/app.git,ui.enabled=true,ui.viewerTokenSecret=ui-viewer',
     );
     assert.equal(t.status, 0, t.stderr);
     const want = operatorInstallManifests({
@@ -160,7 +163,7 @@ describe('the operator chart with the real helm', { skip }, () => {
       watchNamespace: 'team-b',
       payloadSink: {},
       gitWriteBack: { repo: 'git@git.example:ml/app.git' },
-      ui: { readOnly: true },
+      ui: { readOnly: true, viewerTokenSecret: { name: 'ui-viewer' } },
     });
     assert.deepEqual(byId(docs(t.stdout)), byId(JSON.parse(JSON.stringify(want))));
   });
@@ -173,6 +176,7 @@ describe('the operator chart with the real helm', { skip }, () => {
       [['--set', 'watchNamespace=Team_A'], /watchNamespace/],
       [['--set', 'payloadSink.enabled=true,replicas=2'], /payloadSink\.enabled keeps the payload log in the operator's pod, so it needs replicas 1 \(got 2\)/],
       [['--set', 'writeBack.enabled=true'], /writeBack\.repo is required with writeBack\.enabled/],
+      [['--set', 'ui.enabled=true'], /ui\.viewerTokenSecret is required with ui\.enabled/],
       [['--set', 'writeBack.enabled=true,writeBack.repo=https://git.example/r.git,writeBack.lockFile=deploy/other.json'], /lockFile/],
       [['--set', 'imagee=x'], /additional properties|imagee/i],
     ];

@@ -29,87 +29,11 @@ import { createLogger } from '../../controllers/runtime/log.ts';
 import { UI_ACTION_RULES, UI_READ_RULES } from '../../charts/operator-install.ts';
 import type { K8sObject } from '../../api/objects.ts';
 import { modelObject } from '../controllers/fakes.ts';
+import { workflow } from './workflow-fixture.ts';
 
 const peers = await usePeers(['kube']);
 const TOKEN = 'ui-cluster-token-0123456789';
 const HASH = `sha256:${'cd'.repeat(32)}`;
-
-/** A Workflow as Argo writes it: a DAG of prep (a memoization hit) → train (retried once, then a metric output). */
-function workflow(ns: string): K8sObject {
-  const t = (m: number) => new Date(Date.UTC(2026, 11, 2, 6, m)).toISOString();
-  return {
-    apiVersion: 'argoproj.io/v1alpha1',
-    kind: 'Workflow',
-    metadata: {
-      name: 'fraud-train-x7k2p',
-      namespace: ns,
-      labels: { 'ghosteam.io/pipeline': 'fraud-train' },
-      annotations: { 'ghosteam.io/source-commit': 'b'.repeat(40) },
-    },
-    spec: { workflowTemplateRef: { name: 'fraud-train' }, arguments: { parameters: [{ name: 'rows', value: '1000' }] } },
-    status: {
-      phase: 'Succeeded',
-      startedAt: t(0),
-      finishedAt: t(3),
-      nodes: {
-        'fraud-train-x7k2p': {
-          id: 'fraud-train-x7k2p',
-          name: 'fraud-train-x7k2p',
-          displayName: 'fraud-train-x7k2p',
-          type: 'DAG',
-          phase: 'Succeeded',
-          children: ['fraud-train-x7k2p-1'],
-        },
-        'fraud-train-x7k2p-1': {
-          id: 'fraud-train-x7k2p-1',
-          name: 'fraud-train-x7k2p.prep',
-          displayName: 'prep',
-          type: 'Pod',
-          phase: 'Succeeded',
-          startedAt: t(0),
-          finishedAt: t(1),
-          memoizationStatus: { hit: true, key: 'k', cacheName: 'c' },
-          children: ['fraud-train-x7k2p-2'],
-        },
-        'fraud-train-x7k2p-2': {
-          id: 'fraud-train-x7k2p-2',
-          name: 'fraud-train-x7k2p.train',
-          displayName: 'train',
-          type: 'Retry',
-          phase: 'Succeeded',
-          startedAt: t(1),
-          finishedAt: t(3),
-          children: ['fraud-train-x7k2p-3', 'fraud-train-x7k2p-4'],
-        },
-        'fraud-train-x7k2p-3': {
-          id: 'fraud-train-x7k2p-3',
-          name: 'fraud-train-x7k2p.train(0)',
-          displayName: 'train(0)',
-          type: 'Pod',
-          phase: 'Failed',
-          message: 'OOMKilled',
-          startedAt: t(1),
-          finishedAt: t(2),
-        },
-        'fraud-train-x7k2p-4': {
-          id: 'fraud-train-x7k2p-4',
-          name: 'fraud-train-x7k2p.train(1)',
-          displayName: 'train(1)',
-          type: 'Pod',
-          phase: 'Succeeded',
-          startedAt: t(2),
-          finishedAt: t(3),
-          outputs: {
-            parameters: [
-              { name: 'auc', value: '0.91' },
-              { name: 'note', value: 'ok' },
-            ],
-          },
-        },
-      },
-    },
-  };
-}
 
 describe('workflowRun (pure)', () => {
   test('step nodes become tasks with their edges through retry nodes, cache hits and numeric outputs', () => {
@@ -133,6 +57,16 @@ describe('workflowRun (pure)', () => {
     assert.deepEqual(r.nodes.train.outputParams, { auc: 0.91, note: 'ok' }, "the last attempt's outputs");
     assert.deepEqual(r.params, { rows: '1000' });
     assert.equal(r.gitCommit, 'b'.repeat(40));
+    // Each step's log is its pod's (Argo's v2 pod names), a retried step's its last attempt's.
+    assert.equal(r.nodes.prep.log, 'fraud-train-x7k2p-prep-1');
+    assert.equal(r.nodes.train.log, 'fraud-train-x7k2p-train-4');
+    // Output artifacts where the repository stored them: the default bucket's key, a bucket, a URL.
+    assert.deepEqual(r.nodes.prep.externalOutputs, {
+      data: { store: 's3', location: 'fraud-train-x7k2p/fraud-train-x7k2p-prep-1/data.tgz' },
+      report: { store: 's3', location: 's3://reports/r/1.html' },
+      card: { store: 'http', location: 'https://store.example/c.json' },
+    });
+    assert.equal(r.nodes.train.externalOutputs, undefined);
     const failed = workflowRun({ ...workflow('ns'), status: { phase: 'Error', message: 'pod deleted' } });
     assert.equal(failed.status, 'Failed');
     assert.equal(failed.message, 'pod deleted');
@@ -375,6 +309,42 @@ describe('UI cluster mode against the API server', { skip: peers.skip }, () => {
     );
   });
 
+  test('over every namespace, run ids are namespace-qualified: the same Workflow name in two namespaces is two runs', async () => {
+    const other = uniqueName('gt-ui2');
+    await admin.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: other } });
+    // A Workflow name of this test's own (the API server keeps other tests' namespaces' objects: no namespace controller runs).
+    const wfName = uniqueName('wf');
+    const named = (n: string) => JSON.parse(JSON.stringify(workflow(n)).replaceAll('fraud-train-x7k2p', wfName)) as K8sObject;
+    await admin.create(TYPES.Workflow, named(ns));
+    await admin.create(TYPES.Workflow, named(other));
+    const wide = await clusterSource({ store: admin });
+    const wideUi = await startUi({ source: wide });
+    try {
+      const ids = ((await (await fetch(`${wideUi.url}/api/runs?limit=1000`)).json()) as { runs: { id: string }[] }).runs
+        .map((r) => r.id)
+        .filter((id) => id === `${ns}:${wfName}` || id === `${other}:${wfName}`)
+        .sort();
+      assert.deepEqual(ids, [`${ns}:${wfName}`, `${other}:${wfName}`].sort());
+      const one = await fetch(`${wideUi.url}/api/runs/${encodeURIComponent(`${other}:${wfName}`)}`);
+      assert.equal(one.status, 200);
+      assert.equal(((await one.json()) as { run: { id: string } }).run.id, `${other}:${wfName}`);
+      // The bare name (how a version's lineage names its run) is ambiguous here: a 404 naming both.
+      const bare = await fetch(`${wideUi.url}/runs/${wfName}`);
+      assert.equal(bare.status, 404);
+      const text = await bare.text();
+      assert.ok(text.includes(`/runs/${ns}:${wfName}`) && text.includes(`/runs/${other}:${wfName}`), text);
+      // With one left, the bare name finds it.
+      await admin.delete(TYPES.Workflow, other, wfName);
+      await eventuallyStatus(`${wideUi.url}/api/runs/${wfName}`, 200);
+      // The single-namespace UI keeps plain names.
+      await eventuallyStatus(`${ui.url}/api/runs/${wfName}`, 200);
+    } finally {
+      await wideUi.close();
+      await wide.close();
+      await admin.request('DELETE', `/api/v1/namespaces/${other}`).catch(() => {});
+    }
+  });
+
   test('a UI whose ServiceAccount holds only the read rules reads every page, its action is a 403; the action rules allow it', async () => {
     await admin.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'ui-reader' } });
     const rules = (r: readonly { apiGroups: readonly string[]; resources: readonly string[]; verbs: readonly string[] }[]) =>
@@ -510,10 +480,17 @@ describe('ghosteam operator --ui-port (the real CLI) against the API server', { 
         child.once('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
       });
       await admin.create(TYPES.Model, modelObject('fraud', { namespace: ns }));
+      // With a UI credential, reads need one too: 401 without, the token reads.
+      const anonymous = await fetch(`${url}/api/models`);
+      assert.equal(anonymous.status, 401);
+      assert.equal(anonymous.headers.get('www-authenticate'), 'Bearer');
+      assert.equal((await fetch(`${url}/`)).status, 401, 'the page is the sign-in page');
       // The informers' watch brings the new Model to the UI.
       let names: string[] = [];
       for (let i = 0; i < 60 && !names.includes('fraud'); i++) {
-        names = ((await (await fetch(`${url}/api/models`)).json()) as { models: { name: string }[] }).models.map((m) => m.name);
+        names = (
+          (await (await fetch(`${url}/api/models`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { models: { name: string }[] }
+        ).models.map((m) => m.name);
         if (!names.includes('fraud')) await new Promise((r) => setTimeout(r, 100));
       }
       assert.deepEqual(names, ['fraud']);
@@ -587,3 +564,14 @@ describe('ghosteam ui --kubeconfig (the real CLI)', { skip: peers.skip }, () => 
     assert.match(both.stderr, /--kubeconfig reads a cluster; --state, --state-dir and --store-dir read local state: give one or the other/);
   });
 });
+
+/** Polls a URL until it answers `status` (10 s). */
+async function eventuallyStatus(url: string, status: number): Promise<void> {
+  let last = 0;
+  for (let i = 0; i < 100; i++) {
+    last = (await fetch(url)).status;
+    if (last === status) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(last, status, url);
+}

@@ -68,15 +68,22 @@ describe('install --ui manifests', () => {
     assert.equal(byKind(plain, 'Service').spec.ports.length, 1);
   });
 
-  test('the restricted pod is unchanged and the RBAC gains nothing: the operator already holds every UI rule', () => {
+  test("the restricted pod is unchanged and the RBAC gains exactly what the UI needs beyond the controllers' rules: get on pods/log", () => {
     const pod = (objs: K8sObject[]) => byKind(objs, 'Deployment').spec.template.spec;
     assert.deepEqual(pod(withUi).securityContext, pod(plain).securityContext);
     assert.deepEqual(pod(withUi).containers[0].securityContext, pod(plain).containers[0].securityContext);
     assert.deepEqual(pod(withUi).volumes, pod(plain).volumes);
-    assert.deepEqual(byKind(withUi, 'ClusterRole').rules, byKind(plain, 'ClusterRole').rules);
-    assert.deepEqual(missingRules([...UI_READ_RULES, ...UI_ACTION_RULES], OPERATOR_RULES), []);
-    // The read rules are reads only; the actions write exactly one verb on one resource each.
-    for (const r of UI_READ_RULES) assert.deepEqual([...r.verbs], ['get', 'list', 'watch']);
+    const podLog = { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] };
+    // The controllers' roles are unchanged; the UI's one extra rule is a ClusterRole of its own, bound to the operator.
+    assert.deepEqual(byKind(withUi, 'ClusterRole', 'ghosteam-operator').rules, byKind(plain, 'ClusterRole', 'ghosteam-operator').rules);
+    assert.deepEqual(missingRules([...UI_READ_RULES, ...UI_ACTION_RULES], OPERATOR_RULES), [podLog]);
+    assert.deepEqual(byKind(withUi, 'ClusterRole', 'ghosteam-operator-ui').rules, [podLog]);
+    assert.deepEqual(byKind(withUi, 'ClusterRoleBinding', 'ghosteam-operator-ui').subjects, [
+      { kind: 'ServiceAccount', name: 'ghosteam-operator', namespace: 'gs' },
+    ]);
+    assert.equal(byKind(plain, 'ClusterRole', 'ghosteam-operator-ui'), undefined);
+    // The read rules are reads only (pod logs by name: no list or watch of pods); the actions write exactly one verb on one resource each.
+    for (const r of UI_READ_RULES) assert.deepEqual([...r.verbs], (r.resources as readonly string[]).includes('pods/log') ? ['get'] : ['get', 'list', 'watch']);
     assert.deepEqual(
       UI_ACTION_RULES.flatMap((r) => r.resources.map((x) => `${x}:${r.verbs.filter((v) => v !== 'get').join(',')}`)),
       ['models:update', 'trainingruns:create', 'workflowtemplates:'],
@@ -94,7 +101,7 @@ describe('install --ui manifests', () => {
     );
   });
 
-  test('OIDC by issuer and audience; read-only needs no credential and no audit log', () => {
+  test('OIDC by issuer and audience; read-only needs a viewer token and no audit log', () => {
     const oidc = operatorInstallManifests({
       crds: false,
       audit: {},
@@ -109,13 +116,20 @@ describe('install --ui manifests', () => {
       '--ui-auth-grant',
       'admin=groups:ml-admins',
     ]);
-    const ro = operatorInstallManifests({ crds: false, ui: { readOnly: true, port: 9000 } });
+    const ro = operatorInstallManifests({ crds: false, ui: { readOnly: true, port: 9000, viewerTokenSecret: { name: 'ui-viewer' } } });
     const c = byKind(ro, 'Deployment').spec.template.spec.containers[0];
     assert.equal(c.args[c.args.indexOf('--ui-port') + 1], '9000');
     assert.ok(!c.args.includes('--ui-token-env') && !c.args.includes('--ui-auth-issuer'));
+    // The viewer token from its Secret, as an env var (never read through the API).
+    assert.deepEqual(c.args.slice(c.args.indexOf('--ui-viewer-token-env'), c.args.indexOf('--ui-viewer-token-env') + 2), [
+      '--ui-viewer-token-env',
+      'GHOSTEAM_UI_VIEWER_TOKEN',
+    ]);
+    assert.deepEqual(c.env.find((e: Any) => e.name === 'GHOSTEAM_UI_VIEWER_TOKEN').valueFrom, { secretKeyRef: { name: 'ui-viewer', key: 'token' } });
   });
 
   test('auth is on by default: bad UI settings name the field or flag and the fix', async () => {
+    const none0 = { uiAuthGrant: [] as string[] };
     assert.throws(
       () => operatorInstallManifests({ audit: {}, ui: {} }),
       /actions need credentials \(auth is on by default\).*--ui-token-secret.*--ui-read-only/,
@@ -129,6 +143,13 @@ describe('install --ui manifests', () => {
       /admin=CLAIM:VALUE/,
     );
     assert.throws(() => operatorInstallManifests({ ui: { readOnly: true, port: 8081 } }), /taken by the operator's metrics port/);
+    // Reads need a credential too: read-only needs the viewer token's Secret.
+    assert.throws(
+      () => operatorInstallManifests({ ui: { readOnly: true } }),
+      /the UI's reads need a credential \(secure by default\): give ui\.viewerTokenSecret/,
+    );
+    assert.throws(() => operatorInstallManifests({ ui: { readOnly: true, viewerTokenSecret: { name: 'Bad_Name' } } }), /ui\.viewerTokenSecret 'Bad_Name'/);
+    assert.deepEqual(installUi({ ...none0, ui: true, uiReadOnly: true, uiViewerTokenSecret: 'v' }), { viewerTokenSecret: { name: 'v' }, readOnly: true });
     const none = { uiAuthGrant: [] as string[] };
     assert.throws(() => installUi({ ...none, uiTokenSecret: 'x' }), /--ui-token-secret needs --ui/);
     assert.throws(() => installUi({ ...none, ui: true, uiAuthIssuer: 'https://id' }), /--ui-auth-issuer needs --ui-auth-audience/);
@@ -149,7 +170,17 @@ describe('ghosteam operator --ui-* flags', () => {
     assert.deepEqual(uiFlags({ ...none, uiPort: '8070' }), { port: 8070 });
     assert.throws(() => uiFlags({ ...none, uiPort: '8070', uiTokenEnv: 'T' }, {}), /--ui-token-env T: the environment variable is not set/);
     assert.throws(() => uiFlags({ ...none, uiPort: '8070', uiTokenEnv: 'T' }, { T: 'short' }), /shorter than 8 characters/);
-    assert.deepEqual(uiFlags({ ...none, uiPort: '8070', uiTokenEnv: 'T' }, { T: '0123456789abcdef' }), { port: 8070, actions: { token: '0123456789abcdef' } });
+    // A credential makes reads need one too: whoever may act reads; a viewer token only reads.
+    assert.deepEqual(uiFlags({ ...none, uiPort: '8070', uiTokenEnv: 'T' }, { T: '0123456789abcdef' }), {
+      port: 8070,
+      actions: { token: '0123456789abcdef' },
+      readers: [{ token: '0123456789abcdef' }],
+    });
+    assert.deepEqual(uiFlags({ ...none, uiPort: '8070', uiViewerTokenEnv: 'V' }, { V: 'viewer-0123456789' }), {
+      port: 8070,
+      readers: [{ token: 'viewer-0123456789' }],
+    });
+    assert.throws(() => uiFlags({ ...none, uiViewerTokenEnv: 'V' }), /--ui-viewer-token-env needs --ui-port/);
     assert.throws(
       () => uiFlags({ ...none, uiPort: '8070', uiAuthIssuer: 'https://id.example.com' }),
       /--ui-auth-issuer https:\/\/id.example.com needs --ui-auth-audience/,

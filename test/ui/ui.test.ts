@@ -4,9 +4,12 @@
 // Server-Sent Event when the operator writes a status.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { tempDir } from '../engine/helpers.ts';
 import { openApiDocument } from '../../ui/api.ts';
 import { discoverState, startUi, type UiServer } from '../../ui/server.ts';
+import { createAuthenticator } from '../../components/security/auth.ts';
 import { esc, html } from '../../ui/html.ts';
 import { dagSvg, layoutDag, type DagInput } from '../../ui/dag.ts';
 
@@ -214,10 +217,116 @@ describe('ghosteam ui over a real local state', () => {
     assert.notDeepEqual(schemaErrors('RunSummary', { id: 'x', pipeline: 'p', status: 'Succeeded', startedAt: 'now', gitCommit: 7, tasks: 1, cached: 0 }), []);
   });
 
+  test("an optimized version shows what it was derived from, linked to that version's page", async () => {
+    const file = join(fx.dir, 'model-int8.onnx');
+    await writeFile(file, 'int8 bytes');
+    const v2 = (await fx.registry.listVersions(REGISTERED)).find((v) => v.version === 2)!;
+    const mv = await fx.registry.registerVersion(REGISTERED, {
+      artifactPath: file,
+      format: 'onnx',
+      metrics: {},
+      params: { optimize: 'quantize' },
+      lineage: { reason: 'manual', derivedFrom: `${REGISTERED}@2`, derivedFromDigest: v2.digest },
+    });
+    const v = await getJson(`${ui.url}/api/models/${NS}/${MODEL}/versions/${mv.version}`);
+    assert.equal(v.status, 200);
+    assert.deepEqual(schemaErrors('VersionResponse', v.json), []);
+    const view = v.json.version as { derivedFrom?: string; derivedFromDigest?: string };
+    assert.deepEqual([view.derivedFrom, view.derivedFromDigest], [`${REGISTERED}@2`, v2.digest]);
+    const page = await get(`${ui.url}/models/${NS}/${MODEL}/versions/${mv.version}`);
+    assert.match(page.body, new RegExp(`<dt>Derived from</dt><dd class="derived"><a href="/models/${NS}/${MODEL}/versions/2">${REGISTERED}@2</a>`));
+    // A trained version has no such line.
+    assert.doesNotMatch((await get(`${ui.url}/models/${NS}/${MODEL}/versions/2`)).body, /Derived from/);
+  });
+
   test('html escapes every interpolated value', () => {
     assert.equal(esc(`<script>"&'`), '&lt;script&gt;&quot;&amp;&#39;');
     const h = html; // not formatted as HTML by prettier, so the whitespace is what is tested
     assert.equal(h`<td>${'<b>'}</td>${h`<i>${'&'}</i>`}`.text, '<td>&lt;b&gt;</td><i>&amp;</i>');
+  });
+});
+
+describe('authenticated reads (readers)', () => {
+  const VIEWER = 'viewer-token-0123456789';
+  const ADMIN = 'admin-token-0123456789';
+  let fx: UiFixture;
+  let ui: UiServer;
+  let cleanup: () => Promise<void>;
+  before(async () => {
+    const t = await tempDir();
+    cleanup = t.cleanup;
+    fx = await uiFixture(t.dir);
+    const admin = createAuthenticator({ token: ADMIN });
+    ui = await startUi({
+      stateDir: fx.stateDir,
+      runsRoot: fx.runsRoot,
+      registry: fx.registry,
+      actions: { target: { stateDir: fx.stateDir }, auth: admin },
+      readers: [createAuthenticator({ token: VIEWER }), admin],
+    });
+  });
+  after(async () => {
+    await ui?.close();
+    fx?.close();
+    await cleanup?.();
+  });
+
+  test('without a credential every read is a 401 (the sign-in page for a page); health and static files stay open', async () => {
+    for (const path of ['/api/models', `/api/models/${NS}/${MODEL}`, '/api/runs', '/api/openapi.json', '/api/events', `/fragments/models/${NS}/${MODEL}`]) {
+      const r = await fetch(`${ui.url}${path}`);
+      assert.equal(r.status, 401, path);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer', path);
+      assert.match(((await r.json()) as { error: string }).error, /view permission/, path);
+    }
+    const page = await fetch(`${ui.url}/runs?limit=5`);
+    assert.equal(page.status, 401);
+    const body = await page.text();
+    assert.match(body, /<form method="post" action="\/login">/);
+    assert.match(body, /name="next" value="\/runs\?limit=5"/);
+    assert.equal((await fetch(`${ui.url}/healthz`)).status, 200);
+    assert.equal((await fetch(`${ui.url}/static/live.js`)).status, 200);
+    assert.equal((await fetch(`${ui.url}/api/models`, { headers: { authorization: 'Bearer wrong-token-000' } })).status, 401);
+  });
+
+  test('the viewer token and the admin token read; the viewer token cannot act', async () => {
+    for (const tok of [VIEWER, ADMIN]) assert.equal((await fetch(`${ui.url}/api/models`, { headers: { authorization: `Bearer ${tok}` } })).status, 200);
+    const act = await fetch(`${ui.url}/api/models/${NS}/${MODEL}/rollout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${VIEWER}` },
+      body: '{"action":"pause"}',
+    });
+    assert.equal(act.status, 401);
+  });
+
+  test('POST /login sets an HttpOnly, SameSite=Strict cookie and goes back to a path on this UI only; the cookie reads, never acts', async () => {
+    const login = (token: string, next: string) =>
+      fetch(`${ui.url}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, next }).toString(),
+      });
+    const bad = await login('not-the-token', '/runs');
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers.get('set-cookie'), null);
+    const ok = await login(VIEWER, '/runs?limit=5');
+    assert.equal(ok.status, 303);
+    assert.equal(ok.headers.get('location'), '/runs?limit=5');
+    const cookie = ok.headers.get('set-cookie')!;
+    assert.match(cookie, /^ghosteam-ui=[^;]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=28800$/);
+    for (const evil of ['//evil.example/x', 'https://evil.example/', '/\\evil.example'])
+      assert.equal((await login(VIEWER, evil)).headers.get('location'), '/', evil);
+    const jar = cookie.split(';')[0];
+    const r = await fetch(`${ui.url}/runs`, { headers: { cookie: jar } });
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), new RegExp(fx.run.id));
+    // Actions read the Authorization header only (a cookie would let another site's form act).
+    const act = await fetch(`${ui.url}/api/models/${NS}/${MODEL}/rollout`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `ghosteam-ui=${ADMIN}` },
+      body: '{"action":"pause"}',
+    });
+    assert.equal(act.status, 401);
   });
 });
 
