@@ -558,6 +558,62 @@ function dagTask(pipeline: PipelineSpec, t: TaskSpec): IDAGTask {
   };
 }
 
+/** The ingest output param holding the Kafka range a step read (components/ingest). */
+export const KAFKA_OFFSETS_OUTPUT = 'kafkaOffsets';
+/** The exit handler's DAG template when only Kafka commits need one. */
+export const COMMIT_EXIT_TEMPLATE = 'ghosteam-exit';
+
+/**
+ * Ingest tasks that read Kafka: a kafka:// `path`, written literally or as a pipeline param's
+ * default (a run that passes another source gets `null`, and the commit does nothing). Their
+ * ranges are exported as global outputs and committed by the exit handler only when the workflow
+ * succeeded, so a failed run re-reads them (the local engine's rule, pipelines/local/engine.ts).
+ * A task in a parallelFor or behind a `when` is left out: its output may be many or none.
+ */
+export function kafkaTasks(spec: PipelineSpec): TaskSpec[] {
+  const isKafka = (v: unknown) => typeof v === 'string' && /^kafka:\/\//i.test(v);
+  return spec.tasks.filter((t) => {
+    if (t.component?.name !== 'ingest' || t.parallelFor || t.when || t.distributed) return false;
+    const path = t.params.path;
+    if (!path) return false;
+    if (path.kind === 'literal') return isKafka(path.value);
+    if (path.kind === 'param') return isKafka(spec.params.find((p) => p.name === path.name)?.default);
+    return false;
+  });
+}
+
+const globalOffsets = (t: TaskSpec) => `${t.name}-${KAFKA_OFFSETS_OUTPUT}`;
+
+/**
+ * The step that commits a Kafka task's range: the task's own image and env (its broker, SASL and
+ * TLS settings, the password as the same Secret reference), `ghosteam kafka-commit`.
+ */
+function commitTemplate(t: TaskSpec, pipeline: PipelineSpec): ITemplate {
+  const env: EnvVar[] = Object.entries(t.env).map(([k, v]) =>
+    typeof v === 'string' ? { name: k, value: v } : { name: k, valueFrom: { secretKeyRef: { name: v.secretKeyRef.name, key: v.secretKeyRef.key } } },
+  );
+  return {
+    name: `${t.name}-commit-offsets`,
+    metadata: {
+      annotations: { [CONSTRUCT_PATH_ANNOTATION]: t.path },
+      labels: { [PIPELINE_LABEL]: pipeline.name },
+    },
+    inputs: { parameters: [{ name: 'offsets' }] },
+    container: {
+      name: 'main',
+      image: t.image,
+      command: ['ghosteam', 'kafka-commit'],
+      args: ['--offsets', '{{inputs.parameters.offsets}}'],
+      env,
+      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+      securityContext: containerSecurityContext(),
+      volumeMounts: CONTRACT_VOLUMES.map((v) => ({ ...v })),
+    },
+    volumes: CONTRACT_VOLUMES.map((v) => ({ name: v.name, emptyDir: {} })),
+    retryStrategy: { limit: 3, retryPolicy: 'Always', backoff: { duration: '5s', factor: 2 } },
+  };
+}
+
 /** Exit-handler arguments: only literals and pipeline params can reach it. */
 function exitArguments(t: TaskSpec): IDAGTask['arguments'] | undefined {
   const params = Object.entries(t.params);
@@ -572,12 +628,24 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
     [SPEC_HASH_ANNOTATION]: specHash,
     ...(spec.description ? { 'workflows.argoproj.io/description': spec.description } : {}),
   };
+  const kafka = kafkaTasks(spec);
   const templates: ITemplate[] = [
     {
       name: DAG_TEMPLATE,
       dag: { tasks: spec.tasks.map((t) => dagTask(spec, t)) },
     },
-    ...spec.tasks.flatMap((t) => (t.distributed ? distributedTemplates(t, spec) : [template(t, spec, false)])),
+    ...spec.tasks.flatMap((t) => {
+      if (t.distributed) return distributedTemplates(t, spec);
+      const tpl = template(t, spec, false);
+      // A Kafka task's range becomes a workflow output, which the exit handler can read. It is
+      // never memoized: Argo's key is the params, and the same kafka:// URI names new records each run.
+      if (kafka.includes(t)) {
+        tpl.outputs!.parameters = tpl.outputs!.parameters!.map((p) => (p.name === KAFKA_OFFSETS_OUTPUT ? { ...p, globalName: globalOffsets(t) } : p));
+        delete tpl.memoize;
+      }
+      return [tpl];
+    }),
+    ...kafka.map((t) => commitTemplate(t, spec)),
   ];
   const names = new Set<string>();
   for (const tpl of templates) {
@@ -589,14 +657,26 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
   }
   const distributed = spec.tasks.some((t) => t.distributed);
   const exchangeClass = spec.tasks.find((t) => t.distributed?.storageClass)?.distributed?.storageClass;
-  // The exit handler is a tiny one-step DAG so it can receive arguments like any task.
+  // The exit handler is a tiny DAG so it can receive arguments like any task: the pipeline's own
+  // exit task, and a commit of each Kafka range when (and only when) the workflow succeeded.
+  const commits: IDAGTask[] = kafka.map((t) => ({
+    name: `${t.name}-commit-offsets`,
+    template: `${t.name}-commit-offsets`,
+    when: '{{workflow.status}} == Succeeded',
+    arguments: { parameters: [{ name: 'offsets', value: `{{workflow.outputs.parameters.${globalOffsets(t)}}}` }] },
+  }));
+  let onExit: string | undefined;
   if (spec.exitHandler) {
     const eh = spec.exitHandler;
+    onExit = `${eh.name}-exit`;
     templates.push({
-      name: `${eh.name}-exit`,
-      dag: { tasks: [{ name: eh.name, template: eh.name, ...(exitArguments(eh) ? { arguments: exitArguments(eh) } : {}) }] },
+      name: onExit,
+      dag: { tasks: [{ name: eh.name, template: eh.name, ...(exitArguments(eh) ? { arguments: exitArguments(eh) } : {}) }, ...commits] },
     });
     templates.push(template(eh, spec, true));
+  } else if (commits.length) {
+    onExit = COMMIT_EXIT_TEMPLATE;
+    templates.push({ name: onExit, dag: { tasks: commits } });
   }
   // Argo has no per-task fan-out limit in a DAG; the tightest parallelFor limit bounds the whole
   // workflow's concurrent pods instead (stricter than asked, never looser).
@@ -635,7 +715,7 @@ export function compileArgo(spec: PipelineSpec): CompiledPipeline {
           ],
         }
       : {}),
-    ...(spec.exitHandler ? { onExit: `${spec.exitHandler.name}-exit` } : {}),
+    ...(onExit ? { onExit } : {}),
     ...(parallelism ? { parallelism } : {}),
     templates,
   };

@@ -20,10 +20,10 @@ export type ComponentDescriptor = Pick<Component, 'name' | 'version' | 'inputs' 
 export const BUILTIN_COMPONENTS: Readonly<Record<string, ComponentDescriptor>> = {
   ingest: {
     name: 'ingest',
-    version: '2',
+    version: '3',
     inputs: [{ name: 'source', kind: 'file', optional: true }],
     outputs: [{ name: 'dataset', kind: 'dataset' }],
-    outputParams: ['rows', 'columns', 'digest'],
+    outputParams: ['rows', 'columns', 'digest', 'kafkaOffsets'],
     fileParams: ['path'],
     params: PARAMS.ingest,
   },

@@ -11,7 +11,7 @@ import { BUILTIN_COMPONENTS, type ParamDecl } from './catalog.ts';
 import type { ConditionSpec, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
 
 /** Names the DAG uses itself; a task can't take them. */
-export const RESERVED_TASK_NAMES = ['ghosteam-dag'];
+export const RESERVED_TASK_NAMES = ['ghosteam-dag', 'ghosteam-exit'];
 
 export const messages = {
   notDns: (name: string) => `'${name}' ${dnsLabelProblem(name)}; use '${toDnsLabel(name)}'`,

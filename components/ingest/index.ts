@@ -19,7 +19,9 @@
  * Inference, per column over its non-missing values: all true/false → boolean; all numbers →
  * numeric; at most 100 distinct values and each seen twice on average → categorical; else string.
  * Missing in CSV: '', NA, N/A, null, NULL, NaN, nan.
- * Output params: rows, columns (count), digest ('sha256:…' of the dataset file).
+ * Output params: rows, columns (count), digest ('sha256:…' of the dataset file), kafkaOffsets (kafka://:
+ * the range read, as the `offsets` param takes it, for committing once the run succeeds — the
+ * engine does, and in Argo the workflow's exit handler (pipelines/argo.ts); other sources: null).
  * A failed read writes no dataset: the output is written only once the whole source is parsed.
  */
 import { extname } from 'node:path';
@@ -78,6 +80,8 @@ export interface ReadInfo {
   passes: number;
   engine: 'duckdb' | 'js';
   fallback?: string;
+  /** kafka://: the offsets read. */
+  kafka?: KafkaRange;
 }
 
 function engineOf(opts: IngestOptions, env: NodeJS.ProcessEnv): Engine {
@@ -169,8 +173,10 @@ async function streamSource(path: string, opts: IngestOptions, sink: ChunkSink):
     }
     case 'postgres':
       return whole(await readPostgres(path, opts.query, env));
-    case 'kafka':
-      return whole(await readKafka(path, opts.kafkaRange ?? (await kafkaRange(path, opts)), opts.env ?? process.env));
+    case 'kafka': {
+      const range = opts.kafkaRange ?? (await kafkaRange(path, opts));
+      return { ...whole(await readKafka(path, range, opts.env ?? process.env)), kafka: range };
+    }
   }
 }
 
@@ -189,7 +195,15 @@ export async function ingestToFile(
   path: string,
   out: string,
   opts: IngestOptions = {},
-): Promise<{ rows: number; digest: string; schema: { name: string; type: ColumnType }[]; passes: number; engine: 'duckdb' | 'js'; fallback?: string }> {
+): Promise<{
+  rows: number;
+  digest: string;
+  schema: { name: string; type: ColumnType }[];
+  passes: number;
+  engine: 'duckdb' | 'js';
+  fallback?: string;
+  kafka?: KafkaRange;
+}> {
   let w = new DatasetWriter(out);
   let schema: { name: string; type: ColumnType }[] = [];
   try {
@@ -205,7 +219,7 @@ export async function ingestToFile(
       },
     });
     const digest = await w.close();
-    return { rows: r.rows, digest, schema, passes: r.passes, engine: r.engine, fallback: r.fallback };
+    return { rows: r.rows, digest, schema, passes: r.passes, engine: r.engine, fallback: r.fallback, ...(r.kafka ? { kafka: r.kafka } : {}) };
   } catch (err) {
     w.abort();
     throw err;
@@ -214,11 +228,12 @@ export async function ingestToFile(
 
 export const ingest = defineComponent({
   name: 'ingest',
-  version: '2',
+  // 3: the kafkaOffsets output param.
+  version: '3',
   description: 'Reads CSV, JSON Lines or Parquet (a file, S3 objects or an HTTPS resource), a PostgreSQL query or a Kafka topic into a typed tabular dataset',
   inputs: [{ name: 'source', kind: 'file', optional: true, description: 'The source file (or use param path)' }],
   outputs: [{ name: 'dataset', kind: 'dataset', description: 'Apache Arrow IPC (Feather v2) dataset' }],
-  outputParams: ['rows', 'columns', 'digest'],
+  outputParams: ['rows', 'columns', 'digest', 'kafkaOffsets'],
   fileParams: ['path'],
   params: PARAMS.ingest,
   async run(ctx) {
@@ -228,7 +243,7 @@ export const ingest = defineComponent({
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
     const t0 = performance.now();
-    const { rows, digest, schema, passes, engine, fallback } = await ingestToFile(path, p.output('dataset'), {
+    const { rows, digest, schema, passes, engine, fallback, kafka } = await ingestToFile(path, p.output('dataset'), {
       format,
       types,
       columns,
@@ -246,5 +261,6 @@ export const ingest = defineComponent({
     ctx.setOutput('rows', rows);
     ctx.setOutput('columns', schema.length);
     ctx.setOutput('digest', digest);
+    ctx.setOutput('kafkaOffsets', kafka ? JSON.stringify(kafka) : null);
   },
 });

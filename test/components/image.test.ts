@@ -67,7 +67,7 @@ const NOT_CARRIED: Record<string, readonly string[]> = {
 
 test('each image copies everything its commands load, from bin/ghosteam.mjs on', () => {
   const images: Record<string, string[]> = {
-    'images/components/Dockerfile': ['cli/commands/component.ts', 'cli/commands/models.ts'],
+    'images/components/Dockerfile': ['cli/commands/component.ts', 'cli/commands/models.ts', 'cli/commands/kafka-commit.ts'],
     'images/trainer/Dockerfile': ['cli/commands/component.ts', 'cli/commands/models.ts'],
     'images/model-server/Dockerfile': ['cli/commands/serve.ts'],
     'images/operator/Dockerfile': ['cli/commands/operator.ts', 'cli/commands/install.ts'],

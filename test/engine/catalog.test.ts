@@ -26,10 +26,10 @@ describe('catalog components', () => {
   const spec = (csv: string) =>
     pipeline('cat', [
       task('ingest', {
-        component: { name: 'ingest', version: '2' },
+        component: { name: 'ingest', version: '3' },
         params: { path: lit(csv) },
         outputs: { dataset: { kind: 'dataset' } },
-        outputParams: ['rows', 'columns', 'digest'],
+        outputParams: ['rows', 'columns', 'digest', 'kafkaOffsets'],
       }),
       task('rows', {
         command: ['sh', '-c', 'echo "{\\"rows\\": {{inputs.parameters.n}}}" > {{outputs.artifacts.metrics.path}}'],
@@ -153,10 +153,10 @@ describe('an invalid param value is terminal: no retry, in a worker thread or in
       const rec = await runPipeline(
         pipeline('bad', [
           task('ingest', {
-            component: { name: 'ingest', version: '2' },
+            component: { name: 'ingest', version: '3' },
             params: { path: lit(csv), format: lit('xlsx') },
             outputs: { dataset: { kind: 'dataset' } },
-            outputParams: ['rows', 'columns', 'digest'],
+            outputParams: ['rows', 'columns', 'digest', 'kafkaOffsets'],
             retry: { limit: 3, policy: 'Always', backoff: { durationSeconds: 1, factor: 2 } },
           }),
         ]),
