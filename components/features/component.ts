@@ -18,10 +18,11 @@
 import { API_VERSION, type FeatureViewSpec } from '../../api/crds/types.ts';
 import { validateGhosteamObject } from '../../api/crds/validate.ts';
 import { defineComponent } from '../component.ts';
-import { isNull, readDataset, writeDataset } from '../dataset/index.ts';
+import { isNull, readDataset } from '../dataset/index.ts';
+import { readDatasetChunks, writeDatasetChunks } from '../dataset/stream.ts';
 import { ParamError, Params } from '../params.ts';
 import { PARAMS } from '../param-decls.ts';
-import { DEFAULT_ENTITY_TIMESTAMP, getHistoricalFeatures, resolveRefs, type ViewData } from './historical.ts';
+import { DEFAULT_ENTITY_TIMESTAMP, historicalJoiner, resolveRefs, type ViewData } from './historical.ts';
 import { readViewSource } from './sources.ts';
 
 /** The `views` param checked against the FeatureView spec schema; errors name the view and the field. */
@@ -53,26 +54,51 @@ export const getHistoricalFeaturesComponent = defineComponent({
     const refs = p.list('features');
     // Checked before any source is read: a bad reference fails fast.
     const wanted = resolveRefs(refs, new Map([...views].map(([n, spec]) => [n, { spec }])), "param 'features'");
-    const entities = await readDataset(p.input('entities'));
     const data: ViewData[] = [];
     for (const name of wanted.keys()) {
       ctx.signal.throwIfAborted();
       const spec = views.get(name)!;
       data.push({ name, spec, data: await readViewSource(name, spec) });
     }
-    const ds = getHistoricalFeatures(entities, data, refs, {
+    const join = historicalJoiner(data, refs, {
       timestampColumn: p.string('timestampColumn', DEFAULT_ENTITY_TIMESTAMP),
       fullFeatureNames: p.boolean('fullFeatureNames', false),
       where: 'entities',
     });
-    await writeDataset(p.output('dataset'), ds);
-    const added = ds.columns.slice(entities.columns.length);
+    // The entity rows a record batch at a time, each joined and written before the next is read:
+    // memory is the views and one batch, whatever the length of the entity file.
     let present = 0;
-    for (const c of added) for (let i = 0; i < ds.rows; i++) if (!isNull(c, i)) present++;
-    const found = ds.rows && added.length ? present / (ds.rows * added.length) : 0;
-    ctx.log(`joined ${ds.rows} entity rows with ${added.length} features from ${data.length} views; ${(found * 100).toFixed(1)}% of values found`);
+    let cells = 0;
+    let addedCount = 0;
+    const entitiesPath = p.input('entities');
+    const out = await writeDatasetChunks(
+      p.output('dataset'),
+      (async function* () {
+        let seen = false;
+        for await (const chunk of readDatasetChunks(entitiesPath)) {
+          ctx.signal.throwIfAborted();
+          const ds = join(chunk, chunk.offset);
+          const added = ds.columns.slice(chunk.columns.length);
+          addedCount = added.length;
+          for (const c of added) for (let i = 0; i < ds.rows; i++) if (!isNull(c, i)) present++;
+          cells += ds.rows * added.length;
+          seen = true;
+          yield ds;
+        }
+        // An empty entity file still gets its columns (an Arrow file with a schema and no batch).
+        if (!seen) {
+          const empty = await readDataset(entitiesPath);
+          const ds = join(empty);
+          addedCount = ds.columns.length - empty.columns.length;
+          yield ds;
+        }
+      })(),
+    );
+    const ds = { rows: out.rows };
+    const found = cells ? present / cells : 0;
+    ctx.log(`joined ${ds.rows} entity rows with ${addedCount} features from ${data.length} views; ${(found * 100).toFixed(1)}% of values found`);
     ctx.setOutput('rows', ds.rows);
-    ctx.setOutput('features', added.length);
+    ctx.setOutput('features', addedCount);
     ctx.setOutput('found', found);
   },
 });

@@ -87,43 +87,63 @@ export function gather(c: Column, rows: Int32Array, name: string): Column {
 
 /** The point-in-time correct training set: the entity rows plus the requested features. */
 export function getHistoricalFeatures(entityRows: Dataset, views: readonly ViewData[], refs: readonly FeatureRef[], opts: HistoricalOptions = {}): Dataset {
-  const where = opts.where ?? 'entity rows';
+  return historicalJoiner(views, refs, opts)(entityRows);
+}
+
+/**
+ * The join prepared once (each view's point-in-time index and feature columns) for entity rows that
+ * come a chunk at a time: memory is the views plus one chunk, not the whole training set, so the
+ * get-historical-features step streams entity files of any length. `offset` is the chunk's first
+ * row, so errors name the row in the whole file.
+ */
+export function historicalJoiner(
+  views: readonly ViewData[],
+  refs: readonly FeatureRef[],
+  opts: HistoricalOptions = {},
+): (entityRows: Dataset, offset?: number) => Dataset {
+  const baseWhere = opts.where ?? 'entity rows';
   const byName = new Map(views.map((v) => [v.name, v]));
   const wanted = resolveRefs(refs, byName);
   const tsCol = opts.timestampColumn ?? DEFAULT_ENTITY_TIMESTAMP;
-  const times = timestampsOf(entityRows, tsCol, where);
-  for (let i = 0; i < times.length; i++)
-    if (Number.isNaN(times[i])) throw new FeaturesError(`${where}: row ${i}: timestamp column '${tsCol}' is empty; every entity row needs its event time`);
-
-  const columns: Column[] = [...entityRows.columns];
-  const names = new Set(columns.map((c) => c.name));
-  // Views keyed alike (the usual case) share the entity rows' encoded keys.
-  const entityKeysBy = new Map<string, (string | null)[]>();
-  for (const [viewName, features] of wanted) {
+  const prepared = [...wanted].map(([viewName, features]) => {
     const view = byName.get(viewName)!;
     const src = `feature view '${viewName}'`;
     const keys = joinKeysOf(view.spec.entities);
-    const rows = buildPitIndex({
+    const index = buildPitIndex({
       keys: encodeKeys(view.data, keys, src),
       times: timestampsOf(view.data, view.spec.source.timestampField, src),
       created: view.spec.source.createdTimestampField ? timestampsOf(view.data, view.spec.source.createdTimestampField, src) : undefined,
     });
-    const keySig = JSON.stringify(keys);
-    let entityKeys = entityKeysBy.get(keySig);
-    if (!entityKeys) entityKeysBy.set(keySig, (entityKeys = encodeKeys(entityRows, keys, where)));
-    const ttlMs = view.spec.ttlSeconds * 1000;
-    const picked = new Int32Array(entityRows.rows);
-    for (let i = 0; i < picked.length; i++) picked[i] = pitLookup(rows, entityKeys[i], times[i], ttlMs);
-    for (const f of features) {
+    const cols = features.map((f) => {
       const decl = view.spec.features.find((x) => x.name === f)!;
-      const out = opts.fullFeatureNames ? `${viewName}__${f}` : f;
-      if (names.has(out))
-        throw new FeaturesError(
-          `${where}: output column '${out}' would appear twice (${src} and an earlier view or an entity column); set fullFeatureNames to name features view__feature`,
-        );
-      names.add(out);
-      columns.push(gather(featureColumn(view.data, decl, src), picked, out));
+      return { out: opts.fullFeatureNames ? `${viewName}__${f}` : f, column: featureColumn(view.data, decl, src), src };
+    });
+    return { keys, keySig: JSON.stringify(keys), index, ttlMs: view.spec.ttlSeconds * 1000, cols };
+  });
+  return (entityRows, offset = 0) => {
+    const where = offset > 0 ? `${baseWhere} (rows counted from ${offset})` : baseWhere;
+    const times = timestampsOf(entityRows, tsCol, where);
+    for (let i = 0; i < times.length; i++)
+      if (Number.isNaN(times[i]))
+        throw new FeaturesError(`${baseWhere}: row ${offset + i}: timestamp column '${tsCol}' is empty; every entity row needs its event time`);
+    const columns: Column[] = [...entityRows.columns];
+    const names = new Set(columns.map((c) => c.name));
+    // Views keyed alike (the usual case) share the entity rows' encoded keys.
+    const entityKeysBy = new Map<string, (string | null)[]>();
+    for (const v of prepared) {
+      let entityKeys = entityKeysBy.get(v.keySig);
+      if (!entityKeys) entityKeysBy.set(v.keySig, (entityKeys = encodeKeys(entityRows, v.keys, where)));
+      const picked = new Int32Array(entityRows.rows);
+      for (let i = 0; i < picked.length; i++) picked[i] = pitLookup(v.index, entityKeys[i], times[i], v.ttlMs);
+      for (const c of v.cols) {
+        if (names.has(c.out))
+          throw new FeaturesError(
+            `${baseWhere}: output column '${c.out}' would appear twice (${c.src} and an earlier view or an entity column); set fullFeatureNames to name features view__feature`,
+          );
+        names.add(c.out);
+        columns.push(gather(c.column, picked, c.out));
+      }
     }
-  }
-  return { rows: entityRows.rows, columns };
+    return { rows: entityRows.rows, columns };
+  };
 }

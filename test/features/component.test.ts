@@ -136,3 +136,69 @@ describe('get-historical-features step', () => {
     assert.equal(node.attempts[0].terminal, true);
   });
 });
+
+describe('get-historical-features streams the entity rows', () => {
+  test('an entity file of many record batches (string keys) is joined batch by batch, equal to the whole-table join; a bad row is named by its row in the file', async () => {
+    const customer = Entity.of('customer', { customer_id: 'string' });
+    const app = new App();
+    const chart = new Chart(app, 'ml', { namespace: 'ml' });
+    const rowsCsv = ['customer_id,ts,score'];
+    for (let h = 0; h < 30; h++) for (let c = 0; c < 9; c++) if ((h + c) % 4 !== 0) rowsCsv.push(`c${c},${iso(T0 + h * H)},${h * 100 + c}`);
+    writeFileSync(join(dir, 'scores.csv'), rowsCsv.join('\n') + '\n');
+    const view = new FeatureView(chart, 'scores', {
+      entities: [customer],
+      source: FeatureSource.file(join(dir, 'scores.csv'), { timestampField: 'ts' }),
+      ttl: '5h',
+      features: [Field.float64('score')],
+    });
+    // Five batches of 50 rows; each batch's customers differ, so its string dictionary does too.
+    const batches: Dataset[] = Array.from({ length: 5 }, (_, b) => ({
+      rows: 50,
+      columns: [
+        {
+          name: 'customer_id',
+          type: 'string' as const,
+          values: Array.from({ length: 50 }, (_, i) => (i % 11 === 0 ? null : `c${(i * 7 + b * 3) % (10 + b)}`)),
+        },
+        {
+          name: 'event_timestamp',
+          type: 'string' as const,
+          values: Array.from({ length: 50 }, (_, i) => iso(T0 + ((i * 13 + b * 17) % 34) * H + (i % 4) * 15 * 60_000)),
+        },
+      ],
+    }));
+    const { writeDatasetChunks } = await import('../../components/dataset/stream.ts');
+    const { runComponent } = await import('../../components/run.ts');
+    const { getHistoricalFeaturesComponent } = await import('../../components/features/component.ts');
+    await writeDatasetChunks(join(dir, 'many.arrow'), batches);
+    const params = { views: JSON.parse(JSON.stringify({ scores: view.spec })), features: ['scores:score'] };
+    const out = await runComponent(getHistoricalFeaturesComponent, {
+      inputs: { entities: join(dir, 'many.arrow') },
+      outputs: { dataset: join(dir, 'many-out.arrow') },
+      params,
+    });
+    assert.equal(out.rows, 250);
+    const got = await readDataset(join(dir, 'many-out.arrow'));
+    const expected = getHistoricalFeatures(
+      await readDataset(join(dir, 'many.arrow')),
+      [{ name: 'scores', spec: view.spec, data: await readViewSource('scores', view.spec) }],
+      ['scores:score'],
+    );
+    assert.deepEqual(cells(got, 'customer_id'), cells(expected, 'customer_id'));
+    assert.deepEqual(cells(got, 'score'), cells(expected, 'score'));
+    const found = cells(got, 'score').filter((v) => v !== null).length;
+    assert.ok(found > 50 && found < 250, `${found} of 250 found: both hits and misses are exercised`);
+    assert.equal(out.found, found / 250);
+    // A row with no event time in the fourth batch: named by its row in the file, not in the batch.
+    const times = batches[3].columns[1] as { readonly values: readonly (string | null)[] };
+    const bad: Dataset = {
+      rows: 50,
+      columns: [batches[3].columns[0], { name: 'event_timestamp', type: 'string', values: times.values.map((v, i) => (i === 7 ? null : v)) }],
+    };
+    await writeDatasetChunks(join(dir, 'bad.arrow'), [...batches.slice(0, 3), bad, batches[4]]);
+    await assert.rejects(
+      runComponent(getHistoricalFeaturesComponent, { inputs: { entities: join(dir, 'bad.arrow') }, outputs: { dataset: join(dir, 'bad-out.arrow') }, params }),
+      { message: "entities: row 157: timestamp column 'event_timestamp' is empty; every entity row needs its event time" },
+    );
+  });
+});
