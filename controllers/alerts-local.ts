@@ -13,6 +13,7 @@
  */
 import { planAlerts, rulesFromPrometheusRule, type AlertsState, type LocalAlert, type Sample, type Scrape } from './planners/alerts.ts';
 import { parseDuration } from '../api/names.ts';
+import { writeAlertState } from './runtime/alert-state.ts';
 import type { AlertRule } from '../api/alert-rules.ts';
 import type { ModelServerAdmin } from './backends/metrics.ts';
 import type { K8sObject } from '../api/objects.ts';
@@ -30,6 +31,8 @@ export interface LocalAlertsOptions {
   readonly webhook?: { readonly url: string; readonly bearerToken?: string };
   readonly log?: Pick<Logger, 'info' | 'warn'>;
   readonly onChange?: (changes: readonly LocalAlert[]) => void;
+  /** Write the alerts pending or firing to `<stateDir>/alerts.json` on every change (what `ghosteam ui` shows). */
+  readonly stateDir?: string;
   readonly now?: () => number;
 }
 
@@ -131,7 +134,10 @@ export class LocalAlertEvaluator {
     const samples = await (this.o.samples ?? (() => modelServerSamples(this.o.modelServer!, models)))();
     this.history = [...this.history.filter((s) => s.t > now - this.keepMs), { t: now, samples }];
     const plan = planAlerts(this.rules, this.history, this.state, now);
+    const before = this.state;
     this.state = plan.state;
+    const moved = before.size !== plan.state.size || [...plan.state].some(([k, a]) => before.get(k)?.state !== a.state);
+    if (this.o.stateDir && (moved || plan.changes.length > 0)) await writeAlertState(this.o.stateDir, this.active, now);
     if (plan.changes.length > 0) await this.notify(plan.changes);
     return plan.changes;
   }

@@ -101,7 +101,15 @@ export interface LocalOperator {
 export async function startLocalOperator(o: LocalOperatorOptions): Promise<LocalOperator> {
   const log = o.log ?? createLogger({ level: 'warn' });
   // Bad rules are refused before anything starts.
-  const alerts = o.alerts ? new LocalAlertEvaluator({ ...o.alerts, modelServer: o.modelServer, log, ...(o.clock ? { now: o.clock } : {}) }) : undefined;
+  const alerts = o.alerts
+    ? new LocalAlertEvaluator({
+        ...o.alerts,
+        modelServer: o.modelServer,
+        log,
+        ...(o.stateDir ? { stateDir: o.stateDir } : {}),
+        ...(o.clock ? { now: o.clock } : {}),
+      })
+    : undefined;
   const store = await LocalStore.open({ stateDir: o.stateDir, now: o.clock });
   const pipelinesMap = () => (typeof o.engine?.pipelines === 'function' ? o.engine.pipelines() : (o.engine?.pipelines ?? new Map()));
   let operator: RunningOperator | undefined;

@@ -11,6 +11,7 @@ import type { K8sObject } from '../api/objects.ts';
 import { buildStatus } from '../controllers/status-report.ts';
 import type { ModelVersion } from '../components/registry/types.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
+import type { LocalAlert } from '../controllers/planners/alerts.ts';
 
 const Str = Type.String();
 const OptStr = Type.Optional(Type.String());
@@ -138,12 +139,27 @@ export type RunDetail = Static<typeof RunDetailSchema>;
 export const ErrorSchema = Type.Object({ error: Type.String({ description: 'What was wrong, and the fix' }) }, { $id: 'Error' });
 
 export const ModelsResponseSchema = Type.Object({ models: Type.Array(ModelSummarySchema) }, { $id: 'ModelsResponse' });
+export const ModelAlertSchema = Type.Object(
+  {
+    alert: Str,
+    state: Type.String({ description: 'pending (its condition holds, not yet for its `for`) or firing' }),
+    version: OptStr,
+    since: Type.String({ description: 'When it fired (firing) or its condition began to hold (pending), RFC 3339' }),
+    value: Type.Number(),
+    summary: OptStr,
+  },
+  { $id: 'ModelAlert' },
+);
+
 export const ModelResponseSchema = Type.Object(
   {
     model: ModelSummarySchema,
     status: ModelStatusSchema,
     versions: Type.Array(VersionSchema),
     trainingRuns: Type.Array(TrainingRunSummarySchema),
+    alerts: Type.Array(ModelAlertSchema, {
+      description: "The registered model's alerts pending or firing, as the embedded operator evaluates them (empty in a cluster: there they are Prometheus')",
+    }),
   },
   { $id: 'ModelResponse' },
 );
@@ -188,6 +204,8 @@ export interface Snapshot {
   readonly trainingRuns: readonly K8sObject[];
   /** Registered versions per registered model name, oldest first. */
   readonly versions: Readonly<Record<string, readonly ModelVersion[]>>;
+  /** The embedded operator's alerts pending or firing (controllers/runtime/alert-state.ts); absent in a cluster. */
+  readonly alerts?: readonly LocalAlert[];
 }
 
 export function modelSummaries(s: Snapshot): ModelSummary[] {
@@ -241,7 +259,18 @@ export function modelResponse(s: Snapshot, namespace: string, name: string): Mod
   if (!summary || !obj) return undefined;
   const versions = [...(s.versions[summary.registered] ?? [])].sort((a, b) => b.version - a.version).map(versionView);
   const runs = buildStatus({ models: [], trainingRuns: s.trainingRuns, versions: {} }).trainingRuns.filter((r) => r.namespace === namespace);
-  return { model: summary, status: obj.status ?? {}, versions, trainingRuns: runs };
+  const alerts = (s.alerts ?? [])
+    .filter((a) => a.labels.model === summary.registered && a.state !== 'resolved')
+    .sort((a, b) => (a.state === b.state ? a.alert.localeCompare(b.alert) : a.state === 'firing' ? -1 : 1))
+    .map((a) => ({
+      alert: a.alert,
+      state: a.state,
+      ...(a.labels.version !== undefined ? { version: a.labels.version } : {}),
+      since: new Date(a.firedAt ?? a.activeAt).toISOString(),
+      value: a.value,
+      ...(a.annotations.summary !== undefined ? { summary: a.annotations.summary } : {}),
+    }));
+  return { model: summary, status: obj.status ?? {}, versions, trainingRuns: runs, alerts };
 }
 
 export function runSummary(r: RunRecord, status: string = r.status): RunSummary {

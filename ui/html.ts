@@ -131,6 +131,24 @@ export function modelLive(r: ModelResponse): Html {
           : ''
       }
     </dl>
+    ${
+      r.alerts.length
+        ? html`<h2>Alerts</h2>
+            <table class="alerts">
+              <tbody>
+                ${r.alerts.map(
+                  (a) =>
+                    html`<tr data-alert="${a.alert}">
+                      <td>${badge(a.state === 'firing' ? 'Failed' : 'Pending')} ${a.state}</td>
+                      <td><strong>${a.alert}</strong>${a.version !== undefined ? html` <span class="muted">v${a.version}</span>` : ''}</td>
+                      <td>${a.summary ?? ''}</td>
+                      <td class="muted">since ${a.since} · value ${round(a.value)}</td>
+                    </tr>`,
+                )}
+              </tbody>
+            </table>`
+        : ''
+    }
     <h2>Canary analysis</h2>
     ${
       analysis.length

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { ModelRegistry, ModelVersion } from '../components/registry/types.ts';
 import type { K8sObject } from '../api/objects.ts';
 import { readStateObjects } from '../controllers/runtime/inbox.ts';
+import { readAlertState } from '../controllers/runtime/alert-state.ts';
 import { effectiveStatus, RunStore } from '../pipelines/local/store.ts';
 import type { NodeRecord, RunRecord } from '../pipelines/local/types.ts';
 import type { Snapshot } from './api.ts';
@@ -107,7 +108,7 @@ export function localSource(o: LocalSourceOptions): UiSource {
       const trainingRuns = o.stateDir ? readStateObjects(o.stateDir, 'TrainingRun') : [];
       const versions = await registryVersions(o.registry, models);
       const driftMonitors = o.stateDir ? readStateObjects(o.stateDir, 'DriftMonitor') : [];
-      return { models, trainingRuns, driftMonitors, versions };
+      return { models, trainingRuns, driftMonitors, versions, alerts: o.stateDir ? readAlertState(o.stateDir) : [] };
     },
     runs: async () => (runStore ? runStore.list() : []),
     async run(id) {

@@ -22,6 +22,7 @@ import { stringify } from 'yaml';
 import { Alerts, Model } from '../../charts/index.ts';
 import { planAlerts, rulesFromPrometheusRule, histogramQuantile, type AlertsState, type Scrape } from '../../controllers/planners/alerts.ts';
 import { LocalAlertEvaluator } from '../../controllers/alerts-local.ts';
+import { readAlertState } from '../../controllers/runtime/alert-state.ts';
 import { startModelServer, type ModelServer } from '../../components/model-server/server.ts';
 import { ModelServerAdminClient } from '../../components/model-server/admin-client.ts';
 import { renderAnnotation } from '../../api/alert-rules.ts';
@@ -261,18 +262,30 @@ describe('the same rules, the same series: the local evaluator and Prometheus ag
         }
         assert.equal((await post(`${server.url}/v2/models/fraud/feedback`, JSON.stringify(feedback))).status, 200);
       }
+      const stateDir = mkdtempSync(join(tmpdir(), 'gt-alert-state-'));
       const local = new LocalAlertEvaluator({
         rules: [obj as never],
         modelServer: new ModelServerAdminClient(server.url),
         webhook: { url: hook.url, bearerToken: 't0k' },
+        stateDir,
       });
       await local.evaluate();
       assert.deepEqual(
         local.active.map((a) => [a.alert, a.state, a.labels.version]),
         [['GhosteamModelAccuracyLow', 'pending', '3']],
       );
+      // What `ghosteam ui` reads from the state directory follows each change.
+      assert.deepEqual(
+        readAlertState(stateDir).map((a) => [a.alert, a.state]),
+        [['GhosteamModelAccuracyLow', 'pending']],
+      );
       await new Promise((r) => setTimeout(r, 2100));
       await local.evaluate();
+      assert.deepEqual(
+        readAlertState(stateDir).map((a) => [a.alert, a.state, a.labels.model]),
+        [['GhosteamModelAccuracyLow', 'firing', 'fraud']],
+      );
+      rmSync(stateDir, { recursive: true, force: true });
       const firing = local.active.filter((a) => a.state === 'firing');
       assert.deepEqual(
         firing.map((a) => a.labels),

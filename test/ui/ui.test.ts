@@ -10,6 +10,7 @@ import { tempDir } from '../engine/helpers.ts';
 import { openApiDocument } from '../../ui/api.ts';
 import { discoverState, startUi, type UiServer } from '../../ui/server.ts';
 import { createAuthenticator } from '../../components/security/auth.ts';
+import { writeAlertState } from '../../controllers/runtime/alert-state.ts';
 import { esc, html } from '../../ui/html.ts';
 import { dagSvg, layoutDag, type DagInput } from '../../ui/dag.ts';
 
@@ -239,6 +240,41 @@ describe('ghosteam ui over a real local state', () => {
     assert.doesNotMatch((await get(`${ui.url}/models/${NS}/${MODEL}/versions/2`)).body, /Derived from/);
   });
 
+  test("the embedded operator's firing alerts show on the model page, live", async () => {
+    const none = await getJson(`${ui.url}/api/models/${NS}/${MODEL}`);
+    assert.deepEqual(none.json.alerts, []);
+    // As the local operator's evaluator writes it (controllers/runtime/alert-state.ts), for this model and another.
+    const at = Date.UTC(2026, 11, 2, 6, 0);
+    const alert = (model: string, state: 'pending' | 'firing', name: string) => ({
+      alert: name,
+      labels: { alertname: name, model, version: '2', severity: 'warning' },
+      annotations: { summary: `${name} on ${model} v2` },
+      value: 0.71,
+      state,
+      activeAt: at,
+      ...(state === 'firing' ? { firedAt: at + 60_000 } : {}),
+    });
+    await writeAlertState(
+      fx.stateDir,
+      [alert(REGISTERED, 'pending', 'GhosteamModelP99High'), alert(REGISTERED, 'firing', 'GhosteamModelAccuracyLow'), alert('other', 'firing', 'X')],
+      at,
+    );
+    const m = await eventuallyJson(`${ui.url}/api/models/${NS}/${MODEL}`, (j) => (j.alerts as unknown[]).length > 0);
+    assert.deepEqual(schemaErrors('ModelResponse', m), []);
+    assert.deepEqual(
+      (m.alerts as { alert: string; state: string; since: string }[]).map((a) => [a.alert, a.state, a.since]),
+      [
+        ['GhosteamModelAccuracyLow', 'firing', new Date(at + 60_000).toISOString()],
+        ['GhosteamModelP99High', 'pending', new Date(at).toISOString()],
+      ],
+      "firing first; only this model's",
+    );
+    const page = await get(`${ui.url}/models/${NS}/${MODEL}`);
+    assert.match(page.body, /<tr data-alert="GhosteamModelAccuracyLow">[\s\S]*firing[\s\S]*GhosteamModelAccuracyLow on fraud v2/);
+    await writeAlertState(fx.stateDir, [], at);
+    await eventuallyJson(`${ui.url}/api/models/${NS}/${MODEL}`, (j) => (j.alerts as unknown[]).length === 0);
+  });
+
   test('html escapes every interpolated value', () => {
     assert.equal(esc(`<script>"&'`), '&lt;script&gt;&quot;&amp;&#39;');
     const h = html; // not formatted as HTML by prettier, so the whitespace is what is tested
@@ -366,3 +402,14 @@ test('ghosteam ui through the real CLI (compiled build or sources): finds the de
     await t.cleanup();
   }
 });
+
+/** Polls a JSON URL until `ok` holds (10 s); returns the body. */
+async function eventuallyJson(url: string, ok: (j: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  let last: Record<string, unknown> = {};
+  for (let i = 0; i < 100; i++) {
+    last = (await getJson(url)).json;
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${url} never matched: ${JSON.stringify(last).slice(0, 500)}`);
+}
