@@ -238,7 +238,10 @@ try {
     const feastBin = join(python, '..', 'feast');
     const srv = await startChild(
       feastBin,
-      ['-c', feastRepo.repo, 'serve', '-h', '127.0.0.1', '-p', String(port), '--workers', '1'],
+      // --max-requests 0: feast serve's default (1000, gunicorn's worker recycling) restarts the worker
+      // after ~1,000 requests, inside the warm-up at this rate, closing every keep-alive connection;
+      // the generator does not reconnect, so the earlier runs counted nearly every request an error.
+      ['-c', feastRepo.repo, 'serve', '-h', '127.0.0.1', '-p', String(port), '--workers', '1', '--max-requests', '0'],
       /(?:Uvicorn running on|Listening at:) (http:\/\/\S+)/,
       {
         FEAST_USAGE: 'False',
