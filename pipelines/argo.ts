@@ -207,7 +207,7 @@ function template(t: TaskSpec, pipeline: PipelineSpec, exit: boolean): ITemplate
         }
       : {}),
     ...(t.timeoutSeconds !== undefined ? { activeDeadlineSeconds: t.timeoutSeconds } : {}),
-    ...(t.cache.enabled && inputNames.length === 0
+    ...(t.cache.enabled && !t.cache.contentKeyedOnly && inputNames.length === 0
       ? {
           memoize: {
             key: memoizeKey(t),
@@ -494,9 +494,10 @@ export const ARGO_CACHE_KEY = /^[a-zA-Z0-9][-a-zA-Z0-9]*$/;
  * only letters, digits and '-'). Argo memoizes on the key alone and cannot see input artifacts, so
  * only steps without input artifacts are memoized (compileArgo): a step downstream of another would
  * otherwise be reused with a different upstream model or dataset. The local engine's cache also
- * keys on input digests and on data files read by path; in a cluster a step that reads data by
- * path (ingest) is reused for the same path within maxAge, so give changing data a new path or
- * `cache: Cache.disabled()`.
+ * keys on input digests and on the content of data read by path or URI; Argo cannot, so a step
+ * that reads data by path (ingest) is not memoized by default (`Cache.contentKeyedOnly()`): a
+ * retrain reads the new rows under the same name. `cache: Cache.enabled()` on the task memoizes it
+ * for the same path within maxAge (immutable, versioned paths).
  */
 export function memoizeKey(t: TaskSpec): string {
   const names = Object.keys(t.params);

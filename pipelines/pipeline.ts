@@ -334,7 +334,9 @@ export class Task<O extends Record<string, ArtifactKind> = Record<string, Artifa
         .sort()
         .map((k) => [k, env[k]]),
     );
-    const cache = p.cache ?? (c || cc ? Cache.enabled() : Cache.disabled());
+    // A step that reads data by path or URI (ingest, batch-predict) reads new data under the same
+    // name: Argo, keying on params, would reuse a retrain's stale ingest for as long as maxAge.
+    const cache = p.cache ?? (c?.fileParams?.length ? Cache.contentKeyedOnly() : c || cc ? Cache.enabled() : Cache.disabled());
     const localProps = { ...(cc?.local ?? {}), ...(p.local ?? {}) };
     const appDir = synthContext().appDir;
     const local: LocalRunSpec | undefined =

@@ -160,6 +160,13 @@ export class Cache {
   static disabled(): Cache {
     return new Cache({ enabled: false });
   }
+  /**
+   * Reuse only where the data read by path or URI keys the result (the local engine: its content);
+   * not memoized in Argo, whose key is the params. The default for steps that read data by path.
+   */
+  static contentKeyedOnly(): Cache {
+    return new Cache({ enabled: true, contentKeyedOnly: true });
+  }
 }
 
 export class Schedule {

@@ -87,6 +87,13 @@ export interface CacheSpec {
   readonly enabled: boolean;
   /** Cached results older than this are not reused. */
   readonly maxAgeSeconds?: number;
+  /**
+   * Reused only where the data the step reads by path or URI is part of the key: the local engine
+   * keys on its content (file digest, ETag, query + freshness, offsets); Argo keys on params alone,
+   * so there the step is not memoized. The default for a component that reads data by path
+   * (`fileParams`); `Cache.enabled()` stated on the task memoizes it in Argo too.
+   */
+  readonly contentKeyedOnly?: boolean;
 }
 
 export type EnvValue = string | { readonly secretKeyRef: { readonly name: string; readonly key: string } };

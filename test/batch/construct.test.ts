@@ -286,7 +286,7 @@ describe('BatchPrediction on the local engine', () => {
       (e: { code: number; stderr: string }) => e,
     );
     assert.notEqual(again.code, 0);
-    assert.match(again.stderr, /scores.parquet already exists; pass --overwrite to replace it/);
+    assert.match(again.stderr, /scores.parquet already exists; set param overwrite: true to replace it/);
   });
 
   describe('s3:// input and output (the peers’ s3proxy)', { skip: peers.skip }, () => {

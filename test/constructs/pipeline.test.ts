@@ -152,7 +152,13 @@ describe('Pipeline → Argo', () => {
   test('memoize key: the task hash and a sha256 of the params, in the characters Argo accepts', () => {
     // The first run on the real controller failed: 'invalid cache key: 4cf899b46f346680/s3://data/...'
     // (Argo allows only [a-zA-Z0-9-]); a param value may hold anything, so Argo hashes it when it runs.
-    const t = tpl('ingest');
+    // ingest reads data by path: by default its result is reused only where the data's content keys
+    // it (the local engine), never by Argo, whose key is the path (a retrain must read the new rows).
+    assert.equal(tpl('ingest').memoize, undefined);
+    const { chart: c1 } = chart();
+    const p1 = new Pipeline(c1, 'train');
+    p1.component('ingest', 'ingest', { params: { path: 's3://data/2026-12-01/x.parquet' }, cache: Cache.enabled() });
+    const t = find(objectsOf(c1), 'WorkflowTemplate').spec.templates.find((x: { name: string }) => x.name === 'ingest');
     assert.match(t.memoize.key, /^[0-9a-f]{16}-\{\{=sprig\.sha256sum\(toJson\(\[inputs\.parameters\['path'\]\]\)\)\}\}$/);
     assert.equal(t.memoize.cache.configMap.name, 'ghosteam-cache-train');
     // What Argo checks, once it has evaluated the expression:
