@@ -47,7 +47,10 @@ describe('ghosteam component / models (CLI)', () => {
       cli(['component', 'run', 'ingest', '--param', 'path=small.csv', '--param', 'format=xls', '--output', 'dataset=o']),
     ]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.deepEqual(readdirSync(join(dir, 'out/params')).sort(), ['columns', 'digest', 'rows']);
+    // Every declared output param is a file, set or not (Argo's valueFrom.path needs it): a file
+    // source has no Kafka range.
+    assert.deepEqual(readdirSync(join(dir, 'out/params')).sort(), ['columns', 'digest', 'kafkaOffsets', 'rows']);
+    assert.equal(readFileSync(join(dir, 'out/params/kafkaOffsets'), 'utf8'), 'null');
     assert.equal(readFileSync(join(dir, 'out/params/rows'), 'utf8'), '2');
     assert.equal(JSON.parse(ok.stdout).digest, readFileSync(join(dir, 'out/params/digest'), 'utf8'));
     assert.equal(unknown.code, 1);
