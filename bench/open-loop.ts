@@ -33,6 +33,8 @@ export interface OpenLoopOptions {
   readonly warmupSeconds?: number;
   /** Also return every measured latency (due → response, ms), to merge windows. @default false */
   readonly raw?: boolean;
+  /** How long after the schedule's end unanswered requests are given up (counted in errors). @default 10 */
+  readonly giveUpSeconds?: number;
   /** `Authorization` header values; request i sends the (i mod n)-th. @default - no Authorization header */
   readonly authorizations?: readonly string[];
 }
@@ -187,6 +189,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   const lat = new Float64Array(total - measuredFrom);
   const lag = new Float64Array(total - measuredFrom);
   const svc = new Float64Array(total - measuredFrom);
+  const answered = new Uint8Array(total - measuredFrom);
   let done = 0;
   let measured = 0;
   let non2xx = 0;
@@ -215,6 +218,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     const i = c.idx;
     if (i >= measuredFrom) {
       const k = i - measuredFrom;
+      answered[k] = 1;
       lat[k] = end - c.due;
       lag[k] = c.sent - c.due;
       svc[k] = end - c.sent;
@@ -259,18 +263,28 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
   }
   setTimeout(tick, 5);
-  // A connection the server closed would leave its request unanswered: give up 10 s after the schedule ends.
+  // A connection the server closed would leave its request unanswered: give up (10 s) after the schedule ends.
   const guard = setTimeout(
     () => {
       errors += total - done;
       finish();
     },
-    warm + o.seconds * 1000 + 10_000,
+    warm + o.seconds * 1000 + (o.giveUpSeconds ?? 10) * 1000,
   );
   await finished;
   clearTimeout(guard);
   for (const c of conns) c.socket.destroy();
   if (refused) throw refused;
+  // A request never answered (counted in errors) took at least until the generator gave up: its
+  // latency is that lower bound, not the 0 its slot held, so the quantiles cannot look better for
+  // it. Send lag and service time are known only for answered requests.
+  const gaveUp = performance.now();
+  const answeredIdx: number[] = [];
+  for (let k = 0; k < lat.length; k++) {
+    if (answered[k]) answeredIdx.push(k);
+    else lat[k] = gaveUp - (start + (k + measuredFrom) * interval);
+  }
+  const only = (xs: Float64Array) => (answeredIdx.length === xs.length ? xs : Float64Array.from(answeredIdx, (k) => xs[k]));
   const span = (lastEnd - firstMeasuredDue) / 1000;
   return {
     rps: Math.round(measured / span),
@@ -278,8 +292,8 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     non2xx,
     errors,
     latencyMs: quantiles(lat),
-    sendLagMs: quantiles(lag),
-    serviceMs: quantiles(svc),
+    sendLagMs: quantiles(only(lag)),
+    serviceMs: quantiles(only(svc)),
     backlogged,
     ...(o.raw ? { latencies: Array.from(lat, (v) => Math.round(v * 100) / 100) } : {}),
   };

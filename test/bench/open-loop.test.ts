@@ -108,3 +108,27 @@ test('a chunked answer is refused with a FramingError naming the fix, not timed 
     server.close();
   }
 });
+
+test('requests never answered count as errors and at least the time until the generator gave up, never as 0 ms', async () => {
+  // A server that answers the first 20 requests, then holds every later one open.
+  let n = 0;
+  const held: import('node:http').ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => (++n <= 20 ? res.writeHead(200, { 'content-length': '2' }).end('{}') : held.push(res)));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/x`;
+    const r = await openLoop({ url, body: '{}', rate: 100, connections: 4, seconds: 1, warmupSeconds: 0.1, giveUpSeconds: 0.3 });
+    assert.ok(r.errors >= 100 - 20 - 10, `errors ${r.errors}`);
+    // Most measured requests were never answered: their latency is at least the 0.3 s grace, so even the median is.
+    assert.ok(r.latencyMs.p50 >= 300, `p50 ${r.latencyMs.p50} ms`);
+    assert.ok(r.latencyMs.max >= 1000, `max ${r.latencyMs.max} ms`);
+    // Send lag and service time describe the answered requests only.
+    assert.ok(r.serviceMs.p99 < 300, `service p99 ${r.serviceMs.p99} ms`);
+  } finally {
+    for (const res of held) res.destroy();
+    server.close();
+  }
+});
