@@ -15,6 +15,7 @@
  *
  * @see https://docs.feast.dev/getting-started/concepts/feature-view
  */
+import { DEFAULT_SQLITE_PATH } from '../components/features/open-store.ts';
 import { Construct } from 'constructs';
 import { messages } from '../pipelines/check.ts';
 import { dnsLabelProblem, parseDuration } from '../api/names.ts';
@@ -160,7 +161,8 @@ export class OnlineStore {
   }
 }
 
-export const DEFAULT_SQLITE_PATH = '.ghosteam/online.db';
+/** Where a view's SQLite store is when it names no path: one constant with the store's opener. */
+export { DEFAULT_SQLITE_PATH };
 /** @default of FeatureViewProps.materialize.chunk */
 export const DEFAULT_MATERIALIZE_CHUNK = '1d';
 

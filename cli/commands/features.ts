@@ -103,7 +103,7 @@ export function register(program: Command): void {
       if (refs.size > 1)
         throw new Error('the served views use more than one online store; serve each store with its own `ghosteam features serve --service ...`');
       const first = [...services[0].views.values()][0];
-      const { openOnlineStore } = await import('../../components/features/materialize-component.ts');
+      const { openOnlineStore } = await import('../../components/features/open-store.ts');
       const store = await openOnlineStore(`${[...services[0].views.keys()][0]}`, first, { baseDir: d.appDir, readOnly: true });
       let token: string | undefined;
       if (f.tokenEnv) {

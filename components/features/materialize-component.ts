@@ -21,8 +21,6 @@ import { openOnlineStore } from './open-store.ts';
 import { readViewSource } from './sources.ts';
 import type { FeatureViewSpec } from '../../api/crds/types.ts';
 
-export { DEFAULT_SQLITE_PATH, openOnlineStore, STORE_URL_ENV } from './open-store.ts';
-
 function timeParam(p: Params, name: string): number | undefined {
   const v = p.string(name, undefined);
   if (v === undefined) return undefined;

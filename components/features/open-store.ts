@@ -20,7 +20,7 @@ export const STORE_URL_ENV = 'GHOSTEAM_ONLINE_STORE_URL';
 /** The feature spec file `ghosteam serve` feeds its model from when no --feature-spec is given (a Model with features sets it). */
 export const FEATURE_SPEC_ENV = 'GHOSTEAM_FEATURE_SPEC';
 
-/** Where a view's SQLite store is when it names no path (charts/feature-view.ts says the same). */
+/** Where a view's SQLite store is when it names no path (`OnlineStore.sqlite()`'s default, charts/feature-view.ts). */
 export const DEFAULT_SQLITE_PATH = '.ghosteam/online.db';
 
 /** Opens the view's online store: the SQLite file it names (relative to `baseDir`), or Redis from the URL in `env`. */
