@@ -593,7 +593,9 @@ export async function readKafka(uri: string, range: KafkaRange, env: Env = proce
         maxWaitTime: 500,
       });
       const left = new Map(todo.map((p) => [p.partition, BigInt(p.end)]));
-      const byPartition = new Map<number, { offset: bigint; row: Record<string, unknown> }[]>();
+      // Keyed by offset: a fetch the client re-issues (a retry, a rebalance of its fetch loop) can
+      // deliver a record twice, and a record must become one row, never two.
+      const byPartition = new Map<number, Map<bigint, Record<string, unknown>>>();
       try {
         for await (const msg of stream) {
           const end = left.get(msg.partition);
@@ -606,9 +608,9 @@ export async function readKafka(uri: string, range: KafkaRange, env: Env = proce
           }
           if (row === null || typeof row !== 'object' || Array.isArray(row))
             throw new IngestError(`${uri} partition ${msg.partition} offset ${msg.offset}: the value is not a JSON object; each record must be one row`);
-          const list = byPartition.get(msg.partition) ?? [];
-          list.push({ offset: msg.offset, row: row as Record<string, unknown> });
-          byPartition.set(msg.partition, list);
+          const got = byPartition.get(msg.partition) ?? new Map<bigint, Record<string, unknown>>();
+          got.set(msg.offset, row as Record<string, unknown>);
+          byPartition.set(msg.partition, got);
           if (msg.offset + 1n >= end) left.delete(msg.partition);
           if (left.size === 0) break;
         }
@@ -616,7 +618,7 @@ export async function readKafka(uri: string, range: KafkaRange, env: Env = proce
         await stream.close().catch(() => {});
       }
       for (const p of todo) {
-        for (const { offset, row } of (byPartition.get(p.partition) ?? []).sort((a, b) => (a.offset < b.offset ? -1 : 1))) {
+        for (const [offset, row] of [...(byPartition.get(p.partition) ?? new Map<bigint, Record<string, unknown>>())].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
           rows.push(row);
           where.push(`${uri} partition ${p.partition} offset ${offset}`);
         }

@@ -112,7 +112,9 @@ describe('ghosteam kafka-commit against Apache Kafka', { skip: peers.skip }, () 
     const admin = new Admin({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers] });
     await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
     await admin.close();
-    const p = new Producer({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers], serializers: stringSerializers });
+    // Idempotent: a produce request retried under load (the topic's leader just elected) would
+    // otherwise append its records twice, and the read would rightly count 6 rows, not 4.
+    const p = new Producer({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers], serializers: stringSerializers, idempotent: true });
     await p.send({ messages: [1, 2, 3, 4].map((id) => ({ topic, partition: id % 2, value: JSON.stringify({ id }) })) });
     await p.close();
   });

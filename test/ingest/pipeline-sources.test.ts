@@ -63,7 +63,7 @@ describe('remote sources in a pipeline run', { skip: peers.skip }, () => {
     const admin = new Admin({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers] });
     await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
     await admin.close();
-    const producer = new Producer({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers], serializers: stringSerializers });
+    const producer = new Producer({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers], serializers: stringSerializers, idempotent: true });
     await producer.send({ messages: [1, 2, 3].map((id) => ({ topic, value: JSON.stringify({ id, v: id * 2 }) })) });
 
     failing.on = true;

@@ -95,7 +95,7 @@ describe('kafka:// over SASL_SSL, SSL and SASL_PLAINTEXT against Apache Kafka', 
     const admin = new Admin({ clientId: 'test', bootstrapBrokers: [broker.brokers] });
     await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
     await admin.close();
-    const p = new Producer({ clientId: 'test', bootstrapBrokers: [broker.brokers], serializers: stringSerializers });
+    const p = new Producer({ clientId: 'test', bootstrapBrokers: [broker.brokers], serializers: stringSerializers, idempotent: true });
     await p.send({ messages: [1, 2, 3].map((id) => ({ topic, partition: 0, value: JSON.stringify({ id, amount: id * 10 }) })) });
     await p.close();
   });

@@ -211,7 +211,7 @@ describe('kafka:// bounded batches against Apache Kafka', { skip: peers.skip }, 
   const topic = uniqueName('events');
   const uri = () => `kafka://${peers.kafkaBrokers}/${topic}`;
   const produce = async (rows: object[]) => {
-    const p = new Producer({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers], serializers: stringSerializers });
+    const p = new Producer({ clientId: 'test', bootstrapBrokers: [peers.kafkaBrokers], serializers: stringSerializers, idempotent: true });
     await p.send({ messages: rows.map((r, i) => ({ topic, partition: i % 2, value: JSON.stringify(r) })) });
     await p.close();
   };

@@ -58,7 +58,7 @@ describe('data source peers', { skip: peers.skip }, () => {
     const admin = new Admin({ clientId: 'peer-test', bootstrapBrokers });
     await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1 });
     await admin.close();
-    const producer = new Producer({ clientId: 'peer-test', bootstrapBrokers, serializers: stringSerializers });
+    const producer = new Producer({ clientId: 'peer-test', bootstrapBrokers, serializers: stringSerializers, idempotent: true });
     await producer.send({ messages: ['a', 'b', 'c'].map((value) => ({ topic, value })) });
     await producer.close();
     const consumer = new Consumer({ clientId: 'peer-test', groupId: topic, bootstrapBrokers, deserializers: stringDeserializers });
