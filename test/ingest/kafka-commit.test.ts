@@ -4,8 +4,9 @@
  * succeeded, with the step's own image and env (SASL password as the same Secret reference); valid
  * against the upstream Argo CRD in ../shared/upstream. The commit command itself
  * (`ghosteam kafka-commit`, what that exit step runs) is tested against the real Kafka peer.
- * Not run here: the exit handler under the real Argo controller — the cluster suite's pods cannot
- * reach the peer broker, which listens on the host's loopback only.
+ * Under the real Argo controller, on pods, against the test cluster's own broker (on the node
+ * address): test/cluster/kafka.test.ts — a run that succeeds commits the range it read, a run that
+ * fails after ingest commits nothing and the next run re-reads the same records.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
