@@ -20,7 +20,9 @@
  * can promise the next one its first rung (without early stopping or with median stopping: its full
  * epochs); at a rung a trial goes on only when the next rung fits, else it stops there (Pruned, the
  * message says the budget). The decision is taken in the progress event of the rung's epoch, before
- * the trial trains the next one (a trial task that runs inline; see the overrun guard below).
+ * the trial trains the next one (inline, or in a worker thread, whose epoch progress waits for the
+ * answer: worker.ts); a container trial reports on stdout and may train on while the stop travels:
+ * it is charged what it reported, and stopped at once past its promise.
  * State: `<storeDir>/sweeps/<id>.json`, rewritten atomically after every trial.
  */
 import { readFile, readdir } from 'node:fs/promises';
@@ -292,7 +294,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
       const up = nextRung(rungSteps(es, full, n), epoch) ?? full;
       if (epoch === ledger.cap(n) && ledger.extend(n, up)) return;
       const left = ledger.left();
-      // Past its promise (a trial task in a worker thread may train on while the stop travels): stop at once.
+      // Past its promise (a container trial may train on while the stop travels): stop at once.
       pruned =
         epoch > ledger.cap(n)
           ? `stopped at step ${epoch}: past the ${ledger.cap(n)} epochs the budget promised it`
