@@ -82,7 +82,15 @@ export interface SweepRecord {
 }
 
 export type SweepEvent =
-  | { readonly type: 'sweep-start'; readonly sweepId: string; readonly sweep: string; readonly trials: number; readonly resumed: boolean }
+  | {
+      readonly type: 'sweep-start';
+      readonly sweepId: string;
+      readonly sweep: string;
+      readonly trials: number;
+      /** The epoch budget, when the sweep has one. */
+      readonly epochs?: number;
+      readonly resumed: boolean;
+    }
   | { readonly type: 'trial-start'; readonly sweepId: string; readonly number: number; readonly runId: string; readonly params: Record<string, ParamValue> }
   | {
       readonly type: 'trial-end';
@@ -241,7 +249,14 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   const P = sweep.budget.parallelism;
   const slots = Math.max(1, Math.min(opts.trialConcurrency ?? Math.min(P, availableParallelism()), P));
   const deadline = sweep.budget.timeSeconds !== undefined ? started + sweep.budget.timeSeconds * 1000 : Infinity;
-  emit({ type: 'sweep-start', sweepId: id, sweep: sweep.name, trials: sweep.budget.trials, resumed: !!prev });
+  emit({
+    type: 'sweep-start',
+    sweepId: id,
+    sweep: sweep.name,
+    trials: sweep.budget.trials,
+    ...(sweep.budget.epochs !== undefined ? { epochs: sweep.budget.epochs } : {}),
+    resumed: !!prev,
+  });
 
   const done = new Map<number, TrialRecord>(rec.trials.map((t) => [t.number, t]));
   const visible = (n: number): TrialRecord[] => [...done.values()].filter((t) => t.number <= n - P).sort((a, b) => a.number - b.number);

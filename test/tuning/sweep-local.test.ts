@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
 import { isHeavy } from '../../pipelines/local/node-runner.ts';
+import { formatSweep } from '../../pipelines/local/sweep-report.ts';
 import { Space } from '../../components/tuning/space.ts';
 import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
 import type { ParamValue } from '../../components/component.ts';
@@ -194,6 +195,7 @@ describe('local sweep', () => {
             trained,
           );
           assert.deepEqual(rec.budget, { epochs: 40, spent: trained, reserved: 0 });
+          assert.match(formatSweep(rec), new RegExp(`^epochs spent: ${trained} of a budget of 40$`, 'm'));
           // Spent up to what no next trial could use: a first rung (1 epoch) with ASHA, a whole trial (9) otherwise.
           const unused = kind === 'asha' ? 0 : kind === 'hyperband' ? 8 : 8;
           assert.ok(trained >= 40 - unused, `${what}: ${40 - trained} epochs left unspent`);
