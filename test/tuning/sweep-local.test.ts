@@ -294,6 +294,51 @@ describe('local sweep', () => {
     }
   });
 
+  it('a resumed sweep charges its budget the epochs the interrupted trial trained, though that trial runs again', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      // No early stopping: 9 epochs a trial, four fit a budget of 40.
+      const s = sweep({ budget: { trials: 100, parallelism: 1, epochs: 40 } });
+      const ctl = new AbortController();
+      let fifth = 0;
+      const first = await runSweep(spec, s, {
+        cwd: dir,
+        components,
+        gitCommit: null,
+        final: false,
+        signal: ctl.signal,
+        // Interrupt the third trial after its fifth epoch.
+        onEvent: (e) => {
+          if (e.type === 'progress' && e.node === 'train' && e.epoch === 5 && ++fifth === 3) ctl.abort(new Error('interrupted'));
+        },
+      });
+      assert.equal(first.status, 'Cancelled');
+      assert.deepEqual(
+        first.trials.map((t) => [t.state, t.steps]),
+        [
+          ['Complete', 9],
+          ['Complete', 9],
+          ['Running', 5],
+        ],
+      );
+      assert.deepEqual(first.budget, { epochs: 40, spent: 23, reserved: 0 });
+      const resumed = await runSweep(spec, s, { cwd: dir, components, gitCommit: null, final: false, resume: first.id });
+      assert.equal(resumed.status, 'Succeeded', resumed.message);
+      // 9 + 9 + 5 (lost) + 9 (the third again) = 32; a fourth trial's 9 would make 41.
+      assert.deepEqual(
+        resumed.trials.map((t) => [t.state, t.steps]),
+        [
+          ['Complete', 9],
+          ['Complete', 9],
+          ['Complete', 9],
+        ],
+      );
+      assert.deepEqual(resumed.budget, { epochs: 40, spent: 32, reserved: 0, lost: 5 });
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('grid search stops when the grid is exhausted; a non-numeric objective fails the trial with the reason', async () => {
     const { dir, cleanup } = await tempDir();
     try {
