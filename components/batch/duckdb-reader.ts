@@ -116,14 +116,22 @@ export async function openFastParquet(
   const keepKinds = plan.keep.map((c) => (types.get(c) === 'BIGINT' ? 'int64' : types.get(c) === 'VARCHAR' ? 'string' : 'float64'));
   let done = 0;
   let closed = false;
+  // Buffers given back (recycle) by byte length: a batch's matrix, its 8-byte kept columns.
+  const spare = new Map<number, ArrayBuffer[]>();
+  const take = (bytes: number): ArrayBuffer => spare.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
 
   async function* chunks(): AsyncGenerator<MatrixChunk> {
     let pending: { rows: number; matrix: Float32Array; keep: (Float64Array | BigInt64Array | (string | null)[])[] } | undefined;
+    // Every element up to `rows` is written before a chunk is emitted, so a recycled buffer needs no clearing.
     const fresh = () => ({
       rows: 0,
-      matrix: new Float32Array(batchRows * k),
+      matrix: new Float32Array(take(batchRows * k * 4)),
       keep: keepKinds.map((kind) =>
-        kind === 'int64' ? new BigInt64Array(batchRows) : kind === 'float64' ? new Float64Array(batchRows) : new Array<string | null>(batchRows),
+        kind === 'int64'
+          ? new BigInt64Array(take(batchRows * 8))
+          : kind === 'float64'
+            ? new Float64Array(take(batchRows * 8))
+            : new Array<string | null>(batchRows),
       ),
     });
     const emit = (p: NonNullable<typeof pending>): MatrixChunk => {
@@ -190,6 +198,13 @@ export async function openFastParquet(
     totalRows: total,
     progress: () => (total ? done / total : 1),
     chunks,
+    recycle(buffer) {
+      // Only whole buffers of this reader's sizes; at most a few of each (the batches in flight).
+      if (!(buffer instanceof ArrayBuffer) || (buffer.byteLength !== batchRows * k * 4 && buffer.byteLength !== batchRows * 8)) return;
+      const list = spare.get(buffer.byteLength) ?? [];
+      if (list.length < 8) list.push(buffer);
+      spare.set(buffer.byteLength, list);
+    },
     close: async () => {
       closed = true;
       con?.closeSync();
