@@ -606,7 +606,7 @@ function commitTemplate(t: TaskSpec, pipeline: PipelineSpec): ITemplate {
       command: ['ghosteam', 'kafka-commit'],
       args: ['--offsets', '{{inputs.parameters.offsets}}'],
       env,
-      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+      resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
       securityContext: containerSecurityContext(),
       volumeMounts: CONTRACT_VOLUMES.map((v) => ({ ...v })),
     },

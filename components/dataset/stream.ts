@@ -30,6 +30,7 @@ import {
 } from 'apache-arrow';
 import { columnVector, encodeArrow, readColumn } from './arrow.ts';
 import { registerArrowCodecs } from './codecs.ts';
+import { batchBuffers } from './pool.ts';
 import { DatasetError, type Column, type ColumnType, type Dataset } from './types.ts';
 
 /** Rows per record batch in files ghosteam writes. */
@@ -52,7 +53,8 @@ const MAX_IOV = 1024;
  * fdatasync runs in the background every SYNC_EVERY_BYTES, so building the next record batch
  * overlaps writing the last. When more than HIGH_WATER_BYTES wait, `write` writes them
  * synchronously (positioned, so the order of bytes in the file is the order given). The bytes and
- * the digest are the same as writing synchronously.
+ * the digest are the same as writing synchronously. A written piece that is a whole buffer of the
+ * batch pool (pool.ts; ingest's column arrays) goes back to the pool for the next batch.
  */
 class FileSink extends AsyncByteQueue {
   /** Bytes given so far (the file's length once flushed). */
@@ -110,6 +112,7 @@ class FileSink extends AsyncByteQueue {
       while (off < b.byteLength) off += writeSync(this.fd, b, off, b.byteLength - off, at + off);
       at += b.byteLength;
     }
+    recycle(bufs);
   }
   private issue(): void {
     if (this.writing || this.queued === 0 || this.failed) return;
@@ -142,7 +145,10 @@ class FileSink extends AsyncByteQueue {
         }
         if (!err && i + MAX_IOV < bufs.length && !this.closeWhenIdle) return step(i + MAX_IOV, pos + want);
         if (err) this.failed ??= err;
-        else this.written += n;
+        else {
+          this.written += n;
+          recycle(bufs);
+        }
         this.writing = false;
         this.settle();
         if (this.closeWhenIdle) return;
@@ -200,6 +206,11 @@ class FileSink extends AsyncByteQueue {
       this.settle();
     }
   }
+}
+
+/** Written pieces that are whole buffers of the batch pool go back to it (pool.ts). */
+function recycle(bufs: readonly Uint8Array[]): void {
+  for (const b of bufs) if (b.byteLength >= COPY_BELOW && batchBuffers.owns(b)) batchBuffers.give(b.buffer);
 }
 
 /** Rows [start, end) of a column (shares typed-array memory where it can). */

@@ -23,6 +23,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBDataChunk, type DuckD
 import duckdb from '@duckdb/node-bindings';
 import { open } from 'node:fs/promises';
 import { BATCH_ROWS, BOOLEAN_NULL, columnFromCells, type Column, type Dataset } from '../dataset/index.ts';
+import { batchBuffers } from '../dataset/pool.ts';
 import { convertCell, IngestError, NULL_TOKENS, parseCsv, type RawCell, type TypeOptions } from './parse.ts';
 import { Inference, PlanMismatch, samePlan, type ChunkSink, type Plan } from './stream.ts';
 
@@ -66,7 +67,8 @@ export interface Coded {
   nonNull: number;
 }
 
-const freshCoded = (rows: number): Coded => ({ codes: new Int32Array(rows), values: [], nonNull: 0 });
+/** Codes from the batch pool: they go to the dataset writer in place (categorical) or back to the pool. */
+const freshCoded = (rows: number): Coded => ({ codes: batchBuffers.int32(rows), values: [], nonNull: 0 });
 
 /**
  * VARCHAR vectors into chunk-local codes, straight from DuckDB's 16-byte string_t slots (length,
@@ -320,7 +322,7 @@ async function* typedChunks(result: DuckDBResult, src: Source, batchRows: number
   const k = src.names.length;
   const fresh = (): TypedChunk => ({
     rows: 0,
-    numbers: src.kinds.map((kind) => (kind === 'number' ? new Float64Array(batchRows) : undefined)),
+    numbers: src.kinds.map((kind) => (kind === 'number' ? batchBuffers.float64(batchRows) : undefined)),
     nonNull: new Array<number>(k).fill(0),
     coded: src.kinds.map((kind) => (kind === 'cells' ? freshCoded(batchRows) : undefined)),
   });
@@ -420,7 +422,8 @@ function convertCoded(plan: Plan, j: number, c: Coded, rows: number, where: (row
     const map = Int32Array.from(c.values, (x) => index.get(String(x)) ?? -2);
     // A value outside the plan's categories changes the plan (as columnFromCells refusing it does).
     if (map.includes(-2)) throw new PlanMismatch();
-    const out = new Int32Array(rows);
+    // In place: the chunk's codes become the column's (each slot is read before it is written).
+    const out = codes.length === rows ? codes : codes.subarray(0, rows);
     for (let r = 0; r < rows; r++) {
       const k = codes[r];
       out[r] = k < 0 ? -1 : map[k];
@@ -434,6 +437,7 @@ function convertCoded(plan: Plan, j: number, c: Coded, rows: number, where: (row
       const k = codes[r];
       values[r] = k < 0 ? null : strings[k];
     }
+    batchBuffers.give(codes.buffer);
     return { name, type, values };
   }
   const converted = c.values.map((x, k) => {
@@ -452,6 +456,7 @@ function convertCoded(plan: Plan, j: number, c: Coded, rows: number, where: (row
       const k = codes[r];
       values[r] = k < 0 ? NaN : numbers[k];
     }
+    batchBuffers.give(codes.buffer);
     return { name, type, values };
   }
   const bits = Uint8Array.from(converted, (v) => (v === true || v === 1 ? 1 : 0));
@@ -460,6 +465,7 @@ function convertCoded(plan: Plan, j: number, c: Coded, rows: number, where: (row
     const k = codes[r];
     values[r] = k < 0 ? BOOLEAN_NULL : bits[k];
   }
+  batchBuffers.give(codes.buffer);
   return { name, type, values };
 }
 
@@ -467,7 +473,8 @@ function convert(c: TypedChunk, plan: Plan, label: string): Dataset {
   const columns: Column[] = plan.names.map((name, j) => {
     const numbers = c.numbers[j];
     if (numbers) {
-      const values = c.rows < numbers.length ? numbers.slice(0, c.rows) : numbers;
+      // A whole batch goes to the writer as it is (and from there back to the pool); a shorter last one as a view.
+      const values = c.rows < numbers.length ? numbers.subarray(0, c.rows) : numbers;
       if (plan.types[j] === 'numeric') return { name, type: 'numeric', values };
       // A column with no value yet is planned as text; numbers in it change the plan.
       if (c.nonNull[j] > 0) throw new PlanMismatch();

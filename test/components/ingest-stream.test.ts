@@ -16,6 +16,7 @@ import { splitFile, splitIndices } from '../../components/split/index.ts';
 import { evaluateSuite, SuiteEvaluator, checkSuite } from '../../components/validate/expectations.ts';
 import { profileDataset, Profiler, HyperLogLog } from '../../components/validate/profile.ts';
 import { sliceDataset, takeRows } from '../../components/dataset/index.ts';
+import { BufferPool, batchBuffers } from '../../components/dataset/pool.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ghosteam-stream-'));
 const quiet = { log: () => undefined };
@@ -118,6 +119,70 @@ describe('streaming ingest', () => {
     );
     assert.equal(fds(), before, 'its descriptor is closed once the write in flight ends');
     await assert.rejects(w3.close(), /closed twice|aborted/);
+  });
+
+  test("batch buffers: the pool takes back only what it lent, once; the writer returns whole pooled buffers once written, never a view or a caller's array", async () => {
+    const pool = new BufferPool(3 * 4096);
+    const a = pool.take(4096);
+    pool.give(new ArrayBuffer(4096));
+    assert.notEqual(pool.take(4096), a, 'a buffer the pool did not lend is not taken back');
+    pool.give(a);
+    pool.give(a);
+    assert.equal(pool.take(4096), a, 'a returned buffer is lent again');
+    assert.notEqual(pool.take(4096), a, 'returned twice, lent once');
+    assert.equal(pool.reused, 1);
+    const big = [pool.take(8192), pool.take(8192)];
+    for (const b of big) pool.give(b);
+    assert.equal(pool.take(8192), big[0], 'what fits under the cap is kept');
+    assert.notEqual(pool.take(8192), big[1], 'beyond maxFreeBytes a returned buffer is dropped');
+
+    // The writer: 3 batches of 20,000 rows (80 KB of codes, over the size the sink copies).
+    const rows = 20_000;
+    const mk = (i: number) => {
+      const pooled = batchBuffers.float64(rows);
+      const own = new Float64Array(rows);
+      const codes = batchBuffers.int32(rows);
+      for (let r = 0; r < rows; r++) {
+        pooled[r] = r % 13 === 0 ? NaN : r * 0.5 + i;
+        own[r] = r + i;
+        codes[r] = r % 7 === 0 ? -1 : r % 3;
+      }
+      return { pooled, own, codes };
+    };
+    const parts = [0, 1, 2].map(mk);
+    const dataset = (p: (typeof parts)[number], n = rows): Dataset => ({
+      rows: n,
+      columns: [
+        { name: 'p', type: 'numeric', values: n === rows ? p.pooled : p.pooled.subarray(0, n) },
+        { name: 'o', type: 'numeric', values: p.own },
+        { name: 'c', type: 'categorical', categories: ['a', 'b', 'c'], codes: p.codes },
+      ],
+    });
+    // The same data, copied: the reference bytes.
+    const copy = (d: Dataset): Dataset => ({
+      rows: d.rows,
+      columns: d.columns.map((c) =>
+        c.type === 'numeric' ? { ...c, values: c.values.slice() } : c.type === 'categorical' ? { ...c, codes: c.codes.slice() } : c,
+      ),
+    });
+    const ref = join(dir, 'pool-ref.arrow');
+    const w0 = new DatasetWriter(ref, rows);
+    w0.write(copy(dataset(parts[0])));
+    w0.write(copy(dataset(parts[1])));
+    w0.write(copy(dataset(parts[2], rows - 1)));
+    const d0 = await w0.close();
+    const out = join(dir, 'pool.arrow');
+    const w = new DatasetWriter(out, rows);
+    for (const [i, p] of parts.entries()) w.write(dataset(p, i === 2 ? rows - 1 : rows), true);
+    assert.equal(await w.close(), d0, 'the same bytes as writing copies');
+    const back = new Set<ArrayBufferLike>();
+    for (let k = 0; k < 16; k++) back.add(batchBuffers.take(rows * 8)).add(batchBuffers.take(rows * 4));
+    for (const p of parts.slice(0, 2)) {
+      assert.ok(back.has(p.pooled.buffer), 'a whole pooled column buffer comes back once written');
+      assert.ok(back.has(p.codes.buffer), 'pooled codes written in place come back too');
+    }
+    assert.ok(!back.has(parts[2].pooled.buffer), 'a view on part of a buffer (the last, shorter batch) does not');
+    for (const p of parts) assert.ok(!back.has(p.own.buffer), "a caller's own array never does");
   });
 
   test('validation and the profile over chunks equal the one-chunk results; split streams the same rows as splitIndices', async () => {

@@ -4,8 +4,9 @@
  * succeeded, with the step's own image and env (SASL password as the same Secret reference); valid
  * against the upstream Argo CRD in ../shared/upstream. The commit command itself
  * (`ghosteam kafka-commit`, what that exit step runs) is tested against the real Kafka peer.
- * Not run here: the exit handler under the real Argo controller — the cluster suite's pods cannot
- * reach the peer broker, which listens on the host's loopback only.
+ * Under the real Argo controller, on pods, against the test cluster's own broker (on the node
+ * address): test/cluster/kafka.test.ts — a run that succeeds commits the range it read, a run that
+ * fails after ingest commits nothing and the next run re-reads the same records.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { runComponent } from '../../components/run.ts';
 import { kafkaRange } from '../../components/ingest/sources.ts';
 import { Pipeline, Secret } from '../../pipelines/index.ts';
 import { COMMIT_EXIT_TEMPLATE } from '../../pipelines/argo.ts';
-import { chart, find, objectsOf } from '../constructs/helpers.ts';
+import { chart, find, objectsOf, synth } from '../constructs/helpers.ts';
 import { upstreamErrors } from '../constructs/upstream.ts';
 import { uniqueName, usePeers } from '../peers/index.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -81,6 +82,14 @@ describe('the synthesized Workflow commits Kafka offsets when it succeeded', () 
       // Nor is any read of data by path by default: Argo's key cannot see the data (Cache.contentKeyedOnly).
       assert.equal(tpl('files').memoize, undefined, 'a read of data by path is not memoized by default');
     }
+  });
+
+  test('`ghosteam synth` accepts it: the commit step sets cpu and memory limits, as synth requires of every container', () => {
+    // The commit step once set a memory limit only, and synth refused every pipeline with a Kafka ingest.
+    const { app } = kafkaPipeline();
+    const wt = find(synth(app).objects, 'WorkflowTemplate', 'events');
+    const commit = wt.spec.templates.find((t: { name: string }) => t.name === 'read-commit-offsets');
+    assert.ok(commit.container.resources.limits.cpu && commit.container.resources.limits.memory);
   });
 
   test('beside the pipeline’s own exit handler, in one exit DAG; no Kafka source, no commit step', () => {

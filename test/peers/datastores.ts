@@ -1,7 +1,8 @@
 // The data sources' peers: PostgreSQL (Debian's packages, run as an unprivileged user in a temp
 // data dir), an S3-compatible object store (s3proxy, the same one the test cluster runs:
 // cluster/argo.ts) and a Kafka broker (Apache Kafka's jars from Maven Central, one KRaft node that
-// is broker and controller). Each binds 127.0.0.1 on a free port and keeps its data in a temp dir.
+// is broker and controller; the test cluster starts one more on its node address). Each binds
+// 127.0.0.1 on a free port and keeps its data in a temp dir.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -223,8 +224,9 @@ export interface KafkaSecureListeners {
   readonly plainUsers: Readonly<Record<string, string>>;
 }
 
-export function kafkaProperties(port: number, controllerPort: number, dataDir: string, secure?: KafkaSecureListeners): string {
-  const extra = secure ? [`SASL_SSL://127.0.0.1:${secure.saslSsl}`, `SSL://127.0.0.1:${secure.ssl}`, `SASL_PLAINTEXT://127.0.0.1:${secure.saslPlaintext}`] : [];
+/** A one-node KRaft broker's server.properties; every listener binds and advertises `host` (default 127.0.0.1). */
+export function kafkaProperties(port: number, controllerPort: number, dataDir: string, secure?: KafkaSecureListeners, host = '127.0.0.1'): string {
+  const extra = secure ? [`SASL_SSL://${host}:${secure.saslSsl}`, `SSL://${host}:${secure.ssl}`, `SASL_PLAINTEXT://${host}:${secure.saslPlaintext}`] : [];
   const jaas = (listener: string) =>
     secure
       ? [
@@ -238,9 +240,9 @@ export function kafkaProperties(port: number, controllerPort: number, dataDir: s
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=${[`PLAINTEXT://127.0.0.1:${port}`, `CONTROLLER://127.0.0.1:${controllerPort}`, ...extra].join(',')}`,
-    `advertised.listeners=${[`PLAINTEXT://127.0.0.1:${port}`, ...extra].join(',')}`,
+    `controller.quorum.voters=1@${host}:${controllerPort}`,
+    `listeners=${[`PLAINTEXT://${host}:${port}`, `CONTROLLER://${host}:${controllerPort}`, ...extra].join(',')}`,
+    `advertised.listeners=${[`PLAINTEXT://${host}:${port}`, ...extra].join(',')}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
@@ -282,16 +284,20 @@ export interface KafkaSecured {
 }
 
 /**
- * Start one KRaft node (broker + controller) on 127.0.0.1 with a freshly formatted log dir.
+ * Start one KRaft node (broker + controller) with a freshly formatted log dir, listening on and
+ * advertising `host` (default 127.0.0.1; the test cluster passes its node address so pods reach
+ * it: cluster/node.ts), its files under `dir` (default a new temp dir).
  * `secure`: also SASL_SSL, SSL and SASL_PLAINTEXT listeners (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)
  * with a certificate from a CA made here with openssl, and these users.
  */
 export async function startKafka(
   log: Log = () => {},
-  opts: { secure?: { users: Readonly<Record<string, string>> } } = {},
+  opts: { secure?: { users: Readonly<Record<string, string>> }; host?: string; dir?: string } = {},
 ): Promise<KafkaState & { secured?: KafkaSecured }> {
   const libs = await ensureKafka(log);
-  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-kafka-'));
+  const host = opts.host ?? '127.0.0.1';
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'ghosteam-kafka-'));
+  mkdirSync(dir, { recursive: true });
   const [port, controllerPort] = [await freePort(), await freePort()];
   const props = join(dir, 'server.properties');
   let secure: KafkaSecureListeners | undefined;
@@ -305,7 +311,7 @@ export async function startKafka(
     secure = { saslSsl: await freePort(), ssl: await freePort(), saslPlaintext: await freePort(), keystore, plainUsers: opts.secure.users };
     caFile = ca.cert;
   }
-  writeFileSync(props, kafkaProperties(port, controllerPort, join(dir, 'data'), secure));
+  writeFileSync(props, kafkaProperties(port, controllerPort, join(dir, 'data'), secure, host));
   const cp = `${libs}/*`;
   const scram = Object.entries(opts.secure?.users ?? {}).flatMap(([name, password]) =>
     ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${name},password=${password}]`]),
@@ -316,15 +322,15 @@ export async function startKafka(
   });
   const logFile = join(dir, 'kafka.log');
   const child = spawnDaemon('java', [...JAVA_OPTS, '-cp', cp, 'kafka.Kafka', props], logFile);
-  const brokers = `127.0.0.1:${port}`;
+  const brokers = `${host}:${port}`;
   await waitReady('kafka', child.pid!, logFile, 120_000, () => kafkaAnswers(brokers));
   log(`kafka: broker ready on ${brokers} (KRaft; data under ${dir})`);
   const secured =
     secure && caFile
       ? {
-          saslSslBrokers: `127.0.0.1:${secure.saslSsl}`,
-          sslBrokers: `127.0.0.1:${secure.ssl}`,
-          saslPlaintextBrokers: `127.0.0.1:${secure.saslPlaintext}`,
+          saslSslBrokers: `${host}:${secure.saslSsl}`,
+          sslBrokers: `${host}:${secure.ssl}`,
+          saslPlaintextBrokers: `${host}:${secure.saslPlaintext}`,
           caFile,
           users: opts.secure!.users,
         }

@@ -165,6 +165,50 @@ describe('local sweep', () => {
     }
   });
 
+  it('an epoch budget: trials until it is spent, never more (ASHA, Hyperband, median, none; one and three at once)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const rule = (kind: 'asha' | 'hyperband' | 'median' | 'none') =>
+        kind === 'asha'
+          ? ({ kind, minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'loss', direction: 'minimize' } as const)
+          : kind === 'hyperband'
+            ? ({ kind, minResource: 1, maxResource: 9, reductionFactor: 3, metric: 'loss', direction: 'minimize' } as const)
+            : kind === 'median'
+              ? ({ kind, startupTrials: 2, warmupSteps: 0, metric: 'loss', direction: 'minimize' } as const)
+              : undefined;
+      for (const kind of ['asha', 'hyperband', 'median', 'none'] as const)
+        for (const parallelism of [1, 3]) {
+          const es = rule(kind);
+          const s = sweep({ budget: { trials: 1000, parallelism, epochs: 40 }, ...(es ? { earlyStopping: es } : {}) });
+          const rec = await runSweep(spec, s, { cwd: dir, storeDir: `store-${kind}-${parallelism}`, components, gitCommit: null, final: false });
+          const what = `${kind}, ${parallelism} at once`;
+          assert.equal(rec.status, 'Succeeded', `${what}: ${rec.message}`);
+          // The epochs the trial runs really reported, each one from the run's own per-epoch history.
+          const runs = new RunStore(`${dir}/store-${kind}-${parallelism}`);
+          let trained = 0;
+          for (const t of rec.trials) trained += (await runs.load(t.runId)).nodes.train.history?.loss?.length ?? 0;
+          assert.ok(trained <= 40, `${what}: trained ${trained} epochs of 40`);
+          assert.equal(
+            rec.trials.reduce((a, t) => a + t.steps, 0),
+            trained,
+          );
+          assert.deepEqual(rec.budget, { epochs: 40, spent: trained, reserved: 0 });
+          // Spent up to what no next trial could use: a first rung (1 epoch) with ASHA, a whole trial (9) otherwise.
+          const unused = kind === 'asha' ? 0 : kind === 'hyperband' ? 8 : 8;
+          assert.ok(trained >= 40 - unused, `${what}: ${40 - trained} epochs left unspent`);
+          if (kind === 'asha')
+            assert.ok(
+              rec.trials.some((t) =>
+                /^stopped at step \d+: the epoch budget has \d+ of 40 epochs left, and the next rung \(step \d+\) needs \d+$/.test(t.message ?? ''),
+              ),
+              `${what}: ${JSON.stringify(rec.trials.map((t) => t.message))}`,
+            );
+        }
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('an interrupted sweep resumes with the same trials', async () => {
     const { dir, cleanup } = await tempDir();
     try {

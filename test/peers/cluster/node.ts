@@ -22,6 +22,7 @@ import { isAlive, kubeTls } from '../state.ts';
 import { timed } from '../up.ts';
 import { ARGO_COMMANDS, ensureArgo, ensureS3Proxy, EXECUTOR_IMAGE, startArgoController, startObjectStore, type ObjectStore } from './argo.ts';
 import { ensureNetpol, removeNetpolRules, startNetpol } from './netpol.ts';
+import { ensureKafka, startKafka } from '../datastores.ts';
 import { rawKube } from '../raw.ts';
 import { ARGO_NAMESPACE, CLUSTER_NET, clusterStateFile, containerdRoot, NODE_NAME, NODE_PACKAGES, PAUSE_IMAGE } from './config.ts';
 
@@ -39,10 +40,16 @@ export interface ClusterState {
   readonly containerdSocket: string;
   /** The S3-compatible object store (s3proxy) pods and tests reach; the Argo artifact repository. */
   readonly objectStore?: ObjectStore;
+  /**
+   * The Kafka broker pods and tests reach (KRaft, one node, on the node address): HOST:PORT.
+   * Pods name it in a `kafka://HOST:PORT/TOPIC` source; printed as CLUSTER_KAFKA_BROKERS.
+   */
+  readonly kafkaBrokers?: string;
   readonly daemons: Partial<Record<DaemonName, DaemonState>>;
 }
 
-export type DaemonName = 'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet' | 'netpol' | 'objectstore' | 'argo-controller';
+export type DaemonName =
+  'containerd' | 'apiserver' | 'controller-manager' | 'scheduler' | 'proxy' | 'kubelet' | 'netpol' | 'objectstore' | 'kafka' | 'argo-controller';
 /** Start order; teardown runs it backwards. `netpol` is kube-router's NetworkPolicy firewall (netpol.ts). */
 const DAEMONS: readonly DaemonName[] = [
   'containerd',
@@ -53,9 +60,10 @@ const DAEMONS: readonly DaemonName[] = [
   'kubelet',
   'netpol',
   'objectstore',
+  'kafka',
   'argo-controller',
 ];
-/** The node's own daemons: what must run before the node is Ready (the object store and Argo start after). */
+/** The node's own daemons: what must run before the node is Ready (the object store, Kafka and Argo start after). */
 const NODE_DAEMONS: readonly DaemonName[] = DAEMONS.slice(0, DAEMONS.indexOf('kubelet') + 1);
 
 /** A failure of one part of the cluster, named, with the log to read. */
@@ -505,6 +513,9 @@ export async function clusterBuild(log: Log = () => {}, timings: Record<string, 
     timed(timings, 's3proxy', () => ensureS3Proxy(log)).catch((err: Error) => {
       throw new ClusterPartError('s3proxy', err.message);
     }),
+    timed(timings, 'kafka jars', () => ensureKafka(log)).catch((err: Error) => {
+      throw new ClusterPartError('kafka', err.message);
+    }),
   ]);
   // Settle both before failing, so nothing is left running behind a rejection.
   const [bins, fetched] = await Promise.allSettled([go, fetches]);
@@ -685,6 +696,15 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
         state = { ...state, objectStore: s.store };
         started('objectstore', { pid: s.pid, log: s.log });
       });
+      await timed(timings, 'kafka', async () => {
+        // The peers' broker (the same jars from the cache), on the node address: pods reach it
+        // there as they reach s3proxy, and it advertises that address, so a client is sent back to it.
+        const k = await startKafka(log, { host: CLUSTER_NET.nodeIP, dir: join(dir, 'kafka') }).catch((err: Error) => {
+          throw new ClusterPartError('kafka', err.message);
+        });
+        state = { ...state, kafkaBrokers: k.brokers };
+        started('kafka', { pid: k.pid, log: k.log });
+      });
       await timed(timings, 'argo', async () => {
         const bins = await ensureArgo(['workflow-controller'], log);
         const c = await startArgoController(kc, dir, state.objectStore!, bins, log).catch((err: Error) => {
@@ -723,6 +743,7 @@ async function tearDown(state: ClusterState, log: Log, { keepLogs = false } = {}
     log(`${name}: stopped (pid ${d.pid})`);
   };
   await stop('argo-controller');
+  await stop('kafka', 20_000);
   await stop('objectstore');
   await stop('netpol');
   await stop('kubelet');
@@ -788,6 +809,7 @@ export function clusterEnvLines(state: ClusterState, extra: Record<string, strin
       ? [`S3_ENDPOINT=${q(s3.endpoint)}`, `AWS_ACCESS_KEY_ID=${q(s3.accessKey)}`, `AWS_SECRET_ACCESS_KEY=${q(s3.secretKey)}`, `AWS_REGION=${q(s3.region)}`]
       : []),
     `ARGO_NAMESPACE=${ARGO_NAMESPACE}`,
+    ...(state.kafkaBrokers ? [`CLUSTER_KAFKA_BROKERS=${q(state.kafkaBrokers)}`] : []),
     ...Object.entries(extra).map(([k, v]) => `${k}=${q(v)}`),
   ];
 }
