@@ -13,6 +13,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBResult } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
+import { BufferPool } from '../dataset/pool.ts';
 import { BatchPredictError } from './plan.ts';
 import type { Chunk, TableReader } from './readers.ts';
 
@@ -116,9 +117,10 @@ export async function openFastParquet(
   const keepKinds = plan.keep.map((c) => (types.get(c) === 'BIGINT' ? 'int64' : types.get(c) === 'VARCHAR' ? 'string' : 'float64'));
   let done = 0;
   let closed = false;
-  // Buffers given back (recycle) by byte length: a batch's matrix, its 8-byte kept columns.
-  const spare = new Map<number, ArrayBuffer[]>();
-  const take = (bytes: number): ArrayBuffer => spare.get(bytes)?.pop() ?? new ArrayBuffer(bytes);
+  // A batch's matrix and its 8-byte kept columns come from a pool and go back to it (recycle):
+  // the few batches in flight are cycled instead of fresh memory per batch (../dataset/pool.ts).
+  const pool = new BufferPool(8 * batchRows * (k * 4 + 8 * plan.keep.length));
+  const take = (bytes: number): ArrayBuffer => pool.take(bytes);
 
   async function* chunks(): AsyncGenerator<MatrixChunk> {
     let pending: { rows: number; matrix: Float32Array; keep: (Float64Array | BigInt64Array | (string | null)[])[] } | undefined;
@@ -199,11 +201,9 @@ export async function openFastParquet(
     progress: () => (total ? done / total : 1),
     chunks,
     recycle(buffer) {
-      // Only whole buffers of this reader's sizes; at most a few of each (the batches in flight).
-      if (!(buffer instanceof ArrayBuffer) || (buffer.byteLength !== batchRows * k * 4 && buffer.byteLength !== batchRows * 8)) return;
-      const list = spare.get(buffer.byteLength) ?? [];
-      if (list.length < 8) list.push(buffer);
-      spare.set(buffer.byteLength, list);
+      // A kept column's buffer is the one lent; a matrix went to the model's worker thread and back.
+      if (buffer instanceof ArrayBuffer && buffer.byteLength === batchRows * k * 4) pool.giveMoved(buffer, batchRows * k * 4);
+      else pool.give(buffer);
     },
     close: async () => {
       closed = true;
