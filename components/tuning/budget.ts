@@ -144,12 +144,16 @@ export class EpochLedger {
 
 /** The most trials an epoch budget can start: each costs at least its first rung. */
 export function trialsWithin(epochs: number, es: EarlyStoppingSpec | undefined, max: number): number {
-  let n = 0;
-  let left = epochs;
-  for (; n < 1_000_000; n++) {
-    const first = rungSteps(es, max, n)[0];
-    if (first > left) break;
-    left -= first;
+  // First rungs repeat with the trial number's bracket (Hyperband), else they are all the same.
+  const period = es?.kind === 'hyperband' ? hyperbandBrackets(es.minResource, es.maxResource, es.reductionFactor) : 1;
+  const firsts = Array.from({ length: period }, (_, n) => rungSteps(es, max, n)[0]);
+  const cycle = firsts.reduce((a, b) => a + b, 0);
+  let n = Math.floor(epochs / cycle) * period;
+  let left = epochs - (n / period) * cycle;
+  for (const f of firsts) {
+    if (f > left) break;
+    left -= f;
+    n++;
   }
   return n;
 }

@@ -260,9 +260,15 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
     // with an epoch budget, as many as successive halving can take to the end within it.
     let count = s.budget.trials;
     if (budget !== undefined) {
-      let fit = 0;
-      while (fit < count && plannedEpochs(spec, fit + 1) <= budget) fit++;
-      count = fit;
+      // The planned epochs grow with the trials: the most that fit, by bisection.
+      let lo = 0;
+      let hi = count;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (plannedEpochs(spec, mid) <= budget) lo = mid;
+        else hi = mid - 1;
+      }
+      count = lo;
     }
     for (let n = 0; n < count; n++) {
       const params = propose(s.algorithm, s.space, [], n, s.objective.direction);

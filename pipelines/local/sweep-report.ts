@@ -27,7 +27,7 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 export function formatSweepEvent(e: SweepEvent, total: number): string {
   switch (e.type) {
     case 'sweep-start':
-      return `sweep ${e.sweep} (${e.sweepId}): ${e.trials} trials${e.resumed ? ', resumed' : ''}`;
+      return `sweep ${e.sweep} (${e.sweepId}): ${e.epochs !== undefined ? `up to ${e.trials} trials within a budget of ${e.epochs} epochs` : `${e.trials} trials`}${e.resumed ? ', resumed' : ''}`;
     case 'trial-start':
       return `trial ${e.number + 1}/${total} started: ${params(e.params)}`;
     case 'trial-end': {

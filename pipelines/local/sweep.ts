@@ -20,7 +20,9 @@
  * can promise the next one its first rung (without early stopping or with median stopping: its full
  * epochs); at a rung a trial goes on only when the next rung fits, else it stops there (Pruned, the
  * message says the budget). The decision is taken in the progress event of the rung's epoch, before
- * the trial trains the next one (a trial task that runs inline; see the overrun guard below).
+ * the trial trains the next one (inline, or in a worker thread, whose epoch progress waits for the
+ * answer: worker.ts); a container trial reports on stdout and may train on while the stop travels:
+ * it is charged what it reported, and stopped at once past its promise.
  * State: `<storeDir>/sweeps/<id>.json`, rewritten atomically after every trial.
  */
 import { readFile, readdir } from 'node:fs/promises';
@@ -80,7 +82,15 @@ export interface SweepRecord {
 }
 
 export type SweepEvent =
-  | { readonly type: 'sweep-start'; readonly sweepId: string; readonly sweep: string; readonly trials: number; readonly resumed: boolean }
+  | {
+      readonly type: 'sweep-start';
+      readonly sweepId: string;
+      readonly sweep: string;
+      readonly trials: number;
+      /** The epoch budget, when the sweep has one. */
+      readonly epochs?: number;
+      readonly resumed: boolean;
+    }
   | { readonly type: 'trial-start'; readonly sweepId: string; readonly number: number; readonly runId: string; readonly params: Record<string, ParamValue> }
   | {
       readonly type: 'trial-end';
@@ -239,7 +249,14 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   const P = sweep.budget.parallelism;
   const slots = Math.max(1, Math.min(opts.trialConcurrency ?? Math.min(P, availableParallelism()), P));
   const deadline = sweep.budget.timeSeconds !== undefined ? started + sweep.budget.timeSeconds * 1000 : Infinity;
-  emit({ type: 'sweep-start', sweepId: id, sweep: sweep.name, trials: sweep.budget.trials, resumed: !!prev });
+  emit({
+    type: 'sweep-start',
+    sweepId: id,
+    sweep: sweep.name,
+    trials: sweep.budget.trials,
+    ...(sweep.budget.epochs !== undefined ? { epochs: sweep.budget.epochs } : {}),
+    resumed: !!prev,
+  });
 
   const done = new Map<number, TrialRecord>(rec.trials.map((t) => [t.number, t]));
   const visible = (n: number): TrialRecord[] => [...done.values()].filter((t) => t.number <= n - P).sort((a, b) => a.number - b.number);
@@ -292,7 +309,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
       const up = nextRung(rungSteps(es, full, n), epoch) ?? full;
       if (epoch === ledger.cap(n) && ledger.extend(n, up)) return;
       const left = ledger.left();
-      // Past its promise (a trial task in a worker thread may train on while the stop travels): stop at once.
+      // Past its promise (a container trial may train on while the stop travels): stop at once.
       pruned =
         epoch > ledger.cap(n)
           ? `stopped at step ${epoch}: past the ${ledger.cap(n)} epochs the budget promised it`

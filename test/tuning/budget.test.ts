@@ -156,6 +156,8 @@ describe('trials an epoch budget can start', () => {
     // Brackets in turn, first rungs 1, 3, 9, 27: 40 epochs per four trials.
     { name: 'Hyperband: the brackets’ first rungs in turn', epochs: 80, es: hyperband, max: 27, want: 8 },
     { name: 'less than one first rung', epochs: 5, max: 9, want: 0 },
+    { name: 'Hyperband, a partial cycle: 40 + 1 + 3', epochs: 45, es: hyperband, max: 27, want: 6 },
+    { name: 'a large budget, without counting trial by trial', epochs: 10_000_000, es: asha(), max: 27, want: 10_000_000 },
   ];
   for (const c of cases) it(c.name, () => assert.equal(trialsWithin(c.epochs, c.es, c.max), c.want));
 });

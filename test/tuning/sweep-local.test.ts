@@ -8,11 +8,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
+import { isHeavy } from '../../pipelines/local/node-runner.ts';
+import { formatSweep } from '../../pipelines/local/sweep-report.ts';
 import { Space } from '../../components/tuning/space.ts';
 import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
 import type { ParamValue } from '../../components/component.ts';
 import { writeFile } from 'node:fs/promises';
-import { EarlyStopping, Objective, Pipeline, Search, Sweep } from '../../pipelines/index.ts';
+import { EarlyStopping, Objective, Pipeline, Resources, Search, Sweep } from '../../pipelines/index.ts';
 import { catalog, comp, lit, out, pipeline, task, tempDir } from '../engine/helpers.ts';
 import { chart } from '../constructs/helpers.ts';
 
@@ -193,6 +195,7 @@ describe('local sweep', () => {
             trained,
           );
           assert.deepEqual(rec.budget, { epochs: 40, spent: trained, reserved: 0 });
+          assert.match(formatSweep(rec), new RegExp(`^epochs spent: ${trained} of a budget of 40$`, 'm'));
           // Spent up to what no next trial could use: a first rung (1 epoch) with ASHA, a whole trial (9) otherwise.
           const unused = kind === 'asha' ? 0 : kind === 'hyperband' ? 8 : 8;
           assert.ok(trained >= 40 - unused, `${what}: ${40 - trained} epochs left unspent`);
@@ -204,6 +207,51 @@ describe('local sweep', () => {
               `${what}: ${JSON.stringify(rec.trials.map((t) => t.message))}`,
             );
         }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an epoch budget with a real trial task in a worker thread (cpu 2): trials stop at their rung exactly, never past the budget', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const { generate, toCsv } = await import('../../examples/fraud-detection/data.ts');
+      const csv = `${dir}/fraud.csv`;
+      await writeFile(csv, toCsv(generate('reference', 600, 3)));
+      const { chart: c } = chart();
+      const p = new Pipeline(c, 'fraud-w');
+      const ingest = p.component('ingest', 'ingest', { params: { path: csv } });
+      const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
+      const train = p.component('train', 'train-tabular', {
+        inputs: { train: split.output('train') },
+        params: { label: 'is_fraud', epochs: 9, model: 'logistic', backend: 'cpu', validationFraction: 0.2 },
+        resources: Resources.of({ cpu: '2', memory: '1Gi' }),
+      });
+      const s = new Sweep(c, 'w', {
+        pipeline: p,
+        trial: train,
+        space: { learningRate: Space.logUniform(1e-4, 1e-1) },
+        objective: Objective.minimize(train, 'valLoss'),
+        algorithm: Search.random({ seed: 2 }),
+        earlyStopping: EarlyStopping.asha(),
+        budget: { epochs: 30 },
+      });
+      const ps = p.toSpec();
+      // The engine runs a step of 2 CPUs or more in a worker thread (isolation 'auto').
+      assert.ok(isHeavy(ps.tasks.find((x) => x.name === 'train')!));
+      const rec = await runSweep(ps, s.toSpec(), { cwd: dir, gitCommit: null, final: false, isolation: 'auto' });
+      assert.equal(rec.status, 'Succeeded', rec.message);
+      const runs = new RunStore(`${dir}/.ghosteam`);
+      let trained = 0;
+      for (const t of rec.trials) {
+        const r = await runs.load(t.runId);
+        const epochs = r.nodes.train.history?.loss?.length ?? 0;
+        trained += epochs;
+        // A stopped trial trained exactly to the rung it was stopped at (1, 3: ASHA's rungs below 9).
+        if (t.state === 'Pruned') assert.ok([1, 3].includes(epochs) && epochs === t.steps, `trial ${t.number}: ${epochs} epochs, ${t.message}`);
+      }
+      assert.ok(trained <= 30, `trained ${trained} epochs of 30`);
+      assert.deepEqual(rec.budget, { epochs: 30, spent: trained, reserved: 0 });
     } finally {
       await cleanup();
     }
