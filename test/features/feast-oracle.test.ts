@@ -8,7 +8,9 @@
  * must not see: Feast's created-timestamp cutoff), values at exactly the entity time
  * and exactly `ttl` old, values one step too old, entities with no rows at all, a view with no TTL,
  * and a view keyed by two entities (a composite key). The same views materialized into ghosteam's SQLite
- * online store must answer what Feast's `get_online_features` answers from its SQLite store.
+ * online store must answer what Feast's `get_online_features` answers from its SQLite store, and
+ * materialized into ghosteam's Redis store what Feast answers from its Redis store (a real
+ * redis-server this file starts; Feast's Redis store uses the `redis` package pinned beside `feast`).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -20,15 +22,17 @@ import { fileURLToPath } from 'node:url';
 import { cellAt, type Cell } from '../../components/dataset/index.ts';
 import { getHistoricalFeatures } from '../../components/features/historical.ts';
 import { materializeView, prepareView } from '../../components/features/materialize.ts';
+import type { OnlineStore } from '../../components/features/materialize.ts';
 import { getOnlineFeatures, type ServiceDef } from '../../components/features/online.ts';
+import { RedisOnlineStore } from '../../components/features/redis-store.ts';
 import { SqliteOnlineStore } from '../../components/features/sqlite-store.ts';
-import { usePeers } from '../peers/index.ts';
+import { startTestRedis, usePeers, type TestRedis } from '../peers/index.ts';
 import { makeCase, toDataset, viewData } from './feast-case.ts';
 
 const peers = await usePeers(['python']);
 const oracle = fileURLToPath(new URL('./feast_oracle.py', import.meta.url));
 
-function runFeast(c: object): { historical: Record<string, Cell>[]; online?: Record<string, Cell[]> } {
+function runFeast(c: object): { historical: Record<string, Cell>[]; online?: Record<string, Cell[]>; onlineRedis?: Record<string, Cell[]> } {
   const dir = mkdtempSync(join(tmpdir(), 'feast-case-'));
   try {
     writeFileSync(join(dir, 'case.json'), JSON.stringify(c));
@@ -46,7 +50,13 @@ function runFeast(c: object): { historical: Record<string, Cell>[]; online?: Rec
 
 describe('point-in-time join: ghosteam equals Feast get_historical_features', { skip: peers.skip }, () => {
   const dirs: string[] = [];
-  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  // One redis-server for both sides: Feast's keys (its serialized entity keys) and ghosteam's (prefixed) cannot meet.
+  let redis: (TestRedis & { skip?: string }) | undefined;
+  const redisServer = async () => (redis ??= await startTestRedis());
+  after(async () => {
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+    await redis?.stop();
+  });
 
   // One case: Feast takes about a minute for it on a busy 2-core machine.
   for (const seed of [1]) {
@@ -59,15 +69,20 @@ describe('point-in-time join: ghosteam equals Feast get_historical_features', { 
       entityRows: Array.from({ length: 24 }, (_, i) => ({ driver_id: i + 1, customer_id: `c${1 + (i % 17)}` })),
     };
     let feastOut: ReturnType<typeof runFeast> | undefined;
-    const feastResult = () => (feastOut ??= runFeast({ ...c, online }));
+    const feastResult = async () => {
+      if (feastOut) return feastOut;
+      // Without redis-server (startTestRedis fails in CI instead), Feast runs on SQLite alone and the Redis test skips.
+      const r = await redisServer();
+      return (feastOut = runFeast({ ...c, online: { ...online, ...(r.skip ? {} : { redis: new URL(r.url).host }) } }));
+    };
 
-    test(`seed ${seed}: every entity row, every feature`, (t) => {
+    test(`seed ${seed}: every entity row, every feature`, async (t) => {
       const ours = getHistoricalFeatures(
         toDataset(c.entityRows, { row_id: 'numeric', driver_id: 'numeric', customer_id: 'string', event_timestamp: 'string' }),
         c.views.map(viewData),
         c.features,
       );
-      const feast = feastResult().historical;
+      const feast = (await feastResult()).historical;
       const byId = new Map(feast.map((r) => [r.row_id as number, r]));
       const featureNames = c.features.map((f) => f.split(':')[1]);
       const col = (n: string) => ours.columns.find((x) => x.name === n)!;
@@ -118,48 +133,65 @@ describe('point-in-time join: ghosteam equals Feast get_historical_features', { 
       assert.ok(nonNull > compared * 0.3 && nonNull < compared * 0.9, `${nonNull} of ${compared} values found`);
     });
 
-    test(`seed ${seed}: online values after materialization equal Feast's get_online_features (SQLite stores)`, async (t) => {
-      const theirs = feastResult().online;
+    /** ghosteam's store, materialized over Feast's window, must answer Feast's online values (`theirs`, by feature name). */
+    async function compareOnline(t: { diagnostic: (m: string) => void }, store: OnlineStore, theirs: Record<string, Cell[]> | undefined): Promise<void> {
       assert.ok(theirs, 'Feast answered no online features');
+      const views = c.views.map(viewData);
+      for (const v of views)
+        await materializeView(store, v.name, prepareView(v.name, v.spec, v.data), {
+          start: Date.parse(online.start),
+          end: Date.parse(online.end),
+          chunkMs: 3_600_000,
+        });
+      // Feast's Python get_online_features returns values past the TTL (it does not enforce it), so the comparison is of what
+      // was materialized: a service whose views have no TTL, under the 'nan' policy.
+      const service: ServiceDef = {
+        name: 'oracle',
+        spec: {
+          features: views.map((v) => ({ featureView: v.name, features: c.features.filter((f) => f.startsWith(`${v.name}:`)).map((f) => f.split(':')[1]) })),
+          onMissing: 'nan',
+        },
+        views: new Map(views.map((v) => [v.name, { ...v.spec, ttlSeconds: 0 }])),
+      };
+      const ours = await getOnlineFeatures(store, service, online.entityRows, { now: Date.now() });
+      let present = 0;
+      ours.features.forEach((ref, j) => {
+        const name = ref.split(':')[1];
+        const column = theirs[name];
+        assert.ok(column, `Feast answered no column ${name}`);
+        online.entityRows.forEach((e, i) => {
+          assert.deepEqual(
+            ours.values[i][j],
+            column[i] ?? null,
+            `${JSON.stringify(e)} ${ref}: ghosteam ${JSON.stringify(ours.values[i][j])}, Feast ${JSON.stringify(column[i])}`,
+          );
+          if (column[i] !== null) present++;
+        });
+      });
+      const total = ours.features.length * online.entityRows.length;
+      t.diagnostic(`${total} online values equal (${present} present, ${total - present} missing)`);
+      assert.ok(present > total * 0.4 && present < total, `${present} of ${total} values present`);
+    }
+
+    test(`seed ${seed}: online values after materialization equal Feast's get_online_features (SQLite stores)`, async (t) => {
+      const theirs = (await feastResult()).online;
       const dir = mkdtempSync(join(tmpdir(), 'ghosteam-online-'));
       dirs.push(dir);
       const store = SqliteOnlineStore.open({ path: join(dir, 'online.db') });
       try {
-        const views = c.views.map(viewData);
-        for (const v of views)
-          await materializeView(store, v.name, prepareView(v.name, v.spec, v.data), {
-            start: Date.parse(online.start),
-            end: Date.parse(online.end),
-            chunkMs: 3_600_000,
-          });
-        // Feast's Python get_online_features returns values past the TTL (it does not enforce it), so the comparison is of what
-        // was materialized: a service whose views have no TTL, under the 'nan' policy.
-        const service: ServiceDef = {
-          name: 'oracle',
-          spec: {
-            features: views.map((v) => ({ featureView: v.name, features: c.features.filter((f) => f.startsWith(`${v.name}:`)).map((f) => f.split(':')[1]) })),
-            onMissing: 'nan',
-          },
-          views: new Map(views.map((v) => [v.name, { ...v.spec, ttlSeconds: 0 }])),
-        };
-        const ours = await getOnlineFeatures(store, service, online.entityRows, { now: Date.now() });
-        let present = 0;
-        ours.features.forEach((ref, j) => {
-          const name = ref.split(':')[1];
-          const column = theirs[name];
-          assert.ok(column, `Feast answered no column ${name}`);
-          online.entityRows.forEach((e, i) => {
-            assert.deepEqual(
-              ours.values[i][j],
-              column[i] ?? null,
-              `${JSON.stringify(e)} ${ref}: ghosteam ${JSON.stringify(ours.values[i][j])}, Feast ${JSON.stringify(column[i])}`,
-            );
-            if (column[i] !== null) present++;
-          });
-        });
-        const total = ours.features.length * online.entityRows.length;
-        t.diagnostic(`${total} online values equal (${present} present, ${total - present} missing)`);
-        assert.ok(present > total * 0.4 && present < total, `${present} of ${total} values present`);
+        await compareOnline(t, store, theirs);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test(`seed ${seed}: online values after materialization equal Feast's get_online_features (Redis stores)`, async (t) => {
+      const r = await redisServer();
+      if (r.skip) return t.skip(r.skip);
+      const theirs = (await feastResult()).onlineRedis;
+      const store = await RedisOnlineStore.connect({ url: r.url, prefix: `oracle-${seed}:` });
+      try {
+        await compareOnline(t, store, theirs);
       } finally {
         await store.close();
       }

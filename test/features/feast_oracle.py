@@ -3,7 +3,9 @@
 Reads a JSON case (feature views with their rows, entity rows, requested features), builds a Feast
 repo in a temp dir (local provider, file offline store over Parquet, SQLite online store), and
 prints JSON: the historical features per entity row (`get_historical_features`) and, when asked,
-the online features after `materialize` (`get_online_features`).
+the online features after `materialize` (`get_online_features`), from the SQLite online store and,
+when the case names a Redis server (`online.redis`: host:port), from Feast's Redis online store too
+(a second repo with the same objects, materialized over the same window).
 
   python feast_oracle.py case.json > result.json
 """
@@ -42,18 +44,8 @@ def cell(v):
     return v
 
 
-def main(path):
-    case = json.load(open(path))
-    tmp = tempfile.mkdtemp(prefix="feast-oracle-")
-    config = RepoConfig(
-        project="oracle",
-        registry=os.path.join(tmp, "registry.db"),
-        provider="local",
-        offline_store={"type": "file"},
-        online_store={"type": "sqlite", "path": os.path.join(tmp, "online.db")},
-        entity_key_serialization_version=3,
-    )
-    store = FeatureStore(config=config, repo_path=tmp)
+def feast_objects(case, tmp):
+    """The entities and feature views of the case, their rows written as Parquet under tmp."""
     entities = {}
     objects = []
     for view in case["views"]:
@@ -88,7 +80,28 @@ def main(path):
                 online=True,
             )
         )
-    store.apply(objects)
+    return objects
+
+
+def online_values(store, case):
+    on = case["online"]
+    resp = store.get_online_features(features=case["features"], entity_rows=on["entityRows"], full_feature_names=case.get("fullFeatureNames", False)).to_dict()
+    return {k: [cell(x) for x in v] for k, v in resp.items()}
+
+
+def main(path):
+    case = json.load(open(path))
+    tmp = tempfile.mkdtemp(prefix="feast-oracle-")
+    config = RepoConfig(
+        project="oracle",
+        registry=os.path.join(tmp, "registry.db"),
+        provider="local",
+        offline_store={"type": "file"},
+        online_store={"type": "sqlite", "path": os.path.join(tmp, "online.db")},
+        entity_key_serialization_version=3,
+    )
+    store = FeatureStore(config=config, repo_path=tmp)
+    store.apply(feast_objects(case, tmp))
 
     out = {}
     entity_df = pd.DataFrame(case["entityRows"])
@@ -115,8 +128,22 @@ def main(path):
         # Feast prints progress on stdout, which carries the JSON answer.
         with contextlib.redirect_stdout(sys.stderr):
             store.materialize(start_date=start, end_date=end)
-        resp = store.get_online_features(features=case["features"], entity_rows=on["entityRows"], full_feature_names=case.get("fullFeatureNames", False)).to_dict()
-        out["online"] = {k: [cell(x) for x in v] for k, v in resp.items()}
+        out["online"] = online_values(store, case)
+        if on.get("redis"):
+            rtmp = tempfile.mkdtemp(prefix="feast-oracle-redis-")
+            rconfig = RepoConfig(
+                project="oracle",
+                registry=os.path.join(rtmp, "registry.db"),
+                provider="local",
+                offline_store={"type": "file"},
+                online_store={"type": "redis", "connection_string": on["redis"]},
+                entity_key_serialization_version=3,
+            )
+            rstore = FeatureStore(config=rconfig, repo_path=rtmp)
+            rstore.apply(feast_objects(case, rtmp))
+            with contextlib.redirect_stdout(sys.stderr):
+                rstore.materialize(start_date=start, end_date=end)
+            out["onlineRedis"] = online_values(rstore, case)
     json.dump(out, sys.stdout)
 
 

@@ -81,6 +81,8 @@ const PYTHON_IMPORTS = [
   'optuna',
   'great_expectations',
   'feast',
+  'redis',
+  'hiredis',
 ];
 
 export function isPythonInstalled(): boolean {
