@@ -77,8 +77,11 @@ export interface SweepRecord {
   /** The whole pipeline run with the best params (its register step registers the best model). */
   finalRunId?: string;
   finalStatus?: RunRecord['status'];
-  /** With an epoch budget (budget.epochs): the budget, the epochs trained, the epochs promised to running trials. */
-  budget?: BudgetStatus;
+  /**
+   * With an epoch budget (budget.epochs): the budget, the epochs trained (`lost` of them by trials an
+   * interruption stopped, which ran again), the epochs promised to running trials.
+   */
+  budget?: BudgetStatus & { readonly lost?: number };
 }
 
 export type SweepEvent =
@@ -193,6 +196,10 @@ export class SweepStore {
 /** Runs the sweep's trials, then (by default) the whole pipeline with the best params. */
 export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: SweepOptions = {}): Promise<SweepRecord> {
   if (pipeline.name !== sweep.pipeline) throw new PipelineError(sweep.path, `sweeps pipeline '${sweep.pipeline}', not '${pipeline.name}'`);
+  const budgetTask = pipeline.tasks.find((x) => x.name === sweep.task);
+  const fullBudgeted = sweep.budget.epochs !== undefined && budgetTask ? fullResource(budgetTask) : undefined;
+  if (sweep.budget.epochs !== undefined && fullBudgeted === undefined)
+    throw new PipelineError(sweep.path, `budget.epochs needs task '${sweep.task}' to take a literal 'epochs' param`);
   const cwd = resolve(opts.cwd ?? process.cwd());
   const root = resolve(cwd, opts.storeDir ?? '.ghosteam');
   const store = new SweepStore(root);
@@ -264,13 +271,13 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   let ledger: EpochLedger | undefined;
   let full = 0;
   if (sweep.budget.epochs !== undefined) {
-    const task = pipeline.tasks.find((x) => x.name === sweep.task);
-    const f = task ? fullResource(task) : undefined;
-    if (f === undefined) throw new PipelineError(sweep.path, `budget.epochs needs task '${sweep.task}' to take a literal 'epochs' param`);
-    full = f;
+    full = fullBudgeted!;
     ledger = new EpochLedger(sweep.budget.epochs);
     for (const t of rec.trials) ledger.record(t.number, t.steps);
-    rec.budget = ledger.status();
+    // What interrupted trials trained was spent too, though they run again from the start: kept apart (no trial number).
+    const lost = (prev?.trials ?? []).filter((t) => t.state === 'Running').reduce((a, t) => a + t.steps, 0) + (prev?.budget?.lost ?? 0);
+    if (lost > 0) ledger.record(-1, lost);
+    rec.budget = { ...ledger.status(), ...(lost > 0 ? { lost } : {}) };
   }
 
   const runTrial = async (n: number, params: Record<string, ParamValue>): Promise<void> => {
@@ -363,7 +370,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     t.durationMs = Date.parse(t.finishedAt) - Date.parse(t.startedAt);
     if (ledger) {
       ledger.finish(n, t.steps);
-      rec.budget = ledger.status();
+      rec.budget = { ...ledger.status(), ...(rec.budget?.lost ? { lost: rec.budget.lost } : {}) };
     }
     if (t.state !== 'Running') done.set(n, t);
     const best = bestTrial([...done.values()], sweep.objective.direction);

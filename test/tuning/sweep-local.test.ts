@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
+import { runSweep, SweepStore, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
 import { isHeavy } from '../../pipelines/local/node-runner.ts';
 import { formatSweep } from '../../pipelines/local/sweep-report.ts';
@@ -178,6 +178,12 @@ describe('local sweep', () => {
             : kind === 'median'
               ? ({ kind, startupTrials: 2, warmupSteps: 0, metric: 'loss', direction: 'minimize' } as const)
               : undefined;
+      // A raw spec (no construct checked it) whose trial task has no epochs: an error before anything is written.
+      await assert.rejects(
+        runSweep(spec, sweep({ task: 'data', budget: { trials: 5, parallelism: 1, epochs: 40 } }), { cwd: dir, storeDir: 'raw', components, gitCommit: null }),
+        /test\/toy-tune: budget.epochs needs task 'data' to take a literal 'epochs' param/,
+      );
+      assert.deepEqual(await new SweepStore(`${dir}/raw`).list(), []);
       for (const kind of ['asha', 'hyperband', 'median', 'none'] as const)
         for (const parallelism of [1, 3]) {
           const es = rule(kind);
@@ -289,6 +295,51 @@ describe('local sweep', () => {
       } finally {
         await c2();
       }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a resumed sweep charges its budget the epochs the interrupted trial trained, though that trial runs again', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      // No early stopping: 9 epochs a trial, four fit a budget of 40.
+      const s = sweep({ budget: { trials: 100, parallelism: 1, epochs: 40 } });
+      const ctl = new AbortController();
+      let fifth = 0;
+      const first = await runSweep(spec, s, {
+        cwd: dir,
+        components,
+        gitCommit: null,
+        final: false,
+        signal: ctl.signal,
+        // Interrupt the third trial after its fifth epoch.
+        onEvent: (e) => {
+          if (e.type === 'progress' && e.node === 'train' && e.epoch === 5 && ++fifth === 3) ctl.abort(new Error('interrupted'));
+        },
+      });
+      assert.equal(first.status, 'Cancelled');
+      assert.deepEqual(
+        first.trials.map((t) => [t.state, t.steps]),
+        [
+          ['Complete', 9],
+          ['Complete', 9],
+          ['Running', 5],
+        ],
+      );
+      assert.deepEqual(first.budget, { epochs: 40, spent: 23, reserved: 0 });
+      const resumed = await runSweep(spec, s, { cwd: dir, components, gitCommit: null, final: false, resume: first.id });
+      assert.equal(resumed.status, 'Succeeded', resumed.message);
+      // 9 + 9 + 5 (lost) + 9 (the third again) = 32; a fourth trial's 9 would make 41.
+      assert.deepEqual(
+        resumed.trials.map((t) => [t.state, t.steps]),
+        [
+          ['Complete', 9],
+          ['Complete', 9],
+          ['Complete', 9],
+        ],
+      );
+      assert.deepEqual(resumed.budget, { epochs: 40, spent: 32, reserved: 0, lost: 5 });
     } finally {
       await cleanup();
     }
