@@ -196,6 +196,10 @@ export class SweepStore {
 /** Runs the sweep's trials, then (by default) the whole pipeline with the best params. */
 export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: SweepOptions = {}): Promise<SweepRecord> {
   if (pipeline.name !== sweep.pipeline) throw new PipelineError(sweep.path, `sweeps pipeline '${sweep.pipeline}', not '${pipeline.name}'`);
+  const budgetTask = pipeline.tasks.find((x) => x.name === sweep.task);
+  const fullBudgeted = sweep.budget.epochs !== undefined && budgetTask ? fullResource(budgetTask) : undefined;
+  if (sweep.budget.epochs !== undefined && fullBudgeted === undefined)
+    throw new PipelineError(sweep.path, `budget.epochs needs task '${sweep.task}' to take a literal 'epochs' param`);
   const cwd = resolve(opts.cwd ?? process.cwd());
   const root = resolve(cwd, opts.storeDir ?? '.ghosteam');
   const store = new SweepStore(root);
@@ -267,10 +271,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   let ledger: EpochLedger | undefined;
   let full = 0;
   if (sweep.budget.epochs !== undefined) {
-    const task = pipeline.tasks.find((x) => x.name === sweep.task);
-    const f = task ? fullResource(task) : undefined;
-    if (f === undefined) throw new PipelineError(sweep.path, `budget.epochs needs task '${sweep.task}' to take a literal 'epochs' param`);
-    full = f;
+    full = fullBudgeted!;
     ledger = new EpochLedger(sweep.budget.epochs);
     for (const t of rec.trials) ledger.record(t.number, t.steps);
     // What interrupted trials trained was spent too, though they run again from the start: kept apart (no trial number).

@@ -17,7 +17,7 @@ import { chart, find, issuesOf, objectsOf, synth, type Obj } from '../constructs
 import { validateObject } from '../../charts/validate.ts';
 import { kubeConfig, rawKube, uniqueName, usePeers, type KubeObject } from '../peers/index.ts';
 
-function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean } = {}) {
+function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean; epochs?: number } = {}) {
   const { app: a, chart: c } = chart();
   const p = new Pipeline(c, 'fraud-train');
   const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
@@ -39,7 +39,7 @@ function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean } = {})
     objective: Objective.minimize(evaluate, 'logLoss'),
     algorithm: Search.random({ seed: 5 }),
     ...(opts.es ? { earlyStopping: opts.es } : {}),
-    budget: { trials: 9, parallelism: 3 },
+    budget: opts.epochs !== undefined ? { epochs: opts.epochs, parallelism: 3 } : { trials: 9, parallelism: 3 },
   });
   return { a, c };
 }
@@ -275,6 +275,22 @@ describe('the sweep controller, round by round', () => {
       assert.equal(r.state.trials.filter((t) => t.state === 'Complete').length, 1, 'successive halving ends with one trial trained in full');
       // What is left unspent is less than a last rung: 44 fits 5 trials (5 + 3 + 9 + 27), 108 fits 27.
       assert.ok(r.epochs > epochs - 27, `a budget of ${epochs} left ${epochs - r.epochs} unspent`);
+    }
+  });
+
+  it('an epoch budget reaches the synthesized controller step, with the trial task’s epochs as the resource, ASHA or not', async () => {
+    for (const es of [undefined, EarlyStopping.asha()]) {
+      const { c } = app({ epochs: 100, ...(es ? { es } : {}) });
+      const wt = find(objectsOf(c), 'WorkflowTemplate', 'fraud-tune');
+      const propose = tpl(wt, 'round').steps![0][0];
+      const spec = JSON.parse(propose.arguments!.parameters.find((p) => p.name === 'spec')!.value) as ControllerSpec;
+      assert.equal(spec.sweep.budget.epochs, 100);
+      assert.deepEqual(spec.resource, { param: 'epochs', max: 27 });
+      const r = await drive(spec);
+      assert.ok(r.epochs <= 100, `${r.epochs} epochs`);
+      // Without early stopping 3 trials of 27; with ASHA as many as halve to the end within 100.
+      if (!es) assert.equal(r.state.trials.length, 3);
+      else assert.ok(r.state.trials.length > 3, `${r.state.trials.length} trials`);
     }
   });
 

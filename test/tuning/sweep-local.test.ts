@@ -6,7 +6,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
+import { runSweep, SweepStore, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
 import { isHeavy } from '../../pipelines/local/node-runner.ts';
 import { formatSweep } from '../../pipelines/local/sweep-report.ts';
@@ -178,6 +178,12 @@ describe('local sweep', () => {
             : kind === 'median'
               ? ({ kind, startupTrials: 2, warmupSteps: 0, metric: 'loss', direction: 'minimize' } as const)
               : undefined;
+      // A raw spec (no construct checked it) whose trial task has no epochs: an error before anything is written.
+      await assert.rejects(
+        runSweep(spec, sweep({ task: 'data', budget: { trials: 5, parallelism: 1, epochs: 40 } }), { cwd: dir, storeDir: 'raw', components, gitCommit: null }),
+        /test\/toy-tune: budget.epochs needs task 'data' to take a literal 'epochs' param/,
+      );
+      assert.deepEqual(await new SweepStore(`${dir}/raw`).list(), []);
       for (const kind of ['asha', 'hyperband', 'median', 'none'] as const)
         for (const parallelism of [1, 3]) {
           const es = rule(kind);
