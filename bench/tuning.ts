@@ -12,12 +12,13 @@
  *     rungs at 1, 3, 9, 27 epochs, judging the same held-out loss `valLoss` train-tabular reports each
  *     epoch) and Hyperband (η = 3, four brackets) walk the same grid in a seeded random order and stop
  *     the poor trials; then ASHA as it is meant to be used, sampling the space (the learning rate from
- *     its whole range, not the grid's six points), 36 trials, seeds 0–2, with random search and with
- *     TPE (which learns from pruned trials as Optuna's does). Goal: ASHA reaches grid search's
- *     best score with at most a quarter of its epochs; the JSON keys judge the random-sampling runs
- *     (every seed must reach it; the share is the largest), and every run is printed, with the epochs
- *     spent until it first matched the grid's best. Each search has a store of its own (no step
- *     cache shared between them).
+ *     its whole range, not the grid's six points) under a budget of a quarter of the epochs grid
+ *     search spent in this run (`budget: { epochs }`: trials are proposed until it is spent, never
+ *     more), seeds 0–2, with random search and with TPE (which learns from pruned trials as Optuna's
+ *     does). Goal: ASHA reaches grid search's best score with at most a quarter of its epochs; the
+ *     JSON keys judge the random-sampling runs (every seed must reach it; the share is the largest),
+ *     and every run is printed, with the epochs spent until it first matched the grid's best. Each
+ *     search has a store of its own (no step cache shared between them).
  *  3. ghosteam's TPE against Optuna's TPE (its default sampler) on held-out functions (Branin, a
  *     noisy quadratic, a logistic-regression training task; bench/tuning-functions.ts), 10 seeds × 40
  *     trials each: ghosteam's median best must lie within the spread of Optuna's ten (no worse than
@@ -147,13 +148,15 @@ function samplerAloneMs(): number {
 
 /** The seeds of the ASHA runs that sample the space, fixed before any was measured: 0, 1, 2 (as TPE's 0–9). */
 const ASHA_SAMPLED_SEEDS = [0, 1, 2];
+/** The epoch budget of the ASHA runs that sample the space, as a share of grid search's epochs: the goal's quarter, fixed beforehand. */
+const ASHA_BUDGET_SHARE = 0.25;
 
 async function fraudTuning(root: string): Promise<{
   pipeline: PipelineSpec;
   grid: SweepSpec;
   asha: SweepSpec;
   hyperband: SweepSpec;
-  sampled: { random: SweepSpec[]; tpe: SweepSpec[] };
+  sampled: (epochs: number) => { random: SweepSpec[]; tpe: SweepSpec[] };
   intermediate: string;
 }> {
   const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
@@ -193,9 +196,9 @@ async function fraudTuning(root: string): Promise<{
     earlyStopping: EarlyStopping.hyperband({ minResource: 1, reductionFactor: 3 }),
   });
   // ASHA as it is meant to be used (Li et al., 2020): sampling the space — the learning rate from its
-  // whole log-uniform range, not the grid's six points — with as many trials as the grid has points.
+  // whole log-uniform range, not the grid's six points — until a budget of epochs is spent.
   const sampledSpace = { learningRate: Space.logUniform(1e-4, 1e-1), batchSize: space.batchSize };
-  const sampled = (kind: 'random' | 'tpe'): SweepSpec[] =>
+  const sampled = (kind: 'random' | 'tpe', epochs: number): SweepSpec[] =>
     ASHA_SAMPLED_SEEDS.map((seed) =>
       new Sweep(chart, `asha-${kind}-${seed}`, {
         pipeline: p,
@@ -204,7 +207,7 @@ async function fraudTuning(root: string): Promise<{
         objective,
         algorithm: kind === 'random' ? Search.random({ seed }) : Search.tpe({ seed }),
         earlyStopping: EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }),
-        budget: { trials: 36 },
+        budget: { epochs },
       }).toSpec(),
     );
   const ashaSpec = asha.toSpec();
@@ -214,7 +217,7 @@ async function fraudTuning(root: string): Promise<{
     grid: grid.toSpec(),
     asha: ashaSpec,
     hyperband: hyperband.toSpec(),
-    sampled: { random: sampled('random'), tpe: sampled('tpe') },
+    sampled: (epochs) => ({ random: sampled('random', epochs), tpe: sampled('tpe', epochs) }),
     intermediate: ashaSpec.earlyStopping.metric,
   };
 }
@@ -298,8 +301,10 @@ async function main(): Promise<void> {
     log(
       `  ASHA over the grid's points spent ${asha.epochs} / ${grid.epochs} = ${(gridPointsShare * 100).toFixed(1)}% of grid search's epochs (${(asha.seconds / grid.seconds).toFixed(2)}x its time) and ${gridPointsReached ? 'reached' : 'did NOT reach'} its best score`,
     );
-    // ASHA sampling the space: the learning rate from its whole range, 36 trials (the grid's count),
-    // seeds 0–2, random search (as in the ASHA paper) and TPE; every run is reported.
+    // ASHA sampling the space: the learning rate from its whole range, a budget of a quarter of the
+    // grid's epochs, seeds 0–2, random search (as in the ASHA paper) and TPE; every run is reported.
+    const budgetEpochs = Math.floor(grid.epochs * ASHA_BUDGET_SHARE);
+    log(`  ASHA sampling the space: budget ${budgetEpochs} epochs (${ASHA_BUDGET_SHARE * 100}% of grid's ${grid.epochs}), trials until it is spent`);
     const sampledRuns: {
       kind: string;
       seed: number;
@@ -310,8 +315,10 @@ async function main(): Promise<void> {
       toTarget: number | null;
       params: unknown;
       seconds: number;
+      trials: number;
+      budgetStopped: number;
     }[] = [];
-    for (const [kind, specs] of Object.entries(t.sampled))
+    for (const [kind, specs] of Object.entries(t.sampled(budgetEpochs)))
       for (const [i, spec] of specs.entries()) {
         const r = await timedSweep(root, t.pipeline, spec);
         // Epochs spent until the first trial that matched the grid's best completed (trials run one
@@ -332,10 +339,13 @@ async function main(): Promise<void> {
           reached: r.rec.best!.value <= grid.rec.best!.value + 1e-9,
           params: r.rec.best!.params,
           seconds: r.seconds,
+          trials: r.rec.trials.length,
+          budgetStopped: r.rec.trials.filter((x) => /epoch budget/.test(x.message ?? '')).length,
         };
+        if (r.epochs > budgetEpochs) throw new Error(`sweep ${spec.name} spent ${r.epochs} epochs of a budget of ${budgetEpochs}`);
         sampledRuns.push(run);
         log(
-          `  ASHA (η=3) sampling the space, ${kind}, seed ${run.seed}: ${r.rec.trials.length} trials (${r.rec.trials.filter((x) => x.state === 'Pruned').length} stopped early), ${run.epochs} epochs = ${(run.share * 100).toFixed(1)}% of grid's, ${run.seconds.toFixed(1)} s; best valLoss ${run.best.toFixed(5)} at ${JSON.stringify(run.params)} — ${run.reached ? `reached grid's best after ${run.toTarget} epochs (${((run.toTarget! / grid.epochs) * 100).toFixed(1)}%)` : "did NOT reach grid's best"}   [load ${load()}]`,
+          `  ASHA (η=3) sampling the space, ${kind}, seed ${run.seed}: ${r.rec.trials.length} trials (${r.rec.trials.filter((x) => x.state === 'Pruned').length} stopped early, ${run.budgetStopped} of them by the budget), ${run.epochs} epochs = ${(run.share * 100).toFixed(1)}% of grid's, ${run.seconds.toFixed(1)} s; best valLoss ${run.best.toFixed(5)} at ${JSON.stringify(run.params)} — ${run.reached ? `reached grid's best after ${run.toTarget} epochs (${((run.toTarget! / grid.epochs) * 100).toFixed(1)}%)` : "did NOT reach grid's best"}   [load ${load()}]`,
         );
       }
     const randomRuns = sampledRuns.filter((r) => r.kind === 'random');
@@ -411,6 +421,7 @@ async function main(): Promise<void> {
         trialOverheadGoalMet: tpeMs < 10,
         gridEpochs: grid.epochs,
         ashaEpochShare: r3(ashaEpochShare),
+        ashaBudgetEpochs: budgetEpochs,
         ashaReachedGridBest,
         ashaSampled: sampledRuns.map((r) => ({
           kind: r.kind,
@@ -420,6 +431,7 @@ async function main(): Promise<void> {
           best: r.best,
           reached: r.reached,
           epochsToGridBest: r.toTarget,
+          trials: r.trials,
         })),
         gridBest: grid.rec.best!.value,
         ashaGridPointsEpochs: asha.epochs,

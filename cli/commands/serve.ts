@@ -192,7 +192,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads per model', '1')
     .option(
       '--memory-budget <size>',
-      'resident memory the server may take (e.g. 1GiB, 512MiB): past it the least recently used model is evicted and loaded again by its next request (single flight; cold loads in ghosteam_model_cold_load_seconds); a model larger than the budget is refused (default: no budget, every model stays loaded)',
+      'resident memory the server may take (e.g. 1GiB, 512MiB): models are registered from their graph and loaded by their first request; past it the least recently used model is evicted and loaded again by its next request (single flight; cold loads in ghosteam_model_cold_load_seconds); a model larger than the budget is refused (default: no budget, every model loaded at start and kept)',
     )
     .option(
       '--workers <n>',

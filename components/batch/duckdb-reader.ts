@@ -13,6 +13,7 @@
  */
 import { DuckDBInstance, type DuckDBConnection, type DuckDBResult } from '@duckdb/node-api';
 import duckdb from '@duckdb/node-bindings';
+import { BufferPool } from '../dataset/pool.ts';
 import { BatchPredictError } from './plan.ts';
 import type { Chunk, TableReader } from './readers.ts';
 
@@ -116,14 +117,23 @@ export async function openFastParquet(
   const keepKinds = plan.keep.map((c) => (types.get(c) === 'BIGINT' ? 'int64' : types.get(c) === 'VARCHAR' ? 'string' : 'float64'));
   let done = 0;
   let closed = false;
+  // A batch's matrix and its 8-byte kept columns come from a pool and go back to it (recycle):
+  // the few batches in flight are cycled instead of fresh memory per batch (../dataset/pool.ts).
+  const pool = new BufferPool(8 * batchRows * (k * 4 + 8 * plan.keep.length));
+  const take = (bytes: number): ArrayBuffer => pool.take(bytes);
 
   async function* chunks(): AsyncGenerator<MatrixChunk> {
     let pending: { rows: number; matrix: Float32Array; keep: (Float64Array | BigInt64Array | (string | null)[])[] } | undefined;
+    // Every element up to `rows` is written before a chunk is emitted, so a recycled buffer needs no clearing.
     const fresh = () => ({
       rows: 0,
-      matrix: new Float32Array(batchRows * k),
+      matrix: new Float32Array(take(batchRows * k * 4)),
       keep: keepKinds.map((kind) =>
-        kind === 'int64' ? new BigInt64Array(batchRows) : kind === 'float64' ? new Float64Array(batchRows) : new Array<string | null>(batchRows),
+        kind === 'int64'
+          ? new BigInt64Array(take(batchRows * 8))
+          : kind === 'float64'
+            ? new Float64Array(take(batchRows * 8))
+            : new Array<string | null>(batchRows),
       ),
     });
     const emit = (p: NonNullable<typeof pending>): MatrixChunk => {
@@ -190,6 +200,11 @@ export async function openFastParquet(
     totalRows: total,
     progress: () => (total ? done / total : 1),
     chunks,
+    recycle(buffer) {
+      // A kept column's buffer is the one lent; a matrix went to the model's worker thread and back.
+      if (buffer instanceof ArrayBuffer && buffer.byteLength === batchRows * k * 4) pool.giveMoved(buffer, batchRows * k * 4);
+      else pool.give(buffer);
+    },
     close: async () => {
       closed = true;
       con?.closeSync();

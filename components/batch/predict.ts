@@ -35,7 +35,7 @@ import {
 import { openReader, type Chunk, type TableReader } from './readers.ts';
 import { fastPathApplies, FastPathNulls, openFastParquet, parquetColumnTypes, type MatrixChunk } from './duckdb-reader.ts';
 import { checkResumeState, chunkPartName, resumeStateDir, writeResumeState, type ResumeIdentity, type ResumeState } from './resume.ts';
-import { kindOf, openWriter, type ColumnKind, type ColumnSpec, type OutChunk, type TableWriter } from './writers.ts';
+import { kindOf, labelCodeArray, labelCodesApply, openWriter, type ColumnKind, type ColumnSpec, type OutChunk, type TableWriter } from './writers.ts';
 import { digestInWorker, loadWorkerModel, type WorkerModel } from './worker-model.ts';
 
 const { onnx } = onnxProto;
@@ -214,16 +214,30 @@ export function buildInputs(plan: FeaturePlan, chunk: Chunk): BatchInput[] {
   });
 }
 
-/** Column values of the outputs for one chunk. */
+/** Column values of the outputs for one chunk; `codes[i]`: column i's labels as their indexes (labelCodesApply). */
 function outputValues(
   cols: readonly OutputColumn[],
   specs: readonly TensorSpec[],
   out: Record<string, { data: ArrayLike<unknown>; dims: readonly number[] }>,
   rows: number,
+  codes: readonly boolean[] = [],
 ): ArrayLike<unknown>[] {
-  return cols.map((c) => {
+  return cols.map((c, i) => {
     const o = out[c.output];
     const width = o.dims.length === 2 ? o.dims[1] : 1;
+    if (c.kind === 'label' && codes[i]) {
+      // The index of the class outputValue picks: ≥ 0.5 for one column, else the first highest.
+      const d = o.data;
+      const v = labelCodeArray(c.classes!.length, rows);
+      if (width === 1) for (let r = 0; r < rows; r++) v[r] = Number(d[r]) >= 0.5 ? 1 : 0;
+      else
+        for (let r = 0; r < rows; r++) {
+          let best = 0;
+          for (let j = 1; j < width; j++) if (Number(d[r * width + j]) > Number(d[r * width + best])) best = j;
+          v[r] = best;
+        }
+      return v;
+    }
     const half = specs.find((s) => s.name === c.output)?.datatype === 'FP16';
     if (c.kind === 'value' && width === 1 && !half) return o.data;
     if (c.kind === 'value' && (o.data instanceof Float32Array || o.data instanceof Float64Array)) {
@@ -373,6 +387,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
         logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
       const runId = randomUUID();
       let outCols: OutputColumn[] | undefined;
+      let codes: boolean[] = [];
       let specs: readonly ColumnSpec[] = state?.columns ?? [];
       let rows = 0;
       let batch = 0;
@@ -414,14 +429,18 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
           ];
           // A resumed run keeps the kinds the finished chunks were written with.
           if (specs.length === 0) specs = fresh;
+          codes = outCols.map((_, i) => labelCodesApply(outFormat, specs[plan.keep.length + i]));
         }
         for (const o of Object.values(out))
           if (o.dims[0] !== chunk.rows)
             throw new BatchPredictError(
               `the model answered ${o.dims[0]} rows for a batch of ${chunk.rows}; batch prediction needs one output row per input row`,
             );
-        const values = [...plan.keep.map((k) => chunk.columns.get(k)!), ...outputValues(outCols, model.outputs, out, chunk.rows)];
+        const kept = plan.keep.map((k) => chunk.columns.get(k)!);
+        const values = [...kept, ...outputValues(outCols, model.outputs, out, chunk.rows, codes)];
         await sink({ rows: chunk.rows, values });
+        // The Parquet writer has copied the kept columns into DuckDB's vectors: their buffers can fill later chunks.
+        if (source.recycle && outFormat === 'parquet') for (const v of kept) if (ArrayBuffer.isView(v)) source.recycle(v.buffer);
         if (logger?.sample()) {
           const tensors = (ts: { name: string; datatype: OipDatatype; shape: readonly number[]; data: ArrayLike<unknown> | TypedData }[]) =>
             Object.fromEntries(ts.map((t) => [t.name, { shape: [...t.shape], datatype: t.datatype, data: t.data }]));
@@ -458,7 +477,8 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
           readRows += chunk.rows;
           const feeds = buildInputs(plan, chunk);
           // The payload log records the inputs after the run: those are sent as a copy, the others moved.
-          const out = model.run(feeds, { transfer: !logger });
+          const recycle = source.recycle?.bind(source);
+          const out = model.run(feeds, { transfer: !logger, recycle });
           out.catch(() => {}); // awaited in land(), in order
           inflight.push({ chunk, feeds, out });
           if (inflight.length >= IN_FLIGHT) await land(inflight.shift()!);

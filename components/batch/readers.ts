@@ -31,6 +31,12 @@ export interface TableReader {
   /** How far through the file the reader is, 0–1, for progress. */
   progress(): number;
   chunks(): AsyncGenerator<Chunk>;
+  /**
+   * Takes back the buffer of a typed array a chunk carried (its matrix, a numeric column) once
+   * nothing refers to it any more, to fill a later chunk instead of allocating one. Readers that
+   * allocate per chunk leave it out.
+   */
+  recycle?(buffer: ArrayBufferLike): void;
   close(): Promise<void>;
 }
 

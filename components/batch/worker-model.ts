@@ -11,7 +11,7 @@ import { RequestError, type TensorSpec } from '../model-server/tensors.ts';
 
 export type WorkerRequest =
   | { readonly type: 'load'; readonly id: number; readonly path: string; readonly threads: number }
-  | { readonly type: 'run'; readonly id: number; readonly feeds: readonly BatchInput[] }
+  | { readonly type: 'run'; readonly id: number; readonly feeds: readonly BatchInput[]; readonly recycle?: boolean }
   | { readonly type: 'digest'; readonly id: number; readonly path: string }
   | { readonly type: 'release'; readonly id: number };
 
@@ -24,6 +24,8 @@ export interface WorkerReply {
   readonly outputs?: TensorSpec[];
   readonly out?: Record<string, RawOutput>;
   readonly digest?: string;
+  /** A run's input buffers, moved back to the main thread (run with `recycle`). */
+  readonly buffers?: ArrayBuffer[];
 }
 
 /** One worker thread answering requests in order. */
@@ -68,8 +70,11 @@ class BatchWorker {
 export interface WorkerModel {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
-  /** Runs one batch in the worker; with `transfer`, the feeds' buffers move there (unusable here afterwards). */
-  run(feeds: readonly BatchInput[], opts?: { transfer?: boolean }): Promise<Record<string, RawOutput>>;
+  /**
+   * Runs one batch in the worker; with `transfer`, the feeds' buffers move there (unusable here
+   * afterwards), and with `recycle` too they come back after the run and are handed to it.
+   */
+  run(feeds: readonly BatchInput[], opts?: { transfer?: boolean; recycle?: (buffer: ArrayBuffer) => void }): Promise<Record<string, RawOutput>>;
   release(): Promise<void>;
 }
 
@@ -91,7 +96,9 @@ export async function loadWorkerModel(path: string, threads: number): Promise<Wo
       if (opts.transfer)
         for (const f of feeds)
           if (!Array.isArray(f.typed) && f.typed.buffer instanceof ArrayBuffer && !transfer.includes(f.typed.buffer)) transfer.push(f.typed.buffer);
-      return (await w.request({ type: 'run', feeds }, transfer)).out!;
+      const r = await w.request({ type: 'run', feeds, recycle: opts.recycle !== undefined && transfer.length > 0 }, transfer);
+      for (const b of r.buffers ?? []) opts.recycle?.(b);
+      return r.out!;
     },
     async release() {
       await w.request({ type: 'release' }).catch(() => {});

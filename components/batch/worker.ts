@@ -12,8 +12,8 @@ let model: OrtModel | undefined;
 // One request at a time, in order (a run's reply never overtakes an earlier one's).
 let queue: Promise<void> = Promise.resolve();
 
-function reply(m: WorkerReply): void {
-  parentPort!.postMessage(m);
+function reply(m: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(m, transfer);
 }
 
 function failure(id: number, e: unknown): WorkerReply {
@@ -33,7 +33,12 @@ async function handle(m: WorkerRequest): Promise<void> {
       }
       case 'run': {
         if (!model) throw new Error('no model loaded in this worker');
-        return reply({ id: m.id, out: await model.run(m.feeds) });
+        const out = await model.run(m.feeds);
+        // Buffers the main thread moved here go back with the answer, for its next batches (no fresh
+        // pages to fault in and zero, no garbage). Copies (a payload-logged run) are not sent back.
+        const back = m.recycle ? m.feeds.filter((f) => !Array.isArray(f.typed) && f.typed.buffer instanceof ArrayBuffer && f.typed.buffer.byteLength > 0) : [];
+        const buffers = [...new Set(back.map((f) => (f.typed as Float32Array).buffer as ArrayBuffer))];
+        return reply({ id: m.id, out, ...(buffers.length ? { buffers } : {}) }, buffers);
       }
       case 'digest':
         return reply({ id: m.id, digest: await (await import('../registry/local.ts')).sha256File(m.path) });

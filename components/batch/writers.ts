@@ -251,6 +251,12 @@ const WIDTH: Record<Exclude<ColumnKind, 'string'>, number> = { float32: 4, float
  */
 function fillVector(kind: ColumnKind, vec: duckdb.Vector, v: ArrayLike<unknown>, at: number, n: number, scratch: Scratch, codes?: Codes): void {
   if (codes) {
+    // Codes already (labelCodesApply): copied as they are.
+    if (ArrayBuffer.isView(v) && v.constructor === codes.scratch.constructor) {
+      const t = v as Uint8Array | Uint16Array | Uint32Array;
+      duckdb.copy_data_to_vector(vec, 0, t.buffer as ArrayBuffer, t.byteOffset + at * t.BYTES_PER_ELEMENT, n * t.BYTES_PER_ELEMENT);
+      return;
+    }
     const valid = scratch.valid.fill(0xff);
     let missing = false;
     const out = codes.scratch;
@@ -333,6 +339,20 @@ function fillVector(kind: ColumnKind, vec: duckdb.Vector, v: ArrayLike<unknown>,
 interface Codes {
   readonly index: ReadonlyMap<string, number>;
   readonly scratch: Uint8Array | Uint16Array | Uint32Array;
+}
+
+/**
+ * Whether a Parquet writer takes this column's values as codes (indexes into `labels`, in a
+ * Uint8Array, Uint16Array or Uint32Array as labelCodeArray makes them) besides strings: then no
+ * string is made per row only to be looked up again.
+ */
+export function labelCodesApply(format: TableFormat, spec: ColumnSpec): boolean {
+  return format === 'parquet' && codesFor(spec) !== undefined;
+}
+
+/** An array for `rows` codes into `labels` labels, of the width the Parquet writer's ENUM takes. */
+export function labelCodeArray(labels: number, rows: number): Uint8Array | Uint16Array | Uint32Array {
+  return labels <= 0xff ? new Uint8Array(rows) : labels <= 0xffff ? new Uint16Array(rows) : new Uint32Array(rows);
 }
 
 /** The codes of a column whose labels can be an ENUM (distinct, at least one), else undefined. */

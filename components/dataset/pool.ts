@@ -44,6 +44,20 @@ export class BufferPool {
     this.freeBytes += buf.byteLength;
   }
 
+  /**
+   * Returns a loan that went to a worker thread and came back (batch prediction's model inputs): a
+   * transferred ArrayBuffer arrives as a new object, which `give` can't recognise. Only a buffer
+   * of `bytes` bytes, the size it was lent at, is kept; the caller hands each one back once.
+   */
+  giveMoved(buf: ArrayBufferLike, bytes: number): void {
+    if (!(buf instanceof ArrayBuffer) || buf.byteLength !== bytes) return;
+    if (this.freeBytes + bytes > this.maxFreeBytes) return;
+    let list = this.free.get(bytes);
+    if (!list) this.free.set(bytes, (list = []));
+    list.push(buf);
+    this.freeBytes += bytes;
+  }
+
   /** Whether `view` spans the whole of a buffer this pool lent (so writing it out may return the buffer). */
   owns(view: ArrayBufferView): boolean {
     return view.byteOffset === 0 && view.buffer instanceof ArrayBuffer && view.byteLength === view.buffer.byteLength && this.lent.has(view.buffer);

@@ -64,8 +64,9 @@
  * - `POST /v2/repository/models/{name}/unload` unloads every version (as `DELETE /admin/models/{name}`).
  *
  * ## Memory budget (`memoryBudget`, `ghosteam serve --memory-budget 1GiB`; see ./residency.ts)
- * Models past the budget are evicted least recently used first and loaded again by their next
- * request (single flight; a model in use is never evicted; 503 when every resident model is in use);
+ * Models are registered from their graph without a session (readModelSignature) and loaded by
+ * their first request; past the budget they are evicted least recently used first and loaded again
+ * by their next request (single flight; a model in use is never evicted; 503 when every resident model is in use);
  * the index keeps evicted versions READY with a reason; `/admin/models` says `resident`.
  *
  * ## Feedback and quality (delayed ground truth; see ./quality.ts)

@@ -5,12 +5,15 @@
 import * as ort from 'onnxruntime-node';
 import { basename, extname, resolve as resolvePath } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import onnxProto from 'onnx-proto';
 import { parseModelRef, type ModelRegistry } from '../registry/types.ts';
 import { oipDatatypeOf, ortTypeOf, RequestError, type TensorSpec } from './tensors.ts';
 import type { BatchInput, RawOutput } from './batcher.ts';
 import { rewriteBf16Io, unsupportedIoMessage } from './onnx-io.ts';
 import { planGraph, type ClassLabels, type GraphPlan } from './graph.ts';
 import { modelFileIn, nativeFormatError, nativeFormatHint } from './formats.ts';
+
+const { onnx } = onnxProto;
 
 /**
  * A model to serve: a file on disk (an .onnx file, a directory holding one, or an MLflow model
@@ -143,8 +146,8 @@ export interface SessionOptions {
   readonly spinning?: boolean;
 }
 
-/** One loaded ONNX session with its OIP signature. */
-export interface OrtModel {
+/** What the server knows of a model without running it: its OIP signature and whether requests can be merged. */
+export interface ModelSignature {
   readonly inputs: TensorSpec[];
   readonly outputs: TensorSpec[];
   /** True when every output's rows follow the inputs' rows (graph.ts), so requests can be merged. */
@@ -153,8 +156,89 @@ export interface OrtModel {
   readonly batchReason: string;
   /** Outputs that the ONNX model declares as seq(map) (ZipMap), now served as [N, classes] tensors, with their labels. */
   readonly classLabels: ReadonlyMap<string, ClassLabels>;
+}
+
+/** One loaded ONNX session with its OIP signature. */
+export interface OrtModel extends ModelSignature {
   readonly run: (inputs: readonly BatchInput[]) => Promise<Record<string, RawOutput>>;
   readonly release: () => Promise<void>;
+}
+
+/** ONNX TensorProto element type → onnxruntime-node's type name, for the types a session reports as they are. */
+const ONNX_TO_ORT: Readonly<Record<number, string>> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+};
+
+/** Whether requests can be merged, and why: from the graph's proof and the declared shapes. */
+function batchability(plan: GraphPlan | undefined, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): { batchable: boolean; batchReason: string } {
+  const declared = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+  // Only what the graph proves: where the proof stops (an operator or a use of the batch size it
+  // can't follow), each request runs alone, and the reason says where; declared shapes are no proof.
+  const batchable = declared && plan?.batchRows === true;
+  const batchReason = !plan
+    ? 'not proved: onnx-proto could not read the graph; each request runs alone'
+    : plan.batchRows === true
+      ? declared
+        ? plan.batchReason
+        : 'not proved: an input or output has no leading batch dimension; each request runs alone'
+      : plan.batchRows === undefined
+        ? `not proved: the analysis stops at ${plan.batchReason}; each request runs alone`
+        : `not batchable: ${plan.batchReason}; each request runs alone`;
+  return { batchable, batchReason };
+}
+
+/**
+ * A model's signature read from its ONNX graph (inputs other than initializers, outputs, ZipMaps
+ * as the server serves them), without creating a session: what a server under a memory budget
+ * registers a model with, so that metadata and the batcher need no session until a request does.
+ * Undefined where only onnxruntime can tell (a graph onnx-proto can't read, one the server
+ * refuses, a tensor without a declared shape, an element type the session reports otherwise, e.g.
+ * bfloat16): the caller then creates a session. server.ts checks the first session against it.
+ */
+export async function readModelSignature(path: string): Promise<ModelSignature | undefined> {
+  const fileBytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+    throw new RequestError(400, `can't read model file ${path}: ${e.code ?? e.message}`);
+  });
+  let plan: GraphPlan;
+  let graph: onnxProto.onnx.IGraphProto | null | undefined;
+  try {
+    plan = planGraph(fileBytes);
+    if (plan.problems.length) return undefined;
+    graph = onnx.ModelProto.decode(plan.bytes ?? fileBytes).graph;
+  } catch {
+    return undefined;
+  }
+  if (!graph) return undefined;
+  const spec = (v: onnxProto.onnx.IValueInfoProto, labels?: ReadonlyMap<string, ClassLabels>): TensorSpec | undefined => {
+    const t = v.type?.tensorType;
+    const ortType = t?.elemType === undefined || t?.elemType === null ? undefined : ONNX_TO_ORT[t.elemType];
+    const datatype = ortType ? oipDatatypeOf(ortType) : undefined;
+    if (!t?.shape || !datatype || typeof v.name !== 'string') return undefined;
+    const shape = (t.shape.dim ?? []).map((d) => {
+      const n = d.dimValue === undefined || d.dimValue === null ? undefined : Number(d.dimValue);
+      return d.dimParam || n === undefined || !(n >= 0) ? -1 : n;
+    });
+    const l = labels?.get(v.name);
+    return { name: v.name, datatype, shape, ...(l ? { parameters: { labels: l } } : {}) };
+  };
+  const inits = new Set((graph.initializer ?? []).map((x) => x.name));
+  const inputs = (graph.input ?? []).filter((v) => !inits.has(v.name)).map((v) => spec(v));
+  const outputs = (graph.output ?? []).map((v) => spec(v, plan.labels));
+  const all = (xs: (TensorSpec | undefined)[]): xs is TensorSpec[] => xs.every((x) => x !== undefined);
+  if (!all(inputs) || !all(outputs)) return undefined;
+  return { inputs, outputs, ...batchability(plan, inputs, outputs), classLabels: plan.labels };
 }
 
 function signature(meta: readonly ort.InferenceSession.ValueMetadata[], what: string, path: string, labels?: ReadonlyMap<string, ClassLabels>): TensorSpec[] {
@@ -224,19 +308,7 @@ export async function loadOrtModel(path: string, opts: SessionOptions = {}): Pro
   const asBf16 = (t: TensorSpec): TensorSpec => (bf16?.has(t.name) ? { ...t, datatype: 'BF16' } : t);
   const inputs = signature(session.inputMetadata, 'input', path).map(asBf16);
   const outputs = signature(session.outputMetadata, 'output', path, plan?.labels).map(asBf16);
-  const declared = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
-  // Only what the graph proves: where the proof stops (an operator or a use of the batch size it
-  // can't follow), each request runs alone, and the reason says where; declared shapes are no proof.
-  const batchable = declared && plan?.batchRows === true;
-  const batchReason = !plan
-    ? 'not proved: onnx-proto could not read the graph; each request runs alone'
-    : plan.batchRows === true
-      ? declared
-        ? plan.batchReason
-        : 'not proved: an input or output has no leading batch dimension; each request runs alone'
-      : plan.batchRows === undefined
-        ? `not proved: the analysis stops at ${plan.batchReason}; each request runs alone`
-        : `not batchable: ${plan.batchReason}; each request runs alone`;
+  const { batchable, batchReason } = batchability(plan, inputs, outputs);
   const run = async (feeds: readonly BatchInput[]): Promise<Record<string, RawOutput>> => {
     const f: Record<string, ort.Tensor> = {};
     // ort.Tensor has one overload per element type; ortTypeOf(datatype) and the typed array match by construction.

@@ -46,7 +46,7 @@ export interface RepositoryHost {
 const bad = (m: string): RequestError => new RequestError(400, m);
 
 /** The index's reason for a READY version whose session the memory budget released. */
-export const EVICTED_REASON = 'evicted under the memory budget; the next request loads it again';
+export const EVICTED_REASON = 'no session under the memory budget (evicted, or not loaded yet); the next request loads it';
 
 function parameters(body: unknown, what: string, allowed: readonly string[]): Record<string, unknown> {
   if (body === undefined) return {};

@@ -10,6 +10,9 @@
  *   model is pinned and the budget is full, the load is refused with a 503 (retry), never overcommitted.
  * - **A model larger than the budget** is refused when it is registered, naming its estimate and
  *   what the budget leaves for models.
+ * - **Lazy start**: a model is registered without a session (`register`; the server reads its
+ *   signature from the ONNX graph), so it takes no budget and no load time until its first request,
+ *   which loads it as it would an evicted one (cold, single flight).
  *
  * ## What a model costs (measured, not declared)
  * The budget is the server process's resident memory (RSS). A session's share is estimated from its
@@ -212,6 +215,18 @@ export class Residency {
     this.loads++;
     this.events.onLoad?.(key, 'admit', seconds);
     this.measure();
+  }
+
+  /**
+   * Registers a model without a session (or replaces the entry of a reload): it takes no budget
+   * until a request loads it (acquire). Throws the clear error for a model that can never fit.
+   */
+  register(key: string, bytes: number, hooks: ResidentHooks): void {
+    this.check(key, bytes);
+    const old = this.entries.get(key);
+    if (old && old.state !== 'evicted') this.used -= old.bytes;
+    this.entries.delete(key);
+    this.entries.set(key, { key, bytes, hooks, state: 'evicted', pins: 0 });
   }
 
   /** Forgets a model (explicit unload); the caller releases its session. */

@@ -29,7 +29,17 @@ import type { ModelRegistry } from '../registry/types.ts';
 import { Batcher, type BatchingOptions, type RawOutput, type BatchInput } from './batcher.ts';
 import { ServerMetrics, type VersionMetrics, type VersionStats } from './metrics.ts';
 import type { Registry } from 'prom-client';
-import { loadOrtModel, resolveSpec, specName, type ModelSpec, type OrtModel, type ResolvedSpec, type SessionOptions } from './models.ts';
+import {
+  loadOrtModel,
+  readModelSignature,
+  resolveSpec,
+  specName,
+  type ModelSignature,
+  type ModelSpec,
+  type OrtModel,
+  type ResolvedSpec,
+  type SessionOptions,
+} from './models.ts';
 import { PayloadLogger, type PayloadLogOptions, type PayloadTensor } from './payload-log.ts';
 import { decodeInputs, selectOutputs, jsonArrayText, toPlain, RequestError, type TensorSpec, type DecodedTensor } from './tensors.ts';
 import { parseTrafficSplit, route, type TrafficSplit } from './traffic.ts';
@@ -267,9 +277,14 @@ interface Version {
   readonly source: string;
   readonly path: string;
   readonly loadedAt: string;
-  /** The session; with a memory budget, replaced when the version is loaded again after an eviction. */
-  model: OrtModel;
-  /** False once evicted (its session released), until a request loads it again. */
+  /** Its signature, known without a session (what metadata, decoding and the batcher use). */
+  readonly sig: ModelSignature;
+  /**
+   * The session; with a memory budget, undefined until a request loads it (a model is registered
+   * from its graph: readModelSignature) and after an eviction, replaced when loaded again.
+   */
+  model: OrtModel | undefined;
+  /** False until a request loads it under a memory budget and once evicted (its session released). */
   resident: boolean;
   /** `name:version`, its key under the memory budget. */
   readonly key: string;
@@ -514,8 +529,13 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       if (!opts.reload) return info(existing);
     }
     const key = `${r.name}:${r.version}`;
-    // Under a memory budget: room is made (least recently used models evicted) before the session exists.
+    // Under a memory budget a model is registered from its graph, without a session: the first
+    // request loads it (./residency.ts), so a server with thousands of models starts in the time it
+    // takes to read their files. Where only a session can tell the signature (readModelSignature),
+    // room is made (least recently used models evicted) and the session created now.
     let reservation: Reservation | undefined;
+    let bytes = 0;
+    let sig: ModelSignature | undefined;
     if (residency) {
       const size = await stat(r.path).then(
         (st) => st.size,
@@ -523,23 +543,29 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
           throw new RequestError(400, `can't read model file ${r.path}: ${e.code ?? e.message}`);
         },
       );
-      reservation = await residency.reserve(key, estimateModelBytes(size));
+      bytes = estimateModelBytes(size);
+      residency.check(key, bytes);
+      sig = await readModelSignature(r.path);
+      if (!sig) reservation = await residency.reserve(key, bytes);
     }
     const tLoad = performance.now();
-    let model: OrtModel;
-    try {
-      model = await loadOrtModel(r.path, options.session);
-    } catch (e) {
-      reservation?.cancel();
-      throw e;
+    let model: OrtModel | undefined;
+    if (!sig) {
+      try {
+        model = await loadOrtModel(r.path, options.session);
+      } catch (e) {
+        reservation?.cancel();
+        throw e;
+      }
+      sig = model;
     }
     const fed = featureInputs.get(r.name);
     if (fed) {
       try {
-        fed.check(model.inputs);
+        fed.check(sig.inputs);
       } catch (e) {
         reservation?.cancel();
-        await model.release();
+        await model?.release();
         throw new RequestError(400, (e as Error).message);
       }
     }
@@ -553,20 +579,22 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
         const p = planned.shift();
         triton.run(feeds[0]?.shape[0] ?? 0, p?.requests ?? 1, performance.now() - t, p?.delays ?? [0]);
       };
-      return v.model.run(feeds).then(
-        (out) => {
-          done();
-          return out;
-        },
-        (e: unknown) => {
-          done();
-          throw e;
-        },
-      );
+      return session(v)
+        .run(feeds)
+        .then(
+          (out) => {
+            done();
+            return out;
+          },
+          (e: unknown) => {
+            done();
+            throw e;
+          },
+        );
     };
     const batcher =
-      batching && model.batchable
-        ? new Batcher(timedRun, model.outputs, batching, {
+      batching && sig.batchable
+        ? new Batcher(timedRun, sig.outputs, batching, {
             onRun(rows, n, delays) {
               vm.batchChild.observe(rows);
               for (const d of delays) vm.queueChild.observe(d / 1000);
@@ -580,8 +608,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       source: r.source,
       path: r.path,
       loadedAt: opts.loadedAt ?? new Date().toISOString(),
+      sig,
       model,
-      resident: true,
+      resident: model !== undefined,
       key,
       batcher,
       metrics: vm,
@@ -600,11 +629,13 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     s.loadedSet.add(r.version);
     repository.remember(r);
     if (residency && reservation) residency.admit(key, reservation, residentHooks(v), (performance.now() - tLoad) / 1000);
+    else if (residency) residency.register(key, bytes, residentHooks(v));
     if (opts.stable) s.traffic = { ...s.traffic, stable: r.version, canary: s.traffic.canary === r.version ? undefined : s.traffic.canary };
     if (replaced) {
       replaced.unloading = true;
       await replaced.batcher?.drain();
-      if (replaced.resident) await replaced.model.release().catch(() => undefined);
+      await replaced.model?.release().catch(() => undefined);
+      replaced.model = undefined;
       replaced.resident = false;
     }
     return info(v);
@@ -624,11 +655,11 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
           );
         }
         // Requests are decoded against the signature the version was registered with.
-        if (JSON.stringify([m.inputs, m.outputs]) !== JSON.stringify([v.model.inputs, v.model.outputs])) {
+        if (JSON.stringify([m.inputs, m.outputs, m.batchable]) !== JSON.stringify([v.sig.inputs, v.sig.outputs, v.sig.batchable])) {
           await m.release().catch(() => undefined);
           throw new RequestError(
             409,
-            `model '${v.name}' version '${v.version}': ${v.path} changed its inputs or outputs since it was loaded; load it again through the admin API or the repository extension`,
+            `model '${v.name}' version '${v.version}': the session of ${v.path} has other inputs or outputs than the version was registered with (the file changed since, or its graph declares them otherwise than onnxruntime reads them); load it again through the admin API or the repository extension`,
           );
         }
         v.model = m;
@@ -636,8 +667,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       },
       async evict() {
         const m = v.model;
+        v.model = undefined;
         v.resident = false;
-        await m.release();
+        await m?.release();
       },
     };
   }
@@ -664,7 +696,8 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     else if (s.traffic.canary !== undefined && !s.loadedSet.has(s.traffic.canary)) s.traffic = { stable: s.traffic.stable, canaryPercent: 0, shadow: false };
     for (const v of targets as Version[]) {
       await v.batcher?.drain();
-      if (v.resident) await v.model.release().catch(() => undefined);
+      await v.model?.release().catch(() => undefined);
+      v.model = undefined;
       v.resident = false;
     }
   }
@@ -717,9 +750,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       source: v.source,
       loadedAt: v.loadedAt,
       batching: v.batcher !== undefined,
-      batchingReason: batching ? v.model.batchReason : 'off (the server runs with batching: false)',
-      inputs: v.model.inputs,
-      outputs: v.model.outputs,
+      batchingReason: batching ? v.sig.batchReason : 'off (the server runs with batching: false)',
+      inputs: v.sig.inputs,
+      outputs: v.sig.outputs,
       ...(residency ? { resident: v.resident } : {}),
     };
   }
@@ -793,6 +826,11 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   }
 
   // ---------- inference ----------
+  /** The version's session: requests pin it first (pin), so under a memory budget it is loaded by then. */
+  function session(v: Version): OrtModel {
+    if (!v.model) throw new RequestError(503, `model '${v.name}' version '${v.version}' has no session loaded now (evicted under the memory budget); retry`);
+    return v.model;
+  }
   /** Under a memory budget: holds the version's session for one request, loading it when evicted. */
   async function pin(v: Version): Promise<(() => void) | undefined> {
     return residency ? (await residency.acquire(v.key)).release : undefined;
@@ -821,7 +859,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     if (quality && (idKnown || sampled)) {
       // Every answered request whose id a client can know, sampled or not: feedback can come for any of them.
       const outs: Record<string, PayloadTensor> = {};
-      for (const spec of v.model.outputs) {
+      for (const spec of v.sig.outputs) {
         const o = out[spec.name];
         if (o) outs[spec.name] = { shape: o.dims, datatype: spec.datatype, data: o.data };
       }
@@ -832,7 +870,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     for (const t of inputs) ins[t.name] = { shape: t.shape, datatype: t.datatype, data: t.json };
     const outs: Record<string, PayloadTensor> = {};
     for (const n of names) {
-      const spec = v.model.outputs.find((o) => o.name === n)!;
+      const spec = v.sig.outputs.find((o) => o.name === n)!;
       const o = out[n];
       if (o) outs[n] = { shape: o.dims, datatype: spec.datatype, data: toPlain(o.data, spec.datatype) };
     }
@@ -843,7 +881,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
     const t0 = performance.now();
     let inputs: DecodedTensor[];
     try {
-      inputs = decodeInputs(rawInputs, sv.model.inputs);
+      inputs = decodeInputs(rawInputs, sv.sig.inputs);
     } catch {
       sv.metrics.error(400, (performance.now() - t0) / 1000);
       return;
@@ -859,7 +897,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
             id,
             inputs,
             out,
-            sv.model.outputs.map((o) => o.name),
+            sv.sig.outputs.map((o) => o.name),
           );
         },
         () => sv.metrics.error(500, (performance.now() - t0) / 1000),
@@ -897,9 +935,9 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       if (body.parameters !== undefined) asObject(body.parameters, "'parameters'");
       if (body.id !== undefined && typeof body.id !== 'string') throw new RequestError(400, "'id' must be a string");
       const fi = body.inputs === undefined ? featureInputs.get(name) : undefined;
-      const rawInputs = fi ? await fi.inputsFor(body.entities, v.model.inputs) : binary ? attachBinaryInputs(body.inputs, binary, v.model.inputs) : body.inputs;
-      const inputs = decodeInputs(rawInputs, v.model.inputs);
-      const names = selectOutputs(body.outputs, v.model.outputs);
+      const rawInputs = fi ? await fi.inputsFor(body.entities, v.sig.inputs) : binary ? attachBinaryInputs(body.inputs, binary, v.sig.inputs) : body.inputs;
+      const inputs = decodeInputs(rawInputs, v.sig.inputs);
+      const names = selectOutputs(body.outputs, v.sig.outputs);
       const hdrId = req.headers['x-request-id'];
       const id = body.id ?? (typeof hdrId === 'string' ? hdrId : `${idBase}-${++idSeq}`);
       if (shadow) shadowCopy(shadow, rawInputs, id);
@@ -911,7 +949,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       const blocks: Buffer[] = [];
       let blockBytes = 0;
       for (let i = 0; i < names.length; i++) {
-        const spec = v.model.outputs.find((o) => o.name === names[i])!;
+        const spec = v.sig.outputs.find((o) => o.name === names[i])!;
         const o = out[names[i]];
         // Every JSON element takes at least 2 characters; a binary one its datatype's size.
         const elements = (o.data as ArrayLike<unknown>).length;
@@ -975,18 +1013,18 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       unpin = await pin(v);
       const body = asObject(parseJson(buf), 'the predict request');
       // Rows or columns, single- or multi-input (./v1.ts); its errors are in V1 terms.
-      const { inputs, rows } = decodeV1Request(body, v.model.inputs, name);
+      const { inputs, rows } = decodeV1Request(body, v.sig.inputs, name);
       const shape = v1Shape(body, options.v1PredictProba ? 'predict_proba' : 'predict');
       const tIn = performance.now();
       const out = await runInference(v, inputs);
       const tOut = performance.now();
-      const names = v.model.outputs.map((o) => o.name);
+      const names = v.sig.outputs.map((o) => o.name);
       let elements = 0;
       for (const n of names) elements += (out[n]?.data as ArrayLike<unknown> | undefined)?.length ?? 0;
       capResponse(elements * 2, `the model's outputs have ${elements} elements`);
       let text: string;
       try {
-        text = v1AnswerText(out, v.model.outputs, rows, shape);
+        text = v1AnswerText(out, v.sig.outputs, rows, shape);
       } catch (e) {
         if (e instanceof RangeError) throw tooLarge(maxResponse, 'it does not fit in a string');
         throw e;
@@ -1013,7 +1051,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
   }
 
   function modelMetadata(v: Version, s: Served): string {
-    return JSON.stringify({ name: v.name, versions: [...s.versions.keys()], platform: 'onnxruntime_onnx', inputs: v.model.inputs, outputs: v.model.outputs });
+    return JSON.stringify({ name: v.name, versions: [...s.versions.keys()], platform: 'onnxruntime_onnx', inputs: v.sig.inputs, outputs: v.sig.outputs });
   }
 
   // ---------- admin ----------
@@ -1218,8 +1256,8 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
               modelConfig({
                 name: v.name,
                 version: v.version,
-                inputs: v.model.inputs,
-                outputs: v.model.outputs,
+                inputs: v.sig.inputs,
+                outputs: v.sig.outputs,
                 batching: v.batcher ? { maxBatchSize: v.batcher.maxBatchSize, maxQueueDelayMs: v.batcher.maxQueueDelayMs } : undefined,
               }),
             ),
@@ -1355,7 +1393,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       await ('source' in m ? loadResolved(m, { loadedAt: options.loadedAt }) : load(m));
     } catch (e) {
       if (!(e instanceof RequestError)) {
-        for (const s of served.values()) for (const v of s.versions.values()) if (v.resident) await v.model.release().catch(() => undefined);
+        for (const s of served.values()) for (const v of s.versions.values()) await v.model?.release().catch(() => undefined);
         await payload?.close();
         await quality?.close();
         throw e;
@@ -1415,7 +1453,7 @@ export async function startServer(options: ModelServerOptions): Promise<{ server
       for (const s of [...served.values()]) {
         for (const v of s.versions.values()) {
           await v.batcher?.drain();
-          if (v.resident) await v.model.release().catch(() => undefined);
+          await v.model?.release().catch(() => undefined);
           v.resident = false;
         }
       }

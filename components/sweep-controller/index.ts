@@ -35,9 +35,9 @@ export const sweepController = defineComponent({
     if (!Array.isArray(results)) throw new ParamError("sweep-controller: param 'results' must be a JSON list of the trials' output params");
     const out = controllerStep(spec, state, results);
     ctx.log(
-      out.done
+      (out.done
         ? `sweep done after round ${out.state.round}: ${out.state.trials.length} trials${out.best ? `, best ${out.best.value} (trial ${out.best.number})` : ', none completed'}`
-        : `round ${out.state.round}: ${out.items.length} trials`,
+        : `round ${out.state.round}: ${out.items.length} trials`) + (out.budget ? `; epochs ${out.budget.spent} of ${out.budget.epochs}` : ''),
     );
     ctx.setOutput('items', out.items);
     ctx.setOutput('state', JSON.stringify(out.state));

@@ -15,6 +15,12 @@
  * rung. A trial of a later rung trains from the start again (no checkpoint is carried between pods):
  * the compute is Σ rungs n_k·r_k, still a fraction of training every trial to the end.
  *
+ * Epoch budget (`budget.epochs`, components/tuning/budget.ts). Every epoch a round's pods train is
+ * charged when the round is proposed (a failed trial's too: what it trained is not known). Without
+ * early stopping a trial (its full epochs) starts only when it fits; with ASHA, round 0 starts as
+ * many trials as successive halving can take to the end within the budget (plannedEpochs), and a
+ * trial is promoted only when its next rung fits (else Pruned, the message says the budget).
+ *
  * Failures. A trial whose pods fail returns no result (the round's step continues on failure); the
  * controller records it as Failed and proposes on without it (a sampler sees it as failed, a rung
  * promotes among the trials that reported). Only when no trial completes does the step fail, with
@@ -33,13 +39,13 @@ export interface ControllerSweep {
   readonly objective: { readonly metric: string; readonly direction: Direction };
   readonly algorithm: AlgorithmSpec;
   readonly earlyStopping?: EarlyStoppingSpec;
-  readonly budget: { readonly trials: number; readonly parallelism: number };
+  readonly budget: { readonly trials: number; readonly parallelism: number; readonly epochs?: number };
 }
 
 /** What the controller needs beyond the sweep: how a trial's compute is bounded and read. */
 export interface ControllerSpec {
   readonly sweep: ControllerSweep;
-  /** With early stopping: the trial task's param that bounds its epochs, and its full value. */
+  /** With early stopping or an epoch budget: the trial task's param that bounds its epochs, and its full value. */
   readonly resource?: { readonly param: string; readonly max: number };
   /** The trial task's own value of each swept param, for a conditional one that is inactive (a loop item has every key). */
   readonly defaults?: Readonly<Record<string, ParamValue>>;
@@ -66,6 +72,8 @@ export interface ControllerState {
   /** The trial numbers of the round now running, in the order of its items (Argo keeps it for the results). */
   running: number[];
   exhausted: boolean;
+  /** With an epoch budget: the epochs the rounds proposed so far train (a later rung from the start), never above the budget. */
+  epochsSpent?: number;
 }
 
 /** One trial of a round, as the workflow's loop item: the swept params, the trial number, the epochs. */
@@ -79,6 +87,8 @@ export interface ControllerOutput {
   /** When done: the best trial's params, as a one-item list (the final run's loop). A sweep none of whose trials completed is an error instead. */
   readonly final: RoundItem[];
   readonly best?: { readonly number: number; readonly value: number; readonly params: Record<string, ParamValue> };
+  /** With an epoch budget: the budget and the epochs spent, the next round's included. */
+  readonly budget?: { readonly epochs: number; readonly spent: number };
 }
 
 /** Output params of a trial, as Argo aggregates them (`{{steps.trial.outputs.parameters}}`): strings. */
@@ -107,6 +117,29 @@ function rungEpochs(spec: ControllerSpec, rung: number, bracket: number): number
 function bracketOf(spec: ControllerSpec, n: number): number {
   const es = spec.sweep.earlyStopping;
   return es?.kind === 'hyperband' ? hyperbandBracket(n, hyperbandBrackets(es.minResource, es.maxResource, es.reductionFactor)) : 0;
+}
+
+/**
+ * The epochs synchronous successive halving spends when it starts `n` trials: per bracket, the m_k
+ * trials of rung k train rungEpochs(k) each (from the start), m_0 the bracket's trials and
+ * m_(k+1) = max(1, ⌊m_k/η⌋), until a rung trains the full epochs. Failures only make it less.
+ */
+export function plannedEpochs(spec: ControllerSpec, n: number): number {
+  const es = spec.sweep.earlyStopping!;
+  if (es.kind === 'median') throw new Error(`${spec.sweep.path}: the cluster controller stops early with ASHA or Hyperband only`);
+  const perBracket = new Map<number, number>();
+  for (let i = 0; i < n; i++) perBracket.set(bracketOf(spec, i), (perBracket.get(bracketOf(spec, i)) ?? 0) + 1);
+  let total = 0;
+  for (const [bracket, m0] of perBracket) {
+    let m = m0;
+    for (let rung = 0; ; rung++) {
+      const e = rungEpochs(spec, rung, bracket);
+      total += m * e;
+      if (e >= spec.resource!.max) break;
+      m = Math.max(1, Math.floor(m / es.reductionFactor));
+    }
+  }
+  return total;
 }
 
 function item(spec: ControllerSpec, t: ControllerTrial): RoundItem {
@@ -141,6 +174,16 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
   const es = s.earlyStopping;
   if (es?.kind === 'median') throw new Error(`${s.path}: the cluster controller stops early with ASHA or Hyperband only; use EarlyStopping.asha()`);
   if (es && !spec.resource) throw new Error(`${s.path}: ASHA on a cluster needs the trial task's epochs param (resource)`);
+  const budget = s.budget.epochs;
+  if (budget !== undefined && !spec.resource) throw new Error(`${s.path}: an epoch budget on a cluster needs the trial task's epochs param (resource)`);
+  if (budget !== undefined) state.epochsSpent ??= 0;
+  /** Charges `epochs` to the budget when they fit; false (nothing charged) when they do not. */
+  const charge = (epochs: number): boolean => {
+    if (budget === undefined) return true;
+    if (state.epochsSpent! + epochs > budget) return false;
+    state.epochsSpent! += epochs;
+    return true;
+  };
   const byNumber = new Map(state.trials.map((t) => [t.number, t]));
   const ran = state.running.map((n) => byNumber.get(n)!);
   // A failed trial leaves no outputs (Argo aggregates only the succeeded ones): each result names
@@ -201,6 +244,8 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
     const history = finished();
     while (!state.exhausted && state.trials.length < s.budget.trials && items.length < s.budget.parallelism) {
       const n = state.trials.length;
+      // Every trial trains in full; one that does not fit the epochs left is not started.
+      if (!charge(spec.resource?.max ?? 0)) break;
       const params = propose(s.algorithm, s.space, history, n, s.objective.direction);
       if (!params) {
         state.exhausted = true;
@@ -211,12 +256,26 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
       items.push(t);
     }
   } else if (state.round === 0) {
-    // Rung 0: every trial of the budget, proposed up front (a sampler learns nothing within a rung).
-    for (let n = 0; n < s.budget.trials; n++) {
+    // Rung 0: every trial of the budget, proposed up front (a sampler learns nothing within a rung);
+    // with an epoch budget, as many as successive halving can take to the end within it.
+    let count = s.budget.trials;
+    if (budget !== undefined) {
+      // The planned epochs grow with the trials: the most that fit, by bisection.
+      let lo = 0;
+      let hi = count;
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        if (plannedEpochs(spec, mid) <= budget) lo = mid;
+        else hi = mid - 1;
+      }
+      count = lo;
+    }
+    for (let n = 0; n < count; n++) {
       const params = propose(s.algorithm, s.space, [], n, s.objective.direction);
       if (!params) break;
       const bracket = bracketOf(spec, n);
       const t: ControllerTrial = { number: n, params, state: 'Running', rung: 0, bracket, epochs: rungEpochs(spec, 0, bracket), rungValues: [] };
+      if (!charge(t.epochs!)) break;
       state.trials.push(t);
       items.push(t);
     }
@@ -233,9 +292,14 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
       const where = es.kind === 'hyperband' ? `bracket ${rung[0].bracket ?? 0}, ` : '';
       sorted.forEach((t, i) => {
         const at = t.epochs!;
-        if (i < keep) {
+        const up = rungEpochs(spec, t.rung + 1, t.bracket ?? 0);
+        if (i < keep && !charge(up)) {
+          // A later rung trains from the start: it needs all its epochs from the budget.
+          t.state = 'Pruned';
+          t.message = `stopped at step ${at}: ${where}rung ${t.rung} passed, but the epoch budget has ${budget! - state.epochsSpent!} of ${budget} epochs left and the next rung trains ${up}`;
+        } else if (i < keep) {
           t.rung++;
-          t.epochs = rungEpochs(spec, t.rung, t.bracket ?? 0);
+          t.epochs = up;
           items.push(t);
         } else {
           t.state = 'Pruned';
@@ -255,5 +319,6 @@ export function controllerStep(spec: ControllerSpec, prev: ControllerState | nul
     done,
     final: done && best ? [{ ...spec.defaults, ...best.params, ...(spec.resource ? { [spec.resource.param]: spec.resource.max } : {}) }] : [],
     ...(best ? { best: { number: best.number, value: best.value!, params: best.params } } : {}),
+    ...(budget !== undefined ? { budget: { epochs: budget, spent: state.epochsSpent! } } : {}),
   };
 }

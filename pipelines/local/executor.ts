@@ -205,8 +205,11 @@ async function runComponentInWorker(
     if (!i.optional && !(i.name in a.inputs))
       throw new AttemptError('error', `component '${c.name}' needs input artifact '${i.name}', which the task does not pass`);
   }
+  // The worker's epoch progress waits on this for the answer: [answers, stop] (worker.ts).
+  const gate = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), {
     workerData: {
+      progressGate: gate.buffer,
       catalog,
       component: c.name,
       params: a.params,
@@ -263,8 +266,15 @@ async function runComponentInWorker(
         reason?: string;
       }) => {
         if (m.type === 'log') a.log(m.line!);
-        else if (m.type === 'progress') a.progress(m.event!);
-        else if (m.type === 'done') settle(() => resolve(m.outputParams!));
+        else if (m.type === 'progress') {
+          a.progress(m.event!);
+          // Listeners of the progress (a sweep's rung, its budget) stop the attempt synchronously: answer with it.
+          if (typeof m.event?.epoch === 'number') {
+            Atomics.store(gate, 1, signal.aborted ? 1 : 0);
+            Atomics.add(gate, 0, 1);
+            Atomics.notify(gate, 0);
+          }
+        } else if (m.type === 'done') settle(() => resolve(m.outputParams!));
         // The worker classified its error (api/failure.ts); the class travels as plain fields.
         else if (m.type === 'error') settle(() => reject(Object.assign(new Error(m.message), { terminal: m.terminal === true, reason: m.reason })));
       },

@@ -27,7 +27,7 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 export function formatSweepEvent(e: SweepEvent, total: number): string {
   switch (e.type) {
     case 'sweep-start':
-      return `sweep ${e.sweep} (${e.sweepId}): ${e.trials} trials${e.resumed ? ', resumed' : ''}`;
+      return `sweep ${e.sweep} (${e.sweepId}): ${e.epochs !== undefined ? `up to ${e.trials} trials within a budget of ${e.epochs} epochs` : `${e.trials} trials`}${e.resumed ? ', resumed' : ''}`;
     case 'trial-start':
       return `trial ${e.number + 1}/${total} started: ${params(e.params)}`;
     case 'trial-end': {
@@ -71,11 +71,11 @@ export function formatSweep(r: SweepRecord): string {
   const trials = [...r.trials].sort((a, b) => rank[a.state] - rank[b.state] || sign * ((a.value ?? 0) - (b.value ?? 0)) || a.number - b.number);
   const head = [
     `sweep ${r.sweep} (${r.id}): ${r.status}${r.message ? ` — ${r.message}` : ''}`,
-    `pipeline ${r.pipeline}, task ${s.task}; objective ${s.objective.direction} ${s.objective.task}.${s.objective.metric}; ${s.algorithm.kind}${'seed' in s.algorithm && s.algorithm.seed !== undefined ? ` (seed ${s.algorithm.seed})` : ''}${s.earlyStopping ? `, early stopping ${s.earlyStopping.kind}` : ''}; budget ${s.budget.trials} trials, ${s.budget.parallelism} at once`,
+    `pipeline ${r.pipeline}, task ${s.task}; objective ${s.objective.direction} ${s.objective.task}.${s.objective.metric}; ${s.algorithm.kind}${'seed' in s.algorithm && s.algorithm.seed !== undefined ? ` (seed ${s.algorithm.seed})` : ''}${s.earlyStopping ? `, early stopping ${s.earlyStopping.kind}` : ''}; budget ${s.budget.trials} trials${s.budget.epochs !== undefined ? `, ${s.budget.epochs} epochs` : ''}, ${s.budget.parallelism} at once`,
     r.best
       ? `best: ${num(r.best.value)} at trial ${r.best.number + 1} (${params(r.best.params)}), run ${r.best.runId}${r.finalRunId ? `; whole pipeline ${r.finalRunId} ${r.finalStatus?.toLowerCase() ?? ''}` : ''}`
       : 'best: none yet',
-    `epochs spent: ${r.trials.reduce((a, t) => a + t.steps, 0)}`,
+    `epochs spent: ${r.trials.reduce((a, t) => a + t.steps, 0)}${r.budget ? ` of a budget of ${r.budget.epochs}${r.budget.reserved ? ` (${r.budget.reserved} promised to running trials)` : ''}` : ''}`,
   ];
   const rows = trials.map((t) => [
     String(t.number + 1),

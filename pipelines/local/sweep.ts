@@ -16,6 +16,13 @@
  * and the sweep goes on; it fails only when no trial completes (the counts and the first failure).
  * When the trials are done, the best trial's params run the whole pipeline (`final`): its trial steps
  * are cache hits, so the best model flows on to evaluate, gate and register as in any run.
+ * Epoch budget (budget.epochs; components/tuning/budget.ts): trials are proposed while the budget
+ * can promise the next one its first rung (without early stopping or with median stopping: its full
+ * epochs); at a rung a trial goes on only when the next rung fits, else it stops there (Pruned, the
+ * message says the budget). The decision is taken in the progress event of the rung's epoch, before
+ * the trial trains the next one (inline, or in a worker thread, whose epoch progress waits for the
+ * answer: worker.ts); a container trial reports on stdout and may train on while the stop travels:
+ * it is charged what it reported, and stopped at once past its promise.
  * State: `<storeDir>/sweeps/<id>.json`, rewritten atomically after every trial.
  */
 import { readFile, readdir } from 'node:fs/promises';
@@ -27,6 +34,7 @@ import type { SweepSpec } from '../tuning/sweep.ts';
 import { propose, type TrialState, type TrialView } from '../../components/tuning/samplers.ts';
 import { decidePrune } from '../../components/tuning/pruners.ts';
 import { noneCompleted } from '../../components/tuning/controller.ts';
+import { EpochLedger, fullResource, nextRung, rungSteps, type BudgetStatus } from '../../components/tuning/budget.ts';
 import { gitCommitOf, newRunId, runPipeline } from './engine.ts';
 import { PipelineError } from './plan.ts';
 import { writeFileAtomic } from './store.ts';
@@ -69,10 +77,23 @@ export interface SweepRecord {
   /** The whole pipeline run with the best params (its register step registers the best model). */
   finalRunId?: string;
   finalStatus?: RunRecord['status'];
+  /**
+   * With an epoch budget (budget.epochs): the budget, the epochs trained (`lost` of them by trials an
+   * interruption stopped, which ran again), the epochs promised to running trials.
+   */
+  budget?: BudgetStatus & { readonly lost?: number };
 }
 
 export type SweepEvent =
-  | { readonly type: 'sweep-start'; readonly sweepId: string; readonly sweep: string; readonly trials: number; readonly resumed: boolean }
+  | {
+      readonly type: 'sweep-start';
+      readonly sweepId: string;
+      readonly sweep: string;
+      readonly trials: number;
+      /** The epoch budget, when the sweep has one. */
+      readonly epochs?: number;
+      readonly resumed: boolean;
+    }
   | { readonly type: 'trial-start'; readonly sweepId: string; readonly number: number; readonly runId: string; readonly params: Record<string, ParamValue> }
   | {
       readonly type: 'trial-end';
@@ -175,6 +196,10 @@ export class SweepStore {
 /** Runs the sweep's trials, then (by default) the whole pipeline with the best params. */
 export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: SweepOptions = {}): Promise<SweepRecord> {
   if (pipeline.name !== sweep.pipeline) throw new PipelineError(sweep.path, `sweeps pipeline '${sweep.pipeline}', not '${pipeline.name}'`);
+  const budgetTask = pipeline.tasks.find((x) => x.name === sweep.task);
+  const fullBudgeted = sweep.budget.epochs !== undefined && budgetTask ? fullResource(budgetTask) : undefined;
+  if (sweep.budget.epochs !== undefined && fullBudgeted === undefined)
+    throw new PipelineError(sweep.path, `budget.epochs needs task '${sweep.task}' to take a literal 'epochs' param`);
   const cwd = resolve(opts.cwd ?? process.cwd());
   const root = resolve(cwd, opts.storeDir ?? '.ghosteam');
   const store = new SweepStore(root);
@@ -231,11 +256,29 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   const P = sweep.budget.parallelism;
   const slots = Math.max(1, Math.min(opts.trialConcurrency ?? Math.min(P, availableParallelism()), P));
   const deadline = sweep.budget.timeSeconds !== undefined ? started + sweep.budget.timeSeconds * 1000 : Infinity;
-  emit({ type: 'sweep-start', sweepId: id, sweep: sweep.name, trials: sweep.budget.trials, resumed: !!prev });
+  emit({
+    type: 'sweep-start',
+    sweepId: id,
+    sweep: sweep.name,
+    trials: sweep.budget.trials,
+    ...(sweep.budget.epochs !== undefined ? { epochs: sweep.budget.epochs } : {}),
+    resumed: !!prev,
+  });
 
   const done = new Map<number, TrialRecord>(rec.trials.map((t) => [t.number, t]));
   const visible = (n: number): TrialRecord[] => [...done.values()].filter((t) => t.number <= n - P).sort((a, b) => a.number - b.number);
   const es = sweep.earlyStopping;
+  let ledger: EpochLedger | undefined;
+  let full = 0;
+  if (sweep.budget.epochs !== undefined) {
+    full = fullBudgeted!;
+    ledger = new EpochLedger(sweep.budget.epochs);
+    for (const t of rec.trials) ledger.record(t.number, t.steps);
+    // What interrupted trials trained was spent too, though they run again from the start: kept apart (no trial number).
+    const lost = (prev?.trials ?? []).filter((t) => t.state === 'Running').reduce((a, t) => a + t.steps, 0) + (prev?.budget?.lost ?? 0);
+    if (lost > 0) ledger.record(-1, lost);
+    rec.budget = { ...ledger.status(), ...(lost > 0 ? { lost } : {}) };
+  }
 
   const runTrial = async (n: number, params: Record<string, ParamValue>): Promise<void> => {
     const runId = `${id}-t${n}`;
@@ -252,17 +295,33 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
       opts.onEvent?.(e);
       if (e.type !== 'progress' || e.node !== sweep.task || e.epoch === undefined) return;
       t.steps = Math.max(t.steps, e.epoch);
+      ledger?.trained(n, t.steps);
       const fields: Record<string, unknown> = { ...e };
       const v = fields[es?.metric ?? 'loss'];
-      if (typeof v !== 'number') return;
-      if (es && !pruned) {
-        const d = decidePrune(es, e.epoch, v, t, seen);
-        if (d.prune) {
-          pruned = `pruned at step ${e.epoch}: ${d.reason}`;
-          ctl.abort(new Error(pruned));
+      if (typeof v === 'number') {
+        if (es && !pruned) {
+          const d = decidePrune(es, e.epoch, v, t, seen);
+          if (d.prune) {
+            pruned = `pruned at step ${e.epoch}: ${d.reason}`;
+            ctl.abort(new Error(pruned));
+          }
         }
+        t.intermediate[String(e.epoch)] = v;
       }
-      t.intermediate[String(e.epoch)] = v;
+      budgetCheck(e.epoch);
+    };
+    // At the end of its promise the trial goes on only when the next rung fits the budget.
+    const budgetCheck = (epoch: number): void => {
+      if (!ledger || pruned || epoch < ledger.cap(n) || epoch >= full) return;
+      const up = nextRung(rungSteps(es, full, n), epoch) ?? full;
+      if (epoch === ledger.cap(n) && ledger.extend(n, up)) return;
+      const left = ledger.left();
+      // Past its promise (a container trial may train on while the stop travels): stop at once.
+      pruned =
+        epoch > ledger.cap(n)
+          ? `stopped at step ${epoch}: past the ${ledger.cap(n)} epochs the budget promised it`
+          : `stopped at step ${epoch}: the epoch budget has ${left} of ${ledger.total} epochs left, and the next rung (step ${up}) needs ${up - epoch}`;
+      ctl.abort(new Error(pruned));
     };
     let run: RunRecord | undefined;
     try {
@@ -309,6 +368,10 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     }
     t.finishedAt = new Date().toISOString();
     t.durationMs = Date.parse(t.finishedAt) - Date.parse(t.startedAt);
+    if (ledger) {
+      ledger.finish(n, t.steps);
+      rec.budget = { ...ledger.status(), ...(rec.budget?.lost ? { lost: rec.budget.lost } : {}) };
+    }
     if (t.state !== 'Running') done.set(n, t);
     const best = bestTrial([...done.values()], sweep.objective.direction);
     emit({
@@ -332,8 +395,16 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   while (!signal.aborted) {
     while (next < budget && done.has(next)) next++;
     if (!exhausted && next < budget && running.size < slots && clock() < deadline && [...Array(Math.max(0, next - P + 1)).keys()].every((k) => done.has(k))) {
-      const params = propose(sweep.algorithm, sweep.space, visible(next), next, sweep.objective.direction, es?.direction);
-      if (!params) exhausted = true;
+      // The epoch budget: a trial starts only when its first rung fits; when it does not and nothing
+      // runs (nothing can give epochs back), the budget is spent.
+      const fits = !ledger || ledger.start(next, rungSteps(es, full, next)[0]);
+      const params = fits ? propose(sweep.algorithm, sweep.space, visible(next), next, sweep.objective.direction, es?.direction) : undefined;
+      if (fits && !params) ledger?.finish(next, 0);
+      if (!fits && running.size === 0) exhausted = true;
+      else if (!fits) {
+        await Promise.race(running.values());
+        continue;
+      } else if (!params) exhausted = true;
       else {
         const n = next++;
         running.set(

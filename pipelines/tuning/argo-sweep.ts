@@ -31,26 +31,19 @@ import { compileArgo, DAG_TEMPLATE, type CompiledPipeline } from '../argo.ts';
 import { Pipeline } from '../pipeline.ts';
 import { Cache } from '../resources.ts';
 import { CONSTRUCT_PATH_ANNOTATION } from '../../api/objects.ts';
-import type { PipelineSpec, TaskSpec } from '../spec.ts';
+import type { PipelineSpec } from '../spec.ts';
 import type { SweepSpec } from './sweep.ts';
+import { fullResource, RESOURCE_PARAM } from '../../components/tuning/budget.ts';
 
 export const SWEEP_ENTRY = 'sweep';
 export const SWEEP_ROUND = 'round';
 export const SWEEP_TRIAL = 'trial';
 export const SWEEP_FINAL = 'final';
 export const SWEEP_CONTROLLER = 'sweep-controller';
-/** The trial task's param that bounds its compute under ASHA. */
-export const RESOURCE_PARAM = 'epochs';
+/** The trial task's param that bounds its compute under ASHA (components/tuning/budget.ts). */
+export { RESOURCE_PARAM };
 /** A per-epoch metric and the output param that holds its last value (train-tabular: loss → finalLoss). */
 export const INTERMEDIATE_OUTPUT: Readonly<Record<string, string>> = { loss: 'finalLoss' };
-
-/** The epochs a trial trains for in full: the task's literal, or its component's default. */
-function fullResource(t: TaskSpec): number | undefined {
-  const r = t.params[RESOURCE_PARAM];
-  if (r?.kind === 'literal' && typeof r.value === 'number') return r.value;
-  if (r === undefined && t.component?.name === 'train-tabular') return 20;
-  return undefined;
-}
 
 /** Everything in the sweep an Argo sweep cannot run, each naming the field and the fix. */
 export function sweepArgoIssues(p: PipelineSpec, s: SweepSpec): Issue[] {
@@ -202,7 +195,7 @@ export function compileSweepArgo(p: PipelineSpec, s: SweepSpec, opts: SweepArgoO
   }
   const controllerSpec: ControllerSpec = {
     sweep: { path: s.path, space: s.space, objective: s.objective, algorithm: s.algorithm, ...(es ? { earlyStopping: es } : {}), budget: s.budget },
-    ...(es ? { resource: { param: RESOURCE_PARAM, max: fullResource(trialTask)! } } : {}),
+    ...(es || s.budget.epochs !== undefined ? { resource: { param: RESOURCE_PARAM, max: fullResource(trialTask)! } } : {}),
     ...(Object.keys(defaults).length ? { defaults } : {}),
   };
   const fromItem = (list: readonly string[]) => list.map((n) => ({ name: n, value: `{{item.${n}}}` }));

@@ -6,7 +6,7 @@
  *     space: { learningRate: Space.logUniform(1e-4, 1e-1), hidden: Space.categorical(['16', '32,16']) },
  *     objective: Objective.maximize(evaluate, 'auc'),
  *     algorithm: Search.tpe({ seed: 7 }), earlyStopping: EarlyStopping.asha(),
- *     budget: { trials: 30, parallelism: 4, time: '30m' },
+ *     budget: { trials: 30, parallelism: 4, time: '30m' },   // or { epochs: 300 }: trials until 300 epochs are spent
  *   });
  *
  * Each trial is a run of the pipeline up to the objective's task, with the trial task's params set
@@ -30,6 +30,7 @@ import { DEFAULT_INTERMEDIATE, type EarlyStoppingSpec } from '../../components/t
 import { compileKatib, katibTrialTemplateName, KATIB_API_VERSION, sweepKatibIssues, type CompiledKatib } from './katib.ts';
 import { RenderedObject } from '../../api/rendered-object.ts';
 import { compileSweepArgo, sweepArgoIssues } from './argo-sweep.ts';
+import { fullResource, RESOURCE_PARAM, rungSteps, trialsWithin } from '../../components/tuning/budget.ts';
 
 export interface SweepSpec {
   readonly name: string;
@@ -43,7 +44,13 @@ export interface SweepSpec {
   readonly objective: { readonly task: string; readonly metric: string; readonly direction: Direction };
   readonly algorithm: AlgorithmSpec;
   readonly earlyStopping?: EarlyStoppingSpec;
-  readonly budget: { readonly trials: number; readonly parallelism: number; readonly timeSeconds?: number };
+  readonly budget: {
+    readonly trials: number;
+    readonly parallelism: number;
+    readonly timeSeconds?: number;
+    /** Total epochs the trials may train (components/tuning/budget.ts). */
+    readonly epochs?: number;
+  };
 }
 
 /** The objective: an output param of a task, minimised or maximised. */
@@ -179,6 +186,15 @@ export interface SweepBudget {
   readonly parallelism?: number;
   /** Wall-clock limit of the sweep, e.g. '30m': no trial starts after it. @default - none */
   readonly time?: string | number;
+  /**
+   * Total epochs the trials may train, all together, as ASHA and Hyperband are usually run: trials are
+   * proposed until it is spent (`trials` still caps their count). Never overspent: a trial starts only
+   * when its first rung fits (without early stopping, or with median stopping: its full epochs), and
+   * at a rung it goes on only when the next rung fits; otherwise it stops there (Pruned: budget).
+   * The trial task must take a literal, unswept `epochs` param (train-tabular: 20 when not set).
+   * Local engine and Argo only. @default - none
+   */
+  readonly epochs?: number;
 }
 
 export const DEFAULT_SWEEP_TRIALS = 20;
@@ -315,6 +331,30 @@ export class Sweep extends Construct {
       }
     }
     const es = this.earlyStopping();
+    if (b.epochs !== undefined) {
+      const full = fullResource(trial.toSpec());
+      if (!Number.isInteger(b.epochs) || b.epochs < 1) add('budget.epochs', `is ${b.epochs}; give a whole number of epochs, at least 1`);
+      else if (RESOURCE_PARAM in space)
+        add(
+          `space.${RESOURCE_PARAM}`,
+          `is swept, and budget.epochs counts every trial's '${RESOURCE_PARAM}'; leave it out of the space, or give budget.trials instead`,
+        );
+      else if (full === undefined)
+        add(
+          'budget.epochs',
+          `needs task '${trial.name}' to take a literal '${RESOURCE_PARAM}' param (the epochs a trial trains in full); give it, e.g. ${RESOURCE_PARAM}: 27, or give budget.trials instead`,
+        );
+      else if (!es || es.kind !== 'hyperband' || !Number.isNaN(es.maxResource)) {
+        const first = rungSteps(es, full, 0)[0];
+        if (b.epochs < first)
+          add(
+            'budget.epochs',
+            `is ${b.epochs}, less than the ${first} epochs of a trial's ${es && es.kind !== 'median' ? 'first rung' : 'training'}; give at least ${first}`,
+          );
+      }
+      if (props.cluster === 'katib')
+        add('budget.epochs', "is set, and a Katib Experiment has no epoch budget (maxTrialCount bounds it); give budget.trials, or use cluster 'argo'");
+    }
     if (es) {
       const reported = progressMetrics(trial, space);
       if (reported && !reported.includes(es.metric))
@@ -470,7 +510,11 @@ export class Sweep extends Construct {
     const algorithm = (this.props.algorithm ?? Search.tpe()).spec;
     const space = this.space();
     const b = this.props.budget ?? {};
-    const trials = b.trials ?? (algorithm.kind === 'grid' ? gridPoints(space).length : DEFAULT_SWEEP_TRIALS);
+    const es = this.props.earlyStopping ? this.earlyStopping() : undefined;
+    // With an epoch budget and no trial count, as many trials as the budget can start (each at least its first rung).
+    const full = b.epochs !== undefined ? fullResource(trial.toSpec()) : undefined;
+    const trials =
+      b.trials ?? (algorithm.kind === 'grid' ? gridPoints(space).length : full !== undefined ? trialsWithin(b.epochs!, es, full) : DEFAULT_SWEEP_TRIALS);
     return {
       name: this.name,
       path: this.node.path,
@@ -479,8 +523,13 @@ export class Sweep extends Construct {
       space,
       objective: { task: objective.task.name, metric: objective.metric, direction: objective.direction },
       algorithm,
-      ...(this.props.earlyStopping ? { earlyStopping: this.earlyStopping()! } : {}),
-      budget: { trials, parallelism: b.parallelism ?? DEFAULT_SWEEP_PARALLELISM, ...(b.time !== undefined ? { timeSeconds: parseDuration(b.time) } : {}) },
+      ...(es ? { earlyStopping: es } : {}),
+      budget: {
+        trials,
+        parallelism: b.parallelism ?? DEFAULT_SWEEP_PARALLELISM,
+        ...(b.time !== undefined ? { timeSeconds: parseDuration(b.time) } : {}),
+        ...(b.epochs !== undefined ? { epochs: b.epochs } : {}),
+      },
     };
   }
 }

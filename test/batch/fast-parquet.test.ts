@@ -10,6 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { predictFile, openReader, openWriter, type ColumnSpec } from '../../components/batch/index.ts';
 import { readAhead } from '../../components/batch/predict.ts';
+import { openFastParquet, parquetColumnTypes, type MatrixChunk } from '../../components/batch/duckdb-reader.ts';
+import { loadWorkerModel } from '../../components/batch/worker-model.ts';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
 import { tempDir } from '../model-server/fixtures.ts';
@@ -144,4 +146,56 @@ test('readAhead yields every item in order, asks for the next one before the con
   }
   assert.deepEqual(got, [0, 1, 2, 3]);
   assert.equal(closed, true);
+});
+
+describe('batch buffers: the model worker gives each batch matrix back and the reader fills later batches into it', () => {
+  test('the same ArrayBuffers cycle through the worker (real worker thread, real transfer), the values stay right', async () => {
+    const input = join(dir, 'recycle.parquet');
+    const n = 1_000;
+    await writeParquet(
+      input,
+      [{ name: 'id', kind: 'int64' }, ...['a', 'b', 'c', 'd'].map((name) => ({ name, kind: 'float64' as const }))],
+      n,
+      (col, i) => (col === 'id' ? BigInt(i) : feature(col, i)),
+      250,
+    );
+    const types = (await parquetColumnTypes(input))!;
+    const batch = 100;
+    const reader = await openFastParquet(input, types, { features: ['a', 'b', 'c', 'd'], keep: ['id'] }, batch, 1);
+    const m = await loadWorkerModel(model, 1);
+    try {
+      const seen: ArrayBuffer[] = [];
+      let reused = 0;
+      let rows = 0;
+      for await (const chunk of reader.chunks()) {
+        const matrix = (chunk as MatrixChunk).matrix!;
+        for (let r = 0; r < chunk.rows; r++)
+          for (const [j, col] of ['a', 'b', 'c', 'd'].entries()) assert.equal(matrix[r * 4 + j], Math.fround(feature(col, rows + r)), `row ${rows + r} ${col}`);
+        assert.deepEqual(
+          Array.from(chunk.columns.get('id') as BigInt64Array),
+          Array.from({ length: chunk.rows }, (_, r) => BigInt(rows + r)),
+        );
+        if (seen.includes(matrix.buffer as ArrayBuffer)) reused++;
+        const back: ArrayBuffer[] = [];
+        const out = await m.run([{ name: 'input', datatype: 'FP32', shape: [chunk.rows, 4], typed: matrix }], {
+          transfer: true,
+          recycle: (b) => {
+            back.push(b);
+            reader.recycle!(b);
+          },
+        });
+        assert.equal(out[Object.keys(out)[0]].dims[0], chunk.rows);
+        assert.equal(matrix.byteLength, 0, 'moved to the worker, not copied');
+        assert.equal(back.length, 1, 'and moved back with the answer');
+        seen.push(back[0]);
+        reader.recycle!((chunk.columns.get('id') as BigInt64Array).buffer);
+        rows += chunk.rows;
+      }
+      assert.equal(rows, n);
+      assert.equal(reused, n / batch - 1, 'every batch after the first is filled into a buffer that came back from the worker');
+    } finally {
+      await m.release();
+      await reader.close();
+    }
+  });
 });

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { usePeers } from '../peers/index.ts';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
+import { readModelSignature } from '../../components/model-server/models.ts';
 import { tempDir, post, get } from './fixtures.ts';
 
 const run = promisify(execFile);
@@ -71,6 +72,16 @@ describe('bring your own model: sklearn, XGBoost and LightGBM exports served as 
     const r = await get(`${s.url}/v2/models/native-ubj/ready`);
     assert.equal(r.status, 404);
     assert.match(r.json.error, /^model 'native-ubj' is not loaded: it failed to load: .*convert_xgboost/);
+  });
+
+  test("a memory budget's lazy registration reads the same signature from the graph as a session reports, for every export", async () => {
+    const sessions = Object.fromEntries(s.models().map((m) => [m.name, m.versions[0]]));
+    for (const c of cases) {
+      const sig = await readModelSignature(c.path);
+      assert.ok(sig, `${c.name}: its signature is read from the graph (no session needed to register it)`);
+      const v = sessions[c.name];
+      assert.deepEqual([sig.inputs, sig.outputs, sig.batchReason], [v.inputs, v.outputs, v.batchingReason], c.name);
+    }
   });
 
   test('ZipMap outputs are FP32 [N, classes] with the class labels in the metadata; batching is proved from the graph', async () => {

@@ -14,10 +14,12 @@ import { join } from 'node:path';
 import { Residency, estimateModelBytes, parseByteSize, MEMORY_ESTIMATE, type ResidentHooks } from '../../components/model-server/residency.ts';
 import { RequestError } from '../../components/model-server/tensors.ts';
 import { startModelServer } from '../../components/model-server/index.ts';
+import { loadOrtModel, readModelSignature } from '../../components/model-server/models.ts';
 import { EVICTED_REASON } from '../../components/model-server/repository.ts';
 import { denseNetForward, denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
 import { tempDir, writeFraudModel, rows, inferBody, post, get } from './fixtures.ts';
+import { writeBf16Model, writeFp16Model, writeTwoInputModel } from './graphs.ts';
 import { usePeers } from '../peers/index.ts';
 
 const peers = await usePeers(['python']);
@@ -225,9 +227,45 @@ describe('memory budget (server, real ONNX models)', () => {
   const expected = (seed: number): number[] => denseNetForward(models[seed - 1].net, data);
   const close = (got: number[], want: number[]) => got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-5, `${g} vs ${want[i]}`));
 
+  test('lazy start: models are registered without a session; metadata answers from the graph, and the first request loads it', async () => {
+    const s = await start(2);
+    try {
+      const text0 = await (await fetch(`${s.url}/metrics`)).text();
+      assert.equal(metric(text0, 'ghosteam_models_resident'), 0);
+      assert.equal(metric(text0, 'ghosteam_models_evicted'), 4);
+      assert.equal(metric(text0, 'ghosteam_model_memory_bytes{kind="used"}'), 0);
+      assert.ok(!/ghosteam_model_loads_total\{cause="admit"\} [1-9]/.test(text0), 'no session created at start');
+      // Metadata (OIP, Triton config, V1, admin listing) from the graph, as a session reports it, and still nothing loaded.
+      const meta = await get(`${s.url}/v2/models/m3`);
+      assert.equal(meta.status, 200);
+      const session = await loadOrtModel(models[2].path);
+      await session.release();
+      assert.deepEqual([meta.json.inputs, meta.json.outputs], [session.inputs, session.outputs]);
+      assert.equal((await get(`${s.url}/v2/models/m3/config`)).status, 200);
+      assert.equal((await get(`${s.url}/v1/models/m3`)).status, 200);
+      const listed = s.models().find((m) => m.name === 'm3')!.versions[0];
+      assert.equal(listed.resident, false);
+      assert.equal(listed.batching, true, 'the batcher is planned from the graph, without a session');
+      assert.equal(metric(await (await fetch(`${s.url}/metrics`)).text(), 'ghosteam_models_resident'), 0, 'metadata loaded nothing');
+      // The session, created for the first request, reports what the graph said (else the load is refused with a 409).
+      const a = await post(`${s.url}/v2/models/m3/infer`, inferBody(data));
+      assert.equal(a.status, 200);
+      close(a.json.outputs[0].data, expected(3));
+      const text1 = await (await fetch(`${s.url}/metrics`)).text();
+      assert.equal(metric(text1, 'ghosteam_models_resident'), 1);
+      assert.equal(metric(text1, 'ghosteam_model_loads_total{cause="request"}'), 1);
+      assert.equal(metric(text1, 'ghosteam_model_cold_load_seconds_count'), 1);
+      assert.deepEqual(s.models().find((m) => m.name === 'm3')!.versions[0], { ...listed, resident: true });
+    } finally {
+      await s.close();
+    }
+  });
+
   test('more models than fit: the least recently used are evicted, answer cold with the right values, and the index and /metrics say so', async () => {
     const s = await start(2);
     try {
+      // Nothing is loaded at start: m1…m4 in turn leave m3 and m4 resident.
+      for (const m of ['m1', 'm2', 'm3', 'm4']) assert.equal((await post(`${s.url}/v2/models/${m}/infer`, inferBody(data))).status, 200);
       const index = (await post(`${s.url}/v2/repository/index`, '{}')).json as Array<{ name: string; state: string; reason: string }>;
       assert.deepEqual(
         index.map((e) => [e.name, e.state, e.reason]),
@@ -255,9 +293,8 @@ describe('memory budget (server, real ONNX models)', () => {
       const v1 = await post(`${s.url}/v1/models/m3:predict`, JSON.stringify({ instances: data }));
       assert.equal(v1.status, 200);
       const text = await (await fetch(`${s.url}/metrics`)).text();
-      assert.equal(metric(text, 'ghosteam_model_cold_load_seconds_count'), 2);
-      assert.equal(metric(text, 'ghosteam_model_loads_total{cause="request"}'), 2);
-      assert.equal(metric(text, 'ghosteam_model_loads_total{cause="admit"}'), 4);
+      assert.equal(metric(text, 'ghosteam_model_cold_load_seconds_count'), 6);
+      assert.equal(metric(text, 'ghosteam_model_loads_total{cause="request"}'), 6);
       assert.equal(metric(text, 'ghosteam_model_evictions_total'), 4);
       assert.equal(metric(text, 'ghosteam_models_resident'), 2);
       assert.equal(metric(text, 'ghosteam_models_evicted'), 2);
@@ -275,13 +312,16 @@ describe('memory budget (server, real ONNX models)', () => {
   test('single flight over HTTP: concurrent requests for an evicted model share one load', async () => {
     const s = await start(1);
     try {
+      // m1 loaded (the one slot), m2 never loaded: the 8 requests for m2 evict m1 once and load m2 once.
+      assert.equal((await post(`${s.url}/v2/models/m1/infer`, inferBody(data))).status, 200);
       const answers = await Promise.all(Array.from({ length: 8 }, () => post(`${s.url}/v2/models/m2/infer`, inferBody(data))));
       for (const a of answers) {
         assert.equal(a.status, 200);
         close(a.json.outputs[0].data, expected(2));
       }
       const text = await (await fetch(`${s.url}/metrics`)).text();
-      assert.equal(metric(text, 'ghosteam_model_loads_total{cause="request"}'), 1);
+      assert.equal(metric(text, 'ghosteam_model_loads_total{cause="request"}'), 2, "m1's load and one for m2's eight requests");
+      assert.equal(metric(text, 'ghosteam_model_evictions_total'), 1);
     } finally {
       await s.close();
     }
@@ -308,7 +348,7 @@ describe('memory budget (server, real ONNX models)', () => {
     try {
       let refusals = 0;
       for (let attempt = 0; attempt < 5 && refusals === 0; attempt++) {
-        // m1 is resident now; w0 and w1 are evicted and asked for at once.
+        // w0 and w1 have no session (not loaded yet, or evicted by the other or m1) and are asked for at once.
         const answers = await Promise.all([0, 1].map((i) => post(`${s.url}/v2/models/w${i}/infer`, inferBody(data))));
         for (const [i, a] of answers.entries()) {
           if (a.status === 503) {
@@ -347,6 +387,61 @@ describe('memory budget (server, real ONNX models)', () => {
       assert.equal(r.status, 400);
       assert.match(r.json.error, /^model 'big:1' needs about 0\.\d MiB .*; raise --memory-budget$/);
       assert.equal((await post(`${s.url}/v2/models/m4/infer`, inferBody(data))).status, 200, 'the models already there still answer');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('lazy registration: the signature from the graph, or a session where only one can tell', () => {
+  const dir = tempDir();
+  test('FP16, two inputs and a dense net read as a session reports them; bfloat16 edges need a session, and such a model is loaded at registration', async () => {
+    const paths = { fp16: writeFp16Model(dir), two: writeTwoInputModel(dir), fraud: writeFraudModel(dir, 1).path, bf16: writeBf16Model(dir) };
+    for (const [name, path] of Object.entries(paths)) {
+      const sig = await readModelSignature(path);
+      if (name === 'bf16') {
+        assert.equal(sig, undefined, 'onnxruntime-node reads bfloat16 edges only through the float32 rewrite (onnx-io.ts)');
+        continue;
+      }
+      const m = await loadOrtModel(path);
+      await m.release();
+      assert.ok(sig, name);
+      assert.deepEqual([sig.inputs, sig.outputs, sig.batchable, sig.batchReason], [m.inputs, m.outputs, m.batchable, m.batchReason], name);
+    }
+    const s = await startModelServer({
+      port: 0,
+      models: Object.entries(paths).map(([name, path]) => ({ name, path })),
+      memoryBudget: 400 * 1024 ** 2,
+      memoryProbe: () => 200 * 1024 ** 2,
+      processMetrics: false,
+    });
+    try {
+      assert.deepEqual(
+        s.models().map((m) => [m.name, m.versions[0].resident]),
+        [
+          ['fp16', false],
+          ['two', false],
+          ['fraud', false],
+          ['bf16', true],
+        ],
+      );
+      const r = await post(
+        `${s.url}/v2/models/two/infer`,
+        JSON.stringify({
+          inputs: [
+            { name: 'features', datatype: 'FP32', shape: [1, 2], data: [1, 2] },
+            { name: 'offset', datatype: 'INT64', shape: [1, 1], data: [3] },
+          ],
+        }),
+      );
+      assert.equal(r.status, 200);
+      assert.deepEqual(
+        r.json.outputs.map((o: { name: string; data: number[] }) => [o.name, o.data]),
+        [
+          ['shifted', [4, 5]],
+          ['doubled', [6]],
+        ],
+      );
     } finally {
       await s.close();
     }
@@ -438,10 +533,11 @@ describe('tritonclient against a server with a memory budget', { skip: peers.ski
       // Asynchronously: the server answers from this process's event loop.
       const { stdout } = await promisify(execFile)(peers.python, [script, s.url.replace('http://', ''), JSON.stringify(data)], { timeout: 60_000 });
       const out = JSON.parse(stdout);
+      // Nothing is loaded at start (lazy registration); every version is READY all the same.
       assert.deepEqual(out.index0, [
         { name: 'm1', version: '1', state: 'READY', reason: EVICTED_REASON },
         { name: 'm2', version: '1', state: 'READY', reason: EVICTED_REASON },
-        { name: 'm3', version: '1', state: 'READY', reason: '' },
+        { name: 'm3', version: '1', state: 'READY', reason: EVICTED_REASON },
       ]);
       assert.equal(out.ready_evicted, true);
       const want = denseNetForward(ms[0].net, data);

@@ -17,7 +17,7 @@ import { chart, find, issuesOf, objectsOf, synth, type Obj } from '../constructs
 import { validateObject } from '../../charts/validate.ts';
 import { kubeConfig, rawKube, uniqueName, usePeers, type KubeObject } from '../peers/index.ts';
 
-function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean } = {}) {
+function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean; epochs?: number } = {}) {
   const { app: a, chart: c } = chart();
   const p = new Pipeline(c, 'fraud-train');
   const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
@@ -39,7 +39,7 @@ function app(opts: { es?: EarlyStopping; name?: string; hidden?: boolean } = {})
     objective: Objective.minimize(evaluate, 'logLoss'),
     algorithm: Search.random({ seed: 5 }),
     ...(opts.es ? { earlyStopping: opts.es } : {}),
-    budget: { trials: 9, parallelism: 3 },
+    budget: opts.epochs !== undefined ? { epochs: opts.epochs, parallelism: 3 } : { trials: 9, parallelism: 3 },
   });
   return { a, c };
 }
@@ -258,6 +258,84 @@ describe('the sweep controller, round by round', () => {
     const all = await drive({ ...base(), sweep: { ...base().sweep, budget: { trials: 24, parallelism: 4 } } });
     assert.ok(r.best!.value <= all.best!.value + 0.05, `${r.best!.value} vs ${all.best!.value}`);
     assert.ok(r.state.trials.filter((t) => t.state === 'Pruned').every((t) => /: bracket [0-2], rung /.test(t.message!)));
+  });
+
+  it('an epoch budget: ASHA starts as many trials as it can halve to the end, and the rounds never train more', async () => {
+    const es = { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'valLoss', direction: 'minimize' } as const;
+    for (const epochs of [44, 108, 150]) {
+      const spec: ControllerSpec = {
+        ...base(),
+        sweep: { ...base().sweep, budget: { trials: 999, parallelism: 4, epochs }, earlyStopping: es },
+        resource: { param: 'epochs', max: 27 },
+      };
+      const r = await drive(spec);
+      // drive counts what each round's items train, independently of the controller's ledger.
+      assert.ok(r.epochs <= epochs, `${r.epochs} epochs of ${epochs}`);
+      assert.equal(r.state.epochsSpent, r.epochs);
+      assert.equal(r.state.trials.filter((t) => t.state === 'Complete').length, 1, 'successive halving ends with one trial trained in full');
+      // What is left unspent is less than a last rung: 44 fits 5 trials (5 + 3 + 9 + 27), 108 fits 27.
+      assert.ok(r.epochs > epochs - 27, `a budget of ${epochs} left ${epochs - r.epochs} unspent`);
+    }
+  });
+
+  it('an epoch budget reaches the synthesized controller step, with the trial task’s epochs as the resource, ASHA or not', async () => {
+    for (const es of [undefined, EarlyStopping.asha()]) {
+      const { c } = app({ epochs: 100, ...(es ? { es } : {}) });
+      const wt = find(objectsOf(c), 'WorkflowTemplate', 'fraud-tune');
+      const propose = tpl(wt, 'round').steps![0][0];
+      const spec = JSON.parse(propose.arguments!.parameters.find((p) => p.name === 'spec')!.value) as ControllerSpec;
+      assert.equal(spec.sweep.budget.epochs, 100);
+      assert.deepEqual(spec.resource, { param: 'epochs', max: 27 });
+      const r = await drive(spec);
+      assert.ok(r.epochs <= 100, `${r.epochs} epochs`);
+      // Without early stopping 3 trials of 27; with ASHA as many as halve to the end within 100.
+      if (!es) assert.equal(r.state.trials.length, 3);
+      else assert.ok(r.state.trials.length > 3, `${r.state.trials.length} trials`);
+    }
+  });
+
+  it('an epoch budget without early stopping: trials of the full epochs while they fit', async () => {
+    const spec: ControllerSpec = {
+      ...base(),
+      sweep: { ...base().sweep, budget: { trials: 999, parallelism: 4, epochs: 300 } },
+      resource: { param: 'epochs', max: 27 },
+    };
+    const r = await drive(spec);
+    assert.equal(r.state.trials.length, 11, '11 × 27 = 297 ≤ 300');
+    assert.equal(r.epochs, 297);
+    assert.equal(r.state.epochsSpent, 297);
+  });
+
+  it('an epoch budget stops a promotion whose rung does not fit (the rest of a plan that failures did not shrink)', () => {
+    const spec: ControllerSpec = {
+      ...base(),
+      sweep: {
+        ...base().sweep,
+        budget: { trials: 999, parallelism: 4, epochs: 54 },
+        earlyStopping: { kind: 'asha', minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'valLoss', direction: 'minimize' },
+      },
+      resource: { param: 'epochs', max: 27 },
+    };
+    const first = controllerStep(spec, null, []);
+    // 9 trials: 9×1 + 3×3 + 1×9 + 1×27 = 54.
+    assert.equal(first.items.length, 9);
+    assert.deepEqual(first.budget, { epochs: 54, spent: 9 });
+    // As if an earlier round had cost more than planned: only one of the three promotions to 3 epochs fits.
+    const tight = { ...first.state, epochsSpent: 51 };
+    const r = (n: number, v: number): RoundResult => ({ trial: String(n), value: '', intermediate: String(v) });
+    const next = controllerStep(
+      spec,
+      tight,
+      [0.5, 0.4, 0.3, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1].map((v, n) => r(n, v)),
+    );
+    assert.deepEqual(
+      next.items.map((it) => [it.trial, it.epochs]),
+      [[2, 3]],
+    );
+    assert.deepEqual(next.budget, { epochs: 54, spent: 54 });
+    for (const n of [1, 0])
+      assert.equal(next.state.trials[n].message, 'stopped at step 1: rung 0 passed, but the epoch budget has 0 of 54 epochs left and the next rung trains 3');
+    assert.equal(next.state.trials.filter((t) => t.state === 'Pruned').length, 8);
   });
 
   it('a result that is no number fails that trial with the reason; a result of another trial is an error', () => {

@@ -142,6 +142,59 @@ describe('Sweep construct', () => {
     );
   });
 
+  it('an epoch budget: the trial count defaults to what the budget can start; bad budgets are clear errors', () => {
+    const { c, p, train, evaluate } = app();
+    const base = { pipeline: p, trial: train, space: { learningRate: Space.logUniform(1e-4, 1e-1) }, objective: Objective.minimize(evaluate, 'logLoss') };
+    // ASHA from 1 epoch: a first rung each, so up to 100 trials; without early stopping, whole trials of 20 epochs.
+    assert.deepEqual(new Sweep(c, 'b1', { ...base, earlyStopping: EarlyStopping.asha(), budget: { epochs: 100 } }).toSpec().budget, {
+      trials: 100,
+      parallelism: 1,
+      epochs: 100,
+    });
+    assert.deepEqual(new Sweep(c, 'b2', { ...base, budget: { epochs: 100 } }).toSpec().budget, { trials: 5, parallelism: 1, epochs: 100 });
+    assert.deepEqual(new Sweep(c, 'b3', { ...base, budget: { epochs: 100, trials: 3 } }).toSpec().budget, { trials: 3, parallelism: 1, epochs: 100 });
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'b4', { ...base, budget: { epochs: 2.5 } })),
+      ["test/b4: 'budget.epochs' is 2.5; give a whole number of epochs, at least 1"],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'b5', { ...base, budget: { epochs: 19 } })),
+      ["test/b5: 'budget.epochs' is 19, less than the 20 epochs of a trial's training; give at least 20"],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'b6', { ...base, space: { epochs: Space.int(5, 30) }, budget: { epochs: 100 } })),
+      ["test/b6: 'space.epochs' is swept, and budget.epochs counts every trial's 'epochs'; leave it out of the space, or give budget.trials instead"],
+    );
+    assert.deepEqual(
+      issuesOf(() => new Sweep(c, 'b7', { ...base, budget: { epochs: 100 }, cluster: 'katib' })),
+      ["test/b7: 'budget.epochs' is set, and a Katib Experiment has no epoch budget (maxTrialCount bounds it); give budget.trials, or use cluster 'argo'"],
+    );
+    const job = ContainerComponent.define({
+      name: 'job',
+      image: 'x:1',
+      command: ['train'],
+      params: { lr: { type: 'number', default: 0.1 } },
+      outputParams: ['loss'],
+    });
+    const q = new Pipeline(c, 'container-train');
+    const t = q.component('t', job);
+    assert.deepEqual(
+      issuesOf(
+        () =>
+          new Sweep(c, 'b8', {
+            pipeline: q,
+            trial: t,
+            space: { lr: Space.uniform(0.01, 1) },
+            objective: Objective.minimize(t, 'loss'),
+            budget: { epochs: 100 },
+          }),
+      ),
+      [
+        "test/b8: 'budget.epochs' needs task 't' to take a literal 'epochs' param (the epochs a trial trains in full); give it, e.g. epochs: 27, or give budget.trials instead",
+      ],
+    );
+  });
+
   it("Hyperband: maxResource defaults to the trial task's epochs; without one it must be given", () => {
     const { c, p, train, evaluate } = app();
     const s = new Sweep(c, 'hb', {

@@ -124,5 +124,10 @@ describe('ghosteam sweep', () => {
       'trial 3/10 pruned (best 0.25000), 3 epochs: pruned at step 3: rung 1',
     );
     assert.equal(formatSweepEvent({ type: 'trial-end', sweepId: 's', number: 0, state: 'Complete', value: 0.5, steps: 0 }, 4), 'trial 1/4 0.50000');
+    assert.equal(
+      formatSweepEvent({ type: 'sweep-start', sweepId: 's-1', sweep: 's', trials: 243, epochs: 243, resumed: false }, 243),
+      'sweep s (s-1): up to 243 trials within a budget of 243 epochs',
+    );
+    assert.equal(formatSweepEvent({ type: 'sweep-start', sweepId: 's-1', sweep: 's', trials: 8, resumed: true }, 8), 'sweep s (s-1): 8 trials, resumed');
   });
 });

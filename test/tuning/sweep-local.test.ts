@@ -6,13 +6,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSweep, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
+import { runSweep, SweepStore, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
+import { isHeavy } from '../../pipelines/local/node-runner.ts';
+import { formatSweep } from '../../pipelines/local/sweep-report.ts';
 import { Space } from '../../components/tuning/space.ts';
 import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
 import type { ParamValue } from '../../components/component.ts';
 import { writeFile } from 'node:fs/promises';
-import { EarlyStopping, Objective, Pipeline, Search, Sweep } from '../../pipelines/index.ts';
+import { EarlyStopping, Objective, Pipeline, Resources, Search, Sweep } from '../../pipelines/index.ts';
 import { catalog, comp, lit, out, pipeline, task, tempDir } from '../engine/helpers.ts';
 import { chart } from '../constructs/helpers.ts';
 
@@ -165,6 +167,102 @@ describe('local sweep', () => {
     }
   });
 
+  it('an epoch budget: trials until it is spent, never more (ASHA, Hyperband, median, none; one and three at once)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const rule = (kind: 'asha' | 'hyperband' | 'median' | 'none') =>
+        kind === 'asha'
+          ? ({ kind, minResource: 1, reductionFactor: 3, minEarlyStoppingRate: 0, metric: 'loss', direction: 'minimize' } as const)
+          : kind === 'hyperband'
+            ? ({ kind, minResource: 1, maxResource: 9, reductionFactor: 3, metric: 'loss', direction: 'minimize' } as const)
+            : kind === 'median'
+              ? ({ kind, startupTrials: 2, warmupSteps: 0, metric: 'loss', direction: 'minimize' } as const)
+              : undefined;
+      // A raw spec (no construct checked it) whose trial task has no epochs: an error before anything is written.
+      await assert.rejects(
+        runSweep(spec, sweep({ task: 'data', budget: { trials: 5, parallelism: 1, epochs: 40 } }), { cwd: dir, storeDir: 'raw', components, gitCommit: null }),
+        /test\/toy-tune: budget.epochs needs task 'data' to take a literal 'epochs' param/,
+      );
+      assert.deepEqual(await new SweepStore(`${dir}/raw`).list(), []);
+      for (const kind of ['asha', 'hyperband', 'median', 'none'] as const)
+        for (const parallelism of [1, 3]) {
+          const es = rule(kind);
+          const s = sweep({ budget: { trials: 1000, parallelism, epochs: 40 }, ...(es ? { earlyStopping: es } : {}) });
+          const rec = await runSweep(spec, s, { cwd: dir, storeDir: `store-${kind}-${parallelism}`, components, gitCommit: null, final: false });
+          const what = `${kind}, ${parallelism} at once`;
+          assert.equal(rec.status, 'Succeeded', `${what}: ${rec.message}`);
+          // The epochs the trial runs really reported, each one from the run's own per-epoch history.
+          const runs = new RunStore(`${dir}/store-${kind}-${parallelism}`);
+          let trained = 0;
+          for (const t of rec.trials) trained += (await runs.load(t.runId)).nodes.train.history?.loss?.length ?? 0;
+          assert.ok(trained <= 40, `${what}: trained ${trained} epochs of 40`);
+          assert.equal(
+            rec.trials.reduce((a, t) => a + t.steps, 0),
+            trained,
+          );
+          assert.deepEqual(rec.budget, { epochs: 40, spent: trained, reserved: 0 });
+          assert.match(formatSweep(rec), new RegExp(`^epochs spent: ${trained} of a budget of 40$`, 'm'));
+          // Spent up to what no next trial could use: a first rung (1 epoch) with ASHA, a whole trial (9) otherwise.
+          const unused = kind === 'asha' ? 0 : kind === 'hyperband' ? 8 : 8;
+          assert.ok(trained >= 40 - unused, `${what}: ${40 - trained} epochs left unspent`);
+          if (kind === 'asha')
+            assert.ok(
+              rec.trials.some((t) =>
+                /^stopped at step \d+: the epoch budget has \d+ of 40 epochs left, and the next rung \(step \d+\) needs \d+$/.test(t.message ?? ''),
+              ),
+              `${what}: ${JSON.stringify(rec.trials.map((t) => t.message))}`,
+            );
+        }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('an epoch budget with a real trial task in a worker thread (cpu 2): trials stop at their rung exactly, never past the budget', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const { generate, toCsv } = await import('../../examples/fraud-detection/data.ts');
+      const csv = `${dir}/fraud.csv`;
+      await writeFile(csv, toCsv(generate('reference', 600, 3)));
+      const { chart: c } = chart();
+      const p = new Pipeline(c, 'fraud-w');
+      const ingest = p.component('ingest', 'ingest', { params: { path: csv } });
+      const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'is_fraud', seed: 1 } });
+      const train = p.component('train', 'train-tabular', {
+        inputs: { train: split.output('train') },
+        params: { label: 'is_fraud', epochs: 9, model: 'logistic', backend: 'cpu', validationFraction: 0.2 },
+        resources: Resources.of({ cpu: '2', memory: '1Gi' }),
+      });
+      const s = new Sweep(c, 'w', {
+        pipeline: p,
+        trial: train,
+        space: { learningRate: Space.logUniform(1e-4, 1e-1) },
+        objective: Objective.minimize(train, 'valLoss'),
+        algorithm: Search.random({ seed: 2 }),
+        earlyStopping: EarlyStopping.asha(),
+        budget: { epochs: 30 },
+      });
+      const ps = p.toSpec();
+      // The engine runs a step of 2 CPUs or more in a worker thread (isolation 'auto').
+      assert.ok(isHeavy(ps.tasks.find((x) => x.name === 'train')!));
+      const rec = await runSweep(ps, s.toSpec(), { cwd: dir, gitCommit: null, final: false, isolation: 'auto' });
+      assert.equal(rec.status, 'Succeeded', rec.message);
+      const runs = new RunStore(`${dir}/.ghosteam`);
+      let trained = 0;
+      for (const t of rec.trials) {
+        const r = await runs.load(t.runId);
+        const epochs = r.nodes.train.history?.loss?.length ?? 0;
+        trained += epochs;
+        // A stopped trial trained exactly to the rung it was stopped at (1, 3: ASHA's rungs below 9).
+        if (t.state === 'Pruned') assert.ok([1, 3].includes(epochs) && epochs === t.steps, `trial ${t.number}: ${epochs} epochs, ${t.message}`);
+      }
+      assert.ok(trained <= 30, `trained ${trained} epochs of 30`);
+      assert.deepEqual(rec.budget, { epochs: 30, spent: trained, reserved: 0 });
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('an interrupted sweep resumes with the same trials', async () => {
     const { dir, cleanup } = await tempDir();
     try {
@@ -197,6 +295,51 @@ describe('local sweep', () => {
       } finally {
         await c2();
       }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a resumed sweep charges its budget the epochs the interrupted trial trained, though that trial runs again', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      // No early stopping: 9 epochs a trial, four fit a budget of 40.
+      const s = sweep({ budget: { trials: 100, parallelism: 1, epochs: 40 } });
+      const ctl = new AbortController();
+      let fifth = 0;
+      const first = await runSweep(spec, s, {
+        cwd: dir,
+        components,
+        gitCommit: null,
+        final: false,
+        signal: ctl.signal,
+        // Interrupt the third trial after its fifth epoch.
+        onEvent: (e) => {
+          if (e.type === 'progress' && e.node === 'train' && e.epoch === 5 && ++fifth === 3) ctl.abort(new Error('interrupted'));
+        },
+      });
+      assert.equal(first.status, 'Cancelled');
+      assert.deepEqual(
+        first.trials.map((t) => [t.state, t.steps]),
+        [
+          ['Complete', 9],
+          ['Complete', 9],
+          ['Running', 5],
+        ],
+      );
+      assert.deepEqual(first.budget, { epochs: 40, spent: 23, reserved: 0 });
+      const resumed = await runSweep(spec, s, { cwd: dir, components, gitCommit: null, final: false, resume: first.id });
+      assert.equal(resumed.status, 'Succeeded', resumed.message);
+      // 9 + 9 + 5 (lost) + 9 (the third again) = 32; a fourth trial's 9 would make 41.
+      assert.deepEqual(
+        resumed.trials.map((t) => [t.state, t.steps]),
+        [
+          ['Complete', 9],
+          ['Complete', 9],
+          ['Complete', 9],
+        ],
+      );
+      assert.deepEqual(resumed.budget, { epochs: 40, spent: 32, reserved: 0, lost: 5 });
     } finally {
       await cleanup();
     }
