@@ -49,18 +49,24 @@ export function columnVector(c: Column, id: number, rows: number, dictionary?: V
     case 'numeric': {
       // Canonical values in null slots (0), so equal data gives equal bytes whatever NaN payload came in.
       const src = c.values;
-      const v = inPlace && src.length >= rows ? src.subarray(0, rows) : new Float64Array(rows);
+      const own = inPlace && src.length >= rows;
+      const v = own ? src.subarray(0, rows) : new Float64Array(rows);
+      if (!own) v.set(src.subarray(0, rows));
+      // One pass: each byte of the bitmap from 8 values; only null slots are written (v holds the values already).
       const bitmap = new Uint8Array((rows + 7) >> 3);
       let nulls = 0;
-      for (let i = 0; i < rows; i++) {
-        const x = src[i];
-        if (x === x) {
-          v[i] = x;
-          bitmap[i >> 3] |= 1 << (i & 7);
-        } else {
-          v[i] = 0;
-          nulls++;
+      for (let i = 0; i < rows; i += 8) {
+        const end = Math.min(rows, i + 8);
+        let bits = 0;
+        for (let k = i; k < end; k++) {
+          const x = v[k];
+          if (x === x) bits |= 1 << (k - i);
+          else {
+            v[k] = 0;
+            nulls++;
+          }
         }
+        bitmap[i >> 3] = bits;
       }
       return makeVector(makeData({ type: new Float64(), length: rows, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: v }));
     }
@@ -72,18 +78,23 @@ export function columnVector(c: Column, id: number, rows: number, dictionary?: V
     }
     case 'categorical': {
       const src = c.codes;
-      const codes = inPlace && src.length >= rows ? src.subarray(0, rows) : new Int32Array(rows);
+      const own = inPlace && src.length >= rows;
+      const codes = own ? src.subarray(0, rows) : new Int32Array(rows);
+      if (!own) codes.set(src.subarray(0, rows));
+      // As for numbers: a bitmap byte per 8 codes; only null slots (code < 0) are rewritten, to 0.
       const bitmap = new Uint8Array((rows + 7) >> 3);
       let nulls = 0;
-      for (let i = 0; i < rows; i++) {
-        const k = src[i];
-        if (k < 0) {
-          codes[i] = 0;
-          nulls++;
-        } else {
-          codes[i] = k;
-          bitmap[i >> 3] |= 1 << (i & 7);
+      for (let i = 0; i < rows; i += 8) {
+        const end = Math.min(rows, i + 8);
+        let bits = 0;
+        for (let j = i; j < end; j++) {
+          if (codes[j] >= 0) bits |= 1 << (j - i);
+          else {
+            codes[j] = 0;
+            nulls++;
+          }
         }
+        bitmap[i >> 3] = bits;
       }
       // A fixed dictionary id per column: apache-arrow otherwise numbers dictionaries from a
       // process-wide counter, and the id is in the bytes.
