@@ -7,13 +7,21 @@
  *    files + join, in this process) against Feast's file offline store (`get_historical_features
  *    (...).to_df()`, in the peers' Python), the results compared row for row by row id
  *    (bench/py/features_feast.py).
- * 2. Online over HTTP: 1 entity × 50 features at RATE req/s (default 1,000) for SECONDS, open loop
- *    (bench/open-loop.ts in its own process): `ghosteam features serve`'s server (its own process) on
- *    SQLite and on Redis, against `feast serve` on its SQLite online store. Feast's Redis store needs
- *    the Python `redis` package, which the peers' venv does not have: not measured.
+ * 2. Materialization of the 3 views into each online store, timed: ghosteam into SQLite and into
+ *    Redis, Feast into its SQLite and its Redis store (`materialize`, in the peers' Python, whose
+ *    venv pins `redis` for Feast's Redis store). One redis-server (Debian's) holds both sides' keys.
  * 3. In-process: the model server's lookup (`getOnlineFeatures`, 1 entity × 50 features), p50/p99,
  *    on SQLite and Redis.
- * The last line is JSON. Env: BENCH_ROWS, BENCH_RATE, BENCH_SECONDS, GHOSTEAM_PYTHON.
+ * 4. Online over HTTP: 1 entity × 50 features at RATE req/s (default 1,000) for SECONDS, open loop
+ *    (bench/open-loop.ts in its own process), against `ghosteam features serve`'s server (its own
+ *    process) on SQLite and on Redis and `feast serve` (one worker) on its SQLite and its Redis store.
+ *    Each window reports, apart from latency (due time → response), the generator's own send lag
+ *    (due → write) and the service time (write → response), the machine's CPU pressure over the
+ *    window (PSI: the share of time some task waited for a CPU, neighbours included) and whether
+ *    the figure is a latency at the rate (`atRateProblem`: ≥ 97% of the rate answered, send lag p99
+ *    ≤ 2 ms). BENCH_PIN=1 pins the generator to CPU 0 and the server to CPU 1 (taskset); default
+ *    unpinned (see docs/features.md for what pinning did on the shared 2-core machine).
+ * The last line is JSON. Env: BENCH_ROWS, BENCH_RATE, BENCH_SECONDS, BENCH_PIN, GHOSTEAM_PYTHON.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -31,8 +39,7 @@ import { readParquetFast } from '../components/features/parquet-fast.ts';
 import { SqliteOnlineStore } from '../components/features/sqlite-store.ts';
 import { startTestRedis } from '../test/peers/index.ts';
 import { VENV_COMPLETE_MARKER, venvDir, venvPython } from '../test/peers/config.ts';
-import type { OpenLoopResult } from './open-loop.ts';
-import { freePort } from './open-loop.ts';
+import { atRateProblem, cpuPressureSomeUs, freePort, schedWaitNs, type OpenLoopResult } from './open-loop.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
@@ -45,6 +52,9 @@ const feastScript = fileURLToPath(new URL('./py/features_feast.py', import.meta.
 const openLoopScript = fileURLToPath(new URL('./open-loop.ts', import.meta.url));
 const serveScript = fileURLToPath(new URL('./features-serve.ts', import.meta.url));
 const load = () => loadavg().map((x) => Number(x.toFixed(1)));
+/** BENCH_PIN=1: the generator on CPU 0, every server on CPU 1 (taskset; the exec'd process keeps the pid, its children the mask). */
+const pin = process.env.BENCH_PIN === '1';
+const pinned = (cpu: number, cmd: string, args: string[]): [string, string[]] => (pin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
 
 const python = [process.env.GHOSTEAM_PYTHON, existsSync(join(venvDir(), VENV_COMPLETE_MARKER)) ? venvPython() : undefined].find(
   (p): p is string => !!p && existsSync(p),
@@ -85,7 +95,13 @@ const service: ServiceDef = {
 };
 
 /** Starts a server child that prints its URL on its first stdout line; resolves with the URL and a stop. */
-function startChild(cmd: string, args: string[], match: RegExp, env: Record<string, string> = {}): Promise<{ url: string; stop: () => Promise<void> }> {
+function startChild(
+  cmd0: string,
+  args0: string[],
+  match: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const [cmd, args] = pinned(1, cmd0, args0);
   return new Promise((done, fail) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, detached: false });
     let out = '';
@@ -100,6 +116,7 @@ function startChild(cmd: string, args: string[], match: RegExp, env: Record<stri
         clearTimeout(timer);
         done({
           url: m[1],
+          pid: child.pid!,
           stop: () =>
             new Promise<void>((r) => {
               if (child.exitCode !== null) return r();
@@ -115,14 +132,39 @@ function startChild(cmd: string, args: string[], match: RegExp, env: Record<stri
   });
 }
 
-async function openLoop(url: string, body: string): Promise<OpenLoopResult> {
-  const out = await run(process.execPath, [
+/** One open-loop window, with the machine's CPU pressure over it and whether it is a latency at the rate. */
+interface HttpWindow extends OpenLoopResult {
+  load: number[];
+  /** Share of the window some task waited for a CPU (PSI "some"), neighbours included; null without PSI. */
+  cpuPressure: number | null;
+  /** Why this is not a latency at RATE (too few answered, or the generator sent late), or null when it is. */
+  notAtRate: string | null;
+  /** How long the server's main thread sat runnable but off-CPU, ms per second of the window (ghosteam's server only). */
+  serverRunqueueWaitMsPerS: number | null;
+}
+
+/** One window against the server; `serverPid`, when its main thread is the server's, also times its wait for a CPU. */
+async function openLoop(url: string, body: string, serverPid?: number): Promise<HttpWindow> {
+  const w0 = serverPid ? schedWaitNs(serverPid) : 0;
+  const p0 = cpuPressureSomeUs();
+  const t0 = performance.now();
+  const [cmd, args] = pinned(0, process.execPath, [
     '--import',
     'tsx',
     openLoopScript,
     JSON.stringify({ url, body, rate: RATE, connections: 16, seconds: SECONDS, warmupSeconds: 1 }),
   ]);
-  return lastJson<OpenLoopResult>(out);
+  const r = lastJson<OpenLoopResult>(await run(cmd, args));
+  const ms = performance.now() - t0;
+  const pressure = (cpuPressureSomeUs() - p0) / (ms * 1000);
+  const wait = serverPid ? (schedWaitNs(serverPid) - w0) / 1e6 / (ms / 1000) : null;
+  return {
+    ...r,
+    load: load(),
+    cpuPressure: Number.isFinite(pressure) ? Math.round(pressure * 100) / 100 : null,
+    serverRunqueueWaitMsPerS: wait === null ? null : Math.round(wait * 10) / 10,
+    notAtRate: atRateProblem({ rate: RATE, rps: r.rps, sendLagP99: r.sendLagMs.p99 }) ?? (r.errors + r.non2xx > 0 ? `${r.errors + r.non2xx} errors` : null),
+  };
 }
 
 function percentiles(xs: number[]): { p50: number; p99: number } {
@@ -182,20 +224,25 @@ try {
       `${identical ? 'identical row for row' : `DIFFERENT: ${feast.mismatches} values, first ${feast.firstMismatch}`} (null share ${(feast.nullShare * 100).toFixed(1)}%); load ${loadJoin.join(' ')}\n`,
   );
 
-  // 2. Materialize into both stores (ghosteam) and Feast's SQLite store.
+  // 2. Materialize into both stores (ghosteam) and into Feast's SQLite and Redis stores.
   const sqlitePath = join(dir, 'online.db');
   const sqlite = SqliteOnlineStore.open({ path: sqlitePath });
   const rstore = await RedisOnlineStore.connect({ url: redis.url, prefix: 'bench:' });
-  const tm = performance.now();
-  for (const d of data) {
-    const prepared = prepareView(d.name, d.spec, d.data);
-    await materializeView(sqlite, d.name, prepared, { end: Date.parse(END), chunkMs: 86_400_000 });
-    await materializeView(rstore, d.name, prepared, { end: Date.parse(END), chunkMs: 86_400_000 });
-  }
-  const materializeSeconds = (performance.now() - tm) / 1000;
-  const feastRepo = lastJson<{ repo: string; materializeSeconds: number }>(await run(python, [feastScript, 'online', dir, END]));
+  const prepared = data.map((d) => ({ name: d.name, view: prepareView(d.name, d.spec, d.data) }));
+  const materializeInto = async (store: OnlineStore) => {
+    const t = performance.now();
+    for (const d of prepared) await materializeView(store, d.name, d.view, { end: Date.parse(END), chunkMs: 86_400_000 });
+    return (performance.now() - t) / 1000;
+  };
+  const ghosteamMaterialize = { sqlite: await materializeInto(sqlite), redis: await materializeInto(rstore) };
+  const feastRepo = {
+    sqlite: lastJson<{ repo: string; materializeSeconds: number }>(await run(python, [feastScript, 'online', dir, END, 'sqlite'])),
+    redis: lastJson<{ repo: string; materializeSeconds: number }>(await run(python, [feastScript, 'online', dir, END, 'redis', new URL(redis.url).host])),
+  };
+  const secs = (x: number) => `${x.toFixed(1)} s`;
   process.stdout.write(
-    `materialize 3 views (10,000 drivers): ghosteam SQLite + Redis ${materializeSeconds.toFixed(1)} s, Feast SQLite ${feastRepo.materializeSeconds.toFixed(1)} s\n`,
+    `materialize 3 views (10,000 drivers, ${prepared.reduce((n, d) => n + d.view.times.length, 0)} rows): SQLite ghosteam ${secs(ghosteamMaterialize.sqlite)}, Feast ${secs(feastRepo.sqlite.materializeSeconds)} (${(feastRepo.sqlite.materializeSeconds / ghosteamMaterialize.sqlite).toFixed(1)}×); ` +
+      `Redis ghosteam ${secs(ghosteamMaterialize.redis)}, Feast ${secs(feastRepo.redis.materializeSeconds)} (${(feastRepo.redis.materializeSeconds / ghosteamMaterialize.redis).toFixed(1)}×); load ${load().join(' ')}\n`,
   );
   // The same values from both sides' stores, for one driver (the oracle test compares more).
   const probe = await getOnlineFeatures(sqlite, service, [{ driver_id: 42 }], { now: Date.parse(END) });
@@ -212,7 +259,7 @@ try {
   await rstore.close();
 
   // 4. Over HTTP at a fixed rate.
-  const http: Record<string, OpenLoopResult & { load: number[] }> = {};
+  const http: Record<string, HttpWindow> = {};
   const ours = async (kind: 'sqlite' | 'redis') => {
     const port = await freePort();
     const srv = await startChild(
@@ -224,55 +271,72 @@ try {
       const body = JSON.stringify({ service: 'bench', entities: [{ driver_id: 42 }] });
       const check = (await (await fetch(`${srv.url}/v1/features`, { method: 'POST', body })).json()) as { rows: { values: unknown[] }[] };
       if (JSON.stringify(check.rows[0].values) !== JSON.stringify(probe.values[0])) throw new Error(`ghosteam's ${kind} server answers other values`);
-      http[`ghosteam-${kind}`] = { ...(await openLoop(`${srv.url}/v1/features`, body)), load: load() };
+      http[`ghosteam-${kind}`] = await openLoop(`${srv.url}/v1/features`, body, srv.pid);
     } finally {
       await srv.stop();
     }
   };
-  await ours('sqlite');
-  await ours('redis');
-  let feastHttp: (OpenLoopResult & { load: number[] }) | undefined;
-  let feastProblem: string | undefined;
-  try {
-    const port = await freePort();
-    const feastBin = join(python, '..', 'feast');
-    const srv = await startChild(
-      feastBin,
-      // --max-requests 0: feast serve's default (1000, gunicorn's worker recycling) restarts the worker
-      // after ~1,000 requests, inside the warm-up at this rate, closing every keep-alive connection;
-      // the generator does not reconnect, so the earlier runs counted nearly every request an error.
-      ['-c', feastRepo.repo, 'serve', '-h', '127.0.0.1', '-p', String(port), '--workers', '1', '--max-requests', '0'],
-      /(?:Uvicorn running on|Listening at:) (http:\/\/\S+)/,
-      {
-        FEAST_USAGE: 'False',
-      },
-    );
+  const feastProblem: Record<string, string> = {};
+  const theirs = async (kind: 'sqlite' | 'redis') => {
     try {
-      const body = JSON.stringify({ feature_service: 'bench', entities: { driver_id: [42] } });
-      const check = (await (
-        await fetch(`${srv.url}/get-online-features`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
-      ).json()) as {
-        metadata: { feature_names: string[] };
-        results: { values: unknown[] }[];
-      };
-      const names = check.metadata.feature_names;
-      const theirs = refs.map((r) => check.results[names.indexOf(r.split(':')[1])]?.values[0]);
-      if (JSON.stringify(theirs) !== JSON.stringify(probe.values[0]))
-        throw new Error(`feast serve answers other values: ${JSON.stringify(theirs).slice(0, 200)}`);
-      feastHttp = { ...(await openLoop(`${srv.url}/get-online-features`, body)), load: load() };
-    } finally {
-      await srv.stop();
+      const port = await freePort();
+      const feastBin = join(python, '..', 'feast');
+      const srv = await startChild(
+        feastBin,
+        // --max-requests 0: feast serve's default (1000, gunicorn's worker recycling) restarts the worker
+        // after ~1,000 requests, inside the warm-up at this rate, closing every keep-alive connection;
+        // the generator does not reconnect, so the earlier runs counted nearly every request an error.
+        ['-c', feastRepo[kind].repo, 'serve', '-h', '127.0.0.1', '-p', String(port), '--workers', '1', '--max-requests', '0'],
+        /(?:Uvicorn running on|Listening at:) (http:\/\/\S+)/,
+        {
+          FEAST_USAGE: 'False',
+        },
+      );
+      try {
+        const body = JSON.stringify({ feature_service: 'bench', entities: { driver_id: [42] } });
+        const check = (await (
+          await fetch(`${srv.url}/get-online-features`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+        ).json()) as {
+          metadata: { feature_names: string[] };
+          results: { values: unknown[] }[];
+        };
+        const names = check.metadata.feature_names;
+        const got = refs.map((r) => check.results[names.indexOf(r.split(':')[1])]?.values[0]);
+        if (JSON.stringify(got) !== JSON.stringify(probe.values[0]))
+          throw new Error(`feast serve (${kind}) answers other values: ${JSON.stringify(got).slice(0, 200)}`);
+        http[`feast-${kind}`] = await openLoop(`${srv.url}/get-online-features`, body);
+      } finally {
+        await srv.stop();
+      }
+    } catch (e) {
+      feastProblem[kind] = (e as Error).message.slice(0, 400);
     }
-  } catch (e) {
-    feastProblem = (e as Error).message.slice(0, 400);
+  };
+  await ours('sqlite');
+  await theirs('sqlite');
+  await ours('redis');
+  await theirs('redis');
+  const line = (name: string, r: HttpWindow) =>
+    `${name}: ${r.rps.toFixed(0)} req/s achieved of ${RATE}, p50 ${r.latencyMs.p50} / p99 ${r.latencyMs.p99} ms (service p50 ${r.serviceMs.p50} / p99 ${r.serviceMs.p99}, send lag p99 ${r.sendLagMs.p99}, ${r.backlogged} backlogged), ` +
+    `${r.non2xx + r.errors} errors; CPU pressure ${r.cpuPressure ?? 'n/a'}${r.serverRunqueueWaitMsPerS === null ? '' : `, server off-CPU while runnable ${r.serverRunqueueWaitMsPerS} ms/s`}; ${r.notAtRate ? `NOT a latency at the rate: ${r.notAtRate}` : 'at the rate'}; load ${r.load.join(' ')}`;
+  process.stdout.write(`HTTP, ${pin ? 'generator pinned to CPU 0, servers to CPU 1' : 'unpinned'}:\n`);
+  for (const kind of ['sqlite', 'redis'] as const) {
+    process.stdout.write(`HTTP ${line(`ghosteam (${kind})`, http[`ghosteam-${kind}`])}\n`);
+    const f = http[`feast-${kind}`];
+    if (f)
+      process.stdout.write(
+        `HTTP ${line(`feast serve (${kind})`, f)}; Feast's p99 / ghosteam's ${(f.latencyMs.p99 / http[`ghosteam-${kind}`].latencyMs.p99).toFixed(1)}×\n`,
+      );
+    else process.stdout.write(`HTTP feast serve (${kind}): not measured (${feastProblem[kind]})\n`);
   }
-  const line = (name: string, r: OpenLoopResult & { load: number[] }) =>
-    `${name}: ${r.rps.toFixed(0)} req/s achieved of ${RATE}, p50 ${r.latencyMs.p50} / p99 ${r.latencyMs.p99} ms (service p99 ${r.serviceMs.p99}, send lag p99 ${r.sendLagMs.p99}), ${r.non2xx + r.errors} errors; load ${r.load.join(' ')}`;
-  for (const [k, r] of Object.entries(http)) process.stdout.write(`HTTP ${line(k, r)}\n`);
-  if (feastHttp) process.stdout.write(`HTTP ${line('feast serve (SQLite)', feastHttp)}\n`);
-  else process.stdout.write(`HTTP feast serve: not measured (${feastProblem})\n`);
-
+  const byStore = <T>(prefix: string, f: (r: HttpWindow) => T) => ({
+    sqlite: http[`${prefix}-sqlite`] ? f(http[`${prefix}-sqlite`]) : null,
+    redis: http[`${prefix}-redis`] ? f(http[`${prefix}-redis`]) : null,
+  });
   const onlineHttpP99Ms = Math.max(http['ghosteam-sqlite'].latencyMs.p99, http['ghosteam-redis'].latencyMs.p99);
+  const notAtRate = Object.entries(http)
+    .filter(([k, r]) => k.startsWith('ghosteam-') && r.notAtRate)
+    .map(([k, r]) => `${k}: ${r.notAtRate}`);
   process.stdout.write(
     JSON.stringify({
       rows: ROWS,
@@ -282,11 +346,25 @@ try {
       feastJoinSeconds: Number(feast.feastSeconds.toFixed(3)),
       joinSpeedupVsFeast: Number(joinSpeedup.toFixed(2)),
       identicalToFeast: identical,
+      ghosteamMaterializeSeconds: { sqlite: Number(ghosteamMaterialize.sqlite.toFixed(2)), redis: Number(ghosteamMaterialize.redis.toFixed(2)) },
+      feastMaterializeSeconds: { sqlite: Number(feastRepo.sqlite.materializeSeconds.toFixed(2)), redis: Number(feastRepo.redis.materializeSeconds.toFixed(2)) },
       onlineHttpP99Ms,
-      onlineHttpP50Ms: { sqlite: http['ghosteam-sqlite'].latencyMs.p50, redis: http['ghosteam-redis'].latencyMs.p50 },
-      onlineHttpP99ByStore: { sqlite: http['ghosteam-sqlite'].latencyMs.p99, redis: http['ghosteam-redis'].latencyMs.p99 },
-      feastHttpP50Ms: feastHttp?.latencyMs.p50 ?? null,
-      feastHttpP99Ms: feastHttp?.latencyMs.p99 ?? null,
+      onlineHttpP50Ms: byStore('ghosteam', (r) => r.latencyMs.p50),
+      onlineHttpP99ByStore: byStore('ghosteam', (r) => r.latencyMs.p99),
+      onlineHttpServiceP99ByStore: byStore('ghosteam', (r) => r.serviceMs.p99),
+      onlineHttpSendLagP99ByStore: byStore('ghosteam', (r) => r.sendLagMs.p99),
+      onlineHttpCpuPressureByStore: byStore('ghosteam', (r) => r.cpuPressure),
+      onlineHttpServerRunqueueWaitMsPerSByStore: byStore('ghosteam', (r) => r.serverRunqueueWaitMsPerS),
+      // null when every ghosteam window was a latency at the rate; else why not (the p99 is then not the server's alone).
+      onlineHttpNotAtRate: notAtRate.length ? notAtRate.join('; ') : null,
+      feastHttpP50Ms: http['feast-sqlite']?.latencyMs.p50 ?? null,
+      feastHttpP99Ms: http['feast-sqlite']?.latencyMs.p99 ?? null,
+      feastHttpP50ByStore: byStore('feast', (r) => r.latencyMs.p50),
+      feastHttpP99ByStore: byStore('feast', (r) => r.latencyMs.p99),
+      feastHttpServiceP99ByStore: byStore('feast', (r) => r.serviceMs.p99),
+      feastHttpNotAtRateByStore: byStore('feast', (r) => r.notAtRate),
+      feastHttpProblem: Object.keys(feastProblem).length ? feastProblem : null,
+      httpPinned: pin,
       rate: RATE,
       inProcessP99Ms: Math.max(inSqlite.p99, inRedis.p99),
       inProcessP99ByStore: { sqlite: inSqlite.p99, redis: inRedis.p99 },

@@ -20,6 +20,7 @@
  *   node --import tsx bench/open-loop.ts '{"url":"http://127.0.0.1:8080/v2/models/fraud/infer","body":"...","rate":5000,"connections":64,"seconds":5}'
  * prints one JSON line (OpenLoopResult).
  */
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -308,6 +309,28 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(p));
     });
   });
+}
+
+/**
+ * The machine's CPU pressure counter (/proc/pressure/cpu, "some" total, µs): time during which some
+ * task waited for a CPU, neighbours' work included. Its growth over a window, divided by the window,
+ * is the share of the window a runnable task found no free CPU. NaN where the kernel has no PSI.
+ */
+export function cpuPressureSomeUs(): number {
+  try {
+    return Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))![1]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** How long a process's main thread has sat runnable but not running (/proc/PID/schedstat, ns); 0 when unreadable. */
+export function schedWaitNs(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  } catch {
+    return 0;
+  }
 }
 
 /** Responses must keep up with at least this share of the schedule for a figure to be "at the rate". */

@@ -50,7 +50,7 @@ import { denseNetToOnnx } from '../components/onnx/index.ts';
 import { randomDenseNet, seededRandom } from '../components/onnx/random.ts';
 import { startModelServer, type ModelServerOptions } from '../components/model-server/index.ts';
 import { defaultWorkers, startServerCluster, type ServerClusterOptions } from '../components/model-server/cluster.ts';
-import { atRateProblem, freePort, quantiles, type OpenLoopResult } from './open-loop.ts';
+import { atRateProblem, cpuPressureSomeUs, freePort, quantiles, schedWaitNs, type OpenLoopResult } from './open-loop.ts';
 import type { ClosedLoopResult } from './closed-loop.ts';
 import { venvDir, venvPython, VENV_COMPLETE_MARKER } from '../test/peers/config.ts';
 
@@ -135,21 +135,6 @@ interface FixedRateResult {
   cpuUsPerReq: number;
 }
 
-function schedWaitNs(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
-  } catch {
-    return 0;
-  }
-}
-function psiSomeUs(): number {
-  try {
-    return Number(/some .*total=(\d+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))![1]);
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** CPU time the hypervisor took from this VM's CPUs (steal, /proc/stat), all CPUs, in ms. */
 function stealMs(): number {
   try {
@@ -203,7 +188,7 @@ async function fixedRateWindow(
   await new Promise((r) => setTimeout(r, 1500));
   await ask(child, 'probe-start');
   const w0 = schedWaitNs(pid),
-    p0 = psiSomeUs(),
+    p0 = cpuPressureSomeUs(),
     c0 = cpuSeconds(pid),
     s0 = stealMs(),
     t0 = performance.now();
@@ -211,7 +196,7 @@ async function fixedRateWindow(
   const server = await ask(child, 'probe-stop');
   const el = (performance.now() - t0) / 1000;
   const w1 = schedWaitNs(pid),
-    p1 = psiSomeUs(),
+    p1 = cpuPressureSomeUs(),
     c1 = cpuSeconds(pid),
     s1 = stealMs();
   await exited;

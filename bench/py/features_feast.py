@@ -3,8 +3,10 @@
   features_feast.py gen DIR ROWS        write the bench data (Parquet): 3 feature views and the entity rows
   features_feast.py join DIR K          Feast's get_historical_features on its file offline store, timed, and its
                                         result compared row for row with ghosteam's (DIR/ghosteam.arrow), K features of each view
-  features_feast.py online DIR          a Feast repo (DIR/feast-repo) with a SQLite online store, materialized,
-                                        ready for `feast serve`; prints the feature service's name
+  features_feast.py online DIR END sqlite
+  features_feast.py online DIR END redis HOST:PORT
+                                        a Feast repo (DIR/feast-repo-sqlite, -redis) with that online store, materialized
+                                        up to END (timed), ready for `feast serve`; prints the repo and the feature service's name
 Every command prints one JSON line on stdout.
 """
 import contextlib
@@ -129,14 +131,23 @@ def join(d, per_view):
     print(json.dumps(out))
 
 
-def online(d, end):
-    work = os.path.join(d, "feast-repo")
+def online(d, end, kind, redis=None):
+    """A Feast repo over the bench data with a SQLite or a Redis (host:port) online store, materialized, timed."""
+    work = os.path.join(d, "feast-repo-" + kind)
     os.makedirs(work, exist_ok=True)
-    store, _ = repo(work, d, {"type": "sqlite", "path": os.path.join(work, "online.db")})
+    if kind == "sqlite":
+        store_cfg = {"type": "sqlite", "path": os.path.join(work, "online.db")}
+        store_yaml = "  type: sqlite\n  path: %s\n" % store_cfg["path"]
+    elif kind == "redis":
+        store_cfg = {"type": "redis", "connection_string": redis}
+        store_yaml = "  type: redis\n  connection_string: %s\n" % json.dumps(redis)
+    else:
+        raise SystemExit("features_feast.py online: the store is sqlite or redis, not %r" % kind)
+    store, _ = repo(work, d, store_cfg)
     with open(os.path.join(work, "feature_store.yaml"), "w") as f:
         f.write(
-            "project: bench\nregistry: %s\nprovider: local\nonline_store:\n  type: sqlite\n  path: %s\noffline_store:\n  type: file\nentity_key_serialization_version: 3\n"
-            % (os.path.join(work, "registry.db"), os.path.join(work, "online.db"))
+            "project: bench\nregistry: %s\nprovider: local\nonline_store:\n%soffline_store:\n  type: file\nentity_key_serialization_version: 3\n"
+            % (os.path.join(work, "registry.db"), store_yaml)
         )
     t = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr):
@@ -151,4 +162,4 @@ if __name__ == "__main__":
     elif cmd == "join":
         join(d, int(sys.argv[3]))
     elif cmd == "online":
-        online(d, sys.argv[3])
+        online(d, sys.argv[3], sys.argv[4], *sys.argv[5:6])
