@@ -12,6 +12,7 @@ import type { BatchInput, RawOutput } from './batcher.ts';
 import { rewriteBf16Io, unsupportedIoMessage } from './onnx-io.ts';
 import { planGraph, type ClassLabels, type GraphPlan } from './graph.ts';
 import { modelFileIn, nativeFormatError, nativeFormatHint } from './formats.ts';
+import { ORT_TYPE_OF_ONNX } from '../onnx/index.ts';
 
 const { onnx } = onnxProto;
 
@@ -164,23 +165,6 @@ export interface OrtModel extends ModelSignature {
   readonly release: () => Promise<void>;
 }
 
-/** ONNX TensorProto element type → onnxruntime-node's type name, for the types a session reports as they are. */
-const ONNX_TO_ORT: Readonly<Record<number, string>> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-};
-
 /** Whether requests can be merged, and why: from the graph's proof and the declared shapes. */
 function batchability(plan: GraphPlan | undefined, inputs: readonly TensorSpec[], outputs: readonly TensorSpec[]): { batchable: boolean; batchReason: string } {
   const declared = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
@@ -223,7 +207,7 @@ export async function readModelSignature(path: string): Promise<ModelSignature |
   if (!graph) return undefined;
   const spec = (v: onnxProto.onnx.IValueInfoProto, labels?: ReadonlyMap<string, ClassLabels>): TensorSpec | undefined => {
     const t = v.type?.tensorType;
-    const ortType = t?.elemType === undefined || t?.elemType === null ? undefined : ONNX_TO_ORT[t.elemType];
+    const ortType = t?.elemType === undefined || t?.elemType === null ? undefined : ORT_TYPE_OF_ONNX[t.elemType];
     const datatype = ortType ? oipDatatypeOf(ortType) : undefined;
     if (!t?.shape || !datatype || typeof v.name !== 'string') return undefined;
     const shape = (t.shape.dim ?? []).map((d) => {

@@ -19,6 +19,23 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
+/** ONNX TensorProto element type → onnxruntime-node's tensor type name (the types a session reports as they are). */
+export const ORT_TYPE_OF_ONNX: Readonly<Record<number, string>> = {
+  1: 'float32',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'float64',
+  12: 'uint32',
+  13: 'uint64',
+};
+
 export type Activation = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
 
 export interface DenseLayer {

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OptimizeError } from './int8.ts';
+import { ORT_TYPE_OF_ONNX } from '../onnx/index.ts';
 import { decodeModel, DT, encodeModel, onnx, pruneOpsets, type IModel } from './proto.ts';
 
 /**
@@ -20,22 +21,6 @@ import { decodeModel, DT, encodeModel, onnx, pruneOpsets, type IModel } from './
  */
 export type GraphLevel = 'disabled' | 'basic' | 'extended' | 'all';
 export const GRAPH_LEVELS: readonly GraphLevel[] = ['disabled', 'basic', 'extended', 'all'];
-
-const ORT_TYPE_OF_DT: Record<number, string> = {
-  1: 'float32',
-  2: 'uint8',
-  3: 'int8',
-  4: 'uint16',
-  5: 'int16',
-  6: 'int32',
-  7: 'int64',
-  8: 'string',
-  9: 'bool',
-  10: 'float16',
-  11: 'float64',
-  12: 'uint32',
-  13: 'uint64',
-};
 
 /** The model after onnxruntime's graph optimizations at `level`, as onnxruntime saves it. */
 export async function optimizeGraph(bytes: Uint8Array, level: GraphLevel, where: string): Promise<Uint8Array> {
@@ -67,7 +52,7 @@ export async function optimizeGraph(bytes: Uint8Array, level: GraphLevel, where:
 export async function tensorTypes(m: IModel, where: string): Promise<Map<string, string>> {
   const types = new Map<string, string>();
   const g = m.graph!;
-  for (const t of g.initializer ?? []) types.set(String(t.name), ORT_TYPE_OF_DT[t.dataType ?? 0] ?? 'unknown');
+  for (const t of g.initializer ?? []) types.set(String(t.name), ORT_TYPE_OF_ONNX[t.dataType ?? 0] ?? 'unknown');
   const probe = onnx.ModelProto.decode(encodeModel(m));
   const pg = probe.graph!;
   const outputs = (pg.output ??= []);
