@@ -57,11 +57,18 @@ export async function getOnlineFeatures(
   let missing = 0;
   let stale = 0;
   let col = 0;
-  for (const g of svc.spec.features) {
+  // Every view's keys are checked first (a bad key is the caller's error, whichever view names it),
+  // then all views are read at once: on Redis one pipelined round trip instead of one per view.
+  const groups = svc.spec.features.map((g) => {
     const view = svc.views.get(g.featureView)!;
     const keys = joinKeysOf(view.entities);
     const encoded = entityRows.map((r, i) => encodeKeyValues(keys, r, entityRows.length > 1 ? `entities[${i}]` : 'entities'));
-    const rows = await store.read(g.featureView, encoded, g.features);
+    return { g, view, keys, encoded };
+  });
+  const read = await Promise.all(groups.map(({ g, encoded }) => store.read(g.featureView, encoded, g.features)));
+  for (let gi = 0; gi < groups.length; gi++) {
+    const { g, view, keys } = groups[gi];
+    const rows = read[gi];
     const ttlMs = view.ttlSeconds * 1000;
     for (let i = 0; i < entityRows.length; i++) {
       const row = rows[i];

@@ -181,6 +181,60 @@ for (const [kind, open] of stores)
         message: `entities: join key 'driver_id' is "x", not a whole number (declared int64)`,
       });
     });
+
+    test('a service over several views reads them all at once (one round trip on Redis), values in declared order', async (t) => {
+      if (redis.skip) return t.skip(redis.skip);
+      const now = T0 + 11 * H;
+      // The real store, watched: how many reads are in flight together.
+      let inFlight = 0;
+      let most = 0;
+      const watched: OnlineStore = {
+        ...store,
+        write: (v, r) => store.write(v, r),
+        getWatermark: (v) => store.getWatermark(v),
+        setWatermark: (v, u) => store.setWatermark(v, u),
+        close: () => store.close(),
+        read: async (view, keys, features) => {
+          most = Math.max(most, ++inFlight);
+          try {
+            return await store.read(view, keys, features);
+          } finally {
+            inFlight--;
+          }
+        },
+      };
+      const multi: ServiceDef = {
+        name: 'multi',
+        spec: {
+          features: [
+            { featureView: 'driver_stats', features: ['city'] },
+            { featureView: 'never_materialized', features: ['conv_rate'] },
+            { featureView: 'driver_stats', features: ['conv_rate'] },
+          ],
+          onMissing: 'nan',
+        },
+        views: new Map([
+          ['driver_stats', spec],
+          ['never_materialized', spec],
+        ]),
+      };
+      const r = await getOnlineFeatures(watched, multi, [{ driver_id: 3 }, { driver_id: 2 }], { now });
+      assert.equal(most, 3, 'the three groups were read one after another');
+      assert.deepEqual(r.features, ['driver_stats:city', 'never_materialized:conv_rate', 'driver_stats:conv_rate']);
+      // driver 3: city null (missing), 1 h old; driver 2: 10 h old, stale under the 2 h TTL.
+      assert.deepEqual(r.values, [
+        [null, null, 0.9],
+        [null, null, null],
+      ]);
+      assert.deepEqual(r.status, [
+        ['missing', 'missing', 'present'],
+        ['stale', 'missing', 'stale'],
+      ]);
+      // A bad key in a later group is refused before any read.
+      most = 0;
+      await assert.rejects(getOnlineFeatures(watched, multi, [{ driver_id: 'x' }], { now }), { name: 'FeaturesError' });
+      assert.equal(most, 0);
+    });
   });
 
 describe('SQLite online store: files', () => {
