@@ -1,8 +1,9 @@
 /**
  * The Redis online store: one hash per view and entity, `<prefix>fv:<view>:<key>`, holding the event
- * time (`__ts`, epoch ms) and each feature as JSON text. A write is a server-side script that
- * replaces the hash only when it holds no newer event time, so materialization runs may overlap or
- * repeat and the newest value still wins. Reads are one HMGET per entity, pipelined.
+ * time (`__ts`, epoch ms) and each feature as JSON text. A write is a server-side script (one call
+ * per 100 keys, pipelined) that replaces each hash only when it holds no newer event time, so
+ * materialization runs may overlap or repeat and the newest value still wins. Reads are one HMGET
+ * per entity, pipelined.
  * The client is node-redis (`@redis/client`); the URL comes from a Secret, never from the manifests.
  */
 import { createHash } from 'node:crypto';
@@ -10,11 +11,25 @@ import { createClient } from '@redis/client';
 import type { Cell } from '../dataset/index.ts';
 import type { OnlineRow, OnlineStore } from './materialize.ts';
 
-const WRITE_IF_NEWER = `local cur = redis.call('HGET', KEYS[1], '__ts')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], '__ts', unpack(ARGV))
-return 1`;
+// One call writes many keys: ARGV holds, per key, its event time, its field count n, then n
+// field/value pairs. A key is replaced only when it holds no newer event time. (All keys of one call
+// are on this one server; a Redis Cluster would need them in one hash slot.)
+const WRITE_IF_NEWER = `local a = 1
+local written = 0
+for k = 1, #KEYS do
+  local ts = ARGV[a]
+  local n = tonumber(ARGV[a + 1])
+  local cur = redis.call('HGET', KEYS[k], '__ts')
+  if not cur or tonumber(cur) <= tonumber(ts) then
+    redis.call('DEL', KEYS[k])
+    redis.call('HSET', KEYS[k], '__ts', ts, unpack(ARGV, a + 2, a + 1 + 2 * n))
+    written = written + 1
+  end
+  a = a + 2 + 2 * n
+end
+return written`;
+/** Keys per script call: large enough to amortize the call, small enough not to hold the server long. */
+const KEYS_PER_CALL = 100;
 const WRITE_SHA = createHash('sha1').update(WRITE_IF_NEWER).digest('hex');
 
 export interface RedisStoreOptions {
@@ -57,24 +72,31 @@ export class RedisOnlineStore implements OnlineStore {
   async write(view: string, rows: readonly OnlineRow[]): Promise<void> {
     for (let i = 0; i < rows.length; i += this.batch) {
       const part = rows.slice(i, i + this.batch);
-      await Promise.all(
-        part.map((r) => {
-          const args: string[] = [String(r.eventTime)];
-          for (const [f, v] of Object.entries(r.values)) args.push(f, encodeCell(v));
-          return this.evalWrite(this.key(view, r.key), args);
-        }),
-      );
+      const calls: Promise<void>[] = [];
+      for (let j = 0; j < part.length; j += KEYS_PER_CALL) {
+        const group = part.slice(j, j + KEYS_PER_CALL);
+        const keys = group.map((r) => this.key(view, r.key));
+        const args: string[] = [];
+        for (const r of group) {
+          const fields = Object.entries(r.values);
+          args.push(String(r.eventTime), String(fields.length));
+          for (const [f, v] of fields) args.push(f, encodeCell(v));
+        }
+        calls.push(this.evalWrite(keys, args));
+      }
+      await Promise.all(calls);
     }
   }
 
-  private async evalWrite(key: string, args: string[]): Promise<void> {
+  private async evalWrite(keys: string[], args: string[]): Promise<void> {
+    const command = ['EVALSHA', WRITE_SHA, String(keys.length), ...keys, ...args];
     try {
-      await this.client.sendCommand(['EVALSHA', WRITE_SHA, '1', key, ...args]);
+      await this.client.sendCommand(command);
     } catch (err) {
       // The script cache is empty after a server restart or SCRIPT FLUSH: load it again once.
       if (!String((err as Error).message).includes('NOSCRIPT')) throw err;
       await this.client.sendCommand(['SCRIPT', 'LOAD', WRITE_IF_NEWER]);
-      await this.client.sendCommand(['EVALSHA', WRITE_SHA, '1', key, ...args]);
+      await this.client.sendCommand(command);
     }
   }
 

@@ -7,6 +7,7 @@ import type { FeatureServiceSpec, FeatureViewSpec } from '../../api/crds/types.t
 import { datasetFromColumns } from '../../components/dataset/index.ts';
 import { chunks, latestPerKey, materializeView, prepareView } from '../../components/features/materialize.ts';
 import { getOnlineFeatures, type ServiceDef } from '../../components/features/online.ts';
+import { createClient } from '@redis/client';
 import { RedisOnlineStore } from '../../components/features/redis-store.ts';
 import { SqliteOnlineStore } from '../../components/features/sqlite-store.ts';
 import type { OnlineStore } from '../../components/features/materialize.ts';
@@ -258,6 +259,50 @@ describe('SQLite online store: files', () => {
       await writer.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Redis online store: writes', () => {
+  test('250 keys in script calls of 100: only newer-or-equal event times replace a hash, and a flushed script cache is reloaded', async (t) => {
+    const redis: TestRedis & { skip?: string } = await startTestRedis();
+    if (redis.skip) return t.skip(redis.skip);
+    const store = await RedisOnlineStore.connect({ url: redis.url, prefix: `${uniqueName('w')}:` });
+    const admin = createClient({ url: redis.url });
+    try {
+      await admin.connect();
+      const rows = (time: (i: number) => number, tag: string) =>
+        Array.from({ length: 250 }, (_, i) => ({ key: String(i), eventTime: time(i), values: { tag: `${tag}${i}`, n: i } }));
+      await store.write(
+        'v',
+        rows(() => 1000, 'a'),
+      );
+      // Even keys get an older time (kept as they are), keys divisible by 3 the same time (replaced), the rest newer.
+      await admin.sendCommand(['SCRIPT', 'FLUSH']);
+      await store.write(
+        'v',
+        rows((i) => (i % 2 === 0 && i % 3 !== 0 ? 999 : i % 3 === 0 ? 1000 : 1001), 'b'),
+      );
+      const got = await store.read(
+        'v',
+        rows(() => 0, '').map((r) => r.key),
+        ['tag', 'n'],
+      );
+      got.forEach((r, i) => {
+        const replaced = !(i % 2 === 0 && i % 3 !== 0);
+        assert.deepEqual(
+          r,
+          { key: String(i), eventTime: replaced ? (i % 3 === 0 ? 1000 : 1001) : 1000, values: { tag: `${replaced ? 'b' : 'a'}${i}`, n: i } },
+          `key ${i}`,
+        );
+      });
+      // A replaced hash holds only the new fields: a feature dropped from the view does not linger.
+      await store.write('v', [{ key: '1', eventTime: 2000, values: { n: 7 } }]);
+      assert.deepEqual((await store.read('v', ['1'], ['tag', 'n']))[0], { key: '1', eventTime: 2000, values: { tag: null, n: 7 } });
+    } finally {
+      await admin.close();
+      await store.close();
+      await redis.stop();
     }
   });
 });
