@@ -9,6 +9,9 @@ import { TEST_NAMES } from './drift/types.ts';
 
 type Decls = Readonly<Record<string, ParamDecl>>;
 
+/** train-tabular's epochs when the task does not set them (also what an epoch budget counts a trial as). */
+export const TRAIN_TABULAR_DEFAULT_EPOCHS = 20;
+
 export const PARAMS = {
   ingest: {
     path: { type: 'string' },

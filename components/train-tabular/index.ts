@@ -30,7 +30,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { defineComponent } from '../component.ts';
 import { readDataset } from '../dataset/index.ts';
 import { Params, ParamError } from '../params.ts';
-import { PARAMS } from '../param-decls.ts';
+import { PARAMS, TRAIN_TABULAR_DEFAULT_EPOCHS } from '../param-decls.ts';
 import type { BackendChoice } from './backend.ts';
 import { classesOf, classVector, defaultFeatures, featureMatrix, inferTask, labelInfo, labelVector, regressionVector, TASKS, type Task } from './features.ts';
 import { MODEL_FORMAT, type ModelArtifact } from './model.ts';
@@ -93,7 +93,7 @@ export const trainTabular = defineComponent({
     const opts = {
       kind,
       hidden,
-      epochs: p.number('epochs', 20, { min: 1, integer: true }),
+      epochs: p.number('epochs', TRAIN_TABULAR_DEFAULT_EPOCHS, { min: 1, integer: true }),
       batchSize: p.number('batchSize', 256, { min: 1, integer: true }),
       learningRate: p.number('learningRate', 0.01, { min: 0 }),
       l2: p.number('l2', 0, { min: 0 }),

@@ -13,11 +13,10 @@
  */
 import type { EarlyStoppingSpec } from './pruners.ts';
 import { hyperbandBracket, hyperbandBrackets } from './pruners.ts';
+import { TRAIN_TABULAR_DEFAULT_EPOCHS } from '../param-decls.ts';
 
 /** The trial task's param that bounds its compute (ASHA's resource, the budget's unit). */
 export const RESOURCE_PARAM = 'epochs';
-/** train-tabular's epochs when the task does not set them. */
-const TRAIN_TABULAR_EPOCHS = 20;
 
 /** The epochs a trial trains for in full: the task's literal `epochs`, or train-tabular's default. */
 export function fullResource(t: {
@@ -26,7 +25,7 @@ export function fullResource(t: {
 }): number | undefined {
   const r = t.params[RESOURCE_PARAM];
   if (r?.kind === 'literal' && typeof r.value === 'number') return r.value;
-  if (r === undefined && t.component?.name === 'train-tabular') return TRAIN_TABULAR_EPOCHS;
+  if (r === undefined && t.component?.name === 'train-tabular') return TRAIN_TABULAR_DEFAULT_EPOCHS;
   return undefined;
 }
 
