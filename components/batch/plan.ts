@@ -154,11 +154,15 @@ export function planOutputs(
 /** The value of output column `c` at row `r`, given the output's data and row width. */
 export function outputValue(c: OutputColumn, data: ArrayLike<unknown>, width: number, r: number): unknown {
   if (c.kind === 'value') return data[r * width + c.col];
-  const classes = c.classes!;
-  if (width === 1) return classes[Number(data[r]) >= 0.5 ? 1 : 0];
+  return c.classes![labelIndex(data, width, r)];
+}
+
+/** The class a label column picks at row `r`: ≥ 0.5 for one probability column, else the first highest. */
+export function labelIndex(data: ArrayLike<unknown>, width: number, r: number): number {
+  if (width === 1) return Number(data[r]) >= 0.5 ? 1 : 0;
   let best = 0;
   for (let j = 1; j < width; j++) if (Number(data[r * width + j]) > Number(data[r * width + best])) best = j;
-  return classes[best];
+  return best;
 }
 
 const NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^[-+]?(inf|Infinity|nan|NaN)$/;

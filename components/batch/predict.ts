@@ -24,6 +24,7 @@ import {
   BatchPredictError,
   fillColumn,
   formatOfPath,
+  labelIndex,
   outputValue,
   planFeatures,
   planOutputs,
@@ -226,16 +227,9 @@ function outputValues(
     const o = out[c.output];
     const width = o.dims.length === 2 ? o.dims[1] : 1;
     if (c.kind === 'label' && codes[i]) {
-      // The index of the class outputValue picks: ≥ 0.5 for one column, else the first highest.
-      const d = o.data;
+      // The index of the class outputValue picks.
       const v = labelCodeArray(c.classes!.length, rows);
-      if (width === 1) for (let r = 0; r < rows; r++) v[r] = Number(d[r]) >= 0.5 ? 1 : 0;
-      else
-        for (let r = 0; r < rows; r++) {
-          let best = 0;
-          for (let j = 1; j < width; j++) if (Number(d[r * width + j]) > Number(d[r * width + best])) best = j;
-          v[r] = best;
-        }
+      for (let r = 0; r < rows; r++) v[r] = labelIndex(o.data, width, r);
       return v;
     }
     const half = specs.find((s) => s.name === c.output)?.datatype === 'FP16';
