@@ -377,6 +377,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
       // Parquet into one float32 [N, k] input: DuckDB decodes on its own threads into the matrix (duckdb-reader.ts).
       if (inFormat === 'parquet' && opts.fastParquet !== false) fast = await openFast(opts.input, plan, batchRows, opts.threads ?? availableParallelism());
       const source = fast ?? reader;
+      const recycle = source.recycle?.bind(source);
       if (opts.payloadLog)
         logger = new PayloadLogger({ file: opts.payloadLog, sampleRate: opts.payloadSample ?? 1, bufferSize: 1 << 20, flushIntervalMs: 1000 });
       const runId = randomUUID();
@@ -434,7 +435,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
         const values = [...kept, ...outputValues(outCols, model.outputs, out, chunk.rows, codes)];
         await sink({ rows: chunk.rows, values });
         // The Parquet writer has copied the kept columns into DuckDB's vectors: their buffers can fill later chunks.
-        if (source.recycle && outFormat === 'parquet') for (const v of kept) if (ArrayBuffer.isView(v)) source.recycle(v.buffer);
+        if (recycle && outFormat === 'parquet') for (const v of kept) if (ArrayBuffer.isView(v)) recycle(v.buffer);
         if (logger?.sample()) {
           const tensors = (ts: { name: string; datatype: OipDatatype; shape: readonly number[]; data: ArrayLike<unknown> | TypedData }[]) =>
             Object.fromEntries(ts.map((t) => [t.name, { shape: [...t.shape], datatype: t.datatype, data: t.data }]));
@@ -471,7 +472,6 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
           readRows += chunk.rows;
           const feeds = buildInputs(plan, chunk);
           // The payload log records the inputs after the run: those are sent as a copy, the others moved.
-          const recycle = source.recycle?.bind(source);
           const out = model.run(feeds, { transfer: !logger, recycle });
           out.catch(() => {}); // awaited in land(), in order
           inflight.push({ chunk, feeds, out });
