@@ -138,7 +138,35 @@ export type RunDetail = Static<typeof RunDetailSchema>;
 
 export const ErrorSchema = Type.Object({ error: Type.String({ description: 'What was wrong, and the fix' }) }, { $id: 'Error' });
 
-export const ModelsResponseSchema = Type.Object({ models: Type.Array(ModelSummarySchema) }, { $id: 'ModelsResponse' });
+export const RegisteredModelSummarySchema = Type.Object(
+  {
+    name: Str,
+    versions: Type.Array(Type.Integer(), { description: 'Its registered versions, oldest first' }),
+    latest: Type.Optional(Type.Integer({ description: 'The newest version' })),
+    aliases: Type.Record(Str, Type.Integer(), { description: 'Alias → version' }),
+    latestCreatedAt: OptStr,
+    latestMetrics: Type.Record(Str, Type.Number(), { description: "The newest version's metrics" }),
+    servedBy: Type.Array(Str, { description: 'The Models that serve it, as namespace/name; empty: registered, served by no Model' }),
+  },
+  { $id: 'RegisteredModelSummary' },
+);
+export type RegisteredModelSummary = Static<typeof RegisteredModelSummarySchema>;
+
+export const ModelsResponseSchema = Type.Object(
+  {
+    models: Type.Array(ModelSummarySchema, { description: 'The Model objects (what the operator serves and rolls out)' }),
+    registeredModels: Type.Array(RegisteredModelSummarySchema, {
+      description:
+        'Every registered model in the registry, by name, with the Models that serve it (a pipeline registers versions before any Model serves them)',
+    }),
+  },
+  { $id: 'ModelsResponse' },
+);
+export const RegisteredModelResponseSchema = Type.Object(
+  { model: RegisteredModelSummarySchema, versions: Type.Array(VersionSchema, { description: 'Newest first' }) },
+  { $id: 'RegisteredModelResponse' },
+);
+export type RegisteredModelResponse = Static<typeof RegisteredModelResponseSchema>;
 export const ModelAlertSchema = Type.Object(
   {
     alert: Str,
@@ -202,7 +230,7 @@ export interface Snapshot {
   readonly driftMonitors: readonly K8sObject[];
   readonly models: readonly K8sObject[];
   readonly trainingRuns: readonly K8sObject[];
-  /** Registered versions per registered model name, oldest first. */
+  /** Registered versions per registered model name, oldest first: every registered model the registry lists, and every one a Model names. */
   readonly versions: Readonly<Record<string, readonly ModelVersion[]>>;
   /** The embedded operator's alerts pending or firing (controllers/runtime/alert-state.ts); absent in a cluster. */
   readonly alerts?: readonly LocalAlert[];
@@ -228,6 +256,43 @@ export function modelSummaries(s: Snapshot): ModelSummary[] {
       };
     })
     .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
+}
+
+const modelKey = (o: K8sObject): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
+const servedName = (o: K8sObject): string => (o.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? o.metadata.name;
+
+function registeredSummary(s: Snapshot, name: string): RegisteredModelSummary {
+  const vs = [...(s.versions[name] ?? [])].sort((a, b) => a.version - b.version);
+  const latest = vs.at(-1);
+  const aliases: Record<string, number> = {};
+  for (const v of vs) for (const a of v.aliases) aliases[a] = v.version;
+  return {
+    name,
+    versions: vs.map((v) => v.version),
+    ...(latest ? { latest: latest.version, latestCreatedAt: latest.createdAt } : {}),
+    aliases,
+    latestMetrics: { ...(latest?.metrics ?? {}) },
+    servedBy: s.models
+      .filter((o) => servedName(o) === name)
+      .map(modelKey)
+      .sort(),
+  };
+}
+
+/** Every registered model the snapshot holds versions for, by name, with the Models serving each. */
+export function registeredModelSummaries(s: Snapshot): RegisteredModelSummary[] {
+  return Object.keys(s.versions)
+    .sort()
+    .map((name) => registeredSummary(s, name));
+}
+
+/** One registered model with its versions (newest first); undefined when the registry has no such model. */
+export function registeredModelResponse(s: Snapshot, name: string): RegisteredModelResponse | undefined {
+  if (!Object.hasOwn(s.versions, name)) return undefined;
+  return {
+    model: registeredSummary(s, name),
+    versions: [...(s.versions[name] ?? [])].sort((a, b) => b.version - a.version).map(versionView),
+  };
 }
 
 export function versionView(v: ModelVersion): VersionView {
@@ -345,6 +410,7 @@ const objectParams = (kind: string): NonNullable<Route['params']> => [
   { name: 'name', in: 'path', schema: Str, description: `The ${kind} name` },
 ];
 const MODEL_PARAMS = objectParams('Model');
+const REGISTERED_NAME_PARAM: NonNullable<Route['params']>[number] = { name: 'name', in: 'path', schema: Str, description: 'The registered model name' };
 const ROUTES: Route[] = [
   {
     path: '/api/driftmonitors',
@@ -374,7 +440,12 @@ const ROUTES: Route[] = [
       { name: 'limit', in: 'query', schema: Type.Integer({ minimum: 1, maximum: 1000 }), description: 'At most this many runs (default 100)' },
     ],
   },
-  { path: '/api/models', summary: 'Every Model with its serving and canary versions, traffic, aliases and last rollout outcome', schema: ModelsResponseSchema },
+  {
+    path: '/api/models',
+    summary:
+      'Every Model with its serving and canary versions, traffic, aliases and last rollout outcome; and every registered model by name, with the Models that serve it',
+    schema: ModelsResponseSchema,
+  },
   {
     path: '/api/models/{namespace}/{name}',
     summary: 'One Model: status, registered versions with lineage (newest first) and TrainingRuns',
@@ -386,6 +457,18 @@ const ROUTES: Route[] = [
     summary: "One registered version's lineage, metrics and params, with the run that produced it when it is a local run",
     schema: VersionResponseSchema,
     params: [...MODEL_PARAMS, { name: 'version', in: 'path', schema: Type.Integer({ minimum: 1 }), description: 'The version number' }],
+  },
+  {
+    path: '/api/registered-models/{name}',
+    summary: 'One registered model: its versions with lineage (newest first), aliases and the Models that serve it',
+    schema: RegisteredModelResponseSchema,
+    params: [REGISTERED_NAME_PARAM],
+  },
+  {
+    path: '/api/registered-models/{name}/versions/{version}',
+    summary: "One registered version's lineage, metrics and params, with the run that produced it when it is a local run",
+    schema: VersionResponseSchema,
+    params: [REGISTERED_NAME_PARAM, { name: 'version', in: 'path', schema: Type.Integer({ minimum: 1 }), description: 'The version number' }],
   },
   {
     path: '/api/runs',

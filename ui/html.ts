@@ -4,7 +4,7 @@
  * framework and no client-side rendering: live parts are server-rendered fragments that a 30-line
  * script (LIVE_JS) swaps in when the server's event stream says the state changed.
  */
-import type { ModelResponse, ModelSummary, RunDetail, RunSummary, VersionView } from './api.ts';
+import type { ModelResponse, ModelSummary, RegisteredModelResponse, RegisteredModelSummary, RunDetail, RunSummary, VersionView } from './api.ts';
 
 import { esc, Html, html } from './markup.ts';
 import { dagSvg } from './dag.ts';
@@ -15,6 +15,8 @@ const enc = encodeURIComponent;
 export const modelHref = (ns: string, name: string): string => `/models/${enc(ns)}/${enc(name)}`;
 export const versionHref = (ns: string, name: string, v: number): string => `${modelHref(ns, name)}/versions/${v}`;
 export const runHref = (id: string): string => `/runs/${enc(id)}`;
+/** A registered model's page (one no Model has to serve). */
+export const registeredHref = (name: string): string => `/registered-models/${enc(name)}`;
 
 const CSS = `
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -52,11 +54,13 @@ function traffic(m: ModelSummary): Html {
   return html`<span class="bar" title="${pct}% on the canary"><i style="width:${pct}%"></i></span> ${pct}% on v${m.canary}`;
 }
 
-/** The models table's rows: the fragment the live script refreshes. */
+/** The models table's rows. */
 export function modelRows(models: readonly ModelSummary[]): Html {
   if (!models.length)
     return html`<tr>
-      <td colspan="7" class="muted">No models yet. Apply one with <code>ghosteam watch</code> or <code>ghosteam operator --local --manifests</code>.</td>
+      <td colspan="7" class="muted">
+        No Model serves a registered model yet. Apply one with <code>ghosteam watch</code> or <code>ghosteam operator --local --manifests</code>.
+      </td>
     </tr>`;
   return html`${models.map(
     (m) =>
@@ -82,27 +86,96 @@ export function modelRows(models: readonly ModelSummary[]): Html {
   )}`;
 }
 
-export function modelsPage(models: readonly ModelSummary[]): string {
+/** The registered models no Model serves: what a pipeline registered before anything serves it. */
+function unservedRows(registered: readonly RegisteredModelSummary[]): Html {
+  return html`${registered.map(
+    (r) =>
+      html`<tr data-registered="${r.name}">
+        <td><a href="${registeredHref(r.name)}">${r.name}</a></td>
+        <td>${r.latest !== undefined ? html`<a href="${registeredHref(r.name)}/versions/${r.latest}">v${r.latest}</a>` : '—'}</td>
+        <td>${r.versions.length}</td>
+        <td>${Object.entries(r.aliases).map(([a, v]) => html`${a} → v${v} `)}</td>
+        <td>${r.latestCreatedAt ?? ''}</td>
+        <td>
+          ${Object.entries(r.latestMetrics)
+            .slice(0, 4)
+            .map(([k, x]) => html`${k} ${round(x)} `)}
+        </td>
+      </tr>`,
+  )}`;
+}
+
+/** The Models page's live part (the fragment the live script refreshes): the Models, then the registered models none serves. */
+export function modelsLive(models: readonly ModelSummary[], registered: readonly RegisteredModelSummary[]): Html {
+  const unserved = registered.filter((r) => r.servedBy.length === 0);
+  return html`<table>
+      <thead>
+        <tr>
+          <th>Model</th>
+          <th>Phase</th>
+          <th>Serving</th>
+          <th>Canary</th>
+          <th>Traffic</th>
+          <th>Aliases</th>
+          <th>Last rollout</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${modelRows(models)}
+      </tbody>
+    </table>
+    ${
+      unserved.length
+        ? html`<h2>Registered models no Model serves</h2>
+            <table id="registered">
+              <thead>
+                <tr>
+                  <th>Registered model</th>
+                  <th>Latest</th>
+                  <th>Versions</th>
+                  <th>Aliases</th>
+                  <th>Latest registered</th>
+                  <th>Latest metrics</th>
+                </tr>
+              </thead>
+              <tbody>
+                ${unservedRows(unserved)}
+              </tbody>
+            </table>`
+        : ''
+    }`;
+}
+
+export function modelsPage(models: readonly ModelSummary[], registered: readonly RegisteredModelSummary[]): string {
   return layout(
     'Models',
     html`<h1>Models</h1>
-      <table>
-        <thead>
-          <tr>
-            <th>Model</th>
-            <th>Phase</th>
-            <th>Serving</th>
-            <th>Canary</th>
-            <th>Traffic</th>
-            <th>Aliases</th>
-            <th>Last rollout</th>
-          </tr>
-        </thead>
-        <tbody id="live" data-fragment="/fragments/models">
-          ${modelRows(models)}
-        </tbody>
-      </table>`,
+      <div id="live" data-fragment="/fragments/models">${modelsLive(models, registered)}</div>`,
     { live: '/fragments/models' },
+  );
+}
+
+/** A registered model's page: its versions with lineage, aliases, and the Models serving it. */
+export function registeredModelPage(r: RegisteredModelResponse): string {
+  const m = r.model;
+  return layout(
+    m.name,
+    html`<h1>${m.name} <span class="muted">registered model</span></h1>
+      <p>
+        ${
+          m.servedBy.length
+            ? html`Served by
+              ${m.servedBy.map((k, i) => {
+                const [ns, name] = k.split('/');
+                return html`${i ? ', ' : ''}<a href="${modelHref(ns, name)}">${k}</a>`;
+              })}.`
+            : html`<span class="muted"
+                >No Model serves it; apply a Model whose <code>modelRef.name</code> is <code>${m.name}</code> to serve and roll it out.</span
+              >`
+        }
+      </p>
+      <h2>Versions</h2>
+      ${versionsTable(registeredHref(m.name), r.versions)}`,
   );
 }
 
@@ -187,7 +260,8 @@ export function modelLive(r: ModelResponse): Html {
     }`;
 }
 
-function versionsTable(ns: string, name: string, versions: readonly VersionView[]): Html {
+/** `base`: the page the versions belong to (a Model's or a registered model's); a version's page is base/versions/<n>. */
+function versionsTable(base: string, versions: readonly VersionView[]): Html {
   if (!versions.length) return html`<p class="muted">No registered versions.</p>`;
   return html`<table>
     <thead>
@@ -204,7 +278,7 @@ function versionsTable(ns: string, name: string, versions: readonly VersionView[
       ${versions.map(
         (v) =>
           html`<tr>
-            <td><a href="${versionHref(ns, name, v.version)}">v${v.version}</a></td>
+            <td><a href="${base}/versions/${v.version}">v${v.version}</a></td>
             <td>${v.aliases.join(', ')}</td>
             <td>${v.createdAt}</td>
             <td>${v.reason ?? ''}</td>
@@ -245,7 +319,7 @@ export function modelPage(r: ModelResponse, opts: { actions?: boolean } = {}): s
       <section id="live" data-fragment="${frag}">${modelLive(r)}</section>
       ${opts.actions ? actionsSection(r) : html``}
       <h2>Versions</h2>
-      ${versionsTable(m.namespace, m.name, r.versions)}
+      ${versionsTable(modelHref(m.namespace, m.name), r.versions)}
       <h2>Training runs</h2>
       ${
         r.trainingRuns.length
@@ -281,17 +355,18 @@ export function modelPage(r: ModelResponse, opts: { actions?: boolean } = {}): s
 }
 
 /** An optimized copy's original: a link to its version page when it is a version of the same registered model, else its name or file. */
-function derivedFromLink(ns: string, model: string, v: VersionView): Html {
+function derivedFromLink(base: string, v: VersionView): Html {
   const m = /^(.+)@(\d+)$/.exec(v.derivedFrom ?? '');
   const digest = v.derivedFromDigest ? html` <code title="${v.derivedFromDigest}">${v.derivedFromDigest.slice(0, 19)}</code>` : '';
-  if (m && m[1] === v.name) return html`<a href="${modelHref(ns, model)}/versions/${m[2]}">${v.derivedFrom}</a> (optimized, not trained)${digest}`;
+  if (m && m[1] === v.name) return html`<a href="${base}/versions/${m[2]}">${v.derivedFrom}</a> (optimized, not trained)${digest}`;
   return html`<code>${v.derivedFrom ?? ''}</code> (optimized, not trained)${digest}`;
 }
 
-export function versionPage(ns: string, model: string, v: VersionView, run: RunSummary | undefined): string {
+/** A version's page; `owner`: the page it belongs to (a Model's or a registered model's) and its title. */
+export function versionPage(owner: { readonly href: string; readonly title: string }, v: VersionView, run: RunSummary | undefined): string {
   return layout(
-    `${model} v${v.version}`,
-    html`<h1><a href="${modelHref(ns, model)}">${model}</a> v${v.version}</h1>
+    `${owner.title} v${v.version}`,
+    html`<h1><a href="${owner.href}">${owner.title}</a> v${v.version}</h1>
       <h2>Lineage</h2>
       <dl>
         <dt>Registered model</dt>
@@ -303,7 +378,7 @@ export function versionPage(ns: string, model: string, v: VersionView, run: RunS
         ${
           v.derivedFrom
             ? html`<dt>Derived from</dt>
-                <dd class="derived">${derivedFromLink(ns, model, v)}</dd>`
+                <dd class="derived">${derivedFromLink(owner.href, v)}</dd>`
             : ''
         }
         <dt>Run</dt>

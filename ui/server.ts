@@ -21,12 +21,16 @@ import {
   modelResponse,
   modelSummaries,
   openApiDocument,
+  registeredModelResponse,
+  registeredModelSummaries,
   RetrainRequestSchema,
   RolloutRequestSchema,
   runDetail,
   runSummary,
   versionView,
+  type RunSummary,
   type Snapshot,
+  type VersionView,
 } from './api.ts';
 import { ActionError, retrain, rolloutAction, type ActionTarget } from '../controllers/actions.ts';
 import { AuthError, type Authenticator, type Principal } from '../components/security/auth.ts';
@@ -40,10 +44,13 @@ import {
   errorPage,
   LIVE_JS,
   loginPage,
+  modelHref,
   modelLive,
   modelPage,
-  modelRows,
+  modelsLive,
   modelsPage,
+  registeredHref,
+  registeredModelPage,
   runLive,
   runPage,
   runRows,
@@ -226,6 +233,22 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
     return cached.snap;
   };
   const runs = (): Promise<RunRecord[]> => source.runs();
+  /** Version `segment` of registered model `name` with the run that made it (when it is a run here); `hint`: the owner's path, for the 400's example. */
+  async function versionOf(snap: Snapshot, name: string, segment: string, hint: string): Promise<{ view: VersionView; run?: RunSummary }> {
+    if (!/^[1-9][0-9]{0,8}$/.test(segment))
+      throw new HttpError(400, `version '${decode(segment, 'version')}' is not a version number; give a whole number ≥ 1, e.g. ${hint}/versions/1`);
+    const all = snap.versions[name] ?? [];
+    const v = all.find((x) => x.version === Number(segment));
+    if (!v) throw new HttpError(404, `model '${name}' has no version ${segment}; it has ${all.map((x) => `v${x.version}`).join(', ') || 'none'}`);
+    const view = versionView(v);
+    const rs = view.runId
+      ? await source.run(view.runId).then(
+          (x) => runSummary(x, source.status(x)),
+          () => undefined,
+        )
+      : undefined;
+    return { view, ...(rs ? { run: rs } : {}) };
+  }
   async function run(id: string): Promise<RunRecord> {
     try {
       return await source.run(id);
@@ -309,7 +332,10 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
       const kind = isApi ? 'api' : p0 === 'fragments' ? 'fragment' : 'page';
       const [s0, s1, s2, s3, s4] = scope;
 
-      if (kind === 'page' && parts.length === 0) return page(modelsPage(modelSummaries(await snapshot())));
+      if (kind === 'page' && parts.length === 0) {
+        const snap = await snapshot();
+        return page(modelsPage(modelSummaries(snap), registeredModelSummaries(snap)));
+      }
       if (kind === 'page' && p0 === 'healthz' && parts.length === 1) return send(200, 'text/plain', 'ok\n');
       if (kind === 'page' && p0 === 'static' && p1 === 'live.js' && parts.length === 2) return send(200, 'text/javascript; charset=utf-8', LIVE_JS);
       if (kind === 'page' && p0 === 'static' && p1 === 'actions.js' && parts.length === 2) return send(200, 'text/javascript; charset=utf-8', ACTIONS_JS);
@@ -324,9 +350,11 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
 
       if (s0 === 'models') {
         if (scope.length === 1) {
-          const models = modelSummaries(await snapshot());
-          if (kind === 'api') return json({ models });
-          if (kind === 'fragment') return page(modelRows(models).text);
+          const snap = await snapshot();
+          const models = modelSummaries(snap);
+          const registeredModels = registeredModelSummaries(snap);
+          if (kind === 'api') return json({ models, registeredModels });
+          if (kind === 'fragment') return page(modelsLive(models, registeredModels).text);
         }
         if (scope.length >= 3) {
           const ns = decode(s1, 'namespace');
@@ -340,28 +368,22 @@ export async function startUi(o: UiOptions): Promise<UiServer> {
             return page(modelPage(r, { actions: o.actions !== undefined }));
           }
           if (scope.length === 5 && s3 === 'versions' && kind !== 'fragment') {
-            if (!/^[1-9][0-9]{0,8}$/.test(s4))
-              throw new HttpError(
-                400,
-                `version '${decode(s4, 'version')}' is not a version number; give a whole number ≥ 1, e.g. ${modelPathHint(ns, name)}/versions/1`,
-              );
-            const v = (snap.versions[r.model.registered] ?? []).find((x) => x.version === Number(s4));
-            if (!v)
-              throw new HttpError(
-                404,
-                `model '${r.model.registered}' has no version ${s4}; it has ${r.model.versions.map((x) => `v${x}`).join(', ') || 'none'}`,
-              );
-            const view = versionView(v);
-            let rs;
-            if (view.runId)
-              rs = await source.run(view.runId).then(
-                (x) => runSummary(x, source.status(x)),
-                () => undefined,
-              );
-            if (kind === 'api') return json({ version: view, ...(rs ? { run: rs } : {}) });
-            return page(versionPage(ns, name, view, rs));
+            const { view, run } = await versionOf(snap, r.model.registered, s4, modelPathHint(ns, name));
+            if (kind === 'api') return json({ version: view, ...(run ? { run } : {}) });
+            return page(versionPage({ href: modelHref(ns, name), title: name }, view, run));
           }
         }
+      }
+
+      if (s0 === 'registered-models' && kind !== 'fragment' && (scope.length === 2 || (scope.length === 4 && s2 === 'versions'))) {
+        const name = decode(s1, 'registered model name');
+        const snap = await snapshot();
+        const r = registeredModelResponse(snap, name);
+        if (!r) throw new HttpError(404, `no registered model '${name}' in the registry; the registered models are listed at / and GET /api/models`);
+        if (scope.length === 2) return kind === 'api' ? json(r) : page(registeredModelPage(r));
+        const { view, run } = await versionOf(snap, name, s3, registeredHref(name));
+        if (kind === 'api') return json({ version: view, ...(run ? { run } : {}) });
+        return page(versionPage({ href: registeredHref(name), title: name }, view, run));
       }
 
       if ((kind === 'api' && s0 === 'driftmonitors') || (kind !== 'api' && s0 === 'drift')) {

@@ -76,14 +76,25 @@ export function tailText(text: string, b: LogBounds): LogRead {
   return bytes.length > b.limitBytes ? { text: bytes.subarray(0, b.limitBytes).toString('utf8'), truncated: true } : { text: tail, truncated: false };
 }
 
-/** The registered versions of each Model's registered model, oldest first, read side by side. */
+/**
+ * The registered versions, oldest first, of every registered model the registry lists and of every
+ * one a Model names, read side by side. A name the registry does not know has no entry (its Model
+ * shows no versions); a registry that cannot list its models still gives the Models' versions.
+ */
 export async function registryVersions(registry: ModelRegistry | undefined, models: readonly K8sObject[]): Promise<Record<string, ModelVersion[]>> {
   const versions: Record<string, ModelVersion[]> = {};
   if (!registry) return versions;
+  const listed = await registry.listModels().then(
+    (ms) => ms.map((m) => m.name),
+    (): string[] => [],
+  );
   // Side by side: with a thousand models one after another is a second of file reads (bench:ui).
-  const names = [...new Set(models.map((m) => (m.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? m.metadata.name))];
-  const lists = await Promise.all(names.map((name) => registry.listVersions(name).catch((): ModelVersion[] => [])));
-  names.forEach((name, i) => (versions[name] = lists[i].sort((a, b) => a.version - b.version)));
+  const names = [...new Set([...models.map((m) => (m.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? m.metadata.name), ...listed])];
+  const lists = await Promise.all(names.map((name) => registry.listVersions(name).catch((): undefined => undefined)));
+  names.forEach((name, i) => {
+    const l = lists[i];
+    if (l) versions[name] = l.sort((a, b) => a.version - b.version);
+  });
   return versions;
 }
 

@@ -56,8 +56,9 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Pages: / (models), /models/<namespace>/<name> (status, live canary analysis, versions, TrainingRuns),
-/models/<namespace>/<name>/versions/<n> (lineage, metrics, params), /runs, /runs/<id> (tasks, cache
+Pages: / (Models, and the registered models no Model serves), /models/<namespace>/<name> (status, live
+canary analysis, versions, TrainingRuns), /models/<namespace>/<name>/versions/<n> (lineage, metrics,
+params), /registered-models/<name>[/versions/<n>] (any registered model), /runs, /runs/<id> (tasks, cache
 hits, outputs, logs, DAG). JSON API under /api (GET /api/models, ...), described by /api/openapi.json.
 Pages update live from /api/events (Server-Sent Events sent when the state, registry or runs
 folders change). Read-only by default; with --token-env or --auth-issuer the model page and

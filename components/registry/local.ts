@@ -251,13 +251,17 @@ export class LocalRegistry implements ModelRegistry {
   }
 
   async listModels(): Promise<RegisteredModel[]> {
-    const out: RegisteredModel[] = [];
-    for (const name of await this.modelNames()) {
-      const m = (await this.readModel(name))!;
-      const nums = await this.versionNumbers(name);
-      out.push({ name, latestVersion: nums[nums.length - 1], aliases: { ...m.aliases }, ...(m.description ? { description: m.description } : {}) });
-    }
-    return out;
+    // Side by side: the UI lists every registered model on each read (a thousand in bench:ui).
+    const names = (await readdir(join(this.root, 'models')).catch(() => [] as string[])).sort();
+    const read = await Promise.all(
+      names.map(async (name): Promise<RegisteredModel | undefined> => {
+        const m = await this.readModel(name);
+        if (!m) return undefined;
+        const nums = await this.versionNumbers(name);
+        return { name, latestVersion: nums[nums.length - 1], aliases: { ...m.aliases }, ...(m.description ? { description: m.description } : {}) };
+      }),
+    );
+    return read.filter((m): m is RegisteredModel => m !== undefined);
   }
 
   async listVersions(name: string): Promise<ModelVersion[]> {

@@ -15,6 +15,8 @@ import type { DriftMonitorStatus } from '../../api/crds/types.ts';
 export const NS = 'fraud';
 export const MODEL = 'fraud-model';
 export const REGISTERED = 'fraud';
+/** A registered model no Model serves (a pipeline registered it; nothing serves it yet). */
+export const UNSERVED = 'churn';
 
 export interface UiFixture {
   readonly dir: string;
@@ -70,6 +72,14 @@ export async function uiFixture(dir: string): Promise<UiFixture> {
     });
   }
   await registry.setAlias(REGISTERED, 'champion', 1);
+  await writeFile(model, 'churn v1');
+  await registry.registerVersion(UNSERVED, {
+    artifactPath: model,
+    format: 'onnx',
+    metrics: { accuracy: 0.91 },
+    params: { maxDepth: '6' },
+    lineage: { runId: run.id, pipeline: 'churn-train', reason: 'manual', task: 'register' },
+  });
 
   const store = await LocalStore.open({ stateDir });
   const created = await store.create(TYPES.Model, {

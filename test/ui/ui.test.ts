@@ -15,7 +15,7 @@ import { esc, html } from '../../ui/html.ts';
 import { dagSvg, layoutDag, type DagInput } from '../../ui/dag.ts';
 
 const n = (id: string, ...dependsOn: string[]): DagInput => ({ id, dependsOn });
-import { MODEL, NS, REGISTERED, uiFixture, type UiFixture } from './fixture.ts';
+import { MODEL, NS, REGISTERED, UNSERVED, uiFixture, type UiFixture } from './fixture.ts';
 import { get, getJson, schemaErrors } from './client.ts';
 
 describe('ghosteam ui over a real local state', () => {
@@ -51,6 +51,61 @@ describe('ghosteam ui over a real local state', () => {
     assert.equal(m.champion, 1);
     assert.deepEqual(m.versions, [1, 2]);
     assert.equal(m.rolloutReason, 'StepPassed');
+  });
+
+  test('GET /api/models lists every registered model by name, with the Models serving it; one no Model serves has its own pages', async () => {
+    const r = await getJson(`${ui.url}/api/models`);
+    assert.deepEqual(schemaErrors('ModelsResponse', r.json), []);
+    const registered = r.json.registeredModels as {
+      name: string;
+      versions: number[];
+      latest?: number;
+      aliases: Record<string, number>;
+      servedBy: string[];
+      latestMetrics: Record<string, number>;
+    }[];
+    assert.deepEqual(
+      registered.map((m) => [m.name, m.servedBy]),
+      [
+        [UNSERVED, []],
+        [REGISTERED, [`${NS}/${MODEL}`]],
+      ],
+    );
+    const fraud = registered.find((m) => m.name === REGISTERED)!;
+    assert.deepEqual([fraud.versions, fraud.latest, fraud.aliases], [[1, 2], 2, { champion: 1 }]);
+    assert.deepEqual(registered.find((m) => m.name === UNSERVED)!.latestMetrics, { accuracy: 0.91 });
+
+    // The Models page lists it under the registered models no Model serves, linked to its page.
+    const home = await get(`${ui.url}/`);
+    assert.match(home.body, new RegExp(`<tr data-registered="${UNSERVED}">`));
+    assert.doesNotMatch(home.body, new RegExp(`data-registered="${REGISTERED}"`), 'a served model is in the Models table, not listed twice');
+    const pageOf = await get(`${ui.url}/registered-models/${UNSERVED}`);
+    assert.equal(pageOf.status, 200);
+    assert.match(pageOf.body, /No Model serves it/);
+    assert.match(pageOf.body, new RegExp(`href="/registered-models/${UNSERVED}/versions/1"`));
+
+    const one = await getJson(`${ui.url}/api/registered-models/${UNSERVED}`);
+    assert.equal(one.status, 200);
+    assert.deepEqual(schemaErrors('RegisteredModelResponse', one.json), []);
+    assert.deepEqual(
+      (one.json.versions as { version: number; pipeline: string }[]).map((v) => [v.version, v.pipeline]),
+      [[1, 'churn-train']],
+    );
+    const v = await getJson(`${ui.url}/api/registered-models/${UNSERVED}/versions/1`);
+    assert.equal(v.status, 200);
+    assert.deepEqual(schemaErrors('VersionResponse', v.json), []);
+    assert.equal((v.json.run as { id: string }).id, fx.run.id, 'the version links to the local run that registered it');
+    const vp = await get(`${ui.url}/registered-models/${UNSERVED}/versions/1`);
+    assert.match(vp.body, new RegExp(`<a href="/registered-models/${UNSERVED}">${UNSERVED}</a> v1`));
+
+    // A served one's registry page links to its Model; unknown names and versions are 404s, a bad version a 400.
+    assert.match((await get(`${ui.url}/registered-models/${REGISTERED}`)).body, new RegExp(`href="/models/${NS}/${MODEL}"`));
+    const missing = await getJson(`${ui.url}/api/registered-models/nope`);
+    assert.equal(missing.status, 404);
+    assert.match(String(missing.json.error), /no registered model 'nope'/);
+    assert.equal((await getJson(`${ui.url}/api/registered-models/${UNSERVED}/versions/9`)).status, 404);
+    assert.equal((await getJson(`${ui.url}/api/registered-models/${UNSERVED}/versions/x`)).status, 400);
+    assert.equal((await get(`${ui.url}/registered-models/__proto__`)).status, 404);
   });
 
   test('a Model, a version and a run: lineage joins the registry and the engine run that produced the version', async () => {
@@ -202,6 +257,8 @@ describe('ghosteam ui over a real local state', () => {
       '/api/models',
       '/api/models/{namespace}/{name}',
       '/api/models/{namespace}/{name}/versions/{version}',
+      '/api/registered-models/{name}',
+      '/api/registered-models/{name}/versions/{version}',
       '/api/runs',
       '/api/runs/{id}',
       '/api/models/{namespace}/{name}/rollout',
