@@ -269,10 +269,28 @@ export async function ensureBaseImage(d: Docker, log: Log): Promise<string> {
   return ref;
 }
 
+/**
+ * `docker build`, tried up to three times: a build's RUN steps fetch Debian's packages over the
+ * network (apt-get, with its own retries), and a mirror caught mid-sync answers a hash-sum mismatch
+ * that a later try does not meet. Every failed try is logged with its reason; the last one throws.
+ */
+async function dockerBuild(d: Docker, args: readonly string[], log: Log): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await d.docker(['build', '--network', 'host', ...args], { log });
+      return;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      log(`images: docker build failed (try ${attempt} of 3), trying again in ${5 * attempt} s: ${(e as Error).message.split('\n').slice(-3).join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 5000 * attempt));
+    }
+  }
+}
+
 /** Build one image with its own Dockerfile from the repository root, on the given base. */
 export async function buildImage(d: Docker, name: BuiltImage, base: string, log: Log): Promise<string> {
   const ref = imageRef(name);
-  await d.docker(['build', '--network', 'host', '--build-arg', `NODE_IMAGE=${base}`, '--file', `images/${name}/Dockerfile`, '--tag', ref, repoRoot], { log });
+  await dockerBuild(d, ['--build-arg', `NODE_IMAGE=${base}`, '--file', `images/${name}/Dockerfile`, '--tag', ref, repoRoot], log);
   return ref;
 }
 
@@ -316,7 +334,7 @@ export async function ensureFixtureImage(name: string, dir: string, containerdSo
     const d = await startDocker(log);
     try {
       const base = await ensureBaseImage(d, log);
-      await d.docker(['build', '--network', 'host', '--build-arg', `BASE=${base}`, '--tag', ref, dir], { log });
+      await dockerBuild(d, ['--build-arg', `BASE=${base}`, '--tag', ref, dir], log);
       mkdirSync(imagesDir, { recursive: true });
       const archive = join(imagesDir, `${name}.tar.tmp-${process.pid}`);
       await d.docker(['save', '--output', archive, ref]);
