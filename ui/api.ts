@@ -261,7 +261,7 @@ export function modelSummaries(s: Snapshot): ModelSummary[] {
 const modelKey = (o: K8sObject): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
 const servedName = (o: K8sObject): string => (o.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? o.metadata.name;
 
-function registeredSummary(s: Snapshot, name: string): RegisteredModelSummary {
+function registeredSummary(s: Snapshot, name: string, servedBy: readonly string[]): RegisteredModelSummary {
   const vs = [...(s.versions[name] ?? [])].sort((a, b) => a.version - b.version);
   const latest = vs.at(-1);
   const aliases: Record<string, number> = {};
@@ -272,25 +272,35 @@ function registeredSummary(s: Snapshot, name: string): RegisteredModelSummary {
     ...(latest ? { latest: latest.version, latestCreatedAt: latest.createdAt } : {}),
     aliases,
     latestMetrics: { ...(latest?.metrics ?? {}) },
-    servedBy: s.models
-      .filter((o) => servedName(o) === name)
-      .map(modelKey)
-      .sort(),
+    servedBy: [...servedBy].sort(),
   };
+}
+
+/** The Models serving each registered model, as namespace/name: one pass over the Models. */
+function servingModels(s: Snapshot): Map<string, string[]> {
+  const by = new Map<string, string[]>();
+  for (const o of s.models) {
+    const name = servedName(o);
+    const list = by.get(name);
+    if (list) list.push(modelKey(o));
+    else by.set(name, [modelKey(o)]);
+  }
+  return by;
 }
 
 /** Every registered model the snapshot holds versions for, by name, with the Models serving each. */
 export function registeredModelSummaries(s: Snapshot): RegisteredModelSummary[] {
+  const by = servingModels(s);
   return Object.keys(s.versions)
     .sort()
-    .map((name) => registeredSummary(s, name));
+    .map((name) => registeredSummary(s, name, by.get(name) ?? []));
 }
 
 /** One registered model with its versions (newest first); undefined when the registry has no such model. */
 export function registeredModelResponse(s: Snapshot, name: string): RegisteredModelResponse | undefined {
   if (!Object.hasOwn(s.versions, name)) return undefined;
   return {
-    model: registeredSummary(s, name),
+    model: registeredSummary(s, name, servingModels(s).get(name) ?? []),
     versions: [...(s.versions[name] ?? [])].sort((a, b) => b.version - a.version).map(versionView),
   };
 }

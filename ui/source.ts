@@ -84,10 +84,7 @@ export function tailText(text: string, b: LogBounds): LogRead {
 export async function registryVersions(registry: ModelRegistry | undefined, models: readonly K8sObject[]): Promise<Record<string, ModelVersion[]>> {
   const versions: Record<string, ModelVersion[]> = {};
   if (!registry) return versions;
-  const listed = await registry.listModels().then(
-    (ms) => ms.map((m) => m.name),
-    (): string[] => [],
-  );
+  const listed = await registry.listModelNames().catch((): string[] => []);
   // Side by side: with a thousand models one after another is a second of file reads (bench:ui).
   const names = [...new Set([...models.map((m) => (m.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? m.metadata.name), ...listed])];
   const lists = await Promise.all(names.map((name) => registry.listVersions(name).catch((): undefined => undefined)));

@@ -15,6 +15,11 @@ export class RegistryError extends Error {
 const NAME = /^[A-Za-z0-9][-A-Za-z0-9_.]*$/;
 const ALIAS = /^[A-Za-z_][-A-Za-z0-9_]*$/;
 
+/** Whether `name` is a valid registered model name (checkModelName's rule, without the error). */
+export function isModelName(name: string): boolean {
+  return NAME.test(name) && name.length <= 200;
+}
+
 export function checkModelName(name: string): void {
   if (typeof name !== 'string' || !NAME.test(name) || name.length > 200) {
     throw new RegistryError('INVALID', `'${name}' is not a valid model name; use letters, digits, '-', '_' and '.', starting with a letter or digit`);

@@ -23,7 +23,7 @@ import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
-import { checkAlias, checkModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError } from './errors.ts';
+import { checkAlias, checkModelName, isModelName, notFoundAlias, notFoundModel, notFoundVersion, RegistryError } from './errors.ts';
 import {
   digestMismatch,
   reusableVersion,
@@ -262,6 +262,11 @@ export class LocalRegistry implements ModelRegistry {
       }),
     );
     return read.filter((m): m is RegisteredModel => m !== undefined);
+  }
+
+  async listModelNames(): Promise<string[]> {
+    // The folders' names only: one being created (no model.json yet) is listed, and listVersions says it does not exist.
+    return (await readdir(join(this.root, 'models')).catch(() => [] as string[])).filter(isModelName).sort();
   }
 
   async listVersions(name: string): Promise<ModelVersion[]> {

@@ -114,6 +114,11 @@ export interface ModelRegistry {
   /** Resolves a version number, alias or 'latest'. Throws a clear error when it doesn't exist. */
   resolve(name: string, ref: VersionRef): Promise<ModelVersion>;
   listModels(): Promise<RegisteredModel[]>;
+  /**
+   * The registered models' names, sorted, without reading each model (what a UI refresh needs); a
+   * model being created may be listed before listVersions finds it.
+   */
+  listModelNames(): Promise<string[]>;
   listVersions(name: string): Promise<ModelVersion[]>;
   setAlias(name: string, alias: string, version: number): Promise<void>;
   deleteAlias(name: string, alias: string): Promise<void>;

@@ -86,6 +86,13 @@ export function runRegistrySuite(name: string, make: () => Promise<SuiteTarget>,
       assert.deepEqual((await registry.getVersion(m, 2)).aliases, ['challenger', 'champion']);
       const listed = (await registry.listModels()).find((x) => x.name === m);
       assert.deepEqual(listed, { name: m, latestVersion: 2, aliases: { challenger: 2, champion: 2 } });
+      const names = await registry.listModelNames();
+      assert.ok(names.includes(m), `${m} in ${names.join(', ')}`);
+      assert.deepEqual(
+        names,
+        (await registry.listModels()).map((x) => x.name),
+        'the same models as listModels, in its order',
+      );
       await registry.deleteAlias(m, 'challenger');
       await rejects(registry.resolve(m, 'challenger'), 'NOT_FOUND', `model '${m}' has no alias 'challenger'; its aliases: champion`);
       await rejects(registry.deleteAlias(m, 'nope'), 'NOT_FOUND', `model '${m}' has no alias 'nope'; its aliases: champion`);

@@ -472,6 +472,10 @@ export class MlflowRegistry implements ModelRegistry {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
+  async listModelNames(): Promise<string[]> {
+    return (await this.listModels()).map((m) => m.name);
+  }
+
   async listVersions(name: string): Promise<ModelVersion[]> {
     await this.registeredModel(name);
     return Promise.all((await this.versionsOf(name)).map((v) => this.toModelVersion(v)));
