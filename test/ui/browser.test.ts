@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { tempDir } from '../engine/helpers.ts';
 import { ensureChromium } from '../peers/install.ts';
 import { startUi, type UiServer } from '../../ui/server.ts';
-import { addDriftMonitor, at, DRIFT_STATUS, MODEL, MONITOR, NS, uiFixture, type UiFixture } from './fixture.ts';
+import { addDriftMonitor, at, DRIFT_STATUS, MODEL, MONITOR, NS, uiFixture, UNSERVED, type UiFixture } from './fixture.ts';
 import { TYPES } from '../../controllers/runtime/store.ts';
 
 describe('ghosteam ui in headless Chromium', () => {
@@ -66,6 +66,18 @@ describe('ghosteam ui in headless Chromium', () => {
     await row.locator('.traffic', { hasText: '50% on v2' }).waitFor({ timeout: 10_000 });
     assert.deepEqual(navigations, [], 'updated in place, not reloaded');
     assert.deepEqual(errors, []);
+  });
+
+  test('a registered model no Model serves is listed under the Models and opens to its versions and their lineage', async () => {
+    await page.goto(`${ui.url}/`);
+    const row = page.locator(`tr[data-registered="${UNSERVED}"]`);
+    assert.match(await row.innerText(), /churn\s+v1\s+1/);
+    await row.getByRole('link', { name: UNSERVED, exact: true }).click();
+    await page.waitForURL(new RegExp(`/registered-models/${UNSERVED}$`));
+    assert.match(await page.locator('main').innerText(), /No Model serves it/);
+    await page.getByRole('link', { name: 'v1', exact: true }).click();
+    await page.waitForURL(new RegExp(`/registered-models/${UNSERVED}/versions/1$`));
+    assert.match(await page.locator('dl').innerText(), new RegExp(`Run\\s+${fx.run.id}\\s+Succeeded`));
   });
 
   test('the model page shows the canary analysis growing live; a version page shows lineage; the run page its tasks', async () => {
