@@ -94,10 +94,18 @@ describe('a Python container task: the same outputs locally and on the cluster',
       const pod = nodes.find((n) => n.displayName === task)!;
       const mine = local.nodes[task];
       assert.equal(mine.state, 'Succeeded');
-      // Output params: the contract writes a string as-is, anything else as JSON.
-      const podParams = Object.fromEntries((pod.outputs?.parameters ?? []).map((p) => [p.name, p.value]));
-      const localParams = Object.fromEntries(Object.entries(mine.outputParams).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-      assert.deepEqual(podParams, localParams, `${task}: output params`);
+      // Output params: Argo keeps the file's text; the local engine reads it as JSON when it parses
+      // (else the text), so the values must agree, not the spelling: Python writes 5.0 for a float
+      // the local record holds as 5 (a run whose mean came out whole failed on this in CI).
+      const asValue = (text: string | undefined): unknown => {
+        try {
+          return JSON.parse(text ?? 'null');
+        } catch {
+          return text;
+        }
+      };
+      const podParams = Object.fromEntries((pod.outputs?.parameters ?? []).map((p) => [p.name, asValue(p.value)]));
+      assert.deepEqual(podParams, mine.outputParams, `${task}: output params`);
       // Output artifacts: Argo keeps each as a .tgz in the bucket; unpacked, the bytes must be the local engine's.
       for (const [out, ref] of Object.entries(mine.outputs)) {
         const key = pod.outputs?.artifacts?.find((a) => a.name === out)?.s3?.key;
