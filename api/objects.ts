@@ -39,6 +39,11 @@ export interface K8sObject {
 // Annotation and label keys
 
 /** Annotation: the construct that produced the object ('fraud-detection/fraud/model'). */
+/** The registered model a `Model` object serves: its spec.modelRef.name, else its own name. */
+export function registeredModelOf(model: K8sObject): string {
+  return (model.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? model.metadata.name;
+}
+
 export const CONSTRUCT_PATH_ANNOTATION = 'ghosteam.io/construct-path';
 /** Annotation: the git commit the object was synthesized from. */
 export const SOURCE_COMMIT_ANNOTATION = 'ghosteam.io/source-commit';

@@ -3,7 +3,7 @@
  * the registry: each Model with its stable and canary versions, traffic, phase and the registry's
  * versions; rollouts in progress; the most recent TrainingRuns. Pure: gathering is the command's.
  */
-import type { K8sObject } from '../api/objects.ts';
+import { registeredModelOf, type K8sObject } from '../api/objects.ts';
 
 export interface StatusInput {
   readonly models: readonly K8sObject[];
@@ -55,8 +55,7 @@ export function buildStatus(i: StatusInput): StatusReport {
       stepIndex?: number;
       conditions?: Cond[];
     };
-    const spec = (m.spec ?? {}) as { modelRef?: { name?: string } };
-    const registered = spec.modelRef?.name ?? m.metadata.name;
+    const registered = registeredModelOf(m);
     const vs = i.versions[registered] ?? [];
     const ready = st.conditions?.find((c) => c.type === 'Progressing' && c.status === 'True') ?? st.conditions?.find((c) => c.type === 'Ready');
     const champion = vs.find((v) => v.aliases?.includes('champion'))?.version;

@@ -7,7 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ModelStatusSchema } from '../api/crds/types.ts';
 import { openApiSchemas } from '../api/openapi.ts';
 import { DriftMonitorResponseSchema, DriftMonitorsResponseSchema, ExperimentsResponseSchema } from './monitors.ts';
-import type { K8sObject } from '../api/objects.ts';
+import { registeredModelOf, type K8sObject } from '../api/objects.ts';
 import { buildStatus } from '../controllers/status-report.ts';
 import type { ModelVersion } from '../components/registry/types.ts';
 import type { RunRecord } from '../pipelines/local/types.ts';
@@ -259,7 +259,6 @@ export function modelSummaries(s: Snapshot): ModelSummary[] {
 }
 
 const modelKey = (o: K8sObject): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`;
-const servedName = (o: K8sObject): string => (o.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? o.metadata.name;
 
 function registeredSummary(s: Snapshot, name: string, servedBy: readonly string[]): RegisteredModelSummary {
   const vs = [...(s.versions[name] ?? [])].sort((a, b) => a.version - b.version);
@@ -280,7 +279,7 @@ function registeredSummary(s: Snapshot, name: string, servedBy: readonly string[
 function servingModels(s: Snapshot): Map<string, string[]> {
   const by = new Map<string, string[]>();
   for (const o of s.models) {
-    const name = servedName(o);
+    const name = registeredModelOf(o);
     const list = by.get(name);
     if (list) list.push(modelKey(o));
     else by.set(name, [modelKey(o)]);

@@ -96,11 +96,7 @@ function unservedRows(registered: readonly RegisteredModelSummary[]): Html {
         <td>${r.versions.length}</td>
         <td>${Object.entries(r.aliases).map(([a, v]) => html`${a} → v${v} `)}</td>
         <td>${r.latestCreatedAt ?? ''}</td>
-        <td>
-          ${Object.entries(r.latestMetrics)
-            .slice(0, 4)
-            .map(([k, x]) => html`${k} ${round(x)} `)}
-        </td>
+        <td>${metricsBrief(r.latestMetrics)}</td>
       </tr>`,
   )}`;
 }
@@ -282,11 +278,7 @@ function versionsTable(base: string, versions: readonly VersionView[]): Html {
             <td>${v.aliases.join(', ')}</td>
             <td>${v.createdAt}</td>
             <td>${v.reason ?? ''}</td>
-            <td>
-              ${Object.entries(v.metrics)
-                .slice(0, 4)
-                .map(([k, x]) => html`${k} ${round(x)} `)}
-            </td>
+            <td>${metricsBrief(v.metrics)}</td>
             <td>${v.runId ? html`<a href="${runHref(v.runId)}">${v.runId}</a>` : ''}</td>
           </tr>`,
       )}
@@ -295,6 +287,11 @@ function versionsTable(base: string, versions: readonly VersionView[]): Html {
 }
 
 const round = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(4));
+/** A version's first four metrics, in a table cell. */
+const metricsBrief = (metrics: Readonly<Record<string, number>>): Html =>
+  html`${Object.entries(metrics)
+    .slice(0, 4)
+    .map(([k, x]) => html`${k} ${round(x)} `)}`;
 
 /** The model page's actions: a token field and one button per action (ACTIONS_JS posts them). */
 export function actionsSection(r: ModelResponse): Html {

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelRegistry, ModelVersion } from '../components/registry/types.ts';
-import type { K8sObject } from '../api/objects.ts';
+import { registeredModelOf, type K8sObject } from '../api/objects.ts';
 import { readStateObjects } from '../controllers/runtime/inbox.ts';
 import { readAlertState } from '../controllers/runtime/alert-state.ts';
 import { effectiveStatus, RunStore } from '../pipelines/local/store.ts';
@@ -86,7 +86,7 @@ export async function registryVersions(registry: ModelRegistry | undefined, mode
   if (!registry) return versions;
   const listed = await registry.listModelNames().catch((): string[] => []);
   // Side by side: with a thousand models one after another is a second of file reads (bench:ui).
-  const names = [...new Set([...models.map((m) => (m.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? m.metadata.name), ...listed])];
+  const names = [...new Set([...models.map(registeredModelOf), ...listed])];
   const lists = await Promise.all(names.map((name) => registry.listVersions(name).catch((): undefined => undefined)));
   names.forEach((name, i) => {
     const l = lists[i];

@@ -252,9 +252,8 @@ export class LocalRegistry implements ModelRegistry {
 
   async listModels(): Promise<RegisteredModel[]> {
     // Side by side: the UI lists every registered model on each read (a thousand in bench:ui).
-    const names = (await readdir(join(this.root, 'models')).catch(() => [] as string[])).sort();
     const read = await Promise.all(
-      names.map(async (name): Promise<RegisteredModel | undefined> => {
+      (await this.listModelNames()).map(async (name): Promise<RegisteredModel | undefined> => {
         const m = await this.readModel(name);
         if (!m) return undefined;
         const nums = await this.versionNumbers(name);

@@ -17,7 +17,7 @@
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { DriftMonitorStatus, ModelStatus } from '../../api/crds/index.ts';
-import type { K8sObject } from '../../api/objects.ts';
+import { registeredModelOf, type K8sObject } from '../../api/objects.ts';
 
 export interface StatusSample {
   readonly name: string;
@@ -67,7 +67,7 @@ export function statusSamples(models: readonly K8sObject[], monitors: readonly K
     const l = {
       namespace: m.metadata.namespace ?? 'default',
       model_resource: m.metadata.name,
-      model: (m.spec as { modelRef?: { name?: string } } | undefined)?.modelRef?.name ?? m.metadata.name,
+      model: registeredModelOf(m),
     };
     const canary = s.canaryVersion !== undefined;
     out.push({ name: STATUS_METRICS.canaryStep.name, labels: l, value: canary ? (s.stepIndex ?? 0) + 1 : 0 });
