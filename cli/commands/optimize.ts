@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import { intArg } from '../args.ts';
+import { describeNodes } from '../../components/optimize/describe.ts';
 
 interface OptimizeFlags {
   model: string;
@@ -121,8 +122,9 @@ function summary(r: Report): string {
   lines.push(`  size      ${r.sizeBytes.original.toLocaleString('en-US')} → ${r.sizeBytes.optimized.toLocaleString('en-US')} bytes (${n(r.sizeBytes.ratio)}×)`);
   if (r.latencyMs) {
     const { original: a, optimized: b } = r.latencyMs;
-    lines.push(`  batch 1   ${n(a.batch1)} → ${n(b.batch1)} ms (${n(a.batch1 / b.batch1)}× faster)`);
-    lines.push(`  batch 64  ${n(a.batch64)} → ${n(b.batch64)} ms (${n(a.batch64 / b.batch64)}× faster)`);
+    const speed = (before: number, after: number): string => (after <= before ? `${n(before / after)}× faster` : `${n(after / before)}× slower`);
+    lines.push(`  batch 1   ${n(a.batch1)} → ${n(b.batch1)} ms (${speed(a.batch1, b.batch1)})`);
+    lines.push(`  batch 64  ${n(a.batch64)} → ${n(b.batch64)} ms (${speed(a.batch64, b.batch64)})`);
   }
   const v = r.validation;
   if (v) {
@@ -130,7 +132,7 @@ function summary(r: Report): string {
     for (const [o, d] of Object.entries(v.maxAbsDiff)) lines.push(`  output '${o}' moved at most ${n(d)}`);
     if (v.agreement !== undefined) lines.push(`  same predicted class on ${n(v.agreement * 100, 4)}% of rows`);
   }
-  if (r.int8?.skipped.length) lines.push(`  left in float: ${r.int8.skipped.map((s) => `${s.op} '${s.node}' (${s.reason})`).join('; ')}`);
-  if (r.fp16?.kept.length) lines.push(`  kept in float32: ${r.fp16.kept.map((s) => `${s.op} '${s.node}' (${s.reason})`).join('; ')}`);
+  if (r.int8?.skipped.length) lines.push(`  left in float: ${describeNodes(r.int8.skipped)}`);
+  if (r.fp16?.kept.length) lines.push(`  kept in float32: ${describeNodes(r.fp16.kept)} (every node in ${r.fp16.kept.length > 1 ? 'the report' : 'it'})`);
   return lines.join('\n') + '\n';
 }

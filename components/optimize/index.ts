@@ -31,7 +31,9 @@ import { toFloat16 } from './fp16.ts';
 import { OptimizeError, quantizeDynamic } from './int8.ts';
 import { loadProblem, optimizeGraph, tensorTypes, type GraphLevel } from './ort.ts';
 import { decodeModel, encodeModel, nameNodes, setMetadata } from './proto.ts';
+import { describeNodes } from './describe.ts';
 
+export { describeNodes };
 export { OptimizeError, quantizeDynamic, quantizeWeight } from './int8.ts';
 export { toFloat16, FP16_BLOCKED_OPS } from './fp16.ts';
 export { optimizeGraph, tensorTypes, GRAPH_LEVELS, type GraphLevel } from './ort.ts';
@@ -137,7 +139,7 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<OptimizeRepo
     const r = quantizeDynamic(m, types);
     if (r.quantized.length === 0)
       throw new OptimizeError(
-        `INT8: nothing to quantize: the model has no MatMul or Gemm with constant float weights${r.skipped.length ? ` (${r.skipped.map((s) => `${s.op} '${s.node}': ${s.reason}`).join('; ')})` : ''}`,
+        `INT8: nothing to quantize: the model has no MatMul or Gemm with constant float weights${r.skipped.length ? ` (${describeNodes(r.skipped)})` : ''}`,
       );
     bytes = encodeModel(m);
     int8 = r;
@@ -166,6 +168,10 @@ export async function optimizeModel(opts: OptimizeOptions): Promise<OptimizeRepo
         throw new OptimizeError(`FP16: onnxruntime can't load the converted model: ${problem.message}`);
       blockNodes.set(problem.node, `no float16 ${problem.op} kernel in onnxruntime's CPU provider`);
     }
+    if (fp16.converted === 0)
+      throw new OptimizeError(
+        `FP16: nothing to convert: no node of the model computes in float16 (${describeNodes(fp16.kept) || 'no node takes or gives a float32 tensor'}); float16 speeds up neural networks' MatMul, Gemm and Conv, while ai.onnx.ml ops (tree ensembles, linear models, scalers) run in float32 only; optimize without --fp16`,
+      );
     steps.push('fp16');
     log(`FP16: ${fp16.converted} nodes in float16, ${fp16.kept.length} kept in float32, ${fp16.casts} casts`);
   }

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { usePeers } from '../peers/index.ts';
-import { optimizeModel, quantizeWeight, inputShapes, OptimizeError, reportPathFor } from '../../components/optimize/index.ts';
+import { optimizeModel, quantizeWeight, inputShapes, OptimizeError, reportPathFor, describeNodes } from '../../components/optimize/index.ts';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
 import { tempDir } from '../model-server/fixtures.ts';
@@ -272,5 +272,56 @@ describe('ghosteam optimize: bad input', () => {
     const path = join(dir, 'relu.onnx');
     writeFileSync(path, onnx.ModelProto.encode(m).finish());
     await assert.rejects(optimizeModel({ model: path, out: join(dir, 'relu.int8.onnx'), int8: true }), /INT8: nothing to quantize/);
+  });
+  test('a model whose every float node stays float32 has nothing to convert to FP16, and nothing is written', async () => {
+    const onnxProto = (await import('onnx-proto')).default;
+    const { onnx } = onnxProto;
+    // An ai.onnx.ml Scaler (as skl2onnx exports a StandardScaler): onnxruntime runs it in float32 only.
+    const m = onnx.ModelProto.create({
+      irVersion: 8,
+      opsetImport: [
+        { domain: '', version: 17 },
+        { domain: 'ai.onnx.ml', version: 3 },
+      ],
+      graph: {
+        name: 'g',
+        node: [
+          {
+            name: 'scale',
+            opType: 'Scaler',
+            domain: 'ai.onnx.ml',
+            input: ['x'],
+            output: ['y'],
+            attribute: [
+              { name: 'offset', type: onnx.AttributeProto.AttributeType.FLOATS, floats: [1, 2, 3] },
+              { name: 'scale', type: onnx.AttributeProto.AttributeType.FLOATS, floats: [0.5, 0.5, 0.5] },
+            ],
+          },
+        ],
+        input: [{ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } } } }],
+        output: [{ name: 'y', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }] } } } }],
+      },
+    });
+    const path = join(dir, 'scaler.onnx');
+    writeFileSync(path, onnx.ModelProto.encode(m).finish());
+    const out = join(dir, 'scaler.fp16.onnx');
+    await assert.rejects(
+      optimizeModel({ model: path, out, fp16: true, noLatency: true }),
+      /FP16: nothing to convert.*Scaler 'scale' \(ai\.onnx\.ml op\).*without --fp16/,
+    );
+    assert.ok(!existsSync(out) && !existsSync(reportPathFor(out)));
+  });
+  test('report nodes are grouped by reason and op, with a count and the first names', () => {
+    const nodes = [
+      ...Array.from({ length: 5 }, (_, i) => ({ node: `tree${i}`, op: 'TreeEnsembleRegressor', reason: 'ai.onnx.ml op' })),
+      { node: 'm', op: 'Max', reason: 'on the FP16 block list' },
+      { node: 'c', op: 'Cast', reason: 'casts to another type' },
+      { node: 'c2', op: 'Cast', reason: 'casts to another type' },
+    ];
+    assert.equal(
+      describeNodes(nodes),
+      "5 × TreeEnsembleRegressor 'tree0', 'tree1' and 3 more (ai.onnx.ml op); Max 'm' (on the FP16 block list); 2 × Cast 'c', 'c2' (casts to another type)",
+    );
+    assert.equal(describeNodes([]), '');
   });
 });
