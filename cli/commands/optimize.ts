@@ -5,6 +5,7 @@
  * more than --max-metric-drop.
  *
  *   ghosteam optimize --model ./model.onnx --out model.int8.onnx --int8 --validation valid.csv --label is_fraud --max-metric-drop 0.01
+ *   ghosteam optimize --model fraud@champion --out fraud.int8.onnx --int8 --register fraud --alias challenger
  */
 import type { Command } from 'commander';
 import { intArg } from '../args.ts';
@@ -28,6 +29,8 @@ interface OptimizeFlags {
   json?: boolean;
   registryDir?: string;
   mlflowUri?: string;
+  register?: string;
+  alias?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -58,6 +61,11 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads for the latency measurement', '1')
     .option('--overwrite', 'replace an existing --out (only once the new model is complete)')
     .option('--json', 'print the report as JSON')
+    .option(
+      '--register <name>',
+      'register the optimized model as a new version of this model, with lineage to the original (derivedFrom: its name@version or file, and sha256); the same bytes again return the version already there',
+    )
+    .option('--alias <alias>', 'with --register: point this alias (e.g. challenger) at the registered version')
     .option('--registry-dir <dir>', 'local registry directory for registry references (default: $GHOSTEAM_REGISTRY_DIR or .ghosteam/registry)')
     .option('--mlflow-uri <url>', 'use the MLflow registry at this tracking URI (default: $MLFLOW_TRACKING_URI)')
     .action(async (flags: OptimizeFlags) => {
@@ -81,9 +89,23 @@ export function register(program: Command): void {
         if (!m || Number(m[2]) < 1) throw new Error(`--dim expects NAME=SIZE with a positive size (e.g. --dim seq=128), got '${d}'`);
         dims[m[1]] = Number(m[2]);
       }
+      if (flags.alias !== undefined && flags.register === undefined)
+        throw new Error('--alias points an alias at the registered version; pass --register NAME too');
+      const { checkAlias, checkModelName } = await import('../../components/registry/errors.ts');
+      const flagged = (flag: string, check: () => void): void => {
+        try {
+          check();
+        } catch (e) {
+          throw new Error(`${flag}: ${(e as Error).message}`);
+        }
+      };
+      if (flags.register !== undefined) flagged('--register', () => checkModelName(flags.register!));
+      if (flags.alias !== undefined) flagged('--alias', () => checkAlias(flags.alias!));
       const spec = parseModelSpec(flags.model);
       const registry =
-        'ref' in spec ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri }) : undefined;
+        'ref' in spec || flags.register !== undefined
+          ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri })
+          : undefined;
       const features = flags.features
         ?.split(',')
         .map((s) => s.trim())
@@ -104,8 +126,23 @@ export function register(program: Command): void {
           overwrite: flags.overwrite === true,
           log: flags.json ? undefined : (l) => process.stderr.write(`optimize: ${l}\n`),
         });
-        if (flags.json) process.stdout.write(JSON.stringify(r) + '\n');
-        else process.stdout.write(summary(r) + `wrote ${flags.out} (report in ${flags.out}.optimize.json)\n`);
+        let registered: Awaited<ReturnType<typeof import('../../components/optimize/register.ts').registerOptimized>> | undefined;
+        if (flags.register !== undefined && registry) {
+          const { registerOptimized } = await import('../../components/optimize/register.ts');
+          const { lineageFrom } = await import('../../components/register/index.ts');
+          registered = await registerOptimized(registry, flags.register, flags.out, r, {
+            lineage: lineageFrom({ reason: 'manual' }, process.env),
+            ...(flags.alias ? { alias: flags.alias } : {}),
+          });
+        }
+        if (flags.json) process.stdout.write(JSON.stringify(registered ? { ...r, registered: { name: flags.register, ...registered } } : r) + '\n');
+        else {
+          process.stdout.write(summary(r) + `wrote ${flags.out} (report in ${flags.out}.optimize.json)\n`);
+          if (registered)
+            process.stdout.write(
+              `${registered.reused ? `${flags.register} version ${registered.version} already holds this model` : `registered ${flags.register} version ${registered.version}`} (from ${registered.derivedFrom})${registered.alias ? `; @${registered.alias} points at it` : ''}\n`,
+            );
+        }
       } catch (e) {
         if (e instanceof MetricDropError && flags.json) process.stdout.write(JSON.stringify(e.report) + '\n');
         else if (e instanceof MetricDropError) process.stdout.write(summary(e.report));

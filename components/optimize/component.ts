@@ -38,29 +38,9 @@ import type { ModelRegistry } from '../registry/types.ts';
 import { OPTIMIZE_METRICS, type OptimizeMetric } from './evaluate.ts';
 import { MetricDropError, optimizeModel, reportPathFor, type OptimizeReport } from './index.ts';
 import { OptimizeError } from './int8.ts';
+import { registerOptimized, reportMetrics } from './register.ts';
 
-/** The figures of a report as one flat map of numbers (what a metrics artifact holds for gate/register). */
-export function reportMetrics(r: OptimizeReport): Record<string, number> {
-  const m: Record<string, number> = {
-    sizeBytes: r.sizeBytes.optimized,
-    originalSizeBytes: r.sizeBytes.original,
-    sizeRatio: r.sizeBytes.ratio,
-  };
-  if (r.latencyMs) {
-    m.latencyMsBatch1 = r.latencyMs.optimized.batch1;
-    m.latencyMsBatch64 = r.latencyMs.optimized.batch64;
-    m.originalLatencyMsBatch1 = r.latencyMs.original.batch1;
-    m.originalLatencyMsBatch64 = r.latencyMs.original.batch64;
-  }
-  const v = r.validation;
-  if (v?.metric && v.optimized !== undefined && v.original !== undefined) {
-    m[v.metric] = v.optimized;
-    m[`original_${v.metric}`] = v.original;
-    if (v.delta !== undefined) m.metricDelta = v.delta;
-    if (v.drop !== undefined) m.metricDrop = v.drop;
-  }
-  return m;
-}
+export { reportMetrics };
 
 function registryFrom(r: string | undefined): ModelRegistry {
   if (!r) return openRegistry();
@@ -162,26 +142,15 @@ export const optimizeOnnxComponent = defineComponent({
     );
 
     if (name && registry) {
-      const fromRegistry = report.model.source.startsWith('registry:');
-      const lineage = {
-        ...lineageFrom(ctx.params, process.env),
-        derivedFrom: fromRegistry ? `${report.model.name}@${report.model.version}` : report.model.source,
-        derivedFromDigest: report.model.digest,
-      };
       const tags = p.json<Record<string, unknown>>('tags', {});
-      const mv = await registry.registerVersion(name, {
-        artifactPath: p.output('optimized'),
-        reuseIdentical: true,
-        format: 'onnx',
-        metrics,
-        params: { optimize: report.steps.join('+') || 'none', level: report.level, derivedFrom: lineage.derivedFrom },
-        tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
-        lineage,
-      });
       const alias = p.string('alias', undefined);
-      if (alias) await registry.setAlias(name, alias, mv.version);
+      const mv = await registerOptimized(registry, name, p.output('optimized'), report, {
+        lineage: lineageFrom(ctx.params, process.env),
+        tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
+        ...(alias ? { alias } : {}),
+      });
       ctx.log(
-        `${mv.reused ? `${name} version ${mv.version} already holds this model` : `registered ${name} version ${mv.version}`} (from ${lineage.derivedFrom})${alias ? `; @${alias} points at it` : ''}`,
+        `${mv.reused ? `${name} version ${mv.version} already holds this model` : `registered ${name} version ${mv.version}`} (from ${mv.derivedFrom})${alias ? `; @${alias} points at it` : ''}`,
       );
       ctx.setOutput('version', mv.version);
       ctx.setOutput('modelRef', `${name}@${mv.version}`);

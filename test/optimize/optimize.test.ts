@@ -12,6 +12,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { usePeers } from '../peers/index.ts';
 import { optimizeModel, quantizeWeight, inputShapes, OptimizeError, reportPathFor, describeNodes } from '../../components/optimize/index.ts';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
+import { openRegistry } from '../../components/registry/index.ts';
 import { tempDir } from '../model-server/fixtures.ts';
 
 const run = promisify(execFile);
@@ -192,6 +194,52 @@ describe('ghosteam optimize against onnxruntime.quantization and onnxruntime Pyt
     const { stdout } = await run(process.execPath, [...args.filter((a) => a !== '--max-metric-drop' && a !== '0.05'), '--json'], { timeout: 240_000 });
     const r = JSON.parse(stdout) as { validation: { drop: number; original: number } };
     assert.ok(r.validation.original > 0.7 && r.validation.drop > 0.05, JSON.stringify(r.validation));
+  });
+});
+
+describe('ghosteam optimize --register', () => {
+  const dir = tempDir('ghosteam-optimize-register-');
+  const model = join(dir, 'm.onnx');
+  writeFileSync(model, denseNetToOnnx({ ...randomDenseNet([4, 16, 1], 5), featureNames: ['a', 'b', 'c', 'd'] }));
+  const registryDir = join(dir, 'registry');
+  const cli = (...args: string[]) => run(process.execPath, [BIN, 'optimize', '--registry-dir', registryDir, '--no-latency', ...args], { timeout: 240_000 });
+
+  test('registers the optimized file as a version with lineage to the original, and moves the alias', async () => {
+    const out = join(dir, 'm.int8.onnx');
+    const { stdout } = await cli('-m', model, '-o', out, '--int8', '--register', 'scorer', '--alias', 'challenger');
+    assert.match(stdout, /registered scorer version 1 \(from .*m\.onnx\); @challenger points at it/);
+    const reg = openRegistry({ dir: registryDir });
+    const v1 = await reg.resolve('scorer', 'challenger');
+    assert.equal(v1.version, 1);
+    assert.equal(v1.lineage.derivedFrom, model);
+    assert.equal(v1.lineage.derivedFromDigest, `sha256:${createHash('sha256').update(readFileSync(model)).digest('hex')}`);
+    assert.equal(v1.params.optimize, 'graph:basic+int8:dynamic');
+    assert.ok(v1.metrics.sizeBytes > 0 && v1.metrics.sizeRatio > 0);
+    // From the registered version (a registry reference): lineage names it as name@version.
+    const { stdout: j } = await cli('-m', 'scorer@challenger', '-o', join(dir, 'm.ext.onnx'), '--level', 'extended', '--register', 'scorer', '--json');
+    const r = JSON.parse(j) as { registered: { name: string; version: number; derivedFrom: string; reused: boolean } };
+    assert.deepEqual(r.registered, { name: 'scorer', version: 2, derivedFrom: 'scorer@1', reused: false });
+    assert.equal((await reg.getVersion('scorer', 2)).lineage.derivedFrom, 'scorer@1');
+    // The same bytes again: the version already there.
+    const again = await cli('-m', model, '-o', join(dir, 'm.int8.again.onnx'), '--int8', '--register', 'scorer');
+    assert.match(again.stdout, /scorer version 1 already holds this model/);
+  });
+
+  test('a bad name or alias, or --alias without --register, is refused before any work', async () => {
+    for (const [args, msg] of [
+      [['--register', 'bad name'], /--register: 'bad name' is not a valid model name/],
+      [['--register', 'ok', '--alias', 'latest'], /--alias: 'latest' is not a valid alias/],
+      [['--alias', 'challenger'], /--alias points an alias at the registered version; pass --register NAME too/],
+    ] as const) {
+      const out = join(dir, 'refused.onnx');
+      const e = await cli('-m', model, '-o', out, ...args).then(
+        () => assert.fail(`accepted ${args.join(' ')}`),
+        (err: { code: number; stderr: string }) => err,
+      );
+      assert.equal(e.code, 1);
+      assert.match(e.stderr, msg);
+      assert.ok(!existsSync(out));
+    }
   });
 });
 
