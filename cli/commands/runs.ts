@@ -1,11 +1,13 @@
 /**
- * `ghosteam runs list|show`: the records of local pipeline runs (.ghosteam/runs); with --cluster,
- * the Argo Workflows runs too (through the Argo Server: live and archived Workflows, step logs).
+ * `ghosteam runs list|show|artifact`: the records of local pipeline runs (.ghosteam/runs) and what
+ * their steps stored; with --cluster, the Argo Workflows runs too (through the Argo Server: live and
+ * archived Workflows, step logs).
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { colors as pc } from '../colors.ts';
 import { effectiveStatus, formatDuration, RunStore, type RunRecord } from '../../pipelines/local/index.ts';
+import { showArtifact, type ArtifactFlags } from './runs-artifact.ts';
 import { argoClient, argoRunDetail, argoRunRow, CLUSTER_OPTIONS, findArgoRun, listArgoRuns, stepLogs, type ClusterFlags } from './runs-cluster.ts';
 
 function table(rows: string[][]): string {
@@ -66,6 +68,19 @@ export function register(program: Command): void {
     process.stdout.write(table(rows) + '\n');
     if (argo && remote.length === 0) process.stdout.write(`no Argo Workflows in namespace ${argo.namespace} at ${argo.client.url}\n`);
   });
+  runs
+    .command('artifact')
+    .description(
+      "Show what a step of a local run produced: a dataset's rows, columns and first rows, or a metrics file; --out writes a dataset as CSV, JSON Lines, Parquet or Arrow, or copies any artifact",
+    )
+    .argument('<run>', 'The run id (see ghosteam runs list)')
+    .argument('<artifact>', 'TASK.OUTPUT, as ghosteam runs show lists them (e.g. split.train)')
+    .option('--head <n>', 'rows of a dataset to print', '10')
+    .option('-o, --out <file>', 'write the artifact to this file: a dataset as .csv, .tsv, .jsonl, .parquet or .arrow (by the extension); others as they are')
+    .option('--overwrite', 'replace an existing --out (atomically, once the new file is complete)')
+    .option('--json', "print the summary (and a dataset's first rows, or a JSON artifact's content) as JSON")
+    .option('--store-dir <dir>', 'Directory of the local state', '.ghosteam')
+    .action(async (id: string, ref: string, flags: ArtifactFlags) => showArtifact(id, ref, flags));
   const show = runs
     .command('show')
     .description('Show one run: status, per-task state, timings, artifacts; with --cluster, an Argo Workflow (live or archived) and its step logs')
