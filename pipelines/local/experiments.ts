@@ -135,10 +135,14 @@ export function columnsOf(rows: readonly ExperimentRow[]): { params: string[]; m
   return { params, metrics };
 }
 
+/** The widest a param's value is printed in a table (a JSON-valued param — a schema, a gate — would fill the screen); --json has it whole. */
+const CELL = 40;
+const cell = (s: string): string => (s.length > CELL ? `${s.slice(0, CELL - 1)}…` : s);
+
 /** A plain-text table: one row per run, params then metrics. */
 export function formatTable(rows: readonly ExperimentRow[], cols = columnsOf(rows)): string {
   const head = ['RUN', 'STATUS', ...cols.params, ...cols.metrics];
-  const body = rows.map((r) => [r.runId, r.status, ...cols.params.map((k) => r.params[k] ?? ''), ...cols.metrics.map((k) => fmt(r.metrics[k]))]);
+  const body = rows.map((r) => [r.runId, r.status, ...cols.params.map((k) => cell(r.params[k] ?? '')), ...cols.metrics.map((k) => fmt(r.metrics[k]))]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   return [head, ...body]
     .map((line) =>

@@ -67,6 +67,10 @@ describe('experiment tracking, local', () => {
           'run-a  Succeeded  0.5       0.5500        0.4000      5',
         ].join('\n'),
       );
+      // A JSON-valued param is cut to 40 characters in the table (whole in --json).
+      const schema = JSON.stringify({ columns: Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`c${i}`, { nullable: false }])) });
+      const wide = formatTable([{ ...rows[0], params: { 'validate.schema': schema } }]).split('\n');
+      assert.equal(wide[1].split(/\s{2,}/)[2], `${schema.slice(0, 39)}…`);
       const html = compareHtml(sorted);
       assert.match(html, /<svg[^>]*>[\s\S]*<polyline[^>]*points="[^"]+"[\s\S]*<\/svg>/);
       assert.ok(!/<script|https?:\/\/(?!www\.w3\.org)/.test(html), 'self-contained');
