@@ -156,6 +156,12 @@ export function classifyFailure(e: unknown, depth = 0): FailureClass {
   if (o.name === 'ParamError') return { terminal: true, reason: 'InvalidParam' };
   if (o.name === 'ValidationError' || o.name === 'PipelineError') return { terminal: true, reason: 'InvalidSpec' };
   if (o.name === 'TimeoutError') return { terminal: false, reason: 'Timeout' };
+  // A dataset or feature key the step cannot use (a missing column, a corrupt Arrow file, a key of
+  // the wrong type): the same input fails the same way, unless an I/O cause says otherwise.
+  if (o.name === 'DatasetError' || o.name === 'FeaturesError') {
+    const c = o.cause !== undefined ? classifyFailure(o.cause, depth + 1) : undefined;
+    return c && c.reason !== 'Unknown' ? c : { terminal: true, reason: 'InvalidInput' };
+  }
   const code = typeof o.code === 'string' ? o.code : undefined;
   if (code && NO_SPACE_CODES.has(code)) return { terminal: false, reason: 'NoSpace' };
   if (code && NETWORK_CODES.has(code)) return { terminal: false, reason: 'Network' };

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Component, ParamValue } from '../../components/component.ts';
 import { ownModuleUrl } from '../../api/own-files.ts';
 import type { PipelineSpec, TaskSpec } from '../spec.ts';
-import { runAttempt } from './executor.ts';
+import { runAttempt, type AttemptResult } from './executor.ts';
 import { cacheKey, PipelineError, resolveValue, retryDelayMs, type ValueScope } from './plan.ts';
 import { classifyFailure, retryNote, type FailureClass } from '../../api/failure.ts';
 
@@ -317,20 +317,24 @@ export async function runNode(
         const dir = join(workRoot, n.id, String(attempt));
         // A resumed run reuses its id: clear what an earlier attempt left, so a stale file is never taken as an output.
         if (prev) await removeDir(dir);
-        const r = await runAttempt({
-          task: t,
-          params: allParams,
-          ...(item !== undefined ? { item } : {}),
-          inputs: inputPaths,
-          dir,
-          signal,
-          ...(component ? { component, isolation: inWorker ? ('worker' as const) : ('inline' as const), catalog: CATALOG_URL } : {}),
-          contextEnv,
-          cwd,
-          killGraceMs: ctx.killGraceMs,
-          log: logLine,
-          progress: (e) => ctx.emit({ type: 'progress', runId, node: n.id, time: now(), ...e }),
-        });
+        const r = nameInputs(
+          await runAttempt({
+            task: t,
+            params: allParams,
+            ...(item !== undefined ? { item } : {}),
+            inputs: inputPaths,
+            dir,
+            signal,
+            ...(component ? { component, isolation: inWorker ? ('worker' as const) : ('inline' as const), catalog: CATALOG_URL } : {}),
+            contextEnv,
+            cwd,
+            killGraceMs: ctx.killGraceMs,
+            log: logLine,
+            progress: (e) => ctx.emit({ type: 'progress', runId, node: n.id, time: now(), ...e }),
+          }),
+          inputPaths,
+          t.inputs,
+        );
         const outcome = r.ok ? 'Succeeded' : r.kind === 'cancelled' ? 'Cancelled' : r.kind === 'error' ? 'Error' : 'Failed';
         const failure = r.ok || r.kind === 'cancelled' ? undefined : (r.failure ?? { terminal: false, reason: 'Unknown' as const });
         n.attempts[n.attempts.length - 1] = {
@@ -379,4 +383,24 @@ export async function runNode(
   } finally {
     if (log) await new Promise<void>((r) => log!.end(r));
   }
+}
+
+/**
+ * A failed attempt's message with each input's store path (a content-addressed blob under
+ * store/sha256/…, meaningless to the user) replaced by the input's name and where it came from:
+ * `split: input 'dataset' (ingest.dataset) has no column 'cultivar'`.
+ */
+export function nameInputs(
+  r: AttemptResult,
+  paths: Readonly<Record<string, string>>,
+  inputs: Readonly<Record<string, { readonly task: string; readonly output: string }>>,
+): AttemptResult {
+  if (r.ok) return r;
+  let message = r.message;
+  for (const [k, path] of Object.entries(paths)) {
+    if (!message.includes(path)) continue;
+    const from = inputs[k] ? ` (${inputs[k].task}.${inputs[k].output})` : '';
+    message = message.split(`${path}:`).join(`input '${k}'${from}`).split(path).join(`input '${k}'${from}`);
+  }
+  return message === r.message ? r : { ...r, message };
 }

@@ -150,6 +150,27 @@ export function trialPipeline(p: PipelineSpec, s: SweepSpec, params: Readonly<Re
   return { ...rest, tasks: p.tasks.filter((t) => keep.has(t.name)).map(set) };
 }
 
+/**
+ * The tasks every trial runs unchanged: those of the trial pipeline that neither are the trial task
+ * nor depend on it, so no swept param reaches them (ingest, split, …). A terminal failure in one of
+ * them fails every trial the same way.
+ */
+export function sharedTasks(p: PipelineSpec, s: SweepSpec): Set<string> {
+  const tasks = trialPipeline(p, s, {}).tasks;
+  const byName = new Map(tasks.map((t) => [t.name, t]));
+  const memo = new Map<string, boolean>();
+  const reaches = (n: string): boolean => {
+    if (n === s.task) return true;
+    const known = memo.get(n);
+    if (known !== undefined) return known;
+    memo.set(n, false);
+    const r = (byName.get(n)?.dependsOn ?? []).some(reaches);
+    memo.set(n, r);
+    return r;
+  };
+  return new Set(tasks.filter((t) => !reaches(t.name)).map((t) => t.name));
+}
+
 /** The best complete trial (ties: the earlier one). */
 export function bestTrial(trials: readonly TrialView[], direction: 'minimize' | 'maximize'): TrialView | undefined {
   let best: TrialView | undefined;
@@ -280,6 +301,9 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     rec.budget = { ...ledger.status(), ...(lost > 0 ? { lost } : {}) };
   }
 
+  // A terminal failure in a step no swept param reaches: every later trial would fail the same way.
+  const shared = sharedTasks(pipeline, sweep);
+  let sharedFailure: { readonly number: number; readonly task: string; readonly message: string } | undefined;
   const runTrial = async (n: number, params: Record<string, ParamValue>): Promise<void> => {
     const runId = `${id}-t${n}`;
     const t: TrialRecord = { number: n, params, state: 'Running', intermediate: {}, runId, steps: 0, startedAt: new Date().toISOString() };
@@ -355,6 +379,8 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
         // The run says which step failed; the step says why.
         const step = Object.values(run.nodes).find((n) => (n.state === 'Failed' || n.state === 'Error') && n.message);
         t.message = [run.message ?? 'the trial run failed', step ? `${step.id}: ${step.message}` : ''].filter(Boolean).join(': ');
+        const terminal = Object.values(run.nodes).find((x) => (x.state === 'Failed' || x.state === 'Error') && x.terminal && shared.has(x.task));
+        if (terminal && (!sharedFailure || n < sharedFailure.number)) sharedFailure = { number: n, task: terminal.task, message: t.message };
       } else {
         const v = run.nodes[sweep.objective.task]?.outputParams[sweep.objective.metric];
         if (typeof v === 'number' && Number.isFinite(v)) {
@@ -393,6 +419,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   let exhausted = false;
   const budget = sweep.budget.trials;
   while (!signal.aborted) {
+    if (sharedFailure) exhausted = true;
     while (next < budget && done.has(next)) next++;
     if (!exhausted && next < budget && running.size < slots && clock() < deadline && [...Array(Math.max(0, next - P + 1)).keys()].every((k) => done.has(k))) {
       // The epoch budget: a trial starts only when its first rung fits; when it does not and nothing
@@ -427,7 +454,9 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     rec.message = 'cancelled; continue with --resume ' + id;
   } else if (!best) {
     rec.status = 'Failed';
-    rec.message = noneCompleted(sweep.path, rec.trials);
+    rec.message = sharedFailure
+      ? `${sweep.path}: trial ${sharedFailure.number} failed in step '${sharedFailure.task}', which every trial runs unchanged (no swept param reaches it), with an error a retry cannot fix, so the sweep stopped rather than fail every trial the same way: ${sharedFailure.message}`
+      : noneCompleted(sweep.path, rec.trials);
   } else if (opts.final ?? true) {
     const finalId = `${id}-best`;
     emit({ type: 'final-start', sweepId: id, runId: finalId, params: best.params });

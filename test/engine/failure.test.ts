@@ -12,6 +12,8 @@ import {
   type FailureReason,
 } from '../../api/failure.ts';
 import { ParamError, Params } from '../../components/params.ts';
+import { DatasetError } from '../../components/dataset/types.ts';
+import { nameInputs } from '../../pipelines/local/node-runner.ts';
 import { ValidationError } from '../../api/errors.ts';
 import { PipelineError } from '../../pipelines/local/plan.ts';
 import { ARGO_RETRY_EXPRESSION } from '../../pipelines/argo.ts';
@@ -50,6 +52,9 @@ describe('classifyFailure', () => {
     ['terminal fields from another process', { terminal: true, reason: 'GateRejected', message: 'x' }, T('GateRejected')],
     ['terminal with an unknown reason', { terminal: true, reason: 'Nope' }, T('Terminal')],
     ['terminal with a transient reason is still terminal', { terminal: true, reason: 'Network' }, T('Terminal')],
+    ['a dataset without the column a step needs', new DatasetError("input 'dataset' has no column 'cultivar'"), T('InvalidInput')],
+    ['a DatasetError after a structured clone', { name: 'DatasetError', message: 'x' }, T('InvalidInput')],
+    ['a feature key of the wrong type', Object.assign(new Error('driver_id must be an integer'), { name: 'FeaturesError' }), T('InvalidInput')],
     ['npm E404 (no such package)', errno('E404'), T('DependencyNotFound')],
     ['npm ETARGET (no such version)', errno('ETARGET'), T('DependencyNotFound')],
     ['HTTP 400', Object.assign(new Error('bad'), { status: 400 }), T('RequestRejected')],
@@ -66,6 +71,7 @@ describe('classifyFailure', () => {
     ['HTTP 500 in a response', Object.assign(new Error('x'), { response: { status: 500 } }), R('ServerError')],
     ['HTTP 429', Object.assign(new Error('slow down'), { status: 429 }), R('ServerError')],
     ['a timeout', Object.assign(new Error('t'), { name: 'TimeoutError' }), R('Timeout')],
+    ['a dataset read that hit a full disk keeps its cause', new DatasetError('cannot read dataset x', undefined, { cause: errno('ENOSPC') }), R('NoSpace')],
     ['a network error wrapped twice', new Error('register failed', { cause: new Error('upload', { cause: errno('ETIMEDOUT') }) }), R('Network')],
     // unknown: transient, so a flake is not lost (a real bug costs the retry limit)
     ['a plain Error', new Error('something'), R('Unknown')],
@@ -140,5 +146,24 @@ describe('backoffMs: exponential, full jitter, capped', () => {
     const a = backoffMs(3, { baseMs: 1000, capMs: 60_000, random: () => seq.shift()! });
     const b = backoffMs(3, { baseMs: 1000, capMs: 60_000, random: () => seq.shift() ?? 0 });
     assert.deepEqual([a, b], [760, 3640]);
+  });
+});
+
+describe('nameInputs', () => {
+  const store = '/w/.ghosteam/store/sha256/ab/ab12';
+  const inputs = { dataset: { task: 'ingest', output: 'dataset' } };
+  test("an input's store path in a failure reads as the input's name and where it came from", () => {
+    const r = nameInputs({ ok: false, kind: 'failure', message: `split: ${store}: has no column 'y' (read ${store} twice)` }, { dataset: store }, inputs);
+    assert.deepEqual(r, {
+      ok: false,
+      kind: 'failure',
+      message: "split: input 'dataset' (ingest.dataset) has no column 'y' (read input 'dataset' (ingest.dataset) twice)",
+    });
+  });
+  test('a message without a store path, and a success, are returned as they are', () => {
+    const failed = { ok: false as const, kind: 'failure' as const, message: 'no path here' };
+    assert.equal(nameInputs(failed, { dataset: store }, inputs), failed);
+    const ok = { ok: true as const, outputs: {}, outputParams: {} };
+    assert.equal(nameInputs(ok, { dataset: store }, inputs), ok);
   });
 });

@@ -145,6 +145,18 @@ describe('ghosteam runs artifact', () => {
     assert.deepEqual(readFileSync(out), readFileSync(stored));
   });
 
+  test("a step's failure names its input, not the input's path in the store, and a missing column is terminal", async () => {
+    const p = new Pipeline(new Chart(new App(), 'art'), 'art-bad');
+    const ingest = p.component('ingest', 'ingest', { params: { path: join(dir, 'data.csv') } });
+    p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') }, params: { stratify: 'nope', seed: 1 } });
+    const bad = await runPipeline(p.toSpec(), { cwd: dir, storeDir: join(dir, '.ghosteam'), gitCommit: null });
+    assert.equal(bad.status, 'Failed');
+    assert.match(bad.nodes.split.message ?? '', /input 'dataset' \(ingest\.dataset\) has no column 'nope'; its columns are: id, x, plan, active, note, y/);
+    assert.doesNotMatch(bad.nodes.split.message ?? '', /store\/sha256/);
+    assert.equal(bad.nodes.split.terminal, true);
+    assert.equal(bad.nodes.split.attempts.length, 1);
+  });
+
   test('errors: an unknown artifact lists the run’s, an existing --out is kept, a dataset needs a table extension', () => {
     const none = cli(run.id, 'train.nope');
     assert.equal(none.code, 1);

@@ -6,13 +6,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runSweep, SweepStore, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
+import { runSweep, sharedTasks, SweepStore, trialPipeline, type SweepEvent } from '../../pipelines/local/sweep.ts';
 import { RunStore } from '../../pipelines/local/store.ts';
 import { isHeavy } from '../../pipelines/local/node-runner.ts';
 import { formatSweep } from '../../pipelines/local/sweep-report.ts';
 import { Space } from '../../components/tuning/space.ts';
 import type { SweepSpec } from '../../pipelines/tuning/sweep.ts';
 import type { ParamValue } from '../../components/component.ts';
+import { DatasetError } from '../../components/dataset/types.ts';
 import { writeFile } from 'node:fs/promises';
 import { EarlyStopping, Objective, Pipeline, Resources, Search, Sweep } from '../../pipelines/index.ts';
 import { catalog, comp, lit, out, pipeline, task, tempDir } from '../engine/helpers.ts';
@@ -21,7 +22,15 @@ import { chart } from '../constructs/helpers.ts';
 const registered: ParamValue[] = [];
 let trainCalls = 0;
 const components = catalog(
-  comp('data', (ctx) => ctx.setOutput('rows', 100), { outputParams: ['rows'] }),
+  comp(
+    'data',
+    (ctx) => {
+      if (ctx.params.broken === 'terminal') throw new DatasetError("data.csv has no column 'label'; its columns are a, b");
+      if (ctx.params.broken === 'flaky') throw new Error('the object store reset the connection');
+      ctx.setOutput('rows', 100);
+    },
+    { outputParams: ['rows'] },
+  ),
   comp(
     'fit',
     async (ctx) => {
@@ -403,6 +412,26 @@ describe('local sweep', () => {
       assert.equal(all.status, 'Failed');
       assert.match(all.message!, /^test\/toy-tune: every trial failed \(3 of 3\), so there is no best model; trial 0: .*x 0\.\d+ diverges/);
       assert.equal(all.finalRunId, undefined, 'no final run without a best trial');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a terminal failure in a step every trial shares stops the sweep at once; a transient one does not', async () => {
+    assert.deepEqual([...sharedTasks(spec, sweep())], ['data'], 'no swept param reaches data; train and evaluate take them');
+    const { dir, cleanup } = await tempDir();
+    try {
+      const broken = (how: string) => ({ ...spec, tasks: spec.tasks.map((t) => (t.name === 'data' ? { ...t, params: { broken: lit(how) } } : t)) });
+      const stopped = await runSweep(broken('terminal'), sweep({ budget: { trials: 8, parallelism: 2 } }), { cwd: dir, components, gitCommit: null });
+      assert.equal(stopped.status, 'Failed');
+      assert.ok(stopped.trials.length <= 2, `stopped after the trials already running: ${stopped.trials.length} ran`);
+      assert.match(
+        stopped.message!,
+        /^test\/toy-tune: trial 0 failed in step 'data', which every trial runs unchanged \(no swept param reaches it\), with an error a retry cannot fix, so the sweep stopped rather than fail every trial the same way: .*has no column 'label'/,
+      );
+      const flaky = await runSweep(broken('flaky'), sweep({ budget: { trials: 4, parallelism: 1 } }), { cwd: dir, components, gitCommit: null });
+      assert.equal(flaky.trials.length, 4, 'a transient failure may pass for the next trial: the sweep goes on');
+      assert.match(flaky.message!, /every trial failed \(4 of 4\)/);
     } finally {
       await cleanup();
     }
