@@ -7,26 +7,12 @@
  */
 import { access } from 'node:fs/promises';
 import type { Column, Dataset } from '../dataset/types.ts';
-import { BOOLEAN_NULL } from '../dataset/types.ts';
 import { readDatasetChunks } from '../dataset/stream.ts';
 import { formatOfPath } from './plan.ts';
+import { plainColumn } from './readers.ts';
 import { openWriter, type ColumnKind, type ColumnSpec, type TableWriter } from './writers.ts';
 
 const KIND: Record<Column['type'], ColumnKind> = { numeric: 'float64', boolean: 'bool', categorical: 'string', string: 'string' };
-
-/** A column's values as the writers take them (typed arrays kept; a missing value null or NaN). */
-export function writerValues(c: Column): ArrayLike<unknown> {
-  switch (c.type) {
-    case 'numeric':
-      return c.values;
-    case 'boolean':
-      return Array.from(c.values, (v) => (v === BOOLEAN_NULL ? null : v === 1));
-    case 'categorical':
-      return Array.from(c.codes, (k) => (k < 0 ? null : c.categories[k]));
-    case 'string':
-      return c.values;
-  }
-}
 
 export function writerSpecs(ds: Dataset): ColumnSpec[] {
   return ds.columns.map((c) => ({ name: c.name, kind: KIND[c.type] }));
@@ -50,7 +36,7 @@ export async function exportDataset(from: string, to: string, opts: { overwrite?
     for await (const chunk of readDatasetChunks(from)) {
       writer ??= await openWriter(to, format, writerSpecs(chunk));
       columns = chunk.columns.length;
-      if (chunk.rows > 0) await writer.write({ rows: chunk.rows, values: chunk.columns.map(writerValues) });
+      if (chunk.rows > 0) await writer.write({ rows: chunk.rows, values: chunk.columns.map(plainColumn) });
       rows += chunk.rows;
     }
     if (!writer) throw new Error(`${from}: no record batch and no schema`);

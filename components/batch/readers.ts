@@ -370,8 +370,8 @@ function sliceOf(v: ArrayLike<unknown>, s: number, e: number): ArrayLike<unknown
   return Array.prototype.slice.call(v, s, e) as unknown[];
 }
 
-/** A decoded Arrow column as plain values: numbers (NaN = null) stay a Float64Array. */
-function plainColumn(c: Column): ArrayLike<unknown> {
+/** A decoded dataset column as plain values: numbers (NaN = null) stay a Float64Array; booleans and categories become values or null. */
+export function plainColumn(c: Column): ArrayLike<unknown> {
   switch (c.type) {
     case 'numeric':
       return c.values;
