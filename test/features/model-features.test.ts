@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { Entity, FeatureService, FeatureSource, FeatureView, Field, Model, OnlineStore } from '../../charts/index.ts';
@@ -23,7 +23,7 @@ import { denseNetForward } from '../../components/onnx/index.ts';
 import { find, issuesOf, synth } from '../constructs/helpers.ts';
 import { upstreamErrors } from '../constructs/upstream.ts';
 import { startTestRedis, uniqueName, type TestRedis } from '../peers/index.ts';
-import { post, tempDir, watchServe, writeFraudModel } from '../model-server/fixtures.ts';
+import { completeJsonLines, post, tempDir, watchServe, writeFraudModel } from '../model-server/fixtures.ts';
 
 const K = 16;
 const dataOf = (o: unknown) => (o as { data: Record<string, string> }).data;
@@ -219,12 +219,7 @@ describe('Model with a FeatureService: the server started as the synthesized spe
       let rec: { inputs: Record<string, { shape: number[]; data: (number | null)[] }>; outputs: Record<string, { data: number[] }> } | undefined;
       for (let i = 0; i < 100 && !rec; i++) {
         await new Promise((done) => setTimeout(done, 50));
-        if (existsSync(run.payloadLog))
-          rec = readFileSync(run.payloadLog, 'utf8')
-            .trim()
-            .split('\n')
-            .map((l) => JSON.parse(l))
-            .find((x) => x.id === 'k-1');
+        rec = completeJsonLines(run.payloadLog).find((x) => x.id === 'k-1');
       }
       assert.ok(rec, `the request is in the payload log\n${watched.output()}`);
       assert.deepEqual(rec.inputs.input.shape, [2, K]);

@@ -6,7 +6,6 @@
 // default, 404), counts them in /metrics, and answers a bad key with a 400 naming the field.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FeatureServiceSpec, FeatureViewSpec } from '../../api/crds/types.ts';
 import { datasetFromColumns } from '../../components/dataset/index.ts';
@@ -17,7 +16,7 @@ import { SqliteOnlineStore } from '../../components/features/sqlite-store.ts';
 import { startModelServer, type ModelServer } from '../../components/model-server/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
 import { startTestRedis, uniqueName, type TestRedis } from '../peers/index.ts';
-import { get, post, tempDir, writeFraudModel } from '../model-server/fixtures.ts';
+import { completeJsonLines, get, post, tempDir, writeFraudModel } from '../model-server/fixtures.ts';
 
 const H = 3_600_000;
 const NOW = Date.now();
@@ -118,12 +117,7 @@ for (const [kind, open] of stores)
       let rec: { inputs: Record<string, { shape: number[]; data: (number | null)[] }>; outputs: Record<string, { data: number[] }> } | undefined;
       for (let i = 0; i < 100 && !rec; i++) {
         await new Promise((done) => setTimeout(done, 50));
-        if (!existsSync(log)) continue;
-        rec = readFileSync(log, 'utf8')
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l))
-          .find((x) => x.id === 'req-1');
+        rec = completeJsonLines(log).find((x) => x.id === 'req-1');
       }
       assert.ok(rec, 'the request is in the payload log');
       if (!rec) return;

@@ -1,6 +1,6 @@
 /** Model files and helpers shared by the model-server tests. */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -99,4 +99,19 @@ export function watchServe(child: ChildProcessWithoutNullStreams): { readonly ur
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
   });
   return { url, output: () => out };
+}
+
+/**
+ * The records of a JSON Lines file another process or task is appending to: complete lines only
+ * (the writer may be mid-append: an empty file, or a last line without its newline yet); none when
+ * the file is not there yet.
+ */
+export function completeJsonLines<T = any>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as T);
 }

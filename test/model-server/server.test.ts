@@ -1,6 +1,5 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -14,7 +13,7 @@ import {
 } from '../../components/model-server/index.ts';
 import { LocalRegistry } from '../../components/registry/index.ts';
 import { denseNetForward } from '../../components/onnx/index.ts';
-import { tempDir, writeFraudModel, writeIdentityModel, rows, inferBody, post, get, IDENTITY_TYPES } from './fixtures.ts';
+import { tempDir, writeFraudModel, writeIdentityModel, rows, inferBody, post, get, IDENTITY_TYPES, completeJsonLines } from './fixtures.ts';
 
 function close(a: number[], b: number[], tol = 1e-5): void {
   assert.equal(a.length, b.length);
@@ -390,10 +389,7 @@ describe('model server: versions, traffic split, pinning, shadow, admin', () => 
     let lines: any[] = [];
     for (let i = 0; i < 100 && lines.length < 600; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      lines = readFileSync(join(dir, 'payload.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      lines = completeJsonLines(join(dir, 'payload.jsonl'));
     }
     assert.ok(lines.length >= 600, `${lines.length} records`);
     const rec = lines.find((l) => l.id && l.version === '1')!;
