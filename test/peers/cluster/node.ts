@@ -689,6 +689,29 @@ export async function clusterUp(log: Log = () => {}): Promise<ClusterUpResult> {
         });
         started('netpol', d);
       });
+      // kube-router's first firewall sync rewrites the filter table (save, change, restore); landing
+      // inside kube-proxy's first sync it removed kube-proxy's chains, and that kube-proxy (v1.36)
+      // never synced again: no ClusterIP answered and pods' calls to the API server left the
+      // machine (one CI run, 2026-12-03). Pods reach the API server by its ClusterIP, so wait for
+      // its rule, and restart kube-proxy once when it is not there.
+      await timed(timings, 'service rules', async () => {
+        const ip = CLUSTER_NET.apiServiceIP;
+        const programmed = (): boolean => (spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout ?? '').includes(`-d ${ip}/32`);
+        const waitFor = async (ms: number): Promise<boolean> => {
+          const end = Date.now() + ms;
+          while (!programmed() && Date.now() < end) await sleep(500);
+          return programmed();
+        };
+        if (await waitFor(45_000)) return;
+        log(`kube-proxy: no rule for the API server's ClusterIP ${ip} after 45 s (its first sync raced kube-router's); restarting it`);
+        await stopPid(state.daemons.proxy!.pid);
+        await node('proxy', [`--config=${join(dir, 'proxy.yaml')}`]);
+        if (!(await waitFor(60_000)))
+          throw new ClusterPartError(
+            'kube-proxy',
+            `wrote no rule for ${ip} within 60 s of a restart; the end of ${state.daemons.proxy!.log}:\n${logTail(state.daemons.proxy!.log)}`,
+          );
+      });
       await timed(timings, 'object store', async () => {
         const s = await startObjectStore(dir, log).catch((err: Error) => {
           throw new ClusterPartError('s3proxy', err.message);
