@@ -138,10 +138,7 @@ export function register(program: Command): void {
         if (flags.json) process.stdout.write(JSON.stringify(registered ? { ...r, registered: { name: flags.register, ...registered } } : r) + '\n');
         else {
           process.stdout.write(summary(r) + `wrote ${flags.out} (report in ${flags.out}.optimize.json)\n`);
-          if (registered)
-            process.stdout.write(
-              `${registered.reused ? `${flags.register} version ${registered.version} already holds this model` : `registered ${flags.register} version ${registered.version}`} (from ${registered.derivedFrom})${registered.alias ? `; @${registered.alias} points at it` : ''}\n`,
-            );
+          if (registered) process.stdout.write(`${(await import('../../components/optimize/register.ts')).registrationLine(flags.register!, registered)}\n`);
         }
       } catch (e) {
         if (e instanceof MetricDropError && flags.json) process.stdout.write(JSON.stringify(e.report) + '\n');

@@ -5,15 +5,11 @@
  */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { table } from '../table.ts';
 import { colors as pc } from '../colors.ts';
 import { effectiveStatus, formatDuration, RunStore, type RunRecord } from '../../pipelines/local/index.ts';
 import { showArtifact, type ArtifactFlags } from './runs-artifact.ts';
 import { argoClient, argoRunDetail, argoRunRow, CLUSTER_OPTIONS, findArgoRun, listArgoRuns, stepLogs, type ClusterFlags } from './runs-cluster.ts';
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n');
-}
 
 function counts(r: RunRecord): string {
   const ids = r.order.filter((id) => !r.nodes[id]?.children);

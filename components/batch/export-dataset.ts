@@ -18,17 +18,22 @@ export function writerSpecs(ds: Dataset): ColumnSpec[] {
   return ds.columns.map((c) => ({ name: c.name, kind: KIND[c.type] }));
 }
 
-/** Writes the dataset file `from` to `to` (format from its extension); refuses an existing `to` unless `overwrite`. */
-export async function exportDataset(from: string, to: string, opts: { overwrite?: boolean } = {}): Promise<{ rows: number; columns: number }> {
-  const format = formatOfPath(to);
+/** Refuses to replace an existing `to` unless `overwrite`. */
+export async function refuseExisting(to: string, overwrite = false): Promise<void> {
   if (
-    !opts.overwrite &&
+    !overwrite &&
     (await access(to).then(
       () => true,
       () => false,
     ))
   )
     throw new Error(`${to} already exists; pass --overwrite to replace it`);
+}
+
+/** Writes the dataset file `from` to `to` (format from its extension); refuses an existing `to` unless `overwrite`. */
+export async function exportDataset(from: string, to: string, opts: { overwrite?: boolean } = {}): Promise<{ rows: number; columns: number }> {
+  const format = formatOfPath(to);
+  await refuseExisting(to, opts.overwrite);
   let writer: TableWriter | undefined;
   let rows = 0;
   let columns = 0;

@@ -38,7 +38,7 @@ import type { ModelRegistry } from '../registry/types.ts';
 import { OPTIMIZE_METRICS, type OptimizeMetric } from './evaluate.ts';
 import { MetricDropError, optimizeModel, reportPathFor, type OptimizeReport } from './index.ts';
 import { OptimizeError } from './int8.ts';
-import { registerOptimized, reportMetrics } from './register.ts';
+import { registerOptimized, registrationLine, reportMetrics } from './register.ts';
 
 export { reportMetrics };
 
@@ -149,9 +149,7 @@ export const optimizeOnnxComponent = defineComponent({
         tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
         ...(alias ? { alias } : {}),
       });
-      ctx.log(
-        `${mv.reused ? `${name} version ${mv.version} already holds this model` : `registered ${name} version ${mv.version}`} (from ${mv.derivedFrom})${alias ? `; @${alias} points at it` : ''}`,
-      );
+      ctx.log(registrationLine(name, mv));
       ctx.setOutput('version', mv.version);
       ctx.setOutput('modelRef', `${name}@${mv.version}`);
     }

@@ -60,3 +60,8 @@ export async function registerOptimized(
   if (o.alias) await registry.setAlias(name, o.alias, mv.version);
   return { version: mv.version, reused: !!mv.reused, derivedFrom, ...(o.alias ? { alias: o.alias } : {}) };
 }
+
+/** The line that says what a registration did, for the step's log and the CLI. */
+export function registrationLine(name: string, r: RegisteredOptimized): string {
+  return `${r.reused ? `${name} version ${r.version} already holds this model` : `registered ${name} version ${r.version}`} (from ${r.derivedFrom})${r.alias ? `; @${r.alias} points at it` : ''}`;
+}
