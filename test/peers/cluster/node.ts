@@ -271,10 +271,23 @@ export function clusterImageId(socket: string, ref: string): string | undefined 
   throw new Error(`containerd's ${ref}: no image config found under ${row[2]}`);
 }
 
-/** Import a `docker save` archive into the node's containerd, where the kubelet finds it. */
+/**
+ * Import a `docker save` archive into the node's containerd, where the kubelet finds it.
+ *
+ * Importing a new image under a ref that names an older one untags the older one, and
+ * containerd's garbage collector then removes its snapshots, which the new image's layers may
+ * share: an unpack that found such a parent a moment before fails with "parent snapshot … does
+ * not exist" (containerd/containerd#2382, #3787; one CI run here). The content is already in
+ * the store by then, so a second import unpacks onto snapshots it makes itself.
+ */
 export function importImageArchive(socket: string, archive: string): void {
-  const r = ctr(socket, ['images', 'import', '--no-unpack=false', archive]);
-  if (r.status !== 0) throw new Error(`ctr images import ${archive}: ${(r.stderr || r.stdout).trim()}`);
+  for (let attempt = 1; ; attempt++) {
+    const r = ctr(socket, ['images', 'import', '--no-unpack=false', archive]);
+    if (r.status === 0) return;
+    const msg = (r.stderr || r.stdout).trim();
+    if (attempt < 3 && /parent snapshot .* does not exist|missing parent/.test(msg)) continue;
+    throw new Error(`ctr images import ${archive}: ${msg}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
