@@ -17,6 +17,7 @@ import { evaluateSuite, SuiteEvaluator, checkSuite } from '../../components/vali
 import { profileDataset, Profiler, HyperLogLog } from '../../components/validate/profile.ts';
 import { sliceDataset, takeRows } from '../../components/dataset/index.ts';
 import { BufferPool, batchBuffers } from '../../components/dataset/pool.ts';
+import { WRITE_SYSCALL_BYTES, writeGroups } from '../../components/dataset/stream.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ghosteam-stream-'));
 const quiet = { log: () => undefined };
@@ -119,6 +120,40 @@ describe('streaming ingest', () => {
     );
     assert.equal(fds(), before, 'its descriptor is closed once the write in flight ends');
     await assert.rejects(w3.close(), /closed twice|aborted/);
+  });
+
+  test('write groups: in order, none over its byte or buffer limit, each full but the last, whole buffers kept whole where they fit', () => {
+    let seed = 7;
+    const rnd = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    for (let round = 0; round < 400; round++) {
+      const maxBytes = 1 + rnd(64);
+      const maxIov = 1 + rnd(6);
+      const bufs = Array.from({ length: rnd(12) }, () => Uint8Array.from({ length: rnd(3) === 0 ? 0 : 1 + rnd(200) }, () => rnd(256)));
+      const groups = writeGroups(bufs, maxBytes, maxIov);
+      const flat = (xs: Uint8Array[]) => Buffer.concat(xs.map((x) => Buffer.from(x.buffer, x.byteOffset, x.byteLength)));
+      assert.deepEqual(flat(groups.flat()), flat(bufs), `round ${round}: the groups hold the input's bytes in order`);
+      groups.forEach((g, k) => {
+        const bytes = g.reduce((a, b) => a + b.byteLength, 0);
+        assert.ok(bytes <= maxBytes && g.length <= maxIov && g.length > 0, `round ${round}, group ${k}: ${bytes} bytes in ${g.length} buffers`);
+        assert.ok(
+          g.every((b) => b.byteLength > 0),
+          `round ${round}, group ${k}: no empty piece`,
+        );
+        if (k < groups.length - 1) assert.ok(bytes === maxBytes || g.length === maxIov, `round ${round}, group ${k} is not full`);
+      });
+      for (const b of bufs)
+        if (b.byteLength > 0 && b.byteLength <= maxBytes && maxIov > 1)
+          assert.ok(
+            groups.flat().some((x) => x === b) || groups.flat().some((x) => x.buffer === b.buffer && x.byteLength < b.byteLength),
+            `round ${round}: a buffer is either written whole or cut at a group's end`,
+          );
+    }
+    // The default cap: a 3 MiB buffer goes out in 512 KiB writes.
+    const big = new Uint8Array(3 << 20);
+    assert.deepEqual(
+      writeGroups([big]).map((g) => g.reduce((a, b) => a + b.byteLength, 0)),
+      new Array(6).fill(WRITE_SYSCALL_BYTES),
+    );
   });
 
   test("batch buffers: the pool takes back only what it lent, once; the writer returns whole pooled buffers once written, never a view or a caller's array", async () => {
