@@ -142,7 +142,7 @@ describe('streaming ingest', () => {
         if (k < groups.length - 1) assert.ok(bytes === maxBytes || g.length === maxIov, `round ${round}, group ${k} is not full`);
       });
       // Pieces are the input's own memory (whole buffers or views of them), never copies.
-      const inputs = new Set(bufs.map((b) => b.buffer));
+      const inputs = new Set<ArrayBufferLike>(bufs.map((b) => b.buffer));
       assert.ok(
         groups.flat().every((x) => inputs.has(x.buffer)),
         `round ${round}: a piece that is not a view of an input buffer`,
