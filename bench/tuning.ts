@@ -146,8 +146,10 @@ function samplerAloneMs(): number {
 
 // ---- 2. ASHA against grid search on a real training task -----------------------------------------
 
-/** The seeds of the ASHA runs that sample the space, fixed before any was measured: 0, 1, 2 (as TPE's 0–9). */
-const ASHA_SAMPLED_SEEDS = [0, 1, 2];
+/** The seeds of the ASHA runs that sample the space, fixed before any was measured: 0, 1, 2 (as TPE's 0–9). BENCH_ASHA_SEEDS=0,1,…,9 runs more. */
+const ASHA_SAMPLED_SEEDS = process.env.BENCH_ASHA_SEEDS ? process.env.BENCH_ASHA_SEEDS.split(',').map(Number) : [0, 1, 2];
+if (ASHA_SAMPLED_SEEDS.some((s) => !Number.isInteger(s) || s < 0))
+  throw new Error(`BENCH_ASHA_SEEDS='${process.env.BENCH_ASHA_SEEDS}': give whole numbers ≥ 0, comma-separated`);
 /** The epoch budget of the ASHA runs that sample the space, as a share of grid search's epochs: the goal's quarter, fixed beforehand. */
 const ASHA_BUDGET_SHARE = 0.25;
 
@@ -156,7 +158,7 @@ async function fraudTuning(root: string): Promise<{
   grid: SweepSpec;
   asha: SweepSpec;
   hyperband: SweepSpec;
-  sampled: (epochs: number) => { random: SweepSpec[]; tpe: SweepSpec[] };
+  sampled: (epochs: number) => { random: SweepSpec[]; qmc: SweepSpec[]; tpe: SweepSpec[] };
   intermediate: string;
 }> {
   const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
@@ -198,14 +200,14 @@ async function fraudTuning(root: string): Promise<{
   // ASHA as it is meant to be used (Li et al., 2020): sampling the space — the learning rate from its
   // whole log-uniform range, not the grid's six points — until a budget of epochs is spent.
   const sampledSpace = { learningRate: Space.logUniform(1e-4, 1e-1), batchSize: space.batchSize };
-  const sampled = (kind: 'random' | 'tpe', epochs: number): SweepSpec[] =>
+  const sampled = (kind: 'random' | 'qmc' | 'tpe', epochs: number): SweepSpec[] =>
     ASHA_SAMPLED_SEEDS.map((seed) =>
       new Sweep(chart, `asha-${kind}-${seed}`, {
         pipeline: p,
         trial: train,
         space: sampledSpace,
         objective,
-        algorithm: kind === 'random' ? Search.random({ seed }) : Search.tpe({ seed }),
+        algorithm: kind === 'random' ? Search.random({ seed }) : kind === 'qmc' ? Search.qmc({ seed }) : Search.tpe({ seed }),
         earlyStopping: EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }),
         budget: { epochs },
       }).toSpec(),
@@ -217,7 +219,7 @@ async function fraudTuning(root: string): Promise<{
     grid: grid.toSpec(),
     asha: ashaSpec,
     hyperband: hyperband.toSpec(),
-    sampled: (epochs) => ({ random: sampled('random', epochs), tpe: sampled('tpe', epochs) }),
+    sampled: (epochs) => ({ random: sampled('random', epochs), qmc: sampled('qmc', epochs), tpe: sampled('tpe', epochs) }),
     intermediate: ashaSpec.earlyStopping.metric,
   };
 }
@@ -353,7 +355,7 @@ async function main(): Promise<void> {
     const ashaEpochShare = Math.max(...randomRuns.map((r) => r.share));
     const ashaReachedGridBest = randomRuns.every((r) => r.reached);
     log(
-      `  ASHA sampling the space reached grid's best in ${randomRuns.filter((r) => r.reached).length}/${randomRuns.length} random seeds and ${sampledRuns.filter((r) => r.kind === 'tpe' && r.reached).length}/${sampledRuns.filter((r) => r.kind === 'tpe').length} TPE seeds, with at most ${(ashaEpochShare * 100).toFixed(1)}% (random) of its epochs`,
+      `  ASHA sampling the space reached grid's best in ${randomRuns.filter((r) => r.reached).length}/${randomRuns.length} random seeds, ${sampledRuns.filter((r) => r.kind === 'qmc' && r.reached).length}/${sampledRuns.filter((r) => r.kind === 'qmc').length} quasi-random (scrambled Halton) seeds and ${sampledRuns.filter((r) => r.kind === 'tpe' && r.reached).length}/${sampledRuns.filter((r) => r.kind === 'tpe').length} TPE seeds, with at most ${(ashaEpochShare * 100).toFixed(1)}% (random) of its epochs`,
     );
     log(`  goal: the best score with ≤ 25% of the epochs (every random seed): ${ashaReachedGridBest && ashaEpochShare <= 0.25 ? 'met' : 'NOT met'}`);
     const hb = await timedSweep(root, t.pipeline, t.hyperband);

@@ -138,13 +138,29 @@ def prune(req):
     return {"stoppedAt": stopped}
 
 
+def qmc(req):
+    """scipy.stats.qmc's Halton sequence (plain), and centred L2 discrepancies: of the given point sets, of
+    scipy's scrambled Halton and of uniform random points (seeds 0..seeds-1), all n points in d dimensions."""
+    import numpy as np
+    from scipy.stats import qmc as sqmc
+
+    d, n, seeds = req["d"], req["n"], req["seeds"]
+    disc = lambda pts: float(sqmc.discrepancy(np.asarray(pts, dtype=float)))
+    return {
+        "plain": sqmc.Halton(d, scramble=False).random(n).tolist(),
+        "ours": [disc(pts) for pts in req["points"]],
+        "scipyScrambled": [disc(sqmc.Halton(d, scramble=True, rng=np.random.default_rng(s)).random(n)) for s in range(seeds)],
+        "random": [disc(np.random.default_rng(s).random((n, d))) for s in range(seeds)],
+    }
+
+
 def evaluate(req):
     return {"values": [FUNCTIONS[x["function"]](x["params"], req.get("data")) for x in req["points"]]}
 
 
 def main():
     req = json.load(sys.stdin)
-    out = {"search": search, "overhead": overhead, "prune": prune, "evaluate": evaluate}[req["cmd"]](req)
+    out = {"search": search, "overhead": overhead, "prune": prune, "evaluate": evaluate, "qmc": qmc}[req["cmd"]](req)
     json.dump(out, sys.stdout)
 
 

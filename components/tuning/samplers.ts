@@ -1,6 +1,7 @@
 /**
- * Search algorithms: random, grid and TPE (the tree-structured Parzen estimator of Bergstra et al.
- * 2011, as Optuna's independent TPESampler does it). Pure functions of (algorithm, space, the trials
+ * Search algorithms: random, grid, quasi-random (scrambled Halton, as Optuna's QMCSampler) and TPE
+ * (the tree-structured Parzen estimator of Bergstra et al. 2011, as Optuna's independent TPESampler
+ * does it). Pure functions of (algorithm, space, the trials
  * the proposal may see, trial number): the same seed and history give the same proposal on every
  * machine, so a sweep's sequence of trials is reproducible and a resumed sweep proposes what the
  * interrupted one would have. Values are minimised internally (`sign` flips a maximised objective).
@@ -30,6 +31,17 @@ export type AlgorithmSpec =
       readonly kind: 'grid';
       /** Visit the grid in a random order drawn from this seed (as Optuna's GridSampler does) instead of declaration order. */
       readonly seed?: number;
+    }
+  | {
+      /**
+       * Quasi-random: trial n is the n-th point of a Halton sequence, one coordinate per dimension of
+       * the space, mapped onto each dimension as a random draw would be. The points fill the space
+       * evenly where independent draws clump and leave holes, so a small budget covers it better.
+       */
+      readonly kind: 'qmc';
+      readonly seed: number;
+      /** Permute each dimension's digits by the seed (scrambled Halton); false: the plain sequence, the same for every seed. @default true */
+      readonly scramble?: boolean;
     }
   | {
       readonly kind: 'tpe';
@@ -98,9 +110,74 @@ export function propose(
     }
     case 'random':
       return randomParams(space, mulberry32(trialSeed(alg.seed, number)));
+    case 'qmc':
+      return qmcParams(space, number, alg.scramble === false ? undefined : alg.seed);
     case 'tpe':
       return proposeTpe(alg, space, history, number, direction, intermediateDirection);
   }
+}
+
+/**
+ * Trial `number`'s params from point `number` of the Halton sequence: dimension i of the space (in
+ * dimensionOrder, inactive conditional ones included, so a dimension keeps its coordinate) takes
+ * coordinate i. Each coordinate is used as the uniform draw of sampleDimension.
+ */
+function qmcParams(space: SpaceSpec, number: number, seed: number | undefined): Record<string, ParamValue> {
+  const out: Record<string, ParamValue> = {};
+  dimensionOrder(space).forEach((name, i) => {
+    if (!isActive(space[name], out)) return;
+    const u = halton(number, i, seed);
+    out[name] = sampleDimension(space[name], () => u);
+  });
+  return out;
+}
+
+/** The n-th prime (0 → 2): Halton's base for dimension n. */
+export function nthPrime(n: number): number {
+  let count = -1;
+  for (let k = 2; ; k++) {
+    let prime = true;
+    for (let f = 2; f * f <= k; f++)
+      if (k % f === 0) {
+        prime = false;
+        break;
+      }
+    if (prime && ++count === n) return k;
+  }
+}
+
+/**
+ * Coordinate `dim` of point `index` of the Halton sequence: the radical inverse of `index` in the
+ * dim-th prime base b (its base-b digits mirrored behind the point), in [0, 1). Unscrambled it is
+ * scipy.stats.qmc.Halton(scramble=False)'s point. With a seed, the digits at each position are
+ * relabelled by a permutation of 0..b-1 drawn from (seed, dim, position), over as many positions as
+ * a double resolves, the index's leading zeros included (the random digit permutations scipy's
+ * scrambled Halton applies): the points keep their stratification and lose the sequence's
+ * correlations between dimensions and its corner at 0.
+ */
+export function halton(index: number, dim: number, seed?: number): number {
+  if (!Number.isInteger(index) || index < 0) throw new Error(`halton: index ${index} is not a whole number ≥ 0`);
+  const b = nthPrime(dim);
+  let n = index;
+  let f = 1 / b;
+  let v = 0;
+  if (seed === undefined) {
+    while (n > 0) {
+      v += (n % b) * f;
+      n = Math.floor(n / b);
+      f /= b;
+    }
+    return v;
+  }
+  const positions = Math.ceil(53 / Math.log2(b));
+  for (let k = 0; k < positions; k++) {
+    const perm = gridOrder(b, trialSeed(seed, dim, k + 2));
+    v += perm[n % b] * f;
+    n = Math.floor(n / b);
+    f /= b;
+  }
+  // Rounding at the last digits can reach 1; the interval is half-open.
+  return Math.min(v, 1 - Number.EPSILON / 2);
 }
 
 /** A seeded permutation of 0..n-1 (Fisher–Yates): the order a shuffled grid visits its points in. */

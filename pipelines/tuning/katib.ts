@@ -55,7 +55,7 @@ export interface KatibExperimentSpec {
     readonly additionalMetricNames?: readonly string[];
     readonly metricStrategies: readonly { readonly name: string; readonly value: 'min' | 'max' | 'latest' }[];
   };
-  readonly algorithm: { readonly algorithmName: 'random' | 'grid' | 'tpe'; readonly algorithmSettings?: readonly KatibSetting[] };
+  readonly algorithm: { readonly algorithmName: 'random' | 'grid' | 'tpe' | 'sobol'; readonly algorithmSettings?: readonly KatibSetting[] };
   readonly earlyStopping?: { readonly algorithmName: 'medianstop'; readonly algorithmSettings: readonly KatibSetting[] };
   readonly parallelTrialCount: number;
   readonly maxTrialCount: number;
@@ -194,7 +194,9 @@ export function compileKatib(p: PipelineSpec, s: SweepSpec): CompiledKatib {
   const trialTemplate = { ...compiled, spec: { ...compiled.spec, templates } };
   const names = Object.keys(s.space);
   // Katib's grid visits its grid in its own order; the seed of a random or TPE search is `random_state`.
-  const seed = s.algorithm.kind === 'grid' ? undefined : s.algorithm.seed;
+  // Quasi-random search is Katib's 'sobol' (Goptuna's Sobol sequence, which takes no seed).
+  const seed = s.algorithm.kind === 'grid' || s.algorithm.kind === 'qmc' ? undefined : s.algorithm.seed;
+  const algorithmName = s.algorithm.kind === 'qmc' ? 'sobol' : s.algorithm.kind;
   const es = s.earlyStopping;
   const spec: KatibExperimentSpec = {
     objective: {
@@ -203,7 +205,7 @@ export function compileKatib(p: PipelineSpec, s: SweepSpec): CompiledKatib {
       // ghosteam's objective is the value the task ends with.
       metricStrategies: [{ name: s.objective.metric, value: 'latest' }],
     },
-    algorithm: { algorithmName: s.algorithm.kind, ...(seed !== undefined ? { algorithmSettings: [{ name: 'random_state', value: String(seed) }] } : {}) },
+    algorithm: { algorithmName, ...(seed !== undefined ? { algorithmSettings: [{ name: 'random_state', value: String(seed) }] } : {}) },
     ...(es?.kind === 'median'
       ? {
           earlyStopping: {

@@ -84,6 +84,16 @@ export class Search {
     return new Search({ kind: 'grid', ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
   }
   /**
+   * Quasi-random, as Optuna's QMCSampler (qmc_type 'halton'): trial n is point n of a scrambled
+   * Halton sequence. The points fill the space evenly where independent draws clump and leave holes,
+   * so a small budget (or ASHA's many short trials) covers it better than random search; the seed
+   * draws the scrambling (`scramble: false`: the plain sequence). On Katib: its 'sobol' algorithm.
+   * @see https://optuna.readthedocs.io/en/stable/reference/samplers/generated/optuna.samplers.QMCSampler.html
+   */
+  static qmc(opts: { readonly seed?: number; readonly scramble?: boolean } = {}): Search {
+    return new Search({ kind: 'qmc', seed: opts.seed ?? 0, ...(opts.scramble === false ? { scramble: false } : {}) });
+  }
+  /**
    * Tree-structured Parzen estimator (Bayesian), as Optuna's TPESampler: random for `startupTrials`,
    * then the candidate with the best l(x)/g(x).
    * @see https://optuna.readthedocs.io/en/stable/reference/samplers/generated/optuna.samplers.TPESampler.html

@@ -190,6 +190,27 @@ describe('Sweep → Katib Experiment', () => {
     assert.equal(wt.spec.templates.find((t: { name: string }) => t.name === 'train').metadata.labels['katib.kubeflow.org/model-training'], 'true');
   });
 
+  it("quasi-random search is Katib's sobol algorithm (which takes no seed)", () => {
+    const { chart: c } = chart();
+    const p = new Pipeline(c, 'p');
+    const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+    const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
+    const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'y' } });
+    const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+    new Sweep(c, 'q', {
+      pipeline: p,
+      trial: train,
+      space: { learningRate: Space.logUniform(1e-3, 1e-1) },
+      objective: Objective.minimize(evaluate, 'logLoss'),
+      algorithm: Search.qmc({ seed: 4 }),
+      budget: { trials: 8 },
+      cluster: 'katib',
+    });
+    const s = find(objectsOf(c), 'Experiment').spec;
+    assert.deepEqual(s.algorithm, { algorithmName: 'sobol' });
+    assert.equal(s.maxTrialCount, 8);
+  });
+
   it('grid search: every dimension as its grid points', () => {
     const { chart: c } = chart();
     const p = new Pipeline(c, 'p');

@@ -7,7 +7,10 @@
  *  - TPE: on held-out functions (Branin, a noisy quadratic, a logistic-regression training task;
  *    bench/tuning-functions.ts, mirrored in bench/py/optuna_oracle.py), ghosteam's TPE over 10 seeds
  *    must reach a median best within the spread of Optuna's TPE over 10 seeds at the same budget
- *    (no worse than Optuna's worst seed), and beat random search (its own and Optuna's).
+ *    (no worse than Optuna's worst seed), and beat random search (its own and Optuna's);
+ *  - quasi-random search: the plain Halton sequence is scipy.stats.qmc.Halton(scramble=False)'s, and
+ *    the scrambled one is as even as scipy's scrambled Halton (centred L2 discrepancy, scipy's
+ *    function) and more even than uniform random points.
  * All requests go to bench/py/optuna_oracle.py, one Python process per request.
  */
 import { describe, it } from 'node:test';
@@ -18,6 +21,7 @@ import { usePeers } from '../peers/index.ts';
 import { mulberry32 } from '../../components/random.ts';
 import { decidePrune, type EarlyStoppingSpec } from '../../components/tuning/pruners.ts';
 import type { TrialView } from '../../components/tuning/samplers.ts';
+import { halton } from '../../components/tuning/samplers.ts';
 import { heldOutFunctions, logreg, logregData, noisyQuadratic, branin, searchBest } from '../../bench/tuning-functions.ts';
 
 const peers = await usePeers(['python']);
@@ -155,5 +159,28 @@ describe('Optuna as the oracle', { skip: peers.skip }, () => {
         assert.ok(median(mine) < median(random) && median(mine) < median(o.random), `does not beat random search — ${why}`);
       }
     });
+  });
+});
+
+describe("quasi-random search against scipy's Halton (peers' Python)", { skip: peers.skip }, () => {
+  it("the plain sequence is scipy's point for point; scrambled, as even as scipy's scrambled Halton and more even than random", () => {
+    const d = 5;
+    const n = 128;
+    const seeds = 10;
+    const points = (seed?: number) => Array.from({ length: n }, (_, i) => Array.from({ length: d }, (_, j) => halton(i, j, seed)));
+    const r = oracle<{ plain: number[][]; ours: number[]; scipyScrambled: number[]; random: number[] }>({
+      cmd: 'qmc',
+      d,
+      n,
+      seeds,
+      points: Array.from({ length: seeds }, (_, s) => points(s)),
+    });
+    const plain = points();
+    r.plain.forEach((row, i) =>
+      row.forEach((v, j) => assert.ok(Math.abs(plain[i][j] - v) < 1e-12, `point ${i}, dimension ${j}: ${plain[i][j]} vs scipy's ${v}`)),
+    );
+    const why = `discrepancy: ours ${median(r.ours).toExponential(3)} (median of ${seeds} seeds), scipy's scrambled ${JSON.stringify(r.scipyScrambled.map((v) => +v.toExponential(3)))}, random ${JSON.stringify(r.random.map((v) => +v.toExponential(3)))}`;
+    assert.ok(median(r.ours) <= Math.max(...r.scipyScrambled), `less even than scipy's scrambled Halton — ${why}`);
+    assert.ok(Math.max(...r.ours) < Math.min(...r.random), `not more even than random points — ${why}`);
   });
 });

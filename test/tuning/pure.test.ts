@@ -1,12 +1,14 @@
 /**
  * The pure parts of tuning, table-tested: the search space (checks, grid, conditions), the samplers
- * (random, grid, TPE: seeded and reproducible) and the early-stopping rules (ASHA, median).
+ * (random, grid, quasi-random, TPE: seeded and reproducible) and the early-stopping rules (ASHA, median).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Space, gridPoints, isActive, spaceIssues, type SpaceSpec } from '../../components/tuning/space.ts';
 import {
   erf,
+  halton,
+  nthPrime,
   numericParzen,
   parzenLogPdf,
   propose,
@@ -153,6 +155,79 @@ describe('sampling', () => {
     assert.deepEqual(seq(7), seq(7));
     assert.notDeepEqual(seq(7), seq(8));
     assert.notEqual(trialSeed(1, 0), trialSeed(1, 1));
+  });
+});
+
+describe('quasi-random (Halton)', () => {
+  it('bases are the primes, one per dimension', () => {
+    assert.deepEqual(
+      Array.from({ length: 12 }, (_, i) => nthPrime(i)),
+      [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37],
+    );
+  });
+  it('plain: the radical inverse of the index in each base', () => {
+    const table: [index: number, dim: number, want: number][] = [
+      [0, 0, 0],
+      [1, 0, 1 / 2],
+      [2, 0, 1 / 4],
+      [3, 0, 3 / 4],
+      [6, 0, 3 / 8], // 110₂ → 0.011₂
+      [1, 1, 1 / 3],
+      [5, 1, 7 / 9], // 12₃ → 0.21₃
+      [11, 2, 1 / 5 + 2 / 25], // 21₅ → 0.12₅
+    ];
+    for (const [index, dim, want] of table) assert.ok(Math.abs(halton(index, dim) - want) < 1e-15, `halton(${index}, ${dim})`);
+  });
+  it('scrambled: every base^m consecutive points from 0 put one point in each of the base^m intervals of every coordinate', () => {
+    for (const seed of [0, 1, 7, 123])
+      for (const [dim, m] of [
+        [0, 6],
+        [1, 4],
+        [2, 3],
+        [5, 2],
+      ]) {
+        const b = nthPrime(dim);
+        const cells = b ** m;
+        const seen = new Set(Array.from({ length: cells }, (_, i) => Math.floor(halton(i, dim, seed) * cells)));
+        assert.equal(seen.size, cells, `seed ${seed}, dim ${dim}: ${cells} points in ${seen.size} of ${cells} intervals`);
+      }
+  });
+  it('scrambled: in [0, 1), the same for a seed, different across seeds and from the plain sequence', () => {
+    const pts = (seed?: number) => Array.from({ length: 50 }, (_, i) => [0, 1, 2, 3].map((d) => halton(i, d, seed)));
+    assert.deepEqual(pts(4), pts(4));
+    assert.notDeepEqual(pts(4), pts(5));
+    assert.notDeepEqual(pts(4), pts());
+    assert.ok(
+      pts(9)
+        .flat()
+        .every((u) => u >= 0 && u < 1),
+    );
+    assert.throws(() => halton(-1, 0), /index -1/);
+  });
+  it('as a search: trial n is point n on every dimension, conditional ones keeping their coordinate', () => {
+    const space = sp({ model: Space.categorical(['lin', 'mlp']), hidden: Space.int(4, 64).when('model', ['mlp']), lr: Space.logUniform(1e-4, 1e-1) });
+    for (let n = 0; n < 40; n++) {
+      const p = propose({ kind: 'qmc', seed: 2 }, space, [], n)!;
+      assert.equal('hidden' in p, p.model === 'mlp');
+      assert.equal(p.model, halton(n, 0, 2) < 0.5 ? 'lin' : 'mlp');
+      const lr = p.lr as number;
+      assert.ok(Math.abs(Math.log(lr / 1e-4) / Math.log(1e3) - halton(n, 2, 2)) < 1e-9, `trial ${n}: lr ${lr}`);
+    }
+    const plain = propose({ kind: 'qmc', seed: 5, scramble: false }, space, [], 3)!;
+    assert.deepEqual(plain, propose({ kind: 'qmc', seed: 6, scramble: false }, space, [], 3), 'the plain sequence ignores the seed');
+  });
+  it('covers a 6 × 6 grid of categories in fewer trials than random search, over ten seeds', () => {
+    const space = sp({ a: Space.categorical([0, 1, 2, 3, 4, 5]), b: Space.categorical([0, 1, 2, 3, 4, 5]) });
+    const empty = (kind: 'qmc' | 'random', seed: number): number => {
+      const hit = new Set(Array.from({ length: 36 }, (_, n) => JSON.stringify(propose({ kind, seed }, space, [], n))));
+      return 36 - hit.size;
+    };
+    const seeds = Array.from({ length: 10 }, (_, i) => i);
+    const q = seeds.map((s) => empty('qmc', s));
+    const r = seeds.map((s) => empty('random', s));
+    // 36 random draws leave 36·(35/36)^36 ≈ 13 of the 36 cells empty on average.
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(q) < 0.75 * mean(r), `empty cells after 36 trials: qmc ${q.join(' ')}; random ${r.join(' ')}`);
   });
 });
 
