@@ -14,8 +14,8 @@
  *     the poor trials; then ASHA as it is meant to be used, sampling the space (the learning rate from
  *     its whole range, not the grid's six points) under a budget of a quarter of the epochs grid
  *     search spent in this run (`budget: { epochs }`: trials are proposed until it is spent, never
- *     more), seeds 0–2, with random search and with TPE (which learns from pruned trials as Optuna's
- *     does). Goal: ASHA reaches grid search's best score with at most a quarter of its epochs; the
+ *     more), seeds 0–2 (BENCH_ASHA_SEEDS for others), with random search, quasi-random search (scrambled
+ *     Halton) and TPE (which learns from pruned trials as Optuna's does). Goal: ASHA reaches grid search's best score with at most a quarter of its epochs; the
  *     JSON keys judge the random-sampling runs (every seed must reach it; the share is the largest),
  *     and every run is printed, with the epochs spent until it first matched the grid's best. Each
  *     search has a store of its own (no step cache shared between them).
