@@ -190,13 +190,19 @@ describe('Sweep → Katib Experiment', () => {
     assert.equal(wt.spec.templates.find((t: { name: string }) => t.name === 'train').metadata.labels['katib.kubeflow.org/model-training'], 'true');
   });
 
-  it("quasi-random search is Katib's sobol algorithm (which takes no seed)", () => {
-    const { chart: c } = chart();
+  /** ingest → split → train → evaluate, the smallest pipeline a sweep over train can judge by evaluate. */
+  const trainEvaluate = (c: ReturnType<typeof chart>['chart']) => {
     const p = new Pipeline(c, 'p');
     const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
     const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
     const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'y' } });
     const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+    return { p, train, evaluate };
+  };
+
+  it("quasi-random search is Katib's sobol algorithm (which takes no seed)", () => {
+    const { chart: c } = chart();
+    const { p, train, evaluate } = trainEvaluate(c);
     new Sweep(c, 'q', {
       pipeline: p,
       trial: train,
@@ -213,11 +219,7 @@ describe('Sweep → Katib Experiment', () => {
 
   it('grid search: every dimension as its grid points', () => {
     const { chart: c } = chart();
-    const p = new Pipeline(c, 'p');
-    const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
-    const split = p.component('split', 'split', { inputs: { dataset: ingest.output('dataset') } });
-    const train = p.component('train', 'train-tabular', { inputs: { train: split.output('train') }, params: { label: 'y' } });
-    const evaluate = p.component('evaluate', 'evaluate', { inputs: { model: train.output('model'), test: split.output('test') } });
+    const { p, train, evaluate } = trainEvaluate(c);
     new Sweep(c, 'g', {
       pipeline: p,
       trial: train,
