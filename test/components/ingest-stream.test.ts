@@ -284,6 +284,24 @@ describe('streaming ingest', () => {
   });
 });
 
+test("the profile's reservoir past its 8,192 values: the same sample however the column is chunked, every quantile within its rank bound", () => {
+  const n = 200_000;
+  // 0..n-1 in order: a value's rank is its place in the stream, so a sample that favours early or
+  // late places shows in its quantiles.
+  const values = Float64Array.from({ length: n }, (_, i) => i);
+  const ds: Dataset = { rows: n, columns: [{ name: 'x', type: 'numeric', values }] };
+  const whole = profileDataset(ds).columns[0];
+  const chunked = new Profiler(ds);
+  for (let s = 0; s < n; s += 999) chunked.update(sliceDataset(ds, s, Math.min(n, s + 999)));
+  assert.deepEqual(chunked.finish().columns[0].quantiles, whole.quantiles);
+  assert.equal(whole.quantilesExact, false);
+  for (const { q, value } of whole.quantiles!) assert.ok(Math.abs(value / n - q) < 0.017, `quantile ${q}: ${value} is rank ${(value / n).toFixed(4)}`);
+  // Another seed's profiler (another column) draws another sample.
+  const two: Dataset = { rows: n, columns: [ds.columns[0], { ...ds.columns[0], name: 'y' }] };
+  const [a, b] = profileDataset(two).columns;
+  assert.notDeepEqual(a.quantiles, b.quantiles);
+});
+
 describe('bad input names the file and the place, and leaves no output', () => {
   const noLeftovers = (d: string) => assert.deepEqual(readdirSync(d), [], 'no dataset or temp file left');
 
