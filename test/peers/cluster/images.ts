@@ -185,7 +185,14 @@ export async function startDocker(log: Log): Promise<Docker> {
   const client = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
   const docker = (args: readonly string[], opts: { log?: Log; input?: string } = {}) =>
     new Promise<string>((resolve, reject) => {
-      const p = spawn(client, ['--host', host, ...args], { env: { ...process.env, DOCKER_BUILDKIT: '0' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      // stdin only when there is input: a command that exits before its stdin is written (`image
+      // inspect` of a missing image can) made the write fail with EPIPE, an unhandled 'error' that
+      // ended the whole harness; the exit code is what decides.
+      const input = opts.input;
+      const p = spawn(client, ['--host', host, ...args], {
+        env: { ...process.env, DOCKER_BUILDKIT: '0' },
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      });
       let out = '';
       const tail: string[] = [];
       const onData = (b: Buffer) => {
@@ -198,11 +205,16 @@ export async function startDocker(log: Log): Promise<Docker> {
           opts.log?.(l);
         }
       };
-      p.stdout.on('data', onData);
-      p.stderr.on('data', onData);
+      p.stdout!.on('data', onData);
+      p.stderr!.on('data', onData);
       p.on('error', reject);
       p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`docker ${args.join(' ')} exited with ${code}:\n${tail.join('\n')}`))));
-      p.stdin.end(opts.input ?? '');
+      if (input !== undefined) {
+        p.stdin!.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EPIPE') reject(e);
+        });
+        p.stdin!.end(input);
+      }
     });
   await waitReady('dockerd', child.pid!, logFile, 60_000, async () => spawnSync(client, ['--host', host, 'version'], { stdio: 'ignore' }).status === 0);
   log(`docker: dockerd ready (${host})`);
