@@ -9,7 +9,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { isAlive, kubeTls, probe, probeKube, type KubeState, type MlflowState, type PrometheusState } from './state.ts';
 
-export function freePort(): Promise<number> {
+/** Ports freePort has handed out in this process (a port is free again once its probe closes). */
+const handedOut = new Set<number>();
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -20,6 +23,22 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A port nothing listens on now, and one this process has not handed out before: the kernel may
+ * give the same ephemeral port to two probes in a row (a cluster run once got one port for Kafka's
+ * broker and controller listeners, which Kafka refuses), so callers that take several get distinct ones.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: 100 probes in a row returned ports already handed out');
 }
 
 export function logTail(file: string, lines = 25): string {
