@@ -317,7 +317,11 @@ export async function startKafka(
     ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${name},password=${password}]`]),
   );
   // A cluster id is 16 random bytes in URL-safe base64 (what `kafka-storage random-uuid` prints).
-  await run('java', [...JAVA_OPTS, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', randomBytes(16).toString('base64url'), '-c', props, ...scram], {
+  // One that starts with '-' (1 in 64) is read by the tool's argument parser as an option ("argument
+  // --cluster-id/-t: expected one argument"), which failed a cluster:up: draw again.
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
+  await run('java', [...JAVA_OPTS, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, ...scram], {
     log: () => {},
   });
   const logFile = join(dir, 'kafka.log');
