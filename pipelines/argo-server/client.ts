@@ -27,6 +27,32 @@ export interface ArgoServerOptions {
   readonly token?: string;
   /** For tests. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
+  /** Waits before each retry of a read the server answered 503 (see `retryingReads`). @default READ_RETRY_DELAYS_MS */
+  readonly retryDelaysMs?: readonly number[];
+}
+
+/** 0.25 + 0.5 + 1 + 2 s: a server that has just (re)started reconnects its gateway within these. */
+export const READ_RETRY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000];
+
+/**
+ * `fetch`, retrying a GET the server answered 503 (gRPC Unavailable through its HTTP gateway: the
+ * gateway's connection to the server's own gRPC port is down, as for a moment after `argo server`
+ * starts, each service reconnecting on its own backoff). Reads only: a 503 to a submission is
+ * reported, never resent, since whether it reached the server is not known. After the last delay
+ * the 503 is returned as it came.
+ */
+export function retryingReads(f: typeof fetch, delaysMs: readonly number[]): typeof fetch {
+  return async (input, init) => {
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
+    if (method !== 'GET' && method !== 'HEAD') return f(input, init);
+    for (let attempt = 0; ; attempt++) {
+      const res = await f(input instanceof Request ? input.clone() : input, init);
+      const signal = input instanceof Request ? input.signal : init?.signal;
+      if (res.status !== 503 || attempt >= delaysMs.length || signal?.aborted) return res;
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, delaysMs[attempt]));
+    }
+  };
 }
 
 /** What went wrong, for callers that react (`unreachable`: no HTTP answer at all). */
@@ -122,7 +148,7 @@ export class ArgoServerClient {
     const token = opts.token?.trim().replace(/^Bearer\s+/i, '');
     this.client = createClient<paths>({
       baseUrl: this.url,
-      fetch: opts.fetch ?? globalThis.fetch,
+      fetch: retryingReads(opts.fetch ?? globalThis.fetch, opts.retryDelaysMs ?? READ_RETRY_DELAYS_MS),
       headers: token ? { Authorization: `Bearer ${token}` } : {},
     });
     this.hasToken = Boolean(token);

@@ -4,6 +4,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { argoErrorCode, ArgoServerClient, ArgoServerError, labelsArg, resolveArgoServer, splitStream } from '../../pipelines/argo-server/client.ts';
@@ -71,6 +73,48 @@ describe('ArgoServerClient', () => {
     });
     const logs = c.logs('argo', 'wf');
     await assert.rejects(logs.next(), /cannot reach the Argo Server .*logs of workflow argo\/wf/);
+  });
+  it('retries a read the server answers 503 (its gateway reconnecting), never a submission', async () => {
+    // A loopback server that answers as argo server's gateway does while its connection to its own
+    // gRPC port is down (503, the gRPC error as JSON), then recovers. The real startup race cannot
+    // be produced on demand; the client against the real server is in test/cluster/argo-server.test.ts.
+    const seen: string[] = [];
+    let unavailable = 2;
+    const srv = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url?.split('?')[0]}`);
+      if (unavailable > 0 || req.method === 'POST') {
+        unavailable--;
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 14, message: 'connection error: desc = "transport: Error while dialing: connect: connection refused"' }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ items: [{ metadata: { name: 'wf-1', namespace: 'argo' } }] }));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    try {
+      const c = new ArgoServerClient({ url, token: 't', retryDelaysMs: [5, 5, 5] });
+      const list = await c.listWorkflows('argo');
+      assert.deepEqual(
+        list.map((w) => w.metadata.name),
+        ['wf-1'],
+      );
+      assert.deepEqual(seen, Array(3).fill('GET /api/v1/workflows/argo'), 'two 503s, then the answer');
+      seen.length = 0;
+      await assert.rejects(c.submitFromTemplate({ namespace: 'argo', template: 't' }), (e: unknown) => {
+        assert.ok(e instanceof ArgoServerError && e.status === 503, String(e));
+        assert.match(e.message, /HTTP 503: connection error/);
+        return true;
+      });
+      assert.deepEqual(seen, ['POST /api/v1/workflows/argo/submit'], 'a submission is sent once');
+      seen.length = 0;
+      unavailable = 10;
+      await assert.rejects(c.getWorkflow('argo', 'wf-1'), /HTTP 503/);
+      assert.equal(seen.length, 4, 'the first try and one per delay, then the 503 is reported');
+    } finally {
+      srv.close();
+    }
   });
   it('maps HTTP statuses onto codes', () => {
     assert.deepEqual([401, 403, 404, 400, 409, 500, 503].map(argoErrorCode), [

@@ -39,11 +39,21 @@ export async function startArgoServer(opts: { argo: string; kubeconfig: string; 
   const pid = child.pid!;
   const url = `http://127.0.0.1:${port}`;
   try {
-    // Up once it answers HTTP at all (version needs no token).
+    // Up once every gRPC service the client calls answers through the server's HTTP gateway. The
+    // gateway holds one gRPC connection per service, dialled to the server's own port before it
+    // listens; each retries on its own backoff, so one service (version) can answer while another
+    // (workflows) still says 503 "connection refused" for a second. Without a token, a connected
+    // service answers 401 from the server's auth interceptor (version needs none: 200).
+    const probes = [
+      '/api/v1/version',
+      `/api/v1/workflows/${opts.namespace}`,
+      `/api/v1/workflow-templates/${opts.namespace}`,
+      `/api/v1/archived-workflows?namespace=${opts.namespace}`,
+    ];
     await waitReady('argo server', pid, log, 120_000, async () => {
       try {
-        const r = await fetch(`${url}/api/v1/version`);
-        return r.status < 500;
+        const statuses = await Promise.all(probes.map(async (p) => (await fetch(`${url}${p}`)).status));
+        return statuses.every((s) => s < 500);
       } catch {
         return false;
       }
