@@ -1,9 +1,11 @@
 /**
  * `ghosteam validate-data <file|uri> --suite suite.json [--previous <file|uri>] [--json] [--out result.json] [--report report.html]`
  * Runs an expectation suite (components/validate/expectations.ts: Great Expectations' names and
- * result terms; a suite GE saved loads as is) over a dataset outside a pipeline. The data is an Arrow
- * dataset (.arrow/.feather, what steps write) or anything ingest reads (.csv/.tsv, .jsonl, .parquet,
- * s3://…). Exit code 0: every expectation met; 1: some failed; 2: error (bad suite, unreadable data).
+ * result terms; a suite GE 1.x or 0.x saved loads as is) over a dataset outside a pipeline. The data
+ * is an Arrow dataset (.arrow/.feather, what steps write) or anything ingest reads (.csv/.tsv,
+ * .jsonl, .parquet, s3://, https://, postgres://, kafka://), with ingest's params as flags
+ * (`--format`, `--delimiter`, `--query`, `--header NAME=env:VAR`, `--from`). Exit code 0: every
+ * expectation met; 1: some failed; 2: error (bad suite, unreadable data).
  * The data streams a record batch at a time (a source file is ingested into a temporary Arrow file
  * first), and `--report` writes the self-contained HTML data report with the profile.
  */
@@ -24,6 +26,11 @@ export interface ValidateDataFlags {
   json?: boolean;
   out?: string;
   report?: string;
+  format?: string;
+  delimiter?: string;
+  query?: string;
+  header?: string[];
+  from?: string;
 }
 
 function userError(message: string): Error & { exitCode: number } {
@@ -33,8 +40,38 @@ function userError(message: string): Error & { exitCode: number } {
 /** An Arrow dataset by extension, else whatever ingest reads (CSV, JSON Lines, Parquet, s3://). */
 const isArrow = (source: string): boolean => ['.arrow', '.feather', '.ipc'].includes(extname(source).toLowerCase());
 
-export async function loadData(source: string): Promise<Dataset> {
-  return isArrow(source) ? readDataset(source) : ingestFile(source);
+/** How ingest reads a source that is not an Arrow dataset (`--format`, `--delimiter`, `--query`, `--header`, `--from`). */
+export interface ReadOptions {
+  readonly format?: string;
+  readonly delimiter?: string;
+  readonly query?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly from?: string;
+}
+
+/** --header NAME=env:VAR (repeatable) → ingest's headers; the value is checked by ingest (a reference, never a literal). */
+export function headersFlag(hs: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!hs?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of hs) {
+    const i = h.indexOf('=');
+    if (i <= 0) throw userError(`--header '${h}': give NAME=env:VAR, e.g. Authorization=env:API_TOKEN (the value comes from that environment variable)`);
+    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export async function loadData(source: string, read: ReadOptions = {}): Promise<Dataset> {
+  return isArrow(source) && !read.format ? readDataset(source) : ingestFile(source, read);
+}
+
+/** --delimiter: one character, `\t` spelled out for a tab (a shell passes it as two characters). */
+export function delimiterFlag(d: string | undefined): string | undefined {
+  if (d === undefined) return undefined;
+  const v = d === '\\t' || d === 'tab' ? '\t' : d;
+  if ([...v].length !== 1 || v === '"' || v === '\n' || v === '\r')
+    throw userError(`--delimiter '${d}': give one character other than a quote or a line break, e.g. ';', '|' or '\\t' for a tab`);
+  return v;
 }
 
 export async function readSuiteFile(path: string): Promise<ReturnType<typeof checkSuite>> {
@@ -64,16 +101,25 @@ export async function runValidateData(
   log: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
 ): Promise<{ code: number; result: SuiteResult }> {
   const suite = await readSuiteFile(flags.suite);
+  const read: ReadOptions = {
+    format: flags.format,
+    delimiter: delimiterFlag(flags.delimiter),
+    query: flags.query,
+    headers: headersFlag(flags.header),
+    from: flags.from,
+  };
+  if (read.format !== undefined && !['csv', 'jsonl', 'parquet'].includes(read.format))
+    throw userError(`--format '${read.format}': give csv, jsonl or parquet (without it, the source's extension decides)`);
   let previousRows: number | undefined;
   let result: SuiteResult;
   let html: string;
   const tmp = await mkdtemp(join(tmpdir(), 'ghosteam-validate-data-'));
   try {
-    if (flags.previous) previousRows = (await loadData(flags.previous)).rows;
+    if (flags.previous) previousRows = (await loadData(flags.previous, read)).rows;
     let arrow = source;
-    if (!isArrow(source)) {
+    if (!isArrow(source) || read.format) {
       arrow = join(tmp, 'data.arrow');
-      await ingestToFile(source, arrow);
+      await ingestToFile(source, arrow, read);
     }
     // A row predicate cannot come from a JSON suite, so any error is the data or the suite: a user error.
     const v = await validateChunks(readDatasetChunks(arrow), { suite, previousRows });
@@ -101,12 +147,24 @@ export function register(program: Command): void {
   program
     .command('validate-data')
     .description('Run an expectation suite (Great Expectations names and results) over a dataset (exit 0: all met, 1: some failed, 2: error)')
-    .argument('<source>', 'Data: .arrow/.feather dataset, .csv/.tsv, .jsonl, .parquet, or s3://bucket/key')
+    .argument(
+      '<source>',
+      'Data: .arrow/.feather dataset, .csv/.tsv, .jsonl, .parquet, or a URI ingest reads: s3://, https://, postgres:// (with --query), kafka://',
+    )
     .requiredOption('-s, --suite <file>', 'Suite JSON: {"expectations": [{"type": "expect_…", "kwargs": {…}}]}')
     .option('--previous <source>', "The previous run's data, for expect_table_row_count_change_to_be_between")
     .option('--json', 'Print the result (GE ExpectationSuiteValidationResult terms) as JSON')
     .option('--out <file>', 'Also write the JSON result to this file')
     .option('--report <file>', 'Also write the self-contained HTML data report (failed expectations, sample values, the profile)')
+    .option('--format <format>', "How to read the data (and --previous): csv, jsonl or parquet (default: by the source's extension)")
+    .option('--delimiter <char>', "CSV field delimiter, e.g. ';' or '\\t' (default ',', tab for .tsv)")
+    .option('--query <sql>', 'postgres:// sources: the SQL to read (run in a READ ONLY transaction)')
+    .option(
+      '--header <name=env:VAR>',
+      'https:// sources: a request header whose value comes from an environment variable (repeatable)',
+      (v: string, acc: string[] = []) => [...acc, v],
+    )
+    .option('--from <start>', "kafka:// sources: 'committed' (default), 'earliest' or an ISO 8601 time (validate-data commits no offsets)")
     .exitOverride((err) => {
       // Usage errors exit 2 (1 means expectations failed).
       throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);

@@ -55,7 +55,9 @@ export function formatOf(path: string, declared: string = 'auto'): SourceFormat 
   if (ext === '.csv' || ext === '.tsv' || ext === '.txt') return 'csv';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.parquet' || ext === '.pq') return 'parquet';
-  throw new IngestError(`${path}: can't tell the format from the extension '${ext}'; set param format to csv, jsonl or parquet`);
+  throw new IngestError(
+    `${path}: can't tell the format from the extension '${ext}'; name it .csv, .tsv, .jsonl or .parquet, or give the format (csv, jsonl or parquet)`,
+  );
 }
 
 export type IngestOptions = TypeOptions &

@@ -212,7 +212,9 @@ function httpWhere(url: string, err: unknown): string {
 /** Download an http(s) resource into a fresh temp dir, named by its path's base name (so the format is told by extension). */
 export async function downloadHttp(url: string, headers: Record<string, string>): Promise<{ file: string; cleanup: () => Promise<void> }> {
   if (/^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(url))
-    throw new IngestError(`${redact(url)}: credentials in the URL; pass them as a header from a Secret (param headers: {"Authorization": "env:NAME"})`);
+    throw new IngestError(
+      `${redact(url)}: credentials in the URL; pass them as a header from a Secret (param headers: {"Authorization": "env:NAME"}; --header Authorization=env:NAME on the command line)`,
+    );
   let res: Response;
   try {
     res = await fetch(url, { headers, redirect: 'follow' });
@@ -272,7 +274,8 @@ export function parsePostgres(uri: string, query: string | undefined): PgSource 
       `${redact(uri)}: a password in the URI; set PGUSER and PGPASSWORD in the environment instead (in a pod, from a Secret: env PGPASSWORD: Secret.fromSecret(name, key))`,
     );
   const q = query ?? u.searchParams.get('query') ?? undefined;
-  if (!q?.trim()) throw new IngestError(`${redact(uri)}: no SQL; set param query (e.g. "SELECT * FROM transactions WHERE day = current_date")`);
+  if (!q?.trim())
+    throw new IngestError(`${redact(uri)}: no SQL; set param query (--query on the command line), e.g. "SELECT * FROM transactions WHERE day = current_date"`);
   u.searchParams.delete('query');
   if (!u.pathname.replace(/^\//, '')) throw new IngestError(`${redact(uri)}: no database; write it as postgres://HOST[:PORT]/DATABASE`);
   return { connectionString: u.toString(), query: q };
@@ -539,7 +542,7 @@ export async function kafkaRange(uri: string, opts: SourceOptions = {}): Promise
   let fromTime: bigint | undefined;
   if (from !== 'committed' && from !== 'earliest') {
     const t = Date.parse(from);
-    if (Number.isNaN(t)) throw new IngestError(`${uri}: param from '${from}' is not 'committed', 'earliest' or an ISO 8601 time`);
+    if (Number.isNaN(t)) throw new IngestError(`${uri}: param from (--from) '${from}' is not 'committed', 'earliest' or an ISO 8601 time`);
     fromTime = BigInt(t);
   }
   const consumer = await kafkaConsumer(src, security);

@@ -181,7 +181,7 @@ async function* parquetChunks(path: string, label: string): AsyncGenerator<RawTa
   const head = new Uint8Array(await file.slice(0, Math.min(4, file.byteLength)));
   const magic = (b: Uint8Array) => b.length === 4 && String.fromCharCode(...b) === 'PAR1';
   if (!magic(head))
-    throw new IngestError(`${label}: not a readable Parquet file (it does not start with the magic 'PAR1'); check the path, or set param format`);
+    throw new IngestError(`${label}: not a readable Parquet file (it does not start with the magic 'PAR1'); check the path, or give the format it is in`);
   if (!magic(tail))
     throw new IngestError(
       `${label}: not a readable Parquet file (truncated: its ${file.byteLength} bytes do not end with the footer magic 'PAR1' at byte ${Math.max(0, file.byteLength - 4)}); copy or download it again`,

@@ -162,7 +162,7 @@ export const EXPECTATION_TYPES = Object.keys(SPECS) as ExpectationType[];
 
 /** GE's expectation-level keys that carry no check (ignored when a GE-serialised suite is loaded). */
 const IGNORED_KWARGS = new Set(['result_format', 'catch_exceptions', 'include_config', 'meta']);
-const IGNORED_EXPECTATION_KEYS = new Set(['meta', 'id', 'notes', 'rendered_content', 'description', 'severity']);
+const IGNORED_EXPECTATION_KEYS = new Set(['meta', 'id', 'ge_cloud_id', 'notes', 'rendered_content', 'description', 'severity']);
 
 /**
  * Checks a suite (parsed JSON or code) and returns it typed. Every mistake names its place
@@ -173,10 +173,11 @@ export function checkSuite(s: unknown, where = 'suite'): ExpectationSuite {
     throw new Error(`${where}: must be an object like {"expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}}]}`);
   const o = s as Record<string, unknown>;
   for (const k of Object.keys(o))
-    if (!['name', 'expectations', 'meta', 'id', 'notes', 'suite_name', 'data_asset_type', 'ge_cloud_id'].includes(k))
+    if (!['name', 'expectations', 'meta', 'id', 'notes', 'suite_name', 'expectation_suite_name', 'data_asset_type', 'ge_cloud_id'].includes(k))
       throw new Error(`${where}: unknown key '${k}'; a suite has 'name' and 'expectations'`);
   if (!Array.isArray(o.expectations)) throw new Error(`${where}.expectations: must be a list of {"type": ..., "kwargs": {...}}`);
-  const name = typeof o.name === 'string' ? o.name : typeof o.suite_name === 'string' ? o.suite_name : undefined;
+  // GE 1.x writes `name`; GE 0.x wrote `expectation_suite_name`.
+  const name = [o.name, o.suite_name, o.expectation_suite_name].find((v): v is string => typeof v === 'string');
   return { name, expectations: o.expectations.map((e, i) => checkExpectation(e, `${where}.expectations[${i}]`)) };
 }
 

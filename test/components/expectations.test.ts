@@ -231,6 +231,29 @@ describe('suite errors name the place and the fix', () => {
       ],
     );
   });
+
+  test('a suite GE 0.x serialised loads (expectation_suite_name, ge_cloud_id, data_asset_type)', () => {
+    // ExpectationSuite.to_json_dict() of GE 0.18: the suite's name under expectation_suite_name.
+    const s = checkSuite({
+      expectation_suite_name: 'orders.warning',
+      ge_cloud_id: null,
+      data_asset_type: null,
+      meta: { great_expectations_version: '0.18.19' },
+      expectations: [
+        {
+          expectation_type: 'expect_column_values_to_be_between',
+          kwargs: { column: 'amount', min_value: 0, max_value: null, mostly: 0.95 },
+          meta: {},
+          ge_cloud_id: null,
+        },
+      ],
+    });
+    assert.equal(s.name, 'orders.warning');
+    assert.deepEqual(
+      s.expectations.map((e) => [e.type, e.kwargs]),
+      [['expect_column_values_to_be_between', { column: 'amount', min_value: 0, max_value: null, mostly: 0.95 }]],
+    );
+  });
 });
 
 describe('the validate component with param suite', () => {

@@ -122,7 +122,7 @@ describe('JSON Lines and Parquet', () => {
 
   test('unknown extension asks for the format', async () => {
     await assert.rejects(ingestFile(file('x.dat', 'a\n1\n')), {
-      message: `${join(dir, 'x.dat')}: can't tell the format from the extension '.dat'; set param format to csv, jsonl or parquet`,
+      message: `${join(dir, 'x.dat')}: can't tell the format from the extension '.dat'; name it .csv, .tsv, .jsonl or .parquet, or give the format (csv, jsonl or parquet)`,
     });
     const ds = await ingestFile(join(dir, 'x.dat'), { format: 'csv' });
     assert.equal(ds.rows, 1);

@@ -260,7 +260,7 @@ describe('kafka:// bounded batches against Apache Kafka', { skip: peers.skip }, 
 
   test('bad input: a missing topic, a bad start, nothing listening', async () => {
     await assert.rejects(kafkaRange(`kafka://${peers.kafkaBrokers}/no-such-topic-${process.pid}`), /no such topic/);
-    await assert.rejects(kafkaRange(uri(), { from: 'yesterday' }), /param from 'yesterday' is not 'committed', 'earliest' or an ISO 8601 time/);
+    await assert.rejects(kafkaRange(uri(), { from: 'yesterday' }), /param from \(--from\) 'yesterday' is not 'committed', 'earliest' or an ISO 8601 time/);
     await assert.rejects(kafkaRange(`kafka://127.0.0.1:1/${topic}`), /kafka:\/\/127\.0\.0\.1:1\/.*: cannot reach the Kafka broker/);
   });
 });

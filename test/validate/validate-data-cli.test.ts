@@ -1,16 +1,35 @@
 /** `ghosteam validate-data` end to end through the real CLI entry (bin/ghosteam.mjs): exit 0/1/2 like `ghosteam drift`. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { datasetFromColumns, writeDataset } from '../../components/dataset/index.ts';
+import { uniqueName, usePeers } from '../peers/index.ts';
+
+const peers = await usePeers(['postgres']);
 
 const root = new URL('../..', import.meta.url).pathname;
 function cli(args: string[]): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(root, 'bin/ghosteam.mjs'), ...args], { cwd: root, encoding: 'utf8' });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CLI without blocking this process (a server of the test's own must answer it). */
+function cliAsync(args: string[], env: Record<string, string>): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [join(root, 'bin/ghosteam.mjs'), ...args], { cwd: root, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
 }
 
 describe('ghosteam validate-data', () => {
@@ -86,6 +105,48 @@ describe('ghosteam validate-data', () => {
     assert.match(r.stderr, /latin\.csv: byte 14 \(line 2\): 0xe9 is not valid UTF-8/);
   });
 
+  test("--delimiter and --format read what the extension doesn't say; a GE 0.x suite loads", () => {
+    // A semicolon-separated export named .txt, and the same with an extension ingest can't place.
+    const semi = join(dir, 'orders-semicolon.txt');
+    writeFileSync(semi, 'id;email;amount\n1;a@x.fr;10\n2;bad;20\n');
+    const dat = join(dir, 'orders.dat');
+    writeFileSync(dat, readFileSync(semi));
+    const ge0 = join(dir, 'ge0-suite.json');
+    writeFileSync(
+      ge0,
+      JSON.stringify({
+        expectation_suite_name: 'orders.warning',
+        ge_cloud_id: null,
+        data_asset_type: null,
+        meta: { great_expectations_version: '0.18.19' },
+        expectations: [{ expectation_type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regex: '@', mostly: 0.5 }, meta: {} }],
+      }),
+    );
+    let r = cli(['validate-data', semi, '--suite', ge0]);
+    assert.equal(r.status, 1, 'read with commas, the one column is id;email;amount');
+    assert.match(r.stdout, /column 'email' is missing; the dataset's columns are id;email;amount/);
+    r = cli(['validate-data', semi, '--suite', ge0, '--delimiter', ';', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const res = JSON.parse(r.stdout);
+    assert.equal(res.meta?.expectation_suite_name ?? res.suite_name, 'orders.warning');
+    assert.equal(res.results[0].result.unexpected_count, 1);
+    r = cli(['validate-data', dat, '--suite', ge0, '--delimiter', ';']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /orders\.dat: can't tell the format from the extension '\.dat'; name it \.csv, \.tsv, \.jsonl or \.parquet, or give the format/);
+    r = cli(['validate-data', dat, '--suite', ge0, '--delimiter', ';', '--format', 'csv']);
+    assert.equal(r.status, 0, r.stderr);
+    r = cli(['validate-data', semi, '--suite', ge0, '--delimiter', ';;']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--delimiter ';;': give one character/);
+    r = cli(['validate-data', semi, '--suite', ge0, '--format', 'xlsx']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--format 'xlsx': give csv, jsonl or parquet/);
+    const tsv = join(dir, 'orders.tab');
+    writeFileSync(tsv, 'id\temail\n1\ta@x\n');
+    r = cli(['validate-data', tsv, '--suite', ge0, '--format', 'csv', '--delimiter', '\\t']);
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   test('exit 2 naming the place: a bad suite, a missing suite, unreadable data', () => {
     const typo = suite([{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regexp: '@' } }]);
     let r = cli(['validate-data', data, '--suite', typo]);
@@ -105,5 +166,76 @@ describe('ghosteam validate-data', () => {
     r = cli(['validate-data', data]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--suite/);
+  });
+});
+
+describe('ghosteam validate-data on remote sources: --query (real PostgreSQL), --header (an HTTP server of the test)', { skip: peers.skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'validate-data-remote-'));
+  const table = uniqueName('vd').replace(/-/g, '_');
+  const suite = join(dir, 'suite.json');
+  writeFileSync(
+    suite,
+    JSON.stringify({
+      name: 'tx',
+      expectations: [
+        { type: 'expect_column_values_to_not_be_null', kwargs: { column: 'amount' } },
+        { type: 'expect_column_values_to_be_in_set', kwargs: { column: 'country', value_set: ['FR', 'US'] } },
+      ],
+    }),
+  );
+  const u = () => new URL(peers.databaseUrl);
+  const pgEnv = () => ({ PGUSER: decodeURIComponent(u().username), PGPASSWORD: decodeURIComponent(u().password) });
+  let base = '';
+  const seen: (string | undefined)[] = [];
+  const srv = createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    if (req.headers.authorization !== 'Bearer t0ken') {
+      res.writeHead(401).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/csv' }).end('amount,country\n1.5,FR\n2,DE\n');
+  });
+  before(async () => {
+    const c = new pg.Client({ connectionString: peers.databaseUrl });
+    await c.connect();
+    await c.query(`CREATE TABLE ${table} (id bigint, amount numeric, country text)`);
+    await c.query(`INSERT INTO ${table} VALUES (1, 1.5, 'FR'), (2, NULL, 'US'), (3, 4, 'FR')`);
+    await c.end();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    srv.close();
+    const c = new pg.Client({ connectionString: peers.databaseUrl });
+    await c.connect();
+    await c.query(`DROP TABLE IF EXISTS ${table}`);
+    await c.end();
+  });
+
+  test('--query reads a postgres:// source with PGUSER/PGPASSWORD; without it, the error says how', async () => {
+    const src = `postgres://${u().host}${u().pathname}`;
+    let r = await cliAsync(['validate-data', src, '--suite', suite, '--query', `SELECT amount, country FROM ${table} ORDER BY id`, '--json'], pgEnv());
+    assert.equal(r.status, 1, r.stderr);
+    const res = JSON.parse(r.stdout);
+    assert.equal(res.results[0].success, false);
+    assert.equal(res.results[0].result.unexpected_count, 1);
+    assert.deepEqual(res.results[0].result.partial_unexpected_index_list, [1]);
+    assert.equal(res.results[1].success, true);
+    r = await cliAsync(['validate-data', src, '--suite', suite], pgEnv());
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no SQL; set param query \(--query on the command line\)/);
+  });
+
+  test('--header sends a header from an environment variable; a literal value is refused', async () => {
+    let r = await cliAsync(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization=env:VD_TOKEN'], { VD_TOKEN: 'Bearer t0ken' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /FAIL expect_column_values_to_be_in_set: column 'country'.*1 of 2 rows/);
+    assert.equal(seen.at(-1), 'Bearer t0ken');
+    r = await cliAsync(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization=Bearer t0ken'], {});
+    assert.equal(r.status, 2);
+    assert.doesNotMatch(r.stderr, /t0ken/, 'a literal secret is never echoed');
+    r = await cliAsync(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization'], {});
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /--header 'Authorization': give NAME=env:VAR/);
   });
 });
