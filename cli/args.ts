@@ -16,3 +16,22 @@ export function localStateDir(flag: string): string {
     throw new Error(`--state-dir ${flag}: no local operator state here; start one with \`ghosteam operator --local\` or pass --kubeconfig for a cluster`);
   return dir;
 }
+
+/**
+ * A --delimiter value: one character (one UTF-16 unit, as the CSV readers compare them); `\t` (as
+ * a shell passes it, two characters) or `tab` for a tab. A quote or a line break cannot delimit fields.
+ */
+export function delimiterArg(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const d = v === '\\t' || v === 'tab' ? '\t' : v;
+  if (d.length !== 1 || d === '"' || d === '\n' || d === '\r')
+    throw new Error(`--delimiter '${v}': give one character other than a quote or a line break, e.g. ';', '|' or '\\t' for a tab`);
+  return d;
+}
+
+/** A --format value for data ingest reads: csv, jsonl or parquet (undefined: by the extension). */
+export function dataFormatArg(v: string | undefined): 'csv' | 'jsonl' | 'parquet' | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'csv' || v === 'jsonl' || v === 'parquet') return v;
+  throw new Error(`--format '${v}': give csv, jsonl or parquet (without it, the file's extension decides)`);
+}

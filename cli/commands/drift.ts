@@ -25,10 +25,12 @@ import {
   type ColumnData,
   type DriftOptions,
   type DriftResult,
+  type ReadPairOptions,
   type TestName,
 } from '../../components/drift/index.ts';
 import { ingestFile } from '../../components/ingest/index.ts';
 import { fmt } from '../../components/drift/report.ts';
+import { dataFormatArg, delimiterArg } from '../args.ts';
 
 export interface DriftFlags {
   reference: string;
@@ -46,6 +48,8 @@ export interface DriftFlags {
   multivariate?: boolean;
   saveSummary?: string;
   threads?: string;
+  format?: string;
+  delimiter?: string;
 }
 
 /** The JSON the command prints: the DriftResult without the chart data. */
@@ -105,6 +109,12 @@ function parseNumber(name: string, v: string, lo: number, hi: number, integer = 
 export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   if (!flags.current && !flags.currentLog) throw userError('give the current data: --current FILE or --current-log PAYLOADS.jsonl --features a,b,…');
   if (flags.current && flags.currentLog) throw userError('give either --current or --current-log, not both');
+  let read: ReadPairOptions;
+  try {
+    read = { format: dataFormatArg(flags.format), delimiter: delimiterArg(flags.delimiter) };
+  } catch (err) {
+    throw userError((err as Error).message);
+  }
   const tests = flags.tests as TestName | 'auto';
   if (tests !== 'auto' && !TEST_NAMES.includes(tests)) throw userError(`--tests ${flags.tests}: use auto or one of ${TEST_NAMES.join(', ')}`);
   const opts: DriftOptions = {
@@ -129,7 +139,7 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
         .map((s) => s.trim())
         .filter(Boolean);
       if (features.length === 0) throw userError('--current-log needs --features: the input tensor column names, in order');
-      const ref = await ingestFile(flags.reference, { columns: features });
+      const ref = await ingestFile(flags.reference, { ...read, columns: features });
       const summary = buildReferenceSummary(datasetColumns(ref), { bins: opts.bins });
       if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(summary));
       // A torn or foreign line (a crash, a full disk) is skipped and counted, not fatal; a log of
@@ -143,7 +153,7 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
         );
       result = r.latest;
     } else {
-      const { reference, current } = await readPair(flags.reference, flags.current!, opts.columns);
+      const { reference, current } = await readPair(flags.reference, flags.current!, opts.columns, read);
       const refCols = datasetColumns(reference);
       const curCols = datasetColumns(current);
       if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(buildReferenceSummary(refCols, { bins: opts.bins })));
@@ -208,6 +218,8 @@ export function register(program: Command): void {
     .option('--multivariate', 'Also run MMD and PCA reconstruction-error drift on the numeric columns')
     .option('--save-summary <file>', "Write the reference's streaming summary (JSON) for monitors")
     .option('--threads <n>', 'Worker threads for wide data (default: CPU cores; 0 = none)')
+    .option('--format <format>', "How to read --reference and --current: csv, jsonl or parquet (default: by each file's extension)")
+    .option('--delimiter <char>', "CSV field delimiter of both files, e.g. ';' or '\\t' (default ',', tab for .tsv)")
     .exitOverride((err) => {
       // Usage errors exit 2 (1 means drift).
       throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);

@@ -11,7 +11,7 @@
  * temporary file (nothing is written).
  */
 import type { Command } from 'commander';
-import { intArg } from '../args.ts';
+import { delimiterArg, intArg } from '../args.ts';
 
 interface PredictFlags {
   model: string;
@@ -72,7 +72,7 @@ export function register(program: Command): void {
         'ref' in spec ? (await import('../../components/registry/index.ts')).openRegistry({ dir: flags.registryDir, trackingUri: flags.mlflowUri }) : undefined;
       const sample = Number(flags.payloadSample);
       if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
-      if (flags.delimiter !== undefined && flags.delimiter.length !== 1) throw new Error(`--delimiter expects one character, got '${flags.delimiter}'`);
+      const delimiter = delimiterArg(flags.delimiter);
       if (flags.resume && flags.output.startsWith('s3://'))
         throw new Error('--resume keeps finished chunks beside the output, which an s3:// output has not; write to a file, or drop --resume');
       const files = await localFiles(flags.input, flags.output, {
@@ -101,7 +101,7 @@ export function register(program: Command): void {
           batchRows: intArg('--batch-size', flags.batchSize, 1),
           threads: flags.threads === undefined ? undefined : intArg('--threads', flags.threads, 1),
           overwrite: flags.overwrite === true,
-          delimiter: flags.delimiter,
+          delimiter,
           payloadLog: flags.payloadLog,
           payloadSample: sample,
           signal: ac.signal,

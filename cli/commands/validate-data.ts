@@ -19,6 +19,7 @@ import { readDataset, readDatasetChunks, type Dataset } from '../../components/d
 import { ingestFile, ingestToFile } from '../../components/ingest/index.ts';
 import { checkSuite, summarizeSuite, type SuiteResult } from '../../components/validate/expectations.ts';
 import { dataReportHtml, validateChunks } from '../../components/validate/index.ts';
+import { dataFormatArg, delimiterArg } from '../args.ts';
 
 export interface ValidateDataFlags {
   suite: string;
@@ -65,15 +66,6 @@ export async function loadData(source: string, read: ReadOptions = {}): Promise<
   return isArrow(source) && !read.format ? readDataset(source) : ingestFile(source, read);
 }
 
-/** --delimiter: one character, `\t` spelled out for a tab (a shell passes it as two characters). */
-export function delimiterFlag(d: string | undefined): string | undefined {
-  if (d === undefined) return undefined;
-  const v = d === '\\t' || d === 'tab' ? '\t' : d;
-  if ([...v].length !== 1 || v === '"' || v === '\n' || v === '\r')
-    throw userError(`--delimiter '${d}': give one character other than a quote or a line break, e.g. ';', '|' or '\\t' for a tab`);
-  return v;
-}
-
 export async function readSuiteFile(path: string): Promise<ReturnType<typeof checkSuite>> {
   let text: string;
   try {
@@ -101,15 +93,18 @@ export async function runValidateData(
   log: (s: string) => void = (s) => process.stdout.write(`${s}\n`),
 ): Promise<{ code: number; result: SuiteResult }> {
   const suite = await readSuiteFile(flags.suite);
-  const read: ReadOptions = {
-    format: flags.format,
-    delimiter: delimiterFlag(flags.delimiter),
-    query: flags.query,
-    headers: headersFlag(flags.header),
-    from: flags.from,
-  };
-  if (read.format !== undefined && !['csv', 'jsonl', 'parquet'].includes(read.format))
-    throw userError(`--format '${read.format}': give csv, jsonl or parquet (without it, the source's extension decides)`);
+  let read: ReadOptions;
+  try {
+    read = {
+      format: dataFormatArg(flags.format),
+      delimiter: delimiterArg(flags.delimiter),
+      query: flags.query,
+      headers: headersFlag(flags.header),
+      from: flags.from,
+    };
+  } catch (err) {
+    throw userError((err as Error).message);
+  }
   let previousRows: number | undefined;
   let result: SuiteResult;
   let html: string;

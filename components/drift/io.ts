@@ -33,14 +33,25 @@ export function datasetColumns(ds: Dataset): ColumnData[] {
   return ds.columns.map(columnData);
 }
 
+/** How both files are read when their extension does not say it all (`--format`, `--delimiter`). */
+export interface ReadPairOptions {
+  readonly format?: string;
+  readonly delimiter?: string;
+}
+
 /** Reads the reference and current files (types inferred on the reference, declared on the current). */
-export async function readPair(referencePath: string, currentPath: string, columns?: readonly string[]): Promise<{ reference: Dataset; current: Dataset }> {
-  const reference = await ingestFile(referencePath, columns ? { columns } : {});
+export async function readPair(
+  referencePath: string,
+  currentPath: string,
+  columns?: readonly string[],
+  read: ReadPairOptions = {},
+): Promise<{ reference: Dataset; current: Dataset }> {
+  const reference = await ingestFile(referencePath, columns ? { ...read, columns } : read);
   const types: Record<string, DatasetColumnType> = {};
   for (const c of reference.columns) types[c.name] = c.type;
   let current: Dataset;
   try {
-    current = await ingestFile(currentPath, { types, columns: reference.columns.map((c) => c.name) });
+    current = await ingestFile(currentPath, { ...read, types, columns: reference.columns.map((c) => c.name) });
   } catch (err) {
     throw new DriftError(
       `${(err as Error).message} (the current data must have the reference's columns: ${reference.columns.map((c) => c.name).join(', ')})`,

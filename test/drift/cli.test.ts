@@ -88,6 +88,26 @@ describe('ghosteam drift', () => {
     assert.ok(country.unseen.JP > 0);
   });
 
+  test("--delimiter and --format read semicolon exports the extension does not name; the verdicts are the comma files'", () => {
+    const semi = (src: string, name: string): string => {
+      const p = join(dir, name);
+      writeFileSync(p, readFileSync(src, 'utf8').replaceAll(',', ';'));
+      return p;
+    };
+    const refSemi = semi(ref, 'ref-semicolon.txt');
+    const sameSemi = semi(same, 'same-semicolon.dat');
+    const want = JSON.parse(cli(['drift', '-r', ref, '-c', same, '--json']).stdout);
+    const r = cli(['drift', '-r', refSemi, '-c', sameSemi, '--delimiter', ';', '--format', 'csv', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).columns, want.columns);
+    const noFormat = cli(['drift', '-r', refSemi, '-c', sameSemi, '--delimiter', ';']);
+    assert.equal(noFormat.status, 2);
+    assert.match(noFormat.stderr, /same-semicolon\.dat: can't tell the format from the extension '\.dat'/);
+    const bad = cli(['drift', '-r', refSemi, '-c', sameSemi, '--delimiter', ';;']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--delimiter ';;': give one character/);
+  });
+
   test('--tests forces a test where it applies; Parquet input', () => {
     const r = cli(['drift', '-r', ref, '-c', pq, '--tests', 'psi', '--json']);
     assert.ok(r.status === 0 || r.status === 1, r.stderr);
