@@ -3,7 +3,7 @@
  * (`{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "email", "regex": "@", "mostly": 0.99}}`),
  * evaluated over a dataset, with results in Great Expectations' terms (`success`, `result.element_count`,
  * `unexpected_count`, `unexpected_percent`, `missing_count`, `observed_value`, `partial_unexpected_list`,
- * `partial_unexpected_index_list`). A suite GE serialised (`suite.to_json_dict()`) loads here, and
+ * `partial_unexpected_index_list`, `partial_missing_list`). A suite GE serialised (`suite.to_json_dict()`, 1.x or 0.x) loads here, and
  * test/components/expectations-gx.test.ts runs the real Great Expectations (pandas engine) on the same
  * data and suite and requires the same pass/fail, counts and observed values.
  *
@@ -67,6 +67,26 @@ export type Expectation =
       readonly kwargs: { readonly column_A: string; readonly column_B: string; readonly or_equal?: boolean; readonly mostly?: number };
     }
   | { readonly type: 'expect_compound_columns_to_be_unique'; readonly kwargs: { readonly column_list: readonly string[]; readonly mostly?: number } }
+  | { readonly type: 'expect_table_row_count_to_equal'; readonly kwargs: { readonly value: number } }
+  | { readonly type: 'expect_table_column_count_to_equal'; readonly kwargs: { readonly value: number } }
+  | { readonly type: 'expect_table_column_count_to_be_between'; readonly kwargs: RangeKwargs }
+  | { readonly type: 'expect_table_columns_to_match_ordered_list'; readonly kwargs: { readonly column_list: readonly string[] } }
+  | { readonly type: 'expect_table_columns_to_match_set'; readonly kwargs: { readonly column_set: readonly string[]; readonly exact_match?: boolean } }
+  | { readonly type: 'expect_column_values_to_be_null'; readonly kwargs: ColumnMapKwargs }
+  | { readonly type: 'expect_column_values_to_not_be_in_set'; readonly kwargs: ColumnMapKwargs & { readonly value_set: readonly SetValue[] } }
+  | { readonly type: 'expect_column_values_to_not_match_regex'; readonly kwargs: ColumnMapKwargs & { readonly regex: string } }
+  | { readonly type: 'expect_column_value_lengths_to_equal'; readonly kwargs: ColumnMapKwargs & { readonly value: number } }
+  | { readonly type: 'expect_column_min_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | { readonly type: 'expect_column_max_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | { readonly type: 'expect_column_median_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | { readonly type: 'expect_column_sum_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
+  | { readonly type: 'expect_column_distinct_values_to_be_in_set'; readonly kwargs: { readonly column: string; readonly value_set: readonly SetValue[] } }
+  | { readonly type: 'expect_column_distinct_values_to_contain_set'; readonly kwargs: { readonly column: string; readonly value_set: readonly SetValue[] } }
+  | { readonly type: 'expect_column_distinct_values_to_equal_set'; readonly kwargs: { readonly column: string; readonly value_set: readonly SetValue[] } }
+  | {
+      readonly type: 'expect_column_most_common_value_to_be_in_set';
+      readonly kwargs: { readonly column: string; readonly value_set: readonly SetValue[]; readonly ties_okay?: boolean };
+    }
   /** ghosteam: the newest timestamp (ISO 8601 strings) is at most `max_age` ("90s", "15m", "24h", "7d") before now. */
   | { readonly type: 'expect_column_newest_value_to_be_within'; readonly kwargs: { readonly column: string; readonly max_age: string } }
   /** ghosteam: rows now / rows in the previous run's dataset is within [min_value, max_value]. Passes when there is no previous run. */
@@ -100,6 +120,8 @@ export interface ExpectationResult {
     readonly partial_unexpected_list?: readonly unknown[];
     /** 0-based row indexes, as GE's pandas engine reports them. */
     readonly partial_unexpected_index_list?: readonly number[];
+    /** Distinct-value set expectations: the set's values never seen (`missing_count` counts them). */
+    readonly partial_missing_list?: readonly unknown[];
     readonly observed_value?: unknown;
     readonly details?: Record<string, unknown>;
   };
@@ -153,12 +175,38 @@ const SPECS: Record<ExpectationType, { kwargs: KwargSpec; required: readonly str
     required: ['column_A', 'column_B'],
   },
   expect_compound_columns_to_be_unique: { kwargs: { column_list: 'strings', mostly: 'number' }, required: ['column_list'] },
+  expect_table_row_count_to_equal: { kwargs: { value: 'number' }, required: ['value'] },
+  expect_table_column_count_to_equal: { kwargs: { value: 'number' }, required: ['value'] },
+  expect_table_column_count_to_be_between: { kwargs: RANGE, required: [] },
+  expect_table_columns_to_match_ordered_list: { kwargs: { column_list: 'strings' }, required: ['column_list'] },
+  expect_table_columns_to_match_set: { kwargs: { column_set: 'strings', exact_match: 'boolean' }, required: ['column_set'] },
+  expect_column_values_to_be_null: { kwargs: MAP, required: ['column'] },
+  expect_column_values_to_not_be_in_set: { kwargs: { ...MAP, value_set: 'set' }, required: ['column', 'value_set'] },
+  expect_column_values_to_not_match_regex: { kwargs: { ...MAP, regex: 'string' }, required: ['column', 'regex'] },
+  expect_column_value_lengths_to_equal: { kwargs: { ...MAP, value: 'number' }, required: ['column', 'value'] },
+  expect_column_min_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_max_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_median_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_sum_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
+  expect_column_distinct_values_to_be_in_set: { kwargs: { column: 'string', value_set: 'set' }, required: ['column', 'value_set'] },
+  expect_column_distinct_values_to_contain_set: { kwargs: { column: 'string', value_set: 'set' }, required: ['column', 'value_set'] },
+  expect_column_distinct_values_to_equal_set: { kwargs: { column: 'string', value_set: 'set' }, required: ['column', 'value_set'] },
+  expect_column_most_common_value_to_be_in_set: { kwargs: { column: 'string', value_set: 'set', ties_okay: 'boolean' }, required: ['column', 'value_set'] },
   expect_column_newest_value_to_be_within: { kwargs: { column: 'string', max_age: 'string' }, required: ['column', 'max_age'] },
   expect_table_row_count_change_to_be_between: { kwargs: RANGE, required: [] },
   expect_row_predicate: { kwargs: { name: 'string', predicate: 'function', mostly: 'number' }, required: ['name', 'predicate'] },
 };
 
 export const EXPECTATION_TYPES = Object.keys(SPECS) as ExpectationType[];
+
+/** Ranges that GE refuses without any bound (min_value and max_value both None). */
+const BOUNDED = new Set<string>([
+  'expect_column_values_to_be_between',
+  'expect_column_min_to_be_between',
+  'expect_column_max_to_be_between',
+  'expect_column_median_to_be_between',
+  'expect_column_sum_to_be_between',
+]);
 
 /** GE's expectation-level keys that carry no check (ignored when a GE-serialised suite is loaded). */
 const IGNORED_KWARGS = new Set(['result_format', 'catch_exceptions', 'include_config', 'meta']);
@@ -245,7 +293,7 @@ function checkExpectation(e: unknown, where: string): Expectation {
     clean[k] = v;
   }
   for (const r of spec.required) if (clean[r] === undefined) throw new Error(`${where}.kwargs: '${type}' needs '${r}'`);
-  if (type === 'expect_column_values_to_match_regex') {
+  if (type === 'expect_column_values_to_match_regex' || type === 'expect_column_values_to_not_match_regex') {
     try {
       new RegExp(clean.regex as string);
     } catch (err) {
@@ -253,8 +301,12 @@ function checkExpectation(e: unknown, where: string): Expectation {
     }
   }
   if (type === 'expect_column_newest_value_to_be_within') parseDuration(clean.max_age as string, `${where}.kwargs.max_age`);
-  if (type === 'expect_column_values_to_be_between' && clean.min_value == null && clean.max_value == null)
-    throw new Error(`${where}.kwargs: '${type}' needs min_value or max_value`);
+  if (BOUNDED.has(type) && clean.min_value == null && clean.max_value == null) throw new Error(`${where}.kwargs: '${type}' needs min_value or max_value`);
+  if (
+    (type === 'expect_table_column_count_to_equal' || type === 'expect_table_row_count_to_equal' || type === 'expect_column_value_lengths_to_equal') &&
+    !(Number.isInteger(clean.value) && (clean.value as number) >= 0)
+  )
+    throw new Error(`${where}.kwargs.value: must be a whole number ≥ 0`);
   return { type, kwargs: clean } as Expectation;
 }
 
@@ -291,6 +343,16 @@ function codePoints(s: string): number {
   let n = 0;
   for (const _ of s) n++;
   return n;
+}
+
+/** The JavaScript type of a column's cells, to match a value set's members against. */
+function cellKind(c: Column): 'number' | 'boolean' | 'string' {
+  return c.type === 'numeric' ? 'number' : c.type === 'boolean' ? 'boolean' : 'string';
+}
+
+/** Distinct values in a stable order (numbers and booleans by value, strings by code unit), as GE sorts its observed sets. */
+function sortCells(xs: Cell[]): Cell[] {
+  return xs.sort((a, b) => (a === b ? 0 : (a as number | string | boolean) < (b as number | string | boolean) ? -1 : 1));
 }
 
 function pct(n: number, d: number): number | null {
@@ -615,8 +677,7 @@ export function expectationEvaluator(schema: Dataset, e: Expectation, opts: Eval
     case 'expect_column_values_to_be_in_set': {
       const k = e.kwargs;
       return colMap(k, `values outside ${JSON.stringify(k.value_set)}`, (c) => {
-        const want = c.type === 'numeric' ? 'number' : c.type === 'boolean' ? 'boolean' : 'string';
-        const set = new Set(k.value_set.filter((v) => typeof v === want));
+        const set = new Set(k.value_set.filter((v) => typeof v === cellKind(c)));
         return (x) => !set.has(x as SetValue);
       });
     }
@@ -750,6 +811,152 @@ export function expectationEvaluator(schema: Dataset, e: Expectation, opts: Eval
         },
         k.mostly ?? 1,
       );
+    }
+    case 'expect_table_row_count_to_equal': {
+      const k = e.kwargs;
+      return fixed((rows) => aggregate(rows === k.value, rows, `the dataset has ${rows} rows; expected exactly ${k.value}`));
+    }
+    case 'expect_table_column_count_to_equal':
+    case 'expect_table_column_count_to_be_between': {
+      const n = schema.columns.length;
+      const ok = e.type === 'expect_table_column_count_to_equal' ? n === e.kwargs.value : inRange(n, e.kwargs);
+      const want = e.type === 'expect_table_column_count_to_equal' ? `exactly ${e.kwargs.value}` : rangeText(e.kwargs);
+      return fixed(() => aggregate(ok, n, `the dataset has ${n} columns; expected ${want}`));
+    }
+    case 'expect_table_columns_to_match_ordered_list': {
+      const want = e.kwargs.column_list;
+      const have = schema.columns.map((c) => c.name);
+      const mismatched = Array.from({ length: Math.max(want.length, have.length) }, (_, i) => i)
+        .filter((i) => want[i] !== have[i])
+        .map((i) => ({ 'Expected Column Position': i, Expected: want[i] ?? null, Found: have[i] ?? null }));
+      return fixed(() =>
+        aggregate(
+          mismatched.length === 0,
+          have,
+          `the columns are ${have.join(', ')}; expected, in this order, ${want.join(', ')}`,
+          mismatched.length ? { mismatched } : undefined,
+        ),
+      );
+    }
+    case 'expect_table_columns_to_match_set': {
+      const k = e.kwargs;
+      const have = schema.columns.map((c) => c.name);
+      const want = new Set(k.column_set);
+      const missing = [...want].filter((n) => !have.includes(n));
+      const unexpected = have.filter((n) => !want.has(n));
+      const ok = missing.length === 0 && (k.exact_match === false || unexpected.length === 0);
+      const parts = [
+        missing.length ? `missing ${missing.join(', ')}` : '',
+        k.exact_match !== false && unexpected.length ? `not in the set: ${unexpected.join(', ')}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+      // GE reports the columns sorted.
+      return fixed(() => aggregate(ok, [...have].sort(), `the columns do not match the set: ${parts}`, { mismatched: { unexpected, missing } }));
+    }
+    case 'expect_column_values_to_be_null': {
+      const j = need(e.kwargs.column);
+      if (typeof j === 'string') return fail(j);
+      return map(
+        `column '${e.kwargs.column}' has values (null expected)`,
+        [j],
+        ([c]) => ({ missing: () => false, unexpected: (i) => cellAt(c, i) !== null, value: (i) => cellAt(c, i) }),
+        e.kwargs.mostly ?? 1,
+        false,
+      );
+    }
+    case 'expect_column_values_to_not_be_in_set': {
+      const k = e.kwargs;
+      return colMap(k, `values in ${JSON.stringify(k.value_set)}`, (c) => {
+        const set = new Set(k.value_set.filter((v) => typeof v === cellKind(c)));
+        return (x) => set.has(x as SetValue);
+      });
+    }
+    case 'expect_column_values_to_not_match_regex': {
+      const k = e.kwargs;
+      const re = new RegExp(k.regex);
+      return colMap(k, `values matching /${k.regex}/`, () => (x) => re.test(String(x)));
+    }
+    case 'expect_column_value_lengths_to_equal': {
+      const k = e.kwargs;
+      return colMap(k, `values with a length other than ${k.value}`, (c) =>
+        c.type !== 'string' && c.type !== 'categorical'
+          ? `is ${c.type}; lengths need a string or categorical column`
+          : (x) => codePoints(x as string) !== k.value,
+      );
+    }
+    case 'expect_column_min_to_be_between':
+    case 'expect_column_max_to_be_between':
+    case 'expect_column_median_to_be_between':
+    case 'expect_column_sum_to_be_between': {
+      const k = e.kwargs;
+      const what = e.type.slice('expect_column_'.length, -'_to_be_between'.length);
+      const stat = e.type;
+      return numbers(k, (v) => {
+        let observed: number;
+        if (stat === 'expect_column_sum_to_be_between') {
+          observed = 0;
+          for (const x of v) observed += x;
+        } else if (v.length === 0) return aggregate(false, null, `column '${k.column}' has no non-missing values; its ${what} is undefined`);
+        else if (stat === 'expect_column_median_to_be_between') {
+          v.sort();
+          const m = v.length >> 1;
+          observed = v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+        } else {
+          observed = v[0];
+          for (const x of v) observed = stat === 'expect_column_min_to_be_between' ? Math.min(observed, x) : Math.max(observed, x);
+        }
+        return aggregate(inRange(observed, k), observed, `column '${k.column}': the ${what} ${observed} is not ${rangeText(k)}`);
+      });
+    }
+    case 'expect_column_distinct_values_to_be_in_set':
+    case 'expect_column_distinct_values_to_contain_set':
+    case 'expect_column_distinct_values_to_equal_set':
+    case 'expect_column_most_common_value_to_be_in_set': {
+      const k = e.kwargs;
+      const j = need(k.column);
+      if (typeof j === 'string') return fail(j);
+      const kind = cellKind(colOf(j));
+      const counts = new Map<Cell, number>();
+      const type = e.type;
+      return {
+        update(chunk) {
+          const c = chunk.columns[j];
+          for (let i = 0; i < chunk.rows; i++) {
+            const x = cellAt(c, i);
+            if (x !== null) counts.set(x, (counts.get(x) ?? 0) + 1);
+          }
+        },
+        finish() {
+          const set = new Set(k.value_set.filter((v) => typeof v === kind));
+          const distinct = sortCells([...counts.keys()]);
+          if (type === 'expect_column_most_common_value_to_be_in_set') {
+            let top = 0;
+            for (const n of counts.values()) top = Math.max(top, n);
+            const modes = distinct.filter((x) => counts.get(x) === top);
+            const ties = (e.kwargs as { ties_okay?: boolean }).ties_okay === true;
+            const ok = modes.length > 0 && (ties ? modes.some((x) => set.has(x as SetValue)) : modes.every((x) => set.has(x as SetValue)));
+            return aggregate(ok, modes, `column '${k.column}': the most common value ${JSON.stringify(modes)} is not in ${JSON.stringify(k.value_set)}`);
+          }
+          // As GE 1.x reports them: the distinct values outside the set (unexpected) and the set's
+          // values never seen (missing), sorted, the first 20 listed; no observed_value.
+          const outside = type === 'expect_column_distinct_values_to_contain_set' ? [] : distinct.filter((x) => !set.has(x as SetValue));
+          const absent =
+            type === 'expect_column_distinct_values_to_be_in_set' ? [] : sortCells([...new Set(k.value_set)].filter((x) => !counts.has(x as Cell)));
+          const result: Record<string, unknown> = { observed_value: null };
+          if (type !== 'expect_column_distinct_values_to_contain_set')
+            Object.assign(result, { unexpected_count: outside.length, partial_unexpected_list: outside.slice(0, PARTIAL) });
+          if (type !== 'expect_column_distinct_values_to_be_in_set')
+            Object.assign(result, { missing_count: absent.length, partial_missing_list: absent.slice(0, PARTIAL) });
+          result.details = { value_counts: distinct.map((x) => ({ value: x, count: counts.get(x) })) };
+          const ok = outside.length === 0 && absent.length === 0;
+          const parts = [
+            outside.length ? `values outside the set: ${JSON.stringify(outside.slice(0, PARTIAL))}` : '',
+            absent.length ? `values of the set never seen: ${JSON.stringify(absent.slice(0, PARTIAL))}` : '',
+          ].filter(Boolean);
+          return { success: ok, expectation_config: config, result, message: ok ? 'passed' : `column '${k.column}': ${parts.join('; ')}` };
+        },
+      };
     }
     case 'expect_column_newest_value_to_be_within': {
       const k = e.kwargs;

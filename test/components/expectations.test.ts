@@ -196,6 +196,24 @@ describe('suite errors name the place and the fix', () => {
     [{ expectations: [{ type: 'expect_column_values_to_not_be_null', kwargs: {} }] }, /needs 'column'/],
     [{ expectations: [{ type: 'expect_column_values_to_be_between', kwargs: { column: 'a' } }] }, /needs min_value or max_value/],
     [
+      { expectations: [{ type: 'expect_column_sum_to_be_between', kwargs: { column: 'a', min_value: null } }] },
+      /\[0\]\.kwargs: 'expect_column_sum_to_be_between' needs min_value or max_value/,
+    ],
+    [
+      { expectations: [{ type: 'expect_column_values_to_not_match_regex', kwargs: { column: 'a', regex: '[' } }] },
+      /\[0\]\.kwargs\.regex: Invalid regular expression/,
+    ],
+    [{ expectations: [{ type: 'expect_table_column_count_to_equal', kwargs: { value: 2.5 } }] }, /\[0\]\.kwargs\.value: must be a whole number ≥ 0/],
+    [{ expectations: [{ type: 'expect_column_value_lengths_to_equal', kwargs: { column: 'a' } }] }, /needs 'value'/],
+    [
+      { expectations: [{ type: 'expect_table_columns_to_match_set', kwargs: { column_set: [] } }] },
+      /kwargs\.column_set: must be a non-empty list of column names/,
+    ],
+    [
+      { expectations: [{ type: 'expect_column_distinct_values_to_be_in_set', kwargs: { column: 'a', value_set: [{}] } }] },
+      /kwargs\.value_set: must be a list of strings, numbers or booleans/,
+    ],
+    [
       { expectations: [{ type: 'expect_row_predicate', kwargs: { name: 'x', predicate: 'r.a > 0' } }] },
       /kwargs\.predicate: must be a function .* declared in TypeScript, not JSON/,
     ],
