@@ -76,6 +76,16 @@ export type Expectation =
   | { readonly type: 'expect_column_values_to_not_be_in_set'; readonly kwargs: ColumnMapKwargs & { readonly value_set: readonly SetValue[] } }
   | { readonly type: 'expect_column_values_to_not_match_regex'; readonly kwargs: ColumnMapKwargs & { readonly regex: string } }
   | { readonly type: 'expect_column_value_lengths_to_equal'; readonly kwargs: ColumnMapKwargs & { readonly value: number } }
+  | {
+      readonly type: 'expect_column_values_to_match_regex_list';
+      readonly kwargs: ColumnMapKwargs & { readonly regex_list: readonly string[]; readonly match_on?: 'any' | 'all' };
+    }
+  | { readonly type: 'expect_column_values_to_not_match_regex_list'; readonly kwargs: ColumnMapKwargs & { readonly regex_list: readonly string[] } }
+  | { readonly type: 'expect_column_values_to_be_json_parseable'; readonly kwargs: ColumnMapKwargs }
+  | {
+      readonly type: 'expect_column_pair_values_to_be_equal';
+      readonly kwargs: { readonly column_A: string; readonly column_B: string; readonly mostly?: number };
+    }
   | { readonly type: 'expect_column_min_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
   | { readonly type: 'expect_column_max_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
   | { readonly type: 'expect_column_median_to_be_between'; readonly kwargs: { readonly column: string } & RangeKwargs }
@@ -184,6 +194,10 @@ const SPECS: Record<ExpectationType, { kwargs: KwargSpec; required: readonly str
   expect_column_values_to_not_be_in_set: { kwargs: { ...MAP, value_set: 'set' }, required: ['column', 'value_set'] },
   expect_column_values_to_not_match_regex: { kwargs: { ...MAP, regex: 'string' }, required: ['column', 'regex'] },
   expect_column_value_lengths_to_equal: { kwargs: { ...MAP, value: 'number' }, required: ['column', 'value'] },
+  expect_column_values_to_match_regex_list: { kwargs: { ...MAP, regex_list: 'strings', match_on: 'string' }, required: ['column', 'regex_list'] },
+  expect_column_values_to_not_match_regex_list: { kwargs: { ...MAP, regex_list: 'strings' }, required: ['column', 'regex_list'] },
+  expect_column_values_to_be_json_parseable: { kwargs: MAP, required: ['column'] },
+  expect_column_pair_values_to_be_equal: { kwargs: { column_A: 'string', column_B: 'string', mostly: 'number' }, required: ['column_A', 'column_B'] },
   expect_column_min_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
   expect_column_max_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
   expect_column_median_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
@@ -300,6 +314,16 @@ function checkExpectation(e: unknown, where: string): Expectation {
       throw new Error(`${where}.kwargs.regex: ${(err as Error).message}`, { cause: err });
     }
   }
+  if (type === 'expect_column_values_to_match_regex_list' || type === 'expect_column_values_to_not_match_regex_list')
+    (clean.regex_list as string[]).forEach((r, i) => {
+      try {
+        new RegExp(r);
+      } catch (err) {
+        throw new Error(`${where}.kwargs.regex_list[${i}]: ${(err as Error).message}`, { cause: err });
+      }
+    });
+  if (type === 'expect_column_values_to_match_regex_list' && clean.match_on !== undefined && clean.match_on !== 'any' && clean.match_on !== 'all')
+    throw new Error(`${where}.kwargs.match_on: '${String(clean.match_on)}' is not 'any' or 'all'`);
   if (type === 'expect_column_newest_value_to_be_within') parseDuration(clean.max_age as string, `${where}.kwargs.max_age`);
   if (BOUNDED.has(type) && clean.min_value == null && clean.max_value == null) throw new Error(`${where}.kwargs: '${type}' needs min_value or max_value`);
   if (
@@ -876,6 +900,49 @@ export function expectationEvaluator(schema: Dataset, e: Expectation, opts: Eval
       const k = e.kwargs;
       const re = new RegExp(k.regex);
       return colMap(k, `values matching /${k.regex}/`, () => (x) => re.test(String(x)));
+    }
+    case 'expect_column_values_to_match_regex_list':
+    case 'expect_column_values_to_not_match_regex_list': {
+      const k = e.kwargs;
+      const res = k.regex_list.map((r) => new RegExp(r));
+      if (e.type === 'expect_column_values_to_not_match_regex_list')
+        return colMap(k, `values matching one of ${JSON.stringify(k.regex_list)}`, () => (x) => res.some((re) => re.test(String(x))));
+      const all = e.kwargs.match_on === 'all';
+      return colMap(k, `values matching ${all ? 'not all' : 'none'} of ${JSON.stringify(k.regex_list)}`, () =>
+        all ? (x) => !res.every((re) => re.test(String(x))) : (x) => !res.some((re) => re.test(String(x))),
+      );
+    }
+    case 'expect_column_values_to_be_json_parseable': {
+      const k = e.kwargs;
+      return colMap(k, 'values that are not JSON', (c) =>
+        c.type !== 'string' && c.type !== 'categorical'
+          ? `is ${c.type}; JSON is parsed from a string or categorical column`
+          : (x) => {
+              try {
+                JSON.parse(x as string);
+                return false;
+              } catch {
+                return true;
+              }
+            },
+      );
+    }
+    case 'expect_column_pair_values_to_be_equal': {
+      const k = e.kwargs;
+      const a = need(k.column_A);
+      const b = need(k.column_B);
+      if (typeof a === 'string') return fail(a);
+      if (typeof b === 'string') return fail(b);
+      return map(
+        `'${k.column_A}' = '${k.column_B}'`,
+        [a, b],
+        ([ca, cb]) => ({
+          missing: (i) => cellAt(ca, i) === null && cellAt(cb, i) === null,
+          unexpected: (i) => cellAt(ca, i) !== cellAt(cb, i),
+          value: (i) => [cellAt(ca, i), cellAt(cb, i)],
+        }),
+        k.mostly ?? 1,
+      );
     }
     case 'expect_column_value_lengths_to_equal': {
       const k = e.kwargs;

@@ -26,7 +26,7 @@ function data() {
   let s = 42;
   const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const n = 400;
-  const cols: Record<string, Cell[]> = { id: [], amount: [], discount: [], qty: [], email: [], country: [], sku: [], flag: [] };
+  const cols: Record<string, Cell[]> = { id: [], amount: [], discount: [], qty: [], email: [], country: [], sku: [], flag: [], json: [], amount2: [] };
   for (let i = 0; i < n; i++) {
     const r = rnd();
     cols.id.push(i % 97 === 5 ? i - 1 : i); // a few repeated ids
@@ -37,6 +37,10 @@ function data() {
     cols.country.push(r > 0.95 ? null : ['FR', 'US', 'DE', 'ES', 'XX'][Math.floor(rnd() * 5)]);
     cols.sku.push(r < 0.02 ? null : `SKU-${Math.floor(rnd() * 300)}`);
     cols.flag.push(rnd() < 0.9);
+    cols.json.push(r < 0.04 ? null : r < 0.1 ? `{"a": ${i}` : i % 2 ? `{"a": ${i}, "b": [1, "x"]}` : String(i));
+    // amount2: amount, but for a few rows (one side missing, or a different value)
+    const am = cols.amount[i];
+    cols.amount2.push(i % 31 === 0 ? null : i % 29 === 0 ? 1234.5 : am);
   }
   return datasetFromColumns({
     id: { type: 'numeric', cells: cols.id },
@@ -47,6 +51,8 @@ function data() {
     country: { type: 'categorical', cells: cols.country },
     sku: { type: 'string', cells: cols.sku },
     flag: { type: 'boolean', cells: cols.flag },
+    json: { type: 'string', cells: cols.json },
+    amount2: { type: 'numeric', cells: cols.amount2 },
   });
 }
 
@@ -119,13 +125,19 @@ const suite = checkSuite({
     { type: 'expect_compound_columns_to_be_unique', kwargs: { column_list: ['country', 'sku'], mostly: 0.9 } },
     { type: 'expect_table_row_count_to_equal', kwargs: { value: 400 } },
     { type: 'expect_table_row_count_to_equal', kwargs: { value: 401 } },
-    { type: 'expect_table_column_count_to_equal', kwargs: { value: 8 } },
-    { type: 'expect_table_column_count_to_equal', kwargs: { value: 7 } },
-    { type: 'expect_table_column_count_to_be_between', kwargs: { min_value: 2, max_value: 8 } },
-    { type: 'expect_table_column_count_to_be_between', kwargs: { max_value: 7 } },
-    { type: 'expect_table_columns_to_match_ordered_list', kwargs: { column_list: ['id', 'amount', 'discount', 'qty', 'email', 'country', 'sku', 'flag'] } },
+    { type: 'expect_table_column_count_to_equal', kwargs: { value: 10 } },
+    { type: 'expect_table_column_count_to_equal', kwargs: { value: 9 } },
+    { type: 'expect_table_column_count_to_be_between', kwargs: { min_value: 2, max_value: 10 } },
+    { type: 'expect_table_column_count_to_be_between', kwargs: { max_value: 9 } },
+    {
+      type: 'expect_table_columns_to_match_ordered_list',
+      kwargs: { column_list: ['id', 'amount', 'discount', 'qty', 'email', 'country', 'sku', 'flag', 'json', 'amount2'] },
+    },
     { type: 'expect_table_columns_to_match_ordered_list', kwargs: { column_list: ['id', 'discount', 'amount', 'qty', 'email', 'country', 'sku', 'flag'] } },
-    { type: 'expect_table_columns_to_match_set', kwargs: { column_set: ['flag', 'sku', 'country', 'email', 'qty', 'discount', 'amount', 'id'] } },
+    {
+      type: 'expect_table_columns_to_match_set',
+      kwargs: { column_set: ['amount2', 'json', 'flag', 'sku', 'country', 'email', 'qty', 'discount', 'amount', 'id'] },
+    },
     { type: 'expect_table_columns_to_match_set', kwargs: { column_set: ['id', 'amount', 'qty'], exact_match: false } },
     { type: 'expect_table_columns_to_match_set', kwargs: { column_set: ['id', 'amount', 'qty'] } },
     { type: 'expect_table_columns_to_match_set', kwargs: { column_set: ['id', 'amount', 'price'], exact_match: false } },
@@ -156,6 +168,15 @@ const suite = checkSuite({
     { type: 'expect_column_distinct_values_to_equal_set', kwargs: { column: 'country', value_set: ['FR', 'US', 'DE', 'ES'] } },
     { type: 'expect_column_most_common_value_to_be_in_set', kwargs: { column: 'flag', value_set: [true] } },
     { type: 'expect_column_most_common_value_to_be_in_set', kwargs: { column: 'country', value_set: ['XX'] } },
+    { type: 'expect_column_values_to_match_regex_list', kwargs: { column: 'email', regex_list: ['\\.com$', '\\.fr$'] } },
+    { type: 'expect_column_values_to_match_regex_list', kwargs: { column: 'email', regex_list: ['@', '\\.com$'], match_on: 'all', mostly: 0.5 } },
+    { type: 'expect_column_values_to_match_regex_list', kwargs: { column: 'email', regex_list: ['@', '\\.com$'], match_on: 'all' } },
+    { type: 'expect_column_values_to_not_match_regex_list', kwargs: { column: 'sku', regex_list: ['-1\\d\\d$', '-0$'] } },
+    { type: 'expect_column_values_to_not_match_regex_list', kwargs: { column: 'country', regex_list: ['^Z'] } },
+    { type: 'expect_column_values_to_be_json_parseable', kwargs: { column: 'sku' } },
+    { type: 'expect_column_values_to_be_json_parseable', kwargs: { column: 'json' } },
+    { type: 'expect_column_pair_values_to_be_equal', kwargs: { column_A: 'amount', column_B: 'discount' } },
+    { type: 'expect_column_pair_values_to_be_equal', kwargs: { column_A: 'amount', column_B: 'amount2', mostly: 0.9 } },
   ],
 });
 

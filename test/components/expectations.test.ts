@@ -206,6 +206,14 @@ describe('suite errors name the place and the fix', () => {
     [{ expectations: [{ type: 'expect_table_column_count_to_equal', kwargs: { value: 2.5 } }] }, /\[0\]\.kwargs\.value: must be a whole number ≥ 0/],
     [{ expectations: [{ type: 'expect_column_value_lengths_to_equal', kwargs: { column: 'a' } }] }, /needs 'value'/],
     [
+      { expectations: [{ type: 'expect_column_values_to_match_regex_list', kwargs: { column: 'a', regex_list: ['x', '('] } }] },
+      /\[0\]\.kwargs\.regex_list\[1\]: Invalid regular expression/,
+    ],
+    [
+      { expectations: [{ type: 'expect_column_values_to_match_regex_list', kwargs: { column: 'a', regex_list: ['x'], match_on: 'most' } }] },
+      /\[0\]\.kwargs\.match_on: 'most' is not 'any' or 'all'/,
+    ],
+    [
       { expectations: [{ type: 'expect_table_columns_to_match_set', kwargs: { column_set: [] } }] },
       /kwargs\.column_set: must be a non-empty list of column names/,
     ],
