@@ -7,6 +7,7 @@ import type { Issue } from '../api/errors.ts';
 import { credentialFix, hasAwsKeyId, isSecretName, maskUrlPassword, urlPassword } from '../api/credentials.ts';
 import { dnsLabelProblem, toDnsLabel } from '../api/names.ts';
 import { ALL_METRICS, TASK_METRICS, type TrainingTask } from '../components/evaluate/task-metrics.ts';
+import { checkSuite } from '../components/validate/suite.ts';
 import { BUILTIN_COMPONENTS, type ParamDecl } from './catalog.ts';
 import type { ConditionSpec, PipelineSpec, TaskSpec, ValueRef } from './spec.ts';
 
@@ -119,6 +120,16 @@ function checkComponentParams(spec: PipelineSpec, issues: Issue[]): void {
       const v = literalOrDefault(spec, ref);
       if (v && !paramFits(d, v.value))
         issues.push({ path: t.path, field: `params.${k}`, message: messages.componentParamValue(k, name, v.value, paramWant(d), v.via) });
+    }
+    // validate's expectation suite: the same checks the step runs, at synth time (a typo in an
+    // expectation type or kwarg would otherwise fail in the pod, after ingest).
+    const suite = name === 'validate' ? literalOrDefault(spec, t.params.suite) : undefined;
+    if (suite) {
+      try {
+        checkSuite(suite.value, suite.via ? `pipeline param '${suite.via}' (default)` : 'suite');
+      } catch (err) {
+        issues.push({ path: t.path, field: 'params.suite', message: (err as Error).message });
+      }
     }
     // Gate rules: on the evaluate task that produces the metrics (gate) or on evaluate itself.
     const evalTask = name === 'evaluate' ? t : name === 'gate' && t.inputs.metrics ? byName.get(t.inputs.metrics.task) : undefined;

@@ -70,6 +70,33 @@ describe('synth-time checks of component params and gate metrics', () => {
     );
   });
 
+  test("validate's expectation suite is checked at synth time, naming the expectation and the fix", () => {
+    const withSuite = (suite: unknown) => {
+      const p = new Pipeline(new Chart(new App(), 'c'), 'dq');
+      const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+      p.component('validate', 'validate', { inputs: { dataset: ingest.output('dataset') }, params: { suite: suite as ParamValue } });
+      return p.toSpec();
+    };
+    const ok = withSuite({ expectations: [{ type: 'expect_column_values_to_not_be_null', kwargs: { column: 'id' } }] });
+    assert.deepEqual(checkPipelineSpec(ok), []);
+    assert.throws(
+      () => withSuite({ expectations: [{ type: 'expect_column_values_to_not_be_nul', kwargs: { column: 'id' } }] }),
+      /c\/dq\/validate: 'params\.suite' suite\.expectations\[0\]\.type: 'expect_column_values_to_not_be_nul' is not an expectation ghosteam evaluates; use one of /,
+    );
+    assert.throws(
+      () => withSuite({ expectations: [{ type: 'expect_column_values_to_match_regex', kwargs: { column: 'email', regexp: '@' } }] }),
+      /c\/dq\/validate: 'params\.suite' suite\.expectations\[0\]\.kwargs: 'expect_column_values_to_match_regex' has no kwarg 'regexp'/,
+    );
+    // A suite fed by a pipeline param: its default is checked, and the message says so.
+    const p = new Pipeline(new Chart(new App(), 'c'), 'dq2');
+    const suite = p.param('suite', { type: 'json', default: { expectations: [{ type: 'expect_column_values_to_be_between', kwargs: { column: 'a' } }] } });
+    const ingest = p.component('ingest', 'ingest', { params: { path: 'data.csv' } });
+    assert.throws(() => {
+      p.component('validate', 'validate', { inputs: { dataset: ingest.output('dataset') }, params: { suite } });
+      p.toSpec();
+    }, /c\/dq2\/validate: 'params\.suite' pipeline param 'suite' \(default\)\.expectations\[0\]\.kwargs: 'expect_column_values_to_be_between' needs min_value or max_value/);
+  });
+
   test('--param values are checked against the component params they feed, before a run', () => {
     const spec = build({});
     assert.deepEqual(checkParamValues(spec, { epochs: '1.5' }), [
