@@ -199,6 +199,9 @@ async function* parquetChunks(path: string, label: string): AsyncGenerator<RawTa
     const columns: RawCell[][] = [];
     for (const name of names) {
       const col = new Array<RawCell>(n).fill(null);
+      // hyparquet calls onChunk from a promise it does not return: an error thrown there would
+      // escape as an uncaught exception (a crash), so the first one is kept and thrown here.
+      let bad: unknown;
       try {
         await parquetRead({
           file,
@@ -207,15 +210,21 @@ async function* parquetChunks(path: string, label: string): AsyncGenerator<RawTa
           rowStart: groupStart,
           rowEnd: groupStart + n,
           onChunk: (c) => {
-            const d = c.columnData as ArrayLike<unknown>;
-            const base = c.rowStart - groupStart;
-            for (let i = 0; i < d.length; i++) {
-              const r = base + i;
-              if (r < 0 || r >= n) continue;
-              col[r] = rawCellOf(d[i], () => `${label} row ${groupStart + r + 1} (column '${name}')`);
+            if (bad !== undefined) return;
+            try {
+              const d = c.columnData as ArrayLike<unknown>;
+              const base = c.rowStart - groupStart;
+              for (let i = 0; i < d.length; i++) {
+                const r = base + i;
+                if (r < 0 || r >= n) continue;
+                col[r] = rawCellOf(d[i], () => `${label} row ${groupStart + r + 1} (column '${name}')`);
+              }
+            } catch (err) {
+              bad = err;
             }
           },
         });
+        if (bad !== undefined) throw bad;
       } catch (err) {
         if (err instanceof IngestError) throw err;
         throw new IngestError(

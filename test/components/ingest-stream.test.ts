@@ -342,4 +342,29 @@ describe('bad input names the file and the place, and leaves no output', () => {
     assert.equal(existsSync(out), false);
     noLeftovers(outDir);
   });
+
+  test('a nested Parquet column is an error naming the row and the column, not a crash; nothing is written', async () => {
+    // Written by DuckDB (a LIST column and a STRUCT column beside a scalar one). The JavaScript
+    // engine's cell check runs inside hyparquet's chunk callback, from a promise hyparquet does not
+    // return: an error thrown there was an uncaught exception that killed the process.
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const db = await DuckDBInstance.create(':memory:');
+    const con = await db.connect();
+    const p = join(dir, 'nested.parquet');
+    await con.run(`COPY (SELECT i AS id, [i, i + 1] AS lst FROM range(3) t(i)) TO '${p}' (FORMAT parquet)`);
+    const ps = join(dir, 'struct.parquet');
+    await con.run(`COPY (SELECT i AS id, {'a': i} AS st FROM range(3) t(i)) TO '${ps}' (FORMAT parquet)`);
+    con.closeSync();
+    for (const engine of ['auto', 'js'] as const) {
+      await assert.rejects(ingestFile(p, { engine }), {
+        message: `${p} row 1 (column 'lst'): nested values are not supported; flatten it into scalar columns`,
+      });
+      await assert.rejects(ingestFile(ps, { engine }), /struct\.parquet row 1 \(column 'st'\): nested values are not supported/);
+    }
+    const outDir = mkdtempSync(join(dir, 'o-'));
+    const out = join(outDir, 'ds');
+    await assert.rejects(runComponent(ingest, { params: { path: p }, inputs: {}, outputs: { dataset: out } }, quiet), /nested values are not supported/);
+    assert.equal(existsSync(out), false);
+    noLeftovers(outDir);
+  });
 });
