@@ -16,7 +16,7 @@ import { extname, join } from 'node:path';
 import pc from 'picocolors';
 import writeFileAtomic from 'write-file-atomic';
 import { readDataset, readDatasetChunks, type Dataset } from '../../components/dataset/index.ts';
-import { ingestFile, ingestToFile } from '../../components/ingest/index.ts';
+import { ingestFile, ingestToFile, type IngestOptions } from '../../components/ingest/index.ts';
 import { checkSuite, summarizeSuite, type SuiteResult } from '../../components/validate/expectations.ts';
 import { dataReportHtml, validateChunks } from '../../components/validate/index.ts';
 import { dataFormatArg, delimiterArg } from '../args.ts';
@@ -42,13 +42,7 @@ function userError(message: string): Error & { exitCode: number } {
 const isArrow = (source: string): boolean => ['.arrow', '.feather', '.ipc'].includes(extname(source).toLowerCase());
 
 /** How ingest reads a source that is not an Arrow dataset (`--format`, `--delimiter`, `--query`, `--header`, `--from`). */
-export interface ReadOptions {
-  readonly format?: string;
-  readonly delimiter?: string;
-  readonly query?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly from?: string;
-}
+export type ReadOptions = Pick<IngestOptions, 'format' | 'delimiter' | 'query' | 'headers' | 'from'>;
 
 /** --header NAME=env:VAR (repeatable) → ingest's headers; the value is checked by ingest (a reference, never a literal). */
 export function headersFlag(hs: readonly string[] | undefined): Record<string, string> | undefined {

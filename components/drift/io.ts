@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Column, ColumnType as DatasetColumnType, Dataset } from '../dataset/index.ts';
-import { ingestFile } from '../ingest/index.ts';
+import { ingestFile, type IngestOptions } from '../ingest/index.ts';
 import { parseSummary, type ReferenceSummary } from './summary.ts';
 import { DriftError, type ColumnData } from './types.ts';
 
@@ -34,10 +34,7 @@ export function datasetColumns(ds: Dataset): ColumnData[] {
 }
 
 /** How both files are read when their extension does not say it all (`--format`, `--delimiter`). */
-export interface ReadPairOptions {
-  readonly format?: string;
-  readonly delimiter?: string;
-}
+export type ReadPairOptions = Pick<IngestOptions, 'format' | 'delimiter'>;
 
 /** Reads the reference and current files (types inferred on the reference, declared on the current). */
 export async function readPair(

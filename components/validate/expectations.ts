@@ -407,22 +407,32 @@ export function expectationEvaluator(schema: Dataset, e: Expectation, opts: Eval
   };
 
   /** A numeric column's non-missing values, collected over the chunks. */
-  const numbers = (k: { column: string }, done: (v: Float64Array) => ExpectationResult): ExpectationEvaluator => {
+  /** A numeric column's non-missing values, each handed to `each` as the chunks come; `done` gives the result. */
+  const scan = (k: { column: string }, each: (x: number) => void, done: () => ExpectationResult): ExpectationEvaluator => {
     const j = need(k.column);
     if (typeof j === 'string') return fail(j);
     const c0 = colOf(j);
     if (c0.type !== 'numeric') return fail(`column '${k.column}' is ${c0.type}; '${e.type}' needs a numeric column`);
-    const acc = new Floats();
     return {
       update(chunk) {
         const v = (chunk.columns[j] as typeof c0).values;
         for (let i = 0; i < v.length; i++) {
           const x = v[i];
-          if (x === x) acc.push(x);
+          if (x === x) each(x);
         }
       },
-      finish: () => done(acc.values()),
+      finish: done,
     };
+  };
+
+  /** A numeric column's non-missing values, collected over the chunks (for statistics that need them all). */
+  const numbers = (k: { column: string }, done: (v: Float64Array) => ExpectationResult): ExpectationEvaluator => {
+    const acc = new Floats();
+    return scan(
+      k,
+      (x) => acc.push(x),
+      () => done(acc.values()),
+    );
   };
 
   switch (e.type) {
@@ -695,23 +705,27 @@ export function expectationEvaluator(schema: Dataset, e: Expectation, opts: Eval
     case 'expect_column_sum_to_be_between': {
       const k = e.kwargs;
       const what = e.type.slice('expect_column_'.length, -'_to_be_between'.length);
-      const stat = e.type;
-      return numbers(k, (v) => {
-        let observed: number;
-        if (stat === 'expect_column_sum_to_be_between') {
-          observed = 0;
-          for (const x of v) observed += x;
-        } else if (v.length === 0) return aggregate(false, null, `column '${k.column}' has no non-missing values; its ${what} is undefined`);
-        else if (stat === 'expect_column_median_to_be_between') {
+      const judge = (observed: number | null): ExpectationResult =>
+        observed === null
+          ? aggregate(false, null, `column '${k.column}' has no non-missing values; its ${what} is undefined`)
+          : aggregate(inRange(observed, k), observed, `column '${k.column}': the ${what} ${observed} is not ${rangeText(k)}`);
+      if (e.type === 'expect_column_median_to_be_between')
+        return numbers(k, (v) => {
+          if (v.length === 0) return judge(null);
           v.sort();
           const m = v.length >> 1;
-          observed = v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-        } else {
-          observed = v[0];
-          for (const x of v) observed = stat === 'expect_column_min_to_be_between' ? Math.min(observed, x) : Math.max(observed, x);
-        }
-        return aggregate(inRange(observed, k), observed, `column '${k.column}': the ${what} ${observed} is not ${rangeText(k)}`);
-      });
+          return judge(v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2);
+        });
+      // min, max and sum in one streaming pass (the sum of no values is 0, as in pandas).
+      const type = e.type;
+      let acc: number | null = type === 'expect_column_sum_to_be_between' ? 0 : null;
+      const step =
+        type === 'expect_column_sum_to_be_between'
+          ? (x: number) => (acc = acc! + x)
+          : type === 'expect_column_min_to_be_between'
+            ? (x: number) => (acc = acc === null || x < acc ? x : acc)
+            : (x: number) => (acc = acc === null || x > acc ? x : acc);
+      return scan(k, step, () => judge(acc));
     }
     case 'expect_column_distinct_values_to_be_in_set':
     case 'expect_column_distinct_values_to_contain_set':
