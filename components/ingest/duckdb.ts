@@ -353,18 +353,31 @@ async function* typedChunks(result: DuckDBResult, src: Source, batchRows: number
           const data = new Float64Array(bytes.buffer, bytes.byteOffset, n);
           const valid = duckdb.vector_get_validity(vec, Math.ceil(n / 64) * 8);
           const dst = pending.numbers[j]!;
-          let present = 0;
-          for (let r = 0; r < take; r++) {
-            const i = at + r;
-            if (valid && (valid[i >> 3] & (1 << (i & 7))) === 0) {
-              dst[base + r] = NaN;
-              continue;
+          // A CSV number DuckDB parsed but ingest's rule does not ('inf', 'nan'): only in a present
+          // slot (a missing one holds whatever DuckDB left there). Checked before the copy, where a
+          // NaN that was in the file still differs from a missing value.
+          if (src.finiteOnly)
+            for (let r = 0; r < take; r++) {
+              const i = at + r;
+              const x = data[i];
+              if (x - x !== 0 && !(valid && (valid[i >> 3] & (1 << (i & 7))) === 0)) throw new NotForDuckdb(`column '${src.names[j]}': a non-finite number`);
             }
-            const x = data[i];
-            if (src.finiteOnly && !Number.isFinite(x)) throw new NotForDuckdb(`column '${src.names[j]}': a non-finite number`);
-            dst[base + r] = x;
-            if (x === x) present++;
-          }
+          // Copied whole, then missing slots set to NaN (skipping 8 rows at a time where the
+          // validity byte says all are present), then the values that are not NaN counted: fewer
+          // branches per row than testing each row's bit while copying (the same values).
+          dst.set(at === 0 && take === n ? data : data.subarray(at, at + take), base);
+          if (valid)
+            for (let r = 0; r < take;) {
+              const i = at + r;
+              if ((i & 7) === 0 && r + 8 <= take && valid[i >> 3] === 0xff) {
+                r += 8;
+                continue;
+              }
+              if ((valid[i >> 3] & (1 << (i & 7))) === 0) dst[base + r] = NaN;
+              r++;
+            }
+          let present = 0;
+          for (let r = base, end = base + take; r < end; r++) if (dst[r] === dst[r]) present++;
           pending.nonNull[j] += present;
         } else if (src.bools[j]) {
           const vec = duckdb.data_chunk_get_vector(chunk.chunk, j);

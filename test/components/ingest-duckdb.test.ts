@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { ingestToFile, type IngestOptions } from '../../components/ingest/index.ts';
+import { ingestDuckdb, NotForDuckdb } from '../../components/ingest/duckdb.ts';
+import type { Dataset } from '../../components/dataset/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ghosteam-duckdb-'));
 let n = 0;
@@ -126,6 +128,53 @@ describe('the DuckDB engine gives the bytes the JavaScript engine gives', () => 
     });
     const d = await same(write('dated.parquet', Buffer.from(dated)));
     assert.equal(d.engine, 'js', 'a timestamp column is read by the reference');
+  });
+});
+
+describe("batches that start inside DuckDB's 2,048-row chunks", () => {
+  /** Every numeric column's values, batch after batch (copied: the batch buffers go back to a pool). */
+  async function numbers(file: string, format: 'csv' | 'parquet', batchRows: number): Promise<Map<string, number[]>> {
+    const out = new Map<string, number[]>();
+    await ingestDuckdb(
+      file,
+      format,
+      { batchRows },
+      {
+        write(chunk: Dataset) {
+          for (const c of chunk.columns) if (c.type === 'numeric') out.set(c.name, [...(out.get(c.name) ?? []), ...c.values]);
+        },
+        reset() {
+          out.clear();
+        },
+      },
+    );
+    return out;
+  }
+  // Nulls and NaNs at every offset of a validity byte; batch sizes that cut chunks at odd rows.
+  const rows = 9_000;
+  const expected = Array.from({ length: rows }, (_, i) => (i % 37 === 3 || i % 53 === 0 || (i >= 4100 && i < 4133) ? null : i % 11 === 5 ? NaN : i * 0.25 - 7));
+
+  test('Parquet: every value, missing value and NaN lands in its row, whatever the batch size', async () => {
+    const file = write('cut.parquet', Buffer.from(parquetWriteBuffer({ columnData: [{ name: 'x', data: expected, type: 'DOUBLE' }] })));
+    for (const batchRows of [65_536, 1_000, 333, 2_048, 7]) {
+      const got = (await numbers(file, 'parquet', batchRows)).get('x')!;
+      assert.equal(got.length, rows, `batch ${batchRows}`);
+      for (let i = 0; i < rows; i++) assert.ok(Object.is(got[i], expected[i] ?? NaN), `batch ${batchRows}, row ${i + 1}: ${got[i]}, expected ${expected[i]}`);
+    }
+  });
+
+  test("CSV: the same, and an 'inf' after a batch boundary still hands the file to the reference", async () => {
+    const text = (vals: (number | string | null)[]) =>
+      ['x,y', ...vals.map((v, i) => `${v === null || (typeof v === 'number' && Number.isNaN(v)) ? '' : v},${i}`)].join('\n') + '\n';
+    const file = write('cut.csv', text(expected));
+    for (const batchRows of [65_536, 1_000, 333]) {
+      const got = (await numbers(file, 'csv', batchRows)).get('x')!;
+      for (let i = 0; i < rows; i++)
+        assert.ok(Object.is(got[i], expected[i] === null || Number.isNaN(expected[i]) ? NaN : expected[i]), `batch ${batchRows}, row ${i + 1}`);
+    }
+    const odd = write('cut-inf.csv', text(expected.map((v, i) => (i === 5_000 ? 'inf' : v))));
+    for (const batchRows of [65_536, 1_000, 333])
+      await assert.rejects(numbers(odd, 'csv', batchRows), (e: Error) => e instanceof NotForDuckdb && /non-finite/.test(e.message));
   });
 });
 
