@@ -7,7 +7,9 @@
  *
  * Ours is ingest with its DuckDB engine (components/ingest/duckdb.ts); "before" is the same ingest with
  * the JavaScript engine, whose dataset must have the same bytes. DuckDB's time is the mean of a run
- * before and a run after ours (the shared machine's load moves).
+ * before and a run after ours (the shared machine's load moves). The native reference is what the
+ * goal allows at best on this machine: the same file made into an Arrow IPC dataset and hashed by
+ * DuckDB's or Arrow's readers and pyarrow's writer, with no JavaScript (bench/py/duckdb_data.py).
  *
  * Env: BENCH_ROWS (default 10000000), BENCH_BEFORE=0 (skip the JavaScript engine's ingest), GHOSTEAM_DUCKDB_PYTHON (a python with duckdb; default: the
  * peers harness's extra venv 'duckdb', built on demand), GHOSTEAM_DUCKDB_NODE_API (a directory
@@ -82,7 +84,20 @@ interface Duck {
   threads: unknown;
   version: string;
 }
-const results: Record<string, { duck: Duck[]; duckS: number; ours: Ours; before?: Ours; node?: number }> = {};
+/** The file made into an Arrow IPC dataset and hashed with no JavaScript (DuckDB or pyarrow reading, pyarrow writing): the faster run and both. */
+interface NativeRun {
+  seconds: number;
+  readS: number;
+  writeS: number;
+  hashS: number;
+  bytes: number;
+}
+interface Native extends NativeRun {
+  via: string;
+  runs: Record<string, NativeRun>;
+  peakRssMb: number;
+}
+const results: Record<string, { duck: Duck[]; duckS: number; ours: Ours; before?: Ours; node?: number; native: Native }> = {};
 /** BENCH_BEFORE=0 skips the JavaScript engine's ingest (the engine before DuckDB; minutes on CSV). */
 const withBefore = process.env.BENCH_BEFORE !== '0';
 
@@ -123,6 +138,14 @@ for (const [fmt, file] of [
   const ours = run<Ours>(process.execPath, ['--import', 'tsx', join(root, 'bench/data-run.ts'), file, join(cache, `work-${fmt}`), 'auto']);
   duck.push(duckdb(file, 'after'));
   const duckS = (duck[0].seconds + duck[1].seconds) / 2;
+  // The floor of the goal: the same file made into an Arrow IPC dataset by DuckDB's and Arrow's own C++.
+  const native = run<Native>(py, [join(root, 'bench/py/duckdb_data.py'), 'native', file, join(cache, `native-${fmt}.arrow`)]);
+  const each = Object.entries(native.runs)
+    .map(([via, x]) => `${via} ${x.seconds.toFixed(2)}s: read ${x.readS.toFixed(2)}, write ${x.writeS.toFixed(2)}, hash ${x.hashS.toFixed(2)}`)
+    .join('; ');
+  log(
+    `  native reference (read into an Arrow table by DuckDB or by pyarrow, written by pyarrow's IPC writer, SHA-256; no JavaScript): ${native.seconds.toFixed(2)}s via ${native.via} (${each}), peak RSS ${native.peakRssMb} MiB → ${(native.seconds / duckS).toFixed(2)}× DuckDB's read + aggregate`,
+  );
   const rps = (s: number) => Math.round(ours.rows / s).toLocaleString('en-US');
   log(
     `  ingest   ${ours.ingestS.toFixed(2)}s (${rps(ours.ingestS)} rows/s, engine ${ours.engine}${ours.fallback ? ` — fell back: ${ours.fallback}` : ''}${ours.passes > 1 ? ', 2 passes' : ''})`,
@@ -130,7 +153,9 @@ for (const [fmt, file] of [
   log(`  validate ${ours.validateS.toFixed(2)}s (${rps(ours.validateS)} rows/s)`);
   log(`  split    ${ours.splitS.toFixed(2)}s (${rps(ours.splitS)} rows/s)`);
   log(`  peak RSS ${ours.peakRssMb} MiB (goal ≤ 1024)`);
-  log(`  ingest / DuckDB (mean of the two): ${(ours.ingestS / duckS).toFixed(2)}× (goal ≤ 2×)`);
+  log(
+    `  ingest / DuckDB (mean of the two): ${(ours.ingestS / duckS).toFixed(2)}× (goal ≤ 2×); ingest / native reference: ${(ours.ingestS / native.seconds).toFixed(2)}×`,
+  );
   let before: Ours | undefined;
   if (withBefore) {
     log(`${fmt}: before — the same ingest with the JavaScript engine (GHOSTEAM_INGEST_ENGINE=js) …`);
@@ -141,7 +166,7 @@ for (const [fmt, file] of [
     if (before.digest !== ours.digest) throw new Error(`${fmt}: the engines wrote different datasets (${before.digest} vs ${ours.digest})`);
     log(`  the same dataset bytes from both engines: ${ours.digest}`);
   }
-  results[fmt] = { duck, duckS, ours, before, node };
+  results[fmt] = { duck, duckS, ours, before, node, native };
 }
 const load1 = loadavg()[0];
 log(`\nload average during the run: ${load0.toFixed(1)} → ${load1.toFixed(1)} on ${cpus().length} cores`);
@@ -155,6 +180,8 @@ log(
     timeVsDuckdb: r(results.csv.ours.ingestS / results.csv.duckS),
     timeVsDuckdbParquet: r(results.parquet.ours.ingestS / results.parquet.duckS),
     beforeTimeVsDuckdb: both((x) => x.before && r(x.before.ingestS / x.duckS)),
+    nativeVsDuckdb: both((x) => r(x.native.seconds / x.duckS)),
+    timeVsNative: both((x) => r(x.ours.ingestS / x.native.seconds)),
     engine: both((x) => (x.ours.engine === 'duckdb' ? 1 : 0)),
     sameBytes: withBefore ? results.csv.before!.digest === results.csv.ours.digest && results.parquet.before!.digest === results.parquet.ours.digest : null,
     csv: {
@@ -165,6 +192,7 @@ log(
       duckdbS: results.csv.duck.map((d) => r(d.seconds)),
       peakRssMb: results.csv.ours.peakRssMb,
       duckdbNodeS: results.csv.node && r(results.csv.node),
+      nativeS: r(results.csv.native.seconds),
     },
     parquet: {
       ingestS: r(results.parquet.ours.ingestS),
@@ -174,6 +202,7 @@ log(
       duckdbS: results.parquet.duck.map((d) => r(d.seconds)),
       peakRssMb: results.parquet.ours.peakRssMb,
       duckdbNodeS: results.parquet.node && r(results.parquet.node),
+      nativeS: r(results.parquet.native.seconds),
     },
     ingestRowsPerSec: Math.round(rows / results.csv.ours.ingestS),
     duckdbPeakRssMb: Math.max(...results.csv.duck.map((d) => d.peakRssMb), ...results.parquet.duck.map((d) => d.peakRssMb)),
