@@ -35,3 +35,21 @@ export function dataFormatArg(v: string | undefined): 'csv' | 'jsonl' | 'parquet
   if (v === 'csv' || v === 'jsonl' || v === 'parquet') return v;
   throw new Error(`--format '${v}': give csv, jsonl or parquet (without it, the file's extension decides)`);
 }
+
+/** Commander's collector for a repeatable option (`--header A --header B` → ['A', 'B']). */
+export const repeatable = (v: string, acc: string[] = []): string[] => [...acc, v];
+
+/**
+ * --header NAME=env:VAR values (repeatable) → ingest's headers param. The value is a reference that
+ * ingest resolves from the environment and checks (a literal value is refused there, never echoed).
+ */
+export function headersArg(hs: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!hs?.length) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of hs) {
+    const i = h.indexOf('=');
+    if (i <= 0) throw new Error(`--header '${h}': give NAME=env:VAR, e.g. Authorization=env:API_TOKEN (the value comes from that environment variable)`);
+    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return out;
+}

@@ -102,6 +102,9 @@ export const PARAMS = {
     overwrite: { type: 'boolean' },
     registry: { type: 'string' },
     runTime: { type: 'string' },
+    format: { type: 'string', enum: ['csv', 'jsonl', 'parquet', 'arrow'] },
+    query: { type: 'string' },
+    headers: { type: 'json' },
   },
   drift: {
     tests: { type: 'string', enum: ['auto', ...TEST_NAMES] },

@@ -2,9 +2,11 @@
  * `BatchPrediction`: scheduled batch inference as a pipeline of one `batch-predict` step. It
  * synthesizes an Argo WorkflowTemplate (+ a CronWorkflow with `schedule`), and `ghosteam run <name>`
  * runs the same pipeline on the local engine. The model is a registry reference resolved when the
- * step runs (`fraud@champion` follows the alias), the input and output are files or `s3://` URIs
- * (pipeline params `input` and `output`, so one run can be pointed elsewhere), the output keeps the
- * id columns and carries lineage, and batches can go to the payload log for the drift monitor.
+ * step runs (`fraud@champion` follows the alias), the input is a file, an `s3://` object, an
+ * `https://` resource (`headers` from Secrets) or a `postgres://` database with a `query`, the output a
+ * file or an `s3://` object (pipeline params `input` and `output`, so one run can be pointed
+ * elsewhere), the output keeps the id columns and carries lineage, and batches can go to the payload
+ * log for the drift monitor.
  *
  *   new BatchPrediction(chart, 'score-daily', {
  *     model: 'fraud@champion',
@@ -32,8 +34,18 @@ const S3_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^?#]+$/;
 export interface BatchPredictionProps {
   /** The model: a registry reference (`fraud@champion`, `fraud@3`, `models:/fraud/3`) resolved when the step runs, or an `.onnx` path. */
   readonly model: string;
-  /** The table to score: a file path or `s3://bucket/key`, format from the extension (.csv, .jsonl, .parquet, .arrow). */
+  /**
+   * The table to score: a file path, `s3://bucket/key` or `https://…` (format from the extension
+   * (.csv, .jsonl, .parquet, .arrow), else `format`), or `postgres://host/db` with a `query`
+   * (credentials by reference in `env`: PGUSER, PGPASSWORD).
+   */
   readonly input: string;
+  /** The input's format when its name does not tell. @default - from the extension */
+  readonly format?: 'csv' | 'jsonl' | 'parquet' | 'arrow';
+  /** The SQL whose rows a `postgres://` input scores (a READ ONLY transaction); time placeholders ({date}, …) render as in the paths. */
+  readonly query?: string;
+  /** Request headers of an `https://` input, each `env:NAME` with NAME set in `env` from a Secret: `{ Authorization: 'env:API_TOKEN' }`. */
+  readonly headers?: Readonly<Record<string, string>>;
   /**
    * Where the predictions go: a file path or `s3://bucket/key`, format from the extension. Time
    * placeholders give each run its own path: `s3://data/scores/{date}.parquet` (also `{datetime}`,
@@ -70,18 +82,65 @@ export interface BatchPredictionProps {
   readonly componentImage?: string;
 }
 
-function locationProblem(v: unknown, what: string): string | undefined {
+function locationProblem(v: unknown, what: string, formatGiven = false): string | undefined {
   if (typeof v !== 'string' || v.trim() === '') return `is empty; give the ${what} as a file path or s3://bucket/key`;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !v.startsWith('s3://'))
-    return `'${v}' is not a file path or an s3:// URI; batch prediction reads and writes local (mounted) files and S3 objects`;
+    return what === 'input'
+      ? `'${v}' is not a source batch prediction reads; give a file path, s3://bucket/key, https://… or postgres://host/db with a query`
+      : `'${v}' is not a file path or an s3:// URI; batch prediction writes local (mounted) files and S3 objects`;
   if (v.startsWith('s3://') && !S3_URL.test(v)) return `'${v}' is not an S3 object URL; write s3://BUCKET/KEY (bucket: 3-63 of a-z, 0-9, '.', '-')`;
-  if (!TABLE_EXT.test(v)) return `'${v}' has no table extension; end it in .csv, .jsonl, .parquet or .arrow (the format comes from it)`;
+  if (!formatGiven && !TABLE_EXT.test(v)) return `'${v}' has no table extension; end it in .csv, .jsonl, .parquet or .arrow (the format comes from it)`;
   try {
     hasPlaceholders(v);
   } catch (e) {
     return (e as Error).message;
   }
   return undefined;
+}
+
+/** The input's problems, each with its field: a file or s3:// as the output, or https:// and postgres:// as ingest reads them. */
+function inputIssues(props: BatchPredictionProps, add: (field: string, message: string) => void): boolean {
+  const v = props.input;
+  const scheme = typeof v === 'string' ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(v)?.[1].toLowerCase() : undefined;
+  const sql = scheme === 'postgres' || scheme === 'postgresql';
+  const web = scheme === 'https' || scheme === 'http';
+  let bad = false;
+  const problem = (field: string, message: string) => {
+    bad = true;
+    add(field, message);
+  };
+  if (props.format !== undefined && !['csv', 'jsonl', 'parquet', 'arrow'].includes(props.format))
+    problem('format', `is '${String(props.format)}'; give csv, jsonl, parquet or arrow, or leave it out for the extension to decide`);
+  if (props.query !== undefined && !sql) problem('query', 'is SQL for a postgres:// input; the input is not one');
+  if (props.headers !== undefined && !web) problem('headers', 'are sent to an https:// input; the input is not one');
+  if (scheme === 'kafka')
+    problem('input', `'${v}' is a Kafka topic, a stream; ingest it in a pipeline (offsets committed when the run succeeds) and score the dataset it writes`);
+  else if (sql) {
+    if (/^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(v))
+      problem('input', 'holds a password; give postgres://host/db and pass PGUSER and PGPASSWORD by reference in env (Secret.fromSecret)');
+    if (typeof props.query !== 'string' || props.query.trim() === '') problem('query', 'is missing; a postgres:// input needs the SQL whose rows are scored');
+    if (props.format !== undefined && props.format !== 'arrow') problem('format', "is for a file; a query's rows are read as a table");
+  } else if (web) {
+    let path = '';
+    try {
+      path = new URL(v).pathname;
+    } catch {
+      problem('input', `'${v}' is not a URL`);
+    }
+    if (/^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(v)) problem('input', 'holds credentials; send them as a header from a Secret (headers, env)');
+    else if (path && props.format === undefined && !TABLE_EXT.test(path))
+      problem('input', `'${v}' has no table extension; end its path in .csv, .jsonl, .parquet or .arrow, or set format`);
+    for (const [name, ref] of Object.entries(props.headers ?? {})) {
+      const m = typeof ref === 'string' ? /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(ref) : null;
+      if (!m) problem(`headers.${name}`, "is not a reference; write 'env:NAME' and set NAME in env from a Secret (Secret.fromSecret), never the value itself");
+      else if (!props.env || !(m[1] in props.env))
+        problem(`headers.${name}`, `reads env ${m[1]}, which env does not set; add ${m[1]}: Secret.fromSecret('…', '…') to env`);
+    }
+  } else {
+    const p = locationProblem(v, 'input', props.format !== undefined);
+    if (p) problem('input', p);
+  }
+  return bad;
 }
 
 /** The problems of `props`, each with its field (pure; the construct throws them as one ValidationError). */
@@ -98,8 +157,7 @@ export function batchPredictionIssues(path: string, props: BatchPredictionProps)
       add('model', `${(e as Error).message}, or an .onnx path`);
     }
   }
-  const inP = locationProblem(props.input, 'input');
-  if (inP) add('input', inP);
+  const inP = inputIssues(props, add);
   const outP = locationProblem(props.output, 'output');
   if (outP) add('output', outP);
   if (!inP && !outP && props.input === props.output) add('output', 'is the input; write the predictions somewhere else');
@@ -170,7 +228,11 @@ export class BatchPrediction extends Construct {
       ...(props.serviceAccountName ? { serviceAccountName: props.serviceAccountName } : {}),
       ...(props.componentImage ? { componentImage: props.componentImage } : {}),
     });
-    const input = this.pipeline.param('input', { type: 'string', default: props.input, description: 'The table to score (file or s3://)' });
+    const input = this.pipeline.param('input', {
+      type: 'string',
+      default: props.input,
+      description: 'The table to score (a file, s3://, https:// or postgres:// with the query)',
+    });
     const output = this.pipeline.param('output', {
       type: 'string',
       default: props.output,
@@ -194,6 +256,9 @@ export class BatchPrediction extends Construct {
         ...(props.overwrite ? { overwrite: true } : {}),
         ...(props.batchRows ? { batchRows: props.batchRows } : {}),
         ...(props.registry ? { registry: props.registry } : {}),
+        ...(props.format ? { format: props.format } : {}),
+        ...(props.query !== undefined ? { query: props.query } : {}),
+        ...(props.headers ? { headers: { ...props.headers } } : {}),
       },
       // The alias moves and the input changes under the same name: every run scores afresh.
       cache: Cache.disabled(),

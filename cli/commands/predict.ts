@@ -1,17 +1,20 @@
 /**
- * `ghosteam predict`: batch inference. Streams a CSV, JSON Lines, Parquet or Arrow file through an
+ * `ghosteam predict`: batch inference. Streams a CSV, JSON Lines, Parquet or Arrow table through an
  * ONNX model in large batches and writes the kept input columns plus the model's outputs,
- * atomically, with a lineage sidecar (`<output>.lineage.json`).
+ * atomically, with a lineage sidecar (`<output>.lineage.json`). The table is a file, an s3:// object,
+ * an https:// resource (--header NAME=env:VAR) or a postgres:// query (--query), as ingest reads them.
  *
  *   ghosteam predict --model fraud@champion --input today.parquet --output scores.parquet
  *   ghosteam predict --model ./model.onnx --features a,b,c --input in.csv --output out.csv --payload-log payloads.jsonl
+ *   ghosteam predict --model fraud@champion --input postgres://db/shop --query 'SELECT * FROM tx WHERE day = current_date' --output scores.parquet
  *
  * --resume keeps finished chunks in `.<output>.predict/` so a killed run continues where it stopped.
  * Progress and rows/s go to stderr; SIGINT/SIGTERM stop after the batch in flight and remove the
  * temporary file (nothing is written).
  */
 import type { Command } from 'commander';
-import { delimiterArg, intArg } from '../args.ts';
+import type { TableFormat } from '../../components/batch/plan.ts';
+import { delimiterArg, headersArg, intArg, repeatable } from '../args.ts';
 
 interface PredictFlags {
   model: string;
@@ -23,6 +26,9 @@ interface PredictFlags {
   threads?: string;
   overwrite?: boolean;
   delimiter?: string;
+  format?: string;
+  query?: string;
+  header?: string[];
   payloadLog?: string;
   payloadSample: string;
   progress: boolean;
@@ -45,7 +51,10 @@ export function register(program: Command): void {
     .command('predict')
     .description('Batch inference: stream a CSV, JSON Lines, Parquet or Arrow file through an ONNX model into a new file, atomically, with lineage')
     .requiredOption('-m, --model <spec>', 'the model: ./model.onnx, an MLflow model dir, fraud@champion, fraud@3, models:/fraud/3 (registry)')
-    .requiredOption('-i, --input <file>', 'input table: .csv/.tsv, .jsonl/.ndjson, .parquet, .arrow/.feather (Arrow IPC); a path or s3://bucket/key')
+    .requiredOption(
+      '-i, --input <source>',
+      'input table: .csv/.tsv, .jsonl/.ndjson, .parquet, .arrow/.feather (Arrow IPC); a path, s3://bucket/key, https://… or postgres://host/db (with --query)',
+    )
     .requiredOption('-o, --output <file>', 'output table (format from its extension), a path or s3://bucket/key; refused if it exists, unless --overwrite')
     .option('--features <cols>', "comma-separated columns feeding the model's one [N, k] input, in order (default: the model's recorded feature names)")
     .option('--keep <cols>', 'comma-separated input columns copied to the output (default: every column that is not a feature)')
@@ -53,6 +62,12 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads (default: the number of cores)')
     .option('--overwrite', 'replace an existing output (only once the new file is complete)')
     .option('--delimiter <c>', 'CSV delimiter (default: "," or tab for .tsv)')
+    .option('--format <format>', "the input's format when its name does not tell: csv, jsonl, parquet or arrow (default: by the extension)")
+    .option(
+      '--query <sql>',
+      'postgres:// input: the SQL whose rows are scored (run in a READ ONLY transaction; PGUSER/PGPASSWORD or PGPASSFILE for credentials)',
+    )
+    .option('--header <name=env:VAR>', 'https:// input: a request header whose value comes from an environment variable (repeatable)', repeatable)
     .option('--payload-log <file>', "also record each batch in this payload log (the model server's JSON Lines format) for the drift monitor")
     .option('--payload-sample <rate>', 'share of batches recorded in the payload log, 0-1', '1')
     .option(
@@ -73,10 +88,24 @@ export function register(program: Command): void {
       const sample = Number(flags.payloadSample);
       if (!(sample >= 0 && sample <= 1)) throw new Error(`--payload-sample expects a number from 0 to 1, got '${flags.payloadSample}'`);
       const delimiter = delimiterArg(flags.delimiter);
+      if (flags.format !== undefined && !['csv', 'jsonl', 'parquet', 'arrow'].includes(flags.format))
+        throw new Error(`--format '${flags.format}': give csv, jsonl, parquet or arrow (without it, the input's extension decides)`);
+      const read = {
+        format: flags.format as TableFormat | undefined,
+        query: flags.query,
+        headers: headersArg(flags.header),
+      };
       if (flags.resume && flags.output.startsWith('s3://'))
         throw new Error('--resume keeps finished chunks beside the output, which an s3:// output has not; write to a file, or drop --resume');
+      if (flags.resume && /^[a-z][a-z0-9+.-]*:\/\//i.test(flags.input)) {
+        const { redact } = await import('../../components/ingest/sources.ts');
+        throw new Error(
+          `--resume knows the input by its file's size and time, and ${redact(flags.input)} is copied afresh on every run; save it to a file and score that, or drop --resume`,
+        );
+      }
       const files = await localFiles(flags.input, flags.output, {
         overwrite: flags.overwrite === true,
+        read,
         log: (l) => process.stderr.write(`predict: ${l}\n`),
       });
       const ac = new AbortController();
@@ -95,7 +124,10 @@ export function register(program: Command): void {
           model: flags.model,
           registry,
           input: files.input,
+          inputFormat: files.inputFormat,
+          inputLabel: files.remote ? files.inputLabel : undefined,
           output: files.output,
+          outputLabel: files.output === flags.output ? undefined : flags.output,
           features: list(flags.features),
           keep: list(flags.keep),
           batchRows: intArg('--batch-size', flags.batchSize, 1),

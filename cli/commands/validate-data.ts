@@ -19,7 +19,7 @@ import { readDataset, readDatasetChunks, type Dataset } from '../../components/d
 import { ingestFile, ingestToFile, type IngestOptions } from '../../components/ingest/index.ts';
 import { checkSuite, summarizeSuite, type SuiteResult } from '../../components/validate/expectations.ts';
 import { dataReportHtml, validateChunks } from '../../components/validate/index.ts';
-import { dataFormatArg, delimiterArg } from '../args.ts';
+import { dataFormatArg, delimiterArg, headersArg, repeatable } from '../args.ts';
 
 export interface ValidateDataFlags {
   suite: string;
@@ -43,18 +43,6 @@ const isArrow = (source: string): boolean => ['.arrow', '.feather', '.ipc'].incl
 
 /** How ingest reads a source that is not an Arrow dataset (`--format`, `--delimiter`, `--query`, `--header`, `--from`). */
 export type ReadOptions = Pick<IngestOptions, 'format' | 'delimiter' | 'query' | 'headers' | 'from'>;
-
-/** --header NAME=env:VAR (repeatable) → ingest's headers; the value is checked by ingest (a reference, never a literal). */
-export function headersFlag(hs: readonly string[] | undefined): Record<string, string> | undefined {
-  if (!hs?.length) return undefined;
-  const out: Record<string, string> = {};
-  for (const h of hs) {
-    const i = h.indexOf('=');
-    if (i <= 0) throw userError(`--header '${h}': give NAME=env:VAR, e.g. Authorization=env:API_TOKEN (the value comes from that environment variable)`);
-    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
-  }
-  return out;
-}
 
 export async function loadData(source: string, read: ReadOptions = {}): Promise<Dataset> {
   return isArrow(source) && !read.format ? readDataset(source) : ingestFile(source, read);
@@ -93,7 +81,7 @@ export async function runValidateData(
       format: dataFormatArg(flags.format),
       delimiter: delimiterArg(flags.delimiter),
       query: flags.query,
-      headers: headersFlag(flags.header),
+      headers: headersArg(flags.header),
       from: flags.from,
     };
   } catch (err) {
@@ -148,11 +136,7 @@ export function register(program: Command): void {
     .option('--format <format>', "How to read the data (and --previous): csv, jsonl or parquet (default: by the source's extension)")
     .option('--delimiter <char>', "CSV field delimiter, e.g. ';' or '\\t' (default ',', tab for .tsv)")
     .option('--query <sql>', 'postgres:// sources: the SQL to read (run in a READ ONLY transaction)')
-    .option(
-      '--header <name=env:VAR>',
-      'https:// sources: a request header whose value comes from an environment variable (repeatable)',
-      (v: string, acc: string[] = []) => [...acc, v],
-    )
+    .option('--header <name=env:VAR>', 'https:// sources: a request header whose value comes from an environment variable (repeatable)', repeatable)
     .option('--from <start>', "kafka:// sources: 'committed' (default), 'earliest' or an ISO 8601 time (validate-data commits no offsets)")
     .exitOverride((err) => {
       // Usage errors exit 2 (1 means expectations failed).

@@ -48,6 +48,14 @@ export function renderPath(template: string, at: Date): string {
   return template.replace(TOKEN, (_, name: Placeholder) => parts[name]);
 }
 
+/**
+ * `text` (a SQL query) with each known placeholder replaced as renderPath does; any other braces are
+ * left as they are (a JSON literal in SQL is not a placeholder).
+ */
+export function renderText(text: string, at: Date): string {
+  return text.replace(/\{(date|datetime|year|month|day|hour)\}/g, (token) => renderPath(token, at));
+}
+
 /** An RFC 3339 time (`2026-12-02T04:00:00Z`, an offset, or a date alone as midnight UTC), or an error naming the value. */
 export function parseRunTime(s: string): Date {
   const ok = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(s);

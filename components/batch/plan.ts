@@ -309,7 +309,5 @@ export function formatOfPath(path: string, declared?: string): TableFormat {
   if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
   if (ext === 'parquet' || ext === 'pq') return 'parquet';
   if (ext === 'arrow' || ext === 'feather' || ext === 'ipc') return 'arrow';
-  throw new BatchPredictError(
-    `${path}: can't tell the format from the extension '${ext ? `.${ext}` : ''}'; use .csv, .jsonl, .parquet or .arrow (Feather v2), or pass the format explicitly`,
-  );
+  throw new BatchPredictError(`${path}: can't tell the format from the extension '${ext ? `.${ext}` : ''}'; use .csv, .jsonl, .parquet or .arrow (Feather v2)`);
 }

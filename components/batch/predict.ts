@@ -55,6 +55,10 @@ export interface PredictOptions {
   readonly model: string;
   readonly input: string;
   readonly output: string;
+  /** The input as the user named it (an s3://, https:// or postgres:// source whose local copy `input` is): the lineage records it and messages name it. @default input */
+  readonly inputLabel?: string;
+  /** The output as the user named it (an s3:// object written from the local `output`): the lineage records it. @default output */
+  readonly outputLabel?: string;
   /** Needed for registry references. */
   readonly registry?: ModelRegistry;
   /** @default from the extension */
@@ -293,6 +297,18 @@ function asBatchError(e: unknown): Error {
 }
 
 export async function predictFile(opts: PredictOptions): Promise<PredictResult> {
+  const label = opts.inputLabel;
+  if (label === undefined || label === opts.input) return predictLocal(opts);
+  try {
+    return await predictLocal(opts);
+  } catch (e) {
+    // A message about the local copy of a remote input names the input as the user gave it (rows and columns are the same).
+    if (e instanceof BatchPredictError) e.message = e.message.split(opts.input).join(label);
+    throw e;
+  }
+}
+
+async function predictLocal(opts: PredictOptions): Promise<PredictResult> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const inFormat = opts.inputFormat ?? formatOfPath(opts.input);
@@ -500,7 +516,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
       const lineage0 = {
         kind: 'ghosteam.batch-prediction' as const,
         model: { name: resolved.name, version: resolved.version, source: resolved.source, digest: modelDigest },
-        input: { path: resolvePath(opts.input), format: inFormat, digest: await inputDigest, rows },
+        input: { path: opts.inputLabel ?? resolvePath(opts.input), format: inFormat, digest: await inputDigest, rows },
         features: plan.bindings.map((b) => ({ input: b.input.name, columns: b.columns })),
         startedAt,
         finishedAt,
@@ -508,7 +524,7 @@ export async function predictFile(opts: PredictOptions): Promise<PredictResult> 
       await writer.finish({ 'ghosteam.lineage': JSON.stringify(lineage0) });
       const lineage: PredictLineage = {
         ...lineage0,
-        output: { path: resolvePath(opts.output), format: outFormat, digest: await sha256File(writer.tempPath), columns: specs },
+        output: { path: opts.outputLabel ?? resolvePath(opts.output), format: outFormat, digest: await sha256File(writer.tempPath), columns: specs },
       };
       if (logger) await logger.close();
       // The sidecar first, then the output: a crash between them leaves a sidecar whose output

@@ -1,51 +1,141 @@
 /**
- * s3:// input and output for batch prediction (`ghosteam predict` and the batch-predict step): the
- * input object is downloaded into a scratch folder first; the output is written there, then
- * uploaded in one PUT (an object appears whole or not at all) with its lineage sidecar after it.
- * An existing output object is refused unless `overwrite`. Local paths pass through untouched.
+ * Where batch prediction's table comes from and its predictions go (`ghosteam predict` and the
+ * batch-predict step), made local:
+ *  - a file path passes through untouched;
+ *  - `s3://bucket/key` and `https://…` (headers from environment variables, never literal) are
+ *    downloaded into a scratch folder, keeping the name so that the extension tells the format
+ *    (`format` when it does not);
+ *  - `postgres://host/db` with a `query` is read by ingest (the same client, TLS modes and
+ *    credentials from PGUSER/PGPASSWORD) into an Arrow dataset in the scratch folder;
+ *  - `kafka://` is refused: a stream is ingested in a pipeline, which commits its offsets when the
+ *    run succeeds, and the dataset is scored from there.
+ * The output is written locally; an s3:// one is written to the scratch folder, then uploaded in
+ * one PUT (an object appears whole or not at all) with its lineage sidecar after it. An existing
+ * output object is refused unless `overwrite`. `inputLabel` is the source as the user named it
+ * (any password masked): the lineage records it, and messages name it instead of the scratch copy.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { downloadS3Object, isS3Url, parseS3Url, s3ObjectExists, uploadS3Object } from '../ingest/s3.ts';
-import { BatchPredictError } from './plan.ts';
+import { downloadHttp, redact, resolveHeaders, sourceKind, type Env } from '../ingest/sources.ts';
+import { IngestError } from '../ingest/parse.ts';
+import { BatchPredictError, formatOfPath, type TableFormat } from './plan.ts';
 import { lineagePathFor } from './predict.ts';
 
+/** How to read an input that is not a plain file (ingest's params of the same names). */
+export interface SourceRead {
+  /** The input's format when its name does not tell (a file, an s3:// object or an https:// resource). */
+  readonly format?: TableFormat;
+  /** SQL for a postgres:// input. */
+  readonly query?: string;
+  /** HTTP header → `env:NAME` for an https:// input. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 export interface LocalFiles {
-  /** A local path of the input (the downloaded copy of an s3:// one). */
+  /** A local path of the input (the downloaded or ingested copy of a remote one). */
   readonly input: string;
+  /** The format to read the local input in. */
+  readonly inputFormat: TableFormat;
+  /** The input as named (a path, or the URI with any password masked). */
+  readonly inputLabel: string;
+  /** Whether the input was copied from elsewhere (its scratch copy changes on every run). */
+  readonly remote: boolean;
   /** Where to write the output locally (a scratch file for an s3:// one). */
   readonly output: string;
   /** Uploads the output and its sidecar when the output is s3:// (call after a successful run). */
   publish(): Promise<void>;
-  /** Removes the scratch folder. */
+  /** Removes the scratch folders. */
   cleanup(): Promise<void>;
+}
+
+/** Why `read` does not fit `input`, in the words of a param and its flag; undefined when it fits. */
+export function sourceReadProblem(input: string, read: SourceRead): string | undefined {
+  let kind;
+  try {
+    kind = sourceKind(input);
+  } catch (e) {
+    return `${input}: ${(e as Error).message.replace(/^.*?: /, '').replace('a source ingest reads', 'a source batch prediction reads')}`;
+  }
+  const at = redact(input);
+  if (kind === 'kafka')
+    return `${at}: a Kafka topic is a stream; ingest it in a pipeline (its offsets are committed when the run succeeds) and score the dataset it writes`;
+  if (read.query !== undefined && kind !== 'postgres') return `param query (--query) is SQL for a postgres:// input, and ${at} is not one`;
+  if (kind === 'postgres' && (read.query === undefined || read.query.trim() === ''))
+    return `${at}: no SQL; set param query (--query on the command line), e.g. SELECT * FROM transactions WHERE day = current_date`;
+  if (read.headers !== undefined && Object.keys(read.headers).length > 0 && kind !== 'https')
+    return `param headers (--header) are sent to an https:// input, and ${at} is not one`;
+  if (kind === 'postgres' && read.format !== undefined && read.format !== 'arrow')
+    return `param format (--format) is '${read.format}', but a postgres:// query's rows are read as a table, not a file; leave it out`;
+  return undefined;
+}
+
+/** The format to read `input` in (a query's rows: an Arrow dataset); the error says how to give it when the name does not tell. */
+export function inputFormatOf(input: string, read: SourceRead): TableFormat {
+  const kind = sourceKind(input);
+  if (kind === 'postgres') return 'arrow';
+  const label = kind === 'file' ? input : redact(input);
+  try {
+    return formatOfPath(kind === 'https' ? new URL(input).pathname : input, read.format);
+  } catch (e) {
+    throw new BatchPredictError(
+      `${(e as Error).message.replace(/^[^:]*: /, `${label}: `)}, or give its format (--format; param format of a batch-predict step)`,
+    );
+  }
 }
 
 export async function localFiles(
   input: string,
   output: string,
-  opts: { overwrite?: boolean; log?: (line: string) => void; env?: Readonly<Record<string, string | undefined>> } = {},
+  opts: { overwrite?: boolean; read?: SourceRead; log?: (line: string) => void; env?: Env } = {},
 ): Promise<LocalFiles> {
   const env = opts.env ?? process.env;
+  const read = opts.read ?? {};
+  const problem = sourceReadProblem(input, read);
+  if (problem) throw new BatchPredictError(problem);
+  const kind = sourceKind(input);
   for (const u of [input, output]) if (isS3Url(u)) parseS3Url(u);
+  const label = kind === 'file' ? input : redact(input);
+  // The format is known before anything is fetched: a wrong extension costs no download.
+  const inputFormat = inputFormatOf(input, read);
   if (isS3Url(output) && !opts.overwrite && (await s3ObjectExists(output, env)))
     throw new BatchPredictError(`${output} already exists; pass --overwrite to replace it (it is replaced only once the new file is complete)`);
   const scratch = isS3Url(output) ? await mkdtemp(join(tmpdir(), 'ghosteam-predict-')) : undefined;
   let local = { input, cleanup: async () => {} };
-  if (isS3Url(input)) {
-    opts.log?.(`downloading ${input}`);
-    try {
-      const got = await downloadS3Object(input, env);
-      local = { input: got.file, cleanup: got.cleanup };
-    } catch (e) {
-      if (scratch) await rm(scratch, { recursive: true, force: true });
-      throw e;
+  try {
+    if (kind === 's3') {
+      opts.log?.(`downloading ${input}`);
+      local = await downloadS3Object(input, env).then((got) => ({ input: got.file, cleanup: got.cleanup }));
+    } else if (kind === 'https') {
+      opts.log?.(`downloading ${label}`);
+      local = await downloadHttp(input, resolveHeaders(input, read.headers, env)).then((got) => ({ input: got.file, cleanup: got.cleanup }));
+    } else if (kind === 'postgres') {
+      opts.log?.(`reading ${label}`);
+      const dir = await mkdtemp(join(tmpdir(), 'ghosteam-predict-sql-'));
+      const cleanup = () => rm(dir, { recursive: true, force: true });
+      try {
+        const { ingestToFile } = await import('../ingest/index.ts');
+        const file = join(dir, 'query.arrow');
+        await ingestToFile(input, file, { query: read.query, env });
+        local = { input: file, cleanup };
+      } catch (e) {
+        await cleanup();
+        throw e;
+      }
     }
+  } catch (e) {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+    // A source's own error (unreachable, refused credentials, bad SQL) is the user's to fix, like a missing file.
+    if (e instanceof IngestError) throw new BatchPredictError(e.message, { cause: e });
+    throw e;
   }
   const localOutput = scratch ? join(scratch, basename(parseS3Url(output).key)) : output;
   return {
     input: local.input,
+    inputFormat,
+    inputLabel: label,
+    remote: kind !== 'file',
     output: localOutput,
     async publish() {
       if (!isS3Url(output)) return;

@@ -113,7 +113,11 @@ describe('BatchPrediction synthesizes Argo objects', () => {
     const cases: [Partial<BatchPredictionProps>, RegExp][] = [
       [{ model: 'fraud' }, /jobs\/score-daily: 'model' 'fraud' names no version or alias; write 'fraud@champion'/],
       [{ model: 'models:/fraud/x/y' }, /jobs\/score-daily: 'model' 'models:\/fraud\/x\/y' is not an MLflow model URI/],
-      [{ input: 'https://example.com/today.parquet' }, /'input' 'https:\/\/example.com\/today.parquet' is not a file path or an s3:\/\/ URI/],
+      [
+        { input: 'ftp://example.com/today.parquet' },
+        /'input' 'ftp:\/\/example.com\/today.parquet' is not a source batch prediction reads; give a file path, s3:/,
+      ],
+      [{ output: 'https://example.com/scores.parquet' }, /'output' 'https:\/\/example.com\/scores.parquet' is not a file path or an s3:\/\/ URI/],
       [{ input: 'data/today.xlsx' }, /'input' 'data\/today.xlsx' has no table extension; end it in .csv, .jsonl, .parquet or .arrow/],
       [{ output: 's3://Data_Bucket/scores.parquet' }, /'output' 's3:\/\/Data_Bucket\/scores.parquet' is not an S3 object URL/],
       [{ output: base.input }, /'output' is the input; write the predictions somewhere else/],
@@ -322,6 +326,9 @@ describe('BatchPrediction on the local engine', () => {
         const lineage = JSON.parse(await get(`${prefix}/scores.jsonl.lineage.json`));
         assert.equal(lineage.model.version, r.nodes.predict.outputParams.modelVersion);
         assert.equal(lineage.input.rows, ROWS);
+        // The objects as named, not the step's scratch copies of them.
+        assert.equal(lineage.input.path, `s3://data/${prefix}/today.csv`);
+        assert.equal(lineage.output.path, `s3://data/${prefix}/scores.jsonl`);
         const again = await runPipeline(s, { storeDir: join(dir, 'state-s3'), isolation: 'inline', gitCommit: null });
         assert.equal(again.status, 'Failed');
         assert.match(again.nodes.predict.message ?? '', new RegExp(`s3://data/${prefix}/scores.jsonl already exists; set param overwrite: true`));
@@ -357,7 +364,9 @@ describe('BatchPrediction on the local engine', () => {
         const text = await get(`${prefix}/scores.csv`);
         assert.equal(text.split('\n')[0], 'tx,probability');
         assert.equal(text.trim().split('\n').length, ROWS + 1);
-        assert.equal(JSON.parse(await get(`${prefix}/scores.csv.lineage.json`)).model.version, '1');
+        const lineage = JSON.parse(await get(`${prefix}/scores.csv.lineage.json`));
+        assert.equal(lineage.model.version, '1');
+        assert.deepEqual([lineage.input.path, lineage.output.path], [`s3://data/${prefix}/today.csv`, out]);
         const again = await run(process.execPath, args, { env, timeout: 200_000 }).then(
           () => assert.fail('expected a failure'),
           (e: { stderr: string }) => e,
