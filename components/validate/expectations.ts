@@ -687,6 +687,28 @@ export function expectationEvaluator(schema: Dataset, e: Expectation, opts: Eval
             },
       );
     }
+    case 'expect_column_values_to_be_increasing':
+    case 'expect_column_values_to_be_decreasing': {
+      // As GE's pandas engine: the missing values are left out, each value is compared with the
+      // present value before it (the first has none and passes). The rows come in order, chunk after
+      // chunk, so the previous value carries across chunks.
+      const k = e.kwargs;
+      const up = e.type === 'expect_column_values_to_be_increasing';
+      const strictly = k.strictly === true;
+      const word = `${strictly ? 'strictly ' : ''}${up ? 'increasing' : 'decreasing'}`;
+      return colMap(k, `values not ${word}`, (c) => {
+        if (c.type !== 'numeric') return `is ${c.type}; ${word} values are compared as numbers, in a numeric column`;
+        let prev: number | undefined;
+        return (x) => {
+          const v = x as number;
+          const before = prev;
+          prev = v;
+          if (before === undefined) return false;
+          const d = v - before;
+          return strictly ? !(up ? d > 0 : d < 0) : !(up ? d >= 0 : d <= 0);
+        };
+      });
+    }
     case 'expect_column_pair_values_to_be_equal': {
       const k = e.kwargs;
       return pair(k, `'${k.column_A}' = '${k.column_B}'`, (x, y) => x !== y);

@@ -59,6 +59,10 @@ export type Expectation =
     }
   | { readonly type: 'expect_column_values_to_not_match_regex_list'; readonly kwargs: ColumnMapKwargs & { readonly regex_list: readonly string[] } }
   | { readonly type: 'expect_column_values_to_be_json_parseable'; readonly kwargs: ColumnMapKwargs }
+  /** Each present value at least (`strictly`: greater than) the present value before it, in row order; the first passes. */
+  | { readonly type: 'expect_column_values_to_be_increasing'; readonly kwargs: ColumnMapKwargs & { readonly strictly?: boolean } }
+  /** Each present value at most (`strictly`: less than) the present value before it, in row order; the first passes. */
+  | { readonly type: 'expect_column_values_to_be_decreasing'; readonly kwargs: ColumnMapKwargs & { readonly strictly?: boolean } }
   | {
       readonly type: 'expect_column_pair_values_to_be_equal';
       readonly kwargs: { readonly column_A: string; readonly column_B: string; readonly mostly?: number };
@@ -127,6 +131,8 @@ const SPECS: Record<ExpectationType, { kwargs: KwargSpec; required: readonly str
   expect_column_values_to_match_regex_list: { kwargs: { ...MAP, regex_list: 'strings', match_on: 'string' }, required: ['column', 'regex_list'] },
   expect_column_values_to_not_match_regex_list: { kwargs: { ...MAP, regex_list: 'strings' }, required: ['column', 'regex_list'] },
   expect_column_values_to_be_json_parseable: { kwargs: MAP, required: ['column'] },
+  expect_column_values_to_be_increasing: { kwargs: { ...MAP, strictly: 'boolean' }, required: ['column'] },
+  expect_column_values_to_be_decreasing: { kwargs: { ...MAP, strictly: 'boolean' }, required: ['column'] },
   expect_column_pair_values_to_be_equal: { kwargs: { column_A: 'string', column_B: 'string', mostly: 'number' }, required: ['column_A', 'column_B'] },
   expect_column_min_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },
   expect_column_max_to_be_between: { kwargs: { column: 'string', ...RANGE }, required: ['column'] },

@@ -177,6 +177,11 @@ const suite = checkSuite({
     { type: 'expect_column_values_to_be_json_parseable', kwargs: { column: 'json' } },
     { type: 'expect_column_pair_values_to_be_equal', kwargs: { column_A: 'amount', column_B: 'discount' } },
     { type: 'expect_column_pair_values_to_be_equal', kwargs: { column_A: 'amount', column_B: 'amount2', mostly: 0.9 } },
+    { type: 'expect_column_values_to_be_increasing', kwargs: { column: 'id' } },
+    { type: 'expect_column_values_to_be_increasing', kwargs: { column: 'id', strictly: true } },
+    { type: 'expect_column_values_to_be_increasing', kwargs: { column: 'amount', mostly: 0.4 } },
+    { type: 'expect_column_values_to_be_decreasing', kwargs: { column: 'amount', strictly: true, mostly: 0.45 } },
+    { type: 'expect_column_values_to_be_decreasing', kwargs: { column: 'qty' } },
   ],
 });
 
@@ -262,6 +267,7 @@ describe('expectations next to the real Great Expectations (Python peer)', { ski
       empty: { type: 'numeric', cells: [null, null, null, null] },
       s: { type: 'string', cells: ['a', 'b', 'a', 'b'] },
       n: { type: 'numeric', cells: [3, 1, 2, 2] },
+      gaps: { type: 'numeric', cells: [1, null, 0.5, 2] },
     });
     const edge = checkSuite({
       expectations: [
@@ -278,6 +284,12 @@ describe('expectations next to the real Great Expectations (Python peer)', { ski
         { type: 'expect_column_values_to_not_be_in_set', kwargs: { column: 's', value_set: ['b', 1] } },
         { type: 'expect_column_distinct_values_to_contain_set', kwargs: { column: 'n', value_set: [1, 2, 4] } },
         { type: 'expect_column_distinct_values_to_be_in_set', kwargs: { column: 'empty', value_set: [1] } },
+        { type: 'expect_column_values_to_be_increasing', kwargs: { column: 'n' } },
+        { type: 'expect_column_values_to_be_decreasing', kwargs: { column: 'n', mostly: 0.6 } },
+        { type: 'expect_column_values_to_be_decreasing', kwargs: { column: 'n', strictly: true, mostly: 0.6 } },
+        { type: 'expect_column_values_to_be_increasing', kwargs: { column: 'empty' } },
+        { type: 'expect_column_values_to_be_increasing', kwargs: { column: 'gaps' } },
+        { type: 'expect_column_values_to_be_decreasing', kwargs: { column: 'gaps', mostly: 0.5 } },
       ],
     });
     const r = await compare(ds, edge);
