@@ -2,7 +2,8 @@
  * `ghosteam drift --reference ref.csv --current cur.parquet [--tests ks] [--json] [--report drift.html] [--png DIR]`
  * Compares two datasets column by column. Exit code 0: no dataset drift; 1: drift; 2: error.
  * The current data can also be a model server payload log (`--current-log payloads.jsonl --features a,b,c`),
- * compared through the streaming summary of the reference.
+ * compared through the streaming summary of the reference. Either side can be anything ingest reads:
+ * s3://, https:// (`--header NAME=env:VAR`), postgres:// (`--reference-query`, `--current-query`).
  */
 import { CommanderError, Option, type Command } from 'commander';
 import { mkdir } from 'node:fs/promises';
@@ -30,7 +31,7 @@ import {
 } from '../../components/drift/index.ts';
 import { ingestFile } from '../../components/ingest/index.ts';
 import { fmt } from '../../components/drift/report.ts';
-import { dataFormatArg, delimiterArg } from '../args.ts';
+import { dataFormatArg, delimiterArg, headersArg, repeatable } from '../args.ts';
 
 export interface DriftFlags {
   reference: string;
@@ -50,6 +51,9 @@ export interface DriftFlags {
   threads?: string;
   format?: string;
   delimiter?: string;
+  referenceQuery?: string;
+  currentQuery?: string;
+  header?: string[];
 }
 
 /** The JSON the command prints: the DriftResult without the chart data. */
@@ -111,10 +115,25 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
   if (flags.current && flags.currentLog) throw userError('give either --current or --current-log, not both');
   let read: ReadPairOptions;
   try {
-    read = { format: dataFormatArg(flags.format), delimiter: delimiterArg(flags.delimiter) };
+    read = {
+      format: dataFormatArg(flags.format),
+      delimiter: delimiterArg(flags.delimiter),
+      headers: headersArg(flags.header),
+      referenceQuery: flags.referenceQuery,
+      currentQuery: flags.currentQuery,
+    };
   } catch (err) {
     throw userError((err as Error).message);
   }
+  // A flag that would be ignored is a mistake worth saying (a query for a file, a header for no https:// source).
+  const scheme = (s: string | undefined) => (s ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1].toLowerCase() : undefined);
+  const sql = (s: string | undefined) => ['postgres', 'postgresql'].includes(scheme(s) ?? '');
+  if (flags.referenceQuery !== undefined && !sql(flags.reference))
+    throw userError(`--reference-query is SQL for a postgres:// reference, and ${flags.reference} is not one`);
+  if (flags.currentQuery !== undefined && !sql(flags.current))
+    throw userError(`--current-query is SQL for a postgres:// --current, and ${flags.current ?? 'the current data'} is not one`);
+  if (flags.header?.length && ![flags.reference, flags.current].some((s) => ['https', 'http'].includes(scheme(s) ?? '')))
+    throw userError('--header is sent to an https:// source, and neither --reference nor --current is one');
   const tests = flags.tests as TestName | 'auto';
   if (tests !== 'auto' && !TEST_NAMES.includes(tests)) throw userError(`--tests ${flags.tests}: use auto or one of ${TEST_NAMES.join(', ')}`);
   const opts: DriftOptions = {
@@ -139,7 +158,8 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
         .map((s) => s.trim())
         .filter(Boolean);
       if (features.length === 0) throw userError('--current-log needs --features: the input tensor column names, in order');
-      const ref = await ingestFile(flags.reference, { ...read, columns: features });
+      const { referenceQuery, currentQuery: _unused, ...both } = read;
+      const ref = await ingestFile(flags.reference, { ...both, ...(referenceQuery !== undefined ? { query: referenceQuery } : {}), columns: features });
       const summary = buildReferenceSummary(datasetColumns(ref), { bins: opts.bins });
       if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(summary));
       // A torn or foreign line (a crash, a full disk) is skipped and counted, not fatal; a log of
@@ -203,8 +223,8 @@ export function register(program: Command): void {
   program
     .command('drift')
     .description('Detect data drift between a reference and a current dataset (exit 0: none, 1: drift, 2: error)')
-    .requiredOption('-r, --reference <file>', 'Reference data (.csv, .jsonl or .parquet)')
-    .option('-c, --current <file>', 'Current data (.csv, .jsonl or .parquet)')
+    .requiredOption('-r, --reference <source>', 'Reference data: .csv, .jsonl or .parquet, a path or s3://, https://, postgres:// (with --reference-query)')
+    .option('-c, --current <source>', 'Current data: .csv, .jsonl or .parquet, a path or s3://, https://, postgres:// (with --current-query)')
     .option('--current-log <file>', 'A model server payload log (JSON Lines) as the current data')
     .option('--features <names>', 'With --current-log: input tensor column names, comma-separated, in order')
     .addOption(new Option('-t, --tests <test>', 'Test for every column where it applies').choices(['auto', ...TEST_NAMES]).default('auto'))
@@ -220,6 +240,9 @@ export function register(program: Command): void {
     .option('--threads <n>', 'Worker threads for wide data (default: CPU cores; 0 = none)')
     .option('--format <format>', "How to read --reference and --current: csv, jsonl or parquet (default: by each file's extension)")
     .option('--delimiter <char>', "CSV field delimiter of both files, e.g. ';' or '\\t' (default ',', tab for .tsv)")
+    .option('--reference-query <sql>', 'When --reference is a postgres:// database: the SQL whose rows are the reference (a READ ONLY transaction)')
+    .option('--current-query <sql>', 'When --current is a postgres:// database: the SQL whose rows are the current data')
+    .option('--header <name=env:VAR>', 'https:// sources: a request header whose value comes from an environment variable (repeatable)', repeatable)
     .exitOverride((err) => {
       // Usage errors exit 2 (1 means drift).
       throw err.exitCode === 0 ? err : new CommanderError(2, err.code, err.message);

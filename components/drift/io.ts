@@ -34,7 +34,11 @@ export function datasetColumns(ds: Dataset): ColumnData[] {
 }
 
 /** How both files are read when their extension does not say it all (`--format`, `--delimiter`). */
-export type ReadPairOptions = Pick<IngestOptions, 'format' | 'delimiter'>;
+/** How both sources are read (ingest's params), and each one's SQL when it is a postgres:// database. */
+export type ReadPairOptions = Pick<IngestOptions, 'format' | 'delimiter' | 'headers'> & {
+  readonly referenceQuery?: string;
+  readonly currentQuery?: string;
+};
 
 /** Reads the reference and current files (types inferred on the reference, declared on the current). */
 export async function readPair(
@@ -43,12 +47,22 @@ export async function readPair(
   columns?: readonly string[],
   read: ReadPairOptions = {},
 ): Promise<{ reference: Dataset; current: Dataset }> {
-  const reference = await ingestFile(referencePath, columns ? { ...read, columns } : read);
+  const { referenceQuery, currentQuery, ...both } = read;
+  const reference = await ingestFile(referencePath, {
+    ...both,
+    ...(referenceQuery !== undefined ? { query: referenceQuery } : {}),
+    ...(columns ? { columns } : {}),
+  });
   const types: Record<string, DatasetColumnType> = {};
   for (const c of reference.columns) types[c.name] = c.type;
   let current: Dataset;
   try {
-    current = await ingestFile(currentPath, { ...read, types, columns: reference.columns.map((c) => c.name) });
+    current = await ingestFile(currentPath, {
+      ...both,
+      ...(currentQuery !== undefined ? { query: currentQuery } : {}),
+      types,
+      columns: reference.columns.map((c) => c.name),
+    });
   } catch (err) {
     throw new DriftError(
       `${(err as Error).message} (the current data must have the reference's columns: ${reference.columns.map((c) => c.name).join(', ')})`,

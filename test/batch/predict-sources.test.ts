@@ -175,6 +175,34 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
     }
   });
 
+  test('ghosteam drift compares two postgres:// queries (--reference-query, --current-query) as it compares the same rows in files', async () => {
+    const odd = rows.filter((r) => r.day === '2031-04-01');
+    const early = rows.filter((r) => r.n < 150);
+    writeFileSync(join(dir, 'ref.csv'), csvOf(odd));
+    writeFileSync(join(dir, 'cur.csv'), csvOf(early));
+    const opts = ['--columns', 'a,b,c,d', '--share', '0.25', '--json'];
+    const files = await cli(['drift', '-r', join(dir, 'ref.csv'), '-c', join(dir, 'cur.csv'), ...opts]);
+    assert.equal(files.status, 1, files.stderr);
+    const q = (where: string) => `SELECT id, a, b, c, d FROM ${table} WHERE ${where} ORDER BY n`;
+    const sql = await cli(['drift', '-r', db(), '--reference-query', q(`day = '2031-04-01'`), '-c', db(), '--current-query', q('n < 150'), ...opts], pgEnv());
+    assert.equal(sql.status, 1, sql.stderr);
+    assert.deepEqual(JSON.parse(sql.stdout), JSON.parse(files.stdout), 'the same verdicts, statistics and p-values');
+    assert.ok((JSON.parse(sql.stdout) as { columns: { name: string; verdict: string }[] }).columns.some((c) => c.name === 'a' && c.verdict === 'drift'));
+    // A flag that would be ignored is refused (exit 2), naming it.
+    const wrong = await cli(['drift', '-r', join(dir, 'ref.csv'), '--reference-query', 'SELECT 1', '-c', join(dir, 'cur.csv')]);
+    assert.equal(wrong.status, 2);
+    assert.match(wrong.stderr, /--reference-query is SQL for a postgres:\/\/ reference/);
+    const noHttps = await cli(['drift', '-r', join(dir, 'ref.csv'), '-c', join(dir, 'cur.csv'), '--header', 'Authorization=env:T']);
+    assert.equal(noHttps.status, 2);
+    assert.match(noHttps.stderr, /--header is sent to an https:\/\/ source/);
+    // An https:// current behind a header.
+    const web = await cli(['drift', '-r', join(dir, 'ref.csv'), '-c', `${base}/exports/today.csv`, '--header', 'Authorization=env:T', '--json'], {
+      T: 'Bearer s3cret',
+    });
+    assert.ok(web.status === 0 || web.status === 1, web.stderr);
+    assert.equal(seen.at(-1), 'Bearer s3cret');
+  });
+
   test(
     "BatchPrediction over a postgres:// query: {date} in the query renders from runTime; the step's lineage names the database",
     { timeout: 240_000 },
