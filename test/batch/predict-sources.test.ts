@@ -5,37 +5,25 @@
 // the user gave it (not the scratch copy), and every wrong combination of flags or props is an
 // error naming the flag or the field — through the CLI entry, the local engine and the construct.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { App, Chart } from 'cdk8s';
-import pg from 'pg';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
 import { renderText } from '../../components/batch/placeholders.ts';
 import { BatchPrediction, Secret, batchPredictionIssues, type BatchPredictionProps } from '../../pipelines/index.ts';
 import { runPipeline } from '../../pipelines/local/engine.ts';
 import { tempDir } from '../model-server/fixtures.ts';
-import { uniqueName, usePeers } from '../peers/index.ts';
+import { pgExec, uniqueName, usePeers } from '../peers/index.ts';
+import { runCli } from '../cli/run-cli.ts';
 
 const peers = await usePeers(['postgres']);
-const BIN = join(import.meta.dirname, '../../bin/ghosteam.mjs');
 const ROWS = 500;
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, () => {
   const dir = tempDir('ghosteam-predict-sources-');
@@ -68,11 +56,10 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
   let reference = '';
 
   before(async () => {
-    const c = new pg.Client({ connectionString: peers.databaseUrl });
-    await c.connect();
-    await c.query(`CREATE TABLE ${table} (n int, id text, day date, a double precision, b double precision, c double precision, d double precision)`);
-    for (const r of rows) await c.query(`INSERT INTO ${table} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [r.n, r.id, r.day, r.a, r.b, r.c, r.d]);
-    await c.end();
+    await pgExec(peers.databaseUrl, [
+      `CREATE TABLE ${table} (n int, id text, day date, a double precision, b double precision, c double precision, d double precision)`,
+      ...rows.map((r) => [`INSERT INTO ${table} VALUES ($1, $2, $3, $4, $5, $6, $7)`, [r.n, r.id, r.day, r.a, r.b, r.c, r.d]] as const),
+    ]);
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
     // What the same rows score from a local file: the reference every source must give.
@@ -83,10 +70,7 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
   });
   after(async () => {
     srv.close();
-    const c = new pg.Client({ connectionString: peers.databaseUrl });
-    await c.connect();
-    await c.query(`DROP TABLE IF EXISTS ${table}`);
-    await c.end();
+    await pgExec(peers.databaseUrl, [`DROP TABLE IF EXISTS ${table}`]);
   });
   const lineageOf = (out: string) => JSON.parse(readFileSync(`${out}.lineage.json`, 'utf8')) as { input: { path: string; format: string; rows: number } };
 

@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
 import writeFileAtomic from 'write-file-atomic';
 import { UP_HINT, type PeerName } from './config.ts';
 import { freePort, spawnDaemon, startPrometheus, stopPid, removeDir, waitReady, type PrometheusOptions, type ScrapeTarget } from './daemons.ts';
@@ -154,6 +155,17 @@ export function kubeConfig(peers: Pick<Peers, 'kubeconfig'>): KubeConfig {
 
 /** A namespace name unique to this process and call: `prefix-<pid>-<n>-<random>`, at most 63 chars. */
 let nsCounter = 0;
+/** Runs SQL on a PostgreSQL (the peers' DATABASE_URL) over one connection: each statement a string, or [text, values]. */
+export async function pgExec(url: string, statements: readonly (string | readonly [string, readonly unknown[]])[]): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (const st of statements) await (typeof st === 'string' ? c.query(st) : c.query(st[0], [...st[1]]));
+  } finally {
+    await c.end();
+  }
+}
+
 export function uniqueName(prefix: string): string {
   const suffix = `${process.pid}-${++nsCounter}-${Math.random().toString(36).slice(2, 7)}`;
   return `${prefix.slice(0, 62 - suffix.length)}-${suffix}`;

@@ -1,15 +1,15 @@
 /** `ghosteam validate-data` end to end through the real CLI entry (bin/ghosteam.mjs): exit 0/1/2 like `ghosteam drift`. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { datasetFromColumns, writeDataset } from '../../components/dataset/index.ts';
-import { uniqueName, usePeers } from '../peers/index.ts';
+import { pgExec, uniqueName, usePeers } from '../peers/index.ts';
+import { runCli } from '../cli/run-cli.ts';
 
 const peers = await usePeers(['postgres']);
 
@@ -20,17 +20,7 @@ function cli(args: string[]): { status: number; stdout: string; stderr: string }
 }
 
 /** The CLI without blocking this process (a server of the test's own must answer it). */
-function cliAsync(args: string[], env: Record<string, string>): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [join(root, 'bin/ghosteam.mjs'), ...args], { cwd: root, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
-}
+const cliAsync = runCli;
 
 describe('ghosteam validate-data', () => {
   const dir = mkdtempSync(join(tmpdir(), 'validate-data-cli-'));
@@ -196,20 +186,16 @@ describe('ghosteam validate-data on remote sources: --query (real PostgreSQL), -
     res.writeHead(200, { 'content-type': 'text/csv' }).end('amount,country\n1.5,FR\n2,DE\n');
   });
   before(async () => {
-    const c = new pg.Client({ connectionString: peers.databaseUrl });
-    await c.connect();
-    await c.query(`CREATE TABLE ${table} (id bigint, amount numeric, country text)`);
-    await c.query(`INSERT INTO ${table} VALUES (1, 1.5, 'FR'), (2, NULL, 'US'), (3, 4, 'FR')`);
-    await c.end();
+    await pgExec(peers.databaseUrl, [
+      `CREATE TABLE ${table} (id bigint, amount numeric, country text)`,
+      `INSERT INTO ${table} VALUES (1, 1.5, 'FR'), (2, NULL, 'US'), (3, 4, 'FR')`,
+    ]);
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
   });
   after(async () => {
     srv.close();
-    const c = new pg.Client({ connectionString: peers.databaseUrl });
-    await c.connect();
-    await c.query(`DROP TABLE IF EXISTS ${table}`);
-    await c.end();
+    await pgExec(peers.databaseUrl, [`DROP TABLE IF EXISTS ${table}`]);
   });
 
   test('--query reads a postgres:// source with PGUSER/PGPASSWORD; without it, the error says how', async () => {
