@@ -30,6 +30,7 @@ import {
   type TestName,
 } from '../../components/drift/index.ts';
 import { ingestFile } from '../../components/ingest/index.ts';
+import { sourceKind } from '../../components/ingest/sources.ts';
 import { fmt } from '../../components/drift/report.ts';
 import { dataFormatArg, delimiterArg, headersArg, repeatable } from '../args.ts';
 
@@ -126,13 +127,19 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
     throw userError((err as Error).message);
   }
   // A flag that would be ignored is a mistake worth saying (a query for a file, a header for no https:// source).
-  const scheme = (s: string | undefined) => (s ? /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1].toLowerCase() : undefined);
-  const sql = (s: string | undefined) => ['postgres', 'postgresql'].includes(scheme(s) ?? '');
-  if (flags.referenceQuery !== undefined && !sql(flags.reference))
+  // (An unknown scheme is left to ingest, whose error names it.)
+  const kind = (s: string | undefined) => {
+    try {
+      return s === undefined ? undefined : sourceKind(s);
+    } catch {
+      return undefined;
+    }
+  };
+  if (flags.referenceQuery !== undefined && kind(flags.reference) !== 'postgres')
     throw userError(`--reference-query is SQL for a postgres:// reference, and ${flags.reference} is not one`);
-  if (flags.currentQuery !== undefined && !sql(flags.current))
+  if (flags.currentQuery !== undefined && kind(flags.current) !== 'postgres')
     throw userError(`--current-query is SQL for a postgres:// --current, and ${flags.current ?? 'the current data'} is not one`);
-  if (flags.header?.length && ![flags.reference, flags.current].some((s) => ['https', 'http'].includes(scheme(s) ?? '')))
+  if (flags.header?.length && kind(flags.reference) !== 'https' && kind(flags.current) !== 'https')
     throw userError('--header is sent to an https:// source, and neither --reference nor --current is one');
   const tests = flags.tests as TestName | 'auto';
   if (tests !== 'auto' && !TEST_NAMES.includes(tests)) throw userError(`--tests ${flags.tests}: use auto or one of ${TEST_NAMES.join(', ')}`);

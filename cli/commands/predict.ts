@@ -97,8 +97,8 @@ export function register(program: Command): void {
       };
       if (flags.resume && flags.output.startsWith('s3://'))
         throw new Error('--resume keeps finished chunks beside the output, which an s3:// output has not; write to a file, or drop --resume');
-      if (flags.resume && /^[a-z][a-z0-9+.-]*:\/\//i.test(flags.input)) {
-        const { redact } = await import('../../components/ingest/sources.ts');
+      const { redact, sourceKind } = await import('../../components/ingest/sources.ts');
+      if (flags.resume && sourceKind(flags.input) !== 'file') {
         throw new Error(
           `--resume knows the input by its file's size and time, and ${redact(flags.input)} is copied afresh on every run; save it to a file and score that, or drop --resume`,
         );

@@ -37,7 +37,7 @@ import { PARAMS } from '../param-decls.ts';
 import { openRegistry } from '../registry/index.ts';
 import { parseModelSpec } from '../model-server/models.ts';
 import { isS3Url, parseS3Url } from '../ingest/s3.ts';
-import { inputFormatOf, localFiles, sourceReadProblem } from './remote.ts';
+import { localFiles } from './remote.ts';
 import { BatchPredictError, formatOfPath, type TableFormat } from './plan.ts';
 import { predictFile } from './predict.ts';
 import { parseRunTime, renderPath, renderText } from './placeholders.ts';
@@ -102,11 +102,8 @@ export const batchPredictComponent = defineComponent({
         'batch-predict: params format, query and headers say how to read param input; the upstream dataset is read as it is, so leave them out',
       );
     const overwrite = p.boolean('overwrite', false);
-    // Formats from the extensions, checked before anything is read.
+    // The output's format from its extension, checked before anything is read (localFiles checks the input's).
     try {
-      const problem = inputParam ? sourceReadProblem(inputParam, read) : undefined;
-      if (problem) throw new Error(problem);
-      if (inputParam) inputFormatOf(inputParam, read);
       formatOfPath(output);
       if (isS3Url(output)) parseS3Url(output);
       if (inputParam && isS3Url(inputParam)) parseS3Url(inputParam);

@@ -18,7 +18,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { downloadS3Object, isS3Url, parseS3Url, s3ObjectExists, uploadS3Object } from '../ingest/s3.ts';
-import { downloadHttp, redact, resolveHeaders, sourceKind, type Env } from '../ingest/sources.ts';
+import { downloadHttp, redact, resolveHeaders, sourceKind, type Env, type SourceKind } from '../ingest/sources.ts';
 import { IngestError } from '../ingest/parse.ts';
 import { BatchPredictError, formatOfPath, type TableFormat } from './plan.ts';
 import { lineagePathFor } from './predict.ts';
@@ -50,34 +50,39 @@ export interface LocalFiles {
   cleanup(): Promise<void>;
 }
 
-/** Why `read` does not fit `input`, in the words of a param and its flag; undefined when it fits. */
-export function sourceReadProblem(input: string, read: SourceRead): string | undefined {
-  let kind;
+/**
+ * What kind of source `input` is, how to name it, and the format to read its local copy in (a
+ * query's rows: an Arrow dataset) — or an error naming the param and its flag when `read` does not
+ * fit it. Decided before anything is fetched: a wrong flag or extension costs no download.
+ */
+function checkSource(input: string, read: SourceRead): { kind: SourceKind; label: string; format: TableFormat } {
+  let kind: SourceKind;
   try {
     kind = sourceKind(input);
-  } catch (e) {
-    return `${input}: ${(e as Error).message.replace(/^.*?: /, '').replace('a source ingest reads', 'a source batch prediction reads')}`;
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(input)?.[1];
+    throw new BatchPredictError(
+      `${input}: '${scheme}://' is not a source batch prediction reads; use a file path, s3://, https:// or postgres:// (with a query)`,
+    );
   }
-  const at = redact(input);
-  if (kind === 'kafka')
-    return `${at}: a Kafka topic is a stream; ingest it in a pipeline (its offsets are committed when the run succeeds) and score the dataset it writes`;
-  if (read.query !== undefined && kind !== 'postgres') return `param query (--query) is SQL for a postgres:// input, and ${at} is not one`;
-  if (kind === 'postgres' && (read.query === undefined || read.query.trim() === ''))
-    return `${at}: no SQL; set param query (--query on the command line), e.g. SELECT * FROM transactions WHERE day = current_date`;
-  if (read.headers !== undefined && Object.keys(read.headers).length > 0 && kind !== 'https')
-    return `param headers (--header) are sent to an https:// input, and ${at} is not one`;
-  if (kind === 'postgres' && read.format !== undefined && read.format !== 'arrow')
-    return `param format (--format) is '${read.format}', but a postgres:// query's rows are read as a table, not a file; leave it out`;
-  return undefined;
-}
-
-/** The format to read `input` in (a query's rows: an Arrow dataset); the error says how to give it when the name does not tell. */
-export function inputFormatOf(input: string, read: SourceRead): TableFormat {
-  const kind = sourceKind(input);
-  if (kind === 'postgres') return 'arrow';
   const label = kind === 'file' ? input : redact(input);
+  const fail = (message: string) => {
+    throw new BatchPredictError(message);
+  };
+  if (kind === 'kafka')
+    fail(`${label}: a Kafka topic is a stream; ingest it in a pipeline (its offsets are committed when the run succeeds) and score the dataset it writes`);
+  if (read.query !== undefined && kind !== 'postgres') fail(`param query (--query) is SQL for a postgres:// input, and ${label} is not one`);
+  if (read.headers !== undefined && Object.keys(read.headers).length > 0 && kind !== 'https')
+    fail(`param headers (--header) are sent to an https:// input, and ${label} is not one`);
+  if (kind === 'postgres') {
+    if (read.query === undefined || read.query.trim() === '')
+      fail(`${label}: no SQL; set param query (--query on the command line), e.g. SELECT * FROM transactions WHERE day = current_date`);
+    if (read.format !== undefined && read.format !== 'arrow')
+      fail(`param format (--format) is '${read.format}', but a postgres:// query's rows are read as a table, not a file; leave it out`);
+    return { kind, label, format: 'arrow' };
+  }
   try {
-    return formatOfPath(kind === 'https' ? new URL(input).pathname : input, read.format);
+    return { kind, label, format: formatOfPath(kind === 'https' ? new URL(input).pathname : input, read.format) };
   } catch (e) {
     throw new BatchPredictError(
       `${(e as Error).message.replace(/^[^:]*: /, `${label}: `)}, or give its format (--format; param format of a batch-predict step)`,
@@ -92,13 +97,8 @@ export async function localFiles(
 ): Promise<LocalFiles> {
   const env = opts.env ?? process.env;
   const read = opts.read ?? {};
-  const problem = sourceReadProblem(input, read);
-  if (problem) throw new BatchPredictError(problem);
-  const kind = sourceKind(input);
+  const { kind, label, format: inputFormat } = checkSource(input, read);
   for (const u of [input, output]) if (isS3Url(u)) parseS3Url(u);
-  const label = kind === 'file' ? input : redact(input);
-  // The format is known before anything is fetched: a wrong extension costs no download.
-  const inputFormat = inputFormatOf(input, read);
   if (isS3Url(output) && !opts.overwrite && (await s3ObjectExists(output, env)))
     throw new BatchPredictError(`${output} already exists; pass --overwrite to replace it (it is replaced only once the new file is complete)`);
   const scratch = isS3Url(output) ? await mkdtemp(join(tmpdir(), 'ghosteam-predict-')) : undefined;

@@ -33,7 +33,6 @@ export function datasetColumns(ds: Dataset): ColumnData[] {
   return ds.columns.map(columnData);
 }
 
-/** How both files are read when their extension does not say it all (`--format`, `--delimiter`). */
 /** How both sources are read (ingest's params), and each one's SQL when it is a postgres:// database. */
 export type ReadPairOptions = Pick<IngestOptions, 'format' | 'delimiter' | 'headers'> & {
   readonly referenceQuery?: string;
