@@ -6,6 +6,7 @@
  * on the machine's outward interface sees none of the cluster's traffic.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { denseNetToOnnx } from '../../components/onnx/index.ts';
 import { randomDenseNet } from '../../components/onnx/random.ts';
@@ -106,6 +107,14 @@ describe('the test cluster', { skip: cluster.skip }, () => {
     // A second pod calls the Service by its ClusterIP, and the `kubernetes` Service with its token.
     const svc = await cluster.kube.request<{ spec: { clusterIP: string } }>('GET', `/api/v1/namespaces/${ns}/services/fraud`);
     assert.ok(svc.spec.clusterIP.startsWith(CLUSTER_NET.serviceCIDR.split('.').slice(0, 2).join('.') + '.'), svc.spec.clusterIP);
+    // kube-proxy programs the Service shortly after its pod turns Ready; a pod that called the
+    // ClusterIP before that would time out and its packets would leave by the default route (one CI
+    // run, 2026-12-04). Wait for the rules — the ClusterIP's match and an endpoint for the Service.
+    const programmed = () => {
+      const nat = spawnSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }).stdout ?? '';
+      return nat.includes(`-d ${svc.spec.clusterIP}/32`) && nat.split('\n').some((l) => l.includes(`${ns}/fraud`) && l.includes('-j KUBE-SEP-'));
+    };
+    await waitFor(`kube-proxy's rules for the Service's ClusterIP ${svc.spec.clusterIP}`, async () => programmed(), 60_000);
     const script = `
       const fs = require('node:fs'), https = require('node:https');
       const sa = '/var/run/secrets/kubernetes.io/serviceaccount/';
