@@ -12,6 +12,8 @@
  *   group      kafka://: the consumer group (default ghosteam-ingest-TOPIC)
  *   from       kafka://: 'committed' (default), 'earliest' or an ISO 8601 time
  *   offsets    kafka://: the exact range to read (the engine sets it from the source's identity)
+ *              (a param of another kind of source than `path` names is ignored, with a log line that
+ *              says so: a pipeline may point ingest at a local file for a test run and keep its SQL)
  *   format     'auto' (by extension: .csv/.tsv, .jsonl/.ndjson, .parquet) | 'csv' | 'jsonl' | 'parquet'
  *   delimiter  CSV field delimiter (default ',' or tab for .tsv)
  *   types      declared column types, e.g. {"amount":"numeric","country":"categorical"}; others are inferred
@@ -42,6 +44,7 @@ import {
   redact,
   resolveHeaders,
   sourceKind,
+  unusedSourceParams,
   type KafkaRange,
   type SourceOptions,
 } from './sources.ts';
@@ -244,6 +247,11 @@ export const ingest = defineComponent({
     const format = p.oneOf('format', ['auto', 'csv', 'jsonl', 'parquet'], 'auto');
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
+    for (const line of unusedSourceParams(
+      sourceKind(path),
+      ['query', 'headers', 'group', 'from', 'offsets'].filter((k) => p.has(k)),
+    ))
+      ctx.log(line);
     const t0 = performance.now();
     const { rows, digest, schema, passes, engine, fallback, kafka } = await ingestToFile(path, p.output('dataset'), {
       format,

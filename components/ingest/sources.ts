@@ -54,6 +54,27 @@ export function sourceKind(uri: string): SourceKind {
   throw new IngestError(`${uri}: '${scheme}://' is not a source ingest reads; use a file path, s3://, https://, postgres:// or kafka://`);
 }
 
+/** Ingest's params that apply to one kind of source only, and that kind. */
+const SOURCE_ONLY_PARAMS: ReadonlyArray<readonly [string, SourceKind, string]> = [
+  ['query', 'postgres', 'postgres://'],
+  ['headers', 'https', 'https://'],
+  ['group', 'kafka', 'kafka://'],
+  ['from', 'kafka', 'kafka://'],
+  ['offsets', 'kafka', 'kafka://'],
+];
+
+/**
+ * The given params that a source of kind `kind` does not use, each with a sentence saying so: a
+ * pipeline may point ingest at a local file for a test run while keeping its SQL or headers, so
+ * they are reported, not refused.
+ */
+export function unusedSourceParams(kind: SourceKind, given: readonly string[]): string[] {
+  const what = kind === 'file' ? 'a file' : `an ${kind === 'https' ? 'https://' : `${kind}://`} source`;
+  return SOURCE_ONLY_PARAMS.filter(([name, k]) => k !== kind && given.includes(name)).map(
+    ([name, , scheme]) => `param '${name}' applies to ${scheme} sources only; ignored: this is ${what}`,
+  );
+}
+
 /** Options of the remote sources (ingest's params of the same names). */
 export interface SourceOptions {
   /** SQL for postgres:// */

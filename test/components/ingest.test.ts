@@ -7,6 +7,7 @@ import { parquetWriteFile } from 'hyparquet-writer';
 import { cellAt, readDataset, type Dataset } from '../../components/dataset/index.ts';
 import { ingest, ingestFile } from '../../components/ingest/index.ts';
 import { inferType, parseCsv } from '../../components/ingest/parse.ts';
+import { unusedSourceParams } from '../../components/ingest/sources.ts';
 import { runComponent } from '../../components/run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ghosteam-ingest-'));
@@ -141,4 +142,30 @@ test('the ingest component writes the dataset and sets rows, columns, digest', a
   assert.equal(params.rows, 3);
   assert.equal(params.columns, 2);
   assert.match(String(params.digest), /^sha256:[0-9a-f]{64}$/);
+});
+
+test('params for another kind of source are reported, not silently dropped', async () => {
+  // Every param against every kind: reported exactly when the kind is not the one it applies to.
+  const applies: Record<string, string> = { query: 'postgres', headers: 'https', group: 'kafka', from: 'kafka', offsets: 'kafka' };
+  for (const kind of ['file', 's3', 'https', 'postgres', 'kafka'] as const)
+    for (const [name, k] of Object.entries(applies)) {
+      const lines = unusedSourceParams(kind, [name]);
+      assert.equal(lines.length, k === kind ? 0 : 1, `${name} on ${kind}`);
+      if (lines.length) assert.match(lines[0], new RegExp(`param '${name}' applies to ${k}:// sources only; ignored: this is (a file|an ${kind}:// source)`));
+    }
+  assert.deepEqual(unusedSourceParams('file', []), []);
+  // Through the component: the run succeeds and its log says what was ignored.
+  const dir = mkdtempSync(join(tmpdir(), 'ghosteam-ingest-unused-'));
+  const src = join(dir, 'a.csv');
+  writeFileSync(src, 'a,b\n1,x\n2,y\n');
+  const logs: string[] = [];
+  const params = await runComponent(
+    ingest,
+    { params: { path: src, query: 'SELECT 1', headers: '{"Authorization":"env:TOKEN"}' }, inputs: {}, outputs: { dataset: join(dir, 'ds.arrow') } },
+    { log: (l: string) => void logs.push(l) },
+  );
+  assert.equal(params.rows, 2);
+  assert.ok(logs.includes("param 'query' applies to postgres:// sources only; ignored: this is a file"), logs.join('\n'));
+  assert.ok(logs.includes("param 'headers' applies to https:// sources only; ignored: this is a file"), logs.join('\n'));
+  assert.equal(logs.filter((l) => l.startsWith('param ')).length, 2);
 });
