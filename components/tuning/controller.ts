@@ -167,6 +167,31 @@ export function noneCompleted(path: string, trials: readonly { readonly number: 
   return `${path}: no trial completed (${trials.length} ran: ${failed.length} failed, ${pruned} pruned), so there is no best model${failed.length ? `; trial ${failed[0].number}: ${failed[0].message ?? 'failed'}` : ''}`;
 }
 
+/** How many of the first trials failing the same way, with none complete, stop a local sweep. */
+export const SAME_FAILURE_TRIALS = 3;
+
+/**
+ * Why a sweep should stop rather than go on failing: no trial has completed or been pruned, and its
+ * first `k` trials (numbers 0 … k−1) have all finished, all failed, and with the same message — a bug in the trial task or its setup, which
+ * every later trial would repeat (a failure that depends on the params says so in its message, e.g.
+ * the value that diverged, and does not stop the sweep); failures in a step every trial shares are
+ * left to their own rule (`inSharedStep`). Undefined while that is not so.
+ */
+export function sameFailure(
+  path: string,
+  trials: readonly { readonly number: number; readonly state: string; readonly message?: string; readonly inSharedStep?: boolean }[],
+  k = SAME_FAILURE_TRIALS,
+): string | undefined {
+  if (trials.some((t) => t.state === 'Complete' || t.state === 'Pruned')) return undefined;
+  const first = Array.from({ length: k }, (_, n) => trials.find((t) => t.number === n));
+  // A failure in a step every trial runs unchanged (ingest, split) has its own rule: it stops the
+  // sweep when a retry cannot fix it, and a transient one may pass for the next trial.
+  if (first.some((t) => t?.state !== 'Failed' || t.inSharedStep)) return undefined;
+  const message = first[0]!.message ?? '';
+  if (!message || first.some((t) => t!.message !== message)) return undefined;
+  return `${path}: trials ${first.map((t) => t!.number).join(', ')} all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: ${message}`;
+}
+
 /** One controller step: apply the last round's results, then propose the next round. */
 export function controllerStep(spec: ControllerSpec, prev: ControllerState | null, results: readonly RoundResult[]): ControllerOutput {
   const s = spec.sweep;

@@ -502,6 +502,9 @@ function spawnOne(
       killTimer.unref();
     };
     signal.addEventListener('abort', kill, { once: true });
+    // The last line the process wrote to stderr: most often what went wrong (a Python traceback's
+    // exception line), so a failure's message says it, not only the exit code.
+    let lastError: string | undefined;
     const lines = (stream: NodeJS.ReadableStream, isStdout: boolean): void => {
       let buf = '';
       stream.setEncoding('utf8');
@@ -518,6 +521,7 @@ function spawnOne(
       });
     };
     const emit = (line: string, isStdout: boolean): void => {
+      if (!isStdout && line.trim()) lastError = line.trim();
       if (isStdout && line.startsWith('::ghosteam::progress ')) {
         try {
           if (prefix === '' || prefix === '[rank 0] ') a.progress(JSON.parse(line.slice(21)) as ProgressEvent);
@@ -553,7 +557,8 @@ function spawnOne(
         reject(
           new AttemptError(
             'failure',
-            sig ? `${prefix}'${argv[0]}' was killed by ${sig}` : `${prefix}'${argv[0]}' exited with code ${code}`,
+            (sig ? `${prefix}'${argv[0]}' was killed by ${sig}` : `${prefix}'${argv[0]}' exited with code ${code}`) +
+              (lastError ? `; its last error line: ${lastError.length > 300 ? `${lastError.slice(0, 300)}…` : lastError}` : ''),
             classifyExit(code, sig),
           ),
         );

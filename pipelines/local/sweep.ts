@@ -14,6 +14,8 @@
  *
  * A trial that fails (its run fails, or its objective is no number) is recorded Failed with the reason
  * and the sweep goes on; it fails only when no trial completes (the counts and the first failure).
+ * When the first three trials all fail with the same message, no more are started (the sweep fails
+ * with that message: a bug every trial would repeat; controller.ts sameFailure).
  * When the trials are done, the best trial's params run the whole pipeline (`final`): its trial steps
  * are cache hits, so the best model flows on to evaluate, gate and register as in any run.
  * Epoch budget (budget.epochs; components/tuning/budget.ts): trials are proposed while the budget
@@ -33,7 +35,7 @@ import type { PipelineSpec, TaskSpec } from '../spec.ts';
 import type { SweepSpec } from '../tuning/sweep.ts';
 import { propose, type TrialState, type TrialView } from '../../components/tuning/samplers.ts';
 import { decidePrune } from '../../components/tuning/pruners.ts';
-import { noneCompleted } from '../../components/tuning/controller.ts';
+import { noneCompleted, sameFailure } from '../../components/tuning/controller.ts';
 import { EpochLedger, fullResource, nextRung, rungSteps, type BudgetStatus } from '../../components/tuning/budget.ts';
 import { gitCommitOf, newRunId, runPipeline } from './engine.ts';
 import { PipelineError } from './plan.ts';
@@ -304,6 +306,8 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   // A terminal failure in a step no swept param reaches: every later trial would fail the same way.
   const shared = sharedTasks(pipeline, sweep);
   let sharedFailure: { readonly number: number; readonly task: string; readonly message: string } | undefined;
+  /** Trials that failed in a shared step (left out of sameFailure's rule: sharedFailure has its own). */
+  const failedInShared = new Set<number>();
   const runTrial = async (n: number, params: Record<string, ParamValue>): Promise<void> => {
     const runId = `${id}-t${n}`;
     const t: TrialRecord = { number: n, params, state: 'Running', intermediate: {}, runId, steps: 0, startedAt: new Date().toISOString() };
@@ -379,6 +383,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
         // The run says which step failed; the step says why.
         const step = Object.values(run.nodes).find((n) => (n.state === 'Failed' || n.state === 'Error') && n.message);
         t.message = [run.message ?? 'the trial run failed', step ? `${step.id}: ${step.message}` : ''].filter(Boolean).join(': ');
+        if (Object.values(run.nodes).some((x) => (x.state === 'Failed' || x.state === 'Error') && shared.has(x.task))) failedInShared.add(n);
         const terminal = Object.values(run.nodes).find((x) => (x.state === 'Failed' || x.state === 'Error') && x.terminal && shared.has(x.task));
         if (terminal && (!sharedFailure || n < sharedFailure.number)) sharedFailure = { number: n, task: terminal.task, message: t.message };
       } else {
@@ -415,13 +420,34 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
 
   // The schedule: trial n starts when a slot is free and trials ≤ n − P have finished.
   const running = new Map<number, Promise<void>>();
+  // The first trials all failed alike (components/tuning/controller.ts sameFailure): why the sweep stopped.
+  let stoppedAlike: string | undefined;
   let next = 0;
   let exhausted = false;
   const budget = sweep.budget.trials;
   while (!signal.aborted) {
     if (sharedFailure) exhausted = true;
+    // The first trials failed alike: start no more; once the running ones are done (one may still
+    // complete, and the sweep goes on), stop.
+    const alike = exhausted
+      ? undefined
+      : sameFailure(
+          sweep.path,
+          [...done.values()].map((t) => ({ ...t, inSharedStep: failedInShared.has(t.number) })),
+        );
+    if (alike && running.size === 0) {
+      stoppedAlike = alike;
+      exhausted = true;
+    }
     while (next < budget && done.has(next)) next++;
-    if (!exhausted && next < budget && running.size < slots && clock() < deadline && [...Array(Math.max(0, next - P + 1)).keys()].every((k) => done.has(k))) {
+    if (
+      !exhausted &&
+      !alike &&
+      next < budget &&
+      running.size < slots &&
+      clock() < deadline &&
+      [...Array(Math.max(0, next - P + 1)).keys()].every((k) => done.has(k))
+    ) {
       // The epoch budget: a trial starts only when its first rung fits; when it does not and nothing
       // runs (nothing can give epochs back), the budget is spent.
       const fits = !ledger || ledger.start(next, rungSteps(es, full, next)[0]);
@@ -456,7 +482,7 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
     rec.status = 'Failed';
     rec.message = sharedFailure
       ? `${sweep.path}: trial ${sharedFailure.number} failed in step '${sharedFailure.task}', which every trial runs unchanged (no swept param reaches it), with an error a retry cannot fix, so the sweep stopped rather than fail every trial the same way: ${sharedFailure.message}`
-      : noneCompleted(sweep.path, rec.trials);
+      : (stoppedAlike ?? noneCompleted(sweep.path, rec.trials));
   } else if (opts.final ?? true) {
     const finalId = `${id}-best`;
     emit({ type: 'final-start', sweepId: id, runId: finalId, params: best.params });

@@ -79,7 +79,7 @@ describe('ghosteam run', () => {
     const r = cli(['run', app, '--param', 'rows=2', '--no-cache'], { FAIL_AT: 'count' });
     assert.equal(r.code, 1);
     const lines = r.err.trim().split('\n');
-    assert.equal(lines[0], "✗ task 'count' (demo/demo-pipeline/count) failed: 'sh' exited with code 4");
+    assert.equal(lines[0], "✗ task 'count' (demo/demo-pipeline/count) failed: 'sh' exited with code 4; its last error line: count failed: bad data");
     assert.match(lines[1], /^ {2}last 6 log lines \(.*\/\.ghosteam\/runs\/demo-pipeline-[^/]+\/logs\/count\.log\):$/);
     assert.deepEqual(lines.slice(2, 8), ['  | line 1', '  | line 2', '  | line 3', '  | line 4', '  | line 5', '  | count failed: bad data']);
     assert.match(lines[8], /^run (demo-pipeline-\S+) failed; after fixing it, continue with: ghosteam run \S*app\.ts -p demo-pipeline --no-cache --resume \1$/);
@@ -159,7 +159,7 @@ describe('ghosteam runs', () => {
     assert.equal(show.err, undefined);
     assert.match(show.out, new RegExp(`^${failed.id}  pipeline demo-pipeline \\(demo/demo-pipeline\\)$`, 'm'));
     assert.match(show.out, /^status {4}Failed — 'demo\/demo-pipeline\/count' failed$/m);
-    assert.match(show.out, /^count\s+Failed\s+\S+\s+1\s+'sh' exited with code 4$/m);
+    assert.match(show.out, /^count\s+Failed\s+\S+\s+1\s+'sh' exited with code 4; its last error line: count failed: bad data$/m);
     assert.match(show.out, /^ {2}prepare\.data {2}dataset {2}sha256:[0-9a-f]{64} {2}4 B$/m);
     assert.match(show.out, /^count failed: bad data$/m);
     const none = await inProcess(['runs', 'show', 'nope']);

@@ -233,6 +233,26 @@ describe('container components: one I/O contract, locally and in the Argo templa
     );
   });
 
+  test("a failed command's message carries its last stderr line (a traceback's exception), not stdout's", async () => {
+    const long = 'E'.repeat(400);
+    const cases: [string, string][] = [
+      [
+        'echo "Traceback (most recent call last):" >&2; echo "ValueError: no column label" >&2; echo "" >&2; echo "stdout after"; exit 1',
+        "'sh' exited with code 1; its last error line: ValueError: no column label",
+      ],
+      [`echo ${long} >&2; exit 2`, `'sh' exited with code 2; its last error line: ${'E'.repeat(300)}…`],
+      ['echo only stdout; exit 5', "'sh' exited with code 5"],
+    ];
+    for (const [i, [script, want]] of cases.entries()) {
+      const { spec } = build(join(dir, 'app'), (p) => {
+        p.task('py', { image: 'x:1', command: ['sh', '-c', script] });
+      });
+      const rec = await runPipeline(spec, { storeDir: join(dir, `store-err-${i}`), cwd: dir, cache: false });
+      assert.equal(rec.status, 'Failed');
+      assert.equal(rec.nodes.py.message, want);
+    }
+  });
+
   test('distributed: a failing worker fails the step at once and names its rank', async () => {
     const { spec } = build(join(dir, 'app'), (p) => {
       p.task('ddp', { image: 'x:1', command: ['sh', '-c', 'if [ "$RANK" = 1 ]; then exit 3; fi; sleep 30'], distributed: { workers: 3 } });

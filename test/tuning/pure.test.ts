@@ -20,6 +20,7 @@ import {
 } from '../../components/tuning/samplers.ts';
 import { ashaRung, decidePrune, hyperbandBrackets, type EarlyStoppingSpec } from '../../components/tuning/pruners.ts';
 import { mulberry32 } from '../../components/random.ts';
+import { sameFailure, SAME_FAILURE_TRIALS } from '../../components/tuning/controller.ts';
 
 const sp = (o: Record<string, ReturnType<typeof Space.uniform>>): SpaceSpec => Object.fromEntries(Object.entries(o).map(([k, d]) => [k, d.spec]));
 
@@ -465,4 +466,39 @@ describe('early stopping', () => {
       ).prune,
     );
   });
+});
+
+describe('sameFailure: when the first trials all fail alike, the sweep stops', () => {
+  const F = (number: number, message?: string) => ({ number, state: 'Failed', ...(message !== undefined ? { message } : {}) });
+  const bug = "train: 'python' exited with code 1; its last error line: KeyError: 'label'";
+  const cases: { name: string; trials: { number: number; state: string; message?: string; inSharedStep?: boolean }[]; k?: number; stops: boolean }[] = [
+    { name: 'no trials', trials: [], stops: false },
+    { name: 'two failed alike (fewer than three)', trials: [F(0, bug), F(1, bug)], stops: false },
+    { name: 'three failed alike', trials: [F(0, bug), F(1, bug), F(2, bug)], stops: true },
+    { name: 'three alike, finished out of order', trials: [F(2, bug), F(0, bug), F(1, bug)], stops: true },
+    { name: 'three alike and a later one too', trials: [F(0, bug), F(1, bug), F(2, bug), F(3, bug)], stops: true },
+    { name: 'trial 1 still running', trials: [F(0, bug), { number: 1, state: 'Running' }, F(2, bug), F(3, bug)], stops: false },
+    { name: 'trial 1 not finished yet (absent), 2 and 3 alike', trials: [F(0, bug), F(2, bug), F(3, bug)], stops: false },
+    { name: 'messages name the params', trials: [F(0, 'x 0.71 diverges'), F(1, 'x 0.93 diverges'), F(2, 'x 0.66 diverges')], stops: false },
+    { name: 'one message differs', trials: [F(0, bug), F(1, bug), F(2, 'out of memory')], stops: false },
+    { name: 'no messages', trials: [F(0), F(1), F(2)], stops: false },
+    { name: 'alike, but in a step every trial shares (its own rule)', trials: [F(0, bug), { ...F(1, bug), inSharedStep: true }, F(2, bug)], stops: false },
+    { name: 'a later trial completed', trials: [F(0, bug), F(1, bug), F(2, bug), { number: 3, state: 'Complete' }], stops: false },
+    { name: 'a later trial was pruned (it trained)', trials: [F(0, bug), F(1, bug), F(2, bug), { number: 3, state: 'Pruned' }], stops: false },
+    { name: 'k = 1: the first failure alone', trials: [F(0, bug)], k: 1, stops: true },
+    { name: 'k = 4: three are not enough', trials: [F(0, bug), F(1, bug), F(2, bug)], k: 4, stops: false },
+  ];
+  for (const c of cases)
+    it(c.name, () => {
+      const why = sameFailure('apps/tune', c.trials, c.k);
+      assert.equal(why !== undefined, c.stops, why);
+      if (why) {
+        const n = c.k ?? SAME_FAILURE_TRIALS;
+        const list = Array.from({ length: n }, (_, i) => i).join(', ');
+        assert.equal(
+          why,
+          `apps/tune: trials ${list} all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: ${bug}`,
+        );
+      }
+    });
 });

@@ -39,6 +39,7 @@ const components = catalog(
       const c = String(ctx.params.c ?? 'a');
       const epochs = Number(ctx.params.epochs ?? 9);
       if (ctx.params.failAbove !== undefined && x > Number(ctx.params.failAbove)) throw new Error(`x ${x} diverges`);
+      if (ctx.params.bug !== undefined) throw new Error(String(ctx.params.bug));
       const target = (x - 0.3) ** 2 + (c === 'b' ? 0 : 0.5);
       for (let e = 1; e <= epochs; e++) {
         // Loss falls towards the trial's final value; a better trial is better at every epoch.
@@ -412,6 +413,42 @@ describe('local sweep', () => {
       assert.equal(all.status, 'Failed');
       assert.match(all.message!, /^test\/toy-tune: every trial failed \(3 of 3\), so there is no best model; trial 0: .*x 0\.\d+ diverges/);
       assert.equal(all.finalRunId, undefined, 'no final run without a best trial');
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('the first three trials failing the same way stop the sweep; failures that differ do not', async () => {
+    const { dir, cleanup } = await tempDir();
+    const withTrainParam = (name: string, v: ParamValue) => ({
+      ...spec,
+      tasks: spec.tasks.map((t) => (t.name === 'train' ? { ...t, params: { ...t.params, [name]: lit(v) } } : t)),
+    });
+    try {
+      for (const parallelism of [1, 3]) {
+        const r = await runSweep(withTrainParam('bug', "KeyError: 'label'"), sweep({ budget: { trials: 20, parallelism } }), {
+          cwd: dir,
+          components,
+          gitCommit: null,
+        });
+        assert.equal(r.status, 'Failed');
+        // Trials 0–2 decide; those already started beside them (parallelism − 1 at most) finish, no more start.
+        assert.ok(r.trials.length >= 3 && r.trials.length <= 3 + parallelism - 1, `${r.trials.length} trials ran at parallelism ${parallelism}`);
+        assert.ok(r.trials.every((t) => t.state === 'Failed'));
+        assert.match(
+          r.message!,
+          /^test\/toy-tune: trials 0, 1, 2 all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: .*KeyError: 'label'$/,
+        );
+        assert.equal(r.finalRunId, undefined);
+      }
+      // Failures that name their params (x diverges) are no bug every trial repeats: every trial runs.
+      const differ = await runSweep(withTrainParam('failAbove', -2), sweep({ budget: { trials: 5, parallelism: 1 } }), {
+        cwd: dir,
+        components,
+        gitCommit: null,
+      });
+      assert.equal(differ.trials.length, 5);
+      assert.match(differ.message!, /every trial failed \(5 of 5\)/);
     } finally {
       await cleanup();
     }
