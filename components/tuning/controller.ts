@@ -189,7 +189,7 @@ export function sameFailure(
   if (first.some((t) => t?.state !== 'Failed' || t.inSharedStep)) return undefined;
   const message = first[0]!.message ?? '';
   if (!message || first.some((t) => t!.message !== message)) return undefined;
-  return `${path}: trials ${first.map((t) => t!.number).join(', ')} all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: ${message}`;
+  return `${path}: the first ${k} trials all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: ${message}`;
 }
 
 /** One controller step: apply the last round's results, then propose the next round. */

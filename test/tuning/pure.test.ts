@@ -493,11 +493,9 @@ describe('sameFailure: when the first trials all fail alike, the sweep stops', (
       const why = sameFailure('apps/tune', c.trials, c.k);
       assert.equal(why !== undefined, c.stops, why);
       if (why) {
-        const n = c.k ?? SAME_FAILURE_TRIALS;
-        const list = Array.from({ length: n }, (_, i) => i).join(', ');
         assert.equal(
           why,
-          `apps/tune: trials ${list} all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: ${bug}`,
+          `apps/tune: the first ${c.k ?? SAME_FAILURE_TRIALS} trials all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: ${bug}`,
         );
       }
     });

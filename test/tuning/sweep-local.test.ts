@@ -437,7 +437,7 @@ describe('local sweep', () => {
         assert.ok(r.trials.every((t) => t.state === 'Failed'));
         assert.match(
           r.message!,
-          /^test\/toy-tune: trials 0, 1, 2 all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: .*KeyError: 'label'$/,
+          /^test\/toy-tune: the first 3 trials all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: .*KeyError: 'label'$/,
         );
         assert.equal(r.finalRunId, undefined);
       }
