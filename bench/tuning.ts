@@ -17,8 +17,11 @@
  *     more), seeds 0–2 (BENCH_ASHA_SEEDS for others), with random search, quasi-random search (scrambled
  *     Halton) and TPE (which learns from pruned trials as Optuna's does). Goal: ASHA reaches grid search's best score with at most a quarter of its epochs; the
  *     JSON keys judge the random-sampling runs (every seed must reach it; the share is the largest),
- *     and every run is printed, with the epochs spent until it first matched the grid's best. Each
- *     search has a store of its own (no step cache shared between them).
+ *     and every run is printed, with the epochs spent until it first matched the grid's best. For a
+ *     random seed that did not reach it, the same seed's proposals are trained in full one after
+ *     another until one beats the grid (at most 150): random proposals depend only on the seed and the
+ *     trial number, so that number bounds what any early-stopping rule could find within the budget
+ *     (`ashaFirstBeatingProposal`). Each search has a store of its own (no step cache shared between them).
  *  3. ghosteam's TPE against Optuna's TPE (its default sampler) on held-out functions (Branin, a
  *     noisy quadratic, a logistic-regression training task; bench/tuning-functions.ts), 10 seeds × 40
  *     trials each: ghosteam's median best must lie within the spread of Optuna's ten (no worse than
@@ -159,6 +162,7 @@ async function fraudTuning(root: string): Promise<{
   asha: SweepSpec;
   hyperband: SweepSpec;
   sampled: (epochs: number) => { random: SweepSpec[]; qmc: SweepSpec[]; tpe: SweepSpec[] };
+  plain: (seed: number) => SweepSpec;
   intermediate: string;
 }> {
   const { generate, toCsv } = await import('../examples/fraud-detection/data.ts');
@@ -212,6 +216,16 @@ async function fraudTuning(root: string): Promise<{
         budget: { epochs },
       }).toSpec(),
     );
+  // The same random proposals, trained in full, one after another: which is the first that beats the grid.
+  const plain = (seed: number): SweepSpec =>
+    new Sweep(chart, `random-full-${seed}`, {
+      pipeline: p,
+      trial: train,
+      space: sampledSpace,
+      objective,
+      algorithm: Search.random({ seed }),
+      budget: { trials: FIRST_BEATING_CAP },
+    }).toSpec();
   const ashaSpec = asha.toSpec();
   if (ashaSpec.earlyStopping?.metric !== 'valLoss') throw new Error(`ASHA judges '${ashaSpec.earlyStopping?.metric}', not the held-out 'valLoss'`);
   return {
@@ -220,8 +234,40 @@ async function fraudTuning(root: string): Promise<{
     asha: ashaSpec,
     hyperband: hyperband.toSpec(),
     sampled: (epochs) => ({ random: sampled('random', epochs), qmc: sampled('qmc', epochs), tpe: sampled('tpe', epochs) }),
+    plain,
     intermediate: ashaSpec.earlyStopping.metric,
   };
+}
+
+/** Proposals a seed's plain random search trains in full, at most, looking for one that beats the grid. */
+const FIRST_BEATING_CAP = 150;
+
+/**
+ * The number of the first proposal of a random search (trained in full, one at a time, no early
+ * stopping) whose objective is at least as good as `target`, or null within FIRST_BEATING_CAP: random
+ * proposals depend on the seed and the trial number only, so ASHA with the same seed proposes the same
+ * points, and none can reach the target before it has started this one.
+ */
+async function firstBeating(root: string, pipeline: PipelineSpec, sweep: SweepSpec, target: number): Promise<number | null> {
+  const stop = new AbortController();
+  let first: number | null = null;
+  let failed: string | undefined;
+  await runSweep(pipeline, sweep, {
+    cwd: root,
+    storeDir: join(root, sweep.name),
+    gitCommit: null,
+    final: false,
+    signal: stop.signal,
+    onSweepEvent: (e) => {
+      if (e.type === 'trial-end' && e.state === 'Failed') failed ??= `sweep ${sweep.name}: trial ${e.number} failed: ${e.message}`;
+      if (e.type === 'trial-end' && e.state === 'Complete' && first === null && e.value! <= target + 1e-9) {
+        first = e.number;
+        stop.abort(new Error('found'));
+      }
+    },
+  });
+  if (failed) throw new Error(failed);
+  return first;
 }
 
 async function timedSweep(root: string, pipeline: PipelineSpec, sweep: SweepSpec): Promise<{ rec: SweepRecord; seconds: number; epochs: number }> {
@@ -358,6 +404,15 @@ async function main(): Promise<void> {
       `  ASHA sampling the space reached grid's best in ${randomRuns.filter((r) => r.reached).length}/${randomRuns.length} random seeds, ${sampledRuns.filter((r) => r.kind === 'qmc' && r.reached).length}/${sampledRuns.filter((r) => r.kind === 'qmc').length} quasi-random (scrambled Halton) seeds and ${sampledRuns.filter((r) => r.kind === 'tpe' && r.reached).length}/${sampledRuns.filter((r) => r.kind === 'tpe').length} TPE seeds, with at most ${(ashaEpochShare * 100).toFixed(1)}% (random) of its epochs`,
     );
     log(`  goal: the best score with ≤ 25% of the epochs (every random seed): ${ashaReachedGridBest && ashaEpochShare <= 0.25 ? 'met' : 'NOT met'}`);
+    // Why a random seed missed: the first of its proposals that can beat the grid at all.
+    const firstBeatingProposal: Record<string, number | null> = {};
+    for (const r of randomRuns.filter((x) => !x.reached)) {
+      const k = await firstBeating(root, t.pipeline, t.plain(r.seed), grid.rec.best!.value);
+      firstBeatingProposal[String(r.seed)] = k;
+      log(
+        `  random seed ${r.seed}: ${k === null ? `none of its first ${FIRST_BEATING_CAP} proposals` : `its first proposal that beats the grid's best is number ${k} (from 0)`} (trained in full, one at a time); ASHA started ${r.trials} trials within the budget   [load ${load()}]`,
+      );
+    }
     const hb = await timedSweep(root, t.pipeline, t.hyperband);
     const hbShare = hb.epochs / grid.epochs;
     const hbReached = hb.rec.best!.value <= grid.rec.best!.value + 1e-9;
@@ -425,6 +480,7 @@ async function main(): Promise<void> {
         ashaEpochShare: r3(ashaEpochShare),
         ashaBudgetEpochs: budgetEpochs,
         ashaReachedGridBest,
+        ashaFirstBeatingProposal: firstBeatingProposal,
         ashaSampled: sampledRuns.map((r) => ({
           kind: r.kind,
           seed: r.seed,
