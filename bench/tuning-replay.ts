@@ -52,7 +52,7 @@ function curveRecorder(): { onEvent: (e: EngineEvent) => void; curves: Map<numbe
     curves,
     onEvent: (e) => {
       if (e.type !== 'progress' || e.node !== 'train' || e.epoch === undefined) return;
-      const v = (e as unknown as Record<string, unknown>).valLoss;
+      const v = e.valLoss;
       const n = Number(/-t(\d+)$/.exec(e.runId)?.[1]);
       if (typeof v !== 'number' || !Number.isInteger(n)) return;
       const c = curves.get(n) ?? [];
