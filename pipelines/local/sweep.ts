@@ -53,6 +53,8 @@ export interface TrialRecord extends TrialView {
   /** Steps (epochs) the trial task reported: the compute it spent. */
   steps: number;
   message?: string;
+  /** A Failed trial: the pipeline task that failed (kept in the record, so a resumed sweep knows it too). */
+  failedTask?: string;
   startedAt: string;
   finishedAt?: string;
   durationMs?: number;
@@ -306,8 +308,6 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
   // A terminal failure in a step no swept param reaches: every later trial would fail the same way.
   const shared = sharedTasks(pipeline, sweep);
   let sharedFailure: { readonly number: number; readonly task: string; readonly message: string } | undefined;
-  /** Trials that failed in a shared step (left out of sameFailure's rule: sharedFailure has its own). */
-  const failedInShared = new Set<number>();
   const runTrial = async (n: number, params: Record<string, ParamValue>): Promise<void> => {
     const runId = `${id}-t${n}`;
     const t: TrialRecord = { number: n, params, state: 'Running', intermediate: {}, runId, steps: 0, startedAt: new Date().toISOString() };
@@ -383,7 +383,8 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
         // The run says which step failed; the step says why.
         const step = Object.values(run.nodes).find((n) => (n.state === 'Failed' || n.state === 'Error') && n.message);
         t.message = [run.message ?? 'the trial run failed', step ? `${step.id}: ${step.message}` : ''].filter(Boolean).join(': ');
-        if (Object.values(run.nodes).some((x) => (x.state === 'Failed' || x.state === 'Error') && shared.has(x.task))) failedInShared.add(n);
+        const failedNode = Object.values(run.nodes).find((x) => x.state === 'Failed' || x.state === 'Error');
+        if (failedNode) t.failedTask = failedNode.task;
         const terminal = Object.values(run.nodes).find((x) => (x.state === 'Failed' || x.state === 'Error') && x.terminal && shared.has(x.task));
         if (terminal && (!sharedFailure || n < sharedFailure.number)) sharedFailure = { number: n, task: terminal.task, message: t.message };
       } else {
@@ -433,7 +434,8 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
       ? undefined
       : sameFailure(
           sweep.path,
-          [...done.values()].map((t) => ({ ...t, inSharedStep: failedInShared.has(t.number) })),
+          // A failure in a shared step is left to sharedFailure's own rule.
+          [...done.values()].map((t) => ({ ...t, inSharedStep: t.failedTask !== undefined && shared.has(t.failedTask) })),
         );
     if (alike && running.size === 0) {
       stoppedAlike = alike;

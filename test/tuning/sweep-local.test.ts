@@ -434,7 +434,7 @@ describe('local sweep', () => {
         assert.equal(r.status, 'Failed');
         // Trials 0–2 decide; those already started beside them (parallelism − 1 at most) finish, no more start.
         assert.ok(r.trials.length >= 3 && r.trials.length <= 3 + parallelism - 1, `${r.trials.length} trials ran at parallelism ${parallelism}`);
-        assert.ok(r.trials.every((t) => t.state === 'Failed'));
+        assert.ok(r.trials.every((t) => t.state === 'Failed' && t.failedTask === 'train'));
         assert.match(
           r.message!,
           /^test\/toy-tune: the first 3 trials all failed the same way and none completed, so the sweep stopped rather than fail every trial alike; fix the trial task and run the sweep again: .*KeyError: 'label'$/,
@@ -468,6 +468,10 @@ describe('local sweep', () => {
       );
       const flaky = await runSweep(broken('flaky'), sweep({ budget: { trials: 4, parallelism: 1 } }), { cwd: dir, components, gitCommit: null });
       assert.equal(flaky.trials.length, 4, 'a transient failure may pass for the next trial: the sweep goes on');
+      assert.ok(
+        flaky.trials.every((t) => t.failedTask === 'data'),
+        'the record names the failed step (a resumed sweep reads it)',
+      );
       assert.match(flaky.message!, /every trial failed \(4 of 4\)/);
     } finally {
       await cleanup();
