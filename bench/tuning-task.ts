@@ -50,22 +50,11 @@ export async function fraudTuning(
   // Model selection on the held-out validation slice.
   const objective = Objective.minimize(train, 'valLoss');
   const grid = new Sweep(chart, 'grid', { pipeline: p, trial: train, space, objective, algorithm: Search.grid() });
-  const asha = new Sweep(chart, 'asha', {
-    pipeline: p,
-    trial: train,
-    space,
-    objective,
-    algorithm: Search.grid({ seed: 3 }),
-    earlyStopping: EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }),
-  });
-  const hyperband = new Sweep(chart, 'hyperband', {
-    pipeline: p,
-    trial: train,
-    space,
-    objective,
-    algorithm: Search.grid({ seed: 3 }),
-    earlyStopping: EarlyStopping.hyperband({ minResource: 1, reductionFactor: 3 }),
-  });
+  // The grid's points in a seeded random order, poor ones stopped early.
+  const overGrid = (name: string, earlyStopping: EarlyStopping): Sweep =>
+    new Sweep(chart, name, { pipeline: p, trial: train, space, objective, algorithm: Search.grid({ seed: 3 }), earlyStopping });
+  const asha = overGrid('asha', EarlyStopping.asha({ minResource: 1, reductionFactor: 3 }));
+  const hyperband = overGrid('hyperband', EarlyStopping.hyperband({ minResource: 1, reductionFactor: 3 }));
   // ASHA as it is meant to be used (Li et al., 2020): sampling the space — the learning rate from its
   // whole log-uniform range, not the grid's six points — until a budget of epochs is spent.
   const sampledSpace = { learningRate: Space.logUniform(1e-4, 1e-1), batchSize: space.batchSize };

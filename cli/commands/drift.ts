@@ -20,6 +20,7 @@ import {
   mmdTest,
   pcaReconstructionDrift,
   readPair,
+  sideOptions,
   renderHtmlReport,
   svgToPng,
   TEST_NAMES,
@@ -165,8 +166,7 @@ export async function runDrift(flags: DriftFlags, log: (s: string) => void = (s)
         .map((s) => s.trim())
         .filter(Boolean);
       if (features.length === 0) throw userError('--current-log needs --features: the input tensor column names, in order');
-      const { referenceQuery, currentQuery: _unused, ...both } = read;
-      const ref = await ingestFile(flags.reference, { ...both, ...(referenceQuery !== undefined ? { query: referenceQuery } : {}), columns: features });
+      const ref = await ingestFile(flags.reference, { ...sideOptions(read, 'reference'), columns: features });
       const summary = buildReferenceSummary(datasetColumns(ref), { bins: opts.bins });
       if (flags.saveSummary) await writeFileAtomic(flags.saveSummary, JSON.stringify(summary));
       // A torn or foreign line (a crash, a full disk) is skipped and counted, not fatal; a log of

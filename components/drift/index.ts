@@ -71,5 +71,5 @@ export { kstwoSf, smirnovSf, chi2Sf } from './special.ts';
 export { sortNumeric } from './sort.ts';
 export { mmdTest, pcaReconstructionDrift, matrixFromColumns, type Matrix, type MmdOptions, type PcaOptions } from './multivariate.ts';
 export { renderHtmlReport, featureChartSvg, svgToPng, type ReportMeta } from './report.ts';
-export { columnData, datasetColumns, readPair, readReferenceSummary, type ReadPairOptions } from './io.ts';
+export { columnData, datasetColumns, readPair, readReferenceSummary, sideOptions, type ReadPairOptions } from './io.ts';
 export { driftComponent } from './component.ts';

@@ -39,6 +39,13 @@ export type ReadPairOptions = Pick<IngestOptions, 'format' | 'delimiter' | 'head
   readonly currentQuery?: string;
 };
 
+/** Ingest's options for one side: the shared ones, and that side's SQL as `query`. */
+export function sideOptions(read: ReadPairOptions, side: 'reference' | 'current'): Pick<IngestOptions, 'format' | 'delimiter' | 'headers' | 'query'> {
+  const { referenceQuery, currentQuery, ...both } = read;
+  const query = side === 'reference' ? referenceQuery : currentQuery;
+  return query !== undefined ? { ...both, query } : both;
+}
+
 /** Reads the reference and current files (types inferred on the reference, declared on the current). */
 export async function readPair(
   referencePath: string,
@@ -46,22 +53,12 @@ export async function readPair(
   columns?: readonly string[],
   read: ReadPairOptions = {},
 ): Promise<{ reference: Dataset; current: Dataset }> {
-  const { referenceQuery, currentQuery, ...both } = read;
-  const reference = await ingestFile(referencePath, {
-    ...both,
-    ...(referenceQuery !== undefined ? { query: referenceQuery } : {}),
-    ...(columns ? { columns } : {}),
-  });
+  const reference = await ingestFile(referencePath, { ...sideOptions(read, 'reference'), ...(columns ? { columns } : {}) });
   const types: Record<string, DatasetColumnType> = {};
   for (const c of reference.columns) types[c.name] = c.type;
   let current: Dataset;
   try {
-    current = await ingestFile(currentPath, {
-      ...both,
-      ...(currentQuery !== undefined ? { query: currentQuery } : {}),
-      types,
-      columns: reference.columns.map((c) => c.name),
-    });
+    current = await ingestFile(currentPath, { ...sideOptions(read, 'current'), types, columns: reference.columns.map((c) => c.name) });
   } catch (err) {
     throw new DriftError(
       `${(err as Error).message} (the current data must have the reference's columns: ${reference.columns.map((c) => c.name).join(', ')})`,

@@ -247,11 +247,7 @@ export const ingest = defineComponent({
     const format = p.oneOf('format', ['auto', 'csv', 'jsonl', 'parquet'], 'auto');
     const types = p.json<Record<string, ColumnType>>('types', {});
     const columns = p.has('columns') ? p.list('columns') : undefined;
-    for (const line of unusedSourceParams(
-      sourceKind(path),
-      ['query', 'headers', 'group', 'from', 'offsets'].filter((k) => p.has(k)),
-    ))
-      ctx.log(line);
+    for (const line of unusedSourceParams(sourceKind(path), (k) => p.has(k))) ctx.log(line);
     const t0 = performance.now();
     const { rows, digest, schema, passes, engine, fallback, kafka } = await ingestToFile(path, p.output('dataset'), {
       format,

@@ -64,13 +64,13 @@ const SOURCE_ONLY_PARAMS: ReadonlyArray<readonly [string, SourceKind, string]> =
 ];
 
 /**
- * The given params that a source of kind `kind` does not use, each with a sentence saying so: a
+ * The params given (`given(name)`) that a source of kind `kind` does not use, each with a sentence saying so: a
  * pipeline may point ingest at a local file for a test run while keeping its SQL or headers, so
  * they are reported, not refused.
  */
-export function unusedSourceParams(kind: SourceKind, given: readonly string[]): string[] {
+export function unusedSourceParams(kind: SourceKind, given: (param: string) => boolean): string[] {
   const what = kind === 'file' ? 'a file' : `an ${kind === 'https' ? 'https://' : `${kind}://`} source`;
-  return SOURCE_ONLY_PARAMS.filter(([name, k]) => k !== kind && given.includes(name)).map(
+  return SOURCE_ONLY_PARAMS.filter(([name, k]) => k !== kind && given(name)).map(
     ([name, , scheme]) => `param '${name}' applies to ${scheme} sources only; ignored: this is ${what}`,
   );
 }

@@ -381,11 +381,11 @@ export async function runSweep(pipeline: PipelineSpec, sweep: SweepSpec, opts: S
       } else if (run.status !== 'Succeeded') {
         t.state = 'Failed';
         // The run says which step failed; the step says why.
-        const step = Object.values(run.nodes).find((n) => (n.state === 'Failed' || n.state === 'Error') && n.message);
+        const failed = Object.values(run.nodes).filter((x) => x.state === 'Failed' || x.state === 'Error');
+        const step = failed.find((x) => x.message);
         t.message = [run.message ?? 'the trial run failed', step ? `${step.id}: ${step.message}` : ''].filter(Boolean).join(': ');
-        const failedNode = Object.values(run.nodes).find((x) => x.state === 'Failed' || x.state === 'Error');
-        if (failedNode) t.failedTask = failedNode.task;
-        const terminal = Object.values(run.nodes).find((x) => (x.state === 'Failed' || x.state === 'Error') && x.terminal && shared.has(x.task));
+        if (failed.length) t.failedTask = failed[0].task;
+        const terminal = failed.find((x) => x.terminal && shared.has(x.task));
         if (terminal && (!sharedFailure || n < sharedFailure.number)) sharedFailure = { number: n, task: terminal.task, message: t.message };
       } else {
         const v = run.nodes[sweep.objective.task]?.outputParams[sweep.objective.metric];

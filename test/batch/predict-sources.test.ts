@@ -23,8 +23,6 @@ import { runCli } from '../cli/run-cli.ts';
 const peers = await usePeers(['postgres']);
 const ROWS = 500;
 
-const cli = runCli;
-
 describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, () => {
   const dir = tempDir('ghosteam-predict-sources-');
   const model = join(dir, 'dense.onnx');
@@ -63,7 +61,7 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
     // What the same rows score from a local file: the reference every source must give.
-    const r = await cli(['predict', '-m', model, '-i', csv, '-o', join(dir, 'reference.csv'), '--threads', '1']);
+    const r = await runCli(['predict', '-m', model, '-i', csv, '-o', join(dir, 'reference.csv'), '--threads', '1']);
     assert.equal(r.status, 0, r.stderr);
     reference = readFileSync(join(dir, 'reference.csv'), 'utf8');
     assert.equal(reference.split('\n')[0], 'id,probability,label');
@@ -77,7 +75,7 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
   test('postgres:// with --query scores the rows as the file does; the lineage names the database, not the scratch copy', async () => {
     const out = join(dir, 'from-pg.csv');
     const query = `SELECT id, a, b, c, d FROM ${table} ORDER BY n`;
-    const r = await cli(['predict', '-m', model, '-i', db(), '--query', query, '-o', out, '--threads', '1'], pgEnv());
+    const r = await runCli(['predict', '-m', model, '-i', db(), '--query', query, '-o', out, '--threads', '1'], pgEnv());
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readFileSync(out, 'utf8'), reference);
     const l = lineageOf(out);
@@ -87,12 +85,12 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
 
     // A query that fails names the database and PostgreSQL's reason; nothing is written.
     const bad = join(dir, 'bad-pg.csv');
-    const e = await cli(['predict', '-m', model, '-i', db(), '--query', `SELECT id, a, b, c, nope FROM ${table}`, '-o', bad], pgEnv());
+    const e = await runCli(['predict', '-m', model, '-i', db(), '--query', `SELECT id, a, b, c, nope FROM ${table}`, '-o', bad], pgEnv());
     assert.notEqual(e.status, 0);
     assert.match(e.stderr, new RegExp(`${db().replace(/[/.]/g, '\\$&')}.*column "nope" does not exist`));
     assert.ok(!existsSync(bad) && !existsSync(`${bad}.lineage.json`));
     // A query whose rows lack a feature names the database, not a temporary file.
-    const short = await cli(['predict', '-m', model, '-i', db(), '--query', `SELECT id, a, b, c FROM ${table}`, '-o', bad], pgEnv());
+    const short = await runCli(['predict', '-m', model, '-i', db(), '--query', `SELECT id, a, b, c FROM ${table}`, '-o', bad], pgEnv());
     assert.notEqual(short.status, 0);
     assert.match(short.stderr, new RegExp(`${db().replace(/[/.]/g, '\\$&')} has no column 'd'`));
     assert.doesNotMatch(short.stderr, /ghosteam-predict-sql-/);
@@ -101,7 +99,7 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
   test('https:// with --header from an environment variable; without it, the refusal names the URL and the fix', async () => {
     const out = join(dir, 'from-http.csv');
     const url = `${base}/exports/today.csv`;
-    const r = await cli(['predict', '-m', model, '-i', url, '--header', 'Authorization=env:EXPORT_TOKEN', '-o', out, '--threads', '1'], {
+    const r = await runCli(['predict', '-m', model, '-i', url, '--header', 'Authorization=env:EXPORT_TOKEN', '-o', out, '--threads', '1'], {
       EXPORT_TOKEN: 'Bearer s3cret',
     });
     assert.equal(r.status, 0, r.stderr);
@@ -110,18 +108,20 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
     assert.equal(lineageOf(out).input.path, url);
 
     const denied = join(dir, 'denied.csv');
-    const e = await cli(['predict', '-m', model, '-i', url, '-o', denied]);
+    const e = await runCli(['predict', '-m', model, '-i', url, '-o', denied]);
     assert.notEqual(e.status, 0);
     assert.match(e.stderr, /exports\/today\.csv: HTTP 401 .*refused the credentials/);
     assert.ok(!existsSync(denied));
-    const literal = await cli(['predict', '-m', model, '-i', url, '--header', 'Authorization=Bearer s3cret', '-o', denied]);
+    const literal = await runCli(['predict', '-m', model, '-i', url, '--header', 'Authorization=Bearer s3cret', '-o', denied]);
     assert.notEqual(literal.status, 0);
     assert.match(literal.stderr, /header 'Authorization' must be a reference 'env:NAME'/);
     assert.doesNotMatch(literal.stderr, /s3cret/, 'a literal secret is never echoed');
     // A URL whose path does not tell the format: --format does.
-    const noExt = await cli(['predict', '-m', model, '-i', `${base}/exports/today`, '--header', 'Authorization=env:T', '-o', denied], { T: 'Bearer s3cret' });
+    const noExt = await runCli(['predict', '-m', model, '-i', `${base}/exports/today`, '--header', 'Authorization=env:T', '-o', denied], {
+      T: 'Bearer s3cret',
+    });
     assert.match(noExt.stderr, /exports\/today: can't tell the format .*or give its format \(--format/);
-    const withFormat = await cli(
+    const withFormat = await runCli(
       ['predict', '-m', model, '-i', `${base}/exports/today`, '--format', 'csv', '--header', 'Authorization=env:T', '-o', join(dir, 'from-http-2.csv')],
       { T: 'Bearer s3cret' },
     );
@@ -133,10 +133,10 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
     const dat = join(dir, 'today.dat');
     copyFileSync(csv, dat);
     const out = join(dir, 'from-dat.csv');
-    let r = await cli(['predict', '-m', model, '-i', dat, '-o', out]);
+    let r = await runCli(['predict', '-m', model, '-i', dat, '-o', out]);
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /today\.dat: can't tell the format from the extension '\.dat'.*or give its format \(--format/);
-    r = await cli(['predict', '-m', model, '-i', dat, '--format', 'csv', '-o', out, '--threads', '1']);
+    r = await runCli(['predict', '-m', model, '-i', dat, '--format', 'csv', '-o', out, '--threads', '1']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readFileSync(out, 'utf8'), reference);
 
@@ -152,7 +152,7 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
     ];
     for (const [args, message] of refused) {
       const o = join(dir, 'refused.csv');
-      const e = await cli(['predict', '-m', model, ...args, '-o', o]);
+      const e = await runCli(['predict', '-m', model, ...args, '-o', o]);
       assert.notEqual(e.status, 0, args.join(' '));
       assert.match(e.stderr, message, args.join(' '));
       assert.ok(!existsSync(o), args.join(' '));
@@ -165,22 +165,25 @@ describe('ghosteam predict on the sources ingest reads', { skip: peers.skip }, (
     writeFileSync(join(dir, 'ref.csv'), csvOf(odd));
     writeFileSync(join(dir, 'cur.csv'), csvOf(early));
     const opts = ['--columns', 'a,b,c,d', '--share', '0.25', '--json'];
-    const files = await cli(['drift', '-r', join(dir, 'ref.csv'), '-c', join(dir, 'cur.csv'), ...opts]);
+    const files = await runCli(['drift', '-r', join(dir, 'ref.csv'), '-c', join(dir, 'cur.csv'), ...opts]);
     assert.equal(files.status, 1, files.stderr);
     const q = (where: string) => `SELECT id, a, b, c, d FROM ${table} WHERE ${where} ORDER BY n`;
-    const sql = await cli(['drift', '-r', db(), '--reference-query', q(`day = '2031-04-01'`), '-c', db(), '--current-query', q('n < 150'), ...opts], pgEnv());
+    const sql = await runCli(
+      ['drift', '-r', db(), '--reference-query', q(`day = '2031-04-01'`), '-c', db(), '--current-query', q('n < 150'), ...opts],
+      pgEnv(),
+    );
     assert.equal(sql.status, 1, sql.stderr);
     assert.deepEqual(JSON.parse(sql.stdout), JSON.parse(files.stdout), 'the same verdicts, statistics and p-values');
     assert.ok((JSON.parse(sql.stdout) as { columns: { name: string; verdict: string }[] }).columns.some((c) => c.name === 'a' && c.verdict === 'drift'));
     // A flag that would be ignored is refused (exit 2), naming it.
-    const wrong = await cli(['drift', '-r', join(dir, 'ref.csv'), '--reference-query', 'SELECT 1', '-c', join(dir, 'cur.csv')]);
+    const wrong = await runCli(['drift', '-r', join(dir, 'ref.csv'), '--reference-query', 'SELECT 1', '-c', join(dir, 'cur.csv')]);
     assert.equal(wrong.status, 2);
     assert.match(wrong.stderr, /--reference-query is SQL for a postgres:\/\/ reference/);
-    const noHttps = await cli(['drift', '-r', join(dir, 'ref.csv'), '-c', join(dir, 'cur.csv'), '--header', 'Authorization=env:T']);
+    const noHttps = await runCli(['drift', '-r', join(dir, 'ref.csv'), '-c', join(dir, 'cur.csv'), '--header', 'Authorization=env:T']);
     assert.equal(noHttps.status, 2);
     assert.match(noHttps.stderr, /--header is sent to an https:\/\/ source/);
     // An https:// current behind a header.
-    const web = await cli(['drift', '-r', join(dir, 'ref.csv'), '-c', `${base}/exports/today.csv`, '--header', 'Authorization=env:T', '--json'], {
+    const web = await runCli(['drift', '-r', join(dir, 'ref.csv'), '-c', `${base}/exports/today.csv`, '--header', 'Authorization=env:T', '--json'], {
       T: 'Bearer s3cret',
     });
     assert.ok(web.status === 0 || web.status === 1, web.stderr);

@@ -153,8 +153,6 @@ export function kubeConfig(peers: Pick<Peers, 'kubeconfig'>): KubeConfig {
   return kc;
 }
 
-/** A namespace name unique to this process and call: `prefix-<pid>-<n>-<random>`, at most 63 chars. */
-let nsCounter = 0;
 /** Runs SQL on a PostgreSQL (the peers' DATABASE_URL) over one connection: each statement a string, or [text, values]. */
 export async function pgExec(url: string, statements: readonly (string | readonly [string, readonly unknown[]])[]): Promise<void> {
   const c = new pg.Client({ connectionString: url });
@@ -166,6 +164,8 @@ export async function pgExec(url: string, statements: readonly (string | readonl
   }
 }
 
+/** A namespace name unique to this process and call: `prefix-<pid>-<n>-<random>`, at most 63 chars. */
+let nsCounter = 0;
 export function uniqueName(prefix: string): string {
   const suffix = `${process.pid}-${++nsCounter}-${Math.random().toString(36).slice(2, 7)}`;
   return `${prefix.slice(0, 62 - suffix.length)}-${suffix}`;

@@ -19,9 +19,6 @@ function cli(args: string[]): { status: number; stdout: string; stderr: string }
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The CLI without blocking this process (a server of the test's own must answer it). */
-const cliAsync = runCli;
-
 describe('ghosteam validate-data', () => {
   const dir = mkdtempSync(join(tmpdir(), 'validate-data-cli-'));
   const data = join(dir, 'orders.csv');
@@ -200,27 +197,27 @@ describe('ghosteam validate-data on remote sources: --query (real PostgreSQL), -
 
   test('--query reads a postgres:// source with PGUSER/PGPASSWORD; without it, the error says how', async () => {
     const src = `postgres://${u().host}${u().pathname}`;
-    let r = await cliAsync(['validate-data', src, '--suite', suite, '--query', `SELECT amount, country FROM ${table} ORDER BY id`, '--json'], pgEnv());
+    let r = await runCli(['validate-data', src, '--suite', suite, '--query', `SELECT amount, country FROM ${table} ORDER BY id`, '--json'], pgEnv());
     assert.equal(r.status, 1, r.stderr);
     const res = JSON.parse(r.stdout);
     assert.equal(res.results[0].success, false);
     assert.equal(res.results[0].result.unexpected_count, 1);
     assert.deepEqual(res.results[0].result.partial_unexpected_index_list, [1]);
     assert.equal(res.results[1].success, true);
-    r = await cliAsync(['validate-data', src, '--suite', suite], pgEnv());
+    r = await runCli(['validate-data', src, '--suite', suite], pgEnv());
     assert.equal(r.status, 2);
     assert.match(r.stderr, /no SQL; set param query \(--query on the command line\)/);
   });
 
   test('--header sends a header from an environment variable; a literal value is refused', async () => {
-    let r = await cliAsync(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization=env:VD_TOKEN'], { VD_TOKEN: 'Bearer t0ken' });
+    let r = await runCli(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization=env:VD_TOKEN'], { VD_TOKEN: 'Bearer t0ken' });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /FAIL expect_column_values_to_be_in_set: column 'country'.*1 of 2 rows/);
     assert.equal(seen.at(-1), 'Bearer t0ken');
-    r = await cliAsync(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization=Bearer t0ken'], {});
+    r = await runCli(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization=Bearer t0ken'], {});
     assert.equal(r.status, 2);
     assert.doesNotMatch(r.stderr, /t0ken/, 'a literal secret is never echoed');
-    r = await cliAsync(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization'], {});
+    r = await runCli(['validate-data', `${base}/tx.csv`, '--suite', suite, '--header', 'Authorization'], {});
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--header 'Authorization': give NAME=env:VAR/);
   });
